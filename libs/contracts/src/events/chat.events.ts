@@ -1,0 +1,79 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, IsUUID, ValidateNested } from 'class-validator';
+import { ContactIdentity, InboundMessage, OutboundMessage, ProviderError, PROVIDERS, type Provider } from './common';
+
+export class ChatMessageReceived {
+  @IsUUID() channelId!: string;
+  @IsIn(PROVIDERS) provider!: Provider;
+  @IsUUID() conversationId!: string;
+  @IsString() @IsNotEmpty() providerMessageId!: string;
+  @ValidateNested() @Type(() => ContactIdentity) contact!: ContactIdentity;
+  @ValidateNested() @Type(() => InboundMessage) message!: InboundMessage;
+  @IsISO8601() providerTimestamp!: string;
+}
+
+export class ChatMessageSendRequested {
+  /** Id the requester gives the message; message-status tracks it from `queued` on. */
+  @IsUUID() messageId!: string;
+  @IsOptional() @IsUUID() conversationId?: string;
+  @IsOptional() @IsUUID() channelId?: string;
+  @IsOptional() @ValidateNested() @Type(() => ContactIdentity) contact?: ContactIdentity;
+  @ValidateNested() @Type(() => OutboundMessage) message!: OutboundMessage;
+  /** Who asked: `bot`, `agent:<id>`, `integration:<id>`, `viability`. */
+  @IsOptional() @IsString() origin?: string;
+}
+
+export class ChatMessageSent {
+  @IsUUID() messageId!: string;
+  @IsUUID() channelId!: string;
+  @IsIn(PROVIDERS) provider!: Provider;
+  @IsOptional() @IsUUID() conversationId?: string;
+  @IsString() @IsNotEmpty() providerMessageId!: string;
+  @IsISO8601() sentAt!: string;
+}
+
+export const PROVIDER_STATUSES = ['sent', 'delivered', 'read', 'failed'] as const;
+export type ProviderStatus = (typeof PROVIDER_STATUSES)[number];
+
+export class ChatMessageStatus {
+  /** Elo's message id when known (failures at send time); providers' callbacks carry providerMessageId. */
+  @IsOptional() @IsUUID() messageId?: string;
+  @IsOptional() @IsString() providerMessageId?: string;
+  @IsUUID() channelId!: string;
+  @IsIn(PROVIDERS) provider!: Provider;
+  @IsIn(PROVIDER_STATUSES) status!: ProviderStatus;
+  @IsISO8601() providerTimestamp!: string;
+  @IsOptional() @ValidateNested() @Type(() => ProviderError) error?: ProviderError;
+  /** Failure classification decided at send time (chat-ingress); message-status classifies callbacks itself. */
+  @IsOptional() @IsString() reason?: string;
+}
+
+export class ConversationOpened {
+  @IsUUID() conversationId!: string;
+  @IsUUID() channelId!: string;
+  @IsIn(PROVIDERS) provider!: Provider;
+  @ValidateNested() @Type(() => ContactIdentity) contact!: ContactIdentity;
+  @IsString() @IsNotEmpty() queue!: string;
+}
+
+export class ConversationTransferred {
+  @IsUUID() conversationId!: string;
+  @IsUUID() channelId!: string;
+  @IsString() fromQueue!: string;
+  @IsString() @IsNotEmpty() toQueue!: string;
+  @IsOptional() @IsString() agentId?: string;
+  @IsOptional() @IsString() reason?: string;
+}
+
+export class ConversationClosed {
+  @IsUUID() conversationId!: string;
+  @IsUUID() channelId!: string;
+  @IsString() @IsNotEmpty() reason!: string;
+}
+
+/** Asks the conversation's channel to transfer it (published by any service; handled by chat-ingress). */
+export class ConversationTransferRequested {
+  @IsUUID() conversationId!: string;
+  @IsString() @IsNotEmpty() toQueue!: string;
+  @IsOptional() @IsString() agentId?: string;
+}

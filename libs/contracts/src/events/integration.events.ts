@@ -1,0 +1,35 @@
+import { IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID } from 'class-validator';
+
+export class IntegrationRequested {
+  /** Correlates the outcome event with the bot flow step that asked. */
+  @IsUUID() requestId!: string;
+  /** The integration's id or its unique name within the tenant. */
+  @IsString() @IsNotEmpty() integration!: string;
+  @IsOptional() @IsUUID() conversationId?: string;
+  @IsOptional() @IsUUID() channelId?: string;
+  /** Values the templates can use: contact attributes, collected answers, the last message. */
+  @IsObject() context!: Record<string, unknown>;
+}
+
+export class IntegrationDeliveryOutcome {
+  @IsUUID() deliveryId!: string;
+  @IsUUID() integrationId!: string;
+  @IsString() integrationName!: string;
+  /** The event that triggered the delivery. */
+  @IsString() eventId!: string;
+  @IsString() eventType!: string;
+  @IsOptional() @IsUUID() requestId?: string;
+  @IsOptional() @IsUUID() conversationId?: string;
+  @IsIn(['succeeded', 'failed']) outcome!: 'succeeded' | 'failed';
+  @IsOptional() @IsInt() httpStatus?: number;
+  /** Response turned into JSON (SOAP responses too), for reply mapping and bot flow branches. */
+  @IsOptional() response?: unknown;
+  @IsOptional() @IsString() errorClass?: string;
+  @IsOptional() @IsString() error?: string;
+  @IsInt() attempts!: number;
+  /** The mapped reply text, when the integration has a reply template. */
+  @IsOptional() @IsString() reply?: string;
+}
+
+export class IntegrationDeliverySucceeded extends IntegrationDeliveryOutcome {}
+export class IntegrationDeliveryFailed extends IntegrationDeliveryOutcome {}

@@ -1,0 +1,536 @@
+import { randomUUID } from 'node:crypto';
+import { promises as dns, type LookupAddress } from 'node:dns';
+import { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { AllowList, classifyAddress, normaliseHost, parseIp } from './address-policy';
+import { EgressError } from './egress-error';
+
+export interface EgressPolicy {
+  /** CIDRs or hostnames explicitly allowed although private, e.g. ['10.0.0.5/32', 'pbx.local']. */
+  allowPrivate?: string[];
+}
+
+export interface EgressRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer | Uint8Array;
+  /** TCP (+TLS) connect timeout, default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Whole exchange (DNS, connect, headers, body; every redirect hop), default 15000 ms. */
+  timeoutMs?: number;
+  /** Response body cap, default 5 MiB; enforced while reading. */
+  maxResponseBytes?: number;
+  /** Redirect hops to follow, default 0 (a 3xx is returned as the response). Each hop is re-checked. */
+  followRedirects?: number;
+  policy?: EgressPolicy;
+  /** Sent as `x-request-id`; generated when absent. */
+  requestId?: string;
+}
+
+export interface EgressResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  durationMs: number;
+  /** final URL (after followed redirects), without credentials */
+  url: string;
+  /** the checked address the connection went to */
+  remoteAddress: string;
+  requestId: string;
+}
+
+export interface EgressStreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** node Readable of Buffers; errors with EgressError (`too_large`, `timeout`, …) mid-stream. */
+  body: Readable;
+  url: string;
+  remoteAddress: string;
+  requestId: string;
+}
+
+export type EgressResolver = (host: string) => Promise<Array<{ address: string; family: 4 | 6 }>>;
+
+export interface HttpEgressOptions {
+  /** CIDRs or hostnames reachable although private, for every request of this instance. */
+  allowPrivate?: string[];
+  /** DNS resolver; defaults to the system resolver (dns.lookup, all addresses). */
+  resolver?: EgressResolver;
+  /** Extra trusted CA certificates (PEM) for HTTPS, e.g. a company's internal CA. */
+  ca?: string | Buffer | Array<string | Buffer>;
+}
+
+export const EGRESS_DEFAULTS = {
+  connectTimeoutMs: 5_000,
+  timeoutMs: 15_000,
+  maxResponseBytes: 5 * 1024 * 1024,
+} as const;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Field values: visible ASCII, space, tab and obs-text. CR, LF, NUL and other controls are refused.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// Set by the client itself; a caller-supplied value would desynchronise framing or retarget the request.
+const FORBIDDEN_HEADERS = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-connection',
+]);
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
+const TLS_CODES = new Set([
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+]);
+
+interface Target {
+  url: URL;
+  address: string;
+  family: 4 | 6;
+}
+
+interface Hop {
+  status: number;
+  headers: Record<string, string>;
+  body: Dispatcher.ResponseData['body'];
+  agent: Agent;
+  target: Target;
+}
+
+interface Exchange {
+  requestId: string;
+  origin: () => string;
+  timedOut: () => boolean;
+  signal: AbortSignal;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  done: () => void;
+}
+
+const systemResolver: EgressResolver = async (host) => {
+  const answers: LookupAddress[] = await dns.lookup(host, { all: true, verbatim: true });
+  return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+};
+
+/**
+ * The only way Elo calls a URL a user configured. Refuses non-public destinations (SSRF), pins the
+ * connection to the address it checked (no DNS rebinding between check and connect), caps time and
+ * response size, and never puts request headers or bodies into errors.
+ */
+export class HttpEgress {
+  private readonly allow: AllowList;
+  private readonly resolver: EgressResolver;
+  private readonly ca?: HttpEgressOptions['ca'];
+
+  constructor(opts: HttpEgressOptions = {}) {
+    this.allow = new AllowList(opts.allowPrivate ?? []);
+    this.resolver = opts.resolver ?? systemResolver;
+    this.ca = opts.ca;
+  }
+
+  async request(req: EgressRequest): Promise<EgressResponse> {
+    const started = performance.now();
+    const maxBytes = req.maxResponseBytes ?? EGRESS_DEFAULTS.maxResponseBytes;
+    const ex = this.startExchange(req);
+    let hop: Hop | undefined;
+    try {
+      hop = await this.send(req, ex);
+      const body = await readCapped(hop, maxBytes);
+      return {
+        status: hop.status,
+        headers: hop.headers,
+        body,
+        durationMs: Math.round(performance.now() - started),
+        url: hop.target.url.href,
+        remoteAddress: hop.target.address,
+        requestId: ex.requestId,
+      };
+    } catch (err) {
+      throw mapError(err, ex);
+    } finally {
+      ex.done();
+      if (hop) void hop.agent.destroy().catch(() => undefined);
+    }
+  }
+
+  async stream(req: EgressRequest): Promise<EgressStreamResponse> {
+    const maxBytes = req.maxResponseBytes ?? EGRESS_DEFAULTS.maxResponseBytes;
+    const ex = this.startExchange(req);
+    let hop: Hop;
+    try {
+      hop = await this.send(req, ex);
+      assertDeclaredLength(hop, maxBytes);
+    } catch (err) {
+      ex.done();
+      throw mapError(err, ex);
+    }
+    const source = hop.body;
+    const agent = hop.agent;
+    async function* capped(): AsyncGenerator<Buffer> {
+      let received = 0;
+      try {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          received += chunk.length;
+          if (received > maxBytes) {
+            throw new EgressError('too_large', `response body exceeds ${maxBytes} bytes`, {
+              origin: ex.origin(),
+              requestId: ex.requestId,
+            });
+          }
+          yield chunk;
+        }
+      } catch (err) {
+        throw mapError(err, ex);
+      } finally {
+        ex.done();
+        source.destroy();
+        void agent.destroy().catch(() => undefined);
+      }
+    }
+    return {
+      status: hop.status,
+      headers: hop.headers,
+      body: Readable.from(capped(), { objectMode: false }),
+      url: hop.target.url.href,
+      remoteAddress: hop.target.address,
+      requestId: ex.requestId,
+    };
+  }
+
+  private startExchange(req: EgressRequest): Exchange {
+    const timeoutMs = positive(req.timeoutMs, EGRESS_DEFAULTS.timeoutMs, 'timeoutMs');
+    const connectTimeoutMs = positive(req.connectTimeoutMs, EGRESS_DEFAULTS.connectTimeoutMs, 'connectTimeoutMs');
+    const requestId = req.requestId ?? headerValue(req.headers, 'x-request-id') ?? randomUUID();
+    const controller = new AbortController();
+    let timedOut = false;
+    let origin = '';
+    try {
+      origin = new URL(req.url).origin;
+    } catch {
+      // reported by validateUrl
+    }
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    timer.unref();
+    return {
+      requestId,
+      origin: () => origin,
+      timedOut: () => timedOut,
+      signal: controller.signal,
+      timeoutMs,
+      connectTimeoutMs,
+      done: () => clearTimeout(timer),
+    };
+  }
+
+  /** Sends the request, following redirects when asked; returns the final hop with its body unread. */
+  private async send(req: EgressRequest, ex: Exchange): Promise<Hop> {
+    const allow = req.policy?.allowPrivate?.length ? this.allow.merge(new AllowList(req.policy.allowPrivate)) : this.allow;
+    const maxHops = req.followRedirects ?? 0;
+    let method = normaliseMethod(req.method);
+    let body = req.body;
+    let { url, headers } = prepare(req, ex);
+    for (let hops = 0; ; hops++) {
+      const target = await this.check(url, allow, ex);
+      const hop = await this.dispatch(target, method, headers, body, ex);
+      const location = hop.headers['location'];
+      if (maxHops === 0 || !REDIRECT_STATUSES.has(hop.status) || !location) return hop;
+      hop.body.destroy();
+      void hop.agent.destroy().catch(() => undefined);
+      if (hops >= maxHops) {
+        throw new EgressError('redirect', `more than ${maxHops} redirect(s)`, { origin: ex.origin(), requestId: ex.requestId });
+      }
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new EgressError('redirect', 'redirect Location is not a valid URL', { origin: ex.origin(), requestId: ex.requestId });
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new EgressError('redirect', `redirect to scheme ${next.protocol} refused (only http and https)`, {
+          origin: ex.origin(),
+          requestId: ex.requestId,
+        });
+      }
+      if (next.origin !== url.origin) headers = withoutHeaders(headers, CREDENTIAL_HEADERS);
+      if (hop.status === 303 || ((hop.status === 301 || hop.status === 302) && method === 'POST')) {
+        if (method !== 'HEAD') method = 'GET';
+        body = undefined;
+        headers = withoutHeaders(headers, ['content-type']);
+      }
+      next.hash = '';
+      url = stripCredentials(next);
+    }
+  }
+
+  /** Resolves the host and refuses when any answer is non-public and not allow-listed. */
+  private async check(url: URL, allow: AllowList, ex: Exchange): Promise<Target> {
+    const ctx = { origin: url.origin, requestId: ex.requestId };
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new EgressError('blocked', `scheme ${url.protocol} is not allowed (only http and https)`, ctx);
+    }
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const literal = parseIp(host);
+    if (literal) {
+      const address = literal.toString();
+      const cls = classifyAddress(address);
+      if (!cls.public && !allow.allowsAddress(address)) {
+        throw new EgressError('blocked', `address ${address} is not public (${cls.range})`, ctx);
+      }
+      return { url, address, family: literal.kind() === 'ipv4' ? 4 : 6 };
+    }
+    let answers: Array<{ address: string; family: 4 | 6 }>;
+    try {
+      answers = await abortable(this.resolver(host), ex.signal);
+    } catch (err) {
+      if (ex.timedOut()) throw err;
+      throw new EgressError('dns', `could not resolve ${host}${codeOf(err) ? ` (${codeOf(err)})` : ''}`, ctx);
+    }
+    if (answers.length === 0) throw new EgressError('dns', `${host} has no addresses`, ctx);
+    const hostAllowed = allow.allowsHost(normaliseHost(host));
+    for (const answer of answers) {
+      const cls = classifyAddress(answer.address);
+      if (cls.range === 'not an IP address') throw new EgressError('dns', `resolver returned a non-IP answer for ${host}`, ctx);
+      if (!cls.public && !hostAllowed && !allow.allowsAddress(answer.address)) {
+        throw new EgressError('blocked', `${host} resolves to ${answer.address}, which is not public (${cls.range})`, ctx);
+      }
+    }
+    const first = answers[0];
+    return { url, address: parseIp(first.address)!.toString(), family: first.family };
+  }
+
+  private async dispatch(
+    target: Target,
+    method: string,
+    headers: Record<string, string>,
+    body: EgressRequest['body'],
+    ex: Exchange,
+  ): Promise<Hop> {
+    const agent = new Agent({
+      connect: pinnedConnector(target, ex.connectTimeoutMs, this.ca),
+      connections: 1,
+      pipelining: 1,
+      headersTimeout: ex.timeoutMs,
+      bodyTimeout: ex.timeoutMs,
+    });
+    try {
+      const res = await agent.request({
+        origin: target.url.origin,
+        path: `${target.url.pathname}${target.url.search}`,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        signal: ex.signal,
+      });
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body, agent, target };
+    } catch (err) {
+      void agent.destroy().catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/**
+ * Connector that dials only the checked address: the hostname is kept for the Host header and TLS
+ * SNI/certificate checks, but DNS is answered with the pinned address, and the socket's peer is
+ * verified before use.
+ */
+function pinnedConnector(target: Target, timeout: number, ca: HttpEgressOptions['ca']): buildConnector.connector {
+  const lookup = (
+    _hostname: string,
+    options: { all?: boolean },
+    callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+  ): void => {
+    if (options?.all) callback(null, [{ address: target.address, family: target.family }]);
+    else callback(null, target.address, target.family);
+  };
+  const connect = buildConnector({ timeout, lookup, ...(ca ? { ca } : {}) } as buildConnector.BuildOptions);
+  return (opts, callback) => {
+    connect(opts, (err, socket) => {
+      if (err) return callback(err, null);
+      const peer = parseIp((socket as Socket).remoteAddress ?? '')?.toString();
+      if (peer !== target.address) {
+        socket!.destroy();
+        return callback(
+          new EgressError('blocked', `connected peer ${peer ?? 'unknown'} differs from checked address ${target.address}`, {
+            origin: target.url.origin,
+          }),
+          null,
+        );
+      }
+      callback(null, socket!);
+    });
+  };
+}
+
+function prepare(req: EgressRequest, ex: Exchange): { url: URL; headers: Record<string, string> } {
+  let url: URL;
+  try {
+    url = new URL(req.url);
+  } catch {
+    throw new EgressError('invalid_url', 'not a valid URL', { requestId: ex.requestId });
+  }
+  const headers: Record<string, string> = {};
+  for (const [rawName, value] of Object.entries(req.headers ?? {})) {
+    const name = rawName.toLowerCase();
+    if (!TOKEN.test(rawName)) {
+      throw new EgressError('invalid_request', 'a header name contains characters that are not allowed', {
+        origin: ex.origin(),
+        requestId: ex.requestId,
+      });
+    }
+    if (typeof value !== 'string' || !FIELD_VALUE.test(value)) {
+      throw new EgressError('invalid_request', `header ${name} contains CR, LF or other control characters`, {
+        origin: ex.origin(),
+        requestId: ex.requestId,
+      });
+    }
+    if (FORBIDDEN_HEADERS.has(name)) {
+      throw new EgressError('invalid_request', `header ${name} is set by the client and cannot be supplied`, {
+        origin: ex.origin(),
+        requestId: ex.requestId,
+      });
+    }
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  if (!FIELD_VALUE.test(ex.requestId)) {
+    throw new EgressError('invalid_request', 'requestId contains control characters', { origin: ex.origin() });
+  }
+  headers['x-request-id'] = ex.requestId;
+  if ((url.username || url.password) && headers['authorization'] === undefined) {
+    const user = decodeURIComponent(url.username);
+    const pass = decodeURIComponent(url.password);
+    headers['authorization'] = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  }
+  url.hash = '';
+  return { url: stripCredentials(url), headers };
+}
+
+function stripCredentials(url: URL): URL {
+  const clean = new URL(url.href);
+  clean.username = '';
+  clean.password = '';
+  return clean;
+}
+
+function normaliseMethod(method: string): string {
+  const upper = String(method ?? '').toUpperCase();
+  if (!TOKEN.test(upper) || upper === 'CONNECT' || upper === 'TRACE' || upper === 'TRACK') {
+    throw new EgressError('invalid_request', 'method is not allowed');
+  }
+  return upper;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new EgressError('invalid_request', `${name} must be a positive number`);
+  return value;
+}
+
+function headerValue(headers: Record<string, string> | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+function withoutHeaders(headers: Record<string, string>, names: string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !names.includes(k)));
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+function assertDeclaredLength(hop: Hop, maxBytes: number): void {
+  const declared = Number(hop.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    hop.body.destroy();
+    throw new EgressError('too_large', `response declares ${declared} bytes, over the ${maxBytes} byte cap`, {
+      origin: hop.target.url.origin,
+    });
+  }
+}
+
+async function readCapped(hop: Hop, maxBytes: number): Promise<Buffer> {
+  assertDeclaredLength(hop, maxBytes);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of hop.body as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    if (received > maxBytes) {
+      hop.body.destroy();
+      throw new EgressError('too_large', `response body exceeds ${maxBytes} bytes`, { origin: hop.target.url.origin });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, received);
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Maps any failure to an EgressError whose reason names a code, never a message (which might echo input). */
+function mapError(err: unknown, ex: Exchange): EgressError {
+  const ctx = { origin: ex.origin(), requestId: ex.requestId };
+  if (err instanceof EgressError) {
+    return err.context.requestId ? err : new EgressError(err.kind, err.reason, { ...ctx, ...err.context, requestId: ex.requestId });
+  }
+  if (ex.timedOut()) return new EgressError('timeout', `no complete response within ${ex.timeoutMs} ms`, ctx);
+  const code = codeOf(err) ?? '';
+  const causeCode = codeOf((err as { cause?: unknown } | null)?.cause) ?? '';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
+    return new EgressError('timeout', `connect timed out after ${ex.connectTimeoutMs} ms`, ctx);
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new EgressError('timeout', `no complete response within ${ex.timeoutMs} ms`, ctx);
+  }
+  const tlsCode = [code, causeCode].find((c) => TLS_CODES.has(c) || c.startsWith('ERR_TLS') || c.startsWith('ERR_SSL'));
+  if (tlsCode) return new EgressError('tls', `TLS handshake failed (${tlsCode})`, ctx);
+  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'EPIPE'].includes(code)) {
+    return new EgressError('connect', `connection failed (${code})`, ctx);
+  }
+  if (code === 'UND_ERR_INVALID_ARG') return new EgressError('invalid_request', 'request rejected by the HTTP client', ctx);
+  return new EgressError('protocol', `HTTP exchange failed${code ? ` (${code})` : ''}`, ctx);
+}

@@ -1,0 +1,14 @@
+export { classifyAddress, type AddressClass } from './address-policy';
+export { EgressError, type EgressErrorKind } from './egress-error';
+export {
+  EGRESS_DEFAULTS,
+  HttpEgress,
+  type EgressPolicy,
+  type EgressRequest,
+  type EgressResolver,
+  type EgressResponse,
+  type EgressStreamResponse,
+  type HttpEgressOptions,
+} from './http-egress.service';
+export { HttpEgressModule, allowPrivateFromEnv } from './http-egress.module';
+export { SSRF_CASES, type SsrfCase } from './ssrf-cases';

@@ -1,0 +1,125 @@
+import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { Logger } from 'pino';
+
+export interface BusConnectionOptions {
+  url: string;
+  /** Connection name shown in the RabbitMQ management UI. */
+  name: string;
+  logger: Logger;
+  /** Backoff bounds for reconnecting. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+type Listener = (model: ChannelModel) => Promise<void>;
+
+/**
+ * One AMQP connection that comes back by itself: on loss it reconnects with exponential backoff and
+ * jitter, then runs every `onConnect` listener again (re-declare topology, re-open channels, resume
+ * consumers).
+ */
+export class BusConnection {
+  private model?: ChannelModel;
+  private closing = false;
+  private connecting?: Promise<void>;
+  private readonly listeners: Listener[] = [];
+  private attempt = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private readyWaiters: Array<() => void> = [];
+
+  constructor(private readonly opts: BusConnectionOptions) {}
+
+  get connected(): boolean {
+    return this.model !== undefined;
+  }
+
+  /** Registers a step run after every (re)connect, in registration order. */
+  onConnect(listener: Listener): void {
+    this.listeners.push(listener);
+    if (this.model) void listener(this.model).catch((err) => this.fail(err));
+  }
+
+  /** Connects, retrying until it succeeds or `close()` is called. */
+  start(): Promise<void> {
+    this.closing = false;
+    this.connecting ??= this.tryConnect();
+    return this.waitReady();
+  }
+
+  waitReady(timeoutMs?: number): Promise<void> {
+    if (this.model) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.readyWaiters.push(resolve);
+      if (timeoutMs !== undefined) {
+        setTimeout(() => reject(new Error(`RabbitMQ not reachable within ${timeoutMs} ms`)), timeoutMs).unref();
+      }
+    });
+  }
+
+  async createConfirmChannel(): Promise<ConfirmChannel> {
+    if (!this.model) throw new Error('RabbitMQ is not connected');
+    return this.model.createConfirmChannel();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const model = this.model;
+    this.model = undefined;
+    if (model) await model.close().catch(() => undefined);
+  }
+
+  /** Forces the connection closed as a network failure would (used by fault tests). */
+  async dropForTest(): Promise<void> {
+    const model = this.model;
+    if (model) await model.close().catch(() => undefined);
+  }
+
+  private async tryConnect(): Promise<void> {
+    while (!this.closing) {
+      let model: ChannelModel | undefined;
+      try {
+        model = await connect(this.opts.url, { clientProperties: { connection_name: this.opts.name } });
+        model.on('error', (err: Error) => this.opts.logger.warn({ err: err.message }, 'rabbitmq connection error'));
+        const current = model;
+        model.on('close', () => this.lost(current));
+        model.on('blocked', (reason: string) => this.opts.logger.warn({ reason }, 'rabbitmq blocked publishing'));
+        for (const l of this.listeners) await l(model);
+        this.model = model;
+        this.attempt = 0;
+        this.opts.logger.info('rabbitmq connected');
+        for (const w of this.readyWaiters.splice(0)) w();
+        this.connecting = undefined;
+        return;
+      } catch (err) {
+        if (model && this.model !== model) await model.close().catch(() => undefined);
+        await this.backoff(err);
+      }
+    }
+    this.connecting = undefined;
+  }
+
+  private lost(model: ChannelModel): void {
+    if (this.model !== model && this.model !== undefined) return;
+    this.model = undefined;
+    if (this.closing) return;
+    this.opts.logger.warn('rabbitmq connection lost; reconnecting');
+    this.connecting ??= this.tryConnect();
+  }
+
+  private fail(err: unknown): void {
+    this.opts.logger.error({ err: (err as Error).message }, 'rabbitmq setup after connect failed; reconnecting');
+    void this.dropForTest();
+  }
+
+  private backoff(err: unknown): Promise<void> {
+    const min = this.opts.minBackoffMs ?? 100;
+    const max = this.opts.maxBackoffMs ?? 5_000;
+    const base = Math.min(max, min * 2 ** this.attempt++);
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.opts.logger.warn({ err: (err as Error).message, delayMs: Math.round(delay) }, 'rabbitmq connect failed');
+    return new Promise((resolve) => {
+      this.retryTimer = setTimeout(resolve, delay);
+    });
+  }
+}

@@ -1,0 +1,300 @@
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { validateEvent, type CloudEvent } from '@elo/contracts';
+import { busMetrics, runWithCorrelationId } from '@elo/observability';
+import type { Logger } from 'pino';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { BusConnection } from './connection';
+import type { Outbox } from './outbox';
+import { topicMatches } from './topic-match';
+import { queueNames } from './topology';
+import type { BatchHandler, HandlerContext, PublishSpecLike, RegisteredHandler, SingleHandler } from './types';
+
+export interface ConsumerOptions {
+  service: string;
+  schema: string;
+  /** Unacknowledged deliveries the broker may push to this process (per consumer). */
+  prefetch: number;
+  /** Deliveries handled in one database transaction. */
+  batchSize: number;
+  /** Batches handled at once. */
+  concurrency: number;
+  retryDelaysMs: number[];
+}
+
+export const ATTEMPT_HEADER = 'x-elo-attempt';
+export const ERROR_HEADER = 'x-elo-error';
+
+interface Delivery {
+  msg: ConsumeMessage;
+  ch: ConfirmChannel;
+  event?: CloudEvent;
+  attempt: number;
+  invalid?: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Consumes the service queue. Each batch of deliveries is handled in one transaction together with
+ * its inbox rows, so a redelivered event is acknowledged and skipped. A handler that throws has its
+ * own effects rolled back (savepoint) and its event goes to the next retry queue, or to the parking
+ * lot once the attempts are used up. When the database itself is away, the batch waits and tries
+ * again without acknowledging anything.
+ */
+export class ConsumerHost {
+  private readonly handlers: RegisteredHandler[] = [];
+  private channel?: ConfirmChannel;
+  private consumerTag?: string;
+  private buffer: Delivery[] = [];
+  private active = 0;
+  private stopping = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+    private readonly opts: ConsumerOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  register(handler: RegisteredHandler): void {
+    this.handlers.push(handler);
+  }
+
+  /** Routing keys the service queue must be bound to. */
+  bindings(): string[] {
+    return [...new Set(this.handlers.map((h) => h.type))];
+  }
+
+  attach(bus: BusConnection): void {
+    bus.onConnect(async (model) => {
+      if (this.handlers.length === 0 || this.stopping) return;
+      const ch = await model.createConfirmChannel();
+      ch.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'consumer channel error'));
+      ch.on('close', () => {
+        if (this.channel === ch) this.channel = undefined;
+        // Deliveries of a closed channel will be redelivered; drop them from the buffer.
+        this.buffer = this.buffer.filter((d) => d.ch !== ch);
+      });
+      await ch.prefetch(this.opts.prefetch);
+      this.channel = ch;
+      const ok = await ch.consume(queueNames(this.opts.service).main, (msg) => msg && this.receive(ch, msg));
+      this.consumerTag = ok.consumerTag;
+    });
+  }
+
+  /** Stops taking deliveries, finishes what is in hand, then closes the channel. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopping = true;
+    const ch = this.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    while ((this.active > 0 || this.buffer.length > 0) && Date.now() < deadline) {
+      this.pump();
+      await new Promise<void>((r) => {
+        this.idleWaiters.push(r);
+        setTimeout(r, 100).unref();
+      });
+    }
+    await ch?.close().catch(() => undefined);
+  }
+
+  private receive(ch: ConfirmChannel, msg: ConsumeMessage): void {
+    const attempt = Number(msg.properties.headers?.[ATTEMPT_HEADER] ?? 0) + 1;
+    const d: Delivery = { msg, ch, attempt };
+    try {
+      d.event = validateEvent(JSON.parse(msg.content.toString('utf8')));
+    } catch (err) {
+      d.invalid = (err as Error).message;
+    }
+    this.buffer.push(d);
+    // Let the socket deliver the rest of a burst before cutting a batch.
+    if (this.buffer.length >= this.opts.batchSize) this.pump();
+    else setImmediate(() => this.pump());
+  }
+
+  private pump(): void {
+    while (this.active < this.opts.concurrency && this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, this.opts.batchSize);
+      this.active++;
+      void this.handleBatch(batch)
+        .catch((err) => this.logger.error({ err: (err as Error).message }, 'batch handling failed'))
+        .finally(() => {
+          this.active--;
+          if (this.active === 0) for (const w of this.idleWaiters.splice(0)) w();
+          this.pump();
+        });
+    }
+  }
+
+  private async handleBatch(batch: Delivery[]): Promise<void> {
+    const invalid = batch.filter((d) => d.invalid);
+    for (const d of invalid) await this.park(d, `invalid event: ${d.invalid}`);
+    const valid = batch.filter((d) => d.event);
+    if (valid.length === 0) return;
+    let failures = new Map<Delivery, Error>();
+    let duplicates = new Set<Delivery>();
+    for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
+      if (valid.every((d) => d.ch !== this.channel)) return; // channel gone: the broker redelivers
+      try {
+        ({ failures, duplicates } = await this.ds.transaction((m) => this.applyBatch(m, valid)));
+        break;
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, waitMs: wait }, 'consumer transaction failed; retrying');
+        await sleep(wait);
+      }
+    }
+    for (const d of valid) {
+      const type = d.event!.type;
+      const err = failures.get(d);
+      if (err) {
+        await this.retryOrPark(d, err);
+        continue;
+      }
+      this.ack(d);
+      busMetrics.consumed.inc({ type, outcome: duplicates.has(d) ? 'duplicate' : 'handled' });
+    }
+  }
+
+  private async applyBatch(
+    m: EntityManager,
+    batch: Delivery[],
+  ): Promise<{ failures: Map<Delivery, Error>; duplicates: Set<Delivery> }> {
+    const schema = this.opts.schema;
+    const ids = batch.map((d) => d.event!.id);
+    const inserted: Array<{ event_id: string }> = await m.query(
+      `INSERT INTO "${schema}".inbox (consumer, event_id) SELECT $1, unnest($2::text[])
+       ON CONFLICT DO NOTHING RETURNING event_id`,
+      [this.opts.service, ids],
+    );
+    const fresh = new Set(inserted.map((r) => r.event_id));
+    const seen = new Set<string>();
+    const duplicates = new Set<Delivery>();
+    const todo: Delivery[] = [];
+    for (const d of batch) {
+      // The same event twice in one batch: handle it once.
+      if (!fresh.has(d.event!.id) || seen.has(d.event!.id)) duplicates.add(d);
+      else todo.push(d);
+      seen.add(d.event!.id);
+    }
+    const failures = new Map<Delivery, Error>();
+    let sp = 0;
+    const attempt = async (fn: () => Promise<void>): Promise<Error | undefined> => {
+      const name = `h${sp++}`;
+      await m.query(`SAVEPOINT ${name}`);
+      try {
+        await fn();
+        await m.query(`RELEASE SAVEPOINT ${name}`);
+        return undefined;
+      } catch (err) {
+        await m.query(`ROLLBACK TO SAVEPOINT ${name}`);
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    };
+    const ctxFor = (d: Delivery | undefined): HandlerContext => ({
+      manager: m,
+      attempt: d?.attempt ?? 1,
+      publish: async (...specs: PublishSpecLike[]) => {
+        const correlationId = d?.event?.correlationid;
+        await this.outbox.add(
+          m,
+          specs.map((s) => this.outbox.event({ correlationId, ...s })),
+        );
+      },
+    });
+    const matching = (type: string) => this.handlers.filter((h) => topicMatches(h.type, type));
+
+    // Batch handlers: one call per handler with every event it matches; on failure, one by one.
+    for (const h of this.handlers.filter((x) => x.batch)) {
+      const mine = todo.filter((d) => !failures.has(d) && topicMatches(h.type, d.event!.type));
+      if (mine.length === 0) continue;
+      const err = await attempt(async () => {
+        await (h.fn as BatchHandler)(mine.map((d) => d.event!), ctxFor(undefined));
+      });
+      if (!err) continue;
+      for (const d of mine) {
+        const e = await attempt(() =>
+          runWithCorrelationId(d.event!.correlationid, async () => {
+            await (h.fn as BatchHandler)([d.event!], ctxFor(d));
+          }),
+        );
+        if (e) failures.set(d, e);
+      }
+    }
+    // Single handlers: each event in its own savepoint with every handler matching its type.
+    for (const d of todo) {
+      if (failures.has(d)) continue;
+      const singles = matching(d.event!.type).filter((h) => !h.batch);
+      if (singles.length === 0) continue;
+      const err = await attempt(() =>
+        runWithCorrelationId(d.event!.correlationid, async () => {
+          for (const h of singles) await (h.fn as SingleHandler)(d.event!, ctxFor(d));
+        }),
+      );
+      if (err) failures.set(d, err);
+    }
+    if (failures.size > 0) {
+      await m.query(`DELETE FROM "${schema}".inbox WHERE consumer = $1 AND event_id = ANY($2::text[])`, [
+        this.opts.service,
+        [...failures.keys()].map((d) => d.event!.id),
+      ]);
+    }
+    return { failures, duplicates };
+  }
+
+  private ack(d: Delivery): void {
+    try {
+      d.ch.ack(d.msg);
+    } catch {
+      // channel closed: the broker redelivers and the inbox skips it
+    }
+  }
+
+  private async retryOrPark(d: Delivery, err: Error): Promise<void> {
+    const type = d.event?.type ?? 'unknown';
+    const delays = this.opts.retryDelaysMs;
+    if (d.attempt > delays.length) {
+      await this.park(d, err.message);
+      return;
+    }
+    this.logger.warn({ type, eventId: d.event?.id, attempt: d.attempt, err: err.message }, 'handler failed; retrying later');
+    const ok = await this.forward(d, queueNames(this.opts.service).retry(d.attempt), err.message);
+    if (ok) {
+      busMetrics.retried.inc({ type });
+      busMetrics.consumed.inc({ type, outcome: 'retried' });
+    }
+  }
+
+  private async park(d: Delivery, reason: string): Promise<void> {
+    const type = d.event?.type ?? String(d.msg.fields.routingKey);
+    this.logger.error({ type, eventId: d.event?.id ?? d.msg.properties.messageId, reason }, 'event parked');
+    const ok = await this.forward(d, queueNames(this.opts.service).dead, reason);
+    if (ok) {
+      busMetrics.parked.inc({ type });
+      busMetrics.consumed.inc({ type, outcome: 'parked' });
+    }
+  }
+
+  /** Sends a copy to `queue`, waits for the broker's confirm, then acks the original. */
+  private async forward(d: Delivery, queue: string, reason: string): Promise<boolean> {
+    try {
+      d.ch.sendToQueue(queue, d.msg.content, {
+        ...d.msg.properties,
+        persistent: true,
+        headers: {
+          ...(d.msg.properties.headers ?? {}),
+          [ATTEMPT_HEADER]: d.attempt,
+          [ERROR_HEADER]: reason.slice(0, 1_000),
+          'x-elo-routing-key': d.msg.fields.routingKey,
+        },
+      });
+      await d.ch.waitForConfirms();
+      d.ch.ack(d.msg);
+      return true;
+    } catch (err) {
+      // Not acked: the broker redelivers it and the next attempt runs again.
+      this.logger.warn({ err: (err as Error).message, queue }, 'could not forward failed event');
+      return false;
+    }
+  }
+}

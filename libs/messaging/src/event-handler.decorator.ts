@@ -1,0 +1,25 @@
+import { SetMetadata } from '@nestjs/common';
+import type { EventType } from './types';
+
+export const EVENT_HANDLER_METADATA = 'elo:event-handler';
+
+export interface EventHandlerOptions {
+  /**
+   * Receive every event of this type from one delivered batch at once (`handle(events[], ctx)`),
+   * to write their effects with a few statements instead of one per event. If a batch call throws,
+   * the events are handled again one by one so only the bad one is retried.
+   */
+  batch?: boolean;
+}
+
+export interface EventHandlerMetadata extends EventHandlerOptions {
+  type: string;
+}
+
+/**
+ * Marks a method of a consumer class (`*.consumer.ts`) as the handler of one event type. The handler
+ * runs inside the transaction that records the event in the inbox: use `ctx.manager` for every write
+ * and `ctx.publish` for follow-up events, and all of it commits together, once.
+ */
+export const EventHandler = (type: EventType | string, options: EventHandlerOptions = {}): MethodDecorator =>
+  SetMetadata(EVENT_HANDLER_METADATA, { type, ...options } satisfies EventHandlerMetadata);

@@ -1,0 +1,10 @@
+export { BusConnection, type BusConnectionOptions } from './connection';
+export { ConsumerHost, type ConsumerOptions, ATTEMPT_HEADER, ERROR_HEADER } from './consumer-host';
+export { EventHandler, type EventHandlerOptions } from './event-handler.decorator';
+export { MessagingModule, type MessagingModuleOptions } from './messaging.module';
+export { Outbox, messagingTablesSql, outboxChannel, type PublishSpec } from './outbox';
+export { ParkedEvents, type ParkedEvent } from './parked-events';
+export { OutboxRelay, type OutboxRelayOptions } from './relay';
+export { topicMatches } from './topic-match';
+export { DEFAULT_RETRY_DELAYS_MS, EVENTS_EXCHANGE, UNROUTABLE_QUEUE, declareTopology, queueNames } from './topology';
+export type { HandlerContext, PublishSpecLike } from './types';

@@ -1,0 +1,212 @@
+import type { ConfirmChannel } from 'amqplib';
+import { busMetrics } from '@elo/observability';
+import { Client } from 'pg';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { BusConnection } from './connection';
+import { outboxChannel } from './outbox';
+import { EVENTS_EXCHANGE } from './topology';
+
+export interface OutboxRelayOptions {
+  schema: string;
+  databaseUrl: string;
+  /** Rows published per round trip (each batch waits for its confirms once). */
+  batchSize?: number;
+  /** Polling fallback when no NOTIFY arrives. */
+  pollIntervalMs?: number;
+  /** Published rows older than this are deleted by the cleanup schedule. */
+  retentionMs?: number;
+  cleanupIntervalMs?: number;
+}
+
+interface OutboxRow {
+  id: string;
+  event_id: string;
+  type: string;
+  body: string;
+}
+
+/**
+ * Publishes outbox rows with publisher confirms. Rows are claimed with FOR UPDATE SKIP LOCKED (so
+ * replicas share the work), published in batches, and marked published in the same transaction once
+ * the broker confirmed every message; a crash before commit re-publishes them (the inbox drops the
+ * duplicates). Woken by LISTEN/NOTIFY, with a polling fallback.
+ */
+export class OutboxRelay {
+  private channel?: ConfirmChannel;
+  private listener?: Client;
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private pending = false;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly returned = new Set<string>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly bus: BusConnection,
+    private readonly opts: OutboxRelayOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Opens a confirm channel on every (re)connect. */
+  attach(): void {
+    this.bus.onConnect(async (model) => {
+      const ch = await model.createConfirmChannel();
+      ch.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'relay channel error'));
+      ch.on('close', () => {
+        if (this.channel === ch) this.channel = undefined;
+      });
+      ch.on('return', (msg) => this.returned.add(String(msg.properties.messageId)));
+      this.channel = ch;
+      this.kick();
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.listen();
+    this.timers.push(setInterval(() => this.kick(), this.opts.pollIntervalMs ?? 1_000));
+    this.timers.push(setInterval(() => void this.cleanup(), this.opts.cleanupIntervalMs ?? 60_000));
+    this.timers.push(setInterval(() => void this.measureBacklog(), 5_000));
+    for (const t of this.timers) t.unref();
+    this.loop = this.run();
+  }
+
+  /** Stops after publishing what is pending (bounded by `timeoutMs`). */
+  async stop(timeoutMs = 5_000): Promise<void> {
+    if (!this.running) return;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && this.channel && (await this.backlog()) > 0) {
+      this.kick();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.running = false;
+    this.kick();
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    await this.loop;
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+  }
+
+  /** Asks the loop to look for work now. */
+  kick(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  async backlog(): Promise<number> {
+    const rows: Array<{ n: string }> = await this.ds.query(
+      `SELECT count(*) AS n FROM "${this.opts.schema}".outbox WHERE published_at IS NULL`,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  private async listen(): Promise<void> {
+    const client = new Client({ connectionString: this.opts.databaseUrl });
+    client.on('notification', () => this.kick());
+    client.on('error', (err) => {
+      this.logger.warn({ err: err.message }, 'outbox LISTEN connection lost; polling until it is back');
+      this.listener = undefined;
+      setTimeout(() => this.running && void this.listen().catch(() => undefined), 1_000).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${outboxChannel(this.opts.schema)}`);
+      this.listener = client;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'outbox LISTEN failed; polling');
+      await client.end().catch(() => undefined);
+      setTimeout(() => this.running && void this.listen().catch(() => undefined), 1_000).unref();
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      if (!this.pending) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      this.pending = false;
+      try {
+        const published = await this.publishBatch();
+        if (published === (this.opts.batchSize ?? 500)) this.pending = true;
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'outbox publish failed; will retry');
+        await new Promise((r) => setTimeout(r, 200));
+        this.pending = true;
+      }
+    }
+  }
+
+  /** Claims, publishes and marks one batch; returns how many rows it published. */
+  private async publishBatch(): Promise<number> {
+    const ch = this.channel;
+    if (!ch) return 0;
+    const schema = this.opts.schema;
+    const limit = this.opts.batchSize ?? 500;
+    return this.ds.transaction(async (m) => {
+      const rows: OutboxRow[] = await m.query(
+        `SELECT id, event_id, type, body FROM "${schema}".outbox
+          WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      if (rows.length === 0) return 0;
+      for (const r of rows) {
+        ch.publish(EVENTS_EXCHANGE, r.type, Buffer.from(r.body), {
+          persistent: true,
+          mandatory: true,
+          messageId: r.event_id,
+          contentType: 'application/cloudevents+json',
+          type: r.type,
+        });
+      }
+      await ch.waitForConfirms();
+      // The alternate exchange catches unroutable events; a return means even that failed: keep the row.
+      const failed = rows.filter((r) => this.returned.delete(r.event_id));
+      const ok = failed.length ? rows.filter((r) => !failed.includes(r)) : rows;
+      if (failed.length) {
+        await m.query(
+          `UPDATE "${schema}".outbox SET attempts = attempts + 1, last_error = 'returned unroutable' WHERE id = ANY($1)`,
+          [failed.map((r) => r.id)],
+        );
+        this.logger.error({ count: failed.length }, 'events returned as unroutable; kept in the outbox');
+      }
+      if (ok.length) {
+        await m.query(`UPDATE "${schema}".outbox SET published_at = now() WHERE id = ANY($1)`, [ok.map((r) => r.id)]);
+        for (const r of ok) busMetrics.published.inc({ type: r.type });
+      }
+      return ok.length;
+    });
+  }
+
+  private async cleanup(): Promise<void> {
+    const retentionMs = this.opts.retentionMs ?? 24 * 3_600_000;
+    await this.ds
+      .query(
+        `DELETE FROM "${this.opts.schema}".outbox WHERE published_at < now() - ($1::text || ' milliseconds')::interval`,
+        [String(retentionMs)],
+      )
+      .catch((err: Error) => this.logger.warn({ err: err.message }, 'outbox cleanup failed'));
+    await this.ds
+      .query(
+        `DELETE FROM "${this.opts.schema}".inbox WHERE handled_at < now() - interval '30 days'`,
+      )
+      .catch((err: Error) => this.logger.warn({ err: err.message }, 'inbox cleanup failed'));
+  }
+
+  private async measureBacklog(): Promise<void> {
+    try {
+      const rows: Array<{ n: string; age: string | null }> = await this.ds.query(
+        `SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age
+           FROM "${this.opts.schema}".outbox WHERE published_at IS NULL`,
+      );
+      busMetrics.outboxBacklog.set(Number(rows[0]?.n ?? 0));
+      busMetrics.outboxOldestAgeSeconds.set(Number(rows[0]?.age ?? 0));
+    } catch {
+      // the database being away is reported by readiness, not here
+    }
+  }
+}

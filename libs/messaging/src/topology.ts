@@ -1,0 +1,60 @@
+import type { Channel } from 'amqplib';
+
+/** The one topic exchange every event goes through; the routing key is the event type. */
+export const EVENTS_EXCHANGE = 'elo.events';
+/** Alternate exchange and queue that catch events no queue is bound for, so none is dropped. */
+export const UNROUTABLE_EXCHANGE = 'elo.unroutable';
+export const UNROUTABLE_QUEUE = 'elo.unroutable';
+
+/** Default retry delays: a redelivery path of TTL queues that dead-letter back to the service queue. */
+export const DEFAULT_RETRY_DELAYS_MS = [1_000, 10_000, 60_000, 300_000, 1_800_000];
+
+export interface ServiceTopology {
+  service: string;
+  /** Event types (routing keys, `#`/`*` allowed) the service queue is bound to. */
+  bindings: string[];
+  retryDelaysMs: number[];
+}
+
+export const queueNames = (service: string) => ({
+  main: service,
+  dead: `${service}.dead`,
+  retry: (attempt: number) => `${service}.retry.${attempt}`,
+});
+
+/**
+ * Declares the exchange, the service's quorum queue with its bindings, the retry TTL queues and the
+ * parking-lot queue. Idempotent; runs at start and after every reconnect.
+ */
+export async function declareTopology(ch: Channel, t: ServiceTopology): Promise<void> {
+  const q = queueNames(t.service);
+  await ch.assertExchange(UNROUTABLE_EXCHANGE, 'fanout', { durable: true });
+  await ch.assertQueue(UNROUTABLE_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await ch.bindQueue(UNROUTABLE_QUEUE, UNROUTABLE_EXCHANGE, '');
+  await ch.assertExchange(EVENTS_EXCHANGE, 'topic', {
+    durable: true,
+    arguments: { 'alternate-exchange': UNROUTABLE_EXCHANGE },
+  });
+  await ch.assertQueue(q.dead, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await ch.assertQueue(q.main, {
+    durable: true,
+    arguments: {
+      'x-queue-type': 'quorum',
+      // A message that keeps crashing the process (never acked nor retried) ends in the parking lot.
+      'x-delivery-limit': 20,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': q.dead,
+    },
+  });
+  for (const key of t.bindings) await ch.bindQueue(q.main, EVENTS_EXCHANGE, key);
+  for (const [i, delay] of t.retryDelaysMs.entries()) {
+    await ch.assertQueue(q.retry(i + 1), {
+      durable: true,
+      arguments: {
+        'x-message-ttl': delay,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': q.main,
+      },
+    });
+  }
+}

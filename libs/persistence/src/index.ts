@@ -1,0 +1,4 @@
+export { createServiceDataSource, type ServiceDataSourceOptions } from './data-source';
+export { runMigrations, runSchemaMigrations } from './migrations';
+export { PersistenceModule, type PersistenceModuleOptions } from './persistence.module';
+export { inTransaction } from './transaction';

@@ -1,0 +1,58 @@
+import type { INestApplication, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { authMigrations } from '@elo/auth';
+import { correlationMiddleware, createLogger, PinoNestLogger } from '@elo/observability';
+import { runSchemaMigrations } from '@elo/persistence';
+import type { Logger } from 'pino';
+import type { BaseServiceConfig } from './config';
+import { configureHttp } from './http-setup';
+import { ProblemDetailsFilter } from './problem-details.filter';
+import { validationPipe } from './validation';
+
+export interface BuildAppOptions {
+  service: string;
+  title: string;
+  config: BaseServiceConfig;
+  logger?: Logger;
+}
+
+/** Creates a service's Nest app with everything every service shares; the caller listens. */
+export async function buildServiceApp(module: Type<unknown> | ReturnType<typeof Object>, o: BuildAppOptions): Promise<INestApplication> {
+  const logger = o.logger ?? createLogger(o.service, { level: o.config.LOG_LEVEL });
+  // Tenants and API keys live in the shared `auth` schema; whoever boots first creates it.
+  await runSchemaMigrations(o.config.DATABASE_URL, 'auth', authMigrations);
+  const app = await NestFactory.create(module as Type<unknown>, {
+    bodyParser: false,
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  configureHttp(app, o.config.BODY_LIMIT_BYTES ?? 3 * 1024 * 1024);
+  app.use(correlationMiddleware);
+  app.useGlobalPipes(validationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter(logger));
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder().setTitle(o.title).setVersion('1').addBearerAuth().build(),
+  );
+  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** main.ts of every service: build, listen, log where. Exits with the reason when boot fails. */
+export async function runService(
+  module: Type<unknown> | ReturnType<typeof Object>,
+  o: BuildAppOptions,
+): Promise<INestApplication> {
+  const logger = o.logger ?? createLogger(o.service, { level: o.config.LOG_LEVEL });
+  try {
+    const app = await buildServiceApp(module, { ...o, logger });
+    await app.listen(o.config.PORT, '0.0.0.0');
+    logger.info({ url: `http://127.0.0.1:${o.config.PORT}`, docs: `http://127.0.0.1:${o.config.PORT}/docs` }, `${o.service} listening`);
+    return app;
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, `${o.service} failed to start`);
+    process.exit(1);
+  }
+}

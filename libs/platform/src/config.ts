@@ -1,0 +1,55 @@
+import { plainToInstance } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+
+/** Settings every service reads; a service's own config class extends it. */
+export class BaseServiceConfig {
+  /** PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/elo */
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL!: string;
+
+  /** RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672 */
+  @Matches(/^amqps?:\/\//, { message: 'AMQP_URL must be an amqp:// URL' })
+  AMQP_URL!: string;
+
+  /** HTTP port. */
+  @IsInt() @Min(1) @Max(65535) PORT!: number;
+
+  /** Bootstrap admin key: creates tenants and their first keys. */
+  @IsString() @MinLength(32, { message: 'ELO_ADMIN_KEY must be at least 32 characters' })
+  ELO_ADMIN_KEY!: string;
+
+  /** Encryption keys for secrets at rest: `kid:<base64 32 bytes>[,kid2:...]`. */
+  @Matches(/^[A-Za-z0-9_-]+:[A-Za-z0-9+/=]{43,44}(,[A-Za-z0-9_-]+:[A-Za-z0-9+/=]{43,44})*$/, {
+    message: 'ELO_ENCRYPTION_KEYS must be kid:<base64 of 32 bytes>[,kid:...]',
+  })
+  ELO_ENCRYPTION_KEYS!: string;
+
+  /** Which of ELO_ENCRYPTION_KEYS encrypts new secrets. */
+  @IsString() ELO_ENCRYPTION_ACTIVE_KEY!: string;
+
+  @IsOptional() @IsIn(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) LOG_LEVEL?: string;
+
+  /** Largest request body accepted, in bytes (default 3 MB, Meta's maximum webhook size). */
+  @IsOptional() @IsInt() @Min(1024) BODY_LIMIT_BYTES?: number;
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Reads and validates a config class from the environment. Fails with one message that names every
+ * bad or missing key (never their values: some are secrets).
+ */
+export function loadConfig<T extends object>(cls: new () => T, env: NodeJS.ProcessEnv = process.env): T {
+  const config = plainToInstance(cls, { ...env }, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const errors = validateSync(config, { whitelist: false, skipMissingProperties: false });
+  if (errors.length) {
+    const lines = errors.map((e) => `  - ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const active = (config as unknown as BaseServiceConfig).ELO_ENCRYPTION_ACTIVE_KEY;
+  const keys = (config as unknown as BaseServiceConfig).ELO_ENCRYPTION_KEYS;
+  if (active && keys && !keys.split(',').some((k) => k.split(':')[0] === active)) {
+    throw new ConfigError('invalid configuration:\n  - ELO_ENCRYPTION_ACTIVE_KEY: names no key in ELO_ENCRYPTION_KEYS');
+  }
+  return config;
+}

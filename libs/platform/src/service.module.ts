@@ -1,0 +1,58 @@
+import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { AuthModule } from '@elo/auth';
+import { HttpEgressModule } from '@elo/http-egress';
+import { MessagingModule, type MessagingModuleOptions } from '@elo/messaging';
+import { ObservabilityModule } from '@elo/observability';
+import { PersistenceModule } from '@elo/persistence';
+import type { BaseServiceConfig } from './config';
+import { ParkedEventsController } from './parked-events.controller';
+
+export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
+
+export interface EloServiceOptions<C extends BaseServiceConfig> {
+  service: string;
+  schema: string;
+  config: C;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: Function[];
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: Function[];
+  messaging?: Partial<Omit<MessagingModuleOptions, 'service' | 'schema' | 'amqpUrl' | 'databaseUrl'>>;
+}
+
+/**
+ * Everything a service stands on, wired once: its schema (migrations at boot), the bus (topology,
+ * outbox relay, consumers), health and metrics, API keys, outbound HTTP. A service's AppModule imports
+ * this plus its feature modules.
+ */
+@Module({})
+export class EloServiceModule {
+  static forRoot<C extends BaseServiceConfig>(o: EloServiceOptions<C>): DynamicModule {
+    const configProvider: Provider = { provide: SERVICE_CONFIG, useValue: o.config };
+    return {
+      module: EloServiceModule,
+      global: true,
+      imports: [
+        PersistenceModule.forRoot({
+          url: o.config.DATABASE_URL,
+          schema: o.schema,
+          entities: o.entities,
+          migrations: o.migrations,
+        }),
+        MessagingModule.forRoot({
+          service: o.service,
+          schema: o.schema,
+          amqpUrl: o.config.AMQP_URL,
+          databaseUrl: o.config.DATABASE_URL,
+          ...o.messaging,
+        }),
+        ObservabilityModule.forRoot({ service: o.service }),
+        AuthModule.forRoot({ adminApi: true }),
+        HttpEgressModule,
+      ],
+      controllers: [ParkedEventsController],
+      providers: [configProvider],
+      exports: [configProvider],
+    };
+  }
+}

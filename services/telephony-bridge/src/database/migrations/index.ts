@@ -1,0 +1,4 @@
+import { Init1763800000000 } from './1763800000000-Init';
+
+/** Every migration of the `telephony` schema, in order. */
+export const migrations = [Init1763800000000];
