@@ -8,3 +8,4 @@ export { OutboxRelay, type OutboxRelayOptions } from './relay';
 export { topicMatches } from './topic-match';
 export { DEFAULT_RETRY_DELAYS_MS, EVENTS_EXCHANGE, UNROUTABLE_QUEUE, declareTopology, queueNames } from './topology';
 export type { HandlerContext, PublishSpecLike } from './types';
+export { BusProbe } from './bus-probe';
