@@ -198,7 +198,7 @@ export class HttpEgress {
         throw mapError(err, ex);
       } finally {
         ex.done();
-        source.destroy();
+        discard(source);
         void agent.destroy().catch(() => undefined);
       }
     }
@@ -252,7 +252,7 @@ export class HttpEgress {
       const hop = await this.dispatch(target, method, headers, body, ex);
       const location = hop.headers['location'];
       if (maxHops === 0 || !REDIRECT_STATUSES.has(hop.status) || !location) return hop;
-      hop.body.destroy();
+      discard(hop.body);
       void hop.agent.destroy().catch(() => undefined);
       if (hops >= maxHops) {
         throw new EgressError('redirect', `more than ${maxHops} redirect(s)`, { origin: ex.origin(), requestId: ex.requestId });
@@ -466,7 +466,7 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
 function assertDeclaredLength(hop: Hop, maxBytes: number): void {
   const declared = Number(hop.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    hop.body.destroy();
+    discard(hop.body);
     throw new EgressError('too_large', `response declares ${declared} bytes, over the ${maxBytes} byte cap`, {
       origin: hop.target.url.origin,
     });
@@ -480,12 +480,18 @@ async function readCapped(hop: Hop, maxBytes: number): Promise<Buffer> {
   for await (const chunk of hop.body as AsyncIterable<Buffer>) {
     received += chunk.length;
     if (received > maxBytes) {
-      hop.body.destroy();
+      discard(hop.body);
       throw new EgressError('too_large', `response body exceeds ${maxBytes} bytes`, { origin: hop.target.url.origin });
     }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, received);
+}
+
+/** Drops an unread body; undici emits an abort error on destroy, which nobody is listening for any more. */
+function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  if (!body.destroyed) body.destroy();
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
