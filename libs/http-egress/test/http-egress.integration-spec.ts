@@ -6,7 +6,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EgressError, HttpEgress, type EgressResolver } from '@elo/http-egress';
+import { EgressError, HttpEgress, type EgressResolver } from '../src';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
