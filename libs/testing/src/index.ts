@@ -1,2 +1,3 @@
 export { createTestInfra, requireInfra, withAdminClient, type TestInfra, type InfraServers } from './infra';
 export { expectEventually, type EventuallyOptions } from './expect-eventually';
+export { startTcpProxy, viaProxy, type TcpProxy } from './tcp-proxy';
