@@ -84,12 +84,16 @@ function classifyV6(addr: IPv6): AddressClass {
   }
   if (addr.match(NAT64_V6)) {
     const inner = classifyV4(embeddedV4(addr.toByteArray(), 12));
-    return inner.public ? { public: true, range: 'nat64 public' } : { public: false, range: `nat64 ${inner.range}` };
+    return inner.public
+      ? { public: true, range: 'nat64 public' }
+      : { public: false, range: `nat64 ${inner.range}` };
   }
   if (addr.match(NAT64_LOCAL_V6)) return { public: false, range: 'nat64-local-use 64:ff9b:1::/48' };
   if (addr.match(SIX_TO_FOUR_V6)) {
     const inner = classifyV4(embeddedV4(addr.toByteArray(), 2));
-    return inner.public ? { public: true, range: '6to4 public' } : { public: false, range: `6to4 ${inner.range}` };
+    return inner.public
+      ? { public: true, range: '6to4 public' }
+      : { public: false, range: `6to4 ${inner.range}` };
   }
   for (const r of NAMED_NON_GLOBAL_V6) {
     if (addr.match(r.net)) return { public: false, range: `${r.name} ${r.cidr}` };
@@ -107,7 +111,8 @@ export function parseIp(ip: string): IPv4 | IPv6 | undefined {
   if (!ipaddr.isValid(bare)) return undefined;
   const parsed = ipaddr.parse(bare);
   // Normalise IPv4-mapped IPv6 (::ffff:127.0.0.1) so it is judged and allow-listed as IPv4.
-  if (parsed.kind() === 'ipv6' && (parsed as IPv6).isIPv4MappedAddress()) return (parsed as IPv6).toIPv4Address();
+  if (parsed.kind() === 'ipv6' && (parsed as IPv6).isIPv4MappedAddress())
+    return (parsed as IPv6).toIPv4Address();
   return parsed;
 }
 

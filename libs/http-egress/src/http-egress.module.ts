@@ -14,7 +14,8 @@ export function allowPrivateFromEnv(value: string | undefined): string[] {
   providers: [
     {
       provide: HttpEgress,
-      useFactory: () => new HttpEgress({ allowPrivate: allowPrivateFromEnv(process.env['EGRESS_ALLOW_PRIVATE']) }),
+      useFactory: () =>
+        new HttpEgress({ allowPrivate: allowPrivateFromEnv(process.env['EGRESS_ALLOW_PRIVATE']) }),
     },
   ],
   exports: [HttpEgress],

@@ -181,6 +181,17 @@ export class HttpEgress {
     }
     const source = hop.body;
     const agent = hop.agent;
+    // Errors before the consumer starts reading (e.g. the total timeout) must not go unhandled;
+    // the iterator below still sees them.
+    source.on('error', () => undefined);
+    let cleaned = false;
+    const cleanup = () => {
+      if (cleaned) return;
+      cleaned = true;
+      ex.done();
+      discard(source);
+      void agent.destroy().catch(() => undefined);
+    };
     async function* capped(): AsyncGenerator<Buffer> {
       let received = 0;
       try {
@@ -197,15 +208,16 @@ export class HttpEgress {
       } catch (err) {
         throw mapError(err, ex);
       } finally {
-        ex.done();
-        discard(source);
-        void agent.destroy().catch(() => undefined);
+        cleanup();
       }
     }
+    const body = Readable.from(capped(), { objectMode: false });
+    // A consumer that destroys the stream without reading still releases the connection.
+    body.once('close', cleanup);
     return {
       status: hop.status,
       headers: hop.headers,
-      body: Readable.from(capped(), { objectMode: false }),
+      body,
       url: hop.target.url.href,
       remoteAddress: hop.target.address,
       requestId: ex.requestId,
@@ -214,7 +226,11 @@ export class HttpEgress {
 
   private startExchange(req: EgressRequest): Exchange {
     const timeoutMs = positive(req.timeoutMs, EGRESS_DEFAULTS.timeoutMs, 'timeoutMs');
-    const connectTimeoutMs = positive(req.connectTimeoutMs, EGRESS_DEFAULTS.connectTimeoutMs, 'connectTimeoutMs');
+    const connectTimeoutMs = positive(
+      req.connectTimeoutMs,
+      EGRESS_DEFAULTS.connectTimeoutMs,
+      'connectTimeoutMs',
+    );
     const requestId = req.requestId ?? headerValue(req.headers, 'x-request-id') ?? randomUUID();
     const controller = new AbortController();
     let timedOut = false;
@@ -242,7 +258,9 @@ export class HttpEgress {
 
   /** Sends the request, following redirects when asked; returns the final hop with its body unread. */
   private async send(req: EgressRequest, ex: Exchange): Promise<Hop> {
-    const allow = req.policy?.allowPrivate?.length ? this.allow.merge(new AllowList(req.policy.allowPrivate)) : this.allow;
+    const allow = req.policy?.allowPrivate?.length
+      ? this.allow.merge(new AllowList(req.policy.allowPrivate))
+      : this.allow;
     const maxHops = req.followRedirects ?? 0;
     let method = normaliseMethod(req.method);
     let body = req.body;
@@ -255,19 +273,29 @@ export class HttpEgress {
       discard(hop.body);
       void hop.agent.destroy().catch(() => undefined);
       if (hops >= maxHops) {
-        throw new EgressError('redirect', `more than ${maxHops} redirect(s)`, { origin: ex.origin(), requestId: ex.requestId });
+        throw new EgressError('redirect', `more than ${maxHops} redirect(s)`, {
+          origin: ex.origin(),
+          requestId: ex.requestId,
+        });
       }
       let next: URL;
       try {
         next = new URL(location, url);
       } catch {
-        throw new EgressError('redirect', 'redirect Location is not a valid URL', { origin: ex.origin(), requestId: ex.requestId });
-      }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new EgressError('redirect', `redirect to scheme ${next.protocol} refused (only http and https)`, {
+        throw new EgressError('redirect', 'redirect Location is not a valid URL', {
           origin: ex.origin(),
           requestId: ex.requestId,
         });
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new EgressError(
+          'redirect',
+          `redirect to scheme ${next.protocol} refused (only http and https)`,
+          {
+            origin: ex.origin(),
+            requestId: ex.requestId,
+          },
+        );
       }
       if (next.origin !== url.origin) headers = withoutHeaders(headers, CREDENTIAL_HEADERS);
       if (hop.status === 303 || ((hop.status === 301 || hop.status === 302) && method === 'POST')) {
@@ -307,9 +335,14 @@ export class HttpEgress {
     const hostAllowed = allow.allowsHost(normaliseHost(host));
     for (const answer of answers) {
       const cls = classifyAddress(answer.address);
-      if (cls.range === 'not an IP address') throw new EgressError('dns', `resolver returned a non-IP answer for ${host}`, ctx);
+      if (cls.range === 'not an IP address')
+        throw new EgressError('dns', `resolver returned a non-IP answer for ${host}`, ctx);
       if (!cls.public && !hostAllowed && !allow.allowsAddress(answer.address)) {
-        throw new EgressError('blocked', `${host} resolves to ${answer.address}, which is not public (${cls.range})`, ctx);
+        throw new EgressError(
+          'blocked',
+          `${host} resolves to ${answer.address}, which is not public (${cls.range})`,
+          ctx,
+        );
       }
     }
     const first = answers[0];
@@ -352,7 +385,11 @@ export class HttpEgress {
  * SNI/certificate checks, but DNS is answered with the pinned address, and the socket's peer is
  * verified before use.
  */
-function pinnedConnector(target: Target, timeout: number, ca: HttpEgressOptions['ca']): buildConnector.connector {
+function pinnedConnector(
+  target: Target,
+  timeout: number,
+  ca: HttpEgressOptions['ca'],
+): buildConnector.connector {
   const lookup = (
     _hostname: string,
     options: { all?: boolean },
@@ -369,9 +406,13 @@ function pinnedConnector(target: Target, timeout: number, ca: HttpEgressOptions[
       if (peer !== target.address) {
         socket!.destroy();
         return callback(
-          new EgressError('blocked', `connected peer ${peer ?? 'unknown'} differs from checked address ${target.address}`, {
-            origin: target.url.origin,
-          }),
+          new EgressError(
+            'blocked',
+            `connected peer ${peer ?? 'unknown'} differs from checked address ${target.address}`,
+            {
+              origin: target.url.origin,
+            },
+          ),
           null,
         );
       }
@@ -411,7 +452,9 @@ function prepare(req: EgressRequest, ex: Exchange): { url: URL; headers: Record<
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
   if (!FIELD_VALUE.test(ex.requestId)) {
-    throw new EgressError('invalid_request', 'requestId contains control characters', { origin: ex.origin() });
+    throw new EgressError('invalid_request', 'requestId contains control characters', {
+      origin: ex.origin(),
+    });
   }
   headers['x-request-id'] = ex.requestId;
   if ((url.username || url.password) && headers['authorization'] === undefined) {
@@ -440,7 +483,8 @@ function normaliseMethod(method: string): string {
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new EgressError('invalid_request', `${name} must be a positive number`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new EgressError('invalid_request', `${name} must be a positive number`);
   return value;
 }
 
@@ -481,7 +525,9 @@ async function readCapped(hop: Hop, maxBytes: number): Promise<Buffer> {
     received += chunk.length;
     if (received > maxBytes) {
       discard(hop.body);
-      throw new EgressError('too_large', `response body exceeds ${maxBytes} bytes`, { origin: hop.target.url.origin });
+      throw new EgressError('too_large', `response body exceeds ${maxBytes} bytes`, {
+        origin: hop.target.url.origin,
+      });
     }
     chunks.push(chunk);
   }
@@ -521,7 +567,9 @@ function codeOf(err: unknown): string | undefined {
 function mapError(err: unknown, ex: Exchange): EgressError {
   const ctx = { origin: ex.origin(), requestId: ex.requestId };
   if (err instanceof EgressError) {
-    return err.context.requestId ? err : new EgressError(err.kind, err.reason, { ...ctx, ...err.context, requestId: ex.requestId });
+    return err.context.requestId
+      ? err
+      : new EgressError(err.kind, err.reason, { ...ctx, ...err.context, requestId: ex.requestId });
   }
   if (ex.timedOut()) return new EgressError('timeout', `no complete response within ${ex.timeoutMs} ms`, ctx);
   const code = codeOf(err) ?? '';
@@ -532,11 +580,16 @@ function mapError(err: unknown, ex: Exchange): EgressError {
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new EgressError('timeout', `no complete response within ${ex.timeoutMs} ms`, ctx);
   }
-  const tlsCode = [code, causeCode].find((c) => TLS_CODES.has(c) || c.startsWith('ERR_TLS') || c.startsWith('ERR_SSL'));
+  const tlsCode = [code, causeCode].find(
+    (c) => TLS_CODES.has(c) || c.startsWith('ERR_TLS') || c.startsWith('ERR_SSL'),
+  );
   if (tlsCode) return new EgressError('tls', `TLS handshake failed (${tlsCode})`, ctx);
-  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'EPIPE'].includes(code)) {
+  if (
+    ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'EPIPE'].includes(code)
+  ) {
     return new EgressError('connect', `connection failed (${code})`, ctx);
   }
-  if (code === 'UND_ERR_INVALID_ARG') return new EgressError('invalid_request', 'request rejected by the HTTP client', ctx);
+  if (code === 'UND_ERR_INVALID_ARG')
+    return new EgressError('invalid_request', 'request rejected by the HTTP client', ctx);
   return new EgressError('protocol', `HTTP exchange failed${code ? ` (${code})` : ''}`, ctx);
 }

@@ -63,7 +63,9 @@ function resolverOf(answers: Record<string, string[] | string[][]>): EgressResol
     // string[][] = successive answers (the last one repeats): models DNS that changes between lookups
     const n = counters.get(host) ?? 0;
     counters.set(host, n + 1);
-    const list = Array.isArray(entry[0]) ? (entry as string[][])[Math.min(n, entry.length - 1)] : (entry as string[]);
+    const list = Array.isArray(entry[0])
+      ? (entry as string[][])[Math.min(n, entry.length - 1)]
+      : (entry as string[]);
     return list.map((address) => ({ address, family: (address.includes(':') ? 6 : 4) as 4 | 6 }));
   };
   return Object.assign(resolver, { calls });
@@ -124,7 +126,8 @@ describe('HttpEgress against real local servers', () => {
       '/big-chunked': (_req, res) => chunked(res, 2 * 1024 * 1024),
       '/exact': (_req, res) => res.end(Buffer.alloc(1000, 7)),
       '/download': (_req, res) => chunked(res, 3 * 1024 * 1024 + 123),
-      '/to-metadata': (_req, res) => res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),
+      '/to-metadata': (_req, res) =>
+        res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),
       '/to-private-name': (_req, res) => res.writeHead(302, { location: 'http://internal.example/' }).end(),
       '/to-echo': (_req, res) => res.writeHead(307, { location: '/echo?from=redirect' }).end(),
       '/see-other': (_req, res) => res.writeHead(303, { location: '/echo' }).end(),
@@ -152,7 +155,11 @@ describe('HttpEgress against real local servers', () => {
     expect(res.remoteAddress).toBe('127.0.0.1');
     expect(res.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers['set-cookie']).toBe('a=1, b=2');
-    expect(JSON.parse(res.body.toString())).toEqual({ method: 'POST', body: 'hello', requestId: res.requestId });
+    expect(JSON.parse(res.body.toString())).toEqual({
+      method: 'POST',
+      body: 'hello',
+      requestId: res.requestId,
+    });
     expect(res.durationMs).toBeGreaterThanOrEqual(0);
   });
 
@@ -177,7 +184,10 @@ describe('HttpEgress against real local servers', () => {
       policy: { allowPrivate: ['127.0.0.0/8'] },
     });
     expect(viaPolicy.status).toBe(201);
-    const byName = new HttpEgress({ allowPrivate: ['pbx.local'], resolver: resolverOf({ 'pbx.local': ['127.0.0.1'] }) });
+    const byName = new HttpEgress({
+      allowPrivate: ['pbx.local'],
+      resolver: resolverOf({ 'pbx.local': ['127.0.0.1'] }),
+    });
     const res = await byName.request({ method: 'GET', url: `http://pbx.local:${app.port}/echo` });
     expect(res.status).toBe(201);
     expect(app.seen.at(-1)!.headers.host).toBe(`pbx.local:${app.port}`);
@@ -201,7 +211,12 @@ describe('HttpEgress against real local servers', () => {
       const egress = new HttpEgress({ resolver });
       const before = app.seen.length;
       const err = await refusal(
-        egress.request({ method: 'GET', url: `http://flip.rebind.test:${app.port}/echo`, connectTimeoutMs: 300, timeoutMs: 1000 }),
+        egress.request({
+          method: 'GET',
+          url: `http://flip.rebind.test:${app.port}/echo`,
+          connectTimeoutMs: 300,
+          timeoutMs: 1000,
+        }),
       );
       // The connection went (or tried to go) to 93.184.216.34; the local server saw nothing.
       expect(['connect', 'timeout']).toContain(err.kind);
@@ -218,23 +233,40 @@ describe('HttpEgress against real local servers', () => {
     });
 
     it('re-checks every hop: a redirect to the metadata address is refused', async () => {
-      const err = await refusal(local.request({ method: 'GET', url: `${app.base}/to-metadata`, followRedirects: 5 }));
+      const err = await refusal(
+        local.request({ method: 'GET', url: `${app.base}/to-metadata`, followRedirects: 5 }),
+      );
       expect(err.kind).toBe('blocked');
       expect(err.reason).toContain('link-local');
     });
 
     it('re-resolves every hop: a redirect to a name that resolves privately is refused', async () => {
-      const egress = new HttpEgress({ allowPrivate: ['127.0.0.1/32'], resolver: resolverOf({ 'internal.example': ['10.1.1.1'] }) });
-      const err = await refusal(egress.request({ method: 'GET', url: `${app.base}/to-private-name`, followRedirects: 2 }));
+      const egress = new HttpEgress({
+        allowPrivate: ['127.0.0.1/32'],
+        resolver: resolverOf({ 'internal.example': ['10.1.1.1'] }),
+      });
+      const err = await refusal(
+        egress.request({ method: 'GET', url: `${app.base}/to-private-name`, followRedirects: 2 }),
+      );
       expect(err.kind).toBe('blocked');
       expect(err.reason).toContain('internal.example resolves to 10.1.1.1');
     });
 
     it('follows allowed hops, keeping method and body on 307 and switching to GET on 303', async () => {
-      const kept = await local.request({ method: 'PUT', url: `${app.base}/to-echo`, body: 'x', followRedirects: 1 });
+      const kept = await local.request({
+        method: 'PUT',
+        url: `${app.base}/to-echo`,
+        body: 'x',
+        followRedirects: 1,
+      });
       expect(JSON.parse(kept.body.toString())).toMatchObject({ method: 'PUT', body: 'x' });
       expect(kept.url).toBe(`${app.base}/echo?from=redirect`);
-      const switched = await local.request({ method: 'POST', url: `${app.base}/see-other`, body: 'y', followRedirects: 1 });
+      const switched = await local.request({
+        method: 'POST',
+        url: `${app.base}/see-other`,
+        body: 'y',
+        followRedirects: 1,
+      });
       expect(JSON.parse(switched.body.toString())).toMatchObject({ method: 'GET', body: '' });
     });
 
@@ -256,8 +288,13 @@ describe('HttpEgress against real local servers', () => {
     });
 
     it('refuses non-http redirect targets and too many hops', async () => {
-      expect((await refusal(local.request({ method: 'GET', url: `${app.base}/to-file`, followRedirects: 1 }))).kind).toBe('redirect');
-      const loop = await refusal(local.request({ method: 'GET', url: `${app.base}/loop`, followRedirects: 3 }));
+      expect(
+        (await refusal(local.request({ method: 'GET', url: `${app.base}/to-file`, followRedirects: 1 })))
+          .kind,
+      ).toBe('redirect');
+      const loop = await refusal(
+        local.request({ method: 'GET', url: `${app.base}/loop`, followRedirects: 3 }),
+      );
       expect(loop).toMatchObject({ kind: 'redirect', reason: 'more than 3 redirect(s)' });
     });
   });
@@ -271,7 +308,9 @@ describe('HttpEgress against real local servers', () => {
     });
 
     it('times out a body that stalls', async () => {
-      const err = await refusal(local.request({ method: 'GET', url: `${app.base}/slow-body`, timeoutMs: 300 }));
+      const err = await refusal(
+        local.request({ method: 'GET', url: `${app.base}/slow-body`, timeoutMs: 300 }),
+      );
       expect(err.kind).toBe('timeout');
     });
 
@@ -284,9 +323,13 @@ describe('HttpEgress against real local servers', () => {
 
     it('caps the response size with and without a declared length', async () => {
       const cap = 1024 * 1024;
-      const declared = await refusal(local.request({ method: 'GET', url: `${app.base}/big`, maxResponseBytes: cap }));
+      const declared = await refusal(
+        local.request({ method: 'GET', url: `${app.base}/big`, maxResponseBytes: cap }),
+      );
       expect(declared.kind).toBe('too_large');
-      const streamed = await refusal(local.request({ method: 'GET', url: `${app.base}/big-chunked`, maxResponseBytes: cap }));
+      const streamed = await refusal(
+        local.request({ method: 'GET', url: `${app.base}/big-chunked`, maxResponseBytes: cap }),
+      );
       expect(streamed.kind).toBe('too_large');
       const exact = await local.request({ method: 'GET', url: `${app.base}/exact`, maxResponseBytes: 1000 });
       expect(exact.body.length).toBe(1000);
@@ -295,7 +338,11 @@ describe('HttpEgress against real local servers', () => {
 
   describe('stream', () => {
     it('streams a large download completely', async () => {
-      const res = await local.stream({ method: 'GET', url: `${app.base}/download`, maxResponseBytes: 10 * 1024 * 1024 });
+      const res = await local.stream({
+        method: 'GET',
+        url: `${app.base}/download`,
+        maxResponseBytes: 10 * 1024 * 1024,
+      });
       expect(res.status).toBe(200);
       expect(res.remoteAddress).toBe('127.0.0.1');
       const hash = createHash('sha256');
@@ -309,7 +356,11 @@ describe('HttpEgress against real local servers', () => {
     });
 
     it('fails mid-stream once the cap is passed', async () => {
-      const res = await local.stream({ method: 'GET', url: `${app.base}/download`, maxResponseBytes: 1024 * 1024 });
+      const res = await local.stream({
+        method: 'GET',
+        url: `${app.base}/download`,
+        maxResponseBytes: 1024 * 1024,
+      });
       let bytes = 0;
       const err = await refusal(
         (async () => {
@@ -321,12 +372,47 @@ describe('HttpEgress against real local servers', () => {
     });
 
     it('refuses at once when the declared length is over the cap', async () => {
-      const err = await refusal(local.stream({ method: 'GET', url: `${app.base}/big`, maxResponseBytes: 1024 }));
+      const err = await refusal(
+        local.stream({ method: 'GET', url: `${app.base}/big`, maxResponseBytes: 1024 }),
+      );
       expect(err.kind).toBe('too_large');
     });
 
+    it('times out a stream that is read too late, without an unhandled error', async () => {
+      let serverSawClose!: () => void;
+      const aborted = new Promise<void>((resolve) => (serverSawClose = resolve));
+      const stalled = await fakeServer({
+        '/': (req, res) => {
+          req.socket.once('close', () => serverSawClose());
+          res.writeHead(200).write('partial');
+        },
+      });
+      try {
+        const res = await local.stream({ method: 'GET', url: `${stalled.base}/`, timeoutMs: 150 });
+        await aborted; // the total timeout fired and the connection was torn down before anyone read
+        const err = await refusal(
+          (async () => {
+            for await (const _chunk of res.body) void _chunk;
+          })(),
+        );
+        expect(err.kind).toBe('timeout');
+      } finally {
+        await stalled.close();
+      }
+    });
+
+    it('releases the connection when the consumer destroys the stream unread', async () => {
+      const res = await local.stream({ method: 'GET', url: `${app.base}/download` });
+      const closed = new Promise((resolve) => res.body.once('close', resolve));
+      res.body.destroy();
+      await closed;
+      expect(res.body.destroyed).toBe(true);
+    });
+
     it('is refused like request() for private addresses', async () => {
-      expect((await refusal(new HttpEgress().stream({ method: 'GET', url: `${app.base}/download` }))).kind).toBe('blocked');
+      expect(
+        (await refusal(new HttpEgress().stream({ method: 'GET', url: `${app.base}/download` }))).kind,
+      ).toBe('blocked');
     });
   });
 
@@ -340,9 +426,23 @@ describe('HttpEgress against real local servers', () => {
       dir = mkdtempSync(join(tmpdir(), 'egress-tls-'));
       execFileSync(
         'openssl',
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=secure.rebind.test',
-          '-addext', 'subjectAltName=DNS:secure.rebind.test',
-          '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=secure.rebind.test',
+          '-addext',
+          'subjectAltName=DNS:secure.rebind.test',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
         { stdio: 'ignore' },
       );
       ca = readFileSync(join(dir, 'cert.pem'));
@@ -368,8 +468,13 @@ describe('HttpEgress against real local servers', () => {
     });
 
     it('fails with tls when the certificate is not trusted', async () => {
-      const egress = new HttpEgress({ allowPrivate: ['127.0.0.1/32'], resolver: resolverOf({ 'secure.rebind.test': ['127.0.0.1'] }) });
-      const err = await refusal(egress.request({ method: 'GET', url: `https://secure.rebind.test:${secure.port}/` }));
+      const egress = new HttpEgress({
+        allowPrivate: ['127.0.0.1/32'],
+        resolver: resolverOf({ 'secure.rebind.test': ['127.0.0.1'] }),
+      });
+      const err = await refusal(
+        egress.request({ method: 'GET', url: `https://secure.rebind.test:${secure.port}/` }),
+      );
       expect(err.kind).toBe('tls');
     });
   });

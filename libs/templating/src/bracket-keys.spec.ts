@@ -30,21 +30,56 @@ describe('buildFromBracketKeys', () => {
       { key: 'x[constructor][prototype]', value: 1 },
     ]);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
-    expect(JSON.parse(JSON.stringify(built))).toEqual(JSON.parse('{"__proto__":{"polluted":"yes"},"x":{"constructor":{"prototype":1}}}'));
+    expect(JSON.parse(JSON.stringify(built))).toEqual(
+      JSON.parse('{"__proto__":{"polluted":"yes"},"x":{"constructor":{"prototype":1}}}'),
+    );
   });
 
   it.each([
-    [[{ key: 'a', value: 1 }, { key: 'a', value: 2 }]],
-    [[{ key: 'a', value: 1 }, { key: 'a[b]', value: 2 }]],
-    [[{ key: 'a[b]', value: 1 }, { key: 'a', value: 2 }]],
-    [[{ key: 'a[b]', value: 1 }, { key: 'a[0]', value: 2 }]],
-    [[{ key: 'a[0]', value: 1 }, { key: 'a[b]', value: 2 }]],
-    [[{ key: 'a[0]', value: 1 }, { key: 'a[0]', value: 2 }]],
+    [
+      [
+        { key: 'a', value: 1 },
+        { key: 'a', value: 2 },
+      ],
+    ],
+    [
+      [
+        { key: 'a', value: 1 },
+        { key: 'a[b]', value: 2 },
+      ],
+    ],
+    [
+      [
+        { key: 'a[b]', value: 1 },
+        { key: 'a', value: 2 },
+      ],
+    ],
+    [
+      [
+        { key: 'a[b]', value: 1 },
+        { key: 'a[0]', value: 2 },
+      ],
+    ],
+    [
+      [
+        { key: 'a[0]', value: 1 },
+        { key: 'a[b]', value: 2 },
+      ],
+    ],
+    [
+      [
+        { key: 'a[0]', value: 1 },
+        { key: 'a[0]', value: 2 },
+      ],
+    ],
   ])('refuses conflicting keys %j', (pairs) => {
     expect(() => buildFromBracketKeys(pairs)).toThrow(TemplateError);
   });
 
-  it.each(['', '[a]', 'a[b', 'a]b', 'a[b]c', 'a[[b]]', 'a[100001]'])('refuses the malformed key %j', (key) => {
-    expect(() => buildFromBracketKeys([{ key, value: 1 }])).toThrow(TemplateError);
-  });
+  it.each(['', '[a]', 'a[b', 'a]b', 'a[b]c', 'a[[b]]', 'a[100001]'])(
+    'refuses the malformed key %j',
+    (key) => {
+      expect(() => buildFromBracketKeys([{ key, value: 1 }])).toThrow(TemplateError);
+    },
+  );
 });

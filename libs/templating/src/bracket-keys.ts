@@ -14,7 +14,8 @@ function parseKey(key: string): Segment[] {
     if (inner === '') segments.push({ kind: 'append' });
     else if (/^\d+$/.test(inner)) {
       const index = Number(inner);
-      if (index > MAX_BRACKET_INDEX) throw new TemplateError(`index ${inner} in "${key}" is over ${MAX_BRACKET_INDEX}`, key);
+      if (index > MAX_BRACKET_INDEX)
+        throw new TemplateError(`index ${inner} in "${key}" is over ${MAX_BRACKET_INDEX}`, key);
       segments.push({ kind: 'index', index });
     } else segments.push({ kind: 'key', key: inner });
   }
@@ -28,7 +29,9 @@ function isContainer(v: unknown): v is Container {
 function read(container: Container, seg: Segment): unknown {
   if (seg.kind === 'append') return undefined;
   if (Array.isArray(container)) return seg.kind === 'index' ? container[seg.index] : undefined;
-  return seg.kind === 'key' && Object.prototype.hasOwnProperty.call(container, seg.key) ? container[seg.key] : undefined;
+  return seg.kind === 'key' && Object.prototype.hasOwnProperty.call(container, seg.key)
+    ? container[seg.key]
+    : undefined;
 }
 
 function write(container: Container, seg: Segment, value: unknown, key: string): void {
@@ -47,7 +50,8 @@ function fillHoles(value: unknown): unknown {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = i in value ? fillHoles(value[i]) : null;
   } else if (isContainer(value)) {
-    for (const k of Object.keys(value)) (value as Record<string, unknown>)[k] = fillHoles((value as Record<string, unknown>)[k]);
+    for (const k of Object.keys(value))
+      (value as Record<string, unknown>)[k] = fillHoles((value as Record<string, unknown>)[k]);
   }
   return value;
 }

@@ -10,8 +10,53 @@ const RUNS = { numRuns: 400 };
 const anyString = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.string());
 const hostile = fc.oneof(
   anyString,
-  fc.constantFrom('"', "'", '\\', '[', ']', '{', '}', '{{', '}}', '\n', '\r\n', '</x><y>', ']]>', '?a=b&c', '#', '/../', '..', '.', '%2e', '&amp;'),
-  fc.array(fc.constantFrom('"', '<', '>', '&', '/', '..', '?', '#', '=', '&', '\r', '\n', '[', ']', '{', '}', '%', '+', ' ')).map((a) => a.join('')),
+  fc.constantFrom(
+    '"',
+    "'",
+    '\\',
+    '[',
+    ']',
+    '{',
+    '}',
+    '{{',
+    '}}',
+    '\n',
+    '\r\n',
+    '</x><y>',
+    ']]>',
+    '?a=b&c',
+    '#',
+    '/../',
+    '..',
+    '.',
+    '%2e',
+    '&amp;',
+  ),
+  fc
+    .array(
+      fc.constantFrom(
+        '"',
+        '<',
+        '>',
+        '&',
+        '/',
+        '..',
+        '?',
+        '#',
+        '=',
+        '&',
+        '\r',
+        '\n',
+        '[',
+        ']',
+        '{',
+        '}',
+        '%',
+        '+',
+        ' ',
+      ),
+    )
+    .map((a) => a.join('')),
 );
 
 function mustBeTemplateError(fn: () => void): boolean {
@@ -59,7 +104,8 @@ describe('escaping properties', () => {
     });
     fc.assert(
       fc.property(hostile, (v) => {
-        const render = () => renderTemplate('<r a="{v}"><t>{v}</t><c><![CDATA[{v}]]></c></r>', { v }, { escape: 'xml' });
+        const render = () =>
+          renderTemplate('<r a="{v}"><t>{v}</t><c><![CDATA[{v}]]></c></r>', { v }, { escape: 'xml' });
         if (XML_INVALID.test(v)) {
           expect(mustBeTemplateError(render)).toBe(true);
           return;
@@ -78,7 +124,8 @@ describe('escaping properties', () => {
   it('URL: host and segment count are unchanged and segments decode back', () => {
     fc.assert(
       fc.property(hostile, (v) => {
-        const render = () => renderTemplate('https://api.example.com/items/{v}/tail?q={v}&x=1#frag', { v }, { escape: 'url' });
+        const render = () =>
+          renderTemplate('https://api.example.com/items/{v}/tail?q={v}&x=1#frag', { v }, { escape: 'url' });
         if (LONE_SURROGATE.test(v) || v === '.' || v === '..') {
           expect(mustBeTemplateError(render)).toBe(true);
           return;
@@ -118,10 +165,15 @@ describe('escaping properties', () => {
   it('header: any value carrying CR or LF is refused', () => {
     fc.assert(
       fc.property(anyString, fc.constantFrom('\r', '\n', '\r\n'), anyString, (a, nl, b) => {
-        expect(mustBeTemplateError(() => renderTemplate('X {v}', { v: `${a}${nl}${b}` }, { escape: 'header' }))).toBe(true);
+        expect(
+          mustBeTemplateError(() => renderTemplate('X {v}', { v: `${a}${nl}${b}` }, { escape: 'header' })),
+        ).toBe(true);
         expect(
           mustBeTemplateError(() =>
-            renderRequest({ method: 'GET', url: 'https://x.example/', headers: [{ name: 'X-V', value: '{v}' }] }, { v: `${a}${nl}${b}` }),
+            renderRequest(
+              { method: 'GET', url: 'https://x.example/', headers: [{ name: 'X-V', value: '{v}' }] },
+              { v: `${a}${nl}${b}` },
+            ),
           ),
         ).toBe(true);
       }),
@@ -136,7 +188,13 @@ describe('escaping properties', () => {
           {
             method: 'POST',
             url: 'https://x.example/',
-            body: { kind: 'keyvalue', pairs: [{ key: 'a[b]', value: '{v}' }, { key: 'a[c]', value: 'pre {v}' }] },
+            body: {
+              kind: 'keyvalue',
+              pairs: [
+                { key: 'a[b]', value: '{v}' },
+                { key: 'a[c]', value: 'pre {v}' },
+              ],
+            },
           },
           { v },
         );

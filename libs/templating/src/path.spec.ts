@@ -30,12 +30,17 @@ describe('lookupPath', () => {
     expect(lookupPath(ctx, path)).toEqual(expected);
   });
 
-  it.each(['missing', 'contact.missing', 'contacts[5].name', 'contacts[x]', 'zero.x', 'nothing.x', 'contact.name.length'])(
-    '%s is undefined',
-    (path) => {
-      expect(lookupPath(ctx, path)).toBeUndefined();
-    },
-  );
+  it.each([
+    'missing',
+    'contact.missing',
+    'contacts[5].name',
+    'contacts[x]',
+    'zero.x',
+    'nothing.x',
+    'contact.name.length',
+  ])('%s is undefined', (path) => {
+    expect(lookupPath(ctx, path)).toBeUndefined();
+  });
 
   it('follows own properties only', () => {
     expect(lookupPath(ctx, 'contact.constructor')).toBeUndefined();

@@ -13,7 +13,8 @@ export interface RenderOptions {
 /** Where a token sits, which decides how its value is written. */
 export type TokenContext = 'text' | 'json-string' | 'json-value' | 'xml-cdata';
 
-export type Part = { kind: 'text'; text: string } | { kind: 'token'; path: string; raw: string; context: TokenContext };
+export type Part =
+  { kind: 'text'; text: string } | { kind: 'token'; path: string; raw: string; context: TokenContext };
 
 const TOKEN_RE = new RegExp(`\\{(${PATH_SOURCE})\\}`, 'uy');
 
@@ -38,7 +39,7 @@ export function scan(template: string, mode: 'text' | 'json' | 'xml' = 'text'): 
   };
   let inString = false;
   let inCdata = false;
-  for (let i = 0; i < template.length; ) {
+  for (let i = 0; i < template.length;) {
     const ch = template[i];
     if (mode === 'json' && !inString) {
       if (ch === '"') inString = true;
@@ -137,7 +138,8 @@ const XML_ESCAPES: Record<string, string> = {
 };
 
 function wellFormed(text: string, token: string, where: string): string {
-  if (LONE_SURROGATE.test(text)) throw new TemplateError(`value for {${token}} is not valid Unicode for ${where}`, token);
+  if (LONE_SURROGATE.test(text))
+    throw new TemplateError(`value for {${token}} is not valid Unicode for ${where}`, token);
   return text;
 }
 
@@ -150,20 +152,25 @@ export function escapeForm(text: string, token: string): string {
 }
 
 export function escapeXml(text: string, token: string): string {
-  if (XML_INVALID.test(text)) throw new TemplateError(`value for {${token}} holds characters XML cannot carry`, token);
+  if (XML_INVALID.test(text))
+    throw new TemplateError(`value for {${token}} holds characters XML cannot carry`, token);
   // Tabs and line breaks as references: they survive attribute-value and line-end normalisation.
   return text.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]);
 }
 
 function escapeCdata(text: string, token: string): string {
-  if (XML_INVALID.test(text)) throw new TemplateError(`value for {${token}} holds characters XML cannot carry`, token);
+  if (XML_INVALID.test(text))
+    throw new TemplateError(`value for {${token}} holds characters XML cannot carry`, token);
   // `]]>` would end the section; CR would be normalised away: step outside CDATA for both.
   return text.replace(/]]>/g, ']]]]><![CDATA[>').replace(/\r/g, ']]>&#13;<![CDATA[');
 }
 
 export function escapeHeader(text: string, token: string): string {
   if (HEADER_INVALID.test(text)) {
-    throw new TemplateError(`value for {${token}} contains CR, LF or characters not allowed in a header`, token);
+    throw new TemplateError(
+      `value for {${token}} contains CR, LF or characters not allowed in a header`,
+      token,
+    );
   }
   return text;
 }
@@ -202,7 +209,12 @@ export function resolveToken(
   return { value: part.context === 'json-value' ? null : '' };
 }
 
-export function renderParts(parts: Part[], context: unknown, escape: Escaping, missing: MissingTokenRule): string {
+export function renderParts(
+  parts: Part[],
+  context: unknown,
+  escape: Escaping,
+  missing: MissingTokenRule,
+): string {
   let out = '';
   for (const part of parts) {
     if (part.kind === 'text') {

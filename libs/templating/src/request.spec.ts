@@ -31,20 +31,32 @@ describe('renderRequest', () => {
     expect(r).toEqual({
       method: 'POST',
       url: 'https://crm.example.com/api/contacts/42?src=elo&phone=%2B5511999990000',
-      headers: { Authorization: 'Bearer s3cret', 'X-Contact': 'Ana Souza, again', 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: 'Bearer s3cret',
+        'X-Contact': 'Ana Souza, again',
+        'Content-Type': 'application/json',
+      },
       body: JSON.stringify({
         contact: { name: 'Ana Souza', label: 'Lead 42' },
         deal: { value: 99.9, items: [{ sku: 'A' }] },
         tags: ['whatsapp'],
       }),
       contentType: 'application/json',
-      builtJson: { contact: { name: 'Ana Souza', label: 'Lead 42' }, deal: { value: 99.9, items: [{ sku: 'A' }] }, tags: ['whatsapp'] },
+      builtJson: {
+        contact: { name: 'Ana Souza', label: 'Lead 42' },
+        deal: { value: 99.9, items: [{ sku: 'A' }] },
+        tags: ['whatsapp'],
+      },
     });
   });
 
   it('renders form bodies', () => {
     const r = renderRequest(
-      { method: 'POST', url: 'https://x.example/', body: { kind: 'form', pairs: [{ key: 'name', value: '{contact.name}&admin=1' }] } },
+      {
+        method: 'POST',
+        url: 'https://x.example/',
+        body: { kind: 'form', pairs: [{ key: 'name', value: '{contact.name}&admin=1' }] },
+      },
       ctx,
     );
     expect(r.body).toBe('name=Ana+Souza%26admin%3D1');
@@ -58,14 +70,22 @@ describe('renderRequest', () => {
         method: 'POST',
         url: 'https://x.example/',
         headers: [{ name: 'content-type', value: 'application/vnd.x+json' }],
-        body: { kind: 'raw', contentType: 'application/json; charset=utf-8', template: '{"n":"{v}","id":{contact.id}}' },
+        body: {
+          kind: 'raw',
+          contentType: 'application/json; charset=utf-8',
+          template: '{"n":"{v}","id":{contact.id}}',
+        },
       },
       { ...ctx, v: '"}, "x": {' },
     );
     expect(json.builtJson).toEqual({ n: '"}, "x": {', id: 42 });
     expect(json.headers).toEqual({ 'content-type': 'application/vnd.x+json' });
     const soap = renderRequest(
-      { method: 'POST', url: 'https://x.example/ws', body: { kind: 'raw', contentType: 'text/xml', template: '<n>{v}</n>' } },
+      {
+        method: 'POST',
+        url: 'https://x.example/ws',
+        body: { kind: 'raw', contentType: 'text/xml', template: '<n>{v}</n>' },
+      },
       { v: '</n><admin>1</admin>' },
     );
     expect(soap.body).toBe('<n>&lt;/n&gt;&lt;admin&gt;1&lt;/admin&gt;</n>');
@@ -73,7 +93,14 @@ describe('renderRequest', () => {
 
   it('refuses a raw JSON template that does not render to JSON', () => {
     expect(() =>
-      renderRequest({ method: 'POST', url: 'https://x.example/', body: { kind: 'raw', contentType: 'application/json', template: '{"a":' } }, ctx),
+      renderRequest(
+        {
+          method: 'POST',
+          url: 'https://x.example/',
+          body: { kind: 'raw', contentType: 'application/json', template: '{"a":' },
+        },
+        ctx,
+      ),
     ).toThrow(TemplateError);
   });
 
@@ -86,13 +113,22 @@ describe('renderRequest', () => {
     [{ method: 'GET', url: 'https://x.example/', headers: [{ name: 'X-A\r\nX-B', value: 'v' }] }],
     [{ method: 'GET', url: 'https://x.example/', headers: 'no colon here' }],
   ])('refuses %j', (t) => {
-    expect(() => renderRequest(t, { ...ctx, host: 'evil.example', evil: 'a\r\nX-Injected: 1' })).toThrow(TemplateError);
+    expect(() => renderRequest(t, { ...ctx, host: 'evil.example', evil: 'a\r\nX-Injected: 1' })).toThrow(
+      TemplateError,
+    );
   });
 
   it('applies the missing rule everywhere', () => {
-    const t = { method: 'POST', url: 'https://x.example/{a}', body: { kind: 'keyvalue' as const, pairs: [{ key: 'k', value: '{b}' }] } };
+    const t = {
+      method: 'POST',
+      url: 'https://x.example/{a}',
+      body: { kind: 'keyvalue' as const, pairs: [{ key: 'k', value: '{b}' }] },
+    };
     expect(() => renderRequest(t, {})).toThrow(expect.objectContaining({ token: 'a' }));
-    expect(renderRequest(t, {}, { missing: 'empty' })).toMatchObject({ url: 'https://x.example/', builtJson: { k: '' } });
+    expect(renderRequest(t, {}, { missing: 'empty' })).toMatchObject({
+      url: 'https://x.example/',
+      builtJson: { k: '' },
+    });
   });
 });
 

@@ -57,13 +57,18 @@ export function escapingForContentType(contentType: string): Escaping {
  * Renders a whole request: URL (host literal, tokens percent-encoded), extra query pairs, headers
  * (CR/LF refused), and a body escaped for its format.
  */
-export function renderRequest(t: RequestTemplate, context: unknown, opts: { missing?: MissingTokenRule } = {}): RenderedRequest {
+export function renderRequest(
+  t: RequestTemplate,
+  context: unknown,
+  opts: { missing?: MissingTokenRule } = {},
+): RenderedRequest {
   const missing = opts.missing ?? 'error';
   const method = t.method.trim().toUpperCase();
   if (!TOKEN.test(method)) throw new TemplateError('invalid HTTP method');
 
   let url = renderUrl(t.url, context, missing);
-  if (!/^https?:\/\//i.test(url)) throw new TemplateError('request URL must be an absolute http or https URL');
+  if (!/^https?:\/\//i.test(url))
+    throw new TemplateError('request URL must be an absolute http or https URL');
   if (t.query?.length) url = appendQuery(url, t.query, context, missing);
 
   const headers: Record<string, string> = {};
@@ -90,7 +95,12 @@ export function renderRequest(t: RequestTemplate, context: unknown, opts: { miss
   return rendered;
 }
 
-function appendQuery(url: string, query: NonNullable<RequestTemplate['query']>, context: unknown, missing: MissingTokenRule): string {
+function appendQuery(
+  url: string,
+  query: NonNullable<RequestTemplate['query']>,
+  context: unknown,
+  missing: MissingTokenRule,
+): string {
   const hashAt = url.indexOf('#');
   const base = hashAt < 0 ? url : url.slice(0, hashAt);
   const hash = hashAt < 0 ? '' : url.slice(hashAt);

@@ -11,19 +11,28 @@ const ctx = {
 
 describe('renderTemplate', () => {
   it('replaces tokens and stringifies non-strings', () => {
-    expect(renderTemplate('Hi {contact.name}, {contact.age} {contact.vip} {contact.tags} [{contact.none}] {data[url]}', ctx)).toBe(
-      'Hi Ana "A" <a@x>, 31 true ["a","b"] [] https://x.example/a?b=c',
-    );
+    expect(
+      renderTemplate(
+        'Hi {contact.name}, {contact.age} {contact.vip} {contact.tags} [{contact.none}] {data[url]}',
+        ctx,
+      ),
+    ).toBe('Hi Ana "A" <a@x>, 31 true ["a","b"] [] https://x.example/a?b=c');
   });
 
   it('treats {{ and }} as literal braces and other braces as text', () => {
-    expect(renderTemplate('{{contact.age}} = {contact.age}; {a b} {"x":1} {}', ctx)).toBe('{contact.age} = 31; {a b} {"x":1} {}');
+    expect(renderTemplate('{{contact.age}} = {contact.age}; {a b} {"x":1} {}', ctx)).toBe(
+      '{contact.age} = 31; {a b} {"x":1} {}',
+    );
   });
 
   describe('missing tokens', () => {
     it('errors by default, naming the token', () => {
       expect(() => renderTemplate('x {contact.email} y', ctx)).toThrow(
-        expect.objectContaining({ name: 'TemplateError', token: 'contact.email', message: expect.stringContaining('{contact.email}') }),
+        expect.objectContaining({
+          name: 'TemplateError',
+          token: 'contact.email',
+          message: expect.stringContaining('{contact.email}'),
+        }),
       );
     });
     it('renders empty or keeps the token when asked', () => {
@@ -55,14 +64,23 @@ describe('renderTemplate', () => {
       expect(JSON.parse(out)).toEqual({ a: { b: { c: 'q"1.5" {lit}' } } });
     });
 
-    it.each(['", "admin": true, "x": "', '\\', '\n\r\t', '</script>', '\u2028', '}}{{'])('value %j stays inside its string', (v) => {
-      const out = renderTemplate('{"v":"{v}","w":{v}}', { v }, { escape: 'json' });
-      expect(JSON.parse(out)).toEqual({ v, w: v });
-    });
+    it.each(['", "admin": true, "x": "', '\\', '\n\r\t', '</script>', '\u2028', '}}{{'])(
+      'value %j stays inside its string',
+      (v) => {
+        const out = renderTemplate('{"v":"{v}","w":{v}}', { v }, { escape: 'json' });
+        expect(JSON.parse(out)).toEqual({ v, w: v });
+      },
+    );
   });
 
   describe('xml', () => {
-    const parser = new XMLParser({ ignoreAttributes: false, trimValues: false, parseTagValue: false, parseAttributeValue: false, htmlEntities: true });
+    const parser = new XMLParser({
+      ignoreAttributes: false,
+      trimValues: false,
+      parseTagValue: false,
+      parseAttributeValue: false,
+      htmlEntities: true,
+    });
 
     it('escapes text and attributes', () => {
       const v = `</x><y a='1'>&amp;"`;
@@ -90,11 +108,14 @@ describe('renderTemplate', () => {
     it('passes ordinary values', () => {
       expect(renderTemplate('Bearer {t}', { t: 'abc.def' }, { escape: 'header' })).toBe('Bearer abc.def');
     });
-    it.each(['a\r\nX-Evil: 1', 'a\nb', 'a\rb', 'a\u0000b', '\u2028', 'ç中'])('refuses %j without echoing it', (t) => {
-      expect(() => renderTemplate('Bearer {t}', { t }, { escape: 'header' })).toThrow(
-        expect.objectContaining({ token: 't', message: expect.not.stringContaining('Evil') }),
-      );
-    });
+    it.each(['a\r\nX-Evil: 1', 'a\nb', 'a\rb', 'a\u0000b', '\u2028', 'ç中'])(
+      'refuses %j without echoing it',
+      (t) => {
+        expect(() => renderTemplate('Bearer {t}', { t }, { escape: 'header' })).toThrow(
+          expect.objectContaining({ token: 't', message: expect.not.stringContaining('Evil') }),
+        );
+      },
+    );
   });
 
   it('lists tokens once, in order', () => {

@@ -3,9 +3,13 @@ import { renderUrl } from './url-template';
 
 describe('renderUrl', () => {
   it('encodes tokens in path, query and fragment', () => {
-    expect(renderUrl('https://api.example.com/v1/contacts/{id}/notes?q={q}&x=1#{f}', { id: 'a/b?c', q: 'x&y=z #', f: '#/' })).toBe(
-      'https://api.example.com/v1/contacts/a%2Fb%3Fc/notes?q=x%26y%3Dz%20%23&x=1#%23%2F',
-    );
+    expect(
+      renderUrl('https://api.example.com/v1/contacts/{id}/notes?q={q}&x=1#{f}', {
+        id: 'a/b?c',
+        q: 'x&y=z #',
+        f: '#/',
+      }),
+    ).toBe('https://api.example.com/v1/contacts/a%2Fb%3Fc/notes?q=x%26y%3Dz%20%23&x=1#%23%2F');
   });
 
   it.each([
@@ -18,28 +22,44 @@ describe('renderUrl', () => {
     ['{scheme}://api.example.com/', 'scheme'],
     ['http:{rest}', 'rest'],
   ])('refuses a token in scheme/host of %s', (template, token) => {
-    expect(() => renderUrl(template, { host: 'x', domain: 'x', path: 'x', user: 'x', port: '1', base: 'x', scheme: 'x', rest: 'x' })).toThrow(
-      expect.objectContaining({ name: 'TemplateError', token }),
-    );
+    expect(() =>
+      renderUrl(template, {
+        host: 'x',
+        domain: 'x',
+        path: 'x',
+        user: 'x',
+        port: '1',
+        base: 'x',
+        scheme: 'x',
+        rest: 'x',
+      }),
+    ).toThrow(expect.objectContaining({ name: 'TemplateError', token }));
   });
 
   it.each(['..', '.', '%2e%2E', '.%2E'])('refuses a value making the dot segment %j', (id) => {
-    expect(() => renderUrl('https://api.example.com/a/{id}/b', { id: decodeURIComponent(id) })).toThrow(TemplateError);
+    expect(() => renderUrl('https://api.example.com/a/{id}/b', { id: decodeURIComponent(id) })).toThrow(
+      TemplateError,
+    );
   });
 
   it('allows dots that are not whole segments', () => {
-    expect(renderUrl('https://api.example.com/a/x{id}/b?p={id}', { id: '..' })).toBe('https://api.example.com/a/x../b?p=..');
+    expect(renderUrl('https://api.example.com/a/x{id}/b?p={id}', { id: '..' })).toBe(
+      'https://api.example.com/a/x../b?p=..',
+    );
   });
 
-  it.each(['/../admin', '?admin=1', '#x', '@evil.com', '\\evil', '\t\n'])('value %j cannot change structure', (v) => {
-    const url = new URL(renderUrl('https://api.example.com/items/{v}?q={v}', { v }));
-    expect(url.host).toBe('api.example.com');
-    expect(url.pathname.split('/')).toHaveLength(3);
-    expect(decodeURIComponent(url.pathname.split('/')[2])).toBe(v);
-    expect(url.searchParams.get('q')).toBe(v);
-    expect([...url.searchParams.keys()]).toEqual(['q']);
-    expect(url.hash).toBe('');
-  });
+  it.each(['/../admin', '?admin=1', '#x', '@evil.com', '\\evil', '\t\n'])(
+    'value %j cannot change structure',
+    (v) => {
+      const url = new URL(renderUrl('https://api.example.com/items/{v}?q={v}', { v }));
+      expect(url.host).toBe('api.example.com');
+      expect(url.pathname.split('/')).toHaveLength(3);
+      expect(decodeURIComponent(url.pathname.split('/')[2])).toBe(v);
+      expect(url.searchParams.get('q')).toBe(v);
+      expect([...url.searchParams.keys()]).toEqual(['q']);
+      expect(url.hash).toBe('');
+    },
+  );
 
   it('renders relative templates', () => {
     expect(renderUrl('/items/{id}', { id: 'a b' })).toBe('/items/a%20b');

@@ -35,7 +35,10 @@ export function renderUrl(template: string, context: unknown, missing: MissingTo
     const rest = literalPrefix.slice(afterScheme + slashes);
     const end = rest.search(/[/\\?#]/);
     if (end < 0 && firstToken) {
-      throw new TemplateError(`token {${firstToken.path}} is in the URL's host part, which must be literal`, firstToken.path);
+      throw new TemplateError(
+        `token {${firstToken.path}} is in the URL's host part, which must be literal`,
+        firstToken.path,
+      );
     }
     authorityEnd = end < 0 ? literalPrefix.length : afterScheme + slashes + end;
     region = 'authority';
@@ -72,10 +75,14 @@ export function renderUrl(template: string, context: unknown, missing: MissingTo
       continue;
     }
     if (region === 'authority') {
-      throw new TemplateError(`token {${part.path}} is in the URL's host part, which must be literal`, part.path);
+      throw new TemplateError(
+        `token {${part.path}} is in the URL's host part, which must be literal`,
+        part.path,
+      );
     }
     const resolved = resolveToken(context, part, missing);
-    const text = 'keep' in resolved ? resolved.keep : escapeUrlComponent(toText(resolved.value, part.path), part.path);
+    const text =
+      'keep' in resolved ? resolved.keep : escapeUrlComponent(toText(resolved.value, part.path), part.path);
     out += text;
     if (region === 'path') {
       segment += text;
