@@ -1,0 +1,54 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { MESSAGE_STATES, PROVIDERS, type MessageState } from '@elo/contracts';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+
+/** Time range and channel filter shared by every read. */
+export class RangeQuery {
+  @ApiPropertyOptional({ description: 'Only messages created at or after this instant (RFC 3339).' })
+  @IsOptional() @IsISO8601() from?: string;
+
+  @ApiPropertyOptional({ description: 'Only messages created before this instant (RFC 3339).' })
+  @IsOptional() @IsISO8601() to?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional() @IsUUID() channelId?: string;
+
+  @ApiPropertyOptional({ enum: PROVIDERS })
+  @IsOptional() @IsIn(PROVIDERS) provider?: string;
+}
+
+export class ListMessagesQuery extends RangeQuery {
+  @ApiPropertyOptional({ enum: MESSAGE_STATES })
+  @IsOptional() @IsIn(MESSAGE_STATES) status?: MessageState;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional() @IsUUID() conversationId?: string;
+
+  @ApiPropertyOptional({ description: 'Only failed messages with this classified reason.' })
+  @IsOptional() @IsString() @MaxLength(64) reason?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200) limit?: number;
+
+  @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page.' })
+  @IsOptional() @IsString() @MaxLength(200) cursor?: string;
+}
+
+export const BUCKETS = ['minute', 'hour', 'day'] as const;
+
+export class StatsQuery extends RangeQuery {
+  @ApiPropertyOptional({ enum: BUCKETS, default: 'minute' })
+  @IsOptional() @IsIn(BUCKETS) bucket?: (typeof BUCKETS)[number];
+}
+
+export class FailuresQuery extends RangeQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 20, default: 5, description: 'Latest examples per reason.' })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(20) examples?: number;
+}
+
+export class MessageIdParam {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID() id!: string;
+}
+

@@ -1,0 +1,214 @@
+import { Injectable } from '@nestjs/common';
+import { ProblemException } from '@elo/platform';
+import { DataSource } from 'typeorm';
+import { SCHEMA } from '../tracking/tracking.service';
+import type { FailuresQuery, ListMessagesQuery, RangeQuery, StatsQuery } from './dto/message-query.dto';
+import type {
+  FailureGroupView, FailuresView, MessageDetailView, MessagePageView, MessageView, StatsView, TimelineEntryView,
+} from './dto/message-view.dto';
+
+const S = `"${SCHEMA}"`;
+const DEFAULT_SPAN_MS = { minute: 3_600_000, hour: 86_400_000, day: 30 * 86_400_000 } as const;
+
+interface MessageRow {
+  id: string;
+  channel_id: string | null;
+  provider: string | null;
+  conversation_id: string | null;
+  provider_message_id: string | null;
+  status: string;
+  status_at: Date;
+  failure_reason: string | null;
+  failure_code: string | null;
+  failure_title: string | null;
+  failure_details: string | null;
+  retryable: boolean | null;
+  created_at: Date;
+}
+
+const COLUMNS = `id, channel_id, provider, conversation_id, provider_message_id, status, status_at, failure_reason,
+  failure_code, failure_title, failure_details, retryable, created_at`;
+
+/** Builds `AND …` clauses with numbered parameters; the tenant is always `$1`. */
+class Where {
+  readonly params: unknown[];
+  private readonly parts: string[] = [];
+  constructor(tenantId: string) {
+    this.params = [tenantId];
+  }
+  add(sql: (p: string) => string, value: unknown): this {
+    if (value === undefined || value === null) return this;
+    this.params.push(value);
+    this.parts.push(sql(`$${this.params.length}`));
+    return this;
+  }
+  /** A clause over several parameters. */
+  many(sql: (ps: string[]) => string, values: unknown[]): this {
+    const ps = values.map((v) => {
+      this.params.push(v);
+      return `$${this.params.length}`;
+    });
+    this.parts.push(sql(ps));
+    return this;
+  }
+  range(q: RangeQuery, column: string, alias = ''): this {
+    return this.add((p) => `${alias}${column} >= ${p}`, q.from)
+      .add((p) => `${alias}${column} < ${p}`, q.to)
+      .add((p) => `${alias}channel_id = ${p}`, q.channelId)
+      .add((p) => `${alias}provider = ${p}`, q.provider);
+  }
+  get sql(): string {
+    return this.parts.map((p) => ` AND ${p}`).join('');
+  }
+}
+
+function encodeCursor(row: MessageRow): string {
+  return Buffer.from(JSON.stringify({ t: row.created_at.toISOString(), id: row.id })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { t: string; id: string } {
+  try {
+    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { t?: unknown; id?: unknown };
+    if (typeof c.t === 'string' && !Number.isNaN(Date.parse(c.t)) && typeof c.id === 'string' && /^[0-9a-f-]{36}$/i.test(c.id)) {
+      return { t: c.t, id: c.id };
+    }
+  } catch {
+    // falls through to the 400 below
+  }
+  throw new ProblemException(400, 'cursor: not a cursor this API returned');
+}
+
+function view(r: MessageRow): MessageView {
+  return {
+    id: r.id,
+    channelId: r.channel_id,
+    provider: r.provider,
+    conversationId: r.conversation_id,
+    providerMessageId: r.provider_message_id,
+    status: r.status,
+    statusAt: new Date(r.status_at).toISOString(),
+    failure: r.status === 'failed'
+      ? { reason: r.failure_reason ?? 'unknown', retryable: r.retryable ?? false, code: r.failure_code, title: r.failure_title, details: r.failure_details }
+      : null,
+    createdAt: new Date(r.created_at).toISOString(),
+  };
+}
+
+/** Every read of the API; each query is bound to the caller's tenant. */
+@Injectable()
+export class MessageQueryService {
+  constructor(private readonly ds: DataSource) {}
+
+  async get(tenantId: string, id: string): Promise<MessageDetailView | undefined> {
+    const [row] = (await this.ds.query(`SELECT ${COLUMNS} FROM ${S}.messages WHERE tenant_id = $1 AND id = $2`, [tenantId, id])) as MessageRow[];
+    if (!row) return undefined;
+    const events: Array<Record<string, unknown>> = await this.ds.query(
+      `SELECT raw_status, source, provider_timestamp, received_at, reportable, applied, error_code, error_title
+         FROM ${S}.message_events WHERE tenant_id = $1 AND message_id = $2 ORDER BY provider_timestamp, id`,
+      [tenantId, id],
+    );
+    const timeline: TimelineEntryView[] = events.map((e) => ({
+      status: e.raw_status as string,
+      source: e.source as string,
+      providerTimestamp: new Date(e.provider_timestamp as Date).toISOString(),
+      receivedAt: new Date(e.received_at as Date).toISOString(),
+      reportable: e.reportable as boolean,
+      applied: e.applied as boolean,
+      errorCode: (e.error_code as string | null) ?? null,
+      errorTitle: (e.error_title as string | null) ?? null,
+    }));
+    return { ...view(row), timeline };
+  }
+
+  async list(tenantId: string, q: ListMessagesQuery): Promise<MessagePageView> {
+    const limit = q.limit ?? 50;
+    const w = new Where(tenantId)
+      .range(q, 'created_at')
+      .add((p) => `status = ${p}`, q.status)
+      .add((p) => `conversation_id = ${p}`, q.conversationId)
+      .add((p) => `failure_reason = ${p}`, q.reason);
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      w.many(([t, id]) => `(created_at, id) < (${t}::timestamptz, ${id}::uuid)`, [c.t, c.id]);
+    }
+    const rows = (await this.ds.query(
+      `SELECT ${COLUMNS} FROM ${S}.messages WHERE tenant_id = $1${w.sql} ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`,
+      w.params,
+    )) as MessageRow[];
+    const page = rows.slice(0, limit);
+    return { items: page.map(view), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
+  }
+
+  async stats(tenantId: string, q: StatsQuery): Promise<StatsView> {
+    const bucket = q.bucket ?? 'minute';
+    const totalsWhere = new Where(tenantId).range(q, 'created_at');
+    const totals: Array<{ channel_id: string | null; provider: string | null; status: string; count: string }> = await this.ds.query(
+      `SELECT channel_id, provider, status, count(*) AS count FROM ${S}.messages
+        WHERE tenant_id = $1${totalsWhere.sql} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      totalsWhere.params,
+    );
+    const to = q.to ? new Date(q.to) : new Date();
+    const from = q.from ? new Date(q.from) : new Date(to.getTime() - DEFAULT_SPAN_MS[bucket]);
+    const bw = new Where(tenantId)
+      .add((p) => `e.provider_timestamp >= ${p}`, from)
+      .add((p) => `e.provider_timestamp < ${p}`, to)
+      .add((p) => `x.channel_id = ${p}`, q.channelId)
+      .add((p) => `x.provider = ${p}`, q.provider);
+    const buckets: Array<{ bucket: Date; status: string; count: string }> = await this.ds.query(
+      `SELECT date_trunc('${bucket}', e.provider_timestamp) AS bucket, e.raw_status AS status, count(*) AS count
+         FROM ${S}.message_events e JOIN ${S}.messages x ON x.id = e.message_id
+        WHERE e.tenant_id = $1 AND e.applied${bw.sql}
+        GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 20000`,
+      bw.params,
+    );
+    return {
+      bucket,
+      totals: totals.map((t) => ({ channelId: t.channel_id, provider: t.provider, status: t.status, count: Number(t.count) })),
+      buckets: buckets.map((b) => ({ bucket: new Date(b.bucket).toISOString(), status: b.status, count: Number(b.count) })),
+    };
+  }
+
+  async failures(tenantId: string, q: FailuresQuery): Promise<FailuresView> {
+    const n = q.examples ?? 5;
+    const mw = new Where(tenantId).range(q, 'status_at');
+    const msgs: Array<MessageRow & { cnt: string }> = await this.ds.query(
+      `SELECT * FROM (
+         SELECT ${COLUMNS}, count(*) OVER (PARTITION BY failure_reason) AS cnt,
+                row_number() OVER (PARTITION BY failure_reason ORDER BY status_at DESC, id DESC) AS rn
+           FROM ${S}.messages WHERE tenant_id = $1 AND status = 'failed'${mw.sql}) f
+        WHERE rn <= ${n} ORDER BY cnt DESC, failure_reason, rn`,
+      mw.params,
+    );
+    const groups = new Map<string, FailureGroupView>();
+    for (const r of msgs) {
+      const reason = r.failure_reason ?? 'unknown';
+      let g = groups.get(`m:${reason}`);
+      if (!g) groups.set(`m:${reason}`, (g = { kind: 'message', reason, count: Number(r.cnt), retryable: r.retryable, latest: [] }));
+      g.latest.push({ id: r.id, channelId: r.channel_id, provider: r.provider, code: r.failure_code, title: r.failure_title, at: new Date(r.status_at).toISOString() });
+    }
+    const iw = new Where(tenantId).add((p) => `failed_at >= ${p}`, q.from).add((p) => `failed_at < ${p}`, q.to);
+    const ints: Array<Record<string, unknown>> = q.channelId || q.provider ? [] : await this.ds.query(
+      `SELECT * FROM (
+         SELECT delivery_id, integration_name, error_class, error, http_status, failed_at,
+                count(*) OVER (PARTITION BY error_class) AS cnt,
+                row_number() OVER (PARTITION BY error_class ORDER BY failed_at DESC, delivery_id DESC) AS rn
+           FROM ${S}.integration_failures WHERE tenant_id = $1${iw.sql}) f
+        WHERE rn <= ${n} ORDER BY cnt DESC, error_class, rn`,
+      iw.params,
+    );
+    for (const r of ints) {
+      const reason = `integration:${(r.error_class as string | null) ?? 'unknown'}`;
+      let g = groups.get(reason);
+      if (!g) groups.set(reason, (g = { kind: 'integration', reason, count: Number(r.cnt), retryable: null, latest: [] }));
+      g.latest.push({
+        id: r.delivery_id as string,
+        channelId: null,
+        provider: null,
+        code: r.http_status === null || r.http_status === undefined ? null : String(r.http_status),
+        title: `${r.integration_name as string}: ${(r.error as string | null) ?? ''}`.trim(),
+        at: new Date(r.failed_at as Date).toISOString(),
+      });
+    }
+    return { groups: [...groups.values()].sort((a, b) => b.count - a.count) };
+  }
+}

@@ -1,0 +1,48 @@
+import { Controller, Get, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, RequirePermission, tenantIdOf } from '@elo/auth';
+import type { Request, Response } from 'express';
+import { LiveFeed } from '../live/live-feed.service';
+
+type Principal = Parameters<typeof tenantIdOf>[0];
+const KEEPALIVE_MS = 15_000;
+
+/**
+ * Server-Sent Events of the tenant's status changes and integration failures. Browsers read it with
+ * fetch streaming, so the API key travels in a header, never in the URL.
+ */
+@ApiTags('messages')
+@ApiBearerAuth()
+@Controller()
+export class StreamController {
+  constructor(private readonly live: LiveFeed) {}
+
+  @Get('stream')
+  @RequirePermission('dashboard:read')
+  @ApiOperation({
+    summary: 'Live status changes (text/event-stream): events `status` and `integration_failure`, JSON data',
+  })
+  @ApiProduces('text/event-stream')
+  stream(@CurrentPrincipal() p: Principal, @Req() req: Request, @Res() res: Response): void {
+    const tenantId = tenantIdOf(p);
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ live: this.live.connected })}\n\n`);
+    const unsubscribe = this.live.subscribe(
+      tenantId,
+      (c) => res.write(`event: ${c.kind}\ndata: ${JSON.stringify(c)}\n\n`),
+      () => res.end(),
+    );
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const close = () => {
+      clearInterval(keepalive);
+      unsubscribe();
+    };
+    req.on('close', close);
+    res.on('close', close);
+  }
+}

@@ -1,0 +1,83 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { createLogger } from '@elo/observability';
+import { SERVICE_CONFIG } from '@elo/platform';
+import { EventEmitter } from 'node:events';
+import { Client } from 'pg';
+import type { MessageStatusConfig } from '../config/message-status.config';
+import { CHANGES_CHANNEL, type LiveChange } from '../tracking/tracking.service';
+
+/**
+ * The live side of the service: every replica LISTENs on the schema's change channel, so each
+ * replica's stream clients see every change, whichever replica applied it. PostgreSQL delivers a
+ * NOTIFY only when its transaction commits, so nothing rolled back is ever streamed.
+ */
+@Injectable()
+export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = createLogger('message-status').child({ component: 'live-feed' });
+  private readonly emitter = new EventEmitter();
+  private client?: Client;
+  private stopped = false;
+  private retryTimer?: NodeJS.Timeout;
+  /** False while the LISTEN connection is down (streams say so to their clients). */
+  connected = false;
+
+  constructor(@Inject(SERVICE_CONFIG) private readonly config: MessageStatusConfig) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.connect().catch(() => this.scheduleReconnect());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.emitter.emit('end');
+    await this.client?.end().catch(() => undefined);
+  }
+
+  /** Calls `fn` with every change of `tenantId` until the returned function is called. */
+  subscribe(tenantId: string, fn: (change: LiveChange) => void, onEnd?: () => void): () => void {
+    const listener = (changes: LiveChange[]) => {
+      for (const c of changes) if (c.tenantId === tenantId) fn(c);
+    };
+    this.emitter.on('changes', listener);
+    if (onEnd) this.emitter.on('end', onEnd);
+    return () => {
+      this.emitter.off('changes', listener);
+      if (onEnd) this.emitter.off('end', onEnd);
+    };
+  }
+
+  private async connect(): Promise<void> {
+    const client = new Client({ connectionString: this.config.DATABASE_URL, application_name: 'message-status-live' });
+    client.on('error', (err) => {
+      this.logger.warn({ err: err.message }, 'live feed connection lost');
+      this.connected = false;
+      void client.end().catch(() => undefined);
+      if (this.client === client) this.client = undefined;
+      this.scheduleReconnect();
+    });
+    client.on('notification', (n) => {
+      if (n.channel !== CHANGES_CHANNEL || !n.payload) return;
+      try {
+        this.emitter.emit('changes', JSON.parse(n.payload) as LiveChange[]);
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'bad live feed payload');
+      }
+    });
+    await client.connect();
+    await client.query(`LISTEN "${CHANGES_CHANNEL}"`);
+    this.client = client;
+    this.connected = true;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect().catch(() => this.scheduleReconnect());
+    }, 1_000);
+    this.retryTimer.unref();
+  }
+}
