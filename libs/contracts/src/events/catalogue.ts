@@ -1,4 +1,4 @@
-import { ChatMessageReceived, ChatMessageSendRequested, ChatMessageSent, ChatMessageStatus, ConversationClosed,
+import { ChatChannelTokenProblem, ChatFlowStep, ChatMessageReceived, ChatMessageSendRequested, ChatMessageSent, ChatMessageStatus, ConversationClosed,
   ConversationOpened, ConversationTransferred, ConversationTransferRequested } from './chat.events';
 import { IntegrationDeliveryFailed, IntegrationDeliverySucceeded, IntegrationRequested } from './integration.events';
 import { MessageFailed, MessageStatusChanged } from './message-status.events';
@@ -27,6 +27,9 @@ export const EVENT_CATALOGUE = {
   'chat.conversation.transferred': { version: 1, payload: ConversationTransferred, producer: 'chat-ingress', consumers: ['webhook-dispatcher', 'message-status'], description: 'A conversation moved to another queue.' },
   'chat.conversation.closed': { version: 1, payload: ConversationClosed, producer: 'chat-ingress', consumers: ['webhook-dispatcher', 'message-status'], description: 'A conversation closed.' },
   'chat.conversation.transfer.requested': { version: 1, payload: ConversationTransferRequested, producer: 'any', consumers: ['chat-ingress'], description: 'Someone asks chat-ingress to move a conversation to a queue.' },
+  'chat.flow.step': { version: 1, payload: ChatFlowStep, producer: 'chat-ingress', consumers: ['webhook-dispatcher'], description: 'A conversation took one step of the tenant\'s bot flow.' },
+  'chat.channel.token.expiring': { version: 1, payload: ChatChannelTokenProblem, producer: 'chat-ingress', consumers: ['webhook-dispatcher'], description: 'A channel\'s provider token expires soon and could not be refreshed.' },
+  'chat.channel.token.invalid': { version: 1, payload: ChatChannelTokenProblem, producer: 'chat-ingress', consumers: ['webhook-dispatcher'], description: 'A channel\'s provider token was refused by the provider.' },
   'integration.requested': { version: 1, payload: IntegrationRequested, producer: 'chat-ingress', consumers: ['webhook-dispatcher'], description: 'A bot flow step asks for a named integration to run for a conversation.' },
   'integration.delivery.succeeded': { version: 1, payload: IntegrationDeliverySucceeded, producer: 'webhook-dispatcher', consumers: ['chat-ingress'], description: 'An integration delivery got a 2xx answer.' },
   'integration.delivery.failed': { version: 1, payload: IntegrationDeliveryFailed, producer: 'webhook-dispatcher', consumers: ['message-status', 'chat-ingress'], description: 'An integration delivery exhausted its retries or failed permanently.' },

@@ -77,3 +77,25 @@ export class ConversationTransferRequested {
   @IsString() @IsNotEmpty() toQueue!: string;
   @IsOptional() @IsString() agentId?: string;
 }
+
+/** A conversation took one step of its tenant's bot flow (chat-ingress). */
+export class ChatFlowStep {
+  @IsUUID() conversationId!: string;
+  @IsUUID() channelId!: string;
+  @IsUUID() flowId!: string;
+  @IsString() @IsNotEmpty() stepId!: string;
+  /** message, menu, question, integration, viability, transfer, close, reminder. */
+  @IsString() @IsNotEmpty() stepType!: string;
+  /** What happened: entered, answered, invalid, branched, waiting, timed_out. */
+  @IsString() @IsNotEmpty() outcome!: string;
+  @IsOptional() @IsString() nextStepId?: string;
+}
+
+/** A channel's provider token is about to expire (`expiring`) or no longer works (`invalid`). */
+export class ChatChannelTokenProblem {
+  @IsUUID() channelId!: string;
+  @IsIn(PROVIDERS) provider!: Provider;
+  @IsOptional() @IsISO8601() expiresAt?: string;
+  @IsOptional() @IsString() reason?: string;
+  @IsISO8601() checkedAt!: string;
+}
