@@ -1,4 +1,32 @@
+import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import { BaseServiceConfig } from '@elo/platform';
 
-/** Elo chat-ingress settings (see .env.example). */
-export class ChatIngressConfig extends BaseServiceConfig {}
+const URL_RE = /^https?:\/\/[^\s]+$/;
+
+/** Elo chat-ingress settings (see services/chat-ingress/.env.example). */
+export class ChatIngressConfig extends BaseServiceConfig {
+  /** Public base URL of this service; webhook URLs are `<PUBLIC_BASE_URL>/webhooks/<provider>/<channelId>`. */
+  @Matches(URL_RE, { message: 'PUBLIC_BASE_URL must be an http(s) URL' })
+  PUBLIC_BASE_URL: string = 'http://127.0.0.1:3001';
+
+  /** Meta Graph API base (WhatsApp Cloud, Messenger, Instagram), with version. */
+  @Matches(URL_RE) GRAPH_API_BASE_URL: string = 'https://graph.facebook.com/v21.0';
+
+  /** Telegram Bot API base. */
+  @Matches(URL_RE) TELEGRAM_API_BASE_URL: string = 'https://api.telegram.org';
+
+  /** How often the outbound sender looks for due messages (ms); it is also woken on new ones. */
+  @IsOptional() @IsInt() @Min(10) SENDER_POLL_MS: number = 500;
+
+  /** How often bot-flow timers (reminders, closing silent conversations) are checked (ms). */
+  @IsOptional() @IsInt() @Min(100) FLOW_TICK_MS: number = 5_000;
+
+  /** How often the provider-token check runs (ms); daily by default. */
+  @IsOptional() @IsInt() @Min(1000) TOKEN_CHECK_INTERVAL_MS: number = 24 * 3600 * 1000;
+
+  /** Tokens expiring within this many days raise chat.channel.token.expiring. */
+  @IsOptional() @IsInt() @Min(0) TOKEN_EXPIRY_WARN_DAYS: number = 7;
+
+  /** Disable the background workers (tests drive them by hand). */
+  @IsOptional() @IsString() CHAT_WORKERS?: string;
+}

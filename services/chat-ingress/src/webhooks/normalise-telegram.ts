@@ -1,0 +1,63 @@
+import type { InboundMessage } from '@elo/contracts';
+import { strip } from './normalise-meta';
+import { normalisePhone } from './phone';
+import { arr, epochToDate, invalidItem, isObj, str, type InboundItem, type Normalised } from './normalised';
+
+function tgMessage(m: Record<string, unknown>): { message: InboundMessage; supported: boolean } {
+  if (typeof m.text === 'string') return { message: { kind: 'text', text: m.text }, supported: true };
+  if (isObj(m.location)) {
+    const lat = Number(m.location.latitude), lng = Number(m.location.longitude);
+    if (Number.isFinite(lat) && Number.isFinite(lng)) return { message: { kind: 'location', location: { lat, lng } }, supported: true };
+  }
+  const photos = arr(m.photo).filter(isObj);
+  if (photos.length) {
+    const biggest = photos[photos.length - 1];
+    return { message: { kind: 'media', media: strip({ kind: 'image', id: str(biggest.file_id), caption: str(m.caption), sizeBytes: typeof biggest.file_size === 'number' ? biggest.file_size : undefined }), text: str(m.caption) }, supported: true };
+  }
+  for (const [field, kind] of [['document', 'document'], ['voice', 'audio'], ['audio', 'audio'], ['video', 'video'], ['sticker', 'sticker']] as const) {
+    const f = m[field];
+    if (isObj(f)) {
+      return { message: { kind: 'media', media: strip({ kind, id: str(f.file_id), mimeType: str(f.mime_type), filename: str(f.file_name), caption: str(m.caption), sizeBytes: typeof f.file_size === 'number' ? f.file_size : undefined }), text: str(m.caption) }, supported: true };
+    }
+  }
+  if (isObj(m.contact)) return { message: { kind: 'contacts', contacts: [m.contact] }, supported: true };
+  const type = Object.keys(m).find((k) => !['message_id', 'from', 'chat', 'date', 'message_thread_id', 'reply_to_message', 'entities'].includes(k)) ?? 'unknown';
+  return { message: { kind: 'unsupported', providerType: type }, supported: false };
+}
+
+/** One Telegram update (the Bot API posts one per request); `update_id` is its id for de-duplication. */
+export function normaliseTelegram(body: unknown): Normalised {
+  const out: Normalised = { messages: [], statuses: [] };
+  if (!isObj(body)) return out;
+  const updateId = str(body.update_id);
+  if (!updateId) {
+    out.messages.push(invalidItem(body, 'update has no update_id'));
+    return out;
+  }
+  try {
+    const cb = isObj(body.callback_query) ? body.callback_query : undefined;
+    const m = (isObj(body.message) ? body.message : isObj(body.edited_message) ? body.edited_message : isObj(body.business_message) ? body.business_message : cb && isObj(cb.message) ? cb.message : undefined) as Record<string, unknown> | undefined;
+    const chat = m && isObj(m.chat) ? m.chat : undefined;
+    const chatId = str(chat?.id) ?? (cb && isObj(cb.from) ? str(cb.from.id) : undefined);
+    if (!chatId) {
+      out.messages.push({ ...invalidItem(body, 'update carries no chat', updateId), state: 'unsupported', message: { kind: 'unsupported', providerType: Object.keys(body).find((k) => k !== 'update_id') ?? 'unknown' } });
+      return out;
+    }
+    const from = (cb && isObj(cb.from) ? cb.from : m && isObj(m.from) ? m.from : chat) as Record<string, unknown> | undefined;
+    const name = [str(from?.first_name), str(from?.last_name)].filter(Boolean).join(' ') || str(from?.username);
+    const phone = m && isObj(m.contact) && str(m.contact.user_id) === str(from?.id) ? normalisePhone(str(m.contact.phone_number)) : undefined;
+    const contact = strip({ key: chatId, providerUserId: chatId, name, phone: phone?.e164, phoneAlt: phone?.alt });
+    let item: InboundItem;
+    if (cb) {
+      const data = str(cb.data) ?? '';
+      item = { providerMessageId: updateId, contact, message: { kind: 'reply', reply: { id: data }, text: data }, providerTimestamp: m ? epochToDate(m.date, 's') : new Date(), state: 'received' };
+    } else {
+      const { message, supported } = tgMessage(m!);
+      item = { providerMessageId: updateId, contact, message, providerTimestamp: epochToDate(m!.date, 's'), state: supported ? 'received' : 'unsupported', raw: supported ? undefined : body };
+    }
+    out.messages.push(item);
+  } catch (err) {
+    out.messages.push(invalidItem(body, (err as Error).message, updateId));
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { normaliseGeneric } from './normalise-generic';
+import { normaliseMessaging, normaliseWhatsApp } from './normalise-meta';
+import { normaliseTelegram } from './normalise-telegram';
+
+const FIXTURES = join(__dirname, '../../test/fixtures/providers');
+const fixture = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
+
+describe('provider normalisers', () => {
+  it('WhatsApp text: E.164 phone with both Brazilian forms, name from contacts', () => {
+    const n = normaliseWhatsApp(fixture('whatsapp-text-message.json'));
+    expect(n.messages).toHaveLength(1);
+    expect(n.messages[0]).toMatchObject({
+      state: 'received',
+      contact: { key: '+5541988445566', phone: '+5541988445566', phoneAlt: '+554188445566', name: 'Joana Prado' },
+      message: { kind: 'text', text: 'Olá, quero a segunda via do boleto' },
+    });
+    expect(n.messages[0].providerTimestamp.toISOString()).toBe('2025-11-22T08:26:40.000Z');
+  });
+
+  it('WhatsApp location', () => {
+    const n = normaliseWhatsApp(fixture('whatsapp-location-message.json'));
+    expect(n.messages[0].message).toEqual({ kind: 'location', location: { lat: -25.4284, lng: -49.2733, name: 'Casa', address: 'Rua XV de Novembro, Curitiba' } });
+  });
+
+  it('WhatsApp statuses batch: every status, failure code, title and details', () => {
+    const n = normaliseWhatsApp(fixture('whatsapp-statuses-batch.json'));
+    expect(n.statuses.map((s) => `${s.providerMessageId}:${s.status}`)).toEqual([
+      'wamid.OUT0001:read', 'wamid.OUT0001:delivered', 'wamid.OUT0002:failed', 'wamid.OUT0002:sent',
+    ]);
+    expect(n.statuses[2].error).toEqual({ code: '131047', title: 'Re-engagement message', details: expect.stringContaining('24 hours') });
+  });
+
+  it('WhatsApp batches: several entries, changes and messages; bad items marked, neighbours kept', () => {
+    const value = (messages: unknown[]) => ({ field: 'messages', value: { metadata: {}, contacts: [{ wa_id: '5511987654321', user_id: 'BR.1', profile: { name: 'A' } }], messages } });
+    const body = {
+      entry: [
+        { changes: [value([{ from: '5511987654321', id: 'w1', timestamp: '1', type: 'text', text: { body: 'a' } }, { from: '5511987654321', type: 'text' }]), value([{ from: '5511987654321', id: 'w2', timestamp: '1', type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'b1', title: 'Sim' } } }])] },
+        { changes: [value([{ from: '5511987654321', id: 'w3', timestamp: '1', type: 'reaction', reaction: {} }, { id: 'w4', from_user_id: 'BR.9', timestamp: '1', type: 'image', image: { id: 'media1', mime_type: 'image/jpeg' } }])] },
+      ],
+    };
+    const n = normaliseWhatsApp(body);
+    expect(n.messages.map((m) => [m.providerMessageId.slice(0, 8), m.state, m.message.kind])).toEqual([
+      ['w1', 'received', 'text'], [expect.stringMatching(/^invalid:/), 'invalid', 'unsupported'],
+      ['w2', 'received', 'reply'], ['w3', 'unsupported', 'unsupported'], ['w4', 'received', 'media'],
+    ]);
+    expect(n.messages[4].contact).toEqual({ key: 'uid:BR.9', providerUserId: 'BR.9', name: undefined });
+  });
+
+  it('Messenger: message, delivery with mids and watermark, read watermark', () => {
+    const n = normaliseMessaging(fixture('messenger-message-delivery-read.json'), 'messenger');
+    expect(n.messages).toHaveLength(1);
+    expect(n.messages[0]).toMatchObject({ providerMessageId: 'm_IN0001', contact: { key: '7100000000000001' }, message: { kind: 'text' } });
+    expect(n.statuses).toEqual([
+      { providerMessageId: 'm_OUT0001', status: 'delivered', providerTimestamp: expect.any(Date) },
+      { status: 'delivered', providerTimestamp: new Date(1763800290000), watermark: { contactKey: '7100000000000001', upTo: new Date(1763800290000) } },
+      { status: 'read', providerTimestamp: new Date(1763800395000), watermark: { contactKey: '7100000000000001', upTo: new Date(1763800395000) } },
+    ]);
+  });
+
+  it('Instagram: message and per-message read (ms timestamps)', () => {
+    const n = normaliseMessaging(fixture('instagram-message-seen.json'), 'instagram');
+    expect(n.messages[0]).toMatchObject({ providerMessageId: 'ig_IN0001', contact: { key: '6200000000000001' } });
+    expect(n.messages[0].providerTimestamp.toISOString()).toBe(new Date(1763800499000).toISOString());
+    expect(n.statuses).toEqual([{ providerMessageId: 'ig_OUT0001', status: 'read', providerTimestamp: new Date(1763800599000) }]);
+  });
+
+  it('Telegram: update id is the message id, chat id the contact', () => {
+    const n = normaliseTelegram(fixture('telegram-update-message.json'));
+    expect(n.messages[0]).toMatchObject({ providerMessageId: '730000001', contact: { key: '880000001', name: 'Renata Lopes' }, message: { kind: 'text', text: '/start' } });
+  });
+
+  it('generic: valid events normalised, invalid ones marked', () => {
+    const n = normaliseGeneric({ events: [
+      { type: 'message', id: 'g1', timestamp: '2026-01-01T00:00:00Z', contact: { id: 'c1', phone: '+55 41 8844-5566' }, message: { kind: 'text', text: 'oi' } },
+      { type: 'message', id: 'g2', timestamp: 'yesterday', contact: { id: 'c1' }, message: { kind: 'text' } },
+      { type: 'status', id: 'o1', timestamp: '2026-01-01T00:00:00Z', status: 'read' },
+    ] });
+    if ('error' in n) throw new Error(n.error);
+    expect(n.messages.map((m) => [m.providerMessageId, m.state])).toEqual([['g1', 'received'], ['g2', 'invalid']]);
+    expect(n.messages[0].contact?.phone).toBe('+5541988445566');
+    expect(n.statuses).toHaveLength(1);
+    expect(normaliseGeneric({ nope: 1 })).toEqual({ error: expect.any(String) });
+  });
+});

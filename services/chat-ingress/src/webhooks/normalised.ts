@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import type { InboundMessage, ProviderError } from '@elo/contracts';
+
+export interface InboundContact {
+  /** Unique per channel: canonical E.164 phone, or the provider's user id. */
+  key: string;
+  phone?: string;
+  phoneAlt?: string;
+  providerUserId?: string;
+  name?: string;
+}
+
+/** One customer message, normalised; `state` says whether it is usable. */
+export interface InboundItem {
+  providerMessageId: string;
+  contact?: InboundContact;
+  message: InboundMessage;
+  providerTimestamp: Date;
+  state: 'received' | 'unsupported' | 'invalid';
+  /** Why an item is invalid. */
+  problem?: string;
+  raw?: unknown;
+}
+
+export type StatusName = 'sent' | 'delivered' | 'read' | 'failed';
+
+/** One status callback; a watermark stands for every outbound message sent to the contact up to then. */
+export interface StatusItem {
+  providerMessageId?: string;
+  status: StatusName;
+  providerTimestamp: Date;
+  error?: ProviderError;
+  watermark?: { contactKey: string; upTo: Date };
+}
+
+export interface Normalised {
+  messages: InboundItem[];
+  statuses: StatusItem[];
+}
+
+export const STATUS_RANK: Record<string, number> = { queued: 0, sending: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+
+/** A stable id for an item the provider sent without one, so its repeats still de-duplicate. */
+export function syntheticId(item: unknown): string {
+  return `invalid:${createHash('sha256').update(JSON.stringify(item) ?? '').digest('hex').slice(0, 40)}`;
+}
+
+export function invalidItem(item: unknown, problem: string, id?: unknown): InboundItem {
+  return {
+    providerMessageId: typeof id === 'string' && id ? id : typeof id === 'number' ? String(id) : syntheticId(item),
+    message: { kind: 'unsupported', providerType: 'invalid' },
+    providerTimestamp: new Date(),
+    state: 'invalid',
+    problem,
+    raw: item,
+  };
+}
+
+/** Seconds (string or number) or milliseconds since the epoch → Date; invalid → now. */
+export function epochToDate(v: unknown, unit: 's' | 'ms'): Date {
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
+  if (!Number.isFinite(n) || n <= 0) return new Date();
+  return new Date(unit === 's' ? n * 1000 : n);
+}
+
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined);
+export const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
