@@ -4,6 +4,7 @@ import { ApiModule } from './api/api.module';
 import { MessageStatusConfig } from './config/message-status.config';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { migrations } from './database/migrations';
+import { LiveModule } from './live/live.module';
 import { IntegrationFailureEntity } from './tracking/integration-failure.entity';
 import { MessageEventEntity } from './tracking/message-event.entity';
 import { MessageEntity } from './tracking/message.entity';
@@ -30,6 +31,7 @@ export class AppModule {
           // Large batches keep throughput: a batch costs a few statements whatever its size.
           messaging: { concurrency: 1, batchSize: 500, prefetch: 2_000 },
         }),
+        LiveModule.forRoot({ databaseUrl: config.DATABASE_URL }),
         TrackingModule,
         ApiModule,
         DashboardModule,

@@ -1,5 +1,4 @@
-import { Injectable } from '@nestjs/common';
-import { ProblemException } from '@elo/platform';
+import { BadRequestException, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SCHEMA } from '../tracking/tracking.service';
 import type { FailuresQuery, ListMessagesQuery, RangeQuery, StatsQuery } from './dto/message-query.dto';
@@ -75,7 +74,8 @@ function decodeCursor(cursor: string): { t: string; id: string } {
   } catch {
     // falls through to the 400 below
   }
-  throw new ProblemException(400, 'cursor: not a cursor this API returned');
+  // The platform's filter answers it as problem+json.
+  throw new BadRequestException('cursor: not a cursor this API returned');
 }
 
 function view(r: MessageRow): MessageView {

@@ -1,10 +1,15 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { createLogger } from '@elo/observability';
-import { SERVICE_CONFIG } from '@elo/platform';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
-import type { MessageStatusConfig } from '../config/message-status.config';
 import { CHANGES_CHANNEL, type LiveChange } from '../tracking/tracking.service';
+
+export const LIVE_FEED_OPTIONS = Symbol('LIVE_FEED_OPTIONS');
+
+export interface LiveFeedOptions {
+  /** The service database; the feed holds one extra connection for LISTEN. */
+  databaseUrl: string;
+}
 
 /**
  * The live side of the service: every replica LISTENs on the schema's change channel, so each
@@ -21,7 +26,7 @@ export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   /** False while the LISTEN connection is down (streams say so to their clients). */
   connected = false;
 
-  constructor(@Inject(SERVICE_CONFIG) private readonly config: MessageStatusConfig) {
+  constructor(@Inject(LIVE_FEED_OPTIONS) private readonly opts: LiveFeedOptions) {
     this.emitter.setMaxListeners(0);
   }
 
@@ -50,7 +55,7 @@ export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.config.DATABASE_URL, application_name: 'message-status-live' });
+    const client = new Client({ connectionString: this.opts.databaseUrl, application_name: 'message-status-live' });
     client.on('error', (err) => {
       this.logger.warn({ err: err.message }, 'live feed connection lost');
       this.connected = false;

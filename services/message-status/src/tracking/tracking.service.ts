@@ -126,10 +126,14 @@ export class TrackingService {
   async apply(m: EntityManager, inputs: StatusInput[]): Promise<StatusChange[]> {
     if (inputs.length === 0) return [];
     const byId = new Map<string, StatusInput[]>();
+    // The same id claimed by two tenants in one batch (a bug or an attack): one statement cannot upsert a
+    // row twice, so the second tenant's facts go in a second round (where the tenant check refuses them).
+    const later: StatusInput[] = [];
     for (const i of inputs) {
       const list = byId.get(i.messageId);
-      if (list) list.push(i);
-      else byId.set(i.messageId, [i]);
+      if (!list) byId.set(i.messageId, [i]);
+      else if (list[0].tenantId === i.tenantId) list.push(i);
+      else later.push(i);
     }
     // Sorted ids: concurrent batches lock rows in the same order.
     const ids = [...byId.keys()].sort();
@@ -168,8 +172,8 @@ export class TrackingService {
       code: [] as (string | null)[], title: [] as (string | null)[], details: [] as (string | null)[], retryable: [] as (boolean | null)[] };
 
     for (const row of rows) {
-      // Another tenant's message with the same id: never touched (the upsert returned nothing for it).
-      const group = byId.get(row.id)!.filter((i) => i.tenantId === row.tenant_id);
+      // Another tenant's message with the same id is never touched: the upsert returned nothing for it.
+      const group = byId.get(row.id)!;
       const chosen = nextState({ status: row.status, provider: row.provider }, group);
       if (row.inserted && group.some((i) => i.source === 'send.requested')) {
         changes.push(this.change(row, null, 'queued', group.find((i) => i.source === 'send.requested')!.at));
@@ -225,6 +229,7 @@ export class TrackingService {
         [upd.id, upd.status, upd.rank, upd.at, upd.reason, upd.code, upd.title, upd.details, upd.retryable],
       );
     }
+    if (later.length > 0) changes.push(...(await this.apply(m, later)));
     return changes;
   }
 
@@ -271,10 +276,13 @@ export class TrackingService {
   async takePending(m: EntityManager, known: Array<{ tenantId: string; messageId: string; channelId: string; providerMessageId: string }>): Promise<StatusInput[]> {
     if (known.length === 0) return [];
     const rows: PendingRow[] = await m.query(
-      `DELETE FROM ${S}.pending_statuses p
-         USING unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[]) AS k(tenant_id, message_id, channel_id, pmid)
-        WHERE p.channel_id = k.channel_id AND p.provider_message_id = k.pmid AND p.tenant_id = k.tenant_id
-       RETURNING p.*, k.message_id`,
+      // Wrapped in a SELECT: TypeORM answers a bare DELETE with [rows, count].
+      `WITH d AS (
+         DELETE FROM ${S}.pending_statuses p
+          USING unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[]) AS k(tenant_id, message_id, channel_id, pmid)
+          WHERE p.channel_id = k.channel_id AND p.provider_message_id = k.pmid AND p.tenant_id = k.tenant_id
+         RETURNING p.*, k.message_id)
+       SELECT * FROM d`,
       [known.map((k) => k.tenantId), known.map((k) => k.messageId), known.map((k) => k.channelId), known.map((k) => k.providerMessageId)],
     );
     return rows.map((r) => this.fromPending(r));
@@ -286,13 +294,15 @@ export class TrackingService {
    */
   async sweepPending(m: EntityManager, limit = 1_000): Promise<StatusInput[]> {
     const rows: PendingRow[] = await m.query(
-      `DELETE FROM ${S}.pending_statuses p USING (
-         SELECT p2.id, x.id AS message_id FROM ${S}.pending_statuses p2
-           JOIN ${S}.messages x ON x.channel_id = p2.channel_id AND x.provider_message_id = p2.provider_message_id
-                                AND x.tenant_id = p2.tenant_id
-          ORDER BY p2.id LIMIT $1 FOR UPDATE OF p2 SKIP LOCKED) AS s
-        WHERE p.id = s.id
-       RETURNING p.*, s.message_id`,
+      `WITH d AS (
+         DELETE FROM ${S}.pending_statuses p USING (
+           SELECT p2.id, x.id AS message_id FROM ${S}.pending_statuses p2
+             JOIN ${S}.messages x ON x.channel_id = p2.channel_id AND x.provider_message_id = p2.provider_message_id
+                                  AND x.tenant_id = p2.tenant_id
+            ORDER BY p2.id LIMIT $1 FOR UPDATE OF p2 SKIP LOCKED) AS s
+          WHERE p.id = s.id
+         RETURNING p.*, s.message_id)
+       SELECT * FROM d`,
       [limit],
     );
     return rows.map((r) => this.fromPending(r));

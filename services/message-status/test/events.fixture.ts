@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent, type CloudEvent, type ProviderStatus } from '@elo/contracts';
+
+/** Builders of the events message-status consumes, as their producers publish them. */
+const T0 = Date.parse('2026-01-05T12:00:00Z');
+export const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+
+export function sendRequested(tenantId: string, o: { messageId: string; channelId?: string; conversationId?: string; time?: number }): CloudEvent {
+  return createEvent({
+    type: 'chat.message.send.requested',
+    tenantId,
+    source: 'elo://test',
+    subject: o.messageId,
+    time: o.time === undefined ? undefined : new Date(at(o.time)),
+    data: {
+      messageId: o.messageId,
+      ...(o.channelId ? { channelId: o.channelId } : {}),
+      ...(o.conversationId ? { conversationId: o.conversationId } : {}),
+      message: { kind: 'text', text: 'Olá' },
+    },
+  });
+}
+
+export function sent(tenantId: string, o: { messageId: string; channelId: string; provider: string; pmid: string; t: number; conversationId?: string }): CloudEvent {
+  return createEvent({
+    type: 'chat.message.sent',
+    tenantId,
+    source: 'elo://chat-ingress',
+    subject: o.messageId,
+    data: {
+      messageId: o.messageId,
+      channelId: o.channelId,
+      provider: o.provider,
+      providerMessageId: o.pmid,
+      sentAt: at(o.t),
+      ...(o.conversationId ? { conversationId: o.conversationId } : {}),
+    },
+  });
+}
+
+/** A provider status; carries Elo's id only when `eloMessageId` is given (failures at send time). */
+export function status(
+  tenantId: string,
+  o: { channelId: string; provider: string; status: ProviderStatus; t: number; pmid?: string; eloMessageId?: string; code?: string; title?: string; reason?: string; id?: string },
+): CloudEvent {
+  return createEvent({
+    type: 'chat.message.status',
+    tenantId,
+    source: 'elo://chat-ingress',
+    id: o.id,
+    data: {
+      channelId: o.channelId,
+      provider: o.provider,
+      status: o.status,
+      providerTimestamp: at(o.t),
+      ...(o.pmid ? { providerMessageId: o.pmid } : {}),
+      ...(o.eloMessageId ? { messageId: o.eloMessageId } : {}),
+      ...(o.code ? { error: { code: o.code, ...(o.title ? { title: o.title } : {}) } } : {}),
+      ...(o.reason ? { reason: o.reason } : {}),
+    },
+  });
+}
+
+export function integrationFailed(tenantId: string, o: { errorClass: string; name?: string; httpStatus?: number }): CloudEvent {
+  return createEvent({
+    type: 'integration.delivery.failed',
+    tenantId,
+    source: 'elo://webhook-dispatcher',
+    data: {
+      deliveryId: randomUUID(),
+      integrationId: randomUUID(),
+      integrationName: o.name ?? 'crm',
+      eventId: randomUUID(),
+      eventType: 'chat.message.received',
+      outcome: 'failed',
+      errorClass: o.errorClass,
+      error: 'connect ECONNREFUSED',
+      ...(o.httpStatus ? { httpStatus: o.httpStatus } : {}),
+      attempts: 5,
+    },
+  });
+}
+
+export const ids = () => ({ messageId: randomUUID(), channelId: randomUUID(), pmid: `wamid.${randomUUID()}` });

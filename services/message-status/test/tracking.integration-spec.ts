@@ -1,0 +1,221 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { DataSource } from 'typeorm';
+import { MessageQueryService } from '../src/api/message-query.service';
+import { PendingSweeper } from '../src/tracking/pending-sweeper.service';
+import { at, ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
+import { startTrackingCore } from './tracking-core.module';
+
+describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
+  let infra: TestInfra;
+  let app: INestApplicationContext;
+  let probe: BusProbe;
+  let queries: MessageQueryService;
+  let ds: DataSource;
+  const tenant = randomUUID();
+
+  beforeAll(async () => {
+    infra = await createTestInfra('message_status_tracking');
+    app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl);
+    queries = app.get(MessageQueryService);
+    ds = app.get(DataSource);
+    probe = await BusProbe.connect(infra.amqpUrl, ['message.#']);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await app?.close();
+    await infra?.cleanup();
+  });
+
+  const message = (id: string, tenantId = tenant) => queries.get(tenantId, id);
+  const statusOf = async (id: string) => (await message(id))?.status;
+  const changesOf = (id: string) =>
+    probe.ofType<{ messageId: string; status: string; previousStatus?: string }>('message.status.changed').filter((e) => e.data.messageId === id);
+
+  it('follows a WhatsApp message queued → sent → delivered → read and publishes each move', async () => {
+    const m = ids();
+    await probe.publish(sendRequested(tenant, { messageId: m.messageId, channelId: m.channelId, time: 0 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('queued'));
+    await probe.publish(sent(tenant, { ...m, provider: 'whatsapp', t: 1 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('sent'));
+    await probe.publish(status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 2 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('delivered'));
+    await probe.publish(status(tenant, { ...m, provider: 'whatsapp', status: 'read', t: 3 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('read'));
+    await expectEventually(() =>
+      expect(changesOf(m.messageId).map((e) => `${e.data.previousStatus ?? '-'}>${e.data.status}`)).toEqual([
+        '->queued', 'queued>sent', 'sent>delivered', 'delivered>read',
+      ]),
+    );
+    const msg = await message(m.messageId);
+    expect(msg!.statusAt).toBe(at(3));
+    expect(msg!.timeline.map((e) => e.status)).toEqual(['queued', 'sent', 'delivered', 'read']);
+  });
+
+  it('read before delivered: ends read, keeps delivered in the timeline in provider order', async () => {
+    const m = ids();
+    await probe.publish(sent(tenant, { ...m, provider: 'whatsapp', t: 1 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('sent'));
+    await probe.publish(status(tenant, { ...m, provider: 'whatsapp', status: 'read', t: 30 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('read'));
+    await probe.publish(status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 25 }));
+    await expectEventually(async () => expect((await message(m.messageId))!.timeline).toHaveLength(2 + 0 + 1));
+    const msg = await message(m.messageId);
+    expect(msg!.status).toBe('read');
+    expect(msg!.timeline.map((e) => [e.status, e.applied])).toEqual([['sent', true], ['delivered', false], ['read', true]]);
+    expect(changesOf(m.messageId).map((e) => e.data.status)).toEqual(['sent', 'read']);
+  });
+
+  it('failed is sticky: a later sent or delivered does not revive it; the reason comes from the code', async () => {
+    const m = ids();
+    await probe.publish(sendRequested(tenant, { messageId: m.messageId, channelId: m.channelId, time: 30 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('queued'));
+    // The provider's callbacks reach us before chat-ingress reports the send (fixture whatsapp-statuses-batch).
+    await probe.publish(
+      status(tenant, { ...m, provider: 'whatsapp', status: 'failed', t: 40, code: '131047', title: 'Re-engagement message' }),
+      status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 41 }),
+    );
+    await probe.publish(sent(tenant, { ...m, provider: 'whatsapp', t: 35 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('failed'));
+    await probe.publish(status(tenant, { ...m, provider: 'whatsapp', status: 'read', t: 50 }));
+    await expectEventually(async () => expect((await message(m.messageId))!.timeline).toHaveLength(5));
+    const msg = await message(m.messageId);
+    expect(msg!.status).toBe('failed');
+    expect(msg!.failure).toEqual({ reason: 'outside_window', retryable: false, code: '131047', title: 'Re-engagement message', details: null });
+    expect(msg!.timeline.map((e) => e.status)).toEqual(['queued', 'sent', 'failed', 'delivered', 'read']);
+    await expectEventually(() => {
+      const failed = probe.ofType<{ messageId: string; reason: string; retryable: boolean; error?: { code: string } }>('message.failed')
+        .filter((e) => e.data.messageId === m.messageId);
+      expect(failed).toHaveLength(1);
+      expect(failed[0].data).toMatchObject({ reason: 'outside_window', retryable: false, error: { code: '131047' } });
+    });
+  });
+
+  it('keeps statuses that arrive before the message is known and applies them when it appears', async () => {
+    const m = ids();
+    await probe.publish(
+      status(tenant, { ...m, provider: 'whatsapp', status: 'read', t: 12 }),
+      status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 11 }),
+    );
+    await expectEventually(async () => {
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM message_status.pending_statuses WHERE provider_message_id = $1`, [m.pmid]);
+      expect(n).toBe(2);
+    });
+    expect(await message(m.messageId)).toBeUndefined();
+    await probe.publish(sent(tenant, { ...m, provider: 'whatsapp', t: 10 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('read'));
+    await probe.publish(sendRequested(tenant, { messageId: m.messageId, channelId: m.channelId, time: 5 }));
+    await expectEventually(async () => expect((await message(m.messageId))!.timeline).toHaveLength(4));
+    const msg = await message(m.messageId);
+    expect(msg!.status).toBe('read');
+    expect(msg!.createdAt).toBe(at(5));
+    expect(msg!.timeline.map((e) => e.status)).toEqual(['queued', 'sent', 'delivered', 'read']);
+    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM message_status.pending_statuses WHERE provider_message_id = $1`, [m.pmid]);
+    expect(n).toBe(0);
+  });
+
+  it('a send-time failure known only by Elo id creates the message as failed', async () => {
+    const m = ids();
+    await probe.publish(status(tenant, { eloMessageId: m.messageId, channelId: m.channelId, provider: 'telegram', status: 'failed', t: 3, code: '403', title: 'Forbidden: bot was blocked by the user' }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('failed'));
+    expect((await message(m.messageId))!.failure).toMatchObject({ reason: 'recipient_unreachable', retryable: false, code: '403' });
+  });
+
+  it('links a waiting status whose message became known in a concurrent transaction (sweeper)', async () => {
+    const m = ids();
+    // What the race leaves behind: the message known, its status still waiting.
+    await ds.query(
+      `INSERT INTO message_status.messages (id, tenant_id, channel_id, provider, provider_message_id, status, status_rank, status_at)
+       VALUES ($1, $2, $3, 'whatsapp', $4, 'sent', 1, now())`,
+      [m.messageId, tenant, m.channelId, m.pmid],
+    );
+    await ds.query(
+      `INSERT INTO message_status.pending_statuses (tenant_id, channel_id, provider, provider_message_id, raw_status, provider_timestamp)
+       VALUES ($1, $2, 'whatsapp', $3, 'delivered', now())`,
+      [tenant, m.channelId, m.pmid],
+    );
+    await app.get(PendingSweeper).sweep();
+    expect(await statusOf(m.messageId)).toBe('delivered');
+  });
+
+  it('ignores duplicates: a redelivered event and a provider repeat are one timeline entry and one change', async () => {
+    const m = ids();
+    await probe.publish(sent(tenant, { ...m, provider: 'whatsapp', t: 1 }));
+    const delivered = status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 2 });
+    await probe.publish(delivered, delivered, status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 2 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('delivered'));
+    await probe.publish(status(tenant, { ...m, provider: 'whatsapp', status: 'read', t: 3 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('read'));
+    expect((await message(m.messageId))!.timeline.map((e) => e.status)).toEqual(['sent', 'delivered', 'read']);
+    await expectEventually(() => expect(changesOf(m.messageId).map((e) => e.data.status)).toEqual(['sent', 'delivered', 'read']));
+  });
+
+  it('Messenger watermarks expanded to several messages move each of them', async () => {
+    const channelId = randomUUID();
+    const ms = [1, 2, 3].map((i) => ({ messageId: randomUUID(), channelId, pmid: `m_${randomUUID()}`, t: i }));
+    await probe.publish(...ms.map((m) => sent(tenant, { ...m, provider: 'messenger' })));
+    await expectEventually(async () => expect(await Promise.all(ms.map((m) => statusOf(m.messageId)))).toEqual(['sent', 'sent', 'sent']));
+    // The delivery watermark covers all three; the read watermark only the first two.
+    await probe.publish(...ms.map((m) => status(tenant, { channelId, pmid: m.pmid, provider: 'messenger', status: 'delivered', t: 10 })));
+    await probe.publish(...ms.slice(0, 2).map((m) => status(tenant, { channelId, pmid: m.pmid, provider: 'messenger', status: 'read', t: 20 })));
+    await expectEventually(async () => expect(await Promise.all(ms.map((m) => statusOf(m.messageId)))).toEqual(['read', 'read', 'delivered']));
+  });
+
+  it('never shows a state the channel cannot report, yet keeps it in the timeline', async () => {
+    const tg = ids();
+    const ig = ids();
+    await probe.publish(sent(tenant, { ...tg, provider: 'telegram', t: 1 }), sent(tenant, { ...ig, provider: 'instagram', t: 1 }));
+    await probe.publish(
+      status(tenant, { ...tg, provider: 'telegram', status: 'delivered', t: 2 }),
+      status(tenant, { ...tg, provider: 'telegram', status: 'read', t: 3 }),
+      status(tenant, { ...ig, provider: 'instagram', status: 'delivered', t: 2 }),
+    );
+    await expectEventually(async () => {
+      expect((await message(tg.messageId))?.timeline).toHaveLength(3);
+      expect((await message(ig.messageId))?.timeline).toHaveLength(2);
+    });
+    const t = await message(tg.messageId);
+    expect(t!.status).toBe('sent');
+    expect(t!.timeline.map((e) => [e.status, e.reportable])).toEqual([['sent', true], ['delivered', false], ['read', false]]);
+    expect(await statusOf(ig.messageId)).toBe('sent');
+    await probe.publish(status(tenant, { ...ig, provider: 'instagram', status: 'read', t: 3 }));
+    await expectEventually(async () => expect(await statusOf(ig.messageId)).toBe('read'));
+  });
+
+  it.each([
+    ['whatsapp', '130429', 'rate_limited', true],
+    ['whatsapp', '190', 'provider_auth', false],
+    ['whatsapp', '132001', 'template', false],
+    ['whatsapp', '131026', 'recipient_unreachable', false],
+    ['telegram', '429', 'rate_limited', true],
+  ])('classifies a %s failure with code %s as %s', async (provider, code, reason, retryable) => {
+    const m = ids();
+    await probe.publish(sent(tenant, { ...m, provider, t: 1 }), status(tenant, { ...m, provider, status: 'failed', t: 2, code }));
+    await expectEventually(async () => expect((await message(m.messageId))?.failure).toMatchObject({ reason, retryable, code }));
+  });
+
+  it('records integration failures for the failures board', async () => {
+    await probe.publish(integrationFailed(tenant, { errorClass: 'timeout', name: 'erp' }), integrationFailed(tenant, { errorClass: 'timeout' }));
+    await expectEventually(async () => {
+      const board = await queries.failures(tenant, {});
+      expect(board.groups.find((g) => g.reason === 'integration:timeout')).toMatchObject({ kind: 'integration', count: 2 });
+    });
+  });
+
+  it('keeps tenants apart: another tenant cannot move or see a message', async () => {
+    const m = ids();
+    const other = randomUUID();
+    await probe.publish(sent(tenant, { ...m, provider: 'whatsapp', t: 1 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('sent'));
+    await probe.publish(
+      status(other, { ...m, provider: 'whatsapp', status: 'read', t: 5 }),
+      status(other, { ...m, eloMessageId: m.messageId, provider: 'whatsapp', status: 'failed', t: 5, code: '4' }),
+    );
+    await probe.publish(status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 6 }));
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('delivered'));
+    expect(await message(m.messageId, other)).toBeUndefined();
+  });
+});
