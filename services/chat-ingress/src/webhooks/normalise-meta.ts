@@ -1,7 +1,7 @@
 import type { InboundMessage, MediaRef } from '@elo/contracts';
 import { normalisePhone } from './phone';
 import {
-  arr, epochToDate, invalidItem, isObj, str, type InboundContact, type InboundItem, type Normalised, type StatusItem,
+  arr, epochToDate, invalidItem, isObj, str, type InboundContact, type Normalised, type StatusItem,
 } from './normalised';
 
 const MEDIA = new Set(['image', 'audio', 'video', 'document', 'sticker']);

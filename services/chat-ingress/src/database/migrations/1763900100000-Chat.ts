@@ -102,7 +102,7 @@ export class Chat1763900100000 implements MigrationInterface {
     await q.query(`CREATE UNIQUE INDEX messages_provider_uq ON ${S}.messages (channel_id, direction, provider_message_id)
       WHERE provider_message_id IS NOT NULL`);
     await q.query(`CREATE INDEX messages_conversation_idx ON ${S}.messages (conversation_id, created_at)`);
-    await q.query(`CREATE INDEX messages_outbound_due_idx ON ${S}.messages (next_attempt_at) WHERE status = 'queued'`);
+    await q.query(`CREATE INDEX messages_outbound_due_idx ON ${S}.messages (next_attempt_at) WHERE status IN ('queued', 'sending')`);
     await q.query(`CREATE INDEX messages_out_sent_idx ON ${S}.messages (conversation_id, sent_at) WHERE direction = 'out'`);
 
     await q.query(`CREATE TABLE ${S}.status_receipts (

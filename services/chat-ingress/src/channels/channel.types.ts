@@ -1,0 +1,80 @@
+import type { Provider } from '@elo/contracts';
+
+export interface Credentials {
+  accessToken?: string;
+  appSecret?: string;
+  refreshAppId?: string;
+  telegramSecretToken?: string;
+  signingSecret?: string;
+}
+
+export interface ConversationSettings {
+  botQueue: string;
+  humanQueue: string;
+  pickupNotice: 'none' | 'simple' | 'with_agent_name';
+  pickupMessage?: string;
+  notifyOnTransfer: boolean;
+  transferMessage?: string;
+  notifyOnWaiting: boolean;
+  waitingMessage?: string;
+  closingMessage?: string;
+  maxAttachmentMb: number;
+  reminderAfterMinutes: number;
+  reminderMessage?: string;
+  closeAfterMinutes: number;
+}
+
+export const DEFAULT_SETTINGS: ConversationSettings = {
+  botQueue: 'bot',
+  humanQueue: 'human',
+  pickupNotice: 'simple',
+  notifyOnTransfer: true,
+  notifyOnWaiting: true,
+  maxAttachmentMb: 16,
+  reminderAfterMinutes: 10,
+  closeAfterMinutes: 10,
+};
+
+/** A channel as the service works with it (credentials decrypted; never leaves the process whole). */
+export interface ChannelRecord {
+  id: string;
+  tenantId: string;
+  provider: Provider;
+  name: string;
+  status: 'active' | 'disabled';
+  phoneNumberId?: string;
+  displayPhone?: string;
+  accountId?: string;
+  botName?: string;
+  callbackUrl?: string;
+  credentials: Credentials;
+  verifyToken: string;
+  settings: ConversationSettings;
+  tokenStatus?: string;
+  tokenCheckedAt?: Date;
+  tokenExpiresAt?: Date;
+  tokenError?: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ChannelRow {
+  id: string;
+  tenant_id: string;
+  provider: Provider;
+  name: string;
+  status: 'active' | 'disabled';
+  phone_number_id: string | null;
+  display_phone: string | null;
+  account_id: string | null;
+  bot_name: string | null;
+  credentials: string | null;
+  verify_token: string;
+  settings: Partial<ConversationSettings> & { callbackUrl?: string };
+  token_status: string | null;
+  token_checked_at: Date | null;
+  token_expires_at: Date | null;
+  token_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}

@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import type { CloudEvent, ConversationTransferRequested } from '@elo/contracts';
+import { EventHandler, type HandlerContext } from '@elo/messaging';
+import { createLogger } from '@elo/observability';
+import { ConversationsService } from './conversations.service';
+
+@Injectable()
+export class ConversationsConsumer {
+  private readonly logger = createLogger('chat-ingress').child({ component: 'conversations' });
+
+  constructor(private readonly conversations: ConversationsService) {}
+
+  /** Another service moves a conversation; unknown or closed conversations are logged and skipped. */
+  @EventHandler('chat.conversation.transfer.requested')
+  async onTransferRequested(event: CloudEvent<ConversationTransferRequested>, ctx: HandlerContext): Promise<void> {
+    try {
+      const c = await this.conversations.lock(ctx.manager, event.tenantid, event.data.conversationId);
+      if (c.status !== 'open') {
+        this.logger.warn({ conversationId: c.id }, 'transfer requested for a closed conversation; skipped');
+        return;
+      }
+      await this.conversations.transfer(ctx.manager, c, { queue: event.data.toQueue, agentId: event.data.agentId, reason: 'requested' }, (...s) => ctx.publish(...s));
+    } catch (err) {
+      if ((err as { getStatus?: () => number }).getStatus?.() === 404) {
+        this.logger.warn({ conversationId: event.data.conversationId }, 'transfer requested for an unknown conversation; skipped');
+        return;
+      }
+      throw err;
+    }
+  }
+}

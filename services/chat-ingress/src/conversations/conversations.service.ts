@@ -1,0 +1,140 @@
+import { Injectable } from '@nestjs/common';
+import type { PublishSpecLike } from '@elo/messaging';
+import { ProblemException } from '@elo/platform';
+import type { EntityManager } from 'typeorm';
+import { ChannelsService, isUuid } from '../channels/channels.service';
+import { OutboundService } from '../outbound/outbound.service';
+import { contactIdentity } from '../webhooks/ingest.service';
+
+const S = '"chat_ingress"';
+
+export interface ConversationRow {
+  id: string;
+  tenant_id: string;
+  channel_id: string;
+  contact_id: string;
+  status: 'open' | 'closed';
+  queue: string;
+  agent_id: string | null;
+  agent_name: string | null;
+  flow_id: string | null;
+  flow_version: number | null;
+  flow_state: Record<string, unknown> | null;
+  last_inbound_at: Date | null;
+  reminder_sent_at: Date | null;
+  close_reason: string | null;
+  opened_at: Date;
+  closed_at: Date | null;
+}
+
+type Publish = (...specs: PublishSpecLike[]) => Promise<void>;
+
+/** Conversation moves (queues, agents, closing) with their notices and events; callers own the transaction. */
+@Injectable()
+export class ConversationsService {
+  constructor(
+    private readonly channels: ChannelsService,
+    private readonly outbound: OutboundService,
+  ) {}
+
+  async lock(m: EntityManager, tenantId: string, id: string): Promise<ConversationRow> {
+    const rows: ConversationRow[] = isUuid(id)
+      ? await m.query(`SELECT * FROM ${S}.conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, tenantId])
+      : [];
+    if (!rows[0]) throw new ProblemException(404, `conversation ${id} not found`);
+    return rows[0];
+  }
+
+  async view(m: EntityManager, tenantId: string, id: string) {
+    const rows = await m.query(
+      `SELECT c.*, ct.phone, ct.provider_user_id, ct.name, ct.attributes FROM ${S}.conversations c JOIN ${S}.contacts ct ON ct.id = c.contact_id
+       WHERE c.id = $1 AND c.tenant_id = $2`, [id, tenantId]);
+    if (!rows[0]) throw new ProblemException(404, `conversation ${id} not found`);
+    return toView(rows[0]);
+  }
+
+  async list(m: EntityManager, tenantId: string, q: { status?: string; queue?: string }) {
+    const rows = await m.query(
+      `SELECT c.*, ct.phone, ct.provider_user_id, ct.name, ct.attributes FROM ${S}.conversations c JOIN ${S}.contacts ct ON ct.id = c.contact_id
+       WHERE c.tenant_id = $1 AND ($2::text IS NULL OR c.status = $2) AND ($3::text IS NULL OR c.queue = $3)
+       ORDER BY c.opened_at DESC LIMIT 500`, [tenantId, q.status ?? null, q.queue ?? null]);
+    return rows.map(toView);
+  }
+
+  /** Sends a notice into the conversation (queued like any outbound message). */
+  async notify(m: EntityManager, c: ConversationRow, text: string | undefined, publish: Publish, origin = 'system'): Promise<void> {
+    if (!text) return;
+    const q = await this.outbound.enqueue(m, c.tenant_id, { conversationId: c.id, message: { kind: 'text', text }, origin }, true);
+    await publish(...q.events);
+    this.outbound.nudge();
+  }
+
+  async transfer(m: EntityManager, c: ConversationRow, to: { queue: string; agentId?: string; agentName?: string; reason?: string }, publish: Publish): Promise<void> {
+    if (c.status !== 'open') throw new ProblemException(409, 'the conversation is closed');
+    const channel = await this.channels.require(c.tenant_id, c.channel_id, m);
+    const agentId = to.agentId ?? null;
+    await m.query(`UPDATE ${S}.conversations SET queue = $2, agent_id = $3, agent_name = $4 WHERE id = $1`, [c.id, to.queue, agentId, to.agentName ?? null]);
+    await publish({
+      type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
+      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: to.queue, ...(agentId ? { agentId } : {}), ...(to.reason ? { reason: to.reason } : {}) },
+    });
+    const s = channel.settings;
+    if (s.notifyOnTransfer && to.queue !== c.queue) await this.notify(m, c, s.transferMessage ?? 'Estamos transferindo seu atendimento.', publish);
+    if (agentId) await this.pickupNotice(m, c, to.agentName, publish);
+    else if (s.notifyOnWaiting && to.queue !== s.botQueue) await this.notify(m, c, s.waitingMessage ?? 'Aguarde um momento: em breve um atendente vai falar com você.', publish);
+  }
+
+  async assign(m: EntityManager, c: ConversationRow, agentId: string, agentName: string | undefined, publish: Publish): Promise<void> {
+    if (c.status !== 'open') throw new ProblemException(409, 'the conversation is closed');
+    await m.query(`UPDATE ${S}.conversations SET agent_id = $2, agent_name = $3 WHERE id = $1`, [c.id, agentId, agentName ?? null]);
+    await publish({
+      type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
+      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: c.queue, agentId, reason: 'assigned' },
+    });
+    await this.pickupNotice(m, c, agentName, publish);
+  }
+
+  private async pickupNotice(m: EntityManager, c: ConversationRow, agentName: string | undefined, publish: Publish): Promise<void> {
+    const s = (await this.channels.require(c.tenant_id, c.channel_id, m)).settings;
+    if (s.pickupNotice === 'none') return;
+    const named = s.pickupNotice === 'with_agent_name' && agentName;
+    const text = named
+      ? (s.pickupMessage ?? 'Olá! Você está falando com {agent}.').replace(/\{agent\}/g, agentName)
+      : (s.pickupMessage?.includes('{agent}') ? undefined : s.pickupMessage) ?? 'Um atendente vai falar com você agora.';
+    await this.notify(m, c, text, publish);
+  }
+
+  async close(m: EntityManager, c: ConversationRow, reason: string, publish: Publish, closingMessage?: string): Promise<void> {
+    if (c.status !== 'open') return;
+    const channel = await this.channels.require(c.tenant_id, c.channel_id, m);
+    await this.notify(m, c, closingMessage ?? channel.settings.closingMessage, publish);
+    await m.query(`UPDATE ${S}.conversations SET status = 'closed', closed_at = now(), close_reason = $2 WHERE id = $1`, [c.id, reason]);
+    await publish({ type: 'chat.conversation.closed', tenantId: c.tenant_id, subject: c.id, data: { conversationId: c.id, channelId: c.channel_id, reason } });
+  }
+
+  async setAttributes(m: EntityManager, tenantId: string, contactId: string, name: string | undefined, attrs: Record<string, string | null>) {
+    const set: Record<string, string> = {};
+    const remove: string[] = [];
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === null) remove.push(k);
+      else set[k] = String(v);
+    }
+    const rows = await m.query(
+      `UPDATE ${S}.contacts SET attributes = (attributes || $3::jsonb) - $4::text[], name = COALESCE($5, name), updated_at = now()
+       WHERE id = $1 AND tenant_id = $2 RETURNING id, phone, provider_user_id, name, attributes`,
+      [contactId, tenantId, JSON.stringify(set), remove, name ?? null],
+    );
+    if (!rows[0]) throw new ProblemException(404, `contact ${contactId} not found`);
+    return { id: rows[0].id, ...contactIdentity(rows[0]), attributes: rows[0].attributes };
+  }
+}
+
+function toView(r: ConversationRow & { phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> }) {
+  return {
+    id: r.id, channelId: r.channel_id, status: r.status, queue: r.queue, agentId: r.agent_id ?? undefined, agentName: r.agent_name ?? undefined,
+    contact: { id: r.contact_id, ...contactIdentity(r), attributes: r.attributes ?? {} },
+    flow: r.flow_id ? { id: r.flow_id, version: r.flow_version, state: r.flow_state } : undefined,
+    openedAt: new Date(r.opened_at).toISOString(), closedAt: r.closed_at ? new Date(r.closed_at).toISOString() : undefined,
+    closeReason: r.close_reason ?? undefined,
+  };
+}

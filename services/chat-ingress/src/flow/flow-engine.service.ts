@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { ChatMessageReceived, InboundMessage, IntegrationDeliveryOutcome, OutboundMessage, ViabilityChecked } from '@elo/contracts';
+import type { PublishSpecLike } from '@elo/messaging';
+import type { EntityManager } from 'typeorm';
+import { ChannelsService } from '../channels/channels.service';
+import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
+import { OutboundService } from '../outbound/outbound.service';
+import type { FlowDefinition, FlowState, Option, Step } from './flow.types';
+import { FlowsService } from './flows.service';
+import { validateAnswer } from './validators';
+
+const S = '"chat_ingress"';
+/** Steps taken in one go before the engine stops (a loop of message steps in a bad flow). */
+const MAX_CHAIN = 25;
+
+type Publish = (...specs: PublishSpecLike[]) => Promise<void>;
+
+interface Run {
+  m: EntityManager;
+  c: ConversationRow;
+  flowId: string;
+  def: FlowDefinition;
+  publish: Publish;
+  chain: number;
+}
+
+const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9ª°º ]/g, ' ').replace(/\s+/g, ' ').trim();
+
+/** Picks a menu option from a reply id, a number, or the option's title. */
+export function matchOption(options: Option[], msg: InboundMessage): Option | undefined {
+  if (msg.kind === 'reply' && msg.reply) {
+    const byId = options.find((o) => o.id === msg.reply!.id);
+    if (byId) return byId;
+  }
+  const text = fold(msg.text ?? msg.reply?.title ?? '');
+  if (!text) return undefined;
+  const n = /^(\d{1,2})\b/.exec(text);
+  if (n) {
+    const byNumber = options[Number(n[1]) - 1];
+    if (byNumber && text === n[1]) return byNumber;
+  }
+  return options.find((o) => fold(o.title) === text) ?? options.find((o) => fold(o.id) === text) ?? (n ? options[Number(n[1]) - 1] : undefined)
+    ?? options.find((o) => fold(o.title).length > 3 && text.includes(fold(o.title)));
+}
+
+/**
+ * Walks conversations through their tenant's bot flow. Runs inside the consumer's transaction with
+ * the conversation row locked; its place in the flow is stored on the row, so a restart resumes.
+ * Conversations outside the channel's bot queue are not answered.
+ */
+@Injectable()
+export class FlowEngine {
+  constructor(
+    private readonly flows: FlowsService,
+    private readonly channels: ChannelsService,
+    private readonly conversations: ConversationsService,
+    private readonly outbound: OutboundService,
+  ) {}
+
+  async onMessage(m: EntityManager, tenantId: string, e: ChatMessageReceived, publish: Publish): Promise<void> {
+    const latest = await this.flows.latest(tenantId, m);
+    const rows: ConversationRow[] = await m.query(`SELECT * FROM ${S}.conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [e.conversationId, tenantId]);
+    const c = rows[0];
+    if (!c || c.status !== 'open') return;
+    const channel = await this.channels.get(tenantId, c.channel_id, m);
+    if (!channel || c.queue !== channel.settings.botQueue) return;
+    let state = c.flow_state as FlowState | null;
+    if (!c.flow_id) {
+      if (!latest) return;
+      await m.query(`UPDATE ${S}.conversations SET flow_id = $2, flow_version = $3 WHERE id = $1`, [c.id, latest.id, latest.version]);
+      c.flow_id = latest.id;
+      c.flow_version = latest.version;
+      state = null;
+    }
+    const flow = await this.flows.byVersionId(m, c.flow_id);
+    if (!flow) return;
+    const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
+    if (!state || state.done) return this.enter(run, flow.definition.start);
+    if (state.waiting !== 'input') return; // waiting for an integration or viability outcome
+    const step = flow.definition.steps[state.stepId];
+    if (!step) return this.enter(run, flow.definition.start);
+    await this.answer(run, state, step, e);
+  }
+
+  async onIntegrationOutcome(m: EntityManager, tenantId: string, o: IntegrationDeliveryOutcome, publish: Publish): Promise<void> {
+    const run = await this.waitingRun(m, tenantId, o.conversationId, o.requestId, 'integration', publish);
+    if (!run) return;
+    const state = run.c.flow_state as unknown as FlowState;
+    const step = run.def.steps[state.stepId] as Extract<Step, { type: 'integration' }>;
+    const ok = o.outcome === 'succeeded';
+    await this.step(run, state.stepId, step.type, ok ? 'succeeded' : 'failed', ok ? step.onSuccess : step.onFailure);
+    const reply = ok ? (step.successText ?? o.reply)?.replace(/\{reply\}/g, o.reply ?? '') : step.failureText;
+    if (reply) await this.send(run, { kind: 'text', text: reply });
+    await this.enter(run, ok ? step.onSuccess : step.onFailure);
+  }
+
+  async onViability(m: EntityManager, tenantId: string, v: ViabilityChecked, publish: Publish): Promise<void> {
+    const run = await this.waitingRun(m, tenantId, v.conversationId, v.requestId, 'viability', publish);
+    if (!run) return;
+    const state = run.c.flow_state as unknown as FlowState;
+    const step = run.def.steps[state.stepId] as Extract<Step, { type: 'viability' }>;
+    const next = v.status === 'viable' ? step.onViable : v.status === 'not_viable' ? step.onNotViable : (step.onNotFound ?? step.onNotViable);
+    await this.step(run, state.stepId, step.type, v.status, next);
+    const text = v.status === 'viable' ? step.viableText : step.notViableText;
+    if (text) await this.send(run, { kind: 'text', text });
+    await this.enter(run, next);
+  }
+
+  /** Reminder after silence (scheduler). */
+  async remind(m: EntityManager, c: ConversationRow, text: string, publish: Publish): Promise<void> {
+    const run: Run = { m, c, flowId: c.flow_id ?? randomUUID(), def: { start: '', steps: {} }, publish, chain: 0 };
+    await this.send(run, { kind: 'text', text });
+    await m.query(`UPDATE ${S}.conversations SET reminder_sent_at = now() WHERE id = $1`, [c.id]);
+    if (c.flow_id) await this.step(run, (c.flow_state as FlowState | null)?.stepId ?? 'reminder', 'reminder', 'timed_out');
+  }
+
+  private async waitingRun(m: EntityManager, tenantId: string, conversationId: string | undefined, requestId: string | undefined, kind: FlowState['waiting'], publish: Publish): Promise<Run | undefined> {
+    if (!conversationId || !requestId) return undefined;
+    const rows: ConversationRow[] = await m.query(`SELECT * FROM ${S}.conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [conversationId, tenantId]);
+    const c = rows[0];
+    const state = c?.flow_state as FlowState | null;
+    if (!c || c.status !== 'open' || !c.flow_id || !state || state.waiting !== kind || state.requestId !== requestId) return undefined;
+    const flow = await this.flows.byVersionId(m, c.flow_id);
+    if (!flow) return undefined;
+    return { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
+  }
+
+  private async answer(run: Run, state: FlowState, step: Step, e: ChatMessageReceived): Promise<void> {
+    const msg = e.message;
+    switch (step.type) {
+      case 'menu': {
+        const option = matchOption(step.options, msg);
+        if (!option) {
+          await this.step(run, state.stepId, 'menu', 'invalid');
+          await this.save(run, { ...state, invalidCount: (state.invalidCount ?? 0) + 1 });
+          await this.send(run, { kind: 'text', text: step.invalidText ?? 'Desculpe, não entendi. Escolha uma das opções:' });
+          return this.sendMenu(run, step);
+        }
+        await this.step(run, state.stepId, 'menu', 'answered', option.next);
+        return this.enter(run, option.next);
+      }
+      case 'question': {
+        const value = validateAnswer(step.validate, msg.text ?? msg.reply?.title ?? '');
+        if (value === undefined) {
+          await this.step(run, state.stepId, 'question', 'invalid');
+          await this.save(run, { ...state, invalidCount: (state.invalidCount ?? 0) + 1 });
+          return this.send(run, { kind: 'text', text: step.invalidText ?? 'Resposta inválida. ' + step.text });
+        }
+        await run.m.query(`UPDATE ${S}.contacts SET attributes = attributes || jsonb_build_object($2::text, $3::text), updated_at = now() WHERE id = $1`, [run.c.contact_id, step.attribute, value]);
+        await this.step(run, state.stepId, 'question', 'answered', step.next);
+        return this.enter(run, step.next);
+      }
+      case 'viability': {
+        if (msg.kind === 'location' && msg.location) return this.requestViability(run, state.stepId, step, msg.location);
+        await this.step(run, state.stepId, 'viability', 'invalid');
+        return this.send(run, { kind: 'text', text: step.text });
+      }
+      case 'message': {
+        const b = step.buttons?.length ? matchOption(step.buttons.map((x) => ({ ...x, next: step.next ?? '' })), msg) : undefined;
+        return this.enter(run, b?.next || step.next || run.def.start);
+      }
+      default:
+        return this.enter(run, run.def.start);
+    }
+  }
+
+  private async enter(run: Run, stepId: string): Promise<void> {
+    if (++run.chain > MAX_CHAIN) return this.save(run, { stepId, done: true });
+    const step = run.def.steps[stepId];
+    if (!step) return this.save(run, { stepId, done: true });
+    await this.step(run, stepId, step.type, 'entered');
+    switch (step.type) {
+      case 'message':
+        await this.send(run, { kind: 'text', text: step.text, ...(step.buttons?.length ? { buttons: step.buttons } : {}) });
+        if (step.next && !step.buttons?.length) return this.enter(run, step.next);
+        return this.save(run, { stepId, waiting: step.buttons?.length ? 'input' : undefined, done: !step.buttons?.length });
+      case 'menu':
+        await this.sendMenu(run, step);
+        return this.save(run, { stepId, waiting: 'input' });
+      case 'question':
+        await this.send(run, { kind: 'text', text: step.text });
+        return this.save(run, { stepId, waiting: 'input' });
+      case 'integration': {
+        const requestId = randomUUID();
+        const contact = (await run.m.query(`SELECT phone, provider_user_id, name, attributes FROM ${S}.contacts WHERE id = $1`, [run.c.contact_id]))[0] ?? {};
+        const last = (await run.m.query(`SELECT body FROM ${S}.messages WHERE conversation_id = $1 AND direction = 'in' ORDER BY created_at DESC LIMIT 1`, [run.c.id]))[0];
+        if (step.waitText) await this.send(run, { kind: 'text', text: step.waitText });
+        await run.publish({
+          type: 'integration.requested', tenantId: run.c.tenant_id, subject: run.c.id,
+          data: {
+            requestId, integration: step.integration, conversationId: run.c.id, channelId: run.c.channel_id,
+            context: { ...(contact.attributes ?? {}), contact: { phone: contact.phone ?? undefined, providerUserId: contact.provider_user_id ?? undefined, name: contact.name ?? undefined, attributes: contact.attributes ?? {} }, conversationId: run.c.id, channelId: run.c.channel_id, lastMessage: last?.body ?? null },
+          },
+        });
+        await this.step(run, stepId, 'integration', 'waiting');
+        return this.save(run, { stepId, waiting: 'integration', requestId });
+      }
+      case 'viability':
+        await this.send(run, { kind: 'text', text: step.text });
+        return this.save(run, { stepId, waiting: 'input' });
+      case 'transfer':
+        await this.save(run, { stepId, done: true });
+        if (step.text) await this.send(run, { kind: 'text', text: step.text });
+        return this.conversations.transfer(run.m, run.c, { queue: step.queue, reason: 'bot' }, run.publish);
+      case 'close':
+        await this.save(run, { stepId, done: true });
+        return this.conversations.close(run.m, run.c, 'bot', run.publish, step.text);
+    }
+  }
+
+  private async requestViability(run: Run, stepId: string, step: Extract<Step, { type: 'viability' }>, location: NonNullable<InboundMessage['location']>): Promise<void> {
+    const requestId = randomUUID();
+    await run.publish({
+      type: 'viability.requested', tenantId: run.c.tenant_id, subject: run.c.id,
+      data: { requestId, conversationId: run.c.id, channelId: run.c.channel_id, location },
+    });
+    await this.step(run, stepId, step.type, 'waiting');
+    await this.save(run, { stepId, waiting: 'viability', requestId });
+  }
+
+  private sendMenu(run: Run, step: Extract<Step, { type: 'menu' }>): Promise<void> {
+    const lines = step.options.map((o, i) => `${i + 1} - ${o.title}`).join('\n');
+    const buttons = step.buttons !== false && step.options.length <= 10 ? step.options.map((o) => ({ id: o.id, title: o.title.slice(0, 20) })) : undefined;
+    return this.send(run, { kind: 'text', text: `${step.text}\n${lines}`, ...(buttons ? { buttons } : {}) });
+  }
+
+  private async send(run: Run, message: OutboundMessage): Promise<void> {
+    const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message, origin: 'bot' }, true);
+    await run.publish(...q.events);
+    this.outbound.nudge();
+  }
+
+  private async save(run: Run, state: FlowState): Promise<void> {
+    run.c.flow_state = state as unknown as Record<string, unknown>;
+    await run.m.query(`UPDATE ${S}.conversations SET flow_state = $2 WHERE id = $1`, [run.c.id, JSON.stringify(state)]);
+  }
+
+  private step(run: Run, stepId: string, stepType: string, outcome: string, nextStepId?: string): Promise<void> {
+    return run.publish({
+      type: 'chat.flow.step', tenantId: run.c.tenant_id, subject: run.c.id,
+      data: { conversationId: run.c.id, channelId: run.c.channel_id, flowId: run.flowId, stepId, stepType, outcome, ...(nextStepId ? { nextStepId } : {}) },
+    });
+  }
+}

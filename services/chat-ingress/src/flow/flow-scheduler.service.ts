@@ -1,0 +1,81 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Outbox, type PublishSpecLike } from '@elo/messaging';
+import { createLogger } from '@elo/observability';
+import { SERVICE_CONFIG } from '@elo/platform';
+import { DataSource } from 'typeorm';
+import type { ChatIngressConfig } from '../config/chat-ingress.config';
+import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
+import { FlowEngine } from './flow-engine.service';
+
+const S = '"chat_ingress"';
+
+/**
+ * Timers of bot conversations: a reminder after the customer's configured silence, then closing the
+ * conversation when silence goes on. Works from the database (any replica may run it; rows are locked).
+ */
+@Injectable()
+export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = createLogger('chat-ingress').child({ component: 'flow-scheduler' });
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+    private readonly engine: FlowEngine,
+    private readonly conversations: ConversationsService,
+    @Inject(SERVICE_CONFIG) private readonly config: ChatIngressConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.CHAT_WORKERS === 'off') return;
+    this.timer = setInterval(() => {
+      if (this.busy) return;
+      this.busy = true;
+      void this.tick()
+        .catch((err: Error) => this.logger.error({ err: err.message }, 'flow timers failed'))
+        .finally(() => (this.busy = false));
+    }, this.config.FLOW_TICK_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** One pass: reminders due, then closes due. Returns how many conversations it touched. */
+  async tick(): Promise<{ reminded: number; closed: number }> {
+    let reminded = 0;
+    let closed = 0;
+    await this.ds.transaction(async (m) => {
+      const publish = async (...specs: PublishSpecLike[]) => {
+        if (specs.length) await this.outbox.publish(m, ...(specs as Parameters<Outbox['publish']>[1][]));
+      };
+      const remind: Array<ConversationRow & { reminder_message: string | null }> = await m.query(
+        `SELECT c.*, ch.settings->>'reminderMessage' AS reminder_message FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
+         WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND c.reminder_sent_at IS NULL
+           AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
+           AND COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10) > 0
+           AND c.last_inbound_at < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
+         ORDER BY c.last_inbound_at LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
+      );
+      for (const c of remind) {
+        await this.engine.remind(m, c, c.reminder_message ?? 'Ainda está aí? Responda para continuarmos o atendimento.', publish);
+        reminded++;
+      }
+      const close: ConversationRow[] = await m.query(
+        `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
+         WHERE c.status = 'open' AND c.reminder_sent_at IS NOT NULL
+           AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
+           AND COALESCE((ch.settings->>'closeAfterMinutes')::int, 10) > 0
+           AND c.reminder_sent_at < now() - make_interval(mins => COALESCE((ch.settings->>'closeAfterMinutes')::int, 10))
+         ORDER BY c.reminder_sent_at LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
+      );
+      for (const c of close) {
+        await this.conversations.close(m, c, 'inactivity', publish);
+        closed++;
+      }
+    });
+    return { reminded, closed };
+  }
+}

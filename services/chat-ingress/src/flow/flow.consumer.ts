@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import type { ChatMessageReceived, CloudEvent, IntegrationDeliveryOutcome, ViabilityChecked } from '@elo/contracts';
+import { EventHandler, type HandlerContext } from '@elo/messaging';
+import { FlowEngine } from './flow-engine.service';
+
+/**
+ * The bot answers from the bus: chat-ingress consumes its own chat.message.received, so the webhook
+ * path stays one short transaction and the bot runs with the inbox's exactly-once effects.
+ */
+@Injectable()
+export class FlowConsumer {
+  constructor(private readonly engine: FlowEngine) {}
+
+  @EventHandler('chat.message.received')
+  async onReceived(event: CloudEvent<ChatMessageReceived>, ctx: HandlerContext): Promise<void> {
+    if (event.data.message.kind === 'unsupported' && event.data.message.providerType === 'invalid') return;
+    await this.engine.onMessage(ctx.manager, event.tenantid, event.data, (...s) => ctx.publish(...s));
+  }
+
+  @EventHandler('integration.delivery.succeeded')
+  async onIntegrationSucceeded(event: CloudEvent<IntegrationDeliveryOutcome>, ctx: HandlerContext): Promise<void> {
+    await this.engine.onIntegrationOutcome(ctx.manager, event.tenantid, { ...event.data, outcome: 'succeeded' }, (...s) => ctx.publish(...s));
+  }
+
+  @EventHandler('integration.delivery.failed')
+  async onIntegrationFailed(event: CloudEvent<IntegrationDeliveryOutcome>, ctx: HandlerContext): Promise<void> {
+    await this.engine.onIntegrationOutcome(ctx.manager, event.tenantid, { ...event.data, outcome: 'failed' }, (...s) => ctx.publish(...s));
+  }
+
+  @EventHandler('viability.checked')
+  async onViability(event: CloudEvent<ViabilityChecked>, ctx: HandlerContext): Promise<void> {
+    await this.engine.onViability(ctx.manager, event.tenantid, event.data, (...s) => ctx.publish(...s));
+  }
+}

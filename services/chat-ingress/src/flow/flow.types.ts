@@ -1,0 +1,89 @@
+import type { AnswerKind } from './validators';
+
+export interface Option {
+  id: string;
+  title: string;
+  next: string;
+}
+
+export type Step =
+  | { type: 'message'; text: string; buttons?: Array<{ id: string; title: string }>; next?: string }
+  | { type: 'menu'; text: string; options: Option[]; invalidText?: string; buttons?: boolean }
+  | { type: 'question'; text: string; validate: AnswerKind; attribute: string; invalidText?: string; next: string }
+  | { type: 'integration'; integration: string; waitText?: string; successText?: string; failureText?: string; onSuccess: string; onFailure: string }
+  | { type: 'viability'; text: string; findme?: boolean; viableText?: string; notViableText?: string; onViable: string; onNotViable: string; onNotFound?: string }
+  | { type: 'transfer'; queue: string; text?: string }
+  | { type: 'close'; text?: string };
+
+export interface FlowDefinition {
+  start: string;
+  steps: Record<string, Step>;
+}
+
+/** Where a conversation is in its flow (stored on the conversation, so a restart resumes there). */
+export interface FlowState {
+  stepId: string;
+  waiting?: 'input' | 'integration' | 'viability';
+  requestId?: string;
+  invalidCount?: number;
+  done?: boolean;
+}
+
+const ANSWERS = ['text', 'email', 'cpf', 'cnpj', 'cpf_cnpj', 'phone', 'date'];
+
+/** Checks a definition; returns the problems (empty when it can run). */
+export function flowProblems(def: unknown): string[] {
+  const p: string[] = [];
+  if (typeof def !== 'object' || def === null) return ['definition must be an object'];
+  const d = def as FlowDefinition;
+  if (typeof d.steps !== 'object' || d.steps === null || Array.isArray(d.steps)) return ['steps must be an object of step id → step'];
+  const ids = new Set(Object.keys(d.steps));
+  if (!ids.has(d.start)) p.push(`start names no step (${String(d.start)})`);
+  const ref = (from: string, field: string, to: unknown) => {
+    if (typeof to !== 'string' || !ids.has(to)) p.push(`steps.${from}.${field} names no step (${String(to)})`);
+  };
+  const text = (from: string, field: string, v: unknown, required = true) => {
+    if ((required || v !== undefined) && (typeof v !== 'string' || !v.trim())) p.push(`steps.${from}.${field} must be non-empty text`);
+  };
+  for (const [id, s] of Object.entries(d.steps)) {
+    if (typeof s !== 'object' || s === null) { p.push(`steps.${id} must be an object`); continue; }
+    switch (s.type) {
+      case 'message':
+        text(id, 'text', s.text);
+        if (s.next !== undefined) ref(id, 'next', s.next);
+        break;
+      case 'menu':
+        text(id, 'text', s.text);
+        if (!Array.isArray(s.options) || !s.options.length) p.push(`steps.${id}.options must list at least one option`);
+        else s.options.forEach((o, i) => { text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
+        break;
+      case 'question':
+        text(id, 'text', s.text);
+        if (!ANSWERS.includes(s.validate)) p.push(`steps.${id}.validate must be one of ${ANSWERS.join(', ')}`);
+        text(id, 'attribute', s.attribute);
+        ref(id, 'next', s.next);
+        break;
+      case 'integration':
+        text(id, 'integration', s.integration);
+        ref(id, 'onSuccess', s.onSuccess);
+        ref(id, 'onFailure', s.onFailure);
+        break;
+      case 'viability':
+        text(id, 'text', s.text);
+        ref(id, 'onViable', s.onViable);
+        ref(id, 'onNotViable', s.onNotViable);
+        if (s.onNotFound !== undefined) ref(id, 'onNotFound', s.onNotFound);
+        break;
+      case 'transfer':
+        text(id, 'queue', s.queue);
+        text(id, 'text', s.text, false);
+        break;
+      case 'close':
+        text(id, 'text', s.text, false);
+        break;
+      default:
+        p.push(`steps.${id}.type must be message, menu, question, integration, viability, transfer or close`);
+    }
+  }
+  return p;
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { ContactIdentity, OutboundMessage } from '@elo/contracts';
+import type { PublishSpecLike } from '@elo/messaging';
+import type { EntityManager } from 'typeorm';
+import type { ChannelRecord } from '../channels/channel.types';
+import { ChannelsService, isUuid } from '../channels/channels.service';
+import { normalisePhone } from '../webhooks/phone';
+
+const S = '"chat_ingress"';
+
+export interface SendSpec {
+  messageId?: string;
+  conversationId?: string;
+  channelId?: string;
+  contact?: ContactIdentity;
+  message: OutboundMessage;
+  origin?: string;
+}
+
+export class OutboundRefused extends Error {
+  constructor(readonly reason: string, readonly httpStatus: number, detail: string, readonly channel?: ChannelRecord) {
+    super(detail);
+  }
+}
+
+export interface Enqueued {
+  messageId: string;
+  channelId: string;
+  conversationId?: string;
+  duplicate: boolean;
+  events: PublishSpecLike[];
+}
+
+/** Puts outbound messages in the send queue (the messages table); the sender worker delivers them. */
+@Injectable()
+export class OutboundService {
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(private readonly channels: ChannelsService) {}
+
+  onQueued(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Tells the sender there is work once the caller's transaction had time to commit. */
+  nudge(): void {
+    setTimeout(() => this.listeners.forEach((f) => f()), 20).unref();
+  }
+
+  /**
+   * Validates and queues one message inside the caller's transaction. `announce` adds a
+   * chat.message.send.requested (so message-status tracks it from `queued`) for sends that did not
+   * arrive as that event. Throws OutboundRefused for requests that can never be sent.
+   */
+  async enqueue(m: EntityManager, tenantId: string, spec: SendSpec, announce: boolean): Promise<Enqueued> {
+    const messageId = spec.messageId ?? randomUUID();
+    const existing: Array<{ channel_id: string; conversation_id: string | null }> = await m.query(
+      `SELECT channel_id, conversation_id FROM ${S}.messages WHERE id = $1`, [messageId]);
+    if (existing[0]) return { messageId, channelId: existing[0].channel_id, conversationId: existing[0].conversation_id ?? undefined, duplicate: true, events: [] };
+
+    let channelId = spec.channelId;
+    let conversationId: string | undefined;
+    let contact: { id: string; phone: string | null; provider_user_id: string | null; contact_key: string } | undefined;
+    if (spec.conversationId) {
+      const rows: Array<{ channel_id: string; contact_id: string; status: string }> = isUuid(spec.conversationId)
+        ? await m.query(`SELECT channel_id, contact_id, status FROM ${S}.conversations WHERE id = $1 AND tenant_id = $2`, [spec.conversationId, tenantId])
+        : [];
+      if (!rows[0]) throw new OutboundRefused('conversation_not_found', 404, `conversation ${spec.conversationId} not found`);
+      channelId = rows[0].channel_id;
+      conversationId = spec.conversationId;
+      contact = (await m.query(`SELECT id, phone, provider_user_id, contact_key FROM ${S}.contacts WHERE id = $1`, [rows[0].contact_id]))[0];
+    }
+    if (!channelId) throw new OutboundRefused('channel_required', 400, 'give conversationId, or channelId with contact');
+    const channel = await this.channels.get(tenantId, channelId, m).catch(() => undefined);
+    if (!channel) throw new OutboundRefused('channel_not_found', 404, `channel ${channelId} not found`);
+    if (channel.status !== 'active') throw new OutboundRefused('channel_disabled', 409, 'the channel is disabled', channel);
+
+    if (!contact) {
+      if (!spec.contact || (!spec.contact.phone && !spec.contact.providerUserId)) {
+        throw new OutboundRefused('recipient_required', 400, 'give contact.phone or contact.providerUserId', channel);
+      }
+      const found = await this.findOrCreateContact(m, channel, spec.contact);
+      contact = found;
+      const open: Array<{ id: string }> = await m.query(`SELECT id FROM ${S}.conversations WHERE contact_id = $1 AND status = 'open'`, [found.id]);
+      conversationId = open[0]?.id;
+    }
+    if (!contact) throw new OutboundRefused('recipient_required', 404, 'the conversation has no contact', channel);
+    const to = channel.provider === 'whatsapp' ? (contact.phone ?? contact.provider_user_id ?? contact.contact_key) : (contact.provider_user_id ?? contact.contact_key);
+    this.checkMessage(channel, spec.message);
+
+    await m.query(
+      `INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, direction, kind, status, body, next_attempt_at, origin)
+       VALUES ($1,$2,$3,$4,'out',$5,'queued',$6,now(),$7)`,
+      [messageId, tenantId, channel.id, conversationId ?? null, spec.message.kind, JSON.stringify({ message: spec.message, to }), spec.origin ?? null],
+    );
+    const events: PublishSpecLike[] = [];
+    if (announce) {
+      events.push({
+        type: 'chat.message.send.requested', tenantId, subject: messageId,
+        data: { messageId, channelId: channel.id, ...(conversationId ? { conversationId } : {}), message: spec.message, ...(spec.origin ? { origin: spec.origin } : {}) },
+      });
+    }
+    return { messageId, channelId: channel.id, conversationId, duplicate: false, events };
+  }
+
+  /** A refused send as an event: stored as failed so its id is known, and chat.message.status failed. */
+  async recordRefusal(m: EntityManager, tenantId: string, spec: SendSpec, err: OutboundRefused): Promise<PublishSpecLike[]> {
+    const channelId = err.channel?.id ?? (spec.channelId && isUuid(spec.channelId) ? spec.channelId : undefined);
+    if (!channelId || !spec.messageId) return [];
+    await m.query(
+      `INSERT INTO ${S}.messages (id, tenant_id, channel_id, direction, kind, status, status_rank, body, reason, origin)
+       VALUES ($1,$2,$3,'out',$4,'failed',4,$5,$6,$7) ON CONFLICT (id) DO NOTHING`,
+      [spec.messageId, tenantId, channelId, spec.message.kind, JSON.stringify({ message: spec.message }), err.reason, spec.origin ?? null],
+    );
+    return [{
+      type: 'chat.message.status', tenantId, subject: spec.messageId,
+      data: { messageId: spec.messageId, channelId, provider: err.channel?.provider ?? 'generic', status: 'failed', providerTimestamp: new Date().toISOString(), reason: err.reason, error: { code: err.reason, title: err.message } },
+    }];
+  }
+
+  private checkMessage(channel: ChannelRecord, msg: OutboundMessage): void {
+    const need = { text: msg.text, template: msg.template, media: msg.media, location: msg.location }[msg.kind];
+    if (!need) throw new OutboundRefused('message_invalid', 400, `a ${msg.kind} message needs its ${msg.kind} field`, channel);
+    if (msg.kind === 'media' && !msg.media?.url && !msg.media?.id) throw new OutboundRefused('message_invalid', 400, 'media needs url or id', channel);
+    const limit = channel.settings.maxAttachmentMb * 1024 * 1024;
+    if (msg.kind === 'media' && msg.media?.sizeBytes !== undefined && msg.media.sizeBytes > limit) {
+      throw new OutboundRefused('attachment_too_large', 422, `attachment is ${msg.media.sizeBytes} bytes; this channel accepts at most ${channel.settings.maxAttachmentMb} MB`, channel);
+    }
+    if (msg.kind === 'template' && channel.provider !== 'whatsapp') {
+      throw new OutboundRefused('template_not_supported', 422, `${channel.provider} channels do not send templates`, channel);
+    }
+  }
+
+  private async findOrCreateContact(m: EntityManager, channel: ChannelRecord, c: ContactIdentity): Promise<{ id: string; phone: string | null; provider_user_id: string | null; contact_key: string }> {
+    const phone = normalisePhone(c.phone, 'BR');
+    if (c.phone && !phone) throw new OutboundRefused('recipient_invalid', 400, `phone ${c.phone} is not a valid number`, channel);
+    const found: Array<{ id: string; phone: string | null; provider_user_id: string | null; contact_key: string }> = await m.query(
+      `SELECT id, phone, provider_user_id, contact_key FROM ${S}.contacts
+       WHERE channel_id = $1 AND (($2::text IS NOT NULL AND (phone = ANY($3::text[]) OR phone_alt = ANY($3::text[]))) OR ($4::text IS NOT NULL AND (provider_user_id = $4 OR contact_key = $4)))
+       LIMIT 1`,
+      [channel.id, phone?.e164 ?? null, [phone?.e164, phone?.alt].filter(Boolean), c.providerUserId ?? null],
+    );
+    if (found[0]) return found[0];
+    const key = phone?.e164 ?? (channel.provider === 'whatsapp' ? `uid:${c.providerUserId}` : c.providerUserId!);
+    const rows = await m.query(
+      `INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+       ON CONFLICT (channel_id, contact_key) DO UPDATE SET updated_at = now()
+       RETURNING id, phone, provider_user_id, contact_key`,
+      [randomUUID(), channel.tenantId, channel.id, key, phone?.e164 ?? null, phone?.alt ?? null, c.providerUserId ?? null, c.name ?? null],
+    );
+    return rows[0];
+  }
+}

@@ -1,0 +1,201 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { OutboundMessage } from '@elo/contracts';
+import { EgressError, HttpEgress } from '@elo/http-egress';
+import { Outbox } from '@elo/messaging';
+import { createLogger } from '@elo/observability';
+import { SERVICE_CONFIG } from '@elo/platform';
+import { Webhook } from 'standardwebhooks';
+import { DataSource } from 'typeorm';
+import type { ChannelRecord } from '../channels/channel.types';
+import { ChannelsService } from '../channels/channels.service';
+import type { ChatIngressConfig } from '../config/chat-ingress.config';
+import { buildCall, classify, type SendOutcome } from './provider-api';
+import { OutboundService } from './outbound.service';
+
+const S = '"chat_ingress"';
+const MAX_ATTEMPTS = 8;
+/** A claimed message not finished within this lease is taken again (the process died mid-send). */
+const LEASE = '2 minutes';
+const CLAIM = 20;
+
+interface Claimed {
+  id: string;
+  tenant_id: string;
+  channel_id: string;
+  conversation_id: string | null;
+  attempts: number;
+  body: { message: OutboundMessage; to: string };
+}
+
+/**
+ * Delivers queued outbound messages through the providers' APIs (always via HttpEgress). Claims due rows
+ * with FOR UPDATE SKIP LOCKED (replicas share the work), calls the provider outside any transaction,
+ * then records sent / retry-later / failed with its event in one transaction.
+ */
+@Injectable()
+export class SenderService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = createLogger('chat-ingress').child({ component: 'sender' });
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+    private readonly egress: HttpEgress,
+    private readonly channels: ChannelsService,
+    outbound: OutboundService,
+    @Inject(SERVICE_CONFIG) private readonly config: ChatIngressConfig,
+  ) {
+    outbound.onQueued(() => this.wake());
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.config.CHAT_WORKERS === 'off') return;
+    this.timer = setInterval(() => this.wake(), this.config.SENDER_POLL_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.drain()
+      .catch((err: Error) => this.logger.error({ err: err.message }, 'sender round failed'))
+      .finally(() => {
+        this.running = false;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** Sends everything due now; returns how many messages it handled. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const batch: Claimed[] = await this.ds.query(
+        `UPDATE ${S}.messages SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + interval '${LEASE}'
+         WHERE id IN (SELECT id FROM ${S}.messages WHERE status IN ('queued', 'sending') AND direction = 'out' AND next_attempt_at <= now()
+                      ORDER BY next_attempt_at LIMIT ${CLAIM} FOR UPDATE SKIP LOCKED)
+         RETURNING id, tenant_id, channel_id, conversation_id, attempts, body`,
+      );
+      if (!batch.length) return total;
+      total += batch.length;
+      await Promise.all(batch.map((row) => this.sendOne(row)));
+      if (this.stopped) return total;
+    }
+  }
+
+  private async sendOne(row: Claimed): Promise<void> {
+    let outcome: SendOutcome;
+    const channel = await this.channels.get(row.tenant_id, row.channel_id);
+    try {
+      outcome = channel ? await this.call(channel, row) : { kind: 'failed', reason: 'channel_not_found' };
+    } catch (err) {
+      outcome = err instanceof EgressError && ['timeout', 'connect', 'dns'].includes(err.kind)
+        ? { kind: 'retry', reason: 'provider_unreachable', afterMs: 10_000, error: { code: err.kind, title: err.message } }
+        : { kind: 'failed', reason: err instanceof EgressError ? 'provider_unreachable' : 'internal_error', error: { code: err instanceof EgressError ? err.kind : 'error', title: (err as Error).message } };
+    }
+    if (outcome.kind === 'retry' && row.attempts >= MAX_ATTEMPTS) outcome = { kind: 'failed', reason: outcome.reason, error: outcome.error };
+    await this.record(row, channel, outcome);
+  }
+
+  private async call(channel: ChannelRecord, row: Claimed): Promise<SendOutcome> {
+    const msg = row.body.message;
+    if (msg.kind === 'media' && msg.media?.url && msg.media.sizeBytes === undefined) {
+      const size = await this.remoteSize(msg.media.url);
+      const limit = channel.settings.maxAttachmentMb * 1024 * 1024;
+      if (size !== undefined && size > limit) {
+        return { kind: 'failed', reason: 'attachment_too_large', error: { code: 'attachment_too_large', title: `attachment is ${size} bytes; this channel accepts at most ${channel.settings.maxAttachmentMb} MB` } };
+      }
+    }
+    if (channel.provider === 'generic') return this.callGeneric(channel, row);
+    const call = buildCall(channel, row.body.to, msg, { graph: this.config.GRAPH_API_BASE_URL.replace(/\/+$/, ''), telegram: this.config.TELEGRAM_API_BASE_URL.replace(/\/+$/, '') });
+    if ('unsupported' in call) return { kind: 'failed', reason: call.unsupported };
+    const res = await this.egress.request({ ...call, timeoutMs: 15_000, requestId: row.id });
+    return classify(channel.provider, res.status, res.body, res.headers, row.body.to);
+  }
+
+  private async callGeneric(channel: ChannelRecord, row: Claimed): Promise<SendOutcome> {
+    if (!channel.callbackUrl || !channel.credentials.signingSecret) return { kind: 'failed', reason: 'no_access', error: { code: 'not_configured', title: 'the generic channel has no callbackUrl' } };
+    const body = JSON.stringify({ type: 'message.send', id: row.id, to: row.body.to, conversationId: row.conversation_id, message: row.body.message });
+    const ts = new Date();
+    const signature = new Webhook(channel.credentials.signingSecret).sign(row.id, ts, body);
+    const res = await this.egress.request({
+      method: 'POST', url: channel.callbackUrl, body, timeoutMs: 15_000,
+      headers: { 'content-type': 'application/json', 'webhook-id': row.id, 'webhook-timestamp': String(Math.floor(ts.getTime() / 1000)), 'webhook-signature': signature },
+    });
+    if (res.status >= 200 && res.status < 300) {
+      let id = row.id;
+      try {
+        id = String((JSON.parse(res.body.toString('utf8')) as { id?: string }).id ?? row.id);
+      } catch {
+        /* the platform may answer without a body */
+      }
+      return { kind: 'sent', providerMessageId: id };
+    }
+    if (res.status === 429 || res.status >= 500) return { kind: 'retry', reason: res.status === 429 ? 'rate_limited' : 'provider_unavailable', afterMs: 10_000, error: { code: String(res.status) } };
+    return { kind: 'failed', reason: res.status === 401 || res.status === 403 ? 'authentication' : 'invalid_request', error: { code: String(res.status) } };
+  }
+
+  private async remoteSize(url: string): Promise<number | undefined> {
+    try {
+      const res = await this.egress.request({ method: 'HEAD', url, timeoutMs: 5_000, maxResponseBytes: 1024 });
+      const len = Number(res.headers['content-length']);
+      return Number.isFinite(len) && len > 0 ? len : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async record(row: Claimed, channel: ChannelRecord | undefined, outcome: SendOutcome): Promise<void> {
+    const provider = channel?.provider ?? 'generic';
+    await this.ds.transaction(async (m) => {
+      if (outcome.kind === 'sent') {
+        await m.query(
+          `UPDATE ${S}.messages SET provider_message_id = $2, sent_at = now(), next_attempt_at = NULL,
+             status = CASE WHEN status_rank < 1 THEN 'sent' ELSE status END, status_rank = GREATEST(status_rank, 1)
+           WHERE id = $1`,
+          [row.id, outcome.providerMessageId],
+        );
+        // Statuses the provider reported before we stored its id.
+        await m.query(
+          `UPDATE ${S}.messages o SET status = best.status, status_rank = best.rank FROM (
+             SELECT status, CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 END AS rank
+             FROM ${S}.status_receipts WHERE channel_id = $2 AND provider_message_id = $3 ORDER BY 2 DESC LIMIT 1) best
+           WHERE o.id = $1 AND o.status_rank < best.rank`,
+          [row.id, row.channel_id, outcome.providerMessageId],
+        );
+        await this.outbox.publish(m, {
+          type: 'chat.message.sent', tenantId: row.tenant_id, subject: row.id,
+          data: { messageId: row.id, channelId: row.channel_id, provider, ...(row.conversation_id ? { conversationId: row.conversation_id } : {}), providerMessageId: outcome.providerMessageId, sentAt: new Date().toISOString() },
+        });
+        return;
+      }
+      if (outcome.kind === 'retry') {
+        this.logger.warn({ messageId: row.id, reason: outcome.reason, attempt: row.attempts }, 'send deferred');
+        const backoff = Math.max(outcome.afterMs, 1000 * 2 ** Math.min(row.attempts, 8));
+        await m.query(`UPDATE ${S}.messages SET status = 'queued', next_attempt_at = now() + ($2::int * interval '1 millisecond'), reason = $3, error = $4 WHERE id = $1`,
+          [row.id, Math.min(backoff, 3_600_000), outcome.reason, outcome.error ? JSON.stringify(outcome.error) : null]);
+        return;
+      }
+      await m.query(`UPDATE ${S}.messages SET status = 'failed', status_rank = 4, next_attempt_at = NULL, reason = $2, error = $3 WHERE id = $1`,
+        [row.id, outcome.reason, outcome.error ? JSON.stringify(outcome.error) : null]);
+      await this.outbox.publish(m, {
+        type: 'chat.message.status', tenantId: row.tenant_id, subject: row.id,
+        data: { messageId: row.id, channelId: row.channel_id, provider, status: 'failed', providerTimestamp: new Date().toISOString(), reason: outcome.reason, ...(outcome.error ? { error: outcome.error } : {}) },
+      });
+    });
+  }
+}
