@@ -27,6 +27,7 @@ module.exports = {
   moduleNameMapper,
   testMatch: ['<rootDir>/{libs,services}/**/*.spec.ts', '<rootDir>/{libs,services}/**/*.integration-spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  setupFiles: ['reflect-metadata'],
   globalSetup: '<rootDir>/libs/testing/src/global-setup.ts',
   globalTeardown: '<rootDir>/libs/testing/src/global-teardown.ts',
   testTimeout: 60000,

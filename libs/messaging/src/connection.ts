@@ -78,13 +78,19 @@ export class BusConnection {
   private async tryConnect(): Promise<void> {
     while (!this.closing) {
       let model: ChannelModel | undefined;
+      let closed = false;
       try {
         model = await connect(this.opts.url, { clientProperties: { connection_name: this.opts.name } });
-        model.on('error', (err: Error) => this.opts.logger.warn({ err: err.message }, 'rabbitmq connection error'));
         const current = model;
-        model.on('close', () => this.lost(current));
+        model.on('error', (err: Error) => this.opts.logger.warn({ err: err.message }, 'rabbitmq connection error'));
+        model.on('close', () => {
+          closed = true;
+          this.lost(current);
+        });
         model.on('blocked', (reason: string) => this.opts.logger.warn({ reason }, 'rabbitmq blocked publishing'));
         for (const l of this.listeners) await l(model);
+        // The connection may have died while the listeners ran; then start over.
+        if (closed) throw new Error('connection closed during setup');
         this.model = model;
         this.attempt = 0;
         this.opts.logger.info('rabbitmq connected');
@@ -92,15 +98,16 @@ export class BusConnection {
         this.connecting = undefined;
         return;
       } catch (err) {
-        if (model && this.model !== model) await model.close().catch(() => undefined);
+        if (model && !closed) await model.close().catch(() => undefined);
         await this.backoff(err);
       }
     }
     this.connecting = undefined;
   }
 
+  /** Only the connection in use matters; one that dies during setup is handled by tryConnect. */
   private lost(model: ChannelModel): void {
-    if (this.model !== model && this.model !== undefined) return;
+    if (this.model !== model) return;
     this.model = undefined;
     if (this.closing) return;
     this.opts.logger.warn('rabbitmq connection lost; reconnecting');

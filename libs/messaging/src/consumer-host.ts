@@ -198,7 +198,7 @@ export class ConsumerHost {
         const correlationId = d?.event?.correlationid;
         await this.outbox.add(
           m,
-          specs.map((s) => this.outbox.event({ correlationId, ...s })),
+          specs.map((s) => this.outbox.event({ correlationId, ...s, data: s.data as Record<string, unknown> })),
         );
       },
     });
@@ -258,7 +258,7 @@ export class ConsumerHost {
       return;
     }
     this.logger.warn({ type, eventId: d.event?.id, attempt: d.attempt, err: err.message }, 'handler failed; retrying later');
-    const ok = await this.forward(d, queueNames(this.opts.service).retry(d.attempt), err.message);
+    const ok = await this.forward(d, queueNames(this.opts.service).retry(delays[d.attempt - 1]), err.message);
     if (ok) {
       busMetrics.retried.inc({ type });
       busMetrics.consumed.inc({ type, outcome: 'retried' });

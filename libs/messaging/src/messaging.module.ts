@@ -2,7 +2,7 @@ import {
   BeforeApplicationShutdown, DynamicModule, Global, Inject, Injectable, Module, OnApplicationBootstrap,
 } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { createLogger, READINESS_CHECKS, type ReadinessCheck } from '@elo/observability';
+import { createLogger, type ReadinessCheck } from '@elo/observability';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { BusConnection } from './connection';
@@ -89,6 +89,16 @@ class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplicationShu
   }
 }
 
+/** Readiness: the broker connection is up. */
+@Injectable()
+export class BusReadinessCheck implements ReadinessCheck {
+  readonly name = 'rabbitmq';
+  constructor(private readonly bus: BusConnection) {}
+  async check(): Promise<void> {
+    if (!this.bus.connected) throw new Error('RabbitMQ is not connected');
+  }
+}
+
 /** RabbitMQ topology, outbox relay, consumers with inbox and retries, and the parking lot, for one service. */
 @Global()
 @Module({})
@@ -136,19 +146,10 @@ export class MessagingModule {
           inject: [BusConnection],
           useFactory: (bus: BusConnection) => new ParkedEvents(bus, opts.service),
         },
-        {
-          provide: READINESS_CHECKS,
-          inject: [BusConnection],
-          useFactory: (bus: BusConnection): ReadinessCheck => ({
-            name: 'rabbitmq',
-            check: async () => {
-              if (!bus.connected) throw new Error('RabbitMQ is not connected');
-            },
-          }),
-        },
+        BusReadinessCheck,
         MessagingLifecycle,
       ],
-      exports: [Outbox, BusConnection, ParkedEvents, OutboxRelay, ConsumerHost, READINESS_CHECKS],
+      exports: [Outbox, BusConnection, ParkedEvents, OutboxRelay, ConsumerHost, BusReadinessCheck],
     };
   }
 }

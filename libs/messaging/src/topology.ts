@@ -19,7 +19,8 @@ export interface ServiceTopology {
 export const queueNames = (service: string) => ({
   main: service,
   dead: `${service}.dead`,
-  retry: (attempt: number) => `${service}.retry.${attempt}`,
+  /** Named by delay, so changing the configured schedule declares new queues instead of clashing. */
+  retry: (delayMs: number) => `${service}.retry.${delayMs}ms`,
 });
 
 /**
@@ -47,8 +48,8 @@ export async function declareTopology(ch: Channel, t: ServiceTopology): Promise<
     },
   });
   for (const key of t.bindings) await ch.bindQueue(q.main, EVENTS_EXCHANGE, key);
-  for (const [i, delay] of t.retryDelaysMs.entries()) {
-    await ch.assertQueue(q.retry(i + 1), {
+  for (const delay of new Set(t.retryDelaysMs)) {
+    await ch.assertQueue(q.retry(delay), {
       durable: true,
       arguments: {
         'x-message-ttl': delay,

@@ -2,3 +2,4 @@ export { createServiceDataSource, type ServiceDataSourceOptions } from './data-s
 export { runMigrations, runSchemaMigrations } from './migrations';
 export { PersistenceModule, type PersistenceModuleOptions } from './persistence.module';
 export { inTransaction } from './transaction';
+export { DatabaseReadinessCheck } from './database-readiness';

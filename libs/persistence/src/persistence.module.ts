@@ -2,6 +2,7 @@ import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdow
 import { DataSource } from 'typeorm';
 import { createServiceDataSource, type ServiceDataSourceOptions } from './data-source';
 import { runMigrations } from './migrations';
+import { DatabaseReadinessCheck } from './database-readiness';
 
 export interface PersistenceModuleOptions extends ServiceDataSourceOptions {
   /** Run pending migrations when the module starts (default true). */
@@ -38,8 +39,9 @@ export class PersistenceModule {
           },
         },
         DataSourceCloser,
+        DatabaseReadinessCheck,
       ],
-      exports: [DataSource],
+      exports: [DataSource, DatabaseReadinessCheck],
     };
   }
 }

@@ -1,9 +1,9 @@
 import { DynamicModule, Module, type Provider } from '@nestjs/common';
 import { AuthModule } from '@elo/auth';
 import { HttpEgressModule } from '@elo/http-egress';
-import { MessagingModule, type MessagingModuleOptions } from '@elo/messaging';
+import { BusReadinessCheck, MessagingModule, type MessagingModuleOptions } from '@elo/messaging';
 import { ObservabilityModule } from '@elo/observability';
-import { PersistenceModule } from '@elo/persistence';
+import { DatabaseReadinessCheck, PersistenceModule } from '@elo/persistence';
 import type { BaseServiceConfig } from './config';
 import { ParkedEventsController } from './parked-events.controller';
 
@@ -46,7 +46,7 @@ export class EloServiceModule {
           databaseUrl: o.config.DATABASE_URL,
           ...o.messaging,
         }),
-        ObservabilityModule.forRoot({ service: o.service }),
+        ObservabilityModule.forRoot({ service: o.service, readinessTokens: [DatabaseReadinessCheck, BusReadinessCheck] }),
         AuthModule.forRoot({ adminApi: true }),
         HttpEgressModule,
       ],

@@ -1,0 +1,175 @@
+import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TcpProxy, type TestInfra } from '@elo/testing';
+import { BusProbe } from '../src/bus-probe';
+import { ParkedEvents } from '../src/parked-events';
+import type { SingleHandler } from '../src/types';
+import { queueNames } from '../src/topology';
+import { counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
+
+describe('bus: outbox → RabbitMQ → inbox', () => {
+  let infra: TestInfra;
+  let proxy: TcpProxy;
+  const nodes: BusNode[] = [];
+
+  beforeAll(async () => {
+    infra = await createTestInfra('bus');
+    await migrate(infra.databaseUrl);
+    const amqp = new URL(infra.amqpUrl);
+    proxy = await startTcpProxy(amqp.hostname, Number(amqp.port || 5672));
+  });
+
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) await n.stop();
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    await infra?.cleanup();
+  });
+
+  it('delivers 5,000 events exactly once in effect while the broker connections keep dropping', async () => {
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: viaProxy(infra.amqpUrl, proxy),
+      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
+    });
+    nodes.push(node);
+    let drops = 0;
+    const ids = await produce(node, 5_000, 100, (done) => {
+      // Cut every broker connection (relay and consumer) five times along the stream.
+      if (done % 1_000 === 0 && done < 5_000) {
+        proxy.dropAll();
+        drops++;
+      }
+    });
+    expect(ids).toHaveLength(5_000);
+    await expectEventually(async () => expect((await counts(node.ds)).total).toBeGreaterThanOrEqual(5_000), {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+    });
+    // Give late redeliveries their chance to (wrongly) double an effect: the outbox must be empty and
+    // the queue drained before we count.
+    await expectEventually(async () => expect(await node.relay.backlog()).toBe(0), { timeoutMs: 30_000 });
+    expect(drops).toBe(4);
+    const c = await counts(node.ds);
+    expect(c).toEqual({ total: 5_000, distinct: 5_000 });
+    const published = await node.ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".outbox WHERE published_at IS NOT NULL`);
+    expect(published[0].n).toBe(5_000);
+  }, 180_000);
+
+  it('acknowledges a redelivered event and skips it', async () => {
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      relay: false,
+      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
+    });
+    nodes.push(node);
+    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+    const probe = await BusProbe.connect(infra.amqpUrl, []);
+    try {
+      const e = node.outbox.event({
+        type: 'chat.conversation.closed',
+        tenantId: 't',
+        data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: 'dup' },
+      });
+      await probe.publish(e, e, e);
+      await expectEventually(async () => expect((await counts(node.ds)).total).toBe(1));
+      const inbox = await node.ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".inbox WHERE event_id = $1`, [e.id]);
+      expect(inbox[0].n).toBe(1);
+      await expectEventually(async () => {
+        const q = await queueDepth(infra, SERVICE);
+        expect(q).toBe(0);
+      });
+      expect((await counts(node.ds)).total).toBe(1);
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it('retries a failing handler through the delay queues, then parks it; a replay handles it', async () => {
+    let failuresLeft = 100;
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      relay: false,
+      retryDelaysMs: [100, 200],
+      handler: {
+        type: 'chat.conversation.closed',
+        batch: false,
+        fn: (async (event, ctx) => {
+          if (failuresLeft-- > 0) throw new Error('CRM is down');
+          await ctx.manager.query(`INSERT INTO "${SCHEMA}".effects (event_id) VALUES ($1)`, [event.id]);
+        }) as SingleHandler,
+      },
+    });
+    nodes.push(node);
+    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+    const parked = new ParkedEvents(node.bus, SERVICE);
+    const probe = await BusProbe.connect(infra.amqpUrl, []);
+    try {
+      const e = node.outbox.event({
+        type: 'chat.conversation.closed',
+        tenantId: 't',
+        data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: 'retry' },
+      });
+      await probe.publish(e);
+      // first try + 2 retries, then the parking lot
+      const list = await expectEventually(async () => {
+        const l = await parked.list();
+        expect(l.map((p) => p.eventId)).toContain(e.id);
+        return l;
+      }, { timeoutMs: 15_000 });
+      const p = list.find((x) => x.eventId === e.id)!;
+      expect(p.attempts).toBe(3);
+      expect(p.reason).toContain('CRM is down');
+      expect(failuresLeft).toBe(97);
+      expect((await counts(node.ds)).total).toBe(0);
+      // the handler recovers; the operator replays
+      failuresLeft = 0;
+      expect(await parked.replay([e.id])).toBe(1);
+      await expectEventually(async () => expect((await counts(node.ds)).total).toBe(1));
+      expect(await parked.list()).toHaveLength(0);
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it('parks an invalid event at once instead of retrying it', async () => {
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      relay: false,
+      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
+    });
+    nodes.push(node);
+    const parked = new ParkedEvents(node.bus, SERVICE);
+    const probe = await BusProbe.connect(infra.amqpUrl, []);
+    try {
+      const bad = node.outbox.event({ type: 'chat.conversation.closed', tenantId: 't', data: { reason: 'no ids' } });
+      await probe.publish(bad);
+      await expectEventually(async () => {
+        const l = await parked.list();
+        const p = l.find((x) => x.eventId === bad.id);
+        expect(p?.reason).toMatch(/invalid event/);
+        expect(p?.attempts).toBe(1);
+      });
+      await parked.replay(); // leave the lot empty for the other tests (it will park again, harmlessly)
+    } finally {
+      await probe.close();
+    }
+  });
+});
+
+async function queueDepth(infra: TestInfra, queue: string): Promise<number> {
+  const mgmt = new URL(process.env.ELO_TEST_RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672');
+  const auth = Buffer.from(`${decodeURIComponent(mgmt.username)}:${decodeURIComponent(mgmt.password)}`).toString('base64');
+  mgmt.username = '';
+  mgmt.password = '';
+  const res = await fetch(new URL(`/api/queues/${encodeURIComponent(infra.vhost)}/${encodeURIComponent(queue)}`, mgmt), {
+    headers: { authorization: `Basic ${auth}` },
+  });
+  const body = (await res.json()) as { messages?: number };
+  return body.messages ?? -1;
+}
+
+export { queueNames };

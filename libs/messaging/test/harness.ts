@@ -1,0 +1,126 @@
+import { createServiceDataSource, runMigrations } from '@elo/persistence';
+import pino from 'pino';
+import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
+import { BusConnection } from '../src/connection';
+import { ConsumerHost } from '../src/consumer-host';
+import { messagingTablesSql, Outbox } from '../src/outbox';
+import { OutboxRelay } from '../src/relay';
+import { declareTopology } from '../src/topology';
+import type { BatchHandler, SingleHandler } from '../src/types';
+
+export const SCHEMA = 'bus_test';
+export const SERVICE = 'bus-test';
+export const logger = pino({ level: process.env.ELO_TEST_LOG ?? 'silent' });
+
+class BusTestInit1763800000000 implements MigrationInterface {
+  name = 'BusTestInit1763800000000';
+  async up(q: QueryRunner): Promise<void> {
+    for (const sql of messagingTablesSql(SCHEMA)) await q.query(sql);
+    // Effects without a unique key, so a doubled effect would show as a second row.
+    await q.query(`CREATE TABLE "${SCHEMA}".effects (event_id text NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
+  }
+  async down(): Promise<void> {}
+}
+
+export async function migrate(databaseUrl: string): Promise<void> {
+  const ds = createServiceDataSource({ url: databaseUrl, schema: SCHEMA, migrations: [BusTestInit1763800000000] });
+  await ds.initialize();
+  await runMigrations(ds);
+  await ds.destroy();
+}
+
+/** Records each event once per handling in `effects`: the count shows losses and doubles. */
+export const recordEffects: BatchHandler = async (events, ctx) => {
+  await ctx.manager.query(`INSERT INTO "${SCHEMA}".effects (event_id) SELECT unnest($1::text[])`, [
+    events.map((e) => e.id),
+  ]);
+};
+
+export interface NodeOptions {
+  databaseUrl: string;
+  amqpUrl: string;
+  relay?: boolean;
+  handler?: { type: string; batch: boolean; fn: SingleHandler | BatchHandler };
+  retryDelaysMs?: number[];
+  batchSize?: number;
+}
+
+export interface BusNode {
+  ds: DataSource;
+  bus: BusConnection;
+  outbox: Outbox;
+  relay: OutboxRelay;
+  consumers: ConsumerHost;
+  stop(): Promise<void>;
+}
+
+/** One service process's worth of bus machinery, wired like MessagingModule does. */
+export async function startNode(o: NodeOptions): Promise<BusNode> {
+  const ds = createServiceDataSource({ url: o.databaseUrl, schema: SCHEMA, poolSize: 5 });
+  await ds.initialize();
+  const bus = new BusConnection({ url: o.amqpUrl, name: SERVICE, logger, maxBackoffMs: 500 });
+  const outbox = new Outbox(SCHEMA, `elo://${SERVICE}`);
+  const relay = new OutboxRelay(ds, bus, { schema: SCHEMA, databaseUrl: o.databaseUrl, pollIntervalMs: 200 }, logger);
+  const retryDelaysMs = o.retryDelaysMs ?? [200, 400];
+  const consumers = new ConsumerHost(
+    ds,
+    outbox,
+    { service: SERVICE, schema: SCHEMA, prefetch: 400, batchSize: o.batchSize ?? 200, concurrency: 2, retryDelaysMs },
+    logger,
+  );
+  if (o.handler) consumers.register({ ...o.handler, name: 'test' });
+  bus.onConnect(async (model) => {
+    const ch = await model.createChannel();
+    await declareTopology(ch, { service: SERVICE, bindings: consumers.bindings(), retryDelaysMs });
+    await ch.close();
+  });
+  if (o.relay !== false) relay.attach();
+  consumers.attach(bus);
+  await bus.start();
+  if (o.relay !== false) await relay.start();
+  return {
+    ds,
+    bus,
+    outbox,
+    relay,
+    consumers,
+    stop: async () => {
+      await consumers.stop();
+      await relay.stop();
+      await bus.close();
+      await ds.destroy();
+    },
+  };
+}
+
+export async function counts(ds: DataSource): Promise<{ total: number; distinct: number }> {
+  const [r] = (await ds.query(
+    `SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM "${SCHEMA}".effects`,
+  )) as Array<{ total: number; distinct: number }>;
+  return r;
+}
+
+/** Writes `n` test events to the outbox in transactions of `perTx`. */
+export async function produce(node: BusNode, n: number, perTx = 100, onBatch?: (done: number) => void): Promise<string[]> {
+  const ids: string[] = [];
+  for (let done = 0; done < n; done += perTx) {
+    const size = Math.min(perTx, n - done);
+    await node.ds.transaction(async (m) => {
+      const events = Array.from({ length: size }, (_, i) =>
+        node.outbox.event({
+          type: 'chat.conversation.closed',
+          tenantId: 'tenant-a',
+          data: {
+            conversationId: '00000000-0000-4000-8000-000000000001',
+            channelId: '00000000-0000-4000-8000-000000000002',
+            reason: `n${done + i}`,
+          },
+        }),
+      );
+      await node.outbox.add(m, events);
+      ids.push(...events.map((e) => e.id));
+    });
+    onBatch?.(done + size);
+  }
+  return ids;
+}

@@ -1,0 +1,24 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+
+const storage = new AsyncLocalStorage<{ correlationId: string }>();
+const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const CORRELATION_HEADER = 'x-correlation-id';
+
+export function currentCorrelationId(): string | undefined {
+  return storage.getStore()?.correlationId;
+}
+
+/** Runs `fn` with `id` as the correlation id of everything it logs and publishes. */
+export function runWithCorrelationId<T>(id: string | undefined, fn: () => T): T {
+  return storage.run({ correlationId: id && VALID_ID.test(id) ? id : randomUUID() }, fn);
+}
+
+/** Takes `x-correlation-id` from the request (or makes one), echoes it, and scopes the request to it. */
+export function correlationMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const given = req.headers[CORRELATION_HEADER];
+  const id = typeof given === 'string' && VALID_ID.test(given) ? given : randomUUID();
+  res.setHeader(CORRELATION_HEADER, id);
+  storage.run({ correlationId: id }, next);
+}
