@@ -170,7 +170,7 @@ export class MessageQueryService {
 
   async failures(tenantId: string, q: FailuresQuery): Promise<FailuresView> {
     const n = q.examples ?? 5;
-    const mw = new Where(tenantId).range(q, 'status_at');
+    const mw = new Where(tenantId).range(q, 'created_at');
     const msgs: Array<MessageRow & { cnt: string }> = await this.ds.query(
       `SELECT * FROM (
          SELECT ${COLUMNS}, count(*) OVER (PARTITION BY failure_reason) AS cnt,

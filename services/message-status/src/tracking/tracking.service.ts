@@ -87,9 +87,12 @@ interface MessageRow {
   channel_id: string | null;
   provider: string | null;
   conversation_id: string | null;
+  provider_message_id: string | null;
   status: MessageState;
-  inserted: boolean;
+  created_at: Date;
 }
+
+const ROW_COLUMNS = 'id, tenant_id, channel_id, provider, conversation_id, provider_message_id, status, created_at';
 
 interface PendingRow {
   tenant_id: string;
@@ -104,6 +107,25 @@ interface PendingRow {
   reason: string | null;
   event_id: string | null;
   message_id: string;
+}
+
+const earliest = (xs: StatusInput[]): Date => new Date(Math.min(...xs.map((i) => i.at.getTime())));
+
+/**
+ * Facts per message id. The same id claimed by two tenants in one batch (a bug or an attack) cannot be
+ * handled by one statement: the second tenant's facts go in a second round (where the tenant check
+ * refuses them).
+ */
+function groupById(inputs: StatusInput[]): { groups: Map<string, StatusInput[]>; later: StatusInput[] } {
+  const groups = new Map<string, StatusInput[]>();
+  const later: StatusInput[] = [];
+  for (const i of inputs) {
+    const list = groups.get(i.messageId);
+    if (!list) groups.set(i.messageId, [i]);
+    else if (list[0].tenantId === i.tenantId) list.push(i);
+    else later.push(i);
+  }
+  return { groups, later };
 }
 
 const key = (channelId: string, pmid: string) => `${channelId}\u0000${pmid}`;
@@ -122,88 +144,112 @@ const first = <T>(xs: T[], f: (x: T) => string | null | undefined): string | nul
  */
 @Injectable()
 export class TrackingService {
-  /** Applies facts about known message ids (creating the message when first seen). */
+  /** Applies facts about message ids, creating a message when first seen. */
   async apply(m: EntityManager, inputs: StatusInput[]): Promise<StatusChange[]> {
     if (inputs.length === 0) return [];
-    const byId = new Map<string, StatusInput[]>();
-    // The same id claimed by two tenants in one batch (a bug or an attack): one statement cannot upsert a
-    // row twice, so the second tenant's facts go in a second round (where the tenant check refuses them).
-    const later: StatusInput[] = [];
-    for (const i of inputs) {
-      const list = byId.get(i.messageId);
-      if (!list) byId.set(i.messageId, [i]);
-      else if (list[0].tenantId === i.tenantId) list.push(i);
-      else later.push(i);
-    }
-    // Sorted ids: concurrent batches lock rows in the same order.
-    const ids = [...byId.keys()].sort();
-    const groups = ids.map((id) => byId.get(id)!);
-    const rows: MessageRow[] = await m.query(
-      `INSERT INTO ${S}.messages AS x (id, tenant_id, channel_id, provider, conversation_id, provider_message_id,
+    const { groups, later } = groupById(inputs);
+    const ids = [...groups.keys()].sort();
+    // Sorted ids: concurrent transactions take row locks in the same order.
+    const inserted: Array<{ id: string }> = await m.query(
+      `INSERT INTO ${S}.messages (id, tenant_id, channel_id, provider, conversation_id, provider_message_id,
          status, status_rank, status_at, created_at)
        SELECT u.id, u.tenant_id, u.channel_id, u.provider, u.conversation_id, u.pmid, 'queued', 0, u.at, u.at
          FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::timestamptz[])
            AS u(id, tenant_id, channel_id, provider, conversation_id, pmid, at)
         ORDER BY u.id
-       ON CONFLICT (id) DO UPDATE SET
-         channel_id = COALESCE(x.channel_id, EXCLUDED.channel_id),
-         provider = COALESCE(x.provider, EXCLUDED.provider),
-         conversation_id = COALESCE(x.conversation_id, EXCLUDED.conversation_id),
-         provider_message_id = COALESCE(x.provider_message_id, EXCLUDED.provider_message_id),
-         created_at = LEAST(x.created_at, EXCLUDED.created_at)
-       WHERE x.tenant_id = EXCLUDED.tenant_id
-       RETURNING x.id, x.tenant_id, x.channel_id, x.provider, x.conversation_id, x.status, (x.xmax = 0) AS inserted`,
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
       [
         ids,
-        groups.map((g) => g[0].tenantId),
-        groups.map((g) => first(g, (i) => i.channelId)),
-        groups.map((g) => first(g, (i) => i.provider)),
-        groups.map((g) => first(g, (i) => i.conversationId)),
-        groups.map((g) => first(g, (i) => i.providerMessageId)),
-        groups.map((g) => new Date(Math.min(...g.map((i) => i.at.getTime())))),
+        ids.map((id) => groups.get(id)![0].tenantId),
+        ids.map((id) => first(groups.get(id)!, (i) => i.channelId)),
+        ids.map((id) => first(groups.get(id)!, (i) => i.provider)),
+        ids.map((id) => first(groups.get(id)!, (i) => i.conversationId)),
+        ids.map((id) => first(groups.get(id)!, (i) => i.providerMessageId)),
+        ids.map((id) => earliest(groups.get(id)!)),
       ],
     );
+    const rows: MessageRow[] = await m.query(
+      `SELECT ${ROW_COLUMNS} FROM ${S}.messages WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      [ids],
+    );
+    const fresh = new Set(inserted.map((r) => r.id));
+    const changes = await this.applyToRows(m, rows, groups, fresh);
+    if (later.length > 0) changes.push(...(await this.apply(m, later)));
+    return changes;
+  }
 
+  /**
+   * The heart of it: given the locked rows and the facts about each, write the timeline and move the
+   * statuses that move, in two statements.
+   */
+  private async applyToRows(
+    m: EntityManager,
+    rows: MessageRow[],
+    groups: Map<string, StatusInput[]>,
+    fresh: Set<string>,
+  ): Promise<StatusChange[]> {
     const changes: StatusChange[] = [];
     const tl = { mid: [] as string[], tenant: [] as string[], status: [] as string[], source: [] as string[], ts: [] as Date[],
       reportable: [] as boolean[], applied: [] as boolean[], code: [] as (string | null)[], title: [] as (string | null)[],
       details: [] as (string | null)[], reason: [] as (string | null)[], eventId: [] as (string | null)[] };
-    const upd = { id: [] as string[], status: [] as string[], rank: [] as number[], at: [] as Date[], reason: [] as (string | null)[],
-      code: [] as (string | null)[], title: [] as (string | null)[], details: [] as (string | null)[], retryable: [] as (boolean | null)[] };
+    const upd = { id: [] as string[], status: [] as (string | null)[], rank: [] as (number | null)[], at: [] as (Date | null)[],
+      reason: [] as (string | null)[], code: [] as (string | null)[], title: [] as (string | null)[], details: [] as (string | null)[],
+      retryable: [] as (boolean | null)[], channel: [] as (string | null)[], provider: [] as (string | null)[],
+      conversation: [] as (string | null)[], pmid: [] as (string | null)[], created: [] as (Date | null)[] };
 
     for (const row of rows) {
-      // Another tenant's message with the same id is never touched: the upsert returned nothing for it.
-      const group = byId.get(row.id)!;
-      const chosen = nextState({ status: row.status, provider: row.provider }, group);
-      if (row.inserted && group.some((i) => i.source === 'send.requested')) {
-        changes.push(this.change(row, null, 'queued', group.find((i) => i.source === 'send.requested')!.at));
-      }
+      const group = groups.get(row.id);
+      // Another tenant's message with the same id is never touched.
+      if (!group || group[0].tenantId !== row.tenant_id) continue;
+      const isNew = fresh.has(row.id);
+      // Fill what an earlier fact did not know (a queued message learns its channel when sent).
+      const fill = {
+        channel: row.channel_id ? null : first(group, (i) => i.channelId),
+        provider: row.provider ? null : first(group, (i) => i.provider),
+        conversation: row.conversation_id ? null : first(group, (i) => i.conversationId),
+        pmid: row.provider_message_id ? null : first(group, (i) => i.providerMessageId),
+      };
+      const created = earliest(group);
+      const earlier = created < new Date(row.created_at) ? created : null;
+      const provider = row.provider ?? fill.provider;
+      const chosen = nextState({ status: row.status, provider }, group);
+      const view = { ...row, channel_id: row.channel_id ?? fill.channel, provider, conversation_id: row.conversation_id ?? fill.conversation };
+      const queued = isNew ? group.find((i) => i.source === 'send.requested') : undefined;
+      if (queued) changes.push(this.change(view, null, 'queued', queued.at));
       for (const i of group) {
         tl.mid.push(row.id);
         tl.tenant.push(row.tenant_id);
         tl.status.push(i.status);
         tl.source.push(i.source);
         tl.ts.push(i.at);
-        tl.reportable.push(canReport(row.provider, i.status));
-        tl.applied.push(i === chosen || (i.status === 'queued' && row.inserted));
+        tl.reportable.push(canReport(provider, i.status));
+        tl.applied.push(i === chosen || i === queued);
         tl.code.push(i.errorCode ?? null);
         tl.title.push(i.errorTitle ?? null);
         tl.details.push(i.errorDetails ?? null);
         tl.reason.push(i.reason ?? null);
         tl.eventId.push(i.eventId ?? null);
       }
-      if (!chosen) continue;
-      const cls = chosen.status === 'failed' ? classifyFailure(row.provider, chosen.errorCode, chosen.reason) : undefined;
+      const fills = fill.channel || fill.provider || fill.conversation || fill.pmid || earlier;
+      if (!chosen && !fills) continue;
+      const cls = chosen?.status === 'failed' ? classifyFailure(provider, chosen.errorCode, chosen.reason) : undefined;
       upd.id.push(row.id);
-      upd.status.push(chosen.status);
-      upd.rank.push(STATUS_RANK[chosen.status]);
-      upd.at.push(chosen.at);
+      upd.status.push(chosen?.status ?? null);
+      upd.rank.push(chosen ? STATUS_RANK[chosen.status] : null);
+      upd.at.push(chosen?.at ?? null);
       upd.reason.push(cls?.reason ?? null);
       upd.retryable.push(cls?.retryable ?? null);
-      upd.code.push(cls ? (chosen.errorCode ?? null) : null);
-      upd.title.push(cls ? (chosen.errorTitle ?? null) : null);
-      upd.details.push(cls ? (chosen.errorDetails ?? null) : null);
-      const ch = this.change(row, row.status, chosen.status, chosen.at);
+      upd.code.push(cls ? (chosen!.errorCode ?? null) : null);
+      upd.title.push(cls ? (chosen!.errorTitle ?? null) : null);
+      upd.details.push(cls ? (chosen!.errorDetails ?? null) : null);
+      upd.channel.push(fill.channel);
+      upd.provider.push(fill.provider);
+      upd.conversation.push(fill.conversation);
+      upd.pmid.push(fill.pmid);
+      upd.created.push(earlier);
+      if (!chosen) continue;
+      const ch = this.change(view, row.status, chosen.status, chosen.at);
       if (cls) Object.assign(ch, { reason: cls.reason, retryable: cls.retryable, errorCode: chosen.errorCode ?? null, errorTitle: chosen.errorTitle ?? null });
       changes.push(ch);
     }
@@ -220,16 +266,29 @@ export class TrackingService {
     }
     if (upd.id.length > 0) {
       await m.query(
-        `UPDATE ${S}.messages AS x SET status = u.status, status_rank = u.rank, status_at = u.at,
-           failure_reason = u.reason, failure_code = u.code, failure_title = u.title, failure_details = u.details,
-           retryable = u.retryable, updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[])
-           AS u(id, status, rank, at, reason, code, title, details, retryable)
+        `UPDATE ${S}.messages AS x SET
+           status = COALESCE(u.status, x.status),
+           status_rank = COALESCE(u.rank, x.status_rank),
+           status_at = COALESCE(u.at, x.status_at),
+           failure_reason = CASE WHEN u.status IS NULL THEN x.failure_reason ELSE u.reason END,
+           failure_code = CASE WHEN u.status IS NULL THEN x.failure_code ELSE u.code END,
+           failure_title = CASE WHEN u.status IS NULL THEN x.failure_title ELSE u.title END,
+           failure_details = CASE WHEN u.status IS NULL THEN x.failure_details ELSE u.details END,
+           retryable = CASE WHEN u.status IS NULL THEN x.retryable ELSE u.retryable END,
+           channel_id = COALESCE(x.channel_id, u.channel_id),
+           provider = COALESCE(x.provider, u.provider),
+           conversation_id = COALESCE(x.conversation_id, u.conversation_id),
+           provider_message_id = COALESCE(x.provider_message_id, u.pmid),
+           created_at = LEAST(x.created_at, u.created),
+           updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+                     $9::bool[], $10::uuid[], $11::text[], $12::uuid[], $13::text[], $14::timestamptz[])
+           AS u(id, status, rank, at, reason, code, title, details, retryable, channel_id, provider, conversation_id, pmid, created)
          WHERE x.id = u.id`,
-        [upd.id, upd.status, upd.rank, upd.at, upd.reason, upd.code, upd.title, upd.details, upd.retryable],
+        [upd.id, upd.status, upd.rank, upd.at, upd.reason, upd.code, upd.title, upd.details, upd.retryable,
+          upd.channel, upd.provider, upd.conversation, upd.pmid, upd.created],
       );
     }
-    if (later.length > 0) changes.push(...(await this.apply(m, later)));
     return changes;
   }
 
@@ -240,13 +299,15 @@ export class TrackingService {
   async applyByProviderId(m: EntityManager, inputs: ProviderStatusInput[]): Promise<StatusChange[]> {
     if (inputs.length === 0) return [];
     const keys = [...new Map(inputs.map((i) => [key(i.channelId, i.providerMessageId), i])).values()];
-    const found: Array<{ id: string; tenant_id: string; channel_id: string; provider_message_id: string }> = await m.query(
-      `SELECT x.id, x.tenant_id, x.channel_id, x.provider_message_id
+    // Finds and locks (in id order) the messages these statuses belong to.
+    const found: MessageRow[] = await m.query(
+      `SELECT ${ROW_COLUMNS.split(', ').map((c) => `x.${c}`).join(', ')}
          FROM unnest($1::uuid[], $2::text[]) AS k(channel_id, pmid)
-         JOIN ${S}.messages x ON x.channel_id = k.channel_id AND x.provider_message_id = k.pmid`,
+         JOIN ${S}.messages x ON x.channel_id = k.channel_id AND x.provider_message_id = k.pmid
+        ORDER BY x.id FOR UPDATE OF x`,
       [keys.map((k) => k.channelId), keys.map((k) => k.providerMessageId)],
     );
-    const known = new Map(found.map((f) => [key(f.channel_id, f.provider_message_id), f]));
+    const known = new Map(found.map((f) => [key(f.channel_id!, f.provider_message_id!), f]));
     const resolved: StatusInput[] = [];
     const waiting: ProviderStatusInput[] = [];
     for (const i of inputs) {
@@ -269,7 +330,10 @@ export class TrackingService {
         ],
       );
     }
-    return this.apply(m, resolved);
+    if (resolved.length === 0) return [];
+    // One message id per row here, one tenant per message: no second round needed.
+    const { groups } = groupById(resolved);
+    return this.applyToRows(m, found, groups, new Set());
   }
 
   /** Takes the waiting statuses of messages that have just become known. */
@@ -376,7 +440,7 @@ export class TrackingService {
     };
   }
 
-  private change(row: MessageRow, previous: MessageState | null, status: MessageState, at: Date): StatusChange {
+  private change(row: Pick<MessageRow, 'id' | 'tenant_id' | 'channel_id' | 'provider' | 'conversation_id'>, previous: MessageState | null, status: MessageState, at: Date): StatusChange {
     return {
       kind: 'status',
       tenantId: row.tenant_id,
