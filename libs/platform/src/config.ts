@@ -29,6 +29,12 @@ export class BaseServiceConfig {
 
   @IsOptional() @IsIn(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) LOG_LEVEL?: string;
 
+  /** Private addresses (comma-separated CIDRs or hosts) outbound HTTP may reach, e.g. an on-premises PBX. */
+  @IsOptional() @IsString() EGRESS_ALLOW_PRIVATE?: string;
+
+  /** Base URL the outside world reaches this service at (webhook URLs, links). */
+  @IsOptional() @Matches(/^https?:\/\//, { message: 'PUBLIC_BASE_URL must be an http(s) URL' }) PUBLIC_BASE_URL?: string;
+
   /** Largest request body accepted, in bytes (default 3 MB, Meta's maximum webhook size). */
   @IsOptional() @IsInt() @Min(1024) BODY_LIMIT_BYTES?: number;
 }

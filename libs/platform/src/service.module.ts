@@ -1,6 +1,6 @@
 import { DynamicModule, Module, type Provider } from '@nestjs/common';
-import { AuthModule } from '@elo/auth';
-import { HttpEgressModule } from '@elo/http-egress';
+import { AuthModule, SecretBox } from '@elo/auth';
+import { allowPrivateFromEnv, HttpEgress } from '@elo/http-egress';
 import { BusReadinessCheck, MessagingModule, type MessagingModuleOptions } from '@elo/messaging';
 import { ObservabilityModule } from '@elo/observability';
 import { DatabaseReadinessCheck, PersistenceModule } from '@elo/persistence';
@@ -29,6 +29,10 @@ export interface EloServiceOptions<C extends BaseServiceConfig> {
 export class EloServiceModule {
   static forRoot<C extends BaseServiceConfig>(o: EloServiceOptions<C>): DynamicModule {
     const configProvider: Provider = { provide: SERVICE_CONFIG, useValue: o.config };
+    const egress: Provider = {
+      provide: HttpEgress,
+      useFactory: () => new HttpEgress({ allowPrivate: allowPrivateFromEnv(o.config.EGRESS_ALLOW_PRIVATE) }),
+    };
     return {
       module: EloServiceModule,
       global: true,
@@ -47,12 +51,18 @@ export class EloServiceModule {
           ...o.messaging,
         }),
         ObservabilityModule.forRoot({ service: o.service, readinessTokens: [DatabaseReadinessCheck, BusReadinessCheck] }),
-        AuthModule.forRoot({ adminApi: true }),
-        HttpEgressModule,
+        AuthModule.forRoot({
+          adminApi: true,
+          adminKey: o.config.ELO_ADMIN_KEY,
+          secretBox: SecretBox.fromEnv({
+            ELO_ENCRYPTION_KEYS: o.config.ELO_ENCRYPTION_KEYS,
+            ELO_ENCRYPTION_ACTIVE_KEY: o.config.ELO_ENCRYPTION_ACTIVE_KEY,
+          }),
+        }),
       ],
       controllers: [ParkedEventsController],
-      providers: [configProvider],
-      exports: [configProvider],
+      providers: [configProvider, egress],
+      exports: [configProvider, egress],
     };
   }
 }

@@ -1,0 +1,20 @@
+import { createParamDecorator, ExecutionContext, ForbiddenException, SetMetadata } from '@nestjs/common';
+import type { Permission, Principal } from './permissions';
+import { problem } from './problem';
+
+export const PERMISSION_KEY = 'elo:permission';
+
+/** Names the one permission a route needs. A route with none (and not @Public) is refused. */
+export const RequirePermission = (permission: Permission): MethodDecorator & ClassDecorator =>
+  SetMetadata(PERMISSION_KEY, permission);
+
+/** The authenticated caller (`request.principal`). */
+export const CurrentPrincipal = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): Principal => ctx.switchToHttp().getRequest<{ principal: Principal }>().principal,
+);
+
+/** The caller's tenant; the bootstrap admin has none and may not touch tenant data. */
+export function tenantIdOf(p: Principal): string {
+  if (!p?.tenantId) throw new ForbiddenException(problem(403, 'this endpoint needs a tenant API key'));
+  return p.tenantId;
+}
