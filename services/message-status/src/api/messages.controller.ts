@@ -1,12 +1,11 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, RequirePermission, tenantIdOf } from '@elo/auth';
+import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
 import { FailuresQuery, ListMessagesQuery, MessageIdParam, StatsQuery } from './dto/message-query.dto';
 import { FailuresView, MessageDetailView, MessagePageView, StatsView } from './dto/message-view.dto';
 import { MessageQueryService } from './message-query.service';
 
-type Principal = Parameters<typeof tenantIdOf>[0];
 
 /** Operators' reads: one message with its timeline, lists, counts for charts, the failures board. */
 @ApiTags('messages')

@@ -1,10 +1,9 @@
 import { Controller, Get, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, RequirePermission, tenantIdOf } from '@elo/auth';
+import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import type { Request, Response } from 'express';
 import { LiveFeed } from '../live/live-feed.service';
 
-type Principal = Parameters<typeof tenantIdOf>[0];
 const KEEPALIVE_MS = 15_000;
 
 /**

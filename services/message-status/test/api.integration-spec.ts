@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
+
+describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let probe: BusProbe;
+  let a: { tenantId: string; key: string };
+  let b: { tenantId: string; key: string };
+  const channelId = randomUUID();
+  const conversationId = randomUUID();
+  const msgs = Array.from({ length: 5 }, () => ({ ...ids(), channelId }));
+
+  const get = async (path: string, key: string) => {
+    const res = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as Record<string, any> };
+  };
+
+  beforeAll(async () => {
+    infra = await createTestInfra('message_status_api');
+    svc = await startApp(infra);
+    probe = await BusProbe.connect(infra.amqpUrl, []);
+    a = await tenantWithKey(svc.url);
+    b = await tenantWithKey(svc.url);
+    for (const [i, m] of msgs.entries()) {
+      await probe.publish(sendRequested(a.tenantId, { messageId: m.messageId, channelId, conversationId, time: i }));
+    }
+    await probe.publish(...msgs.map((m, i) => sent(a.tenantId, { ...m, provider: 'whatsapp', t: 10 + i, conversationId })));
+    await probe.publish(
+      status(a.tenantId, { ...msgs[0], provider: 'whatsapp', status: 'read', t: 30 }),
+      status(a.tenantId, { ...msgs[1], provider: 'whatsapp', status: 'failed', t: 31, code: '131047', title: 'Re-engagement message' }),
+      status(a.tenantId, { ...msgs[2], provider: 'whatsapp', status: 'failed', t: 32, code: '130429', title: 'Rate limit hit' }),
+      integrationFailed(a.tenantId, { errorClass: 'timeout', name: 'erp' }),
+    );
+    await expectEventually(async () => expect((await get(`/messages/${msgs[2].messageId}`, a.key)).body.status).toBe('failed'));
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await svc?.close();
+    await infra?.cleanup();
+  });
+
+  it('GET /messages/{id}: status, failure and timeline in provider order', async () => {
+    const r = await get(`/messages/${msgs[1].messageId}`, a.key);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ id: msgs[1].messageId, status: 'failed', provider: 'whatsapp', conversationId,
+      failure: { reason: 'outside_window', retryable: false, code: '131047' } });
+    expect(r.body.timeline.map((e: { status: string }) => e.status)).toEqual(['queued', 'sent', 'failed']);
+  });
+
+  it('GET /messages: filters by status, channel and conversation, and pages with a cursor', async () => {
+    const failed = await get(`/messages?status=failed&channelId=${channelId}`, a.key);
+    expect(failed.body.items.map((m: { id: string }) => m.id).sort()).toEqual([msgs[1].messageId, msgs[2].messageId].sort());
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: Record<string, any> } = await get(`/messages?conversationId=${conversationId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, a.key);
+      seen.push(...page.body.items.map((m: { id: string }) => m.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(5);
+    expect(new Set(seen).size).toBe(5);
+    expect(seen).toEqual([...msgs].reverse().map((m) => m.messageId));
+  });
+
+  it('GET /stats: counts per status and channel, and moves per bucket', async () => {
+    const r = await get(`/stats?from=2020-01-01T00:00:00Z&bucket=day`, a.key);
+    const byStatus = Object.fromEntries(r.body.totals.map((t: { status: string; count: number }) => [t.status, t.count]));
+    expect(byStatus).toEqual({ read: 1, failed: 2, sent: 2 });
+    expect(r.body.totals.every((t: { channelId: string }) => t.channelId === channelId)).toBe(true);
+    expect(r.body.buckets.length).toBeGreaterThan(0);
+  });
+
+  it('GET /failures: grouped by reason with the latest examples, integration failures included', async () => {
+    const r = await get('/failures', a.key);
+    const reasons = Object.fromEntries(r.body.groups.map((g: { reason: string; count: number }) => [g.reason, g.count]));
+    expect(reasons).toEqual({ outside_window: 1, rate_limited: 1, 'integration:timeout': 1 });
+    const rl = r.body.groups.find((g: { reason: string }) => g.reason === 'rate_limited');
+    expect(rl).toMatchObject({ kind: 'message', retryable: true, latest: [{ id: msgs[2].messageId, code: '130429' }] });
+  });
+
+  it('GET /stream: streams the tenant\'s changes, and only theirs', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${svc.url}/stream`, { headers: { authorization: `Bearer ${a.key}` }, signal: ac.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const readUntil = async (pred: (t: string) => boolean) => {
+      while (!pred(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+    };
+    await readUntil((t) => t.includes('event: ready'));
+    const other = ids();
+    await probe.publish(sent(b.tenantId, { ...other, provider: 'whatsapp', t: 1 }));
+    await probe.publish(status(a.tenantId, { ...msgs[3], provider: 'whatsapp', status: 'delivered', t: 40 }));
+    await readUntil((t) => t.includes(msgs[3].messageId));
+    ac.abort();
+    expect(text).toContain('"status":"delivered"');
+    expect(text).not.toContain(other.messageId);
+  });
+
+  it('scopes every read to the key\'s tenant: a second tenant sees none of the first one\'s messages', async () => {
+    expect((await get(`/messages/${msgs[0].messageId}`, b.key)).status).toBe(404);
+    const mine = new Set(msgs.map((m) => m.messageId));
+    // Tenant b only has the message the stream test sent for it.
+    const list = (await get('/messages', b.key)).body.items as Array<{ id: string }>;
+    expect(list.filter((m) => mine.has(m.id))).toEqual([]);
+    const totals = (await get('/stats', b.key)).body.totals as Array<{ channelId: string; count: number }>;
+    expect(totals.filter((t) => t.channelId === channelId)).toEqual([]);
+    expect((await get('/failures', b.key)).body.groups).toEqual([]);
+    const third = await tenantWithKey(svc.url);
+    expect((await get('/messages', third.key)).body.items).toEqual([]);
+    expect((await get('/stats', third.key)).body.totals).toEqual([]);
+  });
+
+  it('refuses bad input and keys without the permission with problem+json', async () => {
+    const bad = await get('/messages?status=bogus', a.key);
+    expect(bad.status).toBe(400);
+    expect(bad.type).toContain('application/problem+json');
+    expect((await get('/messages?cursor=nope', a.key)).status).toBe(400);
+    expect((await get('/messages/not-a-uuid', a.key)).status).toBe(400);
+    expect((await get('/messages', 'wrong-key-0000000000')).status).toBe(401);
+    const noPerm = await tenantWithKey(svc.url, ['channels:manage']);
+    expect((await get('/messages', noPerm.key)).status).toBe(403);
+  });
+});
