@@ -4,6 +4,9 @@ import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing'
 import { startApp, tenantWithKey, type RunningApp } from './app.fixture';
 import { ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked field by field
+type Body = Record<string, any>;
+
 describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () => {
   let infra: TestInfra;
   let svc: RunningApp;
@@ -16,7 +19,7 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
 
   const get = async (path: string, key: string) => {
     const res = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
-    return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as Record<string, any> };
+    return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as Body };
   };
 
   beforeAll(async () => {
@@ -58,7 +61,7 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: Record<string, any> } = await get(`/messages?conversationId=${conversationId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, a.key);
+      const page: { body: Body } = await get(`/messages?conversationId=${conversationId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, a.key);
       seen.push(...page.body.items.map((m: { id: string }) => m.id));
       cursor = page.body.nextCursor;
     } while (cursor);
