@@ -37,8 +37,13 @@ export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    this.emitter.emit('end');
+    this.endStreams();
     await this.client?.end().catch(() => undefined);
+  }
+
+  /** Ends every open stream (shutdown); clients reconnect, to another replica if this one is going away. */
+  endStreams(): void {
+    this.emitter.emit('end');
   }
 
   /** Calls `fn` with every change of `tenantId` until the returned function is called. */
