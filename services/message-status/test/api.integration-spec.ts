@@ -112,7 +112,7 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
 
   it('scopes every read to the key\'s tenant: a second tenant sees none of the first one\'s messages', async () => {
     expect((await get(`/messages/${msgs[0].messageId}`, b.key)).status).toBe(404);
-    const mine = new Set(msgs.map((m) => m.messageId));
+    const mine = new Set<string>(msgs.map((m) => m.messageId));
     // Tenant b only has the message the stream test sent for it.
     const list = (await get('/messages', b.key)).body.items as Array<{ id: string }>;
     expect(list.filter((m) => mine.has(m.id))).toEqual([]);
