@@ -54,14 +54,17 @@ export class ApiKeyGuard implements CanActivate {
     }
     const parsed = parseApiKey(key);
     if (!parsed) return undefined;
-    const rows: Array<{ id: string; tenant_id: string; hash: string; permissions: string[] }> = await this.ds.query(
-      `UPDATE auth.api_keys SET last_used_at = now()
-        WHERE prefix = $1 AND revoked_at IS NULL
-        RETURNING id, tenant_id, hash, permissions`,
-      [parsed.prefix],
-    );
+    const rows: Array<{ id: string; tenant_id: string; hash: string; permissions: string[]; stale: boolean }> =
+      await this.ds.query(
+        `SELECT id, tenant_id, hash, permissions,
+                (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
+           FROM auth.api_keys WHERE prefix = $1 AND revoked_at IS NULL`,
+        [parsed.prefix],
+      );
     const row = rows[0];
     if (!row || !sameHash(row.hash, hashKey(key))) return undefined;
+    // last_used_at to the minute: one write a minute per key, not one per request.
+    if (row.stale) void this.ds.query('UPDATE auth.api_keys SET last_used_at = now() WHERE id = $1', [row.id]).catch(() => undefined);
     return { tenantId: row.tenant_id, keyId: row.id, permissions: row.permissions, isAdmin: false };
   }
 }

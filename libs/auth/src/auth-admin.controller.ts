@@ -134,11 +134,12 @@ export class AuthAdminController {
   ) {
     this.ensureTenantAccess(p, tenantId);
     return this.ds.transaction(async (m) => {
-      const rows: KeyRow[] = await m.query(
+      // TypeORM answers UPDATE … RETURNING with [rows, affected].
+      const [rows] = (await m.query(
         `UPDATE auth.api_keys SET revoked_at = now() WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL
          RETURNING id, name, prefix, permissions, created_at, last_used_at, revoked_at`,
         [keyId, tenantId],
-      );
+      )) as [KeyRow[], number];
       if (!rows[0]) throw new NotFoundException(problem(404, 'no such active key'));
       const { key, prefix, hash } = newApiKey();
       const id = randomUUID();
@@ -163,10 +164,10 @@ export class AuthAdminController {
   ): Promise<void> {
     this.ensureTenantAccess(p, tenantId);
     await this.ds.transaction(async (m) => {
-      const rows = await m.query(
+      const [rows] = (await m.query(
         'UPDATE auth.api_keys SET revoked_at = now() WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL RETURNING id',
         [keyId, tenantId],
-      );
+      )) as [Array<{ id: string }>, number];
       if (!rows[0]) throw new NotFoundException(problem(404, 'no such active key'));
       await this.audit.record(m, { tenantId, actorKeyId: p.keyId, service: 'auth', action: 'key.revoked', targetType: 'api_key', targetId: keyId });
     });

@@ -1,48 +1,40 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { currentCorrelationId } from './correlation';
+import { redactString, redactValue } from './redaction';
 
-/** Keys whose values are secrets wherever they appear (any depth, any case variant listed). */
-export const SECRET_KEYS = [
-  'authorization', 'Authorization', 'cookie', 'set-cookie', 'x-hub-signature-256', 'x-telegram-bot-api-secret-token',
-  'webhook-signature', 'x-api-key', 'password', 'secret', 'token', 'accessToken', 'access_token', 'appSecret',
-  'app_secret', 'apiKey', 'api_key', 'refreshToken', 'refresh_token', 'clientSecret', 'client_secret', 'chave',
-  'privateKey', 'signingSecret', 'verifyToken', 'secretToken', 'credentials', 'key',
-];
-
-const paths = SECRET_KEYS.flatMap((k) => {
-  const p = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
-  const sep = p.startsWith('[') ? '' : '.';
-  return [p, `*${sep}${p}`, `*.*${sep}${p}`, `*.*.*${sep}${p}`, `headers${sep}${p}`, `req.headers${sep}${p}`];
-});
-
-const STRING_SECRETS: Array<[RegExp, string]> = [
-  [/(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]'],
-  [/\belo_[A-Za-z0-9]{4,}_[A-Za-z0-9]{8,}\b/g, 'elo_[redacted]'],
-  [/\b(sk|pk|rk)_(live|test)_[A-Za-z0-9]+/g, '$1_$2_[redacted]'],
-  [/([?&](?:token|key|secret|password|access_token|api_key|apikey|chave|sig|signature)=)[^&\s#]+/gi, '$1[redacted]'],
-];
-
-/** Masks secrets that travel inside strings (error messages, URLs). */
-export function redactString(s: string): string {
-  return STRING_SECRETS.reduce((acc, [re, rep]) => acc.replace(re, rep), s);
+export interface CreateLoggerOptions {
+  /** Defaults to LOG_LEVEL, else `info`. */
+  level?: string;
+  /** Where lines go (default stdout); tests pass a memory stream. */
+  destination?: DestinationStream;
 }
 
-export function createLogger(service: string, opts: { level?: string; destination?: DestinationStream } = {}): Logger {
+/**
+ * JSON logs with a `service` field, the current correlation id on every line, and secrets masked:
+ * secret-named fields at any depth and in any spelling, plus secrets inside strings (messages, URLs,
+ * error messages and stacks).
+ */
+export function createLogger(service: string, opts: CreateLoggerOptions = {}): Logger {
   return pino(
     {
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
       base: { service },
-      redact: { paths, censor: '[redacted]' },
       mixin: () => {
         const correlationId = currentCorrelationId();
         return correlationId ? { correlationId } : {};
       },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        bindings: (bindings) => redactValue(bindings) as Record<string, unknown>,
+        log: (obj) => redactValue(obj) as Record<string, unknown>,
+      },
       hooks: {
-        // Strings passed as messages can carry secrets too (URLs with tokens, "Bearer …").
+        // The message and its interpolation arguments can carry secrets too.
         logMethod(args, method) {
-          const masked = args.map((a) => (typeof a === 'string' ? redactString(a) : a)) as typeof args;
+          const masked = args.map((a, i) =>
+            typeof a === 'string' ? redactString(a) : i === 0 ? a : redactValue(a),
+          ) as typeof args;
           return method.apply(this, masked);
         },
       },
@@ -51,22 +43,46 @@ export function createLogger(service: string, opts: { level?: string; destinatio
   );
 }
 
-/** Nest's own log lines, through pino. */
+type Level = 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal';
+
+/** Nest's own log lines (bootstrap, route mapping, uncaught exceptions), through pino. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
-  log(message: unknown, context?: string) {
-    this.logger.info({ context }, String(message));
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('info', message, params);
   }
-  error(message: unknown, trace?: string, context?: string) {
-    this.logger.error({ context, trace }, String(message));
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params, true);
   }
-  warn(message: unknown, context?: string) {
-    this.logger.warn({ context }, String(message));
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
   }
-  debug(message: unknown, context?: string) {
-    this.logger.debug({ context }, String(message));
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
   }
-  verbose(message: unknown, context?: string) {
-    this.logger.trace({ context }, String(message));
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('trace', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params, true);
+  }
+
+  /** Nest calls `(message, context)` and, for errors, `(message, stack, context)`. */
+  private write(level: Level, message: unknown, params: unknown[], mayHaveStack = false): void {
+    const rest = [...params];
+    const context = rest.length > 0 && typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
+    const fields: Record<string, unknown> = {};
+    if (context) fields.context = context;
+    if (mayHaveStack && typeof rest[0] === 'string') fields.stack = rest.shift();
+    // A lone string "context" that is really a stack (Nest's error(message, stack)).
+    if (mayHaveStack && !fields.stack && context && /\n\s+at /.test(context)) {
+      fields.stack = context;
+      delete fields.context;
+    }
+    if (rest.length > 0) fields.details = rest;
+    if (message instanceof Error) this.logger[level]({ ...fields, err: message }, message.message);
+    else if (message !== null && typeof message === 'object') this.logger[level]({ ...fields, ...(message as object) });
+    else this.logger[level](fields, String(message));
   }
 }

@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Module, type Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { EXTRA_READINESS_CHECKS, HealthController, READINESS_CHECKS, type ReadinessCheck } from './health.controller';
 import { HttpMetricsInterceptor } from './http-metrics.interceptor';
 
@@ -9,7 +9,7 @@ export interface ObservabilityOptions {
    * Tokens of providers that are ReadinessChecks (libs export theirs, e.g. messaging's
    * READINESS_CHECKS provider); plus any literal checks.
    */
-  readinessTokens?: Array<string | symbol | (abstract new (...args: never[]) => unknown)>;
+  readinessTokens?: Array<string | symbol | (new (...args: never[]) => ReadinessCheck)>;
   readiness?: ReadinessCheck[];
 }
 
@@ -20,14 +20,9 @@ export class ObservabilityModule {
   static forRoot(o: ObservabilityOptions): DynamicModule {
     const checks: Provider = {
       provide: EXTRA_READINESS_CHECKS,
-      inject: [ModuleRef],
-      useFactory: (ref: ModuleRef): ReadinessCheck[] => {
-        const fromTokens = (o.readinessTokens ?? []).flatMap((t) => {
-          const c = ref.get(t as never, { strict: false }) as ReadinessCheck | ReadinessCheck[];
-          return Array.isArray(c) ? c : [c];
-        });
-        return [...fromTokens, ...(o.readiness ?? [])];
-      },
+      // Injected (not looked up) so Nest builds the checks, with their dependencies, first.
+      inject: o.readinessTokens ?? [],
+      useFactory: (...fromTokens: ReadinessCheck[]): ReadinessCheck[] => [...fromTokens, ...(o.readiness ?? [])],
     };
     return {
       module: ObservabilityModule,

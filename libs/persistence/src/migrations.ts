@@ -39,7 +39,8 @@ export async function runSchemaMigrations(
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   migrations: Function[],
 ): Promise<string[]> {
-  const ds = createServiceDataSource({ url, schema, migrations, poolSize: 1 });
+  // Two connections: one holds the advisory lock while the other runs the migrations.
+  const ds = createServiceDataSource({ url, schema, migrations, poolSize: 2 });
   await ds.initialize();
   try {
     return await runMigrations(ds);

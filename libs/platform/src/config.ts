@@ -11,8 +11,8 @@ export class BaseServiceConfig {
   @Matches(/^amqps?:\/\//, { message: 'AMQP_URL must be an amqp:// URL' })
   AMQP_URL!: string;
 
-  /** HTTP port. */
-  @IsInt() @Min(1) @Max(65535) PORT!: number;
+  /** HTTP port (0 picks a free one, for tests). */
+  @IsInt() @Min(0) @Max(65535) PORT!: number;
 
   /** Bootstrap admin key: creates tenants and their first keys. */
   @IsString() @MinLength(32, { message: 'ELO_ADMIN_KEY must be at least 32 characters' })

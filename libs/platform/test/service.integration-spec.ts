@@ -1,0 +1,179 @@
+import { Body, Controller, Module, Post, type INestApplication } from '@nestjs/common';
+import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
+import { BusProbe, messagingTablesSql, Outbox } from '@elo/messaging';
+import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TcpProxy, type TestInfra } from '@elo/testing';
+import { IsString, MaxLength } from 'class-validator';
+import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { BaseServiceConfig, buildServiceApp, EloServiceModule, loadConfig } from '../src';
+
+class NoteDto {
+  @IsString() @MaxLength(100) text!: string;
+}
+
+class Init1763800000000 implements MigrationInterface {
+  name = 'Init1763800000000';
+  async up(q: QueryRunner): Promise<void> {
+    for (const sql of messagingTablesSql('platform_test')) await q.query(sql);
+    await q.query('CREATE TABLE platform_test.notes (id serial PRIMARY KEY, tenant_id text NOT NULL, text text NOT NULL)');
+  }
+  async down(): Promise<void> {}
+}
+
+/** An endpoint that must store: a note and its event in one transaction. */
+@Controller('notes')
+class NotesController {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+  ) {}
+
+  @Post()
+  @RequirePermission('channels:manage')
+  async create(@CurrentPrincipal() p: Principal, @Body() dto: NoteDto) {
+    const tenantId = tenantIdOf(p);
+    await this.ds.transaction(async (m) => {
+      await m.query('INSERT INTO platform_test.notes (tenant_id, text) VALUES ($1, $2)', [tenantId, dto.text]);
+      await this.outbox.publish(m, {
+        type: 'chat.conversation.closed',
+        tenantId,
+        data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: dto.text },
+      });
+    });
+    return { stored: true };
+  }
+}
+
+const ADMIN = 'admin-key-for-tests-0123456789-abcdefghij';
+
+describe('a service on the platform', () => {
+  let infra: TestInfra;
+  let pgProxy: TcpProxy;
+  let app: INestApplication;
+  let base: string;
+  let probe: BusProbe;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('platform');
+    const pg = new URL(infra.databaseUrl);
+    pgProxy = await startTcpProxy(pg.hostname, Number(pg.port || 5432));
+    const config = loadConfig(BaseServiceConfig, {
+      DATABASE_URL: viaProxy(infra.databaseUrl, pgProxy),
+      AMQP_URL: infra.amqpUrl,
+      PORT: '0',
+      ELO_ADMIN_KEY: ADMIN,
+      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+      ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
+      LOG_LEVEL: process.env.ELO_TEST_LOG ?? 'silent',
+      BODY_LIMIT_BYTES: '2048',
+    });
+    @Module({
+      imports: [
+        EloServiceModule.forRoot({ service: 'platform-test', schema: 'platform_test', config, entities: [], migrations: [Init1763800000000] }),
+      ],
+      controllers: [NotesController],
+    })
+    class AppModule {}
+    app = await buildServiceApp(AppModule, { service: 'platform-test', title: 'test', config });
+    await app.listen(0, '127.0.0.1');
+    base = await app.getUrl();
+    probe = await BusProbe.connect(infra.amqpUrl, ['chat.conversation.closed']);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await app?.close();
+    await pgProxy?.close();
+    await infra?.cleanup();
+  });
+
+  const call = (path: string, init: RequestInit & { key?: string; json?: unknown } = {}) =>
+    fetch(`${base}${path}`, {
+      ...init,
+      headers: {
+        ...(init.key ? { authorization: `Bearer ${init.key}` } : {}),
+        ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(init.headers as Record<string, string>),
+      },
+      body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+    });
+
+  async function tenantWithKey(permissions: string[]): Promise<{ tenantId: string; key: string; keyId: string }> {
+    const t = (await (await call('/tenants', { method: 'POST', key: ADMIN, json: { name: 'Acme' } })).json()) as { id: string };
+    const k = (await (await call(`/tenants/${t.id}/keys`, { method: 'POST', key: ADMIN, json: { name: 'ops', permissions } })).json()) as { id: string; key: string };
+    return { tenantId: t.id, key: k.key, keyId: k.id };
+  }
+
+  it('is live and ready, serves metrics and its OpenAPI document, with security headers', async () => {
+    await expectEventually(async () => {
+      const r = await call('/health/ready');
+      expect(`${r.status} ${await r.text()}`).toMatch(/^200 /);
+    });
+    const live = await call('/health/live');
+    expect(live.status).toBe(200);
+    expect(live.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await (await call('/metrics')).text()).toContain('elo_events_published_total');
+    const doc = (await (await call('/docs/openapi.json')).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/notes', '/tenants', '/ops/parked-events']));
+  });
+
+  it('needs a key with the right permission; revocation takes effect at once', async () => {
+    expect((await call('/notes', { method: 'POST', json: { text: 'x' } })).status).toBe(401);
+    const { tenantId, key, keyId } = await tenantWithKey(['channels:manage']);
+    const weak = await tenantWithKey(['dashboard:read']);
+    expect((await call('/notes', { method: 'POST', key: weak.key, json: { text: 'x' } })).status).toBe(403);
+    expect((await call('/notes', { method: 'POST', key, json: { text: 'hello' } })).status).toBe(201);
+    // the admin key creates tenants but cannot act inside one
+    expect((await call('/notes', { method: 'POST', key: ADMIN, json: { text: 'x' } })).status).toBe(403);
+    const list = await (await call(`/tenants/${tenantId}/keys`, { key: ADMIN })).json();
+    expect(JSON.stringify(list)).not.toContain(key);
+    expect((await call(`/tenants/${tenantId}/keys/${keyId}`, { method: 'DELETE', key: ADMIN })).status).toBe(204);
+    const after = await call('/notes', { method: 'POST', key, json: { text: 'x' } });
+    expect(after.status).toBe(401);
+    expect(after.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('answers bad input with a 4xx problem that says what is wrong, and stores nothing', async () => {
+    const { key } = await tenantWithKey(['channels:manage']);
+    const ds = app.get(DataSource);
+    const before = await ds.query('SELECT count(*)::int AS n FROM platform_test.notes');
+    const bad = await call('/notes', { method: 'POST', key, json: { text: 42, extra: true } });
+    expect(bad.status).toBe(400);
+    const body = (await bad.json()) as { detail: string };
+    expect(body.detail).toMatch(/text/);
+    expect(body.detail).toMatch(/extra/);
+    const malformed = await call('/notes', { method: 'POST', key, headers: { 'content-type': 'application/json' }, body: '{"text":' });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { detail: string }).detail).toMatch(/not valid JSON/);
+    const big = await call('/notes', { method: 'POST', key, json: { text: 'x'.repeat(5000) } });
+    expect(big.status).toBe(413);
+    const afterRows = await ds.query('SELECT count(*)::int AS n FROM platform_test.notes');
+    expect(afterRows[0].n).toBe(before[0].n);
+  });
+
+  it('answers 503 when PostgreSQL is unreachable, publishes nothing, and recovers', async () => {
+    const { key } = await tenantWithKey(['channels:manage']);
+    await expectEventually(() => expect(probe.events.length).toBeGreaterThan(0)); // earlier note published
+    const seen = probe.events.length;
+    pgProxy.pause();
+    try {
+      const res = await call('/notes', { method: 'POST', key, json: { text: 'during outage' } });
+      // the key lookup itself needs the database: either way nothing is stored
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      const ready = await call('/health/ready');
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { detail: string }).detail).toMatch(/postgres/);
+    } finally {
+      pgProxy.resume();
+    }
+    await expectEventually(async () => expect((await call('/health/ready')).status).toBe(200), { timeoutMs: 20_000 });
+    const ds = app.get(DataSource);
+    const rows = await ds.query(`SELECT count(*)::int AS n FROM platform_test.notes WHERE text = 'during outage'`);
+    expect(rows[0].n).toBe(0);
+    expect(probe.events.slice(seen).some((e) => (e.data as { reason: string }).reason === 'during outage')).toBe(false);
+    expect((await call('/notes', { method: 'POST', key, json: { text: 'after' } })).status).toBe(201);
+    await expectEventually(() =>
+      expect(probe.events.some((e) => (e.data as { reason: string }).reason === 'after')).toBe(true),
+    );
+  });
+});
