@@ -2,6 +2,7 @@ import nx from '@nx/eslint-plugin';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import globals from 'globals';
 
 // Boundaries: services depend on libs only; libs never depend on services;
 // contracts depend on nothing of ours. amqplib lives only in libs/messaging,
@@ -53,6 +54,15 @@ export default [
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'amqplib', message: 'Only libs/messaging talks to RabbitMQ.' }] }],
     },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['services/*/web/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
   },
   {
     files: ['**/*.spec.ts', '**/*.integration-spec.ts', '**/test/**/*.ts', 'bench/**/*.ts'],

@@ -132,18 +132,18 @@ export class ConsumerHost {
     for (const d of invalid) await this.park(d, `invalid event: ${d.invalid}`);
     const valid = batch.filter((d) => d.event);
     if (valid.length === 0) return;
-    let failures = new Map<Delivery, Error>();
-    let duplicates = new Set<Delivery>();
+    let outcome: { failures: Map<Delivery, Error>; duplicates: Set<Delivery> };
     for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
       if (valid.every((d) => d.ch !== this.channel)) return; // channel gone: the broker redelivers
       try {
-        ({ failures, duplicates } = await this.ds.transaction((m) => this.applyBatch(m, valid)));
+        outcome = await this.ds.transaction((m) => this.applyBatch(m, valid));
         break;
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, waitMs: wait }, 'consumer transaction failed; retrying');
         await sleep(wait);
       }
     }
+    const { failures, duplicates } = outcome;
     for (const d of valid) {
       const type = d.event!.type;
       const err = failures.get(d);
