@@ -1,48 +1,30 @@
-import { Controller, Get, Header, Inject, Optional, Res } from '@nestjs/common';
+import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { metricsRegistry } from './metrics';
 import { Public } from './public.decorator';
+import { ReadinessChecks } from './readiness';
 
-export interface ReadinessCheck {
-  name: string;
-  /** Throws when the dependency is not usable. */
-  check(): Promise<void>;
-}
-
-/** Each library that adds a dependency provides one check under this token (see ObservabilityModule). */
-export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
-export const EXTRA_READINESS_CHECKS = Symbol('EXTRA_READINESS_CHECKS');
-
+/** Liveness, readiness and Prometheus metrics; public (no API key), left out of the OpenAPI document. */
 @ApiExcludeController()
 @Public()
 @Controller()
 export class HealthController {
-  constructor(@Optional() @Inject(EXTRA_READINESS_CHECKS) private readonly checks: ReadinessCheck[] = []) {}
+  constructor(private readonly readiness: ReadinessChecks) {}
 
+  /** The process answers; says nothing about dependencies (a broker outage must not restart pods). */
   @Get('health/live')
   live() {
     return { status: 'ok' };
   }
 
   @Get('health/ready')
-  async ready(@Res() res: Response) {
-    const results = await Promise.all(
-      this.checks.map(async (c) => {
-        try {
-          await Promise.race([
-            c.check(),
-            new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2_000).unref()),
-          ]);
-          return { name: c.name, ok: true };
-        } catch (err) {
-          return { name: c.name, ok: false, error: (err as Error).message };
-        }
-      }),
-    );
-    const failed = results.filter((r) => !r.ok);
+  async ready(@Res() res: Response): Promise<void> {
+    const checks = await this.readiness.run();
+    const failed = checks.filter((r) => !r.ok);
+    res.setHeader('Cache-Control', 'no-store');
     if (failed.length === 0) {
-      res.status(200).json({ status: 'ready', checks: results });
+      res.status(200).json({ status: 'ready', checks });
       return;
     }
     res
@@ -54,14 +36,16 @@ export class HealthController {
           title: 'Service Unavailable',
           status: 503,
           detail: `not ready: ${failed.map((f) => `${f.name} (${f.error})`).join(', ')}`,
-          checks: results,
+          failed: failed.map((f) => f.name),
+          checks,
         }),
       );
   }
 
   @Get('metrics')
   @Header('Content-Type', metricsRegistry.contentType)
-  metrics() {
+  @Header('Cache-Control', 'no-store')
+  metrics(): Promise<string> {
     return metricsRegistry.metrics();
   }
 }

@@ -16,7 +16,7 @@ export interface CreateLoggerOptions {
  * error messages and stacks).
  */
 export function createLogger(service: string, opts: CreateLoggerOptions = {}): Logger {
-  return pino(
+  const logger = pino(
     {
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
       base: { service },
@@ -34,13 +34,25 @@ export function createLogger(service: string, opts: CreateLoggerOptions = {}): L
         logMethod(args, method) {
           const masked = args.map((a, i) =>
             typeof a === 'string' ? redactString(a) : i === 0 ? a : redactValue(a),
-          ) as typeof args;
-          return method.apply(this, masked);
+          ) as unknown[];
+          // Logging an error without a message makes pino use error.message, unredacted: supply it.
+          const first = masked[0] as { err?: unknown; msg?: unknown } | undefined;
+          const err = first instanceof Error ? first : first?.err;
+          if (err instanceof Error && typeof masked[1] !== 'string' && first?.msg === undefined) {
+            masked.splice(1, 0, redactString(err.message));
+          }
+          return method.apply(this, masked as typeof args);
         },
       },
     },
     opts.destination,
   );
+  // Pino applies the bindings formatter to the root only; children inherit this `child` (prototype chain).
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, redactValue(bindings) as typeof bindings, options);
+  } as typeof logger.child;
+  return logger;
 }
 
 type Level = 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal';

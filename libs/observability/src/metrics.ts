@@ -55,7 +55,9 @@ export const busMetrics = {
 };
 
 /** The route pattern (`/tenants/:id`), never the raw URL, which would explode the label set. */
-function routeOf(req: Request): string {
+function routeOf(req: Request, mountedAt: unknown): string {
+  // Nest mounts module middleware as a route of its own: still seeing it means no handler matched.
+  if (req.route === mountedAt) return 'unmatched';
   const path = (req.route as { path?: unknown } | undefined)?.path;
   return typeof path === 'string' ? `${req.baseUrl ?? ''}${path}` : 'unmatched';
 }
@@ -66,6 +68,7 @@ function routeOf(req: Request): string {
  */
 export function httpMetricsMiddleware(req: Request, res: Response, next: NextFunction): void {
   const end = httpRequestDuration.startTimer();
-  res.once('finish', () => end({ method: req.method, route: routeOf(req), status: String(res.statusCode) }));
+  const mountedAt: unknown = req.route;
+  res.once('finish', () => end({ method: req.method, route: routeOf(req, mountedAt), status: String(res.statusCode) }));
   next();
 }

@@ -1,36 +1,45 @@
-import { DynamicModule, Global, Module, type Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { EXTRA_READINESS_CHECKS, HealthController, READINESS_CHECKS, type ReadinessCheck } from './health.controller';
-import { HttpMetricsInterceptor } from './http-metrics.interceptor';
+import { DynamicModule, Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { HealthController } from './health.controller';
+import { httpMetricsMiddleware, metricsRegistry } from './metrics';
+import {
+  READINESS_OPTIONS, ReadinessChecks, type ReadinessCheck, type ReadinessOptions, type ReadinessToken,
+} from './readiness';
 
 export interface ObservabilityOptions {
+  /** Service name; becomes the `service` label of every metric. */
   service: string;
-  /**
-   * Tokens of providers that are ReadinessChecks (libs export theirs, e.g. messaging's
-   * READINESS_CHECKS provider); plus any literal checks.
-   */
-  readinessTokens?: Array<string | symbol | (new (...args: never[]) => ReadinessCheck)>;
+  /** Literal readiness checks. */
   readiness?: ReadinessCheck[];
+  /**
+   * Tokens of providers (anywhere in the app) that are a ReadinessCheck or an array of them,
+   * e.g. persistence's DatabaseReadinessCheck and messaging's BusReadinessCheck.
+   */
+  readinessTokens?: ReadinessToken[];
 }
 
-/** /health/live, /health/ready (every dependency's check), /metrics and HTTP latency metrics. */
+/**
+ * GET /health/live, GET /health/ready (every dependency's check; 503 problem+json naming the failed
+ * ones), GET /metrics, and request-duration metrics for every route. Readiness checks come from the
+ * options, from providers of the READINESS_CHECKS token in any module, and from
+ * `ReadinessChecks.register()`.
+ */
 @Global()
 @Module({})
-export class ObservabilityModule {
+export class ObservabilityModule implements NestModule {
   static forRoot(o: ObservabilityOptions): DynamicModule {
-    const checks: Provider = {
-      provide: EXTRA_READINESS_CHECKS,
-      // Injected (not looked up) so Nest builds the checks, with their dependencies, first.
-      inject: o.readinessTokens ?? [],
-      useFactory: (...fromTokens: ReadinessCheck[]): ReadinessCheck[] => [...fromTokens, ...(o.readiness ?? [])],
-    };
+    metricsRegistry.setDefaultLabels({ service: o.service });
+    const options: ReadinessOptions = { readiness: o.readiness, readinessTokens: o.readinessTokens };
     return {
       module: ObservabilityModule,
+      imports: [DiscoveryModule],
       controllers: [HealthController],
-      providers: [checks, { provide: APP_INTERCEPTOR, useClass: HttpMetricsInterceptor }],
-      exports: [EXTRA_READINESS_CHECKS],
+      providers: [{ provide: READINESS_OPTIONS, useValue: options }, ReadinessChecks],
+      exports: [ReadinessChecks],
     };
   }
-}
 
-export { READINESS_CHECKS };
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(httpMetricsMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
+}
