@@ -1,11 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, RequirePermission, tenantIdOf } from '@elo/auth';
+import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { ChannelsService, type ChannelView } from './channels.service';
 import { CreateChannelDto, UpdateChannelDto } from './dto/channel.dto';
 import { TokenCheckService } from '../tokens/token-check.service';
 
-type Principal = Parameters<typeof tenantIdOf>[0] & { keyId?: string };
+type Principal = AuthPrincipal;
 
 @ApiTags('channels')
 @Controller('channels')

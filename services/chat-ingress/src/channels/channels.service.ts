@@ -153,11 +153,11 @@ export class ChannelsService {
 
   async view(c: ChannelRecord): Promise<ChannelView> {
     const credentials: Record<string, string> = {};
-    for (const [k, v] of Object.entries(c.credentials)) if (typeof v === 'string' && v) credentials[k] = await this.box.mask(v);
+    for (const [k, v] of Object.entries(c.credentials)) if (typeof v === 'string' && v) credentials[k] = this.box.mask(v) ?? '****';
     return strip({
       id: c.id, provider: c.provider, name: c.name, status: c.status, phoneNumberId: c.phoneNumberId, displayPhone: c.displayPhone,
       accountId: c.accountId, botName: c.botName, callbackUrl: c.callbackUrl, webhookUrl: this.webhookUrl(c),
-      verifyToken: await this.box.mask(c.verifyToken), credentials, settings: c.settings,
+      verifyToken: this.box.mask(c.verifyToken) ?? '****', credentials, settings: c.settings,
       token: strip({ status: c.tokenStatus, checkedAt: c.tokenCheckedAt?.toISOString(), expiresAt: c.tokenExpiresAt?.toISOString(), error: c.tokenError }),
       createdAt: c.createdAt.toISOString(), updatedAt: c.updatedAt.toISOString(),
     });

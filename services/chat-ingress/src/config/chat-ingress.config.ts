@@ -7,7 +7,7 @@ const URL_RE = /^https?:\/\/[^\s]+$/;
 export class ChatIngressConfig extends BaseServiceConfig {
   /** Public base URL of this service; webhook URLs are `<PUBLIC_BASE_URL>/webhooks/<provider>/<channelId>`. */
   @Matches(URL_RE, { message: 'PUBLIC_BASE_URL must be an http(s) URL' })
-  PUBLIC_BASE_URL: string = 'http://127.0.0.1:3001';
+  override PUBLIC_BASE_URL: string = 'http://127.0.0.1:3001';
 
   /** Meta Graph API base (WhatsApp Cloud, Messenger, Instagram), with version. */
   @Matches(URL_RE) GRAPH_API_BASE_URL: string = 'https://graph.facebook.com/v21.0';

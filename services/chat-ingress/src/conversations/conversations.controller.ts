@@ -1,12 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, RequirePermission, tenantIdOf } from '@elo/auth';
+import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { Outbox, type PublishSpecLike } from '@elo/messaging';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AssignDto, CloseDto, ContactAttributesDto, ListConversationsQuery, QueueAgentDto, TransferDto } from './dto/conversation.dto';
 import { ConversationsService } from './conversations.service';
 
-type Principal = Parameters<typeof tenantIdOf>[0];
+type Principal = AuthPrincipal;
 const S = '"chat_ingress"';
 
 @ApiTags('conversations')
@@ -28,20 +28,20 @@ export class ConversationsController {
   }
 
   @Get('conversations')
-  @RequirePermission('conversations:manage')
+  @RequirePermission('messages:send')
   list(@CurrentPrincipal() p: Principal, @Query() q: ListConversationsQuery) {
     return this.conversations.list(this.ds.manager, tenantIdOf(p), q);
   }
 
   @Get('conversations/:id')
-  @RequirePermission('conversations:manage')
+  @RequirePermission('messages:send')
   get(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     return this.conversations.view(this.ds.manager, tenantIdOf(p), id);
   }
 
   @Post('conversations/:id/transfer')
   @HttpCode(200)
-  @RequirePermission('conversations:manage')
+  @RequirePermission('messages:send')
   @ApiOperation({ summary: 'Move the conversation to a queue (human attendance or another department); notices as the channel is configured.' })
   async transfer(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: TransferDto) {
     const tenantId = tenantIdOf(p);
@@ -51,7 +51,7 @@ export class ConversationsController {
 
   @Post('conversations/:id/assign')
   @HttpCode(200)
-  @RequirePermission('conversations:manage')
+  @RequirePermission('messages:send')
   @ApiOperation({ summary: 'An agent picks the conversation up; sends the pickup notice as configured.' })
   async assign(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: AssignDto) {
     const tenantId = tenantIdOf(p);
@@ -61,7 +61,7 @@ export class ConversationsController {
 
   @Post('conversations/:id/close')
   @HttpCode(200)
-  @RequirePermission('conversations:manage')
+  @RequirePermission('messages:send')
   @ApiOperation({ summary: 'Close the conversation; sends the channel\'s closing message.' })
   async close(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: CloseDto) {
     const tenantId = tenantIdOf(p);
@@ -70,14 +70,14 @@ export class ConversationsController {
   }
 
   @Patch('contacts/:id')
-  @RequirePermission('conversations:manage')
+  @RequirePermission('messages:send')
   @ApiOperation({ summary: 'Set contact attributes (name, email, cpf, cnpj, address, custom); they travel in later events.' })
   setAttributes(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: ContactAttributesDto) {
     return this.tx((m) => this.conversations.setAttributes(m, tenantIdOf(p), id, dto.name, dto.attributes));
   }
 
   @Get('queues/:queue/agents')
-  @RequirePermission('conversations:manage')
+  @RequirePermission('messages:send')
   async agents(@CurrentPrincipal() p: Principal, @Param('queue') queue: string) {
     const rows = await this.ds.query(`SELECT agent_id, agent_name FROM ${S}.queue_agents WHERE tenant_id = $1 AND queue = $2 ORDER BY agent_id`, [tenantIdOf(p), queue]);
     return rows.map((r: { agent_id: string; agent_name: string | null }) => ({ agentId: r.agent_id, agentName: r.agent_name ?? undefined }));

@@ -4,6 +4,7 @@ import { ProblemException } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
 import { ChannelsService, isUuid } from '../channels/channels.service';
 import { OutboundService } from '../outbound/outbound.service';
+import { updatedRows } from '../outbound/sender.service';
 import { contactIdentity } from '../webhooks/ingest.service';
 
 const S = '"chat_ingress"';
@@ -119,11 +120,11 @@ export class ConversationsService {
       if (v === null) remove.push(k);
       else set[k] = String(v);
     }
-    const rows = await m.query(
+    const rows = updatedRows<{ id: string; phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> }>(await m.query(
       `UPDATE ${S}.contacts SET attributes = (attributes || $3::jsonb) - $4::text[], name = COALESCE($5, name), updated_at = now()
        WHERE id = $1 AND tenant_id = $2 RETURNING id, phone, provider_user_id, name, attributes`,
       [contactId, tenantId, JSON.stringify(set), remove, name ?? null],
-    );
+    ));
     if (!rows[0]) throw new ProblemException(404, `contact ${contactId} not found`);
     return { id: rows[0].id, ...contactIdentity(rows[0]), attributes: rows[0].attributes };
   }

@@ -1,10 +1,10 @@
 import { Body, Controller, Get, Param, ParseIntPipe, Put } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, RequirePermission, tenantIdOf } from '@elo/auth';
+import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
 import { FlowsService } from './flows.service';
 
-type Principal = Parameters<typeof tenantIdOf>[0];
+type Principal = AuthPrincipal;
 
 @ApiTags('bot flow')
 @Controller('flow')

@@ -1,13 +1,13 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, RequirePermission, tenantIdOf } from '@elo/auth';
+import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { Outbox, type PublishSpecLike } from '@elo/messaging';
 import { ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { SendMessageDto } from './dto/send-message.dto';
 import { OutboundRefused, OutboundService } from './outbound.service';
 
-type Principal = Parameters<typeof tenantIdOf>[0];
+type Principal = AuthPrincipal;
 
 @ApiTags('messages')
 @Controller('messages')

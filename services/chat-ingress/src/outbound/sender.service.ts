@@ -84,12 +84,13 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
-      const batch: Claimed[] = await this.ds.query(
+      const claimed: Claimed[] | [Claimed[], number] = await this.ds.query(
         `UPDATE ${S}.messages SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + interval '${LEASE}'
          WHERE id IN (SELECT id FROM ${S}.messages WHERE status IN ('queued', 'sending') AND direction = 'out' AND next_attempt_at <= now()
                       ORDER BY next_attempt_at LIMIT ${CLAIM} FOR UPDATE SKIP LOCKED)
          RETURNING id, tenant_id, channel_id, conversation_id, attempts, body`,
       );
+      const batch = updatedRows(claimed);
       if (!batch.length) return total;
       total += batch.length;
       await Promise.all(batch.map((row) => this.sendOne(row)));
@@ -198,4 +199,9 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
       });
     });
   }
+}
+
+/** TypeORM answers UPDATE … RETURNING with [rows, affected] on PostgreSQL. */
+export function updatedRows<T>(res: T[] | [T[], number]): T[] {
+  return Array.isArray(res[0]) ? (res[0] as T[]) : (res as T[]);
 }

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { BusConnection, BusProbe } from '@elo/messaging';
+import { buildServiceApp, loadConfig } from '@elo/platform';
+import { createTestInfra, type TestInfra } from '@elo/testing';
+import { DataSource } from 'typeorm';
+import { AppModule, SERVICE } from '../../src/app.module';
+import { ChatIngressConfig } from '../../src/config/chat-ingress.config';
+import { metaSignature } from '../../src/webhooks/signatures';
+import { FakeProviders } from './fake-providers';
+
+export const fixture = (name: string): string => readFileSync(join(__dirname, '..', 'fixtures', 'providers', name), 'utf8');
+
+export interface Harness {
+  infra: TestInfra;
+  app: INestApplication;
+  url: string;
+  ds: DataSource;
+  probe: BusProbe;
+  fakes: FakeProviders;
+  /** Headers of an API key of a fresh tenant with the given permissions. */
+  tenantKey(permissions?: string[]): Promise<{ tenantId: string; headers: Record<string, string> }>;
+  api<T = Record<string, unknown>>(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: T }>;
+  postMeta(provider: string, channelId: string, raw: string, appSecret: string | null, extra?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+let tenantSeq = 0;
+const ADMIN_KEY = 'a'.repeat(40);
+
+export async function startHarness(label: string, env: Record<string, string> = {}): Promise<Harness> {
+  process.env.EGRESS_ALLOW_PRIVATE = '127.0.0.1/32';
+  const infra = await createTestInfra(label);
+  const fakes = await FakeProviders.start();
+  const config = loadConfig(ChatIngressConfig, {
+    DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '1', ELO_ADMIN_KEY: ADMIN_KEY,
+    ELO_ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
+    EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'https://elo.example.com',
+    GRAPH_API_BASE_URL: fakes.graph, TELEGRAM_API_BASE_URL: fakes.telegram, SENDER_POLL_MS: '100', ...env,
+  });
+  const app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'chat-ingress test', config });
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  await app.get(BusConnection).waitReady(15_000);
+  const probe = await BusProbe.connect(infra.amqpUrl, ['chat.#', 'integration.requested', 'viability.requested']);
+  const ds = app.get(DataSource);
+
+  const api = async <T>(method: string, path: string, headers: Record<string, string>, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* plain text answers (handshake challenge) */
+    }
+    return { status: res.status, body: parsed as T };
+  };
+
+  return {
+    infra, app, url, ds, probe, fakes, api,
+    async tenantKey(permissions = ['channels:manage', 'messages:send']) {
+      const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+      const t = await api<{ id: string }>('POST', '/tenants', admin, { name: `tenant ${++tenantSeq}` });
+      if (t.status !== 201) throw new Error(`tenant not created: ${t.status} ${JSON.stringify(t.body)}`);
+      const k = await api<{ key: string }>('POST', `/tenants/${t.body.id}/keys`, admin, { name: 'test', permissions });
+      if (k.status !== 201) throw new Error(`key not created: ${k.status} ${JSON.stringify(k.body)}`);
+      return { tenantId: t.body.id, headers: { authorization: `Bearer ${k.body.key}` } };
+    },
+    postMeta(provider, channelId, raw, appSecret, extra = {}) {
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
+      if (appSecret) headers['x-hub-signature-256'] = metaSignature(Buffer.from(raw, 'utf8'), appSecret);
+      return api('POST', `/webhooks/${provider}/${channelId}`, headers, raw);
+    },
+    async close() {
+      await probe.close();
+      await app.close();
+      await fakes.close();
+      await infra.cleanup();
+    },
+  };
+}

@@ -1,0 +1,185 @@
+import { expectEventually } from '@elo/testing';
+import { metaSignature } from '../src/webhooks/signatures';
+import { fixture, startHarness, type Harness } from './support/harness';
+
+
+const APP_SECRET = 'wa-app-secret-123';
+
+describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and RabbitMQ)', () => {
+  let h: Harness;
+  let headers: Record<string, string>;
+  let tenantId: string;
+  let channel: { id: string; webhookUrl: string; secrets: { verifyToken: string }; credentials: Record<string, string> };
+
+  beforeAll(async () => {
+    h = await startHarness('chat_ingress_whatsapp');
+    ({ tenantId, headers } = await h.tenantKey());
+    const res = await h.api<typeof channel>('POST', '/channels', headers, {
+      provider: 'whatsapp', name: 'Suporte', phoneNumberId: '109876543210987', displayPhone: '+55 41 3000-1000', accountId: '210987654321098',
+      credentials: { accessToken: 'EAAG-very-secret-access-token', appSecret: APP_SECRET },
+      settings: { botQueue: 'triagem', humanQueue: 'atendimento', maxAttachmentMb: 5 },
+    });
+    expect(res.status).toBe(201);
+    channel = res.body;
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const count = async (table: string) => Number((await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.${table}`))[0].n);
+  const received = () => h.probe.ofType<{ providerMessageId: string; contact: { phone?: string; name?: string }; message: { kind: string } }>('chat.message.received');
+
+  it('creates a channel with masked credentials, a generated verify token and the webhook URL to paste', async () => {
+    expect(channel.webhookUrl).toBe(`https://elo.example.com/webhooks/whatsapp/${channel.id}`);
+    expect(channel.secrets.verifyToken).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(JSON.stringify(channel.credentials)).not.toContain('very-secret');
+    expect(JSON.stringify(channel.credentials)).not.toContain(APP_SECRET);
+    const list = await h.api<Array<{ id: string; verifyToken: string; settings: { botQueue: string; pickupNotice: string } }>>('GET', '/channels', headers);
+    expect(list.body.map((c) => c.id)).toEqual([channel.id]);
+    expect(list.body[0].verifyToken).not.toBe(channel.secrets.verifyToken);
+    expect(list.body[0].settings).toMatchObject({ botQueue: 'triagem', humanQueue: 'atendimento', pickupNotice: 'simple' });
+    const stored = await h.ds.query('SELECT credentials, verify_token FROM chat_ingress.channels WHERE id = $1', [channel.id]);
+    expect(stored[0].credentials).not.toContain('very-secret');
+    expect(stored[0].verify_token).not.toContain(channel.secrets.verifyToken);
+  });
+
+  it('updates settings and credentials, scopes channels to their tenant, and needs channels:manage', async () => {
+    const upd = await h.api<{ settings: { closingMessage: string; botQueue: string } }>('PATCH', `/channels/${channel.id}`, headers, { settings: { closingMessage: 'Até logo!' } });
+    expect(upd.status).toBe(200);
+    expect(upd.body.settings).toMatchObject({ closingMessage: 'Até logo!', botQueue: 'triagem' });
+    const other = await h.tenantKey();
+    expect((await h.api('GET', `/channels/${channel.id}`, other.headers)).status).toBe(404);
+    expect((await h.api('GET', '/channels', other.headers)).body).toEqual([]);
+    const weak = await h.tenantKey(['messages:send']);
+    expect((await h.api('GET', '/channels', weak.headers)).status).toBe(403);
+    expect((await h.api('POST', '/channels', headers, { provider: 'sms', name: 'x' })).status).toBe(400);
+  });
+
+  it('answers the Meta verification handshake only with the right verify token', async () => {
+    const ok = await h.api('GET', `/webhooks/whatsapp/${channel.id}?hub.mode=subscribe&hub.verify_token=${channel.secrets.verifyToken}&hub.challenge=1158201444`, {});
+    expect(ok).toEqual({ status: 200, body: 1158201444 });
+    const bad = await h.api('GET', `/webhooks/whatsapp/${channel.id}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1`, {});
+    expect(bad.status).toBe(403);
+  });
+
+  it('stores a signed text message and publishes chat.message.received and chat.conversation.opened', async () => {
+    const raw = fixture('whatsapp-text-message.json');
+    const res = await h.postMeta('whatsapp', channel.id, raw, APP_SECRET);
+    expect(res).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
+    const receipts = await h.ds.query('SELECT body FROM chat_ingress.webhook_receipts WHERE channel_id = $1', [channel.id]);
+    expect(receipts.map((r: { body: string }) => r.body)).toContain(raw);
+    const e = await expectEventually(() => {
+      const found = received().find((x) => x.data.providerMessageId.startsWith('wamid.HBgMNTU0MTk4'));
+      expect(found).toBeDefined();
+      return found!;
+    });
+    expect(e.tenantid).toBe(tenantId);
+    expect(e.data).toMatchObject({ channelId: channel.id, provider: 'whatsapp', contact: { phone: '+5541988445566', name: 'Joana Prado' }, message: { kind: 'text', text: 'Olá, quero a segunda via do boleto' } });
+    await expectEventually(() => expect(h.probe.ofType<{ queue: string; conversationId: string }>('chat.conversation.opened').find((o) => o.data.conversationId === (e.data as { conversationId?: string }).conversationId)?.data.queue).toBe('triagem'));
+  });
+
+  it('acknowledges a repeated message without storing or publishing anything again', async () => {
+    const before = await count('messages');
+    const res = await h.postMeta('whatsapp', channel.id, fixture('whatsapp-text-message.json'), APP_SECRET);
+    expect(res).toEqual({ status: 200, body: { stored: 0, duplicates: 1, statuses: 0 } });
+    expect(await count('messages')).toBe(before);
+    await new Promise((r) => setTimeout(r, 300)); // give a wrongly published duplicate the chance to arrive
+    expect(received().filter((x) => x.data.providerMessageId.startsWith('wamid.HBgMNTU0MTk4'))).toHaveLength(1);
+  });
+
+  it('matches the old eight-digit Brazilian form to the same contact and conversation', async () => {
+    const body = JSON.parse(fixture('whatsapp-text-message.json'));
+    const v = body.entry[0].changes[0].value;
+    v.contacts[0].wa_id = '554188445566';
+    v.messages[0] = { ...v.messages[0], from: '554188445566', id: 'wamid.OLDFORM1', text: { body: 'de novo' } };
+    expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), APP_SECRET)).status).toBe(200);
+    const rows = await h.ds.query(`SELECT count(DISTINCT conversation_id)::int AS c, count(DISTINCT ct.id)::int AS k FROM chat_ingress.messages m
+      JOIN chat_ingress.conversations cv ON cv.id = m.conversation_id JOIN chat_ingress.contacts ct ON ct.id = cv.contact_id WHERE m.channel_id = $1`, [channel.id]);
+    expect(rows[0]).toEqual({ c: 1, k: 1 });
+  });
+
+  it('refuses bad signatures with 401 and stores nothing', async () => {
+    const before = [await count('webhook_receipts'), await count('messages')];
+    const raw = fixture('whatsapp-location-message.json');
+    expect((await h.postMeta('whatsapp', channel.id, raw, 'wrong-secret')).status).toBe(401);
+    expect((await h.postMeta('whatsapp', channel.id, raw, null)).status).toBe(401);
+    expect((await h.postMeta('whatsapp', channel.id, raw, null, { 'x-hub-signature-256': 'sha256=zz' })).status).toBe(401);
+    // Re-serialised JSON does not carry the signature of the original bytes.
+    const res = await h.api('POST', `/webhooks/whatsapp/${channel.id}`, { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(JSON.stringify(JSON.parse(raw)), APP_SECRET) + '0' }, raw);
+    expect(res.status).toBe(401);
+    expect([await count('webhook_receipts'), await count('messages')]).toEqual(before);
+  });
+
+  it('answers malformed JSON 400, unknown channels 404, bodies over 3 MB 413', async () => {
+    expect((await h.postMeta('whatsapp', channel.id, '{"entry": [', APP_SECRET)).status).toBe(400);
+    expect((await h.postMeta('whatsapp', '2f1c3c55-0000-4000-8000-000000000000', fixture('whatsapp-text-message.json'), APP_SECRET)).status).toBe(404);
+    expect((await h.postMeta('whatsapp', 'not-a-uuid', '{}', APP_SECRET)).status).toBe(404);
+    expect((await h.postMeta('messenger', channel.id, fixture('whatsapp-text-message.json'), APP_SECRET)).status).toBe(404);
+    const big = JSON.stringify({ object: 'whatsapp_business_account', entry: [], pad: 'x'.repeat(3 * 1024 * 1024 + 10) });
+    const res = await h.postMeta('whatsapp', channel.id, big, APP_SECRET);
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ status: 413 });
+  });
+
+  it('processes every entry, change and message of a batch; bad and unsupported items are stored and marked', async () => {
+    const msg = (id: string | undefined, from: string, extra: Record<string, unknown>) => ({ ...(id ? { id } : {}), from, timestamp: '1763801000', ...extra });
+    const change = (messages: unknown[]) => ({ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: '109876543210987' }, contacts: [{ wa_id: '5511987650001', profile: { name: 'Lote' } }], messages } });
+    const body = {
+      object: 'whatsapp_business_account',
+      entry: [
+        { id: '1', changes: [
+          change([msg('wamid.B1', '5511987650001', { type: 'text', text: { body: 'um' } }), msg(undefined, '5511987650001', { type: 'text', text: { body: 'sem id' } })]),
+          change([msg('wamid.B2', '5511987650001', { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'opt-2', title: '2ª via' } } })]),
+        ] },
+        { id: '2', changes: [change([
+          msg('wamid.B3', '5511987650002', { type: 'location', location: { latitude: -23.5, longitude: -46.6 } }),
+          msg('wamid.B4', '5511987650002', { type: 'reaction', reaction: { message_id: 'x', emoji: '👍' } }),
+          msg('wamid.B5', '5511987650003', { type: 'image', image: { id: 'media-1', mime_type: 'image/jpeg', caption: 'foto' } }),
+          msg('wamid.B6', '5511987650003', { type: 'contacts', contacts: [{ name: { formatted_name: 'Ana' }, phones: [{ phone: '+55 11 99999-0000' }] }] }),
+        ])] },
+      ],
+    };
+    const res = await h.postMeta('whatsapp', channel.id, JSON.stringify(body), APP_SECRET);
+    expect(res).toEqual({ status: 200, body: { stored: 7, duplicates: 0, statuses: 0 } });
+    const rows: Array<{ provider_message_id: string; status: string; kind: string }> = await h.ds.query(
+      `SELECT provider_message_id, status, kind FROM chat_ingress.messages WHERE provider_message_id LIKE 'wamid.B%' OR (status = 'invalid' AND channel_id = $1) ORDER BY provider_message_id`, [channel.id]);
+    expect(rows.map((r) => `${r.provider_message_id.startsWith('invalid:') ? 'invalid:*' : r.provider_message_id} ${r.status} ${r.kind}`)).toEqual([
+      'invalid:* invalid unsupported', 'wamid.B1 received text', 'wamid.B2 received reply', 'wamid.B3 received location',
+      'wamid.B4 unsupported unsupported', 'wamid.B5 received media', 'wamid.B6 received contacts',
+    ]);
+    await expectEventually(() => expect(received().filter((e) => e.data.providerMessageId.startsWith('wamid.B')).map((e) => e.data.message.kind).sort())
+      .toEqual(['contacts', 'location', 'media', 'reply', 'text', 'unsupported']));
+    // The same batch again: all duplicates.
+    expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), APP_SECRET)).body).toEqual({ stored: 0, duplicates: 7, statuses: 0 });
+  });
+
+  it('publishes every status of a batch once, moves sent messages only forward (out-of-order callbacks)', async () => {
+    const send = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: channel.id, contact: { phone: '+5541988445566' }, message: { kind: 'text', text: 'Seu boleto' } });
+    expect(send.status).toBe(202);
+    const sent = await expectEventually(() => {
+      const e = h.probe.ofType<{ messageId: string; providerMessageId: string }>('chat.message.sent').find((x) => x.data.messageId === send.body.messageId);
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    const statuses = (list: Array<[string, string]>) => JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: {}, statuses: list.map(([status, ts]) => ({ id: sent.providerMessageId, status, timestamp: ts, recipient_id: '5541988445566' })) } }] }],
+    });
+    expect((await h.postMeta('whatsapp', channel.id, statuses([['read', '1763800130']]), APP_SECRET)).body).toMatchObject({ statuses: 1 });
+    expect((await h.postMeta('whatsapp', channel.id, statuses([['delivered', '1763800125'], ['read', '1763800130']]), APP_SECRET)).body).toMatchObject({ statuses: 1 });
+    const row = await h.ds.query('SELECT status FROM chat_ingress.messages WHERE id = $1', [send.body.messageId]);
+    expect(row[0].status).toBe('read');
+    await expectEventually(() => expect(h.probe.ofType<{ messageId?: string; status: string }>('chat.message.status').filter((e) => e.data.messageId === send.body.messageId).map((e) => e.data.status).sort()).toEqual(['delivered', 'read']));
+
+    // The fixture: four statuses of two messages we did not send from here, failed with its error.
+    expect((await h.postMeta('whatsapp', channel.id, fixture('whatsapp-statuses-batch.json'), APP_SECRET)).body).toMatchObject({ statuses: 4 });
+    const failed = await expectEventually(() => {
+      const e = h.probe.ofType<{ providerMessageId: string; status: string; error?: { code: string; title: string; details: string } }>('chat.message.status').find((x) => x.data.providerMessageId === 'wamid.OUT0002' && x.data.status === 'failed');
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    expect(failed.error).toEqual({ code: '131047', title: 'Re-engagement message', details: expect.stringContaining('24 hours') });
+    expect((await h.postMeta('whatsapp', channel.id, fixture('whatsapp-statuses-batch.json'), APP_SECRET)).body).toMatchObject({ statuses: 0 });
+  });
+});
