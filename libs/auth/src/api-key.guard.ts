@@ -1,26 +1,43 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { IS_PUBLIC_KEY } from '@elo/observability';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { DataSource } from 'typeorm';
 import { hashKey, parseApiKey, sameHash, sameSecret } from './api-keys';
 import { PERMISSION_KEY } from './decorators';
 import { ADMIN_PERMISSIONS, type Principal } from './permissions';
 import { problem } from './problem';
 
+/** Injection token of the bootstrap admin key (ELO_ADMIN_KEY). */
 export const ADMIN_KEY = Symbol('ELO_ADMIN_KEY');
 
-function presentedKey(req: Request): string | undefined {
+/** The bootstrap admin key counts only when it is long enough to be a secret. */
+export const MIN_ADMIN_KEY_LENGTH = 32;
+
+/** `Authorization: Bearer <key>` (scheme case-insensitive) or `x-api-key: <key>`. */
+export function presentedKey(req: Pick<Request, 'headers'>): string | undefined {
   const auth = req.headers.authorization;
-  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1];
+  }
   const x = req.headers['x-api-key'];
-  return typeof x === 'string' ? x.trim() : undefined;
+  return typeof x === 'string' && x.trim() ? x.trim() : undefined;
+}
+
+interface KeyRow {
+  id: string;
+  tenant_id: string;
+  hash: string;
+  permissions: string[];
+  stale: boolean;
 }
 
 /**
- * Every route needs an API key unless marked @Public(). The key is looked up on every request (one
- * indexed row), so a revoked key stops working at once. 401 for no or unknown key, 403 for a key
- * without the route's permission or a route that names none.
+ * Every route needs an API key unless marked @Public() (observability's IS_PUBLIC_KEY). The key is
+ * looked up on every request (one indexed row, no cache), so a revoked key stops working at once.
+ * 401 for no, unknown or revoked key; 403 for a key without the route's permission, and for a route
+ * that declares none (fail closed).
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -34,12 +51,13 @@ export class ApiKeyGuard implements CanActivate {
     if (ctx.getType() !== 'http') return true;
     const targets = [ctx.getHandler(), ctx.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
-    const req = ctx.switchToHttp().getRequest<Request & { principal?: Principal }>();
+    const http = ctx.switchToHttp();
+    const req = http.getRequest<Request & { principal?: Principal }>();
     const key = presentedKey(req);
-    if (!key) throw new UnauthorizedException(problem(401, 'an API key is required (Authorization: Bearer <key>)'));
+    if (!key) this.unauthorized(http.getResponse<Response>(), 'an API key is required (Authorization: Bearer <key>)');
     const principal = await this.authenticate(key);
-    if (!principal) throw new UnauthorizedException(problem(401, 'the API key is not valid or was revoked'));
-    const needed = this.reflector.getAllAndOverride<string>(PERMISSION_KEY, targets);
+    if (!principal) this.unauthorized(http.getResponse<Response>(), 'the API key is not valid or was revoked');
+    const needed = this.reflector.getAllAndOverride<string | undefined>(PERMISSION_KEY, targets);
     if (!needed) throw new ForbiddenException(problem(403, 'this route declares no permission'));
     if (!principal.permissions.includes(needed)) {
       throw new ForbiddenException(problem(403, `the API key lacks the permission ${needed}`));
@@ -48,23 +66,32 @@ export class ApiKeyGuard implements CanActivate {
     return true;
   }
 
-  private async authenticate(key: string): Promise<Principal | undefined> {
-    if (this.adminKey && sameSecret(key, this.adminKey)) {
+  /** The principal a key stands for, or undefined when it is unknown or revoked. */
+  async authenticate(key: string): Promise<Principal | undefined> {
+    if (this.adminKey && this.adminKey.length >= MIN_ADMIN_KEY_LENGTH && sameSecret(key, this.adminKey)) {
       return { keyId: 'admin', permissions: ADMIN_PERMISSIONS, isAdmin: true };
     }
     const parsed = parseApiKey(key);
     if (!parsed) return undefined;
-    const rows: Array<{ id: string; tenant_id: string; hash: string; permissions: string[]; stale: boolean }> =
-      await this.ds.query(
-        `SELECT id, tenant_id, hash, permissions,
-                (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
-           FROM auth.api_keys WHERE prefix = $1 AND revoked_at IS NULL`,
-        [parsed.prefix],
-      );
+    // revoked_at in the future: a rotated key still inside its grace period.
+    const rows: KeyRow[] = await this.ds.query(
+      `SELECT id, tenant_id, hash, permissions,
+              (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
+         FROM auth.api_keys
+        WHERE prefix = $1 AND (revoked_at IS NULL OR revoked_at > now())`,
+      [parsed.prefix],
+    );
     const row = rows[0];
     if (!row || !sameHash(row.hash, hashKey(key))) return undefined;
     // last_used_at to the minute: one write a minute per key, not one per request.
-    if (row.stale) void this.ds.query('UPDATE auth.api_keys SET last_used_at = now() WHERE id = $1', [row.id]).catch(() => undefined);
+    if (row.stale) {
+      void this.ds.query('UPDATE auth.api_keys SET last_used_at = now() WHERE id = $1', [row.id]).catch(() => undefined);
+    }
     return { tenantId: row.tenant_id, keyId: row.id, permissions: row.permissions, isAdmin: false };
+  }
+
+  private unauthorized(res: Response | undefined, detail: string): never {
+    res?.setHeader?.('WWW-Authenticate', 'Bearer');
+    throw new UnauthorizedException(problem(401, detail));
   }
 }

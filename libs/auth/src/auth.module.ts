@@ -2,18 +2,25 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ADMIN_KEY, ApiKeyGuard } from './api-key.guard';
 import { AuditService } from './audit.service';
-import { AuthAdminController } from './auth-admin.controller';
+import { AUTH_AUDIT_SERVICE, AuthAdminController } from './auth-admin.controller';
 import { SecretBox } from './secret-box';
 
 export interface AuthModuleOptions {
-  /** Mount /tenants, /tenants/:id/keys and /audit. */
+  /** Mount POST/GET /tenants, /tenants/:id/keys (create, list, rotate, revoke) and GET /audit. */
   adminApi?: boolean;
-  /** Defaults to ELO_ADMIN_KEY / ELO_ENCRYPTION_KEYS from the environment. */
+  /** The bootstrap admin key; defaults to ELO_ADMIN_KEY. Ignored when shorter than 32 characters. */
   adminKey?: string;
+  /** Defaults to SecretBox.fromEnv() (ELO_ENCRYPTION_KEYS, ELO_ENCRYPTION_ACTIVE_KEY). */
   secretBox?: SecretBox;
+  /** Service name on the admin API's audit rows (default `auth`). */
+  service?: string;
 }
 
-/** The API-key guard on every route, SecretBox for secrets at rest, the audit log. */
+/**
+ * ApiKeyGuard on every route (APP_GUARD), SecretBox for secrets at rest, AuditService, and optionally
+ * the admin API. Needs a TypeORM DataSource in the app (libs/persistence provides it globally) and the
+ * `auth` schema migrated (authMigrations).
+ */
 @Global()
 @Module({})
 export class AuthModule {
@@ -24,10 +31,12 @@ export class AuthModule {
       providers: [
         { provide: ADMIN_KEY, useFactory: () => o.adminKey ?? process.env.ELO_ADMIN_KEY ?? '' },
         { provide: SecretBox, useFactory: () => o.secretBox ?? SecretBox.fromEnv() },
+        { provide: AUTH_AUDIT_SERVICE, useValue: o.service ?? 'auth' },
         AuditService,
-        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        ApiKeyGuard,
+        { provide: APP_GUARD, useExisting: ApiKeyGuard },
       ],
-      exports: [SecretBox, AuditService],
+      exports: [SecretBox, AuditService, ApiKeyGuard],
     };
   }
 }

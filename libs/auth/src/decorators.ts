@@ -2,19 +2,20 @@ import { createParamDecorator, ExecutionContext, ForbiddenException, SetMetadata
 import type { Permission, Principal } from './permissions';
 import { problem } from './problem';
 
+/** Metadata key holding the permission a route needs. */
 export const PERMISSION_KEY = 'elo:permission';
 
-/** Names the one permission a route needs. A route with none (and not @Public) is refused. */
+/** Names the permission a route (or every route of a controller) needs. A route with none, not @Public, is refused. */
 export const RequirePermission = (permission: Permission): MethodDecorator & ClassDecorator =>
   SetMetadata(PERMISSION_KEY, permission);
 
-/** The authenticated caller (`request.principal`). */
+/** The authenticated caller (`request.principal`, set by ApiKeyGuard). */
 export const CurrentPrincipal = createParamDecorator(
   (_: unknown, ctx: ExecutionContext): Principal => ctx.switchToHttp().getRequest<{ principal: Principal }>().principal,
 );
 
-/** The caller's tenant; the bootstrap admin has none and may not touch tenant data. */
-export function tenantIdOf(p: Principal): string {
+/** The caller's tenant; the bootstrap admin has none and may not touch tenant data (403). */
+export function tenantIdOf(p: Principal | undefined): string {
   if (!p?.tenantId) throw new ForbiddenException(problem(403, 'this endpoint needs a tenant API key'));
   return p.tenantId;
 }

@@ -1,9 +1,24 @@
-export { ADMIN_KEY, ApiKeyGuard } from './api-key.guard';
-export { hashKey, newApiKey, parseApiKey, sameSecret } from './api-keys';
-export { AuditService, maskSecrets, type AuditEntry } from './audit.service';
-export { AuthAdminController } from './auth-admin.controller';
+/**
+ * @elo/auth: tenants, API keys with permissions, the audit log, secrets at rest.
+ *
+ * - AuthModule.forRoot({ adminApi?, adminKey?, secretBox?, service? }) installs ApiKeyGuard globally.
+ *   Every route needs `Authorization: Bearer <key>` (or `x-api-key`) and a @RequirePermission(...);
+ *   routes marked Public() from @elo/observability are skipped. Revocation takes effect at once.
+ * - The bootstrap admin key (ELO_ADMIN_KEY) may only create tenants and manage keys (any tenant).
+ * - authMigrations create and evolve the shared `auth` schema (run with schema `auth`, table auth.migrations).
+ */
+export { ADMIN_KEY, ApiKeyGuard, MIN_ADMIN_KEY_LENGTH, presentedKey } from './api-key.guard';
+export { hashKey, newApiKey, parseApiKey, sameHash, sameSecret } from './api-keys';
+export { AuditService, maskSecrets, type AuditEntry, type AuditPage, type AuditRecord } from './audit.service';
+export { AUTH_AUDIT_SERVICE, AuthAdminController } from './auth-admin.controller';
 export { AuthModule, type AuthModuleOptions } from './auth.module';
 export { CurrentPrincipal, PERMISSION_KEY, RequirePermission, tenantIdOf } from './decorators';
+export {
+  AuditQueryDto, CreatedKeyView, CreateKeyDto, CreateTenantDto, KeyView, MAX_ROTATION_GRACE_SECONDS, RotateKeyDto,
+  TenantView,
+} from './dto/auth-admin.dto';
 export { authMigrations } from './migrations';
-export { ADMIN_PERMISSIONS, PERMISSIONS, type Permission, type Principal } from './permissions';
-export { SecretBox } from './secret-box';
+export {
+  ADMIN_PERMISSIONS, isPermission, PERMISSIONS, TENANT_PERMISSIONS, type Permission, type Principal,
+} from './permissions';
+export { SecretBox, SecretBoxError } from './secret-box';

@@ -4,6 +4,7 @@ export class AuthInit1763700000000 implements MigrationInterface {
   name = 'AuthInit1763700000000';
 
   async up(q: QueryRunner): Promise<void> {
+    await q.query('CREATE SCHEMA IF NOT EXISTS auth');
     await q.query(`CREATE TABLE auth.tenants (
       id uuid PRIMARY KEY,
       name text NOT NULL,

@@ -1,0 +1,75 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min,
+} from 'class-validator';
+import { TENANT_PERMISSIONS } from '../permissions';
+
+export class CreateTenantDto {
+  @ApiProperty({ example: 'Acme Telecom' })
+  @IsString() @IsNotEmpty() @MaxLength(200)
+  name!: string;
+}
+
+export class CreateKeyDto {
+  @ApiProperty({ example: 'crm integration' })
+  @IsString() @IsNotEmpty() @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ enum: TENANT_PERMISSIONS, isArray: true })
+  @IsArray() @ArrayNotEmpty() @ArrayUnique() @ArrayMaxSize(TENANT_PERMISSIONS.length)
+  @IsIn(TENANT_PERMISSIONS, { each: true, message: `each permission must be one of: ${TENANT_PERMISSIONS.join(', ')}` })
+  permissions!: string[];
+}
+
+/** Longest grace period a rotated key may keep working: one day. */
+export const MAX_ROTATION_GRACE_SECONDS = 86_400;
+
+export class RotateKeyDto {
+  @ApiPropertyOptional({
+    description: 'Seconds the old key keeps working after rotation (default 0: revoked at once; at most 86400)',
+    minimum: 0,
+    maximum: MAX_ROTATION_GRACE_SECONDS,
+  })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(MAX_ROTATION_GRACE_SECONDS)
+  graceSeconds?: number;
+}
+
+export class AuditQueryDto {
+  @ApiPropertyOptional({ description: 'Cursor: `nextBefore` of the previous page' })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  before?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500)
+  limit?: number;
+}
+
+export class TenantView {
+  @ApiProperty() id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() createdAt!: Date;
+}
+
+export class KeyView {
+  @ApiProperty() id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ description: 'Public part of the key (elo_<prefix>_…), safe to show' }) prefix!: string;
+  @ApiProperty({ isArray: true, type: String }) permissions!: string[];
+  @ApiProperty() createdAt!: Date;
+  @ApiPropertyOptional({ nullable: true, type: Date }) lastUsedAt!: Date | null;
+  @ApiPropertyOptional({ nullable: true, type: Date, description: 'In the future while a rotated key is in its grace period' })
+  revokedAt!: Date | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) rotatedFrom!: string | null;
+}
+
+export class CreatedKeyView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ description: 'The full key: shown in this answer only, stored hashed' }) key!: string;
+  @ApiProperty() prefix!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ isArray: true, type: String }) permissions!: string[];
+  @ApiPropertyOptional({ nullable: true, type: String }) rotatedFrom?: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Date, description: 'When the replaced key stops working' })
+  previousKeyExpiresAt?: Date | null;
+}
