@@ -1,0 +1,285 @@
+import { randomBytes } from 'node:crypto';
+import {
+  Body, Controller, Get, Global, Module, Post, ValidationPipe, type INestApplication,
+} from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Public } from '@elo/observability';
+import { expectEventually } from '@elo/testing';
+import { Client } from 'pg';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import {
+  AuditService, authMigrations, AuthModule, CurrentPrincipal, RequirePermission, SecretBox, tenantIdOf, type Principal,
+} from '../src';
+
+/*
+ * The auth library against a real PostgreSQL: its migrations, the guard, the admin API and the audit
+ * log, in a small Nest app. Each run uses its own database, dropped at the end.
+ * TODO(testing): switch to createTestInfra() once every integration spec does.
+ */
+
+const ADMIN = `admin-${randomBytes(24).toString('hex')}`;
+const SERVER_URL = process.env.ELO_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const box = new SecretBox({ t1: randomBytes(32) }, 't1');
+
+@Controller('things')
+class ThingsController {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Get()
+  @RequirePermission('channels:manage')
+  list(@CurrentPrincipal() p: Principal) {
+    return { tenantId: tenantIdOf(p) };
+  }
+
+  @Get('public')
+  @Public()
+  open() {
+    return { open: true };
+  }
+
+  @Get('undeclared')
+  undeclared() {
+    return { reached: true };
+  }
+
+  /** A configuration change with secrets, audited in its transaction; `fail` rolls both back. */
+  @Post('configure')
+  @RequirePermission('channels:manage')
+  async configure(@CurrentPrincipal() p: Principal, @Body() body: { token: string; fail?: boolean }) {
+    const tenantId = tenantIdOf(p);
+    try {
+      await this.ds.transaction(async (m) => {
+        await this.audit.record(m, {
+          tenantId, actorKeyId: p.keyId, service: 'it', action: body.fail ? 'thing.failed' : 'thing.configured',
+          targetType: 'thing', targetId: 't-1',
+          before: { accessToken: 'old-token-value', sealed: box.encrypt('old') },
+          after: { accessToken: body.token, name: 'visible', nested: { appSecret: 'app-secret-value' }, url: `https://x/cb?token=${body.token}` },
+        });
+        if (body.fail) throw new Error('rolled back');
+      });
+    } catch {
+      return { rolledBack: true };
+    }
+    return { ok: true };
+  }
+}
+
+describe('@elo/auth against PostgreSQL', () => {
+  let dbName: string;
+  let ds: DataSource;
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+
+  const as = (key: string | undefined) => {
+    const auth = (r: request.Test) => (key ? r.set('authorization', `Bearer ${key}`) : r);
+    return {
+      get: (url: string) => auth(http.get(url)),
+      post: (url: string, body?: object) => auth(http.post(url)).send(body ?? {}),
+      del: (url: string) => auth(http.delete(url)),
+    };
+  };
+  const admin = () => as(ADMIN);
+
+  async function createTenant(name: string): Promise<string> {
+    const res = await admin().post('/tenants', { name }).expect(201);
+    return (res.body as { id: string }).id;
+  }
+  async function createKey(tenantId: string, permissions: string[], by = ADMIN) {
+    const res = await as(by).post(`/tenants/${tenantId}/keys`, { name: `key ${permissions.join(' ')}`, permissions }).expect(201);
+    return res.body as { id: string; key: string; prefix: string; permissions: string[] };
+  }
+
+  beforeAll(async () => {
+    dbName = `auth_it_${randomBytes(4).toString('hex')}`;
+    const admin = new Client({ connectionString: SERVER_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${dbName}"`);
+    await admin.end();
+    const url = new URL(SERVER_URL);
+    url.pathname = `/${dbName}`;
+
+    // As libs/persistence runs them: schema `auth`, migrations table auth.migrations.
+    ds = new DataSource({
+      type: 'postgres', url: url.toString(), schema: 'auth', migrationsTableName: 'migrations',
+      migrations: authMigrations, migrationsTransactionMode: 'each', poolSize: 4,
+    });
+    await ds.initialize();
+    await ds.query('CREATE SCHEMA IF NOT EXISTS auth');
+    await ds.runMigrations();
+
+    @Global()
+    @Module({ providers: [{ provide: DataSource, useValue: ds }], exports: [DataSource] })
+    class FakePersistenceModule {}
+
+    @Module({
+      imports: [FakePersistenceModule, AuthModule.forRoot({ adminApi: true, adminKey: ADMIN, secretBox: box, service: 'auth-it' })],
+      controllers: [ThingsController],
+    })
+    class AppModule {}
+
+    app = await NestFactory.create(AppModule, { logger: false });
+    app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+    await app.init();
+    http = request(app.getHttpServer());
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ds?.destroy();
+    const admin = new Client({ connectionString: SERVER_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await admin.end();
+  });
+
+  it('migrates into the auth schema with its own migrations table, and again as a no-op', async () => {
+    const tables = (await ds.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'auth' ORDER BY table_name`,
+    )) as Array<{ table_name: string }>;
+    expect(tables.map((t) => t.table_name)).toEqual(['api_keys', 'audit_log', 'migrations', 'tenants']);
+    expect(await ds.runMigrations()).toEqual([]);
+    const inPublic = (await ds.query(
+      `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'migrations'`,
+    )) as Array<{ n: number }>;
+    expect(inPublic[0]!.n).toBe(0);
+  });
+
+  it('needs a key: 401 without or with a bad one; public routes are open; undeclared routes fail closed', async () => {
+    await as(undefined).get('/things').expect(401);
+    await as('elo_AAAAAAAA_' + 'B'.repeat(32)).get('/things').expect(401);
+    await as(undefined).get('/things/public').expect(200, { open: true });
+    await admin().get('/things/undeclared').expect(403);
+  });
+
+  it('the admin key creates tenants and keys; a key is shown once and works at once', async () => {
+    const tenantId = await createTenant('Acme');
+    await admin().get(`/tenants/${tenantId}`).expect(200);
+    const created = await createKey(tenantId, ['channels:manage']);
+    expect(created.key).toMatch(/^elo_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}$/);
+    expect(created.key.startsWith(`elo_${created.prefix}_`)).toBe(true);
+    await as(created.key).get('/things').expect(200, { tenantId });
+    await http.get('/things').set('x-api-key', created.key).expect(200);
+
+    // Stored hashed: the secret is in no column.
+    const rows = (await ds.query('SELECT * FROM auth.api_keys WHERE id = $1', [created.id])) as Array<Record<string, unknown>>;
+    expect(JSON.stringify(rows)).not.toContain(created.key.slice(13));
+    // Listing never shows secrets or hashes.
+    const list = await admin().get(`/tenants/${tenantId}/keys`).expect(200);
+    expect(JSON.stringify(list.body)).not.toContain(created.key.slice(13));
+    expect(list.body[0]).not.toHaveProperty('hash');
+    expect(list.body[0]).not.toHaveProperty('key');
+
+    await expectEventually(async () => {
+      const [r] = (await ds.query('SELECT last_used_at FROM auth.api_keys WHERE id = $1', [created.id])) as Array<{ last_used_at: Date | null }>;
+      expect(r!.last_used_at).not.toBeNull();
+    });
+  });
+
+  it('the admin key cannot read tenant data, and tenant keys cannot create tenants', async () => {
+    const tenantId = await createTenant('Admin limits');
+    const key = await createKey(tenantId, ['channels:manage', 'keys:manage', 'audit:read']);
+    await admin().get('/things').expect(403);
+    await admin().get('/audit').expect(403);
+    await as(key.key).post('/tenants', { name: 'nope' }).expect(403);
+    await admin().post(`/tenants/${tenantId}/keys`, { name: 'x', permissions: ['tenants:manage'] }).expect(400);
+    await admin().post(`/tenants/${tenantId}/keys`, { name: 'x', permissions: ['no:such'] }).expect(400);
+    await admin().post(`/tenants/${tenantId}/keys`, { name: 'x', permissions: [] }).expect(400);
+  });
+
+  it('403 when the key lacks the permission', async () => {
+    const tenantId = await createTenant('Perms');
+    const key = await createKey(tenantId, ['dashboard:read']);
+    const res = await as(key.key).get('/things').expect(403);
+    expect(JSON.stringify(res.body)).toContain('channels:manage');
+  });
+
+  it("a tenant key never reaches another tenant's keys or tenant", async () => {
+    const a = await createTenant('A');
+    const b = await createTenant('B');
+    const aKeys = await createKey(a, ['keys:manage', 'channels:manage']);
+    const bKey = await createKey(b, ['channels:manage']);
+    await as(aKeys.key).get(`/tenants/${b}`).expect(404);
+    await as(aKeys.key).get(`/tenants/${b}/keys`).expect(404);
+    await as(aKeys.key).post(`/tenants/${b}/keys`, { name: 'x', permissions: ['channels:manage'] }).expect(404);
+    await as(aKeys.key).del(`/tenants/${b}/keys/${bKey.id}`).expect(404);
+    await as(aKeys.key).post(`/tenants/${a}/keys/${bKey.id}/rotate`).expect(404);
+    await as(bKey.key).get('/things').expect(200, { tenantId: b });
+    // Own tenant: fine, but no escalation beyond the key's own permissions.
+    await as(aKeys.key).get(`/tenants/${a}`).expect(200);
+    const own = await createKey(a, ['channels:manage'], aKeys.key);
+    await as(own.key).get('/things').expect(200, { tenantId: a });
+    await as(aKeys.key).post(`/tenants/${a}/keys`, { name: 'x', permissions: ['telephony:call'] }).expect(403);
+  });
+
+  it('revocation takes effect at once', async () => {
+    const tenantId = await createTenant('Revoke');
+    const key = await createKey(tenantId, ['channels:manage']);
+    await as(key.key).get('/things').expect(200);
+    await admin().del(`/tenants/${tenantId}/keys/${key.id}`).expect(204);
+    await as(key.key).get('/things').expect(401);
+    await admin().del(`/tenants/${tenantId}/keys/${key.id}`).expect(404);
+  });
+
+  it('rotation: same permissions on a new key; old key revoked at once, or after a grace period', async () => {
+    const tenantId = await createTenant('Rotate');
+    const k1 = await createKey(tenantId, ['channels:manage']);
+    const r1 = await admin().post(`/tenants/${tenantId}/keys/${k1.id}/rotate`).expect(201);
+    expect(r1.body).toMatchObject({ permissions: ['channels:manage'], rotatedFrom: k1.id });
+    await as(k1.key).get('/things').expect(401);
+    await as(r1.body.key).get('/things').expect(200);
+
+    const r2 = await admin().post(`/tenants/${tenantId}/keys/${r1.body.id}/rotate`, { graceSeconds: 300 }).expect(201);
+    await as(r1.body.key).get('/things').expect(200); // in grace
+    await as(r2.body.key).get('/things').expect(200);
+    expect(new Date(r2.body.previousKeyExpiresAt).getTime()).toBeGreaterThan(Date.now() + 250_000);
+    // Revoking a key in its grace period ends it at once.
+    await admin().del(`/tenants/${tenantId}/keys/${r1.body.id}`).expect(204);
+    await as(r1.body.key).get('/things').expect(401);
+    await admin().post(`/tenants/${tenantId}/keys/${r2.body.id}/rotate`, { graceSeconds: 86_401 }).expect(400);
+
+    const list = (await admin().get(`/tenants/${tenantId}/keys`).expect(200)).body as Array<{ id: string; rotatedFrom: string | null }>;
+    expect(list.find((k) => k.id === r2.body.id)?.rotatedFrom).toBe(r1.body.id);
+  });
+
+  it('audit: rows written in the caller transaction, secrets masked, tenant-scoped, cursor-paginated', async () => {
+    const tenantId = await createTenant('Audit');
+    const key = await createKey(tenantId, ['channels:manage', 'audit:read', 'keys:manage']);
+    const other = await createKey(await createTenant('Other'), ['audit:read']);
+    const token = `EAAG${randomBytes(8).toString('hex')}`;
+    await as(key.key).post('/things/configure', { token }).expect(201, { ok: true });
+    await as(key.key).post('/things/configure', { token, fail: true }).expect(201, { rolledBack: true });
+
+    const page = (await as(key.key).get('/audit').expect(200)).body as {
+      items: Array<{ action: string; actorKeyId: string; service: string; changes: { before: Record<string, unknown>; after: Record<string, unknown> } }>;
+      nextBefore: number | null;
+    };
+    const actions = page.items.map((i) => i.action);
+    expect(actions).toEqual(['thing.configured', 'key.created', 'tenant.created']);
+    const configured = page.items[0]!;
+    expect(configured.actorKeyId).toBe(key.id);
+    expect(configured.changes.after).toMatchObject({ accessToken: '[redacted]', name: 'visible', nested: { appSecret: '[redacted]' } });
+    expect(configured.changes.before).toMatchObject({ accessToken: '[redacted]', sealed: '[redacted]' });
+    expect(page.items[1]!.service).toBe('auth-it');
+    expect(page.items[1]!.actorKeyId).toBe('admin');
+    const raw = JSON.stringify(await ds.query('SELECT changes FROM auth.audit_log'));
+    expect(raw).not.toContain(token);
+    expect(raw).not.toContain('app-secret-value');
+    expect(raw).not.toContain(key.key.slice(13));
+
+    const p1 = (await as(key.key).get('/audit?limit=2').expect(200)).body as { items: Array<{ id: number }>; nextBefore: number };
+    expect(p1.items).toHaveLength(2);
+    const p2 = (await as(key.key).get(`/audit?limit=2&before=${p1.nextBefore}`).expect(200)).body as {
+      items: Array<{ id: number; action: string }>;
+      nextBefore: number | null;
+    };
+    expect(p2.items.map((i) => i.action)).toEqual(['tenant.created']);
+    expect(p2.nextBefore).toBeNull();
+
+    const foreign = (await as(other.key).get('/audit').expect(200)).body as { items: Array<{ action: string }> };
+    expect(foreign.items.map((i) => i.action)).toEqual(['key.created', 'tenant.created']);
+  });
+});
