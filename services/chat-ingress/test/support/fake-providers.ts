@@ -22,11 +22,11 @@ export class FakeProviders {
   private constructor(private readonly server: Server, readonly port: number) {}
 
   static async start(): Promise<FakeProviders> {
-    let self: FakeProviders | undefined;
-    const server = createServer((req, res) => void self!.handle(req, res));
+    const ref: { self?: FakeProviders } = {};
+    const server = createServer((req, res) => void ref.self!.handle(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    self = new FakeProviders(server, (server.address() as AddressInfo).port);
-    return self;
+    ref.self = new FakeProviders(server, (server.address() as AddressInfo).port);
+    return ref.self;
   }
 
   get graph(): string {
@@ -52,7 +52,7 @@ export class FakeProviders {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    let body: Record<string, unknown> = {};
+    let body: Record<string, unknown>;
     try {
       body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
     } catch {
