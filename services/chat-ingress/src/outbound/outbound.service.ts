@@ -90,9 +90,9 @@ export class OutboundService {
     this.checkMessage(channel, spec.message);
 
     await m.query(
-      `INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, direction, kind, status, body, next_attempt_at, origin)
-       VALUES ($1,$2,$3,$4,'out',$5,'queued',$6,now(),$7)`,
-      [messageId, tenantId, channel.id, conversationId ?? null, spec.message.kind, JSON.stringify({ message: spec.message, to }), spec.origin ?? null],
+      `INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body, next_attempt_at, origin, created_at)
+       VALUES ($1,$2,$3,$4,$5,'out',$6,'queued',$7,now(),$8,clock_timestamp())`,
+      [messageId, tenantId, channel.id, conversationId ?? null, contact.id, spec.message.kind, JSON.stringify({ message: spec.message, to }), spec.origin ?? null],
     );
     const events: PublishSpecLike[] = [];
     if (announce) {

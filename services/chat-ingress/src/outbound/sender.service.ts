@@ -24,6 +24,7 @@ interface Claimed {
   channel_id: string;
   conversation_id: string | null;
   attempts: number;
+  created_at: Date;
   body: { message: OutboundMessage; to: string };
 }
 
@@ -87,13 +88,21 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
       const claimed: Claimed[] | [Claimed[], number] = await this.ds.query(
         `UPDATE ${S}.messages SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + interval '${LEASE}'
          WHERE id IN (SELECT id FROM ${S}.messages WHERE status IN ('queued', 'sending') AND direction = 'out' AND next_attempt_at <= now()
-                      ORDER BY next_attempt_at LIMIT ${CLAIM} FOR UPDATE SKIP LOCKED)
-         RETURNING id, tenant_id, channel_id, conversation_id, attempts, body`,
+                      ORDER BY next_attempt_at, created_at LIMIT ${CLAIM} FOR UPDATE SKIP LOCKED)
+         RETURNING id, tenant_id, channel_id, conversation_id, attempts, body, created_at`,
       );
-      const batch = updatedRows(claimed);
+      const batch = updatedRows(claimed).sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime());
       if (!batch.length) return total;
       total += batch.length;
-      await Promise.all(batch.map((row) => this.sendOne(row)));
+      // One recipient's messages go out one after another, in queue order; recipients in parallel.
+      const byRecipient = new Map<string, Claimed[]>();
+      for (const row of batch) {
+        const k = `${row.channel_id}|${row.body.to}`;
+        byRecipient.set(k, [...(byRecipient.get(k) ?? []), row]);
+      }
+      await Promise.all([...byRecipient.values()].map(async (rows) => {
+        for (const row of rows) await this.sendOne(row);
+      }));
       if (this.stopped) return total;
     }
   }
@@ -115,10 +124,10 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
   private async call(channel: ChannelRecord, row: Claimed): Promise<SendOutcome> {
     const msg = row.body.message;
     if (msg.kind === 'media' && msg.media?.url && msg.media.sizeBytes === undefined) {
-      const size = await this.remoteSize(msg.media.url);
       const limit = channel.settings.maxAttachmentMb * 1024 * 1024;
+      const size = await this.remoteSize(msg.media.url, limit);
       if (size !== undefined && size > limit) {
-        return { kind: 'failed', reason: 'attachment_too_large', error: { code: 'attachment_too_large', title: `attachment is ${size} bytes; this channel accepts at most ${channel.settings.maxAttachmentMb} MB` } };
+        return { kind: 'failed', reason: 'attachment_too_large', error: { code: 'attachment_too_large', title: `attachment is larger than this channel's limit of ${channel.settings.maxAttachmentMb} MB` } };
       }
     }
     if (channel.provider === 'generic') return this.callGeneric(channel, row);
@@ -150,12 +159,18 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
     return { kind: 'failed', reason: res.status === 401 || res.status === 403 ? 'authentication' : 'invalid_request', error: { code: String(res.status) } };
   }
 
-  private async remoteSize(url: string): Promise<number | undefined> {
+  /**
+   * The attachment's size from a HEAD request. HttpEgress refuses a declared Content-Length above
+   * maxResponseBytes even for HEAD, so the channel limit is passed as that cap and `too_large` means
+   * "over the limit".
+   */
+  private async remoteSize(url: string, limit: number): Promise<number | undefined> {
     try {
-      const res = await this.egress.request({ method: 'HEAD', url, timeoutMs: 5_000, maxResponseBytes: 1024 });
+      const res = await this.egress.request({ method: 'HEAD', url, timeoutMs: 5_000, maxResponseBytes: limit });
       const len = Number(res.headers['content-length']);
       return Number.isFinite(len) && len > 0 ? len : undefined;
-    } catch {
+    } catch (err) {
+      if (err instanceof EgressError && err.kind === 'too_large') return limit + 1;
       return undefined;
     }
   }

@@ -131,15 +131,16 @@ export class IngestService {
         return {
           id: randomUUID(), tenant_id: ch.tenantId, channel_id: ch.id,
           conversation_id: contact ? conversations.get(contact.id)?.id ?? null : null,
+          contact_id: contact?.id ?? null,
           provider_message_id: it.providerMessageId, kind: it.message.kind, status: it.state,
           body: it.state === 'received' ? it.message : { ...it.message, raw: it.raw, problem: it.problem },
           provider_timestamp: it.providerTimestamp.toISOString(),
         };
       });
       const inserted: Array<{ id: string; channel_id: string; provider_message_id: string }> = await m.query(
-        `INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, direction, provider_message_id, kind, status, body, provider_timestamp)
-         SELECT x.id, x.tenant_id, x.channel_id, x.conversation_id, 'in', x.provider_message_id, x.kind, x.status, x.body, x.provider_timestamp
-         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, channel_id uuid, conversation_id uuid, provider_message_id text, kind text, status text, body jsonb, provider_timestamp timestamptz)
+        `INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, status, body, provider_timestamp)
+         SELECT x.id, x.tenant_id, x.channel_id, x.conversation_id, x.contact_id, 'in', x.provider_message_id, x.kind, x.status, x.body, x.provider_timestamp
+         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, channel_id uuid, conversation_id uuid, contact_id uuid, provider_message_id text, kind text, status text, body jsonb, provider_timestamp timestamptz)
          ON CONFLICT (channel_id, direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
          RETURNING id, channel_id, provider_message_id`,
         [JSON.stringify(rows)],
@@ -265,8 +266,7 @@ export class IngestService {
         `SELECT x.i, o.provider_message_id
          FROM jsonb_to_recordset($1::jsonb) AS x(i int, channel_id uuid, contact_key text, up_to timestamptz, rank int)
          JOIN ${S}.contacts ct ON ct.channel_id = x.channel_id AND ct.contact_key = x.contact_key
-         JOIN ${S}.conversations cv ON cv.contact_id = ct.id
-         JOIN ${S}.messages o ON o.conversation_id = cv.id AND o.direction = 'out'
+         JOIN ${S}.messages o ON o.contact_id = ct.id AND o.direction = 'out'
          WHERE o.provider_message_id IS NOT NULL AND o.sent_at <= x.up_to AND o.status_rank < x.rank AND o.status <> 'failed'`,
         [JSON.stringify(marks.map((w, i) => ({ i, channel_id: w.ch.id, contact_key: w.s.watermark!.contactKey, up_to: w.s.watermark!.upTo.toISOString(), rank: STATUS_RANK[w.s.status] })))],
       );

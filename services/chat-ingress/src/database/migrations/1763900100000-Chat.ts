@@ -84,6 +84,7 @@ export class Chat1763900100000 implements MigrationInterface {
       tenant_id text NOT NULL,
       channel_id uuid NOT NULL,
       conversation_id uuid,
+      contact_id uuid,
       direction text NOT NULL,
       provider_message_id text,
       kind text NOT NULL,
@@ -103,7 +104,7 @@ export class Chat1763900100000 implements MigrationInterface {
       WHERE provider_message_id IS NOT NULL`);
     await q.query(`CREATE INDEX messages_conversation_idx ON ${S}.messages (conversation_id, created_at)`);
     await q.query(`CREATE INDEX messages_outbound_due_idx ON ${S}.messages (next_attempt_at) WHERE status IN ('queued', 'sending')`);
-    await q.query(`CREATE INDEX messages_out_sent_idx ON ${S}.messages (conversation_id, sent_at) WHERE direction = 'out'`);
+    await q.query(`CREATE INDEX messages_out_sent_idx ON ${S}.messages (contact_id, sent_at) WHERE direction = 'out'`);
 
     await q.query(`CREATE TABLE ${S}.status_receipts (
       channel_id uuid NOT NULL,

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent } from '@elo/contracts';
+import { expectEventually } from '@elo/testing';
+import { SenderService } from '../src/outbound/sender.service';
+import { TokenCheckService } from '../src/tokens/token-check.service';
+import { startHarness, type Harness } from './support/harness';
+
+/** Text of a recorded provider call: WhatsApp `text.body`, Telegram and Messenger `text`. */
+const textOf = (r: { body: Record<string, unknown> }): unknown => (r.body.text as { body?: string } | undefined)?.body ?? r.body.text ?? (r.body.message as { text?: string } | undefined)?.text;
+
+type Failed = { messageId?: string; status: string; reason?: string; error?: { code: string } };
+
+describe('chat-ingress: outbound through fake provider APIs, and the token check', () => {
+  let h: Harness;
+  let headers: Record<string, string>;
+  let tenantId: string;
+  let wa: { id: string };
+  let tg: { id: string };
+  let ms: { id: string };
+
+  beforeAll(async () => {
+    h = await startHarness('chat_ingress_outbound');
+    ({ headers, tenantId } = await h.tenantKey());
+    wa = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'whatsapp', name: 'wa', phoneNumberId: 'PN1', credentials: { accessToken: 'wa-token', appSecret: 's', refreshAppId: 'app1' }, settings: { maxAttachmentMb: 1 } })).body;
+    tg = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'telegram', name: 'tg', credentials: { accessToken: '42:tg-token' } })).body;
+    ms = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'messenger', name: 'ms', credentials: { accessToken: 'page' } })).body;
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const sentOf = (id: string) => h.probe.ofType<{ messageId: string; providerMessageId: string }>('chat.message.sent').find((e) => e.data.messageId === id)?.data;
+  const failedOf = (id: string) => h.probe.ofType<Failed>('chat.message.status').find((e) => e.data.messageId === id && e.data.status === 'failed')?.data;
+  const send = (body: unknown) => h.api<{ messageId: string; status: string; reason?: string; detail?: string }>('POST', '/messages', headers, body);
+
+  it('sends text, template, media and location through WhatsApp Cloud /{phone-number-id}/messages', async () => {
+    const msgs = [
+      { kind: 'text', text: 'Olá' },
+      { kind: 'template', template: { name: 'boleto_disponivel', language: 'pt_BR', components: [{ type: 'body', parameters: [{ type: 'text', text: 'Ana' }] }] } },
+      { kind: 'media', media: { kind: 'document', url: `${h.fakes.origin}/files/boleto.pdf`, filename: 'boleto.pdf', caption: 'Seu boleto' } },
+      { kind: 'location', location: { lat: -25.43, lng: -49.27, name: 'Loja' } },
+    ];
+    const ids: string[] = [];
+    for (const message of msgs) {
+      const r = await send({ channelId: wa.id, contact: { phone: '41 98844-5566' }, message });
+      expect(r.status).toBe(202);
+      ids.push(r.body.messageId);
+    }
+    await expectEventually(() => ids.forEach((id) => expect(sentOf(id)?.providerMessageId).toMatch(/^wamid\.OUT/)));
+    const calls = h.fakes.sent('/graph/PN1/messages');
+    expect(calls.map((c) => c.body.type)).toEqual(['text', 'template', 'document', 'location']);
+    expect(calls[0]).toMatchObject({ headers: { authorization: 'Bearer wa-token' }, body: { messaging_product: 'whatsapp', to: '5541988445566', text: { body: 'Olá' } } });
+    expect(calls[1].body.template).toEqual({ name: 'boleto_disponivel', language: { code: 'pt_BR' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'Ana' }] }] });
+    expect(calls[2].body.document).toEqual({ link: `${h.fakes.origin}/files/boleto.pdf`, caption: 'Seu boleto', filename: 'boleto.pdf' });
+    // message-status can track each from `queued`: POST /messages also announces the request.
+    await expectEventually(() => expect(h.probe.ofType<{ messageId: string }>('chat.message.send.requested').filter((e) => ids.includes(e.data.messageId))).toHaveLength(4));
+  });
+
+  it('Telegram: sendMessage with buttons, sendLocation, sendPhoto; blocked by the user fails for good', async () => {
+    const a = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'text', text: 'Menu', buttons: [{ id: 'b1', title: 'Boleto' }] } });
+    const b = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'location', location: { lat: 1, lng: 2 } } });
+    const c = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'media', media: { kind: 'image', id: 'file-1', caption: 'foto' } } });
+    await expectEventually(() => [a, b, c].forEach((r) => expect(sentOf(r.body.messageId)).toBeDefined()));
+    expect(h.fakes.sent('/tg/bot42:tg-token/').map((r) => r.path.split('/').pop())).toEqual(['sendMessage', 'sendLocation', 'sendPhoto']);
+    expect(h.fakes.sent('/sendMessage')[0].body).toEqual({ chat_id: '880000001', text: 'Menu', reply_markup: { inline_keyboard: [[{ text: 'Boleto', callback_data: 'b1' }]] } });
+    h.fakes.respond((r) => (r.path.endsWith('/sendMessage') && r.body.text === 'bloqueado' ? { status: 403, body: { ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' } } : undefined));
+    const d = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'text', text: 'bloqueado' } });
+    await expectEventually(() => expect(failedOf(d.body.messageId)).toMatchObject({ reason: 'blocked_by_user', error: { code: '403' } }));
+    expect(h.fakes.requests.filter((r) => r.body.text === 'bloqueado')).toHaveLength(1);
+  });
+
+  it('rate limits are retried later; permanent failures are classified and not retried', async () => {
+    let limited = 0;
+    h.fakes.respond((r) => {
+      if (textOf(r) === 'limitado' && limited++ < 1) return { status: 429, body: { error: { code: 130429, message: 'Rate limit hit' } }, headers: { 'retry-after': '1' } };
+      if (textOf(r) === 'janela') return { status: 400, body: { error: { code: 131047, message: 'Re-engagement message' } } };
+      if (textOf(r) === 'token') return { status: 401, body: { error: { code: 190, message: 'Error validating access token' } } };
+      if (r.body.type === 'template' && (r.body.template as { name: string }).name === 'nao_existe') return { status: 404, body: { error: { code: 132001, message: 'Template name does not exist in the translation' } } };
+      return undefined;
+    });
+    const limitedMsg = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'text', text: 'limitado' } });
+    const window = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'text', text: 'janela' } });
+    const token = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'text', text: 'token' } });
+    const tpl = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'template', template: { name: 'nao_existe', language: 'pt_BR' } } });
+    await expectEventually(() => {
+      expect(failedOf(window.body.messageId)?.reason).toBe('outside_window');
+      expect(failedOf(token.body.messageId)?.reason).toBe('authentication');
+      expect(failedOf(tpl.body.messageId)?.reason).toBe('template_not_supported');
+    });
+    await expectEventually(() => expect(sentOf(limitedMsg.body.messageId)).toBeDefined(), { timeoutMs: 15_000 });
+    expect(h.fakes.requests.filter((r) => textOf(r) === 'limitado')).toHaveLength(2);
+    await h.app.get(SenderService).drain();
+    expect(h.fakes.requests.filter((r) => textOf(r) === 'janela')).toHaveLength(1);
+  });
+
+  it('refuses attachments over the channel limit, templates on Messenger, unknown conversations', async () => {
+    const big = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'media', media: { kind: 'video', url: 'https://cdn.example.com/v.mp4', sizeBytes: 2 * 1024 * 1024 } } });
+    expect(big.status).toBe(422);
+    expect(big.body).toMatchObject({ reason: 'attachment_too_large', detail: expect.stringContaining('1 MB') });
+    // Size learned from the file's own headers at send time.
+    h.fakes.respond((r) => (r.method === 'HEAD' && r.path === '/files/huge.mp4' ? { status: 200, body: '', headers: { 'content-length': String(3 * 1024 * 1024) } } : undefined));
+    const huge = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'media', media: { kind: 'video', url: `${h.fakes.origin}/files/huge.mp4` } } });
+    expect(huge.status).toBe(202);
+    await expectEventually(() => expect(failedOf(huge.body.messageId)?.reason).toBe('attachment_too_large'));
+    const tpl = await send({ channelId: ms.id, contact: { providerUserId: '1' }, message: { kind: 'template', template: { name: 'x', language: 'pt_BR' } } });
+    expect(tpl).toMatchObject({ status: 422, body: { reason: 'template_not_supported' } });
+    expect((await send({ conversationId: randomUUID(), message: { kind: 'text', text: 'x' } })).status).toBe(404);
+    expect((await send({ channelId: wa.id, message: { kind: 'text', text: 'x' } })).status).toBe(400);
+    expect((await send({ channelId: wa.id, contact: { phone: '1' }, message: { kind: 'text' } })).status).toBe(400);
+  });
+
+  it('handles chat.message.send.requested from the bus, once per messageId', async () => {
+    const messageId = randomUUID();
+    const ev = createEvent({ type: 'chat.message.send.requested', source: 'elo://test', tenantId, data: { messageId, channelId: wa.id, contact: { phone: '+5541977001122' }, message: { kind: 'text', text: 'via evento' }, origin: 'integration:x' } });
+    await h.probe.publish(ev);
+    await h.probe.publish({ ...ev, id: randomUUID() });
+    await expectEventually(() => expect(sentOf(messageId)).toBeDefined());
+    await h.app.get(SenderService).drain();
+    expect(h.fakes.requests.filter((r) => textOf(r) === 'via evento')).toHaveLength(1);
+    const bad = randomUUID();
+    await h.probe.publish(createEvent({ type: 'chat.message.send.requested', source: 'elo://test', tenantId, data: { messageId: bad, channelId: wa.id, contact: { phone: '+5541977001122' }, message: { kind: 'media', media: { kind: 'image', url: 'https://x/y.png', sizeBytes: 5e6 } } } }));
+    await expectEventually(() => expect(failedOf(bad)?.reason).toBe('attachment_too_large'));
+  });
+
+  it('token check: refreshes Meta tokens with refresh credentials, records the check, raises invalid tokens', async () => {
+    const svc = h.app.get(TokenCheckService);
+    const results = await svc.checkAll(true);
+    expect(results.find((r) => r.channelId === wa.id)).toMatchObject({ status: 'valid', refreshed: true });
+    expect(results.find((r) => r.channelId === tg.id)).toMatchObject({ status: 'valid', refreshed: false });
+    const view = await h.api<{ token: { status: string; checkedAt: string; expiresAt: string }; credentials: { accessToken: string } }>('GET', `/channels/${wa.id}`, headers);
+    expect(view.body.token).toMatchObject({ status: 'valid', checkedAt: expect.any(String), expiresAt: expect.any(String) });
+    expect(view.body.credentials.accessToken).not.toContain('refreshed-');
+    // The refreshed token is the one used from now on.
+    const r = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'text', text: 'novo token' } });
+    await expectEventually(() => expect(sentOf(r.body.messageId)).toBeDefined());
+    expect(h.fakes.requests.find((x) => textOf(x) === 'novo token')?.headers.authorization).toMatch(/^Bearer refreshed-/);
+
+    h.fakes.respond((x) => (x.path.includes('/getMe') ? { status: 401, body: { ok: false, error_code: 401, description: 'Unauthorized' } } : undefined));
+    h.fakes.respond((x) => (x.path.startsWith('/graph/debug_token') ? { status: 200, body: { data: { is_valid: true, expires_at: Math.floor(Date.now() / 1000) + 2 * 86400 } } } : undefined));
+    const manual = await h.api<{ token: { status: string } }>('POST', `/channels/${tg.id}/refresh-token`, headers);
+    expect(manual).toMatchObject({ status: 200, body: { token: { status: 'invalid' } } });
+    const again = await h.api<{ token: { status: string } }>('POST', `/channels/${wa.id}/refresh-token`, headers);
+    expect(again.body.token.status).toBe('expiring');
+    await expectEventually(() => {
+      expect(h.probe.ofType<{ channelId: string }>('chat.channel.token.invalid').map((e) => e.data.channelId)).toContain(tg.id);
+      expect(h.probe.ofType<{ channelId: string }>('chat.channel.token.expiring').map((e) => e.data.channelId)).toContain(wa.id);
+    });
+  });
+});

@@ -1,0 +1,132 @@
+import { Webhook } from 'standardwebhooks';
+import { expectEventually } from '@elo/testing';
+import { fixture, startHarness, type Harness } from './support/harness';
+
+type Received = { providerMessageId: string; conversationId: string; contact: { providerUserId?: string; phone?: string; name?: string }; message: { kind: string; text?: string } };
+type Status = { messageId?: string; providerMessageId?: string; status: string; providerTimestamp: string };
+
+describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () => {
+  let h: Harness;
+  let headers: Record<string, string>;
+  const channels: Record<string, { id: string; secrets: Record<string, string> }> = {};
+
+  beforeAll(async () => {
+    h = await startHarness('chat_ingress_providers');
+    ({ headers } = await h.tenantKey());
+    for (const [provider, body] of Object.entries({
+      messenger: { accountId: '1200000000000001', credentials: { accessToken: 'page-token-messenger', appSecret: 'messenger-secret' } },
+      instagram: { accountId: '17840000000000001', credentials: { accessToken: 'page-token-instagram', appSecret: 'instagram-secret' } },
+      telegram: { botName: 'elo_bot', credentials: { accessToken: '123456:telegram-bot-token' } },
+      generic: {},
+    })) {
+      const res = await h.api<{ id: string; secrets: Record<string, string> }>('POST', '/channels', headers, { provider, name: provider, ...body });
+      expect(res.status).toBe(201);
+      channels[provider] = res.body;
+    }
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const received = () => h.probe.ofType<Received>('chat.message.received');
+  const statuses = () => h.probe.ofType<Status>('chat.message.status');
+
+  it('Messenger: message stored, delivery and read watermarks expanded to the messages we sent before them', async () => {
+    const ch = channels.messenger;
+    // Three messages sent to the customer first, so the watermarks have something to cover.
+    const ids: string[] = [];
+    for (const text of ['um', 'dois', 'tres']) {
+      const r = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: ch.id, contact: { providerUserId: '7100000000000001' }, message: { kind: 'text', text } });
+      expect(r.status).toBe(202);
+      ids.push(r.body.messageId);
+    }
+    const sent = await expectEventually(() => {
+      const s = h.probe.ofType<{ messageId: string; providerMessageId: string }>('chat.message.sent').filter((e) => ids.includes(e.data.messageId));
+      expect(s).toHaveLength(3);
+      return s.map((e) => e.data);
+    });
+    expect(h.fakes.sent('/me/messages')[0]).toMatchObject({ body: { recipient: { id: '7100000000000001' }, message: { text: 'um' } }, headers: { authorization: 'Bearer page-token-messenger' } });
+    // The first two were sent "long ago", the last after the watermarks.
+    await h.ds.query(`UPDATE chat_ingress.messages SET sent_at = to_timestamp(1763800000) WHERE id = ANY($1::uuid[])`, [ids.slice(0, 2)]);
+    await h.ds.query(`UPDATE chat_ingress.messages SET sent_at = to_timestamp(1763900000) WHERE id = $1`, [ids[2]]);
+    const raw = fixture('messenger-message-delivery-read.json');
+    const res = await h.postMeta('messenger', ch.id, raw, 'messenger-secret');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ stored: 1 });
+    const inbound = await expectEventually(() => {
+      const e = received().find((x) => x.data.providerMessageId === 'm_IN0001');
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    expect(inbound.contact.providerUserId).toBe('7100000000000001');
+    await expectEventually(() => {
+      const mine = statuses().filter((e) => e.data.messageId && ids.includes(e.data.messageId)).map((e) => `${ids.indexOf(e.data.messageId!)}:${e.data.status}`).sort();
+      expect(mine).toEqual(['0:delivered', '0:read', '1:delivered', '1:read']);
+    });
+    // `mids` of the delivery: a message we do not know still gets its status published.
+    expect(statuses().some((e) => e.data.providerMessageId === 'm_OUT0001' && e.data.status === 'delivered')).toBe(true);
+    const rows = await h.ds.query('SELECT id, status FROM chat_ingress.messages WHERE id = ANY($1::uuid[])', [ids]);
+    expect(Object.fromEntries(rows.map((r: { id: string; status: string }) => [ids.indexOf(r.id), r.status]))).toEqual({ 0: 'read', 1: 'read', 2: 'sent' });
+    expect(sent).toHaveLength(3);
+    // The same callbacks again change nothing.
+    expect((await h.postMeta('messenger', ch.id, raw, 'messenger-secret')).body).toEqual({ stored: 0, duplicates: 1, statuses: 0 });
+    expect((await h.postMeta('messenger', ch.id, raw, 'instagram-secret')).status).toBe(401);
+  });
+
+  it('Instagram: message and per-message read receipt with millisecond timestamps', async () => {
+    const ch = channels.instagram;
+    const res = await h.postMeta('instagram', ch.id, fixture('instagram-message-seen.json'), 'instagram-secret');
+    expect(res).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 1 } });
+    await expectEventually(() => {
+      expect(received().find((x) => x.data.providerMessageId === 'ig_IN0001')?.data.contact.providerUserId).toBe('6200000000000001');
+      expect(statuses().find((x) => x.data.providerMessageId === 'ig_OUT0001')?.data).toMatchObject({ status: 'read', providerTimestamp: new Date(1763800599000).toISOString() });
+    });
+  });
+
+  it('Telegram: secret token checked, update_id de-duplicates, chat id is the contact', async () => {
+    const ch = channels.telegram;
+    const raw = fixture('telegram-update-message.json');
+    const post = (token?: string, body = raw) => h.api('POST', `/webhooks/telegram/${ch.id}`, { 'content-type': 'application/json', ...(token ? { 'x-telegram-bot-api-secret-token': token } : {}) }, body);
+    expect((await post()).status).toBe(401);
+    expect((await post('wrong')).status).toBe(401);
+    expect(await post(ch.secrets.telegramSecretToken)).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
+    expect(await post(ch.secrets.telegramSecretToken)).toEqual({ status: 200, body: { stored: 0, duplicates: 1, statuses: 0 } });
+    const e = await expectEventually(() => {
+      const x = received().find((r) => r.data.providerMessageId === '730000001');
+      expect(x).toBeDefined();
+      return x!.data;
+    });
+    expect(e).toMatchObject({ contact: { providerUserId: '880000001', name: 'Renata Lopes' }, message: { kind: 'text', text: '/start' } });
+    // An update kind we do not handle is stored and marked, never a crash.
+    const poll = JSON.stringify({ update_id: 730000002, poll: { id: 'p1', question: '?' } });
+    expect((await post(ch.secrets.telegramSecretToken, poll)).body).toEqual({ stored: 1, duplicates: 0, statuses: 0 });
+    const row = await h.ds.query(`SELECT status FROM chat_ingress.messages WHERE channel_id = $1 AND provider_message_id = '730000002'`, [ch.id]);
+    expect(row[0].status).toBe('unsupported');
+  });
+
+  it('generic: Standard Webhooks signature, documented schema, stale timestamps refused', async () => {
+    const ch = channels.generic;
+    const wh = new Webhook(ch.secrets.signingSecret);
+    const post = (body: unknown, at = new Date(), id = `msg_${Math.random().toString(36).slice(2)}`, sig?: string) => {
+      const raw = JSON.stringify(body);
+      return h.api('POST', `/webhooks/generic/${ch.id}`, {
+        'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': sig ?? wh.sign(id, at, raw),
+      }, raw);
+    };
+    const events = { events: [
+      { type: 'message', id: 'g-1', timestamp: '2026-11-22T10:00:00Z', contact: { id: 'cust-9', phone: '+55 41 98844-1234', name: 'Gi' }, message: { kind: 'text', text: 'olá' } },
+      { type: 'message', id: 'g-2', timestamp: 'not a date', contact: { id: 'cust-9' }, message: { kind: 'text', text: 'x' } },
+    ] };
+    expect(await post(events)).toEqual({ status: 200, body: { stored: 2, duplicates: 0, statuses: 0 } });
+    expect((await post(events, new Date(Date.now() - 6 * 60_000))).status).toBe(401);
+    expect((await post(events, new Date(), 'msg_x', 'v1,AAAA')).status).toBe(401);
+    expect((await post({ nope: true })).status).toBe(400);
+    await expectEventually(() => expect(received().find((r) => r.data.providerMessageId === 'g-1')?.data.contact).toMatchObject({ phone: '+5541988441234', providerUserId: 'cust-9', name: 'Gi' }));
+    const row = await h.ds.query(`SELECT status FROM chat_ingress.messages WHERE channel_id = $1 AND provider_message_id = 'g-2'`, [ch.id]);
+    expect(row[0].status).toBe('invalid');
+    const doc = await h.api<{ components: { schemas: Record<string, unknown> } }>('GET', '/docs/openapi.json', {});
+    expect(Object.keys(doc.body.components.schemas)).toEqual(expect.arrayContaining(['GenericWebhookDto', 'GenericEventDto']));
+  });
+});
