@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent } from '@elo/contracts';
+import { expectEventually } from '@elo/testing';
+import { FlowScheduler } from '../src/flow/flow-scheduler.service';
+import { startHarness, type Harness } from './support/harness';
+
+const SECRET = 'flow-app-secret';
+
+const FLOW = {
+  start: 'menu',
+  steps: {
+    menu: { type: 'menu', text: 'Olá! Como podemos ajudar?', invalidText: 'Não entendi.', options: [
+      { id: 'boleto', title: '2ª via do boleto', next: 'ask_cpf' },
+      { id: 'humano', title: 'Falar com atendente', next: 'to_human' },
+    ] },
+    ask_cpf: { type: 'question', text: 'Informe seu CPF ou CNPJ', validate: 'cpf_cnpj', attribute: 'cpf', invalidText: 'Documento inválido, tente de novo.', next: 'boleto' },
+    boleto: { type: 'integration', integration: 'billing', waitText: 'Um momento, buscando seu boleto…', successText: 'Aqui está seu boleto: {reply}', failureText: 'Não encontrei seu boleto.', onSuccess: 'end', onFailure: 'to_human' },
+    end: { type: 'close', text: 'Obrigado pelo contato!' },
+    to_human: { type: 'transfer', queue: 'atendimento', text: 'Vou te passar para um atendente.' },
+  },
+};
+
+describe('chat-ingress: bot flow and conversation moves', () => {
+  let h: Harness;
+  let headers: Record<string, string>;
+  let tenantId: string;
+  let channel: { id: string };
+  let seq = 0;
+
+  beforeAll(async () => {
+    h = await startHarness('chat_ingress_flow', { CHAT_WORKERS: 'on', FLOW_TICK_MS: '3600000' });
+    ({ headers, tenantId } = await h.tenantKey());
+    channel = (await h.api<{ id: string }>('POST', '/channels', headers, {
+      provider: 'whatsapp', name: 'Atendimento', phoneNumberId: 'PNFLOW',
+      credentials: { accessToken: 'tok', appSecret: SECRET },
+      settings: { botQueue: 'bot', humanQueue: 'atendimento', pickupNotice: 'with_agent_name', closingMessage: 'Atendimento encerrado.', reminderMessage: 'Ainda está aí?' },
+    })).body;
+    const saved = await h.api<{ version: number }>('PUT', '/flow', headers, FLOW);
+    expect(saved).toMatchObject({ status: 200, body: { version: 1 } });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const customer = (phone: string) => ({
+    say: async (m: Record<string, unknown>) => {
+      const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: {
+        messaging_product: 'whatsapp', metadata: { phone_number_id: 'PNFLOW' }, contacts: [{ wa_id: phone, profile: { name: 'Cliente' } }],
+        messages: [{ from: phone, id: `wamid.IN.${phone}.${++seq}`, timestamp: String(Math.floor(Date.now() / 1000)), ...m }] } }] }] };
+      const res = await h.postMeta('whatsapp', channel.id, JSON.stringify(body), SECRET);
+      expect(res.status).toBe(200);
+    },
+    text: (t: string) => customer(phone).say({ type: 'text', text: { body: t } }),
+    /** What the fake WhatsApp API got for this customer, as text. */
+    got: () => h.fakes.sent('/graph/PNFLOW/messages').filter((r) => r.body.to === phone).map((r) => {
+      const b = r.body as { text?: { body: string }; interactive?: { body: { text: string } } };
+      return b.text?.body ?? b.interactive?.body.text ?? '';
+    }),
+  });
+  const conversationOf = async (phone: string) => (await h.ds.query(
+    `SELECT c.* FROM chat_ingress.conversations c JOIN chat_ingress.contacts ct ON ct.id = c.contact_id WHERE ct.phone = $1 ORDER BY c.opened_at DESC LIMIT 1`, [`+${phone}`]))[0];
+
+  it('greeting menu → "2ª via do boleto" → CPF → billing integration → boleto link sent, status tracked, closed', async () => {
+    const ana = customer('5541999990001');
+    await ana.text('Oi');
+    await expectEventually(() => expect(ana.got()).toEqual(['Olá! Como podemos ajudar?\n1 - 2ª via do boleto\n2 - Falar com atendente']));
+    const menuCall = h.fakes.sent('/graph/PNFLOW/messages').find((r) => r.body.to === '5541999990001')!;
+    expect(menuCall.body).toMatchObject({ type: 'interactive', interactive: { type: 'button', action: { buttons: [{ reply: { id: 'boleto', title: '2ª via do boleto' } }, { reply: { id: 'humano' } }] } } });
+
+    await ana.text('quero pizza');
+    await expectEventually(() => expect(ana.got().slice(1)).toEqual(['Não entendi.', expect.stringContaining('Olá! Como podemos ajudar?')]));
+
+    await ana.say({ type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'boleto', title: '2ª via do boleto' } } });
+    await expectEventually(() => expect(ana.got().at(-1)).toBe('Informe seu CPF ou CNPJ'));
+    await ana.text('123.456.789-00');
+    await expectEventually(() => expect(ana.got().at(-1)).toBe('Documento inválido, tente de novo.'));
+    await ana.text('529.982.247-25');
+    const request = await expectEventually(() => {
+      const e = h.probe.ofType<{ requestId: string; integration: string; conversationId: string; context: Record<string, unknown> }>('integration.requested').at(-1);
+      expect(e?.data.integration).toBe('billing');
+      return e!;
+    });
+    expect(request.tenantid).toBe(tenantId);
+    expect(request.data.context).toMatchObject({ cpf: '52998224725', contact: { phone: '+5541999990001', attributes: { cpf: '52998224725' } } });
+    await expectEventually(() => expect(ana.got().at(-1)).toBe('Um momento, buscando seu boleto…'));
+
+    // The dispatcher's answer (simulated): the fake ERP gave the boleto link.
+    await h.probe.publish(createEvent({
+      type: 'integration.delivery.succeeded', source: 'elo://webhook-dispatcher', tenantId,
+      data: { deliveryId: randomUUID(), integrationId: randomUUID(), integrationName: 'billing', eventId: request.id, eventType: 'integration.requested', requestId: request.data.requestId, conversationId: request.data.conversationId, outcome: 'succeeded', httpStatus: 200, response: { url: 'https://erp.example.com/boletos/123.pdf' }, attempts: 1, reply: 'https://erp.example.com/boletos/123.pdf' },
+    }));
+    await expectEventually(() => expect(ana.got().slice(-2)).toEqual(['Aqui está seu boleto: https://erp.example.com/boletos/123.pdf', 'Obrigado pelo contato!']));
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === request.data.conversationId)?.data.reason).toBe('bot'));
+
+    // The boleto message's delivery is tracked from the provider's status callback.
+    const boleto = (await h.ds.query(`SELECT id, provider_message_id FROM chat_ingress.messages WHERE conversation_id = $1 AND body->'message'->>'text' LIKE 'Aqui está%'`, [request.data.conversationId]))[0];
+    await expectEventually(() => expect(h.probe.ofType<{ messageId: string; providerMessageId: string }>('chat.message.sent').find((e) => e.data.messageId === boleto.id)).toBeDefined());
+    const sentRow = (await h.ds.query('SELECT provider_message_id FROM chat_ingress.messages WHERE id = $1', [boleto.id]))[0];
+    const status = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: {}, statuses: [{ id: sentRow.provider_message_id, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: '5541999990001' }] } }] }] };
+    expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(status), SECRET)).body).toMatchObject({ statuses: 1 });
+    await expectEventually(() => expect(h.probe.ofType<{ messageId: string; status: string }>('chat.message.status').find((e) => e.data.messageId === boleto.id)?.data.status).toBe('delivered'));
+
+    const steps = h.probe.ofType<{ conversationId: string; stepId: string; outcome: string }>('chat.flow.step').filter((e) => e.data.conversationId === request.data.conversationId).map((e) => `${e.data.stepId}:${e.data.outcome}`);
+    expect(steps).toEqual(expect.arrayContaining(['menu:entered', 'menu:invalid', 'menu:answered', 'ask_cpf:entered', 'ask_cpf:invalid', 'ask_cpf:answered', 'boleto:entered', 'boleto:waiting', 'boleto:succeeded', 'end:entered']));
+  });
+
+  it('transfers to the human queue (bot goes quiet), agent pickup notice with name, transfer by event, close message', async () => {
+    const bia = customer('5541999990002');
+    await bia.text('bom dia');
+    await expectEventually(() => expect(bia.got()).toHaveLength(1));
+    await bia.text('2');
+    await expectEventually(() => expect(bia.got().slice(1)).toEqual(['Vou te passar para um atendente.', 'Estamos transferindo seu atendimento.', 'Aguarde um momento: em breve um atendente vai falar com você.']));
+    const conv = await conversationOf('5541999990002');
+    expect(conv.queue).toBe('atendimento');
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; fromQueue: string; toQueue: string }>('chat.conversation.transferred').find((e) => e.data.conversationId === conv.id)?.data).toMatchObject({ fromQueue: 'bot', toQueue: 'atendimento' }));
+
+    await bia.text('alô?');
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; message: { text: string } }>('chat.message.received').some((e) => e.data.conversationId === conv.id && e.data.message.text === 'alô?')).toBe(true));
+    await new Promise((r) => setTimeout(r, 300)); // the bot must stay quiet: give a wrong answer time to show
+    expect(bia.got()).toHaveLength(4);
+
+    const agent = await h.api('PUT', '/queues/atendimento/agents', headers, { agentId: 'carla', agentName: 'Carla' });
+    expect(agent).toMatchObject({ status: 200, body: [{ agentId: 'carla', agentName: 'Carla' }] });
+    expect((await h.api('POST', `/conversations/${conv.id}/assign`, headers, { agentId: 'carla', agentName: 'Carla' })).status).toBe(200);
+    await expectEventually(() => expect(bia.got().at(-1)).toBe('Olá! Você está falando com Carla.'));
+
+    const attrs = await h.api<{ attributes: Record<string, string> }>('PATCH', `/contacts/${conv.contact_id}`, headers, { attributes: { email: 'bia@example.com', plano: '500 mega' } });
+    expect(attrs.body.attributes).toEqual({ email: 'bia@example.com', plano: '500 mega' });
+    await bia.text('obrigada');
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; message: { text: string }; contact: { attributes?: Record<string, string> } }>('chat.message.received').find((e) => e.data.conversationId === conv.id && e.data.message.text === 'obrigada')?.data.contact.attributes).toEqual({ email: 'bia@example.com', plano: '500 mega' }));
+
+    await h.probe.publish(createEvent({ type: 'chat.conversation.transfer.requested', source: 'elo://test', tenantId, data: { conversationId: conv.id, toQueue: 'financeiro' } }));
+    await expectEventually(async () => expect((await conversationOf('5541999990002')).queue).toBe('financeiro'));
+
+    const closed = await h.api<{ status: string }>('POST', `/conversations/${conv.id}/close`, headers, { reason: 'resolved' });
+    expect(closed.body.status).toBe('closed');
+    await expectEventually(() => expect(bia.got().at(-1)).toBe('Atendimento encerrado.'));
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === conv.id)?.data.reason).toBe('resolved'));
+    expect((await h.api('POST', `/conversations/${conv.id}/transfer`, headers, { queue: 'x' })).status).toBe(409);
+    const other = await h.tenantKey();
+    expect((await h.api('GET', `/conversations/${conv.id}`, other.headers)).status).toBe(404);
+  });
+
+  it('conversations keep the flow version they started with; a silent customer gets a reminder, then the conversation closes', async () => {
+    const caio = customer('5541999990003');
+    await caio.text('oi');
+    await expectEventually(() => expect(caio.got()).toHaveLength(1));
+    const v2 = { start: 'hello', steps: { hello: { type: 'menu', text: 'Versão 2', options: [{ id: 'x', title: 'Sair', next: 'bye' }] }, bye: { type: 'close' } } };
+    expect((await h.api<{ version: number }>('PUT', '/flow', headers, v2)).body.version).toBe(2);
+    expect((await h.api('PUT', '/flow', headers, { start: 'nope', steps: { a: { type: 'menu' } } })).status).toBe(400);
+    await caio.text('1');
+    await expectEventually(() => expect(caio.got().at(-1)).toBe('Informe seu CPF ou CNPJ'));
+    const conv = await conversationOf('5541999990003');
+    expect(conv).toMatchObject({ flow_version: 1, flow_state: { stepId: 'ask_cpf', waiting: 'input' } });
+
+    const dani = customer('5541999990004');
+    await dani.text('oi');
+    await expectEventually(() => expect(dani.got()).toEqual([expect.stringContaining('Versão 2')]));
+
+    const scheduler = h.app.get(FlowScheduler);
+    await h.ds.query(`UPDATE chat_ingress.conversations SET last_inbound_at = now() - interval '11 minutes' WHERE id = $1`, [conv.id]);
+    expect((await scheduler.tick()).reminded).toBeGreaterThanOrEqual(1);
+    await expectEventually(() => expect(caio.got().at(-1)).toBe('Ainda está aí?'));
+    expect((await scheduler.tick()).reminded).toBe(0);
+    await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [conv.id]);
+    expect((await scheduler.tick()).closed).toBeGreaterThanOrEqual(1);
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === conv.id)?.data.reason).toBe('inactivity'));
+  });
+});
