@@ -1,6 +1,7 @@
 // Events per second through outbox → relay → RabbitMQ → consumer with inbox, against the raw amqplib
 // ceiling (confirmed publish + acked consume of the same messages) measured in the same run.
-//   node -r @swc-node/register bench/bus.bench.ts [events=20000]
+// Rounds alternate raw and end-to-end; medians and their ratio are printed (the machine is shared).
+//   node -r @swc-node/register bench/bus.bench.ts [events=20000] [rounds=5]
 // Needs local PostgreSQL and RabbitMQ (ELO_TEST_DATABASE_URL / ELO_TEST_AMQP_URL or the defaults).
 import 'reflect-metadata';
 import { connect } from 'amqplib';
@@ -10,6 +11,8 @@ import { counts, migrate, produce, recordEffects, startNode } from '../libs/mess
 process.env.ELO_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 process.env.ELO_TEST_AMQP_URL ??= 'amqp://guest:guest@127.0.0.1:5672';
 const N = Number(process.argv[2] ?? 20_000);
+const ROUNDS = Number(process.argv[3] ?? 5);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function rawCeiling(amqpUrl: string, payload: Buffer): Promise<number> {
   const model = await connect(amqpUrl);
@@ -42,14 +45,31 @@ async function rawCeiling(amqpUrl: string, payload: Buffer): Promise<number> {
 async function endToEnd(databaseUrl: string, amqpUrl: string): Promise<number> {
   const node = await startNode({ databaseUrl, amqpUrl, handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects } });
   const t0 = performance.now();
-  await produce(node, N, 1_000);
+  // Four writers at once, as concurrent requests to a service would be.
+  await Promise.all(Array.from({ length: 4 }, () => produce(node, N / 4, 500)));
+  const produced = performance.now();
+  let relayed = 0;
   for (;;) {
+    if (!relayed && (await node.relay.backlog()) === 0) relayed = performance.now();
     if ((await counts(node.ds)).total >= N) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  const rate = N / ((performance.now() - t0) / 1000);
+  const end = performance.now();
+  const rate = N / ((end - t0) / 1000);
+  process.stdout.write(
+    `phases: outbox written ${(produced - t0).toFixed(0)} ms, relayed ${((relayed || end) - t0).toFixed(0)} ms, consumed ${(end - t0).toFixed(0)} ms\n`,
+  );
   await node.stop();
   return rate;
+}
+
+/** Empties the effects and the outbox between rounds. */
+async function migrateFresh(databaseUrl: string): Promise<void> {
+  const { Client } = await import('pg');
+  const c = new Client({ connectionString: databaseUrl });
+  await c.connect();
+  await c.query('TRUNCATE bus_test.effects, bus_test.outbox, bus_test.inbox');
+  await c.end();
 }
 
 async function main(): Promise<void> {
@@ -57,13 +77,21 @@ async function main(): Promise<void> {
   try {
     await migrate(infra.databaseUrl);
     const sample = Buffer.from(JSON.stringify({ specversion: '1.0', id: '00000000-0000-4000-8000-000000000000', type: 'chat.conversation.closed', data: { reason: 'x'.repeat(60) } }));
-    const raw = await rawCeiling(infra.amqpUrl, sample);
-    const e2e = await endToEnd(infra.databaseUrl, infra.amqpUrl);
+    const raws: number[] = [];
+    const e2es: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      raws.push(await rawCeiling(infra.amqpUrl, sample));
+      await migrateFresh(infra.databaseUrl);
+      e2es.push(await endToEnd(infra.databaseUrl, infra.amqpUrl));
+      process.stdout.write(`round ${r + 1}: raw ${raws[r]!.toFixed(0)} msg/s, end-to-end ${e2es[r]!.toFixed(0)} events/s\n`);
+    }
+    const raw = median(raws);
+    const e2e = median(e2es);
     process.stdout.write(
-      `events: ${N}\n` +
-        `raw amqplib confirmed publish + acked consume: ${raw.toFixed(0)} msg/s\n` +
-        `outbox → relay → RabbitMQ → consumer + inbox:  ${e2e.toFixed(0)} events/s\n` +
-        `ratio end-to-end / raw: ${(e2e / raw).toFixed(2)}\n`,
+      `events per round: ${N}, rounds: ${ROUNDS}\n` +
+        `raw amqplib confirmed publish + acked consume (median): ${raw.toFixed(0)} msg/s\n` +
+        `outbox → relay → RabbitMQ → consumer + inbox (median):  ${e2e.toFixed(0)} events/s\n` +
+        `ratio of medians end-to-end / raw: ${(e2e / raw).toFixed(2)}\n`,
     );
   } finally {
     await infra.cleanup();

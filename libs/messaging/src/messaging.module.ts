@@ -21,9 +21,9 @@ export interface MessagingModuleOptions {
   schema: string;
   amqpUrl: string;
   databaseUrl: string;
-  /** Per-consumer prefetch (default 400). */
+  /** Per-consumer prefetch (default 1000). */
   prefetch?: number;
-  /** Deliveries per transaction (default 200). */
+  /** Deliveries per transaction (default 500). */
   batchSize?: number;
   /** Batches in flight (default 2). */
   concurrency?: number;
@@ -133,8 +133,8 @@ export class MessagingModule {
               {
                 service: opts.service,
                 schema: opts.schema,
-                prefetch: opts.prefetch ?? 400,
-                batchSize: opts.batchSize ?? 200,
+                prefetch: opts.prefetch ?? 1_000,
+                batchSize: opts.batchSize ?? 500,
                 concurrency: opts.concurrency ?? 2,
                 retryDelaysMs,
               },

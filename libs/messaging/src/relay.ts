@@ -17,6 +17,11 @@ export interface OutboxRelayOptions {
   /** Published rows older than this are deleted by the cleanup schedule. */
   retentionMs?: number;
   cleanupIntervalMs?: number;
+  /**
+   * Batches in flight at once (default 2): while one waits for the broker's confirms, the next is
+   * claimed and published. SKIP LOCKED keeps them on different rows.
+   */
+  concurrency?: number;
 }
 
 interface OutboxRow {
@@ -37,7 +42,7 @@ export class OutboxRelay {
   private listener?: Client;
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
+  private wakers: Array<() => void> = [];
   private pending = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly returned = new Set<string>();
@@ -71,7 +76,7 @@ export class OutboxRelay {
     this.timers.push(setInterval(() => void this.cleanup(), this.opts.cleanupIntervalMs ?? 60_000));
     this.timers.push(setInterval(() => void this.measureBacklog(), 5_000));
     for (const t of this.timers) t.unref();
-    this.loop = this.run();
+    this.loop = Promise.all(Array.from({ length: this.opts.concurrency ?? 2 }, () => this.run())).then(() => undefined);
   }
 
   /** Stops after publishing what is pending (bounded by `timeoutMs`). */
@@ -93,7 +98,7 @@ export class OutboxRelay {
   /** Asks the loop to look for work now. */
   kick(): void {
     this.pending = true;
-    this.wake?.();
+    for (const w of this.wakers.splice(0)) w();
   }
 
   async backlog(): Promise<number> {
@@ -125,14 +130,13 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     while (this.running) {
       if (!this.pending) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = undefined;
+        await new Promise<void>((resolve) => this.wakers.push(resolve));
         continue;
       }
       this.pending = false;
       try {
         const published = await this.publishBatch();
-        if (published === (this.opts.batchSize ?? 500)) this.pending = true;
+        if (published === (this.opts.batchSize ?? 1_000)) this.pending = true;
       } catch (err) {
         this.logger.warn({ err: (err as Error).message }, 'outbox publish failed; will retry');
         await new Promise((r) => setTimeout(r, 200));
@@ -146,7 +150,7 @@ export class OutboxRelay {
     const ch = this.channel;
     if (!ch) return 0;
     const schema = this.opts.schema;
-    const limit = this.opts.batchSize ?? 500;
+    const limit = this.opts.batchSize ?? 1_000;
     return this.ds.transaction(async (m) => {
       const rows: OutboxRow[] = await m.query(
         `SELECT id, event_id, type, body FROM "${schema}".outbox

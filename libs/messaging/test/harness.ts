@@ -43,6 +43,9 @@ export interface NodeOptions {
   handler?: { type: string; batch: boolean; fn: SingleHandler | BatchHandler };
   retryDelaysMs?: number[];
   batchSize?: number;
+  relayBatchSize?: number;
+  prefetch?: number;
+  concurrency?: number;
 }
 
 export interface BusNode {
@@ -60,12 +63,12 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
   await ds.initialize();
   const bus = new BusConnection({ url: o.amqpUrl, name: SERVICE, logger, maxBackoffMs: 500 });
   const outbox = new Outbox(SCHEMA, `elo://${SERVICE}`);
-  const relay = new OutboxRelay(ds, bus, { schema: SCHEMA, databaseUrl: o.databaseUrl, pollIntervalMs: 200 }, logger);
+  const relay = new OutboxRelay(ds, bus, { schema: SCHEMA, databaseUrl: o.databaseUrl, pollIntervalMs: 200, batchSize: o.relayBatchSize }, logger);
   const retryDelaysMs = o.retryDelaysMs ?? [200, 400];
   const consumers = new ConsumerHost(
     ds,
     outbox,
-    { service: SERVICE, schema: SCHEMA, prefetch: 400, batchSize: o.batchSize ?? 200, concurrency: 2, retryDelaysMs },
+    { service: SERVICE, schema: SCHEMA, prefetch: o.prefetch ?? 1_000, batchSize: o.batchSize ?? 500, concurrency: o.concurrency ?? 2, retryDelaysMs },
     logger,
   );
   if (o.handler) consumers.register({ ...o.handler, name: 'test' });
