@@ -60,14 +60,15 @@ export class FlowEngine {
 
   async onMessage(m: EntityManager, tenantId: string, e: ChatMessageReceived, publish: Publish): Promise<void> {
     const latest = await this.flows.latest(tenantId, m);
+    // Tenants without a flow: nothing to do (the common case on the hot path costs no row lock).
+    if (!latest) return;
     const rows: ConversationRow[] = await m.query(`SELECT * FROM ${S}.conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [e.conversationId, tenantId]);
     const c = rows[0];
     if (!c || c.status !== 'open') return;
-    const channel = await this.channels.get(tenantId, c.channel_id, m);
-    if (!channel || c.queue !== channel.settings.botQueue) return;
+    const channel = await this.channels.resolve(c.channel_id);
+    if (!channel || channel.tenantId !== tenantId || c.queue !== channel.settings.botQueue) return;
     let state = c.flow_state as FlowState | null;
     if (!c.flow_id) {
-      if (!latest) return;
       await m.query(`UPDATE ${S}.conversations SET flow_id = $2, flow_version = $3 WHERE id = $1`, [c.id, latest.id, latest.version]);
       c.flow_id = latest.id;
       c.flow_version = latest.version;

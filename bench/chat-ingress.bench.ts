@@ -1,0 +1,163 @@
+/**
+ * chat-ingress webhook benchmark (run on demand, not in tests):
+ *
+ *   ELO_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+ *   ELO_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672 \
+ *   node -r @swc-node/register bench/chat-ingress.bench.ts [seconds=15] [connections=64]
+ *
+ * Starts chat-ingress as its own process (services/chat-ingress/src/main.ts, its own database and
+ * vhost from createTestInfra), creates a tenant and a WhatsApp channel, and fires signed WhatsApp
+ * webhooks with autocannon: half single text messages, a fifth batched (2 entries × 2 messages), the
+ * rest status batches (3 statuses). Every 200 means the raw payload, messages, conversations and outbox
+ * events were committed. Then the same load against a bare HTTP server that does nothing, as the
+ * ceiling. Prints throughput, p50/p99 latency, non-2xx and the service's peak RSS.
+ */
+import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createTestInfra } from '@elo/testing';
+import { Client } from 'pg';
+
+/** The part of autocannon's API this bench uses (the package ships no type declarations). */
+interface AcRequest { method?: string; path?: string; headers?: Record<string, string>; body?: string }
+interface AcResult { requests: { average: number }; latency: { p50: number; p99: number }; '2xx': number; non2xx: number; errors: number; timeouts: number }
+type Autocannon = (o: { url: string; connections: number; duration?: number; amount?: number; pipelining?: number; requests: Array<{ method: string; setupRequest: (req: AcRequest) => AcRequest }> }) => Promise<AcResult>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as Autocannon;
+
+const SECONDS = Number(process.argv[2] ?? 15);
+const CONNECTIONS = Number(process.argv[3] ?? 64);
+const APP_SECRET = 'bench-app-secret';
+const ADMIN_KEY = 'b'.repeat(40);
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(200);
+  }
+  throw new Error('service did not become ready');
+}
+
+async function json<T>(url: string, method: string, key: string, body: unknown): Promise<T> {
+  const res = await fetch(url, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** A pool of distinct signed webhooks (signatures computed before the clock starts). */
+function payloads(n: number): Array<{ body: string; signature: string }> {
+  const pool: Array<{ body: string; signature: string }> = [];
+  const ts = String(Math.floor(Date.now() / 1000));
+  const text = (i: number, k: number) => ({ from: `55419${String(80000000 + (i % 5000)).padStart(8, '0')}`, id: `wamid.BENCH.${i}.${k}`, timestamp: ts, type: 'text', text: { body: `mensagem ${i}.${k} — olá` } });
+  const value = (messages: unknown[], statuses?: unknown[]) => ({ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '554130001000', phone_number_id: '109876543210987' }, ...(messages.length ? { contacts: messages.map((m) => ({ wa_id: (m as { from: string }).from, profile: { name: 'Cliente' } })), messages } : {}), ...(statuses ? { statuses } : {}) } });
+  for (let i = 0; i < n; i++) {
+    const r = i % 10;
+    let entry: unknown[];
+    if (r < 5) entry = [{ id: 'WABA', changes: [value([text(i, 0)])] }];
+    else if (r < 7) entry = [{ id: 'WABA', changes: [value([text(i, 0), text(i + 1, 1)])] }, { id: 'WABA', changes: [value([text(i + 2, 2), text(i + 3, 3)])] }];
+    else entry = [{ id: 'WABA', changes: [value([], ['sent', 'delivered', 'read'].map((status) => ({ id: `wamid.OUT.${i}`, status, timestamp: ts, recipient_id: '5541988445566' })))] }];
+    const body = JSON.stringify({ object: 'whatsapp_business_account', entry });
+    pool.push({ body, signature: `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}` });
+  }
+  return pool;
+}
+
+async function fire(url: string, pool: Array<{ body: string; signature: string }> | null): Promise<AcResult> {
+  let next = 0;
+  return autocannon({
+    url, connections: CONNECTIONS, duration: SECONDS, pipelining: 1,
+    requests: [{
+      method: 'POST',
+      setupRequest: (req: AcRequest): AcRequest => {
+        if (!pool) return { ...req, headers: { 'content-type': 'application/json' }, body: '{}' };
+        const p = pool[next++ % pool.length];
+        return { ...req, headers: { 'content-type': 'application/json', 'x-hub-signature-256': p.signature }, body: p.body };
+      },
+    }],
+  });
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+function report(name: string, r: AcResult): void {
+  out(`${name.padEnd(28)} ${String(Math.round(r.requests.average)).padStart(6)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms   2xx ${r['2xx']}   non-2xx ${r.non2xx}   errors ${r.errors}   timeouts ${r.timeouts}`);
+}
+
+async function main(): Promise<void> {
+  const infra = await createTestInfra('chat_ingress_bench');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), '-r', '@swc-node/register', join(__dirname, '..', 'services', 'chat-ingress', 'src', 'main.ts')], {
+    env: {
+      ...process.env, DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: String(port), ELO_ADMIN_KEY: ADMIN_KEY,
+      ELO_ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 9).toString('base64'), ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+      PUBLIC_BASE_URL: url, CHAT_WORKERS: 'off',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const bare = createServer();
+  let bareChild: ChildProcess | undefined;
+  try {
+    await waitReady(url, child);
+    const tenant = await json<{ id: string }>(`${url}/tenants`, 'POST', ADMIN_KEY, { name: 'bench' });
+    const { key } = await json<{ key: string }>(`${url}/tenants/${tenant.id}/keys`, 'POST', ADMIN_KEY, { name: 'bench', permissions: ['channels:manage'] });
+    const channel = await json<{ id: string }>(`${url}/channels`, 'POST', key, { provider: 'whatsapp', name: 'bench', phoneNumberId: '109876543210987', credentials: { accessToken: 't', appSecret: APP_SECRET } });
+    const pool = payloads(Math.max(20_000, SECONDS * 12_000));
+    out(`chat-ingress bench: ${SECONDS}s, ${CONNECTIONS} connections, ${pool.length} distinct signed webhooks (50% single text, 20% batched 2×2, 30% 3 statuses)`);
+
+    // Warm-up (JIT, pools, caches), then the measured run.
+    await autocannon({ url: `${url}/webhooks/whatsapp/${channel.id}`, connections: 8, amount: 2_000, requests: [{ method: 'POST', setupRequest: (req: AcRequest) => ({ ...req, headers: { 'content-type': 'application/json', 'x-hub-signature-256': pool[pool.length - 1].signature }, body: pool[pool.length - 1].body }) }] });
+    const svc = await fire(`${url}/webhooks/whatsapp/${channel.id}`, pool.slice(0, pool.length - 1));
+    const rss = peakRssMb(child.pid!);
+
+    const barePort = await freePort();
+    bareChild = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => { q.resume(); q.on('end', () => s.end('ok')); }).listen(${barePort}, '127.0.0.1')`], { stdio: 'ignore' });
+    await sleep(500);
+    const baseline = await fire(`http://127.0.0.1:${barePort}/`, null);
+
+    const db = new Client({ connectionString: infra.databaseUrl });
+    await db.connect();
+    const [{ m, r, o }] = (await db.query(`SELECT (SELECT count(*) FROM chat_ingress.messages)::int AS m, (SELECT count(*) FROM chat_ingress.webhook_receipts)::int AS r, (SELECT count(*) FROM chat_ingress.outbox)::int AS o`)).rows;
+    await db.end();
+
+    report('chat-ingress (durable ack)', svc);
+    report('bare HTTP (ceiling)', baseline);
+    out(`service peak RSS ${rss} MB; stored ${r} webhook receipts, ${m} messages, ${o} outbox events`);
+    out(`target: >= 5000 webhooks/s with p99 < 50 ms -> ${svc.requests.average >= 5000 && svc.latency.p99 < 50 ? 'MET' : 'NOT MET'}`);
+  } finally {
+    bareChild?.kill('SIGTERM');
+    bare.close();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await infra.cleanup();
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
