@@ -25,7 +25,11 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper,
-  testMatch: ['<rootDir>/{libs,services}/**/*.spec.ts', '<rootDir>/{libs,services}/**/*.integration-spec.ts'],
+  testMatch: [
+    '<rootDir>/{libs,services}/**/*.spec.ts',
+    '<rootDir>/{libs,services}/**/*.integration-spec.ts',
+    '<rootDir>/e2e/**/*.e2e-spec.ts',
+  ],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   setupFiles: ['reflect-metadata'],
   globalSetup: '<rootDir>/libs/testing/src/global-setup.ts',
