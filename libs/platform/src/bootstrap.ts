@@ -27,7 +27,10 @@ export async function buildServiceApp(module: Type<unknown> | ReturnType<typeof 
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
-  configureHttp(app, o.config.BODY_LIMIT_BYTES ?? 3 * 1024 * 1024);
+  configureHttp(app, o.config.BODY_LIMIT_BYTES ?? 3 * 1024 * 1024, {
+    perKeyPerMinute: o.config.RATE_LIMIT_PER_KEY_PER_MINUTE ?? 6_000,
+    perSourcePerMinute: o.config.RATE_LIMIT_PER_SOURCE_PER_MINUTE ?? 600_000,
+  });
   app.use(correlationMiddleware);
   app.useGlobalPipes(validationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter(logger));

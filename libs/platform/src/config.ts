@@ -35,6 +35,12 @@ export class BaseServiceConfig {
   /** Base URL the outside world reaches this service at (webhook URLs, links). */
   @IsOptional() @Matches(/^https?:\/\//, { message: 'PUBLIC_BASE_URL must be an http(s) URL' }) PUBLIC_BASE_URL?: string;
 
+  /** Requests a minute one API key may make on one replica (default 6000; 0 = unlimited). */
+  @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_KEY_PER_MINUTE?: number;
+
+  /** Requests a minute one source address may make without a key, e.g. webhooks (default 600000, i.e. 10,000/s; 0 = unlimited). */
+  @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_SOURCE_PER_MINUTE?: number;
+
   /** Largest request body accepted, in bytes (default 3 MB, Meta's maximum webhook size). */
   @IsOptional() @IsInt() @Min(1024) BODY_LIMIT_BYTES?: number;
 }

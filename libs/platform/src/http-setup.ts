@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { json, urlencoded, text, type NextFunction, type Request, type Response } from 'express';
 import { problem } from './problem-details.filter';
+import { RateLimiter, type RateLimitOptions } from './rate-limit';
 
 export type RawBodyRequest = Request & { rawBody?: Buffer };
 
@@ -42,11 +43,13 @@ function bodyErrors(err: unknown, req: Request, res: Response, next: NextFunctio
 }
 
 /**
- * Body parsing with the raw bytes kept (webhook signatures are over the raw body) and a size limit on
+ * Rate limits first (per API key, or per source for keyless requests like webhooks), then body
+ * parsing with the raw bytes kept (webhook signatures are over the raw body) and a size limit on
  * every endpoint.
  */
-export function configureHttp(app: INestApplication, bodyLimitBytes: number): void {
+export function configureHttp(app: INestApplication, bodyLimitBytes: number, rateLimits: RateLimitOptions): void {
   app.use(securityHeaders);
+  app.use(new RateLimiter(rateLimits).middleware());
   app.use(json({ limit: bodyLimitBytes, verify: keepRaw, type: ['application/json', 'application/*+json'] }));
   app.use(urlencoded({ limit: bodyLimitBytes, extended: false, verify: keepRaw }));
   app.use(text({ limit: bodyLimitBytes, verify: keepRaw, type: ['text/*', 'application/xml'] }));

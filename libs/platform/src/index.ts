@@ -4,3 +4,4 @@ export { configureHttp, securityHeaders, type RawBodyRequest } from './http-setu
 export { problem, ProblemDetailsFilter, ProblemException, type ProblemBody } from './problem-details.filter';
 export { EloServiceModule, SERVICE_CONFIG, type EloServiceOptions } from './service.module';
 export { validationPipe } from './validation';
+export { RateLimiter, type RateLimitOptions } from './rate-limit';

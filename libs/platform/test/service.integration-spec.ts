@@ -65,6 +65,7 @@ describe('a service on the platform', () => {
       ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
       LOG_LEVEL: process.env.ELO_TEST_LOG ?? 'silent',
       BODY_LIMIT_BYTES: '2048',
+      RATE_LIMIT_PER_KEY_PER_MINUTE: '100',
     });
     @Module({
       imports: [
@@ -148,6 +149,19 @@ describe('a service on the platform', () => {
     expect(big.status).toBe(413);
     const afterRows = await ds.query('SELECT count(*)::int AS n FROM platform_test.notes');
     expect(afterRows[0].n).toBe(before[0].n);
+  });
+
+  it('limits requests per API key with 429 and Retry-After, without touching other keys', async () => {
+    const a = await tenantWithKey(['channels:manage']);
+    const b = await tenantWithKey(['channels:manage']);
+    const statuses: number[] = [];
+    for (let i = 0; i < 110; i++) statuses.push((await call('/tenants/x', { key: a.key })).status);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    const limited = await call('/tenants/x', { key: a.key });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(limited.headers.get('content-type')).toContain('application/problem+json');
+    expect((await call('/notes', { method: 'POST', key: b.key, json: { text: 'b still works' } })).status).toBe(201);
   });
 
   it('answers 503 when PostgreSQL is unreachable, publishes nothing, and recovers', async () => {

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { problem } from './problem-details.filter';
+
+export interface RateLimitOptions {
+  /** Requests a minute one API key may make (0 = unlimited). */
+  perKeyPerMinute: number;
+  /** Requests a minute one source address may make without a key, e.g. webhooks (0 = unlimited). */
+  perSourcePerMinute: number;
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  updated: number;
+}
+
+/**
+ * Token buckets in memory, one per API key (requests carrying a key) or per source address (requests
+ * without one, such as provider webhooks). Each replica limits on its own: with N replicas behind a
+ * balancer the effective limit is up to N times the setting. Health and metrics are never limited.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly now: () => number;
+
+  constructor(private readonly o: RateLimitOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Takes one token; returns 0 when allowed, else the seconds to wait. */
+  take(bucketKey: string, perMinute: number): number {
+    if (perMinute <= 0) return 0;
+    const now = this.now();
+    const rate = perMinute / 60_000;
+    let b = this.buckets.get(bucketKey);
+    if (!b) {
+      b = { tokens: perMinute, updated: now };
+      this.buckets.set(bucketKey, b);
+      if (this.buckets.size > 100_000) this.sweep(now, rate, perMinute);
+    }
+    b.tokens = Math.min(perMinute, b.tokens + (now - b.updated) * rate);
+    b.updated = now;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / rate / 1000));
+  }
+
+  middleware() {
+    return (req: Request, res: Response, next: NextFunction): void => {
+      if (req.path.startsWith('/health/') || req.path === '/metrics') return next();
+      const auth = req.headers.authorization ?? req.headers['x-api-key'];
+      const [bucketKey, limit] =
+        typeof auth === 'string' && auth.length > 0
+          ? [`k:${createHash('sha256').update(auth).digest('base64url')}`, this.o.perKeyPerMinute]
+          : [`s:${req.socket.remoteAddress ?? 'unknown'}`, this.o.perSourcePerMinute];
+      const wait = this.take(bucketKey, limit);
+      if (wait === 0) return next();
+      res.setHeader('Retry-After', String(wait));
+      res
+        .status(429)
+        .type('application/problem+json')
+        .send(JSON.stringify(problem(429, `rate limit exceeded; retry in ${wait} s`, { instance: req.path })));
+    };
+  }
+
+  private sweep(now: number, rate: number, perMinute: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + (now - b.updated) * rate >= perMinute) this.buckets.delete(k);
+  }
+}
