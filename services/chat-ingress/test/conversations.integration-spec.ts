@@ -159,7 +159,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     await expectEventually(() => expect(dani.got()).toEqual([expect.stringContaining('Versão 2')]));
 
     const scheduler = h.app.get(FlowScheduler);
-    await h.ds.query(`UPDATE chat_ingress.conversations SET last_inbound_at = now() - interval '11 minutes' WHERE id = $1`, [conv.id]);
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
     expect((await scheduler.tick()).reminded).toBeGreaterThanOrEqual(1);
     await expectEventually(() => expect(caio.got().at(-1)).toBe('Ainda está aí?'));
     expect((await scheduler.tick()).reminded).toBe(0);

@@ -11,7 +11,8 @@ const S = '"chat_ingress"';
 
 /**
  * Timers of bot conversations: a reminder after the customer's configured silence, then closing the
- * conversation when silence goes on. Works from the database (any replica may run it; rows are locked).
+ * conversation when silence goes on. Silence is measured from the last inbound message (the webhook
+ * path never locks conversation rows to record it). Works from the database (any replica may run it; rows are locked).
  */
 @Injectable()
 export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -53,11 +54,12 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       };
       const remind: Array<ConversationRow & { reminder_message: string | null }> = await m.query(
         `SELECT c.*, ch.settings->>'reminderMessage' AS reminder_message FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
-         WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND c.reminder_sent_at IS NULL
+         CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
+         WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND (c.reminder_sent_at IS NULL OR c.reminder_sent_at < li.last_in)
            AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
            AND COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10) > 0
-           AND c.last_inbound_at < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
-         ORDER BY c.last_inbound_at LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
+           AND li.last_in < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
+         ORDER BY li.last_in LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
       );
       for (const c of remind) {
         await this.engine.remind(m, c, c.reminder_message ?? 'Ainda está aí? Responda para continuarmos o atendimento.', publish);
@@ -65,7 +67,8 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       }
       const close: ConversationRow[] = await m.query(
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
-         WHERE c.status = 'open' AND c.reminder_sent_at IS NOT NULL
+         CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
+         WHERE c.status = 'open' AND c.reminder_sent_at IS NOT NULL AND c.reminder_sent_at > COALESCE(li.last_in, '-infinity')
            AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
            AND COALESCE((ch.settings->>'closeAfterMinutes')::int, 10) > 0
            AND c.reminder_sent_at < now() - make_interval(mins => COALESCE((ch.settings->>'closeAfterMinutes')::int, 10))

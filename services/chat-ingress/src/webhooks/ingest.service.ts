@@ -146,15 +146,12 @@ export class IngestService {
         [JSON.stringify(rows)],
       );
       const stored = new Set(inserted.map((r) => `${r.channel_id}|${r.provider_message_id}`));
-      const lastInbound = new Map<string, string>();
       rows.forEach((row, idx) => {
         const { job, ch, it } = items[idx];
         if (!stored.has(`${ch.id}|${it.providerMessageId}`)) { results[job].duplicates++; return; }
         results[job].stored++;
         if (!row.conversation_id || it.state === 'invalid') return;
         const contact = contacts.get(`${ch.id}|${it.contact!.key}`)!;
-        const prev = lastInbound.get(row.conversation_id);
-        if (!prev || prev < row.provider_timestamp) lastInbound.set(row.conversation_id, row.provider_timestamp);
         events.push(this.outbox.event({
           type: 'chat.message.received', tenantId: ch.tenantId, subject: row.conversation_id,
           data: {
@@ -163,13 +160,6 @@ export class IngestService {
           },
         }));
       });
-      if (lastInbound.size) {
-        await m.query(
-          `UPDATE ${S}.conversations c SET last_inbound_at = now(), reminder_sent_at = NULL
-           FROM unnest($1::uuid[]) AS x(id) WHERE c.id = x.id`,
-          [[...lastInbound.keys()]],
-        );
-      }
     }
 
     await this.storeStatuses(m, jobs, results, events);
@@ -190,19 +180,52 @@ export class IngestService {
         phone_alt: c.phoneAlt ?? prev?.phone_alt ?? null, provider_user_id: c.providerUserId ?? prev?.provider_user_id ?? null, name: c.name ?? prev?.name ?? null,
       });
     }
+    // No row locks on the hot path: insert the new contacts, read the known ones. A contact another
+    // webhook inserted concurrently is invisible to this statement's snapshot; a second read finds it.
+    const list = [...byKey.values()];
     const rows: ContactRow[] = await m.query(
-      `INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
-       SELECT x.id, x.tenant_id, x.channel_id, x.contact_key, x.phone, x.phone_alt, x.provider_user_id, x.name
-       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, channel_id uuid, contact_key text, phone text, phone_alt text, provider_user_id text, name text)
-       ORDER BY x.channel_id, x.contact_key
-       ON CONFLICT (channel_id, contact_key) DO UPDATE SET
-         name = COALESCE(EXCLUDED.name, contacts.name), phone = COALESCE(EXCLUDED.phone, contacts.phone),
-         phone_alt = COALESCE(EXCLUDED.phone_alt, contacts.phone_alt), provider_user_id = COALESCE(EXCLUDED.provider_user_id, contacts.provider_user_id),
-         updated_at = now()
-       RETURNING id, channel_id, contact_key, phone, provider_user_id, name, attributes`,
-      [JSON.stringify([...byKey.values()])],
+      `WITH x AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, channel_id uuid, contact_key text, phone text, phone_alt text, provider_user_id text, name text)
+       ), ins AS (
+         INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
+         SELECT id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name FROM x ORDER BY channel_id, contact_key
+         ON CONFLICT (channel_id, contact_key) DO NOTHING
+         RETURNING id, channel_id, contact_key, phone, provider_user_id, name, attributes
+       )
+       SELECT * FROM ins
+       UNION ALL
+       SELECT c.id, c.channel_id, c.contact_key, c.phone, c.provider_user_id, c.name, c.attributes
+       FROM ${S}.contacts c JOIN x ON c.channel_id = x.channel_id AND c.contact_key = x.contact_key`,
+      [JSON.stringify(list)],
     );
     for (const r of rows) map.set(`${r.channel_id}|${r.contact_key}`, r);
+    const missing = list.filter((c) => !map.has(`${c.channel_id}|${c.contact_key}`));
+    if (missing.length) {
+      const late: ContactRow[] = await m.query(
+        `SELECT c.id, c.channel_id, c.contact_key, c.phone, c.provider_user_id, c.name, c.attributes FROM ${S}.contacts c
+         JOIN unnest($1::uuid[], $2::text[]) AS x(channel_id, contact_key) ON c.channel_id = x.channel_id AND c.contact_key = x.contact_key`,
+        [missing.map((c) => c.channel_id), missing.map((c) => c.contact_key)],
+      );
+      for (const r of late) map.set(`${r.channel_id}|${r.contact_key}`, r);
+    }
+    // Names (and phones for contacts first seen without one) change rarely: only those rows are updated.
+    const changed = list.filter((c) => {
+      const r = map.get(`${c.channel_id}|${c.contact_key}`);
+      return r && ((c.name && c.name !== r.name) || (c.phone && !r.phone));
+    });
+    if (changed.length) {
+      await m.query(
+        `UPDATE ${S}.contacts c SET name = COALESCE(x.name, c.name), phone = COALESCE(c.phone, x.phone), phone_alt = COALESCE(c.phone_alt, x.phone_alt), updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS x(channel_id uuid, contact_key text, name text, phone text, phone_alt text)
+         WHERE c.channel_id = x.channel_id AND c.contact_key = x.contact_key`,
+        [JSON.stringify(changed.map((c) => ({ channel_id: c.channel_id, contact_key: c.contact_key, name: c.name, phone: c.phone, phone_alt: c.phone_alt })))],
+      );
+      for (const c of changed) {
+        const r = map.get(`${c.channel_id}|${c.contact_key}`)!;
+        if (c.name) r.name = c.name as string;
+        if (!r.phone && c.phone) r.phone = c.phone as string;
+      }
+    }
     return map;
   }
 
