@@ -142,6 +142,22 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect((await h.api('GET', `/conversations/${conv.id}`, other.headers)).status).toBe(404);
   });
 
+  it('resumes a conversation where the customer was after a restart', async () => {
+    const eva = customer('5541999990005');
+    await eva.text('oi');
+    await expectEventually(() => expect(eva.got()).toHaveLength(1));
+    await eva.text('1');
+    await expectEventually(() => expect(eva.got().at(-1)).toBe('Informe seu CPF ou CNPJ'));
+    await h.restart();
+    await eva.text('12.ABC.345/01DE-35');
+    const request = await expectEventually(() => {
+      const e = h.probe.ofType<{ context: { cpf?: string }; conversationId: string }>('integration.requested').find((x) => x.data.context.cpf === '12ABC34501DE35');
+      expect(e).toBeDefined();
+      return e!;
+    });
+    expect(request.data.conversationId).toBe((await conversationOf('5541999990005')).id);
+  });
+
   it('conversations keep the flow version they started with; a silent customer gets a reminder, then the conversation closes', async () => {
     const caio = customer('5541999990003');
     await caio.text('oi');

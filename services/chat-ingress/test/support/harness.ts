@@ -23,6 +23,8 @@ export interface Harness {
   tenantKey(permissions?: string[]): Promise<{ tenantId: string; headers: Record<string, string> }>;
   api<T = Record<string, unknown>>(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: T }>;
   postMeta(provider: string, channelId: string, raw: string, appSecret: string | null, extra?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** Stops the service and boots a new one on the same database and vhost (a restart). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,12 +41,16 @@ export async function startHarness(label: string, env: Record<string, string> = 
     EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'https://elo.example.com',
     GRAPH_API_BASE_URL: fakes.graph, TELEGRAM_API_BASE_URL: fakes.telegram, SENDER_POLL_MS: '100', ...env,
   });
-  const app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'chat-ingress test', config });
-  await app.listen(0, '127.0.0.1');
-  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  await app.get(BusConnection).waitReady(15_000);
+  const boot = async () => {
+    const a = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'chat-ingress test', config });
+    await a.listen(0, '127.0.0.1');
+    await a.get(BusConnection).waitReady(15_000);
+    return a;
+  };
+  let app = await boot();
+  let url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const probe = await BusProbe.connect(infra.amqpUrl, ['chat.#', 'integration.requested', 'viability.requested']);
-  const ds = app.get(DataSource);
+  let ds = app.get(DataSource);
 
   const api = async <T>(method: string, path: string, headers: Record<string, string>, body?: unknown) => {
     const res = await fetch(`${url}${path}`, {
@@ -61,8 +67,15 @@ export async function startHarness(label: string, env: Record<string, string> = 
     return { status: res.status, body: parsed as T };
   };
 
-  return {
+  const h: Harness = {
     infra, app, url, ds, probe, fakes, api,
+    async restart() {
+      await app.close();
+      app = await boot();
+      url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+      ds = app.get(DataSource);
+      Object.assign(h, { app, url, ds });
+    },
     async tenantKey(permissions = ['channels:manage', 'messages:send']) {
       const admin = { authorization: `Bearer ${ADMIN_KEY}` };
       const t = await api<{ id: string }>('POST', '/tenants', admin, { name: `tenant ${++tenantSeq}` });
@@ -83,4 +96,5 @@ export async function startHarness(label: string, env: Record<string, string> = 
       await infra.cleanup();
     },
   };
+  return h;
 }
