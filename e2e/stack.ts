@@ -1,17 +1,35 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const root = join(__dirname, '..');
 export const ADMIN_KEY = 'e2e-admin-key-0123456789-abcdefghijklmnop';
 
-/** Builds dist/ once per run the way `npm start` does. */
-export function buildOnce(): void {
+/**
+ * Builds dist/ the way `npm start` does, once per test run even with several e2e files in parallel
+ * workers: the first to create the lock directory builds, the others wait for its marker.
+ */
+export async function buildOnce(): Promise<void> {
   if (process.env.ELO_E2E_BUILT === '1' && existsSync(join(root, 'dist', 'services'))) return;
+  const run = process.env.ELO_TEST_RUN_ID ?? 'local';
+  const lock = join(tmpdir(), `elo-e2e-build-${run}`);
+  const marker = join(lock, 'done');
+  try {
+    mkdirSync(lock);
+  } catch {
+    const deadline = Date.now() + 300_000;
+    while (!existsSync(marker)) {
+      if (existsSync(join(lock, 'failed'))) throw new Error('build failed (in another worker)');
+      if (Date.now() > deadline) throw new Error('timed out waiting for the build');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return;
+  }
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+  writeFileSync(join(lock, r.status === 0 ? 'done' : 'failed'), '');
   if (r.status !== 0) throw new Error('build failed');
-  process.env.ELO_E2E_BUILT = '1';
 }
 
 export function freePort(): Promise<number> {

@@ -19,7 +19,7 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
   const APP_SECRET = 'e2e-app-secret-value';
 
   beforeAll(async () => {
-    buildOnce();
+    await buildOnce();
     infra = await createTestInfra('e2e');
     fakeGraph = createServer((req, res) => {
       const chunks: Buffer[] = [];

@@ -1,4 +1,5 @@
-import { createParamDecorator, ExecutionContext, ForbiddenException, SetMetadata } from '@nestjs/common';
+import { ApiExtension, ApiSecurity } from '@nestjs/swagger';
+import { applyDecorators, createParamDecorator, ExecutionContext, ForbiddenException, SetMetadata } from '@nestjs/common';
 import type { Permission, Principal } from './permissions';
 import { problem } from './problem';
 
@@ -7,7 +8,13 @@ export const PERMISSION_KEY = 'elo:permission';
 
 /** Names the permission a route (or every route of a controller) needs. A route with none, not @Public, is refused. */
 export const RequirePermission = (permission: Permission): MethodDecorator & ClassDecorator =>
-  SetMetadata(PERMISSION_KEY, permission);
+  applyDecorators(
+    SetMetadata(PERMISSION_KEY, permission),
+    // Published in the OpenAPI document, so tooling (and the security test matrix) knows what each
+    // operation needs.
+    ApiExtension('x-elo-permission', permission),
+    ApiSecurity('bearer'),
+  ) as MethodDecorator & ClassDecorator;
 
 /** The authenticated caller (`request.principal`, set by ApiKeyGuard). */
 export const CurrentPrincipal = createParamDecorator(
