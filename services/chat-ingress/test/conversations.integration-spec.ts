@@ -142,6 +142,36 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect((await h.api('GET', `/conversations/${conv.id}`, other.headers)).status).toBe(404);
   });
 
+  it('viability step: asks for the location, requests a check, branches on the outcome', async () => {
+    const t2 = await h.tenantKey();
+    const ch2 = (await h.api<{ id: string }>('POST', '/channels', t2.headers, { provider: 'whatsapp', name: 'vendas', phoneNumberId: 'PNVIAB', credentials: { accessToken: 't', appSecret: 'viab-secret' } })).body;
+    const flow = { start: 'where', steps: {
+      where: { type: 'viability', text: 'Envie sua localização 📍', viableText: 'Atendemos seu endereço!', notViableText: 'Ainda não chegamos aí.', onViable: 'sell', onNotViable: 'bye' },
+      sell: { type: 'transfer', queue: 'vendas' },
+      bye: { type: 'close' },
+    } };
+    expect((await h.api('PUT', '/flow', t2.headers, flow)).status).toBe(200);
+    const say = async (id: string, m: Record<string, unknown>) => {
+      const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: {}, contacts: [{ wa_id: '5541999990009', profile: { name: 'Zé' } }], messages: [{ from: '5541999990009', id, timestamp: String(Math.floor(Date.now() / 1000)), ...m }] } }] }] };
+      expect((await h.postMeta('whatsapp', ch2.id, JSON.stringify(body), 'viab-secret')).status).toBe(200);
+    };
+    const got = () => h.fakes.sent('/graph/PNVIAB/messages').map((r) => (r.body.text as { body: string } | undefined)?.body);
+    await say('wamid.V1', { type: 'text', text: { body: 'quero internet' } });
+    await expectEventually(() => expect(got()).toEqual(['Envie sua localização 📍']));
+    await say('wamid.V2', { type: 'text', text: { body: 'rua tal' } });
+    await expectEventually(() => expect(got()).toEqual(['Envie sua localização 📍', 'Envie sua localização 📍']));
+    await say('wamid.V3', { type: 'location', location: { latitude: -25.43, longitude: -49.27 } });
+    const req = await expectEventually(() => {
+      const e = h.probe.ofType<{ requestId: string; conversationId: string; location: { lat: number } }>('viability.requested').find((x) => x.tenantid === t2.tenantId);
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    expect(req.location.lat).toBe(-25.43);
+    await h.probe.publish(createEvent({ type: 'viability.checked', source: 'elo://viability', tenantId: t2.tenantId, data: { requestId: req.requestId, conversationId: req.conversationId, status: 'viable', via: 'chat_location' } }));
+    await expectEventually(() => expect(got().slice(2)).toEqual(['Atendemos seu endereço!', 'Estamos transferindo seu atendimento.', 'Aguarde um momento: em breve um atendente vai falar com você.']));
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; toQueue: string }>('chat.conversation.transferred').find((e) => e.data.conversationId === req.conversationId)?.data.toQueue).toBe('vendas'));
+  });
+
   it('resumes a conversation where the customer was after a restart', async () => {
     const eva = customer('5541999990005');
     await eva.text('oi');

@@ -197,9 +197,13 @@ export class FlowEngine {
         await this.step(run, stepId, 'integration', 'waiting');
         return this.save(run, { stepId, waiting: 'integration', requestId });
       }
-      case 'viability':
+      case 'viability': {
         await this.send(run, { kind: 'text', text: step.text });
+        const contact = (await run.m.query(`SELECT phone FROM ${S}.contacts WHERE id = $1`, [run.c.contact_id]))[0];
+        // FindME: the viability service sends the customer a link to pick the spot on a map.
+        if (step.findme && contact?.phone) return this.requestViability(run, stepId, step, undefined, contact.phone);
         return this.save(run, { stepId, waiting: 'input' });
+      }
       case 'transfer':
         await this.save(run, { stepId, done: true });
         if (step.text) await this.send(run, { kind: 'text', text: step.text });
@@ -210,11 +214,11 @@ export class FlowEngine {
     }
   }
 
-  private async requestViability(run: Run, stepId: string, step: Extract<Step, { type: 'viability' }>, location: NonNullable<InboundMessage['location']>): Promise<void> {
+  private async requestViability(run: Run, stepId: string, step: Extract<Step, { type: 'viability' }>, location?: NonNullable<InboundMessage['location']>, findmePhone?: string): Promise<void> {
     const requestId = randomUUID();
     await run.publish({
       type: 'viability.requested', tenantId: run.c.tenant_id, subject: run.c.id,
-      data: { requestId, conversationId: run.c.id, channelId: run.c.channel_id, location },
+      data: { requestId, conversationId: run.c.id, channelId: run.c.channel_id, ...(location ? { location } : { findme: true, phone: findmePhone }) },
     });
     await this.step(run, stepId, step.type, 'waiting');
     await this.save(run, { stepId, waiting: 'viability', requestId });
