@@ -140,6 +140,9 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect((await h.api('POST', `/conversations/${conv.id}/transfer`, headers, { queue: 'x' })).status).toBe(409);
     const other = await h.tenantKey();
     expect((await h.api('GET', `/conversations/${conv.id}`, other.headers)).status).toBe(404);
+    expect((await h.api('PATCH', `/contacts/${conv.contact_id}`, other.headers, { attributes: { x: '1' } })).status).toBe(404);
+    expect((await h.api('PATCH', '/contacts/not-a-uuid', headers, { attributes: {} })).status).toBe(404);
+    expect((await h.api('GET', '/conversations/not-a-uuid', headers)).status).toBe(404);
   });
 
   it('viability step: asks for the location, requests a check, branches on the outcome', async () => {

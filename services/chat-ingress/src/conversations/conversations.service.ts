@@ -47,6 +47,7 @@ export class ConversationsService {
   }
 
   async view(m: EntityManager, tenantId: string, id: string) {
+    if (!isUuid(id)) throw new ProblemException(404, `conversation ${id} not found`);
     const rows = await m.query(
       `SELECT c.*, ct.phone, ct.provider_user_id, ct.name, ct.attributes FROM ${S}.conversations c JOIN ${S}.contacts ct ON ct.id = c.contact_id
        WHERE c.id = $1 AND c.tenant_id = $2`, [id, tenantId]);
@@ -114,6 +115,7 @@ export class ConversationsService {
   }
 
   async setAttributes(m: EntityManager, tenantId: string, contactId: string, name: string | undefined, attrs: Record<string, string | null>) {
+    if (!isUuid(contactId)) throw new ProblemException(404, `contact ${contactId} not found`);
     const set: Record<string, string> = {};
     const remove: string[] = [];
     for (const [k, v] of Object.entries(attrs)) {

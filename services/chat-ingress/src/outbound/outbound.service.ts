@@ -72,7 +72,7 @@ export class OutboundService {
       contact = (await m.query(`SELECT id, phone, provider_user_id, contact_key FROM ${S}.contacts WHERE id = $1`, [rows[0].contact_id]))[0];
     }
     if (!channelId) throw new OutboundRefused('channel_required', 400, 'give conversationId, or channelId with contact');
-    const channel = await this.channels.get(tenantId, channelId, m).catch(() => undefined);
+    const channel = isUuid(channelId) ? await this.channels.get(tenantId, channelId, m) : undefined;
     if (!channel) throw new OutboundRefused('channel_not_found', 404, `channel ${channelId} not found`);
     if (channel.status !== 'active') throw new OutboundRefused('channel_disabled', 409, 'the channel is disabled', channel);
 
