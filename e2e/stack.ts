@@ -46,6 +46,8 @@ export function freePort(): Promise<number> {
 export interface RunningService {
   name: string;
   url: string;
+  /** Everything the process wrote to stdout and stderr (its logs). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -64,8 +66,15 @@ export async function startService(name: string, env: Record<string, string>): P
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       ...env,
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const chunks: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on('data', (c: Buffer) => {
+      chunks.push(c.toString('utf8'));
+      if (process.env.ELO_TEST_LOG) process.stderr.write(c);
+    });
+  }
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -78,6 +87,7 @@ export async function startService(name: string, env: Record<string, string>): P
   return {
     name,
     url,
+    output: () => chunks.join(''),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

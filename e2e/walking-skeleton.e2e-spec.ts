@@ -33,7 +33,8 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
     });
     await new Promise<void>((r) => fakeGraph.listen(0, '127.0.0.1', r));
     graphUrl = `http://127.0.0.1:${(fakeGraph.address() as { port: number }).port}/graph`;
-    const env = { DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, EGRESS_ALLOW_PRIVATE: '127.0.0.1/32' };
+    // Debug logging on, so the redaction check below sees as much as the services can say.
+    const env = { DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'debug' };
     [chat, status] = await Promise.all([
       startService('chat-ingress', { ...env, GRAPH_API_BASE_URL: graphUrl, SENDER_POLL_MS: '100' }),
       startService('message-status', env),
@@ -123,5 +124,16 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
     const other = await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Outro' });
     const otherKey = await api<{ key: string }>(chat.url, 'POST', `/tenants/${other.body.id}/keys`, ADMIN_KEY, { name: 'x', permissions: ['dashboard:read'] });
     expect((await api(status.url, 'GET', `/messages/${messageId}`, otherKey.body.key)).status).toBe(404);
+
+    // A forged webhook changes nothing, and a wrong key is refused.
+    expect((await api(chat.url, 'POST', `/webhooks/whatsapp/${channel.body.id}`, undefined, inbound, signed(inbound + ' '))).status).toBe(401);
+    expect((await api(status.url, 'GET', `/messages/${messageId}`, `${k.slice(0, -4)}XXXX`)).status).toBe(401);
+
+    // No secret used in this flow appears in any log line of either service.
+    const logs = chat.output() + status.output();
+    expect(logs.length).toBeGreaterThan(1_000);
+    for (const secret of [APP_SECRET, 'e2e-access-token-value', k, otherKey.body.key, ADMIN_KEY, Buffer.alloc(32, 3).toString('base64')]) {
+      expect(logs).not.toContain(secret);
+    }
   }, 120_000);
 });
