@@ -2,16 +2,29 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { EloServiceModule } from '@elo/platform';
 import { WebhookDispatcherConfig } from './config/webhook-dispatcher.config';
 import { migrations } from './database/migrations';
+import { DeliveriesModule } from './deliveries/deliveries.module';
+import { IntegrationsModule } from './integrations/integrations.module';
+import { SCHEMA, SERVICE } from './service-name';
 
-export const SERVICE = 'webhook-dispatcher';
-export const SCHEMA = 'dispatcher';
+export { SCHEMA, SERVICE };
 
 @Module({})
 export class AppModule {
   static register(config: WebhookDispatcherConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [EloServiceModule.forRoot({ service: SERVICE, schema: SCHEMA, config, entities: [], migrations })],
+      imports: [
+        EloServiceModule.forRoot({
+          service: SERVICE,
+          schema: SCHEMA,
+          config,
+          entities: [],
+          migrations,
+          messaging: { batchSize: 500, prefetch: 2_000 },
+        }),
+        IntegrationsModule,
+        DeliveriesModule,
+      ],
     };
   }
 }

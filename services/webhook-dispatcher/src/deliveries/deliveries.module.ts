@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { IntegrationsModule } from '../integrations/integrations.module';
+import { DeliveriesController } from './deliveries.controller';
+import { DeliveriesService } from './deliveries.service';
+import { DeliverySender } from './delivery-sender.service';
+import { DeliveryWorker } from './delivery-worker.service';
+import { EventsConsumer } from './events.consumer';
+
+@Module({
+  imports: [IntegrationsModule],
+  controllers: [DeliveriesController],
+  providers: [DeliverySender, DeliveryWorker, EventsConsumer, DeliveriesService],
+})
+export class DeliveriesModule {}

@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { createEvent, type CloudEvent } from '@elo/contracts';
+import { ProblemException } from '@elo/platform';
+import { DataSource } from 'typeorm';
+import type { DeliveriesQuery, SampleEventDto } from '../integrations/dto/integration.dto';
+import { IntegrationsService } from '../integrations/integrations.service';
+import { SERVICE } from '../service-name';
+import { DeliverySender, type SendResult } from './delivery-sender.service';
+import { DELIVERIES_CHANNEL } from './delivery-worker.service';
+import { maskHeaders } from './request-builder';
+
+const S = '"dispatcher"';
+
+/** Reads of deliveries and attempts, manual resend, preview and test sends. */
+@Injectable()
+export class DeliveriesService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly integrations: IntegrationsService,
+    private readonly sender: DeliverySender,
+  ) {}
+
+  async list(tenantId: string, integrationId: string, q: DeliveriesQuery): Promise<unknown[]> {
+    await this.integrations.row(this.ds.manager, tenantId, integrationId);
+    const rows = (await this.ds.query(
+      `SELECT id, integration_id, event_id, event_type, status, attempts, next_attempt_at, last_http_status,
+              last_error_class, last_error, created_at, completed_at
+       FROM ${S}.deliveries
+       WHERE tenant_id = $1 AND integration_id = $2 AND ($3::text IS NULL OR status = $3)
+         AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at < $5)
+       ORDER BY created_at DESC, id DESC LIMIT $6`,
+      [tenantId, integrationId, q.outcome ?? null, q.from ?? null, q.to ?? null, q.limit ?? 100],
+    )) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      id: r['id'], integrationId: r['integration_id'], eventId: r['event_id'], eventType: r['event_type'],
+      outcome: r['status'], attempts: r['attempts'], nextAttemptAt: r['status'] === 'pending' ? r['next_attempt_at'] : null,
+      lastHttpStatus: r['last_http_status'], lastErrorClass: r['last_error_class'], lastError: r['last_error'],
+      createdAt: r['created_at'], completedAt: r['completed_at'],
+    }));
+  }
+
+  async attempts(tenantId: string, deliveryId: string): Promise<unknown[]> {
+    await this.delivery(tenantId, deliveryId);
+    const rows = (await this.ds.query(
+      `SELECT attempt, request, response, http_status, error_class, error, duration_ms, created_at
+       FROM ${S}.attempts WHERE tenant_id = $1 AND delivery_id = $2 ORDER BY id`,
+      [tenantId, deliveryId],
+    )) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      attempt: r['attempt'], request: r['request'], response: r['response'], httpStatus: r['http_status'],
+      errorClass: r['error_class'], error: r['error'], durationMs: r['duration_ms'], at: r['created_at'],
+    }));
+  }
+
+  async resend(tenantId: string, deliveryId: string): Promise<{ id: string; outcome: string }> {
+    const d = await this.delivery(tenantId, deliveryId);
+    const integration = await this.integrations.row(this.ds.manager, tenantId, d.integration_id);
+    if (!integration.enabled) throw new ProblemException(409, `integration ${integration.id} is disabled; enable it first`);
+    if (d.status === 'pending') throw new ProblemException(409, `delivery ${deliveryId} is still pending`);
+    await this.ds.transaction(async (m) => {
+      await m.query(
+        `UPDATE ${S}.deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), completed_at = NULL WHERE id = $1`,
+        [deliveryId],
+      );
+      await m.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
+    });
+    return { id: deliveryId, outcome: 'pending' };
+  }
+
+  async preview(tenantId: string, integrationId: string, sample: SampleEventDto): Promise<unknown> {
+    const integration = await this.integrations.row(this.ds.manager, tenantId, integrationId);
+    const event = await this.sampleEvent(tenantId, integration.id, integration.trigger.eventTypes, sample);
+    try {
+      const { rendered, mask } = this.sender.render(integration, event);
+      return {
+        request: {
+          method: rendered.method, url: mask(rendered.url), headers: maskHeaders(rendered.headers, mask),
+          body: rendered.body === undefined ? null : mask(rendered.body),
+        },
+        builtJson: rendered.builtJson ?? null,
+        event,
+      };
+    } catch (err) {
+      throw new ProblemException(422, `the request does not render: ${(err as Error).message}`);
+    }
+  }
+
+  async test(tenantId: string, integrationId: string, sample: SampleEventDto): Promise<Omit<SendResult, 'context'>> {
+    const integration = await this.integrations.row(this.ds.manager, tenantId, integrationId);
+    const event = await this.sampleEvent(tenantId, integration.id, integration.trigger.eventTypes, sample);
+    const { context: _context, ...result } = await this.sender.send(integration, event, `test_${randomUUID()}`);
+    return result;
+  }
+
+  private async delivery(tenantId: string, id: string): Promise<{ id: string; status: string; integration_id: string }> {
+    const rows = (await this.ds.query(`SELECT id, status, integration_id FROM ${S}.deliveries WHERE tenant_id = $1 AND id = $2`, [tenantId, id])) as Array<{
+      id: string; status: string; integration_id: string;
+    }>;
+    if (!rows.length) throw new ProblemException(404, `no delivery ${id}`);
+    return rows[0];
+  }
+
+  /** The given sample, else the integration's latest delivered event, else an empty event of its first type. */
+  private async sampleEvent(tenantId: string, integrationId: string, types: string[], sample: SampleEventDto): Promise<CloudEvent> {
+    if (sample.data) {
+      return createEvent({ type: sample.type ?? types[0] ?? 'sample', data: sample.data, tenantId, source: `elo://${SERVICE}` });
+    }
+    const last = (await this.ds.query(
+      `SELECT event FROM ${S}.deliveries WHERE tenant_id = $1 AND integration_id = $2 ORDER BY created_at DESC LIMIT 1`,
+      [tenantId, integrationId],
+    )) as Array<{ event: CloudEvent }>;
+    if (last.length) return last[0].event;
+    return createEvent({ type: sample.type ?? types[0] ?? 'sample', data: {}, tenantId, source: `elo://${SERVICE}` });
+  }
+}

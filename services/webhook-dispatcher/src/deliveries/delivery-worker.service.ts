@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { CloudEvent } from '@elo/contracts';
+import { Outbox } from '@elo/messaging';
+import { createLogger } from '@elo/observability';
+import { SERVICE_CONFIG, type BaseServiceConfig } from '@elo/platform';
+import { renderTemplate } from '@elo/templating';
+import { Client } from 'pg';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { IntegrationRow } from '../integrations/integration.model';
+import { SERVICE } from '../service-name';
+import { DeliverySender, type SendResult } from './delivery-sender.service';
+import { nextDelaySeconds } from './retry-policy';
+
+export const DELIVERIES_CHANNEL = 'dispatcher_deliveries';
+const S = '"dispatcher"';
+/** A claimed delivery is not claimed again before this lease runs out (a crashed worker's deliveries come back). */
+const LEASE_SECONDS = 300;
+const PERMANENT = new Set(['template', 'blocked', 'invalid']);
+
+export interface DeliveryRow {
+  id: string;
+  tenant_id: string;
+  integration_id: string;
+  event_id: string;
+  event_type: string;
+  event: CloudEvent;
+  status: string;
+  attempts: number;
+}
+
+/**
+ * Sends due deliveries: claims them with FOR UPDATE SKIP LOCKED (several replicas share the work),
+ * woken by NOTIFY from the consumer and by a slow poll for retries that fall due.
+ */
+@Injectable()
+export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = createLogger(SERVICE).child({ component: 'delivery-worker' });
+  private readonly concurrency = Number(process.env['DISPATCHER_CONCURRENCY'] ?? 64);
+  private readonly pollMs = Number(process.env['DISPATCHER_POLL_MS'] ?? 500);
+  private inFlight = 0;
+  private stopped = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+  private listener?: Client;
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+    private readonly sender: DeliverySender,
+    @Inject(SERVICE_CONFIG) private readonly config: BaseServiceConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.listen().catch((err: Error) => this.logger.warn({ err: err.message }, 'LISTEN failed; polling only'));
+    this.loop = this.run();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    await Promise.allSettled([...this.running]);
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  private async listen(): Promise<void> {
+    const client = new Client({ connectionString: this.config.DATABASE_URL, application_name: 'dispatcher-worker' });
+    client.on('error', (err) => this.logger.warn({ err: err.message }, 'LISTEN connection lost; polling only'));
+    client.on('notification', () => this.wake?.());
+    await client.connect();
+    await client.query(`LISTEN ${DELIVERIES_CHANNEL}`);
+    this.listener = client;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let claimed = 0;
+      const free = this.concurrency - this.inFlight;
+      if (free > 0) {
+        try {
+          const due = await this.claim(free);
+          claimed = due.length;
+          for (const d of due) this.start(d);
+        } catch (err) {
+          this.logger.error({ err: (err as Error).message }, 'claiming deliveries failed');
+        }
+      }
+      if (this.stopped) break;
+      if (claimed > 0 && claimed === free) {
+        await this.sleep(0, true);
+        continue;
+      }
+      await this.sleep(this.pollMs, false);
+    }
+  }
+
+  private sleep(ms: number, onlyIfSlotFree: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, onlyIfSlotFree && this.inFlight >= this.concurrency ? 1_000 : ms);
+      this.wake = done;
+    });
+  }
+
+  private start(d: DeliveryRow & { integration: IntegrationRow }): void {
+    this.inFlight++;
+    const p = this.process(d)
+      .catch((err: Error) => this.logger.error({ err: err.message, deliveryId: d.id }, 'delivery attempt failed to record'))
+      .finally(() => {
+        this.inFlight--;
+        this.running.delete(p);
+        this.wake?.();
+      });
+    this.running.add(p);
+  }
+
+  private async claim(limit: number): Promise<Array<DeliveryRow & { integration: IntegrationRow }>> {
+    const rows = (await this.ds.query(
+      `WITH c AS (
+         SELECT id FROM ${S}.deliveries WHERE status = 'pending' AND next_attempt_at <= now()
+         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+       ), u AS (
+         UPDATE ${S}.deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM c WHERE d.id = c.id RETURNING d.*
+       )
+       SELECT u.*, to_jsonb(i.*) AS integration FROM u JOIN ${S}.integrations i ON i.id = u.integration_id`,
+      [limit, LEASE_SECONDS],
+    )) as Array<DeliveryRow & { integration: IntegrationRow }>;
+    return rows;
+  }
+
+  private async process(d: DeliveryRow & { integration: IntegrationRow }): Promise<void> {
+    const integration = d.integration;
+    if (!integration.enabled) {
+      await this.ds.transaction((m) => this.finish(m, d, integration, {
+        request: { method: integration.request.method, url: '', headers: {}, body: null }, ok: false,
+        errorClass: 'invalid', error: `integration disabled: ${integration.disabled_reason ?? ''}`, durationMs: 0, context: {},
+      }, 'failed'));
+      return;
+    }
+    const result = await this.sender.send(integration, d.event, d.id);
+    await this.ds.transaction(async (m) => {
+      const attempts = d.attempts + 1;
+      if (result.ok) return this.finish(m, d, integration, result, 'succeeded');
+      if (result.httpStatus === 410) {
+        await m.query(
+          `UPDATE ${S}.integrations SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`,
+          [integration.id, 'the endpoint answered 410 Gone'],
+        );
+        return this.finish(m, d, integration, result, 'failed');
+      }
+      const delay = PERMANENT.has(result.errorClass ?? '')
+        ? undefined
+        : nextDelaySeconds({
+            schedule: integration.delivery.retryScheduleSeconds,
+            attempts,
+            errorClass: result.errorClass ?? '',
+            httpStatus: result.httpStatus,
+            retryAfter: result.response?.headers['retry-after'],
+          });
+      if (delay === undefined) return this.finish(m, d, integration, result, 'failed');
+      await this.logAttempt(m, d, attempts, result);
+      await m.query(
+        `UPDATE ${S}.deliveries SET attempts = $2, next_attempt_at = now() + make_interval(secs => $3),
+           last_http_status = $4, last_error_class = $5, last_error = $6 WHERE id = $1`,
+        [d.id, attempts, delay, result.httpStatus ?? null, result.errorClass ?? null, result.error ?? null],
+      );
+    });
+  }
+
+  private async logAttempt(m: EntityManager, d: DeliveryRow, attempt: number, r: SendResult): Promise<void> {
+    await m.query(
+      `INSERT INTO ${S}.attempts (delivery_id, tenant_id, attempt, request, response, http_status, error_class, error, duration_ms)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+      [d.id, d.tenant_id, attempt, r.request, r.response ?? null, r.httpStatus ?? null, r.errorClass ?? null, r.error ?? null, Math.round(r.durationMs)],
+    );
+  }
+
+  /** Records the last attempt, closes the delivery and publishes its outcome (and the reply, if any). */
+  private async finish(m: EntityManager, d: DeliveryRow, integration: IntegrationRow, r: SendResult, outcome: 'succeeded' | 'failed'): Promise<void> {
+    const attempts = d.attempts + 1;
+    await this.logAttempt(m, d, attempts, r);
+    await m.query(
+      `UPDATE ${S}.deliveries SET status = $2, attempts = $3, completed_at = now(), last_http_status = $4,
+         last_error_class = $5, last_error = $6 WHERE id = $1`,
+      [d.id, outcome, attempts, r.httpStatus ?? null, r.errorClass ?? null, r.error ?? null],
+    );
+    const data = (d.event.data ?? {}) as Record<string, unknown>;
+    const conversationId = typeof data['conversationId'] === 'string' ? data['conversationId'] : undefined;
+    const channelId = typeof data['channelId'] === 'string' ? data['channelId'] : undefined;
+    const requestId = d.event.type === 'integration.requested' && typeof data['requestId'] === 'string' ? data['requestId'] : undefined;
+    const template = outcome === 'succeeded' ? integration.reply?.success : integration.reply?.failure;
+    let reply: string | undefined;
+    if (template) {
+      const responseCtx = r.parsed && typeof r.parsed === 'object' && !Array.isArray(r.parsed) ? (r.parsed as Record<string, unknown>) : {};
+      try {
+        reply = renderTemplate(template, { ...r.context, ...responseCtx, response: r.parsed, status: r.httpStatus }, { missing: 'empty' });
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, integrationId: integration.id }, 'reply template failed');
+      }
+    }
+    await this.outbox.publish(m, {
+      type: outcome === 'succeeded' ? 'integration.delivery.succeeded' : 'integration.delivery.failed',
+      tenantId: d.tenant_id,
+      subject: d.id,
+      data: {
+        deliveryId: d.id,
+        integrationId: integration.id,
+        integrationName: integration.name,
+        eventId: d.event_id,
+        eventType: d.event_type,
+        ...(requestId ? { requestId } : {}),
+        ...(conversationId ? { conversationId } : {}),
+        outcome,
+        ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
+        ...(r.parsed !== undefined ? { response: r.parsed } : {}),
+        ...(r.errorClass ? { errorClass: r.errorClass } : {}),
+        ...(r.error ? { error: r.error } : {}),
+        attempts,
+        ...(reply !== undefined ? { reply } : {}),
+      },
+    });
+    if (reply && conversationId) {
+      await this.outbox.publish(m, {
+        type: 'chat.message.send.requested',
+        tenantId: d.tenant_id,
+        subject: conversationId,
+        data: {
+          messageId: randomUUID(),
+          conversationId,
+          ...(channelId ? { channelId } : {}),
+          message: { kind: 'text', text: reply },
+          origin: `integration:${integration.id}`,
+        },
+      });
+    }
+  }
+}

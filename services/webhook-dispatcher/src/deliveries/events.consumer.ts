@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { CloudEvent, IntegrationRequested } from '@elo/contracts';
+import { EventHandler, type HandlerContext } from '@elo/messaging';
+import { createLogger } from '@elo/observability';
+import { matchesTrigger, type IntegrationRow } from '../integrations/integration.model';
+import { SERVICE } from '../service-name';
+import { DELIVERIES_CHANNEL } from './delivery-worker.service';
+
+const S = '"dispatcher"';
+
+interface NewDelivery {
+  id: string;
+  tenant_id: string;
+  integration_id: string;
+  event_id: string;
+  event_type: string;
+  event: CloudEvent;
+}
+
+/**
+ * Every event on the bus: one durable delivery per (event, matching integration), written in the
+ * inbox transaction, so an event is either fully fanned out or retried. The worker sends them.
+ */
+@Injectable()
+export class EventsConsumer {
+  private readonly logger = createLogger(SERVICE).child({ component: 'events-consumer' });
+
+  @EventHandler('#', { batch: true })
+  async onEvents(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
+    const rows: NewDelivery[] = [];
+    // Outcomes of our own deliveries never trigger integrations (a failing integration would feed itself).
+    const triggering = events.filter((e) => !e.type.startsWith('integration.'));
+    if (triggering.length) {
+      const tenants = [...new Set(triggering.map((e) => e.tenantid))];
+      const types = [...new Set(triggering.map((e) => e.type))];
+      const integrations = (await ctx.manager.query(
+        `SELECT id, tenant_id, trigger FROM ${S}.integrations
+         WHERE enabled AND tenant_id = ANY($1) AND trigger->'eventTypes' ?| $2::text[]`,
+        [tenants, types],
+      )) as Array<Pick<IntegrationRow, 'id' | 'tenant_id' | 'trigger'>>;
+      for (const e of triggering) {
+        for (const i of integrations) {
+          if (i.tenant_id === e.tenantid && matchesTrigger(i.trigger, e.type, e.data)) rows.push(delivery(e, i.id));
+        }
+      }
+    }
+    for (const e of events.filter((x) => x.type === 'integration.requested')) {
+      const data = e.data as IntegrationRequested;
+      const found = (await ctx.manager.query(
+        `SELECT id FROM ${S}.integrations WHERE tenant_id = $1 AND (id::text = $2 OR lower(name) = lower($2))`,
+        [e.tenantid, data.integration],
+      )) as Array<{ id: string }>;
+      if (found.length) rows.push(delivery(e, found[0].id));
+      else this.logger.warn({ eventId: e.id, integration: data.integration }, 'integration.requested names no integration');
+    }
+    if (!rows.length) return;
+    for (let i = 0; i < rows.length; i += 1000) {
+      await ctx.manager.query(
+        `INSERT INTO ${S}.deliveries (id, tenant_id, integration_id, event_id, event_type, event)
+         SELECT id, tenant_id, integration_id, event_id, event_type, event
+         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, integration_id uuid, event_id text, event_type text, event jsonb)
+         ON CONFLICT (event_id, integration_id) DO NOTHING`,
+        [JSON.stringify(rows.slice(i, i + 1000))],
+      );
+    }
+    await ctx.manager.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
+  }
+}
+
+function delivery(e: CloudEvent, integrationId: string): NewDelivery {
+  return { id: randomUUID(), tenant_id: e.tenantid, integration_id: integrationId, event_id: e.id, event_type: e.type, event: e };
+}

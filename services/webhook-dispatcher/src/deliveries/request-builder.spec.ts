@@ -1,0 +1,44 @@
+import { createEvent } from '@elo/contracts';
+import { Webhook } from 'standardwebhooks';
+import { maskHeaders, masker, renderHttp, signatureHeaders, templateContext } from './request-builder';
+
+describe('request builder', () => {
+  const event = createEvent({
+    type: 'chat.message.received',
+    tenantId: 't1',
+    source: 'elo://test',
+    data: { conversationId: 'c1', contact: { name: 'Ana', attributes: { cpf: '123', email: 'a@x.io' } }, message: { kind: 'text', text: 'boleto' } },
+  });
+
+  it('renders URL, headers as lines, bracket-key body and auth helpers from event, attributes and secrets', () => {
+    const ctx = templateContext(event, { apiKey: 'sk_live_123456789' });
+    const r = renderHttp(
+      {
+        method: 'POST',
+        url: 'https://crm.example/api/{contact.attributes.cpf}',
+        headers: 'X-Tenant: {event.tenantId}\nX-Conv: {conversationId}',
+        body: { kind: 'keyvalue', pairs: [{ key: 'deal[name]', value: '{contact.name}' }, { key: 'contacts[0][email]', value: '{attributes.email}' }] },
+        auth: { type: 'bearer', token: '{secret.apiKey}' },
+      },
+      ctx,
+    );
+    expect(r.url).toBe('https://crm.example/api/123');
+    expect(r.headers).toMatchObject({ 'X-Tenant': 't1', 'X-Conv': 'c1', Authorization: 'Bearer sk_live_123456789' });
+    expect(r.builtJson).toEqual({ deal: { name: 'Ana' }, contacts: [{ email: 'a@x.io' }] });
+    const basic = renderHttp({ method: 'GET', url: 'https://x.example/', auth: { type: 'basic', username: 'u', password: '{secret.apiKey}' } }, ctx);
+    expect(basic.headers['Authorization']).toBe(`Basic ${Buffer.from('u:sk_live_123456789').toString('base64')}`);
+  });
+
+  it('masks secret values and credential headers', () => {
+    const mask = masker({ apiKey: 'sk_live_123456789' });
+    expect(mask('https://x/?k=sk_live_123456789')).toBe('https://x/?k=••••');
+    expect(maskHeaders({ Authorization: 'Bearer sk_live_123456789', 'X-Key': 'sk_live_123456789', A: 'b' }, mask))
+      .toEqual({ Authorization: 'Bearer ••••', 'X-Key': '••••', A: 'b' });
+  });
+
+  it('signs with Standard Webhooks headers that the standardwebhooks package verifies', () => {
+    const secret = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+    const headers = signatureHeaders([secret], 'msg_1', '{"a":1}');
+    expect(new Webhook(secret).verify('{"a":1}', headers)).toEqual({ a: 1 });
+  });
+});

@@ -1,0 +1,102 @@
+import { createHmac } from 'node:crypto';
+import type { CloudEvent } from '@elo/contracts';
+import { renderRequest, renderTemplate, type RenderedRequest, type RequestTemplate } from '@elo/templating';
+import type { HttpRequestDto } from '../integrations/dto/integration.dto';
+
+/** What a template sees: the event's data at the top, `event`, `attributes` (contact's), `secret`. */
+export function templateContext(event: Pick<CloudEvent, 'id' | 'type' | 'time' | 'subject' | 'tenantid' | 'data'>, secrets: Record<string, string>): Record<string, unknown> {
+  const raw = (event.data ?? {}) as Record<string, unknown>;
+  // integration.requested carries its values under `context`; they stand at the top like an event's fields.
+  const data = event.type === 'integration.requested' && isObject(raw['context']) ? { ...raw, ...raw['context'] } : raw;
+  const contact = isObject(data['contact']) ? data['contact'] : undefined;
+  const attributes = contact && isObject(contact['attributes']) ? contact['attributes'] : isObject(data['attributes']) ? data['attributes'] : {};
+  return {
+    ...data,
+    attributes,
+    event: { id: event.id, type: event.type, time: event.time, subject: event.subject, tenantId: event.tenantid },
+    secret: secrets,
+  };
+}
+
+/** The integration's request template with its auth helper turned into a header. */
+export function toRequestTemplate(r: HttpRequestDto): RequestTemplate {
+  const headers = typeof r.headers === 'string' ? parseLines(r.headers) : [...(r.headers ?? [])];
+  if (r.auth?.type === 'bearer') headers.push({ name: 'Authorization', value: `Bearer ${r.auth.token ?? ''}` });
+  if (r.auth?.type === 'apiKey') headers.push({ name: r.auth.header ?? 'X-API-Key', value: r.auth.value ?? '' });
+  const body: RequestTemplate['body'] = !r.body
+    ? undefined
+    : r.body.kind === 'raw'
+      ? { kind: 'raw', contentType: r.body.contentType ?? 'application/json', template: r.body.template ?? '' }
+      : { kind: r.body.kind, pairs: r.body.pairs ?? [] };
+  return { method: r.method, url: r.url, headers, query: r.query, body };
+}
+
+export function renderHttp(r: HttpRequestDto, ctx: Record<string, unknown>): RenderedRequest {
+  const rendered = renderRequest(toRequestTemplate(r), ctx);
+  if (r.auth?.type === 'basic') {
+    const user = renderTemplate(r.auth.username ?? '', ctx);
+    const pass = renderTemplate(r.auth.password ?? '', ctx);
+    rendered.headers['Authorization'] = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  }
+  return rendered;
+}
+
+/** Standard Webhooks headers: `v1,` base64 HMAC-SHA256 over `id.timestamp.body` with the whsec_ key. */
+export function signatureHeaders(secrets: string[], id: string, body: string, now = new Date()): Record<string, string> {
+  const timestamp = Math.floor(now.getTime() / 1000).toString();
+  const signed = `${id}.${timestamp}.${body}`;
+  const signature = secrets
+    .map((s) => `v1,${createHmac('sha256', Buffer.from(s.replace(/^whsec_/, ''), 'base64')).update(signed).digest('base64')}`)
+    .join(' ');
+  return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
+}
+
+/** Replaces every secret value (and its base64/basic forms) with a mask; authorization-like headers are always masked. */
+export function masker(secrets: Record<string, string>): (text: string) => string {
+  const values = Object.values(secrets).filter((v) => v.length >= 3).sort((a, b) => b.length - a.length);
+  return (text: string) => values.reduce((t, v) => t.split(v).join('••••'), text);
+}
+
+export function maskHeaders(headers: Record<string, string>, mask: (t: string) => string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    const lower = k.toLowerCase();
+    if (lower === 'authorization' || lower === 'proxy-authorization' || lower === 'cookie') {
+      const scheme = /^(\w+)\s/.exec(v)?.[1];
+      out[k] = scheme ? `${scheme} ••••` : '••••';
+    } else out[k] = mask(v);
+  }
+  return out;
+}
+
+export function truncate(text: string, max = 4096): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…[truncated ${text.length - max} chars]`;
+}
+
+/** JSON when it parses, else text. */
+export function parseBody(body: Buffer, contentType: string | undefined): unknown {
+  const text = body.toString('utf8');
+  if (!text) return null;
+  if (contentType?.includes('json') || /^\s*[[{]/.test(text)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function parseLines(text: string): Array<{ name: string; value: string }> {
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.trim())
+    .map((l) => {
+      const i = l.indexOf(':');
+      return { name: i > 0 ? l.slice(0, i).trim() : l.trim(), value: i > 0 ? l.slice(i + 1).trim() : '' };
+    });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

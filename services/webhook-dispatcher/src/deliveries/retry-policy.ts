@@ -1,0 +1,30 @@
+/** When to try again, or undefined when the schedule is exhausted. */
+export function nextDelaySeconds(opts: {
+  schedule: number[];
+  /** attempts made so far, including the one that just failed */
+  attempts: number;
+  errorClass: string;
+  httpStatus?: number;
+  retryAfter?: string;
+  now?: Date;
+  random?: () => number;
+}): number | undefined {
+  if (opts.attempts > opts.schedule.length) return undefined;
+  const base = opts.schedule[opts.attempts - 1];
+  const random = opts.random ?? Math.random;
+  // ±10 % jitter keeps a recovering endpoint from getting every retry at the same second.
+  let delay = base * (0.9 + 0.2 * random());
+  const after = parseRetryAfter(opts.retryAfter, opts.now ?? new Date());
+  if (after !== undefined) delay = Math.max(delay, after);
+  if (opts.errorClass === 'timeout' || opts.httpStatus === 429) delay = Math.max(delay, 60);
+  return delay;
+}
+
+export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Math.min(Number(v), 86_400);
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(Math.max(0, (at - now.getTime()) / 1000), 86_400);
+}

@@ -1,0 +1,128 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString,
+  IsUUID, Matches, Max, MaxLength, Min, ValidateNested,
+} from 'class-validator';
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export class HeaderPairDto {
+  @IsString() @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/) name!: string;
+  @IsString() @MaxLength(4000) value!: string;
+}
+
+export class KeyValueDto {
+  @IsString() @IsNotEmpty() @MaxLength(500) key!: string;
+  @IsString() @MaxLength(10_000) value!: string;
+}
+
+export class BodyDto {
+  @ApiProperty({ enum: ['keyvalue', 'raw', 'form'] }) @IsIn(['keyvalue', 'raw', 'form']) kind!: 'keyvalue' | 'raw' | 'form';
+  @IsOptional() @IsArray() @ArrayMaxSize(500) @ValidateNested({ each: true }) @Type(() => KeyValueDto) pairs?: KeyValueDto[];
+  @IsOptional() @IsString() @MaxLength(200) contentType?: string;
+  @IsOptional() @IsString() @MaxLength(100_000) template?: string;
+}
+
+export class AuthDto {
+  @ApiProperty({ enum: ['bearer', 'basic', 'apiKey'] }) @IsIn(['bearer', 'basic', 'apiKey']) type!: 'bearer' | 'basic' | 'apiKey';
+  /** bearer: the token (usually `{secret.token}`). */
+  @IsOptional() @IsString() token?: string;
+  @IsOptional() @IsString() username?: string;
+  @IsOptional() @IsString() password?: string;
+  /** apiKey: header name (default X-API-Key) and value. */
+  @IsOptional() @IsString() @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/) header?: string;
+  @IsOptional() @IsString() value?: string;
+}
+
+export class HttpRequestDto {
+  @ApiProperty({ enum: HTTP_METHODS }) @IsIn(HTTP_METHODS) method!: (typeof HTTP_METHODS)[number];
+  @IsString() @IsNotEmpty() @MaxLength(4000) url!: string;
+  /** List of pairs, or text with one `Name: value` per line. */
+  @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
+  @IsOptional() headers?: HeaderPairDto[] | string;
+  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => KeyValueDto) query?: KeyValueDto[];
+  @IsOptional() @ValidateNested() @Type(() => BodyDto) body?: BodyDto;
+  @IsOptional() @ValidateNested() @Type(() => AuthDto) auth?: AuthDto;
+}
+
+export class FilterDto {
+  @IsString() @IsNotEmpty() field!: string;
+  @ApiProperty({ enum: ['equals', 'contains'] }) @IsIn(['equals', 'contains']) op!: 'equals' | 'contains';
+  @IsString() value!: string;
+}
+
+export class TriggerDto {
+  @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) eventTypes!: string[];
+  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => FilterDto) filter?: FilterDto[];
+}
+
+export class DeliverySettingsDto {
+  @IsOptional() @IsArray() @ArrayMinSize(0) @ArrayMaxSize(20) @IsInt({ each: true }) @Min(0, { each: true })
+  @Max(7 * 86400, { each: true }) retryScheduleSeconds?: number[];
+  @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+}
+
+export class ReplyDto {
+  @IsOptional() @IsString() @MaxLength(4096) success?: string;
+  @IsOptional() @IsString() @MaxLength(4096) failure?: string;
+}
+
+export class CreateIntegrationDto {
+  @IsString() @IsNotEmpty() @MaxLength(200) name!: string;
+  @IsOptional() @IsString() @MaxLength(2000) description?: string;
+  @ApiProperty({ enum: ['http'] }) @IsIn(['http']) kind!: 'http';
+  @ValidateNested() @Type(() => HttpRequestDto) request!: HttpRequestDto;
+  @ValidateNested() @Type(() => TriggerDto) trigger!: TriggerDto;
+  @IsOptional() @ValidateNested() @Type(() => DeliverySettingsDto) delivery?: DeliverySettingsDto;
+  /** Name → value; stored encrypted, usable as `{secret.<name>}`, never shown back. */
+  @IsOptional() @IsObject() secrets?: Record<string, string>;
+  @IsOptional() @ValidateNested() @Type(() => ReplyDto) reply?: ReplyDto;
+  @IsOptional() @IsBoolean() enabled?: boolean;
+}
+
+export class UpdateIntegrationDto {
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
+  @IsOptional() @IsString() @MaxLength(2000) description?: string;
+  @IsOptional() @ValidateNested() @Type(() => HttpRequestDto) request?: HttpRequestDto;
+  @IsOptional() @ValidateNested() @Type(() => TriggerDto) trigger?: TriggerDto;
+  @IsOptional() @ValidateNested() @Type(() => DeliverySettingsDto) delivery?: DeliverySettingsDto;
+  /** Merged into the stored secrets; a null value removes that secret. */
+  @IsOptional() @IsObject() secrets?: Record<string, string | null>;
+  @IsOptional() @ValidateNested() @Type(() => ReplyDto) reply?: ReplyDto;
+}
+
+export class IdParam {
+  @IsUUID() id!: string;
+}
+
+export class SampleEventDto {
+  @IsOptional() @IsString() type?: string;
+  @IsOptional() @IsObject() data?: Record<string, unknown>;
+}
+
+export class DeliveriesQuery {
+  @IsOptional() @IsIn(['pending', 'succeeded', 'failed']) outcome?: 'pending' | 'succeeded' | 'failed';
+  @IsOptional() @IsISO8601() from?: string;
+  @IsOptional() @IsISO8601() to?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+}
+
+export interface IntegrationView {
+  id: string;
+  name: string;
+  description: string;
+  kind: string;
+  enabled: boolean;
+  disabledReason: string | null;
+  request: HttpRequestDto;
+  trigger: TriggerDto;
+  delivery: { retryScheduleSeconds: number[]; timeoutMs: number };
+  reply: ReplyDto;
+  /** Secret names with masked values; the values are never returned. */
+  secrets: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}

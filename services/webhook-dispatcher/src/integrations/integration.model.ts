@@ -1,0 +1,43 @@
+import type { DeliverySettingsDto, HttpRequestDto, ReplyDto, TriggerDto } from './dto/integration.dto';
+
+/** An integrations row as stored (secrets still sealed). */
+export interface IntegrationRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string;
+  kind: string;
+  enabled: boolean;
+  disabled_reason: string | null;
+  request: HttpRequestDto;
+  trigger: TriggerDto;
+  delivery: Required<DeliverySettingsDto>;
+  reply: ReplyDto;
+  secrets_sealed: string | null;
+  secret_names: string[];
+  signing_secret_sealed: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Does the event match the integration's trigger (type and every filter)? */
+export function matchesTrigger(trigger: TriggerDto, type: string, data: unknown): boolean {
+  if (!trigger.eventTypes.includes(type)) return false;
+  for (const f of trigger.filter ?? []) {
+    const value = lookup(data, f.field);
+    if (value === undefined || value === null) return false;
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    if (f.op === 'equals' && text !== f.value) return false;
+    if (f.op === 'contains' && !text.toLowerCase().includes(f.value.toLowerCase())) return false;
+  }
+  return true;
+}
+
+function lookup(data: unknown, field: string): unknown {
+  let cur: unknown = data;
+  for (const part of field.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}

@@ -1,0 +1,175 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { AuditService, SecretBox, type Principal } from '@elo/auth';
+import { ProblemException } from '@elo/platform';
+import { DataSource, type EntityManager } from 'typeorm';
+import { SERVICE } from '../service-name';
+import {
+  DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, type CreateIntegrationDto, type IntegrationView, type UpdateIntegrationDto,
+} from './dto/integration.dto';
+import type { IntegrationRow } from './integration.model';
+
+const T = '"dispatcher".integrations';
+
+/** Integrations: tenant-scoped CRUD, secrets sealed at rest, every change audited. */
+@Injectable()
+export class IntegrationsService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly box: SecretBox,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(p: Principal, tenantId: string, dto: CreateIntegrationDto): Promise<IntegrationView & { signingSecret: string }> {
+    const id = randomUUID();
+    const signingSecret = `whsec_${randomBytes(32).toString('base64')}`;
+    const secrets = cleanSecrets(dto.secrets ?? {});
+    const row = await this.ds.transaction(async (m) => {
+      const rows = (await m.query(
+        `INSERT INTO ${T} (id, tenant_id, name, description, kind, enabled, request, trigger, delivery, reply,
+           secrets_sealed, secret_names, signing_secret_sealed)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+         ON CONFLICT DO NOTHING RETURNING *`,
+        [
+          id, tenantId, dto.name, dto.description ?? '', dto.kind, dto.enabled ?? true, dto.request, dto.trigger,
+          deliverySettings(dto.delivery), dto.reply ?? {}, this.sealSecrets(id, secrets), Object.keys(secrets),
+          this.box.encrypt(signingSecret, `${id}:signing`),
+        ],
+      )) as IntegrationRow[];
+      if (!rows.length) throw new ProblemException(409, `an integration named "${dto.name}" already exists`);
+      await this.audit.record(m, {
+        tenantId, actorKeyId: p.keyId, service: SERVICE, action: 'integration.created', targetType: 'integration',
+        targetId: id, after: this.view(rows[0]),
+      });
+      return rows[0];
+    });
+    return { ...this.view(row), signingSecret };
+  }
+
+  async list(tenantId: string): Promise<IntegrationView[]> {
+    const rows = (await this.ds.query(`SELECT * FROM ${T} WHERE tenant_id = $1 ORDER BY created_at, id`, [tenantId])) as IntegrationRow[];
+    return rows.map((r) => this.view(r));
+  }
+
+  async get(tenantId: string, id: string): Promise<IntegrationView> {
+    return this.view(await this.row(this.ds.manager, tenantId, id));
+  }
+
+  async row(m: EntityManager, tenantId: string, id: string, lock = false): Promise<IntegrationRow> {
+    const rows = (await m.query(`SELECT * FROM ${T} WHERE tenant_id = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`, [tenantId, id])) as IntegrationRow[];
+    if (!rows.length) throw new ProblemException(404, `no integration ${id}`);
+    return rows[0];
+  }
+
+  async update(p: Principal, tenantId: string, id: string, dto: UpdateIntegrationDto): Promise<IntegrationView> {
+    return this.change(p, tenantId, id, 'integration.updated', async (m, before) => {
+      let secretsSealed = before.secrets_sealed;
+      let names = before.secret_names;
+      if (dto.secrets) {
+        const merged = { ...this.secrets(before) };
+        for (const [k, v] of Object.entries(dto.secrets)) {
+          if (v === null) delete merged[k];
+          else merged[k] = v;
+        }
+        const clean = cleanSecrets(merged);
+        secretsSealed = this.sealSecrets(id, clean);
+        names = Object.keys(clean);
+      }
+      try {
+        await m.query(
+          `UPDATE ${T} SET name = $3, description = $4, request = $5, trigger = $6, delivery = $7, reply = $8,
+             secrets_sealed = $9, secret_names = $10, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+          [
+            tenantId, id, dto.name ?? before.name, dto.description ?? before.description, dto.request ?? before.request,
+            dto.trigger ?? before.trigger, dto.delivery ? deliverySettings({ ...before.delivery, ...dto.delivery }) : before.delivery,
+            dto.reply ?? before.reply, secretsSealed, names,
+          ],
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw new ProblemException(409, `an integration named "${dto.name}" already exists`);
+        throw err;
+      }
+    });
+  }
+
+  setEnabled(p: Principal, tenantId: string, id: string, enabled: boolean, reason?: string): Promise<IntegrationView> {
+    return this.change(p, tenantId, id, enabled ? 'integration.enabled' : 'integration.disabled', async (m) => {
+      await m.query(`UPDATE ${T} SET enabled = $3, disabled_reason = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2`, [
+        tenantId, id, enabled, enabled ? null : (reason ?? 'disabled by an admin'),
+      ]);
+    });
+  }
+
+  async remove(p: Principal, tenantId: string, id: string): Promise<void> {
+    await this.ds.transaction(async (m) => {
+      const before = await this.row(m, tenantId, id, true);
+      await m.query(`DELETE FROM ${T} WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+      await this.audit.record(m, {
+        tenantId, actorKeyId: p.keyId, service: SERVICE, action: 'integration.deleted', targetType: 'integration',
+        targetId: id, before: this.view(before),
+      });
+    });
+  }
+
+  /** The decrypted secrets (for rendering only; never returned). */
+  secrets(row: IntegrationRow): Record<string, string> {
+    if (!row.secrets_sealed) return {};
+    return JSON.parse(this.box.decrypt(row.secrets_sealed, `${row.id}:secrets`)) as Record<string, string>;
+  }
+
+  signingSecret(row: IntegrationRow): string {
+    return this.box.decrypt(row.signing_secret_sealed, `${row.id}:signing`);
+  }
+
+  view(r: IntegrationRow): IntegrationView {
+    return {
+      id: r.id,
+      name: r.name,
+      description: r.description,
+      kind: r.kind,
+      enabled: r.enabled,
+      disabledReason: r.disabled_reason,
+      request: r.request,
+      trigger: r.trigger,
+      delivery: r.delivery,
+      reply: r.reply,
+      secrets: Object.fromEntries(r.secret_names.map((n) => [n, '••••'])),
+      createdAt: new Date(r.created_at).toISOString(),
+      updatedAt: new Date(r.updated_at).toISOString(),
+    };
+  }
+
+  private async change(
+    p: Principal, tenantId: string, id: string, action: string,
+    apply: (m: EntityManager, before: IntegrationRow) => Promise<void>,
+  ): Promise<IntegrationView> {
+    return this.ds.transaction(async (m) => {
+      const before = await this.row(m, tenantId, id, true);
+      await apply(m, before);
+      const after = this.view(await this.row(m, tenantId, id));
+      await this.audit.record(m, {
+        tenantId, actorKeyId: p.keyId, service: SERVICE, action, targetType: 'integration', targetId: id,
+        before: this.view(before), after,
+      });
+      return after;
+    });
+  }
+
+  private sealSecrets(id: string, secrets: Record<string, string>): string | null {
+    return Object.keys(secrets).length ? this.box.encrypt(JSON.stringify(secrets), `${id}:secrets`) : null;
+  }
+}
+
+function deliverySettings(d: { retryScheduleSeconds?: number[]; timeoutMs?: number } | undefined): { retryScheduleSeconds: number[]; timeoutMs: number } {
+  return { retryScheduleSeconds: d?.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE, timeoutMs: d?.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+}
+
+function cleanSecrets(input: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(k)) throw new ProblemException(400, `secret name "${k}" must be an identifier`);
+    if (typeof v !== 'string' || !v) throw new ProblemException(400, `secret "${k}" must be a non-empty string`);
+    out[k] = v;
+  }
+  return out;
+}

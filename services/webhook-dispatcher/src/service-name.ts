@@ -1,0 +1,2 @@
+export const SERVICE = 'webhook-dispatcher';
+export const SCHEMA = 'dispatcher';

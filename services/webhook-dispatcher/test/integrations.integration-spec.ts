@@ -1,0 +1,102 @@
+import { Client } from 'pg';
+import { createTestInfra, type TestInfra } from '@elo/testing';
+import { api, keyFor, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+
+describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API keys)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let a: { tenantId: string; key: string };
+  let b: { tenantId: string; key: string };
+
+  const definition = {
+    name: 'CRM',
+    description: 'Creates a deal',
+    kind: 'http',
+    request: {
+      method: 'POST',
+      url: 'https://crm.example/api/deals',
+      headers: 'X-Source: elo\nX-Conv: {conversationId}',
+      body: { kind: 'keyvalue', pairs: [{ key: 'deal[name]', value: '{contact.name}' }] },
+      auth: { type: 'bearer', token: '{secret.apiKey}' },
+    },
+    trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'contains', value: 'boleto' }] },
+    secrets: { apiKey: 'sk_live_abcdefghijkl' },
+    reply: { success: 'Segue seu boleto: {data[url]}' },
+  };
+
+  beforeAll(async () => {
+    infra = await createTestInfra('dispatcher_integrations');
+    svc = await startApp(infra);
+    a = await tenantWithKey(svc.url);
+    b = await tenantWithKey(svc.url);
+  });
+
+  afterAll(async () => {
+    await svc?.close();
+    await infra?.cleanup();
+  });
+
+  it('creates an integration: signing secret shown once, secrets masked, defaults filled, audited', async () => {
+    const call = api(svc.url, a.key);
+    const created = await call('POST', '/integrations', definition);
+    expect(created.status).toBe(201);
+    expect(created.body.signingSecret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+    expect(created.body).toMatchObject({
+      name: 'CRM', enabled: true, secrets: { apiKey: '••••' },
+      delivery: { retryScheduleSeconds: [5, 300, 1800, 7200, 18000, 36000, 36000], timeoutMs: 10000 },
+    });
+    expect(JSON.stringify(created.body)).not.toContain('sk_live_abcdefghijkl');
+
+    const got = await call('GET', `/integrations/${created.body.id}`);
+    expect(got.status).toBe(200);
+    expect(got.body.signingSecret).toBeUndefined();
+    expect(JSON.stringify(got.body)).not.toContain('sk_live');
+
+    const db = new Client({ connectionString: infra.databaseUrl });
+    await db.connect();
+    const stored = await db.query('SELECT secrets_sealed, signing_secret_sealed FROM dispatcher.integrations WHERE id = $1', [created.body.id]);
+    expect(JSON.stringify(stored.rows[0])).not.toContain('sk_live');
+    expect(JSON.stringify(stored.rows[0])).not.toContain(created.body.signingSecret);
+    const audit = await db.query(`SELECT action, changes::text FROM auth.audit_log WHERE target_id = $1`, [created.body.id]);
+    await db.end();
+    expect(audit.rows.map((r: { action: string }) => r.action)).toEqual(['integration.created']);
+    expect(audit.rows[0].changes).not.toContain('sk_live');
+  });
+
+  it('updates, merges secrets, disables, enables and deletes; each change audited', async () => {
+    const call = api(svc.url, a.key);
+    const { body: i } = await call('POST', '/integrations', { ...definition, name: 'ERP' });
+    const upd = await call('PATCH', `/integrations/${i.id}`, {
+      description: 'new', secrets: { other: 'zzz-secret', apiKey: null }, delivery: { retryScheduleSeconds: [1, 1] },
+    });
+    expect(upd.status).toBe(200);
+    expect(upd.body).toMatchObject({ description: 'new', secrets: { other: '••••' }, delivery: { retryScheduleSeconds: [1, 1], timeoutMs: 10000 } });
+    expect(upd.body.secrets.apiKey).toBeUndefined();
+    expect((await call('POST', `/integrations/${i.id}/disable`)).body).toMatchObject({ enabled: false, disabledReason: 'disabled by an admin' });
+    expect((await call('POST', `/integrations/${i.id}/enable`)).body).toMatchObject({ enabled: true, disabledReason: null });
+    expect((await call('POST', '/integrations', { ...definition, name: 'erp' })).status).toBe(409);
+    expect((await call('DELETE', `/integrations/${i.id}`)).status).toBe(204);
+    expect((await call('GET', `/integrations/${i.id}`)).status).toBe(404);
+  });
+
+  it('refuses bad definitions with a 400 problem', async () => {
+    const call = api(svc.url, a.key);
+    const bad = await call('POST', '/integrations', { ...definition, name: 'bad', request: { ...definition.request, method: 'TRACE' } });
+    expect(bad.status).toBe(400);
+    expect((await call('POST', '/integrations', { ...definition, name: 'bad2', secrets: { 'bad name': 'x' } })).status).toBe(400);
+    expect((await call('POST', '/integrations', { ...definition, name: 'bad3', trigger: {} })).status).toBe(400);
+  });
+
+  it('needs integrations:manage to change and integrations:read to view; tenants see only their own', async () => {
+    const readOnly = await keyFor(svc.url, a.tenantId, ['integrations:read']);
+    const none = await keyFor(svc.url, a.tenantId, ['dashboard:read']);
+    expect((await api(svc.url, readOnly)('POST', '/integrations', { ...definition, name: 'x' })).status).toBe(403);
+    expect((await api(svc.url, readOnly)('GET', '/integrations')).status).toBe(200);
+    expect((await api(svc.url, none)('GET', '/integrations')).status).toBe(403);
+    const mine = (await api(svc.url, a.key)('GET', '/integrations')).body as unknown as Array<{ id: string }>;
+    expect(mine.length).toBeGreaterThan(0);
+    expect((await api(svc.url, b.key)('GET', '/integrations')).body).toEqual([]);
+    expect((await api(svc.url, b.key)('GET', `/integrations/${mine[0].id}`)).status).toBe(404);
+    expect((await api(svc.url, b.key)('DELETE', `/integrations/${mine[0].id}`)).status).toBe(404);
+  });
+});
