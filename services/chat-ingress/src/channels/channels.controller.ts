@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, ParseUUIDPipe } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { ChannelsService, type ChannelView } from './channels.service';
@@ -30,27 +30,27 @@ export class ChannelsController {
 
   @Get(':id')
   @RequirePermission('channels:manage')
-  async get(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<ChannelView> {
+  async get(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<ChannelView> {
     return this.channels.view(await this.channels.require(tenantIdOf(p), id));
   }
 
   @Patch(':id')
   @RequirePermission('channels:manage')
-  update(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: UpdateChannelDto): Promise<ChannelView> {
+  update(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateChannelDto): Promise<ChannelView> {
     return this.channels.update(tenantIdOf(p), p.keyId, id, dto);
   }
 
   @Post(':id/disable')
   @HttpCode(200)
   @RequirePermission('channels:manage')
-  disable(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<ChannelView> {
+  disable(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<ChannelView> {
     return this.channels.update(tenantIdOf(p), p.keyId, id, { status: 'disabled' });
   }
 
   @Post(':id/enable')
   @HttpCode(200)
   @RequirePermission('channels:manage')
-  enable(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<ChannelView> {
+  enable(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<ChannelView> {
     return this.channels.update(tenantIdOf(p), p.keyId, id, { status: 'active' });
   }
 
@@ -58,7 +58,7 @@ export class ChannelsController {
   @HttpCode(200)
   @RequirePermission('channels:manage')
   @ApiOperation({ summary: 'Refresh (when refresh credentials exist) and check the provider token now.' })
-  async refresh(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<ChannelView> {
+  async refresh(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<ChannelView> {
     const c = await this.channels.require(tenantIdOf(p), id);
     await this.tokens.checkChannel(c, { refresh: true });
     return this.channels.view((await this.channels.get(c.tenantId, c.id))!);

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, ParseUUIDPipe } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { Outbox, type PublishSpecLike } from '@elo/messaging';
@@ -35,7 +35,7 @@ export class ConversationsController {
 
   @Get('conversations/:id')
   @RequirePermission('messages:send')
-  get(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
+  get(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string) {
     return this.conversations.view(this.ds.manager, tenantIdOf(p), id);
   }
 
@@ -43,7 +43,7 @@ export class ConversationsController {
   @HttpCode(200)
   @RequirePermission('messages:send')
   @ApiOperation({ summary: 'Move the conversation to a queue (human attendance or another department); notices as the channel is configured.' })
-  async transfer(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: TransferDto) {
+  async transfer(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: TransferDto) {
     const tenantId = tenantIdOf(p);
     await this.tx(async (m, publish) => this.conversations.transfer(m, await this.conversations.lock(m, tenantId, id), dto, publish));
     return this.conversations.view(this.ds.manager, tenantId, id);
@@ -53,7 +53,7 @@ export class ConversationsController {
   @HttpCode(200)
   @RequirePermission('messages:send')
   @ApiOperation({ summary: 'An agent picks the conversation up; sends the pickup notice as configured.' })
-  async assign(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: AssignDto) {
+  async assign(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: AssignDto) {
     const tenantId = tenantIdOf(p);
     await this.tx(async (m, publish) => this.conversations.assign(m, await this.conversations.lock(m, tenantId, id), dto.agentId, dto.agentName, publish));
     return this.conversations.view(this.ds.manager, tenantId, id);
@@ -63,7 +63,7 @@ export class ConversationsController {
   @HttpCode(200)
   @RequirePermission('messages:send')
   @ApiOperation({ summary: 'Close the conversation; sends the channel\'s closing message.' })
-  async close(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: CloseDto) {
+  async close(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: CloseDto) {
     const tenantId = tenantIdOf(p);
     await this.tx(async (m, publish) => this.conversations.close(m, await this.conversations.lock(m, tenantId, id), dto.reason ?? 'agent', publish));
     return this.conversations.view(this.ds.manager, tenantId, id);
@@ -72,7 +72,7 @@ export class ConversationsController {
   @Patch('contacts/:id')
   @RequirePermission('messages:send')
   @ApiOperation({ summary: 'Set contact attributes (name, email, cpf, cnpj, address, custom); they travel in later events.' })
-  setAttributes(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() dto: ContactAttributesDto) {
+  setAttributes(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: ContactAttributesDto) {
     return this.tx((m) => this.conversations.setAttributes(m, tenantIdOf(p), id, dto.name, dto.attributes));
   }
 
