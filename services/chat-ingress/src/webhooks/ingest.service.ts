@@ -12,6 +12,62 @@ const MAX_GROUP = 128;
 /** Transactions in flight at once (leaves pool connections for the API, consumers and relay). */
 const MAX_IN_FLIGHT = 4;
 
+const RECEIPTS_CTE = `INSERT INTO ${S}.webhook_receipts (tenant_id, channel_id, provider, body, items)
+  SELECT x.tenant_id, x.channel_id, x.provider, x.body, x.items FROM jsonb_to_recordset($1::jsonb) AS x(tenant_id text, channel_id uuid, provider text, body text, items int)`;
+
+const RECEIPTS_ONLY = RECEIPTS_CTE;
+
+const MESSAGES_SQL = `WITH rec AS (${RECEIPTS_CTE} RETURNING 1),
+it AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(k int, id uuid, tenant_id text, channel_id uuid, pmid text, kind text, status text, body jsonb, ts timestamptz,
+    ckey text, contact_id uuid, phone text, phone_alt text, puid text, name text, conv_id uuid, queue text)
+), fresh AS (
+  SELECT it.* FROM it WHERE NOT EXISTS (
+    SELECT 1 FROM ${S}.messages m WHERE m.channel_id = it.channel_id AND m.direction = 'in' AND m.provider_message_id = it.pmid)
+), cx AS (
+  SELECT DISTINCT ON (channel_id, ckey) * FROM fresh WHERE ckey IS NOT NULL ORDER BY channel_id, ckey, k
+), cins AS (
+  INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
+  SELECT contact_id, tenant_id, channel_id, ckey, phone, phone_alt, puid, name FROM cx ORDER BY channel_id, ckey
+  ON CONFLICT (channel_id, contact_key) DO NOTHING
+  RETURNING id, channel_id, contact_key, phone, provider_user_id, name, attributes
+), call AS (
+  SELECT id, channel_id, contact_key, phone, provider_user_id, name, attributes FROM cins
+  UNION ALL
+  SELECT c.id, c.channel_id, c.contact_key, c.phone, c.provider_user_id, c.name, c.attributes
+  FROM ${S}.contacts c JOIN cx ON c.channel_id = cx.channel_id AND c.contact_key = cx.ckey
+), vopen AS (
+  SELECT v.id, v.contact_id FROM ${S}.conversations v JOIN call ON v.contact_id = call.id WHERE v.status = 'open'
+), vins AS (
+  INSERT INTO ${S}.conversations (id, tenant_id, channel_id, contact_id, queue, last_inbound_at)
+  SELECT cx.conv_id, cx.tenant_id, cx.channel_id, call.id, cx.queue, now()
+  FROM cx JOIN call ON call.channel_id = cx.channel_id AND call.contact_key = cx.ckey
+  WHERE NOT EXISTS (SELECT 1 FROM vopen WHERE vopen.contact_id = call.id)
+  ON CONFLICT (contact_id) WHERE status = 'open' DO NOTHING
+  RETURNING id, contact_id
+), vall AS (
+  SELECT id, contact_id, false AS created FROM vopen UNION ALL SELECT id, contact_id, true FROM vins
+), mins AS (
+  INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, status, body, provider_timestamp)
+  SELECT f.id, f.tenant_id, f.channel_id, vall.id, call.id, 'in', f.pmid, f.kind, f.status, f.body, f.ts
+  FROM fresh f LEFT JOIN call ON call.channel_id = f.channel_id AND call.contact_key = f.ckey LEFT JOIN vall ON vall.contact_id = call.id
+  ON CONFLICT (channel_id, direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+  RETURNING id, channel_id, provider_message_id, conversation_id
+)
+SELECT f.k, (mins.id IS NOT NULL) AS stored, mins.conversation_id, call.id AS contact_id, call.phone, call.provider_user_id, call.name,
+  call.attributes, vall.created, (SELECT count(*) FROM rec)::int AS receipts
+FROM fresh f
+LEFT JOIN mins ON mins.channel_id = f.channel_id AND mins.provider_message_id = f.pmid
+LEFT JOIN call ON call.channel_id = f.channel_id AND call.contact_key = f.ckey
+LEFT JOIN vall ON vall.contact_id = call.id`;
+
+/** A row another transaction committed after this statement's snapshot was needed; the group is redone. */
+class SnapshotRace extends Error {
+  constructor() {
+    super('contact or conversation created concurrently; retrying');
+  }
+}
+
 export interface IngestJob {
   channel: ChannelRecord;
   raw: string;
@@ -29,8 +85,6 @@ interface Pending {
   resolve: (r: IngestResult) => void;
   reject: (e: unknown) => void;
 }
-
-interface ContactRow { id: string; channel_id: string; contact_key: string; phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> }
 
 /**
  * Stores verified webhooks durably: the raw payload, contacts, conversations, messages, statuses and
@@ -66,15 +120,25 @@ export class IngestService {
     }
   }
 
+  private async tx(jobs: IngestJob[]): Promise<IngestResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.ds.transaction((m) => this.store(m, jobs));
+      } catch (err) {
+        if (!(err instanceof SnapshotRace) || attempt >= 3) throw err;
+      }
+    }
+  }
+
   private async runGroup(group: Pending[]): Promise<void> {
     try {
-      const results = await this.ds.transaction((m) => this.store(m, group.map((p) => p.job)));
+      const results = await this.tx(group.map((p) => p.job));
       group.forEach((p, i) => p.resolve(results[i]));
     } catch (err) {
       if (group.length === 1) return group[0].reject(err);
       for (const p of group) {
         try {
-          const [r] = await this.ds.transaction((m) => this.store(m, [p.job]));
+          const [r] = await this.tx([p.job]);
           p.resolve(r);
         } catch (e) {
           p.reject(e);
@@ -88,16 +152,12 @@ export class IngestService {
     const events: CloudEvent[] = [];
     const results: IngestResult[] = jobs.map(() => ({ stored: 0, duplicates: 0, statuses: 0 }));
 
-    await m.query(
-      `INSERT INTO ${S}.webhook_receipts (tenant_id, channel_id, provider, body, items)
-       SELECT x.tenant_id, x.channel_id, x.provider, x.body, x.items FROM jsonb_to_recordset($1::jsonb) AS x(tenant_id text, channel_id uuid, provider text, body text, items int)`,
-      [JSON.stringify(jobs.map((j) => ({ tenant_id: j.channel.tenantId, channel_id: j.channel.id, provider: j.channel.provider, body: j.raw, items: j.normalised.messages.length + j.normalised.statuses.length })))],
-    );
+    const receipts = JSON.stringify(jobs.map((j) => ({ tenant_id: j.channel.tenantId, channel_id: j.channel.id, provider: j.channel.provider, body: j.raw, items: j.normalised.messages.length + j.normalised.statuses.length })));
 
-    // Messages: drop repeats (already stored, or twice in this group) before touching contacts.
+    // Messages: repeats inside this group are dropped here; repeats of stored ones in SQL.
     type Item = { job: number; ch: ChannelRecord; it: InboundItem };
     const seen = new Set<string>();
-    let items: Item[] = [];
+    const items: Item[] = [];
     jobs.forEach((j, job) => {
       for (const it of j.normalised.messages) {
         const k = `${j.channel.id}|${it.providerMessageId}`;
@@ -106,171 +166,64 @@ export class IngestService {
         items.push({ job, ch: j.channel, it });
       }
     });
-    if (items.length) {
-      const existing: Array<{ k: string }> = await m.query(
-        `SELECT m.channel_id || '|' || m.provider_message_id AS k FROM ${S}.messages m
-         JOIN unnest($1::uuid[], $2::text[]) AS x(channel_id, pmid) ON m.channel_id = x.channel_id AND m.provider_message_id = x.pmid
-         WHERE m.direction = 'in'`,
-        [items.map((i) => i.ch.id), items.map((i) => i.it.providerMessageId)],
-      );
-      const dup = new Set(existing.map((e) => e.k));
-      items = items.filter((i) => {
-        if (!dup.has(`${i.ch.id}|${i.it.providerMessageId}`)) return true;
-        results[i.job].duplicates++;
-        return false;
-      });
-    }
-
-    const withContact = items.filter((i) => i.it.contact && i.it.state !== 'invalid');
-    const contacts = await this.upsertContacts(m, withContact);
-    const conversations = await this.openConversations(m, withContact, contacts, events);
-
-    if (items.length) {
-      const rows = items.map(({ ch, it }) => {
-        const contact = it.contact && it.state !== 'invalid' ? contacts.get(`${ch.id}|${it.contact.key}`) : undefined;
-        return {
-          id: randomUUID(), tenant_id: ch.tenantId, channel_id: ch.id,
-          conversation_id: contact ? conversations.get(contact.id)?.id ?? null : null,
-          contact_id: contact?.id ?? null,
-          provider_message_id: it.providerMessageId, kind: it.message.kind, status: it.state,
-          body: it.state === 'received' ? it.message : { ...it.message, raw: it.raw, problem: it.problem },
-          provider_timestamp: it.providerTimestamp.toISOString(),
-        };
-      });
-      const inserted: Array<{ id: string; channel_id: string; provider_message_id: string }> = await m.query(
-        `INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, status, body, provider_timestamp)
-         SELECT x.id, x.tenant_id, x.channel_id, x.conversation_id, x.contact_id, 'in', x.provider_message_id, x.kind, x.status, x.body, x.provider_timestamp
-         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, channel_id uuid, conversation_id uuid, contact_id uuid, provider_message_id text, kind text, status text, body jsonb, provider_timestamp timestamptz)
-         ON CONFLICT (channel_id, direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
-         RETURNING id, channel_id, provider_message_id`,
-        [JSON.stringify(rows)],
-      );
-      const stored = new Set(inserted.map((r) => `${r.channel_id}|${r.provider_message_id}`));
-      rows.forEach((row, idx) => {
-        const { job, ch, it } = items[idx];
-        if (!stored.has(`${ch.id}|${it.providerMessageId}`)) { results[job].duplicates++; return; }
-        results[job].stored++;
-        if (!row.conversation_id || it.state === 'invalid') return;
-        const contact = contacts.get(`${ch.id}|${it.contact!.key}`)!;
-        events.push(this.outbox.event({
-          type: 'chat.message.received', tenantId: ch.tenantId, subject: row.conversation_id,
-          data: {
-            channelId: ch.id, provider: ch.provider, conversationId: row.conversation_id, providerMessageId: it.providerMessageId,
-            contact: contactIdentity(contact), message: it.message, providerTimestamp: row.provider_timestamp,
-          },
-        }));
-      });
-    }
+    if (items.length) await this.storeMessages(m, receipts, items, results, events);
+    else await m.query(RECEIPTS_ONLY, [receipts]);
 
     await this.storeStatuses(m, jobs, results, events);
     await this.outbox.add(m, events);
     return results;
   }
 
-  private async upsertContacts(m: EntityManager, items: Array<{ ch: ChannelRecord; it: InboundItem }>): Promise<Map<string, ContactRow>> {
-    const map = new Map<string, ContactRow>();
-    if (!items.length) return map;
-    const byKey = new Map<string, Record<string, unknown>>();
-    for (const { ch, it } of items) {
-      const c = it.contact!;
-      const k = `${ch.id}|${c.key}`;
-      const prev = byKey.get(k);
-      byKey.set(k, {
-        id: randomUUID(), tenant_id: ch.tenantId, channel_id: ch.id, contact_key: c.key, phone: c.phone ?? prev?.phone ?? null,
-        phone_alt: c.phoneAlt ?? prev?.phone_alt ?? null, provider_user_id: c.providerUserId ?? prev?.provider_user_id ?? null, name: c.name ?? prev?.name ?? null,
-      });
-    }
-    // No row locks on the hot path: insert the new contacts, read the known ones. A contact another
-    // webhook inserted concurrently is invisible to this statement's snapshot; a second read finds it.
-    const list = [...byKey.values()];
-    const rows: ContactRow[] = await m.query(
-      `WITH x AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, channel_id uuid, contact_key text, phone text, phone_alt text, provider_user_id text, name text)
-       ), ins AS (
-         INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
-         SELECT id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name FROM x ORDER BY channel_id, contact_key
-         ON CONFLICT (channel_id, contact_key) DO NOTHING
-         RETURNING id, channel_id, contact_key, phone, provider_user_id, name, attributes
-       )
-       SELECT * FROM ins
-       UNION ALL
-       SELECT c.id, c.channel_id, c.contact_key, c.phone, c.provider_user_id, c.name, c.attributes
-       FROM ${S}.contacts c JOIN x ON c.channel_id = x.channel_id AND c.contact_key = x.contact_key`,
-      [JSON.stringify(list)],
-    );
-    for (const r of rows) map.set(`${r.channel_id}|${r.contact_key}`, r);
-    const missing = list.filter((c) => !map.has(`${c.channel_id}|${c.contact_key}`));
-    if (missing.length) {
-      const late: ContactRow[] = await m.query(
-        `SELECT c.id, c.channel_id, c.contact_key, c.phone, c.provider_user_id, c.name, c.attributes FROM ${S}.contacts c
-         JOIN unnest($1::uuid[], $2::text[]) AS x(channel_id, contact_key) ON c.channel_id = x.channel_id AND c.contact_key = x.contact_key`,
-        [missing.map((c) => c.channel_id), missing.map((c) => c.contact_key)],
-      );
-      for (const r of late) map.set(`${r.channel_id}|${r.contact_key}`, r);
-    }
-    // Names (and phones for contacts first seen without one) change rarely: only those rows are updated.
-    const changed = list.filter((c) => {
-      const r = map.get(`${c.channel_id}|${c.contact_key}`);
-      return r && ((c.name && c.name !== r.name) || (c.phone && !r.phone));
+  /**
+   * One statement for a group's messages (a database round trip costs about a millisecond here): the raw
+   * receipts, de-duplication against stored messages, contacts (inserted or read — no row locks),
+   * conversations (the open one, or a new one in the channel's bot queue) and the messages.
+   */
+  private async storeMessages(m: EntityManager, receipts: string, items: Array<{ job: number; ch: ChannelRecord; it: InboundItem }>, results: IngestResult[], events: CloudEvent[]): Promise<void> {
+    const contactIds = new Map<string, string>();
+    const input = items.map(({ ch, it }, k) => {
+      const c = it.state !== 'invalid' ? it.contact : undefined;
+      const ck = c ? `${ch.id}|${c.key}` : '';
+      if (c && !contactIds.has(ck)) contactIds.set(ck, randomUUID());
+      return {
+        k, id: randomUUID(), tenant_id: ch.tenantId, channel_id: ch.id, pmid: it.providerMessageId, kind: it.message.kind, status: it.state,
+        body: it.state === 'received' ? it.message : { ...it.message, raw: it.raw, problem: it.problem }, ts: it.providerTimestamp.toISOString(),
+        ckey: c?.key ?? null, contact_id: c ? contactIds.get(ck) : null, phone: c?.phone ?? null, phone_alt: c?.phoneAlt ?? null,
+        puid: c?.providerUserId ?? null, name: c?.name ?? null, conv_id: c ? randomUUID() : null, queue: ch.settings.botQueue,
+      };
     });
-    if (changed.length) {
-      await m.query(
-        `UPDATE ${S}.contacts c SET name = COALESCE(x.name, c.name), phone = COALESCE(c.phone, x.phone), phone_alt = COALESCE(c.phone_alt, x.phone_alt), updated_at = now()
-         FROM jsonb_to_recordset($1::jsonb) AS x(channel_id uuid, contact_key text, name text, phone text, phone_alt text)
-         WHERE c.channel_id = x.channel_id AND c.contact_key = x.contact_key`,
-        [JSON.stringify(changed.map((c) => ({ channel_id: c.channel_id, contact_key: c.contact_key, name: c.name, phone: c.phone, phone_alt: c.phone_alt })))],
-      );
-      for (const c of changed) {
-        const r = map.get(`${c.channel_id}|${c.contact_key}`)!;
-        if (c.name) r.name = c.name as string;
-        if (!r.phone && c.phone) r.phone = c.phone as string;
+    const rows: Array<{ k: number; stored: boolean; conversation_id: string | null; contact_id: string | null; phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null; created: boolean | null }> =
+      await m.query(MESSAGES_SQL, [receipts, JSON.stringify(input)]);
+    const byK = new Map(rows.map((r) => [r.k, r]));
+    const renamed = new Map<string, { id: string; name: string }>();
+    const opened = new Set<string>();
+    items.forEach(({ job, ch, it }, k) => {
+      const r = byK.get(k);
+      if (!r || !r.stored) { results[job].duplicates++; return; }
+      results[job].stored++;
+      if (it.state === 'invalid' || !it.contact) return;
+      // A contact or conversation another transaction created after this statement's snapshot: redo.
+      if (!r.contact_id || !r.conversation_id) throw new SnapshotRace();
+      if (it.contact.name && it.contact.name !== r.name) {
+        renamed.set(r.contact_id, { id: r.contact_id, name: it.contact.name });
+        r.name = it.contact.name;
       }
-    }
-    return map;
-  }
-
-  /** The open conversation of each contact; contacts without one get a new one in the channel's bot queue. */
-  private async openConversations(
-    m: EntityManager,
-    items: Array<{ ch: ChannelRecord; it: InboundItem }>,
-    contacts: Map<string, ContactRow>,
-    events: CloudEvent[],
-  ): Promise<Map<string, { id: string; queue: string }>> {
-    const out = new Map<string, { id: string; queue: string }>();
-    if (!items.length) return out;
-    const contactIds = [...new Set([...contacts.values()].map((c) => c.id))];
-    const found = async () => {
-      const rows: Array<{ id: string; contact_id: string; queue: string }> = await m.query(
-        `SELECT id, contact_id, queue FROM ${S}.conversations WHERE contact_id = ANY($1::uuid[]) AND status = 'open'`,
-        [contactIds],
-      );
-      for (const r of rows) out.set(r.contact_id, { id: r.id, queue: r.queue });
-    };
-    await found();
-    const missing = new Map<string, { ch: ChannelRecord; contact: ContactRow }>();
-    for (const { ch, it } of items) {
-      const c = contacts.get(`${ch.id}|${it.contact!.key}`)!;
-      if (!out.has(c.id)) missing.set(c.id, { ch, contact: c });
-    }
-    if (!missing.size) return out;
-    const rows = [...missing.values()].map(({ ch, contact }) => ({ id: randomUUID(), tenant_id: ch.tenantId, channel_id: ch.id, contact_id: contact.id, queue: ch.settings.botQueue }));
-    const created: Array<{ id: string; contact_id: string; queue: string }> = await m.query(
-      `INSERT INTO ${S}.conversations (id, tenant_id, channel_id, contact_id, queue, last_inbound_at)
-       SELECT x.id, x.tenant_id, x.channel_id, x.contact_id, x.queue, now() FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, channel_id uuid, contact_id uuid, queue text)
-       ON CONFLICT (contact_id) WHERE status = 'open' DO NOTHING
-       RETURNING id, contact_id, queue`,
-      [JSON.stringify(rows)],
-    );
-    for (const r of created) {
-      out.set(r.contact_id, { id: r.id, queue: r.queue });
-      const { ch, contact } = missing.get(r.contact_id)!;
+      const contact = contactIdentity(r);
+      if (r.created && !opened.has(r.conversation_id)) {
+        opened.add(r.conversation_id);
+        events.push(this.outbox.event({
+          type: 'chat.conversation.opened', tenantId: ch.tenantId, subject: r.conversation_id,
+          data: { conversationId: r.conversation_id, channelId: ch.id, provider: ch.provider, contact, queue: ch.settings.botQueue },
+        }));
+      }
       events.push(this.outbox.event({
-        type: 'chat.conversation.opened', tenantId: ch.tenantId, subject: r.id,
-        data: { conversationId: r.id, channelId: ch.id, provider: ch.provider, contact: contactIdentity(contact), queue: r.queue },
+        type: 'chat.message.received', tenantId: ch.tenantId, subject: r.conversation_id,
+        data: { channelId: ch.id, provider: ch.provider, conversationId: r.conversation_id, providerMessageId: it.providerMessageId, contact, message: it.message, providerTimestamp: it.providerTimestamp.toISOString() },
       }));
+    });
+    if (renamed.size) {
+      await m.query(`UPDATE ${S}.contacts c SET name = x.name, updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, name text) WHERE c.id = x.id`, [JSON.stringify([...renamed.values()])]);
     }
-    if (created.length < missing.size) await found();
-    return out;
   }
 
   private async storeStatuses(m: EntityManager, jobs: IngestJob[], results: IngestResult[], events: CloudEvent[]): Promise<void> {
