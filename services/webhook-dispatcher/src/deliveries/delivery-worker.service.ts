@@ -199,7 +199,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (template) {
       const responseCtx = r.parsed && typeof r.parsed === 'object' && !Array.isArray(r.parsed) ? (r.parsed as Record<string, unknown>) : {};
       try {
-        reply = renderTemplate(template, { ...r.context, ...responseCtx, response: r.parsed, status: r.httpStatus }, { missing: 'empty' });
+        reply = renderTemplate(template, { ...r.context, response: r.parsed, httpStatus: r.httpStatus, ...responseCtx }, { missing: 'empty' });
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, integrationId: integration.id }, 'reply template failed');
       }

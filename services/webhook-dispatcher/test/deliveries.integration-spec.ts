@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent, type ChatMessageSendRequested, type CloudEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { Webhook } from 'standardwebhooks';
+import { api, FakeEndpoint, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+
+describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP endpoints)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let probe: BusProbe;
+  let crm: FakeEndpoint;
+  let a: { tenantId: string; key: string };
+  let call: ReturnType<typeof api>;
+
+  const messageReceived = (tenantId: string, text: string, conversationId = randomUUID()): CloudEvent =>
+    createEvent({
+      type: 'chat.message.received',
+      tenantId,
+      source: 'elo://chat-ingress',
+      subject: conversationId,
+      data: {
+        channelId: randomUUID(),
+        provider: 'whatsapp',
+        conversationId,
+        providerMessageId: `wamid.${randomUUID()}`,
+        contact: { phone: '+5511999990000', name: 'Ana Souza', attributes: { cpf: '12345678909', email: 'ana@example.com' } },
+        message: { kind: 'text', text },
+        providerTimestamp: new Date().toISOString(),
+      },
+    });
+
+  beforeAll(async () => {
+    infra = await createTestInfra('dispatcher_deliveries');
+    crm = await new FakeEndpoint().start();
+    svc = await startApp(infra);
+    probe = await BusProbe.connect(infra.amqpUrl, ['chat.message.send.requested', 'integration.#']);
+    a = await tenantWithKey(svc.url);
+    call = api(svc.url, a.key);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await svc?.close();
+    await crm?.close();
+    await infra?.cleanup();
+  });
+
+  it('a customer message POSTs a bracket-key body to the CRM, signed; the CRM URL comes back as a reply', async () => {
+    crm.handler = (r) => (r.url.startsWith('/boleto') ? { status: 200, body: { data: { url: 'https://pay.example/b/42' } } } : { status: 404 });
+    const created = await call('POST', '/integrations', {
+      name: 'Boleto',
+      kind: 'http',
+      request: {
+        method: 'POST',
+        url: `${crm.url}/boleto/{contact.attributes.cpf}`,
+        headers: 'X-Api-Key: {secret.apiKey}',
+        query: [{ key: 'src', value: 'elo' }],
+        body: { kind: 'keyvalue', pairs: [
+          { key: 'customer[name]', value: '{contact.name}' },
+          { key: 'customer[docs][0][cpf]', value: '{attributes.cpf}' },
+          { key: 'customer[email]', value: '{contact.attributes.email}' },
+        ] },
+      },
+      trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'contains', value: 'boleto' }] },
+      secrets: { apiKey: 'sk_live_0123456789abcdef' },
+      reply: { success: 'Segue seu boleto: {data[url]}' },
+    });
+    expect(created.status).toBe(201);
+    const signingSecret = created.body.signingSecret as string;
+
+    const ignored = messageReceived(a.tenantId, 'hello');
+    const ev = messageReceived(a.tenantId, 'quero meu boleto');
+    await probe.publish(ignored, ev);
+
+    await expectEventually(() => expect(probe.ofType<ChatMessageSendRequested>('chat.message.send.requested')).toHaveLength(1), { timeoutMs: 15_000 });
+    const reply = probe.ofType<ChatMessageSendRequested>('chat.message.send.requested')[0];
+    expect(reply.data).toMatchObject({ conversationId: (ev.data as Body).conversationId, message: { kind: 'text', text: 'Segue seu boleto: https://pay.example/b/42' } });
+    expect(reply.data.origin).toBe(`integration:${created.body.id}`);
+
+    expect(crm.received).toHaveLength(1);
+    const req = crm.received[0];
+    expect(req.url).toBe('/boleto/12345678909?src=elo');
+    expect(req.headers['x-api-key']).toBe('sk_live_0123456789abcdef');
+    expect(JSON.parse(req.body)).toEqual({ customer: { name: 'Ana Souza', docs: [{ cpf: '12345678909' }], email: 'ana@example.com' } });
+    // A receiver verifies the signature with the standardwebhooks package.
+    const verified = new Webhook(signingSecret).verify(req.body, {
+      'webhook-id': String(req.headers['webhook-id']),
+      'webhook-timestamp': String(req.headers['webhook-timestamp']),
+      'webhook-signature': String(req.headers['webhook-signature']),
+    });
+    expect(verified).toEqual(JSON.parse(req.body));
+
+    const ok = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded');
+    expect(ok).toHaveLength(1);
+    expect(ok[0].data).toMatchObject({
+      integrationId: created.body.id, eventId: ev.id, eventType: 'chat.message.received', outcome: 'succeeded',
+      httpStatus: 200, attempts: 1, response: { data: { url: 'https://pay.example/b/42' } }, reply: 'Segue seu boleto: https://pay.example/b/42',
+    });
+    expect(req.headers['webhook-id']).toBe(ok[0].data.deliveryId);
+
+    // The attempt log keeps the request with secrets masked.
+    const deliveries = await call('GET', `/integrations/${created.body.id}/deliveries?outcome=succeeded`);
+    expect(deliveries.body).toHaveLength(1);
+    const attempts = await call('GET', `/deliveries/${deliveries.body[0].id}/attempts`);
+    expect(attempts.body).toHaveLength(1);
+    expect(attempts.body[0]).toMatchObject({ attempt: 1, httpStatus: 200, errorClass: null, response: { status: 200 } });
+    expect(attempts.body[0].request.headers['X-Api-Key']).toBe('••••');
+    expect(JSON.stringify(attempts.body)).not.toContain('sk_live');
+
+    // Preview renders without sending, showing the JSON built from the bracket keys; test sends now.
+    const preview = await call('POST', `/integrations/${created.body.id}/preview`, {});
+    expect(preview.status).toBe(200);
+    expect(preview.body.builtJson).toEqual(JSON.parse(req.body));
+    expect(preview.body.request.headers['X-Api-Key']).toBe('••••');
+    expect(crm.received).toHaveLength(1);
+    const test = await call('POST', `/integrations/${created.body.id}/test`, {
+      type: 'chat.message.received', data: { contact: { name: 'Bia', attributes: { cpf: '1', email: 'b@x.io' } } },
+    });
+    expect(test.status).toBe(200);
+    expect(test.body).toMatchObject({ ok: true, httpStatus: 200, request: { method: 'POST', headers: { 'X-Api-Key': '••••' } }, response: { status: 200 } });
+    expect(typeof test.body.durationMs).toBe('number');
+    expect(JSON.stringify(test.body)).not.toContain('sk_live');
+    expect(crm.received).toHaveLength(2);
+  });
+
+  it('a failing endpoint is retried on schedule with a stable webhook-id, ends failed, and a manual resend succeeds', async () => {
+    let healthy = false;
+    const erp = await new FakeEndpoint().start();
+    erp.handler = () => (healthy ? { status: 204 } : { status: 500, body: { error: 'down' } });
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'Call status',
+        kind: 'http',
+        request: { method: 'PUT', url: `${erp.url}/calls/{event.id}`, body: { kind: 'raw', contentType: 'application/json', template: '{"status": {status}}' } },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'ERP' }] },
+        delivery: { retryScheduleSeconds: [1, 1] },
+        reply: { failure: 'Sistema indisponível' },
+      });
+      expect(created.status).toBe(201);
+      // Updating the request takes effect for the next deliveries.
+      const patched = await call('PATCH', `/integrations/${created.body.id}`, {
+        request: { method: 'PUT', url: `${erp.url}/calls/{conversationId}`, body: { kind: 'raw', contentType: 'application/json', template: '{"text": {message.text}}' } },
+      });
+      expect(patched.status).toBe(200);
+      const ev = messageReceived(a.tenantId, 'ERP');
+      await probe.publish(ev);
+      await expectEventually(
+        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => e.data.eventId === ev.id)).toHaveLength(1),
+        { timeoutMs: 20_000 },
+      );
+      const failed = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').find((e) => e.data.eventId === ev.id)!;
+      expect(failed.data).toMatchObject({ outcome: 'failed', attempts: 3, httpStatus: 500, errorClass: 'http_status', reply: 'Sistema indisponível' });
+      expect(erp.received).toHaveLength(3);
+      expect(new Set(erp.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([failed.data.deliveryId]));
+      expect(JSON.parse(erp.received[0].body)).toEqual({ text: 'ERP' });
+      const replies = probe.ofType<ChatMessageSendRequested>('chat.message.send.requested').filter((e) => e.data.conversationId === (ev.data as Body).conversationId);
+      expect(replies.map((r) => r.data.message.text)).toEqual(['Sistema indisponível']);
+
+      const list = await call('GET', `/integrations/${created.body.id}/deliveries?outcome=failed&from=2020-01-01T00:00:00Z`);
+      expect(list.body).toHaveLength(1);
+      expect(list.body[0]).toMatchObject({ id: failed.data.deliveryId, outcome: 'failed', attempts: 3, lastErrorClass: 'http_status' });
+      const attempts = await call('GET', `/deliveries/${failed.data.deliveryId}/attempts`);
+      expect(attempts.body.map((x: Body) => x.httpStatus)).toEqual([500, 500, 500]);
+      expect(attempts.body[0].response.body).toContain('down');
+
+      healthy = true;
+      const resend = await call('POST', `/deliveries/${failed.data.deliveryId}/resend`);
+      expect(resend.status).toBe(202);
+      await expectEventually(
+        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.deliveryId === failed.data.deliveryId)).toHaveLength(1),
+        { timeoutMs: 10_000 },
+      );
+      expect(erp.received).toHaveLength(4);
+      expect(erp.received[3].headers['webhook-id']).toBe(failed.data.deliveryId);
+      expect((await call('GET', `/integrations/${created.body.id}/deliveries?outcome=succeeded`)).body).toHaveLength(1);
+    } finally {
+      await erp.close();
+    }
+  });
+
+  it('410 Gone disables the integration; integration.requested runs a named integration and answers with its outcome', async () => {
+    const gone = await new FakeEndpoint().start();
+    gone.handler = (r) => (r.url === '/gone' ? { status: 410 } : { status: 200, body: { status: 'viavel' } });
+    try {
+      const g = await call('POST', '/integrations', {
+        name: 'Gone', kind: 'http', request: { method: 'POST', url: `${gone.url}/gone` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'GONE' }] },
+      });
+      await probe.publish(messageReceived(a.tenantId, 'GONE'));
+      await expectEventually(async () => expect((await call('GET', `/integrations/${g.body.id}`)).body).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('410') }), { timeoutMs: 15_000 });
+
+      const named = await call('POST', '/integrations', {
+        name: 'Viabilidade', kind: 'http',
+        request: { method: 'GET', url: `${gone.url}/check?cep={cep}`, auth: { type: 'basic', username: 'elo', password: '{secret.pw}' } },
+        trigger: { eventTypes: [] }, secrets: { pw: 'hunter2-very-secret' }, reply: { success: 'Status: {status}' },
+      });
+      const requestId = randomUUID();
+      const conversationId = randomUUID();
+      await probe.publish(createEvent({
+        type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress',
+        data: { requestId, integration: 'viabilidade', conversationId, context: { cep: '01001000' } },
+      }));
+      await expectEventually(
+        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.requestId === requestId)).toHaveLength(1),
+        { timeoutMs: 15_000 },
+      );
+      const out = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').find((e) => e.data.requestId === requestId)!;
+      expect(out.data).toMatchObject({ integrationId: named.body.id, conversationId, response: { status: 'viavel' }, reply: 'Status: viavel' });
+      const req = gone.received.find((r) => r.url.startsWith('/check'))!;
+      expect(req.url).toBe('/check?cep=01001000');
+      expect(req.headers.authorization).toBe(`Basic ${Buffer.from('elo:hunter2-very-secret').toString('base64')}`);
+      const attempts = await call('GET', `/deliveries/${out.data.deliveryId}/attempts`);
+      expect(attempts.body[0].request.headers.Authorization).toBe('Basic ••••');
+    } finally {
+      await gone.close();
+    }
+  });
+});
