@@ -78,10 +78,10 @@ export async function startService(name: string, env: Record<string, string>): P
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${chunks.join('').slice(-3_000)}`);
     const ok = await fetch(`${url}/health/ready`).then((r) => r.ok).catch(() => false);
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`${name} did not become ready`);
+    if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${chunks.join('').slice(-3_000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
