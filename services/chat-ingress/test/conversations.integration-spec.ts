@@ -141,8 +141,8 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     const other = await h.tenantKey();
     expect((await h.api('GET', `/conversations/${conv.id}`, other.headers)).status).toBe(404);
     expect((await h.api('PATCH', `/contacts/${conv.contact_id}`, other.headers, { attributes: { x: '1' } })).status).toBe(404);
-    expect((await h.api('PATCH', '/contacts/not-a-uuid', headers, { attributes: {} })).status).toBe(404);
-    expect((await h.api('GET', '/conversations/not-a-uuid', headers)).status).toBe(404);
+    expect((await h.api('PATCH', '/contacts/not-a-uuid', headers, { attributes: {} })).status).toBe(400);
+    expect((await h.api('GET', '/conversations/not-a-uuid', headers)).status).toBe(400);
   });
 
   it('viability step: asks for the location, requests a check, branches on the outcome', async () => {
