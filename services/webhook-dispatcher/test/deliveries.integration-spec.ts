@@ -216,4 +216,62 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       await gone.close();
     }
   });
+  it('after a signing-secret rotation both secrets sign for 24 h; each verifies with standardwebhooks', async () => {
+    const sink = await new FakeEndpoint().start();
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'Rotated', kind: 'http', request: { method: 'POST', url: `${sink.url}/hook`, body: { kind: 'keyvalue', pairs: [{ key: 'text', value: '{message.text}' }] } },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'ROTATE' }] },
+      });
+      const oldSecret = created.body.signingSecret as string;
+      const rotated = await call('POST', `/integrations/${created.body.id}/rotate-signing-secret`);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.signingSecret).not.toBe(oldSecret);
+      expect(Date.parse(rotated.body.previousExpiresAt) - Date.now()).toBeGreaterThan(23 * 3600 * 1000);
+      await probe.publish(messageReceived(a.tenantId, 'ROTATE'));
+      await expectEventually(() => expect(sink.received).toHaveLength(1), { timeoutMs: 15_000 });
+      const r = sink.received[0];
+      const headers = { 'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']) };
+      expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
+      expect(new Webhook(rotated.body.signingSecret as string).verify(r.body, headers)).toEqual({ text: 'ROTATE' });
+      expect(new Webhook(oldSecret).verify(r.body, headers)).toEqual({ text: 'ROTATE' });
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('an integration failing past its configured period is disabled with the reason; an unknown named integration fails at once', async () => {
+    const down = await new FakeEndpoint().start();
+    down.handler = () => ({ status: 503 });
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'Flaky', kind: 'http', request: { method: 'POST', url: `${down.url}/x` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'FLAKY' }] },
+        delivery: { retryScheduleSeconds: [1, 1, 1, 1], disableAfterFailingSeconds: 1 },
+      });
+      const ev = messageReceived(a.tenantId, 'FLAKY');
+      await probe.publish(ev);
+      await expectEventually(
+        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => e.data.eventId === ev.id)).toHaveLength(1),
+        { timeoutMs: 15_000 },
+      );
+      const view = (await call('GET', `/integrations/${created.body.id}`)).body;
+      expect(view).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('no success') });
+      expect(down.received.length).toBeLessThan(5);
+
+      const requestId = randomUUID();
+      await probe.publish(createEvent({
+        type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress',
+        data: { requestId, integration: 'does-not-exist', context: {} },
+      }));
+      await expectEventually(
+        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => e.data.requestId === requestId)).toHaveLength(1),
+        { timeoutMs: 10_000 },
+      );
+      const out = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').find((e) => e.data.requestId === requestId)!;
+      expect(out.data).toMatchObject({ errorClass: 'not_found', outcome: 'failed', attempts: 0 });
+    } finally {
+      await down.close();
+    }
+  });
 });

@@ -64,7 +64,7 @@ export class DeliverySender {
     }
     const { rendered, context, mask } = prepared;
     const body = rendered.body ?? '';
-    const headers = { ...rendered.headers, ...signatureHeaders([this.integrations.signingSecret(integration)], webhookId, body) };
+    const headers = { ...rendered.headers, ...signatureHeaders(this.integrations.signingSecrets(integration), webhookId, body) };
     const request: SentRequestView = {
       method: rendered.method,
       url: mask(rendered.url),

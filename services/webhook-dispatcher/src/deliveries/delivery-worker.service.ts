@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { AuditService } from '@elo/auth';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
@@ -7,6 +8,7 @@ import { SERVICE_CONFIG, type BaseServiceConfig } from '@elo/platform';
 import { renderTemplate } from '@elo/templating';
 import { Client } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
+import { DEFAULT_DISABLE_AFTER_SECONDS } from '../integrations/dto/integration.dto';
 import type { IntegrationRow } from '../integrations/integration.model';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
@@ -49,6 +51,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
     private readonly sender: DeliverySender,
+    private readonly audit: AuditService,
     @Inject(SERVICE_CONFIG) private readonly config: BaseServiceConfig,
   ) {}
 
@@ -146,7 +149,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const result = await this.sender.send(integration, d.event, d.id);
     await this.ds.transaction(async (m) => {
       const attempts = d.attempts + 1;
-      if (result.ok) return this.finish(m, d, integration, result, 'succeeded');
+      if (result.ok) {
+        await m.query(`UPDATE ${S}.integrations SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, [integration.id]);
+        return this.finish(m, d, integration, result, 'succeeded');
+      }
+      if (await this.failingTooLong(m, d, integration)) return this.finish(m, d, integration, result, 'failed');
       if (result.httpStatus === 410) {
         await m.query(
           `UPDATE ${S}.integrations SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`,
@@ -171,6 +178,33 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         [d.id, attempts, delay, result.httpStatus ?? null, result.errorClass ?? null, result.error ?? null],
       );
     });
+  }
+
+  /**
+   * Marks the integration failing (from its first failure with no success since); past its configured
+   * period it is disabled, with the reason admins see on it and in the audit log.
+   */
+  private async failingTooLong(m: EntityManager, d: DeliveryRow, integration: IntegrationRow): Promise<boolean> {
+    const period = integration.delivery.disableAfterFailingSeconds ?? DEFAULT_DISABLE_AFTER_SECONDS;
+    const rows = (await m.query(
+      `WITH u AS (
+         UPDATE ${S}.integrations SET failing_since = coalesce(failing_since, now()) WHERE id = $1
+         RETURNING failing_since, failing_since <= now() - make_interval(secs => $2) AS too_long
+       ) SELECT * FROM u`,
+      [integration.id, period],
+    )) as Array<{ failing_since: Date; too_long: boolean }>;
+    if (!rows[0]?.too_long) return false;
+    const reason = `failing since ${new Date(rows[0].failing_since).toISOString()} with no success (limit ${period} s)`;
+    await m.query(
+      `UPDATE ${S}.integrations SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`,
+      [integration.id, reason],
+    );
+    await this.audit.record(m, {
+      tenantId: d.tenant_id, actorKeyId: 'system', service: SERVICE, action: 'integration.auto_disabled',
+      targetType: 'integration', targetId: integration.id, after: { enabled: false, disabledReason: reason },
+    });
+    this.logger.warn({ integrationId: integration.id, tenantId: d.tenant_id }, 'integration disabled: failing too long');
+    return true;
   }
 
   private async logAttempt(m: EntityManager, d: DeliveryRow, attempt: number, r: SendResult): Promise<void> {

@@ -8,6 +8,8 @@ import { SERVICE } from '../service-name';
 import { DELIVERIES_CHANNEL } from './delivery-worker.service';
 
 const S = '"dispatcher"';
+/** integrationId of the outcome when a request names no integration. */
+const NO_INTEGRATION = '00000000-0000-0000-0000-000000000000';
 
 interface NewDelivery {
   id: string;
@@ -51,8 +53,22 @@ export class EventsConsumer {
         `SELECT id FROM ${S}.integrations WHERE tenant_id = $1 AND (id::text = $2 OR lower(name) = lower($2))`,
         [e.tenantid, data.integration],
       )) as Array<{ id: string }>;
-      if (found.length) rows.push(delivery(e, found[0].id));
-      else this.logger.warn({ eventId: e.id, integration: data.integration }, 'integration.requested names no integration');
+      if (found.length) {
+        rows.push(delivery(e, found[0].id));
+        continue;
+      }
+      // The flow step waits for an outcome: answer at once rather than let it time out.
+      this.logger.warn({ eventId: e.id, integration: data.integration }, 'integration.requested names no integration');
+      await ctx.publish({
+        type: 'integration.delivery.failed',
+        tenantId: e.tenantid,
+        subject: data.requestId,
+        data: {
+          deliveryId: randomUUID(), integrationId: NO_INTEGRATION, integrationName: data.integration, eventId: e.id,
+          eventType: e.type, requestId: data.requestId, ...(data.conversationId ? { conversationId: data.conversationId } : {}),
+          outcome: 'failed', errorClass: 'not_found', error: `no integration named "${data.integration}"`, attempts: 0,
+        },
+      });
     }
     if (!rows.length) return;
     for (let i = 0; i < rows.length; i += 1000) {

@@ -16,6 +16,9 @@ export interface IntegrationRow {
   secrets_sealed: string | null;
   secret_names: string[];
   signing_secret_sealed: string;
+  previous_signing_secret_sealed: string | null;
+  previous_signing_expires_at: Date | string | null;
+  failing_since: Date | string | null;
   created_at: Date;
   updated_at: Date;
 }

@@ -55,6 +55,14 @@ export class IntegrationsController {
     return this.integrations.setEnabled(p, tenantIdOf(p), params.id, false);
   }
 
+  @Post(':id/rotate-signing-secret')
+  @HttpCode(200)
+  @RequirePermission('integrations:manage')
+  @ApiOperation({ summary: 'New signing secret (shown once); the previous one keeps signing alongside for 24 hours' })
+  rotate(@CurrentPrincipal() p: Principal, @Param() params: IdParam): Promise<{ signingSecret: string; previousExpiresAt: string }> {
+    return this.integrations.rotateSigningSecret(p, tenantIdOf(p), params.id);
+  }
+
   @Delete(':id')
   @HttpCode(204)
   @RequirePermission('integrations:manage')

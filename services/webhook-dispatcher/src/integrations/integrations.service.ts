@@ -5,7 +5,7 @@ import { ProblemException } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { SERVICE } from '../service-name';
 import {
-  DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, type CreateIntegrationDto, type IntegrationView, type UpdateIntegrationDto,
+  DEFAULT_DISABLE_AFTER_SECONDS, DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, ROTATION_GRACE_SECONDS, type CreateIntegrationDto, type IntegrationView, type UpdateIntegrationDto,
 } from './dto/integration.dto';
 import type { IntegrationRow } from './integration.model';
 
@@ -94,7 +94,7 @@ export class IntegrationsService {
 
   setEnabled(p: Principal, tenantId: string, id: string, enabled: boolean, reason?: string): Promise<IntegrationView> {
     return this.change(p, tenantId, id, enabled ? 'integration.enabled' : 'integration.disabled', async (m) => {
-      await m.query(`UPDATE ${T} SET enabled = $3, disabled_reason = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2`, [
+      await m.query(`UPDATE ${T} SET enabled = $3, disabled_reason = $4, failing_since = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`, [
         tenantId, id, enabled, enabled ? null : (reason ?? 'disabled by an admin'),
       ]);
     });
@@ -117,8 +117,27 @@ export class IntegrationsService {
     return JSON.parse(this.box.decrypt(row.secrets_sealed, `${row.id}:secrets`)) as Record<string, string>;
   }
 
-  signingSecret(row: IntegrationRow): string {
-    return this.box.decrypt(row.signing_secret_sealed, `${row.id}:signing`);
+  /** The secrets that sign now: the current one, and the previous one during its 24 h grace. */
+  signingSecrets(row: IntegrationRow, now = new Date()): string[] {
+    const secrets = [this.box.decrypt(row.signing_secret_sealed, `${row.id}:signing`)];
+    if (row.previous_signing_secret_sealed && row.previous_signing_expires_at && new Date(row.previous_signing_expires_at) > now) {
+      secrets.push(this.box.decrypt(row.previous_signing_secret_sealed, `${row.id}:signing`));
+    }
+    return secrets;
+  }
+
+  /** New signing secret (shown once); the old one keeps signing alongside for 24 hours. */
+  async rotateSigningSecret(p: Principal, tenantId: string, id: string): Promise<{ signingSecret: string; previousExpiresAt: string }> {
+    const signingSecret = `whsec_${randomBytes(32).toString('base64')}`;
+    const previousExpiresAt = new Date(Date.now() + ROTATION_GRACE_SECONDS * 1000);
+    await this.change(p, tenantId, id, 'integration.signing_secret_rotated', async (m, before) => {
+      await m.query(
+        `UPDATE ${T} SET previous_signing_secret_sealed = signing_secret_sealed, previous_signing_expires_at = $3,
+           signing_secret_sealed = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [tenantId, id, previousExpiresAt, this.box.encrypt(signingSecret, `${before.id}:signing`)],
+      );
+    });
+    return { signingSecret, previousExpiresAt: previousExpiresAt.toISOString() };
   }
 
   view(r: IntegrationRow): IntegrationView {
@@ -133,6 +152,8 @@ export class IntegrationsService {
       trigger: r.trigger,
       delivery: r.delivery,
       reply: r.reply,
+      failingSince: r.failing_since ? new Date(r.failing_since).toISOString() : null,
+      previousSigningSecretExpiresAt: r.previous_signing_expires_at ? new Date(r.previous_signing_expires_at).toISOString() : null,
       secrets: Object.fromEntries(r.secret_names.map((n) => [n, '••••'])),
       createdAt: new Date(r.created_at).toISOString(),
       updatedAt: new Date(r.updated_at).toISOString(),
@@ -160,8 +181,14 @@ export class IntegrationsService {
   }
 }
 
-function deliverySettings(d: { retryScheduleSeconds?: number[]; timeoutMs?: number } | undefined): { retryScheduleSeconds: number[]; timeoutMs: number } {
-  return { retryScheduleSeconds: d?.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE, timeoutMs: d?.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+function deliverySettings(
+  d: { retryScheduleSeconds?: number[]; timeoutMs?: number; disableAfterFailingSeconds?: number } | undefined,
+): { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number } {
+  return {
+    retryScheduleSeconds: d?.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE,
+    timeoutMs: d?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    disableAfterFailingSeconds: d?.disableAfterFailingSeconds ?? DEFAULT_DISABLE_AFTER_SECONDS,
+  };
 }
 
 function cleanSecrets(input: Record<string, unknown>): Record<string, string> {

@@ -1,5 +1,6 @@
 import { Init1763800000000 } from './1763800000000-Init';
 import { Dispatcher1764000000000 } from './1764000000000-Dispatcher';
+import { RotationAndHealth1764000100000 } from './1764000100000-RotationAndHealth';
 
 /** Every migration of the `dispatcher` schema, in order. */
-export const migrations = [Init1763800000000, Dispatcher1764000000000];
+export const migrations = [Init1763800000000, Dispatcher1764000000000, RotationAndHealth1764000100000];

@@ -8,6 +8,10 @@ import {
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** An integration failing without a single success for this long is disabled (5 days). */
+export const DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86_400;
+/** After a rotation the previous signing secret keeps signing for this long. */
+export const ROTATION_GRACE_SECONDS = 24 * 3600;
 
 export class HeaderPairDto {
   @IsString() @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/) name!: string;
@@ -63,6 +67,8 @@ export class DeliverySettingsDto {
   @IsOptional() @IsArray() @ArrayMinSize(0) @ArrayMaxSize(20) @IsInt({ each: true }) @Min(0, { each: true })
   @Max(7 * 86400, { each: true }) retryScheduleSeconds?: number[];
   @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  /** Disable the integration when it has failed with no success for this many seconds. */
+  @IsOptional() @IsInt() @Min(1) @Max(90 * 86_400) disableAfterFailingSeconds?: number;
 }
 
 export class ReplyDto {
@@ -119,8 +125,12 @@ export interface IntegrationView {
   disabledReason: string | null;
   request: HttpRequestDto;
   trigger: TriggerDto;
-  delivery: { retryScheduleSeconds: number[]; timeoutMs: number };
+  delivery: { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number };
   reply: ReplyDto;
+  /** When the integration started failing (no success since), or null when healthy. */
+  failingSince: string | null;
+  /** Until when the previous signing secret still signs (after a rotation). */
+  previousSigningSecretExpiresAt: string | null;
   /** Secret names with masked values; the values are never returned. */
   secrets: Record<string, string>;
   createdAt: string;
