@@ -1,7 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { EloServiceModule } from '@elo/platform';
+import { CallbacksModule } from './callbacks/callbacks.module';
+import { CallsModule } from './calls/calls.module';
 import { TelephonyBridgeConfig } from './config/telephony-bridge.config';
 import { migrations } from './database/migrations';
+import { ProfilesModule } from './profiles/profiles.module';
+import { ScreenPopModule } from './screen-pop/screen-pop.module';
 
 export const SERVICE = 'telephony-bridge';
 export const SCHEMA = 'telephony';
@@ -11,7 +15,13 @@ export class AppModule {
   static register(config: TelephonyBridgeConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [EloServiceModule.forRoot({ service: SERVICE, schema: SCHEMA, config, entities: [], migrations })],
+      imports: [
+        EloServiceModule.forRoot({ service: SERVICE, schema: SCHEMA, config, entities: [], migrations }),
+        ProfilesModule,
+        ScreenPopModule,
+        CallbacksModule,
+        CallsModule,
+      ],
     };
   }
 }

@@ -1,0 +1,127 @@
+import { isValidCallId, RAMAL_RE } from '../calls/call-id';
+import { normaliseBrPhone } from '../calls/phone';
+
+export interface AnsweredParams {
+  cid: string;
+  ramal: string;
+  num?: string;
+  pid?: string;
+  empresaId?: string;
+}
+
+export interface EndedParams {
+  cid: string;
+  ramal?: string;
+  num?: string;
+  empresaId?: string;
+  duration?: number;
+  disposition?: string;
+}
+
+export type FieldError = { field: string; message: string };
+
+// eslint-disable-next-line no-control-regex -- control characters are what it refuses
+const PRINTABLE = /^[^\u0000-\u001f\u007f]{1,128}$/;
+const EMPRESA_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+const DISPOSITION_RE = /^[A-Za-z0-9_ .-]{1,64}$/;
+const MAX_DURATION = 7 * 86_400;
+
+/** A query or JSON value as text: strings, and numbers (some PBXs send ids as JSON numbers). */
+function text(v: unknown): string | undefined {
+  if (Array.isArray(v)) return undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'string') return v.trim();
+  return undefined;
+}
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '';
+}
+
+/**
+ * The phone as stored: a valid Brazilian number normalised (area code + number, ninth digit),
+ * otherwise any 3–20 digit number (extensions, international) as digits.
+ */
+function phone(v: unknown, errors: FieldError[], field: string): string | undefined {
+  const s = text(v);
+  if (s === undefined || !/^\+?[\d\s().-]{3,30}$/.test(s)) {
+    errors.push({ field, message: 'must be a phone number (digits)' });
+    return undefined;
+  }
+  const br = normaliseBrPhone(s);
+  if (br) return br;
+  const digits = s.replace(/\D/g, '');
+  if (digits.length < 3 || digits.length > 20) {
+    errors.push({ field, message: 'must be a phone number of 3 to 20 digits' });
+    return undefined;
+  }
+  return digits;
+}
+
+function common(q: Record<string, unknown>, errors: FieldError[], ramalRequired: boolean) {
+  const cid = text(q.cid);
+  if (!present(q.cid)) errors.push({ field: 'cid', message: 'required (the PBX call id)' });
+  else if (!isValidCallId(cid)) errors.push({ field: 'cid', message: 'must be 1-128 letters, digits, ".", "_", ":" or "-" (e.g. 1537276453.47245539)' });
+  let ramal: string | undefined;
+  if (!present(q.ramal)) {
+    if (ramalRequired) errors.push({ field: 'ramal', message: 'required (the operator extension)' });
+  } else {
+    ramal = text(q.ramal);
+    if (!ramal || !RAMAL_RE.test(ramal)) {
+      errors.push({ field: 'ramal', message: 'must be 1-32 letters, digits, _, -, * or #' });
+      ramal = undefined;
+    }
+  }
+  let empresaId: string | undefined;
+  if (present(q.empresaId)) {
+    empresaId = text(q.empresaId);
+    if (!empresaId || !EMPRESA_RE.test(empresaId)) errors.push({ field: 'empresaId', message: 'must be 1-64 letters, digits, ".", "_" or "-"' });
+  }
+  return { cid: cid ?? '', ramal, empresaId };
+}
+
+export function parseAnswered(q: Record<string, unknown>): { params?: AnsweredParams; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const { cid, ramal, empresaId } = common(q, errors, true);
+  let num: string | undefined;
+  if (!present(q.num)) errors.push({ field: 'num', message: 'required (the customer phone)' });
+  else num = phone(q.num, errors, 'num');
+  let pid: string | undefined;
+  if (present(q.pid)) {
+    pid = text(q.pid);
+    if (!pid || !PRINTABLE.test(pid)) errors.push({ field: 'pid', message: 'must be 1-128 printable characters' });
+  }
+  if (errors.length) return { errors };
+  return { params: { cid, ramal: ramal!, num, ...(pid ? { pid } : {}), ...(empresaId ? { empresaId } : {}) }, errors };
+}
+
+export function parseEnded(q: Record<string, unknown>): { params?: EndedParams; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const { cid, ramal, empresaId } = common(q, errors, false);
+  let duration: number | undefined;
+  if (present(q.duration)) {
+    const s = text(q.duration);
+    duration = s !== undefined && /^\d{1,7}$/.test(s) ? Number(s) : NaN;
+    if (!Number.isInteger(duration) || duration > MAX_DURATION) {
+      errors.push({ field: 'duration', message: `must be whole seconds between 0 and ${MAX_DURATION}` });
+    }
+  }
+  let disposition: string | undefined;
+  if (present(q.disposition)) {
+    disposition = text(q.disposition);
+    if (!disposition || !DISPOSITION_RE.test(disposition)) errors.push({ field: 'disposition', message: 'must be 1-64 letters, digits, spaces, ".", "_" or "-"' });
+  }
+  const num = present(q.num) ? phone(q.num, errors, 'num') : undefined;
+  if (errors.length) return { errors };
+  return {
+    params: {
+      cid,
+      ...(ramal ? { ramal } : {}),
+      ...(num ? { num } : {}),
+      ...(empresaId ? { empresaId } : {}),
+      ...(duration !== undefined ? { duration } : {}),
+      ...(disposition ? { disposition } : {}),
+    },
+    errors,
+  };
+}

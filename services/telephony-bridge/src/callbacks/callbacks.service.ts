@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { Outbox } from '@elo/messaging';
+import { ProblemException } from '@elo/platform';
+import { DataSource } from 'typeorm';
+import type { PbxProfile } from '../profiles/profiles.service';
+import { PopHub, type ScreenPop } from '../screen-pop/pop-hub.service';
+import type { AnsweredParams, EndedParams } from './callback-params';
+
+export interface CallbackOutcome {
+  callId: string;
+  duplicate: boolean;
+}
+
+/**
+ * Stores PBX callbacks. The callbacks table holds one row per (profile, kind, call id): a repeated
+ * callback inserts nothing, publishes nothing and pops nothing. Otherwise the call row, the event
+ * and the screen pop commit together.
+ */
+@Injectable()
+export class CallbacksService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+  ) {}
+
+  async answered(profile: PbxProfile, source: string, p: AnsweredParams): Promise<CallbackOutcome> {
+    return this.ds.transaction(async (m) => {
+      const fresh = await m.query(
+        `INSERT INTO "telephony".callbacks (tenant_id, profile_id, kind, call_id, params, source_address)
+         VALUES ($1, $2, 'answered', $3, $4, $5) ON CONFLICT ON CONSTRAINT callbacks_once_uq DO NOTHING RETURNING id`,
+        [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source],
+      );
+      if (fresh.length === 0) return { callId: p.cid, duplicate: true };
+      const rows: Array<{ answered_at: Date }> = await m.query(
+        `INSERT INTO "telephony".calls (id, tenant_id, profile_id, call_id, origin, ramal, telefone, contact_id, empresa_id, answered_at)
+         VALUES ($1, $2, $3, $4, 'callback', $5, $6, $7, $8, now())
+         ON CONFLICT ON CONSTRAINT calls_call_uq DO UPDATE SET
+           ramal = EXCLUDED.ramal,
+           telefone = COALESCE(EXCLUDED.telefone, calls.telefone),
+           contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
+           empresa_id = COALESCE(EXCLUDED.empresa_id, calls.empresa_id),
+           answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at)
+         RETURNING answered_at`,
+        [randomUUID(), profile.tenantId, profile.id, p.cid, p.ramal, p.num ?? null, p.pid ?? null, p.empresaId ?? null],
+      );
+      await this.outbox.publish(m, {
+        type: 'telephony.call.answered',
+        tenantId: profile.tenantId,
+        subject: p.cid,
+        data: {
+          callId: p.cid,
+          profileId: profile.id,
+          ramal: p.ramal,
+          ...(p.num ? { telefone: p.num } : {}),
+          ...(p.pid ? { contactId: p.pid } : {}),
+          ...(p.empresaId ? { empresaId: p.empresaId } : {}),
+        },
+      });
+      const pop: ScreenPop = {
+        tenantId: profile.tenantId,
+        ramal: p.ramal,
+        callId: p.cid,
+        profileId: profile.id,
+        ...(p.num ? { telefone: p.num } : {}),
+        ...(p.pid ? { contactId: p.pid } : {}),
+        ...(p.empresaId ? { empresaId: p.empresaId } : {}),
+        answeredAt: new Date(rows[0].answered_at).toISOString(),
+      };
+      await PopHub.notify(m, pop);
+      return { callId: p.cid, duplicate: false };
+    });
+  }
+
+  async ended(profile: PbxProfile, source: string, p: EndedParams): Promise<CallbackOutcome> {
+    return this.ds.transaction(async (m) => {
+      const known: Array<{ ramal: string | null; telefone: string | null; empresa_id: string | null }> = await m.query(
+        'SELECT ramal, telefone, empresa_id FROM "telephony".calls WHERE profile_id = $1 AND call_id = $2',
+        [profile.id, p.cid],
+      );
+      const ramal = p.ramal ?? known[0]?.ramal ?? undefined;
+      if (!ramal) {
+        throw new ProblemException(400, 'ramal: required (no earlier call with this cid names the extension)', {
+          errors: [{ field: 'ramal', message: 'required when the call is not known yet' }],
+        });
+      }
+      const fresh = await m.query(
+        `INSERT INTO "telephony".callbacks (tenant_id, profile_id, kind, call_id, params, source_address)
+         VALUES ($1, $2, 'ended', $3, $4, $5) ON CONFLICT ON CONSTRAINT callbacks_once_uq DO NOTHING RETURNING id`,
+        [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source],
+      );
+      if (fresh.length === 0) return { callId: p.cid, duplicate: true };
+      await m.query(
+        `INSERT INTO "telephony".calls (id, tenant_id, profile_id, call_id, origin, ramal, telefone, empresa_id, ended_at, duration_seconds, disposition)
+         VALUES ($1, $2, $3, $4, 'callback', $5, $6, $7, now(), $8, $9)
+         ON CONFLICT ON CONSTRAINT calls_call_uq DO UPDATE SET
+           ramal = COALESCE(calls.ramal, EXCLUDED.ramal),
+           telefone = COALESCE(calls.telefone, EXCLUDED.telefone),
+           empresa_id = COALESCE(calls.empresa_id, EXCLUDED.empresa_id),
+           ended_at = now(), duration_seconds = EXCLUDED.duration_seconds, disposition = EXCLUDED.disposition`,
+        [randomUUID(), profile.tenantId, profile.id, p.cid, ramal, p.num ?? null, p.empresaId ?? null, p.duration ?? null, p.disposition ?? null],
+      );
+      const telefone = p.num ?? known[0]?.telefone ?? undefined;
+      const empresaId = p.empresaId ?? known[0]?.empresa_id ?? undefined;
+      await this.outbox.publish(m, {
+        type: 'telephony.call.ended',
+        tenantId: profile.tenantId,
+        subject: p.cid,
+        data: {
+          callId: p.cid,
+          profileId: profile.id,
+          ramal,
+          ...(telefone ? { telefone } : {}),
+          ...(p.duration !== undefined ? { durationSeconds: p.duration } : {}),
+          ...(p.disposition ? { disposition: p.disposition } : {}),
+          ...(empresaId ? { empresaId } : {}),
+        },
+      });
+      return { callId: p.cid, duplicate: false };
+    });
+  }
+}

@@ -1,0 +1,93 @@
+import { Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiKeyGuard, CurrentPrincipal, presentedKey, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
+import { Public } from '@elo/observability';
+import { ProblemException } from '@elo/platform';
+import type { Request, Response } from 'express';
+import { RAMAL_RE } from '../calls/call-id';
+import { PopHub } from './pop-hub.service';
+import { StreamTokens } from './stream-tokens.service';
+
+const KEEPALIVE_MS = 15_000;
+const PERMISSION = 'telephony:call';
+
+function checkRamal(ramal: string): string {
+  if (!RAMAL_RE.test(ramal)) throw new ProblemException(400, 'ramal: must be 1-32 letters, digits, _, -, * or #');
+  return ramal;
+}
+
+@ApiTags('screen-pop')
+@Controller('operators')
+export class OperatorEventsController {
+  constructor(
+    private readonly hub: PopHub,
+    private readonly tokens: StreamTokens,
+    private readonly guard: ApiKeyGuard,
+  ) {}
+
+  @Post(':ramal/stream-tokens')
+  @RequirePermission(PERMISSION)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'A short-lived token to open the extension\'s event stream from a browser (EventSource)' })
+  @ApiCreatedResponse({ schema: { properties: { token: { type: 'string' }, expiresAt: { type: 'string' }, url: { type: 'string' } } } })
+  issue(@CurrentPrincipal() p: Principal, @Param('ramal') ramal: string): { token: string; expiresAt: string; url: string } {
+    const tenantId = tenantIdOf(p);
+    const r = checkRamal(ramal);
+    const t = this.tokens.issue(tenantId, r, p.keyId);
+    return { ...t, url: `/operators/${encodeURIComponent(r)}/events?token=${encodeURIComponent(t.token)}` };
+  }
+
+  /**
+   * Public as far as the global guard goes: it authenticates itself, with an API key in a header
+   * (permission telephony:call) or a stream token in the query.
+   */
+  @Get(':ramal/events')
+  @Public()
+  @ApiBearerAuth()
+  @ApiQuery({ name: 'token', required: false, description: 'stream token from POST /operators/{ramal}/stream-tokens' })
+  @ApiOperation({ summary: 'Screen pop (text/event-stream): event `answered` with the call delivered to this extension' })
+  @ApiProduces('text/event-stream')
+  async events(@Param('ramal') ramal: string, @Query('token') token: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const r = checkRamal(ramal);
+    const tenantId = await this.authenticate(req, res, r, token);
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+    res.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ ramal: r, live: this.hub.connected })}\n\n`);
+    const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => {
+      const { tenantId: _t, ...data } = pop;
+      res.write(`id: ${pop.callId}\nevent: answered\ndata: ${JSON.stringify(data)}\n\n`);
+    });
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const close = () => {
+      clearInterval(keepalive);
+      unsubscribe();
+    };
+    req.on('close', close);
+    res.on('close', close);
+  }
+
+  private async authenticate(req: Request, res: Response, ramal: string, token: string | undefined): Promise<string> {
+    const key = presentedKey(req);
+    if (key) {
+      const p = await this.guard.authenticate(key);
+      if (!p) {
+        res.setHeader('WWW-Authenticate', 'Bearer');
+        throw new ProblemException(401, 'the API key is not valid or was revoked');
+      }
+      if (!p.permissions.includes(PERMISSION)) throw new ProblemException(403, `the API key lacks the permission ${PERMISSION}`);
+      return tenantIdOf(p);
+    }
+    if (token) {
+      const claims = this.tokens.verify(token, ramal);
+      if (!claims) throw new ProblemException(401, 'the stream token is not valid, expired, or for another extension');
+      return claims.tenantId;
+    }
+    res.setHeader('WWW-Authenticate', 'Bearer');
+    throw new ProblemException(401, 'an API key (Authorization: Bearer <key>) or a stream token (?token=) is required');
+  }
+}

@@ -1,0 +1,195 @@
+import { expectEventually } from '@elo/testing';
+import type { CallAnswered, CallEnded } from '@elo/contracts';
+import { startHarness, type Harness, type Tenant } from './support/harness';
+
+describe('telephony-bridge: PBX profiles and callbacks', () => {
+  let h: Harness;
+  let t: Tenant;
+  let profile: { id: string; callbackBase: string };
+
+  beforeAll(async () => {
+    h = await startHarness('telephony_callbacks');
+    t = await h.tenant();
+    profile = await h.profile(t);
+  });
+  afterAll(async () => h?.close());
+
+  const answered = (p: { id: string }, query: Record<string, string>, headers: Record<string, string> = {}) =>
+    h.api('GET', `/telephony/${p.id}/answered?${new URLSearchParams(query).toString()}`, headers);
+  const cid = () => h.pbx.nextCallId();
+
+  describe('profiles', () => {
+    it('creates a preset profile with secrets sealed and masked, lists, reads, patches and deletes it', async () => {
+      const created = await h.api<Record<string, unknown>>('POST', '/pbx-profiles', t.headers, {
+        name: 'asterisk', preset: 'asterisk-ari', baseUrl: 'http://10.0.0.5:8088', pbxHost: '10.0.0.5',
+        allowedCidrs: ['10.0.0.0/24', '2001:db8::/32'], callbackToken: 'cb-token-0123456789abcdef', chave: 'ari-user:ari-password-123',
+      });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({
+        preset: 'asterisk-ari', callbackToken: '••••cdef', chave: '••••-123', pbxHost: '10.0.0.5',
+        callbacks: { answered: `https://elo.example.com/telephony/${created.body.id}/answered` },
+      });
+      expect((created.body.click2call as { request: { url: string } }).request.url).toBe('http://10.0.0.5:8088/ari/channels');
+      const raw = await h.ds.query('SELECT callback_token, chave FROM "telephony".pbx_profiles WHERE id = $1', [created.body.id]);
+      expect(raw[0].callback_token).toMatch(/^v1\.k1\./);
+      expect(JSON.stringify(raw)).not.toContain('ari-password');
+
+      const list = await h.api<Array<{ id: string }>>('GET', '/pbx-profiles', t.headers);
+      expect(list.body.map((p) => p.id)).toContain(created.body.id);
+      const patched = await h.api('PATCH', `/pbx-profiles/${created.body.id}`, t.headers, { callbackToken: null, name: 'asterisk 2' });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ name: 'asterisk 2', callbackToken: null, chave: '••••-123' });
+      expect((await h.api('DELETE', `/pbx-profiles/${created.body.id}`, t.headers)).status).toBe(204);
+      expect((await h.api('GET', `/pbx-profiles/${created.body.id}`, t.headers)).status).toBe(404);
+    });
+
+    it('refuses bad CIDRs, unknown template tokens and tokens in the host, naming the field', async () => {
+      const bad = await h.api<{ detail: string }>('POST', '/pbx-profiles', t.headers, { name: 'x1', allowedCidrs: ['10.0.0.0/99', 'nope'] });
+      expect(bad.status).toBe(400);
+      expect(bad.body.detail).toContain('allowedCidrs');
+      const token = await h.api<{ detail: string }>('POST', '/pbx-profiles', t.headers, {
+        name: 'x2', allowedCidrs: [], click2call: { request: { method: 'GET', url: 'http://pbx/c2c?x={secret}' }, callId: { from: 'text' } },
+      });
+      expect(token.status).toBe(400);
+      expect(token.body.detail).toMatch(/click2call\.request: .*\{secret\}/);
+      const host = await h.api<{ detail: string }>('POST', '/pbx-profiles', t.headers, {
+        name: 'x3', allowedCidrs: [], recording: { request: { method: 'GET', url: 'http://{telefone}.evil/x' } },
+      });
+      expect(host.status).toBe(400);
+      expect(host.body.detail).toContain('recording.request');
+    });
+
+    it('needs telephony:manage and keeps tenants apart', async () => {
+      const caller = await h.tenant(['telephony:call']);
+      expect((await h.api('GET', '/pbx-profiles', caller.headers)).status).toBe(403);
+      const other = await h.tenant();
+      expect((await h.api('GET', `/pbx-profiles/${profile.id}`, other.headers)).status).toBe(404);
+      expect((await h.api<unknown[]>('GET', '/pbx-profiles', other.headers)).body).toEqual([]);
+    });
+  });
+
+  describe('call answered', () => {
+    it('GET: stores the call and publishes telephony.call.answered (Asterisk call id, normalised phone)', async () => {
+      const id = '1537276453.47245539';
+      const r = await answered(profile, { pid: '4242', num: '(41) 98844-5566', cid: id, ramal: '1001', empresaId: 'acme-1' });
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ callId: id, duplicate: false });
+      const ev = await expectEventually(() => {
+        const e = h.probe.ofType<CallAnswered>('telephony.call.answered').find((x) => x.data.callId === id);
+        expect(e).toBeDefined();
+        return e!;
+      });
+      expect(ev.tenantid).toBe(t.tenantId);
+      expect(ev.subject).toBe(id);
+      expect(ev.data).toEqual({ callId: id, profileId: profile.id, ramal: '1001', telefone: '41988445566', contactId: '4242', empresaId: 'acme-1' });
+      const rows = await h.ds.query('SELECT ramal, telefone, contact_id, answered_at FROM "telephony".calls WHERE call_id = $1', [id]);
+      expect(rows[0]).toMatchObject({ ramal: '1001', telefone: '41988445566', contact_id: '4242' });
+    });
+
+    it('POST JSON: same fields, numbers accepted as text', async () => {
+      const id = cid();
+      const r = await h.api('POST', `/telephony/${profile.id}/answered`, {}, { pid: 77, num: 41988445566, cid: id, ramal: 2002 });
+      expect(r.status).toBe(200);
+      await expectEventually(() =>
+        expect(h.probe.ofType<CallAnswered>('telephony.call.answered').find((x) => x.data.callId === id)?.data).toMatchObject({
+          ramal: '2002', telefone: '41988445566', contactId: '77',
+        }),
+      );
+    });
+
+    it('a repeated cid is idempotent: 200 again, nothing new stored or published', async () => {
+      const id = cid();
+      const q = { pid: '1', num: '41988445566', cid: id, ramal: '1001' };
+      expect((await answered(profile, q)).body).toEqual({ callId: id, duplicate: false });
+      const again = await answered(profile, q);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual({ callId: id, duplicate: true });
+      const post = await h.api('POST', `/telephony/${profile.id}/answered`, {}, q);
+      expect(post.body).toEqual({ callId: id, duplicate: true });
+      const n = await h.ds.query(`SELECT count(*)::int AS n FROM "telephony".outbox WHERE type = 'telephony.call.answered' AND body LIKE $1`, [`%${id}%`]);
+      expect(n[0].n).toBe(1);
+    });
+
+    it('400 names every bad parameter and stores nothing', async () => {
+      const before = await h.outboxCount('telephony.call.answered', t.tenantId);
+      const r = await answered(profile, { num: 'call me', cid: '../../etc/passwd', ramal: '10 01', empresaId: 'a/b' });
+      expect(r.status).toBe(400);
+      const fields = (r.body.errors as Array<{ field: string }>).map((e) => e.field).sort();
+      expect(fields).toEqual(['cid', 'empresaId', 'num', 'ramal']);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+      const missing = await answered(profile, {});
+      expect(missing.status).toBe(400);
+      expect(missing.body.detail).toMatch(/cid: required.*ramal: required.*num: required/);
+      expect(await h.outboxCount('telephony.call.answered', t.tenantId)).toBe(before);
+    });
+
+    it('403 from an address outside the allow-list, before any validation; nothing published', async () => {
+      const remote = await h.profile(t, { allowedCidrs: ['203.0.113.0/24'] });
+      const before = await h.outboxCount('telephony.call.answered', t.tenantId);
+      const r = await answered(remote, { num: '41988445566', cid: cid(), ramal: '1' });
+      expect(r.status).toBe(403);
+      expect(r.body.detail).toContain('127.0.0.1');
+      expect((await answered(remote, {})).status).toBe(403);
+      // X-Forwarded-For counts only from a trusted proxy (here the peer 127.0.0.1 is one).
+      const viaProxy = await answered(remote, { num: '41988445566', cid: cid(), ramal: '1' }, { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' });
+      expect(viaProxy.status).toBe(200);
+      const spoofed = await answered(profile, { num: '41988445566', cid: cid(), ramal: '1' }, { 'x-forwarded-for': '203.0.113.9' });
+      expect(spoofed.status).toBe(403);
+      expect(await h.outboxCount('telephony.call.answered', t.tenantId)).toBe(before + 1);
+    });
+
+    it('checks the callback token (header or query) when the profile has one', async () => {
+      const secret = 'callback-secret-0123456789';
+      const guarded = await h.profile(t, { callbackToken: secret });
+      const q = { num: '41988445566', ramal: '1001' };
+      expect((await answered(guarded, { ...q, cid: cid() })).status).toBe(403);
+      expect((await answered(guarded, { ...q, cid: cid() }, { 'x-callback-token': 'wrong-token-0123456789' })).status).toBe(403);
+      expect((await answered(guarded, { ...q, cid: cid() }, { 'x-callback-token': secret })).status).toBe(200);
+      const viaQuery = await answered(guarded, { ...q, cid: cid(), token: secret });
+      expect(viaQuery.status).toBe(200);
+      const stored = await h.ds.query('SELECT params FROM "telephony".callbacks WHERE call_id = $1', [viaQuery.body.callId]);
+      expect(JSON.stringify(stored[0].params)).not.toContain(secret);
+      const pushed = await h.pbx.pushAnswered(guarded.callbackBase, { ...q, cid: cid() }, { token: secret, method: 'POST' });
+      expect(pushed.status).toBe(200);
+    });
+
+    it('404 for an unknown or malformed profile', async () => {
+      expect((await answered({ id: '00000000-0000-4000-8000-000000000000' }, { cid: '1' })).status).toBe(404);
+      expect((await answered({ id: 'not-a-uuid' }, { cid: '1' })).status).toBe(404);
+    });
+  });
+
+  describe('call ended', () => {
+    it('publishes telephony.call.ended with duration and disposition, ramal from the answered call', async () => {
+      const id = cid();
+      await h.pbx.pushAnswered(profile.callbackBase, { cid: id, ramal: '3003', num: '41988445566', empresaId: 'e1' });
+      const r = await h.pbx.pushEnded(profile.callbackBase, { cid: id, duration: 125, disposition: 'ANSWERED' });
+      expect(r.status).toBe(200);
+      const ev = await expectEventually(() => {
+        const e = h.probe.ofType<CallEnded>('telephony.call.ended').find((x) => x.data.callId === id);
+        expect(e).toBeDefined();
+        return e!;
+      });
+      expect(ev.data).toEqual({
+        callId: id, profileId: profile.id, ramal: '3003', telefone: '41988445566', durationSeconds: 125, disposition: 'ANSWERED', empresaId: 'e1',
+      });
+      const again = await h.pbx.pushEnded(profile.callbackBase, { cid: id, duration: 125, disposition: 'ANSWERED' }, { method: 'POST' });
+      expect(JSON.parse(again.body)).toEqual({ callId: id, duplicate: true });
+      const rows = await h.ds.query('SELECT duration_seconds, disposition, ended_at FROM "telephony".calls WHERE call_id = $1', [id]);
+      expect(rows[0]).toMatchObject({ duration_seconds: 125, disposition: 'ANSWERED' });
+    });
+
+    it('400 for a bad duration or an unknown call without ramal; 403 outside the allow-list', async () => {
+      const bad = await h.api('GET', `/telephony/${profile.id}/ended?cid=${cid()}&duration=-3&disposition=%0a`);
+      expect(bad.status).toBe(400);
+      expect((bad.body.errors as Array<{ field: string }>).map((e) => e.field).sort()).toEqual(['disposition', 'duration']);
+      const unknown = await h.api('GET', `/telephony/${profile.id}/ended?cid=${cid()}&duration=3`);
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.detail).toContain('ramal');
+      const withRamal = await h.api('POST', `/telephony/${profile.id}/ended`, {}, { cid: cid(), duration: '3', ramal: '9', disposition: 'NO ANSWER' });
+      expect(withRamal.status).toBe(200);
+      const remote = await h.profile(t, { allowedCidrs: ['203.0.113.0/24'] });
+      expect((await h.api('GET', `/telephony/${remote.id}/ended?cid=${cid()}&ramal=1`)).status).toBe(403);
+    });
+  });
+});
