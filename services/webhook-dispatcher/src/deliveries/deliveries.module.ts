@@ -4,11 +4,12 @@ import { DeliveriesController } from './deliveries.controller';
 import { DeliveriesService } from './deliveries.service';
 import { DeliverySender } from './delivery-sender.service';
 import { DeliveryWorker } from './delivery-worker.service';
+import { WsdlService } from '../soap/wsdl.service';
 import { EventsConsumer } from './events.consumer';
 
 @Module({
   imports: [IntegrationsModule],
   controllers: [DeliveriesController],
-  providers: [DeliverySender, DeliveryWorker, EventsConsumer, DeliveriesService],
+  providers: [WsdlService, DeliverySender, DeliveryWorker, EventsConsumer, DeliveriesService],
 })
 export class DeliveriesModule {}

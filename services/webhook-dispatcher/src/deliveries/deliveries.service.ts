@@ -72,7 +72,7 @@ export class DeliveriesService {
     const integration = await this.integrations.row(this.ds.manager, tenantId, integrationId);
     const event = await this.sampleEvent(tenantId, integration.id, integration.trigger.eventTypes, sample);
     try {
-      const { rendered, mask } = this.sender.render(integration, event);
+      const { rendered, mask } = await this.sender.prepare(integration, event);
       return {
         request: {
           method: rendered.method, url: mask(rendered.url), headers: maskHeaders(rendered.headers, mask),

@@ -2,13 +2,22 @@ import { Injectable } from '@nestjs/common';
 import type { CloudEvent } from '@elo/contracts';
 import { EgressError, HttpEgress } from '@elo/http-egress';
 import { TemplateError, type RenderedRequest } from '@elo/templating';
+import type { HttpRequestDto, SoapRequestDto } from '../integrations/dto/integration.dto';
 import { IntegrationsService } from '../integrations/integrations.service';
+import { buildEnvelope, parseSoapResponse, soapHeaders } from '../soap/soap-envelope';
+import { WsdlService } from '../soap/wsdl.service';
 import type { IntegrationRow } from '../integrations/integration.model';
 import {
   maskHeaders, masker, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
 } from './request-builder';
 
 export type ErrorClass = 'timeout' | 'dns' | 'connection' | 'tls' | 'http_status' | 'blocked' | 'template' | 'invalid';
+
+export interface Prepared {
+  rendered: RenderedRequest;
+  context: Record<string, unknown>;
+  mask: (t: string) => string;
+}
 
 export interface SentRequestView {
   method: string;
@@ -42,25 +51,41 @@ export class DeliverySender {
   constructor(
     private readonly egress: HttpEgress,
     private readonly integrations: IntegrationsService,
+    private readonly wsdl: WsdlService,
   ) {}
 
-  render(integration: IntegrationRow, event: CloudEvent): { rendered: RenderedRequest; context: Record<string, unknown>; mask: (t: string) => string } {
+  /** Renders the request (for SOAP: WSDL looked up, envelope built); throws on bad templates or WSDLs. */
+  async prepare(integration: IntegrationRow, event: CloudEvent): Promise<Prepared> {
     const secrets = this.integrations.secrets(integration);
     const context = templateContext(event, secrets);
-    return { rendered: renderHttp(integration.request, context), context, mask: masker(secrets) };
+    const mask = masker(secrets);
+    if (integration.kind !== 'soap') return { rendered: renderHttp(integration.request as HttpRequestDto, context), context, mask };
+    const cfg = integration.request as SoapRequestDto;
+    const version = cfg.version ?? '1.1';
+    const op = await this.wsdl.operation(cfg.wsdlUrl, cfg.operation, version, integration.delivery.timeoutMs);
+    const base = renderHttp({ method: 'POST', url: op.endpoint, headers: cfg.headers, auth: cfg.auth }, context);
+    const body = buildEnvelope({ version, namespace: op.namespace, element: op.element, params: cfg.params, context });
+    return {
+      rendered: { method: 'POST', url: base.url, headers: { ...base.headers, ...soapHeaders(version, op.soapAction) }, body },
+      context,
+      mask,
+    };
   }
 
   async send(integration: IntegrationRow, event: CloudEvent, webhookId: string): Promise<SendResult> {
     const started = Date.now();
-    let prepared: ReturnType<DeliverySender['render']>;
+    let prepared: Prepared;
     try {
-      prepared = this.render(integration, event);
+      prepared = await this.prepare(integration, event);
     } catch (err) {
-      const msg = err instanceof TemplateError ? err.message : `cannot render: ${(err as Error).message}`;
-      return {
-        request: { method: integration.request.method, url: '', headers: {}, body: null }, ok: false,
-        errorClass: 'template', error: msg, durationMs: Date.now() - started, context: {},
-      };
+      const request = { method: integration.kind === 'soap' ? 'POST' : (integration.request as HttpRequestDto).method, url: '', headers: {}, body: null };
+      // The WSDL could not be fetched: a transient failure like any other egress error.
+      if (err instanceof EgressError) {
+        return { request, ok: false, errorClass: EGRESS_CLASS[err.kind] ?? 'connection', error: `WSDL: ${err.message}`, durationMs: Date.now() - started, context: {} };
+      }
+      // Bad templates and unusable WSDLs fail the delivery at once: retrying cannot fix them.
+      const errorClass = err instanceof TemplateError ? 'template' : 'invalid';
+      return { request, ok: false, errorClass, error: (err as Error).message, durationMs: Date.now() - started, context: {} };
     }
     const { rendered, context, mask } = prepared;
     const body = rendered.body ?? '';
@@ -81,15 +106,30 @@ export class DeliverySender {
         followRedirects: 0,
         maxResponseBytes: 1024 * 1024,
       });
-      const ok = res.status >= 200 && res.status < 300;
+      let ok = res.status >= 200 && res.status < 300;
+      let parsed = parseBody(res.body, res.headers['content-type']);
+      let error = ok ? undefined : `HTTP ${res.status}`;
+      if (integration.kind === 'soap' && res.body.length) {
+        try {
+          const soap = parseSoapResponse(res.body.toString('utf8'));
+          parsed = soap.body;
+          if (soap.fault !== undefined) {
+            ok = false;
+            error = `SOAP fault (HTTP ${res.status})`;
+          }
+        } catch (err) {
+          ok = false;
+          error = `SOAP response does not parse: ${(err as Error).message}`;
+        }
+      }
       return {
         request,
         response: { status: res.status, headers: res.headers, body: truncate(mask(res.body.toString('utf8'))) },
-        parsed: parseBody(res.body, res.headers['content-type']),
+        parsed,
         httpStatus: res.status,
         ok,
         errorClass: ok ? undefined : 'http_status',
-        error: ok ? undefined : `HTTP ${res.status}`,
+        error,
         durationMs: res.durationMs,
         context,
       };

@@ -141,7 +141,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const integration = d.integration;
     if (!integration.enabled) {
       await this.ds.transaction((m) => this.finish(m, d, integration, {
-        request: { method: integration.request.method, url: '', headers: {}, body: null }, ok: false,
+        request: { method: 'method' in integration.request ? integration.request.method : 'POST', url: '', headers: {}, body: null }, ok: false,
         errorClass: 'invalid', error: `integration disabled: ${integration.disabled_reason ?? ''}`, durationMs: 0, context: {},
       }, 'failed'));
       return;

@@ -1,4 +1,4 @@
-import type { DeliverySettingsDto, HttpRequestDto, ReplyDto, TriggerDto } from './dto/integration.dto';
+import type { DeliverySettingsDto, HttpRequestDto, ReplyDto, SoapRequestDto, TriggerDto } from './dto/integration.dto';
 
 /** An integrations row as stored (secrets still sealed). */
 export interface IntegrationRow {
@@ -9,7 +9,8 @@ export interface IntegrationRow {
   kind: string;
   enabled: boolean;
   disabled_reason: string | null;
-  request: HttpRequestDto;
+  /** HttpRequestDto for the http kind, SoapRequestDto for soap. */
+  request: HttpRequestDto | SoapRequestDto;
   trigger: TriggerDto;
   delivery: Required<DeliverySettingsDto>;
   reply: ReplyDto;

@@ -5,7 +5,7 @@ import { ProblemException } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { SERVICE } from '../service-name';
 import {
-  DEFAULT_DISABLE_AFTER_SECONDS, DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, ROTATION_GRACE_SECONDS, type CreateIntegrationDto, type IntegrationView, type UpdateIntegrationDto,
+  DEFAULT_DISABLE_AFTER_SECONDS, type HttpRequestDto, type SoapRequestDto, DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, ROTATION_GRACE_SECONDS, type CreateIntegrationDto, type IntegrationView, type UpdateIntegrationDto,
 } from './dto/integration.dto';
 import type { IntegrationRow } from './integration.model';
 
@@ -31,7 +31,7 @@ export class IntegrationsService {
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
          ON CONFLICT DO NOTHING RETURNING *`,
         [
-          id, tenantId, dto.name, dto.description ?? '', dto.kind, dto.enabled ?? true, dto.request, dto.trigger,
+          id, tenantId, dto.name, dto.description ?? '', dto.kind, dto.enabled ?? true, requestOf(dto.kind, dto), dto.trigger,
           deliverySettings(dto.delivery), dto.reply ?? {}, this.sealSecrets(id, secrets), Object.keys(secrets),
           this.box.encrypt(signingSecret, `${id}:signing`),
         ],
@@ -80,7 +80,8 @@ export class IntegrationsService {
           `UPDATE ${T} SET name = $3, description = $4, request = $5, trigger = $6, delivery = $7, reply = $8,
              secrets_sealed = $9, secret_names = $10, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
           [
-            tenantId, id, dto.name ?? before.name, dto.description ?? before.description, dto.request ?? before.request,
+            tenantId, id, dto.name ?? before.name, dto.description ?? before.description,
+            dto.request || dto.soap ? requestOf(before.kind, dto) : before.request,
             dto.trigger ?? before.trigger, dto.delivery ? deliverySettings({ ...before.delivery, ...dto.delivery }) : before.delivery,
             dto.reply ?? before.reply, secretsSealed, names,
           ],
@@ -148,7 +149,7 @@ export class IntegrationsService {
       kind: r.kind,
       enabled: r.enabled,
       disabledReason: r.disabled_reason,
-      request: r.request,
+      ...(r.kind === 'soap' ? { soap: r.request as SoapRequestDto } : { request: r.request as HttpRequestDto }),
       trigger: r.trigger,
       delivery: r.delivery,
       reply: r.reply,
@@ -189,6 +190,12 @@ function deliverySettings(
     timeoutMs: d?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     disableAfterFailingSeconds: d?.disableAfterFailingSeconds ?? DEFAULT_DISABLE_AFTER_SECONDS,
   };
+}
+
+function requestOf(kind: string, dto: { request?: HttpRequestDto; soap?: SoapRequestDto }): HttpRequestDto | SoapRequestDto {
+  const r = kind === 'soap' ? dto.soap : dto.request;
+  if (!r) throw new ProblemException(400, kind === 'soap' ? 'a soap integration needs `soap`' : 'an http integration needs `request`');
+  return r;
 }
 
 function cleanSecrets(input: Record<string, unknown>): Record<string, string> {

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString,
-  IsUUID, Matches, Max, MaxLength, Min, ValidateNested,
+  IsUUID, Matches, Max, MaxLength, Min, ValidateIf, ValidateNested,
 } from 'class-validator';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -52,6 +52,23 @@ export class HttpRequestDto {
   @IsOptional() @ValidateNested() @Type(() => AuthDto) auth?: AuthDto;
 }
 
+export class SoapParamDto {
+  @IsString() @Matches(/^[A-Za-z_][\w.-]*$/) name!: string;
+  /** A literal or tokens, e.g. `{callId}`. */
+  @IsString() @MaxLength(10_000) value!: string;
+}
+
+export class SoapRequestDto {
+  @IsString() @IsNotEmpty() @MaxLength(4000) wsdlUrl!: string;
+  /** The WSDL operation to call (its SOAP action comes from the binding). */
+  @IsString() @IsNotEmpty() @MaxLength(200) operation!: string;
+  @ApiPropertyOptional({ enum: ['1.1', '1.2'] }) @IsOptional() @IsIn(['1.1', '1.2']) version?: '1.1' | '1.2';
+  @IsArray() @ArrayMaxSize(200) @ValidateNested({ each: true }) @Type(() => SoapParamDto) params!: SoapParamDto[];
+  @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
+  @IsOptional() headers?: HeaderPairDto[] | string;
+  @IsOptional() @ValidateNested() @Type(() => AuthDto) auth?: AuthDto;
+}
+
 export class FilterDto {
   @IsString() @IsNotEmpty() field!: string;
   @ApiProperty({ enum: ['equals', 'contains'] }) @IsIn(['equals', 'contains']) op!: 'equals' | 'contains';
@@ -79,8 +96,11 @@ export class ReplyDto {
 export class CreateIntegrationDto {
   @IsString() @IsNotEmpty() @MaxLength(200) name!: string;
   @IsOptional() @IsString() @MaxLength(2000) description?: string;
-  @ApiProperty({ enum: ['http'] }) @IsIn(['http']) kind!: 'http';
-  @ValidateNested() @Type(() => HttpRequestDto) request!: HttpRequestDto;
+  @ApiProperty({ enum: ['http', 'soap'] }) @IsIn(['http', 'soap']) kind!: 'http' | 'soap';
+  /** HTTP kind: the request template. */
+  @ValidateIf((o: CreateIntegrationDto) => o.kind !== 'soap') @ValidateNested() @Type(() => HttpRequestDto) request?: HttpRequestDto;
+  /** SOAP kind: WSDL, operation and parameters. */
+  @ValidateIf((o: CreateIntegrationDto) => o.kind === 'soap') @ValidateNested() @Type(() => SoapRequestDto) soap?: SoapRequestDto;
   @ValidateNested() @Type(() => TriggerDto) trigger!: TriggerDto;
   @IsOptional() @ValidateNested() @Type(() => DeliverySettingsDto) delivery?: DeliverySettingsDto;
   /** Name → value; stored encrypted, usable as `{secret.<name>}`, never shown back. */
@@ -93,6 +113,7 @@ export class UpdateIntegrationDto {
   @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
   @IsOptional() @IsString() @MaxLength(2000) description?: string;
   @IsOptional() @ValidateNested() @Type(() => HttpRequestDto) request?: HttpRequestDto;
+  @IsOptional() @ValidateNested() @Type(() => SoapRequestDto) soap?: SoapRequestDto;
   @IsOptional() @ValidateNested() @Type(() => TriggerDto) trigger?: TriggerDto;
   @IsOptional() @ValidateNested() @Type(() => DeliverySettingsDto) delivery?: DeliverySettingsDto;
   /** Merged into the stored secrets; a null value removes that secret. */
@@ -123,7 +144,8 @@ export interface IntegrationView {
   kind: string;
   enabled: boolean;
   disabledReason: string | null;
-  request: HttpRequestDto;
+  request?: HttpRequestDto;
+  soap?: SoapRequestDto;
   trigger: TriggerDto;
   delivery: { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number };
   reply: ReplyDto;

@@ -1,0 +1,40 @@
+import { buildEnvelope, parseSoapResponse, parseXml, soapHeaders } from './soap-envelope';
+import { findOperation } from './wsdl.service';
+
+describe('SOAP envelopes', () => {
+  it('builds 1.1 and 1.2 envelopes with XML-escaped parameter values and the right headers', () => {
+    const params = [{ name: 'callId', value: '{id}' }];
+    const v11 = buildEnvelope({ version: '1.1', namespace: 'urn:x', element: 'Op', params, context: { id: 'a<&>' } });
+    expect(v11).toContain('xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"');
+    expect(v11).toContain('<tns:Op><tns:callId>a&lt;&amp;&gt;</tns:callId></tns:Op>');
+    const v12 = buildEnvelope({ version: '1.2', namespace: 'urn:x', element: 'Op', params, context: { id: '1' } });
+    expect(v12).toContain('xmlns:soap="http://www.w3.org/2003/05/soap-envelope"');
+    expect(soapHeaders('1.1', 'urn:x/Op')).toEqual({ 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '"urn:x/Op"' });
+    expect(soapHeaders('1.2', 'urn:x/Op')).toEqual({ 'Content-Type': 'application/soap+xml; charset=utf-8; action="urn:x/Op"' });
+    expect(() => buildEnvelope({ version: '1.1', namespace: 'urn:x', element: 'Op', params: [{ name: 'a b', value: '' }], context: {} })).toThrow();
+  });
+
+  it('refuses DOCTYPE and ENTITY declarations', () => {
+    expect(() => parseXml('<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>')).toThrow(/DOCTYPE/);
+    expect(() => parseXml('<a><!ENTITY x "y"></a>')).toThrow(/ENTITY/);
+  });
+
+  it('turns a response into JSON and reports faults', () => {
+    const ok = parseSoapResponse('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><r:Res xmlns:r="urn:x"><r:url>https://x/1</r:url></r:Res></s:Body></s:Envelope>');
+    expect(ok).toEqual({ body: { Res: { url: 'https://x/1' } } });
+    const fault = parseSoapResponse('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault><s:Reason>bad</s:Reason></s:Fault></s:Body></s:Envelope>');
+    expect(fault.fault).toEqual({ Reason: 'bad' });
+  });
+
+  it('finds the endpoint, action and request element of a document/literal operation', () => {
+    const doc = parseXml(`<definitions targetNamespace="urn:w" xmlns:tns="urn:w">
+      <types><schema targetNamespace="urn:s"/></types>
+      <message name="In"><part name="body" element="tns:OpRequest"/></message>
+      <portType name="P"><operation name="Op"><input message="tns:In"/></operation></portType>
+      <binding name="B" type="tns:P"><operation name="Op"><operation soapAction="urn:w/Op"/></operation></binding>
+      <service name="S"><port name="Port" binding="tns:B"><address location="http://h/x"/></port></service>
+    </definitions>`);
+    expect(findOperation(doc, 'Op', '1.1')).toEqual({ endpoint: 'http://h/x', soapAction: 'urn:w/Op', namespace: 'urn:s', element: 'OpRequest' });
+    expect(() => findOperation(doc, 'Nope', '1.1')).toThrow(/no operation/);
+  });
+});

@@ -1,0 +1,74 @@
+import { XMLParser } from 'fast-xml-parser';
+import { renderTemplate } from '@elo/templating';
+
+export type SoapVersion = '1.1' | '1.2';
+
+const ENVELOPE_NS: Record<SoapVersion, string> = {
+  '1.1': 'http://schemas.xmlsoap.org/soap/envelope/',
+  '1.2': 'http://www.w3.org/2003/05/soap-envelope',
+};
+
+/** Refuses documents with a DTD or entity declarations (no external entities, no entity expansion). */
+export function assertNoDtd(xml: string): void {
+  if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) throw new Error('XML with DOCTYPE or ENTITY declarations is refused');
+}
+
+/** Parses untrusted XML: DTDs refused, entities not processed, namespace prefixes removed. */
+export function parseXml(xml: string): Record<string, unknown> {
+  assertNoDtd(xml);
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@',
+    removeNSPrefix: true,
+    processEntities: false,
+    parseTagValue: true,
+    trimValues: true,
+  });
+  return parser.parse(xml) as Record<string, unknown>;
+}
+
+const NAME = /^[A-Za-z_][\w.-]*$/;
+
+/** A SOAP envelope calling `element` (in `namespace`) with each parameter rendered (XML-escaped) from `ctx`. */
+export function buildEnvelope(opts: {
+  version: SoapVersion;
+  namespace: string;
+  element: string;
+  params: Array<{ name: string; value: string }>;
+  context: unknown;
+}): string {
+  if (!NAME.test(opts.element)) throw new Error(`invalid SOAP element name ${opts.element}`);
+  const children = opts.params
+    .map((p) => {
+      if (!NAME.test(p.name)) throw new Error(`invalid SOAP parameter name ${p.name}`);
+      return `<tns:${p.name}>${renderTemplate(p.value, opts.context, { escape: 'xml' })}</tns:${p.name}>`;
+    })
+    .join('');
+  const ns = escapeAttr(opts.namespace);
+  return (
+    `<?xml version="1.0" encoding="utf-8"?>` +
+    `<soap:Envelope xmlns:soap="${ENVELOPE_NS[opts.version]}" xmlns:tns="${ns}">` +
+    `<soap:Body><tns:${opts.element}>${children}</tns:${opts.element}></soap:Body></soap:Envelope>`
+  );
+}
+
+/** HTTP headers for the envelope: SOAPAction (1.1) or the action parameter of the media type (1.2). */
+export function soapHeaders(version: SoapVersion, action: string): Record<string, string> {
+  if (/[\r\n"]/.test(action)) throw new Error('invalid SOAP action');
+  return version === '1.1'
+    ? { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: `"${action}"` }
+    : { 'Content-Type': `application/soap+xml; charset=utf-8${action ? `; action="${action}"` : ''}` };
+}
+
+/** The SOAP Body's content as JSON, and the Fault when there is one. */
+export function parseSoapResponse(xml: string): { body: unknown; fault?: unknown } {
+  const doc = parseXml(xml);
+  const envelope = doc['Envelope'] as Record<string, unknown> | undefined;
+  const body = (envelope?.['Body'] ?? null) as Record<string, unknown> | null;
+  const fault = body && typeof body === 'object' ? body['Fault'] : undefined;
+  return { body, ...(fault !== undefined ? { fault } : {}) };
+}
+
+function escapeAttr(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+}

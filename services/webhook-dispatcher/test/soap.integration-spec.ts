@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { api, FakeEndpoint, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { startSoapServer, type SoapFake } from './fakes.soap-server';
+
+describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, RabbitMQ, a soap-package server)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let probe: BusProbe;
+  let pbxSoap: SoapFake;
+  let a: { tenantId: string; key: string };
+  let call: ReturnType<typeof api>;
+
+  const callEnded = (tenantId: string, callId: string) =>
+    createEvent({
+      type: 'telephony.call.ended', tenantId, source: 'elo://telephony', subject: callId,
+      data: { callId, profileId: randomUUID(), ramal: '2001', telefone: '+551130000000', durationSeconds: 42, disposition: 'ANSWERED' },
+    });
+
+  beforeAll(async () => {
+    infra = await createTestInfra('dispatcher_soap');
+    pbxSoap = await startSoapServer();
+    svc = await startApp(infra);
+    probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
+    a = await tenantWithKey(svc.url);
+    call = api(svc.url, a.key);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await svc?.close();
+    await pbxSoap?.close();
+    await infra?.cleanup();
+  });
+
+  it('telephony.call.ended pushes the call status to a REST endpoint', async () => {
+    const remote = await new FakeEndpoint().start();
+    try {
+      await call('POST', '/integrations', {
+        name: 'Call status REST', kind: 'http',
+        request: { method: 'POST', url: `${remote.url}/calls/{callId}/status`, body: { kind: 'form', pairs: [{ key: 'ramal', value: '{ramal}' }, { key: 'status', value: '{disposition}' }] } },
+        trigger: { eventTypes: ['telephony.call.ended'] },
+      });
+      await probe.publish(callEnded(a.tenantId, '1537276453.47245539'));
+      await expectEventually(() => expect(remote.received).toHaveLength(1), { timeoutMs: 15_000 });
+      expect(remote.received[0].url).toBe('/calls/1537276453.47245539/status');
+      expect(remote.received[0].body).toBe('ramal=2001&status=ANSWERED');
+    } finally {
+      await remote.close();
+    }
+  });
+
+  it('the same push to a SOAP endpoint: WSDL fetched, SOAP 1.1 envelope, response turned into JSON', async () => {
+    const created = await call('POST', '/integrations', {
+      name: 'Call status SOAP', kind: 'soap',
+      soap: {
+        wsdlUrl: `${pbxSoap.url}/calls?wsdl`, operation: 'UpdateCallStatus', version: '1.1',
+        params: [{ name: 'callId', value: '{callId}' }, { name: 'ramal', value: '{ramal}' }, { name: 'status', value: '{disposition}' }, { name: 'duration', value: '{durationSeconds}' }],
+      },
+      trigger: { eventTypes: ['telephony.call.ended'] },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.soap).toMatchObject({ operation: 'UpdateCallStatus' });
+
+    const preview = await call('POST', `/integrations/${created.body.id}/preview`, { data: { callId: 'c<1>', ramal: '1', disposition: 'X', durationSeconds: 1 } });
+    expect(preview.status).toBe(200);
+    expect(preview.body.request.headers).toMatchObject({ SOAPAction: '"http://pbx.example/calls/UpdateCallStatus"', 'Content-Type': 'text/xml; charset=utf-8' });
+    expect(preview.body.request.body).toContain('<tns:callId>c&lt;1&gt;</tns:callId>');
+
+    const callId = '1537276999.1';
+    await probe.publish(callEnded(a.tenantId, callId));
+    await expectEventually(
+      () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.integrationId === created.body.id)).toHaveLength(1),
+      { timeoutMs: 15_000 },
+    );
+    expect(pbxSoap.calls).toEqual([{ callId, ramal: '2001', status: 'ANSWERED', duration: 42 }]);
+    const ok = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').find((e) => e.data.integrationId === created.body.id)!;
+    expect(ok.data.response).toMatchObject({ UpdateCallStatusResponse: { accepted: true, ticket: `T-${callId}` } });
+  });
+
+  it('refuses a WSDL with a DOCTYPE (no external entities): the delivery fails without retrying', async () => {
+    const evil = await new FakeEndpoint().start();
+    evil.handler = () => ({
+      status: 200,
+      body: '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><definitions>&x;</definitions>',
+      headers: { 'content-type': 'text/xml' },
+    });
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'Evil WSDL', kind: 'soap',
+        soap: { wsdlUrl: `${evil.url}/wsdl`, operation: 'Op', params: [] },
+        trigger: { eventTypes: ['telephony.call.ended'] },
+      });
+      await probe.publish(callEnded(a.tenantId, '1537277000.2'));
+      await expectEventually(
+        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => e.data.integrationId === created.body.id)).toHaveLength(1),
+        { timeoutMs: 15_000 },
+      );
+      const failed = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').find((e) => e.data.integrationId === created.body.id)!;
+      expect(failed.data).toMatchObject({ attempts: 1, errorClass: 'invalid' });
+      expect(failed.data.error).toContain('DOCTYPE');
+    } finally {
+      await evil.close();
+    }
+  });
+});
