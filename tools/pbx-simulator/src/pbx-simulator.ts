@@ -56,6 +56,8 @@ export interface PbxSimulator {
   readonly port: number;
   readonly settings: SimulatorSettings;
   readonly requests: RecordedRequest[];
+  /** Counters: WAV bytes handed to sockets so far (shows backpressure from a slow reader). */
+  readonly stats: { wavBytesSent: number };
   configure(s: Partial<SimulatorSettings>): void;
   /** A fresh Asterisk-style call id (`<epoch seconds>.<counter>`). */
   nextCallId(): string;
@@ -137,6 +139,7 @@ export async function startPbxSimulator(opts: PbxSimulatorOptions = {}): Promise
   const settings: SimulatorSettings = { ...DEFAULT_SETTINGS, ...rest };
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  const stats = { wavBytesSent: 0 };
   let counter = 47245539;
   const nextCallId = () => `${Math.floor(Date.now() / 1000)}.${counter++}`;
 
@@ -154,7 +157,10 @@ export async function startPbxSimulator(opts: PbxSimulatorOptions = {}): Promise
   async function streamWav(res: ServerResponse, total: number): Promise<void> {
     const dataBytes = Math.max(0, total - 44);
     res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': 44 + dataBytes });
-    const write = (b: Buffer) => (res.write(b) ? Promise.resolve() : new Promise<void>((r) => res.once('drain', r)));
+    const write = (b: Buffer) => {
+      stats.wavBytesSent += b.length;
+      return res.write(b) ? Promise.resolve() : new Promise<void>((r) => res.once('drain', r));
+    };
     await write(wavHeader(dataBytes));
     let left = dataBytes;
     while (left > 0 && !res.destroyed) {
@@ -264,6 +270,7 @@ export async function startPbxSimulator(opts: PbxSimulatorOptions = {}): Promise
     port: actual,
     settings,
     requests,
+    stats,
     configure: (s) => Object.assign(settings, s),
     nextCallId,
     pushAnswered: (base, values, o) => push(base, 'answered', values, o),

@@ -46,7 +46,7 @@ export function testConfig(infra: TestInfra, env: Record<string, string> = {}): 
   return loadConfig(TelephonyBridgeConfig, {
     DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN_KEY,
     ELO_ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
-    LOG_LEVEL: 'error', PUBLIC_BASE_URL: 'https://elo.example.com',
+    LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'https://elo.example.com',
     // Only the TCP peer 127.0.0.1 is a trusted proxy: tests can speak "through a proxy" with X-Forwarded-For.
     TELEPHONY_TRUSTED_PROXIES: '127.0.0.1/32',
     TELEPHONY_PBX_TIMEOUT_MS: '1500', TELEPHONY_RECORDING_TIMEOUT_MS: '20000',

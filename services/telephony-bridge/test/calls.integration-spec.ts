@@ -1,0 +1,213 @@
+import { request as httpRequest } from 'node:http';
+import type { CallStarted } from '@elo/contracts';
+import { expectEventually } from '@elo/testing';
+import { startHarness, type Harness, type Tenant } from './support/harness';
+
+/** GET over node:http, path sent exactly as written (fetch would normalise `..`). */
+function rawGet(url: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('telephony-bridge: Click2Call and recordings against the PBX simulator', () => {
+  let h: Harness;
+  let t: Tenant;
+  let profile: { id: string };
+
+  beforeAll(async () => {
+    h = await startHarness('telephony_calls');
+    t = await h.tenant();
+    profile = await h.profile(t, { chave: 'pbx-chave-1' });
+    h.pbx.configure({ chave: 'pbx-chave-1' });
+  });
+  afterEach(() => h.pbx.configure({ answer: 'text', click2call: 'ok', recording: 'wav', errorStatus: 500, wavBytes: 64 * 1024 }));
+  afterAll(async () => h?.close());
+
+  describe('POST /calls', () => {
+    it('plain-text answer: normalises the phone, sends the rendered request, stores the call and publishes telephony.call.started', async () => {
+      const r = await h.api<{ callId: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '(41) 8844-5566' });
+      expect(r.status).toBe(201);
+      expect(r.body).toMatchObject({ profileId: profile.id, ramal: '1001', telefone: '41988445566' });
+      expect(r.body.callId).toMatch(/^\d+\.\d+$/);
+      const sent = h.pbx.requests.filter((q) => q.path === '/click2call').at(-1)!;
+      expect(sent.query).toEqual({ ramal: '1001', telefone: '41988445566', chave: 'pbx-chave-1' });
+      const ev = await expectEventually(() => {
+        const e = h.probe.ofType<CallStarted>('telephony.call.started').find((x) => x.data.callId === r.body.callId);
+        expect(e).toBeDefined();
+        return e!;
+      });
+      expect(ev.data).toEqual({ callId: r.body.callId, profileId: profile.id, ramal: '1001', telefone: '41988445566' });
+      const rows = await h.ds.query('SELECT origin, started_at FROM "telephony".calls WHERE call_id = $1', [r.body.callId]);
+      expect(rows[0].origin).toBe('click2call');
+    });
+
+    it('JSON answer: the call id from a JSON path, with a POST JSON body template', async () => {
+      h.pbx.configure({ answer: 'json' });
+      const p = await h.profile(t, {
+        preset: 'custom', chave: 'pbx-chave-1',
+        click2call: {
+          request: {
+            method: 'POST', url: `${h.pbx.url}/click2call`,
+            headers: [{ name: 'X-Origin', value: 'elo {ramal}' }],
+            body: { kind: 'json', template: '{"ramal": "{ramal}", "telefone": "{telefone}", "chave": "{chave}"}' },
+          },
+          callId: { from: 'json', path: 'data.call.id' },
+        },
+      });
+      const r = await h.api<{ callId: string }>('POST', '/calls', t.headers, { ramal: '2002', telefone: '+55 11 99999-8888', profileId: p.id });
+      expect(r.status).toBe(201);
+      expect(r.body.telefone).toBe('11999998888');
+      const sent = h.pbx.requests.at(-1)!;
+      expect(sent.method).toBe('POST');
+      expect(sent.headers['x-origin']).toBe('elo 2002');
+      expect(JSON.parse(sent.body)).toEqual({ ramal: '2002', telefone: '11999998888', chave: 'pbx-chave-1' });
+      expect(r.body.callId).toBe(sent.at && r.body.callId);
+    });
+
+    it('Asterisk ARI preset: POST /ari/channels with basic auth, call id = channel id', async () => {
+      const ari = await h.api<{ id: string }>('POST', '/pbx-profiles', t.headers, {
+        name: 'ari', preset: 'asterisk-ari', baseUrl: h.pbx.url, pbxHost: '127.0.0.1', allowedCidrs: ['127.0.0.1/32'], chave: 'elo:pbx-chave-1',
+      });
+      const r = await h.api<{ callId: string }>('POST', '/calls', t.headers, { ramal: '3003', telefone: '41988445566', profileId: ari.body.id });
+      expect(r.status).toBe(201);
+      const sent = h.pbx.requests.at(-1)!;
+      expect(sent.path).toBe('/ari/channels');
+      expect(sent.query).toMatchObject({ endpoint: 'PJSIP/3003', extension: '41988445566', context: 'from-internal' });
+      expect(sent.headers.authorization).toBe(`Basic ${Buffer.from('elo:pbx-chave-1').toString('base64')}`);
+      expect(r.body.callId).toMatch(/^\d+\.\d+$/);
+    });
+
+    it('PBX timeout → 504, PBX error → 502 quoting the answer, no valid call id → 502; nothing published', async () => {
+      const before = await h.outboxCount('telephony.call.started', t.tenantId);
+      h.pbx.configure({ click2call: 'timeout' });
+      const slow = await h.api<{ detail: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566' });
+      expect(slow.status).toBe(504);
+      expect(slow.body.detail).toMatch(/did not answer .* in time/);
+      h.pbx.configure({ click2call: 'error', errorStatus: 503, errorBody: 'trunk busy' });
+      const err = await h.api<Record<string, unknown>>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566' });
+      expect(err.status).toBe(502);
+      expect(err.body).toMatchObject({ pbxStatus: 503, pbxBody: 'trunk busy' });
+      expect(err.body.detail).toBe('the PBX answered the Click2Call request with HTTP 503: trunk busy');
+      h.pbx.configure({ click2call: 'ok', answer: 'json' });
+      const noId = await h.api<{ detail: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566' });
+      expect(noId.status).toBe(502);
+      expect(noId.body.detail).toMatch(/no valid call id as its plain-text body: \{"status":"ok"/);
+      expect(await h.outboxCount('telephony.call.started', t.tenantId)).toBe(before);
+    });
+
+    it('a private PBX not named as pbxHost is not reachable (502 naming why)', async () => {
+      const p = await h.profile(t, { pbxHost: null });
+      const r = await h.api<{ detail: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566', profileId: p.id });
+      expect(r.status).toBe(502);
+      expect(r.body.detail).toMatch(/not public.*pbxHost/);
+    });
+
+    it('400 for a bad phone or extension, 403 without telephony:call', async () => {
+      const phone = await h.api<{ detail: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '123' });
+      expect(phone.status).toBe(400);
+      expect(phone.body.detail).toContain('telefone');
+      expect((await h.api('POST', '/calls', t.headers, { ramal: '10 01', telefone: '41988445566' })).status).toBe(400);
+      const viewer = await h.tenant(['telephony:manage']);
+      expect((await h.api('POST', '/calls', viewer.headers, { ramal: '1', telefone: '41988445566' })).status).toBe(403);
+    });
+  });
+
+  describe('GET /calls/{callId}/recording', () => {
+    it('streams the WAV with its length, rendering callid, telefone and chave', async () => {
+      const started = await h.api<{ callId: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566' });
+      const res = await fetch(`${h.url}/calls/${started.body.callId}/recording`, { headers: t.headers });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('audio/wav');
+      expect(res.headers.get('content-length')).toBe(String(64 * 1024));
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(body.length).toBe(64 * 1024);
+      expect(body.toString('latin1', 0, 4)).toBe('RIFF');
+      const sent = h.pbx.requests.at(-1)!;
+      expect(sent.path).toBe(`/recordings/${started.body.callId}`);
+      expect(sent.query).toEqual({ telefone: '41988445566', chave: 'pbx-chave-1' });
+    });
+
+    it('streams a 50 MB recording as it arrives, with bounded memory (backpressure from a slow reader)', async () => {
+      const size = 50 * 1024 * 1024;
+      h.pbx.configure({ wavBytes: size });
+      const sentBefore = h.pbx.stats.wavBytesSent;
+      const base = process.memoryUsage().rss;
+      let peak = base;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+      const res = await fetch(`${h.url}/calls/1537276453.47245539/recording`, { headers: t.headers });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-length')).toBe(String(size));
+      const reader = res.body!.getReader();
+      let received = 0;
+      let first: Uint8Array | undefined;
+      let paused = false;
+      let aheadWhilePaused = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        first ??= value;
+        received += value.length;
+        if (!paused && received >= 5 * 1024 * 1024) {
+          // The client stops reading for a while: the PBX must stop too, not be read to the end into memory.
+          paused = true;
+          await new Promise((r) => setTimeout(r, 400));
+          aheadWhilePaused = h.pbx.stats.wavBytesSent - sentBefore - received;
+        }
+      }
+      clearInterval(sampler);
+      expect(received).toBe(size);
+      expect(Buffer.from(first!).toString('latin1', 8, 12)).toBe('WAVE');
+      const growth = peak - base;
+      process.stdout.write(
+        `recording 50 MB: peak RSS growth ${(growth / 1048576).toFixed(1)} MB (simulator, service and client in one process); ` +
+          `PBX ahead of a paused client by ${(aheadWhilePaused / 1048576).toFixed(1)} MB\n`,
+      );
+      expect(aheadWhilePaused).toBeLessThan(size / 4);
+      expect(growth).toBeLessThan(size);
+    });
+
+    it('anything but a WAV is a 502 with the reason; a hanging PBX a 504', async () => {
+      h.pbx.configure({ recording: 'not-wav' });
+      const html = await h.api<{ detail: string }>('GET', '/calls/1537276453.1/recording', t.headers);
+      expect(html.status).toBe(502);
+      expect(html.body.detail).toMatch(/not answer with a WAV file.*text\/html/);
+      h.pbx.configure({ recording: 'error', errorStatus: 404, errorBody: 'recording not found' });
+      const missing = await h.api<{ detail: string }>('GET', '/calls/1537276453.1/recording', t.headers);
+      expect(missing.status).toBe(502);
+      expect(missing.body.detail).toBe('the PBX answered the recording request with HTTP 404: recording not found');
+    });
+
+    it('a recording over the size cap is refused before anything is sent', async () => {
+      const small = await startHarness('telephony_calls_cap', { TELEPHONY_RECORDING_MAX_BYTES: '100000' });
+      try {
+        const st = await small.tenant();
+        await small.profile(st);
+        small.pbx.configure({ wavBytes: 200_000 });
+        const r = await small.api<{ detail: string }>('GET', '/calls/1537276453.2/recording', st.headers);
+        expect(r.status).toBe(502);
+        expect(r.body.detail).toContain('100000 byte limit');
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('refuses call ids that could reach elsewhere on the PBX, sending nothing', async () => {
+      const before = h.pbx.requests.length;
+      for (const path of ['/calls/..%2f..%2fetc%2fpasswd/recording', '/calls/%2e%2e/recording', '/calls/../recording', '/calls/a%20b/recording', '/calls/.x/recording', `/calls/${'9'.repeat(200)}/recording`]) {
+        const r = await rawGet(h.url, path, t.headers);
+        expect([path, r.status]).toEqual([path, 400]);
+      }
+      expect(h.pbx.requests.length).toBe(before);
+      const viewer = await h.tenant(['telephony:call']);
+      expect((await h.api('GET', '/calls/1537276453.1/recording', viewer.headers)).status).toBe(403);
+    });
+  });
+});
