@@ -1,0 +1,138 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { expectEventually } from '@elo/testing';
+import { openSse, startHarness, type Harness, type SseClient, type Tenant } from './support/harness';
+
+const ARTIFACTS = join(__dirname, '../../../test-artifacts');
+
+describe('telephony-bridge: screen pop', () => {
+  let h: Harness;
+  let t: Tenant;
+  let profile: { id: string; callbackBase: string };
+  const open: SseClient[] = [];
+
+  beforeAll(async () => {
+    h = await startHarness('telephony_pop');
+    t = await h.tenant();
+    profile = await h.profile(t);
+  });
+  afterEach(() => open.splice(0).forEach((c) => c.close()));
+  afterAll(async () => h?.close());
+
+  const sse = async (url: string, headers: Record<string, string> = {}) => {
+    const c = await openSse(url, headers);
+    open.push(c);
+    return c;
+  };
+  const ready = (c: SseClient) => expectEventually(() => expect(c.events.some((e) => e.event === 'ready')).toBe(true));
+  const answered = (c: SseClient) => c.events.filter((e) => e.event === 'answered');
+
+  it('an API-key stream gets the answered call for its tenant and extension only, once', async () => {
+    const mine = await sse(`${h.url}/operators/1001/events`, t.headers);
+    const otherRamal = await sse(`${h.url}/operators/1002/events`, t.headers);
+    const other = await h.tenant();
+    const otherTenant = await sse(`${h.url}/operators/1001/events`, other.headers);
+    expect(mine.status).toBe(200);
+    await Promise.all([ready(mine), ready(otherRamal), ready(otherTenant)]);
+
+    const cid = h.pbx.nextCallId();
+    const q = { pid: '4242', num: '41988445566', cid, ramal: '1001', empresaId: 'acme' };
+    await h.pbx.pushAnswered(profile.callbackBase, q);
+    await expectEventually(() => expect(answered(mine)).toHaveLength(1));
+    expect(answered(mine)[0].data).toEqual({
+      ramal: '1001', callId: cid, profileId: profile.id, telefone: '41988445566', contactId: '4242', empresaId: 'acme',
+      answeredAt: expect.any(String),
+    });
+    await h.pbx.pushAnswered(profile.callbackBase, q); // duplicate: no second pop
+    await h.pbx.pushAnswered(profile.callbackBase, { ...q, cid: h.pbx.nextCallId(), ramal: '1003' });
+    const marker = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(profile.callbackBase, { ...q, cid: marker });
+    await expectEventually(() => expect(answered(mine).map((e) => e.data.callId)).toEqual([cid, marker]));
+    expect(answered(otherRamal)).toHaveLength(0);
+    expect(answered(otherTenant)).toHaveLength(0);
+  });
+
+  it('a callback refused by the allow-list pops nothing', async () => {
+    const remote = await h.profile(t, { allowedCidrs: ['203.0.113.0/24'] });
+    const c = await sse(`${h.url}/operators/2001/events`, t.headers);
+    await ready(c);
+    expect((await h.pbx.pushAnswered(remote.callbackBase, { cid: h.pbx.nextCallId(), ramal: '2001', num: '41988445566' })).status).toBe(403);
+    const marker = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(profile.callbackBase, { cid: marker, ramal: '2001', num: '41988445566' });
+    await expectEventually(() => expect(answered(c).map((e) => e.data.callId)).toEqual([marker]));
+  });
+
+  it('stream tokens: issued to a key, bound to the extension, forged or foreign ones refused; no auth → 401', async () => {
+    const issued = await h.api<{ token: string; url: string }>('POST', '/operators/3001/stream-tokens', t.headers);
+    expect(issued.status).toBe(201);
+    expect(issued.body.url).toBe(`/operators/3001/events?token=${encodeURIComponent(issued.body.token)}`);
+    const c = await sse(`${h.url}${issued.body.url}`);
+    expect(c.status).toBe(200);
+    await ready(c);
+    const cid = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '3001', num: '41988445566' });
+    await expectEventually(() => expect(answered(c).map((e) => e.data.callId)).toEqual([cid]));
+
+    expect((await sse(`${h.url}/operators/3002/events?token=${encodeURIComponent(issued.body.token)}`)).status).toBe(401);
+    expect((await sse(`${h.url}/operators/3001/events?token=${encodeURIComponent(issued.body.token.slice(0, -2) + 'xx')}`)).status).toBe(401);
+    expect((await sse(`${h.url}/operators/3001/events`)).status).toBe(401);
+    expect((await sse(`${h.url}/operators/3001/events`, { authorization: 'Bearer elo_nope' })).status).toBe(401);
+    const manager = await h.tenant(['telephony:manage']);
+    expect((await sse(`${h.url}/operators/3001/events`, manager.headers)).status).toBe(403);
+    expect((await h.api('POST', '/operators/3001/stream-tokens', manager.headers)).status).toBe(403);
+    expect((await h.api('POST', '/operators/bad%20ramal/stream-tokens', t.headers)).status).toBe(400);
+  });
+
+  it('a subscriber on another replica gets the pop (LISTEN/NOTIFY through PostgreSQL)', async () => {
+    const other = await h.replica();
+    const c = await sse(`${other.url}/operators/4001/events`, t.headers);
+    await ready(c);
+    const cid = h.pbx.nextCallId();
+    const sent = performance.now();
+    await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '4001', num: '41988445566' }); // to the first replica
+    await expectEventually(() => expect(answered(c).map((e) => e.data.callId)).toEqual([cid]), { intervalMs: 5 });
+    process.stdout.write(`cross-replica pop: ${(answered(c)[0].at - sent).toFixed(1)} ms after the callback was sent\n`);
+  });
+
+  describe('operator page in a real browser', () => {
+    let browser: Browser;
+    beforeAll(async () => {
+      browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+          '--disable-component-update', '--disable-sync'],
+      });
+    });
+    afterAll(async () => browser?.close());
+
+    it('signs in, pops the answered customer without a reload, and starts a Click2Call', async () => {
+      const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+      const text = (sel: string) => page.locator(sel).first().textContent({ timeout: 1_000 }).catch(() => null);
+      await page.goto(`${h.url}/operator`);
+      await page.fill('#api-key', t.key);
+      await page.fill('#ramal', '5001');
+      await page.click('#login-form button[type=submit]');
+      await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
+      expect(page.url()).not.toContain(t.key);
+      expect(await page.evaluate('sessionStorage.getItem("elo.operator.key")')).toBe(t.key);
+
+      let navigations = 0;
+      page.on('framenavigated', () => navigations++);
+      const cid = h.pbx.nextCallId();
+      await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '5001', num: '41988445566', pid: 'CRM-778', empresaId: 'acme' });
+      await expectEventually(async () => expect(await text('#pop-callid')).toBe(cid));
+      expect(await text('#pop-phone')).toBe('(41) 98844-5566');
+      expect(await text('#pop-contact')).toBe('CRM-778');
+      expect(navigations).toBe(0);
+
+      await page.click('#c2c-submit'); // phone prefilled from the pop
+      await expectEventually(async () => expect(await text('#c2c-result')).toMatch(/^Calling \(41\) 98844-5566 — call id \d+\.\d+$/));
+      expect(h.pbx.requests.at(-1)!.query).toMatchObject({ ramal: '5001', telefone: '41988445566' });
+
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'telephony-operator-pop.png'), fullPage: true });
+      await page.close();
+    });
+  });
+});

@@ -1,0 +1,147 @@
+// Operator screen: sign in with an API key (kept in sessionStorage), subscribe to the extension's
+// screen pops with EventSource (a short-lived stream token, never the key, in the URL), and start
+// Click2Call calls.
+
+interface Pop {
+  ramal: string;
+  callId: string;
+  profileId: string;
+  telefone?: string;
+  contactId?: string;
+  empresaId?: string;
+  answeredAt: string;
+}
+
+const KEY = 'elo.operator.key';
+const RAMAL = 'elo.operator.ramal';
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+let source: EventSource | undefined;
+let retry: number | undefined;
+
+function setState(state: 'off' | 'live' | 'reconnecting', text: string): void {
+  const el = $('stream-state');
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+function formatPhone(p?: string): string {
+  if (!p) return '—';
+  const m = /^(\d{2})(\d{4,5})(\d{4})$/.exec(p);
+  return m ? `(${m[1]}) ${m[2]}-${m[3]}` : p;
+}
+
+async function api(path: string, init: RequestInit = {}): Promise<Response> {
+  const key = sessionStorage.getItem(KEY) ?? '';
+  return fetch(path, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+}
+
+async function problemText(res: Response): Promise<string> {
+  try {
+    const body = (await res.json()) as { detail?: string; title?: string };
+    return body.detail ?? body.title ?? `HTTP ${res.status}`;
+  } catch {
+    return `HTTP ${res.status}`;
+  }
+}
+
+function showPop(pop: Pop): void {
+  $('pop-empty').hidden = true;
+  $('pop-card').hidden = false;
+  $('pop').dataset.state = 'ringing';
+  $('pop').dataset.callId = pop.callId;
+  $('pop-phone').textContent = formatPhone(pop.telefone);
+  $('pop-contact').textContent = pop.contactId ?? '—';
+  $('pop-empresa').textContent = pop.empresaId ?? '—';
+  $('pop-callid').textContent = pop.callId;
+  $('pop-time').textContent = new Date(pop.answeredAt).toLocaleTimeString();
+  if (pop.telefone) $<HTMLInputElement>('c2c-telefone').value = pop.telefone;
+  const li = document.createElement('li');
+  li.textContent = `${new Date(pop.answeredAt).toLocaleTimeString()} · ${formatPhone(pop.telefone)} · contact ${pop.contactId ?? '—'} · ${pop.callId}`;
+  $('history').prepend(li);
+}
+
+function signOut(message = ''): void {
+  source?.close();
+  source = undefined;
+  if (retry) window.clearTimeout(retry);
+  sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(RAMAL);
+  $('app').hidden = true;
+  $('sign-out').hidden = true;
+  $('login').hidden = false;
+  $('who').textContent = '';
+  $('login-error').textContent = message;
+  setState('off', 'offline');
+}
+
+async function connect(): Promise<void> {
+  const ramal = sessionStorage.getItem(RAMAL) ?? '';
+  source?.close();
+  let res: Response;
+  try {
+    res = await api(`/operators/${encodeURIComponent(ramal)}/stream-tokens`, { method: 'POST' });
+  } catch {
+    scheduleReconnect();
+    return;
+  }
+  if (res.status === 401 || res.status === 403) return signOut(await problemText(res));
+  if (!res.ok) return scheduleReconnect();
+  const { url } = (await res.json()) as { url: string };
+  const es = new EventSource(url);
+  source = es;
+  es.addEventListener('ready', () => setState('live', 'live'));
+  es.addEventListener('answered', (e) => showPop(JSON.parse((e as MessageEvent<string>).data) as Pop));
+  es.onerror = () => {
+    // The token in the URL is short-lived: get a new one rather than let EventSource retry the old.
+    es.close();
+    if (source === es) scheduleReconnect();
+  };
+}
+
+function scheduleReconnect(): void {
+  setState('reconnecting', 'reconnecting…');
+  if (retry) window.clearTimeout(retry);
+  retry = window.setTimeout(() => void connect(), 1000);
+}
+
+function start(): void {
+  const ramal = sessionStorage.getItem(RAMAL) ?? '';
+  $('login').hidden = true;
+  $('app').hidden = false;
+  $('sign-out').hidden = false;
+  $('who').textContent = `ramal ${ramal}`;
+  void connect();
+}
+
+$('login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(KEY, $<HTMLInputElement>('api-key').value.trim());
+  sessionStorage.setItem(RAMAL, $<HTMLInputElement>('ramal').value.trim());
+  $<HTMLInputElement>('api-key').value = '';
+  start();
+});
+
+$('sign-out').addEventListener('click', () => signOut());
+
+$('c2c-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const out = $('c2c-result');
+  out.className = '';
+  out.textContent = 'Calling…';
+  const body = { ramal: sessionStorage.getItem(RAMAL) ?? '', telefone: $<HTMLInputElement>('c2c-telefone').value.trim() };
+  void api('/calls', { method: 'POST', body: JSON.stringify(body) }).then(async (res) => {
+    if (res.status === 201) {
+      const r = (await res.json()) as { callId: string; telefone: string };
+      out.className = 'ok';
+      out.dataset.callId = r.callId;
+      out.textContent = `Calling ${formatPhone(r.telefone)} — call id ${r.callId}`;
+    } else {
+      out.className = 'error';
+      out.textContent = await problemText(res);
+    }
+  });
+});
+
+if (sessionStorage.getItem(KEY) && sessionStorage.getItem(RAMAL)) start();
+else $('login').hidden = false;
