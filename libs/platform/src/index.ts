@@ -5,3 +5,4 @@ export { problem, ProblemDetailsFilter, ProblemException, type ProblemBody } fro
 export { EloServiceModule, SERVICE_CONFIG, type EloServiceOptions } from './service.module';
 export { validationPipe } from './validation';
 export { RateLimiter, type RateLimitOptions } from './rate-limit';
+export { staticPageController, type StaticPageOptions } from './static-page.controller';
