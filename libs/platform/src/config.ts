@@ -41,6 +41,15 @@ export class BaseServiceConfig {
   /** Requests a minute one source address may make without a key, e.g. webhooks (default 600000, i.e. 10,000/s; 0 = unlimited). */
   @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_SOURCE_PER_MINUTE?: number;
 
+  /** Unacknowledged events RabbitMQ may push to this replica's consumer (overrides the service's default). */
+  @IsOptional() @IsInt() @Min(1) BUS_PREFETCH?: number;
+
+  /** Events handled in one database transaction (overrides the service's default). */
+  @IsOptional() @IsInt() @Min(1) BUS_BATCH_SIZE?: number;
+
+  /** Batches handled at once (overrides the service's default). */
+  @IsOptional() @IsInt() @Min(1) BUS_CONCURRENCY?: number;
+
   /** Largest request body accepted, in bytes (default 3 MB, Meta's maximum webhook size). */
   @IsOptional() @IsInt() @Min(1024) BODY_LIMIT_BYTES?: number;
 }

@@ -49,6 +49,10 @@ export class EloServiceModule {
           amqpUrl: o.config.AMQP_URL,
           databaseUrl: o.config.DATABASE_URL,
           ...o.messaging,
+          // Operators tune these per deployment; the service's own choice is the default.
+          ...(o.config.BUS_PREFETCH ? { prefetch: o.config.BUS_PREFETCH } : {}),
+          ...(o.config.BUS_BATCH_SIZE ? { batchSize: o.config.BUS_BATCH_SIZE } : {}),
+          ...(o.config.BUS_CONCURRENCY ? { concurrency: o.config.BUS_CONCURRENCY } : {}),
         }),
         ObservabilityModule.forRoot({ service: o.service, readinessTokens: [DatabaseReadinessCheck, BusReadinessCheck] }),
         AuthModule.forRoot({
