@@ -20,6 +20,14 @@ const S = '"dispatcher"';
 const LEASE_SECONDS = 300;
 const PERMANENT = new Set(['template', 'blocked', 'invalid']);
 
+type PublishSpecs = Array<Parameters<Outbox['publish']>[1]>;
+
+interface Finished {
+  d: DeliveryRow;
+  integration: IntegrationRow;
+  r: SendResult;
+}
+
 export interface DeliveryRow {
   id: string;
   tenant_id: string;
@@ -46,6 +54,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private loop?: Promise<void>;
   private listener?: Client;
   private readonly running = new Set<Promise<void>>();
+  private readonly finished: Array<{ item: Finished; resolve: () => void; reject: (err: Error) => void }> = [];
+  private flushing = false;
 
   constructor(
     private readonly ds: DataSource,
@@ -147,12 +157,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     const result = await this.sender.send(integration, d.event, d.id);
+    if (result.ok) return this.succeeded({ d, integration, r: result });
     await this.ds.transaction(async (m) => {
       const attempts = d.attempts + 1;
-      if (result.ok) {
-        await m.query(`UPDATE ${S}.integrations SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, [integration.id]);
-        return this.finish(m, d, integration, result, 'succeeded');
-      }
       if (await this.failingTooLong(m, d, integration)) return this.finish(m, d, integration, result, 'failed');
       if (result.httpStatus === 410) {
         await m.query(
@@ -224,6 +231,62 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
          last_error_class = $5, last_error = $6 WHERE id = $1`,
       [d.id, outcome, attempts, r.httpStatus ?? null, r.errorClass ?? null, r.error ?? null],
     );
+    await this.outbox.publish(m, ...this.outcomeEvents(d, integration, r, outcome));
+  }
+
+  /**
+   * Successes are the hot path: they are written in groups (one transaction and a few set-based
+   * statements for all deliveries that finished meanwhile) instead of one transaction each.
+   */
+  private succeeded(item: Finished): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.finished.push({ item, resolve, reject });
+      void this.flushSucceeded();
+    });
+  }
+
+  private async flushSucceeded(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.finished.length) {
+        const group = this.finished.splice(0, 500);
+        try {
+          await this.ds.transaction((m) => this.writeSucceeded(m, group.map((g) => g.item)));
+          for (const g of group) g.resolve();
+        } catch (err) {
+          for (const g of group) g.reject(err as Error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async writeSucceeded(m: EntityManager, items: Finished[]): Promise<void> {
+    await m.query(
+      `INSERT INTO ${S}.attempts (delivery_id, tenant_id, attempt, request, response, http_status, duration_ms)
+       SELECT delivery_id, tenant_id, attempt, request, response, http_status, duration_ms
+       FROM jsonb_to_recordset($1::jsonb) AS x(delivery_id uuid, tenant_id text, attempt int, request jsonb, response jsonb, http_status int, duration_ms int)`,
+      [JSON.stringify(items.map(({ d, r }) => ({
+        delivery_id: d.id, tenant_id: d.tenant_id, attempt: d.attempts + 1, request: r.request, response: r.response ?? null,
+        http_status: r.httpStatus ?? null, duration_ms: Math.round(r.durationMs),
+      })))],
+    );
+    await m.query(
+      `UPDATE ${S}.deliveries d SET status = 'succeeded', attempts = x.attempts, completed_at = now(), last_http_status = x.http_status,
+         last_error_class = NULL, last_error = NULL
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempts int, http_status int) WHERE d.id = x.id`,
+      [JSON.stringify(items.map(({ d, r }) => ({ id: d.id, attempts: d.attempts + 1, http_status: r.httpStatus ?? null })))],
+    );
+    const healthy = [...new Set(items.map((i) => i.integration.id))];
+    await m.query(`UPDATE ${S}.integrations SET failing_since = NULL WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL`, [healthy]);
+    await this.outbox.publish(m, ...items.flatMap(({ d, integration, r }) => this.outcomeEvents(d, integration, r, 'succeeded')));
+  }
+
+  /** The outcome event, and the reply into the conversation when the integration maps one. */
+  private outcomeEvents(d: DeliveryRow, integration: IntegrationRow, r: SendResult, outcome: 'succeeded' | 'failed'): PublishSpecs {
+    const attempts = d.attempts + 1;
     const data = (d.event.data ?? {}) as Record<string, unknown>;
     const conversationId = typeof data['conversationId'] === 'string' ? data['conversationId'] : undefined;
     const channelId = typeof data['channelId'] === 'string' ? data['channelId'] : undefined;
@@ -238,7 +301,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         this.logger.warn({ err: (err as Error).message, integrationId: integration.id }, 'reply template failed');
       }
     }
-    await this.outbox.publish(m, {
+    const specs: PublishSpecs = [{
       type: outcome === 'succeeded' ? 'integration.delivery.succeeded' : 'integration.delivery.failed',
       tenantId: d.tenant_id,
       subject: d.id,
@@ -258,9 +321,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         attempts,
         ...(reply !== undefined ? { reply } : {}),
       },
-    });
+    }];
     if (reply && conversationId) {
-      await this.outbox.publish(m, {
+      specs.push({
         type: 'chat.message.send.requested',
         tenantId: d.tenant_id,
         subject: conversationId,
@@ -273,5 +336,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         },
       });
     }
+    return specs;
   }
 }
