@@ -4,7 +4,7 @@ import { Outbox } from '@elo/messaging';
 import { ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import type { PbxProfile } from '../profiles/profiles.service';
-import { PopHub, type ScreenPop } from '../screen-pop/pop-hub.service';
+import { POP_CHANNEL, type ScreenPop } from '../screen-pop/pop-hub.service';
 import type { AnsweredParams, EndedParams } from './callback-params';
 
 export interface CallbackOutcome {
@@ -15,7 +15,7 @@ export interface CallbackOutcome {
 /**
  * Stores PBX callbacks. The callbacks table holds one row per (profile, kind, call id): a repeated
  * callback inserts nothing, publishes nothing and pops nothing. Otherwise the call row, the event
- * and the screen pop commit together.
+ * and the screen pop (NOTIFY, delivered by PostgreSQL at commit) commit together.
  */
 @Injectable()
 export class CallbacksService {
@@ -25,25 +25,39 @@ export class CallbacksService {
   ) {}
 
   async answered(profile: PbxProfile, source: string, p: AnsweredParams): Promise<CallbackOutcome> {
+    const pop: ScreenPop = {
+      tenantId: profile.tenantId,
+      ramal: p.ramal,
+      callId: p.cid,
+      profileId: profile.id,
+      ...(p.num ? { telefone: p.num } : {}),
+      ...(p.pid ? { contactId: p.pid } : {}),
+      ...(p.empresaId ? { empresaId: p.empresaId } : {}),
+      answeredAt: new Date().toISOString(),
+    };
     return this.ds.transaction(async (m) => {
-      const fresh = await m.query(
-        `INSERT INTO "telephony".callbacks (tenant_id, profile_id, kind, call_id, params, source_address)
-         VALUES ($1, $2, 'answered', $3, $4, $5) ON CONFLICT ON CONSTRAINT callbacks_once_uq DO NOTHING RETURNING id`,
-        [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source],
+      // One round trip on the hot path: record the callback once, upsert the call, announce the pop.
+      // A repeated cid inserts no callback row, so the later steps see no row and do nothing.
+      const rows: unknown[] = await m.query(
+        `WITH cb AS (
+           INSERT INTO "telephony".callbacks (tenant_id, profile_id, kind, call_id, params, source_address)
+           VALUES ($1, $2, 'answered', $3, $4, $5) ON CONFLICT ON CONSTRAINT callbacks_once_uq DO NOTHING RETURNING id
+         ), call AS (
+           INSERT INTO "telephony".calls (id, tenant_id, profile_id, call_id, origin, ramal, telefone, contact_id, empresa_id, answered_at)
+           SELECT $6, $1, $2, $3, 'callback', $7, $8, $9, $10, now() WHERE EXISTS (SELECT 1 FROM cb)
+           ON CONFLICT ON CONSTRAINT calls_call_uq DO UPDATE SET
+             ramal = EXCLUDED.ramal,
+             telefone = COALESCE(EXCLUDED.telefone, calls.telefone),
+             contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
+             empresa_id = COALESCE(EXCLUDED.empresa_id, calls.empresa_id),
+             answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at)
+           RETURNING 1
+         )
+         SELECT pg_notify($11, $12) FROM call`,
+        [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source, randomUUID(), p.ramal, p.num ?? null, p.pid ?? null,
+          p.empresaId ?? null, POP_CHANNEL, JSON.stringify(pop)],
       );
-      if (fresh.length === 0) return { callId: p.cid, duplicate: true };
-      const rows: Array<{ answered_at: Date }> = await m.query(
-        `INSERT INTO "telephony".calls (id, tenant_id, profile_id, call_id, origin, ramal, telefone, contact_id, empresa_id, answered_at)
-         VALUES ($1, $2, $3, $4, 'callback', $5, $6, $7, $8, now())
-         ON CONFLICT ON CONSTRAINT calls_call_uq DO UPDATE SET
-           ramal = EXCLUDED.ramal,
-           telefone = COALESCE(EXCLUDED.telefone, calls.telefone),
-           contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
-           empresa_id = COALESCE(EXCLUDED.empresa_id, calls.empresa_id),
-           answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at)
-         RETURNING answered_at`,
-        [randomUUID(), profile.tenantId, profile.id, p.cid, p.ramal, p.num ?? null, p.pid ?? null, p.empresaId ?? null],
-      );
+      if (rows.length === 0) return { callId: p.cid, duplicate: true };
       await this.outbox.publish(m, {
         type: 'telephony.call.answered',
         tenantId: profile.tenantId,
@@ -57,17 +71,6 @@ export class CallbacksService {
           ...(p.empresaId ? { empresaId: p.empresaId } : {}),
         },
       });
-      const pop: ScreenPop = {
-        tenantId: profile.tenantId,
-        ramal: p.ramal,
-        callId: p.cid,
-        profileId: profile.id,
-        ...(p.num ? { telefone: p.num } : {}),
-        ...(p.pid ? { contactId: p.pid } : {}),
-        ...(p.empresaId ? { empresaId: p.empresaId } : {}),
-        answeredAt: new Date(rows[0].answered_at).toISOString(),
-      };
-      await PopHub.notify(m, pop);
       return { callId: p.cid, duplicate: false };
     });
   }

@@ -2,10 +2,9 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { createLogger } from '@elo/observability';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { Client } from 'pg';
-import type { EntityManager } from 'typeorm';
 import type { TelephonyBridgeConfig } from '../config/telephony-bridge.config';
 
-/** The PostgreSQL channel answered calls are announced on (payload: a ScreenPop as JSON). */
+/** The PostgreSQL channel answered calls are announced on (payload: a ScreenPop as JSON), by NOTIFY in the callback's transaction. */
 export const POP_CHANNEL = 'telephony_pop';
 
 /** What an operator's screen receives when a call is delivered to its extension. */
@@ -36,11 +35,6 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   private readyWaiters: Array<() => void> = [];
 
   constructor(@Inject(SERVICE_CONFIG) private readonly config: TelephonyBridgeConfig) {}
-
-  /** Announces a pop inside the caller's transaction; delivered at commit. */
-  static async notify(m: EntityManager, pop: ScreenPop): Promise<void> {
-    await m.query('SELECT pg_notify($1, $2)', [POP_CHANNEL, JSON.stringify(pop)]);
-  }
 
   async onModuleInit(): Promise<void> {
     this.running = true;
