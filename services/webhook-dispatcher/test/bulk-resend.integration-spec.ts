@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createEvent, type CloudEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { api, FakeEndpoint, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..', '..', '..');
+const CLI = join(__dirname, '..', 'src', 'cli', 'resend.ts');
+
+describe('webhook-dispatcher bulk resend CLI (real PostgreSQL, RabbitMQ, the CLI as a child process)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let probe: BusProbe;
+  let erp: FakeEndpoint;
+  let healthy = false;
+
+  const callEnded = (tenantId: string, tag: string): CloudEvent =>
+    createEvent({
+      type: 'telephony.call.ended',
+      tenantId,
+      source: 'elo://telephony-bridge',
+      subject: `1537276453.${Math.floor(Math.random() * 1e6)}`,
+      data: {
+        callId: `1537276453.${Math.floor(Math.random() * 1e6)}`,
+        profileId: randomUUID(),
+        ramal: tag,
+        telefone: '+551130000000',
+        durationSeconds: 42,
+        disposition: 'ANSWERED',
+      },
+    });
+
+  const resendCli = (args: string[]) =>
+    run(process.execPath, ['-r', '@swc-node/register', CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: infra.databaseUrl, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json'), LOG_LEVEL: 'warn' },
+      timeout: 45_000,
+    });
+
+  const failedOf = (ids: Set<string>) => probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => ids.has(e.data.integrationId));
+  const succeededOf = (ids: Set<string>) => probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => ids.has(e.data.integrationId));
+
+  beforeAll(async () => {
+    infra = await createTestInfra('dispatcher_bulk_resend');
+    erp = await new FakeEndpoint().start();
+    erp.handler = () => (healthy ? { status: 200, body: { ok: true } } : { status: 503, body: { error: 'maintenance' } });
+    svc = await startApp(infra);
+    probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await svc?.close();
+    await erp?.close();
+    await infra?.cleanup();
+  });
+
+  it('resends the filtered failed set of one tenant with a progress bar; same webhook-ids; disabled integrations and other tenants untouched', async () => {
+    const a = await tenantWithKey(svc.url);
+    const b = await tenantWithKey(svc.url);
+    const callA = api(svc.url, a.key);
+    const callB = api(svc.url, b.key);
+    const integration = (name: string) => ({
+      name,
+      kind: 'http',
+      request: { method: 'POST', url: `${erp.url}/calls/{ramal}`, body: { kind: 'keyvalue', pairs: [{ key: 'call[id]', value: '{callId}' }, { key: 'call[status]', value: '{disposition}' }] } },
+      trigger: { eventTypes: ['telephony.call.ended'] },
+      delivery: { retryScheduleSeconds: [] },
+    });
+    const main = await callA('POST', '/integrations', integration('ERP calls'));
+    const paused = await callA('POST', '/integrations', integration('Paused ERP'));
+    const other = await callB('POST', '/integrations', integration('Tenant B ERP'));
+    expect([main.status, paused.status, other.status]).toEqual([201, 201, 201]);
+    const ours = new Set<string>([main.body.id, paused.body.id, other.body.id]);
+
+    const eventsA = Array.from({ length: 7 }, (_, i) => callEnded(a.tenantId, `20${i}`));
+    await probe.publish(...eventsA, callEnded(b.tenantId, '999'));
+    // 7 events × 2 integrations of tenant A, 1 of tenant B; no retries on an empty schedule.
+    await expectEventually(() => expect(failedOf(ours)).toHaveLength(15), { timeoutMs: 20_000 });
+    expect((await callA('POST', `/integrations/${paused.body.id}/disable`)).status).toBe(200);
+    const failedMain = failedOf(new Set([main.body.id])).map((e) => e.data.deliveryId);
+    expect(failedMain).toHaveLength(7);
+
+    const dry = await resendCli(['--tenant', a.tenantId, '--dry-run']);
+    expect(dry.stdout).toContain('7 deliveries to resend; 7 skipped (integration disabled: enable it first)');
+    const stillFailed = await callA('GET', `/integrations/${main.body.id}/deliveries?outcome=failed`);
+    expect(stillFailed.body).toHaveLength(7);
+
+    healthy = true;
+    const before = erp.received.length;
+    const limited = await resendCli(['--tenant', a.tenantId, `--integration=${main.body.id}`, '--http-status', '503', '--limit', '2']);
+    expect(limited.stdout).toContain('2 deliveries to resend');
+    expect(limited.stdout).toContain('2 queued for sending');
+    await expectEventually(() => expect(succeededOf(ours)).toHaveLength(2), { timeoutMs: 15_000 });
+
+    const all = await resendCli(['--tenant', a.tenantId, '--integration', main.body.id, '--event-type', 'telephony.call.ended', '--chunk', '2']);
+    expect(all.stdout).toContain('5 deliveries to resend');
+    expect(all.stdout).toMatch(/resending \[.*\] 100% \| 5\/5/);
+    expect(all.stdout).toContain('5 queued for sending');
+    await expectEventually(() => expect(succeededOf(ours)).toHaveLength(7), { timeoutMs: 15_000 });
+
+    // Each failed delivery was sent once more, under its own id (webhook-id is stable across resends).
+    const resent = erp.received.slice(before);
+    expect(resent).toHaveLength(7);
+    expect(new Set(resent.map((r) => r.headers['webhook-id']))).toEqual(new Set(failedMain));
+    expect(new Set(succeededOf(ours).map((e) => e.data.deliveryId))).toEqual(new Set(failedMain));
+    expect(JSON.parse(resent[0].body)).toMatchObject({ call: { status: 'ANSWERED' } });
+
+    // Nothing left to resend for A's enabled integration; the disabled one and tenant B keep their failures.
+    expect((await callA('GET', `/integrations/${main.body.id}/deliveries?outcome=failed`)).body).toHaveLength(0);
+    expect((await callA('GET', `/integrations/${paused.body.id}/deliveries?outcome=failed`)).body).toHaveLength(7);
+    expect((await callB('GET', `/integrations/${other.body.id}/deliveries?outcome=failed`)).body as Body[]).toHaveLength(1);
+  });
+
+  it('says what is wrong on bad arguments (exit code 2) and prints usage', async () => {
+    await expect(resendCli(['--integration', 'x'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('uuid') });
+    await expect(resendCli(['--dry-run'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--all-tenants') });
+    const help = await resendCli(['--help']);
+    expect(help.stdout).toContain('Usage: resend');
+  });
+});
