@@ -17,7 +17,6 @@ export interface RunningApp {
 /** The whole service as `npm start` runs it, on a free port, against the test file's own infra. */
 export async function startApp(infra: TestInfra): Promise<RunningApp> {
   process.env['EGRESS_ALLOW_PRIVATE'] = '127.0.0.1/32';
-  process.env['DISPATCHER_POLL_MS'] = '200';
   const config = loadConfig(WebhookDispatcherConfig, {
     DATABASE_URL: infra.databaseUrl,
     AMQP_URL: infra.amqpUrl,
@@ -27,6 +26,8 @@ export async function startApp(infra: TestInfra): Promise<RunningApp> {
     ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
     EGRESS_ALLOW_PRIVATE: '127.0.0.1/32',
     LOG_LEVEL: 'warn',
+    DISPATCHER_POLL_MS: '200',
+    DISPATCHER_PER_INTEGRATION_CONCURRENCY: '4',
   });
   const app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'Elo webhook-dispatcher', config });
   await app.listen(0, '127.0.0.1');

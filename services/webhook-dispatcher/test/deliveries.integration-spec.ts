@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { createEvent, type ChatMessageSendRequested, type CloudEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
@@ -272,6 +273,35 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       expect(out.data).toMatchObject({ errorClass: 'not_found', outcome: 'failed', attempts: 0 });
     } finally {
       await down.close();
+    }
+  });
+  it('keeps at most the per-integration limit (4 here) in flight against one slow endpoint, and delivers everything', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let served = 0;
+    const server = createServer((req, res) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      req.resume();
+      setTimeout(() => {
+        inFlight--;
+        served++;
+        res.writeHead(200);
+        res.end();
+      }, 150);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await call('POST', '/integrations', {
+        name: 'Slow', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${(server.address() as { port: number }).port}/slow` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'SLOW' }] },
+      });
+      await probe.publish(...Array.from({ length: 12 }, () => messageReceived(a.tenantId, 'SLOW')));
+      await expectEventually(() => expect(served).toBe(12), { timeoutMs: 20_000 });
+      expect(maxInFlight).toBeGreaterThan(1);
+      expect(maxInFlight).toBeLessThanOrEqual(4);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

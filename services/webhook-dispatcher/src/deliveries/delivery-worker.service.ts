@@ -4,12 +4,13 @@ import { AuditService } from '@elo/auth';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
-import { SERVICE_CONFIG, type BaseServiceConfig } from '@elo/platform';
+import { SERVICE_CONFIG } from '@elo/platform';
 import { renderTemplate } from '@elo/templating';
 import { Client } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DEFAULT_DISABLE_AFTER_SECONDS } from '../integrations/dto/integration.dto';
 import type { IntegrationRow } from '../integrations/integration.model';
+import type { WebhookDispatcherConfig } from '../config/webhook-dispatcher.config';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 import { nextDelaySeconds } from './retry-policy';
@@ -46,8 +47,10 @@ export interface DeliveryRow {
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = createLogger(SERVICE).child({ component: 'delivery-worker' });
-  private readonly concurrency = Number(process.env['DISPATCHER_CONCURRENCY'] ?? 64);
-  private readonly pollMs = Number(process.env['DISPATCHER_POLL_MS'] ?? 500);
+  private readonly concurrency: number;
+  private readonly perIntegration: number;
+  private readonly pollMs: number;
+  private readonly inFlightByIntegration = new Map<string, number>();
   private inFlight = 0;
   private stopped = false;
   private wake?: () => void;
@@ -62,8 +65,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly outbox: Outbox,
     private readonly sender: DeliverySender,
     private readonly audit: AuditService,
-    @Inject(SERVICE_CONFIG) private readonly config: BaseServiceConfig,
-  ) {}
+    @Inject(SERVICE_CONFIG) private readonly config: WebhookDispatcherConfig,
+  ) {
+    this.concurrency = config.DISPATCHER_CONCURRENCY ?? 64;
+    this.perIntegration = config.DISPATCHER_PER_INTEGRATION_CONCURRENCY ?? 16;
+    this.pollMs = config.DISPATCHER_POLL_MS ?? 500;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.listen().catch((err: Error) => this.logger.warn({ err: err.message }, 'LISTEN failed; polling only'));
@@ -95,7 +102,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         try {
           const due = await this.claim(free);
           claimed = due.length;
-          for (const d of due) this.start(d);
+          const over: string[] = [];
+          for (const d of due) {
+            if ((this.inFlightByIntegration.get(d.integration_id) ?? 0) >= this.perIntegration) over.push(d.id);
+            else this.start(d);
+          }
+          // Over the integration's limit: back to the queue, due again shortly.
+          if (over.length) await this.release(over);
         } catch (err) {
           this.logger.error({ err: (err as Error).message }, 'claiming deliveries failed');
         }
@@ -121,12 +134,24 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
+  private async release(ids: string[]): Promise<void> {
+    await this.ds.query(
+      `UPDATE ${S}.deliveries SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = ANY($1::uuid[]) AND status = 'pending'`,
+      [ids, this.pollMs / 1000 / 2],
+    );
+  }
+
   private start(d: DeliveryRow & { integration: IntegrationRow }): void {
     this.inFlight++;
+    const key = d.integration_id;
+    this.inFlightByIntegration.set(key, (this.inFlightByIntegration.get(key) ?? 0) + 1);
     const p = this.process(d)
       .catch((err: Error) => this.logger.error({ err: err.message, deliveryId: d.id }, 'delivery attempt failed to record'))
       .finally(() => {
         this.inFlight--;
+        const left = (this.inFlightByIntegration.get(key) ?? 1) - 1;
+        if (left > 0) this.inFlightByIntegration.set(key, left);
+        else this.inFlightByIntegration.delete(key);
         this.running.delete(p);
         this.wake?.();
       });
