@@ -36,6 +36,22 @@ describe('request builder', () => {
       .toEqual({ Authorization: 'Bearer ••••', 'X-Key': '••••', A: 'b' });
   });
 
+  it('masks a secret in every form a request can carry it: URL, form, JSON and XML escaped, base64', () => {
+    const secret = 'k+y/Z=9 "x"&<é>';
+    const ctx = templateContext(event, { apiKey: secret });
+    const mask = masker({ apiKey: secret });
+    const query = renderHttp({ method: 'GET', url: 'https://x.example/p/{secret.apiKey}', query: [{ key: 'token', value: '{secret.apiKey}' }] }, ctx);
+    const form = renderHttp({ method: 'POST', url: 'https://x.example/', body: { kind: 'form', pairs: [{ key: 'key', value: '{secret.apiKey}' }] } }, ctx);
+    const json = renderHttp({ method: 'POST', url: 'https://x.example/', body: { kind: 'keyvalue', pairs: [{ key: 'auth[key]', value: '{secret.apiKey}' }] } }, ctx);
+    const xml = renderHttp({ method: 'POST', url: 'https://x.example/', body: { kind: 'raw', contentType: 'application/xml', template: '<k a="{secret.apiKey}">{secret.apiKey}</k>' } }, ctx);
+    const b64 = Buffer.from(secret).toString('base64');
+    for (const text of [query.url, form.body ?? '', json.body ?? '', xml.body ?? '', `X-Token: ${b64}`]) {
+      expect(text).not.toBe(mask(text));
+      const masked = mask(text);
+      for (const leak of [secret, encodeURIComponent(secret), 'k%2By%2FZ%3D9', 'k+y/Z=9', b64]) expect(masked).not.toContain(leak);
+    }
+  });
+
   it('signs with Standard Webhooks headers that the standardwebhooks package verifies', () => {
     const secret = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
     const headers = signatureHeaders([secret], 'msg_1', '{"a":1}');

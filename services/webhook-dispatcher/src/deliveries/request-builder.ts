@@ -51,9 +51,28 @@ export function signatureHeaders(secrets: string[], id: string, body: string, no
   return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
 }
 
-/** Replaces every secret value (and its base64/basic forms) with a mask; authorization-like headers are always masked. */
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
+
+/**
+ * Every form in which a rendered request can carry a secret value: as is, URL-encoded (path, query),
+ * form-encoded, JSON-string and XML escaped (bodies), base64 (hand-made auth headers).
+ */
+function encodedForms(v: string): string[] {
+  const forms = [
+    v,
+    encodeURIComponent(v),
+    new URLSearchParams([['', v]]).toString().slice(1),
+    JSON.stringify(v).slice(1, -1),
+    v.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]),
+    Buffer.from(v).toString('base64'),
+    Buffer.from(v).toString('base64').replace(/=+$/, ''),
+  ];
+  return [...new Set(forms)];
+}
+
+/** Replaces every secret value (in each of its encoded forms) with a mask; authorization-like headers are always masked. */
 export function masker(secrets: Record<string, string>): (text: string) => string {
-  const values = Object.values(secrets).filter((v) => v.length >= 3).sort((a, b) => b.length - a.length);
+  const values = [...new Set(Object.values(secrets).filter((v) => v.length >= 3).flatMap(encodedForms))].sort((a, b) => b.length - a.length);
   return (text: string) => values.reduce((t, v) => t.split(v).join('••••'), text);
 }
 
