@@ -304,4 +304,25 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       await new Promise((resolve) => server.close(resolve));
     }
   });
+  it('spreads deliveries to one integration over time when it has a rate limit', async () => {
+    const limited = await new FakeEndpoint().start();
+    const at: number[] = [];
+    limited.handler = () => {
+      at.push(Date.now());
+      return { status: 200 };
+    };
+    try {
+      await call('POST', '/integrations', {
+        name: 'Rate limited', kind: 'http', request: { method: 'POST', url: `${limited.url}/r` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'RATE' }] },
+        delivery: { rateLimitPerSecond: 4 },
+      });
+      await probe.publish(...Array.from({ length: 10 }, () => messageReceived(a.tenantId, 'RATE')));
+      await expectEventually(() => expect(at).toHaveLength(10), { timeoutMs: 20_000 });
+      // A burst of 4, then 4 per second: the last 6 need at least 1.5 s.
+      expect(at[9] - at[0]).toBeGreaterThanOrEqual(1_200);
+    } finally {
+      await limited.close();
+    }
+  });
 });

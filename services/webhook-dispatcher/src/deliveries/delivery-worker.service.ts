@@ -51,6 +51,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly perIntegration: number;
   private readonly pollMs: number;
   private readonly inFlightByIntegration = new Map<string, number>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private inFlight = 0;
   private stopped = false;
   private wake?: () => void;
@@ -104,8 +105,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
           claimed = due.length;
           const over: string[] = [];
           for (const d of due) {
-            if ((this.inFlightByIntegration.get(d.integration_id) ?? 0) >= this.perIntegration) over.push(d.id);
-            else this.start(d);
+            if ((this.inFlightByIntegration.get(d.integration_id) ?? 0) >= this.perIntegration || !this.takeToken(d.integration)) {
+              over.push(d.id);
+            } else this.start(d);
           }
           // Over the integration's limit: back to the queue, due again shortly.
           if (over.length) await this.release(over);
@@ -132,6 +134,20 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const timer = setTimeout(done, onlyIfSlotFree && this.inFlight >= this.concurrency ? 1_000 : ms);
       this.wake = done;
     });
+  }
+
+  /** Token bucket per integration (burst = one second's worth); true when a request may go now. */
+  private takeToken(integration: IntegrationRow): boolean {
+    const rate = integration.delivery.rateLimitPerSecond;
+    if (!rate) return true;
+    const now = Date.now();
+    const b = this.buckets.get(integration.id) ?? { tokens: rate, at: now };
+    b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    this.buckets.set(integration.id, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
   }
 
   private async release(ids: string[]): Promise<void> {

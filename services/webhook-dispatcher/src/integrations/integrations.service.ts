@@ -183,12 +183,13 @@ export class IntegrationsService {
 }
 
 function deliverySettings(
-  d: { retryScheduleSeconds?: number[]; timeoutMs?: number; disableAfterFailingSeconds?: number } | undefined,
-): { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number } {
+  d: { retryScheduleSeconds?: number[]; timeoutMs?: number; disableAfterFailingSeconds?: number; rateLimitPerSecond?: number } | undefined,
+): { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number; rateLimitPerSecond?: number } {
   return {
     retryScheduleSeconds: d?.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE,
     timeoutMs: d?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     disableAfterFailingSeconds: d?.disableAfterFailingSeconds ?? DEFAULT_DISABLE_AFTER_SECONDS,
+    ...(d?.rateLimitPerSecond ? { rateLimitPerSecond: d.rateLimitPerSecond } : {}),
   };
 }
 

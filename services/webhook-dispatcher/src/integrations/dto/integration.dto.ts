@@ -84,6 +84,8 @@ export class DeliverySettingsDto {
   @IsOptional() @IsArray() @ArrayMinSize(0) @ArrayMaxSize(20) @IsInt({ each: true }) @Min(0, { each: true })
   @Max(7 * 86400, { each: true }) retryScheduleSeconds?: number[];
   @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
+  /** At most this many requests per second to the endpoint (per replica); unset = no limit. */
+  @IsOptional() @IsInt() @Min(1) @Max(10_000) rateLimitPerSecond?: number;
   /** Disable the integration when it has failed with no success for this many seconds. */
   @IsOptional() @IsInt() @Min(1) @Max(90 * 86_400) disableAfterFailingSeconds?: number;
 }
@@ -147,7 +149,7 @@ export interface IntegrationView {
   request?: HttpRequestDto;
   soap?: SoapRequestDto;
   trigger: TriggerDto;
-  delivery: { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number };
+  delivery: { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number; rateLimitPerSecond?: number };
   reply: ReplyDto;
   /** When the integration started failing (no success since), or null when healthy. */
   failingSince: string | null;
