@@ -1,6 +1,6 @@
 import { ChatChannelTokenProblem, ChatFlowStep, ChatMessageReceived, ChatMessageSendRequested, ChatMessageSent, ChatMessageStatus, ConversationClosed,
   ConversationOpened, ConversationTransferred, ConversationTransferRequested } from './chat.events';
-import { IntegrationDeliveryFailed, IntegrationDeliverySucceeded, IntegrationRequested } from './integration.events';
+import { IntegrationDeliveryFailed, IntegrationDeliverySucceeded, IntegrationDisabled, IntegrationRequested } from './integration.events';
 import { MessageFailed, MessageStatusChanged } from './message-status.events';
 import { CallAnswered, CallEnded, CallStarted } from './telephony.events';
 import { ViabilityChecked, ViabilityRequested } from './viability.events';
@@ -33,6 +33,7 @@ export const EVENT_CATALOGUE = {
   'integration.requested': { version: 1, payload: IntegrationRequested, producer: 'chat-ingress', consumers: ['webhook-dispatcher'], description: 'A bot flow step asks for a named integration to run for a conversation.' },
   'integration.delivery.succeeded': { version: 1, payload: IntegrationDeliverySucceeded, producer: 'webhook-dispatcher', consumers: ['chat-ingress'], description: 'An integration delivery got a 2xx answer.' },
   'integration.delivery.failed': { version: 1, payload: IntegrationDeliveryFailed, producer: 'webhook-dispatcher', consumers: ['message-status', 'chat-ingress'], description: 'An integration delivery exhausted its retries or failed permanently.' },
+  'integration.disabled': { version: 1, payload: IntegrationDisabled, producer: 'webhook-dispatcher', consumers: [], description: 'The dispatcher disabled an integration by itself: failing past its configured period, or its endpoint answered 410 Gone.' },
   'viability.requested': { version: 1, payload: ViabilityRequested, producer: 'chat-ingress', consumers: ['viability'], description: 'A bot flow step asks whether a location can be served.' },
   'viability.checked': { version: 1, payload: ViabilityChecked, producer: 'viability', consumers: ['webhook-dispatcher', 'chat-ingress'], description: 'A viability check finished.' },
   'telephony.call.answered': { version: 1, payload: CallAnswered, producer: 'telephony-bridge', consumers: ['webhook-dispatcher'], description: 'The PBX delivered a call to an operator.' },

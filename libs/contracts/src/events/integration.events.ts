@@ -33,3 +33,15 @@ export class IntegrationDeliveryOutcome {
 
 export class IntegrationDeliverySucceeded extends IntegrationDeliveryOutcome {}
 export class IntegrationDeliveryFailed extends IntegrationDeliveryOutcome {}
+
+/** An integration was switched off by the dispatcher itself (not by an admin); admins see the reason on it. */
+export class IntegrationDisabled {
+  @IsUUID() integrationId!: string;
+  @IsString() integrationName!: string;
+  /** `failing`: no success for the integration's configured period; `gone`: the endpoint answered 410. */
+  @IsIn(['failing', 'gone']) cause!: 'failing' | 'gone';
+  /** The text shown on the integration as its `disabledReason`. */
+  @IsString() @IsNotEmpty() reason!: string;
+  /** When the integration started failing (ISO time), for `failing`. */
+  @IsOptional() @IsString() failingSince?: string;
+}
