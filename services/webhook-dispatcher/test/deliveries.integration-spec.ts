@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createEvent, type ChatMessageSendRequested, type CloudEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { createEvent, type ChatMessageSendRequested, type CloudEvent, type IntegrationDeliveryOutcome, type IntegrationDisabled } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { Webhook } from 'standardwebhooks';
@@ -190,6 +190,9 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       });
       await probe.publish(messageReceived(a.tenantId, 'GONE'));
       await expectEventually(async () => expect((await call('GET', `/integrations/${g.body.id}`)).body).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('410') }), { timeoutMs: 15_000 });
+      await expectEventually(() => expect(probe.ofType<IntegrationDisabled>('integration.disabled').filter((e) => e.data.integrationId === g.body.id)).toHaveLength(1), { timeoutMs: 10_000 });
+      expect(probe.ofType<IntegrationDisabled>('integration.disabled').find((e) => e.data.integrationId === g.body.id)!.data)
+        .toMatchObject({ cause: 'gone', reason: 'the endpoint answered 410 Gone', integrationName: expect.any(String) });
 
       const named = await call('POST', '/integrations', {
         name: 'Viabilidade', kind: 'http',
@@ -258,6 +261,10 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       );
       const view = (await call('GET', `/integrations/${created.body.id}`)).body;
       expect(view).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('no success') });
+      // Raised once as an event (several failing deliveries may race to disable it), with the reason admins see.
+      await expectEventually(() => expect(probe.ofType<IntegrationDisabled>('integration.disabled').filter((e) => e.data.integrationId === created.body.id)).toHaveLength(1), { timeoutMs: 10_000 });
+      expect(probe.ofType<IntegrationDisabled>('integration.disabled').find((e) => e.data.integrationId === created.body.id)!.data)
+        .toMatchObject({ cause: 'failing', reason: view.disabledReason, failingSince: expect.any(String) });
       expect(down.received.length).toBeLessThan(5);
 
       const requestId = randomUUID();

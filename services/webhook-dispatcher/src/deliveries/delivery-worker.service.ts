@@ -203,10 +203,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const attempts = d.attempts + 1;
       if (await this.failingTooLong(m, d, integration)) return this.finish(m, d, integration, result, 'failed');
       if (result.httpStatus === 410) {
-        await m.query(
-          `UPDATE ${S}.integrations SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`,
-          [integration.id, 'the endpoint answered 410 Gone'],
-        );
+        await this.autoDisable(m, d, integration, 'gone', 'the endpoint answered 410 Gone');
         return this.finish(m, d, integration, result, 'failed');
       }
       const delay = PERMANENT.has(result.errorClass ?? '')
@@ -242,17 +239,32 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       [integration.id, period],
     )) as Array<{ failing_since: Date; too_long: boolean }>;
     if (!rows[0]?.too_long) return false;
-    const reason = `failing since ${new Date(rows[0].failing_since).toISOString()} with no success (limit ${period} s)`;
-    await m.query(
-      `UPDATE ${S}.integrations SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`,
+    const failingSince = new Date(rows[0].failing_since).toISOString();
+    await this.autoDisable(m, d, integration, 'failing', `failing since ${failingSince} with no success (limit ${period} s)`, failingSince);
+    return true;
+  }
+
+  /**
+   * Switches the integration off with the reason admins see, audits it and raises `integration.disabled`
+   * (once: concurrent failing deliveries of the same integration find it already disabled).
+   */
+  private async autoDisable(m: EntityManager, d: DeliveryRow, integration: IntegrationRow, cause: 'failing' | 'gone', reason: string, failingSince?: string): Promise<void> {
+    const changed = (await m.query(
+      `UPDATE ${S}.integrations SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1 AND enabled RETURNING id`,
       [integration.id, reason],
-    );
+    )) as unknown[];
+    if (!changed.length) return;
     await this.audit.record(m, {
       tenantId: d.tenant_id, actorKeyId: 'system', service: SERVICE, action: 'integration.auto_disabled',
       targetType: 'integration', targetId: integration.id, after: { enabled: false, disabledReason: reason },
     });
-    this.logger.warn({ integrationId: integration.id, tenantId: d.tenant_id }, 'integration disabled: failing too long');
-    return true;
+    await this.outbox.publish(m, {
+      type: 'integration.disabled',
+      tenantId: d.tenant_id,
+      subject: integration.id,
+      data: { integrationId: integration.id, integrationName: integration.name, cause, reason, ...(failingSince ? { failingSince } : {}) },
+    });
+    this.logger.warn({ integrationId: integration.id, tenantId: d.tenant_id, cause }, 'integration disabled automatically');
   }
 
   private async logAttempt(m: EntityManager, d: DeliveryRow, attempt: number, r: SendResult): Promise<void> {
