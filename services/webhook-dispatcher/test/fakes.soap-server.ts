@@ -39,8 +39,16 @@ export function callStatusWsdl(base: string): string {
       <input><soap:body use="literal"/></input><output><soap:body use="literal"/></output>
     </operation>
   </binding>
+  <binding name="CallStatusBinding12" type="tns:CallStatusPortType">
+    <soap12:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <operation name="UpdateCallStatus">
+      <soap12:operation soapAction="${NS}/UpdateCallStatus"/>
+      <input><soap12:body use="literal"/></input><output><soap12:body use="literal"/></output>
+    </operation>
+  </binding>
   <service name="CallStatusService">
     <port name="CallStatusPort" binding="tns:CallStatusBinding"><soap:address location="${base}/calls"/></port>
+    <port name="CallStatusPort12" binding="tns:CallStatusBinding12"><soap12:address location="${base}/calls"/></port>
   </service>
 </definitions>`;
 }

@@ -80,6 +80,26 @@ describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, Rabbi
     expect(ok.data.response).toMatchObject({ UpdateCallStatusResponse: { accepted: true, ticket: `T-${callId}` } });
   });
 
+  it('calls the SOAP 1.2 binding with an application/soap+xml envelope', async () => {
+    const created = await call('POST', '/integrations', {
+      name: 'Call status SOAP 1.2', kind: 'soap',
+      soap: {
+        wsdlUrl: `${pbxSoap.url}/calls?wsdl`, operation: 'UpdateCallStatus', version: '1.2',
+        params: [{ name: 'callId', value: '{callId}' }, { name: 'ramal', value: '{ramal}' }, { name: 'status', value: 'done' }, { name: 'duration', value: '1' }],
+      },
+      trigger: { eventTypes: ['telephony.call.ended'] },
+    });
+    const preview = await call('POST', `/integrations/${created.body.id}/preview`, { data: { callId: 'p', ramal: '1' } });
+    expect(preview.body.request.headers['Content-Type']).toBe('application/soap+xml; charset=utf-8; action="http://pbx.example/calls/UpdateCallStatus"');
+    expect(preview.body.request.body).toContain('http://www.w3.org/2003/05/soap-envelope');
+    const test = await call('POST', `/integrations/${created.body.id}/test`, { data: { callId: 'x12', ramal: '7' } });
+    expect(test.body).toMatchObject({ ok: true, httpStatus: 200 });
+    // The soap package serves both ports on one path and answers in its own envelope; what matters is that
+    // it accepted the SOAP 1.2 request and the answer came back as JSON.
+    expect(test.body.parsed).toMatchObject({ UpdateCallStatusResponse: { accepted: true, ticket: 'T-x12' } });
+    expect(test.body.request.headers['Content-Type']).toContain('application/soap+xml');
+  });
+
   it('refuses a WSDL with a DOCTYPE (no external entities): the delivery fails without retrying', async () => {
     const evil = await new FakeEndpoint().start();
     evil.handler = () => ({
