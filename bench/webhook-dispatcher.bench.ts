@@ -91,6 +91,9 @@ async function elo(sink: Awaited<ReturnType<typeof startSink>>): Promise<number>
     DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN_KEY,
     ELO_ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
     EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'warn',
+    // One sink, one integration: let it use the whole worker (the baseline runs 64 at once too).
+    DISPATCHER_CONCURRENCY: process.env.DISPATCHER_CONCURRENCY ?? '64',
+    DISPATCHER_PER_INTEGRATION_CONCURRENCY: process.env.DISPATCHER_CONCURRENCY ?? '64',
   });
   const app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'bench', config });
   await app.listen(0, '127.0.0.1');
