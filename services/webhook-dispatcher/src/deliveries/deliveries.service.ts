@@ -8,7 +8,7 @@ import { IntegrationsService } from '../integrations/integrations.service';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 import { DELIVERIES_CHANNEL } from './delivery-worker.service';
-import { maskHeaders } from './request-builder';
+import { maskDeep, maskHeaders } from './request-builder';
 
 const S = '"dispatcher"';
 
@@ -78,7 +78,7 @@ export class DeliveriesService {
           method: rendered.method, url: mask(rendered.url), headers: maskHeaders(rendered.headers, mask),
           body: rendered.body === undefined ? null : mask(rendered.body),
         },
-        builtJson: rendered.builtJson ?? null,
+        builtJson: rendered.builtJson === undefined ? null : maskDeep(rendered.builtJson, mask),
         event,
       };
     } catch (err) {

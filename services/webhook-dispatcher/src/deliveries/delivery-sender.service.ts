@@ -8,7 +8,7 @@ import { buildEnvelope, parseSoapResponse, soapHeaders } from '../soap/soap-enve
 import { WsdlService } from '../soap/wsdl.service';
 import type { IntegrationRow } from '../integrations/integration.model';
 import {
-  maskHeaders, masker, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
+  maskDeep, maskHeaders, masker, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
 } from './request-builder';
 
 export type ErrorClass = 'timeout' | 'dns' | 'connection' | 'tls' | 'http_status' | 'blocked' | 'template' | 'invalid';
@@ -124,8 +124,9 @@ export class DeliverySender {
       }
       return {
         request,
-        response: { status: res.status, headers: res.headers, body: truncate(mask(res.body.toString('utf8'))) },
-        parsed,
+        response: { status: res.status, headers: maskHeaders(res.headers, mask), body: truncate(mask(res.body.toString('utf8'))) },
+        // Reply templates, outcome events and the Test answer see the response with our secrets masked.
+        parsed: maskDeep(parsed, mask),
         httpStatus: res.status,
         ok,
         errorClass: ok ? undefined : 'http_status',

@@ -76,6 +76,16 @@ export function masker(secrets: Record<string, string>): (text: string) => strin
   return (text: string) => values.reduce((t, v) => t.split(v).join('••••'), text);
 }
 
+/** `mask` applied to every string (keys too) of a parsed response: an endpoint that echoes the request must not leak its secrets. */
+export function maskDeep(value: unknown, mask: (t: string) => string): unknown {
+  if (typeof value === 'string') return mask(value);
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, mask));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [mask(k), maskDeep(v, mask)]));
+  }
+  return value;
+}
+
 export function maskHeaders(headers: Record<string, string>, mask: (t: string) => string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {

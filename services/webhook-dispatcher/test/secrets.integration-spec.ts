@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent, type ChatMessageSendRequested, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { Client } from 'pg';
+import { api, FakeEndpoint, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+
+/** URL-special characters on purpose: the query carries it percent-encoded. */
+const API_KEY = 'sk_live+AbC/dEf=gh42';
+const PASSWORD = 'hunter2 & co/zz';
+const leaksIn = (text: string): string[] =>
+  [API_KEY, encodeURIComponent(API_KEY), Buffer.from(API_KEY).toString('base64'), PASSWORD, encodeURIComponent(PASSWORD)].filter((f) => text.includes(f));
+
+describe('webhook-dispatcher keeps integration secrets to the wire (real PostgreSQL, RabbitMQ, an echoing endpoint)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let probe: BusProbe;
+  let echo: FakeEndpoint;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('dispatcher_secrets');
+    echo = await new FakeEndpoint().start();
+    // Echoes what it got, as many test endpoints (httpbin and the like) do.
+    echo.handler = (r) => ({
+      status: 200,
+      body: { echo: { url: r.url, apiKey: r.headers['x-api-key'], auth: r.headers['authorization'], body: JSON.parse(r.body || '{}') as unknown } },
+      headers: { 'x-echo-key': String(r.headers['x-api-key']) },
+    });
+    svc = await startApp(infra);
+    probe = await BusProbe.connect(infra.amqpUrl, ['integration.#', 'chat.message.send.requested']);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await svc?.close();
+    await echo?.close();
+    await infra?.cleanup();
+  });
+
+  it('never shows a secret in attempt logs, API answers (list, get, preview, test, attempts), outcome events or replies', async () => {
+    const a = await tenantWithKey(svc.url);
+    const call = api(svc.url, a.key);
+    const created = await call('POST', '/integrations', {
+      name: 'Echo CRM',
+      kind: 'http',
+      request: {
+        method: 'POST',
+        url: `${echo.url}/crm/{secret.apiKey}`,
+        headers: [{ name: 'X-Api-Key', value: '{secret.apiKey}' }],
+        query: [{ key: 'token', value: '{secret.apiKey}' }],
+        auth: { type: 'basic', username: 'elo', password: '{secret.password}' },
+        body: { kind: 'keyvalue', pairs: [{ key: 'auth[key]', value: '{secret.apiKey}' }, { key: 'contact[name]', value: '{contact.name}' }] },
+      },
+      trigger: { eventTypes: ['chat.message.received'] },
+      secrets: { apiKey: API_KEY, password: PASSWORD },
+      reply: { success: 'Chave: {echo[apiKey]} / {echo[body][auth][key]}' },
+    });
+    expect(created.status).toBe(201);
+    expect(leaksIn(JSON.stringify(created.body))).toEqual([]);
+
+    const conversationId = randomUUID();
+    const ev = createEvent({
+      type: 'chat.message.received',
+      tenantId: a.tenantId,
+      source: 'elo://chat-ingress',
+      subject: conversationId,
+      data: {
+        channelId: randomUUID(), provider: 'whatsapp', conversationId, providerMessageId: `wamid.${randomUUID()}`,
+        contact: { phone: '+5511999990000', name: 'Ana Souza' }, message: { kind: 'text', text: 'oi' }, providerTimestamp: new Date().toISOString(),
+      },
+    });
+    await probe.publish(ev);
+    await expectEventually(() => expect(probe.ofType<ChatMessageSendRequested>('chat.message.send.requested')).toHaveLength(1), { timeoutMs: 15_000 });
+
+    // The endpoint got the real values (the secrets do reach the wire, and only the wire).
+    expect(echo.received).toHaveLength(1);
+    expect(echo.received[0].headers['x-api-key']).toBe(API_KEY);
+    expect(echo.received[0].url).toContain(encodeURIComponent(API_KEY));
+    expect(echo.received[0].headers['authorization']).toBe(`Basic ${Buffer.from(`elo:${PASSWORD}`).toString('base64')}`);
+
+    const reply = probe.ofType<ChatMessageSendRequested>('chat.message.send.requested')[0];
+    expect(reply.data.message).toEqual({ kind: 'text', text: 'Chave: •••• / ••••' });
+    const outcome = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded')[0];
+    expect(outcome.data.response).toMatchObject({ echo: { apiKey: '••••', body: { auth: { key: '••••' } } } });
+    expect(leaksIn(JSON.stringify(probe.events))).toEqual([]);
+
+    const id = created.body.id as string;
+    const deliveries = await call('GET', `/integrations/${id}/deliveries`);
+    const attempts = await call('GET', `/deliveries/${deliveries.body[0].id}/attempts`);
+    expect(attempts.body[0].request.url).toContain('token=••••');
+    expect(attempts.body[0].response.headers['x-echo-key']).toBe('••••');
+    const preview = await call('POST', `/integrations/${id}/preview`, {});
+    const test = await call('POST', `/integrations/${id}/test`, {});
+    expect(test.status).toBe(200);
+    expect(test.body.parsed ?? test.body.response).toBeDefined();
+    expect(preview.body.builtJson).toEqual({ auth: { key: '••••' }, contact: { name: 'Ana Souza' } });
+    const answers = { deliveries, attempts, preview, test, get: await call('GET', `/integrations/${id}`), list: await call('GET', '/integrations') };
+    for (const [name, answer] of Object.entries(answers)) {
+      expect({ name, status: answer.status < 300 }).toEqual({ name, status: true });
+      expect({ name, leaks: leaksIn(JSON.stringify(answer.body)) }).toEqual({ name, leaks: [] });
+    }
+
+    // And nothing in the dispatcher's tables holds them in clear (attempt log, deliveries, integrations).
+    const db = new Client({ connectionString: infra.databaseUrl });
+    await db.connect();
+    try {
+      for (const table of ['attempts', 'deliveries', 'integrations']) {
+        const { rows } = await db.query(`SELECT * FROM dispatcher.${table}`);
+        expect(rows.length).toBeGreaterThan(0);
+        expect(leaksIn(JSON.stringify(rows))).toEqual([]);
+      }
+    } finally {
+      await db.end();
+    }
+  });
+});
