@@ -5,7 +5,7 @@ import { TemplateError, type RenderedRequest } from '@elo/templating';
 import type { HttpRequestDto, SoapRequestDto } from '../integrations/dto/integration.dto';
 import { IntegrationsService } from '../integrations/integrations.service';
 import { buildEnvelope, parseSoapResponse, soapHeaders } from '../soap/soap-envelope';
-import { WsdlService } from '../soap/wsdl.service';
+import { WsdlService, WsdlUnavailableError } from '../soap/wsdl.service';
 import type { IntegrationRow } from '../integrations/integration.model';
 import {
   maskDeep, maskHeaders, masker, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
@@ -82,6 +82,9 @@ export class DeliverySender {
       // The WSDL could not be fetched: a transient failure like any other egress error.
       if (err instanceof EgressError) {
         return { request, ok: false, errorClass: EGRESS_CLASS[err.kind] ?? 'connection', error: `WSDL: ${err.message}`, durationMs: Date.now() - started, context: {} };
+      }
+      if (err instanceof WsdlUnavailableError) {
+        return { request, ok: false, errorClass: 'http_status', error: err.message, durationMs: Date.now() - started, context: {} };
       }
       // Bad templates and unusable WSDLs fail the delivery at once: retrying cannot fix them.
       const errorClass = err instanceof TemplateError ? 'template' : 'invalid';

@@ -12,6 +12,14 @@ export interface WsdlOperation {
   element: string;
 }
 
+/** The WSDL's server answered something other than 200: worth retrying on the schedule, unlike an unusable WSDL. */
+export class WsdlUnavailableError extends Error {
+  constructor(readonly status: number) {
+    super(`WSDL fetch answered HTTP ${status}`);
+    this.name = 'WsdlUnavailableError';
+  }
+}
+
 const CACHE_MS = 10 * 60 * 1000;
 const MAX_CACHED = 500;
 
@@ -31,7 +39,7 @@ export class WsdlService {
     const hit = this.cache.get(url);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.doc;
     const res = await this.egress.request({ method: 'GET', url, timeoutMs, followRedirects: 0, maxResponseBytes: 2 * 1024 * 1024 });
-    if (res.status !== 200) throw new Error(`WSDL fetch answered HTTP ${res.status}`);
+    if (res.status !== 200) throw new WsdlUnavailableError(res.status);
     const doc = parseXml(res.body.toString('utf8'));
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(url, { at: Date.now(), doc });

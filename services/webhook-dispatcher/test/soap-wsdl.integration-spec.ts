@@ -1,0 +1,70 @@
+import { createEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { randomUUID } from 'node:crypto';
+import { api, FakeEndpoint, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { callStatusWsdl, startSoapServer, type SoapFake } from './fakes.soap-server';
+
+describe('webhook-dispatcher SOAP: a WSDL server that is down for a moment (real PostgreSQL, RabbitMQ, soap-package server)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let probe: BusProbe;
+  let pbxSoap: SoapFake;
+  let wsdlHost: FakeEndpoint;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('dispatcher_soap_wsdl');
+    pbxSoap = await startSoapServer();
+    wsdlHost = await new FakeEndpoint().start();
+    svc = await startApp(infra);
+    probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await svc?.close();
+    await wsdlHost?.close();
+    await pbxSoap?.close();
+    await infra?.cleanup();
+  });
+
+  it('retries on the schedule while the WSDL answers 503 (not a permanent failure), then calls the operation', async () => {
+    let wsdlUp = false;
+    wsdlHost.handler = () => (wsdlUp ? { status: 200, body: callStatusWsdl(pbxSoap.url), headers: { 'content-type': 'text/xml' } } : { status: 503, body: 'maintenance' });
+    const a = await tenantWithKey(svc.url);
+    const call = api(svc.url, a.key);
+    const created = await call('POST', '/integrations', {
+      name: 'Call status SOAP, flaky WSDL', kind: 'soap',
+      soap: {
+        wsdlUrl: `${wsdlHost.url}/calls.wsdl`, operation: 'UpdateCallStatus', version: '1.1',
+        params: [{ name: 'callId', value: '{callId}' }, { name: 'ramal', value: '{ramal}' }, { name: 'status', value: '{disposition}' }, { name: 'duration', value: '{durationSeconds}' }],
+      },
+      trigger: { eventTypes: ['telephony.call.ended'] },
+      delivery: { retryScheduleSeconds: [1, 1, 1] },
+    });
+    expect(created.status).toBe(201);
+
+    const callId = '1537276453.47245539';
+    await probe.publish(createEvent({
+      type: 'telephony.call.ended', tenantId: a.tenantId, source: 'elo://telephony', subject: callId,
+      data: { callId, profileId: randomUUID(), ramal: '2001', durationSeconds: 7, disposition: 'ANSWERED' },
+    }));
+    const id = created.body.id as string;
+    await expectEventually(async () => {
+      const list = await call('GET', `/integrations/${id}/deliveries`);
+      expect(list.body[0]).toMatchObject({ outcome: 'pending', attempts: 1, lastErrorClass: 'http_status' });
+    }, { timeoutMs: 15_000 });
+    wsdlUp = true;
+    await expectEventually(
+      () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.integrationId === id)).toHaveLength(1),
+      { timeoutMs: 15_000 },
+    );
+    const ok = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').find((e) => e.data.integrationId === id)!;
+    expect(ok.data.attempts).toBeGreaterThanOrEqual(2);
+    expect(ok.data.response).toMatchObject({ UpdateCallStatusResponse: { accepted: true, ticket: `T-${callId}` } });
+    expect(pbxSoap.calls).toEqual([{ callId, ramal: '2001', status: 'ANSWERED', duration: 7 }]);
+    const attempts = await call('GET', `/deliveries/${ok.data.deliveryId}/attempts`);
+    expect(attempts.body[0]).toMatchObject({ errorClass: 'http_status', error: 'WSDL fetch answered HTTP 503' });
+    expect((attempts.body as Body[]).at(-1)).toMatchObject({ httpStatus: 200 });
+  });
+});
