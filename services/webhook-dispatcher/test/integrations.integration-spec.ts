@@ -85,6 +85,19 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
     expect(bad.status).toBe(400);
     expect((await call('POST', '/integrations', { ...definition, name: 'bad2', secrets: { 'bad name': 'x' } })).status).toBe(400);
     expect((await call('POST', '/integrations', { ...definition, name: 'bad3', trigger: {} })).status).toBe(400);
+    // Headers are checked when saved (a bad one is a 400 now, not a delivery that can never be sent).
+    for (const [i, headers] of [42, { 'X-A': 'b' }, [{ key: 'X-A', value: 'b' }], [{ name: 'Bad Name', value: 'x' }], 'X-Ok: 1\nno colon here', 'Bad Name: x'].entries()) {
+      const res = await call('POST', '/integrations', { ...definition, name: `bad-headers-${i}`, request: { ...definition.request, headers } });
+      expect({ headers, status: res.status }).toEqual({ headers, status: 400 });
+      expect(res.body.detail ?? JSON.stringify(res.body)).toMatch(/header/i);
+    }
+    const soapHeaders = await call('POST', '/integrations', {
+      ...definition, name: 'bad-soap-headers', kind: 'soap', request: undefined,
+      soap: { wsdlUrl: 'https://x.example/?wsdl', operation: 'Op', params: [], headers: [{ name: 'X' }] },
+    });
+    expect(soapHeaders.status).toBe(400);
+    const good = await call('POST', '/integrations', { ...definition, name: 'good-headers', request: { ...definition.request, headers: [{ name: 'X-A', value: '{conversationId}' }] } });
+    expect(good.status).toBe(201);
   });
 
   it('needs integrations:manage to change and integrations:read to view; tenants see only their own', async () => {

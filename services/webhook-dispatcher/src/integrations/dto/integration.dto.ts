@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString,
-  IsUUID, Matches, Max, MaxLength, Min, ValidateIf, ValidateNested,
+  IsUUID, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, ValidateNested,
 } from 'class-validator';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -13,9 +13,48 @@ export const DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86_400;
 /** After a rotation the previous signing secret keeps signing for this long. */
 export const ROTATION_GRACE_SECONDS = 24 * 3600;
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const MAX_HEADERS = 100;
+
 export class HeaderPairDto {
-  @IsString() @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/) name!: string;
+  @IsString() @Matches(HEADER_NAME) name!: string;
   @IsString() @MaxLength(4000) value!: string;
+}
+
+/** What is wrong with headers given as `{name, value}` pairs or as `Name: value` lines, or undefined when nothing is. */
+export function headersProblem(v: unknown): string | undefined {
+  if (typeof v === 'string') {
+    const lines = v.split(/\r?\n/).filter((l) => l.trim());
+    if (lines.length > MAX_HEADERS) return `at most ${MAX_HEADERS} headers`;
+    for (const line of lines) {
+      const i = line.indexOf(':');
+      if (i <= 0 || !HEADER_NAME.test(line.slice(0, i).trim())) return `headers line "${line.slice(0, 60)}" is not "Name: value"`;
+      if (line.length > 4200) return `headers line "${line.slice(0, 60)}…" is too long`;
+    }
+    return undefined;
+  }
+  if (Array.isArray(v)) {
+    if (v.length > MAX_HEADERS) return `at most ${MAX_HEADERS} headers`;
+    for (const h of v as unknown[]) {
+      const pair = h as { name?: unknown; value?: unknown } | null;
+      if (!pair || typeof pair !== 'object' || typeof pair.name !== 'string' || !HEADER_NAME.test(pair.name) || typeof pair.value !== 'string' || pair.value.length > 4000) {
+        return 'each header is {"name": a header name, "value": a string of at most 4000 characters}';
+      }
+    }
+    return undefined;
+  }
+  return 'headers are a list of {name, value} pairs or text with one "Name: value" per line';
+}
+
+/** Headers as pairs or as lines, checked when saved: a bad header is a 400, not a delivery that can never be sent. */
+function IsHeaders(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isHeaders',
+    validator: {
+      validate: (v: unknown) => headersProblem(v) === undefined,
+      defaultMessage: (args) => `${args?.property ?? 'headers'}: ${headersProblem(args?.value) ?? 'invalid'}`,
+    },
+  });
 }
 
 export class KeyValueDto {
@@ -46,7 +85,7 @@ export class HttpRequestDto {
   @IsString() @IsNotEmpty() @MaxLength(4000) url!: string;
   /** List of pairs, or text with one `Name: value` per line. */
   @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
-  @IsOptional() headers?: HeaderPairDto[] | string;
+  @IsOptional() @IsHeaders() headers?: HeaderPairDto[] | string;
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => KeyValueDto) query?: KeyValueDto[];
   @IsOptional() @ValidateNested() @Type(() => BodyDto) body?: BodyDto;
   @IsOptional() @ValidateNested() @Type(() => AuthDto) auth?: AuthDto;
@@ -65,7 +104,7 @@ export class SoapRequestDto {
   @ApiPropertyOptional({ enum: ['1.1', '1.2'] }) @IsOptional() @IsIn(['1.1', '1.2']) version?: '1.1' | '1.2';
   @IsArray() @ArrayMaxSize(200) @ValidateNested({ each: true }) @Type(() => SoapParamDto) params!: SoapParamDto[];
   @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
-  @IsOptional() headers?: HeaderPairDto[] | string;
+  @IsOptional() @IsHeaders() headers?: HeaderPairDto[] | string;
   @IsOptional() @ValidateNested() @Type(() => AuthDto) auth?: AuthDto;
 }
 
