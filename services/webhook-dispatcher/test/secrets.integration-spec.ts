@@ -53,7 +53,8 @@ describe('webhook-dispatcher keeps integration secrets to the wire (real Postgre
       },
       trigger: { eventTypes: ['chat.message.received'] },
       secrets: { apiKey: API_KEY, password: PASSWORD },
-      reply: { success: 'Chave: {echo[apiKey]} / {echo[body][auth][key]}' },
+      // Replies go to the customer: even a template naming a secret gets nothing for it.
+      reply: { success: 'Chave: {echo[apiKey]} / {echo[body][auth][key]}{secret.apiKey}' },
     });
     expect(created.status).toBe(201);
     expect(leaksIn(JSON.stringify(created.body))).toEqual([]);

@@ -36,7 +36,7 @@ export interface SendResult {
   errorClass?: ErrorClass;
   error?: string;
   durationMs: number;
-  /** Template context, for the reply template. */
+  /** Template context for the reply template: the event's fields, never the integration's secrets (replies go to customers). */
   context: Record<string, unknown>;
 }
 
@@ -90,7 +90,8 @@ export class DeliverySender {
       const errorClass = err instanceof TemplateError ? 'template' : 'invalid';
       return { request, ok: false, errorClass, error: (err as Error).message, durationMs: Date.now() - started, context: {} };
     }
-    const { rendered, context, mask } = prepared;
+    const { rendered, mask } = prepared;
+    const { secret: _secret, ...context } = prepared.context;
     const body = rendered.body ?? '';
     const headers = { ...rendered.headers, ...signatureHeaders(this.integrations.signingSecrets(integration), webhookId, body) };
     const request: SentRequestView = {
