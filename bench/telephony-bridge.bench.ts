@@ -22,7 +22,7 @@ import { Agent, request, type IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createTestInfra } from '@elo/testing';
-import { startPbxSimulator } from '../tools/pbx-simulator/src';
+import { startPbxSimulator } from '../tools/pbx-simulator/pbx-simulator';
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const RATE = Number(process.argv[3] ?? 200);

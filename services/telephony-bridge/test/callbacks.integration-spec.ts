@@ -59,6 +59,22 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect(host.body.detail).toContain('recording.request');
     });
 
+    it('GET /telephony/presets lists generic-http and asterisk-ari with what they fill in (telephony:manage)', async () => {
+      const r = await h.api<Array<{ id: string; example: { click2call: { request: { method: string; url: string; headers?: unknown[] }; callId: unknown } } }>>(
+        'GET', '/telephony/presets', t.headers,
+      );
+      expect(r.status).toBe(200);
+      expect(r.body.map((p) => p.id)).toEqual(['generic-http', 'asterisk-ari']);
+      const ari = r.body[1].example.click2call;
+      expect(ari.request).toMatchObject({ method: 'POST', url: 'http://10.0.0.5:8088/ari/channels' });
+      expect(ari.request.headers).toEqual([{ name: 'Authorization', value: 'Basic {chaveBase64}' }]);
+      expect(ari.callId).toEqual({ from: 'json', path: 'id' });
+      expect(r.body[0].example.click2call.callId).toEqual({ from: 'text' });
+      const caller = await h.tenant(['telephony:call']);
+      expect((await h.api('GET', '/telephony/presets', caller.headers)).status).toBe(403);
+      expect((await h.api('GET', '/telephony/presets')).status).toBe(401);
+    });
+
     it('needs telephony:manage and keeps tenants apart', async () => {
       const caller = await h.tenant(['telephony:call']);
       expect((await h.api('GET', '/pbx-profiles', caller.headers)).status).toBe(403);

@@ -105,7 +105,7 @@ export class CallbacksController {
       const header = req.headers['x-callback-token'];
       const presented = typeof header === 'string' ? header : typeof q.token === 'string' ? q.token : '';
       if (!presented || !sameToken(presented, expected)) {
-        this.logger.warn({ profileId: profile.id, source }, 'callback refused: token missing or wrong');
+        this.logger.warn({ profileId: profile.id, source }, 'callback refused: the callback token was absent or did not match');
         throw new ProblemException(403, 'the callback token is missing or wrong');
       }
     }

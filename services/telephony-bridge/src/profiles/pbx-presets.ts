@@ -76,3 +76,48 @@ export function presetTemplates(
     },
   };
 }
+
+export interface PresetDescription {
+  id: Exclude<Preset, 'custom'>;
+  title: string;
+  description: string;
+  /** Fields POST /pbx-profiles takes with this preset, besides name and allowedCidrs. */
+  fields: Array<{ name: string; required: boolean; description: string }>;
+  /** The templates the preset fills in, for the example base URL. */
+  example: { baseUrl: string; click2call: Click2CallSpec; recording: RecordingSpec };
+}
+
+/** What GET /telephony/presets answers: each preset, what it needs and what it fills in. */
+export function describePresets(): PresetDescription[] {
+  const baseUrl = 'http://10.0.0.5:8088';
+  return [
+    {
+      id: 'generic-http',
+      title: 'Generic HTTP PBX',
+      description:
+        'GET {baseUrl}/click2call?ramal=&telefone=&chave= answers the call id as plain text (e.g. 1537276453.47245539); '
+        + 'GET {baseUrl}/recordings/{callid}?telefone=&chave= answers the WAV.',
+      fields: [
+        { name: 'baseUrl', required: true, description: 'the PBX base URL, e.g. http://10.0.0.5:8080' },
+        { name: 'chave', required: false, description: 'the PBX auth key, sent as {chave}' },
+        { name: 'pbxHost', required: false, description: 'the PBX host when it is on a private network' },
+      ],
+      example: { baseUrl, ...presetTemplates('generic-http', baseUrl) },
+    },
+    {
+      id: 'asterisk-ari',
+      title: 'Asterisk ARI (originate)',
+      description:
+        'POST {baseUrl}/ari/channels?endpoint=PJSIP/{ramal}&extension={telefone}&context=… with basic auth (chave = user:password); '
+        + 'the call id is the new channel id; the recording is GET {baseUrl}/ari/recordings/stored/{callid}/file.',
+      fields: [
+        { name: 'baseUrl', required: true, description: 'the ARI base URL, e.g. http://10.0.0.5:8088' },
+        { name: 'chave', required: true, description: 'ARI user:password (basic auth)' },
+        { name: 'ariContext', required: false, description: 'dialplan context (default from-internal)' },
+        { name: 'ariEndpoint', required: false, description: 'endpoint template (default PJSIP/{ramal})' },
+        { name: 'pbxHost', required: false, description: 'the PBX host when it is on a private network' },
+      ],
+      example: { baseUrl, ...presetTemplates('asterisk-ari', baseUrl) },
+    },
+  ];
+}

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, P
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { CreatePbxProfileDto, PbxProfileView, UpdatePbxProfileDto } from './dto/pbx-profile.dto';
+import { describePresets, type PresetDescription } from './pbx-presets';
 import { ProfilesService } from './profiles.service';
 
 const uuid = new ParseUUIDPipe({ version: '4' });
@@ -42,5 +43,17 @@ export class ProfilesController {
   @HttpCode(204)
   async remove(@CurrentPrincipal() p: Principal, @Param('id', uuid) id: string): Promise<void> {
     await this.profiles.remove(tenantIdOf(p), p.keyId, id);
+  }
+}
+
+@ApiTags('pbx-profiles')
+@ApiBearerAuth()
+@RequirePermission('telephony:manage')
+@Controller('telephony')
+export class PresetsController {
+  @Get('presets')
+  @ApiOperation({ summary: 'The ready-made PBX presets (generic HTTP PBX, Asterisk ARI originate) and the templates they fill in' })
+  presets(): PresetDescription[] {
+    return describePresets();
   }
 }

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { ProfilesController } from './profiles.controller';
+import { PresetsController, ProfilesController } from './profiles.controller';
 import { ProfilesService } from './profiles.service';
 
-@Module({ controllers: [ProfilesController], providers: [ProfilesService], exports: [ProfilesService] })
+@Module({ controllers: [ProfilesController, PresetsController], providers: [ProfilesService], exports: [ProfilesService] })
 export class ProfilesModule {}

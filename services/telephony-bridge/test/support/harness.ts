@@ -3,7 +3,7 @@ import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
-import { startPbxSimulator, type PbxSimulator } from '../../../../tools/pbx-simulator/src';
+import { startPbxSimulator, type PbxSimulator } from './pbx-simulator';
 import { AppModule, SERVICE } from '../../src/app.module';
 import { TelephonyBridgeConfig } from '../../src/config/telephony-bridge.config';
 import { PopHub } from '../../src/screen-pop/pop-hub.service';

@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
  *   GET|POST /click2call?ramal=&telefone=&chave=   → the new call id, as plain text or JSON
  *   POST     /ari/channels?endpoint=&extension=    → an ARI channel ({ id, name, state, ... })
  *   GET      /recordings/{callid}?chave=           → a generated WAV (audio/wav, streamed)
+ *   GET      /recording?callid=&chave=             → the same WAV
  *   GET      /ari/recordings/stored/{name}/file    → the same WAV
  *   POST     /_control  { ...SimulatorSettings }    → change behaviour at run time
  *   POST     /_control/push { kind, url, params, token?, method? } → push a callback to Elo
@@ -33,6 +34,10 @@ export interface SimulatorSettings {
 export interface PbxSimulatorOptions extends Partial<SimulatorSettings> {
   port?: number;
   host?: string;
+  /** Same as `answer`: how Click2Call answers the call id. */
+  callIdFormat?: 'text' | 'json';
+  /** Same as `click2call`: answer, hang (timeout) or fail with `errorStatus`. */
+  mode?: 'ok' | 'timeout' | 'error';
 }
 
 export interface RecordedRequest {
@@ -135,8 +140,13 @@ function basicPassword(h: string | string[] | undefined): string | undefined {
 }
 
 export async function startPbxSimulator(opts: PbxSimulatorOptions = {}): Promise<PbxSimulator> {
-  const { port = 0, host = '127.0.0.1', ...rest } = opts;
-  const settings: SimulatorSettings = { ...DEFAULT_SETTINGS, ...rest };
+  const { port = 0, host = '127.0.0.1', callIdFormat, mode, ...rest } = opts;
+  const settings: SimulatorSettings = {
+    ...DEFAULT_SETTINGS,
+    ...(callIdFormat ? { answer: callIdFormat } : {}),
+    ...(mode ? { click2call: mode } : {}),
+    ...rest,
+  };
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const stats = { wavBytesSent: 0 };
@@ -196,7 +206,9 @@ export async function startPbxSimulator(opts: PbxSimulatorOptions = {}): Promise
     }
 
     const isClick2Call = url.pathname === '/click2call' || (url.pathname === '/ari/channels' && rec.method === 'POST');
-    const wav = /^\/recordings\/([^/]+)$/.exec(url.pathname) ?? /^\/ari\/recordings\/stored\/([^/]+)\/file$/.exec(url.pathname);
+    const wav = /^\/recordings\/([^/]+)$/.exec(url.pathname)
+      ?? /^\/ari\/recordings\/stored\/([^/]+)\/file$/.exec(url.pathname)
+      ?? (url.pathname === '/recording' ? ['', encodeURIComponent(p.callid ?? '')] : null);
     if (!isClick2Call && !wav) return send(res, 404, 'text/plain', 'no such PBX route');
     if (!authorised(rec, p)) return send(res, 401, 'text/plain', 'invalid chave');
 

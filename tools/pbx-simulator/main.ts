@@ -1,8 +1,8 @@
 /**
  * PBX simulator, standalone:
  *
- *   node -r @swc-node/register tools/pbx-simulator/src/main.ts [--port 5090] [--host 127.0.0.1]
- *        [--answer text|json] [--chave SECRET] [--wav-bytes 1048576]
+ *   node -r @swc-node/register tools/pbx-simulator/main.ts [--port 5090] [--host 127.0.0.1]
+ *        [--answer text|json] [--mode ok|timeout|error] [--chave SECRET] [--wav-bytes 1048576]
  *
  * Change behaviour while it runs:  curl -XPOST localhost:5090/_control -d '{"click2call":"timeout"}'
  * Push a callback to Elo:          curl -XPOST localhost:5090/_control/push -d '{"kind":"answered",
@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   const opts: PbxSimulatorOptions = {
     port: Number(arg('port') ?? 5090),
     host: arg('host') ?? '127.0.0.1',
-    answer: arg('answer') === 'json' ? 'json' : 'text',
+    callIdFormat: arg('answer') === 'json' ? 'json' : 'text',
+    ...(arg('mode') === 'timeout' || arg('mode') === 'error' ? { mode: arg('mode') as 'timeout' | 'error' } : {}),
     ...(arg('chave') ? { chave: arg('chave') } : {}),
     ...(arg('wav-bytes') ? { wavBytes: Number(arg('wav-bytes')) } : {}),
   };
