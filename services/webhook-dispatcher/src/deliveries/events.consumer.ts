@@ -28,33 +28,7 @@ interface NewDelivery {
 export class EventsConsumer {
   private readonly logger = createLogger(SERVICE).child({ component: 'events-consumer' });
 
-  // Bound per domain rather than to `#`: the dispatcher's own outcome events (integration.delivery.*,
-  // one per delivery) would otherwise all come back through its queue and inbox only to be skipped.
-  @EventHandler('chat.#', { batch: true })
-  onChat(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
-    return this.onEvents(events, ctx);
-  }
-
-  @EventHandler('telephony.#', { batch: true })
-  onTelephony(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
-    return this.onEvents(events, ctx);
-  }
-
-  @EventHandler('viability.#', { batch: true })
-  onViability(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
-    return this.onEvents(events, ctx);
-  }
-
-  @EventHandler('message.#', { batch: true })
-  onMessageStatus(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
-    return this.onEvents(events, ctx);
-  }
-
-  @EventHandler('integration.requested', { batch: true })
-  onRequested(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
-    return this.onEvents(events, ctx);
-  }
-
+  @EventHandler('#', { batch: true })
   async onEvents(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
     const rows: NewDelivery[] = [];
     // Outcomes of our own deliveries never trigger integrations (a failing integration would feed itself).
