@@ -108,6 +108,8 @@ describe('telephony-bridge: screen pop', () => {
 
     it('signs in, pops the answered customer without a reload, and starts a Click2Call', async () => {
       const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+      const requested: Array<{ url: string; authorization?: string }> = [];
+      page.on('request', (r) => requested.push({ url: r.url(), authorization: r.headers().authorization }));
       const text = (sel: string) => page.locator(sel).first().textContent({ timeout: 1_000 }).catch(() => null);
       await page.goto(`${h.url}/operator`);
       await page.fill('#api-key', t.key);
@@ -115,6 +117,11 @@ describe('telephony-bridge: screen pop', () => {
       await page.click('#login-form button[type=submit]');
       await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
       expect(page.url()).not.toContain(t.key);
+      // The stream is read with fetch: the key in a header, no key or token in any URL.
+      const events = requested.filter((r) => r.url.includes('/operators/5001/events'));
+      expect(events.length).toBeGreaterThan(0);
+      expect(events[0]).toEqual({ url: `${h.url}/operators/5001/events`, authorization: `Bearer ${t.key}` });
+      expect(requested.filter((r) => r.url.includes(t.key) || r.url.includes('token='))).toEqual([]);
       expect(await page.evaluate('sessionStorage.getItem("elo.operator.key")')).toBe(t.key);
 
       let navigations = 0;

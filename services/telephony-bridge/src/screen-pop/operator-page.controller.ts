@@ -18,7 +18,7 @@ export function operatorPageDir(): string | undefined {
 
 /**
  * The operator's screen: static files only. The page asks for the API key, keeps it in
- * sessionStorage and sends it as a header; the event stream is opened with a short-lived token.
+ * sessionStorage and sends it as a header, the event stream included (read with fetch streaming).
  */
 @ApiExcludeController()
 @Public()

@@ -1,6 +1,6 @@
 // Operator screen: sign in with an API key (kept in sessionStorage), subscribe to the extension's
-// screen pops with EventSource (a short-lived stream token, never the key, in the URL), and start
-// Click2Call calls.
+// screen pops (Server-Sent Events read with fetch streaming, the key in the Authorization header,
+// never in a URL), and start Click2Call calls.
 
 interface Pop {
   ramal: string;
@@ -16,7 +16,7 @@ const KEY = 'elo.operator.key';
 const RAMAL = 'elo.operator.ramal';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-let source: EventSource | undefined;
+let stream: AbortController | undefined;
 let retry: number | undefined;
 
 function setState(state: 'off' | 'live' | 'reconnecting', text: string): void {
@@ -62,8 +62,8 @@ function showPop(pop: Pop): void {
 }
 
 function signOut(message = ''): void {
-  source?.close();
-  source = undefined;
+  stream?.abort();
+  stream = undefined;
   if (retry) window.clearTimeout(retry);
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(RAMAL);
@@ -77,26 +77,44 @@ function signOut(message = ''): void {
 
 async function connect(): Promise<void> {
   const ramal = sessionStorage.getItem(RAMAL) ?? '';
-  source?.close();
+  stream?.abort();
+  const ctrl = new AbortController();
+  stream = ctrl;
   let res: Response;
   try {
-    res = await api(`/operators/${encodeURIComponent(ramal)}/stream-tokens`, { method: 'POST' });
+    // fetch, not EventSource: the API key travels in the Authorization header, never in a URL.
+    res = await api(`/operators/${encodeURIComponent(ramal)}/events`, { headers: { accept: 'text/event-stream' }, signal: ctrl.signal });
   } catch {
-    scheduleReconnect();
+    if (stream === ctrl) scheduleReconnect();
     return;
   }
   if (res.status === 401 || res.status === 403) return signOut(await problemText(res));
-  if (!res.ok) return scheduleReconnect();
-  const { url } = (await res.json()) as { url: string };
-  const es = new EventSource(url);
-  source = es;
-  es.addEventListener('ready', () => setState('live', 'live'));
-  es.addEventListener('answered', (e) => showPop(JSON.parse((e as MessageEvent<string>).data) as Pop));
-  es.onerror = () => {
-    // The token in the URL is short-lived: get a new one rather than let EventSource retry the old.
-    es.close();
-    if (source === es) scheduleReconnect();
-  };
+  if (!res.ok || !res.body) return scheduleReconnect();
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buf += value.replace(/\r\n?/g, '\n');
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('data:')) data += line.slice(5).replace(/^ /, '');
+        }
+        if (event === 'ready') setState('live', 'live');
+        else if (event === 'answered' && data) showPop(JSON.parse(data) as Pop);
+      }
+    }
+  } catch {
+    /* aborted or connection lost */
+  }
+  if (stream === ctrl) scheduleReconnect();
 }
 
 function scheduleReconnect(): void {
