@@ -26,6 +26,18 @@ describe('SOAP envelopes', () => {
     expect(fault.fault).toEqual({ Reason: 'bad' });
   });
 
+  it('keeps what the system sent: leading zeros, amounts, long ids as strings; entities and character references decoded', () => {
+    const { body } = parseSoapResponse(
+      '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><r:Res xmlns:r="urn:x" r:code="007">' +
+      '<cpf>01234567890</cpf><cep>01310100</cep><valor>1.50</valor><protocolo>12345678901234567890</protocolo><n>42</n><neg>-3.5</neg>' +
+      '<ok>true</ok><url>https://pay.example/b?id=1&amp;t=2</url><msg>S&#227;o Paulo &lt;SP&gt; &#x2713;</msg><h>0x1F</h><e>1e5</e></r:Res></s:Body></s:Envelope>',
+    );
+    expect(body).toEqual({ Res: {
+      '@code': '007', cpf: '01234567890', cep: '01310100', valor: '1.50', protocolo: '12345678901234567890', n: 42, neg: -3.5,
+      ok: true, url: 'https://pay.example/b?id=1&t=2', msg: 'São Paulo <SP> ✓', h: '0x1F', e: '1e5',
+    } });
+  });
+
   it('finds the endpoint, action and request element of a document/literal operation', () => {
     const doc = parseXml(`<definitions targetNamespace="urn:w" xmlns:tns="urn:w">
       <types><schema targetNamespace="urn:s"/></types>

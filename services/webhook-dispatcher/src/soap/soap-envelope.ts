@@ -13,7 +13,10 @@ export function assertNoDtd(xml: string): void {
   if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) throw new Error('XML with DOCTYPE or ENTITY declarations is refused');
 }
 
-/** Parses untrusted XML: DTDs refused, entities not processed, namespace prefixes removed. */
+/**
+ * Parses untrusted XML: DTDs refused, the parser's entity processing off, namespace prefixes removed.
+ * Text is then decoded (the five predefined entities and character references only) and typed with care.
+ */
 export function parseXml(xml: string): Record<string, unknown> {
   assertNoDtd(xml);
   const parser = new XMLParser({
@@ -21,10 +24,41 @@ export function parseXml(xml: string): Record<string, unknown> {
     attributeNamePrefix: '@',
     removeNSPrefix: true,
     processEntities: false,
-    parseTagValue: true,
+    parseTagValue: false,
     trimValues: true,
   });
-  return parser.parse(xml) as Record<string, unknown>;
+  return typed(parser.parse(xml), false) as Record<string, unknown>;
+}
+
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+function decodeXmlText(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&(?:(lt|gt|amp|quot|apos)|#(\d{1,7})|#x([0-9a-fA-F]{1,6}));/g, (m, name?: string, dec?: string, hex?: string) => {
+    if (name) return PREDEFINED[name];
+    const cp = dec ? Number(dec) : parseInt(hex ?? '', 16);
+    return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+  });
+}
+
+/**
+ * Element text becomes true/false or a number only when it reads back exactly, so a CPF or CEP with a
+ * leading zero, an amount like "1.50" or a long protocol number stay the strings the system sent.
+ * Attributes stay strings.
+ */
+function typed(v: unknown, attribute: boolean): unknown {
+  if (typeof v === 'string') {
+    const s = decodeXmlText(v);
+    if (attribute) return s;
+    if (s === 'true' || s === 'false') return s === 'true';
+    if (/^-?\d+(\.\d+)?$/.test(s) && String(Number(s)) === s) return Number(s);
+    return s;
+  }
+  if (Array.isArray(v)) return v.map((x) => typed(x, attribute));
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, typed(x, k.startsWith('@'))]));
+  }
+  return v;
 }
 
 const NAME = /^[A-Za-z_][\w.-]*$/;
