@@ -1,4 +1,4 @@
-import { CidrList, normaliseAddress, sourceAddress } from './source-address';
+import { CidrList, normaliseAddress, parseCidr, sourceAddress } from './source-address';
 
 const req = (peer: string, xff?: string) => ({ socket: { remoteAddress: peer }, headers: xff ? { 'x-forwarded-for': xff } : {} });
 
@@ -15,6 +15,13 @@ describe('CidrList', () => {
     expect(list.contains(undefined)).toBe(false);
   });
   it('normalises mapped addresses', () => expect(normaliseAddress('::ffff:127.0.0.1')).toBe('127.0.0.1'));
+  it('takes IPv4 only as a dotted quad (no `10` = 0.0.0.10, no octal `010.0.0.1` = 8.0.0.1)', () => {
+    for (const bad of ['10', '127.1', '010.0.0.1', '0x7f.0.0.1', '10/8', '010.0.0.0/8', '1.2.3.4/33', '']) expect(parseCidr(bad)).toBeUndefined();
+    expect(parseCidr('10.0.0.0/8')).toBeDefined();
+    expect(parseCidr('0.0.0.0/0')).toBeDefined();
+    expect(normaliseAddress('010.0.0.1')).toBeUndefined();
+    expect(new CidrList(['10']).contains('0.0.0.10')).toBe(false);
+  });
 });
 
 describe('sourceAddress', () => {

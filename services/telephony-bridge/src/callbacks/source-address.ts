@@ -2,15 +2,25 @@ import ipaddr from 'ipaddr.js';
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+/**
+ * An address in its usual notation only: dotted-quad IPv4 (ipaddr.js would also take `10` as
+ * 0.0.0.10 and `010.0.0.1` as octal 8.0.0.1, surprising whoever typed an allow-list) or IPv6.
+ */
+function parseIp(text: string): ipaddr.IPv4 | ipaddr.IPv6 {
+  if (!text.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(text)) throw new Error(`not a dotted-quad IPv4 address: ${text}`);
+  return ipaddr.parse(text);
+}
+
 /** `10.0.0.0/8`, `2001:db8::/32` or one address (`192.0.2.7` → /32); undefined when not valid. */
 export function parseCidr(text: string): Range | undefined {
   const s = text.trim();
   try {
     if (s.includes('/')) {
+      parseIp(s.slice(0, s.indexOf('/')));
       const [addr, bits] = ipaddr.parseCIDR(s);
       return [unmap(addr), addr.kind() === 'ipv6' && unmap(addr).kind() === 'ipv4' ? Math.max(0, bits - 96) : bits];
     }
-    const addr = unmap(ipaddr.parse(s));
+    const addr = unmap(parseIp(s));
     return [addr, addr.kind() === 'ipv4' ? 32 : 128];
   } catch {
     return undefined;
@@ -21,7 +31,7 @@ export function parseCidr(text: string): Range | undefined {
 export function normaliseAddress(text: string | undefined): string | undefined {
   if (!text) return undefined;
   try {
-    return unmap(ipaddr.parse(text.trim())).toString();
+    return unmap(parseIp(text.trim())).toString();
   } catch {
     return undefined;
   }
