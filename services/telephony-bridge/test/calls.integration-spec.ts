@@ -174,7 +174,7 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       expect(growth).toBeLessThan(size);
     });
 
-    it('anything but a WAV is a 502 with the reason; a hanging PBX a 504', async () => {
+    it('anything but a WAV, or an HTTP error, is a 502 with the reason', async () => {
       h.pbx.configure({ recording: 'not-wav' });
       const html = await h.api<{ detail: string }>('GET', '/calls/1537276453.1/recording', t.headers);
       expect(html.status).toBe(502);
@@ -185,8 +185,8 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       expect(missing.body.detail).toBe('the PBX answered the recording request with HTTP 404: recording not found');
     });
 
-    it('a recording over the size cap is refused before anything is sent', async () => {
-      const small = await startHarness('telephony_calls_cap', { TELEPHONY_RECORDING_MAX_BYTES: '100000' });
+    it('size cap: a declared oversize recording is refused before anything is sent, an undeclared one cut at the cap; a hanging PBX is a 504', async () => {
+      const small = await startHarness('telephony_calls_cap', { TELEPHONY_RECORDING_MAX_BYTES: '100000', TELEPHONY_RECORDING_TIMEOUT_MS: '1000' });
       try {
         const st = await small.tenant();
         await small.profile(st);
@@ -194,6 +194,31 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
         const r = await small.api<{ detail: string }>('GET', '/calls/1537276453.2/recording', st.headers);
         expect(r.status).toBe(502);
         expect(r.body.detail).toContain('100000 byte limit');
+
+        // Chunked, no content-length: headers are out before the size is known, so the cap cuts the
+        // connection (no chunked terminator) rather than hand over a silently truncated WAV.
+        small.pbx.configure({ wavBytes: 200_000, chunked: true });
+        const res = await fetch(`${small.url}/calls/1537276453.3/recording`, { headers: st.headers });
+        expect(res.status).toBe(200);
+        let received = 0;
+        const outcome = await (async () => {
+          try {
+            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) received += chunk.length;
+            return 'complete';
+          } catch {
+            return 'cut';
+          }
+        })();
+        expect(outcome).toBe('cut');
+        expect(received).toBeLessThanOrEqual(100_000);
+        small.pbx.configure({ wavBytes: 50_000, chunked: true });
+        const fine = await fetch(`${small.url}/calls/1537276453.4/recording`, { headers: st.headers });
+        expect([fine.status, (await fine.arrayBuffer()).byteLength]).toEqual([200, 50_000]);
+
+        small.pbx.configure({ recording: 'timeout' });
+        const hung = await small.api<{ detail: string }>('GET', '/calls/1537276453.5/recording', st.headers);
+        expect(hung.status).toBe(504);
+        expect(hung.body.detail).toMatch(/did not answer the recording request in time/);
       } finally {
         await small.close();
       }

@@ -27,6 +27,8 @@ export interface SimulatorSettings {
   errorBody: string;
   /** Size of the generated WAV in bytes (header included). */
   wavBytes: number;
+  /** Send the WAV chunked, without content-length (its size shows only as it streams). */
+  chunked?: boolean;
   /** When set, requests must carry it (query `chave`, form/JSON `chave`, or basic-auth password). */
   chave?: string;
 }
@@ -166,7 +168,7 @@ export async function startPbxSimulator(opts: PbxSimulatorOptions = {}): Promise
 
   async function streamWav(res: ServerResponse, total: number): Promise<void> {
     const dataBytes = Math.max(0, total - 44);
-    res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': 44 + dataBytes });
+    res.writeHead(200, settings.chunked ? { 'content-type': 'audio/wav' } : { 'content-type': 'audio/wav', 'content-length': 44 + dataBytes });
     const write = (b: Buffer) => {
       stats.wavBytesSent += b.length;
       return res.write(b) ? Promise.resolve() : new Promise<void>((r) => res.once('drain', r));
