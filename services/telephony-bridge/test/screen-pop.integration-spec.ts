@@ -28,7 +28,7 @@ describe('telephony-bridge: screen pop', () => {
   const ready = (c: SseClient) => expectEventually(() => expect(c.events.some((e) => e.event === 'ready')).toBe(true));
   const answered = (c: SseClient) => c.events.filter((e) => e.event === 'answered');
 
-  it('an API-key stream gets the answered call for its tenant and extension only, once', async () => {
+  it('an API-key stream gets the answered call for its tenant and extension only, once, then its end', async () => {
     const mine = await sse(`${h.url}/operators/1001/events`, t.headers);
     const otherRamal = await sse(`${h.url}/operators/1002/events`, t.headers);
     const other = await h.tenant();
@@ -51,6 +51,17 @@ describe('telephony-bridge: screen pop', () => {
     await expectEventually(() => expect(answered(mine).map((e) => e.data.callId)).toEqual([cid, marker]));
     expect(answered(otherRamal)).toHaveLength(0);
     expect(answered(otherTenant)).toHaveLength(0);
+
+    // The end of the call reaches the same screen (ramal from the answered call), once.
+    await h.pbx.pushEnded(profile.callbackBase, { cid, duration: 125, disposition: 'ANSWERED' });
+    await h.pbx.pushEnded(profile.callbackBase, { cid, duration: 125, disposition: 'ANSWERED' });
+    await h.pbx.pushEnded(profile.callbackBase, { cid: marker, duration: 3 });
+    const ended = () => mine.events.filter((e) => e.event === 'ended');
+    await expectEventually(() => expect(ended().map((e) => e.data.callId)).toEqual([cid, marker]));
+    expect(ended()[0].data).toEqual({
+      ramal: '1001', callId: cid, profileId: profile.id, durationSeconds: 125, disposition: 'ANSWERED', endedAt: expect.any(String),
+    });
+    expect(otherRamal.events.filter((e) => e.event === 'ended')).toHaveLength(0);
   });
 
   it('a callback refused by the allow-list pops nothing', async () => {
@@ -106,7 +117,7 @@ describe('telephony-bridge: screen pop', () => {
     });
     afterAll(async () => browser?.close());
 
-    it('signs in, pops the answered customer without a reload, and starts a Click2Call', async () => {
+    it('signs in, pops the answered customer without a reload, shows the call ended, and starts a Click2Call', async () => {
       const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
       const requested: Array<{ url: string; authorization?: string }> = [];
       page.on('request', (r) => requested.push({ url: r.url(), authorization: r.headers().authorization }));
@@ -132,6 +143,9 @@ describe('telephony-bridge: screen pop', () => {
       expect(await text('#pop-phone')).toBe('(41) 98844-5566');
       expect(await text('#pop-contact')).toBe('CRM-778');
       expect(navigations).toBe(0);
+      await h.pbx.pushEnded(profile.callbackBase, { cid, duration: 125, disposition: 'ANSWERED' });
+      await expectEventually(async () => expect(await text('#pop-status')).toBe('ended after 2:05 (ANSWERED)'));
+      expect(await page.getAttribute('#pop', 'data-state')).toBe('ended');
 
       await page.click('#c2c-submit'); // phone prefilled from the pop
       await expectEventually(async () => expect(await text('#c2c-result')).toMatch(/^Calling \(41\) 98844-5566 — call id \d+\.\d+$/));

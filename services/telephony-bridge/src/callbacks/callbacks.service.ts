@@ -4,7 +4,7 @@ import { Outbox } from '@elo/messaging';
 import { ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import type { PbxProfile } from '../profiles/profiles.service';
-import { POP_CHANNEL, type ScreenPop } from '../screen-pop/pop-hub.service';
+import { POP_CHANNEL, type CallEndedPop, type ScreenPop } from '../screen-pop/pop-hub.service';
 import type { AnsweredParams, EndedParams } from './callback-params';
 
 export interface CallbackOutcome {
@@ -15,7 +15,8 @@ export interface CallbackOutcome {
 /**
  * Stores PBX callbacks. The callbacks table holds one row per (profile, kind, call id): a repeated
  * callback inserts nothing, publishes nothing and pops nothing. Otherwise the call row, the event
- * and the screen pop (NOTIFY, delivered by PostgreSQL at commit) commit together.
+ * and the screen pop (NOTIFY, delivered by PostgreSQL at commit; `ended` too, so the operator's
+ * screen shows the call is over) commit together.
  */
 @Injectable()
 export class CallbacksService {
@@ -105,6 +106,13 @@ export class CallbacksService {
       );
       const telefone = p.num ?? known[0]?.telefone ?? undefined;
       const empresaId = p.empresaId ?? known[0]?.empresa_id ?? undefined;
+      const pop: CallEndedPop = {
+        event: 'ended', tenantId: profile.tenantId, ramal, callId: p.cid, profileId: profile.id,
+        ...(p.duration !== undefined ? { durationSeconds: p.duration } : {}),
+        ...(p.disposition ? { disposition: p.disposition } : {}),
+        endedAt: new Date().toISOString(),
+      };
+      await m.query('SELECT pg_notify($1, $2)', [POP_CHANNEL, JSON.stringify(pop)]);
       await this.outbox.publish(m, {
         type: 'telephony.call.ended',
         tenantId: profile.tenantId,

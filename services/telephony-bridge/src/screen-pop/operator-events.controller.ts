@@ -45,7 +45,7 @@ export class OperatorEventsController {
   @Public()
   @ApiBearerAuth()
   @ApiQuery({ name: 'token', required: false, description: 'stream token from POST /operators/{ramal}/stream-tokens' })
-  @ApiOperation({ summary: 'Screen pop (text/event-stream): event `answered` with the call delivered to this extension' })
+  @ApiOperation({ summary: 'Screen pop (text/event-stream): event `answered` with the call delivered to this extension, `ended` when it ends' })
   @ApiProduces('text/event-stream')
   async events(@Param('ramal') ramal: string, @Query('token') token: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
     const r = checkRamal(ramal);
@@ -59,8 +59,8 @@ export class OperatorEventsController {
     req.socket.setNoDelay(true);
     res.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ ramal: r, live: this.hub.connected })}\n\n`);
     const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => {
-      const { tenantId: _t, ...data } = pop;
-      res.write(`id: ${pop.callId}\nevent: answered\ndata: ${JSON.stringify(data)}\n\n`);
+      const { tenantId: _t, event = 'answered', ...data } = pop;
+      res.write(`id: ${pop.callId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     });
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     const close = () => {

@@ -7,8 +7,9 @@ import type { TelephonyBridgeConfig } from '../config/telephony-bridge.config';
 /** The PostgreSQL channel answered calls are announced on (payload: a ScreenPop as JSON), by NOTIFY in the callback's transaction. */
 export const POP_CHANNEL = 'telephony_pop';
 
-/** What an operator's screen receives when a call is delivered to its extension. */
+/** What an operator's screen receives when a call is delivered to its extension (SSE event `answered`). */
 export interface ScreenPop {
+  event?: 'answered';
   tenantId: string;
   ramal: string;
   callId: string;
@@ -19,7 +20,21 @@ export interface ScreenPop {
   answeredAt: string;
 }
 
-type Listener = (pop: ScreenPop) => void;
+/** What it receives when that call ends (SSE event `ended`). */
+export interface CallEndedPop {
+  event: 'ended';
+  tenantId: string;
+  ramal: string;
+  callId: string;
+  profileId: string;
+  durationSeconds?: number;
+  disposition?: string;
+  endedAt: string;
+}
+
+export type OperatorEvent = ScreenPop | CallEndedPop;
+
+type Listener = (pop: OperatorEvent) => void;
 
 /**
  * Screen pops across replicas: the callback's transaction runs NOTIFY, so every replica hears the
@@ -85,9 +100,9 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
 
   private dispatch(payload: string | undefined): void {
     if (!payload) return;
-    let pop: ScreenPop;
+    let pop: OperatorEvent;
     try {
-      pop = JSON.parse(payload) as ScreenPop;
+      pop = JSON.parse(payload) as OperatorEvent;
     } catch {
       return;
     }

@@ -12,6 +12,14 @@ interface Pop {
   answeredAt: string;
 }
 
+interface Ended {
+  ramal: string;
+  callId: string;
+  durationSeconds?: number;
+  disposition?: string;
+  endedAt: string;
+}
+
 const KEY = 'elo.operator.key';
 const RAMAL = 'elo.operator.ramal';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -55,10 +63,19 @@ function showPop(pop: Pop): void {
   $('pop-empresa').textContent = pop.empresaId ?? '—';
   $('pop-callid').textContent = pop.callId;
   $('pop-time').textContent = new Date(pop.answeredAt).toLocaleTimeString();
+  $('pop-status').textContent = 'in progress';
   if (pop.telefone) $<HTMLInputElement>('c2c-telefone').value = pop.telefone;
   const li = document.createElement('li');
   li.textContent = `${new Date(pop.answeredAt).toLocaleTimeString()} · ${formatPhone(pop.telefone)} · contact ${pop.contactId ?? '—'} · ${pop.callId}`;
   $('history').prepend(li);
+}
+
+function showEnded(e: Ended): void {
+  if ($('pop').dataset.callId !== e.callId) return;
+  $('pop').dataset.state = 'ended';
+  const d = e.durationSeconds;
+  const duration = d === undefined ? '' : ` after ${Math.floor(d / 60)}:${String(d % 60).padStart(2, '0')}`;
+  $('pop-status').textContent = `ended${duration}${e.disposition ? ` (${e.disposition})` : ''}`;
 }
 
 function signOut(message = ''): void {
@@ -109,6 +126,7 @@ async function connect(): Promise<void> {
         }
         if (event === 'ready') setState('live', 'live');
         else if (event === 'answered' && data) showPop(JSON.parse(data) as Pop);
+        else if (event === 'ended' && data) showEnded(JSON.parse(data) as Ended);
       }
     }
   } catch {
