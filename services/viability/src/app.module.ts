@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { EloServiceModule } from '@elo/platform';
 import { ViabilityConfig } from './config/viability.config';
 import { migrations } from './database/migrations';
+import { ViabilityModule } from './viability.module';
 
 export const SERVICE = 'viability';
 export const SCHEMA = 'viability';
@@ -11,7 +12,7 @@ export class AppModule {
   static register(config: ViabilityConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [EloServiceModule.forRoot({ service: SERVICE, schema: SCHEMA, config, entities: [], migrations })],
+      imports: [EloServiceModule.forRoot({ service: SERVICE, schema: SCHEMA, config, entities: [], migrations }), ViabilityModule],
     };
   }
 }

@@ -1,4 +1,5 @@
 import { Init1763800000000 } from './1763800000000-Init';
+import { Inventory1764100000000 } from './1764100000000-Inventory';
 
 /** Every migration of the `viability` schema, in order. */
-export const migrations = [Init1763800000000];
+export const migrations = [Init1763800000000, Inventory1764100000000];

@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { EventHandler, type HandlerContext } from '@elo/messaging';
+import type { ChatMessageReceived, CloudEvent, ViabilityRequested } from '@elo/contracts';
+import { randomUUID } from 'node:crypto';
+import { ChecksService } from './checks.service';
+import { ViabilityService } from './viability.service';
+
+/** Checks asked for on the bus: a bot flow's viability step, and customers' location messages. */
+@Injectable()
+export class CheckConsumer {
+  constructor(
+    private readonly checks: ChecksService,
+    private readonly viability: ViabilityService,
+  ) {}
+
+  @EventHandler('viability.requested')
+  async onRequested(event: CloudEvent<ViabilityRequested>, ctx: HandlerContext): Promise<void> {
+    const d = event.data;
+    if (d.location) {
+      await this.checks.runIn(ctx.manager, event.tenantid, {
+        lat: d.location.lat,
+        lng: d.location.lng,
+        via: 'coordinates',
+        requestId: d.requestId,
+        conversationId: d.conversationId,
+        channelId: d.channelId,
+      });
+      return;
+    }
+    // Addresses need a geocoder and FindME a link flow; neither is configured here yet: say so.
+    await ctx.publish({
+      type: 'viability.checked',
+      tenantId: event.tenantid,
+      subject: d.conversationId ?? d.requestId,
+      data: {
+        requestId: d.requestId,
+        ...(d.conversationId ? { conversationId: d.conversationId } : {}),
+        status: 'not_found',
+        via: d.findme ? 'findme' : 'address',
+        reason: d.findme ? 'FindME links are not available yet' : 'address lookup is not configured',
+      },
+    });
+  }
+
+  @EventHandler('chat.message.received')
+  async onChatMessage(event: CloudEvent<ChatMessageReceived>, ctx: HandlerContext): Promise<void> {
+    const loc = event.data.message.location;
+    if (event.data.message.kind !== 'location' || !loc) return;
+    const settings = await this.viability.settings(ctx.manager, event.tenantid);
+    if (!settings.chatLocationChecks) return;
+    const result = await this.checks.runIn(ctx.manager, event.tenantid, {
+      lat: loc.lat,
+      lng: loc.lng,
+      via: 'chat_location',
+      conversationId: event.data.conversationId,
+      channelId: event.data.channelId,
+    });
+    await ctx.publish({
+      type: 'chat.message.send.requested',
+      tenantId: event.tenantid,
+      subject: event.data.conversationId,
+      data: {
+        messageId: randomUUID(),
+        conversationId: event.data.conversationId,
+        channelId: event.data.channelId,
+        message: { kind: 'text', text: this.viability.reply(result, settings) },
+        origin: 'viability',
+      },
+    });
+  }
+}

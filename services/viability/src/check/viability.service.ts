@@ -1,0 +1,147 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+export type BoxStatus = 'in_project' | 'not_deployed' | 'deployed' | 'certified';
+export type Outcome = 'viable' | 'not_viable' | 'not_found';
+
+export interface BoxInRange {
+  id: string;
+  externalId: string;
+  name: string;
+  status: BoxStatus;
+  freePorts: number;
+  distanceMeters: number;
+  pole?: string | null;
+  refusedBecause?: 'full' | 'in_project' | 'not_deployed';
+}
+
+export interface CheckResult {
+  status: Outcome;
+  mode: 'radius' | 'pole';
+  maxDropMeters: number;
+  box?: BoxInRange;
+  pole?: { id: string; externalId: string; name: string; distanceMeters: number; boxDistanceMeters: number };
+  alternatives: BoxInRange[];
+  refused: BoxInRange[];
+  reason?: string;
+}
+
+export interface TenantSettings {
+  maxDropMeters: number;
+  mode: 'radius' | 'pole';
+  chatLocationChecks: boolean;
+  replies: Partial<Record<Outcome, string>>;
+}
+
+/** Portuguese defaults for the chat replies; `{box}` and `{distance}` are filled in. */
+export const DEFAULT_REPLIES: Record<Outcome, string> = {
+  viable: 'Boa notícia! Temos cobertura no seu endereço (caixa {box}, a {distance} m). Vamos seguir com a contratação?',
+  not_viable: 'Há rede perto de você, mas no momento não temos porta disponível. Podemos avisar quando liberar?',
+  not_found: 'Ainda não temos cobertura nesse local.',
+};
+
+const BOX_COLUMNS = `id, external_id, name, status, port_capacity - ports_in_use AS free_ports, pole_external_id`;
+
+interface BoxRow {
+  id: string;
+  external_id: string;
+  name: string;
+  status: BoxStatus;
+  free_ports: number;
+  pole_external_id: string | null;
+  d: number;
+}
+
+function toBox(r: BoxRow): BoxInRange {
+  const b: BoxInRange = {
+    id: r.id,
+    externalId: r.external_id,
+    name: r.name,
+    status: r.status,
+    freePorts: Math.max(0, Number(r.free_ports)),
+    distanceMeters: Math.round(Number(r.d) * 10) / 10,
+    pole: r.pole_external_id,
+  };
+  if (r.status === 'in_project' || r.status === 'not_deployed') b.refusedBecause = r.status;
+  else if (b.freePorts < 1) b.refusedBecause = 'full';
+  return b;
+}
+
+const POINT = 'ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography';
+
+/**
+ * "Can we serve this point?" from the tenant's inventory. Eligible: a deployed or certified box with a
+ * free port within the drop distance. Radius mode takes the nearest eligible box; pole mode the
+ * nearest pole that has an eligible box within the drop distance of it. KNN on the GiST indexes.
+ */
+@Injectable()
+export class ViabilityService {
+  async settings(m: EntityManager, tenantId: string): Promise<TenantSettings> {
+    const rows: Array<{ max_drop_m: number; mode: 'radius' | 'pole'; chat_location_checks: boolean; replies: Partial<Record<Outcome, string>> }> =
+      await m.query('SELECT max_drop_m, mode, chat_location_checks, replies FROM viability.settings WHERE tenant_id = $1', [tenantId]);
+    const r = rows[0];
+    return {
+      maxDropMeters: r?.max_drop_m ?? 150,
+      mode: r?.mode ?? 'radius',
+      chatLocationChecks: r?.chat_location_checks ?? false,
+      replies: r?.replies ?? {},
+    };
+  }
+
+  async check(m: EntityManager, tenantId: string, lat: number, lng: number): Promise<CheckResult> {
+    const s = await this.settings(m, tenantId);
+    const inRange = (
+      (await m.query(
+        `SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
+          WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
+          ORDER BY location <-> ${POINT} LIMIT 50`,
+        [tenantId, lng, lat, s.maxDropMeters],
+      )) as BoxRow[]
+    ).map(toBox);
+    const eligible = inRange.filter((b) => !b.refusedBecause);
+    const refused = inRange.filter((b) => b.refusedBecause);
+    const base = { mode: s.mode, maxDropMeters: s.maxDropMeters, refused };
+
+    if (s.mode === 'pole') {
+      const poles: Array<{ id: string; external_id: string; name: string; d: number }> = await m.query(
+        `SELECT id, external_id, name, ST_Distance(location, ${POINT}) AS d FROM viability.poles
+          WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
+          ORDER BY location <-> ${POINT} LIMIT 10`,
+        [tenantId, lng, lat, s.maxDropMeters],
+      );
+      for (const p of poles) {
+        const near = (
+          (await m.query(
+            `SELECT b.id, b.external_id, b.name, b.status, b.port_capacity - b.ports_in_use AS free_ports,
+                    b.pole_external_id, ST_Distance(b.location, p.location) AS d
+               FROM viability.boxes b JOIN viability.poles p ON p.id = $2
+              WHERE b.tenant_id = $1 AND b.status IN ('deployed', 'certified') AND b.ports_in_use < b.port_capacity
+                AND ST_DWithin(b.location, p.location, $3)
+              ORDER BY b.location <-> p.location LIMIT 1`,
+            [tenantId, p.id, s.maxDropMeters],
+          )) as BoxRow[]
+        ).map(toBox);
+        if (near[0]) {
+          return {
+            ...base,
+            status: 'viable',
+            box: near[0],
+            pole: { id: p.id, externalId: p.external_id, name: p.name, distanceMeters: Math.round(Number(p.d) * 10) / 10, boxDistanceMeters: near[0].distanceMeters },
+            alternatives: eligible.filter((b) => b.id !== near[0]!.id),
+          };
+        }
+      }
+      return { ...base, status: inRange.length || poles.length ? 'not_viable' : 'not_found', alternatives: [] };
+    }
+
+    if (eligible[0]) return { ...base, status: 'viable', box: eligible[0], alternatives: eligible.slice(1) };
+    return { ...base, status: inRange.length ? 'not_viable' : 'not_found', alternatives: [] };
+  }
+
+  reply(result: CheckResult, settings: TenantSettings): string {
+    const template = settings.replies[result.status] ?? DEFAULT_REPLIES[result.status];
+    return template
+      .replace(/\{box\}/g, result.box?.name ?? '')
+      .replace(/\{distance\}/g, result.box ? String(Math.round(result.box.distanceMeters)) : '');
+  }
+}

@@ -1,0 +1,90 @@
+import { parse } from 'csv-parse/sync';
+
+export type InventoryKind = 'boxes' | 'poles';
+const STATUSES = ['in_project', 'not_deployed', 'deployed', 'certified'] as const;
+
+export interface InventoryRow {
+  line: number;
+  externalId: string;
+  name: string;
+  lat: number;
+  lng: number;
+  status?: (typeof STATUSES)[number];
+  portCapacity?: number;
+  portsInUse?: number;
+  pole?: string | null;
+}
+
+export interface ParseOutcome {
+  rows: InventoryRow[];
+  errors: Array<{ line: number; reason: string }>;
+}
+
+type Raw = Record<string, unknown>;
+
+const pick = (r: Raw, ...names: string[]) => {
+  for (const n of names) if (r[n] !== undefined && r[n] !== null && r[n] !== '') return r[n];
+  return undefined;
+};
+
+/** Validates one record; returns the row or the reason it is refused. */
+export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, lng: unknown): InventoryRow | string {
+  const externalId = pick(r, 'external_id', 'externalId', 'id');
+  if (externalId === undefined || String(externalId).length > 200) return 'external_id is required (at most 200 characters)';
+  const name = String(pick(r, 'name') ?? externalId);
+  const la = Number(lat);
+  const lo = Number(lng);
+  if (lat === undefined || lat === '' || !Number.isFinite(la) || la < -90 || la > 90) return 'lat must be a number between -90 and 90';
+  if (lng === undefined || lng === '' || !Number.isFinite(lo) || lo < -180 || lo > 180) return 'lng must be a number between -180 and 180';
+  const row: InventoryRow = { line, externalId: String(externalId), name: name.slice(0, 300), lat: la, lng: lo };
+  if (kind === 'poles') return row;
+  const status = String(pick(r, 'status') ?? '');
+  if (!(STATUSES as readonly string[]).includes(status)) return `status must be one of ${STATUSES.join(', ')}`;
+  const cap = Number(pick(r, 'port_capacity', 'portCapacity'));
+  const used = Number(pick(r, 'ports_in_use', 'portsInUse') ?? 0);
+  if (!Number.isInteger(cap) || cap < 0) return 'port_capacity must be a whole number ≥ 0';
+  if (!Number.isInteger(used) || used < 0 || used > cap) return 'ports_in_use must be a whole number between 0 and port_capacity';
+  const pole = pick(r, 'pole_external_id', 'pole');
+  return { ...row, status: status as InventoryRow['status'], portCapacity: cap, portsInUse: used, pole: pole === undefined ? null : String(pole) };
+}
+
+/** CSV with a header row; line numbers count the header as line 1. */
+export function parseCsv(kind: InventoryKind, text: string): ParseOutcome {
+  const out: ParseOutcome = { rows: [], errors: [] };
+  let records: Raw[];
+  try {
+    records = parse(text, { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, relax_column_count: true }) as Raw[];
+  } catch (err) {
+    out.errors.push({ line: 0, reason: `not valid CSV: ${(err as Error).message}` });
+    return out;
+  }
+  records.forEach((r, i) => {
+    const row = toRow(kind, r, i + 2, r.lat ?? r.latitude, r.lng ?? r.lon ?? r.longitude);
+    if (typeof row === 'string') out.errors.push({ line: i + 2, reason: row });
+    else out.rows.push(row);
+  });
+  return out;
+}
+
+/** GeoJSON FeatureCollection of Point features; the "line" is the feature's position (1-based). */
+export function parseGeoJson(kind: InventoryKind, doc: unknown): ParseOutcome {
+  const out: ParseOutcome = { rows: [], errors: [] };
+  const fc = doc as { type?: string; features?: unknown[] };
+  if (fc?.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
+    out.errors.push({ line: 0, reason: 'expected a GeoJSON FeatureCollection' });
+    return out;
+  }
+  fc.features.forEach((f, i) => {
+    const feature = f as { geometry?: { type?: string; coordinates?: unknown[] }; properties?: Raw; id?: unknown };
+    if (feature?.geometry?.type !== 'Point' || !Array.isArray(feature.geometry.coordinates)) {
+      out.errors.push({ line: i + 1, reason: 'geometry must be a Point' });
+      return;
+    }
+    const [lng, lat] = feature.geometry.coordinates;
+    const props = { ...(feature.properties ?? {}), ...(feature.id !== undefined && !feature.properties?.external_id ? { external_id: feature.id } : {}) };
+    const row = toRow(kind, props, i + 1, lat, lng);
+    if (typeof row === 'string') out.errors.push({ line: i + 1, reason: row });
+    else out.rows.push(row);
+  });
+  return out;
+}

@@ -1,0 +1,46 @@
+import { Body, Controller, Get, Put } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AuditService, CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
+import { DataSource } from 'typeorm';
+import { ViabilityService } from '../check/viability.service';
+import { SettingsDto } from './settings.dto';
+
+@ApiTags('viability settings')
+@Controller('settings')
+export class SettingsController {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly viability: ViabilityService,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Get()
+  @RequirePermission('viability:manage')
+  @ApiOperation({ summary: "The tenant's drop distance, mode, chat checks and reply templates" })
+  get(@CurrentPrincipal() p: Principal) {
+    return this.viability.settings(this.ds.manager, tenantIdOf(p));
+  }
+
+  @Put()
+  @RequirePermission('viability:manage')
+  @ApiOperation({ summary: 'Change the settings (fields given replace the stored ones)' })
+  async put(@CurrentPrincipal() p: Principal, @Body() dto: SettingsDto) {
+    const tenantId = tenantIdOf(p);
+    return this.ds.transaction(async (m) => {
+      const before = await this.viability.settings(m, tenantId);
+      const after = {
+        maxDropMeters: dto.maxDropMeters ?? before.maxDropMeters,
+        mode: dto.mode ?? before.mode,
+        chatLocationChecks: dto.chatLocationChecks ?? before.chatLocationChecks,
+        replies: { ...before.replies, ...(dto.replies ?? {}) },
+      };
+      await m.query(
+        `INSERT INTO viability.settings (tenant_id, max_drop_m, mode, chat_location_checks, replies) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id) DO UPDATE SET max_drop_m = $2, mode = $3, chat_location_checks = $4, replies = $5`,
+        [tenantId, after.maxDropMeters, after.mode, after.chatLocationChecks, JSON.stringify(after.replies)],
+      );
+      await this.audit.record(m, { tenantId, actorKeyId: p.keyId, service: 'viability', action: 'settings.updated', targetType: 'viability_settings', targetId: tenantId, before, after });
+      return after;
+    });
+  }
+}

@@ -1,0 +1,200 @@
+import type { INestApplication } from '@nestjs/common';
+import { createEvent } from '@elo/contracts';
+import { BusConnection, BusProbe } from '@elo/messaging';
+import { buildServiceApp, loadConfig } from '@elo/platform';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AppModule, SERVICE } from '../src/app.module';
+import { ViabilityConfig } from '../src/config/viability.config';
+
+const ADMIN = 'v'.repeat(40);
+const HOME = { lat: -25.4284, lng: -49.2733 }; // the customer
+
+describe('viability: the check, the inventory and the chat path', () => {
+  let infra: TestInfra;
+  let app: INestApplication;
+  let url: string;
+  let probe: BusProbe;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('viability');
+    const config = loadConfig(ViabilityConfig, {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 5).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+    });
+    app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
+    await app.listen(0, '127.0.0.1');
+    await app.get(BusConnection).waitReady(15_000);
+    url = await app.getUrl();
+    ds = app.get(DataSource);
+    probe = await BusProbe.connect(infra.amqpUrl, ['viability.checked', 'chat.message.send.requested']);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await app?.close();
+    await infra?.cleanup();
+  });
+
+  const call = async <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown, type = 'application/json') => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': type } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+
+  async function tenant(): Promise<{ id: string; key: string }> {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const k = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body;
+    return { id: t.id, key: k.key };
+  }
+
+  /** The point `meters` from the customer in direction `azimuthDeg`, computed by PostGIS on the spheroid. */
+  async function at(meters: number, azimuthDeg: number, from = HOME): Promise<{ lat: number; lng: number }> {
+    const [r] = await ds.query(
+      `SELECT ST_Y(p::geometry) AS lat, ST_X(p::geometry) AS lng
+         FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, radians($4)) AS p) x`,
+      [from.lng, from.lat, meters, azimuthDeg],
+    );
+    return { lat: Number(r.lat), lng: Number(r.lng) };
+  }
+
+  const csv = (rows: string[][]) => rows.map((r) => r.join(',')).join('\n');
+
+  it('imports CSV boxes (upsert by external id), reporting bad rows by line', async () => {
+    const t = await tenant();
+    const a = await at(100, 0);
+    const body = csv([
+      ['external_id', 'name', 'lat', 'lng', 'status', 'port_capacity', 'ports_in_use'],
+      ['CTO-1', 'CTO 1', String(a.lat), String(a.lng), 'deployed', '16', '3'],
+      ['CTO-2', 'CTO 2', '95', '-49', 'deployed', '8', '0'],
+      ['CTO-3', 'CTO 3', String(a.lat), String(a.lng), 'flying', '8', '0'],
+      ['CTO-4', 'CTO 4', String(a.lat), String(a.lng), 'certified', '8', '9'],
+    ]);
+    const first = await call('POST', '/inventory/import?kind=boxes', t.key, body, 'text/csv');
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ inserted: 1, updated: 0 });
+    expect(first.body.errors).toEqual([
+      { line: 3, reason: expect.stringMatching(/lat/) },
+      { line: 4, reason: expect.stringMatching(/status/) },
+      { line: 5, reason: expect.stringMatching(/ports_in_use/) },
+    ]);
+    const again = await call('POST', '/inventory/import?kind=boxes', t.key, csv([
+      ['external_id', 'name', 'lat', 'lng', 'status', 'port_capacity', 'ports_in_use'],
+      ['CTO-1', 'CTO 1 renamed', String(a.lat), String(a.lng), 'deployed', '16', '4'],
+    ]), 'text/csv');
+    expect(again.body).toMatchObject({ inserted: 0, updated: 1, errors: [] });
+    expect((await call('POST', '/inventory/import?kind=boxes', t.key, 'x', 'application/xml')).status).toBe(415);
+  });
+
+  it('radius mode: viable, not_viable with the refusals, not_found, and the drop-distance edge', async () => {
+    const t = await tenant();
+    const [near, full, project] = await Promise.all([at(60, 90), at(40, 180), at(30, 270)]);
+    const fc = {
+      type: 'FeatureCollection',
+      features: [
+        { type: 'Feature', geometry: { type: 'Point', coordinates: [full.lng, full.lat] }, properties: { external_id: 'FULL', name: 'Full', status: 'deployed', port_capacity: 8, ports_in_use: 8 } },
+        { type: 'Feature', geometry: { type: 'Point', coordinates: [project.lng, project.lat] }, properties: { external_id: 'PROJ', name: 'Proj', status: 'in_project', port_capacity: 8, ports_in_use: 0 } },
+      ],
+    };
+    expect((await call('POST', '/inventory/import?kind=boxes', t.key, fc, 'application/geo+json')).body).toMatchObject({ inserted: 2 });
+    const notViable = await call<{ status: string; refused: Array<{ externalId: string; refusedBecause: string }> }>('POST', '/viability', t.key, HOME);
+    expect(notViable.status).toBe(200);
+    expect(notViable.body.status).toBe('not_viable');
+    expect(notViable.body.refused.map((r) => [r.externalId, r.refusedBecause]).sort()).toEqual([['FULL', 'full'], ['PROJ', 'in_project']]);
+
+    await call('POST', '/inventory/import?kind=boxes', t.key, { type: 'FeatureCollection', features: [
+      { type: 'Feature', geometry: { type: 'Point', coordinates: [near.lng, near.lat] }, properties: { external_id: 'NEAR', name: 'Near', status: 'certified', port_capacity: 8, ports_in_use: 2 } },
+    ] }, 'application/json');
+    const viable = await call<{ status: string; box: { externalId: string; distanceMeters: number; freePorts: number } }>('POST', '/viability', t.key, HOME);
+    expect(viable.body.status).toBe('viable');
+    expect(viable.body.box).toMatchObject({ externalId: 'NEAR', freePorts: 6 });
+    expect(viable.body.box.distanceMeters).toBeCloseTo(60, 0);
+
+    // Edge: only boxes at 149 m (in) and 151 m (out), seen from a point with nothing else near.
+    const far = await at(5_000, 0);
+    const [in149, out151] = await Promise.all([at(149, 0, far), at(151, 90, far)]);
+    await call('POST', '/inventory/import?kind=boxes', t.key, { type: 'FeatureCollection', features: [
+      { type: 'Feature', geometry: { type: 'Point', coordinates: [out151.lng, out151.lat] }, properties: { external_id: 'OUT', name: 'Out', status: 'deployed', port_capacity: 8, ports_in_use: 0 } },
+    ] });
+    expect((await call<{ status: string }>('POST', '/viability', t.key, far)).body.status).toBe('not_found');
+    await call('POST', '/inventory/import?kind=boxes', t.key, { type: 'FeatureCollection', features: [
+      { type: 'Feature', geometry: { type: 'Point', coordinates: [in149.lng, in149.lat] }, properties: { external_id: 'IN', name: 'In', status: 'deployed', port_capacity: 8, ports_in_use: 0 } },
+    ] });
+    const edge = await call<{ status: string; box: { externalId: string } }>('POST', '/viability', t.key, far);
+    expect(edge.body).toMatchObject({ status: 'viable', box: { externalId: 'IN' } });
+
+    // Every check is published.
+    await expectEventually(() => expect(probe.ofType('viability.checked').filter((e) => e.tenantid === t.id).length).toBeGreaterThanOrEqual(4));
+    // Another tenant sees none of this network.
+    const other = await tenant();
+    expect((await call<{ status: string }>('POST', '/viability', other.key, HOME)).body.status).toBe('not_found');
+    expect((await call('POST', '/viability', t.key, { lat: 91, lng: 0 })).status).toBe(400);
+  });
+
+  it('pole mode: the nearest usable pole, then the nearest eligible box to it', async () => {
+    const t = await tenant();
+    await call('PUT', '/settings', t.key, { mode: 'pole', maxDropMeters: 100 });
+    const [poleA, poleB] = await Promise.all([at(20, 0), at(80, 180)]);
+    // Pole A is nearer but has only a full box; pole B has an eligible one.
+    const [boxA, boxB] = await Promise.all([at(30, 90, poleA), at(50, 90, poleB)]);
+    await call('POST', '/inventory/import?kind=poles', t.key, csv([
+      ['external_id', 'name', 'lat', 'lng'],
+      ['P-A', 'Pole A', String(poleA.lat), String(poleA.lng)],
+      ['P-B', 'Pole B', String(poleB.lat), String(poleB.lng)],
+    ]), 'text/csv');
+    await call('POST', '/inventory/import?kind=boxes', t.key, csv([
+      ['external_id', 'name', 'lat', 'lng', 'status', 'port_capacity', 'ports_in_use', 'pole_external_id'],
+      ['B-A', 'Box A', String(boxA.lat), String(boxA.lng), 'deployed', '8', '8', 'P-A'],
+      ['B-B', 'Box B', String(boxB.lat), String(boxB.lng), 'deployed', '8', '1', 'P-B'],
+    ]), 'text/csv');
+    const r = await call<{ status: string; mode: string; pole: { externalId: string; distanceMeters: number }; box: { externalId: string; distanceMeters: number } }>('POST', '/viability', t.key, HOME);
+    expect(r.body).toMatchObject({ status: 'viable', mode: 'pole', pole: { externalId: 'P-B' }, box: { externalId: 'B-B' } });
+    expect(r.body.pole.distanceMeters).toBeCloseTo(80, 0);
+    expect(r.body.box.distanceMeters).toBeCloseTo(50, 0);
+  });
+
+  it('answers a bot flow step and a location message on the chat, on the bus', async () => {
+    const t = await tenant();
+    const box = await at(50, 45);
+    await call('POST', '/inventory/import?kind=boxes', t.key, csv([
+      ['external_id', 'name', 'lat', 'lng', 'status', 'port_capacity', 'ports_in_use'],
+      ['CTO-9', 'CTO Centro', String(box.lat), String(box.lng), 'deployed', '16', '0'],
+    ]), 'text/csv');
+    const requestId = randomUUID();
+    const conversationId = randomUUID();
+    await probe.publish(createEvent({ type: 'viability.requested', tenantId: t.id, source: 'elo://test', data: { requestId, conversationId, location: HOME } }));
+    await expectEventually(() => {
+      const e = probe.ofType<{ requestId: string; status: string; box: { name: string } }>('viability.checked').find((x) => x.data.requestId === requestId);
+      expect(e?.data).toMatchObject({ status: 'viable', box: { name: 'CTO Centro' } });
+    });
+
+    // Chat location checks are off by default, then switched on.
+    const channelId = randomUUID();
+    const location = (id: string) => createEvent({
+      type: 'chat.message.received', tenantId: t.id, source: 'elo://test',
+      data: {
+        channelId, provider: 'whatsapp', conversationId, providerMessageId: id, contact: { phone: '+5541988445566' },
+        message: { kind: 'location', location: HOME }, providerTimestamp: new Date().toISOString(),
+      },
+    });
+    const off = location('wamid.LOC1');
+    await probe.publish(off);
+    // Handled (the inbox has it) while checks are off: no reply.
+    await expectEventually(async () =>
+      expect(await ds.query('SELECT 1 FROM viability.inbox WHERE event_id = $1', [off.id])).toHaveLength(1),
+    );
+    await call('PUT', '/settings', t.key, { chatLocationChecks: true, replies: { viable: 'Atendemos você pela {box}!' } });
+    await probe.publish(location('wamid.LOC2'));
+    const reply = await expectEventually(() => {
+      const r = probe.ofType<{ conversationId: string; message: { text: string } }>('chat.message.send.requested').filter((x) => x.data.conversationId === conversationId);
+      expect(r).toHaveLength(1);
+      return r[0]!;
+    });
+    expect(reply.data.message.text).toBe('Atendemos você pela CTO Centro!');
+  });
+});
