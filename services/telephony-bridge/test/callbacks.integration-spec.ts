@@ -57,6 +57,11 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       });
       expect(host.status).toBe(400);
       expect(host.body.detail).toContain('recording.request');
+      // Name and allow-list are required on create (the fuzzer once got a 500 for an empty body).
+      const empty = await h.api<{ detail: string }>('POST', '/pbx-profiles', t.headers, {});
+      expect(empty.status).toBe(400);
+      expect(empty.body.detail).toMatch(/name/);
+      expect(empty.body.detail).toMatch(/allowedCidrs/);
     });
 
     it('GET /telephony/presets lists generic-http and asterisk-ari with what they fill in (telephony:manage)', async () => {

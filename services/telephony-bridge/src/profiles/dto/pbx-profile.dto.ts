@@ -51,12 +51,11 @@ export class RecordingDto {
 
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9a-fA-F:.]+$/;
 
-export class UpdatePbxProfileDto {
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(100) name?: string;
-
-  @ApiPropertyOptional({ type: [String], example: ['203.0.113.0/24', '198.51.100.7'], description: 'addresses allowed to call the callbacks' })
-  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) allowedCidrs?: string[];
-
+/**
+ * Fields shared by create and update. Name and allow-list are declared in each subclass: an
+ * inherited @IsOptional would make them optional on create too (class-validator merges rules).
+ */
+class PbxProfileFieldsDto {
   @ApiPropertyOptional({ description: 'token the PBX sends (header x-callback-token or query token); null removes it', nullable: true })
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MinLength(16) @MaxLength(200) callbackToken?: string | null;
 
@@ -71,11 +70,18 @@ export class UpdatePbxProfileDto {
   @IsOptional() @ValidateNested() @Type(() => RecordingDto) recording?: RecordingDto;
 }
 
-export class CreatePbxProfileDto extends UpdatePbxProfileDto {
-  @IsString() @MinLength(1) @MaxLength(100) declare name: string;
+export class UpdatePbxProfileDto extends PbxProfileFieldsDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @MinLength(1) @MaxLength(100) name?: string;
 
-  @ApiProperty({ type: [String] })
-  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) declare allowedCidrs: string[];
+  @ApiPropertyOptional({ type: [String], example: ['203.0.113.0/24', '198.51.100.7'], description: 'addresses allowed to call the callbacks' })
+  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) allowedCidrs?: string[];
+}
+
+export class CreatePbxProfileDto extends PbxProfileFieldsDto {
+  @ApiProperty() @IsString() @MinLength(1) @MaxLength(100) name!: string;
+
+  @ApiProperty({ type: [String], example: ['203.0.113.0/24', '198.51.100.7'], description: 'addresses allowed to call the callbacks' })
+  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) allowedCidrs!: string[];
 
   @ApiPropertyOptional({ enum: PRESETS, description: 'generic-http or asterisk-ari fill the templates from baseUrl' })
   @IsOptional() @IsIn(PRESETS) preset?: Preset;
