@@ -18,7 +18,7 @@ export interface OutboxRelayOptions {
   retentionMs?: number;
   cleanupIntervalMs?: number;
   /**
-   * Batches in flight at once (default 2): while one waits for the broker's confirms, the next is
+   * Batches in flight at once (default 4): while one waits for the broker's confirms, the next is
    * claimed and published. SKIP LOCKED keeps them on different rows.
    */
   concurrency?: number;
@@ -76,7 +76,7 @@ export class OutboxRelay {
     this.timers.push(setInterval(() => void this.cleanup(), this.opts.cleanupIntervalMs ?? 60_000));
     this.timers.push(setInterval(() => void this.measureBacklog(), 5_000));
     for (const t of this.timers) t.unref();
-    this.loop = Promise.all(Array.from({ length: this.opts.concurrency ?? 2 }, () => this.run())).then(() => undefined);
+    this.loop = Promise.all(Array.from({ length: this.opts.concurrency ?? 4 }, () => this.run())).then(() => undefined);
   }
 
   /** Stops after publishing what is pending (bounded by `timeoutMs`). */
