@@ -4,6 +4,7 @@ import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { ViabilityConfig } from '../src/config/viability.config';
@@ -17,12 +18,25 @@ describe('viability: the check, the inventory and the chat path', () => {
   let url: string;
   let probe: BusProbe;
   let ds: DataSource;
+  let geocoder: Server;
+  const geocoderCalls: Array<{ q: string; at: number }> = [];
+  /** What the fake Nominatim answers, by query. */
+  const places: Record<string, Array<{ lat: string; lon: string; display_name: string }>> = {};
 
   beforeAll(async () => {
     infra = await createTestInfra('viability');
+    geocoder = createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams.get('q') ?? '';
+      geocoderCalls.push({ q, at: Date.now() });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(places[q] ?? []));
+    });
+    await new Promise<void>((r) => geocoder.listen(0, '127.0.0.1', r));
     const config = loadConfig(ViabilityConfig, {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
       ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 5).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+      GEOCODER_BASE_URL: `http://127.0.0.1:${(geocoder.address() as { port: number }).port}`, GEOCODER_MIN_INTERVAL_MS: '300',
+      EGRESS_ALLOW_PRIVATE: '127.0.0.1/32',
     });
     app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
     await app.listen(0, '127.0.0.1');
@@ -35,6 +49,7 @@ describe('viability: the check, the inventory and the chat path', () => {
   afterAll(async () => {
     await probe?.close();
     await app?.close();
+    await new Promise((r) => geocoder?.close(r));
     await infra?.cleanup();
   });
 
@@ -196,5 +211,42 @@ describe('viability: the check, the inventory and the chat path', () => {
       return r[0]!;
     });
     expect(reply.data.message.text).toBe('Atendemos você pela CTO Centro!');
+  });
+
+  it('locates addresses through the geocoder: found, unknown, ambiguous, cached and spaced out', async () => {
+    const t = await tenant();
+    const box = await at(40, 10);
+    await call('POST', '/inventory/import?kind=boxes', t.key, csv([
+      ['external_id', 'name', 'lat', 'lng', 'status', 'port_capacity', 'ports_in_use'],
+      ['CTO-G', 'CTO Flores', String(box.lat), String(box.lng), 'deployed', '8', '0'],
+    ]), 'text/csv');
+    const far = await at(5_000, 90);
+    places['Rua das Flores 10'] = [{ lat: String(HOME.lat), lon: String(HOME.lng), display_name: 'Rua das Flores, 10, Curitiba' }];
+    places['Rua Principal'] = [
+      { lat: String(HOME.lat), lon: String(HOME.lng), display_name: 'Rua Principal, Curitiba' },
+      { lat: String(far.lat), lon: String(far.lng), display_name: 'Rua Principal, São José dos Pinhais' },
+    ];
+    const found = await call<{ status: string; address: string; box: { name: string } }>('POST', '/viability', t.key, { address: 'Rua das Flores 10' });
+    expect(found.status).toBe(200);
+    expect(found.body).toMatchObject({ status: 'viable', address: 'Rua das Flores, 10, Curitiba', box: { name: 'CTO Flores' } });
+    const unknown = await call<{ status: string; reason: string }>('POST', '/viability', t.key, { address: 'Lugar Nenhum 999' });
+    expect(unknown.body).toMatchObject({ status: 'not_found', reason: expect.stringMatching(/not found/) });
+    const ambiguous = await call<{ status: string; reason: string; candidates: string[] }>('POST', '/viability', t.key, { address: 'Rua Principal' });
+    expect(ambiguous.body).toMatchObject({ status: 'not_found', reason: expect.stringMatching(/ambiguous/) });
+    expect(ambiguous.body.candidates).toHaveLength(2);
+    // Cached: asking again does not call the geocoder; distinct calls were spaced by the interval.
+    const calls = geocoderCalls.length;
+    expect((await call<{ status: string }>('POST', '/viability', t.key, { address: '  rua das flores   10 ' })).body.status).toBe('viable');
+    expect(geocoderCalls.length).toBe(calls);
+    for (let i = 1; i < geocoderCalls.length; i++) expect(geocoderCalls[i]!.at - geocoderCalls[i - 1]!.at).toBeGreaterThanOrEqual(290);
+    expect((await call('POST', '/viability', t.key, {})).status).toBe(400);
+
+    // The bot flow's step can send an address too.
+    const requestId = randomUUID();
+    await probe.publish(createEvent({ type: 'viability.requested', tenantId: t.id, source: 'elo://test', data: { requestId, address: 'Rua das Flores 10' } }));
+    await expectEventually(() => {
+      const e = probe.ofType<{ requestId: string; status: string; via: string }>('viability.checked').find((x) => x.data.requestId === requestId);
+      expect(e?.data).toMatchObject({ status: 'viable', via: 'address' });
+    });
   });
 });

@@ -27,7 +27,15 @@ export class CheckConsumer {
       });
       return;
     }
-    // Addresses need a geocoder and FindME a link flow; neither is configured here yet: say so.
+    if (d.address && !d.findme) {
+      await this.checks.runAddress(ctx.manager, event.tenantid, d.address, {
+        requestId: d.requestId,
+        conversationId: d.conversationId,
+        channelId: d.channelId,
+      });
+      return;
+    }
+    // FindME needs the link flow, which is not built yet: say so.
     await ctx.publish({
       type: 'viability.checked',
       tenantId: event.tenantid,
@@ -37,7 +45,7 @@ export class CheckConsumer {
         ...(d.conversationId ? { conversationId: d.conversationId } : {}),
         status: 'not_found',
         via: d.findme ? 'findme' : 'address',
-        reason: d.findme ? 'FindME links are not available yet' : 'address lookup is not configured',
+        reason: d.findme ? 'FindME links are not available yet' : 'no location or address given',
       },
     });
   }

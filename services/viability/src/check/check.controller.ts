@@ -1,21 +1,34 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
+import { ProblemException } from '@elo/platform';
+import { GeocoderService } from '../geocoder/geocoder.service';
 import { CheckDto } from './check.dto';
 import { ChecksService } from './checks.service';
 
 @ApiTags('viability')
 @Controller('viability')
 export class CheckController {
-  constructor(private readonly checks: ChecksService) {}
+  constructor(
+    private readonly checks: ChecksService,
+    private readonly geocoder: GeocoderService,
+  ) {}
 
   @Post()
   @HttpCode(200)
   @RequirePermission('viability:check')
   @ApiOperation({
-    summary: 'Can we serve this point? viable / not_viable (network near, nothing eligible) / not_found, with the chosen box, alternatives and refused boxes',
+    summary: 'Can we serve this point (lat, lng) or address? viable / not_viable (network near, nothing eligible) / not_found, with the chosen box, alternatives and refused boxes',
   })
-  check(@CurrentPrincipal() p: Principal, @Body() dto: CheckDto) {
-    return this.checks.run(tenantIdOf(p), { lat: dto.lat, lng: dto.lng, via: 'coordinates' });
+  async check(@CurrentPrincipal() p: Principal, @Body() dto: CheckDto) {
+    const tenantId = tenantIdOf(p);
+    if (dto.address === undefined) return this.checks.run(tenantId, { lat: dto.lat!, lng: dto.lng!, via: 'coordinates' });
+    if (!this.geocoder.configured) throw new ProblemException(422, 'address lookup is not configured here; send lat and lng');
+    try {
+      return await this.checks.runAddress(undefined, tenantId, dto.address, {});
+    } catch (err) {
+      if (err instanceof ProblemException) throw err;
+      throw new ProblemException(502, (err as Error).message);
+    }
   }
 }

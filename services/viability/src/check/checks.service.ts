@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Outbox } from '@elo/messaging';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
+import { GeocoderService } from '../geocoder/geocoder.service';
 import { ViabilityService, type CheckResult } from './viability.service';
 
 export interface CheckRequest {
@@ -30,7 +31,42 @@ export class ChecksService {
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
     private readonly viability: ViabilityService,
+    private readonly geocoder: GeocoderService,
   ) {}
+
+  /**
+   * Locates the address, then checks it. An unknown or ambiguous address is answered `not_found` with
+   * the reason (and published like any check); a geocoder that cannot be reached throws.
+   */
+  async runAddress(m: EntityManager | undefined, tenantId: string, address: string, req: Omit<CheckRequest, 'lat' | 'lng' | 'via'>) {
+    const located = await this.geocoder.locate(address);
+    const work = async (tx: EntityManager) => {
+      if (located.found) {
+        return { ...(await this.runIn(tx, tenantId, { ...req, lat: located.lat, lng: located.lng, via: 'address' })), address: located.displayName };
+      }
+      const checkId = randomUUID();
+      const result = { status: 'not_found' as const, reason: located.reason, candidates: located.candidates ?? [], alternatives: [], refused: [] };
+      await tx.query(
+        `INSERT INTO viability.checks (id, tenant_id, via, status, result) VALUES ($1, $2, 'address', 'not_found', $3)`,
+        [checkId, tenantId, JSON.stringify(result)],
+      );
+      await this.outbox.publish(tx, {
+        type: 'viability.checked',
+        tenantId,
+        subject: req.conversationId ?? checkId,
+        data: {
+          ...(req.requestId ? { requestId: req.requestId } : {}),
+          ...(req.conversationId ? { conversationId: req.conversationId } : {}),
+          ...(req.channelId ? { channelId: req.channelId } : {}),
+          status: 'not_found',
+          via: 'address',
+          reason: located.reason,
+        },
+      });
+      return { ...result, checkId };
+    };
+    return m ? work(m) : this.ds.transaction(work);
+  }
 
   run(tenantId: string, req: CheckRequest): Promise<CheckResult & { checkId: string }> {
     return this.ds.transaction((m) => this.runIn(m, tenantId, req));

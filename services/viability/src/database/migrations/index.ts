@@ -1,5 +1,6 @@
 import { Init1763800000000 } from './1763800000000-Init';
 import { Inventory1764100000000 } from './1764100000000-Inventory';
+import { GeocodeCache1764100100000 } from './1764100100000-GeocodeCache';
 
 /** Every migration of the `viability` schema, in order. */
-export const migrations = [Init1763800000000, Inventory1764100000000];
+export const migrations = [Init1763800000000, Inventory1764100000000, GeocodeCache1764100100000];

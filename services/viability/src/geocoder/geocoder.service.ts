@@ -1,0 +1,99 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EgressError, HttpEgress } from '@elo/http-egress';
+import { SERVICE_CONFIG } from '@elo/platform';
+import { DataSource } from 'typeorm';
+import type { ViabilityConfig } from '../config/viability.config';
+
+export type Located =
+  | { found: true; lat: number; lng: number; displayName: string }
+  | { found: false; reason: string; candidates?: string[] };
+
+interface NominatimResult {
+  lat: string;
+  lon: string;
+  display_name?: string;
+}
+
+/** Results farther apart than this make an address ambiguous. */
+const AMBIGUOUS_METERS = 1_000;
+
+function meters(a: { lat: number; lng: number }, b: { lat: number; lng: number }): number {
+  const r = 6_371_000;
+  const dLat = ((b.lat - a.lat) * Math.PI) / 180;
+  const dLng = ((b.lng - a.lng) * Math.PI) / 180;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos((a.lat * Math.PI) / 180) * Math.cos((b.lat * Math.PI) / 180) * Math.sin(dLng / 2) ** 2;
+  return 2 * r * Math.asin(Math.sqrt(h));
+}
+
+/**
+ * Addresses to coordinates through a Nominatim-compatible search API (base URL configured, called
+ * through HttpEgress). Answers are cached in the database, and calls are spaced by at least the
+ * configured interval (one a second by default), across all requests of this replica.
+ */
+@Injectable()
+export class GeocoderService {
+  private next = Promise.resolve();
+  private lastCall = 0;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly egress: HttpEgress,
+    @Inject(SERVICE_CONFIG) private readonly config: ViabilityConfig,
+  ) {}
+
+  get configured(): boolean {
+    return Boolean(this.config.GEOCODER_BASE_URL);
+  }
+
+  async locate(address: string): Promise<Located> {
+    if (!this.config.GEOCODER_BASE_URL) return { found: false, reason: 'address lookup is not configured' };
+    const query = address.trim().replace(/\s+/g, ' ').toLowerCase();
+    const cached: Array<{ result: Located }> = await this.ds.query('SELECT result FROM viability.geocode_cache WHERE query = $1', [query]);
+    if (cached[0]) return cached[0].result;
+    const located = await this.ask(address.trim());
+    await this.ds.query(
+      'INSERT INTO viability.geocode_cache (query, result) VALUES ($1, $2) ON CONFLICT (query) DO NOTHING',
+      [query, JSON.stringify(located)],
+    );
+    return located;
+  }
+
+  private async ask(address: string): Promise<Located> {
+    const results = await this.throttled(async () => {
+      const url = `${this.config.GEOCODER_BASE_URL!.replace(/\/$/, '')}/search?format=jsonv2&limit=5&q=${encodeURIComponent(address)}`;
+      try {
+        const res = await this.egress.request({ method: 'GET', url, headers: { 'user-agent': 'Elo viability', accept: 'application/json' }, timeoutMs: 10_000 });
+        if (res.status !== 200) throw new Error(`the geocoder answered ${res.status}`);
+        return JSON.parse(res.body.toString('utf8')) as NominatimResult[];
+      } catch (err) {
+        throw new Error(err instanceof EgressError ? `the geocoder could not be reached: ${err.reason}` : (err as Error).message);
+      }
+    });
+    const points = (Array.isArray(results) ? results : [])
+      .map((r) => ({ lat: Number(r.lat), lng: Number(r.lon), name: r.display_name ?? '' }))
+      .filter((p) => Number.isFinite(p.lat) && Number.isFinite(p.lng));
+    if (points.length === 0) return { found: false, reason: 'the address was not found' };
+    const [first] = points as [(typeof points)[number]];
+    const far = points.filter((p) => meters(first, p) > AMBIGUOUS_METERS);
+    if (far.length > 0) {
+      return { found: false, reason: 'the address is ambiguous; give more detail (number, district, city)', candidates: points.map((p) => p.name) };
+    }
+    return { found: true, lat: first.lat, lng: first.lng, displayName: first.name };
+  }
+
+  /** Runs calls one after another, at least the configured interval apart. */
+  private throttled<T>(fn: () => Promise<T>): Promise<T> {
+    const interval = this.config.GEOCODER_MIN_INTERVAL_MS ?? 1_000;
+    const run = this.next.then(async () => {
+      const wait = this.lastCall + interval - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.lastCall = Date.now();
+      return fn();
+    });
+    this.next = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}
