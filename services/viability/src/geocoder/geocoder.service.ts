@@ -66,7 +66,7 @@ export class GeocoderService {
         if (res.status !== 200) throw new Error(`the geocoder answered ${res.status}`);
         return JSON.parse(res.body.toString('utf8')) as NominatimResult[];
       } catch (err) {
-        throw new Error(err instanceof EgressError ? `the geocoder could not be reached: ${err.reason}` : (err as Error).message);
+        throw new Error(err instanceof EgressError ? `the geocoder could not be reached: ${err.reason}` : (err as Error).message, { cause: err });
       }
     });
     const points = (Array.isArray(results) ? results : [])
