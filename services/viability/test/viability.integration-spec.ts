@@ -4,7 +4,11 @@ import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { ViabilityConfig } from '../src/config/viability.config';
@@ -249,4 +253,24 @@ describe('viability: the check, the inventory and the chat path', () => {
       expect(e?.data).toMatchObject({ status: 'viable', via: 'address' });
     });
   });
+
+  it('imports a file from the command line in chunks, reporting bad lines', async () => {
+    const t = await tenant();
+    const lines = ['external_id,name,lat,lng,status,port_capacity,ports_in_use'];
+    for (let i = 0; i < 2_500; i++) lines.push(`CLI-${i},Box ${i},${(-25.4 - i / 1e5).toFixed(6)},-49.27,deployed,16,${i % 17 === 0 ? 20 : 1}`);
+    const file = join(mkdtempSync(join(tmpdir(), 'elo-import-')), 'boxes.csv');
+    writeFileSync(file, lines.join('\n'));
+    const r = spawnSync(process.execPath, ['-r', '@swc-node/register', join(__dirname, '..', 'src', 'cli', 'import.ts'), '--tenant', t.id, '--kind', 'boxes', '--file', file, '--quiet'], {
+      cwd: join(__dirname, '..', '..', '..'),
+      env: { ...process.env, DATABASE_URL: infra.databaseUrl },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    const bad = Array.from({ length: 2_500 }, (_, i) => i).filter((i) => i % 17 === 0);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { inserted: number; updated: number; errors: number };
+    expect(summary).toEqual({ inserted: 2_500 - bad.length, updated: 0, errors: bad.length });
+    expect(r.stdout).toContain(`line ${bad[1]! + 2}: ports_in_use`);
+    const [c] = await ds.query('SELECT count(*)::int AS n FROM viability.boxes WHERE tenant_id = $1', [t.id]);
+    expect(c.n).toBe(2_500 - bad.length);
+  }, 60_000);
 });
