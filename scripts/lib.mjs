@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Installs the locked versions when node_modules is missing or older than the lockfile (see .ci/run). */
+/** Runs `npm ci` when node_modules is missing or older than the lockfile. */
 export function ensureDependencies() {
   const marker = join(root, 'node_modules', '.package-lock.json');
   const lock = join(root, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
-  process.stdout.write('Installing dependencies…\n');
-  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  process.stdout.write('Installing dependencies (npm ci)…\n');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
 /** Resolves when host:port accepts a TCP connection, false after `timeoutMs`. */
