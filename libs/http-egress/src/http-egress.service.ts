@@ -122,6 +122,9 @@ interface Exchange {
   done: () => void;
 }
 
+/** Connection pools kept at once (one per origin and checked address). */
+const MAX_POOLS = 256;
+
 const systemResolver: EgressResolver = async (host) => {
   const answers: LookupAddress[] = await dns.lookup(host, { all: true, verbatim: true });
   return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
@@ -136,6 +139,7 @@ export class HttpEgress {
   private readonly allow: AllowList;
   private readonly resolver: EgressResolver;
   private readonly ca?: HttpEgressOptions['ca'];
+  private readonly pools = new Map<string, Agent>();
 
   constructor(opts: HttpEgressOptions = {}) {
     this.allow = new AllowList(opts.allowPrivate ?? []);
@@ -164,7 +168,8 @@ export class HttpEgress {
       throw mapError(err, ex);
     } finally {
       ex.done();
-      if (hop) void hop.agent.destroy().catch(() => undefined);
+      // A body read to the end hands its connection back to the pool; an unfinished one closes it.
+      if (hop) discard(hop.body);
     }
   }
 
@@ -180,7 +185,6 @@ export class HttpEgress {
       throw mapError(err, ex);
     }
     const source = hop.body;
-    const agent = hop.agent;
     // Errors before the consumer starts reading (e.g. the total timeout) must not go unhandled;
     // the iterator below still sees them.
     source.on('error', () => undefined);
@@ -190,7 +194,6 @@ export class HttpEgress {
       cleaned = true;
       ex.done();
       discard(source);
-      void agent.destroy().catch(() => undefined);
     };
     async function* capped(): AsyncGenerator<Buffer> {
       let received = 0;
@@ -271,7 +274,6 @@ export class HttpEgress {
       const location = hop.headers['location'];
       if (maxHops === 0 || !REDIRECT_STATUSES.has(hop.status) || !location) return hop;
       discard(hop.body);
-      void hop.agent.destroy().catch(() => undefined);
       if (hops >= maxHops) {
         throw new EgressError('redirect', `more than ${maxHops} redirect(s)`, {
           origin: ex.origin(),
@@ -356,27 +358,51 @@ export class HttpEgress {
     body: EgressRequest['body'],
     ex: Exchange,
   ): Promise<Hop> {
-    const agent = new Agent({
-      connect: pinnedConnector(target, ex.connectTimeoutMs, this.ca),
-      connections: 1,
-      pipelining: 1,
+    const agent = this.agentFor(target, ex.connectTimeoutMs);
+    const res = await agent.request({
+      origin: target.url.origin,
+      path: `${target.url.pathname}${target.url.search}`,
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body,
+      signal: ex.signal,
       headersTimeout: ex.timeoutMs,
       bodyTimeout: ex.timeoutMs,
     });
-    try {
-      const res = await agent.request({
-        origin: target.url.origin,
-        path: `${target.url.pathname}${target.url.search}`,
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        signal: ex.signal,
+    return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body, agent, target };
+  }
+
+  /**
+   * Keep-alive connection pools, one per (origin, checked address, connect timeout): a pool only ever
+   * dials the address it was made for, so reusing its connections keeps the pinning. The least
+   * recently used pools are closed beyond MAX_POOLS.
+   */
+  private agentFor(target: Target, connectTimeoutMs: number): Agent {
+    const key = `${target.url.origin}|${target.address}|${connectTimeoutMs}`;
+    let agent = this.pools.get(key);
+    if (agent) {
+      this.pools.delete(key);
+    } else {
+      agent = new Agent({
+        connect: pinnedConnector(target, connectTimeoutMs, this.ca),
+        connections: 32,
+        keepAliveTimeout: 4_000,
       });
-      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body, agent, target };
-    } catch (err) {
-      void agent.destroy().catch(() => undefined);
-      throw err;
+      if (this.pools.size >= MAX_POOLS) {
+        const [oldestKey, oldest] = this.pools.entries().next().value as [string, Agent];
+        this.pools.delete(oldestKey);
+        void oldest.close().catch(() => undefined);
+      }
     }
+    this.pools.set(key, agent);
+    return agent;
+  }
+
+  /** Closes every pooled connection (on shutdown). */
+  async close(): Promise<void> {
+    const agents = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
   }
 }
 

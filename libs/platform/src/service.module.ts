@@ -1,4 +1,4 @@
-import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { AuthModule, SecretBox } from '@elo/auth';
 import { allowPrivateFromEnv, HttpEgress } from '@elo/http-egress';
 import { BusReadinessCheck, MessagingModule, type MessagingModuleOptions } from '@elo/messaging';
@@ -8,6 +8,15 @@ import type { BaseServiceConfig } from './config';
 import { ParkedEventsController } from './parked-events.controller';
 
 export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
+
+/** Closes outbound keep-alive connections when the app stops. */
+@Injectable()
+class EgressCloser implements OnApplicationShutdown {
+  constructor(@Inject(HttpEgress) private readonly egress: HttpEgress) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.egress.close();
+  }
+}
 
 export interface EloServiceOptions<C extends BaseServiceConfig> {
   service: string;
@@ -65,7 +74,7 @@ export class EloServiceModule {
         }),
       ],
       controllers: [ParkedEventsController],
-      providers: [configProvider, egress],
+      providers: [configProvider, egress, EgressCloser],
       exports: [configProvider, egress],
     };
   }
