@@ -3,13 +3,15 @@ import { CheckConsumer } from './check/check.consumer';
 import { CheckController } from './check/check.controller';
 import { ChecksService } from './check/checks.service';
 import { ViabilityService } from './check/viability.service';
+import { FindmeController } from './findme/findme.controller';
+import { FindmeService } from './findme/findme.service';
 import { GeocoderService } from './geocoder/geocoder.service';
 import { InventoryController } from './inventory/inventory.controller';
 import { InventoryService } from './inventory/inventory.service';
 import { SettingsController } from './inventory/settings.controller';
 
 @Module({
-  controllers: [CheckController, InventoryController, SettingsController],
-  providers: [ViabilityService, ChecksService, InventoryService, GeocoderService, CheckConsumer],
+  controllers: [CheckController, InventoryController, SettingsController, FindmeController],
+  providers: [ViabilityService, ChecksService, InventoryService, GeocoderService, FindmeService, CheckConsumer],
 })
 export class ViabilityModule {}

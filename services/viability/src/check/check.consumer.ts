@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EventHandler, type HandlerContext } from '@elo/messaging';
 import type { ChatMessageReceived, CloudEvent, ViabilityRequested } from '@elo/contracts';
 import { randomUUID } from 'node:crypto';
+import { FindmeService } from '../findme/findme.service';
 import { ChecksService } from './checks.service';
 import { ViabilityService } from './viability.service';
 
@@ -11,6 +12,7 @@ export class CheckConsumer {
   constructor(
     private readonly checks: ChecksService,
     private readonly viability: ViabilityService,
+    private readonly findme: FindmeService,
   ) {}
 
   @EventHandler('viability.requested')
@@ -35,7 +37,16 @@ export class CheckConsumer {
       });
       return;
     }
-    // FindME needs the link flow, which is not built yet: say so.
+    if (d.findme && d.phone) {
+      // The customer gets a link; viability.checked follows when they confirm a point on the map.
+      await this.findme.create(event.tenantid, {
+        phone: d.phone,
+        requestId: d.requestId,
+        ...(d.conversationId ? { conversationId: d.conversationId } : {}),
+        ...(d.channelId ? { channelId: d.channelId } : {}),
+      });
+      return;
+    }
     await ctx.publish({
       type: 'viability.checked',
       tenantId: event.tenantid,
@@ -45,7 +56,7 @@ export class CheckConsumer {
         ...(d.conversationId ? { conversationId: d.conversationId } : {}),
         status: 'not_found',
         via: d.findme ? 'findme' : 'address',
-        reason: d.findme ? 'FindME links are not available yet' : 'no location or address given',
+        reason: d.findme ? 'a FindME request needs the phone number' : 'no location or address given',
       },
     });
   }

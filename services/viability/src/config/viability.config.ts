@@ -1,5 +1,5 @@
 import { BaseServiceConfig } from '@elo/platform';
-import { IsInt, IsOptional, Matches, Min } from 'class-validator';
+import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 
 /** Elo viability settings (see .env.example). */
 export class ViabilityConfig extends BaseServiceConfig {
@@ -8,4 +8,13 @@ export class ViabilityConfig extends BaseServiceConfig {
 
   /** Least time between two calls to the geocoder, in ms (Nominatim's policy is one a second). */
   @IsOptional() @IsInt() @Min(0) GEOCODER_MIN_INTERVAL_MS?: number;
+
+  /** Public base URL customers reach this service at; FindME links are `<base>/findme/<token>`. */
+  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'FINDME_PUBLIC_URL must be an http(s) URL' }) FINDME_PUBLIC_URL?: string;
+
+  /** How long a FindME link stays usable, in minutes (default 30). */
+  @IsOptional() @IsInt() @Min(1) @Max(10_080) FINDME_TTL_MINUTES?: number;
+
+  /** Map tiles for the FindME page (`{z}/{x}/{y}` template); without it the page shows a plain grid. */
+  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'FINDME_TILE_URL must be an http(s) URL' }) FINDME_TILE_URL?: string;
 }
