@@ -4,6 +4,9 @@ import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
@@ -157,4 +160,48 @@ describe('viability: FindME links', () => {
       expect(reply?.data.message.text).toMatch(/CTO Jardim/);
     });
   });
+
+  it('the map page: use my location, confirm, answer; a used link says so (browser)', async () => {
+    const t = await tenantWithBox();
+    const created = await call<{ link: string }>('POST', '/findme', t.key, { phone: '+5541955556666' });
+    const token = tokenOf(created.body.link);
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const context = await browser.newContext({
+        viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true,
+        geolocation: { latitude: HOME.lat, longitude: HOME.lng, accuracy: 10 }, permissions: ['geolocation'],
+      });
+      const page = await context.newPage();
+      const outside: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(url)) outside.push(r.url());
+      });
+      await page.goto(`${url}/findme/${token}`);
+      await page.waitForSelector('.leaflet-container');
+      await page.click('#locate');
+      await page.waitForSelector('.pin');
+      await expectEventually(async () => expect(await page.textContent('#coords')).toContain(HOME.lat.toFixed(4)));
+      await page.click('#confirm');
+      await page.waitForSelector('#result[data-status="viable"]');
+      expect(await page.textContent('#result')).toMatch(/Temos cobertura/);
+      mkdirSync(join(__dirname, '..', '..', '..', 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: join(__dirname, '..', '..', '..', 'test-artifacts', 'viability-findme.png') });
+      // No CDN, no tiles configured: nothing leaves this service.
+      expect(outside).toEqual([]);
+      await expectEventually(() =>
+        expect(probe.ofType<{ via: string }>('viability.checked').filter((e) => e.tenantid === t.id && e.data.via === 'findme')).toHaveLength(1),
+      );
+
+      await page.reload();
+      await page.waitForSelector('#result[data-status="error"]');
+      expect(await page.textContent('#result')).toMatch(/já foi usado/);
+      expect(await page.isDisabled('#confirm')).toBe(true);
+    } finally {
+      await browser.close();
+    }
+  }, 45_000);
 });
