@@ -9,9 +9,10 @@ import { GeocoderService } from './geocoder/geocoder.service';
 import { InventoryController } from './inventory/inventory.controller';
 import { InventoryService } from './inventory/inventory.service';
 import { SettingsController } from './inventory/settings.controller';
+import { StreamImportHook } from './inventory/stream-import.hook';
 
 @Module({
   controllers: [CheckController, InventoryController, SettingsController, FindmeController],
-  providers: [ViabilityService, ChecksService, InventoryService, GeocoderService, FindmeService, CheckConsumer],
+  providers: [ViabilityService, ChecksService, InventoryService, GeocoderService, FindmeService, CheckConsumer, StreamImportHook],
 })
 export class ViabilityModule {}

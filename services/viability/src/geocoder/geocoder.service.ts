@@ -85,8 +85,10 @@ export class GeocoderService {
   private throttled<T>(fn: () => Promise<T>): Promise<T> {
     const interval = this.config.GEOCODER_MIN_INTERVAL_MS ?? 1_000;
     const run = this.next.then(async () => {
-      const wait = this.lastCall + interval - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      // Timers may fire a millisecond early: wait until the interval has really passed.
+      for (let wait = this.lastCall + interval - Date.now(); wait > 0; wait = this.lastCall + interval - Date.now()) {
+        await new Promise((r) => setTimeout(r, wait + 1));
+      }
       this.lastCall = Date.now();
       return fn();
     });
