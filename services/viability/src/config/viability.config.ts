@@ -17,4 +17,7 @@ export class ViabilityConfig extends BaseServiceConfig {
 
   /** Map tiles for the FindME page (`{z}/{x}/{y}` template); without it the page shows a plain grid. */
   @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'FINDME_TILE_URL must be an http(s) URL' }) FINDME_TILE_URL?: string;
+
+  /** How often each replica looks for upstream syncs that are due, in ms (default 60000; 0 turns the schedule off). */
+  @IsOptional() @IsInt() @Min(0) UPSTREAM_SYNC_TICK_MS?: number;
 }

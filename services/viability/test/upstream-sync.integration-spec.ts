@@ -1,0 +1,224 @@
+import type { INestApplication } from '@nestjs/common';
+import { BusConnection } from '@elo/messaging';
+import { buildServiceApp, loadConfig } from '@elo/platform';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { createServer, type Server } from 'node:http';
+import { DataSource } from 'typeorm';
+import { AppModule, SERVICE } from '../src/app.module';
+import { ViabilityConfig } from '../src/config/viability.config';
+import { UpstreamSyncService } from '../src/sync/upstream-sync.service';
+
+const ADMIN = 'u'.repeat(40);
+const HOME = { lat: -25.4284, lng: -49.2733 };
+
+/** One network as a documentation system would hold it, served by token. */
+interface FakeNetwork {
+  boxes: unknown[];
+  poles: unknown[];
+  /** ms to wait before each page */
+  delayMs?: number;
+  /** poles answer with `{items, next}` links instead of bare arrays */
+  poleLinks?: boolean;
+  /** the next link of the poles points elsewhere */
+  evilNext?: boolean;
+}
+
+describe('viability: inventory synced from an upstream network-documentation system', () => {
+  let infra: TestInfra;
+  let app: INestApplication;
+  let url: string;
+  let ds: DataSource;
+  let upstream: Server;
+  let upstreamUrl: string;
+  const networks = new Map<string, FakeNetwork>();
+  const requests: Array<{ path: string; auth: string | undefined }> = [];
+
+  beforeAll(async () => {
+    infra = await createTestInfra('viability-sync');
+    upstream = createServer((req, res) => {
+      const u = new URL(req.url ?? '/', 'http://x');
+      requests.push({ path: `${u.pathname}${u.search}`, auth: req.headers.authorization });
+      const net = networks.get(req.headers.authorization ?? '');
+      const send = (status: number, body: unknown) => {
+        res.statusCode = status;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(body));
+      };
+      if (!net) return send(401, { error: 'bad token' });
+      const kind = u.pathname.split('/').pop() as 'boxes' | 'poles';
+      if (kind !== 'boxes' && kind !== 'poles') return send(404, { error: 'no such resource' });
+      const page = Number(u.searchParams.get('page') ?? '1');
+      const per = Number(u.searchParams.get('per_page') ?? '100');
+      const items = net[kind].slice((page - 1) * per, page * per);
+      setTimeout(() => {
+        if (kind === 'poles' && net.poleLinks) {
+          const more = page * per < net.poles.length;
+          const next = net.evilNext ? 'http://169.254.169.254/latest/poles?page=2' : `/api/poles?page=${page + 1}&per_page=${per}`;
+          return send(200, { items, next: more ? next : null });
+        }
+        send(200, items);
+      }, net.delayMs ?? 0);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}/api`;
+    const config = loadConfig(ViabilityConfig, {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 9).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+      EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', UPSTREAM_SYNC_TICK_MS: '200',
+    });
+    app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
+    await app.listen(0, '127.0.0.1');
+    await app.get(BusConnection).waitReady(15_000);
+    url = await app.getUrl();
+    ds = app.get(DataSource);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    upstream?.closeAllConnections();
+    await new Promise((r) => upstream?.close(r));
+    await infra?.cleanup();
+  });
+
+  const call = async <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  };
+
+  async function tenant(): Promise<{ id: string; key: string }> {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const k = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body;
+    return { id: t.id, key: k.key };
+  }
+
+  /** n boxes on a line going north from HOME, 10 m apart, all deployed with free ports. */
+  const boxesNorth = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: `${prefix}-${i}`,
+      name: `Caixa ${i}`,
+      latitude: HOME.lat + (i * 10) / 111_320,
+      longitude: HOME.lng,
+      status: 'deployed',
+      portCapacity: 8,
+      portsInUse: i % 8,
+      pole: `${prefix}-P${i % 3}`,
+    }));
+
+  it('pages through poles (next links) and boxes (full pages), upserts by external id, reports bad items, token sent and never shown', async () => {
+    const t = await tenant();
+    const token = 'ozm-3c1b7e0f9d2a4b6c8e0f1a2b';
+    const boxes: unknown[] = boxesNorth('SYNC', 23);
+    boxes.push({ id: 'BAD-1', name: 'Sem status', latitude: HOME.lat, longitude: HOME.lng, portCapacity: 8 });
+    boxes.push({ type: 'Feature', id: 'GEO-1', geometry: { type: 'Point', coordinates: [HOME.lng + 0.0003, HOME.lat] }, properties: { status: 'certified', port_capacity: 16, ports_in_use: 0 } });
+    const poles = Array.from({ length: 3 }, (_, i) => ({ external_id: `SYNC-P${i}`, name: `Poste ${i}`, lat: HOME.lat + i / 111_320, lng: HOME.lng }));
+    networks.set(`Bearer ${token}`, { boxes, poles, poleLinks: true });
+
+    const put = await call<{ token: string; baseUrl: string; enabled: boolean }>('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, enabled: false, pageSize: 10 });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ baseUrl: upstreamUrl, enabled: false, token: `••••${token.slice(-4)}` });
+    const [stored] = await ds.query('SELECT token_sealed FROM viability.upstreams WHERE tenant_id = $1', [t.id]);
+    expect(stored.token_sealed).not.toContain(token);
+
+    const before = requests.length;
+    const r = await call<{ boxes: { inserted: number; updated: number; pages: number; errors: number }; poles: { inserted: number; pages: number }; errors: Array<{ kind: string; page: number; position: number; externalId: string; reason: string }> }>('POST', '/inventory/sync', t.key);
+    expect(r.status).toBe(200);
+    expect(r.body.poles).toMatchObject({ inserted: 3, pages: 1 });
+    // 25 items, 10 a page: pages of 10, 10, 5.
+    expect(r.body.boxes).toMatchObject({ inserted: 24, updated: 0, pages: 3, errors: 1 });
+    expect(r.body.errors).toEqual([{ kind: 'boxes', page: 3, position: 4, externalId: 'BAD-1', reason: expect.stringMatching(/status/) }]);
+    const mine = requests.slice(before);
+    expect(mine.every((q) => q.auth === `Bearer ${token}`)).toBe(true);
+    expect(mine.map((q) => q.path)).toEqual([
+      '/api/poles?page=1&per_page=10',
+      '/api/boxes?page=1&per_page=10', '/api/boxes?page=2&per_page=10', '/api/boxes?page=3&per_page=10',
+    ]);
+
+    // The synced network answers checks.
+    const check = await call<{ status: string; box: { externalId: string; freePorts: number } }>('POST', '/viability', t.key, HOME);
+    expect(check.body).toMatchObject({ status: 'viable', box: { externalId: 'SYNC-0', freePorts: 8 } });
+
+    // Again: same external ids are updated, not duplicated.
+    (boxes[0] as { portsInUse: number }).portsInUse = 8;
+    const again = await call<{ boxes: { inserted: number; updated: number } }>('POST', '/inventory/sync', t.key);
+    expect(again.body.boxes).toEqual(expect.objectContaining({ inserted: 0, updated: 24 }));
+    const [n] = await ds.query('SELECT count(*)::int AS n FROM viability.boxes WHERE tenant_id = $1', [t.id]);
+    expect(n.n).toBe(24);
+    const next = await call<{ box: { externalId: string } }>('POST', '/viability', t.key, HOME);
+    expect(next.body.box.externalId).toBe('SYNC-1');
+
+    const view = await call<{ lastStatus: string; token: string; lastResult: { boxes: { updated: number } } }>('GET', '/inventory/upstream', t.key);
+    expect(view.body).toMatchObject({ lastStatus: 'ok', lastResult: { boxes: { updated: 24 } } });
+    expect(JSON.stringify(view.body)).not.toContain(token);
+  });
+
+  it('a refused token, an unreachable upstream and a next link leaving the upstream fail with the reason', async () => {
+    const t = await tenant();
+    expect((await call('POST', '/inventory/sync', t.key)).status).toBe(404);
+    expect((await call('PUT', '/inventory/upstream', t.key, { baseUrl: 'ftp://x', token: 'a' })).status).toBe(400);
+
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token: 'nobody-knows-this', enabled: false });
+    const refused = await call<{ detail: string }>('POST', '/inventory/sync', t.key);
+    expect(refused.status).toBe(502);
+    expect(refused.body.detail).toMatch(/refused the token \(401\)/);
+    expect((await call<{ lastStatus: string }>('GET', '/inventory/upstream', t.key)).body.lastStatus).toMatch(/^failed: poles page 1/);
+
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: 'http://127.0.0.1:1/api', token: 'whatever-token', enabled: false });
+    const down = await call<{ detail: string }>('POST', '/inventory/sync', t.key);
+    expect(down.status).toBe(502);
+    expect(down.body.detail).toMatch(/poles page 1: connect/);
+
+    networks.set('Token evil-one', { boxes: [], poles: boxesNorth('E', 3).map((b) => ({ id: b.id, lat: b.latitude, lng: b.longitude })), poleLinks: true, evilNext: true });
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token: 'Token evil-one', pageSize: 2, enabled: false });
+    const evil = await call<{ detail: string }>('POST', '/inventory/sync', t.key);
+    expect(evil.status).toBe(502);
+    expect(evil.body.detail).toMatch(/leaves the upstream/);
+    expect(requests.some((q) => q.path.includes('latest'))).toBe(false);
+  });
+
+  it('one sync of a tenant at a time (409), and the schedule runs on one replica only', async () => {
+    const t = await tenant();
+    const token = 'slow-network-token-0001';
+    networks.set(`Bearer ${token}`, { boxes: boxesNorth('SLOW', 30), poles: [], delayMs: 150 });
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, pageSize: 10, enabled: false });
+    const [a, b] = await Promise.all([call('POST', '/inventory/sync', t.key), new Promise((r) => setTimeout(r, 50)).then(() => call('POST', '/inventory/sync', t.key))]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+
+    // Another replica holds the scheduler lock: this one skips its pass.
+    const sync = app.get(UpstreamSyncService);
+    const other = ds.createQueryRunner();
+    await other.connect();
+    try {
+      await other.query(`SELECT pg_advisory_lock(hashtextextended('viability:upstream-scheduler', 0))`);
+      expect(await sync.tick()).toBeUndefined();
+    } finally {
+      await other.query(`SELECT pg_advisory_unlock(hashtextextended('viability:upstream-scheduler', 0))`);
+      await other.release();
+    }
+  });
+
+  it('syncs on the schedule when the interval is due', async () => {
+    const t = await tenant();
+    const token = 'scheduled-network-token-01';
+    networks.set(`Bearer ${token}`, { boxes: boxesNorth('SCHED', 5), poles: [] });
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, intervalMinutes: 60 });
+    await expectEventually(async () => {
+      const [n] = await ds.query('SELECT count(*)::int AS n FROM viability.boxes WHERE tenant_id = $1', [t.id]);
+      expect(n.n).toBe(5);
+    }, { timeoutMs: 10_000 });
+    await expectEventually(async () => expect((await call<{ lastStatus: string }>('GET', '/inventory/upstream', t.key)).body.lastStatus).toBe('ok'));
+    // Not due again for an hour: further ticks leave it alone.
+    const calls = requests.filter((q) => q.auth === `Bearer ${token}`).length;
+    const sync = app.get(UpstreamSyncService);
+    await expectEventually(async () => {
+      const done = await sync.tick(); // undefined while the timer's own pass holds the lock
+      expect(done).toBeDefined();
+      expect(done).not.toContain(t.id);
+    });
+    expect(requests.filter((q) => q.auth === `Bearer ${token}`).length).toBe(calls);
+  });
+});
