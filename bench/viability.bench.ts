@@ -1,0 +1,167 @@
+/**
+ * viability benchmark (run on demand, not in tests):
+ *
+ *   ELO_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+ *   ELO_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672 \
+ *   node -r @swc-node/register bench/viability.bench.ts [boxes=1000000] [seconds=20] [rate=1000]
+ *
+ * 1. Import: `boxes` boxes (a metro area of ~33 × 33 km, some full, some in project) streamed as one CSV
+ *    through POST /inventory/import. Prints the time and rows per second.
+ * 2. Checks: POST /viability at a steady `rate` per second (open loop: requests are sent on schedule
+ *    whether or not earlier ones have answered) for `seconds`, at random points of the area. Each check
+ *    is the real thing: KNN query, check row, outbox event, one transaction. Prints p50/p99/max.
+ * 3. Floor: the bare nearest-neighbour SQL of the check, at the same rate and points, straight to
+ *    PostgreSQL. Prints p50/p99 and the ratio HTTP/SQL.
+ * It uses a database and vhost of its own (createTestInfra) and drops them at the end.
+ */
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { BusConnection } from '@elo/messaging';
+import { buildServiceApp, loadConfig } from '@elo/platform';
+import { createTestInfra } from '@elo/testing';
+import { Agent, request } from 'node:http';
+import { Readable } from 'node:stream';
+import { Pool } from 'pg';
+import { AppModule, SERVICE } from '../services/viability/src/app.module';
+import { ViabilityConfig } from '../services/viability/src/config/viability.config';
+
+const BOXES = Number(process.argv[2] ?? 1_000_000);
+const SECONDS = Number(process.argv[3] ?? 20);
+const RATE = Number(process.argv[4] ?? 1_000);
+const ADMIN = 'b'.repeat(40);
+const AREA = { lat: -25.6, lng: -49.45, span: 0.3 };
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const ms = (n: number) => `${n.toFixed(2)} ms`;
+
+/** A deterministic pseudo-random sequence, so runs compare. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1_664_525 + 1_013_904_223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function* csv(n: number): Generator<string> {
+  const r = rng(42);
+  yield 'external_id,name,lat,lng,status,port_capacity,ports_in_use\n';
+  let chunk = '';
+  for (let i = 0; i < n; i++) {
+    const x = r();
+    const status = x < 0.05 ? 'in_project' : x < 0.08 ? 'not_deployed' : x < 0.6 ? 'deployed' : 'certified';
+    const used = r() < 0.15 ? 16 : Math.floor(r() * 16);
+    chunk += `CTO-${i},CTO ${i},${(AREA.lat + r() * AREA.span).toFixed(6)},${(AREA.lng + r() * AREA.span).toFixed(6)},${status},16,${used}\n`;
+    if (chunk.length > 256 * 1024) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** Sends `fn` `RATE` times a second for `SECONDS`, on schedule; latencies in ms, sorted. */
+async function steady(fn: (i: number) => Promise<void>): Promise<{ lat: number[]; failed: number; achieved: number }> {
+  const lat: number[] = [];
+  let failed = 0;
+  const total = RATE * SECONDS;
+  const start = performance.now();
+  const pending: Array<Promise<void>> = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1_000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    pending.push(
+      fn(i).then(
+        () => void lat.push(performance.now() - t0),
+        () => void failed++,
+      ),
+    );
+    if (pending.length > 5_000) await Promise.all(pending.splice(0, 2_500));
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - start) / 1_000;
+  return { lat: lat.sort((a, b) => a - b), failed, achieved: total / elapsed };
+}
+
+async function main(): Promise<void> {
+  const infra = await createTestInfra('bench_viability');
+  let app: INestApplication | undefined;
+  const pool = new Pool({ connectionString: infra.databaseUrl, max: 10 });
+  try {
+    const config = loadConfig(ViabilityConfig, {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 9).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
+    });
+    app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
+    await app.listen(0, '127.0.0.1');
+    await app.get(BusConnection).waitReady(15_000);
+    const url = new URL(await app.getUrl());
+    const api = async (path: string, key: string, body: unknown) =>
+      (await (await fetch(`${url.origin}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as Record<string, string>;
+    const tenant = await api('/tenants', ADMIN, { name: 'bench' });
+    const { key } = await api(`/tenants/${tenant.id}/keys`, ADMIN, { name: 'bench', permissions: ['viability:check', 'viability:manage'] });
+
+    out(`viability bench: ${BOXES.toLocaleString('en')} boxes, checks at ${RATE}/s for ${SECONDS} s`);
+    const t0 = performance.now();
+    const res = await fetch(`${url.origin}/inventory/import?kind=boxes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key!}`, 'content-type': 'text/csv' },
+      body: Readable.toWeb(Readable.from(csv(BOXES))) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+    const imported = (await res.json()) as { inserted: number; errorCount: number };
+    const importS = (performance.now() - t0) / 1_000;
+    out(`import: ${imported.inserted.toLocaleString('en')} boxes in ${importS.toFixed(1)} s (${Math.round(imported.inserted / importS).toLocaleString('en')} rows/s), ${imported.errorCount} errors`);
+    await pool.query('ANALYZE viability.boxes');
+
+    const r = rng(7);
+    const points = Array.from({ length: RATE * SECONDS }, () => ({ lat: AREA.lat + r() * AREA.span, lng: AREA.lng + r() * AREA.span }));
+    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    const post = (i: number) =>
+      new Promise<void>((resolve, reject) => {
+        const body = JSON.stringify(points[i]);
+        const req = request(
+          { host: url.hostname, port: url.port, path: '/viability', method: 'POST', agent,
+            headers: { authorization: `Bearer ${key!}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          (resp) => {
+            resp.resume();
+            resp.on('end', () => (resp.statusCode === 200 ? resolve() : reject(new Error(String(resp.statusCode)))));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    // Warm up connections, plans and caches.
+    for (let i = 0; i < 200; i++) await post(i);
+    const http = await steady(post);
+    agent.destroy();
+
+    const sql = `SELECT id, status, port_capacity - ports_in_use AS free_ports,
+                        ST_Distance(location, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) AS d
+                   FROM viability.boxes
+                  WHERE tenant_id = $1 AND ST_DWithin(location, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, 150)
+                  ORDER BY location <-> ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography LIMIT 50`;
+    const knn = async (i: number) => {
+      await pool.query({ name: 'knn', text: sql, values: [tenant.id, points[i]!.lng, points[i]!.lat] });
+    };
+    for (let i = 0; i < 200; i++) await knn(i);
+    const bare = await steady(knn);
+    const [{ n: checks }] = (await pool.query('SELECT count(*)::int AS n FROM viability.checks')).rows as Array<{ n: number }>;
+
+    out(`POST /viability: ${http.lat.length} ok, ${http.failed} failed, ${http.achieved.toFixed(0)}/s; p50 ${ms(pct(http.lat, 50))}, p99 ${ms(pct(http.lat, 99))}, max ${ms(http.lat.at(-1) ?? 0)} (${checks} checks recorded)`);
+    out(`bare KNN SQL:    ${bare.lat.length} ok, ${bare.failed} failed, ${bare.achieved.toFixed(0)}/s; p50 ${ms(pct(bare.lat, 50))}, p99 ${ms(pct(bare.lat, 99))}, max ${ms(bare.lat.at(-1) ?? 0)}`);
+    out(`ratio HTTP/SQL:  p50 ${(pct(http.lat, 50) / pct(bare.lat, 50)).toFixed(1)}×, p99 ${(pct(http.lat, 99) / pct(bare.lat, 99)).toFixed(1)}×; target p99 < 10 ms: ${pct(http.lat, 99) < 10 ? 'met' : 'NOT met'}`);
+  } finally {
+    await pool.end();
+    await app?.close();
+    await infra.cleanup();
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
