@@ -5,6 +5,7 @@ import { ChecksService } from './check/checks.service';
 import { ViabilityService } from './check/viability.service';
 import { FindmeController } from './findme/findme.controller';
 import { FindmeService } from './findme/findme.service';
+import { SmsPresetsController } from './findme/sms-presets.controller';
 import { GeocoderService } from './geocoder/geocoder.service';
 import { InventoryController } from './inventory/inventory.controller';
 import { InventoryService } from './inventory/inventory.service';
@@ -12,7 +13,7 @@ import { SettingsController } from './inventory/settings.controller';
 import { StreamImportHook } from './inventory/stream-import.hook';
 
 @Module({
-  controllers: [CheckController, InventoryController, SettingsController, FindmeController],
+  controllers: [CheckController, InventoryController, SettingsController, FindmeController, SmsPresetsController],
   providers: [ViabilityService, ChecksService, InventoryService, GeocoderService, FindmeService, CheckConsumer, StreamImportHook],
 })
 export class ViabilityModule {}

@@ -60,7 +60,7 @@ export class FindmeService {
   async setSmsTemplate(tenantId: string, template: RequestTemplate & { text?: string }): Promise<void> {
     // Rendered once with sample values so a broken template is refused now, not at the first SMS.
     try {
-      renderRequest(template, { phone: '+5541999999999', link: 'https://example.com/findme/x', text: 'x' });
+      renderRequest(template, { phone: '+5541999999999', phoneDigits: '5541999999999', link: 'https://example.com/findme/x', text: 'x' });
     } catch (err) {
       throw new ProblemException(400, `the SMS template does not render: ${(err as Error).message}`);
     }
@@ -98,7 +98,7 @@ export class FindmeService {
     const template = JSON.parse(this.box.decrypt(s.sms_template_sealed, `${tenantId}:sms`)) as RequestTemplate & { text?: string };
     const text = (template.text ?? DEFAULT_SMS_TEXT).replace(/\{link\}/g, link);
     try {
-      const r = renderRequest(template, { phone, link, text });
+      const r = renderRequest(template, { phone, phoneDigits: phone.replace(/\D/g, ''), link, text });
       const res = await this.egress.request({
         method: r.method,
         url: r.url,
