@@ -12,13 +12,14 @@
  *    is the real thing: KNN query, check row, outbox event, one transaction. Prints p50/p99/max.
  * 3. Floor: the bare nearest-neighbour SQL of the check, at the same rate and points, straight to
  *    PostgreSQL. Prints p50/p99 and the ratio HTTP/SQL.
- * It uses a database and vhost of its own (createTestInfra) and drops them at the end.
+ * The service runs in a child process of its own (as in production), so the load generator does not
+ * share its event loop. It uses a database and vhost of its own (createTestInfra) and drops them at the end.
  */
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
 import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra } from '@elo/testing';
+import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { Readable } from 'node:stream';
 import { Pool } from 'pg';
@@ -85,20 +86,36 @@ async function steady(fn: (i: number) => Promise<void>): Promise<{ lat: number[]
   return { lat: lat.sort((a, b) => a - b), failed, achieved: total / elapsed };
 }
 
+/** Child process: the service alone, on an ephemeral port reported to the parent. */
+async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
+  const config = loadConfig(ViabilityConfig, {
+    DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+    ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 9).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
+  });
+  const app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
+  await app.listen(0, '127.0.0.1');
+  await app.get(BusConnection).waitReady(15_000);
+  process.send!({ url: await app.getUrl() });
+  process.on('message', () => void app.close().then(() => process.exit(0)));
+}
+
+async function startService(databaseUrl: string, amqpUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m: { url: string }) => resolve(m.url));
+    child.once('exit', (code) => reject(new Error(`the service exited (${code})`)));
+  });
+  return { child, url };
+}
+
 async function main(): Promise<void> {
   const infra = await createTestInfra('bench_viability');
-  let app: INestApplication | undefined;
+  let service: { child: ChildProcess; url: string } | undefined;
   const pool = new Pool({ connectionString: infra.databaseUrl, max: 10 });
   try {
-    const config = loadConfig(ViabilityConfig, {
-      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
-      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 9).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
-    });
-    app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
-    await app.listen(0, '127.0.0.1');
-    await app.get(BusConnection).waitReady(15_000);
-    const url = new URL(await app.getUrl());
+    service = await startService(infra.databaseUrl, infra.amqpUrl);
+    const url = new URL(service.url);
     const api = async (path: string, key: string, body: unknown) =>
       (await (await fetch(`${url.origin}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as Record<string, string>;
     const tenant = await api('/tenants', ADMIN, { name: 'bench' });
@@ -156,12 +173,17 @@ async function main(): Promise<void> {
     out(`ratio HTTP/SQL:  p50 ${(pct(http.lat, 50) / pct(bare.lat, 50)).toFixed(1)}×, p99 ${(pct(http.lat, 99) / pct(bare.lat, 99)).toFixed(1)}×; target p99 < 10 ms: ${pct(http.lat, 99) < 10 ? 'met' : 'NOT met'}`);
   } finally {
     await pool.end();
-    await app?.close();
+    if (service) {
+      const exited = new Promise((r) => service!.child.once('exit', r));
+      service.child.send('stop');
+      await exited;
+    }
     await infra.cleanup();
   }
 }
 
-main().catch((err: Error) => {
+const run = process.argv[2] === '--serve' ? serve(process.argv[3]!, process.argv[4]!) : main();
+run.catch((err: Error) => {
   process.stderr.write(`${err.stack ?? err.message}\n`);
   process.exit(1);
 });
