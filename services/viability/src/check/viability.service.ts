@@ -67,6 +67,9 @@ function toBox(r: BoxRow): BoxInRange {
   return b;
 }
 
+/** Boxes in range listed in an answer (nearest first). */
+const IN_RANGE_LIMIT = 50;
+
 const POINT = 'ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography';
 
 /**
@@ -94,11 +97,25 @@ export class ViabilityService {
       (await m.query(
         `SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
           WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
-          ORDER BY location <-> ${POINT} LIMIT 50`,
+          ORDER BY location <-> ${POINT} LIMIT ${IN_RANGE_LIMIT}`,
         [tenantId, lng, lat, s.maxDropMeters],
       )) as BoxRow[]
     ).map(toBox);
     const eligible = inRange.filter((b) => !b.refusedBecause);
+    if (eligible.length === 0 && inRange.length === IN_RANGE_LIMIT) {
+      // A dense cluster of refused boxes (a building in project, a full street) can hide an eligible box
+      // farther out but still within the drop distance: look for eligible ones alone.
+      const more = (
+        (await m.query(
+          `SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
+            WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
+              AND status IN ('deployed', 'certified') AND ports_in_use < port_capacity
+            ORDER BY location <-> ${POINT} LIMIT 10`,
+          [tenantId, lng, lat, s.maxDropMeters],
+        )) as BoxRow[]
+      ).map(toBox);
+      eligible.push(...more);
+    }
     const refused = inRange.filter((b) => b.refusedBecause);
     const base = { mode: s.mode, maxDropMeters: s.maxDropMeters, refused };
 

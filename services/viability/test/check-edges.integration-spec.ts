@@ -1,0 +1,89 @@
+import type { INestApplication } from '@nestjs/common';
+import { BusConnection } from '@elo/messaging';
+import { buildServiceApp, loadConfig } from '@elo/platform';
+import { createTestInfra, type TestInfra } from '@elo/testing';
+import { DataSource } from 'typeorm';
+import { AppModule, SERVICE } from '../src/app.module';
+import { ViabilityConfig } from '../src/config/viability.config';
+
+const ADMIN = 'e'.repeat(40);
+const HOME = { lat: -23.5505, lng: -46.6333 };
+
+describe('viability: edges of the check', () => {
+  let infra: TestInfra;
+  let app: INestApplication;
+  let url: string;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('viability-edges');
+    const config = loadConfig(ViabilityConfig, {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 4).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+    });
+    app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
+    await app.listen(0, '127.0.0.1');
+    await app.get(BusConnection).waitReady(15_000);
+    url = await app.getUrl();
+    ds = app.get(DataSource);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await infra?.cleanup();
+  });
+
+  const call = async <T = Record<string, unknown>>(method: string, path: string, key: string, body: unknown, type = 'application/json') => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': type },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+
+  async function tenant(): Promise<string> {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    return (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
+  }
+
+  async function at(meters: number, azimuthDeg: number, from = HOME): Promise<{ lat: number; lng: number }> {
+    const [r] = await ds.query(
+      `SELECT ST_Y(p::geometry) AS lat, ST_X(p::geometry) AS lng
+         FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, radians($4)) AS p) x`,
+      [from.lng, from.lat, meters, azimuthDeg],
+    );
+    return { lat: Number(r.lat), lng: Number(r.lng) };
+  }
+
+  const boxRow = (id: string, p: { lat: number; lng: number }, status: string, used: number, pole = '') => `${id},${id},${p.lat},${p.lng},${status},8,${used},${pole}`;
+  const BOX_HEADER = 'external_id,name,lat,lng,status,port_capacity,ports_in_use,pole_external_id';
+
+  it('radius mode: an eligible box behind a dense cluster of refused ones is still found', async () => {
+    const key = await tenant();
+    const rows = [BOX_HEADER];
+    for (let i = 0; i < 60; i++) rows.push(boxRow(`PROJ-${i}`, await at(5 + i, (i * 37) % 360), 'in_project', 0));
+    rows.push(boxRow('FAR-OK', await at(120, 200), 'deployed', 3));
+    expect((await call('POST', '/inventory/import?kind=boxes', key, rows.join('\n'), 'text/csv')).body).toMatchObject({ inserted: 61 });
+    const r = await call<{ status: string; box: { externalId: string }; refused: unknown[] }>('POST', '/viability', key, HOME);
+    expect(r.body).toMatchObject({ status: 'viable', box: { externalId: 'FAR-OK' } });
+    expect(r.body.refused).toHaveLength(50);
+  });
+
+  it('pole mode: not_viable when the poles near have only full or unbuilt boxes, not_found when nothing is near', async () => {
+    const key = await tenant();
+    expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+    const pole = await at(30, 0);
+    await call('POST', '/inventory/import?kind=poles', key, `external_id,name,lat,lng\nP-1,Poste 1,${pole.lat},${pole.lng}`, 'text/csv');
+    await call('POST', '/inventory/import?kind=boxes', key, [
+      BOX_HEADER,
+      boxRow('FULL', await at(20, 90, pole), 'certified', 8, 'P-1'),
+      boxRow('NOTDEP', await at(25, 270, pole), 'not_deployed', 0, 'P-1'),
+    ].join('\n'), 'text/csv');
+    const r = await call<{ status: string; mode: string; refused: Array<{ externalId: string; refusedBecause: string }> }>('POST', '/viability', key, HOME);
+    expect(r.body).toMatchObject({ status: 'not_viable', mode: 'pole' });
+    expect(r.body.refused.map((b) => [b.externalId, b.refusedBecause]).sort()).toEqual([['FULL', 'full'], ['NOTDEP', 'not_deployed']]);
+    const far = await at(3_000, 45);
+    expect((await call<{ status: string }>('POST', '/viability', key, far)).body.status).toBe('not_found');
+  });
+});
