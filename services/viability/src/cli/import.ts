@@ -5,16 +5,17 @@
  *   DATABASE_URL=postgres://… node -r @swc-node/register services/viability/src/cli/import.ts \
  *     --tenant <uuid> --kind boxes|poles --file network.csv|network.geojson
  *
- * CSV is parsed as a stream in chunks of 1,000 rows; a GeoJSON FeatureCollection is read whole.
+ * CSV and GeoJSON FeatureCollections are parsed as streams, upserted in chunks of 1,000 rows.
  * Rows that fail validation are printed with their line and reason; the rest are upserted by external id.
  */
 import 'reflect-metadata';
 import { createServiceDataSource } from '@elo/persistence';
 import { SingleBar, Presets } from 'cli-progress';
 import { parse } from 'csv-parse';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseGeoJson, toRow, type InventoryKind, type InventoryRow } from '../inventory/inventory-parser';
+import { GeoJsonStreamError, geojsonFeatures } from '../inventory/geojson-stream';
+import { featureToRow, toRow, type InventoryKind, type InventoryRow } from '../inventory/inventory-parser';
 import { InventoryService } from '../inventory/inventory.service';
 
 const CHUNK = 1_000;
@@ -46,9 +47,26 @@ async function main(): Promise<void> {
   };
   try {
     if (/\.(geo)?json$/i.test(values.file)) {
-      const parsed = parseGeoJson(kind, JSON.parse(readFileSync(values.file, 'utf8')));
-      errors.push(...parsed.errors);
-      for (let i = 0; i < parsed.rows.length; i += CHUNK) await flush(parsed.rows.slice(i, i + CHUNK));
+      const input = createReadStream(values.file);
+      let read = 0;
+      input.on('data', (c) => (read += c.length));
+      let batch: InventoryRow[] = [];
+      try {
+        for await (const f of geojsonFeatures(input)) {
+          const row = f.error ? f.error : featureToRow(kind, f.feature, f.index);
+          if (typeof row === 'string') errors.push({ line: f.index, reason: row });
+          else batch.push(row);
+          if (batch.length >= CHUNK) {
+            await flush(batch);
+            batch = [];
+            if (!values.quiet) bar.update(read, { rows });
+          }
+        }
+      } catch (err) {
+        if (!(err instanceof GeoJsonStreamError)) throw err;
+        errors.push({ line: 0, reason: err.message });
+      }
+      if (batch.length) await flush(batch);
       if (!values.quiet) bar.update(size, { rows });
     } else {
       const input = createReadStream(values.file);

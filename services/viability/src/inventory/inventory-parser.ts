@@ -75,16 +75,18 @@ export function parseGeoJson(kind: InventoryKind, doc: unknown): ParseOutcome {
     return out;
   }
   fc.features.forEach((f, i) => {
-    const feature = f as { geometry?: { type?: string; coordinates?: unknown[] }; properties?: Raw; id?: unknown };
-    if (feature?.geometry?.type !== 'Point' || !Array.isArray(feature.geometry.coordinates)) {
-      out.errors.push({ line: i + 1, reason: 'geometry must be a Point' });
-      return;
-    }
-    const [lng, lat] = feature.geometry.coordinates;
-    const props = { ...(feature.properties ?? {}), ...(feature.id !== undefined && !feature.properties?.external_id ? { external_id: feature.id } : {}) };
-    const row = toRow(kind, props, i + 1, lat, lng);
+    const row = featureToRow(kind, f, i + 1);
     if (typeof row === 'string') out.errors.push({ line: i + 1, reason: row });
     else out.rows.push(row);
   });
   return out;
+}
+
+/** One GeoJSON Point feature (its position is its "line"); the row or the reason it is refused. */
+export function featureToRow(kind: InventoryKind, f: unknown, line: number): InventoryRow | string {
+  const feature = f as { geometry?: { type?: string; coordinates?: unknown[] }; properties?: Raw; id?: unknown } | null;
+  if (feature?.geometry?.type !== 'Point' || !Array.isArray(feature.geometry.coordinates)) return 'geometry must be a Point';
+  const [lng, lat] = feature.geometry.coordinates;
+  const props = { ...(feature.properties ?? {}), ...(feature.id !== undefined && !feature.properties?.external_id ? { external_id: feature.id } : {}) };
+  return toRow(kind, props, line, lat, lng);
 }

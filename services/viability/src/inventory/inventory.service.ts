@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { parse } from 'csv-parse';
 import type { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
-import { toRow, type InventoryKind, type InventoryRow } from './inventory-parser';
+import { GeoJsonStreamError, geojsonFeatures } from './geojson-stream';
+import { featureToRow, toRow, type InventoryKind, type InventoryRow } from './inventory-parser';
 
 /** At most this many refused rows are listed in an answer (all are counted). */
 const MAX_LISTED_ERRORS = 10_000;
@@ -50,6 +51,39 @@ export class InventoryService {
     } catch (err) {
       out.errorCount++;
       out.errors.push({ line: (err as { lines?: number }).lines ?? 0, reason: `not valid CSV: ${(err as Error).message}` });
+    }
+    if (batch.length) await flush();
+    return out;
+  }
+
+  /**
+   * Streams a GeoJSON FeatureCollection into the inventory: features are split off as the bytes
+   * arrive and upserted 1,000 at a time. A feature's "line" is its position in `features`. A document
+   * that is not a FeatureCollection (or breaks off) is reported at line 0 after what came before it.
+   */
+  async importGeoJson(tenantId: string, kind: InventoryKind, input: AsyncIterable<Buffer | string>): Promise<ImportOutcome> {
+    const out: ImportOutcome = { inserted: 0, updated: 0, errors: [], errorCount: 0 };
+    const refuse = (line: number, reason: string) => {
+      out.errorCount++;
+      if (out.errors.length < MAX_LISTED_ERRORS) out.errors.push({ line, reason });
+    };
+    let batch: InventoryRow[] = [];
+    const flush = async () => {
+      const r = await this.upsert(tenantId, kind, batch);
+      out.inserted += r.inserted;
+      out.updated += r.updated;
+      batch = [];
+    };
+    try {
+      for await (const f of geojsonFeatures(input)) {
+        const row = f.error ? f.error : featureToRow(kind, f.feature, f.index);
+        if (typeof row === 'string') refuse(f.index, row);
+        else batch.push(row);
+        if (batch.length >= CHUNK) await flush();
+      }
+    } catch (err) {
+      if (!(err instanceof GeoJsonStreamError)) throw err;
+      refuse(0, err.message);
     }
     if (batch.length) await flush();
     return out;
