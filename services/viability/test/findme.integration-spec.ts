@@ -37,6 +37,13 @@ describe('viability: FindME links', () => {
   beforeAll(async () => {
     infra = await createTestInfra('viability-findme');
     fake = createServer((req, res) => {
+      if (req.url?.startsWith('/search')) {
+        // A Nominatim-like geocoder: one known street.
+        const q = new URL(req.url, 'http://x').searchParams.get('q');
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(q === 'Rua das Flores 10' ? [{ lat: String(HOME.lat), lon: String(HOME.lng), display_name: 'Rua das Flores, 10, Curitiba' }] : []));
+        return;
+      }
       void readBody(req).then((b) => {
         if (req.url?.startsWith('/sms')) sms.push({ path: req.url, auth: req.headers.authorization, body: JSON.parse(b) as { to: string; message: string } });
         else callbacks.push(JSON.parse(b) as (typeof callbacks)[number]);
@@ -50,6 +57,7 @@ describe('viability: FindME links', () => {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
       ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 6).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
       EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', FINDME_PUBLIC_URL: 'https://elo.example.net',
+      GEOCODER_BASE_URL: fakeUrl, GEOCODER_MIN_INTERVAL_MS: '0',
     });
     app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
     await app.listen(0, '127.0.0.1');
@@ -114,6 +122,9 @@ describe('viability: FindME links', () => {
     expect(JSON.stringify(await ds.query('SELECT * FROM viability.findme_links'))).not.toContain(token);
 
     expect((await call('GET', `/findme/${token}/state`, undefined)).body).toMatchObject({ state: 'open' });
+    // The page can look an address up for an open link.
+    expect((await call('POST', `/findme/${token}/locate`, undefined, { address: 'Rua das Flores 10' })).body).toMatchObject({ found: true, displayName: 'Rua das Flores, 10, Curitiba' });
+    expect((await call('POST', `/findme/${token}/locate`, undefined, { address: 'Rua Nenhuma 1' })).body).toMatchObject({ found: false });
     const confirmed = await call<{ status: string; box: { name: string } }>('POST', `/findme/${token}/confirm`, undefined, HOME);
     expect(confirmed.status).toBe(200);
     expect(confirmed.body).toMatchObject({ status: 'viable', box: { name: 'CTO Jardim' } });
@@ -126,6 +137,7 @@ describe('viability: FindME links', () => {
     expect(again.status).toBe(410);
     expect(again.body).toMatchObject({ state: 'used', detail: expect.stringMatching(/already used/) });
     expect((await call('GET', `/findme/${token}/state`, undefined)).body).toMatchObject({ state: 'used' });
+    expect((await call('POST', `/findme/${token}/locate`, undefined, { address: 'Rua das Flores 10' })).status).toBe(410);
 
     const old = await call<{ link: string }>('POST', '/findme', t.key, { phone: '+5541911112222' });
     await ds.query(`UPDATE viability.findme_links SET expires_at = now() - interval '1 minute' WHERE phone = '+5541911112222'`);
@@ -182,6 +194,14 @@ describe('viability: FindME links', () => {
       });
       await page.goto(`${url}/findme/${token}`);
       await page.waitForSelector('.leaflet-container');
+      // Typing the address puts the pin there...
+      await page.fill('#address', 'Rua das Flores 10');
+      await page.click('#find');
+      await expectEventually(async () => expect(await page.textContent('#coords')).toContain('Rua das Flores, 10, Curitiba'));
+      await page.fill('#address', 'Rua Nenhuma 1');
+      await page.click('#find');
+      await expectEventually(async () => expect(await page.textContent('#result')).toMatch(/não encontrado/));
+      // ...and so does "use my location".
       await page.click('#locate');
       await page.waitForSelector('.pin');
       await expectEventually(async () => expect(await page.textContent('#coords')).toContain(HOME.lat.toFixed(4)));

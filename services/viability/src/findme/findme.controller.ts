@@ -7,7 +7,7 @@ import type { RequestTemplate } from '@elo/templating';
 import type { Response } from 'express';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfirmDto, CreateFindmeDto, SmsTemplateDto } from './findme.dto';
+import { ConfirmDto, CreateFindmeDto, LocateDto, SmsTemplateDto } from './findme.dto';
 import { FindmeService } from './findme.service';
 
 /** The built map page: next to the sources, or copied beside the compiled service. */
@@ -63,6 +63,15 @@ export class FindmeController {
   state(@Param('token') token: string) {
     if (!TOKEN.test(token)) throw new ProblemException(404, 'this link does not exist');
     return this.findme.state(token);
+  }
+
+  @Post(':token/locate')
+  @Public()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Where is this address? For the page of an open link (the pin goes there; the customer still confirms)' })
+  locate(@Param('token') token: string, @Body() dto: LocateDto) {
+    if (!TOKEN.test(token)) throw new ProblemException(404, 'this link does not exist');
+    return this.findme.locate(token, dto.address);
   }
 
   @Post(':token/confirm')

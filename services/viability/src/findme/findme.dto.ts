@@ -42,3 +42,7 @@ export class SmsTemplateDto {
   @ApiPropertyOptional() @IsOptional() @ValidateNested() @Type(() => BodyDto) body?: BodyDto;
   @ApiPropertyOptional({ description: 'SMS text; {link} is the FindME link (Portuguese default)' }) @IsOptional() @IsString() @MaxLength(500) text?: string;
 }
+
+export class LocateDto {
+  @ApiProperty({ example: 'Rua das Flores, 10, Curitiba' }) @IsString() @IsNotEmpty() @MaxLength(500) address!: string;
+}

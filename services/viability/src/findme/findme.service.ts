@@ -10,6 +10,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { ChecksService } from '../check/checks.service';
 import { ViabilityService } from '../check/viability.service';
 import type { ViabilityConfig } from '../config/viability.config';
+import { GeocoderService } from '../geocoder/geocoder.service';
 
 const log = createLogger('viability').child({ component: 'findme' });
 
@@ -34,6 +35,8 @@ interface LinkRow {
 /** Default SMS text; `{link}` is the FindME link. */
 export const DEFAULT_SMS_TEXT = 'Para verificarmos a cobertura no seu endereço, marque sua localização no mapa: {link}';
 
+const MAX_LOOKUPS_PER_LINK = 20;
+
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 /**
@@ -50,8 +53,12 @@ export class FindmeService {
     private readonly outbox: Outbox,
     private readonly checks: ChecksService,
     private readonly viability: ViabilityService,
+    private readonly geocoder: GeocoderService,
     @Inject(SERVICE_CONFIG) private readonly config: ViabilityConfig,
   ) {}
+
+  /** Address lookups made through each link (the page is public: the geocoder is not a free-for-all). */
+  private readonly lookups = new Map<string, number>();
 
   get tileUrl(): string | undefined {
     return this.config.FINDME_TILE_URL;
@@ -126,6 +133,26 @@ export class FindmeService {
       expiresAt: new Date(r.expires_at).toISOString(),
       ...(this.config.FINDME_TILE_URL ? { tileUrl: this.config.FINDME_TILE_URL } : {}),
     };
+  }
+
+  /**
+   * The customer typed an address on the page: where is it? Only for an open link, at most
+   * {@link MAX_LOOKUPS_PER_LINK} times per link; the pin goes there and the customer still confirms.
+   */
+  async locate(token: string, address: string) {
+    const st = await this.state(token);
+    if (st.state !== 'open') throw new ProblemException(410, st.state === 'used' ? 'this link was already used' : 'this link has expired', { state: st.state });
+    if (!this.geocoder.configured) throw new ProblemException(422, 'address lookup is not configured here; mark the point on the map');
+    const key = hash(token);
+    const n = (this.lookups.get(key) ?? 0) + 1;
+    if (n > MAX_LOOKUPS_PER_LINK) throw new ProblemException(429, 'too many address lookups for this link; mark the point on the map');
+    this.lookups.set(key, n);
+    if (this.lookups.size > 10_000) this.lookups.delete(this.lookups.keys().next().value!);
+    try {
+      return await this.geocoder.locate(address);
+    } catch (err) {
+      throw new ProblemException(502, (err as Error).message);
+    }
   }
 
   /**

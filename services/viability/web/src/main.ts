@@ -8,6 +8,9 @@ const result = $<HTMLParagraphElement>('result');
 const coords = $<HTMLParagraphElement>('coords');
 const locateBtn = $<HTMLButtonElement>('locate');
 const confirmBtn = $<HTMLButtonElement>('confirm');
+const addressForm = $<HTMLFormElement>('address-form');
+const addressInput = $<HTMLInputElement>('address');
+const findBtn = $<HTMLButtonElement>('find');
 
 const MESSAGES: Record<string, string> = {
   viable: 'Boa notícia! Temos cobertura no seu endereço. Você já pode voltar à conversa.',
@@ -22,6 +25,8 @@ function show(status: string, text: string): void {
 
 function closed(state: string): void {
   locateBtn.disabled = true;
+  findBtn.disabled = true;
+  addressInput.disabled = true;
   confirmBtn.disabled = true;
   show('error', state === 'used' ? 'Este link já foi usado.' : state === 'expired' ? 'Este link expirou. Peça um novo na conversa.' : 'Este link não existe.');
 }
@@ -29,20 +34,20 @@ function closed(state: string): void {
 const map = L.map('map', { zoomControl: true }).setView([-15.78, -47.93], 4);
 let pin: L.Marker | undefined;
 
-function place(lat: number, lng: number, zoom?: number): void {
+function place(lat: number, lng: number, zoom?: number, label?: string): void {
   const at = L.latLng(lat, lng);
   if (!pin) {
     pin = L.marker(at, { draggable: true, icon: L.divIcon({ className: '', html: '<div class="pin"></div>', iconSize: [22, 22], iconAnchor: [11, 22] }) }).addTo(map);
     pin.on('dragend', () => describe());
   } else pin.setLatLng(at);
   map.setView(at, zoom ?? Math.max(map.getZoom(), 17));
-  describe();
+  describe(label);
 }
 
-function describe(): void {
+function describe(label?: string): void {
   if (!pin) return;
   const p = pin.getLatLng();
-  coords.textContent = `Ponto marcado: ${p.lat.toFixed(6)}, ${p.lng.toFixed(6)}`;
+  coords.textContent = `${label ? `${label} — ` : ''}Ponto marcado: ${p.lat.toFixed(6)}, ${p.lng.toFixed(6)}`;
   confirmBtn.disabled = false;
 }
 
@@ -64,6 +69,31 @@ locateBtn.addEventListener('click', () => {
   );
 });
 
+addressForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const address = addressInput.value.trim();
+  if (!address) return;
+  findBtn.disabled = true;
+  show('', 'Buscando o endereço…');
+  void fetch(`/findme/${encodeURIComponent(token)}/locate`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ address }),
+  })
+    .then(async (res) => {
+      const body = (await res.json()) as { found?: boolean; lat?: number; lng?: number; displayName?: string; candidates?: string[]; state?: string };
+      if (res.status === 410) return closed(body.state ?? 'expired');
+      if (!res.ok) return show('error', 'Não foi possível buscar o endereço; marque o ponto no mapa.');
+      if (!body.found) {
+        return show('error', body.candidates?.length ? 'Endereço ambíguo: inclua número, bairro e cidade.' : 'Endereço não encontrado; confira ou marque o ponto no mapa.');
+      }
+      show('', 'Confira o marcador (arraste se precisar) e confirme.');
+      place(body.lat!, body.lng!, 17, body.displayName);
+    })
+    .catch(() => show('error', 'Sem conexão; tente de novo.'))
+    .finally(() => (findBtn.disabled = false));
+});
+
 confirmBtn.addEventListener('click', () => {
   if (!pin) return;
   const { lat, lng } = pin.getLatLng();
@@ -82,6 +112,8 @@ confirmBtn.addEventListener('click', () => {
         return show('error', 'Algo deu errado; tente de novo.');
       }
       locateBtn.disabled = true;
+      findBtn.disabled = true;
+      addressInput.disabled = true;
       if (pin) pin.dragging?.disable();
       show(body.status, MESSAGES[body.status] ?? body.status);
     })
