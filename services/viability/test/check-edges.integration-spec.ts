@@ -86,4 +86,11 @@ describe('viability: edges of the check', () => {
     const far = await at(3_000, 45);
     expect((await call<{ status: string }>('POST', '/viability', key, far)).body.status).toBe('not_found');
   });
+
+  it('FindME without a public URL configured is refused plainly', async () => {
+    const key = await tenant();
+    const r = await call<{ detail: string }>('POST', '/findme', key, { phone: '+5511987654321' });
+    expect(r.status).toBe(422);
+    expect(r.body.detail).toMatch(/FINDME_PUBLIC_URL/);
+  });
 });

@@ -37,7 +37,7 @@ export class CheckConsumer {
       });
       return;
     }
-    if (d.findme && d.phone) {
+    if (d.findme && d.phone && this.findme.configured) {
       // The customer gets a link; viability.checked follows when they confirm a point on the map.
       await this.findme.create(event.tenantid, {
         phone: d.phone,
@@ -56,7 +56,7 @@ export class CheckConsumer {
         ...(d.conversationId ? { conversationId: d.conversationId } : {}),
         status: 'not_found',
         via: d.findme ? 'findme' : 'address',
-        reason: d.findme ? 'a FindME request needs the phone number' : 'no location or address given',
+        reason: !d.findme ? 'no location or address given' : d.phone ? 'FindME is not configured here' : 'a FindME request needs the phone number',
       },
     });
   }

@@ -60,6 +60,11 @@ export class FindmeService {
   /** Address lookups made through each link (the page is public: the geocoder is not a free-for-all). */
   private readonly lookups = new Map<string, number>();
 
+  /** Links need the public address customers reach this service at. */
+  get configured(): boolean {
+    return Boolean(this.config.FINDME_PUBLIC_URL);
+  }
+
   get tileUrl(): string | undefined {
     return this.config.FINDME_TILE_URL;
   }
@@ -81,6 +86,7 @@ export class FindmeService {
 
   /** Creates the link and sends it; the link is returned to the (authenticated) caller too. */
   async create(tenantId: string, req: FindmeRequest): Promise<{ id: string; link: string; expiresAt: string; sms: string }> {
+    if (!this.config.FINDME_PUBLIC_URL) throw new ProblemException(422, 'FindME is not configured here (FINDME_PUBLIC_URL)');
     const token = randomBytes(24).toString('base64url');
     const id = randomUUID();
     const ttl = this.config.FINDME_TTL_MINUTES ?? 30;
@@ -89,7 +95,7 @@ export class FindmeService {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(mins => $9)) RETURNING expires_at`,
       [id, tenantId, hash(token), req.phone, req.requestId ?? null, req.conversationId ?? null, req.channelId ?? null, req.callbackUrl ?? null, ttl],
     );
-    const base = (this.config.FINDME_PUBLIC_URL ?? `http://localhost:${this.config.PORT}`).replace(/\/$/, '');
+    const base = this.config.FINDME_PUBLIC_URL.replace(/\/$/, '');
     const link = `${base}/findme/${token}`;
     const sms = await this.sendSms(tenantId, req.phone, link);
     await this.ds.query('UPDATE viability.findme_links SET sms_status = $2 WHERE id = $1', [id, sms]);
