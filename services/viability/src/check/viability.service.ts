@@ -67,6 +67,9 @@ function toBox(r: BoxRow): BoxInRange {
   return b;
 }
 
+/** How long a replica reuses a tenant's settings for checks. */
+const SETTINGS_TTL_MS = 5_000;
+
 /** Boxes in range listed in an answer (nearest first). */
 const IN_RANGE_LIMIT = 50;
 
@@ -79,6 +82,26 @@ const POINT = 'ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography';
  */
 @Injectable()
 export class ViabilityService {
+  /**
+   * Settings as the check reads them, kept a few seconds: one query fewer on the hot path. A change
+   * is seen at once on the replica that took it (see {@link forget}), within {@link SETTINGS_TTL_MS}
+   * on the others.
+   */
+  private readonly cache = new Map<string, { at: number; value: TenantSettings }>();
+
+  forget(tenantId: string): void {
+    this.cache.delete(tenantId);
+  }
+
+  private async checkSettings(m: EntityManager, tenantId: string): Promise<TenantSettings> {
+    const hit = this.cache.get(tenantId);
+    if (hit && Date.now() - hit.at < SETTINGS_TTL_MS) return hit.value;
+    const value = await this.settings(m, tenantId);
+    if (this.cache.size >= 10_000) this.cache.clear();
+    this.cache.set(tenantId, { at: Date.now(), value });
+    return value;
+  }
+
   async settings(m: EntityManager, tenantId: string): Promise<TenantSettings> {
     const rows: Array<{ max_drop_m: number; mode: 'radius' | 'pole'; chat_location_checks: boolean; replies: Partial<Record<Outcome, string>> }> =
       await m.query('SELECT max_drop_m, mode, chat_location_checks, replies FROM viability.settings WHERE tenant_id = $1', [tenantId]);
@@ -92,7 +115,7 @@ export class ViabilityService {
   }
 
   async check(m: EntityManager, tenantId: string, lat: number, lng: number): Promise<CheckResult> {
-    const s = await this.settings(m, tenantId);
+    const s = await this.checkSettings(m, tenantId);
     const inRange = (
       (await m.query(
         `SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes

@@ -26,7 +26,7 @@ export class SettingsController {
   @ApiOperation({ summary: 'Change the settings (fields given replace the stored ones)' })
   async put(@CurrentPrincipal() p: Principal, @Body() dto: SettingsDto) {
     const tenantId = tenantIdOf(p);
-    return this.ds.transaction(async (m) => {
+    const saved = await this.ds.transaction(async (m) => {
       const before = await this.viability.settings(m, tenantId);
       const after = {
         maxDropMeters: dto.maxDropMeters ?? before.maxDropMeters,
@@ -42,5 +42,7 @@ export class SettingsController {
       await this.audit.record(m, { tenantId, actorKeyId: p.keyId, service: 'viability', action: 'settings.updated', targetType: 'viability_settings', targetId: tenantId, before, after });
       return after;
     });
+    this.viability.forget(tenantId);
+    return saved;
   }
 }
