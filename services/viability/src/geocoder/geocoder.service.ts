@@ -90,7 +90,13 @@ export class GeocoderService {
         await new Promise((r) => setTimeout(r, wait + 1));
       }
       this.lastCall = Date.now();
-      return fn();
+      try {
+        return await fn();
+      } finally {
+        // Counted from the answer too: a request sent on a fresh connection can reach the provider
+        // later than the next one on a warm connection, so spacing only the sends can look too close.
+        this.lastCall = Date.now();
+      }
     });
     this.next = run.then(
       () => undefined,
