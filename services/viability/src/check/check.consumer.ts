@@ -4,7 +4,7 @@ import type { ChatMessageReceived, CloudEvent, ViabilityRequested } from '@elo/c
 import { randomUUID } from 'node:crypto';
 import { FindmeService } from '../findme/findme.service';
 import { ChecksService } from './checks.service';
-import { ViabilityService } from './viability.service';
+import { chatChecksOn, ViabilityService } from './viability.service';
 
 /** Checks asked for on the bus: a bot flow's viability step, and customers' location messages. */
 @Injectable()
@@ -66,7 +66,7 @@ export class CheckConsumer {
     const loc = event.data.message.location;
     if (event.data.message.kind !== 'location' || !loc) return;
     const settings = await this.viability.settings(ctx.manager, event.tenantid);
-    if (!settings.chatLocationChecks) return;
+    if (!chatChecksOn(settings, event.data.channelId)) return;
     const result = await this.checks.runIn(ctx.manager, event.tenantid, {
       lat: loc.lat,
       lng: loc.lng,

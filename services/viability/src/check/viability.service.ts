@@ -30,8 +30,13 @@ export interface TenantSettings {
   maxDropMeters: number;
   mode: 'radius' | 'pole';
   chatLocationChecks: boolean;
+  /** per channel id: on or off, overriding `chatLocationChecks` for that channel */
+  chatLocationChannels: Record<string, boolean>;
   replies: Partial<Record<Outcome, string>>;
 }
+
+/** Whether a location message on this channel is checked and answered. */
+export const chatChecksOn = (s: TenantSettings, channelId: string): boolean => s.chatLocationChannels[channelId] ?? s.chatLocationChecks;
 
 /** Portuguese defaults for the chat replies; `{box}` and `{distance}` are filled in. */
 export const DEFAULT_REPLIES: Record<Outcome, string> = {
@@ -103,13 +108,22 @@ export class ViabilityService {
   }
 
   async settings(m: EntityManager, tenantId: string): Promise<TenantSettings> {
-    const rows: Array<{ max_drop_m: number; mode: 'radius' | 'pole'; chat_location_checks: boolean; replies: Partial<Record<Outcome, string>> }> =
-      await m.query('SELECT max_drop_m, mode, chat_location_checks, replies FROM viability.settings WHERE tenant_id = $1', [tenantId]);
+    const rows: Array<{
+      max_drop_m: number;
+      mode: 'radius' | 'pole';
+      chat_location_checks: boolean;
+      chat_location_channels: Record<string, boolean>;
+      replies: Partial<Record<Outcome, string>>;
+    }> = await m.query(
+      'SELECT max_drop_m, mode, chat_location_checks, chat_location_channels, replies FROM viability.settings WHERE tenant_id = $1',
+      [tenantId],
+    );
     const r = rows[0];
     return {
       maxDropMeters: r?.max_drop_m ?? 150,
       mode: r?.mode ?? 'radius',
       chatLocationChecks: r?.chat_location_checks ?? false,
+      chatLocationChannels: r?.chat_location_channels ?? {},
       replies: r?.replies ?? {},
     };
   }

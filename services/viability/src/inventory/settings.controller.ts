@@ -32,12 +32,16 @@ export class SettingsController {
         maxDropMeters: dto.maxDropMeters ?? before.maxDropMeters,
         mode: dto.mode ?? before.mode,
         chatLocationChecks: dto.chatLocationChecks ?? before.chatLocationChecks,
+        // null removes a channel's override (it follows the tenant-wide switch again)
+        chatLocationChannels: Object.fromEntries(
+          Object.entries({ ...before.chatLocationChannels, ...(dto.chatLocationChannels ?? {}) }).filter((e): e is [string, boolean] => typeof e[1] === 'boolean'),
+        ),
         replies: { ...before.replies, ...(dto.replies ?? {}) },
       };
       await m.query(
-        `INSERT INTO viability.settings (tenant_id, max_drop_m, mode, chat_location_checks, replies) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant_id) DO UPDATE SET max_drop_m = $2, mode = $3, chat_location_checks = $4, replies = $5`,
-        [tenantId, after.maxDropMeters, after.mode, after.chatLocationChecks, JSON.stringify(after.replies)],
+        `INSERT INTO viability.settings (tenant_id, max_drop_m, mode, chat_location_checks, chat_location_channels, replies) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id) DO UPDATE SET max_drop_m = $2, mode = $3, chat_location_checks = $4, chat_location_channels = $5, replies = $6`,
+        [tenantId, after.maxDropMeters, after.mode, after.chatLocationChecks, JSON.stringify(after.chatLocationChannels), JSON.stringify(after.replies)],
       );
       await this.audit.record(m, { tenantId, actorKeyId: p.keyId, service: 'viability', action: 'settings.updated', targetType: 'viability_settings', targetId: tenantId, before, after });
       return after;

@@ -1,0 +1,94 @@
+import type { INestApplication } from '@nestjs/common';
+import { createEvent } from '@elo/contracts';
+import { BusConnection, BusProbe } from '@elo/messaging';
+import { buildServiceApp, loadConfig } from '@elo/platform';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AppModule, SERVICE } from '../src/app.module';
+import { ViabilityConfig } from '../src/config/viability.config';
+
+const ADMIN = 'c'.repeat(40);
+const HOME = { lat: -25.4284, lng: -49.2733 };
+
+describe('viability: chat location checks switched per channel', () => {
+  let infra: TestInfra;
+  let app: INestApplication;
+  let url: string;
+  let probe: BusProbe;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('viability-channels');
+    const config = loadConfig(ViabilityConfig, {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 2).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+      UPSTREAM_SYNC_TICK_MS: '0',
+    });
+    app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
+    await app.listen(0, '127.0.0.1');
+    await app.get(BusConnection).waitReady(15_000);
+    url = await app.getUrl();
+    ds = app.get(DataSource);
+    probe = await BusProbe.connect(infra.amqpUrl, ['chat.message.send.requested']);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await app?.close();
+    await infra?.cleanup();
+  });
+
+  const call = async <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown, type = 'application/json') => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': type } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+
+  it('a channel switched on is answered while the tenant default is off, and the reverse; null follows the default again', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;
+    await call('POST', '/inventory/import?kind=boxes', key, `external_id,name,lat,lng,status,port_capacity,ports_in_use\nCTO-C,CTO Canal,${HOME.lat + 0.0003},${HOME.lng},deployed,8,0`, 'text/csv');
+    const [a, b] = [randomUUID(), randomUUID()];
+
+    /** Sends a location message on a channel; resolves whether a reply was asked for (after the event was handled). */
+    const answered = async (channelId: string): Promise<boolean> => {
+      const conversationId = randomUUID();
+      const event = createEvent({
+        type: 'chat.message.received', tenantId: t.id, source: 'elo://test',
+        data: {
+          channelId, provider: 'whatsapp', conversationId, providerMessageId: `wamid.${randomUUID()}`, contact: { phone: '+5541988445566' },
+          message: { kind: 'location', location: HOME }, providerTimestamp: new Date().toISOString(),
+        },
+      });
+      await probe.publish(event);
+      await expectEventually(async () => expect(await ds.query('SELECT 1 FROM viability.inbox WHERE event_id = $1', [event.id])).toHaveLength(1));
+      // The reply is in the outbox of the same transaction as the inbox row; the relay publishes it soon after.
+      const inOutbox = await ds.query(`SELECT 1 FROM viability.outbox WHERE type = 'chat.message.send.requested' AND body::jsonb->>'subject' = $1`, [conversationId]);
+      if (inOutbox.length) {
+        await expectEventually(() => expect(probe.ofType<{ conversationId: string }>('chat.message.send.requested').some((e) => e.data.conversationId === conversationId)).toBe(true));
+      }
+      return inOutbox.length > 0;
+    };
+
+    const put = await call<{ chatLocationChecks: boolean; chatLocationChannels: Record<string, boolean> }>('PUT', '/settings', key, { chatLocationChannels: { [a]: true } });
+    expect(put.body).toMatchObject({ chatLocationChecks: false, chatLocationChannels: { [a]: true } });
+    expect(await answered(a)).toBe(true);
+    expect(await answered(b)).toBe(false);
+
+    await call('PUT', '/settings', key, { chatLocationChecks: true, chatLocationChannels: { [b]: false } });
+    expect(await answered(a)).toBe(true);
+    expect(await answered(b)).toBe(false);
+
+    const cleared = await call<{ chatLocationChannels: Record<string, boolean> }>('PUT', '/settings', key, { chatLocationChannels: { [b]: null } });
+    expect(cleared.body.chatLocationChannels).toEqual({ [a]: true });
+    expect(await answered(b)).toBe(true);
+
+    expect((await call('PUT', '/settings', key, { chatLocationChannels: { 'not-a-uuid': true } })).status).toBe(400);
+    expect((await call('PUT', '/settings', key, { chatLocationChannels: { [a]: 'yes' } })).status).toBe(400);
+    expect((await call('PUT', '/settings', key, { chatLocationChannels: [a] })).status).toBe(400);
+  });
+});
