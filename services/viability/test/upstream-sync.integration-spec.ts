@@ -201,6 +201,34 @@ describe('viability: inventory synced from an upstream network-documentation sys
     }
   });
 
+  it('prune: after a complete sync, what the upstream no longer lists is deleted (not what it sent invalid)', async () => {
+    const t = await tenant();
+    const token = 'prune-network-token-0001';
+    const boxes: Array<Record<string, unknown>> = boxesNorth('PR', 3);
+    networks.set(`Bearer ${token}`, { boxes, poles: [{ id: 'PR-P0', lat: HOME.lat, lng: HOME.lng }] });
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, enabled: false, prune: true });
+    const first = await call<{ boxes: { inserted: number; deleted: number } }>('POST', '/inventory/sync', t.key);
+    expect(first.body.boxes).toMatchObject({ inserted: 3, deleted: 0 });
+    // A box imported by hand, one the upstream drops, one it now sends broken.
+    await fetch(`${url}/inventory/import?kind=boxes`, {
+      method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'text/csv' },
+      body: `external_id,name,lat,lng,status,port_capacity,ports_in_use\nHAND-1,Manual,${HOME.lat},${HOME.lng},deployed,8,0`,
+    });
+    boxes.splice(2, 1);
+    boxes[1] = { ...boxes[1], status: 'exploded' };
+    const r = await call<{ boxes: { updated: number; errors: number; deleted: number }; poles: { deleted: number } }>('POST', '/inventory/sync', t.key);
+    expect(r.body.boxes).toMatchObject({ updated: 1, errors: 1, deleted: 2 });
+    expect(r.body.poles).toMatchObject({ deleted: 0 });
+    const left = await ds.query('SELECT external_id FROM viability.boxes WHERE tenant_id = $1 ORDER BY 1', [t.id]);
+    expect(left.map((x: { external_id: string }) => x.external_id)).toEqual(['PR-0', 'PR-1']);
+
+    // A failed sync deletes nothing.
+    networks.set(`Bearer ${token}`, { ...networks.get(`Bearer ${token}`)!, boxes: [] });
+    networks.get(`Bearer ${token}`)!.poles = 'not a list' as unknown as unknown[];
+    expect((await call('POST', '/inventory/sync', t.key)).status).toBe(502);
+    expect(await ds.query('SELECT 1 FROM viability.boxes WHERE tenant_id = $1', [t.id])).toHaveLength(2);
+  });
+
   it('syncs on the schedule when the interval is due', async () => {
     const t = await tenant();
     const token = 'scheduled-network-token-01';

@@ -21,11 +21,12 @@ export interface UpstreamSettings {
   enabled?: boolean;
   intervalMinutes?: number;
   pageSize?: number;
+  prune?: boolean;
 }
 
 export interface SyncResult {
-  boxes: { inserted: number; updated: number; pages: number; errors: number };
-  poles: { inserted: number; updated: number; pages: number; errors: number };
+  boxes: { inserted: number; updated: number; pages: number; errors: number; deleted: number };
+  poles: { inserted: number; updated: number; pages: number; errors: number; deleted: number };
   errors: Array<{ kind: InventoryKind; page: number; position: number; externalId?: string; reason: string }>;
   durationMs: number;
 }
@@ -37,6 +38,7 @@ interface UpstreamRow {
   enabled: boolean;
   interval_minutes: number;
   page_size: number;
+  prune: boolean;
   last_started_at: Date | null;
   last_finished_at: Date | null;
   last_status: string | null;
@@ -114,13 +116,13 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
   async set(tenantId: string, s: UpstreamSettings) {
     const sealed = this.box.encrypt(s.token, `${tenantId}:upstream`);
     const [r]: UpstreamRow[] = await this.ds.query(
-      `INSERT INTO viability.upstreams (tenant_id, base_url, token_sealed, enabled, interval_minutes, page_size)
-       VALUES ($1, $2, $3, COALESCE($4, true), COALESCE($5, 60), COALESCE($6, 500))
+      `INSERT INTO viability.upstreams (tenant_id, base_url, token_sealed, enabled, interval_minutes, page_size, prune)
+       VALUES ($1, $2, $3, COALESCE($4, true), COALESCE($5, 60), COALESCE($6, 500), COALESCE($7, false))
        ON CONFLICT (tenant_id) DO UPDATE SET base_url = $2, token_sealed = $3,
          enabled = COALESCE($4, viability.upstreams.enabled), interval_minutes = COALESCE($5, viability.upstreams.interval_minutes),
-         page_size = COALESCE($6, viability.upstreams.page_size), updated_at = now()
+         page_size = COALESCE($6, viability.upstreams.page_size), prune = COALESCE($7, viability.upstreams.prune), updated_at = now()
        RETURNING *`,
-      [tenantId, s.baseUrl.replace(/\/+$/, ''), sealed, s.enabled ?? null, s.intervalMinutes ?? null, s.pageSize ?? null],
+      [tenantId, s.baseUrl.replace(/\/+$/, ''), sealed, s.enabled ?? null, s.intervalMinutes ?? null, s.pageSize ?? null, s.prune ?? null],
     );
     return this.view(tenantId, r!);
   }
@@ -179,15 +181,20 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
     const started = Date.now();
     await this.ds.query('UPDATE viability.upstreams SET last_started_at = now(), last_status = $2 WHERE tenant_id = $1', [r.tenant_id, 'running']);
     const result: SyncResult = {
-      poles: { inserted: 0, updated: 0, pages: 0, errors: 0 },
-      boxes: { inserted: 0, updated: 0, pages: 0, errors: 0 },
+      poles: { inserted: 0, updated: 0, pages: 0, errors: 0, deleted: 0 },
+      boxes: { inserted: 0, updated: 0, pages: 0, errors: 0, deleted: 0 },
       errors: [],
       durationMs: 0,
     };
     try {
       const token = this.box.decrypt(r.token_sealed, `${r.tenant_id}:upstream`);
+      // Every row this sync writes gets updated_at at or after this instant (the database's clock).
+      const [{ t0 }]: Array<{ t0: Date }> = await this.ds.query('SELECT clock_timestamp() AS t0');
+      const seen = { poles: new Set<string>(), boxes: new Set<string>() };
       // Poles first, so the boxes' pole references land on existing poles.
-      for (const kind of ['poles', 'boxes'] as const) await this.pageThrough(r, token, kind, result);
+      for (const kind of ['poles', 'boxes'] as const) await this.pageThrough(r, token, kind, result, seen[kind]);
+      // Only after a complete sync: a failed page would otherwise delete what it did not get to.
+      if (r.prune) for (const kind of ['poles', 'boxes'] as const) result[kind].deleted = await this.prune(r.tenant_id, kind, t0, seen[kind]);
       result.durationMs = Date.now() - started;
       await this.finish(r.tenant_id, 'ok', result);
       log.info({ tenantId: r.tenant_id, boxes: result.boxes, poles: result.poles, durationMs: result.durationMs }, 'upstream sync done');
@@ -208,7 +215,22 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
     );
   }
 
-  private async pageThrough(r: UpstreamRow, token: string, kind: InventoryKind, result: SyncResult): Promise<void> {
+  /**
+   * Deletes the tenant's rows of this kind that the sync did not write, except those the upstream
+   * still lists but sent invalid (their ids are in `keep`): a typo upstream must not take a box away.
+   */
+  private async prune(tenantId: string, kind: InventoryKind, since: Date, keep: Set<string>): Promise<number> {
+    // In a CTE: TypeORM answers a bare DELETE with [rows, count], not the rows.
+    const [r]: Array<{ n: number }> = await this.ds.query(
+      `WITH d AS (DELETE FROM viability.${kind === 'boxes' ? 'boxes' : 'poles'}
+                   WHERE tenant_id = $1 AND updated_at < $2 AND NOT (external_id = ANY($3::text[])) RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+      [tenantId, since, [...keep]],
+    );
+    return r?.n ?? 0;
+  }
+
+  private async pageThrough(r: UpstreamRow, token: string, kind: InventoryKind, result: SyncResult, invalidIds: Set<string>): Promise<void> {
     const origin = new URL(r.base_url).origin;
     let url: string | undefined = `${r.base_url}/${kind}?page=1&per_page=${r.page_size}`;
     for (let page = 1; url && page <= MAX_PAGES; page++) {
@@ -221,8 +243,9 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
         const row = rowOf(kind, item, i + 1);
         if (typeof row !== 'string') return void rows.push(row);
         result[kind].errors++;
+        const id = (item as Raw | null)?.external_id ?? (item as Raw | null)?.id ?? (item as { properties?: Raw } | null)?.properties?.external_id;
+        if (id !== undefined && id !== null) invalidIds.add(String(id));
         if (result.errors.length < MAX_ERRORS_KEPT) {
-          const id = (item as Raw | null)?.external_id ?? (item as Raw | null)?.id;
           result.errors.push({ kind, page, position: i + 1, ...(id !== undefined ? { externalId: String(id) } : {}), reason: row });
         }
       });
@@ -292,6 +315,7 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
       enabled: r.enabled,
       intervalMinutes: r.interval_minutes,
       pageSize: r.page_size,
+      prune: r.prune,
       lastStartedAt: r.last_started_at,
       lastFinishedAt: r.last_finished_at,
       lastStatus: r.last_status,

@@ -14,5 +14,7 @@ export class UpstreamDto {
 
   @ApiPropertyOptional({ description: 'Sync on the schedule (default true)' }) @IsOptional() @IsBoolean() enabled?: boolean;
   @ApiPropertyOptional({ description: 'Minutes between scheduled syncs (default 60)' }) @IsOptional() @IsInt() @Min(1) @Max(10_080) intervalMinutes?: number;
+  @ApiPropertyOptional({ description: 'The upstream is the source of truth: after a complete sync, boxes and poles it no longer lists are deleted (default false)' })
+  @IsOptional() @IsBoolean() prune?: boolean;
   @ApiPropertyOptional({ description: 'Items asked per page (default 500)' }) @IsOptional() @IsInt() @Min(1) @Max(5_000) pageSize?: number;
 }
