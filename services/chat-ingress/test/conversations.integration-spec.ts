@@ -197,7 +197,9 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     await expectEventually(() => expect(caio.got()).toHaveLength(1));
     const v2 = { start: 'hello', steps: { hello: { type: 'menu', text: 'Versão 2', options: [{ id: 'x', title: 'Sair', next: 'bye' }] }, bye: { type: 'close' } } };
     expect((await h.api<{ version: number }>('PUT', '/flow', headers, v2)).body.version).toBe(2);
-    expect((await h.api('PUT', '/flow', headers, { start: 'nope', steps: { a: { type: 'menu' } } })).status).toBe(400);
+    const broken = await h.api<{ errors: Array<{ field?: string }> }>('PUT', '/flow', headers, { start: 'nope', steps: { a: { type: 'menu' } } });
+    expect(broken.status).toBe(400);
+    expect(broken.body.errors.map((e) => e.field)).toEqual(['start', 'steps.a.text', 'steps.a.options']);
     await caio.text('1');
     await expectEventually(() => expect(caio.got().at(-1)).toBe('Informe seu CPF ou CNPJ'));
     const conv = await conversationOf('5541999990003');

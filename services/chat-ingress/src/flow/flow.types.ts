@@ -31,22 +31,31 @@ export interface FlowState {
 
 const ANSWERS = ['text', 'email', 'cpf', 'cnpj', 'cpf_cnpj', 'phone', 'date'];
 
+/** One reason a definition cannot run; `field` is the path the console shows it beside (`steps.<id>.options.0.next`). */
+export interface FlowProblem {
+  field?: string;
+  message: string;
+}
+
 /** Checks a definition; returns the problems (empty when it can run). */
-export function flowProblems(def: unknown): string[] {
-  const p: string[] = [];
-  if (typeof def !== 'object' || def === null) return ['definition must be an object'];
+export function flowProblems(def: unknown): FlowProblem[] {
+  const p: FlowProblem[] = [];
+  const add = (field: string, message: string) => p.push({ field, message });
+  if (typeof def !== 'object' || def === null) return [{ message: 'definition must be an object' }];
   const d = def as FlowDefinition;
-  if (typeof d.steps !== 'object' || d.steps === null || Array.isArray(d.steps)) return ['steps must be an object of step id → step'];
+  if (typeof d.steps !== 'object' || d.steps === null || Array.isArray(d.steps)) return [{ field: 'steps', message: 'steps must be an object of step id → step' }];
   const ids = new Set(Object.keys(d.steps));
-  if (!ids.has(d.start)) p.push(`start names no step (${String(d.start)})`);
+  if (!ids.has(d.start)) add('start', `start names no step (${String(d.start)})`);
+  // Messages keep the `options[0]` form people read; fields use the dotted form of the validation pipe.
+  const path = (from: string, field: string) => `steps.${from}.${field.replace(/\[(\d+)\]/g, '.$1')}`;
   const ref = (from: string, field: string, to: unknown) => {
-    if (typeof to !== 'string' || !ids.has(to)) p.push(`steps.${from}.${field} names no step (${String(to)})`);
+    if (typeof to !== 'string' || !ids.has(to)) add(path(from, field), `steps.${from}.${field} names no step (${String(to)})`);
   };
   const text = (from: string, field: string, v: unknown, required = true) => {
-    if ((required || v !== undefined) && (typeof v !== 'string' || !v.trim())) p.push(`steps.${from}.${field} must be non-empty text`);
+    if ((required || v !== undefined) && (typeof v !== 'string' || !v.trim())) add(path(from, field), `steps.${from}.${field} must be non-empty text`);
   };
   for (const [id, s] of Object.entries(d.steps)) {
-    if (typeof s !== 'object' || s === null) { p.push(`steps.${id} must be an object`); continue; }
+    if (typeof s !== 'object' || s === null) { add(`steps.${id}`, `steps.${id} must be an object`); continue; }
     switch (s.type) {
       case 'message':
         text(id, 'text', s.text);
@@ -54,12 +63,12 @@ export function flowProblems(def: unknown): string[] {
         break;
       case 'menu':
         text(id, 'text', s.text);
-        if (!Array.isArray(s.options) || !s.options.length) p.push(`steps.${id}.options must list at least one option`);
+        if (!Array.isArray(s.options) || !s.options.length) add(path(id, 'options'), `steps.${id}.options must list at least one option`);
         else s.options.forEach((o, i) => { text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
         break;
       case 'question':
         text(id, 'text', s.text);
-        if (!ANSWERS.includes(s.validate)) p.push(`steps.${id}.validate must be one of ${ANSWERS.join(', ')}`);
+        if (!ANSWERS.includes(s.validate)) add(path(id, 'validate'), `steps.${id}.validate must be one of ${ANSWERS.join(', ')}`);
         text(id, 'attribute', s.attribute);
         ref(id, 'next', s.next);
         break;
@@ -82,7 +91,7 @@ export function flowProblems(def: unknown): string[] {
         text(id, 'text', s.text, false);
         break;
       default:
-        p.push(`steps.${id}.type must be message, menu, question, integration, viability, transfer or close`);
+        add(path(id, 'type'), `steps.${id}.type must be message, menu, question, integration, viability, transfer or close`);
     }
   }
   return p;

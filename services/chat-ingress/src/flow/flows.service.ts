@@ -23,7 +23,7 @@ export class FlowsService {
 
   async save(tenantId: string, definition: unknown): Promise<FlowVersion> {
     const problems = flowProblems(definition);
-    if (problems.length) throw new ProblemException(400, 'the flow definition is not valid', { errors: problems.map((message) => ({ message })) });
+    if (problems.length) throw new ProblemException(400, 'the flow definition is not valid', { errors: problems });
     const id = randomUUID();
     const rows = await this.ds.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`chat-flow:${tenantId}`]);

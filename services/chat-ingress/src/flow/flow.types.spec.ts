@@ -1,0 +1,26 @@
+import { flowProblems } from './flow.types';
+
+describe('flowProblems', () => {
+  it('names the field of each problem, in the dotted form the console puts errors beside', () => {
+    const problems = flowProblems({
+      start: 'menu',
+      steps: {
+        menu: { type: 'menu', text: 'Escolha', options: [{ id: '1', title: 'Suporte', next: 'human' }, { id: '2', title: ' ', next: 'nowhere' }] },
+        human: { type: 'transfer', queue: '' },
+        odd: { type: 'teleport' },
+      },
+    });
+    expect(problems).toEqual([
+      { field: 'steps.menu.options.1.title', message: 'steps.menu.options[1].title must be non-empty text' },
+      { field: 'steps.menu.options.1.next', message: 'steps.menu.options[1].next names no step (nowhere)' },
+      { field: 'steps.human.queue', message: 'steps.human.queue must be non-empty text' },
+      { field: 'steps.odd.type', message: 'steps.odd.type must be message, menu, question, integration, viability, transfer or close' },
+    ]);
+  });
+
+  it('names start when it points nowhere, and nothing when the flow can run', () => {
+    expect(flowProblems({ start: 'x', steps: { bye: { type: 'close' } } })).toEqual([{ field: 'start', message: 'start names no step (x)' }]);
+    expect(flowProblems({ start: 'bye', steps: { bye: { type: 'close' } } })).toEqual([]);
+    expect(flowProblems(null)).toEqual([{ message: 'definition must be an object' }]);
+  });
+});
