@@ -5,7 +5,7 @@ import { Public } from '@elo/observability';
 import type { DataSource } from 'typeorm';
 import { ApiKeyGuard, presentedKey } from './api-key.guard';
 import { newApiKey } from './api-keys';
-import { RequirePermission, tenantIdOf } from './decorators';
+import { AnyApiKey, RequirePermission, tenantIdOf } from './decorators';
 import type { Principal } from './permissions';
 
 const ADMIN = 'A'.repeat(40);
@@ -17,6 +17,7 @@ class Routes {
   @RequirePermission('tenants:manage') tenants() {}
   @RequirePermission('keys:manage') keys() {}
   @RequirePermission('dashboard:read') dashboard() {}
+  @AnyApiKey() me() {}
   undeclared() {}
 }
 @RequirePermission('dashboard:read')
@@ -116,6 +117,15 @@ describe('ApiKeyGuard', () => {
     await expect(guard.canActivate(ctx('undeclared', bearer(tenantKey.key)).c)).rejects.toMatchObject({
       response: { detail: 'this route declares no permission' },
     });
+  });
+
+  it('an AnyApiKey route takes any valid key (tenant or admin) and still refuses a missing or revoked one', async () => {
+    const { c, req } = ctx('me', bearer(tenantKey.key));
+    await expect(guard.canActivate(c)).resolves.toBe(true);
+    expect(req.principal).toMatchObject({ tenantId: TENANT, isAdmin: false });
+    expect(await status(guard.canActivate(ctx('me', bearer(ADMIN)).c))).toBe(200);
+    expect(await status(guard.canActivate(ctx('me', {}).c))).toBe(401);
+    expect(await status(guard.canActivate(ctx('me', bearer(revokedKey.key)).c))).toBe(401);
   });
 
   it('honours a controller-level permission', async () => {

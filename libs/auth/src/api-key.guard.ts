@@ -4,7 +4,7 @@ import { IS_PUBLIC_KEY } from '@elo/observability';
 import type { Request, Response } from 'express';
 import { DataSource } from 'typeorm';
 import { hashKey, parseApiKey, sameHash, sameSecret } from './api-keys';
-import { PERMISSION_KEY } from './decorators';
+import { ANY_API_KEY, PERMISSION_KEY } from './decorators';
 import { ADMIN_PERMISSIONS, type Principal } from './permissions';
 import { problem } from './problem';
 
@@ -58,6 +58,10 @@ export class ApiKeyGuard implements CanActivate {
     const principal = await this.authenticate(key);
     if (!principal) this.unauthorized(http.getResponse<Response>(), 'the API key is not valid or was revoked');
     const needed = this.reflector.getAllAndOverride<string | undefined>(PERMISSION_KEY, targets);
+    if (!needed && this.reflector.getAllAndOverride<boolean>(ANY_API_KEY, targets)) {
+      req.principal = principal;
+      return true;
+    }
     if (!needed) throw new ForbiddenException(problem(403, 'this route declares no permission'));
     if (!principal.permissions.includes(needed)) {
       throw new ForbiddenException(problem(403, `the API key lacks the permission ${needed}`));

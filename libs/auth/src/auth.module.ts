@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ADMIN_KEY, ApiKeyGuard } from './api-key.guard';
 import { AuditService } from './audit.service';
 import { AUTH_AUDIT_SERVICE, AuthAdminController } from './auth-admin.controller';
+import { AuthMeController } from './auth-me.controller';
 import { SecretBox } from './secret-box';
 
 export interface AuthModuleOptions {
@@ -17,8 +18,8 @@ export interface AuthModuleOptions {
 }
 
 /**
- * ApiKeyGuard on every route (APP_GUARD), SecretBox for secrets at rest, AuditService, and optionally
- * the admin API. Needs a TypeORM DataSource in the app (libs/persistence provides it globally) and the
+ * ApiKeyGuard on every route (APP_GUARD), GET /auth/me (the calling key and its permissions), SecretBox
+ * for secrets at rest, AuditService, and optionally the admin API. Needs a TypeORM DataSource in the app (libs/persistence provides it globally) and the
  * `auth` schema migrated (authMigrations).
  */
 @Global()
@@ -27,7 +28,7 @@ export class AuthModule {
   static forRoot(o: AuthModuleOptions = {}): DynamicModule {
     return {
       module: AuthModule,
-      controllers: o.adminApi ? [AuthAdminController] : [],
+      controllers: o.adminApi ? [AuthMeController, AuthAdminController] : [AuthMeController],
       providers: [
         { provide: ADMIN_KEY, useFactory: () => o.adminKey ?? process.env.ELO_ADMIN_KEY ?? '' },
         { provide: SecretBox, useFactory: () => o.secretBox ?? SecretBox.fromEnv() },

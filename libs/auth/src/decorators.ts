@@ -16,6 +16,17 @@ export const RequirePermission = (permission: Permission): MethodDecorator & Cla
     ApiSecurity('bearer'),
   ) as MethodDecorator & ClassDecorator;
 
+/** Metadata key marking a route any valid API key may call (no particular permission). */
+export const ANY_API_KEY = 'elo:any-api-key';
+
+/**
+ * The route needs a valid key but no particular permission (e.g. GET /auth/me). Use sparingly: it
+ * must reveal nothing beyond what the key itself is.
+ */
+export const AnyApiKey = (): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(ANY_API_KEY, true), ApiExtension('x-elo-any-key', true), ApiSecurity('bearer')) as MethodDecorator &
+    ClassDecorator;
+
 /** The authenticated caller (`request.principal`, set by ApiKeyGuard). */
 export const CurrentPrincipal = createParamDecorator(
   (_: unknown, ctx: ExecutionContext): Principal => ctx.switchToHttp().getRequest<{ principal: Principal }>().principal,

@@ -215,6 +215,21 @@ describe('@elo/auth against PostgreSQL', () => {
     await as(aKeys.key).post(`/tenants/${a}/keys`, { name: 'x', permissions: ['telephony:call'] }).expect(403);
   });
 
+  it('GET /auth/me: any valid key learns its tenant, name, prefix and permissions, never the secret; 401 once revoked', async () => {
+    const t = await createTenant('Me');
+    const k = await createKey(t, ['integrations:read']);
+    const res = await as(k.key).get('/auth/me').expect(200);
+    expect(res.body).toEqual({
+      keyId: k.id, name: 'key integrations:read', prefix: k.prefix, tenantId: t, permissions: ['integrations:read'], isAdmin: false,
+    });
+    expect(JSON.stringify(res.body)).not.toContain(k.key);
+    const adminMe = await admin().get('/auth/me').expect(200);
+    expect(adminMe.body).toMatchObject({ keyId: 'admin', tenantId: null, prefix: null, isAdmin: true, permissions: ['tenants:manage', 'keys:manage'] });
+    await as(undefined).get('/auth/me').expect(401);
+    await admin().del(`/tenants/${t}/keys/${k.id}`).expect(204);
+    await as(k.key).get('/auth/me').expect(401);
+  });
+
   it('revocation takes effect at once', async () => {
     const tenantId = await createTenant('Revoke');
     const key = await createKey(tenantId, ['channels:manage']);

@@ -73,3 +73,13 @@ export class CreatedKeyView {
   @ApiPropertyOptional({ nullable: true, type: Date, description: 'When the replaced key stops working' })
   previousKeyExpiresAt?: Date | null;
 }
+
+/** GET /auth/me: the calling key, never its secret. */
+export class WhoAmIView {
+  @ApiProperty({ description: 'The key id, or `admin` for the bootstrap admin key' }) keyId!: string;
+  @ApiProperty() name!: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Public part of the key; null for the admin key' }) prefix!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'null for the bootstrap admin key' }) tenantId!: string | null;
+  @ApiProperty({ isArray: true, type: String }) permissions!: string[];
+  @ApiProperty() isAdmin!: boolean;
+}
