@@ -311,6 +311,65 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       await new Promise((resolve) => server.close(resolve));
     }
   });
+  it("keeps an integration's own maxConcurrency against a slow sink while another integration's deliveries go through", async () => {
+    let slowInFlight = 0;
+    let slowMax = 0;
+    let slowServed = 0;
+    const fastAt: number[] = [];
+    let slowServedWhenFastDone = -1;
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/fast') {
+        fastAt.push(Date.now());
+        if (fastAt.length === 4) slowServedWhenFastDone = slowServed;
+        res.writeHead(200);
+        res.end();
+        return;
+      }
+      slowInFlight++;
+      slowMax = Math.max(slowMax, slowInFlight);
+      const answer = () => {
+        slowInFlight--;
+        slowServed++;
+        res.writeHead(200);
+        res.end();
+      };
+      setTimeout(answer, 300);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const slow = await call('POST', '/integrations', {
+        name: 'Slow own limit', kind: 'http', request: { method: 'POST', url: `${base}/slow` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'SLOW2' }] },
+        delivery: { maxConcurrency: 2 },
+      });
+      expect(slow.status).toBe(201);
+      expect(slow.body.delivery).toMatchObject({ maxConcurrency: 2 });
+      await call('POST', '/integrations', {
+        name: 'Fast beside slow', kind: 'http', request: { method: 'POST', url: `${base}/fast` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'FAST2' }] },
+      });
+      // The slow integration's backlog is published first: it is older than every fast delivery.
+      await probe.publish(...Array.from({ length: 16 }, () => messageReceived(a.tenantId, 'SLOW2')));
+      await expectEventually(() => expect(slowInFlight).toBe(2), { timeoutMs: 10_000 });
+      await probe.publish(...Array.from({ length: 4 }, () => messageReceived(a.tenantId, 'FAST2')));
+      await expectEventually(() => expect(slowServed).toBe(16), { timeoutMs: 30_000 });
+      // 16 requests, 2 at a time, 300 ms each: the sink never saw more than 2 at once...
+      expect(slowMax).toBe(2);
+      // ...and the other integration was served while the slow one still had most of its backlog.
+      expect(fastAt).toHaveLength(4);
+      expect(slowServedWhenFastDone).toBeGreaterThanOrEqual(0);
+      expect(slowServedWhenFastDone).toBeLessThan(12);
+
+      // Invalid limits are refused when saved.
+      const bad = await call('PATCH', `/integrations/${slow.body.id}`, { delivery: { maxConcurrency: 0 } });
+      expect(bad.status).toBe(400);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('spreads deliveries to one integration over time when it has a rate limit', async () => {
     const limited = await new FakeEndpoint().start();
     const at: number[] = [];

@@ -51,7 +51,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly perIntegration: number;
   private readonly pollMs: number;
   private readonly inFlightByIntegration = new Map<string, number>();
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number; rate: number }>();
   private inFlight = 0;
   private stopped = false;
   private wake?: () => void;
@@ -107,7 +107,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
           claimed = due.length;
           const over: string[] = [];
           for (const d of due) {
-            if ((this.inFlightByIntegration.get(d.integration_id) ?? 0) >= this.perIntegration || !this.takeToken(d.integration)) {
+            // The claim already kept to each integration's limits; this catches what changed meanwhile.
+            if ((this.inFlightByIntegration.get(d.integration_id) ?? 0) >= this.limitOf(d.integration) || !this.takeToken(d.integration)) {
               over.push(d.id);
             } else this.start(d);
           }
@@ -126,6 +127,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /** Deliveries of this integration in flight at once in this replica. */
+  private limitOf(integration: IntegrationRow): number {
+    return integration.delivery.maxConcurrency ?? this.perIntegration;
+  }
+
   private sleep(ms: number, onlyIfSlotFree: boolean): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
@@ -138,15 +144,25 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  /** Token bucket per integration (burst = one second's worth); true when a request may go now. */
-  private takeToken(integration: IntegrationRow): boolean {
-    const rate = integration.delivery.rateLimitPerSecond;
-    if (!rate) return true;
+  /** Token bucket per integration (burst = one second's worth), refilled to now. */
+  private bucket(id: string, rate: number): { tokens: number; at: number; rate: number } {
     const now = Date.now();
-    const b = this.buckets.get(integration.id) ?? { tokens: rate, at: now };
+    const b = this.buckets.get(id) ?? { tokens: rate, at: now, rate };
+    b.rate = rate;
     b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
     b.at = now;
-    this.buckets.set(integration.id, b);
+    this.buckets.set(id, b);
+    return b;
+  }
+
+  /** True when a request of this integration may go now (and takes its token). */
+  private takeToken(integration: IntegrationRow): boolean {
+    const rate = integration.delivery.rateLimitPerSecond;
+    if (!rate) {
+      this.buckets.delete(integration.id);
+      return true;
+    }
+    const b = this.bucket(integration.id, rate);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
@@ -188,16 +204,57 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.running.add(p);
   }
 
+  /**
+   * Claims up to `limit` due deliveries, oldest first, but never more of one integration than its free
+   * slots (its limit minus what this replica has in flight for it) and its rate-limit tokens: a slow
+   * integration with a backlog cannot fill the claim and hold the others back. The integrations with
+   * pending deliveries are found by a skip scan of the pending index, then each one's due rows by index.
+   */
   private async claim(limit: number): Promise<Array<DeliveryRow & { integration: IntegrationRow }>> {
+    const busyIds = [...this.inFlightByIntegration.keys()];
+    const busy = busyIds.map((id) => this.inFlightByIntegration.get(id) ?? 0);
+    // Known buckets: the tokens left now. An integration seen for the first time gets its full burst (SQL).
+    const tokenIds: string[] = [];
+    const tokens: number[] = [];
+    for (const [id, { rate }] of this.buckets) {
+      const b = this.bucket(id, rate);
+      // A full bucket says no more than the integration's rate, which the query reads itself.
+      if (b.tokens >= rate) this.buckets.delete(id);
+      else {
+        tokenIds.push(id);
+        tokens.push(Math.floor(b.tokens));
+      }
+    }
     const rows = (await this.ds.query(
-      `WITH c AS (
-         SELECT id FROM ${S}.deliveries WHERE status = 'pending' AND next_attempt_at <= now()
-         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+      `WITH RECURSIVE ints(id) AS (
+         (SELECT integration_id FROM ${S}.deliveries WHERE status = 'pending' ORDER BY integration_id LIMIT 1)
+         UNION ALL
+         SELECT (SELECT d.integration_id FROM ${S}.deliveries d WHERE d.status = 'pending' AND d.integration_id > ints.id
+                 ORDER BY d.integration_id LIMIT 1)
+         FROM ints WHERE ints.id IS NOT NULL
+       ), caps AS (
+         SELECT i.id, least(
+                  coalesce((i.delivery->>'maxConcurrency')::int, $3) - coalesce(busy.n, 0),
+                  coalesce(tok.n, (i.delivery->>'rateLimitPerSecond')::int, $1)) AS n
+         FROM ints JOIN ${S}.integrations i ON i.id = ints.id
+         LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy(id, n) ON busy.id = i.id
+         LEFT JOIN unnest($6::uuid[], $7::int[]) AS tok(id, n) ON tok.id = i.id
+       ), cand AS (
+         SELECT l.id FROM caps CROSS JOIN LATERAL (
+           SELECT d.id, d.next_attempt_at FROM ${S}.deliveries d
+           WHERE d.status = 'pending' AND d.integration_id = caps.id AND d.next_attempt_at <= now()
+           ORDER BY d.next_attempt_at LIMIT greatest(caps.n, 0)
+         ) l ORDER BY l.next_attempt_at LIMIT $1
+       ), c AS (
+         SELECT d.id FROM ${S}.deliveries d
+         WHERE d.id IN (SELECT id FROM cand) AND d.status = 'pending' AND d.next_attempt_at <= now()
+         FOR UPDATE SKIP LOCKED
        ), u AS (
          UPDATE ${S}.deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM c WHERE d.id = c.id RETURNING d.*
        )
-       SELECT u.*, to_jsonb(i.*) AS integration FROM u JOIN ${S}.integrations i ON i.id = u.integration_id`,
-      [limit, LEASE_SECONDS],
+       SELECT u.*, to_jsonb(i.*) AS integration FROM u JOIN ${S}.integrations i ON i.id = u.integration_id
+       ORDER BY u.created_at`,
+      [limit, LEASE_SECONDS, this.perIntegration, busyIds, busy, tokenIds, tokens],
     )) as Array<DeliveryRow & { integration: IntegrationRow }>;
     return rows;
   }

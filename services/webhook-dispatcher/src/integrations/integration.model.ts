@@ -1,4 +1,4 @@
-import type { DeliverySettingsDto, HttpRequestDto, ReplyDto, SoapRequestDto, TriggerDto } from './dto/integration.dto';
+import type { DeliverySettings, HttpRequestDto, ReplyDto, SoapRequestDto, TriggerDto } from './dto/integration.dto';
 
 /** An integrations row as stored (secrets still sealed). */
 export interface IntegrationRow {
@@ -12,7 +12,7 @@ export interface IntegrationRow {
   /** HttpRequestDto for the http kind, SoapRequestDto for soap. */
   request: HttpRequestDto | SoapRequestDto;
   trigger: TriggerDto;
-  delivery: Required<DeliverySettingsDto>;
+  delivery: DeliverySettings;
   reply: ReplyDto;
   secrets_sealed: string | null;
   secret_names: string[];

@@ -5,7 +5,7 @@ import { ProblemException } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { SERVICE } from '../service-name';
 import {
-  DEFAULT_DISABLE_AFTER_SECONDS, type HttpRequestDto, type SoapRequestDto, DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, ROTATION_GRACE_SECONDS, type CreateIntegrationDto, type IntegrationView, type UpdateIntegrationDto,
+  DEFAULT_DISABLE_AFTER_SECONDS, type HttpRequestDto, type SoapRequestDto, DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, ROTATION_GRACE_SECONDS, type CreateIntegrationDto, type DeliverySettings, type IntegrationView, type UpdateIntegrationDto,
 } from './dto/integration.dto';
 import type { IntegrationRow } from './integration.model';
 
@@ -182,14 +182,13 @@ export class IntegrationsService {
   }
 }
 
-function deliverySettings(
-  d: { retryScheduleSeconds?: number[]; timeoutMs?: number; disableAfterFailingSeconds?: number; rateLimitPerSecond?: number } | undefined,
-): { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number; rateLimitPerSecond?: number } {
+function deliverySettings(d: Partial<DeliverySettings> | undefined): DeliverySettings {
   return {
     retryScheduleSeconds: d?.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE,
     timeoutMs: d?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     disableAfterFailingSeconds: d?.disableAfterFailingSeconds ?? DEFAULT_DISABLE_AFTER_SECONDS,
     ...(d?.rateLimitPerSecond ? { rateLimitPerSecond: d.rateLimitPerSecond } : {}),
+    ...(d?.maxConcurrency ? { maxConcurrency: d.maxConcurrency } : {}),
   };
 }
 

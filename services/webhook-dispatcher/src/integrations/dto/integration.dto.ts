@@ -125,8 +125,22 @@ export class DeliverySettingsDto {
   @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
   /** At most this many requests per second to the endpoint (per replica); unset = no limit. */
   @IsOptional() @IsInt() @Min(1) @Max(10_000) rateLimitPerSecond?: number;
+  /**
+   * At most this many requests to the endpoint at once (per replica); unset = the replica's
+   * DISPATCHER_PER_INTEGRATION_CONCURRENCY (16 unless configured).
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(2_000) maxConcurrency?: number;
   /** Disable the integration when it has failed with no success for this many seconds. */
   @IsOptional() @IsInt() @Min(1) @Max(90 * 86_400) disableAfterFailingSeconds?: number;
+}
+
+/** Delivery settings as stored: defaults filled, limits present only when set. */
+export interface DeliverySettings {
+  retryScheduleSeconds: number[];
+  timeoutMs: number;
+  disableAfterFailingSeconds: number;
+  rateLimitPerSecond?: number;
+  maxConcurrency?: number;
 }
 
 export class ReplyDto {
@@ -188,7 +202,7 @@ export interface IntegrationView {
   request?: HttpRequestDto;
   soap?: SoapRequestDto;
   trigger: TriggerDto;
-  delivery: { retryScheduleSeconds: number[]; timeoutMs: number; disableAfterFailingSeconds: number; rateLimitPerSecond?: number };
+  delivery: DeliverySettings;
   reply: ReplyDto;
   /** When the integration started failing (no success since), or null when healthy. */
   failingSince: string | null;
