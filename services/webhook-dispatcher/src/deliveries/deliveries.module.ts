@@ -4,12 +4,13 @@ import { DeliveriesController } from './deliveries.controller';
 import { DeliveriesService } from './deliveries.service';
 import { DeliverySender } from './delivery-sender.service';
 import { DeliveryWorker } from './delivery-worker.service';
+import { WsdlController } from '../soap/wsdl.controller';
 import { WsdlService } from '../soap/wsdl.service';
 import { EventsConsumer } from './events.consumer';
 
 @Module({
   imports: [IntegrationsModule],
-  controllers: [DeliveriesController],
+  controllers: [DeliveriesController, WsdlController],
   providers: [WsdlService, DeliverySender, DeliveryWorker, EventsConsumer, DeliveriesService],
 })
 export class DeliveriesModule {}

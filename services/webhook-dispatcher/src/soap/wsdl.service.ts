@@ -35,6 +35,11 @@ export class WsdlService {
     return findOperation(doc, operation, version);
   }
 
+  /** Every operation the WSDL offers, with the parameters of its request element (for the console's picker). */
+  async operations(wsdlUrl: string, timeoutMs: number): Promise<WsdlOperationSummary[]> {
+    return listOperations(await this.load(wsdlUrl, timeoutMs));
+  }
+
   private async load(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
     const hit = this.cache.get(url);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.doc;
@@ -50,6 +55,51 @@ export class WsdlService {
 type Node = Record<string, unknown>;
 const list = (v: unknown): Node[] => (Array.isArray(v) ? (v as Node[]) : v && typeof v === 'object' ? [v as Node] : []);
 const local = (qname: unknown): string => String(qname ?? '').split(':').pop() ?? '';
+
+/** An operation as offered to whoever configures an integration. */
+export interface WsdlOperationSummary {
+  name: string;
+  /** SOAP versions whose binding offers the operation. */
+  versions: SoapVersion[];
+  soapAction: string;
+  /** The request element's child elements (document/literal), in schema order; empty when the WSDL does not say. */
+  params: Array<{ name: string; type: string }>;
+}
+
+/** The operations of a parsed WSDL (portType order), each with its SOAP versions, action and request parameters. */
+export function listOperations(doc: Node): WsdlOperationSummary[] {
+  const defs = (doc['definitions'] ?? {}) as Node;
+  const schemas = list((defs['types'] as Node | undefined)?.['schema']);
+  const elements = schemas.flatMap((sc) => list(sc['element']));
+  const complexTypes = schemas.flatMap((sc) => list(sc['complexType']));
+  const childrenOf = (ct: Node | undefined): Array<{ name: string; type: string }> => {
+    const seq = list(ct?.['sequence'])[0] ?? list(ct?.['all'])[0];
+    return list(seq?.['element']).filter((e) => e['@name']).map((e) => ({ name: String(e['@name']), type: local(e['@type']) || 'string' }));
+  };
+  const bindings = list(defs['binding']);
+  return list(defs['portType']).flatMap((pt) => list(pt['operation'])).map((op) => {
+    const name = String(op['@name'] ?? '');
+    const versions: SoapVersion[] = [];
+    let soapAction = '';
+    for (const b of bindings) {
+      const bop = list(b['operation']).find((o) => o['@name'] === name);
+      if (!bop) continue;
+      const v: SoapVersion = /12/.test(String(b['@name'])) ? '1.2' : '1.1';
+      if (!versions.includes(v)) versions.push(v);
+      soapAction ||= String(list(bop['operation'])[0]?.['@soapAction'] ?? '');
+    }
+    const inputMessage = local(list(op['input'])[0]?.['@message']);
+    const message = list(defs['message']).find((m) => m['@name'] === inputMessage);
+    const parts = list(message?.['part']);
+    const elementName = local(parts[0]?.['@element']);
+    const el = elementName ? elements.find((e) => e['@name'] === elementName) : undefined;
+    const params = elementName
+      ? childrenOf(list(el?.['complexType'])[0] ?? complexTypes.find((c) => c['@name'] === local(el?.['@type'])))
+      : // rpc style: the message parts are the parameters.
+        parts.filter((p) => p['@name']).map((p) => ({ name: String(p['@name']), type: local(p['@type']) || 'string' }));
+    return { name, versions: versions.length ? versions : ['1.1'], soapAction, params };
+  });
+}
 
 export function findOperation(doc: Node, operation: string, version: SoapVersion): WsdlOperation {
   const defs = (doc['definitions'] ?? {}) as Node;

@@ -1,0 +1,55 @@
+import { createTestInfra, type TestInfra } from '@elo/testing';
+import { api, keyFor, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { startSoapServer, type SoapFake } from './fakes.soap-server';
+
+describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for the console (real PostgreSQL, RabbitMQ, soap-package server)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let pbx: SoapFake;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('dispatcher_wsdl_ops');
+    pbx = await startSoapServer();
+    svc = await startApp(infra);
+  });
+
+  afterAll(async () => {
+    await svc?.close();
+    await pbx?.close();
+    await infra?.cleanup();
+  });
+
+  it('lists each operation with its SOAP versions, action and request parameters in schema order', async () => {
+    const a = await tenantWithKey(svc.url);
+    const res = await api(svc.url, a.key)('POST', '/wsdl/operations', { wsdlUrl: `${pbx.url}/calls?wsdl` });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      operations: [
+        {
+          name: 'UpdateCallStatus',
+          versions: ['1.1', '1.2'],
+          soapAction: 'http://pbx.example/calls/UpdateCallStatus',
+          params: [
+            { name: 'callId', type: 'string' },
+            { name: 'ramal', type: 'string' },
+            { name: 'status', type: 'string' },
+            { name: 'duration', type: 'int' },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('a WSDL that cannot be read is a 422 problem naming the wsdlUrl field; a key without integrations:manage gets 403', async () => {
+    const a = await tenantWithKey(svc.url);
+    const call = api(svc.url, a.key);
+    const missing = await call('POST', '/wsdl/operations', { wsdlUrl: `${pbx.url}/nothing-here` });
+    expect(missing.status).toBe(422);
+    expect(missing.body.errors).toEqual([{ field: 'wsdlUrl', message: expect.stringContaining('the WSDL could not be read') }]);
+    const notUrl = await call('POST', '/wsdl/operations', { wsdlUrl: 'not a url' });
+    expect(notUrl.status).toBe(422);
+    expect((await call('POST', '/wsdl/operations', {})).status).toBe(400);
+    const reader = await keyFor(svc.url, a.tenantId, ['integrations:read']);
+    expect((await api(svc.url, reader)('POST', '/wsdl/operations', { wsdlUrl: `${pbx.url}/calls?wsdl` })).status).toBe(403);
+  });
+});
