@@ -71,24 +71,52 @@ export class Outbox {
   /** Validates and stores events; `manager` must be inside a transaction with the domain change. */
   async add(manager: EntityManager, events: CloudEvent[]): Promise<void> {
     if (events.length === 0) return;
+    this.validate(events);
+    for (let i = 0; i < events.length; i += INSERT_CHUNK) {
+      const params: unknown[] = [];
+      await manager.query(this.insertSql(events.slice(i, i + INSERT_CHUNK), params), params);
+    }
+    await manager.query('SELECT pg_notify($1, $2)', [outboxChannel(this.schema), '']);
+  }
+
+  /**
+   * The domain change and its events in ONE statement (one round trip): `change` is a data-modifying
+   * statement (INSERT/UPDATE/DELETE, `$1…` its own parameters) run as a CTE beside the outbox INSERT and
+   * the relay's wake-up. A statement is atomic, so `manager` need not be in a transaction; when it is, the
+   * statement joins it. `synchronousCommit: false` commits without waiting for the WAL flush (this
+   * transaction only, like SET LOCAL): for records whose loss in a crash is acceptable.
+   */
+  async addWith(
+    manager: EntityManager,
+    change: { sql: string; params: unknown[] },
+    events: CloudEvent[],
+    options: { synchronousCommit?: boolean } = {},
+  ): Promise<void> {
+    if (events.length > INSERT_CHUNK) throw new Error(`addWith takes at most ${INSERT_CHUNK} events`);
+    this.validate(events);
+    const params = [...change.params];
+    const outbox = events.length ? `, outbox AS (${this.insertSql(events, params)})` : '';
+    params.push(outboxChannel(this.schema));
+    const notify = events.length ? `pg_notify($${params.length}, '')` : 'NULL';
+    const commit = options.synchronousCommit === false ? `, set_config('synchronous_commit', 'off', true)` : '';
+    await manager.query(`WITH change AS (${change.sql})${outbox} SELECT ${notify}${commit}`, params);
+  }
+
+  private validate(events: CloudEvent[]): void {
     for (const e of events) {
       const problems = payloadProblems(e.type, e.data);
       if (problems.length) throw new Error(`refusing to publish invalid ${e.type}: ${problems.join('; ')}`);
     }
-    for (let i = 0; i < events.length; i += INSERT_CHUNK) {
-      const chunk = events.slice(i, i + INSERT_CHUNK);
-      const params: unknown[] = [];
-      const rows = chunk.map((e) => {
-        params.push(e.id, e.type, e.tenantid, JSON.stringify(e));
-        const n = params.length;
-        return `($${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
-      });
-      await manager.query(
-        `INSERT INTO "${this.schema}".outbox (event_id, type, tenant_id, body) VALUES ${rows.join(', ')}`,
-        params,
-      );
-    }
-    await manager.query('SELECT pg_notify($1, $2)', [outboxChannel(this.schema), '']);
+  }
+
+  /** INSERT of `events` into the outbox; their values are appended to `params`. */
+  private insertSql(events: CloudEvent[], params: unknown[]): string {
+    const rows = events.map((e) => {
+      params.push(e.id, e.type, e.tenantid, JSON.stringify(e));
+      const n = params.length;
+      return `($${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
+    });
+    return `INSERT INTO "${this.schema}".outbox (event_id, type, tenant_id, body) VALUES ${rows.join(', ')}`;
   }
 
   /** Convenience: build and store in one call. */

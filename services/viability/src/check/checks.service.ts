@@ -46,13 +46,7 @@ export class ChecksService {
       }
       const checkId = randomUUID();
       const result = { status: 'not_found' as const, reason: located.reason, candidates: located.candidates ?? [], alternatives: [], refused: [] };
-      await tx.query(
-        `INSERT INTO viability.checks (id, tenant_id, via, status, result) VALUES ($1, $2, 'address', 'not_found', $3)`,
-        [checkId, tenantId, JSON.stringify(result)],
-      );
-      await this.outbox.publish(tx, {
-        type: 'viability.checked',
-        tenantId,
+      await this.record(tx, checkId, tenantId, { via: 'address', lat: null, lng: null, status: 'not_found', boxId: null, result }, {
         subject: req.conversationId ?? checkId,
         data: {
           ...(req.requestId ? { requestId: req.requestId } : {}),
@@ -62,37 +56,32 @@ export class ChecksService {
           via: 'address',
           reason: located.reason,
         },
-      });
+      }, {});
       return { ...result, checkId };
     };
-    return m ? work(m) : this.ds.transaction(work);
+    return work(m ?? this.ds.manager);
   }
 
   /**
-   * A check asked over HTTP. The answer is the product: the check row and its event are committed
-   * without waiting for the WAL flush (synchronous_commit off for this transaction only), which takes the
-   * fsync off the latency and lets PostgreSQL group commits. A crash within the WAL writer's delay
-   * (200 ms by default) can lose such a record and its viability.checked; it cannot corrupt anything,
-   * and the caller already has the answer. Checks from the bus stay fully durable (their inbox row
-   * must not be lost after the ack).
+   * A check asked over HTTP, in two round trips: the check (one statement, see ViabilityService.check),
+   * then the check row and its viability.checked outbox row (one statement, its own transaction).
+   * The answer is the product: that write commits without waiting for the WAL flush
+   * (synchronous_commit off for this transaction only), which takes the fsync off the latency and lets
+   * PostgreSQL group commits. A crash within the WAL writer's delay (200 ms by default) can lose such a
+   * record and its viability.checked; it cannot corrupt anything, and the caller already has the answer.
+   * Checks from the bus stay fully durable (their inbox row must not be lost after the ack).
    */
   run(tenantId: string, req: CheckRequest): Promise<CheckResult & { checkId: string }> {
-    return this.ds.transaction(async (m) => {
-      await m.query('SET LOCAL synchronous_commit = off');
-      return this.runIn(m, tenantId, req);
-    });
+    return this.runIn(this.ds.manager, tenantId, req, { synchronousCommit: false });
   }
 
-  async runIn(m: EntityManager, tenantId: string, req: CheckRequest): Promise<CheckResult & { checkId: string }> {
+  /** Checks and records; `m` may be a transaction (the bus's, with its inbox row) or the pool. */
+  async runIn(m: EntityManager, tenantId: string, req: CheckRequest, commit: { synchronousCommit?: boolean } = {}): Promise<CheckResult & { checkId: string }> {
     const result = await this.viability.check(m, tenantId, req.lat, req.lng);
     const checkId = randomUUID();
-    await m.query(
-      `INSERT INTO viability.checks (id, tenant_id, via, lat, lng, status, box_id, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [checkId, tenantId, req.via, req.lat, req.lng, result.status, result.box?.id ?? null, JSON.stringify(result)],
-    );
-    await this.outbox.publish(m, {
-      type: 'viability.checked',
-      tenantId,
+    await this.record(m, checkId, tenantId, {
+      via: req.via, lat: req.lat, lng: req.lng, status: result.status, boxId: result.box?.id ?? null, result,
+    }, {
       subject: req.conversationId ?? checkId,
       data: {
         ...(req.requestId ? { requestId: req.requestId } : {}),
@@ -105,7 +94,27 @@ export class ChecksService {
         ...(result.pole ? { pole: ref(result.pole) } : {}),
         refused: result.refused.map(ref),
       },
-    });
+    }, commit);
     return { ...result, checkId };
+  }
+
+  /** The check row and its viability.checked event, written together in one statement. */
+  private record(
+    m: EntityManager,
+    checkId: string,
+    tenantId: string,
+    row: { via: string; lat: number | null; lng: number | null; status: string; boxId: string | null; result: unknown },
+    event: { subject: string; data: Record<string, unknown> },
+    commit: { synchronousCommit?: boolean },
+  ): Promise<void> {
+    return this.outbox.addWith(
+      m,
+      {
+        sql: `INSERT INTO viability.checks (id, tenant_id, via, lat, lng, status, box_id, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        params: [checkId, tenantId, row.via, row.lat, row.lng, row.status, row.boxId, JSON.stringify(row.result)],
+      },
+      [this.outbox.event({ type: 'viability.checked', tenantId, subject: event.subject, data: event.data })],
+      commit,
+    );
   }
 }

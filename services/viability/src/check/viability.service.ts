@@ -57,6 +57,14 @@ interface BoxRow {
   d: number;
 }
 
+interface CheckRow extends BoxRow {
+  part: 'in' | 'more' | 'pole';
+  pole_id: string | null;
+  pole_external: string | null;
+  pole_name: string | null;
+  pole_d: number | null;
+}
+
 function toBox(r: BoxRow): BoxInRange {
   const b: BoxInRange = {
     id: r.id,
@@ -79,6 +87,48 @@ const SETTINGS_TTL_MS = 5_000;
 const IN_RANGE_LIMIT = 50;
 
 const POINT = 'ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography';
+
+const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_capacity`;
+
+/**
+ * $1 tenant, $2 lng, $3 lat, $4 drop distance. `part`: `in` a box in range (nearest first, at most
+ * IN_RANGE_LIMIT), `more` an eligible box farther than a full list of refused ones, `pole` a pole near
+ * (nearest first) with the nearest eligible box within the drop distance of it, if any. `n` keeps the
+ * index's nearest-first order inside each part.
+ */
+const checkSql = (pole: boolean) => `
+  WITH in_range AS (
+    SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
+     WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
+     ORDER BY location <-> ${POINT} LIMIT ${IN_RANGE_LIMIT}
+  ), more AS (
+    -- A dense cluster of refused boxes (a building in project, a full street) can hide an eligible box
+    -- farther out but still within the drop distance: look for eligible ones alone.
+    SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
+     WHERE (SELECT count(*) FROM in_range) = ${IN_RANGE_LIMIT}
+       AND NOT EXISTS (SELECT 1 FROM in_range WHERE status IN ('deployed', 'certified') AND free_ports > 0)
+       AND tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4) AND ${ELIGIBLE}
+     ORDER BY location <-> ${POINT} LIMIT 10
+  )${pole ? `, near_poles AS (
+    SELECT id, external_id, name, location, ST_Distance(location, ${POINT}) AS d FROM viability.poles
+     WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
+     ORDER BY location <-> ${POINT} LIMIT 10
+  )` : ''}
+  SELECT 'in' AS part, row_number() OVER () AS n, i.*, NULL::uuid AS pole_id, NULL AS pole_external, NULL AS pole_name, NULL::float8 AS pole_d
+    FROM in_range i
+  UNION ALL
+  SELECT 'more', row_number() OVER (), m.*, NULL, NULL, NULL, NULL FROM more m${pole ? `
+  UNION ALL
+  SELECT 'pole', row_number() OVER (), b.id, b.external_id, b.name, b.status, b.free_ports, b.pole_external_id, b.d,
+         p.id, p.external_id, p.name, p.d
+    FROM near_poles p LEFT JOIN LATERAL (
+      SELECT ${BOX_COLUMNS}, ST_Distance(location, p.location) AS d FROM viability.boxes
+       WHERE tenant_id = $1 AND ${ELIGIBLE} AND ST_DWithin(location, p.location, $4)
+       ORDER BY location <-> p.location LIMIT 1
+    ) b ON true` : ''}
+  ORDER BY part, n`;
+const CHECK_SQL_RADIUS = checkSql(false);
+const CHECK_SQL_POLE = checkSql(true);
 
 /**
  * "Can we serve this point?" from the tenant's inventory. Eligible: a deployed or certified box with a
@@ -128,62 +178,37 @@ export class ViabilityService {
     };
   }
 
+  /**
+   * One statement, one round trip: the boxes in range (nearest first), the eligible ones behind them
+   * when all of the first {@link IN_RANGE_LIMIT} are refused, and in pole mode the poles near with the
+   * nearest eligible box of each. The one-time filters make the parts not needed cost nothing.
+   */
   async check(m: EntityManager, tenantId: string, lat: number, lng: number): Promise<CheckResult> {
     const s = await this.checkSettings(m, tenantId);
-    const inRange = (
-      (await m.query(
-        `SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
-          WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
-          ORDER BY location <-> ${POINT} LIMIT ${IN_RANGE_LIMIT}`,
-        [tenantId, lng, lat, s.maxDropMeters],
-      )) as BoxRow[]
-    ).map(toBox);
-    const eligible = inRange.filter((b) => !b.refusedBecause);
-    if (eligible.length === 0 && inRange.length === IN_RANGE_LIMIT) {
-      // A dense cluster of refused boxes (a building in project, a full street) can hide an eligible box
-      // farther out but still within the drop distance: look for eligible ones alone.
-      const more = (
-        (await m.query(
-          `SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
-            WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
-              AND status IN ('deployed', 'certified') AND ports_in_use < port_capacity
-            ORDER BY location <-> ${POINT} LIMIT 10`,
-          [tenantId, lng, lat, s.maxDropMeters],
-        )) as BoxRow[]
-      ).map(toBox);
-      eligible.push(...more);
+    const rows = (await m.query(s.mode === 'pole' ? CHECK_SQL_POLE : CHECK_SQL_RADIUS, [tenantId, lng, lat, s.maxDropMeters])) as CheckRow[];
+    const inRange: BoxInRange[] = [];
+    const eligible: BoxInRange[] = [];
+    const poles: CheckRow[] = [];
+    for (const r of rows) {
+      if (r.part === 'in') inRange.push(toBox(r));
+      else if (r.part === 'more') eligible.push(toBox(r));
+      else poles.push(r);
     }
+    eligible.unshift(...inRange.filter((b) => !b.refusedBecause));
     const refused = inRange.filter((b) => b.refusedBecause);
     const base = { mode: s.mode, maxDropMeters: s.maxDropMeters, refused };
 
     if (s.mode === 'pole') {
-      const poles: Array<{ id: string; external_id: string; name: string; d: number }> = await m.query(
-        `SELECT id, external_id, name, ST_Distance(location, ${POINT}) AS d FROM viability.poles
-          WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
-          ORDER BY location <-> ${POINT} LIMIT 10`,
-        [tenantId, lng, lat, s.maxDropMeters],
-      );
-      for (const p of poles) {
-        const near = (
-          (await m.query(
-            `SELECT b.id, b.external_id, b.name, b.status, b.port_capacity - b.ports_in_use AS free_ports,
-                    b.pole_external_id, ST_Distance(b.location, p.location) AS d
-               FROM viability.boxes b JOIN viability.poles p ON p.id = $2
-              WHERE b.tenant_id = $1 AND b.status IN ('deployed', 'certified') AND b.ports_in_use < b.port_capacity
-                AND ST_DWithin(b.location, p.location, $3)
-              ORDER BY b.location <-> p.location LIMIT 1`,
-            [tenantId, p.id, s.maxDropMeters],
-          )) as BoxRow[]
-        ).map(toBox);
-        if (near[0]) {
-          return {
-            ...base,
-            status: 'viable',
-            box: near[0],
-            pole: { id: p.id, externalId: p.external_id, name: p.name, distanceMeters: Math.round(Number(p.d) * 10) / 10, boxDistanceMeters: near[0].distanceMeters },
-            alternatives: eligible.filter((b) => b.id !== near[0]!.id),
-          };
-        }
+      const p = poles.find((r) => r.id !== null);
+      if (p) {
+        const box = toBox(p);
+        return {
+          ...base,
+          status: 'viable',
+          box,
+          pole: { id: p.pole_id!, externalId: p.pole_external!, name: p.pole_name!, distanceMeters: Math.round(Number(p.pole_d) * 10) / 10, boxDistanceMeters: box.distanceMeters },
+          alternatives: eligible.filter((b) => b.id !== box.id),
+        };
       }
       return { ...base, status: inRange.length || poles.length ? 'not_viable' : 'not_found', alternatives: [] };
     }

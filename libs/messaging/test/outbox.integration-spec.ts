@@ -1,0 +1,94 @@
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { Client } from 'pg';
+import { outboxChannel } from '../src/outbox';
+import { counts, migrate, recordEffects, SCHEMA, startNode, type BusNode } from './harness';
+
+const closed = (node: BusNode, reason: string) =>
+  node.outbox.event({
+    type: 'chat.conversation.closed',
+    tenantId: 'tenant-a',
+    data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason },
+  });
+
+describe('outbox: addWith (domain change and events in one statement)', () => {
+  let infra: TestInfra;
+  let node: BusNode;
+  const things = `"${SCHEMA}".things`;
+  const insertThing = (name: string | null) => ({ sql: `INSERT INTO ${things} (name) VALUES ($1)`, params: [name] });
+  const rows = async () => {
+    const [r] = await node.ds.query(
+      `SELECT (SELECT count(*)::int FROM ${things}) AS things, (SELECT count(*)::int FROM "${SCHEMA}".outbox) AS outbox`,
+    );
+    return r as { things: number; outbox: number };
+  };
+
+  beforeAll(async () => {
+    infra = await createTestInfra('outbox-addwith');
+    await migrate(infra.databaseUrl);
+    node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
+    });
+    await node.ds.query(`CREATE TABLE ${things} (name text NOT NULL)`);
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await infra?.cleanup();
+  });
+
+  it('writes the change and the outbox row without a transaction, wakes the relay, and the event is delivered', async () => {
+    const listener = new Client({ connectionString: infra.databaseUrl });
+    await listener.connect();
+    const woken = new Promise<string>((resolve) => listener.on('notification', (n) => resolve(n.channel)));
+    await listener.query(`LISTEN "${outboxChannel(SCHEMA)}"`);
+    try {
+      const e = closed(node, 'addWith');
+      await node.outbox.addWith(node.ds.manager, insertThing('a'), [e]);
+      expect(await rows()).toEqual({ things: 1, outbox: 1 });
+      expect(await woken).toBe(outboxChannel(SCHEMA));
+      await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 1, distinct: 1 }), { timeoutMs: 15_000 });
+      const [effect] = await node.ds.query(`SELECT event_id FROM "${SCHEMA}".effects`);
+      expect(effect.event_id).toBe(e.id);
+    } finally {
+      await listener.end();
+    }
+  }, 30_000);
+
+  it('writes neither when the change fails, nor when an event is invalid', async () => {
+    const before = await rows();
+    await expect(node.outbox.addWith(node.ds.manager, insertThing(null), [closed(node, 'x')])).rejects.toThrow(/null value/);
+    const invalid = node.outbox.event({ type: 'chat.conversation.closed', tenantId: 't', data: { reason: 'no ids' } });
+    await expect(node.outbox.addWith(node.ds.manager, insertThing('b'), [invalid])).rejects.toThrow(/refusing to publish invalid/);
+    expect(await rows()).toEqual(before);
+  });
+
+  it('joins the caller transaction: a rollback takes both back', async () => {
+    const before = await rows();
+    await expect(
+      node.ds.transaction(async (m) => {
+        await node.outbox.addWith(m, insertThing('c'), [closed(node, 'rolled back')]);
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(await rows()).toEqual(before);
+  });
+
+  it('synchronousCommit: false holds for that transaction only', async () => {
+    const q = node.ds.createQueryRunner();
+    try {
+      await q.connect();
+      const show = async () => ((await q.query('SHOW synchronous_commit')) as Array<{ synchronous_commit: string }>)[0]!.synchronous_commit;
+      await node.outbox.addWith(q.manager, insertThing('d'), [closed(node, 'async')], { synchronousCommit: false });
+      expect(await show()).toBe('on');
+      await q.startTransaction();
+      await node.outbox.addWith(q.manager, insertThing('e'), [closed(node, 'async in tx')], { synchronousCommit: false });
+      expect(await show()).toBe('off');
+      await q.commitTransaction();
+      expect(await show()).toBe('on');
+    } finally {
+      await q.release();
+    }
+  });
+});
