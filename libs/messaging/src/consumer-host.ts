@@ -3,6 +3,7 @@ import { validateEvent, type CloudEvent } from '@elo/contracts';
 import { busMetrics, runWithCorrelationId } from '@elo/observability';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
+import { AckTracker } from './ack-tracker';
 import type { BusConnection } from './connection';
 import type { Outbox } from './outbox';
 import { topicMatches } from './topic-match';
@@ -49,6 +50,7 @@ export class ConsumerHost {
   private active = 0;
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
+  private readonly acks = new WeakMap<ConfirmChannel, AckTracker>();
 
   constructor(
     private readonly ds: DataSource,
@@ -77,6 +79,16 @@ export class ConsumerHost {
         this.buffer = this.buffer.filter((d) => d.ch !== ch);
       });
       await ch.prefetch(this.opts.prefetch);
+      this.acks.set(
+        ch,
+        new AckTracker((tag) => {
+          try {
+            ch.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, true);
+          } catch {
+            // channel closed: the broker redelivers and the inbox skips what was handled
+          }
+        }),
+      );
       this.channel = ch;
       const ok = await ch.consume(queueNames(this.opts.service).main, (msg) => msg && this.receive(ch, msg));
       this.consumerTag = ok.consumerTag;
@@ -102,6 +114,7 @@ export class ConsumerHost {
   private receive(ch: ConfirmChannel, msg: ConsumeMessage): void {
     const attempt = Number(msg.properties.headers?.[ATTEMPT_HEADER] ?? 0) + 1;
     const d: Delivery = { msg, ch, attempt };
+    this.acks.get(ch)?.track(msg.fields.deliveryTag);
     try {
       d.event = validateEvent(JSON.parse(msg.content.toString('utf8')));
     } catch (err) {
@@ -144,16 +157,15 @@ export class ConsumerHost {
       }
     }
     const { failures, duplicates } = outcome;
+    const done: Delivery[] = [];
     for (const d of valid) {
-      const type = d.event!.type;
       const err = failures.get(d);
-      if (err) {
-        await this.retryOrPark(d, err);
-        continue;
-      }
-      this.ack(d);
-      busMetrics.consumed.inc({ type, outcome: duplicates.has(d) ? 'duplicate' : 'handled' });
+      if (err) continue;
+      done.push(d);
+      busMetrics.consumed.inc({ type: d.event!.type, outcome: duplicates.has(d) ? 'duplicate' : 'handled' });
     }
+    this.settle(done);
+    for (const [d, err] of failures) await this.retryOrPark(d, err);
   }
 
   private async applyBatch(
@@ -242,12 +254,15 @@ export class ConsumerHost {
     return { failures, duplicates };
   }
 
-  private ack(d: Delivery): void {
-    try {
-      d.ch.ack(d.msg);
-    } catch {
-      // channel closed: the broker redelivers and the inbox skips it
+  /** Acknowledges handled deliveries, in order per channel, one `multiple` ack per run. */
+  private settle(done: Delivery[], individually = false): void {
+    const byChannel = new Map<ConfirmChannel, number[]>();
+    for (const d of done) {
+      const tags = byChannel.get(d.ch) ?? [];
+      tags.push(d.msg.fields.deliveryTag);
+      byChannel.set(d.ch, tags);
     }
+    for (const [ch, tags] of byChannel) this.acks.get(ch)?.settle(tags, individually);
   }
 
   private async retryOrPark(d: Delivery, err: Error): Promise<void> {
@@ -275,7 +290,10 @@ export class ConsumerHost {
     }
   }
 
-  /** Sends a copy to `queue`, waits for the broker's confirm, then acks the original. */
+  /**
+   * Sends a copy to `queue`, waits for the broker's confirm, then acks the original. If the copy
+   * is not confirmed, the original goes back to the queue to be tried again.
+   */
   private async forward(d: Delivery, queue: string, reason: string): Promise<boolean> {
     try {
       d.ch.sendToQueue(queue, d.msg.content, {
@@ -289,11 +307,16 @@ export class ConsumerHost {
         },
       });
       await d.ch.waitForConfirms();
-      d.ch.ack(d.msg);
+      this.settle([d]);
       return true;
     } catch (err) {
-      // Not acked: the broker redelivers it and the next attempt runs again.
       this.logger.warn({ err: (err as Error).message, queue }, 'could not forward failed event');
+      try {
+        d.ch.nack(d.msg, false, true);
+        this.settle([d], true);
+      } catch {
+        // channel closed: the broker redelivers it
+      }
       return false;
     }
   }
