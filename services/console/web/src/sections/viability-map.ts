@@ -1,0 +1,49 @@
+import 'leaflet/dist/leaflet.css';
+import * as L from 'leaflet';
+
+/** A box placed on the map (when the check answer carries its position). */
+export interface MapBox {
+  name: string;
+  lat?: number;
+  lng?: number;
+  kind: 'chosen' | 'alternative' | 'refused';
+  label: string;
+}
+
+export interface PointMap {
+  show(point: { lat: number; lng: number }, radiusMeters: number, boxes: MapBox[]): void;
+  destroy(): void;
+}
+
+const COLORS: Record<MapBox['kind'], string> = { chosen: '#1e7a36', alternative: '#1d5fd1', refused: '#b3261e' };
+
+/**
+ * A Leaflet map of the checked point, the drop-distance circle and the boxes. Tiles are optional:
+ * without a tile URL the map is a plain grid (nothing is fetched from outside). A click picks a point.
+ */
+export function createPointMap(el: HTMLElement, onPick: (lat: number, lng: number) => void, tileUrl?: string): PointMap {
+  const map = L.map(el, { zoomControl: true, attributionControl: !!tileUrl }).setView([-15.78, -47.93], 4);
+  if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map);
+  L.control.scale({ imperial: false }).addTo(map);
+  const layer = L.layerGroup().addTo(map);
+  map.on('click', (e: L.LeafletMouseEvent) => onPick(Number(e.latlng.lat.toFixed(6)), Number(e.latlng.lng.toFixed(6))));
+  return {
+    show(point, radiusMeters, boxes) {
+      layer.clearLayers();
+      const at = L.latLng(point.lat, point.lng);
+      const circle = L.circle(at, { radius: radiusMeters, color: '#1d5fd1', weight: 1, fillOpacity: 0.06 }).addTo(layer);
+      L.circleMarker(at, { radius: 7, color: '#13233f', fillColor: '#f0b400', fillOpacity: 1, weight: 2 }).bindTooltip('the point checked').addTo(layer);
+      for (const b of boxes) {
+        if (b.lat === undefined || b.lng === undefined) continue;
+        L.circleMarker([b.lat, b.lng], { radius: b.kind === 'chosen' ? 8 : 6, color: COLORS[b.kind], fillColor: COLORS[b.kind], fillOpacity: 0.8, weight: 2 })
+          .bindTooltip(`${b.name}: ${b.label}`)
+          .addTo(layer);
+      }
+      map.invalidateSize();
+      map.fitBounds(circle.getBounds(), { padding: [16, 16] });
+    },
+    destroy() {
+      map.remove();
+    },
+  };
+}
