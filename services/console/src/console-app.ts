@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { TENANT_PERMISSIONS } from '@elo/auth';
 import { createLogger, PinoNestLogger } from '@elo/observability';
 import { problem, ProblemDetailsFilter, securityHeaders } from '@elo/platform';
 import type { NextFunction, Request, Response } from 'express';
@@ -28,7 +29,13 @@ export async function createConsoleApp(config: ConsoleConfig): Promise<NestExpre
   app.use('/api', createProxy({ upstreams: upstreams(config), bodyLimitBytes: config.BODY_LIMIT_BYTES, timeoutMs: config.UPSTREAM_TIMEOUT_MS, logger }));
   app.use('/console-config.json', (_req: Request, res: Response) => {
     res.setHeader('Cache-Control', 'no-cache');
-    res.json({ dashboardUrl: config.DASHBOARD_URL, operatorUrl: config.OPERATOR_URL, services: Object.keys(upstreams(config)) });
+    res.json({
+      dashboardUrl: config.DASHBOARD_URL,
+      operatorUrl: config.OPERATOR_URL,
+      services: Object.keys(upstreams(config)),
+      // What a key may be granted (the Keys section offers these; the API still decides).
+      permissions: TENANT_PERMISSIONS,
+    });
   });
   if (webDist) {
     app.useStaticAssets(join(webDist, 'assets'), { prefix: '/assets/', immutable: true, maxAge: '365d', index: false });

@@ -56,3 +56,117 @@ export function formError(): HTMLDivElement {
   d.setAttribute('data-error-for', '_form');
   return d;
 }
+
+export interface Pair {
+  key: string;
+  value: string;
+}
+
+export interface RowsEditor {
+  el: HTMLElement;
+  /** Non-empty rows, in order. */
+  get(): Pair[];
+  set(rows: Pair[]): void;
+}
+
+/**
+ * Key/value rows with add and remove buttons. `field` is the API field holding the list
+ * (`request.body.pairs`): problems about `<field>.<i>.key` sit under row i, others under the list.
+ * `names` maps the pair to the API's property names (`{key: 'name'}` for headers).
+ */
+export function rowsEditor(opts: {
+  legend: string;
+  field: string;
+  keyLabel?: string;
+  valueLabel?: string;
+  keyPlaceholder?: string;
+  valuePlaceholder?: string;
+  rows?: Pair[];
+  onChange?: () => void;
+  keyName?: string;
+  valueName?: string;
+}): RowsEditor {
+  const list = document.createElement('div');
+  const fs = document.createElement('fieldset');
+  const legend = document.createElement('legend');
+  legend.textContent = opts.legend;
+  const err = formSlot(opts.field);
+  const add = document.createElement('button');
+  add.type = 'button';
+  add.className = 'secondary';
+  add.textContent = `Add ${opts.keyLabel?.toLowerCase() ?? 'row'}`;
+  fs.append(legend, list, err, add);
+  const keyName = opts.keyName ?? 'key';
+  const valueName = opts.valueName ?? 'value';
+
+  function row(p: Pair): HTMLElement {
+    const i = list.children.length;
+    const r = document.createElement('div');
+    r.className = 'row pair';
+    const mk = (label: string, value: string, name: string, placeholder?: string) => {
+      const wrap = document.createElement('div');
+      const input = document.createElement('input');
+      input.value = value;
+      input.id = `${opts.field}-${i}-${name}-${Math.random().toString(36).slice(2, 7)}`;
+      input.setAttribute('data-role', name === keyName ? 'key' : 'value');
+      input.setAttribute('data-field', `${opts.field}.${i}.${name}`);
+      if (placeholder) input.placeholder = placeholder;
+      input.addEventListener('input', () => opts.onChange?.());
+      const l = document.createElement('label');
+      l.htmlFor = input.id;
+      l.textContent = `${label} ${i + 1}`;
+      wrap.append(l, input, formSlot(`${opts.field}.${i}.${name}`));
+      return wrap;
+    };
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'secondary';
+    remove.textContent = 'Remove';
+    remove.setAttribute('aria-label', `Remove ${opts.keyLabel?.toLowerCase() ?? 'row'} ${i + 1}`);
+    remove.addEventListener('click', () => {
+      r.remove();
+      opts.onChange?.();
+    });
+    r.append(mk(opts.keyLabel ?? 'Key', p.key, keyName, opts.keyPlaceholder), mk(opts.valueLabel ?? 'Value', p.value, valueName, opts.valuePlaceholder), remove);
+    return r;
+  }
+  add.addEventListener('click', () => {
+    const r = row({ key: '', value: '' });
+    list.append(r);
+    r.querySelector('input')?.focus();
+  });
+  const api: RowsEditor = {
+    el: fs,
+    get: () => {
+      // Renumbered on every read, so the API's `<field>.<i>.key` problems land on the row that was sent as i.
+      const out: Pair[] = [];
+      for (const r of list.querySelectorAll<HTMLElement>('.pair')) {
+        const k = r.querySelector<HTMLInputElement>('[data-role="key"]');
+        const v = r.querySelector<HTMLInputElement>('[data-role="value"]');
+        const key = k?.value.trim() ?? '';
+        if (!key) continue;
+        const i = out.length;
+        for (const [input, name] of [[k, keyName], [v, valueName]] as const) {
+          input?.setAttribute('data-field', `${opts.field}.${i}.${name}`);
+          input?.parentElement?.querySelector('[data-error-for]')?.setAttribute('data-error-for', `${opts.field}.${i}.${name}`);
+        }
+        out.push({ key, value: v?.value ?? '' });
+      }
+      return out;
+    },
+    set: (rows) => {
+      list.replaceChildren();
+      for (const p of rows) list.append(row(p));
+    },
+  };
+  api.set(opts.rows ?? []);
+  return api;
+}
+
+/** An error slot for an API field. */
+export function formSlot(fieldName: string): HTMLDivElement {
+  const d = document.createElement('div');
+  d.className = 'error';
+  d.setAttribute('data-error-for', fieldName);
+  return d;
+}

@@ -18,6 +18,8 @@ export interface ConsoleSettings {
   dashboardUrl: string;
   operatorUrl: string;
   services: string[];
+  /** Permissions a tenant key may carry. */
+  permissions?: string[];
 }
 
 /** Everything a section gets when it is shown. */

@@ -1,0 +1,45 @@
+/**
+ * Writes services/console/web/src/generated/event-fields.json: for every event type of the catalogue
+ * (@elo/contracts, through its AsyncAPI document), the dotted paths of its data fields, so the token
+ * picker lists what a trigger's event carries. Run by `npx nx run console:build-web`.
+ *
+ *   node -r @swc-node/register services/console/web/scripts/event-fields.ts
+ */
+import 'reflect-metadata';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildAsyncApiDocument } from '@elo/contracts';
+
+interface Schema {
+  $ref?: string;
+  type?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  oneOf?: Schema[];
+  description?: string;
+}
+
+const doc = buildAsyncApiDocument() as unknown as {
+  components: { messages: Record<string, { name: string; summary?: string; payload: Schema }>; schemas: Record<string, Schema> };
+};
+const schemas = doc.components.schemas;
+const resolve = (s: Schema): Schema => (s.$ref ? (schemas[s.$ref.split('/').pop() ?? ''] ?? {}) : s);
+
+function paths(s: Schema, prefix: string, depth: number, out: string[]): void {
+  const r = resolve(s);
+  if (r.properties && depth < 4) {
+    for (const [k, v] of Object.entries(r.properties)) paths(v, prefix ? `${prefix}.${k}` : k, depth + 1, out);
+  } else if (prefix) out.push(prefix);
+}
+
+const events: Record<string, { summary: string; fields: string[] }> = {};
+for (const m of Object.values(doc.components.messages)) {
+  const fields: string[] = [];
+  paths(m.payload, '', 0, fields);
+  events[m.name] = { summary: m.summary ?? '', fields };
+}
+const sorted = Object.fromEntries(Object.entries(events).sort(([a], [b]) => a.localeCompare(b)));
+const dir = join(__dirname, '..', 'src', 'generated');
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, 'event-fields.json'), `${JSON.stringify(sorted, null, 1)}\n`);
+process.stdout.write(`event-fields.json: ${Object.keys(sorted).length} event types\n`);
