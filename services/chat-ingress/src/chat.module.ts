@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ChannelsController } from './channels/channels.controller';
 import { ChannelsService } from './channels/channels.service';
+import { TelegramWebhookService } from './channels/telegram-webhook.service';
 import { ConversationsConsumer } from './conversations/conversations.consumer';
 import { ConversationsController } from './conversations/conversations.controller';
 import { ConversationsService } from './conversations/conversations.service';
@@ -22,7 +23,7 @@ import { WebhooksController } from './webhooks/webhooks.controller';
   controllers: [ChannelsController, WebhooksController, OutboundController, ConversationsController, FlowsController],
   providers: [
     ChannelsService, IngestService, OutboundService, SenderService, OutboundConsumer, ConversationsService, ConversationsConsumer,
-    FlowsService, FlowEngine, FlowConsumer, FlowScheduler, TokenCheckService,
+    FlowsService, FlowEngine, FlowConsumer, FlowScheduler, TokenCheckService, TelegramWebhookService,
   ],
 })
 export class ChatModule {}

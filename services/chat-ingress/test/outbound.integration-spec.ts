@@ -62,7 +62,8 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     const b = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'location', location: { lat: 1, lng: 2 } } });
     const c = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'media', media: { kind: 'image', id: 'file-1', caption: 'foto' } } });
     await expectEventually(() => [a, b, c].forEach((r) => expect(sentOf(r.body.messageId)).toBeDefined()));
-    expect(h.fakes.sent('/tg/bot42:tg-token/').map((r) => r.path.split('/').pop())).toEqual(['sendMessage', 'sendLocation', 'sendPhoto']);
+    // setWebhook: the channel's creation registered its webhook first.
+    expect(h.fakes.sent('/tg/bot42:tg-token/').map((r) => r.path.split('/').pop())).toEqual(['setWebhook', 'sendMessage', 'sendLocation', 'sendPhoto']);
     expect(h.fakes.sent('/sendMessage')[0].body).toEqual({ chat_id: '880000001', text: 'Menu', reply_markup: { inline_keyboard: [[{ text: 'Boleto', callback_data: 'b1' }]] } });
     h.fakes.respond((r) => (r.path.endsWith('/sendMessage') && r.body.text === 'bloqueado' ? { status: 403, body: { ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' } } : undefined));
     const d = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'text', text: 'bloqueado' } });

@@ -35,6 +35,16 @@ export const DEFAULT_SETTINGS: ConversationSettings = {
   closeAfterMinutes: 10,
 };
 
+/** The last attempt to register the channel's webhook URL with its provider (Telegram setWebhook). */
+export interface WebhookRegistration {
+  status: 'registered' | 'failed';
+  /** The URL sent to the provider. */
+  url: string;
+  at: Date;
+  /** Why it failed, in the provider's words (never carries the bot token). */
+  error?: string;
+}
+
 /** A channel as the service works with it (credentials decrypted; never leaves the process whole). */
 export interface ChannelRecord {
   id: string;
@@ -54,6 +64,7 @@ export interface ChannelRecord {
   tokenCheckedAt?: Date;
   tokenExpiresAt?: Date;
   tokenError?: string;
+  webhookRegistration?: WebhookRegistration;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -75,6 +86,10 @@ export interface ChannelRow {
   token_checked_at: Date | null;
   token_expires_at: Date | null;
   token_error: string | null;
+  webhook_registration_status: 'registered' | 'failed' | null;
+  webhook_registered_url: string | null;
+  webhook_registration_at: Date | null;
+  webhook_registration_error: string | null;
   created_at: Date;
   updated_at: Date;
 }

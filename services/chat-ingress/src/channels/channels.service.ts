@@ -4,7 +4,7 @@ import { AuditService, SecretBox } from '@elo/auth';
 import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
-import { DEFAULT_SETTINGS, type ChannelRecord, type ChannelRow, type Credentials } from './channel.types';
+import { DEFAULT_SETTINGS, type ChannelRecord, type ChannelRow, type Credentials, type WebhookRegistration } from './channel.types';
 import type { CreateChannelDto, CredentialsDto, UpdateChannelDto } from './dto/channel.dto';
 
 const T = '"chat_ingress".channels';
@@ -27,6 +27,8 @@ export interface ChannelView {
   credentials: Record<string, string>;
   settings: ChannelRecord['settings'];
   token: { status?: string; checkedAt?: string; expiresAt?: string; error?: string };
+  /** Telegram: the last setWebhook attempt (absent until one was made). */
+  webhookRegistration?: { status: 'registered' | 'failed'; url: string; at: string; error?: string };
   createdAt: string;
   updatedAt: string;
   /** Only in the create answer: generated secrets, shown once. */
@@ -130,6 +132,15 @@ export class ChannelsService {
     this.cache.delete(id);
   }
 
+  /** Records the outcome of registering the channel's webhook with its provider. */
+  async setWebhookRegistration(id: string, r: WebhookRegistration): Promise<void> {
+    await this.ds.query(
+      `UPDATE ${T} SET webhook_registration_status = $2, webhook_registered_url = $3, webhook_registration_at = $4, webhook_registration_error = $5, updated_at = now() WHERE id = $1`,
+      [id, r.status, r.url, r.at, r.error ?? null],
+    );
+    this.cache.delete(id);
+  }
+
   /** Every active channel (the token check walks them). */
   async allActive(): Promise<ChannelRecord[]> {
     const rows: ChannelRow[] = await this.ds.query(`SELECT * FROM ${T} WHERE status = 'active' ORDER BY id`);
@@ -159,6 +170,7 @@ export class ChannelsService {
       accountId: c.accountId, botName: c.botName, callbackUrl: c.callbackUrl, webhookUrl: this.webhookUrl(c),
       verifyToken: this.box.mask(c.verifyToken) ?? '****', credentials, settings: c.settings,
       token: strip({ status: c.tokenStatus, checkedAt: c.tokenCheckedAt?.toISOString(), expiresAt: c.tokenExpiresAt?.toISOString(), error: c.tokenError }),
+      webhookRegistration: c.webhookRegistration && strip({ ...c.webhookRegistration, at: c.webhookRegistration.at.toISOString() }),
       createdAt: c.createdAt.toISOString(), updatedAt: c.updatedAt.toISOString(),
     });
   }
@@ -176,6 +188,9 @@ export class ChannelsService {
       botName: r.bot_name ?? undefined, callbackUrl, credentials, verifyToken: await this.box.decrypt(r.verify_token, r.id),
       settings: { ...DEFAULT_SETTINGS, ...settings }, tokenStatus: r.token_status ?? undefined, tokenCheckedAt: r.token_checked_at ?? undefined,
       tokenExpiresAt: r.token_expires_at ?? undefined, tokenError: r.token_error ?? undefined, createdAt: r.created_at, updatedAt: r.updated_at,
+      webhookRegistration: r.webhook_registration_status && r.webhook_registration_at
+        ? { status: r.webhook_registration_status, url: r.webhook_registered_url ?? '', at: r.webhook_registration_at, error: r.webhook_registration_error ?? undefined }
+        : undefined,
     };
   }
 }
