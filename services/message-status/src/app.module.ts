@@ -9,10 +9,24 @@ import { IntegrationFailureEntity } from './tracking/integration-failure.entity'
 import { MessageEventEntity } from './tracking/message-event.entity';
 import { MessageEntity } from './tracking/message.entity';
 import { PendingStatusEntity } from './tracking/pending-status.entity';
+import type { PendingExpiry } from './tracking/pending-sweeper.service';
 import { TrackingModule } from './tracking/tracking.module';
 
 export const SERVICE = 'message-status';
 export const SCHEMA = 'message_status';
+
+/**
+ * The bus consumer settings of this service (BUS_PREFETCH, BUS_BATCH_SIZE and BUS_CONCURRENCY override
+ * them). One batch in flight per replica: the three handlers of a batch lock message rows one after
+ * the other, and two batches in flight could take them in opposite orders (deadlock).
+ * Large batches keep throughput: a batch costs a few statements whatever its size.
+ */
+export const BUS_TUNING = { concurrency: 1, batchSize: 500, prefetch: 2_000 };
+
+/** How long statuses wait for their message, and how often the expired ones go (from the config). */
+export function pendingExpiry(config: Pick<MessageStatusConfig, 'PENDING_STATUS_MAX_AGE_MINUTES' | 'PENDING_STATUS_CLEANUP_INTERVAL_MS'>): PendingExpiry {
+  return { maxAgeMs: config.PENDING_STATUS_MAX_AGE_MINUTES * 60_000, intervalMs: config.PENDING_STATUS_CLEANUP_INTERVAL_MS };
+}
 
 @Module({})
 export class AppModule {
@@ -26,13 +40,10 @@ export class AppModule {
           config,
           entities: [MessageEntity, MessageEventEntity, PendingStatusEntity, IntegrationFailureEntity],
           migrations,
-          // One batch in flight per replica: the three handlers of a batch lock message rows one after
-          // the other, and two batches in flight could take them in opposite orders (deadlock).
-          // Large batches keep throughput: a batch costs a few statements whatever its size.
-          messaging: { concurrency: 1, batchSize: 500, prefetch: 2_000 },
+          messaging: BUS_TUNING,
         }),
         LiveModule.forRoot({ databaseUrl: config.DATABASE_URL }),
-        TrackingModule,
+        TrackingModule.register(pendingExpiry(config)),
         ApiModule,
         DashboardModule,
       ],

@@ -4,9 +4,19 @@ import { BusConnection, MessagingModule } from '@elo/messaging';
 import { PersistenceModule } from '@elo/persistence';
 import type { INestApplicationContext } from '@nestjs/common';
 import { MessageQueryService } from '../src/api/message-query.service';
+import { BUS_TUNING, pendingExpiry } from '../src/app.module';
+import { MessageStatusConfig } from '../src/config/message-status.config';
 import { LiveModule } from '../src/live/live.module';
 import { migrations } from '../src/database/migrations';
+import type { PendingExpiry } from '../src/tracking/pending-sweeper.service';
 import { TrackingModule } from '../src/tracking/tracking.module';
+
+export interface TrackingCoreOptions {
+  /** Bus settings to try instead of the service's (the benchmark passes BUS_* from its environment). */
+  bus?: Partial<typeof BUS_TUNING>;
+  /** Instead of the config's defaults. */
+  pendingExpiry?: Partial<PendingExpiry>;
+}
 
 /**
  * The bus side of message-status without HTTP: persistence, messaging and the tracking consumers with
@@ -14,7 +24,7 @@ import { TrackingModule } from '../src/tracking/tracking.module';
  */
 @Module({})
 export class TrackingCoreModule {
-  static register(databaseUrl: string, amqpUrl: string): DynamicModule {
+  static register(databaseUrl: string, amqpUrl: string, opts: TrackingCoreOptions = {}): DynamicModule {
     return {
       module: TrackingCoreModule,
       imports: [
@@ -24,12 +34,11 @@ export class TrackingCoreModule {
           schema: 'message_status',
           amqpUrl,
           databaseUrl,
-          concurrency: 1,
-          batchSize: 500,
-          prefetch: 2_000,
+          ...BUS_TUNING,
+          ...opts.bus,
           retryDelaysMs: [200, 400],
         }),
-        TrackingModule,
+        TrackingModule.register({ ...pendingExpiry(new MessageStatusConfig()), ...opts.pendingExpiry }),
         LiveModule.forRoot({ databaseUrl }),
       ],
       providers: [MessageQueryService],
@@ -37,8 +46,8 @@ export class TrackingCoreModule {
   }
 }
 
-export async function startTrackingCore(databaseUrl: string, amqpUrl: string): Promise<INestApplicationContext> {
-  const app = await NestFactory.createApplicationContext(TrackingCoreModule.register(databaseUrl, amqpUrl), { logger: false });
+export async function startTrackingCore(databaseUrl: string, amqpUrl: string, opts: TrackingCoreOptions = {}): Promise<INestApplicationContext> {
+  const app = await NestFactory.createApplicationContext(TrackingCoreModule.register(databaseUrl, amqpUrl, opts), { logger: false });
   app.enableShutdownHooks();
   await app.init();
   await app.get(BusConnection).waitReady(15_000);

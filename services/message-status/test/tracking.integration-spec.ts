@@ -18,7 +18,8 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
 
   beforeAll(async () => {
     infra = await createTestInfra('message_status_tracking');
-    app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl);
+    // The default age (7 days), looked at every 200 ms instead of every 10 minutes.
+    app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, { pendingExpiry: { intervalMs: 200 } });
     queries = app.get(MessageQueryService);
     ds = app.get(DataSource);
     probe = await BusProbe.connect(infra.amqpUrl, ['message.#']);
@@ -115,6 +116,25 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     expect(msg!.timeline.map((e) => e.status)).toEqual(['queued', 'sent', 'delivered', 'read']);
     const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM message_status.pending_statuses WHERE provider_message_id = $1`, [m.pmid]);
     expect(n).toBe(0);
+  });
+
+  it('deletes, on schedule, statuses whose message never appeared once older than the configured age; younger ones still wait', async () => {
+    const orphan = ids();
+    const young = ids();
+    const waiting = async (pmid: string) =>
+      ((await ds.query(`SELECT count(*)::int AS n FROM message_status.pending_statuses WHERE provider_message_id = $1`, [pmid])) as Array<{ n: number }>)[0].n;
+    await probe.publish(
+      status(tenant, { ...orphan, provider: 'whatsapp', status: 'delivered', t: 1 }),
+      status(tenant, { ...young, provider: 'whatsapp', status: 'delivered', t: 1 }),
+    );
+    await expectEventually(async () => expect([await waiting(orphan.pmid), await waiting(young.pmid)]).toEqual([1, 1]));
+    // As if the first had waited 8 days: past the default age of 7.
+    await ds.query(`UPDATE message_status.pending_statuses SET received_at = now() - interval '8 days' WHERE provider_message_id = $1`, [orphan.pmid]);
+    await expectEventually(async () => expect(await waiting(orphan.pmid)).toBe(0));
+    expect(await waiting(young.pmid)).toBe(1);
+    await probe.publish(sent(tenant, { ...young, provider: 'whatsapp', t: 0 }));
+    await expectEventually(async () => expect(await statusOf(young.messageId)).toBe('delivered'));
+    expect(await waiting(young.pmid)).toBe(0);
   });
 
   it('a send-time failure known only by Elo id creates the message as failed', async () => {

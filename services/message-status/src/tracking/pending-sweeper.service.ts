@@ -1,4 +1,4 @@
-import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Outbox } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { DataSource } from 'typeorm';
@@ -7,34 +7,49 @@ import { TrackingService } from './tracking.service';
 
 const INTERVAL_MS = 2_000;
 
+export const PENDING_EXPIRY = Symbol('PENDING_EXPIRY');
+
+export interface PendingExpiry {
+  /** A status still waiting for its message after this long is deleted (PENDING_STATUS_MAX_AGE_MINUTES). */
+  maxAgeMs: number;
+  /** How often expired statuses are looked for (PENDING_STATUS_CLEANUP_INTERVAL_MS). */
+  intervalMs: number;
+}
+
 /**
  * A status and the `sent` of its message can commit at the same moment in two transactions that
  * cannot see each other; the status then waits in `pending_statuses` with its message already known.
  * This sweeper links such statuses within a couple of seconds (any replica; rows are claimed with
- * SKIP LOCKED).
+ * SKIP LOCKED). On a slower schedule it deletes statuses whose message never appeared: without that
+ * they would pile up, and every sweep would scan them.
  */
 @Injectable()
 export class PendingSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = createLogger('message-status').child({ component: 'pending-sweeper' });
-  private timer?: NodeJS.Timeout;
+  private timers: NodeJS.Timeout[] = [];
   private running?: Promise<unknown>;
+  private expiring?: Promise<unknown>;
 
   constructor(
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
     private readonly tracking: TrackingService,
+    @Inject(PENDING_EXPIRY) private readonly expiry: PendingExpiry,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
+    this.timers.push(setInterval(() => {
       if (!this.running) this.running = this.sweep().catch((err: Error) => this.logger.warn({ err: err.message }, 'pending sweep failed')).finally(() => (this.running = undefined));
-    }, INTERVAL_MS);
-    this.timer.unref();
+    }, INTERVAL_MS));
+    this.timers.push(setInterval(() => {
+      if (!this.expiring) this.expiring = this.expire().catch((err: Error) => this.logger.warn({ err: err.message }, 'pending cleanup failed')).finally(() => (this.expiring = undefined));
+    }, this.expiry.intervalMs));
+    for (const t of this.timers) t.unref();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all([this.running, this.expiring]);
   }
 
   /** Links what it can; returns how many statuses it applied. */
@@ -43,11 +58,20 @@ export class PendingSweeper implements OnApplicationBootstrap, OnApplicationShut
       const inputs = await this.tracking.sweepPending(m);
       if (inputs.length === 0) return 0;
       const changes = await this.tracking.apply(m, inputs);
+      // `apply` announced the changes to live streams; they go on the bus too.
       if (changes.length > 0) {
         await this.outbox.add(m, toEvents(changes).map((s) => this.outbox.event({ ...s, data: s.data as Record<string, unknown> })));
-        await this.tracking.notify(m, changes);
       }
       return inputs.length;
     });
+  }
+
+  /** Deletes the statuses that waited longer than the configured age; returns how many. */
+  async expire(): Promise<number> {
+    const deleted = await this.tracking.expirePending(this.ds.manager, new Date(Date.now() - this.expiry.maxAgeMs));
+    if (deleted > 0) {
+      this.logger.warn({ deleted, maxAgeMinutes: Math.round(this.expiry.maxAgeMs / 60_000) }, 'deleted statuses whose message never appeared');
+    }
+    return deleted;
   }
 }

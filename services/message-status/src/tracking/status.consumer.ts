@@ -3,7 +3,7 @@ import type {
   ChatMessageSendRequested, ChatMessageSent, ChatMessageStatus, CloudEvent, IntegrationDeliveryFailed,
 } from '@elo/contracts';
 import { EventHandler, type HandlerContext, type PublishSpecLike } from '@elo/messaging';
-import { TrackingService, type LiveChange, type ProviderStatusInput, type StatusChange, type StatusInput } from './tracking.service';
+import { TrackingService, type ProviderStatusInput, type StatusChange, type StatusInput } from './tracking.service';
 
 /**
  * Bus handlers. All of them take whole batches: a batch of 500 status events costs a handful of SQL
@@ -101,10 +101,10 @@ export class StatusConsumer {
     await this.tracking.notify(ctx.manager, changes);
   }
 
+  /** The changes are already announced to live streams (by the statement that made them); publishes them. */
   private async finish(ctx: HandlerContext, changes: StatusChange[]): Promise<void> {
     if (changes.length === 0) return;
     await ctx.publish(...toEvents(changes));
-    await this.tracking.notify(ctx.manager, changes as LiveChange[]);
   }
 }
 

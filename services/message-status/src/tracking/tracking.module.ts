@@ -1,10 +1,16 @@
-import { Module } from '@nestjs/common';
-import { PendingSweeper } from './pending-sweeper.service';
+import { DynamicModule, Module } from '@nestjs/common';
+import { PENDING_EXPIRY, PendingSweeper, type PendingExpiry } from './pending-sweeper.service';
 import { StatusConsumer } from './status.consumer';
 import { TrackingService } from './tracking.service';
 
-@Module({
-  providers: [TrackingService, StatusConsumer, PendingSweeper],
-  exports: [TrackingService],
-})
-export class TrackingModule {}
+@Module({})
+export class TrackingModule {
+  /** `expiry`: how long a status may wait for its message, and how often the expired ones are deleted. */
+  static register(expiry: PendingExpiry): DynamicModule {
+    return {
+      module: TrackingModule,
+      providers: [{ provide: PENDING_EXPIRY, useValue: expiry }, TrackingService, StatusConsumer, PendingSweeper],
+      exports: [TrackingService],
+    };
+  }
+}

@@ -137,10 +137,30 @@ const first = <T>(xs: T[], f: (x: T) => string | null | undefined): string | nul
   return null;
 };
 
+/** Changes as JSON arrays, as few as fit under the NOTIFY payload limit. */
+function livePayloads(changes: LiveChange[]): string[] {
+  const payloads: string[] = [];
+  let chunk: string[] = [];
+  let size = 2;
+  for (const c of changes) {
+    const s = JSON.stringify(c);
+    if (chunk.length > 0 && size + s.length + 1 > NOTIFY_MAX_BYTES) {
+      payloads.push(`[${chunk.join(',')}]`);
+      chunk = [];
+      size = 2;
+    }
+    chunk.push(s);
+    size += s.length + 1;
+  }
+  if (chunk.length) payloads.push(`[${chunk.join(',')}]`);
+  return payloads;
+}
+
 /**
  * Applies status facts with a handful of set-based statements per batch, whatever its size: upsert the
- * messages (locking them in id order), add the timeline rows, move the statuses that move. Every call
- * runs inside the caller's transaction (the consumer's inbox transaction or the pending sweeper's).
+ * messages (locking them in id order), then add the timeline rows, move the statuses that move and announce
+ * the moves to live streams in one statement. Every call runs inside the caller's transaction (the
+ * consumer's inbox transaction or the pending sweeper's); the caller publishes the returned changes.
  */
 @Injectable()
 export class TrackingService {
@@ -180,8 +200,8 @@ export class TrackingService {
   }
 
   /**
-   * The heart of it: given the locked rows and the facts about each, write the timeline and move the
-   * statuses that move, in two statements.
+   * The heart of it: given the locked rows and the facts about each, write the timeline, move the
+   * statuses that move and announce the moves, in one statement.
    */
   private async applyToRows(
     m: EntityManager,
@@ -254,19 +274,18 @@ export class TrackingService {
       changes.push(ch);
     }
 
-    if (tl.mid.length > 0) {
-      await m.query(
-        `INSERT INTO ${S}.message_events (message_id, tenant_id, raw_status, source, provider_timestamp, reportable, applied,
+    if (tl.mid.length === 0) return changes;
+    // One statement: the timeline rows, the moves, and the announcement to live streams (delivered by
+    // PostgreSQL at commit). Data-modifying WITH parts run to completion even though nothing reads them.
+    await m.query(
+      `WITH timeline AS (
+         INSERT INTO ${S}.message_events (message_id, tenant_id, raw_status, source, provider_timestamp, reportable, applied,
            error_code, error_title, error_details, reason, event_id)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[], $7::bool[],
            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-         ON CONFLICT (message_id, raw_status, provider_timestamp) DO NOTHING`,
-        [tl.mid, tl.tenant, tl.status, tl.source, tl.ts, tl.reportable, tl.applied, tl.code, tl.title, tl.details, tl.reason, tl.eventId],
-      );
-    }
-    if (upd.id.length > 0) {
-      await m.query(
-        `UPDATE ${S}.messages AS x SET
+         ON CONFLICT (message_id, raw_status, provider_timestamp) DO NOTHING),
+       moves AS (
+         UPDATE ${S}.messages AS x SET
            status = COALESCE(u.status, x.status),
            status_rank = COALESCE(u.rank, x.status_rank),
            status_at = COALESCE(u.at, x.status_at),
@@ -281,14 +300,16 @@ export class TrackingService {
            provider_message_id = COALESCE(x.provider_message_id, u.pmid),
            created_at = LEAST(x.created_at, u.created),
            updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-                     $9::bool[], $10::uuid[], $11::text[], $12::uuid[], $13::text[], $14::timestamptz[])
+         FROM unnest($13::uuid[], $14::text[], $15::smallint[], $16::timestamptz[], $17::text[], $18::text[], $19::text[], $20::text[],
+                     $21::bool[], $22::uuid[], $23::text[], $24::uuid[], $25::text[], $26::timestamptz[])
            AS u(id, status, rank, at, reason, code, title, details, retryable, channel_id, provider, conversation_id, pmid, created)
-         WHERE x.id = u.id`,
-        [upd.id, upd.status, upd.rank, upd.at, upd.reason, upd.code, upd.title, upd.details, upd.retryable,
-          upd.channel, upd.provider, upd.conversation, upd.pmid, upd.created],
-      );
-    }
+         WHERE x.id = u.id)
+       SELECT pg_notify($27, p) FROM unnest($28::text[]) AS p`,
+      [tl.mid, tl.tenant, tl.status, tl.source, tl.ts, tl.reportable, tl.applied, tl.code, tl.title, tl.details, tl.reason, tl.eventId,
+        upd.id, upd.status, upd.rank, upd.at, upd.reason, upd.code, upd.title, upd.details, upd.retryable,
+        upd.channel, upd.provider, upd.conversation, upd.pmid, upd.created,
+        CHANGES_CHANNEL, livePayloads(changes)],
+    );
     return changes;
   }
 
@@ -372,6 +393,27 @@ export class TrackingService {
     return rows.map((r) => this.fromPending(r));
   }
 
+  /**
+   * Deletes statuses that have waited since before `before` for a message that never appeared, in
+   * chunks of `chunk` rows, each its own short statement (run it outside a transaction).
+   */
+  async expirePending(m: EntityManager, before: Date, chunk = 10_000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [{ n }]: Array<{ n: number }> = await m.query(
+        `WITH d AS (
+           DELETE FROM ${S}.pending_statuses p USING (
+             SELECT id FROM ${S}.pending_statuses WHERE received_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) AS s
+            WHERE p.id = s.id
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM d`,
+        [before, chunk],
+      );
+      total += n;
+      if (n < chunk) return total;
+    }
+  }
+
   async recordIntegrationFailures(m: EntityManager, inputs: IntegrationFailureInput[]): Promise<IntegrationFailureChange[]> {
     if (inputs.length === 0) return [];
     const rows: Array<{ delivery_id: string }> = await m.query(
@@ -402,24 +444,13 @@ export class TrackingService {
       }));
   }
 
-  /** Announces changes to every replica's live streams; PostgreSQL delivers them after commit only. */
+  /**
+   * Announces changes to every replica's live streams; PostgreSQL delivers them after commit only.
+   * Status changes are announced by `apply` and `applyByProviderId` themselves.
+   */
   async notify(m: EntityManager, changes: LiveChange[]): Promise<void> {
     if (changes.length === 0) return;
-    const payloads: string[] = [];
-    let chunk: string[] = [];
-    let size = 2;
-    for (const c of changes) {
-      const s = JSON.stringify(c);
-      if (chunk.length > 0 && size + s.length + 1 > NOTIFY_MAX_BYTES) {
-        payloads.push(`[${chunk.join(',')}]`);
-        chunk = [];
-        size = 2;
-      }
-      chunk.push(s);
-      size += s.length + 1;
-    }
-    if (chunk.length) payloads.push(`[${chunk.join(',')}]`);
-    await m.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [CHANGES_CHANNEL, payloads]);
+    await m.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [CHANGES_CHANNEL, livePayloads(changes)]);
   }
 
   private fromPending(r: PendingRow): StatusInput {
