@@ -1,5 +1,5 @@
 export { BaseServiceConfig, ConfigError, loadConfig } from './config';
-export { buildServiceApp, runService, type BuildAppOptions } from './bootstrap';
+export { buildServiceApp, runReencryption, runService, type BuildAppOptions } from './bootstrap';
 export { configureHttp, securityHeaders, type RawBodyRequest } from './http-setup';
 export { problem, ProblemDetailsFilter, ProblemException, type ProblemBody } from './problem-details.filter';
 export { EloServiceModule, SERVICE_CONFIG, type EloServiceOptions } from './service.module';

@@ -1,5 +1,5 @@
 import { DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import { AuthModule, SecretBox } from '@elo/auth';
+import { AuthModule, SealedColumns, SecretBox } from '@elo/auth';
 import { allowPrivateFromEnv, HttpEgress } from '@elo/http-egress';
 import { BusReadinessCheck, MessagingModule, type MessagingModuleOptions } from '@elo/messaging';
 import { ObservabilityModule } from '@elo/observability';
@@ -72,6 +72,8 @@ export class EloServiceModule {
             ELO_ENCRYPTION_ACTIVE_KEY: o.config.ELO_ENCRYPTION_ACTIVE_KEY,
           }),
         }),
+        // Re-seals registered SecretBox columns under the active key (after boot when needed; `<svc>:reencrypt`).
+        SealedColumns.forRoot(),
       ],
       controllers: [ParkedEventsController],
       providers: [configProvider, egress, EgressCloser],

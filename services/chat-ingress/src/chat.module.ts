@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { SealedColumns } from '@elo/auth';
 import { ChannelsController } from './channels/channels.controller';
 import { ChannelsService } from './channels/channels.service';
 import { TelegramWebhookService } from './channels/telegram-webhook.service';
@@ -20,6 +21,7 @@ import { WebhooksController } from './webhooks/webhooks.controller';
 
 /** Channels, webhooks in, messages out, conversations and the bot flow. */
 @Module({
+  imports: [SealedColumns.forFeature({ table: 'chat_ingress.channels', columns: { credentials: (r) => String(r.id), verify_token: (r) => String(r.id) } })],
   controllers: [ChannelsController, WebhooksController, OutboundController, ConversationsController, FlowsController],
   providers: [
     ChannelsService, IngestService, OutboundService, SenderService, OutboundConsumer, ConversationsService, ConversationsConsumer,

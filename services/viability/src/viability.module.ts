@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { SealedColumns } from '@elo/auth';
 import { CheckConsumer } from './check/check.consumer';
 import { CheckController } from './check/check.controller';
 import { ChecksService } from './check/checks.service';
@@ -13,6 +14,7 @@ import { SettingsController } from './inventory/settings.controller';
 import { StreamImportHook } from './inventory/stream-import.hook';
 
 @Module({
+  imports: [SealedColumns.forFeature({ table: 'viability.settings', key: 'tenant_id', columns: { sms_template_sealed: (r) => `${r.tenant_id}:sms` } })],
   controllers: [CheckController, InventoryController, SettingsController, FindmeController, SmsPresetsController],
   providers: [ViabilityService, ChecksService, InventoryService, GeocoderService, FindmeService, CheckConsumer, StreamImportHook],
 })

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
+import { SealedColumns } from '@elo/auth';
 import { InventoryService } from '../inventory/inventory.service';
 import { UpstreamController } from './upstream.controller';
 import { UpstreamSyncService } from './upstream-sync.service';
 
 /** Inventory kept in step with the tenant's network-documentation system. */
 @Module({
+  imports: [SealedColumns.forFeature({ table: 'viability.upstreams', key: 'tenant_id', columns: { token_sealed: (r) => `${r.tenant_id}:upstream` } })],
   controllers: [UpstreamController],
   providers: [UpstreamSyncService, InventoryService],
 })

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { SealedColumns } from '@elo/auth';
 import { IntegrationsController } from './integrations.controller';
 import { IntegrationsService } from './integrations.service';
 
 @Module({
+  imports: [SealedColumns.forFeature({ table: 'dispatcher.integrations', columns: { secrets_sealed: (r) => `${r.id}:secrets`, signing_secret_sealed: (r) => `${r.id}:signing`, previous_signing_secret_sealed: (r) => `${r.id}:signing` } })],
   controllers: [IntegrationsController],
   providers: [IntegrationsService],
   exports: [IntegrationsService],
