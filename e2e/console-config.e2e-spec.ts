@@ -1,0 +1,164 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ADMIN_KEY, api, buildOnce, root, startService, type RunningService } from './stack';
+
+/**
+ * The console's configuration journeys in a real browser (Debian's chromium), against chat-ingress
+ * and viability started as processes and the console forwarding to them: a bot flow refused with
+ * its problem beside the step, then published; an inventory file imported (one bad line reported)
+ * and a point checked, showing the chosen box and a refused one, at 360 px; a channel created and
+ * its webhook URL copied.
+ */
+describe('console: channels, bot flow and viability in the browser', () => {
+  let infra: TestInfra;
+  let chat: RunningService;
+  let viability: RunningService;
+  let consoleApp: RunningService;
+  let browser: Browser;
+  let key: string;
+  const artifacts = join(root, 'test-artifacts');
+  const HOME = { lat: -25.4284, lng: -49.2733 };
+
+  beforeAll(async () => {
+    await buildOnce();
+    infra = await createTestInfra('e2e_console_config');
+    const env = { DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl };
+    [chat, viability] = await Promise.all([startService('chat-ingress', env), startService('viability', env)]);
+    // Telephony, dispatcher and message-status are not needed here: their URLs point at nothing.
+    consoleApp = await startService('console', {
+      CHAT_INGRESS_URL: chat.url,
+      VIABILITY_URL: viability.url,
+      TELEPHONY_BRIDGE_URL: 'http://127.0.0.1:9',
+      WEBHOOK_DISPATCHER_URL: 'http://127.0.0.1:9',
+      MESSAGE_STATUS_URL: 'http://127.0.0.1:9',
+    });
+    const tenant = await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Console' });
+    const created = await api<{ key: string }>(chat.url, 'POST', `/tenants/${tenant.body.id}/keys`, ADMIN_KEY, {
+      name: 'console-config',
+      permissions: ['channels:manage', 'viability:manage', 'viability:check'],
+    });
+    key = created.body.key;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    mkdirSync(artifacts, { recursive: true });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([consoleApp?.stop(), chat?.stop(), viability?.stop()]);
+    await infra?.cleanup();
+  });
+
+  /** A signed-in page; every request it makes is recorded, to show nothing leaves the console's origin. */
+  async function signIn(viewport: { width: number; height: number }): Promise<{ page: Page; outside: string[] }> {
+    const context = await browser.newContext({ viewport });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: consoleApp.url });
+    const page = await context.newPage();
+    const outside: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(consoleApp.url) && !r.url().startsWith('data:')) outside.push(r.url());
+    });
+    await page.goto(consoleApp.url);
+    await page.fill('input[name="key"]', key);
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('#nav a[href="#/channels"]');
+    return { page, outside };
+  }
+
+  it('publishes a bot flow after showing the problem of a broken one beside its step', async () => {
+    const { page, outside } = await signIn({ width: 1280, height: 900 });
+    await page.click('#nav a[href="#/channels"]');
+    await page.waitForSelector('[data-step="menu"]');
+    // A question step with no attribute and no next step: chat-ingress refuses it, naming both fields.
+    await page.fill('input[name="new-step-id"]', 'ask_cpf');
+    await page.selectOption('select[name="new-step-type"]', 'question');
+    await page.click('button:has-text("Add step")');
+    await page.fill('textarea[name="steps.ask_cpf.text"]', 'Qual é o seu CPF?');
+    await page.click('button:has-text("Validate and publish")');
+    const nextError = page.locator('[data-error-for="steps.ask_cpf.next"]');
+    await expectEventually(async () => expect(await nextError.textContent()).toContain('names no step'));
+    expect(await page.textContent('[data-error-for="steps.ask_cpf.attribute"]')).toContain('must be non-empty text');
+    expect(await page.getAttribute('select[name="steps.ask_cpf.next"]', 'aria-invalid')).toBe('true');
+    expect((await api(chat.url, 'GET', '/flow', key)).status).toBe(404); // nothing was saved
+    await page.screenshot({ path: join(artifacts, 'console-flow-invalid.png'), fullPage: true });
+
+    // Fixed: the menu leads to the question, the question to the human queue.
+    await page.fill('input[name="steps.ask_cpf.attribute"]', 'cpf');
+    await page.selectOption('select[name="steps.ask_cpf.validate"]', 'cpf_cnpj');
+    await page.selectOption('select[name="steps.ask_cpf.next"]', 'human');
+    await page.selectOption('select[name="steps.menu.options.0.next"]', 'ask_cpf');
+    await page.click('button:has-text("Validate and publish")');
+    await page.waitForSelector('[data-flow-status]:has-text("Published: version 1")');
+    expect(await nextError.textContent()).toBe('');
+    await page.waitForSelector('table td:has-text("1")');
+    const saved = await api<{ version: number; definition: { start: string; steps: Record<string, Record<string, unknown>> } }>(chat.url, 'GET', '/flow', key);
+    expect(saved.body.version).toBe(1);
+    expect(saved.body.definition.steps.ask_cpf).toEqual({ type: 'question', text: 'Qual é o seu CPF?', validate: 'cpf_cnpj', attribute: 'cpf', next: 'human' });
+    expect((saved.body.definition.steps.menu!.options as Array<{ next: string }>)[0]!.next).toBe('ask_cpf');
+    await page.screenshot({ path: join(artifacts, 'console-flow-published.png'), fullPage: true });
+    expect(outside).toEqual([]);
+  }, 30_000);
+
+  it('imports an inventory file with a bad line, then checks a point at 360 px: chosen box and a refused one', async () => {
+    const { page, outside } = await signIn({ width: 360, height: 740 });
+    // ~1.11 m per 1e-5 degree of latitude: OK about 55 m north, FULL about 22 m south.
+    const csv = [
+      'external_id,name,lat,lng,status,port_capacity,ports_in_use',
+      `CTO-OK,CTO Jardim,${(HOME.lat + 0.0005).toFixed(6)},${HOME.lng},deployed,16,3`,
+      `CTO-FULL,CTO Praça,${(HOME.lat - 0.0002).toFixed(6)},${HOME.lng},deployed,8,8`,
+      `CTO-BAD,CTO Torta,${HOME.lat},${HOME.lng},flying,8,0`,
+    ].join('\n');
+    const file = join(mkdtempSync(join(tmpdir(), 'elo-console-')), 'network.csv');
+    writeFileSync(file, csv);
+    await page.click('#nav a[href="#/viability"]');
+    await page.setInputFiles('input[name="file"]', file);
+    await page.click('button:has-text("Import")');
+    await page.waitForSelector('[data-import-summary]');
+    expect(await page.textContent('[data-import-summary]')).toBe('2 inserted, 0 updated, 1 refused.');
+    const badRow = page.locator('[data-import-result] tbody tr');
+    expect(await badRow.count()).toBe(1);
+    expect(await badRow.textContent()).toMatch(/4.*status must be one of/);
+
+    await page.waitForSelector('.point-map.leaflet-container');
+    await page.fill('input[name="lat"]', String(HOME.lat));
+    await page.fill('input[name="lng"]', String(HOME.lng));
+    await page.press('input[name="lng"]', 'Enter'); // the keyboard is enough
+    await page.waitForSelector('[data-check-result] [data-status="viable"]');
+    expect(await page.textContent('[data-chosen-box="CTO-OK"]')).toMatch(/CTO Jardim \(CTO-OK\) at 5\d m, 13 free ports/);
+    const refused = await page.textContent('[data-refused] tbody');
+    expect(refused).toContain('CTO-FULL');
+    expect(refused).toContain('full (no free port)');
+    // The point and the drop-distance circle are drawn without any tile server.
+    expect(await page.locator('.point-map path.leaflet-interactive').count()).toBeGreaterThanOrEqual(2);
+    // Nothing wider than the phone's screen.
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: join(artifacts, 'console-viability-360.png'), fullPage: true });
+    expect(outside).toEqual([]);
+  }, 30_000);
+
+  it('creates a WhatsApp channel and copies its webhook URL', async () => {
+    const { page } = await signIn({ width: 1280, height: 900 });
+    await page.click('#nav a[href="#/channels"]');
+    await page.waitForSelector('select[name="provider"]');
+    await page.selectOption('select[name="provider"]', 'whatsapp');
+    await page.fill('input[name="name"]', 'Suporte');
+    await page.fill('input[name="phoneNumberId"]', '109876543210987');
+    await page.fill('input[name="credentials.appSecret"]', 'console-e2e-app-secret');
+    await page.click('button:has-text("Create channel")');
+    await page.waitForSelector('.once input[name="webhookUrl"]');
+    const [channel] = (await api<Array<{ id: string }>>(chat.url, 'GET', '/channels', key)).body;
+    const expected = `${chat.url}/webhooks/whatsapp/${channel!.id}`;
+    expect(await page.inputValue('.once input[name="webhookUrl"]')).toBe(expected);
+    expect(await page.inputValue('.once input[name="verifyToken"]')).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    await page.click('.once button:has-text("Copy webhook url")');
+    await expectEventually(async () => expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(expected));
+    // The list shows the channel with the same URL (and the token only masked from now on).
+    await page.waitForSelector(`table code:has-text("${expected}")`);
+    await page.screenshot({ path: join(artifacts, 'console-channel-created.png'), fullPage: true });
+  }, 30_000);
+});
