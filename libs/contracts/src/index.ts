@@ -7,5 +7,4 @@ export * from './events/viability.events';
 export * from './events/telephony.events';
 export * from './events/message-status.events';
 export * from './events/catalogue';
-export { buildAsyncApiDocument } from './asyncapi';
 export { EVENTS_EXCHANGE_NAME } from './names';
