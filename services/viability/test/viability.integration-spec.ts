@@ -129,10 +129,14 @@ describe('viability: the check, the inventory and the chat path', () => {
     await call('POST', '/inventory/import?kind=boxes', t.key, { type: 'FeatureCollection', features: [
       { type: 'Feature', geometry: { type: 'Point', coordinates: [near.lng, near.lat] }, properties: { external_id: 'NEAR', name: 'Near', status: 'certified', port_capacity: 8, ports_in_use: 2 } },
     ] }, 'application/json');
-    const viable = await call<{ status: string; box: { externalId: string; distanceMeters: number; freePorts: number } }>('POST', '/viability', t.key, HOME);
+    const viable = await call<{ status: string; box: { externalId: string; distanceMeters: number; freePorts: number; lat: number; lng: number }; refused: Array<{ externalId: string; lat: number; lng: number }> }>('POST', '/viability', t.key, HOME);
     expect(viable.body.status).toBe('viable');
     expect(viable.body.box).toMatchObject({ externalId: 'NEAR', freePorts: 6 });
     expect(viable.body.box.distanceMeters).toBeCloseTo(60, 0);
+    // Every box listed says where it stands (the console maps them around the point).
+    expect(viable.body.box.lat).toBeCloseTo(near.lat, 6);
+    expect(viable.body.box.lng).toBeCloseTo(near.lng, 6);
+    expect(viable.body.refused.find((b) => b.externalId === 'FULL')).toMatchObject({ lat: expect.closeTo(full.lat, 6), lng: expect.closeTo(full.lng, 6) });
 
     // Edge: only boxes at 149 m (in) and 151 m (out), seen from a point with nothing else near.
     const far = await at(5_000, 0);
@@ -172,7 +176,7 @@ describe('viability: the check, the inventory and the chat path', () => {
       ['B-B', 'Box B', String(boxB.lat), String(boxB.lng), 'deployed', '8', '1', 'P-B'],
     ]), 'text/csv');
     const r = await call<{ status: string; mode: string; pole: { externalId: string; distanceMeters: number }; box: { externalId: string; distanceMeters: number } }>('POST', '/viability', t.key, HOME);
-    expect(r.body).toMatchObject({ status: 'viable', mode: 'pole', pole: { externalId: 'P-B' }, box: { externalId: 'B-B' } });
+    expect(r.body).toMatchObject({ status: 'viable', mode: 'pole', pole: { externalId: 'P-B' }, box: { externalId: 'B-B', lat: expect.closeTo(boxB.lat, 6), lng: expect.closeTo(boxB.lng, 6) } });
     expect(r.body.pole.distanceMeters).toBeCloseTo(80, 0);
     expect(r.body.box.distanceMeters).toBeCloseTo(50, 0);
   });

@@ -13,6 +13,9 @@ export interface BoxInRange {
   distanceMeters: number;
   pole?: string | null;
   refusedBecause?: 'full' | 'in_project' | 'not_deployed';
+  /** Where the box stands (a map of the boxes around the point). */
+  lat: number;
+  lng: number;
 }
 
 export interface CheckResult {
@@ -45,7 +48,8 @@ export const DEFAULT_REPLIES: Record<Outcome, string> = {
   not_found: 'Ainda não temos cobertura nesse local.',
 };
 
-const BOX_COLUMNS = `id, external_id, name, status, port_capacity - ports_in_use AS free_ports, pole_external_id`;
+const BOX_COLUMNS = `id, external_id, name, status, port_capacity - ports_in_use AS free_ports, pole_external_id,
+  ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lng`;
 
 interface BoxRow {
   id: string;
@@ -54,6 +58,8 @@ interface BoxRow {
   status: BoxStatus;
   free_ports: number;
   pole_external_id: string | null;
+  lat: number;
+  lng: number;
   d: number;
 }
 
@@ -74,6 +80,8 @@ function toBox(r: BoxRow): BoxInRange {
     freePorts: Math.max(0, Number(r.free_ports)),
     distanceMeters: Math.round(Number(r.d) * 10) / 10,
     pole: r.pole_external_id,
+    lat: Number(r.lat),
+    lng: Number(r.lng),
   };
   if (r.status === 'in_project' || r.status === 'not_deployed') b.refusedBecause = r.status;
   else if (b.freePorts < 1) b.refusedBecause = 'full';
@@ -119,7 +127,7 @@ const checkSql = (pole: boolean) => `
   UNION ALL
   SELECT 'more', row_number() OVER (), m.*, NULL, NULL, NULL, NULL FROM more m${pole ? `
   UNION ALL
-  SELECT 'pole', row_number() OVER (), b.id, b.external_id, b.name, b.status, b.free_ports, b.pole_external_id, b.d,
+  SELECT 'pole', row_number() OVER (), b.id, b.external_id, b.name, b.status, b.free_ports, b.pole_external_id, b.lat, b.lng, b.d,
          p.id, p.external_id, p.name, p.d
     FROM near_poles p LEFT JOIN LATERAL (
       SELECT ${BOX_COLUMNS}, ST_Distance(location, p.location) AS d FROM viability.boxes
