@@ -62,14 +62,14 @@ export type Body = Record<string, any>;
 
 /** Calls the service's API with a key; answers status and parsed JSON. */
 export function api(base: string, key: string) {
-  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Body }> => {
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Body; headers: Headers }> => {
     const res = await fetch(`${base}${path}`, {
       method,
       headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as Body) : {} };
+    return { status: res.status, body: text ? (JSON.parse(text) as Body) : {}, headers: res.headers };
   };
 }
 

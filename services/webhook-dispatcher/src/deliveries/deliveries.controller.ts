@@ -1,8 +1,19 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
-import { DeliveriesQuery, IdParam, SampleEventDto } from '../integrations/dto/integration.dto';
-import { DeliveriesService } from './deliveries.service';
+import { DeliveriesQuery, IdParam, PageQuery, SampleEventDto } from '../integrations/dto/integration.dto';
+import { DeliveriesService, type Page } from './deliveries.service';
+
+const NEXT_CURSOR_HEADER = {
+  'X-Next-Cursor': { description: 'The `cursor` of the next page; absent on the last page', schema: { type: 'string' } },
+};
+
+/** The page's items as the body (the shape clients already read) and the next cursor as a header. */
+function paged(res: Response, page: Page): unknown[] {
+  if (page.nextCursor) res.setHeader('X-Next-Cursor', page.nextCursor);
+  return page.items;
+}
 
 /** Preview and test an integration; list its deliveries, their attempts; resend one. */
 @ApiTags('deliveries')
@@ -29,16 +40,29 @@ export class DeliveriesController {
 
   @Get('integrations/:id/deliveries')
   @RequirePermission('integrations:read')
-  @ApiOperation({ summary: "An integration's deliveries, newest first, filtered by outcome and time range" })
-  list(@CurrentPrincipal() p: Principal, @Param() params: IdParam, @Query() q: DeliveriesQuery): Promise<unknown[]> {
-    return this.deliveries.list(tenantIdOf(p), params.id, q);
+  @ApiOperation({
+    summary: "An integration's deliveries, newest first (stable order), filtered by outcome and time range; cursor-paginated",
+    description: 'The body is one page (an array). When more follow, the `X-Next-Cursor` header carries the cursor of the next page: '
+      + 'pass it as `cursor` (the filters of the first page are kept in it). No header: last page.',
+  })
+  @ApiOkResponse({ description: 'One page of deliveries', headers: NEXT_CURSOR_HEADER })
+  async list(
+    @CurrentPrincipal() p: Principal, @Param() params: IdParam, @Query() q: DeliveriesQuery, @Res({ passthrough: true }) res: Response,
+  ): Promise<unknown[]> {
+    return paged(res, await this.deliveries.list(tenantIdOf(p), params.id, q));
   }
 
   @Get('deliveries/:id/attempts')
   @RequirePermission('integrations:read')
-  @ApiOperation({ summary: "Every attempt of a delivery: request (secrets masked), response, duration, error class" })
-  attempts(@CurrentPrincipal() p: Principal, @Param() params: IdParam): Promise<unknown[]> {
-    return this.deliveries.attempts(tenantIdOf(p), params.id);
+  @ApiOperation({
+    summary: 'Every attempt of a delivery, first to last: request (secrets masked), response, duration, error class; cursor-paginated',
+    description: 'The body is one page (an array); the `X-Next-Cursor` header, when present, is the `cursor` of the next page.',
+  })
+  @ApiOkResponse({ description: 'One page of attempts', headers: NEXT_CURSOR_HEADER })
+  async attempts(
+    @CurrentPrincipal() p: Principal, @Param() params: IdParam, @Query() q: PageQuery, @Res({ passthrough: true }) res: Response,
+  ): Promise<unknown[]> {
+    return paged(res, await this.deliveries.attempts(tenantIdOf(p), params.id, q));
   }
 
   @Post('deliveries/:id/resend')

@@ -3,14 +3,24 @@ import { Injectable } from '@nestjs/common';
 import { createEvent, type CloudEvent } from '@elo/contracts';
 import { ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
-import type { DeliveriesQuery, SampleEventDto } from '../integrations/dto/integration.dto';
+import { isISO8601 } from 'class-validator';
+import { DELIVERY_OUTCOMES, type DeliveriesQuery, type PageQuery, type SampleEventDto } from '../integrations/dto/integration.dto';
 import { IntegrationsService } from '../integrations/integrations.service';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 import { DELIVERIES_CHANNEL } from './delivery-worker.service';
+import { decodeCursor, encodeCursor, pageFilters } from './page-cursor';
 import { maskDeep, maskHeaders } from './request-builder';
 
 const S = '"dispatcher"';
+
+/** A page of a listing: its items and the cursor of the next page (null on the last). */
+export interface Page {
+  items: unknown[];
+  nextCursor: string | null;
+}
+
+const badCursor = () => new ProblemException(400, 'cursor: not a cursor this API returned for this listing');
 
 /** Reads of deliveries and attempts, manual resend, preview and test sends. */
 @Injectable()
@@ -21,36 +31,60 @@ export class DeliveriesService {
     private readonly sender: DeliverySender,
   ) {}
 
-  async list(tenantId: string, integrationId: string, q: DeliveriesQuery): Promise<unknown[]> {
+  /**
+   * One page of an integration's deliveries, newest first (created_at, then id: a stable order), and the
+   * cursor of the next page when there is one. The cursor keeps the filters it was asked with.
+   */
+  async list(tenantId: string, integrationId: string, q: DeliveriesQuery): Promise<Page> {
     await this.integrations.row(this.ds.manager, tenantId, integrationId);
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'deliveries');
+    const f = pageFilters({ outcome: q.outcome, from: q.from, to: q.to }, after);
+    if (f['outcome'] !== undefined && !(DELIVERY_OUTCOMES as readonly string[]).includes(f['outcome'])) throw badCursor();
+    for (const k of ['from', 'to']) if (f[k] !== undefined && !isISO8601(f[k], { strict: true })) throw badCursor();
+    const limit = q.limit ?? 100;
     const rows = (await this.ds.query(
       `SELECT id, integration_id, event_id, event_type, status, attempts, next_attempt_at, last_http_status,
-              last_error_class, last_error, created_at, completed_at
+              last_error_class, last_error, created_at, completed_at,
+              (extract(epoch FROM created_at) * 1000000)::bigint::text AS k
        FROM ${S}.deliveries
        WHERE tenant_id = $1 AND integration_id = $2 AND ($3::text IS NULL OR status = $3)
          AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at < $5)
+         AND ($7::bigint IS NULL OR (created_at, id) < ('epoch'::timestamptz + $7::bigint * interval '1 microsecond', $8::uuid))
        ORDER BY created_at DESC, id DESC LIMIT $6`,
-      [tenantId, integrationId, q.outcome ?? null, q.from ?? null, q.to ?? null, q.limit ?? 100],
+      [tenantId, integrationId, f['outcome'] ?? null, f['from'] ?? null, f['to'] ?? null, limit + 1, after?.k ?? null, after?.id ?? null],
     )) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({
-      id: r['id'], integrationId: r['integration_id'], eventId: r['event_id'], eventType: r['event_type'],
-      outcome: r['status'], attempts: r['attempts'], nextAttemptAt: r['status'] === 'pending' ? r['next_attempt_at'] : null,
-      lastHttpStatus: r['last_http_status'], lastErrorClass: r['last_error_class'], lastError: r['last_error'],
-      createdAt: r['created_at'], completedAt: r['completed_at'],
-    }));
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({
+        id: r['id'], integrationId: r['integration_id'], eventId: r['event_id'], eventType: r['event_type'],
+        outcome: r['status'], attempts: r['attempts'], nextAttemptAt: r['status'] === 'pending' ? r['next_attempt_at'] : null,
+        lastHttpStatus: r['last_http_status'], lastErrorClass: r['last_error_class'], lastError: r['last_error'],
+        createdAt: r['created_at'], completedAt: r['completed_at'],
+      })),
+      nextCursor: rows.length > limit ? encodeCursor({ k: last['k'] as string, id: last['id'] as string, ...(Object.keys(f).length ? { f } : {}) }) : null,
+    };
   }
 
-  async attempts(tenantId: string, deliveryId: string): Promise<unknown[]> {
+  /** One page of a delivery's attempts, first to last, and the cursor of the next page when there is one. */
+  async attempts(tenantId: string, deliveryId: string, q: PageQuery = {}): Promise<Page> {
     await this.delivery(tenantId, deliveryId);
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'attempts');
+    const limit = q.limit ?? 100;
     const rows = (await this.ds.query(
-      `SELECT attempt, request, response, http_status, error_class, error, duration_ms, created_at
-       FROM ${S}.attempts WHERE tenant_id = $1 AND delivery_id = $2 ORDER BY id`,
-      [tenantId, deliveryId],
+      `SELECT id::text, attempt, request, response, http_status, error_class, error, duration_ms, created_at
+       FROM ${S}.attempts WHERE tenant_id = $1 AND delivery_id = $2 AND ($4::bigint IS NULL OR id > $4::bigint)
+       ORDER BY id LIMIT $3`,
+      [tenantId, deliveryId, limit + 1, after?.k ?? null],
     )) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({
-      attempt: r['attempt'], request: r['request'], response: r['response'], httpStatus: r['http_status'],
-      errorClass: r['error_class'], error: r['error'], durationMs: r['duration_ms'], at: r['created_at'],
-    }));
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => ({
+        attempt: r['attempt'], request: r['request'], response: r['response'], httpStatus: r['http_status'],
+        errorClass: r['error_class'], error: r['error'], durationMs: r['duration_ms'], at: r['created_at'],
+      })),
+      nextCursor: rows.length > limit ? encodeCursor({ k: page[page.length - 1]['id'] as string }) : null,
+    };
   }
 
   async resend(tenantId: string, deliveryId: string): Promise<{ id: string; outcome: string }> {

@@ -2,6 +2,10 @@ import { Init1763800000000 } from './1763800000000-Init';
 import { Dispatcher1764000000000 } from './1764000000000-Dispatcher';
 import { RotationAndHealth1764000100000 } from './1764000100000-RotationAndHealth';
 import { PendingByIntegration1764000200000 } from './1764000200000-PendingByIntegration';
+import { DeliveriesPageOrder1764000300000 } from './1764000300000-DeliveriesPageOrder';
 
 /** Every migration of the `dispatcher` schema, in order. */
-export const migrations = [Init1763800000000, Dispatcher1764000000000, RotationAndHealth1764000100000, PendingByIntegration1764000200000];
+export const migrations = [
+  Init1763800000000, Dispatcher1764000000000, RotationAndHealth1764000100000, PendingByIntegration1764000200000,
+  DeliveriesPageOrder1764000300000,
+];

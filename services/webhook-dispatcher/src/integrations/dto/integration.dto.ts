@@ -185,11 +185,21 @@ export class SampleEventDto {
   @IsOptional() @IsObject() data?: Record<string, unknown>;
 }
 
-export class DeliveriesQuery {
-  @IsOptional() @IsIn(['pending', 'succeeded', 'failed']) outcome?: 'pending' | 'succeeded' | 'failed';
-  @IsOptional() @IsISO8601() from?: string;
-  @IsOptional() @IsISO8601() to?: string;
+export const DELIVERY_OUTCOMES = ['pending', 'succeeded', 'failed'] as const;
+
+export class PageQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  /** The `X-Next-Cursor` of the previous page; it keeps that listing's filters. */
+  @ApiPropertyOptional({ description: "The previous page's `X-Next-Cursor` header (opaque); it keeps that listing's filters." })
+  @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
+}
+
+export class DeliveriesQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: DELIVERY_OUTCOMES })
+  @IsOptional() @IsIn(DELIVERY_OUTCOMES) outcome?: (typeof DELIVERY_OUTCOMES)[number];
+  @ApiPropertyOptional({ description: 'Created at or after (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) from?: string;
+  @ApiPropertyOptional({ description: 'Created before (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) to?: string;
 }
 
 export interface IntegrationView {

@@ -1,0 +1,42 @@
+import { ProblemException } from '@elo/platform';
+import { decodeCursor, encodeCursor, pageFilters } from './page-cursor';
+
+/** The 400 problem's detail `fn` throws. */
+function problemOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProblemException);
+    expect((err as ProblemException).getStatus()).toBe(400);
+    return String((err as ProblemException).getResponse() && ((err as ProblemException).getResponse() as { detail?: string }).detail);
+  }
+  throw new Error('no problem thrown');
+}
+
+describe('page cursors', () => {
+  const id = '0b6a3c1e-5f7d-4e2a-9c4b-8d1f2e3a4b5c';
+
+  it('round-trips position and filters as an opaque string', () => {
+    const c = { k: '1796297909176123', id, f: { outcome: 'failed' } };
+    const s = encodeCursor(c);
+    expect(s).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(s, 'deliveries')).toEqual(c);
+    expect(decodeCursor(encodeCursor({ k: '42' }), 'attempts')).toEqual({ k: '42' });
+  });
+
+  it('refuses what this API did not hand out, and cursors of the other listing', () => {
+    const bad = ['', 'x', '!!!', encodeCursor({ k: '42' }), Buffer.from('[1]').toString('base64url'), Buffer.from('null').toString('base64url'),
+      encodeCursor({ k: '12345678901234567', id }), encodeCursor({ k: '1; DROP', id }), encodeCursor({ k: '1', id: 'nope' }),
+      Buffer.from(JSON.stringify({ k: '1', id, f: { outcome: 1 } })).toString('base64url')];
+    for (const s of bad) expect(problemOf(() => decodeCursor(s, 'deliveries'))).toMatch(/^cursor:/);
+    expect(problemOf(() => decodeCursor(encodeCursor({ k: '1', id }), 'attempts'))).toMatch(/^cursor:/);
+  });
+
+  it('keeps the filters of the cursor, accepts the same ones repeated, refuses different ones', () => {
+    const c = { k: '1', id, f: { outcome: 'failed', from: '2026-01-01T00:00:00Z' } };
+    expect(pageFilters({ outcome: undefined, from: undefined, to: undefined }, c)).toEqual(c.f);
+    expect(pageFilters({ outcome: 'failed', to: '2026-02-01T00:00:00Z' }, c)).toEqual({ ...c.f, to: '2026-02-01T00:00:00Z' });
+    expect(problemOf(() => pageFilters({ outcome: 'succeeded' }, c))).toMatch(/^outcome:/);
+    expect(pageFilters({ outcome: 'pending', from: undefined }, undefined)).toEqual({ outcome: 'pending' });
+  });
+});

@@ -1,0 +1,55 @@
+import { ProblemException } from '@elo/platform';
+
+/** Where a page ended plus the filters it was read with; handed to clients as an opaque string. */
+export interface PageCursor {
+  /** The last row's sort key: its created_at in microseconds since 1970 (deliveries), or the attempt id. */
+  k: string;
+  /** The last row's id (deliveries), the tie-breaker of equal timestamps. */
+  id?: string;
+  /** The filters the first page was asked with: later pages keep them. */
+  f?: Record<string, string>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** At most 16 digits: microseconds up to the year 2286 and ids far past any table, never out of range in SQL. */
+const DIGITS = /^\d{1,16}$/;
+
+export function encodeCursor(c: PageCursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+/**
+ * Reads a cursor this API returned; anything else is a 400 problem (never reaches SQL unchecked).
+ * `kind` says which listing it must come from: deliveries (timestamp + id) or attempts (attempt id).
+ */
+export function decodeCursor(cursor: string, kind: 'deliveries' | 'attempts'): PageCursor {
+  let c: unknown;
+  try {
+    c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    c = undefined;
+  }
+  const v = c as Partial<PageCursor> | undefined;
+  const filtersOk = v?.f === undefined || (typeof v.f === 'object' && v.f !== null && !Array.isArray(v.f) && Object.values(v.f).every((x) => typeof x === 'string'));
+  const ok =
+    typeof v === 'object' && v !== null && typeof v.k === 'string' && filtersOk &&
+    DIGITS.test(v.k) && (kind === 'deliveries' ? typeof v.id === 'string' && UUID.test(v.id) : v.id === undefined);
+  if (!ok) throw new ProblemException(400, 'cursor: not a cursor this API returned for this listing');
+  return v as PageCursor;
+}
+
+/**
+ * The filters of a page: those in the cursor, and those in the query, which must agree with them
+ * (a cursor continues the listing it came from; a different filter starts a new one without a cursor).
+ */
+export function pageFilters(query: Record<string, string | undefined>, cursor: PageCursor | undefined): Record<string, string> {
+  const given = Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
+  if (!cursor) return given;
+  const kept = cursor.f ?? {};
+  for (const name of new Set([...Object.keys(given), ...Object.keys(kept)])) {
+    if (name in given && name in kept && given[name] !== kept[name]) {
+      throw new ProblemException(400, `${name}: differs from the filter of the cursor's listing; start again without a cursor`);
+    }
+  }
+  return { ...kept, ...given };
+}
