@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
@@ -10,12 +11,17 @@ import { ADMIN_KEY, api, buildOnce, root, startService, type RunningService } fr
  * and viability started as processes and the console forwarding to them: a bot flow refused with
  * its problem beside the step, then published; an inventory file imported (one bad line reported)
  * and a point checked, showing the chosen box and a refused one, at 360 px; a channel created and
- * its webhook URL copied.
+ * its webhook URL copied; a PBX profile from a preset and a test Click2Call, answered then refused.
  */
 describe('console: channels, bot flow and viability in the browser', () => {
   let infra: TestInfra;
   let chat: RunningService;
   let viability: RunningService;
+  let telephony: RunningService;
+  /** A PBX speaking the generic HTTP protocol: answers a call id, or `failure` when set. */
+  let pbx: Server;
+  let pbxUrl: string;
+  const pbxState: { failure?: { status: number; body: string }; calls: string[] } = { calls: [] };
   let consoleApp: RunningService;
   let browser: Browser;
   let key: string;
@@ -25,20 +31,34 @@ describe('console: channels, bot flow and viability in the browser', () => {
   beforeAll(async () => {
     await buildOnce();
     infra = await createTestInfra('e2e_console_config');
+    pbx = createServer((req, res) => {
+      pbxState.calls.push(req.url ?? '');
+      if (pbxState.failure) {
+        res.writeHead(pbxState.failure.status, { 'content-type': 'text/plain' }).end(pbxState.failure.body);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('1537276453.47245539');
+    });
+    await new Promise<void>((r) => pbx.listen(0, '127.0.0.1', r));
+    pbxUrl = `http://127.0.0.1:${(pbx.address() as { port: number }).port}`;
     const env = { DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl };
-    [chat, viability] = await Promise.all([startService('chat-ingress', env), startService('viability', env)]);
-    // Telephony, dispatcher and message-status are not needed here: their URLs point at nothing.
+    [chat, viability, telephony] = await Promise.all([
+      startService('chat-ingress', env),
+      startService('viability', env),
+      startService('telephony-bridge', env),
+    ]);
+    // The dispatcher and message-status are not needed here: their URLs point at nothing.
     consoleApp = await startService('console', {
       CHAT_INGRESS_URL: chat.url,
       VIABILITY_URL: viability.url,
-      TELEPHONY_BRIDGE_URL: 'http://127.0.0.1:9',
+      TELEPHONY_BRIDGE_URL: telephony.url,
       WEBHOOK_DISPATCHER_URL: 'http://127.0.0.1:9',
       MESSAGE_STATUS_URL: 'http://127.0.0.1:9',
     });
     const tenant = await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Console' });
     const created = await api<{ key: string }>(chat.url, 'POST', `/tenants/${tenant.body.id}/keys`, ADMIN_KEY, {
       name: 'console-config',
-      permissions: ['channels:manage', 'viability:manage', 'viability:check'],
+      permissions: ['channels:manage', 'viability:manage', 'viability:check', 'telephony:manage', 'telephony:call'],
     });
     key = created.body.key;
     browser = await chromium.launch({
@@ -50,7 +70,8 @@ describe('console: channels, bot flow and viability in the browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all([consoleApp?.stop(), chat?.stop(), viability?.stop()]);
+    await Promise.all([consoleApp?.stop(), chat?.stop(), viability?.stop(), telephony?.stop()]);
+    await new Promise((r) => pbx?.close(r));
     await infra?.cleanup();
   });
 
@@ -133,8 +154,8 @@ describe('console: channels, bot flow and viability in the browser', () => {
     const refused = await page.textContent('[data-refused] tbody');
     expect(refused).toContain('CTO-FULL');
     expect(refused).toContain('full (no free port)');
-    // The point and the drop-distance circle are drawn without any tile server.
-    expect(await page.locator('.point-map path.leaflet-interactive').count()).toBeGreaterThanOrEqual(2);
+    // The point, the drop-distance circle and both boxes are drawn, without any tile server.
+    expect(await page.locator('.point-map path.leaflet-interactive').count()).toBe(4);
     // Nothing wider than the phone's screen.
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
     await page.screenshot({ path: join(artifacts, 'console-viability-360.png'), fullPage: true });
@@ -160,5 +181,38 @@ describe('console: channels, bot flow and viability in the browser', () => {
     // The list shows the channel with the same URL (and the token only masked from now on).
     await page.waitForSelector(`table code:has-text("${expected}")`);
     await page.screenshot({ path: join(artifacts, 'console-channel-created.png'), fullPage: true });
+  }, 30_000);
+
+  it('creates a PBX profile from a preset (a bad allow-list entry shown beside it) and sends a test Click2Call', async () => {
+    const { page } = await signIn({ width: 1280, height: 900 });
+    await page.click('#nav a[href="#/telephony"]');
+    await page.waitForSelector('form[aria-labelledby="pbx-new"]');
+    const form = page.locator('form[aria-labelledby="pbx-new"]');
+    await form.locator('input[name="name"]').fill('PABX matriz');
+    await form.locator('select[name="preset"]').selectOption('generic-http');
+    await form.locator('input[name="baseUrl"]').fill(pbxUrl);
+    await form.locator('input[name="chave"]').fill('segredo-do-pabx');
+    await form.locator('input[name="pbxHost"]').fill('127.0.0.1');
+    await form.locator('textarea[name="allowedCidrs"]').fill('203.0.113.0/24\n10.0.0.300');
+    await form.locator('button:has-text("Create profile")').click();
+    const cidrError = form.locator('[data-error-for="allowedCidrs"]');
+    await expectEventually(async () => expect(await cidrError.textContent()).toContain('10.0.0.300 is not an IP address or CIDR'));
+    await form.locator('textarea[name="allowedCidrs"]').fill('203.0.113.0/24');
+    await form.locator('button:has-text("Create profile")').click();
+    await page.waitForSelector('table td:has-text("PABX matriz")');
+    expect(await page.textContent('table')).toContain('203.0.113.0/24');
+
+    const test = page.locator('form[aria-labelledby="pbx-test"]');
+    await test.locator('input[name="ramal"]').fill('1001');
+    await test.locator('input[name="telefone"]').fill('(41) 98844-5566');
+    await test.locator('button:has-text("Send test Click2Call")').click();
+    await page.waitForSelector('[data-call-id="1537276453.47245539"]');
+    expect(pbxState.calls.at(-1)).toMatch(/^\/click2call\?ramal=1001&telefone=41988445566&chave=segredo-do-pabx$/);
+    // The PBX refuses: its own answer is what the admin reads.
+    pbxState.failure = { status: 503, body: 'ramal ocupado' };
+    await test.locator('button:has-text("Send test Click2Call")').click();
+    await page.waitForSelector('[data-call-result] .notice.bad');
+    expect(await page.textContent('[data-call-result]')).toMatch(/HTTP 502: .*HTTP 503: ramal ocupado/);
+    await page.screenshot({ path: join(artifacts, 'console-telephony.png'), fullPage: true });
   }, 30_000);
 });

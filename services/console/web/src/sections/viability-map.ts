@@ -7,6 +7,7 @@ export interface MapBox {
   lat?: number;
   lng?: number;
   kind: 'chosen' | 'alternative' | 'refused';
+  color: string;
   label: string;
 }
 
@@ -15,13 +16,12 @@ export interface PointMap {
   destroy(): void;
 }
 
-const COLORS: Record<MapBox['kind'], string> = { chosen: '#1e7a36', alternative: '#1d5fd1', refused: '#b3261e' };
-
 /**
  * A Leaflet map of the checked point, the drop-distance circle and the boxes. Tiles are optional:
  * without a tile URL the map is a plain grid (nothing is fetched from outside). A click picks a point.
  */
-export function createPointMap(el: HTMLElement, onPick: (lat: number, lng: number) => void, tileUrl?: string): PointMap {
+export function createPointMap(el: HTMLElement, onPick: (lat: number, lng: number) => void, o: { pointColor: string; tileUrl?: string }): PointMap {
+  const { pointColor, tileUrl } = o;
   const map = L.map(el, { zoomControl: true, attributionControl: !!tileUrl }).setView([-15.78, -47.93], 4);
   if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
@@ -32,10 +32,10 @@ export function createPointMap(el: HTMLElement, onPick: (lat: number, lng: numbe
       layer.clearLayers();
       const at = L.latLng(point.lat, point.lng);
       const circle = L.circle(at, { radius: radiusMeters, color: '#1d5fd1', weight: 1, fillOpacity: 0.06 }).addTo(layer);
-      L.circleMarker(at, { radius: 7, color: '#13233f', fillColor: '#f0b400', fillOpacity: 1, weight: 2 }).bindTooltip('the point checked').addTo(layer);
+      L.circleMarker(at, { radius: 7, color: '#13233f', fillColor: pointColor, fillOpacity: 1, weight: 2 }).bindTooltip('the point checked').addTo(layer);
       for (const b of boxes) {
         if (b.lat === undefined || b.lng === undefined) continue;
-        L.circleMarker([b.lat, b.lng], { radius: b.kind === 'chosen' ? 8 : 6, color: COLORS[b.kind], fillColor: COLORS[b.kind], fillOpacity: 0.8, weight: 2 })
+        L.circleMarker([b.lat, b.lng], { radius: b.kind === 'chosen' ? 8 : 6, color: b.color, fillColor: b.color, fillOpacity: 0.8, weight: 2 })
           .bindTooltip(`${b.name}: ${b.label}`)
           .addTo(layer);
       }

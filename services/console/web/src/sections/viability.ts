@@ -46,6 +46,9 @@ const REFUSED: Record<string, string> = {
 
 const metres = (m: number) => `${Math.round(m)} m`;
 
+/** Map colours: the point, then the boxes by kind (the legend says the same). */
+const COLORS = { point: '#f0b400', chosen: '#1e7a36', alternative: '#1d5fd1', refused: '#b3261e' } as const;
+
 function importCard(ctx: SectionContext): HTMLElement {
   const kind = h('select', { name: 'kind' }, h('option', { value: 'boxes' }, 'Boxes (CTOs)'), h('option', { value: 'poles' }, 'Poles'));
   const file = h('input', { type: 'file', name: 'file', accept: '.csv,.geojson,.json,text/csv,application/geo+json,application/json', required: true });
@@ -209,10 +212,13 @@ function checkCard(ctx: SectionContext): HTMLElement {
         lng.value = String(lo);
         address.value = '';
         void check();
-      });
+      }, { pointColor: COLORS.point });
     })
     .catch(() => mapBox.replaceChildren(h('p', { class: 'muted' }, 'The map could not load; the coordinates work without it.')));
-  return h('section', { class: 'card' }, form, mapBox, result);
+  const dot = (color: string, text: string) => h('span', {}, h('span', { 'aria-hidden': 'true', style: `color: ${color}` }, '● '), text);
+  const legend = h('p', { class: 'muted', style: 'display: flex; flex-wrap: wrap; gap: .3rem 1rem; margin: 0 0 .6rem' },
+    dot(COLORS.point, 'the point'), dot(COLORS.chosen, 'chosen box'), dot(COLORS.alternative, 'other eligible'), dot(COLORS.refused, 'refused'), 'circle: the drop distance');
+  return h('section', { class: 'card' }, form, mapBox, legend, result);
 }
 
 const num = (v: string): number | undefined => (v.trim() === '' ? undefined : Number(v));
@@ -220,9 +226,9 @@ const num = (v: string): number | undefined => (v.trim() === '' ? undefined : Nu
 function boxesOf(a: CheckAnswer): MapBox[] {
   const label = (b: Box, what: string) => `${what}, ${metres(b.distanceMeters)}`;
   return [
-    ...(a.box ? [{ ...a.box, kind: 'chosen' as const, label: label(a.box, `chosen, ${a.box.freePorts} free ports`) }] : []),
-    ...a.alternatives.map((b) => ({ ...b, kind: 'alternative' as const, label: label(b, 'eligible') })),
-    ...a.refused.map((b) => ({ ...b, kind: 'refused' as const, label: label(b, REFUSED[b.refusedBecause ?? ''] ?? 'refused') })),
+    ...(a.box ? [{ ...a.box, kind: 'chosen' as const, color: COLORS.chosen, label: label(a.box, `chosen, ${a.box.freePorts} free ports`) }] : []),
+    ...a.alternatives.map((b) => ({ ...b, kind: 'alternative' as const, color: COLORS.alternative, label: label(b, 'eligible') })),
+    ...a.refused.map((b) => ({ ...b, kind: 'refused' as const, color: COLORS.refused, label: label(b, REFUSED[b.refusedBecause ?? ''] ?? 'refused') })),
   ];
 }
 
