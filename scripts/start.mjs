@@ -2,7 +2,8 @@
 // `npm start`: the whole system on this machine against the local PostgreSQL and RabbitMQ.
 // Installs dependencies when missing, checks the broker and the database (saying which is down and
 // how to start it), creates the database when missing, builds, starts the five services (each runs
-// its migrations at boot), waits until each is ready and prints where they are.
+// its migrations at boot), waits until each is ready, then starts the console (port 3000) in front of
+// them, and prints where they are.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,9 @@ export const SERVICES = [
   { name: 'webhook-dispatcher', port: 3004 },
   { name: 'message-status', port: 3005 },
 ];
+
+/** The web console: forwards /api/<service>/… to the five, so it starts once they are ready. */
+export const CONSOLE = { name: 'console', port: 3000 };
 
 const fail = (msg) => {
   process.stderr.write(`\n${msg}\n`);
@@ -80,14 +84,17 @@ await new Promise((resolve) => {
 
 const children = [];
 for (const s of SERVICES) {
-  const env = {
+  run(s, {
     ...process.env,
     ...Object.fromEntries(Object.entries(secrets).filter(([k]) => !process.env[k])),
     DATABASE_URL,
     AMQP_URL,
     PORT: String(s.port),
     PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${s.port}`,
-  };
+  });
+}
+
+function run(s, env) {
   const child = spawn(process.execPath, [join(root, 'dist', 'services', s.name, 'src', 'main.js')], {
     cwd: root,
     env,
@@ -122,25 +129,44 @@ function shutdown(code = 0) {
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
-const deadline = Date.now() + 90_000;
-for (const s of SERVICES) {
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${s.port}/health/ready`)
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline) {
-      process.stderr.write(`${s.name} did not become ready on port ${s.port}; see its log lines above.\n`);
-      shutdown(1);
-      break;
+async function waitReady(list, deadline) {
+  for (const s of list) {
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${s.port}/health/ready`)
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ok) break;
+      if (Date.now() > deadline) {
+        process.stderr.write(`${s.name} did not become ready on port ${s.port}; see its log lines above.\n`);
+        shutdown(1);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 300));
     }
-    await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+const deadline = Date.now() + 90_000;
+await waitReady(SERVICES, deadline);
+if (!stopping) {
+  const url = (name) => `http://127.0.0.1:${SERVICES.find((x) => x.name === name).port}`;
+  run(CONSOLE, {
+    ...process.env,
+    PORT: String(CONSOLE.port),
+    CHAT_INGRESS_URL: url('chat-ingress'),
+    VIABILITY_URL: url('viability'),
+    TELEPHONY_BRIDGE_URL: url('telephony-bridge'),
+    WEBHOOK_DISPATCHER_URL: url('webhook-dispatcher'),
+    MESSAGE_STATUS_URL: url('message-status'),
+    DASHBOARD_URL: `${url('message-status')}/dashboard`,
+    OPERATOR_URL: `${url('telephony-bridge')}/operator`,
+  });
+  await waitReady([CONSOLE], Date.now() + 30_000);
 }
 if (!stopping) {
   const rows = SERVICES.map((s) => `  ${s.name.padEnd(20)} http://127.0.0.1:${s.port}   (API docs: /docs)`).join('\n');
   process.stdout.write(
-    `\nElo is up:\n${rows}\n  message-status dashboard  http://127.0.0.1:3005/dashboard\n  operator screen pop       http://127.0.0.1:3003/operator\n\n` +
+    `\nElo is up:\n  console (web)        http://127.0.0.1:${CONSOLE.port}   (sign in with an API key)\n${rows}\n  message-status dashboard  http://127.0.0.1:3005/dashboard\n  operator screen pop       http://127.0.0.1:3003/operator\n\n` +
       `Admin key: ELO_ADMIN_KEY in ${secretsFile} (or the ELO_ADMIN_KEY you exported).\n` +
       `Create a tenant and a key:\n` +
       `  curl -s -X POST http://127.0.0.1:3001/tenants -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"Acme"}'\n` +

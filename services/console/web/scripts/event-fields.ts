@@ -1,14 +1,13 @@
 /**
  * Writes services/console/web/src/generated/event-fields.json: for every event type of the catalogue
- * (@elo/contracts, through its AsyncAPI document), the dotted paths of its data fields, so the token
- * picker lists what a trigger's event carries. Run by `npx nx run console:build-web`.
+ * (docs/asyncapi.json, generated from @elo/contracts by `npm run asyncapi`), the dotted paths of its
+ * data fields, so the token picker lists what a trigger's event carries. Run by
+ * `npx nx run console:build-web`.
  *
  *   node -r @swc-node/register services/console/web/scripts/event-fields.ts
  */
-import 'reflect-metadata';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildAsyncApiDocument } from '@elo/contracts';
 
 interface Schema {
   $ref?: string;
@@ -19,7 +18,7 @@ interface Schema {
   description?: string;
 }
 
-const doc = buildAsyncApiDocument() as unknown as {
+const doc = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'docs', 'asyncapi.json'), 'utf8')) as {
   components: { messages: Record<string, { name: string; summary?: string; payload: Schema }>; schemas: Record<string, Schema> };
 };
 const schemas = doc.components.schemas;
