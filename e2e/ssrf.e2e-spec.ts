@@ -2,7 +2,21 @@ import { TENANT_PERMISSIONS } from '@elo/auth';
 import { SSRF_CASES } from '@elo/http-egress';
 import { createTestInfra, type TestInfra } from '@elo/testing';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import { ADMIN_KEY, api, buildOnce, startService, type RunningService } from './stack';
+
+/**
+ * The table's IP-literal cases (hostname cases need a fake resolver), plus real names and spellings
+ * that reach the canary on `port` if anything let them through.
+ */
+const literalCases = (port: number) => [
+  ...SSRF_CASES.filter((c) => !c.resolvesTo && c.kind === 'blocked').map((c) => ({ id: c.id, url: c.url, reason: c.reason })),
+  { id: 'canary dotted', url: `http://127.0.0.1:${port}/`, reason: 'loopback' },
+  { id: 'canary localhost name', url: `http://localhost:${port}/`, reason: 'loopback' },
+  { id: 'canary decimal', url: `http://2130706433:${port}/`, reason: 'loopback' },
+  { id: 'canary IPv4-mapped IPv6', url: `http://[::ffff:127.0.0.1]:${port}/`, reason: 'loopback' },
+  { id: 'canary IPv6 loopback', url: `http://[::1]:${port}/`, reason: 'loopback' },
+];
 
 /**
  * The SSRF table of libs/http-egress replayed through every path in the running services where a
@@ -37,16 +51,7 @@ describe('SSRF through every user-given URL', () => {
     await infra?.cleanup();
   });
 
-  // The table's IP-literal cases (hostname cases need the lib's fake resolver), plus real names and
-  // spellings that reach the canary if anything let them through.
-  const cases = () => [
-    ...SSRF_CASES.filter((c) => !c.resolvesTo && c.kind === 'blocked').map((c) => ({ id: c.id, url: c.url, reason: c.reason })),
-    { id: 'canary dotted', url: `http://127.0.0.1:${port}/`, reason: 'loopback' },
-    { id: 'canary localhost name', url: `http://localhost:${port}/`, reason: 'loopback' },
-    { id: 'canary decimal', url: `http://2130706433:${port}/`, reason: 'loopback' },
-    { id: 'canary IPv4-mapped IPv6', url: `http://[::ffff:127.0.0.1]:${port}/`, reason: 'loopback' },
-    { id: 'canary IPv6 loopback', url: `http://[::1]:${port}/`, reason: 'loopback' },
-  ];
+  const cases = () => literalCases(port);
 
   it('refuses every address with a clear reason and reaches nothing', async () => {
     const base = dispatcher.url;
@@ -90,6 +95,155 @@ describe('SSRF through every user-given URL', () => {
     }
     process.stdout.write(`ssrf: ${cases().length} addresses × 3 paths = ${checked} checks\n`);
     expect(failures).toEqual([]);
+    expect(canaryHits).toBe(0);
+  }, 240_000);
+});
+
+/**
+ * The same table through viability's outbound calls: the FindME SMS provider template and the upstream
+ * inventory base URL (both per tenant, set over the API), and the geocoder (GEOCODER_BASE_URL, one per
+ * process: its host name answers, lookup after lookup, every address of the table). A test-only DNS
+ * preloaded into the process (fake-dns.cjs) makes the table's host names resolve privately, serves a
+ * name whose answer changes after the first lookup, and points names at a decoy on 127.0.0.2 (the only
+ * allow-listed address) that redirects to the canary or to the metadata address.
+ */
+describe('SSRF through viability: SMS provider, geocoder, upstream inventory', () => {
+  let infra: TestInfra;
+  let viability: RunningService;
+  let canary: Server;
+  let decoy: Server;
+  let canaryHits = 0;
+  const decoyHosts: string[] = [];
+  let port: number;
+
+  /** Every address the table blocks, as the answer a DNS server could give (for the geocoder's host name). */
+  const answerCases = (p: number) => [
+    ...SSRF_CASES.filter((c) => c.kind === 'blocked' && c.reason !== 'scheme').map((c) => ({
+      id: c.id, reason: c.reason, answers: c.resolvesTo ?? [new URL(c.url).hostname.replace(/^\[|\]$/g, '')],
+    })),
+    ...[['127.0.0.1'], ['::1'], ['::ffff:127.0.0.1']].map((answers) => ({ id: `canary ${answers[0]}:${p}`, reason: 'loopback', answers })),
+  ];
+
+  /** URLs a tenant can type: the whole table (host names through the fake DNS), canary spellings, redirects. */
+  const urlCases = (p: number) => [
+    ...literalCases(p).map((c) => ({ ...c, expect: 'blocked' as const })),
+    { id: 'canary hex', url: `http://0x7f000001:${p}/`, reason: 'loopback', expect: 'blocked' as const },
+    { id: 'canary octal', url: `http://0177.0.0.1:${p}/`, reason: 'loopback', expect: 'blocked' as const },
+    ...SSRF_CASES.filter((c) => c.resolvesTo).map((c) => ({ id: c.id, url: c.url, reason: c.reason, expect: 'blocked' as const })),
+    ...SSRF_CASES.filter((c) => c.kind === 'invalid_url').map((c) => ({ id: c.id, url: c.url, reason: c.reason, expect: 'invalid' as const })),
+    { id: 'redirect to the canary', url: `http://redirect-canary.ssrf.test:${p}/`, reason: '302', expect: 'redirect' as const },
+    { id: 'redirect to metadata', url: `http://redirect-metadata.ssrf.test:${p}/`, reason: '302', expect: 'redirect' as const },
+  ];
+
+  beforeAll(async () => {
+    await buildOnce();
+    infra = await createTestInfra('ssrf-viability');
+    canary = createServer((_req, res) => {
+      canaryHits++;
+      res.end('[]');
+    });
+    await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
+    port = (canary.address() as { port: number }).port;
+    // Same port on 127.0.0.2: a name that re-resolves from the decoy to 127.0.0.1 would land on the canary.
+    decoy = createServer((req, res) => {
+      const host = (req.headers.host ?? '').split(':')[0]!;
+      decoyHosts.push(host);
+      if (host === 'redirect-metadata.ssrf.test') res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      else if (host.startsWith('redirect') || host === 'geocoder.ssrf.test') res.writeHead(302, { location: `http://127.0.0.1:${port}/` }).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+    await new Promise<void>((r) => decoy.listen(port, '127.0.0.2', r));
+
+    const dnsTable: Record<string, string[][]> = {};
+    for (const c of SSRF_CASES) if (c.resolvesTo) dnsTable[new URL(c.url).hostname.toLowerCase().replace(/\.$/, '')] = [c.resolvesTo];
+    for (const name of ['redirect-canary', 'redirect-metadata']) dnsTable[`${name}.ssrf.test`] = [['127.0.0.2']];
+    // Rebinding: the first lookup answers the allow-listed decoy, every later one the canary.
+    for (const name of ['rebind-sms', 'rebind-upstream']) dnsTable[`${name}.ssrf.test`] = [['127.0.0.2'], ['127.0.0.1']];
+    // The geocoder's one host name: each lookup the next blocked address, then the decoy (302 to the canary).
+    dnsTable['geocoder.ssrf.test'] = [...answerCases(port).map((c) => c.answers), ['127.0.0.2']];
+
+    viability = await startService('viability', {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
+      EGRESS_ALLOW_PRIVATE: '127.0.0.2/32', FINDME_PUBLIC_URL: 'https://elo.example.net',
+      GEOCODER_BASE_URL: `http://geocoder.ssrf.test:${port}`, GEOCODER_MIN_INTERVAL_MS: '0',
+      NODE_OPTIONS: `--require ${join(__dirname, 'fake-dns.cjs')}`, ELO_E2E_FAKE_DNS: JSON.stringify(dnsTable),
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await viability?.stop();
+    await new Promise((r) => canary?.close(r));
+    await new Promise((r) => decoy?.close(r));
+    await infra?.cleanup();
+  });
+
+  it('refuses every address with a clear reason, follows no redirect, stays on the checked address, and reaches nothing', async () => {
+    const base = viability.url;
+    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'V' })).body.id;
+    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'v', permissions: TENANT_PERMISSIONS })).body.key;
+    const failures: string[] = [];
+    const checks = { sms: 0, upstream: 0, geocoder: 0 };
+    /** Refused when the URL was saved (400, with the reason) rather than when called. */
+    const refusedOnSave = { sms: [] as string[], upstream: [] as string[] };
+    const explains = (text: string, c: { reason: string; expect: 'blocked' | 'invalid' | 'redirect' }) =>
+      c.expect === 'blocked' ? /blocked/.test(text) && text.includes(c.reason)
+        : c.expect === 'invalid' ? /invalid|not a valid URL/i.test(text)
+          : text.includes('answered 302');
+
+    for (const c of urlCases(port)) {
+      // 1. FindME SMS provider: the template's URL, called when a link is sent.
+      const template = await api(base, 'PUT', '/findme/sms', key, {
+        method: 'POST', url: c.url, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] },
+      });
+      if (template.status === 204) {
+        const sent = await api<{ sms?: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566' });
+        if (sent.status !== 201 || !explains(sent.body.sms ?? '', c)) failures.push(`SMS ${c.id}: ${sent.status} ${JSON.stringify(sent.body).slice(0, 200)}`);
+      } else if (template.status === 400) refusedOnSave.sms.push(c.id);
+      else failures.push(`SMS ${c.id}: template answered ${template.status}`);
+      checks.sms++;
+
+      // 2. Upstream inventory: the base URL the pages are fetched from, by "sync now".
+      const upstream = await api(base, 'PUT', '/inventory/upstream', key, { baseUrl: c.url.replace(/\/$/, ''), token: 'upstream-token' });
+      if (upstream.status === 200) {
+        const sync = await api<{ detail?: string }>(base, 'POST', '/inventory/sync', key, {});
+        if (sync.status !== 502 || !explains(sync.body.detail ?? '', c)) failures.push(`upstream ${c.id}: ${sync.status} ${JSON.stringify(sync.body).slice(0, 200)}`);
+      } else if (upstream.status === 400) refusedOnSave.upstream.push(c.id);
+      else failures.push(`upstream ${c.id}: settings answered ${upstream.status}`);
+      checks.upstream++;
+    }
+
+    // 3. Geocoder: each address check resolves geocoder.ssrf.test once, to the next blocked address.
+    for (const [i, c] of answerCases(port).entries()) {
+      const r = await api<{ detail?: string }>(base, 'POST', '/viability', key, { address: `Rua SSRF ${i}` });
+      if (r.status !== 502 || !(r.body.detail ?? '').includes('could not be reached') || !(r.body.detail ?? '').includes(c.reason)) {
+        failures.push(`geocoder ${c.id} (${c.answers.join(', ')}): ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+      }
+      checks.geocoder++;
+    }
+    const redirected = await api<{ detail?: string }>(base, 'POST', '/viability', key, { address: 'Rua SSRF redirect' });
+    if (redirected.status !== 502 || !(redirected.body.detail ?? '').includes('answered 302')) failures.push(`geocoder redirect: ${redirected.status} ${JSON.stringify(redirected.body)}`);
+    checks.geocoder++;
+
+    // 4. DNS that changes between check and connect: the request goes to the address that was checked.
+    const hostsBefore = decoyHosts.length;
+    expect((await api(base, 'PUT', '/findme/sms', key, { method: 'POST', url: `http://rebind-sms.ssrf.test:${port}/sms`, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] } })).status).toBe(204);
+    expect((await api<{ sms: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566' })).body.sms).toBe('sent');
+    checks.sms++;
+    expect((await api(base, 'PUT', '/inventory/upstream', key, { baseUrl: `http://rebind-upstream.ssrf.test:${port}`, token: 'upstream-token' })).status).toBe(200);
+    // The first page went to the decoy; the next lookup answers the canary's address and is refused.
+    const rebound = await api<{ detail?: string }>(base, 'POST', '/inventory/sync', key, {});
+    expect(rebound.status).toBe(502);
+    expect(rebound.body.detail).toMatch(/blocked: .*loopback/);
+    checks.upstream++;
+    expect(decoyHosts.slice(hostsBefore)).toEqual(['rebind-sms.ssrf.test', 'rebind-upstream.ssrf.test']);
+
+    process.stdout.write(`ssrf viability: ${urlCases(port).length} URLs × SMS + upstream, ${answerCases(port).length + 1} geocoder answers; checks ${JSON.stringify(checks)}\n`);
+    process.stdout.write(`ssrf viability: refused when saved ${JSON.stringify(refusedOnSave)}\n`);
+    expect(failures).toEqual([]);
+    // Only URLs that do not parse, other schemes and fragments stop at the settings; every address reaches the guard.
+    for (const ids of Object.values(refusedOnSave)) {
+      expect(ids.every((id) => SSRF_CASES.some((c) => c.id === id && (c.kind === 'invalid_url' || c.reason === 'scheme' || c.url.includes('#'))))).toBe(true);
+    }
     expect(canaryHits).toBe(0);
   }, 240_000);
 });
