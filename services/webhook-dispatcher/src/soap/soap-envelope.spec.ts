@@ -1,4 +1,5 @@
 import { buildEnvelope, parseSoapResponse, parseXml, soapHeaders } from './soap-envelope';
+import { bytesOf, soapResponse, wsdl, xmlAttacks } from '../../test/fakes.xml-attacks';
 import { findOperation } from './wsdl.service';
 
 describe('SOAP envelopes', () => {
@@ -17,6 +18,22 @@ describe('SOAP envelopes', () => {
   it('refuses DOCTYPE and ENTITY declarations', () => {
     expect(() => parseXml('<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>')).toThrow(/DOCTYPE/);
     expect(() => parseXml('<a><!ENTITY x "y"></a>')).toThrow(/ENTITY/);
+  });
+
+  describe.each(xmlAttacks('http://127.0.0.1:9'))('refuses $id without expanding anything', (attack) => {
+    it.each([
+      ['as a WSDL', () => parseXml(bytesOf(attack, wsdl(attack)).toString('utf8'))],
+      ['as a SOAP response', () => parseSoapResponse(bytesOf(attack, soapResponse(attack)).toString('utf8'))],
+    ])('%s', (_where, parse) => {
+      const started = performance.now();
+      expect(parse).toThrow(/DOCTYPE or ENTITY declarations|NUL characters/);
+      // Refused before parsing: the quadratic blowup alone would be 2.5 GB of text once expanded.
+      expect(performance.now() - started).toBeLessThan(1_000);
+    });
+  });
+
+  it('leaves a reference to an entity nobody declared as the text it is', () => {
+    expect(parseSoapResponse(soapResponse({ id: 'undeclared', prolog: '', content: '&lol9;&x;' })).body).toEqual({ Res: { msg: '&lol9;&x;' } });
   });
 
   it('turns a response into JSON and reports faults', () => {

@@ -8,9 +8,14 @@ const ENVELOPE_NS: Record<SoapVersion, string> = {
   '1.2': 'http://www.w3.org/2003/05/soap-envelope',
 };
 
-/** Refuses documents with a DTD or entity declarations (no external entities, no entity expansion). */
+/**
+ * Refuses documents with a DTD or entity declarations (no external entities, no entity expansion), and
+ * documents with NUL characters, which XML 1.0 never allows: UTF-16 or UTF-32 bytes read as UTF-8 would
+ * otherwise hide a DOCTYPE from the check (the parser would not expand it either, but say so plainly).
+ */
 export function assertNoDtd(xml: string): void {
   if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) throw new Error('XML with DOCTYPE or ENTITY declarations is refused');
+  if (xml.includes('\u0000')) throw new Error('XML with NUL characters (UTF-16 or UTF-32?) is refused: send UTF-8');
 }
 
 /**
