@@ -80,6 +80,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     const context = await browser.newContext({ viewport });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: consoleApp.url });
     const page = await context.newPage();
+    page.setDefaultTimeout(10_000); // a missing element fails with its selector, inside the test's time
     const outside: string[] = [];
     page.on('request', (r) => {
       if (!r.url().startsWith(consoleApp.url) && !r.url().startsWith('data:')) outside.push(r.url());
@@ -181,6 +182,10 @@ describe('console: channels, bot flow and viability in the browser', () => {
     // The list shows the channel with the same URL (and the token only masked from now on).
     await page.waitForSelector(`table code:has-text("${expected}")`);
     await page.screenshot({ path: join(artifacts, 'console-channel-created.png'), fullPage: true });
+    // The same page on a phone: nothing wider than the screen.
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: join(artifacts, 'console-channels-360.png'), fullPage: true });
   }, 30_000);
 
   it('creates a PBX profile from a preset (a bad allow-list entry shown beside it) and sends a test Click2Call', async () => {
@@ -214,5 +219,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.waitForSelector('[data-call-result] .notice.bad');
     expect(await page.textContent('[data-call-result]')).toMatch(/HTTP 502: .*HTTP 503: ramal ocupado/);
     await page.screenshot({ path: join(artifacts, 'console-telephony.png'), fullPage: true });
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
   }, 30_000);
 });

@@ -89,6 +89,22 @@ function branches(s: Step): Array<[string, string]> {
   return out;
 }
 
+/**
+ * Step ids in reading order: from the start step along the branches (breadth first), then the steps
+ * nothing leads to. The stored flow keeps no order of its own (PostgreSQL jsonb sorts the keys).
+ */
+function readingOrder(def: FlowDefinition): { order: string[]; reached: Set<string> } {
+  const reached = new Set<string>();
+  const queue = def.start in def.steps ? [def.start] : [];
+  while (queue.length) {
+    const id = queue.shift()!;
+    if (reached.has(id)) continue;
+    reached.add(id);
+    for (const [, to] of branches(def.steps[id]!)) if (to in def.steps && !reached.has(to)) queue.push(to);
+  }
+  return { order: [...reached, ...Object.keys(def.steps).filter((id) => !reached.has(id))], reached };
+}
+
 export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
   const card = h('section', { class: 'card', 'aria-labelledby': 'flow-title' });
   let def: FlowDefinition = { start: 'menu', steps: { menu: blank('menu'), human: blank('transfer'), bye: { type: 'close', text: 'Obrigado!' } } };
@@ -126,10 +142,13 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
   };
 
   const drawOutline = () => {
+    const { order, reached } = readingOrder(def);
     outline.replaceChildren(
-      ...Object.entries(def.steps).map(([id, s]) =>
-        h('li', {}, h('strong', {}, id), ` ${s.type}${id === def.start ? ' (start)' : ''}`, ...branches(s).map(([k, to]) => ` · ${k} → ${to || '?'}`)),
-      ),
+      ...order.map((id) => {
+        const s = def.steps[id]!;
+        const note = id === def.start ? ' (start)' : reached.has(id) ? '' : ' (nothing leads here)';
+        return h('li', {}, h('strong', {}, id), ` ${s.type}${note}`, ...branches(s).map(([k, to]) => ` · ${k} → ${to || '?'}`));
+      }),
     );
   };
 
@@ -215,7 +234,7 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
     def.steps = steps;
   };
 
-  const stepBox = (id: string, step: Step): HTMLElement => {
+  const stepBox = (id: string, step: Step, reached: boolean): HTMLElement => {
     const idInput = h('input', { type: 'text', name: `step-id-${id}`, value: id, pattern: STEP_ID.source });
     const idError = h('div', { class: 'error', role: 'alert' });
     idInput.addEventListener('change', () => {
@@ -243,7 +262,7 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
     return h(
       'fieldset',
       { 'data-step': id },
-      h('legend', {}, `${id === def.start ? '▶ ' : ''}${id}`),
+      h('legend', {}, `${id === def.start ? '▶ ' : ''}${id}`, reached ? '' : h('span', { class: 'muted' }, ' (nothing leads here yet)')),
       h('div', { class: 'error', role: 'alert', 'data-error-for': `steps.${id}` }),
       h('div', { class: 'row' }, h('div', {}, h('label', { for: (idInput.id = `flow-step-${id}`) }, 'Step id'), idInput, idError), field('Type', type, `steps.${id}.type`), remove),
       ...fields,
@@ -267,7 +286,8 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
 
   function draw(): void {
     stepOptions(startSelect, def.start, false);
-    stepsBox.replaceChildren(...Object.entries(def.steps).map(([id, s]) => stepBox(id, s)));
+    const { order, reached } = readingOrder(def);
+    stepsBox.replaceChildren(...order.map((id) => stepBox(id, def.steps[id]!, reached.has(id))));
     drawOutline();
   }
   startSelect.addEventListener('change', () => {
@@ -328,7 +348,7 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
   card.append(
     h('h1', { id: 'flow-title' }, 'Bot flow'),
     datalist,
-    h('details', {}, h('summary', {}, 'Outline (steps and their branches)'), outline),
+    h('details', { open: true }, h('summary', {}, 'Outline (steps and their branches)'), outline),
     form,
     h('h2', {}, 'Versions'),
     versions,
