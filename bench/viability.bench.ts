@@ -14,13 +14,19 @@
  *    PostgreSQL. Prints p50/p99 and the ratio HTTP/SQL.
  * The service runs in a child process of its own (as in production), so the load generator does not
  * share its event loop. It uses a database and vhost of its own (createTestInfra) and drops them at the end.
+ *
+ * The machine is shared: besides latencies, each phase prints the CPU it cost per check (the service
+ * process's user+system time, and the PostgreSQL backends' of this database, from /proc), which does not
+ * depend on what else runs, and the load average before and after.
  */
 import 'reflect-metadata';
 import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra } from '@elo/testing';
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
 import { Pool } from 'pg';
 import { AppModule, SERVICE } from '../services/viability/src/app.module';
@@ -97,8 +103,54 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
   await app.listen(0, '127.0.0.1');
   await app.get(BusConnection).waitReady(15_000);
   process.send!({ url: await app.getUrl() });
-  process.on('message', () => void app.close().then(() => process.exit(0)));
+  process.on('message', (m: string) => {
+    if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
+    else void app.close().then(() => process.exit(0));
+  });
 }
+
+/** The service process's CPU time so far, in ms. */
+function serviceCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: { cpu?: NodeJS.CpuUsage }) => {
+      if (!m.cpu) return;
+      child.off('message', on);
+      resolve((m.cpu.user + m.cpu.system) / 1_000);
+    };
+    child.on('message', on);
+    child.send('cpu');
+  });
+}
+
+/** CPU time (ms) of each of this database's PostgreSQL backends so far, from /proc (utime + stime, ticks of 10 ms). */
+async function databaseCpu(pool: Pool): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      cpu.set(pid, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // the backend ended meanwhile
+    }
+  }
+  return cpu;
+}
+
+/**
+ * Runs `phase`, returning its result and the CPU ms it cost the service and the database (backends alive
+ * at the end; one that ended during the phase is not counted).
+ */
+async function metered<T>(child: ChildProcess, pool: Pool, phase: () => Promise<T>): Promise<T & { serviceMs: number; dbMs: number }> {
+  const [s0, d0] = [await serviceCpu(child), await databaseCpu(pool)];
+  const r = await phase();
+  const [s1, d1] = [await serviceCpu(child), await databaseCpu(pool)];
+  let dbMs = 0;
+  for (const [pid, ms] of d1) dbMs += ms - (d0.get(pid) ?? 0);
+  return { ...r, serviceMs: s1 - s0, dbMs };
+}
+
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function startService(databaseUrl: string, amqpUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])] });
@@ -153,7 +205,8 @@ async function main(): Promise<void> {
       });
     // Warm up connections, plans and caches.
     for (let i = 0; i < 200; i++) await post(i);
-    const http = await steady(post);
+    out(`load average before the checks: ${load()}`);
+    const http = await metered(service.child, pool, () => steady(post));
     agent.destroy();
 
     const sql = `SELECT id, status, port_capacity - ports_in_use AS free_ports,
@@ -165,11 +218,15 @@ async function main(): Promise<void> {
       await pool.query({ name: 'knn', text: sql, values: [tenant.id, points[i]!.lng, points[i]!.lat] });
     };
     for (let i = 0; i < 200; i++) await knn(i);
-    const bare = await steady(knn);
+    const bare = await metered(service.child, pool, () => steady(knn));
+    out(`load average after: ${load()}`);
     const [{ n: checks }] = (await pool.query('SELECT count(*)::int AS n FROM viability.checks')).rows as Array<{ n: number }>;
 
     out(`POST /viability: ${http.lat.length} ok, ${http.failed} failed, ${http.achieved.toFixed(0)}/s; p50 ${ms(pct(http.lat, 50))}, p99 ${ms(pct(http.lat, 99))}, max ${ms(http.lat.at(-1) ?? 0)} (${checks} checks recorded)`);
     out(`bare KNN SQL:    ${bare.lat.length} ok, ${bare.failed} failed, ${bare.achieved.toFixed(0)}/s; p50 ${ms(pct(bare.lat, 50))}, p99 ${ms(pct(bare.lat, 99))}, max ${ms(bare.lat.at(-1) ?? 0)}`);
+    const perCheck = (r: { lat: number[]; serviceMs: number; dbMs: number }) =>
+      `service ${(r.serviceMs / r.lat.length).toFixed(3)} ms + PostgreSQL ${(r.dbMs / r.lat.length).toFixed(3)} ms`;
+    out(`CPU per check:   POST /viability: ${perCheck(http)}; bare KNN SQL: PostgreSQL ${(bare.dbMs / bare.lat.length).toFixed(3)} ms`);
     out(`ratio HTTP/SQL:  p50 ${(pct(http.lat, 50) / pct(bare.lat, 50)).toFixed(1)}×, p99 ${(pct(http.lat, 99) / pct(bare.lat, 99)).toFixed(1)}×; target p99 < 10 ms: ${pct(http.lat, 99) < 10 ? 'met' : 'NOT met'}`);
   } finally {
     await pool.end();

@@ -87,6 +87,31 @@ describe('viability: edges of the check', () => {
     expect((await call<{ status: string }>('POST', '/viability', key, far)).body.status).toBe('not_found');
   });
 
+  it('records each check: the outcome, the chosen box, the other boxes in range by id and the refused ones with the reason', async () => {
+    const key = await tenant();
+    await call('POST', '/inventory/import?kind=boxes', key, [
+      BOX_HEADER,
+      boxRow('NEAR', await at(10, 0), 'deployed', 2),
+      boxRow('NEXT', await at(40, 90), 'certified', 0),
+      boxRow('FULL', await at(20, 180), 'deployed', 8),
+      boxRow('PROJ', await at(60, 270), 'in_project', 0),
+    ].join('\n'), 'text/csv');
+    const r = await call<{ checkId: string; box: { id: string }; alternatives: Array<{ id: string }>; refused: Array<{ id: string; refusedBecause: string }> }>('POST', '/viability', key, HOME);
+    expect(r.status).toBe(200);
+    const [row] = await ds.query('SELECT via, lat, lng, status, box_id, result FROM viability.checks WHERE id = $1', [r.body.checkId]);
+    expect(row).toMatchObject({ via: 'coordinates', lat: HOME.lat, lng: HOME.lng, status: 'viable', box_id: r.body.box.id });
+    expect(row.result).toEqual({
+      status: 'viable',
+      mode: 'radius',
+      maxDropMeters: 150,
+      box: expect.objectContaining({ id: r.body.box.id, externalId: 'NEAR', freePorts: 6 }),
+      alternatives: r.body.alternatives.map((b) => b.id),
+      refused: r.body.refused.map((b) => ({ id: b.id, refusedBecause: b.refusedBecause })),
+    });
+    expect(row.result.alternatives).toHaveLength(1);
+    expect(row.result.refused.map((b: { refusedBecause: string }) => b.refusedBecause)).toEqual(['full', 'in_project']);
+  });
+
   it('FindME without a public URL configured is refused plainly', async () => {
     const key = await tenant();
     const r = await call<{ detail: string }>('POST', '/findme', key, { phone: '+5511987654321' });

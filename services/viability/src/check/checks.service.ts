@@ -24,7 +24,28 @@ const ref = (b: { id: string; externalId?: string; name: string; distanceMeters:
   ...(b.refusedBecause ? { refusedBecause: b.refusedBecause } : {}),
 });
 
-/** Runs a check, records it and publishes viability.checked, all in one transaction. */
+/**
+ * What a check row keeps of the answer: the outcome, the chosen box and pole, and the other boxes in
+ * range by id (with the reason for the refused ones). An answer lists up to 50 boxes in full; storing it
+ * whole made the write cost the database more than the check itself. The boxes themselves are in the
+ * inventory, and the point is in the row.
+ */
+export function storedResult(
+  r: Pick<CheckResult, 'status' | 'box' | 'pole' | 'alternatives' | 'refused'> & Partial<Pick<CheckResult, 'mode' | 'maxDropMeters' | 'reason'>> & { candidates?: unknown[] },
+): Record<string, unknown> {
+  return {
+    status: r.status,
+    ...(r.mode ? { mode: r.mode, maxDropMeters: r.maxDropMeters } : {}),
+    ...(r.box ? { box: ref(r.box) } : {}),
+    ...(r.pole ? { pole: ref(r.pole) } : {}),
+    alternatives: r.alternatives.map((b) => b.id),
+    refused: r.refused.map((b) => ({ id: b.id, refusedBecause: b.refusedBecause })),
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.candidates ? { candidates: r.candidates } : {}),
+  };
+}
+
+/** Runs a check, records it and publishes viability.checked, atomically (one statement writes both). */
 @Injectable()
 export class ChecksService {
   constructor(
@@ -103,7 +124,7 @@ export class ChecksService {
     m: EntityManager,
     checkId: string,
     tenantId: string,
-    row: { via: string; lat: number | null; lng: number | null; status: string; boxId: string | null; result: unknown },
+    row: { via: string; lat: number | null; lng: number | null; status: string; boxId: string | null; result: Parameters<typeof storedResult>[0] },
     event: { subject: string; data: Record<string, unknown> },
     commit: { synchronousCommit?: boolean },
   ): Promise<void> {
@@ -111,7 +132,7 @@ export class ChecksService {
       m,
       {
         sql: `INSERT INTO viability.checks (id, tenant_id, via, lat, lng, status, box_id, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        params: [checkId, tenantId, row.via, row.lat, row.lng, row.status, row.boxId, JSON.stringify(row.result)],
+        params: [checkId, tenantId, row.via, row.lat, row.lng, row.status, row.boxId, JSON.stringify(storedResult(row.result))],
       },
       [this.outbox.event({ type: 'viability.checked', tenantId, subject: event.subject, data: event.data })],
       commit,
