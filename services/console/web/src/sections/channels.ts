@@ -244,6 +244,18 @@ async function channelsCard(ctx: SectionContext): Promise<HTMLElement> {
             editor.replaceChildren(settingsForm(ctx, c, () => { editor.replaceChildren(); void load(); }));
             editor.querySelector<HTMLElement>('input, select')?.focus();
           } }, 'Settings'),
+          c.provider === 'generic' ? null : h('button', { type: 'button', class: 'secondary', 'aria-label': `Check the provider token of ${c.name}`, onclick: async (e: Event) => {
+            const b = e.currentTarget as HTMLButtonElement;
+            b.disabled = true;
+            try {
+              const checked = await ctx.api.post<Channel>('chat-ingress', `/channels/${c.id}/refresh-token`);
+              ctx.notify(`${c.name}: token ${checked.token.status ?? 'checked'}${checked.token.error ? ` (${checked.token.error})` : ''}.`, checked.token.error ? 'bad' : 'ok');
+              await load();
+            } catch (err) {
+              b.disabled = false;
+              ctx.notify(err instanceof Error ? err.message : String(err), 'bad');
+            }
+          } }, 'Check token'),
           h('button', { type: 'button', class: c.status === 'active' ? 'danger' : 'secondary', 'aria-label': `${c.status === 'active' ? 'Disable' : 'Enable'} ${c.name}`, onclick: async (e: Event) => {
             const b = e.currentTarget as HTMLButtonElement;
             b.disabled = true;

@@ -16,6 +16,13 @@ export interface PointMap {
   destroy(): void;
 }
 
+/** Tooltip content as text: a string would be set as HTML, and box names come from imported files. */
+function text(s: string): HTMLElement {
+  const span = document.createElement('span');
+  span.textContent = s;
+  return span;
+}
+
 /**
  * A Leaflet map of the checked point, the drop-distance circle and the boxes. Tiles are optional:
  * without a tile URL the map is a plain grid (nothing is fetched from outside). A click picks a point.
@@ -32,11 +39,11 @@ export function createPointMap(el: HTMLElement, onPick: (lat: number, lng: numbe
       layer.clearLayers();
       const at = L.latLng(point.lat, point.lng);
       const circle = L.circle(at, { radius: radiusMeters, color: '#1d5fd1', weight: 1, fillOpacity: 0.06 }).addTo(layer);
-      L.circleMarker(at, { radius: 7, color: '#13233f', fillColor: pointColor, fillOpacity: 1, weight: 2 }).bindTooltip('the point checked').addTo(layer);
+      L.circleMarker(at, { radius: 7, color: '#13233f', fillColor: pointColor, fillOpacity: 1, weight: 2 }).bindTooltip(text('the point checked')).addTo(layer);
       for (const b of boxes) {
         if (b.lat === undefined || b.lng === undefined) continue;
         L.circleMarker([b.lat, b.lng], { radius: b.kind === 'chosen' ? 8 : 6, color: b.color, fillColor: b.color, fillOpacity: 0.8, weight: 2 })
-          .bindTooltip(`${b.name}: ${b.label}`)
+          .bindTooltip(text(`${b.name}: ${b.label}`))
           .addTo(layer);
       }
       map.invalidateSize();
