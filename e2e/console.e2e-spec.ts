@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { join } from 'node:path';
+import { createEvent } from '@elo/contracts';
+import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { listen } from 'soap';
@@ -228,6 +230,63 @@ describe('console: integrations, keys and access in the browser', () => {
       params: [{ name: 'cpf', value: '{attributes.cpf}' }, { name: 'subject', value: '{message.text}' }],
     });
   }, 30_000);
+
+  it('lists deliveries with their masked attempts, filters them, resends one, then the filtered set with progress', async () => {
+    const { key } = await newKey('deliveries', ['integrations:manage', 'integrations:read']);
+    const created = await api<{ id: string }>(dispatcher.url, 'POST', '/integrations', key, {
+      name: 'Chamadas no CRM', kind: 'http',
+      request: { method: 'POST', url: `${crm.url}/crm/calls`, headers: 'X-Api-Key: {secret.crmKey}', body: { kind: 'keyvalue', pairs: [{ key: 'call[id]', value: '{callId}' }] } },
+      trigger: { eventTypes: ['telephony.call.ended'] },
+      secrets: { crmKey: 'calls-secret-9090' },
+    });
+    expect(created.status).toBe(201);
+    const probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
+    try {
+      const calls = ['c-1', 'c-2', 'c-3'];
+      await probe.publish(...calls.map((callId) => createEvent({
+        type: 'telephony.call.ended', tenantId, source: 'elo://telephony', subject: callId,
+        data: { callId, profileId: '6f1c5d1e-1111-4111-8111-111111111111', ramal: '2001', durationSeconds: 5, disposition: 'ANSWERED' },
+      })));
+      const toCalls = () => crm.got.filter((g) => g.url === '/crm/calls');
+      await expectEventually(() => expect(toCalls()).toHaveLength(3), { timeoutMs: 15_000 });
+
+      const page = await signIn(key);
+      await page.goto(`${consoleApp.url}/#/deliveries/${created.body.id}`);
+      await expectEventually(async () => expect(await page.locator('tbody tr:has-text("succeeded")').count()).toBe(3));
+      await page.locator('button:has-text("Attempts")').first().click();
+      const attempt = page.locator('.attempt').first();
+      await attempt.waitFor();
+      const attemptText = (await attempt.textContent()) ?? '';
+      expect(attemptText).toContain('X-Api-Key: ••••');
+      expect(attemptText).not.toContain('calls-secret-9090');
+      expect(attemptText).toContain('HTTP 201');
+
+      await page.selectOption('select[name="outcome"]', 'failed');
+      await page.click('form.filters button[type="submit"]');
+      await page.waitForSelector('p:has-text("No deliveries match.")');
+      await page.selectOption('select[name="outcome"]', 'succeeded');
+      await page.click('form.filters button[type="submit"]');
+      await expectEventually(async () => expect(await page.locator('tbody tr').count()).toBe(3));
+
+      await page.locator('tbody button:has-text("Resend")').first().click();
+      await expectEventually(() => expect(toCalls()).toHaveLength(4), { timeoutMs: 15_000 });
+      // Pending while it is sent again, so out of the "succeeded" listing until it succeeds once more.
+      await expectEventually(async () => {
+        await page.click('form.filters button[type="submit"]');
+        expect(await page.locator('tbody tr:has-text("succeeded")').count()).toBe(3);
+      }, { timeoutMs: 15_000 });
+      await page.click('button:has-text("Resend every finished delivery matching the filters")');
+      await page.waitForSelector('.bulk-status:has-text("Done: 3 queued again")');
+      expect(await page.getAttribute('.bulk progress', 'value')).toBe('3');
+      await expectEventually(() => expect(toCalls()).toHaveLength(7), { timeoutMs: 15_000 });
+      // The same webhook-id on a resend: the receiver can tell it is the same delivery.
+      const ids = toCalls().map((g) => g.headers['webhook-id']);
+      expect(new Set(ids).size).toBe(3);
+      await page.screenshot({ path: join(artifacts, 'console-deliveries.png'), fullPage: true });
+    } finally {
+      await probe.close();
+    }
+  }, 60_000);
 
   it('at 360 px, shows only what the key may do, creates a key shown once, and signs out when its own key is revoked', async () => {
     const { key } = await newKey('keys-admin', ['keys:manage', 'audit:read', 'integrations:read']);

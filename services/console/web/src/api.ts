@@ -48,6 +48,8 @@ export interface ApiClient {
   put<T = unknown>(service: Service, path: string, body?: unknown): Promise<T>;
   patch<T = unknown>(service: Service, path: string, body?: unknown): Promise<T>;
   del<T = unknown>(service: Service, path: string): Promise<T>;
+  /** One page of a cursor-paginated listing: the body (an array) and the `X-Next-Cursor` header, if any. */
+  page<T = unknown>(service: Service, path: string, query?: RequestOptions['query']): Promise<{ items: T[]; next?: string }>;
   /** A raw fetch with the key (streams, downloads); no error handling. */
   fetch(service: Service, path: string, init?: RequestInit): Promise<Response>;
 }
@@ -85,6 +87,10 @@ export function createApi(key: string, onUnauthorized: (detail: string) => void 
     });
 
   async function request<T>(service: Service, method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    return (await send<T>(service, method, path, opts)).body;
+  }
+
+  async function send<T>(service: Service, method: string, path: string, opts: RequestOptions = {}): Promise<{ body: T; headers: Headers }> {
     const headers: Record<string, string> = {};
     let body: BodyInit | undefined;
     if (opts.body !== undefined) {
@@ -108,10 +114,9 @@ export function createApi(key: string, onUnauthorized: (detail: string) => void 
       if (res.status === 401) onUnauthorized(p.detail ?? 'the API key is not valid any more');
       throw new ApiError(p);
     }
-    if (res.status === 204) return undefined as T;
-    const text = await res.text();
-    if (!text) return undefined as T;
-    return (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T;
+    const text = res.status === 204 ? '' : await res.text();
+    const parsed = (!text ? undefined : res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T;
+    return { body: parsed, headers: res.headers };
   }
 
   return {
@@ -121,6 +126,10 @@ export function createApi(key: string, onUnauthorized: (detail: string) => void 
     put: (s, p, body) => request(s, 'PUT', p, { body }),
     patch: (s, p, body) => request(s, 'PATCH', p, { body }),
     del: (s, p) => request(s, 'DELETE', p),
+    page: async <T>(s: Service, p: string, query?: RequestOptions['query']) => {
+      const r = await send<T[]>(s, 'GET', p, { query });
+      return { items: r.body ?? [], next: r.headers.get('x-next-cursor') ?? undefined };
+    },
     fetch: raw,
   };
 }

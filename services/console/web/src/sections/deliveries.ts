@@ -67,8 +67,17 @@ async function render(root: HTMLElement, ctx: SectionContext): Promise<void> {
   card.append(filters, bulk, listBox);
 
   let shown: Delivery[] = [];
-  async function load(): Promise<void> {
-    shown = await api.get<Delivery[]>(WD, `/integrations/${integration.value}/deliveries`, { outcome: outcome.value, from: iso(from.value), to: iso(to.value), limit: 500 });
+  let next: string | undefined;
+  const filter = () => ({ outcome: outcome.value, from: iso(from.value), to: iso(to.value) });
+  const path = () => `/integrations/${integration.value}/deliveries`;
+  const moreBtn = h('button', { type: 'button', class: 'secondary', hidden: true }, 'More deliveries');
+  moreBtn.addEventListener('click', () => void submitting(listBox, moreBtn, () => load(true)));
+  /** `keepBulk`: leave the bulk resend's progress and result on screen. */
+  async function load(more = false, keepBulk = false): Promise<void> {
+    const p = await api.page<Delivery>(WD, path(), more && next ? { cursor: next, limit: 100 } : { ...filter(), limit: 100 });
+    shown = more ? [...shown, ...p.items] : p.items;
+    next = p.next;
+    moreBtn.hidden = !next;
     listBox.replaceChildren(
       table(['Created', 'Event', 'Outcome', 'Attempts', 'Last status', ''], shown, (d) => {
         const detail = h('div', { class: 'attempts' });
@@ -106,25 +115,51 @@ async function render(root: HTMLElement, ctx: SectionContext): Promise<void> {
           h('div', {}, actions, detail),
         ];
       }, 'No deliveries match.'),
+      h('div', { class: 'actions' }, moreBtn),
       formError(),
     );
-    renderBulk();
+    if (!keepBulk) renderBulk();
   }
 
-  /** Resends every finished delivery shown, one after another, with progress; pending ones are left alone. */
+  /** Every finished delivery matching the filters, following the cursor through all pages. */
+  async function allFinished(status: HTMLElement): Promise<Delivery[]> {
+    const out: Delivery[] = [];
+    let cursor: string | undefined;
+    do {
+      const p = await api.page<Delivery>(WD, path(), cursor ? { cursor, limit: 500 } : { ...filter(), limit: 500 });
+      out.push(...p.items.filter((d) => d.outcome !== 'pending'));
+      cursor = p.next;
+      status.textContent = `Collecting the matching deliveries: ${out.length}…`;
+    } while (cursor);
+    return out;
+  }
+
+  /** Resends every finished delivery matching the filters (all pages), one after another, with progress; pending ones are left alone. */
   function renderBulk(): void {
     bulk.replaceChildren();
-    const finished = shown.filter((d) => d.outcome !== 'pending');
-    if (!can('integrations:manage') || !finished.length) return;
-    const go = h('button', { type: 'button', class: 'secondary' }, `Resend the ${finished.length} finished deliveries shown`);
-    const progress = h('progress', { max: finished.length, value: 0, hidden: true, 'aria-label': 'Resend progress' }) as HTMLProgressElement;
+    if (!can('integrations:manage') || !shown.some((d) => d.outcome !== 'pending')) return;
+    const go = h('button', { type: 'button', class: 'secondary' }, 'Resend every finished delivery matching the filters');
+    const progress = h('progress', { max: 1, value: 0, hidden: true, 'aria-label': 'Resend progress' }) as HTMLProgressElement;
     const status = h('span', { role: 'status', class: 'bulk-status' });
     let stop = false;
     const cancel = h('button', { type: 'button', class: 'danger', hidden: true, onclick: () => (stop = true) }, 'Stop');
     go.addEventListener('click', () => {
-      if (!confirm(`Send ${finished.length} deliveries again?`)) return;
       void (async () => {
         go.disabled = true;
+        let finished: Delivery[];
+        try {
+          finished = await allFinished(status);
+        } catch (e) {
+          status.textContent = message(e);
+          go.disabled = false;
+          return;
+        }
+        if (!finished.length || !confirm(`Send ${finished.length} deliveries again?`)) {
+          status.textContent = finished.length ? '' : 'Nothing to resend.';
+          go.disabled = false;
+          return;
+        }
+        progress.max = finished.length;
         progress.hidden = false;
         cancel.hidden = false;
         let ok = 0;
@@ -144,6 +179,7 @@ async function render(root: HTMLElement, ctx: SectionContext): Promise<void> {
         cancel.hidden = true;
         status.textContent = `Done${stop ? ' (stopped)' : ''}: ${ok} queued again${failed.length ? `, ${failed.length} refused (${[...new Set(failed)].slice(0, 3).join('; ')})` : ''}.`;
         go.disabled = false;
+        await load(false, true);
       })();
     });
     bulk.append(h('div', { class: 'actions' }, go, cancel, progress, status));
