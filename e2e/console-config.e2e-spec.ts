@@ -92,6 +92,17 @@ describe('console: channels, bot flow and viability in the browser', () => {
     return { page, outside };
   }
 
+  /** Form controls in the page without a label (a <label>, aria-label or aria-labelledby); there must be some controls. */
+  async function unlabelled(page: Page): Promise<string[]> {
+    const { total, missing } = await page.evaluate<{ total: number; missing: string[] }>(`(() => {
+      const all = [...document.querySelectorAll('main input, main select, main textarea')].filter((el) => el.type !== 'hidden');
+      const missing = all.filter((el) => !el.labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'));
+      return { total: all.length, missing: missing.map((el) => el.name || el.outerHTML.slice(0, 80)) };
+    })()`);
+    expect(total).toBeGreaterThan(5);
+    return missing;
+  }
+
   it('publishes a bot flow after showing the problem of a broken one beside its step', async () => {
     const { page, outside } = await signIn({ width: 1280, height: 900 });
     await page.click('#nav a[href="#/channels"]');
@@ -123,6 +134,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     expect(saved.body.definition.steps.ask_cpf).toEqual({ type: 'question', text: 'Qual é o seu CPF?', validate: 'cpf_cnpj', attribute: 'cpf', next: 'human' });
     expect((saved.body.definition.steps.menu!.options as Array<{ next: string }>)[0]!.next).toBe('ask_cpf');
     await page.screenshot({ path: join(artifacts, 'console-flow-published.png'), fullPage: true });
+    expect(await unlabelled(page)).toEqual([]);
     expect(outside).toEqual([]);
   }, 30_000);
 
@@ -160,6 +172,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     // Nothing wider than the phone's screen.
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
     await page.screenshot({ path: join(artifacts, 'console-viability-360.png'), fullPage: true });
+    expect(await unlabelled(page)).toEqual([]);
     expect(outside).toEqual([]);
   }, 30_000);
 
@@ -219,6 +232,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.waitForSelector('[data-call-result] .notice.bad');
     expect(await page.textContent('[data-call-result]')).toMatch(/HTTP 502: .*HTTP 503: ramal ocupado/);
     await page.screenshot({ path: join(artifacts, 'console-telephony.png'), fullPage: true });
+    expect(await unlabelled(page)).toEqual([]);
     await page.setViewportSize({ width: 360, height: 740 });
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
   }, 30_000);
