@@ -15,7 +15,11 @@ export function safeEqual(a: string, b: string): boolean {
 /** Meta's `X-Hub-Signature-256: sha256=<hex>`: HMAC-SHA256 of the raw body bytes with the app secret. */
 export function verifyMetaSignature(raw: Buffer, header: string | undefined, appSecret: string | undefined): boolean {
   if (!header || !appSecret || !header.startsWith('sha256=')) return false;
-  const given = Buffer.from(header.slice(7).trim(), 'hex');
+  // Exactly 64 hex digits: Buffer.from(…, 'hex') stops at the first odd or non-hex character, so a
+  // valid signature with anything appended would otherwise decode to the valid bytes.
+  const hex = header.slice(7).trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return false;
+  const given = Buffer.from(hex, 'hex');
   const expected = createHmac('sha256', appSecret).update(raw).digest();
   if (given.length !== expected.length) return false;
   return timingSafeEqual(given, expected);
