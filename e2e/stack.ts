@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 
 export const root = join(__dirname, '..');
 export const ADMIN_KEY = 'e2e-admin-key-0123456789-abcdefghijklmnop';
@@ -76,7 +77,9 @@ export async function startService(name: string, env: Record<string, string>): P
     });
   }
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // Generous: a service starts in a few seconds, but CI machines are shared and several e2e files
+  // start their stacks at once.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${chunks.join('').slice(-3_000)}`);
     const ok = await fetch(`${url}/health/ready`).then((r) => r.ok).catch(() => false);
@@ -122,4 +125,12 @@ export async function api<T = unknown>(
     // not JSON
   }
   return { status: res.status, body: parsed as T };
+}
+
+/** Debian's chromium, headless, with nothing of its own going out (updates, sync, background fetches). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
 }
