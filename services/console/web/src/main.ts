@@ -96,7 +96,8 @@ function buildNav(p: Principal, list: Section[], activeId: string): void {
     h('a', { href: `#/${s.id}`, 'aria-current': s.id === activeId ? 'page' : undefined }, s.title),
   );
   if (settings.dashboardUrl && p.permissions.includes('dashboard:read')) items.push(h('a', { href: settings.dashboardUrl, class: 'external' }, 'Dashboard'));
-  if (settings.operatorUrl && !p.isAdmin) items.push(h('a', { href: settings.operatorUrl, class: 'external' }, 'Operator'));
+  // The operator page opens a screen-pop stream, which needs telephony:call.
+  if (settings.operatorUrl && p.permissions.includes('telephony:call')) items.push(h('a', { href: settings.operatorUrl, class: 'external' }, 'Operator'));
   nav.replaceChildren(...items);
   nav.hidden = false;
   signout.hidden = false;

@@ -138,6 +138,20 @@ export const keys: Section = {
           ctx.go('keys', tenant.value.trim());
         });
         root.append(form);
+        if (ctx.can('tenants:manage')) {
+          const tname = h('input', { type: 'text', name: 'tenantName', required: true }) as HTMLInputElement;
+          const make = h('button', { type: 'submit' }, 'Create tenant');
+          const create = h('form', { class: 'card create-tenant', 'aria-label': 'Create a tenant' }, h('h2', {}, 'New tenant'), field('Tenant name', tname, 'name'), formError(), h('div', { class: 'actions' }, make));
+          create.addEventListener('submit', (e) => {
+            e.preventDefault();
+            void submitting(create, make, async () => {
+              const t = await ctx.api.post<{ id: string; name: string }>(AUTH, '/tenants', { name: tname.value.trim() });
+              ctx.notify(`Tenant ${t.name} created: ${t.id}`);
+              ctx.go('keys', t.id);
+            });
+          });
+          root.append(create);
+        }
         if (ctx.sub) root.append(await keysCard(ctx, ctx.sub));
       }
     }
