@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { ADMIN_KEY, api, buildOnce, root, startService, type RunningService } from './stack';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN_KEY, api, buildOnce, launchChromium, root, startService, type RunningService } from './stack';
 
 /**
  * The console's configuration journeys in a real browser (Debian's chromium), against chat-ingress
@@ -61,10 +61,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
       permissions: ['channels:manage', 'viability:manage', 'viability:check', 'telephony:manage', 'telephony:call'],
     });
     key = created.body.key;
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
   }, 240_000);
 
