@@ -38,7 +38,7 @@ export class BaseServiceConfig {
   /** Requests a minute one API key may make on one replica (default 6000; 0 = unlimited). */
   @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_KEY_PER_MINUTE?: number;
 
-  /** Requests a minute one source address may make without a key, e.g. webhooks (default 600000, i.e. 10,000/s; 0 = unlimited). */
+  /** Requests a minute one source address may make, keyed or not, e.g. webhooks (default 600000, i.e. 10,000/s; 0 = unlimited). */
   @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_SOURCE_PER_MINUTE?: number;
 
   /** Unacknowledged events RabbitMQ may push to this replica's consumer (overrides the service's default). */

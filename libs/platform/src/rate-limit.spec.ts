@@ -12,6 +12,48 @@ describe('RateLimiter', () => {
     expect(rl.take('a', 60)).toBeGreaterThan(0);
   });
 
+  describe('middleware', () => {
+    const answer = (rl: RateLimiter, remoteAddress: string, headers: Record<string, string> = {}, path = '/webhooks/whatsapp/x') => {
+      const out = { status: 200, headers: {} as Record<string, string>, body: '', passed: false };
+      const res = {
+        setHeader: (k: string, v: string) => void (out.headers[k.toLowerCase()] = v),
+        status(code: number) { out.status = code; return this; },
+        type(t: string) { out.headers['content-type'] = t; return this; },
+        send(b: string) { out.body = b; return this; },
+      };
+      rl.middleware()({ path, headers, socket: { remoteAddress } } as never, res as never, () => void (out.passed = true));
+      return out;
+    };
+
+    it('limits a source without a key (webhooks) with 429, Retry-After and a problem, other sources unaffected', () => {
+      const t = 0;
+      const rl = new RateLimiter({ perKeyPerMinute: 0, perSourcePerMinute: 30, now: () => t });
+      for (let i = 0; i < 30; i++) expect(answer(rl, '198.51.100.7').passed).toBe(true);
+      const limited = answer(rl, '198.51.100.7');
+      expect(limited).toMatchObject({ passed: false, status: 429, headers: { 'retry-after': '2', 'content-type': 'application/problem+json' } });
+      expect(JSON.parse(limited.body)).toMatchObject({ status: 429, detail: 'rate limit exceeded; retry in 2 s' });
+      expect(answer(rl, '203.0.113.9').passed).toBe(true);
+    });
+
+    it('a made-up key on every request does not escape the source limit', () => {
+      const rl = new RateLimiter({ perKeyPerMinute: 1_000, perSourcePerMinute: 10, now: () => 0 });
+      const passed = Array.from({ length: 50 }, (_, i) => answer(rl, '198.51.100.8', { authorization: `Bearer made-up-${i}` }).passed);
+      expect(passed.filter(Boolean)).toHaveLength(10);
+    });
+
+    it('limits a key across sources, and never limits health or metrics', () => {
+      const rl = new RateLimiter({ perKeyPerMinute: 5, perSourcePerMinute: 0, now: () => 0 });
+      const key = { authorization: 'Bearer elo_AAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB' };
+      const passed = Array.from({ length: 10 }, (_, i) => answer(rl, `198.51.100.${i}`, key, '/channels').passed);
+      expect(passed.filter(Boolean)).toHaveLength(5);
+      const tight = new RateLimiter({ perKeyPerMinute: 1, perSourcePerMinute: 1, now: () => 0 });
+      for (let i = 0; i < 5; i++) {
+        expect(answer(tight, '198.51.100.9', {}, '/health/ready').passed).toBe(true);
+        expect(answer(tight, '198.51.100.9', {}, '/metrics').passed).toBe(true);
+      }
+    });
+  });
+
   it('does not limit when the limit is 0', () => {
     const rl = new RateLimiter({ perKeyPerMinute: 0, perSourcePerMinute: 0 });
     for (let i = 0; i < 1_000; i++) expect(rl.take('a', 0)).toBe(0);

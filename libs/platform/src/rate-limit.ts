@@ -16,8 +16,10 @@ interface Bucket {
 }
 
 /**
- * Token buckets in memory, one per API key (requests carrying a key) or per source address (requests
- * without one, such as provider webhooks). Each replica limits on its own: with N replicas behind a
+ * Token buckets in memory, one per API key and one per source address. Every request takes from its
+ * source's bucket (provider webhooks carry no key); a request that presents a key also takes from that
+ * key's bucket. Presenting a made-up key therefore never escapes the source limit (a fresh key would
+ * otherwise be a fresh, full bucket). Each replica limits on its own: with N replicas behind a
  * balancer the effective limit is up to N times the setting. Health and metrics are never limited.
  */
 export class RateLimiter {
@@ -52,11 +54,10 @@ export class RateLimiter {
     return (req: Request, res: Response, next: NextFunction): void => {
       if (req.path.startsWith('/health/') || req.path === '/metrics') return next();
       const auth = req.headers.authorization ?? req.headers['x-api-key'];
-      const [bucketKey, limit] =
-        typeof auth === 'string' && auth.length > 0
-          ? [`k:${createHash('sha256').update(auth).digest('base64url')}`, this.o.perKeyPerMinute]
-          : [`s:${req.socket.remoteAddress ?? 'unknown'}`, this.o.perSourcePerMinute];
-      const wait = this.take(bucketKey, limit);
+      let wait = this.take(`s:${req.socket.remoteAddress ?? 'unknown'}`, this.o.perSourcePerMinute);
+      if (wait === 0 && typeof auth === 'string' && auth.length > 0) {
+        wait = this.take(`k:${createHash('sha256').update(auth).digest('base64url')}`, this.o.perKeyPerMinute);
+      }
       if (wait === 0) return next();
       res.setHeader('Retry-After', String(wait));
       res
