@@ -122,6 +122,8 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.selectOption('select[name="steps.ask_cpf.validate"]', 'cpf_cnpj');
     await page.selectOption('select[name="steps.ask_cpf.next"]', 'human');
     await page.selectOption('select[name="steps.menu.options.0.next"]', 'ask_cpf');
+    expect(await page.isChecked('input[name="steps.menu.buttons"]')).toBe(true); // the engine's default
+    await page.uncheck('input[name="steps.menu.buttons"]');
     await page.click('button:has-text("Validate and publish")');
     await page.waitForSelector('[data-flow-status]:has-text("Published: version 1")');
     expect(await nextError.textContent()).toBe('');
@@ -129,7 +131,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     const saved = await api<{ version: number; definition: { start: string; steps: Record<string, Record<string, unknown>> } }>(chat.url, 'GET', '/flow', key);
     expect(saved.body.version).toBe(1);
     expect(saved.body.definition.steps.ask_cpf).toEqual({ type: 'question', text: 'Qual é o seu CPF?', validate: 'cpf_cnpj', attribute: 'cpf', next: 'human' });
-    expect((saved.body.definition.steps.menu!.options as Array<{ next: string }>)[0]!.next).toBe('ask_cpf');
+    expect(saved.body.definition.steps.menu).toMatchObject({ buttons: false, options: [{ id: '1', title: 'Falar com um atendente', next: 'ask_cpf' }] });
     await page.screenshot({ path: join(artifacts, 'console-flow-published.png'), fullPage: true });
     expect(await unlabelled(page)).toEqual([]);
     expect(outside).toEqual([]);

@@ -41,13 +41,14 @@ const ANSWERS = ['text', 'email', 'cpf', 'cnpj', 'cpf_cnpj', 'phone', 'date'];
 
 /**
  * Kinds of field: `text` one line, `long` several, `branch` a step to go to (required), `branch?` an
- * optional one, `bool` a checkbox, `answer` the answer check, `integration` an integration name.
+ * optional one, `bool` a checkbox (off unless set), `bool+` one on unless set to false, `answer` the
+ * answer check, `integration` an integration name.
  * Optional texts end in `?`.
  */
-type Kind = 'text' | 'text?' | 'long' | 'long?' | 'branch' | 'branch?' | 'bool' | 'answer' | 'integration';
+type Kind = 'text' | 'text?' | 'long' | 'long?' | 'branch' | 'branch?' | 'bool' | 'bool+' | 'answer' | 'integration';
 const FIELDS: Record<StepType, Array<[string, string, Kind]>> = {
   message: [['text', 'Text', 'long'], ['next', 'Then go to', 'branch?']],
-  menu: [['text', 'Text', 'long'], ['invalidText', 'When the answer is not an option', 'text?'], ['buttons', 'Show the options as buttons', 'bool']],
+  menu: [['text', 'Text', 'long'], ['invalidText', 'When the answer is not an option', 'text?'], ['buttons', 'Show the options as buttons (up to 10)', 'bool+']],
   question: [
     ['text', 'Question', 'long'], ['validate', 'Answer must be', 'answer'], ['attribute', 'Store the answer as contact attribute', 'text'],
     ['invalidText', 'When the answer is not valid', 'text?'], ['next', 'Then go to', 'branch'],
@@ -127,6 +128,7 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
   }
 
   const status = h('p', { class: 'muted', 'data-flow-status': '' }, loaded);
+  const json = h('pre', { 'data-flow-json': '' });
   const outline = h('ol', { class: 'flow-outline', 'aria-label': 'Flow outline' });
   const stepsBox = h('div', {});
   const startSelect = h('select', { name: 'start' });
@@ -142,6 +144,7 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
   };
 
   const drawOutline = () => {
+    json.textContent = JSON.stringify(def, null, 2);
     const { order, reached } = readingOrder(def);
     outline.replaceChildren(
       ...order.map((id) => {
@@ -160,9 +163,10 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
       else step[key] = v;
       drawOutline();
     };
-    if (kind === 'bool') {
-      const input = h('input', { type: 'checkbox', name, checked: value === true, id: `flow-${id}-${key}` });
-      input.addEventListener('change', () => set(input.checked ? true : undefined));
+    if (kind === 'bool' || kind === 'bool+') {
+      const on = kind === 'bool' ? value === true : value !== false;
+      const input = h('input', { type: 'checkbox', name, checked: on, id: `flow-${id}-${key}` });
+      input.addEventListener('change', () => set(kind === 'bool' ? (input.checked ? true : undefined) : input.checked ? undefined : false));
       return h('div', { class: 'checks' }, h('label', { for: input.id }, input, label), h('div', { class: 'error', role: 'alert', 'data-error-for': name }));
     }
     if (kind === 'branch' || kind === 'branch?') {
@@ -191,9 +195,15 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
     options.forEach((o, i) => {
       const base = `steps.${id}.options.${i}`;
       const oid = h('input', { type: 'text', name: `${base}.id`, value: o.id, size: 4 });
-      oid.addEventListener('input', () => (o.id = oid.value));
+      oid.addEventListener('input', () => {
+        o.id = oid.value;
+        drawOutline();
+      });
       const title = h('input', { type: 'text', name: `${base}.title`, value: o.title });
-      title.addEventListener('input', () => (o.title = title.value));
+      title.addEventListener('input', () => {
+        o.title = title.value;
+        drawOutline();
+      });
       const next = h('select', { name: `${base}.next` });
       stepOptions(next, o.next, false);
       next.addEventListener('change', () => {
@@ -349,6 +359,7 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
     h('h1', { id: 'flow-title' }, 'Bot flow'),
     datalist,
     h('details', { open: true }, h('summary', {}, 'Outline (steps and their branches)'), outline),
+    h('details', {}, h('summary', {}, 'Definition as sent (JSON)'), json),
     form,
     h('h2', {}, 'Versions'),
     versions,
