@@ -53,6 +53,9 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
       delivery = list.body[0] as Body;
       attempts = (await call('GET', `/deliveries/${delivery.id}/attempts`)).body as unknown as Body[];
       expect(attempts).toHaveLength(n);
+      // Read again: the attempt and the delivery's update commit together, possibly between the two reads.
+      delivery = (await call('GET', `/integrations/${integrationId}/deliveries`)).body[0] as Body;
+      expect(delivery.attempts).toBe(n);
     }, { timeoutMs: 20_000 });
     return { delivery, attempts };
   }
