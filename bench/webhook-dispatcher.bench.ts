@@ -77,11 +77,18 @@ async function admin<T>(url: string, path: string, body: unknown, key = ADMIN_KE
   return (await res.json()) as T;
 }
 
-function report(label: string, published: Map<string, number>, arrivals: Map<string, number>, t0: number): number {
+/**
+ * Prints the rate and latencies, and this process's CPU time per delivery (user + system, from
+ * `cpu0`): the figure that moves least with the shared machine's load (the broker, the database and
+ * Redis run in their own processes and are not counted).
+ */
+function report(label: string, published: Map<string, number>, arrivals: Map<string, number>, t0: number, cpu0: NodeJS.CpuUsage): number {
   const last = Math.max(...arrivals.values());
   const rate = arrivals.size / ((last - t0) / 1000);
   const lags = [...arrivals].map(([id, at]) => at - (published.get(id) ?? at));
-  out(`${label}: ${arrivals.size} deliveries in ${((last - t0) / 1000).toFixed(2)} s = ${Math.round(rate)}/s; publish→received p50 ${pct(lags, 50).toFixed(0)} ms, p99 ${pct(lags, 99).toFixed(0)} ms`);
+  const cpu = process.cpuUsage(cpu0);
+  out(`${label}: ${arrivals.size} deliveries in ${((last - t0) / 1000).toFixed(2)} s = ${Math.round(rate)}/s; publish→received p50 ${pct(lags, 50).toFixed(0)} ms, p99 ${pct(lags, 99).toFixed(0)} ms; `
+    + `CPU ${((cpu.user + cpu.system) / 1000 / arrivals.size).toFixed(3)} ms/delivery in this process`);
   return rate;
 }
 
@@ -112,6 +119,7 @@ async function elo(sink: Awaited<ReturnType<typeof startSink>>): Promise<number>
     }, key);
     const events = Array.from({ length: N }, (_, i) => message(tenantId, i));
     const published = new Map<string, number>();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < events.length; i += 500) {
       const chunk = events.slice(i, i + 500);
@@ -120,9 +128,16 @@ async function elo(sink: Awaited<ReturnType<typeof startSink>>): Promise<number>
       await probe.publish(...chunk);
     }
     while (sink.arrivals.size < N) await sleep(20);
-    const rate = report('elo webhook-dispatcher', published, sink.arrivals, t0);
+    const rate = report('elo webhook-dispatcher', published, sink.arrivals, t0, cpu0);
     const [{ n }] = (await app.get(DataSourceToken).query('SELECT count(*)::int AS n FROM dispatcher.attempts')) as Array<{ n: number }>;
     out(`  attempts logged: ${n}`);
+    // Where the time went: events turned into deliveries (the bus consumer), then deliveries sent (the worker).
+    const [w] = (await app.get(DataSourceToken).query(
+      `SELECT extract(epoch FROM max(d.created_at) - min(d.created_at))::float AS written,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.created_at - d.created_at))::float AS wait_p50
+       FROM dispatcher.deliveries d LEFT JOIN dispatcher.attempts a ON a.delivery_id = d.id`,
+    )) as Array<{ written: number; wait_p50: number }>;
+    out(`  deliveries written by the consumer over ${w.written.toFixed(2)} s; delivery written→attempt logged p50 ${(w.wait_p50 * 1000).toFixed(0)} ms`);
     return rate;
   } finally {
     await probe.close();
@@ -161,6 +176,7 @@ async function bullmq(sink: Awaited<ReturnType<typeof startSink>>): Promise<numb
   try {
     const events = Array.from({ length: N }, (_, i) => message('bench', i));
     const published = new Map<string, number>();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < events.length; i += 500) {
       const chunk = events.slice(i, i + 500);
@@ -169,7 +185,7 @@ async function bullmq(sink: Awaited<ReturnType<typeof startSink>>): Promise<numb
       await queue.addBulk(chunk.map((e) => ({ name: 'deliver', data: e, opts: { attempts: 7, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true } })));
     }
     while (sink.arrivals.size < N) await sleep(20);
-    return report('baseline BullMQ worker', published, sink.arrivals, t0);
+    return report('baseline BullMQ worker', published, sink.arrivals, t0, cpu0);
   } finally {
     await worker.close();
     await queue.obliterate({ force: true });

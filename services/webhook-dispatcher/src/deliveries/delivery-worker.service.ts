@@ -20,6 +20,12 @@ const S = '"dispatcher"';
 /** A claimed delivery is not claimed again before this lease runs out (a crashed worker's deliveries come back). */
 const LEASE_SECONDS = 300;
 const PERMANENT = new Set(['template', 'blocked', 'invalid']);
+/** Successes written together at most. */
+const MAX_GROUP = 400;
+/** Groups of successes being written at once. */
+const MAX_WRITERS = 2;
+/** Successes sent and not yet written past which the worker stops claiming (the database is slow or away). */
+const MAX_UNWRITTEN = 4_000;
 
 type PublishSpecs = Array<Parameters<Outbox['publish']>[1]>;
 
@@ -60,7 +66,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private listener?: Client;
   private readonly running = new Set<Promise<void>>();
   private readonly finished: Array<{ item: Finished; resolve: () => void; reject: (err: Error) => void }> = [];
-  private flushing = false;
+  /** Successes sent and not yet written. */
+  private readonly writes = new Set<Promise<void>>();
+  private writers = 0;
 
   constructor(
     private readonly ds: DataSource,
@@ -85,6 +93,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.wake?.();
     await this.loop;
     await Promise.allSettled([...this.running]);
+    await Promise.allSettled([...this.writes]);
     await this.listener?.end().catch(() => undefined);
   }
 
@@ -100,7 +109,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let claimed = 0;
-      const free = this.concurrency - this.inFlight;
+      const free = this.writes.size >= MAX_UNWRITTEN ? 0 : this.concurrency - this.inFlight;
       if (free > 0) {
         try {
           const due = await this.claim(free);
@@ -252,11 +261,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
        ), u AS (
          UPDATE ${S}.deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM c WHERE d.id = c.id RETURNING d.*
        )
-       SELECT u.*, to_jsonb(i.*) AS integration FROM u JOIN ${S}.integrations i ON i.id = u.integration_id
+       SELECT u.*, CASE WHEN row_number() OVER (PARTITION BY u.integration_id) = 1 THEN to_jsonb(i.*) END AS integration
+       FROM u JOIN ${S}.integrations i ON i.id = u.integration_id
+       CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait
        ORDER BY u.created_at`,
       [limit, LEASE_SECONDS, this.perIntegration, busyIds, busy, tokenIds, tokens],
-    )) as Array<DeliveryRow & { integration: IntegrationRow }>;
-    return rows;
+    )) as Array<DeliveryRow & { integration: IntegrationRow | null }>;
+    // Each integration's row comes once (on its first delivery); the others share it.
+    const integrations = new Map<string, IntegrationRow>();
+    for (const r of rows) if (r.integration) integrations.set(r.integration_id, r.integration);
+    return rows.map((r) => ({ ...r, integration: integrations.get(r.integration_id)! }));
   }
 
   private async process(d: DeliveryRow & { integration: IntegrationRow }): Promise<void> {
@@ -269,7 +283,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     const result = await this.sender.send(integration, d.event, d.id);
-    if (result.ok) return this.succeeded({ d, integration, r: result });
+    if (result.ok) {
+      this.succeeded({ d, integration, r: result });
+      return;
+    }
     await this.ds.transaction(async (m) => {
       const attempts = d.attempts + 1;
       if (await this.failingTooLong(m, d, integration)) return this.finish(m, d, integration, result, 'failed');
@@ -359,53 +376,78 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Successes are the hot path: they are written in groups (one transaction and a few set-based
-   * statements for all deliveries that finished meanwhile) instead of one transaction each.
+   * Successes are the hot path: their slot is free as soon as the endpoint has answered, and they are
+   * written in groups (one transaction and two set-based statements for every success that finished
+   * meanwhile, at most MAX_WRITERS groups at once) instead of one transaction each. Until written, a
+   * success keeps its lease, so no replica sends it again; past MAX_UNWRITTEN the worker claims nothing.
    */
-  private succeeded(item: Finished): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.finished.push({ item, resolve, reject });
-      void this.flushSucceeded();
-    });
+  private succeeded(item: Finished): void {
+    const written = new Promise<void>((resolve, reject) => this.finished.push({ item, resolve, reject }))
+      .catch((err: Error) => this.logger.error({ err: err.message, deliveryId: item.d.id }, 'recording a successful delivery failed; sent again after its lease'))
+      .finally(() => {
+        this.writes.delete(written);
+        this.wakeSoon();
+      });
+    this.writes.add(written);
+    this.pump();
   }
 
-  private async flushSucceeded(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      while (this.finished.length) {
-        const group = this.finished.splice(0, 500);
-        try {
-          await this.ds.transaction((m) => this.writeSucceeded(m, group.map((g) => g.item)));
-          for (const g of group) g.resolve();
-        } catch (err) {
-          for (const g of group) g.reject(err as Error);
-        }
-      }
-    } finally {
-      this.flushing = false;
+  private pump(): void {
+    while (this.writers < MAX_WRITERS && this.finished.length) {
+      // At most 2 events a delivery (outcome, reply): a group's events fit one outbox statement.
+      const group = this.finished.splice(0, MAX_GROUP);
+      this.writers++;
+      this.ds
+        .transaction((m) => this.writeSucceeded(m, group.map((g) => g.item)))
+        .then(() => group.forEach((g) => g.resolve()), (err: Error) => group.forEach((g) => g.reject(err)))
+        .finally(() => {
+          this.writers--;
+          this.pump();
+        });
     }
   }
 
+  /**
+   * A group of successes in two statements: the attempts inserted (with the integrations marked healthy
+   * beside them), then the deliveries closed with their outcome events in the outbox. Columns travel as
+   * arrays (unnest). The commit does not wait for the WAL flush: lost in a database crash, the group
+   * would be sent again after its lease (same webhook-id), which at-least-once delivery allows.
+   */
   private async writeSucceeded(m: EntityManager, items: Finished[]): Promise<void> {
-    await m.query(
-      `INSERT INTO ${S}.attempts (delivery_id, tenant_id, attempt, request, response, http_status, duration_ms)
-       SELECT delivery_id, tenant_id, attempt, request, response, http_status, duration_ms
-       FROM jsonb_to_recordset($1::jsonb) AS x(delivery_id uuid, tenant_id text, attempt int, request jsonb, response jsonb, http_status int, duration_ms int)`,
-      [JSON.stringify(items.map(({ d, r }) => ({
-        delivery_id: d.id, tenant_id: d.tenant_id, attempt: d.attempts + 1, request: r.request, response: r.response ?? null,
-        http_status: r.httpStatus ?? null, duration_ms: Math.round(r.durationMs),
-      })))],
-    );
-    await m.query(
-      `UPDATE ${S}.deliveries d SET status = 'succeeded', attempts = x.attempts, completed_at = now(), last_http_status = x.http_status,
-         last_error_class = NULL, last_error = NULL
-       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempts int, http_status int) WHERE d.id = x.id`,
-      [JSON.stringify(items.map(({ d, r }) => ({ id: d.id, attempts: d.attempts + 1, http_status: r.httpStatus ?? null })))],
-    );
+    const ids: string[] = [];
+    const tenants: string[] = [];
+    const attempts: number[] = [];
+    const requests: string[] = [];
+    const responses: Array<string | null> = [];
+    const statuses: Array<number | null> = [];
+    const durations: number[] = [];
+    for (const { d, r } of items) {
+      ids.push(d.id);
+      tenants.push(d.tenant_id);
+      attempts.push(d.attempts + 1);
+      requests.push(JSON.stringify(r.request));
+      responses.push(r.response ? JSON.stringify(r.response) : null);
+      statuses.push(r.httpStatus ?? null);
+      durations.push(Math.round(r.durationMs));
+    }
     const healthy = [...new Set(items.map((i) => i.integration.id))];
-    await m.query(`UPDATE ${S}.integrations SET failing_since = NULL WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL`, [healthy]);
-    await this.outbox.publish(m, ...items.flatMap(({ d, integration, r }) => this.outcomeEvents(d, integration, r, 'succeeded')));
+    await m.query(
+      `WITH healthy AS (
+         UPDATE ${S}.integrations SET failing_since = NULL WHERE id = ANY($8::uuid[]) AND failing_since IS NOT NULL
+       )
+       INSERT INTO ${S}.attempts (delivery_id, tenant_id, attempt, request, response, http_status, duration_ms)
+       SELECT delivery_id, tenant_id, attempt, request::jsonb, response::jsonb, http_status, duration_ms
+       FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int[], $7::int[])
+         AS x(delivery_id, tenant_id, attempt, request, response, http_status, duration_ms)`,
+      [ids, tenants, attempts, requests, responses, statuses, durations, healthy],
+    );
+    const events = items.flatMap(({ d, integration, r }) => this.outcomeEvents(d, integration, r, 'succeeded')).map((spec) => this.outbox.event(spec));
+    await this.outbox.addWith(m, {
+      sql: `UPDATE ${S}.deliveries d SET status = 'succeeded', attempts = x.attempts, completed_at = now(), last_http_status = x.http_status,
+              last_error_class = NULL, last_error = NULL
+            FROM unnest($1::uuid[], $2::int[], $3::int[]) AS x(id, attempts, http_status) WHERE d.id = x.id`,
+      params: [ids, attempts, statuses],
+    }, events, { synchronousCommit: false });
   }
 
   /** The outcome event, and the reply into the conversation when the integration maps one. */

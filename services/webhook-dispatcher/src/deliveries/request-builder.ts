@@ -45,10 +45,21 @@ export function renderHttp(r: HttpRequestDto, ctx: Record<string, unknown>): Ren
 export function signatureHeaders(secrets: string[], id: string, body: string, now = new Date()): Record<string, string> {
   const timestamp = Math.floor(now.getTime() / 1000).toString();
   const signed = `${id}.${timestamp}.${body}`;
-  const signature = secrets
-    .map((s) => `v1,${createHmac('sha256', Buffer.from(s.replace(/^whsec_/, ''), 'base64')).update(signed).digest('base64')}`)
-    .join(' ');
+  const signature = secrets.map((s) => `v1,${createHmac('sha256', signingKey(s)).update(signed).digest('base64')}`).join(' ');
   return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
+}
+
+/** Decoded whsec_ keys (decoded once, not per delivery), bounded. */
+const signingKeys = new Map<string, Buffer>();
+
+function signingKey(secret: string): Buffer {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+    if (signingKeys.size >= 1_000) signingKeys.clear();
+    signingKeys.set(secret, key);
+  }
+  return key;
 }
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
@@ -71,10 +82,18 @@ function encodedForms(v: string): string[] {
 }
 
 /** Replaces every secret value (in each of its encoded forms) with a mask; authorization-like headers are always masked. */
-export function masker(secrets: Record<string, string>): (text: string) => string {
-  const values = [...new Set(Object.values(secrets).filter((v) => v.length >= 3).flatMap(encodedForms))].sort((a, b) => b.length - a.length);
-  return (text: string) => values.reduce((t, v) => t.split(v).join('••••'), text);
+export function masker(secrets: Readonly<Record<string, string>>): (text: string) => string {
+  let mask = maskers.get(secrets);
+  if (!mask) {
+    const values = [...new Set(Object.values(secrets).filter((v) => v.length >= 3).flatMap(encodedForms))].sort((a, b) => b.length - a.length);
+    mask = values.length ? (text: string) => values.reduce((t, v) => (t.includes(v) ? t.split(v).join('••••') : t), text) : (text: string) => text;
+    maskers.set(secrets, mask);
+  }
+  return mask;
 }
+
+/** One masker per secrets object (IntegrationsService hands out the same object for the same secrets). */
+const maskers = new WeakMap<object, (text: string) => string>();
 
 /** `mask` applied to every string (keys too) of a parsed response: an endpoint that echoes the request must not leak its secrets. */
 export function maskDeep(value: unknown, mask: (t: string) => string): unknown {

@@ -10,10 +10,21 @@ import {
 import type { IntegrationRow } from './integration.model';
 
 const T = '"dispatcher".integrations';
+/** Opened secrets kept at most (a few per integration). */
+const OPENED_MAX = 5_000;
+const NO_SECRETS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Integrations: tenant-scoped CRUD, secrets sealed at rest, every change audited. */
 @Injectable()
 export class IntegrationsService {
+  /**
+   * Opened sealed values by (AAD, sealed text): every delivery needs its integration's secrets, and
+   * opening them each time was a large share of a delivery's CPU. A changed or re-encrypted secret is
+   * new sealed text, so an entry never goes stale; the map is emptied when it grows past its bound.
+   */
+  private readonly opened = new Map<string, string>();
+  private readonly parsed = new Map<string, Readonly<Record<string, string>>>();
+
   constructor(
     private readonly ds: DataSource,
     private readonly box: SecretBox,
@@ -113,16 +124,25 @@ export class IntegrationsService {
   }
 
   /** The decrypted secrets (for rendering only; never returned). */
-  secrets(row: IntegrationRow): Record<string, string> {
-    if (!row.secrets_sealed) return {};
-    return JSON.parse(this.box.decrypt(row.secrets_sealed, `${row.id}:secrets`)) as Record<string, string>;
+  /** The integration's secrets, opened (the same frozen object for the same sealed value: callers only read it). */
+  secrets(row: IntegrationRow): Readonly<Record<string, string>> {
+    if (!row.secrets_sealed) return NO_SECRETS;
+    const aad = `${row.id}:secrets`;
+    const key = `${aad}\n${row.secrets_sealed}`;
+    let secrets = this.parsed.get(key);
+    if (!secrets) {
+      secrets = Object.freeze(JSON.parse(this.open(row.secrets_sealed, aad)) as Record<string, string>);
+      if (this.parsed.size >= OPENED_MAX) this.parsed.clear();
+      this.parsed.set(key, secrets);
+    }
+    return secrets;
   }
 
   /** The secrets that sign now: the current one, and the previous one during its 24 h grace. */
   signingSecrets(row: IntegrationRow, now = new Date()): string[] {
-    const secrets = [this.box.decrypt(row.signing_secret_sealed, `${row.id}:signing`)];
+    const secrets = [this.open(row.signing_secret_sealed, `${row.id}:signing`)];
     if (row.previous_signing_secret_sealed && row.previous_signing_expires_at && new Date(row.previous_signing_expires_at) > now) {
-      secrets.push(this.box.decrypt(row.previous_signing_secret_sealed, `${row.id}:signing`));
+      secrets.push(this.open(row.previous_signing_secret_sealed, `${row.id}:signing`));
     }
     return secrets;
   }
@@ -175,6 +195,17 @@ export class IntegrationsService {
       });
       return after;
     });
+  }
+
+  private open(sealed: string, aad: string): string {
+    const key = `${aad}\n${sealed}`;
+    let plain = this.opened.get(key);
+    if (plain === undefined) {
+      plain = this.box.decrypt(sealed, aad);
+      if (this.opened.size >= OPENED_MAX) this.opened.clear();
+      this.opened.set(key, plain);
+    }
+    return plain;
   }
 
   private sealSecrets(id: string, secrets: Record<string, string>): string | null {
