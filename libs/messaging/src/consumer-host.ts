@@ -34,6 +34,8 @@ interface Delivery {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const patternsOf = (h: RegisteredHandler): readonly string[] => (typeof h.type === 'string' ? [h.type] : h.type);
+const handles = (h: RegisteredHandler, type: string) => patternsOf(h).some((p) => topicMatches(p, type));
 
 /**
  * Consumes the service queue. Each batch of deliveries is handled in one transaction together with
@@ -65,7 +67,7 @@ export class ConsumerHost {
 
   /** Routing keys the service queue must be bound to. */
   bindings(): string[] {
-    return [...new Set(this.handlers.map((h) => h.type))];
+    return [...new Set(this.handlers.flatMap(patternsOf))];
   }
 
   attach(bus: BusConnection): void {
@@ -214,11 +216,11 @@ export class ConsumerHost {
         );
       },
     });
-    const matching = (type: string) => this.handlers.filter((h) => topicMatches(h.type, type));
+    const matching = (type: string) => this.handlers.filter((h) => handles(h, type));
 
     // Batch handlers: one call per handler with every event it matches; on failure, one by one.
     for (const h of this.handlers.filter((x) => x.batch)) {
-      const mine = todo.filter((d) => !failures.has(d) && topicMatches(h.type, d.event!.type));
+      const mine = todo.filter((d) => !failures.has(d) && handles(h, d.event!.type));
       if (mine.length === 0) continue;
       const err = await attempt(async () => {
         await (h.fn as BatchHandler)(mine.map((d) => d.event!), ctxFor(undefined));

@@ -13,13 +13,18 @@ export interface EventHandlerOptions {
 }
 
 export interface EventHandlerMetadata extends EventHandlerOptions {
-  type: string;
+  type: string | readonly string[];
 }
 
 /**
  * Marks a method of a consumer class (`*.consumer.ts`) as the handler of one event type. The handler
  * runs inside the transaction that records the event in the inbox: use `ctx.manager` for every write
  * and `ctx.publish` for follow-up events, and all of it commits together, once.
+ * With several types, a batch handler gets the events of all of them from one delivered batch in one
+ * call (e.g. to take every row lock the batch needs in one ordered statement).
  */
-export const EventHandler = (type: EventType | string, options: EventHandlerOptions = {}): MethodDecorator =>
+export const EventHandler = (
+  type: EventType | string | ReadonlyArray<EventType | string>,
+  options: EventHandlerOptions = {},
+): MethodDecorator =>
   SetMetadata(EVENT_HANDLER_METADATA, { type, ...options } satisfies EventHandlerMetadata);

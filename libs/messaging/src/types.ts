@@ -26,7 +26,8 @@ export type SingleHandler = (event: CloudEvent, ctx: HandlerContext) => Promise<
 export type BatchHandler = (events: CloudEvent[], ctx: HandlerContext) => Promise<void> | void;
 
 export interface RegisteredHandler {
-  type: string;
+  /** An event type or pattern, or several: a batch handler then gets the events of all of them in one call. */
+  type: string | readonly string[];
   batch: boolean;
   name: string;
   fn: SingleHandler | BatchHandler;
