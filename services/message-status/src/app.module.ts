@@ -17,11 +17,12 @@ export const SCHEMA = 'message_status';
 
 /**
  * The bus consumer settings of this service (BUS_PREFETCH, BUS_BATCH_SIZE and BUS_CONCURRENCY override
- * them). One batch in flight per replica: the three handlers of a batch lock message rows one after
- * the other, and two batches in flight could take them in opposite orders (deadlock).
- * Large batches keep throughput: a batch costs a few statements whatever its size.
+ * them). Two batches in flight: while one waits for PostgreSQL, the other is worked on. That is safe
+ * because a batch locks every message it touches in one ordered statement (StatusConsumer,
+ * TrackingService.applyBatch), so batches in flight, on one replica or several, never deadlock
+ * (test/replicas.integration-spec.ts). A batch costs a few statements whatever its size.
  */
-export const BUS_TUNING = { concurrency: 1, batchSize: 500, prefetch: 2_000 };
+export const BUS_TUNING = { concurrency: 2, batchSize: 500, prefetch: 2_000 };
 
 /** How long statuses wait for their message, and how often the expired ones go (from the config). */
 export function pendingExpiry(config: Pick<MessageStatusConfig, 'PENDING_STATUS_MAX_AGE_MINUTES' | 'PENDING_STATUS_CLEANUP_INTERVAL_MS'>): PendingExpiry {

@@ -6,78 +6,33 @@ import { EventHandler, type HandlerContext, type PublishSpecLike } from '@elo/me
 import { TrackingService, type ProviderStatusInput, type StatusChange, type StatusInput } from './tracking.service';
 
 /**
- * Bus handlers. All of them take whole batches: a batch of 500 status events costs a handful of SQL
- * statements, which is what lets one replica apply well over 10,000 statuses a second.
+ * Bus handlers. All of them take whole batches: a batch of status events costs a handful of SQL
+ * statements whatever its size.
  */
 @Injectable()
 export class StatusConsumer {
   constructor(private readonly tracking: TrackingService) {}
 
-  @EventHandler('chat.message.send.requested', { batch: true })
-  async onSendRequested(events: CloudEvent<ChatMessageSendRequested>[], ctx: HandlerContext): Promise<void> {
-    const inputs: StatusInput[] = events.map((e) => ({
-      tenantId: e.tenantid,
-      messageId: e.data.messageId,
-      channelId: e.data.channelId ?? null,
-      conversationId: e.data.conversationId ?? null,
-      status: 'queued',
-      at: new Date(e.time ?? Date.now()),
-      source: 'send.requested',
-      eventId: e.id,
-    }));
-    await this.finish(ctx, await this.tracking.apply(ctx.manager, inputs));
-  }
-
-  @EventHandler('chat.message.sent', { batch: true })
-  async onSent(events: CloudEvent<ChatMessageSent>[], ctx: HandlerContext): Promise<void> {
-    const inputs: StatusInput[] = events.map((e) => ({
-      tenantId: e.tenantid,
-      messageId: e.data.messageId,
-      channelId: e.data.channelId,
-      provider: e.data.provider,
-      conversationId: e.data.conversationId ?? null,
-      providerMessageId: e.data.providerMessageId,
-      status: 'sent',
-      at: new Date(e.data.sentAt),
-      source: 'sent',
-      eventId: e.id,
-    }));
-    // Statuses that arrived before this message was known join it now, in the same statements.
-    const early = await this.tracking.takePending(
-      ctx.manager,
-      inputs.map((i) => ({ tenantId: i.tenantId, messageId: i.messageId, channelId: i.channelId!, providerMessageId: i.providerMessageId! })),
-    );
-    await this.finish(ctx, await this.tracking.apply(ctx.manager, [...inputs, ...early]));
-  }
-
-  @EventHandler('chat.message.status', { batch: true })
-  async onStatus(events: CloudEvent<ChatMessageStatus>[], ctx: HandlerContext): Promise<void> {
+  /**
+   * The three message event types in one call per batch: the tracking service then locks every message
+   * the batch touches in one ordered statement (separate handlers would lock one after the other, and
+   * two batches in flight could take the same rows in opposite orders).
+   */
+  @EventHandler(['chat.message.send.requested', 'chat.message.sent', 'chat.message.status'], { batch: true })
+  async onMessageEvents(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
     const byId: StatusInput[] = [];
     const byProviderId: ProviderStatusInput[] = [];
     for (const e of events) {
-      const d = e.data;
-      const base = {
-        tenantId: e.tenantid,
-        channelId: d.channelId,
-        provider: d.provider,
-        status: d.status,
-        at: new Date(d.providerTimestamp),
-        source: 'status' as const,
-        errorCode: d.error?.code ?? null,
-        errorTitle: d.error?.title ?? null,
-        errorDetails: d.error?.details ?? null,
-        reason: d.reason ?? null,
-        eventId: e.id,
-      };
-      if (d.messageId) byId.push({ ...base, messageId: d.messageId, providerMessageId: d.providerMessageId ?? null });
-      else if (d.providerMessageId) byProviderId.push({ ...base, providerMessageId: d.providerMessageId });
-      // Neither id: nothing to attach it to (the contract allows it; chat-ingress never sends it).
+      if (e.type === 'chat.message.send.requested') byId.push(fromSendRequested(e as CloudEvent<ChatMessageSendRequested>));
+      else if (e.type === 'chat.message.sent') byId.push(fromSent(e as CloudEvent<ChatMessageSent>));
+      else {
+        const { status, messageId } = fromStatus(e as CloudEvent<ChatMessageStatus>);
+        if (messageId) byId.push({ ...status, messageId });
+        else if (status.providerMessageId) byProviderId.push(status as ProviderStatusInput);
+        // Neither id: nothing to attach it to (the contract allows it; chat-ingress never sends it).
+      }
     }
-    const changes = [
-      ...(await this.tracking.apply(ctx.manager, byId)),
-      ...(await this.tracking.applyByProviderId(ctx.manager, byProviderId)),
-    ];
-    await this.finish(ctx, changes);
+    await this.finish(ctx, await this.tracking.applyBatch(ctx.manager, byId, byProviderId));
   }
 
   @EventHandler('integration.delivery.failed', { batch: true })
@@ -106,6 +61,56 @@ export class StatusConsumer {
     if (changes.length === 0) return;
     await ctx.publish(...toEvents(changes));
   }
+}
+
+function fromSendRequested(e: CloudEvent<ChatMessageSendRequested>): StatusInput {
+  return {
+    tenantId: e.tenantid,
+    messageId: e.data.messageId,
+    channelId: e.data.channelId ?? null,
+    conversationId: e.data.conversationId ?? null,
+    status: 'queued',
+    at: new Date(e.time ?? Date.now()),
+    source: 'send.requested',
+    eventId: e.id,
+  };
+}
+
+function fromSent(e: CloudEvent<ChatMessageSent>): StatusInput {
+  return {
+    tenantId: e.tenantid,
+    messageId: e.data.messageId,
+    channelId: e.data.channelId,
+    provider: e.data.provider,
+    conversationId: e.data.conversationId ?? null,
+    providerMessageId: e.data.providerMessageId,
+    status: 'sent',
+    at: new Date(e.data.sentAt),
+    source: 'sent',
+    eventId: e.id,
+  };
+}
+
+/** A provider status, and Elo's message id when it carries one. */
+function fromStatus(e: CloudEvent<ChatMessageStatus>): { status: Omit<StatusInput, 'messageId'>; messageId?: string } {
+  const d = e.data;
+  return {
+    messageId: d.messageId,
+    status: {
+      tenantId: e.tenantid,
+      channelId: d.channelId,
+      provider: d.provider,
+      providerMessageId: d.providerMessageId ?? null,
+      status: d.status,
+      at: new Date(d.providerTimestamp),
+      source: 'status',
+      errorCode: d.error?.code ?? null,
+      errorTitle: d.error?.title ?? null,
+      errorDetails: d.error?.details ?? null,
+      reason: d.reason ?? null,
+      eventId: e.id,
+    },
+  };
 }
 
 /** `message.status.changed` for every move, plus `message.failed` for failures. */

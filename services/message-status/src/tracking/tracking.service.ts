@@ -164,12 +164,23 @@ function livePayloads(changes: LiveChange[]): string[] {
  */
 @Injectable()
 export class TrackingService {
-  /** Applies facts about message ids, creating a message when first seen. */
+  /** Applies facts about message ids, creating a message when first seen (the sweeper's path). */
   async apply(m: EntityManager, inputs: StatusInput[]): Promise<StatusChange[]> {
     if (inputs.length === 0) return [];
     const { groups, later } = groupById(inputs);
     const ids = [...groups.keys()].sort();
-    // Sorted ids: concurrent transactions take row locks in the same order.
+    const fresh = await this.insertNew(m, ids, groups);
+    const rows: MessageRow[] = await m.query(
+      `SELECT ${ROW_COLUMNS} FROM ${S}.messages WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      [ids],
+    );
+    const changes = await this.applyToRows(m, rows, groups, fresh);
+    if (later.length > 0) changes.push(...(await this.apply(m, later)));
+    return changes;
+  }
+
+  /** Creates the messages first seen now, as queued, in id order (concurrent transactions take row locks in the same order); returns their ids. */
+  private async insertNew(m: EntityManager, ids: string[], groups: Map<string, StatusInput[]>): Promise<Set<string>> {
     const inserted: Array<{ id: string }> = await m.query(
       `INSERT INTO ${S}.messages (id, tenant_id, channel_id, provider, conversation_id, provider_message_id,
          status, status_rank, status_at, created_at)
@@ -189,14 +200,7 @@ export class TrackingService {
         ids.map((id) => earliest(groups.get(id)!)),
       ],
     );
-    const rows: MessageRow[] = await m.query(
-      `SELECT ${ROW_COLUMNS} FROM ${S}.messages WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
-      [ids],
-    );
-    const fresh = new Set(inserted.map((r) => r.id));
-    const changes = await this.applyToRows(m, rows, groups, fresh);
-    if (later.length > 0) changes.push(...(await this.apply(m, later)));
-    return changes;
+    return new Set(inserted.map((r) => r.id));
   }
 
   /**
@@ -314,59 +318,89 @@ export class TrackingService {
   }
 
   /**
-   * Applies statuses known by the provider's message id. Those whose message is not known yet wait in
-   * `pending_statuses` until `chat.message.sent` (or the sweeper) links them.
+   * Applies one delivered batch: facts known by Elo's message id (send requests, `sent`, statuses that
+   * carry it) and statuses known only by the provider's message id. Every message row the batch needs
+   * is locked by one statement, in id order (after the insert of the new ones, also in id order), so
+   * batches in flight at once, on one replica or several, never wait on each other in a cycle.
+   * Statuses whose message is not known yet wait in `pending_statuses` until a `sent` (or the sweeper)
+   * links them.
    */
-  async applyByProviderId(m: EntityManager, inputs: ProviderStatusInput[]): Promise<StatusChange[]> {
-    if (inputs.length === 0) return [];
-    const keys = [...new Map(inputs.map((i) => [key(i.channelId, i.providerMessageId), i])).values()];
-    // Finds and locks (in id order) the messages these statuses belong to.
-    const found: MessageRow[] = await m.query(
-      `SELECT ${ROW_COLUMNS.split(', ').map((c) => `x.${c}`).join(', ')}
-         FROM unnest($1::uuid[], $2::text[]) AS k(channel_id, pmid)
-         JOIN ${S}.messages x ON x.channel_id = k.channel_id AND x.provider_message_id = k.pmid
-        ORDER BY x.id FOR UPDATE OF x`,
-      [keys.map((k) => k.channelId), keys.map((k) => k.providerMessageId)],
+  async applyBatch(m: EntityManager, byId: StatusInput[], byProviderId: ProviderStatusInput[]): Promise<StatusChange[]> {
+    // Provider ids this batch's own `sent` events link to their messages.
+    const links = new Map<string, StatusInput>();
+    for (const i of byId) if (i.source === 'sent' && i.channelId && i.providerMessageId) links.set(key(i.channelId, i.providerMessageId), i);
+    const early = await this.takePending(
+      m,
+      [...links.values()].map((i) => ({ tenantId: i.tenantId, messageId: i.messageId, channelId: i.channelId!, providerMessageId: i.providerMessageId! })),
     );
-    const known = new Map(found.map((f) => [key(f.channel_id!, f.provider_message_id!), f]));
-    const resolved: StatusInput[] = [];
+    const { groups, later } = groupById([...byId, ...early]);
+    const ids = [...groups.keys()].sort();
+    const fresh = ids.length > 0 ? await this.insertNew(m, ids, groups) : new Set<string>();
+    const keys = [...new Map(byProviderId.map((i) => [key(i.channelId, i.providerMessageId), i])).values()];
+    const rows: MessageRow[] = await m.query(
+      `SELECT ${ROW_COLUMNS} FROM ${S}.messages
+        WHERE id IN (SELECT unnest($1::uuid[])
+                     UNION ALL
+                     SELECT x.id FROM unnest($2::uuid[], $3::text[]) AS k(channel_id, pmid)
+                       JOIN ${S}.messages x ON x.channel_id = k.channel_id AND x.provider_message_id = k.pmid)
+        ORDER BY id FOR UPDATE`,
+      [ids, keys.map((k) => k.channelId), keys.map((k) => k.providerMessageId)],
+    );
+    const byKey = new Map(rows.filter((r) => r.channel_id && r.provider_message_id).map((r) => [key(r.channel_id!, r.provider_message_id!), r]));
     const waiting: ProviderStatusInput[] = [];
-    for (const i of inputs) {
-      const f = known.get(key(i.channelId, i.providerMessageId));
-      if (f && f.tenant_id === i.tenantId) resolved.push({ ...i, messageId: f.id });
-      else if (!f) waiting.push(i);
-      // else: a channel id claimed by another tenant; nothing to apply.
+    for (const i of byProviderId) {
+      const k = key(i.channelId, i.providerMessageId);
+      const row = byKey.get(k);
+      const owner = row ? { id: row.id, tenantId: row.tenant_id } : links.has(k) ? { id: links.get(k)!.messageId, tenantId: links.get(k)!.tenantId } : undefined;
+      if (!owner) {
+        waiting.push(i);
+        continue;
+      }
+      // A channel id claimed by another tenant: nothing to apply.
+      if (owner.tenantId !== i.tenantId) continue;
+      const input = { ...i, messageId: owner.id };
+      const group = groups.get(owner.id);
+      if (!group) groups.set(owner.id, [input]);
+      else if (group[0].tenantId === i.tenantId) group.push(input);
+      else later.push(input);
     }
-    if (waiting.length > 0) {
-      await m.query(
-        `INSERT INTO ${S}.pending_statuses (tenant_id, channel_id, provider, provider_message_id, raw_status,
-           provider_timestamp, error_code, error_title, error_details, reason, event_id)
-         SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-           $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])`,
-        [
-          waiting.map((w) => w.tenantId), waiting.map((w) => w.channelId), waiting.map((w) => w.provider),
-          waiting.map((w) => w.providerMessageId), waiting.map((w) => w.status), waiting.map((w) => w.at),
-          waiting.map((w) => w.errorCode ?? null), waiting.map((w) => w.errorTitle ?? null),
-          waiting.map((w) => w.errorDetails ?? null), waiting.map((w) => w.reason ?? null), waiting.map((w) => w.eventId ?? null),
-        ],
-      );
-    }
-    if (resolved.length === 0) return [];
-    // One message id per row here, one tenant per message: no second round needed.
-    const { groups } = groupById(resolved);
-    return this.applyToRows(m, found, groups, new Set());
+    if (waiting.length > 0) await this.wait(m, waiting);
+    const changes = await this.applyToRows(m, rows, groups, fresh);
+    if (later.length > 0) changes.push(...(await this.apply(m, later)));
+    return changes;
   }
 
-  /** Takes the waiting statuses of messages that have just become known. */
+  private async wait(m: EntityManager, waiting: ProviderStatusInput[]): Promise<void> {
+    await m.query(
+      `INSERT INTO ${S}.pending_statuses (tenant_id, channel_id, provider, provider_message_id, raw_status,
+         provider_timestamp, error_code, error_title, error_details, reason, event_id)
+       SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])`,
+      [
+        waiting.map((w) => w.tenantId), waiting.map((w) => w.channelId), waiting.map((w) => w.provider),
+        waiting.map((w) => w.providerMessageId), waiting.map((w) => w.status), waiting.map((w) => w.at),
+        waiting.map((w) => w.errorCode ?? null), waiting.map((w) => w.errorTitle ?? null),
+        waiting.map((w) => w.errorDetails ?? null), waiting.map((w) => w.reason ?? null), waiting.map((w) => w.eventId ?? null),
+      ],
+    );
+  }
+
+  /**
+   * Takes the waiting statuses of messages that have just become known. Rows another transaction is
+   * taking are skipped, never waited for: that one applies them (or, if it rolls back, the sweeper does).
+   */
   async takePending(m: EntityManager, known: Array<{ tenantId: string; messageId: string; channelId: string; providerMessageId: string }>): Promise<StatusInput[]> {
     if (known.length === 0) return [];
     const rows: PendingRow[] = await m.query(
       // Wrapped in a SELECT: TypeORM answers a bare DELETE with [rows, count].
       `WITH d AS (
-         DELETE FROM ${S}.pending_statuses p
-          USING unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[]) AS k(tenant_id, message_id, channel_id, pmid)
-          WHERE p.channel_id = k.channel_id AND p.provider_message_id = k.pmid AND p.tenant_id = k.tenant_id
-         RETURNING p.*, k.message_id)
+         DELETE FROM ${S}.pending_statuses p USING (
+           SELECT p2.id, k.message_id
+             FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[]) AS k(tenant_id, message_id, channel_id, pmid)
+             JOIN ${S}.pending_statuses p2 ON p2.channel_id = k.channel_id AND p2.provider_message_id = k.pmid AND p2.tenant_id = k.tenant_id
+              FOR UPDATE OF p2 SKIP LOCKED) AS s
+          WHERE p.id = s.id
+         RETURNING p.*, s.message_id)
        SELECT * FROM d`,
       [known.map((k) => k.tenantId), known.map((k) => k.messageId), known.map((k) => k.channelId), known.map((k) => k.providerMessageId)],
     );
@@ -446,7 +480,7 @@ export class TrackingService {
 
   /**
    * Announces changes to every replica's live streams; PostgreSQL delivers them after commit only.
-   * Status changes are announced by `apply` and `applyByProviderId` themselves.
+   * Status changes are announced by `apply` and `applyBatch` themselves.
    */
   async notify(m: EntityManager, changes: LiveChange[]): Promise<void> {
     if (changes.length === 0) return;
