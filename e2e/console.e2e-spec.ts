@@ -141,6 +141,9 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.check('input[value="chat.message.received"]');
     await page.selectOption('select[name="method"]', 'POST');
     await page.fill('input[name="url"]', `${crm.url}/crm/tickets`);
+    await page.fill('textarea[name="filters"]', 'message.text contains boleto');
+    await page.click('summary:has-text("Delivery:")');
+    await page.fill('input[name="timeoutMs"]', '5000');
     // A header row whose value is a secret token, the secret typed once below.
     await page.click('button:has-text("Add header")');
     await page.fill('[data-field="request.headers.0.name"]', 'X-Api-Key');
@@ -197,6 +200,10 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.click('button[type="submit"]:has-text("Save")');
     await expectEventually(async () => expect(await page.textContent('[data-error-for="request.headers"]')).toContain('headers'));
 
+    const saved = await api<Array<{ name: string; trigger: unknown; delivery: { timeoutMs: number } }>>(dispatcher.url, 'GET', '/integrations', key);
+    const mine = saved.body.find((i) => i.name === 'Abrir chamado no CRM');
+    expect(mine?.trigger).toEqual({ eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'contains', value: 'boleto' }] });
+    expect(mine?.delivery.timeoutMs).toBe(5000);
     await page.goto(`${consoleApp.url}/#/integrations`);
     await page.waitForSelector('td:has-text("Abrir chamado no CRM")');
     await expectEventually(async () => expect(await page.locator('tbody tr').first().textContent()).toContain('Enabled'));
@@ -204,7 +211,7 @@ describe('console: integrations, keys and access in the browser', () => {
 
   it('creates a SOAP integration by picking the operation from the WSDL and filling its parameters', async () => {
     const { key } = await newKey('soap', ['integrations:manage', 'integrations:read']);
-    const page = await signIn(key);
+    const page = await signIn(key, { width: 360, height: 740 });
     await page.click('button:has-text("New SOAP integration")');
     await page.fill('input[name="name"]', 'Protocolo no ERP');
     await page.check('input[value="chat.message.received"]');
@@ -222,7 +229,8 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.waitForSelector('section.test-result:has-text("HTTP 200")');
     expect(erp.calls).toEqual([{ cpf: '98765432100', subject: 'sem internet' }]);
     expect(await page.textContent('pre.response-body')).toContain('P-98765432100');
-    await page.screenshot({ path: join(artifacts, 'console-soap.png'), fullPage: true });
+    await page.screenshot({ path: join(artifacts, 'console-soap-360.png'), fullPage: true });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
 
     const list = await api<Array<{ name: string; soap: unknown }>>(dispatcher.url, 'GET', '/integrations', key);
     expect(list.body.find((i) => i.name === 'Protocolo no ERP')?.soap).toEqual({
@@ -345,8 +353,10 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.click('#nav a[href="#/deliveries"]');
     await page.waitForSelector('form.signin .notice.bad');
     expect(await page.textContent('form.signin .notice.bad')).toContain('not valid or was revoked');
+    // Keyboard only: type the key and press Enter.
     await page.fill('input[name="key"]', key);
-    await page.click('button[type="submit"]');
+    await page.press('input[name="key"]', 'Enter');
     await expectEventually(async () => expect(await page.textContent('[data-error-for="key"]')).toContain('not a valid API key'));
+    expect(await page.getAttribute('input[name="key"]', 'aria-invalid')).toBe('true');
   }, 30_000);
 });

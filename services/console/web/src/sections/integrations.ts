@@ -19,6 +19,7 @@ export interface Integration {
   soap?: SoapRequest;
   trigger: { eventTypes: string[]; filter?: Array<{ field: string; op: string; value: string }> };
   reply: { success?: string; failure?: string };
+  delivery?: { retryScheduleSeconds?: number[]; timeoutMs?: number; rateLimitPerSecond?: number; maxConcurrency?: number; disableAfterFailingSeconds?: number };
   failingSince: string | null;
   secrets: Record<string, string>;
   signingSecret?: string;
@@ -249,6 +250,45 @@ async function renderEditor(root: HTMLElement, ctx: SectionContext, id: string |
   });
   const triggerSet = h('fieldset', { class: 'trigger' }, h('legend', {}, 'Trigger: events that send this request'), h('div', { class: 'checks' }, ...triggerBoxes), formSlot('trigger.eventTypes'), formSlot('trigger'));
   const eventTypes = () => [...triggerSet.querySelectorAll<HTMLInputElement>('input[name="eventType"]:checked')].map((b) => b.value);
+  // Filters as lines: `message.text contains boleto` or `channelId = <id>`; all must match.
+  const filters = h('textarea', { name: 'filters', rows: 2, placeholder: 'message.text contains boleto' }) as HTMLTextAreaElement;
+  filters.value = (saved?.trigger.filter ?? []).map((f) => `${f.field} ${f.op === 'equals' ? '=' : 'contains'} ${f.value}`).join('\n');
+  triggerSet.append(field('Only when (one condition per line: "<field> = <text>" or "<field> contains <text>")', filters, 'trigger.filter'));
+  const parseFilters = () =>
+    filters.value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).map((l) => {
+      const m = /^(\S+)\s+(=|contains)\s+(.*)$/.exec(l);
+      if (!m) throw new ApiError({ status: 400, detail: 'a filter line is not understood', errors: [{ field: 'trigger.filter', message: `"${l}" is not "<field> = <text>" or "<field> contains <text>"` }] });
+      return { field: m[1]!, op: m[2] === '=' ? 'equals' : 'contains', value: m[3]! };
+    });
+
+  // Delivery settings: empty fields keep the dispatcher's defaults (or the saved values).
+  const d = saved?.delivery ?? {};
+  const num = (name: string, value: number | undefined, placeholder: string) => h('input', { type: 'text', inputmode: 'numeric', name, value: value ?? '', placeholder }) as HTMLInputElement;
+  const timeoutMs = num('timeoutMs', d.timeoutMs, '10000');
+  const retries = h('input', { type: 'text', name: 'retrySchedule', value: d.retryScheduleSeconds?.join(', ') ?? '', placeholder: '5, 300, 1800, 7200, 18000, 36000, 36000' }) as HTMLInputElement;
+  const rate = num('rateLimitPerSecond', d.rateLimitPerSecond, 'no limit');
+  const conc = num('maxConcurrency', d.maxConcurrency, 'service default');
+  const disableAfter = num('disableAfterFailingSeconds', d.disableAfterFailingSeconds, '432000 (5 days)');
+  const deliverySet = h(
+    'details',
+    { class: 'delivery' },
+    h('summary', {}, 'Delivery: retries, timeout, limits'),
+    h('div', { class: 'row' }, field('Timeout (ms)', timeoutMs, 'delivery.timeoutMs'), field('Retry after (seconds, comma-separated)', retries, 'delivery.retryScheduleSeconds')),
+    h('div', { class: 'row' }, field('Requests per second at most', rate, 'delivery.rateLimitPerSecond'), field('Requests at once at most', conc, 'delivery.maxConcurrency'), field('Disable after failing for (seconds)', disableAfter, 'delivery.disableAfterFailingSeconds')),
+    formSlot('delivery'),
+  );
+  const deliveryBody = (): Record<string, unknown> | undefined => {
+    const out: Record<string, unknown> = {};
+    const put = (k: string, el: HTMLInputElement) => {
+      if (el.value.trim()) out[k] = Number(el.value.trim());
+    };
+    put('timeoutMs', timeoutMs);
+    put('rateLimitPerSecond', rate);
+    put('maxConcurrency', conc);
+    put('disableAfterFailingSeconds', disableAfter);
+    if (retries.value.trim()) out['retryScheduleSeconds'] = retries.value.split(',').map((x) => Number(x.trim()));
+    return Object.keys(out).length ? out : undefined;
+  };
 
   const secretNames = new Set(Object.keys(saved?.secrets ?? {}));
   const onChange = (): void => undefined;
@@ -430,6 +470,7 @@ async function renderEditor(root: HTMLElement, ctx: SectionContext, id: string |
     triggerSet,
     kind === 'http' ? httpBox : soapBox,
     picker,
+    deliverySet,
     h('fieldset', {}, h('legend', {}, 'Secrets'), savedSecrets, secretRows.el),
     h('fieldset', {}, h('legend', {}, 'Reply into the conversation'), field('On success', replyOk, 'reply.success'), field('On failure', replyFail, 'reply.failure'), replyRender),
     h('details', {}, h('summary', {}, 'Sample event for Preview and Test (optional)'), field('Event data (JSON); empty: the last delivered event', sample, 'data')),
@@ -445,7 +486,7 @@ async function renderEditor(root: HTMLElement, ctx: SectionContext, id: string |
     const b: Record<string, unknown> = {
       name: name.value.trim(),
       description: description.value,
-      trigger: { eventTypes: eventTypes(), ...(saved?.trigger.filter ? { filter: saved.trigger.filter } : {}) },
+      trigger: { eventTypes: eventTypes(), filter: parseFilters() },
       reply: { ...(replyOk.value ? { success: replyOk.value } : {}), ...(replyFail.value ? { failure: replyFail.value } : {}) },
     };
     if (kind === 'http') {
@@ -461,6 +502,8 @@ async function renderEditor(root: HTMLElement, ctx: SectionContext, id: string |
       b['soap'] = { wsdlUrl: wsdlUrl.value.trim(), operation: operation.value, version: version.value, params };
     }
     if (!saved) b['kind'] = kind;
+    const delivery = deliveryBody();
+    if (delivery) b['delivery'] = delivery;
     const secrets: Record<string, string | null> = {};
     for (const p of secretRows.get()) secrets[p.key] = p.value;
     if (saved) for (const n of removed) secrets[n] = null;
