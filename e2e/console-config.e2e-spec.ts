@@ -123,6 +123,8 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.selectOption('select[name="steps.ask_cpf.next"]', 'human');
     await page.selectOption('select[name="steps.menu.options.0.next"]', 'ask_cpf');
     expect(await page.isChecked('input[name="steps.menu.buttons"]')).toBe(true); // the engine's default
+    expect(await page.textContent('[data-step="ask_cpf"] [data-unreached]')).toBe(''); // the menu leads there now
+    expect(await page.textContent('[data-step="bye"] [data-unreached]')).toContain('nothing leads here');
     await page.uncheck('input[name="steps.menu.buttons"]');
     await page.click('button:has-text("Validate and publish")');
     await page.waitForSelector('[data-flow-status]:has-text("Published: version 1")');

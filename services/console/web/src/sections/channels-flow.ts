@@ -67,6 +67,7 @@ const FIELDS: Record<StepType, Array<[string, string, Kind]>> = {
 };
 
 const STEP_ID = /^[A-Za-z0-9_-]{1,60}$/;
+const UNREACHED = ' (nothing leads here yet)';
 
 /** A new step of this type, keeping the text of the one it replaces. */
 function blank(type: StepType, from?: Step): Step {
@@ -149,10 +150,15 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
     outline.replaceChildren(
       ...order.map((id) => {
         const s = def.steps[id]!;
-        const note = id === def.start ? ' (start)' : reached.has(id) ? '' : ' (nothing leads here)';
+        const note = id === def.start ? ' (start)' : reached.has(id) ? '' : UNREACHED;
         return h('li', {}, h('strong', {}, id), ` ${s.type}${note}`, ...branches(s).map(([k, to]) => ` · ${k} → ${to || '?'}`));
       }),
     );
+    // The steps stay where they are while being edited; only their "nothing leads here" note follows.
+    stepsBox.querySelectorAll<HTMLElement>('[data-step]').forEach((box) => {
+      const note = box.querySelector('[data-unreached]');
+      if (note) note.textContent = reached.has(box.dataset.step ?? '') ? '' : UNREACHED;
+    });
   };
 
   const fieldFor = (id: string, step: Step, key: string, label: string, kind: Kind): HTMLElement => {
@@ -272,7 +278,7 @@ export async function flowEditor(ctx: SectionContext): Promise<HTMLElement> {
     return h(
       'fieldset',
       { 'data-step': id },
-      h('legend', {}, `${id === def.start ? '▶ ' : ''}${id}`, reached ? '' : h('span', { class: 'muted' }, ' (nothing leads here yet)')),
+      h('legend', {}, `${id === def.start ? '▶ ' : ''}${id}`, h('span', { class: 'muted', 'data-unreached': '' }, reached ? '' : UNREACHED)),
       h('div', { class: 'error', role: 'alert', 'data-error-for': `steps.${id}` }),
       h('div', { class: 'row' }, h('div', {}, h('label', { for: (idInput.id = `flow-step-${id}`) }, 'Step id'), idInput, idError), field('Type', type, `steps.${id}.type`), remove),
       ...fields,
