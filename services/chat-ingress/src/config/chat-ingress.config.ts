@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { BaseServiceConfig } from '@elo/platform';
 
 const URL_RE = /^https?:\/\/[^\s]+$/;
@@ -26,6 +26,15 @@ export class ChatIngressConfig extends BaseServiceConfig {
 
   /** Tokens expiring within this many days raise chat.channel.token.expiring. */
   @IsOptional() @IsInt() @Min(0) TOKEN_EXPIRY_WARN_DAYS: number = 7;
+
+  /** Webhooks stored together in one transaction at most (group commit). */
+  @IsOptional() @IsInt() @Min(1) @Max(5000) INGEST_MAX_GROUP: number = 256;
+
+  /** Webhook transactions in flight at once; each holds a pool connection (keep it well under the pool size). */
+  @IsOptional() @IsInt() @Min(1) @Max(8) INGEST_CONCURRENCY: number = 2;
+
+  /** How long (ms) a free lane waits for more webhooks before writing; 0 takes what arrived in the same event-loop turn. */
+  @IsOptional() @IsInt() @Min(0) @Max(50) INGEST_LINGER_MS: number = 0;
 
   /** Disable the background workers (tests drive them by hand). */
   @IsOptional() @IsString() CHAT_WORKERS?: string;

@@ -1,26 +1,35 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
+import { SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
+import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { STATUS_RANK, type InboundItem, type Normalised, type StatusItem } from './normalised';
 
 const S = '"chat_ingress"';
-/** Webhooks stored together in one transaction at most (group commit). */
-const MAX_GROUP = 128;
-/** Transactions in flight at once (leaves pool connections for the API, consumers and relay). */
-const MAX_IN_FLIGHT = 4;
+/** Events per outbox statement (Outbox.addWith takes at most 1,000). */
+const OUTBOX_CHUNK = 1_000;
+/** Outbox.addWith's companion change when there is none to make. */
+const NO_CHANGE = { sql: 'SELECT 1', params: [] };
 
-const RECEIPTS_CTE = `INSERT INTO ${S}.webhook_receipts (tenant_id, channel_id, provider, body, items)
-  SELECT x.tenant_id, x.channel_id, x.provider, x.body, x.items FROM jsonb_to_recordset($1::jsonb) AS x(tenant_id text, channel_id uuid, provider text, body text, items int)`;
-
-const RECEIPTS_ONLY = RECEIPTS_CTE;
-
-const MESSAGES_SQL = `WITH rec AS (${RECEIPTS_CTE} RETURNING 1),
-it AS (
-  SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(k int, id uuid, tenant_id text, channel_id uuid, pmid text, kind text, status text, body jsonb, ts timestamptz,
-    ckey text, contact_id uuid, phone text, phone_alt text, puid text, name text, conv_id uuid, queue text)
+/**
+ * One statement stores a whole group (a database round trip costs about a millisecond here, far more on a
+ * busy machine): the raw receipts, de-duplication of messages against stored ones, contacts (inserted or
+ * read, no row locks), conversations (the open one, or a new one in the channel's bot queue), the messages,
+ * the status receipts (ON CONFLICT DO NOTHING RETURNING tells repeats apart) and the forward-only status of
+ * the outbound messages they name. Columns travel as arrays (unnest): a fixed number of bind parameters
+ * whatever the group size. Inserts are ordered by key so concurrent groups take locks in the same order.
+ * Rows come back tagged `m` (one per new message item) or `s` (one per new status).
+ */
+const GROUP_SQL = `WITH rec AS (
+  INSERT INTO ${S}.webhook_receipts (tenant_id, channel_id, provider, body, items)
+  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[])
+), it AS (
+  SELECT * FROM unnest($6::int[], $7::uuid[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[],
+    $15::text[], $16::uuid[], $17::text[], $18::text[], $19::text[], $20::text[], $21::uuid[], $22::text[])
+    AS x(k, id, tenant_id, channel_id, pmid, kind, status, body, ts, ckey, contact_id, phone, phone_alt, puid, name, conv_id, queue)
 ), fresh AS (
   SELECT it.* FROM it WHERE NOT EXISTS (
     SELECT 1 FROM ${S}.messages m WHERE m.channel_id = it.channel_id AND m.direction = 'in' AND m.provider_message_id = it.pmid)
@@ -43,23 +52,41 @@ it AS (
   SELECT cx.conv_id, cx.tenant_id, cx.channel_id, call.id, cx.queue, now()
   FROM cx JOIN call ON call.channel_id = cx.channel_id AND call.contact_key = cx.ckey
   WHERE NOT EXISTS (SELECT 1 FROM vopen WHERE vopen.contact_id = call.id)
+  ORDER BY call.id
   ON CONFLICT (contact_id) WHERE status = 'open' DO NOTHING
   RETURNING id, contact_id
 ), vall AS (
   SELECT id, contact_id, false AS created FROM vopen UNION ALL SELECT id, contact_id, true FROM vins
 ), mins AS (
   INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, status, body, provider_timestamp)
-  SELECT f.id, f.tenant_id, f.channel_id, vall.id, call.id, 'in', f.pmid, f.kind, f.status, f.body, f.ts
+  SELECT f.id, f.tenant_id, f.channel_id, vall.id, call.id, 'in', f.pmid, f.kind, f.status, f.body::jsonb, f.ts
   FROM fresh f LEFT JOIN call ON call.channel_id = f.channel_id AND call.contact_key = f.ckey LEFT JOIN vall ON vall.contact_id = call.id
+  ORDER BY f.channel_id, f.pmid
   ON CONFLICT (channel_id, direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
   RETURNING id, channel_id, provider_message_id, conversation_id
+), sins AS (
+  INSERT INTO ${S}.status_receipts (channel_id, provider_message_id, status, provider_timestamp)
+  SELECT * FROM unnest($23::uuid[], $24::text[], $25::text[], $26::timestamptz[]) AS x(channel_id, pmid, status, ts) ORDER BY 1, 2, 3
+  ON CONFLICT DO NOTHING
+  RETURNING channel_id, provider_message_id, status
+), supd AS (
+  UPDATE ${S}.messages o SET status = best.status, status_rank = best.rank
+  FROM (
+    SELECT DISTINCT ON (channel_id, provider_message_id) channel_id, provider_message_id, status,
+      CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 END AS rank
+    FROM sins ORDER BY channel_id, provider_message_id, CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 END DESC
+  ) best
+  WHERE o.channel_id = best.channel_id AND o.provider_message_id = best.provider_message_id AND o.direction = 'out' AND o.status_rank < best.rank
 )
-SELECT f.k, (mins.id IS NOT NULL) AS stored, mins.conversation_id, call.id AS contact_id, call.phone, call.provider_user_id, call.name,
-  call.attributes, vall.created, (SELECT count(*) FROM rec)::int AS receipts
+SELECT 'm' AS t, f.k, (mins.id IS NOT NULL) AS stored, mins.conversation_id, call.id AS contact_id, call.phone, call.provider_user_id, call.name,
+  call.attributes, vall.created, NULL::uuid AS s_channel, NULL::text AS s_pmid, NULL::text AS s_status, NULL::uuid AS s_message
 FROM fresh f
 LEFT JOIN mins ON mins.channel_id = f.channel_id AND mins.provider_message_id = f.pmid
 LEFT JOIN call ON call.channel_id = f.channel_id AND call.contact_key = f.ckey
-LEFT JOIN vall ON vall.contact_id = call.id`;
+LEFT JOIN vall ON vall.contact_id = call.id
+UNION ALL
+SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, sins.channel_id, sins.provider_message_id, sins.status, o.id
+FROM sins LEFT JOIN ${S}.messages o ON o.channel_id = sins.channel_id AND o.provider_message_id = sins.provider_message_id AND o.direction = 'out'`;
 
 /** A row another transaction committed after this statement's snapshot was needed; the group is redone. */
 class SnapshotRace extends Error {
@@ -67,6 +94,10 @@ class SnapshotRace extends Error {
     super('contact or conversation created concurrently; retrying');
   }
 }
+
+/** Deadlock or serialization failure between concurrent groups: the whole group is simply redone. */
+const retryable = (err: unknown): boolean =>
+  err instanceof SnapshotRace || ['40P01', '40001'].includes((err as { code?: string } | null)?.code ?? '');
 
 export interface IngestJob {
   channel: ChannelRecord;
@@ -80,38 +111,80 @@ export interface IngestResult {
   statuses: number;
 }
 
+/** How webhooks are grouped into transactions (group commit). */
+export interface IngestTuning {
+  /** Webhooks in one transaction at most. */
+  maxGroup: number;
+  /** Transactions in flight at once (each holds a pool connection). */
+  concurrency: number;
+  /** How long a free lane waits for more webhooks before it writes (0: only those already queued in this turn of the event loop). */
+  lingerMs: number;
+}
+
 interface Pending {
   job: IngestJob;
   resolve: (r: IngestResult) => void;
   reject: (e: unknown) => void;
 }
 
+type MessageItem = { job: number; ch: ChannelRecord; it: InboundItem };
+type StatusRow = { job: number; ch: ChannelRecord; s: StatusItem & { providerMessageId: string } };
+type GroupRow = {
+  t: 'm' | 's'; k: number | null; stored: boolean | null; conversation_id: string | null; contact_id: string | null; phone: string | null;
+  provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null; created: boolean | null;
+  s_channel: string | null; s_pmid: string | null; s_status: string | null; s_message: string | null;
+};
+
 /**
  * Stores verified webhooks durably: the raw payload, contacts, conversations, messages, statuses and
- * their outbox events, all in one transaction, with set-based statements. Concurrent webhooks are
- * grouped into one transaction (group commit); if a group fails, its webhooks are retried one by one
- * so one bad payload cannot fail its neighbours.
+ * their outbox events, all in one transaction. Concurrent webhooks share the transaction (group commit):
+ * requests queue while the lanes are busy, a free lane takes everything queued (up to maxGroup) and
+ * writes it with one set-based statement plus the outbox insert, and every request of the group is
+ * answered after that commit. A failed group is redone one webhook at a time, so one bad payload cannot
+ * fail its neighbours; only the requests of a group that still fails get the error.
  */
 @Injectable()
 export class IngestService {
   private queue: Pending[] = [];
   private inFlight = 0;
+  private scheduled = false;
+  private readonly tuning: IngestTuning;
 
   constructor(
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
-  ) {}
+    @Inject(SERVICE_CONFIG) config: ChatIngressConfig,
+  ) {
+    this.tuning = { maxGroup: config.INGEST_MAX_GROUP, concurrency: config.INGEST_CONCURRENCY, lingerMs: config.INGEST_LINGER_MS };
+  }
 
   ingest(job: IngestJob): Promise<IngestResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
-      this.pump();
+      this.schedule();
     });
   }
 
+  /**
+   * A free lane does not write at once: webhooks parsed in the same turn of the event loop (or within
+   * lingerMs) join the group. A full group goes at once.
+   */
+  private schedule(): void {
+    if (this.inFlight >= this.tuning.concurrency) return; // a finishing lane takes the queue
+    if (this.queue.length >= this.tuning.maxGroup) return this.pump();
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const go = () => {
+      this.scheduled = false;
+      this.pump();
+    };
+    if (this.tuning.lingerMs > 0) setTimeout(go, this.tuning.lingerMs);
+    else setImmediate(go);
+  }
+
   private pump(): void {
-    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length) {
-      const group = this.queue.splice(0, MAX_GROUP);
+    while (this.inFlight < this.tuning.concurrency && this.queue.length) {
+      const group = this.queue.splice(0, this.tuning.maxGroup);
       this.inFlight++;
       void this.runGroup(group).finally(() => {
         this.inFlight--;
@@ -125,7 +198,7 @@ export class IngestService {
       try {
         return await this.ds.transaction((m) => this.store(m, jobs));
       } catch (err) {
-        if (!(err instanceof SnapshotRace) || attempt >= 3) throw err;
+        if (!retryable(err) || attempt >= 3) throw err;
       }
     }
   }
@@ -147,17 +220,14 @@ export class IngestService {
     }
   }
 
-  /** Everything for a group of webhooks; returns one result per job. */
+  /** Everything for a group of webhooks in the caller's transaction; returns one result per job. */
   async store(m: EntityManager, jobs: IngestJob[]): Promise<IngestResult[]> {
     const events: CloudEvent[] = [];
     const results: IngestResult[] = jobs.map(() => ({ stored: 0, duplicates: 0, statuses: 0 }));
 
-    const receipts = JSON.stringify(jobs.map((j) => ({ tenant_id: j.channel.tenantId, channel_id: j.channel.id, provider: j.channel.provider, body: j.raw, items: j.normalised.messages.length + j.normalised.statuses.length })));
-
     // Messages: repeats inside this group are dropped here; repeats of stored ones in SQL.
-    type Item = { job: number; ch: ChannelRecord; it: InboundItem };
     const seen = new Set<string>();
-    const items: Item[] = [];
+    const items: MessageItem[] = [];
     jobs.forEach((j, job) => {
       for (const it of j.normalised.messages) {
         const k = `${j.channel.id}|${it.providerMessageId}`;
@@ -166,35 +236,30 @@ export class IngestService {
         items.push({ job, ch: j.channel, it });
       }
     });
-    if (items.length) await this.storeMessages(m, receipts, items, results, events);
-    else await m.query(RECEIPTS_ONLY, [receipts]);
+    const statuses = await this.statusRows(m, jobs);
 
-    await this.storeStatuses(m, jobs, results, events);
-    await this.outbox.add(m, events);
+    const rows: GroupRow[] = await m.query(GROUP_SQL, [...receiptColumns(jobs), ...messageColumns(items), ...statusColumns(statuses)]);
+
+    const messageRows = new Map<number, GroupRow>();
+    const statusByKey = new Map(statuses.map((d) => [`${d.ch.id}|${noNul(d.s.providerMessageId)}|${d.s.status}`, d]));
+    for (const r of rows) {
+      if (r.t === 'm') messageRows.set(r.k!, r);
+      else this.statusEvent(statusByKey.get(`${r.s_channel}|${r.s_pmid}|${r.s_status}`)!, r, results, events);
+    }
+    const renamed = this.messageEvents(items, messageRows, results, events);
+    // The events, the relay's wake-up and any contact renames in one more statement, then the commit.
+    if (!events.length && !renamed.length) return results;
+    const rename = renamed.length
+      ? { sql: `UPDATE ${S}.contacts c SET name = x.name, updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS x(id, name) WHERE c.id = x.id`, params: [renamed.map((x) => x.id), renamed.map((x) => noNul(x.name))] }
+      : NO_CHANGE;
+    for (let i = 0; i < Math.max(events.length, 1); i += OUTBOX_CHUNK) {
+      await this.outbox.addWith(m, i === 0 ? rename : NO_CHANGE, events.slice(i, i + OUTBOX_CHUNK));
+    }
     return results;
   }
 
-  /**
-   * One statement for a group's messages (a database round trip costs about a millisecond here): the raw
-   * receipts, de-duplication against stored messages, contacts (inserted or read — no row locks),
-   * conversations (the open one, or a new one in the channel's bot queue) and the messages.
-   */
-  private async storeMessages(m: EntityManager, receipts: string, items: Array<{ job: number; ch: ChannelRecord; it: InboundItem }>, results: IngestResult[], events: CloudEvent[]): Promise<void> {
-    const contactIds = new Map<string, string>();
-    const input = items.map(({ ch, it }, k) => {
-      const c = it.state !== 'invalid' ? it.contact : undefined;
-      const ck = c ? `${ch.id}|${c.key}` : '';
-      if (c && !contactIds.has(ck)) contactIds.set(ck, randomUUID());
-      return {
-        k, id: randomUUID(), tenant_id: ch.tenantId, channel_id: ch.id, pmid: it.providerMessageId, kind: it.message.kind, status: it.state,
-        body: it.state === 'received' ? it.message : { ...it.message, raw: it.raw, problem: it.problem }, ts: it.providerTimestamp.toISOString(),
-        ckey: c?.key ?? null, contact_id: c ? contactIds.get(ck) : null, phone: c?.phone ?? null, phone_alt: c?.phoneAlt ?? null,
-        puid: c?.providerUserId ?? null, name: c?.name ?? null, conv_id: c ? randomUUID() : null, queue: ch.settings.botQueue,
-      };
-    });
-    const rows: Array<{ k: number; stored: boolean; conversation_id: string | null; contact_id: string | null; phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null; created: boolean | null }> =
-      await m.query(MESSAGES_SQL, [receipts, JSON.stringify(input)]);
-    const byK = new Map(rows.map((r) => [r.k, r]));
+  /** Results and events of a group's message items (repeats are the rows SQL did not store); returns contacts to rename. */
+  private messageEvents(items: MessageItem[], byK: Map<number, GroupRow>, results: IngestResult[], events: CloudEvent[]): Array<{ id: string; name: string }> {
     const renamed = new Map<string, { id: string; name: string }>();
     const opened = new Set<string>();
     items.forEach(({ job, ch, it }, k) => {
@@ -221,72 +286,95 @@ export class IngestService {
         data: { channelId: ch.id, provider: ch.provider, conversationId: r.conversation_id, providerMessageId: it.providerMessageId, contact, message: it.message, providerTimestamp: it.providerTimestamp.toISOString() },
       }));
     });
-    if (renamed.size) {
-      await m.query(`UPDATE ${S}.contacts c SET name = x.name, updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, name text) WHERE c.id = x.id`, [JSON.stringify([...renamed.values()])]);
-    }
+    return [...renamed.values()];
   }
 
-  private async storeStatuses(m: EntityManager, jobs: IngestJob[], results: IngestResult[], events: CloudEvent[]): Promise<void> {
-    type Row = { job: number; ch: ChannelRecord; s: StatusItem & { providerMessageId: string } };
-    const direct: Row[] = [];
+  private statusEvent(d: StatusRow, r: GroupRow, results: IngestResult[], events: CloudEvent[]): void {
+    results[d.job].statuses++;
+    events.push(this.outbox.event({
+      type: 'chat.message.status', tenantId: d.ch.tenantId, subject: r.s_message ?? d.s.providerMessageId,
+      data: {
+        ...(r.s_message ? { messageId: r.s_message } : {}), providerMessageId: d.s.providerMessageId, channelId: d.ch.id,
+        provider: d.ch.provider, status: d.s.status, providerTimestamp: d.s.providerTimestamp.toISOString(), ...(d.s.error ? { error: d.s.error } : {}),
+      },
+    }));
+  }
+
+  /**
+   * A group's statuses, one per (channel, message, status). Messenger watermarks are expanded first to
+   * every message we sent that contact up to the watermark and not yet at that status (one query, only
+   * when a watermark came).
+   */
+  private async statusRows(m: EntityManager, jobs: IngestJob[]): Promise<StatusRow[]> {
+    const direct: StatusRow[] = [];
     const marks: Array<{ job: number; ch: ChannelRecord; s: StatusItem }> = [];
     jobs.forEach((j, job) => {
       for (const s of j.normalised.statuses) {
         if (s.watermark) marks.push({ job, ch: j.channel, s });
-        else if (s.providerMessageId) direct.push({ job, ch: j.channel, s: s as Row['s'] });
+        else if (s.providerMessageId) direct.push({ job, ch: j.channel, s: s as StatusRow['s'] });
       }
     });
-    // Watermarks (Messenger): every message we sent to that contact up to the watermark, not yet at that status.
     if (marks.length) {
       const covered: Array<{ i: number; provider_message_id: string }> = await m.query(
         `SELECT x.i, o.provider_message_id
-         FROM jsonb_to_recordset($1::jsonb) AS x(i int, channel_id uuid, contact_key text, up_to timestamptz, rank int)
+         FROM unnest($1::int[], $2::uuid[], $3::text[], $4::timestamptz[], $5::int[]) AS x(i, channel_id, contact_key, up_to, rank)
          JOIN ${S}.contacts ct ON ct.channel_id = x.channel_id AND ct.contact_key = x.contact_key
          JOIN ${S}.messages o ON o.contact_id = ct.id AND o.direction = 'out'
          WHERE o.provider_message_id IS NOT NULL AND o.sent_at <= x.up_to AND o.status_rank < x.rank AND o.status <> 'failed'`,
-        [JSON.stringify(marks.map((w, i) => ({ i, channel_id: w.ch.id, contact_key: w.s.watermark!.contactKey, up_to: w.s.watermark!.upTo.toISOString(), rank: STATUS_RANK[w.s.status] })))],
+        [marks.map((_, i) => i), marks.map((w) => w.ch.id), marks.map((w) => w.s.watermark!.contactKey), marks.map((w) => w.s.watermark!.upTo.toISOString()), marks.map((w) => STATUS_RANK[w.s.status])],
       );
       for (const c of covered) {
         const w = marks[c.i];
         direct.push({ job: w.job, ch: w.ch, s: { providerMessageId: c.provider_message_id, status: w.s.status, providerTimestamp: w.s.providerTimestamp } });
       }
     }
-    if (!direct.length) return;
-    const uniq = new Map<string, Row>();
+    const uniq = new Map<string, StatusRow>();
     for (const d of direct) uniq.set(`${d.ch.id}|${d.s.providerMessageId}|${d.s.status}`, d);
-    const list = [...uniq.values()];
-    const inserted: Array<{ channel_id: string; provider_message_id: string; status: string; message_id: string | null; conversation_id: string | null }> = await m.query(
-      `WITH ins AS (
-         INSERT INTO ${S}.status_receipts (channel_id, provider_message_id, status, provider_timestamp)
-         SELECT x.channel_id, x.pmid, x.status, x.ts FROM jsonb_to_recordset($1::jsonb) AS x(channel_id uuid, pmid text, status text, ts timestamptz)
-         ON CONFLICT DO NOTHING
-         RETURNING channel_id, provider_message_id, status, provider_timestamp
-       ), upd AS (
-         UPDATE ${S}.messages o SET status = best.status, status_rank = best.rank
-         FROM (
-           SELECT DISTINCT ON (channel_id, provider_message_id) channel_id, provider_message_id, status,
-             CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 END AS rank
-           FROM ins ORDER BY channel_id, provider_message_id, CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 END DESC
-         ) best
-         WHERE o.channel_id = best.channel_id AND o.provider_message_id = best.provider_message_id AND o.direction = 'out' AND o.status_rank < best.rank
-         RETURNING o.id
-       )
-       SELECT ins.channel_id, ins.provider_message_id, ins.status, o.id AS message_id, o.conversation_id
-       FROM ins LEFT JOIN ${S}.messages o ON o.channel_id = ins.channel_id AND o.provider_message_id = ins.provider_message_id AND o.direction = 'out'`,
-      [JSON.stringify(list.map((d) => ({ channel_id: d.ch.id, pmid: d.s.providerMessageId, status: d.s.status, ts: d.s.providerTimestamp.toISOString() })))],
-    );
-    for (const r of inserted) {
-      const d = uniq.get(`${r.channel_id}|${r.provider_message_id}|${r.status}`)!;
-      results[d.job].statuses++;
-      events.push(this.outbox.event({
-        type: 'chat.message.status', tenantId: d.ch.tenantId, subject: r.message_id ?? r.provider_message_id,
-        data: {
-          ...(r.message_id ? { messageId: r.message_id } : {}), providerMessageId: r.provider_message_id, channelId: d.ch.id,
-          provider: d.ch.provider, status: d.s.status, providerTimestamp: d.s.providerTimestamp.toISOString(), ...(d.s.error ? { error: d.s.error } : {}),
-        },
-      }));
-    }
+    return [...uniq.values()];
   }
+}
+
+function receiptColumns(jobs: IngestJob[]): unknown[] {
+  return [
+    jobs.map((j) => j.channel.tenantId), jobs.map((j) => j.channel.id), jobs.map((j) => j.channel.provider), jobs.map((j) => j.raw),
+    jobs.map((j) => j.normalised.messages.length + j.normalised.statuses.length),
+  ];
+}
+
+function messageColumns(items: MessageItem[]): unknown[] {
+  const cols: unknown[][] = Array.from({ length: 17 }, () => []);
+  const contactIds = new Map<string, string>();
+  items.forEach(({ ch, it }, k) => {
+    const c = it.state !== 'invalid' ? it.contact : undefined;
+    const ck = c ? `${ch.id}|${c.key}` : '';
+    let contactId = c ? contactIds.get(ck) : undefined;
+    if (c && !contactId) contactIds.set(ck, (contactId = randomUUID()));
+    const body = it.state === 'received' ? it.message : { ...it.message, raw: it.raw, problem: it.problem };
+    const row = [
+      k, randomUUID(), ch.tenantId, ch.id, noNul(it.providerMessageId), noNul(it.message.kind), it.state, jsonNoNul(JSON.stringify(body)), it.providerTimestamp.toISOString(),
+      noNul(c?.key), contactId ?? null, noNul(c?.phone), noNul(c?.phoneAlt), noNul(c?.providerUserId), noNul(c?.name), c ? randomUUID() : null, ch.settings.botQueue,
+    ];
+    row.forEach((v, i) => cols[i].push(v));
+  });
+  return cols;
+}
+
+function statusColumns(list: StatusRow[]): unknown[] {
+  return [list.map((d) => d.ch.id), list.map((d) => noNul(d.s.providerMessageId)), list.map((d) => d.s.status), list.map((d) => d.s.providerTimestamp.toISOString())];
+}
+
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000, which JSON can carry (\u0000): it becomes U+FFFD, so such a
+ * message is stored (and its group with it) instead of failing the transaction.
+ */
+function noNul(v: string | undefined): string | null {
+  if (v === undefined) return null;
+  return v.includes('\u0000') ? v.split('\u0000').join('\uFFFD') : v;
+}
+
+/** The same inside serialised JSON, where U+0000 is the escape \u0000 (an escaped backslash before it is left alone). */
+function jsonNoNul(json: string): string {
+  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
 }
 
 export function contactIdentity(c: { phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null }) {
