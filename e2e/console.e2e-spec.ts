@@ -207,6 +207,15 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.goto(`${consoleApp.url}/#/integrations`);
     await page.waitForSelector('td:has-text("Abrir chamado no CRM")');
     await expectEventually(async () => expect(await page.locator('tbody tr').first().textContent()).toContain('Enabled'));
+
+    // Rotate the signing secret (shown once), then delete the integration.
+    await page.click('tbody tr:has-text("Abrir chamado no CRM") a:has-text("Edit")');
+    await page.click('button:has-text("Rotate signing secret")');
+    expect(await page.locator('code.secret-once').textContent()).toMatch(/^whsec_/);
+    await page.click('button:has-text("Delete integration")');
+    await page.waitForSelector('h1:has-text("Integrations")');
+    await expectEventually(async () => expect(await page.locator('td:has-text("Abrir chamado no CRM")').count()).toBe(0));
+    expect((await api(dispatcher.url, 'GET', '/integrations', key)).body).toEqual([]);
   }, 45_000);
 
   it('creates a SOAP integration by picking the operation from the WSDL and filling its parameters', async () => {

@@ -549,6 +549,31 @@ async function renderEditor(root: HTMLElement, ctx: SectionContext, id: string |
     e.preventDefault();
     void submitting(form, saveBtn, save);
   });
+
+  // A saved integration: a new signing secret (shown once; the old one signs beside it for 24 h), or deletion.
+  if (!readOnly && id) {
+    const rotate = h('button', { type: 'button', class: 'secondary' }, 'Rotate signing secret');
+    const remove = h('button', { type: 'button', class: 'danger' }, 'Delete integration');
+    rotate.addEventListener('click', () => {
+      if (!confirm('Issue a new signing secret? The current one keeps signing beside it for 24 hours.')) return;
+      void submitting(form, rotate, async () => {
+        const r = await api.post<{ signingSecret: string; previousExpiresAt: string }>(WD, `/integrations/${id}/rotate-signing-secret`);
+        once.replaceChildren(
+          h('div', { class: 'once', role: 'status' }, h('strong', {}, 'New signing secret (shown only now): '), h('code', { class: 'secret-once' }, r.signingSecret), ' ', ctx.dom.copyButton(r.signingSecret),
+            h('p', {}, `The previous one still signs until ${when(r.previousExpiresAt)}.`)),
+        );
+      });
+    });
+    remove.addEventListener('click', () => {
+      if (!confirm(`Delete "${saved?.name ?? ''}" and its deliveries?`)) return;
+      void submitting(form, remove, async () => {
+        await api.del(WD, `/integrations/${id}`);
+        ctx.go('integrations');
+        notify('Integration deleted.');
+      });
+    });
+    form.querySelector('.actions')?.append(rotate, remove);
+  }
   previewBtn.addEventListener('click', () => {
     void submitting(form, previewBtn, async () => {
       const s = sampleBody();
