@@ -94,7 +94,10 @@ function importCard(ctx: SectionContext): HTMLElement {
         }, aborter.signal);
         if (answer.status === 401) void ctx.api.get('chat-ingress', '/auth/me').catch(() => undefined); // signs out
         if (answer.status >= 400) {
-          const p = typeof answer.body === 'object' && answer.body ? (answer.body as object) : { detail: String(answer.body) };
+          const p: { detail?: string } = typeof answer.body === 'object' && answer.body ? (answer.body as object) : { detail: String(answer.body) };
+          if (answer.status === 413) {
+            p.detail = `${p.detail ?? 'the file is too large'} (${kb(chosen.size)}): split it, raise the console's BODY_LIMIT_BYTES, or use viability's command-line import`;
+          }
           throw new ApiError({ status: answer.status, ...p });
         }
         const out = answer.body as ImportOutcome;
