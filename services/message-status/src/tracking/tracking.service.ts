@@ -307,7 +307,8 @@ export class TrackingService {
          FROM unnest($13::uuid[], $14::text[], $15::smallint[], $16::timestamptz[], $17::text[], $18::text[], $19::text[], $20::text[],
                      $21::bool[], $22::uuid[], $23::text[], $24::uuid[], $25::text[], $26::timestamptz[])
            AS u(id, status, rank, at, reason, code, title, details, retryable, channel_id, provider, conversation_id, pmid, created)
-         WHERE x.id = u.id)
+         -- The ANY lets the rows be found through the primary key (a join alone was planned as a table scan).
+         WHERE x.id = u.id AND x.id = ANY($13::uuid[]))
        SELECT pg_notify($27, p) FROM unnest($28::text[]) AS p`,
       [tl.mid, tl.tenant, tl.status, tl.source, tl.ts, tl.reportable, tl.applied, tl.code, tl.title, tl.details, tl.reason, tl.eventId,
         upd.id, upd.status, upd.rank, upd.at, upd.reason, upd.code, upd.title, upd.details, upd.retryable,
@@ -338,11 +339,14 @@ export class TrackingService {
     const fresh = ids.length > 0 ? await this.insertNew(m, ids, groups) : new Set<string>();
     const keys = [...new Map(byProviderId.map((i) => [key(i.channelId, i.providerMessageId), i])).values()];
     const rows: MessageRow[] = await m.query(
+      // Ids and provider-id lookups both as index probes (LIMIT 1 keeps each lookup on the unique index;
+      // a join here was planned as a sort of the whole table).
       `SELECT ${ROW_COLUMNS} FROM ${S}.messages
-        WHERE id IN (SELECT unnest($1::uuid[])
-                     UNION ALL
-                     SELECT x.id FROM unnest($2::uuid[], $3::text[]) AS k(channel_id, pmid)
-                       JOIN ${S}.messages x ON x.channel_id = k.channel_id AND x.provider_message_id = k.pmid)
+        WHERE id = ANY($1::uuid[] || ARRAY(
+          SELECT x.id FROM unnest($2::uuid[], $3::text[]) AS k(channel_id, pmid)
+           CROSS JOIN LATERAL (SELECT id FROM ${S}.messages
+                                WHERE channel_id = k.channel_id AND provider_message_id = k.pmid AND provider_message_id IS NOT NULL
+                                LIMIT 1) AS x))
         ORDER BY id FOR UPDATE`,
       [ids, keys.map((k) => k.channelId), keys.map((k) => k.providerMessageId)],
     );
