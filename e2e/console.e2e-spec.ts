@@ -195,10 +195,17 @@ describe('console: integrations, keys and access in the browser', () => {
     expect(await page.textContent('.reply-text')).toBe('Protocolo T-1001');
     await page.screenshot({ path: join(artifacts, 'console-integration-test.png'), fullPage: true });
 
-    // A field the API refuses: its problem sits beside that field.
-    await page.fill('[data-field="request.headers.0.name"]', 'Bad Header');
+    // Headers as text lines: the rows carry over; a line the API refuses gets its problem beside the text.
+    await page.selectOption('select[name="headersMode"]', 'text');
+    expect(await page.inputValue('textarea[name="headersText"]')).toBe('X-Api-Key: {secret.crmKey}');
+    await page.fill('textarea[name="headersText"]', 'X-Api-Key: {secret.crmKey}\nnot a header line');
     await page.click('button[type="submit"]:has-text("Save")');
-    await expectEventually(async () => expect(await page.textContent('[data-error-for="request.headers"]')).toContain('headers'));
+    const headersError = page.locator('textarea[name="headersText"] + .error');
+    await expectEventually(async () => expect(await headersError.textContent()).toContain('is not "Name: value"'));
+    expect(await page.getAttribute('textarea[name="headersText"]', 'aria-invalid')).toBe('true');
+    await page.fill('textarea[name="headersText"]', 'X-Api-Key: {secret.crmKey}');
+    await page.click('button[type="submit"]:has-text("Save")');
+    await expectEventually(async () => expect(await headersError.textContent()).toBe(''));
 
     const saved = await api<Array<{ name: string; trigger: unknown; delivery: { timeoutMs: number } }>>(dispatcher.url, 'GET', '/integrations', key);
     const mine = saved.body.find((i) => i.name === 'Abrir chamado no CRM');

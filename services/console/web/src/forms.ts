@@ -1,5 +1,11 @@
 import { ApiError } from './api';
 
+/** The first match that is shown (a field can have two editors, one hidden), else the first match. */
+function visibleFirst(form: HTMLElement, selector: string): HTMLElement | null {
+  const all = [...form.querySelectorAll<HTMLElement>(selector)];
+  return all.find((e) => !e.closest('[hidden]')) ?? all[0] ?? null;
+}
+
 /** Clears the errors shown in a form. */
 export function clearErrors(form: HTMLElement): void {
   form.querySelectorAll<HTMLElement>('[data-error-for]').forEach((e) => (e.textContent = ''));
@@ -21,12 +27,12 @@ export function showErrors(form: HTMLElement, err: unknown): void {
   for (const e of err.problem.errors ?? []) {
     let name = e.field ?? '';
     let slot: HTMLElement | null = null;
-    while (name && !(slot = form.querySelector<HTMLElement>(`[data-error-for="${CSS.escape(name)}"]`))) {
+    while (name && !(slot = visibleFirst(form, `[data-error-for="${CSS.escape(name)}"]`))) {
       name = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : '';
     }
     if (slot) {
       slot.textContent = [slot.textContent, e.message].filter(Boolean).join('; ');
-      form.querySelector(`[data-field="${CSS.escape(name)}"]`)?.setAttribute('aria-invalid', 'true');
+      visibleFirst(form, `[data-field="${CSS.escape(name)}"]`)?.setAttribute('aria-invalid', 'true');
     } else rest.push(e.field ? `${e.field}: ${e.message}` : e.message);
   }
   if (general) general.textContent = rest.length || !err.problem.errors?.length ? [err.message, ...rest].join(' — ') : '';
