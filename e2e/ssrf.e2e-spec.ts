@@ -19,10 +19,47 @@ const literalCases = (port: number) => [
 ];
 
 /**
+ * The decoy: the one allow-listed address (127.0.0.2), on the canary's port, so a name that re-resolved
+ * from the decoy to 127.0.0.1 would land on the canary. Names starting with `redirect-` answer 302 to the
+ * canary (or, `redirect-metadata`, to the metadata address); anything else answers 200 `[]`.
+ */
+async function startDecoy(port: number, hosts: string[]): Promise<Server> {
+  const decoy = createServer((req, res) => {
+    const host = (req.headers.host ?? '').split(':')[0]!;
+    hosts.push(host);
+    if (host === 'redirect-metadata.ssrf.test') res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+    else if (host.startsWith('redirect') || host === 'geocoder.ssrf.test') res.writeHead(302, { location: `http://127.0.0.1:${port}/` }).end();
+    else res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+  });
+  await new Promise<void>((r) => decoy.listen(port, '127.0.0.2', r));
+  return decoy;
+}
+
+/**
+ * The test-only DNS table (fake-dns.cjs) for a service process: the SSRF table's host names answer
+ * privately, `redirect-*.ssrf.test` the decoy, and each `rebind` name the decoy on the first lookup and
+ * the canary's address on every later one.
+ */
+function fakeDns(rebind: string[], extra: Record<string, string[][]> = {}): Record<string, string> {
+  const table: Record<string, string[][]> = { ...extra };
+  for (const c of SSRF_CASES) if (c.resolvesTo) table[new URL(c.url).hostname.toLowerCase().replace(/\.$/, '')] = [c.resolvesTo];
+  for (const name of ['redirect-canary', 'redirect-metadata']) table[`${name}.ssrf.test`] = [['127.0.0.2']];
+  for (const name of rebind) table[`${name}.ssrf.test`] = [['127.0.0.2'], ['127.0.0.1']];
+  return {
+    EGRESS_ALLOW_PRIVATE: '127.0.0.2/32',
+    NODE_OPTIONS: `--require ${join(__dirname, 'fake-dns.cjs')}`,
+    ELO_E2E_FAKE_DNS: JSON.stringify(table),
+  };
+}
+
+/**
  * The SSRF table of libs/http-egress replayed through every path in the running services where a
  * user types a URL: an integration's URL, a SOAP integration's WSDL URL, a PBX profile's Click2Call
- * template. The services run as processes with no private range allowed. Each address is refused with
- * its reason, and a canary server on this machine's loopback never receives a request.
+ * template. The services run as processes with no private range allowed but the decoy's 127.0.0.2, and a
+ * test-only DNS (fake-dns.cjs) that answers the table's host names privately. Each address is refused
+ * with its reason, no redirect to a private address is followed, a name whose answer changes after the
+ * check is reached at the checked address, and a canary server on this machine's loopback never
+ * receives a request.
  */
 describe('SSRF through every user-given URL', () => {
   let infra: TestInfra;
@@ -30,6 +67,8 @@ describe('SSRF through every user-given URL', () => {
   let telephony: RunningService;
   let canary: Server;
   let canaryHits = 0;
+  let decoy: Server;
+  const decoyHosts: string[] = [];
   let port: number;
 
   beforeAll(async () => {
@@ -41,17 +80,26 @@ describe('SSRF through every user-given URL', () => {
     });
     await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
     port = (canary.address() as { port: number }).port;
-    const env = { DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0' };
+    decoy = await startDecoy(port, decoyHosts);
+    const env = {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
+      ...fakeDns(['rebind-integration', 'rebind-wsdl', 'rebind-pbx']),
+    };
     [dispatcher, telephony] = await Promise.all([startService('webhook-dispatcher', env), startService('telephony-bridge', env)]);
   }, 240_000);
 
   afterAll(async () => {
     await Promise.all([dispatcher?.stop(), telephony?.stop()]);
     await new Promise((r) => canary?.close(r));
+    await new Promise((r) => decoy?.close(r));
     await infra?.cleanup();
   });
 
-  const cases = () => literalCases(port);
+  // The literal table and the canary, plus the table's host names (answered privately by the fake DNS).
+  const cases = () => [
+    ...literalCases(port),
+    ...SSRF_CASES.filter((c) => c.resolvesTo).map((c) => ({ id: c.id, url: c.url, reason: c.reason })),
+  ];
 
   it('refuses every address with a clear reason and reaches nothing', async () => {
     const base = dispatcher.url;
@@ -97,6 +145,51 @@ describe('SSRF through every user-given URL', () => {
     expect(failures).toEqual([]);
     expect(canaryHits).toBe(0);
   }, 240_000);
+
+  it('follows no redirect to a private address, and stays on the checked address when DNS changes', async () => {
+    const base = dispatcher.url;
+    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'R' })).body.id;
+    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'r', permissions: TENANT_PERMISSIONS })).body.key;
+    type Outcome = { ok: boolean; text: string };
+    const paths: Record<string, (url: string) => Promise<Outcome>> = {
+      integration: async (url) => {
+        const c = await api<{ id: string }>(base, 'POST', '/integrations', key, { name: `r http ${url}`, kind: 'http', request: { method: 'POST', url }, trigger: { eventTypes: ['chat.message.received'] } });
+        const t = await api<{ ok: boolean }>(base, 'POST', `/integrations/${c.body.id}/test`, key, {});
+        return { ok: t.body.ok, text: JSON.stringify(t.body) };
+      },
+      wsdl: async (url) => {
+        const c = await api<{ id: string }>(base, 'POST', '/integrations', key, { name: `r soap ${url}`, kind: 'soap', soap: { wsdlUrl: url, operation: 'Op', version: '1.1', params: [] }, trigger: { eventTypes: ['chat.message.received'] } });
+        // Saving a SOAP integration may read the WSDL at once and refuse it with the reason.
+        if (c.status !== 201) return { ok: false, text: `${c.status} ${JSON.stringify(c.body)}` };
+        const t = await api<{ ok: boolean }>(base, 'POST', `/integrations/${c.body.id}/test`, key, {});
+        return { ok: t.body.ok, text: JSON.stringify(t.body) };
+      },
+      pbx: async (url) => {
+        const p = await api<{ id: string }>(telephony.url, 'POST', '/pbx-profiles', key, {
+          name: `r ${url}`, allowedCidrs: [], preset: 'custom', click2call: { request: { method: 'POST', url: `${url}c2c` }, callId: { from: 'text' } },
+        });
+        const r = await api(telephony.url, 'POST', '/calls', key, { ramal: '2001', telefone: '41988445566', profileId: p.body.id });
+        return { ok: r.status < 300, text: `${r.status} ${JSON.stringify(r.body)}` };
+      },
+    };
+    const failures: string[] = [];
+    let checks = 0;
+    for (const [name, run] of Object.entries(paths)) {
+      for (const target of ['redirect-canary', 'redirect-metadata']) {
+        const o = await run(`http://${target}.ssrf.test:${port}/`);
+        checks++;
+        if (o.ok || !o.text.includes('302')) failures.push(`${name} ${target}: ${o.text.slice(0, 300)}`);
+      }
+      // The first lookup answers the allow-listed decoy, any later one the canary: the request reaches the decoy.
+      const before = decoyHosts.length;
+      await run(`http://rebind-${name}.ssrf.test:${port}/`);
+      checks++;
+      if (!decoyHosts.slice(before).includes(`rebind-${name}.ssrf.test`)) failures.push(`${name} rebind: the decoy saw ${JSON.stringify(decoyHosts.slice(before))}`);
+    }
+    process.stdout.write(`ssrf redirects and rebinding: ${checks} checks\n`);
+    expect(failures).toEqual([]);
+    expect(canaryHits).toBe(0);
+  }, 120_000);
 });
 
 /**
@@ -144,29 +237,12 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
     });
     await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
     port = (canary.address() as { port: number }).port;
-    // Same port on 127.0.0.2: a name that re-resolves from the decoy to 127.0.0.1 would land on the canary.
-    decoy = createServer((req, res) => {
-      const host = (req.headers.host ?? '').split(':')[0]!;
-      decoyHosts.push(host);
-      if (host === 'redirect-metadata.ssrf.test') res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
-      else if (host.startsWith('redirect') || host === 'geocoder.ssrf.test') res.writeHead(302, { location: `http://127.0.0.1:${port}/` }).end();
-      else res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
-    });
-    await new Promise<void>((r) => decoy.listen(port, '127.0.0.2', r));
-
-    const dnsTable: Record<string, string[][]> = {};
-    for (const c of SSRF_CASES) if (c.resolvesTo) dnsTable[new URL(c.url).hostname.toLowerCase().replace(/\.$/, '')] = [c.resolvesTo];
-    for (const name of ['redirect-canary', 'redirect-metadata']) dnsTable[`${name}.ssrf.test`] = [['127.0.0.2']];
-    // Rebinding: the first lookup answers the allow-listed decoy, every later one the canary.
-    for (const name of ['rebind-sms', 'rebind-upstream']) dnsTable[`${name}.ssrf.test`] = [['127.0.0.2'], ['127.0.0.1']];
-    // The geocoder's one host name: each lookup the next blocked address, then the decoy (302 to the canary).
-    dnsTable['geocoder.ssrf.test'] = [...answerCases(port).map((c) => c.answers), ['127.0.0.2']];
-
+    decoy = await startDecoy(port, decoyHosts);
     viability = await startService('viability', {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
-      EGRESS_ALLOW_PRIVATE: '127.0.0.2/32', FINDME_PUBLIC_URL: 'https://elo.example.net',
-      GEOCODER_BASE_URL: `http://geocoder.ssrf.test:${port}`, GEOCODER_MIN_INTERVAL_MS: '0',
-      NODE_OPTIONS: `--require ${join(__dirname, 'fake-dns.cjs')}`, ELO_E2E_FAKE_DNS: JSON.stringify(dnsTable),
+      FINDME_PUBLIC_URL: 'https://elo.example.net', GEOCODER_BASE_URL: `http://geocoder.ssrf.test:${port}`, GEOCODER_MIN_INTERVAL_MS: '0',
+      // The geocoder's one host name: each lookup the next blocked address, then the decoy (302 to the canary).
+      ...fakeDns(['rebind-sms', 'rebind-upstream'], { 'geocoder.ssrf.test': [...answerCases(port).map((c) => c.answers), ['127.0.0.2']] }),
     });
   }, 240_000);
 
