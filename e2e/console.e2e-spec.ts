@@ -221,6 +221,7 @@ describe('console: integrations, keys and access in the browser', () => {
     expect(await page.locator('code.secret-once').textContent()).toMatch(/^whsec_/);
     await page.click('button:has-text("Delete integration")');
     await page.waitForSelector('h1:has-text("Integrations")');
+    await page.waitForSelector('#status:has-text("Integration Abrir chamado no CRM deleted.")');
     await expectEventually(async () => expect(await page.locator('td:has-text("Abrir chamado no CRM")').count()).toBe(0));
     expect((await api(dispatcher.url, 'GET', '/integrations', key)).body).toEqual([]);
   }, 45_000);

@@ -16,7 +16,11 @@ let current: { api: ApiClient; principal: Principal } | undefined;
 /** Bumped on every render, so a slow section that finishes late does not overwrite a newer one. */
 let generation = 0;
 
+/** When the last notice was shown: one shown just before a navigation (save, then go) survives it. */
+let noticeAt = 0;
+
 function notify(message: string, kind: 'ok' | 'bad' = 'ok'): void {
+  noticeAt = message ? Date.now() : 0;
   status.textContent = message;
   status.className = `notice${kind === 'bad' ? ' bad' : ''}`;
   status.hidden = !message;
@@ -113,7 +117,7 @@ async function render(): Promise<void> {
   const r = route();
   const section = list.find((s) => s.id === r.id) ?? list[0];
   buildNav(principal, list, section?.id ?? '');
-  notify('');
+  if (Date.now() - noticeAt > 1000) notify('');
   const root = h('div', { class: 'section', 'data-section': section?.id ?? '' });
   main.replaceChildren(root);
   if (!section) {

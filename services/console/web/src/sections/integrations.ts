@@ -568,8 +568,8 @@ async function renderEditor(root: HTMLElement, ctx: SectionContext, id: string |
       if (!confirm(`Delete "${saved?.name ?? ''}" and its deliveries?`)) return;
       void submitting(form, remove, async () => {
         await api.del(WD, `/integrations/${id}`);
+        notify(`Integration ${saved?.name ?? ''} deleted.`);
         ctx.go('integrations');
-        notify('Integration deleted.');
       });
     });
     form.querySelector('.actions')?.append(rotate, remove);
