@@ -46,6 +46,10 @@ describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for
     const missing = await call('POST', '/wsdl/operations', { wsdlUrl: `${pbx.url}/nothing-here` });
     expect(missing.status).toBe(422);
     expect(missing.body.errors).toEqual([{ field: 'wsdlUrl', message: expect.stringContaining('the WSDL could not be read') }]);
+    // Fetched through the egress policy: the cloud metadata address is refused before any connection.
+    const metadata = await call('POST', '/wsdl/operations', { wsdlUrl: 'http://169.254.169.254/latest/meta-data?wsdl' });
+    expect(metadata.status).toBe(422);
+    expect(metadata.body.errors[0].message).toMatch(/block|not allowed|refused/i);
     const notUrl = await call('POST', '/wsdl/operations', { wsdlUrl: 'not a url' });
     expect(notUrl.status).toBe(422);
     expect((await call('POST', '/wsdl/operations', {})).status).toBe(400);
