@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
+import { createEvent, type CloudEvent } from '@elo/contracts';
 import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import type { TestInfra } from '@elo/testing';
@@ -7,6 +9,25 @@ import { AppModule, SERVICE } from '../src/app.module';
 import { WebhookDispatcherConfig } from '../src/config/webhook-dispatcher.config';
 
 export const ADMIN_KEY = 'a'.repeat(40);
+
+/** A customer's WhatsApp text message (`chat.message.received`) in a conversation of `tenantId`. */
+export function messageReceived(tenantId: string, text: string, conversationId = randomUUID()): CloudEvent {
+  return createEvent({
+    type: 'chat.message.received',
+    tenantId,
+    source: 'elo://chat-ingress',
+    subject: conversationId,
+    data: {
+      channelId: randomUUID(),
+      provider: 'whatsapp',
+      conversationId,
+      providerMessageId: `wamid.${randomUUID()}`,
+      contact: { phone: '+5511999990000', name: 'Ana Souza', attributes: { cpf: '12345678909', email: 'ana@example.com' } },
+      message: { kind: 'text', text },
+      providerTimestamp: new Date().toISOString(),
+    },
+  });
+}
 
 export interface RunningApp {
   app: INestApplication;

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createEvent, type ChatMessageSendRequested, type CloudEvent, type IntegrationDeliveryOutcome, type IntegrationDisabled } from '@elo/contracts';
+import { createEvent, type ChatMessageSendRequested, type IntegrationDeliveryOutcome, type IntegrationDisabled } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { Webhook } from 'standardwebhooks';
-import { api, FakeEndpoint, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
 
 describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP endpoints)', () => {
   let infra: TestInfra;
@@ -13,23 +13,6 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
   let crm: FakeEndpoint;
   let a: { tenantId: string; key: string };
   let call: ReturnType<typeof api>;
-
-  const messageReceived = (tenantId: string, text: string, conversationId = randomUUID()): CloudEvent =>
-    createEvent({
-      type: 'chat.message.received',
-      tenantId,
-      source: 'elo://chat-ingress',
-      subject: conversationId,
-      data: {
-        channelId: randomUUID(),
-        provider: 'whatsapp',
-        conversationId,
-        providerMessageId: `wamid.${randomUUID()}`,
-        contact: { phone: '+5511999990000', name: 'Ana Souza', attributes: { cpf: '12345678909', email: 'ana@example.com' } },
-        message: { kind: 'text', text },
-        providerTimestamp: new Date().toISOString(),
-      },
-    });
 
   beforeAll(async () => {
     infra = await createTestInfra('dispatcher_deliveries');

@@ -1,14 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEvent, type CloudEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { api, FakeEndpoint, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
 
 const listen = (server: TcpServer | HttpsServer): Promise<number> =>
   new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
@@ -20,17 +18,6 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
   let probe: BusProbe;
   let a: { tenantId: string; key: string };
   let call: ReturnType<typeof api>;
-
-  const event = (tenantId: string, text: string): CloudEvent => {
-    const conversationId = randomUUID();
-    return createEvent({
-      type: 'chat.message.received', tenantId, source: 'elo://chat-ingress', subject: conversationId,
-      data: {
-        channelId: randomUUID(), provider: 'whatsapp', conversationId, providerMessageId: `wamid.${randomUUID()}`,
-        contact: { phone: '+5511999990000', name: 'Ana' }, message: { kind: 'text', text }, providerTimestamp: new Date().toISOString(),
-      },
-    });
-  };
 
   /** An integration posting to `url` on messages saying `word`; answers its id. */
   async function integration(word: string, url: string, delivery: Body): Promise<string> {
@@ -85,7 +72,7 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
     const port = await listen(silent);
     try {
       const id = await integration('SILENT', `http://127.0.0.1:${port}/never`, { retryScheduleSeconds: [1, 1], timeoutMs: 500 });
-      await probe.publish(event(a.tenantId, 'SILENT'));
+      await probe.publish(messageReceived(a.tenantId, 'SILENT'));
       const { delivery, attempts } = await attemptsOf(id, 1);
       expect(attempts[0]).toMatchObject({ attempt: 1, errorClass: 'timeout', httpStatus: null, response: null });
       expect(attempts[0].durationMs).toBeGreaterThanOrEqual(450);
@@ -107,7 +94,7 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
     busy.handler = () => ({ status: 429 });
     try {
       const id = await integration('BUSY', `${busy.url}/busy`, { retryScheduleSeconds: [1, 1] });
-      await probe.publish(event(a.tenantId, 'BUSY'));
+      await probe.publish(messageReceived(a.tenantId, 'BUSY'));
       const { delivery, attempts } = await attemptsOf(id, 1);
       expect(attempts[0]).toMatchObject({ errorClass: 'http_status', httpStatus: 429 });
       expect(Date.parse(delivery.nextAttemptAt as string) - Date.parse(attempts[0].at as string)).toBeGreaterThanOrEqual(60_000);
@@ -142,7 +129,7 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
 
     it('the untrusted certificate is logged as tls, retried on the schedule, and no request reaches the server', async () => {
       const id = await integration('TLS', `https://127.0.0.1:${port}/hook`, { retryScheduleSeconds: [1] });
-      await probe.publish(event(a.tenantId, 'TLS'));
+      await probe.publish(messageReceived(a.tenantId, 'TLS'));
       const { delivery, attempts } = await attemptsOf(id, 2);
       expect(attempts.map((x) => x.errorClass)).toEqual(['tls', 'tls']);
       expect(attempts[0].error).toContain('tls');
@@ -160,7 +147,7 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
     await close(closed);
     const dnsId = await integration('NODNS', 'http://elo-no-such-host.invalid/hook', { retryScheduleSeconds: [1] });
     const connId = await integration('REFUSED', `http://127.0.0.1:${port}/hook`, { retryScheduleSeconds: [1] });
-    await probe.publish(event(a.tenantId, 'NODNS'), event(a.tenantId, 'REFUSED'));
+    await probe.publish(messageReceived(a.tenantId, 'NODNS'), messageReceived(a.tenantId, 'REFUSED'));
 
     const dns = await attemptsOf(dnsId, 2);
     expect(dns.attempts.map((x) => x.errorClass)).toEqual(['dns', 'dns']);

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { createEvent, type CloudEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { Client } from 'pg';
-import { api, FakeEndpoint, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
 
 describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ, a local endpoint)', () => {
   let infra: TestInfra;
@@ -12,17 +10,6 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
   let sink: FakeEndpoint;
   let a: { tenantId: string; key: string };
   let call: ReturnType<typeof api>;
-
-  const event = (tenantId: string, text: string): CloudEvent => {
-    const conversationId = randomUUID();
-    return createEvent({
-      type: 'chat.message.received', tenantId, source: 'elo://chat-ingress', subject: conversationId,
-      data: {
-        channelId: randomUUID(), provider: 'whatsapp', conversationId, providerMessageId: `wamid.${randomUUID()}`,
-        contact: { phone: '+5511999990000', name: 'Ana' }, message: { kind: 'text', text }, providerTimestamp: new Date().toISOString(),
-      },
-    });
-  };
 
   /** Every page of `path` (with `query`), following X-Next-Cursor with the cursor alone. */
   async function pages(path: string, query: string): Promise<Body[][]> {
@@ -60,7 +47,7 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
       trigger: { eventTypes: ['chat.message.received'] }, delivery: { retryScheduleSeconds: [] },
     });
     const id = created.body.id as string;
-    await probe.publish(...Array.from({ length: 7 }, (_, i) => event(a.tenantId, `OK ${i}`)), ...Array.from({ length: 2 }, () => event(a.tenantId, 'FAIL')));
+    await probe.publish(...Array.from({ length: 7 }, (_, i) => messageReceived(a.tenantId, `OK ${i}`)), ...Array.from({ length: 2 }, () => messageReceived(a.tenantId, 'FAIL')));
     await expectEventually(async () => {
       const all = await call('GET', `/integrations/${id}/deliveries`);
       expect((all.body as unknown as Body[]).filter((d) => d.outcome !== 'pending')).toHaveLength(9);
@@ -110,7 +97,7 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
       trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'RETRY' }] },
       delivery: { retryScheduleSeconds: [0, 0, 0, 0] },
     });
-    await probe.publish(event(a.tenantId, 'RETRY'));
+    await probe.publish(messageReceived(a.tenantId, 'RETRY'));
     let deliveryId = '';
     await expectEventually(async () => {
       const list = await call('GET', `/integrations/${created.body.id}/deliveries?outcome=failed`);
