@@ -175,7 +175,7 @@ function headersEditor(fieldName: string, initial: HttpRequest['headers'], onCha
   });
   sync();
   return {
-    el: h('div', {}, field('Enter headers', mode), rows.el, textField),
+    el: h('div', {}, field('Headers entered', mode), rows.el, textField),
     get: (): HttpRequest['headers'] => (mode.value === 'text' ? text.value : rows.get().map((p) => ({ name: p.key, value: p.value }))),
   };
 }
