@@ -18,6 +18,12 @@ const literalCases = (port: number) => [
   { id: 'canary IPv6 loopback', url: `http://[::1]:${port}/`, reason: 'loopback' },
 ];
 
+/** Secrets the tenants configure in these tests: no log line of any service may contain them. */
+const UPSTREAM_SECRET = 'upstream-secret-5f3a9c0e71';
+const SMS_AUTH = [{ name: 'Authorization', value: 'Bearer sms-secret-77d1e0b4c2' }];
+const leaked = (logs: string, secrets: string[]) => secrets.filter((x) => logs.includes(x));
+const ENCRYPTION_KEY = Buffer.alloc(32, 3).toString('base64'); // stack.ts's
+
 /**
  * The decoy: the one allow-listed address (127.0.0.2), on the canary's port, so a name that re-resolved
  * from the decoy to 127.0.0.1 would land on the canary. Names starting with `redirect-` answer 302 to the
@@ -142,6 +148,7 @@ describe('SSRF through every user-given URL', () => {
       checked++;
     }
     process.stdout.write(`ssrf: ${cases().length} addresses × 3 paths = ${checked} checks\n`);
+    expect(leaked(dispatcher.output() + telephony.output(), [key, ADMIN_KEY, ENCRYPTION_KEY])).toEqual([]);
     expect(failures).toEqual([]);
     expect(canaryHits).toBe(0);
   }, 240_000);
@@ -269,7 +276,7 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
     for (const c of urlCases(port)) {
       // 1. FindME SMS provider: the template's URL, called when a link is sent.
       const template = await api(base, 'PUT', '/findme/sms', key, {
-        method: 'POST', url: c.url, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] },
+        method: 'POST', url: c.url, headers: SMS_AUTH, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] },
       });
       if (template.status === 204) {
         const sent = await api<{ sms?: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566' });
@@ -279,7 +286,7 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
       checks.sms++;
 
       // 2. Upstream inventory: the base URL the pages are fetched from, by "sync now".
-      const upstream = await api(base, 'PUT', '/inventory/upstream', key, { baseUrl: c.url.replace(/\/$/, ''), token: 'upstream-token' });
+      const upstream = await api(base, 'PUT', '/inventory/upstream', key, { baseUrl: c.url.replace(/\/$/, ''), token: UPSTREAM_SECRET });
       if (upstream.status === 200) {
         const sync = await api<{ detail?: string }>(base, 'POST', '/inventory/sync', key, {});
         if (sync.status !== 502 || !explains(sync.body.detail ?? '', c)) failures.push(`upstream ${c.id}: ${sync.status} ${JSON.stringify(sync.body).slice(0, 200)}`);
@@ -302,10 +309,10 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
 
     // 4. DNS that changes between check and connect: the request goes to the address that was checked.
     const hostsBefore = decoyHosts.length;
-    expect((await api(base, 'PUT', '/findme/sms', key, { method: 'POST', url: `http://rebind-sms.ssrf.test:${port}/sms`, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] } })).status).toBe(204);
+    expect((await api(base, 'PUT', '/findme/sms', key, { method: 'POST', url: `http://rebind-sms.ssrf.test:${port}/sms`, headers: SMS_AUTH, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] } })).status).toBe(204);
     expect((await api<{ sms: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566' })).body.sms).toBe('sent');
     checks.sms++;
-    expect((await api(base, 'PUT', '/inventory/upstream', key, { baseUrl: `http://rebind-upstream.ssrf.test:${port}`, token: 'upstream-token' })).status).toBe(200);
+    expect((await api(base, 'PUT', '/inventory/upstream', key, { baseUrl: `http://rebind-upstream.ssrf.test:${port}`, token: UPSTREAM_SECRET })).status).toBe(200);
     // The first page went to the decoy; the next lookup answers the canary's address and is refused.
     const rebound = await api<{ detail?: string }>(base, 'POST', '/inventory/sync', key, {});
     expect(rebound.status).toBe(502);
@@ -315,6 +322,9 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
 
     process.stdout.write(`ssrf viability: ${urlCases(port).length} URLs × SMS + upstream, ${answerCases(port).length + 1} geocoder answers; checks ${JSON.stringify(checks)}\n`);
     process.stdout.write(`ssrf viability: refused when saved ${JSON.stringify(refusedOnSave)}\n`);
+    // The refusals are logged with their reasons, never with the secrets of the requests refused.
+    expect(viability.output()).toContain('FindME SMS not sent');
+    expect(leaked(viability.output(), [UPSTREAM_SECRET, 'sms-secret-77d1e0b4c2', key, ADMIN_KEY, ENCRYPTION_KEY])).toEqual([]);
     expect(failures).toEqual([]);
     // Only URLs that do not parse, other schemes and fragments stop at the settings; every address reaches the guard.
     for (const ids of Object.values(refusedOnSave)) {
