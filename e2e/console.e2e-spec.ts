@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { createEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { listen } from 'soap';
-import { ADMIN_KEY, api, buildOnce, root, startService, type RunningService } from './stack';
+import { ADMIN_KEY, api, buildOnce, launchChromium, root, startService, type RunningService } from './stack';
 
 /** A CRM the integration calls: records what it got, answers 201 with a ticket and a header of its own. */
 async function fakeCrm(): Promise<{ url: string; got: Array<{ method: string; url: string; headers: IncomingHttpHeaders; body: string }>; close(): Promise<void> }> {
@@ -107,10 +107,7 @@ describe('console: integrations, keys and access in the browser', () => {
       MESSAGE_STATUS_URL: 'http://127.0.0.1:9',
     });
     tenantId = (await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Integrações' })).body.id;
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
   }, 240_000);
 
