@@ -2,6 +2,10 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { envelopeProblems, type CloudEvent } from './envelope';
 import { EVENT_CATALOGUE, isEventType, type EventPayload, type EventType } from './events/catalogue';
+import { memoiseValidationMetadata } from './validation-cache';
+
+// Every service validates each event it publishes and consumes, and each request body: see why there.
+memoiseValidationMetadata();
 
 function flatten(errors: ValidationError[], prefix = ''): string[] {
   return errors.flatMap((e) => {
