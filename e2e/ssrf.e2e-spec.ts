@@ -1,6 +1,7 @@
 import { TENANT_PERMISSIONS } from '@elo/auth';
 import { SSRF_CASES } from '@elo/http-egress';
-import { createTestInfra, type TestInfra } from '@elo/testing';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { ADMIN_KEY, api, buildOnce, startService, type RunningService } from './stack';
@@ -331,5 +332,96 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
       expect(ids.every((id) => SSRF_CASES.some((c) => c.id === id && (c.kind === 'invalid_url' || c.reason === 'scheme' || c.url.includes('#'))))).toBe(true);
     }
     expect(canaryHits).toBe(0);
+  }, 240_000);
+});
+
+/**
+ * The same table through chat-ingress's one user-given URL it calls itself: a generic channel's
+ * callbackUrl, where replies are POSTed (signed, Standard Webhooks). One channel a URL, one reply each;
+ * every reply fails at once with the egress refusal as its error (code `blocked` and the reason), a
+ * redirect is not followed (failed with the 302), a rebinding name is reached at the checked address,
+ * and the loopback canary hears nothing.
+ */
+describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
+  let infra: TestInfra;
+  let chat: RunningService;
+  let probe: BusProbe;
+  let canary: Server;
+  let canaryHits = 0;
+  let decoy: Server;
+  const decoyHosts: string[] = [];
+  let port: number;
+
+  beforeAll(async () => {
+    await buildOnce();
+    infra = await createTestInfra('ssrf-chat');
+    canary = createServer((_req, res) => {
+      canaryHits++;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
+    port = (canary.address() as { port: number }).port;
+    decoy = await startDecoy(port, decoyHosts);
+    chat = await startService('chat-ingress', {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0', ...fakeDns(['rebind-callback']),
+    });
+    probe = await BusProbe.connect(infra.amqpUrl, ['chat.message.status', 'chat.message.sent']);
+  }, 240_000);
+
+  afterAll(async () => {
+    await probe?.close();
+    await chat?.stop();
+    await new Promise((r) => canary?.close(r));
+    await new Promise((r) => decoy?.close(r));
+    await infra?.cleanup();
+  });
+
+  it('fails every reply to a refused callback URL with the reason, follows no redirect, and reaches nothing', async () => {
+    const base = chat.url;
+    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'C' })).body.id;
+    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'c', permissions: TENANT_PERMISSIONS })).body.key;
+    const urls = [
+      ...literalCases(port).map((c) => ({ ...c, expect: 'blocked' as const })),
+      ...SSRF_CASES.filter((c) => c.resolvesTo).map((c) => ({ id: c.id, url: c.url, reason: c.reason, expect: 'blocked' as const })),
+      { id: 'redirect to the canary', url: `http://redirect-canary.ssrf.test:${port}/`, reason: '302', expect: 'redirect' as const },
+      { id: 'redirect to metadata', url: `http://redirect-metadata.ssrf.test:${port}/`, reason: '302', expect: 'redirect' as const },
+      { id: 'rebinding', url: `http://rebind-callback.ssrf.test:${port}/`, reason: '', expect: 'sent' as const },
+    ];
+    const failures: string[] = [];
+    const sent = new Map<string, (typeof urls)[number]>();
+    const refusedOnSave: string[] = [];
+    for (const [i, c] of urls.entries()) {
+      const ch = await api<{ id: string }>(base, 'POST', '/channels', key, { provider: 'generic', name: `ssrf ${i}`, callbackUrl: c.url });
+      if (ch.status === 400) {
+        refusedOnSave.push(c.id);
+        continue;
+      }
+      if (ch.status !== 201) {
+        failures.push(`${c.id}: channel answered ${ch.status}`);
+        continue;
+      }
+      const msg = await api<{ messageId: string }>(base, 'POST', '/messages', key, { channelId: ch.body.id, contact: { providerUserId: 'cust-1' }, message: { kind: 'text', text: 'oi' } });
+      if (msg.status !== 202) failures.push(`${c.id}: send answered ${msg.status} ${JSON.stringify(msg.body)}`);
+      else sent.set(msg.body.messageId, c);
+    }
+    type Status = { messageId?: string; status: string; error?: { code: string; title?: string } };
+    const outcome = (id: string): Status | undefined =>
+      probe.ofType<Status>('chat.message.status').map((e) => e.data).find((d) => d.messageId === id && d.status === 'failed') ??
+      (probe.ofType<{ messageId: string }>('chat.message.sent').some((e) => e.data.messageId === id) ? { messageId: id, status: 'sent' } : undefined);
+    await expectEventually(() => expect([...sent.keys()].filter((id) => !outcome(id))).toEqual([]), { timeoutMs: 30_000 });
+    for (const [id, c] of sent) {
+      const o = outcome(id)!;
+      const text = `${o.status} ${o.error?.code ?? ''} ${o.error?.title ?? ''}`;
+      const fine = c.expect === 'blocked' ? o.status === 'failed' && o.error?.code === 'blocked' && text.includes(c.reason)
+        : c.expect === 'redirect' ? o.status === 'failed' && text.includes('302')
+          : o.status === 'sent';
+      if (!fine) failures.push(`${c.id}: ${text}`);
+    }
+    process.stdout.write(`ssrf chat-ingress callback: ${urls.length} URLs, ${sent.size} replies checked, ${refusedOnSave.length} URLs refused when saved ${JSON.stringify(refusedOnSave)}\n`);
+    expect(failures).toEqual([]);
+    expect(refusedOnSave.every((id) => SSRF_CASES.some((c) => c.id === id && (c.reason === 'scheme' || c.kind === 'invalid_url')))).toBe(true);
+    expect(decoyHosts).toContain('rebind-callback.ssrf.test');
+    expect(canaryHits).toBe(0);
+    expect(leaked(chat.output(), [key, ADMIN_KEY, ENCRYPTION_KEY])).toEqual([]);
   }, 240_000);
 });
