@@ -113,12 +113,14 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** CPU time so far of each PostgreSQL backend serving one database (its process title names it), in ms by pid. */
+/** CPU time so far of each PostgreSQL client backend serving one database (its process title names it), in ms by pid. */
 function pgCpuMs(database: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(` ${database} `)) out.set(pid, cpuMs(Number(pid)));
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      // Client backends only: an autovacuum worker names the database too, but its work is not the webhooks'.
+      if (title.includes(` ${database} `) && !title.includes('autovacuum')) out.set(pid, cpuMs(Number(pid)));
     } catch {
       /* the process ended meanwhile */
     }
