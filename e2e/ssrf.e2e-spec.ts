@@ -1,7 +1,7 @@
 import { TENANT_PERMISSIONS } from '@elo/auth';
 import { SSRF_CASES } from '@elo/http-egress';
 import { BusProbe } from '@elo/messaging';
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { createTestInfra, expectEventually, withAdminClient, type TestInfra } from '@elo/testing';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { ADMIN_KEY, api, buildOnce, startService, type RunningService } from './stack';
@@ -250,7 +250,7 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
       FINDME_PUBLIC_URL: 'https://elo.example.net', GEOCODER_BASE_URL: `http://geocoder.ssrf.test:${port}`, GEOCODER_MIN_INTERVAL_MS: '0',
       // The geocoder's one host name: each lookup the next blocked address, then the decoy (302 to the canary).
-      ...fakeDns(['rebind-sms', 'rebind-upstream'], { 'geocoder.ssrf.test': [...answerCases(port).map((c) => c.answers), ['127.0.0.2']] }),
+      ...fakeDns(['rebind-sms', 'rebind-upstream', 'rebind-findme'], { 'geocoder.ssrf.test': [...answerCases(port).map((c) => c.answers), ['127.0.0.2']] }),
     });
   }, 240_000);
 
@@ -331,6 +331,49 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
     for (const ids of Object.values(refusedOnSave)) {
       expect(ids.every((id) => SSRF_CASES.some((c) => c.id === id && (c.kind === 'invalid_url' || c.reason === 'scheme' || c.url.includes('#'))))).toBe(true);
     }
+    expect(canaryHits).toBe(0);
+  }, 240_000);
+
+  it('calls no refused FindME callback URL: each callback fails with the reason, redirects are not followed', async () => {
+    const base = viability.url;
+    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'F' })).body.id;
+    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'f', permissions: TENANT_PERMISSIONS })).body.key;
+    const cases = [
+      ...urlCases(port).filter((c) => c.expect !== 'invalid'),
+      { id: 'rebinding', url: `http://rebind-findme.ssrf.test:${port}/`, reason: 'answered 200', expect: 'sent' as const },
+    ];
+    const failures: string[] = [];
+    const links = new Map<string, (typeof cases)[number]>();
+    const refusedOnSave: string[] = [];
+    for (const c of cases) {
+      const created = await api<{ id: string; link: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566', callbackUrl: c.url });
+      if (created.status === 400) {
+        refusedOnSave.push(c.id);
+        continue;
+      }
+      const token = created.body.link?.split('/findme/')[1];
+      const confirmed = await api(base, 'POST', `/findme/${token}/confirm`, undefined, { lat: -25.4284, lng: -49.2733 });
+      if (created.status !== 201 || confirmed.status !== 200) failures.push(`${c.id}: ${created.status}/${confirmed.status} ${JSON.stringify(confirmed.body).slice(0, 200)}`);
+      else links.set(created.body.id, c);
+    }
+    const statuses = () => withAdminClient(infra.databaseUrl, async (db) =>
+      new Map((await db.query<{ id: string; callback_status: string | null }>('SELECT id, callback_status FROM viability.findme_links')).rows.map((r) => [r.id, r.callback_status])));
+    const done = await expectEventually(async () => {
+      const now = await statuses();
+      expect([...links.keys()].filter((id) => !now.get(id))).toEqual([]);
+      return now;
+    }, { timeoutMs: 30_000 });
+    for (const [id, c] of links) {
+      const status = done.get(id) ?? '';
+      const fine = c.expect === 'blocked' ? status.startsWith('failed: blocked: ') && status.includes(c.reason)
+        : c.expect === 'redirect' ? status === 'answered 302'
+          : status === 'answered 200';
+      if (!fine) failures.push(`${c.id}: ${status}`);
+    }
+    process.stdout.write(`ssrf viability FindME callback: ${links.size} callbacks checked, ${refusedOnSave.length} URLs refused when saved ${JSON.stringify(refusedOnSave)}\n`);
+    expect(failures).toEqual([]);
+    expect(refusedOnSave.every((id) => SSRF_CASES.some((c) => c.id === id && c.reason === 'scheme'))).toBe(true);
+    expect(decoyHosts).toContain('rebind-findme.ssrf.test');
     expect(canaryHits).toBe(0);
   }, 240_000);
 });
