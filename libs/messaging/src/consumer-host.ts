@@ -35,7 +35,6 @@ interface Delivery {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const patternsOf = (h: RegisteredHandler): readonly string[] => (typeof h.type === 'string' ? [h.type] : h.type);
-const handles = (h: RegisteredHandler, type: string) => patternsOf(h).some((p) => topicMatches(p, type));
 
 /**
  * Consumes the service queue. Each batch of deliveries is handled in one transaction together with
@@ -53,6 +52,7 @@ export class ConsumerHost {
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
   private readonly acks = new WeakMap<ConfirmChannel, AckTracker>();
+  private readonly byType = new Map<string, RegisteredHandler[]>();
 
   constructor(
     private readonly ds: DataSource,
@@ -63,6 +63,14 @@ export class ConsumerHost {
 
   register(handler: RegisteredHandler): void {
     this.handlers.push(handler);
+    this.byType.clear();
+  }
+
+  /** The handlers whose patterns match `type`, worked out once per type (patterns are fixed at start). */
+  private handlersOf(type: string): RegisteredHandler[] {
+    let hs = this.byType.get(type);
+    if (!hs) this.byType.set(type, (hs = this.handlers.filter((h) => patternsOf(h).some((p) => topicMatches(p, type)))));
+    return hs;
   }
 
   /** Routing keys the service queue must be bound to. */
@@ -216,11 +224,9 @@ export class ConsumerHost {
         );
       },
     });
-    const matching = (type: string) => this.handlers.filter((h) => handles(h, type));
-
     // Batch handlers: one call per handler with every event it matches; on failure, one by one.
     for (const h of this.handlers.filter((x) => x.batch)) {
-      const mine = todo.filter((d) => !failures.has(d) && handles(h, d.event!.type));
+      const mine = todo.filter((d) => !failures.has(d) && this.handlersOf(d.event!.type).includes(h));
       if (mine.length === 0) continue;
       const err = await attempt(async () => {
         await (h.fn as BatchHandler)(mine.map((d) => d.event!), ctxFor(undefined));
@@ -238,7 +244,7 @@ export class ConsumerHost {
     // Single handlers: each event in its own savepoint with every handler matching its type.
     for (const d of todo) {
       if (failures.has(d)) continue;
-      const singles = matching(d.event!.type).filter((h) => !h.batch);
+      const singles = this.handlersOf(d.event!.type).filter((h) => !h.batch);
       if (singles.length === 0) continue;
       const err = await attempt(() =>
         runWithCorrelationId(d.event!.correlationid, async () => {
