@@ -69,6 +69,11 @@ export async function startService(name: string, env: Record<string, string>): P
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A stack whose start failed halfway never reaches the test's afterAll: its services die with the
+  // test process instead of running on after it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   const chunks: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     stream.on('data', (c: Buffer) => {
