@@ -43,6 +43,29 @@ async function startDecoy(port: number, hosts: string[]): Promise<Server> {
 }
 
 /**
+ * The two servers every describe below sets up: the canary on this machine's loopback (answering
+ * `canaryBody`; a request to it is an SSRF that got through) and the decoy on its port.
+ */
+async function startTraps(canaryBody: string, decoyHosts: string[]): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const canary = createServer((_req, res) => {
+    hits++;
+    res.end(canaryBody);
+  });
+  await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
+  const port = (canary.address() as { port: number }).port;
+  const decoy = await startDecoy(port, decoyHosts);
+  return {
+    port,
+    hits: () => hits,
+    close: async () => {
+      await new Promise((r) => canary.close(r));
+      await new Promise((r) => decoy.close(r));
+    },
+  };
+}
+
+/**
  * The test-only DNS table (fake-dns.cjs) for a service process: the SSRF table's host names answer
  * privately, `redirect-*.ssrf.test` the decoy, and each `rebind` name the decoy on the first lookup and
  * the canary's address on every later one.
@@ -72,22 +95,15 @@ describe('SSRF through every user-given URL', () => {
   let infra: TestInfra;
   let dispatcher: RunningService;
   let telephony: RunningService;
-  let canary: Server;
-  let canaryHits = 0;
-  let decoy: Server;
+  let traps: Awaited<ReturnType<typeof startTraps>>;
   const decoyHosts: string[] = [];
   let port: number;
 
   beforeAll(async () => {
     await buildOnce();
     infra = await createTestInfra('ssrf');
-    canary = createServer((_req, res) => {
-      canaryHits++;
-      res.end('<definitions/>');
-    });
-    await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
-    port = (canary.address() as { port: number }).port;
-    decoy = await startDecoy(port, decoyHosts);
+    traps = await startTraps('<definitions/>', decoyHosts);
+    port = traps.port;
     const env = {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
       ...fakeDns(['rebind-integration', 'rebind-wsdl', 'rebind-pbx']),
@@ -97,8 +113,7 @@ describe('SSRF through every user-given URL', () => {
 
   afterAll(async () => {
     await Promise.all([dispatcher?.stop(), telephony?.stop()]);
-    await new Promise((r) => canary?.close(r));
-    await new Promise((r) => decoy?.close(r));
+    await traps?.close();
     await infra?.cleanup();
   });
 
@@ -151,7 +166,7 @@ describe('SSRF through every user-given URL', () => {
     process.stdout.write(`ssrf: ${cases().length} addresses × 3 paths = ${checked} checks\n`);
     expect(leaked(dispatcher.output() + telephony.output(), [key, ADMIN_KEY, ENCRYPTION_KEY])).toEqual([]);
     expect(failures).toEqual([]);
-    expect(canaryHits).toBe(0);
+    expect(traps.hits()).toBe(0);
   }, 240_000);
 
   it('follows no redirect to a private address, and stays on the checked address when DNS changes', async () => {
@@ -196,7 +211,7 @@ describe('SSRF through every user-given URL', () => {
     }
     process.stdout.write(`ssrf redirects and rebinding: ${checks} checks\n`);
     expect(failures).toEqual([]);
-    expect(canaryHits).toBe(0);
+    expect(traps.hits()).toBe(0);
   }, 120_000);
 });
 
@@ -211,9 +226,7 @@ describe('SSRF through every user-given URL', () => {
 describe('SSRF through viability: SMS provider, geocoder, upstream inventory', () => {
   let infra: TestInfra;
   let viability: RunningService;
-  let canary: Server;
-  let decoy: Server;
-  let canaryHits = 0;
+  let traps: Awaited<ReturnType<typeof startTraps>>;
   const decoyHosts: string[] = [];
   let port: number;
 
@@ -239,13 +252,8 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
   beforeAll(async () => {
     await buildOnce();
     infra = await createTestInfra('ssrf-viability');
-    canary = createServer((_req, res) => {
-      canaryHits++;
-      res.end('[]');
-    });
-    await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
-    port = (canary.address() as { port: number }).port;
-    decoy = await startDecoy(port, decoyHosts);
+    traps = await startTraps('[]', decoyHosts);
+    port = traps.port;
     viability = await startService('viability', {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
       FINDME_PUBLIC_URL: 'https://elo.example.net', GEOCODER_BASE_URL: `http://geocoder.ssrf.test:${port}`, GEOCODER_MIN_INTERVAL_MS: '0',
@@ -256,8 +264,7 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
 
   afterAll(async () => {
     await viability?.stop();
-    await new Promise((r) => canary?.close(r));
-    await new Promise((r) => decoy?.close(r));
+    await traps?.close();
     await infra?.cleanup();
   });
 
@@ -331,7 +338,7 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
     for (const ids of Object.values(refusedOnSave)) {
       expect(ids.every((id) => SSRF_CASES.some((c) => c.id === id && (c.kind === 'invalid_url' || c.reason === 'scheme' || c.url.includes('#'))))).toBe(true);
     }
-    expect(canaryHits).toBe(0);
+    expect(traps.hits()).toBe(0);
   }, 240_000);
 
   it('calls no refused FindME callback URL: each callback fails with the reason, redirects are not followed', async () => {
@@ -374,7 +381,7 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
     expect(failures).toEqual([]);
     expect(refusedOnSave.every((id) => SSRF_CASES.some((c) => c.id === id && c.reason === 'scheme'))).toBe(true);
     expect(decoyHosts).toContain('rebind-findme.ssrf.test');
-    expect(canaryHits).toBe(0);
+    expect(traps.hits()).toBe(0);
   }, 240_000);
 });
 
@@ -389,22 +396,15 @@ describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
   let infra: TestInfra;
   let chat: RunningService;
   let probe: BusProbe;
-  let canary: Server;
-  let canaryHits = 0;
-  let decoy: Server;
+  let traps: Awaited<ReturnType<typeof startTraps>>;
   const decoyHosts: string[] = [];
   let port: number;
 
   beforeAll(async () => {
     await buildOnce();
     infra = await createTestInfra('ssrf-chat');
-    canary = createServer((_req, res) => {
-      canaryHits++;
-      res.end('{}');
-    });
-    await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
-    port = (canary.address() as { port: number }).port;
-    decoy = await startDecoy(port, decoyHosts);
+    traps = await startTraps('{}', decoyHosts);
+    port = traps.port;
     chat = await startService('chat-ingress', {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0', ...fakeDns(['rebind-callback']),
     });
@@ -414,8 +414,7 @@ describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
   afterAll(async () => {
     await probe?.close();
     await chat?.stop();
-    await new Promise((r) => canary?.close(r));
-    await new Promise((r) => decoy?.close(r));
+    await traps?.close();
     await infra?.cleanup();
   });
 
@@ -464,7 +463,7 @@ describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
     expect(failures).toEqual([]);
     expect(refusedOnSave.every((id) => SSRF_CASES.some((c) => c.id === id && (c.reason === 'scheme' || c.kind === 'invalid_url')))).toBe(true);
     expect(decoyHosts).toContain('rebind-callback.ssrf.test');
-    expect(canaryHits).toBe(0);
+    expect(traps.hits()).toBe(0);
     expect(leaked(chat.output(), [key, ADMIN_KEY, ENCRYPTION_KEY])).toEqual([]);
   }, 240_000);
 });
