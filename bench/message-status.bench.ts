@@ -7,7 +7,9 @@
  *
  * 1. Throughput, `rounds` times: `2 × messages` provider statuses (delivered, then read) wait in the service
  *    queue; the service starts and we time until every message reads `read` (boot included). Prints each
- *    round and the median, in statuses applied per second.
+ *    round and the median, in statuses applied per second, and the CPU a status cost: this process (the
+ *    service runs in it; the publishing is done before the clock starts) and the database's PostgreSQL
+ *    client backends.
  * 2. Lag: statuses published at a steady 2,000/s; for a sample of them, the time from publish until the
  *    new status is visible in the service's read path (the query behind GET /messages/{id}). Prints p50/p99.
  * The consumer runs with the service's bus settings; BUS_PREFETCH, BUS_BATCH_SIZE and BUS_CONCURRENCY in
@@ -17,6 +19,7 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createEvent, type CloudEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
@@ -72,6 +75,33 @@ async function count(ds: DataSource, status: string, ids: string[]): Promise<num
   return n as number;
 }
 
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number | string): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU time so far of the PostgreSQL client backends serving `database` (autovacuum excluded), in ms by pid. */
+function pgCpuMs(database: string): Map<string, number> {
+  const byPid = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (title.includes(` ${database} `) && !title.includes('autovacuum')) byPid.set(pid, cpuMs(pid));
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return byPid;
+}
+
+/** CPU used between two samples by the backends alive at the second (a backend born in between counts whole). */
+function pgCpuDelta(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
+
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 async function main(): Promise<void> {
@@ -83,6 +113,7 @@ async function main(): Promise<void> {
     let app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
     await app.close();
     const rates: number[] = [];
+    const cpu: Array<{ node: number; pg: number }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
       app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
       const msgs = await seed(app.get(DataSource), MESSAGES);
@@ -98,17 +129,28 @@ async function main(): Promise<void> {
 
       const start = Date.now();
       const loadBefore = load();
+      const [node0, pg0] = [cpuMs(process.pid), pgCpuMs(infra.databaseName)];
       app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
       const ids = msgs.map((m) => m.id);
-      while ((await count(app.get(DataSource), 'read', ids)) < msgs.length) await sleep(50);
+      // Polled on a sample first (the last statuses published are among the last applied), then on every message:
+      // counting all of them every 50 ms would be a good part of the PostgreSQL CPU measured.
+      const sample = ids.filter((_, i) => i % 50 === 0 || i >= ids.length - 50);
+      while ((await count(app.get(DataSource), 'read', sample)) < sample.length) await sleep(50);
+      while ((await count(app.get(DataSource), 'read', ids)) < ids.length) await sleep(50);
       const secs = (Date.now() - start) / 1_000;
+      const used = { node: cpuMs(process.pid) - node0, pg: pgCpuDelta(pg0, pgCpuMs(infra.databaseName)) };
+      cpu.push(used);
       rates.push(events.length / secs);
+      const us = (ms: number) => `${Math.round((ms * 1_000) / events.length)} µs`;
       out(`round ${round}: ${events.length} statuses (queued in ${queuedMs} ms) applied in ${secs.toFixed(2)} s = ` +
-        `${Math.round(events.length / secs)} statuses/s; load average ${loadBefore} → ${load()}`);
+        `${Math.round(events.length / secs)} statuses/s; CPU a status: Node ${us(used.node)}, PostgreSQL ${us(used.pg)}; ` +
+        `load average ${loadBefore} → ${load()}`);
       if (round < ROUNDS) await app.close();
     }
     out(`throughput, median of ${ROUNDS}: ${Math.round(median(rates))} statuses/s ` +
-      `(rounds ${rates.map((r) => Math.round(r)).join(', ')}; target ≥ 10,000/s)`);
+      `(rounds ${rates.map((r) => Math.round(r)).join(', ')}; target ≥ 10,000/s); median CPU a status: ` +
+      `Node ${Math.round((median(cpu.map((c) => c.node)) * 1_000) / (2 * MESSAGES))} µs, ` +
+      `PostgreSQL ${Math.round((median(cpu.map((c) => c.pg)) * 1_000) / (2 * MESSAGES))} µs (boot included)`);
     const ds = app.get(DataSource);
 
     // Lag at a steady rate: fresh messages, one `delivered` each.
