@@ -116,12 +116,16 @@ export class MessagingModule {
           inject: [LOGGER],
           useFactory: (logger: Logger) => new BusConnection({ url: opts.amqpUrl, name: opts.service, logger }),
         },
-        { provide: Outbox, useFactory: () => new Outbox(opts.schema, `elo://${opts.service}`) },
         {
           provide: OutboxRelay,
           inject: [DataSource, BusConnection, LOGGER],
           useFactory: (ds: DataSource, bus: BusConnection, logger: Logger) =>
             new OutboxRelay(ds, bus, { schema: opts.schema, databaseUrl: opts.databaseUrl, batchSize: opts.relayBatchSize }, logger),
+        },
+        {
+          provide: Outbox,
+          inject: [OutboxRelay],
+          useFactory: (relay: OutboxRelay) => new Outbox(opts.schema, `elo://${opts.service}`, () => relay.committed()),
         },
         {
           provide: ConsumerHost,

@@ -1,5 +1,6 @@
 import { createEvent, payloadProblems, type CloudEvent, type EventPayload, type EventType } from '@elo/contracts';
 import { currentCorrelationId } from '@elo/observability';
+import { afterCommit } from '@elo/persistence';
 import type { EntityManager } from 'typeorm';
 
 /** Max rows per INSERT: 4 bind parameters a row, far under PostgreSQL's 65,535. */
@@ -47,12 +48,14 @@ export interface PublishSpec<T extends EventType> {
 
 /**
  * Writes events to the service's outbox inside the caller's transaction. The relay publishes them
- * after commit; nothing reaches the broker for a transaction that rolled back.
+ * after commit; nothing reaches the broker for a transaction that rolled back. Once the transaction
+ * has committed, `committed` wakes the relay (in this process; see OutboxRelay.committed).
  */
 export class Outbox {
   constructor(
     private readonly schema: string,
     private readonly source: string,
+    private readonly committed: () => void = () => undefined,
   ) {}
 
   /** Builds a CloudEvent for this service (source, correlation id from the current request). */
@@ -76,30 +79,40 @@ export class Outbox {
       const params: unknown[] = [];
       await manager.query(this.insertSql(events.slice(i, i + INSERT_CHUNK), params), params);
     }
-    await manager.query('SELECT pg_notify($1, $2)', [outboxChannel(this.schema), '']);
+    afterCommit(manager, this.committed);
   }
 
   /**
    * The domain change and its events in ONE statement (one round trip): `change` is a data-modifying
-   * statement (INSERT/UPDATE/DELETE, `$1…` its own parameters) run as a CTE beside the outbox INSERT and
-   * the relay's wake-up. A statement is atomic, so `manager` need not be in a transaction; when it is, the
-   * statement joins it. `synchronousCommit: false` commits without waiting for the WAL flush (this
-   * transaction only, like SET LOCAL): for records whose loss in a crash is acceptable.
+   * statement (INSERT/UPDATE/DELETE, `$1…` its own parameters) run as a CTE beside the outbox INSERT;
+   * `change.ctes` are further CTEs it reads from (PostgreSQL allows data-modifying CTEs only at the top
+   * level). A statement is atomic, so `manager` need not be in a transaction; when it is, the statement
+   * joins it. Options:
+   * - `onlyIfChanged`: the events are written only when `change` returned a row (it must have RETURNING),
+   *   for changes that are no-ops on a repeat (ON CONFLICT DO NOTHING);
+   * - `synchronousCommit: false` commits without waiting for the WAL flush (this transaction only, like
+   *   SET LOCAL): for records whose loss in a crash is acceptable.
+   * Resolves to whether the events were written.
    */
   async addWith(
     manager: EntityManager,
-    change: { sql: string; params: unknown[] },
+    change: { sql: string; params: unknown[]; ctes?: string },
     events: CloudEvent[],
-    options: { synchronousCommit?: boolean } = {},
-  ): Promise<void> {
+    options: { synchronousCommit?: boolean; onlyIfChanged?: boolean } = {},
+  ): Promise<boolean> {
     if (events.length > INSERT_CHUNK) throw new Error(`addWith takes at most ${INSERT_CHUNK} events`);
     this.validate(events);
     const params = [...change.params];
-    const outbox = events.length ? `, outbox AS (${this.insertSql(events, params)})` : '';
-    params.push(outboxChannel(this.schema));
-    const notify = events.length ? `pg_notify($${params.length}, '')` : 'NULL';
-    const commit = options.synchronousCommit === false ? `, set_config('synchronous_commit', 'off', true)` : '';
-    await manager.query(`WITH change AS (${change.sql})${outbox} SELECT ${notify}${commit}`, params);
+    const gate = options.onlyIfChanged ? ' WHERE EXISTS (SELECT 1 FROM change)' : '';
+    const outbox = events.length ? `, outbox AS (${this.insertSql(events, params, gate)})` : '';
+    const commit = options.synchronousCommit === false ? `set_config('synchronous_commit', 'off', true)` : 'NULL';
+    const written = options.onlyIfChanged ? 'EXISTS (SELECT 1 FROM change)' : 'true';
+    const ctes = change.ctes ? `${change.ctes}, ` : '';
+    const [row] = (await manager.query(`WITH ${ctes}change AS (${change.sql})${outbox} SELECT ${written} AS written, ${commit}`, params)) as Array<{
+      written: boolean;
+    }>;
+    if (events.length && row.written) afterCommit(manager, this.committed);
+    return events.length > 0 && row.written;
   }
 
   private validate(events: CloudEvent[]): void {
@@ -109,14 +122,15 @@ export class Outbox {
     }
   }
 
-  /** INSERT of `events` into the outbox; their values are appended to `params`. */
-  private insertSql(events: CloudEvent[], params: unknown[]): string {
+  /** INSERT of `events` into the outbox (only where `gate` holds, when given); their values are appended to `params`. */
+  private insertSql(events: CloudEvent[], params: unknown[], gate = ''): string {
     const rows = events.map((e) => {
       params.push(e.id, e.type, e.tenantid, JSON.stringify(e));
       const n = params.length;
-      return `($${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
+      return `($${n - 3}::uuid, $${n - 2}::text, $${n - 1}::text, $${n}::text)`;
     });
-    return `INSERT INTO "${this.schema}".outbox (event_id, type, tenant_id, body) VALUES ${rows.join(', ')}`;
+    const into = `INSERT INTO "${this.schema}".outbox (event_id, type, tenant_id, body)`;
+    return gate ? `${into} SELECT * FROM (VALUES ${rows.join(', ')}) AS v${gate}` : `${into} VALUES ${rows.join(', ')}`;
   }
 
   /** Convenience: build and store in one call. */

@@ -1,5 +1,6 @@
 import type { ConfirmChannel } from 'amqplib';
 import { busMetrics } from '@elo/observability';
+import { PostCommitNotifier } from '@elo/persistence';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -35,7 +36,8 @@ interface OutboxRow {
  * Publishes outbox rows with publisher confirms. Rows are claimed with FOR UPDATE SKIP LOCKED (so
  * replicas share the work), published in batches, and marked published in the same transaction once
  * the broker confirmed every message; a crash before commit re-publishes them (the inbox drops the
- * duplicates). Woken by LISTEN/NOTIFY, with a polling fallback.
+ * duplicates). Woken in-process when a writer's transaction commits (`committed`), by LISTEN/NOTIFY
+ * when another replica could not publish its own rows, and by a polling fallback.
  */
 export class OutboxRelay {
   private channel?: ConfirmChannel;
@@ -46,13 +48,16 @@ export class OutboxRelay {
   private pending = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly returned = new Set<string>();
+  private readonly notifier: PostCommitNotifier;
 
   constructor(
     private readonly ds: DataSource,
     private readonly bus: BusConnection,
     private readonly opts: OutboxRelayOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.notifier = new PostCommitNotifier(ds, (err) => this.logger.warn({ err: err.message }, 'outbox NOTIFY failed; replicas poll'));
+  }
 
   /** Opens a confirm channel on every (re)connect. */
   attach(): void {
@@ -93,6 +98,16 @@ export class OutboxRelay {
     await this.loop;
     await this.listener?.end().catch(() => undefined);
     this.listener = undefined;
+  }
+
+  /**
+   * A transaction that wrote outbox rows has committed in this process: publish them now. Without a
+   * broker channel here, NOTIFY asks the other replicas to (after the commit, never inside the writer's
+   * transaction: see afterCommit).
+   */
+  committed(): void {
+    if (this.running && this.channel) this.kick();
+    else this.notifier.notify(outboxChannel(this.opts.schema));
   }
 
   /** Asks the loop to look for work now. */

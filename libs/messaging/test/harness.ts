@@ -44,6 +44,8 @@ export interface NodeOptions {
   retryDelaysMs?: number[];
   batchSize?: number;
   relayBatchSize?: number;
+  /** The relay's polling fallback (default 200 ms). */
+  relayPollMs?: number;
   prefetch?: number;
   concurrency?: number;
 }
@@ -62,8 +64,13 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
   const ds = createServiceDataSource({ url: o.databaseUrl, schema: SCHEMA, poolSize: 5 });
   await ds.initialize();
   const bus = new BusConnection({ url: o.amqpUrl, name: SERVICE, logger, maxBackoffMs: 500 });
-  const outbox = new Outbox(SCHEMA, `elo://${SERVICE}`);
-  const relay = new OutboxRelay(ds, bus, { schema: SCHEMA, databaseUrl: o.databaseUrl, pollIntervalMs: 200, batchSize: o.relayBatchSize }, logger);
+  const relay = new OutboxRelay(
+    ds,
+    bus,
+    { schema: SCHEMA, databaseUrl: o.databaseUrl, pollIntervalMs: o.relayPollMs ?? 200, batchSize: o.relayBatchSize },
+    logger,
+  );
+  const outbox = new Outbox(SCHEMA, `elo://${SERVICE}`, () => relay.committed());
   const retryDelaysMs = o.retryDelaysMs ?? [200, 400];
   const consumers = new ConsumerHost(
     ds,

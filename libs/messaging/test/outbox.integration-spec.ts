@@ -29,6 +29,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
       databaseUrl: infra.databaseUrl,
       amqpUrl: infra.amqpUrl,
       handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
+      relayPollMs: 60_000,
     });
     await node.ds.query(`CREATE TABLE ${things} (name text NOT NULL)`);
   });
@@ -38,23 +39,52 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
     await infra?.cleanup();
   });
 
-  it('writes the change and the outbox row without a transaction, wakes the relay, and the event is delivered', async () => {
+  it('writes the change and the outbox row without a transaction, wakes the relay at once, and the event is delivered', async () => {
+    // The relay polls once a minute here: delivery within seconds means the commit woke it.
+    const e = closed(node, 'addWith');
+    await node.outbox.addWith(node.ds.manager, insertThing('a'), [e]);
+    expect(await rows()).toEqual({ things: 1, outbox: 1 });
+    await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 1, distinct: 1 }), { timeoutMs: 10_000 });
+    const [effect] = await node.ds.query(`SELECT event_id FROM "${SCHEMA}".effects`);
+    expect(effect.event_id).toBe(e.id);
+  }, 30_000);
+
+  it('a replica without a relay of its own asks the others by NOTIFY after its commit', async () => {
+    const other = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relay: false, relayPollMs: 60_000 });
     const listener = new Client({ connectionString: infra.databaseUrl });
     await listener.connect();
-    const woken = new Promise<string>((resolve) => listener.on('notification', (n) => resolve(n.channel)));
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.channel));
     await listener.query(`LISTEN "${outboxChannel(SCHEMA)}"`);
     try {
-      const e = closed(node, 'addWith');
-      await node.outbox.addWith(node.ds.manager, insertThing('a'), [e]);
-      expect(await rows()).toEqual({ things: 1, outbox: 1 });
-      expect(await woken).toBe(outboxChannel(SCHEMA));
-      await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 1, distinct: 1 }), { timeoutMs: 15_000 });
-      const [effect] = await node.ds.query(`SELECT event_id FROM "${SCHEMA}".effects`);
-      expect(effect.event_id).toBe(e.id);
+      const before = (await counts(node.ds)).total;
+      const e = closed(other, 'from the replica without a relay');
+      await other.ds.transaction((m) => other.outbox.add(m, [e]));
+      await expectEventually(() => expect(heard).toContain(outboxChannel(SCHEMA)), { timeoutMs: 5_000 });
+      await expectEventually(async () => expect((await counts(node.ds)).total).toBe(before + 1), { timeoutMs: 10_000 });
     } finally {
       await listener.end();
+      await other.stop();
     }
   }, 30_000);
+
+  it('onlyIfChanged: writes the events only when the change returned a row, and says so', async () => {
+    await node.ds.query(`CREATE UNIQUE INDEX IF NOT EXISTS things_name_uq ON ${things} (name)`);
+    const once = (e: ReturnType<typeof closed>) =>
+      node.outbox.addWith(
+        node.ds.manager,
+        { ctes: `named AS (SELECT $1::text AS name)`, sql: `INSERT INTO ${things} (name) SELECT name FROM named ON CONFLICT DO NOTHING RETURNING 1`, params: ['once'] },
+        [e],
+        { onlyIfChanged: true },
+      );
+    const before = await rows();
+    const first = closed(node, 'first');
+    expect(await once(first)).toBe(true);
+    expect(await once(closed(node, 'repeat'))).toBe(false);
+    expect(await rows()).toEqual({ things: before.things + 1, outbox: before.outbox + 1 });
+    const [stored] = await node.ds.query(`SELECT event_id FROM "${SCHEMA}".outbox ORDER BY id DESC LIMIT 1`);
+    expect(stored.event_id).toBe(first.id);
+  });
 
   it('writes neither when the change fails, nor when an event is invalid', async () => {
     const before = await rows();

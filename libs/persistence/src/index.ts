@@ -3,3 +3,4 @@ export { runMigrations, runSchemaMigrations } from './migrations';
 export { PersistenceModule, type PersistenceModuleOptions } from './persistence.module';
 export { inTransaction } from './transaction';
 export { DatabaseReadinessCheck } from './database-readiness';
+export { afterCommit, NOTIFY_MAX_BYTES, PostCommitNotifier } from './after-commit';

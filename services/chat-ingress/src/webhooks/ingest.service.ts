@@ -247,7 +247,7 @@ export class IngestService {
       else this.statusEvent(statusByKey.get(`${r.s_channel}|${r.s_pmid}|${r.s_status}`)!, r, results, events);
     }
     const renamed = this.messageEvents(items, messageRows, results, events);
-    // The events, the relay's wake-up and any contact renames in one more statement, then the commit.
+    // The events and any contact renames in one more statement, then the commit.
     if (!events.length && !renamed.length) return results;
     const rename = renamed.length
       ? { sql: `UPDATE ${S}.contacts c SET name = x.name, updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS x(id, name) WHERE c.id = x.id`, params: [renamed.map((x) => x.id), renamed.map((x) => noNul(x.name))] }

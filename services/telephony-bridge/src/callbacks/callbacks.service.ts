@@ -4,7 +4,7 @@ import { Outbox } from '@elo/messaging';
 import { ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import type { PbxProfile } from '../profiles/profiles.service';
-import { POP_CHANNEL, type CallEndedPop, type ScreenPop } from '../screen-pop/pop-hub.service';
+import { PopHub, type CallEndedPop, type ScreenPop } from '../screen-pop/pop-hub.service';
 import type { AnsweredParams, EndedParams } from './callback-params';
 
 export interface CallbackOutcome {
@@ -14,15 +14,16 @@ export interface CallbackOutcome {
 
 /**
  * Stores PBX callbacks. The callbacks table holds one row per (profile, kind, call id): a repeated
- * callback inserts nothing, publishes nothing and pops nothing. Otherwise the call row, the event
- * and the screen pop (NOTIFY, delivered by PostgreSQL at commit; `ended` too, so the operator's
- * screen shows the call is over) commit together.
+ * callback inserts nothing, publishes nothing and pops nothing. Otherwise the call row and the event
+ * commit together, and the screen pop (`ended` too, so the operator's screen shows the call is over)
+ * goes out once they have committed.
  */
 @Injectable()
 export class CallbacksService {
   constructor(
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
+    private readonly pops: PopHub,
   ) {}
 
   async answered(profile: PbxProfile, source: string, p: AnsweredParams): Promise<CallbackOutcome> {
@@ -36,15 +37,17 @@ export class CallbacksService {
       ...(p.empresaId ? { empresaId: p.empresaId } : {}),
       answeredAt: new Date().toISOString(),
     };
-    return this.ds.transaction(async (m) => {
-      // One round trip on the hot path: record the callback once, upsert the call, announce the pop.
-      // A repeated cid inserts no callback row, so the later steps see no row and do nothing.
-      const rows: unknown[] = await m.query(
-        `WITH cb AS (
+    // One statement, one round trip, its own commit: record the callback once, upsert the call, write the
+    // event. A repeated cid inserts no callback row, so the call step sees no row and no event is written.
+    const m = this.ds.manager;
+    const fresh = await this.outbox.addWith(
+      m,
+      {
+        ctes: `cb AS (
            INSERT INTO "telephony".callbacks (tenant_id, profile_id, kind, call_id, params, source_address)
            VALUES ($1, $2, 'answered', $3, $4, $5) ON CONFLICT ON CONSTRAINT callbacks_once_uq DO NOTHING RETURNING id
-         ), call AS (
-           INSERT INTO "telephony".calls (id, tenant_id, profile_id, call_id, origin, ramal, telefone, contact_id, empresa_id, answered_at)
+         )`,
+        sql: `INSERT INTO "telephony".calls (id, tenant_id, profile_id, call_id, origin, ramal, telefone, contact_id, empresa_id, answered_at)
            SELECT $6, $1, $2, $3, 'callback', $7, $8, $9, $10, now() WHERE EXISTS (SELECT 1 FROM cb)
            ON CONFLICT ON CONSTRAINT calls_call_uq DO UPDATE SET
              ramal = EXCLUDED.ramal,
@@ -52,28 +55,30 @@ export class CallbacksService {
              contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
              empresa_id = COALESCE(EXCLUDED.empresa_id, calls.empresa_id),
              answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at)
-           RETURNING 1
-         )
-         SELECT pg_notify($11, $12) FROM call`,
-        [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source, randomUUID(), p.ramal, p.num ?? null, p.pid ?? null,
-          p.empresaId ?? null, POP_CHANNEL, JSON.stringify(pop)],
-      );
-      if (rows.length === 0) return { callId: p.cid, duplicate: true };
-      await this.outbox.publish(m, {
-        type: 'telephony.call.answered',
-        tenantId: profile.tenantId,
-        subject: p.cid,
-        data: {
-          callId: p.cid,
-          profileId: profile.id,
-          ramal: p.ramal,
-          ...(p.num ? { telefone: p.num } : {}),
-          ...(p.pid ? { contactId: p.pid } : {}),
-          ...(p.empresaId ? { empresaId: p.empresaId } : {}),
-        },
-      });
-      return { callId: p.cid, duplicate: false };
-    });
+           RETURNING 1`,
+        params: [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source, randomUUID(), p.ramal, p.num ?? null, p.pid ?? null,
+          p.empresaId ?? null],
+      },
+      [
+        this.outbox.event({
+          type: 'telephony.call.answered',
+          tenantId: profile.tenantId,
+          subject: p.cid,
+          data: {
+            callId: p.cid,
+            profileId: profile.id,
+            ramal: p.ramal,
+            ...(p.num ? { telefone: p.num } : {}),
+            ...(p.pid ? { contactId: p.pid } : {}),
+            ...(p.empresaId ? { empresaId: p.empresaId } : {}),
+          },
+        }),
+      ],
+      { onlyIfChanged: true },
+    );
+    if (!fresh) return { callId: p.cid, duplicate: true };
+    this.pops.announce(m, pop);
+    return { callId: p.cid, duplicate: false };
   }
 
   async ended(profile: PbxProfile, source: string, p: EndedParams): Promise<CallbackOutcome> {
@@ -112,7 +117,7 @@ export class CallbacksService {
         ...(p.disposition ? { disposition: p.disposition } : {}),
         endedAt: new Date().toISOString(),
       };
-      await m.query('SELECT pg_notify($1, $2)', [POP_CHANNEL, JSON.stringify(pop)]);
+      this.pops.announce(m, pop);
       await this.outbox.publish(m, {
         type: 'telephony.call.ended',
         tenantId: profile.tenantId,

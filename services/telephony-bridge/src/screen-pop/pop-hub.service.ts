@@ -1,11 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createLogger } from '@elo/observability';
+import { afterCommit, PostCommitNotifier } from '@elo/persistence';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { Client } from 'pg';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { TelephonyBridgeConfig } from '../config/telephony-bridge.config';
 
-/** The PostgreSQL channel answered calls are announced on (payload: a ScreenPop as JSON), by NOTIFY in the callback's transaction. */
+/** The PostgreSQL channel pops travel on between replicas (payload: an Announcement as JSON). */
 export const POP_CHANNEL = 'telephony_pop';
+
+interface Announcement {
+  /** The replica that announced it (it has delivered the pop to its own streams already). */
+  from: string;
+  pop: OperatorEvent;
+}
 
 /** What an operator's screen receives when a call is delivered to its extension (SSE event `answered`). */
 export interface ScreenPop {
@@ -37,19 +46,37 @@ export type OperatorEvent = ScreenPop | CallEndedPop;
 type Listener = (pop: OperatorEvent) => void;
 
 /**
- * Screen pops across replicas: the callback's transaction runs NOTIFY, so every replica hears the
- * pop once the callback is committed (and never for one that rolled back); each replica then hands
- * it to the streams subscribed to that tenant and extension.
+ * Screen pops across replicas. Once the callback's transaction has committed (never for one that
+ * rolled back), the replica that took it hands the pop to its own subscribed streams at once and
+ * NOTIFYs the others, which hand it to theirs. The NOTIFY is sent after the commit, not inside the
+ * callback's transaction: PostgreSQL serialises the commits of notifying transactions (see afterCommit).
  */
 @Injectable()
 export class PopHub implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = createLogger('telephony-bridge').child({ component: 'pop-hub' });
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly replica = randomUUID();
+  private readonly notifier: PostCommitNotifier;
   private client?: Client;
   private running = false;
   private readyWaiters: Array<() => void> = [];
 
-  constructor(@Inject(SERVICE_CONFIG) private readonly config: TelephonyBridgeConfig) {}
+  constructor(
+    @Inject(SERVICE_CONFIG) private readonly config: TelephonyBridgeConfig,
+    ds: DataSource,
+  ) {
+    this.notifier = new PostCommitNotifier(ds, (err) =>
+      this.logger.warn({ err: err.message }, 'screen-pop NOTIFY failed; other replicas miss this pop'),
+    );
+  }
+
+  /** Delivers `pop` to every replica's subscribers once `manager`'s transaction has committed. */
+  announce(manager: EntityManager, pop: OperatorEvent): void {
+    afterCommit(manager, () => {
+      this.deliver(pop);
+      this.notifier.notify(POP_CHANNEL, JSON.stringify({ from: this.replica, pop } satisfies Announcement));
+    });
+  }
 
   async onModuleInit(): Promise<void> {
     this.running = true;
@@ -98,14 +125,17 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
     return n;
   }
 
-  private dispatch(payload: string | undefined): void {
-    if (!payload) return;
-    let pop: OperatorEvent;
+  private received(payload: string | undefined): void {
+    let a: Announcement;
     try {
-      pop = JSON.parse(payload) as OperatorEvent;
+      a = JSON.parse(payload ?? '') as Announcement;
     } catch {
       return;
     }
+    if (a.from !== this.replica && a.pop) this.deliver(a.pop);
+  }
+
+  private deliver(pop: OperatorEvent): void {
     const set = this.listeners.get(`${pop.tenantId}\u0000${pop.ramal}`);
     if (!set) return;
     for (const fn of [...set]) {
@@ -120,7 +150,7 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   private async listen(): Promise<void> {
     if (!this.running) return;
     const client = new Client({ connectionString: this.config.DATABASE_URL });
-    client.on('notification', (n) => this.dispatch(n.payload));
+    client.on('notification', (n) => this.received(n.payload));
     const retry = () => setTimeout(() => void this.listen().catch(() => undefined), 1_000).unref();
     client.on('error', (err) => {
       this.logger.warn({ err: err.message }, 'screen-pop LISTEN connection lost; reconnecting');

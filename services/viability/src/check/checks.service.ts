@@ -127,7 +127,7 @@ export class ChecksService {
     row: { via: string; lat: number | null; lng: number | null; status: string; boxId: string | null; result: Parameters<typeof storedResult>[0] },
     event: { subject: string; data: Record<string, unknown> },
     commit: { synchronousCommit?: boolean },
-  ): Promise<void> {
+  ): Promise<boolean> {
     return this.outbox.addWith(
       m,
       {
