@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { SealedColumns } from '@elo/auth';
 import { CheckConsumer } from './check/check.consumer';
 import { CheckController } from './check/check.controller';
+import { CheckRecordsService } from './check/check-records.service';
 import { ChecksService } from './check/checks.service';
 import { ViabilityService } from './check/viability.service';
 import { FindmeController } from './findme/findme.controller';
@@ -16,6 +17,6 @@ import { StreamImportHook } from './inventory/stream-import.hook';
 @Module({
   imports: [SealedColumns.forFeature({ table: 'viability.settings', key: 'tenant_id', columns: { sms_template_sealed: (r) => `${r.tenant_id}:sms` } })],
   controllers: [CheckController, InventoryController, SettingsController, FindmeController, SmsPresetsController],
-  providers: [ViabilityService, ChecksService, InventoryService, GeocoderService, FindmeService, CheckConsumer, StreamImportHook],
+  providers: [ViabilityService, ChecksService, CheckRecordsService, InventoryService, GeocoderService, FindmeService, CheckConsumer, StreamImportHook],
 })
 export class ViabilityModule {}

@@ -112,6 +112,34 @@ describe('viability: edges of the check', () => {
     expect(row.result.refused.map((b: { refusedBecause: string }) => b.refusedBecause)).toEqual(['full', 'in_project']);
   });
 
+  it('concurrent checks share their record writes, and each check still has its own row and viability.checked event', async () => {
+    const key = await tenant();
+    await call('POST', '/inventory/import?kind=boxes', key, [BOX_HEADER, boxRow('NEAR', await at(10, 0), 'deployed', 2), boxRow('FULL', await at(20, 180), 'deployed', 8)].join('\n'), 'text/csv');
+    const points = await Promise.all(Array.from({ length: 40 }, (_, i) => at(i % 2 ? 5 : 3_000, i * 9)));
+    const answers = await Promise.all(points.map((p) => call<{ checkId: string; status: string; box?: { id: string } }>('POST', '/viability', key, p)));
+    expect(answers.map((a) => a.status)).toEqual(points.map(() => 200));
+    const ids = answers.map((a) => a.body.checkId);
+    expect(new Set(ids).size).toBe(40);
+    const rows: Array<{ id: string; lat: number; status: string; box_id: string | null }> = await ds.query(
+      'SELECT id, lat, status, box_id FROM viability.checks WHERE id = ANY($1)', [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    answers.forEach((a, i) => {
+      expect(byId.get(a.body.checkId)).toEqual({ id: a.body.checkId, lat: points[i]!.lat, status: a.body.status, box_id: a.body.box?.id ?? null });
+    });
+    expect(answers.map((a) => a.body.status)).toEqual(points.map((_, i) => (i % 2 ? 'viable' : 'not_found')));
+    const events: Array<{ subject: string; status: string }> = await ds.query(
+      `SELECT body::jsonb->>'subject' AS subject, body::jsonb->'data'->>'status' AS status FROM viability.outbox WHERE type = 'viability.checked' AND body::jsonb->>'subject' = ANY($1)`,
+      [ids],
+    );
+    expect(events.sort((a, b) => a.subject.localeCompare(b.subject))).toEqual(
+      answers.map((a) => ({ subject: a.body.checkId, status: a.body.status })).sort((a, b) => a.subject.localeCompare(b.subject)),
+    );
+    // Grouped: fewer transactions than checks wrote them.
+    const [{ n }] = await ds.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM viability.checks WHERE id = ANY($1)`, [ids]);
+    expect(n).toBeLessThan(40);
+  });
+
   it('FindME without a public URL configured is refused plainly', async () => {
     const key = await tenant();
     const r = await call<{ detail: string }>('POST', '/findme', key, { phone: '+5511987654321' });

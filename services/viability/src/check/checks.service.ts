@@ -3,6 +3,7 @@ import { Outbox } from '@elo/messaging';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { GeocoderService } from '../geocoder/geocoder.service';
+import { CheckRecordsService, type CheckRecord } from './check-records.service';
 import { ViabilityService, type CheckResult } from './viability.service';
 
 export interface CheckRequest {
@@ -53,6 +54,7 @@ export class ChecksService {
     private readonly outbox: Outbox,
     private readonly viability: ViabilityService,
     private readonly geocoder: GeocoderService,
+    private readonly records: CheckRecordsService,
   ) {}
 
   /**
@@ -67,75 +69,98 @@ export class ChecksService {
       }
       const checkId = randomUUID();
       const result = { status: 'not_found' as const, reason: located.reason, candidates: located.candidates ?? [], alternatives: [], refused: [] };
-      await this.record(tx, checkId, tenantId, { via: 'address', lat: null, lng: null, status: 'not_found', boxId: null, result }, {
-        subject: req.conversationId ?? checkId,
-        data: {
-          ...(req.requestId ? { requestId: req.requestId } : {}),
-          ...(req.conversationId ? { conversationId: req.conversationId } : {}),
-          ...(req.channelId ? { channelId: req.channelId } : {}),
-          status: 'not_found',
-          via: 'address',
-          reason: located.reason,
-        },
-      }, {});
+      await this.record(tx, {
+        id: checkId,
+        tenantId,
+        via: 'address',
+        lat: null,
+        lng: null,
+        status: 'not_found',
+        boxId: null,
+        result: storedResult(result),
+        event: this.outbox.event({
+          type: 'viability.checked',
+          tenantId,
+          subject: req.conversationId ?? checkId,
+          data: {
+            ...(req.requestId ? { requestId: req.requestId } : {}),
+            ...(req.conversationId ? { conversationId: req.conversationId } : {}),
+            ...(req.channelId ? { channelId: req.channelId } : {}),
+            status: 'not_found',
+            via: 'address',
+            reason: located.reason,
+          },
+        }),
+      });
       return { ...result, checkId };
     };
     return work(m ?? this.ds.manager);
   }
 
   /**
-   * A check asked over HTTP, in two round trips: the check (one statement, see ViabilityService.check),
-   * then the check row and its viability.checked outbox row (one statement, its own transaction).
+   * A check asked over HTTP: the check (one statement, see ViabilityService.check), then the check row
+   * and its viability.checked outbox row, written with those of the checks answered meanwhile (one
+   * statement for the group, see CheckRecordsService); the answer waits for that write.
    * The answer is the product: that write commits without waiting for the WAL flush
    * (synchronous_commit off for this transaction only), which takes the fsync off the latency and lets
    * PostgreSQL group commits. A crash within the WAL writer's delay (200 ms by default) can lose such a
    * record and its viability.checked; it cannot corrupt anything, and the caller already has the answer.
    * Checks from the bus stay fully durable (their inbox row must not be lost after the ack).
    */
-  run(tenantId: string, req: CheckRequest): Promise<CheckResult & { checkId: string }> {
-    return this.runIn(this.ds.manager, tenantId, req, { synchronousCommit: false });
-  }
-
-  /** Checks and records; `m` may be a transaction (the bus's, with its inbox row) or the pool. */
-  async runIn(m: EntityManager, tenantId: string, req: CheckRequest, commit: { synchronousCommit?: boolean } = {}): Promise<CheckResult & { checkId: string }> {
-    const result = await this.viability.check(m, tenantId, req.lat, req.lng);
+  async run(tenantId: string, req: CheckRequest): Promise<CheckResult & { checkId: string }> {
+    const result = await this.viability.check(this.ds.manager, tenantId, req.lat, req.lng);
     const checkId = randomUUID();
-    await this.record(m, checkId, tenantId, {
-      via: req.via, lat: req.lat, lng: req.lng, status: result.status, boxId: result.box?.id ?? null, result,
-    }, {
-      subject: req.conversationId ?? checkId,
-      data: {
-        ...(req.requestId ? { requestId: req.requestId } : {}),
-        ...(req.conversationId ? { conversationId: req.conversationId } : {}),
-        ...(req.channelId ? { channelId: req.channelId } : {}),
-        status: result.status,
-        via: req.via,
-        location: { lat: req.lat, lng: req.lng },
-        ...(result.box ? { box: ref(result.box) } : {}),
-        ...(result.pole ? { pole: ref(result.pole) } : {}),
-        refused: result.refused.map(ref),
-      },
-    }, commit);
+    await this.records.write(this.recordOf(checkId, tenantId, req, result));
     return { ...result, checkId };
   }
 
-  /** The check row and its viability.checked event, written together in one statement. */
-  private record(
-    m: EntityManager,
-    checkId: string,
-    tenantId: string,
-    row: { via: string; lat: number | null; lng: number | null; status: string; boxId: string | null; result: Parameters<typeof storedResult>[0] },
-    event: { subject: string; data: Record<string, unknown> },
-    commit: { synchronousCommit?: boolean },
-  ): Promise<boolean> {
+  /** Checks and records; `m` may be a transaction (the bus's, with its inbox row) or the pool. */
+  async runIn(m: EntityManager, tenantId: string, req: CheckRequest): Promise<CheckResult & { checkId: string }> {
+    const result = await this.viability.check(m, tenantId, req.lat, req.lng);
+    const checkId = randomUUID();
+    await this.record(m, this.recordOf(checkId, tenantId, req, result));
+    return { ...result, checkId };
+  }
+
+  /** The check row of a located check and its viability.checked event. */
+  private recordOf(checkId: string, tenantId: string, req: CheckRequest, result: CheckResult): CheckRecord {
+    return {
+      id: checkId,
+      tenantId,
+      via: req.via,
+      lat: req.lat,
+      lng: req.lng,
+      status: result.status,
+      boxId: result.box?.id ?? null,
+      result: storedResult(result),
+      event: this.outbox.event({
+        type: 'viability.checked',
+        tenantId,
+        subject: req.conversationId ?? checkId,
+        data: {
+          ...(req.requestId ? { requestId: req.requestId } : {}),
+          ...(req.conversationId ? { conversationId: req.conversationId } : {}),
+          ...(req.channelId ? { channelId: req.channelId } : {}),
+          status: result.status,
+          via: req.via,
+          location: { lat: req.lat, lng: req.lng },
+          ...(result.box ? { box: ref(result.box) } : {}),
+          ...(result.pole ? { pole: ref(result.pole) } : {}),
+          refused: result.refused.map(ref),
+        },
+      }),
+    };
+  }
+
+  /** The check row and its viability.checked event, written together in one statement (durable commit). */
+  private record(m: EntityManager, r: CheckRecord): Promise<boolean> {
     return this.outbox.addWith(
       m,
       {
         sql: `INSERT INTO viability.checks (id, tenant_id, via, lat, lng, status, box_id, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        params: [checkId, tenantId, row.via, row.lat, row.lng, row.status, row.boxId, JSON.stringify(storedResult(row.result))],
+        params: [r.id, r.tenantId, r.via, r.lat, r.lng, r.status, r.boxId, JSON.stringify(r.result)],
       },
-      [this.outbox.event({ type: 'viability.checked', tenantId, subject: event.subject, data: event.data })],
-      commit,
+      [r.event],
     );
   }
 }
