@@ -87,11 +87,14 @@ export class BulkResend {
            FROM ${S}.integrations i
            WHERE d.id = ANY($1::uuid[]) AND d.status = $2 AND i.id = d.integration_id AND i.enabled
            RETURNING d.id
-         ), n AS (SELECT pg_notify('${DELIVERIES_CHANNEL}', '') WHERE EXISTS (SELECT 1 FROM u))
-         SELECT (SELECT count(*) FROM u)::int AS requeued, (SELECT count(*) FROM n)::int AS notified`,
+         )
+         SELECT count(*)::int AS requeued FROM u`,
         [part, outcome],
       );
-      requeued += Number(rows[0]?.['requeued'] ?? 0);
+      const n = Number(rows[0]?.['requeued'] ?? 0);
+      // After the chunk's commit, not inside it (see afterCommit in @elo/persistence).
+      if (n > 0) await this.db.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
+      requeued += n;
       done += part.length;
       opts.progress?.(done);
     }

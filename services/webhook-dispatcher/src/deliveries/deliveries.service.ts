@@ -8,7 +8,7 @@ import { DELIVERY_OUTCOMES, type DeliveriesQuery, type PageQuery, type SampleEve
 import { IntegrationsService } from '../integrations/integrations.service';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
-import { DELIVERIES_CHANNEL } from './delivery-worker.service';
+import { DeliveriesSignal } from './deliveries-signal.service';
 import { decodeCursor, encodeCursor, pageFilters } from './page-cursor';
 import { maskDeep, maskHeaders } from './request-builder';
 
@@ -29,6 +29,7 @@ export class DeliveriesService {
     private readonly ds: DataSource,
     private readonly integrations: IntegrationsService,
     private readonly sender: DeliverySender,
+    private readonly signal: DeliveriesSignal,
   ) {}
 
   /**
@@ -97,7 +98,7 @@ export class DeliveriesService {
         `UPDATE ${S}.deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), completed_at = NULL WHERE id = $1`,
         [deliveryId],
       );
-      await m.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
+      this.signal.dueAfterCommit(m);
     });
     return { id: deliveryId, outcome: 'pending' };
   }

@@ -5,7 +5,7 @@ import { EventHandler, type HandlerContext } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { matchesTrigger, type IntegrationRow } from '../integrations/integration.model';
 import { SERVICE } from '../service-name';
-import { DELIVERIES_CHANNEL } from './delivery-worker.service';
+import { DeliveriesSignal } from './deliveries-signal.service';
 
 const S = '"dispatcher"';
 /** integrationId of the outcome when a request names no integration. */
@@ -27,6 +27,8 @@ interface NewDelivery {
 @Injectable()
 export class EventsConsumer {
   private readonly logger = createLogger(SERVICE).child({ component: 'events-consumer' });
+
+  constructor(private readonly signal: DeliveriesSignal) {}
 
   @EventHandler('#', { batch: true })
   async onEvents(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
@@ -80,7 +82,7 @@ export class EventsConsumer {
         [JSON.stringify(rows.slice(i, i + 1000))],
       );
     }
-    await ctx.manager.query(`SELECT pg_notify('${DELIVERIES_CHANNEL}', '')`);
+    this.signal.dueAfterCommit(ctx.manager);
   }
 }
 
