@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import type { Pool } from 'pg';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { SERVICE_CONFIG } from '@elo/platform';
+import { Pool } from 'pg';
 import type { EntityManager } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import type { ViabilityConfig } from '../config/viability.config';
 
 export type BoxStatus = 'in_project' | 'not_deployed' | 'deployed' | 'certified';
 export type Outcome = 'viable' | 'not_viable' | 'not_found';
@@ -96,12 +97,28 @@ const SETTINGS_TTL_MS = 5_000;
 /** Boxes in range listed in an answer (nearest first). */
 const IN_RANGE_LIMIT = 50;
 
-const POINT = 'ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography';
+/**
+ * The point checked, one geography parameter: a plan kept for the statement then reads it as a value.
+ * Built as ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, a generic plan recomputed the point for
+ * every row it filtered and measured.
+ */
+const POINT = '$2::geography';
+
+/** The point as hex EWKB (little-endian, SRID 4326): exact, whatever the digits of the coordinates. */
+export function pointParam(lng: number, lat: number): string {
+  const b = Buffer.alloc(25);
+  b.writeUInt8(1, 0);
+  b.writeUInt32LE(0x20000001, 1); // Point, with SRID
+  b.writeUInt32LE(4326, 5);
+  b.writeDoubleLE(lng, 9);
+  b.writeDoubleLE(lat, 17);
+  return b.toString('hex');
+}
 
 const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_capacity`;
 
 /**
- * $1 tenant, $2 lng, $3 lat, $4 drop distance. `part`: `in` a box in range (nearest first, at most
+ * $1 tenant, $2 the point (see pointParam), $3 drop distance. `part`: `in` a box in range (nearest first, at most
  * IN_RANGE_LIMIT), `more` an eligible box farther than a full list of refused ones, `pole` a pole near
  * (nearest first) with the nearest eligible box within the drop distance of it, if any. `n` keeps the
  * index's nearest-first order inside each part.
@@ -109,7 +126,7 @@ const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_ca
 const checkSql = (pole: boolean) => `
   WITH in_range AS (
     SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
-     WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
+     WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $3)
      ORDER BY location <-> ${POINT} LIMIT ${IN_RANGE_LIMIT}
   ), more AS (
     -- A dense cluster of refused boxes (a building in project, a full street) can hide an eligible box
@@ -117,11 +134,11 @@ const checkSql = (pole: boolean) => `
     SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
      WHERE (SELECT count(*) FROM in_range) = ${IN_RANGE_LIMIT}
        AND NOT EXISTS (SELECT 1 FROM in_range WHERE status IN ('deployed', 'certified') AND free_ports > 0)
-       AND tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4) AND ${ELIGIBLE}
+       AND tenant_id = $1 AND ST_DWithin(location, ${POINT}, $3) AND ${ELIGIBLE}
      ORDER BY location <-> ${POINT} LIMIT 10
   )${pole ? `, near_poles AS (
     SELECT id, external_id, name, location, ST_Distance(location, ${POINT}) AS d FROM viability.poles
-     WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $4)
+     WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $3)
      ORDER BY location <-> ${POINT} LIMIT 10
   )` : ''}
   SELECT 'in' AS part, row_number() OVER () AS n, i.*, NULL::uuid AS pole_id, NULL AS pole_external, NULL AS pole_name, NULL::float8 AS pole_d
@@ -133,23 +150,15 @@ const checkSql = (pole: boolean) => `
          p.id, p.external_id, p.name, p.d
     FROM near_poles p LEFT JOIN LATERAL (
       SELECT ${BOX_COLUMNS}, ST_Distance(location, p.location) AS d FROM viability.boxes
-       WHERE tenant_id = $1 AND ${ELIGIBLE} AND ST_DWithin(location, p.location, $4)
+       WHERE tenant_id = $1 AND ${ELIGIBLE} AND ST_DWithin(location, p.location, $3)
        ORDER BY location <-> p.location LIMIT 1
     ) b ON true` : ''}
   ORDER BY part, n`;
 const CHECK_SQL_RADIUS = checkSql(false);
 const CHECK_SQL_POLE = checkSql(true);
 
-/**
- * A hot-path read. Outside a transaction it runs on the pool as a named prepared statement: parsed once
- * per connection and, after a few runs, executed with a cached plan (planning the check costs about as
- * much PostgreSQL CPU as running it). Inside a transaction it goes through the manager as usual.
- */
-async function hotQuery<T>(m: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
-  if (m.queryRunner) return (await m.query(text, values)) as T[];
-  const pool = (m.connection.driver as PostgresDriver).master as Pool;
-  return (await pool.query({ name, text, values })).rows as T[];
-}
+/** Connections of the check's own pool (see ViabilityService.pool). */
+const CHECK_POOL_SIZE = 5;
 
 /**
  * "Can we serve this point?" from the tenant's inventory. Eligible: a deployed or certified box with a
@@ -157,7 +166,26 @@ async function hotQuery<T>(m: EntityManager, name: string, text: string, values:
  * nearest pole that has an eligible box within the drop distance of it. KNN on the GiST indexes.
  */
 @Injectable()
-export class ViabilityService {
+export class ViabilityService implements OnModuleDestroy {
+  /**
+   * The check outside a transaction runs here, as a named prepared statement: parsed once per
+   * connection and, these sessions being set to generic plans, planned once too. PostgreSQL's default
+   * planned it again at every run (its estimate for a plan kept for any point is higher than for one
+   * point, so it never switches), which cost about as much as running it. Only the check uses these
+   * sessions; every other query keeps the default.
+   */
+  private readonly pool: Pool;
+
+  constructor(@Inject(SERVICE_CONFIG) config: ViabilityConfig) {
+    this.pool = new Pool({ connectionString: config.DATABASE_URL, max: CHECK_POOL_SIZE, options: '-c plan_cache_mode=force_generic_plan' });
+    // An idle connection that breaks is dropped by the pool; the next check opens another.
+    this.pool.on('error', () => undefined);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool.end();
+  }
+
   /**
    * Settings as the check reads them, kept a few seconds: one query fewer on the hot path. A change
    * is seen at once on the replica that took it (see {@link forget}), within {@link SETTINGS_TTL_MS}
@@ -206,7 +234,12 @@ export class ViabilityService {
    */
   async check(m: EntityManager, tenantId: string, lat: number, lng: number): Promise<CheckResult> {
     const s = await this.checkSettings(m, tenantId);
-    const rows = await hotQuery<CheckRow>(m, `viability_check_${s.mode}`, s.mode === 'pole' ? CHECK_SQL_POLE : CHECK_SQL_RADIUS, [tenantId, lng, lat, s.maxDropMeters]);
+    const text = s.mode === 'pole' ? CHECK_SQL_POLE : CHECK_SQL_RADIUS;
+    const values = [tenantId, pointParam(lng, lat), s.maxDropMeters];
+    // In a transaction (the bus's, with its inbox row) the check joins it.
+    const rows: CheckRow[] = m.queryRunner
+      ? await m.query(text, values)
+      : (await this.pool.query<CheckRow>({ name: `viability_check_${s.mode}`, text, values })).rows;
     const inRange: BoxInRange[] = [];
     const eligible: BoxInRange[] = [];
     const poles: CheckRow[] = [];
