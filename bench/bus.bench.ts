@@ -12,6 +12,14 @@ process.env.ELO_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgr
 process.env.ELO_TEST_AMQP_URL ??= 'amqp://guest:guest@127.0.0.1:5672';
 const N = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
+/** BUS_PREFETCH, BUS_BATCH_SIZE, BUS_CONCURRENCY and RELAY_BATCH_SIZE override the services' defaults. */
+const envNumber = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+const TUNING = {
+  prefetch: envNumber('BUS_PREFETCH'),
+  batchSize: envNumber('BUS_BATCH_SIZE'),
+  concurrency: envNumber('BUS_CONCURRENCY'),
+  relayBatchSize: envNumber('RELAY_BATCH_SIZE'),
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function rawCeiling(amqpUrl: string, payload: Buffer): Promise<number> {
@@ -43,7 +51,7 @@ async function rawCeiling(amqpUrl: string, payload: Buffer): Promise<number> {
 }
 
 async function endToEnd(databaseUrl: string, amqpUrl: string): Promise<number> {
-  const node = await startNode({ databaseUrl, amqpUrl, handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects } });
+  const node = await startNode({ databaseUrl, amqpUrl, handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects }, ...TUNING });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   // Four writers at once, as concurrent requests to a service would be.
