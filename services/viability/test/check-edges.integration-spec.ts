@@ -140,6 +140,20 @@ describe('viability: edges of the check', () => {
     expect(n).toBeLessThan(40);
   });
 
+  it('checks asked at the same time by different tenants are read together, each from its own inventory and settings', async () => {
+    const [wide, narrow, empty] = [await tenant(), await tenant(), await tenant()];
+    const HOME_100M = await at(100, 30);
+    const boxes = (id: string) => [BOX_HEADER, boxRow(id, HOME_100M, 'deployed', 1)].join('\n');
+    await call('POST', '/inventory/import?kind=boxes', wide, boxes('WIDE'), 'text/csv');
+    await call('POST', '/inventory/import?kind=boxes', narrow, boxes('NARROW'), 'text/csv');
+    expect((await call('PUT', '/settings', narrow, { maxDropMeters: 60 })).status).toBe(200);
+    const keys = Array.from({ length: 30 }, (_, i) => [wide, narrow, empty][i % 3]!);
+    const answers = await Promise.all(keys.map((k) => call<{ status: string; box?: { externalId: string } }>('POST', '/viability', k, HOME)));
+    expect(answers.map((a) => [a.body.status, a.body.box?.externalId])).toEqual(
+      keys.map((_, i) => [['viable', 'WIDE'], ['not_found', undefined], ['not_found', undefined]][i % 3]),
+    );
+  });
+
   it('FindME without a public URL configured is refused plainly', async () => {
     const key = await tenant();
     const r = await call<{ detail: string }>('POST', '/findme', key, { phone: '+5511987654321' });

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
 import { DataSource } from 'typeorm';
+import { Groups } from './groups';
 
 /** A check row and its viability.checked event, as one HTTP check writes them. */
 export interface CheckRecord {
@@ -17,12 +18,6 @@ export interface CheckRecord {
   event: CloudEvent;
 }
 
-interface Pending {
-  record: CheckRecord;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 /** Records in one statement at most (Outbox.addWith takes up to 1,000 events). */
 const MAX_GROUP = 200;
 /** Statements in flight at once (each holds a pool connection). */
@@ -32,70 +27,27 @@ const INSERT_CHECKS = `INSERT INTO viability.checks (id, tenant_id, via, lat, ln
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::float8[], $6::text[], $7::uuid[], $8::jsonb[])`;
 
 /**
- * Writes the records of HTTP checks in groups: the checks answered while a write is in flight queue,
- * and a free lane writes everything queued with one statement (the check rows by unnest, their
+ * Writes the records of HTTP checks in groups (see Groups): the checks answered while a write is in
+ * flight queue, and a free lane writes everything queued with one statement (the check rows by unnest, their
  * viability.checked events in the outbox, asynchronous commit: see ChecksService.run).
  * Every check is answered only after its record is written, as before; what changes is that
  * concurrent checks share the round trip, the commit and the relay's wake-up (at 1,000 checks/s one
  * record a statement made the write and its commit cost more than the check itself).
- * A failed group is redone one record at a time, so one bad record cannot fail its neighbours.
  */
 @Injectable()
 export class CheckRecordsService {
-  private queue: Pending[] = [];
-  private inFlight = 0;
-  private scheduled = false;
+  private readonly groups = new Groups<CheckRecord, boolean>((records) => this.insert(records).then((written) => records.map(() => written)), {
+    maxGroup: MAX_GROUP,
+    lanes: LANES,
+  });
 
   constructor(
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
   ) {}
 
-  write(record: CheckRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ record, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  /** Records queued in the same turn of the event loop join the group; a full group goes at once. */
-  private schedule(): void {
-    if (this.inFlight >= LANES) return; // a finishing lane takes the queue
-    if (this.queue.length >= MAX_GROUP) return this.pump();
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.inFlight < LANES && this.queue.length) {
-      const group = this.queue.splice(0, MAX_GROUP);
-      this.inFlight++;
-      void this.runGroup(group).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
-    }
-  }
-
-  private async runGroup(group: Pending[]): Promise<void> {
-    try {
-      await this.insert(group.map((p) => p.record));
-      for (const p of group) p.resolve();
-    } catch (err) {
-      if (group.length === 1) return group[0]!.reject(err);
-      for (const p of group) {
-        try {
-          await this.insert([p.record]);
-          p.resolve();
-        } catch (e) {
-          p.reject(e);
-        }
-      }
-    }
+  async write(record: CheckRecord): Promise<void> {
+    await this.groups.submit(record);
   }
 
   private insert(records: CheckRecord[]): Promise<boolean> {

@@ -3,6 +3,7 @@ import { SERVICE_CONFIG } from '@elo/platform';
 import { Pool } from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
+import { Groups } from './groups';
 
 export type BoxStatus = 'in_project' | 'not_deployed' | 'deployed' | 'certified';
 export type Outcome = 'viable' | 'not_viable' | 'not_found';
@@ -67,6 +68,7 @@ interface BoxRow {
 }
 
 interface CheckRow extends BoxRow {
+  k: string;
   part: 'in' | 'more' | 'pole';
   pole_id: string | null;
   pole_external: string | null;
@@ -97,36 +99,25 @@ const SETTINGS_TTL_MS = 5_000;
 /** Boxes in range listed in an answer (nearest first). */
 const IN_RANGE_LIMIT = 50;
 
-/**
- * The point checked, one geography parameter: a plan kept for the statement then reads it as a value.
- * Built as ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, a generic plan recomputed the point for
- * every row it filtered and measured.
- */
-const POINT = '$2::geography';
-
-/** The point as hex EWKB (little-endian, SRID 4326): exact, whatever the digits of the coordinates. */
-export function pointParam(lng: number, lat: number): string {
-  const b = Buffer.alloc(25);
-  b.writeUInt8(1, 0);
-  b.writeUInt32LE(0x20000001, 1); // Point, with SRID
-  b.writeUInt32LE(4326, 5);
-  b.writeDoubleLE(lng, 9);
-  b.writeDoubleLE(lat, 17);
-  return b.toString('hex');
-}
+/** The point checked, computed once for each point of a group (OFFSET 0 keeps it from being inlined into every use). */
+const POINT = 'pt.point';
 
 const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_capacity`;
 
 /**
- * $1 tenant, $2 the point (see pointParam), $3 drop distance. `part`: `in` a box in range (nearest first, at most
- * IN_RANGE_LIMIT), `more` an eligible box farther than a full list of refused ones, `pole` a pole near
- * (nearest first) with the nearest eligible box within the drop distance of it, if any. `n` keeps the
- * index's nearest-first order inside each part.
+ * Checks a group of points in one statement: $1 tenants, $2 longitudes, $3 latitudes, $4 drop
+ * distances, one element a point; rows carry `k`, the point's place in the group (from 1). For each
+ * point, `part`: `in` a box in range (nearest first, at most IN_RANGE_LIMIT), `more` an eligible box
+ * farther than a full list of refused ones, `pole` a pole near (nearest first) with the nearest eligible
+ * box within the drop distance of it, if any. `n` keeps the index's nearest-first order inside each part.
  */
 const checkSql = (pole: boolean) => `
+  SELECT g.k, c.* FROM unnest($1::uuid[], $2::float8[], $3::float8[], $4::float8[]) WITH ORDINALITY AS g(tenant_id, lng, lat, drop_m, k)
+  CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(g.lng, g.lat), 4326)::geography AS point OFFSET 0) pt
+  CROSS JOIN LATERAL (
   WITH in_range AS (
     SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
-     WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $3)
+     WHERE tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m)
      ORDER BY location <-> ${POINT} LIMIT ${IN_RANGE_LIMIT}
   ), more AS (
     -- A dense cluster of refused boxes (a building in project, a full street) can hide an eligible box
@@ -134,11 +125,11 @@ const checkSql = (pole: boolean) => `
     SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
      WHERE (SELECT count(*) FROM in_range) = ${IN_RANGE_LIMIT}
        AND NOT EXISTS (SELECT 1 FROM in_range WHERE status IN ('deployed', 'certified') AND free_ports > 0)
-       AND tenant_id = $1 AND ST_DWithin(location, ${POINT}, $3) AND ${ELIGIBLE}
+       AND tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m) AND ${ELIGIBLE}
      ORDER BY location <-> ${POINT} LIMIT 10
   )${pole ? `, near_poles AS (
     SELECT id, external_id, name, location, ST_Distance(location, ${POINT}) AS d FROM viability.poles
-     WHERE tenant_id = $1 AND ST_DWithin(location, ${POINT}, $3)
+     WHERE tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m)
      ORDER BY location <-> ${POINT} LIMIT 10
   )` : ''}
   SELECT 'in' AS part, row_number() OVER () AS n, i.*, NULL::uuid AS pole_id, NULL AS pole_external, NULL AS pole_name, NULL::float8 AS pole_d
@@ -150,15 +141,28 @@ const checkSql = (pole: boolean) => `
          p.id, p.external_id, p.name, p.d
     FROM near_poles p LEFT JOIN LATERAL (
       SELECT ${BOX_COLUMNS}, ST_Distance(location, p.location) AS d FROM viability.boxes
-       WHERE tenant_id = $1 AND ${ELIGIBLE} AND ST_DWithin(location, p.location, $3)
+       WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, p.location, g.drop_m)
        ORDER BY location <-> p.location LIMIT 1
     ) b ON true` : ''}
-  ORDER BY part, n`;
-const CHECK_SQL_RADIUS = checkSql(false);
-const CHECK_SQL_POLE = checkSql(true);
+  ) c
+  ORDER BY g.k, c.part, c.n`;
+const CHECK_SQL = { radius: checkSql(false), pole: checkSql(true) };
 
-/** Connections of the check's own pool (see ViabilityService.pool). */
-const CHECK_POOL_SIZE = 5;
+/** Connections of the check's own pool (see ViabilityService.pool); one a lane. */
+const CHECK_LANES = 2;
+
+/** Points checked in one statement at most. */
+const CHECK_MAX_GROUP = 50;
+
+interface Point {
+  tenantId: string;
+  lng: number;
+  lat: number;
+  maxDropMeters: number;
+}
+
+/** The group statement's parameters (see checkSql). */
+const groupParams = (points: Point[]) => [points.map((p) => p.tenantId), points.map((p) => p.lng), points.map((p) => p.lat), points.map((p) => p.maxDropMeters)];
 
 /**
  * "Can we serve this point?" from the tenant's inventory. Eligible: a deployed or certified box with a
@@ -168,18 +172,32 @@ const CHECK_POOL_SIZE = 5;
 @Injectable()
 export class ViabilityService implements OnModuleDestroy {
   /**
-   * The check outside a transaction runs here, as a named prepared statement: parsed once per
-   * connection and, these sessions being set to generic plans, planned once too. PostgreSQL's default
-   * planned it again at every run (its estimate for a plan kept for any point is higher than for one
-   * point, so it never switches), which cost about as much as running it. Only the check uses these
-   * sessions; every other query keeps the default.
+   * Checks outside a transaction run here, as a named prepared statement: parsed once per connection
+   * and, these sessions being set to generic plans, planned once too. PostgreSQL's default planned it
+   * again at every run (its estimate for a plan kept for any point is higher than for one point, so it
+   * never switches), which cost about as much as running it. Only the check uses these sessions; every
+   * other query keeps the default.
    */
   private readonly pool: Pool;
 
+  /**
+   * Concurrent checks are read in groups, one statement a group (see Groups): each answer still comes
+   * from its own point, tenant and settings; the group shares the round trip.
+   */
+  private readonly groups: Record<TenantSettings['mode'], Groups<Point, CheckRow[]>>;
+
   constructor(@Inject(SERVICE_CONFIG) config: ViabilityConfig) {
-    this.pool = new Pool({ connectionString: config.DATABASE_URL, max: CHECK_POOL_SIZE, options: '-c plan_cache_mode=force_generic_plan' });
+    this.pool = new Pool({ connectionString: config.DATABASE_URL, max: CHECK_LANES, options: '-c plan_cache_mode=force_generic_plan' });
     // An idle connection that breaks is dropped by the pool; the next check opens another.
     this.pool.on('error', () => undefined);
+    const group = (mode: TenantSettings['mode']) =>
+      new Groups<Point, CheckRow[]>(async (points) => {
+        const { rows } = await this.pool.query<CheckRow>({ name: `viability_check_${mode}`, text: CHECK_SQL[mode], values: groupParams(points) });
+        const byPoint = points.map((): CheckRow[] => []);
+        for (const r of rows) byPoint[Number(r.k) - 1]!.push(r);
+        return byPoint;
+      }, { maxGroup: CHECK_MAX_GROUP, lanes: CHECK_LANES });
+    this.groups = { radius: group('radius'), pole: group('pole') };
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -228,18 +246,15 @@ export class ViabilityService implements OnModuleDestroy {
   }
 
   /**
-   * One statement, one round trip: the boxes in range (nearest first), the eligible ones behind them
+   * One statement, shared with the checks asked meanwhile: the boxes in range (nearest first), the eligible ones behind them
    * when all of the first {@link IN_RANGE_LIMIT} are refused, and in pole mode the poles near with the
    * nearest eligible box of each. The one-time filters make the parts not needed cost nothing.
    */
   async check(m: EntityManager, tenantId: string, lat: number, lng: number): Promise<CheckResult> {
     const s = await this.checkSettings(m, tenantId);
-    const text = s.mode === 'pole' ? CHECK_SQL_POLE : CHECK_SQL_RADIUS;
-    const values = [tenantId, pointParam(lng, lat), s.maxDropMeters];
-    // In a transaction (the bus's, with its inbox row) the check joins it.
-    const rows: CheckRow[] = m.queryRunner
-      ? await m.query(text, values)
-      : (await this.pool.query<CheckRow>({ name: `viability_check_${s.mode}`, text, values })).rows;
+    const point = { tenantId, lng, lat, maxDropMeters: s.maxDropMeters };
+    // In a transaction (the bus's, with its inbox row) the check joins it, a group of one.
+    const rows: CheckRow[] = m.queryRunner ? await m.query(CHECK_SQL[s.mode], groupParams([point])) : await this.groups[s.mode].submit(point);
     const inRange: BoxInRange[] = [];
     const eligible: BoxInRange[] = [];
     const poles: CheckRow[] = [];
