@@ -95,6 +95,19 @@ function pgCpuMs(database: string): Map<string, number> {
   return byPid;
 }
 
+/** The RabbitMQ node's process (beam.smp), when it runs on this machine. */
+function brokerPid(): string | undefined {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes('beam.smp') && cmdline.includes('rabbit')) return pid;
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return undefined;
+}
+
 /** CPU used between two samples by the backends alive at the second (a backend born in between counts whole). */
 function pgCpuDelta(before: Map<string, number>, after: Map<string, number>): number {
   let total = 0;
@@ -113,7 +126,8 @@ async function main(): Promise<void> {
     let app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
     await app.close();
     const rates: number[] = [];
-    const cpu: Array<{ node: number; pg: number }> = [];
+    const cpu: Array<{ node: number; pg: number; mq: number }> = [];
+    const broker = brokerPid();
     for (let round = 1; round <= ROUNDS; round++) {
       app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
       const msgs = await seed(app.get(DataSource), MESSAGES);
@@ -129,7 +143,7 @@ async function main(): Promise<void> {
 
       const start = Date.now();
       const loadBefore = load();
-      const [node0, pg0] = [cpuMs(process.pid), pgCpuMs(infra.databaseName)];
+      const [node0, pg0, mq0] = [cpuMs(process.pid), pgCpuMs(infra.databaseName), broker ? cpuMs(broker) : 0];
       app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
       const ids = msgs.map((m) => m.id);
       // Polled on a sample first (the last statuses published are among the last applied), then on every message:
@@ -138,12 +152,13 @@ async function main(): Promise<void> {
       while ((await count(app.get(DataSource), 'read', sample)) < sample.length) await sleep(50);
       while ((await count(app.get(DataSource), 'read', ids)) < ids.length) await sleep(50);
       const secs = (Date.now() - start) / 1_000;
-      const used = { node: cpuMs(process.pid) - node0, pg: pgCpuDelta(pg0, pgCpuMs(infra.databaseName)) };
+      const used = { node: cpuMs(process.pid) - node0, pg: pgCpuDelta(pg0, pgCpuMs(infra.databaseName)), mq: broker ? cpuMs(broker) - mq0 : 0 };
       cpu.push(used);
       rates.push(events.length / secs);
       const us = (ms: number) => `${Math.round((ms * 1_000) / events.length)} µs`;
       out(`round ${round}: ${events.length} statuses (queued in ${queuedMs} ms) applied in ${secs.toFixed(2)} s = ` +
-        `${Math.round(events.length / secs)} statuses/s; CPU a status: Node ${us(used.node)}, PostgreSQL ${us(used.pg)}; ` +
+        `${Math.round(events.length / secs)} statuses/s; CPU a status: Node ${us(used.node)}, PostgreSQL ${us(used.pg)}` +
+        `${broker ? `, RabbitMQ ${us(used.mq)} (the whole broker: other users' traffic counts too)` : ''}; ` +
         `load average ${loadBefore} → ${load()}`);
       if (round < ROUNDS) await app.close();
     }
