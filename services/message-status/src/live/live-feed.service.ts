@@ -69,7 +69,8 @@ export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
       this.scheduleReconnect();
     });
     client.on('notification', (n) => {
-      if (n.channel !== CHANGES_CHANNEL || !n.payload) return;
+      // Nobody streaming from this replica: nothing to parse (a payload carries up to 7 kB of changes).
+      if (n.channel !== CHANGES_CHANNEL || !n.payload || this.emitter.listenerCount('changes') === 0) return;
       try {
         this.emitter.emit('changes', JSON.parse(n.payload) as LiveChange[]);
       } catch (err) {
