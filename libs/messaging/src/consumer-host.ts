@@ -31,10 +31,15 @@ interface Delivery {
   event?: CloudEvent;
   attempt: number;
   invalid?: string;
+  /** Tenant and subject of the event, when it has a subject. */
+  subject?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const patternsOf = (h: RegisteredHandler): readonly string[] => (typeof h.type === 'string' ? [h.type] : h.type);
+
+/** Events of one subject (a conversation, a message, a call) of one tenant. */
+const subjectOf = (e: CloudEvent): string | undefined => (e.subject ? `${e.tenantid}\u0000${e.subject}` : undefined);
 
 /**
  * Consumes the service queue. Each batch of deliveries is handled in one transaction together with
@@ -42,12 +47,18 @@ const patternsOf = (h: RegisteredHandler): readonly string[] => (typeof h.type =
  * own effects rolled back (savepoint) and its event goes to the next retry queue, or to the parking
  * lot once the attempts are used up. When the database itself is away, the batch waits and tries
  * again without acknowledging anything.
+ *
+ * Batches run concurrently, but never two with events of the same subject: an event waits while an
+ * earlier one of its subject is in another batch, so a subject's events are handled in the order they
+ * arrived (an event sent to retry comes back later, after its successors).
  */
 export class ConsumerHost {
   private readonly handlers: RegisteredHandler[] = [];
   private channel?: ConfirmChannel;
   private consumerTag?: string;
   private buffer: Delivery[] = [];
+  /** Subjects with an event in a batch being handled, and how many batches hold them. */
+  private readonly busy = new Map<string, number>();
   private active = 0;
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
@@ -127,6 +138,7 @@ export class ConsumerHost {
     this.acks.get(ch)?.track(msg.fields.deliveryTag);
     try {
       d.event = validateEvent(JSON.parse(msg.content.toString('utf8')));
+      d.subject = subjectOf(d.event);
     } catch (err) {
       d.invalid = (err as Error).message;
     }
@@ -138,16 +150,52 @@ export class ConsumerHost {
 
   private pump(): void {
     while (this.active < this.opts.concurrency && this.buffer.length > 0) {
-      const batch = this.buffer.splice(0, this.opts.batchSize);
+      const batch = this.cut();
+      if (batch.length === 0) return; // everything waits for a subject in a running batch
+      const subjects = new Set<string>();
+      for (const d of batch) {
+        const s = d.subject;
+        if (s && !subjects.has(s)) {
+          subjects.add(s);
+          this.busy.set(s, (this.busy.get(s) ?? 0) + 1);
+        }
+      }
       this.active++;
       void this.handleBatch(batch)
         .catch((err) => this.logger.error({ err: (err as Error).message }, 'batch handling failed'))
         .finally(() => {
+          for (const s of subjects) {
+            const n = (this.busy.get(s) ?? 1) - 1;
+            if (n > 0) this.busy.set(s, n);
+            else this.busy.delete(s);
+          }
           this.active--;
           if (this.active === 0) for (const w of this.idleWaiters.splice(0)) w();
           this.pump();
         });
     }
+  }
+
+  /**
+   * Takes the next batch off the buffer, in arrival order, skipping events whose subject is in a running
+   * batch, and every later event of a subject once one of its events was skipped.
+   */
+  private cut(): Delivery[] {
+    if (this.busy.size === 0 && this.buffer.length <= this.opts.batchSize) return this.buffer.splice(0);
+    const batch: Delivery[] = [];
+    const rest: Delivery[] = [];
+    const held = new Set<string>();
+    for (const d of this.buffer) {
+      const s = d.subject;
+      const blocked = s !== undefined && (this.busy.has(s) || held.has(s));
+      if (!blocked && batch.length < this.opts.batchSize) batch.push(d);
+      else {
+        rest.push(d);
+        if (s !== undefined) held.add(s);
+      }
+    }
+    this.buffer = rest;
+    return batch;
   }
 
   private async handleBatch(batch: Delivery[]): Promise<void> {

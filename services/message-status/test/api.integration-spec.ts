@@ -38,7 +38,13 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
       status(a.tenantId, { ...msgs[2], provider: 'whatsapp', status: 'failed', t: 32, code: '130429', title: 'Rate limit hit' }),
       integrationFailed(a.tenantId, { errorClass: 'timeout', name: 'erp' }),
     );
-    await expectEventually(async () => expect((await get(`/messages/${msgs[2].messageId}`, a.key)).body.status).toBe('failed'));
+    // Batches run concurrently (one subject at a time each): wait for every message and the integration failure.
+    await expectEventually(async () => {
+      const states = await Promise.all(msgs.map(async (m) => (await get(`/messages/${m.messageId}`, a.key)).body.status));
+      expect(states).toEqual(['read', 'failed', 'failed', 'sent', 'sent']);
+      const reasons = (await get('/failures', a.key)).body.groups.map((g: { reason: string }) => g.reason);
+      expect(reasons).toContain('integration:timeout');
+    });
   });
 
   afterAll(async () => {

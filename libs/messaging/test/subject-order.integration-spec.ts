@@ -1,0 +1,73 @@
+import type { CloudEvent } from '@elo/contracts';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import type { BatchHandler } from '../src/types';
+import { counts, migrate, recordEffects, startNode, type BusNode } from './harness';
+
+describe('consumer: events of one subject are never in two concurrent batches', () => {
+  let infra: TestInfra;
+  let node: BusNode;
+  const subjects = ['conv-a', 'conv-b', 'conv-c', 'conv-d'];
+  const seen = new Map<string, number[]>();
+  const inBatch = new Set<string>();
+  let overlaps = 0;
+
+  // Small batches, four at once, and each batch takes a while: without the rule, batches holding the
+  // same subjects would run side by side.
+  const handler: BatchHandler = async (events: CloudEvent[], ctx) => {
+    const mine = [...new Set(events.filter((e) => e.subject).map((e) => `${e.tenantid}/${e.subject}`))];
+    for (const s of mine) if (inBatch.has(s)) overlaps++;
+    for (const s of mine) inBatch.add(s);
+    try {
+      for (const e of events) {
+        const seq = Number((e.data as { reason: string }).reason);
+        seen.set(e.subject!, [...(seen.get(e.subject!) ?? []), seq]);
+      }
+      await ctx.manager.query('SELECT pg_sleep(0.01)');
+      await recordEffects(events, ctx);
+    } finally {
+      for (const s of mine) inBatch.delete(s);
+    }
+  };
+
+  beforeAll(async () => {
+    infra = await createTestInfra('subject-order');
+    await migrate(infra.databaseUrl);
+    node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      handler: { type: 'chat.conversation.closed', batch: true, fn: handler },
+      batchSize: 5,
+      concurrency: 4,
+      prefetch: 200,
+    });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await infra?.cleanup();
+  });
+
+  it('handles each subject\'s events once each, in the order they were published', async () => {
+    const total = 200;
+    await node.ds.transaction((m) =>
+      node.outbox.add(
+        m,
+        Array.from({ length: total }, (_, i) =>
+          node.outbox.event({
+            type: 'chat.conversation.closed',
+            tenantId: 'tenant-a',
+            // Every fifth event has no subject: those may go in any batch.
+            subject: i % 5 === 4 ? undefined : subjects[i % subjects.length],
+            data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: String(i) },
+          }),
+        ),
+      ),
+    );
+    await expectEventually(async () => expect((await counts(node.ds)).total).toBe(total), { timeoutMs: 30_000 });
+    expect(overlaps).toBe(0);
+    subjects.forEach((s, k) => {
+      const published = Array.from({ length: total }, (_, i) => i).filter((i) => i % 5 !== 4 && i % subjects.length === k);
+      expect(seen.get(s)).toEqual(published);
+    });
+  }, 60_000);
+});
