@@ -13,6 +13,9 @@ export interface BusConnectionOptions {
 
 type Listener = (model: ChannelModel) => Promise<void>;
 
+/** How long opening a connection (TCP and AMQP handshake) may take before it is tried again. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /**
  * One AMQP connection that comes back by itself: on loss it reconnects with exponential backoff and
  * jitter, then runs every `onConnect` listener again (re-declare topology, re-open channels, resume
@@ -80,16 +83,24 @@ export class BusConnection {
       let model: ChannelModel | undefined;
       let closed = false;
       try {
-        model = await connect(this.opts.url, { clientProperties: { connection_name: this.opts.name } });
+        model = await connect(this.opts.url, { clientProperties: { connection_name: this.opts.name }, timeout: CONNECT_TIMEOUT_MS });
         const current = model;
+        let closedDuringSetup!: (err: Error) => void;
+        const setupAborted = new Promise<never>((_, reject) => (closedDuringSetup = reject));
         model.on('error', (err: Error) => this.opts.logger.warn({ err: err.message }, 'rabbitmq connection error'));
         model.on('close', () => {
           closed = true;
+          closedDuringSetup(new Error('connection closed during setup'));
           this.lost(current);
         });
         model.on('blocked', (reason: string) => this.opts.logger.warn({ reason }, 'rabbitmq blocked publishing'));
-        for (const l of this.listeners) await l(model);
-        // The connection may have died while the listeners ran; then start over.
+        // A connection that dies while the listeners run can leave one of their calls unanswered for
+        // good (seen with a channel being opened): stop waiting for them then, and start over.
+        const setup = (async () => {
+          for (const l of this.listeners) await l(current);
+        })();
+        setup.catch(() => undefined);
+        await Promise.race([setup, setupAborted]);
         if (closed) throw new Error('connection closed during setup');
         this.model = model;
         this.attempt = 0;
