@@ -2,6 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { envelopeProblems, type CloudEvent } from './envelope';
 import { EVENT_CATALOGUE, isEventType, type EventPayload, type EventType } from './events/catalogue';
+import { payloadChecker } from './payload-checker';
 import { memoiseValidationMetadata } from './validation-cache';
 
 // Every service validates each event it publishes and consumes, and each request body: see why there.
@@ -32,6 +33,9 @@ export function validateEvent<T extends EventType>(raw: unknown): CloudEvent<Eve
   if (event.dataschema !== expectedSchema) {
     throw new InvalidEventError([`dataschema ${event.dataschema} is not ${expectedSchema}`]);
   }
+  // A valid payload skips class-validator; anything else gets its verdict and messages.
+  const checker = payloadChecker(entry.payload as new () => object);
+  if (checker?.check(event.data)) return { ...event, data: checker.build(event.data) as EventPayload<T> };
   const payload = plainToInstance(entry.payload as new () => object, event.data) as object;
   const errors = validateSync(payload, { whitelist: false, forbidUnknownValues: true });
   if (errors.length) throw new InvalidEventError(flatten(errors, 'data'));
@@ -41,6 +45,7 @@ export function validateEvent<T extends EventType>(raw: unknown): CloudEvent<Eve
 /** Checks a payload against its type's class before it is written to the outbox. */
 export function payloadProblems(type: string, data: unknown): string[] {
   if (!isEventType(type)) return [`unknown event type ${type}`];
+  if (payloadChecker(EVENT_CATALOGUE[type].payload as new () => object)?.check(data)) return [];
   const payload = plainToInstance(EVENT_CATALOGUE[type].payload as new () => object, data) as object;
   return flatten(validateSync(payload, { forbidUnknownValues: true }), 'data');
 }

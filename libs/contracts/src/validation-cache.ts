@@ -8,6 +8,12 @@ interface Storage {
 }
 
 let installed = false;
+let version = 0;
+
+/** Counts the rules registered since the memo was installed: what was derived from older rules is stale. */
+export function validationRulesVersion(): number {
+  return version;
+}
 
 /**
  * class-validator resolves a class's rules on every validate() by scanning every decorated class in
@@ -25,6 +31,7 @@ export function memoiseValidationMetadata(): void {
   let cache = new Map<string, WeakMap<object, unknown[]>>();
   storage.addValidationMetadata = (metadata) => {
     cache = new Map();
+    version++;
     add(metadata);
   };
   storage.getTargetValidationMetadatas = (target, schema, always, strictGroups, groups) => {
