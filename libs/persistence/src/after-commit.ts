@@ -46,6 +46,9 @@ export function afterCommit(manager: EntityManager, fn: () => void): void {
 /** NOTIFY payloads must stay under 8,000 bytes. */
 export const NOTIFY_MAX_BYTES = 7_000;
 
+/** pg_notify calls per statement (two parameters each). */
+const NOTIFY_PER_STATEMENT = 100;
+
 /**
  * NOTIFY for other processes, sent after the writer's commit and outside its transaction. Calls are
  * coalesced: one round trip at a time per notifier, carrying everything queued meanwhile (identical
@@ -79,21 +82,18 @@ export class PostCommitNotifier {
   private async flush(): Promise<void> {
     try {
       while (this.queued.size > 0 && this.ds.isInitialized) {
-        const channels: string[] = [];
-        const payloads: string[] = [];
-        for (const [channel, set] of this.queued) {
-          for (const p of set) {
-            channels.push(channel);
-            payloads.push(p);
-          }
-        }
+        // Each channel and payload its own parameter: a payload sent inside a text[] would be escaped
+        // character by character (JSON is full of quotes).
+        const params: string[] = [];
+        for (const [channel, set] of this.queued) for (const p of set) params.push(channel, p);
         this.queued.clear();
-        await this.ds
-          .query(
-            `SELECT set_config('synchronous_commit', 'off', true), pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)`,
-            [channels, payloads],
-          )
-          .catch((err: Error) => this.onError(err));
+        for (let i = 0; i < params.length; i += 2 * NOTIFY_PER_STATEMENT) {
+          const part = params.slice(i, i + 2 * NOTIFY_PER_STATEMENT);
+          const calls = Array.from({ length: part.length / 2 }, (_, k) => `pg_notify($${2 * k + 1}, $${2 * k + 2})`);
+          await this.ds
+            .query(`SELECT set_config('synchronous_commit', 'off', true), ${calls.join(', ')}`, part)
+            .catch((err: Error) => this.onError(err));
+        }
       }
     } finally {
       this.flushing = false;

@@ -13,8 +13,8 @@ export interface LiveFeedOptions {
 
 /**
  * The live side of the service: every replica LISTENs on the schema's change channel, so each
- * replica's stream clients see every change, whichever replica applied it. PostgreSQL delivers a
- * NOTIFY only when its transaction commits, so nothing rolled back is ever streamed.
+ * replica's stream clients see every change, whichever replica applied it. Changes are announced
+ * only after their transaction has committed, so nothing rolled back is ever streamed.
  */
 @Injectable()
 export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {

@@ -53,7 +53,7 @@ export class StatusConsumer {
         at: new Date(e.time ?? Date.now()),
       })),
     );
-    await this.tracking.notify(ctx.manager, changes);
+    this.tracking.notify(ctx.manager, changes);
   }
 
   /** The changes are already announced to live streams (by the statement that made them); publishes them. */

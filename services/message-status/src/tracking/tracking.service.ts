@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { MessageState } from '@elo/contracts';
-import type { EntityManager } from 'typeorm';
+import { createLogger } from '@elo/observability';
+import { NOTIFY_MAX_BYTES, PostCommitNotifier } from '@elo/persistence';
+import { DataSource, type EntityManager } from 'typeorm';
 import { classifyFailure, type FailureReason } from './failure-classifier';
 import { canReport, nextState, STATUS_RANK } from './status-rules';
 
@@ -8,8 +10,6 @@ export const SCHEMA = 'message_status';
 const S = `"${SCHEMA}"`;
 /** LISTEN/NOTIFY channel carrying applied changes to every replica's live streams. */
 export const CHANGES_CHANNEL = `elo_changes_${SCHEMA}`;
-/** NOTIFY payloads must stay under 8000 bytes. */
-const NOTIFY_MAX_BYTES = 7_000;
 
 export type Source = 'send.requested' | 'sent' | 'status';
 
@@ -164,6 +164,13 @@ function livePayloads(changes: LiveChange[]): string[] {
  */
 @Injectable()
 export class TrackingService {
+  private readonly notifier: PostCommitNotifier;
+
+  constructor(ds: DataSource) {
+    const logger = createLogger('message-status').child({ component: 'tracking' });
+    this.notifier = new PostCommitNotifier(ds, (err) => logger.warn({ err: err.message }, 'live NOTIFY failed; streams miss these changes'));
+  }
+
   /** Applies facts about message ids, creating a message when first seen (the sweeper's path). */
   async apply(m: EntityManager, inputs: StatusInput[]): Promise<StatusChange[]> {
     if (inputs.length === 0) return [];
@@ -279,8 +286,8 @@ export class TrackingService {
     }
 
     if (tl.mid.length === 0) return changes;
-    // One statement: the timeline rows, the moves, and the announcement to live streams (delivered by
-    // PostgreSQL at commit). Data-modifying WITH parts run to completion even though nothing reads them.
+    // One statement: the timeline rows and the moves (data-modifying WITH parts run to completion even
+    // though nothing reads them); live streams hear of the moves once the transaction has committed.
     await m.query(
       `WITH timeline AS (
          INSERT INTO ${S}.message_events (message_id, tenant_id, raw_status, source, provider_timestamp, reportable, applied,
@@ -309,12 +316,12 @@ export class TrackingService {
            AS u(id, status, rank, at, reason, code, title, details, retryable, channel_id, provider, conversation_id, pmid, created)
          -- The ANY lets the rows be found through the primary key (a join alone was planned as a table scan).
          WHERE x.id = u.id AND x.id = ANY($13::uuid[]))
-       SELECT pg_notify($27, p) FROM unnest($28::text[]) AS p`,
+       SELECT NULL`,
       [tl.mid, tl.tenant, tl.status, tl.source, tl.ts, tl.reportable, tl.applied, tl.code, tl.title, tl.details, tl.reason, tl.eventId,
         upd.id, upd.status, upd.rank, upd.at, upd.reason, upd.code, upd.title, upd.details, upd.retryable,
-        upd.channel, upd.provider, upd.conversation, upd.pmid, upd.created,
-        CHANGES_CHANNEL, livePayloads(changes)],
+        upd.channel, upd.provider, upd.conversation, upd.pmid, upd.created],
     );
+    this.notify(m, changes);
     return changes;
   }
 
@@ -483,12 +490,12 @@ export class TrackingService {
   }
 
   /**
-   * Announces changes to every replica's live streams; PostgreSQL delivers them after commit only.
-   * Status changes are announced by `apply` and `applyBatch` themselves.
+   * Announces changes to every replica's live streams once `m`'s transaction has committed (NOTIFY after
+   * the commit, not inside it: see afterCommit). Status changes are announced by `apply` and `applyBatch`.
    */
-  async notify(m: EntityManager, changes: LiveChange[]): Promise<void> {
+  notify(m: EntityManager, changes: LiveChange[]): void {
     if (changes.length === 0) return;
-    await m.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [CHANGES_CHANNEL, livePayloads(changes)]);
+    for (const p of livePayloads(changes)) this.notifier.notifyAfterCommit(m, CHANGES_CHANNEL, p);
   }
 
   private fromPending(r: PendingRow): StatusInput {
