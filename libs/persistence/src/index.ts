@@ -4,3 +4,4 @@ export { PersistenceModule, type PersistenceModuleOptions } from './persistence.
 export { inTransaction } from './transaction';
 export { DatabaseReadinessCheck } from './database-readiness';
 export { afterCommit, NOTIFY_MAX_BYTES, PostCommitNotifier } from './after-commit';
+export { Groups, type GroupOptions } from './groups';

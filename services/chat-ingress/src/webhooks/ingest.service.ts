@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
+import { Groups } from '@elo/persistence';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
@@ -111,22 +112,6 @@ export interface IngestResult {
   statuses: number;
 }
 
-/** How webhooks are grouped into transactions (group commit). */
-export interface IngestTuning {
-  /** Webhooks in one transaction at most. */
-  maxGroup: number;
-  /** Transactions in flight at once (each holds a pool connection). */
-  concurrency: number;
-  /** How long a free lane waits for more webhooks before it writes (0: only those already queued in this turn of the event loop). */
-  lingerMs: number;
-}
-
-interface Pending {
-  job: IngestJob;
-  resolve: (r: IngestResult) => void;
-  reject: (e: unknown) => void;
-}
-
 type MessageItem = { job: number; ch: ChannelRecord; it: InboundItem };
 type StatusRow = { job: number; ch: ChannelRecord; s: StatusItem & { providerMessageId: string } };
 type GroupRow = {
@@ -137,60 +122,28 @@ type GroupRow = {
 
 /**
  * Stores verified webhooks durably: the raw payload, contacts, conversations, messages, statuses and
- * their outbox events, all in one transaction. Concurrent webhooks share the transaction (group commit):
- * requests queue while the lanes are busy, a free lane takes everything queued (up to maxGroup) and
- * writes it with one set-based statement plus the outbox insert, and every request of the group is
- * answered after that commit. A failed group is redone one webhook at a time, so one bad payload cannot
- * fail its neighbours; only the requests of a group that still fails get the error.
+ * their outbox events, all in one transaction. Concurrent webhooks share the transaction (group commit,
+ * see Groups): a group is written with one set-based statement plus the outbox insert, and every request
+ * of the group is answered after that commit; a failed group is redone one webhook at a time.
  */
 @Injectable()
 export class IngestService {
-  private queue: Pending[] = [];
-  private inFlight = 0;
-  private scheduled = false;
-  private readonly tuning: IngestTuning;
+  private readonly groups: Groups<IngestJob, IngestResult>;
 
   constructor(
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
     @Inject(SERVICE_CONFIG) config: ChatIngressConfig,
   ) {
-    this.tuning = { maxGroup: config.INGEST_MAX_GROUP, concurrency: config.INGEST_CONCURRENCY, lingerMs: config.INGEST_LINGER_MS };
-  }
-
-  ingest(job: IngestJob): Promise<IngestResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
-      this.schedule();
+    this.groups = new Groups((jobs) => this.tx(jobs), {
+      maxGroup: config.INGEST_MAX_GROUP,
+      lanes: config.INGEST_CONCURRENCY,
+      lingerMs: config.INGEST_LINGER_MS,
     });
   }
 
-  /**
-   * A free lane does not write at once: webhooks parsed in the same turn of the event loop (or within
-   * lingerMs) join the group. A full group goes at once.
-   */
-  private schedule(): void {
-    if (this.inFlight >= this.tuning.concurrency) return; // a finishing lane takes the queue
-    if (this.queue.length >= this.tuning.maxGroup) return this.pump();
-    if (this.scheduled) return;
-    this.scheduled = true;
-    const go = () => {
-      this.scheduled = false;
-      this.pump();
-    };
-    if (this.tuning.lingerMs > 0) setTimeout(go, this.tuning.lingerMs);
-    else setImmediate(go);
-  }
-
-  private pump(): void {
-    while (this.inFlight < this.tuning.concurrency && this.queue.length) {
-      const group = this.queue.splice(0, this.tuning.maxGroup);
-      this.inFlight++;
-      void this.runGroup(group).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
-    }
+  ingest(job: IngestJob): Promise<IngestResult> {
+    return this.groups.submit(job);
   }
 
   private async tx(jobs: IngestJob[]): Promise<IngestResult[]> {
@@ -199,23 +152,6 @@ export class IngestService {
         return await this.ds.transaction((m) => this.store(m, jobs));
       } catch (err) {
         if (!retryable(err) || attempt >= 3) throw err;
-      }
-    }
-  }
-
-  private async runGroup(group: Pending[]): Promise<void> {
-    try {
-      const results = await this.tx(group.map((p) => p.job));
-      group.forEach((p, i) => p.resolve(results[i]));
-    } catch (err) {
-      if (group.length === 1) return group[0].reject(err);
-      for (const p of group) {
-        try {
-          const [r] = await this.tx([p.job]);
-          p.resolve(r);
-        } catch (e) {
-          p.reject(e);
-        }
       }
     }
   }

@@ -1,8 +1,8 @@
+import { Groups } from '@elo/persistence';
 import { Injectable } from '@nestjs/common';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
 import { DataSource } from 'typeorm';
-import { Groups } from './groups';
 
 /** A check row and its viability.checked event, as one HTTP check writes them. */
 export interface CheckRecord {

@@ -1,9 +1,9 @@
+import { Groups } from '@elo/persistence';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { Pool } from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
-import { Groups } from './groups';
 
 export type BoxStatus = 'in_project' | 'not_deployed' | 'deployed' | 'certified';
 export type Outcome = 'viable' | 'not_viable' | 'not_found';

@@ -9,13 +9,15 @@ export interface GroupOptions {
   maxGroup: number;
   /** Groups in flight at once (each holds a database connection). */
   lanes: number;
+  /** How long a free lane waits for more items before it runs (default 0: only those submitted in the same turn of the event loop). */
+  lingerMs?: number;
 }
 
 /**
  * Runs concurrent requests in groups, one statement a group (group commit, for reads too): items
  * submitted while the lanes are busy queue, a free lane takes everything queued (up to maxGroup), and
  * each caller gets its own result once its group is done. Items submitted in the same turn of the event
- * loop join one group. A failed group is redone one item at a time, so one bad item cannot fail its
+ * loop (or within lingerMs) join one group; a full group goes at once. A failed group is redone one item at a time, so one bad item cannot fail its
  * neighbours; only the callers of items that still fail get the error.
  */
 export class Groups<T, R> {
@@ -41,10 +43,12 @@ export class Groups<T, R> {
     if (this.queue.length >= this.opts.maxGroup) return this.pump();
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const go = () => {
       this.scheduled = false;
       this.pump();
-    });
+    };
+    if (this.opts.lingerMs) setTimeout(go, this.opts.lingerMs);
+    else setImmediate(go);
   }
 
   private pump(): void {
