@@ -15,6 +15,13 @@ export interface CheckRequest {
   channelId?: string;
 }
 
+/** The request, conversation and channel a check answers, as the event carries them (only those given). */
+const requestRefs = (req: Pick<CheckRequest, 'requestId' | 'conversationId' | 'channelId'>) => ({
+  ...(req.requestId ? { requestId: req.requestId } : {}),
+  ...(req.conversationId ? { conversationId: req.conversationId } : {}),
+  ...(req.channelId ? { channelId: req.channelId } : {}),
+});
+
 const ref = (b: { id: string; externalId?: string; name: string; distanceMeters: number; freePorts?: number; status?: string; refusedBecause?: string }) => ({
   id: b.id,
   externalId: b.externalId,
@@ -83,9 +90,7 @@ export class ChecksService {
           tenantId,
           subject: req.conversationId ?? checkId,
           data: {
-            ...(req.requestId ? { requestId: req.requestId } : {}),
-            ...(req.conversationId ? { conversationId: req.conversationId } : {}),
-            ...(req.channelId ? { channelId: req.channelId } : {}),
+            ...requestRefs(req),
             status: 'not_found',
             via: 'address',
             reason: located.reason,
@@ -138,9 +143,7 @@ export class ChecksService {
         tenantId,
         subject: req.conversationId ?? checkId,
         data: {
-          ...(req.requestId ? { requestId: req.requestId } : {}),
-          ...(req.conversationId ? { conversationId: req.conversationId } : {}),
-          ...(req.channelId ? { channelId: req.channelId } : {}),
+          ...requestRefs(req),
           status: result.status,
           via: req.via,
           location: { lat: req.lat, lng: req.lng },
