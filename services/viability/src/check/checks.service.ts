@@ -15,13 +15,6 @@ export interface CheckRequest {
   channelId?: string;
 }
 
-/** The request, conversation and channel a check answers, as the event carries them (only those given). */
-const requestRefs = (req: Pick<CheckRequest, 'requestId' | 'conversationId' | 'channelId'>) => ({
-  ...(req.requestId ? { requestId: req.requestId } : {}),
-  ...(req.conversationId ? { conversationId: req.conversationId } : {}),
-  ...(req.channelId ? { channelId: req.channelId } : {}),
-});
-
 const ref = (b: { id: string; externalId?: string; name: string; distanceMeters: number; freePorts?: number; status?: string; refusedBecause?: string }) => ({
   id: b.id,
   externalId: b.externalId,
@@ -70,36 +63,24 @@ export class ChecksService {
    */
   async runAddress(m: EntityManager | undefined, tenantId: string, address: string, req: Omit<CheckRequest, 'lat' | 'lng' | 'via'>) {
     const located = await this.geocoder.locate(address);
-    const work = async (tx: EntityManager) => {
-      if (located.found) {
-        return { ...(await this.runIn(tx, tenantId, { ...req, lat: located.lat, lng: located.lng, via: 'address' })), address: located.displayName };
-      }
-      const checkId = randomUUID();
-      const result = { status: 'not_found' as const, reason: located.reason, candidates: located.candidates ?? [], alternatives: [], refused: [] };
-      await this.record(tx, {
-        id: checkId,
-        tenantId,
-        via: 'address',
-        lat: null,
-        lng: null,
-        status: 'not_found',
-        boxId: null,
-        result: storedResult(result),
-        event: this.outbox.event({
-          type: 'viability.checked',
-          tenantId,
-          subject: req.conversationId ?? checkId,
-          data: {
-            ...requestRefs(req),
-            status: 'not_found',
-            via: 'address',
-            reason: located.reason,
-          },
-        }),
-      });
-      return { ...result, checkId };
-    };
-    return work(m ?? this.ds.manager);
+    const tx = m ?? this.ds.manager;
+    if (located.found) {
+      return { ...(await this.runIn(tx, tenantId, { ...req, lat: located.lat, lng: located.lng, via: 'address' })), address: located.displayName };
+    }
+    const checkId = randomUUID();
+    const result = { status: 'not_found' as const, reason: located.reason, candidates: located.candidates ?? [], alternatives: [], refused: [] };
+    await this.record(tx, {
+      id: checkId,
+      tenantId,
+      via: 'address',
+      lat: null,
+      lng: null,
+      status: 'not_found',
+      boxId: null,
+      result: storedResult(result),
+      event: this.checkedEvent(tenantId, checkId, req, { status: 'not_found', via: 'address', reason: located.reason }),
+    });
+    return { ...result, checkId };
   }
 
   /**
@@ -138,21 +119,30 @@ export class ChecksService {
       status: result.status,
       boxId: result.box?.id ?? null,
       result: storedResult(result),
-      event: this.outbox.event({
-        type: 'viability.checked',
-        tenantId,
-        subject: req.conversationId ?? checkId,
-        data: {
-          ...requestRefs(req),
-          status: result.status,
-          via: req.via,
-          location: { lat: req.lat, lng: req.lng },
-          ...(result.box ? { box: ref(result.box) } : {}),
-          ...(result.pole ? { pole: ref(result.pole) } : {}),
-          refused: result.refused.map(ref),
-        },
+      event: this.checkedEvent(tenantId, checkId, req, {
+        status: result.status,
+        via: req.via,
+        location: { lat: req.lat, lng: req.lng },
+        ...(result.box ? { box: ref(result.box) } : {}),
+        ...(result.pole ? { pole: ref(result.pole) } : {}),
+        refused: result.refused.map(ref),
       }),
     };
+  }
+
+  /** The viability.checked event of a check: about the conversation when there is one, else the check. */
+  private checkedEvent(tenantId: string, checkId: string, req: Pick<CheckRequest, 'requestId' | 'conversationId' | 'channelId'>, data: Record<string, unknown>) {
+    return this.outbox.event({
+      type: 'viability.checked',
+      tenantId,
+      subject: req.conversationId ?? checkId,
+      data: {
+        ...(req.requestId ? { requestId: req.requestId } : {}),
+        ...(req.conversationId ? { conversationId: req.conversationId } : {}),
+        ...(req.channelId ? { channelId: req.channelId } : {}),
+        ...data,
+      },
+    });
   }
 
   /** The check row and its viability.checked event, written together in one statement (durable commit). */
