@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN_KEY, api, buildOnce, launchChromium, root, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, launchChromium, root, startService, type RunningService } from './stack';
 
 /**
  * The console's configuration journeys in a real browser (Debian's chromium), against chat-ingress
@@ -55,8 +55,8 @@ describe('console: channels, bot flow and viability in the browser', () => {
       WEBHOOK_DISPATCHER_URL: 'http://127.0.0.1:9',
       MESSAGE_STATUS_URL: 'http://127.0.0.1:9',
     });
-    const tenant = await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Console' });
-    const created = await api<{ key: string }>(chat.url, 'POST', `/tenants/${tenant.body.id}/keys`, ADMIN_KEY, {
+    const tenant = await callApi<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Console' });
+    const created = await callApi<{ key: string }>(chat.url, 'POST', `/tenants/${tenant.body.id}/keys`, ADMIN_KEY, {
       name: 'console-config',
       permissions: ['channels:manage', 'viability:manage', 'viability:check', 'telephony:manage', 'telephony:call'],
     });
@@ -114,7 +114,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await expectEventually(async () => expect(await nextError.textContent()).toContain('names no step'));
     expect(await page.textContent('[data-error-for="steps.ask_cpf.attribute"]')).toContain('must be non-empty text');
     expect(await page.getAttribute('select[name="steps.ask_cpf.next"]', 'aria-invalid')).toBe('true');
-    expect((await api(chat.url, 'GET', '/flow', key)).status).toBe(404); // nothing was saved
+    expect((await callApi(chat.url, 'GET', '/flow', key)).status).toBe(404); // nothing was saved
     await page.screenshot({ path: join(artifacts, 'console-flow-invalid.png'), fullPage: true });
 
     // Fixed: the menu leads to the question, the question to the human queue.
@@ -130,7 +130,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.waitForSelector('[data-flow-status]:has-text("Published: version 1")');
     expect(await nextError.textContent()).toBe('');
     await page.waitForSelector('table td:has-text("1")');
-    const saved = await api<{ version: number; definition: { start: string; steps: Record<string, Record<string, unknown>> } }>(chat.url, 'GET', '/flow', key);
+    const saved = await callApi<{ version: number; definition: { start: string; steps: Record<string, Record<string, unknown>> } }>(chat.url, 'GET', '/flow', key);
     expect(saved.body.version).toBe(1);
     expect(saved.body.definition.steps.ask_cpf).toEqual({ type: 'question', text: 'Qual é o seu CPF?', validate: 'cpf_cnpj', attribute: 'cpf', next: 'human' });
     expect(saved.body.definition.steps.menu).toMatchObject({ buttons: false, options: [{ id: '1', title: 'Falar com um atendente', next: 'ask_cpf' }] });
@@ -187,7 +187,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.fill('input[name="credentials.appSecret"]', 'console-e2e-app-secret');
     await page.click('button:has-text("Create channel")');
     await page.waitForSelector('.once input[name="webhookUrl"]');
-    const [channel] = (await api<Array<{ id: string }>>(chat.url, 'GET', '/channels', key)).body;
+    const [channel] = (await callApi<Array<{ id: string }>>(chat.url, 'GET', '/channels', key)).body;
     const expected = `${chat.url}/webhooks/whatsapp/${channel!.id}`;
     expect(await page.inputValue('.once input[name="webhookUrl"]')).toBe(expected);
     expect(await page.inputValue('.once input[name="verifyToken"]')).toMatch(/^[A-Za-z0-9_-]{20,}$/);

@@ -3,10 +3,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { join } from 'node:path';
 import { createEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import type { Browser, Page } from 'playwright-core';
 import { listen } from 'soap';
-import { ADMIN_KEY, api, buildOnce, launchChromium, root, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, launchChromium, root, startService, type RunningService } from './stack';
 
 /** A CRM the integration calls: records what it got, answers 201 with a ticket and a header of its own. */
 async function fakeCrm(): Promise<{ url: string; got: Array<{ method: string; url: string; headers: IncomingHttpHeaders; body: string }>; close(): Promise<void> }> {
@@ -90,7 +90,7 @@ describe('console: integrations, keys and access in the browser', () => {
   const artifacts = join(root, 'test-artifacts');
 
   const newKey = async (name: string, permissions: string[]) =>
-    (await api<{ id: string; key: string }>(chat.url, 'POST', `/tenants/${tenantId}/keys`, ADMIN_KEY, { name, permissions })).body;
+    (await callApi<{ id: string; key: string }>(chat.url, 'POST', `/tenants/${tenantId}/keys`, ADMIN_KEY, { name, permissions })).body;
 
   beforeAll(async () => {
     await buildOnce();
@@ -106,7 +106,7 @@ describe('console: integrations, keys and access in the browser', () => {
       TELEPHONY_BRIDGE_URL: 'http://127.0.0.1:9',
       MESSAGE_STATUS_URL: 'http://127.0.0.1:9',
     });
-    tenantId = (await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Integrações' })).body.id;
+    tenantId = (await callApi<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Integrações' })).body.id;
     browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
   }, 240_000);
@@ -204,7 +204,7 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.click('button[type="submit"]:has-text("Save")');
     await expectEventually(async () => expect(await headersError.textContent()).toBe(''));
 
-    const saved = await api<Array<{ name: string; trigger: unknown; delivery: { timeoutMs: number } }>>(dispatcher.url, 'GET', '/integrations', key);
+    const saved = await callApi<Array<{ name: string; trigger: unknown; delivery: { timeoutMs: number } }>>(dispatcher.url, 'GET', '/integrations', key);
     const mine = saved.body.find((i) => i.name === 'Abrir chamado no CRM');
     expect(mine?.trigger).toEqual({ eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'contains', value: 'boleto' }] });
     expect(mine?.delivery.timeoutMs).toBe(5000);
@@ -220,7 +220,7 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.waitForSelector('h1:has-text("Integrations")');
     await page.waitForSelector('#status:has-text("Integration Abrir chamado no CRM deleted.")');
     await expectEventually(async () => expect(await page.locator('td:has-text("Abrir chamado no CRM")').count()).toBe(0));
-    expect((await api(dispatcher.url, 'GET', '/integrations', key)).body).toEqual([]);
+    expect((await callApi(dispatcher.url, 'GET', '/integrations', key)).body).toEqual([]);
   }, 45_000);
 
   it('creates a SOAP integration by picking the operation from the WSDL and filling its parameters', async () => {
@@ -246,7 +246,7 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.screenshot({ path: join(artifacts, 'console-soap-360.png'), fullPage: true });
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
 
-    const list = await api<Array<{ name: string; soap: unknown }>>(dispatcher.url, 'GET', '/integrations', key);
+    const list = await callApi<Array<{ name: string; soap: unknown }>>(dispatcher.url, 'GET', '/integrations', key);
     expect(list.body.find((i) => i.name === 'Protocolo no ERP')?.soap).toEqual({
       wsdlUrl: `${erp.url}/tickets?wsdl`, operation: 'OpenTicket', version: '1.1',
       params: [{ name: 'cpf', value: '{attributes.cpf}' }, { name: 'subject', value: '{message.text}' }],
@@ -255,7 +255,7 @@ describe('console: integrations, keys and access in the browser', () => {
 
   it('lists deliveries with their masked attempts, filters them, resends one, then the filtered set with progress', async () => {
     const { key } = await newKey('deliveries', ['integrations:manage', 'integrations:read']);
-    const created = await api<{ id: string }>(dispatcher.url, 'POST', '/integrations', key, {
+    const created = await callApi<{ id: string }>(dispatcher.url, 'POST', '/integrations', key, {
       name: 'Chamadas no CRM', kind: 'http',
       request: { method: 'POST', url: `${crm.url}/crm/calls`, headers: 'X-Api-Key: {secret.crmKey}', body: { kind: 'keyvalue', pairs: [{ key: 'call[id]', value: '{callId}' }] } },
       trigger: { eventTypes: ['telephony.call.ended'] },
@@ -327,7 +327,7 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.click('form.create-key button[type="submit"]');
     const shown = (await page.locator('code.key-once').textContent()) ?? '';
     expect(shown).toMatch(/^elo_/);
-    expect((await api(chat.url, 'GET', '/auth/me', shown)).body).toMatchObject({ name: 'relatórios', permissions: ['integrations:read'] });
+    expect((await callApi(chat.url, 'GET', '/auth/me', shown)).body).toMatchObject({ name: 'relatórios', permissions: ['integrations:read'] });
     await page.waitForSelector('td:has-text("key.created")');
     await page.screenshot({ path: join(artifacts, 'console-keys-360.png'), fullPage: true });
     const width = await page.evaluate('document.documentElement.scrollWidth');
@@ -338,7 +338,7 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.waitForSelector('form.signin .notice.bad');
     expect(await page.textContent('form.signin .notice.bad')).toContain('Signed out');
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
-    expect((await api(chat.url, 'GET', '/auth/me', key)).status).toBe(401);
+    expect((await callApi(chat.url, 'GET', '/auth/me', key)).status).toBe(401);
     await page.screenshot({ path: join(artifacts, 'console-signed-out.png'), fullPage: true });
   }, 30_000);
 
@@ -354,7 +354,7 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.check('form.create-key input[value="channels:manage"]');
     await page.click('form.create-key button[type="submit"]');
     const shown = (await page.locator('code.key-once').textContent()) ?? '';
-    expect((await api(chat.url, 'GET', '/auth/me', shown)).body).toMatchObject({ tenantId: tenant, permissions: ['channels:manage'] });
+    expect((await callApi(chat.url, 'GET', '/auth/me', shown)).body).toMatchObject({ tenantId: tenant, permissions: ['channels:manage'] });
   }, 30_000);
 
   it('a key revoked from another session loses access at its next step', async () => {
@@ -363,7 +363,7 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.waitForSelector('h1:has-text("Integrations")');
     // The list's per-integration figures load after it; let them finish, so the next step is the first call with the revoked key.
     await expectEventually(async () => expect(await page.locator('td span.muted:has-text("…")').count()).toBe(0));
-    expect((await api(chat.url, 'DELETE', `/tenants/${tenantId}/keys/${id}`, ADMIN_KEY)).status).toBe(204);
+    expect((await callApi(chat.url, 'DELETE', `/tenants/${tenantId}/keys/${id}`, ADMIN_KEY)).status).toBe(204);
     await page.click('#nav a[href="#/deliveries"]');
     await page.waitForSelector('form.signin .notice.bad');
     expect(await page.textContent('form.signin .notice.bad')).toContain('not valid or was revoked');

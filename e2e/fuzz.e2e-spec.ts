@@ -1,8 +1,8 @@
 import { TENANT_PERMISSIONS } from '@elo/auth';
-import { createTestInfra, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
 import fc from 'fast-check';
 import { Client } from 'pg';
-import { ADMIN_KEY, api, buildOnce, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
 
 const SERVICES = ['chat-ingress', 'viability', 'telephony-bridge', 'webhook-dispatcher', 'message-status'];
 const RUNS = Number(process.env.ELO_FUZZ_RUNS ?? 15);
@@ -67,11 +67,11 @@ describe('fuzzing the HTTP surface', () => {
 
   it('webhooks: random bodies, signatures and headers are refused without a 5xx, storing and publishing nothing', async () => {
     const chat = services.find((s) => s.name === 'chat-ingress')!;
-    const t = (await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'F' })).body.id;
-    const key = (await api<{ key: string }>(chat.url, 'POST', `/tenants/${t}/keys`, ADMIN_KEY, { name: 'f', permissions: TENANT_PERMISSIONS })).body.key;
+    const t = (await callApi<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'F' })).body.id;
+    const key = (await callApi<{ key: string }>(chat.url, 'POST', `/tenants/${t}/keys`, ADMIN_KEY, { name: 'f', permissions: TENANT_PERMISSIONS })).body.key;
     const channels: Array<{ provider: string; id: string }> = [];
     for (const provider of ['whatsapp', 'messenger', 'instagram', 'telegram', 'generic']) {
-      const r = await api<{ id: string }>(chat.url, 'POST', '/channels', key, {
+      const r = await callApi<{ id: string }>(chat.url, 'POST', '/channels', key, {
         provider, name: provider, phoneNumberId: '1098765', accountId: '3333', botName: 'b',
         credentials: { accessToken: 'fuzz-access-token', appSecret: 'fuzz-app-secret', telegramSecretToken: 'fuzz-tg-secret', signingSecret: 'whsec_ZnV6ei1zaWduaW5nLXNlY3JldC12YWx1ZQ==' },
       });
@@ -105,11 +105,11 @@ describe('fuzzing the HTTP surface', () => {
 
   it('API operations: random bodies and query strings never cause a 5xx', async () => {
     const base = services[0]!.url;
-    const t = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'G' })).body.id;
-    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${t}/keys`, ADMIN_KEY, { name: 'g', permissions: TENANT_PERMISSIONS })).body.key;
+    const t = (await callApi<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'G' })).body.id;
+    const key = (await callApi<{ key: string }>(base, 'POST', `/tenants/${t}/keys`, ADMIN_KEY, { name: 'g', permissions: TENANT_PERMISSIONS })).body.key;
     const ops: Array<{ service: RunningService; method: string; path: string }> = [];
     for (const service of services) {
-      const doc = (await api<{ paths: Record<string, Record<string, Record<string, unknown>>> }>(service.url, 'GET', '/docs/openapi.json', undefined)).body;
+      const doc = (await callApi<{ paths: Record<string, Record<string, Record<string, unknown>>> }>(service.url, 'GET', '/docs/openapi.json', undefined)).body;
       for (const [path, methods] of Object.entries(doc.paths)) {
         for (const [method, op] of Object.entries(methods)) {
           const streams = JSON.stringify(op.responses ?? {}).includes('text/event-stream') || /\/(stream|events)$/.test(path);

@@ -1,6 +1,6 @@
 import { TENANT_PERMISSIONS } from '@elo/auth';
-import { createTestInfra, type TestInfra } from '@elo/testing';
-import { ADMIN_KEY, api, buildOnce, startService, type RunningService } from './stack';
+import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
+import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
 
 const SERVICES = ['chat-ingress', 'viability', 'telephony-bridge', 'webhook-dispatcher', 'message-status'];
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
@@ -18,7 +18,7 @@ interface Operation {
 async function operations(services: RunningService[]): Promise<Operation[]> {
   const ops: Operation[] = [];
   for (const service of services) {
-    const doc = (await api<{ paths: Record<string, Record<string, Record<string, unknown>>> }>(service.url, 'GET', '/docs/openapi.json', undefined)).body;
+    const doc = (await callApi<{ paths: Record<string, Record<string, Record<string, unknown>>> }>(service.url, 'GET', '/docs/openapi.json', undefined)).body;
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
         const permission = op['x-elo-permission'];
@@ -82,9 +82,9 @@ describe('security matrix: permissions and tenants, from the OpenAPI documents',
 
   it('refuses every operation to a key lacking its permission, and every cross-tenant access', async () => {
     const base = services[0]!.url;
-    const tenant = async (name: string) => (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name })).body.id;
+    const tenant = async (name: string) => (await callApi<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name })).body.id;
     const key = async (tenantId: string, permissions: readonly string[]) =>
-      (await api<{ key: string }>(base, 'POST', `/tenants/${tenantId}/keys`, ADMIN_KEY, { name: 'm', permissions })).body.key;
+      (await callApi<{ key: string }>(base, 'POST', `/tenants/${tenantId}/keys`, ADMIN_KEY, { name: 'm', permissions })).body.key;
     const a = await tenant('A');
     const b = await tenant('B');
     const aFull = await key(a, TENANT_PERMISSIONS);
@@ -92,7 +92,7 @@ describe('security matrix: permissions and tenants, from the OpenAPI documents',
 
     // Tenant A owns something in every service that lets it create without outside systems.
     const chat = services.find((s) => s.name === 'chat-ingress')!;
-    await api(chat.url, 'POST', '/channels', aFull, {
+    await callApi(chat.url, 'POST', '/channels', aFull, {
       provider: 'telegram', name: 'A bot', botName: 'a_bot', credentials: { accessToken: '123:abc-secret-token', secretToken: 'tg-secret-token-value' },
     });
 

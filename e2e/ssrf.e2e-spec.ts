@@ -1,10 +1,10 @@
 import { TENANT_PERMISSIONS } from '@elo/auth';
 import { SSRF_CASES } from '@elo/http-egress';
 import { BusProbe } from '@elo/messaging';
-import { createTestInfra, expectEventually, withAdminClient, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectEventually, withAdminClient, type TestInfra } from '@elo/testing';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { ADMIN_KEY, api, buildOnce, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
 
 /**
  * The table's IP-literal cases (hostname cases need a fake resolver), plus real names and spellings
@@ -125,40 +125,40 @@ describe('SSRF through every user-given URL', () => {
 
   it('refuses every address with a clear reason and reaches nothing', async () => {
     const base = dispatcher.url;
-    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'S' })).body.id;
-    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 's', permissions: TENANT_PERMISSIONS })).body.key;
+    const tenant = (await callApi<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'S' })).body.id;
+    const key = (await callApi<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 's', permissions: TENANT_PERMISSIONS })).body.key;
     const failures: string[] = [];
     let checked = 0;
 
     for (const c of cases()) {
       // 1. HTTP integration URL, sent by "Test".
-      const http = await api<{ id: string }>(base, 'POST', '/integrations', key, {
+      const http = await callApi<{ id: string }>(base, 'POST', '/integrations', key, {
         name: `ssrf http ${checked}`, kind: 'http', request: { method: 'POST', url: c.url }, trigger: { eventTypes: ['chat.message.received'] },
       });
       if (http.status === 201) {
-        const t = await api<{ ok: boolean; errorClass?: string; error?: string }>(base, 'POST', `/integrations/${http.body.id}/test`, key, {});
+        const t = await callApi<{ ok: boolean; errorClass?: string; error?: string }>(base, 'POST', `/integrations/${http.body.id}/test`, key, {});
         if (t.body.ok !== false || !['blocked', 'invalid', 'template'].includes(t.body.errorClass ?? '')) failures.push(`integration URL ${c.id}: ${JSON.stringify(t.body).slice(0, 200)}`);
         else if (t.body.errorClass === 'blocked' && !(t.body.error ?? '').includes(c.reason)) failures.push(`integration URL ${c.id}: reason "${t.body.error}"`);
       } else if (http.status !== 400) failures.push(`integration URL ${c.id}: create answered ${http.status}`);
       checked++;
 
       // 2. SOAP integration's WSDL URL.
-      const soap = await api<{ id: string }>(base, 'POST', '/integrations', key, {
+      const soap = await callApi<{ id: string }>(base, 'POST', '/integrations', key, {
         name: `ssrf soap ${checked}`, kind: 'soap', soap: { wsdlUrl: c.url, operation: 'Op', version: '1.1', params: [] }, trigger: { eventTypes: ['chat.message.received'] },
       });
       if (soap.status === 201) {
-        const t = await api<{ ok: boolean; errorClass?: string; error?: string }>(base, 'POST', `/integrations/${soap.body.id}/test`, key, {});
+        const t = await callApi<{ ok: boolean; errorClass?: string; error?: string }>(base, 'POST', `/integrations/${soap.body.id}/test`, key, {});
         if (t.body.ok !== false || !['blocked', 'invalid'].includes(t.body.errorClass ?? '')) failures.push(`WSDL URL ${c.id}: ${JSON.stringify(t.body).slice(0, 200)}`);
       } else if (soap.status !== 400) failures.push(`WSDL URL ${c.id}: create answered ${soap.status}`);
       checked++;
 
       // 3. PBX Click2Call template (no pbxHost named).
-      const profile = await api<{ id: string }>(telephony.url, 'POST', '/pbx-profiles', key, {
+      const profile = await callApi<{ id: string }>(telephony.url, 'POST', '/pbx-profiles', key, {
         name: `ssrf pbx ${checked}`, allowedCidrs: [], preset: 'custom',
         click2call: { request: { method: 'POST', url: `${c.url}${c.url.endsWith('/') ? '' : '/'}c2c` }, callId: { from: 'text' } },
       });
       if (profile.status === 201) {
-        const r = await api<{ detail?: string; pbxError?: string }>(telephony.url, 'POST', '/calls', key, { ramal: '2001', telefone: '41988445566', profileId: profile.body.id });
+        const r = await callApi<{ detail?: string; pbxError?: string }>(telephony.url, 'POST', '/calls', key, { ramal: '2001', telefone: '41988445566', profileId: profile.body.id });
         if (r.status !== 502 || !['blocked', 'invalid_url'].includes(r.body.pbxError ?? '')) failures.push(`PBX template ${c.id}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
       } else if (profile.status !== 400) failures.push(`PBX template ${c.id}: create answered ${profile.status}`);
       checked++;
@@ -171,27 +171,27 @@ describe('SSRF through every user-given URL', () => {
 
   it('follows no redirect to a private address, and stays on the checked address when DNS changes', async () => {
     const base = dispatcher.url;
-    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'R' })).body.id;
-    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'r', permissions: TENANT_PERMISSIONS })).body.key;
+    const tenant = (await callApi<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'R' })).body.id;
+    const key = (await callApi<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'r', permissions: TENANT_PERMISSIONS })).body.key;
     type Outcome = { ok: boolean; text: string };
     const paths: Record<string, (url: string) => Promise<Outcome>> = {
       integration: async (url) => {
-        const c = await api<{ id: string }>(base, 'POST', '/integrations', key, { name: `r http ${url}`, kind: 'http', request: { method: 'POST', url }, trigger: { eventTypes: ['chat.message.received'] } });
-        const t = await api<{ ok: boolean }>(base, 'POST', `/integrations/${c.body.id}/test`, key, {});
+        const c = await callApi<{ id: string }>(base, 'POST', '/integrations', key, { name: `r http ${url}`, kind: 'http', request: { method: 'POST', url }, trigger: { eventTypes: ['chat.message.received'] } });
+        const t = await callApi<{ ok: boolean }>(base, 'POST', `/integrations/${c.body.id}/test`, key, {});
         return { ok: t.body.ok, text: JSON.stringify(t.body) };
       },
       wsdl: async (url) => {
-        const c = await api<{ id: string }>(base, 'POST', '/integrations', key, { name: `r soap ${url}`, kind: 'soap', soap: { wsdlUrl: url, operation: 'Op', version: '1.1', params: [] }, trigger: { eventTypes: ['chat.message.received'] } });
+        const c = await callApi<{ id: string }>(base, 'POST', '/integrations', key, { name: `r soap ${url}`, kind: 'soap', soap: { wsdlUrl: url, operation: 'Op', version: '1.1', params: [] }, trigger: { eventTypes: ['chat.message.received'] } });
         // Saving a SOAP integration may read the WSDL at once and refuse it with the reason.
         if (c.status !== 201) return { ok: false, text: `${c.status} ${JSON.stringify(c.body)}` };
-        const t = await api<{ ok: boolean }>(base, 'POST', `/integrations/${c.body.id}/test`, key, {});
+        const t = await callApi<{ ok: boolean }>(base, 'POST', `/integrations/${c.body.id}/test`, key, {});
         return { ok: t.body.ok, text: JSON.stringify(t.body) };
       },
       pbx: async (url) => {
-        const p = await api<{ id: string }>(telephony.url, 'POST', '/pbx-profiles', key, {
+        const p = await callApi<{ id: string }>(telephony.url, 'POST', '/pbx-profiles', key, {
           name: `r ${url}`, allowedCidrs: [], preset: 'custom', click2call: { request: { method: 'POST', url: `${url}c2c` }, callId: { from: 'text' } },
         });
-        const r = await api(telephony.url, 'POST', '/calls', key, { ramal: '2001', telefone: '41988445566', profileId: p.body.id });
+        const r = await callApi(telephony.url, 'POST', '/calls', key, { ramal: '2001', telefone: '41988445566', profileId: p.body.id });
         return { ok: r.status < 300, text: `${r.status} ${JSON.stringify(r.body)}` };
       },
     };
@@ -270,8 +270,8 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
 
   it('refuses every address with a clear reason, follows no redirect, stays on the checked address, and reaches nothing', async () => {
     const base = viability.url;
-    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'V' })).body.id;
-    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'v', permissions: TENANT_PERMISSIONS })).body.key;
+    const tenant = (await callApi<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'V' })).body.id;
+    const key = (await callApi<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'v', permissions: TENANT_PERMISSIONS })).body.key;
     const failures: string[] = [];
     const checks = { sms: 0, upstream: 0, geocoder: 0 };
     /** Refused when the URL was saved (400, with the reason) rather than when called. */
@@ -283,20 +283,20 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
 
     for (const c of urlCases(port)) {
       // 1. FindME SMS provider: the template's URL, called when a link is sent.
-      const template = await api(base, 'PUT', '/findme/sms', key, {
+      const template = await callApi(base, 'PUT', '/findme/sms', key, {
         method: 'POST', url: c.url, headers: SMS_AUTH, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] },
       });
       if (template.status === 204) {
-        const sent = await api<{ sms?: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566' });
+        const sent = await callApi<{ sms?: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566' });
         if (sent.status !== 201 || !explains(sent.body.sms ?? '', c)) failures.push(`SMS ${c.id}: ${sent.status} ${JSON.stringify(sent.body).slice(0, 200)}`);
       } else if (template.status === 400) refusedOnSave.sms.push(c.id);
       else failures.push(`SMS ${c.id}: template answered ${template.status}`);
       checks.sms++;
 
       // 2. Upstream inventory: the base URL the pages are fetched from, by "sync now".
-      const upstream = await api(base, 'PUT', '/inventory/upstream', key, { baseUrl: c.url.replace(/\/$/, ''), token: UPSTREAM_SECRET });
+      const upstream = await callApi(base, 'PUT', '/inventory/upstream', key, { baseUrl: c.url.replace(/\/$/, ''), token: UPSTREAM_SECRET });
       if (upstream.status === 200) {
-        const sync = await api<{ detail?: string }>(base, 'POST', '/inventory/sync', key, {});
+        const sync = await callApi<{ detail?: string }>(base, 'POST', '/inventory/sync', key, {});
         if (sync.status !== 502 || !explains(sync.body.detail ?? '', c)) failures.push(`upstream ${c.id}: ${sync.status} ${JSON.stringify(sync.body).slice(0, 200)}`);
       } else if (upstream.status === 400) refusedOnSave.upstream.push(c.id);
       else failures.push(`upstream ${c.id}: settings answered ${upstream.status}`);
@@ -305,24 +305,24 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
 
     // 3. Geocoder: each address check resolves geocoder.ssrf.test once, to the next blocked address.
     for (const [i, c] of answerCases(port).entries()) {
-      const r = await api<{ detail?: string }>(base, 'POST', '/viability', key, { address: `Rua SSRF ${i}` });
+      const r = await callApi<{ detail?: string }>(base, 'POST', '/viability', key, { address: `Rua SSRF ${i}` });
       if (r.status !== 502 || !(r.body.detail ?? '').includes('could not be reached') || !(r.body.detail ?? '').includes(c.reason)) {
         failures.push(`geocoder ${c.id} (${c.answers.join(', ')}): ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
       }
       checks.geocoder++;
     }
-    const redirected = await api<{ detail?: string }>(base, 'POST', '/viability', key, { address: 'Rua SSRF redirect' });
+    const redirected = await callApi<{ detail?: string }>(base, 'POST', '/viability', key, { address: 'Rua SSRF redirect' });
     if (redirected.status !== 502 || !(redirected.body.detail ?? '').includes('answered 302')) failures.push(`geocoder redirect: ${redirected.status} ${JSON.stringify(redirected.body)}`);
     checks.geocoder++;
 
     // 4. DNS that changes between check and connect: the request goes to the address that was checked.
     const hostsBefore = decoyHosts.length;
-    expect((await api(base, 'PUT', '/findme/sms', key, { method: 'POST', url: `http://rebind-sms.ssrf.test:${port}/sms`, headers: SMS_AUTH, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] } })).status).toBe(204);
-    expect((await api<{ sms: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566' })).body.sms).toBe('sent');
+    expect((await callApi(base, 'PUT', '/findme/sms', key, { method: 'POST', url: `http://rebind-sms.ssrf.test:${port}/sms`, headers: SMS_AUTH, body: { kind: 'keyvalue', pairs: [{ key: 'to', value: '{phone}' }] } })).status).toBe(204);
+    expect((await callApi<{ sms: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566' })).body.sms).toBe('sent');
     checks.sms++;
-    expect((await api(base, 'PUT', '/inventory/upstream', key, { baseUrl: `http://rebind-upstream.ssrf.test:${port}`, token: UPSTREAM_SECRET })).status).toBe(200);
+    expect((await callApi(base, 'PUT', '/inventory/upstream', key, { baseUrl: `http://rebind-upstream.ssrf.test:${port}`, token: UPSTREAM_SECRET })).status).toBe(200);
     // The first page went to the decoy; the next lookup answers the canary's address and is refused.
-    const rebound = await api<{ detail?: string }>(base, 'POST', '/inventory/sync', key, {});
+    const rebound = await callApi<{ detail?: string }>(base, 'POST', '/inventory/sync', key, {});
     expect(rebound.status).toBe(502);
     expect(rebound.body.detail).toMatch(/blocked: .*loopback/);
     checks.upstream++;
@@ -343,8 +343,8 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
 
   it('calls no refused FindME callback URL: each callback fails with the reason, redirects are not followed', async () => {
     const base = viability.url;
-    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'F' })).body.id;
-    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'f', permissions: TENANT_PERMISSIONS })).body.key;
+    const tenant = (await callApi<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'F' })).body.id;
+    const key = (await callApi<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'f', permissions: TENANT_PERMISSIONS })).body.key;
     const cases = [
       ...urlCases(port).filter((c) => c.expect !== 'invalid'),
       { id: 'rebinding', url: `http://rebind-findme.ssrf.test:${port}/`, reason: 'answered 200', expect: 'sent' as const },
@@ -353,13 +353,13 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
     const links = new Map<string, (typeof cases)[number]>();
     const refusedOnSave: string[] = [];
     for (const c of cases) {
-      const created = await api<{ id: string; link: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566', callbackUrl: c.url });
+      const created = await callApi<{ id: string; link: string }>(base, 'POST', '/findme', key, { phone: '+5541988445566', callbackUrl: c.url });
       if (created.status === 400) {
         refusedOnSave.push(c.id);
         continue;
       }
       const token = created.body.link?.split('/findme/')[1];
-      const confirmed = await api(base, 'POST', `/findme/${token}/confirm`, undefined, { lat: -25.4284, lng: -49.2733 });
+      const confirmed = await callApi(base, 'POST', `/findme/${token}/confirm`, undefined, { lat: -25.4284, lng: -49.2733 });
       if (created.status !== 201 || confirmed.status !== 200) failures.push(`${c.id}: ${created.status}/${confirmed.status} ${JSON.stringify(confirmed.body).slice(0, 200)}`);
       else links.set(created.body.id, c);
     }
@@ -420,8 +420,8 @@ describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
 
   it('fails every reply to a refused callback URL with the reason, follows no redirect, and reaches nothing', async () => {
     const base = chat.url;
-    const tenant = (await api<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'C' })).body.id;
-    const key = (await api<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'c', permissions: TENANT_PERMISSIONS })).body.key;
+    const tenant = (await callApi<{ id: string }>(base, 'POST', '/tenants', ADMIN_KEY, { name: 'C' })).body.id;
+    const key = (await callApi<{ key: string }>(base, 'POST', `/tenants/${tenant}/keys`, ADMIN_KEY, { name: 'c', permissions: TENANT_PERMISSIONS })).body.key;
     const urls = [
       ...literalCases(port).map((c) => ({ ...c, expect: 'blocked' as const })),
       ...SSRF_CASES.filter((c) => c.resolvesTo).map((c) => ({ id: c.id, url: c.url, reason: c.reason, expect: 'blocked' as const })),
@@ -433,7 +433,7 @@ describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
     const sent = new Map<string, (typeof urls)[number]>();
     const refusedOnSave: string[] = [];
     for (const [i, c] of urls.entries()) {
-      const ch = await api<{ id: string }>(base, 'POST', '/channels', key, { provider: 'generic', name: `ssrf ${i}`, callbackUrl: c.url });
+      const ch = await callApi<{ id: string }>(base, 'POST', '/channels', key, { provider: 'generic', name: `ssrf ${i}`, callbackUrl: c.url });
       if (ch.status === 400) {
         refusedOnSave.push(c.id);
         continue;
@@ -442,7 +442,7 @@ describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
         failures.push(`${c.id}: channel answered ${ch.status}`);
         continue;
       }
-      const msg = await api<{ messageId: string }>(base, 'POST', '/messages', key, { channelId: ch.body.id, contact: { providerUserId: 'cust-1' }, message: { kind: 'text', text: 'oi' } });
+      const msg = await callApi<{ messageId: string }>(base, 'POST', '/messages', key, { channelId: ch.body.id, contact: { providerUserId: 'cust-1' }, message: { kind: 'text', text: 'oi' } });
       if (msg.status !== 202) failures.push(`${c.id}: send answered ${msg.status} ${JSON.stringify(msg.body)}`);
       else sent.set(msg.body.messageId, c);
     }

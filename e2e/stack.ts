@@ -105,33 +105,6 @@ export async function startService(name: string, env: Record<string, string>): P
   };
 }
 
-export async function api<T = unknown>(
-  base: string,
-  method: string,
-  path: string,
-  key: string | undefined,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body: parsed as T };
-}
-
 /** Debian's chromium, headless, with nothing of its own going out (updates, sync, background fetches). */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { ADMIN_KEY, api, buildOnce, startService, type RunningService } from './stack';
+import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
 
 /**
  * The walking skeleton, as a user runs it: chat-ingress and message-status started as their own
@@ -53,14 +53,14 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
   });
 
   it('carries a conversation from the provider to the operator dashboard', async () => {
-    const tenant = await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Exemplo' });
+    const tenant = await callApi<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Provedor Exemplo' });
     expect(tenant.status).toBe(201);
-    const key = await api<{ key: string }>(chat.url, 'POST', `/tenants/${tenant.body.id}/keys`, ADMIN_KEY, {
+    const key = await callApi<{ key: string }>(chat.url, 'POST', `/tenants/${tenant.body.id}/keys`, ADMIN_KEY, {
       name: 'e2e',
       permissions: ['channels:manage', 'messages:send', 'dashboard:read'],
     });
     const k = key.body.key;
-    const channel = await api<{ id: string }>(chat.url, 'POST', '/channels', k, {
+    const channel = await callApi<{ id: string }>(chat.url, 'POST', '/channels', k, {
       provider: 'whatsapp',
       name: 'Suporte',
       phoneNumberId: '109876543210987',
@@ -80,16 +80,16 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
         messages: [{ from: '5541988445566', id: 'wamid.E2EIN1', timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'Olá' } }],
       } }] }],
     });
-    const hook = await api(chat.url, 'POST', `/webhooks/whatsapp/${channel.body.id}`, undefined, inbound, signed(inbound));
+    const hook = await callApi(chat.url, 'POST', `/webhooks/whatsapp/${channel.body.id}`, undefined, inbound, signed(inbound));
     expect(hook.status).toBe(200);
     const conversations = await expectEventually(async () => {
-      const r = await api<Array<{ id: string }>>(chat.url, 'GET', '/conversations', k);
+      const r = await callApi<Array<{ id: string }>>(chat.url, 'GET', '/conversations', k);
       expect(r.body.length).toBeGreaterThan(0);
       return r.body;
     });
 
     // 2. An agent answers through Elo; the provider accepts it.
-    const reply = await api<{ messageId: string }>(chat.url, 'POST', '/messages', k, {
+    const reply = await callApi<{ messageId: string }>(chat.url, 'POST', '/messages', k, {
       conversationId: conversations[0]!.id,
       message: { kind: 'text', text: 'Oi Joana, já te envio o boleto.' },
     });
@@ -99,7 +99,7 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
 
     // 3. message-status learned of it over the bus: queued, then sent with the provider's id.
     const tracked = await expectEventually(async () => {
-      const r = await api<{ status: string; providerMessageId: string }>(status.url, 'GET', `/messages/${messageId}`, k);
+      const r = await callApi<{ status: string; providerMessageId: string }>(status.url, 'GET', `/messages/${messageId}`, k);
       expect(r.status).toBe(200);
       expect(r.body.status).toBe('sent');
       return r.body;
@@ -114,20 +114,20 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
         statuses: [{ id: tracked.providerMessageId, status: 'read', timestamp: String(Math.floor(Date.now() / 1000) + 1), recipient_id: '5541988445566' }],
       } }] }],
     });
-    expect((await api(chat.url, 'POST', `/webhooks/whatsapp/${channel.body.id}`, undefined, statuses, signed(statuses))).status).toBe(200);
+    expect((await callApi(chat.url, 'POST', `/webhooks/whatsapp/${channel.body.id}`, undefined, statuses, signed(statuses))).status).toBe(200);
     await expectEventually(async () => {
-      const r = await api<{ status: string; timeline: unknown[] }>(status.url, 'GET', `/messages/${messageId}`, k);
+      const r = await callApi<{ status: string; timeline: unknown[] }>(status.url, 'GET', `/messages/${messageId}`, k);
       expect(r.body.status).toBe('read');
     }, { timeoutMs: 20_000 });
 
     // Another tenant sees none of it.
-    const other = await api<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Outro' });
-    const otherKey = await api<{ key: string }>(chat.url, 'POST', `/tenants/${other.body.id}/keys`, ADMIN_KEY, { name: 'x', permissions: ['dashboard:read'] });
-    expect((await api(status.url, 'GET', `/messages/${messageId}`, otherKey.body.key)).status).toBe(404);
+    const other = await callApi<{ id: string }>(chat.url, 'POST', '/tenants', ADMIN_KEY, { name: 'Outro' });
+    const otherKey = await callApi<{ key: string }>(chat.url, 'POST', `/tenants/${other.body.id}/keys`, ADMIN_KEY, { name: 'x', permissions: ['dashboard:read'] });
+    expect((await callApi(status.url, 'GET', `/messages/${messageId}`, otherKey.body.key)).status).toBe(404);
 
     // A forged webhook changes nothing, and a wrong key is refused.
-    expect((await api(chat.url, 'POST', `/webhooks/whatsapp/${channel.body.id}`, undefined, inbound, signed(inbound + ' '))).status).toBe(401);
-    expect((await api(status.url, 'GET', `/messages/${messageId}`, `${k.slice(0, -4)}XXXX`)).status).toBe(401);
+    expect((await callApi(chat.url, 'POST', `/webhooks/whatsapp/${channel.body.id}`, undefined, inbound, signed(inbound + ' '))).status).toBe(401);
+    expect((await callApi(status.url, 'GET', `/messages/${messageId}`, `${k.slice(0, -4)}XXXX`)).status).toBe(401);
 
     // No secret used in this flow appears in any log line of either service.
     const logs = chat.output() + status.output();

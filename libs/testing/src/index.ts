@@ -2,3 +2,4 @@ export { createTestInfra, requireInfra, withAdminClient, type TestInfra, type In
 export { expectEventually, type EventuallyOptions } from './expect-eventually';
 export { startTcpProxy, viaProxy, type TcpProxy } from './tcp-proxy';
 export { expectKeyRotation, type KeyRotationScenario, type ReencryptionJob, type RotatingApp } from './key-rotation';
+export { callApi } from './http';

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { ReencryptionService } from '@elo/auth';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, expectKeyRotation, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectKeyRotation, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { ChannelsService } from '../src/channels/channels.service';
@@ -23,14 +23,7 @@ describe('chat-ingress: encryption key rotation', () => {
     await infra?.cleanup();
   });
 
-  const call = async <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  };
+  const call = <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => callApi<T>(url, method, path, key, body);
 
   it('re-seals channel credentials and verify tokens under the new key after boot; the service opens them without the old key', async () => {
     let tenantId = '';

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { ReencryptionService } from '@elo/auth';
-import { createTestInfra, expectKeyRotation, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectKeyRotation, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { ProfilesService } from '../src/profiles/profiles.service';
 import { ADMIN_KEY, bootApp, testConfig } from './support/harness';
@@ -20,14 +20,7 @@ describe('telephony-bridge: encryption key rotation', () => {
     await infra?.cleanup();
   });
 
-  const call = async <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  };
+  const call = <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => callApi<T>(url, method, path, key, body);
 
   it('re-seals PBX callback tokens and keys under the new key after boot; the service opens them without the old key', async () => {
     let tenantId = '';

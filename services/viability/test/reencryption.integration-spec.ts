@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { ReencryptionService } from '@elo/auth';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, expectKeyRotation, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectKeyRotation, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { ViabilityConfig } from '../src/config/viability.config';
@@ -30,15 +30,7 @@ describe('viability: encryption key rotation', () => {
   let fakeUrl: string;
   const sms: Array<{ auth?: string; to: string }> = [];
 
-  const call = async <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-  };
+  const call = <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => callApi<T>(url, method, path, key, body);
 
   beforeAll(async () => {
     infra = await createTestInfra('viability-reencrypt');

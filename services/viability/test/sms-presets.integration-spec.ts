@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
@@ -55,15 +55,7 @@ describe('viability: FindME SMS through provider presets', () => {
     await infra?.cleanup();
   });
 
-  const call = async <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-  };
+  const call = <T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown) => callApi<T>(url, method, path, key, body);
 
   async function tenant(): Promise<{ id: string; key: string }> {
     const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
