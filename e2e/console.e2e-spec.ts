@@ -156,7 +156,8 @@ describe('console: integrations, keys and access in the browser', () => {
     await page.fill('[data-field="request.body.pairs.1.key"]', 'customer[docs][0][cpf]');
     await page.click('[data-field="request.body.pairs.1.value"]');
     await page.click('summary:has-text("Insert a token")');
-    expect(await page.locator('button.token:has-text("{message.text}")').count()).toBe(1); // a field of chat.message.received
+    // The list is filled on the details' toggle event, which the browser fires after the click returns.
+    await expectEventually(async () => expect(await page.locator('button.token:has-text("{message.text}")').count()).toBe(1)); // a field of chat.message.received
     await page.click('button.token:has-text("{attributes.cpf}")');
     expect(await page.inputValue('[data-field="request.body.pairs.1.value"]')).toBe('{attributes.cpf}');
     await page.fill('textarea[name="replySuccess"]', 'Chamado {ticket} aberto na fila {queue}.');
