@@ -9,6 +9,7 @@ import { createTestInfra } from '@elo/testing';
 import { afterCommit } from '@elo/persistence';
 import type { BatchHandler } from '../libs/messaging/src/types';
 import { counts, migrate, produce, recordEffects, startNode } from '../libs/messaging/test/harness';
+import { cpuMeter } from './cpu';
 
 process.env.ELO_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 process.env.ELO_TEST_AMQP_URL ??= 'amqp://guest:guest@127.0.0.1:5672';
@@ -24,7 +25,10 @@ const TUNING = {
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function rawCeiling(amqpUrl: string, payload: Buffer): Promise<number> {
+const cpuLine = (c: { node: number; pg: number; broker: number }) =>
+  `CPU µs/event: Node ${c.node.toFixed(0)}, PostgreSQL ${c.pg.toFixed(0)}, RabbitMQ ${c.broker.toFixed(0)}`;
+
+async function rawCeiling(amqpUrl: string, payload: Buffer, database: string): Promise<number> {
   const model = await connect(amqpUrl);
   const pub = await model.createConfirmChannel();
   const sub = await model.createChannel();
@@ -33,6 +37,7 @@ async function rawCeiling(amqpUrl: string, payload: Buffer): Promise<number> {
   await pub.purgeQueue(q);
   await sub.prefetch(400);
   let got = 0;
+  const meter = cpuMeter(database);
   const t0 = performance.now();
   const done = new Promise<void>((resolve) => {
     void sub.consume(q, (m) => {
@@ -47,12 +52,13 @@ async function rawCeiling(amqpUrl: string, payload: Buffer): Promise<number> {
   }
   await done;
   const rate = N / ((performance.now() - t0) / 1000);
+  process.stdout.write(`raw: ${cpuLine(meter.stop(N))}\n`);
   await pub.deleteQueue(q);
   await model.close();
   return rate;
 }
 
-async function endToEnd(databaseUrl: string, amqpUrl: string): Promise<number> {
+async function endToEnd(databaseUrl: string, amqpUrl: string, database: string): Promise<number> {
   // Effects are counted as their inbox transactions commit, in memory: counting rows in the database
   // while the run goes would cost PostgreSQL CPU the pipeline needs. One real count closes the round.
   let committed = 0;
@@ -61,7 +67,9 @@ async function endToEnd(databaseUrl: string, amqpUrl: string): Promise<number> {
     afterCommit(ctx.manager, () => (committed += events.length));
   };
   const node = await startNode({ databaseUrl, amqpUrl, handler: { type: 'chat.conversation.closed', batch: true, fn: handler }, ...TUNING });
-  const cpu0 = process.cpuUsage();
+  const walAt = async () => ((await node.ds.query('SELECT pg_current_wal_lsn()::text AS lsn')) as Array<{ lsn: string }>)[0]!.lsn;
+  const wal0 = await walAt();
+  const meter = cpuMeter(database);
   const t0 = performance.now();
   // Four writers at once, as concurrent requests to a service would be.
   await Promise.all(Array.from({ length: 4 }, () => produce(node, N / 4, 500)));
@@ -74,11 +82,12 @@ async function endToEnd(databaseUrl: string, amqpUrl: string): Promise<number> {
   const end = performance.now();
   const stored = await counts(node.ds);
   if (stored.total !== N || stored.distinct !== N) throw new Error(`expected ${N} effects once each, found ${JSON.stringify(stored)}`);
+  const cpu = meter.stop(N);
+  const [{ bytes }] = (await node.ds.query('SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::float8 AS bytes', [await walAt(), wal0])) as Array<{ bytes: number }>;
   const rate = N / ((end - t0) / 1000);
-  const cpu = process.cpuUsage(cpu0);
   process.stdout.write(
-    `phases: outbox written ${(produced - t0).toFixed(0)} ms, relayed ${((relayed || end) - t0).toFixed(0)} ms, consumed ${(end - t0).toFixed(0)} ms; ` +
-      `Node CPU (producer + relay + consumer in this process) ${((cpu.user + cpu.system) / N).toFixed(0)} µs/event\n`,
+    `end-to-end: outbox written ${(produced - t0).toFixed(0)} ms, relayed ${((relayed || end) - t0).toFixed(0)} ms, consumed ${(end - t0).toFixed(0)} ms; ` +
+      `${cpuLine(cpu)} (Node: producer + relay + consumer in this process); WAL ${(bytes / N).toFixed(0)} bytes/event\n`,
   );
   await node.stop();
   return rate;
@@ -101,9 +110,9 @@ async function main(): Promise<void> {
     const raws: number[] = [];
     const e2es: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      raws.push(await rawCeiling(infra.amqpUrl, sample));
+      raws.push(await rawCeiling(infra.amqpUrl, sample, infra.databaseName));
       await migrateFresh(infra.databaseUrl);
-      e2es.push(await endToEnd(infra.databaseUrl, infra.amqpUrl));
+      e2es.push(await endToEnd(infra.databaseUrl, infra.amqpUrl, infra.databaseName));
       process.stdout.write(`round ${r + 1}: raw ${raws[r]!.toFixed(0)} msg/s, end-to-end ${e2es[r]!.toFixed(0)} events/s\n`);
     }
     const raw = median(raws);

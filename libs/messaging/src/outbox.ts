@@ -3,9 +3,6 @@ import { currentCorrelationId } from '@elo/observability';
 import { afterCommit } from '@elo/persistence';
 import type { EntityManager } from 'typeorm';
 
-/** Max rows per INSERT: 4 bind parameters a row, far under PostgreSQL's 65,535. */
-const INSERT_CHUNK = 1_000;
-
 export const outboxChannel = (schema: string) => `elo_outbox_${schema}`;
 
 /**
@@ -75,10 +72,8 @@ export class Outbox {
   async add(manager: EntityManager, events: CloudEvent[]): Promise<void> {
     if (events.length === 0) return;
     this.validate(events);
-    for (let i = 0; i < events.length; i += INSERT_CHUNK) {
-      const params: unknown[] = [];
-      await manager.query(this.insertSql(events.slice(i, i + INSERT_CHUNK), params), params);
-    }
+    const params: unknown[] = [];
+    await manager.query(this.insertSql(events, params), params);
     afterCommit(manager, this.committed);
   }
 
@@ -100,7 +95,6 @@ export class Outbox {
     events: CloudEvent[],
     options: { synchronousCommit?: boolean; onlyIfChanged?: boolean } = {},
   ): Promise<boolean> {
-    if (events.length > INSERT_CHUNK) throw new Error(`addWith takes at most ${INSERT_CHUNK} events`);
     this.validate(events);
     const params = [...change.params];
     const gate = options.onlyIfChanged ? ' WHERE EXISTS (SELECT 1 FROM change)' : '';
@@ -122,15 +116,25 @@ export class Outbox {
     }
   }
 
-  /** INSERT of `events` into the outbox (only where `gate` holds, when given); their values are appended to `params`. */
+  /**
+   * INSERT of `events` into the outbox (only where `gate` holds, when given); their values are appended
+   * to `params`, so the statement's text is the same whatever the number of events (a VALUES row per
+   * event cost PostgreSQL a parse and plan of every row). The bodies travel as one text split on
+   * newlines: JSON.stringify never emits a raw newline, and a text[] parameter would have every quote
+   * in every body escaped for the array literal.
+   */
   private insertSql(events: CloudEvent[], params: unknown[], gate = ''): string {
-    const rows = events.map((e) => {
-      params.push(e.id, e.type, e.tenantid, JSON.stringify(e));
-      const n = params.length;
-      return `($${n - 3}::uuid, $${n - 2}::text, $${n - 1}::text, $${n}::text)`;
-    });
-    const into = `INSERT INTO "${this.schema}".outbox (event_id, type, tenant_id, body)`;
-    return gate ? `${into} SELECT * FROM (VALUES ${rows.join(', ')}) AS v${gate}` : `${into} VALUES ${rows.join(', ')}`;
+    params.push(
+      events.map((e) => e.id),
+      events.map((e) => e.type),
+      events.map((e) => e.tenantid),
+      events.map((e) => JSON.stringify(e)).join('\n'),
+    );
+    const n = params.length;
+    return (
+      `INSERT INTO "${this.schema}".outbox (event_id, type, tenant_id, body) ` +
+      `SELECT * FROM unnest($${n - 3}::uuid[], $${n - 2}::text[], $${n - 1}::text[], string_to_array($${n}::text, E'\\n'))${gate}`
+    );
   }
 
   /** Convenience: build and store in one call. */

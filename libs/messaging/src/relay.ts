@@ -160,23 +160,30 @@ export class OutboxRelay {
     }
   }
 
-  /** Claims, publishes and marks one batch; returns how many rows it published. */
+  /**
+   * Claims and marks one batch in one statement, publishes it and commits once the broker confirmed
+   * every message; returns how many rows it published. A failed publish rolls the marks back, so the
+   * rows stay pending.
+   */
   private async publishBatch(): Promise<number> {
     const ch = this.channel;
     if (!ch) return 0;
     const schema = this.opts.schema;
     const limit = this.opts.batchSize ?? 1_000;
     return this.ds.transaction(async (m) => {
+      // The mark need not wait for the WAL flush: if a crash loses it, the rows are published again and
+      // the consumers' inboxes drop the copies. The commit that matters (the writer's) is already durable.
+      await m.query('SET LOCAL synchronous_commit = off');
       const rows: OutboxRow[] = await m.query(
-        `SELECT id, event_id, type, body FROM "${schema}".outbox
-          WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        `WITH claimed AS (
+           UPDATE "${schema}".outbox AS o SET published_at = now()
+             FROM (SELECT id FROM "${schema}".outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AS c
+            WHERE o.id = c.id
+           RETURNING o.id, o.event_id, o.type, o.body)
+         SELECT * FROM claimed ORDER BY id`,
         [limit],
       );
       if (rows.length === 0) return 0;
-      // Marking rows published need not wait for the WAL flush: if a crash loses the mark, the rows are
-      // published again and the consumers' inboxes drop the copies. The commit that matters (the
-      // writer's) is already durable.
-      await m.query('SET LOCAL synchronous_commit = off');
       for (const r of rows) {
         ch.publish(EVENTS_EXCHANGE, r.type, Buffer.from(r.body), {
           persistent: true,
@@ -187,21 +194,17 @@ export class OutboxRelay {
         });
       }
       await ch.waitForConfirms();
-      // The alternate exchange catches unroutable events; a return means even that failed: keep the row.
+      // The alternate exchange catches unroutable events; a return means even that failed: keep the row pending.
       const failed = rows.filter((r) => this.returned.delete(r.event_id));
-      const ok = failed.length ? rows.filter((r) => !failed.includes(r)) : rows;
       if (failed.length) {
         await m.query(
-          `UPDATE "${schema}".outbox SET attempts = attempts + 1, last_error = 'returned unroutable' WHERE id = ANY($1)`,
+          `UPDATE "${schema}".outbox SET published_at = NULL, attempts = attempts + 1, last_error = 'returned unroutable' WHERE id = ANY($1)`,
           [failed.map((r) => r.id)],
         );
         this.logger.error({ count: failed.length }, 'events returned as unroutable; kept in the outbox');
       }
-      if (ok.length) {
-        await m.query(`UPDATE "${schema}".outbox SET published_at = now() WHERE id = ANY($1)`, [ok.map((r) => r.id)]);
-        for (const r of ok) busMetrics.published.inc({ type: r.type });
-      }
-      return ok.length;
+      for (const r of rows) if (!failed.includes(r)) busMetrics.published.inc({ type: r.type });
+      return rows.length - failed.length;
     });
   }
 

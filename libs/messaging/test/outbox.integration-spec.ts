@@ -1,6 +1,8 @@
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { connect } from 'amqplib';
 import { Client } from 'pg';
 import { outboxChannel } from '../src/outbox';
+import { UNROUTABLE_EXCHANGE, UNROUTABLE_QUEUE } from '../src/topology';
 import { counts, migrate, recordEffects, SCHEMA, startNode, type BusNode } from './harness';
 
 const closed = (node: BusNode, reason: string) =>
@@ -68,6 +70,19 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
     }
   }, 30_000);
 
+  it('stores several events in one statement, each body byte for byte (newlines, quotes, backslashes and non-ASCII included) and in order', async () => {
+    const reasons = ['line one\nline "two"', 'back\\slash \\n not a newline', 'ção 🚀 \u2028 end', 'a\ttab'];
+    const events = reasons.map((r) => closed(node, r));
+    await node.ds.transaction((m) => node.outbox.add(m, events));
+    const stored = (await node.ds.query(`SELECT event_id, type, tenant_id, body FROM "${SCHEMA}".outbox WHERE event_id = ANY($1::uuid[]) ORDER BY id`, [
+      events.map((e) => e.id),
+    ])) as Array<{ event_id: string; type: string; tenant_id: string; body: string }>;
+    expect(stored.map((r) => r.event_id)).toEqual(events.map((e) => e.id));
+    expect(stored.map((r) => r.body)).toEqual(events.map((e) => JSON.stringify(e)));
+    expect(stored.map((r) => JSON.parse(r.body).data.reason)).toEqual(reasons);
+    expect(stored.every((r) => r.type === 'chat.conversation.closed' && r.tenant_id === 'tenant-a')).toBe(true);
+  });
+
   it('onlyIfChanged: writes the events only when the change returned a row, and says so', async () => {
     await node.ds.query(`CREATE UNIQUE INDEX IF NOT EXISTS things_name_uq ON ${things} (name)`);
     const once = (e: ReturnType<typeof closed>) =>
@@ -121,4 +136,33 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
       await q.release();
     }
   });
+
+  it('an event the broker returns (not even the alternate exchange could route it) stays pending, with the attempt recorded, and goes out once it can', async () => {
+    const model = await connect(infra.amqpUrl);
+    const ch = await model.createChannel();
+    try {
+      // Nothing binds chat.conversation.opened here, so it goes to the alternate exchange; without its queue, it comes back.
+      await ch.deleteQueue(UNROUTABLE_QUEUE);
+      const e = node.outbox.event({
+        type: 'chat.conversation.opened',
+        tenantId: 'tenant-a',
+        data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', provider: 'whatsapp', contact: { phone: '+5541999990000' }, queue: 'bot' },
+      });
+      await node.ds.transaction((m) => node.outbox.add(m, [e]));
+      const row = async () =>
+        ((await node.ds.query(`SELECT published_at, attempts, last_error FROM "${SCHEMA}".outbox WHERE event_id = $1`, [e.id])) as Array<{
+          published_at: Date | null;
+          attempts: number;
+          last_error: string | null;
+        }>)[0];
+      await expectEventually(async () => expect(await row()).toEqual({ published_at: null, attempts: 1, last_error: 'returned unroutable' }), { timeoutMs: 10_000 });
+      await ch.assertQueue(UNROUTABLE_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await ch.bindQueue(UNROUTABLE_QUEUE, UNROUTABLE_EXCHANGE, '');
+      node.relay.kick();
+      await expectEventually(async () => expect((await row()).published_at).not.toBeNull(), { timeoutMs: 10_000 });
+      await expectEventually(async () => expect((await ch.checkQueue(UNROUTABLE_QUEUE)).messageCount).toBe(1), { timeoutMs: 10_000 });
+    } finally {
+      await model.close();
+    }
+  }, 30_000);
 });

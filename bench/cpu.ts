@@ -1,0 +1,68 @@
+// CPU accounting for benchmarks: per-process CPU time read from /proc, so a figure can say where an
+// operation's cost went (this Node process, the PostgreSQL backends serving the bench's database,
+// the RabbitMQ node). /proc counts in clock ticks of 10 ms.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const pids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+
+/** CPU time (user + system) a process has used so far, in ms. */
+export function cpuMs(pid: number | string): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU time so far of the PostgreSQL client backends serving `database` (autovacuum excluded), in ms by pid. */
+export function pgCpuMs(database: string): Map<string, number> {
+  const byPid = new Map<string, number>();
+  for (const pid of pids()) {
+    try {
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (title.includes(` ${database} `) && !title.includes('autovacuum')) byPid.set(pid, cpuMs(pid));
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return byPid;
+}
+
+/** CPU used between two samples by the backends alive at the second (a backend born in between counts whole). */
+export function pgCpuDelta(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
+
+/** The RabbitMQ node's process (beam.smp), when it runs on this machine. */
+export function brokerPid(): string | undefined {
+  for (const pid of pids()) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes('beam.smp') && cmdline.includes('rabbit')) return pid;
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Starts a CPU meter over this process, the database's backends and the broker; `stop(n)` returns
+ * each one's CPU per operation in µs for `n` operations. The broker serves every vhost, so its figure
+ * includes whatever else the machine's RabbitMQ did meanwhile.
+ */
+export function cpuMeter(database: string): { stop(n: number): { node: number; pg: number; broker: number } } {
+  const broker = brokerPid();
+  const node0 = cpuMs(process.pid);
+  const pg0 = pgCpuMs(database);
+  const mq0 = broker ? cpuMs(broker) : 0;
+  return {
+    stop(n) {
+      const perOp = (ms: number) => (ms * 1000) / n;
+      return {
+        node: perOp(cpuMs(process.pid) - node0),
+        pg: perOp(pgCpuDelta(pg0, pgCpuMs(database))),
+        broker: perOp(broker ? cpuMs(broker) - mq0 : 0),
+      };
+    },
+  };
+}
