@@ -15,7 +15,9 @@
  */
 import 'reflect-metadata';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { loadavg } from 'node:os';
 import { Queue, Worker } from 'bullmq';
 import { createEvent, type CloudEvent } from '@elo/contracts';
 import { BusConnection, BusProbe } from '@elo/messaging';
@@ -35,6 +37,43 @@ const ADMIN_KEY = 'a'.repeat(40);
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number | string): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Processes whose command line passes `test`, with their CPU so far in ms, by pid. */
+function cpuOf(test: (cmdline: string) => boolean): Map<string, number> {
+  const byPid = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) byPid.set(pid, cpuMs(pid));
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return byPid;
+}
+
+/**
+ * CPU of the other processes doing the work: the PostgreSQL client backends serving `database`, the RabbitMQ node and Redis (both whole: other traffic on the machine counts too).
+ */
+function othersCpu(database: string): Record<'pg' | 'mq' | 'redis', Map<string, number>> {
+  return {
+    pg: cpuOf((c) => new RegExp(`^postgres: [^:]+: \\S+ ${database} `).test(c)),
+    mq: cpuOf((c) => c.includes('beam.smp') && c.includes('rabbit')),
+    redis: cpuOf((c) => c.startsWith('redis-server')),
+  };
+}
+
+/** CPU used between two samples by the processes alive at the second (one born in between counts whole), in ms. */
+function cpuDelta(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
 
 /** Answers 200 to everything; notes when each event id's request arrived. */
 async function startSink(): Promise<{ url: string; arrivals: Map<string, number>; server: Server }> {
@@ -82,13 +121,21 @@ async function admin<T>(url: string, path: string, body: unknown, key = ADMIN_KE
  * `cpu0`): the figure that moves least with the shared machine's load (the broker, the database and
  * Redis run in their own processes and are not counted).
  */
-function report(label: string, published: Map<string, number>, arrivals: Map<string, number>, t0: number, cpu0: NodeJS.CpuUsage): number {
+function report(
+  label: string, published: Map<string, number>, arrivals: Map<string, number>, t0: number, cpu0: NodeJS.CpuUsage,
+  database: string, others0: ReturnType<typeof othersCpu>,
+): number {
   const last = Math.max(...arrivals.values());
   const rate = arrivals.size / ((last - t0) / 1000);
   const lags = [...arrivals].map(([id, at]) => at - (published.get(id) ?? at));
   const cpu = process.cpuUsage(cpu0);
+  const others = othersCpu(database);
+  const us = (ms: number) => ((ms * 1000) / arrivals.size).toFixed(0);
   out(`${label}: ${arrivals.size} deliveries in ${((last - t0) / 1000).toFixed(2)} s = ${Math.round(rate)}/s; publish→received p50 ${pct(lags, 50).toFixed(0)} ms, p99 ${pct(lags, 99).toFixed(0)} ms; `
     + `CPU ${((cpu.user + cpu.system) / 1000 / arrivals.size).toFixed(3)} ms/delivery in this process`);
+  out(`  CPU µs a delivery: node ${us((cpu.user + cpu.system) / 1000)}, PostgreSQL backends ${us(cpuDelta(others0.pg, others.pg))}, `
+    + `RabbitMQ ${us(cpuDelta(others0.mq, others.mq))}, Redis ${us(cpuDelta(others0.redis, others.redis))} (the broker and Redis whole); `
+    + `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   return rate;
 }
 
@@ -119,6 +166,7 @@ async function elo(sink: Awaited<ReturnType<typeof startSink>>): Promise<number>
     }, key);
     const events = Array.from({ length: N }, (_, i) => message(tenantId, i));
     const published = new Map<string, number>();
+    const others0 = othersCpu(infra.databaseName);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < events.length; i += 500) {
@@ -128,7 +176,7 @@ async function elo(sink: Awaited<ReturnType<typeof startSink>>): Promise<number>
       await probe.publish(...chunk);
     }
     while (sink.arrivals.size < N) await sleep(20);
-    const rate = report('elo webhook-dispatcher', published, sink.arrivals, t0, cpu0);
+    const rate = report('elo webhook-dispatcher', published, sink.arrivals, t0, cpu0, infra.databaseName, others0);
     const [{ n }] = (await app.get(DataSourceToken).query('SELECT count(*)::int AS n FROM dispatcher.attempts')) as Array<{ n: number }>;
     out(`  attempts logged: ${n}`);
     // Where the time went: events turned into deliveries (the bus consumer), then deliveries sent (the worker).
@@ -176,6 +224,8 @@ async function bullmq(sink: Awaited<ReturnType<typeof startSink>>): Promise<numb
   try {
     const events = Array.from({ length: N }, (_, i) => message('bench', i));
     const published = new Map<string, number>();
+    const database = new URL(process.env.ELO_TEST_DATABASE_URL ?? '').pathname.slice(1);
+    const others0 = othersCpu(database);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < events.length; i += 500) {
@@ -185,7 +235,7 @@ async function bullmq(sink: Awaited<ReturnType<typeof startSink>>): Promise<numb
       await queue.addBulk(chunk.map((e) => ({ name: 'deliver', data: e, opts: { attempts: 7, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true } })));
     }
     while (sink.arrivals.size < N) await sleep(20);
-    return report('baseline BullMQ worker', published, sink.arrivals, t0, cpu0);
+    return report('baseline BullMQ worker', published, sink.arrivals, t0, cpu0, database, others0);
   } finally {
     await worker.close();
     await queue.obliterate({ force: true });
@@ -201,6 +251,8 @@ async function main(): Promise<void> {
   const sinkA = await startSink();
   const eloRate = await elo(sinkA);
   sinkA.server.close();
+  // BENCH_ELO_ONLY=1: Elo alone (profiling, before/after comparisons of the service).
+  if (process.env.BENCH_ELO_ONLY === '1') process.exit(0);
   const sinkB = await startSink();
   const baseRate = await bullmq(sinkB);
   sinkB.server.close();
