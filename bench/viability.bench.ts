@@ -27,7 +27,9 @@ import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra } from '@elo/testing';
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
@@ -112,35 +114,46 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
   await app.listen(0, '127.0.0.1');
   await app.get(BusConnection).waitReady(15_000);
   process.send!({ url: await app.getUrl() });
+  const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+  profiler?.connect();
+  const inspect = (method: string) =>
+    new Promise<{ profile?: object }>((resolve, reject) => profiler!.post(method, (err, r) => (err ? reject(err) : resolve(r as { profile?: object }))));
   process.on('message', (m: string) => {
     if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
-    else void app.close().then(() => process.exit(0));
+    else if (m === 'profile-start') void inspect('Profiler.enable').then(() => inspect('Profiler.start')).then(() => process.send!({ profiling: true }));
+    else if (m === 'profile-stop') {
+      void inspect('Profiler.stop').then(({ profile }) => {
+        const file = join(process.env.BENCH_CPU_PROFILE!, `viability-checks-${Date.now()}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(profile));
+        process.send!({ profiling: false, file });
+      });
+    } else void app.close().then(() => process.exit(0));
   });
 }
 
-/** The service process's CPU time so far, in ms. */
-function serviceCpu(child: ChildProcess): Promise<number> {
+/** The service process's CPU time so far, in ms (user, system). */
+function serviceCpu(child: ChildProcess): Promise<[number, number]> {
   return new Promise((resolve) => {
     const on = (m: { cpu?: NodeJS.CpuUsage }) => {
       if (!m.cpu) return;
       child.off('message', on);
-      resolve((m.cpu.user + m.cpu.system) / 1_000);
+      resolve([m.cpu.user / 1_000, m.cpu.system / 1_000]);
     };
     child.on('message', on);
     child.send('cpu');
   });
 }
 
-/** CPU time (ms) of each of this database's PostgreSQL client backends so far (not autovacuum), from /proc (utime + stime, ticks of 10 ms). */
-async function databaseCpu(pool: Pool): Promise<Map<number, number>> {
+/** CPU time (ms: user, system) of each of this database's PostgreSQL client backends so far (not autovacuum), from /proc (utime, stime, ticks of 10 ms). */
+async function databaseCpu(pool: Pool): Promise<Map<number, [number, number]>> {
   const { rows } = await pool.query<{ pid: number }>(
     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'",
   );
-  const cpu = new Map<number, number>();
+  const cpu = new Map<number, [number, number]>();
   for (const { pid } of rows) {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      cpu.set(pid, (Number(f[11]) + Number(f[12])) * 10);
+      cpu.set(pid, [Number(f[11]) * 10, Number(f[12]) * 10]);
     } catch {
       // the backend ended meanwhile
     }
@@ -152,7 +165,7 @@ async function databaseCpu(pool: Pool): Promise<Map<number, number>> {
  * Runs `phase`, returning its result and the CPU ms it cost the service and the database (backends alive
  * at the end; one that ended during the phase is not counted).
  */
-async function metered<T>(child: ChildProcess, pool: Pool, phase: () => Promise<T>): Promise<T & { serviceMs: number; dbMs: number; commits: number; generatorMs: number }> {
+async function metered<T>(child: ChildProcess, pool: Pool, phase: () => Promise<T>): Promise<T & { serviceMs: number; serviceSysMs: number; dbMs: number; dbSysMs: number; commits: number; generatorMs: number }> {
   const commits = async () =>
     Number((await pool.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit);
   const [s0, d0, c0] = [await serviceCpu(child), await databaseCpu(pool), await commits()];
@@ -161,14 +174,34 @@ async function metered<T>(child: ChildProcess, pool: Pool, phase: () => Promise<
   const g = process.cpuUsage(g0);
   const [s1, d1, c1] = [await serviceCpu(child), await databaseCpu(pool), await commits()];
   let dbMs = 0;
-  for (const [pid, ms] of d1) dbMs += ms - (d0.get(pid) ?? 0);
-  return { ...r, serviceMs: s1 - s0, dbMs, commits: c1 - c0, generatorMs: (g.user + g.system) / 1_000 };
+  let dbSysMs = 0;
+  for (const [pid, [user, sys]] of d1) {
+    const [user0, sys0] = d0.get(pid) ?? [0, 0];
+    dbMs += user + sys - user0 - sys0;
+    dbSysMs += sys - sys0;
+  }
+  return { ...r, serviceMs: s1[0] + s1[1] - s0[0] - s0[1], serviceSysMs: s1[1] - s0[1], dbMs, dbSysMs, commits: c1 - c0, generatorMs: (g.user + g.system) / 1_000 };
+}
+
+/** Starts or stops the service's CPU profile (BENCH_CPU_PROFILE=<dir>: the check phase alone); the file written on stop. */
+function profile(child: ChildProcess, what: 'profile-start' | 'profile-stop'): Promise<string | undefined> {
+  if (!process.env.BENCH_CPU_PROFILE) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const on = (m: { profiling?: boolean; file?: string }) => {
+      if (m.profiling === undefined) return;
+      child.off('message', on);
+      resolve(m.file);
+    };
+    child.on('message', on);
+    child.send(what);
+  });
 }
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function startService(databaseUrl: string, amqpUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])] });
+  if (process.env.BENCH_CPU_PROFILE) mkdirSync(process.env.BENCH_CPU_PROFILE, { recursive: true });
+  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register'] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('exit', (code) => reject(new Error(`the service exited (${code})`)));
@@ -222,7 +255,10 @@ async function main(): Promise<void> {
     // Warm up connections, plans and caches.
     for (let i = 0; i < 200; i++) await post(i);
     out(`load average before the checks: ${load()}`);
+    await profile(service.child, 'profile-start');
     const http = await metered(service.child, pool, () => steady(post));
+    const profiled = await profile(service.child, 'profile-stop');
+    if (profiled) out(`service CPU profile of the checks: ${profiled}`);
     agent.destroy();
 
     const sql = `SELECT id, status, port_capacity - ports_in_use AS free_ports,
@@ -240,9 +276,11 @@ async function main(): Promise<void> {
 
     out(`POST /viability: ${http.lat.length} ok, ${http.failed} failed, ${http.achieved.toFixed(0)}/s; p50 ${ms(pct(http.lat, 50))}, p99 ${ms(pct(http.lat, 99))}, max ${ms(http.lat.at(-1) ?? 0)} (${checks} checks recorded)`);
     out(`bare KNN SQL:    ${bare.lat.length} ok, ${bare.failed} failed, ${bare.achieved.toFixed(0)}/s; p50 ${ms(pct(bare.lat, 50))}, p99 ${ms(pct(bare.lat, 99))}, max ${ms(bare.lat.at(-1) ?? 0)}`);
-    const perCheck = (r: { lat: number[]; serviceMs: number; dbMs: number }) =>
-      `service ${(r.serviceMs / r.lat.length).toFixed(3)} ms + PostgreSQL ${(r.dbMs / r.lat.length).toFixed(3)} ms`;
-    out(`CPU per check:   POST /viability: ${perCheck(http)}; bare KNN SQL: PostgreSQL ${(bare.dbMs / bare.lat.length).toFixed(3)} ms`);
+    // Of which system time (the kernel: sockets, wake-ups), beside user time.
+    const each = (total: number, sys: number, n: number) => `${(total / n).toFixed(3)} ms (${(sys / n).toFixed(3)} system)`;
+    const perCheck = (r: { lat: number[]; serviceMs: number; serviceSysMs: number; dbMs: number; dbSysMs: number }) =>
+      `service ${each(r.serviceMs, r.serviceSysMs, r.lat.length)} + PostgreSQL ${each(r.dbMs, r.dbSysMs, r.lat.length)}`;
+    out(`CPU per check:   POST /viability: ${perCheck(http)}; bare KNN SQL: PostgreSQL ${each(bare.dbMs, bare.dbSysMs, bare.lat.length)}`);
     // Every statement outside a transaction block commits on its own; the outbox relay's batches count too.
     // The load generator shares the machine: what it costs is CPU the service and PostgreSQL did not get.
     out(`load generator:  CPU per request ${(http.generatorMs / http.lat.length).toFixed(3)} ms (HTTP), ${(bare.generatorMs / bare.lat.length).toFixed(3)} ms (SQL); sends behind schedule at worst ${ms(http.late)} (HTTP), ${ms(bare.late)} (SQL)`);
