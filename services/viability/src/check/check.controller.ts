@@ -1,9 +1,9 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
 import { GeocoderService } from '../geocoder/geocoder.service';
-import { CheckDto } from './check.dto';
+import { CheckDto, checkBody } from './check.dto';
 import { ChecksService } from './checks.service';
 
 @ApiTags('viability')
@@ -20,7 +20,10 @@ export class CheckController {
   @ApiOperation({
     summary: 'Can we serve this point (lat, lng) or address? viable / not_viable (network near, nothing eligible) / not_found, with the chosen box, alternatives and refused boxes',
   })
-  async check(@CurrentPrincipal() p: Principal, @Body() dto: CheckDto) {
+  // The body is validated by checkBody (CheckDto's rules, with a shortcut for plain coordinates), not by the global pipe.
+  @ApiBody({ type: CheckDto })
+  async check(@CurrentPrincipal() p: Principal, @Body() body: unknown) {
+    const dto = await checkBody(body);
     const tenantId = tenantIdOf(p);
     if (dto.address === undefined) return this.checks.run(tenantId, { lat: dto.lat!, lng: dto.lng!, via: 'coordinates' });
     if (!this.geocoder.configured) throw new ProblemException(422, 'address lookup is not configured here; send lat and lng');

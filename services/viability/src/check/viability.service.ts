@@ -68,12 +68,13 @@ interface BoxRow {
 }
 
 interface CheckRow extends BoxRow {
-  k: string;
+  k: number;
   part: 'in' | 'more' | 'pole';
-  pole_id: string | null;
-  pole_external: string | null;
-  pole_name: string | null;
-  pole_d: number | null;
+  /** pole mode only */
+  pole_id?: string | null;
+  pole_external?: string | null;
+  pole_name?: string | null;
+  pole_d?: number | null;
 }
 
 function toBox(r: BoxRow): BoxInRange {
@@ -104,6 +105,9 @@ const POINT = 'pt.point';
 
 const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_capacity`;
 
+/** What a row of the check statement returns (`n` orders it and stays behind; radius mode has no pole columns). */
+const OUT_COLUMNS = 'g.k::int AS k, c.part, c.id, c.external_id, c.name, c.status, c.free_ports, c.pole_external_id, c.lat, c.lng, c.d';
+
 /**
  * Checks a group of points in one statement: $1 tenants, $2 longitudes, $3 latitudes, $4 drop
  * distances, one element a point; rows carry `k`, the point's place in the group (from 1). For each
@@ -112,7 +116,7 @@ const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_ca
  * box within the drop distance of it, if any. `n` keeps the index's nearest-first order inside each part.
  */
 const checkSql = (pole: boolean) => `
-  SELECT g.k, c.* FROM unnest($1::uuid[], $2::float8[], $3::float8[], $4::float8[]) WITH ORDINALITY AS g(tenant_id, lng, lat, drop_m, k)
+  SELECT ${OUT_COLUMNS}${pole ? ', c.pole_id, c.pole_external, c.pole_name, c.pole_d' : ''} FROM unnest($1::uuid[], $2::float8[], $3::float8[], $4::float8[]) WITH ORDINALITY AS g(tenant_id, lng, lat, drop_m, k)
   CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(g.lng, g.lat), 4326)::geography AS point OFFSET 0) pt
   CROSS JOIN LATERAL (
   WITH in_range AS (
@@ -194,7 +198,7 @@ export class ViabilityService implements OnModuleDestroy {
       new Groups<Point, CheckRow[]>(async (points) => {
         const { rows } = await this.pool.query<CheckRow>({ name: `viability_check_${mode}`, text: CHECK_SQL[mode], values: groupParams(points) });
         const byPoint = points.map((): CheckRow[] => []);
-        for (const r of rows) byPoint[Number(r.k) - 1]!.push(r);
+        for (const r of rows) byPoint[r.k - 1]!.push(r);
         return byPoint;
       }, { maxGroup: CHECK_MAX_GROUP, lanes: CHECK_LANES });
     this.groups = { radius: group('radius'), pole: group('pole') };

@@ -1,0 +1,55 @@
+import 'reflect-metadata';
+import { validationPipe } from '@elo/platform';
+import { CheckDto, checkBody } from './check.dto';
+
+/** What the platform's pipe makes of a body: the DTO's fields, or the 400's body. */
+async function viaPipe(body: unknown): Promise<unknown> {
+  try {
+    return { ...((await validationPipe().transform(body, { type: 'body', metatype: CheckDto })) as object) };
+  } catch (err) {
+    return { error: (err as { getResponse(): unknown }).getResponse() };
+  }
+}
+
+async function viaCheckBody(body: unknown): Promise<unknown> {
+  try {
+    return { ...(await checkBody(body)) };
+  } catch (err) {
+    return { error: (err as { getResponse(): unknown }).getResponse() };
+  }
+}
+
+describe('checkBody', () => {
+  const bodies: unknown[] = [
+    { lat: -25.4284, lng: -49.2733 },
+    { lng: 10, lat: 0 },
+    { lat: 90, lng: 180 },
+    { lat: -90, lng: -180 },
+    { lat: -0, lng: 0 },
+    { lat: 90.0001, lng: 0 },
+    { lat: 0, lng: 180.5 },
+    { lat: 91, lng: 0 },
+    { lat: 1e-7, lng: 2e-9 },
+    { lat: 1e21, lng: 0 },
+    { lat: Number.NaN, lng: 0 },
+    { lat: Number.POSITIVE_INFINITY, lng: 0 },
+    { lat: '45', lng: '10' },
+    { lat: 45 },
+    { lng: 10 },
+    {},
+    { lat: 1, lng: 2, extra: true },
+    { lat: 1, lng: 2, address: 'Rua XV, 700' },
+    { address: 'Rua XV de Novembro, 700, Curitiba' },
+    { address: '' },
+    { lat: null, lng: 2 },
+    [1, 2],
+    null,
+    undefined,
+    'lat=1',
+    Object.assign(Object.create({ lat: 1 }), { lng: 2, x: 1 }),
+  ];
+
+  it.each(bodies.map((b) => [b]))('gives the platform pipe\'s verdict and values for %p', async (body) => {
+    expect(await viaCheckBody(body)).toEqual(await viaPipe(body));
+  });
+});
