@@ -20,6 +20,19 @@ async function viaCheckBody(body: unknown): Promise<unknown> {
 }
 
 describe('checkBody', () => {
+  it('decides like class-validator\'s isLatitude / isLongitude for any number', async () => {
+    const { isLatitude, isLongitude } = await import('class-validator');
+    let seed = 1;
+    const next = () => (seed = (seed * 1_664_525 + 1_013_904_223) >>> 0) / 2 ** 32;
+    for (let i = 0; i < 20_000; i++) {
+      const lat = (next() - 0.5) * 200 * 10 ** -Math.floor(next() * 10);
+      const lng = (next() - 0.5) * 400 * 10 ** -Math.floor(next() * 10);
+      const expected = isLatitude(lat as unknown as string) && isLongitude(lng as unknown as string);
+      const got = await checkBody({ lat, lng }).then(() => true, () => false);
+      if (got !== expected) throw new Error(`lat ${lat}, lng ${lng}: ${got} instead of ${expected}`);
+    }
+  });
+
   const bodies: unknown[] = [
     { lat: -25.4284, lng: -49.2733 },
     { lng: 10, lat: 0 },
@@ -30,6 +43,13 @@ describe('checkBody', () => {
     { lat: 0, lng: 180.5 },
     { lat: 91, lng: 0 },
     { lat: 1e-7, lng: 2e-9 },
+    { lat: 1e-6, lng: -1e-6 },
+    { lat: 9.99e-7, lng: 0 },
+    { lat: 0, lng: -9.99e-7 },
+    { lat: 89.99999999999999, lng: 179.99999999999997 },
+    { lat: 90.0000001, lng: 0 },
+    { lat: 0, lng: -180.0000001 },
+    { lat: 0, lng: 1e21 },
     { lat: 1e21, lng: 0 },
     { lat: Number.NaN, lng: 0 },
     { lat: Number.POSITIVE_INFINITY, lng: 0 },
