@@ -19,7 +19,7 @@ function fakeOutbox(bad?: string) {
   const statements: string[][] = [];
   const outbox = {
     addWith: async (_m: unknown, change: { params: unknown[] }) => {
-      const ids = change.params[0] as string[];
+      const ids = idsOf(change);
       statements.push(ids);
       if (bad && ids.includes(bad)) throw new Error('refused');
       return true;
@@ -29,6 +29,9 @@ function fakeOutbox(bad?: string) {
 }
 
 const ds = { manager: {} } as DataSource;
+
+/** The check ids a statement writes (its one parameter: the rows as a JSON array). */
+const idsOf = (change: { params: unknown[] }) => (JSON.parse(change.params[0] as string) as Array<{ id: string }>).map((r) => r.id);
 
 describe('CheckRecordsService', () => {
   it('writes the records queued in the same turn with one statement', async () => {
@@ -43,7 +46,7 @@ describe('CheckRecordsService', () => {
     const held: Array<() => void> = [];
     const outbox = {
       addWith: (_m: unknown, change: { params: unknown[] }) => {
-        statements.push(change.params[0] as string[]);
+        statements.push(idsOf(change));
         return new Promise((resolve) => held.push(() => resolve(true)));
       },
     } as unknown as Outbox;
