@@ -70,6 +70,7 @@ interface BoxRow {
 interface CheckRow extends BoxRow {
   k: number;
   part: 'in' | 'more' | 'pole';
+  n: number;
   /** pole mode only */
   pole_id?: string | null;
   pole_external?: string | null;
@@ -105,8 +106,8 @@ const POINT = 'pt.point';
 
 const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_capacity`;
 
-/** What a row of the check statement returns (`n` orders it and stays behind; radius mode has no pole columns). */
-const OUT_COLUMNS = 'g.k::int AS k, c.part, c.id, c.external_id, c.name, c.status, c.free_ports, c.pole_external_id, c.lat, c.lng, c.d';
+/** What a row of the check statement returns (radius mode has no pole columns). */
+const OUT_COLUMNS = 'g.k::int AS k, c.part, c.n::int AS n, c.id, c.external_id, c.name, c.status, c.free_ports, c.pole_external_id, c.lat, c.lng, c.d';
 
 /**
  * Checks a group of points in one statement: $1 tenants, $2 longitudes, $3 latitudes, $4 drop
@@ -148,9 +149,21 @@ const checkSql = (pole: boolean) => `
        WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, p.location, g.drop_m)
        ORDER BY location <-> p.location LIMIT 1
     ) b ON true` : ''}
-  ) c
-  ORDER BY g.k, c.part, c.n`;
+  ) c`;
 const CHECK_SQL = { radius: checkSql(false), pole: checkSql(true) };
+
+/**
+ * A point's rows by part ('in', 'more', 'pole') and nearest first within a part. The statement has no
+ * ORDER BY: its plan yields them in that order already (each part in the index's order, the parts one
+ * after the other), and sorting every group's rows again cost PostgreSQL about 6% of the statement
+ * (groups of 10 on 1M boxes, five pairs back to back). Checked here in one pass, sorted only if a plan
+ * ever yields them otherwise.
+ */
+export function inOrder<R extends Pick<CheckRow, 'part' | 'n'>>(rows: R[]): R[] {
+  const before = (a: R, b: R) => (a.part === b.part ? a.n - b.n : a.part < b.part ? -1 : 1);
+  for (let i = 1; i < rows.length; i++) if (before(rows[i - 1]!, rows[i]!) > 0) return rows.sort(before);
+  return rows;
+}
 
 /** Connections of the check's own pool (see ViabilityService.pool); one a lane. */
 const CHECK_LANES = 2;
@@ -199,7 +212,7 @@ export class ViabilityService implements OnModuleDestroy {
         const { rows } = await this.pool.query<CheckRow>({ name: `viability_check_${mode}`, text: CHECK_SQL[mode], values: groupParams(points) });
         const byPoint = points.map((): CheckRow[] => []);
         for (const r of rows) byPoint[r.k - 1]!.push(r);
-        return byPoint;
+        return byPoint.map(inOrder);
       }, { maxGroup: CHECK_MAX_GROUP, lanes: CHECK_LANES });
     this.groups = { radius: group('radius'), pole: group('pole') };
   }
@@ -258,7 +271,7 @@ export class ViabilityService implements OnModuleDestroy {
     const s = await this.checkSettings(m, tenantId);
     const point = { tenantId, lng, lat, maxDropMeters: s.maxDropMeters };
     // In a transaction (the bus's, with its inbox row) the check joins it, a group of one.
-    const rows: CheckRow[] = m.queryRunner ? await m.query(CHECK_SQL[s.mode], groupParams([point])) : await this.groups[s.mode].submit(point);
+    const rows: CheckRow[] = m.queryRunner ? inOrder(await m.query(CHECK_SQL[s.mode], groupParams([point]))) : await this.groups[s.mode].submit(point);
     const inRange: BoxInRange[] = [];
     const eligible: BoxInRange[] = [];
     const poles: CheckRow[] = [];
