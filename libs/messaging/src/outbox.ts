@@ -1,7 +1,7 @@
 import { createEvent, payloadProblems, type CloudEvent, type EventPayload, type EventType } from '@elo/contracts';
 import { currentCorrelationId } from '@elo/observability';
 import { afterCommit } from '@elo/persistence';
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
 
 export const outboxChannel = (schema: string) => `elo_outbox_${schema}`;
 
@@ -32,6 +32,38 @@ export function messagingTablesSql(schema: string): string[] {
      )`,
     `CREATE INDEX inbox_handled_idx ON "${schema}".inbox (handled_at)`,
   ];
+}
+
+/**
+ * The messaging tables' second migration, the same for every service (its list names it after its
+ * own): the indexes the hot path maintains are cut to what a query needs.
+ * - The outbox's unique index on event_id goes: nothing looks an event up by id there, ids are random
+ *   UUIDs (each insert and each non-HOT mark touched a random page of it), and consumers' inboxes
+ *   already drop copies.
+ * - The cleanup's btree on published_at goes, for a BRIN on created_at (rows are appended in time
+ *   order; a BRIN costs next to nothing to keep), and the same for the inbox's handled_at.
+ */
+export function leanerMessagingIndexes(schema: string): new () => MigrationInterface {
+  const s = `"${schema}"`;
+  return class LeanerMessagingIndexes1765100000000 implements MigrationInterface {
+    name = 'LeanerMessagingIndexes1765100000000';
+
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`ALTER TABLE ${s}.outbox DROP CONSTRAINT outbox_event_id_key`);
+      await q.query(`DROP INDEX ${s}.outbox_published_idx`);
+      await q.query(`CREATE INDEX outbox_created_idx ON ${s}.outbox USING brin (created_at)`);
+      await q.query(`DROP INDEX ${s}.inbox_handled_idx`);
+      await q.query(`CREATE INDEX inbox_handled_idx ON ${s}.inbox USING brin (handled_at)`);
+    }
+
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`DROP INDEX ${s}.inbox_handled_idx`);
+      await q.query(`CREATE INDEX inbox_handled_idx ON ${s}.inbox (handled_at)`);
+      await q.query(`DROP INDEX ${s}.outbox_created_idx`);
+      await q.query(`CREATE INDEX outbox_published_idx ON ${s}.outbox (published_at) WHERE published_at IS NOT NULL`);
+      await q.query(`ALTER TABLE ${s}.outbox ADD CONSTRAINT outbox_event_id_key UNIQUE (event_id)`);
+    }
+  };
 }
 
 export interface PublishSpec<T extends EventType> {

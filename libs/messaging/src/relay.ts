@@ -173,7 +173,10 @@ export class OutboxRelay {
     return this.ds.transaction(async (m) => {
       // The mark need not wait for the WAL flush: if a crash loses it, the rows are published again and
       // the consumers' inboxes drop the copies. The commit that matters (the writer's) is already durable.
-      await m.query('SET LOCAL synchronous_commit = off');
+      // The claim walks the pending index in id order and stops at the limit: with stale statistics (a
+      // backlog grows faster than ANALYZE runs) the planner chose a bitmap scan of every pending row and a
+      // sort, which made each claim cost as much as the whole backlog.
+      await m.query('SET LOCAL synchronous_commit = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off');
       const rows: OutboxRow[] = await m.query(
         `WITH claimed AS (
            UPDATE "${schema}".outbox AS o SET published_at = now()
@@ -212,7 +215,9 @@ export class OutboxRelay {
     const retentionMs = this.opts.retentionMs ?? 24 * 3_600_000;
     await this.ds
       .query(
-        `DELETE FROM "${this.opts.schema}".outbox WHERE published_at < now() - ($1::text || ' milliseconds')::interval`,
+        // created_at narrows the scan through its BRIN; published_at is the rule (a row published late is kept as long).
+        `DELETE FROM "${this.opts.schema}".outbox WHERE created_at < now() - ($1::text || ' milliseconds')::interval
+            AND published_at < now() - ($1::text || ' milliseconds')::interval`,
         [String(retentionMs)],
       )
       .catch((err: Error) => this.logger.warn({ err: err.message }, 'outbox cleanup failed'));

@@ -165,4 +165,37 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
       await model.close();
     }
   }, 30_000);
+
+  it('cleans up on its schedule: published rows past retention and inbox rows past 30 days go; pending and recent rows stay', async () => {
+    const cleaner = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relayPollMs: 60_000, relayRetentionMs: 3_600_000, relayCleanupMs: 200 });
+    const ob = `"${SCHEMA}".outbox`;
+    const ib = `"${SCHEMA}".inbox`;
+    try {
+      const ids = { old: closed(node, 'old'), pending: closed(node, 'pending'), late: closed(node, 'published late') };
+      const add = (e: ReturnType<typeof closed>, created: string, published: string | null) =>
+        cleaner.ds.query(
+          `INSERT INTO ${ob} (event_id, type, tenant_id, body, created_at, published_at)
+           VALUES ($1, $2, 'tenant-a', $3, now() - $4::interval, now() - $5::interval)`,
+          [e.id, e.type, JSON.stringify(e), created, published],
+        );
+      // Written straight to the table: no commit wakes a relay, and both poll once a minute.
+      await add(ids.old, '3 hours', '2 hours');
+      await add(ids.pending, '3 hours', null);
+      await add(ids.late, '3 hours', '10 minutes'); // kept a full retention after it was published
+      await cleaner.ds.query(`INSERT INTO ${ib} (consumer, event_id, handled_at) VALUES ('x', 'old', now() - interval '31 days'), ('x', 'recent', now())`);
+      await expectEventually(
+        async () => {
+          const left = (await cleaner.ds.query(`SELECT event_id FROM ${ob} WHERE event_id = ANY($1::uuid[]) ORDER BY id`, [
+            [ids.old.id, ids.pending.id, ids.late.id],
+          ])) as Array<{ event_id: string }>;
+          expect(left.map((r) => r.event_id)).toEqual([ids.pending.id, ids.late.id]);
+          const inbox = (await cleaner.ds.query(`SELECT event_id FROM ${ib} WHERE consumer = 'x'`)) as Array<{ event_id: string }>;
+          expect(inbox.map((r) => r.event_id)).toEqual(['recent']);
+        },
+        { timeoutMs: 10_000 },
+      );
+    } finally {
+      await cleaner.stop();
+    }
+  }, 30_000);
 });

@@ -1,6 +1,6 @@
 import { Body, Controller, Module, Post, type INestApplication } from '@nestjs/common';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
-import { BusProbe, messagingTablesSql, Outbox } from '@elo/messaging';
+import { BusProbe, leanerMessagingIndexes, messagingTablesSql, Outbox } from '@elo/messaging';
 import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TcpProxy, type TestInfra } from '@elo/testing';
 import { IsString, MaxLength } from 'class-validator';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
@@ -69,7 +69,7 @@ describe('a service on the platform', () => {
     });
     @Module({
       imports: [
-        EloServiceModule.forRoot({ service: 'platform-test', schema: 'platform_test', config, entities: [], migrations: [Init1763800000000] }),
+        EloServiceModule.forRoot({ service: 'platform-test', schema: 'platform_test', config, entities: [], migrations: [Init1763800000000, leanerMessagingIndexes('platform_test')] }),
       ],
       controllers: [NotesController],
     })

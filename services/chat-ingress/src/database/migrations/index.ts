@@ -1,6 +1,7 @@
+import { leanerMessagingIndexes } from '@elo/messaging';
 import { Init1763800000000 } from './1763800000000-Init';
 import { Chat1763900100000 } from './1763900100000-Chat';
 import { WebhookRegistration1764800000000 } from './1764800000000-WebhookRegistration';
 
 /** Every migration of the `chat_ingress` schema, in order. */
-export const migrations = [Init1763800000000, Chat1763900100000, WebhookRegistration1764800000000];
+export const migrations = [Init1763800000000, Chat1763900100000, WebhookRegistration1764800000000, leanerMessagingIndexes('chat_ingress')];

@@ -1,5 +1,6 @@
+import { leanerMessagingIndexes } from '@elo/messaging';
 import { Init1763800000000 } from './1763800000000-Init';
 import { Telephony1763900000000 } from './1763900000000-Telephony';
 
 /** Every migration of the `telephony` schema, in order. */
-export const migrations = [Init1763800000000, Telephony1763900000000];
+export const migrations = [Init1763800000000, Telephony1763900000000, leanerMessagingIndexes('telephony')];

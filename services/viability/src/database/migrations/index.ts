@@ -1,3 +1,4 @@
+import { leanerMessagingIndexes } from '@elo/messaging';
 import { Init1763800000000 } from './1763800000000-Init';
 import { Inventory1764100000000 } from './1764100000000-Inventory';
 import { GeocodeCache1764100100000 } from './1764100100000-GeocodeCache';
@@ -8,4 +9,4 @@ import { UpstreamPrune1764100350000 } from './1764100350000-UpstreamPrune';
 import { RecordCompression1764100400000 } from './1764100400000-RecordCompression';
 
 /** Every migration of the `viability` schema, in order. */
-export const migrations = [Init1763800000000, Inventory1764100000000, GeocodeCache1764100100000, Findme1764100200000, UpstreamSync1764100250000, ChatChannels1764100300000, UpstreamPrune1764100350000, RecordCompression1764100400000];
+export const migrations = [Init1763800000000, Inventory1764100000000, GeocodeCache1764100100000, Findme1764100200000, UpstreamSync1764100250000, ChatChannels1764100300000, UpstreamPrune1764100350000, RecordCompression1764100400000, leanerMessagingIndexes('viability')];

@@ -1,3 +1,4 @@
+import { leanerMessagingIndexes } from '@elo/messaging';
 import { Init1763800000000 } from './1763800000000-Init';
 import { Dispatcher1764000000000 } from './1764000000000-Dispatcher';
 import { RotationAndHealth1764000100000 } from './1764000100000-RotationAndHealth';
@@ -8,4 +9,5 @@ import { DeliveriesPageOrder1764000300000 } from './1764000300000-DeliveriesPage
 export const migrations = [
   Init1763800000000, Dispatcher1764000000000, RotationAndHealth1764000100000, PendingByIntegration1764000200000,
   DeliveriesPageOrder1764000300000,
+  leanerMessagingIndexes('dispatcher'),
 ];
