@@ -9,7 +9,7 @@ import { createTestInfra } from '@elo/testing';
 import { afterCommit } from '@elo/persistence';
 import type { BatchHandler } from '../libs/messaging/src/types';
 import { counts, migrate, produce, recordEffects, startNode } from '../libs/messaging/test/harness';
-import { cpuMeter } from './cpu';
+import { cpuMeter } from './proc';
 
 process.env.ELO_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 process.env.ELO_TEST_AMQP_URL ??= 'amqp://guest:guest@127.0.0.1:5672';

@@ -17,11 +17,11 @@
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createTestInfra } from '@elo/testing';
 import { Client } from 'pg';
+import { cpuMs, pgCpuDelta, pgCpuMs, rssMb } from './proc';
 
 /** The part of autocannon's API this bench uses (the package ships no type declarations). */
 interface AcRequest { method?: string; path?: string; headers?: Record<string, string>; body?: string }
@@ -107,40 +107,6 @@ async function fire(url: string, pool: Array<{ body: string; signature: string }
   });
 }
 
-/** CPU time (user + system) the process has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** CPU time so far of each PostgreSQL client backend serving one database (its process title names it), in ms by pid. */
-function pgCpuMs(database: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      // Client backends only: an autovacuum worker names the database too, but its work is not the webhooks'.
-      if (title.includes(` ${database} `) && !title.includes('autovacuum')) out.set(pid, cpuMs(Number(pid)));
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
-  return out;
-}
-
-/** CPU the backends alive at both samples used in between. */
-function pgCpuDelta(before: Map<string, number>, after: Map<string, number>): number {
-  let total = 0;
-  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
-  return total;
-}
-
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
-}
-
 function report(name: string, r: AcResult): void {
   out(`${name.padEnd(28)} ${String(Math.round(r.requests.average)).padStart(6)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms   2xx ${r['2xx']}   non-2xx ${r.non2xx}   errors ${r.errors}   timeouts ${r.timeouts}`);
 }
@@ -185,7 +151,7 @@ async function main(): Promise<void> {
       const perHook = (ms: number) => `${(ms / Math.max(1, svc['2xx'])).toFixed(2)} ms a webhook (${Math.round((100 * ms) / (SECONDS * 1000))}% of one core)`;
       out(`round ${i + 1}: CPU service ${perHook(cpu)}; its PostgreSQL backends ${perHook(pg)}`);
     }
-    const rss = peakRssMb(child.pid!);
+    const rss = Math.round(rssMb(child.pid!, 'VmHWM'));
 
     const db = new Client({ connectionString: infra.databaseUrl });
     await db.connect();

@@ -17,12 +17,12 @@
  */
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createTestInfra } from '@elo/testing';
 import { startPbxSimulator } from '../tools/pbx-simulator/pbx-simulator';
+import { rssMb } from './proc';
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const RATE = Number(process.argv[3] ?? 200);
@@ -83,11 +83,6 @@ function pct(values: number[], p: number): number {
 }
 const fmt = (v: number) => `${v.toFixed(1).padStart(6)} ms`;
 const summary = (xs: number[]) => `p50 ${fmt(pct(xs, 50))}   p99 ${fmt(pct(xs, 99))}   max ${fmt(Math.max(...xs))}`;
-
-function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-}
 
 /** Opens an SSE stream with the key in a header; calls onEvent(callId, at) for every `answered` event. */
 function subscribe(url: string, key: string, onEvent: (callId: string, at: number) => void): Promise<IncomingMessage> {

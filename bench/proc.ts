@@ -1,6 +1,6 @@
-// CPU accounting for benchmarks: per-process CPU time read from /proc, so a figure can say where an
+// Process accounting for benchmarks, read from /proc: CPU time, so a figure can say where an
 // operation's cost went (this Node process, the PostgreSQL backends serving the bench's database,
-// the RabbitMQ node). /proc counts in clock ticks of 10 ms.
+// the RabbitMQ node; /proc counts in clock ticks of 10 ms), and memory.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const pids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d));
@@ -65,4 +65,10 @@ export function cpuMeter(database: string): { stop(n: number): { node: number; p
       };
     },
   };
+}
+
+/** A process's resident memory now (VmRSS) or at its peak (VmHWM), in MB. */
+export function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
 }
