@@ -5,10 +5,11 @@
 // Needs local PostgreSQL and RabbitMQ (ELO_TEST_DATABASE_URL / ELO_TEST_AMQP_URL or the defaults).
 import 'reflect-metadata';
 import { connect } from 'amqplib';
+import { createEvent } from '@elo/contracts';
 import { createTestInfra } from '@elo/testing';
 import { afterCommit } from '@elo/persistence';
 import type { BatchHandler } from '../libs/messaging/src/types';
-import { counts, migrate, produce, recordEffects, startNode } from '../libs/messaging/test/harness';
+import { counts, migrate, produce, recordEffects, SERVICE, startNode } from '../libs/messaging/test/harness';
 import { cpuMeter } from './proc';
 
 process.env.ELO_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -28,7 +29,24 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const cpuLine = (c: { node: number; pg: number; broker: number }) =>
   `CPU µs/event: Node ${c.node.toFixed(0)}, PostgreSQL ${c.pg.toFixed(0)}, RabbitMQ ${c.broker.toFixed(0)}`;
 
-async function rawCeiling(amqpUrl: string, payload: Buffer, database: string): Promise<number> {
+/**
+ * The messages end to end carries, built beforehand: the same CloudEvents the producers write (type,
+ * tenant, source and payload shape) and the relay's publish properties.
+ */
+function sameMessages(): Array<{ body: Buffer; id: string }> {
+  return Array.from({ length: N }, (_, i) => {
+    const e = createEvent({
+      type: 'chat.conversation.closed',
+      tenantId: 'tenant-a',
+      source: `elo://${SERVICE}`,
+      data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: `n${i}` },
+    });
+    return { body: Buffer.from(JSON.stringify(e)), id: e.id };
+  });
+}
+
+async function rawCeiling(amqpUrl: string, database: string): Promise<number> {
+  const messages = sameMessages();
   const model = await connect(amqpUrl);
   const pub = await model.createConfirmChannel();
   const sub = await model.createChannel();
@@ -47,7 +65,10 @@ async function rawCeiling(amqpUrl: string, payload: Buffer, database: string): P
     });
   });
   for (let i = 0; i < N; i += 500) {
-    for (let j = i; j < Math.min(N, i + 500); j++) pub.sendToQueue(q, payload, { persistent: true });
+    for (let j = i; j < Math.min(N, i + 500); j++) {
+      const m = messages[j]!;
+      pub.sendToQueue(q, m.body, { persistent: true, mandatory: true, messageId: m.id, contentType: 'application/cloudevents+json', type: 'chat.conversation.closed' });
+    }
     await pub.waitForConfirms();
   }
   await done;
@@ -106,11 +127,10 @@ async function main(): Promise<void> {
   const infra = await createTestInfra('bench');
   try {
     await migrate(infra.databaseUrl);
-    const sample = Buffer.from(JSON.stringify({ specversion: '1.0', id: '00000000-0000-4000-8000-000000000000', type: 'chat.conversation.closed', data: { reason: 'x'.repeat(60) } }));
     const raws: number[] = [];
     const e2es: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      raws.push(await rawCeiling(infra.amqpUrl, sample, infra.databaseName));
+      raws.push(await rawCeiling(infra.amqpUrl, infra.databaseName));
       await migrateFresh(infra.databaseUrl);
       e2es.push(await endToEnd(infra.databaseUrl, infra.amqpUrl, infra.databaseName));
       process.stdout.write(`round ${r + 1}: raw ${raws[r]!.toFixed(0)} msg/s, end-to-end ${e2es[r]!.toFixed(0)} events/s\n`);
