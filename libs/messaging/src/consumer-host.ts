@@ -57,6 +57,7 @@ export class ConsumerHost {
   private channel?: ConfirmChannel;
   private consumerTag?: string;
   private buffer: Delivery[] = [];
+  private pumpScheduled = false;
   /** Subjects with an event in a batch being handled, and how many batches hold them. */
   private readonly busy = new Map<string, number>();
   private active = 0;
@@ -145,7 +146,13 @@ export class ConsumerHost {
     this.buffer.push(d);
     // Let the socket deliver the rest of a burst before cutting a batch.
     if (this.buffer.length >= this.opts.batchSize) this.pump();
-    else setImmediate(() => this.pump());
+    else if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
   }
 
   private pump(): void {
