@@ -1,14 +1,18 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Generated, PrimaryColumn } from 'typeorm';
 
-/** One raw status in a message's timeline (kept even when the channel cannot show it). */
+/**
+ * One raw status in a message's timeline (kept even when the channel cannot show it). The key is the
+ * dedupe key: a provider repeating the same status for the same moment is one entry.
+ */
 @Entity({ name: 'message_events' })
 export class MessageEventEntity {
-  @PrimaryGeneratedColumn({ type: 'bigint' }) id!: string;
-  @Column('uuid', { name: 'message_id' }) messageId!: string;
+  /** Arrival order, for entries with the same provider timestamp (not indexed). */
+  @Column('bigint') @Generated('increment') id!: string;
+  @PrimaryColumn('uuid', { name: 'message_id' }) messageId!: string;
   @Column('text', { name: 'tenant_id' }) tenantId!: string;
-  @Column('text', { name: 'raw_status' }) rawStatus!: string;
+  @PrimaryColumn('text', { name: 'raw_status' }) rawStatus!: string;
   @Column('text') source!: string;
-  @Column('timestamptz', { name: 'provider_timestamp' }) providerTimestamp!: Date;
+  @PrimaryColumn('timestamptz', { name: 'provider_timestamp' }) providerTimestamp!: Date;
   @Column('timestamptz', { name: 'received_at' }) receivedAt!: Date;
   @Column('boolean') reportable!: boolean;
   @Column('boolean') applied!: boolean;

@@ -117,31 +117,22 @@ function fromStatus(e: CloudEvent<ChatMessageStatus>): { status: Omit<StatusInpu
 export function toEvents(changes: StatusChange[]): PublishSpecLike[] {
   const specs: PublishSpecLike[] = [];
   for (const c of changes) {
-    const common = {
-      messageId: c.messageId,
-      ...(c.channelId ? { channelId: c.channelId } : {}),
-      ...(c.provider ? { provider: c.provider } : {}),
-      ...(c.conversationId ? { conversationId: c.conversationId } : {}),
-    };
-    specs.push({
-      type: 'message.status.changed',
-      tenantId: c.tenantId,
-      subject: c.messageId,
-      data: { ...common, ...(c.previousStatus ? { previousStatus: c.previousStatus } : {}), status: c.status, at: c.at },
-    });
-    if (c.status === 'failed') {
-      specs.push({
-        type: 'message.failed',
-        tenantId: c.tenantId,
-        subject: c.messageId,
-        data: {
-          ...common,
-          reason: c.reason ?? 'unknown',
-          retryable: c.retryable ?? false,
-          ...(c.errorCode ? { error: { code: c.errorCode, ...(c.errorTitle ? { title: c.errorTitle } : {}) } } : {}),
-          at: c.at,
-        },
-      });
+    // Built field by field (absent optional fields left out), in the order the payloads list them.
+    const data: Record<string, unknown> = { messageId: c.messageId };
+    if (c.channelId) data.channelId = c.channelId;
+    if (c.provider) data.provider = c.provider;
+    if (c.conversationId) data.conversationId = c.conversationId;
+    const failed: Record<string, unknown> | undefined = c.status === 'failed' ? { ...data } : undefined;
+    if (c.previousStatus) data.previousStatus = c.previousStatus;
+    data.status = c.status;
+    data.at = c.at;
+    specs.push({ type: 'message.status.changed', tenantId: c.tenantId, subject: c.messageId, data });
+    if (failed) {
+      failed.reason = c.reason ?? 'unknown';
+      failed.retryable = c.retryable ?? false;
+      if (c.errorCode) failed.error = c.errorTitle ? { code: c.errorCode, title: c.errorTitle } : { code: c.errorCode };
+      failed.at = c.at;
+      specs.push({ type: 'message.failed', tenantId: c.tenantId, subject: c.messageId, data: failed });
     }
   }
   return specs;

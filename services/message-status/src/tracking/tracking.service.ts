@@ -92,6 +92,15 @@ interface MessageRow {
   created_at: Date;
 }
 
+/** The message a change is about, as the change describes it. */
+interface ChangeSubject {
+  id: string;
+  tenantId: string;
+  channelId: string | null;
+  provider: string | null;
+  conversationId: string | null;
+}
+
 const ROW_COLUMNS = 'id, tenant_id, channel_id, provider, conversation_id, provider_message_id, status, created_at';
 
 interface PendingRow {
@@ -109,7 +118,12 @@ interface PendingRow {
   message_id: string;
 }
 
-const earliest = (xs: StatusInput[]): Date => new Date(Math.min(...xs.map((i) => i.at.getTime())));
+/** The earliest provider timestamp of `xs`, in ms. */
+function earliestMs(xs: StatusInput[]): number {
+  let min = Infinity;
+  for (const i of xs) min = Math.min(min, i.at.getTime());
+  return min;
+}
 
 /**
  * Facts per message id. The same id claimed by two tenants in one batch (a bug or an attack) cannot be
@@ -128,7 +142,41 @@ function groupById(inputs: StatusInput[]): { groups: Map<string, StatusInput[]>;
   return { groups, later };
 }
 
-const key = (channelId: string, pmid: string) => `${channelId}\u0000${pmid}`;
+/**
+ * Values by channel id, then provider message id: a batch looks each status up three times, and a
+ * joined key string would be built, flattened and hashed every time.
+ */
+class ByProviderId<T> {
+  private readonly byChannel = new Map<string, Map<string, T>>();
+
+  get(channelId: string, pmid: string): T | undefined {
+    return this.byChannel.get(channelId)?.get(pmid);
+  }
+
+  set(channelId: string, pmid: string, value: T): void {
+    let m = this.byChannel.get(channelId);
+    if (!m) this.byChannel.set(channelId, (m = new Map()));
+    m.set(pmid, value);
+  }
+
+  *values(): IterableIterator<T> {
+    for (const m of this.byChannel.values()) yield* m.values();
+  }
+}
+
+/**
+ * A PostgreSQL array literal of values that never need quoting (ids read from the database, state
+ * names, ISO timestamps, booleans, numbers): joined at once instead of escaped value by value by the
+ * driver, which also formats every Date in local time.
+ */
+function plainArray(values: Array<string | number | boolean | null>): string {
+  let out = '{';
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    out += (k ? ',' : '') + (v === null ? 'NULL' : String(v));
+  }
+  return `${out}}`;
+}
 const first = <T>(xs: T[], f: (x: T) => string | null | undefined): string | null => {
   for (const x of xs) {
     const v = f(x);
@@ -204,7 +252,7 @@ export class TrackingService {
         ids.map((id) => first(groups.get(id)!, (i) => i.provider)),
         ids.map((id) => first(groups.get(id)!, (i) => i.conversationId)),
         ids.map((id) => first(groups.get(id)!, (i) => i.providerMessageId)),
-        ids.map((id) => earliest(groups.get(id)!)),
+        plainArray(ids.map((id) => new Date(earliestMs(groups.get(id)!)).toISOString())),
       ],
     );
     return new Set(inserted.map((r) => r.id));
@@ -221,13 +269,13 @@ export class TrackingService {
     fresh: Set<string>,
   ): Promise<StatusChange[]> {
     const changes: StatusChange[] = [];
-    const tl = { mid: [] as string[], tenant: [] as string[], status: [] as string[], source: [] as string[], ts: [] as Date[],
+    const tl = { mid: [] as string[], tenant: [] as string[], status: [] as string[], source: [] as string[], ts: [] as string[],
       reportable: [] as boolean[], applied: [] as boolean[], code: [] as (string | null)[], title: [] as (string | null)[],
       details: [] as (string | null)[], reason: [] as (string | null)[], eventId: [] as (string | null)[] };
-    const upd = { id: [] as string[], status: [] as (string | null)[], rank: [] as (number | null)[], at: [] as (Date | null)[],
+    const upd = { id: [] as string[], status: [] as (string | null)[], rank: [] as (number | null)[], at: [] as (string | null)[],
       reason: [] as (string | null)[], code: [] as (string | null)[], title: [] as (string | null)[], details: [] as (string | null)[],
       retryable: [] as (boolean | null)[], channel: [] as (string | null)[], provider: [] as (string | null)[],
-      conversation: [] as (string | null)[], pmid: [] as (string | null)[], created: [] as (Date | null)[] };
+      conversation: [] as (string | null)[], pmid: [] as (string | null)[], created: [] as (string | null)[] };
 
     for (const row of rows) {
       const group = groups.get(row.id);
@@ -241,19 +289,23 @@ export class TrackingService {
         conversation: row.conversation_id ? null : first(group, (i) => i.conversationId),
         pmid: row.provider_message_id ? null : first(group, (i) => i.providerMessageId),
       };
-      const created = earliest(group);
-      const earlier = created < new Date(row.created_at) ? created : null;
+      const created = earliestMs(group);
+      const earlier = created < new Date(row.created_at).getTime() ? new Date(created).toISOString() : null;
       const provider = row.provider ?? fill.provider;
       const chosen = nextState({ status: row.status, provider }, group);
-      const view = { ...row, channel_id: row.channel_id ?? fill.channel, provider, conversation_id: row.conversation_id ?? fill.conversation };
+      const view: ChangeSubject = { id: row.id, tenantId: row.tenant_id, channelId: row.channel_id ?? fill.channel, provider,
+        conversationId: row.conversation_id ?? fill.conversation };
       const queued = isNew ? group.find((i) => i.source === 'send.requested') : undefined;
-      if (queued) changes.push(this.change(view, null, 'queued', queued.at));
+      if (queued) changes.push(this.change(view, null, 'queued', queued.at.toISOString()));
+      let chosenAt = '';
       for (const i of group) {
+        const at = i.at.toISOString();
+        if (i === chosen) chosenAt = at;
         tl.mid.push(row.id);
         tl.tenant.push(row.tenant_id);
         tl.status.push(i.status);
         tl.source.push(i.source);
-        tl.ts.push(i.at);
+        tl.ts.push(at);
         tl.reportable.push(canReport(provider, i.status));
         tl.applied.push(i === chosen || i === queued);
         tl.code.push(i.errorCode ?? null);
@@ -268,7 +320,7 @@ export class TrackingService {
       upd.id.push(row.id);
       upd.status.push(chosen?.status ?? null);
       upd.rank.push(chosen ? STATUS_RANK[chosen.status] : null);
-      upd.at.push(chosen?.at ?? null);
+      upd.at.push(chosen ? chosenAt : null);
       upd.reason.push(cls?.reason ?? null);
       upd.retryable.push(cls?.retryable ?? null);
       upd.code.push(cls ? (chosen!.errorCode ?? null) : null);
@@ -280,7 +332,7 @@ export class TrackingService {
       upd.pmid.push(fill.pmid);
       upd.created.push(earlier);
       if (!chosen) continue;
-      const ch = this.change(view, row.status, chosen.status, chosen.at);
+      const ch = this.change(view, row.status, chosen.status, chosenAt);
       if (cls) Object.assign(ch, { reason: cls.reason, retryable: cls.retryable, errorCode: chosen.errorCode ?? null, errorTitle: chosen.errorTitle ?? null });
       changes.push(ch);
     }
@@ -317,9 +369,10 @@ export class TrackingService {
          -- The ANY lets the rows be found through the primary key (a join alone was planned as a table scan).
          WHERE x.id = u.id AND x.id = ANY($13::uuid[]))
        SELECT NULL`,
-      [tl.mid, tl.tenant, tl.status, tl.source, tl.ts, tl.reportable, tl.applied, tl.code, tl.title, tl.details, tl.reason, tl.eventId,
-        upd.id, upd.status, upd.rank, upd.at, upd.reason, upd.code, upd.title, upd.details, upd.retryable,
-        upd.channel, upd.provider, upd.conversation, upd.pmid, upd.created],
+      [plainArray(tl.mid), tl.tenant, plainArray(tl.status), plainArray(tl.source), plainArray(tl.ts), plainArray(tl.reportable),
+        plainArray(tl.applied), tl.code, tl.title, tl.details, tl.reason, tl.eventId,
+        plainArray(upd.id), plainArray(upd.status), plainArray(upd.rank), plainArray(upd.at), plainArray(upd.reason), upd.code, upd.title,
+        upd.details, plainArray(upd.retryable), upd.channel, upd.provider, upd.conversation, upd.pmid, plainArray(upd.created)],
     );
     this.notify(m, changes);
     return changes;
@@ -331,12 +384,13 @@ export class TrackingService {
    * is locked by one statement, in id order (after the insert of the new ones, also in id order), so
    * batches in flight at once, on one replica or several, never wait on each other in a cycle.
    * Statuses whose message is not known yet wait in `pending_statuses` until a `sent` (or the sweeper)
-   * links them.
+   * links them. The inputs are the caller's to give away: a status applied by provider id gets its
+   * message id set on it.
    */
   async applyBatch(m: EntityManager, byId: StatusInput[], byProviderId: ProviderStatusInput[]): Promise<StatusChange[]> {
     // Provider ids this batch's own `sent` events link to their messages.
-    const links = new Map<string, StatusInput>();
-    for (const i of byId) if (i.source === 'sent' && i.channelId && i.providerMessageId) links.set(key(i.channelId, i.providerMessageId), i);
+    const links = new ByProviderId<StatusInput>();
+    for (const i of byId) if (i.source === 'sent' && i.channelId && i.providerMessageId) links.set(i.channelId, i.providerMessageId, i);
     const early = await this.takePending(
       m,
       [...links.values()].map((i) => ({ tenantId: i.tenantId, messageId: i.messageId, channelId: i.channelId!, providerMessageId: i.providerMessageId! })),
@@ -344,7 +398,9 @@ export class TrackingService {
     const { groups, later } = groupById([...byId, ...early]);
     const ids = [...groups.keys()].sort();
     const fresh = ids.length > 0 ? await this.insertNew(m, ids, groups) : new Set<string>();
-    const keys = [...new Map(byProviderId.map((i) => [key(i.channelId, i.providerMessageId), i])).values()];
+    const unique = new ByProviderId<ProviderStatusInput>();
+    for (const i of byProviderId) unique.set(i.channelId, i.providerMessageId, i);
+    const keys = [...unique.values()];
     const rows: MessageRow[] = await m.query(
       // Ids and provider-id lookups both as index probes (LIMIT 1 keeps each lookup on the unique index;
       // a join here was planned as a sort of the whole table).
@@ -357,21 +413,23 @@ export class TrackingService {
         ORDER BY id FOR UPDATE`,
       [ids, keys.map((k) => k.channelId), keys.map((k) => k.providerMessageId)],
     );
-    const byKey = new Map(rows.filter((r) => r.channel_id && r.provider_message_id).map((r) => [key(r.channel_id!, r.provider_message_id!), r]));
+    const byKey = new ByProviderId<MessageRow>();
+    for (const r of rows) if (r.channel_id && r.provider_message_id) byKey.set(r.channel_id, r.provider_message_id, r);
     const waiting: ProviderStatusInput[] = [];
     for (const i of byProviderId) {
-      const k = key(i.channelId, i.providerMessageId);
-      const row = byKey.get(k);
-      const owner = row ? { id: row.id, tenantId: row.tenant_id } : links.has(k) ? { id: links.get(k)!.messageId, tenantId: links.get(k)!.tenantId } : undefined;
-      if (!owner) {
+      const row = byKey.get(i.channelId, i.providerMessageId);
+      const link = row ? undefined : links.get(i.channelId, i.providerMessageId);
+      const ownerId = row ? row.id : link?.messageId;
+      if (ownerId === undefined) {
         waiting.push(i);
         continue;
       }
       // A channel id claimed by another tenant: nothing to apply.
-      if (owner.tenantId !== i.tenantId) continue;
-      const input = { ...i, messageId: owner.id };
-      const group = groups.get(owner.id);
-      if (!group) groups.set(owner.id, [input]);
+      if ((row ? row.tenant_id : link!.tenantId) !== i.tenantId) continue;
+      // The batch's own object (see above) takes its message id in place: copying every status costs more.
+      const input = Object.assign(i, { messageId: ownerId });
+      const group = groups.get(ownerId);
+      if (!group) groups.set(ownerId, [input]);
       else if (group[0].tenantId === i.tenantId) group.push(input);
       else later.push(input);
     }
@@ -516,17 +574,17 @@ export class TrackingService {
     };
   }
 
-  private change(row: Pick<MessageRow, 'id' | 'tenant_id' | 'channel_id' | 'provider' | 'conversation_id'>, previous: MessageState | null, status: MessageState, at: Date): StatusChange {
+  private change(m: ChangeSubject, previous: MessageState | null, status: MessageState, at: string): StatusChange {
     return {
       kind: 'status',
-      tenantId: row.tenant_id,
-      messageId: row.id,
-      channelId: row.channel_id,
-      provider: row.provider,
-      conversationId: row.conversation_id,
+      tenantId: m.tenantId,
+      messageId: m.id,
+      channelId: m.channelId,
+      provider: m.provider,
+      conversationId: m.conversationId,
       previousStatus: previous,
       status,
-      at: at.toISOString(),
+      at,
     };
   }
 }
