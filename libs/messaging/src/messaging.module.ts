@@ -28,6 +28,8 @@ export interface MessagingModuleOptions {
   /** Batches in flight (default 2). */
   concurrency?: number;
   retryDelaysMs?: number[];
+  /** Routing keys an earlier version bound the service queue to and this one no longer wants (see ServiceTopology). */
+  retiredBindings?: string[];
   relayBatchSize?: number;
   /** Start the outbox relay (default true). */
   relay?: boolean;
@@ -69,7 +71,12 @@ class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplicationShu
     this.bus.onConnect(async (model) => {
       const ch = await model.createChannel();
       try {
-        await declareTopology(ch, { service: this.opts.service, bindings: this.consumers.bindings(), retryDelaysMs });
+        await declareTopology(ch, {
+          service: this.opts.service,
+          bindings: this.consumers.bindings(),
+          retiredBindings: this.opts.retiredBindings,
+          retryDelaysMs,
+        });
       } finally {
         await ch.close().catch(() => undefined);
       }

@@ -13,6 +13,12 @@ export interface ServiceTopology {
   service: string;
   /** Event types (routing keys, `#`/`*` allowed) the service queue is bound to. */
   bindings: string[];
+  /**
+   * Routing keys an earlier version bound the queue to and this one no longer wants (a binding outlives
+   * the code that declared it): unbound once the current ones are in place, so the queue is never bound
+   * to less than it needs. A key that is not bound is fine.
+   */
+  retiredBindings?: string[];
   retryDelaysMs: number[];
 }
 
@@ -48,6 +54,7 @@ export async function declareTopology(ch: Channel, t: ServiceTopology): Promise<
     },
   });
   for (const key of t.bindings) await ch.bindQueue(q.main, EVENTS_EXCHANGE, key);
+  for (const key of t.retiredBindings ?? []) if (!t.bindings.includes(key)) await ch.unbindQueue(q.main, EVENTS_EXCHANGE, key);
   for (const delay of new Set(t.retryDelaysMs)) {
     await ch.assertQueue(q.retry(delay), {
       durable: true,

@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent, type CloudEvent } from '@elo/contracts';
 import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TcpProxy, type TestInfra } from '@elo/testing';
+import { connect } from 'amqplib';
 import { BusProbe } from '../src/bus-probe';
 import { ParkedEvents } from '../src/parked-events';
 import type { SingleHandler } from '../src/types';
-import { queueNames } from '../src/topology';
+import { queueNames, UNROUTABLE_QUEUE } from '../src/topology';
 import { counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
 
 describe('bus: outbox → RabbitMQ → inbox', () => {
@@ -55,6 +58,36 @@ describe('bus: outbox → RabbitMQ → inbox', () => {
     const published = await node.ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".outbox WHERE published_at IS NOT NULL`);
     expect(published[0].n).toBe(5_000);
   }, 180_000);
+
+  it('drops a binding an earlier version made once the current ones are declared (retiredBindings)', async () => {
+    const opened = (): CloudEvent =>
+      createEvent({
+        type: 'chat.conversation.opened', tenantId: 'tenant-a', source: 'elo://test',
+        data: { conversationId: randomUUID(), channelId: randomUUID(), provider: 'whatsapp', contact: { phone: '+5541999990000' }, queue: 'bot' },
+      });
+    const unroutable = async () => {
+      const model = await connect(infra.amqpUrl);
+      try {
+        const ch = await model.createChannel();
+        return (await ch.checkQueue(UNROUTABLE_QUEUE)).messageCount;
+      } finally {
+        await model.close();
+      }
+    };
+    const probe = await BusProbe.connect(infra.amqpUrl, []);
+    try {
+      // The earlier version took everything.
+      const earlier = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, handler: { type: '#', batch: true, fn: recordEffects } });
+      await earlier.stop();
+      const before = await unroutable();
+      // This one wants one type: an event of another type no longer reaches its queue.
+      nodes.push(await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects }, retiredBindings: ['#'] }));
+      await probe.publish(opened());
+      await expectEventually(async () => expect(await unroutable()).toBe(before + 1), { timeoutMs: 10_000 });
+    } finally {
+      await probe.close();
+    }
+  }, 30_000);
 
   it('acknowledges a redelivered event and skips it', async () => {
     const node = await startNode({

@@ -51,6 +51,7 @@ export interface NodeOptions {
   relayCleanupMs?: number;
   prefetch?: number;
   concurrency?: number;
+  retiredBindings?: string[];
 }
 
 export interface BusNode {
@@ -91,7 +92,7 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
   if (o.handler) consumers.register({ ...o.handler, name: 'test' });
   bus.onConnect(async (model) => {
     const ch = await model.createChannel();
-    await declareTopology(ch, { service: SERVICE, bindings: consumers.bindings(), retryDelaysMs });
+    await declareTopology(ch, { service: SERVICE, bindings: consumers.bindings(), retiredBindings: o.retiredBindings, retryDelaysMs });
     await ch.close();
   });
   if (o.relay !== false) relay.attach();

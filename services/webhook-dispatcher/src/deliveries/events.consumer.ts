@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { EVENT_TYPES, type CloudEvent, type IntegrationRequested } from '@elo/contracts';
-import { BusConnection, EVENTS_EXCHANGE, EventHandler, queueNames, type HandlerContext } from '@elo/messaging';
+import { EventHandler, type HandlerContext } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { matchesTrigger, type IntegrationRow } from '../integrations/integration.model';
 import { SERVICE } from '../service-name';
@@ -24,7 +24,8 @@ interface NewDelivery {
  * The event types the service is bound to: every type of the catalogue (the bus carries no other)
  * except our own outcomes (`integration.delivery.*`, `integration.disabled`), which never trigger an
  * integration. Bound to `#`, every delivery's outcome event came back through the broker, the consumer
- * and the inbox only to be dropped. `integration.requested` runs the integration it names.
+ * and the inbox only to be dropped (the module retires that `#` binding on queues an earlier version
+ * declared). `integration.requested` runs the integration it names.
  */
 export const CONSUMED_TYPES: readonly string[] = EVENT_TYPES.filter((t) => !t.startsWith('integration.') || t === 'integration.requested');
 
@@ -33,37 +34,10 @@ export const CONSUMED_TYPES: readonly string[] = EVENT_TYPES.filter((t) => !t.st
  * inbox transaction, so an event is either fully fanned out or retried. The worker sends them.
  */
 @Injectable()
-export class EventsConsumer implements OnApplicationBootstrap {
+export class EventsConsumer {
   private readonly logger = createLogger(SERVICE).child({ component: 'events-consumer' });
 
-  constructor(
-    private readonly signal: DeliveriesSignal,
-    private readonly bus: BusConnection,
-  ) {}
-
-  /**
-   * A queue declared by an earlier version is bound to `#` too, and a binding is never removed by
-   * declaring the others: on every connect, bind the consumed types (idempotent, so never a moment
-   * bound to less than before) and then drop `#`. A queue that does not exist yet fails the bind and
-   * is declared with the right bindings by the messaging module.
-   */
-  onApplicationBootstrap(): void {
-    this.bus.onConnect(async (model) => {
-      const queue = queueNames(SERVICE).main;
-      try {
-        const ch = await model.createChannel();
-        ch.on('error', () => undefined);
-        try {
-          for (const type of CONSUMED_TYPES) await ch.bindQueue(queue, EVENTS_EXCHANGE, type);
-          await ch.unbindQueue(queue, EVENTS_EXCHANGE, '#');
-        } finally {
-          await ch.close().catch(() => undefined);
-        }
-      } catch (err) {
-        this.logger.debug({ err: (err as Error).message }, 'no `#` binding to drop');
-      }
-    });
-  }
+  constructor(private readonly signal: DeliveriesSignal) {}
 
   @EventHandler(CONSUMED_TYPES, { batch: true })
   async onEvents(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
