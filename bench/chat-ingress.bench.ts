@@ -21,7 +21,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createTestInfra } from '@elo/testing';
 import { Client } from 'pg';
-import { cpuMs, pgCpuDelta, pgCpuMs, rssMb } from './proc';
+import { cpuDelta, cpuMs, pgCpuMs, rssMb } from './proc';
 
 /** The part of autocannon's API this bench uses (the package ships no type declarations). */
 interface AcRequest { method?: string; path?: string; headers?: Record<string, string>; body?: string }
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < ROUNDS; i++) {
       const [cpu0, pg0] = [cpuMs(child.pid!), pgCpuMs(infra.databaseName)];
       const svc = await fire(`${url}/webhooks/whatsapp/${channel.id}`, webhooks);
-      const [cpu, pg] = [cpuMs(child.pid!) - cpu0, pgCpuDelta(pg0, pgCpuMs(infra.databaseName))];
+      const [cpu, pg] = [cpuMs(child.pid!) - cpu0, cpuDelta(pg0, pgCpuMs(infra.databaseName))];
       const bare = await fire(`http://127.0.0.1:${barePort}/`, null);
       rounds.push({ svc, bare, cpu, pg });
       report(`round ${i + 1}: chat-ingress`, svc);

@@ -19,7 +19,6 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createEvent, type CloudEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
@@ -28,6 +27,7 @@ import { DataSource } from 'typeorm';
 import { MessageQueryService } from '../services/message-status/src/api/message-query.service';
 import { BUS_TUNING } from '../services/message-status/src/app.module';
 import { startTrackingCore, type TrackingCoreOptions } from '../services/message-status/test/tracking-core.module';
+import { brokerPid, cpuDelta, cpuMs, pgCpuMs } from './proc';
 
 const MESSAGES = Number(process.argv[2] ?? 25_000);
 const LAG_SECONDS = Number(process.argv[3] ?? 20);
@@ -75,46 +75,6 @@ async function count(ds: DataSource, status: string, ids: string[]): Promise<num
   return n as number;
 }
 
-/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number | string): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** CPU time so far of the PostgreSQL client backends serving `database` (autovacuum excluded), in ms by pid. */
-function pgCpuMs(database: string): Map<string, number> {
-  const byPid = new Map<string, number>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (title.includes(` ${database} `) && !title.includes('autovacuum')) byPid.set(pid, cpuMs(pid));
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
-  return byPid;
-}
-
-/** The RabbitMQ node's process (beam.smp), when it runs on this machine. */
-function brokerPid(): string | undefined {
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes('beam.smp') && cmdline.includes('rabbit')) return pid;
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
-  return undefined;
-}
-
-/** CPU used between two samples by the backends alive at the second (a backend born in between counts whole). */
-function pgCpuDelta(before: Map<string, number>, after: Map<string, number>): number {
-  let total = 0;
-  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
-  return total;
-}
-
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 async function main(): Promise<void> {
@@ -152,7 +112,7 @@ async function main(): Promise<void> {
       while ((await count(app.get(DataSource), 'read', sample)) < sample.length) await sleep(50);
       while ((await count(app.get(DataSource), 'read', ids)) < ids.length) await sleep(50);
       const secs = (Date.now() - start) / 1_000;
-      const used = { node: cpuMs(process.pid) - node0, pg: pgCpuDelta(pg0, pgCpuMs(infra.databaseName)), mq: broker ? cpuMs(broker) - mq0 : 0 };
+      const used = { node: cpuMs(process.pid) - node0, pg: cpuDelta(pg0, pgCpuMs(infra.databaseName)), mq: broker ? cpuMs(broker) - mq0 : 0 };
       cpu.push(used);
       rates.push(events.length / secs);
       const us = (ms: number) => `${Math.round((ms * 1_000) / events.length)} µs`;

@@ -3,21 +3,18 @@
 // the RabbitMQ node; /proc counts in clock ticks of 10 ms), and memory.
 import { readdirSync, readFileSync } from 'node:fs';
 
-const pids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-
 /** CPU time (user + system) a process has used so far, in ms. */
 export function cpuMs(pid: number | string): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** CPU time so far of the PostgreSQL client backends serving `database` (autovacuum excluded), in ms by pid. */
-export function pgCpuMs(database: string): Map<string, number> {
+/** Processes whose command line passes `test`, with their CPU so far in ms, by pid. */
+export function cpuOf(test: (cmdline: string) => boolean): Map<string, number> {
   const byPid = new Map<string, number>();
-  for (const pid of pids()) {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (title.includes(` ${database} `) && !title.includes('autovacuum')) byPid.set(pid, cpuMs(pid));
+      if (test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) byPid.set(pid, cpuMs(pid));
     } catch {
       /* the process ended meanwhile */
     }
@@ -25,8 +22,11 @@ export function pgCpuMs(database: string): Map<string, number> {
   return byPid;
 }
 
-/** CPU used between two samples by the backends alive at the second (a backend born in between counts whole). */
-export function pgCpuDelta(before: Map<string, number>, after: Map<string, number>): number {
+/** The PostgreSQL client backends serving `database` (autovacuum excluded: its work is not the bench's). */
+export const pgCpuMs = (database: string) => cpuOf((c) => c.includes(` ${database} `) && !c.includes('autovacuum'));
+
+/** CPU used between two samples by the processes alive at the second (one born in between counts whole), in ms. */
+export function cpuDelta(before: Map<string, number>, after: Map<string, number>): number {
   let total = 0;
   for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
   return total;
@@ -34,15 +34,7 @@ export function pgCpuDelta(before: Map<string, number>, after: Map<string, numbe
 
 /** The RabbitMQ node's process (beam.smp), when it runs on this machine. */
 export function brokerPid(): string | undefined {
-  for (const pid of pids()) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes('beam.smp') && cmdline.includes('rabbit')) return pid;
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
-  return undefined;
+  return [...cpuOf((c) => c.includes('beam.smp') && c.includes('rabbit')).keys()][0];
 }
 
 /**
@@ -60,7 +52,7 @@ export function cpuMeter(database: string): { stop(n: number): { node: number; p
       const perOp = (ms: number) => (ms * 1000) / n;
       return {
         node: perOp(cpuMs(process.pid) - node0),
-        pg: perOp(pgCpuDelta(pg0, pgCpuMs(database))),
+        pg: perOp(cpuDelta(pg0, pgCpuMs(database))),
         broker: perOp(broker ? cpuMs(broker) - mq0 : 0),
       };
     },

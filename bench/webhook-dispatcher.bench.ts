@@ -15,7 +15,6 @@
  */
 import 'reflect-metadata';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { loadavg } from 'node:os';
 import { Queue, Worker } from 'bullmq';
@@ -27,6 +26,7 @@ import { Client, Pool } from 'pg';
 import { DataSource as DataSourceToken } from 'typeorm';
 import { AppModule, SERVICE } from '../services/webhook-dispatcher/src/app.module';
 import { WebhookDispatcherConfig } from '../services/webhook-dispatcher/src/config/webhook-dispatcher.config';
+import { cpuDelta, cpuOf } from './proc';
 
 process.env.ELO_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 process.env.ELO_TEST_AMQP_URL ??= 'amqp://guest:guest@127.0.0.1:5672';
@@ -38,25 +38,6 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
-/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number | string): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** Processes whose command line passes `test`, with their CPU so far in ms, by pid. */
-function cpuOf(test: (cmdline: string) => boolean): Map<string, number> {
-  const byPid = new Map<string, number>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) byPid.set(pid, cpuMs(pid));
-    } catch {
-      /* the process ended meanwhile */
-    }
-  }
-  return byPid;
-}
-
 /**
  * CPU of the other processes doing the work: the PostgreSQL client backends serving `database`, the RabbitMQ node and Redis (both whole: other traffic on the machine counts too).
  */
@@ -66,13 +47,6 @@ function othersCpu(database: string): Record<'pg' | 'mq' | 'redis', Map<string, 
     mq: cpuOf((c) => c.includes('beam.smp') && c.includes('rabbit')),
     redis: cpuOf((c) => c.startsWith('redis-server')),
   };
-}
-
-/** CPU used between two samples by the processes alive at the second (one born in between counts whole), in ms. */
-function cpuDelta(before: Map<string, number>, after: Map<string, number>): number {
-  let total = 0;
-  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
-  return total;
 }
 
 /** Answers 200 to everything; notes when each event id's request arrived. */
