@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { IS_PUBLIC_KEY } from '@elo/observability';
 import type { Request, Response } from 'express';
 import { DataSource } from 'typeorm';
-import { hashKey, parseApiKey, sameHash, sameSecret } from './api-keys';
+import { hashKey, parseApiKey, sameHash } from './api-keys';
 import { ANY_API_KEY, PERMISSION_KEY } from './decorators';
 import { ADMIN_PERMISSIONS, type Principal } from './permissions';
 import { problem } from './problem';
@@ -41,11 +41,16 @@ interface KeyRow {
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
+  /** The bootstrap admin key's digest, when one long enough is configured. */
+  private readonly adminHash?: string;
+
   constructor(
     private readonly reflector: Reflector,
     private readonly ds: DataSource,
-    @Inject(ADMIN_KEY) private readonly adminKey: string,
-  ) {}
+    @Inject(ADMIN_KEY) adminKey: string,
+  ) {
+    if (adminKey && adminKey.length >= MIN_ADMIN_KEY_LENGTH) this.adminHash = hashKey(adminKey);
+  }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     if (ctx.getType() !== 'http') return true;
@@ -72,7 +77,9 @@ export class ApiKeyGuard implements CanActivate {
 
   /** The principal a key stands for, or undefined when it is unknown or revoked. */
   async authenticate(key: string): Promise<Principal | undefined> {
-    if (this.adminKey && this.adminKey.length >= MIN_ADMIN_KEY_LENGTH && sameSecret(key, this.adminKey)) {
+    // One digest a request, compared in constant time with the admin key's and with the stored one.
+    const hash = hashKey(key);
+    if (this.adminHash && sameHash(hash, this.adminHash)) {
       return { keyId: 'admin', permissions: ADMIN_PERMISSIONS, isAdmin: true };
     }
     const parsed = parseApiKey(key);
@@ -86,7 +93,7 @@ export class ApiKeyGuard implements CanActivate {
       [parsed.prefix],
     );
     const row = rows[0];
-    if (!row || !sameHash(row.hash, hashKey(key))) return undefined;
+    if (!row || !sameHash(row.hash, hash)) return undefined;
     // last_used_at to the minute: one write a minute per key, not one per request.
     if (row.stale) {
       void this.ds.query('UPDATE auth.api_keys SET last_used_at = now() WHERE id = $1', [row.id]).catch(() => undefined);

@@ -39,11 +39,3 @@ export function sameHash(a: string, b: string): boolean {
   const y = Buffer.from(b, 'hex');
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
-
-/** Constant-time comparison of two secrets of any length (compares their digests). */
-export function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(
-    createHash('sha256').update(a, 'utf8').digest(),
-    createHash('sha256').update(b, 'utf8').digest(),
-  );
-}

@@ -12,7 +12,7 @@
  * - authMigrations create and evolve the shared `auth` schema (run with schema `auth`, table auth.migrations).
  */
 export { ADMIN_KEY, ApiKeyGuard, MIN_ADMIN_KEY_LENGTH, presentedKey } from './api-key.guard';
-export { hashKey, newApiKey, parseApiKey, sameHash, sameSecret } from './api-keys';
+export { hashKey, newApiKey, parseApiKey, sameHash } from './api-keys';
 export { AuditService, maskSecrets, type AuditEntry, type AuditPage, type AuditRecord } from './audit.service';
 export { AUTH_AUDIT_SERVICE, AuthAdminController } from './auth-admin.controller';
 export { AuthMeController } from './auth-me.controller';

@@ -48,6 +48,9 @@ function bodyErrors(err: unknown, req: Request, res: Response, next: NextFunctio
  * every endpoint.
  */
 export function configureHttp(app: INestApplication, bodyLimitBytes: number, rateLimits: RateLimitOptions): void {
+  // No ETag: Express hashed every JSON answer (POSTs included) for a conditional GET no client of the
+  // API makes; the console's static files keep theirs (serve-static sets its own).
+  (app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): unknown }).set('etag', false);
   app.use(securityHeaders);
   app.use(new RateLimiter(rateLimits).middleware());
   app.use(json({ limit: bodyLimitBytes, verify: keepRaw, type: ['application/json', 'application/*+json'] }));

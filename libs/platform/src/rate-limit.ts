@@ -55,7 +55,7 @@ export class RateLimiter {
       if (req.path.startsWith('/health/') || req.path === '/metrics') return next();
       const auth = req.headers.authorization ?? req.headers['x-api-key'];
       let wait = this.take(`s:${req.socket.remoteAddress ?? 'unknown'}`, this.o.perSourcePerMinute);
-      if (wait === 0 && typeof auth === 'string' && auth.length > 0) {
+      if (wait === 0 && this.o.perKeyPerMinute > 0 && typeof auth === 'string' && auth.length > 0) {
         wait = this.take(`k:${createHash('sha256').update(auth).digest('base64url')}`, this.o.perKeyPerMinute);
       }
       if (wait === 0) return next();
