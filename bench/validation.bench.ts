@@ -8,11 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { plainToInstance } from 'class-transformer';
-import { validateSync, type ValidationError } from 'class-validator';
+import { validateSync } from 'class-validator';
 import {
   createEvent,
   envelopeProblems,
   EVENT_CATALOGUE,
+  flattenValidationErrors,
   isEventType,
   payloadProblems,
   validateEvent,
@@ -29,15 +30,6 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 // --- The path before: plainToInstance + validateSync on every event (copied from validate.ts as it was).
-function flatten(errors: ValidationError[], prefix = ''): string[] {
-  return errors.flatMap((e) => {
-    const path = prefix ? `${prefix}.${e.property}` : e.property;
-    return [
-      ...Object.values(e.constraints ?? {}).map((m) => `${path}: ${m}`),
-      ...flatten(e.children ?? [], path),
-    ];
-  });
-}
 function classValidatorEvent(raw: unknown): CloudEvent<object> {
   const problems = envelopeProblems(raw);
   if (problems.length) throw new Error(problems.join('; '));
@@ -47,13 +39,13 @@ function classValidatorEvent(raw: unknown): CloudEvent<object> {
   if (event.dataschema !== `urn:elo:${event.type}:v${entry.version}`) throw new Error('dataschema');
   const payload = plainToInstance(entry.payload as new () => object, event.data) as object;
   const errors = validateSync(payload, { whitelist: false, forbidUnknownValues: true });
-  if (errors.length) throw new Error(flatten(errors, 'data').join('; '));
+  if (errors.length) throw new Error(flattenValidationErrors(errors, 'data').join('; '));
   return { ...event, data: payload };
 }
 function classValidatorProblems(type: string, data: unknown): string[] {
   if (!isEventType(type)) return [`unknown event type ${type}`];
   const payload = plainToInstance(EVENT_CATALOGUE[type].payload as new () => object, data) as object;
-  return flatten(validateSync(payload, { forbidUnknownValues: true }), 'data');
+  return flattenValidationErrors(validateSync(payload, { forbidUnknownValues: true }), 'data');
 }
 
 // --- A mix shaped like the bus's traffic: statuses dominate, then messages in and out, then the rest.

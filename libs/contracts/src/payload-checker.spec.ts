@@ -29,11 +29,10 @@ import {
   ValidateIf,
   ValidateNested,
   validateSync,
-  type ValidationError,
 } from 'class-validator';
 import { EVENT_CATALOGUE, EVENT_TYPES } from './events/catalogue';
 import { payloadChecker, SUPPORTED_RULES, transformStorage } from './payload-checker';
-import { payloadProblems } from './validate';
+import { flattenValidationErrors, payloadProblems } from './validate';
 
 type Class = new () => object;
 
@@ -53,21 +52,11 @@ const rulesOf = (cls: Class) =>
     getMetadataStorage() as unknown as { getTargetValidationMetadatas(...a: unknown[]): Rule[] }
   ).getTargetValidationMetadatas(cls, undefined, false, false, undefined);
 
-function flatten(errors: ValidationError[], prefix = ''): string[] {
-  return errors.flatMap((e) => {
-    const path = prefix ? `${prefix}.${e.property}` : e.property;
-    return [
-      ...Object.values(e.constraints ?? {}).map((m) => `${path}: ${m}`),
-      ...flatten(e.children ?? [], path),
-    ];
-  });
-}
-
 /** What validation said before the checker: plainToInstance + validateSync, or the error it threw. */
 function classValidator(cls: Class, data: unknown): { problems: string[] | 'threw'; instance?: object } {
   try {
     const instance = plainToInstance(cls, data) as object;
-    return { problems: flatten(validateSync(instance, { forbidUnknownValues: true }), 'data'), instance };
+    return { problems: flattenValidationErrors(validateSync(instance, { forbidUnknownValues: true }), 'data'), instance };
   } catch {
     return { problems: 'threw' };
   }

@@ -8,11 +8,12 @@ import { memoiseValidationMetadata } from './validation-cache';
 // Every service validates each event it publishes and consumes, and each request body: see why there.
 memoiseValidationMetadata();
 
-function flatten(errors: ValidationError[], prefix = ''): string[] {
+/** class-validator's errors as `path: message` lines, nested properties under `prefix.`. */
+export function flattenValidationErrors(errors: ValidationError[], prefix = ''): string[] {
   return errors.flatMap((e) => {
     const path = prefix ? `${prefix}.${e.property}` : e.property;
     const own = Object.values(e.constraints ?? {}).map((m) => `${path}: ${m}`);
-    return [...own, ...flatten(e.children ?? [], path)];
+    return [...own, ...flattenValidationErrors(e.children ?? [], path)];
   });
 }
 
@@ -38,7 +39,7 @@ export function validateEvent<T extends EventType>(raw: unknown): CloudEvent<Eve
   if (checker?.check(event.data)) return { ...event, data: checker.build(event.data) as EventPayload<T> };
   const payload = plainToInstance(entry.payload as new () => object, event.data) as object;
   const errors = validateSync(payload, { whitelist: false, forbidUnknownValues: true });
-  if (errors.length) throw new InvalidEventError(flatten(errors, 'data'));
+  if (errors.length) throw new InvalidEventError(flattenValidationErrors(errors, 'data'));
   return { ...event, data: payload as EventPayload<T> };
 }
 
@@ -47,5 +48,5 @@ export function payloadProblems(type: string, data: unknown): string[] {
   if (!isEventType(type)) return [`unknown event type ${type}`];
   if (payloadChecker(EVENT_CATALOGUE[type].payload as new () => object)?.check(data)) return [];
   const payload = plainToInstance(EVENT_CATALOGUE[type].payload as new () => object, data) as object;
-  return flatten(validateSync(payload, { forbidUnknownValues: true }), 'data');
+  return flattenValidationErrors(validateSync(payload, { forbidUnknownValues: true }), 'data');
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../../src/app.module';
 import { ChatIngressConfig } from '../../src/config/chat-ingress.config';
@@ -52,19 +52,10 @@ export async function startHarness(label: string, env: Record<string, string> = 
   const probe = await BusProbe.connect(infra.amqpUrl, ['chat.#', 'integration.requested', 'viability.requested']);
   let ds = app.get(DataSource);
 
+  // url changes on restart: read at each call.
   const api = async <T>(method: string, path: string, headers: Record<string, string>, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      /* plain text answers (handshake challenge) */
-    }
-    return { status: res.status, body: parsed as T };
+    const { status, body: answer } = await callApi<T>(url, method, path, undefined, body, headers);
+    return { status, body: answer };
   };
 
   const h: Harness = {

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { startPbxSimulator, type PbxSimulator } from './pbx-simulator';
 import { AppModule, SERVICE } from '../../src/app.module';
@@ -74,21 +74,8 @@ export async function startHarness(label: string, env: Record<string, string> = 
   const ds = app.get(DataSource);
   const replicas: INestApplication[] = [];
 
-  const api = async <T>(method: string, path: string, headers: Record<string, string> = {}, body?: unknown): Promise<ApiAnswer<T>> => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      /* plain text */
-    }
-    return { status: res.status, body: parsed as T, headers: res.headers };
-  };
+  const api = <T>(method: string, path: string, headers: Record<string, string> = {}, body?: unknown): Promise<ApiAnswer<T>> =>
+    callApi<T>(url, method, path, undefined, body, headers);
 
   const h: Harness = {
     infra, app, url, ds, probe, pbx, config, api,
