@@ -27,16 +27,16 @@ export class CallbacksService {
   ) {}
 
   async answered(profile: PbxProfile, source: string, p: AnsweredParams): Promise<CallbackOutcome> {
-    const pop: ScreenPop = {
-      tenantId: profile.tenantId,
-      ramal: p.ramal,
+    // The call as the event carries it; the pop adds the tenant and the time.
+    const call = {
       callId: p.cid,
       profileId: profile.id,
+      ramal: p.ramal,
       ...(p.num ? { telefone: p.num } : {}),
       ...(p.pid ? { contactId: p.pid } : {}),
       ...(p.empresaId ? { empresaId: p.empresaId } : {}),
-      answeredAt: new Date().toISOString(),
     };
+    const pop: ScreenPop = { tenantId: profile.tenantId, ...call, answeredAt: new Date().toISOString() };
     // One statement, one round trip, its own commit: record the callback once, upsert the call, write the
     // event. A repeated cid inserts no callback row, so the call step sees no row and no event is written.
     const m = this.ds.manager;
@@ -64,14 +64,7 @@ export class CallbacksService {
           type: 'telephony.call.answered',
           tenantId: profile.tenantId,
           subject: p.cid,
-          data: {
-            callId: p.cid,
-            profileId: profile.id,
-            ramal: p.ramal,
-            ...(p.num ? { telefone: p.num } : {}),
-            ...(p.pid ? { contactId: p.pid } : {}),
-            ...(p.empresaId ? { empresaId: p.empresaId } : {}),
-          },
+          data: call,
         }),
       ],
       { onlyIfChanged: true },
