@@ -5,39 +5,48 @@
  *   ELO_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672 \
  *   node -r @swc-node/register bench/message-status.bench.ts [messages=25000] [lagSeconds=20] [rounds=3]
  *
+ * The service runs in a child process of its own (the whole app, HTTP included, as `npm start` runs it),
+ * so the load generator and the polling do not share its event loop; it boots afresh for each round
+ * inside that process (boot included in the round's time and CPU).
  * 1. Throughput, `rounds` times: `2 × messages` provider statuses (delivered, then read) wait in the service
- *    queue; the service starts and we time until every message reads `read` (boot included). Prints each
- *    round and the median, in statuses applied per second, and the CPU a status cost: this process (the
- *    service runs in it; the publishing is done before the clock starts) and the database's PostgreSQL
- *    client backends.
+ *    queue while the service is stopped; the service starts and we time until every message reads `read`
+ *    in the database. Prints each round and the median, in statuses applied per second, and the CPU a
+ *    status cost: the service process, the database's PostgreSQL client backends (the bench's polling
+ *    included) and the RabbitMQ node; and, apart, this process's own (polling).
  * 2. Lag: statuses published at a steady 2,000/s; for a sample of them, the time from publish until the
- *    new status is visible in the service's read path (the query behind GET /messages/{id}). Prints p50/p99.
- * The consumer runs with the service's bus settings; BUS_PREFETCH, BUS_BATCH_SIZE and BUS_CONCURRENCY in
- * the environment override them, as they do for the service. The load average is printed beside each
- * figure: the machine is shared, and the figures follow its load.
+ *    new status is visible in the database (the rows GET /messages/{id} reads); one read through
+ *    GET /messages/{id} itself at the end. Prints p50/p99.
+ * BUS_PREFETCH, BUS_BATCH_SIZE and BUS_CONCURRENCY in the environment override the service's bus settings,
+ * as they do for the service. BENCH_CPU_PROFILE=<dir> writes a CPU profile of the service over the last
+ * throughput round. The load average is printed beside each figure: the machine is shared, and the
+ * figures follow its load.
  * It uses a database and vhost of its own (createTestInfra) and drops them at the end.
  */
 import 'reflect-metadata';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { createEvent, type CloudEvent } from '@elo/contracts';
-import { BusProbe } from '@elo/messaging';
+import { BusConnection, BusProbe } from '@elo/messaging';
+import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra } from '@elo/testing';
-import { DataSource } from 'typeorm';
-import { MessageQueryService } from '../services/message-status/src/api/message-query.service';
-import { BUS_TUNING } from '../services/message-status/src/app.module';
-import { startTrackingCore, type TrackingCoreOptions } from '../services/message-status/test/tracking-core.module';
+import type { INestApplication } from '@nestjs/common';
+import { Pool } from 'pg';
+import { AppModule, BUS_TUNING, SERVICE } from '../services/message-status/src/app.module';
+import { MessageStatusConfig } from '../services/message-status/src/config/message-status.config';
 import { brokerPid, cpuDelta, cpuMs, pgCpuMs } from './proc';
 
 const MESSAGES = Number(process.argv[2] ?? 25_000);
 const LAG_SECONDS = Number(process.argv[3] ?? 20);
 const ROUNDS = Number(process.argv[4] ?? 3);
 const LAG_RATE = 2_000;
-const tenant = randomUUID();
+const ADMIN = 'b'.repeat(40);
 const channelId = randomUUID();
 const envInt = (k: string) => (process.env[k] ? Number(process.env[k]) : undefined);
 const overrides = { prefetch: envInt('BUS_PREFETCH'), batchSize: envInt('BUS_BATCH_SIZE'), concurrency: envInt('BUS_CONCURRENCY') };
-const core: TrackingCoreOptions = { bus: Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +57,7 @@ interface Msg {
   pmid: string;
 }
 
-function statusEvent(m: Msg, status: 'delivered' | 'read', ts: Date): CloudEvent {
+function statusEvent(tenant: string, m: Msg, status: 'delivered' | 'read', ts: Date): CloudEvent {
   return createEvent({
     type: 'chat.message.status',
     tenantId: tenant,
@@ -57,11 +66,11 @@ function statusEvent(m: Msg, status: 'delivered' | 'read', ts: Date): CloudEvent
   });
 }
 
-async function seed(ds: DataSource, n: number): Promise<Msg[]> {
+async function seed(db: Pool, tenant: string, n: number): Promise<Msg[]> {
   const msgs = Array.from({ length: n }, () => ({ id: randomUUID(), pmid: `wamid.${randomUUID()}` }));
   for (let i = 0; i < msgs.length; i += 5_000) {
     const chunk = msgs.slice(i, i + 5_000);
-    await ds.query(
+    await db.query(
       `INSERT INTO message_status.messages (id, tenant_id, channel_id, provider, provider_message_id, status, status_rank, status_at)
        SELECT id, $1, $2, 'whatsapp', pmid, 'sent', 1, now() FROM unnest($3::uuid[], $4::text[]) AS u(id, pmid)`,
       [tenant, channelId, chunk.map((m) => m.id), chunk.map((m) => m.pmid)],
@@ -70,67 +79,147 @@ async function seed(ds: DataSource, n: number): Promise<Msg[]> {
   return msgs;
 }
 
-async function count(ds: DataSource, status: string, ids: string[]): Promise<number> {
-  const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM message_status.messages WHERE status = $1 AND id = ANY($2::uuid[])`, [status, ids]);
-  return n as number;
+async function count(db: Pool, status: string, ids: string[]): Promise<number> {
+  const { rows } = await db.query(`SELECT count(*)::int AS n FROM message_status.messages WHERE status = $1 AND id = ANY($2::uuid[])`, [status, ids]);
+  return rows[0].n as number;
 }
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
+/**
+ * Child process: the service, started and stopped on the parent's word ('start' → { url }, 'stop' →
+ * { stopped }, 'profile-start' / 'profile-stop' → { file }, 'exit').
+ */
+function serve(databaseUrl: string, amqpUrl: string): void {
+  const env = { ...process.env, DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+    ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 9).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_KEY_PER_MINUTE: '0' };
+  let app: INestApplication | undefined;
+  const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+  profiler?.connect();
+  const inspect = (method: string) =>
+    new Promise<{ profile?: object }>((resolve, reject) => profiler!.post(method, (err, r) => (err ? reject(err) : resolve(r as { profile?: object }))));
+  const handle = async (m: string): Promise<object> => {
+    if (m === 'start') {
+      const config = loadConfig(MessageStatusConfig, env);
+      app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'message-status', config });
+      await app.listen(0, '127.0.0.1');
+      await app.get(BusConnection).waitReady(15_000);
+      return { url: await app.getUrl() };
+    }
+    if (m === 'stop') {
+      await app?.close();
+      app = undefined;
+      return { stopped: true };
+    }
+    if (m === 'profile-start') {
+      await inspect('Profiler.enable');
+      await inspect('Profiler.start');
+      return { profiling: true };
+    }
+    if (m === 'profile-stop') {
+      const { profile } = await inspect('Profiler.stop');
+      const file = join(process.env.BENCH_CPU_PROFILE!, `message-status-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      return { file };
+    }
+    await app?.close();
+    process.exit(0);
+  };
+  process.on('message', (m: string) => {
+    handle(m).then(
+      (r) => process.send!(r),
+      (err: Error) => {
+        process.stderr.write(`service: ${err.stack ?? err.message}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}
+
+/** Sends `what` to the service process and waits for its answer. */
+function ask<T>(child: ChildProcess, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`the service exited (${code})`));
+    child.once('exit', onExit);
+    child.once('message', (m: T) => {
+      child.off('exit', onExit);
+      resolve(m);
+    });
+    child.send(what);
+  });
+}
+
+async function api<T>(url: string, path: string, key: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${url}${path}`, {
+    method: body ? 'POST' : 'GET',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
 async function main(): Promise<void> {
   const infra = await createTestInfra('bench_message_status');
   const probe = await BusProbe.connect(infra.amqpUrl, []);
+  const db = new Pool({ connectionString: infra.databaseUrl, max: 4 });
+  if (process.env.BENCH_CPU_PROFILE) mkdirSync(process.env.BENCH_CPU_PROFILE, { recursive: true });
+  const child = fork(__filename, ['--serve', infra.databaseUrl, infra.amqpUrl], { execArgv: ['-r', '@swc-node/register'] });
   try {
-    out(`bus settings ${JSON.stringify({ ...BUS_TUNING, ...core.bus })}; load average at start ${load()}`);
-    // Boot once to create the schema, the queue and its bindings; then stop consuming.
-    let app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
-    await app.close();
+    const settings = { ...BUS_TUNING, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+    out(`bus settings ${JSON.stringify(settings)}; load average at start ${load()}`);
+    // Boot once to create the schema, the queue and its bindings, and a tenant with a dashboard key; then stop consuming.
+    let { url } = await ask<{ url: string }>(child, 'start');
+    const { id: tenant } = await api<{ id: string }>(url, '/tenants', ADMIN, { name: 'bench' });
+    const { key } = await api<{ key: string }>(url, `/tenants/${tenant}/keys`, ADMIN, { name: 'bench', permissions: ['dashboard:read'] });
+    await ask(child, 'stop');
     const rates: number[] = [];
     const cpu: Array<{ node: number; pg: number; mq: number }> = [];
     const broker = brokerPid();
     for (let round = 1; round <= ROUNDS; round++) {
-      app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
-      const msgs = await seed(app.get(DataSource), MESSAGES);
-      await app.close();
-
+      const msgs = await seed(db, tenant, MESSAGES);
       const t0 = Date.now();
       const base = new Date();
       const events: CloudEvent[] = [];
-      for (const m of msgs) events.push(statusEvent(m, 'delivered', new Date(base.getTime() + 1_000)));
-      for (const m of msgs) events.push(statusEvent(m, 'read', new Date(base.getTime() + 2_000)));
+      for (const m of msgs) events.push(statusEvent(tenant, m, 'delivered', new Date(base.getTime() + 1_000)));
+      for (const m of msgs) events.push(statusEvent(tenant, m, 'read', new Date(base.getTime() + 2_000)));
       for (let i = 0; i < events.length; i += 2_000) await probe.publish(...events.slice(i, i + 2_000));
       const queuedMs = Date.now() - t0;
 
+      const profiling = process.env.BENCH_CPU_PROFILE && round === ROUNDS;
+      if (profiling) await ask(child, 'profile-start');
       const start = Date.now();
       const loadBefore = load();
-      const [node0, pg0, mq0] = [cpuMs(process.pid), pgCpuMs(infra.databaseName), broker ? cpuMs(broker) : 0];
-      app = await startTrackingCore(infra.databaseUrl, infra.amqpUrl, core);
+      const [svc0, self0, pg0, mq0] = [cpuMs(child.pid!), cpuMs(process.pid), pgCpuMs(infra.databaseName), broker ? cpuMs(broker) : 0];
+      ({ url } = await ask<{ url: string }>(child, 'start'));
       const ids = msgs.map((m) => m.id);
       // Polled on a sample first (the last statuses published are among the last applied), then on every message:
       // counting all of them every 50 ms would be a good part of the PostgreSQL CPU measured.
       const sample = ids.filter((_, i) => i % 50 === 0 || i >= ids.length - 50);
-      while ((await count(app.get(DataSource), 'read', sample)) < sample.length) await sleep(50);
-      while ((await count(app.get(DataSource), 'read', ids)) < ids.length) await sleep(50);
+      while ((await count(db, 'read', sample)) < sample.length) await sleep(50);
+      while ((await count(db, 'read', ids)) < ids.length) await sleep(50);
       const secs = (Date.now() - start) / 1_000;
-      const used = { node: cpuMs(process.pid) - node0, pg: cpuDelta(pg0, pgCpuMs(infra.databaseName)), mq: broker ? cpuMs(broker) - mq0 : 0 };
+      const used = { node: cpuMs(child.pid!) - svc0, pg: cpuDelta(pg0, pgCpuMs(infra.databaseName)), mq: broker ? cpuMs(broker) - mq0 : 0 };
+      const self = cpuMs(process.pid) - self0;
+      if (profiling) out(`service CPU profile of round ${round}: ${(await ask<{ file: string }>(child, 'profile-stop')).file}`);
       cpu.push(used);
       rates.push(events.length / secs);
       const us = (ms: number) => `${Math.round((ms * 1_000) / events.length)} µs`;
       out(`round ${round}: ${events.length} statuses (queued in ${queuedMs} ms) applied in ${secs.toFixed(2)} s = ` +
-        `${Math.round(events.length / secs)} statuses/s; CPU a status: Node ${us(used.node)}, PostgreSQL ${us(used.pg)}` +
+        `${Math.round(events.length / secs)} statuses/s; CPU a status: service ${us(used.node)}, PostgreSQL ${us(used.pg)}` +
         `${broker ? `, RabbitMQ ${us(used.mq)} (the whole broker: other users' traffic counts too)` : ''}; ` +
-        `load average ${loadBefore} → ${load()}`);
-      if (round < ROUNDS) await app.close();
+        `bench process ${us(self)}; load average ${loadBefore} → ${load()}`);
+      if (round < ROUNDS) await ask(child, 'stop');
     }
+    const perStatus = (xs: number[]) => Math.round((median(xs) * 1_000) / (2 * MESSAGES));
     out(`throughput, median of ${ROUNDS}: ${Math.round(median(rates))} statuses/s ` +
       `(rounds ${rates.map((r) => Math.round(r)).join(', ')}; target ≥ 10,000/s); median CPU a status: ` +
-      `Node ${Math.round((median(cpu.map((c) => c.node)) * 1_000) / (2 * MESSAGES))} µs, ` +
-      `PostgreSQL ${Math.round((median(cpu.map((c) => c.pg)) * 1_000) / (2 * MESSAGES))} µs (boot included)`);
-    const ds = app.get(DataSource);
+      `service ${perStatus(cpu.map((c) => c.node))} µs, PostgreSQL ${perStatus(cpu.map((c) => c.pg))} µs, ` +
+      `RabbitMQ ${perStatus(cpu.map((c) => c.mq))} µs (boot included)`);
 
     // Lag at a steady rate: fresh messages, one `delivered` each.
-    const lagMsgs = await seed(ds, LAG_RATE * LAG_SECONDS);
-    const queries = app.get(MessageQueryService);
+    const lagMsgs = await seed(db, tenant, LAG_RATE * LAG_SECONDS);
     const published = new Map<string, number>();
     const lags: number[] = [];
     let done = false;
@@ -139,7 +228,7 @@ async function main(): Promise<void> {
       while (!done || published.size > 0) {
         const ids = [...published.keys()];
         if (ids.length > 0) {
-          const rows: Array<{ id: string }> = await ds.query(
+          const { rows } = await db.query<{ id: string }>(
             `SELECT id FROM message_status.messages WHERE id = ANY($1::uuid[]) AND status = 'delivered'`,
             [ids],
           );
@@ -161,7 +250,7 @@ async function main(): Promise<void> {
       if (due > Date.now()) await sleep(due - Date.now());
       const batch = lagMsgs.slice(i, i + perTick);
       const sentAt = Date.now();
-      await probe.publish(...batch.map((m) => statusEvent(m, 'delivered', new Date())));
+      await probe.publish(...batch.map((m) => statusEvent(tenant, m, 'delivered', new Date())));
       batch.forEach((m, k) => {
         if ((i + k) % sampleEvery === 0) published.set(m.id, sentAt);
       });
@@ -170,19 +259,21 @@ async function main(): Promise<void> {
     done = true;
     await Promise.race([watcher, sleep(30_000)]);
     lags.sort((a, b) => a - b);
-    // One check through the API's read path as well.
-    const sample = await queries.get(tenant, lagMsgs[0].id);
+    // One read through the API itself as well.
+    const viewed = await api<{ status: string }>(url, `/messages/${lagMsgs[0].id}`, key);
     out(`lag at ${Math.round(rate)} statuses/s for ${LAG_SECONDS} s (${lags.length} samples, ${published.size} never seen): ` +
       `p50 ${pct(lags, 50)} ms, p99 ${pct(lags, 99)} ms, max ${lags[lags.length - 1]} ms (target p99 < 1000 ms); ` +
-      `GET /messages/{id} read path: ${sample?.status}; load average ${lagLoad} → ${load()}`);
-    await app.close();
+      `GET /messages/{id}: ${viewed.status}; load average ${lagLoad} → ${load()}`);
   } finally {
+    if (child.exitCode === null) await ask(child, 'exit').catch(() => undefined);
+    await db.end();
     await probe.close();
     await infra.cleanup();
   }
 }
 
-main().then(
+const run = process.argv[2] === '--serve' ? (serve(process.argv[3], process.argv[4]), new Promise<void>(() => undefined)) : main();
+run.then(
   () => process.exit(0),
   (err: Error) => {
     process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
