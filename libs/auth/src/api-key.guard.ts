@@ -1,6 +1,10 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import {
+  CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, Optional, UnauthorizedException,
+  type OnApplicationBootstrap, type OnApplicationShutdown,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { IS_PUBLIC_KEY } from '@elo/observability';
+import { createLogger, IS_PUBLIC_KEY } from '@elo/observability';
+import { PgListener } from '@elo/persistence';
 import type { Request, Response } from 'express';
 import { DataSource } from 'typeorm';
 import { hashKey, parseApiKey, sameHash } from './api-keys';
@@ -10,6 +14,15 @@ import { problem } from './problem';
 
 /** Injection token of the bootstrap admin key (ELO_ADMIN_KEY). */
 export const ADMIN_KEY = Symbol('ELO_ADMIN_KEY');
+
+/** Injection token of how long a replica may reuse a looked-up key (ms; 0: look it up on every request). */
+export const KEY_CACHE_MS = Symbol('ELO_KEY_CACHE_MS');
+
+/** Default of KEY_CACHE_MS: the bound for key changes made outside the admin API (straight in the database). */
+export const DEFAULT_KEY_CACHE_MS = 30_000;
+
+/** NOTIFY channel on which the admin API announces revoked and rotated keys to every replica. */
+export const API_KEYS_CHANNEL = 'elo_auth_api_keys';
 
 /** The bootstrap admin key counts only when it is long enough to be a secret. */
 export const MIN_ADMIN_KEY_LENGTH = 32;
@@ -30,26 +43,78 @@ interface KeyRow {
   tenant_id: string;
   hash: string;
   permissions: string[];
+  revoked_at: Date | null;
   stale: boolean;
 }
 
+interface CachedKey {
+  principal: Principal;
+  /** Reused until then: the cache period, or the end of a rotated key's grace period if sooner. */
+  until: number;
+  /** When last_used_at was last written (one write a minute per key). */
+  touched: number;
+}
+
+/** Keys a replica remembers at most (a digest and a principal each). */
+const KEY_CACHE_MAX = 10_000;
+const MINUTE_MS = 60_000;
+
 /**
- * Every route needs an API key unless marked @Public() (observability's IS_PUBLIC_KEY). The key is
- * looked up on every request (one indexed row, no cache), so a revoked key stops working at once.
+ * Every route needs an API key unless marked @Public() (observability's IS_PUBLIC_KEY).
  * 401 for no, unknown or revoked key; 403 for a key without the route's permission, and for a route
  * that declares none (fail closed).
+ *
+ * A key found valid is reused for up to KEY_CACHE_MS instead of being looked up on every request (a
+ * PostgreSQL round trip per API call). Revoking or rotating a key through the admin API announces it on
+ * API_KEYS_CHANNEL in the same transaction, and every replica drops its cache when it hears that; the
+ * replica that made the change drops it at once. The cache is used only while this replica is listening
+ * (and emptied when the connection comes back, as notifications may have been missed), so a revocation
+ * through the API reaches every replica within the notification's delivery (milliseconds); a change
+ * made straight in the database, within KEY_CACHE_MS.
  */
 @Injectable()
-export class ApiKeyGuard implements CanActivate {
+export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = createLogger('api-keys');
   /** The bootstrap admin key's digest, when one long enough is configured. */
   private readonly adminHash?: string;
+  private readonly cache = new Map<string, CachedKey>();
+  private readonly cacheMs: number;
+  private listener?: PgListener;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly ds: DataSource,
     @Inject(ADMIN_KEY) adminKey: string,
+    @Optional() @Inject(KEY_CACHE_MS) cacheMs?: number,
   ) {
     if (adminKey && adminKey.length >= MIN_ADMIN_KEY_LENGTH) this.adminHash = hashKey(adminKey);
+    this.cacheMs = cacheMs ?? DEFAULT_KEY_CACHE_MS;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const url = (this.ds.options as { url?: string }).url;
+    if (this.cacheMs <= 0 || !url) return;
+    this.listener = new PgListener({
+      databaseUrl: url,
+      channels: [API_KEYS_CHANNEL],
+      applicationName: 'elo-api-keys',
+      onNotification: () => this.forget(),
+      onConnected: () => this.forget(),
+      onLost: (err) => {
+        this.forget();
+        this.logger.warn({ err: err.message }, 'API key LISTEN connection lost; looking keys up on every request until it is back');
+      },
+    });
+    await this.listener.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.listener?.stop();
+  }
+
+  /** Drops every remembered key (a key was revoked or rotated, here or on another replica). */
+  forget(): void {
+    this.cache.clear();
   }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -82,11 +147,21 @@ export class ApiKeyGuard implements CanActivate {
     if (this.adminHash && sameHash(hash, this.adminHash)) {
       return { keyId: 'admin', permissions: ADMIN_PERMISSIONS, isAdmin: true };
     }
+    const now = Date.now();
+    const hit = this.cache.get(hash);
+    if (hit && hit.until > now && this.listener?.connected) {
+      if (now - hit.touched >= MINUTE_MS) {
+        hit.touched = now;
+        this.touch(hit.principal.keyId);
+      }
+      return hit.principal;
+    }
+    if (hit) this.cache.delete(hash);
     const parsed = parseApiKey(key);
     if (!parsed) return undefined;
     // revoked_at in the future: a rotated key still inside its grace period.
     const rows: KeyRow[] = await this.ds.query(
-      `SELECT id, tenant_id, hash, permissions,
+      `SELECT id, tenant_id, hash, permissions, revoked_at,
               (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
          FROM auth.api_keys
         WHERE prefix = $1 AND (revoked_at IS NULL OR revoked_at > now())`,
@@ -95,10 +170,18 @@ export class ApiKeyGuard implements CanActivate {
     const row = rows[0];
     if (!row || !sameHash(row.hash, hash)) return undefined;
     // last_used_at to the minute: one write a minute per key, not one per request.
-    if (row.stale) {
-      void this.ds.query('UPDATE auth.api_keys SET last_used_at = now() WHERE id = $1', [row.id]).catch(() => undefined);
+    if (row.stale) this.touch(row.id);
+    const principal: Principal = { tenantId: row.tenant_id, keyId: row.id, permissions: row.permissions, isAdmin: false };
+    if (this.listener?.connected) {
+      if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
+      const until = Math.min(now + this.cacheMs, row.revoked_at ? new Date(row.revoked_at).getTime() : Infinity);
+      this.cache.set(hash, { principal, until, touched: now });
     }
-    return { tenantId: row.tenant_id, keyId: row.id, permissions: row.permissions, isAdmin: false };
+    return principal;
+  }
+
+  private touch(keyId: string): void {
+    void this.ds.query('UPDATE auth.api_keys SET last_used_at = now() WHERE id = $1', [keyId]).catch(() => undefined);
   }
 
   private unauthorized(res: Response | undefined, detail: string): never {

@@ -5,6 +5,7 @@ import {
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
+import { API_KEYS_CHANNEL, ApiKeyGuard } from './api-key.guard';
 import { newApiKey } from './api-keys';
 import { AuditService } from './audit.service';
 import { CurrentPrincipal, RequirePermission, tenantIdOf } from './decorators';
@@ -57,6 +58,7 @@ export class AuthAdminController {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     @Inject(AUTH_AUDIT_SERVICE) private readonly service: string,
+    private readonly guard: ApiKeyGuard,
   ) {}
 
   @Post('tenants')
@@ -149,7 +151,7 @@ export class AuthAdminController {
   ): Promise<CreatedKeyView> {
     this.ensureTenantAccess(p, tenantId);
     const grace = dto?.graceSeconds ?? 0;
-    return this.ds.transaction(async (m) => {
+    return this.changingKeys(async (m) => {
       // TypeORM answers UPDATE … RETURNING with [rows, affected]. A key already in its grace period
       // keeps the earlier end.
       const [rows] = (await m.query(
@@ -191,7 +193,7 @@ export class AuthAdminController {
     @Param('keyId', ParseUUIDPipe) keyId: string,
   ): Promise<void> {
     this.ensureTenantAccess(p, tenantId);
-    await this.ds.transaction(async (m) => {
+    await this.changingKeys(async (m) => {
       const [rows] = (await m.query(
         `UPDATE auth.api_keys SET revoked_at = now()
           WHERE id = $1 AND tenant_id = $2 AND (revoked_at IS NULL OR revoked_at > now())
@@ -208,6 +210,20 @@ export class AuthAdminController {
   @ApiOperation({ summary: "The tenant's configuration changes, newest first (cursor: ?before=<nextBefore>)" })
   auditLog(@CurrentPrincipal() p: Principal, @Query() q: AuditQueryDto) {
     return this.audit.list(this.ds.manager, tenantIdOf(p), { before: q.before, limit: q.limit });
+  }
+
+  /**
+   * A transaction that revokes or rotates keys: it announces the change to every replica's key cache
+   * (NOTIFY is delivered only if it commits, and with it), and this replica drops its own at once.
+   */
+  private async changingKeys<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.ds.transaction(async (m) => {
+      const r = await work(m);
+      await m.query('SELECT pg_notify($1, \'\')', [API_KEYS_CHANNEL]);
+      return r;
+    });
+    this.guard.forget();
+    return result;
   }
 
   private ensureTenantAccess(p: Principal, tenantId: string): void {

@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ADMIN_KEY, ApiKeyGuard } from './api-key.guard';
+import { ADMIN_KEY, ApiKeyGuard, KEY_CACHE_MS } from './api-key.guard';
 import { AuditService } from './audit.service';
 import { AUTH_AUDIT_SERVICE, AuthAdminController } from './auth-admin.controller';
 import { AuthMeController } from './auth-me.controller';
@@ -15,6 +15,8 @@ export interface AuthModuleOptions {
   secretBox?: SecretBox;
   /** Service name on the admin API's audit rows (default `auth`). */
   service?: string;
+  /** How long a replica reuses a looked-up key (ms, default DEFAULT_KEY_CACHE_MS; 0 looks it up on every request). */
+  keyCacheMs?: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export class AuthModule {
       controllers: o.adminApi ? [AuthMeController, AuthAdminController] : [AuthMeController],
       providers: [
         { provide: ADMIN_KEY, useFactory: () => o.adminKey ?? process.env.ELO_ADMIN_KEY ?? '' },
+        { provide: KEY_CACHE_MS, useValue: o.keyCacheMs },
         { provide: SecretBox, useFactory: () => o.secretBox ?? SecretBox.fromEnv() },
         { provide: AUTH_AUDIT_SERVICE, useValue: o.service ?? 'auth' },
         AuditService,

@@ -68,6 +68,24 @@ class ThingsController {
   }
 }
 
+/** An app with the auth module over `ds`: one replica of a service. */
+async function replica(ds: DataSource, keyCacheMs?: number): Promise<INestApplication> {
+  @Global()
+  @Module({ providers: [{ provide: DataSource, useValue: ds }], exports: [DataSource] })
+  class FakePersistenceModule {}
+
+  @Module({
+    imports: [FakePersistenceModule, AuthModule.forRoot({ adminApi: true, adminKey: ADMIN, secretBox: box, service: 'auth-it', keyCacheMs })],
+    controllers: [ThingsController],
+  })
+  class AppModule {}
+
+  const app = await NestFactory.create(AppModule, { logger: false });
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  await app.init();
+  return app;
+}
+
 describe('@elo/auth against PostgreSQL', () => {
   let dbName: string;
   let ds: DataSource;
@@ -111,19 +129,7 @@ describe('@elo/auth against PostgreSQL', () => {
     await ds.query('CREATE SCHEMA IF NOT EXISTS auth');
     await ds.runMigrations();
 
-    @Global()
-    @Module({ providers: [{ provide: DataSource, useValue: ds }], exports: [DataSource] })
-    class FakePersistenceModule {}
-
-    @Module({
-      imports: [FakePersistenceModule, AuthModule.forRoot({ adminApi: true, adminKey: ADMIN, secretBox: box, service: 'auth-it' })],
-      controllers: [ThingsController],
-    })
-    class AppModule {}
-
-    app = await NestFactory.create(AppModule, { logger: false });
-    app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-    await app.init();
+    app = await replica(ds);
     http = request(app.getHttpServer());
   });
 
@@ -258,6 +264,49 @@ describe('@elo/auth against PostgreSQL', () => {
 
     const list = (await admin().get(`/tenants/${tenantId}/keys`).expect(200)).body as Array<{ id: string; rotatedFrom: string | null }>;
     expect(list.find((k) => k.id === r2.body.id)?.rotatedFrom).toBe(r1.body.id);
+  });
+
+  describe('with a second replica', () => {
+    let b: INestApplication;
+    // Long enough that only a notification (or a lost connection) can end a remembered key here.
+    beforeAll(async () => {
+      b = await replica(ds, 600_000);
+    });
+    afterAll(async () => {
+      await b?.close();
+    });
+    const onB = (key: string) => request(b.getHttpServer()).get('/things').set('authorization', `Bearer ${key}`);
+
+    it('a replica reuses a key it looked up; a revocation through the admin API on another replica reaches it at once', async () => {
+      const tenantId = await createTenant('Replicas');
+      const key = await createKey(tenantId, ['channels:manage']);
+      await onB(key.key).expect(200);
+      // Changed straight in the database (no announcement): replica B still uses what it remembered.
+      await ds.query(`UPDATE auth.api_keys SET permissions = '{}' WHERE id = $1`, [key.id]);
+      await onB(key.key).expect(200);
+      // Revoked through replica A's admin API: B hears it.
+      await admin().del(`/tenants/${tenantId}/keys/${key.id}`).expect(204);
+      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401), { timeoutMs: 2_000 });
+    });
+
+    it('a rotation through the admin API ends the old key on every replica', async () => {
+      const tenantId = await createTenant('Replicas rotate');
+      const key = await createKey(tenantId, ['channels:manage']);
+      await onB(key.key).expect(200);
+      const rotated = await admin().post(`/tenants/${tenantId}/keys/${key.id}/rotate`).expect(201);
+      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401), { timeoutMs: 2_000 });
+      await onB(rotated.body.key).expect(200);
+    });
+
+    it('when its LISTEN connection drops, a replica forgets the keys it remembered (a notification may be lost)', async () => {
+      const tenantId = await createTenant('Replicas lost');
+      const key = await createKey(tenantId, ['channels:manage']);
+      await onB(key.key).expect(200);
+      await ds.query(`UPDATE auth.api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
+      await onB(key.key).expect(200);
+      await ds.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'elo-api-keys' AND datname = current_database()`);
+      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401), { timeoutMs: 5_000 });
+    });
   });
 
   it('audit: rows written in the caller transaction, secrets masked, tenant-scoped, cursor-paginated', async () => {

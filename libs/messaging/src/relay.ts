@@ -1,7 +1,6 @@
 import type { ConfirmChannel } from 'amqplib';
 import { busMetrics } from '@elo/observability';
-import { PostCommitNotifier } from '@elo/persistence';
-import { Client } from 'pg';
+import { PgListener, PostCommitNotifier } from '@elo/persistence';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { BusConnection } from './connection';
@@ -41,7 +40,7 @@ interface OutboxRow {
  */
 export class OutboxRelay {
   private channel?: ConfirmChannel;
-  private listener?: Client;
+  private listener?: PgListener;
   private running = false;
   private loop?: Promise<void>;
   private wakers: Array<() => void> = [];
@@ -76,7 +75,15 @@ export class OutboxRelay {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    await this.listen();
+    this.listener = new PgListener({
+      databaseUrl: this.opts.databaseUrl,
+      channels: [outboxChannel(this.opts.schema)],
+      onNotification: () => this.kick(),
+      // Rows announced while it was down are found now (and by polling meanwhile).
+      onConnected: () => this.kick(),
+      onLost: (err) => this.logger.warn({ err: err.message }, 'outbox LISTEN connection lost; polling until it is back'),
+    });
+    await this.listener.start();
     this.timers.push(setInterval(() => this.kick(), this.opts.pollIntervalMs ?? 1_000));
     this.timers.push(setInterval(() => void this.cleanup(), this.opts.cleanupIntervalMs ?? 60_000));
     this.timers.push(setInterval(() => void this.measureBacklog(), 5_000));
@@ -96,7 +103,7 @@ export class OutboxRelay {
     this.kick();
     for (const t of this.timers.splice(0)) clearInterval(t);
     await this.loop;
-    await this.listener?.end().catch(() => undefined);
+    await this.listener?.stop();
     this.listener = undefined;
   }
 
@@ -121,25 +128,6 @@ export class OutboxRelay {
       `SELECT count(*) AS n FROM "${this.opts.schema}".outbox WHERE published_at IS NULL`,
     );
     return Number(rows[0]?.n ?? 0);
-  }
-
-  private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.opts.databaseUrl });
-    client.on('notification', () => this.kick());
-    client.on('error', (err) => {
-      this.logger.warn({ err: err.message }, 'outbox LISTEN connection lost; polling until it is back');
-      this.listener = undefined;
-      setTimeout(() => this.running && void this.listen().catch(() => undefined), 1_000).unref();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${outboxChannel(this.opts.schema)}`);
-      this.listener = client;
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'outbox LISTEN failed; polling');
-      await client.end().catch(() => undefined);
-      setTimeout(() => this.running && void this.listen().catch(() => undefined), 1_000).unref();
-    }
   }
 
   private async run(): Promise<void> {

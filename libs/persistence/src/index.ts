@@ -5,3 +5,4 @@ export { inTransaction } from './transaction';
 export { DatabaseReadinessCheck } from './database-readiness';
 export { afterCommit, NOTIFY_MAX_BYTES, PostCommitNotifier } from './after-commit';
 export { Groups, type GroupOptions } from './groups';
+export { PgListener, type PgListenerOptions } from './listener';

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createLogger } from '@elo/observability';
-import { afterCommit, PostCommitNotifier } from '@elo/persistence';
+import { afterCommit, PgListener, PostCommitNotifier } from '@elo/persistence';
 import { SERVICE_CONFIG } from '@elo/platform';
-import { Client } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { TelephonyBridgeConfig } from '../config/telephony-bridge.config';
 
@@ -57,17 +56,18 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly replica = randomUUID();
   private readonly notifier: PostCommitNotifier;
-  private client?: Client;
-  private running = false;
-  private readyWaiters: Array<() => void> = [];
+  private readonly listener: PgListener;
 
-  constructor(
-    @Inject(SERVICE_CONFIG) private readonly config: TelephonyBridgeConfig,
-    ds: DataSource,
-  ) {
+  constructor(@Inject(SERVICE_CONFIG) config: TelephonyBridgeConfig, ds: DataSource) {
     this.notifier = new PostCommitNotifier(ds, (err) =>
       this.logger.warn({ err: err.message }, 'screen-pop NOTIFY failed; other replicas miss this pop'),
     );
+    this.listener = new PgListener({
+      databaseUrl: config.DATABASE_URL,
+      channels: [POP_CHANNEL],
+      onNotification: (_channel, payload) => this.received(payload),
+      onLost: (err) => this.logger.warn({ err: err.message }, 'screen-pop LISTEN connection lost; reconnecting'),
+    });
   }
 
   /** Delivers `pop` to every replica's subscribers once `manager`'s transaction has committed. */
@@ -79,33 +79,21 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    this.running = true;
-    await this.listen();
+    await this.listener.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.running = false;
-    const c = this.client;
-    this.client = undefined;
-    await c?.end().catch(() => undefined);
+    await this.listener.stop();
   }
 
   /** True while the LISTEN connection is up. */
   get connected(): boolean {
-    return this.client !== undefined;
+    return this.listener.connected;
   }
 
   /** Resolves once the LISTEN connection is up (or after timeoutMs). */
-  async ready(timeoutMs = 5_000): Promise<boolean> {
-    if (this.client) return true;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, timeoutMs);
-      this.readyWaiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-    return this.connected;
+  ready(timeoutMs = 5_000): Promise<boolean> {
+    return this.listener.ready(timeoutMs);
   }
 
   subscribe(tenantId: string, ramal: string, fn: Listener): () => void {
@@ -125,10 +113,10 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
     return n;
   }
 
-  private received(payload: string | undefined): void {
+  private received(payload: string): void {
     let a: Announcement;
     try {
-      a = JSON.parse(payload ?? '') as Announcement;
+      a = JSON.parse(payload) as Announcement;
     } catch {
       return;
     }
@@ -144,33 +132,6 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
       } catch (err) {
         this.logger.warn({ err: (err as Error).message }, 'screen-pop subscriber failed');
       }
-    }
-  }
-
-  private async listen(): Promise<void> {
-    if (!this.running) return;
-    const client = new Client({ connectionString: this.config.DATABASE_URL });
-    client.on('notification', (n) => this.received(n.payload));
-    const retry = () => setTimeout(() => void this.listen().catch(() => undefined), 1_000).unref();
-    client.on('error', (err) => {
-      this.logger.warn({ err: err.message }, 'screen-pop LISTEN connection lost; reconnecting');
-      if (this.client === client) this.client = undefined;
-      void client.end().catch(() => undefined);
-      if (this.running) retry();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${POP_CHANNEL}`);
-      if (!this.running) {
-        await client.end();
-        return;
-      }
-      this.client = client;
-      for (const w of this.readyWaiters.splice(0)) w();
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'screen-pop LISTEN failed; retrying');
-      await client.end().catch(() => undefined);
-      retry();
     }
   }
 }

@@ -1,0 +1,65 @@
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { Client } from 'pg';
+import { PgListener } from '../src';
+
+describe('PgListener', () => {
+  let infra: TestInfra;
+  let admin: Client;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('pg-listener');
+    admin = new Client({ connectionString: infra.databaseUrl });
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    await admin?.end();
+    await infra?.cleanup();
+  });
+
+  it('delivers notifications, and after its connection is killed reconnects, says so, and listens again', async () => {
+    const got: Array<[string, string]> = [];
+    let connected = 0;
+    let lost = 0;
+    const l = new PgListener({
+      databaseUrl: infra.databaseUrl, channels: ['it_a', 'it_b'], applicationName: 'it-listener', retryMs: 100,
+      onNotification: (ch, payload) => got.push([ch, payload]),
+      onConnected: () => connected++,
+      onLost: () => lost++,
+    });
+    try {
+      await l.start();
+      expect(l.connected).toBe(true);
+      expect(connected).toBe(1);
+      await admin.query(`SELECT pg_notify('it_a', 'one'), pg_notify('it_b', ''), pg_notify('it_c', 'not ours')`);
+      await expectEventually(() => expect(got).toEqual([['it_a', 'one'], ['it_b', '']]));
+
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'it-listener'`);
+      await expectEventually(() => expect(lost).toBe(1));
+      await expectEventually(() => expect(connected).toBe(2));
+      expect(await l.ready(1_000)).toBe(true);
+      await admin.query(`SELECT pg_notify('it_a', 'two')`);
+      await expectEventually(() => expect(got.at(-1)).toEqual(['it_a', 'two']));
+    } finally {
+      await l.stop();
+    }
+    expect(l.connected).toBe(false);
+    const [{ n }] = (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'it-listener'`)).rows;
+    expect(n).toBe(0);
+  });
+
+  it('keeps retrying while the database cannot be reached, and ready() says false meanwhile', async () => {
+    const url = new URL(infra.databaseUrl);
+    url.pathname = '/no_such_database_here';
+    let lost = 0;
+    const l = new PgListener({ databaseUrl: url.toString(), channels: ['it_a'], retryMs: 50, onNotification: () => undefined, onLost: () => lost++ });
+    try {
+      await l.start();
+      expect(l.connected).toBe(false);
+      expect(await l.ready(200)).toBe(false);
+      await expectEventually(() => expect(lost).toBeGreaterThanOrEqual(2));
+    } finally {
+      await l.stop();
+    }
+  });
+});
