@@ -43,7 +43,8 @@ const subjectOf = (e: CloudEvent): string | undefined => (e.subject ? `${e.tenan
 
 /**
  * Consumes the service queue. Each batch of deliveries is handled in one transaction together with
- * its inbox rows, so a redelivered event is acknowledged and skipped. A handler that throws has its
+ * its inbox rows, so a redelivered event is acknowledged and skipped (events whose every handler is
+ * `idempotent` get no inbox row: handling them again changes nothing). A handler that throws has its
  * own effects rolled back (savepoint) and its event goes to the next retry queue, or to the parking
  * lot once the attempts are used up. When the database itself is away, the batch waits and tries
  * again without acknowledging anything.
@@ -65,6 +66,7 @@ export class ConsumerHost {
   private idleWaiters: Array<() => void> = [];
   private readonly acks = new WeakMap<ConfirmChannel, AckTracker>();
   private readonly byType = new Map<string, RegisteredHandler[]>();
+  private readonly inboxByType = new Map<string, boolean>();
 
   constructor(
     private readonly ds: DataSource,
@@ -76,6 +78,7 @@ export class ConsumerHost {
   register(handler: RegisteredHandler): void {
     this.handlers.push(handler);
     this.byType.clear();
+    this.inboxByType.clear();
   }
 
   /** The handlers whose patterns match `type`, worked out once per type (patterns are fixed at start). */
@@ -83,6 +86,16 @@ export class ConsumerHost {
     let hs = this.byType.get(type);
     if (!hs) this.byType.set(type, (hs = this.handlers.filter((h) => patternsOf(h).some((p) => topicMatches(p, type)))));
     return hs;
+  }
+
+  /** Whether events of `type` get an inbox row: unless every handler of the type is idempotent. */
+  private inboxed(type: string): boolean {
+    let yes = this.inboxByType.get(type);
+    if (yes === undefined) {
+      const hs = this.handlersOf(type);
+      this.inboxByType.set(type, (yes = hs.length === 0 || hs.some((h) => !h.idempotent)));
+    }
+    return yes;
   }
 
   /** Routing keys the service queue must be bound to. */
@@ -238,8 +251,10 @@ export class ConsumerHost {
     batch: Delivery[],
   ): Promise<{ failures: Map<Delivery, Error>; duplicates: Set<Delivery> }> {
     const schema = this.opts.schema;
-    const ids = batch.map((d) => d.event!.id);
-    const inserted: Array<{ event_id: string }> = await m.query(
+    // Events only idempotent handlers take get no inbox row (a redelivery is handled again, harmlessly).
+    const ids: string[] = [];
+    for (const d of batch) if (this.inboxed(d.event!.type)) ids.push(d.event!.id);
+    const inserted: Array<{ event_id: string }> = ids.length === 0 ? [] : await m.query(
       `INSERT INTO "${schema}".inbox (consumer, event_id) SELECT $1, unnest($2::text[])
        ON CONFLICT DO NOTHING RETURNING event_id`,
       [this.opts.service, ids],
@@ -250,7 +265,7 @@ export class ConsumerHost {
     const todo: Delivery[] = [];
     for (const d of batch) {
       // The same event twice in one batch: handle it once.
-      if (!fresh.has(d.event!.id) || seen.has(d.event!.id)) duplicates.add(d);
+      if ((!fresh.has(d.event!.id) && this.inboxed(d.event!.type)) || seen.has(d.event!.id)) duplicates.add(d);
       else todo.push(d);
       seen.add(d.event!.id);
     }
@@ -308,11 +323,9 @@ export class ConsumerHost {
       );
       if (err) failures.set(d, err);
     }
-    if (failures.size > 0) {
-      await m.query(`DELETE FROM "${schema}".inbox WHERE consumer = $1 AND event_id = ANY($2::text[])`, [
-        this.opts.service,
-        [...failures.keys()].map((d) => d.event!.id),
-      ]);
+    const failed = [...failures.keys()].filter((d) => this.inboxed(d.event!.type)).map((d) => d.event!.id);
+    if (failed.length > 0) {
+      await m.query(`DELETE FROM "${schema}".inbox WHERE consumer = $1 AND event_id = ANY($2::text[])`, [this.opts.service, failed]);
     }
     return { failures, duplicates };
   }

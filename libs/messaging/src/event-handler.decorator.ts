@@ -10,6 +10,12 @@ export interface EventHandlerOptions {
    * the events are handled again one by one so only the bad one is retried.
    */
   batch?: boolean;
+  /**
+   * The handler's effects are keyed: handling an event again changes nothing and publishes nothing (its
+   * rows carry their own unique keys, its state only moves forward). Its events then skip the inbox row
+   * (a redelivery is simply handled again), unless another handler of the same type is not idempotent.
+   */
+  idempotent?: boolean;
 }
 
 export interface EventHandlerMetadata extends EventHandlerOptions {

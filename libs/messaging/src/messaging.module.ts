@@ -62,6 +62,7 @@ class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplicationShu
         this.consumers.register({
           type: meta.type,
           batch: meta.batch ?? false,
+          idempotent: meta.idempotent ?? false,
           name: `${proto.constructor.name}.${name}`,
           fn: method.bind(instance) as SingleHandler | BatchHandler,
         });

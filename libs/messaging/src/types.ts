@@ -29,6 +29,8 @@ export interface RegisteredHandler {
   /** An event type or pattern, or several: a batch handler then gets the events of all of them in one call. */
   type: string | readonly string[];
   batch: boolean;
+  /** Its effects are keyed, so its events need no inbox row (see EventHandlerOptions.idempotent). */
+  idempotent?: boolean;
   name: string;
   fn: SingleHandler | BatchHandler;
 }

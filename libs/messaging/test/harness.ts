@@ -40,7 +40,7 @@ export interface NodeOptions {
   databaseUrl: string;
   amqpUrl: string;
   relay?: boolean;
-  handler?: { type: string | readonly string[]; batch: boolean; fn: SingleHandler | BatchHandler };
+  handler?: { type: string | readonly string[]; batch: boolean; idempotent?: boolean; fn: SingleHandler | BatchHandler };
   retryDelaysMs?: number[];
   batchSize?: number;
   relayBatchSize?: number;

@@ -38,16 +38,20 @@ export function sent(tenantId: string, o: { messageId: string; channelId: string
   });
 }
 
-/** A provider status; carries Elo's id only when `eloMessageId` is given (failures at send time). */
+/**
+ * A provider status; carries Elo's id only when `eloMessageId` is given (failures at send time), and a
+ * subject only when `subject` is given (chat-ingress gives the message's id).
+ */
 export function status(
   tenantId: string,
-  o: { channelId: string; provider: string; status: ProviderStatus; t: number; pmid?: string; eloMessageId?: string; code?: string; title?: string; reason?: string; id?: string },
+  o: { channelId: string; provider: string; status: ProviderStatus; t: number; pmid?: string; eloMessageId?: string; code?: string; title?: string; reason?: string; id?: string; subject?: string },
 ): CloudEvent {
   return createEvent({
     type: 'chat.message.status',
     tenantId,
     source: 'elo://chat-ingress',
     id: o.id,
+    subject: o.subject,
     data: {
       channelId: o.channelId,
       provider: o.provider,

@@ -173,6 +173,56 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     await expectEventually(() => expect(changesOf(m.messageId).map((e) => e.data.status)).toEqual(['sent', 'delivered', 'read']));
   });
 
+  it('handles a redelivered event again without the inbox, and it changes nothing and publishes nothing twice', async () => {
+    const m = ids();
+    // Every event carries the message as its subject (as chat-ingress sends them): the consumer handles a
+    // subject's events in arrival order, so once the last one shows, every redelivery before it was handled.
+    const queued = sendRequested(tenant, { messageId: m.messageId, channelId: m.channelId, time: 0 });
+    const wasSent = sent(tenant, { ...m, provider: 'whatsapp', t: 1 });
+    const delivered = status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 2, subject: m.messageId });
+    const failed = status(tenant, { ...m, provider: 'whatsapp', status: 'failed', t: 3, code: '131026', subject: m.messageId });
+    await probe.publish(queued);
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('queued'));
+    // The status comes before its message is known (it waits), and comes again while it waits.
+    await probe.publish(delivered);
+    await probe.publish(delivered);
+    await probe.publish(wasSent);
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('delivered'));
+    await probe.publish(queued);
+    await probe.publish(wasSent);
+    await probe.publish(delivered);
+    await probe.publish(failed);
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('failed'));
+    await probe.publish(failed);
+    await probe.publish(delivered);
+    await probe.publish(queued);
+    const last = status(tenant, { ...m, provider: 'whatsapp', status: 'read', t: 4, subject: m.messageId });
+    await probe.publish(last);
+    await expectEventually(async () => expect((await message(m.messageId))!.timeline.map((e) => e.status)).toContain('read'));
+
+    const msg = await message(m.messageId);
+    expect(msg!.status).toBe('failed');
+    expect(msg!.timeline.map((e) => e.status)).toEqual(['queued', 'sent', 'delivered', 'failed', 'read']);
+    // What was written to the outbox (all of it, published or not): one event per move, once.
+    const written: Array<{ type: string; status: string }> = await ds.query(
+      `SELECT type, body::jsonb -> 'data' ->> 'status' AS status FROM message_status.outbox
+        WHERE body::jsonb ->> 'subject' = $1 ORDER BY id`,
+      [m.messageId],
+    );
+    expect(written).toEqual([
+      { type: 'message.status.changed', status: 'queued' },
+      { type: 'message.status.changed', status: 'delivered' },
+      { type: 'message.status.changed', status: 'failed' },
+      { type: 'message.failed', status: null },
+    ]);
+    await expectEventually(() => expect(changesOf(m.messageId).map((e) => e.data.status)).toEqual(['queued', 'delivered', 'failed']));
+    // Handled again, not skipped: the inbox holds none of these events.
+    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM message_status.inbox WHERE event_id = ANY($1::text[])`, [
+      [queued.id, wasSent.id, delivered.id, failed.id, last.id],
+    ]);
+    expect(n).toBe(0);
+  });
+
   it('Messenger watermarks expanded to several messages move each of them', async () => {
     const channelId = randomUUID();
     const ms = [1, 2, 3].map((i) => ({ messageId: randomUUID(), channelId, pmid: `m_${randomUUID()}`, t: i }));

@@ -17,8 +17,13 @@ export class StatusConsumer {
    * The three message event types in one call per batch: the tracking service then locks every message
    * the batch touches in one ordered statement (separate handlers would lock one after the other, and
    * two batches in flight could take the same rows in opposite orders).
+   * Idempotent, so no inbox row: every effect is keyed by the facts themselves. A message is created
+   * only if absent (and `queued` announced only then), a timeline entry is unique by message, status and
+   * provider timestamp, and the status only moves forward (failed is sticky) from the locked row, so an
+   * event handled again, at any time and in any order, moves nothing and publishes nothing. A status
+   * waiting for its message may wait twice; both copies are one timeline entry once linked.
    */
-  @EventHandler(['chat.message.send.requested', 'chat.message.sent', 'chat.message.status'], { batch: true })
+  @EventHandler(['chat.message.send.requested', 'chat.message.sent', 'chat.message.status'], { batch: true, idempotent: true })
   async onMessageEvents(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
     const byId: StatusInput[] = [];
     const byProviderId: ProviderStatusInput[] = [];
