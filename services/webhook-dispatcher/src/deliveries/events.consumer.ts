@@ -3,9 +3,11 @@ import { Injectable } from '@nestjs/common';
 import { EVENT_TYPES, type CloudEvent, type IntegrationRequested } from '@elo/contracts';
 import { EventHandler, type HandlerContext } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
+import { afterCommit } from '@elo/persistence';
 import { matchesTrigger, type IntegrationRow } from '../integrations/integration.model';
 import { SERVICE } from '../service-name';
 import { DeliveriesSignal } from './deliveries-signal.service';
+import { DeliveryWorker, LEASE_SECONDS, type DeliveryRowWithIntegration } from './delivery-worker.service';
 
 const S = '"dispatcher"';
 /** integrationId of the outcome when a request names no integration. */
@@ -18,6 +20,8 @@ interface NewDelivery {
   event_id: string;
   event_type: string;
   event: CloudEvent;
+  /** Taken at birth by this replica's worker: written claimed (leased) and handed over after the commit. */
+  claimed: boolean;
 }
 
 /**
@@ -31,41 +35,51 @@ export const CONSUMED_TYPES: readonly string[] = EVENT_TYPES.filter((t) => !t.st
 
 /**
  * Every event on the bus: one durable delivery per (event, matching integration), written in the
- * inbox transaction, so an event is either fully fanned out or retried. The worker sends them.
+ * inbox transaction, so an event is either fully fanned out or retried. The worker sends them: those it
+ * has room for are written already claimed and handed to it once the transaction has committed (no
+ * claim, no NOTIFY); the rest are written pending, for the claim of any replica.
  */
 @Injectable()
 export class EventsConsumer {
   private readonly logger = createLogger(SERVICE).child({ component: 'events-consumer' });
 
-  constructor(private readonly signal: DeliveriesSignal) {}
+  constructor(
+    private readonly signal: DeliveriesSignal,
+    private readonly worker: DeliveryWorker,
+  ) {}
 
   @EventHandler(CONSUMED_TYPES, { batch: true })
   async onEvents(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
     const rows: NewDelivery[] = [];
+    const integrationsById = new Map<string, IntegrationRow>();
+    const handOff = this.worker.openHandOff();
+    const add = (e: CloudEvent, i: IntegrationRow) => {
+      integrationsById.set(i.id, i);
+      rows.push(delivery(e, i.id, this.worker.takeAtBirth(handOff, i)));
+    };
     // Outcomes of our own deliveries never trigger integrations (a failing integration would feed itself).
     const triggering = events.filter((e) => !e.type.startsWith('integration.'));
     if (triggering.length) {
       const tenants = [...new Set(triggering.map((e) => e.tenantid))];
       const types = [...new Set(triggering.map((e) => e.type))];
       const integrations = (await ctx.manager.query(
-        `SELECT id, tenant_id, trigger FROM ${S}.integrations
-         WHERE enabled AND tenant_id = ANY($1) AND trigger->'eventTypes' ?| $2::text[]`,
+        `SELECT * FROM ${S}.integrations WHERE enabled AND tenant_id = ANY($1) AND trigger->'eventTypes' ?| $2::text[]`,
         [tenants, types],
-      )) as Array<Pick<IntegrationRow, 'id' | 'tenant_id' | 'trigger'>>;
+      )) as IntegrationRow[];
       for (const e of triggering) {
         for (const i of integrations) {
-          if (i.tenant_id === e.tenantid && matchesTrigger(i.trigger, e.type, e.data)) rows.push(delivery(e, i.id));
+          if (i.tenant_id === e.tenantid && matchesTrigger(i.trigger, e.type, e.data)) add(e, i);
         }
       }
     }
     for (const e of events.filter((x) => x.type === 'integration.requested')) {
       const data = e.data as IntegrationRequested;
       const found = (await ctx.manager.query(
-        `SELECT id FROM ${S}.integrations WHERE tenant_id = $1 AND (id::text = $2 OR lower(name) = lower($2))`,
+        `SELECT * FROM ${S}.integrations WHERE tenant_id = $1 AND (id::text = $2 OR lower(name) = lower($2))`,
         [e.tenantid, data.integration],
-      )) as Array<{ id: string }>;
+      )) as IntegrationRow[];
       if (found.length) {
-        rows.push(delivery(e, found[0].id));
+        add(e, found[0]);
         continue;
       }
       // The flow step waits for an outcome: answer at once rather than let it time out.
@@ -81,20 +95,40 @@ export class EventsConsumer {
         },
       });
     }
-    if (!rows.length) return;
-    for (let i = 0; i < rows.length; i += 1000) {
-      await ctx.manager.query(
-        `INSERT INTO ${S}.deliveries (id, tenant_id, integration_id, event_id, event_type, event)
-         SELECT id, tenant_id, integration_id, event_id, event_type, event
-         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, integration_id uuid, event_id text, event_type text, event jsonb)
-         ON CONFLICT (event_id, integration_id) DO NOTHING`,
-        [JSON.stringify(rows.slice(i, i + 1000))],
-      );
+    if (!rows.length) {
+      this.worker.handOver(handOff, []);
+      return;
     }
-    this.signal.dueAfterCommit(ctx.manager);
+    const handed: DeliveryRowWithIntegration[] = [];
+    for (let i = 0; i < rows.length; i += 1000) {
+      const chunk = rows.slice(i, i + 1000);
+      // The rows a duplicate event already has are not written again (nor handed over).
+      const written = (await ctx.manager.query(
+        `INSERT INTO ${S}.deliveries (id, tenant_id, integration_id, event_id, event_type, event, next_attempt_at)
+         SELECT id, tenant_id, integration_id, event_id, event_type, event,
+                CASE WHEN claimed THEN now() + make_interval(secs => $2) ELSE now() END
+         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, integration_id uuid, event_id text, event_type text, event jsonb, claimed boolean)
+         ON CONFLICT (event_id, integration_id) DO NOTHING
+         RETURNING id, CASE WHEN next_attempt_at > now() THEN event END AS event`,
+        [JSON.stringify(chunk), LEASE_SECONDS],
+      )) as Array<{ id: string; event: CloudEvent | null }>;
+      const byId = new Map(chunk.map((r) => [r.id, r]));
+      for (const w of written) {
+        const r = byId.get(w.id)!;
+        // The event as stored (what a retry reads back), not the consumer's validated copy.
+        if (w.event) {
+          handed.push({
+            id: r.id, tenant_id: r.tenant_id, integration_id: r.integration_id, event_id: r.event_id, event_type: r.event_type,
+            event: w.event, status: 'pending', attempts: 0, integration: integrationsById.get(r.integration_id)!,
+          });
+        }
+      }
+    }
+    afterCommit(ctx.manager, () => this.worker.handOver(handOff, handed));
+    if (rows.some((r) => !r.claimed)) this.signal.dueAfterCommit(ctx.manager);
   }
 }
 
-function delivery(e: CloudEvent, integrationId: string): NewDelivery {
-  return { id: randomUUID(), tenant_id: e.tenantid, integration_id: integrationId, event_id: e.id, event_type: e.type, event: e };
+function delivery(e: CloudEvent, integrationId: string, claimed: boolean): NewDelivery {
+  return { id: randomUUID(), tenant_id: e.tenantid, integration_id: integrationId, event_id: e.id, event_type: e.type, event: e, claimed };
 }
