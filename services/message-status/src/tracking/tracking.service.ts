@@ -90,6 +90,8 @@ interface MessageRow {
   provider_message_id: string | null;
   status: MessageState;
   created_at: Date;
+  /** Where this version of the row is: the move updates it there (see applyToRows). */
+  ctid: string;
 }
 
 /** The message a change is about, as the change describes it. */
@@ -101,7 +103,7 @@ interface ChangeSubject {
   conversationId: string | null;
 }
 
-const ROW_COLUMNS = 'id, tenant_id, channel_id, provider, conversation_id, provider_message_id, status, created_at';
+const ROW_COLUMNS = 'id, tenant_id, channel_id, provider, conversation_id, provider_message_id, status, created_at, ctid';
 
 interface PendingRow {
   tenant_id: string;
@@ -275,7 +277,7 @@ export class TrackingService {
     const upd = { id: [] as string[], status: [] as (string | null)[], rank: [] as (number | null)[], at: [] as (string | null)[],
       reason: [] as (string | null)[], code: [] as (string | null)[], title: [] as (string | null)[], details: [] as (string | null)[],
       retryable: [] as (boolean | null)[], channel: [] as (string | null)[], provider: [] as (string | null)[],
-      conversation: [] as (string | null)[], pmid: [] as (string | null)[], created: [] as (string | null)[] };
+      conversation: [] as (string | null)[], pmid: [] as (string | null)[], created: [] as (string | null)[], ctid: [] as string[] };
 
     for (const row of rows) {
       const group = groups.get(row.id);
@@ -318,6 +320,7 @@ export class TrackingService {
       if (!chosen && !fills) continue;
       const cls = chosen?.status === 'failed' ? classifyFailure(provider, chosen.errorCode, chosen.reason) : undefined;
       upd.id.push(row.id);
+      upd.ctid.push(`"${row.ctid}"`);
       upd.status.push(chosen?.status ?? null);
       upd.rank.push(chosen ? STATUS_RANK[chosen.status] : null);
       upd.at.push(chosen ? chosenAt : null);
@@ -340,7 +343,11 @@ export class TrackingService {
     if (tl.mid.length === 0) return changes;
     // One statement: the timeline rows and the moves (data-modifying WITH parts run to completion even
     // though nothing reads them); live streams hear of the moves once the transaction has committed.
-    await m.query(
+    // A move updates its row where the lock statement found it (ctid): this transaction holds the row's
+    // lock since then, so no other can have moved it, and a TID fetch costs one page where a lookup by id
+    // walked the primary key (or, with the statistics of a small table, scanned it whole). The count of
+    // rows moved is checked all the same: a row not found there fails the batch instead of losing a move.
+    const [{ moved }]: Array<{ moved: number }> = await m.query(
       `WITH timeline AS (
          INSERT INTO ${S}.message_events (message_id, tenant_id, raw_status, source, provider_timestamp, reportable, applied,
            error_code, error_title, error_details, reason, event_id)
@@ -364,16 +371,18 @@ export class TrackingService {
            created_at = LEAST(x.created_at, u.created),
            updated_at = now()
          FROM unnest($13::uuid[], $14::text[], $15::smallint[], $16::timestamptz[], $17::text[], $18::text[], $19::text[], $20::text[],
-                     $21::bool[], $22::uuid[], $23::text[], $24::uuid[], $25::text[], $26::timestamptz[])
-           AS u(id, status, rank, at, reason, code, title, details, retryable, channel_id, provider, conversation_id, pmid, created)
-         -- The ANY lets the rows be found through the primary key (a join alone was planned as a table scan).
-         WHERE x.id = u.id AND x.id = ANY($13::uuid[]))
-       SELECT NULL`,
+                     $21::bool[], $22::uuid[], $23::text[], $24::uuid[], $25::text[], $26::timestamptz[], $27::tid[])
+           AS u(id, status, rank, at, reason, code, title, details, retryable, channel_id, provider, conversation_id, pmid, created, ctid)
+         -- The ANY makes it a TID scan (a join alone is planned as a table scan).
+         WHERE x.ctid = ANY($27::tid[]) AND x.ctid = u.ctid AND x.id = u.id
+         RETURNING 1)
+       SELECT count(*)::int AS moved FROM moves`,
       [plainArray(tl.mid), tl.tenant, plainArray(tl.status), plainArray(tl.source), plainArray(tl.ts), plainArray(tl.reportable),
         plainArray(tl.applied), tl.code, tl.title, tl.details, tl.reason, tl.eventId,
         plainArray(upd.id), plainArray(upd.status), plainArray(upd.rank), plainArray(upd.at), plainArray(upd.reason), upd.code, upd.title,
-        upd.details, plainArray(upd.retryable), upd.channel, upd.provider, upd.conversation, upd.pmid, plainArray(upd.created)],
+        upd.details, plainArray(upd.retryable), upd.channel, upd.provider, upd.conversation, upd.pmid, plainArray(upd.created), plainArray(upd.ctid)],
     );
+    if (moved !== upd.id.length) throw new Error(`status moves: ${moved} of ${upd.id.length} locked messages found where they were locked`);
     this.notify(m, changes);
     return changes;
   }
