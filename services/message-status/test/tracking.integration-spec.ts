@@ -5,6 +5,7 @@ import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing'
 import { DataSource } from 'typeorm';
 import { MessageQueryService } from '../src/api/message-query.service';
 import { PendingSweeper } from '../src/tracking/pending-sweeper.service';
+import { TrackingService, type StatusInput } from '../src/tracking/tracking.service';
 import { at, ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
 import { startTrackingCore } from './tracking-core.module';
 
@@ -221,6 +222,26 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
       [queued.id, wasSent.id, delivered.id, failed.id, last.id],
     ]);
     expect(n).toBe(0);
+  });
+
+  it('fails the batch, rather than lose a move, when a locked message is not where the lock found it', async () => {
+    const m = ids();
+    const input: StatusInput = {
+      tenantId: tenant, messageId: m.messageId, channelId: m.channelId, provider: 'whatsapp', providerMessageId: m.pmid,
+      status: 'sent', at: new Date(at(1)), source: 'sent',
+    };
+    await expect(
+      ds.transaction(async (manager) => {
+        // As if the row had moved after it was locked: the lock statement's answer points elsewhere.
+        const query = manager.query.bind(manager);
+        manager.query = (async (sql: string, params?: unknown[]) => {
+          const rows = await query(sql, params);
+          return sql.includes('FOR UPDATE') ? (rows as object[]).map((r) => ({ ...r, ctid: '(0,1)' })) : rows;
+        }) as typeof manager.query;
+        await app.get(TrackingService).apply(manager, [input]);
+      }),
+    ).rejects.toThrow('status moves: 0 of 1');
+    expect(await message(m.messageId)).toBeUndefined();
   });
 
   it('Messenger watermarks expanded to several messages move each of them', async () => {
