@@ -32,12 +32,14 @@ interface NewDelivery {
  * declared). `integration.requested` runs the integration it names.
  */
 export const CONSUMED_TYPES: readonly string[] = EVENT_TYPES.filter((t) => !t.startsWith('integration.') || t === 'integration.requested');
+/** The types that trigger the integrations whose trigger names them. */
+const TRIGGER_TYPES = CONSUMED_TYPES.filter((t) => t !== 'integration.requested');
 
 /**
  * Every event on the bus: one durable delivery per (event, matching integration), written in the
- * inbox transaction, so an event is either fully fanned out or retried. The worker sends them: those it
- * has room for are written already claimed and handed to it once the transaction has committed (no
- * claim, no NOTIFY); the rest are written pending, for the claim of any replica.
+ * consumer's transaction, so an event is either fully fanned out or retried. The worker sends them:
+ * those it has room for are written already claimed and handed to it once the transaction has committed
+ * (no claim, no NOTIFY); the rest are written pending, for the claim of any replica.
  */
 @Injectable()
 export class EventsConsumer {
@@ -48,38 +50,43 @@ export class EventsConsumer {
     private readonly worker: DeliveryWorker,
   ) {}
 
-  @EventHandler(CONSUMED_TYPES, { batch: true })
+  /**
+   * Events that trigger integrations. Idempotent, so they take no inbox row: a delivery is keyed by
+   * (event, integration) and written only if absent, and nothing is published, so a redelivered event
+   * adds nothing (nor is anything sent again: only rows written now are handed over).
+   */
+  @EventHandler(TRIGGER_TYPES, { batch: true, idempotent: true })
   async onEvents(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
-    const rows: NewDelivery[] = [];
-    const integrationsById = new Map<string, IntegrationRow>();
-    const handOff = this.worker.openHandOff();
-    const add = (e: CloudEvent, i: IntegrationRow) => {
-      integrationsById.set(i.id, i);
-      rows.push(delivery(e, i.id, this.worker.takeAtBirth(handOff, i)));
-    };
-    // Outcomes of our own deliveries never trigger integrations (a failing integration would feed itself).
-    const triggering = events.filter((e) => !e.type.startsWith('integration.'));
-    if (triggering.length) {
-      const tenants = [...new Set(triggering.map((e) => e.tenantid))];
-      const types = [...new Set(triggering.map((e) => e.type))];
-      const integrations = (await ctx.manager.query(
-        `SELECT * FROM ${S}.integrations WHERE enabled AND tenant_id = ANY($1) AND trigger->'eventTypes' ?| $2::text[]`,
-        [tenants, types],
-      )) as IntegrationRow[];
-      for (const e of triggering) {
-        for (const i of integrations) {
-          if (i.tenant_id === e.tenantid && matchesTrigger(i.trigger, e.type, e.data)) add(e, i);
-        }
+    const tenants = [...new Set(events.map((e) => e.tenantid))];
+    const types = [...new Set(events.map((e) => e.type))];
+    const integrations = (await ctx.manager.query(
+      `SELECT * FROM ${S}.integrations WHERE enabled AND tenant_id = ANY($1) AND trigger->'eventTypes' ?| $2::text[]`,
+      [tenants, types],
+    )) as IntegrationRow[];
+    const pairs: Array<[CloudEvent, IntegrationRow]> = [];
+    for (const e of events) {
+      for (const i of integrations) {
+        if (i.tenant_id === e.tenantid && matchesTrigger(i.trigger, e.type, e.data)) pairs.push([e, i]);
       }
     }
-    for (const e of events.filter((x) => x.type === 'integration.requested')) {
+    await this.write(pairs, ctx);
+  }
+
+  /**
+   * A bot flow step runs the integration it names (id or name). This handler keeps the inbox: an
+   * unknown name is answered with a failed outcome at once, published once.
+   */
+  @EventHandler('integration.requested', { batch: true })
+  async onRequests(events: CloudEvent[], ctx: HandlerContext): Promise<void> {
+    const pairs: Array<[CloudEvent, IntegrationRow]> = [];
+    for (const e of events) {
       const data = e.data as IntegrationRequested;
       const found = (await ctx.manager.query(
         `SELECT * FROM ${S}.integrations WHERE tenant_id = $1 AND (id::text = $2 OR lower(name) = lower($2))`,
         [e.tenantid, data.integration],
       )) as IntegrationRow[];
       if (found.length) {
-        add(e, found[0]);
+        pairs.push([e, found[0]]);
         continue;
       }
       // The flow step waits for an outcome: answer at once rather than let it time out.
@@ -95,14 +102,25 @@ export class EventsConsumer {
         },
       });
     }
-    if (!rows.length) {
-      this.worker.handOver(handOff, []);
-      return;
-    }
+    await this.write(pairs, ctx);
+  }
+
+  /**
+   * Writes a delivery per (event, integration) unless it exists; those the worker takes at birth are
+   * handed to it after the commit, the others wake the workers of every replica.
+   */
+  private async write(pairs: Array<[CloudEvent, IntegrationRow]>, ctx: HandlerContext): Promise<void> {
+    if (!pairs.length) return;
+    const handOff = this.worker.openHandOff();
+    const integrations = new Map<string, IntegrationRow>();
+    const rows = pairs.map(([e, i]) => {
+      integrations.set(i.id, i);
+      return delivery(e, i.id, this.worker.takeAtBirth(handOff, i));
+    });
     const handed: DeliveryRowWithIntegration[] = [];
     for (let i = 0; i < rows.length; i += 1000) {
       const chunk = rows.slice(i, i + 1000);
-      // The rows a duplicate event already has are not written again (nor handed over).
+      // The rows a redelivered event already has are not written again (nor handed over).
       const written = (await ctx.manager.query(
         `INSERT INTO ${S}.deliveries (id, tenant_id, integration_id, event_id, event_type, event, next_attempt_at)
          SELECT id, tenant_id, integration_id, event_id, event_type, event,
@@ -119,7 +137,7 @@ export class EventsConsumer {
         if (w.event) {
           handed.push({
             id: r.id, tenant_id: r.tenant_id, integration_id: r.integration_id, event_id: r.event_id, event_type: r.event_type,
-            event: w.event, status: 'pending', attempts: 0, integration: integrationsById.get(r.integration_id)!,
+            event: w.event, status: 'pending', attempts: 0, integration: integrations.get(r.integration_id)!,
           });
         }
       }
