@@ -599,15 +599,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * A group of successes in two statements: the attempts inserted (with the integrations marked healthy
    * beside them), then the deliveries closed with their outcome events in the outbox. Columns travel as
-   * arrays (unnest). The commit does not wait for the WAL flush: lost in a database crash, the group
-   * would be sent again after its lease (same webhook-id), which at-least-once delivery allows.
+   * arrays (unnest); the requests and responses (JSON) as one text each, split on newlines (JSON.stringify
+   * never emits a raw newline; as text[] every quote of every document was escaped for the array literal;
+   * a success always has a response). The commit does not wait for the WAL flush: lost in a database
+   * crash, the group would be sent again after its lease (same webhook-id), which at-least-once delivery
+   * allows.
    */
   private async writeSucceeded(m: EntityManager, items: Finished[]): Promise<void> {
     const ids: string[] = [];
     const tenants: string[] = [];
     const attempts: number[] = [];
     const requests: string[] = [];
-    const responses: Array<string | null> = [];
+    const responses: string[] = [];
     const statuses: Array<number | null> = [];
     const durations: number[] = [];
     for (const { d, r } of items) {
@@ -615,7 +618,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       tenants.push(d.tenant_id);
       attempts.push(d.attempts + 1);
       requests.push(JSON.stringify(r.request));
-      responses.push(r.response ? JSON.stringify(r.response) : null);
+      responses.push(JSON.stringify(r.response ?? null));
       statuses.push(r.httpStatus ?? null);
       durations.push(Math.round(r.durationMs));
     }
@@ -625,10 +628,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
          UPDATE ${S}.integrations SET failing_since = NULL WHERE id = ANY($8::uuid[]) AND failing_since IS NOT NULL
        )
        INSERT INTO ${S}.attempts (delivery_id, tenant_id, attempt, request, response, http_status, duration_ms)
-       SELECT delivery_id, tenant_id, attempt, request::jsonb, response::jsonb, http_status, duration_ms
-       FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int[], $7::int[])
+       SELECT delivery_id, tenant_id, attempt, request::jsonb, nullif(response::jsonb, 'null'), http_status, duration_ms
+       FROM unnest($1::uuid[], $2::text[], $3::int[], string_to_array($4::text, E'\\n'), string_to_array($5::text, E'\\n'), $6::int[], $7::int[])
          AS x(delivery_id, tenant_id, attempt, request, response, http_status, duration_ms)`,
-      [ids, tenants, attempts, requests, responses, statuses, durations, healthy],
+      [ids, tenants, attempts, requests.join('\n'), responses.join('\n'), statuses, durations, healthy],
     );
     const events = items.flatMap(({ d, integration, r }) => this.outcomeEvents(d, integration, r, 'succeeded')).map((spec) => this.outbox.event(spec));
     await this.outbox.addWith(m, {
