@@ -14,6 +14,9 @@
  *    request was due (so a generator falling behind does not hide the wait).
  * 3. Floor: the bare nearest-neighbour SQL of the check, at the same rate and points, straight to
  *    PostgreSQL. Prints p50/p99 and the ratio HTTP/SQL.
+ * Before the checks, the service reads the tenant's in-process index (as its first check would start
+ * it): the time, the bytes it holds and the service's RSS before and after (after a GC). After them, the
+ * index lookup alone at the same points, in the service process: CPU per lookup.
  * The service runs in a child process of its own (as in production), so the load generator does not
  * share its event loop. It uses a database and vhost of its own (createTestInfra) and drops them at the end.
  *
@@ -35,6 +38,7 @@ import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
 import { Pool } from 'pg';
 import { AppModule, SERVICE } from '../services/viability/src/app.module';
+import { InventoryIndexes } from '../services/viability/src/check/inventory-indexes.service';
 import { ViabilityConfig } from '../services/viability/src/config/viability.config';
 
 const BOXES = Number(process.argv[2] ?? 1_000_000);
@@ -118,8 +122,23 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
   profiler?.connect();
   const inspect = (method: string) =>
     new Promise<{ profile?: object }>((resolve, reject) => profiler!.post(method, (err, r) => (err ? reject(err) : resolve(r as { profile?: object }))));
-  process.on('message', (m: string) => {
-    if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
+  const indexes = app.get(InventoryIndexes);
+  const rss = () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    return process.memoryUsage().rss;
+  };
+  process.on('message', (m: string | { index: string } | { lookups: string; points: Array<{ lat: number; lng: number }> }) => {
+    if (typeof m === 'object' && 'index' in m) {
+      const before = rss();
+      void indexes.ready(m.index).then((stats) => process.send!({ indexed: { ...stats, rssBefore: before, rssAfter: rss() } }));
+    } else if (typeof m === 'object') {
+      const index = indexes.get(m.lookups)!;
+      const c0 = process.cpuUsage();
+      let found = 0;
+      for (const p of m.points) found += index.near(p.lat, p.lng, 150, false)!.inRange.length;
+      const c = process.cpuUsage(c0);
+      process.send!({ looked: { cpuMs: (c.user + c.system) / 1_000, found } });
+    } else if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
     else if (m === 'profile-start') void inspect('Profiler.enable').then(() => inspect('Profiler.start')).then(() => process.send!({ profiling: true }));
     else if (m === 'profile-stop') {
       void inspect('Profiler.stop').then(({ profile }) => {
@@ -128,6 +147,19 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
         process.send!({ profiling: false, file });
       });
     } else void app.close().then(() => process.exit(0));
+  });
+}
+
+/** Asks the service process something; resolves with the first answer that has `key`. */
+function ask<T>(child: ChildProcess, message: object, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: Record<string, T>) => {
+      if (!(key in m)) return;
+      child.off('message', on);
+      resolve(m[key]!);
+    };
+    child.on('message', on);
+    child.send(message);
   });
 }
 
@@ -201,7 +233,7 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function startService(databaseUrl: string, amqpUrl: string): Promise<{ child: ChildProcess; url: string }> {
   if (process.env.BENCH_CPU_PROFILE) mkdirSync(process.env.BENCH_CPU_PROFILE, { recursive: true });
-  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register'] });
+  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', '--expose-gc'] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('exit', (code) => reject(new Error(`the service exited (${code})`)));
@@ -234,6 +266,10 @@ async function main(): Promise<void> {
     out(`import: ${imported.inserted.toLocaleString('en')} boxes in ${importS.toFixed(1)} s (${Math.round(imported.inserted / importS).toLocaleString('en')} rows/s), ${imported.errorCount} errors`);
     // Vacuumed as a settled inventory is, so autovacuum does not take the 1M fresh rows on during the checks.
     await pool.query('VACUUM (ANALYZE) viability.boxes');
+
+    const indexed = await ask<{ boxes: number; bytes: number; ms: number; rssBefore: number; rssAfter: number }>(service.child, { index: tenant.id }, 'indexed');
+    const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
+    out(`in-process index: ${indexed.boxes.toLocaleString('en')} boxes read in ${(indexed.ms / 1_000).toFixed(1)} s, ${mb(indexed.bytes)} held; service RSS ${mb(indexed.rssBefore)} -> ${mb(indexed.rssAfter)}`);
 
     const r = rng(7);
     const points = Array.from({ length: RATE * SECONDS }, () => ({ lat: AREA.lat + r() * AREA.span, lng: AREA.lng + r() * AREA.span }));
@@ -281,6 +317,7 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < 200; i++) await knn(i);
     const bare = await metered(service.child, pool, () => steady(knn));
+    const looked = await ask<{ cpuMs: number; found: number }>(service.child, { lookups: tenant.id, points }, 'looked');
     out(`load average after: ${load()}`);
     const [{ n: checks }] = (await pool.query('SELECT count(*)::int AS n FROM viability.checks')).rows as Array<{ n: number }>;
 
@@ -295,6 +332,7 @@ async function main(): Promise<void> {
     // The load generator shares the machine: what it costs is CPU the service and PostgreSQL did not get.
     out(`load generator:  CPU per request ${(http.generatorMs / http.lat.length).toFixed(3)} ms (HTTP), ${(bare.generatorMs / bare.lat.length).toFixed(3)} ms (SQL); sends behind schedule at worst ${ms(http.late)} (HTTP), ${ms(bare.late)} (SQL)`);
     out(`PostgreSQL commits per check: POST /viability ${(http.commits / http.lat.length).toFixed(2)}, bare KNN SQL ${(bare.commits / bare.lat.length).toFixed(2)}`);
+    out(`index lookup alone (in the service process, same points): ${((1_000 * looked.cpuMs) / points.length).toFixed(1)} µs CPU per lookup, ${(looked.found / points.length).toFixed(1)} boxes in range on average`);
     out(`ratio HTTP/SQL:  p50 ${(pct(http.lat, 50) / pct(bare.lat, 50)).toFixed(1)}×, p99 ${(pct(http.lat, 99) / pct(bare.lat, 99)).toFixed(1)}×; target p99 < 10 ms: ${pct(http.lat, 99) < 10 ? 'met' : 'NOT met'}`);
   } finally {
     await pool.end();

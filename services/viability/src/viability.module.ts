@@ -4,6 +4,7 @@ import { CheckConsumer } from './check/check.consumer';
 import { CheckController } from './check/check.controller';
 import { CheckRecordsService } from './check/check-records.service';
 import { ChecksService } from './check/checks.service';
+import { InventoryIndexes } from './check/inventory-indexes.service';
 import { ViabilityService } from './check/viability.service';
 import { FindmeController } from './findme/findme.controller';
 import { FindmeService } from './findme/findme.service';
@@ -17,6 +18,8 @@ import { StreamImportHook } from './inventory/stream-import.hook';
 @Module({
   imports: [SealedColumns.forFeature({ table: 'viability.settings', key: 'tenant_id', columns: { sms_template_sealed: (r) => `${r.tenant_id}:sms` } })],
   controllers: [CheckController, InventoryController, SettingsController, FindmeController, SmsPresetsController],
-  providers: [ViabilityService, ChecksService, CheckRecordsService, InventoryService, GeocoderService, FindmeService, CheckConsumer, StreamImportHook],
+  providers: [InventoryIndexes, ViabilityService, ChecksService, CheckRecordsService, InventoryService, GeocoderService, FindmeService, CheckConsumer, StreamImportHook],
+  // The upstream sync writes the inventory too: through the same InventoryService, whose changes reach this process's indexes.
+  exports: [InventoryService, InventoryIndexes],
 })
 export class ViabilityModule {}

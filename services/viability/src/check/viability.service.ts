@@ -4,23 +4,11 @@ import { SERVICE_CONFIG } from '@elo/platform';
 import { Pool } from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
+import { boxInRange, IN_RANGE_LIMIT, MORE_LIMIT, POLES_LIMIT, type BoxesNear, type BoxInRange, type BoxStatus, type NearPole } from './boxes-near';
+import { InventoryIndexes } from './inventory-indexes.service';
 
-export type BoxStatus = 'in_project' | 'not_deployed' | 'deployed' | 'certified';
 export type Outcome = 'viable' | 'not_viable' | 'not_found';
-
-export interface BoxInRange {
-  id: string;
-  externalId: string;
-  name: string;
-  status: BoxStatus;
-  freePorts: number;
-  distanceMeters: number;
-  pole?: string | null;
-  refusedBecause?: 'full' | 'in_project' | 'not_deployed';
-  /** Where the box stands (a map of the boxes around the point). */
-  lat: number;
-  lng: number;
-}
+export type { BoxInRange, BoxStatus } from './boxes-near';
 
 export interface CheckResult {
   status: Outcome;
@@ -78,28 +66,11 @@ interface CheckRow extends BoxRow {
   pole_d?: number | null;
 }
 
-function toBox(r: BoxRow): BoxInRange {
-  const b: BoxInRange = {
-    id: r.id,
-    externalId: r.external_id,
-    name: r.name,
-    status: r.status,
-    freePorts: Math.max(0, Number(r.free_ports)),
-    distanceMeters: Math.round(Number(r.d) * 10) / 10,
-    pole: r.pole_external_id,
-    lat: Number(r.lat),
-    lng: Number(r.lng),
-  };
-  if (r.status === 'in_project' || r.status === 'not_deployed') b.refusedBecause = r.status;
-  else if (b.freePorts < 1) b.refusedBecause = 'full';
-  return b;
-}
+const toBox = (r: BoxRow): BoxInRange =>
+  boxInRange(r.id, r.external_id, r.name, r.status, Number(r.free_ports), Number(r.d), r.pole_external_id, Number(r.lat), Number(r.lng));
 
 /** How long a replica reuses a tenant's settings for checks. */
 const SETTINGS_TTL_MS = 5_000;
-
-/** Boxes in range listed in an answer (nearest first). */
-const IN_RANGE_LIMIT = 50;
 
 /** The point checked, computed once for each point of a group (OFFSET 0 keeps it from being inlined into every use). */
 const POINT = 'pt.point';
@@ -131,11 +102,11 @@ const checkSql = (pole: boolean) => `
      WHERE (SELECT count(*) FROM in_range) = ${IN_RANGE_LIMIT}
        AND NOT EXISTS (SELECT 1 FROM in_range WHERE status IN ('deployed', 'certified') AND free_ports > 0)
        AND tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m) AND ${ELIGIBLE}
-     ORDER BY location <-> ${POINT} LIMIT 10
+     ORDER BY location <-> ${POINT} LIMIT ${MORE_LIMIT}
   )${pole ? `, near_poles AS (
     SELECT id, external_id, name, location, ST_Distance(location, ${POINT}) AS d FROM viability.poles
      WHERE tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m)
-     ORDER BY location <-> ${POINT} LIMIT 10
+     ORDER BY location <-> ${POINT} LIMIT ${POLES_LIMIT}
   )` : ''}
   SELECT 'in' AS part, row_number() OVER () AS n, i.*, NULL::uuid AS pole_id, NULL AS pole_external, NULL AS pole_name, NULL::float8 AS pole_d
     FROM in_range i
@@ -182,6 +153,32 @@ interface Point {
 const groupParams = (points: Point[]) => [points.map((p) => p.tenantId), points.map((p) => p.lng), points.map((p) => p.lat), points.map((p) => p.maxDropMeters)];
 
 /**
+ * The answer from what was found near the point. Radius mode: the nearest eligible box. Pole mode: the
+ * first pole (nearest first) with an eligible box within the drop distance of it, and that box.
+ */
+export function answer(s: Pick<TenantSettings, 'mode' | 'maxDropMeters'>, near: BoxesNear): CheckResult {
+  const eligible = near.inRange.filter((b) => !b.refusedBecause).concat(near.more);
+  const refused = near.inRange.filter((b) => b.refusedBecause);
+  const base = { mode: s.mode, maxDropMeters: s.maxDropMeters, refused };
+  if (s.mode === 'pole') {
+    const p = near.poles.find((x): x is NearPole & { box: BoxInRange } => x.box !== undefined);
+    if (p) {
+      const box = p.box;
+      return {
+        ...base,
+        status: 'viable',
+        box,
+        pole: { id: p.id, externalId: p.externalId, name: p.name, distanceMeters: Math.round(p.distance * 10) / 10, boxDistanceMeters: box.distanceMeters },
+        alternatives: eligible.filter((b) => b.id !== box.id),
+      };
+    }
+    return { ...base, status: near.inRange.length || near.poles.length ? 'not_viable' : 'not_found', alternatives: [] };
+  }
+  if (eligible[0]) return { ...base, status: 'viable', box: eligible[0], alternatives: eligible.slice(1) };
+  return { ...base, status: near.inRange.length ? 'not_viable' : 'not_found', alternatives: [] };
+}
+
+/**
  * "Can we serve this point?" from the tenant's inventory. Eligible: a deployed or certified box with a
  * free port within the drop distance. Radius mode takes the nearest eligible box; pole mode the
  * nearest pole that has an eligible box within the drop distance of it. KNN on the GiST indexes.
@@ -203,7 +200,11 @@ export class ViabilityService implements OnModuleDestroy {
    */
   private readonly groups: Record<TenantSettings['mode'], Groups<Point, CheckRow[]>>;
 
-  constructor(@Inject(SERVICE_CONFIG) config: ViabilityConfig) {
+  constructor(
+    @Inject(SERVICE_CONFIG) config: ViabilityConfig,
+    private readonly indexes: InventoryIndexes,
+  ) {
+    indexes.onSettingsChanged((tenantId) => (tenantId ? this.forget(tenantId) : this.cache.clear()));
     this.pool = new Pool({ connectionString: config.DATABASE_URL, max: CHECK_LANES, options: '-c plan_cache_mode=force_generic_plan' });
     // An idle connection that breaks is dropped by the pool; the next check opens another.
     this.pool.on('error', () => undefined);
@@ -223,8 +224,8 @@ export class ViabilityService implements OnModuleDestroy {
 
   /**
    * Settings as the check reads them, kept a few seconds: one query fewer on the hot path. A change
-   * is seen at once on the replica that took it (see {@link forget}), within {@link SETTINGS_TTL_MS}
-   * on the others.
+   * is seen at once on the replica that took it (see {@link forget}), on the others when its
+   * notification arrives (see InventoryIndexes), and within {@link SETTINGS_TTL_MS} even without it.
    */
   private readonly cache = new Map<string, { at: number; value: TenantSettings }>();
 
@@ -263,44 +264,32 @@ export class ViabilityService implements OnModuleDestroy {
   }
 
   /**
-   * One statement, shared with the checks asked meanwhile: the boxes in range (nearest first), the eligible ones behind them
-   * when all of the first {@link IN_RANGE_LIMIT} are refused, and in pole mode the poles near with the
-   * nearest eligible box of each. The one-time filters make the parts not needed cost nothing.
+   * From the tenant's in-process index when it has a current one (see InventoryIndexes), else from
+   * PostgreSQL ({@link nearBySql}); both find the same boxes and poles, answered alike.
    */
   async check(m: EntityManager, tenantId: string, lat: number, lng: number): Promise<CheckResult> {
     const s = await this.checkSettings(m, tenantId);
+    const near = this.indexes.get(tenantId)?.near(lat, lng, s.maxDropMeters, s.mode === 'pole');
+    return answer(s, near ?? (await this.nearBySql(m, tenantId, lat, lng, s)));
+  }
+
+  /**
+   * The check statement: one statement, shared with the checks asked meanwhile, finds the boxes in
+   * range (nearest first), the eligible ones behind them when all of the first {@link IN_RANGE_LIMIT}
+   * are refused, and in pole mode the poles near with the nearest eligible box of each. The one-time
+   * filters make the parts not needed cost nothing.
+   */
+  async nearBySql(m: EntityManager, tenantId: string, lat: number, lng: number, s: Pick<TenantSettings, 'mode' | 'maxDropMeters'>): Promise<BoxesNear> {
     const point = { tenantId, lng, lat, maxDropMeters: s.maxDropMeters };
     // In a transaction (the bus's, with its inbox row) the check joins it, a group of one.
     const rows: CheckRow[] = m.queryRunner ? inOrder(await m.query(CHECK_SQL[s.mode], groupParams([point]))) : await this.groups[s.mode].submit(point);
-    const inRange: BoxInRange[] = [];
-    const eligible: BoxInRange[] = [];
-    const poles: CheckRow[] = [];
+    const near: BoxesNear = { inRange: [], more: [], poles: [] };
     for (const r of rows) {
-      if (r.part === 'in') inRange.push(toBox(r));
-      else if (r.part === 'more') eligible.push(toBox(r));
-      else poles.push(r);
+      if (r.part === 'in') near.inRange.push(toBox(r));
+      else if (r.part === 'more') near.more.push(toBox(r));
+      else near.poles.push({ id: r.pole_id!, externalId: r.pole_external!, name: r.pole_name!, distance: Number(r.pole_d), ...(r.id !== null ? { box: toBox(r) } : {}) });
     }
-    eligible.unshift(...inRange.filter((b) => !b.refusedBecause));
-    const refused = inRange.filter((b) => b.refusedBecause);
-    const base = { mode: s.mode, maxDropMeters: s.maxDropMeters, refused };
-
-    if (s.mode === 'pole') {
-      const p = poles.find((r) => r.id !== null);
-      if (p) {
-        const box = toBox(p);
-        return {
-          ...base,
-          status: 'viable',
-          box,
-          pole: { id: p.pole_id!, externalId: p.pole_external!, name: p.pole_name!, distanceMeters: Math.round(Number(p.pole_d) * 10) / 10, boxDistanceMeters: box.distanceMeters },
-          alternatives: eligible.filter((b) => b.id !== box.id),
-        };
-      }
-      return { ...base, status: inRange.length || poles.length ? 'not_viable' : 'not_found', alternatives: [] };
-    }
-
-    if (eligible[0]) return { ...base, status: 'viable', box: eligible[0], alternatives: eligible.slice(1) };
-    return { ...base, status: inRange.length ? 'not_viable' : 'not_found', alternatives: [] };
+    return near;
   }
 
   reply(result: CheckResult, settings: TenantSettings): string {

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { parse } from 'csv-parse';
 import type { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
+import { InventoryIndexes } from '../check/inventory-indexes.service';
 import { GeoJsonStreamError, geojsonFeatures } from './geojson-stream';
 import { featureToRow, toRow, type InventoryKind, type InventoryRow } from './inventory-parser';
 
@@ -21,7 +22,11 @@ const CHUNK = 5_000;
 /** Upserts inventory rows by external id, in chunks, each chunk one statement. */
 @Injectable()
 export class InventoryService {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    /** This process's indexes, told of each chunk once it committed (others hear of it by NOTIFY; the command line has none). */
+    @Optional() private readonly indexes?: InventoryIndexes,
+  ) {}
 
   /**
    * Streams a CSV (header row = line 1) into the inventory, 5,000 rows a statement, so a file of any
@@ -133,7 +138,7 @@ export class InventoryService {
                SELECT count(*) FILTER (WHERE ins)::int AS inserted, count(*) FILTER (WHERE NOT ins)::int AS updated FROM up`,
               [tenantId, ...common],
             ];
-      const [r]: Array<{ inserted: number; updated: number }> = await this.ds.query(sql, params);
+      const [r]: Array<{ inserted: number; updated: number }> = await this.ds.query(sql, params).finally(() => this.indexes?.changed(tenantId));
       inserted += r?.inserted ?? 0;
       updated += r?.updated ?? 0;
     }

@@ -6,6 +6,7 @@ import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type QueryRunner } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
 import { toRow, type InventoryKind, type InventoryRow } from '../inventory/inventory-parser';
+import { InventoryIndexes } from '../check/inventory-indexes.service';
 import { InventoryService } from '../inventory/inventory.service';
 
 const log = createLogger('viability').child({ component: 'upstream-sync' });
@@ -87,6 +88,7 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
     private readonly egress: HttpEgress,
     private readonly box: SecretBox,
     private readonly inventory: InventoryService,
+    private readonly indexes: InventoryIndexes,
     @Inject(SERVICE_CONFIG) private readonly config: ViabilityConfig,
   ) {}
 
@@ -226,7 +228,7 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
                    WHERE tenant_id = $1 AND updated_at < $2 AND NOT (external_id = ANY($3::text[])) RETURNING 1)
        SELECT count(*)::int AS n FROM d`,
       [tenantId, since, [...keep]],
-    );
+    ).finally(() => this.indexes.changed(tenantId));
     return r?.n ?? 0;
   }
 

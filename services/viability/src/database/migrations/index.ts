@@ -7,6 +7,7 @@ import { UpstreamSync1764100250000 } from './1764100250000-UpstreamSync';
 import { ChatChannels1764100300000 } from './1764100300000-ChatChannels';
 import { UpstreamPrune1764100350000 } from './1764100350000-UpstreamPrune';
 import { RecordCompression1764100400000 } from './1764100400000-RecordCompression';
+import { InventoryVersions1765200000000 } from './1765200000000-InventoryVersions';
 
 /** Every migration of the `viability` schema, in order. */
-export const migrations = [Init1763800000000, Inventory1764100000000, GeocodeCache1764100100000, Findme1764100200000, UpstreamSync1764100250000, ChatChannels1764100300000, UpstreamPrune1764100350000, RecordCompression1764100400000, leanerMessagingIndexes('viability')];
+export const migrations = [Init1763800000000, Inventory1764100000000, GeocodeCache1764100100000, Findme1764100200000, UpstreamSync1764100250000, ChatChannels1764100300000, UpstreamPrune1764100350000, RecordCompression1764100400000, leanerMessagingIndexes('viability'), InventoryVersions1765200000000];

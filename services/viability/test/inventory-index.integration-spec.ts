@@ -1,0 +1,206 @@
+import type { INestApplication } from '@nestjs/common';
+import { BusConnection } from '@elo/messaging';
+import { buildServiceApp, loadConfig } from '@elo/platform';
+import { callApi, createTestInfra, expectEventually, withAdminClient, type TestInfra } from '@elo/testing';
+import { DataSource } from 'typeorm';
+import { AppModule, SERVICE } from '../src/app.module';
+import type { BoxInRange } from '../src/check/boxes-near';
+import { sphereDistance, spheroidDistance } from '../src/check/geodesy';
+import { InventoryIndexes } from '../src/check/inventory-indexes.service';
+import { answer, ViabilityService, type CheckResult, type TenantSettings } from '../src/check/viability.service';
+import { ViabilityConfig } from '../src/config/viability.config';
+
+const ADMIN = 'i'.repeat(40);
+const HOME = { lat: -22.9068, lng: -43.1729 };
+/** The area the random inventory covers: about 1.5 × 1.5 km. */
+const SPAN = 0.014;
+
+/** A deterministic pseudo-random sequence. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1_664_525 + 1_013_904_223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/**
+ * Answers from the in-process index are the answers PostgreSQL gives, and every replica's index follows
+ * the inventory: two replicas of the service on one database.
+ */
+describe('viability: the in-process inventory index', () => {
+  let infra: TestInfra;
+  const apps: INestApplication[] = [];
+  const urls: string[] = [];
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('viability-index');
+    const config = loadConfig(ViabilityConfig, {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 6).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+    });
+    for (let i = 0; i < 2; i++) {
+      const app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
+      await app.listen(0, '127.0.0.1');
+      await app.get(BusConnection).waitReady(15_000);
+      apps.push(app);
+      urls.push(await app.getUrl());
+    }
+    ds = apps[0]!.get(DataSource);
+  });
+
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await infra?.cleanup();
+  });
+
+  const call = <T = Record<string, unknown>>(replica: number, method: string, path: string, key: string, body?: unknown, type?: string) =>
+    callApi<T>(urls[replica]!, method, path, key, body, type ? { 'content-type': type } : {});
+
+  async function tenant(): Promise<{ id: string; key: string }> {
+    const t = (await call<{ id: string }>(0, 'POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const k = (await call<{ key: string }>(0, 'POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body;
+    return { id: t.id, key: k.key };
+  }
+
+  /** The point `meters` from `from` toward `azimuthDeg`, by PostGIS on the spheroid. */
+  async function at(meters: number, azimuthDeg: number, from = HOME): Promise<{ lat: number; lng: number }> {
+    const [r] = await ds.query(
+      'SELECT ST_Y(p::geometry) AS lat, ST_X(p::geometry) AS lng FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, radians($4)) AS p) x',
+      [from.lng, from.lat, meters, azimuthDeg],
+    );
+    return { lat: Number(r.lat), lng: Number(r.lng) };
+  }
+
+  const indexes = (replica: number) => apps[replica]!.get(InventoryIndexes);
+  const viability = (replica: number) => apps[replica]!.get(ViabilityService);
+  const header = 'external_id,name,lat,lng,status,port_capacity,ports_in_use,pole_external_id';
+  // Names and pole references beyond ASCII: the index keeps them as UTF-8 bytes.
+  const boxRow = (id: string, p: { lat: number; lng: number }, status: string, cap: number, used: number, pole = '') => `${id},Caixa ${id} São João 📦,${p.lat},${p.lng},${status},${cap},${used},${pole}`;
+
+  /** An answer with distances rounded to the metre: the index and PostGIS agree to the micrometre, so 0.1 m roundings can differ at a .x5. */
+  const comparable = (r: CheckResult) => {
+    const box = (b: BoxInRange) => ({ ...b, distanceMeters: Math.round(b.distanceMeters) });
+    return {
+      ...r,
+      ...(r.box ? { box: box(r.box) } : {}),
+      ...(r.pole ? { pole: { ...r.pole, distanceMeters: Math.round(r.pole.distanceMeters), boxDistanceMeters: Math.round(r.pole.boxDistanceMeters) } } : {}),
+      alternatives: r.alternatives.map(box),
+      refused: r.refused.map(box),
+    };
+  };
+
+  it('measures distances as PostGIS does on geography (spheroid for ST_Distance, sphere for <->)', async () => {
+    const r = rng(3);
+    const pairs = Array.from({ length: 2_000 }, () => [-55 + r() * 60, -75 + r() * 45, r() * 500, r() * 360] as const);
+    const rows: Array<{ lat: number; lng: number; lat2: number; lng2: number; d: number; s: number }> = await ds.query(
+      `SELECT lat, lng, ST_Y(q::geometry) AS lat2, ST_X(q::geometry) AS lng2, ST_Distance(p, q) AS d, p <-> q AS s
+         FROM (SELECT lat, lng, ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography AS p,
+                      ST_Project(ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography, m, radians(az)) AS q
+                 FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) AS u(lat, lng, m, az)) x`,
+      [pairs.map((p) => p[0]), pairs.map((p) => p[1]), pairs.map((p) => p[2]), pairs.map((p) => p[3])],
+    );
+    let spheroid = 0;
+    let sphere = 0;
+    for (const x of rows) {
+      spheroid = Math.max(spheroid, Math.abs(spheroidDistance(x.lat, x.lng, x.lat2, x.lng2) - x.d));
+      sphere = Math.max(sphere, Math.abs(sphereDistance(x.lat, x.lng, x.lat2, x.lng2) - x.s));
+    }
+    expect(spheroid).toBeLessThan(1e-5);
+    expect(sphere).toBeLessThan(1e-5);
+  });
+
+  it('answers what PostgreSQL answers, for random points in both modes and every outcome', async () => {
+    const t = await tenant();
+    const r = rng(11);
+    const spot = () => ({ lat: HOME.lat + r() * SPAN, lng: HOME.lng + r() * SPAN });
+    const poles = Array.from({ length: 150 }, (_, i) => ({ id: `P-${i}-poste-ç`, ...spot() }));
+    const rows = Array.from({ length: 1_500 }, (_, i) => {
+      const x = r();
+      const status = x < 0.15 ? 'in_project' : x < 0.25 ? 'not_deployed' : x < 0.6 ? 'deployed' : 'certified';
+      return boxRow(`B-${i}`, spot(), status, 8, r() < 0.3 ? 8 : Math.floor(r() * 8), r() < 0.8 ? poles[Math.floor(r() * poles.length)]!.id : '');
+    });
+    // Behind a full list: 60 full boxes within 20 m of a point, eligible ones at 100 m and 140 m.
+    const crowd = await at(3_000, 0);
+    for (let i = 0; i < 60; i++) rows.push(boxRow(`FULL-${i}`, await at(1 + (i % 20), i * 6, crowd), 'deployed', 8, 8));
+    rows.push(boxRow('BEHIND-1', await at(100, 45, crowd), 'certified', 8, 1), boxRow('BEHIND-2', await at(140, 200, crowd), 'deployed', 8, 0));
+    // The drop-distance edge: boxes at 149.9 m and 150.1 m, alone.
+    const edge = await at(6_000, 90);
+    rows.push(boxRow('EDGE-IN', await at(149.9, 10, edge), 'deployed', 8, 0), boxRow('EDGE-OUT', await at(150.1, 100, edge), 'deployed', 8, 0));
+    const poleCsv = ['external_id,name,lat,lng', ...poles.map((p) => `${p.id},Poste ${p.id} à rua,${p.lat},${p.lng}`)].join('\n');
+    expect((await call(0, 'POST', '/inventory/import?kind=poles', t.key, poleCsv, 'text/csv')).body).toMatchObject({ inserted: 150 });
+    expect((await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, ...rows].join('\n'), 'text/csv')).body).toMatchObject({ inserted: rows.length });
+
+    const loaded = await indexes(1).ready(t.id);
+    expect(loaded).toMatchObject({ boxes: rows.length, poles: 150 });
+    const index = indexes(1).get(t.id)!;
+    expect(index).toBeDefined();
+    const points = [...Array.from({ length: 150 }, spot), crowd, edge, await at(5_000, 180)];
+    const seen = new Set<string>();
+    for (const mode of ['radius', 'pole'] as const) {
+      for (const maxDropMeters of [150, 60]) {
+        const s: Pick<TenantSettings, 'mode' | 'maxDropMeters'> = { mode, maxDropMeters };
+        for (const p of points) {
+          const fromIndex = answer(s, index.near(p.lat, p.lng, maxDropMeters, mode === 'pole')!);
+          const fromSql = answer(s, await viability(1).nearBySql(ds.manager, t.id, p.lat, p.lng, s));
+          expect(comparable(fromIndex)).toEqual(comparable(fromSql));
+          seen.add(`${mode}:${fromSql.status}`);
+          for (const b of fromSql.refused) seen.add(`refused:${b.refusedBecause}`);
+        }
+      }
+    }
+    // Every outcome and refusal came up.
+    expect([...seen].sort()).toEqual(
+      ['pole:not_found', 'pole:not_viable', 'pole:viable', 'radius:not_found', 'radius:not_viable', 'radius:viable', 'refused:full', 'refused:in_project', 'refused:not_deployed'].sort(),
+    );
+    const behind = answer({ mode: 'radius', maxDropMeters: 150 }, index.near(crowd.lat, crowd.lng, 150, false)!);
+    expect(behind).toMatchObject({ status: 'viable', box: { externalId: 'BEHIND-1' }, alternatives: [{ externalId: 'BEHIND-2' }] });
+    expect(behind.refused).toHaveLength(50);
+    expect(answer({ mode: 'radius', maxDropMeters: 150 }, index.near(edge.lat, edge.lng, 150, false)!)).toMatchObject({ status: 'viable', box: { externalId: 'EDGE-IN' }, alternatives: [] });
+  });
+
+  it("an import or a port taken on one replica reaches the other's index, and a missed notification is caught", async () => {
+    const t = await tenant();
+    const near = await at(40, 30);
+    await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, boxRow('A', near, 'deployed', 8, 7)].join('\n'), 'text/csv');
+    await indexes(1).ready(t.id);
+    const onReplica1 = () => {
+      const index = indexes(1).get(t.id);
+      expect(index).toBeDefined();
+      return answer({ mode: 'radius', maxDropMeters: 150 }, index!.near(HOME.lat, HOME.lng, 150, false)!);
+    };
+    expect(onReplica1()).toMatchObject({ status: 'viable', box: { externalId: 'A', freePorts: 1 } });
+
+    // The last port of A is taken (an import on replica 0): replica 1 drops its index, then reads it again.
+    await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, boxRow('A', near, 'deployed', 8, 8)].join('\n'), 'text/csv');
+    await expectEventually(() => expect(onReplica1()).toMatchObject({ status: 'not_viable', refused: [{ externalId: 'A', refusedBecause: 'full' }] }));
+    // Meanwhile, its checks were answered by PostgreSQL: never the old answer.
+    expect((await call<{ status: string }>(1, 'POST', '/viability', t.key, HOME)).body.status).toBe('not_viable');
+
+    // A new box imported on replica 0.
+    const other = await at(90, 200);
+    await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, boxRow('B', other, 'certified', 16, 2)].join('\n'), 'text/csv');
+    await expectEventually(() => expect(onReplica1()).toMatchObject({ status: 'viable', box: { externalId: 'B', freePorts: 14 } }));
+
+    // Replica 1's LISTEN connection breaks while the inventory changes: it drops what it holds and reads it again.
+    await withAdminClient(infra.databaseUrl, (c) =>
+      c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'viability-inventory' AND datname = current_database()`),
+    );
+    await ds.query(`UPDATE viability.boxes SET ports_in_use = port_capacity WHERE tenant_id = $1 AND external_id = 'B'`, [t.id]);
+    await expectEventually(() => expect(onReplica1()).toMatchObject({ status: 'not_viable' }), { timeoutMs: 15_000 });
+
+    // A change whose notification never came (the version moved, nothing said): the version poll drops the index.
+    const held = indexes(1).get(t.id)!;
+    await ds.query('UPDATE viability.inventory_versions SET version = version + 1 WHERE tenant_id = $1', [t.id]);
+    await expectEventually(() => expect(indexes(1).get(t.id)).not.toBe(held), { timeoutMs: 5_000 });
+  });
+
+  it("the settings a check reads reach the other replica without waiting for its cache to expire", async () => {
+    const t = await tenant();
+    expect((await call<{ maxDropMeters: number }>(1, 'POST', '/viability', t.key, HOME)).body.maxDropMeters).toBe(150);
+    await call(0, 'PUT', '/settings', t.key, { maxDropMeters: 80 });
+    // Replica 1 keeps settings for 5 s without a notification.
+    await expectEventually(async () => expect((await call<{ maxDropMeters: number }>(1, 'POST', '/viability', t.key, HOME)).body.maxDropMeters).toBe(80), { timeoutMs: 3_000 });
+  });
+});
