@@ -292,7 +292,19 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200; i++) await post(i);
     out(`load average before the checks: ${load()}`);
     await profile(service.child, 'profile-start');
+    const counters = async () => {
+      const text = await (await fetch(`${url.origin}/metrics`)).text();
+      // Lines like `elo_viability_checks_total{from="index",service="viability"} 123`.
+      const value = (name: string, label: string) => Number(text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(label))?.split(' ').at(-1) ?? 0);
+      return {
+        index: value('elo_viability_checks_total', 'from="index"'),
+        sql: value('elo_viability_checks_total', 'from="sql"'),
+        loads: value('elo_viability_index_loads_total', 'outcome="loaded"'),
+      };
+    };
+    const c0 = await counters();
     const http = await metered(service.child, pool, () => steady(post));
+    const c1 = await counters();
     const profiled = await profile(service.child, 'profile-stop');
     if (profiled) out(`service CPU profile of the checks: ${profiled}`);
     agent.destroy();
@@ -321,6 +333,7 @@ async function main(): Promise<void> {
     out(`load average after: ${load()}`);
     const [{ n: checks }] = (await pool.query('SELECT count(*)::int AS n FROM viability.checks')).rows as Array<{ n: number }>;
 
+    out(`checks answered by the in-process index: ${c1.index - c0.index}, by the check statement: ${c1.sql - c0.sql}; index reads during the checks: ${c1.loads - c0.loads}`);
     out(`POST /viability: ${http.lat.length} ok, ${http.failed} failed, ${http.achieved.toFixed(0)}/s; p50 ${ms(pct(http.lat, 50))}, p99 ${ms(pct(http.lat, 99))}, max ${ms(http.lat.at(-1) ?? 0)} (${checks} checks recorded)`);
     out(`bare KNN SQL:    ${bare.lat.length} ok, ${bare.failed} failed, ${bare.achieved.toFixed(0)}/s; p50 ${ms(pct(bare.lat, 50))}, p99 ${ms(pct(bare.lat, 99))}, max ${ms(bare.lat.at(-1) ?? 0)}`);
     // Of which system time (the kernel: sockets, wake-ups), beside user time.

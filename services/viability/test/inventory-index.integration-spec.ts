@@ -5,7 +5,7 @@ import { callApi, createTestInfra, expectEventually, withAdminClient, type TestI
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import type { BoxInRange } from '../src/check/boxes-near';
-import { sphereDistance, spheroidDistance } from '../src/check/geodesy';
+import { FromPoint, sphereDistance, spheroidDistance } from '../src/check/geodesy';
 import { InventoryIndexes } from '../src/check/inventory-indexes.service';
 import { answer, ViabilityService, type CheckResult, type TenantSettings } from '../src/check/viability.service';
 import { ViabilityConfig } from '../src/config/viability.config';
@@ -109,6 +109,18 @@ describe('viability: the in-process inventory index', () => {
     }
     expect(spheroid).toBeLessThan(1e-5);
     expect(sphere).toBeLessThan(1e-5);
+    // The per-point form the index uses: the same spheroid distance, and the order of <->.
+    let fromPoint = 0;
+    for (const x of rows) fromPoint = Math.max(fromPoint, Math.abs(new FromPoint(x.lat, x.lng).spheroid(x.lat2, x.lng2) - x.d));
+    expect(fromPoint).toBeLessThan(1e-5);
+    const around: Array<{ i: number; lat: number; lng: number }> = await ds.query(
+      `SELECT i, ST_Y(q::geometry) AS lat, ST_X(q::geometry) AS lng
+         FROM (SELECT i, ST_Project(ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography, 500 * random(), 2 * pi() * random()) AS q FROM generate_series(1, 500) i) x
+        ORDER BY q <-> ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography`,
+      [HOME.lat, HOME.lng],
+    );
+    const from = new FromPoint(HOME.lat, HOME.lng);
+    expect([...around].sort((a, b) => from.sphereOrder(a.lat, a.lng) - from.sphereOrder(b.lat, b.lng)).map((p) => p.i)).toEqual(around.map((p) => p.i));
   });
 
   it('answers what PostgreSQL answers, for random points in both modes and every outcome', async () => {

@@ -1,8 +1,9 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { createLogger } from '@elo/observability';
+import { createLogger, metricsRegistry } from '@elo/observability';
 import { PgListener } from '@elo/persistence';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { Client } from 'pg';
+import { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
 import { STATUSES, TenantInventory, type PackedChunk } from './tenant-inventory';
@@ -56,6 +57,13 @@ export interface LoadStats {
 }
 
 const newSlot = (): Slot => ({ confirmedAt: 0, changedAt: 0, loading: false, latest: 0, generation: 0, usedAt: Date.now() });
+
+const loads = new Counter({
+  name: 'elo_viability_index_loads_total',
+  help: "Reads of a tenant's inventory into the in-process index: loaded, discarded (it changed meanwhile) or failed",
+  labelNames: ['outcome'] as const,
+  registers: [metricsRegistry],
+});
 
 const log = createLogger('viability').child({ component: 'inventory-index' });
 
@@ -173,7 +181,11 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     try {
       const { index, confirmedAt } = await this.read(tenantId);
       // A change announced meanwhile that this snapshot may not have makes this copy old.
-      if (slot.generation !== generation || index.version < slot.latest || !this.listener.connected) return undefined;
+      if (slot.generation !== generation || index.version < slot.latest || !this.listener.connected) {
+        loads.inc({ outcome: 'discarded' });
+        return undefined;
+      }
+      loads.inc({ outcome: 'loaded' });
       slot.index = index;
       slot.confirmedAt = confirmedAt;
       const stats = { boxes: index.boxes.size, poles: index.poles.size, bytes: index.bytes, ms: Math.round(performance.now() - started) };
@@ -181,6 +193,7 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
       return stats;
     } catch (err) {
       // Checks go on asking PostgreSQL; the next try waits as after a change.
+      loads.inc({ outcome: 'failed' });
       slot.changedAt = Date.now();
       log.warn({ tenantId, err: (err as Error).message }, 'inventory index load failed');
       return undefined;
@@ -233,7 +246,7 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
   private async *chunks(client: Client, table: 'boxes' | 'poles', tenantId: string): AsyncGenerator<PackedChunk & { attrs?: Buffer }> {
     const boxes = table === 'boxes';
     const sql = `SELECT count(*)::int AS n, max(external_id) AS last,
-        string_agg(uuid_send(id), ''::bytea) AS ids,
+        string_agg(id::text, '') AS ids,
         string_agg(float8send(ST_Y(g)) || float8send(ST_X(g)), ''::bytea) AS coords,
         string_agg(int4send(octet_length(e)) || int4send(octet_length(nm))${boxes ? ' || int4send(coalesce(octet_length(pl), -1))' : ''}, ''::bytea) AS lengths,
         string_agg(external_id || name${boxes ? " || coalesce(pole_external_id, '')" : ''}, '') AS text
@@ -244,11 +257,10 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     // The first chunk from the start ("> ''" would leave out an empty external id; an OR would keep the index from seeking).
     const first = sql.replace('AND external_id > $2', 'AND $2::text IS NULL');
     for (let after: string | null = null; ; ) {
-      const result: { rows: Array<Omit<PackedChunk, 'text'> & { text: string; last: string | null; attrs?: Buffer }> } = await client.query(after === null ? first : sql, [tenantId, after]);
+      const result: { rows: Array<PackedChunk & { last: string | null; attrs?: Buffer }> } = await client.query(after === null ? first : sql, [tenantId, after]);
       const c = result.rows[0]!;
       if (!c.n) return;
-      // The texts travel as text (half the bytes of bytea's hex); their lengths were measured in UTF-8.
-      yield { ...c, text: Buffer.from(c.text, 'utf8') };
+      yield c;
       if (c.n < CHUNK_ROWS) return;
       after = c.last;
     }

@@ -1,5 +1,5 @@
 import { boxInRange, IN_RANGE_LIMIT, MORE_LIMIT, POLES_LIMIT, type BoxesNear, type BoxInRange, type BoxStatus, type NearPole } from './boxes-near';
-import { sphereDistance, spheroidDistance } from './geodesy';
+import { FromPoint } from './geodesy';
 import { PointGrid } from './point-grid';
 
 /** Box statuses by code (the index keeps one byte a box). */
@@ -13,32 +13,48 @@ const DEPLOYED = 2;
 export interface PackedChunk {
   /** Points in the chunk. */
   n: number;
-  /** 16 bytes a point (uuid_send). */
-  ids: Buffer;
+  /** The ids as text, 36 characters a point. */
+  ids: string;
   /** Latitude and longitude a point, float8 big-endian. */
   coords: Buffer;
   /** The UTF-8 byte length of each text of each point, int4 big-endian; -1 for NULL. */
   lengths: Buffer;
-  /** The texts, UTF-8, one after the other. */
-  text: Buffer;
+  /** The texts, one after the other. */
+  text: string;
+}
+
+/** Characters of a uuid as text. */
+const UUID = 36;
+
+/** UTF-16 code units of `s` from `from` that take `bytes` bytes in UTF-8. */
+function unitsOf(s: string, from: number, bytes: number): number {
+  let i = from;
+  for (let b = 0; b < bytes; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) b += 1;
+    else if (c < 0x800) b += 2;
+    else if (c >= 0xd800 && c < 0xdc00) {
+      b += 4; // a surrogate pair: one character, four bytes
+      i++;
+    } else b += 3;
+  }
+  return i - from;
 }
 
 /**
- * Buffer's own decoder, which `toString('utf8', start, end)` calls after checking its arguments and
- * looking the encoding up: a third of the time of each of the few dozen names an answer decodes.
- */
-type Utf8Slicing = Buffer & { utf8Slice(start: number, end: number): string };
-
-/**
- * Points with ids and texts (external id, name, …), packed: ids as 16 bytes each, the texts of every
- * point one after the other in one UTF-8 buffer with their offsets. A million boxes take about 80 MB
- * this way, against over twice that as JavaScript strings; an answer decodes only the few dozen it lists.
+ * Points with ids and texts (external id, name, …), packed: every id in one string (36 characters
+ * each), every text in another with their offsets, coordinates in typed arrays. An answer takes out
+ * the few dozen it lists with substring, which stays inside the JavaScript engine (decoding them from
+ * a Buffer crossed into C++ for each, twice the time). A million boxes take about 110 MB, a handful of
+ * objects for the GC to walk instead of millions.
  */
 class PackedPoints {
   readonly lat: Float64Array;
   readonly lng: Float64Array;
-  private readonly ids: Buffer;
-  private text: Buffer;
+  private ids = '';
+  private text = '';
+  private idParts: string[] = [];
+  private textParts: string[] = [];
   /** Text k of point i is text[at[t·i + k], at[t·i + k + 1]), t texts a point. */
   private readonly at: Uint32Array;
   /** Text k of point i is NULL (bit k). */
@@ -52,8 +68,6 @@ class PackedPoints {
   ) {
     this.lat = new Float64Array(size);
     this.lng = new Float64Array(size);
-    this.ids = Buffer.alloc(16 * size);
-    this.text = Buffer.allocUnsafe(16 * texts * size + 64);
     this.at = new Uint32Array(texts * size + 1);
     this.nulls = new Uint8Array(size);
   }
@@ -61,17 +75,15 @@ class PackedPoints {
   /** Appends a chunk; answers where its first point went. */
   append(c: PackedChunk): number {
     const first = this.count;
-    if (first + c.n > this.size || c.ids.length !== 16 * c.n || c.coords.length !== 16 * c.n || c.lengths.length !== 4 * this.texts * c.n) {
+    if (first + c.n > this.size || c.ids.length !== UUID * c.n || c.coords.length !== 16 * c.n || c.lengths.length !== 4 * this.texts * c.n) {
       throw new Error('inventory chunk does not match its count');
     }
-    c.ids.copy(this.ids, 16 * first);
-    let end = this.at[this.texts * first]!;
-    if (end + c.text.length > this.text.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(end + c.text.length, 2 * this.text.length));
-      this.text.copy(bigger, 0, 0, end);
-      this.text = bigger;
-    }
-    c.text.copy(this.text, end);
+    this.idParts.push(c.ids);
+    this.textParts.push(c.text);
+    const start = this.at[this.texts * first]!;
+    // Lengths come in UTF-8 bytes; offsets are in the string's UTF-16 units (the same when it is ASCII).
+    const ascii = Buffer.byteLength(c.text, 'utf8') === c.text.length;
+    let end = start;
     for (let j = 0; j < c.n; j++) {
       const i = first + j;
       this.lat[i] = c.coords.readDoubleBE(16 * j);
@@ -79,35 +91,40 @@ class PackedPoints {
       for (let k = 0; k < this.texts; k++) {
         const len = c.lengths.readInt32BE(4 * (this.texts * j + k));
         if (len < 0) this.nulls[i]! |= 1 << k;
-        else end += len;
+        else end += ascii ? len : unitsOf(c.text, end - start, len);
         this.at[this.texts * i + k + 1] = end;
       }
     }
-    if (end !== this.at[this.texts * first]! + c.text.length) throw new Error('inventory chunk texts do not match their lengths');
+    if (end - start !== c.text.length) throw new Error('inventory chunk texts do not match their lengths');
     this.count += c.n;
     return first;
   }
 
-  /** Drops the spare room and indexes the points; call once every point is in. */
+  /** Joins the chunks and indexes the points; call once every point is in. */
   seal(): void {
     if (this.count !== this.size) throw new Error(`inventory read ${this.count} of ${this.size} points`);
-    this.text = Buffer.from(this.text.subarray(0, this.at[this.texts * this.size]));
+    // Array join builds flat strings: substring then copies or slices, never walks a tree of pieces.
+    this.ids = this.idParts.join('');
+    this.text = this.textParts.join('');
+    this.idParts = [];
+    this.textParts = [];
     this.grid = new PointGrid(this.lat, this.lng);
   }
 
   id(i: number): string {
-    const h = this.ids.toString('hex', 16 * i, 16 * i + 16);
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    return this.ids.substring(UUID * i, UUID * i + UUID);
   }
 
   /** Text k of point i (0 the external id, 1 the name). */
   textOf(i: number, k: number): string | null {
     if (this.nulls[i]! & (1 << k)) return null;
-    return (this.text as Utf8Slicing).utf8Slice(this.at[this.texts * i + k]!, this.at[this.texts * i + k + 1]!);
+    return this.text.substring(this.at[this.texts * i + k]!, this.at[this.texts * i + k + 1]!);
   }
 
   get bytes(): number {
-    return this.lat.byteLength * 2 + this.ids.length + this.text.length + this.at.byteLength + this.nulls.byteLength + (this.grid?.bytes ?? 0);
+    // A string takes a byte a character while every character fits in one, else two.
+    const chars = (s: string) => (/[\u0100-\uffff]/.test(s) ? 2 : 1) * s.length;
+    return this.lat.byteLength * 2 + chars(this.ids) + chars(this.text) + this.at.byteLength + this.nulls.byteLength + (this.grid?.bytes ?? 0);
   }
 }
 
@@ -115,7 +132,7 @@ interface Found {
   i: number;
   /** spheroid distance (what is reported and compared with the drop distance) */
   d: number;
-  /** sphere distance (the KNN order) */
+  /** orders as the sphere distance does (the KNN order) */
   s: number;
 }
 
@@ -194,12 +211,13 @@ export class TenantInventory {
   /** Points of `points` within `meters` of (lat, lng), nearest first; undefined where the grid cannot answer. */
   private within(points: PackedPoints, lat: number, lng: number, meters: number, keep?: (i: number) => boolean): Found[] | undefined {
     const found: Found[] = [];
+    const from = new FromPoint(lat, lng);
     const answered = points.grid!.around(lat, lng, meters, (i) => {
       if (keep && !keep(i)) return;
       const plat = points.lat[i]!;
       const plng = points.lng[i]!;
-      const d = spheroidDistance(lat, lng, plat, plng);
-      if (d <= meters) found.push({ i, d, s: sphereDistance(lat, lng, plat, plng) });
+      const d = from.spheroid(plat, plng);
+      if (d <= meters) found.push({ i, d, s: from.sphereOrder(plat, plng) });
     });
     return answered ? found.sort(nearestFirst) : undefined;
   }

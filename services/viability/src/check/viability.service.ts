@@ -1,6 +1,8 @@
 import { Groups } from '@elo/persistence';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { metricsRegistry } from '@elo/observability';
 import { SERVICE_CONFIG } from '@elo/platform';
+import { Counter } from 'prom-client';
 import { Pool } from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
@@ -152,6 +154,14 @@ interface Point {
 /** The group statement's parameters (see checkSql). */
 const groupParams = (points: Point[]) => [points.map((p) => p.tenantId), points.map((p) => p.lng), points.map((p) => p.lat), points.map((p) => p.maxDropMeters)];
 
+/** Where checks were answered from: the in-process index, or PostgreSQL (no current copy yet, or a point it cannot answer). */
+const checksFrom = new Counter({
+  name: 'elo_viability_checks_total',
+  help: 'Viability checks by what answered them: the in-process index or the check statement',
+  labelNames: ['from'] as const,
+  registers: [metricsRegistry],
+});
+
 /**
  * The answer from what was found near the point. Radius mode: the nearest eligible box. Pole mode: the
  * first pole (nearest first) with an eligible box within the drop distance of it, and that box.
@@ -270,6 +280,7 @@ export class ViabilityService implements OnModuleDestroy {
   async check(m: EntityManager, tenantId: string, lat: number, lng: number): Promise<CheckResult> {
     const s = await this.checkSettings(m, tenantId);
     const near = this.indexes.get(tenantId)?.near(lat, lng, s.maxDropMeters, s.mode === 'pole');
+    checksFrom.inc({ from: near ? 'index' : 'sql' });
     return answer(s, near ?? (await this.nearBySql(m, tenantId, lat, lng, s)));
   }
 
