@@ -18,7 +18,7 @@ import { nextDelaySeconds } from './retry-policy';
 export const DELIVERIES_CHANNEL = 'dispatcher_deliveries';
 const S = '"dispatcher"';
 /** A claimed delivery is not claimed again before this lease runs out (a crashed worker's deliveries come back). */
-export const LEASE_SECONDS = 300;
+const LEASE_SECONDS = 300;
 const PERMANENT = new Set(['template', 'blocked', 'invalid']);
 /** Successes written together at most. */
 const MAX_GROUP = 400;
@@ -26,13 +26,6 @@ const MAX_GROUP = 400;
 const MAX_WRITERS = 2;
 /** Successes sent and not yet written past which the worker stops claiming (the database is slow or away). */
 const MAX_UNWRITTEN = 4_000;
-/**
- * Deliveries taken at birth wait in this replica for no more than about this long at its current pace
- * (each integration at its own): a crash leaves that much work for the leases to bring back.
- */
-const READY_SECONDS = 30;
-/** A hand-off whose transaction has neither committed nor been seen again by then stops counting (it rolled back). */
-const HAND_OFF_TTL_MS = 10_000;
 
 type PublishSpecs = Array<Parameters<Outbox['publish']>[1]>;
 
@@ -40,55 +33,6 @@ interface Finished {
   d: DeliveryRow;
   integration: IntegrationRow;
   r: SendResult;
-}
-
-/**
- * Deliveries the consumer takes at birth for this replica, counted against its capacity until their
- * transaction commits (`DeliveryWorker.handOver`) or, rolled back, until HAND_OFF_TTL_MS has passed.
- */
-export class HandOff {
-  readonly at = Date.now();
-  readonly byIntegration = new Map<string, number>();
-  total = 0;
-}
-
-interface Ready extends DeliveryRowWithIntegration {
-  /** When it was claimed (its lease started). */
-  at: number;
-}
-
-export type DeliveryRowWithIntegration = DeliveryRow & { integration: IntegrationRow };
-
-/** First in, first out, each take O(1) (Array.shift moves every element left). */
-class Fifo<T> {
-  private items: Array<T | undefined> = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  peek(): T {
-    return this.items[this.head]!;
-  }
-
-  take(): T {
-    const item = this.items[this.head]!;
-    this.items[this.head++] = undefined;
-    if (this.head >= 1_024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  all(): T[] {
-    return this.items.slice(this.head) as T[];
-  }
 }
 
 export interface DeliveryRow {
@@ -113,18 +57,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly perIntegration: number;
   private readonly pollMs: number;
   private readonly inFlightByIntegration = new Map<string, number>();
-  /** Deliveries taken at birth (claimed, leased) waiting for a slot, per integration, oldest first. */
-  private readonly ready = new Map<string, Fifo<Ready>>();
-  private readyCount = 0;
-  /** Hand-offs not yet committed, and what they count per integration. */
-  private readonly handOffs = new Set<HandOff>();
-  private readonly handingByIntegration = new Map<string, number>();
-  private handing = 0;
-  /** Recent request duration per integration (ms, moving average): how fast its deliveries free their slots. */
-  private readonly latency = new Map<string, number>();
-  /** Deliveries started per second lately (counted over windows of at least a second). */
-  private startRate = 0;
-  private window = { at: Date.now(), started: 0 };
   private readonly buckets = new Map<string, { tokens: number; at: number; rate: number }>();
   private inFlight = 0;
   private stopped = false;
@@ -160,11 +92,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     clearTimeout(this.wakeTimer);
     this.wake?.();
     await this.loop;
-    // Taken at birth and never started: due again now, for any replica, rather than after their lease.
-    const unsent = [...this.ready.values()].flatMap((q) => q.all().map((d) => d.id));
-    this.ready.clear();
-    this.readyCount = 0;
-    if (unsent.length) await this.release(unsent, 0).catch((err: Error) => this.logger.warn({ err: err.message }, 'releasing unsent deliveries failed; they come back after their lease'));
     await Promise.allSettled([...this.running]);
     await Promise.allSettled([...this.writes]);
     await this.listener?.end().catch(() => undefined);
@@ -182,8 +109,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let claimed = 0;
-      // Deliveries taken at birth take freed slots first (pumpReady); the claim fills what they cannot
-      // use (their integrations' limits count them as busy), so they never hold other integrations back.
       const free = this.writes.size >= MAX_UNWRITTEN ? 0 : this.concurrency - this.inFlight;
       if (free > 0) {
         try {
@@ -264,124 +189,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }, 5);
   }
 
-  private async release(ids: string[], afterSeconds = this.pollMs / 1000 / 2): Promise<void> {
+  private async release(ids: string[]): Promise<void> {
     await this.ds.query(
       `UPDATE ${S}.deliveries SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = ANY($1::uuid[]) AND status = 'pending'`,
-      [ids, afterSeconds],
+      [ids, this.pollMs / 1000 / 2],
     );
   }
 
-  /** A new hand-off for the consumer's transaction (see takeAtBirth). */
-  openHandOff(): HandOff {
-    const h = new HandOff();
-    this.handOffs.add(h);
-    return h;
-  }
-
-  /**
-   * Whether this replica takes a new delivery of `integration` at birth: the consumer then writes it
-   * already claimed (leased) and hands it over once its transaction has committed, so it is sent
-   * without a claim and its row is written twice (created, closed) instead of three times. It is taken
-   * only while this replica can start it within about READY_SECONDS: all it holds fits in that many
-   * seconds at the pace it starts deliveries (at least four rounds of DISPATCHER_CONCURRENCY), and the
-   * integration's share in that many seconds of its concurrency at its recent request duration (its
-   * timeout until one is known). An integration with a rate limit is taken only into a free slot of its
-   * own, with a token taken now, so its requests keep to the rate. Everything else is written pending,
-   * for the claim of any replica.
-   */
-  takeAtBirth(h: HandOff, integration: IntegrationRow): boolean {
-    if (this.stopped || !integration.enabled || this.writes.size >= MAX_UNWRITTEN) return false;
-    this.expireHandOffs();
-    const held = this.inFlight + this.readyCount + this.handing;
-    if (held >= Math.max(this.concurrency * 4, this.startRate * READY_SECONDS)) return false;
-    const id = integration.id;
-    const mine = (this.inFlightByIntegration.get(id) ?? 0) + (this.ready.get(id)?.length ?? 0) + (this.handingByIntegration.get(id) ?? 0);
-    const limit = this.limitOf(integration);
-    if (integration.delivery.rateLimitPerSecond) {
-      if (mine >= limit || !this.takeToken(integration)) return false;
-    } else {
-      const ms = Math.max(1, this.latency.get(id) ?? integration.delivery.timeoutMs ?? 10_000);
-      if (mine >= limit * Math.max(1, Math.floor((READY_SECONDS * 1000) / ms))) return false;
-    }
-    h.byIntegration.set(id, (h.byIntegration.get(id) ?? 0) + 1);
-    h.total++;
-    this.handingByIntegration.set(id, (this.handingByIntegration.get(id) ?? 0) + 1);
-    this.handing++;
-    return true;
-  }
-
-  /** The consumer's transaction has committed: the deliveries it took at birth (and wrote) wait for their slots. */
-  handOver(h: HandOff, rows: DeliveryRowWithIntegration[]): void {
-    this.forget(h);
-    if (this.stopped) {
-      // Claimed in the database and never started: due again now (the shutdown already released the rest).
-      if (rows.length) void this.release(rows.map((d) => d.id), 0).catch(() => undefined);
-      return;
-    }
-    for (const d of rows) {
-      let q = this.ready.get(d.integration_id);
-      if (!q) this.ready.set(d.integration_id, (q = new Fifo()));
-      q.push({ ...d, at: h.at });
-    }
-    this.readyCount += rows.length;
-    this.pumpReady();
-  }
-
-  private forget(h: HandOff): void {
-    if (!this.handOffs.delete(h)) return;
-    for (const [id, n] of h.byIntegration) {
-      const left = (this.handingByIntegration.get(id) ?? n) - n;
-      if (left > 0) this.handingByIntegration.set(id, left);
-      else this.handingByIntegration.delete(id);
-    }
-    this.handing -= h.total;
-  }
-
-  /** Hand-offs whose transaction rolled back never come: after HAND_OFF_TTL_MS they stop counting. */
-  private expireHandOffs(): void {
-    const old = Date.now() - HAND_OFF_TTL_MS;
-    for (const h of this.handOffs) {
-      if (h.at >= old) break; // in creation order
-      this.forget(h);
-    }
-  }
-
-  /**
-   * Starts waiting deliveries taken at birth while slots are free, each integration within its limit,
-   * integrations in turn. One that waited half its lease is not sent: it is due again at once, so that
-   * no other replica's claim can race a late send.
-   */
-  private pumpReady(): void {
-    if (this.stopped) return;
-    const stale: string[] = [];
-    const old = Date.now() - LEASE_SECONDS * 500;
-    for (const id of [...this.ready.keys()]) {
-      if (this.inFlight >= this.concurrency) break;
-      const q = this.ready.get(id)!;
-      let started = false;
-      while (q.length && this.inFlight < this.concurrency && (this.inFlightByIntegration.get(id) ?? 0) < this.limitOf(q.peek().integration)) {
-        const d = q.take();
-        this.readyCount--;
-        if (d.at < old) stale.push(d.id);
-        else {
-          this.start(d);
-          started = true;
-        }
-      }
-      // Served: to the back of the line.
-      if (started || !q.length) this.ready.delete(id);
-      if (started && q.length) this.ready.set(id, q);
-    }
-    if (stale.length) void this.release(stale, 0).catch((err: Error) => this.logger.warn({ err: err.message }, 'releasing stale deliveries failed; they come back after their lease'));
-  }
-
-  private start(d: DeliveryRowWithIntegration): void {
-    const now = Date.now();
-    if (now - this.window.at >= 1_000) {
-      this.startRate = (this.window.started * 1_000) / (now - this.window.at);
-      this.window = { at: now, started: 0 };
-    }
-    this.window.started++;
+  private start(d: DeliveryRow & { integration: IntegrationRow }): void {
     this.inFlight++;
     const key = d.integration_id;
     this.inFlightByIntegration.set(key, (this.inFlightByIntegration.get(key) ?? 0) + 1);
@@ -393,7 +208,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         if (left > 0) this.inFlightByIntegration.set(key, left);
         else this.inFlightByIntegration.delete(key);
         this.running.delete(p);
-        this.pumpReady();
         this.wakeSoon();
       });
     this.running.add(p);
@@ -405,9 +219,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
    * integration with a backlog cannot fill the claim and hold the others back. The integrations with
    * pending deliveries are found by a skip scan of the pending index, then each one's due rows by index.
    */
-  private async claim(limit: number): Promise<DeliveryRowWithIntegration[]> {
-    const busyIds = [...new Set([...this.inFlightByIntegration.keys(), ...this.ready.keys()])];
-    const busy = busyIds.map((id) => (this.inFlightByIntegration.get(id) ?? 0) + (this.ready.get(id)?.length ?? 0));
+  private async claim(limit: number): Promise<Array<DeliveryRow & { integration: IntegrationRow }>> {
+    const busyIds = [...this.inFlightByIntegration.keys()];
+    const busy = busyIds.map((id) => this.inFlightByIntegration.get(id) ?? 0);
     // Known buckets: the tokens left now. An integration seen for the first time gets its full burst (SQL).
     const tokenIds: string[] = [];
     const tokens: number[] = [];
@@ -459,7 +273,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     return rows.map((r) => ({ ...r, integration: integrations.get(r.integration_id)! }));
   }
 
-  private async process(d: DeliveryRowWithIntegration): Promise<void> {
+  private async process(d: DeliveryRow & { integration: IntegrationRow }): Promise<void> {
     const integration = d.integration;
     if (!integration.enabled) {
       await this.ds.transaction((m) => this.finish(m, d, integration, {
@@ -469,9 +283,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     const result = await this.sender.send(integration, d.event, d.id);
-    const before = this.latency.get(integration.id);
-    if (before === undefined && this.latency.size >= 10_000) this.latency.clear();
-    this.latency.set(integration.id, before === undefined ? result.durationMs : before * 0.9 + result.durationMs * 0.1);
     if (result.ok) {
       this.succeeded({ d, integration, r: result });
       return;
