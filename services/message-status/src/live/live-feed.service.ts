@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { createLogger } from '@elo/observability';
 import { EventEmitter } from 'node:events';
-import { Client } from 'pg';
+import { PgListener } from '@elo/persistence';
 import { CHANGES_CHANNEL, type LiveChange } from '../tracking/tracking.service';
 
 export const LIVE_FEED_OPTIONS = Symbol('LIVE_FEED_OPTIONS');
@@ -20,25 +20,31 @@ export interface LiveFeedOptions {
 export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = createLogger('message-status').child({ component: 'live-feed' });
   private readonly emitter = new EventEmitter();
-  private client?: Client;
-  private stopped = false;
-  private retryTimer?: NodeJS.Timeout;
-  /** False while the LISTEN connection is down (streams say so to their clients). */
-  connected = false;
+  private readonly listener: PgListener;
 
-  constructor(@Inject(LIVE_FEED_OPTIONS) private readonly opts: LiveFeedOptions) {
+  constructor(@Inject(LIVE_FEED_OPTIONS) opts: LiveFeedOptions) {
     this.emitter.setMaxListeners(0);
+    this.listener = new PgListener({
+      databaseUrl: opts.databaseUrl,
+      channels: [CHANGES_CHANNEL],
+      applicationName: 'message-status-live',
+      onNotification: (_channel, payload) => this.received(payload),
+      onLost: (err) => this.logger.warn({ err: err.message }, 'live feed connection lost'),
+    });
+  }
+
+  /** False while the LISTEN connection is down (streams say so to their clients). */
+  get connected(): boolean {
+    return this.listener.connected;
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.connect().catch(() => this.scheduleReconnect());
+    await this.listener.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
     this.endStreams();
-    await this.client?.end().catch(() => undefined);
+    await this.listener.stop();
   }
 
   /** Ends every open stream (shutdown); clients reconnect, to another replica if this one is going away. */
@@ -59,36 +65,13 @@ export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
     };
   }
 
-  private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.opts.databaseUrl, application_name: 'message-status-live' });
-    client.on('error', (err) => {
-      this.logger.warn({ err: err.message }, 'live feed connection lost');
-      this.connected = false;
-      void client.end().catch(() => undefined);
-      if (this.client === client) this.client = undefined;
-      this.scheduleReconnect();
-    });
-    client.on('notification', (n) => {
-      // Nobody streaming from this replica: nothing to parse (a payload carries up to 7 kB of changes).
-      if (n.channel !== CHANGES_CHANNEL || !n.payload || this.emitter.listenerCount('changes') === 0) return;
-      try {
-        this.emitter.emit('changes', JSON.parse(n.payload) as LiveChange[]);
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'bad live feed payload');
-      }
-    });
-    await client.connect();
-    await client.query(`LISTEN "${CHANGES_CHANNEL}"`);
-    this.client = client;
-    this.connected = true;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.connect().catch(() => this.scheduleReconnect());
-    }, 1_000);
-    this.retryTimer.unref();
+  private received(payload: string): void {
+    // Nobody streaming from this replica: nothing to parse (a payload carries up to 7 kB of changes).
+    if (!payload || this.emitter.listenerCount('changes') === 0) return;
+    try {
+      this.emitter.emit('changes', JSON.parse(payload) as LiveChange[]);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'bad live feed payload');
+    }
   }
 }

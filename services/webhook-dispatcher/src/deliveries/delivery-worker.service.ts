@@ -6,7 +6,7 @@ import { Outbox } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { renderTemplate } from '@elo/templating';
-import { Client } from 'pg';
+import { PgListener } from '@elo/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DEFAULT_DISABLE_AFTER_SECONDS } from '../integrations/dto/integration.dto';
 import type { IntegrationRow } from '../integrations/integration.model';
@@ -63,7 +63,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private wake?: () => void;
   private wakeTimer?: NodeJS.Timeout;
   private loop?: Promise<void>;
-  private listener?: Client;
+  private listener?: PgListener;
   private readonly running = new Set<Promise<void>>();
   private readonly finished: Array<{ item: Finished; resolve: () => void; reject: (err: Error) => void }> = [];
   /** Successes sent and not yet written. */
@@ -83,7 +83,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.listen().catch((err: Error) => this.logger.warn({ err: err.message }, 'LISTEN failed; polling only'));
+    this.listener = new PgListener({
+      databaseUrl: this.config.DATABASE_URL,
+      channels: [DELIVERIES_CHANNEL],
+      applicationName: 'dispatcher-worker',
+      onNotification: () => this.wake?.(),
+      // Deliveries announced while it was down are due already: look now (polling covers the gap).
+      onConnected: () => this.wake?.(),
+      onLost: (err) => this.logger.warn({ err: err.message }, 'LISTEN connection lost; polling until it is back'),
+    });
+    await this.listener.start();
     this.loop = this.run();
   }
 
@@ -94,16 +103,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     await this.loop;
     await Promise.allSettled([...this.running]);
     await Promise.allSettled([...this.writes]);
-    await this.listener?.end().catch(() => undefined);
-  }
-
-  private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.config.DATABASE_URL, application_name: 'dispatcher-worker' });
-    client.on('error', (err) => this.logger.warn({ err: err.message }, 'LISTEN connection lost; polling only'));
-    client.on('notification', () => this.wake?.());
-    await client.connect();
-    await client.query(`LISTEN ${DELIVERIES_CHANNEL}`);
-    this.listener = client;
+    await this.listener?.stop();
   }
 
   private async run(): Promise<void> {
