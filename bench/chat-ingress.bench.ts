@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { createTestInfra } from '@elo/testing';
 import { Client } from 'pg';
 import { cpuDelta, cpuMs, pgCpuMs, rssMb } from './proc';
+import { freePort, waitReady } from './service-process';
 
 /** The part of autocannon's API this bench uses (the package ships no type declarations). */
 interface AcRequest { method?: string; path?: string; headers?: Record<string, string>; body?: string }
@@ -37,29 +38,6 @@ const APP_SECRET = 'bench-app-secret';
 const ADMIN_KEY = 'b'.repeat(40);
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/health/ready`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(200);
-  }
-  throw new Error('service did not become ready');
-}
 
 async function json<T>(url: string, method: string, key: string, body: unknown): Promise<T> {
   const res = await fetch(url, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -29,7 +29,6 @@ import 'reflect-metadata';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -38,6 +37,7 @@ import { BusProbe } from '@elo/messaging';
 import { createTestInfra, type TestInfra } from '@elo/testing';
 import { Client, Pool } from 'pg';
 import { cpuDelta, cpuMs, cpuOf, pgCpuMs } from './proc';
+import { freePort, waitReady } from './service-process';
 
 process.env.ELO_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 process.env.ELO_TEST_AMQP_URL ??= 'amqp://guest:guest@127.0.0.1:5672';
@@ -242,29 +242,6 @@ async function until(n: number, count: () => Promise<number>): Promise<number> {
     if (Date.now() > deadline) throw new Error(`still short of ${n} after 2 minutes`);
     await sleep(20);
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createTcpServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/health/ready`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(200);
-  }
-  throw new Error('the service did not become ready');
 }
 
 async function admin<T>(url: string, path: string, body: unknown, key = ADMIN_KEY): Promise<T> {
