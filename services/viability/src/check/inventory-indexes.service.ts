@@ -9,7 +9,7 @@ import type { ViabilityConfig } from '../config/viability.config';
 import { STATUSES, TenantInventory, type PackedChunk } from './tenant-inventory';
 
 /** Channel the inventory triggers notify on (see the InventoryVersions migration). */
-export const INVENTORY_CHANNEL = 'viability_inventory';
+const INVENTORY_CHANNEL = 'viability_inventory';
 
 /**
  * An index answers only while its version was confirmed current this recently: when it was read, then
@@ -18,7 +18,7 @@ export const INVENTORY_CHANNEL = 'viability_inventory';
  * most this long ago, even if notifications were lost without the connection noticing; with them, a
  * change reaches every replica's index within a round trip. The settings a check reads are kept as long.
  */
-export const MAX_STALE_MS = 5_000;
+const MAX_STALE_MS = 5_000;
 const POLL_MS = 1_000;
 
 /**
