@@ -18,7 +18,8 @@
  * it): the time, the bytes it holds and the service's RSS before and after (after a GC). After them, the
  * index lookup alone at the same points, in the service process: CPU per lookup.
  * The service runs in a child process of its own (as in production), so the load generator does not
- * share its event loop. It uses a database and vhost of its own (createTestInfra) and drops them at the end.
+ * share its event loop; the generator sends over 64 keep-alive connections of a lean client
+ * (bench/http-load.ts), which leaves more of the two cores to the service than node:http did. It uses a database and vhost of its own (createTestInfra) and drops them at the end.
  *
  * The machine is shared: besides latencies, each phase prints the CPU it cost per check (the service
  * process's user+system time, and the PostgreSQL backends' of this database, from /proc), which does not
@@ -33,10 +34,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
-import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
 import { Pool } from 'pg';
+import { HttpLoad } from './http-load';
 import { AppModule, SERVICE } from '../services/viability/src/app.module';
 import { InventoryIndexes } from '../services/viability/src/check/inventory-indexes.service';
 import { ViabilityConfig } from '../services/viability/src/config/viability.config';
@@ -273,21 +274,12 @@ async function main(): Promise<void> {
 
     const r = rng(7);
     const points = Array.from({ length: RATE * SECONDS }, () => ({ lat: AREA.lat + r() * AREA.span, lng: AREA.lng + r() * AREA.span }));
-    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-    const post = (i: number) =>
-      new Promise<void>((resolve, reject) => {
-        const body = JSON.stringify(points[i]);
-        const req = request(
-          { host: url.hostname, port: url.port, path: '/viability', method: 'POST', agent,
-            headers: { authorization: `Bearer ${key!}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-          (resp) => {
-            resp.resume();
-            resp.on('end', () => (resp.statusCode === 200 ? resolve() : reject(new Error(String(resp.statusCode)))));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
+    const client = new HttpLoad(url.hostname, Number(url.port), 64);
+    const headers = { authorization: `Bearer ${key!}`, 'content-type': 'application/json' };
+    const post = async (i: number) => {
+      const status = await client.request('POST', '/viability', headers, JSON.stringify(points[i]));
+      if (status !== 200) throw new Error(String(status));
+    };
     // Warm up connections, plans and caches.
     for (let i = 0; i < 200; i++) await post(i);
     out(`load average before the checks: ${load()}`);
@@ -307,7 +299,7 @@ async function main(): Promise<void> {
     const c1 = await counters();
     const profiled = await profile(service.child, 'profile-stop');
     if (profiled) out(`service CPU profile of the checks: ${profiled}`);
-    agent.destroy();
+    client.close();
 
     const sql = `SELECT id, status, port_capacity - ports_in_use AS free_ports,
                         ST_Distance(location, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) AS d
