@@ -95,6 +95,39 @@ describe('telephony-bridge: screen pop', () => {
     expect((await h.api('POST', '/operators/bad%20ramal/stream-tokens', t.headers)).status).toBe(400);
   });
 
+  it('a screen opened or reconnected during a call is shown that call first; after its end, or for another extension, nothing', async () => {
+    const cid = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '6001', num: '41988445566', pid: 'CRM-9', empresaId: 'acme' });
+    const late = await sse(`${h.url}/operators/6001/events`, t.headers);
+    await expectEventually(() => expect(answered(late)).toHaveLength(1));
+    expect(late.events.map((e) => e.event)).toEqual(['ready', 'answered']);
+    expect(answered(late)[0].data).toEqual({
+      ramal: '6001', callId: cid, profileId: profile.id, telefone: '41988445566', contactId: 'CRM-9', empresaId: 'acme',
+      answeredAt: expect.any(String),
+    });
+    // Another replica's screen (the one a reconnect may land on) is shown it too; another extension's is not.
+    const other = await h.replica();
+    const elsewhere = await sse(`${other.url}/operators/6001/events`, t.headers);
+    const otherRamal = await sse(`${h.url}/operators/6002/events`, t.headers);
+    await expectEventually(() => expect(answered(elsewhere).map((e) => e.data.callId)).toEqual([cid]));
+    await ready(otherRamal);
+
+    // The next call replaces it; once that one has ended, a new screen is shown no call.
+    const next = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(profile.callbackBase, { cid: next, ramal: '6001', num: '41988445567' });
+    const again = await sse(`${h.url}/operators/6001/events`, t.headers);
+    await expectEventually(() => expect(answered(again).map((e) => e.data.callId)).toEqual([next]));
+    await h.pbx.pushEnded(profile.callbackBase, { cid: next, duration: 9 });
+    await expectEventually(() => expect(again.events.filter((e) => e.event === 'ended').map((e) => e.data.callId)).toEqual([next]));
+    const after = await sse(`${h.url}/operators/6001/events`, t.headers);
+    await ready(after);
+    // A marker call on the same extension: once it pops, anything replayed would have come before it.
+    const marker = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(profile.callbackBase, { cid: marker, ramal: '6001', num: '41988445566' });
+    await expectEventually(() => expect(answered(after).map((e) => e.data.callId)).toEqual([marker]));
+    expect(answered(otherRamal)).toHaveLength(0);
+  });
+
   it('a subscriber on another replica gets the pop (LISTEN/NOTIFY through PostgreSQL)', async () => {
     const other = await h.replica();
     const c = await sse(`${other.url}/operators/4001/events`, t.headers);
@@ -117,7 +150,7 @@ describe('telephony-bridge: screen pop', () => {
     });
     afterAll(async () => browser?.close());
 
-    it('signs in, pops the answered customer without a reload, shows the call ended, and starts a Click2Call', async () => {
+    it('signs in, pops the answered customer without a reload, shows the call again after a reload, shows it ended, and starts a Click2Call', async () => {
       const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
       const requested: Array<{ url: string; authorization?: string }> = [];
       page.on('request', (r) => requested.push({ url: r.url(), authorization: r.headers().authorization }));
@@ -143,6 +176,11 @@ describe('telephony-bridge: screen pop', () => {
       expect(await text('#pop-phone')).toBe('(41) 98844-5566');
       expect(await text('#pop-contact')).toBe('CRM-778');
       expect(navigations).toBe(0);
+      // A screen reloaded during the call (or a stream that dropped) is shown the call again by the service.
+      await page.reload();
+      await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
+      await expectEventually(async () => expect(await text('#pop-callid')).toBe(cid));
+      expect(await text('#pop-status')).toBe('in progress');
       await h.pbx.pushEnded(profile.callbackBase, { cid, duration: 125, disposition: 'ANSWERED' });
       await expectEventually(async () => expect(await text('#pop-status')).toBe('ended after 2:05 (ANSWERED)'));
       expect(await page.getAttribute('#pop', 'data-state')).toBe('ended');

@@ -1,14 +1,15 @@
 import { Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiKeyGuard, CurrentPrincipal, presentedKey, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
-import { Public } from '@elo/observability';
+import { createLogger, Public } from '@elo/observability';
 import { ProblemException } from '@elo/platform';
 import type { Request, Response } from 'express';
 import { RAMAL_RE } from '../calls/call-id';
-import { PopHub } from './pop-hub.service';
+import { PopHub, type OperatorEvent } from './pop-hub.service';
 import { StreamTokens } from './stream-tokens.service';
 
 const KEEPALIVE_MS = 15_000;
+const log = createLogger('telephony-bridge').child({ component: 'operator-events' });
 const PERMISSION = 'telephony:call';
 
 function checkRamal(ramal: string): string {
@@ -45,7 +46,9 @@ export class OperatorEventsController {
   @Public()
   @ApiBearerAuth()
   @ApiQuery({ name: 'token', required: false, description: 'stream token from POST /operators/{ramal}/stream-tokens' })
-  @ApiOperation({ summary: 'Screen pop (text/event-stream): event `answered` with the call delivered to this extension, `ended` when it ends' })
+  @ApiOperation({
+    summary: 'Screen pop (text/event-stream): event `answered` with the call delivered to this extension (first, on connecting, the call in progress if there is one), `ended` when it ends',
+  })
   @ApiProduces('text/event-stream')
   async events(@Param('ramal') ramal: string, @Query('token') token: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
     const r = checkRamal(ramal);
@@ -58,10 +61,17 @@ export class OperatorEventsController {
     res.flushHeaders();
     req.socket.setNoDelay(true);
     res.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ ramal: r, live: this.hub.connected })}\n\n`);
-    const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => {
+    const send = (pop: OperatorEvent) => {
+      if (res.destroyed) return;
       const { tenantId: _t, event = 'answered', ...data } = pop;
       res.write(`id: ${pop.callId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    });
+    };
+    // The call in progress, if any, comes first. Pops that arrive while it is looked up wait; when
+    // there are some, they are newer than what the lookup saw (an `ended`, a next call), so they go out
+    // and the looked-up call does not: a screen never ends on a stale call.
+    const arrived: OperatorEvent[] = [];
+    let looking = true;
+    const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => (looking ? arrived.push(pop) : send(pop)));
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     const close = () => {
       clearInterval(keepalive);
@@ -69,6 +79,13 @@ export class OperatorEventsController {
     };
     req.on('close', close);
     res.on('close', close);
+    const current = await this.hub.current(tenantId, r).catch((err: Error) => {
+      log.warn({ err: err.message, ramal: r }, 'could not look up the call in progress; the stream goes on with live pops only');
+      return undefined;
+    });
+    looking = false;
+    if (arrived.length === 0 && current) send(current);
+    for (const pop of arrived) send(pop);
   }
 
   private async authenticate(req: Request, res: Response, ramal: string, token: string | undefined): Promise<string> {

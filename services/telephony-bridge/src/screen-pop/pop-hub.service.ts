@@ -45,6 +45,12 @@ export type OperatorEvent = ScreenPop | CallEndedPop;
 type Listener = (pop: OperatorEvent) => void;
 
 /**
+ * A call answered longer ago than this is not shown to a screen that connects, even if its end never
+ * reached Elo (a PBX that missed the `ended` callback would otherwise pin it to the screen).
+ */
+export const CURRENT_CALL_MAX_AGE_HOURS = 4;
+
+/**
  * Screen pops across replicas. Once the callback's transaction has committed (never for one that
  * rolled back), the replica that took it hands the pop to its own subscribed streams at once and
  * NOTIFYs the others, which hand it to theirs. The NOTIFY is sent after the commit, not inside the
@@ -58,7 +64,10 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   private readonly notifier: PostCommitNotifier;
   private readonly listener: PgListener;
 
-  constructor(@Inject(SERVICE_CONFIG) config: TelephonyBridgeConfig, ds: DataSource) {
+  constructor(
+    @Inject(SERVICE_CONFIG) config: TelephonyBridgeConfig,
+    private readonly ds: DataSource,
+  ) {
     this.notifier = new PostCommitNotifier(ds, (err) =>
       this.logger.warn({ err: err.message }, 'screen-pop NOTIFY failed; other replicas miss this pop'),
     );
@@ -104,6 +113,40 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
     return () => {
       set.delete(fn);
       if (set.size === 0) this.listeners.delete(key);
+    };
+  }
+
+  /**
+   * The call in progress on the extension: its latest answered call (within
+   * {@link CURRENT_CALL_MAX_AGE_HOURS}) when that call has not ended, as its pop said when it was answered.
+   * A screen opened, or reconnected, during a call is shown it first.
+   */
+  async current(tenantId: string, ramal: string): Promise<ScreenPop | undefined> {
+    const rows: Array<{
+      call_id: string;
+      profile_id: string;
+      telefone: string | null;
+      contact_id: string | null;
+      empresa_id: string | null;
+      answered_at: Date;
+      ended_at: Date | null;
+    }> = await this.ds.query(
+      `SELECT call_id, profile_id, telefone, contact_id, empresa_id, answered_at, ended_at FROM "telephony".calls
+        WHERE tenant_id = $1 AND ramal = $2 AND answered_at IS NOT NULL AND answered_at > now() - make_interval(hours => $3)
+        ORDER BY answered_at DESC LIMIT 1`,
+      [tenantId, ramal, CURRENT_CALL_MAX_AGE_HOURS],
+    );
+    const c = rows[0];
+    if (!c || c.ended_at) return undefined;
+    return {
+      tenantId,
+      ramal,
+      callId: c.call_id,
+      profileId: c.profile_id,
+      ...(c.telefone ? { telefone: c.telefone } : {}),
+      ...(c.contact_id ? { contactId: c.contact_id } : {}),
+      ...(c.empresa_id ? { empresaId: c.empresa_id } : {}),
+      answeredAt: c.answered_at.toISOString(),
     };
   }
 

@@ -54,6 +54,8 @@ async function problemText(res: Response): Promise<string> {
 }
 
 function showPop(pop: Pop): void {
+  // On reconnecting, the stream shows the call in progress again: one history line a call.
+  const shown = $('pop').dataset.callId === pop.callId;
   $('pop-empty').hidden = true;
   $('pop-card').hidden = false;
   $('pop').dataset.state = 'ringing';
@@ -65,6 +67,7 @@ function showPop(pop: Pop): void {
   $('pop-time').textContent = new Date(pop.answeredAt).toLocaleTimeString();
   $('pop-status').textContent = 'in progress';
   if (pop.telefone) $<HTMLInputElement>('c2c-telefone').value = pop.telefone;
+  if (shown) return;
   const li = document.createElement('li');
   li.textContent = `${new Date(pop.answeredAt).toLocaleTimeString()} · ${formatPhone(pop.telefone)} · contact ${pop.contactId ?? '—'} · ${pop.callId}`;
   $('history').prepend(li);
