@@ -296,6 +296,7 @@ describe('console: integrations, keys and access in the browser', () => {
       // Pending while it is sent again, so out of the "succeeded" listing until it succeeds once more.
       await expectEventually(async () => {
         await page.click('form.filters button[type="submit"]');
+        await page.waitForSelector('form.filters button[type="submit"]:not([aria-busy])'); // that listing has loaded
         expect(await page.locator('tbody tr:has-text("succeeded")').count()).toBe(3);
       }, { timeoutMs: 15_000 });
       await page.click('button:has-text("Resend every finished delivery matching the filters")');

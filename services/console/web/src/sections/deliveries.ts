@@ -134,8 +134,12 @@ async function render(root: HTMLElement, ctx: SectionContext): Promise<void> {
     return out;
   }
 
+  /** While a bulk resend runs, its progress stays on screen whatever the listing does meanwhile. */
+  let bulkRunning = false;
+
   /** Resends every finished delivery matching the filters (all pages), one after another, with progress; pending ones are left alone. */
   function renderBulk(): void {
+    if (bulkRunning) return;
     bulk.replaceChildren();
     if (!can('integrations:manage') || !shown.some((d) => d.outcome !== 'pending')) return;
     const go = h('button', { type: 'button', class: 'secondary' }, 'Resend every finished delivery matching the filters');
@@ -143,44 +147,46 @@ async function render(root: HTMLElement, ctx: SectionContext): Promise<void> {
     const status = h('span', { role: 'status', class: 'bulk-status' });
     let stop = false;
     const cancel = h('button', { type: 'button', class: 'danger', hidden: true, onclick: () => (stop = true) }, 'Stop');
-    go.addEventListener('click', () => {
-      void (async () => {
-        go.disabled = true;
-        let finished: Delivery[];
-        try {
-          finished = await allFinished(status);
-        } catch (e) {
-          status.textContent = message(e);
-          go.disabled = false;
-          return;
-        }
-        if (!finished.length || !confirm(`Send ${finished.length} deliveries again?`)) {
-          status.textContent = finished.length ? '' : 'Nothing to resend.';
-          go.disabled = false;
-          return;
-        }
-        progress.max = finished.length;
-        progress.hidden = false;
-        cancel.hidden = false;
-        let ok = 0;
-        const failed: string[] = [];
-        for (const [i, d] of finished.entries()) {
-          if (stop) break;
-          try {
-            await api.post(WD, `/deliveries/${d.id}/resend`);
-            ok++;
-          } catch (e) {
-            if (e instanceof ApiError && e.status === 401) return;
-            failed.push(message(e));
-          }
-          progress.value = i + 1;
-          status.textContent = `${i + 1} of ${finished.length}: ${ok} queued${failed.length ? `, ${failed.length} refused` : ''}`;
-        }
-        cancel.hidden = true;
-        status.textContent = `Done${stop ? ' (stopped)' : ''}: ${ok} queued again${failed.length ? `, ${failed.length} refused (${[...new Set(failed)].slice(0, 3).join('; ')})` : ''}.`;
+    const run = async (): Promise<void> => {
+      go.disabled = true;
+      let finished: Delivery[];
+      try {
+        finished = await allFinished(status);
+      } catch (e) {
+        status.textContent = message(e);
         go.disabled = false;
-        await load(false, true);
-      })();
+        return;
+      }
+      if (!finished.length || !confirm(`Send ${finished.length} deliveries again?`)) {
+        status.textContent = finished.length ? '' : 'Nothing to resend.';
+        go.disabled = false;
+        return;
+      }
+      progress.max = finished.length;
+      progress.hidden = false;
+      cancel.hidden = false;
+      let ok = 0;
+      const failed: string[] = [];
+      for (const [i, d] of finished.entries()) {
+        if (stop) break;
+        try {
+          await api.post(WD, `/deliveries/${d.id}/resend`);
+          ok++;
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 401) return;
+          failed.push(message(e));
+        }
+        progress.value = i + 1;
+        status.textContent = `${i + 1} of ${finished.length}: ${ok} queued${failed.length ? `, ${failed.length} refused` : ''}`;
+      }
+      cancel.hidden = true;
+      status.textContent = `Done${stop ? ' (stopped)' : ''}: ${ok} queued again${failed.length ? `, ${failed.length} refused (${[...new Set(failed)].slice(0, 3).join('; ')})` : ''}.`;
+      go.disabled = false;
+      await load(false, true);
+    };
+    go.addEventListener('click', () => {
+      bulkRunning = true;
+      void run().finally(() => (bulkRunning = false));
     });
     bulk.append(h('div', { class: 'actions' }, go, cancel, progress, status));
   }
