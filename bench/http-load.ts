@@ -9,29 +9,43 @@ import { connect, type Socket } from 'node:net';
  * Answers must carry Content-Length (every JSON answer of the services does); a chunked one fails.
  */
 export class HttpLoad {
+  /** Free connections, the longest free first: each is reused before the server's keep-alive timeout. */
   private readonly idle: Connection[] = [];
   private readonly waiting: Array<() => void> = [];
-  private readonly all: Connection[] = [];
+  private readonly all = new Set<Connection>();
+  private closed = false;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     connections: number,
   ) {
-    for (let i = 0; i < connections; i++) {
-      const c = new Connection(connect({ host, port, noDelay: true }));
-      this.all.push(c);
-      this.idle.push(c);
+    for (let i = 0; i < connections; i++) this.idle.push(this.open());
+  }
+
+  private open(): Connection {
+    const c = new Connection(connect({ host: this.host, port: this.port, noDelay: true }));
+    this.all.add(c);
+    return c;
+  }
+
+  /** A free connection; one the server closed meanwhile is replaced by a new one. */
+  private async take(): Promise<Connection> {
+    for (;;) {
+      const c = this.idle.shift();
+      if (c && !c.dead) return c;
+      if (c) {
+        this.all.delete(c);
+        if (!this.closed) return this.open();
+      }
+      if (this.closed) throw new Error('the load generator is closed');
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
   }
 
   /** Sends one request; resolves with the answer's status code once its whole body has arrived. */
   async request(method: string, path: string, headers: Record<string, string>, body = ''): Promise<number> {
-    let c = this.idle.pop();
-    while (!c) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-      c = this.idle.pop();
-    }
+    const c = await this.take();
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
     try {
@@ -43,7 +57,9 @@ export class HttpLoad {
   }
 
   close(): void {
+    this.closed = true;
     for (const c of this.all) c.socket.destroy();
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }
 
@@ -52,6 +68,11 @@ class Connection {
   private buffered: Buffer = Buffer.alloc(0);
   private pending?: { resolve: (status: number) => void; reject: (err: Error) => void };
   private failure?: Error;
+
+  /** The socket failed or was closed (by the server's keep-alive timeout, say). */
+  get dead(): boolean {
+    return this.failure !== undefined;
+  }
 
   constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {

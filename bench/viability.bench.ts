@@ -24,7 +24,9 @@
  * The machine is shared: besides latencies, each phase prints the CPU it cost per check (the service
  * process's user+system time, and the PostgreSQL backends' of this database, from /proc), which does not
  * depend on what else runs, the load generator's own CPU per request (taken from the same two cores) and
- * how far behind schedule its sends went, and the load average before and after.
+ * how far behind schedule its sends went, and the load average before and after; and the service's
+ * garbage-collection pauses during the checks (count, total, longest), which make most of the tail at
+ * light load.
  */
 import 'reflect-metadata';
 import { BusConnection } from '@elo/messaging';
@@ -35,6 +37,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { Pool } from 'pg';
 import { HttpLoad } from './http-load';
@@ -124,6 +127,11 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
   const inspect = (method: string) =>
     new Promise<{ profile?: object }>((resolve, reject) => profiler!.post(method, (err, r) => (err ? reject(err) : resolve(r as { profile?: object }))));
   const indexes = app.get(InventoryIndexes);
+  // Garbage-collection pauses of the service's thread during the checks (ms each).
+  const gc: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gc.push(e.duration);
+  });
   const rss = () => {
     (globalThis as { gc?: () => void }).gc?.();
     return process.memoryUsage().rss;
@@ -140,6 +148,14 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
       const c = process.cpuUsage(c0);
       process.send!({ looked: { cpuMs: (c.user + c.system) / 1_000, found } });
     } else if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
+    else if (m === 'gc-start') {
+      gc.length = 0;
+      gcObserver.observe({ entryTypes: ['gc'] });
+      process.send!({ gcWatching: true });
+    } else if (m === 'gc-stop') {
+      gcObserver.disconnect();
+      process.send!({ gc: { count: gc.length, totalMs: gc.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...gc), over5: gc.filter((d) => d > 5).length } });
+    }
     else if (m === 'profile-start') void inspect('Profiler.enable').then(() => inspect('Profiler.start')).then(() => process.send!({ profiling: true }));
     else if (m === 'profile-stop') {
       void inspect('Profiler.stop').then(({ profile }) => {
@@ -152,7 +168,7 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
 }
 
 /** Asks the service process something; resolves with the first answer that has `key`. */
-function ask<T>(child: ChildProcess, message: object, key: string): Promise<T> {
+function ask<T>(child: ChildProcess, message: object | string, key: string): Promise<T> {
   return new Promise((resolve) => {
     const on = (m: Record<string, T>) => {
       if (!(key in m)) return;
@@ -295,7 +311,9 @@ async function main(): Promise<void> {
       };
     };
     const c0 = await counters();
+    await ask(service.child, 'gc-start', 'gcWatching');
     const http = await metered(service.child, pool, () => steady(post));
+    const gcPauses = await ask<{ count: number; totalMs: number; maxMs: number; over5: number }>(service.child, 'gc-stop', 'gc');
     const c1 = await counters();
     const profiled = await profile(service.child, 'profile-stop');
     if (profiled) out(`service CPU profile of the checks: ${profiled}`);
@@ -335,6 +353,7 @@ async function main(): Promise<void> {
     out(`CPU per check:   POST /viability: ${perCheck(http)}; bare KNN SQL: PostgreSQL ${each(bare.dbMs, bare.dbSysMs, bare.lat.length)}`);
     // Every statement outside a transaction block commits on its own; the outbox relay's batches count too.
     // The load generator shares the machine: what it costs is CPU the service and PostgreSQL did not get.
+    out(`service GC during the checks: ${gcPauses.count} pauses, ${gcPauses.totalMs.toFixed(0)} ms in all (${((100 * gcPauses.totalMs) / (SECONDS * 1_000)).toFixed(1)}% of the time), longest ${ms(gcPauses.maxMs)}, ${gcPauses.over5} over 5 ms`);
     out(`load generator:  CPU per request ${(http.generatorMs / http.lat.length).toFixed(3)} ms (HTTP), ${(bare.generatorMs / bare.lat.length).toFixed(3)} ms (SQL); sends behind schedule at worst ${ms(http.late)} (HTTP), ${ms(bare.late)} (SQL)`);
     out(`PostgreSQL commits per check: POST /viability ${(http.commits / http.lat.length).toFixed(2)}, bare KNN SQL ${(bare.commits / bare.lat.length).toFixed(2)}`);
     out(`index lookup alone (in the service process, same points): ${((1_000 * looked.cpuMs) / points.length).toFixed(1)} µs CPU per lookup, ${(looked.found / points.length).toFixed(1)} boxes in range on average`);
