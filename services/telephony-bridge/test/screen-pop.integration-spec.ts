@@ -95,7 +95,8 @@ describe('telephony-bridge: screen pop', () => {
     expect((await h.api('POST', '/operators/bad%20ramal/stream-tokens', t.headers)).status).toBe(400);
   });
 
-  it('a screen opened or reconnected during a call is shown that call first; after its end, or for another extension, nothing', async () => {
+  it("a screen that connects is sent its extension's latest call first: in progress, or its end; another extension's, nothing", async () => {
+    const ended = (c: SseClient) => c.events.filter((e) => e.event === 'ended');
     const cid = h.pbx.nextCallId();
     await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '6001', num: '41988445566', pid: 'CRM-9', empresaId: 'acme' });
     const late = await sse(`${h.url}/operators/6001/events`, t.headers);
@@ -105,27 +106,27 @@ describe('telephony-bridge: screen pop', () => {
       ramal: '6001', callId: cid, profileId: profile.id, telefone: '41988445566', contactId: 'CRM-9', empresaId: 'acme',
       answeredAt: expect.any(String),
     });
-    // Another replica's screen (the one a reconnect may land on) is shown it too; another extension's is not.
+    // Another replica's screen (the one a reconnect may land on) is sent it too; another extension's is not.
     const other = await h.replica();
     const elsewhere = await sse(`${other.url}/operators/6001/events`, t.headers);
     const otherRamal = await sse(`${h.url}/operators/6002/events`, t.headers);
     await expectEventually(() => expect(answered(elsewhere).map((e) => e.data.callId)).toEqual([cid]));
     await ready(otherRamal);
 
-    // The next call replaces it; once that one has ended, a new screen is shown no call.
+    // The next call replaces it; once that one has ended, a screen that connects is sent its end.
     const next = h.pbx.nextCallId();
     await h.pbx.pushAnswered(profile.callbackBase, { cid: next, ramal: '6001', num: '41988445567' });
     const again = await sse(`${h.url}/operators/6001/events`, t.headers);
     await expectEventually(() => expect(answered(again).map((e) => e.data.callId)).toEqual([next]));
-    await h.pbx.pushEnded(profile.callbackBase, { cid: next, duration: 9 });
-    await expectEventually(() => expect(again.events.filter((e) => e.event === 'ended').map((e) => e.data.callId)).toEqual([next]));
+    await h.pbx.pushEnded(profile.callbackBase, { cid: next, duration: 9, disposition: 'ANSWERED' });
+    await expectEventually(() => expect(ended(again).map((e) => e.data.callId)).toEqual([next]));
     const after = await sse(`${h.url}/operators/6001/events`, t.headers);
-    await ready(after);
-    // A marker call on the same extension: once it pops, anything replayed would have come before it.
-    const marker = h.pbx.nextCallId();
-    await h.pbx.pushAnswered(profile.callbackBase, { cid: marker, ramal: '6001', num: '41988445566' });
-    await expectEventually(() => expect(answered(after).map((e) => e.data.callId)).toEqual([marker]));
+    await expectEventually(() => expect(after.events.map((e) => e.event)).toEqual(['ready', 'ended']));
+    expect(ended(after)[0].data).toEqual({
+      ramal: '6001', callId: next, profileId: profile.id, durationSeconds: 9, disposition: 'ANSWERED', endedAt: expect.any(String),
+    });
     expect(answered(otherRamal)).toHaveLength(0);
+    expect(ended(otherRamal)).toHaveLength(0);
   });
 
   it('a subscriber on another replica gets the pop (LISTEN/NOTIFY through PostgreSQL)', async () => {

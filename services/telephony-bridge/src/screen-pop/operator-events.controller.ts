@@ -47,7 +47,7 @@ export class OperatorEventsController {
   @ApiBearerAuth()
   @ApiQuery({ name: 'token', required: false, description: 'stream token from POST /operators/{ramal}/stream-tokens' })
   @ApiOperation({
-    summary: 'Screen pop (text/event-stream): event `answered` with the call delivered to this extension (first, on connecting, the call in progress if there is one), `ended` when it ends',
+    summary: 'Screen pop (text/event-stream): event `answered` with the call delivered to this extension (on connecting, first the extension\'s latest call: `answered` if in progress, `ended` if over), `ended` when it ends',
   })
   @ApiProduces('text/event-stream')
   async events(@Param('ramal') ramal: string, @Query('token') token: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
@@ -66,9 +66,10 @@ export class OperatorEventsController {
       const { tenantId: _t, event = 'answered', ...data } = pop;
       res.write(`id: ${pop.callId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    // The call in progress, if any, comes first. Pops that arrive while it is looked up wait; when
-    // there are some, they are newer than what the lookup saw (an `ended`, a next call), so they go out
-    // and the looked-up call does not: a screen never ends on a stale call.
+    // The extension's latest call comes first: `answered` if it is in progress, `ended` if it is over.
+    // Pops that arrive while it is looked up wait; when there are some, they are newer than what the
+    // lookup saw (an `ended`, a next call), so they go out and the looked-up state does not: a screen
+    // never ends on a stale call.
     const arrived: OperatorEvent[] = [];
     let looking = true;
     const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => (looking ? arrived.push(pop) : send(pop)));
@@ -79,12 +80,12 @@ export class OperatorEventsController {
     };
     req.on('close', close);
     res.on('close', close);
-    const current = await this.hub.current(tenantId, r).catch((err: Error) => {
-      log.warn({ err: err.message, ramal: r }, 'could not look up the call in progress; the stream goes on with live pops only');
+    const latest = await this.hub.latest(tenantId, r).catch((err: Error) => {
+      log.warn({ err: err.message, ramal: r }, "could not look up the extension's latest call; the stream goes on with live pops only");
       return undefined;
     });
     looking = false;
-    if (arrived.length === 0 && current) send(current);
+    if (arrived.length === 0 && latest) send(latest);
     for (const pop of arrived) send(pop);
   }
 

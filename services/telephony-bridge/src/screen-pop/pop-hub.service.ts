@@ -45,10 +45,11 @@ export type OperatorEvent = ScreenPop | CallEndedPop;
 type Listener = (pop: OperatorEvent) => void;
 
 /**
- * A call answered longer ago than this is not shown to a screen that connects, even if its end never
- * reached Elo (a PBX that missed the `ended` callback would otherwise pin it to the screen).
+ * A call answered longer ago than this is not replayed to a screen that connects: neither shown as in
+ * progress if its end never reached Elo (a PBX that missed the `ended` callback would otherwise pin it to
+ * the screen), nor its end.
  */
-export const CURRENT_CALL_MAX_AGE_HOURS = 4;
+export const LATEST_CALL_MAX_AGE_HOURS = 4;
 
 /**
  * Screen pops across replicas. Once the callback's transaction has committed (never for one that
@@ -117,11 +118,11 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * The call in progress on the extension: its latest answered call (within
-   * {@link CURRENT_CALL_MAX_AGE_HOURS}) when that call has not ended, as its pop said when it was answered.
-   * A screen opened, or reconnected, during a call is shown it first.
+   * The extension's latest call (answered within {@link LATEST_CALL_MAX_AGE_HOURS}) as a screen that
+   * connects is sent it: its `answered` pop while it is in progress, its `ended` once it has ended (a
+   * screen that showed it before a drop learns it is over). Undefined when there is none.
    */
-  async current(tenantId: string, ramal: string): Promise<ScreenPop | undefined> {
+  async latest(tenantId: string, ramal: string): Promise<OperatorEvent | undefined> {
     const rows: Array<{
       call_id: string;
       profile_id: string;
@@ -130,19 +131,28 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
       empresa_id: string | null;
       answered_at: Date;
       ended_at: Date | null;
+      duration_seconds: number | null;
+      disposition: string | null;
     }> = await this.ds.query(
-      `SELECT call_id, profile_id, telefone, contact_id, empresa_id, answered_at, ended_at FROM "telephony".calls
+      `SELECT call_id, profile_id, telefone, contact_id, empresa_id, answered_at, ended_at, duration_seconds, disposition FROM "telephony".calls
         WHERE tenant_id = $1 AND ramal = $2 AND answered_at IS NOT NULL AND answered_at > now() - make_interval(hours => $3)
         ORDER BY answered_at DESC LIMIT 1`,
-      [tenantId, ramal, CURRENT_CALL_MAX_AGE_HOURS],
+      [tenantId, ramal, LATEST_CALL_MAX_AGE_HOURS],
     );
     const c = rows[0];
-    if (!c || c.ended_at) return undefined;
+    if (!c) return undefined;
+    const call = { tenantId, ramal, callId: c.call_id, profileId: c.profile_id };
+    if (c.ended_at) {
+      return {
+        event: 'ended',
+        ...call,
+        ...(c.duration_seconds !== null ? { durationSeconds: c.duration_seconds } : {}),
+        ...(c.disposition ? { disposition: c.disposition } : {}),
+        endedAt: c.ended_at.toISOString(),
+      };
+    }
     return {
-      tenantId,
-      ramal,
-      callId: c.call_id,
-      profileId: c.profile_id,
+      ...call,
       ...(c.telefone ? { telefone: c.telefone } : {}),
       ...(c.contact_id ? { contactId: c.contact_id } : {}),
       ...(c.empresa_id ? { empresaId: c.empresa_id } : {}),

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The calls of an extension, latest answered first: what a screen that (re)connects is shown first (see PopHub.current). */
+/** The calls of an extension, latest answered first: what a screen that (re)connects is sent first (see PopHub.latest). */
 export class CallsByExtension1765300000000 implements MigrationInterface {
   name = 'CallsByExtension1765300000000';
 
