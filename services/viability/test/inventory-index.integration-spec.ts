@@ -208,6 +208,54 @@ describe('viability: the in-process inventory index', () => {
     await expectEventually(() => expect(indexes(1).get(t.id)).not.toBe(held), { timeoutMs: 5_000 });
   });
 
+  it("a few boxes' status and ports changed patch every replica's copy in place; any other change, or too many boxes, reads it again", async () => {
+    const t = await tenant();
+    const [a, b] = [await at(40, 30), await at(70, 120)];
+    await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, boxRow('A', a, 'deployed', 8, 7), boxRow('B', b, 'in_project', 16, 0)].join('\n'), 'text/csv');
+    await Promise.all([indexes(0).ready(t.id), indexes(1).ready(t.id)]);
+    const held = [indexes(0).get(t.id)!, indexes(1).get(t.id)!];
+    const check = (replica: number) => answer({ mode: 'radius', maxDropMeters: 150 }, indexes(replica).get(t.id)!.near(HOME.lat, HOME.lng, 150, false)!);
+    expect(check(1)).toMatchObject({ status: 'viable', box: { externalId: 'A', freePorts: 1 } });
+
+    // A's last port taken (psql, any writer): both copies have it, and they are the copies they were.
+    await ds.query(`UPDATE viability.boxes SET ports_in_use = 8 WHERE tenant_id = $1 AND external_id = 'A'`, [t.id]);
+    for (const replica of [0, 1]) {
+      await expectEventually(() => expect(check(replica)).toMatchObject({ status: 'not_viable', refused: [{ externalId: 'A', refusedBecause: 'full' }, { externalId: 'B' }] }));
+      expect(indexes(replica).get(t.id)).toBe(held[replica]);
+    }
+    // B deployed and A freed in one statement (two boxes, one version): patched too.
+    await ds.query(`UPDATE viability.boxes SET status = CASE external_id WHEN 'B' THEN 'deployed' ELSE status END,
+      ports_in_use = CASE external_id WHEN 'A' THEN 2 ELSE ports_in_use END WHERE tenant_id = $1`, [t.id]);
+    await expectEventually(() => expect(check(1)).toMatchObject({ status: 'viable', box: { externalId: 'A', freePorts: 6 }, alternatives: [{ externalId: 'B', freePorts: 16 }] }));
+    expect(indexes(1).get(t.id)).toBe(held[1]);
+    // The patched copy answers what PostgreSQL answers.
+    const fromSql = answer({ mode: 'radius', maxDropMeters: 150 }, await viability(1).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, { mode: 'radius', maxDropMeters: 150 }));
+    expect(comparable(check(1))).toEqual(comparable(fromSql));
+
+    // A box moved is not a patch: the copy is read again (a new copy, with A where it now stands).
+    const moved = await at(20, 200);
+    await ds.query(`UPDATE viability.boxes SET location = ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography WHERE tenant_id = $1 AND external_id = 'A'`, [t.id, moved.lng, moved.lat]);
+    await expectEventually(() => {
+      const index = indexes(1).get(t.id);
+      expect(index).toBeDefined();
+      expect(index).not.toBe(held[1]);
+      expect(check(1)).toMatchObject({ box: { externalId: 'A' } });
+      expect(check(1).box!.distanceMeters).toBeCloseTo(20, 0);
+    }, { timeoutMs: 10_000 });
+
+    // More boxes than a notification carries: read again too.
+    const many = await Promise.all(Array.from({ length: 70 }, (_, i) => at(100 + i, i * 5)));
+    await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, ...many.map((p, i) => boxRow(`M${i}`, p, 'deployed', 4, 4))].join('\n'), 'text/csv');
+    await indexes(1).ready(t.id);
+    const before = indexes(1).get(t.id)!;
+    await ds.query(`UPDATE viability.boxes SET ports_in_use = 0 WHERE tenant_id = $1 AND external_id LIKE 'M%'`, [t.id]);
+    await expectEventually(() => {
+      const index = indexes(1).get(t.id);
+      expect(index).toBeDefined();
+      expect(index).not.toBe(before);
+    }, { timeoutMs: 10_000 });
+  });
+
   it("the settings a check reads reach the other replica without waiting for its cache to expire", async () => {
     const t = await tenant();
     expect((await call<{ maxDropMeters: number }>(1, 'POST', '/viability', t.key, HOME)).body.maxDropMeters).toBe(150);

@@ -6,7 +6,8 @@ import { Client } from 'pg';
 import { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
-import { STATUSES, TenantInventory, type PackedChunk } from './tenant-inventory';
+import type { BoxStatus } from './boxes-near';
+import { STATUSES, TenantInventory, type BoxPatch, type PackedChunk } from './tenant-inventory';
 
 /** Channel the inventory triggers notify on (see the InventoryVersions migration). */
 const INVENTORY_CHANNEL = 'viability_inventory';
@@ -65,6 +66,12 @@ const loads = new Counter({
   registers: [metricsRegistry],
 });
 
+const patchesApplied = new Counter({
+  name: 'elo_viability_index_patches_total',
+  help: "Changes of a few boxes' status and ports applied to a held index in place, instead of reading the inventory again",
+  registers: [metricsRegistry],
+});
+
 const log = createLogger('viability').child({ component: 'inventory-index' });
 
 /**
@@ -72,7 +79,8 @@ const log = createLogger('viability').child({ component: 'inventory-index' });
  * the source of truth. A tenant's boxes and poles are read on its first check (from one snapshot, with
  * the inventory version they are at) and answer its checks from then on; any change to them, on any
  * replica or in psql, bumps the version and notifies every replica (database triggers), which drops
- * the copy and reads it again once the inventory is quiet. Until a copy is ready, and whenever its
+ * the copy and reads it again once the inventory is quiet; a change of a few boxes' status and ports
+ * is applied to the copy in place instead (see the BoxPatches migration). Until a copy is ready, and whenever its
  * freshness cannot be vouched for (see {@link MAX_STALE_MS}), checks go to PostgreSQL.
  */
 @Injectable()
@@ -163,10 +171,32 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private notified(payload: string): void {
-    const [tenantId, what] = payload.split(':');
+    const [tenantId, what, patches] = payload.split(':');
     if (!tenantId || !what) return;
     if (what === 'settings') for (const fn of this.settingsListeners) fn(tenantId);
-    else this.changed(tenantId, Number(what));
+    else if (patches === undefined || !this.patched(tenantId, Number(what), patches)) this.changed(tenantId, Number(what));
+  }
+
+  /**
+   * A change of a few boxes' status and ports (see the BoxPatches migration) applied to the copy held,
+   * when that copy is at the version just before it (so it has every earlier change); false when it
+   * cannot be, and the caller drops the copy as for any change.
+   */
+  private patched(tenantId: string, version: number, payload: string): boolean {
+    const slot = this.slots.get(tenantId);
+    const index = slot?.index;
+    if (!slot || !index || index.version !== version - 1) return false;
+    const patches: BoxPatch[] = [];
+    for (const p of payload.split(';')) {
+      const [id, lat, lng, status, capacity, inUse] = p.split(',');
+      if (!id || !STATUSES.includes(status as BoxStatus)) return false;
+      patches.push({ id, lat: Number(lat), lng: Number(lng), status: status as BoxStatus, capacity: Number(capacity), inUse: Number(inUse) });
+    }
+    if (!index.patch(version, patches)) return false;
+    // A read in flight from before this change is older than the copy now.
+    slot.latest = Math.max(slot.latest, version);
+    patchesApplied.inc();
+    return true;
   }
 
   private dropAll(): void {

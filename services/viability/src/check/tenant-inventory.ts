@@ -128,6 +128,16 @@ class PackedPoints {
   }
 }
 
+/** A box's new status and ports, and where it stands (to find it); see TenantInventory.patch. */
+export interface BoxPatch {
+  id: string;
+  lat: number;
+  lng: number;
+  status: BoxStatus;
+  capacity: number;
+  inUse: number;
+}
+
 interface Found {
   i: number;
   /** spheroid distance (what is reported and compared with the drop distance) */
@@ -150,12 +160,15 @@ export class TenantInventory {
   private readonly capacity: Int32Array;
   private readonly used: Int32Array;
 
-  constructor(
-    /** The tenant's inventory version this copy was read at. */
-    readonly version: number,
-    boxes: number,
-    poles: number,
-  ) {
+  /** The tenant's inventory version this copy is at: the one it was read at, or its last patch's. */
+  get version(): number {
+    return this.at;
+  }
+
+  private at: number;
+
+  constructor(version: number, boxes: number, poles: number) {
+    this.at = version;
     // A box's texts: external id, name, its pole's external id; a pole's: external id, name.
     this.boxes = new PackedPoints(boxes, 3);
     this.poles = new PackedPoints(poles, 2);
@@ -173,6 +186,34 @@ export class TenantInventory {
       this.capacity[first + j] = c.attrs.readInt32BE(10 * j + 2);
       this.used[first + j] = c.attrs.readInt32BE(10 * j + 6);
     }
+  }
+
+  /**
+   * Brings this copy to `version` by changing the status and ports of the boxes named (the change a
+   * BoxPatches notification carries). Each box is found where it stands, through the grid. All or
+   * nothing: false, and nothing changed, if one of them is not here (read the inventory again then).
+   */
+  patch(version: number, patches: readonly BoxPatch[]): boolean {
+    const grid = this.boxes.grid;
+    if (!grid) return false;
+    const at: number[] = [];
+    for (const p of patches) {
+      const status = STATUSES.indexOf(p.status);
+      let found = -1;
+      const inGrid = grid.around(p.lat, p.lng, 1, (i) => {
+        if (found < 0 && this.boxes.lat[i] === p.lat && this.boxes.lng[i] === p.lng && this.boxes.id(i) === p.id) found = i;
+      });
+      if (!inGrid || found < 0 || status < 0) return false;
+      at.push(found);
+    }
+    patches.forEach((p, k) => {
+      const i = at[k]!;
+      this.status[i] = STATUSES.indexOf(p.status);
+      this.capacity[i] = p.capacity;
+      this.used[i] = p.inUse;
+    });
+    this.at = version;
+    return true;
   }
 
   addPoles(c: PackedChunk): void {
