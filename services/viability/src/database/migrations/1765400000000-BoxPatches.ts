@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Boxes a statement may change for the replicas to patch their copies instead of reading them again (8,000-byte NOTIFY payload). */
-export const MAX_PATCHED_BOXES = 60;
+const MAX_PATCHED_BOXES = 60;
 
 /**
  * The commonest change to an inventory is a port taken or freed, or a box deployed: an UPDATE of a
@@ -20,7 +20,7 @@ export class BoxPatches1765400000000 implements MigrationInterface {
       DECLARE
         t uuid;
         v bigint;
-        n int;
+        boxes int;
         other int;
         patches text;
       BEGIN
@@ -28,16 +28,18 @@ export class BoxPatches1765400000000 implements MigrationInterface {
           INSERT INTO viability.inventory_versions AS iv (tenant_id, version) VALUES (t, 1)
             ON CONFLICT (tenant_id) DO UPDATE SET version = iv.version + 1
             RETURNING version INTO v;
-          SELECT count(*),
-                 count(*) FILTER (WHERE o.id IS NULL OR o.tenant_id <> n.tenant_id OR o.external_id <> n.external_id OR o.name <> n.name
-                                     OR o.pole_external_id IS DISTINCT FROM n.pole_external_id
-                                     OR ST_AsBinary(o.location) <> ST_AsBinary(n.location)),
-                 string_agg(n.id::text || ',' || ST_Y(n.location::geometry) || ',' || ST_X(n.location::geometry) || ',' || n.status
-                            || ',' || n.port_capacity || ',' || n.ports_in_use, ';')
-            INTO n, other, patches
-            FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id
-           WHERE n.tenant_id = t;
-          IF n <= ${MAX_PATCHED_BOXES} AND other = 0 THEN
+          SELECT count(*) INTO boxes FROM new_rows WHERE tenant_id = t;
+          IF boxes <= ${MAX_PATCHED_BOXES} THEN
+            SELECT count(*) FILTER (WHERE o.id IS NULL OR o.tenant_id <> n.tenant_id OR o.external_id <> n.external_id OR o.name <> n.name
+                                       OR o.pole_external_id IS DISTINCT FROM n.pole_external_id
+                                       OR ST_AsBinary(o.location) <> ST_AsBinary(n.location)),
+                   string_agg(n.id::text || ',' || ST_Y(n.location::geometry) || ',' || ST_X(n.location::geometry) || ',' || n.status
+                              || ',' || n.port_capacity || ',' || n.ports_in_use, ';')
+              INTO other, patches
+              FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id
+             WHERE n.tenant_id = t;
+          END IF;
+          IF boxes <= ${MAX_PATCHED_BOXES} AND other = 0 THEN
             PERFORM pg_notify('viability_inventory', t::text || ':' || v || ':' || patches);
           ELSE
             PERFORM pg_notify('viability_inventory', t::text || ':' || v);
