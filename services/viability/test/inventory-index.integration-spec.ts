@@ -232,9 +232,18 @@ describe('viability: the in-process inventory index', () => {
     const fromSql = answer({ mode: 'radius', maxDropMeters: 150 }, await viability(1).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, { mode: 'radius', maxDropMeters: 150 }));
     expect(comparable(check(1))).toEqual(comparable(fromSql));
 
+    // The same through an import on replica 0: right after it, replica 0 holds its copy back (its own
+    // change must show at once: checks ask PostgreSQL), then serves it again, patched, the same copy.
+    await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, boxRow('A', a, 'deployed', 8, 8)].join('\n'), 'text/csv');
+    expect(indexes(0).get(t.id)).toBeUndefined();
+    expect((await call<CheckResult>(0, 'POST', '/viability', t.key, HOME)).body).toMatchObject({ status: 'viable', box: { externalId: 'B' } });
+    await expectEventually(() => expect(indexes(0).get(t.id)).toBe(held[0]));
+    expect(check(0)).toMatchObject({ status: 'viable', box: { externalId: 'B' }, refused: [{ externalId: 'A', refusedBecause: 'full' }] });
+    expect(indexes(1).get(t.id)).toBe(held[1]);
+
     // A box moved is not a patch: the copy is read again (a new copy, with A where it now stands).
     const moved = await at(20, 200);
-    await ds.query(`UPDATE viability.boxes SET location = ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography WHERE tenant_id = $1 AND external_id = 'A'`, [t.id, moved.lng, moved.lat]);
+    await ds.query(`UPDATE viability.boxes SET location = ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, ports_in_use = 2 WHERE tenant_id = $1 AND external_id = 'A'`, [t.id, moved.lng, moved.lat]);
     await expectEventually(() => {
       const index = indexes(1).get(t.id);
       expect(index).toBeDefined();

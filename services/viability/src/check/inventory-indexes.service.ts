@@ -48,6 +48,11 @@ interface Slot {
   /** Bumped by every change announced without a version (by this process, or all after a reconnect): a load that started before one is thrown away. */
   generation: number;
   usedAt: number;
+  /**
+   * Since when this process's own change holds the copy back (see {@link InventoryIndexes.changedHere}):
+   * not served until a version poll that started later finds it current.
+   */
+  heldBack?: number;
 }
 
 export interface LoadStats {
@@ -140,7 +145,11 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     let slot = this.slots.get(tenantId);
     if (!slot) this.slots.set(tenantId, (slot = newSlot()));
     slot.usedAt = now;
-    if (slot.index) return this.listener.connected && now - slot.confirmedAt <= MAX_STALE_MS ? slot.index : undefined; // the poll confirms it again
+    if (slot.index && slot.heldBack !== undefined && now - slot.heldBack > MAX_STALE_MS) this.changed(tenantId); // never confirmed: read it again
+    if (slot.index) {
+      if (slot.heldBack !== undefined) return undefined;
+      return this.listener.connected && now - slot.confirmedAt <= MAX_STALE_MS ? slot.index : undefined; // the poll confirms it again
+    }
     if (!slot.loading && this.listener.connected && now - slot.changedAt >= QUIET_MS) void this.load(tenantId, slot);
     return undefined;
   }
@@ -156,8 +165,8 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * The tenant's inventory changed (`version`: to that version; undefined: this process changed it and
-   * its commit is done): its index goes, at once, without waiting for the notification.
+   * The tenant's inventory changed (`version`: to that version; undefined: it may have, as after a
+   * reconnect): its index goes, at once.
    */
   changed(tenantId: string, version?: number): void {
     const slot = this.slots.get(tenantId);
@@ -167,7 +176,23 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
       slot.latest = Math.max(slot.latest, version);
     } else slot.generation++;
     slot.index = undefined;
+    slot.heldBack = undefined;
     slot.changedAt = Date.now();
+  }
+
+  /**
+   * This process changed the tenant's inventory (an import or sync statement) and its commit is done.
+   * The copy is not served from now on, so the request that made the change, and every later one, see
+   * it; but it is kept: the change's notification patches it or drops it (see {@link patched}), and
+   * the next version poll that starts after now serves it again if it is current by then (patched, or
+   * nothing changed). One never confirmed within {@link MAX_STALE_MS} is dropped.
+   */
+  changedHere(tenantId: string): void {
+    const slot = this.slots.get(tenantId);
+    if (!slot) return;
+    slot.generation++;
+    if (slot.index) slot.heldBack = Date.now();
+    else slot.changedAt = Date.now();
   }
 
   private notified(payload: string): void {
@@ -217,6 +242,7 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
       }
       loads.inc({ outcome: 'loaded' });
       slot.index = index;
+      slot.heldBack = undefined; // read after any change of this process's (a load from before one is discarded above)
       slot.confirmedAt = confirmedAt;
       const stats = { boxes: index.boxes.size, poles: index.poles.size, bytes: index.bytes, ms: Math.round(performance.now() - started) };
       log.info({ tenantId, version: index.version, ...stats }, 'inventory index loaded');
@@ -305,6 +331,8 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     this.polling = true;
     try {
       const now = Date.now();
+      // Strictly after: a change committed in the same millisecond as the poll started may be missed by it.
+      const startedAfter = (t: number) => now > t;
       for (const [tenantId, slot] of this.slots) if (now - slot.usedAt > IDLE_MS && !slot.loading) this.slots.delete(tenantId);
       const held = [...this.slots].filter(([, s]) => s.index);
       if (!held.length) return;
@@ -318,7 +346,10 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
         if (!index) continue;
         const version = versions.get(tenantId) ?? 0;
         if (version > index.version) this.changed(tenantId, version);
-        else slot.confirmedAt = Math.max(slot.confirmedAt, now);
+        else {
+          slot.confirmedAt = Math.max(slot.confirmedAt, now);
+          if (slot.heldBack !== undefined && startedAfter(slot.heldBack)) slot.heldBack = undefined;
+        }
       }
     } catch (err) {
       // The indexes age past MAX_STALE_MS and checks ask PostgreSQL.

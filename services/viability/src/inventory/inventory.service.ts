@@ -138,7 +138,7 @@ export class InventoryService {
                SELECT count(*) FILTER (WHERE ins)::int AS inserted, count(*) FILTER (WHERE NOT ins)::int AS updated FROM up`,
               [tenantId, ...common],
             ];
-      const [r]: Array<{ inserted: number; updated: number }> = await this.ds.query(sql, params).finally(() => this.indexes?.changed(tenantId));
+      const [r]: Array<{ inserted: number; updated: number }> = await this.ds.query(sql, params).finally(() => this.indexes?.changedHere(tenantId));
       inserted += r?.inserted ?? 0;
       updated += r?.updated ?? 0;
     }

@@ -228,7 +228,7 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
                    WHERE tenant_id = $1 AND updated_at < $2 AND NOT (external_id = ANY($3::text[])) RETURNING 1)
        SELECT count(*)::int AS n FROM d`,
       [tenantId, since, [...keep]],
-    ).finally(() => this.indexes.changed(tenantId));
+    ).finally(() => this.indexes.changedHere(tenantId));
     return r?.n ?? 0;
   }
 
