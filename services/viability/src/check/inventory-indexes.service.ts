@@ -212,7 +212,7 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     const index = slot?.index;
     if (!slot || !index || index.version !== version - 1) return false;
     const patches: BoxPatch[] = [];
-    for (const p of payload.split(';')) {
+    for (const p of payload === '' ? [] : payload.split(';')) {
       const [id, lat, lng, status, capacity, inUse] = p.split(',');
       if (!id || !STATUSES.includes(status as BoxStatus)) return false;
       patches.push({ id, lat: Number(lat), lng: Number(lng), status: status as BoxStatus, capacity: Number(capacity), inUse: Number(inUse) });
