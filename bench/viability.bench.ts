@@ -156,12 +156,12 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
       gcObserver.disconnect();
       process.send!({ gc: { count: gc.length, totalMs: gc.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...gc), over5: gc.filter((d) => d > 5).length } });
     }
-    else if (m === 'profile-start') void inspect('Profiler.enable').then(() => inspect('Profiler.start')).then(() => process.send!({ profiling: true }));
+    else if (m === 'profile-start') void inspect('Profiler.enable').then(() => inspect('Profiler.start')).then(() => process.send!({ profiled: {} }));
     else if (m === 'profile-stop') {
       void inspect('Profiler.stop').then(({ profile }) => {
         const file = join(process.env.BENCH_CPU_PROFILE!, `viability-checks-${Date.now()}.cpuprofile`);
         writeFileSync(file, JSON.stringify(profile));
-        process.send!({ profiling: false, file });
+        process.send!({ profiled: { file } });
       });
     } else void app.close().then(() => process.exit(0));
   });
@@ -181,16 +181,9 @@ function ask<T>(child: ChildProcess, message: object | string, key: string): Pro
 }
 
 /** The service process's CPU time so far, in ms (user, system). */
-function serviceCpu(child: ChildProcess): Promise<[number, number]> {
-  return new Promise((resolve) => {
-    const on = (m: { cpu?: NodeJS.CpuUsage }) => {
-      if (!m.cpu) return;
-      child.off('message', on);
-      resolve([m.cpu.user / 1_000, m.cpu.system / 1_000]);
-    };
-    child.on('message', on);
-    child.send('cpu');
-  });
+async function serviceCpu(child: ChildProcess): Promise<[number, number]> {
+  const cpu = await ask<NodeJS.CpuUsage>(child, 'cpu', 'cpu');
+  return [cpu.user / 1_000, cpu.system / 1_000];
 }
 
 /** CPU time (ms: user, system) of each of this database's PostgreSQL client backends so far (not autovacuum), from /proc (utime, stime, ticks of 10 ms). */
@@ -233,17 +226,9 @@ async function metered<T>(child: ChildProcess, pool: Pool, phase: () => Promise<
 }
 
 /** Starts or stops the service's CPU profile (BENCH_CPU_PROFILE=<dir>: the check phase alone); the file written on stop. */
-function profile(child: ChildProcess, what: 'profile-start' | 'profile-stop'): Promise<string | undefined> {
-  if (!process.env.BENCH_CPU_PROFILE) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const on = (m: { profiling?: boolean; file?: string }) => {
-      if (m.profiling === undefined) return;
-      child.off('message', on);
-      resolve(m.file);
-    };
-    child.on('message', on);
-    child.send(what);
-  });
+async function profile(child: ChildProcess, what: 'profile-start' | 'profile-stop'): Promise<string | undefined> {
+  if (!process.env.BENCH_CPU_PROFILE) return undefined;
+  return (await ask<{ file?: string }>(child, what, 'profiled')).file;
 }
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
