@@ -198,12 +198,11 @@ export class TenantInventory {
     if (!grid) return false;
     const at: number[] = [];
     for (const p of patches) {
-      const status = STATUSES.indexOf(p.status);
       let found = -1;
       const inGrid = grid.around(p.lat, p.lng, 1, (i) => {
-        if (found < 0 && this.boxes.lat[i] === p.lat && this.boxes.lng[i] === p.lng && this.boxes.id(i) === p.id) found = i;
+        if (found < 0 && this.boxes.id(i) === p.id) found = i;
       });
-      if (!inGrid || found < 0 || status < 0) return false;
+      if (!inGrid || found < 0) return false;
       at.push(found);
     }
     patches.forEach((p, k) => {
