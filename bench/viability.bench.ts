@@ -31,7 +31,7 @@
 import 'reflect-metadata';
 import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra } from '@elo/testing';
+import { createTestInfra, seededRandom } from '@elo/testing';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -54,17 +54,9 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const ms = (n: number) => `${n.toFixed(2)} ms`;
 
-/** A deterministic pseudo-random sequence, so runs compare. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1_664_525 + 1_013_904_223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function* csv(n: number): Generator<string> {
-  const r = rng(42);
+  const r = seededRandom(42);
   yield 'external_id,name,lat,lng,status,port_capacity,ports_in_use\n';
   let chunk = '';
   for (let i = 0; i < n; i++) {
@@ -273,7 +265,7 @@ async function main(): Promise<void> {
     const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
     out(`in-process index: ${indexed.boxes.toLocaleString('en')} boxes read in ${(indexed.ms / 1_000).toFixed(1)} s, ${mb(indexed.bytes)} held; service RSS ${mb(indexed.rssBefore)} -> ${mb(indexed.rssAfter)}`);
 
-    const r = rng(7);
+    const r = seededRandom(7);
     const points = Array.from({ length: RATE * SECONDS }, () => ({ lat: AREA.lat + r() * AREA.span, lng: AREA.lng + r() * AREA.span }));
     const client = new HttpLoad(url.hostname, Number(url.port), 64);
     const headers = { authorization: `Bearer ${key!}`, 'content-type': 'application/json' };

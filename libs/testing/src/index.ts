@@ -3,3 +3,4 @@ export { expectEventually, type EventuallyOptions } from './expect-eventually';
 export { startTcpProxy, viaProxy, type TcpProxy } from './tcp-proxy';
 export { expectKeyRotation, type KeyRotationScenario, type ReencryptionJob, type RotatingApp } from './key-rotation';
 export { callApi } from './http';
+export { seededRandom } from './random';

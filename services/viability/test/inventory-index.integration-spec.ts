@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { callApi, createTestInfra, expectEventually, withAdminClient, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectEventually, seededRandom, withAdminClient, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import type { BoxInRange } from '../src/check/boxes-near';
@@ -15,14 +15,6 @@ const HOME = { lat: -22.9068, lng: -43.1729 };
 /** The area the random inventory covers: about 1.5 × 1.5 km. */
 const SPAN = 0.014;
 
-/** A deterministic pseudo-random sequence. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1_664_525 + 1_013_904_223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /**
  * Answers from the in-process index are the answers PostgreSQL gives, and every replica's index follows
@@ -92,7 +84,7 @@ describe('viability: the in-process inventory index', () => {
   };
 
   it('measures distances as PostGIS does on geography (spheroid for ST_Distance, sphere for <->)', async () => {
-    const r = rng(3);
+    const r = seededRandom(3);
     const pairs = Array.from({ length: 2_000 }, () => [-55 + r() * 60, -75 + r() * 45, r() * 500, r() * 360] as const);
     const rows: Array<{ lat: number; lng: number; lat2: number; lng2: number; d: number; s: number }> = await ds.query(
       `SELECT lat, lng, ST_Y(q::geometry) AS lat2, ST_X(q::geometry) AS lng2, ST_Distance(p, q) AS d, p <-> q AS s
@@ -125,7 +117,7 @@ describe('viability: the in-process inventory index', () => {
 
   it('answers what PostgreSQL answers, for random points in both modes and every outcome', async () => {
     const t = await tenant();
-    const r = rng(11);
+    const r = seededRandom(11);
     const spot = () => ({ lat: HOME.lat + r() * SPAN, lng: HOME.lng + r() * SPAN });
     const poles = Array.from({ length: 150 }, (_, i) => ({ id: `P-${i}-poste-ç`, ...spot() }));
     const rows = Array.from({ length: 1_500 }, (_, i) => {

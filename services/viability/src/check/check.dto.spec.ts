@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { validationPipe } from '@elo/platform';
+import { seededRandom } from '@elo/testing';
 import { CheckDto, checkBody } from './check.dto';
 
 /** What the platform's pipe makes of a body: the DTO's fields, or the 400's body. */
@@ -22,8 +23,7 @@ async function viaCheckBody(body: unknown): Promise<unknown> {
 describe('checkBody', () => {
   it('decides like class-validator\'s isLatitude / isLongitude for any number', async () => {
     const { isLatitude, isLongitude } = await import('class-validator');
-    let seed = 1;
-    const next = () => (seed = (seed * 1_664_525 + 1_013_904_223) >>> 0) / 2 ** 32;
+    const next = seededRandom(1);
     for (let i = 0; i < 20_000; i++) {
       const lat = (next() - 0.5) * 200 * 10 ** -Math.floor(next() * 10);
       const lng = (next() - 0.5) * 400 * 10 ** -Math.floor(next() * 10);

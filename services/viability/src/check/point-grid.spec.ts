@@ -1,16 +1,10 @@
+import { seededRandom } from '@elo/testing';
 import { spheroidDistance } from './geodesy';
 import { PointGrid } from './point-grid';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1_664_525 + 1_013_904_223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 describe('PointGrid', () => {
-  const r = rng(5);
+  const r = seededRandom(5);
   const n = 4_000;
   // A dense town and a sparse region around it, cells with many points and empty ones.
   const lat = Float64Array.from({ length: n }, (_, i) => (i % 2 ? -25.4 + r() * 0.02 : -26 + r() * 2));
