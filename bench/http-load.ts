@@ -116,3 +116,41 @@ class Connection {
     resolve(status);
   }
 }
+
+/**
+ * Calls `fn` `rate` times a second for `seconds`, on schedule; latencies in ms, sorted. A latency counts
+ * from when the request was due, not from when it went out: a generator that falls behind (its event
+ * loop busy, the machine loaded) would otherwise leave the wait out of the figures (coordinated omission).
+ * Never waits for answers before sending (open loop). `late` is how far behind schedule the sends went at
+ * worst; `achieved` the calls a second over the whole run, answers included.
+ */
+export async function steadyLoad(
+  rate: number,
+  seconds: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<{ lat: number[]; failed: number; achieved: number; late: number }> {
+  const lat: number[] = [];
+  let failed = 0;
+  let late = 0;
+  const total = rate * seconds;
+  const start = performance.now();
+  const pending: Array<Promise<void>> = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1_000) / rate;
+    // Never early (a request sent before it was due would count less than it waited); a timer can fire
+    // up to a millisecond before its time by performance.now(), hence the loop.
+    for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) {
+      await new Promise((r) => setTimeout(r, Math.max(1, wait)));
+    }
+    late = Math.max(late, performance.now() - due);
+    pending.push(
+      fn(i).then(
+        () => void lat.push(performance.now() - due),
+        () => void failed++,
+      ),
+    );
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - start) / 1_000;
+  return { lat: lat.sort((a, b) => a - b), failed, achieved: total / elapsed, late };
+}

@@ -1,6 +1,7 @@
 /** For benches that run a service as its own process (as production does): a port for it, and its readiness. */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 /** A TCP port free on 127.0.0.1 just now. */
 export async function freePort(): Promise<number> {
@@ -25,4 +26,43 @@ export async function waitReady(url: string, child: ChildProcess): Promise<void>
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('the service did not become ready');
+}
+
+/** Asks a child process something over IPC; resolves with the first answer that has `key`. */
+export function ask<T>(child: ChildProcess, message: object | string, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: Record<string, T>) => {
+      if (!(key in m)) return;
+      child.off('message', on);
+      resolve(m[key]!);
+    };
+    child.on('message', on);
+    child.send(message);
+  });
+}
+
+/** Garbage-collection pauses of a process's main thread over a stretch: how many, in all, the longest, how many over 5 ms. */
+export interface GcPauses {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+  over5: number;
+}
+
+/** Watches this process's garbage-collection pauses from `start()` to `stop()`. */
+export function gcWatch(): { start(): void; stop(): GcPauses } {
+  const pauses: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push(e.duration);
+  });
+  return {
+    start() {
+      pauses.length = 0;
+      observer.observe({ entryTypes: ['gc'] });
+    },
+    stop() {
+      observer.disconnect();
+      return { count: pauses.length, totalMs: pauses.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...pauses), over5: pauses.filter((d) => d > 5).length };
+    },
+  };
 }

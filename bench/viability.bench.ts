@@ -37,10 +37,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { Pool } from 'pg';
-import { HttpLoad } from './http-load';
+import { HttpLoad, steadyLoad } from './http-load';
+import { ask, gcWatch, type GcPauses } from './service-process';
 import { AppModule, SERVICE } from '../services/viability/src/app.module';
 import { InventoryIndexes } from '../services/viability/src/check/inventory-indexes.service';
 import { ViabilityConfig } from '../services/viability/src/config/viability.config';
@@ -72,37 +72,6 @@ function* csv(n: number): Generator<string> {
   if (chunk) yield chunk;
 }
 
-/**
- * Sends `fn` `RATE` times a second for `SECONDS`, on schedule; latencies in ms, sorted. A latency counts
- * from when the request was due, not from when it went out: a generator that falls behind (its event
- * loop busy, the machine loaded) would otherwise leave the wait out of the figures (coordinated omission).
- * `late` is how far behind schedule the sends went at worst.
- */
-async function steady(fn: (i: number) => Promise<void>): Promise<{ lat: number[]; failed: number; achieved: number; late: number }> {
-  const lat: number[] = [];
-  let failed = 0;
-  let late = 0;
-  const total = RATE * SECONDS;
-  const start = performance.now();
-  // Never waits for answers before sending (it used to stop at 5,000 outstanding: a closed loop then).
-  const pending: Array<Promise<void>> = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1_000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    late = Math.max(late, performance.now() - due);
-    pending.push(
-      fn(i).then(
-        () => void lat.push(performance.now() - due),
-        () => void failed++,
-      ),
-    );
-  }
-  await Promise.all(pending);
-  const elapsed = (performance.now() - start) / 1_000;
-  return { lat: lat.sort((a, b) => a - b), failed, achieved: total / elapsed, late };
-}
-
 /** Child process: the service alone, on an ephemeral port reported to the parent. */
 async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
   const config = loadConfig(ViabilityConfig, {
@@ -119,11 +88,7 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
   const inspect = (method: string) =>
     new Promise<{ profile?: object }>((resolve, reject) => profiler!.post(method, (err, r) => (err ? reject(err) : resolve(r as { profile?: object }))));
   const indexes = app.get(InventoryIndexes);
-  // Garbage-collection pauses of the service's thread during the checks (ms each).
-  const gc: number[] = [];
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gc.push(e.duration);
-  });
+  const gc = gcWatch();
   const rss = () => {
     (globalThis as { gc?: () => void }).gc?.();
     return process.memoryUsage().rss;
@@ -141,13 +106,9 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
       process.send!({ looked: { cpuMs: (c.user + c.system) / 1_000, found } });
     } else if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
     else if (m === 'gc-start') {
-      gc.length = 0;
-      gcObserver.observe({ entryTypes: ['gc'] });
+      gc.start();
       process.send!({ gcWatching: true });
-    } else if (m === 'gc-stop') {
-      gcObserver.disconnect();
-      process.send!({ gc: { count: gc.length, totalMs: gc.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...gc), over5: gc.filter((d) => d > 5).length } });
-    }
+    } else if (m === 'gc-stop') process.send!({ gc: gc.stop() });
     else if (m === 'profile-start') void inspect('Profiler.enable').then(() => inspect('Profiler.start')).then(() => process.send!({ profiled: {} }));
     else if (m === 'profile-stop') {
       void inspect('Profiler.stop').then(({ profile }) => {
@@ -156,19 +117,6 @@ async function serve(databaseUrl: string, amqpUrl: string): Promise<void> {
         process.send!({ profiled: { file } });
       });
     } else void app.close().then(() => process.exit(0));
-  });
-}
-
-/** Asks the service process something; resolves with the first answer that has `key`. */
-function ask<T>(child: ChildProcess, message: object | string, key: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: Record<string, T>) => {
-      if (!(key in m)) return;
-      child.off('message', on);
-      resolve(m[key]!);
-    };
-    child.on('message', on);
-    child.send(message);
   });
 }
 
@@ -289,8 +237,8 @@ async function main(): Promise<void> {
     };
     const c0 = await counters();
     await ask(service.child, 'gc-start', 'gcWatching');
-    const http = await metered(service.child, pool, () => steady(post));
-    const gcPauses = await ask<{ count: number; totalMs: number; maxMs: number; over5: number }>(service.child, 'gc-stop', 'gc');
+    const http = await metered(service.child, pool, () => steadyLoad(RATE, SECONDS, post));
+    const gcPauses = await ask<GcPauses>(service.child, 'gc-stop', 'gc');
     const c1 = await counters();
     const profiled = await profile(service.child, 'profile-stop');
     if (profiled) out(`service CPU profile of the checks: ${profiled}`);
@@ -315,7 +263,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     for (let i = 0; i < 200; i++) await knn(i);
-    const bare = await metered(service.child, pool, () => steady(knn));
+    const bare = await metered(service.child, pool, () => steadyLoad(RATE, SECONDS, knn));
     const looked = await ask<{ cpuMs: number; found: number }>(service.child, { lookups: tenant.id, points }, 'looked');
     out(`load average after: ${load()}`);
     const [{ n: checks }] = (await pool.query('SELECT count(*)::int AS n FROM viability.checks')).rows as Array<{ n: number }>;
