@@ -7,6 +7,7 @@ import { runSchemaMigrations } from '@elo/persistence';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { BaseServiceConfig } from './config';
+import { ExpressPlatform } from './express-platform';
 import { configureHttp } from './http-setup';
 import { ProblemDetailsFilter } from './problem-details.filter';
 import { validationPipe } from './validation';
@@ -23,7 +24,7 @@ export async function buildServiceApp(module: Type<unknown> | ReturnType<typeof 
   const logger = o.logger ?? createLogger(o.service, { level: o.config.LOG_LEVEL });
   // Tenants and API keys live in the shared `auth` schema; whoever boots first creates it.
   await runSchemaMigrations(o.config.DATABASE_URL, 'auth', authMigrations);
-  const app = await NestFactory.create(module as Type<unknown>, {
+  const app = await NestFactory.create(module as Type<unknown>, new ExpressPlatform(), {
     bodyParser: false,
     logger: new PinoNestLogger(logger),
     abortOnError: false,

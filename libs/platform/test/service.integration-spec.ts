@@ -117,6 +117,23 @@ describe('a service on the platform', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/notes', '/tenants', '/ops/parked-events']));
   });
 
+  it("creates each request and response with Express's prototypes, so Express never has to swap them", async () => {
+    // Express sets both prototypes on every request; on objects born with them that is a no-op, and V8
+    // no longer keeps each request's objects alive into the old generation (ExpressPlatform).
+    const express = app.getHttpAdapter().getInstance<{ request: object; response: object }>();
+    const born: boolean[] = [];
+    const server = app.getHttpServer() as import('node:http').Server;
+    const seen = (req: object, res: object) => born.push(Object.getPrototypeOf(req) === express.request && Object.getPrototypeOf(res) === express.response);
+    server.prependListener('request', seen);
+    try {
+      expect((await call('/health/live')).status).toBe(200);
+      expect((await call('/notes', { method: 'POST', json: { text: 'x' } })).status).toBe(401);
+    } finally {
+      server.off('request', seen);
+    }
+    expect(born).toEqual([true, true]);
+  });
+
   it('needs a key with the right permission; revocation takes effect at once', async () => {
     expect((await call('/notes', { method: 'POST', json: { text: 'x' } })).status).toBe(401);
     const { tenantId, key, keyId } = await tenantWithKey(['channels:manage']);

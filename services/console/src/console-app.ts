@@ -2,7 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { TENANT_PERMISSIONS } from '@elo/auth';
 import { createLogger, PinoNestLogger } from '@elo/observability';
-import { problem, ProblemDetailsFilter, securityHeaders } from '@elo/platform';
+import { ExpressPlatform, problem, ProblemDetailsFilter, securityHeaders } from '@elo/platform';
 import type { NextFunction, Request, Response } from 'express';
 import { join } from 'node:path';
 import { AppModule, SERVICE } from './app.module';
@@ -18,7 +18,7 @@ export async function createConsoleApp(config: ConsoleConfig): Promise<NestExpre
   const logger = createLogger(SERVICE, { level: config.LOG_LEVEL });
   const webDist = findWebDist(config.WEB_DIST_DIR);
   if (!webDist) logger.warn('the web app is not built: npx vite build --config services/console/web/vite.config.ts');
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config, webDist), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config, webDist), new ExpressPlatform(), {
     bodyParser: false,
     logger: new PinoNestLogger(logger),
   });
