@@ -57,59 +57,74 @@ export interface ProxyOptions {
 
 /**
  * Forwards `/api/<service>/…` to that service: method, path, query, headers (Authorization included,
- * hop-by-hop ones dropped) and the body as a stream, capped at bodyLimitBytes. Unknown service → 404,
- * upstream down → 502, upstream silent → 504, all problem+json.
+ * hop-by-hop ones dropped) and the body, capped at bodyLimitBytes. Unknown service → 404, body over the
+ * cap → 413, upstream down → 502, upstream silent → 504, all problem+json.
+ *
+ * A 413 must change nothing, so no byte of a body over the cap reaches the service: a body that declares
+ * its length is refused up front when too long and otherwise streamed; one that does not (chunked) is
+ * held, up to the cap, and forwarded once it has ended within it. A service would otherwise have applied
+ * the part of an import that came before the cut.
  */
 export function createProxy(o: ProxyOptions): (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse) => void {
   return (req, res) => {
     const target = splitApiPath(req.originalUrl ?? req.url ?? '');
-    const base = target ? o.upstreams[target.service] : undefined;
+    // Own properties only: `constructor` or `toString` are not services.
+    const base = target && Object.hasOwn(o.upstreams, target.service) ? o.upstreams[target.service] : undefined;
     if (!target || !base) return sendProblem(res, 404, 'no such service: use /api/<service>/<path>');
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > o.bodyLimitBytes) {
+    const tooLarge = () => sendProblem(res, 413, 'the request body is larger than the console forwards');
+    const declared = req.headers['content-length'];
+    if (Number(declared ?? 0) > o.bodyLimitBytes) {
       req.resume();
-      return sendProblem(res, 413, 'the request body is larger than the console forwards');
+      return tooLarge();
     }
-    const url = new URL(base);
-    const headers = forwardableHeaders(req.headers);
-    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
-    headers['x-forwarded-host'] = req.headers.host ?? '';
-    headers.host = url.host;
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const upstream = send({
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port || undefined,
-      method: req.method,
-      path: url.pathname.replace(/\/$/, '') + target.path,
-      headers,
-    });
-    upstream.setTimeout(o.timeoutMs, () => {
-      upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' }));
-    });
-    upstream.on('response', (up) => {
-      const out: OutgoingHttpHeaders = forwardableHeaders(up.headers);
-      res.writeHead(up.statusCode ?? 502, out);
-      up.pipe(res);
-      up.on('error', () => res.destroy());
-    });
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      o.logger.warn({ service: target.service, code: err.code }, 'upstream request failed');
-      if (err.code === 'ETIMEDOUT') return sendProblem(res, 504, `${target.service} did not answer in time`);
-      if (err.code === 'EBODYLIMIT') return sendProblem(res, 413, 'the request body is larger than the console forwards');
-      sendProblem(res, 502, `${target.service} is not reachable`);
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
+    const forward = (held?: Buffer) => {
+      const url = new URL(base);
+      const headers = forwardableHeaders(req.headers);
+      headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+      headers['x-forwarded-host'] = req.headers.host ?? '';
+      headers.host = url.host;
+      if (held) headers['content-length'] = held.length;
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const upstream = send({
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port || undefined,
+        method: req.method,
+        path: url.pathname.replace(/\/$/, '') + target.path,
+        headers,
+      });
+      upstream.setTimeout(o.timeoutMs, () => {
+        upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' }));
+      });
+      upstream.on('response', (up) => {
+        const out: OutgoingHttpHeaders = forwardableHeaders(up.headers);
+        res.writeHead(up.statusCode ?? 502, out);
+        up.pipe(res);
+        up.on('error', () => res.destroy());
+      });
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        o.logger.warn({ service: target.service, code: err.code }, 'upstream request failed');
+        if (err.code === 'ETIMEDOUT') return sendProblem(res, 504, `${target.service} did not answer in time`);
+        sendProblem(res, 502, `${target.service} is not reachable`);
+      });
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      if (held) upstream.end(held);
+      else req.pipe(upstream);
+    };
+    if (declared !== undefined || req.headers['transfer-encoding'] === undefined) return forward();
+    const chunks: Buffer[] = [];
     let seen = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       seen += chunk.length;
-      if (seen > o.bodyLimitBytes) {
-        req.unpipe(upstream);
-        upstream.destroy(Object.assign(new Error('body too large'), { code: 'EBODYLIMIT' }));
-      }
-    });
-    req.pipe(upstream);
+      if (seen <= o.bodyLimitBytes) return void chunks.push(chunk);
+      req.off('data', onData).off('end', onEnd);
+      chunks.length = 0;
+      req.resume();
+      tooLarge();
+    };
+    const onEnd = () => forward(Buffer.concat(chunks, seen));
+    req.on('data', onData).on('end', onEnd);
   };
 }

@@ -34,9 +34,11 @@ describe('console server', () => {
   let app: NestExpressApplication;
   let base: string;
   let seen: { method?: string; url?: string; headers?: IncomingMessage['headers']; body?: string } = {};
+  let upstreamRequests = 0;
 
   beforeAll(async () => {
     upstream = createServer((req, res) => {
+      upstreamRequests++;
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -85,6 +87,41 @@ describe('console server', () => {
     expect((await fetch(`${base}/api/nope/x`)).status).toBe(404);
     const big = await fetch(`${base}/api/chat-ingress/channels`, { method: 'POST', body: 'x'.repeat(5000) });
     expect(big.status).toBe(413);
+  });
+
+  it('answers 404 for names that are not services, whatever the object they could be mistaken for', async () => {
+    for (const name of ['constructor', 'tostring', 'hasownproperty']) {
+      const r = await fetch(`${base}/api/${name}/x`);
+      expect(`${name} ${r.status}`).toBe(`${name} 404`);
+    }
+    const proto = await fetch(`${base}/api/constructor/x`);
+    expect(proto.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('forwards nothing of a chunked body over the limit (413 changes nothing) and a chunked body within it whole', async () => {
+    const chunked = (parts: string[]) =>
+      fetch(`${base}/api/chat-ingress/channels`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/csv' },
+        body: new ReadableStream({
+          start(c) {
+            for (const p of parts) c.enqueue(new TextEncoder().encode(p));
+            c.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+    const before = upstreamRequests;
+    const big = await chunked(Array.from({ length: 5 }, () => 'x'.repeat(1000)));
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { detail: string }).detail).toContain('larger');
+    expect(upstreamRequests).toBe(before);
+    const small = await chunked(['a,b\n', '1,2\n']);
+    expect(small.status).toBe(201);
+    expect(upstreamRequests).toBe(before + 1);
+    expect(seen.body).toBe('a,b\n1,2\n');
+    expect(seen.headers?.['content-length']).toBe('8');
+    expect(seen.headers?.['transfer-encoding']).toBeUndefined();
   });
 
   it('serves the app with security headers, an index fallback and health probes', async () => {
