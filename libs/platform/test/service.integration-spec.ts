@@ -120,7 +120,7 @@ describe('a service on the platform', () => {
   it("creates each request and response with Express's prototypes, so Express never has to swap them", async () => {
     // Express sets both prototypes on every request; on objects born with them that is a no-op, and V8
     // no longer keeps each request's objects alive into the old generation (ExpressPlatform).
-    const express = app.getHttpAdapter().getInstance<{ request: object; response: object }>();
+    const express = app.getHttpAdapter().getInstance() as { request: object; response: object };
     const born: boolean[] = [];
     const server = app.getHttpServer() as import('node:http').Server;
     const seen = (req: object, res: object) => born.push(Object.getPrototypeOf(req) === express.request && Object.getPrototypeOf(res) === express.response);
