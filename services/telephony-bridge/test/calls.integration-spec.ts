@@ -96,6 +96,12 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       expect(err.status).toBe(502);
       expect(err.body).toMatchObject({ pbxStatus: 503, pbxBody: 'trunk busy' });
       expect(err.body.detail).toBe('the PBX answered the Click2Call request with HTTP 503: trunk busy');
+      // A PBX echoing the refused request never hands the profile's chave to the caller.
+      h.pbx.configure({ click2call: 'error', errorStatus: 400, errorBody: 'bad request GET /click2call?ramal=1001&chave=pbx-chave-1 (cGJ4LWNoYXZlLTE=)' });
+      const echoed = await h.api<Record<string, unknown>>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566' });
+      expect(echoed.status).toBe(502);
+      expect(JSON.stringify(echoed.body)).not.toMatch(/pbx-chave-1|cGJ4LWNoYXZlLTE=/);
+      expect(echoed.body.pbxBody).toBe('bad request GET /click2call?ramal=1001&chave=•••• (••••)');
       h.pbx.configure({ click2call: 'ok', answer: 'json' });
       const noId = await h.api<{ detail: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566' });
       expect(noId.status).toBe(502);
@@ -183,6 +189,9 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       const missing = await h.api<{ detail: string }>('GET', '/calls/1537276453.1/recording', t.headers);
       expect(missing.status).toBe(502);
       expect(missing.body.detail).toBe('the PBX answered the recording request with HTTP 404: recording not found');
+      h.pbx.configure({ recording: 'error', errorStatus: 403, errorBody: 'denied for chave=pbx-chave-1' });
+      const echoed = await h.api<{ detail: string }>('GET', '/calls/1537276453.1/recording', t.headers);
+      expect(echoed.body.detail).toBe('the PBX answered the recording request with HTTP 403: denied for chave=••••');
     });
 
     it('size cap: a declared oversize recording is refused before anything is sent, an undeclared one cut at the cap; a hanging PBX is a 504', async () => {

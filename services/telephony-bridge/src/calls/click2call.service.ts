@@ -63,7 +63,7 @@ export class Click2CallService {
       throw err;
     }
     if (answer.status < 200 || answer.status >= 300) {
-      const body = excerpt(answer.body);
+      const body = excerpt(answer.body, [chave]);
       throw new ProblemException(502, `the PBX answered the Click2Call request with HTTP ${answer.status}${body ? `: ${body}` : ''}`, {
         pbxStatus: answer.status, pbxBody: body,
       });
@@ -71,7 +71,7 @@ export class Click2CallService {
     const callId = readCallId(answer.body, profile.click2call.callId);
     if (!callId) {
       const where = profile.click2call.callId.from === 'json' ? `at JSON path ${profile.click2call.callId.path}` : 'as its plain-text body';
-      const body = excerpt(answer.body);
+      const body = excerpt(answer.body, [chave]);
       throw new ProblemException(502, `the PBX answer holds no valid call id ${where}: ${body || '(empty)'}`, {
         pbxStatus: answer.status, pbxBody: body,
       });

@@ -77,7 +77,7 @@ export class RecordingsService {
     try {
       if (up.status < 200 || up.status >= 300) {
         const { head } = await readHead(it, 512).catch(() => ({ head: Buffer.alloc(0) }));
-        const body = excerpt(head);
+        const body = excerpt(head, [chave]);
         throw new ProblemException(502, `the PBX answered the recording request with HTTP ${up.status}${body ? `: ${body}` : ''}`, {
           pbxStatus: up.status, pbxBody: body,
         });
