@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createEvent } from '@elo/contracts';
-import { expectEventually } from '@elo/testing';
+import { callApi, expectEventually } from '@elo/testing';
 import { FlowScheduler } from '../src/flow/flow-scheduler.service';
 import { startHarness, type Harness } from './support/harness';
 
@@ -127,6 +127,12 @@ describe('chat-ingress: bot flow and conversation moves', () => {
 
     const attrs = await h.api<{ attributes: Record<string, string> }>('PATCH', `/contacts/${conv.contact_id}`, headers, { attributes: { email: 'bia@example.com', plano: '500 mega' } });
     expect(attrs.body.attributes).toEqual({ email: 'bia@example.com', plano: '500 mega' });
+    // Attributes are strings (null removes one): anything else is a 400 naming it, and nothing changes.
+    const bad = await callApi<{ status: number; detail: string }>(h.url, 'PATCH', `/contacts/${conv.contact_id}`, undefined, { name: 'Outra', attributes: { x: { nested: 1 }, arr: [1, 2], age: 5, plano: 'novo' } }, headers);
+    expect(bad).toMatchObject({ status: 400, body: { status: 400, detail: 'attributes: attributes.x, attributes.arr, attributes.age must be a string or null' } });
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+    expect((await h.api('PATCH', `/contacts/${conv.contact_id}`, headers, { attributes: [1, 2] })).body).toMatchObject({ status: 400, detail: 'attributes: attributes must be an object of strings or nulls' });
+    expect((await h.api<{ contact: unknown }>('GET', `/conversations/${conv.id}`, headers)).body.contact).toMatchObject({ name: 'Cliente', attributes: { email: 'bia@example.com', plano: '500 mega' } });
     await bia.text('obrigada');
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; message: { text: string }; contact: { attributes?: Record<string, string> } }>('chat.message.received').find((e) => e.data.conversationId === conv.id && e.data.message.text === 'obrigada')?.data.contact.attributes).toEqual({ email: 'bia@example.com', plano: '500 mega' }));
 

@@ -44,7 +44,7 @@ describe('chat-ingress: group commit of concurrent webhooks', () => {
     const firsts = Array.from({ length: 30 }, (_, i) => text(`wamid.GC.${i}`, `55419${String(80000000 + i)}`, `mensagem ${i}`));
     const repeats = firsts.slice(0, 5);
     const status = Array.from({ length: 5 }, (_, i) => statuses(`wamid.GC.OUT.${i}`));
-    const nul = text('wamid.GC.NUL', '5541980000099', 'a\u0000b');
+    const nul = text('wamid.GC.NUL', '5541980000099', 'a\u0000b').replace('"Cliente"', '"Ana\\u0000Lu"');
     const answers = await Promise.all([...firsts, ...repeats, ...status, nul].map(post));
 
     expect(answers.every((a) => a.status === 200)).toBe(true);
@@ -59,9 +59,16 @@ describe('chat-ingress: group commit of concurrent webhooks', () => {
     expect(r.transactions).toBeLessThan(41);
     const [m] = await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.messages WHERE channel_id = $1 AND direction = 'in'`, [channelId]);
     expect(m.n).toBe(31);
-    // U+0000 cannot live in PostgreSQL text: it is stored as U+FFFD instead of failing the group.
-    const [nulRow] = await h.ds.query(`SELECT body->>'text' AS text FROM chat_ingress.messages WHERE channel_id = $1 AND provider_message_id = 'wamid.GC.NUL'`, [channelId]);
-    expect(nulRow.text).toBe('a\uFFFDb');
+    // U+0000 cannot live in PostgreSQL text: it is stored as U+FFFD instead of failing the group, and published as stored.
+    const [nulRow] = await h.ds.query(`SELECT m.body->>'text' AS text, c.name FROM chat_ingress.messages m JOIN chat_ingress.contacts c ON c.id = m.contact_id
+      WHERE m.channel_id = $1 AND m.provider_message_id = 'wamid.GC.NUL'`, [channelId]);
+    expect(nulRow).toEqual({ text: 'a\uFFFDb', name: 'Ana\uFFFDLu' });
+    const nulEvent = await expectEventually(() => {
+      const e = h.probe.ofType<{ providerMessageId: string; message: { text: string }; contact: { name: string } }>('chat.message.received').find((x) => x.data.providerMessageId === 'wamid.GC.NUL');
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    expect(nulEvent).toMatchObject({ message: { text: 'a\uFFFDb' }, contact: { name: 'Ana\uFFFDLu' } });
     await expectEventually(() => expect(receivedIds().sort()).toEqual([...Array.from({ length: 30 }, (_, i) => `wamid.GC.${i}`), 'wamid.GC.NUL'].sort()));
     const statusKeys = () => h.probe.ofType<{ providerMessageId: string; channelId: string; status: string }>('chat.message.status')
       .filter((e) => e.data.channelId === channelId).map((e) => `${e.data.providerMessageId}:${e.data.status}`).sort();

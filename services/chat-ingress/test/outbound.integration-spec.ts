@@ -95,6 +95,19 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(h.fakes.requests.filter((r) => textOf(r) === 'janela')).toHaveLength(1);
   });
 
+  it('one recipient\'s messages go out in order: a message the provider answered 503 holds the later ones back until it is sent', async () => {
+    let unavailable = 0;
+    h.fakes.respond((r) => (textOf(r) === 'ordem A' && unavailable++ < 1 ? { status: 503, body: { error: { code: 2, message: 'Service temporarily unavailable' } }, headers: { 'retry-after': '1' } } : undefined));
+    const ids: string[] = [];
+    for (const text of ['ordem A', 'ordem B', 'ordem C']) {
+      const r = await send({ channelId: wa.id, contact: { phone: '+5541977007788' }, message: { kind: 'text', text } });
+      expect(r.status).toBe(202);
+      ids.push(r.body.messageId);
+    }
+    await expectEventually(() => ids.forEach((id) => expect(sentOf(id)).toBeDefined()), { timeoutMs: 15_000 });
+    expect(h.fakes.requests.map(textOf).filter((t) => typeof t === 'string' && t.startsWith('ordem '))).toEqual(['ordem A', 'ordem A', 'ordem B', 'ordem C']);
+  });
+
   it('refuses attachments over the channel limit, templates on Messenger, unknown conversations', async () => {
     const big = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'media', media: { kind: 'video', url: 'https://cdn.example.com/v.mp4', sizeBytes: 2 * 1024 * 1024 } } });
     expect(big.status).toBe(422);
@@ -122,6 +135,28 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     const bad = randomUUID();
     await h.probe.publish(createEvent({ type: 'chat.message.send.requested', source: 'elo://test', tenantId, data: { messageId: bad, channelId: wa.id, contact: { phone: '+5541977001122' }, message: { kind: 'media', media: { kind: 'image', url: 'https://x/y.png', sizeBytes: 5e6 } } } }));
     await expectEventually(() => expect(failedOf(bad)?.reason).toBe('attachment_too_large'));
+  });
+
+  it('a messageId is idempotent within its tenant; another tenant giving it gets 409 and learns nothing of the first message', async () => {
+    const messageId = randomUUID();
+    const first = await send({ messageId, channelId: wa.id, contact: { phone: '+5541977003344' }, message: { kind: 'text', text: 'do tenant A' } });
+    expect(first).toMatchObject({ status: 202, body: { messageId, status: 'queued', channelId: wa.id } });
+    expect(await send({ messageId, channelId: wa.id, contact: { phone: '+5541977003344' }, message: { kind: 'text', text: 'do tenant A' } })).toMatchObject({ status: 202, body: { status: 'duplicate', channelId: wa.id } });
+
+    const b = await h.tenantKey();
+    const bChannel = (await h.api<{ id: string }>('POST', '/channels', b.headers, { provider: 'whatsapp', name: 'wa-b', phoneNumberId: 'PNB', credentials: { accessToken: 'b-token', appSecret: 's' } })).body;
+    const taken = await h.api('POST', '/messages', b.headers, { messageId, channelId: bChannel.id, contact: { phone: '+5541977005566' }, message: { kind: 'text', text: 'do tenant B' } });
+    expect(taken).toMatchObject({ status: 409, body: { status: 409, reason: 'message_id_taken', detail: expect.stringContaining('already used') } });
+    expect(JSON.stringify(taken.body)).not.toContain(wa.id);
+    expect(await h.ds.query('SELECT tenant_id, channel_id FROM chat_ingress.messages WHERE id = $1', [messageId])).toEqual([{ tenant_id: tenantId, channel_id: wa.id }]);
+
+    // The same through the bus: refused with a failed status to tenant B, tenant A's message untouched.
+    await h.probe.publish(createEvent({ type: 'chat.message.send.requested', source: 'elo://test', tenantId: b.tenantId, data: { messageId, channelId: bChannel.id, contact: { phone: '+5541977005566' }, message: { kind: 'text', text: 'do tenant B' } } }));
+    await expectEventually(() => expect(h.probe.ofType<Failed & { channelId: string }>('chat.message.status').find((e) => e.tenantid === b.tenantId && e.data.messageId === messageId)?.data)
+      .toMatchObject({ status: 'failed', reason: 'message_id_taken', channelId: bChannel.id }));
+    await expectEventually(() => expect(sentOf(messageId)).toBeDefined());
+    expect(h.fakes.sent('/graph/PNB/messages')).toHaveLength(0);
+    expect(await h.ds.query('SELECT tenant_id, status FROM chat_ingress.messages WHERE id = $1', [messageId])).toEqual([{ tenant_id: tenantId, status: 'sent' }]);
   });
 
   it('token check: refreshes Meta tokens with refresh credentials, records the check, raises invalid tokens', async () => {

@@ -129,4 +129,52 @@ describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () 
     const doc = await h.api<{ components: { schemas: Record<string, unknown> } }>('GET', '/docs/openapi.json', {});
     expect(Object.keys(doc.body.components.schemas)).toEqual(expect.arrayContaining(['GenericWebhookDto', 'GenericEventDto']));
   });
+
+  describe('a timestamp out of range: 200, the item and its neighbours stored', () => {
+    const at = async (channelId: string, pmid: string) => (await h.ds.query(
+      `SELECT status, provider_timestamp AS at FROM chat_ingress.messages WHERE channel_id = $1 AND provider_message_id = $2`, [channelId, pmid]))[0] as { status: string; at: Date };
+    /** When the stored message says it was sent; it must have been stored as received. */
+    const sentAt = async (channelId: string, pmid: string) => {
+      const row = await at(channelId, pmid);
+      expect(row.status).toBe('received');
+      return new Date(row.at).getTime();
+    };
+
+    it.each([['messenger', 'page', 'messenger-secret'], ['instagram', 'instagram', 'instagram-secret']])('%s: taken as the time received, messages and statuses', async (provider, object, secret) => {
+      const before = Date.now();
+      const ch = channels[provider];
+      const item = (mid: string, timestamp: number) => ({ sender: { id: '7100000000000009' }, recipient: { id: '1' }, timestamp, message: { mid, text: mid } });
+      const body = { object, entry: [{ id: '1', time: 1763800200000, messaging: [
+        item(`${provider}_T1`, 1763800199000), item(`${provider}_T2`, 1e20),
+        { sender: { id: '7100000000000009' }, recipient: { id: '1' }, timestamp: 1e20, read: { mid: `${provider}_T_OUT` } },
+      ] }] };
+      expect(await h.postMeta(provider, ch.id, JSON.stringify(body), secret)).toEqual({ status: 200, body: { stored: 2, duplicates: 0, statuses: 1 } });
+      expect(await sentAt(ch.id, `${provider}_T1`)).toBe(1763800199000);
+      expect(await sentAt(ch.id, `${provider}_T2`)).toBeGreaterThanOrEqual(before);
+      await expectEventually(() => expect(Date.parse(statuses().find((e) => e.data.providerMessageId === `${provider}_T_OUT`)!.data.providerTimestamp)).toBeGreaterThanOrEqual(before));
+    });
+
+    it('Telegram: taken as the time received', async () => {
+      const before = Date.now();
+      const ch = channels.telegram;
+      const update = JSON.stringify({ update_id: 730000099, message: { message_id: 1, date: 99999999999999, chat: { id: 880000009, type: 'private' }, from: { id: 880000009, first_name: 'T' }, text: 'oi' } });
+      expect(await h.api('POST', `/webhooks/telegram/${ch.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': ch.secrets.telegramSecretToken }, update))
+        .toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
+      expect(await sentAt(ch.id, '730000099')).toBeGreaterThanOrEqual(before);
+    });
+
+    it('generic: outside the documented schema, so the message is stored invalid and the status skipped', async () => {
+      const ch = channels.generic;
+      const raw = JSON.stringify({ events: [
+        { type: 'message', id: 'g-t1', timestamp: '2026-11-22T10:00:00Z', contact: { id: 'cust-t' }, message: { kind: 'text', text: 'bom' } },
+        { type: 'message', id: 'g-t2', timestamp: '0000-01-01T00:00:00Z', contact: { id: 'cust-t' }, message: { kind: 'text', text: 'ano zero' } },
+        { type: 'status', id: 'g-t-out', timestamp: '0000-01-01T00:00:00Z', status: 'read' },
+      ] });
+      const now = new Date();
+      const signed = { 'content-type': 'application/json', 'webhook-id': 'msg_t', 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': new Webhook(ch.secrets.signingSecret).sign('msg_t', now, raw) };
+      expect(await h.api('POST', `/webhooks/generic/${ch.id}`, signed, raw)).toEqual({ status: 200, body: { stored: 2, duplicates: 0, statuses: 0 } });
+      expect(await sentAt(ch.id, 'g-t1')).toBe(Date.parse('2026-11-22T10:00:00Z'));
+      expect((await at(ch.id, 'g-t2')).status).toBe('invalid');
+    });
+  });
 });

@@ -154,6 +154,31 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), APP_SECRET)).body).toEqual({ stored: 0, duplicates: 7, statuses: 0 });
   });
 
+  it('a timestamp out of range is treated as absent (the time received): 200, its neighbours and itself stored', async () => {
+    const value = {
+      messaging_product: 'whatsapp', metadata: {}, contacts: [{ wa_id: '5511987650011', profile: { name: 'Tempo' } }],
+      messages: [
+        { id: 'wamid.T1', from: '5511987650011', timestamp: '1763801000', type: 'text', text: { body: 'bom' } },
+        { id: 'wamid.T2', from: '5511987650011', timestamp: '99999999999999', type: 'text', text: { body: 'ano 3 milhões' } },
+      ],
+      statuses: [{ id: 'wamid.T.OUT', status: 'delivered', timestamp: '99999999999999', recipient_id: '5511987650011' }],
+    };
+    const before = Date.now();
+    const res = await h.postMeta('whatsapp', channel.id, JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value }] }] }), APP_SECRET);
+    expect(res).toEqual({ status: 200, body: { stored: 2, duplicates: 0, statuses: 1 } });
+    const rows: Array<{ provider_message_id: string; status: string; at: string }> = await h.ds.query(
+      `SELECT provider_message_id, status, provider_timestamp AS at FROM chat_ingress.messages WHERE provider_message_id LIKE 'wamid.T_' ORDER BY 1`);
+    expect(rows.map((r) => [r.provider_message_id, r.status])).toEqual([['wamid.T1', 'received'], ['wamid.T2', 'received']]);
+    expect(new Date(rows[0].at).toISOString()).toBe('2025-11-22T08:43:20.000Z');
+    expect(new Date(rows[1].at).getTime()).toBeGreaterThanOrEqual(before);
+    const status = await expectEventually(() => {
+      const e = h.probe.ofType<{ providerMessageId: string; providerTimestamp: string }>('chat.message.status').find((x) => x.data.providerMessageId === 'wamid.T.OUT');
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    expect(Date.parse(status.providerTimestamp)).toBeGreaterThanOrEqual(before);
+  });
+
   it('publishes every status of a batch once, moves sent messages only forward (out-of-order callbacks)', async () => {
     const send = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: channel.id, contact: { phone: '+5541988445566' }, message: { kind: 'text', text: 'Seu boleto' } });
     expect(send.status).toBe(202);

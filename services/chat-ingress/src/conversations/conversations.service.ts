@@ -120,7 +120,7 @@ export class ConversationsService {
     const remove: string[] = [];
     for (const [k, v] of Object.entries(attrs)) {
       if (v === null) remove.push(k);
-      else set[k] = String(v);
+      else set[k] = v;
     }
     const rows = updatedRows<{ id: string; phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> }>(await m.query(
       `UPDATE ${S}.contacts SET attributes = (attributes || $3::jsonb) - $4::text[], name = COALESCE($5, name), updated_at = now()

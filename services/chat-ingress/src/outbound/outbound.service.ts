@@ -55,9 +55,9 @@ export class OutboundService {
    */
   async enqueue(m: EntityManager, tenantId: string, spec: SendSpec, announce: boolean): Promise<Enqueued> {
     const messageId = spec.messageId ?? randomUUID();
-    const existing: Array<{ channel_id: string; conversation_id: string | null }> = await m.query(
-      `SELECT channel_id, conversation_id FROM ${S}.messages WHERE id = $1`, [messageId]);
-    if (existing[0]) return { messageId, channelId: existing[0].channel_id, conversationId: existing[0].conversation_id ?? undefined, duplicate: true, events: [] };
+    const existing: Array<{ tenant_id: string; channel_id: string; conversation_id: string | null }> = await m.query(
+      `SELECT tenant_id, channel_id, conversation_id FROM ${S}.messages WHERE id = $1`, [messageId]);
+    if (existing[0]?.tenant_id === tenantId) return { messageId, channelId: existing[0].channel_id, conversationId: existing[0].conversation_id ?? undefined, duplicate: true, events: [] };
 
     let channelId = spec.channelId;
     let conversationId: string | undefined;
@@ -74,6 +74,9 @@ export class OutboundService {
     if (!channelId) throw new OutboundRefused('channel_required', 400, 'give conversationId, or channelId with contact');
     const channel = isUuid(channelId) ? await this.channels.get(tenantId, channelId, m) : undefined;
     if (!channel) throw new OutboundRefused('channel_not_found', 404, `channel ${channelId} not found`);
+    // Message ids are global (message-status and every event name a message by its id alone): another
+    // tenant's id is refused, telling nothing of that tenant's message.
+    if (existing[0]) throw new OutboundRefused('message_id_taken', 409, `messageId ${messageId} is already used; give another`, channel);
     if (channel.status !== 'active') throw new OutboundRefused('channel_disabled', 409, 'the channel is disabled', channel);
 
     if (!contact) {

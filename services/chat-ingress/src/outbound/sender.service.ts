@@ -24,7 +24,6 @@ interface Claimed {
   channel_id: string;
   conversation_id: string | null;
   attempts: number;
-  created_at: Date;
   body: { message: OutboundMessage; to: string };
 }
 
@@ -85,24 +84,21 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
+      // One recipient's messages go out in queue order: only the oldest unfinished message of each recipient
+      // is claimed, so the next one waits until it is sent or has failed for good (a retry waiting for its
+      // time holds it back too), whichever replica sends it. Recipients go in parallel.
       const claimed: Claimed[] | [Claimed[], number] = await this.ds.query(
         `UPDATE ${S}.messages SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + interval '${LEASE}'
-         WHERE id IN (SELECT id FROM ${S}.messages WHERE status IN ('queued', 'sending') AND direction = 'out' AND next_attempt_at <= now()
-                      ORDER BY next_attempt_at, created_at LIMIT ${CLAIM} FOR UPDATE SKIP LOCKED)
-         RETURNING id, tenant_id, channel_id, conversation_id, attempts, body, created_at`,
+         WHERE id IN (SELECT m.id FROM ${S}.messages m WHERE m.status IN ('queued', 'sending') AND m.direction = 'out' AND m.next_attempt_at <= now()
+                        AND NOT EXISTS (SELECT 1 FROM ${S}.messages e WHERE e.contact_id = m.contact_id AND e.direction = 'out'
+                                          AND e.status IN ('queued', 'sending') AND (e.created_at, e.id) < (m.created_at, m.id))
+                      ORDER BY m.next_attempt_at, m.created_at LIMIT ${CLAIM} FOR UPDATE SKIP LOCKED)
+         RETURNING id, tenant_id, channel_id, conversation_id, attempts, body`,
       );
-      const batch = updatedRows(claimed).sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime());
+      const batch = updatedRows(claimed);
       if (!batch.length) return total;
       total += batch.length;
-      // One recipient's messages go out one after another, in queue order; recipients in parallel.
-      const byRecipient = new Map<string, Claimed[]>();
-      for (const row of batch) {
-        const k = `${row.channel_id}|${row.body.to}`;
-        byRecipient.set(k, [...(byRecipient.get(k) ?? []), row]);
-      }
-      await Promise.all([...byRecipient.values()].map(async (rows) => {
-        for (const row of rows) await this.sendOne(row);
-      }));
+      await Promise.all(batch.map((row) => this.sendOne(row)));
       if (this.stopped) return total;
     }
   }

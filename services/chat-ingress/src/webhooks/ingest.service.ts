@@ -7,7 +7,7 @@ import { SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
-import { STATUS_RANK, type InboundItem, type Normalised, type StatusItem } from './normalised';
+import { STATUS_RANK, withoutNul, type InboundItem, type Normalised, type StatusItem } from './normalised';
 
 const S = '"chat_ingress"';
 /** Events per outbox statement (Outbox.addWith takes at most 1,000). */
@@ -142,8 +142,13 @@ export class IngestService {
     });
   }
 
+  /**
+   * PostgreSQL text and jsonb cannot hold U+0000, which JSON can carry: it becomes U+FFFD here, before
+   * anything is stored or published, so the events carry what is stored. A string holds U+0000 only when
+   * the raw JSON has the escape \u0000, so most webhooks skip the walk.
+   */
   ingest(job: IngestJob): Promise<IngestResult> {
-    return this.groups.submit(job);
+    return this.groups.submit(job.raw.includes('\\u0000') ? { ...job, normalised: withoutNul(job.normalised) } : job);
   }
 
   private async tx(jobs: IngestJob[]): Promise<IngestResult[]> {
@@ -177,7 +182,7 @@ export class IngestService {
     const rows: GroupRow[] = await m.query(GROUP_SQL, [...receiptColumns(jobs), ...messageColumns(items), ...statusColumns(statuses)]);
 
     const messageRows = new Map<number, GroupRow>();
-    const statusByKey = new Map(statuses.map((d) => [`${d.ch.id}|${noNul(d.s.providerMessageId)}|${d.s.status}`, d]));
+    const statusByKey = new Map(statuses.map((d) => [`${d.ch.id}|${d.s.providerMessageId}|${d.s.status}`, d]));
     for (const r of rows) {
       if (r.t === 'm') messageRows.set(r.k!, r);
       else this.statusEvent(statusByKey.get(`${r.s_channel}|${r.s_pmid}|${r.s_status}`)!, r, results, events);
@@ -186,7 +191,7 @@ export class IngestService {
     // The events and any contact renames in one more statement, then the commit.
     if (!events.length && !renamed.length) return results;
     const rename = renamed.length
-      ? { sql: `UPDATE ${S}.contacts c SET name = x.name, updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS x(id, name) WHERE c.id = x.id`, params: [renamed.map((x) => x.id), renamed.map((x) => noNul(x.name))] }
+      ? { sql: `UPDATE ${S}.contacts c SET name = x.name, updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS x(id, name) WHERE c.id = x.id`, params: [renamed.map((x) => x.id), renamed.map((x) => x.name)] }
       : NO_CHANGE;
     for (let i = 0; i < Math.max(events.length, 1); i += OUTBOX_CHUNK) {
       await this.outbox.addWith(m, i === 0 ? rename : NO_CHANGE, events.slice(i, i + OUTBOX_CHUNK));
@@ -287,8 +292,8 @@ function messageColumns(items: MessageItem[]): unknown[] {
     if (c && !contactId) contactIds.set(ck, (contactId = randomUUID()));
     const body = it.state === 'received' ? it.message : { ...it.message, raw: it.raw, problem: it.problem };
     const row = [
-      k, randomUUID(), ch.tenantId, ch.id, noNul(it.providerMessageId), noNul(it.message.kind), it.state, jsonNoNul(JSON.stringify(body)), it.providerTimestamp.toISOString(),
-      noNul(c?.key), contactId ?? null, noNul(c?.phone), noNul(c?.phoneAlt), noNul(c?.providerUserId), noNul(c?.name), c ? randomUUID() : null, ch.settings.botQueue,
+      k, randomUUID(), ch.tenantId, ch.id, it.providerMessageId, it.message.kind, it.state, JSON.stringify(body), it.providerTimestamp.toISOString(),
+      c?.key ?? null, contactId ?? null, c?.phone ?? null, c?.phoneAlt ?? null, c?.providerUserId ?? null, c?.name ?? null, c ? randomUUID() : null, ch.settings.botQueue,
     ];
     row.forEach((v, i) => cols[i].push(v));
   });
@@ -296,21 +301,7 @@ function messageColumns(items: MessageItem[]): unknown[] {
 }
 
 function statusColumns(list: StatusRow[]): unknown[] {
-  return [list.map((d) => d.ch.id), list.map((d) => noNul(d.s.providerMessageId)), list.map((d) => d.s.status), list.map((d) => d.s.providerTimestamp.toISOString())];
-}
-
-/**
- * PostgreSQL text and jsonb cannot hold U+0000, which JSON can carry (\u0000): it becomes U+FFFD, so such a
- * message is stored (and its group with it) instead of failing the transaction.
- */
-function noNul(v: string | undefined): string | null {
-  if (v === undefined) return null;
-  return v.includes('\u0000') ? v.split('\u0000').join('\uFFFD') : v;
-}
-
-/** The same inside serialised JSON, where U+0000 is the escape \u0000 (an escaped backslash before it is left alone). */
-function jsonNoNul(json: string): string {
-  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
+  return [list.map((d) => d.ch.id), list.map((d) => d.s.providerMessageId), list.map((d) => d.s.status), list.map((d) => d.s.providerTimestamp.toISOString())];
 }
 
 export function contactIdentity(c: { phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null }) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { normaliseGeneric } from './normalise-generic';
 import { normaliseMessaging, normaliseWhatsApp } from './normalise-meta';
 import { normaliseTelegram } from './normalise-telegram';
+import { withoutNul } from './normalised';
 
 const FIXTURES = join(__dirname, '../../test/fixtures/providers');
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
@@ -69,6 +70,24 @@ describe('provider normalisers', () => {
   it('Telegram: update id is the message id, chat id the contact', () => {
     const n = normaliseTelegram(fixture('telegram-update-message.json'));
     expect(n.messages[0]).toMatchObject({ providerMessageId: '730000001', contact: { key: '880000001', name: 'Renata Lopes' }, message: { kind: 'text', text: '/start' } });
+  });
+
+  it('timestamps outside the years 1–9999 (what PostgreSQL stores): the time received for providers, invalid for generic', () => {
+    const before = Date.now();
+    const wa = normaliseWhatsApp({ entry: [{ changes: [{ value: { messages: [{ id: 'w1', from: '5511987654321', timestamp: '99999999999999', type: 'text', text: { body: 'a' } }], statuses: [{ id: 'o1', status: 'read', timestamp: '99999999999999' }] } }] }] });
+    const ms = normaliseMessaging({ entry: [{ messaging: [{ sender: { id: '1' }, timestamp: 1e20, message: { mid: 'm1', text: 'a' } }] }] }, 'messenger');
+    const tg = normaliseTelegram({ update_id: 1, message: { date: 99999999999999, chat: { id: 2 }, text: 'a' } });
+    for (const at of [wa.messages[0].providerTimestamp, wa.statuses[0].providerTimestamp, ms.messages[0].providerTimestamp, tg.messages[0].providerTimestamp]) {
+      expect(at.getTime()).toBeGreaterThanOrEqual(before);
+    }
+    const g = normaliseGeneric({ events: [{ type: 'message', id: 'g0', timestamp: '0000-01-01T00:00:00Z', contact: { id: 'c1' }, message: { kind: 'text', text: 'a' } }] });
+    if ('error' in g) throw new Error(g.error);
+    expect(g.messages[0]).toMatchObject({ providerMessageId: 'g0', state: 'invalid', problem: expect.stringContaining('between the years 0001 and 9999') });
+  });
+
+  it('U+0000 becomes U+FFFD in every string and key; dates and numbers stay', () => {
+    const at = new Date(1763800000000);
+    expect(withoutNul({ text: 'a\u0000b', list: ['\u0000', 1, null], ['k\u0000']: { at } })).toEqual({ text: 'a\uFFFDb', list: ['\uFFFD', 1, null], ['k\uFFFD']: { at } });
   });
 
   it('generic: valid events normalised, invalid ones marked', () => {

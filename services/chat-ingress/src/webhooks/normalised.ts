@@ -56,11 +56,32 @@ export function invalidItem(item: unknown, problem: string, id?: unknown): Inbou
   };
 }
 
-/** Seconds (string or number) or milliseconds since the epoch → Date; invalid → now. */
+const FIRST_STORABLE = Date.parse('0001-01-01T00:00:00.000Z');
+const LAST_STORABLE = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * Whether PostgreSQL can store the time as toISOString writes it: years 1 to 9999 (JavaScript also holds
+ * year 0, which PostgreSQL refuses, and writes later years as +YYYYYY, which it cannot read).
+ */
+export function storableTime(d: Date): boolean {
+  const t = d.getTime();
+  return t >= FIRST_STORABLE && t <= LAST_STORABLE;
+}
+
+/** Seconds (string or number) or milliseconds since the epoch → Date; invalid or not storable (past year 9999) → now. */
 export function epochToDate(v: unknown, unit: 's' | 'ms'): Date {
   const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
   if (!Number.isFinite(n) || n <= 0) return new Date();
-  return new Date(unit === 's' ? n * 1000 : n);
+  const d = new Date(unit === 's' ? n * 1000 : n);
+  return storableTime(d) ? d : new Date();
+}
+
+/** The value with every U+0000 (in strings and keys) as U+FFFD; Dates and other values as they are. */
+export function withoutNul<T>(v: T): T {
+  if (typeof v === 'string') return (v.includes('\u0000') ? v.split('\u0000').join('\uFFFD') : v) as T;
+  if (Array.isArray(v)) return v.map(withoutNul) as T;
+  if (isObj(v) && !(v instanceof Date)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [withoutNul(k), withoutNul(x)])) as T;
+  return v;
 }
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

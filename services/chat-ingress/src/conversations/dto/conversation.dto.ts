@@ -1,5 +1,22 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsNotEmpty, IsOptional, IsString, MaxLength, ValidateBy } from 'class-validator';
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Keys whose value is neither a string nor null: anything else would be stored as its String() form. */
+const notStrings = (v: Record<string, unknown>): string[] => Object.keys(v).filter((k) => typeof v[k] !== 'string' && v[k] !== null);
+
+/** An object of strings or nulls; the message names every other value. */
+const IsAttributes = () =>
+  ValidateBy({
+    name: 'isAttributes',
+    validator: {
+      validate: (v: unknown) => isRecord(v) && notStrings(v).length === 0,
+      defaultMessage: (args) => {
+        const v: unknown = args?.value;
+        return isRecord(v) ? `${notStrings(v).map((k) => `$property.${k}`).join(', ')} must be a string or null` : '$property must be an object of strings or nulls';
+      },
+    },
+  });
 
 export class TransferDto {
   @ApiProperty({ description: 'Target queue (department), e.g. the channel\'s human queue.' })
@@ -21,8 +38,8 @@ export class CloseDto {
 
 export class ContactAttributesDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(300) name?: string;
-  @ApiProperty({ description: 'Merged into the contact\'s attributes (name, email, cpf, cnpj, address, any custom field); null removes a key.', type: Object })
-  @IsObject() attributes!: Record<string, string | null>;
+  @ApiProperty({ description: 'Merged into the contact\'s attributes (name, email, cpf, cnpj, address, any custom field); values are strings, null removes a key.', type: Object, additionalProperties: { type: 'string', nullable: true } })
+  @IsAttributes() attributes!: Record<string, string | null>;
 }
 
 export class QueueAgentDto {

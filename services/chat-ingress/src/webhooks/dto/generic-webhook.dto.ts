@@ -1,9 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, IsArray, IsIn, IsISO8601, IsLatitude, IsLongitude, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength,
-  ValidateNested,
+  ArrayMaxSize, IsArray, IsIn, isISO8601, IsLatitude, IsLongitude, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength,
+  ValidateBy, ValidateNested,
 } from 'class-validator';
+import { storableTime } from '../normalised';
+
+/** RFC 3339 and storable: PostgreSQL holds the years 1 to 9999 only. */
+const IsStorableTime = () =>
+  ValidateBy({
+    name: 'isStorableTime',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && isISO8601(v) && storableTime(new Date(v)),
+      defaultMessage: () => '$property must be an RFC 3339 time between the years 0001 and 9999',
+    },
+  });
 
 export class GenericContactDto {
   @ApiProperty({ description: 'The platform\'s own id for the customer (unique per channel).' })
@@ -55,7 +66,7 @@ export class GenericEventDto {
   @ApiProperty({ enum: ['message', 'status'] }) @IsIn(['message', 'status']) type!: 'message' | 'status';
   @ApiProperty({ description: 'message: the platform\'s message id (unique per channel); status: the id of the message Elo sent (as the platform answered it).' })
   @IsString() @IsNotEmpty() @MaxLength(300) id!: string;
-  @ApiProperty({ description: 'RFC 3339 time the platform saw the message or status.' }) @IsISO8601() timestamp!: string;
+  @ApiProperty({ description: 'RFC 3339 time the platform saw the message or status.' }) @IsStorableTime() timestamp!: string;
   @ApiPropertyOptional({ type: GenericContactDto, description: 'Required for messages.' })
   @IsOptional() @ValidateNested() @Type(() => GenericContactDto) contact?: GenericContactDto;
   @ApiPropertyOptional({ type: GenericMessageDto, description: 'Required for messages.' })
