@@ -203,6 +203,53 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       await gone.close();
     }
   });
+  it('a run a bot flow requested answers with its outcome (reply text included) and sends the customer nothing itself', async () => {
+    const crmApi = await new FakeEndpoint().start();
+    crmApi.handler = (r) => (r.url === '/protocolo' ? { status: 200, body: { protocolo: 'P-1' } } : { status: 500 });
+    try {
+      const reply = { success: 'Protocolo {protocolo}', failure: 'Sistema indisponível, tente mais tarde.' };
+      await call('POST', '/integrations', {
+        name: 'Protocolo', kind: 'http', request: { method: 'POST', url: `${crmApi.url}/protocolo` }, trigger: { eventTypes: [] }, reply,
+      });
+      await call('POST', '/integrations', {
+        name: 'Fora do ar', kind: 'http', request: { method: 'POST', url: `${crmApi.url}/down` },
+        trigger: { eventTypes: [] }, delivery: { retryScheduleSeconds: [] }, reply,
+      });
+      const conversationId = randomUUID();
+      const requested = (integration: string) => createEvent({
+        type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress', subject: conversationId,
+        data: { requestId: randomUUID(), integration, conversationId, channelId: randomUUID(), context: {} },
+      });
+      const ok = requested('Protocolo');
+      const down = requested('Fora do ar');
+      await probe.publish(ok, down);
+      const outcomeOf = (e: typeof ok) => probe.events.find((o) => o.type.startsWith('integration.delivery.')
+        && (o.data as IntegrationDeliveryOutcome).requestId === (e.data as Body).requestId);
+      await expectEventually(() => {
+        expect(outcomeOf(ok)).toBeDefined();
+        expect(outcomeOf(down)).toBeDefined();
+      }, { timeoutMs: 15_000 });
+      // The flow builds the customer's text from the outcome: the mapped reply travels in it.
+      expect(outcomeOf(ok)).toMatchObject({ type: 'integration.delivery.succeeded', data: { conversationId, reply: 'Protocolo P-1' } });
+      expect(outcomeOf(down)).toMatchObject({ type: 'integration.delivery.failed', data: { conversationId, reply: reply.failure } });
+
+      // An integration triggered by an event of that conversation replies itself. Written after the requested runs'
+      // outcomes, its reply comes after anything they would have sent: it is the only message in the conversation.
+      await call('POST', '/integrations', {
+        name: 'Recebido', kind: 'http', request: { method: 'POST', url: `${crmApi.url}/protocolo` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'PROTOCOLO' }] },
+        reply: { success: 'Recebido' },
+      });
+      await probe.publish(messageReceived(a.tenantId, 'PROTOCOLO', conversationId));
+      const sent = () => probe.ofType<ChatMessageSendRequested>('chat.message.send.requested')
+        .filter((e) => e.data.conversationId === conversationId).map((e) => e.data.message.text);
+      await expectEventually(() => expect(sent()).toContain('Recebido'), { timeoutMs: 15_000 });
+      expect(sent()).toEqual(['Recebido']);
+    } finally {
+      await crmApi.close();
+    }
+  });
+
   it('after a signing-secret rotation both secrets sign for 24 h; each verifies with standardwebhooks', async () => {
     const sink = await new FakeEndpoint().start();
     try {

@@ -68,6 +68,7 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
     const { body: i } = await call('POST', '/integrations', { ...definition, name: 'ERP' });
     const upd = await call('PATCH', `/integrations/${i.id}`, {
       description: 'new', secrets: { other: 'zzz-secret', apiKey: null }, delivery: { retryScheduleSeconds: [1, 1] },
+      request: { ...definition.request, auth: { type: 'bearer', token: '{secret.other}' } },
     });
     expect(upd.status).toBe(200);
     expect(upd.body).toMatchObject({ description: 'new', secrets: { other: '••••' }, delivery: { retryScheduleSeconds: [1, 1], timeoutMs: 10000 } });
@@ -98,6 +99,82 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
     expect(soapHeaders.status).toBe(400);
     const good = await call('POST', '/integrations', { ...definition, name: 'good-headers', request: { ...definition.request, headers: [{ name: 'X-A', value: '{conversationId}' }] } });
     expect(good.status).toBe(201);
+  });
+
+  describe('refuses definitions that could never work with a 400 naming the field, and stores nothing', () => {
+    const call = (method: string, path: string, body?: unknown) => api(svc.url, a.key)(method, path, body);
+    /** POST `body`: a 400 problem whose errors name `field` and say `says`; nothing stored under its name. */
+    async function refused(body: Record<string, unknown>, field: string, says: string): Promise<void> {
+      const res = await call('POST', '/integrations', body);
+      expect({ name: body.name, status: res.status, type: res.headers.get('content-type') })
+        .toEqual({ name: body.name, status: 400, type: expect.stringContaining('application/problem+json') });
+      expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field, message: expect.stringContaining(says) })]));
+      expect(res.body.detail).toContain(says);
+      const names = ((await call('GET', '/integrations')).body as unknown as Array<{ name: string }>).map((x) => x.name);
+      expect(names).not.toContain(body.name);
+    }
+    /** PATCH `change` (with a harmless description beside it): a 400 saying `says`, and the integration as it was. */
+    async function refusedPatch(id: string, change: Record<string, unknown>, says: string): Promise<void> {
+      const before = (await call('GET', `/integrations/${id}`)).body;
+      const res = await call('PATCH', `/integrations/${id}`, { description: 'changed', ...change });
+      expect({ change, status: res.status }).toEqual({ change, status: 400 });
+      expect(res.body.detail).toContain(says);
+      expect((await call('GET', `/integrations/${id}`)).body).toEqual(before);
+    }
+
+    it('a request URL whose written scheme is not http or https (or a literal URL that is not absolute)', async () => {
+      for (const [i, url] of ['ftp://example.com/', 'data:text/plain,hi', 'FILE:///etc/passwd', 'crm.example/api', 'ftp://crm.example/{conversationId}'].entries()) {
+        await refused({ ...definition, name: `bad-url-${i}`, request: { ...definition.request, url } }, 'request.url', 'absolute http or https URL');
+      }
+      // Tokens after a literal http(s) host are what URLs are for.
+      const good = await call('POST', '/integrations', {
+        ...definition, name: 'url-tokens', request: { ...definition.request, url: 'HTTPS://crm.example/{secret.apiKey}/{conversationId}?x={secret[apiKey]}' },
+      });
+      expect(good.status).toBe(201);
+      await refusedPatch(good.body.id as string, { request: { ...definition.request, url: 'ftp://crm.example/' } }, 'absolute http or https URL');
+    });
+
+    it('a {secret.*} token in the request naming no secret of the integration, also after a PATCH removed it', async () => {
+      const undefinedSecret = [
+        ['request.url', { url: 'https://crm.example/{secret.nope}/deals' }, '{secret.nope}'],
+        ['request.headers', { headers: 'X-Key: {secret.nope}' }, '{secret.nope}'],
+        ['request.headers[0].value', { headers: [{ name: 'X-Key', value: 'k={secret[nope]}' }] }, '{secret[nope]}'],
+        ['request.query[0].value', { query: [{ key: 'k', value: '{secret.nope}' }] }, '{secret.nope}'],
+        ['request.body.pairs[0].value', { body: { kind: 'keyvalue', pairs: [{ key: 'k', value: '{secret.nope}' }] } }, '{secret.nope}'],
+        ['request.body.template', { body: { kind: 'raw', contentType: 'application/json', template: '{"k": "{secret.nope}"}' } }, '{secret.nope}'],
+        ['request.auth.password', { auth: { type: 'basic', username: 'elo', password: '{secret.nope}' } }, '{secret.nope}'],
+        ['request.auth.token', { auth: { type: 'bearer', token: '{secret.apiKey.x}' } }, '{secret.apiKey.x}'],
+      ] as const;
+      for (const [i, [field, change, token]] of undefinedSecret.entries()) {
+        await refused({ ...definition, name: `bad-secret-${i}`, request: { ...definition.request, ...change } }, field, token);
+      }
+      await refused({
+        ...definition, name: 'bad-secret-soap', kind: 'soap', request: undefined,
+        soap: { wsdlUrl: 'https://x.example/?wsdl', operation: 'Op', params: [{ name: 'key', value: '{secret.nope}' }] },
+      }, 'soap.params[0].value', '{secret.nope}');
+
+      // Reply templates never see secrets (a {secret.*} there renders empty by design): not checked.
+      const good = await call('POST', '/integrations', { ...definition, name: 'secret-refs', reply: { success: 'ok {secret.nope}' } });
+      expect(good.status).toBe(201);
+      const id = good.body.id as string;
+      // definition's auth token is {secret.apiKey}: the secret cannot go while the request uses it.
+      await refusedPatch(id, { secrets: { apiKey: null } }, '{secret.apiKey}');
+      await refusedPatch(id, { request: { ...definition.request, headers: 'X-Other: {secret.other}' } }, '{secret.other}');
+      // Removed together with its last use, or replaced in the same PATCH, it is fine.
+      const moved = await call('PATCH', `/integrations/${id}`, {
+        secrets: { apiKey: null, key2: 'sk_live_2' }, request: { ...definition.request, auth: { type: 'bearer', token: '{secret.key2}' } },
+      });
+      expect(moved.status).toBe(200);
+      expect(moved.body.secrets).toEqual({ key2: '••••' });
+    });
+
+    it('a trigger naming integration.* event types, which never trigger an integration', async () => {
+      await refused({ ...definition, name: 'bad-trigger', trigger: { eventTypes: ['chat.message.received', 'integration.delivery.failed'] } },
+        'trigger.eventTypes', 'integration.delivery.failed');
+      const good = await call('POST', '/integrations', { ...definition, name: 'trigger' });
+      expect(good.status).toBe(201);
+      await refusedPatch(good.body.id as string, { trigger: { eventTypes: ['integration.requested'] } }, 'integration.requested');
+    });
   });
 
   it('needs integrations:manage to change and integrations:read to view; tenants see only their own', async () => {

@@ -97,6 +97,11 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
       trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'RETRY' }] },
       delivery: { retryScheduleSeconds: [0, 0, 0, 0] },
     });
+    // The attempt ids straddle a power of ten (from 98 on): ordered as text, 100 would come before 98 and 99.
+    const db = new Client({ connectionString: infra.databaseUrl });
+    await db.connect();
+    await db.query(`SELECT setval(pg_get_serial_sequence('dispatcher.attempts', 'id'), 97)`);
+    await db.end();
     await probe.publish(messageReceived(a.tenantId, 'RETRY'));
     let deliveryId = '';
     await expectEventually(async () => {
@@ -108,6 +113,8 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
     expect((all.body as unknown as Body[]).map((x) => x.attempt)).toEqual([1, 2, 3, 4, 5]);
     const got = await pages(`/deliveries/${deliveryId}/attempts`, 'limit=3');
     expect(got.map((p) => p.map((x) => x.attempt))).toEqual([[1, 2, 3], [4, 5]]);
+    const byTwo = await pages(`/deliveries/${deliveryId}/attempts`, 'limit=2');
+    expect(byTwo.flat().map((x) => x.attempt)).toEqual([1, 2, 3, 4, 5]);
     // Documented in the OpenAPI: the cursor parameter and the header carrying the next one.
     const doc = (await (await fetch(`${svc.url}/docs/openapi.json`)).json()) as Body;
     for (const path of ['/integrations/{id}/deliveries', '/deliveries/{id}/attempts']) {

@@ -72,8 +72,9 @@ export class DeliveriesService {
     await this.delivery(tenantId, deliveryId);
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'attempts');
     const limit = q.limit ?? 100;
+    // The id's text is named k: an output column named id would be what ORDER BY id sorts, as text (11 before 5).
     const rows = (await this.ds.query(
-      `SELECT id::text, attempt, request, response, http_status, error_class, error, duration_ms, created_at
+      `SELECT id::text AS k, attempt, request, response, http_status, error_class, error, duration_ms, created_at
        FROM ${S}.attempts WHERE tenant_id = $1 AND delivery_id = $2 AND ($4::bigint IS NULL OR id > $4::bigint)
        ORDER BY id LIMIT $3`,
       [tenantId, deliveryId, limit + 1, after?.k ?? null],
@@ -84,7 +85,7 @@ export class DeliveriesService {
         attempt: r['attempt'], request: r['request'], response: r['response'], httpStatus: r['http_status'],
         errorClass: r['error_class'], error: r['error'], durationMs: r['duration_ms'], at: r['created_at'],
       })),
-      nextCursor: rows.length > limit ? encodeCursor({ k: page[page.length - 1]['id'] as string }) : null,
+      nextCursor: rows.length > limit ? encodeCursor({ k: page[page.length - 1]['k'] as string }) : null,
     };
   }
 

@@ -453,13 +453,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }, events, { synchronousCommit: false });
   }
 
-  /** The outcome event, and the reply into the conversation when the integration maps one. */
+  /**
+   * The outcome event (with the rendered reply), and the reply into the conversation when the integration maps one
+   * and an event triggered the run. A run a bot flow requested is answered by its outcome alone: the flow owns what
+   * the customer is sent and builds it from the outcome, so a reply of ours would reach the customer twice.
+   */
   private outcomeEvents(d: DeliveryRow, integration: IntegrationRow, r: SendResult, outcome: 'succeeded' | 'failed'): PublishSpecs {
     const attempts = d.attempts + 1;
     const data = (d.event.data ?? {}) as Record<string, unknown>;
     const conversationId = typeof data['conversationId'] === 'string' ? data['conversationId'] : undefined;
     const channelId = typeof data['channelId'] === 'string' ? data['channelId'] : undefined;
-    const requestId = d.event.type === 'integration.requested' && typeof data['requestId'] === 'string' ? data['requestId'] : undefined;
+    const requested = d.event.type === 'integration.requested';
+    const requestId = requested && typeof data['requestId'] === 'string' ? data['requestId'] : undefined;
     const template = outcome === 'succeeded' ? integration.reply?.success : integration.reply?.failure;
     let reply: string | undefined;
     if (template) {
@@ -491,7 +496,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         ...(reply !== undefined ? { reply } : {}),
       },
     }];
-    if (reply && conversationId) {
+    if (reply && conversationId && !requested) {
       specs.push({
         type: 'chat.message.send.requested',
         tenantId: d.tenant_id,

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditService, SecretBox, type Principal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
+import { listTokens, lookupPath } from '@elo/templating';
 import { DataSource, type EntityManager } from 'typeorm';
 import { SERVICE } from '../service-name';
 import {
@@ -35,6 +36,8 @@ export class IntegrationsService {
     const id = randomUUID();
     const signingSecret = `whsec_${randomBytes(32).toString('base64')}`;
     const secrets = cleanSecrets(dto.secrets ?? {});
+    const request = requestOf(dto.kind, dto);
+    checkSecretReferences(dto.kind, request, Object.keys(secrets));
     const row = await this.ds.transaction(async (m) => {
       const rows = (await m.query(
         `INSERT INTO ${T} (id, tenant_id, name, description, kind, enabled, request, trigger, delivery, reply,
@@ -42,7 +45,7 @@ export class IntegrationsService {
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
          ON CONFLICT DO NOTHING RETURNING *`,
         [
-          id, tenantId, dto.name, dto.description ?? '', dto.kind, dto.enabled ?? true, requestOf(dto.kind, dto), dto.trigger,
+          id, tenantId, dto.name, dto.description ?? '', dto.kind, dto.enabled ?? true, request, dto.trigger,
           deliverySettings(dto.delivery), dto.reply ?? {}, this.sealSecrets(id, secrets), Object.keys(secrets),
           this.box.encrypt(signingSecret, `${id}:signing`),
         ],
@@ -86,13 +89,14 @@ export class IntegrationsService {
         secretsSealed = this.sealSecrets(id, clean);
         names = Object.keys(clean);
       }
+      const request = dto.request || dto.soap ? requestOf(before.kind, dto) : before.request;
+      checkSecretReferences(before.kind, request, names);
       try {
         await m.query(
           `UPDATE ${T} SET name = $3, description = $4, request = $5, trigger = $6, delivery = $7, reply = $8,
              secrets_sealed = $9, secret_names = $10, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
           [
-            tenantId, id, dto.name ?? before.name, dto.description ?? before.description,
-            dto.request || dto.soap ? requestOf(before.kind, dto) : before.request,
+            tenantId, id, dto.name ?? before.name, dto.description ?? before.description, request,
             dto.trigger ?? before.trigger, dto.delivery ? deliverySettings({ ...before.delivery, ...dto.delivery }) : before.delivery,
             dto.reply ?? before.reply, secretsSealed, names,
           ],
@@ -227,6 +231,43 @@ function requestOf(kind: string, dto: { request?: HttpRequestDto; soap?: SoapReq
   const r = kind === 'soap' ? dto.soap : dto.request;
   if (!r) throw new ProblemException(400, kind === 'soap' ? 'a soap integration needs `soap`' : 'an http integration needs `request`');
   return r;
+}
+
+/**
+ * Refuses a request with a `{secret.name}` token naming no secret of the integration (after a PATCH's merge
+ * too): it could never render. Reply templates are not looked at: they never see secrets.
+ */
+function checkSecretReferences(kind: string, request: HttpRequestDto | SoapRequestDto, names: string[]): void {
+  const context = { secret: Object.fromEntries(names.map((n) => [n, n])) };
+  const errors = secretTemplates(kind, request).flatMap(([field, template]) => listTokens(template)
+    .filter((token) => /^secret[.[]/.test(token) && lookupPath(context, token) === undefined)
+    .map((token) => ({ field, message: `{${token}} names no secret of this integration` })));
+  if (errors.length) throw new ProblemException(400, errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+}
+
+/** Every template of a request that is rendered with the secrets, and the field it stands in. */
+function secretTemplates(kind: string, request: HttpRequestDto | SoapRequestDto): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const root = kind === 'soap' ? 'soap' : 'request';
+  const add = (field: string, template: string | undefined) => {
+    if (template) out.push([`${root}.${field}`, template]);
+  };
+  if (kind === 'soap') {
+    (request as SoapRequestDto).params.forEach((p, i) => add(`params[${i}].value`, p.value));
+  } else {
+    const http = request as HttpRequestDto;
+    add('url', http.url);
+    http.query?.forEach((q, i) => {
+      add(`query[${i}].key`, q.key);
+      add(`query[${i}].value`, q.value);
+    });
+    http.body?.pairs?.forEach((p, i) => add(`body.pairs[${i}].value`, p.value));
+    add('body.template', http.body?.template);
+  }
+  if (typeof request.headers === 'string') add('headers', request.headers);
+  else request.headers?.forEach((h, i) => add(`headers[${i}].value`, h.value));
+  for (const f of ['token', 'username', 'password', 'value'] as const) add(`auth.${f}`, request.auth?.[f]);
+  return out;
 }
 
 function cleanSecrets(input: Record<string, unknown>): Record<string, string> {

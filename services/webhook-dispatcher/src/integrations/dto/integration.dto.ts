@@ -4,6 +4,7 @@ import {
   ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString,
   IsUUID, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, ValidateNested,
 } from 'class-validator';
+import { listTokens } from '@elo/templating';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -57,6 +58,46 @@ function IsHeaders(): PropertyDecorator {
   });
 }
 
+const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/**
+ * What is wrong with a request URL template, or undefined when nothing is. Only what is written literally is
+ * checked: a scheme written out must be http or https, and a URL without tokens must be an absolute http(s) URL.
+ * A URL that starts with a token is left to the render, which knows the values.
+ */
+function requestUrlProblem(url: unknown): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  const literal = URL_SCHEME.test(url) || !listTokens(url).length;
+  return literal && !/^https?:\/\//i.test(url) ? `must be an absolute http or https URL, not "${url.slice(0, 60)}"` : undefined;
+}
+
+/** The request URL, checked when saved: one that can never be sent is a 400, not a delivery failing forever. */
+function IsRequestUrl(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isRequestUrl',
+    validator: {
+      validate: (v: unknown) => requestUrlProblem(v) === undefined,
+      defaultMessage: (args) => requestUrlProblem(args?.value) ?? 'invalid',
+    },
+  });
+}
+
+/** The types among `types` that never trigger an integration: integration.* (our own outcomes, and requests by name). */
+function neverTriggers(types: unknown): string[] {
+  return Array.isArray(types) ? types.filter((t): t is string => typeof t === 'string' && t.startsWith('integration.')) : [];
+}
+
+/** Event types that trigger, checked when saved: a trigger naming one that never does is a 400. */
+function TriggersIntegrations(): PropertyDecorator {
+  return ValidateBy({
+    name: 'triggersIntegrations',
+    validator: {
+      validate: (v: unknown) => !neverTriggers(v).length,
+      defaultMessage: (args) => `integration.* events never trigger an integration: ${neverTriggers(args?.value).join(', ')}`,
+    },
+  });
+}
+
 export class KeyValueDto {
   @IsString() @IsNotEmpty() @MaxLength(500) key!: string;
   @IsString() @MaxLength(10_000) value!: string;
@@ -82,7 +123,7 @@ export class AuthDto {
 
 export class HttpRequestDto {
   @ApiProperty({ enum: HTTP_METHODS }) @IsIn(HTTP_METHODS) method!: (typeof HTTP_METHODS)[number];
-  @IsString() @IsNotEmpty() @MaxLength(4000) url!: string;
+  @IsString() @IsNotEmpty() @MaxLength(4000) @IsRequestUrl() url!: string;
   /** List of pairs, or text with one `Name: value` per line. */
   @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
   @IsOptional() @IsHeaders() headers?: HeaderPairDto[] | string;
@@ -115,7 +156,7 @@ export class FilterDto {
 }
 
 export class TriggerDto {
-  @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) eventTypes!: string[];
+  @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @TriggersIntegrations() eventTypes!: string[];
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => FilterDto) filter?: FilterDto[];
 }
 
