@@ -34,6 +34,15 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
   const failedOf = (id: string) => h.probe.ofType<Failed>('chat.message.status').find((e) => e.data.messageId === id && e.data.status === 'failed')?.data;
   const send = (body: unknown) => h.api<{ messageId: string; status: string; reason?: string; detail?: string }>('POST', '/messages', headers, body);
 
+  it('documents the body of POST /messages in OpenAPI: the message kinds and their fields, the contact', async () => {
+    type Schema = { properties?: Record<string, Schema & { enum?: string[] }>; $ref?: string };
+    const doc = (await h.api<{ components: { schemas: Record<string, Schema> } }>('GET', '/docs/openapi.json', {})).body;
+    const body = doc.components.schemas['SendMessageDto']!.properties!;
+    expect(body['message']!.properties!['kind']!.enum).toEqual(['text', 'template', 'media', 'location']);
+    expect(Object.keys(body['message']!.properties!)).toEqual(expect.arrayContaining(['text', 'template', 'media', 'location', 'buttons']));
+    expect(Object.keys(body['contact']!.properties!)).toEqual(expect.arrayContaining(['phone', 'providerUserId', 'name', 'attributes']));
+  });
+
   it('sends text, template, media and location through WhatsApp Cloud /{phone-number-id}/messages', async () => {
     const msgs = [
       { kind: 'text', text: 'Olá' },
