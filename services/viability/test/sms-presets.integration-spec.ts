@@ -23,13 +23,13 @@ describe('viability: FindME SMS through provider presets', () => {
   let ds: DataSource;
   let fake: Server;
   let fakeUrl: string;
-  const got: Array<{ method: string; path: string; headers: IncomingMessage['headers']; body: string }> = [];
+  const got: Array<{ method: string; path: string; headers: IncomingMessage['headers']; rawHeaders: string[]; body: string }> = [];
 
   beforeAll(async () => {
     infra = await createTestInfra('viability-sms');
     fake = createServer((req, res) => {
       void readBody(req).then((body) => {
-        got.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+        got.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body });
         res.statusCode = 201;
         res.setHeader('content-type', 'application/json');
         res.end('{"id":"SM1"}');
@@ -83,7 +83,9 @@ describe('viability: FindME SMS through provider presets', () => {
     expect(req.method).toBe('POST');
     expect(req.path).toBe('/twilio/2010-04-01/Accounts/AC0123456789abcdef/Messages.json');
     expect(req.headers.authorization).toBe(`Basic ${Buffer.from('AC0123456789abcdef:tw-secret-token').toString('base64')}`);
-    expect(req.headers['content-type']).toMatch(/application\/x-www-form-urlencoded/);
+    // Exactly one Content-Type, once (the template renderer sets it; it used to be added a second time).
+    expect(req.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(req.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'content-type')).toHaveLength(1);
     const form = new URLSearchParams(req.body);
     expect(form.get('To')).toBe('+5541988887777');
     expect(form.get('From')).toBe('+15005550006');
@@ -103,6 +105,7 @@ describe('viability: FindME SMS through provider presets', () => {
     const req = got.find((g) => g.path.startsWith('/zenvia'))!;
     expect(req.path).toBe('/zenvia/v2/channels/sms/messages');
     expect(req.headers['x-api-token']).toBe('zv-token-123');
+    expect(req.headers['content-type']).toBe('application/json');
     expect(JSON.parse(req.body)).toEqual({ from: 'elo-isp', to: '5541977776666', contents: [{ type: 'text', text: `Marque sua casa no mapa: ${created.body.link}` }] });
   });
 

@@ -3,6 +3,7 @@ import { EventHandler, type HandlerContext } from '@elo/messaging';
 import type { ChatMessageReceived, CloudEvent, ViabilityRequested } from '@elo/contracts';
 import { randomUUID } from 'node:crypto';
 import { FindmeService } from '../findme/findme.service';
+import { toCoordinates } from './check.dto';
 import { ChecksService } from './checks.service';
 import { chatChecksOn, ViabilityService } from './viability.service';
 
@@ -20,8 +21,8 @@ export class CheckConsumer {
     const d = event.data;
     if (d.location) {
       await this.checks.runIn(ctx.manager, event.tenantid, {
-        lat: d.location.lat,
-        lng: d.location.lng,
+        // The contract's validation accepts decimal strings: the check needs numbers.
+        ...toCoordinates(d.location),
         via: 'coordinates',
         requestId: d.requestId,
         conversationId: d.conversationId,
@@ -68,8 +69,7 @@ export class CheckConsumer {
     const settings = await this.viability.settings(ctx.manager, event.tenantid);
     if (!chatChecksOn(settings, event.data.channelId)) return;
     const result = await this.checks.runIn(ctx.manager, event.tenantid, {
-      lat: loc.lat,
-      lng: loc.lng,
+      ...toCoordinates(loc),
       via: 'chat_location',
       conversationId: event.data.conversationId,
       channelId: event.data.channelId,

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
-import { GeocoderService } from '../geocoder/geocoder.service';
+import { GeocoderError, GeocoderService } from '../geocoder/geocoder.service';
 import { CheckDto, checkBody } from './check.dto';
 import { ChecksService } from './checks.service';
 
@@ -25,13 +25,15 @@ export class CheckController {
   async check(@CurrentPrincipal() p: Principal, @Body() body: unknown) {
     const dto = await checkBody(body);
     const tenantId = tenantIdOf(p);
-    if (dto.address === undefined) return this.checks.run(tenantId, { lat: dto.lat!, lng: dto.lng!, via: 'coordinates' });
+    // checkBody gives either numeric coordinates (which win over an address sent with them) or an address.
+    if (dto.lat !== undefined && dto.lng !== undefined) return this.checks.run(tenantId, { lat: dto.lat, lng: dto.lng, via: 'coordinates' });
     if (!this.geocoder.configured) throw new ProblemException(422, 'address lookup is not configured here; send lat and lng');
     try {
-      return await this.checks.runAddress(undefined, tenantId, dto.address, {});
+      return await this.checks.runAddress(undefined, tenantId, dto.address!, {});
     } catch (err) {
-      if (err instanceof ProblemException) throw err;
-      throw new ProblemException(502, (err as Error).message);
+      // Only the geocoder's failure is a 502 with its reason; anything else is a bug (500, logged, not shown).
+      if (err instanceof GeocoderError) throw new ProblemException(502, err.message);
+      throw err;
     }
   }
 }

@@ -3,10 +3,15 @@ import { validationPipe } from '@elo/platform';
 import { seededRandom } from '@elo/testing';
 import { CheckDto, checkBody } from './check.dto';
 
-/** What the platform's pipe makes of a body: the DTO's fields, or the 400's body. */
+/**
+ * What the platform's pipe makes of a body: the DTO's fields, or the 400's body; then what checkBody
+ * adds: coordinates as numbers (decimal strings pass the pipe), and they win over an address.
+ */
 async function viaPipe(body: unknown): Promise<unknown> {
   try {
-    return { ...((await validationPipe().transform(body, { type: 'body', metatype: CheckDto })) as object) };
+    const dto = (await validationPipe().transform(body, { type: 'body', metatype: CheckDto })) as CheckDto;
+    if (dto.lat !== undefined && dto.lng !== undefined) return { lat: Number(dto.lat), lng: Number(dto.lng) };
+    return { ...dto };
   } catch (err) {
     return { error: (err as { getResponse(): unknown }).getResponse() };
   }
@@ -54,11 +59,16 @@ describe('checkBody', () => {
     { lat: Number.NaN, lng: 0 },
     { lat: Number.POSITIVE_INFINITY, lng: 0 },
     { lat: '45', lng: '10' },
+    { lat: '-25.4284', lng: '-49.2733' },
+    { lat: '-25.4284', lng: 'x' },
+    { lat: '95', lng: '10' },
     { lat: 45 },
     { lng: 10 },
     {},
     { lat: 1, lng: 2, extra: true },
     { lat: 1, lng: 2, address: 'Rua XV, 700' },
+    { lat: 1, address: 'Rua XV, 700' },
+    { lat: 'x', lng: 2, address: 'Rua XV, 700' },
     { address: 'Rua XV de Novembro, 700, Curitiba' },
     { address: '' },
     { lat: null, lng: 2 },
@@ -68,6 +78,12 @@ describe('checkBody', () => {
     'lat=1',
     Object.assign(Object.create({ lat: 1 }), { lng: 2, x: 1 }),
   ];
+
+  it('hands coordinates sent as strings (a form, a loose client) to the check as numbers, and they win over an address', async () => {
+    expect(await checkBody({ lat: '-25.4284', lng: '-49.2733' })).toEqual({ lat: -25.4284, lng: -49.2733 });
+    expect(await checkBody({ lat: -25.4284, lng: -49.2733, address: 'Rua XV, 700' })).toEqual({ lat: -25.4284, lng: -49.2733 });
+    await expect(checkBody({ lat: -25.4284, address: 'Rua XV, 700' })).rejects.toThrow();
+  });
 
   it.each(bodies.map((b) => [b]))('gives the platform pipe\'s verdict and values for %p', async (body) => {
     expect(await viaCheckBody(body)).toEqual(await viaPipe(body));

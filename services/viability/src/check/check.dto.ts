@@ -2,17 +2,29 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { validationPipe } from '@elo/platform';
 import { IsLatitude, IsLongitude, IsNotEmpty, IsString, MaxLength, ValidateIf } from 'class-validator';
 
-/** Coordinates, or an address to locate first. */
+/** Coordinates are checked when given (they win over an address), or when there is no address. */
+const coordinatesAsked = (d: CheckDto) => d.address === undefined || d.lat !== undefined || d.lng !== undefined;
+
+/** Coordinates, or an address to locate first (coordinates win when both are sent). */
 export class CheckDto {
-  @ApiPropertyOptional({ example: -25.4284 }) @ValidateIf((d: CheckDto) => d.address === undefined) @IsLatitude() lat?: number;
-  @ApiPropertyOptional({ example: -49.2733 }) @ValidateIf((d: CheckDto) => d.address === undefined) @IsLongitude() lng?: number;
-  @ApiPropertyOptional({ example: 'Rua XV de Novembro, 700, Curitiba' })
+  @ApiPropertyOptional({ example: -25.4284 }) @ValidateIf(coordinatesAsked) @IsLatitude() lat?: number;
+  @ApiPropertyOptional({ example: -49.2733 }) @ValidateIf(coordinatesAsked) @IsLongitude() lng?: number;
+  @ApiPropertyOptional({ example: 'Rua XV de Novembro, 700, Curitiba', description: 'Ignored when lat and lng are sent' })
   @ValidateIf((d: CheckDto) => d.lat === undefined && d.lng === undefined)
   @IsString() @IsNotEmpty() @MaxLength(500)
   address?: string;
 }
 
 const pipe = validationPipe();
+
+/**
+ * A coordinate the validation accepted, as a number. IsLatitude / IsLongitude accept decimal strings
+ * too ("-25.4284", as a form-encoded body or a loose JSON client sends them); the check does arithmetic
+ * on them, where a string concatenates. Every way in (HTTP, FindME, the bus) hands numbers to the check.
+ */
+export function toCoordinates(p: { lat: number | string; lng: number | string }): { lat: number; lng: number } {
+  return { lat: Number(p.lat), lng: Number(p.lng) };
+}
 
 /**
  * class-validator's isLatitude / isLongitude for a number, without building and matching its string:
@@ -38,5 +50,7 @@ export async function checkBody(body: unknown): Promise<CheckDto> {
       return { lat, lng };
     }
   }
-  return (await pipe.transform(body, { type: 'body', metatype: CheckDto })) as CheckDto;
+  const dto = (await pipe.transform(body, { type: 'body', metatype: CheckDto })) as CheckDto;
+  if (dto.lat === undefined || dto.lng === undefined) return dto;
+  return toCoordinates({ lat: dto.lat, lng: dto.lng });
 }

@@ -23,6 +23,17 @@ export interface PackedChunk {
   text: string;
 }
 
+/**
+ * Metres a point may lie beyond the drop distance and still count as within it, here and in the check
+ * statement (its ST_DWithin gets the drop distance plus this). A box placed at exactly the drop distance
+ * (with ST_Project, as a user would) measures 150 m give or take a few nanometres of rounding, and the
+ * last bits differ between this process's spheroid arithmetic and PostGIS's (ST_DWithin itself said
+ * in or out of such boxes at random, while ST_Distance said 150): without a margin the answer flipped
+ * between the statement and the index. With it both count such a box in. A micrometre (how closely the
+ * two agree, see the README) is far below any real distance between a box and a customer.
+ */
+export const DROP_TOLERANCE_METERS = 1e-6;
+
 /** Characters of a uuid as text. */
 const UUID = 36;
 
@@ -252,12 +263,13 @@ export class TenantInventory {
   private within(points: PackedPoints, lat: number, lng: number, meters: number, keep?: (i: number) => boolean): Found[] | undefined {
     const found: Found[] = [];
     const from = new FromPoint(lat, lng);
+    const limit = meters + DROP_TOLERANCE_METERS;
     const answered = points.grid!.around(lat, lng, meters, (i) => {
       if (keep && !keep(i)) return;
       const plat = points.lat[i]!;
       const plng = points.lng[i]!;
       const d = from.spheroid(plat, plng);
-      if (d <= meters) found.push({ i, d, s: from.sphereOrder(plat, plng) });
+      if (d <= limit) found.push({ i, d, s: from.sphereOrder(plat, plng) });
     });
     return answered ? found.sort(nearestFirst) : undefined;
   }

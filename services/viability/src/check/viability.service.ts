@@ -8,6 +8,7 @@ import type { EntityManager } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
 import { boxInRange, IN_RANGE_LIMIT, MORE_LIMIT, POLES_LIMIT, type BoxesNear, type BoxInRange, type BoxStatus, type NearPole } from './boxes-near';
 import { InventoryIndexes } from './inventory-indexes.service';
+import { DROP_TOLERANCE_METERS } from './tenant-inventory';
 
 export type Outcome = 'viable' | 'not_viable' | 'not_found';
 export type { BoxInRange, BoxStatus } from './boxes-near';
@@ -152,7 +153,8 @@ interface Point {
 }
 
 /** The group statement's parameters (see checkSql). */
-const groupParams = (points: Point[]) => [points.map((p) => p.tenantId), points.map((p) => p.lng), points.map((p) => p.lat), points.map((p) => p.maxDropMeters)];
+/** The drop distance as the statement's ST_DWithin gets it: with the index's tolerance (see DROP_TOLERANCE_METERS). */
+const groupParams = (points: Point[]) => [points.map((p) => p.tenantId), points.map((p) => p.lng), points.map((p) => p.lat), points.map((p) => p.maxDropMeters + DROP_TOLERANCE_METERS)];
 
 /** Where checks were answered from: the in-process index, or PostgreSQL (no current copy yet, or a point it cannot answer). */
 const checksFrom = new Counter({

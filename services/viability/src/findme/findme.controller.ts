@@ -7,6 +7,7 @@ import type { RequestTemplate } from '@elo/templating';
 import type { Response } from 'express';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { toCoordinates } from '../check/check.dto';
 import { ConfirmDto, CreateFindmeDto, LocateDto, SmsTemplateDto } from './findme.dto';
 import { FindmeService } from './findme.service';
 
@@ -80,6 +81,6 @@ export class FindmeController {
   @ApiOperation({ summary: "The customer's confirmed location; spends the link and answers the check" })
   confirm(@Param('token') token: string, @Body() dto: ConfirmDto) {
     if (!TOKEN.test(token)) throw new ProblemException(404, 'this link does not exist');
-    return this.findme.confirm(token, dto);
+    return this.findme.confirm(token, toCoordinates(dto));
   }
 }

@@ -10,7 +10,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { ChecksService } from '../check/checks.service';
 import { ViabilityService } from '../check/viability.service';
 import type { ViabilityConfig } from '../config/viability.config';
-import { GeocoderService } from '../geocoder/geocoder.service';
+import { GeocoderError, GeocoderService } from '../geocoder/geocoder.service';
 
 const log = createLogger('viability').child({ component: 'findme' });
 
@@ -115,7 +115,8 @@ export class FindmeService {
       const res = await this.egress.request({
         method: r.method,
         url: r.url,
-        headers: { ...r.headers, ...(r.contentType ? { 'content-type': r.contentType } : {}) },
+        // renderRequest already sets Content-Type (unless the template names its own): adding it again sent it twice.
+        headers: r.headers,
         body: r.body,
         timeoutMs: 10_000,
       });
@@ -157,7 +158,8 @@ export class FindmeService {
     try {
       return await this.geocoder.locate(address);
     } catch (err) {
-      throw new ProblemException(502, (err as Error).message);
+      if (err instanceof GeocoderError) throw new ProblemException(502, err.message);
+      throw err;
     }
   }
 

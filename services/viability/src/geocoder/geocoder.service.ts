@@ -14,6 +14,17 @@ interface NominatimResult {
   display_name?: string;
 }
 
+/**
+ * The geocoder failed: could not be reached, answered an error, or answered something that is not a
+ * place (coordinates out of range). Callers answer 502 with its message, which names no internals.
+ */
+export class GeocoderError extends Error {}
+
+const validPoint = (lat: number, lng: number) => Number.isFinite(lat) && Number.isFinite(lng) && Math.abs(lat) <= 90 && Math.abs(lng) <= 180;
+
+/** A cached answer as trusted as a fresh one: a found place must have coordinates in range. */
+const validLocated = (l: Located | undefined): l is Located => l !== undefined && l !== null && (l.found !== true || validPoint(l.lat, l.lng));
+
 /** Results farther apart than this make an address ambiguous. */
 const AMBIGUOUS_METERS = 1_000;
 
@@ -49,10 +60,11 @@ export class GeocoderService {
     if (!this.config.GEOCODER_BASE_URL) return { found: false, reason: 'address lookup is not configured' };
     const query = address.trim().replace(/\s+/g, ' ').toLowerCase();
     const cached: Array<{ result: Located }> = await this.ds.query('SELECT result FROM viability.geocode_cache WHERE query = $1', [query]);
-    if (cached[0]) return cached[0].result;
+    // A bad answer cached before geocoder answers were checked is asked again (and replaced below).
+    if (cached[0] && validLocated(cached[0].result)) return cached[0].result;
     const located = await this.ask(address.trim());
     await this.ds.query(
-      'INSERT INTO viability.geocode_cache (query, result) VALUES ($1, $2) ON CONFLICT (query) DO NOTHING',
+      'INSERT INTO viability.geocode_cache (query, result) VALUES ($1, $2) ON CONFLICT (query) DO UPDATE SET result = EXCLUDED.result',
       [query, JSON.stringify(located)],
     );
     return located;
@@ -63,15 +75,17 @@ export class GeocoderService {
       const url = `${this.config.GEOCODER_BASE_URL!.replace(/\/$/, '')}/search?format=jsonv2&limit=5&q=${encodeURIComponent(address)}`;
       try {
         const res = await this.egress.request({ method: 'GET', url, headers: { 'user-agent': 'Elo viability', accept: 'application/json' }, timeoutMs: 10_000 });
-        if (res.status !== 200) throw new Error(`the geocoder answered ${res.status}`);
+        if (res.status !== 200) throw new GeocoderError(`the geocoder answered ${res.status}`);
         return JSON.parse(res.body.toString('utf8')) as NominatimResult[];
       } catch (err) {
-        throw new Error(err instanceof EgressError ? `the geocoder could not be reached: ${err.reason}` : (err as Error).message, { cause: err });
+        if (err instanceof GeocoderError) throw err;
+        throw new GeocoderError(err instanceof EgressError ? `the geocoder could not be reached: ${err.reason}` : 'the geocoder answered something that is not JSON', { cause: err });
       }
     });
-    const points = (Array.isArray(results) ? results : [])
-      .map((r) => ({ lat: Number(r.lat), lng: Number(r.lon), name: r.display_name ?? '' }))
-      .filter((p) => Number.isFinite(p.lat) && Number.isFinite(p.lng));
+    const points = (Array.isArray(results) ? results : []).map((r) => ({ lat: Number(r?.lat), lng: Number(r?.lon), name: typeof r?.display_name === 'string' ? r.display_name : '' }));
+    // A result that is not a place on Earth means the geocoder is broken, not that the address is unknown:
+    // a failure (nothing cached), never a point passed on to a check or to the FindME page.
+    if (points.some((p) => !validPoint(p.lat, p.lng))) throw new GeocoderError('the geocoder answered coordinates that are not valid');
     if (points.length === 0) return { found: false, reason: 'the address was not found' };
     const [first] = points as [(typeof points)[number]];
     const far = points.filter((p) => meters(first, p) > AMBIGUOUS_METERS);

@@ -61,6 +61,25 @@ describe('geojsonFeatures', () => {
     await expect(all(big, 100, { maxFeatureChars: 1_000 })).rejects.toThrow(/feature 1 is larger than 1000/);
   });
 
+  it('refuses a string over the size limit as soon as the limit is passed, without reading the rest', async () => {
+    // 200 MB of one string property, fed 64 kB at a time: refused after about the limit, not at the end of the string.
+    const piece = 'y'.repeat(64 * 1024);
+    const pieces = 3_200;
+    for (const [head, reason] of [
+      ['{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"x":"', /feature 1 is larger than 1000000/],
+      ['{"type":"FeatureCollection","name":"', /a string in the document is larger than 1000000/],
+    ] as const) {
+      let pulled = 0;
+      async function* body() {
+        yield head;
+        for (; pulled < pieces; pulled++) yield piece;
+        yield '"}}]}';
+      }
+      await expect(geojsonFeatures(body()).next()).rejects.toThrow(reason);
+      expect(pulled).toBeLessThanOrEqual(Math.ceil(1_000_000 / piece.length) + 1);
+    }
+  });
+
   it('streams a large collection with bounded memory', async () => {
     const n = 50_000;
     async function* gen() {

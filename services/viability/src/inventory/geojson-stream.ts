@@ -22,7 +22,9 @@ const isWs = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
  * Splits a GeoJSON FeatureCollection into its features while the bytes arrive, holding only the
  * element being read (never the whole document). Each element is parsed on its own, so one broken
  * feature is reported and the others still come through. A document that is not a FeatureCollection,
- * is truncated, or has one element over `maxFeatureChars` throws a GeoJsonStreamError.
+ * is truncated, or has one element (or a top-level string) over `maxFeatureChars` throws a
+ * GeoJsonStreamError as soon as the limit is passed, strings included: the text held stays bounded, so
+ * the work stays linear in the input.
  */
 export async function* geojsonFeatures(
   input: AsyncIterable<Buffer | string>,
@@ -49,6 +51,11 @@ export async function* geojsonFeatures(
   let elemStart = -1;
   let elemLine = 0;
   let index = 0;
+
+  const tooLarge = () =>
+    new GeoJsonStreamError(
+      elemStart >= 0 ? `feature ${index + 1} is larger than ${maxFeature} characters (line ${elemLine})` : `a string in the document is larger than ${maxFeature} characters (line ${line})`,
+    );
 
   const element = (end: number): StreamedFeature | undefined => {
     if (elemStart < 0) return undefined;
@@ -80,6 +87,10 @@ export async function* geojsonFeatures(
             else if (lastKey === 'type') type = s;
             topStrStart = -1;
           }
+        } else if ((elemStart >= 0 && pos - elemStart > maxFeature) || (topStrStart >= 0 && pos - topStrStart > maxFeature)) {
+          // Checked inside strings too: a string is most of what a large element can be, and held whole
+          // it made every chunk cost the whole text read so far (quadratic).
+          throw tooLarge();
         }
         continue;
       }
@@ -124,9 +135,7 @@ export async function* geojsonFeatures(
       } else if (c === ':' && depth === 1) {
         expectKey = false;
       }
-      if (elemStart >= 0 && pos - elemStart > maxFeature) {
-        throw new GeoJsonStreamError(`feature ${index + 1} is larger than ${maxFeature} characters (line ${elemLine})`);
-      }
+      if (elemStart >= 0 && pos - elemStart > maxFeature) throw tooLarge();
     }
     if (type !== undefined && type !== 'FeatureCollection') throw new GeoJsonStreamError('expected a GeoJSON FeatureCollection');
     // Keep only what is still needed: the element being read, or a top-level string being read.

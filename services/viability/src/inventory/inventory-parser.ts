@@ -22,6 +22,16 @@ export interface ParseOutcome {
 
 type Raw = Record<string, unknown>;
 
+/** PostgreSQL's int4, the type of the port columns. */
+const MAX_PORTS = 2_147_483_647;
+
+/**
+ * PostgreSQL text cannot hold U+0000: a NUL in an id or a name is refused as the row's error (an
+ * identifier silently changed would not match the network's own records; webhook-dispatcher refuses
+ * NUL in XML the same way).
+ */
+const hasNul = (...values: Array<string | undefined>) => values.some((v) => v !== undefined && v.includes('\u0000'));
+
 const pick = (r: Raw, ...names: string[]) => {
   for (const n of names) if (r[n] !== undefined && r[n] !== null && r[n] !== '') return r[n];
   return undefined;
@@ -36,15 +46,17 @@ export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, l
   const lo = Number(lng);
   if (lat === undefined || lat === '' || !Number.isFinite(la) || la < -90 || la > 90) return 'lat must be a number between -90 and 90';
   if (lng === undefined || lng === '' || !Number.isFinite(lo) || lo < -180 || lo > 180) return 'lng must be a number between -180 and 180';
+  if (hasNul(String(externalId), name)) return 'external_id and name must not contain NUL characters (U+0000)';
   const row: InventoryRow = { line, externalId: String(externalId), name: name.slice(0, 300), lat: la, lng: lo };
   if (kind === 'poles') return row;
   const status = String(pick(r, 'status') ?? '');
   if (!(STATUSES as readonly string[]).includes(status)) return `status must be one of ${STATUSES.join(', ')}`;
   const cap = Number(pick(r, 'port_capacity', 'portCapacity'));
   const used = Number(pick(r, 'ports_in_use', 'portsInUse') ?? 0);
-  if (!Number.isInteger(cap) || cap < 0) return 'port_capacity must be a whole number ≥ 0';
+  if (!Number.isInteger(cap) || cap < 0 || cap > MAX_PORTS) return `port_capacity must be a whole number between 0 and ${MAX_PORTS}`;
   if (!Number.isInteger(used) || used < 0 || used > cap) return 'ports_in_use must be a whole number between 0 and port_capacity';
   const pole = pick(r, 'pole_external_id', 'pole');
+  if (pole !== undefined && hasNul(String(pole))) return 'pole_external_id must not contain NUL characters (U+0000)';
   return { ...row, status: status as InventoryRow['status'], portCapacity: cap, portsInUse: used, pole: pole === undefined ? null : String(pole) };
 }
 

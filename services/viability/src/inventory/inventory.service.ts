@@ -1,5 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import type { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { InventoryIndexes } from '../check/inventory-indexes.service';
@@ -34,8 +34,28 @@ export class InventoryService {
    */
   async importCsv(tenantId: string, kind: InventoryKind, input: Readable): Promise<ImportOutcome> {
     const out: ImportOutcome = { inserted: 0, updated: 0, errors: [], errorCount: 0 };
+    const refuse = (line: number, reason: string) => {
+      out.errorCount++;
+      if (out.errors.length < MAX_LISTED_ERRORS) out.errors.push({ line, reason });
+    };
     const parser = input.pipe(
-      parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, relax_column_count: true, info: true }),
+      parse({
+        columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()),
+        skip_empty_lines: true,
+        trim: true,
+        relax_column_count: true,
+        // A quote inside an unquoted field (`Caixa 5" poste`) is text, as a person typing it meant.
+        relax_quotes: true,
+        // A record the parser cannot read (a quote left open to the end of the file, …) is reported by
+        // line and skipped; the records before and after it still go in. Thrown, it would end the
+        // stream and lose the records already parsed but not yet read from it.
+        skip_records_with_error: true,
+        on_skip: (err: CsvError | undefined) => {
+          refuse(typeof err?.lines === 'number' ? err.lines : 0, `not valid CSV: ${err?.message ?? 'unreadable record'}`);
+          return undefined;
+        },
+        info: true,
+      }),
     );
     let batch: InventoryRow[] = [];
     const writer = this.batcher(tenantId, kind, out);
@@ -44,23 +64,25 @@ export class InventoryService {
       batch = [];
       await writer.send(rows);
     };
+    let lastLine = 1;
     try {
       for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, unknown>; info: { lines: number } }>) {
+        lastLine = info.lines;
         const row = toRow(kind, record, info.lines, record.lat ?? record.latitude, record.lng ?? record.lon ?? record.longitude);
-        if (typeof row === 'string') {
-          out.errorCount++;
-          if (out.errors.length < MAX_LISTED_ERRORS) out.errors.push({ line: info.lines, reason: row });
-        } else batch.push(row);
+        if (typeof row === 'string') refuse(info.lines, row);
+        else batch.push(row);
         if (batch.length >= CHUNK) await flush();
       }
     } catch (err) {
       // Only the parser's own errors are the file's fault; a database failure is not "bad CSV".
-      if (!String((err as { code?: string }).code ?? '').startsWith('CSV_')) throw err;
-      out.errorCount++;
-      out.errors.push({ line: (err as { lines?: number }).lines ?? 0, reason: `not valid CSV: ${(err as Error).message}` });
+      if (!(err instanceof CsvError) && !String((err as { code?: string }).code ?? '').startsWith('CSV_')) throw err;
+      // Errors that end the parse (not a record's): say plainly that nothing after the last row read went in.
+      refuse((err as { lines?: number }).lines ?? 0, `not valid CSV: ${(err as Error).message}; nothing after line ${lastLine} was imported`);
     }
     if (batch.length) await flush();
     await writer.drain();
+    // The parser reports a record it skips as soon as it meets it, ahead of the rows still queued: by line.
+    out.errors.sort((a, b) => a.line - b.line);
     return out;
   }
 

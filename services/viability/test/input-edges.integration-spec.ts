@@ -1,0 +1,236 @@
+import type { INestApplication } from '@nestjs/common';
+import { createEvent } from '@elo/contracts';
+import { BusConnection, BusProbe } from '@elo/messaging';
+import { metricsRegistry } from '@elo/observability';
+import { buildServiceApp, loadConfig } from '@elo/platform';
+import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { randomUUID } from 'node:crypto';
+import { createServer, request, type Server } from 'node:http';
+import { DataSource } from 'typeorm';
+import { AppModule, SERVICE } from '../src/app.module';
+import { InventoryIndexes } from '../src/check/inventory-indexes.service';
+import { answer, ViabilityService } from '../src/check/viability.service';
+import { ViabilityConfig } from '../src/config/viability.config';
+
+const ADMIN = 'x'.repeat(40);
+const HOME = { lat: -25.4284, lng: -49.2733 };
+const HEADER = 'external_id,name,lat,lng,status,port_capacity,ports_in_use';
+
+/** What reaches the check from outside: coordinates as strings, the drop-distance edge, bad import rows, a bad geocoder. */
+describe('viability: input at the edges', () => {
+  let infra: TestInfra;
+  let app: INestApplication;
+  let url: string;
+  let ds: DataSource;
+  let probe: BusProbe;
+  let fake: Server;
+  const geocoderCalls: string[] = [];
+  /** What the fake Nominatim answers, by query. */
+  const places: Record<string, unknown[]> = {};
+
+  beforeAll(async () => {
+    infra = await createTestInfra('viability-input');
+    fake = createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams.get('q') ?? '';
+      geocoderCalls.push(q);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(places[q] ?? []));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const config = loadConfig(ViabilityConfig, {
+      DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
+      ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
+      GEOCODER_BASE_URL: `http://127.0.0.1:${(fake.address() as { port: number }).port}`, GEOCODER_MIN_INTERVAL_MS: '0',
+      EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', FINDME_PUBLIC_URL: 'https://elo.example.net', UPSTREAM_SYNC_TICK_MS: '0',
+    });
+    app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
+    await app.listen(0, '127.0.0.1');
+    await app.get(BusConnection).waitReady(15_000);
+    url = await app.getUrl();
+    ds = app.get(DataSource);
+    probe = await BusProbe.connect(infra.amqpUrl, ['viability.checked']);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await app?.close();
+    await new Promise((r) => fake?.close(r));
+    await infra?.cleanup();
+  });
+
+  const call = <T = Record<string, unknown>>(method: string, path: string, key: string | undefined, body?: unknown, type?: string) =>
+    callApi<T>(url, method, path, key, body, type ? { 'content-type': type } : {});
+
+  async function tenant(): Promise<{ id: string; key: string }> {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const k = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body;
+    return { id: t.id, key: k.key };
+  }
+
+  /** The point `meters` from `from` toward `azimuthDeg`, by PostGIS on the spheroid (as a user would place it). */
+  async function at(meters: number, azimuthDeg: number, from = HOME): Promise<{ lat: number; lng: number }> {
+    const [r] = await ds.query(
+      'SELECT ST_Y(p::geometry) AS lat, ST_X(p::geometry) AS lng FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, radians($4)) AS p) x',
+      [from.lng, from.lat, meters, azimuthDeg],
+    );
+    return { lat: Number(r.lat), lng: Number(r.lng) };
+  }
+
+  const indexes = () => app.get(InventoryIndexes);
+
+  /** Checks answered by the in-process index so far (the service's own counter). */
+  async function indexAnswered(): Promise<number> {
+    const m = await metricsRegistry.getSingleMetric('elo_viability_checks_total')!.get();
+    return m.values.find((v) => v.labels.from === 'index')?.value ?? 0;
+  }
+
+  /** A tenant with one eligible box 50 m from HOME, its index loaded and serving. */
+  async function tenantWithIndex() {
+    const t = await tenant();
+    const box = await at(50, 45);
+    expect((await call('POST', '/inventory/import?kind=boxes', t.key, `${HEADER}\nCTO-S,CTO Strings,${box.lat},${box.lng},deployed,8,0`, 'text/csv')).body).toMatchObject({ inserted: 1 });
+    await indexes().ready(t.id);
+    await expectEventually(() => expect(indexes().get(t.id)).toBeDefined());
+    return t;
+  }
+
+  it('coordinates sent as strings are checked as numbers by the index: JSON, a form, FindME and the bus', async () => {
+    const t = await tenantWithIndex();
+    const lat = String(HOME.lat);
+    const lng = String(HOME.lng);
+
+    // Numbers first: the index answers.
+    let before = await indexAnswered();
+    expect((await call('POST', '/viability', t.key, HOME)).body).toMatchObject({ status: 'viable', box: { externalId: 'CTO-S' } });
+    expect(await indexAnswered()).toBe(before + 1);
+
+    // JSON strings and a form-encoded body: the same answer, from the index.
+    before = await indexAnswered();
+    expect((await call('POST', '/viability', t.key, { lat, lng })).body).toMatchObject({ status: 'viable', box: { externalId: 'CTO-S' } });
+    expect((await call('POST', '/viability', t.key, `lat=${encodeURIComponent(lat)}&lng=${encodeURIComponent(lng)}`, 'application/x-www-form-urlencoded')).body)
+      .toMatchObject({ status: 'viable', box: { externalId: 'CTO-S' } });
+    expect(await indexAnswered()).toBe(before + 2);
+
+    // FindME: the confirmed point as strings does not spend the link on a wrong not_found.
+    const link = (await call<{ link: string }>('POST', '/findme', t.key, { phone: '+5541988445566' })).body.link;
+    before = await indexAnswered();
+    const confirmed = await call(`POST`, `/findme/${link.split('/findme/')[1]}/confirm`, undefined, { lat, lng });
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body).toMatchObject({ status: 'viable', box: { name: 'CTO Strings' } });
+    expect(await indexAnswered()).toBe(before + 1);
+
+    // The bus: a bot flow step whose location came as strings.
+    const requestId = randomUUID();
+    before = await indexAnswered();
+    await probe.publish(createEvent({ type: 'viability.requested', tenantId: t.id, source: 'elo://test', data: { requestId, location: { lat, lng } as unknown as typeof HOME } }));
+    await expectEventually(() => {
+      const e = probe.ofType<{ requestId: string; status: string; location: unknown; box: { externalId: string } }>('viability.checked').find((x) => x.data.requestId === requestId);
+      expect(e?.data).toMatchObject({ status: 'viable', box: { externalId: 'CTO-S' }, location: HOME });
+    });
+    expect(await indexAnswered()).toBe(before + 1);
+  });
+
+  it('coordinates win over an address sent with them; a lone lat with an address is a 400', async () => {
+    const t = await tenantWithIndex();
+    const calls = geocoderCalls.length;
+    const both = await call<{ status: string; address?: string }>('POST', '/viability', t.key, { ...HOME, address: 'Rua Desconhecida 1' });
+    expect(both.status).toBe(200);
+    expect(both.body).toMatchObject({ status: 'viable', box: { externalId: 'CTO-S' } });
+    expect(both.body.address).toBeUndefined();
+    expect(geocoderCalls.length).toBe(calls);
+    expect((await call('POST', '/viability', t.key, { lat: HOME.lat, address: 'Rua Desconhecida 1' })).status).toBe(400);
+  });
+
+  it('a box at exactly the drop distance is in range for the statement and the index alike', async () => {
+    const t = await tenant();
+    // One box 150 m (the default drop distance) from each of 36 points, placed with ST_Project, each alone.
+    const centres = await Promise.all(Array.from({ length: 36 }, (_, i) => at(2_000 * (i + 1), 90)));
+    const boxes = await Promise.all(centres.map((c, i) => at(150, i * 10 + 3, c)));
+    const csv = [HEADER, ...boxes.map((b, i) => `EDGE-${i},Caixa ${i},${b.lat},${b.lng},deployed,8,0`)].join('\n');
+    expect((await call('POST', '/inventory/import?kind=boxes', t.key, csv, 'text/csv')).body).toMatchObject({ inserted: 36 });
+    await indexes().ready(t.id);
+    await expectEventually(() => expect(indexes().get(t.id)).toBeDefined());
+    const index = indexes().get(t.id)!;
+    const s = { mode: 'radius' as const, maxDropMeters: 150 };
+    for (const [i, c] of centres.entries()) {
+      const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, c.lat, c.lng, s));
+      const fromIndex = answer(s, index.near(c.lat, c.lng, 150, false)!);
+      expect({ i, status: fromSql.status, box: fromSql.box?.externalId }).toEqual({ i, status: 'viable', box: `EDGE-${i}` });
+      expect({ i, status: fromIndex.status, box: fromIndex.box?.externalId }).toEqual({ i, status: fromSql.status, box: fromSql.box?.externalId });
+    }
+  });
+
+  it('CSV: a stray quote, ports beyond int4, a NUL and a quote left open are row errors; the other rows go in', async () => {
+    const t = await tenant();
+    const good = (i: number) => `G-${i},Caixa ${i},-25.5${i},-49.3,deployed,8,0`;
+    const lines = [
+      HEADER, // line 1
+      good(1), // 2
+      'Q-3,Caixa 5" poste,-25.53,-49.33,deployed,8,0', // 3: a quote inside a field, read as text
+      'BIG,Caixa grande,-25.54,-49.34,deployed,3000000000,0', // 4: port_capacity beyond int4
+      'NUL,Caixa\u0000nula,-25.55,-49.35,deployed,8,0', // 5: a NUL in the name
+      good(6), // 6
+      good(7), // 7
+      'OPEN,"Caixa aberta,-25.56,-49.36,deployed,8,0', // 8: a quote never closed
+    ];
+    const r = await call<{ inserted: number; errors: Array<{ line: number; reason: string }>; errorCount: number }>(
+      'POST', '/inventory/import?kind=boxes', t.key, `${lines.join('\n')}\n`, 'text/csv',
+    );
+    expect(r.status).toBe(200);
+    expect(r.body.inserted).toBe(4);
+    expect(r.body.errorCount).toBe(3);
+    expect(r.body.errors).toEqual([
+      { line: 4, reason: expect.stringMatching(/port_capacity/) },
+      { line: 5, reason: expect.stringMatching(/NUL/) },
+      { line: expect.any(Number), reason: expect.stringMatching(/not valid CSV: .*quote/i) },
+    ]);
+    expect(r.body.errors[2]!.line).toBeGreaterThanOrEqual(8);
+    const names: Array<{ external_id: string; name: string }> = await ds.query('SELECT external_id, name FROM viability.boxes WHERE tenant_id = $1 ORDER BY external_id', [t.id]);
+    expect(names).toEqual([
+      { external_id: 'G-1', name: 'Caixa 1' },
+      { external_id: 'G-6', name: 'Caixa 6' },
+      { external_id: 'G-7', name: 'Caixa 7' },
+      { external_id: 'Q-3', name: 'Caixa 5" poste' },
+    ]);
+  });
+
+  it('GeoJSON: a string property over the per-feature limit is a 400, and nothing goes in', async () => {
+    const t = await tenant();
+    const doc = `{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[-49.27,-25.42]},"properties":{"external_id":"X","note":"${'y'.repeat(3_000_000)}"}}]}`;
+    // On a connection of its own: the service answers before reading the rest of the body, then closes it.
+    const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${url}/inventory/import?kind=poles`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/geo+json' } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end(doc);
+    });
+    expect(r.status).toBe(400);
+    expect((JSON.parse(r.body) as { detail: string }).detail).toMatch(/feature 1 is larger than 1000000 characters/);
+    expect((await ds.query('SELECT count(*)::int AS n FROM viability.poles WHERE tenant_id = $1', [t.id]))[0].n).toBe(0);
+  });
+
+  it('a geocoder answering coordinates out of range is a failure: 502 in plain words, nothing cached, nothing shown to the FindME page', async () => {
+    const t = await tenantWithIndex();
+    places['Rua Quebrada 95'] = [{ lat: '95', lon: '-49.2733', display_name: 'Rua Quebrada, 95' }];
+    const r = await call<{ detail: string }>('POST', '/viability', t.key, { address: 'Rua Quebrada 95' });
+    expect(r.status).toBe(502);
+    expect(r.body.detail).toBe('the geocoder answered coordinates that are not valid');
+    expect(JSON.stringify(r.body)).not.toMatch(/viability\.checked|data\.location/);
+    expect(await ds.query('SELECT query FROM viability.geocode_cache WHERE query = $1', ['rua quebrada 95'])).toEqual([]);
+
+    const link = (await call<{ link: string }>('POST', '/findme', t.key, { phone: '+5541988445566' })).body.link;
+    const located = await call<{ detail: string }>('POST', `/findme/${link.split('/findme/')[1]}/locate`, undefined, { address: 'Rua Quebrada 95' });
+    expect(located.status).toBe(502);
+    expect(JSON.stringify(located.body)).not.toMatch(/95/);
+
+    // A bad answer cached before this check existed is asked again, and replaced once the geocoder is right.
+    places['Rua Quebrada 95'] = [{ lat: String(HOME.lat), lon: String(HOME.lng), display_name: 'Rua Quebrada, 95' }];
+    await ds.query(`INSERT INTO viability.geocode_cache (query, result) VALUES ('rua quebrada 95', $1)`, [JSON.stringify({ found: true, lat: 95, lng: -49.2733, displayName: 'x' })]);
+    expect((await call('POST', '/viability', t.key, { address: 'Rua Quebrada 95' })).body).toMatchObject({ status: 'viable', address: 'Rua Quebrada, 95' });
+    const [cached] = await ds.query('SELECT result FROM viability.geocode_cache WHERE query = $1', ['rua quebrada 95']);
+    expect(cached.result).toMatchObject({ found: true, lat: HOME.lat });
+  });
+});
