@@ -5,6 +5,7 @@ import { createTestInfra, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { ViabilityConfig } from '../src/config/viability.config';
+import { projectPoint } from './project-point';
 
 const ADMIN = 'e'.repeat(40);
 const HOME = { lat: -23.5505, lng: -46.6333 };
@@ -47,14 +48,7 @@ describe('viability: edges of the check', () => {
     return (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
   }
 
-  async function at(meters: number, azimuthDeg: number, from = HOME): Promise<{ lat: number; lng: number }> {
-    const [r] = await ds.query(
-      `SELECT ST_Y(p::geometry) AS lat, ST_X(p::geometry) AS lng
-         FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, radians($4)) AS p) x`,
-      [from.lng, from.lat, meters, azimuthDeg],
-    );
-    return { lat: Number(r.lat), lng: Number(r.lng) };
-  }
+  const at = (meters: number, azimuthDeg: number, from = HOME) => projectPoint(ds, from, meters, azimuthDeg);
 
   const boxRow = (id: string, p: { lat: number; lng: number }, status: string, used: number, pole = '') => `${id},${id},${p.lat},${p.lng},${status},8,${used},${pole}`;
   const BOX_HEADER = 'external_id,name,lat,lng,status,port_capacity,ports_in_use,pole_external_id';

@@ -11,6 +11,7 @@ import { AppModule, SERVICE } from '../src/app.module';
 import { InventoryIndexes } from '../src/check/inventory-indexes.service';
 import { answer, ViabilityService } from '../src/check/viability.service';
 import { ViabilityConfig } from '../src/config/viability.config';
+import { projectPoint } from './project-point';
 
 const ADMIN = 'x'.repeat(40);
 const HOME = { lat: -25.4284, lng: -49.2733 };
@@ -67,14 +68,7 @@ describe('viability: input at the edges', () => {
     return { id: t.id, key: k.key };
   }
 
-  /** The point `meters` from `from` toward `azimuthDeg`, by PostGIS on the spheroid (as a user would place it). */
-  async function at(meters: number, azimuthDeg: number, from = HOME): Promise<{ lat: number; lng: number }> {
-    const [r] = await ds.query(
-      'SELECT ST_Y(p::geometry) AS lat, ST_X(p::geometry) AS lng FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, radians($4)) AS p) x',
-      [from.lng, from.lat, meters, azimuthDeg],
-    );
-    return { lat: Number(r.lat), lng: Number(r.lng) };
-  }
+  const at = (meters: number, azimuthDeg: number, from = HOME) => projectPoint(ds, from, meters, azimuthDeg);
 
   const indexes = () => app.get(InventoryIndexes);
 

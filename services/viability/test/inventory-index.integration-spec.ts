@@ -9,6 +9,7 @@ import { FromPoint, sphereDistance, spheroidDistance } from '../src/check/geodes
 import { InventoryIndexes } from '../src/check/inventory-indexes.service';
 import { answer, ViabilityService, type CheckResult, type TenantSettings } from '../src/check/viability.service';
 import { ViabilityConfig } from '../src/config/viability.config';
+import { projectPoint } from './project-point';
 
 const ADMIN = 'i'.repeat(40);
 const HOME = { lat: -22.9068, lng: -43.1729 };
@@ -56,14 +57,7 @@ describe('viability: the in-process inventory index', () => {
     return { id: t.id, key: k.key };
   }
 
-  /** The point `meters` from `from` toward `azimuthDeg`, by PostGIS on the spheroid. */
-  async function at(meters: number, azimuthDeg: number, from = HOME): Promise<{ lat: number; lng: number }> {
-    const [r] = await ds.query(
-      'SELECT ST_Y(p::geometry) AS lat, ST_X(p::geometry) AS lng FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, radians($4)) AS p) x',
-      [from.lng, from.lat, meters, azimuthDeg],
-    );
-    return { lat: Number(r.lat), lng: Number(r.lng) };
-  }
+  const at = (meters: number, azimuthDeg: number, from = HOME) => projectPoint(ds, from, meters, azimuthDeg);
 
   const indexes = (replica: number) => apps[replica]!.get(InventoryIndexes);
   const viability = (replica: number) => apps[replica]!.get(ViabilityService);

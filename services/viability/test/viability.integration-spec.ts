@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { ViabilityConfig } from '../src/config/viability.config';
+import { projectPoint } from './project-point';
 
 const ADMIN = 'v'.repeat(40);
 const HOME = { lat: -25.4284, lng: -49.2733 }; // the customer
@@ -72,15 +73,7 @@ describe('viability: the check, the inventory and the chat path', () => {
     return { id: t.id, key: k.key };
   }
 
-  /** The point `meters` from the customer in direction `azimuthDeg`, computed by PostGIS on the spheroid. */
-  async function at(meters: number, azimuthDeg: number, from = HOME): Promise<{ lat: number; lng: number }> {
-    const [r] = await ds.query(
-      `SELECT ST_Y(p::geometry) AS lat, ST_X(p::geometry) AS lng
-         FROM (SELECT ST_Project(ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3, radians($4)) AS p) x`,
-      [from.lng, from.lat, meters, azimuthDeg],
-    );
-    return { lat: Number(r.lat), lng: Number(r.lng) };
-  }
+  const at = (meters: number, azimuthDeg: number, from = HOME) => projectPoint(ds, from, meters, azimuthDeg);
 
   const csv = (rows: string[][]) => rows.map((r) => r.join(',')).join('\n');
 
