@@ -131,6 +131,14 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect((await send({ conversationId: randomUUID(), message: { kind: 'text', text: 'x' } })).status).toBe(404);
     expect((await send({ channelId: wa.id, message: { kind: 'text', text: 'x' } })).status).toBe(400);
     expect((await send({ channelId: wa.id, contact: { phone: '1' }, message: { kind: 'text' } })).status).toBe(400);
+    // Telegram and Messenger know a customer by their own id: a phone alone could never be delivered.
+    const sentBefore = h.fakes.requests.length;
+    for (const channelId of [tg.id, ms.id]) {
+      const byPhone = await send({ channelId, contact: { phone: '+5541999990001' }, message: { kind: 'text', text: 'oi' } });
+      expect(byPhone).toMatchObject({ status: 422, body: { reason: 'recipient_required', detail: expect.stringContaining('providerUserId') } });
+    }
+    expect(await h.ds.query(`SELECT 1 FROM chat_ingress.contacts WHERE phone = '+5541999990001'`)).toEqual([]);
+    expect(h.fakes.requests.length).toBe(sentBefore);
   });
 
   it('handles chat.message.send.requested from the bus, once per messageId', async () => {

@@ -7,6 +7,8 @@ import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService, isUuid } from '../channels/channels.service';
 import { normalisePhone } from '../webhooks/phone';
 
+/** Providers that address a customer by their own user id only (PSID, IGSID, Telegram chat id). */
+const PROVIDER_ID_ONLY = ['messenger', 'instagram', 'telegram'] as const;
 const S = '"chat_ingress"';
 
 export interface SendSpec {
@@ -89,6 +91,12 @@ export class OutboundService {
       conversationId = open[0]?.id;
     }
     if (!contact) throw new OutboundRefused('recipient_required', 404, 'the conversation has no contact', channel);
+    // Only WhatsApp (and a generic platform, which reads its own contact ids) sends to a phone number;
+    // Messenger, Instagram and Telegram know a customer only by their own user id, so a phone would be
+    // posted as a chat id the provider can never deliver to.
+    if (!contact.provider_user_id && (PROVIDER_ID_ONLY as readonly string[]).includes(channel.provider)) {
+      throw new OutboundRefused('recipient_required', 422, `${channel.provider} reaches a customer by its own user id, not a phone number: give contact.providerUserId, or the conversationId of a chat the customer started`, channel);
+    }
     const to = channel.provider === 'whatsapp' ? (contact.phone ?? contact.provider_user_id ?? contact.contact_key) : (contact.provider_user_id ?? contact.contact_key);
     this.checkMessage(channel, spec.message);
 

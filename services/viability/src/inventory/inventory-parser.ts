@@ -32,6 +32,9 @@ const MAX_PORTS = 2_147_483_647;
  */
 const hasNul = (...values: Array<string | undefined>) => values.some((v) => v !== undefined && v.includes('\u0000'));
 
+/** A text or a number (what a CSV cell or a GeoJSON property holding an id, a name or a count may be); anything else is refused, never turned into "[object Object]" or true → 1. */
+const scalar = (v: unknown): v is string | number => typeof v === 'string' || typeof v === 'number';
+
 const pick = (r: Raw, ...names: string[]) => {
   for (const n of names) if (r[n] !== undefined && r[n] !== null && r[n] !== '') return r[n];
   return undefined;
@@ -41,7 +44,9 @@ const pick = (r: Raw, ...names: string[]) => {
 export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, lng: unknown): InventoryRow | string {
   const externalId = pick(r, 'external_id', 'externalId', 'id');
   if (externalId === undefined || String(externalId).length > 200) return 'external_id is required (at most 200 characters)';
-  const name = String(pick(r, 'name') ?? externalId);
+  const rawName = pick(r, 'name');
+  if (!scalar(externalId) || (rawName !== undefined && !scalar(rawName))) return 'external_id and name must be text or a number';
+  const name = String(rawName ?? externalId);
   const la = Number(lat);
   const lo = Number(lng);
   if (lat === undefined || lat === '' || !Number.isFinite(la) || la < -90 || la > 90) return 'lat must be a number between -90 and 90';
@@ -51,11 +56,14 @@ export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, l
   if (kind === 'poles') return row;
   const status = String(pick(r, 'status') ?? '');
   if (!(STATUSES as readonly string[]).includes(status)) return `status must be one of ${STATUSES.join(', ')}`;
-  const cap = Number(pick(r, 'port_capacity', 'portCapacity'));
-  const used = Number(pick(r, 'ports_in_use', 'portsInUse') ?? 0);
+  const rawCap = pick(r, 'port_capacity', 'portCapacity');
+  const rawUsed = pick(r, 'ports_in_use', 'portsInUse') ?? 0;
+  const cap = scalar(rawCap) ? Number(rawCap) : NaN;
+  const used = scalar(rawUsed) ? Number(rawUsed) : NaN;
   if (!Number.isInteger(cap) || cap < 0 || cap > MAX_PORTS) return `port_capacity must be a whole number between 0 and ${MAX_PORTS}`;
   if (!Number.isInteger(used) || used < 0 || used > cap) return 'ports_in_use must be a whole number between 0 and port_capacity';
   const pole = pick(r, 'pole_external_id', 'pole');
+  if (pole !== undefined && !scalar(pole)) return 'pole_external_id must be text or a number';
   if (pole !== undefined && hasNul(String(pole))) return 'pole_external_id must not contain NUL characters (U+0000)';
   return { ...row, status: status as InventoryRow['status'], portCapacity: cap, portsInUse: used, pole: pole === undefined ? null : String(pole) };
 }

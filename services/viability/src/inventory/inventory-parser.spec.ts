@@ -1,0 +1,19 @@
+import { toRow } from './inventory-parser';
+
+describe('inventory rows', () => {
+  const box = (props: Record<string, unknown>) =>
+    toRow('boxes', { external_id: 'CTO-1', name: 'CTO 1', status: 'deployed', port_capacity: 16, ports_in_use: 2, ...props }, 2, -25.43, -49.27);
+
+  it('takes ids, names and port counts given as text or as numbers', () => {
+    expect(box({})).toMatchObject({ externalId: 'CTO-1', name: 'CTO 1', portCapacity: 16, portsInUse: 2 });
+    expect(box({ external_id: 1234, port_capacity: '8', ports_in_use: '0', pole_external_id: 77 })).toMatchObject({ externalId: '1234', portCapacity: 8, portsInUse: 0, pole: '77' });
+  });
+
+  it('refuses objects, arrays and booleans instead of storing "[object Object]" or true as 1', () => {
+    expect(box({ external_id: { a: 1 } })).toBe('external_id and name must be text or a number');
+    expect(box({ name: ['a', 'b'] })).toBe('external_id and name must be text or a number');
+    expect(box({ port_capacity: true })).toMatch(/^port_capacity must be a whole number/);
+    expect(box({ ports_in_use: false })).toMatch(/^ports_in_use must be a whole number/);
+    expect(box({ pole_external_id: { id: 1 } })).toBe('pole_external_id must be text or a number');
+  });
+});
