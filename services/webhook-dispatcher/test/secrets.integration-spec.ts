@@ -9,7 +9,9 @@ import { api, FakeEndpoint, startApp, tenantWithKey, type RunningApp } from './a
 const API_KEY = 'sk_live+AbC/dEf=gh42';
 const PASSWORD = 'hunter2 & co/zz';
 const leaksIn = (text: string): string[] =>
-  [API_KEY, encodeURIComponent(API_KEY), Buffer.from(API_KEY).toString('base64'), PASSWORD, encodeURIComponent(PASSWORD)].filter((f) => text.includes(f));
+  [API_KEY, encodeURIComponent(API_KEY), Buffer.from(API_KEY).toString('base64'), PASSWORD, encodeURIComponent(PASSWORD),
+    // the Basic credentials as sent (and echoed back by the endpoint): base64 of user:password
+    Buffer.from(`elo:${PASSWORD}`).toString('base64')].filter((f) => text.includes(f));
 
 describe('webhook-dispatcher keeps integration secrets to the wire (real PostgreSQL, RabbitMQ, an echoing endpoint)', () => {
   let infra: TestInfra;

@@ -8,7 +8,7 @@ import { buildEnvelope, parseSoapResponse, soapHeaders } from '../soap/soap-enve
 import { WsdlService, WsdlUnavailableError } from '../soap/wsdl.service';
 import type { IntegrationRow } from '../integrations/integration.model';
 import {
-  maskDeep, maskHeaders, masker, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
+  maskDeep, maskHeaders, masker, withCredentials, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
 } from './request-builder';
 
 export type ErrorClass = 'timeout' | 'dns' | 'connection' | 'tls' | 'http_status' | 'blocked' | 'template' | 'invalid';
@@ -58,8 +58,10 @@ export class DeliverySender {
   async prepare(integration: IntegrationRow, event: CloudEvent): Promise<Prepared> {
     const secrets = this.integrations.secrets(integration);
     const context = templateContext(event, secrets);
-    const mask = masker(secrets);
-    if (integration.kind !== 'soap') return { rendered: renderHttp(integration.request as HttpRequestDto, context), context, mask };
+    if (integration.kind !== 'soap') {
+      const rendered = renderHttp(integration.request as HttpRequestDto, context);
+      return { rendered, context, mask: withCredentials(masker(secrets), rendered.headers) };
+    }
     const cfg = integration.request as SoapRequestDto;
     const version = cfg.version ?? '1.1';
     const op = await this.wsdl.operation(cfg.wsdlUrl, cfg.operation, version, integration.delivery.timeoutMs);
@@ -68,7 +70,7 @@ export class DeliverySender {
     return {
       rendered: { method: 'POST', url: base.url, headers: { ...base.headers, ...soapHeaders(version, op.soapAction) }, body },
       context,
-      mask,
+      mask: withCredentials(masker(secrets), base.headers),
     };
   }
 

@@ -92,6 +92,18 @@ export function masker(secrets: Readonly<Record<string, string>>): (text: string
   return mask;
 }
 
+/**
+ * `mask`, and the credentials of the request's Authorization headers as sent: a Basic one is the base64 of
+ * `user:password`, none of the secrets' own forms, and an endpoint echoing its request hands it back.
+ */
+export function withCredentials(mask: (text: string) => string, headers: Readonly<Record<string, string>>): (text: string) => string {
+  const credentials = Object.entries(headers)
+    .filter(([name]) => /^(proxy-)?authorization$/i.test(name))
+    .map(([, value]) => value.replace(/^[\w-]+\s+/, ''))
+    .filter((c) => c.length >= 8);
+  return credentials.length ? (text) => credentials.reduce((t, c) => (t.includes(c) ? t.split(c).join('••••') : t), mask(text)) : mask;
+}
+
 /** One masker per secrets object (IntegrationsService hands out the same object for the same secrets). */
 const maskers = new WeakMap<object, (text: string) => string>();
 
