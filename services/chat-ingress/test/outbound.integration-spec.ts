@@ -154,6 +154,22 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     await expectEventually(() => expect(failedOf(bad)?.reason).toBe('attachment_too_large'));
   });
 
+  it('the same new messageId posted many times at once: one message queued, every answer a 202', async () => {
+    const messageId = randomUUID();
+    const answers = await Promise.all(Array.from({ length: 8 }, () =>
+      send({ messageId, channelId: wa.id, contact: { phone: '+5541988440077' }, message: { kind: 'text', text: 'uma vez' } })));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(202));
+    expect(answers.filter((a) => a.body.status === 'duplicate')).toHaveLength(7);
+    expect(await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.messages WHERE id = $1`, [messageId])).toEqual([{ n: 1 }]);
+  });
+
+  it('a text with U+0000 is queued with U+FFFD in its place (PostgreSQL cannot store it), not refused with a 500', async () => {
+    const r = await send({ channelId: wa.id, contact: { phone: '+5541988440078' }, message: { kind: 'text', text: 'a\u0000b' } });
+    expect(r.status).toBe(202);
+    const [row] = await h.ds.query(`SELECT body FROM chat_ingress.messages WHERE id = $1`, [r.body.messageId]);
+    expect(row.body.message.text).toBe('a\uFFFDb');
+  });
+
   it('a messageId is idempotent within its tenant; another tenant giving it gets 409 and learns nothing of the first message', async () => {
     const messageId = randomUUID();
     const first = await send({ messageId, channelId: wa.id, contact: { phone: '+5541977003344' }, message: { kind: 'text', text: 'do tenant A' } });

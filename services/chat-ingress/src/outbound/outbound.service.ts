@@ -6,6 +6,15 @@ import type { EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService, isUuid } from '../channels/channels.service';
 import { normalisePhone } from '../webhooks/phone';
+import { withoutNul } from '../webhooks/normalised';
+
+/**
+ * PostgreSQL's jsonb cannot hold U+0000, which JSON can carry: in a message to send it becomes U+FFFD, as
+ * in the messages received, instead of failing the request.
+ */
+function storable(spec: SendSpec): SendSpec {
+  return JSON.stringify(spec.message).includes('\\u0000') ? { ...spec, message: withoutNul(spec.message) } : spec;
+}
 
 /** Providers that address a customer by their own user id only (PSID, IGSID, Telegram chat id). */
 const PROVIDER_ID_ONLY = ['messenger', 'instagram', 'telegram'] as const;
@@ -55,7 +64,8 @@ export class OutboundService {
    * chat.message.send.requested (so message-status tracks it from `queued`) for sends that did not
    * arrive as that event. Throws OutboundRefused for requests that can never be sent.
    */
-  async enqueue(m: EntityManager, tenantId: string, spec: SendSpec, announce: boolean): Promise<Enqueued> {
+  async enqueue(m: EntityManager, tenantId: string, given: SendSpec, announce: boolean): Promise<Enqueued> {
+    const spec = storable(given);
     const messageId = spec.messageId ?? randomUUID();
     const existing: Array<{ tenant_id: string; channel_id: string; conversation_id: string | null }> = await m.query(
       `SELECT tenant_id, channel_id, conversation_id FROM ${S}.messages WHERE id = $1`, [messageId]);
@@ -100,11 +110,20 @@ export class OutboundService {
     const to = channel.provider === 'whatsapp' ? (contact.phone ?? contact.provider_user_id ?? contact.contact_key) : (contact.provider_user_id ?? contact.contact_key);
     this.checkMessage(channel, spec.message);
 
-    await m.query(
+    const inserted: unknown[] = await m.query(
       `INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body, next_attempt_at, origin, created_at)
-       VALUES ($1,$2,$3,$4,$5,'out',$6,'queued',$7,now(),$8,clock_timestamp())`,
+       VALUES ($1,$2,$3,$4,$5,'out',$6,'queued',$7,now(),$8,clock_timestamp())
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
       [messageId, tenantId, channel.id, conversationId ?? null, contact.id, spec.message.kind, JSON.stringify({ message: spec.message, to }), spec.origin ?? null],
     );
+    if (!inserted.length) {
+      // A request with the same id committed while this one ran (a client retrying before its first try
+      // answered): answered as the repeat it is, not as the unique violation.
+      const [row]: Array<{ tenant_id: string; channel_id: string; conversation_id: string | null }> = await m.query(
+        `SELECT tenant_id, channel_id, conversation_id FROM ${S}.messages WHERE id = $1`, [messageId]);
+      if (row?.tenant_id !== tenantId) throw new OutboundRefused('message_id_taken', 409, `messageId ${messageId} is already used; give another`, channel);
+      return { messageId, channelId: row.channel_id, conversationId: row.conversation_id ?? undefined, duplicate: true, events: [] };
+    }
     const events: PublishSpecLike[] = [];
     if (announce) {
       events.push({
@@ -116,7 +135,8 @@ export class OutboundService {
   }
 
   /** A refused send as an event: stored as failed so its id is known, and chat.message.status failed. */
-  async recordRefusal(m: EntityManager, tenantId: string, spec: SendSpec, err: OutboundRefused): Promise<PublishSpecLike[]> {
+  async recordRefusal(m: EntityManager, tenantId: string, given: SendSpec, err: OutboundRefused): Promise<PublishSpecLike[]> {
+    const spec = storable(given);
     const channelId = err.channel?.id ?? (spec.channelId && isUuid(spec.channelId) ? spec.channelId : undefined);
     if (!channelId || !spec.messageId) return [];
     await m.query(
