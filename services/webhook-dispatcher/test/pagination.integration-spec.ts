@@ -125,4 +125,16 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
     const wrongKind = await call('GET', `/integrations/${created.body.id}/deliveries?cursor=${Buffer.from('{"k":"3"}').toString('base64url')}`);
     expect(wrongKind.status).toBe(400);
   });
+
+  it('documents the integration bodies field by field in OpenAPI', async () => {
+    const doc = (await (await fetch(`${svc.url}/docs/openapi.json`)).json()) as { components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+    const fields = (name: string) => Object.keys(doc.components.schemas[name]?.properties ?? {});
+    expect(fields('CreateIntegrationDto')).toEqual(expect.arrayContaining(['name', 'description', 'kind', 'request', 'soap', 'trigger', 'delivery', 'secrets', 'reply', 'enabled']));
+    expect(fields('UpdateIntegrationDto')).toEqual(expect.arrayContaining(['name', 'request', 'soap', 'trigger', 'delivery', 'secrets', 'reply']));
+    expect(fields('HttpRequestDto')).toEqual(expect.arrayContaining(['method', 'url', 'headers', 'query', 'body', 'auth']));
+    expect(fields('SoapRequestDto')).toEqual(expect.arrayContaining(['wsdlUrl', 'operation', 'version', 'params']));
+    expect(fields('TriggerDto')).toEqual(['eventTypes', 'filter']);
+    expect(fields('SampleEventDto')).toEqual(['type', 'data']);
+    expect(fields('WsdlOperationsDto')).toEqual(['wsdlUrl']);
+  });
 });

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { RequirePermission } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
 import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
@@ -7,6 +7,7 @@ import { DEFAULT_TIMEOUT_MS } from '../integrations/dto/integration.dto';
 import { WsdlService, type WsdlOperationSummary } from './wsdl.service';
 
 export class WsdlOperationsDto {
+  @ApiProperty({ description: 'The WSDL to read (fetched through the egress policy).' })
   @IsString() @IsNotEmpty() @MaxLength(4000) wsdlUrl!: string;
 }
 

@@ -18,7 +18,9 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_HEADERS = 100;
 
 export class HeaderPairDto {
+  @ApiProperty()
   @IsString() @Matches(HEADER_NAME) name!: string;
+  @ApiProperty()
   @IsString() @MaxLength(4000) value!: string;
 }
 
@@ -99,79 +101,108 @@ function TriggersIntegrations(): PropertyDecorator {
 }
 
 export class KeyValueDto {
+  @ApiProperty()
   @IsString() @IsNotEmpty() @MaxLength(500) key!: string;
+  @ApiProperty()
   @IsString() @MaxLength(10_000) value!: string;
 }
 
 export class BodyDto {
   @ApiProperty({ enum: ['keyvalue', 'raw', 'form'] }) @IsIn(['keyvalue', 'raw', 'form']) kind!: 'keyvalue' | 'raw' | 'form';
+  @ApiPropertyOptional({ type: () => [KeyValueDto] })
   @IsOptional() @IsArray() @ArrayMaxSize(500) @ValidateNested({ each: true }) @Type(() => KeyValueDto) pairs?: KeyValueDto[];
+  @ApiPropertyOptional()
   @IsOptional() @IsString() @MaxLength(200) contentType?: string;
+  @ApiPropertyOptional()
   @IsOptional() @IsString() @MaxLength(100_000) template?: string;
 }
 
 export class AuthDto {
   @ApiProperty({ enum: ['bearer', 'basic', 'apiKey'] }) @IsIn(['bearer', 'basic', 'apiKey']) type!: 'bearer' | 'basic' | 'apiKey';
   /** bearer: the token (usually `{secret.token}`). */
+  @ApiPropertyOptional({ description: 'bearer: the token (usually `{secret.token}`).' })
   @IsOptional() @IsString() token?: string;
+  @ApiPropertyOptional()
   @IsOptional() @IsString() username?: string;
+  @ApiPropertyOptional()
   @IsOptional() @IsString() password?: string;
   /** apiKey: header name (default X-API-Key) and value. */
+  @ApiPropertyOptional({ description: 'apiKey: header name (default X-API-Key) and value.' })
   @IsOptional() @IsString() @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/) header?: string;
+  @ApiPropertyOptional()
   @IsOptional() @IsString() value?: string;
 }
 
 export class HttpRequestDto {
   @ApiProperty({ enum: HTTP_METHODS }) @IsIn(HTTP_METHODS) method!: (typeof HTTP_METHODS)[number];
+  @ApiProperty()
   @IsString() @IsNotEmpty() @MaxLength(4000) @IsRequestUrl() url!: string;
   /** List of pairs, or text with one `Name: value` per line. */
   @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
   @IsOptional() @IsHeaders() headers?: HeaderPairDto[] | string;
+  @ApiPropertyOptional({ type: () => [KeyValueDto] })
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => KeyValueDto) query?: KeyValueDto[];
+  @ApiPropertyOptional({ type: () => BodyDto })
   @IsOptional() @ValidateNested() @Type(() => BodyDto) body?: BodyDto;
+  @ApiPropertyOptional({ type: () => AuthDto })
   @IsOptional() @ValidateNested() @Type(() => AuthDto) auth?: AuthDto;
 }
 
 export class SoapParamDto {
+  @ApiProperty()
   @IsString() @Matches(/^[A-Za-z_][\w.-]*$/) name!: string;
   /** A literal or tokens, e.g. `{callId}`. */
+  @ApiProperty({ description: 'A literal or tokens, e.g. `{callId}`.' })
   @IsString() @MaxLength(10_000) value!: string;
 }
 
 export class SoapRequestDto {
+  @ApiProperty()
   @IsString() @IsNotEmpty() @MaxLength(4000) wsdlUrl!: string;
   /** The WSDL operation to call (its SOAP action comes from the binding). */
+  @ApiProperty({ description: 'The WSDL operation to call (its SOAP action comes from the binding).' })
   @IsString() @IsNotEmpty() @MaxLength(200) operation!: string;
   @ApiPropertyOptional({ enum: ['1.1', '1.2'] }) @IsOptional() @IsIn(['1.1', '1.2']) version?: '1.1' | '1.2';
+  @ApiProperty({ type: () => [SoapParamDto] })
   @IsArray() @ArrayMaxSize(200) @ValidateNested({ each: true }) @Type(() => SoapParamDto) params!: SoapParamDto[];
   @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
   @IsOptional() @IsHeaders() headers?: HeaderPairDto[] | string;
+  @ApiPropertyOptional({ type: () => AuthDto })
   @IsOptional() @ValidateNested() @Type(() => AuthDto) auth?: AuthDto;
 }
 
 export class FilterDto {
+  @ApiProperty()
   @IsString() @IsNotEmpty() field!: string;
   @ApiProperty({ enum: ['equals', 'contains'] }) @IsIn(['equals', 'contains']) op!: 'equals' | 'contains';
+  @ApiProperty()
   @IsString() value!: string;
 }
 
 export class TriggerDto {
+  @ApiProperty({ type: [String] })
   @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @TriggersIntegrations() eventTypes!: string[];
+  @ApiPropertyOptional({ type: () => [FilterDto] })
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => FilterDto) filter?: FilterDto[];
 }
 
 export class DeliverySettingsDto {
+  @ApiPropertyOptional({ type: [Number] })
   @IsOptional() @IsArray() @ArrayMinSize(0) @ArrayMaxSize(20) @IsInt({ each: true }) @Min(0, { each: true })
   @Max(7 * 86400, { each: true }) retryScheduleSeconds?: number[];
+  @ApiPropertyOptional()
   @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
   /** At most this many requests per second to the endpoint (per replica); unset = no limit. */
+  @ApiPropertyOptional({ description: 'At most this many requests per second to the endpoint (per replica); unset = no limit.' })
   @IsOptional() @IsInt() @Min(1) @Max(10_000) rateLimitPerSecond?: number;
   /**
    * At most this many requests to the endpoint at once (per replica); unset = the replica's
    * DISPATCHER_PER_INTEGRATION_CONCURRENCY (16 unless configured).
    */
+  @ApiPropertyOptional()
   @IsOptional() @IsInt() @Min(1) @Max(2_000) maxConcurrency?: number;
   /** Disable the integration when it has failed with no success for this many seconds. */
+  @ApiPropertyOptional({ description: 'Disable the integration when it has failed with no success for this many seconds.' })
   @IsOptional() @IsInt() @Min(1) @Max(90 * 86_400) disableAfterFailingSeconds?: number;
 }
 
@@ -185,35 +216,54 @@ export interface DeliverySettings {
 }
 
 export class ReplyDto {
+  @ApiPropertyOptional()
   @IsOptional() @IsString() @MaxLength(4096) success?: string;
+  @ApiPropertyOptional()
   @IsOptional() @IsString() @MaxLength(4096) failure?: string;
 }
 
 export class CreateIntegrationDto {
+  @ApiProperty()
   @IsString() @IsNotEmpty() @MaxLength(200) name!: string;
+  @ApiPropertyOptional()
   @IsOptional() @IsString() @MaxLength(2000) description?: string;
   @ApiProperty({ enum: ['http', 'soap'] }) @IsIn(['http', 'soap']) kind!: 'http' | 'soap';
   /** HTTP kind: the request template. */
+  @ApiPropertyOptional({ type: () => HttpRequestDto, description: 'HTTP kind: the request template.' })
   @ValidateIf((o: CreateIntegrationDto) => o.kind !== 'soap') @ValidateNested() @Type(() => HttpRequestDto) request?: HttpRequestDto;
   /** SOAP kind: WSDL, operation and parameters. */
+  @ApiPropertyOptional({ type: () => SoapRequestDto, description: 'SOAP kind: WSDL, operation and parameters.' })
   @ValidateIf((o: CreateIntegrationDto) => o.kind === 'soap') @ValidateNested() @Type(() => SoapRequestDto) soap?: SoapRequestDto;
+  @ApiProperty({ type: () => TriggerDto })
   @ValidateNested() @Type(() => TriggerDto) trigger!: TriggerDto;
+  @ApiPropertyOptional({ type: () => DeliverySettingsDto })
   @IsOptional() @ValidateNested() @Type(() => DeliverySettingsDto) delivery?: DeliverySettingsDto;
   /** Name → value; stored encrypted, usable as `{secret.<name>}`, never shown back. */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Name → value; stored encrypted, usable as `{secret.<name>}`, never shown back.' })
   @IsOptional() @IsObject() secrets?: Record<string, string>;
+  @ApiPropertyOptional({ type: () => ReplyDto })
   @IsOptional() @ValidateNested() @Type(() => ReplyDto) reply?: ReplyDto;
+  @ApiPropertyOptional()
   @IsOptional() @IsBoolean() enabled?: boolean;
 }
 
 export class UpdateIntegrationDto {
+  @ApiPropertyOptional()
   @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
+  @ApiPropertyOptional()
   @IsOptional() @IsString() @MaxLength(2000) description?: string;
+  @ApiPropertyOptional({ type: () => HttpRequestDto })
   @IsOptional() @ValidateNested() @Type(() => HttpRequestDto) request?: HttpRequestDto;
+  @ApiPropertyOptional({ type: () => SoapRequestDto })
   @IsOptional() @ValidateNested() @Type(() => SoapRequestDto) soap?: SoapRequestDto;
+  @ApiPropertyOptional({ type: () => TriggerDto })
   @IsOptional() @ValidateNested() @Type(() => TriggerDto) trigger?: TriggerDto;
+  @ApiPropertyOptional({ type: () => DeliverySettingsDto })
   @IsOptional() @ValidateNested() @Type(() => DeliverySettingsDto) delivery?: DeliverySettingsDto;
   /** Merged into the stored secrets; a null value removes that secret. */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Merged into the stored secrets; a null value removes that secret.' })
   @IsOptional() @IsObject() secrets?: Record<string, string | null>;
+  @ApiPropertyOptional({ type: () => ReplyDto })
   @IsOptional() @ValidateNested() @Type(() => ReplyDto) reply?: ReplyDto;
 }
 
@@ -222,7 +272,9 @@ export class IdParam {
 }
 
 export class SampleEventDto {
+  @ApiPropertyOptional()
   @IsOptional() @IsString() type?: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
   @IsOptional() @IsObject() data?: Record<string, unknown>;
 }
 
