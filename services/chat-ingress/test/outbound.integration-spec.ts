@@ -131,6 +131,11 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect((await send({ conversationId: randomUUID(), message: { kind: 'text', text: 'x' } })).status).toBe(404);
     expect((await send({ channelId: wa.id, message: { kind: 'text', text: 'x' } })).status).toBe(400);
     expect((await send({ channelId: wa.id, contact: { phone: '1' }, message: { kind: 'text' } })).status).toBe(400);
+    // No message at all (the fuzz test's `{}`): 400 naming it, not a crash further on.
+    for (const body of [{}, { channelId: wa.id, contact: { phone: '+5541988445566' } }, { conversationId: randomUUID(), message: 'oi' }]) {
+      const r = await send(body);
+      expect({ status: r.status, detail: r.body.detail }).toEqual({ status: 400, detail: expect.stringContaining('message') });
+    }
     // Telegram and Messenger know a customer by their own id: a phone alone could never be delivered.
     const sentBefore = h.fakes.requests.length;
     for (const channelId of [tg.id, ms.id]) {

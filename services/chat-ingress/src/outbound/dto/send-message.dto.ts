@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
+import { IsObject, IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
 import { ContactIdentity, OUTBOUND_KINDS, OutboundMessage } from '@elo/contracts';
 
 // The event classes of @elo/contracts carry no OpenAPI metadata: their shapes, written out for the document.
@@ -52,6 +52,6 @@ export class SendMessageDto {
   @ApiPropertyOptional({ description: 'Phone (E.164 or Brazilian with/without ninth digit) or provider user id.', ...CONTACT_SCHEMA })
   @IsOptional() @ValidateNested() @Type(() => ContactIdentity) contact?: ContactIdentity;
   @ApiProperty({ description: 'kind text | template | media | location, with its fields.', ...MESSAGE_SCHEMA })
-  @ValidateNested() @Type(() => OutboundMessage) message!: OutboundMessage;
+  @IsObject() @ValidateNested() @Type(() => OutboundMessage) message!: OutboundMessage;
   @ApiPropertyOptional({ description: 'Who asks, e.g. agent:<id>.' }) @IsOptional() @IsString() @MaxLength(200) origin?: string;
 }
