@@ -227,4 +227,18 @@ describe('viability: input at the edges', () => {
     const [cached] = await ds.query('SELECT result FROM viability.geocode_cache WHERE query = $1', ['rua quebrada 95']);
     expect(cached.result).toMatchObject({ found: true, lat: HOME.lat });
   });
+  it('CSV in the charset it declares: Latin-1 names read right, an unknown charset 415 and nothing stored', async () => {
+    const t = await tenant();
+    const latin1 = Buffer.from(`${HEADER}\nCTO-L1,Caixa São João,-25.43,-49.27,deployed,8,0\n`, 'latin1');
+    const send = (body: Buffer, type: string) =>
+      fetch(`${url}/inventory/import?kind=boxes`, { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': type }, body });
+    const ok = await send(latin1, 'text/csv; charset=ISO-8859-1');
+    expect(await ok.json()).toMatchObject({ inserted: 1, errorCount: 0 });
+    const [row] = await ds.query(`SELECT name FROM viability.boxes WHERE tenant_id = $1 AND external_id = 'CTO-L1'`, [t.id]);
+    expect(row.name).toBe('Caixa São João');
+    const unknown = await send(Buffer.from(`${HEADER}\nCTO-L2,x,-25.43,-49.27,deployed,8,0\n`), 'text/csv; charset=klingon');
+    expect(unknown.status).toBe(415);
+    expect(((await unknown.json()) as { detail: string }).detail).toContain('klingon');
+    expect(await ds.query(`SELECT 1 FROM viability.boxes WHERE tenant_id = $1 AND external_id = 'CTO-L2'`, [t.id])).toEqual([]);
+  });
 });

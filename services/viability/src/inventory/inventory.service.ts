@@ -1,6 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { CsvError, parse } from 'csv-parse';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { InventoryIndexes } from '../check/inventory-indexes.service';
 import { GeoJsonStreamError, geojsonFeatures } from './geojson-stream';
@@ -32,13 +32,13 @@ export class InventoryService {
    * Streams a CSV (header row = line 1) into the inventory, 5,000 rows a statement, so a file of any
    * size is never held whole. Rows failing validation are reported by line; the rest go in.
    */
-  async importCsv(tenantId: string, kind: InventoryKind, input: Readable): Promise<ImportOutcome> {
+  async importCsv(tenantId: string, kind: InventoryKind, input: Readable, charset = 'utf-8'): Promise<ImportOutcome> {
     const out: ImportOutcome = { inserted: 0, updated: 0, errors: [], errorCount: 0 };
     const refuse = (line: number, reason: string) => {
       out.errorCount++;
       if (out.errors.length < MAX_LISTED_ERRORS) out.errors.push({ line, reason });
     };
-    const parser = input.pipe(
+    const parser = (charset === 'utf-8' ? input : input.pipe(decoding(charset))).pipe(
       parse({
         columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()),
         skip_empty_lines: true,
@@ -184,4 +184,17 @@ export class InventoryService {
     };
     return { send, drain: () => inFlight };
   }
+}
+
+/** Text in `charset` (a WHATWG encoding name) as UTF-8, chunk by chunk; a character split across chunks is kept whole. */
+function decoding(charset: string): Transform {
+  const decoder = new TextDecoder(charset);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      done(null, decoder.decode(chunk, { stream: true }));
+    },
+    flush(done) {
+      done(null, decoder.decode());
+    },
+  });
 }
