@@ -24,6 +24,7 @@ export {
   TenantView, WhoAmIView,
 } from './dto/auth-admin.dto';
 export { authMigrations } from './migrations';
+export { secretMasker } from './secret-masker';
 export {
   ADMIN_PERMISSIONS, isPermission, PERMISSIONS, TENANT_PERMISSIONS, type Permission, type Principal,
 } from './permissions';

@@ -1,3 +1,4 @@
+import { secretMasker } from '@elo/auth';
 import { EgressError, type EgressRequest } from '@elo/http-egress';
 import { ProblemException } from '@elo/platform';
 import { renderRequest, TemplateError, type RenderedRequest } from '@elo/templating';
@@ -54,15 +55,11 @@ export function pbxEgressRequest(
 /** Printable excerpt of what the PBX answered, for problem bodies, with `secrets` masked. */
 export function excerpt(body: Buffer | string, secrets: readonly string[], max = 300): string {
   // eslint-disable-next-line no-control-regex -- control characters are what it strips
-  let s = (typeof body === 'string' ? body : body.subarray(0, max * 4).toString('utf8')).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim();
+  const s = (typeof body === 'string' ? body : body.subarray(0, max * 4).toString('utf8')).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim();
   // A PBX that echoes the request it refused would hand the profile's sealed secret to whoever made the
-  // call: every form it was sent in is masked (as written, URL-encoded, base64).
-  for (const secret of secrets) {
-    for (const form of new Set([secret, encodeURIComponent(secret), Buffer.from(secret, 'utf8').toString('base64')])) {
-      if (form.length >= 4) s = s.split(form).join('••••');
-    }
-  }
-  return s.length > max ? `${s.slice(0, max)}…` : s;
+  // call: masked in every form a request carries it.
+  const masked = secretMasker(secrets)(s);
+  return masked.length > max ? `${masked.slice(0, max)}…` : masked;
 }
 
 /** An outbound failure as the problem the client gets: 504 for a PBX that did not answer in time, else 502. */

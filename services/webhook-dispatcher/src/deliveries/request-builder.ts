@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { secretMasker } from '@elo/auth';
 import type { CloudEvent } from '@elo/contracts';
 import { renderRequest, renderTemplate, type RenderedRequest, type RequestTemplate } from '@elo/templating';
 import type { HttpRequestDto } from '../integrations/dto/integration.dto';
@@ -62,31 +63,11 @@ function signingKey(secret: string): Buffer {
   return key;
 }
 
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
-
-/**
- * Every form in which a rendered request can carry a secret value: as is, URL-encoded (path, query),
- * form-encoded, JSON-string and XML escaped (bodies), base64 (hand-made auth headers).
- */
-function encodedForms(v: string): string[] {
-  const forms = [
-    v,
-    encodeURIComponent(v),
-    new URLSearchParams([['', v]]).toString().slice(1),
-    JSON.stringify(v).slice(1, -1),
-    v.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]),
-    Buffer.from(v).toString('base64'),
-    Buffer.from(v).toString('base64').replace(/=+$/, ''),
-  ];
-  return [...new Set(forms)];
-}
-
 /** Replaces every secret value (in each of its encoded forms) with a mask; authorization-like headers are always masked. */
 export function masker(secrets: Readonly<Record<string, string>>): (text: string) => string {
   let mask = maskers.get(secrets);
   if (!mask) {
-    const values = [...new Set(Object.values(secrets).filter((v) => v.length >= 3).flatMap(encodedForms))].sort((a, b) => b.length - a.length);
-    mask = values.length ? (text: string) => values.reduce((t, v) => (t.includes(v) ? t.split(v).join('••••') : t), text) : (text: string) => text;
+    mask = secretMasker(Object.values(secrets));
     maskers.set(secrets, mask);
   }
   return mask;

@@ -1,0 +1,28 @@
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
+
+/**
+ * Every form in which an outbound request can carry a secret value: as is, URL-encoded (path, query),
+ * form-encoded, JSON-string and XML escaped (bodies), base64 (hand-made auth headers).
+ */
+function encodedForms(v: string): string[] {
+  const forms = [
+    v,
+    encodeURIComponent(v),
+    new URLSearchParams([['', v]]).toString().slice(1),
+    JSON.stringify(v).slice(1, -1),
+    v.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]!),
+    Buffer.from(v).toString('base64'),
+    Buffer.from(v).toString('base64').replace(/=+$/, ''),
+  ];
+  return [...new Set(forms)];
+}
+
+/**
+ * A function that replaces each secret value, in each of its encoded forms, with `••••`: for what an
+ * outside system answered (an endpoint or a PBX echoing the request it got) before it is shown or logged.
+ * Values shorter than 3 characters are left alone (they would mask ordinary text).
+ */
+export function secretMasker(values: readonly string[]): (text: string) => string {
+  const forms = [...new Set(values.filter((v) => v.length >= 3).flatMap(encodedForms))].sort((a, b) => b.length - a.length);
+  return forms.length ? (text) => forms.reduce((t, f) => (t.includes(f) ? t.split(f).join('••••') : t), text) : (text) => text;
+}
