@@ -8,6 +8,8 @@ import { ChannelsService, isUuid } from '../channels/channels.service';
 import { normalisePhone } from '../webhooks/phone';
 import { withoutNul } from '../webhooks/normalised';
 
+const S = '"chat_ingress"';
+
 /**
  * PostgreSQL's jsonb cannot hold U+0000, which JSON can carry: in a message to send it becomes U+FFFD, as
  * in the messages received, instead of failing the request.
@@ -16,9 +18,30 @@ function storable(spec: SendSpec): SendSpec {
   return JSON.stringify(spec.message).includes('\\u0000') ? { ...spec, message: withoutNul(spec.message) } : spec;
 }
 
+interface StoredMessage {
+  tenant_id: string;
+  channel_id: string;
+  conversation_id: string | null;
+}
+
+async function storedMessage(m: EntityManager, messageId: string): Promise<StoredMessage | undefined> {
+  const rows: StoredMessage[] = await m.query(`SELECT tenant_id, channel_id, conversation_id FROM ${S}.messages WHERE id = $1`, [messageId]);
+  return rows[0];
+}
+
+/** The answer to a repeat of the tenant's own message: what it was queued as, nothing new. */
+const asRepeat = (messageId: string, row: StoredMessage): Enqueued =>
+  ({ messageId, channelId: row.channel_id, conversationId: row.conversation_id ?? undefined, duplicate: true, events: [] });
+
+/**
+ * Message ids are global (message-status and every event name a message by its id alone): another tenant's
+ * id is refused, telling nothing of that tenant's message.
+ */
+const idTaken = (messageId: string, channel: ChannelRecord) =>
+  new OutboundRefused('message_id_taken', 409, `messageId ${messageId} is already used; give another`, channel);
+
 /** Providers that address a customer by their own user id only (PSID, IGSID, Telegram chat id). */
 const PROVIDER_ID_ONLY = ['messenger', 'instagram', 'telegram'] as const;
-const S = '"chat_ingress"';
 
 export interface SendSpec {
   messageId?: string;
@@ -67,9 +90,8 @@ export class OutboundService {
   async enqueue(m: EntityManager, tenantId: string, given: SendSpec, announce: boolean): Promise<Enqueued> {
     const spec = storable(given);
     const messageId = spec.messageId ?? randomUUID();
-    const existing: Array<{ tenant_id: string; channel_id: string; conversation_id: string | null }> = await m.query(
-      `SELECT tenant_id, channel_id, conversation_id FROM ${S}.messages WHERE id = $1`, [messageId]);
-    if (existing[0]?.tenant_id === tenantId) return { messageId, channelId: existing[0].channel_id, conversationId: existing[0].conversation_id ?? undefined, duplicate: true, events: [] };
+    const existing = await storedMessage(m, messageId);
+    if (existing?.tenant_id === tenantId) return asRepeat(messageId, existing);
 
     let channelId = spec.channelId;
     let conversationId: string | undefined;
@@ -86,9 +108,7 @@ export class OutboundService {
     if (!channelId) throw new OutboundRefused('channel_required', 400, 'give conversationId, or channelId with contact');
     const channel = isUuid(channelId) ? await this.channels.get(tenantId, channelId, m) : undefined;
     if (!channel) throw new OutboundRefused('channel_not_found', 404, `channel ${channelId} not found`);
-    // Message ids are global (message-status and every event name a message by its id alone): another
-    // tenant's id is refused, telling nothing of that tenant's message.
-    if (existing[0]) throw new OutboundRefused('message_id_taken', 409, `messageId ${messageId} is already used; give another`, channel);
+    if (existing) throw idTaken(messageId, channel);
     if (channel.status !== 'active') throw new OutboundRefused('channel_disabled', 409, 'the channel is disabled', channel);
 
     if (!contact) {
@@ -119,10 +139,9 @@ export class OutboundService {
     if (!inserted.length) {
       // A request with the same id committed while this one ran (a client retrying before its first try
       // answered): answered as the repeat it is, not as the unique violation.
-      const [row]: Array<{ tenant_id: string; channel_id: string; conversation_id: string | null }> = await m.query(
-        `SELECT tenant_id, channel_id, conversation_id FROM ${S}.messages WHERE id = $1`, [messageId]);
-      if (row?.tenant_id !== tenantId) throw new OutboundRefused('message_id_taken', 409, `messageId ${messageId} is already used; give another`, channel);
-      return { messageId, channelId: row.channel_id, conversationId: row.conversation_id ?? undefined, duplicate: true, events: [] };
+      const row = await storedMessage(m, messageId);
+      if (row?.tenant_id !== tenantId) throw idTaken(messageId, channel);
+      return asRepeat(messageId, row);
     }
     const events: PublishSpecLike[] = [];
     if (announce) {
