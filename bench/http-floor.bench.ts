@@ -15,7 +15,8 @@
  *   validation pipe and the problem filter), a controller with a guard and a validated body. No
  *   database, bus or index work in the request.
  * Each gets `rate` requests a second for `seconds` (open loop, latencies counted from when each was due)
- * over 64 keep-alive connections of bench/http-load.ts, and prints p50/p99/p99.9, the server's CPU a
+ * over 64 keep-alive connections of bench/http-load.ts, from a load generator in a process of its own
+ * (bench/load-process.ts), and prints p50/p99/p99.9, the server's CPU a
  * request (user + system, which does not depend on what else runs), its garbage-collection pauses and
  * the load generator's own CPU a request; then the ratios platform/node. `BENCH_NODE_FLAGS` passes
  * flags to both servers' Node (`--trace-gc-nvp` to see what each scavenge promotes, say).
@@ -33,7 +34,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { loadavg } from 'node:os';
-import { HttpLoad, steadyLoad } from './http-load';
+import { LoadProcess, type LoadResult } from './load-process';
 import { ask, gcWatch, type GcPauses } from './service-process';
 
 const SECONDS = Number(process.argv[2] ?? 20);
@@ -153,34 +154,39 @@ interface Run {
   late: number;
   serverUs: number;
   generatorUs: number;
+  generatorGc: GcPauses;
   gc: GcPauses;
 }
 
 async function run(mode: Mode, databaseUrl: string, amqpUrl: string): Promise<Run> {
   const child: ChildProcess = fork(__filename, ['--serve', mode, databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)] });
+  let serverUs: number;
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.once('message', (m: { port: number }) => resolve(m.port));
       child.once('exit', (code) => reject(new Error(`the ${mode} server exited (${code})`)));
     });
-    const client = new HttpLoad('127.0.0.1', port, 64);
-    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
-    const post = async (i: number) => {
-      const status = await client.request('POST', '/check', headers, `{"lat":-25.${4 + (i % 5)}${i % 997},"lng":-49.${3 + (i % 3)}${i % 991}}`);
-      if (status !== 200) throw new Error(`answered ${status}`);
-    };
-    // Warm up connections and the JIT; a failure here (a bad answer) stops the bench.
-    for (let i = 0; i < 2_000; i++) await post(i);
-    await ask(child, 'gc-start', 'gcWatching');
-    const c0 = await ask<NodeJS.CpuUsage>(child, 'cpu', 'cpu');
-    const g0 = process.cpuUsage();
-    const r = await steadyLoad(RATE, SECONDS, post);
-    const g = process.cpuUsage(g0);
-    const c1 = await ask<NodeJS.CpuUsage>(child, 'cpu', 'cpu');
+    // The same 5,000 bodies, each with its own coordinates, for both servers.
+    const bodies = Array.from({ length: 5_000 }, (_, i) => `{"lat":-25.${4 + (i % 5)}${i % 997},"lng":-49.${3 + (i % 3)}${i % 991}}`);
+    const generator = await LoadProcess.start({
+      kind: 'http', host: '127.0.0.1', port, connections: 64, method: 'POST', path: '/check',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, bodies,
+    });
+    let r: LoadResult;
+    try {
+      // Warm up connections and the JIT at half the rate; a failure here (a bad answer) stops the bench.
+      const warm = await generator.run(RATE / 2, 4);
+      if (warm.failed) throw new Error(`${warm.failed} requests failed while warming up the ${mode} server`);
+      await ask(child, 'gc-start', 'gcWatching');
+      const c0 = await ask<NodeJS.CpuUsage>(child, 'cpu', 'cpu');
+      r = await generator.run(RATE, SECONDS);
+      const c1 = await ask<NodeJS.CpuUsage>(child, 'cpu', 'cpu');
+      serverUs = (c1.user + c1.system - c0.user - c0.system) / (RATE * SECONDS);
+    } finally {
+      await generator.stop();
+    }
     const gc = await ask<GcPauses>(child, 'gc-stop', 'gc');
-    client.close();
-    const n = RATE * SECONDS;
-    return { mode, ...r, serverUs: (c1.user + c1.system - c0.user - c0.system) / n, generatorUs: (g.user + g.system) / n, gc };
+    return { mode, ...r, serverUs, generatorUs: (1_000 * r.cpuMs) / (RATE * SECONDS), generatorGc: r.gc, gc };
   } finally {
     child.send('close');
     await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
@@ -205,7 +211,7 @@ async function main(): Promise<void> {
         `${mode.padEnd(8)} p50 ${f(pct(r.lat, 50))}  p99 ${f(pct(r.lat, 99))}  p99.9 ${f(pct(r.lat, 99.9))}  max ${f(r.lat.at(-1) ?? NaN)}` +
           `  failed ${r.failed}  server CPU ${r.serverUs.toFixed(0)} µs/request` +
           `  GC ${r.gc.count} pauses, ${r.gc.over5} over 5 ms, longest ${f(r.gc.maxMs)}, ${((r.gc.totalMs / (SECONDS * 1_000)) * 100).toFixed(1)}% of the time` +
-          `  generator ${r.generatorUs.toFixed(0)} µs/request, at worst ${f(r.late)} behind`,
+          `  generator ${r.generatorUs.toFixed(0)} µs/request, at worst ${f(r.late)} behind, ${r.generatorGc.over5} GC pauses over 5 ms`,
       );
     }
     const [node, platform] = runs as [Run, Run];

@@ -1,7 +1,7 @@
 /** For benches that run a service as its own process (as production does): a port for it, and its readiness. */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 /** A TCP port free on 127.0.0.1 just now. */
 export async function freePort(): Promise<number> {
@@ -47,11 +47,15 @@ export interface GcPauses {
   totalMs: number;
   maxMs: number;
   over5: number;
+  /** How late the event loop ran what was due (GC pauses, long tasks and the CPU the OS did not give included): p99 and max, ms. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
-/** Watches this process's garbage-collection pauses from `start()` to `stop()`. */
+/** Watches this process's garbage-collection pauses and event-loop delay from `start()` to `stop()`. */
 export function gcWatch(): { start(): void; stop(): GcPauses } {
   const pauses: number[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 1 });
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) pauses.push(e.duration);
   });
@@ -59,10 +63,20 @@ export function gcWatch(): { start(): void; stop(): GcPauses } {
     start() {
       pauses.length = 0;
       observer.observe({ entryTypes: ['gc'] });
+      loop.reset();
+      loop.enable();
     },
     stop() {
       observer.disconnect();
-      return { count: pauses.length, totalMs: pauses.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...pauses), over5: pauses.filter((d) => d > 5).length };
+      loop.disable();
+      return {
+        count: pauses.length,
+        totalMs: pauses.reduce((a, b) => a + b, 0),
+        maxMs: Math.max(0, ...pauses),
+        over5: pauses.filter((d) => d > 5).length,
+        loopDelayP99Ms: loop.percentile(99) / 1e6,
+        loopDelayMaxMs: loop.max / 1e6,
+      };
     },
   };
 }

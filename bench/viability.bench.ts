@@ -11,22 +11,26 @@
  *    whether or not earlier ones have answered) for `seconds`, at random points of the area. Each check
  *    is the real thing: API key, KNN query, check row and outbox event (written with those of the checks
  *    answered meanwhile) before the answer. Prints p50/p99/max, each latency counted from when the
- *    request was due (so a generator falling behind does not hide the wait).
+ *    request was due (so a generator falling behind does not hide the wait), and the worst latency in
+ *    each second of the run (where in time the tail is). Each measured phase follows 5 s of the same
+ *    load at half the rate, unmeasured: the steady state is what is measured.
  * 3. Floor: the bare nearest-neighbour SQL of the check, at the same rate and points, straight to
  *    PostgreSQL. Prints p50/p99 and the ratio HTTP/SQL.
  * Before the checks, the service reads the tenant's in-process index (as its first check would start
  * it): the time, the bytes it holds and the service's RSS before and after (after a GC). After them, the
  * index lookup alone at the same points, in the service process: CPU per lookup.
- * The service runs in a child process of its own (as in production), so the load generator does not
- * share its event loop; the generator sends over 64 keep-alive connections of a lean client
- * (bench/http-load.ts), which leaves more of the two cores to the service than node:http did. It uses a database and vhost of its own (createTestInfra) and drops them at the end.
+ * The service runs in a child process of its own (as in production), and so does the load generator
+ * (bench/load-process.ts: its GC pauses in this process's larger heap counted in the latencies); the
+ * generator sends over 64 keep-alive connections of a lean client (bench/http-load.ts), which leaves
+ * more of the two cores to the service than node:http did. It uses a database and vhost of its own
+ * (createTestInfra) and drops them at the end. `BENCH_NODE_FLAGS` passes flags to the service's Node.
  *
  * The machine is shared: besides latencies, each phase prints the CPU it cost per check (the service
  * process's user+system time, and the PostgreSQL backends' of this database, from /proc), which does not
  * depend on what else runs, the load generator's own CPU per request (taken from the same two cores) and
  * how far behind schedule its sends went, and the load average before and after; and the service's
- * garbage-collection pauses during the checks (count, total, longest), which make most of the tail at
- * light load.
+ * garbage-collection pauses during the checks (count, total, longest) and event-loop delay, and the
+ * generator's own, which would otherwise pass for the service's latency.
  */
 import 'reflect-metadata';
 import { BusConnection } from '@elo/messaging';
@@ -39,7 +43,7 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
 import { Pool } from 'pg';
-import { HttpLoad, steadyLoad } from './http-load';
+import { LoadProcess } from './load-process';
 import { ask, gcWatch, type GcPauses } from './service-process';
 import { AppModule, SERVICE } from '../services/viability/src/app.module';
 import { InventoryIndexes } from '../services/viability/src/check/inventory-indexes.service';
@@ -48,6 +52,8 @@ import { ViabilityConfig } from '../services/viability/src/config/viability.conf
 const BOXES = Number(process.argv[2] ?? 1_000_000);
 const SECONDS = Number(process.argv[3] ?? 20);
 const RATE = Number(process.argv[4] ?? 1_000);
+/** Unmeasured load before each measured phase, at half the rate. */
+const WARMUP_SECONDS = 5;
 const ADMIN = 'b'.repeat(40);
 const AREA = { lat: -25.6, lng: -49.45, span: 0.3 };
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -147,13 +153,11 @@ async function databaseCpu(pool: Pool): Promise<Map<number, [number, number]>> {
  * Runs `phase`, returning its result and the CPU ms it cost the service and the database (backends alive
  * at the end; one that ended during the phase is not counted).
  */
-async function metered<T>(child: ChildProcess, pool: Pool, phase: () => Promise<T>): Promise<T & { serviceMs: number; serviceSysMs: number; dbMs: number; dbSysMs: number; commits: number; generatorMs: number }> {
+async function metered<T>(child: ChildProcess, pool: Pool, phase: () => Promise<T>): Promise<T & { serviceMs: number; serviceSysMs: number; dbMs: number; dbSysMs: number; commits: number }> {
   const commits = async () =>
     Number((await pool.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit);
   const [s0, d0, c0] = [await serviceCpu(child), await databaseCpu(pool), await commits()];
-  const g0 = process.cpuUsage();
   const r = await phase();
-  const g = process.cpuUsage(g0);
   const [s1, d1, c1] = [await serviceCpu(child), await databaseCpu(pool), await commits()];
   let dbMs = 0;
   let dbSysMs = 0;
@@ -162,7 +166,7 @@ async function metered<T>(child: ChildProcess, pool: Pool, phase: () => Promise<
     dbMs += user + sys - user0 - sys0;
     dbSysMs += sys - sys0;
   }
-  return { ...r, serviceMs: s1[0] + s1[1] - s0[0] - s0[1], serviceSysMs: s1[1] - s0[1], dbMs, dbSysMs, commits: c1 - c0, generatorMs: (g.user + g.system) / 1_000 };
+  return { ...r, serviceMs: s1[0] + s1[1] - s0[0] - s0[1], serviceSysMs: s1[1] - s0[1], dbMs, dbSysMs, commits: c1 - c0 };
 }
 
 /** Starts or stops the service's CPU profile (BENCH_CPU_PROFILE=<dir>: the check phase alone); the file written on stop. */
@@ -175,7 +179,7 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function startService(databaseUrl: string, amqpUrl: string): Promise<{ child: ChildProcess; url: string }> {
   if (process.env.BENCH_CPU_PROFILE) mkdirSync(process.env.BENCH_CPU_PROFILE, { recursive: true });
-  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', '--expose-gc'] });
+  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', '--expose-gc', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('exit', (code) => reject(new Error(`the service exited (${code})`)));
@@ -215,14 +219,14 @@ async function main(): Promise<void> {
 
     const r = seededRandom(7);
     const points = Array.from({ length: RATE * SECONDS }, () => ({ lat: AREA.lat + r() * AREA.span, lng: AREA.lng + r() * AREA.span }));
-    const client = new HttpLoad(url.hostname, Number(url.port), 64);
-    const headers = { authorization: `Bearer ${key!}`, 'content-type': 'application/json' };
-    const post = async (i: number) => {
-      const status = await client.request('POST', '/viability', headers, JSON.stringify(points[i]));
-      if (status !== 200) throw new Error(String(status));
-    };
-    // Warm up connections, plans and caches.
-    for (let i = 0; i < 200; i++) await post(i);
+    const generator = await LoadProcess.start({
+      kind: 'http', host: url.hostname, port: Number(url.port), connections: 64, method: 'POST', path: '/viability',
+      headers: { authorization: `Bearer ${key!}`, 'content-type': 'application/json' },
+      bodies: points.map((p) => JSON.stringify(p)),
+    });
+    // Warm up connections, plans, caches and the JIT at half the rate (a steady state is what is measured:
+    // 200 requests one at a time left the first seconds of the run queueing behind code not yet optimised).
+    await generator.run(RATE / 2, WARMUP_SECONDS);
     out(`load average before the checks: ${load()}`);
     await profile(service.child, 'profile-start');
     const counters = async () => {
@@ -237,21 +241,18 @@ async function main(): Promise<void> {
     };
     const c0 = await counters();
     await ask(service.child, 'gc-start', 'gcWatching');
-    const http = await metered(service.child, pool, () => steadyLoad(RATE, SECONDS, post));
+    const http = await metered(service.child, pool, () => generator.run(RATE, SECONDS));
     const gcPauses = await ask<GcPauses>(service.child, 'gc-stop', 'gc');
     const c1 = await counters();
     const profiled = await profile(service.child, 'profile-stop');
     if (profiled) out(`service CPU profile of the checks: ${profiled}`);
-    client.close();
+    await generator.stop();
 
     const sql = `SELECT id, status, port_capacity - ports_in_use AS free_ports,
                         ST_Distance(location, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) AS d
                    FROM viability.boxes
                   WHERE tenant_id = $1 AND ST_DWithin(location, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, 150)
                   ORDER BY location <-> ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography LIMIT 50`;
-    const knn = async (i: number) => {
-      await pool.query({ name: 'knn', text: sql, values: [tenant.id, points[i]!.lng, points[i]!.lat] });
-    };
     // The floor is measured on a quiet database: the service first finishes what the checks left it
     // (their viability.checked events in the outbox), which would otherwise share PostgreSQL with the
     // bare queries and count in their CPU (every client backend of this database counts).
@@ -262,15 +263,22 @@ async function main(): Promise<void> {
       if (Date.now() > drainedBy) throw new Error(`the service still had ${n} events to publish after 2 minutes`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (let i = 0; i < 200; i++) await knn(i);
-    const bare = await metered(service.child, pool, () => steadyLoad(RATE, SECONDS, knn));
+    const sqlGenerator = await LoadProcess.start({
+      kind: 'sql', databaseUrl: infra.databaseUrl, connections: 10, text: sql,
+      params: points.map((p) => [tenant.id, p.lng, p.lat]),
+    });
+    await sqlGenerator.run(RATE / 2, WARMUP_SECONDS);
+    const bare = await metered(service.child, pool, () => sqlGenerator.run(RATE, SECONDS));
+    await sqlGenerator.stop();
     const looked = await ask<{ cpuMs: number; found: number }>(service.child, { lookups: tenant.id, points }, 'looked');
     out(`load average after: ${load()}`);
     const [{ n: checks }] = (await pool.query('SELECT count(*)::int AS n FROM viability.checks')).rows as Array<{ n: number }>;
 
     out(`checks answered by the in-process index: ${c1.index - c0.index}, by the check statement: ${c1.sql - c0.sql}; index reads during the checks: ${c1.loads - c0.loads}`);
     out(`POST /viability: ${http.lat.length} ok, ${http.failed} failed, ${http.achieved.toFixed(0)}/s; p50 ${ms(pct(http.lat, 50))}, p99 ${ms(pct(http.lat, 99))}, max ${ms(http.lat.at(-1) ?? 0)} (${checks} checks recorded)`);
+    out(`  worst by second of the run: ${http.bySecond.map((l) => l.toFixed(0)).join(' ')} ms`);
     out(`bare KNN SQL:    ${bare.lat.length} ok, ${bare.failed} failed, ${bare.achieved.toFixed(0)}/s; p50 ${ms(pct(bare.lat, 50))}, p99 ${ms(pct(bare.lat, 99))}, max ${ms(bare.lat.at(-1) ?? 0)}`);
+    out(`  worst by second of the run: ${bare.bySecond.map((l) => l.toFixed(0)).join(' ')} ms`);
     // Of which system time (the kernel: sockets, wake-ups), beside user time.
     const each = (total: number, sys: number, n: number) => `${(total / n).toFixed(3)} ms (${(sys / n).toFixed(3)} system)`;
     const perCheck = (r: { lat: number[]; serviceMs: number; serviceSysMs: number; dbMs: number; dbSysMs: number }) =>
@@ -278,8 +286,11 @@ async function main(): Promise<void> {
     out(`CPU per check:   POST /viability: ${perCheck(http)}; bare KNN SQL: PostgreSQL ${each(bare.dbMs, bare.dbSysMs, bare.lat.length)}`);
     // Every statement outside a transaction block commits on its own; the outbox relay's batches count too.
     // The load generator shares the machine: what it costs is CPU the service and PostgreSQL did not get.
-    out(`service GC during the checks: ${gcPauses.count} pauses, ${gcPauses.totalMs.toFixed(0)} ms in all (${((100 * gcPauses.totalMs) / (SECONDS * 1_000)).toFixed(1)}% of the time), longest ${ms(gcPauses.maxMs)}, ${gcPauses.over5} over 5 ms`);
-    out(`load generator:  CPU per request ${(http.generatorMs / http.lat.length).toFixed(3)} ms (HTTP), ${(bare.generatorMs / bare.lat.length).toFixed(3)} ms (SQL); sends behind schedule at worst ${ms(http.late)} (HTTP), ${ms(bare.late)} (SQL)`);
+    out(`service GC during the checks: ${gcPauses.count} pauses, ${gcPauses.totalMs.toFixed(0)} ms in all (${((100 * gcPauses.totalMs) / (SECONDS * 1_000)).toFixed(1)}% of the time), longest ${ms(gcPauses.maxMs)}, ${gcPauses.over5} over 5 ms; event loop delay p99 ${ms(gcPauses.loopDelayP99Ms)}, max ${ms(gcPauses.loopDelayMaxMs)}`);
+    out(`load generator:  CPU per request ${(http.cpuMs / http.lat.length).toFixed(3)} ms (HTTP), ${(bare.cpuMs / bare.lat.length).toFixed(3)} ms (SQL); sends behind schedule at worst ${ms(http.late)} (HTTP), ${ms(bare.late)} (SQL)`);
+    for (const [name, g] of [['HTTP', http.gc], ['SQL', bare.gc]] as const) {
+      out(`load generator GC (${name}): ${g.count} pauses, longest ${ms(g.maxMs)}, ${g.over5} over 5 ms; event loop delay p99 ${ms(g.loopDelayP99Ms)}, max ${ms(g.loopDelayMaxMs)}`);
+    }
     out(`PostgreSQL commits per check: POST /viability ${(http.commits / http.lat.length).toFixed(2)}, bare KNN SQL ${(bare.commits / bare.lat.length).toFixed(2)}`);
     out(`index lookup alone (in the service process, same points): ${((1_000 * looked.cpuMs) / points.length).toFixed(1)} µs CPU per lookup, ${(looked.found / points.length).toFixed(1)} boxes in range on average`);
     out(`ratio HTTP/SQL:  p50 ${(pct(http.lat, 50) / pct(bare.lat, 50)).toFixed(1)}×, p99 ${(pct(http.lat, 99) / pct(bare.lat, 99)).toFixed(1)}×; target p99 < 10 ms: ${pct(http.lat, 99) < 10 ? 'met' : 'NOT met'}`);
