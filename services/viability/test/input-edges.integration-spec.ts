@@ -241,4 +241,29 @@ describe('viability: input at the edges', () => {
     expect(((await unknown.json()) as { detail: string }).detail).toContain('klingon');
     expect(await ds.query(`SELECT 1 FROM viability.boxes WHERE tenant_id = $1 AND external_id = 'CTO-L2'`, [t.id])).toEqual([]);
   });
+
+  it('CSV as spreadsheets in Portuguese save it: semicolons and decimal commas (UTF-8 with a BOM, or Latin-1), tabs; a comma file keeps its semicolons as text', async () => {
+    const t = await tenant();
+    const send = async (body: Buffer | string, type: string) => {
+      const res = await fetch(`${url}/inventory/import?kind=boxes`, { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': type }, body });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { inserted: number; errorCount: number; errors: unknown[] };
+    };
+    const semicolonRows = `${HEADER.replaceAll(',', ';')}\r\nCTO-S1;Caixa São Paulo, 12;-25,4321;-49,2765;deployed;8;2\r\n`;
+    // Excel's "CSV UTF-8": a byte-order mark, CRLF; and its plain "CSV": Latin-1.
+    expect(await send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(semicolonRows)]), 'text/csv')).toMatchObject({ inserted: 1, errorCount: 0 });
+    expect(await send(Buffer.from(`${HEADER.replaceAll(',', ';')}\nCTO-S2;Caixa São João;-25,44;-49,28;certified;16;0\n`, 'latin1'), 'text/csv; charset=windows-1252')).toMatchObject({ inserted: 1, errorCount: 0 });
+    expect(await send(`${HEADER.replaceAll(',', '\t')}\nCTO-T1\tCaixa T\t-25,45\t-49,29\tdeployed\t8\t0\n`, 'text/csv')).toMatchObject({ inserted: 1, errorCount: 0 });
+    expect(await send(`${HEADER}\nCTO-C1,Caixa; com ponto e vírgula,-25.46,-49.30,deployed,8,0\n`, 'text/csv')).toMatchObject({ inserted: 1, errorCount: 0 });
+    const rows: Array<{ external_id: string; name: string; lat: number; lng: number; ports_in_use: number }> = await ds.query(
+      `SELECT external_id, name, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lng, ports_in_use FROM viability.boxes WHERE tenant_id = $1 ORDER BY external_id`,
+      [t.id],
+    );
+    expect(rows).toEqual([
+      { external_id: 'CTO-C1', name: 'Caixa; com ponto e vírgula', lat: -25.46, lng: -49.3, ports_in_use: 0 },
+      { external_id: 'CTO-S1', name: 'Caixa São Paulo, 12', lat: -25.4321, lng: -49.2765, ports_in_use: 2 },
+      { external_id: 'CTO-S2', name: 'Caixa São João', lat: -25.44, lng: -49.28, ports_in_use: 0 },
+      { external_id: 'CTO-T1', name: 'Caixa T', lat: -25.45, lng: -49.29, ports_in_use: 0 },
+    ]);
+  });
 });

@@ -1,5 +1,3 @@
-import { parse } from 'csv-parse/sync';
-
 export type InventoryKind = 'boxes' | 'poles';
 const STATUSES = ['in_project', 'not_deployed', 'deployed', 'certified'] as const;
 
@@ -13,11 +11,6 @@ export interface InventoryRow {
   portCapacity?: number;
   portsInUse?: number;
   pole?: string | null;
-}
-
-export interface ParseOutcome {
-  rows: InventoryRow[];
-  errors: Array<{ line: number; reason: string }>;
 }
 
 type Raw = Record<string, unknown>;
@@ -40,6 +33,13 @@ const pick = (r: Raw, ...names: string[]) => {
   return undefined;
 };
 
+/**
+ * A coordinate as sent: a number, or text in either decimal notation. Spreadsheets set to Portuguese
+ * (as most of Elo's users' are) write `-25,4284`; that text cannot mean anything else, so it is read
+ * as -25.4284 rather than refused.
+ */
+const coordinate = (v: unknown): number => (typeof v === 'string' && /^\s*[-+]?\d+,\d+\s*$/.test(v) ? Number(v.replace(',', '.')) : Number(v));
+
 /** Validates one record; returns the row or the reason it is refused. */
 export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, lng: unknown): InventoryRow | string {
   const externalId = pick(r, 'external_id', 'externalId', 'id');
@@ -47,8 +47,8 @@ export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, l
   const rawName = pick(r, 'name');
   if (!scalar(externalId) || (rawName !== undefined && !scalar(rawName))) return 'external_id and name must be text or a number';
   const name = String(rawName ?? externalId);
-  const la = Number(lat);
-  const lo = Number(lng);
+  const la = coordinate(lat);
+  const lo = coordinate(lng);
   if (lat === undefined || lat === '' || !Number.isFinite(la) || la < -90 || la > 90) return 'lat must be a number between -90 and 90';
   if (lng === undefined || lng === '' || !Number.isFinite(lo) || lo < -180 || lo > 180) return 'lng must be a number between -180 and 180';
   if (hasNul(String(externalId), name)) return 'external_id and name must not contain NUL characters (U+0000)';
@@ -66,40 +66,6 @@ export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, l
   if (pole !== undefined && !scalar(pole)) return 'pole_external_id must be text or a number';
   if (pole !== undefined && hasNul(String(pole))) return 'pole_external_id must not contain NUL characters (U+0000)';
   return { ...row, status: status as InventoryRow['status'], portCapacity: cap, portsInUse: used, pole: pole === undefined ? null : String(pole) };
-}
-
-/** CSV with a header row; line numbers count the header as line 1. */
-export function parseCsv(kind: InventoryKind, text: string): ParseOutcome {
-  const out: ParseOutcome = { rows: [], errors: [] };
-  let records: Raw[];
-  try {
-    records = parse(text, { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, relax_column_count: true }) as Raw[];
-  } catch (err) {
-    out.errors.push({ line: 0, reason: `not valid CSV: ${(err as Error).message}` });
-    return out;
-  }
-  records.forEach((r, i) => {
-    const row = toRow(kind, r, i + 2, r.lat ?? r.latitude, r.lng ?? r.lon ?? r.longitude);
-    if (typeof row === 'string') out.errors.push({ line: i + 2, reason: row });
-    else out.rows.push(row);
-  });
-  return out;
-}
-
-/** GeoJSON FeatureCollection of Point features; the "line" is the feature's position (1-based). */
-export function parseGeoJson(kind: InventoryKind, doc: unknown): ParseOutcome {
-  const out: ParseOutcome = { rows: [], errors: [] };
-  const fc = doc as { type?: string; features?: unknown[] };
-  if (fc?.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
-    out.errors.push({ line: 0, reason: 'expected a GeoJSON FeatureCollection' });
-    return out;
-  }
-  fc.features.forEach((f, i) => {
-    const row = featureToRow(kind, f, i + 1);
-    if (typeof row === 'string') out.errors.push({ line: i + 1, reason: row });
-    else out.rows.push(row);
-  });
-  return out;
 }
 
 /** One GeoJSON Point feature (its position is its "line"); the row or the reason it is refused. */

@@ -17,7 +17,7 @@ export class InventoryController {
   @ApiConsumes('text/csv', 'application/geo+json', 'application/json')
   @ApiQuery({ name: 'kind', enum: ['boxes', 'poles'] })
   @ApiOperation({
-    summary: 'Import boxes or poles from CSV (header: external_id,name,lat,lng; boxes add status,port_capacity[,ports_in_use,pole_external_id]) or a GeoJSON FeatureCollection (both streamed); upsert by external id; rows that fail are reported by line and the rest go in',
+    summary: 'Import boxes or poles from CSV (comma, semicolon or tab separated; header: external_id,name,lat,lng; boxes add status,port_capacity[,ports_in_use,pole_external_id]) or a GeoJSON FeatureCollection (both streamed); upsert by external id; rows that fail are reported by line and the rest go in',
   })
   async import(@CurrentPrincipal() p: Principal, @Query('kind') kind: string, @Req() req: Request) {
     const tenantId = tenantIdOf(p);

@@ -1,6 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { CsvError, parse } from 'csv-parse';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { InventoryIndexes } from '../check/inventory-indexes.service';
 import { GeoJsonStreamError, geojsonFeatures } from './geojson-stream';
@@ -30,7 +30,9 @@ export class InventoryService {
 
   /**
    * Streams a CSV (header row = line 1) into the inventory, 5,000 rows a statement, so a file of any
-   * size is never held whole. Rows failing validation are reported by line; the rest go in.
+   * size is never held whole. Rows failing validation are reported by line; the rest go in. Fields are
+   * separated by commas, or by semicolons or tabs when the header row has more of those than commas
+   * (spreadsheets set to Portuguese save CSV with semicolons, and decimal commas: see toRow).
    */
   async importCsv(tenantId: string, kind: InventoryKind, input: Readable, charset = 'utf-8'): Promise<ImportOutcome> {
     const out: ImportOutcome = { inserted: 0, updated: 0, errors: [], errorCount: 0 };
@@ -38,8 +40,10 @@ export class InventoryService {
       out.errorCount++;
       if (out.errors.length < MAX_LISTED_ERRORS) out.errors.push({ line, reason });
     };
-    const parser = (charset === 'utf-8' ? input : input.pipe(decoding(charset))).pipe(
+    const { delimiter, text } = await sniffDelimiter(charset === 'utf-8' ? input : input.pipe(decoding(charset)));
+    const parser = text.pipe(
       parse({
+        delimiter,
         columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()),
         skip_empty_lines: true,
         trim: true,
@@ -184,6 +188,31 @@ export class InventoryService {
     };
     return { send, drain: () => inFlight };
   }
+}
+
+/**
+ * The field separator of a CSV, from its header row: a semicolon or a tab where the header has more of
+ * them than commas, else a comma. Reads up to the first line break (or 64 kB) and hands back the whole
+ * stream, those first chunks included.
+ */
+async function sniffDelimiter(input: Readable): Promise<{ delimiter: string; text: Readable }> {
+  const chunks: Array<Buffer | string> = [];
+  let head = '';
+  const source = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  while (!head.includes('\n') && head.length < 65_536) {
+    const next = await source.next();
+    if (next.done) break;
+    chunks.push(next.value);
+    head += next.value.toString();
+  }
+  const header = head.split('\n', 1)[0]!;
+  const count = (c: string) => header.split(c).length - 1;
+  const delimiter = [';', '\t'].find((c) => count(c) > count(',')) ?? ',';
+  async function* whole() {
+    yield* chunks;
+    for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+  }
+  return { delimiter, text: Readable.from(whole(), { objectMode: false }) };
 }
 
 /** Text in `charset` (a WHATWG encoding name) as UTF-8, chunk by chunk; a character split across chunks is kept whole. */
