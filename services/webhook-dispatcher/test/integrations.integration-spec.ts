@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { EVENT_TYPES } from '@elo/contracts';
 import { createTestInfra, type TestInfra } from '@elo/testing';
 import { api, keyFor, startApp, tenantWithKey, type RunningApp } from './app.fixture';
 
@@ -113,12 +114,13 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
       const names = ((await call('GET', '/integrations')).body as unknown as Array<{ name: string }>).map((x) => x.name);
       expect(names).not.toContain(body.name);
     }
-    /** PATCH `change` (with a harmless description beside it): a 400 saying `says`, and the integration as it was. */
-    async function refusedPatch(id: string, change: Record<string, unknown>, says: string): Promise<void> {
+    /** PATCH `change` (with a harmless description beside it): a 400 saying `says` (naming `field` when given), and the integration as it was. */
+    async function refusedPatch(id: string, change: Record<string, unknown>, says: string, field?: string): Promise<void> {
       const before = (await call('GET', `/integrations/${id}`)).body;
       const res = await call('PATCH', `/integrations/${id}`, { description: 'changed', ...change });
       expect({ change, status: res.status }).toEqual({ change, status: 400 });
       expect(res.body.detail).toContain(says);
+      if (field) expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field, message: expect.stringContaining(says) })]));
       expect((await call('GET', `/integrations/${id}`)).body).toEqual(before);
     }
 
@@ -132,6 +134,39 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
       });
       expect(good.status).toBe(201);
       await refusedPatch(good.body.id as string, { request: { ...definition.request, url: 'ftp://crm.example/' } }, 'absolute http or https URL');
+    });
+
+    it('a request URL whose scheme or host is a token: the render refuses those whatever the values, so it could never be sent', async () => {
+      const templatedHost = ['{url}', '{event.data.url}', '{secret.apiKey}', '{secret.apiKey}/deals', 'https://{host}/api', 'HTTP://{host}',
+        'https://crm.example{port}/api', 'https://crm.example:{port}/api', 'http://{secret.apiKey}@crm.example/'];
+      for (const [i, url] of templatedHost.entries()) {
+        await refused({ ...definition, name: `templated-host-${i}`, request: { ...definition.request, url } }, 'request.url', 'must start with a literal http:// or https:// and host');
+      }
+      // A token after a relative start, or literal braces ({{ }}), still leaves no absolute http(s) URL.
+      for (const [i, url] of ['/api/{conversationId}', '?q={conversationId}', '{{event.data.url}}'].entries()) {
+        await refused({ ...definition, name: `relative-url-${i}`, request: { ...definition.request, url } }, 'request.url', 'absolute http or https URL');
+      }
+      // Tokens right after the literal host, in the path, query or fragment, are fine.
+      for (const [i, url] of ['https://crm.example/{conversationId}', 'https://crm.example?q={conversationId}', 'https://crm.example:8443#{conversationId}'].entries()) {
+        const ok = await call('POST', '/integrations', { ...definition, name: `host-then-tokens-${i}`, request: { ...definition.request, url } });
+        expect({ url, status: ok.status }).toEqual({ url, status: 201 });
+      }
+      const good = await call('POST', '/integrations', { ...definition, name: 'literal-host' });
+      expect(good.status).toBe(201);
+      await refusedPatch(good.body.id as string, { request: { ...definition.request, url: '{event.data.url}' } }, 'must start with a literal http:// or https:// and host', 'request.url');
+    });
+
+    it('a SOAP wsdlUrl that is not an absolute http or https URL (it is fetched as written, never rendered)', async () => {
+      const soap = { wsdlUrl: 'https://pbx.example/calls?wsdl', operation: 'UpdateCallStatus', params: [] };
+      for (const [i, wsdlUrl] of ['file:///etc/passwd', 'ftp://x/y.wsdl', 'not a url', '/calls?wsdl', 'http:pbx.example/calls?wsdl', 'gopher://pbx.example/'].entries()) {
+        await refused({ ...definition, name: `bad-wsdl-${i}`, kind: 'soap', request: undefined, soap: { ...soap, wsdlUrl } }, 'soap.wsdlUrl', 'absolute http or https URL');
+      }
+      for (const [i, wsdlUrl] of ['{wsdl}', 'https://pbx.example/{secret.apiKey}?wsdl'].entries()) {
+        await refused({ ...definition, name: `templated-wsdl-${i}`, kind: 'soap', request: undefined, soap: { ...soap, wsdlUrl } }, 'soap.wsdlUrl', 'takes no tokens');
+      }
+      const good = await call('POST', '/integrations', { ...definition, name: 'wsdl', kind: 'soap', request: undefined, soap });
+      expect(good.status).toBe(201);
+      await refusedPatch(good.body.id as string, { soap: { ...soap, wsdlUrl: 'file:///etc/passwd' } }, 'absolute http or https URL', 'soap.wsdlUrl');
     });
 
     it('a {secret.*} token in the request naming no secret of the integration, also after a PATCH removed it', async () => {
@@ -174,6 +209,20 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
       const good = await call('POST', '/integrations', { ...definition, name: 'trigger' });
       expect(good.status).toBe(201);
       await refusedPatch(good.body.id as string, { trigger: { eventTypes: ['integration.requested'] } }, 'integration.requested');
+    });
+
+    it('a trigger naming event types that are not in the event catalogue; types match exactly, so a pattern matches nothing', async () => {
+      await refused({ ...definition, name: 'unknown-type', trigger: { eventTypes: ['chat.message.received', 'chat.message.recieved'] } },
+        'trigger.eventTypes', 'not in the event catalogue: chat.message.recieved');
+      for (const [i, pattern] of ['chat.*', '*', '#', 'chat.message.#'].entries()) {
+        await refused({ ...definition, name: `pattern-type-${i}`, trigger: { eventTypes: [pattern] } }, 'trigger.eventTypes', `not in the event catalogue: ${pattern} (types are matched exactly`);
+      }
+      // Every catalogue type that can trigger is accepted.
+      const triggering = EVENT_TYPES.filter((t) => !t.startsWith('integration.'));
+      const all = await call('POST', '/integrations', { ...definition, name: 'every-type', trigger: { eventTypes: triggering } });
+      expect(all.status).toBe(201);
+      expect(all.body.trigger.eventTypes).toEqual(triggering);
+      await refusedPatch(all.body.id as string, { trigger: { eventTypes: ['telephony.call.*', 'viability.checked'] } }, 'not in the event catalogue: telephony.call.*', 'trigger.eventTypes');
     });
   });
 

@@ -1,5 +1,5 @@
 import { createTestInfra, type TestInfra } from '@elo/testing';
-import { api, keyFor, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { api, FakeEndpoint, keyFor, startApp, tenantWithKey, type RunningApp } from './app.fixture';
 import { startSoapServer, type SoapFake } from './fakes.soap-server';
 
 describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for the console (real PostgreSQL, RabbitMQ, soap-package server)', () => {
@@ -40,6 +40,31 @@ describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for
     });
   });
 
+  it('a wsdlUrl that is not an absolute http or https URL is a 400 problem naming wsdlUrl, and nothing is fetched', async () => {
+    const a = await tenantWithKey(svc.url);
+    const call = api(svc.url, a.key);
+    const endpoint = await new FakeEndpoint().start();
+    endpoint.handler = () => ({ status: 404 });
+    try {
+      for (const wsdlUrl of ['file:///etc/passwd', 'ftp://x/y.wsdl', 'not a url', '/calls?wsdl', `http:${endpoint.url.slice('http://'.length)}/calls?wsdl`]) {
+        const res = await call('POST', '/wsdl/operations', { wsdlUrl });
+        expect({ wsdlUrl, status: res.status, type: res.headers.get('content-type') })
+          .toEqual({ wsdlUrl, status: 400, type: expect.stringContaining('application/problem+json') });
+        expect(res.body.errors).toEqual([{ field: 'wsdlUrl', message: expect.stringContaining('must be an absolute http or https URL') }]);
+      }
+      // Fetched as written: a token would be sent as literal braces, so it is refused too.
+      const templated = await call('POST', '/wsdl/operations', { wsdlUrl: `${endpoint.url}/{secret.x}?wsdl` });
+      expect(templated.status).toBe(400);
+      expect(templated.body.errors).toEqual([{ field: 'wsdlUrl', message: expect.stringContaining('takes no tokens') }]);
+      expect(endpoint.received).toEqual([]);
+      // The same endpoint, written as an absolute http URL, is fetched (it answers 404: a 422).
+      expect((await call('POST', '/wsdl/operations', { wsdlUrl: `${endpoint.url}/calls?wsdl` })).status).toBe(422);
+      expect(endpoint.received).toHaveLength(1);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
   it('a WSDL that cannot be read is a 422 problem naming the wsdlUrl field; a key without integrations:manage gets 403', async () => {
     const a = await tenantWithKey(svc.url);
     const call = api(svc.url, a.key);
@@ -50,8 +75,6 @@ describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for
     const metadata = await call('POST', '/wsdl/operations', { wsdlUrl: 'http://169.254.169.254/latest/meta-data?wsdl' });
     expect(metadata.status).toBe(422);
     expect(metadata.body.errors[0].message).toMatch(/block|not allowed|refused/i);
-    const notUrl = await call('POST', '/wsdl/operations', { wsdlUrl: 'not a url' });
-    expect(notUrl.status).toBe(422);
     expect((await call('POST', '/wsdl/operations', {})).status).toBe(400);
     const reader = await keyFor(svc.url, a.tenantId, ['integrations:read']);
     expect((await api(svc.url, reader)('POST', '/wsdl/operations', { wsdlUrl: `${pbx.url}/calls?wsdl` })).status).toBe(403);

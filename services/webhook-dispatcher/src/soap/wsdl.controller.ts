@@ -3,12 +3,13 @@ import { ApiBearerAuth, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagg
 import { RequirePermission } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
 import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
-import { DEFAULT_TIMEOUT_MS } from '../integrations/dto/integration.dto';
+import { DEFAULT_TIMEOUT_MS, IsHttpUrl } from '../integrations/dto/integration.dto';
 import { WsdlService, type WsdlOperationSummary } from './wsdl.service';
 
 export class WsdlOperationsDto {
-  @ApiProperty({ description: 'The WSDL to read (fetched through the egress policy).' })
-  @IsString() @IsNotEmpty() @MaxLength(4000) wsdlUrl!: string;
+  /** An absolute http(s) URL; anything else is a 400 before any fetch. */
+  @ApiProperty({ description: 'The WSDL to read: an absolute http or https URL (fetched through the egress policy).' })
+  @IsString() @IsNotEmpty() @MaxLength(4000) @IsHttpUrl() wsdlUrl!: string;
 }
 
 /** Reads a WSDL for whoever configures a SOAP integration: its operations and their parameters. */

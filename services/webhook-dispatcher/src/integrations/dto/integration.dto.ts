@@ -4,7 +4,8 @@ import {
   ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString,
   IsUUID, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, ValidateNested,
 } from 'class-validator';
-import { listTokens } from '@elo/templating';
+import { isEventType } from '@elo/contracts';
+import { listTokens, renderUrl, TemplateError } from '@elo/templating';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -60,17 +61,25 @@ function IsHeaders(): PropertyDecorator {
   });
 }
 
-const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const HTTP_URL = /^https?:\/\//i;
 
 /**
- * What is wrong with a request URL template, or undefined when nothing is. Only what is written literally is
- * checked: a scheme written out must be http or https, and a URL without tokens must be an absolute http(s) URL.
- * A URL that starts with a token is left to the render, which knows the values.
+ * What is wrong with a request URL template, or undefined when nothing is. It is checked by the render's own URL
+ * rules with every token kept as written, so a URL is refused exactly when no values could ever make it render: the
+ * scheme, credentials, host and port are literal (a token there, or a URL starting with a token, is refused by the
+ * render whatever its value), and the result is an absolute http or https URL.
  */
 function requestUrlProblem(url: unknown): string | undefined {
   if (typeof url !== 'string') return undefined;
-  const literal = URL_SCHEME.test(url) || !listTokens(url).length;
-  return literal && !/^https?:\/\//i.test(url) ? `must be an absolute http or https URL, not "${url.slice(0, 60)}"` : undefined;
+  let shape: string;
+  try {
+    shape = renderUrl(url, Object.create(null) as object, 'keep');
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    if (err.token) return `must start with a literal http:// or https:// and host, tokens only after it; {${err.token}} stands in the scheme or host`;
+    return `must be an absolute http or https URL, not "${url.slice(0, 60)}"`;
+  }
+  return HTTP_URL.test(shape) ? undefined : `must be an absolute http or https URL, not "${url.slice(0, 60)}"`;
 }
 
 /** The request URL, checked when saved: one that can never be sent is a 400, not a delivery failing forever. */
@@ -80,6 +89,33 @@ function IsRequestUrl(): PropertyDecorator {
     validator: {
       validate: (v: unknown) => requestUrlProblem(v) === undefined,
       defaultMessage: (args) => requestUrlProblem(args?.value) ?? 'invalid',
+    },
+  });
+}
+
+/** What is wrong with a URL fetched as written (a WSDL's: never templated), or undefined when nothing is. */
+function httpUrlProblem(url: unknown): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  const tokens = listTokens(url);
+  if (tokens.length) return `is fetched as written and takes no tokens, not {${tokens[0]}}`;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  return parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') && HTTP_URL.test(url)
+    ? undefined
+    : `must be an absolute http or https URL, not "${url.slice(0, 60)}"`;
+}
+
+/** A URL fetched as written, checked when given: a file:, ftp: or relative one is a 400 before anything is fetched. */
+export function IsHttpUrl(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isHttpUrl',
+    validator: {
+      validate: (v: unknown) => httpUrlProblem(v) === undefined,
+      defaultMessage: (args) => httpUrlProblem(args?.value) ?? 'invalid',
     },
   });
 }
@@ -96,6 +132,32 @@ function TriggersIntegrations(): PropertyDecorator {
     validator: {
       validate: (v: unknown) => !neverTriggers(v).length,
       defaultMessage: (args) => `integration.* events never trigger an integration: ${neverTriggers(args?.value).join(', ')}`,
+    },
+  });
+}
+
+/**
+ * The types among `types` that are not in the event catalogue (integration.* ones are left to TriggersIntegrations).
+ * A trigger matches an event's type exactly (matchesTrigger, and the consumer's `?|` query), so a pattern such as
+ * `chat.*` is no type either: saved, it would never match anything.
+ */
+function unknownTypes(types: unknown): string[] {
+  return Array.isArray(types)
+    ? types.filter((t): t is string => typeof t === 'string' && !t.startsWith('integration.') && !isEventType(t))
+    : [];
+}
+
+/** Event types of the catalogue, checked when saved: a trigger naming a type no event ever has is a 400. */
+function InEventCatalogue(): PropertyDecorator {
+  return ValidateBy({
+    name: 'inEventCatalogue',
+    validator: {
+      validate: (v: unknown) => !unknownTypes(v).length,
+      defaultMessage: (args) => {
+        const unknown = unknownTypes(args?.value);
+        const patterns = unknown.some((t) => /[*#?]/.test(t)) ? ' (types are matched exactly: name each one, patterns are not supported)' : '';
+        return `not in the event catalogue: ${unknown.join(', ')}${patterns}`;
+      },
     },
   });
 }
@@ -135,7 +197,8 @@ export class AuthDto {
 
 export class HttpRequestDto {
   @ApiProperty({ enum: HTTP_METHODS }) @IsIn(HTTP_METHODS) method!: (typeof HTTP_METHODS)[number];
-  @ApiProperty()
+  /** An absolute http(s) URL whose scheme and host are written out; tokens only in the path, query or fragment. */
+  @ApiProperty({ description: 'An absolute http(s) URL whose scheme and host are written out; tokens only in the path, query or fragment.' })
   @IsString() @IsNotEmpty() @MaxLength(4000) @IsRequestUrl() url!: string;
   /** List of pairs, or text with one `Name: value` per line. */
   @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] })
@@ -157,8 +220,9 @@ export class SoapParamDto {
 }
 
 export class SoapRequestDto {
-  @ApiProperty()
-  @IsString() @IsNotEmpty() @MaxLength(4000) wsdlUrl!: string;
+  /** An absolute http(s) URL, fetched as written (no tokens). */
+  @ApiProperty({ description: 'An absolute http(s) URL, fetched as written (no tokens).' })
+  @IsString() @IsNotEmpty() @MaxLength(4000) @IsHttpUrl() wsdlUrl!: string;
   /** The WSDL operation to call (its SOAP action comes from the binding). */
   @ApiProperty({ description: 'The WSDL operation to call (its SOAP action comes from the binding).' })
   @IsString() @IsNotEmpty() @MaxLength(200) operation!: string;
@@ -180,8 +244,9 @@ export class FilterDto {
 }
 
 export class TriggerDto {
-  @ApiProperty({ type: [String] })
-  @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @TriggersIntegrations() eventTypes!: string[];
+  /** Types of the event catalogue, matched exactly (no patterns); integration.* types never trigger. */
+  @ApiProperty({ type: [String], description: 'Types of the event catalogue, matched exactly (no patterns); integration.* types never trigger.' })
+  @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @TriggersIntegrations() @InEventCatalogue() eventTypes!: string[];
   @ApiPropertyOptional({ type: () => [FilterDto] })
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => FilterDto) filter?: FilterDto[];
 }
