@@ -5,7 +5,12 @@ import { metricsRegistry } from '@elo/observability';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { InventoryIndexes } from '../src/check/inventory-indexes.service';
@@ -240,6 +245,21 @@ describe('viability: input at the edges', () => {
     expect(unknown.status).toBe(415);
     expect(((await unknown.json()) as { detail: string }).detail).toContain('klingon');
     expect(await ds.query(`SELECT 1 FROM viability.boxes WHERE tenant_id = $1 AND external_id = 'CTO-L2'`, [t.id])).toEqual([]);
+  });
+
+  it('the command line imports as the API does: a Latin-1 file separated by semicolons, a bad row by line, the totals', async () => {
+    const t = await tenant();
+    const dir = mkdtempSync(join(tmpdir(), 'elo-import-'));
+    const file = join(dir, 'rede.csv');
+    writeFileSync(file, Buffer.from(`${HEADER.replaceAll(',', ';')}\nCLI-1;Caixa Conceição;-25,43;-49,27;deployed;8;1\nCLI-2;Caixa 2;-25,43;-49,27;quebrada;8;0\n`, 'latin1'));
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, ['-r', '@swc-node/register', 'services/viability/src/cli/import.ts', '--tenant', t.id, '--kind', 'boxes', '--file', file, '--charset', 'iso-8859-1', '--quiet'], {
+      env: { ...process.env, DATABASE_URL: infra.databaseUrl },
+    });
+    rmSync(dir, { recursive: true });
+    expect(stdout.trim().split('\n')).toEqual([expect.stringMatching(/^line 3: status must be one of/), JSON.stringify({ inserted: 1, updated: 0, errors: 1 })]);
+    const rows: Array<{ external_id: string; name: string }> = await ds.query('SELECT external_id, name FROM viability.boxes WHERE tenant_id = $1', [t.id]);
+    expect(rows).toEqual([{ external_id: 'CLI-1', name: 'Caixa Conceição' }]);
   });
 
   it('CSV as spreadsheets in Portuguese save it: semicolons and decimal commas (UTF-8 with a BOM, or Latin-1), tabs; a comma file keeps its semicolons as text', async () => {

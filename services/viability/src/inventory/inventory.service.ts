@@ -16,6 +16,9 @@ export interface ImportOutcome {
   errorCount: number;
 }
 
+/** Told the rows handed to the database so far, after each batch of a streamed import (the command line's progress bar). */
+export type Progress = (rows: number) => void;
+
 /** Rows a statement (and a streamed import's batch). */
 const CHUNK = 5_000;
 
@@ -34,7 +37,7 @@ export class InventoryService {
    * separated by commas, or by semicolons or tabs when the header row has more of those than commas
    * (spreadsheets set to Portuguese save CSV with semicolons, and decimal commas: see toRow).
    */
-  async importCsv(tenantId: string, kind: InventoryKind, input: Readable, charset = 'utf-8'): Promise<ImportOutcome> {
+  async importCsv(tenantId: string, kind: InventoryKind, input: Readable, charset = 'utf-8', onProgress?: Progress): Promise<ImportOutcome> {
     const out: ImportOutcome = { inserted: 0, updated: 0, errors: [], errorCount: 0 };
     const refuse = (line: number, reason: string) => {
       out.errorCount++;
@@ -62,11 +65,14 @@ export class InventoryService {
       }),
     );
     let batch: InventoryRow[] = [];
+    let sent = 0;
     const writer = this.batcher(tenantId, kind, out);
     const flush = async () => {
       const rows = batch;
       batch = [];
       await writer.send(rows);
+      sent += rows.length;
+      onProgress?.(sent);
     };
     let lastLine = 1;
     try {
@@ -95,18 +101,21 @@ export class InventoryService {
    * arrive and upserted 5,000 at a time. A feature's "line" is its position in `features`. A document
    * that is not a FeatureCollection (or breaks off) is reported at line 0 after what came before it.
    */
-  async importGeoJson(tenantId: string, kind: InventoryKind, input: AsyncIterable<Buffer | string>): Promise<ImportOutcome> {
+  async importGeoJson(tenantId: string, kind: InventoryKind, input: AsyncIterable<Buffer | string>, onProgress?: Progress): Promise<ImportOutcome> {
     const out: ImportOutcome = { inserted: 0, updated: 0, errors: [], errorCount: 0 };
     const refuse = (line: number, reason: string) => {
       out.errorCount++;
       if (out.errors.length < MAX_LISTED_ERRORS) out.errors.push({ line, reason });
     };
     let batch: InventoryRow[] = [];
+    let sent = 0;
     const writer = this.batcher(tenantId, kind, out);
     const flush = async () => {
       const rows = batch;
       batch = [];
       await writer.send(rows);
+      sent += rows.length;
+      onProgress?.(sent);
     };
     try {
       for await (const f of geojsonFeatures(input)) {
