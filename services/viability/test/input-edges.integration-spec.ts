@@ -247,6 +247,35 @@ describe('viability: input at the edges', () => {
     expect(await ds.query(`SELECT 1 FROM viability.boxes WHERE tenant_id = $1 AND external_id = 'CTO-L2'`, [t.id])).toEqual([]);
   });
 
+  it('an external id named twice in one file: the first row goes in, the later one is refused by line, within a batch and across batches; importing the file again updates', async () => {
+    const t = await tenant();
+    const row = (id: string, name: string) => `${id},${name},-25.43,-49.27,deployed,8,0`;
+    // 5,000 rows a batch: DUP-A repeats within the first batch, DUP-B in the second batch after its first row in the first.
+    const filler = Array.from({ length: 5_000 }, (_, i) => row(`F-${i}`, `Caixa ${i}`));
+    const lines = [HEADER, row('DUP-A', 'first A'), row('DUP-B', 'first B'), row('DUP-A', 'second A'), ...filler, row('DUP-B', 'second B')];
+    const send = () => call<{ inserted: number; updated: number; errorCount: number; errors: Array<{ line: number; reason: string }> }>(
+      'POST', '/inventory/import?kind=boxes', t.key, `${lines.join('\n')}\n`, 'text/csv',
+    );
+    const first = await send();
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ inserted: 5_002, updated: 0, errorCount: 2 });
+    expect(first.body.errors).toEqual([
+      { line: 4, reason: 'external_id DUP-A already appears earlier (line 2); only the first is imported' },
+      { line: lines.length, reason: 'external_id DUP-B already appears earlier; only the first is imported' },
+    ]);
+    const names: Array<{ external_id: string; name: string }> = await ds.query(
+      `SELECT external_id, name FROM viability.boxes WHERE tenant_id = $1 AND external_id LIKE 'DUP-%' ORDER BY external_id`, [t.id],
+    );
+    expect(names).toEqual([{ external_id: 'DUP-A', name: 'first A' }, { external_id: 'DUP-B', name: 'first B' }]);
+    // A new import is a new run: every row it names once is updated, the repeats refused again.
+    expect((await send()).body).toMatchObject({ inserted: 0, updated: 5_002, errorCount: 2 });
+    const geo = await call<{ inserted: number; updated: number; errors: Array<{ line: number; reason: string }> }>('POST', '/inventory/import?kind=poles', t.key, {
+      type: 'FeatureCollection',
+      features: ['P-1', 'P-2', 'P-1'].map((id) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: [-49.27, -25.43] }, properties: { external_id: id, name: id } })),
+    });
+    expect(geo.body).toMatchObject({ inserted: 2, updated: 0, errors: [{ line: 3, reason: 'external_id P-1 already appears earlier (line 1); only the first is imported' }] });
+  });
+
   it('the command line imports as the API does: a Latin-1 file separated by semicolons, a bad row by line, the totals', async () => {
     const t = await tenant();
     const dir = mkdtempSync(join(tmpdir(), 'elo-import-'));

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SecretBox } from '@elo/auth';
 import { EgressError, HttpEgress } from '@elo/http-egress';
@@ -235,6 +236,8 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
   private async pageThrough(r: UpstreamRow, token: string, kind: InventoryKind, result: SyncResult, invalidIds: Set<string>): Promise<void> {
     const origin = new URL(r.base_url).origin;
     let url: string | undefined = `${r.base_url}/${kind}?page=1&per_page=${r.page_size}`;
+    // One run for every page: an external id the upstream lists twice is imported once (see InventoryService.upsert).
+    const run = randomUUID();
     for (let page = 1; url && page <= MAX_PAGES; page++) {
       const doc = await this.fetchPage(url, token, kind, page);
       const items = itemsOf(doc, kind);
@@ -252,9 +255,13 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
         }
       });
       if (rows.length) {
-        const counts = await this.inventory.upsert(r.tenant_id, kind, rows);
+        const counts = await this.inventory.upsert(r.tenant_id, kind, rows, run);
         result[kind].inserted += counts.inserted;
         result[kind].updated += counts.updated;
+        result[kind].errors += counts.repeated.length;
+        for (const { row, reason } of counts.repeated) {
+          if (result.errors.length < MAX_ERRORS_KEPT) result.errors.push({ kind, page, position: row.line, externalId: row.externalId, reason });
+        }
       }
       url = this.nextUrl(doc, r, kind, page, items.length, origin);
     }
