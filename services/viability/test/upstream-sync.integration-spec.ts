@@ -148,6 +148,21 @@ describe('viability: inventory synced from an upstream network-documentation sys
     expect(JSON.stringify(view.body)).not.toContain(token);
   });
 
+  it('an upstream listing an external id on two pages: the first is kept, the repeat reported with its page and position', async () => {
+    const t = await tenant();
+    const token = 'ozm-dup-5e1b7e0f9d2a4b6c8e0f';
+    const boxes = boxesNorth('TWICE', 4);
+    boxes.push({ ...boxes[1]!, name: 'Caixa repetida' });
+    networks.set(`Bearer ${token}`, { boxes, poles: [] });
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, enabled: false, pageSize: 3 });
+    const r = await call<{ boxes: { inserted: number; errors: number }; errors: unknown[] }>('POST', '/inventory/sync', t.key);
+    expect(r.status).toBe(200);
+    expect(r.body.boxes).toMatchObject({ inserted: 4, errors: 1 });
+    expect(r.body.errors).toEqual([{ kind: 'boxes', page: 2, position: 2, externalId: 'TWICE-1', reason: 'external_id TWICE-1 already appears earlier; only the first is imported' }]);
+    const [row] = await ds.query(`SELECT name FROM viability.boxes WHERE tenant_id = $1 AND external_id = 'TWICE-1'`, [t.id]);
+    expect(row.name).toBe('Caixa 1');
+  });
+
   it('a refused token, an unreachable upstream and a next link leaving the upstream fail with the reason', async () => {
     const t = await tenant();
     expect((await call('POST', '/inventory/sync', t.key)).status).toBe(404);
