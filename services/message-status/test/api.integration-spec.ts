@@ -130,6 +130,18 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect((await get('/stats', third.key)).body.totals).toEqual([]);
   });
 
+  it('a message queued on a channel that has sent before has its provider at once; on a new channel it has none until sent', async () => {
+    const known = ids();
+    const unknown = { ...ids(), channelId: randomUUID() };
+    await probe.publish(sendRequested(a.tenantId, { messageId: known.messageId, channelId }), sendRequested(a.tenantId, { messageId: unknown.messageId, channelId: unknown.channelId }));
+    await expectEventually(async () => {
+      expect((await get(`/messages/${known.messageId}`, a.key)).body).toMatchObject({ status: 'queued', provider: 'whatsapp', channelId });
+      expect((await get(`/messages/${unknown.messageId}`, a.key)).body).toMatchObject({ status: 'queued', provider: null, channelId: unknown.channelId });
+    });
+    const queued = await get('/messages?provider=whatsapp&status=queued', a.key);
+    expect(queued.body.items.map((m: { id: string }) => m.id)).toEqual([known.messageId]);
+  });
+
   it('refuses bad input and keys without the permission with problem+json', async () => {
     const bad = await get('/messages?status=bogus', a.key);
     expect(bad.status).toBe(400);

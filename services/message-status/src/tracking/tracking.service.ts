@@ -241,7 +241,14 @@ export class TrackingService {
     const inserted: Array<{ id: string }> = await m.query(
       `INSERT INTO ${S}.messages (id, tenant_id, channel_id, provider, conversation_id, provider_message_id,
          status, status_rank, status_at, created_at)
-       SELECT u.id, u.tenant_id, u.channel_id, u.provider, u.conversation_id, u.pmid, 'queued', 0, u.at, u.at
+       SELECT u.id, u.tenant_id, u.channel_id,
+              -- A channel has one provider: a message queued on a channel that has sent before takes it now, not
+              -- only once it is sent (so a provider filter finds queued messages too). One probe of the
+              -- (channel_id, provider_message_id) index, only for a message that names a channel and no provider.
+              coalesce(u.provider, (SELECT o.provider FROM ${S}.messages o
+                                     WHERE o.channel_id = u.channel_id AND o.provider_message_id IS NOT NULL
+                                       AND o.tenant_id = u.tenant_id AND o.provider IS NOT NULL LIMIT 1)),
+              u.conversation_id, u.pmid, 'queued', 0, u.at, u.at
          FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::timestamptz[])
            AS u(id, tenant_id, channel_id, provider, conversation_id, pmid, at)
         ORDER BY u.id
