@@ -35,7 +35,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { loadavg } from 'node:os';
 import { LoadProcess, type LoadResult } from './load-process';
-import { ask, gcWatch, type GcPauses } from './service-process';
+import { ask, gcWatch, nodeFlags, type GcPauses } from './service-process';
 
 const SECONDS = Number(process.argv[2] ?? 20);
 const RATE = Number(process.argv[3] ?? 1_000);
@@ -159,7 +159,7 @@ interface Run {
 }
 
 async function run(mode: Mode, databaseUrl: string, amqpUrl: string): Promise<Run> {
-  const child: ChildProcess = fork(__filename, ['--serve', mode, databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)] });
+  const child: ChildProcess = fork(__filename, ['--serve', mode, databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', ...nodeFlags('BENCH_NODE_FLAGS')] });
   let serverUs: number;
   try {
     const port = await new Promise<number>((resolve, reject) => {

@@ -129,7 +129,7 @@ export async function steadyLoad(
   seconds: number,
   fn: (i: number) => Promise<unknown>,
 ): Promise<{ lat: number[]; bySecond: number[]; failed: number; achieved: number; late: number }> {
-  const total = rate * seconds;
+  const total = Math.ceil(rate * seconds);
   // Preallocated, and no promise kept per request: a generator that holds 20,000 promises and a growing
   // array promotes them all and pauses for its own GC (13 pauses over 5 ms in 20 s at 1,000/s), which
   // counted in the latencies it measured.
@@ -138,8 +138,7 @@ export async function steadyLoad(
   const bySecond = new Array<number>(Math.ceil(seconds)).fill(0);
   let failed = 0;
   let late = 0;
-  let outstanding = 0;
-  let allSent = false;
+  let answered = 0;
   let allAnswered: () => void = () => {};
   const done = new Promise<void>((resolve) => (allAnswered = resolve));
   const start = performance.now();
@@ -151,7 +150,6 @@ export async function steadyLoad(
       await new Promise((r) => setTimeout(r, Math.max(1, wait)));
     }
     late = Math.max(late, performance.now() - due);
-    outstanding++;
     fn(i).then(
       () => {
         const l = performance.now() - due;
@@ -161,11 +159,10 @@ export async function steadyLoad(
       },
       () => void failed++,
     ).finally(() => {
-      if (--outstanding === 0 && allSent) allAnswered();
+      if (++answered === total) allAnswered();
     });
   }
-  allSent = true;
-  if (outstanding > 0) await done;
+  if (answered < total) await done;
   const elapsed = (performance.now() - start) / 1_000;
   const lat = Array.from(latencies.filter((l) => !Number.isNaN(l))).sort((a, b) => a - b);
   return { lat, bySecond, failed, achieved: total / elapsed, late };

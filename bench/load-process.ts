@@ -17,7 +17,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { Pool } from 'pg';
 import { HttpLoad, steadyLoad } from './http-load';
-import { gcWatch, type GcPauses } from './service-process';
+import { gcWatch, nodeFlags, type GcPauses } from './service-process';
 
 export type LoadTarget =
   /** `bodies[i % bodies.length]` is the i-th request's body; an answer other than 200 is a failure. */
@@ -46,7 +46,7 @@ export class LoadProcess {
   private constructor(private readonly child: ChildProcess) {}
 
   static async start(target: LoadTarget): Promise<LoadProcess> {
-    const child = fork(__filename, ['--generate'], { execArgv: ['-r', '@swc-node/register', '--expose-gc', '--single-threaded-gc', ...(process.env.BENCH_GENERATOR_FLAGS ?? '').split(' ').filter(Boolean)] });
+    const child = fork(__filename, ['--generate'], { execArgv: ['-r', '@swc-node/register', '--expose-gc', '--single-threaded-gc', ...nodeFlags('BENCH_GENERATOR_FLAGS')] });
     const load = new LoadProcess(child);
     await load.ask({ start: target });
     return load;

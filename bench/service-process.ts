@@ -3,6 +3,9 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
+/** Extra Node flags for a bench's child process from the environment variable `name` (space-separated; `--trace-gc`, say). */
+export const nodeFlags = (name: string): string[] => (process.env[name] ?? '').split(' ').filter(Boolean);
+
 /** A TCP port free on 127.0.0.1 just now. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {

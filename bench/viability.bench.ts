@@ -44,7 +44,7 @@ import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
 import { Pool } from 'pg';
 import { LoadProcess } from './load-process';
-import { ask, gcWatch, type GcPauses } from './service-process';
+import { ask, gcWatch, nodeFlags, type GcPauses } from './service-process';
 import { AppModule, SERVICE } from '../services/viability/src/app.module';
 import { InventoryIndexes } from '../services/viability/src/check/inventory-indexes.service';
 import { ViabilityConfig } from '../services/viability/src/config/viability.config';
@@ -179,7 +179,7 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function startService(databaseUrl: string, amqpUrl: string): Promise<{ child: ChildProcess; url: string }> {
   if (process.env.BENCH_CPU_PROFILE) mkdirSync(process.env.BENCH_CPU_PROFILE, { recursive: true });
-  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', '--expose-gc', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)] });
+  const child = fork(__filename, ['--serve', databaseUrl, amqpUrl], { execArgv: ['-r', '@swc-node/register', '--expose-gc', ...nodeFlags('BENCH_NODE_FLAGS')] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('exit', (code) => reject(new Error(`the service exited (${code})`)));

@@ -16,7 +16,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { createReadStream, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { InventoryKind } from '../inventory/inventory-parser';
-import { InventoryService } from '../inventory/inventory.service';
+import { charsetNamed, InventoryService, type ImportOutcome } from '../inventory/inventory.service';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,10 +27,8 @@ async function main(): Promise<void> {
     process.stderr.write('usage: DATABASE_URL=… import.ts --tenant <uuid> --kind boxes|poles --file <path.csv|path.geojson> [--charset <name>] [--quiet]\n');
     process.exit(2);
   }
-  let charset: string;
-  try {
-    charset = new TextDecoder(values.charset ?? 'utf-8').encoding;
-  } catch {
+  const charset = charsetNamed(values.charset ?? 'utf-8');
+  if (!charset) {
     process.stderr.write(`unknown charset ${values.charset}: try utf-8 or iso-8859-1\n`);
     process.exit(2);
   }
@@ -47,18 +45,18 @@ async function main(): Promise<void> {
   const progress = (rows: number) => {
     if (!values.quiet) bar.update(read, { rows });
   };
+  let out: ImportOutcome;
   try {
-    const out = /\.(geo)?json$/i.test(values.file)
+    out = /\.(geo)?json$/i.test(values.file)
       ? await inventory.importGeoJson(values.tenant, kind, input, progress)
       : await inventory.importCsv(values.tenant, kind, input, charset, progress);
     if (!values.quiet) bar.update(size, { rows: out.inserted + out.updated });
-    if (!values.quiet) bar.stop();
-    for (const e of out.errors.slice(0, 1_000)) process.stdout.write(`line ${e.line}: ${e.reason}\n`);
-    process.stdout.write(`${JSON.stringify({ inserted: out.inserted, updated: out.updated, errors: out.errorCount })}\n`);
   } finally {
     if (!values.quiet) bar.stop();
     await ds.destroy();
   }
+  for (const e of out.errors.slice(0, 1_000)) process.stdout.write(`line ${e.line}: ${e.reason}\n`);
+  process.stdout.write(`${JSON.stringify({ inserted: out.inserted, updated: out.updated, errors: out.errorCount })}\n`);
 }
 
 main().catch((err: Error) => {

@@ -3,7 +3,7 @@ import { ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
 import type { Request } from 'express';
-import { InventoryService } from './inventory.service';
+import { charsetNamed, InventoryService } from './inventory.service';
 import { IMPORT_TYPE_HEADER } from './stream-import.hook';
 
 @ApiTags('inventory')
@@ -39,9 +39,7 @@ export class InventoryController {
  */
 function csvCharset(type: string): string {
   const label = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(type)?.[1] ?? 'utf-8';
-  try {
-    return new TextDecoder(label).encoding;
-  } catch {
-    throw new ProblemException(415, `charset ${label} is not one this service can read: send UTF-8 or ISO-8859-1 (Latin-1)`);
-  }
+  const charset = charsetNamed(label);
+  if (!charset) throw new ProblemException(415, `charset ${label} is not one this service can read: send UTF-8 or ISO-8859-1 (Latin-1)`);
+  return charset;
 }
