@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { DataSource } from 'typeorm';
 import { startApp, tenantWithKey, type RunningApp } from './app.fixture';
-import { ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
+import { at, ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked field by field
 type Body = Record<string, any>;
@@ -151,5 +152,75 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect((await get('/messages', 'wrong-key-0000000000')).status).toBe(401);
     const noPerm = await tenantWithKey(svc.url, ['channels:manage']);
     expect((await get('/messages', noPerm.key)).status).toBe(403);
+  });
+
+  /** Reads an SSE response, keeping what came so far; `until` waits for `pred` up to a deadline. */
+  const sse = (res: Response) => {
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const r = { text: '', async until(pred: (t: string) => boolean, timeoutMs = 10_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!pred(r.text)) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()))));
+        const next = await Promise.race([reader.read(), late]).finally(() => clearTimeout(timer));
+        if (next === 'late') throw new Error(`no such event within ${timeoutMs} ms; got: ${r.text}`);
+        if (next.done) throw new Error(`stream ended before the expected event; got: ${r.text}`);
+        r.text += next.value;
+      }
+    } };
+    return r;
+  };
+
+  it('GET /stream: says when this replica stops hearing changes and when it hears them again', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${svc.url}/stream`, { headers: { authorization: `Bearer ${a.key}` }, signal: ac.signal });
+    const s = sse(res);
+    try {
+      await s.until((t) => t.includes('event: ready\ndata: {"live":true}'));
+      // The LISTEN connection breaks (an outage, a failover): the replica's own connection, in this test's database.
+      const killed: Array<{ ok: boolean }> = await svc.app.get(DataSource).query(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE application_name = 'message-status-live' AND datname = current_database()`,
+      );
+      expect(killed).toEqual([{ ok: true }]);
+      await s.until((t) => t.includes('event: state\ndata: {"live":false}'));
+      await s.until((t) => t.includes('event: state\ndata: {"live":true}'));
+      expect(s.text.indexOf('{"live":false}')).toBeLessThan(s.text.lastIndexOf('{"live":true}'));
+      // Back: changes stream again.
+      await probe.publish(status(a.tenantId, { ...msgs[4], provider: 'whatsapp', status: 'delivered', t: 41 }));
+      await s.until((t) => t.includes(msgs[4].messageId));
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('GET /failures: filters on when the message failed, not when it was created; a group is retryable only if all of it is', async () => {
+    const c = await tenantWithKey(svc.url);
+    const ch = randomUUID();
+    // Created early, failed late; and two `unknown` failures, the latest retryable (a provider outage), the other not.
+    const late = { ...ids(), channelId: ch };
+    const outage = { ...ids(), channelId: ch };
+    const unknown = { ...ids(), channelId: ch };
+    await probe.publish(
+      sendRequested(c.tenantId, { messageId: late.messageId, channelId: ch, time: 100 }),
+      sendRequested(c.tenantId, { messageId: outage.messageId, channelId: ch, time: 100 }),
+      sendRequested(c.tenantId, { messageId: unknown.messageId, channelId: ch, time: 100 }),
+    );
+    await probe.publish(
+      status(c.tenantId, { eloMessageId: late.messageId, channelId: ch, provider: 'whatsapp', status: 'failed', t: 5_000, code: '131047', reason: 'outside_window' }),
+      status(c.tenantId, { eloMessageId: unknown.messageId, channelId: ch, provider: 'whatsapp', status: 'failed', t: 200, code: '999999', reason: 'invalid_request' }),
+      status(c.tenantId, { eloMessageId: outage.messageId, channelId: ch, provider: 'whatsapp', status: 'failed', t: 300, code: '131000', reason: 'provider_unavailable' }),
+    );
+    const board = async (q: string) => Object.fromEntries(((await get(`/failures${q}`, c.key)).body.groups as Body[]).map((g) => [g.reason, g]));
+    await expectEventually(async () => expect(Object.keys(await board('')).sort()).toEqual(['outside_window', 'unknown']));
+    // Failed at t=5000, though created at t=100.
+    expect(Object.keys(await board(`?from=${at(1_000)}`))).toEqual(['outside_window']);
+    expect(Object.keys(await board(`?to=${at(1_000)}`))).toEqual(['unknown']);
+    expect(Object.keys(await board(`?from=${at(250)}&to=${at(1_000)}`))).toEqual(['unknown']);
+    expect((await board(`?from=${at(250)}&to=${at(1_000)}`)).unknown).toMatchObject({ count: 1, retryable: true, retryableCount: 1 });
+    expect(await board(`?from=${at(6_000)}`)).toEqual({});
+    // The `unknown` group: its latest failure is retryable, the other is not; not all of it is retryable.
+    expect((await board('')).unknown).toMatchObject({ count: 2, retryable: false, retryableCount: 1, latest: [{ id: outage.messageId }, { id: unknown.messageId }] });
+    expect((await board('')).outside_window).toMatchObject({ count: 1, retryable: false, retryableCount: 0 });
   });
 });

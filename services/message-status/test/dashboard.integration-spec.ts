@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { DataSource } from 'typeorm';
 import { LiveFeed } from '../src/live/live-feed.service';
 import { startApp, tenantWithKey, type RunningApp } from './app.fixture';
 import { ids, sent, status } from './events.fixture';
@@ -39,6 +40,7 @@ describe('message-status dashboard in a real browser', () => {
 
   const text = (sel: string) => page.locator(sel).first().textContent({ timeout: 1_000 }).catch(() => null);
 
+  // The tests below go on with the page this one signed in.
   it('signs in with a key, updates counters and the failures board live, drills into a timeline, and shows reconnecting', async () => {
     await page.goto(`${svc.url}/dashboard`);
     await page.fill('#api-key', tenant.key);
@@ -76,5 +78,30 @@ describe('message-status dashboard in a real browser', () => {
     await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
     await probe.publish(status(tenant.tenantId, { ...m, provider: 'whatsapp', status: 'read', t: now() + 2 }));
     await expectEventually(async () => expect(await text(`[data-testid="count-${m.channelId}-read"]`)).toBe('1'));
+  });
+
+  it('shows delivered and read as not applicable for a channel that cannot report them', async () => {
+    const tg = ids();
+    const now = () => Math.round((Date.now() - Date.parse('2026-01-05T12:00:00Z')) / 1000);
+    await probe.publish(sent(tenant.tenantId, { ...tg, provider: 'telegram', t: now() }));
+    await expectEventually(async () => expect(await text(`[data-testid="count-${tg.channelId}-sent"]`)).toBe('1'));
+    expect(await text(`[data-testid="count-${tg.channelId}-delivered"]`)).toBe('n/a');
+    expect(await text(`[data-testid="count-${tg.channelId}-read"]`)).toBe('n/a');
+    expect(await text(`[data-testid="count-${tg.channelId}-failed"]`)).toBe('0');
+  });
+
+  it('says when the server stops hearing changes, and is live again (and up to date) when it hears them again', async () => {
+    await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
+    const m = ids();
+    const now = () => Math.round((Date.now() - Date.parse('2026-01-05T12:00:00Z')) / 1000);
+    // The service's LISTEN connection breaks; the page's own stream stays open.
+    await svc.app.get(DataSource).query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'message-status-live' AND datname = current_database()`,
+    );
+    await expectEventually(async () => expect(await text('#stream-state')).toContain('not live'), { intervalMs: 20 });
+    // Sent while nobody is told (or just after): the page shows it once the feed is back, without a reload.
+    await probe.publish(sent(tenant.tenantId, { ...m, provider: 'whatsapp', t: now() }));
+    await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
+    await expectEventually(async () => expect(await text(`[data-testid="count-${m.channelId}-sent"]`)).toBe('1'));
   });
 });

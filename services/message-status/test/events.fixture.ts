@@ -44,7 +44,7 @@ export function sent(tenantId: string, o: { messageId: string; channelId: string
  */
 export function status(
   tenantId: string,
-  o: { channelId: string; provider: string; status: ProviderStatus; t: number; pmid?: string; eloMessageId?: string; code?: string; title?: string; reason?: string; id?: string; subject?: string },
+  o: { channelId: string; provider: string; status: ProviderStatus; t: number; pmid?: string; eloMessageId?: string; code?: string; title?: string; details?: string; reason?: string; id?: string; subject?: string },
 ): CloudEvent {
   return createEvent({
     type: 'chat.message.status',
@@ -59,7 +59,7 @@ export function status(
       providerTimestamp: at(o.t),
       ...(o.pmid ? { providerMessageId: o.pmid } : {}),
       ...(o.eloMessageId ? { messageId: o.eloMessageId } : {}),
-      ...(o.code ? { error: { code: o.code, ...(o.title ? { title: o.title } : {}) } } : {}),
+      ...(o.code ? { error: { code: o.code, ...(o.title ? { title: o.title } : {}), ...(o.details ? { details: o.details } : {}) } } : {}),
       ...(o.reason ? { reason: o.reason } : {}),
     },
   });

@@ -145,6 +145,34 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     expect((await message(m.messageId))!.failure).toMatchObject({ reason: 'recipient_unreachable', retryable: false, code: '403' });
   });
 
+  it('a send-time failure is classified by chat-ingress\'s reason over a generic code, and keeps the raw error in the timeline and in message.failed', async () => {
+    // Messenger "outside the 24-hour window": code 10 (alone, "no permission"), subcode 2018278, which
+    // only chat-ingress sees; it publishes reason outside_window (provider-api.ts `classify`).
+    const window = ids();
+    const details = '(#10) This message is sent outside of allowed window. Learn more about the new policy here: https://developers.facebook.com/docs/messenger-platform/policy-overview';
+    const blocked = ids();
+    await probe.publish(
+      status(tenant, { eloMessageId: window.messageId, channelId: window.channelId, provider: 'messenger', status: 'failed', t: 5,
+        code: '10', title: 'Message failed to send because another app is controlling this thread now.', details, reason: 'outside_window' }),
+      status(tenant, { eloMessageId: blocked.messageId, channelId: blocked.channelId, provider: 'telegram', status: 'failed', t: 6,
+        code: '403', title: 'Forbidden: bot was blocked by the user', reason: 'blocked_by_user' }),
+    );
+    await expectEventually(async () => {
+      expect(await statusOf(window.messageId)).toBe('failed');
+      expect(await statusOf(blocked.messageId)).toBe('failed');
+    });
+    const msg = (await message(window.messageId))!;
+    expect(msg.failure).toMatchObject({ reason: 'outside_window', retryable: false, code: '10', details });
+    expect(msg.timeline).toEqual([expect.objectContaining({ status: 'failed', errorCode: '10', errorDetails: details, reason: 'outside_window' })]);
+    expect((await message(blocked.messageId))!.failure).toMatchObject({ reason: 'recipient_unreachable', retryable: false, code: '403' });
+    await expectEventually(() => {
+      const failed = probe.ofType<{ messageId: string; reason: string; error?: { code: string; details?: string } }>('message.failed')
+        .filter((e) => e.data.messageId === window.messageId);
+      expect(failed).toHaveLength(1);
+      expect(failed[0].data).toMatchObject({ reason: 'outside_window', retryable: false, error: { code: '10', details } });
+    });
+  });
+
   it('links a waiting status whose message became known in a concurrent transaction (sweeper)', async () => {
     const m = ids();
     // What the race leaves behind: the message known, its status still waiting.

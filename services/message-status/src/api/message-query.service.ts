@@ -53,8 +53,10 @@ class Where {
   range(q: RangeQuery, column: string, alias = ''): this {
     return this.add((p) => `${alias}${column} >= ${p}`, q.from)
       .add((p) => `${alias}${column} < ${p}`, q.to)
-      .add((p) => `${alias}channel_id = ${p}`, q.channelId)
-      .add((p) => `${alias}provider = ${p}`, q.provider);
+      .channel(q, alias);
+  }
+  channel(q: RangeQuery, alias = ''): this {
+    return this.add((p) => `${alias}channel_id = ${p}`, q.channelId).add((p) => `${alias}provider = ${p}`, q.provider);
   }
   get sql(): string {
     return this.parts.map((p) => ` AND ${p}`).join('');
@@ -103,7 +105,8 @@ export class MessageQueryService {
     const [row] = (await this.ds.query(`SELECT ${COLUMNS} FROM ${S}.messages WHERE tenant_id = $1 AND id = $2`, [tenantId, id])) as MessageRow[];
     if (!row) return undefined;
     const events: Array<Record<string, unknown>> = await this.ds.query(
-      `SELECT raw_status, source, provider_timestamp, received_at, reportable, applied, error_code, error_title
+      `SELECT raw_status, source, provider_timestamp, received_at, reportable, applied, error_code, error_title,
+              error_details, reason
          FROM ${S}.message_events WHERE tenant_id = $1 AND message_id = $2 ORDER BY provider_timestamp, id`,
       [tenantId, id],
     );
@@ -116,6 +119,8 @@ export class MessageQueryService {
       applied: e.applied as boolean,
       errorCode: (e.error_code as string | null) ?? null,
       errorTitle: (e.error_title as string | null) ?? null,
+      errorDetails: (e.error_details as string | null) ?? null,
+      reason: (e.reason as string | null) ?? null,
     }));
     return { ...view(row), timeline };
   }
@@ -170,12 +175,27 @@ export class MessageQueryService {
 
   async failures(tenantId: string, q: FailuresQuery): Promise<FailuresView> {
     const n = q.examples ?? 5;
-    const mw = new Where(tenantId).range(q, 'created_at');
-    const msgs: Array<MessageRow & { cnt: string }> = await this.ds.query(
+    // By when the message failed (status_at of a failed message), not when it was created. status_at has
+    // no index (a status move must touch none), so a range is looked up through the timeline: the entry
+    // that moved a message to failed has the same provider timestamp, and its index covers applied entries.
+    const mw = new Where(tenantId)
+      .add((p) => `status_at >= ${p}`, q.from)
+      .add((p) => `status_at < ${p}`, q.to)
+      .channel(q);
+    const bounds: Array<[string, string]> = [];
+    if (q.from) bounds.push(['>=', q.from]);
+    if (q.to) bounds.push(['<', q.to]);
+    if (bounds.length) {
+      mw.many((ps) => `id IN (SELECT e.message_id FROM ${S}.message_events e WHERE e.tenant_id = $1 AND e.applied
+        AND e.raw_status = 'failed'${bounds.map(([op], i) => ` AND e.provider_timestamp ${op} ${ps[i]}::timestamptz`).join('')})`,
+      bounds.map(([, v]) => v));
+    }
+    const msgs: Array<MessageRow & { cnt: string; retryable_cnt: string }> = await this.ds.query(
       `SELECT * FROM (
-         SELECT ${COLUMNS}, count(*) OVER (PARTITION BY failure_reason) AS cnt,
+         SELECT ${COLUMNS}, count(*) OVER w AS cnt, count(*) FILTER (WHERE retryable) OVER w AS retryable_cnt,
                 row_number() OVER (PARTITION BY failure_reason ORDER BY status_at DESC, id DESC) AS rn
-           FROM ${S}.messages WHERE tenant_id = $1 AND status = 'failed'${mw.sql}) f
+           FROM ${S}.messages WHERE tenant_id = $1 AND status = 'failed'${mw.sql}
+         WINDOW w AS (PARTITION BY failure_reason)) f
         WHERE rn <= ${n} ORDER BY cnt DESC, failure_reason, rn`,
       mw.params,
     );
@@ -183,7 +203,13 @@ export class MessageQueryService {
     for (const r of msgs) {
       const reason = r.failure_reason ?? 'unknown';
       let g = groups.get(`m:${reason}`);
-      if (!g) groups.set(`m:${reason}`, (g = { kind: 'message', reason, count: Number(r.cnt), retryable: r.retryable, latest: [] }));
+      if (!g) {
+        // A reason's failures need not all agree (`unknown` holds transient and permanent ones): the group
+        // is retryable only when every one of them is, and says how many are.
+        const count = Number(r.cnt);
+        const retryableCount = Number(r.retryable_cnt);
+        groups.set(`m:${reason}`, (g = { kind: 'message', reason, count, retryable: retryableCount === count, retryableCount, latest: [] }));
+      }
       g.latest.push({ id: r.id, channelId: r.channel_id, provider: r.provider, code: r.failure_code, title: r.failure_title, at: new Date(r.status_at).toISOString() });
     }
     const iw = new Where(tenantId).add((p) => `failed_at >= ${p}`, q.from).add((p) => `failed_at < ${p}`, q.to);
@@ -199,7 +225,7 @@ export class MessageQueryService {
     for (const r of ints) {
       const reason = `integration:${(r.error_class as string | null) ?? 'unknown'}`;
       let g = groups.get(reason);
-      if (!g) groups.set(reason, (g = { kind: 'integration', reason, count: Number(r.cnt), retryable: null, latest: [] }));
+      if (!g) groups.set(reason, (g = { kind: 'integration', reason, count: Number(r.cnt), retryable: null, retryableCount: null, latest: [] }));
       g.latest.push({
         id: r.delivery_id as string,
         channelId: null,

@@ -20,6 +20,8 @@ export class StreamController {
   @RequirePermission('dashboard:read')
   @ApiOperation({
     summary: 'Live status changes (text/event-stream): events `status` and `integration_failure`, JSON data',
+    description: '`ready` first (`{"live": bool}`), then `state` (`{"live": false}`) when this replica stops hearing changes '
+      + 'and `{"live": true}` when it hears them again: changes in between are not streamed, so re-read then.',
   })
   @ApiProduces('text/event-stream')
   stream(@CurrentPrincipal() p: Principal, @Req() req: Request, @Res() res: Response): void {
@@ -31,11 +33,12 @@ export class StreamController {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     res.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ live: this.live.connected })}\n\n`);
-    const unsubscribe = this.live.subscribe(
-      tenantId,
-      (c) => res.write(`event: ${c.kind}\ndata: ${JSON.stringify(c)}\n\n`),
-      () => res.end(),
-    );
+    const unsubscribe = this.live.subscribe(tenantId, {
+      change: (c) => res.write(`event: ${c.kind}\ndata: ${JSON.stringify(c)}\n\n`),
+      // Changes made while the replica's feed is down are never streamed: the client re-reads on `live: true`.
+      state: (live) => res.write(`event: state\ndata: ${JSON.stringify({ live })}\n\n`),
+      end: () => res.end(),
+    });
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     const close = () => {
       clearInterval(keepalive);

@@ -21,6 +21,8 @@ export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = createLogger('message-status').child({ component: 'live-feed' });
   private readonly emitter = new EventEmitter();
   private readonly listener: PgListener;
+  /** Whether streams were told the feed is down, so each failed retry does not tell them again. */
+  private down = false;
 
   constructor(@Inject(LIVE_FEED_OPTIONS) opts: LiveFeedOptions) {
     this.emitter.setMaxListeners(0);
@@ -29,7 +31,8 @@ export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
       channels: [CHANGES_CHANNEL],
       applicationName: 'message-status-live',
       onNotification: (_channel, payload) => this.received(payload),
-      onLost: (err) => this.logger.warn({ err: err.message }, 'live feed connection lost'),
+      onLost: (err) => this.lost(err),
+      onConnected: () => this.connectedAgain(),
     });
   }
 
@@ -52,17 +55,37 @@ export class LiveFeed implements OnApplicationBootstrap, OnApplicationShutdown {
     this.emitter.emit('end');
   }
 
-  /** Calls `fn` with every change of `tenantId` until the returned function is called. */
-  subscribe(tenantId: string, fn: (change: LiveChange) => void, onEnd?: () => void): () => void {
+  /**
+   * Calls `on.change` with every change of `tenantId`, `on.state` when the feed goes down (changes are
+   * missed from then on) and when it is back (what was missed must be read again), until the returned
+   * function is called.
+   */
+  subscribe(tenantId: string, on: { change: (change: LiveChange) => void; state?: (live: boolean) => void; end?: () => void }): () => void {
     const listener = (changes: LiveChange[]) => {
-      for (const c of changes) if (c.tenantId === tenantId) fn(c);
+      for (const c of changes) if (c.tenantId === tenantId) on.change(c);
     };
     this.emitter.on('changes', listener);
-    if (onEnd) this.emitter.on('end', onEnd);
+    if (on.state) this.emitter.on('state', on.state);
+    if (on.end) this.emitter.on('end', on.end);
     return () => {
       this.emitter.off('changes', listener);
-      if (onEnd) this.emitter.off('end', onEnd);
+      if (on.state) this.emitter.off('state', on.state);
+      if (on.end) this.emitter.off('end', on.end);
     };
+  }
+
+  private lost(err: Error): void {
+    this.logger.warn({ err: err.message }, 'live feed connection lost; streams are told, and told again when it is back');
+    if (this.down) return;
+    this.down = true;
+    this.emitter.emit('state', false);
+  }
+
+  private connectedAgain(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.logger.info('live feed connection back');
+    this.emitter.emit('state', true);
   }
 
   private received(payload: string): void {

@@ -1,5 +1,9 @@
 import type { Provider } from '@elo/contracts';
 
+/**
+ * A failed message's reason. Integration failures are not messages: the failures board groups them apart,
+ * as `integration:<error class>`.
+ */
 export const FAILURE_REASONS = [
   'provider_auth',
   'no_access',
@@ -7,7 +11,6 @@ export const FAILURE_REASONS = [
   'rate_limited',
   'recipient_unreachable',
   'outside_window',
-  'integration',
   'unknown',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
@@ -35,9 +38,10 @@ const META_CODES: Record<string, Classification> = {
   '131056': { reason: 'rate_limited', retryable: true },
   '613': { reason: 'rate_limited', retryable: true },
   // Re-engagement: more than 24 hours since the customer last wrote.
+  // (Messenger and Instagram say it with code 10, subcode 2018278: only chat-ingress sees the subcode, and
+  // says so with the reason `outside_window`.)
   '131047': { reason: 'outside_window', retryable: false },
   '470': { reason: 'outside_window', retryable: false },
-  '2018278': { reason: 'outside_window', retryable: false },
   // The recipient cannot get it: not on WhatsApp, experiment, ecosystem protection, unsupported type.
   '131026': { reason: 'recipient_unreachable', retryable: false },
   '131049': { reason: 'recipient_unreachable', retryable: false },
@@ -57,27 +61,55 @@ const TELEGRAM_CODES: Record<string, Classification> = {
   '429': { reason: 'rate_limited', retryable: true },
 };
 
-const isReason = (r: string | undefined): r is FailureReason => !!r && (FAILURE_REASONS as readonly string[]).includes(r);
+const FAIL = (reason: FailureReason, retryable = false): Classification => ({ reason, retryable });
 
 /**
- * Classifies a provider failure from its error code (never its title, which changes with the language
- * and over time). A reason already decided by chat-ingress at send time is kept when it is one we know.
+ * Reasons chat-ingress decides at send time (services/chat-ingress/src/outbound: provider-api.ts `classify`,
+ * sender.service.ts, outbound.service.ts), onto the board's reasons. It decides them from the whole
+ * answer (code, subcode, HTTP status, description), so they say more than the code alone: Messenger's
+ * "outside the 24-hour window" is code 10 (otherwise "no access") with subcode 2018278.
+ */
+const SEND_TIME_REASONS = new Map<string, Classification>(Object.entries({
+  authentication: FAIL('provider_auth'),
+  no_access: FAIL('no_access'),
+  channel_disabled: FAIL('no_access'),
+  channel_not_found: FAIL('no_access'),
+  template_not_supported: FAIL('template'),
+  rate_limited: FAIL('rate_limited', true),
+  outside_window: FAIL('outside_window'),
+  recipient_unreachable: FAIL('recipient_unreachable'),
+  blocked_by_user: FAIL('recipient_unreachable'),
+  // The provider was down or not reachable (retried until chat-ingress gave up): may work later.
+  provider_unavailable: FAIL('unknown', true),
+  provider_unreachable: FAIL('unknown', true),
+  // A 2xx answer without a message id: its code is the HTTP status, not a Graph code (200-299 would read
+  // as "no permission"); not retryable, the message may have gone out.
+  provider_error: FAIL('unknown'),
+  // The board's own names, when a producer already speaks them.
+  provider_auth: FAIL('provider_auth'),
+  template: FAIL('template'),
+}));
+
+/**
+ * chat-ingress's catch-alls (`invalid_request`, `internal_error`, `message_invalid`, …)
+ * and callbacks (no reason) are classified from the code; what the code does not know is `unknown`.
+ */
+function fromCode(provider: Provider | string | null | undefined, code: string): Classification | undefined {
+  if (provider === 'telegram') return TELEGRAM_CODES[code];
+  if (!code) return undefined;
+  const meta = META_CODES[code];
+  if (meta) return meta;
+  const n = Number(code);
+  if (Number.isInteger(n) && n >= 132000 && n <= 132016) return FAIL('template');
+  if (Number.isInteger(n) && n >= 200 && n <= 299) return FAIL('no_access');
+  return undefined;
+}
+
+/**
+ * Classifies a provider failure. A specific reason decided by chat-ingress at send time wins (it saw the
+ * subcode and the HTTP status, the event carries only the code); otherwise the provider's error code
+ * decides (never its title, which changes with the language and over time).
  */
 export function classifyFailure(provider: Provider | string | null | undefined, code?: string | null, hint?: string | null): Classification {
-  const c = (code ?? '').trim();
-  if (provider === 'telegram') {
-    const t = TELEGRAM_CODES[c];
-    if (t) return t;
-  } else if (c) {
-    const meta = META_CODES[c];
-    if (meta) return meta;
-    const n = Number(c);
-    if (Number.isInteger(n) && n >= 132000 && n <= 132016) return { reason: 'template', retryable: false };
-    if (Number.isInteger(n) && n >= 200 && n <= 299) return { reason: 'no_access', retryable: false };
-  }
-  if (isReason(hint ?? undefined)) {
-    const reason = hint as FailureReason;
-    return { reason, retryable: reason === 'rate_limited' };
-  }
-  return { reason: 'unknown', retryable: false };
+  return (hint ? SEND_TIME_REASONS.get(hint) : undefined) ?? fromCode(provider, (code ?? '').trim()) ?? FAIL('unknown');
 }

@@ -135,7 +135,12 @@ export function toEvents(changes: StatusChange[]): PublishSpecLike[] {
     if (failed) {
       failed.reason = c.reason ?? 'unknown';
       failed.retryable = c.retryable ?? false;
-      if (c.errorCode) failed.error = c.errorTitle ? { code: c.errorCode, title: c.errorTitle } : { code: c.errorCode };
+      if (c.errorCode) {
+        const error: Record<string, string> = { code: c.errorCode };
+        if (c.errorTitle) error.title = c.errorTitle;
+        if (c.errorDetails) error.details = c.errorDetails;
+        failed.error = error;
+      }
       failed.at = c.at;
       specs.push({ type: 'message.failed', tenantId: c.tenantId, subject: c.messageId, data: failed });
     }

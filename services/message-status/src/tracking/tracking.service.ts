@@ -52,6 +52,8 @@ export interface StatusChange {
   retryable?: boolean;
   errorCode?: string | null;
   errorTitle?: string | null;
+  /** The provider's raw error text; published in `message.failed`, left out of live payloads (size). */
+  errorDetails?: string | null;
 }
 
 export interface IntegrationFailureInput {
@@ -193,7 +195,8 @@ function livePayloads(changes: LiveChange[]): string[] {
   let chunk: string[] = [];
   let size = 2;
   for (const c of changes) {
-    const s = JSON.stringify(c);
+    // The provider's free text could take a payload past NOTIFY's limit; streams do not show it.
+    const s = JSON.stringify(c.kind === 'status' && c.errorDetails ? { ...c, errorDetails: undefined } : c);
     if (chunk.length > 0 && size + s.length + 1 > NOTIFY_MAX_BYTES) {
       payloads.push(`[${chunk.join(',')}]`);
       chunk = [];
@@ -343,7 +346,10 @@ export class TrackingService {
       upd.created.push(earlier);
       if (!chosen) continue;
       const ch = this.change(view, row.status, chosen.status, chosenAt);
-      if (cls) Object.assign(ch, { reason: cls.reason, retryable: cls.retryable, errorCode: chosen.errorCode ?? null, errorTitle: chosen.errorTitle ?? null });
+      if (cls) {
+        Object.assign(ch, { reason: cls.reason, retryable: cls.retryable, errorCode: chosen.errorCode ?? null, errorTitle: chosen.errorTitle ?? null,
+          errorDetails: chosen.errorDetails ?? null });
+      }
       changes.push(ch);
     }
 

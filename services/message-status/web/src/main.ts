@@ -1,3 +1,4 @@
+import { canReport } from '../../src/tracking/status-rules';
 import { drawChart, STATUS_COLOURS, type Bucket } from './chart';
 import { readSse } from './sse';
 
@@ -12,13 +13,16 @@ const RANGES: Record<string, { ms: number; bucket: 'minute' | 'hour' | 'day'; st
 
 interface StatusCount { channelId: string | null; provider: string | null; status: string; count: number }
 interface FailureGroup {
-  kind: string; reason: string; count: number; retryable: boolean | null;
+  kind: string; reason: string; count: number; retryable: boolean | null; retryableCount: number | null;
   latest: Array<{ id: string; channelId: string | null; provider: string | null; code: string | null; title: string | null; at: string }>;
 }
-interface TimelineEntry { status: string; source: string; providerTimestamp: string; receivedAt: string; reportable: boolean; applied: boolean; errorCode: string | null; errorTitle: string | null }
+interface TimelineEntry {
+  status: string; source: string; providerTimestamp: string; receivedAt: string; reportable: boolean; applied: boolean;
+  errorCode: string | null; errorTitle: string | null; errorDetails: string | null; reason: string | null;
+}
 interface MessageDetail {
   id: string; status: string; provider: string | null; channelId: string | null; statusAt: string;
-  failure: { reason: string; retryable: boolean; code: string | null; title: string | null } | null; timeline: TimelineEntry[];
+  failure: { reason: string; retryable: boolean; code: string | null; title: string | null; details: string | null } | null; timeline: TimelineEntry[];
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -71,10 +75,19 @@ function renderCounters(totals: StatusCount[]): void {
     if (previous.has(id) && previous.get(id) !== n) td.className = 'bump';
     return td;
   };
+  // A state the channel cannot report (Instagram has no delivered, Telegram neither delivered nor read).
+  const notApplicable = (id: string) => {
+    const td = el('td', { className: 'na', textContent: 'n/a', title: 'this channel cannot report this state' });
+    td.dataset.testid = id;
+    return td;
+  };
   const body = $('counters').querySelector('tbody')!;
   body.replaceChildren(
     ...[...channels.values()].map((c) =>
-      el('tr', {}, el('td', { textContent: channelLabel(c) }), ...STATES.map((s) => cell(`count-${c.channelId ?? 'none'}-${s}`, c.counts[s] ?? 0))),
+      el('tr', {}, el('td', { textContent: channelLabel(c) }), ...STATES.map((s) => {
+        const id = `count-${c.channelId ?? 'none'}-${s}`;
+        return c.provider && !canReport(c.provider, s) ? notApplicable(id) : cell(id, c.counts[s] ?? 0);
+      })),
     ),
   );
   $('counters').querySelector('tfoot')!.replaceChildren(el('tr', {}, el('td', { textContent: 'all' }), ...STATES.map((s) => cell(`total-${s}`, sums[s] ?? 0))));
@@ -85,6 +98,12 @@ function renderCounters(totals: StatusCount[]): void {
       select.append(el('option', { value: c.channelId, textContent: channelLabel(c) }));
     }
   }
+}
+
+function retryability(g: FailureGroup): string {
+  if (g.kind === 'integration') return ' integration';
+  if (g.retryable) return ' retryable';
+  return g.retryableCount ? ` ${g.retryableCount} of ${g.count} retryable` : ' not retryable';
 }
 
 function renderFailures(groups: FailureGroup[]): void {
@@ -98,7 +117,7 @@ function renderFailures(groups: FailureGroup[]): void {
       const b = el('button', { className: 'failure', type: 'button' },
         el('strong', { textContent: g.reason }),
         el('span', { className: 'count', textContent: String(g.count) }),
-        el('span', { className: 'muted', textContent: g.kind === 'integration' ? ' integration' : g.retryable ? ' retryable' : ' not retryable' }),
+        el('span', { className: 'muted', textContent: retryability(g) }),
       );
       b.dataset.reason = g.reason;
       b.addEventListener('click', () => void drill(g));
@@ -111,13 +130,14 @@ async function drill(g: FailureGroup): Promise<void> {
   $('drill').hidden = false;
   $('drill-title').textContent = `${g.reason} (${g.count})`;
   $('timeline').replaceChildren();
-  let items = g.latest.map((l) => ({ id: l.id, label: `${l.id.slice(0, 8)} ${l.provider ?? ''} ${l.code ?? ''} ${l.title ?? ''}` }));
+  let latest = g.latest;
   if (g.kind === 'message') {
+    // More of the group's latest failures, by when they failed (as the board counts them).
     const f = filters();
-    const page = await api<{ items: Array<{ id: string; provider: string | null; failure: { code: string | null; title: string | null } | null }> }>(
-      '/messages', { status: 'failed', reason: g.reason, channelId: f.channelId, from: f.from.toISOString(), limit: '20' });
-    items = page.items.map((m) => ({ id: m.id, label: `${m.id.slice(0, 8)} ${m.provider ?? ''} ${m.failure?.code ?? ''} ${m.failure?.title ?? ''}` }));
+    const more = await api<{ groups: FailureGroup[] }>('/failures', { channelId: f.channelId, from: f.from.toISOString(), examples: '20' });
+    latest = more.groups.find((x) => x.kind === g.kind && x.reason === g.reason)?.latest ?? latest;
   }
+  const items = latest.map((l) => ({ id: l.id, label: `${l.id.slice(0, 8)} ${l.provider ?? ''} ${l.code ?? ''} ${l.title ?? ''}` }));
   $('drill-list').replaceChildren(
     ...items.map((i) => {
       const b = el('button', { type: 'button', textContent: i.label });
@@ -132,11 +152,13 @@ async function showTimeline(id: string): Promise<void> {
   const fail = m.failure ? ` — ${m.failure.reason} (code ${m.failure.code ?? '?'}: ${m.failure.title ?? ''})` : '';
   $('timeline').replaceChildren(
     el('p', {}, el('strong', { textContent: m.id }), ` is ${m.status}${fail}`),
+    ...(m.failure?.details ? [el('p', { className: 'details', textContent: m.failure.details })] : []),
     el('table', {},
       el('tr', {}, ...['provider time', 'status', 'source', 'received', 'note'].map((h) => el('th', { textContent: h }))),
       ...m.timeline.map((e) => {
         const note = !e.reportable ? 'channel cannot report this' : e.applied ? 'moved the status' : 'kept (no move)';
-        const tr = el('tr', {}, ...[e.providerTimestamp, e.status, e.source, e.receivedAt, `${note}${e.errorCode ? ` · ${e.errorCode} ${e.errorTitle ?? ''}` : ''}`].map((t) => el('td', { textContent: t })));
+        const error = [e.reason, e.errorCode, e.errorTitle, e.errorDetails].filter(Boolean).join(' ');
+        const tr = el('tr', {}, ...[e.providerTimestamp, e.status, e.source, e.receivedAt, `${note}${error ? ` · ${error}` : ''}`].map((t) => el('td', { textContent: t })));
         if (!e.reportable) tr.className = 'hidden-state';
         return tr;
       }),
@@ -165,7 +187,7 @@ function refreshSoon(): void {
   }, 250);
 }
 
-function setState(state: 'live' | 'reconnecting' | 'off', text: string): void {
+function setState(state: 'live' | 'reconnecting' | 'stale' | 'off', text: string): void {
   const s = $('stream-state');
   s.dataset.state = state;
   s.textContent = text;
@@ -183,9 +205,13 @@ async function stream(): Promise<void> {
       if (!res.ok) throw new Error(`stream: HTTP ${res.status}`);
       wait = 1_000;
       await readSse(res, (e) => {
-        if (e.event === 'ready') {
-          setState('live', 'live');
-          refreshSoon();
+        if (e.event === 'ready' || e.event === 'state') {
+          // The server lost its feed of changes: what happens now is not streamed until it says `live`
+          // again, and then what was missed is read again.
+          const live = (JSON.parse(e.data) as { live?: boolean }).live !== false;
+          if (live) setState('live', 'live');
+          else setState('stale', 'not live: the server is reconnecting…');
+          if (live) refreshSoon();
         } else if (e.event === 'status' || e.event === 'integration_failure') refreshSoon();
       }, signal);
     } catch (err) {

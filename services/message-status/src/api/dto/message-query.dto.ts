@@ -43,6 +43,12 @@ export class StatsQuery extends RangeQuery {
 }
 
 export class FailuresQuery extends RangeQuery {
+  @ApiPropertyOptional({ description: 'Only failures that happened at or after this instant (RFC 3339): when the message failed, not when it was created.' })
+  @IsOptional() @IsISO8601() declare from?: string;
+
+  @ApiPropertyOptional({ description: 'Only failures that happened before this instant (RFC 3339).' })
+  @IsOptional() @IsISO8601() declare to?: string;
+
   @ApiPropertyOptional({ minimum: 1, maximum: 20, default: 5, description: 'Latest examples per reason.' })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(20) examples?: number;
 }

@@ -30,6 +30,11 @@ export class TimelineEntryView {
   @ApiProperty({ description: 'True when this entry moved the message status.' }) applied!: boolean;
   @ApiPropertyOptional({ nullable: true }) errorCode!: string | null;
   @ApiPropertyOptional({ nullable: true }) errorTitle!: string | null;
+  @ApiPropertyOptional({ nullable: true, description: "The provider's raw error text, as reported." }) errorDetails!: string | null;
+  @ApiPropertyOptional({
+    nullable: true, example: 'outside_window',
+    description: 'The reason chat-ingress gave at send time, as it gave it (the classified one is `failure.reason`).',
+  }) reason!: string | null;
 }
 
 export class MessageDetailView extends MessageView {
@@ -73,7 +78,10 @@ export class FailureGroupView {
   @ApiProperty({ enum: ['message', 'integration'] }) kind!: string;
   @ApiProperty({ example: 'rate_limited' }) reason!: string;
   @ApiProperty() count!: number;
-  @ApiPropertyOptional({ nullable: true }) retryable!: boolean | null;
+  @ApiPropertyOptional({ nullable: true, description: 'True only when every failure of the group is retryable (null for integrations).' })
+  retryable!: boolean | null;
+  @ApiPropertyOptional({ nullable: true, description: 'How many failures of the group are retryable (null for integrations).' })
+  retryableCount!: number | null;
   @ApiProperty({ type: [FailureExampleView] }) latest!: FailureExampleView[];
 }
 
