@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createEvent } from '@elo/contracts';
 import { callApi, expectEventually } from '@elo/testing';
+import { FlowEngine } from '../src/flow/flow-engine.service';
 import { FlowScheduler } from '../src/flow/flow-scheduler.service';
 import { startHarness, type Harness } from './support/harness';
 
@@ -195,6 +196,113 @@ describe('chat-ingress: bot flow and conversation moves', () => {
       return e!;
     });
     expect(request.data.conversationId).toBe((await conversationOf('5541999990005')).id);
+  });
+
+  it('a transfer that names no queue goes to the channel\'s human queue (API and event); with none known it is a 422 problem', async () => {
+    const gil = customer('5541999990011');
+    await gil.text('oi');
+    await expectEventually(() => expect(gil.got()).toHaveLength(1));
+    const conv = await conversationOf('5541999990011');
+    expect(conv.queue).toBe('bot');
+    const moved = await h.api<{ queue: string }>('POST', `/conversations/${conv.id}/transfer`, headers, {});
+    expect(moved).toMatchObject({ status: 200, body: { queue: 'atendimento' } });
+    expect((await h.api<{ queue: string }>('POST', `/conversations/${conv.id}/transfer`, headers, { queue: 'bot' })).body.queue).toBe('bot');
+    await h.probe.publish(createEvent({ type: 'chat.conversation.transfer.requested', source: 'elo://test', tenantId, data: { conversationId: conv.id } }));
+    await expectEventually(async () => expect((await conversationOf('5541999990011')).queue).toBe('atendimento'));
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; fromQueue: string; toQueue: string; reason?: string }>('chat.conversation.transferred')
+      .find((e) => e.data.conversationId === conv.id && e.data.reason === 'requested')?.data).toMatchObject({ fromQueue: 'bot', toQueue: 'atendimento' }));
+
+    // A channel whose human queue is blank (settings written before the default existed): the caller must name one.
+    await h.ds.query(`UPDATE chat_ingress.channels SET settings = settings || '{"humanQueue": ""}' WHERE id = $1`, [channel.id]);
+    try {
+      const refused = await callApi<{ status: number; detail: string }>(h.url, 'POST', `/conversations/${conv.id}/transfer`, undefined, { queue: '' }, headers);
+      expect(refused.status).toBe(400); // an empty queue is bad input, not "no queue"
+      const none = await callApi<{ status: number; detail: string }>(h.url, 'POST', `/conversations/${conv.id}/transfer`, undefined, {}, headers);
+      expect(none).toMatchObject({ status: 422, body: { status: 422, detail: expect.stringContaining('humanQueue') } });
+      expect(none.headers.get('content-type')).toContain('application/problem+json');
+      expect((await conversationOf('5541999990011')).queue).toBe('atendimento');
+    } finally {
+      await h.ds.query(`UPDATE chat_ingress.channels SET settings = settings || '{"humanQueue": "atendimento"}' WHERE id = $1`, [channel.id]);
+    }
+  });
+
+  it('assigning a conversation still in the bot queue moves it to the human queue and the bot stops answering it', async () => {
+    const hugo = customer('5541999990012');
+    await hugo.text('oi');
+    await expectEventually(() => expect(hugo.got()).toHaveLength(1));
+    const conv = await conversationOf('5541999990012');
+    expect(conv).toMatchObject({ queue: 'bot', flow_state: { stepId: 'menu', waiting: 'input' } });
+    expect((await h.api('PUT', '/queues/atendimento/agents', headers, { agentId: 'carla', agentName: 'Carla' })).status).toBe(200);
+    expect(await h.api('POST', `/conversations/${conv.id}/assign`, headers, { agentId: 'zeca' })).toMatchObject({ status: 422, body: { detail: expect.stringContaining('not an agent of queue atendimento') } });
+
+    const assigned = await h.api<{ queue: string; agentId: string }>('POST', `/conversations/${conv.id}/assign`, headers, { agentId: 'carla', agentName: 'Carla' });
+    expect(assigned).toMatchObject({ status: 200, body: { queue: 'atendimento', agentId: 'carla' } });
+    await expectEventually(() => expect(hugo.got().at(-1)).toBe('Olá! Você está falando com Carla.'));
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; fromQueue: string; toQueue: string; reason?: string }>('chat.conversation.transferred')
+      .find((e) => e.data.conversationId === conv.id)?.data).toMatchObject({ fromQueue: 'bot', toQueue: 'atendimento', reason: 'assigned' }));
+
+    // The customer answers the menu: the bot leaves it to Carla (run the engine as the consumer does, in a transaction).
+    const published: unknown[] = [];
+    await h.ds.transaction((m) => h.app.get(FlowEngine).onMessage(m, tenantId, {
+      channelId: channel.id, provider: 'whatsapp', conversationId: conv.id, providerMessageId: 'wamid.ASSIGNED.1',
+      contact: { phone: '+5541999990012' }, message: { kind: 'text', text: '1' }, providerTimestamp: new Date().toISOString(),
+    }, async (...specs) => { published.push(...specs); }));
+    expect(published).toEqual([]);
+    expect((await conversationOf('5541999990012')).flow_state).toMatchObject({ stepId: 'menu', waiting: 'input' });
+  });
+
+  it('an integration outcome that does not come in time takes the failure branch (FLOW_WAIT_TIMEOUT_MS, 3 min by default)', async () => {
+    const ivo = customer('5541999990013');
+    await ivo.text('oi');
+    await expectEventually(() => expect(ivo.got()).toHaveLength(1));
+    await ivo.text('1');
+    await expectEventually(() => expect(ivo.got().at(-1)).toBe('Informe seu CPF ou CNPJ'));
+    await ivo.text('529.982.247-25');
+    await expectEventually(() => expect(ivo.got().at(-1)).toBe('Um momento, buscando seu boleto…'));
+    const conv = await expectEventually(async () => {
+      const c = await conversationOf('5541999990013');
+      expect(c.flow_state).toMatchObject({ stepId: 'boleto', waiting: 'integration' });
+      return c;
+    });
+    const left = Date.parse(conv.flow_state.waitUntil) - Date.now();
+    expect(left).toBeGreaterThan(170_000);
+    expect(left).toBeLessThanOrEqual(180_000);
+
+    const scheduler = h.app.get(FlowScheduler);
+    expect((await scheduler.tick()).timedOut).toBe(0);
+    await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitUntil', (now() - interval '1 second')::text) WHERE id = $1`, [conv.id]);
+    expect((await scheduler.tick()).timedOut).toBe(1);
+    await expectEventually(() => expect(ivo.got().slice(-4)).toEqual(['Não encontrei seu boleto.', 'Vou te passar para um atendente.', 'Estamos transferindo seu atendimento.', 'Aguarde um momento: em breve um atendente vai falar com você.']));
+    expect((await conversationOf('5541999990013')).queue).toBe('atendimento');
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; stepId: string; outcome: string; nextStepId?: string }>('chat.flow.step')
+      .find((e) => e.data.conversationId === conv.id && e.data.outcome === 'timed_out')?.data).toMatchObject({ stepId: 'boleto', nextStepId: 'to_human' }));
+    expect((await scheduler.tick()).timedOut).toBe(0);
+  });
+
+  it('viability with FindME: a location shared in the chat while the link is out is checked instead', async () => {
+    const t4 = await h.tenantKey();
+    const ch4 = (await h.api<{ id: string }>('POST', '/channels', t4.headers, { provider: 'whatsapp', name: 'findme', phoneNumberId: 'PNFIND', credentials: { accessToken: 't', appSecret: 'find-secret' } })).body;
+    const flow = { start: 'where', steps: {
+      where: { type: 'viability', text: 'Use o link para marcar seu endereço, ou envie sua localização', findme: true, viableText: 'Atendemos seu endereço!', onViable: 'bye', onNotViable: 'bye' },
+      bye: { type: 'close' },
+    } };
+    expect((await h.api('PUT', '/flow', t4.headers, flow)).status).toBe(200);
+    const say = async (id: string, m: Record<string, unknown>) => {
+      const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: {}, contacts: [{ wa_id: '5541999990014', profile: { name: 'Rui' } }], messages: [{ from: '5541999990014', id, timestamp: String(Math.floor(Date.now() / 1000)), ...m }] } }] }] };
+      expect((await h.postMeta('whatsapp', ch4.id, JSON.stringify(body), 'find-secret')).status).toBe(200);
+    };
+    const requests = () => h.probe.ofType<{ requestId: string; conversationId: string; findme?: boolean; location?: { lat: number } }>('viability.requested').filter((x) => x.tenantid === t4.tenantId);
+    await say('wamid.F1', { type: 'text', text: { body: 'tem fibra aqui?' } });
+    await expectEventually(() => expect(requests().map((r) => r.data.findme)).toEqual([true]));
+    await say('wamid.F2', { type: 'location', location: { latitude: -25.44, longitude: -49.28 } });
+    const byLocation = await expectEventually(() => {
+      expect(requests()).toHaveLength(2);
+      return requests()[1].data;
+    });
+    expect(byLocation.location?.lat).toBe(-25.44);
+    await h.probe.publish(createEvent({ type: 'viability.checked', source: 'elo://viability', tenantId: t4.tenantId, data: { requestId: byLocation.requestId, conversationId: byLocation.conversationId, status: 'viable', via: 'chat_location' } }));
+    await expectEventually(() => expect(h.fakes.sent('/graph/PNFIND/messages').map((r) => (r.body.text as { body: string } | undefined)?.body)).toContain('Atendemos seu endereço!'));
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string }>('chat.conversation.closed').some((e) => e.data.conversationId === byLocation.conversationId)).toBe(true));
   });
 
   it('conversations keep the flow version they started with; a silent customer gets a reminder, then the conversation closes', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { createEvent } from '@elo/contracts';
 import { expectEventually } from '@elo/testing';
 import { SenderService } from '../src/outbound/sender.service';
@@ -78,6 +79,39 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     const d = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'text', text: 'bloqueado' } });
     await expectEventually(() => expect(failedOf(d.body.messageId)).toMatchObject({ reason: 'blocked_by_user', error: { code: '403' } }));
     expect(h.fakes.requests.filter((r) => r.body.text === 'bloqueado')).toHaveLength(1);
+  });
+
+  it('Instagram: a text reaches the Send API (/me/messages) with the page token and the IGSID, and is sent with Instagram\'s message id', async () => {
+    const ig = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'instagram', name: 'ig', accountId: '17840000000000009', credentials: { accessToken: 'ig-page-token' } })).body;
+    const r = await send({ channelId: ig.id, contact: { providerUserId: '6200000000000009' }, message: { kind: 'text', text: 'Oi pelo Instagram', buttons: [{ id: 'plano', title: 'Ver planos' }] } });
+    expect(r.status).toBe(202);
+    const sent = await expectEventually(() => {
+      const e = h.probe.ofType<{ messageId: string; providerMessageId: string; provider: string; channelId: string }>('chat.message.sent').find((x) => x.data.messageId === r.body.messageId);
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    expect(sent).toMatchObject({ provider: 'instagram', channelId: ig.id, providerMessageId: expect.stringMatching(/^m_OUT/) });
+    const call = h.fakes.requests.find((x) => x.path === '/graph/me/messages' && (x.body.recipient as { id?: string })?.id === '6200000000000009')!;
+    expect(call.headers.authorization).toBe('Bearer ig-page-token');
+    expect(call.body).toEqual({ recipient: { id: '6200000000000009' }, messaging_type: 'RESPONSE', message: { text: 'Oi pelo Instagram', quick_replies: [{ content_type: 'text', title: 'Ver planos', payload: 'plano' }] } });
+    expect((await h.ds.query('SELECT status, provider_message_id FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0]).toEqual({ status: 'sent', provider_message_id: sent.providerMessageId });
+  });
+
+  it('generic: the message is POSTed to the channel\'s callbackUrl signed with its whsec_ secret (Standard Webhooks); the platform\'s id is the provider id', async () => {
+    const gen = (await h.api<{ id: string; secrets: { signingSecret: string } }>('POST', '/channels', headers, { provider: 'generic', name: 'plataforma', callbackUrl: `${h.fakes.origin}/platform/inbox` })).body;
+    expect(gen.secrets.signingSecret).toMatch(/^whsec_/);
+    h.fakes.respond((x) => (x.path === '/platform/inbox' ? { status: 200, body: { id: 'plat-msg-1' } } : undefined));
+    const r = await send({ channelId: gen.id, contact: { providerUserId: 'cliente-42' }, message: { kind: 'text', text: 'Olá, plataforma ✓' } });
+    expect(r.status).toBe(202);
+    await expectEventually(() => expect(sentOf(r.body.messageId)?.providerMessageId).toBe('plat-msg-1'));
+    const call = h.fakes.sent('/platform/inbox').find((x) => x.body.id === r.body.messageId)!;
+    const hdr = (k: string) => String(call.headers[k]);
+    // Verified as the platform would: its secret, the raw bytes, the three headers, a fresh timestamp.
+    const verified = new Webhook(gen.secrets.signingSecret).verify(call.raw, { 'webhook-id': hdr('webhook-id'), 'webhook-timestamp': hdr('webhook-timestamp'), 'webhook-signature': hdr('webhook-signature') });
+    expect(verified).toEqual({ type: 'message.send', id: r.body.messageId, to: 'cliente-42', conversationId: null, message: { kind: 'text', text: 'Olá, plataforma ✓' } });
+    expect(hdr('webhook-id')).toBe(r.body.messageId);
+    expect(() => new Webhook(gen.secrets.signingSecret).verify(call.raw.replace('plataforma', 'plataformA'), { 'webhook-id': hdr('webhook-id'), 'webhook-timestamp': hdr('webhook-timestamp'), 'webhook-signature': hdr('webhook-signature') })).toThrow();
+    expect(() => new Webhook(`whsec_${Buffer.alloc(24, 1).toString('base64')}`).verify(call.raw, { 'webhook-id': hdr('webhook-id'), 'webhook-timestamp': hdr('webhook-timestamp'), 'webhook-signature': hdr('webhook-signature') })).toThrow();
   });
 
   it('rate limits are retried later; permanent failures are classified and not retried', async () => {
@@ -170,6 +204,13 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
 
   it('a text with U+0000 is queued with U+FFFD in its place (PostgreSQL cannot store it), not refused with a 500', async () => {
     const r = await send({ channelId: wa.id, contact: { phone: '+5541988440078' }, message: { kind: 'text', text: 'a\u0000b' } });
+    expect(r.status).toBe(202);
+    const [row] = await h.ds.query(`SELECT body FROM chat_ingress.messages WHERE id = $1`, [r.body.messageId]);
+    expect(row.body.message.text).toBe('a\uFFFDb');
+  });
+
+  it('a text with a lone surrogate is queued with U+FFFD in its place (jsonb refuses it), not refused with a 500', async () => {
+    const r = await send({ channelId: wa.id, contact: { phone: '+5541988440079', name: 'Lu\udfff' }, message: { kind: 'text', text: 'a\ud800b' } });
     expect(r.status).toBe(202);
     const [row] = await h.ds.query(`SELECT body FROM chat_ingress.messages WHERE id = $1`, [r.body.messageId]);
     expect(row.body.message.text).toBe('a\uFFFDb');

@@ -84,6 +84,20 @@ describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () 
     });
   });
 
+  it('Messenger: every attachment of a message reaches chat.message.received (one event each); a repeat changes nothing', async () => {
+    const ch = channels.messenger;
+    const raw = fixture('messenger-message-attachments.json');
+    expect(await h.postMeta('messenger', ch.id, raw, 'messenger-secret')).toEqual({ status: 200, body: { stored: 3, duplicates: 0, statuses: 0 } });
+    const events = await expectEventually(() => {
+      const e = received().filter((x) => x.data.providerMessageId.startsWith('m_ATT0001'));
+      expect(e).toHaveLength(3);
+      return e.map((x) => x.data as Received & { message: { media?: { url?: string }; location?: { lat: number } } });
+    });
+    expect(events.map((e) => e.message.media?.url ?? e.message.location?.lat).sort()).toEqual([-25.43, 'https://cdn.example.com/contrato.pdf', 'https://scontent.example.com/foto-1.jpg'].sort());
+    expect(new Set(events.map((e) => e.conversationId)).size).toBe(1);
+    expect(await h.postMeta('messenger', ch.id, raw, 'messenger-secret')).toEqual({ status: 200, body: { stored: 0, duplicates: 3, statuses: 0 } });
+  });
+
   it('Telegram: secret token checked, update_id de-duplicates, chat id is the contact', async () => {
     const ch = channels.telegram;
     const raw = fixture('telegram-update-message.json');

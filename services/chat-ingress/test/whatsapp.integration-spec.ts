@@ -207,4 +207,21 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     expect(failed.error).toEqual({ code: '131047', title: 'Re-engagement message', details: expect.stringContaining('24 hours') });
     expect((await h.postMeta('whatsapp', channel.id, fixture('whatsapp-statuses-batch.json'), APP_SECRET)).body).toMatchObject({ statuses: 0 });
   });
+
+  it('a lone surrogate in a signed text is stored and published as U+FFFD; its neighbours are stored too (not a 500)', async () => {
+    const msg = (id: string, text: string) => ({ from: '5541988441122', id, timestamp: '1763800200', type: 'text', text: { body: text } });
+    const raw = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp', metadata: {}, contacts: [{ wa_id: '5541988441122', profile: { name: 'Lu\udc00' } }],
+      messages: [msg('wamid.SURR.1', 'antes'), msg('wamid.SURR.2', 'a\ud800b'), msg('wamid.SURR.3', 'depois 😀')] } }] }] });
+    expect(raw).toContain('\\ud800'); // JSON.stringify escapes a lone surrogate: the body is what a provider can send
+    const res = await h.postMeta('whatsapp', channel.id, raw, APP_SECRET);
+    expect(res).toMatchObject({ status: 200, body: { stored: 3 } });
+    const rows: Array<{ provider_message_id: string; text: string }> = await h.ds.query(
+      `SELECT provider_message_id, body->>'text' AS text FROM chat_ingress.messages WHERE provider_message_id LIKE 'wamid.SURR.%' ORDER BY provider_message_id`);
+    expect(rows).toEqual([{ provider_message_id: 'wamid.SURR.1', text: 'antes' }, { provider_message_id: 'wamid.SURR.2', text: 'a\uFFFDb' }, { provider_message_id: 'wamid.SURR.3', text: 'depois 😀' }]);
+    await expectEventually(() => {
+      const e = h.probe.ofType<{ providerMessageId: string; contact: { name?: string }; message: { text?: string } }>('chat.message.received').find((x) => x.data.providerMessageId === 'wamid.SURR.2');
+      expect(e?.data).toMatchObject({ contact: { name: 'Lu\uFFFD' }, message: { text: 'a\uFFFDb' } });
+    });
+  });
 });

@@ -74,7 +74,8 @@ export class ConversationClosed {
 /** Asks the conversation's channel to transfer it (published by any service; handled by chat-ingress). */
 export class ConversationTransferRequested {
   @IsUUID() conversationId!: string;
-  @IsString() @IsNotEmpty() toQueue!: string;
+  /** Absent: the channel's human-attendance queue (its settings.humanQueue). */
+  @IsOptional() @IsString() @IsNotEmpty() toQueue?: string;
   @IsOptional() @IsString() agentId?: string;
 }
 

@@ -21,8 +21,17 @@ export class ChatIngressConfig extends BaseServiceConfig {
   /** How often bot-flow timers (reminders, closing silent conversations) are checked (ms). */
   @IsOptional() @IsInt() @Min(100) FLOW_TICK_MS: number = 5_000;
 
-  /** How often the provider-token check runs (ms); daily by default. */
+  /** How long a bot step waits for an integration or viability outcome before taking its timeout (failure) branch (ms). */
+  @IsOptional() @IsInt() @Min(1000) FLOW_WAIT_TIMEOUT_MS: number = 3 * 60 * 1000;
+
+  /** How often each channel's provider token is checked (ms); daily by default. */
   @IsOptional() @IsInt() @Min(1000) TOKEN_CHECK_INTERVAL_MS: number = 24 * 3600 * 1000;
+
+  /** How often the token check looks for channels that are due (ms); hourly by default. */
+  @IsOptional() @IsInt() @Min(1000) TOKEN_CHECK_TICK_MS: number = 3600 * 1000;
+
+  /** How long after boot the first token check runs (ms), so a service restarted more often than daily still checks. */
+  @IsOptional() @IsInt() @Min(0) TOKEN_CHECK_FIRST_DELAY_MS: number = 60 * 1000;
 
   /** Tokens expiring within this many days raise chat.channel.token.expiring. */
   @IsOptional() @IsInt() @Min(0) TOKEN_EXPIRY_WARN_DAYS: number = 7;

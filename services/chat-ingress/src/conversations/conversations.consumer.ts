@@ -10,7 +10,10 @@ export class ConversationsConsumer {
 
   constructor(private readonly conversations: ConversationsService) {}
 
-  /** Another service moves a conversation; unknown or closed conversations are logged and skipped. */
+  /**
+   * Another service moves a conversation (to `toQueue`, or the channel's human queue when absent); unknown or
+   * closed conversations are logged and skipped.
+   */
   @EventHandler('chat.conversation.transfer.requested')
   async onTransferRequested(event: CloudEvent<ConversationTransferRequested>, ctx: HandlerContext): Promise<void> {
     try {
@@ -21,8 +24,14 @@ export class ConversationsConsumer {
       }
       await this.conversations.transfer(ctx.manager, c, { queue: event.data.toQueue, agentId: event.data.agentId, reason: 'requested' }, (...s) => ctx.publish(...s));
     } catch (err) {
-      if ((err as { getStatus?: () => number }).getStatus?.() === 404) {
+      const status = (err as { getStatus?: () => number }).getStatus?.();
+      if (status === 404) {
         this.logger.warn({ conversationId: event.data.conversationId }, 'transfer requested for an unknown conversation; skipped');
+        return;
+      }
+      if (status === 422) {
+        // No queue named and none configured: retrying cannot help.
+        this.logger.warn({ conversationId: event.data.conversationId, err: (err as Error).message }, 'transfer requested without a queue; skipped');
         return;
       }
       throw err;

@@ -71,27 +71,42 @@ export class ConversationsService {
     this.outbound.nudge();
   }
 
-  async transfer(m: EntityManager, c: ConversationRow, to: { queue: string; agentId?: string; agentName?: string; reason?: string }, publish: Publish): Promise<void> {
+  /** Moves the conversation to `to.queue`, or to the channel's human queue when none is given. */
+  async transfer(m: EntityManager, c: ConversationRow, to: { queue?: string; agentId?: string; agentName?: string; reason?: string }, publish: Publish): Promise<void> {
     if (c.status !== 'open') throw new ProblemException(409, 'the conversation is closed');
     const channel = await this.channels.require(c.tenant_id, c.channel_id, m);
+    const queue = to.queue || channel.settings.humanQueue;
+    if (!queue) throw new ProblemException(422, 'no queue given and the conversation\'s channel has no human queue (settings.humanQueue): give queue');
     const agentId = to.agentId ?? null;
-    await m.query(`UPDATE ${S}.conversations SET queue = $2, agent_id = $3, agent_name = $4 WHERE id = $1`, [c.id, to.queue, agentId, to.agentName ?? null]);
+    await m.query(`UPDATE ${S}.conversations SET queue = $2, agent_id = $3, agent_name = $4 WHERE id = $1`, [c.id, queue, agentId, to.agentName ?? null]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
-      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: to.queue, ...(agentId ? { agentId } : {}), ...(to.reason ? { reason: to.reason } : {}) },
+      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, ...(agentId ? { agentId } : {}), ...(to.reason ? { reason: to.reason } : {}) },
     });
     const s = channel.settings;
-    if (s.notifyOnTransfer && to.queue !== c.queue) await this.notify(m, c, s.transferMessage ?? 'Estamos transferindo seu atendimento.', publish);
+    if (s.notifyOnTransfer && queue !== c.queue) await this.notify(m, c, s.transferMessage ?? 'Estamos transferindo seu atendimento.', publish);
     if (agentId) await this.pickupNotice(m, c, to.agentName, publish);
-    else if (s.notifyOnWaiting && to.queue !== s.botQueue) await this.notify(m, c, s.waitingMessage ?? 'Aguarde um momento: em breve um atendente vai falar com você.', publish);
+    else if (s.notifyOnWaiting && queue !== s.botQueue) await this.notify(m, c, s.waitingMessage ?? 'Aguarde um momento: em breve um atendente vai falar com você.', publish);
   }
 
+  /**
+   * An agent picks the conversation up. One still in the bot queue moves to the channel's human queue, so
+   * the bot stops answering it. A queue with agents listed (PUT /queues/:queue/agents) takes only those; a
+   * queue without a list takes anyone.
+   */
   async assign(m: EntityManager, c: ConversationRow, agentId: string, agentName: string | undefined, publish: Publish): Promise<void> {
     if (c.status !== 'open') throw new ProblemException(409, 'the conversation is closed');
-    await m.query(`UPDATE ${S}.conversations SET agent_id = $2, agent_name = $3 WHERE id = $1`, [c.id, agentId, agentName ?? null]);
+    const s = (await this.channels.require(c.tenant_id, c.channel_id, m)).settings;
+    const queue = c.queue === s.botQueue ? s.humanQueue : c.queue;
+    if (!queue) throw new ProblemException(422, 'the conversation is in the bot queue and its channel has no human queue (settings.humanQueue) to move it to: transfer it to a queue first');
+    const agents: Array<{ agent_id: string }> = await m.query(`SELECT agent_id FROM ${S}.queue_agents WHERE tenant_id = $1 AND queue = $2`, [c.tenant_id, queue]);
+    if (agents.length && !agents.some((a) => a.agent_id === agentId)) {
+      throw new ProblemException(422, `agent ${agentId} is not an agent of queue ${queue} (PUT /queues/${queue}/agents)`);
+    }
+    await m.query(`UPDATE ${S}.conversations SET queue = $2, agent_id = $3, agent_name = $4 WHERE id = $1`, [c.id, queue, agentId, agentName ?? null]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
-      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: c.queue, agentId, reason: 'assigned' },
+      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, agentId, reason: 'assigned' },
     });
     await this.pickupNotice(m, c, agentName, publish);
   }

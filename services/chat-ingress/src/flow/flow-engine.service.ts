@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { ChatMessageReceived, InboundMessage, IntegrationDeliveryOutcome, OutboundMessage, ViabilityChecked } from '@elo/contracts';
 import type { PublishSpecLike } from '@elo/messaging';
+import { SERVICE_CONFIG } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
 import { ChannelsService } from '../channels/channels.service';
+import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
 import { OutboundService } from '../outbound/outbound.service';
-import type { FlowDefinition, FlowState, Option, Step } from './flow.types';
+import type { FlowDefinition, FlowState, Option, Step, WaitLimit } from './flow.types';
 import { FlowsService } from './flows.service';
 import { validateAnswer } from './validators';
 
@@ -27,7 +29,14 @@ interface Run {
 
 const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9ª°º ]/g, ' ').replace(/\s+/g, ' ').trim();
 
-/** Picks a menu option from a reply id, a number, or the option's title. */
+/** A folded answer that is only an option number: " 2 ", "2.", "2)" fold to "2"; "2ª via" does not. */
+const NUMBER_ONLY = /^\d{1,2}$/;
+
+/**
+ * Picks a menu option from a reply id, a number that is the whole answer, or the option's title (exact,
+ * contained in the answer, or the one title that contains the answer). A leading digit is not a number:
+ * "2ª via" names the option titled "2ª via do boleto", not option 2.
+ */
 export function matchOption(options: Option[], msg: InboundMessage): Option | undefined {
   if (msg.kind === 'reply' && msg.reply) {
     const byId = options.find((o) => o.id === msg.reply!.id);
@@ -35,13 +44,15 @@ export function matchOption(options: Option[], msg: InboundMessage): Option | un
   }
   const text = fold(msg.text ?? msg.reply?.title ?? '');
   if (!text) return undefined;
-  const n = /^(\d{1,2})\b/.exec(text);
-  if (n) {
-    const byNumber = options[Number(n[1]) - 1];
-    if (byNumber && text === n[1]) return byNumber;
+  if (NUMBER_ONLY.test(text)) {
+    const byNumber = options[Number(text) - 1];
+    if (byNumber) return byNumber;
   }
-  return options.find((o) => fold(o.title) === text) ?? options.find((o) => fold(o.id) === text) ?? (n ? options[Number(n[1]) - 1] : undefined)
-    ?? options.find((o) => fold(o.title).length > 3 && text.includes(fold(o.title)));
+  const exact = options.find((o) => fold(o.title) === text) ?? options.find((o) => fold(o.id) === text)
+    ?? options.find((o) => fold(o.title).length > 3 && ` ${text} `.includes(` ${fold(o.title)} `));
+  if (exact || text.length < 4) return exact;
+  const partial = options.filter((o) => ` ${fold(o.title)} `.includes(` ${text} `));
+  return partial.length === 1 ? partial[0] : undefined;
 }
 
 /**
@@ -56,6 +67,7 @@ export class FlowEngine {
     private readonly channels: ChannelsService,
     private readonly conversations: ConversationsService,
     private readonly outbound: OutboundService,
+    @Inject(SERVICE_CONFIG) private readonly config: ChatIngressConfig,
   ) {}
 
   async onMessage(m: EntityManager, tenantId: string, e: ChatMessageReceived, publish: Publish): Promise<void> {
@@ -78,8 +90,15 @@ export class FlowEngine {
     if (!flow) return;
     const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
     if (!state || state.done) return this.enter(run, flow.definition.start);
-    if (state.waiting !== 'input') return; // waiting for an integration or viability outcome
     const step = flow.definition.steps[state.stepId];
+    // A FindME link is out, but the customer shared a location in the chat: that one is checked instead
+    // (a new request; the FindME answer, if it still comes, names the old one and is ignored).
+    if (state.waiting === 'viability' && state.findme && step?.type === 'viability' && e.message.kind === 'location' && e.message.location) {
+      await this.step(run, state.stepId, 'viability', 'answered');
+      return this.requestViability(run, state.stepId, step, e.message.location);
+    }
+    // Waiting for an integration or viability outcome: the wait ends with it or with its timeout (scheduler).
+    if (state.waiting !== 'input') return;
     if (!step) return this.enter(run, flow.definition.start);
     await this.answer(run, state, step, e);
   }
@@ -108,6 +127,25 @@ export class FlowEngine {
     await this.enter(run, next);
   }
 
+  /**
+   * The outcome an integration or viability step waited for did not come in time (scheduler, with the
+   * conversation row locked): the step's timeout text, then its timeout branch (default: failure).
+   */
+  async onWaitTimeout(m: EntityManager, c: ConversationRow, publish: Publish): Promise<void> {
+    const state = c.flow_state as FlowState | null;
+    if (c.status !== 'open' || !c.flow_id || !state || (state.waiting !== 'integration' && state.waiting !== 'viability')) return;
+    const flow = await this.flows.byVersionId(m, c.flow_id);
+    if (!flow) return;
+    const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
+    const step = flow.definition.steps[state.stepId];
+    if (step?.type !== 'integration' && step?.type !== 'viability') return this.save(run, { stepId: state.stepId, done: true });
+    const next = step.onTimeout ?? (step.type === 'integration' ? step.onFailure : (step.onNotFound ?? step.onNotViable));
+    await this.step(run, state.stepId, step.type, 'timed_out', next);
+    const text = step.timeoutText ?? (step.type === 'integration' ? step.failureText : step.notViableText);
+    if (text) await this.send(run, { kind: 'text', text });
+    await this.enter(run, next);
+  }
+
   /** Reminder after silence (scheduler). */
   async remind(m: EntityManager, c: ConversationRow, text: string, publish: Publish): Promise<void> {
     const run: Run = { m, c, flowId: c.flow_id ?? randomUUID(), def: { start: '', steps: {} }, publish, chain: 0 };
@@ -122,6 +160,9 @@ export class FlowEngine {
     const c = rows[0];
     const state = c?.flow_state as FlowState | null;
     if (!c || c.status !== 'open' || !c.flow_id || !state || state.waiting !== kind || state.requestId !== requestId) return undefined;
+    // Moved to people (transfer, assign) while waiting: the late outcome is not the bot's to act on.
+    const channel = await this.channels.resolve(c.channel_id);
+    if (!channel || c.queue !== channel.settings.botQueue) return undefined;
     const flow = await this.flows.byVersionId(m, c.flow_id);
     if (!flow) return undefined;
     return { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
@@ -195,7 +236,7 @@ export class FlowEngine {
           },
         });
         await this.step(run, stepId, 'integration', 'waiting');
-        return this.save(run, { stepId, waiting: 'integration', requestId });
+        return this.save(run, { stepId, waiting: 'integration', requestId, waitUntil: this.waitUntil(step) });
       }
       case 'viability': {
         await this.send(run, { kind: 'text', text: step.text });
@@ -221,7 +262,13 @@ export class FlowEngine {
       data: { requestId, conversationId: run.c.id, channelId: run.c.channel_id, ...(location ? { location } : { findme: true, phone: findmePhone }) },
     });
     await this.step(run, stepId, step.type, 'waiting');
-    await this.save(run, { stepId, waiting: 'viability', requestId });
+    await this.save(run, { stepId, waiting: 'viability', requestId, waitUntil: this.waitUntil(step), ...(location ? {} : { findme: true }) });
+  }
+
+  /** When a wait for an outcome event gives up: the step's timeoutSeconds, else FLOW_WAIT_TIMEOUT_MS. */
+  private waitUntil(step: WaitLimit): string {
+    const ms = step.timeoutSeconds ? step.timeoutSeconds * 1000 : this.config.FLOW_WAIT_TIMEOUT_MS;
+    return new Date(Date.now() + ms).toISOString();
   }
 
   private sendMenu(run: Run, step: Extract<Step, { type: 'menu' }>): Promise<void> {

@@ -10,7 +10,8 @@ import { FlowEngine } from './flow-engine.service';
 const S = '"chat_ingress"';
 
 /**
- * Timers of bot conversations: a reminder after the customer's configured silence, then closing the
+ * Timers of bot conversations: a step waiting for an integration or viability outcome that timed out
+ * (its timeout branch), a reminder after the customer's configured silence, then closing the
  * conversation when silence goes on. Silence is measured from the last inbound message (the webhook
  * path never locks conversation rows to record it). Works from the database (any replica may run it; rows are locked).
  */
@@ -44,14 +45,27 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** One pass: reminders due, then closes due. Returns how many conversations it touched. */
-  async tick(): Promise<{ reminded: number; closed: number }> {
+  /** One pass: waits timed out, reminders due, then closes due. Returns how many conversations it touched. */
+  async tick(): Promise<{ timedOut: number; reminded: number; closed: number }> {
+    let timedOut = 0;
     let reminded = 0;
     let closed = 0;
     await this.ds.transaction(async (m) => {
       const publish = async (...specs: PublishSpecLike[]) => {
         if (specs.length) await this.outbox.publish(m, ...(specs as Parameters<Outbox['publish']>[1][]));
       };
+      // A state saved before waits had a limit has no waitUntil: it has waited too long already.
+      const waits: ConversationRow[] = await m.query(
+        `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
+         WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND c.flow_state->>'waiting' IN ('integration', 'viability')
+           AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
+           AND COALESCE((c.flow_state->>'waitUntil')::timestamptz, '-infinity') < now()
+         ORDER BY c.id LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
+      );
+      for (const c of waits) {
+        await this.engine.onWaitTimeout(m, c, publish);
+        timedOut++;
+      }
       const remind: Array<ConversationRow & { reminder_message: string | null }> = await m.query(
         `SELECT c.*, ch.settings->>'reminderMessage' AS reminder_message FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
@@ -79,6 +93,6 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
         closed++;
       }
     });
-    return { reminded, closed };
+    return { timedOut, reminded, closed };
   }
 }

@@ -23,4 +23,10 @@ describe('flowProblems', () => {
     expect(flowProblems({ start: 'bye', steps: { bye: { type: 'close' } } })).toEqual([]);
     expect(flowProblems(null)).toEqual([{ message: 'definition must be an object' }]);
   });
+
+  it('checks the wait limit of integration and viability steps: onTimeout names a step, timeoutSeconds is 1 to 86400', () => {
+    const def = (extra: Record<string, unknown>) => ({ start: 'i', steps: { i: { type: 'integration', integration: 'billing', onSuccess: 'bye', onFailure: 'bye', ...extra }, bye: { type: 'close' } } });
+    expect(flowProblems(def({ timeoutSeconds: 120, timeoutText: 'Demorou.', onTimeout: 'bye' }))).toEqual([]);
+    expect(flowProblems(def({ timeoutSeconds: 0, onTimeout: 'nowhere', timeoutText: ' ' })).map((p) => p.field)).toEqual(['steps.i.onTimeout', 'steps.i.timeoutText', 'steps.i.timeoutSeconds']);
+  });
 });

@@ -6,12 +6,23 @@ export interface Option {
   next: string;
 }
 
+/**
+ * How long a step waits for its outcome event (integration, viability) before giving up: `timeoutSeconds`
+ * (default FLOW_WAIT_TIMEOUT_MS), then `timeoutText` is sent and the flow goes to `onTimeout` (default: the
+ * failure branch, onFailure / onNotFound or onNotViable).
+ */
+export interface WaitLimit {
+  timeoutSeconds?: number;
+  timeoutText?: string;
+  onTimeout?: string;
+}
+
 export type Step =
   | { type: 'message'; text: string; buttons?: Array<{ id: string; title: string }>; next?: string }
   | { type: 'menu'; text: string; options: Option[]; invalidText?: string; buttons?: boolean }
   | { type: 'question'; text: string; validate: AnswerKind; attribute: string; invalidText?: string; next: string }
-  | { type: 'integration'; integration: string; waitText?: string; successText?: string; failureText?: string; onSuccess: string; onFailure: string }
-  | { type: 'viability'; text: string; findme?: boolean; viableText?: string; notViableText?: string; onViable: string; onNotViable: string; onNotFound?: string }
+  | { type: 'integration'; integration: string; waitText?: string; successText?: string; failureText?: string; onSuccess: string; onFailure: string } & WaitLimit
+  | { type: 'viability'; text: string; findme?: boolean; viableText?: string; notViableText?: string; onViable: string; onNotViable: string; onNotFound?: string } & WaitLimit
   | { type: 'transfer'; queue: string; text?: string }
   | { type: 'close'; text?: string };
 
@@ -25,6 +36,10 @@ export interface FlowState {
   stepId: string;
   waiting?: 'input' | 'integration' | 'viability';
   requestId?: string;
+  /** While waiting for an outcome event: when the wait times out (ISO 8601). */
+  waitUntil?: string;
+  /** The viability request is a FindME link: a location shared in the chat meanwhile is checked instead. */
+  findme?: boolean;
   invalidCount?: number;
   done?: boolean;
 }
@@ -54,6 +69,12 @@ export function flowProblems(def: unknown): FlowProblem[] {
   const text = (from: string, field: string, v: unknown, required = true) => {
     if ((required || v !== undefined) && (typeof v !== 'string' || !v.trim())) add(path(from, field), `steps.${from}.${field} must be non-empty text`);
   };
+  const waitLimit = (from: string, s: WaitLimit) => {
+    if (s.onTimeout !== undefined) ref(from, 'onTimeout', s.onTimeout);
+    text(from, 'timeoutText', s.timeoutText, false);
+    const t = s.timeoutSeconds;
+    if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 86_400)) add(path(from, 'timeoutSeconds'), `steps.${from}.timeoutSeconds must be a whole number of seconds from 1 to 86400`);
+  };
   for (const [id, s] of Object.entries(d.steps)) {
     if (typeof s !== 'object' || s === null) { add(`steps.${id}`, `steps.${id} must be an object`); continue; }
     switch (s.type) {
@@ -76,12 +97,14 @@ export function flowProblems(def: unknown): FlowProblem[] {
         text(id, 'integration', s.integration);
         ref(id, 'onSuccess', s.onSuccess);
         ref(id, 'onFailure', s.onFailure);
+        waitLimit(id, s);
         break;
       case 'viability':
         text(id, 'text', s.text);
         ref(id, 'onViable', s.onViable);
         ref(id, 'onNotViable', s.onNotViable);
         if (s.onNotFound !== undefined) ref(id, 'onNotFound', s.onNotFound);
+        waitLimit(id, s);
         break;
       case 'transfer':
         text(id, 'queue', s.queue);

@@ -6,16 +6,16 @@ import type { EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService, isUuid } from '../channels/channels.service';
 import { normalisePhone } from '../webhooks/phone';
-import { withoutNul } from '../webhooks/normalised';
+import { mayNeedStorable, storable } from '../webhooks/normalised';
 
 const S = '"chat_ingress"';
 
 /**
- * PostgreSQL's jsonb cannot hold U+0000, which JSON can carry: in a message to send it becomes U+FFFD, as
- * in the messages received, instead of failing the request.
+ * PostgreSQL's jsonb cannot hold U+0000 or a lone surrogate, which JSON can carry: in a message to send
+ * (and its contact's name) they become U+FFFD, as in the messages received, instead of failing the request.
  */
-function storable(spec: SendSpec): SendSpec {
-  return JSON.stringify(spec.message).includes('\\u0000') ? { ...spec, message: withoutNul(spec.message) } : spec;
+function storableSpec(spec: SendSpec): SendSpec {
+  return mayNeedStorable(JSON.stringify(spec)) ? storable(spec) : spec;
 }
 
 interface StoredMessage {
@@ -88,7 +88,7 @@ export class OutboundService {
    * arrive as that event. Throws OutboundRefused for requests that can never be sent.
    */
   async enqueue(m: EntityManager, tenantId: string, given: SendSpec, announce: boolean): Promise<Enqueued> {
-    const spec = storable(given);
+    const spec = storableSpec(given);
     const messageId = spec.messageId ?? randomUUID();
     const existing = await storedMessage(m, messageId);
     if (existing?.tenant_id === tenantId) return asRepeat(messageId, existing);
@@ -155,7 +155,7 @@ export class OutboundService {
 
   /** A refused send as an event: stored as failed so its id is known, and chat.message.status failed. */
   async recordRefusal(m: EntityManager, tenantId: string, given: SendSpec, err: OutboundRefused): Promise<PublishSpecLike[]> {
-    const spec = storable(given);
+    const spec = storableSpec(given);
     const channelId = err.channel?.id ?? (spec.channelId && isUuid(spec.channelId) ? spec.channelId : undefined);
     if (!channelId || !spec.messageId) return [];
     await m.query(

@@ -16,15 +16,46 @@ export interface TokenCheckResult {
   error?: string;
 }
 
+/** Token checks younger than this share of the interval count as recent (replicas and restarts do not repeat work). */
+const RECENT_SHARE = 0.9;
+
 /**
- * Daily provider-token check: refreshes tokens that have refresh credentials (Meta long-lived token
- * exchange), checks the token (Meta debug_token or /me; Telegram getMe), records when it last
- * checked, and raises chat.channel.token.expiring / .invalid.
+ * Whether a channel's token check is due: never checked, last attempt could not tell (provider down or
+ * rate limiting: `unchecked`, retried at the next tick), or checked longer ago than (most of) the interval.
+ * A generic channel has no provider token: its `unchecked` is final, so it waits for the interval.
+ */
+export function tokenCheckDue(c: Pick<ChannelRecord, 'provider' | 'tokenStatus' | 'tokenCheckedAt'>, now: number, intervalMs: number): boolean {
+  if (!c.tokenCheckedAt) return true;
+  if (c.tokenStatus === 'unchecked' && c.provider !== 'generic') return true;
+  return c.tokenCheckedAt.getTime() <= now - intervalMs * RECENT_SHARE;
+}
+
+/**
+ * Whether a provider's answer says the token itself is bad (as opposed to an outage or rate limit, which
+ * say nothing about it): 401/403, Meta's OAuthException code 190 (invalid or expired access token, which
+ * Graph answers with 400), 102 (session key invalid), and Telegram's 404 for a token that names no bot.
+ */
+export function authRefused(provider: ChannelRecord['provider'], status: number, body: Record<string, unknown>): boolean {
+  if (status === 401 || status === 403) return true;
+  if (provider === 'telegram') return status === 404;
+  const code = Number((body.error as { code?: unknown } | undefined)?.code);
+  return status >= 400 && status < 500 && status !== 429 && (code === 190 || code === 102);
+}
+
+/**
+ * Provider-token check: refreshes tokens that have refresh credentials (Meta long-lived token exchange),
+ * checks the token (Meta debug_token or /me; Telegram getMe), records when it last checked, and raises
+ * chat.channel.token.expiring / .invalid. Runs shortly after boot and then every TOKEN_CHECK_TICK_MS
+ * (hourly), checking only channels that are due (tokenCheckDue): each about once per
+ * TOKEN_CHECK_INTERVAL_MS (daily) however often the service restarts, and an inconclusive check again
+ * at the next tick.
  */
 @Injectable()
 export class TokenCheckService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = createLogger('chat-ingress').child({ component: 'token-check' });
+  private first?: NodeJS.Timeout;
   private timer?: NodeJS.Timeout;
+  private busy = false;
 
   constructor(
     private readonly ds: DataSource,
@@ -36,20 +67,31 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     if (this.config.CHAT_WORKERS === 'off') return;
-    this.timer = setInterval(() => void this.checkAll().catch((err: Error) => this.logger.error({ err: err.message }, 'token check failed')), this.config.TOKEN_CHECK_INTERVAL_MS);
+    this.first = setTimeout(() => this.tick(), this.config.TOKEN_CHECK_FIRST_DELAY_MS);
+    this.first.unref();
+    this.timer = setInterval(() => this.tick(), this.config.TOKEN_CHECK_TICK_MS);
     this.timer.unref();
   }
 
   onApplicationShutdown(): void {
+    if (this.first) clearTimeout(this.first);
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Channels not checked within the interval (so several replicas or restarts do not repeat work). */
+  private tick(): void {
+    if (this.busy) return;
+    this.busy = true;
+    void this.checkAll()
+      .catch((err: Error) => this.logger.error({ err: err.message }, 'token check failed'))
+      .finally(() => (this.busy = false));
+  }
+
+  /** Checks the channels that are due (every active one when forced). */
   async checkAll(force = false): Promise<TokenCheckResult[]> {
     const out: TokenCheckResult[] = [];
-    const dueBefore = Date.now() - this.config.TOKEN_CHECK_INTERVAL_MS * 0.9;
+    const now = Date.now();
     for (const c of await this.channels.allActive()) {
-      if (!force && c.tokenCheckedAt && c.tokenCheckedAt.getTime() > dueBefore) continue;
+      if (!force && !tokenCheckDue(c, now, this.config.TOKEN_CHECK_INTERVAL_MS)) continue;
       out.push(await this.checkChannel(c, { refresh: true }));
     }
     return out;
@@ -68,7 +110,7 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
         if (!token && c.provider !== 'generic') error = 'no access token configured';
       } else if (c.provider === 'telegram') {
         const res = await this.egress.request({ method: 'GET', url: `${this.config.TELEGRAM_API_BASE_URL.replace(/\/+$/, '')}/bot${token}/getMe`, timeoutMs: 10_000 });
-        if (res.status !== 200) [status, error] = ['invalid', `getMe answered ${res.status}`];
+        if (res.status !== 200) [status, error] = [authRefused(c.provider, res.status, parse(res.body)) ? 'invalid' : 'unchecked', `getMe answered ${res.status}`];
       } else {
         const { appSecret, refreshAppId } = c.credentials;
         let current = token;
@@ -86,19 +128,32 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
         if (refreshAppId && appSecret) {
           const url = `${graph}/debug_token?input_token=${encodeURIComponent(current)}&access_token=${encodeURIComponent(`${refreshAppId}|${appSecret}`)}`;
           const res = await this.egress.request({ method: 'GET', url, timeoutMs: 10_000 });
-          const data = (parse(res.body).data ?? {}) as { is_valid?: boolean; expires_at?: number; error?: { message?: string } };
-          if (res.status !== 200 || data.is_valid !== true) [status, error] = ['invalid', data.error?.message ?? `debug_token answered ${res.status}`];
-          else if (data.expires_at) expiresAt = new Date(data.expires_at * 1000);
+          const answer = parse(res.body);
+          const data = (answer.data ?? {}) as { is_valid?: boolean; expires_at?: number; error?: { message?: string } };
+          if (res.status === 200 && data.is_valid === true) {
+            if (data.expires_at) expiresAt = new Date(data.expires_at * 1000);
+          } else if (res.status === 200 && data.is_valid === false) {
+            [status, error] = ['invalid', data.error?.message ?? 'debug_token: the token is not valid'];
+          } else {
+            // debug_token itself refused (the app credentials) or an outage: only an auth answer condemns the token.
+            [status, error] = [authRefused(c.provider, res.status, answer) ? 'invalid' : 'unchecked', errorMessage(answer) ?? `debug_token answered ${res.status}`];
+          }
         } else {
           const res = await this.egress.request({ method: 'GET', url: `${graph}/me`, headers: { authorization: `Bearer ${current}` }, timeoutMs: 10_000 });
-          if (res.status !== 200) [status, error] = ['invalid', String((parse(res.body).error as { message?: string } | undefined)?.message ?? `answered ${res.status}`)];
+          const answer = parse(res.body);
+          if (res.status !== 200) [status, error] = [authRefused(c.provider, res.status, answer) ? 'invalid' : 'unchecked', errorMessage(answer) ?? `answered ${res.status}`];
         }
       }
     } catch (err) {
       // The provider could not be reached: record it, but a network problem does not make the token invalid.
-      this.logger.warn({ channelId: c.id, err: (err as Error).message }, 'token check could not reach the provider');
       status = 'unchecked';
+      this.logger.warn({ channelId: c.id, err: (err as Error).message }, 'token check could not reach the provider');
       error = (err as Error).message;
+    }
+    // An outage or rate limit says nothing about the token: it is checked again at the next tick.
+    if (status === 'unchecked' && c.provider !== 'generic') {
+      this.logger.warn({ channelId: c.id, err: error }, 'token check inconclusive; retried at the next tick');
+      expiresAt ??= c.tokenExpiresAt;
     }
     if (status === 'valid' && expiresAt && expiresAt.getTime() - Date.now() < this.config.TOKEN_EXPIRY_WARN_DAYS * 86_400_000) status = 'expiring';
     const checkedAt = new Date().toISOString();
@@ -121,4 +176,9 @@ function parse(b: Buffer): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+function errorMessage(body: Record<string, unknown>): string | undefined {
+  const m = (body.error as { message?: unknown } | undefined)?.message;
+  return typeof m === 'string' ? m : typeof body.description === 'string' ? body.description : undefined;
 }

@@ -7,7 +7,7 @@ import { SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
-import { STATUS_RANK, withoutNul, type InboundItem, type Normalised, type StatusItem } from './normalised';
+import { STATUS_RANK, mayNeedStorable, storable, type InboundItem, type Normalised, type StatusItem } from './normalised';
 
 const S = '"chat_ingress"';
 /** Events per outbox statement (Outbox.addWith takes at most 1,000). */
@@ -143,12 +143,12 @@ export class IngestService {
   }
 
   /**
-   * PostgreSQL text and jsonb cannot hold U+0000, which JSON can carry: it becomes U+FFFD here, before
-   * anything is stored or published, so the events carry what is stored. A string holds U+0000 only when
-   * the raw JSON has the escape \u0000, so most webhooks skip the walk.
+   * PostgreSQL text and jsonb cannot hold U+0000 or a lone surrogate, which JSON can carry: they become
+   * U+FFFD here (storable), before anything is stored or published, so the events carry what is stored and
+   * one such string cannot fail the webhook with its neighbours.
    */
   ingest(job: IngestJob): Promise<IngestResult> {
-    return this.groups.submit(job.raw.includes('\\u0000') ? { ...job, normalised: withoutNul(job.normalised) } : job);
+    return this.groups.submit(mayNeedStorable(job.raw) ? { ...job, normalised: storable(job.normalised) } : job);
   }
 
   private async tx(jobs: IngestJob[]): Promise<IngestResult[]> {

@@ -97,25 +97,36 @@ export function normaliseWhatsApp(body: unknown): Normalised {
   return out;
 }
 
-function metaMessage(msg: Record<string, unknown>): { message: InboundMessage; supported: boolean } {
-  const qr = isObj(msg.quick_reply) ? str(msg.quick_reply.payload) : undefined;
-  if (qr) return { message: { kind: 'reply', reply: strip({ id: qr, title: str(msg.text) }), text: str(msg.text) }, supported: true };
-  const atts = arr(msg.attachments).filter(isObj);
-  if (atts.length) {
-    const a = atts[0];
-    const type = str(a.type) ?? 'file';
-    const payload = isObj(a.payload) ? a.payload : {};
-    if (type === 'location' && isObj(payload.coordinates)) {
-      const lat = Number(payload.coordinates.lat), lng = Number(payload.coordinates.long);
-      if (Number.isFinite(lat) && Number.isFinite(lng)) return { message: { kind: 'location', location: { lat, lng } }, supported: true };
-    }
-    const kind = type === 'file' ? 'document' : type;
-    if (MEDIA.has(kind)) return { message: { kind: 'media', media: strip({ kind, url: str(payload.url) }), text: str(msg.text) }, supported: true };
-    return { message: { kind: 'unsupported', providerType: type }, supported: false };
+type Part = { message: InboundMessage; supported: boolean };
+
+function metaAttachment(a: Record<string, unknown>, text: string | undefined): Part {
+  const type = str(a.type) ?? 'file';
+  const payload = isObj(a.payload) ? a.payload : {};
+  if (type === 'location' && isObj(payload.coordinates)) {
+    const lat = Number(payload.coordinates.lat), lng = Number(payload.coordinates.long);
+    if (Number.isFinite(lat) && Number.isFinite(lng)) return { message: { kind: 'location', location: { lat, lng } }, supported: true };
   }
-  if (typeof msg.text === 'string') return { message: { kind: 'text', text: msg.text }, supported: true };
-  return { message: { kind: 'unsupported', providerType: 'unknown' }, supported: false };
+  const kind = type === 'file' ? 'document' : type;
+  if (MEDIA.has(kind)) return { message: { kind: 'media', media: strip({ kind, url: str(payload.url) }), text }, supported: true };
+  return { message: { kind: 'unsupported', providerType: type }, supported: false };
 }
+
+/**
+ * The parts of a Messenger/Instagram message: one per attachment (a message carries up to ten; the
+ * contract's message holds one media or location, so each becomes its own chat.message.received; the
+ * text, if any, rides on the first), else the quick reply or the text.
+ */
+function metaMessages(msg: Record<string, unknown>): Part[] {
+  const qr = isObj(msg.quick_reply) ? str(msg.quick_reply.payload) : undefined;
+  if (qr) return [{ message: { kind: 'reply', reply: strip({ id: qr, title: str(msg.text) }), text: str(msg.text) }, supported: true }];
+  const atts = arr(msg.attachments).filter(isObj);
+  if (atts.length) return atts.map((a, i) => metaAttachment(a, i === 0 ? str(msg.text) : undefined));
+  if (typeof msg.text === 'string') return [{ message: { kind: 'text', text: msg.text }, supported: true }];
+  return [{ message: { kind: 'unsupported', providerType: 'unknown' }, supported: false }];
+}
+
+/** The provider message id of a message's n-th part: the mid itself for the first, `<mid>#<n>` after (stable, so repeats de-duplicate). */
+export const partId = (mid: string, n: number): string => (n === 0 ? mid : `${mid}#${n}`);
 
 /**
  * Messenger (`object: page`) and Instagram (`object: instagram`): every entry, every messaging item —
@@ -137,8 +148,9 @@ export function normaliseMessaging(body: unknown, provider: 'messenger' | 'insta
           const mid = str(ev.message.mid);
           if (!mid) { out.messages.push(invalidItem(ev, 'message has no mid')); continue; }
           if (!contact) { out.messages.push(invalidItem(ev, 'message has no sender', mid)); continue; }
-          const { message, supported } = metaMessage(ev.message);
-          out.messages.push({ providerMessageId: mid, contact, message, providerTimestamp: ts, state: supported ? 'received' : 'unsupported', raw: supported ? undefined : ev });
+          metaMessages(ev.message).forEach(({ message, supported }, n) => {
+            out.messages.push({ providerMessageId: partId(mid, n), contact, message, providerTimestamp: ts, state: supported ? 'received' : 'unsupported', raw: supported ? undefined : ev });
+          });
         } else if (isObj(ev.postback)) {
           const mid = str(ev.postback.mid) ?? `postback:${senderId}:${String(ev.timestamp)}`;
           if (!contact) { out.messages.push(invalidItem(ev, 'postback has no sender', mid)); continue; }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { normaliseGeneric } from './normalise-generic';
 import { normaliseMessaging, normaliseWhatsApp } from './normalise-meta';
 import { normaliseTelegram } from './normalise-telegram';
-import { withoutNul } from './normalised';
+import { mayNeedStorable, storable } from './normalised';
 
 const FIXTURES = join(__dirname, '../../test/fixtures/providers');
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
@@ -60,6 +60,20 @@ describe('provider normalisers', () => {
     ]);
   });
 
+  it('Messenger/Instagram: every attachment of a message is its own item (mid, then mid#1, mid#2), the text on the first', () => {
+    const n = normaliseMessaging(fixture('messenger-message-attachments.json'), 'messenger');
+    expect(n.messages.map((m) => [m.providerMessageId, m.state, m.message])).toEqual([
+      ['m_ATT0001', 'received', { kind: 'media', media: { kind: 'image', url: 'https://scontent.example.com/foto-1.jpg' } }],
+      ['m_ATT0001#1', 'received', { kind: 'media', media: { kind: 'document', url: 'https://cdn.example.com/contrato.pdf' } }],
+      ['m_ATT0001#2', 'received', { kind: 'location', location: { lat: -25.43, lng: -49.27 } }],
+    ]);
+    const ig = normaliseMessaging({ entry: [{ messaging: [{ sender: { id: '1' }, timestamp: 1763800000000, message: { mid: 'ig1', text: 'veja', attachments: [
+      { type: 'image', payload: { url: 'https://x/1.jpg' } }, { type: 'ig_reel', payload: { reel_video_id: '9' } }, { type: 'video', payload: { url: 'https://x/2.mp4' } }] } }] }] }, 'instagram');
+    expect(ig.messages.map((m) => [m.providerMessageId, m.state, m.message.kind, m.message.text])).toEqual([
+      ['ig1', 'received', 'media', 'veja'], ['ig1#1', 'unsupported', 'unsupported', undefined], ['ig1#2', 'received', 'media', undefined],
+    ]);
+  });
+
   it('Instagram: message and per-message read (ms timestamps)', () => {
     const n = normaliseMessaging(fixture('instagram-message-seen.json'), 'instagram');
     expect(n.messages[0]).toMatchObject({ providerMessageId: 'ig_IN0001', contact: { key: '6200000000000001' } });
@@ -87,7 +101,15 @@ describe('provider normalisers', () => {
 
   it('U+0000 becomes U+FFFD in every string and key; dates and numbers stay', () => {
     const at = new Date(1763800000000);
-    expect(withoutNul({ text: 'a\u0000b', list: ['\u0000', 1, null], ['k\u0000']: { at } })).toEqual({ text: 'a\uFFFDb', list: ['\uFFFD', 1, null], ['k\uFFFD']: { at } });
+    expect(storable({ text: 'a\u0000b', list: ['\u0000', 1, null], ['k\u0000']: { at } })).toEqual({ text: 'a\uFFFDb', list: ['\uFFFD', 1, null], ['k\uFFFD']: { at } });
+  });
+
+  it('lone surrogates become U+FFFD (PostgreSQL jsonb refuses them); pairs (emoji) stay', () => {
+    expect(storable({ text: 'a\ud800b', tail: 'x\udfff', pair: '\ud83d\ude00', ['k\udc00']: 1 })).toEqual({ text: 'a\uFFFDb', tail: 'x\uFFFD', pair: '😀', ['k\uFFFD']: 1 });
+    expect(mayNeedStorable(JSON.stringify({ t: 'a\ud800' }))).toBe(true);
+    expect(mayNeedStorable('{"t":"\\uDBFF"}')).toBe(true);
+    expect(mayNeedStorable('{"t":"\\u0000"}')).toBe(true);
+    expect(mayNeedStorable(JSON.stringify({ t: 'olá 😀 \u00e9' }))).toBe(false);
   });
 
   it('generic: valid events normalised, invalid ones marked', () => {

@@ -6,6 +6,8 @@ export interface Recorded {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: Record<string, unknown>;
+  /** The body as sent (signatures are over these bytes). */
+  raw: string;
 }
 
 export type Responder = (r: Recorded) => { status: number; body: unknown; headers?: Record<string, string> } | undefined;
@@ -52,13 +54,14 @@ export class FakeProviders {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
     let body: Record<string, unknown>;
     try {
-      body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+      body = chunks.length ? (JSON.parse(raw) as Record<string, unknown>) : {};
     } catch {
-      body = { raw: Buffer.concat(chunks).toString('utf8') };
+      body = { raw };
     }
-    const rec: Recorded = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body };
+    const rec: Recorded = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, raw };
     this.requests.push(rec);
     const answer = this.responders.map((f) => f(rec)).find(Boolean) ?? this.default(rec);
     res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });

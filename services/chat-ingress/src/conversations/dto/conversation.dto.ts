@@ -19,8 +19,8 @@ const IsAttributes = () =>
   });
 
 export class TransferDto {
-  @ApiProperty({ description: 'Target queue (department), e.g. the channel\'s human queue.' })
-  @IsString() @IsNotEmpty() @MaxLength(100) queue!: string;
+  @ApiPropertyOptional({ description: 'Target queue (department); absent: the channel\'s human queue (settings.humanQueue).' })
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(100) queue?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) agentId?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) agentName?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(500) reason?: string;

@@ -1,0 +1,34 @@
+import type { InboundMessage } from '@elo/contracts';
+import { matchOption } from './flow-engine.service';
+
+const OPTIONS = [
+  { id: 'boleto', title: '2ª via do boleto', next: 'ask_cpf' },
+  { id: 'humano', title: 'Falar com atendente', next: 'to_human' },
+  { id: 'internet', title: 'Internet lenta', next: 'suporte' },
+];
+const pick = (text: string) => matchOption(OPTIONS, { kind: 'text', text } as InboundMessage)?.id;
+
+describe('matchOption', () => {
+  it('a number picks its option only when it is the whole answer (spaces and trailing punctuation allowed)', () => {
+    for (const t of ['2', ' 2 ', '2.', '2)', '2 )', '02']) expect([t, pick(t)]).toEqual([t, 'humano']);
+    expect(pick('1')).toBe('boleto');
+    expect(pick('4')).toBeUndefined();
+  });
+
+  it('a leading digit is not an option number: "2ª via" is the boleto, not option 2', () => {
+    expect(pick('2ª via')).toBe('boleto');
+    expect(pick('2ª via do boleto')).toBe('boleto');
+    expect(pick('quero a 2ª via do boleto por favor')).toBe('boleto');
+    expect(pick('2 boletos atrasados')).toBeUndefined();
+    expect(pick('3 dias sem internet')).toBeUndefined();
+  });
+
+  it('titles and ids match folded (case, accents); a partial answer only when one title holds it', () => {
+    expect(pick('FALAR COM ATENDENTE')).toBe('humano');
+    expect(pick('internet')).toBe('internet');
+    expect(pick('lenta')).toBe('internet');
+    expect(pick('via')).toBeUndefined();
+    expect(pick('quero pizza')).toBeUndefined();
+    expect(matchOption(OPTIONS, { kind: 'reply', reply: { id: 'humano', title: 'x' } } as InboundMessage)?.id).toBe('humano');
+  });
+});

@@ -1,0 +1,87 @@
+import { expectEventually } from '@elo/testing';
+import { TokenCheckService } from '../src/tokens/token-check.service';
+import { startHarness, type Harness } from './support/harness';
+
+type TokenView = { token: { status?: string; checkedAt?: string; error?: string } };
+
+describe('chat-ingress: the provider-token check (schedule, outages against auth answers)', () => {
+  let h: Harness;
+  let headers: Record<string, string>;
+  const ch: Record<'wa' | 'ms' | 'tg' | 'gen', { id: string }> = {} as never;
+
+  beforeAll(async () => {
+    // The first check runs 300 ms after boot; the hourly tick never comes during the test.
+    h = await startHarness('chat_ingress_token_check', { TOKEN_CHECK_FIRST_DELAY_MS: '300', TOKEN_CHECK_TICK_MS: '3600000' });
+    ({ headers } = await h.tenantKey());
+    const create = async (body: Record<string, unknown>) => {
+      const res = await h.api<{ id: string }>('POST', '/channels', headers, body);
+      expect(res.status).toBe(201);
+      return res.body;
+    };
+    ch.wa = await create({ provider: 'whatsapp', name: 'wa', phoneNumberId: 'PNTOK', credentials: { accessToken: 'wa-token', appSecret: 's', refreshAppId: 'app1' } });
+    ch.ms = await create({ provider: 'messenger', name: 'ms', accountId: '1', credentials: { accessToken: 'page-token' } });
+    ch.tg = await create({ provider: 'telegram', name: 'tg', credentials: { accessToken: '77:tg-token' } });
+    ch.gen = await create({ provider: 'generic', name: 'gen', callbackUrl: `${h.fakes.origin}/generic` });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const token = async (id: string) => (await h.api<TokenView>('GET', `/channels/${id}`, headers)).body.token;
+  const invalidEvents = () => h.probe.ofType<{ channelId: string; reason?: string }>('chat.channel.token.invalid');
+  const invalidRows = () => h.ds.query(`SELECT body FROM chat_ingress.outbox WHERE type = 'chat.channel.token.invalid'`);
+  const setChecked = (id: string, status: string, ago: string) =>
+    h.ds.query(`UPDATE chat_ingress.channels SET token_status = $2, token_checked_at = now() - $3::interval WHERE id = $1`, [id, status, ago]);
+
+  it('checks shortly after boot, so a service restarted more often than daily still checks every channel', async () => {
+    for (const c of Object.values(ch)) expect((await token(c.id)).checkedAt).toBeUndefined();
+    await h.restart();
+    await expectEventually(async () => {
+      expect(await token(ch.wa.id)).toMatchObject({ status: 'valid', checkedAt: expect.any(String) });
+      expect(await token(ch.ms.id)).toMatchObject({ status: 'valid', checkedAt: expect.any(String) });
+      expect(await token(ch.tg.id)).toMatchObject({ status: 'valid', checkedAt: expect.any(String) });
+      expect(await token(ch.gen.id)).toMatchObject({ status: 'unchecked', checkedAt: expect.any(String) });
+    }, { timeoutMs: 10_000 });
+  });
+
+  it('checks only the channels that are due: never checked, checked a day ago, or inconclusive last time', async () => {
+    const svc = h.app.get(TokenCheckService);
+    await setChecked(ch.wa.id, 'valid', '1 hour');
+    await setChecked(ch.ms.id, 'valid', '23 hours');
+    await setChecked(ch.tg.id, 'unchecked', '1 minute');
+    await setChecked(ch.gen.id, 'unchecked', '1 minute');
+    const results = await svc.checkAll();
+    expect(results.map((r) => r.channelId).sort()).toEqual([ch.ms.id, ch.tg.id].sort());
+    expect(await svc.checkAll()).toEqual([]);
+  });
+
+  it('a provider outage or rate limit leaves the token unchecked (no invalid event) and it is checked again at the next tick', async () => {
+    const svc = h.app.get(TokenCheckService);
+    h.fakes.respond((r) => (r.path.startsWith('/graph/debug_token') ? { status: 503, body: { error: { message: 'Service temporarily unavailable', code: 2 } } } : undefined));
+    h.fakes.respond((r) => (r.path === '/graph/me' ? { status: 429, body: { error: { message: 'Application request limit reached', code: 4 } } } : undefined));
+    h.fakes.respond((r) => (r.path.endsWith('/getMe') ? { status: 502, body: { ok: false, error_code: 502, description: 'Bad Gateway' } } : undefined));
+    const outage = await svc.checkAll(true);
+    for (const id of [ch.wa.id, ch.ms.id, ch.tg.id]) expect(outage.find((r) => r.channelId === id)).toMatchObject({ status: 'unchecked' });
+    expect(await token(ch.ms.id)).toMatchObject({ status: 'unchecked', error: 'Application request limit reached' });
+
+    h.fakes.reset();
+    const next = await svc.checkAll();
+    expect(next.map((r) => [r.channelId, r.status]).sort()).toEqual([[ch.wa.id, 'valid'], [ch.ms.id, 'valid'], [ch.tg.id, 'valid']].sort());
+    // Events leave through the outbox, written in the check's transaction: none was written, so none can be published.
+    expect(await invalidRows()).toEqual([]);
+  });
+
+  it('an auth answer (401/403, Meta\'s OAuthException 190) marks the token invalid and raises chat.channel.token.invalid', async () => {
+    const svc = h.app.get(TokenCheckService);
+    h.fakes.respond((r) => (r.path === '/graph/me' ? { status: 400, body: { error: { message: 'Error validating access token: Session has expired', type: 'OAuthException', code: 190 } } } : undefined));
+    h.fakes.respond((r) => (r.path.endsWith('/getMe') ? { status: 401, body: { ok: false, error_code: 401, description: 'Unauthorized' } } : undefined));
+    h.fakes.respond((r) => (r.path.startsWith('/graph/debug_token') ? { status: 403, body: { error: { message: 'Forbidden', code: 10 } } } : undefined));
+    const results = await svc.checkAll(true);
+    for (const id of [ch.wa.id, ch.ms.id, ch.tg.id]) expect(results.find((r) => r.channelId === id)).toMatchObject({ status: 'invalid' });
+    expect(await invalidRows()).toHaveLength(3);
+    h.fakes.reset();
+    await expectEventually(() => expect(invalidEvents().map((e) => e.data.channelId)).toEqual(expect.arrayContaining([ch.wa.id, ch.ms.id, ch.tg.id])));
+    expect(invalidEvents().find((e) => e.data.channelId === ch.ms.id)?.data.reason).toContain('Session has expired');
+  });
+});
