@@ -4,6 +4,8 @@ import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
+import { InventoryIndexes } from '../src/check/inventory-indexes.service';
+import { answer, ViabilityService } from '../src/check/viability.service';
 import { ViabilityConfig } from '../src/config/viability.config';
 import { projectPoint } from './project-point';
 
@@ -79,6 +81,57 @@ describe('viability: edges of the check', () => {
     expect(r.body.refused.map((b) => [b.externalId, b.refusedBecause]).sort()).toEqual([['FULL', 'full'], ['NOTDEP', 'not_deployed']]);
     const far = await at(3_000, 45);
     expect((await call<{ status: string }>('POST', '/viability', key, far)).body.status).toBe('not_found');
+  });
+
+  it('pole mode: when the 10 nearest poles have no eligible box, the 11th within reach that has one answers (statement and index alike)', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
+    expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+    // Ten poles 10 to 55 m north of the customer, with only a full box among them; the eleventh 120 m
+    // south, with an eligible box 130 m farther south (out of every northern pole's reach).
+    const poles = [];
+    for (let i = 0; i < 10; i++) poles.push({ id: `N-${i}`, ...(await at(10 + 5 * i, 0)) });
+    const south = { id: 'S-11', ...(await at(120, 180)) };
+    poles.push(south);
+    await call('POST', '/inventory/import?kind=poles', key, ['external_id,name,lat,lng', ...poles.map((p) => `${p.id},${p.id},${p.lat},${p.lng}`)].join('\n'), 'text/csv');
+    await call('POST', '/inventory/import?kind=boxes', key, [
+      BOX_HEADER,
+      boxRow('FULL', await at(30, 90), 'deployed', 8, 'N-0'),
+      boxRow('FAR-OK', await at(130, 180, south), 'certified', 2, 'S-11'),
+    ].join('\n'), 'text/csv');
+    const s = { mode: 'pole' as const, maxDropMeters: 150 };
+    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s));
+    await app.get(InventoryIndexes).ready(t.id);
+    const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!);
+    for (const r of [fromSql, fromIndex]) expect(r).toMatchObject({ status: 'viable', pole: { externalId: 'S-11' }, box: { externalId: 'FAR-OK' } });
+    expect(fromIndex).toEqual(fromSql);
+    expect((await call('POST', '/viability', key, HOME)).body).toMatchObject({ status: 'viable', pole: { externalId: 'S-11' }, box: { externalId: 'FAR-OK' } });
+    // Beyond the drop distance, the eleventh pole is not looked at: not_viable.
+    await call('PUT', '/settings', key, { maxDropMeters: 100 });
+    expect((await call('POST', '/viability', key, HOME)).body).toMatchObject({ status: 'not_viable' });
+  });
+
+  it('pole mode, the drop-distance edge: a box exactly the drop distance from its pole is in, a centimetre beyond is out (statement and index alike)', async () => {
+    const pole = await at(30, 0);
+    const answers = async (dropM: number) => {
+      const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+      const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
+      expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+      await call('POST', '/inventory/import?kind=poles', key, `external_id,name,lat,lng\nP-1,Poste 1,${pole.lat},${pole.lng}`, 'text/csv');
+      await call('POST', '/inventory/import?kind=boxes', key, [BOX_HEADER, boxRow('EDGE', await at(dropM, 90, pole), 'deployed', 1, 'P-1')].join('\n'), 'text/csv');
+      const s = { mode: 'pole' as const, maxDropMeters: 150 };
+      const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s));
+      await app.get(InventoryIndexes).ready(t.id);
+      const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!);
+      expect(fromIndex).toEqual(fromSql);
+      return { fromSql, http: (await call<Record<string, unknown>>('POST', '/viability', key, HOME)).body };
+    };
+    const edge = await answers(150);
+    expect(edge.http).toMatchObject({ status: 'viable', pole: { externalId: 'P-1', boxDistanceMeters: 150 }, box: { externalId: 'EDGE', dropMeters: 150 } });
+    expect(edge.fromSql).toMatchObject({ status: 'viable', box: { dropMeters: 150 } });
+    const beyond = await answers(150.01);
+    expect(beyond.http).toMatchObject({ status: 'not_viable' });
+    expect(beyond.fromSql.status).toBe('not_viable');
   });
 
   it('records each check: the outcome, the chosen box, the other boxes in range by id and the refused ones with the reason', async () => {

@@ -10,6 +10,8 @@ import { chromium } from 'playwright-core';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
+import { CheckConsumer } from '../src/check/check.consumer';
+import { FindmeService } from '../src/findme/findme.service';
 import { ViabilityConfig } from '../src/config/viability.config';
 
 const ADMIN = 'f'.repeat(40);
@@ -32,7 +34,8 @@ describe('viability: FindME links', () => {
   let fakeUrl: string;
   /** What the fake SMS provider and the fake outside chatbot received. */
   const sms: Array<{ path: string; auth: string | undefined; body: { to: string; message: string } }> = [];
-  const callbacks: Array<{ status: string; conversationId?: string; box?: { name: string } }> = [];
+  const callbacks: Array<{ status: string; findmeId?: string; conversationId?: string; box?: { name: string } }> = [];
+  const flaky: Array<{ status: string; findmeId: string; box?: { name: string } }> = [];
 
   beforeAll(async () => {
     infra = await createTestInfra('viability-findme');
@@ -41,13 +44,29 @@ describe('viability: FindME links', () => {
         // A Nominatim-like geocoder: one known street.
         const q = new URL(req.url, 'http://x').searchParams.get('q');
         res.setHeader('content-type', 'application/json');
+        if (q === 'Rua Quebrada 1') {
+          res.statusCode = 500;
+          res.end('{}');
+          return;
+        }
         res.end(JSON.stringify(q === 'Rua das Flores 10' ? [{ lat: String(HOME.lat), lon: String(HOME.lng), display_name: 'Rua das Flores, 10, Curitiba' }] : []));
         return;
       }
       void readBody(req).then((b) => {
-        if (req.url?.startsWith('/sms')) sms.push({ path: req.url, auth: req.headers.authorization, body: JSON.parse(b) as { to: string; message: string } });
-        else callbacks.push(JSON.parse(b) as (typeof callbacks)[number]);
-        res.statusCode = 202;
+        if (req.url?.startsWith('/sms')) {
+          const body = JSON.parse(b) as { to: string; message: string };
+          sms.push({ path: req.url, auth: req.headers.authorization, body });
+          // This number's provider refuses.
+          if (body.to === '+5541900000500') res.statusCode = 500;
+          else res.statusCode = 202;
+        } else if (req.url?.startsWith('/flaky')) {
+          // An outside chatbot that fails its first two callbacks.
+          flaky.push(JSON.parse(b) as (typeof flaky)[number]);
+          res.statusCode = flaky.length <= 2 ? 503 : 202;
+        } else {
+          callbacks.push(JSON.parse(b) as (typeof callbacks)[number]);
+          res.statusCode = 202;
+        }
         res.end('{}');
       });
     });
@@ -57,7 +76,8 @@ describe('viability: FindME links', () => {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN,
       ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 6).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
       EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', FINDME_PUBLIC_URL: 'https://elo.example.net',
-      GEOCODER_BASE_URL: fakeUrl, GEOCODER_MIN_INTERVAL_MS: '0',
+      GEOCODER_BASE_URL: fakeUrl, GEOCODER_MIN_INTERVAL_MS: '0', GEOCODER_EVENT_ATTEMPTS: '2',
+      FINDME_SWEEP_MS: '200', FINDME_CALLBACK_BACKOFF_MS: '100',
     });
     app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
     await app.listen(0, '127.0.0.1');
@@ -149,7 +169,7 @@ describe('viability: FindME links', () => {
     expect((await call('POST', '/findme', undefined, { phone: '+5541911112222' })).status).toBe(401);
   });
 
-  it("a bot flow's FindME step: link by SMS, then viability.checked and a chat reply for the conversation", async () => {
+  it("a bot flow's FindME step: link by SMS, then viability.checked (the flow replies to the customer itself)", async () => {
     const t = await tenantWithBox();
     const requestId = randomUUID();
     const conversationId = randomUUID();
@@ -168,9 +188,124 @@ describe('viability: FindME links', () => {
     await expectEventually(() => {
       const e = probe.ofType<{ requestId: string; conversationId: string; status: string; via: string }>('viability.checked').find((x) => x.data.requestId === requestId);
       expect(e?.data).toMatchObject({ conversationId, status: 'viable', via: 'findme' });
-      const reply = probe.ofType<{ conversationId: string; message: { text: string } }>('chat.message.send.requested').find((x) => x.data.conversationId === conversationId);
-      expect(reply?.data.message.text).toMatch(/CTO Jardim/);
     });
+    // The flow answers the customer itself after viability.checked: no second reply from here.
+    expect(await outboxed('chat.message.send.requested', conversationId)).toBe(0);
+  });
+
+  const outboxed = async (type: string, id: string) =>
+    Number((await ds.query(`SELECT count(*) AS n FROM viability.outbox WHERE type = $1 AND body LIKE '%' || $2 || '%'`, [type, id]))[0].n);
+
+  const checkedFor = (requestId: string) =>
+    probe.ofType<{ requestId: string; status: string; via: string; reason?: string }>('viability.checked').filter((x) => x.data.requestId === requestId);
+
+  const requestFindme = (tenantId: string, data: Record<string, unknown>) =>
+    createEvent({ type: 'viability.requested', tenantId, source: 'elo://test', data: data as never });
+
+  it("a bot flow's FindME link whose SMS is not sent, or not configured, is answered not_found with the reason", async () => {
+    const t = await tenantWithBox();
+    const failing = randomUUID();
+    await probe.publish(requestFindme(t.id, { requestId: failing, findme: true, phone: '+5541900000500' }));
+    await expectEventually(() => expect(checkedFor(failing)[0]?.data).toMatchObject({ status: 'not_found', via: 'findme', reason: expect.stringMatching(/SMS not sent.*500/) }));
+
+    const bare = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'no sms' })).body;
+    const unconfigured = randomUUID();
+    await probe.publish(requestFindme(bare.id, { requestId: unconfigured, findme: true, phone: '+5541900000501' }));
+    await expectEventually(() => expect(checkedFor(unconfigured)[0]?.data).toMatchObject({ status: 'not_found', reason: expect.stringMatching(/no SMS provider/) }));
+    // The link is spent: the customer's page (had it arrived) says so, and the sweep does not answer it again.
+    const [link] = await ds.query('SELECT id, answered_at FROM viability.findme_links WHERE request_id = $1', [unconfigured]);
+    expect(link.answered_at).not.toBeNull();
+    await app.get(FindmeService).sweep();
+    expect(await outboxed('viability.checked', unconfigured)).toBe(1);
+  });
+
+  it("a bot flow's FindME link that expires unused is answered not_found 'expired', once", async () => {
+    const t = await tenantWithBox();
+    const requestId = randomUUID();
+    await probe.publish(requestFindme(t.id, { requestId, findme: true, phone: '+5541977778888' }));
+    await expectEventually(async () => expect((await ds.query(`SELECT sms_status FROM viability.findme_links WHERE request_id = $1`, [requestId]))[0]?.sms_status).toBe('sent'));
+    expect(checkedFor(requestId)).toHaveLength(0);
+    await ds.query(`UPDATE viability.findme_links SET expires_at = now() - interval '1 second' WHERE request_id = $1`, [requestId]);
+    await expectEventually(() => expect(checkedFor(requestId)[0]?.data).toMatchObject({ status: 'not_found', via: 'findme', reason: 'expired' }));
+    await app.get(FindmeService).sweep();
+    await app.get(FindmeService).sweep();
+    expect(await outboxed('viability.checked', requestId)).toBe(1);
+    // A link of no flow and no conversation has nobody to tell.
+    const lone = await call<{ id: string }>('POST', '/findme', t.key, { phone: '+5541977770000' });
+    await ds.query(`UPDATE viability.findme_links SET expires_at = now() - interval '1 second' WHERE id = $1`, [lone.body.id]);
+    await app.get(FindmeService).sweep();
+    expect(await outboxed('viability.checked', lone.body.id)).toBe(0);
+  });
+
+  it("a FindME request whose handling rolls back sends no SMS; its redelivery sends exactly one", async () => {
+    const t = await tenantWithBox();
+    const requestId = randomUUID();
+    const event = requestFindme(t.id, { requestId, findme: true, phone: '+5541966660000' });
+    const consumer = app.get(CheckConsumer);
+    const handle = (m: DataSource['manager']) =>
+      consumer.onRequested(event as never, { manager: m, attempt: 1, publish: async () => undefined });
+    await expect(ds.transaction(async (m) => {
+      await handle(m);
+      throw new Error('the batch rolled back');
+    })).rejects.toThrow('rolled back');
+    await ds.transaction((m) => handle(m));
+    await expectEventually(() => expect(sms.filter((x) => x.body.to === '+5541966660000')).toHaveLength(1));
+    expect(await ds.query('SELECT id FROM viability.findme_links WHERE request_id = $1', [requestId])).toHaveLength(1);
+  });
+
+  it("a bot flow's address check while the geocoder fails is answered not_found after its retries", async () => {
+    const t = await tenantWithBox();
+    const requestId = randomUUID();
+    await probe.publish(requestFindme(t.id, { requestId, address: 'Rua Quebrada 1' }));
+    await expectEventually(
+      () => expect(checkedFor(requestId)[0]?.data).toMatchObject({ status: 'not_found', via: 'address', reason: expect.stringMatching(/could not be looked up.*500/) }),
+      { timeoutMs: 15_000 },
+    );
+    expect(await outboxed('viability.checked', requestId)).toBe(1);
+  }, 20_000);
+
+  it('a FindME link of a conversation without a channel is answered in the chat', async () => {
+    const t = await tenantWithBox();
+    const conversationId = randomUUID();
+    const created = await call<{ link: string }>('POST', '/findme', t.key, { phone: '+5541944440000', conversationId });
+    expect((await call('POST', `/findme/${tokenOf(created.body.link)}/confirm`, undefined, HOME)).body).toMatchObject({ status: 'viable' });
+    await expectEventually(() => {
+      const reply = probe.ofType<{ conversationId: string; channelId?: string; message: { text: string } }>('chat.message.send.requested').find((x) => x.data.conversationId === conversationId);
+      expect(reply?.data.message.text).toMatch(/CTO Jardim/);
+      expect(reply?.data.channelId).toBeUndefined();
+    });
+  });
+
+  it("the callback is retried with backoff until the chatbot takes it; GET /findme/links/:id shows the link's state and answer", async () => {
+    const t = await tenantWithBox();
+    const created = await call<{ id: string; link: string }>('POST', '/findme', t.key, { phone: '+5541922220000', callbackUrl: `${fakeUrl}/flaky` });
+    const before = await call<{ state: string }>('GET', `/findme/links/${created.body.id}`, t.key);
+    expect(before.body).toMatchObject({ id: created.body.id, state: 'open', sms: 'sent' });
+    expect((await call('POST', `/findme/${tokenOf(created.body.link)}/confirm`, undefined, HOME)).body).toMatchObject({ status: 'viable' });
+    await expectEventually(() => expect(flaky).toHaveLength(3), { timeoutMs: 10_000 });
+    expect(flaky.every((c) => c.findmeId === created.body.id && c.status === 'viable' && c.box?.name === 'CTO Jardim')).toBe(true);
+    await expectEventually(async () =>
+      expect((await call('GET', `/findme/links/${created.body.id}`, t.key)).body).toMatchObject({
+        state: 'used',
+        result: { status: 'viable', box: { name: 'CTO Jardim' } },
+        callback: { status: 'answered 202', attempts: 3 },
+      }),
+    );
+    // Another tenant's key does not see it; the page's key-less visitors neither.
+    const other = await tenantWithBox();
+    expect((await call('GET', `/findme/links/${created.body.id}`, other.key)).status).toBe(404);
+    expect((await call('GET', `/findme/links/${created.body.id}`, undefined)).status).toBe(401);
+  });
+
+  it('a callback due when the process stopped is delivered by the sweep', async () => {
+    const t = await tenantWithBox();
+    const created = await call<{ id: string }>('POST', '/findme', t.key, { phone: '+5541922221111', callbackUrl: `${fakeUrl}/bot/after-restart` });
+    // As a restart leaves it: confirmed, answer stored, callback due, nobody trying it in memory.
+    await ds.query(
+      `UPDATE viability.findme_links SET used_at = now(), answered_at = now(), result = '{"status":"not_viable"}', callback_due_at = now() WHERE id = $1`,
+      [created.body.id],
+    );
+    await expectEventually(() => expect(callbacks.find((c) => c.findmeId === created.body.id)).toMatchObject({ status: 'not_viable' }));
   });
 
   it('the map page: use my location, confirm, answer; a used link says so (browser)', async () => {

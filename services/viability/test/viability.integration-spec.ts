@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
+import { ViabilityService, type CheckResult } from '../src/check/viability.service';
 import { ViabilityConfig } from '../src/config/viability.config';
 import { projectPoint } from './project-point';
 
@@ -168,10 +169,18 @@ describe('viability: the check, the inventory and the chat path', () => {
       ['B-A', 'Box A', String(boxA.lat), String(boxA.lng), 'deployed', '8', '8', 'P-A'],
       ['B-B', 'Box B', String(boxB.lat), String(boxB.lng), 'deployed', '8', '1', 'P-B'],
     ]), 'text/csv');
-    const r = await call<{ status: string; mode: string; pole: { externalId: string; distanceMeters: number }; box: { externalId: string; distanceMeters: number } }>('POST', '/viability', t.key, HOME);
+    const r = await call<{ status: string; mode: string; pole: { externalId: string; distanceMeters: number; boxDistanceMeters: number }; box: { externalId: string; distanceMeters: number; dropMeters: number } }>('POST', '/viability', t.key, HOME);
     expect(r.body).toMatchObject({ status: 'viable', mode: 'pole', pole: { externalId: 'P-B' }, box: { externalId: 'B-B', lat: expect.closeTo(boxB.lat, 6), lng: expect.closeTo(boxB.lng, 6) } });
     expect(r.body.pole.distanceMeters).toBeCloseTo(80, 0);
-    expect(r.body.box.distanceMeters).toBeCloseTo(50, 0);
+    // The box's distance is the customer's (80 m south, then 50 m east: about 94 m); the drop from the pole is beside it.
+    expect(r.body.box.distanceMeters).toBeCloseTo(Math.hypot(80, 50), -1);
+    expect(r.body.box.dropMeters).toBeCloseTo(50, 0);
+    expect(r.body.pole.boxDistanceMeters).toBeCloseTo(50, 0);
+    // ...and the chat reply tells the customer that distance.
+    const viability = app.get(ViabilityService);
+    const reply = viability.reply(r.body as unknown as CheckResult, await viability.settings(ds.manager, t.id));
+    expect(reply).toContain(`a ${Math.round(r.body.box.distanceMeters)} m`);
+    expect(Math.round(r.body.box.distanceMeters)).not.toBe(Math.round(r.body.box.dropMeters));
   });
 
   it('answers a bot flow step and a location message on the chat, on the bus', async () => {
@@ -241,6 +250,16 @@ describe('viability: the check, the inventory and the chat path', () => {
     expect(geocoderCalls.length).toBe(calls);
     for (let i = 1; i < geocoderCalls.length; i++) expect(geocoderCalls[i]!.at - geocoderCalls[i - 1]!.at).toBeGreaterThanOrEqual(280);
     expect((await call('POST', '/viability', t.key, {})).status).toBe(400);
+
+    // "Not found" is kept a day (GEOCODER_NEGATIVE_TTL_SECONDS), then asked again; a place found is kept.
+    expect((await call<{ status: string }>('POST', '/viability', t.key, { address: 'Rua Nova 5' })).body.status).toBe('not_found');
+    places['Rua Nova 5'] = [{ lat: String(HOME.lat), lon: String(HOME.lng), display_name: 'Rua Nova, 5, Curitiba' }];
+    expect((await call<{ status: string }>('POST', '/viability', t.key, { address: 'Rua Nova 5' })).body.status).toBe('not_found');
+    await ds.query(`UPDATE viability.geocode_cache SET created_at = now() - interval '25 hours' WHERE query IN ('rua nova 5', 'rua das flores 10')`);
+    const before = geocoderCalls.length;
+    expect((await call<{ status: string; address: string }>('POST', '/viability', t.key, { address: 'Rua Nova 5' })).body).toMatchObject({ status: 'viable', address: 'Rua Nova, 5, Curitiba' });
+    expect((await call<{ status: string }>('POST', '/viability', t.key, { address: 'Rua das Flores 10' })).body.status).toBe('viable');
+    expect(geocoderCalls.length).toBe(before + 1);
 
     // The bot flow's step can send an address too.
     const requestId = randomUUID();

@@ -11,6 +11,11 @@ export interface BoxInRange {
   distanceMeters: number;
   pole?: string | null;
   refusedBecause?: 'full' | 'in_project' | 'not_deployed';
+  /**
+   * Pole mode, the chosen box only: metres from its pole to the box (the drop, compared with the drop
+   * distance); `distanceMeters` is then, as everywhere else, from the customer's point to the box.
+   */
+  dropMeters?: number;
   /** Where the box stands (a map of the boxes around the point). */
   lat: number;
   lng: number;
@@ -20,7 +25,7 @@ export interface BoxInRange {
 export const IN_RANGE_LIMIT = 50;
 /** Eligible boxes looked for behind a full list of refused ones. */
 export const MORE_LIMIT = 10;
-/** Poles looked at in pole mode. */
+/** Poles looked at in pole mode (and, when none of them has an eligible box, the nearest one behind them that has one). */
 export const POLES_LIMIT = 10;
 
 /** A pole near the point (pole mode), with the nearest eligible box within the drop distance of it. */
@@ -32,13 +37,16 @@ export interface NearPole {
   distance: number;
   /** its distanceMeters is from the pole */
   box?: BoxInRange;
+  /** metres from the point to `box`, unrounded (spheroidDistance, the same in both paths) */
+  boxFromPoint?: number;
 }
 
 /**
  * For one point: `inRange` the boxes within the drop distance, nearest first, at most
  * {@link IN_RANGE_LIMIT}; `more` the eligible boxes behind them (nearest first, at most
  * {@link MORE_LIMIT}) when the list is full and none in it is eligible; `poles` (pole mode) the poles
- * within the drop distance, nearest first, at most {@link POLES_LIMIT}. "Nearest first" is PostGIS's
+ * within the drop distance, nearest first, at most {@link POLES_LIMIT} (plus, when none of those has an
+ * eligible box, the nearest pole behind them that has one). "Nearest first" is PostGIS's
  * KNN order (`<->`, the sphere); distances are on the spheroid (`ST_Distance`).
  */
 export interface BoxesNear {

@@ -1,19 +1,28 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { SERVICE_CONFIG } from '@elo/platform';
 import { EventHandler, type HandlerContext } from '@elo/messaging';
 import type { ChatMessageReceived, CloudEvent, ViabilityRequested } from '@elo/contracts';
 import { randomUUID } from 'node:crypto';
+import type { ViabilityConfig } from '../config/viability.config';
 import { FindmeService } from '../findme/findme.service';
+import { GeocoderError } from '../geocoder/geocoder.service';
 import { toCoordinates } from './check.dto';
 import { ChecksService } from './checks.service';
 import { chatChecksOn, ViabilityService } from './viability.service';
 
-/** Checks asked for on the bus: a bot flow's viability step, and customers' location messages. */
+/**
+ * Checks asked for on the bus: a bot flow's viability step, and customers' location messages.
+ * A bot flow waits for viability.checked, so every viability.requested gets one: a check, or not_found
+ * with the reason (no location, geocoder down after GEOCODER_EVENT_ATTEMPTS deliveries, FindME SMS not
+ * sent, FindME link expired unused; the last two from FindmeService).
+ */
 @Injectable()
 export class CheckConsumer {
   constructor(
     private readonly checks: ChecksService,
     private readonly viability: ViabilityService,
     private readonly findme: FindmeService,
+    @Inject(SERVICE_CONFIG) private readonly config: ViabilityConfig,
   ) {}
 
   @EventHandler('viability.requested')
@@ -31,21 +40,46 @@ export class CheckConsumer {
       return;
     }
     if (d.address && !d.findme) {
-      await this.checks.runAddress(ctx.manager, event.tenantid, d.address, {
-        requestId: d.requestId,
-        conversationId: d.conversationId,
-        channelId: d.channelId,
-      });
+      try {
+        await this.checks.runAddress(ctx.manager, event.tenantid, d.address, {
+          requestId: d.requestId,
+          conversationId: d.conversationId,
+          channelId: d.channelId,
+        });
+      } catch (err) {
+        // A geocoder outage is retried by the bus a few times; then the flow gets its answer instead of
+        // waiting while the event goes on to the parking lot.
+        if (!(err instanceof GeocoderError) || ctx.attempt < (this.config.GEOCODER_EVENT_ATTEMPTS ?? 3)) throw err;
+        await ctx.publish({
+          type: 'viability.checked',
+          tenantId: event.tenantid,
+          subject: d.conversationId ?? d.requestId,
+          data: {
+            requestId: d.requestId,
+            ...(d.conversationId ? { conversationId: d.conversationId } : {}),
+            ...(d.channelId ? { channelId: d.channelId } : {}),
+            status: 'not_found',
+            via: 'address',
+            reason: `the address could not be looked up: ${err.message}`,
+          },
+        });
+      }
       return;
     }
     if (d.findme && d.phone && this.findme.configured) {
-      // The customer gets a link; viability.checked follows when they confirm a point on the map.
-      await this.findme.create(event.tenantid, {
-        phone: d.phone,
-        requestId: d.requestId,
-        ...(d.conversationId ? { conversationId: d.conversationId } : {}),
-        ...(d.channelId ? { channelId: d.channelId } : {}),
-      });
+      // The customer gets a link; viability.checked follows when they confirm a point on the map (or
+      // not_found when the SMS is not sent or the link expires). The link is written in this transaction
+      // and the SMS sent once it commits: a redelivery after a rollback sends one link, not two.
+      await this.findme.create(
+        event.tenantid,
+        {
+          phone: d.phone,
+          requestId: d.requestId,
+          ...(d.conversationId ? { conversationId: d.conversationId } : {}),
+          ...(d.channelId ? { channelId: d.channelId } : {}),
+        },
+        ctx.manager,
+      );
       return;
     }
     await ctx.publish({

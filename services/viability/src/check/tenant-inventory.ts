@@ -1,5 +1,5 @@
 import { boxInRange, IN_RANGE_LIMIT, MORE_LIMIT, POLES_LIMIT, type BoxesNear, type BoxInRange, type BoxStatus, type NearPole } from './boxes-near';
-import { FromPoint } from './geodesy';
+import { FromPoint, spheroidDistance } from './geodesy';
 import { PointGrid } from './point-grid';
 
 /** Box statuses by code (the index keeps one byte a box). */
@@ -288,12 +288,21 @@ export class TenantInventory {
     if (withPoles) {
       const near = this.within(this.poles, lat, lng, maxDropMeters);
       if (!near) return undefined;
-      for (const p of near.slice(0, POLES_LIMIT)) {
+      // The first POLES_LIMIT poles, each with its nearest eligible box; when none has one, the nearest
+      // pole behind them that has one (as the check statement's far_pole).
+      for (let k = 0; k < near.length; k++) {
+        const p = near[k]!;
         const [plat, plng] = [this.poles.lat[p.i]!, this.poles.lng[p.i]!];
         const boxes = this.within(this.boxes, plat, plng, maxDropMeters, (i) => this.eligible(i));
         if (!boxes) return undefined;
         const b = boxes[0];
-        poles.push({ id: this.poles.id(p.i), externalId: this.poles.textOf(p.i, 0)!, name: this.poles.textOf(p.i, 1)!, distance: p.d, ...(b ? { box: this.box(b.i, b.d) } : {}) });
+        if (k >= POLES_LIMIT && !b) continue;
+        const box = b ? this.box(b.i, b.d) : undefined;
+        poles.push({
+          id: this.poles.id(p.i), externalId: this.poles.textOf(p.i, 0)!, name: this.poles.textOf(p.i, 1)!, distance: p.d,
+          ...(box ? { box, boxFromPoint: spheroidDistance(lat, lng, box.lat, box.lng) } : {}),
+        });
+        if (k >= POLES_LIMIT || (k === POLES_LIMIT - 1 && poles.some((x) => x.box))) break;
       }
     }
     return { inRange, more, poles };

@@ -7,6 +7,7 @@ import { Pool } from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
 import { boxInRange, IN_RANGE_LIMIT, MORE_LIMIT, POLES_LIMIT, type BoxesNear, type BoxInRange, type BoxStatus, type NearPole } from './boxes-near';
+import { spheroidDistance } from './geodesy';
 import { InventoryIndexes } from './inventory-indexes.service';
 import { DROP_TOLERANCE_METERS } from './tenant-inventory';
 
@@ -83,12 +84,19 @@ const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_ca
 /** What a row of the check statement returns (radius mode has no pole columns). */
 const OUT_COLUMNS = 'g.k::int AS k, c.part, c.n::int AS n, c.id, c.external_id, c.name, c.status, c.free_ports, c.pole_external_id, c.lat, c.lng, c.d';
 
+/** The nearest eligible box within the drop distance of pole `p` (pole mode). */
+const POLE_BOX = (p: string) => `
+      SELECT ${BOX_COLUMNS}, ST_Distance(location, ${p}.location) AS d FROM viability.boxes
+       WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, ${p}.location, g.drop_m)
+       ORDER BY location <-> ${p}.location LIMIT 1`;
+
 /**
  * Checks a group of points in one statement: $1 tenants, $2 longitudes, $3 latitudes, $4 drop
  * distances, one element a point; rows carry `k`, the point's place in the group (from 1). For each
  * point, `part`: `in` a box in range (nearest first, at most IN_RANGE_LIMIT), `more` an eligible box
  * farther than a full list of refused ones, `pole` a pole near (nearest first) with the nearest eligible
- * box within the drop distance of it, if any. `n` keeps the index's nearest-first order inside each part.
+ * box within the drop distance of it, if any (the first POLES_LIMIT poles, and when none of them has an
+ * eligible box, the nearest pole behind them that has one). `n` keeps the index's nearest-first order inside each part.
  */
 const checkSql = (pole: boolean) => `
   SELECT ${OUT_COLUMNS}${pole ? ', c.pole_id, c.pole_external, c.pole_name, c.pole_d' : ''} FROM unnest($1::uuid[], $2::float8[], $3::float8[], $4::float8[]) WITH ORDINALITY AS g(tenant_id, lng, lat, drop_m, k)
@@ -110,19 +118,29 @@ const checkSql = (pole: boolean) => `
     SELECT id, external_id, name, location, ST_Distance(location, ${POINT}) AS d FROM viability.poles
      WHERE tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m)
      ORDER BY location <-> ${POINT} LIMIT ${POLES_LIMIT}
+  ), pole_rows AS (
+    SELECT b.*, p.id AS pole_id, p.external_id AS pole_external, p.name AS pole_name, p.d AS pole_d
+      FROM near_poles p LEFT JOIN LATERAL (${POLE_BOX('p')}) b ON true
+  ), far_pole AS (
+    -- Like more: when the first POLES_LIMIT poles have no eligible box, the nearest pole behind them that has one.
+    SELECT p.id, p.external_id, p.name, p.location, ST_Distance(p.location, ${POINT}) AS d FROM viability.poles p
+     WHERE (SELECT count(*) FROM near_poles) = ${POLES_LIMIT}
+       AND NOT EXISTS (SELECT 1 FROM pole_rows WHERE id IS NOT NULL)
+       AND p.tenant_id = g.tenant_id AND ST_DWithin(p.location, ${POINT}, g.drop_m)
+       AND p.id NOT IN (SELECT id FROM near_poles)
+       AND EXISTS (SELECT 1 FROM viability.boxes WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, p.location, g.drop_m))
+     ORDER BY p.location <-> ${POINT} LIMIT 1
   )` : ''}
   SELECT 'in' AS part, row_number() OVER () AS n, i.*, NULL::uuid AS pole_id, NULL AS pole_external, NULL AS pole_name, NULL::float8 AS pole_d
     FROM in_range i
   UNION ALL
   SELECT 'more', row_number() OVER (), m.*, NULL, NULL, NULL, NULL FROM more m${pole ? `
   UNION ALL
-  SELECT 'pole', row_number() OVER (), b.id, b.external_id, b.name, b.status, b.free_ports, b.pole_external_id, b.lat, b.lng, b.d,
-         p.id, p.external_id, p.name, p.d
-    FROM near_poles p LEFT JOIN LATERAL (
-      SELECT ${BOX_COLUMNS}, ST_Distance(location, p.location) AS d FROM viability.boxes
-       WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, p.location, g.drop_m)
-       ORDER BY location <-> p.location LIMIT 1
-    ) b ON true` : ''}
+  SELECT 'pole', row_number() OVER (), r.* FROM (
+    SELECT * FROM pole_rows
+    UNION ALL
+    SELECT b.*, p.id, p.external_id, p.name, p.d FROM far_pole p JOIN LATERAL (${POLE_BOX('p')}) b ON true
+  ) r` : ''}
   ) c`;
 const CHECK_SQL = { radius: checkSql(false), pole: checkSql(true) };
 
@@ -166,7 +184,9 @@ const checksFrom = new Counter({
 
 /**
  * The answer from what was found near the point. Radius mode: the nearest eligible box. Pole mode: the
- * first pole (nearest first) with an eligible box within the drop distance of it, and that box.
+ * first pole (nearest first) with an eligible box within the drop distance of it, and that box, whose
+ * `distanceMeters` is from the point (what the customer is told) and `dropMeters` from the pole (also
+ * `pole.boxDistanceMeters`).
  */
 export function answer(s: Pick<TenantSettings, 'mode' | 'maxDropMeters'>, near: BoxesNear): CheckResult {
   const eligible = near.inRange.filter((b) => !b.refusedBecause).concat(near.more);
@@ -175,12 +195,14 @@ export function answer(s: Pick<TenantSettings, 'mode' | 'maxDropMeters'>, near: 
   if (s.mode === 'pole') {
     const p = near.poles.find((x): x is NearPole & { box: BoxInRange } => x.box !== undefined);
     if (p) {
-      const box = p.box;
+      // The answer's distance is the customer's, to the box; the drop (pole to box) is kept beside it.
+      const drop = p.box.distanceMeters;
+      const box: BoxInRange = { ...p.box, distanceMeters: p.boxFromPoint === undefined ? drop : Math.round(p.boxFromPoint * 10) / 10, dropMeters: drop };
       return {
         ...base,
         status: 'viable',
         box,
-        pole: { id: p.id, externalId: p.externalId, name: p.name, distanceMeters: Math.round(p.distance * 10) / 10, boxDistanceMeters: box.distanceMeters },
+        pole: { id: p.id, externalId: p.externalId, name: p.name, distanceMeters: Math.round(p.distance * 10) / 10, boxDistanceMeters: drop },
         alternatives: eligible.filter((b) => b.id !== box.id),
       };
     }
@@ -300,7 +322,13 @@ export class ViabilityService implements OnModuleDestroy {
     for (const r of rows) {
       if (r.part === 'in') near.inRange.push(toBox(r));
       else if (r.part === 'more') near.more.push(toBox(r));
-      else near.poles.push({ id: r.pole_id!, externalId: r.pole_external!, name: r.pole_name!, distance: Number(r.pole_d), ...(r.id !== null ? { box: toBox(r) } : {}) });
+      else {
+        const box = r.id !== null ? toBox(r) : undefined;
+        near.poles.push({
+          id: r.pole_id!, externalId: r.pole_external!, name: r.pole_name!, distance: Number(r.pole_d),
+          ...(box ? { box, boxFromPoint: spheroidDistance(lat, lng, box.lat, box.lng) } : {}),
+        });
+      }
     }
     return near;
   }

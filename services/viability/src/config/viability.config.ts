@@ -18,6 +18,27 @@ export class ViabilityConfig extends BaseServiceConfig {
   /** Map tiles for the FindME page (`{z}/{x}/{y}` template); without it the page shows a plain grid. */
   @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'FINDME_TILE_URL must be an http(s) URL' }) FINDME_TILE_URL?: string;
 
+  /** Cached "not found" and "ambiguous" answers are asked again after this many seconds (default 86400, a day). */
+  @IsOptional() @IsInt() @Min(0) GEOCODER_NEGATIVE_TTL_SECONDS?: number;
+
+  /** Address lookups waiting for their turn (the rate limit) at most; more are refused at once (default 100). */
+  @IsOptional() @IsInt() @Min(1) GEOCODER_MAX_QUEUE?: number;
+
+  /**
+   * Deliveries of a bot flow's address check (viability.requested) while the geocoder fails, before it is
+   * answered not_found with the reason (default 3: the first and two retries, about 11 s).
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(6) GEOCODER_EVENT_ATTEMPTS?: number;
+
+  /** How often each replica sweeps FindME links (expired ones answered, callbacks retried), in ms (default 30000; 0 off). */
+  @IsOptional() @IsInt() @Min(0) FINDME_SWEEP_MS?: number;
+
+  /** The FindME callback's first retry waits this long, in ms, doubling after each failure up to an hour (default 10000). */
+  @IsOptional() @IsInt() @Min(1) FINDME_CALLBACK_BACKOFF_MS?: number;
+
+  /** Tries of the FindME callback before giving up (default 8). */
+  @IsOptional() @IsInt() @Min(1) @Max(50) FINDME_CALLBACK_ATTEMPTS?: number;
+
   /** How often each replica looks for upstream syncs that are due, in ms (default 60000; 0 turns the schedule off). */
   @IsOptional() @IsInt() @Min(0) UPSTREAM_SYNC_TICK_MS?: number;
 }

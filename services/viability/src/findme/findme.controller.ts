@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { Public } from '@elo/observability';
@@ -26,6 +26,14 @@ export class FindmeController {
   @ApiOperation({ summary: 'Send the customer a single-use, expiring link (by SMS) to a map page where they mark their location' })
   create(@CurrentPrincipal() p: Principal, @Body() dto: CreateFindmeDto) {
     return this.findme.create(tenantIdOf(p), dto);
+  }
+
+  // Under links/: GET /findme/<one segment> is the customer's public map page.
+  @Get('links/:id')
+  @RequirePermission('viability:check')
+  @ApiOperation({ summary: "A FindME link's state (open, used, expired), its SMS, its answer and its callback's progress (for a chatbot that polls)" })
+  link(@CurrentPrincipal() p: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
+    return this.findme.get(tenantIdOf(p), id);
   }
 
   @Put('sms')

@@ -20,6 +20,9 @@ interface NominatimResult {
  */
 export class GeocoderError extends Error {}
 
+/** Too many lookups already wait for their turn (the rate limit): refused at once, not queued without end. */
+export class GeocoderBusyError extends GeocoderError {}
+
 const validPoint = (lat: number, lng: number) => Number.isFinite(lat) && Number.isFinite(lng) && Math.abs(lat) <= 90 && Math.abs(lng) <= 180;
 
 /** A cached answer as trusted as a fresh one: a found place must have coordinates in range. */
@@ -59,12 +62,18 @@ export class GeocoderService {
   async locate(address: string): Promise<Located> {
     if (!this.config.GEOCODER_BASE_URL) return { found: false, reason: 'address lookup is not configured' };
     const query = address.trim().replace(/\s+/g, ' ').toLowerCase();
-    const cached: Array<{ result: Located }> = await this.ds.query('SELECT result FROM viability.geocode_cache WHERE query = $1', [query]);
+    // "Not found" and "ambiguous" are kept only GEOCODER_NEGATIVE_TTL_SECONDS: the geocoder's data grows
+    // (a new street), so they are asked again after that. Places found are kept.
+    const cached: Array<{ result: Located; stale: boolean }> = await this.ds.query(
+      `SELECT result, (result->>'found')::boolean IS NOT TRUE AND created_at <= now() - make_interval(secs => $2) AS stale
+         FROM viability.geocode_cache WHERE query = $1`,
+      [query, this.config.GEOCODER_NEGATIVE_TTL_SECONDS ?? 86_400],
+    );
     // A bad answer cached before geocoder answers were checked is asked again (and replaced below).
-    if (cached[0] && validLocated(cached[0].result)) return cached[0].result;
+    if (cached[0] && !cached[0].stale && validLocated(cached[0].result)) return cached[0].result;
     const located = await this.ask(address.trim());
     await this.ds.query(
-      'INSERT INTO viability.geocode_cache (query, result) VALUES ($1, $2) ON CONFLICT (query) DO UPDATE SET result = EXCLUDED.result',
+      'INSERT INTO viability.geocode_cache (query, result) VALUES ($1, $2) ON CONFLICT (query) DO UPDATE SET result = EXCLUDED.result, created_at = now()',
       [query, JSON.stringify(located)],
     );
     return located;
@@ -95,8 +104,17 @@ export class GeocoderService {
     return { found: true, lat: first.lat, lng: first.lng, displayName: first.name };
   }
 
-  /** Runs calls one after another, at least the configured interval apart. */
+  /** Lookups queued or running (see throttled). */
+  private waiting = 0;
+
+  /**
+   * Runs calls one after another, at least the configured interval apart. At most GEOCODER_MAX_QUEUE
+   * wait: beyond that a lookup is refused at once (GeocoderBusyError) rather than answered minutes later.
+   */
   private throttled<T>(fn: () => Promise<T>): Promise<T> {
+    const max = this.config.GEOCODER_MAX_QUEUE ?? 100;
+    if (this.waiting >= max) return Promise.reject(new GeocoderBusyError(`too many address lookups are waiting (${max}); try again shortly`));
+    this.waiting++;
     const interval = this.config.GEOCODER_MIN_INTERVAL_MS ?? 1_000;
     const run = this.next.then(async () => {
       // Timers may fire a millisecond early: wait until the interval has really passed.
@@ -116,6 +134,6 @@ export class GeocoderService {
       () => undefined,
       () => undefined,
     );
-    return run;
+    return run.finally(() => this.waiting--);
   }
 }

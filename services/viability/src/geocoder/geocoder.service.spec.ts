@@ -1,0 +1,34 @@
+import type { HttpEgress } from '@elo/http-egress';
+import { expectEventually } from '@elo/testing';
+import type { DataSource } from 'typeorm';
+import type { ViabilityConfig } from '../config/viability.config';
+import { GeocoderBusyError, GeocoderService } from './geocoder.service';
+
+describe('GeocoderService: the rate-limit queue', () => {
+  it('refuses a lookup at once when GEOCODER_MAX_QUEUE are already waiting, and takes them again once they are done', async () => {
+    const answers: Array<() => void> = [];
+    const egress = {
+      request: () =>
+        new Promise((resolve) => answers.push(() => resolve({ status: 200, headers: {}, body: Buffer.from('[]') }))),
+    } as unknown as HttpEgress;
+    const ds = { query: async () => [] } as unknown as DataSource;
+    const config = { GEOCODER_BASE_URL: 'http://geocoder.test', GEOCODER_MIN_INTERVAL_MS: 0, GEOCODER_MAX_QUEUE: 2 } as ViabilityConfig;
+    const geocoder = new GeocoderService(ds, egress, config);
+    const waiting = [geocoder.locate('a'), geocoder.locate('b')];
+    await expect(geocoder.locate('c')).rejects.toBeInstanceOf(GeocoderBusyError);
+    await expect(geocoder.locate('c')).rejects.toThrow(/too many address lookups are waiting \(2\)/);
+    // The queue drains one at a time: answer each call as it reaches the fake.
+    for (let i = 0; i < 2; i++) {
+      await expectEventually(() => expect(answers.length).toBeGreaterThan(0));
+      answers.shift()!();
+    }
+    await expect(Promise.all(waiting)).resolves.toEqual([
+      { found: false, reason: 'the address was not found' },
+      { found: false, reason: 'the address was not found' },
+    ]);
+    const again = geocoder.locate('d');
+    await expectEventually(() => expect(answers.length).toBeGreaterThan(0));
+    answers.shift()!();
+    await expect(again).resolves.toMatchObject({ found: false });
+  });
+});
