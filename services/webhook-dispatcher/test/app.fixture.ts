@@ -35,8 +35,8 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** The whole service as `npm start` runs it, on a free port, against the test file's own infra. */
-export async function startApp(infra: TestInfra): Promise<RunningApp> {
+/** The whole service as `npm start` runs it, on a free port, against the test file's own infra (`env`: settings of its own). */
+export async function startApp(infra: TestInfra, env: Record<string, string> = {}): Promise<RunningApp> {
   process.env['EGRESS_ALLOW_PRIVATE'] = '127.0.0.1/32';
   const config = loadConfig(WebhookDispatcherConfig, {
     DATABASE_URL: infra.databaseUrl,
@@ -49,6 +49,7 @@ export async function startApp(infra: TestInfra): Promise<RunningApp> {
     LOG_LEVEL: 'warn',
     DISPATCHER_POLL_MS: '200',
     DISPATCHER_PER_INTEGRATION_CONCURRENCY: '4',
+    ...env,
   });
   const app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'Elo webhook-dispatcher', config });
   await app.listen(0, '127.0.0.1');

@@ -4,6 +4,8 @@ import { createEvent, type ChatMessageSendRequested, type IntegrationDeliveryOut
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { Webhook } from 'standardwebhooks';
+import { Client } from 'pg';
+import { SecretBox } from '@elo/auth';
 import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
 
 describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP endpoints)', () => {
@@ -269,6 +271,45 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
       expect(new Webhook(rotated.body.signingSecret as string).verify(r.body, headers)).toEqual({ text: 'ROTATE' });
       expect(new Webhook(oldSecret).verify(r.body, headers)).toEqual({ text: 'ROTATE' });
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('rotating twice within 24 h keeps every secret younger than 24 h signing; a row rotated before (one previous secret) still signs with it', async () => {
+    const sink = await new FakeEndpoint().start();
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'Rotated twice', kind: 'http', request: { method: 'POST', url: `${sink.url}/hook`, body: { kind: 'keyvalue', pairs: [{ key: 'text', value: '{message.text}' }] } },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'ROTATE2' }] },
+      });
+      const id = created.body.id as string;
+      const first = created.body.signingSecret as string;
+      const second = (await call('POST', `/integrations/${id}/rotate-signing-secret`)).body.signingSecret as string;
+      const third = (await call('POST', `/integrations/${id}/rotate-signing-secret`)).body.signingSecret as string;
+      const verifyAll = async (n: number, secrets: string[]) => {
+        await probe.publish(messageReceived(a.tenantId, 'ROTATE2'));
+        await expectEventually(() => expect(sink.received).toHaveLength(n), { timeoutMs: 15_000 });
+        const r = sink.received[n - 1];
+        const headers = { 'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']) };
+        expect(headers['webhook-signature'].split(' ')).toHaveLength(secrets.length);
+        for (const secret of secrets) expect(new Webhook(secret).verify(r.body, headers)).toEqual({ text: 'ROTATE2' });
+      };
+      await verifyAll(1, [third, second, first]);
+      expect(JSON.stringify((await call('GET', `/integrations/${id}`)).body)).not.toMatch(/whsec_/);
+
+      // A row as rotations before this change left it: one previous secret, sealed alone, with its expiry beside it.
+      const box = svc.app.get(SecretBox);
+      const db = new Client({ connectionString: infra.databaseUrl });
+      await db.connect();
+      try {
+        await db.query(`UPDATE dispatcher.integrations SET previous_signing_secret_sealed = $2, previous_signing_expires_at = now() + interval '1 hour' WHERE id = $1`, [
+          id, box.encrypt(second, `${id}:signing`),
+        ]);
+      } finally {
+        await db.end();
+      }
+      await verifyAll(2, [third, second]);
     } finally {
       await sink.close();
     }

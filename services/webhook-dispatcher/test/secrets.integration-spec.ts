@@ -116,4 +116,73 @@ describe('webhook-dispatcher keeps integration secrets to the wire (real Postgre
       await db.end();
     }
   });
+
+  it('seals literal credentials of the auth helpers: masked in every answer, kept by a PATCH that sends them back masked; older plain rows still work', async () => {
+    const TOKEN = 'tok_literal_0123456789';
+    const KEY = 'key_literal_ABCDEFGHIJ';
+    const a = await tenantWithKey(svc.url);
+    const call = api(svc.url, a.key);
+    const literal = (text: string) => (text.includes(TOKEN) || text.includes(KEY) ? [text.includes(TOKEN) ? 'token' : 'key'] : []);
+    const bearer = await call('POST', '/integrations', {
+      name: 'Literal bearer', kind: 'http', request: { method: 'POST', url: `${echo.url}/bearer`, auth: { type: 'bearer', token: TOKEN } },
+      trigger: { eventTypes: [] },
+    });
+    const apiKey = await call('POST', '/integrations', {
+      name: 'Literal key', kind: 'http', request: { method: 'POST', url: `${echo.url}/key`, auth: { type: 'apiKey', header: 'X-Api-Key', value: KEY } },
+      trigger: { eventTypes: [] },
+    });
+    expect([bearer.status, apiKey.status]).toEqual([201, 201]);
+    expect(bearer.body.request.auth).toEqual({ type: 'bearer', token: '••••' });
+    expect(apiKey.body.request.auth).toEqual({ type: 'apiKey', header: 'X-Api-Key', value: '••••' });
+
+    // A PATCH sending the request back as read (credential masked) changes the URL and keeps the token.
+    const read = (await call('GET', `/integrations/${bearer.body.id}`)).body;
+    const patched = await call('PATCH', `/integrations/${bearer.body.id}`, { request: { ...read.request, url: `${echo.url}/bearer2` } });
+    expect(patched.status).toBe(200);
+
+    const db = new Client({ connectionString: infra.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query('SELECT * FROM dispatcher.integrations WHERE tenant_id = $1', [a.tenantId]);
+      expect(literal(JSON.stringify(rows))).toEqual([]);
+
+      // A row saved before literal credentials were sealed: plain in the request JSON.
+      const legacy = await call('POST', '/integrations', {
+        name: 'Legacy bearer', kind: 'http', request: { method: 'POST', url: `${echo.url}/legacy`, auth: { type: 'bearer', token: '{secret.t}' } },
+        trigger: { eventTypes: [] }, secrets: { t: 'placeholder-secret' },
+      });
+      await db.query(`UPDATE dispatcher.integrations SET request = jsonb_set(request, '{auth,token}', to_jsonb($2::text)), auth_sealed = NULL WHERE id = $1`, [legacy.body.id, TOKEN]);
+
+      const run = async (integration: string) => {
+        const requestId = randomUUID();
+        await probe.publish(createEvent({ type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress', data: { requestId, integration, context: {} } }));
+        await expectEventually(() => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.requestId === requestId)).toHaveLength(1), { timeoutMs: 15_000 });
+        return probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').find((e) => e.data.requestId === requestId)!;
+      };
+      for (const name of ['Literal bearer', 'Literal key', 'Legacy bearer']) await run(name);
+      const got = (path: string) => echo.received.find((r) => r.url === path)!;
+      expect(got('/bearer2').headers['authorization']).toBe(`Bearer ${TOKEN}`);
+      expect(got('/key').headers['x-api-key']).toBe(KEY);
+      expect(got('/legacy').headers['authorization']).toBe(`Bearer ${TOKEN}`);
+
+      // Nothing shows them: GET (the legacy row too), the attempt logs, the outcome events.
+      for (const id of [bearer.body.id, apiKey.body.id, legacy.body.id]) {
+        const one = await call('GET', `/integrations/${id}`);
+        expect(one.body.request.auth).toMatchObject(id === apiKey.body.id ? { value: '••••' } : { token: '••••' });
+        const deliveries = await call('GET', `/integrations/${id}/deliveries`);
+        const attempts = await call('GET', `/deliveries/${deliveries.body[0].id}/attempts`);
+        expect(literal(JSON.stringify([one.body, attempts.body]))).toEqual([]);
+      }
+      expect(literal(JSON.stringify(await call('GET', '/integrations')))).toEqual([]);
+      expect(literal(JSON.stringify(probe.events))).toEqual([]);
+      // The legacy row is sealed on its next change.
+      expect((await call('PATCH', `/integrations/${legacy.body.id}`, { description: 'touched' })).status).toBe(200);
+      const { rows: after } = await db.query('SELECT request, auth_sealed FROM dispatcher.integrations WHERE id = $1', [legacy.body.id]);
+      expect(after[0].request.auth.token).toBe('••••');
+      expect(after[0].auth_sealed).toBeTruthy();
+      expect(literal(JSON.stringify(after))).toEqual([]);
+    } finally {
+      await db.end();
+    }
+  });
 });

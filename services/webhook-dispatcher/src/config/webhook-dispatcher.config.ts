@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { BaseServiceConfig } from '@elo/platform';
 
 /** Elo webhook-dispatcher settings (see services/webhook-dispatcher/.env.example). */
@@ -11,4 +11,18 @@ export class WebhookDispatcherConfig extends BaseServiceConfig {
 
   /** How often the worker looks for due deliveries (ms); new deliveries wake it at once (NOTIFY). */
   @IsOptional() @IsInt() @Min(10) DISPATCHER_POLL_MS: number = 500;
+
+  /**
+   * Retries of a run a bot flow requested (`integration.requested`), in seconds after each failed attempt,
+   * comma-separated (empty: none). Used instead of the integration's own schedule (never more retries than it
+   * has): the flow is waiting for the outcome.
+   */
+  @IsOptional() @IsString() @Matches(/^(\d+(\.\d+)?(,\d+(\.\d+)?)*)?$/, { message: 'must be seconds separated by commas, e.g. 2,5,10' })
+  DISPATCHER_REQUESTED_RETRY_SECONDS: string = '2,5,10';
+
+  /**
+   * A requested run is not retried past this many seconds after it was requested: its failed outcome is
+   * published instead (a Retry-After, a timeout's or a 429's minute wait included).
+   */
+  @IsOptional() @IsNumber() @Min(1) @Max(3_600) DISPATCHER_REQUESTED_DEADLINE_SECONDS: number = 90;
 }

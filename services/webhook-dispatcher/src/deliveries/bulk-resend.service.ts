@@ -83,7 +83,7 @@ export class BulkResend {
       const part = ids.slice(i, i + chunk);
       const { rows } = await this.db.query(
         `WITH u AS (
-           UPDATE ${S}.deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), completed_at = NULL
+           UPDATE ${S}.deliveries d SET status = 'pending', schedule_step = 0, next_attempt_at = now(), completed_at = NULL
            FROM ${S}.integrations i
            WHERE d.id = ANY($1::uuid[]) AND d.status = $2 AND i.id = d.integration_id AND i.enabled
            RETURNING d.id

@@ -39,9 +39,13 @@ export class DeliveriesService {
   async list(tenantId: string, integrationId: string, q: DeliveriesQuery): Promise<Page> {
     await this.integrations.row(this.ds.manager, tenantId, integrationId);
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'deliveries');
-    const f = pageFilters({ outcome: q.outcome, from: q.from, to: q.to }, after);
+    const f = pageFilters({
+      outcome: q.outcome, from: q.from, to: q.to, eventType: q.eventType, errorClass: q.errorClass,
+      httpStatus: q.httpStatus === undefined ? undefined : String(q.httpStatus),
+    }, after);
     if (f['outcome'] !== undefined && !(DELIVERY_OUTCOMES as readonly string[]).includes(f['outcome'])) throw badCursor();
     for (const k of ['from', 'to']) if (f[k] !== undefined && !isISO8601(f[k], { strict: true })) throw badCursor();
+    if (f['httpStatus'] !== undefined && !/^[1-5]\d\d$/.test(f['httpStatus'])) throw badCursor();
     const limit = q.limit ?? 100;
     const rows = (await this.ds.query(
       `SELECT id, integration_id, event_id, event_type, status, attempts, next_attempt_at, last_http_status,
@@ -51,8 +55,13 @@ export class DeliveriesService {
        WHERE tenant_id = $1 AND integration_id = $2 AND ($3::text IS NULL OR status = $3)
          AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at < $5)
          AND ($7::bigint IS NULL OR (created_at, id) < ('epoch'::timestamptz + $7::bigint * interval '1 microsecond', $8::uuid))
+         AND ($9::text IS NULL OR event_type = $9) AND ($10::text IS NULL OR last_error_class = $10)
+         AND ($11::int IS NULL OR last_http_status = $11)
        ORDER BY created_at DESC, id DESC LIMIT $6`,
-      [tenantId, integrationId, f['outcome'] ?? null, f['from'] ?? null, f['to'] ?? null, limit + 1, after?.k ?? null, after?.id ?? null],
+      [
+        tenantId, integrationId, f['outcome'] ?? null, f['from'] ?? null, f['to'] ?? null, limit + 1, after?.k ?? null, after?.id ?? null,
+        f['eventType'] ?? null, f['errorClass'] ?? null, f['httpStatus'] === undefined ? null : Number(f['httpStatus']),
+      ],
     )) as Array<Record<string, unknown>>;
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -96,7 +105,7 @@ export class DeliveriesService {
     if (d.status === 'pending') throw new ProblemException(409, `delivery ${deliveryId} is still pending`);
     await this.ds.transaction(async (m) => {
       await m.query(
-        `UPDATE ${S}.deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), completed_at = NULL WHERE id = $1`,
+        `UPDATE ${S}.deliveries SET status = 'pending', schedule_step = 0, next_attempt_at = now(), completed_at = NULL WHERE id = $1`,
         [deliveryId],
       );
       this.signal.dueAfterCommit(m);

@@ -5,10 +5,10 @@ import { TemplateError, type RenderedRequest } from '@elo/templating';
 import type { HttpRequestDto, SoapRequestDto } from '../integrations/dto/integration.dto';
 import { IntegrationsService } from '../integrations/integrations.service';
 import { buildEnvelope, parseSoapResponse, soapHeaders } from '../soap/soap-envelope';
-import { WsdlService, WsdlUnavailableError } from '../soap/wsdl.service';
+import { paramQualified, WsdlService, WsdlUnavailableError } from '../soap/wsdl.service';
 import type { IntegrationRow } from '../integrations/integration.model';
 import {
-  maskDeep, maskHeaders, masker, withCredentials, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
+  apiKeyHeader, maskDeep, maskHeaders, masker, withCredentials, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
 } from './request-builder';
 
 export type ErrorClass = 'timeout' | 'dns' | 'connection' | 'tls' | 'http_status' | 'blocked' | 'template' | 'invalid';
@@ -58,19 +58,22 @@ export class DeliverySender {
   async prepare(integration: IntegrationRow, event: CloudEvent): Promise<Prepared> {
     const secrets = this.integrations.secrets(integration);
     const context = templateContext(event, secrets);
+    const request = this.integrations.request(integration);
     if (integration.kind !== 'soap') {
-      const rendered = renderHttp(integration.request as HttpRequestDto, context);
-      return { rendered, context, mask: withCredentials(masker(secrets), rendered.headers) };
+      const rendered = renderHttp(request as HttpRequestDto, context);
+      return { rendered, context, mask: withCredentials(masker(secrets), rendered.headers, apiKeyHeader(request)) };
     }
-    const cfg = integration.request as SoapRequestDto;
+    const cfg = request as SoapRequestDto;
     const version = cfg.version ?? '1.1';
     const op = await this.wsdl.operation(cfg.wsdlUrl, cfg.operation, version, integration.delivery.timeoutMs);
     const base = renderHttp({ method: 'POST', url: op.endpoint, headers: cfg.headers, auth: cfg.auth }, context);
-    const body = buildEnvelope({ version, namespace: op.namespace, element: op.element, params: cfg.params, context });
+    const body = buildEnvelope({
+      version, namespace: op.namespace, element: op.element, params: cfg.params, context, qualified: (name) => paramQualified(op, name),
+    });
     return {
       rendered: { method: 'POST', url: base.url, headers: { ...base.headers, ...soapHeaders(version, op.soapAction) }, body },
       context,
-      mask: withCredentials(masker(secrets), base.headers),
+      mask: withCredentials(masker(secrets), base.headers, apiKeyHeader(cfg)),
     };
   }
 

@@ -43,7 +43,11 @@ export interface DeliveryRow {
   event_type: string;
   event: CloudEvent;
   status: string;
+  /** Attempts made so far, across resends: the next attempt's number is attempts + 1. */
   attempts: number;
+  /** Failed attempts since the delivery was written or last resent: its place in the retry schedule. */
+  schedule_step: number;
+  created_at: Date;
 }
 
 /**
@@ -56,6 +60,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly concurrency: number;
   private readonly perIntegration: number;
   private readonly pollMs: number;
+  private readonly requestedSchedule: number[];
+  private readonly requestedDeadlineSeconds: number;
   private readonly inFlightByIntegration = new Map<string, number>();
   private readonly buckets = new Map<string, { tokens: number; at: number; rate: number }>();
   private inFlight = 0;
@@ -80,6 +86,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.concurrency = config.DISPATCHER_CONCURRENCY ?? 64;
     this.perIntegration = config.DISPATCHER_PER_INTEGRATION_CONCURRENCY ?? 16;
     this.pollMs = config.DISPATCHER_POLL_MS ?? 500;
+    const requested = config.DISPATCHER_REQUESTED_RETRY_SECONDS ?? '2,5,10';
+    this.requestedSchedule = requested ? requested.split(',').map(Number) : [];
+    this.requestedDeadlineSeconds = config.DISPATCHER_REQUESTED_DEADLINE_SECONDS ?? 90;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -289,28 +298,42 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
     await this.ds.transaction(async (m) => {
       const attempts = d.attempts + 1;
+      const step = d.schedule_step + 1;
       if (await this.failingTooLong(m, d, integration)) return this.finish(m, d, integration, result, 'failed');
       if (result.httpStatus === 410) {
         await this.autoDisable(m, d, integration, 'gone', 'the endpoint answered 410 Gone');
         return this.finish(m, d, integration, result, 'failed');
       }
-      const delay = PERMANENT.has(result.errorClass ?? '')
-        ? undefined
-        : nextDelaySeconds({
-            schedule: integration.delivery.retryScheduleSeconds,
-            attempts,
-            errorClass: result.errorClass ?? '',
-            httpStatus: result.httpStatus,
-            retryAfter: result.response?.headers['retry-after'],
-          });
+      const delay = PERMANENT.has(result.errorClass ?? '') ? undefined : this.retryDelay(d, integration, step, result);
       if (delay === undefined) return this.finish(m, d, integration, result, 'failed');
       await this.logAttempt(m, d, attempts, result);
       await m.query(
-        `UPDATE ${S}.deliveries SET attempts = $2, next_attempt_at = now() + make_interval(secs => $3),
+        `UPDATE ${S}.deliveries SET attempts = $2, schedule_step = $7, next_attempt_at = now() + make_interval(secs => $3),
            last_http_status = $4, last_error_class = $5, last_error = $6 WHERE id = $1`,
-        [d.id, attempts, delay, result.httpStatus ?? null, result.errorClass ?? null, result.error ?? null],
+        [d.id, attempts, delay, result.httpStatus ?? null, result.errorClass ?? null, result.error ?? null, step],
       );
     });
+  }
+
+  /**
+   * Seconds until the next attempt, or undefined when there is none. A run a bot flow requested
+   * (`integration.requested`) is waited for: it takes the short requested schedule (never more retries than
+   * the integration's own schedule allows) and gets no retry due past the requested deadline, so its failed
+   * outcome comes within about a minute and a half, not after the integration's day-long schedule.
+   */
+  private retryDelay(d: DeliveryRow, integration: IntegrationRow, step: number, result: SendResult): number | undefined {
+    const own = integration.delivery.retryScheduleSeconds;
+    const requested = d.event_type === 'integration.requested';
+    const delay = nextDelaySeconds({
+      schedule: requested ? this.requestedSchedule.slice(0, own.length) : own,
+      attempts: step,
+      errorClass: result.errorClass ?? '',
+      httpStatus: result.httpStatus,
+      retryAfter: result.response?.headers['retry-after'],
+    });
+    if (delay === undefined || !requested) return delay;
+    const ageSeconds = (Date.now() - new Date(d.created_at).getTime()) / 1000;
+    return ageSeconds + delay > this.requestedDeadlineSeconds ? undefined : delay;
   }
 
   /**

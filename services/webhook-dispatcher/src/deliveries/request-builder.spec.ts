@@ -29,6 +29,28 @@ describe('request builder', () => {
     expect(basic.headers['Authorization']).toBe(`Basic ${Buffer.from('u:sk_live_123456789').toString('base64')}`);
   });
 
+  it('the API-key helper sends the key in X-API-Key, or in the header it names, and the key is masked in the log', () => {
+    const ctx = templateContext(event, { apiKey: 'sk_live_123456789' });
+    const byDefault = renderHttp({ method: 'POST', url: 'https://x.example/', auth: { type: 'apiKey', value: '{secret.apiKey}' } }, ctx);
+    expect(byDefault.headers).toMatchObject({ 'X-API-Key': 'sk_live_123456789' });
+    expect(byDefault.headers['Authorization']).toBeUndefined();
+    const named = renderHttp({ method: 'GET', url: 'https://x.example/', auth: { type: 'apiKey', header: 'X-Auth-Token', value: 'k-{secret.apiKey}' } }, ctx);
+    expect(named.headers).toMatchObject({ 'X-Auth-Token': 'k-sk_live_123456789' });
+    expect(named.headers['X-API-Key']).toBeUndefined();
+    expect(maskHeaders(named.headers, masker({ apiKey: 'sk_live_123456789' }))['X-Auth-Token']).toBe('k-••••');
+  });
+
+  it('sends a raw text/* body as written, unescaped, with its content type', () => {
+    const ctx = templateContext(event, {});
+    const plain = renderHttp({ method: 'POST', url: 'https://x.example/', body: { kind: 'raw', contentType: 'text/plain; charset=utf-8', template: 'Conversa {conversationId}: "{message.text}" <b> & {contact.name}\nfim' } }, ctx);
+    expect(plain.body).toBe('Conversa c1: "boleto" <b> & Ana\nfim');
+    expect(plain.headers['Content-Type']).toBe('text/plain; charset=utf-8');
+    expect(plain.builtJson).toBeUndefined();
+    const csv = renderHttp({ method: 'PUT', url: 'https://x.example/', body: { kind: 'raw', contentType: 'text/csv', template: 'cpf,email\n{attributes.cpf},{attributes.email}' } }, ctx);
+    expect(csv.body).toBe('cpf,email\n123,a@x.io');
+    expect(csv.headers['Content-Type']).toBe('text/csv');
+  });
+
   it('masks secret values and credential headers', () => {
     const mask = masker({ apiKey: 'sk_live_123456789' });
     expect(mask('https://x/?k=sk_live_123456789')).toBe('https://x/?k=••••');

@@ -74,15 +74,22 @@ export function masker(secrets: Readonly<Record<string, string>>): (text: string
 }
 
 /**
- * `mask`, and the credentials of the request's Authorization headers as sent: a Basic one is the base64 of
- * `user:password`, none of the secrets' own forms, and an endpoint echoing its request hands it back.
+ * `mask`, and the credentials of the request's Authorization headers (and of the API-key helper's header,
+ * `credentialHeader`) as sent: a Basic one is the base64 of `user:password`, none of the secrets' own forms, a
+ * literal API key is no secret of the integration, and an endpoint echoing its request hands them back.
  */
-export function withCredentials(mask: (text: string) => string, headers: Readonly<Record<string, string>>): (text: string) => string {
+export function withCredentials(mask: (text: string) => string, headers: Readonly<Record<string, string>>, credentialHeader?: string): (text: string) => string {
+  const credential = credentialHeader?.toLowerCase();
   const credentials = Object.entries(headers)
-    .filter(([name]) => /^(proxy-)?authorization$/i.test(name))
+    .filter(([name]) => /^(proxy-)?authorization$/i.test(name) || name.toLowerCase() === credential)
     .map(([, value]) => value.replace(/^[\w-]+\s+/, ''))
     .filter((c) => c.length >= 8);
   return credentials.length ? (text) => credentials.reduce((t, c) => (t.includes(c) ? t.split(c).join('••••') : t), mask(text)) : mask;
+}
+
+/** The header the API-key auth helper sends its key in, if the request uses it. */
+export function apiKeyHeader(r: Pick<HttpRequestDto, 'auth'>): string | undefined {
+  return r.auth?.type === 'apiKey' ? (r.auth.header ?? 'X-API-Key') : undefined;
 }
 
 /** One masker per secrets object (IntegrationsService hands out the same object for the same secrets). */

@@ -16,6 +16,8 @@ export interface IntegrationRow {
   reply: ReplyDto;
   secrets_sealed: string | null;
   secret_names: string[];
+  /** The auth helper's literal credentials, sealed (JSON of token/password/value); null on rows saved before (kept in `request`). */
+  auth_sealed: string | null;
   signing_secret_sealed: string;
   previous_signing_secret_sealed: string | null;
   previous_signing_expires_at: Date | string | null;

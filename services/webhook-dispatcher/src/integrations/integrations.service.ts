@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditService, SecretBox, type Principal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
-import { listTokens, lookupPath } from '@elo/templating';
+import { listTokens, lookupPath, renderTemplate } from '@elo/templating';
 import { DataSource, type EntityManager } from 'typeorm';
 import { SERVICE } from '../service-name';
 import {
@@ -14,6 +14,13 @@ const T = '"dispatcher".integrations';
 /** Opened secrets kept at most (a few per integration). */
 const OPENED_MAX = 5_000;
 const NO_SECRETS: Readonly<Record<string, string>> = Object.freeze({});
+/** What stands in for a literal credential in the stored request and in every answer. */
+export const MASKED = '••••';
+/** The auth helper's fields that carry a credential. */
+const CREDENTIAL_FIELDS = ['token', 'password', 'value'] as const;
+type Credentials = Partial<Record<(typeof CREDENTIAL_FIELDS)[number], string>>;
+/** Previous signing secrets kept signing at most (each for 24 h after the rotation that replaced it). */
+const MAX_PREVIOUS_SIGNING = 10;
 
 /** Integrations: tenant-scoped CRUD, secrets sealed at rest, every change audited. */
 @Injectable()
@@ -25,6 +32,7 @@ export class IntegrationsService {
    */
   private readonly opened = new Map<string, string>();
   private readonly parsed = new Map<string, Readonly<Record<string, string>>>();
+  private readonly previousSigning = new Map<string, ReadonlyArray<{ secret: string; expiresAt: number }>>();
 
   constructor(
     private readonly ds: DataSource,
@@ -38,16 +46,17 @@ export class IntegrationsService {
     const secrets = cleanSecrets(dto.secrets ?? {});
     const request = requestOf(dto.kind, dto);
     checkSecretReferences(dto.kind, request, Object.keys(secrets));
+    const sealed = this.sealAuth(id, request, {});
     const row = await this.ds.transaction(async (m) => {
       const rows = (await m.query(
         `INSERT INTO ${T} (id, tenant_id, name, description, kind, enabled, request, trigger, delivery, reply,
-           secrets_sealed, secret_names, signing_secret_sealed)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+           secrets_sealed, secret_names, signing_secret_sealed, auth_sealed)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
          ON CONFLICT DO NOTHING RETURNING *`,
         [
-          id, tenantId, dto.name, dto.description ?? '', dto.kind, dto.enabled ?? true, request, dto.trigger,
+          id, tenantId, dto.name, dto.description ?? '', dto.kind, dto.enabled ?? true, sealed.request, dto.trigger,
           deliverySettings(dto.delivery), dto.reply ?? {}, this.sealSecrets(id, secrets), Object.keys(secrets),
-          this.box.encrypt(signingSecret, `${id}:signing`),
+          this.box.encrypt(signingSecret, `${id}:signing`), sealed.authSealed,
         ],
       )) as IntegrationRow[];
       if (!rows.length) throw new ProblemException(409, `an integration named "${dto.name}" already exists`);
@@ -89,16 +98,20 @@ export class IntegrationsService {
         secretsSealed = this.sealSecrets(id, clean);
         names = Object.keys(clean);
       }
+      // A request sent back as read (credentials shown as ••••) keeps the stored credentials.
       const request = dto.request || dto.soap ? requestOf(before.kind, dto) : before.request;
-      checkSecretReferences(before.kind, request, names);
+      const stored = this.request(before).auth;
+      checkSecretReferences(before.kind, withCredentials(request, stored), names);
+      // Rows saved before literal credentials were sealed get them sealed now.
+      const sealed = this.sealAuth(id, request, stored ?? {});
       try {
         await m.query(
           `UPDATE ${T} SET name = $3, description = $4, request = $5, trigger = $6, delivery = $7, reply = $8,
-             secrets_sealed = $9, secret_names = $10, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+             secrets_sealed = $9, secret_names = $10, auth_sealed = $11, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
           [
-            tenantId, id, dto.name ?? before.name, dto.description ?? before.description, request,
+            tenantId, id, dto.name ?? before.name, dto.description ?? before.description, sealed.request,
             dto.trigger ?? before.trigger, dto.delivery ? deliverySettings({ ...before.delivery, ...dto.delivery }) : before.delivery,
-            dto.reply ?? before.reply, secretsSealed, names,
+            dto.reply ?? before.reply, secretsSealed, names, sealed.authSealed,
           ],
         );
       } catch (err) {
@@ -127,7 +140,47 @@ export class IntegrationsService {
     });
   }
 
-  /** The decrypted secrets (for rendering only; never returned). */
+  /**
+   * The integration's request as it is sent: its literal credentials opened (rows saved before they were sealed
+   * hold them in the request itself). For rendering only; never returned.
+   */
+  request(row: IntegrationRow): HttpRequestDto | SoapRequestDto {
+    if (!row.auth_sealed || !row.request.auth) return row.request;
+    const aad = `${row.id}:auth`;
+    const key = `${aad}\n${row.auth_sealed}`;
+    let credentials = this.parsed.get(key) as Credentials | undefined;
+    if (!credentials) {
+      credentials = Object.freeze(JSON.parse(this.open(row.auth_sealed, aad)) as Credentials);
+      if (this.parsed.size >= OPENED_MAX) this.parsed.clear();
+      this.parsed.set(key, credentials as Record<string, string>);
+    }
+    return { ...row.request, auth: { ...row.request.auth, ...credentials } };
+  }
+
+  /**
+   * The request to store: each literal credential of its auth helper (text besides tokens, e.g. a token written
+   * out rather than `{secret.token}`) sealed apart and `••••` in its place. A field given as `••••` (a request
+   * sent back as it was read) keeps the credential stored for it (`stored`, opened).
+   */
+  private sealAuth(id: string, request: HttpRequestDto | SoapRequestDto, stored: Credentials): { request: HttpRequestDto | SoapRequestDto; authSealed: string | null } {
+    if (!request.auth) return { request, authSealed: null };
+    const auth = { ...request.auth };
+    const literal: Credentials = {};
+    for (const f of CREDENTIAL_FIELDS) {
+      const v = auth[f] === MASKED ? stored[f] : auth[f];
+      if (auth[f] === MASKED && v === undefined) throw new ProblemException(400, `auth.${f}: ${MASKED} keeps the stored credential, and none is stored`);
+      if (v === undefined || !isLiteralCredential(v)) {
+        if (v === undefined) delete auth[f];
+        else auth[f] = v;
+        continue;
+      }
+      literal[f] = v;
+      auth[f] = MASKED;
+    }
+    const authSealed = Object.keys(literal).length ? this.box.encrypt(JSON.stringify(literal), `${id}:auth`) : null;
+    return { request: { ...request, auth }, authSealed };
+  }
+
   /** The integration's secrets, opened (the same frozen object for the same sealed value: callers only read it). */
   secrets(row: IntegrationRow): Readonly<Record<string, string>> {
     if (!row.secrets_sealed) return NO_SECRETS;
@@ -142,24 +195,55 @@ export class IntegrationsService {
     return secrets;
   }
 
-  /** The secrets that sign now: the current one, and the previous one during its 24 h grace. */
+  /** The secrets that sign now: the current one, and every previous one within its 24 h grace. */
   signingSecrets(row: IntegrationRow, now = new Date()): string[] {
-    const secrets = [this.open(row.signing_secret_sealed, `${row.id}:signing`)];
-    if (row.previous_signing_secret_sealed && row.previous_signing_expires_at && new Date(row.previous_signing_expires_at) > now) {
-      secrets.push(this.open(row.previous_signing_secret_sealed, `${row.id}:signing`));
-    }
-    return secrets;
+    const current = this.open(row.signing_secret_sealed, `${row.id}:signing`);
+    const previous = this.previousSigningSecrets(row).filter((s) => s.expiresAt > now.getTime());
+    return previous.length ? [current, ...previous.map((s) => s.secret)] : [current];
   }
 
-  /** New signing secret (shown once); the old one keeps signing alongside for 24 hours. */
+  /**
+   * The previous signing secrets and when each stops signing. `previous_signing_secret_sealed` holds either one
+   * secret (`whsec_…`, rows rotated before several were kept; it expires at `previous_signing_expires_at`) or a
+   * JSON list of `{secret, expiresAt}`, sealed as one value so re-encryption covers it like any sealed column.
+   */
+  private previousSigningSecrets(row: IntegrationRow): ReadonlyArray<{ secret: string; expiresAt: number }> {
+    if (!row.previous_signing_secret_sealed) return [];
+    const aad = `${row.id}:signing`;
+    const key = `${aad}\n${row.previous_signing_secret_sealed}\n${String(row.previous_signing_expires_at)}`;
+    let list = this.previousSigning.get(key);
+    if (!list) {
+      const plain = this.open(row.previous_signing_secret_sealed, aad);
+      list = plain.startsWith('[')
+        ? (JSON.parse(plain) as Array<{ secret: string; expiresAt: number }>)
+        : row.previous_signing_expires_at ? [{ secret: plain, expiresAt: new Date(row.previous_signing_expires_at).getTime() }] : [];
+      if (this.previousSigning.size >= OPENED_MAX) this.previousSigning.clear();
+      this.previousSigning.set(key, list);
+    }
+    return list;
+  }
+
+  /**
+   * New signing secret (shown once). The one it replaces keeps signing alongside for 24 hours, and so does every
+   * earlier one still within its own 24 hours (rotating twice in a day leaves three secrets signing; the
+   * MAX_PREVIOUS_SIGNING most recent at most).
+   */
   async rotateSigningSecret(p: Principal, tenantId: string, id: string): Promise<{ signingSecret: string; previousExpiresAt: string }> {
     const signingSecret = `whsec_${randomBytes(32).toString('base64')}`;
-    const previousExpiresAt = new Date(Date.now() + ROTATION_GRACE_SECONDS * 1000);
+    const now = Date.now();
+    const previousExpiresAt = new Date(now + ROTATION_GRACE_SECONDS * 1000);
     await this.change(p, tenantId, id, 'integration.signing_secret_rotated', async (m, before) => {
+      const previous = [
+        ...this.previousSigningSecrets(before).filter((s) => s.expiresAt > now),
+        { secret: this.open(before.signing_secret_sealed, `${before.id}:signing`), expiresAt: previousExpiresAt.getTime() },
+      ].slice(-MAX_PREVIOUS_SIGNING);
       await m.query(
-        `UPDATE ${T} SET previous_signing_secret_sealed = signing_secret_sealed, previous_signing_expires_at = $3,
-           signing_secret_sealed = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
-        [tenantId, id, previousExpiresAt, this.box.encrypt(signingSecret, `${before.id}:signing`)],
+        `UPDATE ${T} SET previous_signing_secret_sealed = $3, previous_signing_expires_at = $4,
+           signing_secret_sealed = $5, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+        [
+          tenantId, id, this.box.encrypt(JSON.stringify(previous), `${before.id}:signing`), previousExpiresAt,
+          this.box.encrypt(signingSecret, `${before.id}:signing`),
+        ],
       );
     });
     return { signingSecret, previousExpiresAt: previousExpiresAt.toISOString() };
@@ -173,7 +257,7 @@ export class IntegrationsService {
       kind: r.kind,
       enabled: r.enabled,
       disabledReason: r.disabled_reason,
-      ...(r.kind === 'soap' ? { soap: r.request as SoapRequestDto } : { request: r.request as HttpRequestDto }),
+      ...(r.kind === 'soap' ? { soap: maskCredentials(r.request) as SoapRequestDto } : { request: maskCredentials(r.request) as HttpRequestDto }),
       trigger: r.trigger,
       delivery: r.delivery,
       reply: r.reply,
@@ -215,6 +299,32 @@ export class IntegrationsService {
   private sealSecrets(id: string, secrets: Record<string, string>): string | null {
     return Object.keys(secrets).length ? this.box.encrypt(JSON.stringify(secrets), `${id}:secrets`) : null;
   }
+}
+
+/** A credential with text of its own besides tokens: a secret written out, which is sealed and never shown. */
+function isLiteralCredential(v: string): boolean {
+  if (v === MASKED) return false;
+  try {
+    return renderTemplate(v, {}, { missing: 'empty' }).trim() !== '';
+  } catch {
+    return true;
+  }
+}
+
+/** The request as shown: every literal credential `••••` (rows saved before they were sealed included). */
+function maskCredentials(request: HttpRequestDto | SoapRequestDto): HttpRequestDto | SoapRequestDto {
+  if (!request.auth) return request;
+  const auth = { ...request.auth };
+  for (const f of CREDENTIAL_FIELDS) if (auth[f] !== undefined && isLiteralCredential(auth[f])) auth[f] = MASKED;
+  return { ...request, auth };
+}
+
+/** `request` with each `••••` credential taken from `stored` (for checking its templates). */
+function withCredentials(request: HttpRequestDto | SoapRequestDto, stored: Credentials | undefined): HttpRequestDto | SoapRequestDto {
+  if (!request.auth) return request;
+  const auth = { ...request.auth };
+  for (const f of CREDENTIAL_FIELDS) if (auth[f] === MASKED && stored?.[f] !== undefined) auth[f] = stored[f];
+  return { ...request, auth };
 }
 
 function deliverySettings(d: Partial<DeliverySettings> | undefined): DeliverySettings {

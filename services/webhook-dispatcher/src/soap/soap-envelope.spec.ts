@@ -1,6 +1,5 @@
 import { buildEnvelope, parseSoapResponse, parseXml, soapHeaders } from './soap-envelope';
 import { bytesOf, soapResponse, wsdl, xmlAttacks } from '../../test/fakes.xml-attacks';
-import { findOperation } from './wsdl.service';
 
 describe('SOAP envelopes', () => {
   it('builds 1.1 and 1.2 envelopes with XML-escaped parameter values and the right headers', () => {
@@ -53,17 +52,5 @@ describe('SOAP envelopes', () => {
       '@code': '007', cpf: '01234567890', cep: '01310100', valor: '1.50', protocolo: '12345678901234567890', n: 42, neg: -3.5,
       ok: true, url: 'https://pay.example/b?id=1&t=2', msg: 'São Paulo <SP> ✓', h: '0x1F', e: '1e5',
     } });
-  });
-
-  it('finds the endpoint, action and request element of a document/literal operation', () => {
-    const doc = parseXml(`<definitions targetNamespace="urn:w" xmlns:tns="urn:w">
-      <types><schema targetNamespace="urn:s"/></types>
-      <message name="In"><part name="body" element="tns:OpRequest"/></message>
-      <portType name="P"><operation name="Op"><input message="tns:In"/></operation></portType>
-      <binding name="B" type="tns:P"><operation name="Op"><operation soapAction="urn:w/Op"/></operation></binding>
-      <service name="S"><port name="Port" binding="tns:B"><address location="http://h/x"/></port></service>
-    </definitions>`);
-    expect(findOperation(doc, 'Op', '1.1')).toEqual({ endpoint: 'http://h/x', soapAction: 'urn:w/Op', namespace: 'urn:s', element: 'OpRequest' });
-    expect(() => findOperation(doc, 'Nope', '1.1')).toThrow(/no operation/);
   });
 });

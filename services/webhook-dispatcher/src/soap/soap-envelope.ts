@@ -19,15 +19,16 @@ export function assertNoDtd(xml: string): void {
 }
 
 /**
- * Parses untrusted XML: DTDs refused, the parser's entity processing off, namespace prefixes removed.
+ * Parses untrusted XML: DTDs refused, the parser's entity processing off, namespace prefixes removed (kept, with
+ * the `xmlns` attributes, when asked: see parseWsdl).
  * Text is then decoded (the five predefined entities and character references only) and typed with care.
  */
-export function parseXml(xml: string): Record<string, unknown> {
+export function parseXml(xml: string, opts: { keepPrefixes?: boolean } = {}): Record<string, unknown> {
   assertNoDtd(xml);
   const parser = new XMLParser({
     ignoreAttributes: false,
     attributeNamePrefix: '@',
-    removeNSPrefix: true,
+    removeNSPrefix: !opts.keepPrefixes,
     processEntities: false,
     parseTagValue: false,
     trimValues: true,
@@ -68,26 +69,35 @@ function typed(v: unknown, attribute: boolean): unknown {
 
 const NAME = /^[A-Za-z_][\w.-]*$/;
 
-/** A SOAP envelope calling `element` (in `namespace`) with each parameter rendered (XML-escaped) from `ctx`. */
+/**
+ * A SOAP envelope calling `element` (in `namespace`) with each parameter rendered (XML-escaped) from `ctx`.
+ * A parameter is in the element's namespace only when `qualified` says so (the schema's elementFormDefault or
+ * the element's own form); otherwise it has no namespace, the XSD default for local elements.
+ */
 export function buildEnvelope(opts: {
   version: SoapVersion;
   namespace: string;
   element: string;
   params: Array<{ name: string; value: string }>;
   context: unknown;
+  qualified?: (param: string) => boolean;
 }): string {
   if (!NAME.test(opts.element)) throw new Error(`invalid SOAP element name ${opts.element}`);
+  // An element in no namespace (a schema without targetNamespace) takes no prefix: xmlns:tns="" is not XML 1.0.
+  const prefix = opts.namespace ? 'tns:' : '';
+  const qualified = opts.qualified ?? (() => true);
   const children = opts.params
     .map((p) => {
       if (!NAME.test(p.name)) throw new Error(`invalid SOAP parameter name ${p.name}`);
-      return `<tns:${p.name}>${renderTemplate(p.value, opts.context, { escape: 'xml' })}</tns:${p.name}>`;
+      const name = qualified(p.name) ? `${prefix}${p.name}` : p.name;
+      return `<${name}>${renderTemplate(p.value, opts.context, { escape: 'xml' })}</${name}>`;
     })
     .join('');
-  const ns = escapeAttr(opts.namespace);
+  const ns = opts.namespace ? ` xmlns:tns="${escapeAttr(opts.namespace)}"` : '';
   return (
     `<?xml version="1.0" encoding="utf-8"?>` +
-    `<soap:Envelope xmlns:soap="${ENVELOPE_NS[opts.version]}" xmlns:tns="${ns}">` +
-    `<soap:Body><tns:${opts.element}>${children}</tns:${opts.element}></soap:Body></soap:Envelope>`
+    `<soap:Envelope xmlns:soap="${ENVELOPE_NS[opts.version]}"${ns}>` +
+    `<soap:Body><${prefix}${opts.element}>${children}</${prefix}${opts.element}></soap:Body></soap:Envelope>`
   );
 }
 

@@ -2,14 +2,26 @@ import { Injectable } from '@nestjs/common';
 import { HttpEgress } from '@elo/http-egress';
 import { parseXml, type SoapVersion } from './soap-envelope';
 
+const WSDL_SOAP11 = 'http://schemas.xmlsoap.org/wsdl/soap/';
+const WSDL_SOAP12 = 'http://schemas.xmlsoap.org/wsdl/soap12/';
+
 export interface WsdlOperation {
   /** Endpoint address from the service's port for the chosen SOAP version. */
   endpoint: string;
   soapAction: string;
-  /** The request element's namespace (schema targetNamespace, else the WSDL's). */
+  /** The request element's namespace: the targetNamespace of the schema declaring it (else its QName's, else the WSDL's). */
   namespace: string;
   /** The request element's local name (document/literal part element, else the operation name). */
   element: string;
+  /** Whether the parameters are in `namespace`: the declaring schema's elementFormDefault (XSD default: unqualified). */
+  paramsQualified: boolean;
+  /** Parameters whose own `form` attribute says otherwise than `paramsQualified`. */
+  paramForms?: Record<string, boolean>;
+}
+
+/** Whether the parameter `name` of `op` goes in the request element's namespace. */
+export function paramQualified(op: Pick<WsdlOperation, 'paramsQualified' | 'paramForms'>, name: string): boolean {
+  return op.paramForms && Object.prototype.hasOwnProperty.call(op.paramForms, name) ? op.paramForms[name] : op.paramsQualified;
 }
 
 /** The WSDL's server answered something other than 200: worth retrying on the schedule, unlike an unusable WSDL. */
@@ -45,7 +57,7 @@ export class WsdlService {
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.doc;
     const res = await this.egress.request({ method: 'GET', url, timeoutMs, followRedirects: 0, maxResponseBytes: 2 * 1024 * 1024 });
     if (res.status !== 200) throw new WsdlUnavailableError(res.status);
-    const doc = parseXml(res.body.toString('utf8'));
+    const doc = parseWsdl(res.body.toString('utf8'));
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(url, { at: Date.now(), doc });
     return doc;
@@ -53,8 +65,77 @@ export class WsdlService {
 }
 
 type Node = Record<string, unknown>;
+type Scope = Record<string, string>;
 const list = (v: unknown): Node[] => (Array.isArray(v) ? (v as Node[]) : v && typeof v === 'object' ? [v as Node] : []);
 const local = (qname: unknown): string => String(qname ?? '').split(':').pop() ?? '';
+const NS = Symbol('namespace');
+const SCOPE = Symbol('prefixes in scope');
+
+/**
+ * Parses a WSDL (safely, as parseXml) keeping what its prefixes meant. Nodes are keyed by local name as
+ * parseXml's are, and each element node also carries its namespace and the prefixes in scope (symbols), so
+ * a `soap12:binding` is told from a `soap:binding` and a QName such as `tns:OpRequest` can be resolved.
+ */
+export function parseWsdl(xml: string): Node {
+  return resolveNames(parseXml(xml, { keepPrefixes: true }), '', Object.create(null) as Scope) as Node;
+}
+
+function resolveNames(v: unknown, qname: string, scope: Scope): unknown {
+  if (Array.isArray(v)) return v.map((x) => resolveNames(x, qname, scope));
+  // An empty element (`<soap:binding/>`) still has a namespace worth knowing.
+  const node = v === '' && qname ? {} : v;
+  if (!node || typeof node !== 'object') return node;
+  const inScope = Object.create(scope) as Scope;
+  for (const [k, x] of Object.entries(node as Node)) {
+    if (k === '@xmlns') inScope[''] = String(x);
+    else if (k.startsWith('@xmlns:')) inScope[k.slice('@xmlns:'.length)] = String(x);
+  }
+  const i = qname.indexOf(':');
+  const out: Node & { [NS]?: string; [SCOPE]?: Scope } = {};
+  out[NS] = inScope[i > 0 ? qname.slice(0, i) : ''] ?? '';
+  out[SCOPE] = inScope;
+  for (const [k, x] of Object.entries(node as Node)) {
+    if (k.startsWith('@')) {
+      out[k.startsWith('@xmlns') ? k : `@${local(k.slice(1))}`] = x;
+      continue;
+    }
+    if (k === '#text') {
+      out[k] = x;
+      continue;
+    }
+    const name = local(k);
+    const child = resolveNames(x, k, inScope);
+    const prev = out[name];
+    out[name] = prev === undefined ? child : [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(child) ? child : [child])];
+  }
+  return out;
+}
+
+/** The namespace of an element node from parseWsdl ('' when unknown, e.g. a document parsed without prefixes). */
+const nsOf = (n: Node | undefined): string => (n as { [NS]?: string } | undefined)?.[NS] ?? '';
+
+/** A QName-valued attribute resolved with the prefixes in scope at `n`; `ns` undefined when the prefix is not declared. */
+function resolveQName(n: Node, value: unknown): { ns?: string; local: string } {
+  const v = String(value ?? '');
+  const i = v.indexOf(':');
+  const scope = (n as { [SCOPE]?: Scope })[SCOPE];
+  return { ns: scope?.[i > 0 ? v.slice(0, i) : ''], local: v.slice(i + 1) };
+}
+
+/**
+ * The SOAP version of a binding, from the namespace of its extension elements (`soap:binding`, `soap:operation`):
+ * `other` for a non-SOAP binding (HTTP GET/POST), undefined when the document does not say (no namespaces).
+ */
+function bindingVersion(b: Node): SoapVersion | 'other' | undefined {
+  const extensions = [...list(b['binding']), ...list(b['operation']).flatMap((o) => list(o['operation']))];
+  for (const e of extensions) {
+    const ns = nsOf(e);
+    if (ns === WSDL_SOAP11) return '1.1';
+    if (ns === WSDL_SOAP12) return '1.2';
+    if (ns) return 'other';
+  }
+  return undefined;
+}
 
 /** An operation as offered to whoever configures an integration. */
 export interface WsdlOperationSummary {
@@ -66,16 +147,24 @@ export interface WsdlOperationSummary {
   params: Array<{ name: string; type: string }>;
 }
 
-/** The operations of a parsed WSDL (portType order), each with its SOAP versions, action and request parameters. */
+/** The schema declaring the part's element: the one of its QName's namespace, else any declaring that name. */
+function declaringSchema(schemas: Node[], el: { ns?: string; local: string }): Node | undefined {
+  const declares = (sc: Node) => list(sc['element']).some((e) => e['@name'] === el.local);
+  return schemas.find((sc) => el.ns !== undefined && String(sc['@targetNamespace'] ?? '') === el.ns && declares(sc)) ?? schemas.find(declares);
+}
+
+/** The element declarations of a request element's type: its inline complexType, else the named one. */
+function childElements(el: Node | undefined, schemas: Node[]): Node[] {
+  const named = el?.['@type'] ? schemas.flatMap((sc) => list(sc['complexType'])).find((c) => c['@name'] === local(el['@type'])) : undefined;
+  const ct = list(el?.['complexType'])[0] ?? named;
+  const seq = list(ct?.['sequence'])[0] ?? list(ct?.['all'])[0];
+  return list(seq?.['element']).filter((e) => e['@name']);
+}
+
+/** The operations of a WSDL from parseWsdl (portType order), each with its SOAP versions, action and request parameters. */
 export function listOperations(doc: Node): WsdlOperationSummary[] {
   const defs = (doc['definitions'] ?? {}) as Node;
   const schemas = list((defs['types'] as Node | undefined)?.['schema']);
-  const elements = schemas.flatMap((sc) => list(sc['element']));
-  const complexTypes = schemas.flatMap((sc) => list(sc['complexType']));
-  const childrenOf = (ct: Node | undefined): Array<{ name: string; type: string }> => {
-    const seq = list(ct?.['sequence'])[0] ?? list(ct?.['all'])[0];
-    return list(seq?.['element']).filter((e) => e['@name']).map((e) => ({ name: String(e['@name']), type: local(e['@type']) || 'string' }));
-  };
   const bindings = list(defs['binding']);
   return list(defs['portType']).flatMap((pt) => list(pt['operation'])).map((op) => {
     const name = String(op['@name'] ?? '');
@@ -83,64 +172,70 @@ export function listOperations(doc: Node): WsdlOperationSummary[] {
     let soapAction = '';
     for (const b of bindings) {
       const bop = list(b['operation']).find((o) => o['@name'] === name);
-      if (!bop) continue;
-      const v: SoapVersion = /12/.test(String(b['@name'])) ? '1.2' : '1.1';
-      if (!versions.includes(v)) versions.push(v);
+      const v = bindingVersion(b);
+      if (!bop || v === 'other') continue;
+      if (!versions.includes(v ?? '1.1')) versions.push(v ?? '1.1');
       soapAction ||= String(list(bop['operation'])[0]?.['@soapAction'] ?? '');
     }
     const inputMessage = local(list(op['input'])[0]?.['@message']);
     const message = list(defs['message']).find((m) => m['@name'] === inputMessage);
     const parts = list(message?.['part']);
-    const elementName = local(parts[0]?.['@element']);
-    const el = elementName ? elements.find((e) => e['@name'] === elementName) : undefined;
-    const params = elementName
-      ? childrenOf(list(el?.['complexType'])[0] ?? complexTypes.find((c) => c['@name'] === local(el?.['@type'])))
+    const part = parts[0];
+    const params = part?.['@element']
+      ? (() => {
+          const q = resolveQName(part, part['@element']);
+          const el = list(declaringSchema(schemas, q)?.['element']).find((e) => e['@name'] === q.local);
+          return childElements(el, schemas).map((e) => ({ name: String(e['@name']), type: local(e['@type']) || 'string' }));
+        })()
       : // rpc style: the message parts are the parameters.
         parts.filter((p) => p['@name']).map((p) => ({ name: String(p['@name']), type: local(p['@type']) || 'string' }));
-    return { name, versions: versions.length ? versions : ['1.1'], soapAction, params };
+    return { name, versions: versions.length ? versions.sort() : ['1.1'], soapAction, params };
   });
 }
 
+/**
+ * The endpoint, action and request element of `operation` for SOAP `version`. The binding is the one whose
+ * SOAP extension elements are in that version's namespace (a WSDL that declares no namespaces at all: any
+ * binding offering the operation), so a 1.1 integration never gets the 1.2 binding's address or action.
+ */
 export function findOperation(doc: Node, operation: string, version: SoapVersion): WsdlOperation {
   const defs = (doc['definitions'] ?? {}) as Node;
   const tns = String(defs['@targetNamespace'] ?? '');
-  const bindings = list(defs['binding']);
-  // Bindings of the right SOAP version are told apart by their namespace, lost with the prefixes;
-  // the soap12 binding's `binding` child usually carries the same transport, so prefer the one whose
-  // operation declares the action, then the first.
-  let soapAction = '';
-  let bindingName = '';
-  for (const b of bindings) {
-    const op = list(b['operation']).find((o) => o['@name'] === operation);
-    if (!op) continue;
-    const action = list(op['operation'])[0]?.['@soapAction'];
-    if (!bindingName || (version === '1.2' && /12/.test(String(b['@name'])))) {
-      bindingName = String(b['@name']);
-      soapAction = String(action ?? '');
-    }
-  }
-  if (!bindingName) throw new Error(`the WSDL has no operation ${operation}`);
+  const offering = list(defs['binding'])
+    .map((b) => ({ b, op: list(b['operation']).find((o) => o['@name'] === operation), v: bindingVersion(b) }))
+    .filter((c) => c.op && c.v !== 'other');
+  if (!offering.length) throw new Error(`the WSDL has no operation ${operation}`);
+  const chosen = offering.find((c) => c.v === version) ?? offering.find((c) => c.v === undefined);
+  if (!chosen) throw new Error(`the WSDL has no SOAP ${version} binding for operation ${operation}`);
+  const bindingName = String(chosen.b['@name'] ?? '');
+  const bop = chosen.op!;
+  const soapAction = String(list(bop['operation'])[0]?.['@soapAction'] ?? '');
 
-  let endpoint = '';
-  for (const s of list(defs['service'])) {
-    for (const p of list(s['port'])) {
-      const loc = list(p['address'])[0]?.['@location'];
-      if (loc && (!endpoint || local(p['@binding']) === bindingName)) endpoint = String(loc);
-    }
-  }
-  if (!endpoint) throw new Error('the WSDL names no endpoint address');
+  const ports = list(defs['service']).flatMap((s) => list(s['port'])).filter((p) => list(p['address'])[0]?.['@location']);
+  const port = ports.find((p) => local(p['@binding']) === bindingName) ?? (chosen.v === undefined ? ports[0] : undefined);
+  if (!port) throw new Error(`the WSDL names no endpoint address for binding ${bindingName}`);
+  const endpoint = String(list(port['address'])[0]['@location']);
 
-  // document/literal: the input message's part names the request element.
-  let element = operation;
-  let namespace = tns;
+  // document/literal: the input message's part names the request element, declared by one of the schemas.
   const portOp = list(defs['portType']).flatMap((pt) => list(pt['operation'])).find((o) => o['@name'] === operation);
   const inputMessage = local(list(portOp?.['input'])[0]?.['@message']);
   const message = list(defs['message']).find((m) => m['@name'] === inputMessage);
   const part = list(message?.['part'])[0];
-  if (part?.['@element']) {
-    element = local(part['@element']);
-    const schema = list((defs['types'] as Node | undefined)?.['schema'])[0];
-    if (schema?.['@targetNamespace']) namespace = String(schema['@targetNamespace']);
+  if (!part?.['@element']) {
+    // rpc/literal: the wrapper is the operation in soap:body's namespace; its parts are unqualified (WS-I BP R2735).
+    const body = list(list(bop['input'])[0]?.['body'])[0];
+    return { endpoint, soapAction, namespace: String(body?.['@namespace'] ?? tns), element: operation, paramsQualified: false };
   }
-  return { endpoint, soapAction, namespace, element };
+  const q = resolveQName(part, part['@element']);
+  const schemas = list((defs['types'] as Node | undefined)?.['schema']);
+  const schema = declaringSchema(schemas, q);
+  const namespace = schema ? String(schema['@targetNamespace'] ?? '') : (q.ns ?? tns);
+  const paramsQualified = schema?.['@elementFormDefault'] === 'qualified';
+  const el = list(schema?.['element']).find((e) => e['@name'] === q.local);
+  const paramForms: Record<string, boolean> = {};
+  for (const c of childElements(el, schemas)) {
+    const form = c['@form'];
+    if ((form === 'qualified' || form === 'unqualified') && (form === 'qualified') !== paramsQualified) paramForms[String(c['@name'])] = form === 'qualified';
+  }
+  return { endpoint, soapAction, namespace, element: q.local, paramsQualified, ...(Object.keys(paramForms).length ? { paramForms } : {}) };
 }

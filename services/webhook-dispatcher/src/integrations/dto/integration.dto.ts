@@ -358,6 +358,12 @@ export class DeliveriesQuery extends PageQuery {
   @IsOptional() @IsIn(DELIVERY_OUTCOMES) outcome?: (typeof DELIVERY_OUTCOMES)[number];
   @ApiPropertyOptional({ description: 'Created at or after (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) from?: string;
   @ApiPropertyOptional({ description: 'Created before (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) to?: string;
+  @ApiPropertyOptional({ description: 'The triggering event type, exactly (e.g. telephony.call.ended)' })
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200) eventType?: string;
+  @ApiPropertyOptional({ description: 'The last attempt\'s error class (timeout, dns, connection, tls, http_status, blocked, template, invalid)' })
+  @IsOptional() @IsString() @Matches(/^[a-z_]{1,40}$/) errorClass?: string;
+  @ApiPropertyOptional({ description: 'The last attempt\'s HTTP status', minimum: 100, maximum: 599 })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(599) httpStatus?: number;
 }
 
 export interface IntegrationView {
@@ -374,7 +380,7 @@ export interface IntegrationView {
   reply: ReplyDto;
   /** When the integration started failing (no success since), or null when healthy. */
   failingSince: string | null;
-  /** Until when the previous signing secret still signs (after a rotation). */
+  /** Until when the previous signing secrets still sign (after a rotation; the last of them, when several rotations fell within 24 h). */
   previousSigningSecretExpiresAt: string | null;
   /** Secret names with masked values; the values are never returned. */
   secrets: Record<string, string>;

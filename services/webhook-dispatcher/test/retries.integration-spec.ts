@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { BusProbe } from '@elo/messaging';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+
+describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redirects (real PostgreSQL, RabbitMQ, local HTTP endpoints)', () => {
+  let infra: TestInfra;
+  let svc: RunningApp;
+  let probe: BusProbe;
+  let endpoint: FakeEndpoint;
+  let a: { tenantId: string; key: string };
+  let call: ReturnType<typeof api>;
+
+  const outcomes = (type: 'integration.delivery.succeeded' | 'integration.delivery.failed') => probe.ofType<IntegrationDeliveryOutcome>(type);
+  const requested = (integration: string, requestId = randomUUID()) => createEvent({
+    type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress',
+    data: { requestId, integration, conversationId: randomUUID(), context: { cep: '01001000' } },
+  });
+  const integration = (name: string, path: string, retryScheduleSeconds: number[], text = name) => call('POST', '/integrations', {
+    name, kind: 'http', request: { method: 'POST', url: `${endpoint.url}${path}` },
+    trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: text }] },
+    delivery: { retryScheduleSeconds },
+  });
+
+  beforeAll(async () => {
+    infra = await createTestInfra('dispatcher_retries');
+    endpoint = await new FakeEndpoint().start();
+    // Requested runs: two quick retries and a 20 s deadline (production: 2,5,10 and 90 s).
+    svc = await startApp(infra, { DISPATCHER_REQUESTED_RETRY_SECONDS: '0,1', DISPATCHER_REQUESTED_DEADLINE_SECONDS: '20' });
+    probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
+    a = await tenantWithKey(svc.url);
+    call = api(svc.url, a.key);
+  });
+
+  afterAll(async () => {
+    await probe?.close();
+    await svc?.close();
+    await endpoint?.close();
+    await infra?.cleanup();
+  });
+
+  it('a run a bot flow requested takes the short requested schedule, not the integration\'s hours-long one, and answers failed within seconds', async () => {
+    endpoint.handler = (r) => (r.url === '/down' ? { status: 500, body: { error: 'down' } } : { status: 404 });
+    const created = await integration('Down for hours', '/down', [3600, 3600, 3600, 3600]);
+    expect(created.status).toBe(201);
+    const ev = requested('Down for hours');
+    const requestId = (ev.data as Body).requestId as string;
+    const started = Date.now();
+    await probe.publish(ev);
+    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.requestId === requestId)).toHaveLength(1), { timeoutMs: 15_000 });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const failed = outcomes('integration.delivery.failed').find((e) => e.data.requestId === requestId)!;
+    // The first attempt and the two requested retries.
+    expect(failed.data).toMatchObject({ integrationId: created.body.id, outcome: 'failed', attempts: 3, httpStatus: 500, errorClass: 'http_status' });
+    expect(endpoint.received.filter((r) => r.url === '/down')).toHaveLength(3);
+
+    // An integration whose own schedule has no retries keeps it for requested runs too.
+    const once = await integration('No retries', '/down', []);
+    const ev2 = requested('No retries');
+    await probe.publish(ev2);
+    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.requestId === (ev2.data as Body).requestId)).toHaveLength(1), { timeoutMs: 10_000 });
+    expect(outcomes('integration.delivery.failed').find((e) => e.data.requestId === (ev2.data as Body).requestId)!.data)
+      .toMatchObject({ integrationId: once.body.id, attempts: 1 });
+  });
+
+  it('a requested run gets no retry due after its deadline: a long Retry-After ends it failed at once', async () => {
+    endpoint.handler = (r) => (r.url === '/busy' ? { status: 503, headers: { 'retry-after': '120' }, body: { error: 'busy' } } : { status: 404 });
+    const created = await integration('Busy', '/busy', [1, 1, 1]);
+    const ev = requested('Busy');
+    const requestId = (ev.data as Body).requestId as string;
+    await probe.publish(ev);
+    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.requestId === requestId)).toHaveLength(1), { timeoutMs: 10_000 });
+    expect(outcomes('integration.delivery.failed').find((e) => e.data.requestId === requestId)!.data)
+      .toMatchObject({ integrationId: created.body.id, attempts: 1, httpStatus: 503 });
+    expect(endpoint.received.filter((r) => r.url === '/busy')).toHaveLength(1);
+  });
+
+  it('a resend keeps numbering attempts where they stopped, and restarts the retry schedule', async () => {
+    let answers = [500, 500, 500, 200];
+    endpoint.handler = (r) => (r.url === '/flaky' ? { status: answers.shift() ?? 200 } : { status: 404 });
+    const created = await integration('Flaky', '/flaky', [1], 'FLAKY');
+    const ev = messageReceived(a.tenantId, 'FLAKY');
+    await probe.publish(ev);
+    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.eventId === ev.id)).toHaveLength(1), { timeoutMs: 15_000 });
+    const deliveryId = outcomes('integration.delivery.failed').find((e) => e.data.eventId === ev.id)!.data.deliveryId;
+
+    expect((await call('POST', `/deliveries/${deliveryId}/resend`)).status).toBe(202);
+    // The resent delivery fails once more (attempt 3), is retried on its restarted schedule and succeeds (attempt 4).
+    await expectEventually(() => expect(outcomes('integration.delivery.succeeded').filter((e) => e.data.deliveryId === deliveryId)).toHaveLength(1), { timeoutMs: 15_000 });
+    expect(outcomes('integration.delivery.succeeded').find((e) => e.data.deliveryId === deliveryId)!.data).toMatchObject({ attempts: 4 });
+    const attempts = await call('GET', `/deliveries/${deliveryId}/attempts`);
+    expect(attempts.body.map((x: Body) => [x.attempt, x.httpStatus])).toEqual([[1, 500], [2, 500], [3, 500], [4, 200]]);
+    const listed = await call('GET', `/integrations/${created.body.id}/deliveries`);
+    expect(listed.body[0]).toMatchObject({ id: deliveryId, outcome: 'succeeded', attempts: 4 });
+    answers = [];
+  });
+
+  it('honours Retry-After: the next attempt comes when the response said, not on the schedule', async () => {
+    const at: number[] = [];
+    endpoint.handler = (r) => {
+      if (r.url !== '/later') return { status: 404 };
+      at.push(Date.now());
+      return at.length === 1 ? { status: 503, headers: { 'retry-after': '3' } } : { status: 200, body: { ok: true } };
+    };
+    const created = await integration('Later', '/later', [1], 'LATER');
+    const ev = messageReceived(a.tenantId, 'LATER');
+    await probe.publish(ev);
+    await expectEventually(async () => {
+      const list = await call('GET', `/integrations/${created.body.id}/deliveries`);
+      expect(list.body[0]).toMatchObject({ outcome: 'pending', attempts: 1, lastHttpStatus: 503 });
+      // Scheduled from the header (3 s), not from the schedule (1 s ± 10 %).
+      const due = new Date(list.body[0].nextAttemptAt as string).getTime();
+      expect(due - at[0]).toBeGreaterThanOrEqual(2_500);
+    }, { timeoutMs: 10_000 });
+    await expectEventually(() => expect(outcomes('integration.delivery.succeeded').filter((e) => e.data.eventId === ev.id)).toHaveLength(1), { timeoutMs: 15_000 });
+    expect(at).toHaveLength(2);
+    expect(at[1] - at[0]).toBeGreaterThanOrEqual(2_900);
+  });
+
+  it('does not follow redirects: a 3xx is a failed attempt and its Location is never requested', async () => {
+    endpoint.handler = (r) => (r.url === '/moved' ? { status: 302, headers: { location: '/elsewhere' } } : { status: 200, body: { followed: true } });
+    const created = await integration('Moved', '/moved', [], 'MOVED');
+    const ev = messageReceived(a.tenantId, 'MOVED');
+    await probe.publish(ev);
+    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.eventId === ev.id)).toHaveLength(1), { timeoutMs: 10_000 });
+    const failed = outcomes('integration.delivery.failed').find((e) => e.data.eventId === ev.id)!;
+    expect(failed.data).toMatchObject({ integrationId: created.body.id, httpStatus: 302, errorClass: 'http_status', attempts: 1 });
+    const attempts = await call('GET', `/deliveries/${failed.data.deliveryId}/attempts`);
+    expect(attempts.body).toHaveLength(1);
+    expect(attempts.body[0]).toMatchObject({ attempt: 1, httpStatus: 302, errorClass: 'http_status', response: { status: 302, headers: { location: '/elsewhere' } } });
+    expect(endpoint.received.map((r) => r.url)).not.toContain('/elsewhere');
+  });
+
+  it('filters the deliveries listing by event type, error class and HTTP status, and the cursor keeps those filters', async () => {
+    const t = await tenantWithKey(svc.url);
+    const callT = api(svc.url, t.key);
+    endpoint.handler = (r) => ({ status: r.url === '/sort/ok' ? 200 : r.url === '/sort/missing' ? 404 : 500 });
+    const created = await callT('POST', '/integrations', {
+      name: 'Sorter', kind: 'http', request: { method: 'POST', url: `${endpoint.url}/sort/{message.text}` },
+      trigger: { eventTypes: ['chat.message.received', 'telephony.call.ended'] }, delivery: { retryScheduleSeconds: [] },
+    });
+    expect(created.status).toBe(201);
+    const callEnded = createEvent({
+      type: 'telephony.call.ended', tenantId: t.tenantId, source: 'elo://telephony-bridge',
+      data: { callId: '1.2', profileId: randomUUID(), ramal: '200', telefone: '+551130000000', durationSeconds: 3, disposition: 'ANSWERED' },
+    });
+    // No {message.text} in a call: a template failure.
+    await probe.publish(...['ok', 'bad', 'bad', 'missing'].map((text) => messageReceived(t.tenantId, text)), callEnded);
+    const id = created.body.id as string;
+    await expectEventually(async () => {
+      const all = (await callT('GET', `/integrations/${id}/deliveries`)).body as Body[];
+      expect(all.map((d) => d.outcome).sort()).toEqual(['failed', 'failed', 'failed', 'failed', 'succeeded']);
+    }, { timeoutMs: 15_000 });
+
+    const q = async (query: string) => ((await callT('GET', `/integrations/${id}/deliveries?${query}`)).body as Body[]);
+    expect((await q('eventType=telephony.call.ended')).map((d) => [d.eventType, d.lastErrorClass])).toEqual([['telephony.call.ended', 'template']]);
+    expect(await q('errorClass=template')).toHaveLength(1);
+    expect(await q('errorClass=http_status')).toHaveLength(3);
+    expect((await q('httpStatus=500')).map((d) => d.lastHttpStatus)).toEqual([500, 500]);
+    expect((await q('httpStatus=404&eventType=chat.message.received')).map((d) => d.lastHttpStatus)).toEqual([404]);
+    expect(await q('httpStatus=200&outcome=succeeded')).toHaveLength(1);
+    expect(await q('eventType=chat.message.sent')).toEqual([]);
+    for (const bad of ['httpStatus=abc', 'httpStatus=99', 'errorClass=DROP%20TABLE']) {
+      expect({ bad, status: (await callT('GET', `/integrations/${id}/deliveries?${bad}`)).status }).toEqual({ bad, status: 400 });
+    }
+
+    // Page by page with limit=1: the cursor alone keeps httpStatus=500.
+    const first = await callT('GET', `/integrations/${id}/deliveries?httpStatus=500&limit=1`);
+    const cursor = first.headers.get('x-next-cursor')!;
+    expect(cursor).toBeTruthy();
+    const second = await callT('GET', `/integrations/${id}/deliveries?limit=1&cursor=${encodeURIComponent(cursor)}`);
+    expect(second.body.map((d: Body) => d.lastHttpStatus)).toEqual([500]);
+    expect(second.headers.get('x-next-cursor')).toBeNull();
+    expect((await callT('GET', `/integrations/${id}/deliveries?httpStatus=404&cursor=${encodeURIComponent(cursor)}`)).status).toBe(400);
+  });
+});
