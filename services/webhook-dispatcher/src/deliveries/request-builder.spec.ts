@@ -51,6 +51,16 @@ describe('request builder', () => {
     expect(csv.headers['Content-Type']).toBe('text/csv');
   });
 
+  it("takes the event's fields under the name of the entity its type names too, a field of that name winning", () => {
+    const call = { id: 'e2', type: 'telephony.call.ended', time: '2026-12-04T12:00:00Z', tenantid: 't1', data: { callId: 'k1', ramal: '2001', telefone: '+5541999990000' } };
+    const rendered = renderHttp({ method: 'GET', url: 'https://x.example/calls/{call.callId}?ramal={call.ramal}&same={ramal}' }, templateContext(call, {}));
+    expect(rendered.url).toBe('https://x.example/calls/k1?ramal=2001&same=2001');
+    const checked = { ...call, type: 'viability.checked', data: { status: 'viable' } };
+    expect(renderHttp({ method: 'GET', url: 'https://x.example/{viability.status}' }, templateContext(checked, {})).url).toBe('https://x.example/viable');
+    // chat.message.received has a `message` field of its own: {message.text} stays the message's text.
+    expect(renderHttp({ method: 'GET', url: 'https://x.example/?q={message.text}' }, templateContext(event, {})).url).toBe('https://x.example/?q=boleto');
+  });
+
   it('masks secret values and credential headers', () => {
     const mask = masker({ apiKey: 'sk_live_123456789' });
     expect(mask('https://x/?k=sk_live_123456789')).toBe('https://x/?k=••••');

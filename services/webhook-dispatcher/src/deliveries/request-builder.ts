@@ -4,7 +4,17 @@ import type { CloudEvent } from '@elo/contracts';
 import { renderRequest, renderTemplate, type RenderedRequest, type RequestTemplate } from '@elo/templating';
 import type { HttpRequestDto } from '../integrations/dto/integration.dto';
 
-/** What a template sees: the event's data at the top, `event`, `attributes` (contact's), `secret`. */
+/**
+ * The name an event's data also goes by in templates: the entity its type names, the segment before the
+ * action (`telephony.call.ended` → `call`, `viability.checked` → `viability`, `chat.message.received` →
+ * `message`), so `{call.ramal}` and `{ramal}` are the same token. A field of the data by that name wins.
+ */
+export function entityOf(type: string): string {
+  const parts = type.split('.');
+  return parts.length > 1 ? parts[parts.length - 2]! : parts[0]!;
+}
+
+/** What a template sees: the event's data at the top (and under its entity's name), `event`, `attributes` (contact's), `secret`. */
 export function templateContext(event: Pick<CloudEvent, 'id' | 'type' | 'time' | 'subject' | 'tenantid' | 'data'>, secrets: Record<string, string>): Record<string, unknown> {
   const raw = (event.data ?? {}) as Record<string, unknown>;
   // integration.requested carries its values under `context`; they stand at the top like an event's fields.
@@ -12,6 +22,7 @@ export function templateContext(event: Pick<CloudEvent, 'id' | 'type' | 'time' |
   const contact = isObject(data['contact']) ? data['contact'] : undefined;
   const attributes = contact && isObject(contact['attributes']) ? contact['attributes'] : isObject(data['attributes']) ? data['attributes'] : {};
   return {
+    [entityOf(event.type)]: data,
     ...data,
     attributes,
     event: { id: event.id, type: event.type, time: event.time, subject: event.subject, tenantId: event.tenantid },
