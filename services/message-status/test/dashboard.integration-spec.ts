@@ -99,9 +99,19 @@ describe('message-status dashboard in a real browser', () => {
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'message-status-live' AND datname = current_database()`,
     );
     await expectEventually(async () => expect(await text('#stream-state')).toContain('not live'), { intervalMs: 20 });
-    // Sent while nobody is told (or just after): the page shows it once the feed is back, without a reload.
+    // Nothing is published meanwhile, so only the feed's return can make the page read the counters again:
+    // what changed while it was away would otherwise stay unseen.
+    const reads: number[] = [];
+    const onRequest = (r: { url(): string }) => void (new URL(r.url()).pathname === '/stats' && reads.push(Date.now()));
+    page.on('request', onRequest);
+    try {
+      await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
+      await expectEventually(async () => expect(reads.length).toBeGreaterThan(0));
+    } finally {
+      page.off('request', onRequest);
+    }
+    // And what is sent once it is back streams as before, without a reload.
     await probe.publish(sent(tenant.tenantId, { ...m, provider: 'whatsapp', t: now() }));
-    await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
     await expectEventually(async () => expect(await text(`[data-testid="count-${m.channelId}-sent"]`)).toBe('1'));
   });
 });
