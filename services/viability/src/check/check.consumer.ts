@@ -50,19 +50,7 @@ export class CheckConsumer {
         // A geocoder outage is retried by the bus a few times; then the flow gets its answer instead of
         // waiting while the event goes on to the parking lot.
         if (!(err instanceof GeocoderError) || ctx.attempt < (this.config.GEOCODER_EVENT_ATTEMPTS ?? 3)) throw err;
-        await ctx.publish({
-          type: 'viability.checked',
-          tenantId: event.tenantid,
-          subject: d.conversationId ?? d.requestId,
-          data: {
-            requestId: d.requestId,
-            ...(d.conversationId ? { conversationId: d.conversationId } : {}),
-            ...(d.channelId ? { channelId: d.channelId } : {}),
-            status: 'not_found',
-            via: 'address',
-            reason: `the address could not be looked up: ${err.message}`,
-          },
-        });
+        await this.notFound(ctx, event, 'address', `the address could not be looked up: ${err.message}`);
       }
       return;
     }
@@ -82,6 +70,17 @@ export class CheckConsumer {
       );
       return;
     }
+    await this.notFound(
+      ctx,
+      event,
+      d.findme ? 'findme' : 'address',
+      !d.findme ? 'no location or address given' : d.phone ? 'FindME is not configured here' : 'a FindME request needs the phone number',
+    );
+  }
+
+  /** Answers a request that cannot be checked: viability.checked not_found with the reason. */
+  private async notFound(ctx: HandlerContext, event: CloudEvent<ViabilityRequested>, via: 'address' | 'findme', reason: string): Promise<void> {
+    const d = event.data;
     await ctx.publish({
       type: 'viability.checked',
       tenantId: event.tenantid,
@@ -89,9 +88,10 @@ export class CheckConsumer {
       data: {
         requestId: d.requestId,
         ...(d.conversationId ? { conversationId: d.conversationId } : {}),
+        ...(d.channelId ? { channelId: d.channelId } : {}),
         status: 'not_found',
-        via: d.findme ? 'findme' : 'address',
-        reason: !d.findme ? 'no location or address given' : d.phone ? 'FindME is not configured here' : 'a FindME request needs the phone number',
+        via,
+        reason,
       },
     });
   }
