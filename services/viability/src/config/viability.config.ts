@@ -1,7 +1,7 @@
 import { BaseServiceConfig } from '@elo/platform';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 
-/** Elo viability settings (see .env.example). */
+/** Elo viability settings (see services/viability/.env.example). */
 export class ViabilityConfig extends BaseServiceConfig {
   /** Nominatim-compatible search API (`<base>/search?format=jsonv2&q=`); addresses are refused without it. */
   @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'GEOCODER_BASE_URL must be an http(s) URL' }) GEOCODER_BASE_URL?: string;
