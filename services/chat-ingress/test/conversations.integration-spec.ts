@@ -279,6 +279,41 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect((await scheduler.tick()).timedOut).toBe(0);
   });
 
+  it('a wait saved before waits had a limit (no waitUntil) gets its whole limit from when the scheduler first sees it, and its outcome still counts', async () => {
+    const ida = customer('5541999990015');
+    await ida.text('oi');
+    await expectEventually(() => expect(ida.got()).toHaveLength(1));
+    await ida.text('1');
+    await expectEventually(() => expect(ida.got().at(-1)).toBe('Informe seu CPF ou CNPJ'));
+    await ida.text('529.982.247-25');
+    const conv = await expectEventually(async () => {
+      const c = await conversationOf('5541999990015');
+      expect(c.flow_state).toMatchObject({ stepId: 'boleto', waiting: 'integration' });
+      return c;
+    });
+    // The shape the previous release saved: waiting for the integration, no waitUntil; begun long ago.
+    await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state - 'waitUntil', opened_at = opened_at - interval '1 hour' WHERE id = $1`, [conv.id]);
+    expect((await conversationOf('5541999990015')).flow_state.waitUntil).toBeUndefined();
+
+    const scheduler = h.app.get(FlowScheduler);
+    const seenAt = Date.now();
+    expect((await scheduler.tick()).timedOut).toBe(0);
+    const stamped = (await conversationOf('5541999990015')).flow_state;
+    expect(stamped).toMatchObject({ stepId: 'boleto', waiting: 'integration', requestId: conv.flow_state.requestId });
+    const left = Date.parse(stamped.waitUntil) - seenAt;
+    expect(left).toBeGreaterThan(170_000);
+    expect(left).toBeLessThanOrEqual(185_000);
+    expect((await scheduler.tick()).timedOut).toBe(0);
+    expect((await conversationOf('5541999990015')).flow_state.waitUntil).toBe(stamped.waitUntil);
+
+    await h.probe.publish(createEvent({
+      type: 'integration.delivery.succeeded', source: 'elo://webhook-dispatcher', tenantId,
+      data: { deliveryId: randomUUID(), integrationId: randomUUID(), integrationName: 'billing', eventId: randomUUID(), eventType: 'integration.requested', requestId: conv.flow_state.requestId, conversationId: conv.id, outcome: 'succeeded', httpStatus: 200, attempts: 1, reply: 'https://erp.example.com/boletos/777.pdf' },
+    }));
+    await expectEventually(() => expect(ida.got().slice(-2)).toEqual(['Aqui está seu boleto: https://erp.example.com/boletos/777.pdf', 'Obrigado pelo contato!']));
+    expect(ida.got()).not.toContain('Não encontrei seu boleto.');
+  });
+
   it('viability with FindME: a location shared in the chat while the link is out is checked instead', async () => {
     const t4 = await h.tenantKey();
     const ch4 = (await h.api<{ id: string }>('POST', '/channels', t4.headers, { provider: 'whatsapp', name: 'findme', phoneNumberId: 'PNFIND', credentials: { accessToken: 't', appSecret: 'find-secret' } })).body;
@@ -294,12 +329,42 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     const requests = () => h.probe.ofType<{ requestId: string; conversationId: string; findme?: boolean; location?: { lat: number } }>('viability.requested').filter((x) => x.tenantid === t4.tenantId);
     await say('wamid.F1', { type: 'text', text: { body: 'tem fibra aqui?' } });
     await expectEventually(() => expect(requests().map((r) => r.data.findme)).toEqual([true]));
+    // The link lives 30 min (viability's FINDME_TTL_MINUTES): its answer is waited for 35 min
+    // (FLOW_FINDME_WAIT_TIMEOUT_MS), not the 3 min of other outcomes, and the scheduler leaves it be.
+    const stateOf = async () => (await conversationOf('5541999990014')).flow_state as { waiting?: string; findme?: boolean; waitUntil: string; requestId: string };
+    const linkOut = await expectEventually(async () => {
+      const st = await stateOf();
+      expect(st).toMatchObject({ waiting: 'viability', findme: true, requestId: requests()[0].data.requestId });
+      return st;
+    });
+    const linkLeft = Date.parse(linkOut.waitUntil) - Date.now();
+    expect(linkLeft).toBeGreaterThan(34 * 60_000);
+    expect(linkLeft).toBeLessThanOrEqual(35 * 60_000);
+    await h.app.get(FlowScheduler).tick();
+    expect(await stateOf()).toMatchObject({ waiting: 'viability', findme: true, requestId: linkOut.requestId });
+    // The same wait as the previous release saved it (no waitUntil): it gets the link's whole wait from now.
+    await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state - 'waitUntil' WHERE flow_state->>'requestId' = $1`, [linkOut.requestId]);
+    const seenAt = Date.now();
+    await h.app.get(FlowScheduler).tick();
+    const restamped = await stateOf();
+    expect(restamped).toMatchObject({ waiting: 'viability', findme: true, requestId: linkOut.requestId });
+    expect(Date.parse(restamped.waitUntil) - seenAt).toBeGreaterThan(34 * 60_000);
+    expect(Date.parse(restamped.waitUntil) - seenAt).toBeLessThanOrEqual(35 * 60_000 + 5_000);
     await say('wamid.F2', { type: 'location', location: { latitude: -25.44, longitude: -49.28 } });
     const byLocation = await expectEventually(() => {
       expect(requests()).toHaveLength(2);
       return requests()[1].data;
     });
     expect(byLocation.location?.lat).toBe(-25.44);
+    // A location sent in the chat is checked at once: the usual wait (FLOW_WAIT_TIMEOUT_MS, 3 min).
+    const byLocationLeft = Date.parse((await expectEventually(async () => {
+      const st = await stateOf();
+      expect(st).toMatchObject({ waiting: 'viability', requestId: byLocation.requestId });
+      expect(st.findme).toBeUndefined();
+      return st;
+    })).waitUntil) - Date.now();
+    expect(byLocationLeft).toBeGreaterThan(170_000);
+    expect(byLocationLeft).toBeLessThanOrEqual(180_000);
     await h.probe.publish(createEvent({ type: 'viability.checked', source: 'elo://viability', tenantId: t4.tenantId, data: { requestId: byLocation.requestId, conversationId: byLocation.conversationId, status: 'viable', via: 'chat_location' } }));
     await expectEventually(() => expect(h.fakes.sent('/graph/PNFIND/messages').map((r) => (r.body.text as { body: string } | undefined)?.body)).toContain('Atendemos seu endereço!'));
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string }>('chat.conversation.closed').some((e) => e.data.conversationId === byLocation.conversationId)).toBe(true));

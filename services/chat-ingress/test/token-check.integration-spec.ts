@@ -10,8 +10,9 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
   const ch: Record<'wa' | 'ms' | 'tg' | 'gen', { id: string }> = {} as never;
 
   beforeAll(async () => {
-    // The first check runs 300 ms after boot; the hourly tick never comes during the test.
-    h = await startHarness('chat_ingress_token_check', { TOKEN_CHECK_FIRST_DELAY_MS: '300', TOKEN_CHECK_TICK_MS: '3600000' });
+    // Neither the first check (an hour after this boot) nor the hourly tick comes during the test, except
+    // where a test restarts the service with a short first delay.
+    h = await startHarness('chat_ingress_token_check', { TOKEN_CHECK_FIRST_DELAY_MS: '3600000', TOKEN_CHECK_TICK_MS: '3600000' });
     ({ headers } = await h.tenantKey());
     const create = async (body: Record<string, unknown>) => {
       const res = await h.api<{ id: string }>('POST', '/channels', headers, body);
@@ -33,10 +34,12 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
   const invalidRows = () => h.ds.query(`SELECT body FROM chat_ingress.outbox WHERE type = 'chat.channel.token.invalid'`);
   const setChecked = (id: string, status: string, ago: string) =>
     h.ds.query(`UPDATE chat_ingress.channels SET token_status = $2, token_checked_at = now() - $3::interval WHERE id = $1`, [id, status, ago]);
+  /** The next hourly tick, as the channels see it: their last check an hour older. */
+  const anHourPasses = () => h.ds.query(`UPDATE chat_ingress.channels SET token_checked_at = token_checked_at - interval '1 hour'`);
 
   it('checks shortly after boot, so a service restarted more often than daily still checks every channel', async () => {
     for (const c of Object.values(ch)) expect((await token(c.id)).checkedAt).toBeUndefined();
-    await h.restart();
+    await h.restart({ TOKEN_CHECK_FIRST_DELAY_MS: '300' });
     await expectEventually(async () => {
       expect(await token(ch.wa.id)).toMatchObject({ status: 'valid', checkedAt: expect.any(String) });
       expect(await token(ch.ms.id)).toMatchObject({ status: 'valid', checkedAt: expect.any(String) });
@@ -45,12 +48,12 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
     }, { timeoutMs: 10_000 });
   });
 
-  it('checks only the channels that are due: never checked, checked a day ago, or inconclusive last time', async () => {
+  it('checks only the channels that are due: never checked, checked a day ago, or inconclusive at the last tick', async () => {
     const svc = h.app.get(TokenCheckService);
     await setChecked(ch.wa.id, 'valid', '1 hour');
     await setChecked(ch.ms.id, 'valid', '23 hours');
-    await setChecked(ch.tg.id, 'unchecked', '1 minute');
-    await setChecked(ch.gen.id, 'unchecked', '1 minute');
+    await setChecked(ch.tg.id, 'unchecked', '1 hour');
+    await setChecked(ch.gen.id, 'unchecked', '1 hour');
     const results = await svc.checkAll();
     expect(results.map((r) => r.channelId).sort()).toEqual([ch.ms.id, ch.tg.id].sort());
     expect(await svc.checkAll()).toEqual([]);
@@ -66,6 +69,9 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
     expect(await token(ch.ms.id)).toMatchObject({ status: 'unchecked', error: 'Application request limit reached' });
 
     h.fakes.reset();
+    // Inconclusive a moment ago (this tick, maybe by another replica): not repeated before the next tick.
+    expect(await svc.checkAll()).toEqual([]);
+    await anHourPasses();
     const next = await svc.checkAll();
     expect(next.map((r) => [r.channelId, r.status]).sort()).toEqual([[ch.wa.id, 'valid'], [ch.ms.id, 'valid'], [ch.tg.id, 'valid']].sort());
     // Events leave through the outbox, written in the check's transaction: none was written, so none can be published.
@@ -83,5 +89,37 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
     h.fakes.reset();
     await expectEventually(() => expect(invalidEvents().map((e) => e.data.channelId)).toEqual(expect.arrayContaining([ch.wa.id, ch.ms.id, ch.tg.id])));
     expect(invalidEvents().find((e) => e.data.channelId === ch.ms.id)?.data.reason).toContain('Session has expired');
+  });
+
+  it('two replicas checking at once check each channel once: one token refresh, one event', async () => {
+    const replica = await h.replica({ TOKEN_CHECK_FIRST_DELAY_MS: '3600000' });
+    try {
+      await h.ds.query(`UPDATE chat_ingress.channels SET token_status = 'valid', token_checked_at = now() - interval '2 days', token_error = NULL`);
+      // Answers that raise an event for each provider-token channel: WhatsApp's token expires in two days (expiring), Messenger's and Telegram's are refused (invalid).
+      h.fakes.respond((r) => (r.path.startsWith('/graph/debug_token') ? { status: 200, body: { data: { is_valid: true, expires_at: Math.floor(Date.now() / 1000) + 2 * 86400 } } } : undefined));
+      h.fakes.respond((r) => (r.path === '/graph/me' ? { status: 401, body: { error: { message: 'Invalid OAuth access token', code: 190 } } } : undefined));
+      h.fakes.respond((r) => (r.path.endsWith('/getMe') ? { status: 401, body: { ok: false, error_code: 401, description: 'Unauthorized' } } : undefined));
+      const calls = () => ({
+        refresh: h.fakes.sent('/graph/oauth/access_token').length, debug: h.fakes.sent('/graph/debug_token').length,
+        me: h.fakes.sent('/graph/me').length, getMe: h.fakes.sent('/getMe').length,
+      });
+      const eventRows = async () => Object.fromEntries((await h.ds.query(
+        `SELECT body::jsonb->'data'->>'channelId' AS subject, count(*)::int AS n FROM chat_ingress.outbox WHERE type IN ('chat.channel.token.invalid', 'chat.channel.token.expiring') GROUP BY 1`,
+      ) as Array<{ subject: string; n: number }>).map((r) => [r.subject, r.n]));
+      const before = { calls: calls(), events: await eventRows() };
+
+      const [a, b] = await Promise.all([h.app.get(TokenCheckService).checkAll(), replica.get(TokenCheckService).checkAll()]);
+
+      expect([...a, ...b].map((r) => r.channelId).sort()).toEqual([ch.wa.id, ch.ms.id, ch.tg.id, ch.gen.id].sort());
+      const after = calls();
+      expect({ refresh: after.refresh - before.calls.refresh, debug: after.debug - before.calls.debug, me: after.me - before.calls.me, getMe: after.getMe - before.calls.getMe })
+        .toEqual({ refresh: 1, debug: 1, me: 1, getMe: 1 });
+      const events = await eventRows();
+      for (const id of [ch.wa.id, ch.ms.id, ch.tg.id]) expect([id, (events[id] ?? 0) - (before.events[id] ?? 0)]).toEqual([id, 1]);
+      expect(await token(ch.wa.id)).toMatchObject({ status: 'expiring' });
+    } finally {
+      h.fakes.reset();
+      await replica.close();
+    }
   });
 });

@@ -132,6 +132,27 @@ export class ChannelsService {
     this.cache.delete(id);
   }
 
+  /**
+   * Claims a channel's token check: stamps token_checked_at if the channel is still active and due (the
+   * rule of tokenCheckDue: never checked, or its last check, conclusive or not, is old enough), and
+   * returns it as stamped; undefined when another replica claimed or checked it meanwhile. Concurrent
+   * claims queue on the row lock and the later one finds it no longer due.
+   */
+  async claimTokenCheck(id: string, recent: { conclusiveMs: number; inconclusiveMs: number }): Promise<ChannelRecord | undefined> {
+    const res: ChannelRow[] | [ChannelRow[], number] = await this.ds.query(
+      `UPDATE ${T} SET token_checked_at = now()
+        WHERE id = $1 AND status = 'active'
+          AND (token_checked_at IS NULL
+            OR token_checked_at <= now() - make_interval(secs => $2::float8 / 1000)
+            OR (token_status = 'unchecked' AND provider <> 'generic' AND token_checked_at <= now() - make_interval(secs => $3::float8 / 1000)))
+        RETURNING *`,
+      [id, recent.conclusiveMs, recent.inconclusiveMs],
+    );
+    // TypeORM answers UPDATE … RETURNING with [rows, affected] on PostgreSQL.
+    const row = Array.isArray(res[0]) ? res[0][0] : (res as ChannelRow[])[0];
+    return row ? this.toRecord(row) : undefined;
+  }
+
   /** Records the outcome of registering the channel's webhook with its provider. */
   async setWebhookRegistration(id: string, r: WebhookRegistration): Promise<void> {
     await this.ds.query(

@@ -24,6 +24,12 @@ export class ChatIngressConfig extends BaseServiceConfig {
   /** How long a bot step waits for an integration or viability outcome before taking its timeout (failure) branch (ms). */
   @IsOptional() @IsInt() @Min(1000) FLOW_WAIT_TIMEOUT_MS: number = 3 * 60 * 1000;
 
+  /**
+   * How long a viability step waits for the answer to a FindME link it sent (ms): the link's life (the
+   * viability service's FINDME_TTL_MINUTES, 30 min by default) plus a margin, 35 min by default.
+   */
+  @IsOptional() @IsInt() @Min(1000) FLOW_FINDME_WAIT_TIMEOUT_MS: number = 35 * 60 * 1000;
+
   /** How often each channel's provider token is checked (ms); daily by default. */
   @IsOptional() @IsInt() @Min(1000) TOKEN_CHECK_INTERVAL_MS: number = 24 * 3600 * 1000;
 

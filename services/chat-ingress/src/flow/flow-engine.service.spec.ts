@@ -1,5 +1,5 @@
 import type { InboundMessage } from '@elo/contracts';
-import { matchOption } from './flow-engine.service';
+import { matchOption, waitTimeoutMs } from './flow-engine.service';
 
 const OPTIONS = [
   { id: 'boleto', title: '2ª via do boleto', next: 'ask_cpf' },
@@ -30,5 +30,19 @@ describe('matchOption', () => {
     expect(pick('via')).toBeUndefined();
     expect(pick('quero pizza')).toBeUndefined();
     expect(matchOption(OPTIONS, { kind: 'reply', reply: { id: 'humano', title: 'x' } } as InboundMessage)?.id).toBe('humano');
+  });
+});
+
+describe('waitTimeoutMs', () => {
+  const config = { FLOW_WAIT_TIMEOUT_MS: 180_000, FLOW_FINDME_WAIT_TIMEOUT_MS: 35 * 60_000 };
+
+  it('a FindME link is waited for as long as it lives (FLOW_FINDME_WAIT_TIMEOUT_MS), other outcomes FLOW_WAIT_TIMEOUT_MS', () => {
+    expect(waitTimeoutMs({}, true, config)).toBe(35 * 60_000);
+    expect(waitTimeoutMs({}, false, config)).toBe(180_000);
+  });
+
+  it('the step\'s own timeoutSeconds wins over both', () => {
+    expect(waitTimeoutMs({ timeoutSeconds: 600 }, true, config)).toBe(600_000);
+    expect(waitTimeoutMs({ timeoutSeconds: 30 }, false, config)).toBe(30_000);
   });
 });

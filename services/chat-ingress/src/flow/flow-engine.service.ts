@@ -56,6 +56,16 @@ export function matchOption(options: Option[], msg: InboundMessage): Option | un
 }
 
 /**
+ * How long a wait for an outcome event lasts (ms): the step's `timeoutSeconds`, else for a FindME link
+ * FLOW_FINDME_WAIT_TIMEOUT_MS (the customer has the link's whole life to answer it), else
+ * FLOW_WAIT_TIMEOUT_MS.
+ */
+export function waitTimeoutMs(step: WaitLimit, findme: boolean, config: Pick<ChatIngressConfig, 'FLOW_WAIT_TIMEOUT_MS' | 'FLOW_FINDME_WAIT_TIMEOUT_MS'>): number {
+  if (step.timeoutSeconds) return step.timeoutSeconds * 1000;
+  return findme ? config.FLOW_FINDME_WAIT_TIMEOUT_MS : config.FLOW_WAIT_TIMEOUT_MS;
+}
+
+/**
  * Walks conversations through their tenant's bot flow. Runs inside the consumer's transaction with
  * the conversation row locked; its place in the flow is stored on the row, so a restart resumes.
  * Conversations outside the channel's bot queue are not answered.
@@ -144,6 +154,14 @@ export class FlowEngine {
     const text = step.timeoutText ?? (step.type === 'integration' ? step.failureText : step.notViableText);
     if (text) await this.send(run, { kind: 'text', text });
     await this.enter(run, next);
+  }
+
+  /** How long the wait a conversation is in lasts (waitTimeoutMs of its step; the generic limit if the step is gone). */
+  async waitTimeoutFor(m: EntityManager, c: ConversationRow): Promise<number> {
+    const state = c.flow_state as FlowState | null;
+    const step = c.flow_id && state ? (await this.flows.byVersionId(m, c.flow_id))?.definition.steps[state.stepId] : undefined;
+    const limit: WaitLimit = step?.type === 'integration' || step?.type === 'viability' ? step : {};
+    return waitTimeoutMs(limit, state?.waiting === 'viability' && state.findme === true, this.config);
   }
 
   /** Reminder after silence (scheduler). */
@@ -236,7 +254,7 @@ export class FlowEngine {
           },
         });
         await this.step(run, stepId, 'integration', 'waiting');
-        return this.save(run, { stepId, waiting: 'integration', requestId, waitUntil: this.waitUntil(step) });
+        return this.save(run, { stepId, waiting: 'integration', requestId, waitUntil: this.waitUntil(step, false) });
       }
       case 'viability': {
         await this.send(run, { kind: 'text', text: step.text });
@@ -262,13 +280,12 @@ export class FlowEngine {
       data: { requestId, conversationId: run.c.id, channelId: run.c.channel_id, ...(location ? { location } : { findme: true, phone: findmePhone }) },
     });
     await this.step(run, stepId, step.type, 'waiting');
-    await this.save(run, { stepId, waiting: 'viability', requestId, waitUntil: this.waitUntil(step), ...(location ? {} : { findme: true }) });
+    await this.save(run, { stepId, waiting: 'viability', requestId, waitUntil: this.waitUntil(step, !location), ...(location ? {} : { findme: true }) });
   }
 
-  /** When a wait for an outcome event gives up: the step's timeoutSeconds, else FLOW_WAIT_TIMEOUT_MS. */
-  private waitUntil(step: WaitLimit): string {
-    const ms = step.timeoutSeconds ? step.timeoutSeconds * 1000 : this.config.FLOW_WAIT_TIMEOUT_MS;
-    return new Date(Date.now() + ms).toISOString();
+  /** When a wait for an outcome event gives up (waitTimeoutMs from now). */
+  private waitUntil(step: WaitLimit, findme: boolean): string {
+    return new Date(Date.now() + waitTimeoutMs(step, findme, this.config)).toISOString();
   }
 
   private sendMenu(run: Run, step: Extract<Step, { type: 'menu' }>): Promise<void> {

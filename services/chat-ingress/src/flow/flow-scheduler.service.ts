@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { Outbox, type PublishSpecLike } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { SERVICE_CONFIG } from '@elo/platform';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
 import { FlowEngine } from './flow-engine.service';
@@ -54,12 +54,12 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       const publish = async (...specs: PublishSpecLike[]) => {
         if (specs.length) await this.outbox.publish(m, ...(specs as Parameters<Outbox['publish']>[1][]));
       };
-      // A state saved before waits had a limit has no waitUntil: it has waited too long already.
+      await this.limitOpenWaits(m);
       const waits: ConversationRow[] = await m.query(
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND c.flow_state->>'waiting' IN ('integration', 'viability')
            AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
-           AND COALESCE((c.flow_state->>'waitUntil')::timestamptz, '-infinity') < now()
+           AND (c.flow_state->>'waitUntil')::timestamptz < now()
          ORDER BY c.id LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
       );
       for (const c of waits) {
@@ -94,5 +94,27 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       }
     });
     return { timedOut, reminded, closed };
+  }
+
+  /**
+   * A wait saved before waits had a limit (no waitUntil, e.g. open at deploy time) gets its whole limit
+   * (FlowEngine.waitTimeoutFor) counted from now, when the scheduler first sees it: it has not been
+   * waiting too long by a rule that did not exist when it began. Rows locked elsewhere get it next tick.
+   */
+  private async limitOpenWaits(m: EntityManager): Promise<void> {
+    const open: ConversationRow[] = await m.query(
+      `SELECT * FROM ${S}.conversations
+        WHERE status = 'open' AND flow_id IS NOT NULL AND flow_state->>'waiting' IN ('integration', 'viability') AND flow_state->>'waitUntil' IS NULL
+        ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED`,
+    );
+    if (!open.length) return;
+    const now = Date.now();
+    const until: string[] = [];
+    for (const c of open) until.push(new Date(now + (await this.engine.waitTimeoutFor(m, c))).toISOString());
+    await m.query(
+      `UPDATE ${S}.conversations c SET flow_state = c.flow_state || jsonb_build_object('waitUntil', u.until)
+         FROM unnest($1::uuid[], $2::text[]) AS u(id, until) WHERE c.id = u.id`,
+      [open.map((c) => c.id), until],
+    );
   }
 }

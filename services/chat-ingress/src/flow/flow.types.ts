@@ -8,8 +8,8 @@ export interface Option {
 
 /**
  * How long a step waits for its outcome event (integration, viability) before giving up: `timeoutSeconds`
- * (default FLOW_WAIT_TIMEOUT_MS), then `timeoutText` is sent and the flow goes to `onTimeout` (default: the
- * failure branch, onFailure / onNotFound or onNotViable).
+ * (default FLOW_WAIT_TIMEOUT_MS; for a FindME link FLOW_FINDME_WAIT_TIMEOUT_MS), then `timeoutText` is sent
+ * and the flow goes to `onTimeout` (default: the failure branch, onFailure / onNotFound or onNotViable).
  */
 export interface WaitLimit {
   timeoutSeconds?: number;

@@ -16,18 +16,34 @@ export interface TokenCheckResult {
   error?: string;
 }
 
-/** Token checks younger than this share of the interval count as recent (replicas and restarts do not repeat work). */
+/** A check younger than this share of its period counts as recent (replicas and restarts do not repeat work). */
 const RECENT_SHARE = 0.9;
 
 /**
- * Whether a channel's token check is due: never checked, last attempt could not tell (provider down or
- * rate limiting: `unchecked`, retried at the next tick), or checked longer ago than (most of) the interval.
- * A generic channel has no provider token: its `unchecked` is final, so it waits for the interval.
+ * How often a channel is checked: a conclusive check lasts `intervalMs` (TOKEN_CHECK_INTERVAL_MS), an
+ * inconclusive one (provider down or rate limiting: `unchecked`) until the next tick, `tickMs`
+ * (TOKEN_CHECK_TICK_MS), so another replica ticking meanwhile does not repeat it.
  */
-export function tokenCheckDue(c: Pick<ChannelRecord, 'provider' | 'tokenStatus' | 'tokenCheckedAt'>, now: number, intervalMs: number): boolean {
+export interface TokenCheckSchedule {
+  intervalMs: number;
+  tickMs: number;
+}
+
+/** How old a check must be to be due again (ms): conclusive and inconclusive; ChannelsService.claimTokenCheck applies the same rule in SQL. */
+export function recentFor(s: TokenCheckSchedule): { conclusiveMs: number; inconclusiveMs: number } {
+  return { conclusiveMs: s.intervalMs * RECENT_SHARE, inconclusiveMs: s.tickMs * RECENT_SHARE };
+}
+
+/**
+ * Whether a channel's token check is due: never checked, checked longer ago than (most of) the interval,
+ * or last attempt could not tell and that was (most of) a tick ago. A generic channel has no provider
+ * token: its `unchecked` is final, so it waits for the interval.
+ */
+export function tokenCheckDue(c: Pick<ChannelRecord, 'provider' | 'tokenStatus' | 'tokenCheckedAt'>, now: number, s: TokenCheckSchedule): boolean {
   if (!c.tokenCheckedAt) return true;
-  if (c.tokenStatus === 'unchecked' && c.provider !== 'generic') return true;
-  return c.tokenCheckedAt.getTime() <= now - intervalMs * RECENT_SHARE;
+  const age = now - c.tokenCheckedAt.getTime();
+  const recent = recentFor(s);
+  return age >= (c.tokenStatus === 'unchecked' && c.provider !== 'generic' ? recent.inconclusiveMs : recent.conclusiveMs);
 }
 
 /**
@@ -48,7 +64,8 @@ export function authRefused(provider: ChannelRecord['provider'], status: number,
  * chat.channel.token.expiring / .invalid. Runs shortly after boot and then every TOKEN_CHECK_TICK_MS
  * (hourly), checking only channels that are due (tokenCheckDue): each about once per
  * TOKEN_CHECK_INTERVAL_MS (daily) however often the service restarts, and an inconclusive check again
- * at the next tick.
+ * at the next tick. Every replica runs it; each channel is claimed before it is checked, so replicas
+ * ticking at once (a rollout) check it once between them.
  */
 @Injectable()
 export class TokenCheckService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -86,13 +103,22 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
       .finally(() => (this.busy = false));
   }
 
-  /** Checks the channels that are due (every active one when forced). */
+  /**
+   * Checks the channels that are due (every active one when forced). A due channel is claimed first: the
+   * claim stamps its check time only if it is still due, so of replicas checking at once one checks it
+   * (one token refresh, one event), and the check uses the channel as the claim read it.
+   */
   async checkAll(force = false): Promise<TokenCheckResult[]> {
     const out: TokenCheckResult[] = [];
-    const now = Date.now();
+    const schedule = { intervalMs: this.config.TOKEN_CHECK_INTERVAL_MS, tickMs: this.config.TOKEN_CHECK_TICK_MS };
     for (const c of await this.channels.allActive()) {
-      if (!force && !tokenCheckDue(c, now, this.config.TOKEN_CHECK_INTERVAL_MS)) continue;
-      out.push(await this.checkChannel(c, { refresh: true }));
+      if (force) {
+        out.push(await this.checkChannel(c, { refresh: true }));
+        continue;
+      }
+      if (!tokenCheckDue(c, Date.now(), schedule)) continue;
+      const claimed = await this.channels.claimTokenCheck(c.id, recentFor(schedule));
+      if (claimed) out.push(await this.checkChannel(claimed, { refresh: true }));
     }
     return out;
   }

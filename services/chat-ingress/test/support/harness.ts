@@ -23,8 +23,10 @@ export interface Harness {
   tenantKey(permissions?: string[]): Promise<{ tenantId: string; headers: Record<string, string> }>;
   api<T = Record<string, unknown>>(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: T }>;
   postMeta(provider: string, channelId: string, raw: string, appSecret: string | null, extra?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
-  /** Stops the service and boots a new one on the same database and vhost (a restart). */
-  restart(): Promise<void>;
+  /** Stops the service and boots a new one on the same database and vhost (a restart), with `env` over the first start's settings. */
+  restart(env?: Record<string, string>): Promise<void>;
+  /** Boots a second instance on the same database and vhost (another replica); the caller closes it. */
+  replica(env?: Record<string, string>): Promise<INestApplication>;
   close(): Promise<void>;
 }
 
@@ -35,13 +37,14 @@ export async function startHarness(label: string, env: Record<string, string> = 
   process.env.EGRESS_ALLOW_PRIVATE = '127.0.0.1/32';
   const infra = await createTestInfra(label);
   const fakes = await FakeProviders.start();
-  const config = loadConfig(ChatIngressConfig, {
+  const settings = {
     DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '1', ELO_ADMIN_KEY: ADMIN_KEY,
     ELO_ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
     EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'https://elo.example.com',
     GRAPH_API_BASE_URL: fakes.graph, TELEGRAM_API_BASE_URL: fakes.telegram, SENDER_POLL_MS: '100', ...env,
-  });
-  const boot = async () => {
+  };
+  const boot = async (more: Record<string, string> = {}) => {
+    const config = loadConfig(ChatIngressConfig, { ...settings, ...more });
     const a = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'chat-ingress test', config });
     await a.listen(0, '127.0.0.1');
     await a.get(BusConnection).waitReady(15_000);
@@ -60,13 +63,14 @@ export async function startHarness(label: string, env: Record<string, string> = 
 
   const h: Harness = {
     infra, app, url, ds, probe, fakes, api,
-    async restart() {
+    async restart(more) {
       await app.close();
-      app = await boot();
+      app = await boot(more);
       url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
       ds = app.get(DataSource);
       Object.assign(h, { app, url, ds });
     },
+    replica: (more) => boot(more),
     async tenantKey(permissions = ['channels:manage', 'messages:send']) {
       const admin = { authorization: `Bearer ${ADMIN_KEY}` };
       const t = await api<{ id: string }>('POST', '/tenants', admin, { name: `tenant ${++tenantSeq}` });
