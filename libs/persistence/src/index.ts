@@ -1,5 +1,5 @@
 export { createServiceDataSource, type ServiceDataSourceOptions } from './data-source';
-export { runMigrations, runSchemaMigrations } from './migrations';
+export { migrateCommand, runMigrations, runSchemaMigrations } from './migrations';
 export { PersistenceModule, type PersistenceModuleOptions } from './persistence.module';
 export { inTransaction } from './transaction';
 export { DatabaseReadinessCheck } from './database-readiness';

@@ -48,3 +48,24 @@ export async function runSchemaMigrations(
     await ds.destroy();
   }
 }
+
+/** The database `npm start` uses when DATABASE_URL is not set (scripts/start.mjs). */
+const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/elo';
+
+/**
+ * A service's `migrate` command: applies its schema's pending migrations to DATABASE_URL (or the local
+ * database `npm start` uses) and exits, needing nothing else of the service's configuration.
+ */
+export function migrateCommand(
+  schema: string,
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: Function[],
+): void {
+  runSchemaMigrations(process.env.DATABASE_URL || LOCAL_DATABASE_URL, schema, migrations).then(
+    (applied) => process.stdout.write(`${schema}: ${applied.length ? applied.join(', ') : 'up to date'}\n`),
+    (err: Error) => {
+      process.stderr.write(`migration failed: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}

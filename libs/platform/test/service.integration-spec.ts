@@ -1,6 +1,7 @@
-import { Body, Controller, Module, Post, type INestApplication } from '@nestjs/common';
+import { Body, Controller, Module, Param, Post, type INestApplication } from '@nestjs/common';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { BusProbe, leanerMessagingIndexes, messagingTablesSql, Outbox } from '@elo/messaging';
+import { Public } from '@elo/observability';
 import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TcpProxy, type TestInfra } from '@elo/testing';
 import { IsString, MaxLength } from 'class-validator';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
@@ -29,8 +30,18 @@ class NotesController {
 
   @Post()
   @RequirePermission('channels:manage')
-  async create(@CurrentPrincipal() p: Principal, @Body() dto: NoteDto) {
-    const tenantId = tenantIdOf(p);
+  create(@CurrentPrincipal() p: Principal, @Body() dto: NoteDto) {
+    return this.store(tenantIdOf(p), dto);
+  }
+
+  /** The same write behind no API key, as a provider's webhook reaches a service: only the write needs the database. */
+  @Post('inbound/:tenantId')
+  @Public()
+  inbound(@Param('tenantId') tenantId: string, @Body() dto: NoteDto) {
+    return this.store(tenantId, dto);
+  }
+
+  private async store(tenantId: string, dto: NoteDto) {
     await this.ds.transaction(async (m) => {
       await m.query('INSERT INTO platform_test.notes (tenant_id, text) VALUES ($1, $2)', [tenantId, dto.text]);
       await this.outbox.publish(m, {
@@ -192,10 +203,14 @@ describe('a service on the platform', () => {
     const seen = probe.events.length;
     pgProxy.pause();
     try {
-      const res = await call('/notes', { method: 'POST', key, json: { text: 'during outage' } });
-      // the key lookup itself needs the database: either way nothing is stored
-      expect(res.status).toBe(503);
-      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      // With an API key, the key's lookup meets the outage first; behind none, the note's write does.
+      for (const res of [
+        await call('/notes', { method: 'POST', key, json: { text: 'during outage' } }),
+        await call('/notes/inbound/t-outage', { method: 'POST', json: { text: 'during outage' } }),
+      ]) {
+        expect(res.status).toBe(503);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+      }
       const ready = await call('/health/ready');
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { detail: string }).detail).toMatch(/postgres/);
@@ -208,6 +223,7 @@ describe('a service on the platform', () => {
     expect(rows[0].n).toBe(0);
     expect(probe.events.slice(seen).some((e) => (e.data as { reason: string }).reason === 'during outage')).toBe(false);
     expect((await call('/notes', { method: 'POST', key, json: { text: 'after' } })).status).toBe(201);
+    expect((await call('/notes/inbound/t-outage', { method: 'POST', json: { text: 'after, inbound' } })).status).toBe(201);
     await expectEventually(() =>
       expect(probe.events.some((e) => (e.data as { reason: string }).reason === 'after')).toBe(true),
     );

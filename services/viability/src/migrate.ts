@@ -1,21 +1,7 @@
 import 'reflect-metadata';
-import { createServiceDataSource, runMigrations } from '@elo/persistence';
-import { loadConfig } from '@elo/platform';
+import { migrateCommand } from '@elo/persistence';
 import { SCHEMA } from './app.module';
-import { ViabilityConfig } from './config/viability.config';
 import { migrations } from './database/migrations';
 
-/** `nx run viability:migrate`: applies pending migrations of the viability schema and exits. */
-async function main(): Promise<void> {
-  const config = loadConfig(ViabilityConfig);
-  const ds = createServiceDataSource({ url: config.DATABASE_URL, schema: SCHEMA, migrations });
-  await ds.initialize();
-  const applied = await runMigrations(ds);
-  await ds.destroy();
-  process.stdout.write(`viability: ${applied.length ? applied.join(', ') : 'up to date'}\n`);
-}
-
-main().catch((err: Error) => {
-  process.stderr.write(`migration failed: ${err.message}\n`);
-  process.exit(1);
-});
+/** `nx run viability:migrate`: applies pending migrations of the service's schema to DATABASE_URL (default: npm start's local database) and exits. */
+migrateCommand(SCHEMA, migrations);
