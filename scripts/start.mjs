@@ -52,7 +52,10 @@ await admin.end();
 const db = new pgLib.Client({ connectionString: DATABASE_URL });
 await db.connect();
 const postgis = await db.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'`);
-if (postgis.rowCount === 0) fail('PostGIS is not installed on this PostgreSQL (viability needs it): apt-get install postgresql-15-postgis-3');
+if (postgis.rowCount === 0) {
+  const [{ major }] = (await db.query(`SELECT current_setting('server_version_num')::int / 10000 AS major`)).rows;
+  fail(`PostGIS is not installed on this PostgreSQL (viability needs it): apt-get install postgresql-${major}-postgis-3`);
+}
 await db.query('CREATE EXTENSION IF NOT EXISTS postgis');
 await db.end();
 
@@ -170,7 +173,7 @@ if (!stopping) {
       `Admin key: ELO_ADMIN_KEY in ${secretsFile} (or the ELO_ADMIN_KEY you exported).\n` +
       `Create a tenant and a key:\n` +
       `  curl -s -X POST http://127.0.0.1:3001/tenants -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"Acme"}'\n` +
-      `  curl -s -X POST http://127.0.0.1:3001/tenants/<tenantId>/keys -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"ops","permissions":["channels:manage","dashboard:read"]}'\n` +
+      `  curl -s -X POST http://127.0.0.1:3001/tenants/<tenantId>/keys -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"ops","permissions":["channels:manage","dashboard:read","integrations:manage"]}'\n` +
       `Ctrl-C stops everything.\n`,
   );
 }
