@@ -97,6 +97,8 @@ async function main(): Promise<void> {
       ...process.env, DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: String(port), ELO_ADMIN_KEY: ADMIN_KEY,
       ELO_ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 9).toString('base64'), ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
       PUBLIC_BASE_URL: url, RATE_LIMIT_PER_SOURCE_PER_MINUTE: '0', RATE_LIMIT_PER_KEY_PER_MINUTE: '0', EGRESS_ALLOW_PRIVATE: '',
+      // The simulator on loopback stands in for a LAN PBX: a profile's pbxHost may open 127.0.0.0/8 here.
+      EGRESS_REQUEST_PRIVATE_RANGES: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7,127.0.0.0/8',
       TELEPHONY_RECORDING_MAX_BYTES: String(200 * 1024 * 1024),
     },
     stdio: ['ignore', 'ignore', 'inherit'],

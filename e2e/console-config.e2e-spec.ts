@@ -45,7 +45,8 @@ describe('console: channels, bot flow and viability in the browser', () => {
     [chat, viability, telephony] = await Promise.all([
       startService('chat-ingress', env),
       startService('viability', env),
-      startService('telephony-bridge', env),
+      // The PBX stand-in listens on loopback: let a profile's pbxHost open it, as a LAN PBX would be.
+      startService('telephony-bridge', { ...env, EGRESS_REQUEST_PRIVATE_RANGES: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7,127.0.0.0/8' }),
     ]);
     // The dispatcher and message-status are not needed here: their URLs point at nothing.
     consoleApp = await startService('console', {

@@ -127,6 +127,20 @@ export function classifyAddress(ip: string): AddressClass {
 }
 
 /**
+ * The "private network" ranges a per-request allowance may open unless the deployment names others:
+ * RFC 1918, CGNAT (RFC 6598) and IPv6 unique-local, where an on-premises server legitimately lives.
+ * Loopback, link-local (cloud metadata), this-network and the other special ranges are left to the
+ * deployment's own allow-list.
+ */
+export const DEFAULT_REQUEST_PRIVATE_RANGES: readonly string[] = [
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '100.64.0.0/10',
+  'fc00::/7',
+];
+
+/**
  * The explicit exceptions to the public-only rule: CIDRs (or single addresses) and hostnames.
  * A hostname entry lets that exact host (and only it) reach whatever it resolves to.
  */
@@ -154,6 +168,13 @@ export class AllowList {
     }
   }
 
+  /** An allow-list of addresses only (CIDRs or single addresses); a hostname entry is refused. */
+  static ofNetworks(entries: readonly string[], what: string): AllowList {
+    const list = new AllowList(entries);
+    if (list.hosts.size) throw new Error(`${what} takes CIDRs only, not host names: ${[...list.hosts].join(', ')}`);
+    return list;
+  }
+
   get isEmpty(): boolean {
     return this.nets.length === 0 && this.hosts.size === 0;
   }
@@ -166,13 +187,6 @@ export class AllowList {
     const parsed = parseIp(ip);
     if (!parsed) return false;
     return this.nets.some((net) => net[0].kind() === parsed.kind() && parsed.match(net));
-  }
-
-  merge(other: AllowList): AllowList {
-    const merged = new AllowList();
-    merged.nets.push(...this.nets, ...other.nets);
-    for (const h of [...this.hosts, ...other.hosts]) merged.hosts.add(h);
-    return merged;
   }
 }
 

@@ -10,9 +10,12 @@ class AppModule {}
 
 describe('HttpEgressModule', () => {
   const previous = process.env['EGRESS_ALLOW_PRIVATE'];
+  const previousRanges = process.env['EGRESS_REQUEST_PRIVATE_RANGES'];
   afterEach(() => {
     if (previous === undefined) delete process.env['EGRESS_ALLOW_PRIVATE'];
     else process.env['EGRESS_ALLOW_PRIVATE'] = previous;
+    if (previousRanges === undefined) delete process.env['EGRESS_REQUEST_PRIVATE_RANGES'];
+    else process.env['EGRESS_REQUEST_PRIVATE_RANGES'] = previousRanges;
   });
 
   it('provides one HttpEgress configured from EGRESS_ALLOW_PRIVATE', async () => {
@@ -27,6 +30,20 @@ describe('HttpEgressModule', () => {
         .catch((e: unknown) => e);
       expect(blocked).toBeInstanceOf(EgressError);
       expect((blocked as EgressError).kind).toBe('blocked');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('takes the ranges a per-request allowance may open from EGRESS_REQUEST_PRIVATE_RANGES', async () => {
+    process.env['EGRESS_REQUEST_PRIVATE_RANGES'] = '10.9.0.0/16';
+    const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+    try {
+      const err = await app
+        .get(HttpEgress)
+        .request({ method: 'GET', url: 'http://10.8.0.1/', policy: { allowPrivate: ['10.8.0.1'] } })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'blocked', reason: expect.stringContaining('opens only private-network addresses (10.9.0.0/16)') });
     } finally {
       await app.close();
     }

@@ -9,13 +9,25 @@ export function allowPrivateFromEnv(value: string | undefined): string[] {
     .filter(Boolean);
 }
 
+/**
+ * Parses EGRESS_REQUEST_PRIVATE_RANGES: the comma list of CIDRs a per-request allowance (e.g. a PBX
+ * profile's host) may open. Unset or blank means the default private-network ranges (undefined).
+ */
+export function requestPrivateRangesFromEnv(value: string | undefined): string[] | undefined {
+  const ranges = allowPrivateFromEnv(value);
+  return ranges.length ? ranges : undefined;
+}
+
 @Global()
 @Module({
   providers: [
     {
       provide: HttpEgress,
       useFactory: () =>
-        new HttpEgress({ allowPrivate: allowPrivateFromEnv(process.env['EGRESS_ALLOW_PRIVATE']) }),
+        new HttpEgress({
+          allowPrivate: allowPrivateFromEnv(process.env['EGRESS_ALLOW_PRIVATE']),
+          requestPrivateRanges: requestPrivateRangesFromEnv(process.env['EGRESS_REQUEST_PRIVATE_RANGES']),
+        }),
     },
   ],
   exports: [HttpEgress],

@@ -1,6 +1,6 @@
 import { EgressError } from './egress-error';
 import { HttpEgress, type EgressResolver } from './http-egress.service';
-import { allowPrivateFromEnv } from './http-egress.module';
+import { allowPrivateFromEnv, requestPrivateRangesFromEnv } from './http-egress.module';
 import { SSRF_CASES } from './ssrf-cases';
 
 function fakeResolver(answers: Record<string, string[]> = {}): EgressResolver & { calls: string[] } {
@@ -115,9 +115,70 @@ describe('HttpEgress request validation', () => {
   });
 });
 
+describe('a per-request allowance opens only private-network ranges', () => {
+  // Tenant-supplied (e.g. a PBX profile's host): loopback, link-local and the like stay closed.
+  const resolver = fakeResolver({
+    'pbx.local': ['127.0.0.1'],
+    'metadata.pbx': ['169.254.169.254'],
+    'mixed.pbx': ['10.0.0.5', '127.0.0.1'],
+    'any.pbx': ['0.0.0.0'],
+    'v6.pbx': ['::1'],
+  });
+  const egress = new HttpEgress({ resolver });
+
+  it.each([
+    ['127.0.0.1', ['127.0.0.1/32'], 'address 127.0.0.1 is not public (loopback 127.0.0.0/8)'],
+    ['169.254.169.254', ['169.254.169.254/32'], 'address 169.254.169.254 is not public (link-local 169.254.0.0/16)'],
+    ['[::1]', ['::1/128'], 'address ::1 is not public (loopback ::1/128)'],
+    ['[::ffff:127.0.0.1]', ['127.0.0.1/32'], 'address 127.0.0.1 is not public (loopback 127.0.0.0/8)'],
+    ['0.0.0.0', ['0.0.0.0/0'], 'address 0.0.0.0 is not public (this-network 0.0.0.0/8)'],
+    ['pbx.local', ['pbx.local'], 'pbx.local resolves to 127.0.0.1, which is not public (loopback 127.0.0.0/8)'],
+    ['metadata.pbx', ['metadata.pbx'], 'metadata.pbx resolves to 169.254.169.254, which is not public (link-local'],
+    ['mixed.pbx', ['mixed.pbx'], 'mixed.pbx resolves to 127.0.0.1, which is not public (loopback'],
+    ['any.pbx', ['any.pbx'], 'any.pbx resolves to 0.0.0.0, which is not public (this-network'],
+    ['v6.pbx', ['v6.pbx'], 'v6.pbx resolves to ::1, which is not public (loopback'],
+    ['pbx.local', ['127.0.0.0/8'], 'pbx.local resolves to 127.0.0.1, which is not public (loopback'],
+  ])('refuses %s allowed per request as %j, saying why', async (host, allowPrivate, reason) => {
+    const err = await failure(egress.request({ method: 'GET', url: `http://${host}/`, policy: { allowPrivate } }));
+    expect(err.kind).toBe('blocked');
+    expect(err.reason).toContain(reason);
+    expect(err.reason).toContain(
+      'a per-request allowance opens only private-network addresses (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7)',
+    );
+  });
+
+  it('says nothing of per-request allowances when the request made none', async () => {
+    const err = await failure(egress.request({ method: 'GET', url: 'http://127.0.0.1/' }));
+    expect(err.reason).toBe('address 127.0.0.1 is not public (loopback 127.0.0.0/8)');
+  });
+
+  it('custom requestPrivateRanges are the only ranges a request may open', async () => {
+    // (that they open loopback is in test/http-egress.integration-spec.ts, against a real server)
+    const loopback = new HttpEgress({ resolver, requestPrivateRanges: ['127.0.0.0/8'] });
+    const closed = await failure(loopback.request({ method: 'GET', url: 'http://10.0.0.5/', policy: { allowPrivate: ['10.0.0.5'] } }));
+    expect(closed).toMatchObject({ kind: 'blocked', reason: expect.stringContaining('opens only private-network addresses (127.0.0.0/8)') });
+    const none = new HttpEgress({ resolver, requestPrivateRanges: [] });
+    const err = await failure(none.request({ method: 'GET', url: 'http://10.0.0.5/', policy: { allowPrivate: ['10.0.0.5'] } }));
+    expect(err.reason).toContain('a per-request allowance opens no private addresses here');
+  });
+
+  it('refuses requestPrivateRanges that are not CIDRs', () => {
+    expect(() => new HttpEgress({ requestPrivateRanges: ['pbx.local'] })).toThrow(/CIDRs only/);
+    expect(() => new HttpEgress({ requestPrivateRanges: ['10.0.0.0/99'] })).toThrow(/invalid CIDR/);
+  });
+});
+
 describe('allowPrivateFromEnv', () => {
   it('splits and trims a comma list', () => {
     expect(allowPrivateFromEnv(' 10.0.0.5/32, pbx.local ,,')).toEqual(['10.0.0.5/32', 'pbx.local']);
     expect(allowPrivateFromEnv(undefined)).toEqual([]);
+  });
+});
+
+describe('requestPrivateRangesFromEnv', () => {
+  it('splits a comma list; unset or blank means the default ranges', () => {
+    expect(requestPrivateRangesFromEnv(' 10.0.0.0/8, 127.0.0.0/8 ')).toEqual(['10.0.0.0/8', '127.0.0.0/8']);
+    expect(requestPrivateRangesFromEnv(undefined)).toBeUndefined();
+    expect(requestPrivateRangesFromEnv(' , ')).toBeUndefined();
   });
 });

@@ -3,11 +3,22 @@ import { promises as dns, type LookupAddress } from 'node:dns';
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { AllowList, classifyAddress, normaliseHost, parseIp } from './address-policy';
+import {
+  AllowList,
+  classifyAddress,
+  DEFAULT_REQUEST_PRIVATE_RANGES,
+  normaliseHost,
+  parseIp,
+} from './address-policy';
 import { EgressError } from './egress-error';
 
 export interface EgressPolicy {
-  /** CIDRs or hostnames explicitly allowed although private, e.g. ['10.0.0.5/32', 'pbx.local']. */
+  /**
+   * CIDRs or hostnames explicitly allowed although private, e.g. ['10.0.0.5/32', 'pbx.local']. Often
+   * tenant-supplied, so it opens only addresses inside the instance's `requestPrivateRanges` (every
+   * answer of an allowed hostname is checked); anything else non-public needs the instance's own
+   * `allowPrivate`.
+   */
   allowPrivate?: string[];
 }
 
@@ -56,6 +67,11 @@ export type EgressResolver = (host: string) => Promise<Array<{ address: string; 
 export interface HttpEgressOptions {
   /** CIDRs or hostnames reachable although private, for every request of this instance. */
   allowPrivate?: string[];
+  /**
+   * CIDRs a per-request `policy.allowPrivate` may open; default DEFAULT_REQUEST_PRIVATE_RANGES
+   * (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).
+   */
+  requestPrivateRanges?: readonly string[];
   /** DNS resolver; defaults to the system resolver (dns.lookup, all addresses). */
   resolver?: EgressResolver;
   /** Extra trusted CA certificates (PEM) for HTTPS, e.g. a company's internal CA. */
@@ -137,12 +153,17 @@ const systemResolver: EgressResolver = async (host) => {
  */
 export class HttpEgress {
   private readonly allow: AllowList;
+  private readonly requestRanges: AllowList;
+  private readonly requestRangesText: string;
   private readonly resolver: EgressResolver;
   private readonly ca?: HttpEgressOptions['ca'];
   private readonly pools = new Map<string, Agent>();
 
   constructor(opts: HttpEgressOptions = {}) {
     this.allow = new AllowList(opts.allowPrivate ?? []);
+    const ranges = (opts.requestPrivateRanges ?? DEFAULT_REQUEST_PRIVATE_RANGES).map((r) => r.trim()).filter(Boolean);
+    this.requestRanges = AllowList.ofNetworks(ranges, 'requestPrivateRanges');
+    this.requestRangesText = ranges.join(', ');
     this.resolver = opts.resolver ?? systemResolver;
     this.ca = opts.ca;
   }
@@ -261,15 +282,14 @@ export class HttpEgress {
 
   /** Sends the request, following redirects when asked; returns the final hop with its body unread. */
   private async send(req: EgressRequest, ex: Exchange): Promise<Hop> {
-    const allow = req.policy?.allowPrivate?.length
-      ? this.allow.merge(new AllowList(req.policy.allowPrivate))
-      : this.allow;
+    // Kept apart from the instance's list: what a request opens is bounded by requestPrivateRanges.
+    const requested = req.policy?.allowPrivate?.length ? new AllowList(req.policy.allowPrivate) : undefined;
     const maxHops = req.followRedirects ?? 0;
     let method = normaliseMethod(req.method);
     let body = req.body;
     let { url, headers } = prepare(req, ex);
     for (let hops = 0; ; hops++) {
-      const target = await this.check(url, allow, ex);
+      const target = await this.check(url, requested, ex);
       const hop = await this.dispatch(target, method, headers, body, ex);
       const location = hop.headers['location'];
       if (maxHops === 0 || !REDIRECT_STATUSES.has(hop.status) || !location) return hop;
@@ -311,7 +331,7 @@ export class HttpEgress {
   }
 
   /** Resolves the host and refuses when any answer is non-public and not allow-listed. */
-  private async check(url: URL, allow: AllowList, ex: Exchange): Promise<Target> {
+  private async check(url: URL, requested: AllowList | undefined, ex: Exchange): Promise<Target> {
     const ctx = { origin: url.origin, requestId: ex.requestId };
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new EgressError('blocked', `scheme ${url.protocol} is not allowed (only http and https)`, ctx);
@@ -320,10 +340,8 @@ export class HttpEgress {
     const literal = parseIp(host);
     if (literal) {
       const address = literal.toString();
-      const cls = classifyAddress(address);
-      if (!cls.public && !allow.allowsAddress(address)) {
-        throw new EgressError('blocked', `address ${address} is not public (${cls.range})`, ctx);
-      }
+      const refused = this.refusal(address, undefined, requested);
+      if (refused) throw new EgressError('blocked', `address ${address} ${refused}`, ctx);
       return { url, address, family: literal.kind() === 'ipv4' ? 4 : 6 };
     }
     let answers: Array<{ address: string; family: 4 | 6 }>;
@@ -334,21 +352,32 @@ export class HttpEgress {
       throw new EgressError('dns', `could not resolve ${host}${codeOf(err) ? ` (${codeOf(err)})` : ''}`, ctx);
     }
     if (answers.length === 0) throw new EgressError('dns', `${host} has no addresses`, ctx);
-    const hostAllowed = allow.allowsHost(normaliseHost(host));
+    const name = normaliseHost(host);
     for (const answer of answers) {
-      const cls = classifyAddress(answer.address);
-      if (cls.range === 'not an IP address')
+      if (!parseIp(answer.address))
         throw new EgressError('dns', `resolver returned a non-IP answer for ${host}`, ctx);
-      if (!cls.public && !hostAllowed && !allow.allowsAddress(answer.address)) {
-        throw new EgressError(
-          'blocked',
-          `${host} resolves to ${answer.address}, which is not public (${cls.range})`,
-          ctx,
-        );
-      }
+      const refused = this.refusal(answer.address, name, requested);
+      if (refused) throw new EgressError('blocked', `${host} resolves to ${answer.address}, which ${refused}`, ctx);
     }
     const first = answers[0];
     return { url, address: parseIp(first.address)!.toString(), family: first.family };
+  }
+
+  /**
+   * Why `address` (reached as `host`, when a name) may not be dialled, or undefined when it may: it is
+   * public, the instance allows it, or the request allows it and it lies in a range a request may open.
+   */
+  private refusal(address: string, host: string | undefined, requested: AllowList | undefined): string | undefined {
+    const cls = classifyAddress(address);
+    if (cls.public) return undefined;
+    if (this.allow.allowsAddress(address) || (host !== undefined && this.allow.allowsHost(host))) return undefined;
+    const why = `is not public (${cls.range})`;
+    const byRequest = requested && (requested.allowsAddress(address) || (host !== undefined && requested.allowsHost(host)));
+    if (!byRequest) return why;
+    if (this.requestRanges.allowsAddress(address)) return undefined;
+    return this.requestRangesText
+      ? `${why}; a per-request allowance opens only private-network addresses (${this.requestRangesText})`
+      : `${why}; a per-request allowance opens no private addresses here`;
   }
 
   private async dispatch(

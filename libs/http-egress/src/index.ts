@@ -1,4 +1,4 @@
-export { classifyAddress, type AddressClass } from './address-policy';
+export { classifyAddress, DEFAULT_REQUEST_PRIVATE_RANGES, type AddressClass } from './address-policy';
 export { EgressError, type EgressErrorKind } from './egress-error';
 export {
   EGRESS_DEFAULTS,
@@ -10,5 +10,5 @@ export {
   type EgressStreamResponse,
   type HttpEgressOptions,
 } from './http-egress.service';
-export { HttpEgressModule, allowPrivateFromEnv } from './http-egress.module';
+export { HttpEgressModule, allowPrivateFromEnv, requestPrivateRangesFromEnv } from './http-egress.module';
 export { SSRF_CASES, type SsrfCase } from './ssrf-cases';

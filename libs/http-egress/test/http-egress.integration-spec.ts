@@ -177,13 +177,18 @@ describe('HttpEgress against real local servers', () => {
     expect(app.seen.length).toBe(before);
   });
 
-  it('allows a host by per-request policy and by allow-listed hostname', async () => {
-    const viaPolicy = await new HttpEgress().request({
+  it('allows a host by per-request policy (within requestPrivateRanges) and by allow-listed hostname', async () => {
+    const viaPolicy = await new HttpEgress({ requestPrivateRanges: ['127.0.0.0/8'] }).request({
       method: 'GET',
       url: `${app.base}/echo`,
       policy: { allowPrivate: ['127.0.0.0/8'] },
     });
     expect(viaPolicy.status).toBe(201);
+    const viaPolicyName = await new HttpEgress({
+      requestPrivateRanges: ['10.0.0.0/8', '127.0.0.0/8'],
+      resolver: resolverOf({ 'pbx.local': ['127.0.0.1'] }),
+    }).request({ method: 'GET', url: `http://pbx.local:${app.port}/echo`, policy: { allowPrivate: ['pbx.local'] } });
+    expect(viaPolicyName.status).toBe(201);
     const byName = new HttpEgress({
       allowPrivate: ['pbx.local'],
       resolver: resolverOf({ 'pbx.local': ['127.0.0.1'] }),
@@ -191,6 +196,57 @@ describe('HttpEgress against real local servers', () => {
     const res = await byName.request({ method: 'GET', url: `http://pbx.local:${app.port}/echo` });
     expect(res.status).toBe(201);
     expect(app.seen.at(-1)!.headers.host).toBe(`pbx.local:${app.port}`);
+  });
+
+  describe('per-request allowances (tenant-supplied, e.g. a PBX profile host)', () => {
+    const resolver = resolverOf({ 'pbx.local': ['127.0.0.1'], 'metadata.pbx': ['169.254.169.254'] });
+
+    it('by default cannot open loopback or link-local, by address or by name, and nothing is reached', async () => {
+      const before = app.seen.length;
+      const egress = new HttpEgress({ resolver });
+      for (const [url, allowPrivate] of [
+        [`${app.base}/echo`, ['127.0.0.1/32']],
+        [`http://pbx.local:${app.port}/echo`, ['pbx.local']],
+        ['http://metadata.pbx/latest/meta-data/', ['metadata.pbx']],
+        ['http://169.254.169.254/latest/meta-data/', ['169.254.169.254/32']],
+      ] as const) {
+        const err = await refusal(egress.request({ method: 'GET', url, policy: { allowPrivate: [...allowPrivate] } }));
+        expect(err.kind).toBe('blocked');
+        expect(err.reason).toMatch(/is not public \((loopback|link-local) .*\); a per-request allowance opens only private-network addresses/);
+      }
+      expect(app.seen.length).toBe(before);
+    });
+
+    it('open an RFC 1918, CGNAT or unique-local address (past the policy: reached, or a connect failure or timeout)', async () => {
+      const egress = new HttpEgress({
+        resolver: resolverOf({ 'pbx.lan': ['192.168.255.254'], 'pbx6.lan': ['fd00::fe'] }),
+      });
+      for (const [url, allowPrivate] of [
+        ['http://10.255.255.254:81/', ['10.255.255.254/32']],
+        ['http://100.127.255.254:81/', ['100.64.0.0/10']],
+        ['http://pbx.lan:81/', ['pbx.lan']],
+        ['http://pbx6.lan:81/', ['pbx6.lan']],
+      ] as const) {
+        // Whatever sits at that address on the test machine's network (often nothing) decides the rest.
+        const outcome = await egress
+          .request({ method: 'GET', url, timeoutMs: 1000, connectTimeoutMs: 150, policy: { allowPrivate: [...allowPrivate] } })
+          .then(
+            () => 'reached',
+            (err: unknown) => (err instanceof EgressError ? err.kind : String(err)),
+          );
+        expect(['reached', 'connect', 'timeout']).toContain(outcome);
+      }
+      await egress.close();
+    });
+
+    it('the deployment allow-list still opens loopback, with or without a per-request policy', async () => {
+      const deployment = new HttpEgress({ allowPrivate: ['127.0.0.1/32'], resolver });
+      const byAddress = await deployment.request({ method: 'GET', url: `${app.base}/echo`, policy: { allowPrivate: ['10.0.0.5'] } });
+      expect(byAddress.status).toBe(201);
+      const byName = await deployment.request({ method: 'GET', url: `http://pbx.local:${app.port}/echo`, policy: { allowPrivate: ['pbx.local'] } });
+      expect(byName.status).toBe(201);
+      await deployment.close();
+    });
   });
 
   describe('DNS pinning', () => {

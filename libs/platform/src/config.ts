@@ -32,6 +32,13 @@ export class BaseServiceConfig {
   /** Private addresses (comma-separated CIDRs or hosts) outbound HTTP may reach, e.g. an on-premises PBX. */
   @IsOptional() @IsString() EGRESS_ALLOW_PRIVATE?: string;
 
+  /**
+   * Private-network ranges (comma-separated CIDRs) a tenant-given host, e.g. a PBX profile's pbxHost,
+   * may open; blank = 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7. Anything else non-public
+   * (loopback, link-local, …) only through EGRESS_ALLOW_PRIVATE.
+   */
+  @IsOptional() @IsString() EGRESS_REQUEST_PRIVATE_RANGES?: string;
+
   /** Base URL the outside world reaches this service at (webhook URLs, links). */
   @IsOptional() @Matches(/^https?:\/\//, { message: 'PUBLIC_BASE_URL must be an http(s) URL' }) PUBLIC_BASE_URL?: string;
 

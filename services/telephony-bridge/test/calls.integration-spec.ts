@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { CallStarted } from '@elo/contracts';
-import { expectEventually } from '@elo/testing';
-import { startHarness, type Harness, type Tenant } from './support/harness';
+import { callApi, expectEventually } from '@elo/testing';
+import { bootApp, startHarness, testConfig, type Harness, type Tenant } from './support/harness';
 
 /** GET over node:http, path sent exactly as written (fetch would normalise `..`). */
 function rawGet(url: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
@@ -114,6 +114,34 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       const r = await h.api<{ detail: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566', profileId: p.id });
       expect(r.status).toBe(502);
       expect(r.body.detail).toMatch(/not public.*pbxHost/);
+    });
+
+    it('with the default ranges a pbxHost of loopback, a name for it or the metadata address is refused (502 naming why); nothing sent or published', async () => {
+      // The production default: a pbxHost opens RFC 1918, CGNAT and unique-local only.
+      const strict = await bootApp(testConfig(h.infra, { EGRESS_REQUEST_PRIVATE_RANGES: '' }));
+      try {
+        const port = new URL(h.pbx.url).port;
+        const hosts = [
+          { pbxHost: '127.0.0.1', baseUrl: h.pbx.url, why: /address 127\.0\.0\.1 is not public \(loopback 127\.0\.0\.0\/8\)/ },
+          { pbxHost: 'localhost', baseUrl: `http://localhost:${port}`, why: /localhost resolves to (127\.0\.0\.1|::1), which is not public \(loopback/ },
+          { pbxHost: '169.254.169.254', baseUrl: 'http://169.254.169.254', why: /address 169\.254\.169\.254 is not public \(link-local 169\.254\.0\.0\/16\)/ },
+        ];
+        const before = await h.outboxCount('telephony.call.started', t.tenantId);
+        const sent = h.pbx.requests.length;
+        for (const { pbxHost, baseUrl, why } of hosts) {
+          const p = await h.profile(t, { pbxHost, baseUrl });
+          const r = await callApi<{ detail: string; pbxError: string }>(strict.url, 'POST', '/calls', undefined,
+            { ramal: '1001', telefone: '41988445566', profileId: p.id }, t.headers);
+          expect(r.status).toBe(502);
+          expect(r.body.pbxError).toBe('blocked');
+          expect(r.body.detail).toMatch(why);
+          expect(r.body.detail).toMatch(/a per-request allowance opens only private-network addresses \(10\.0\.0\.0\/8.*\).*pbxHost may name only private-network addresses/);
+        }
+        expect(h.pbx.requests.length).toBe(sent);
+        expect(await h.outboxCount('telephony.call.started', t.tenantId)).toBe(before);
+      } finally {
+        await strict.app.close();
+      }
     });
 
     it('400 for a bad phone or extension, 403 without telephony:call', async () => {

@@ -53,13 +53,12 @@ export class Click2CallService {
     const rendered = renderPbxRequest('Click2Call', profile.click2call.request, {
       ramal: dto.ramal, telefone, chave, chaveBase64: Buffer.from(chave, 'utf8').toString('base64'),
     });
+    const req = pbxEgressRequest(profile, rendered, { timeoutMs: this.config.TELEPHONY_PBX_TIMEOUT_MS, maxResponseBytes: MAX_ANSWER_BYTES });
     let answer;
     try {
-      answer = await this.egress.request(
-        pbxEgressRequest(profile, rendered, { timeoutMs: this.config.TELEPHONY_PBX_TIMEOUT_MS, maxResponseBytes: MAX_ANSWER_BYTES }),
-      );
+      answer = await this.egress.request(req);
     } catch (err) {
-      if (err instanceof EgressError) throw egressProblem(err, 'Click2Call');
+      if (err instanceof EgressError) throw egressProblem(err, 'Click2Call', req);
       throw err;
     }
     if (answer.status < 200 || answer.status >= 300) {

@@ -21,7 +21,9 @@ export function renderPbxRequest(what: string, t: RequestTemplate | RequestTempl
 
 /**
  * The egress request for a rendered PBX request. The profile's own PBX host (and only it) may be
- * private: the allowance is added only when the rendered URL goes to exactly that host.
+ * private: the allowance is added only when the rendered URL goes to exactly that host, and the egress
+ * lets it open only private-network addresses (EGRESS_REQUEST_PRIVATE_RANGES, by default RFC 1918,
+ * CGNAT and unique-local), never loopback or link-local unless the deployment allows them itself.
  */
 export function pbxEgressRequest(
   profile: PbxProfile,
@@ -62,12 +64,20 @@ export function excerpt(body: Buffer | string, secrets: readonly string[], max =
   return masked.length > max ? `${masked.slice(0, max)}…` : masked;
 }
 
-/** An outbound failure as the problem the client gets: 504 for a PBX that did not answer in time, else 502. */
-export function egressProblem(err: EgressError, what: string): ProblemException {
+/**
+ * An outbound failure as the problem the client gets: 504 for a PBX that did not answer in time, else 502.
+ * `req` is what was sent, to tell a host the profile did not name from one it may not name.
+ */
+export function egressProblem(err: EgressError, what: string, req: EgressRequest): ProblemException {
   if (err.kind === 'timeout') {
     return new ProblemException(504, `the PBX did not answer the ${what} request in time: ${err.reason}`, { pbxError: err.kind });
   }
-  const hint = err.kind === 'blocked' ? ' (a PBX on a private network must be named as the profile\'s pbxHost)' : '';
+  const named = Boolean(req.policy?.allowPrivate?.length);
+  const hint = err.kind !== 'blocked'
+    ? ''
+    : named
+      ? ' (a profile\'s pbxHost may name only private-network addresses)'
+      : ' (a PBX on a private network must be named as the profile\'s pbxHost)';
   return new ProblemException(502, `the ${what} request to the PBX failed: ${err.reason}${hint}`, { pbxError: err.kind });
 }
 

@@ -60,15 +60,14 @@ export class RecordingsService {
       callid: callId, telefone: known[0]?.telefone ?? '', chave, chaveBase64: Buffer.from(chave, 'utf8').toString('base64'),
     });
     const cap = this.config.TELEPHONY_RECORDING_MAX_BYTES;
+    const req = pbxEgressRequest(profile, rendered, { timeoutMs: this.config.TELEPHONY_RECORDING_TIMEOUT_MS, maxResponseBytes: cap });
     let up;
     try {
-      up = await this.egress.stream(
-        pbxEgressRequest(profile, rendered, { timeoutMs: this.config.TELEPHONY_RECORDING_TIMEOUT_MS, maxResponseBytes: cap }),
-      );
+      up = await this.egress.stream(req);
     } catch (err) {
       if (err instanceof EgressError) {
         if (err.kind === 'too_large') throw new ProblemException(502, `the recording is larger than the ${cap} byte limit`, { pbxError: err.kind });
-        throw egressProblem(err, 'recording');
+        throw egressProblem(err, 'recording', req);
       }
       throw err;
     }
@@ -86,7 +85,7 @@ export class RecordingsService {
       try {
         first = await readHead(it, 12);
       } catch (err) {
-        if (err instanceof EgressError) throw egressProblem(err, 'recording');
+        if (err instanceof EgressError) throw egressProblem(err, 'recording', req);
         throw err;
       }
       if (!isWavHeader(first.head)) {

@@ -62,7 +62,7 @@ class PbxProfileFieldsDto {
   @ApiPropertyOptional({ description: 'the PBX auth key, token {chave} (for asterisk-ari: user:password)', nullable: true })
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MinLength(1) @MaxLength(500) chave?: string | null;
 
-  @ApiPropertyOptional({ description: 'the PBX host (name or IP) outbound requests may reach although private', nullable: true })
+  @ApiPropertyOptional({ description: 'the PBX host (name or IP) outbound requests may reach although private: only private-network addresses (by default 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7); loopback and link-local only if the deployment allows them', nullable: true })
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxLength(253) @Matches(HOST_RE, { message: 'pbxHost must be a host name or an IP address' })
   pbxHost?: string | null;
 
