@@ -1,5 +1,8 @@
 import type { Provider } from '@elo/contracts';
 
+/** Providers whose webhook URL is verified with Meta's GET handshake (hub.verify_token). */
+export const VERIFY_TOKEN_PROVIDERS: ReadonlySet<Provider> = new Set<Provider>(['whatsapp', 'messenger', 'instagram']);
+
 export interface Credentials {
   accessToken?: string;
   appSecret?: string;

@@ -70,6 +70,17 @@ export class ChannelsController {
     return this.channels.view(await this.channels.require(c.tenantId, c.id));
   }
 
+  @Post(':id/verify-token')
+  @HttpCode(200)
+  @RequirePermission('channels:manage')
+  @ApiOperation({
+    summary: 'WhatsApp, Messenger, Instagram: generate a new verify token for the Meta handshake, shown once in the answer (verifyToken and '
+      + 'secrets.verifyToken) and masked everywhere else; the old token stops matching at once. Telegram and generic channels have none: 422.',
+  })
+  rotateVerifyToken(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<ChannelView> {
+    return this.channels.rotateVerifyToken(tenantIdOf(p), p.keyId, id);
+  }
+
   @Post(':id/disable')
   @HttpCode(200)
   @RequirePermission('channels:manage')

@@ -4,7 +4,7 @@ import { AuditService, SecretBox } from '@elo/auth';
 import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
-import { DEFAULT_SETTINGS, type ChannelRecord, type ChannelRow, type Credentials, type WebhookRegistration } from './channel.types';
+import { DEFAULT_SETTINGS, VERIFY_TOKEN_PROVIDERS, type ChannelRecord, type ChannelRow, type Credentials, type WebhookRegistration } from './channel.types';
 import type { CreateChannelDto, CredentialsDto, UpdateChannelDto } from './dto/channel.dto';
 
 const T = '"chat_ingress".channels';
@@ -117,6 +117,30 @@ export class ChannelsService {
     });
     this.cache.delete(id);
     return this.view((await this.get(tenantId, id))!);
+  }
+
+  /**
+   * Replaces a Meta channel's verify token with a new random one, sealed like the first, and returns it
+   * once; the old one stops passing the handshake here at once (other replicas within CACHE_TTL_MS).
+   */
+  async rotateVerifyToken(tenantId: string, actorKeyId: string | undefined, id: string): Promise<ChannelView> {
+    const verifyToken = randomToken();
+    await this.ds.transaction(async (m) => {
+      const rows: ChannelRow[] = isUuid(id) ? await m.query(`SELECT id, provider FROM ${T} WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, tenantId]) : [];
+      if (!rows[0]) throw new ProblemException(404, `channel ${id} not found`);
+      if (!VERIFY_TOKEN_PROVIDERS.has(rows[0].provider)) {
+        throw new ProblemException(422, `${rows[0].provider} channels have no verify token: only WhatsApp, Messenger and Instagram webhooks are verified with one (the Meta handshake)`);
+      }
+      await m.query(`UPDATE ${T} SET verify_token = $3, updated_at = now() WHERE id = $1 AND tenant_id = $2`, [id, tenantId, await this.box.encrypt(verifyToken, id)]);
+      // The token itself is never audited: the entry records that it changed.
+      await this.audit.record(m, {
+        tenantId, actorKeyId: actorKeyId ?? 'unknown', service: SERVICE, action: 'channel.verify_token.rotated',
+        targetType: 'channel', targetId: id, after: { rotated: ['verifyToken'] },
+      });
+    });
+    this.cache.delete(id);
+    const view = await this.view((await this.get(tenantId, id))!);
+    return { ...view, verifyToken, secrets: { verifyToken } };
   }
 
   async setTokenState(m: EntityManager, id: string, s: { status: string; expiresAt?: Date | null; error?: string | null; accessToken?: string }): Promise<void> {

@@ -3,7 +3,7 @@ import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Provider } from '@elo/contracts';
 import { Public } from '@elo/observability';
 import { ProblemException, type RawBodyRequest } from '@elo/platform';
-import type { ChannelRecord } from '../channels/channel.types';
+import { VERIFY_TOKEN_PROVIDERS, type ChannelRecord } from '../channels/channel.types';
 import { ChannelsService } from '../channels/channels.service';
 import { GenericWebhookDto } from './dto/generic-webhook.dto';
 import { IngestService, type IngestResult } from './ingest.service';
@@ -12,8 +12,6 @@ import { normaliseMessaging, normaliseWhatsApp } from './normalise-meta';
 import { normaliseTelegram } from './normalise-telegram';
 import type { Normalised } from './normalised';
 import { safeEqual, verifyMetaSignature, verifyStandardWebhook } from './signatures';
-
-const META: ReadonlySet<string> = new Set(['whatsapp', 'messenger', 'instagram']);
 
 /**
  * Provider webhooks. Each is verified (signature or secret) before anything is stored, then stored in
@@ -33,7 +31,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Meta verification handshake (hub.mode=subscribe, hub.verify_token, hub.challenge).' })
   async handshake(@Param('provider') provider: string, @Param('channelId') channelId: string, @Query() q: Record<string, string>): Promise<string> {
     const channel = await this.channel(provider, channelId);
-    if (!META.has(channel.provider)) throw new ProblemException(404, 'this provider has no verification handshake');
+    if (!VERIFY_TOKEN_PROVIDERS.has(channel.provider)) throw new ProblemException(404, 'this provider has no verification handshake');
     if (q['hub.mode'] !== 'subscribe' || typeof q['hub.verify_token'] !== 'string' || !safeEqual(q['hub.verify_token'], channel.verifyToken)) {
       throw new ProblemException(403, 'verify token does not match');
     }

@@ -19,8 +19,8 @@ export interface Harness {
   ds: DataSource;
   probe: BusProbe;
   fakes: FakeProviders;
-  /** Headers of an API key of a fresh tenant with the given permissions. */
-  tenantKey(permissions?: string[]): Promise<{ tenantId: string; headers: Record<string, string> }>;
+  /** Headers of an API key with the given permissions, of a fresh tenant or of `tenantId` when given. */
+  tenantKey(permissions?: string[], tenantId?: string): Promise<{ tenantId: string; headers: Record<string, string> }>;
   api<T = Record<string, unknown>>(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: T }>;
   postMeta(provider: string, channelId: string, raw: string, appSecret: string | null, extra?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Stops the service and boots a new one on the same database and vhost (a restart), with `env` over the first start's settings. */
@@ -71,13 +71,17 @@ export async function startHarness(label: string, env: Record<string, string> = 
       Object.assign(h, { app, url, ds });
     },
     replica: (more) => boot(more),
-    async tenantKey(permissions = ['channels:manage', 'messages:send']) {
+    async tenantKey(permissions = ['channels:manage', 'messages:send'], existing?: string) {
       const admin = { authorization: `Bearer ${ADMIN_KEY}` };
-      const t = await api<{ id: string }>('POST', '/tenants', admin, { name: `tenant ${++tenantSeq}` });
-      if (t.status !== 201) throw new Error(`tenant not created: ${t.status} ${JSON.stringify(t.body)}`);
-      const k = await api<{ key: string }>('POST', `/tenants/${t.body.id}/keys`, admin, { name: 'test', permissions });
+      let tenantId = existing;
+      if (!tenantId) {
+        const t = await api<{ id: string }>('POST', '/tenants', admin, { name: `tenant ${++tenantSeq}` });
+        if (t.status !== 201) throw new Error(`tenant not created: ${t.status} ${JSON.stringify(t.body)}`);
+        tenantId = t.body.id;
+      }
+      const k = await api<{ key: string }>('POST', `/tenants/${tenantId}/keys`, admin, { name: 'test', permissions });
       if (k.status !== 201) throw new Error(`key not created: ${k.status} ${JSON.stringify(k.body)}`);
-      return { tenantId: t.body.id, headers: { authorization: `Bearer ${k.body.key}` } };
+      return { tenantId, headers: { authorization: `Bearer ${k.body.key}` } };
     },
     postMeta(provider, channelId, raw, appSecret, extra = {}) {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
