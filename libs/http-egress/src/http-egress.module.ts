@@ -18,16 +18,20 @@ export function requestPrivateRangesFromEnv(value: string | undefined): string[]
   return ranges.length ? ranges : undefined;
 }
 
+/** An HttpEgress configured from the deployment's settings (EGRESS_ALLOW_PRIVATE, EGRESS_REQUEST_PRIVATE_RANGES). */
+export function egressFromEnv(env: { EGRESS_ALLOW_PRIVATE?: string; EGRESS_REQUEST_PRIVATE_RANGES?: string }): HttpEgress {
+  return new HttpEgress({
+    allowPrivate: allowPrivateFromEnv(env.EGRESS_ALLOW_PRIVATE),
+    requestPrivateRanges: requestPrivateRangesFromEnv(env.EGRESS_REQUEST_PRIVATE_RANGES),
+  });
+}
+
 @Global()
 @Module({
   providers: [
     {
       provide: HttpEgress,
-      useFactory: () =>
-        new HttpEgress({
-          allowPrivate: allowPrivateFromEnv(process.env['EGRESS_ALLOW_PRIVATE']),
-          requestPrivateRanges: requestPrivateRangesFromEnv(process.env['EGRESS_REQUEST_PRIVATE_RANGES']),
-        }),
+      useFactory: () => egressFromEnv(process.env),
     },
   ],
   exports: [HttpEgress],

@@ -10,5 +10,5 @@ export {
   type EgressStreamResponse,
   type HttpEgressOptions,
 } from './http-egress.service';
-export { HttpEgressModule, allowPrivateFromEnv, requestPrivateRangesFromEnv } from './http-egress.module';
+export { HttpEgressModule, egressFromEnv } from './http-egress.module';
 export { SSRF_CASES, type SsrfCase } from './ssrf-cases';

@@ -1,6 +1,6 @@
 import { DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { AuthModule, SealedColumns, SecretBox } from '@elo/auth';
-import { allowPrivateFromEnv, HttpEgress, requestPrivateRangesFromEnv } from '@elo/http-egress';
+import { egressFromEnv, HttpEgress } from '@elo/http-egress';
 import { BusReadinessCheck, MessagingModule, type MessagingModuleOptions } from '@elo/messaging';
 import { ObservabilityModule } from '@elo/observability';
 import { DatabaseReadinessCheck, PersistenceModule } from '@elo/persistence';
@@ -40,11 +40,7 @@ export class EloServiceModule {
     const configProvider: Provider = { provide: SERVICE_CONFIG, useValue: o.config };
     const egress: Provider = {
       provide: HttpEgress,
-      useFactory: () =>
-        new HttpEgress({
-          allowPrivate: allowPrivateFromEnv(o.config.EGRESS_ALLOW_PRIVATE),
-          requestPrivateRanges: requestPrivateRangesFromEnv(o.config.EGRESS_REQUEST_PRIVATE_RANGES),
-        }),
+      useFactory: () => egressFromEnv(o.config),
     };
     return {
       module: EloServiceModule,

@@ -163,17 +163,15 @@ export class ChannelsService {
    * claims queue on the row lock and the later one finds it no longer due.
    */
   async claimTokenCheck(id: string, recent: { conclusiveMs: number; inconclusiveMs: number }): Promise<ChannelRecord | undefined> {
-    const res: ChannelRow[] | [ChannelRow[], number] = await this.ds.query(
-      `UPDATE ${T} SET token_checked_at = now()
+    const [row]: ChannelRow[] = await this.ds.query(
+      `WITH u AS (UPDATE ${T} SET token_checked_at = now()
         WHERE id = $1 AND status = 'active'
           AND (token_checked_at IS NULL
             OR token_checked_at <= now() - make_interval(secs => $2::float8 / 1000)
             OR (token_status = 'unchecked' AND provider <> 'generic' AND token_checked_at <= now() - make_interval(secs => $3::float8 / 1000)))
-        RETURNING *`,
+        RETURNING *) SELECT * FROM u`,
       [id, recent.conclusiveMs, recent.inconclusiveMs],
     );
-    // TypeORM answers UPDATE … RETURNING with [rows, affected] on PostgreSQL.
-    const row = Array.isArray(res[0]) ? res[0][0] : (res as ChannelRow[])[0];
     return row ? this.toRecord(row) : undefined;
   }
 

@@ -173,7 +173,6 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
     } catch (err) {
       // The provider could not be reached: record it, but a network problem does not make the token invalid.
       status = 'unchecked';
-      this.logger.warn({ channelId: c.id, err: (err as Error).message }, 'token check could not reach the provider');
       error = (err as Error).message;
     }
     // An outage or rate limit says nothing about the token: it is checked again at the next tick.

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
-import { GeocoderBusyError, GeocoderError, GeocoderService } from '../geocoder/geocoder.service';
+import { geocoderProblem, GeocoderService } from '../geocoder/geocoder.service';
 import { CheckDto, checkBody } from './check.dto';
 import { ChecksService } from './checks.service';
 
@@ -31,11 +31,7 @@ export class CheckController {
     try {
       return await this.checks.runAddress(undefined, tenantId, dto.address!, {});
     } catch (err) {
-      // Only the geocoder's failure is a 502 with its reason; anything else is a bug (500, logged, not shown).
-      // Too many lookups waiting is a passing overload (503), not a broken geocoder (502).
-      if (err instanceof GeocoderBusyError) throw new ProblemException(503, err.message);
-      if (err instanceof GeocoderError) throw new ProblemException(502, err.message);
-      throw err;
+      throw geocoderProblem(err);
     }
   }
 }

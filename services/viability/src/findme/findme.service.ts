@@ -11,7 +11,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { ChecksService } from '../check/checks.service';
 import { ViabilityService } from '../check/viability.service';
 import type { ViabilityConfig } from '../config/viability.config';
-import { GeocoderBusyError, GeocoderError, GeocoderService } from '../geocoder/geocoder.service';
+import { geocoderProblem, GeocoderService } from '../geocoder/geocoder.service';
 
 const log = createLogger('viability').child({ component: 'findme' });
 
@@ -55,6 +55,9 @@ const CALLBACK_LEASE_SECONDS = 300;
 /** An SMS still 'pending' or 'sending' this long after its link was written was lost (a restart): the asker is answered. */
 const SMS_LOST_SECONDS = 120;
 const SWEEP_BATCH = 100;
+
+/** A link's state from its row: a link answered without being used (its SMS was not sent, or it expired) is spent too. */
+const STATE_SQL = `CASE WHEN used_at IS NOT NULL THEN 'used' WHEN expires_at <= now() OR answered_at IS NOT NULL THEN 'expired' ELSE 'open' END AS state`;
 
 /** Default SMS text; `{link}` is the FindME link. */
 export const DEFAULT_SMS_TEXT = 'Para verificarmos a cobertura no seu endereço, marque sua localização no mapa: {link}';
@@ -266,14 +269,13 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
 
   /** open, used or expired (or unknown). */
   async state(token: string): Promise<{ state: 'open' | 'used' | 'expired'; expiresAt: string; tileUrl?: string }> {
-    // A link answered without being used (its SMS was not sent, or it expired) is spent too.
-    const [r]: Array<{ used_at: Date | null; expires_at: Date; expired: boolean }> = await this.ds.query(
-      'SELECT used_at, expires_at, (expires_at <= now() OR answered_at IS NOT NULL) AS expired FROM viability.findme_links WHERE token_hash = $1',
+    const [r]: Array<{ state: LinkView['state']; expires_at: Date }> = await this.ds.query(
+      `SELECT ${STATE_SQL}, expires_at FROM viability.findme_links WHERE token_hash = $1`,
       [hash(token)],
     );
     if (!r) throw new ProblemException(404, 'this link does not exist');
     return {
-      state: r.used_at ? 'used' : r.expired ? 'expired' : 'open',
+      state: r.state,
       expiresAt: new Date(r.expires_at).toISOString(),
       ...(this.config.FINDME_TILE_URL ? { tileUrl: this.config.FINDME_TILE_URL } : {}),
     };
@@ -295,10 +297,7 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
     try {
       return await this.geocoder.locate(address);
     } catch (err) {
-      // Too many lookups waiting is a passing overload (503), not a broken geocoder (502).
-      if (err instanceof GeocoderBusyError) throw new ProblemException(503, err.message);
-      if (err instanceof GeocoderError) throw new ProblemException(502, err.message);
-      throw err;
+      throw geocoderProblem(err);
     }
   }
 
@@ -355,11 +354,11 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
   /** A link of this tenant as a chatbot polls it: state, SMS, the answer and the callback's progress. */
   async get(tenantId: string, id: string): Promise<LinkView> {
     const [r]: Array<{
-      id: string; used_at: Date | null; expires_at: Date; created_at: Date; expired: boolean; sms_status: string | null;
+      id: string; state: LinkView['state']; used_at: Date | null; expires_at: Date; created_at: Date; sms_status: string | null;
       request_id: string | null; conversation_id: string | null; result: Record<string, unknown> | null;
       callback_url: string | null; callback_status: string | null; callback_attempts: number; callback_due_at: Date | null;
     }> = await this.ds.query(
-      `SELECT id, used_at, expires_at, created_at, (expires_at <= now() OR answered_at IS NOT NULL) AS expired, sms_status, request_id,
+      `SELECT id, ${STATE_SQL}, used_at, expires_at, created_at, sms_status, request_id,
               conversation_id, result, callback_url, callback_status, callback_attempts, callback_due_at
          FROM viability.findme_links WHERE id = $1 AND tenant_id = $2`,
       [id, tenantId],
@@ -367,7 +366,7 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
     if (!r) throw new ProblemException(404, 'no FindME link with this id');
     return {
       id: r.id,
-      state: r.used_at ? 'used' : r.expired ? 'expired' : 'open',
+      state: r.state,
       expiresAt: new Date(r.expires_at).toISOString(),
       createdAt: new Date(r.created_at).toISOString(),
       ...(r.used_at ? { usedAt: new Date(r.used_at).toISOString() } : {}),

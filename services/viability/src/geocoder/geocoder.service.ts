@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EgressError, HttpEgress } from '@elo/http-egress';
-import { SERVICE_CONFIG } from '@elo/platform';
+import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
 
@@ -22,6 +22,16 @@ export class GeocoderError extends Error {}
 
 /** Too many lookups already wait for their turn (the rate limit): refused at once, not queued without end. */
 export class GeocoderBusyError extends GeocoderError {}
+
+/**
+ * What an API answers for a failed lookup: too many waiting is a passing overload (503), any other geocoder
+ * failure a 502 with its reason; anything else is a bug, rethrown as it is (500, logged, not shown).
+ */
+export function geocoderProblem(err: unknown): unknown {
+  if (err instanceof GeocoderBusyError) return new ProblemException(503, err.message);
+  if (err instanceof GeocoderError) return new ProblemException(502, err.message);
+  return err;
+}
 
 const validPoint = (lat: number, lng: number) => Number.isFinite(lat) && Number.isFinite(lng) && Math.abs(lat) <= 90 && Math.abs(lng) <= 180;
 

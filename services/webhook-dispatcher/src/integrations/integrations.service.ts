@@ -31,8 +31,7 @@ export class IntegrationsService {
    * new sealed text, so an entry never goes stale; the map is emptied when it grows past its bound.
    */
   private readonly opened = new Map<string, string>();
-  private readonly parsed = new Map<string, Readonly<Record<string, string>>>();
-  private readonly previousSigning = new Map<string, ReadonlyArray<{ secret: string; expiresAt: number }>>();
+  private readonly parsed = new Map<string, unknown>();
 
   constructor(
     private readonly ds: DataSource,
@@ -146,14 +145,7 @@ export class IntegrationsService {
    */
   request(row: IntegrationRow): HttpRequestDto | SoapRequestDto {
     if (!row.auth_sealed || !row.request.auth) return row.request;
-    const aad = `${row.id}:auth`;
-    const key = `${aad}\n${row.auth_sealed}`;
-    let credentials = this.parsed.get(key) as Credentials | undefined;
-    if (!credentials) {
-      credentials = Object.freeze(JSON.parse(this.open(row.auth_sealed, aad)) as Credentials);
-      if (this.parsed.size >= OPENED_MAX) this.parsed.clear();
-      this.parsed.set(key, credentials as Record<string, string>);
-    }
+    const credentials = this.openedJson<Credentials>(row.auth_sealed, `${row.id}:auth`);
     return { ...row.request, auth: { ...row.request.auth, ...credentials } };
   }
 
@@ -183,16 +175,7 @@ export class IntegrationsService {
 
   /** The integration's secrets, opened (the same frozen object for the same sealed value: callers only read it). */
   secrets(row: IntegrationRow): Readonly<Record<string, string>> {
-    if (!row.secrets_sealed) return NO_SECRETS;
-    const aad = `${row.id}:secrets`;
-    const key = `${aad}\n${row.secrets_sealed}`;
-    let secrets = this.parsed.get(key);
-    if (!secrets) {
-      secrets = Object.freeze(JSON.parse(this.open(row.secrets_sealed, aad)) as Record<string, string>);
-      if (this.parsed.size >= OPENED_MAX) this.parsed.clear();
-      this.parsed.set(key, secrets);
-    }
-    return secrets;
+    return row.secrets_sealed ? this.openedJson<Record<string, string>>(row.secrets_sealed, `${row.id}:secrets`) : NO_SECRETS;
   }
 
   /** The secrets that sign now: the current one, and every previous one within its 24 h grace. */
@@ -209,18 +192,13 @@ export class IntegrationsService {
    */
   private previousSigningSecrets(row: IntegrationRow): ReadonlyArray<{ secret: string; expiresAt: number }> {
     if (!row.previous_signing_secret_sealed) return [];
-    const aad = `${row.id}:signing`;
-    const key = `${aad}\n${row.previous_signing_secret_sealed}\n${String(row.previous_signing_expires_at)}`;
-    let list = this.previousSigning.get(key);
-    if (!list) {
-      const plain = this.open(row.previous_signing_secret_sealed, aad);
-      list = plain.startsWith('[')
-        ? (JSON.parse(plain) as Array<{ secret: string; expiresAt: number }>)
-        : row.previous_signing_expires_at ? [{ secret: plain, expiresAt: new Date(row.previous_signing_expires_at).getTime() }] : [];
-      if (this.previousSigning.size >= OPENED_MAX) this.previousSigning.clear();
-      this.previousSigning.set(key, list);
-    }
-    return list;
+    const expires = row.previous_signing_expires_at;
+    return this.openedJson<Array<{ secret: string; expiresAt: number }>>(
+      row.previous_signing_secret_sealed,
+      `${row.id}:signing`,
+      (plain) => (plain.startsWith('[') ? JSON.parse(plain) : expires ? [{ secret: plain, expiresAt: new Date(expires).getTime() }] : []),
+      String(expires),
+    );
   }
 
   /**
@@ -283,6 +261,21 @@ export class IntegrationsService {
       });
       return after;
     });
+  }
+
+  /**
+   * A sealed JSON value opened and read once (`read`, JSON.parse by default; `variant` names anything else the
+   * reading depends on): the same frozen value for the same sealed text, as callers only read it.
+   */
+  private openedJson<T>(sealed: string, aad: string, read: (plain: string) => T = (plain) => JSON.parse(plain) as T, variant = ''): Readonly<T> {
+    const key = `${aad}\n${sealed}\n${variant}`;
+    let value = this.parsed.get(key) as Readonly<T> | undefined;
+    if (value === undefined) {
+      value = Object.freeze(read(this.open(sealed, aad)));
+      if (this.parsed.size >= OPENED_MAX) this.parsed.clear();
+      this.parsed.set(key, value);
+    }
+    return value;
   }
 
   private open(sealed: string, aad: string): string {

@@ -153,6 +153,13 @@ function declaringSchema(schemas: Node[], el: { ns?: string; local: string }): N
   return schemas.find((sc) => el.ns !== undefined && String(sc['@targetNamespace'] ?? '') === el.ns && declares(sc)) ?? schemas.find(declares);
 }
 
+/** The request element a document/literal part names: its QName, the schema declaring it and its declaration. */
+function partElement(part: Node, schemas: Node[]): { q: { ns?: string; local: string }; schema?: Node; el?: Node } {
+  const q = resolveQName(part, part['@element']);
+  const schema = declaringSchema(schemas, q);
+  return { q, schema, el: list(schema?.['element']).find((e) => e['@name'] === q.local) };
+}
+
 /** The element declarations of a request element's type: its inline complexType, else the named one. */
 function childElements(el: Node | undefined, schemas: Node[]): Node[] {
   const named = el?.['@type'] ? schemas.flatMap((sc) => list(sc['complexType'])).find((c) => c['@name'] === local(el['@type'])) : undefined;
@@ -182,11 +189,7 @@ export function listOperations(doc: Node): WsdlOperationSummary[] {
     const parts = list(message?.['part']);
     const part = parts[0];
     const params = part?.['@element']
-      ? (() => {
-          const q = resolveQName(part, part['@element']);
-          const el = list(declaringSchema(schemas, q)?.['element']).find((e) => e['@name'] === q.local);
-          return childElements(el, schemas).map((e) => ({ name: String(e['@name']), type: local(e['@type']) || 'string' }));
-        })()
+      ? childElements(partElement(part, schemas).el, schemas).map((e) => ({ name: String(e['@name']), type: local(e['@type']) || 'string' }))
       : // rpc style: the message parts are the parameters.
         parts.filter((p) => p['@name']).map((p) => ({ name: String(p['@name']), type: local(p['@type']) || 'string' }));
     return { name, versions: versions.length ? versions.sort() : ['1.1'], soapAction, params };
@@ -226,12 +229,10 @@ export function findOperation(doc: Node, operation: string, version: SoapVersion
     const body = list(list(bop['input'])[0]?.['body'])[0];
     return { endpoint, soapAction, namespace: String(body?.['@namespace'] ?? tns), element: operation, paramsQualified: false };
   }
-  const q = resolveQName(part, part['@element']);
   const schemas = list((defs['types'] as Node | undefined)?.['schema']);
-  const schema = declaringSchema(schemas, q);
+  const { q, schema, el } = partElement(part, schemas);
   const namespace = schema ? String(schema['@targetNamespace'] ?? '') : (q.ns ?? tns);
   const paramsQualified = schema?.['@elementFormDefault'] === 'qualified';
-  const el = list(schema?.['element']).find((e) => e['@name'] === q.local);
   const paramForms: Record<string, boolean> = {};
   for (const c of childElements(el, schemas)) {
     const form = c['@form'];
