@@ -7,3 +7,4 @@ export { EloServiceModule, SERVICE_CONFIG, type EloServiceOptions } from './serv
 export { validationPipe } from './validation';
 export { RateLimiter, type RateLimitOptions } from './rate-limit';
 export { staticPageController, type StaticPageOptions } from './static-page.controller';
+export { periodic, type Periodic } from './periodic';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Outbox, type PublishSpecLike } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
-import { SERVICE_CONFIG } from '@elo/platform';
+import { periodic, SERVICE_CONFIG, type Periodic } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
@@ -18,8 +18,7 @@ const S = '"chat_ingress"';
 @Injectable()
 export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = createLogger('chat-ingress').child({ component: 'flow-scheduler' });
-  private timer?: NodeJS.Timeout;
-  private busy = false;
+  private schedule?: Periodic;
 
   constructor(
     private readonly ds: DataSource,
@@ -31,18 +30,11 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
 
   onApplicationBootstrap(): void {
     if (this.config.CHAT_WORKERS === 'off') return;
-    this.timer = setInterval(() => {
-      if (this.busy) return;
-      this.busy = true;
-      void this.tick()
-        .catch((err: Error) => this.logger.error({ err: err.message }, 'flow timers failed'))
-        .finally(() => (this.busy = false));
-    }, this.config.FLOW_TICK_MS);
-    this.timer.unref();
+    this.schedule = periodic(this.config.FLOW_TICK_MS, () => this.tick(), (err) => this.logger.error({ err: err.message }, 'flow timers failed'));
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    void this.schedule?.stop();
   }
 
   /** One pass: waits timed out, reminders due, then closes due. Returns how many conversations it touched. */

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { HttpEgress } from '@elo/http-egress';
 import { Outbox } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
-import { SERVICE_CONFIG } from '@elo/platform';
+import { periodic, SERVICE_CONFIG, type Periodic } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService } from '../channels/channels.service';
@@ -70,9 +70,7 @@ export function authRefused(provider: ChannelRecord['provider'], status: number,
 @Injectable()
 export class TokenCheckService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = createLogger('chat-ingress').child({ component: 'token-check' });
-  private first?: NodeJS.Timeout;
-  private timer?: NodeJS.Timeout;
-  private busy = false;
+  private schedule?: Periodic;
 
   constructor(
     private readonly ds: DataSource,
@@ -84,23 +82,16 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     if (this.config.CHAT_WORKERS === 'off') return;
-    this.first = setTimeout(() => this.tick(), this.config.TOKEN_CHECK_FIRST_DELAY_MS);
-    this.first.unref();
-    this.timer = setInterval(() => this.tick(), this.config.TOKEN_CHECK_TICK_MS);
-    this.timer.unref();
+    this.schedule = periodic(
+      this.config.TOKEN_CHECK_TICK_MS,
+      () => this.checkAll(),
+      (err) => this.logger.error({ err: err.message }, 'token check failed'),
+      this.config.TOKEN_CHECK_FIRST_DELAY_MS,
+    );
   }
 
   onApplicationShutdown(): void {
-    if (this.first) clearTimeout(this.first);
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  private tick(): void {
-    if (this.busy) return;
-    this.busy = true;
-    void this.checkAll()
-      .catch((err: Error) => this.logger.error({ err: err.message }, 'token check failed'))
-      .finally(() => (this.busy = false));
+    void this.schedule?.stop();
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Outbox } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
+import { periodic, type Periodic } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { toEvents } from './status.consumer';
 import { TrackingService } from './tracking.service';
@@ -26,9 +27,7 @@ export interface PendingExpiry {
 @Injectable()
 export class PendingSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = createLogger('message-status').child({ component: 'pending-sweeper' });
-  private timers: NodeJS.Timeout[] = [];
-  private running?: Promise<unknown>;
-  private expiring?: Promise<unknown>;
+  private schedules: Periodic[] = [];
 
   constructor(
     private readonly ds: DataSource,
@@ -38,18 +37,14 @@ export class PendingSweeper implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timers.push(setInterval(() => {
-      if (!this.running) this.running = this.sweep().catch((err: Error) => this.logger.warn({ err: err.message }, 'pending sweep failed')).finally(() => (this.running = undefined));
-    }, INTERVAL_MS));
-    this.timers.push(setInterval(() => {
-      if (!this.expiring) this.expiring = this.expire().catch((err: Error) => this.logger.warn({ err: err.message }, 'pending cleanup failed')).finally(() => (this.expiring = undefined));
-    }, this.expiry.intervalMs));
-    for (const t of this.timers) t.unref();
+    this.schedules = [
+      periodic(INTERVAL_MS, () => this.sweep(), (err) => this.logger.warn({ err: err.message }, 'pending sweep failed')),
+      periodic(this.expiry.intervalMs, () => this.expire(), (err) => this.logger.warn({ err: err.message }, 'pending cleanup failed')),
+    ];
   }
 
   async onApplicationShutdown(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
-    await Promise.all([this.running, this.expiring]);
+    await Promise.all(this.schedules.map((s) => s.stop()));
   }
 
   /** Links what it can; returns how many statuses it applied. */

@@ -4,7 +4,7 @@ import { EgressError, HttpEgress } from '@elo/http-egress';
 import { Outbox } from '@elo/messaging';
 import { afterCommit } from '@elo/persistence';
 import { createLogger } from '@elo/observability';
-import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
+import { periodic, ProblemException, SERVICE_CONFIG, type Periodic } from '@elo/platform';
 import { renderRequest, type RequestTemplate } from '@elo/templating';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -73,8 +73,7 @@ const hash = (token: string) => createHash('sha256').update(token).digest('hex')
  */
 @Injectable()
 export class FindmeService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private sweeping = false;
+  private schedule?: Periodic;
 
   constructor(
     private readonly ds: DataSource,
@@ -93,18 +92,11 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
   onApplicationBootstrap(): void {
     const every = this.config.FINDME_SWEEP_MS ?? 30_000;
     if (every === 0) return;
-    this.timer = setInterval(() => {
-      if (this.sweeping) return;
-      this.sweeping = true;
-      void this.sweep()
-        .catch((err: Error) => log.error({ err: err.message }, 'FindME sweep failed'))
-        .finally(() => (this.sweeping = false));
-    }, every);
-    this.timer.unref();
+    this.schedule = periodic(every, () => this.sweep(), (err) => log.error({ err: err.message }, 'FindME sweep failed'));
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    void this.schedule?.stop();
   }
 
   /** Links need the public address customers reach this service at. */

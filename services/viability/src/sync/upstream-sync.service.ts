@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { SecretBox } from '@elo/auth';
 import { EgressError, HttpEgress } from '@elo/http-egress';
 import { createLogger } from '@elo/observability';
-import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
+import { periodic, ProblemException, SERVICE_CONFIG, type Periodic } from '@elo/platform';
 import { DataSource, type QueryRunner } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
 import { toRow, type InventoryKind, type InventoryRow } from '../inventory/inventory-parser';
@@ -81,8 +81,7 @@ export const authorizationOf = (token: string) => (/\s/.test(token.trim()) ? tok
  */
 @Injectable()
 export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private busy = false;
+  private schedule?: Periodic;
 
   constructor(
     private readonly ds: DataSource,
@@ -96,18 +95,11 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
   onApplicationBootstrap(): void {
     const every = this.config.UPSTREAM_SYNC_TICK_MS ?? 60_000;
     if (every === 0) return;
-    this.timer = setInterval(() => {
-      if (this.busy) return;
-      this.busy = true;
-      void this.tick()
-        .catch((err: Error) => log.error({ err: err.message }, 'scheduled upstream sync failed'))
-        .finally(() => (this.busy = false));
-    }, every);
-    this.timer.unref();
+    this.schedule = periodic(every, () => this.tick(), (err) => log.error({ err: err.message }, 'scheduled upstream sync failed'));
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    void this.schedule?.stop();
   }
 
   async get(tenantId: string) {
