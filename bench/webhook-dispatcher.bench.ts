@@ -3,7 +3,9 @@
  *
  *   node -r @swc-node/register bench/webhook-dispatcher.bench.ts [deliveries=10000]
  *
- * Elo: `deliveries` chat.message.received events are published to the bus; one enabled integration
+ * Elo: `deliveries` chat.message.received events are published to the bus as chat-ingress's outbox relay
+ * publishes a backlog (runs of one type in batch messages, in chunks of 500, as BullMQ's side adds its jobs
+ * in bulk); one enabled integration
  * matches each, and the service renders, signs (Standard Webhooks), POSTs to a local sink that answers
  * 200, and logs every attempt. Measured: deliveries per second from first publish to last request
  * received, and p50/p99 from an event's publish to its request at the sink.
@@ -292,7 +294,7 @@ async function elo(infra: TestInfra, db: Client): Promise<number> {
       const chunk = events.slice(i, i + 500);
       const at = now();
       for (const e of chunk) published.set(e.id, at);
-      await probe.publish(...chunk);
+      await probe.publishBatched(...chunk);
     }
     await sink.done;
     const loggedAt = await until(N, () => count(db, `SELECT (SELECT count(*) FROM dispatcher.attempts)::int

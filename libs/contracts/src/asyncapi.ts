@@ -65,7 +65,9 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
       version: '1.0.0',
       description:
         'Every event on the bus is a CloudEvents 1.0 event in structured JSON mode with the `tenantid` ' +
-        'extension (and `correlationid`). The routing key is the event type.',
+        'extension (and `correlationid`). The routing key is the event type. Consecutive events of one type may ' +
+        'travel in one message in CloudEvents batch format (`application/cloudevents-batch+json`: a JSON array of ' +
+        'structured events, at most 50); consumers must accept both.',
     },
     defaultContentType: 'application/cloudevents+json',
     channels,

@@ -1,6 +1,7 @@
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { CloudEvent } from '@elo/contracts';
 import { EVENTS_EXCHANGE, UNROUTABLE_EXCHANGE } from './topology';
+import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, batchMessageId, encodeRun, runsOf } from './wire';
 
 /**
  * A bus participant for tests, tools and benchmarks: collects every event matching `patterns` in
@@ -28,7 +29,9 @@ export class BusProbe {
       q.queue,
       (msg) => {
         if (!msg) return;
-        probe.events.push(JSON.parse(msg.content.toString('utf8')) as CloudEvent);
+        const body: unknown = JSON.parse(msg.content.toString('utf8'));
+        if (msg.properties.contentType === BATCH_CONTENT_TYPE) probe.events.push(...(body as CloudEvent[]));
+        else probe.events.push(body as CloudEvent);
       },
       { noAck: true },
     );
@@ -45,7 +48,22 @@ export class BusProbe {
       this.ch.publish(EVENTS_EXCHANGE, e.type, Buffer.from(JSON.stringify(e)), {
         persistent: true,
         messageId: e.id,
-        contentType: 'application/cloudevents+json',
+        contentType: EVENT_CONTENT_TYPE,
+      });
+    }
+    await this.ch.waitForConfirms();
+  }
+
+  /** Publishes events as the outbox relay does: consecutive events of one type in one batch message. */
+  async publishBatched(...events: CloudEvent[]): Promise<void> {
+    const bodies = events.map((e) => ({ e, body: JSON.stringify(e) }));
+    for (const run of runsOf(bodies, (x) => x.e.type, (x) => x.body.length)) {
+      const first = run[0]!.e;
+      const { content, contentType } = encodeRun(run.map((x) => x.body));
+      this.ch.publish(EVENTS_EXCHANGE, first.type, content, {
+        persistent: true,
+        messageId: run.length === 1 ? first.id : batchMessageId(first.id, run.length),
+        contentType,
       });
     }
     await this.ch.waitForConfirms();

@@ -8,12 +8,13 @@ import type { BusConnection } from './connection';
 import type { Outbox } from './outbox';
 import { topicMatches } from './topic-match';
 import { queueNames } from './topology';
+import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE } from './wire';
 import type { BatchHandler, HandlerContext, PublishSpecLike, RegisteredHandler, SingleHandler } from './types';
 
 export interface ConsumerOptions {
   service: string;
   schema: string;
-  /** Unacknowledged deliveries the broker may push to this process (per consumer). */
+  /** Unacknowledged broker messages (one event or a batch of them) the broker may push to this process (per consumer). */
   prefetch: number;
   /** Deliveries handled in one database transaction. */
   batchSize: number;
@@ -25,10 +26,24 @@ export interface ConsumerOptions {
 export const ATTEMPT_HEADER = 'x-elo-attempt';
 export const ERROR_HEADER = 'x-elo-error';
 
+/** A broker message: one event, or a batch of them (wire.ts), acknowledged once all of its events are settled. */
+interface Message {
+  msg: ConsumeMessage;
+  ch: ConfirmChannel;
+  /** Its events not settled yet. */
+  open: number;
+  /** Whether it went back to the queue whole (nacked); it is then never acknowledged. */
+  requeued: boolean;
+}
+
+/** One event of a message. */
 interface Delivery {
   msg: ConsumeMessage;
   ch: ConfirmChannel;
+  message: Message;
   event?: CloudEvent;
+  /** The event as it came, when it came in a batch (a retry or the parking lot gets it on its own). */
+  raw?: unknown;
   attempt: number;
   invalid?: string;
   /** Tenant and subject of the event, when it has a subject. */
@@ -42,7 +57,8 @@ const patternsOf = (h: RegisteredHandler): readonly string[] => (typeof h.type =
 const subjectOf = (e: CloudEvent): string | undefined => (e.subject ? `${e.tenantid}\u0000${e.subject}` : undefined);
 
 /**
- * Consumes the service queue. Each batch of deliveries is handled in one transaction together with
+ * Consumes the service queue: messages of one event or of a batch of them (wire.ts), each event handled
+ * on its own terms. Each batch of events is handled in one transaction together with
  * its inbox rows, so a redelivered event is acknowledged and skipped (events whose every handler is
  * `idempotent` get no inbox row: handling them again changes nothing). A handler that throws has its
  * own effects rolled back (savepoint) and its event goes to the next retry queue, or to the parking
@@ -148,15 +164,23 @@ export class ConsumerHost {
 
   private receive(ch: ConfirmChannel, msg: ConsumeMessage): void {
     const attempt = Number(msg.properties.headers?.[ATTEMPT_HEADER] ?? 0) + 1;
-    const d: Delivery = { msg, ch, attempt };
+    const message: Message = { msg, ch, open: 1, requeued: false };
     this.acks.get(ch)?.track(msg.fields.deliveryTag);
-    try {
-      d.event = validateEvent(JSON.parse(msg.content.toString('utf8')));
-      d.subject = subjectOf(d.event);
-    } catch (err) {
-      d.invalid = (err as Error).message;
+    let items: unknown[] | undefined;
+    if (msg.properties.contentType === BATCH_CONTENT_TYPE) {
+      try {
+        const parsed: unknown = JSON.parse(msg.content.toString('utf8'));
+        if (Array.isArray(parsed) && parsed.length > 0) items = parsed;
+      } catch {
+        // parked whole below, as invalid
+      }
     }
-    this.buffer.push(d);
+    if (items) {
+      message.open = items.length;
+      for (const raw of items) this.buffer.push(this.delivery(message, attempt, () => raw, raw));
+    } else {
+      this.buffer.push(this.delivery(message, attempt, () => JSON.parse(msg.content.toString('utf8'))));
+    }
     // Let the socket deliver the rest of a burst before cutting a batch.
     if (this.buffer.length >= this.opts.batchSize) this.pump();
     else if (!this.pumpScheduled) {
@@ -166,6 +190,17 @@ export class ConsumerHost {
         this.pump();
       });
     }
+  }
+
+  private delivery(message: Message, attempt: number, read: () => unknown, raw?: unknown): Delivery {
+    const d: Delivery = { msg: message.msg, ch: message.ch, message, attempt, raw };
+    try {
+      d.event = validateEvent(read());
+      d.subject = subjectOf(d.event);
+    } catch (err) {
+      d.invalid = (err as Error).message;
+    }
+    return d;
   }
 
   private pump(): void {
@@ -330,15 +365,25 @@ export class ConsumerHost {
     return { failures, duplicates };
   }
 
-  /** Acknowledges handled deliveries, in order per channel, one `multiple` ack per run. */
-  private settle(done: Delivery[], individually = false): void {
-    const byChannel = new Map<ConfirmChannel, number[]>();
+  /**
+   * Settles handled events. A message is acknowledged once all of its events are settled, in order per
+   * channel, one `multiple` ack per run; one that went back to the queue whole is only released.
+   */
+  private settle(done: Delivery[]): void {
+    const byChannel = new Map<ConfirmChannel, Message[]>();
     for (const d of done) {
-      const tags = byChannel.get(d.ch) ?? [];
-      tags.push(d.msg.fields.deliveryTag);
-      byChannel.set(d.ch, tags);
+      if (--d.message.open > 0) continue;
+      const msgs = byChannel.get(d.ch) ?? [];
+      msgs.push(d.message);
+      byChannel.set(d.ch, msgs);
     }
-    for (const [ch, tags] of byChannel) this.acks.get(ch)?.settle(tags, individually);
+    for (const [ch, msgs] of byChannel) {
+      const tracker = this.acks.get(ch);
+      const acked = msgs.filter((x) => !x.requeued).map((x) => x.msg.fields.deliveryTag);
+      const requeued = msgs.filter((x) => x.requeued).map((x) => x.msg.fields.deliveryTag);
+      if (acked.length) tracker?.settle(acked);
+      if (requeued.length) tracker?.settle(requeued, true);
+    }
   }
 
   private async retryOrPark(d: Delivery, err: Error): Promise<void> {
@@ -371,9 +416,12 @@ export class ConsumerHost {
    * is not confirmed, the original goes back to the queue to be tried again.
    */
   private async forward(d: Delivery, queue: string, reason: string): Promise<boolean> {
+    // An event of a batch goes on alone; a single event's message goes as it came.
+    const alone = d.raw !== undefined;
     try {
-      d.ch.sendToQueue(queue, d.msg.content, {
+      d.ch.sendToQueue(queue, alone ? Buffer.from(JSON.stringify(d.raw)) : d.msg.content, {
         ...d.msg.properties,
+        ...(alone ? { contentType: EVENT_CONTENT_TYPE, messageId: d.event?.id ?? d.msg.properties.messageId } : {}),
         persistent: true,
         headers: {
           ...(d.msg.properties.headers ?? {}),
@@ -387,12 +435,16 @@ export class ConsumerHost {
       return true;
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, queue }, 'could not forward failed event');
-      try {
-        d.ch.nack(d.msg, false, true);
-        this.settle([d], true);
-      } catch {
-        // channel closed: the broker redelivers it
+      // The whole message goes back to the queue (once); its events handled meanwhile are skipped when it returns.
+      if (!d.message.requeued) {
+        try {
+          d.ch.nack(d.msg, false, true);
+          d.message.requeued = true;
+        } catch {
+          // channel closed: the broker redelivers it
+        }
       }
+      this.settle([d]);
       return false;
     }
   }

@@ -21,7 +21,10 @@ export interface MessagingModuleOptions {
   schema: string;
   amqpUrl: string;
   databaseUrl: string;
-  /** Per-consumer prefetch (default 1000). */
+  /**
+   * Per-consumer prefetch, in broker messages (default 200). A message carries one event or, when the
+   * relay had a run of them, up to MAX_BATCH_EVENTS (wire.ts): up to 10,000 events in hand by default.
+   */
   prefetch?: number;
   /** Deliveries per transaction (default 500). */
   batchSize?: number;
@@ -145,7 +148,7 @@ export class MessagingModule {
               {
                 service: opts.service,
                 schema: opts.schema,
-                prefetch: opts.prefetch ?? 1_000,
+                prefetch: opts.prefetch ?? 200,
                 batchSize: opts.batchSize ?? 500,
                 concurrency: opts.concurrency ?? 2,
                 retryDelaysMs,

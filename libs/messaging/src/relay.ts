@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm';
 import type { BusConnection } from './connection';
 import { outboxChannel } from './outbox';
 import { EVENTS_EXCHANGE } from './topology';
+import { batchMessageId, encodeRun, runsOf } from './wire';
 
 export interface OutboxRelayOptions {
   schema: string;
@@ -175,27 +176,29 @@ export class OutboxRelay {
         [limit],
       );
       if (rows.length === 0) return 0;
-      for (const r of rows) {
-        ch.publish(EVENTS_EXCHANGE, r.type, Buffer.from(r.body), {
-          persistent: true,
-          mandatory: true,
-          messageId: r.event_id,
-          contentType: 'application/cloudevents+json',
-          type: r.type,
-        });
+      // Consecutive events of one type travel in one message (see wire.ts); a return fails the whole run.
+      const runs = runsOf(rows, (r) => r.type, (r) => r.body.length);
+      const runOf = new Map<string, OutboxRow[]>();
+      for (const run of runs) {
+        const first = run[0]!;
+        const messageId = run.length === 1 ? first.event_id : batchMessageId(first.event_id, run.length);
+        runOf.set(messageId, run);
+        const { content, contentType } = encodeRun(run.map((r) => r.body));
+        ch.publish(EVENTS_EXCHANGE, first.type, content, { persistent: true, mandatory: true, messageId, contentType, type: first.type });
       }
       await ch.waitForConfirms();
-      // The alternate exchange catches unroutable events; a return means even that failed: keep the row pending.
-      const failed = rows.filter((r) => this.returned.delete(r.event_id));
-      if (failed.length) {
+      // The alternate exchange catches unroutable events; a return means even that failed: keep the rows pending.
+      const failed = new Set<OutboxRow>();
+      for (const [messageId, run] of runOf) if (this.returned.delete(messageId)) for (const r of run) failed.add(r);
+      if (failed.size) {
         await m.query(
           `UPDATE "${schema}".outbox SET published_at = NULL, attempts = attempts + 1, last_error = 'returned unroutable' WHERE id = ANY($1)`,
-          [failed.map((r) => r.id)],
+          [[...failed].map((r) => r.id)],
         );
-        this.logger.error({ count: failed.length }, 'events returned as unroutable; kept in the outbox');
+        this.logger.error({ count: failed.size }, 'events returned as unroutable; kept in the outbox');
       }
-      for (const r of rows) if (!failed.includes(r)) busMetrics.published.inc({ type: r.type });
-      return rows.length - failed.length;
+      for (const r of rows) if (!failed.has(r)) busMetrics.published.inc({ type: r.type });
+      return rows.length - failed.size;
     });
   }
 

@@ -20,12 +20,14 @@ export const SCHEMA = 'message_status';
  * them). Two batches in flight: while one waits for PostgreSQL, the other is worked on. That is safe
  * because a batch locks every message it touches in one ordered statement (StatusConsumer,
  * TrackingService.applyBatch), so batches in flight, on one replica or several, never deadlock
- * (test/replicas.integration-spec.ts). A batch costs a few statements whatever its size: 1,000 a batch
- * cost PostgreSQL about 10% less CPU per status than 500, for the same throughput (bench, same runs).
- * Against the former one batch of 500 at a time with one handler per type: 1.4× the statuses a second
- * and about half the PostgreSQL CPU per status.
+ * (test/replicas.integration-spec.ts). A batch costs a few statements whatever its size. The producers'
+ * relays send a backlog as batch messages of up to 50 events, so 100 messages in hand are up to 5,000
+ * events, enough for two batches of 2,000 and the next one; at the former 3,000 messages (tuned for one event
+ * a message) the service held up to 150,000 events and spent a fifth of its time collecting garbage
+ * (bench, 4 December: 10,295 statuses/s at 100 against 9,694 at 300 and about 8,500 at 3,000; 2,000 a
+ * batch against 1,000: 10,892 against 10,295, noisy).
  */
-export const BUS_TUNING = { concurrency: 2, batchSize: 1_000, prefetch: 3_000 };
+export const BUS_TUNING = { concurrency: 2, batchSize: 2_000, prefetch: 100 };
 
 /** How long statuses wait for their message, and how often the expired ones go (from the config). */
 export function pendingExpiry(config: Pick<MessageStatusConfig, 'PENDING_STATUS_MAX_AGE_MINUTES' | 'PENDING_STATUS_CLEANUP_INTERVAL_MS'>): PendingExpiry {

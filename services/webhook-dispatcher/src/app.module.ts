@@ -20,7 +20,7 @@ export class AppModule {
           config,
           entities: [],
           migrations,
-          messaging: { batchSize: 500, prefetch: 2_000, retiredBindings: ['#'] },
+          messaging: { batchSize: 500, prefetch: 200, retiredBindings: ['#'] },
         }),
         IntegrationsModule,
         DeliveriesModule,

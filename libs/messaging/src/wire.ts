@@ -1,0 +1,43 @@
+/**
+ * How events travel in broker messages. One event is a structured CloudEvent
+ * (`application/cloudevents+json`). Several consecutive events of one type may travel as one message
+ * in CloudEvents' batch format (`application/cloudevents-batch+json`: a JSON array of structured
+ * events), which is what the outbox relay sends when it has a run of them: the broker's cost is per
+ * message, so a backlog drains in a fraction of the messages. Consumers take both.
+ */
+export const EVENT_CONTENT_TYPE = 'application/cloudevents+json';
+export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
+
+/** Most events in one batch message, and most bytes (a message stays small for the broker and the consumer's prefetch). */
+export const MAX_BATCH_EVENTS = 50;
+export const MAX_BATCH_BYTES = 256 * 1024;
+
+/** Message id of a batch message: its events keep their own ids in the body. */
+export const batchMessageId = (firstEventId: string, count: number) => `batch:${firstEventId}+${count}`;
+
+/**
+ * Splits events, in order, into consecutive runs of one type within the limits: each run is one
+ * message. Order is kept, so a subject's events reach every queue in the order they were written.
+ */
+export function runsOf<T>(items: readonly T[], type: (x: T) => string, bytes: (x: T) => number): T[][] {
+  const runs: T[][] = [];
+  let size = 0;
+  for (const x of items) {
+    const last = runs[runs.length - 1];
+    const n = bytes(x);
+    if (last && type(last[0]!) === type(x) && last.length < MAX_BATCH_EVENTS && size + n + 1 <= MAX_BATCH_BYTES) {
+      last.push(x);
+      size += n + 1;
+    } else {
+      runs.push([x]);
+      size = n + 2;
+    }
+  }
+  return runs;
+}
+
+/** The message body for a run of serialised events. */
+export function encodeRun(bodies: readonly string[]): { content: Buffer; contentType: string } {
+  if (bodies.length === 1) return { content: Buffer.from(bodies[0]!), contentType: EVENT_CONTENT_TYPE };
+  return { content: Buffer.from(`[${bodies.join(',')}]`), contentType: BATCH_CONTENT_TYPE };
+}

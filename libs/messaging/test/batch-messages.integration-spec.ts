@@ -1,0 +1,166 @@
+import type { CloudEvent } from '@elo/contracts';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { connect, type ChannelModel } from 'amqplib';
+import { BusProbe } from '../src/bus-probe';
+import { ParkedEvents } from '../src/parked-events';
+import { EVENTS_EXCHANGE } from '../src/topology';
+import type { BatchHandler, SingleHandler } from '../src/types';
+import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, MAX_BATCH_EVENTS } from '../src/wire';
+import { counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
+
+const closed = (node: BusNode, reason: string) =>
+  node.outbox.event({
+    type: 'chat.conversation.closed',
+    tenantId: 'tenant-a',
+    data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason },
+  });
+
+describe('bus: several events in one broker message (CloudEvents batch format)', () => {
+  let infra: TestInfra;
+  let model: ChannelModel;
+  const nodes: BusNode[] = [];
+
+  beforeAll(async () => {
+    infra = await createTestInfra('bus_batch');
+    await migrate(infra.databaseUrl);
+    model = await connect(infra.amqpUrl);
+  });
+
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) await n.stop();
+  });
+
+  afterAll(async () => {
+    await model?.close().catch(() => undefined);
+    await infra?.cleanup();
+  });
+
+  it('the relay sends a run of one type as batch messages of at most MAX_BATCH_EVENTS, in order, and a change of type starts a new message', async () => {
+    const node = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl });
+    nodes.push(node);
+    // A raw queue sees the messages as the broker carries them.
+    const ch = await model.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, EVENTS_EXCHANGE, 'chat.conversation.*');
+    const messages: Array<{ contentType: string; ids: string[] }> = [];
+    await ch.consume(queue, (msg) => {
+      if (!msg) return;
+      const body = JSON.parse(msg.content.toString('utf8')) as { id: string } | Array<{ id: string }>;
+      messages.push({ contentType: String(msg.properties.contentType), ids: Array.isArray(body) ? body.map((e) => e.id) : [body.id] });
+    }, { noAck: true });
+    // One transaction: 120 closed, 1 opened, 3 closed.
+    const written: string[] = [];
+    await node.ds.transaction(async (m) => {
+      const events: CloudEvent[] = Array.from({ length: 120 }, (_, i) => closed(node, `a${i}`));
+      events.push(node.outbox.event({
+        type: 'chat.conversation.opened',
+        tenantId: 'tenant-a',
+        data: { conversationId: '00000000-0000-4000-8000-000000000003', channelId: '00000000-0000-4000-8000-000000000002', provider: 'whatsapp', contact: { phone: '+5541999990000' }, queue: 'bot' },
+      }));
+      events.push(...Array.from({ length: 3 }, (_, i) => closed(node, `b${i}`)));
+      await node.outbox.add(m, events);
+      written.push(...events.map((e) => e.id));
+    });
+    await expectEventually(async () => expect(messages.flatMap((x) => x.ids)).toHaveLength(124));
+    expect(messages.flatMap((x) => x.ids)).toEqual(written);
+    expect(messages.map((x) => x.ids.length)).toEqual([MAX_BATCH_EVENTS, MAX_BATCH_EVENTS, 120 - 2 * MAX_BATCH_EVENTS, 1, 3]);
+    expect(messages.map((x) => x.contentType)).toEqual([BATCH_CONTENT_TYPE, BATCH_CONTENT_TYPE, BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, BATCH_CONTENT_TYPE]);
+    await ch.close();
+  });
+
+  it('handles every event of batch messages once, and acknowledges each message once all of its events are', async () => {
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      // Consumer batches cut across broker messages: 7 events a transaction, 50 a message.
+      batchSize: 7,
+      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
+    });
+    nodes.push(node);
+    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+    await produce(node, 500, 250);
+    await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 500, distinct: 500 }), { timeoutMs: 30_000 });
+    const ch = await model.createChannel();
+    await expectEventually(async () => {
+      const q = await ch.checkQueue(SERVICE);
+      expect(q.messageCount).toBe(0);
+    });
+    await ch.close();
+    // Nothing left unacknowledged: a new consumer gets no redelivery (the inbox would hide it, the effects would not change).
+    await node.stop();
+    nodes.splice(0);
+    const again = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects } });
+    nodes.push(again);
+    const ch2 = await model.createChannel();
+    expect((await ch2.checkQueue(SERVICE)).messageCount).toBe(0);
+    await ch2.close();
+  });
+
+  it('one failing event of a batch message goes to retry alone; its neighbours are handled once, and it is handled when it comes back', async () => {
+    let failuresLeft = 1;
+    const seen: string[] = [];
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      relay: false,
+      retryDelaysMs: [100, 200],
+      handler: {
+        type: 'chat.conversation.closed',
+        batch: false,
+        fn: (async (event, ctx) => {
+          seen.push((event.data as { reason: string }).reason);
+          if ((event.data as { reason: string }).reason === 'flaky' && failuresLeft-- > 0) throw new Error('CRM is down');
+          await ctx.manager.query(`INSERT INTO "${SCHEMA}".effects (event_id) VALUES ($1)`, [event.id]);
+        }) as SingleHandler,
+      },
+    });
+    nodes.push(node);
+    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+    const probe = await BusProbe.connect(infra.amqpUrl, []);
+    try {
+      const events = [closed(node, 'one'), closed(node, 'flaky'), closed(node, 'three')];
+      await probe.publishBatched(...events);
+      await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 3, distinct: 3 }));
+      // Once each, the flaky one twice (its retry), and no neighbour again.
+      expect(seen.sort()).toEqual(['flaky', 'flaky', 'one', 'three']);
+      const ch = await model.createChannel();
+      await expectEventually(async () => expect((await ch.checkQueue(SERVICE)).messageCount).toBe(0));
+      await ch.close();
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it('an invalid event in a batch message is parked alone under its own id; the valid ones are handled', async () => {
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      relay: false,
+      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects as BatchHandler },
+    });
+    nodes.push(node);
+    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+    const parked = new ParkedEvents(node.bus, SERVICE);
+    const probe = await BusProbe.connect(infra.amqpUrl, []);
+    try {
+      const good = [closed(node, 'ok-1'), closed(node, 'ok-2')];
+      const bad = node.outbox.event({ type: 'chat.conversation.closed', tenantId: 't', data: { reason: 'no ids' } });
+      await probe.publishBatched(good[0]!, bad, good[1]!);
+      await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 2, distinct: 2 }));
+      const list = await expectEventually(async () => {
+        const l = await parked.list();
+        expect(l).toHaveLength(1);
+        return l;
+      });
+      expect(list[0]).toMatchObject({ eventId: bad.id, type: 'chat.conversation.closed', attempts: 1 });
+      expect(list[0]!.reason).toMatch(/invalid event/);
+      expect((list[0]!.event as { id: string }).id).toBe(bad.id);
+      const ch = await model.createChannel();
+      // Drain the lot for the other tests.
+      while (await ch.get(`${SERVICE}.dead`, { noAck: true })) { /* drop */ }
+      await ch.close();
+    } finally {
+      await probe.close();
+    }
+  });
+});
