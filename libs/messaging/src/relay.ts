@@ -19,8 +19,10 @@ export interface OutboxRelayOptions {
   retentionMs?: number;
   cleanupIntervalMs?: number;
   /**
-   * Batches in flight at once (default 4): while one waits for the broker's confirms, the next is
-   * claimed and published. SKIP LOCKED keeps them on different rows.
+   * Batches in flight at once (default 2): while one waits for the broker's confirms, the next is
+   * claimed and published. SKIP LOCKED keeps them on different rows. Since a run of events travels in
+   * one message, more did not help: 4 loops walked more rows locked by each other (bench, 4 December:
+   * bus 13,847 events/s with 4, 16,209 with 2, 15,384 with 1).
    */
   concurrency?: number;
 }
@@ -89,7 +91,7 @@ export class OutboxRelay {
     this.timers.push(setInterval(() => void this.cleanup(), this.opts.cleanupIntervalMs ?? 60_000));
     this.timers.push(setInterval(() => void this.measureBacklog(), 5_000));
     for (const t of this.timers) t.unref();
-    this.loop = Promise.all(Array.from({ length: this.opts.concurrency ?? 4 }, () => this.run())).then(() => undefined);
+    this.loop = Promise.all(Array.from({ length: this.opts.concurrency ?? 2 }, () => this.run())).then(() => undefined);
   }
 
   /** Stops after publishing what is pending (bounded by `timeoutMs`). */
