@@ -166,20 +166,42 @@ describe('chat-ingress: bot flow and conversation moves', () => {
       expect((await h.postMeta('whatsapp', ch2.id, JSON.stringify(body), 'viab-secret')).status).toBe(200);
     };
     const got = () => h.fakes.sent('/graph/PNVIAB/messages').map((r) => (r.body.text as { body: string } | undefined)?.body);
+    /** The chat.message.received published for a message (whether it says the flow awaits a location). */
+    const received = (id: string) => expectEventually(() => {
+      const e = h.probe.ofType<{ providerMessageId: string; message: { kind: string }; flowAwaitsLocation?: boolean }>('chat.message.received').find((x) => x.tenantid === t2.tenantId && x.data.providerMessageId === id);
+      expect(e).toBeDefined();
+      return e!.data;
+    });
     await say('wamid.V1', { type: 'text', text: { body: 'quero internet' } });
     await expectEventually(() => expect(got()).toEqual(['Envie sua localização 📍']));
+    // At the step the saved state says a location shared in the chat now is the flow's; an invalid answer keeps that.
+    await expectEventually(async () => expect((await conversationOf('5541999990009')).flow_state).toMatchObject({ stepId: 'where', waiting: 'input', location: true }));
     await say('wamid.V2', { type: 'text', text: { body: 'rua tal' } });
     await expectEventually(() => expect(got()).toEqual(['Envie sua localização 📍', 'Envie sua localização 📍']));
+    expect((await conversationOf('5541999990009')).flow_state).toMatchObject({ stepId: 'where', waiting: 'input', location: true });
+    expect((await received('wamid.V2')).flowAwaitsLocation).toBeUndefined();
     await say('wamid.V3', { type: 'location', location: { latitude: -25.43, longitude: -49.27 } });
+    // Marked for viability's chat-location check to leave: the flow answers this one.
+    expect(await received('wamid.V3')).toMatchObject({ message: { kind: 'location' }, flowAwaitsLocation: true });
     const req = await expectEventually(() => {
       const e = h.probe.ofType<{ requestId: string; conversationId: string; location: { lat: number } }>('viability.requested').find((x) => x.tenantid === t2.tenantId);
       expect(e).toBeDefined();
       return e!.data;
     });
     expect(req.location.lat).toBe(-25.43);
+    // The check is out (the flow takes no other location now): a second location is not marked.
+    expect((await conversationOf('5541999990009')).flow_state.location).toBeUndefined();
+    await say('wamid.V4', { type: 'location', location: { latitude: -25.5, longitude: -49.3 } });
+    const v4 = await received('wamid.V4');
+    expect(v4.message.kind).toBe('location');
+    expect(v4.flowAwaitsLocation).toBeUndefined();
     await h.probe.publish(createEvent({ type: 'viability.checked', source: 'elo://viability', tenantId: t2.tenantId, data: { requestId: req.requestId, conversationId: req.conversationId, status: 'viable', via: 'chat_location' } }));
     await expectEventually(() => expect(got().slice(2)).toEqual(['Atendemos seu endereço!', 'Estamos transferindo seu atendimento.', 'Aguarde um momento: em breve um atendente vai falar com você.']));
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; toQueue: string }>('chat.conversation.transferred').find((e) => e.data.conversationId === req.conversationId)?.data.toQueue).toBe('vendas'));
+    // Out of the bot queue the flow answers nothing, so even a state that says it waits for a location does not mark one.
+    await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = '{"stepId": "where", "waiting": "input", "location": true}' WHERE id = $1`, [req.conversationId]);
+    await say('wamid.V5', { type: 'location', location: { latitude: -25.6, longitude: -49.4 } });
+    expect((await received('wamid.V5')).flowAwaitsLocation).toBeUndefined();
   });
 
   it('resumes a conversation where the customer was after a restart', async () => {
@@ -355,6 +377,8 @@ describe('chat-ingress: bot flow and conversation moves', () => {
       expect(requests()).toHaveLength(2);
       return requests()[1].data;
     });
+    // While the link is out a shared location is the flow's: marked for viability's chat-location check to leave.
+    expect(h.probe.ofType<{ providerMessageId: string; flowAwaitsLocation?: boolean }>('chat.message.received').find((e) => e.tenantid === t4.tenantId && e.data.providerMessageId === 'wamid.F2')?.data.flowAwaitsLocation).toBe(true);
     expect(byLocation.location?.lat).toBe(-25.44);
     // A location sent in the chat is checked at once: the usual wait (FLOW_WAIT_TIMEOUT_MS, 3 min).
     const byLocationLeft = Date.parse((await expectEventually(async () => {

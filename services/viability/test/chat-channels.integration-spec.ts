@@ -91,4 +91,33 @@ describe('viability: chat location checks switched per channel', () => {
     expect((await call('PUT', '/settings', key, { chatLocationChannels: { [a]: 'yes' } })).status).toBe(400);
     expect((await call('PUT', '/settings', key, { chatLocationChannels: [a] })).status).toBe(400);
   });
+
+  it('a location the bot flow waits for (flowAwaitsLocation) is left to the flow: no check, no reply; an unflagged one after it is answered', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-flow' })).body;
+    const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;
+    await call('POST', '/inventory/import?kind=boxes', key, `external_id,name,lat,lng,status,port_capacity,ports_in_use\nCTO-F,CTO Fluxo,${HOME.lat + 0.0003},${HOME.lng},deployed,8,0`, 'text/csv');
+    const channelId = randomUUID();
+    expect((await call('PUT', '/settings', key, { chatLocationChecks: true })).status).toBe(200);
+    const flaggedAt = { lat: HOME.lat + 0.0001, lng: HOME.lng };
+    const location = (conversationId: string, at: { lat: number; lng: number }, flowAwaitsLocation?: boolean) => createEvent({
+      type: 'chat.message.received', tenantId: t.id, source: 'elo://test',
+      data: {
+        channelId, provider: 'whatsapp', conversationId, providerMessageId: `wamid.${randomUUID()}`, contact: { phone: '+5541988447788' },
+        message: { kind: 'location', location: at }, providerTimestamp: new Date().toISOString(), ...(flowAwaitsLocation === undefined ? {} : { flowAwaitsLocation }),
+      },
+    });
+    const [flaggedConv, controlConv] = [randomUUID(), randomUUID()];
+    const flagged = location(flaggedConv, flaggedAt, true);
+    const control = location(controlConv, HOME);
+    await probe.publish(flagged);
+    await probe.publish(control);
+    // Both handled (the inbox row commits with any reply and check), the control answered over the bus.
+    await expectEventually(async () => expect(await ds.query('SELECT 1 FROM viability.inbox WHERE event_id = ANY($1::text[])', [[flagged.id, control.id]])).toHaveLength(2));
+    await expectEventually(() => expect(probe.ofType<{ conversationId: string }>('chat.message.send.requested').some((e) => e.data.conversationId === controlConv)).toBe(true));
+    expect(await ds.query('SELECT 1 FROM viability.checks WHERE tenant_id = $1 AND lat = $2 AND lng = $3', [t.id, HOME.lat, HOME.lng])).toHaveLength(1);
+    // The flagged one: no check recorded, nothing in the outbox about its conversation, no reply published.
+    expect(await ds.query('SELECT 1 FROM viability.checks WHERE tenant_id = $1 AND lat = $2', [t.id, flaggedAt.lat])).toHaveLength(0);
+    expect(await ds.query(`SELECT 1 FROM viability.outbox WHERE body::jsonb->>'subject' = $1`, [flaggedConv])).toHaveLength(0);
+    expect(probe.ofType<{ conversationId: string }>('chat.message.send.requested').some((e) => e.data.conversationId === flaggedConv)).toBe(false);
+  });
 });

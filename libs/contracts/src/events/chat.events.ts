@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, IsUUID, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, IsUUID, ValidateNested } from 'class-validator';
 import { ContactIdentity, InboundMessage, OutboundMessage, ProviderError, PROVIDERS, type Provider } from './common';
 
 export class ChatMessageReceived {
@@ -10,6 +10,11 @@ export class ChatMessageReceived {
   @ValidateNested() @Type(() => ContactIdentity) contact!: ContactIdentity;
   @ValidateNested() @Type(() => InboundMessage) message!: InboundMessage;
   @IsISO8601() providerTimestamp!: string;
+  /**
+   * The conversation's bot flow was waiting for a location when this message arrived: the flow checks it
+   * and answers (viability's chat-location check leaves it). Set only on `location` messages.
+   */
+  @IsOptional() @IsBoolean() flowAwaitsLocation?: boolean;
 }
 
 export class ChatMessageSendRequested {

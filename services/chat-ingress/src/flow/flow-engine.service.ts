@@ -261,7 +261,8 @@ export class FlowEngine {
         const contact = (await run.m.query(`SELECT phone FROM ${S}.contacts WHERE id = $1`, [run.c.contact_id]))[0];
         // FindME: the viability service sends the customer a link to pick the spot on a map.
         if (step.findme && contact?.phone) return this.requestViability(run, stepId, step, undefined, contact.phone);
-        return this.save(run, { stepId, waiting: 'input' });
+        // `location`: a location shared in the chat is now the flow's (ingest flags it for viability).
+        return this.save(run, { stepId, waiting: 'input', location: true });
       }
       case 'transfer':
         await this.save(run, { stepId, done: true });

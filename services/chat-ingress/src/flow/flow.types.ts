@@ -40,6 +40,12 @@ export interface FlowState {
   waitUntil?: string;
   /** The viability request is a FindME link: a location shared in the chat meanwhile is checked instead. */
   findme?: boolean;
+  /**
+   * At a viability step waiting for the customer's location (`waiting: 'input'`): a location shared in the
+   * chat now is the flow's to check and answer. Ingest marks such messages `flowAwaitsLocation` (so does
+   * `findme`), and viability's chat-location check leaves them.
+   */
+  location?: boolean;
   invalidCount?: number;
   done?: boolean;
 }

@@ -22,7 +22,9 @@ const NO_CHANGE = { sql: 'SELECT 1', params: [] };
  * the status receipts (ON CONFLICT DO NOTHING RETURNING tells repeats apart) and the forward-only status of
  * the outbound messages they name. Columns travel as arrays (unnest): a fixed number of bind parameters
  * whatever the group size. Inserts are ordered by key so concurrent groups take locks in the same order.
- * Rows come back tagged `m` (one per new message item) or `s` (one per new status).
+ * Rows come back tagged `m` (one per new message item) or `s` (one per new status). An `m` row also says
+ * whether the open conversation's bot flow takes a location now (`flow_location`: its saved state has
+ * `location` or `findme` and it sits in the bot queue), which marks a location message `flowAwaitsLocation`.
  */
 const GROUP_SQL = `WITH rec AS (
   INSERT INTO ${S}.webhook_receipts (tenant_id, channel_id, provider, body, items)
@@ -47,7 +49,9 @@ const GROUP_SQL = `WITH rec AS (
   SELECT c.id, c.channel_id, c.contact_key, c.phone, c.provider_user_id, c.name, c.attributes
   FROM ${S}.contacts c JOIN cx ON c.channel_id = cx.channel_id AND c.contact_key = cx.ckey
 ), vopen AS (
-  SELECT v.id, v.contact_id FROM ${S}.conversations v JOIN call ON v.contact_id = call.id WHERE v.status = 'open'
+  SELECT v.id, v.contact_id, v.queue,
+    (v.flow_id IS NOT NULL AND (v.flow_state @> '{"location": true}' OR v.flow_state @> '{"findme": true}')) AS flow_location
+  FROM ${S}.conversations v JOIN call ON v.contact_id = call.id WHERE v.status = 'open'
 ), vins AS (
   INSERT INTO ${S}.conversations (id, tenant_id, channel_id, contact_id, queue, last_inbound_at)
   SELECT cx.conv_id, cx.tenant_id, cx.channel_id, call.id, cx.queue, now()
@@ -57,7 +61,7 @@ const GROUP_SQL = `WITH rec AS (
   ON CONFLICT (contact_id) WHERE status = 'open' DO NOTHING
   RETURNING id, contact_id
 ), vall AS (
-  SELECT id, contact_id, false AS created FROM vopen UNION ALL SELECT id, contact_id, true FROM vins
+  SELECT id, contact_id, false AS created, queue, flow_location FROM vopen UNION ALL SELECT id, contact_id, true, NULL, false FROM vins
 ), mins AS (
   INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, provider_message_id, kind, status, body, provider_timestamp)
   SELECT f.id, f.tenant_id, f.channel_id, vall.id, call.id, 'in', f.pmid, f.kind, f.status, f.body::jsonb, f.ts
@@ -80,13 +84,13 @@ const GROUP_SQL = `WITH rec AS (
   WHERE o.channel_id = best.channel_id AND o.provider_message_id = best.provider_message_id AND o.direction = 'out' AND o.status_rank < best.rank
 )
 SELECT 'm' AS t, f.k, (mins.id IS NOT NULL) AS stored, mins.conversation_id, call.id AS contact_id, call.phone, call.provider_user_id, call.name,
-  call.attributes, vall.created, NULL::uuid AS s_channel, NULL::text AS s_pmid, NULL::text AS s_status, NULL::uuid AS s_message
+  call.attributes, vall.created, COALESCE(vall.flow_location AND vall.queue = f.queue, false) AS flow_location, NULL::uuid AS s_channel, NULL::text AS s_pmid, NULL::text AS s_status, NULL::uuid AS s_message
 FROM fresh f
 LEFT JOIN mins ON mins.channel_id = f.channel_id AND mins.provider_message_id = f.pmid
 LEFT JOIN call ON call.channel_id = f.channel_id AND call.contact_key = f.ckey
 LEFT JOIN vall ON vall.contact_id = call.id
 UNION ALL
-SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, sins.channel_id, sins.provider_message_id, sins.status, o.id
+SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, sins.channel_id, sins.provider_message_id, sins.status, o.id
 FROM sins LEFT JOIN ${S}.messages o ON o.channel_id = sins.channel_id AND o.provider_message_id = sins.provider_message_id AND o.direction = 'out'`;
 
 /** A row another transaction committed after this statement's snapshot was needed; the group is redone. */
@@ -117,6 +121,8 @@ type StatusRow = { job: number; ch: ChannelRecord; s: StatusItem & { providerMes
 type GroupRow = {
   t: 'm' | 's'; k: number | null; stored: boolean | null; conversation_id: string | null; contact_id: string | null; phone: string | null;
   provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null; created: boolean | null;
+  /** The open conversation's bot flow takes a location now (FlowState `location` or `findme`, in the bot queue). */
+  flow_location: boolean | null;
   s_channel: string | null; s_pmid: string | null; s_status: string | null; s_message: string | null;
 };
 
@@ -224,7 +230,8 @@ export class IngestService {
       }
       events.push(this.outbox.event({
         type: 'chat.message.received', tenantId: ch.tenantId, subject: r.conversation_id,
-        data: { channelId: ch.id, provider: ch.provider, conversationId: r.conversation_id, providerMessageId: it.providerMessageId, contact, message: it.message, providerTimestamp: it.providerTimestamp.toISOString() },
+        data: { channelId: ch.id, provider: ch.provider, conversationId: r.conversation_id, providerMessageId: it.providerMessageId, contact, message: it.message, providerTimestamp: it.providerTimestamp.toISOString(),
+          ...(it.message.kind === 'location' && r.flow_location ? { flowAwaitsLocation: true } : {}) },
       }));
     });
     return [...renamed.values()];

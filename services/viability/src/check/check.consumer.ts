@@ -100,6 +100,9 @@ export class CheckConsumer {
   async onChatMessage(event: CloudEvent<ChatMessageReceived>, ctx: HandlerContext): Promise<void> {
     const loc = event.data.message.location;
     if (event.data.message.kind !== 'location' || !loc) return;
+    // The channel's bot flow was waiting for this location (a viability step or a FindME link): the flow
+    // requests the check and answers the customer itself; a reply here would be a second answer.
+    if (event.data.flowAwaitsLocation === true) return;
     const settings = await this.viability.settings(ctx.manager, event.tenantid);
     if (!chatChecksOn(settings, event.data.channelId)) return;
     const result = await this.checks.runIn(ctx.manager, event.tenantid, {
