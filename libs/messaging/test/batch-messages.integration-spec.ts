@@ -6,14 +6,7 @@ import { ParkedEvents } from '../src/parked-events';
 import { EVENTS_EXCHANGE } from '../src/topology';
 import type { BatchHandler, SingleHandler } from '../src/types';
 import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, MAX_BATCH_EVENTS } from '../src/wire';
-import { counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
-
-const closed = (node: BusNode, reason: string) =>
-  node.outbox.event({
-    type: 'chat.conversation.closed',
-    tenantId: 'tenant-a',
-    data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason },
-  });
+import { closedEvent, counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
 
 describe('bus: several events in one broker message (CloudEvents batch format)', () => {
   let infra: TestInfra;
@@ -51,13 +44,13 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     // One transaction: 120 closed, 1 opened, 3 closed.
     const written: string[] = [];
     await node.ds.transaction(async (m) => {
-      const events: CloudEvent[] = Array.from({ length: 120 }, (_, i) => closed(node, `a${i}`));
+      const events: CloudEvent[] = Array.from({ length: 120 }, (_, i) => closedEvent(node, `a${i}`));
       events.push(node.outbox.event({
         type: 'chat.conversation.opened',
         tenantId: 'tenant-a',
         data: { conversationId: '00000000-0000-4000-8000-000000000003', channelId: '00000000-0000-4000-8000-000000000002', provider: 'whatsapp', contact: { phone: '+5541999990000' }, queue: 'bot' },
       }));
-      events.push(...Array.from({ length: 3 }, (_, i) => closed(node, `b${i}`)));
+      events.push(...Array.from({ length: 3 }, (_, i) => closedEvent(node, `b${i}`)));
       await node.outbox.add(m, events);
       written.push(...events.map((e) => e.id));
     });
@@ -118,7 +111,7 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
     const probe = await BusProbe.connect(infra.amqpUrl, []);
     try {
-      const events = [closed(node, 'one'), closed(node, 'flaky'), closed(node, 'three')];
+      const events = [closedEvent(node, 'one'), closedEvent(node, 'flaky'), closedEvent(node, 'three')];
       await probe.publishBatched(...events);
       await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 3, distinct: 3 }));
       // Once each, the flaky one twice (its retry), and no neighbour again.
@@ -143,7 +136,7 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     const parked = new ParkedEvents(node.bus, SERVICE);
     const probe = await BusProbe.connect(infra.amqpUrl, []);
     try {
-      const good = [closed(node, 'ok-1'), closed(node, 'ok-2')];
+      const good = [closedEvent(node, 'ok-1'), closedEvent(node, 'ok-2')];
       const bad = node.outbox.event({ type: 'chat.conversation.closed', tenantId: 't', data: { reason: 'no ids' } });
       await probe.publishBatched(good[0]!, bad, good[1]!);
       await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 2, distinct: 2 }));

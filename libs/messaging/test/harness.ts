@@ -121,6 +121,14 @@ export async function counts(ds: DataSource): Promise<{ total: number; distinct:
   return r;
 }
 
+/** A `chat.conversation.closed` test event of tenant-a, built by the node's outbox (not yet written). */
+export const closedEvent = (node: BusNode, reason: string) =>
+  node.outbox.event({
+    type: 'chat.conversation.closed',
+    tenantId: 'tenant-a',
+    data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason },
+  });
+
 /** Writes `n` test events to the outbox in transactions of `perTx`. */
 export async function produce(node: BusNode, n: number, perTx = 100, onBatch?: (done: number) => void): Promise<string[]> {
   const ids: string[] = [];

@@ -3,14 +3,8 @@ import { connect } from 'amqplib';
 import { Client } from 'pg';
 import { outboxChannel } from '../src/outbox';
 import { UNROUTABLE_EXCHANGE, UNROUTABLE_QUEUE } from '../src/topology';
-import { counts, migrate, recordEffects, SCHEMA, startNode, type BusNode } from './harness';
-
-const closed = (node: BusNode, reason: string) =>
-  node.outbox.event({
-    type: 'chat.conversation.closed',
-    tenantId: 'tenant-a',
-    data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason },
-  });
+import { BATCH_CONTENT_TYPE } from '../src/wire';
+import { closedEvent, counts, migrate, recordEffects, SCHEMA, startNode, type BusNode } from './harness';
 
 describe('outbox: addWith (domain change and events in one statement)', () => {
   let infra: TestInfra;
@@ -43,7 +37,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
 
   it('writes the change and the outbox row without a transaction, wakes the relay at once, and the event is delivered', async () => {
     // The relay polls once a minute here: delivery within seconds means the commit woke it.
-    const e = closed(node, 'addWith');
+    const e = closedEvent(node, 'addWith');
     await node.outbox.addWith(node.ds.manager, insertThing('a'), [e]);
     expect(await rows()).toEqual({ things: 1, outbox: 1 });
     await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 1, distinct: 1 }), { timeoutMs: 10_000 });
@@ -60,7 +54,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
     await listener.query(`LISTEN "${outboxChannel(SCHEMA)}"`);
     try {
       const before = (await counts(node.ds)).total;
-      const e = closed(other, 'from the replica without a relay');
+      const e = closedEvent(other, 'from the replica without a relay');
       await other.ds.transaction((m) => other.outbox.add(m, [e]));
       await expectEventually(() => expect(heard).toContain(outboxChannel(SCHEMA)), { timeoutMs: 5_000 });
       await expectEventually(async () => expect((await counts(node.ds)).total).toBe(before + 1), { timeoutMs: 10_000 });
@@ -72,7 +66,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
 
   it('stores several events in one statement, each body byte for byte (newlines, quotes, backslashes and non-ASCII included) and in order', async () => {
     const reasons = ['line one\nline "two"', 'back\\slash \\n not a newline', 'ção 🚀 \u2028 end', 'a\ttab'];
-    const events = reasons.map((r) => closed(node, r));
+    const events = reasons.map((r) => closedEvent(node, r));
     await node.ds.transaction((m) => node.outbox.add(m, events));
     const stored = (await node.ds.query(`SELECT event_id, type, tenant_id, body FROM "${SCHEMA}".outbox WHERE event_id = ANY($1::uuid[]) ORDER BY id`, [
       events.map((e) => e.id),
@@ -85,7 +79,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
 
   it('onlyIfChanged: writes the events only when the change returned a row, and says so', async () => {
     await node.ds.query(`CREATE UNIQUE INDEX IF NOT EXISTS things_name_uq ON ${things} (name)`);
-    const once = (e: ReturnType<typeof closed>) =>
+    const once = (e: ReturnType<typeof closedEvent>) =>
       node.outbox.addWith(
         node.ds.manager,
         { ctes: `named AS (SELECT $1::text AS name)`, sql: `INSERT INTO ${things} (name) SELECT name FROM named ON CONFLICT DO NOTHING RETURNING 1`, params: ['once'] },
@@ -93,9 +87,9 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
         { onlyIfChanged: true },
       );
     const before = await rows();
-    const first = closed(node, 'first');
+    const first = closedEvent(node, 'first');
     expect(await once(first)).toBe(true);
-    expect(await once(closed(node, 'repeat'))).toBe(false);
+    expect(await once(closedEvent(node, 'repeat'))).toBe(false);
     expect(await rows()).toEqual({ things: before.things + 1, outbox: before.outbox + 1 });
     const [stored] = await node.ds.query(`SELECT event_id FROM "${SCHEMA}".outbox ORDER BY id DESC LIMIT 1`);
     expect(stored.event_id).toBe(first.id);
@@ -103,7 +97,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
 
   it('writes neither when the change fails, nor when an event is invalid', async () => {
     const before = await rows();
-    await expect(node.outbox.addWith(node.ds.manager, insertThing(null), [closed(node, 'x')])).rejects.toThrow(/null value/);
+    await expect(node.outbox.addWith(node.ds.manager, insertThing(null), [closedEvent(node, 'x')])).rejects.toThrow(/null value/);
     const invalid = node.outbox.event({ type: 'chat.conversation.closed', tenantId: 't', data: { reason: 'no ids' } });
     await expect(node.outbox.addWith(node.ds.manager, insertThing('b'), [invalid])).rejects.toThrow(/refusing to publish invalid/);
     expect(await rows()).toEqual(before);
@@ -113,7 +107,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
     const before = await rows();
     await expect(
       node.ds.transaction(async (m) => {
-        await node.outbox.addWith(m, insertThing('c'), [closed(node, 'rolled back')]);
+        await node.outbox.addWith(m, insertThing('c'), [closedEvent(node, 'rolled back')]);
         throw new Error('abort');
       }),
     ).rejects.toThrow('abort');
@@ -125,10 +119,10 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
     try {
       await q.connect();
       const show = async () => ((await q.query('SHOW synchronous_commit')) as Array<{ synchronous_commit: string }>)[0]!.synchronous_commit;
-      await node.outbox.addWith(q.manager, insertThing('d'), [closed(node, 'async')], { synchronousCommit: false });
+      await node.outbox.addWith(q.manager, insertThing('d'), [closedEvent(node, 'async')], { synchronousCommit: false });
       expect(await show()).toBe('on');
       await q.startTransaction();
-      await node.outbox.addWith(q.manager, insertThing('e'), [closed(node, 'async in tx')], { synchronousCommit: false });
+      await node.outbox.addWith(q.manager, insertThing('e'), [closedEvent(node, 'async in tx')], { synchronousCommit: false });
       expect(await show()).toBe('off');
       await q.commitTransaction();
       expect(await show()).toBe('on');
@@ -137,30 +131,40 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
     }
   });
 
-  it('an event the broker returns (not even the alternate exchange could route it) stays pending, with the attempt recorded, and goes out once it can', async () => {
+  it('events the broker returns (not even the alternate exchange could route them) stay pending, with the attempt recorded, and go out once they can; a returned batch message keeps all of its events', async () => {
     const model = await connect(infra.amqpUrl);
     const ch = await model.createChannel();
     try {
       // Nothing binds chat.conversation.opened here, so it goes to the alternate exchange; without its queue, it comes back.
       await ch.deleteQueue(UNROUTABLE_QUEUE);
-      const e = node.outbox.event({
-        type: 'chat.conversation.opened',
-        tenantId: 'tenant-a',
-        data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', provider: 'whatsapp', contact: { phone: '+5541999990000' }, queue: 'bot' },
-      });
-      await node.ds.transaction((m) => node.outbox.add(m, [e]));
-      const row = async () =>
-        ((await node.ds.query(`SELECT published_at, attempts, last_error FROM "${SCHEMA}".outbox WHERE event_id = $1`, [e.id])) as Array<{
+      // Three in one transaction: the relay sends them as one batch message.
+      const events = [1, 2, 3].map((n) =>
+        node.outbox.event({
+          type: 'chat.conversation.opened',
+          tenantId: 'tenant-a',
+          data: { conversationId: `00000000-0000-4000-8000-00000000000${n}`, channelId: '00000000-0000-4000-8000-000000000009', provider: 'whatsapp', contact: { phone: '+5541999990000' }, queue: 'bot' },
+        }),
+      );
+      await node.ds.transaction((m) => node.outbox.add(m, events));
+      const rows = async () =>
+        (await node.ds.query(`SELECT published_at, attempts, last_error FROM "${SCHEMA}".outbox WHERE event_id = ANY($1) ORDER BY id`, [events.map((e) => e.id)])) as Array<{
           published_at: Date | null;
           attempts: number;
           last_error: string | null;
-        }>)[0];
-      await expectEventually(async () => expect(await row()).toEqual({ published_at: null, attempts: 1, last_error: 'returned unroutable' }), { timeoutMs: 10_000 });
+        }>;
+      const returned = { published_at: null, attempts: 1, last_error: 'returned unroutable' };
+      await expectEventually(async () => expect(await rows()).toEqual([returned, returned, returned]), { timeoutMs: 10_000 });
       await ch.assertQueue(UNROUTABLE_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
       await ch.bindQueue(UNROUTABLE_QUEUE, UNROUTABLE_EXCHANGE, '');
       node.relay.kick();
-      await expectEventually(async () => expect((await row()).published_at).not.toBeNull(), { timeoutMs: 10_000 });
-      await expectEventually(async () => expect((await ch.checkQueue(UNROUTABLE_QUEUE)).messageCount).toBe(1), { timeoutMs: 10_000 });
+      await expectEventually(async () => expect((await rows()).every((r) => r.published_at !== null)).toBe(true), { timeoutMs: 10_000 });
+      const msg = await expectEventually(async () => {
+        const m = await ch.get(UNROUTABLE_QUEUE, { noAck: true });
+        expect(m).toBeTruthy();
+        return m as Exclude<typeof m, false>;
+      }, { timeoutMs: 10_000 });
+      expect(msg.properties.contentType).toBe(BATCH_CONTENT_TYPE);
+      expect((JSON.parse(msg.content.toString()) as Array<{ id: string }>).map((e) => e.id)).toEqual(events.map((e) => e.id));
     } finally {
       await model.close();
     }
@@ -171,8 +175,8 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
     const ob = `"${SCHEMA}".outbox`;
     const ib = `"${SCHEMA}".inbox`;
     try {
-      const ids = { old: closed(node, 'old'), pending: closed(node, 'pending'), late: closed(node, 'published late') };
-      const add = (e: ReturnType<typeof closed>, created: string, published: string | null) =>
+      const ids = { old: closedEvent(node, 'old'), pending: closedEvent(node, 'pending'), late: closedEvent(node, 'published late') };
+      const add = (e: ReturnType<typeof closedEvent>, created: string, published: string | null) =>
         cleaner.ds.query(
           `INSERT INTO ${ob} (event_id, type, tenant_id, body, created_at, published_at)
            VALUES ($1, $2, 'tenant-a', $3, now() - $4::interval, now() - $5::interval)`,
