@@ -6,7 +6,10 @@ export class WebhookDispatcherConfig extends BaseServiceConfig {
   /** Deliveries in flight at once in this replica. */
   @IsOptional() @IsInt() @Min(1) @Max(2_000) DISPATCHER_CONCURRENCY: number = 64;
 
-  /** Deliveries in flight at once per integration in this replica, for integrations without `delivery.maxConcurrency`. */
+  /**
+   * Deliveries in flight at once per integration, for integrations without `delivery.maxConcurrency`: shared
+   * between the live replicas like an integration's own limit (see README, Delivery).
+   */
   @IsOptional() @IsInt() @Min(1) @Max(2_000) DISPATCHER_PER_INTEGRATION_CONCURRENCY: number = 16;
 
   /** How often the worker looks for due deliveries (ms); new deliveries wake it at once (NOTIFY). */

@@ -13,6 +13,7 @@ import type { IntegrationRow } from '../integrations/integration.model';
 import type { WebhookDispatcherConfig } from '../config/webhook-dispatcher.config';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
+import { ReplicaMembership } from './replicas';
 import { nextDelaySeconds } from './retry-policy';
 
 export const DELIVERIES_CHANNEL = 'dispatcher_deliveries';
@@ -34,6 +35,17 @@ interface Finished {
   integration: IntegrationRow;
   r: SendResult;
 }
+
+/**
+ * This replica's share of its integration's limits, as the claim computed it: `slots` requests at once, `rate`
+ * requests a second (null: no rate limit).
+ */
+export interface Share {
+  slots: number;
+  rate: number | null;
+}
+
+type Claimed = DeliveryRow & { integration: IntegrationRow; share: Share };
 
 export interface DeliveryRow {
   id: string;
@@ -75,6 +87,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   /** Successes sent and not yet written. */
   private readonly writes = new Set<Promise<void>>();
   private writers = 0;
+  /** The live replicas, between which each integration's limits are shared. */
+  private readonly replicas: ReplicaMembership;
 
   constructor(
     private readonly ds: DataSource,
@@ -89,6 +103,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const requested = config.DISPATCHER_REQUESTED_RETRY_SECONDS ?? '2,5,10';
     this.requestedSchedule = requested ? requested.split(',').map(Number) : [];
     this.requestedDeadlineSeconds = config.DISPATCHER_REQUESTED_DEADLINE_SECONDS ?? 90;
+    this.replicas = new ReplicaMembership(ds, this.logger);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -102,6 +117,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       onLost: (err) => this.logger.warn({ err: err.message }, 'LISTEN connection lost; polling until it is back'),
     });
     await this.listener.start();
+    await this.replicas.start();
     this.loop = this.run();
   }
 
@@ -111,6 +127,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.wake?.();
     await this.loop;
     await Promise.allSettled([...this.running]);
+    // Gone once nothing of its own is in flight: the others take its share from their next heartbeat.
+    await this.replicas.stop();
     await Promise.allSettled([...this.writes]);
     await this.listener?.stop();
   }
@@ -126,7 +144,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
           const over: string[] = [];
           for (const d of due) {
             // The claim already kept to each integration's limits; this catches what changed meanwhile.
-            if ((this.inFlightByIntegration.get(d.integration_id) ?? 0) >= this.limitOf(d.integration) || !this.takeToken(d.integration)) {
+            if ((this.inFlightByIntegration.get(d.integration_id) ?? 0) >= d.share.slots || !this.takeToken(d.integration_id, d.share.rate)) {
               over.push(d.id);
             } else this.start(d);
           }
@@ -145,11 +163,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** Deliveries of this integration in flight at once in this replica. */
-  private limitOf(integration: IntegrationRow): number {
-    return integration.delivery.maxConcurrency ?? this.perIntegration;
-  }
-
   private sleep(ms: number, onlyIfSlotFree: boolean): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
@@ -162,25 +175,28 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  /** Token bucket per integration (burst = one second's worth), refilled to now. */
+  /**
+   * Token bucket per integration at this replica's share of its rate (burst = one second's worth, at least one
+   * token, so a share below 1 a second still lets a request through once a token has built up), refilled to now.
+   */
   private bucket(id: string, rate: number): { tokens: number; at: number; rate: number } {
     const now = Date.now();
-    const b = this.buckets.get(id) ?? { tokens: rate, at: now, rate };
+    const burst = Math.max(1, rate);
+    const b = this.buckets.get(id) ?? { tokens: burst, at: now, rate };
     b.rate = rate;
-    b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
     b.at = now;
     this.buckets.set(id, b);
     return b;
   }
 
   /** True when a request of this integration may go now (and takes its token). */
-  private takeToken(integration: IntegrationRow): boolean {
-    const rate = integration.delivery.rateLimitPerSecond;
+  private takeToken(integrationId: string, rate: number | null): boolean {
     if (!rate) {
-      this.buckets.delete(integration.id);
+      this.buckets.delete(integrationId);
       return true;
     }
-    const b = this.bucket(integration.id, rate);
+    const b = this.bucket(integrationId, rate);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
@@ -205,7 +221,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
-  private start(d: DeliveryRow & { integration: IntegrationRow }): void {
+  private start(d: Claimed): void {
     this.inFlight++;
     const key = d.integration_id;
     this.inFlightByIntegration.set(key, (this.inFlightByIntegration.get(key) ?? 0) + 1);
@@ -224,11 +240,15 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   /**
    * Claims up to `limit` due deliveries, oldest first, but never more of one integration than its free
-   * slots (its limit minus what this replica has in flight for it) and its rate-limit tokens: a slow
-   * integration with a backlog cannot fill the claim and hold the others back. The integrations with
-   * pending deliveries are found by a skip scan of the pending index, then each one's due rows by index.
+   * slots (this replica's share of its limit minus what this replica has in flight for it) and its rate-limit
+   * tokens: a slow integration with a backlog cannot fill the claim and hold the others back. The integrations
+   * with pending deliveries are found by a skip scan of the pending index, then each one's due rows by index.
+   *
+   * The shares are computed here, and only here: of a limit L between N live replicas, the replica of rank r
+   * gets floor(L / N) slots, plus one when r < L % N (the shares add up to L; a share may be 0: that replica
+   * then claims none of the integration); of a rate, rate / N a second. Each row comes back with its share.
    */
-  private async claim(limit: number): Promise<Array<DeliveryRow & { integration: IntegrationRow }>> {
+  private async claim(limit: number): Promise<Claimed[]> {
     const busyIds = [...this.inFlightByIntegration.keys()];
     const busy = busyIds.map((id) => this.inFlightByIntegration.get(id) ?? 0);
     // Known buckets: the tokens left now. An integration seen for the first time gets its full burst (SQL).
@@ -236,8 +256,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const tokens: number[] = [];
     for (const [id, { rate }] of this.buckets) {
       const b = this.bucket(id, rate);
-      // A full bucket says no more than the integration's rate, which the query reads itself.
-      if (b.tokens >= rate) this.buckets.delete(id);
+      // A full bucket says no more than the share of the integration's rate, which the query computes itself.
+      if (b.tokens >= Math.max(1, rate)) this.buckets.delete(id);
       else {
         tokenIds.push(id);
         tokens.push(Math.floor(b.tokens));
@@ -250,13 +270,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
          SELECT (SELECT d.integration_id FROM ${S}.deliveries d WHERE d.status = 'pending' AND d.integration_id > ints.id
                  ORDER BY d.integration_id LIMIT 1)
          FROM ints WHERE ints.id IS NOT NULL
-       ), caps AS (
-         SELECT i.id, least(
-                  coalesce((i.delivery->>'maxConcurrency')::int, $3) - coalesce(busy.n, 0),
-                  coalesce(tok.n, (i.delivery->>'rateLimitPerSecond')::int, $1)) AS n
+       ), shares AS (
+         SELECT i.id, l.lim / $8::int + CASE WHEN $9::int < l.lim % $8::int THEN 1 ELSE 0 END AS slots,
+                (i.delivery->>'rateLimitPerSecond')::float8 / $8::int AS rate
          FROM ints JOIN ${S}.integrations i ON i.id = ints.id
-         LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy(id, n) ON busy.id = i.id
-         LEFT JOIN unnest($6::uuid[], $7::int[]) AS tok(id, n) ON tok.id = i.id
+         CROSS JOIN LATERAL (SELECT coalesce((i.delivery->>'maxConcurrency')::int, $3) AS lim) l
+       ), caps AS (
+         SELECT s.id, s.slots, s.rate, least(
+                  s.slots - coalesce(busy.n, 0),
+                  coalesce(tok.n, CASE WHEN s.rate IS NOT NULL THEN floor(greatest(s.rate, 1))::int END, $1)) AS n
+         FROM shares s
+         LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy(id, n) ON busy.id = s.id
+         LEFT JOIN unnest($6::uuid[], $7::int[]) AS tok(id, n) ON tok.id = s.id
        ), cand AS (
          SELECT l.id FROM caps CROSS JOIN LATERAL (
            SELECT d.id, d.next_attempt_at FROM ${S}.deliveries d
@@ -270,16 +295,20 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
        ), u AS (
          UPDATE ${S}.deliveries d SET next_attempt_at = now() + make_interval(secs => $2) FROM c WHERE d.id = c.id RETURNING d.*
        )
-       SELECT u.*, CASE WHEN row_number() OVER (PARTITION BY u.integration_id) = 1 THEN to_jsonb(i.*) END AS integration
+       SELECT u.*, CASE WHEN row_number() OVER (PARTITION BY u.integration_id) = 1 THEN to_jsonb(i.*) END AS integration,
+              caps.slots AS share_slots, caps.rate AS share_rate
        FROM u JOIN ${S}.integrations i ON i.id = u.integration_id
+       JOIN caps ON caps.id = u.integration_id
        CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait
        ORDER BY u.created_at`,
-      [limit, LEASE_SECONDS, this.perIntegration, busyIds, busy, tokenIds, tokens],
-    )) as Array<DeliveryRow & { integration: IntegrationRow | null }>;
+      [limit, LEASE_SECONDS, this.perIntegration, busyIds, busy, tokenIds, tokens, this.replicas.count, this.replicas.rank],
+    )) as Array<DeliveryRow & { integration: IntegrationRow | null; share_slots: number; share_rate: number | null }>;
     // Each integration's row comes once (on its first delivery); the others share it.
     const integrations = new Map<string, IntegrationRow>();
     for (const r of rows) if (r.integration) integrations.set(r.integration_id, r.integration);
-    return rows.map((r) => ({ ...r, integration: integrations.get(r.integration_id)! }));
+    return rows.map(({ share_slots: slots, share_rate: rate, ...r }) => ({
+      ...r, integration: integrations.get(r.integration_id)!, share: { slots, rate },
+    }));
   }
 
   private async process(d: DeliveryRow & { integration: IntegrationRow }): Promise<void> {

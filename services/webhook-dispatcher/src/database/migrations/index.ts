@@ -6,10 +6,12 @@ import { PendingByIntegration1764000200000 } from './1764000200000-PendingByInte
 import { DeliveriesPageOrder1764000300000 } from './1764000300000-DeliveriesPageOrder';
 import { ScheduleStep1765200000000 } from './1765200000000-ScheduleStep';
 import { AuthSealed1765200100000 } from './1765200100000-AuthSealed';
+import { Replicas1765300000000 } from './1765300000000-Replicas';
 
 /** Every migration of the `dispatcher` schema, in order. */
 export const migrations = [
   Init1763800000000, Dispatcher1764000000000, RotationAndHealth1764000100000, PendingByIntegration1764000200000,
   DeliveriesPageOrder1764000300000,
   leanerMessagingIndexes('dispatcher'), ScheduleStep1765200000000, AuthSealed1765200100000,
+  Replicas1765300000000,
 ];

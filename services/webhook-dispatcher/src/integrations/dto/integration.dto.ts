@@ -257,12 +257,12 @@ export class DeliverySettingsDto {
   @Max(7 * 86400, { each: true }) retryScheduleSeconds?: number[];
   @ApiPropertyOptional()
   @IsOptional() @IsInt() @Min(100) @Max(60_000) timeoutMs?: number;
-  /** At most this many requests per second to the endpoint (per replica); unset = no limit. */
-  @ApiPropertyOptional({ description: 'At most this many requests per second to the endpoint (per replica); unset = no limit.' })
+  /** At most this many requests per second to the endpoint (all replicas together, each taking its share); unset = no limit. */
+  @ApiPropertyOptional({ description: 'At most this many requests per second to the endpoint (all replicas together); unset = no limit.' })
   @IsOptional() @IsInt() @Min(1) @Max(10_000) rateLimitPerSecond?: number;
   /**
-   * At most this many requests to the endpoint at once (per replica); unset = the replica's
-   * DISPATCHER_PER_INTEGRATION_CONCURRENCY (16 unless configured).
+   * At most this many requests to the endpoint at once (all replicas together, each taking its share); unset =
+   * DISPATCHER_PER_INTEGRATION_CONCURRENCY (16 unless configured), shared the same way.
    */
   @ApiPropertyOptional()
   @IsOptional() @IsInt() @Min(1) @Max(2_000) maxConcurrency?: number;
