@@ -57,7 +57,7 @@ export class BusProbe {
   /** Publishes events as the outbox relay does: consecutive events of one type in one batch message. */
   async publishBatched(...events: CloudEvent[]): Promise<void> {
     const bodies = events.map((e) => ({ e, body: JSON.stringify(e) }));
-    for (const run of runsOf(bodies, (x) => x.e.type, (x) => x.body.length)) {
+    for (const run of runsOf(bodies, (x) => x.e.type, (x) => Buffer.byteLength(x.body))) {
       const first = run[0]!.e;
       const { content, contentType } = encodeRun(run.map((x) => x.body));
       this.ch.publish(EVENTS_EXCHANGE, first.type, content, {

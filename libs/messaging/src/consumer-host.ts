@@ -16,7 +16,7 @@ export interface ConsumerOptions {
   schema: string;
   /** Unacknowledged broker messages (one event or a batch of them) the broker may push to this process (per consumer). */
   prefetch: number;
-  /** Deliveries handled in one database transaction. */
+  /** Events handled in one database transaction. */
   batchSize: number;
   /** Batches handled at once. */
   concurrency: number;
@@ -412,10 +412,15 @@ export class ConsumerHost {
   }
 
   /**
-   * Sends a copy to `queue`, waits for the broker's confirm, then acks the original. If the copy
-   * is not confirmed, the original goes back to the queue to be tried again.
+   * Sends a copy of the event to `queue`, waits for the broker's confirm, then settles it (its message is
+   * acknowledged once all of its events are settled). If the copy is not confirmed, the whole message goes
+   * back to the queue to be tried again; its events not forwarded yet then just wait for that redelivery.
    */
   private async forward(d: Delivery, queue: string, reason: string): Promise<boolean> {
+    if (d.message.requeued) {
+      this.settle([d]);
+      return false;
+    }
     // An event of a batch goes on alone; a single event's message goes as it came.
     const alone = d.raw !== undefined;
     try {

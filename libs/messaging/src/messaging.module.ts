@@ -26,7 +26,7 @@ export interface MessagingModuleOptions {
    * relay had a run of them, up to MAX_BATCH_EVENTS (wire.ts): up to 10,000 events in hand by default.
    */
   prefetch?: number;
-  /** Deliveries per transaction (default 500). */
+  /** Events per transaction (default 500). */
   batchSize?: number;
   /** Batches in flight (default 2). */
   concurrency?: number;

@@ -2,6 +2,7 @@ import type { GetMessage } from 'amqplib';
 import type { BusConnection } from './connection';
 import { ATTEMPT_HEADER, ERROR_HEADER } from './consumer-host';
 import { queueNames } from './topology';
+import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE } from './wire';
 
 export interface ParkedEvent {
   eventId: string;
@@ -14,10 +15,14 @@ export interface ParkedEvent {
 
 const MAX_SCAN = 10_000;
 
+type Channel = Awaited<ReturnType<BusConnection['createConfirmChannel']>>;
+
 /**
  * The parking lot (`<service>.dead`): events that exhausted their retries or were invalid.
  * Listing looks without removing; replaying sends chosen events back to the service queue with a
- * fresh attempt count and removes them from the lot once the broker confirmed.
+ * fresh attempt count and removes them from the lot once the broker confirmed. A batch message that
+ * reached the lot whole (its delivery limit ran out) is listed event by event; replaying some of its
+ * events sends those alone and puts the rest back in the lot.
  */
 export class ParkedEvents {
   constructor(
@@ -32,24 +37,34 @@ export class ParkedEvents {
   /** Replays the parked events with these ids (all of them when `eventIds` is undefined). */
   async replay(eventIds?: string[]): Promise<number> {
     const wanted = eventIds ? new Set(eventIds) : undefined;
+    const q = queueNames(this.service);
     let replayed = 0;
-    await this.scan(MAX_SCAN, async (p, msg, ch) => {
-      if (wanted && !wanted.has(p.eventId)) return false;
+    await this.scan(MAX_SCAN, async (parked, msg, ch) => {
+      const chosen = wanted ? parked.filter((p) => wanted.has(p.eventId)) : parked;
+      if (chosen.length === 0) return false;
       const headers = { ...(msg.properties.headers ?? {}) };
       delete headers[ATTEMPT_HEADER];
       delete headers[ERROR_HEADER];
-      ch.sendToQueue(queueNames(this.service).main, msg.content, { ...msg.properties, headers, persistent: true });
+      if (chosen.length === parked.length) {
+        ch.sendToQueue(q.main, msg.content, { ...msg.properties, headers, persistent: true });
+      } else {
+        // Part of a batch: the chosen events go alone, the others back to the lot as they were parked.
+        const alone = (p: ParkedEvent) => ({ ...msg.properties, contentType: EVENT_CONTENT_TYPE, messageId: p.eventId, persistent: true });
+        for (const p of chosen) ch.sendToQueue(q.main, Buffer.from(JSON.stringify(p.event)), { ...alone(p), headers });
+        for (const p of parked) if (!chosen.includes(p)) ch.sendToQueue(q.dead, Buffer.from(JSON.stringify(p.event)), { ...alone(p), headers: msg.properties.headers });
+      }
       await ch.waitForConfirms();
       ch.ack(msg);
-      replayed++;
+      replayed += chosen.length;
       return true;
     });
     return replayed;
   }
 
+  /** Walks the lot: `visit` gets each message's events and returns whether it took the message (acked it). */
   private async scan(
     limit: number,
-    visit: (p: ParkedEvent, msg: GetMessage, ch: Awaited<ReturnType<BusConnection['createConfirmChannel']>>) => Promise<boolean>,
+    visit: (parked: ParkedEvent[], msg: GetMessage, ch: Channel) => Promise<boolean>,
   ): Promise<ParkedEvent[]> {
     const ch = await this.bus.createConfirmChannel();
     const out: ParkedEvent[] = [];
@@ -58,25 +73,34 @@ export class ParkedEvents {
       for (let i = 0; i < limit; i++) {
         const msg = await ch.get(queueNames(this.service).dead, { noAck: false });
         if (!msg) break;
-        let event: Record<string, unknown> = {};
-        try {
-          event = JSON.parse(msg.content.toString('utf8')) as Record<string, unknown>;
-        } catch {
-          event = { raw: msg.content.toString('utf8').slice(0, 2_000) };
-        }
-        const p: ParkedEvent = {
-          eventId: String(event.id ?? msg.properties.messageId ?? ''),
-          type: String(event.type ?? msg.fields.routingKey),
-          tenantId: typeof event.tenantid === 'string' ? event.tenantid : undefined,
-          attempts: Number(msg.properties.headers?.[ATTEMPT_HEADER] ?? 0),
-          reason: String(msg.properties.headers?.[ERROR_HEADER] ?? 'delivery limit reached'),
-          event,
-        };
-        if (!(await visit(p, msg, ch))) out.push(p);
+        const parked = parkedIn(msg);
+        if (!(await visit(parked, msg, ch))) out.push(...parked);
       }
     } finally {
       await ch.close().catch(() => undefined);
     }
     return out;
   }
+}
+
+/** The events a parked message holds: one, or each of a batch. */
+function parkedIn(msg: GetMessage): ParkedEvent[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(msg.content.toString('utf8'));
+  } catch {
+    body = { raw: msg.content.toString('utf8').slice(0, 2_000) };
+  }
+  const events = msg.properties.contentType === BATCH_CONTENT_TYPE && Array.isArray(body) && body.length > 0 ? body : [body];
+  return events.map((e) => {
+    const event = (e && typeof e === 'object' ? e : { raw: e }) as Record<string, unknown>;
+    return {
+      eventId: String(event.id ?? msg.properties.messageId ?? ''),
+      type: String(event.type ?? msg.fields.routingKey),
+      tenantId: typeof event.tenantid === 'string' ? event.tenantid : undefined,
+      attempts: Number(msg.properties.headers?.[ATTEMPT_HEADER] ?? 0),
+      reason: String(msg.properties.headers?.[ERROR_HEADER] ?? 'delivery limit reached'),
+      event,
+    };
+  });
 }

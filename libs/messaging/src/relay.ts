@@ -179,7 +179,7 @@ export class OutboxRelay {
       );
       if (rows.length === 0) return 0;
       // Consecutive events of one type travel in one message (see wire.ts); a return fails the whole run.
-      const runs = runsOf(rows, (r) => r.type, (r) => r.body.length);
+      const runs = runsOf(rows, (r) => r.type, (r) => Buffer.byteLength(r.body));
       const runOf = new Map<string, OutboxRow[]>();
       for (const run of runs) {
         const first = run[0]!;

@@ -79,11 +79,10 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
       expect(q.messageCount).toBe(0);
     });
     await ch.close();
-    // Nothing left unacknowledged: a new consumer gets no redelivery (the inbox would hide it, the effects would not change).
+    // Nothing left unacknowledged: once the consumer is gone (its channel closed), an unacknowledged message
+    // would be ready again.
     await node.stop();
     nodes.splice(0);
-    const again = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects } });
-    nodes.push(again);
     const ch2 = await model.createChannel();
     expect((await ch2.checkQueue(SERVICE)).messageCount).toBe(0);
     await ch2.close();
@@ -122,6 +121,37 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     } finally {
       await probe.close();
     }
+  });
+
+  it('a batch message parked whole (its delivery limit ran out) is listed event by event; replaying one sends it alone and keeps the others parked', async () => {
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      relay: false,
+      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects as BatchHandler },
+    });
+    nodes.push(node);
+    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+    const parked = new ParkedEvents(node.bus, SERVICE);
+    const events = [closedEvent(node, 'p-1'), closedEvent(node, 'p-2'), closedEvent(node, 'p-3')];
+    const ch = await model.createConfirmChannel();
+    ch.sendToQueue(`${SERVICE}.dead`, Buffer.from(JSON.stringify(events)), {
+      contentType: BATCH_CONTENT_TYPE, messageId: 'batch:x+3', persistent: true, headers: { 'x-elo-error': 'crashed the consumer' },
+    });
+    await ch.waitForConfirms();
+    await ch.close();
+    const listed = await parked.list();
+    expect(listed.map((p) => p.eventId)).toEqual(events.map((e) => e.id));
+    expect(listed.every((p) => p.type === 'chat.conversation.closed' && p.tenantId === 'tenant-a' && p.reason === 'crashed the consumer')).toBe(true);
+    expect(await parked.replay([events[1]!.id])).toBe(1);
+    await expectEventually(async () => {
+      const rows = (await node.ds.query(`SELECT event_id FROM "${SCHEMA}".effects`)) as Array<{ event_id: string }>;
+      expect(rows.map((r) => r.event_id)).toEqual([events[1]!.id]);
+    });
+    expect((await parked.list()).map((p) => p.eventId).sort()).toEqual([events[0]!.id, events[2]!.id].sort());
+    expect(await parked.replay()).toBe(2);
+    await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 3, distinct: 3 }));
+    expect(await parked.list()).toEqual([]);
   });
 
   it('an invalid event in a batch message is parked alone under its own id; the valid ones are handled', async () => {

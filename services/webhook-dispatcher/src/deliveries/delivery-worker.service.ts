@@ -192,7 +192,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** True when a request of this integration may go now (and takes its token). */
   private takeToken(integrationId: string, rate: number | null): boolean {
-    if (!rate) {
+    if (rate === null) {
       this.buckets.delete(integrationId);
       return true;
     }
@@ -244,9 +244,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
    * tokens: a slow integration with a backlog cannot fill the claim and hold the others back. The integrations
    * with pending deliveries are found by a skip scan of the pending index, then each one's due rows by index.
    *
-   * The shares are computed here, and only here: of a limit L between N live replicas, the replica of rank r
-   * gets floor(L / N) slots, plus one when r < L % N (the shares add up to L; a share may be 0: that replica
-   * then claims none of the integration); of a rate, rate / N a second. Each row comes back with its share.
+   * The shares are computed here, and only here: of a limit L between N live replicas, each replica gets
+   * floor(L / N) slots, and L % N of them one more, which ones rotating with the integration (the shares
+   * add up to L; a share may be 0: that replica then claims none of the integration); of a rate, the part
+   * its slots are of L (rate × slots / L: a replica without slots takes none of the rate, so the shares add
+   * up to the rate). Each row comes back with its share.
    */
   private async claim(limit: number): Promise<Claimed[]> {
     const busyIds = [...this.inFlightByIntegration.keys()];
@@ -271,10 +273,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
                  ORDER BY d.integration_id LIMIT 1)
          FROM ints WHERE ints.id IS NOT NULL
        ), shares AS (
-         SELECT i.id, l.lim / $8::int + CASE WHEN $9::int < l.lim % $8::int THEN 1 ELSE 0 END AS slots,
-                (i.delivery->>'rateLimitPerSecond')::float8 / $8::int AS rate
+         SELECT i.id, sl.slots, (i.delivery->>'rateLimitPerSecond')::float8 * sl.slots / l.lim AS rate
          FROM ints JOIN ${S}.integrations i ON i.id = ints.id
          CROSS JOIN LATERAL (SELECT coalesce((i.delivery->>'maxConcurrency')::int, $3) AS lim) l
+         -- The replicas that take one more slot rotate with the integration, so the integrations limited to
+         -- fewer slots than there are replicas do not all sit on the first one.
+         CROSS JOIN LATERAL (SELECT l.lim / $8::int
+           + CASE WHEN ($9::int + mod(abs(hashtext(i.id::text)), $8::int)) % $8::int < l.lim % $8::int THEN 1 ELSE 0 END AS slots) sl
        ), caps AS (
          SELECT s.id, s.slots, s.rate, least(
                   s.slots - coalesce(busy.n, 0),
