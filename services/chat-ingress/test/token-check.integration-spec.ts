@@ -1,5 +1,6 @@
 import { expectEventually } from '@elo/testing';
-import { TokenCheckService } from '../src/tokens/token-check.service';
+import { ChannelsService } from '../src/channels/channels.service';
+import { recentFor, TokenCheckService } from '../src/tokens/token-check.service';
 import { startHarness, type Harness } from './support/harness';
 
 type TokenView = { token: { status?: string; checkedAt?: string; error?: string } };
@@ -46,6 +47,29 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
       expect(await token(ch.tg.id)).toMatchObject({ status: 'valid', checkedAt: expect.any(String) });
       expect(await token(ch.gen.id)).toMatchObject({ status: 'unchecked', checkedAt: expect.any(String) });
     }, { timeoutMs: 10_000 });
+  });
+
+  it('claims a check only when it is due: never checked; a conclusive check after 90% of the interval; an inconclusive one after 90% of a tick, except a generic channel\'s (final)', async () => {
+    const channels = h.app.get(ChannelsService);
+    const recent = recentFor({ intervalMs: 24 * 3_600_000, tickMs: 3_600_000 });
+    const claims = async (id: string, status: string | null, ago: string | null) => {
+      await h.ds.query(`UPDATE chat_ingress.channels SET token_status = $2, token_checked_at = now() - $3::interval WHERE id = $1`, [id, status, ago]);
+      return (await channels.claimTokenCheck(id, recent)) !== undefined;
+    };
+    expect(await claims(ch.wa.id, null, null)).toBe(true);
+    for (const status of ['valid', 'expiring', 'invalid']) {
+      expect(await claims(ch.ms.id, status, '1 hour')).toBe(false);
+      expect(await claims(ch.ms.id, status, '21 hours 20 minutes')).toBe(false);
+      expect(await claims(ch.ms.id, status, '21 hours 40 minutes')).toBe(true);
+      expect(await claims(ch.ms.id, status, '3 days')).toBe(true);
+    }
+    expect(await claims(ch.tg.id, 'unchecked', '1 second')).toBe(false);
+    expect(await claims(ch.tg.id, 'unchecked', '53 minutes')).toBe(false);
+    expect(await claims(ch.tg.id, 'unchecked', '55 minutes')).toBe(true);
+    expect(await claims(ch.gen.id, 'unchecked', '1 hour')).toBe(false);
+    expect(await claims(ch.gen.id, 'unchecked', '1 day')).toBe(true);
+    // A claim stamps the check: the same channel is not claimed again at once.
+    expect(await channels.claimTokenCheck(ch.gen.id, recent)).toBeUndefined();
   });
 
   it('checks only the channels that are due: never checked, checked a day ago, or inconclusive at the last tick', async () => {

@@ -157,10 +157,11 @@ export class ChannelsService {
   }
 
   /**
-   * Claims a channel's token check: stamps token_checked_at if the channel is still active and due (the
-   * rule of tokenCheckDue: never checked, or its last check, conclusive or not, is old enough), and
-   * returns it as stamped; undefined when another replica claimed or checked it meanwhile. Concurrent
-   * claims queue on the row lock and the later one finds it no longer due.
+   * Claims a channel's token check: stamps token_checked_at if the channel is still active and due (never
+   * checked, or its last check is old enough: `recent.conclusiveMs`, or `recent.inconclusiveMs` after an
+   * `unchecked` of a provider-token channel; see recentFor), and returns it as stamped; undefined when it is
+   * not due, or another replica claimed or checked it meanwhile. Concurrent claims queue on the row lock and
+   * the later one finds it no longer due. This is the one place the rule is written.
    */
   async claimTokenCheck(id: string, recent: { conclusiveMs: number; inconclusiveMs: number }): Promise<ChannelRecord | undefined> {
     const [row]: ChannelRow[] = await this.ds.query(

@@ -29,21 +29,13 @@ export interface TokenCheckSchedule {
   tickMs: number;
 }
 
-/** How old a check must be to be due again (ms): conclusive and inconclusive; ChannelsService.claimTokenCheck applies the same rule in SQL. */
+/**
+ * How old a check must be to be due again (ms): a conclusive one, most of the interval; one that could not
+ * tell (provider down, rate limited), most of a tick. ChannelsService.claimTokenCheck applies the rule (a
+ * channel never checked is due; a generic channel's `unchecked` is final, so it waits for the interval).
+ */
 export function recentFor(s: TokenCheckSchedule): { conclusiveMs: number; inconclusiveMs: number } {
   return { conclusiveMs: s.intervalMs * RECENT_SHARE, inconclusiveMs: s.tickMs * RECENT_SHARE };
-}
-
-/**
- * Whether a channel's token check is due: never checked, checked longer ago than (most of) the interval,
- * or last attempt could not tell and that was (most of) a tick ago. A generic channel has no provider
- * token: its `unchecked` is final, so it waits for the interval.
- */
-export function tokenCheckDue(c: Pick<ChannelRecord, 'provider' | 'tokenStatus' | 'tokenCheckedAt'>, now: number, s: TokenCheckSchedule): boolean {
-  if (!c.tokenCheckedAt) return true;
-  const age = now - c.tokenCheckedAt.getTime();
-  const recent = recentFor(s);
-  return age >= (c.tokenStatus === 'unchecked' && c.provider !== 'generic' ? recent.inconclusiveMs : recent.conclusiveMs);
 }
 
 /**
@@ -62,7 +54,7 @@ export function authRefused(provider: ChannelRecord['provider'], status: number,
  * Provider-token check: refreshes tokens that have refresh credentials (Meta long-lived token exchange),
  * checks the token (Meta debug_token or /me; Telegram getMe), records when it last checked, and raises
  * chat.channel.token.expiring / .invalid. Runs shortly after boot and then every TOKEN_CHECK_TICK_MS
- * (hourly), checking only channels that are due (tokenCheckDue): each about once per
+ * (hourly), checking only channels that are due (recentFor): each about once per
  * TOKEN_CHECK_INTERVAL_MS (daily) however often the service restarts, and an inconclusive check again
  * at the next tick. Every replica runs it; each channel is claimed before it is checked, so replicas
  * ticking at once (a rollout) check it once between them.
@@ -95,9 +87,9 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
   }
 
   /**
-   * Checks the channels that are due (every active one when forced). A due channel is claimed first: the
-   * claim stamps its check time only if it is still due, so of replicas checking at once one checks it
-   * (one token refresh, one event), and the check uses the channel as the claim read it.
+   * Checks the channels that are due (every active one when forced). Each channel is claimed first: the
+   * claim stamps its check time only if it is due, so of replicas checking at once one checks it (one token
+   * refresh, one event), and the check uses the channel as the claim read it.
    */
   async checkAll(force = false): Promise<TokenCheckResult[]> {
     const out: TokenCheckResult[] = [];
@@ -107,7 +99,6 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
         out.push(await this.checkChannel(c, { refresh: true }));
         continue;
       }
-      if (!tokenCheckDue(c, Date.now(), schedule)) continue;
       const claimed = await this.channels.claimTokenCheck(c.id, recentFor(schedule));
       if (claimed) out.push(await this.checkChannel(claimed, { refresh: true }));
     }
