@@ -1,7 +1,7 @@
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { CloudEvent } from '@elo/contracts';
 import { EVENTS_EXCHANGE, UNROUTABLE_EXCHANGE } from './topology';
-import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, batchMessageId, encodeRun, runsOf } from './wire';
+import { decodeMessage, EVENT_CONTENT_TYPE, messagesOf } from './wire';
 
 /**
  * A bus participant for tests, tools and benchmarks: collects every event matching `patterns` in
@@ -29,9 +29,7 @@ export class BusProbe {
       q.queue,
       (msg) => {
         if (!msg) return;
-        const body: unknown = JSON.parse(msg.content.toString('utf8'));
-        if (msg.properties.contentType === BATCH_CONTENT_TYPE) probe.events.push(...(body as CloudEvent[]));
-        else probe.events.push(body as CloudEvent);
+        probe.events.push(...(decodeMessage(msg.content, msg.properties.contentType).bodies as CloudEvent[]));
       },
       { noAck: true },
     );
@@ -57,14 +55,8 @@ export class BusProbe {
   /** Publishes events as the outbox relay does: consecutive events of one type in one batch message. */
   async publishBatched(...events: CloudEvent[]): Promise<void> {
     const bodies = events.map((e) => ({ e, body: JSON.stringify(e) }));
-    for (const run of runsOf(bodies, (x) => x.e.type, (x) => Buffer.byteLength(x.body))) {
-      const first = run[0]!.e;
-      const { content, contentType } = encodeRun(run.map((x) => x.body));
-      this.ch.publish(EVENTS_EXCHANGE, first.type, content, {
-        persistent: true,
-        messageId: run.length === 1 ? first.id : batchMessageId(first.id, run.length),
-        contentType,
-      });
+    for (const { type, content, contentType, messageId } of messagesOf(bodies, (x) => x.e.id, (x) => x.e.type, (x) => x.body)) {
+      this.ch.publish(EVENTS_EXCHANGE, type, content, { persistent: true, messageId, contentType });
     }
     await this.ch.waitForConfirms();
   }

@@ -8,7 +8,7 @@ import type { BusConnection } from './connection';
 import type { Outbox } from './outbox';
 import { topicMatches } from './topic-match';
 import { queueNames } from './topology';
-import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE } from './wire';
+import { decodeMessage, EVENT_CONTENT_TYPE } from './wire';
 import type { BatchHandler, HandlerContext, PublishSpecLike, RegisteredHandler, SingleHandler } from './types';
 
 export interface ConsumerOptions {
@@ -38,8 +38,6 @@ interface Message {
 
 /** One event of a message. */
 interface Delivery {
-  msg: ConsumeMessage;
-  ch: ConfirmChannel;
   message: Message;
   event?: CloudEvent;
   /** The event as it came, when it came in a batch (a retry or the parking lot gets it on its own). */
@@ -127,7 +125,7 @@ export class ConsumerHost {
       ch.on('close', () => {
         if (this.channel === ch) this.channel = undefined;
         // Deliveries of a closed channel will be redelivered; drop them from the buffer.
-        this.buffer = this.buffer.filter((d) => d.ch !== ch);
+        this.buffer = this.buffer.filter((d) => d.message.ch !== ch);
       });
       await ch.prefetch(this.opts.prefetch);
       this.acks.set(
@@ -166,20 +164,13 @@ export class ConsumerHost {
     const attempt = Number(msg.properties.headers?.[ATTEMPT_HEADER] ?? 0) + 1;
     const message: Message = { msg, ch, open: 1, requeued: false };
     this.acks.get(ch)?.track(msg.fields.deliveryTag);
-    let items: unknown[] | undefined;
-    if (msg.properties.contentType === BATCH_CONTENT_TYPE) {
-      try {
-        const parsed: unknown = JSON.parse(msg.content.toString('utf8'));
-        if (Array.isArray(parsed) && parsed.length > 0) items = parsed;
-      } catch {
-        // parked whole below, as invalid
-      }
-    }
-    if (items) {
-      message.open = items.length;
-      for (const raw of items) this.buffer.push(this.delivery(message, attempt, () => raw, raw));
-    } else {
-      this.buffer.push(this.delivery(message, attempt, () => JSON.parse(msg.content.toString('utf8'))));
+    try {
+      const { bodies, batch } = decodeMessage(msg.content, msg.properties.contentType);
+      message.open = bodies.length;
+      for (const body of bodies) this.buffer.push(this.delivery(message, attempt, body, batch));
+    } catch (err) {
+      // Not JSON: parked whole, as invalid.
+      this.buffer.push({ message, attempt, invalid: (err as Error).message });
     }
     // Let the socket deliver the rest of a burst before cutting a batch.
     if (this.buffer.length >= this.opts.batchSize) this.pump();
@@ -192,10 +183,11 @@ export class ConsumerHost {
     }
   }
 
-  private delivery(message: Message, attempt: number, read: () => unknown, raw?: unknown): Delivery {
-    const d: Delivery = { msg: message.msg, ch: message.ch, message, attempt, raw };
+  /** An event of `message`; `inBatch` when it came in a batch message (a retry or the parking lot then gets it alone). */
+  private delivery(message: Message, attempt: number, body: unknown, inBatch: boolean): Delivery {
+    const d: Delivery = { message, attempt, raw: inBatch ? body : undefined };
     try {
-      d.event = validateEvent(read());
+      d.event = validateEvent(body);
       d.subject = subjectOf(d.event);
     } catch (err) {
       d.invalid = (err as Error).message;
@@ -260,7 +252,7 @@ export class ConsumerHost {
     if (valid.length === 0) return;
     let outcome: { failures: Map<Delivery, Error>; duplicates: Set<Delivery> };
     for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
-      if (valid.every((d) => d.ch !== this.channel)) return; // channel gone: the broker redelivers
+      if (valid.every((d) => d.message.ch !== this.channel)) return; // channel gone: the broker redelivers
       try {
         outcome = await this.ds.transaction((m) => this.applyBatch(m, valid));
         break;
@@ -373,9 +365,9 @@ export class ConsumerHost {
     const byChannel = new Map<ConfirmChannel, Message[]>();
     for (const d of done) {
       if (--d.message.open > 0) continue;
-      const msgs = byChannel.get(d.ch) ?? [];
+      const msgs = byChannel.get(d.message.ch) ?? [];
       msgs.push(d.message);
-      byChannel.set(d.ch, msgs);
+      byChannel.set(d.message.ch, msgs);
     }
     for (const [ch, msgs] of byChannel) {
       const tracker = this.acks.get(ch);
@@ -402,8 +394,8 @@ export class ConsumerHost {
   }
 
   private async park(d: Delivery, reason: string): Promise<void> {
-    const type = d.event?.type ?? String(d.msg.fields.routingKey);
-    this.logger.error({ type, eventId: d.event?.id ?? d.msg.properties.messageId, reason }, 'event parked');
+    const type = d.event?.type ?? String(d.message.msg.fields.routingKey);
+    this.logger.error({ type, eventId: d.event?.id ?? d.message.msg.properties.messageId, reason }, 'event parked');
     const ok = await this.forward(d, queueNames(this.opts.service).dead, reason);
     if (ok) {
       busMetrics.parked.inc({ type });
@@ -422,20 +414,21 @@ export class ConsumerHost {
       return false;
     }
     // An event of a batch goes on alone; a single event's message goes as it came.
+    const { msg, ch } = d.message;
     const alone = d.raw !== undefined;
     try {
-      d.ch.sendToQueue(queue, alone ? Buffer.from(JSON.stringify(d.raw)) : d.msg.content, {
-        ...d.msg.properties,
-        ...(alone ? { contentType: EVENT_CONTENT_TYPE, messageId: d.event?.id ?? d.msg.properties.messageId } : {}),
+      ch.sendToQueue(queue, alone ? Buffer.from(JSON.stringify(d.raw)) : msg.content, {
+        ...msg.properties,
+        ...(alone ? { contentType: EVENT_CONTENT_TYPE, messageId: d.event?.id ?? msg.properties.messageId } : {}),
         persistent: true,
         headers: {
-          ...(d.msg.properties.headers ?? {}),
+          ...(msg.properties.headers ?? {}),
           [ATTEMPT_HEADER]: d.attempt,
           [ERROR_HEADER]: reason.slice(0, 1_000),
-          'x-elo-routing-key': d.msg.fields.routingKey,
+          'x-elo-routing-key': msg.fields.routingKey,
         },
       });
-      await d.ch.waitForConfirms();
+      await ch.waitForConfirms();
       this.settle([d]);
       return true;
     } catch (err) {
@@ -443,7 +436,7 @@ export class ConsumerHost {
       // The whole message goes back to the queue (once); its events handled meanwhile are skipped when it returns.
       if (!d.message.requeued) {
         try {
-          d.ch.nack(d.msg, false, true);
+          ch.nack(msg, false, true);
           d.message.requeued = true;
         } catch {
           // channel closed: the broker redelivers it

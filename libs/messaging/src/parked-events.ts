@@ -2,7 +2,7 @@ import type { GetMessage } from 'amqplib';
 import type { BusConnection } from './connection';
 import { ATTEMPT_HEADER, ERROR_HEADER } from './consumer-host';
 import { queueNames } from './topology';
-import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE } from './wire';
+import { decodeMessage, EVENT_CONTENT_TYPE } from './wire';
 
 export interface ParkedEvent {
   eventId: string;
@@ -85,13 +85,12 @@ export class ParkedEvents {
 
 /** The events a parked message holds: one, or each of a batch. */
 function parkedIn(msg: GetMessage): ParkedEvent[] {
-  let body: unknown;
+  let events: unknown[];
   try {
-    body = JSON.parse(msg.content.toString('utf8'));
+    events = decodeMessage(msg.content, msg.properties.contentType).bodies;
   } catch {
-    body = { raw: msg.content.toString('utf8').slice(0, 2_000) };
+    events = [{ raw: msg.content.toString('utf8').slice(0, 2_000) }];
   }
-  const events = msg.properties.contentType === BATCH_CONTENT_TYPE && Array.isArray(body) && body.length > 0 ? body : [body];
   return events.map((e) => {
     const event = (e && typeof e === 'object' ? e : { raw: e }) as Record<string, unknown>;
     return {

@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import type { BusConnection } from './connection';
 import { outboxChannel } from './outbox';
 import { EVENTS_EXCHANGE } from './topology';
-import { batchMessageId, encodeRun, runsOf } from './wire';
+import { messagesOf } from './wire';
 
 export interface OutboxRelayOptions {
   schema: string;
@@ -179,19 +179,14 @@ export class OutboxRelay {
       );
       if (rows.length === 0) return 0;
       // Consecutive events of one type travel in one message (see wire.ts); a return fails the whole run.
-      const runs = runsOf(rows, (r) => r.type, (r) => Buffer.byteLength(r.body));
-      const runOf = new Map<string, OutboxRow[]>();
-      for (const run of runs) {
-        const first = run[0]!;
-        const messageId = run.length === 1 ? first.event_id : batchMessageId(first.event_id, run.length);
-        runOf.set(messageId, run);
-        const { content, contentType } = encodeRun(run.map((r) => r.body));
-        ch.publish(EVENTS_EXCHANGE, first.type, content, { persistent: true, mandatory: true, messageId, contentType, type: first.type });
+      const messages = messagesOf(rows, (r) => r.event_id, (r) => r.type, (r) => r.body);
+      for (const { type, content, contentType, messageId } of messages) {
+        ch.publish(EVENTS_EXCHANGE, type, content, { persistent: true, mandatory: true, messageId, contentType, type });
       }
       await ch.waitForConfirms();
       // The alternate exchange catches unroutable events; a return means even that failed: keep the rows pending.
       const failed = new Set<OutboxRow>();
-      for (const [messageId, run] of runOf) if (this.returned.delete(messageId)) for (const r of run) failed.add(r);
+      for (const m of messages) if (this.returned.delete(m.messageId)) for (const r of m.items) failed.add(r);
       if (failed.size) {
         await m.query(
           `UPDATE "${schema}".outbox SET published_at = NULL, attempts = attempts + 1, last_error = 'returned unroutable' WHERE id = ANY($1)`,

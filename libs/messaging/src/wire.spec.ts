@@ -1,4 +1,4 @@
-import { BATCH_CONTENT_TYPE, encodeRun, EVENT_CONTENT_TYPE, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, runsOf } from './wire';
+import { BATCH_CONTENT_TYPE, decodeMessage, encodeRun, EVENT_CONTENT_TYPE, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, runsOf } from './wire';
 
 describe('runsOf', () => {
   const split = (items: Array<{ t: string; n?: number }>) => runsOf(items, (x) => x.t, (x) => x.n ?? 10).map((r) => r.length);
@@ -24,5 +24,14 @@ describe('encodeRun', () => {
     const batch = encodeRun(['{"id":"1"}', '{"id":"2"}']);
     expect(batch.contentType).toBe(BATCH_CONTENT_TYPE);
     expect(JSON.parse(batch.content.toString())).toEqual([{ id: '1' }, { id: '2' }]);
+  });
+});
+
+describe('decodeMessage', () => {
+  it('unpacks a batch message into its events, and takes anything else as one body', () => {
+    expect(decodeMessage(Buffer.from('[{"id":"1"},{"id":"2"}]'), BATCH_CONTENT_TYPE)).toEqual({ bodies: [{ id: '1' }, { id: '2' }], batch: true });
+    expect(decodeMessage(Buffer.from('{"id":"1"}'), EVENT_CONTENT_TYPE)).toEqual({ bodies: [{ id: '1' }], batch: false });
+    expect(decodeMessage(Buffer.from('[]'), BATCH_CONTENT_TYPE)).toEqual({ bodies: [[]], batch: false });
+    expect(() => decodeMessage(Buffer.from('not json'), BATCH_CONTENT_TYPE)).toThrow();
   });
 });

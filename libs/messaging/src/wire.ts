@@ -13,7 +13,7 @@ export const MAX_BATCH_EVENTS = 50;
 export const MAX_BATCH_BYTES = 256 * 1024;
 
 /** Message id of a batch message: its events keep their own ids in the body. */
-export const batchMessageId = (firstEventId: string, count: number) => `batch:${firstEventId}+${count}`;
+const batchMessageId = (firstEventId: string, count: number) => `batch:${firstEventId}+${count}`;
 
 /**
  * Splits events, in order, into consecutive runs of one type within the limits: each run is one
@@ -40,4 +40,36 @@ export function runsOf<T>(items: readonly T[], type: (x: T) => string, bytes: (x
 export function encodeRun(bodies: readonly string[]): { content: Buffer; contentType: string } {
   if (bodies.length === 1) return { content: Buffer.from(bodies[0]!), contentType: EVENT_CONTENT_TYPE };
   return { content: Buffer.from(`[${bodies.join(',')}]`), contentType: BATCH_CONTENT_TYPE };
+}
+
+/** One broker message to publish: a run of serialised events of one type, and what it carries. */
+export interface OutgoingMessage<T> {
+  items: T[];
+  type: string;
+  messageId: string;
+  contentType: string;
+  content: Buffer;
+}
+
+/** The broker messages for serialised events, in order: each run of one type (runsOf) in one message. */
+export function messagesOf<T>(items: readonly T[], id: (x: T) => string, type: (x: T) => string, body: (x: T) => string): Array<OutgoingMessage<T>> {
+  return runsOf(items, type, (x) => Buffer.byteLength(body(x))).map((run) => {
+    const first = run[0]!;
+    return {
+      items: run,
+      type: type(first),
+      messageId: run.length === 1 ? id(first) : batchMessageId(id(first), run.length),
+      ...encodeRun(run.map(body)),
+    };
+  });
+}
+
+/**
+ * The event bodies a message carries: each element of a batch message (`batch`), or the message's own body
+ * (a lone event, and anything that is not a non-empty array). Throws when the content is not JSON.
+ */
+export function decodeMessage(content: Buffer, contentType: string | undefined): { bodies: unknown[]; batch: boolean } {
+  const body: unknown = JSON.parse(content.toString('utf8'));
+  if (contentType === BATCH_CONTENT_TYPE && Array.isArray(body) && body.length > 0) return { bodies: body, batch: true };
+  return { bodies: [body], batch: false };
 }

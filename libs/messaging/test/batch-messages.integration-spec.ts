@@ -3,8 +3,8 @@ import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing'
 import { connect, type ChannelModel } from 'amqplib';
 import { BusProbe } from '../src/bus-probe';
 import { ParkedEvents } from '../src/parked-events';
-import { EVENTS_EXCHANGE } from '../src/topology';
-import type { BatchHandler, SingleHandler } from '../src/types';
+import { EVENTS_EXCHANGE, queueNames } from '../src/topology';
+import type { SingleHandler } from '../src/types';
 import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, MAX_BATCH_EVENTS } from '../src/wire';
 import { closedEvent, counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
 
@@ -27,6 +27,19 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     await model?.close().catch(() => undefined);
     await infra?.cleanup();
   });
+
+  /** A node without a relay that records closed events, with its parking lot; effects emptied. */
+  const startParkingNode = async () => {
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      relay: false,
+      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
+    });
+    nodes.push(node);
+    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+    return { node, parked: new ParkedEvents(node.bus, SERVICE) };
+  };
 
   it('the relay sends a run of one type as batch messages of at most MAX_BATCH_EVENTS, in order, and a change of type starts a new message', async () => {
     const node = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl });
@@ -54,7 +67,7 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
       await node.outbox.add(m, events);
       written.push(...events.map((e) => e.id));
     });
-    await expectEventually(async () => expect(messages.flatMap((x) => x.ids)).toHaveLength(124));
+    await expectEventually(async () => expect(messages.flatMap((x) => x.ids)).toHaveLength(124), { timeoutMs: 15_000 });
     expect(messages.flatMap((x) => x.ids)).toEqual(written);
     expect(messages.map((x) => x.ids.length)).toEqual([MAX_BATCH_EVENTS, MAX_BATCH_EVENTS, 120 - 2 * MAX_BATCH_EVENTS, 1, 3]);
     expect(messages.map((x) => x.contentType)).toEqual([BATCH_CONTENT_TYPE, BATCH_CONTENT_TYPE, BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, BATCH_CONTENT_TYPE]);
@@ -124,18 +137,10 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
   });
 
   it('a batch message parked whole (its delivery limit ran out) is listed event by event; replaying one sends it alone and keeps the others parked', async () => {
-    const node = await startNode({
-      databaseUrl: infra.databaseUrl,
-      amqpUrl: infra.amqpUrl,
-      relay: false,
-      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects as BatchHandler },
-    });
-    nodes.push(node);
-    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
-    const parked = new ParkedEvents(node.bus, SERVICE);
+    const { node, parked } = await startParkingNode();
     const events = [closedEvent(node, 'p-1'), closedEvent(node, 'p-2'), closedEvent(node, 'p-3')];
     const ch = await model.createConfirmChannel();
-    ch.sendToQueue(`${SERVICE}.dead`, Buffer.from(JSON.stringify(events)), {
+    ch.sendToQueue(queueNames(SERVICE).dead, Buffer.from(JSON.stringify(events)), {
       contentType: BATCH_CONTENT_TYPE, messageId: 'batch:x+3', persistent: true, headers: { 'x-elo-error': 'crashed the consumer' },
     });
     await ch.waitForConfirms();
@@ -155,15 +160,7 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
   });
 
   it('an invalid event in a batch message is parked alone under its own id; the valid ones are handled', async () => {
-    const node = await startNode({
-      databaseUrl: infra.databaseUrl,
-      amqpUrl: infra.amqpUrl,
-      relay: false,
-      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects as BatchHandler },
-    });
-    nodes.push(node);
-    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
-    const parked = new ParkedEvents(node.bus, SERVICE);
+    const { node, parked } = await startParkingNode();
     const probe = await BusProbe.connect(infra.amqpUrl, []);
     try {
       const good = [closedEvent(node, 'ok-1'), closedEvent(node, 'ok-2')];
@@ -179,8 +176,8 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
       expect(list[0]!.reason).toMatch(/invalid event/);
       expect((list[0]!.event as { id: string }).id).toBe(bad.id);
       const ch = await model.createChannel();
-      // Drain the lot for the other tests.
-      while (await ch.get(`${SERVICE}.dead`, { noAck: true })) { /* drop */ }
+      // Empty the lot for the other tests.
+      await ch.purgeQueue(queueNames(SERVICE).dead);
       await ch.close();
     } finally {
       await probe.close();
