@@ -19,7 +19,7 @@ import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { createTestInfra } from '@elo/testing';
+import { createTestInfra, TEST_REQUEST_PRIVATE_RANGES } from '@elo/testing';
 import { startPbxSimulator } from '../tools/pbx-simulator/pbx-simulator';
 import { rssMb } from './proc';
 import { freePort, waitReady } from './service-process';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       ELO_ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 9).toString('base64'), ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
       PUBLIC_BASE_URL: url, RATE_LIMIT_PER_SOURCE_PER_MINUTE: '0', RATE_LIMIT_PER_KEY_PER_MINUTE: '0', EGRESS_ALLOW_PRIVATE: '',
       // The simulator on loopback stands in for a LAN PBX: a profile's pbxHost may open 127.0.0.0/8 here.
-      EGRESS_REQUEST_PRIVATE_RANGES: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7,127.0.0.0/8',
+      EGRESS_REQUEST_PRIVATE_RANGES: TEST_REQUEST_PRIVATE_RANGES,
       TELEPHONY_RECORDING_MAX_BYTES: String(200 * 1024 * 1024),
     },
     stdio: ['ignore', 'ignore', 'inherit'],

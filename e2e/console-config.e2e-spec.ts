@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectEventually, TEST_REQUEST_PRIVATE_RANGES, type TestInfra } from '@elo/testing';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_KEY, buildOnce, launchChromium, root, startService, type RunningService } from './stack';
 
@@ -46,7 +46,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
       startService('chat-ingress', env),
       startService('viability', env),
       // The PBX stand-in listens on loopback: let a profile's pbxHost open it, as a LAN PBX would be.
-      startService('telephony-bridge', { ...env, EGRESS_REQUEST_PRIVATE_RANGES: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7,127.0.0.0/8' }),
+      startService('telephony-bridge', { ...env, EGRESS_REQUEST_PRIVATE_RANGES: TEST_REQUEST_PRIVATE_RANGES }),
     ]);
     // The dispatcher and message-status are not needed here: their URLs point at nothing.
     consoleApp = await startService('console', {

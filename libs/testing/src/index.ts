@@ -4,3 +4,4 @@ export { startTcpProxy, viaProxy, type TcpProxy } from './tcp-proxy';
 export { expectKeyRotation, type KeyRotationScenario, type ReencryptionJob, type RotatingApp } from './key-rotation';
 export { callApi } from './http';
 export { seededRandom } from './random';
+export { TEST_REQUEST_PRIVATE_RANGES } from './egress';

@@ -1,8 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { DEFAULT_REQUEST_PRIVATE_RANGES } from '@elo/http-egress';
 import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, TEST_REQUEST_PRIVATE_RANGES, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { startPbxSimulator, type PbxSimulator } from './pbx-simulator';
 import { AppModule, SERVICE } from '../../src/app.module';
@@ -43,14 +42,6 @@ export interface Harness {
 
 let seq = 0;
 
-/**
- * The private-network ranges a profile's pbxHost may open, plus loopback: the PBX simulator on
- * 127.0.0.1, named as a profile's pbxHost, stands in for a PBX on the ISP's LAN. The deployment's own
- * allow-list (EGRESS_ALLOW_PRIVATE) stays empty, so a profile that does not name it cannot reach it.
- * Pass `EGRESS_REQUEST_PRIVATE_RANGES: ''` for the production default.
- */
-export const TEST_REQUEST_PRIVATE_RANGES = [...DEFAULT_REQUEST_PRIVATE_RANGES, '127.0.0.0/8'].join(',');
-
 export function testConfig(infra: TestInfra, env: Record<string, string> = {}): TelephonyBridgeConfig {
   return loadConfig(TelephonyBridgeConfig, {
     DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: ADMIN_KEY,
@@ -59,6 +50,9 @@ export function testConfig(infra: TestInfra, env: Record<string, string> = {}): 
     // Only the TCP peer 127.0.0.1 is a trusted proxy: tests can speak "through a proxy" with X-Forwarded-For.
     TELEPHONY_TRUSTED_PROXIES: '127.0.0.1/32',
     TELEPHONY_PBX_TIMEOUT_MS: '1500', TELEPHONY_RECORDING_TIMEOUT_MS: '20000',
+    // The PBX simulator on 127.0.0.1, named as a profile's pbxHost, stands in for a PBX on the ISP's LAN; the
+    // deployment's own allow-list (EGRESS_ALLOW_PRIVATE) stays empty, so a profile that does not name it cannot
+    // reach it. Pass `EGRESS_REQUEST_PRIVATE_RANGES: ''` for the production default.
     EGRESS_REQUEST_PRIVATE_RANGES: TEST_REQUEST_PRIVATE_RANGES,
     ...env,
   });
