@@ -37,6 +37,19 @@ export interface ChannelView {
 
 const randomToken = (bytes = 24) => randomBytes(bytes).toString('base64url');
 
+/**
+ * Whether a channel's token check is due, as SQL over the channels row; `conclusive` and `inconclusive`
+ * name the query parameters holding recentFor's `conclusiveMs` and `inconclusiveMs`. Due: never checked,
+ * or its last check is old enough: `conclusiveMs`, or `inconclusiveMs` after an `unchecked` of a
+ * provider-token channel (a generic channel's `unchecked` is final). This is the one place the rule is
+ * written: ChannelsService.dueForTokenCheck lists with it and claimTokenCheck claims with it.
+ */
+function tokenCheckDue(conclusive: string, inconclusive: string): string {
+  return `(token_checked_at IS NULL
+    OR token_checked_at <= now() - make_interval(secs => ${conclusive}::float8 / 1000)
+    OR (token_status = 'unchecked' AND provider <> 'generic' AND token_checked_at <= now() - make_interval(secs => ${inconclusive}::float8 / 1000)))`;
+}
+
 /** Channels per tenant; credentials and the verify token sealed with SecretBox (AAD = channel id). */
 @Injectable()
 export class ChannelsService {
@@ -157,19 +170,26 @@ export class ChannelsService {
   }
 
   /**
-   * Claims a channel's token check: stamps token_checked_at if the channel is still active and due (never
-   * checked, or its last check is old enough: `recent.conclusiveMs`, or `recent.inconclusiveMs` after an
-   * `unchecked` of a provider-token channel; see recentFor), and returns it as stamped; undefined when it is
-   * not due, or another replica claimed or checked it meanwhile. Concurrent claims queue on the row lock and
-   * the later one finds it no longer due. This is the one place the rule is written.
+   * The active channels whose token check is due (by tokenCheckDue), by id: the tick lists these and claims
+   * each with claimTokenCheck, which settles races between replicas. Reads no secrets.
+   */
+  async dueForTokenCheck(recent: { conclusiveMs: number; inconclusiveMs: number }): Promise<string[]> {
+    const rows: { id: string }[] = await this.ds.query(
+      `SELECT id FROM ${T} WHERE status = 'active' AND ${tokenCheckDue('$1', '$2')} ORDER BY id`,
+      [recent.conclusiveMs, recent.inconclusiveMs],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Claims a channel's token check: stamps token_checked_at if the channel is still active and due (by
+   * tokenCheckDue), and returns it as stamped; undefined when it is not due, or another replica claimed or
+   * checked it meanwhile. Concurrent claims queue on the row lock and the later one finds it no longer due.
    */
   async claimTokenCheck(id: string, recent: { conclusiveMs: number; inconclusiveMs: number }): Promise<ChannelRecord | undefined> {
     const [row]: ChannelRow[] = await this.ds.query(
       `WITH u AS (UPDATE ${T} SET token_checked_at = now()
-        WHERE id = $1 AND status = 'active'
-          AND (token_checked_at IS NULL
-            OR token_checked_at <= now() - make_interval(secs => $2::float8 / 1000)
-            OR (token_status = 'unchecked' AND provider <> 'generic' AND token_checked_at <= now() - make_interval(secs => $3::float8 / 1000)))
+        WHERE id = $1 AND status = 'active' AND ${tokenCheckDue('$2', '$3')}
         RETURNING *) SELECT * FROM u`,
       [id, recent.conclusiveMs, recent.inconclusiveMs],
     );
@@ -185,7 +205,7 @@ export class ChannelsService {
     this.cache.delete(id);
   }
 
-  /** Every active channel (the token check walks them). */
+  /** Every active channel, secrets decrypted (the forced token check walks them). */
   async allActive(): Promise<ChannelRecord[]> {
     const rows: ChannelRow[] = await this.ds.query(`SELECT * FROM ${T} WHERE status = 'active' ORDER BY id`);
     return Promise.all(rows.map((r) => this.toRecord(r)));

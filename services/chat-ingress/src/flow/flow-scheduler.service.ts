@@ -3,11 +3,14 @@ import { Outbox, type PublishSpecLike } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { periodic, SERVICE_CONFIG, type Periodic } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
+import { DEFAULT_SETTINGS } from '../channels/channel.types';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
 import { FlowEngine } from './flow-engine.service';
 
 const S = '"chat_ingress"';
+/** A channel's bot queue (settings.botQueue, else the default), as SQL over the joined channel `ch`. */
+const BOT_QUEUE = `COALESCE(ch.settings->>'botQueue', '${DEFAULT_SETTINGS.botQueue.replace(/'/g, "''")}')`;
 
 /**
  * Timers of bot conversations: a step waiting for an integration or viability outcome that timed out
@@ -33,8 +36,8 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
     this.schedule = periodic(this.config.FLOW_TICK_MS, () => this.tick(), (err) => this.logger.error({ err: err.message }, 'flow timers failed'));
   }
 
-  onApplicationShutdown(): void {
-    void this.schedule?.stop();
+  async onApplicationShutdown(): Promise<void> {
+    await this.schedule?.stop();
   }
 
   /** One pass: waits timed out, reminders due, then closes due. Returns how many conversations it touched. */
@@ -50,7 +53,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       const waits: ConversationRow[] = await m.query(
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND c.flow_state->>'waiting' IN ('integration', 'viability')
-           AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
+           AND c.queue = ${BOT_QUEUE}
            AND (c.flow_state->>'waitUntil')::timestamptz < now()
          ORDER BY c.id LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
       );
@@ -62,7 +65,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
         `SELECT c.*, ch.settings->>'reminderMessage' AS reminder_message FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
          WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND (c.reminder_sent_at IS NULL OR c.reminder_sent_at < li.last_in)
-           AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
+           AND c.queue = ${BOT_QUEUE}
            AND COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10) > 0
            AND li.last_in < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
          ORDER BY li.last_in LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
@@ -75,7 +78,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
          WHERE c.status = 'open' AND c.reminder_sent_at IS NOT NULL AND c.reminder_sent_at > COALESCE(li.last_in, '-infinity')
-           AND c.queue = COALESCE(ch.settings->>'botQueue', 'bot')
+           AND c.queue = ${BOT_QUEUE}
            AND COALESCE((ch.settings->>'closeAfterMinutes')::int, 10) > 0
            AND c.reminder_sent_at < now() - make_interval(mins => COALESCE((ch.settings->>'closeAfterMinutes')::int, 10))
          ORDER BY c.reminder_sent_at LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,

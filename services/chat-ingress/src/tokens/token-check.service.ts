@@ -31,8 +31,8 @@ export interface TokenCheckSchedule {
 
 /**
  * How old a check must be to be due again (ms): a conclusive one, most of the interval; one that could not
- * tell (provider down, rate limited), most of a tick. ChannelsService.claimTokenCheck applies the rule (a
- * channel never checked is due; a generic channel's `unchecked` is final, so it waits for the interval).
+ * tell (provider down, rate limited), most of a tick. tokenCheckDue in channels.service.ts applies the rule
+ * (a channel never checked is due; a generic channel's `unchecked` is final, so it waits for the interval).
  */
 export function recentFor(s: TokenCheckSchedule): { conclusiveMs: number; inconclusiveMs: number } {
   return { conclusiveMs: s.intervalMs * RECENT_SHARE, inconclusiveMs: s.tickMs * RECENT_SHARE };
@@ -82,24 +82,24 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
     );
   }
 
-  onApplicationShutdown(): void {
-    void this.schedule?.stop();
+  async onApplicationShutdown(): Promise<void> {
+    await this.schedule?.stop();
   }
 
   /**
-   * Checks the channels that are due (every active one when forced). Each channel is claimed first: the
-   * claim stamps its check time only if it is due, so of replicas checking at once one checks it (one token
-   * refresh, one event), and the check uses the channel as the claim read it.
+   * Checks the channels that are due (every active one when forced). Lists the ids of the due ones, then
+   * claims each: the claim stamps its check time only if it is still due, so of replicas checking at once
+   * one checks it (one token refresh, one event), and the check uses the channel as the claim read it.
    */
   async checkAll(force = false): Promise<TokenCheckResult[]> {
     const out: TokenCheckResult[] = [];
-    const schedule = { intervalMs: this.config.TOKEN_CHECK_INTERVAL_MS, tickMs: this.config.TOKEN_CHECK_TICK_MS };
-    for (const c of await this.channels.allActive()) {
-      if (force) {
-        out.push(await this.checkChannel(c, { refresh: true }));
-        continue;
-      }
-      const claimed = await this.channels.claimTokenCheck(c.id, recentFor(schedule));
+    if (force) {
+      for (const c of await this.channels.allActive()) out.push(await this.checkChannel(c, { refresh: true }));
+      return out;
+    }
+    const recent = recentFor({ intervalMs: this.config.TOKEN_CHECK_INTERVAL_MS, tickMs: this.config.TOKEN_CHECK_TICK_MS });
+    for (const id of await this.channels.dueForTokenCheck(recent)) {
+      const claimed = await this.channels.claimTokenCheck(id, recent);
       if (claimed) out.push(await this.checkChannel(claimed, { refresh: true }));
     }
     return out;

@@ -126,7 +126,7 @@ function metaMessages(msg: Record<string, unknown>): Part[] {
 }
 
 /** The provider message id of a message's n-th part: the mid itself for the first, `<mid>#<n>` after (stable, so repeats de-duplicate). */
-export const partId = (mid: string, n: number): string => (n === 0 ? mid : `${mid}#${n}`);
+const partId = (mid: string, n: number): string => (n === 0 ? mid : `${mid}#${n}`);
 
 /**
  * Messenger (`object: page`) and Instagram (`object: instagram`): every entry, every messaging item —

@@ -35,20 +35,23 @@ class Where {
   constructor(tenantId: string) {
     this.params = [tenantId];
   }
+  /** Binds a value and returns its placeholder (for a value that clauses use more than once, with `and`). */
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+  /** A clause over placeholders already bound (`param`). */
+  and(sql: string): this {
+    this.parts.push(sql);
+    return this;
+  }
   add(sql: (p: string) => string, value: unknown): this {
     if (value === undefined || value === null) return this;
-    this.params.push(value);
-    this.parts.push(sql(`$${this.params.length}`));
-    return this;
+    return this.and(sql(this.param(value)));
   }
   /** A clause over several parameters. */
   many(sql: (ps: string[]) => string, values: unknown[]): this {
-    const ps = values.map((v) => {
-      this.params.push(v);
-      return `$${this.params.length}`;
-    });
-    this.parts.push(sql(ps));
-    return this;
+    return this.and(sql(values.map((v) => this.param(v))));
   }
   range(q: RangeQuery, column: string, alias = ''): this {
     return this.add((p) => `${alias}${column} >= ${p}`, q.from)
@@ -178,17 +181,15 @@ export class MessageQueryService {
     // By when the message failed (status_at of a failed message), not when it was created. status_at has
     // no index (a status move must touch none), so a range is looked up through the timeline: the entry
     // that moved a message to failed has the same provider timestamp, and its index covers applied entries.
-    const mw = new Where(tenantId)
-      .add((p) => `status_at >= ${p}`, q.from)
-      .add((p) => `status_at < ${p}`, q.to)
-      .channel(q);
-    const bounds: Array<[string, string]> = [];
-    if (q.from) bounds.push(['>=', q.from]);
-    if (q.to) bounds.push(['<', q.to]);
-    if (bounds.length) {
-      mw.many((ps) => `id IN (SELECT e.message_id FROM ${S}.message_events e WHERE e.tenant_id = $1 AND e.applied
-        AND e.raw_status = 'failed'${bounds.map(([op], i) => ` AND e.provider_timestamp ${op} ${ps[i]}::timestamptz`).join('')})`,
-      bounds.map(([, v]) => v));
+    const mw = new Where(tenantId);
+    const from = q.from ? mw.param(q.from) : undefined;
+    const to = q.to ? mw.param(q.to) : undefined;
+    if (from) mw.and(`status_at >= ${from}`);
+    if (to) mw.and(`status_at < ${to}`);
+    mw.channel(q);
+    if (from || to) {
+      mw.and(`id IN (SELECT e.message_id FROM ${S}.message_events e WHERE e.tenant_id = $1 AND e.applied
+        AND e.raw_status = 'failed'${from ? ` AND e.provider_timestamp >= ${from}::timestamptz` : ''}${to ? ` AND e.provider_timestamp < ${to}::timestamptz` : ''})`);
     }
     const msgs: Array<MessageRow & { cnt: string; retryable_cnt: string }> = await this.ds.query(
       `SELECT * FROM (
