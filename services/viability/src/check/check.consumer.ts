@@ -7,7 +7,7 @@ import type { ViabilityConfig } from '../config/viability.config';
 import { FindmeService } from '../findme/findme.service';
 import { GeocoderError } from '../geocoder/geocoder.service';
 import { toCoordinates } from './check.dto';
-import { ChecksService } from './checks.service';
+import { checkedSpec, ChecksService } from './checks.service';
 import { chatChecksOn, ViabilityService } from './viability.service';
 
 /**
@@ -81,19 +81,7 @@ export class CheckConsumer {
   /** Answers a request that cannot be checked: viability.checked not_found with the reason. */
   private async notFound(ctx: HandlerContext, event: CloudEvent<ViabilityRequested>, via: 'address' | 'findme', reason: string): Promise<void> {
     const d = event.data;
-    await ctx.publish({
-      type: 'viability.checked',
-      tenantId: event.tenantid,
-      subject: d.conversationId ?? d.requestId,
-      data: {
-        requestId: d.requestId,
-        ...(d.conversationId ? { conversationId: d.conversationId } : {}),
-        ...(d.channelId ? { channelId: d.channelId } : {}),
-        status: 'not_found',
-        via,
-        reason,
-      },
-    });
+    await ctx.publish(checkedSpec(event.tenantid, d.requestId, d, { status: 'not_found', via, reason }));
   }
 
   @EventHandler('chat.message.received')

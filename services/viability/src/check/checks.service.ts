@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Outbox } from '@elo/messaging';
+import { Outbox, type PublishSpec } from '@elo/messaging';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { GeocoderService } from '../geocoder/geocoder.service';
@@ -46,6 +46,31 @@ export function storedResult(
   };
 }
 
+/** Who asked for a check; null (from a row) and absent are the same: left out of the event. */
+export interface CheckedIds {
+  requestId?: string | null;
+  conversationId?: string | null;
+  channelId?: string | null;
+}
+
+/**
+ * The viability.checked event of an answer: about the conversation when there is one, else
+ * `fallbackSubject`; the ids that are present, then `data`.
+ */
+export function checkedSpec(tenantId: string, fallbackSubject: string, ids: CheckedIds, data: Record<string, unknown>): PublishSpec<'viability.checked'> {
+  return {
+    type: 'viability.checked',
+    tenantId,
+    subject: ids.conversationId ?? fallbackSubject,
+    data: {
+      ...(ids.requestId ? { requestId: ids.requestId } : {}),
+      ...(ids.conversationId ? { conversationId: ids.conversationId } : {}),
+      ...(ids.channelId ? { channelId: ids.channelId } : {}),
+      ...data,
+    },
+  };
+}
+
 /** Runs a check, records it and publishes viability.checked, atomically (one statement writes both). */
 @Injectable()
 export class ChecksService {
@@ -78,7 +103,7 @@ export class ChecksService {
       status: 'not_found',
       boxId: null,
       result: storedResult(result),
-      event: this.checkedEvent(tenantId, checkId, req, { status: 'not_found', via: 'address', reason: located.reason }),
+      event: this.outbox.event(checkedSpec(tenantId, checkId, req, { status: 'not_found', via: 'address', reason: located.reason })),
     });
     return { ...result, checkId };
   }
@@ -119,30 +144,17 @@ export class ChecksService {
       status: result.status,
       boxId: result.box?.id ?? null,
       result: storedResult(result),
-      event: this.checkedEvent(tenantId, checkId, req, {
-        status: result.status,
-        via: req.via,
-        location: { lat: req.lat, lng: req.lng },
-        ...(result.box ? { box: ref(result.box) } : {}),
-        ...(result.pole ? { pole: ref(result.pole) } : {}),
-        refused: result.refused.map(ref),
-      }),
+      event: this.outbox.event(
+        checkedSpec(tenantId, checkId, req, {
+          status: result.status,
+          via: req.via,
+          location: { lat: req.lat, lng: req.lng },
+          ...(result.box ? { box: ref(result.box) } : {}),
+          ...(result.pole ? { pole: ref(result.pole) } : {}),
+          refused: result.refused.map(ref),
+        }),
+      ),
     };
-  }
-
-  /** The viability.checked event of a check: about the conversation when there is one, else the check. */
-  private checkedEvent(tenantId: string, checkId: string, req: Pick<CheckRequest, 'requestId' | 'conversationId' | 'channelId'>, data: Record<string, unknown>) {
-    return this.outbox.event({
-      type: 'viability.checked',
-      tenantId,
-      subject: req.conversationId ?? checkId,
-      data: {
-        ...(req.requestId ? { requestId: req.requestId } : {}),
-        ...(req.conversationId ? { conversationId: req.conversationId } : {}),
-        ...(req.channelId ? { channelId: req.channelId } : {}),
-        ...data,
-      },
-    });
   }
 
   /** The check row and its viability.checked event, written together in one statement (durable commit). */

@@ -8,7 +8,7 @@ import { periodic, ProblemException, SERVICE_CONFIG, type Periodic } from '@elo/
 import { renderRequest, type RequestTemplate } from '@elo/templating';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
-import { ChecksService } from '../check/checks.service';
+import { checkedSpec, ChecksService } from '../check/checks.service';
 import { ViabilityService } from '../check/viability.service';
 import type { ViabilityConfig } from '../config/viability.config';
 import { geocoderProblem, GeocoderService } from '../geocoder/geocoder.service';
@@ -178,7 +178,7 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
            SELECT * FROM u`,
           [id, sms, JSON.stringify({ status: 'not_found', reason })],
         );
-        if (rows[0]) await this.answerNotFound(tx, rows[0], reason);
+        if (rows[0]) await this.outbox.publish(tx, this.notFoundSpec(rows[0], reason));
       });
     } catch (err) {
       log.error({ tenantId, findmeId: id, err: (err as Error).message }, 'FindME SMS follow-up failed; the sweep answers the link');
@@ -186,22 +186,13 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** viability.checked not_found for the bot flow or conversation that asked for a link. */
-  private async answerNotFound(m: EntityManager, link: Asker, reason: string): Promise<void> {
-    await this.outbox.add(m, [
-      this.outbox.event({
-        type: 'viability.checked',
-        tenantId: link.tenant_id,
-        subject: link.conversation_id ?? link.request_id ?? link.id,
-        data: {
-          ...(link.request_id ? { requestId: link.request_id } : {}),
-          ...(link.conversation_id ? { conversationId: link.conversation_id } : {}),
-          ...(link.channel_id ? { channelId: link.channel_id } : {}),
-          status: 'not_found',
-          via: 'findme',
-          reason,
-        },
-      }),
-    ]);
+  private notFoundSpec(link: Asker, reason: string) {
+    return checkedSpec(
+      link.tenant_id,
+      link.request_id ?? link.id,
+      { requestId: link.request_id, conversationId: link.conversation_id, channelId: link.channel_id },
+      { status: 'not_found', via: 'findme', reason },
+    );
   }
 
   /**
@@ -211,7 +202,7 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
    */
   async sweep(): Promise<{ answered: number; callbacks: number }> {
     const answered = await this.ds.transaction(async (m) => {
-      const rows: Array<Asker & { expired: boolean }> = await m.query(
+      const rows: Array<Asker & { reason: string }> = await m.query(
         `WITH due AS (
            SELECT id FROM viability.findme_links
             WHERE answered_at IS NULL AND used_at IS NULL AND (request_id IS NOT NULL OR conversation_id IS NOT NULL)
@@ -222,11 +213,11 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
                 result = jsonb_build_object('status', 'not_found', 'reason',
                   CASE WHEN l.expires_at <= now() THEN 'expired' ELSE 'FindME SMS not sent (interrupted)' END)
            FROM due WHERE l.id = due.id
-           RETURNING l.id, l.tenant_id, l.request_id, l.conversation_id, l.channel_id, l.expires_at <= now() AS expired)
+           RETURNING l.id, l.tenant_id, l.request_id, l.conversation_id, l.channel_id, l.result->>'reason' AS reason)
          SELECT * FROM u`,
         [SMS_LOST_SECONDS],
       );
-      for (const r of rows) await this.answerNotFound(m, r, r.expired ? 'expired' : 'FindME SMS not sent (interrupted)');
+      await this.outbox.publish(m, ...rows.map((r) => this.notFoundSpec(r, r.reason)));
       return rows.length;
     });
     const callbacks = await this.deliverCallbacks();
@@ -394,12 +385,12 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
    * a backoff that doubles (FINDME_CALLBACK_BACKOFF_MS, at most an hour), until FINDME_CALLBACK_ATTEMPTS.
    * State is in the row: a restart loses nothing, the next sweep tries again.
    */
-  async deliverCallbacks(id?: string): Promise<number> {
-    const due: Array<LinkRow & { result: Record<string, unknown> | null; callback_attempts: number }> = await this.ds.query(
+  private async deliverCallbacks(id?: string): Promise<number> {
+    const due: Array<Omit<LinkRow, 'phone'> & { result: Record<string, unknown> | null; callback_attempts: number }> = await this.ds.query(
       `WITH u AS (UPDATE viability.findme_links SET callback_due_at = now() + make_interval(secs => $1), callback_attempts = callback_attempts + 1
                    WHERE id IN (SELECT id FROM viability.findme_links WHERE callback_due_at <= now() ${id ? 'AND id = $2' : ''}
                                  ORDER BY callback_due_at LIMIT ${SWEEP_BATCH} FOR UPDATE SKIP LOCKED)
-                   RETURNING id, tenant_id, phone, request_id, conversation_id, channel_id, callback_url, result, callback_attempts)
+                   RETURNING id, tenant_id, request_id, conversation_id, channel_id, callback_url, result, callback_attempts)
        SELECT * FROM u`,
       id ? [CALLBACK_LEASE_SECONDS, id] : [CALLBACK_LEASE_SECONDS],
     );
@@ -407,7 +398,7 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
     return due.length;
   }
 
-  private async callback(link: LinkRow, result: Record<string, unknown>, attempt: number): Promise<void> {
+  private async callback(link: Omit<LinkRow, 'phone'>, result: Record<string, unknown>, attempt: number): Promise<void> {
     let status: string;
     let ok = false;
     try {
