@@ -40,12 +40,20 @@ interface Finished {
  * This replica's share of its integration's limits, as the claim computed it: `slots` requests at once, `rate`
  * requests a second (null: no rate limit).
  */
-export interface Share {
+interface Share {
   slots: number;
   rate: number | null;
 }
 
 type Claimed = DeliveryRow & { integration: IntegrationRow; share: Share };
+
+/**
+ * A token bucket's size at a share of `rate` requests a second: one second's worth, at least one token (the
+ * claim query's `greatest(s.rate, 1)` computes the same for a bucket not yet known).
+ */
+function burstOf(rate: number): number {
+  return Math.max(1, rate);
+}
 
 export interface DeliveryRow {
   id: string;
@@ -181,7 +189,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private bucket(id: string, rate: number): { tokens: number; at: number; rate: number } {
     const now = Date.now();
-    const burst = Math.max(1, rate);
+    const burst = burstOf(rate);
     const b = this.buckets.get(id) ?? { tokens: burst, at: now, rate };
     b.rate = rate;
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
@@ -259,7 +267,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     for (const [id, { rate }] of this.buckets) {
       const b = this.bucket(id, rate);
       // A full bucket says no more than the share of the integration's rate, which the query computes itself.
-      if (b.tokens >= Math.max(1, rate)) this.buckets.delete(id);
+      if (b.tokens >= burstOf(rate)) this.buckets.delete(id);
       else {
         tokenIds.push(id);
         tokens.push(Math.floor(b.tokens));
@@ -283,6 +291,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
        ), caps AS (
          SELECT s.id, s.slots, s.rate, least(
                   s.slots - coalesce(busy.n, 0),
+                  -- A bucket seen for the first time is full: greatest(s.rate, 1) is burstOf(rate).
                   coalesce(tok.n, CASE WHEN s.rate IS NOT NULL THEN floor(greatest(s.rate, 1))::int END, $1)) AS n
          FROM shares s
          LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy(id, n) ON busy.id = s.id

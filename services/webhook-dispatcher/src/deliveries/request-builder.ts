@@ -9,7 +9,7 @@ import type { HttpRequestDto } from '../integrations/dto/integration.dto';
  * action (`telephony.call.ended` → `call`, `viability.checked` → `viability`, `chat.message.received` →
  * `message`), so `{call.ramal}` and `{ramal}` are the same token. A field of the data by that name wins.
  */
-export function entityOf(type: string): string {
+function entityOf(type: string): string {
   const parts = type.split('.');
   return parts.length > 1 ? parts[parts.length - 2]! : parts[0]!;
 }
@@ -34,7 +34,7 @@ export function templateContext(event: Pick<CloudEvent, 'id' | 'type' | 'time' |
 export function toRequestTemplate(r: HttpRequestDto): RequestTemplate {
   const headers = typeof r.headers === 'string' ? parseLines(r.headers) : [...(r.headers ?? [])];
   if (r.auth?.type === 'bearer') headers.push({ name: 'Authorization', value: `Bearer ${r.auth.token ?? ''}` });
-  if (r.auth?.type === 'apiKey') headers.push({ name: r.auth.header ?? 'X-API-Key', value: r.auth.value ?? '' });
+  if (r.auth?.type === 'apiKey') headers.push({ name: apiKeyHeader(r)!, value: r.auth.value ?? '' });
   const body: RequestTemplate['body'] = !r.body
     ? undefined
     : r.body.kind === 'raw'

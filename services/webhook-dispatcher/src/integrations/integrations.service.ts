@@ -192,13 +192,14 @@ export class IntegrationsService {
    */
   private previousSigningSecrets(row: IntegrationRow): ReadonlyArray<{ secret: string; expiresAt: number }> {
     if (!row.previous_signing_secret_sealed) return [];
-    const expires = row.previous_signing_expires_at;
-    return this.openedJson<Array<{ secret: string; expiresAt: number }>>(
-      row.previous_signing_secret_sealed,
-      `${row.id}:signing`,
-      (plain) => (plain.startsWith('[') ? JSON.parse(plain) : expires ? [{ secret: plain, expiresAt: new Date(expires).getTime() }] : []),
-      String(expires),
-    );
+    const sealed = row.previous_signing_secret_sealed;
+    const aad = `${row.id}:signing`;
+    const plain = this.open(sealed, aad);
+    if (!plain.startsWith('[')) {
+      const expires = row.previous_signing_expires_at;
+      return expires ? [{ secret: plain, expiresAt: new Date(expires).getTime() }] : [];
+    }
+    return this.openedJson<Array<{ secret: string; expiresAt: number }>>(sealed, aad);
   }
 
   /**
@@ -263,15 +264,12 @@ export class IntegrationsService {
     });
   }
 
-  /**
-   * A sealed JSON value opened and read once (`read`, JSON.parse by default; `variant` names anything else the
-   * reading depends on): the same frozen value for the same sealed text, as callers only read it.
-   */
-  private openedJson<T>(sealed: string, aad: string, read: (plain: string) => T = (plain) => JSON.parse(plain) as T, variant = ''): Readonly<T> {
-    const key = `${aad}\n${sealed}\n${variant}`;
+  /** A sealed JSON value opened and parsed once: the same frozen value for the same sealed text, as callers only read it. */
+  private openedJson<T>(sealed: string, aad: string): Readonly<T> {
+    const key = `${aad}\n${sealed}`;
     let value = this.parsed.get(key) as Readonly<T> | undefined;
     if (value === undefined) {
-      value = Object.freeze(read(this.open(sealed, aad)));
+      value = Object.freeze(JSON.parse(this.open(sealed, aad)) as T);
       if (this.parsed.size >= OPENED_MAX) this.parsed.clear();
       this.parsed.set(key, value);
     }

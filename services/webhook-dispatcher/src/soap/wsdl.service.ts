@@ -35,32 +35,47 @@ export class WsdlUnavailableError extends Error {
 const CACHE_MS = 10 * 60 * 1000;
 const MAX_CACHED = 500;
 
+/** A cached WSDL: the parsed document and the operations already found in it (by operation and SOAP version). */
+interface CachedWsdl {
+  at: number;
+  doc: Record<string, unknown>;
+  /** findOperation's successful answers for this document, keyed `${operation}\n${version}`; expire with it. */
+  ops: Map<string, WsdlOperation>;
+}
+
 /** Fetches WSDLs through HttpEgress, parses them with no DTD or entities, caches them for ten minutes. */
 @Injectable()
 export class WsdlService {
-  private readonly cache = new Map<string, { at: number; doc: Record<string, unknown> }>();
+  private readonly cache = new Map<string, CachedWsdl>();
 
   constructor(private readonly egress: HttpEgress) {}
 
+  /** The operation as findOperation finds it, looked up once per cached document (failures are not cached: they throw each time). */
   async operation(wsdlUrl: string, operation: string, version: SoapVersion, timeoutMs: number): Promise<WsdlOperation> {
-    const doc = await this.load(wsdlUrl, timeoutMs);
-    return findOperation(doc, operation, version);
+    const entry = await this.load(wsdlUrl, timeoutMs);
+    const key = `${operation}\n${version}`;
+    let op = entry.ops.get(key);
+    if (!op) {
+      op = findOperation(entry.doc, operation, version);
+      entry.ops.set(key, op);
+    }
+    return op;
   }
 
   /** Every operation the WSDL offers, with the parameters of its request element (for the console's picker). */
   async operations(wsdlUrl: string, timeoutMs: number): Promise<WsdlOperationSummary[]> {
-    return listOperations(await this.load(wsdlUrl, timeoutMs));
+    return listOperations((await this.load(wsdlUrl, timeoutMs)).doc);
   }
 
-  private async load(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  private async load(url: string, timeoutMs: number): Promise<CachedWsdl> {
     const hit = this.cache.get(url);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.doc;
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit;
     const res = await this.egress.request({ method: 'GET', url, timeoutMs, followRedirects: 0, maxResponseBytes: 2 * 1024 * 1024 });
     if (res.status !== 200) throw new WsdlUnavailableError(res.status);
-    const doc = parseWsdl(res.body.toString('utf8'));
+    const entry: CachedWsdl = { at: Date.now(), doc: parseWsdl(res.body.toString('utf8')), ops: new Map() };
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(url, { at: Date.now(), doc });
-    return doc;
+    this.cache.set(url, entry);
+    return entry;
   }
 }
 
@@ -168,25 +183,44 @@ function childElements(el: Node | undefined, schemas: Node[]): Node[] {
   return list(seq?.['element']).filter((e) => e['@name']);
 }
 
+/** A SOAP binding and its version (undefined: the document does not say). */
+type SoapBinding = { b: Node; v: SoapVersion | undefined };
+
+/** The document's SOAP bindings with their versions, in document order; non-SOAP (HTTP) ones left out. */
+function soapBindings(defs: Node): SoapBinding[] {
+  return list(defs['binding'])
+    .map((b) => ({ b, v: bindingVersion(b) }))
+    .filter((c): c is SoapBinding => c.v !== 'other');
+}
+
+/** The SOAP bindings offering the operation `name` (document order), each with its binding operation. */
+function offeringBindings(bindings: SoapBinding[], name: string): Array<SoapBinding & { op: Node }> {
+  return bindings.flatMap(({ b, v }) => {
+    const op = list(b['operation']).find((o) => o['@name'] === name);
+    return op ? [{ b, op, v }] : [];
+  });
+}
+
+/** The parts of a portType operation's input message. */
+function inputParts(defs: Node, portOp: Node | undefined): Node[] {
+  const inputMessage = local(list(portOp?.['input'])[0]?.['@message']);
+  return list(list(defs['message']).find((m) => m['@name'] === inputMessage)?.['part']);
+}
+
 /** The operations of a WSDL from parseWsdl (portType order), each with its SOAP versions, action and request parameters. */
 export function listOperations(doc: Node): WsdlOperationSummary[] {
   const defs = (doc['definitions'] ?? {}) as Node;
   const schemas = list((defs['types'] as Node | undefined)?.['schema']);
-  const bindings = list(defs['binding']);
+  const bindings = soapBindings(defs);
   return list(defs['portType']).flatMap((pt) => list(pt['operation'])).map((op) => {
     const name = String(op['@name'] ?? '');
     const versions: SoapVersion[] = [];
     let soapAction = '';
-    for (const b of bindings) {
-      const bop = list(b['operation']).find((o) => o['@name'] === name);
-      const v = bindingVersion(b);
-      if (!bop || v === 'other') continue;
+    for (const { op: bop, v } of offeringBindings(bindings, name)) {
       if (!versions.includes(v ?? '1.1')) versions.push(v ?? '1.1');
       soapAction ||= String(list(bop['operation'])[0]?.['@soapAction'] ?? '');
     }
-    const inputMessage = local(list(op['input'])[0]?.['@message']);
-    const message = list(defs['message']).find((m) => m['@name'] === inputMessage);
-    const parts = list(message?.['part']);
+    const parts = inputParts(defs, op);
     const part = parts[0];
     const params = part?.['@element']
       ? childElements(partElement(part, schemas).el, schemas).map((e) => ({ name: String(e['@name']), type: local(e['@type']) || 'string' }))
@@ -204,14 +238,12 @@ export function listOperations(doc: Node): WsdlOperationSummary[] {
 export function findOperation(doc: Node, operation: string, version: SoapVersion): WsdlOperation {
   const defs = (doc['definitions'] ?? {}) as Node;
   const tns = String(defs['@targetNamespace'] ?? '');
-  const offering = list(defs['binding'])
-    .map((b) => ({ b, op: list(b['operation']).find((o) => o['@name'] === operation), v: bindingVersion(b) }))
-    .filter((c) => c.op && c.v !== 'other');
+  const offering = offeringBindings(soapBindings(defs), operation);
   if (!offering.length) throw new Error(`the WSDL has no operation ${operation}`);
   const chosen = offering.find((c) => c.v === version) ?? offering.find((c) => c.v === undefined);
   if (!chosen) throw new Error(`the WSDL has no SOAP ${version} binding for operation ${operation}`);
   const bindingName = String(chosen.b['@name'] ?? '');
-  const bop = chosen.op!;
+  const bop = chosen.op;
   const soapAction = String(list(bop['operation'])[0]?.['@soapAction'] ?? '');
 
   const ports = list(defs['service']).flatMap((s) => list(s['port'])).filter((p) => list(p['address'])[0]?.['@location']);
@@ -221,9 +253,7 @@ export function findOperation(doc: Node, operation: string, version: SoapVersion
 
   // document/literal: the input message's part names the request element, declared by one of the schemas.
   const portOp = list(defs['portType']).flatMap((pt) => list(pt['operation'])).find((o) => o['@name'] === operation);
-  const inputMessage = local(list(portOp?.['input'])[0]?.['@message']);
-  const message = list(defs['message']).find((m) => m['@name'] === inputMessage);
-  const part = list(message?.['part'])[0];
+  const part = inputParts(defs, portOp)[0];
   if (!part?.['@element']) {
     // rpc/literal: the wrapper is the operation in soap:body's namespace; its parts are unqualified (WS-I BP R2735).
     const body = list(list(bop['input'])[0]?.['body'])[0];
