@@ -136,6 +136,64 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     }
   });
 
+  it('when the broker refuses the failed event of a batch message, the whole message goes back to the queue; its neighbours are not handled again, and the event is retried once the broker takes it', async () => {
+    // Until `lift` runs, the broker refuses everything sent to the retry queues (it nacks the copy).
+    const refusal: { lift?: () => Promise<void>; lifted?: Promise<void> } = {};
+    const seen: string[] = [];
+    const flakyAttempts: number[] = [];
+    const node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      relay: false,
+      retryDelaysMs: [100, 200],
+      handler: {
+        type: 'chat.conversation.closed',
+        batch: false,
+        fn: (async (event, ctx) => {
+          const reason = (event.data as { reason: string }).reason;
+          seen.push(reason);
+          if (reason === 'flaky') {
+            flakyAttempts.push(ctx.attempt);
+            const flakyCalls = flakyAttempts.length;
+            // The second call can only come from the whole message coming back (its retry copy was refused):
+            // the broker takes copies again from then on, and this one fails once more, into the retry queue.
+            if (flakyCalls === 2) await (refusal.lifted = refusal.lift!());
+            if (flakyCalls <= 2) throw new Error('CRM is down');
+          }
+          await ctx.manager.query(`INSERT INTO "${SCHEMA}".effects (event_id) VALUES ($1)`, [event.id]);
+        }) as SingleHandler,
+      },
+    });
+    nodes.push(node);
+    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+    refusal.lift = await infra.queuePolicy('refuse-retries', `^${SERVICE}\\.retry\\.`, { 'max-length': 0, overflow: 'reject-publish' }, queueNames(SERVICE).retry(100));
+    const probe = await BusProbe.connect(infra.amqpUrl, []);
+    try {
+      await probe.publishBatched(closedEvent(node, 'one'), closedEvent(node, 'flaky'), closedEvent(node, 'three'));
+      await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 3, distinct: 3 }), { timeoutMs: 15_000 });
+      expect(refusal.lifted).toBeDefined();
+      // Failed, came back with its whole message (still its first attempt: the retry copy was refused), failed
+      // again into the retry queue, and was handled on its second attempt; the neighbours were handled once
+      // (their redelivery was skipped by the inbox).
+      expect(flakyAttempts).toEqual([1, 1, 2]);
+      expect(seen.sort()).toEqual(['flaky', 'flaky', 'flaky', 'one', 'three']);
+      const ch = await model.createChannel();
+      await expectEventually(async () => {
+        for (const q of [SERVICE, queueNames(SERVICE).retry(100), queueNames(SERVICE).dead]) expect([q, (await ch.checkQueue(q)).messageCount]).toEqual([q, 0]);
+      });
+      await ch.close();
+      // Nothing left unacknowledged: with the consumer gone, an unacknowledged message would be ready again.
+      await node.stop();
+      nodes.splice(0);
+      const ch2 = await model.createChannel();
+      expect((await ch2.checkQueue(SERVICE)).messageCount).toBe(0);
+      await ch2.close();
+    } finally {
+      await probe.close();
+      if (!refusal.lifted) await refusal.lift();
+    }
+  });
+
   it('a batch message parked whole (its delivery limit ran out) is listed event by event; replaying one sends it alone and keeps the others parked', async () => {
     const { node, parked } = await startParkingNode();
     const events = [closedEvent(node, 'p-1'), closedEvent(node, 'p-2'), closedEvent(node, 'p-3')];

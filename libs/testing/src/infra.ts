@@ -52,6 +52,12 @@ export interface TestInfra {
   amqpUrl: string;
   vhost: string;
   databaseName: string;
+  /**
+   * Applies a RabbitMQ policy (`definition`, e.g. `{ 'max-length': 0, overflow: 'reject-publish' }` to make
+   * the broker refuse what is sent to them) to this vhost's queues matching `pattern`, and waits until the
+   * existing queue `queue` shows it. Returns a function that removes it and waits until `queue` no longer does.
+   */
+  queuePolicy(name: string, pattern: string, definition: Record<string, unknown>, queue: string): Promise<() => Promise<void>>;
   /** Drops the database and the vhost. */
   cleanup(): Promise<void>;
 }
@@ -85,6 +91,19 @@ async function createVhost(infra: InfraServers, vhost: string): Promise<void> {
     { configure: '.*', write: '.*', read: '.*' },
   );
   if (!perm.ok) throw new Error(`could not grant ${user} permissions on vhost ${vhost}: HTTP ${perm.status}`);
+}
+
+/** Waits (up to 10 s) until the queue `queue` of `vhost` has the policy `policy` applied, or none when undefined. */
+async function awaitQueuePolicy(managementUrl: string, vhost: string, queue: string, policy: string | undefined): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await managementRequest(managementUrl, 'GET', `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`);
+    if (!res.ok) throw new Error(`could not read RabbitMQ queue ${queue}: HTTP ${res.status}`);
+    const applied = ((await res.json()) as { policy?: string | null }).policy ?? undefined;
+    if (applied === policy) return;
+    if (Date.now() > deadline) throw new Error(`queue ${queue} shows policy ${applied ?? 'none'}, not ${policy ?? 'none'}, after 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export async function deleteVhost(managementUrl: string, vhost: string): Promise<void> {
@@ -124,6 +143,17 @@ export async function createTestInfra(label: string): Promise<TestInfra> {
     amqpUrl: amqp.toString(),
     vhost: name,
     databaseName: name,
+    queuePolicy: async (policy, pattern, definition, queue) => {
+      const path = `/api/policies/${encodeURIComponent(name)}/${encodeURIComponent(policy)}`;
+      const res = await managementRequest(infra.managementUrl, 'PUT', path, { pattern, definition, 'apply-to': 'queues', priority: 10 });
+      if (!res.ok) throw new Error(`could not set RabbitMQ policy ${policy}: HTTP ${res.status} ${await res.text()}`);
+      await awaitQueuePolicy(infra.managementUrl, name, queue, policy);
+      return async () => {
+        const del = await managementRequest(infra.managementUrl, 'DELETE', path);
+        if (!del.ok) throw new Error(`could not remove RabbitMQ policy ${policy}: HTTP ${del.status}`);
+        await awaitQueuePolicy(infra.managementUrl, name, queue, undefined);
+      };
+    },
     cleanup: async () => {
       if (process.env.ELO_TEST_KEEP === '1') return;
       await deleteVhost(infra.managementUrl, name).catch(() => undefined);
