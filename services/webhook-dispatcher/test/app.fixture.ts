@@ -1,10 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as TcpServer } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { createEvent, type CloudEvent } from '@elo/contracts';
-import { BusConnection } from '@elo/messaging';
+import { createEvent, type CloudEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { BusConnection, type BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import type { TestInfra } from '@elo/testing';
+import { expectEventually, type TestInfra } from '@elo/testing';
+import { Client } from 'pg';
 import { AppModule, SERVICE } from '../src/app.module';
 import { WebhookDispatcherConfig } from '../src/config/webhook-dispatcher.config';
 
@@ -26,6 +28,18 @@ export function messageReceived(tenantId: string, text: string, conversationId =
       message: { kind: 'text', text },
       providerTimestamp: new Date().toISOString(),
     },
+  });
+}
+
+/** A call that ended (`telephony.call.ended`) in `tenantId`: answered after 42 s on extension 2001, unless `data` says otherwise. */
+export function callEnded(tenantId: string, data: { callId?: string; ramal?: string; durationSeconds?: number } = {}): CloudEvent {
+  const callId = data.callId ?? `1537276453.${Math.floor(Math.random() * 1e6)}`;
+  return createEvent({
+    type: 'telephony.call.ended',
+    tenantId,
+    source: 'elo://telephony-bridge',
+    subject: callId,
+    data: { profileId: randomUUID(), ramal: '2001', telefone: '+551130000000', durationSeconds: 42, disposition: 'ANSWERED', ...data, callId },
   });
 }
 
@@ -68,8 +82,13 @@ async function adminPost<T>(url: string, path: string, body: unknown): Promise<T
   return (await res.json()) as T;
 }
 
+export interface Tenant {
+  tenantId: string;
+  key: string;
+}
+
 /** A tenant and an API key with `permissions`, made through the admin API. */
-export async function tenantWithKey(url: string, permissions = ['integrations:manage', 'integrations:read']): Promise<{ tenantId: string; key: string }> {
+export async function tenantWithKey(url: string, permissions = ['integrations:manage', 'integrations:read']): Promise<Tenant> {
   const { id } = await adminPost<{ id: string }>(url, '/tenants', { name: `t-${Date.now()}-${Math.random().toString(36).slice(2, 8)}` });
   const { key } = await adminPost<{ key: string }>(url, `/tenants/${id}/keys`, { name: 'integrations', permissions });
   return { tenantId: id, key };
@@ -93,6 +112,60 @@ export function api(base: string, key: string) {
     const text = await res.text();
     return { status: res.status, body: text ? (JSON.parse(text) as Body) : {}, headers: res.headers };
   };
+}
+
+export type Api = ReturnType<typeof api>;
+
+/** A new tenant with an integrations key (see `tenantWithKey`), and `call` for the API with that key. */
+export async function tenantApi(url: string): Promise<{ tenant: Tenant; call: Api }> {
+  const tenant = await tenantWithKey(url);
+  return { tenant, call: api(url, tenant.key) };
+}
+
+/**
+ * Waits up to `timeoutMs` until exactly one `type` outcome event the probe saw matches `match`, and answers it.
+ */
+export async function expectOneOutcome(
+  probe: BusProbe,
+  type: 'integration.delivery.succeeded' | 'integration.delivery.failed',
+  match: (outcome: IntegrationDeliveryOutcome) => boolean,
+  timeoutMs: number,
+): Promise<CloudEvent<IntegrationDeliveryOutcome>> {
+  const matching = () => probe.ofType<IntegrationDeliveryOutcome>(type).filter((e) => match(e.data));
+  await expectEventually(() => expect(matching()).toHaveLength(1), { timeoutMs });
+  return matching()[0];
+}
+
+/** A connection to the test file's database for the length of `use`. */
+export async function withDb<T>(infra: TestInfra, use: (db: Client) => Promise<T>): Promise<T> {
+  const db = new Client({ connectionString: infra.databaseUrl });
+  await db.connect();
+  try {
+    return await use(db);
+  } finally {
+    await db.end();
+  }
+}
+
+/** Starts `server` on a free port of 127.0.0.1; answers the port. */
+export const listen = (server: TcpServer): Promise<number> =>
+  new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+
+export const closeServer = (server: TcpServer): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
+
+type Closable = { close(): Promise<unknown> } | { cleanup(): Promise<void> } | { end(): Promise<void> };
+
+/**
+ * Closes what a test file started, one after the other in the order given (the probe and the apps before the
+ * endpoints they call, the infra last); skips what was never started.
+ */
+export async function closeAll(...started: Array<Closable | undefined>): Promise<void> {
+  for (const s of started) {
+    if (s === undefined) continue;
+    if ('cleanup' in s) await s.cleanup();
+    else if ('end' in s) await s.end();
+    else await s.close();
+  }
 }
 
 export interface Received {

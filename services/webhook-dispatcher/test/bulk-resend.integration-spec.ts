@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createEvent, type CloudEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import type { IntegrationDeliveryOutcome } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { api, FakeEndpoint, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { callEnded, closeAll, FakeEndpoint, startApp, tenantApi, type Body, type RunningApp } from './app.fixture';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..', '..');
@@ -17,22 +16,6 @@ describe('webhook-dispatcher bulk resend CLI (real PostgreSQL, RabbitMQ, the CLI
   let probe: BusProbe;
   let erp: FakeEndpoint;
   let healthy = false;
-
-  const callEnded = (tenantId: string, tag: string): CloudEvent =>
-    createEvent({
-      type: 'telephony.call.ended',
-      tenantId,
-      source: 'elo://telephony-bridge',
-      subject: `1537276453.${Math.floor(Math.random() * 1e6)}`,
-      data: {
-        callId: `1537276453.${Math.floor(Math.random() * 1e6)}`,
-        profileId: randomUUID(),
-        ramal: tag,
-        telefone: '+551130000000',
-        durationSeconds: 42,
-        disposition: 'ANSWERED',
-      },
-    });
 
   const resendCli = (args: string[]) =>
     run(process.execPath, ['-r', '@swc-node/register', CLI, ...args], {
@@ -52,18 +35,11 @@ describe('webhook-dispatcher bulk resend CLI (real PostgreSQL, RabbitMQ, the CLI
     probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await svc?.close();
-    await erp?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, svc, erp, infra));
 
   it('resends the filtered failed set of one tenant with a progress bar; same webhook-ids; disabled integrations and other tenants untouched', async () => {
-    const a = await tenantWithKey(svc.url);
-    const b = await tenantWithKey(svc.url);
-    const callA = api(svc.url, a.key);
-    const callB = api(svc.url, b.key);
+    const { tenant: a, call: callA } = await tenantApi(svc.url);
+    const { tenant: b, call: callB } = await tenantApi(svc.url);
     const integration = (name: string) => ({
       name,
       kind: 'http',
@@ -77,8 +53,8 @@ describe('webhook-dispatcher bulk resend CLI (real PostgreSQL, RabbitMQ, the CLI
     expect([main.status, paused.status, other.status]).toEqual([201, 201, 201]);
     const ours = new Set<string>([main.body.id, paused.body.id, other.body.id]);
 
-    const eventsA = Array.from({ length: 7 }, (_, i) => callEnded(a.tenantId, `20${i}`));
-    await probe.publish(...eventsA, callEnded(b.tenantId, '999'));
+    const eventsA = Array.from({ length: 7 }, (_, i) => callEnded(a.tenantId, { ramal: `20${i}` }));
+    await probe.publish(...eventsA, callEnded(b.tenantId, { ramal: '999' }));
     // 7 events × 2 integrations of tenant A, 1 of tenant B; no retries on an empty schedule.
     await expectEventually(() => expect(failedOf(ours)).toHaveLength(15), { timeoutMs: 20_000 });
     expect((await callA('POST', `/integrations/${paused.body.id}/disable`)).status).toBe(200);

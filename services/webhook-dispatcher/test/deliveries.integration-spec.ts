@@ -4,33 +4,26 @@ import { createEvent, type ChatMessageSendRequested, type IntegrationDeliveryOut
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { Webhook } from 'standardwebhooks';
-import { Client } from 'pg';
 import { SecretBox } from '@elo/auth';
-import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { closeAll, closeServer, expectOneOutcome, FakeEndpoint, listen, messageReceived, startApp, tenantApi, withDb, type Api, type Body, type RunningApp, type Tenant } from './app.fixture';
 
 describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP endpoints)', () => {
   let infra: TestInfra;
   let svc: RunningApp;
   let probe: BusProbe;
   let crm: FakeEndpoint;
-  let a: { tenantId: string; key: string };
-  let call: ReturnType<typeof api>;
+  let a: Tenant;
+  let call: Api;
 
   beforeAll(async () => {
     infra = await createTestInfra('dispatcher_deliveries');
     crm = await new FakeEndpoint().start();
     svc = await startApp(infra);
     probe = await BusProbe.connect(infra.amqpUrl, ['chat.message.send.requested', 'integration.#']);
-    a = await tenantWithKey(svc.url);
-    call = api(svc.url, a.key);
+    ({ tenant: a, call } = await tenantApi(svc.url));
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await svc?.close();
-    await crm?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, svc, crm, infra));
 
   it('a customer message POSTs a bracket-key body to the CRM, signed; the CRM URL comes back as a reply', async () => {
     crm.handler = (r) => (r.url.startsWith('/boleto') ? { status: 200, body: { data: { url: 'https://pay.example/b/42' } } } : { status: 404 });
@@ -131,11 +124,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       expect(patched.status).toBe(200);
       const ev = messageReceived(a.tenantId, 'ERP');
       await probe.publish(ev);
-      await expectEventually(
-        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => e.data.eventId === ev.id)).toHaveLength(1),
-        { timeoutMs: 20_000 },
-      );
-      const failed = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').find((e) => e.data.eventId === ev.id)!;
+      const failed = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 20_000);
       expect(failed.data).toMatchObject({ outcome: 'failed', attempts: 3, httpStatus: 500, errorClass: 'http_status', reply: 'Sistema indisponível' });
       expect(erp.received).toHaveLength(3);
       expect(new Set(erp.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([failed.data.deliveryId]));
@@ -153,10 +142,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       healthy = true;
       const resend = await call('POST', `/deliveries/${failed.data.deliveryId}/resend`);
       expect(resend.status).toBe(202);
-      await expectEventually(
-        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.deliveryId === failed.data.deliveryId)).toHaveLength(1),
-        { timeoutMs: 10_000 },
-      );
+      await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.deliveryId === failed.data.deliveryId, 10_000);
       expect(erp.received).toHaveLength(4);
       expect(erp.received[3].headers['webhook-id']).toBe(failed.data.deliveryId);
       expect((await call('GET', `/integrations/${created.body.id}/deliveries?outcome=succeeded`)).body).toHaveLength(1);
@@ -190,11 +176,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
         type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress',
         data: { requestId, integration: 'viabilidade', conversationId, context: { cep: '01001000' } },
       }));
-      await expectEventually(
-        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.requestId === requestId)).toHaveLength(1),
-        { timeoutMs: 15_000 },
-      );
-      const out = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').find((e) => e.data.requestId === requestId)!;
+      const out = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.requestId === requestId, 15_000);
       expect(out.data).toMatchObject({ integrationId: named.body.id, conversationId, response: { status: 'viavel' }, reply: 'Status: viavel' });
       const req = gone.received.find((r) => r.url.startsWith('/check'))!;
       expect(req.url).toBe('/check?cep=01001000');
@@ -300,15 +282,10 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
 
       // A row as rotations before this change left it: one previous secret, sealed alone, with its expiry beside it.
       const box = svc.app.get(SecretBox);
-      const db = new Client({ connectionString: infra.databaseUrl });
-      await db.connect();
-      try {
-        await db.query(`UPDATE dispatcher.integrations SET previous_signing_secret_sealed = $2, previous_signing_expires_at = now() + interval '1 hour' WHERE id = $1`, [
+      await withDb(infra, (db) =>
+        db.query(`UPDATE dispatcher.integrations SET previous_signing_secret_sealed = $2, previous_signing_expires_at = now() + interval '1 hour' WHERE id = $1`, [
           id, box.encrypt(second, `${id}:signing`),
-        ]);
-      } finally {
-        await db.end();
-      }
+        ]));
       await verifyAll(2, [third, second]);
     } finally {
       await sink.close();
@@ -326,10 +303,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       });
       const ev = messageReceived(a.tenantId, 'FLAKY');
       await probe.publish(ev);
-      await expectEventually(
-        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => e.data.eventId === ev.id)).toHaveLength(1),
-        { timeoutMs: 15_000 },
-      );
+      await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 15_000);
       const view = (await call('GET', `/integrations/${created.body.id}`)).body;
       expect(view).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('no success') });
       // Raised once as an event (several failing deliveries may race to disable it), with the reason admins see.
@@ -343,11 +317,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
         type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress',
         data: { requestId, integration: 'does-not-exist', context: {} },
       }));
-      await expectEventually(
-        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => e.data.requestId === requestId)).toHaveLength(1),
-        { timeoutMs: 10_000 },
-      );
-      const out = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').find((e) => e.data.requestId === requestId)!;
+      const out = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.requestId === requestId, 10_000);
       expect(out.data).toMatchObject({ errorClass: 'not_found', outcome: 'failed', attempts: 0 });
     } finally {
       await down.close();
@@ -368,10 +338,10 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
         res.end();
       }, 150);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = await listen(server);
     try {
       await call('POST', '/integrations', {
-        name: 'Slow', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${(server.address() as { port: number }).port}/slow` },
+        name: 'Slow', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${port}/slow` },
         trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'SLOW' }] },
       });
       await probe.publish(...Array.from({ length: 12 }, () => messageReceived(a.tenantId, 'SLOW')));
@@ -379,7 +349,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       expect(maxInFlight).toBeGreaterThan(1);
       expect(maxInFlight).toBeLessThanOrEqual(4);
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
     }
   });
   it("keeps an integration's own maxConcurrency against a slow sink while another integration's deliveries go through", async () => {
@@ -414,8 +384,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       if (gateOpen) setTimeout(answer, 100);
       else held.push(answer);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const base = `http://127.0.0.1:${await listen(server)}`;
     try {
       const slow = await call('POST', '/integrations', {
         name: 'Slow own limit', kind: 'http', request: { method: 'POST', url: `${base}/slow` },
@@ -446,7 +415,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       expect(bad.status).toBe(400);
     } finally {
       open();
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
     }
   });
 

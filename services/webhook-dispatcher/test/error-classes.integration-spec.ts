@@ -1,23 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
-
-const listen = (server: TcpServer | HttpsServer): Promise<number> =>
-  new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
-const close = (server: TcpServer | HttpsServer): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
+import { closeAll, closeServer, FakeEndpoint, listen, messageReceived, startApp, tenantApi, type Api, type Body, type RunningApp, type Tenant } from './app.fixture';
 
 describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, RabbitMQ, local servers)', () => {
   let infra: TestInfra;
   let svc: RunningApp;
   let probe: BusProbe;
-  let a: { tenantId: string; key: string };
-  let call: ReturnType<typeof api>;
+  let a: Tenant;
+  let call: Api;
 
   /** An integration posting to `url` on messages saying `word`; answers its id. */
   async function integration(word: string, url: string, delivery: Body): Promise<string> {
@@ -51,15 +47,10 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
     infra = await createTestInfra('dispatcher_error_classes');
     svc = await startApp(infra);
     probe = await BusProbe.connect(infra.amqpUrl, []);
-    a = await tenantWithKey(svc.url);
-    call = api(svc.url, a.key);
+    ({ tenant: a, call } = await tenantApi(svc.url));
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await svc?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, svc, infra));
 
   it('a server that never answers: the attempt is logged as timeout and the retry waits at least a minute, not the 1 s schedule', async () => {
     const sockets = new Set<Socket>();
@@ -85,7 +76,7 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
       expect(requests).toBe(1);
     } finally {
       for (const s of sockets) s.destroy();
-      await close(silent);
+      await closeServer(silent);
     }
   });
 
@@ -123,7 +114,7 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
     });
 
     afterAll(async () => {
-      await close(secure);
+      await closeServer(secure);
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -144,7 +135,7 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
   it('a host that does not resolve is dns; a port nobody listens on is connection; both retried on the schedule', async () => {
     const closed = createTcpServer();
     const port = await listen(closed);
-    await close(closed);
+    await closeServer(closed);
     const dnsId = await integration('NODNS', 'http://elo-no-such-host.invalid/hook', { retryScheduleSeconds: [1] });
     const connId = await integration('REFUSED', `http://127.0.0.1:${port}/hook`, { retryScheduleSeconds: [1] });
     await probe.publish(messageReceived(a.tenantId, 'NODNS'), messageReceived(a.tenantId, 'REFUSED'));

@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { createTestInfra, type TestInfra } from '@elo/testing';
-import { api, FakeEndpoint, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { closeAll, FakeEndpoint, startApp, tenantApi, type Api, type RunningApp } from './app.fixture';
 import { startSoapServer, type SoapFake } from './fakes.soap-server';
 
 /*
@@ -31,7 +31,7 @@ describe('webhook-dispatcher: hostile event values cannot change the request (re
   let svc: RunningApp;
   let endpoint: FakeEndpoint;
   let soap: SoapFake;
-  let call: ReturnType<typeof api>;
+  let call: Api;
   const xml = new XMLParser({ processEntities: false, parseTagValue: false, trimValues: false, ignoreAttributes: false });
 
   beforeAll(async () => {
@@ -39,15 +39,10 @@ describe('webhook-dispatcher: hostile event values cannot change the request (re
     endpoint = await new FakeEndpoint().start();
     soap = await startSoapServer();
     svc = await startApp(infra);
-    call = api(svc.url, (await tenantWithKey(svc.url)).key);
+    ({ call } = await tenantApi(svc.url));
   });
 
-  afterAll(async () => {
-    await svc?.close();
-    await endpoint?.close();
-    await soap?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(svc, endpoint, soap, infra));
 
   const integration = async (request: Record<string, unknown>) => {
     const created = await call('POST', '/integrations', {

@@ -1,13 +1,13 @@
 import { Client } from 'pg';
 import { EVENT_TYPES } from '@elo/contracts';
 import { createTestInfra, type TestInfra } from '@elo/testing';
-import { api, keyFor, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { api, closeAll, keyFor, startApp, tenantWithKey, type RunningApp, type Tenant } from './app.fixture';
 
 describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API keys)', () => {
   let infra: TestInfra;
   let svc: RunningApp;
-  let a: { tenantId: string; key: string };
-  let b: { tenantId: string; key: string };
+  let a: Tenant;
+  let b: Tenant;
 
   const definition = {
     name: 'CRM',
@@ -32,10 +32,7 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
     b = await tenantWithKey(svc.url);
   });
 
-  afterAll(async () => {
-    await svc?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(svc, infra));
 
   it('creates an integration: signing secret shown once, secrets masked, defaults filled, audited', async () => {
     const call = api(svc.url, a.key);

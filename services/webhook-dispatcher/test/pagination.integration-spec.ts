@@ -1,15 +1,14 @@
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { Client } from 'pg';
-import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { closeAll, FakeEndpoint, messageReceived, startApp, tenantApi, withDb, type Api, type Body, type RunningApp, type Tenant } from './app.fixture';
 
 describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ, a local endpoint)', () => {
   let infra: TestInfra;
   let svc: RunningApp;
   let probe: BusProbe;
   let sink: FakeEndpoint;
-  let a: { tenantId: string; key: string };
-  let call: ReturnType<typeof api>;
+  let a: Tenant;
+  let call: Api;
 
   /** Every page of `path` (with `query`), following X-Next-Cursor with the cursor alone. */
   async function pages(path: string, query: string): Promise<Body[][]> {
@@ -29,16 +28,10 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
     sink = await new FakeEndpoint().start();
     svc = await startApp(infra);
     probe = await BusProbe.connect(infra.amqpUrl, []);
-    a = await tenantWithKey(svc.url);
-    call = api(svc.url, a.key);
+    ({ tenant: a, call } = await tenantApi(svc.url));
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await svc?.close();
-    await sink?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, svc, sink, infra));
 
   it('pages deliveries newest first in a stable order, keeping the filters in the cursor; bad cursors are 400', async () => {
     sink.handler = (r) => (r.body.includes('FAIL') ? { status: 400 } : { status: 200 });
@@ -53,11 +46,8 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
       expect((all.body as unknown as Body[]).filter((d) => d.outcome !== 'pending')).toHaveLength(9);
     }, { timeoutMs: 15_000 });
     // Same created_at for several rows: the id breaks the tie, so pages neither skip nor repeat one.
-    const db = new Client({ connectionString: infra.databaseUrl });
-    await db.connect();
-    await db.query(`UPDATE dispatcher.deliveries SET created_at = date_trunc('second', now()) WHERE integration_id = $1 AND status = 'succeeded'
-      AND id IN (SELECT id FROM dispatcher.deliveries WHERE integration_id = $1 AND status = 'succeeded' ORDER BY id LIMIT 4)`, [id]);
-    await db.end();
+    await withDb(infra, (db) => db.query(`UPDATE dispatcher.deliveries SET created_at = date_trunc('second', now()) WHERE integration_id = $1 AND status = 'succeeded'
+      AND id IN (SELECT id FROM dispatcher.deliveries WHERE integration_id = $1 AND status = 'succeeded' ORDER BY id LIMIT 4)`, [id]));
 
     const whole = (await call('GET', `/integrations/${id}/deliveries?outcome=succeeded&limit=500`));
     expect(whole.headers.get('x-next-cursor')).toBeNull();
@@ -98,10 +88,7 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
       delivery: { retryScheduleSeconds: [0, 0, 0, 0] },
     });
     // The attempt ids straddle a power of ten (from 98 on): ordered as text, 100 would come before 98 and 99.
-    const db = new Client({ connectionString: infra.databaseUrl });
-    await db.connect();
-    await db.query(`SELECT setval(pg_get_serial_sequence('dispatcher.attempts', 'id'), 97)`);
-    await db.end();
+    await withDb(infra, (db) => db.query(`SELECT setval(pg_get_serial_sequence('dispatcher.attempts', 'id'), 97)`));
     await probe.publish(messageReceived(a.tenantId, 'RETRY'));
     let deliveryId = '';
     await expectEventually(async () => {

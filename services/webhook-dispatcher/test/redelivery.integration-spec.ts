@@ -4,7 +4,7 @@ import { createEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { Client } from 'pg';
-import { api, messageReceived, startApp, tenantWithKey } from './app.fixture';
+import { api, closeAll, closeServer, listen, messageReceived, startApp, tenantWithKey } from './app.fixture';
 
 /**
  * Events that trigger integrations take no inbox row (their handler is idempotent: deliveries are keyed by
@@ -23,11 +23,7 @@ describe('webhook-dispatcher redelivered events (real PostgreSQL, RabbitMQ, a lo
     await db.connect();
   });
 
-  afterAll(async () => {
-    await db?.end();
-    await probe?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(db, probe, infra));
 
   it('a redelivered event adds no delivery and sends nothing again (no inbox row); integration.requested keeps its inbox row', async () => {
     const received: string[] = [];
@@ -39,12 +35,12 @@ describe('webhook-dispatcher redelivered events (real PostgreSQL, RabbitMQ, a lo
         res.writeHead(200).end();
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = await listen(server);
     const app = await startApp(infra);
     try {
       const a = await tenantWithKey(app.url);
       const created = await api(app.url, a.key)('POST', '/integrations', {
-        name: 'Echo', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${(server.address() as { port: number }).port}/e`,
+        name: 'Echo', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${port}/e`,
           body: { kind: 'keyvalue', pairs: [{ key: 'id', value: '{event.id}' }] } },
         trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'DUP' }] },
       });
@@ -74,7 +70,7 @@ describe('webhook-dispatcher redelivered events (real PostgreSQL, RabbitMQ, a lo
       expect(requested.rows[0].n).toBe(1);
     } finally {
       await app.close();
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
     }
   });
 });

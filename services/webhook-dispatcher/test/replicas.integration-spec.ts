@@ -3,7 +3,7 @@ import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { Client } from 'pg';
 import { REPLICA_GONE_MS, REPLICA_HEARTBEAT_MS } from '../src/deliveries/replicas';
-import { api, messageReceived, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { closeAll, closeServer, listen, messageReceived, startApp, tenantApi, type Api, type RunningApp, type Tenant } from './app.fixture';
 
 describe('webhook-dispatcher replicas share each integration\'s limits (real PostgreSQL, RabbitMQ, two replicas)', () => {
   let infra: TestInfra;
@@ -11,8 +11,8 @@ describe('webhook-dispatcher replicas share each integration\'s limits (real Pos
   let two: RunningApp;
   let probe: BusProbe;
   let db: Client;
-  let a: { tenantId: string; key: string };
-  let call: ReturnType<typeof api>;
+  let a: Tenant;
+  let call: Api;
 
   const liveReplicas = async (): Promise<number> => {
     const { rows } = await db.query<{ n: number }>(
@@ -29,17 +29,10 @@ describe('webhook-dispatcher replicas share each integration\'s limits (real Pos
     db = new Client({ connectionString: infra.databaseUrl });
     await db.connect();
     probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
-    a = await tenantWithKey(one.url);
-    call = api(one.url, a.key);
+    ({ tenant: a, call } = await tenantApi(one.url));
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await one?.close();
-    await two?.close();
-    await db?.end();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, one, two, db, infra));
 
   it("keeps an integration's maxConcurrency across both replicas, each taking its share", async () => {
     // Both replicas are live; once each has had a heartbeat since, each has counted the other (N = 2).
@@ -64,10 +57,10 @@ describe('webhook-dispatcher replicas share each integration\'s limits (real Pos
         res.end();
       }, 300);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = await listen(server);
     try {
       const created = await call('POST', '/integrations', {
-        name: 'Slow shared', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${(server.address() as { port: number }).port}/slow` },
+        name: 'Slow shared', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${port}/slow` },
         trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'SHARED' }] },
         delivery: { maxConcurrency: 2 },
       });
@@ -78,7 +71,7 @@ describe('webhook-dispatcher replicas share each integration\'s limits (real Pos
       // at once only when both replicas were sending.
       expect(maxInFlight).toBe(2);
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
     }
   });
 });

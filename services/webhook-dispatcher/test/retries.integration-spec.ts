@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { createEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
+import { createEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { api, FakeEndpoint, messageReceived, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { callEnded, closeAll, expectOneOutcome, FakeEndpoint, messageReceived, startApp, tenantApi, type Api, type Body, type RunningApp, type Tenant } from './app.fixture';
 
 describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redirects (real PostgreSQL, RabbitMQ, local HTTP endpoints)', () => {
   let infra: TestInfra;
   let svc: RunningApp;
   let probe: BusProbe;
   let endpoint: FakeEndpoint;
-  let a: { tenantId: string; key: string };
-  let call: ReturnType<typeof api>;
+  let a: Tenant;
+  let call: Api;
 
-  const outcomes = (type: 'integration.delivery.succeeded' | 'integration.delivery.failed') => probe.ofType<IntegrationDeliveryOutcome>(type);
   const requested = (integration: string, requestId = randomUUID()) => createEvent({
     type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress',
     data: { requestId, integration, conversationId: randomUUID(), context: { cep: '01001000' } },
@@ -29,16 +28,10 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     // Requested runs: two quick retries and a 20 s deadline (production: 2,5,10 and 90 s).
     svc = await startApp(infra, { DISPATCHER_REQUESTED_RETRY_SECONDS: '0,1', DISPATCHER_REQUESTED_DEADLINE_SECONDS: '20' });
     probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
-    a = await tenantWithKey(svc.url);
-    call = api(svc.url, a.key);
+    ({ tenant: a, call } = await tenantApi(svc.url));
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await svc?.close();
-    await endpoint?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, svc, endpoint, infra));
 
   it('a run a bot flow requested takes the short requested schedule, not the integration\'s hours-long one, and answers failed within seconds', async () => {
     endpoint.handler = (r) => (r.url === '/down' ? { status: 500, body: { error: 'down' } } : { status: 404 });
@@ -48,9 +41,8 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     const requestId = (ev.data as Body).requestId as string;
     const started = Date.now();
     await probe.publish(ev);
-    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.requestId === requestId)).toHaveLength(1), { timeoutMs: 15_000 });
+    const failed = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.requestId === requestId, 15_000);
     expect(Date.now() - started).toBeLessThan(15_000);
-    const failed = outcomes('integration.delivery.failed').find((e) => e.data.requestId === requestId)!;
     // The first attempt and the two requested retries.
     expect(failed.data).toMatchObject({ integrationId: created.body.id, outcome: 'failed', attempts: 3, httpStatus: 500, errorClass: 'http_status' });
     expect(endpoint.received.filter((r) => r.url === '/down')).toHaveLength(3);
@@ -59,9 +51,8 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     const once = await integration('No retries', '/down', []);
     const ev2 = requested('No retries');
     await probe.publish(ev2);
-    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.requestId === (ev2.data as Body).requestId)).toHaveLength(1), { timeoutMs: 10_000 });
-    expect(outcomes('integration.delivery.failed').find((e) => e.data.requestId === (ev2.data as Body).requestId)!.data)
-      .toMatchObject({ integrationId: once.body.id, attempts: 1 });
+    const failed2 = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.requestId === (ev2.data as Body).requestId, 10_000);
+    expect(failed2.data).toMatchObject({ integrationId: once.body.id, attempts: 1 });
   });
 
   it('a requested run gets no retry due after its deadline: a long Retry-After ends it failed at once', async () => {
@@ -70,9 +61,8 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     const ev = requested('Busy');
     const requestId = (ev.data as Body).requestId as string;
     await probe.publish(ev);
-    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.requestId === requestId)).toHaveLength(1), { timeoutMs: 10_000 });
-    expect(outcomes('integration.delivery.failed').find((e) => e.data.requestId === requestId)!.data)
-      .toMatchObject({ integrationId: created.body.id, attempts: 1, httpStatus: 503 });
+    const failed = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.requestId === requestId, 10_000);
+    expect(failed.data).toMatchObject({ integrationId: created.body.id, attempts: 1, httpStatus: 503 });
     expect(endpoint.received.filter((r) => r.url === '/busy')).toHaveLength(1);
   });
 
@@ -82,13 +72,12 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     const created = await integration('Flaky', '/flaky', [1], 'FLAKY');
     const ev = messageReceived(a.tenantId, 'FLAKY');
     await probe.publish(ev);
-    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.eventId === ev.id)).toHaveLength(1), { timeoutMs: 15_000 });
-    const deliveryId = outcomes('integration.delivery.failed').find((e) => e.data.eventId === ev.id)!.data.deliveryId;
+    const { deliveryId } = (await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 15_000)).data;
 
     expect((await call('POST', `/deliveries/${deliveryId}/resend`)).status).toBe(202);
     // The resent delivery fails once more (attempt 3), is retried on its restarted schedule and succeeds (attempt 4).
-    await expectEventually(() => expect(outcomes('integration.delivery.succeeded').filter((e) => e.data.deliveryId === deliveryId)).toHaveLength(1), { timeoutMs: 15_000 });
-    expect(outcomes('integration.delivery.succeeded').find((e) => e.data.deliveryId === deliveryId)!.data).toMatchObject({ attempts: 4 });
+    const succeeded = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.deliveryId === deliveryId, 15_000);
+    expect(succeeded.data).toMatchObject({ attempts: 4 });
     const attempts = await call('GET', `/deliveries/${deliveryId}/attempts`);
     expect(attempts.body.map((x: Body) => [x.attempt, x.httpStatus])).toEqual([[1, 500], [2, 500], [3, 500], [4, 200]]);
     const listed = await call('GET', `/integrations/${created.body.id}/deliveries`);
@@ -113,7 +102,7 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
       const due = new Date(list.body[0].nextAttemptAt as string).getTime();
       expect(due - at[0]).toBeGreaterThanOrEqual(2_500);
     }, { timeoutMs: 10_000 });
-    await expectEventually(() => expect(outcomes('integration.delivery.succeeded').filter((e) => e.data.eventId === ev.id)).toHaveLength(1), { timeoutMs: 15_000 });
+    await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === ev.id, 15_000);
     expect(at).toHaveLength(2);
     expect(at[1] - at[0]).toBeGreaterThanOrEqual(2_900);
   });
@@ -123,8 +112,7 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     const created = await integration('Moved', '/moved', [], 'MOVED');
     const ev = messageReceived(a.tenantId, 'MOVED');
     await probe.publish(ev);
-    await expectEventually(() => expect(outcomes('integration.delivery.failed').filter((e) => e.data.eventId === ev.id)).toHaveLength(1), { timeoutMs: 10_000 });
-    const failed = outcomes('integration.delivery.failed').find((e) => e.data.eventId === ev.id)!;
+    const failed = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 10_000);
     expect(failed.data).toMatchObject({ integrationId: created.body.id, httpStatus: 302, errorClass: 'http_status', attempts: 1 });
     const attempts = await call('GET', `/deliveries/${failed.data.deliveryId}/attempts`);
     expect(attempts.body).toHaveLength(1);
@@ -133,20 +121,15 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
   });
 
   it('filters the deliveries listing by event type, error class and HTTP status, and the cursor keeps those filters', async () => {
-    const t = await tenantWithKey(svc.url);
-    const callT = api(svc.url, t.key);
+    const { tenant: t, call: callT } = await tenantApi(svc.url);
     endpoint.handler = (r) => ({ status: r.url === '/sort/ok' ? 200 : r.url === '/sort/missing' ? 404 : 500 });
     const created = await callT('POST', '/integrations', {
       name: 'Sorter', kind: 'http', request: { method: 'POST', url: `${endpoint.url}/sort/{message.text}` },
       trigger: { eventTypes: ['chat.message.received', 'telephony.call.ended'] }, delivery: { retryScheduleSeconds: [] },
     });
     expect(created.status).toBe(201);
-    const callEnded = createEvent({
-      type: 'telephony.call.ended', tenantId: t.tenantId, source: 'elo://telephony-bridge',
-      data: { callId: '1.2', profileId: randomUUID(), ramal: '200', telefone: '+551130000000', durationSeconds: 3, disposition: 'ANSWERED' },
-    });
     // No {message.text} in a call: a template failure.
-    await probe.publish(...['ok', 'bad', 'bad', 'missing'].map((text) => messageReceived(t.tenantId, text)), callEnded);
+    await probe.publish(...['ok', 'bad', 'bad', 'missing'].map((text) => messageReceived(t.tenantId, text)), callEnded(t.tenantId, { callId: '1.2', ramal: '200', durationSeconds: 3 }));
     const id = created.body.id as string;
     await expectEventually(async () => {
       const all = (await callT('GET', `/integrations/${id}/deliveries`)).body as Body[];

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createEvent, type ChatMessageSendRequested, type IntegrationDeliveryOutcome } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { Client } from 'pg';
-import { api, FakeEndpoint, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { closeAll, expectOneOutcome, FakeEndpoint, startApp, tenantApi, withDb, type RunningApp } from './app.fixture';
 
 /** URL-special characters on purpose: the query carries it percent-encoded. */
 const API_KEY = 'sk_live+AbC/dEf=gh42';
@@ -32,16 +31,10 @@ describe('webhook-dispatcher keeps integration secrets to the wire (real Postgre
     probe = await BusProbe.connect(infra.amqpUrl, ['integration.#', 'chat.message.send.requested']);
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await svc?.close();
-    await echo?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, svc, echo, infra));
 
   it('never shows a secret in attempt logs, API answers (list, get, preview, test, attempts), outcome events or replies', async () => {
-    const a = await tenantWithKey(svc.url);
-    const call = api(svc.url, a.key);
+    const { tenant: a, call } = await tenantApi(svc.url);
     const created = await call('POST', '/integrations', {
       name: 'Echo CRM',
       kind: 'http',
@@ -104,24 +97,19 @@ describe('webhook-dispatcher keeps integration secrets to the wire (real Postgre
     }
 
     // And nothing in the dispatcher's tables holds them in clear (attempt log, deliveries, integrations).
-    const db = new Client({ connectionString: infra.databaseUrl });
-    await db.connect();
-    try {
+    await withDb(infra, async (db) => {
       for (const table of ['attempts', 'deliveries', 'integrations']) {
         const { rows } = await db.query(`SELECT * FROM dispatcher.${table}`);
         expect(rows.length).toBeGreaterThan(0);
         expect(leaksIn(JSON.stringify(rows))).toEqual([]);
       }
-    } finally {
-      await db.end();
-    }
+    });
   });
 
   it('seals literal credentials of the auth helpers: masked in every answer, kept by a PATCH that sends them back masked; older plain rows still work', async () => {
     const TOKEN = 'tok_literal_0123456789';
     const KEY = 'key_literal_ABCDEFGHIJ';
-    const a = await tenantWithKey(svc.url);
-    const call = api(svc.url, a.key);
+    const { tenant: a, call } = await tenantApi(svc.url);
     const literal = (text: string) => (text.includes(TOKEN) || text.includes(KEY) ? [text.includes(TOKEN) ? 'token' : 'key'] : []);
     const bearer = await call('POST', '/integrations', {
       name: 'Literal bearer', kind: 'http', request: { method: 'POST', url: `${echo.url}/bearer`, auth: { type: 'bearer', token: TOKEN } },
@@ -140,9 +128,7 @@ describe('webhook-dispatcher keeps integration secrets to the wire (real Postgre
     const patched = await call('PATCH', `/integrations/${bearer.body.id}`, { request: { ...read.request, url: `${echo.url}/bearer2` } });
     expect(patched.status).toBe(200);
 
-    const db = new Client({ connectionString: infra.databaseUrl });
-    await db.connect();
-    try {
+    await withDb(infra, async (db) => {
       const { rows } = await db.query('SELECT * FROM dispatcher.integrations WHERE tenant_id = $1', [a.tenantId]);
       expect(literal(JSON.stringify(rows))).toEqual([]);
 
@@ -156,8 +142,7 @@ describe('webhook-dispatcher keeps integration secrets to the wire (real Postgre
       const run = async (integration: string) => {
         const requestId = randomUUID();
         await probe.publish(createEvent({ type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress', data: { requestId, integration, context: {} } }));
-        await expectEventually(() => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.requestId === requestId)).toHaveLength(1), { timeoutMs: 15_000 });
-        return probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').find((e) => e.data.requestId === requestId)!;
+        return expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.requestId === requestId, 15_000);
       };
       for (const name of ['Literal bearer', 'Literal key', 'Legacy bearer']) await run(name);
       const got = (path: string) => echo.received.find((r) => r.url === path)!;
@@ -181,8 +166,6 @@ describe('webhook-dispatcher keeps integration secrets to the wire (real Postgre
       expect(after[0].request.auth.token).toBe('••••');
       expect(after[0].auth_sealed).toBeTruthy();
       expect(literal(JSON.stringify(after))).toEqual([]);
-    } finally {
-      await db.end();
-    }
+    });
   });
 });

@@ -1,8 +1,6 @@
-import { createEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { randomUUID } from 'node:crypto';
-import { api, FakeEndpoint, startApp, tenantWithKey, type Body, type RunningApp } from './app.fixture';
+import { callEnded, closeAll, expectOneOutcome, FakeEndpoint, startApp, tenantApi, type Body, type RunningApp } from './app.fixture';
 import { callStatusWsdl, startSoapServer, type SoapFake } from './fakes.soap-server';
 
 describe('webhook-dispatcher SOAP: a WSDL server that is down for a moment (real PostgreSQL, RabbitMQ, soap-package server)', () => {
@@ -20,19 +18,12 @@ describe('webhook-dispatcher SOAP: a WSDL server that is down for a moment (real
     probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await svc?.close();
-    await wsdlHost?.close();
-    await pbxSoap?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, svc, wsdlHost, pbxSoap, infra));
 
   it('retries on the schedule while the WSDL answers 503 (not a permanent failure), then calls the operation', async () => {
     let wsdlUp = false;
     wsdlHost.handler = () => (wsdlUp ? { status: 200, body: callStatusWsdl(pbxSoap.url), headers: { 'content-type': 'text/xml' } } : { status: 503, body: 'maintenance' });
-    const a = await tenantWithKey(svc.url);
-    const call = api(svc.url, a.key);
+    const { tenant: a, call } = await tenantApi(svc.url);
     const created = await call('POST', '/integrations', {
       name: 'Call status SOAP, flaky WSDL', kind: 'soap',
       soap: {
@@ -45,21 +36,14 @@ describe('webhook-dispatcher SOAP: a WSDL server that is down for a moment (real
     expect(created.status).toBe(201);
 
     const callId = '1537276453.47245539';
-    await probe.publish(createEvent({
-      type: 'telephony.call.ended', tenantId: a.tenantId, source: 'elo://telephony', subject: callId,
-      data: { callId, profileId: randomUUID(), ramal: '2001', durationSeconds: 7, disposition: 'ANSWERED' },
-    }));
+    await probe.publish(callEnded(a.tenantId, { callId, durationSeconds: 7 }));
     const id = created.body.id as string;
     await expectEventually(async () => {
       const list = await call('GET', `/integrations/${id}/deliveries`);
       expect(list.body[0]).toMatchObject({ outcome: 'pending', attempts: 1, lastErrorClass: 'http_status' });
     }, { timeoutMs: 15_000 });
     wsdlUp = true;
-    await expectEventually(
-      () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.integrationId === id)).toHaveLength(1),
-      { timeoutMs: 15_000 },
-    );
-    const ok = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').find((e) => e.data.integrationId === id)!;
+    const ok = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.integrationId === id, 15_000);
     expect(ok.data.attempts).toBeGreaterThanOrEqual(2);
     expect(ok.data.response).toMatchObject({ UpdateCallStatusResponse: { accepted: true, ticket: `T-${callId}` } });
     expect(pbxSoap.calls).toEqual([{ callId, ramal: '2001', status: 'ANSWERED', duration: 7 }]);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { createTestInfra, type TestInfra } from '@elo/testing';
-import { api, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { api, listen, startApp, tenantWithKey, type RunningApp } from './app.fixture';
 import { callStatusWsdl } from './fakes.soap-server';
 import { bytesOf, soapResponse, wsdl, xmlAttacks } from './fakes.xml-attacks';
 
@@ -35,8 +35,7 @@ describe('webhook-dispatcher SOAP: external entities and entity bombs in WSDLs a
             : Buffer.from(callStatusWsdl(`${base}/evil-soap/${index}`));
       res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' }).end(body);
     });
-    await new Promise<void>((r) => xmlHost.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(xmlHost.address() as { port: number }).port}`;
+    base = `http://127.0.0.1:${await listen(xmlHost)}`;
     svc = await startApp(infra);
     call = api(svc.url, (await tenantWithKey(svc.url)).key);
   });

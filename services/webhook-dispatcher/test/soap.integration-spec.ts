@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { createEvent, type IntegrationDeliveryOutcome } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { api, FakeEndpoint, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { callEnded, closeAll, expectOneOutcome, FakeEndpoint, startApp, tenantApi, type Api, type RunningApp, type Tenant } from './app.fixture';
 import { startSoapServer, type SoapFake } from './fakes.soap-server';
 
 describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, RabbitMQ, a soap-package server)', () => {
@@ -10,30 +8,18 @@ describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, Rabbi
   let svc: RunningApp;
   let probe: BusProbe;
   let pbxSoap: SoapFake;
-  let a: { tenantId: string; key: string };
-  let call: ReturnType<typeof api>;
-
-  const callEnded = (tenantId: string, callId: string) =>
-    createEvent({
-      type: 'telephony.call.ended', tenantId, source: 'elo://telephony', subject: callId,
-      data: { callId, profileId: randomUUID(), ramal: '2001', telefone: '+551130000000', durationSeconds: 42, disposition: 'ANSWERED' },
-    });
+  let a: Tenant;
+  let call: Api;
 
   beforeAll(async () => {
     infra = await createTestInfra('dispatcher_soap');
     pbxSoap = await startSoapServer();
     svc = await startApp(infra);
     probe = await BusProbe.connect(infra.amqpUrl, ['integration.#']);
-    a = await tenantWithKey(svc.url);
-    call = api(svc.url, a.key);
+    ({ tenant: a, call } = await tenantApi(svc.url));
   });
 
-  afterAll(async () => {
-    await probe?.close();
-    await svc?.close();
-    await pbxSoap?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(probe, svc, pbxSoap, infra));
 
   it('telephony.call.ended pushes the call status to a REST endpoint', async () => {
     const remote = await new FakeEndpoint().start();
@@ -43,7 +29,7 @@ describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, Rabbi
         request: { method: 'POST', url: `${remote.url}/calls/{callId}/status`, body: { kind: 'form', pairs: [{ key: 'ramal', value: '{ramal}' }, { key: 'status', value: '{disposition}' }] } },
         trigger: { eventTypes: ['telephony.call.ended'] },
       });
-      await probe.publish(callEnded(a.tenantId, '1537276453.47245539'));
+      await probe.publish(callEnded(a.tenantId, { callId: '1537276453.47245539' }));
       await expectEventually(() => expect(remote.received).toHaveLength(1), { timeoutMs: 15_000 });
       expect(remote.received[0].url).toBe('/calls/1537276453.47245539/status');
       expect(remote.received[0].body).toBe('ramal=2001&status=ANSWERED');
@@ -70,13 +56,9 @@ describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, Rabbi
     expect(preview.body.request.body).toContain('<tns:callId>c&lt;1&gt;</tns:callId>');
 
     const callId = '1537276999.1';
-    await probe.publish(callEnded(a.tenantId, callId));
-    await expectEventually(
-      () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((e) => e.data.integrationId === created.body.id)).toHaveLength(1),
-      { timeoutMs: 15_000 },
-    );
+    await probe.publish(callEnded(a.tenantId, { callId }));
+    const ok = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.integrationId === created.body.id, 15_000);
     expect(pbxSoap.calls).toEqual([{ callId, ramal: '2001', status: 'ANSWERED', duration: 42 }]);
-    const ok = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').find((e) => e.data.integrationId === created.body.id)!;
     expect(ok.data.response).toMatchObject({ UpdateCallStatusResponse: { accepted: true, ticket: `T-${callId}` } });
   });
 
@@ -113,12 +95,8 @@ describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, Rabbi
         soap: { wsdlUrl: `${evil.url}/wsdl`, operation: 'Op', params: [] },
         trigger: { eventTypes: ['telephony.call.ended'] },
       });
-      await probe.publish(callEnded(a.tenantId, '1537277000.2'));
-      await expectEventually(
-        () => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => e.data.integrationId === created.body.id)).toHaveLength(1),
-        { timeoutMs: 15_000 },
-      );
-      const failed = probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').find((e) => e.data.integrationId === created.body.id)!;
+      await probe.publish(callEnded(a.tenantId, { callId: '1537277000.2' }));
+      const failed = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.integrationId === created.body.id, 15_000);
       expect(failed.data).toMatchObject({ attempts: 1, errorClass: 'invalid' });
       expect(failed.data.error).toContain('DOCTYPE');
     } finally {

@@ -1,5 +1,5 @@
 import { createTestInfra, type TestInfra } from '@elo/testing';
-import { api, FakeEndpoint, keyFor, startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { api, closeAll, FakeEndpoint, keyFor, startApp, tenantApi, tenantWithKey, type RunningApp } from './app.fixture';
 import { startSoapServer, type SoapFake } from './fakes.soap-server';
 
 describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for the console (real PostgreSQL, RabbitMQ, soap-package server)', () => {
@@ -13,11 +13,7 @@ describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for
     svc = await startApp(infra);
   });
 
-  afterAll(async () => {
-    await svc?.close();
-    await pbx?.close();
-    await infra?.cleanup();
-  });
+  afterAll(() => closeAll(svc, pbx, infra));
 
   it('lists each operation with its SOAP versions, action and request parameters in schema order', async () => {
     const a = await tenantWithKey(svc.url);
@@ -41,8 +37,7 @@ describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for
   });
 
   it('a wsdlUrl that is not an absolute http or https URL is a 400 problem naming wsdlUrl, and nothing is fetched', async () => {
-    const a = await tenantWithKey(svc.url);
-    const call = api(svc.url, a.key);
+    const { call } = await tenantApi(svc.url);
     const endpoint = await new FakeEndpoint().start();
     endpoint.handler = () => ({ status: 404 });
     try {
@@ -66,8 +61,7 @@ describe('webhook-dispatcher POST /wsdl/operations: the operations of a WSDL for
   });
 
   it('a WSDL that cannot be read is a 422 problem naming the wsdlUrl field; a key without integrations:manage gets 403', async () => {
-    const a = await tenantWithKey(svc.url);
-    const call = api(svc.url, a.key);
+    const { tenant: a, call } = await tenantApi(svc.url);
     const missing = await call('POST', '/wsdl/operations', { wsdlUrl: `${pbx.url}/nothing-here` });
     expect(missing.status).toBe(422);
     expect(missing.body.errors).toEqual([{ field: 'wsdlUrl', message: expect.stringContaining('the WSDL could not be read') }]);
