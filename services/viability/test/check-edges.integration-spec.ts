@@ -83,14 +83,15 @@ describe('viability: edges of the check', () => {
     expect((await call<{ status: string }>('POST', '/viability', key, far)).body.status).toBe('not_found');
   });
 
-  it('pole mode: when the 10 nearest poles have no eligible box, the 11th within reach that has one answers (statement and index alike)', async () => {
+  it('pole mode: when the 10 nearest poles have no eligible box, the nearest pole behind them within reach that has one answers (statement and index alike)', async () => {
     const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
     const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
     expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
-    // Ten poles 10 to 55 m north of the customer, with only a full box among them; the eleventh 120 m
-    // south, with an eligible box 130 m farther south (out of every northern pole's reach).
+    // Ten poles 10 to 55 m north of the customer, with only a full box among them; behind them one 60 m
+    // north (no eligible box in its reach either: passed over) and one 120 m south, with an eligible box
+    // 130 m farther south (out of every northern pole's reach).
     const poles = [];
-    for (let i = 0; i < 10; i++) poles.push({ id: `N-${i}`, ...(await at(10 + 5 * i, 0)) });
+    for (let i = 0; i < 11; i++) poles.push({ id: `N-${i}`, ...(await at(10 + 5 * i, 0)) });
     const south = { id: 'S-11', ...(await at(120, 180)) };
     poles.push(south);
     await call('POST', '/inventory/import?kind=poles', key, ['external_id,name,lat,lng', ...poles.map((p) => `${p.id},${p.id},${p.lat},${p.lng}`)].join('\n'), 'text/csv');
@@ -100,10 +101,15 @@ describe('viability: edges of the check', () => {
       boxRow('FAR-OK', await at(130, 180, south), 'certified', 2, 'S-11'),
     ].join('\n'), 'text/csv');
     const s = { mode: 'pole' as const, maxDropMeters: 150 };
-    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s));
+    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
     await app.get(InventoryIndexes).ready(t.id);
-    const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!);
-    for (const r of [fromSql, fromIndex]) expect(r).toMatchObject({ status: 'viable', pole: { externalId: 'S-11' }, box: { externalId: 'FAR-OK' } });
+    const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
+    for (const r of [fromSql, fromIndex]) {
+      expect(r).toMatchObject({ status: 'viable', pole: { externalId: 'S-11' }, box: { externalId: 'FAR-OK' } });
+      // The box's distance is the customer's (120 + 130 m south), the drop its pole's.
+      expect(r.box!.distanceMeters).toBeCloseTo(250, 0);
+      expect(r.box!.dropMeters).toBeCloseTo(130, 0);
+    }
     expect(fromIndex).toEqual(fromSql);
     expect((await call('POST', '/viability', key, HOME)).body).toMatchObject({ status: 'viable', pole: { externalId: 'S-11' }, box: { externalId: 'FAR-OK' } });
     // Beyond the drop distance, the eleventh pole is not looked at: not_viable.
@@ -120,9 +126,9 @@ describe('viability: edges of the check', () => {
       await call('POST', '/inventory/import?kind=poles', key, `external_id,name,lat,lng\nP-1,Poste 1,${pole.lat},${pole.lng}`, 'text/csv');
       await call('POST', '/inventory/import?kind=boxes', key, [BOX_HEADER, boxRow('EDGE', await at(dropM, 90, pole), 'deployed', 1, 'P-1')].join('\n'), 'text/csv');
       const s = { mode: 'pole' as const, maxDropMeters: 150 };
-      const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s));
+      const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
       await app.get(InventoryIndexes).ready(t.id);
-      const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!);
+      const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
       expect(fromIndex).toEqual(fromSql);
       return { fromSql, http: (await call<Record<string, unknown>>('POST', '/viability', key, HOME)).body };
     };

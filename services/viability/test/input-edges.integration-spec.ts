@@ -152,8 +152,8 @@ describe('viability: input at the edges', () => {
     const index = indexes().get(t.id)!;
     const s = { mode: 'radius' as const, maxDropMeters: 150 };
     for (const [i, c] of centres.entries()) {
-      const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, c.lat, c.lng, s));
-      const fromIndex = answer(s, index.near(c.lat, c.lng, 150, false)!);
+      const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, c.lat, c.lng, s), c);
+      const fromIndex = answer(s, index.near(c.lat, c.lng, 150, false)!, c);
       expect({ i, status: fromSql.status, box: fromSql.box?.externalId }).toEqual({ i, status: 'viable', box: `EDGE-${i}` });
       expect({ i, status: fromIndex.status, box: fromIndex.box?.externalId }).toEqual({ i, status: fromSql.status, box: fromSql.box?.externalId });
     }

@@ -140,8 +140,8 @@ describe('viability: the in-process inventory index', () => {
       for (const maxDropMeters of [150, 60]) {
         const s: Pick<TenantSettings, 'mode' | 'maxDropMeters'> = { mode, maxDropMeters };
         for (const p of points) {
-          const fromIndex = answer(s, index.near(p.lat, p.lng, maxDropMeters, mode === 'pole')!);
-          const fromSql = answer(s, await viability(1).nearBySql(ds.manager, t.id, p.lat, p.lng, s));
+          const fromIndex = answer(s, index.near(p.lat, p.lng, maxDropMeters, mode === 'pole')!, p);
+          const fromSql = answer(s, await viability(1).nearBySql(ds.manager, t.id, p.lat, p.lng, s), p);
           expect(comparable(fromIndex)).toEqual(comparable(fromSql));
           seen.add(`${mode}:${fromSql.status}`);
           for (const b of fromSql.refused) seen.add(`refused:${b.refusedBecause}`);
@@ -152,10 +152,10 @@ describe('viability: the in-process inventory index', () => {
     expect([...seen].sort()).toEqual(
       ['pole:not_found', 'pole:not_viable', 'pole:viable', 'radius:not_found', 'radius:not_viable', 'radius:viable', 'refused:full', 'refused:in_project', 'refused:not_deployed'].sort(),
     );
-    const behind = answer({ mode: 'radius', maxDropMeters: 150 }, index.near(crowd.lat, crowd.lng, 150, false)!);
+    const behind = answer({ mode: 'radius', maxDropMeters: 150 }, index.near(crowd.lat, crowd.lng, 150, false)!, crowd);
     expect(behind).toMatchObject({ status: 'viable', box: { externalId: 'BEHIND-1' }, alternatives: [{ externalId: 'BEHIND-2' }] });
     expect(behind.refused).toHaveLength(50);
-    expect(answer({ mode: 'radius', maxDropMeters: 150 }, index.near(edge.lat, edge.lng, 150, false)!)).toMatchObject({ status: 'viable', box: { externalId: 'EDGE-IN' }, alternatives: [] });
+    expect(answer({ mode: 'radius', maxDropMeters: 150 }, index.near(edge.lat, edge.lng, 150, false)!, edge)).toMatchObject({ status: 'viable', box: { externalId: 'EDGE-IN' }, alternatives: [] });
   });
 
   it("an import or a port taken on one replica reaches the other's index, and a missed notification is caught", async () => {
@@ -166,7 +166,7 @@ describe('viability: the in-process inventory index', () => {
     const onReplica1 = () => {
       const index = indexes(1).get(t.id);
       expect(index).toBeDefined();
-      return answer({ mode: 'radius', maxDropMeters: 150 }, index!.near(HOME.lat, HOME.lng, 150, false)!);
+      return answer({ mode: 'radius', maxDropMeters: 150 }, index!.near(HOME.lat, HOME.lng, 150, false)!, HOME);
     };
     expect(onReplica1()).toMatchObject({ status: 'viable', box: { externalId: 'A', freePorts: 1 } });
 
@@ -200,7 +200,7 @@ describe('viability: the in-process inventory index', () => {
     await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, boxRow('A', a, 'deployed', 8, 7), boxRow('B', b, 'in_project', 16, 0)].join('\n'), 'text/csv');
     await Promise.all([indexes(0).ready(t.id), indexes(1).ready(t.id)]);
     const held = [indexes(0).get(t.id)!, indexes(1).get(t.id)!];
-    const check = (replica: number) => answer({ mode: 'radius', maxDropMeters: 150 }, indexes(replica).get(t.id)!.near(HOME.lat, HOME.lng, 150, false)!);
+    const check = (replica: number) => answer({ mode: 'radius', maxDropMeters: 150 }, indexes(replica).get(t.id)!.near(HOME.lat, HOME.lng, 150, false)!, HOME);
     expect(check(1)).toMatchObject({ status: 'viable', box: { externalId: 'A', freePorts: 1 } });
 
     // A's last port taken (psql, any writer): both copies have it, and they are the copies they were.
@@ -215,7 +215,7 @@ describe('viability: the in-process inventory index', () => {
     await expectEventually(() => expect(check(1)).toMatchObject({ status: 'viable', box: { externalId: 'A', freePorts: 6 }, alternatives: [{ externalId: 'B', freePorts: 16 }] }));
     expect(indexes(1).get(t.id)).toBe(held[1]);
     // The patched copy answers what PostgreSQL answers.
-    const fromSql = answer({ mode: 'radius', maxDropMeters: 150 }, await viability(1).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, { mode: 'radius', maxDropMeters: 150 }));
+    const fromSql = answer({ mode: 'radius', maxDropMeters: 150 }, await viability(1).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, { mode: 'radius', maxDropMeters: 150 }), HOME);
     expect(comparable(check(1))).toEqual(comparable(fromSql));
 
     // The same through an import on replica 0: right after it, replica 0 holds its copy back (its own
@@ -249,7 +249,7 @@ describe('viability: the in-process inventory index', () => {
     await call(0, 'POST', '/inventory/import?kind=boxes', t.key, csv, 'text/csv');
     await expectEventually(() => expect(before.version).toBeGreaterThan(version));
     expect(indexes(1).get(t.id)).toBe(before);
-    expect(comparable(check(1))).toEqual(comparable(answer({ mode: 'radius', maxDropMeters: 150 }, await viability(1).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, { mode: 'radius', maxDropMeters: 150 }))));
+    expect(comparable(check(1))).toEqual(comparable(answer({ mode: 'radius', maxDropMeters: 150 }, await viability(1).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, { mode: 'radius', maxDropMeters: 150 }), HOME)));
 
     // Their ports changed, more boxes than a notification carries: read again.
     await ds.query(`UPDATE viability.boxes SET ports_in_use = 0 WHERE tenant_id = $1 AND external_id LIKE 'M%'`, [t.id]);

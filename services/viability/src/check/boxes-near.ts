@@ -35,10 +35,8 @@ export interface NearPole {
   name: string;
   /** metres from the point, unrounded */
   distance: number;
-  /** its distanceMeters is from the pole */
+  /** its distanceMeters is from the pole (the answer measures it from the point too, see answer) */
   box?: BoxInRange;
-  /** metres from the point to `box`, unrounded (spheroidDistance, the same in both paths) */
-  boxFromPoint?: number;
 }
 
 /**

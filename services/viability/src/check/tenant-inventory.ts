@@ -1,5 +1,5 @@
 import { boxInRange, IN_RANGE_LIMIT, MORE_LIMIT, POLES_LIMIT, type BoxesNear, type BoxInRange, type BoxStatus, type NearPole } from './boxes-near';
-import { FromPoint, spheroidDistance } from './geodesy';
+import { FromPoint } from './geodesy';
 import { PointGrid } from './point-grid';
 
 /** Box statuses by code (the index keeps one byte a box). */
@@ -297,10 +297,9 @@ export class TenantInventory {
         if (!boxes) return undefined;
         const b = boxes[0];
         if (k >= POLES_LIMIT && !b) continue;
-        const box = b ? this.box(b.i, b.d) : undefined;
         poles.push({
           id: this.poles.id(p.i), externalId: this.poles.textOf(p.i, 0)!, name: this.poles.textOf(p.i, 1)!, distance: p.d,
-          ...(box ? { box, boxFromPoint: spheroidDistance(lat, lng, box.lat, box.lng) } : {}),
+          ...(b ? { box: this.box(b.i, b.d) } : {}),
         });
         if (k >= POLES_LIMIT || (k === POLES_LIMIT - 1 && poles.some((x) => x.box))) break;
       }

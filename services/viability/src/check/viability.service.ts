@@ -123,6 +123,8 @@ const checkSql = (pole: boolean) => `
       FROM near_poles p LEFT JOIN LATERAL (${POLE_BOX('p')}) b ON true
   ), far_pole AS (
     -- Like more: when the first POLES_LIMIT poles have no eligible box, the nearest pole behind them that has one.
+    -- The chosen pole's boxes are searched again below (POLE_BOX) on purpose: for the many poles passed over, EXISTS
+    -- (a plain index scan that stops at the first eligible box) costs less than POLE_BOX's KNN search would.
     SELECT p.id, p.external_id, p.name, p.location, ST_Distance(p.location, ${POINT}) AS d FROM viability.poles p
      WHERE (SELECT count(*) FROM near_poles) = ${POLES_LIMIT}
        AND NOT EXISTS (SELECT 1 FROM pole_rows WHERE id IS NOT NULL)
@@ -185,10 +187,10 @@ const checksFrom = new Counter({
 /**
  * The answer from what was found near the point. Radius mode: the nearest eligible box. Pole mode: the
  * first pole (nearest first) with an eligible box within the drop distance of it, and that box, whose
- * `distanceMeters` is from the point (what the customer is told) and `dropMeters` from the pole (also
+ * `distanceMeters` is from the point `at` (what the customer is told) and `dropMeters` from the pole (also
  * `pole.boxDistanceMeters`).
  */
-export function answer(s: Pick<TenantSettings, 'mode' | 'maxDropMeters'>, near: BoxesNear): CheckResult {
+export function answer(s: Pick<TenantSettings, 'mode' | 'maxDropMeters'>, near: BoxesNear, at: { lat: number; lng: number }): CheckResult {
   const eligible = near.inRange.filter((b) => !b.refusedBecause).concat(near.more);
   const refused = near.inRange.filter((b) => b.refusedBecause);
   const base = { mode: s.mode, maxDropMeters: s.maxDropMeters, refused };
@@ -197,7 +199,8 @@ export function answer(s: Pick<TenantSettings, 'mode' | 'maxDropMeters'>, near: 
     if (p) {
       // The answer's distance is the customer's, to the box; the drop (pole to box) is kept beside it.
       const drop = p.box.distanceMeters;
-      const box: BoxInRange = { ...p.box, distanceMeters: p.boxFromPoint === undefined ? drop : Math.round(p.boxFromPoint * 10) / 10, dropMeters: drop };
+      const fromPoint = spheroidDistance(at.lat, at.lng, p.box.lat, p.box.lng);
+      const box: BoxInRange = { ...p.box, distanceMeters: Math.round(fromPoint * 10) / 10, dropMeters: drop };
       return {
         ...base,
         status: 'viable',
@@ -305,7 +308,7 @@ export class ViabilityService implements OnModuleDestroy {
     const s = await this.checkSettings(m, tenantId);
     const near = this.indexes.get(tenantId)?.near(lat, lng, s.maxDropMeters, s.mode === 'pole');
     checksFrom.inc({ from: near ? 'index' : 'sql' });
-    return answer(s, near ?? (await this.nearBySql(m, tenantId, lat, lng, s)));
+    return answer(s, near ?? (await this.nearBySql(m, tenantId, lat, lng, s)), { lat, lng });
   }
 
   /**
@@ -323,10 +326,9 @@ export class ViabilityService implements OnModuleDestroy {
       if (r.part === 'in') near.inRange.push(toBox(r));
       else if (r.part === 'more') near.more.push(toBox(r));
       else {
-        const box = r.id !== null ? toBox(r) : undefined;
         near.poles.push({
           id: r.pole_id!, externalId: r.pole_external!, name: r.pole_name!, distance: Number(r.pole_d),
-          ...(box ? { box, boxFromPoint: spheroidDistance(lat, lng, box.lat, box.lng) } : {}),
+          ...(r.id !== null ? { box: toBox(r) } : {}),
         });
       }
     }
