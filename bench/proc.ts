@@ -32,9 +32,13 @@ export function cpuDelta(before: Map<string, number>, after: Map<string, number>
   return total;
 }
 
-/** The RabbitMQ node's process (beam.smp), when it runs on this machine. */
+/**
+ * The RabbitMQ node's process (beam.smp), when it runs on this machine: of the Erlang VMs that mention
+ * rabbit, the one that has used the most CPU (a short-lived `rabbitmqctl` is one too, and may be gone by
+ * the next reading).
+ */
 export function brokerPid(): string | undefined {
-  return [...cpuOf((c) => c.includes('beam.smp') && c.includes('rabbit')).keys()][0];
+  return [...cpuOf((c) => c.includes('beam.smp') && c.includes('rabbit'))].sort((a, b) => b[1] - a[1])[0]?.[0];
 }
 
 /**

@@ -66,6 +66,33 @@ export function leanerMessagingIndexes(schema: string): new () => MigrationInter
   };
 }
 
+/**
+ * The messaging tables' third migration, the same for every service (its list names it after the second):
+ * the relay deletes a row once the broker has confirmed it instead of marking it published (relay.ts),
+ * so the outbox holds only what is still to publish. The mark rewrote the whole row (its column was in the
+ * pending index's predicate), with new index entries, and published rows were kept a day for nothing to
+ * read them. Rows already published go now; the pending index, the cleanup's BRIN and the column follow.
+ */
+export function outboxKeepsOnlyPending(schema: string): new () => MigrationInterface {
+  const s = `"${schema}"`;
+  return class OutboxKeepsOnlyPending1765700000000 implements MigrationInterface {
+    name = 'OutboxKeepsOnlyPending1765700000000';
+
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`DELETE FROM ${s}.outbox WHERE published_at IS NOT NULL`);
+      await q.query(`DROP INDEX ${s}.outbox_pending_idx`);
+      await q.query(`DROP INDEX ${s}.outbox_created_idx`);
+      await q.query(`ALTER TABLE ${s}.outbox DROP COLUMN published_at`);
+    }
+
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`ALTER TABLE ${s}.outbox ADD COLUMN published_at timestamptz`);
+      await q.query(`CREATE INDEX outbox_created_idx ON ${s}.outbox USING brin (created_at)`);
+      await q.query(`CREATE INDEX outbox_pending_idx ON ${s}.outbox (id) WHERE published_at IS NULL`);
+    }
+  };
+}
+
 export interface PublishSpec<T extends EventType> {
   type: T;
   data: EventPayload<T> | Record<string, unknown>;

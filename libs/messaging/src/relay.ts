@@ -15,8 +15,7 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Polling fallback when no NOTIFY arrives. */
   pollIntervalMs?: number;
-  /** Published rows older than this are deleted by the cleanup schedule. */
-  retentionMs?: number;
+  /** How often inbox rows past 30 days are deleted. */
   cleanupIntervalMs?: number;
   /**
    * Batches in flight at once (default 2): while one waits for the broker's confirms, the next is
@@ -31,14 +30,17 @@ interface OutboxRow {
   id: string;
   event_id: string;
   type: string;
+  tenant_id: string;
   body: string;
+  created_at: Date;
+  attempts: number;
 }
 
 /**
  * Publishes outbox rows with publisher confirms. Rows are claimed with FOR UPDATE SKIP LOCKED (so
- * replicas share the work), published in batches, and marked published in the same transaction once
- * the broker confirmed every message; a crash before commit re-publishes them (the inbox drops the
- * duplicates). Woken in-process when a writer's transaction commits (`committed`), by LISTEN/NOTIFY
+ * replicas share the work) and deleted by the same statement, published in batches, and the deletes
+ * commit once the broker confirmed every message; a crash before commit leaves them in place and they
+ * are published again (the inbox drops the duplicates). The outbox holds only what is still to publish. Woken in-process when a writer's transaction commits (`committed`), by LISTEN/NOTIFY
  * when another replica could not publish its own rows, and by a polling fallback.
  */
 export class OutboxRelay {
@@ -128,7 +130,7 @@ export class OutboxRelay {
 
   async backlog(): Promise<number> {
     const rows: Array<{ n: string }> = await this.ds.query(
-      `SELECT count(*) AS n FROM "${this.opts.schema}".outbox WHERE published_at IS NULL`,
+      `SELECT count(*) AS n FROM "${this.opts.schema}".outbox`,
     );
     return Number(rows[0]?.n ?? 0);
   }
@@ -162,18 +164,19 @@ export class OutboxRelay {
     const schema = this.opts.schema;
     const limit = this.opts.batchSize ?? 1_000;
     return this.ds.transaction(async (m) => {
-      // The mark need not wait for the WAL flush: if a crash loses it, the rows are published again and
+      // The claim need not wait for the WAL flush: if a crash loses it, the rows are published again and
       // the consumers' inboxes drop the copies. The commit that matters (the writer's) is already durable.
-      // The claim walks the pending index in id order and stops at the limit: with stale statistics (a
-      // backlog grows faster than ANALYZE runs) the planner chose a bitmap scan of every pending row and a
-      // sort, which made each claim cost as much as the whole backlog.
+      // The claim walks the primary key in id order and stops at the limit (the planner is kept off a
+      // table scan and sort, which it chose with statistics a growing backlog had made stale).
+      // Deleting a published row instead of marking it costs PostgreSQL a third of the mark (no new row
+      // version, no index entries; 4-5 µs a row against 9-26 µs on this machine) and keeps the table small.
       await m.query('SET LOCAL synchronous_commit = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off');
       const rows: OutboxRow[] = await m.query(
         `WITH claimed AS (
-           UPDATE "${schema}".outbox AS o SET published_at = now()
-             FROM (SELECT id FROM "${schema}".outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AS c
+           DELETE FROM "${schema}".outbox AS o
+            USING (SELECT id FROM "${schema}".outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AS c
             WHERE o.id = c.id
-           RETURNING o.id, o.event_id, o.type, o.body)
+           RETURNING o.*)
          SELECT * FROM claimed ORDER BY id`,
         [limit],
       );
@@ -188,9 +191,15 @@ export class OutboxRelay {
       const failed = new Set<OutboxRow>();
       for (const m of messages) if (this.returned.delete(m.messageId)) for (const r of m.items) failed.add(r);
       if (failed.size) {
+        // Back in place (same id, so same turn), the attempt recorded.
+        const back = [...failed];
         await m.query(
-          `UPDATE "${schema}".outbox SET published_at = NULL, attempts = attempts + 1, last_error = 'returned unroutable' WHERE id = ANY($1)`,
-          [[...failed].map((r) => r.id)],
+          `INSERT INTO "${schema}".outbox (id, event_id, type, tenant_id, body, created_at, attempts, last_error)
+           SELECT id, event_id, type, tenant_id, body, created_at, attempts + 1, 'returned unroutable'
+             FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::int[])
+               AS r(id, event_id, type, tenant_id, body, created_at, attempts)`,
+          [back.map((r) => r.id), back.map((r) => r.event_id), back.map((r) => r.type), back.map((r) => r.tenant_id),
+            back.map((r) => r.body), back.map((r) => r.created_at), back.map((r) => r.attempts)],
         );
         this.logger.error({ count: failed.size }, 'events returned as unroutable; kept in the outbox');
       }
@@ -200,19 +209,8 @@ export class OutboxRelay {
   }
 
   private async cleanup(): Promise<void> {
-    const retentionMs = this.opts.retentionMs ?? 24 * 3_600_000;
     await this.ds
-      .query(
-        // created_at narrows the scan through its BRIN; published_at is the rule (a row published late is kept as long).
-        `DELETE FROM "${this.opts.schema}".outbox WHERE created_at < now() - ($1::text || ' milliseconds')::interval
-            AND published_at < now() - ($1::text || ' milliseconds')::interval`,
-        [String(retentionMs)],
-      )
-      .catch((err: Error) => this.logger.warn({ err: err.message }, 'outbox cleanup failed'));
-    await this.ds
-      .query(
-        `DELETE FROM "${this.opts.schema}".inbox WHERE handled_at < now() - interval '30 days'`,
-      )
+      .query(`DELETE FROM "${this.opts.schema}".inbox WHERE handled_at < now() - interval '30 days'`)
       .catch((err: Error) => this.logger.warn({ err: err.message }, 'inbox cleanup failed'));
   }
 
@@ -220,7 +218,7 @@ export class OutboxRelay {
     try {
       const rows: Array<{ n: string; age: string | null }> = await this.ds.query(
         `SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age
-           FROM "${this.opts.schema}".outbox WHERE published_at IS NULL`,
+           FROM "${this.opts.schema}".outbox`,
       );
       busMetrics.outboxBacklog.set(Number(rows[0]?.n ?? 0));
       busMetrics.outboxOldestAgeSeconds.set(Number(rows[0]?.age ?? 0));

@@ -55,8 +55,6 @@ describe('bus: outbox → RabbitMQ → inbox', () => {
     expect(drops).toBe(4);
     const c = await counts(node.ds);
     expect(c).toEqual({ total: 5_000, distinct: 5_000 });
-    const published = await node.ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".outbox WHERE published_at IS NOT NULL`);
-    expect(published[0].n).toBe(5_000);
   }, 180_000);
 
   it('drops a binding an earlier version made once the current ones are declared (retiredBindings)', async () => {

@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { BusConnection } from '../src/connection';
 import { ConsumerHost } from '../src/consumer-host';
-import { leanerMessagingIndexes, messagingTablesSql, Outbox } from '../src/outbox';
+import { leanerMessagingIndexes, messagingTablesSql, Outbox, outboxKeepsOnlyPending } from '../src/outbox';
 import { OutboxRelay } from '../src/relay';
 import { declareTopology } from '../src/topology';
 import type { BatchHandler, SingleHandler } from '../src/types';
@@ -23,7 +23,7 @@ class BusTestInit1763800000000 implements MigrationInterface {
 }
 
 export async function migrate(databaseUrl: string): Promise<void> {
-  const ds = createServiceDataSource({ url: databaseUrl, schema: SCHEMA, migrations: [BusTestInit1763800000000, leanerMessagingIndexes(SCHEMA)] });
+  const ds = createServiceDataSource({ url: databaseUrl, schema: SCHEMA, migrations: [BusTestInit1763800000000, leanerMessagingIndexes(SCHEMA), outboxKeepsOnlyPending(SCHEMA)] });
   await ds.initialize();
   await runMigrations(ds);
   await ds.destroy();
@@ -46,8 +46,7 @@ export interface NodeOptions {
   relayBatchSize?: number;
   /** The relay's polling fallback (default 200 ms). */
   relayPollMs?: number;
-  /** The relay's cleanup: how long published rows are kept, and how often it runs. */
-  relayRetentionMs?: number;
+  /** How often the relay's cleanup (of inbox rows past 30 days) runs. */
   relayCleanupMs?: number;
   prefetch?: number;
   concurrency?: number;
@@ -76,7 +75,6 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
       databaseUrl: o.databaseUrl,
       pollIntervalMs: o.relayPollMs ?? 200,
       batchSize: o.relayBatchSize,
-      retentionMs: o.relayRetentionMs,
       cleanupIntervalMs: o.relayCleanupMs,
     },
     logger,

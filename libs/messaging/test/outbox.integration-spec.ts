@@ -21,47 +21,63 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
   beforeAll(async () => {
     infra = await createTestInfra('outbox-addwith');
     await migrate(infra.databaseUrl);
+    // No relay in this node: the rows it writes stay in the outbox (a relay deletes what it has published)
+    // until a test starts one (withRelay).
     node = await startNode({
       databaseUrl: infra.databaseUrl,
       amqpUrl: infra.amqpUrl,
+      relay: false,
       handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
       relayPollMs: 60_000,
     });
     await node.ds.query(`CREATE TABLE ${things} (name text NOT NULL)`);
   });
 
+  /** Runs `fn` with a node whose relay runs (polling once a minute: only a commit or a NOTIFY wakes it soon). */
+  const withRelay = async (fn: (relayed: BusNode) => Promise<void>) => {
+    const relayed = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relayPollMs: 60_000 });
+    try {
+      await fn(relayed);
+    } finally {
+      await relayed.stop();
+    }
+  };
+
   afterAll(async () => {
     await node?.stop();
     await infra?.cleanup();
   });
 
-  it('writes the change and the outbox row without a transaction, wakes the relay at once, and the event is delivered', async () => {
-    // The relay polls once a minute here: delivery within seconds means the commit woke it.
-    const e = closedEvent(node, 'addWith');
-    await node.outbox.addWith(node.ds.manager, insertThing('a'), [e]);
-    expect(await rows()).toEqual({ things: 1, outbox: 1 });
-    await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 1, distinct: 1 }), { timeoutMs: 10_000 });
-    const [effect] = await node.ds.query(`SELECT event_id FROM "${SCHEMA}".effects`);
-    expect(effect.event_id).toBe(e.id);
+  it('writes the change and the outbox row without a transaction, wakes the relay at once, and the event is delivered and leaves the outbox', async () => {
+    await withRelay(async (relayed) => {
+      // The relay polls once a minute here: delivery within seconds means the commit woke it.
+      const e = closedEvent(relayed, 'addWith');
+      await relayed.outbox.addWith(relayed.ds.manager, insertThing('a'), [e]);
+      expect((await rows()).things).toBe(1);
+      await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 1, distinct: 1 }), { timeoutMs: 10_000 });
+      const [effect] = await node.ds.query(`SELECT event_id FROM "${SCHEMA}".effects`);
+      expect(effect.event_id).toBe(e.id);
+      await expectEventually(async () => expect((await rows()).outbox).toBe(0));
+    });
   }, 30_000);
 
   it('a replica without a relay of its own asks the others by NOTIFY after its commit', async () => {
-    const other = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relay: false, relayPollMs: 60_000 });
-    const listener = new Client({ connectionString: infra.databaseUrl });
-    await listener.connect();
-    const heard: string[] = [];
-    listener.on('notification', (n) => heard.push(n.channel));
-    await listener.query(`LISTEN "${outboxChannel(SCHEMA)}"`);
-    try {
-      const before = (await counts(node.ds)).total;
-      const e = closedEvent(other, 'from the replica without a relay');
-      await other.ds.transaction((m) => other.outbox.add(m, [e]));
-      await expectEventually(() => expect(heard).toContain(outboxChannel(SCHEMA)), { timeoutMs: 5_000 });
-      await expectEventually(async () => expect((await counts(node.ds)).total).toBe(before + 1), { timeoutMs: 10_000 });
-    } finally {
-      await listener.end();
-      await other.stop();
-    }
+    await withRelay(async () => {
+      const listener = new Client({ connectionString: infra.databaseUrl });
+      await listener.connect();
+      const heard: string[] = [];
+      listener.on('notification', (n) => heard.push(n.channel));
+      await listener.query(`LISTEN "${outboxChannel(SCHEMA)}"`);
+      try {
+        const before = (await counts(node.ds)).total;
+        const e = closedEvent(node, 'from the replica without a relay');
+        await node.ds.transaction((m) => node.outbox.add(m, [e]));
+        await expectEventually(() => expect(heard).toContain(outboxChannel(SCHEMA)), { timeoutMs: 5_000 });
+        await expectEventually(async () => expect((await counts(node.ds)).total).toBe(before + 1), { timeoutMs: 10_000 });
+      } finally {
+        await listener.end();
+      }
+    });
   }, 30_000);
 
   it('stores several events in one statement, each body byte for byte (newlines, quotes, backslashes and non-ASCII included) and in order', async () => {
@@ -132,67 +148,58 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
   });
 
   it('events the broker returns (not even the alternate exchange could route them) stay pending, with the attempt recorded, and go out once they can; a returned batch message keeps all of its events', async () => {
-    const model = await connect(infra.amqpUrl);
-    const ch = await model.createChannel();
-    try {
-      // Nothing binds chat.conversation.opened here, so it goes to the alternate exchange; without its queue, it comes back.
-      await ch.deleteQueue(UNROUTABLE_QUEUE);
-      // Three in one transaction: the relay sends them as one batch message.
-      const events = [1, 2, 3].map((n) =>
-        node.outbox.event({
-          type: 'chat.conversation.opened',
-          tenantId: 'tenant-a',
-          data: { conversationId: `00000000-0000-4000-8000-00000000000${n}`, channelId: '00000000-0000-4000-8000-000000000009', provider: 'whatsapp', contact: { phone: '+5541999990000' }, queue: 'bot' },
-        }),
-      );
-      await node.ds.transaction((m) => node.outbox.add(m, events));
-      const rows = async () =>
-        (await node.ds.query(`SELECT published_at, attempts, last_error FROM "${SCHEMA}".outbox WHERE event_id = ANY($1) ORDER BY id`, [events.map((e) => e.id)])) as Array<{
-          published_at: Date | null;
-          attempts: number;
-          last_error: string | null;
-        }>;
-      const returned = { published_at: null, attempts: 1, last_error: 'returned unroutable' };
-      await expectEventually(async () => expect(await rows()).toEqual([returned, returned, returned]), { timeoutMs: 10_000 });
-      await ch.assertQueue(UNROUTABLE_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-      await ch.bindQueue(UNROUTABLE_QUEUE, UNROUTABLE_EXCHANGE, '');
-      node.relay.kick();
-      await expectEventually(async () => expect((await rows()).every((r) => r.published_at !== null)).toBe(true), { timeoutMs: 10_000 });
-      const msg = await expectEventually(async () => {
-        const m = await ch.get(UNROUTABLE_QUEUE, { noAck: true });
-        expect(m).toBeTruthy();
-        return m as Exclude<typeof m, false>;
-      }, { timeoutMs: 10_000 });
-      expect(msg.properties.contentType).toBe(BATCH_CONTENT_TYPE);
-      expect((JSON.parse(msg.content.toString()) as Array<{ id: string }>).map((e) => e.id)).toEqual(events.map((e) => e.id));
-    } finally {
-      await model.close();
-    }
+    await withRelay(async (relayed) => {
+      const model = await connect(infra.amqpUrl);
+      const ch = await model.createChannel();
+      try {
+        // Nothing binds chat.conversation.opened here, so it goes to the alternate exchange; without its queue, it comes back.
+        await ch.deleteQueue(UNROUTABLE_QUEUE);
+        // Three in one transaction: the relay sends them as one batch message.
+        const events = [1, 2, 3].map((n) =>
+          node.outbox.event({
+            type: 'chat.conversation.opened',
+            tenantId: 'tenant-a',
+            data: { conversationId: `00000000-0000-4000-8000-00000000000${n}`, channelId: '00000000-0000-4000-8000-000000000009', provider: 'whatsapp', contact: { phone: '+5541999990000' }, queue: 'bot' },
+          }),
+        );
+        await node.ds.transaction((m) => node.outbox.add(m, events));
+        const rows = async () =>
+          (await node.ds.query(`SELECT event_id, attempts, last_error FROM "${SCHEMA}".outbox WHERE event_id = ANY($1) ORDER BY id`, [events.map((e) => e.id)])) as Array<{
+            event_id: string;
+            attempts: number;
+            last_error: string | null;
+          }>;
+        // Still pending, in their order, each with its return recorded.
+        await expectEventually(async () => {
+          const r = await rows();
+          expect(r.map((x) => x.event_id)).toEqual(events.map((e) => e.id));
+          expect(r.every((x) => x.attempts >= 1 && x.last_error === 'returned unroutable')).toBe(true);
+        }, { timeoutMs: 10_000 });
+        await ch.assertQueue(UNROUTABLE_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+        await ch.bindQueue(UNROUTABLE_QUEUE, UNROUTABLE_EXCHANGE, '');
+        relayed.relay.kick();
+        // Published at last: gone from the outbox.
+        await expectEventually(async () => expect(await rows()).toEqual([]), { timeoutMs: 10_000 });
+        const msg = await expectEventually(async () => {
+          const m = await ch.get(UNROUTABLE_QUEUE, { noAck: true });
+          expect(m).toBeTruthy();
+          return m as Exclude<typeof m, false>;
+        }, { timeoutMs: 10_000 });
+        expect(msg.properties.contentType).toBe(BATCH_CONTENT_TYPE);
+        expect((JSON.parse(msg.content.toString()) as Array<{ id: string }>).map((e) => e.id)).toEqual(events.map((e) => e.id));
+      } finally {
+        await model.close();
+      }
+    });
   }, 30_000);
 
-  it('cleans up on its schedule: published rows past retention and inbox rows past 30 days go; pending and recent rows stay', async () => {
-    const cleaner = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relayPollMs: 60_000, relayRetentionMs: 3_600_000, relayCleanupMs: 200 });
-    const ob = `"${SCHEMA}".outbox`;
+  it('cleans up on its schedule: inbox rows past 30 days go, recent ones stay', async () => {
+    const cleaner = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relayPollMs: 60_000, relayCleanupMs: 200 });
     const ib = `"${SCHEMA}".inbox`;
     try {
-      const ids = { old: closedEvent(node, 'old'), pending: closedEvent(node, 'pending'), late: closedEvent(node, 'published late') };
-      const add = (e: ReturnType<typeof closedEvent>, created: string, published: string | null) =>
-        cleaner.ds.query(
-          `INSERT INTO ${ob} (event_id, type, tenant_id, body, created_at, published_at)
-           VALUES ($1, $2, 'tenant-a', $3, now() - $4::interval, now() - $5::interval)`,
-          [e.id, e.type, JSON.stringify(e), created, published],
-        );
-      // Written straight to the table: no commit wakes a relay, and both poll once a minute.
-      await add(ids.old, '3 hours', '2 hours');
-      await add(ids.pending, '3 hours', null);
-      await add(ids.late, '3 hours', '10 minutes'); // kept a full retention after it was published
       await cleaner.ds.query(`INSERT INTO ${ib} (consumer, event_id, handled_at) VALUES ('x', 'old', now() - interval '31 days'), ('x', 'recent', now())`);
       await expectEventually(
         async () => {
-          const left = (await cleaner.ds.query(`SELECT event_id FROM ${ob} WHERE event_id = ANY($1::uuid[]) ORDER BY id`, [
-            [ids.old.id, ids.pending.id, ids.late.id],
-          ])) as Array<{ event_id: string }>;
-          expect(left.map((r) => r.event_id)).toEqual([ids.pending.id, ids.late.id]);
           const inbox = (await cleaner.ds.query(`SELECT event_id FROM ${ib} WHERE consumer = 'x'`)) as Array<{ event_id: string }>;
           expect(inbox.map((r) => r.event_id)).toEqual(['recent']);
         },

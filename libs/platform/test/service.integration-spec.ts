@@ -1,6 +1,6 @@
 import { Body, Controller, Module, Param, Post, type INestApplication } from '@nestjs/common';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
-import { BusProbe, leanerMessagingIndexes, messagingTablesSql, Outbox } from '@elo/messaging';
+import { BusProbe, leanerMessagingIndexes, messagingTablesSql, Outbox, outboxKeepsOnlyPending } from '@elo/messaging';
 import { Public } from '@elo/observability';
 import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TcpProxy, type TestInfra } from '@elo/testing';
 import { IsString, MaxLength } from 'class-validator';
@@ -80,7 +80,7 @@ describe('a service on the platform', () => {
     });
     @Module({
       imports: [
-        EloServiceModule.forRoot({ service: 'platform-test', schema: 'platform_test', config, entities: [], migrations: [Init1763800000000, leanerMessagingIndexes('platform_test')] }),
+        EloServiceModule.forRoot({ service: 'platform-test', schema: 'platform_test', config, entities: [], migrations: [Init1763800000000, leanerMessagingIndexes('platform_test'), outboxKeepsOnlyPending('platform_test')] }),
       ],
       controllers: [NotesController],
     })

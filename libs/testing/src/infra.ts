@@ -163,3 +163,14 @@ export async function createTestInfra(label: string): Promise<TestInfra> {
     },
   };
 }
+
+/**
+ * Whether the outbox of `schema` is empty (every event its relay held is published), for `BusProbe.settled`;
+ * `db` is a TypeORM DataSource (rows) or a pg client (`{ rows }`).
+ */
+export function outboxEmpty(db: { query(sql: string): Promise<unknown> }, schema: string): () => Promise<boolean> {
+  return async () => {
+    const r = (await db.query(`SELECT NOT EXISTS (SELECT 1 FROM "${schema}".outbox) AS empty`)) as Array<{ empty: boolean }> | { rows: Array<{ empty: boolean }> };
+    return (Array.isArray(r) ? r : r.rows)[0]!.empty;
+  };
+}

@@ -32,7 +32,15 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
 
   const token = async (id: string) => (await h.api<TokenView>('GET', `/channels/${id}`, headers)).body.token;
   const invalidEvents = () => h.probe.ofType<{ channelId: string; reason?: string }>('chat.channel.token.invalid');
-  const invalidRows = () => h.ds.query(`SELECT body FROM chat_ingress.outbox WHERE type = 'chat.channel.token.invalid'`);
+  /** Token events on the bus by channel, once every event written so far is there (see Harness.settled). */
+  const tokenEventsByChannel = async (types = ['chat.channel.token.invalid', 'chat.channel.token.expiring']) => {
+    await h.settled();
+    const n: Record<string, number> = {};
+    for (const e of h.published<{ channelId: string }>(types)) n[e.data.channelId] = (n[e.data.channelId] ?? 0) + 1;
+    return n;
+  };
+  const raisedSince = (before: Record<string, number>, after: Record<string, number>) =>
+    Object.fromEntries(Object.entries(after).filter(([id, n]) => n !== (before[id] ?? 0)).map(([id, n]) => [id, n - (before[id] ?? 0)]));
   const setChecked = (id: string, status: string, ago: string) =>
     h.ds.query(`UPDATE chat_ingress.channels SET token_status = $2, token_checked_at = now() - $3::interval WHERE id = $1`, [id, status, ago]);
   /** The next hourly tick, as the channels see it: their last check an hour older. */
@@ -85,6 +93,7 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
 
   it('a provider outage or rate limit leaves the token unchecked (no invalid event) and it is checked again at the next tick', async () => {
     const svc = h.app.get(TokenCheckService);
+    const invalidBefore = await tokenEventsByChannel(['chat.channel.token.invalid']);
     h.fakes.respond((r) => (r.path.startsWith('/graph/debug_token') ? { status: 503, body: { error: { message: 'Service temporarily unavailable', code: 2 } } } : undefined));
     h.fakes.respond((r) => (r.path === '/graph/me' ? { status: 429, body: { error: { message: 'Application request limit reached', code: 4 } } } : undefined));
     h.fakes.respond((r) => (r.path.endsWith('/getMe') ? { status: 502, body: { ok: false, error_code: 502, description: 'Bad Gateway' } } : undefined));
@@ -98,20 +107,23 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
     await anHourPasses();
     const next = await svc.checkAll();
     expect(next.map((r) => [r.channelId, r.status]).sort()).toEqual([[ch.wa.id, 'valid'], [ch.ms.id, 'valid'], [ch.tg.id, 'valid']].sort());
-    // Events leave through the outbox, written in the check's transaction: none was written, so none can be published.
-    expect(await invalidRows()).toEqual([]);
+    // Events leave through the outbox, written in the check's transaction; once all that was written is on the
+    // bus, no invalid event is among it.
+    expect(raisedSince(invalidBefore, await tokenEventsByChannel(['chat.channel.token.invalid']))).toEqual({});
   });
 
   it('an auth answer (401/403, Meta\'s OAuthException 190) marks the token invalid and raises chat.channel.token.invalid', async () => {
     const svc = h.app.get(TokenCheckService);
+    const invalidBefore = await tokenEventsByChannel(['chat.channel.token.invalid']);
     h.fakes.respond((r) => (r.path === '/graph/me' ? { status: 400, body: { error: { message: 'Error validating access token: Session has expired', type: 'OAuthException', code: 190 } } } : undefined));
     h.fakes.respond((r) => (r.path.endsWith('/getMe') ? { status: 401, body: { ok: false, error_code: 401, description: 'Unauthorized' } } : undefined));
     h.fakes.respond((r) => (r.path.startsWith('/graph/debug_token') ? { status: 403, body: { error: { message: 'Forbidden', code: 10 } } } : undefined));
     const results = await svc.checkAll(true);
     for (const id of [ch.wa.id, ch.ms.id, ch.tg.id]) expect(results.find((r) => r.channelId === id)).toMatchObject({ status: 'invalid' });
-    expect(await invalidRows()).toHaveLength(3);
     h.fakes.reset();
     await expectEventually(() => expect(invalidEvents().map((e) => e.data.channelId)).toEqual(expect.arrayContaining([ch.wa.id, ch.ms.id, ch.tg.id])));
+    // One each, and nothing else: everything written by the check is on the bus by now.
+    expect(raisedSince(invalidBefore, await tokenEventsByChannel(['chat.channel.token.invalid']))).toEqual({ [ch.wa.id]: 1, [ch.ms.id]: 1, [ch.tg.id]: 1 });
     expect(invalidEvents().find((e) => e.data.channelId === ch.ms.id)?.data.reason).toContain('Session has expired');
   });
 
@@ -127,10 +139,7 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
         refresh: h.fakes.sent('/graph/oauth/access_token').length, debug: h.fakes.sent('/graph/debug_token').length,
         me: h.fakes.sent('/graph/me').length, getMe: h.fakes.sent('/getMe').length,
       });
-      const eventRows = async () => Object.fromEntries((await h.ds.query(
-        `SELECT body::jsonb->'data'->>'channelId' AS subject, count(*)::int AS n FROM chat_ingress.outbox WHERE type IN ('chat.channel.token.invalid', 'chat.channel.token.expiring') GROUP BY 1`,
-      ) as Array<{ subject: string; n: number }>).map((r) => [r.subject, r.n]));
-      const before = { calls: calls(), events: await eventRows() };
+      const before = { calls: calls(), events: await tokenEventsByChannel() };
 
       const [a, b] = await Promise.all([h.app.get(TokenCheckService).checkAll(), replica.get(TokenCheckService).checkAll()]);
 
@@ -138,8 +147,11 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
       const after = calls();
       expect({ refresh: after.refresh - before.calls.refresh, debug: after.debug - before.calls.debug, me: after.me - before.calls.me, getMe: after.getMe - before.calls.getMe })
         .toEqual({ refresh: 1, debug: 1, me: 1, getMe: 1 });
-      const events = await eventRows();
-      for (const id of [ch.wa.id, ch.ms.id, ch.tg.id]) expect([id, (events[id] ?? 0) - (before.events[id] ?? 0)]).toEqual([id, 1]);
+      // One event per channel, from whichever replica checked it: a second one would be on the bus by now.
+      expect(raisedSince(before.events, await tokenEventsByChannel())).toEqual({ [ch.wa.id]: 1, [ch.ms.id]: 1, [ch.tg.id]: 1 });
+      // Nor again at the next check, by either replica: nothing is due, nothing more is raised.
+      expect(await Promise.all([h.app.get(TokenCheckService).checkAll(), replica.get(TokenCheckService).checkAll()])).toEqual([[], []]);
+      expect(raisedSince(before.events, await tokenEventsByChannel())).toEqual({ [ch.wa.id]: 1, [ch.ms.id]: 1, [ch.tg.id]: 1 });
       expect(await token(ch.wa.id)).toMatchObject({ status: 'expiring' });
     } finally {
       h.fakes.reset();

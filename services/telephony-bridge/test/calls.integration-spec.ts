@@ -86,7 +86,7 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
     });
 
     it('PBX timeout → 504, PBX error → 502 quoting the answer, no valid call id → 502; nothing published', async () => {
-      const before = await h.outboxCount('telephony.call.started', t.tenantId);
+      const before = await h.publishedCount('telephony.call.started', t.tenantId);
       h.pbx.configure({ click2call: 'timeout' });
       const slow = await h.api<{ detail: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566' });
       expect(slow.status).toBe(504);
@@ -106,7 +106,7 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       const noId = await h.api<{ detail: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566' });
       expect(noId.status).toBe(502);
       expect(noId.body.detail).toMatch(/no valid call id as its plain-text body: \{"status":"ok"/);
-      expect(await h.outboxCount('telephony.call.started', t.tenantId)).toBe(before);
+      expect(await h.publishedCount('telephony.call.started', t.tenantId)).toBe(before);
     });
 
     it('a private PBX not named as pbxHost is not reachable (502 naming why)', async () => {
@@ -126,7 +126,7 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
           { pbxHost: 'localhost', baseUrl: `http://localhost:${port}`, why: /localhost resolves to (127\.0\.0\.1|::1), which is not public \(loopback/ },
           { pbxHost: '169.254.169.254', baseUrl: 'http://169.254.169.254', why: /address 169\.254\.169\.254 is not public \(link-local 169\.254\.0\.0\/16\)/ },
         ];
-        const before = await h.outboxCount('telephony.call.started', t.tenantId);
+        const before = await h.publishedCount('telephony.call.started', t.tenantId);
         const sent = h.pbx.requests.length;
         for (const { pbxHost, baseUrl, why } of hosts) {
           const p = await h.profile(t, { pbxHost, baseUrl });
@@ -138,7 +138,7 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
           expect(r.body.detail).toMatch(/a per-request allowance opens only private-network addresses \(10\.0\.0\.0\/8.*\).*pbxHost may name only private-network addresses/);
         }
         expect(h.pbx.requests.length).toBe(sent);
-        expect(await h.outboxCount('telephony.call.started', t.tenantId)).toBe(before);
+        expect(await h.publishedCount('telephony.call.started', t.tenantId)).toBe(before);
       } finally {
         await strict.app.close();
       }

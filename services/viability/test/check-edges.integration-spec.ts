@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { BusConnection } from '@elo/messaging';
+import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, type TestInfra } from '@elo/testing';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { InventoryIndexes } from '../src/check/inventory-indexes.service';
@@ -17,6 +17,7 @@ describe('viability: edges of the check', () => {
   let app: INestApplication;
   let url: string;
   let ds: DataSource;
+  let probe: BusProbe;
 
   beforeAll(async () => {
     infra = await createTestInfra('viability-edges');
@@ -29,9 +30,11 @@ describe('viability: edges of the check', () => {
     await app.get(BusConnection).waitReady(15_000);
     url = await app.getUrl();
     ds = app.get(DataSource);
+    probe = await BusProbe.connect(infra.amqpUrl, ['viability.checked']);
   });
 
   afterAll(async () => {
+    await probe?.close();
     await app?.close();
     await infra?.cleanup();
   });
@@ -181,12 +184,16 @@ describe('viability: edges of the check', () => {
       expect(byId.get(a.body.checkId)).toEqual({ id: a.body.checkId, lat: points[i]!.lat, status: a.body.status, box_id: a.body.box?.id ?? null });
     });
     expect(answers.map((a) => a.body.status)).toEqual(points.map((_, i) => (i % 2 ? 'viable' : 'not_found')));
-    const events: Array<{ subject: string; status: string }> = await ds.query(
-      `SELECT body::jsonb->>'subject' AS subject, body::jsonb->'data'->>'status' AS status FROM viability.outbox WHERE type = 'viability.checked' AND body::jsonb->>'subject' = ANY($1)`,
-      [ids],
-    );
-    expect(events.sort((a, b) => a.subject.localeCompare(b.subject))).toEqual(
-      answers.map((a) => ({ subject: a.body.checkId, status: a.body.status })).sort((a, b) => a.subject.localeCompare(b.subject)),
+    // One viability.checked per check, about the check, with its outcome, as published on the bus.
+    const bySubject = (a: { subject: string }, b: { subject: string }) => a.subject.localeCompare(b.subject);
+    await expectEventually(() =>
+      expect(
+        probe
+          .ofType<{ status: string }>('viability.checked')
+          .filter((e) => ids.includes(e.subject ?? ''))
+          .map((e) => ({ subject: e.subject ?? '', status: e.data.status }))
+          .sort(bySubject),
+      ).toEqual(answers.map((a) => ({ subject: a.body.checkId, status: a.body.status })).sort(bySubject)),
     );
     // Grouped: fewer transactions than checks wrote them.
     const [{ n }] = await ds.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM viability.checks WHERE id = ANY($1)`, [ids]);

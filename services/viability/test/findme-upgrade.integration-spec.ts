@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { BusConnection, BusProbe } from '@elo/messaging';
 import { createServiceDataSource, runMigrations } from '@elo/persistence';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { createTestInfra, expectEventually, outboxEmpty, type TestInfra } from '@elo/testing';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { DataSource } from 'typeorm';
@@ -56,8 +56,10 @@ describe('viability: FindME links written before FindmeFollowUp', () => {
     ) as Promise<Array<{ id: string }>>;
 
   it('answers none of the links that expired unused before the deploy, retries no old callback, and still answers a link that expires after it', async () => {
-    // The schema as the release before this one left it, with its links.
-    const before = createServiceDataSource({ url: infra.databaseUrl, schema: SCHEMA, migrations: migrations.slice(0, -1), poolSize: 2 });
+    // The schema as the release before FindmeFollowUp left it, with its links.
+    const followUp = migrations.indexOf(FindmeFollowUp1765600000000);
+    expect(followUp).toBeGreaterThan(0);
+    const before = createServiceDataSource({ url: infra.databaseUrl, schema: SCHEMA, migrations: migrations.slice(0, followUp), poolSize: 2 });
     await before.initialize();
     await runMigrations(before);
     const ancient = randomUUID();
@@ -70,7 +72,7 @@ describe('viability: FindME links written before FindmeFollowUp', () => {
     const [open] = await oldLink(before, { requestId: stillOpen, expires: '+20 minutes' });
     await before.destroy();
 
-    // The deploy: the service boots and applies FindmeFollowUp.
+    // The deploy: the service boots and applies FindmeFollowUp (and the migrations after it).
     const config = loadConfig(ViabilityConfig, {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '0', ELO_ADMIN_KEY: 'f'.repeat(40),
       ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 6).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
@@ -80,14 +82,17 @@ describe('viability: FindME links written before FindmeFollowUp', () => {
     await app.listen(0, '127.0.0.1');
     await app.get(BusConnection).waitReady(15_000);
     const ds = app.get(DataSource);
-    expect((await ds.query('SELECT name FROM viability.migrations ORDER BY id DESC LIMIT 1'))[0].name).toBe(new FindmeFollowUp1765600000000().name);
+    const applied: Array<{ name: string }> = await ds.query('SELECT name FROM viability.migrations ORDER BY id');
+    expect(applied.slice(followUp).map((m) => m.name)).toEqual(migrations.slice(followUp).map((M) => new M().name));
     expect(await ds.query(
       `SELECT count(*)::int AS n FROM viability.findme_links WHERE answered_at IS NULL AND expires_at <= now()`,
     )).toEqual([{ n: 0 }]);
 
     const findme = app.get(FindmeService);
     expect(await findme.sweep()).toEqual({ answered: 0, callbacks: 0 });
-    expect(await ds.query(`SELECT count(*)::int AS n FROM viability.outbox WHERE type = 'viability.checked'`)).toEqual([{ n: 0 }]);
+    // Anything the boot or the sweep published has reached the probe now: no viability.checked at all.
+    await probe.settled(outboxEmpty(ds, 'viability'));
+    expect(probe.ofType('viability.checked')).toEqual([]);
 
     // The link still open at the deploy expires after it: that one is answered, and it is the only one.
     await ds.query(`UPDATE viability.findme_links SET expires_at = now() - interval '1 second' WHERE id = $1`, [open!.id]);

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import type { CloudEvent } from '@elo/contracts';
 import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, outboxEmpty, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../../src/app.module';
 import { ChatIngressConfig } from '../../src/config/chat-ingress.config';
@@ -19,6 +20,10 @@ export interface Harness {
   ds: DataSource;
   probe: BusProbe;
   fakes: FakeProviders;
+  /** Waits until every event the service had written is on the probe (BusProbe.settled): absence and exact counts are then final. */
+  settled(): Promise<void>;
+  /** Events on the probe of `type` (call `settled` first for a final count). */
+  published<T = Record<string, unknown>>(type?: string | string[]): Array<CloudEvent<T>>;
   /** Headers of an API key with the given permissions, of a fresh tenant or of `tenantId` when given. */
   tenantKey(permissions?: string[], tenantId?: string): Promise<{ tenantId: string; headers: Record<string, string> }>;
   api<T = Record<string, unknown>>(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: T }>;
@@ -63,6 +68,11 @@ export async function startHarness(label: string, env: Record<string, string> = 
 
   const h: Harness = {
     infra, app, url, ds, probe, fakes, api,
+    settled: () => probe.settled(outboxEmpty(h.ds, 'chat_ingress'), 15_000),
+    published<T>(type?: string | string[]) {
+      const types = type === undefined ? undefined : [type].flat();
+      return probe.events.filter((e) => !types || types.includes(e.type)) as Array<CloudEvent<T>>;
+    },
     async restart(more) {
       await app.close();
       app = await boot(more);

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { callApi, createTestInfra, TEST_REQUEST_PRIVATE_RANGES, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, outboxEmpty, TEST_REQUEST_PRIVATE_RANGES, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { startPbxSimulator, type PbxSimulator } from './pbx-simulator';
 import { AppModule, SERVICE } from '../../src/app.module';
@@ -9,7 +9,6 @@ import { TelephonyBridgeConfig } from '../../src/config/telephony-bridge.config'
 import { PopHub } from '../../src/screen-pop/pop-hub.service';
 
 export const ADMIN_KEY = 'a'.repeat(40);
-
 export interface ApiAnswer<T> {
   status: number;
   body: T;
@@ -36,7 +35,10 @@ export interface Harness {
   profile(t: Tenant, extra?: Record<string, unknown>): Promise<{ id: string; callbackBase: string }>;
   /** Boots one more replica of the service on the same database and vhost. */
   replica(): Promise<{ app: INestApplication; url: string }>;
-  outboxCount(type: string, tenantId: string): Promise<number>;
+  /** Waits until every event the service (and its replicas) had written is on the probe (BusProbe.settled). */
+  settled(): Promise<void>;
+  /** Events of `type` and tenant published so far, counted on the bus once `settled` (so a final count). */
+  publishedCount(type: string, tenantId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -105,11 +107,10 @@ export async function startHarness(label: string, env: Record<string, string> = 
       replicas.push(r.app);
       return r;
     },
-    async outboxCount(type, tenantId) {
-      const rows: Array<{ n: string }> = await ds.query(
-        'SELECT count(*) AS n FROM "telephony".outbox WHERE type = $1 AND tenant_id = $2', [type, tenantId],
-      );
-      return Number(rows[0].n);
+    settled: () => probe.settled(outboxEmpty(ds, 'telephony'), 15_000),
+    async publishedCount(type, tenantId) {
+      await h.settled();
+      return probe.ofType(type).filter((e) => e.tenantid === tenantId).length;
     },
     async close() {
       await probe.close();

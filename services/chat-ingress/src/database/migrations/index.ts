@@ -1,4 +1,4 @@
-import { leanerMessagingIndexes } from '@elo/messaging';
+import { leanerMessagingIndexes, outboxKeepsOnlyPending } from '@elo/messaging';
 import { Init1763800000000 } from './1763800000000-Init';
 import { Chat1763900100000 } from './1763900100000-Chat';
 import { WebhookRegistration1764800000000 } from './1764800000000-WebhookRegistration';
@@ -6,4 +6,4 @@ import { FlowLocationMark1765300000000 } from './1765300000000-FlowLocationMark'
 
 /** Every migration of the `chat_ingress` schema, in order. */
 export const migrations = [Init1763800000000, Chat1763900100000, WebhookRegistration1764800000000, leanerMessagingIndexes('chat_ingress'),
-  FlowLocationMark1765300000000];
+  FlowLocationMark1765300000000, outboxKeepsOnlyPending('chat_ingress')];

@@ -1,7 +1,7 @@
-import { leanerMessagingIndexes } from '@elo/messaging';
+import { leanerMessagingIndexes, outboxKeepsOnlyPending } from '@elo/messaging';
 import { Init1763800000000 } from './1763800000000-Init';
 import { Tracking1763900000000 } from './1763900000000-Tracking';
 import { StatusMoveRoom1763900100000 } from './1763900100000-StatusMoveRoom';
 
 /** Every migration of the `message_status` schema, in order. */
-export const migrations = [Init1763800000000, Tracking1763900000000, StatusMoveRoom1763900100000, leanerMessagingIndexes('message_status')];
+export const migrations = [Init1763800000000, Tracking1763900000000, StatusMoveRoom1763900100000, leanerMessagingIndexes('message_status'), outboxKeepsOnlyPending('message_status')];

@@ -1,4 +1,4 @@
-import { leanerMessagingIndexes } from '@elo/messaging';
+import { leanerMessagingIndexes, outboxKeepsOnlyPending } from '@elo/messaging';
 import { Init1763800000000 } from './1763800000000-Init';
 import { Dispatcher1764000000000 } from './1764000000000-Dispatcher';
 import { RotationAndHealth1764000100000 } from './1764000100000-RotationAndHealth';
@@ -13,5 +13,4 @@ export const migrations = [
   Init1763800000000, Dispatcher1764000000000, RotationAndHealth1764000100000, PendingByIntegration1764000200000,
   DeliveriesPageOrder1764000300000,
   leanerMessagingIndexes('dispatcher'), ScheduleStep1765200000000, AuthSealed1765200100000,
-  Replicas1765300000000,
-];
+  Replicas1765300000000, outboxKeepsOnlyPending('dispatcher')];
