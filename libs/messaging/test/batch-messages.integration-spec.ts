@@ -4,9 +4,8 @@ import { connect, type ChannelModel } from 'amqplib';
 import { BusProbe } from '../src/bus-probe';
 import { ParkedEvents } from '../src/parked-events';
 import { EVENTS_EXCHANGE, queueNames } from '../src/topology';
-import type { SingleHandler } from '../src/types';
 import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, MAX_BATCH_EVENTS } from '../src/wire';
-import { closedEvent, counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
+import { closedEvent, counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, startRetryingNode, type BusNode } from './harness';
 
 describe('bus: several events in one broker message (CloudEvents batch format)', () => {
   let infra: TestInfra;
@@ -27,6 +26,24 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     await model?.close().catch(() => undefined);
     await infra?.cleanup();
   });
+
+  /**
+   * Waits until `queues` hold no ready message, then stops `node` and checks that the service queue still
+   * holds none: an unacknowledged message would be ready again once its consumer's channel is closed.
+   */
+  const expectDrained = async (node: BusNode, queues: string[]) => {
+    const ch = await model.createChannel();
+    try {
+      await expectEventually(async () => {
+        for (const q of queues) expect([q, (await ch.checkQueue(q)).messageCount]).toEqual([q, 0]);
+      });
+      await node.stop();
+      nodes.splice(nodes.indexOf(node), 1);
+      expect((await ch.checkQueue(SERVICE)).messageCount).toBe(0);
+    } finally {
+      await ch.close();
+    }
+  };
 
   /** A node without a relay that records closed events, with its parking lot; effects emptied. */
   const startParkingNode = async () => {
@@ -86,38 +103,15 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
     await produce(node, 500, 250);
     await expectEventually(async () => expect(await counts(node.ds)).toEqual({ total: 500, distinct: 500 }), { timeoutMs: 30_000 });
-    const ch = await model.createChannel();
-    await expectEventually(async () => {
-      const q = await ch.checkQueue(SERVICE);
-      expect(q.messageCount).toBe(0);
-    });
-    await ch.close();
-    // Nothing left unacknowledged: once the consumer is gone (its channel closed), an unacknowledged message
-    // would be ready again.
-    await node.stop();
-    nodes.splice(0);
-    const ch2 = await model.createChannel();
-    expect((await ch2.checkQueue(SERVICE)).messageCount).toBe(0);
-    await ch2.close();
+    await expectDrained(node, [SERVICE]);
   });
 
   it('one failing event of a batch message goes to retry alone; its neighbours are handled once, and it is handled when it comes back', async () => {
     let failuresLeft = 1;
     const seen: string[] = [];
-    const node = await startNode({
-      databaseUrl: infra.databaseUrl,
-      amqpUrl: infra.amqpUrl,
-      relay: false,
-      retryDelaysMs: [100, 200],
-      handler: {
-        type: 'chat.conversation.closed',
-        batch: false,
-        fn: (async (event, ctx) => {
-          seen.push((event.data as { reason: string }).reason);
-          if ((event.data as { reason: string }).reason === 'flaky' && failuresLeft-- > 0) throw new Error('CRM is down');
-          await ctx.manager.query(`INSERT INTO "${SCHEMA}".effects (event_id) VALUES ($1)`, [event.id]);
-        }) as SingleHandler,
-      },
+    const node = await startRetryingNode(infra, (event) => {
+      seen.push((event.data as { reason: string }).reason);
+      if ((event.data as { reason: string }).reason === 'flaky' && failuresLeft-- > 0) throw new Error('CRM is down');
     });
     nodes.push(node);
     await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
@@ -141,28 +135,15 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
     const refusal: { lift?: () => Promise<void>; lifted?: Promise<void> } = {};
     const seen: string[] = [];
     const flakyAttempts: number[] = [];
-    const node = await startNode({
-      databaseUrl: infra.databaseUrl,
-      amqpUrl: infra.amqpUrl,
-      relay: false,
-      retryDelaysMs: [100, 200],
-      handler: {
-        type: 'chat.conversation.closed',
-        batch: false,
-        fn: (async (event, ctx) => {
-          const reason = (event.data as { reason: string }).reason;
-          seen.push(reason);
-          if (reason === 'flaky') {
-            flakyAttempts.push(ctx.attempt);
-            const flakyCalls = flakyAttempts.length;
-            // The second call can only come from the whole message coming back (its retry copy was refused):
-            // the broker takes copies again from then on, and this one fails once more, into the retry queue.
-            if (flakyCalls === 2) await (refusal.lifted = refusal.lift!());
-            if (flakyCalls <= 2) throw new Error('CRM is down');
-          }
-          await ctx.manager.query(`INSERT INTO "${SCHEMA}".effects (event_id) VALUES ($1)`, [event.id]);
-        }) as SingleHandler,
-      },
+    const node = await startRetryingNode(infra, async (event, ctx) => {
+      const reason = (event.data as { reason: string }).reason;
+      seen.push(reason);
+      if (reason !== 'flaky') return;
+      flakyAttempts.push(ctx.attempt);
+      // The second call can only come from the whole message coming back (its retry copy was refused):
+      // the broker takes copies again from then on, and this one fails once more, into the retry queue.
+      if (flakyAttempts.length === 2) await (refusal.lifted = refusal.lift!());
+      if (flakyAttempts.length <= 2) throw new Error('CRM is down');
     });
     nodes.push(node);
     await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
@@ -177,17 +158,7 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
       // (their redelivery was skipped by the inbox).
       expect(flakyAttempts).toEqual([1, 1, 2]);
       expect(seen.sort()).toEqual(['flaky', 'flaky', 'flaky', 'one', 'three']);
-      const ch = await model.createChannel();
-      await expectEventually(async () => {
-        for (const q of [SERVICE, queueNames(SERVICE).retry(100), queueNames(SERVICE).dead]) expect([q, (await ch.checkQueue(q)).messageCount]).toEqual([q, 0]);
-      });
-      await ch.close();
-      // Nothing left unacknowledged: with the consumer gone, an unacknowledged message would be ready again.
-      await node.stop();
-      nodes.splice(0);
-      const ch2 = await model.createChannel();
-      expect((await ch2.checkQueue(SERVICE)).messageCount).toBe(0);
-      await ch2.close();
+      await expectDrained(node, [SERVICE, queueNames(SERVICE).retry(100), queueNames(SERVICE).dead]);
     } finally {
       await probe.close();
       if (!refusal.lifted) await refusal.lift();

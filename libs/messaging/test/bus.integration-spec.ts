@@ -4,9 +4,8 @@ import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TcpPro
 import { connect } from 'amqplib';
 import { BusProbe } from '../src/bus-probe';
 import { ParkedEvents } from '../src/parked-events';
-import type { SingleHandler } from '../src/types';
 import { queueNames, UNROUTABLE_QUEUE } from '../src/topology';
-import { counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
+import { counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, startRetryingNode, type BusNode } from './harness';
 
 describe('bus: outbox → RabbitMQ → inbox', () => {
   let infra: TestInfra;
@@ -119,19 +118,8 @@ describe('bus: outbox → RabbitMQ → inbox', () => {
 
   it('retries a failing handler through the delay queues, then parks it; a replay handles it', async () => {
     let failuresLeft = 100;
-    const node = await startNode({
-      databaseUrl: infra.databaseUrl,
-      amqpUrl: infra.amqpUrl,
-      relay: false,
-      retryDelaysMs: [100, 200],
-      handler: {
-        type: 'chat.conversation.closed',
-        batch: false,
-        fn: (async (event, ctx) => {
-          if (failuresLeft-- > 0) throw new Error('CRM is down');
-          await ctx.manager.query(`INSERT INTO "${SCHEMA}".effects (event_id) VALUES ($1)`, [event.id]);
-        }) as SingleHandler,
-      },
+    const node = await startRetryingNode(infra, () => {
+      if (failuresLeft-- > 0) throw new Error('CRM is down');
     });
     nodes.push(node);
     await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);

@@ -6,7 +6,8 @@ import { ConsumerHost } from '../src/consumer-host';
 import { leanerMessagingIndexes, messagingTablesSql, Outbox, outboxKeepsOnlyPending } from '../src/outbox';
 import { OutboxRelay } from '../src/relay';
 import { declareTopology } from '../src/topology';
-import type { BatchHandler, SingleHandler } from '../src/types';
+import type { CloudEvent } from '@elo/contracts';
+import type { BatchHandler, HandlerContext, SingleHandler } from '../src/types';
 
 export const SCHEMA = 'bus_test';
 export const SERVICE = 'bus-test';
@@ -110,6 +111,18 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
       await ds.destroy();
     },
   };
+}
+
+/**
+ * A node without a relay whose handler takes closed events one by one: runs `before` (which fails the
+ * handling when it throws), then records the effect; retries after 100 and 200 ms.
+ */
+export function startRetryingNode(infra: { databaseUrl: string; amqpUrl: string }, before: (event: CloudEvent, ctx: HandlerContext) => unknown): Promise<BusNode> {
+  const fn: SingleHandler = async (event, ctx) => {
+    await before(event, ctx);
+    await ctx.manager.query(`INSERT INTO "${SCHEMA}".effects (event_id) VALUES ($1)`, [event.id]);
+  };
+  return startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relay: false, retryDelaysMs: [100, 200], handler: { type: 'chat.conversation.closed', batch: false, fn } });
 }
 
 export async function counts(ds: DataSource): Promise<{ total: number; distinct: number }> {
