@@ -4,8 +4,7 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Public } from '@elo/observability';
-import { expectEventually } from '@elo/testing';
-import { Client } from 'pg';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import {
@@ -15,11 +14,9 @@ import {
 /*
  * The auth library against a real PostgreSQL: its migrations, the guard, the admin API and the audit
  * log, in a small Nest app. Each run uses its own database, dropped at the end.
- * TODO(testing): switch to createTestInfra() once every integration spec does.
  */
 
 const ADMIN = `admin-${randomBytes(24).toString('hex')}`;
-const SERVER_URL = process.env.ELO_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const box = new SecretBox({ t1: randomBytes(32) }, 't1');
 
 @Controller('things')
@@ -87,7 +84,7 @@ async function replica(ds: DataSource, keyCacheMs?: number): Promise<INestApplic
 }
 
 describe('@elo/auth against PostgreSQL', () => {
-  let dbName: string;
+  let infra: TestInfra;
   let ds: DataSource;
   let app: INestApplication;
   let http: ReturnType<typeof request>;
@@ -112,17 +109,11 @@ describe('@elo/auth against PostgreSQL', () => {
   }
 
   beforeAll(async () => {
-    dbName = `auth_it_${randomBytes(4).toString('hex')}`;
-    const admin = new Client({ connectionString: SERVER_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${dbName}"`);
-    await admin.end();
-    const url = new URL(SERVER_URL);
-    url.pathname = `/${dbName}`;
+    infra = await createTestInfra('auth');
 
     // As libs/persistence runs them: schema `auth`, migrations table auth.migrations.
     ds = new DataSource({
-      type: 'postgres', url: url.toString(), schema: 'auth', migrationsTableName: 'migrations',
+      type: 'postgres', url: infra.databaseUrl, schema: 'auth', migrationsTableName: 'migrations',
       migrations: authMigrations, migrationsTransactionMode: 'each', poolSize: 4,
     });
     await ds.initialize();
@@ -136,10 +127,7 @@ describe('@elo/auth against PostgreSQL', () => {
   afterAll(async () => {
     await app?.close();
     await ds?.destroy();
-    const admin = new Client({ connectionString: SERVER_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin.end();
+    await infra?.cleanup();
   });
 
   it('migrates into the auth schema with its own migrations table, and again as a no-op', async () => {
