@@ -421,4 +421,95 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect((await scheduler.tick()).closed).toBeGreaterThanOrEqual(1);
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === conv.id)?.data.reason).toBe('inactivity'));
   });
+
+  it('one tick reminds a customer gone silent and closes a reminded one still silent, each its own way', async () => {
+    const rita = customer('5541999990021');
+    const saulo = customer('5541999990022');
+    await rita.text('oi');
+    await saulo.text('oi');
+    await expectEventually(() => expect([rita.got().length, saulo.got().length]).toEqual([1, 1]));
+    const ritaConv = await conversationOf('5541999990021');
+    const sauloConv = await conversationOf('5541999990022');
+    const scheduler = h.app.get(FlowScheduler);
+
+    // Saulo went silent first and got his reminder.
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '30 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [sauloConv.id]);
+    expect(await scheduler.tick()).toMatchObject({ reminded: 1, closed: 0 });
+    await expectEventually(() => expect(saulo.got().at(-1)).toBe('Ainda está aí?'));
+    // Later, in one tick: Rita is due her reminder and Saulo, silent since his, is due to close.
+    await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [sauloConv.id]);
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [ritaConv.id]);
+    expect(await scheduler.tick()).toMatchObject({ reminded: 1, closed: 1 });
+
+    const [rita2, saulo2] = await Promise.all([conversationOf('5541999990021'), conversationOf('5541999990022')]);
+    expect(rita2).toMatchObject({ id: ritaConv.id, status: 'open', close_reason: null });
+    expect(rita2.reminder_sent_at).not.toBeNull();
+    expect(saulo2).toMatchObject({ id: sauloConv.id, status: 'closed', close_reason: 'inactivity' });
+    await expectEventually(() => expect(rita.got().slice(1)).toEqual(['Ainda está aí?']));
+    await expectEventually(() => expect(saulo.got().slice(1)).toEqual(['Ainda está aí?', 'Atendimento encerrado.']));
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === sauloConv.id)?.data.reason).toBe('inactivity'));
+    await h.settled();
+    expect(h.probe.ofType<{ conversationId: string }>('chat.conversation.closed').filter((e) => e.data.conversationId === ritaConv.id)).toEqual([]);
+    // Rita's reminder is fresh: nothing more is due.
+    expect(await scheduler.tick()).toMatchObject({ reminded: 0, closed: 0 });
+  });
+
+  it('a tick reminds at most 200 silent customers (the longest silent first; the next tick the rest), and a backlog of reminders does not hold back closes', async () => {
+    const t = await h.tenantKey();
+    const ch = (await h.api<{ id: string }>('POST', '/channels', t.headers, {
+      provider: 'whatsapp', name: 'lote', phoneNumberId: 'PNBULK', credentials: { accessToken: 't', appSecret: 'bulk-secret' },
+      settings: { botQueue: 'bot', closingMessage: 'Encerrado por inatividade.', reminderMessage: 'Ainda por aí?' },
+    })).body;
+    const flow = await h.api<{ id: string; version: number }>('PUT', '/flow', t.headers, { start: 'menu', steps: { menu: { type: 'menu', text: 'Oi', options: [{ id: 'x', title: 'Sair', next: 'bye' }] }, bye: { type: 'close' } } });
+    expect(flow.body.version).toBe(1);
+    /** `count` open bot conversations of customers silent for an hour and more (the i-th i seconds longer); their ids, longest silent first. */
+    const seed = async (first: number, count: number): Promise<string[]> => {
+      await h.ds.query(
+        `WITH n AS (SELECT i, gen_random_uuid() AS contact_id, gen_random_uuid() AS conv_id, '+55419800' || lpad((i + $4::int)::text, 5, '0') AS phone,
+                           now() - interval '1 hour' - i * interval '1 second' AS last_in
+                      FROM generate_series(1, $5::int) i),
+              ct AS (INSERT INTO chat_ingress.contacts (id, tenant_id, channel_id, contact_key, phone, name)
+                     SELECT contact_id, $1, $2, phone, phone, 'Cliente ' || i FROM n),
+              cv AS (INSERT INTO chat_ingress.conversations (id, tenant_id, channel_id, contact_id, queue, flow_id, flow_version, flow_state, last_inbound_at, opened_at)
+                     SELECT conv_id, $1, $2, contact_id, 'bot', $3, 1, '{"stepId": "menu", "waiting": "input"}', last_in, last_in FROM n)
+         INSERT INTO chat_ingress.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body, created_at)
+         SELECT gen_random_uuid(), $1, $2, conv_id, contact_id, 'in', 'text', 'received', '{"message": {"kind": "text", "text": "oi"}}', last_in FROM n`,
+        [t.tenantId, ch.id, flow.body.id, first, count],
+      );
+      const rows: Array<{ id: string }> = await h.ds.query(
+        `SELECT c.id FROM chat_ingress.conversations c JOIN chat_ingress.contacts ct ON ct.id = c.contact_id
+          WHERE c.tenant_id = $1 AND ct.phone BETWEEN $2 AND $3 ORDER BY c.last_inbound_at, c.id`,
+        [t.tenantId, `+55419800${String(first + 1).padStart(5, '0')}`, `+55419800${String(first + count).padStart(5, '0')}`],
+      );
+      expect(rows).toHaveLength(count);
+      return rows.map((r) => r.id);
+    };
+    const silent = await seed(0, 250);
+    // One reminded long ago and silent since: due to close.
+    const [closing] = await seed(1000, 1);
+    await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [closing]);
+
+    const reminded = async () => (await h.ds.query(
+      `SELECT id FROM chat_ingress.conversations WHERE tenant_id = $1 AND id <> $2 AND reminder_sent_at IS NOT NULL`, [t.tenantId, closing],
+    ) as Array<{ id: string }>).map((r) => r.id).sort();
+    /** Reminders written out, one row per message. */
+    const reminders = async () => (await h.ds.query(
+      `SELECT conversation_id FROM chat_ingress.messages WHERE tenant_id = $1 AND direction = 'out' AND body->'message'->>'text' = 'Ainda por aí?'`, [t.tenantId],
+    ) as Array<{ conversation_id: string }>).map((r) => r.conversation_id).sort();
+
+    const scheduler = h.app.get(FlowScheduler);
+    expect(await scheduler.tick()).toMatchObject({ reminded: 200, closed: 1 });
+    expect(await reminded()).toEqual(silent.slice(0, 200).sort());
+    expect(await reminders()).toEqual(silent.slice(0, 200).sort());
+    const [closed] = await h.ds.query(`SELECT status, close_reason FROM chat_ingress.conversations WHERE id = $1`, [closing]);
+    expect(closed).toEqual({ status: 'closed', close_reason: 'inactivity' });
+    const farewell = await h.ds.query(`SELECT body->'message'->>'text' AS text FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out'`, [closing]);
+    expect(farewell).toEqual([{ text: 'Encerrado por inatividade.' }]);
+    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === closing)?.data.reason).toBe('inactivity'));
+
+    expect(await scheduler.tick()).toMatchObject({ reminded: 50, closed: 0 });
+    expect(await reminded()).toEqual([...silent].sort());
+    expect(await reminders()).toEqual([...silent].sort());
+    expect(await scheduler.tick()).toMatchObject({ reminded: 0, closed: 0 });
+  });
 });
