@@ -26,6 +26,7 @@ export interface OutboxRelayOptions {
   concurrency?: number;
 }
 
+/** A claimed row, whole (an event the broker returns is written back from it). */
 interface OutboxRow {
   id: string;
   event_id: string;
@@ -40,8 +41,9 @@ interface OutboxRow {
  * Publishes outbox rows with publisher confirms. Rows are claimed with FOR UPDATE SKIP LOCKED (so
  * replicas share the work) and deleted by the same statement, published in batches, and the deletes
  * commit once the broker confirmed every message; a crash before commit leaves them in place and they
- * are published again (the inbox drops the duplicates). The outbox holds only what is still to publish. Woken in-process when a writer's transaction commits (`committed`), by LISTEN/NOTIFY
- * when another replica could not publish its own rows, and by a polling fallback.
+ * are published again (the inbox drops the duplicates). The outbox holds only what is still to publish.
+ * Woken in-process when a writer's transaction commits (`committed`), by LISTEN/NOTIFY when another
+ * replica could not publish its own rows, and by a polling fallback.
  */
 export class OutboxRelay {
   private channel?: ConfirmChannel;
@@ -191,15 +193,12 @@ export class OutboxRelay {
       const failed = new Set<OutboxRow>();
       for (const m of messages) if (this.returned.delete(m.messageId)) for (const r of m.items) failed.add(r);
       if (failed.size) {
-        // Back in place (same id, so same turn), the attempt recorded.
-        const back = [...failed];
+        // Back in place (same id, so same turn), the attempt recorded: the claimed rows as they were, as JSON.
         await m.query(
           `INSERT INTO "${schema}".outbox (id, event_id, type, tenant_id, body, created_at, attempts, last_error)
            SELECT id, event_id, type, tenant_id, body, created_at, attempts + 1, 'returned unroutable'
-             FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::int[])
-               AS r(id, event_id, type, tenant_id, body, created_at, attempts)`,
-          [back.map((r) => r.id), back.map((r) => r.event_id), back.map((r) => r.type), back.map((r) => r.tenant_id),
-            back.map((r) => r.body), back.map((r) => r.created_at), back.map((r) => r.attempts)],
+             FROM json_populate_recordset(NULL::"${schema}".outbox, $1::json)`,
+          [JSON.stringify([...failed])],
         );
         this.logger.error({ count: failed.size }, 'events returned as unroutable; kept in the outbox');
       }
