@@ -77,6 +77,28 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect(seen).toEqual([...msgs].reverse().map((m) => m.messageId));
   });
 
+  it('GET /messages: pages through messages created in one transaction (same created_at to the microsecond)', async () => {
+    // A batch of events is handled in one transaction, whose rows share now(): a cursor that kept the time to
+    // the millisecond skipped the rest of such a group after the first page.
+    const tenant = await tenantWithKey(svc.url);
+    const conversation = randomUUID();
+    const made = Array.from({ length: 5 }, () => randomUUID());
+    await svc.app.get(DataSource).query(
+      `INSERT INTO message_status.messages (id, tenant_id, channel_id, provider, conversation_id, status, status_rank, status_at, created_at)
+       SELECT id, $2, $3, 'whatsapp', $4, 'sent', 1, now(), '2026-05-01T12:00:00.123456Z' FROM unnest($1::uuid[]) AS id`,
+      [made, tenant.tenantId, channelId, conversation],
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; body: Body } = await get(`/messages?conversationId=${conversation}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, tenant.key);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((m: { id: string }) => m.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([...made].sort().reverse());
+  });
+
   it('GET /stats: counts per status and channel, and moves per bucket', async () => {
     const r = await get(`/stats?from=2020-01-01T00:00:00Z&bucket=day`, a.key);
     const byStatus = Object.fromEntries(r.body.totals.map((t: { status: string; count: number }) => [t.status, t.count]));

@@ -1,4 +1,5 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { cursorKey, cursorTime, decodeCursor, encodeCursor } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { SCHEMA } from '../tracking/tracking.service';
 import type { FailuresQuery, ListMessagesQuery, RangeQuery, StatsQuery } from './dto/message-query.dto';
@@ -66,23 +67,6 @@ class Where {
   }
 }
 
-function encodeCursor(row: MessageRow): string {
-  return Buffer.from(JSON.stringify({ t: row.created_at.toISOString(), id: row.id })).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { t: string; id: string } {
-  try {
-    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { t?: unknown; id?: unknown };
-    if (typeof c.t === 'string' && !Number.isNaN(Date.parse(c.t)) && typeof c.id === 'string' && /^[0-9a-f-]{36}$/i.test(c.id)) {
-      return { t: c.t, id: c.id };
-    }
-  } catch {
-    // falls through to the 400 below
-  }
-  // The platform's filter answers it as problem+json.
-  throw new BadRequestException('cursor: not a cursor this API returned');
-}
-
 function view(r: MessageRow): MessageView {
   return {
     id: r.id,
@@ -136,15 +120,17 @@ export class MessageQueryService {
       .add((p) => `conversation_id = ${p}`, q.conversationId)
       .add((p) => `failure_reason = ${p}`, q.reason);
     if (q.cursor) {
-      const c = decodeCursor(q.cursor);
-      w.many(([t, id]) => `(created_at, id) < (${t}::timestamptz, ${id}::uuid)`, [c.t, c.id]);
+      const c = decodeCursor(q.cursor, 'time');
+      w.many(([k, id]) => `(created_at, id) < (${cursorTime(k)}, ${id}::uuid)`, [c.k, c.id]);
     }
     const rows = (await this.ds.query(
-      `SELECT ${COLUMNS} FROM ${S}.messages WHERE tenant_id = $1${w.sql} ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`,
+      `SELECT ${COLUMNS}, ${cursorKey('created_at')} AS k FROM ${S}.messages WHERE tenant_id = $1${w.sql}
+        ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`,
       w.params,
-    )) as MessageRow[];
+    )) as Array<MessageRow & { k: string }>;
     const page = rows.slice(0, limit);
-    return { items: page.map(view), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
+    const last = page[page.length - 1];
+    return { items: page.map(view), nextCursor: rows.length > limit ? encodeCursor({ k: last.k, id: last.id }) : null };
   }
 
   async stats(tenantId: string, q: StatsQuery): Promise<StatsView> {

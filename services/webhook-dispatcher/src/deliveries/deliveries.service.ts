@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { createEvent, type CloudEvent } from '@elo/contracts';
-import { ProblemException } from '@elo/platform';
+import { cursorKey, cursorTime, decodeCursor, encodeCursor, pageFilters, ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { isISO8601 } from 'class-validator';
 import { DELIVERY_OUTCOMES, type DeliveriesQuery, type PageQuery, type SampleEventDto } from '../integrations/dto/integration.dto';
@@ -9,7 +9,6 @@ import { IntegrationsService } from '../integrations/integrations.service';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 import { DeliveriesSignal } from './deliveries-signal.service';
-import { decodeCursor, encodeCursor, pageFilters } from './page-cursor';
 import { maskDeep, maskHeaders } from './request-builder';
 
 const S = '"dispatcher"';
@@ -38,7 +37,7 @@ export class DeliveriesService {
    */
   async list(tenantId: string, integrationId: string, q: DeliveriesQuery): Promise<Page> {
     await this.integrations.row(this.ds.manager, tenantId, integrationId);
-    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'deliveries');
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'time');
     const f = pageFilters({
       outcome: q.outcome, from: q.from, to: q.to, eventType: q.eventType, errorClass: q.errorClass,
       httpStatus: q.httpStatus === undefined ? undefined : String(q.httpStatus),
@@ -50,11 +49,11 @@ export class DeliveriesService {
     const rows = (await this.ds.query(
       `SELECT id, integration_id, event_id, event_type, status, attempts, next_attempt_at, last_http_status,
               last_error_class, last_error, created_at, completed_at,
-              (extract(epoch FROM created_at) * 1000000)::bigint::text AS k
+              ${cursorKey('created_at')} AS k
        FROM ${S}.deliveries
        WHERE tenant_id = $1 AND integration_id = $2 AND ($3::text IS NULL OR status = $3)
          AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at < $5)
-         AND ($7::bigint IS NULL OR (created_at, id) < ('epoch'::timestamptz + $7::bigint * interval '1 microsecond', $8::uuid))
+         AND ($7::bigint IS NULL OR (created_at, id) < (${cursorTime('$7')}, $8::uuid))
          AND ($9::text IS NULL OR event_type = $9) AND ($10::text IS NULL OR last_error_class = $10)
          AND ($11::int IS NULL OR last_http_status = $11)
        ORDER BY created_at DESC, id DESC LIMIT $6`,
@@ -79,7 +78,7 @@ export class DeliveriesService {
   /** One page of a delivery's attempts, first to last, and the cursor of the next page when there is one. */
   async attempts(tenantId: string, deliveryId: string, q: PageQuery = {}): Promise<Page> {
     await this.delivery(tenantId, deliveryId);
-    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'attempts');
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'serial');
     const limit = q.limit ?? 100;
     // The id's text is named k: an output column named id would be what ORDER BY id sorts, as text (11 before 5).
     const rows = (await this.ds.query(

@@ -1,5 +1,5 @@
-import { ProblemException } from '@elo/platform';
 import { decodeCursor, encodeCursor, pageFilters } from './page-cursor';
+import { ProblemException } from './problem-details.filter';
 
 /** The 400 problem's detail `fn` throws. */
 function problemOf(fn: () => unknown): string {
@@ -20,16 +20,16 @@ describe('page cursors', () => {
     const c = { k: '1796297909176123', id, f: { outcome: 'failed' } };
     const s = encodeCursor(c);
     expect(s).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(decodeCursor(s, 'deliveries')).toEqual(c);
-    expect(decodeCursor(encodeCursor({ k: '42' }), 'attempts')).toEqual({ k: '42' });
+    expect(decodeCursor(s, 'time')).toEqual(c);
+    expect(decodeCursor(encodeCursor({ k: '42' }), 'serial')).toEqual({ k: '42' });
   });
 
   it('refuses what this API did not hand out, and cursors of the other listing', () => {
     const bad = ['', 'x', '!!!', encodeCursor({ k: '42' }), Buffer.from('[1]').toString('base64url'), Buffer.from('null').toString('base64url'),
       encodeCursor({ k: '12345678901234567', id }), encodeCursor({ k: '1; DROP', id }), encodeCursor({ k: '1', id: 'nope' }),
       Buffer.from(JSON.stringify({ k: '1', id, f: { outcome: 1 } })).toString('base64url')];
-    for (const s of bad) expect(problemOf(() => decodeCursor(s, 'deliveries'))).toMatch(/^cursor:/);
-    expect(problemOf(() => decodeCursor(encodeCursor({ k: '1', id }), 'attempts'))).toMatch(/^cursor:/);
+    for (const s of bad) expect(problemOf(() => decodeCursor(s, 'time'))).toMatch(/^cursor:/);
+    expect(problemOf(() => decodeCursor(encodeCursor({ k: '1', id }), 'serial'))).toMatch(/^cursor:/);
   });
 
   it('keeps the filters of the cursor, accepts the same ones repeated, refuses different ones', () => {

@@ -1,10 +1,15 @@
-import { ProblemException } from '@elo/platform';
+import { ProblemException } from './problem-details.filter';
 
-/** Where a page ended plus the filters it was read with; handed to clients as an opaque string. */
+/**
+ * Where a page ended plus the filters it was read with; handed to clients as an opaque string.
+ * Listings come in two orders: by a timestamp with the row's uuid as tie-breaker (`time`: k is the
+ * timestamp in microseconds since 1970, as PostgreSQL keeps it, so rows written by one transaction,
+ * which share now(), are neither skipped nor repeated), or by a bigserial id (`serial`: k is the id).
+ */
 export interface PageCursor {
-  /** The last row's sort key: its created_at in microseconds since 1970 (deliveries), or the attempt id. */
+  /** The last row's sort key: its timestamp in microseconds since 1970 (`time`), or its id (`serial`). */
   k: string;
-  /** The last row's id (deliveries), the tie-breaker of equal timestamps. */
+  /** The last row's uuid (`time`), the tie-breaker of equal timestamps. */
   id?: string;
   /** The filters the first page was asked with: later pages keep them. */
   f?: Record<string, string>;
@@ -18,11 +23,20 @@ export function encodeCursor(c: PageCursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
+/** The two orders a listing pages in (see PageCursor). */
+export type CursorOrder = 'time' | 'serial';
+
+/** SQL: a timestamptz column as a `time` cursor's k (microseconds since 1970, as text; exact). */
+export const cursorKey = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+
+/** SQL: the timestamptz a `time` cursor's k stands for, from a bigint parameter (`$7`). */
+export const cursorTime = (param: string) => `('epoch'::timestamptz + ${param}::bigint * interval '1 microsecond')`;
+
 /**
  * Reads a cursor this API returned; anything else is a 400 problem (never reaches SQL unchecked).
- * `kind` says which listing it must come from: deliveries (timestamp + id) or attempts (attempt id).
+ * `order` says which kind of listing it must come from.
  */
-export function decodeCursor(cursor: string, kind: 'deliveries' | 'attempts'): PageCursor {
+export function decodeCursor(cursor: string, order: CursorOrder): PageCursor {
   let c: unknown;
   try {
     c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -33,7 +47,7 @@ export function decodeCursor(cursor: string, kind: 'deliveries' | 'attempts'): P
   const filtersOk = v?.f === undefined || (typeof v.f === 'object' && v.f !== null && !Array.isArray(v.f) && Object.values(v.f).every((x) => typeof x === 'string'));
   const ok =
     typeof v === 'object' && v !== null && typeof v.k === 'string' && filtersOk &&
-    DIGITS.test(v.k) && (kind === 'deliveries' ? typeof v.id === 'string' && UUID.test(v.id) : v.id === undefined);
+    DIGITS.test(v.k) && (order === 'time' ? typeof v.id === 'string' && UUID.test(v.id) : v.id === undefined);
   if (!ok) throw new ProblemException(400, 'cursor: not a cursor this API returned for this listing');
   return v as PageCursor;
 }
