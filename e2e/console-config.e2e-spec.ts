@@ -171,6 +171,11 @@ describe('console: channels, bot flow and viability in the browser', () => {
     expect(refused).toContain('full (no free port)');
     // The point, the drop-distance circle and both boxes are drawn, without any tile server.
     expect(await page.locator('.point-map path.leaflet-interactive').count()).toBe(4);
+    // The check is on record: the history, filtered to viable ones, lists it with its box.
+    await page.selectOption('select[name="historyStatus"]', 'viable');
+    await page.waitForSelector('[data-check-history] tbody tr');
+    expect(await page.locator('[data-check-history] tbody tr').count()).toBe(1);
+    expect(await page.textContent('[data-check-history] tbody tr')).toMatch(/Coordinates.*Viable: CTO Jardim at 5\d m/);
     // Nothing wider than the phone's screen.
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
     await page.screenshot({ path: join(artifacts, 'console-viability-360.png'), fullPage: true });

@@ -270,6 +270,60 @@ describe('viability: the check, the inventory and the chat path', () => {
     });
   });
 
+  it('lists the tenant\'s recorded checks newest first, filtered by outcome and how they came, in cursor pages that keep the filter', async () => {
+    const t = await tenant();
+    const other = await tenant();
+    const box = await at(60, 45);
+    await call('POST', '/inventory/import?kind=boxes', t.key, { type: 'FeatureCollection', features: [
+      { type: 'Feature', geometry: { type: 'Point', coordinates: [box.lng, box.lat] }, properties: { external_id: 'HIST', name: 'Hist', status: 'deployed', port_capacity: 8, ports_in_use: 1 } },
+    ] }, 'application/json');
+    const far = { lat: HOME.lat + 0.5, lng: HOME.lng };
+    const asked = [HOME, far, HOME, far, HOME];
+    for (const point of asked) expect((await call('POST', '/viability', t.key, point)).status).toBe(200);
+    // An address nobody knows: recorded not_found, with no point.
+    expect((await call('POST', '/viability', t.key, { address: 'Rua que não existe, 1' })).body).toMatchObject({ status: 'not_found' });
+    expect((await call('POST', '/viability', other.key, HOME)).status).toBe(200);
+
+    type Page = { items: Array<{ id: string; checkedAt: string; via: string; status: string; location: { lat: number; lng: number } | null; result: Record<string, unknown> }>; nextCursor: string | null };
+    const all = async (query: string, key = t.key) => {
+      const items: Page['items'] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { status: number; body: Page } = await call<Page>('GET', `/viability/checks?${cursor ? `cursor=${cursor}&` : query}`, key);
+        expect(page.status).toBe(200);
+        items.push(...page.body.items);
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      return items;
+    };
+    const every = await all('limit=2');
+    expect(every).toHaveLength(6);
+    expect(new Set(every.map((c) => c.id)).size).toBe(6);
+    expect(every.map((c) => c.checkedAt)).toEqual([...every.map((c) => c.checkedAt)].sort().reverse());
+    // Newest first: the address check was the last one asked.
+    expect(every[0]).toMatchObject({ via: 'address', status: 'not_found', location: null, result: { reason: expect.any(String) } });
+    expect(every.filter((c) => c.status === 'viable')).toHaveLength(3);
+    expect(every.find((c) => c.status === 'viable')).toMatchObject({ via: 'coordinates', location: HOME, result: { box: { externalId: 'HIST', distanceMeters: expect.closeTo(60, 0) } } });
+
+    // The cursor keeps the filter: later pages pass only the cursor.
+    const unserved = await all('status=not_found&limit=1');
+    expect(unserved.map((c) => c.status)).toEqual(['not_found', 'not_found', 'not_found']);
+    expect(unserved.map((c) => c.via).sort()).toEqual(['address', 'coordinates', 'coordinates']);
+    expect(await all('status=not_found&via=coordinates')).toHaveLength(2);
+    expect(await all(`from=${encodeURIComponent(every[0].checkedAt)}`)).toEqual([every[0]]);
+    expect(await all('limit=10', other.key)).toHaveLength(1);
+
+    const first = await call<Page>('GET', '/viability/checks?status=not_found&limit=1', t.key);
+    expect((await call('GET', `/viability/checks?status=viable&cursor=${first.body.nextCursor}`, t.key)).status).toBe(400);
+    for (const bad of ['status=maybe', 'via=carrier_pigeon', 'from=yesterday', 'limit=0', 'cursor=nope']) {
+      const r = await call<{ detail: string }>('GET', `/viability/checks?${bad}`, t.key);
+      expect(r.status).toBe(400);
+      expect(r.body.detail).toMatch(new RegExp(bad.split('=')[0]));
+    }
+    const checker = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'bot', permissions: ['viability:check'] })).body.key;
+    expect((await call('GET', '/viability/checks', checker)).status).toBe(403);
+  });
+
   it('streams a CSV import over HTTP far past the body size limit', async () => {
     const t = await tenant();
     const lines = ['external_id,name,lat,lng,status,port_capacity,ports_in_use'];

@@ -1,9 +1,10 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import { ProblemException } from '@elo/platform';
 import { geocoderProblem, GeocoderService } from '../geocoder/geocoder.service';
-import { CheckDto, checkBody } from './check.dto';
+import { CheckHistoryService, type ChecksPage } from './check-history.service';
+import { CheckDto, checkBody, ChecksQuery } from './check.dto';
 import { ChecksService } from './checks.service';
 
 @ApiTags('viability')
@@ -12,7 +13,19 @@ export class CheckController {
   constructor(
     private readonly checks: ChecksService,
     private readonly geocoder: GeocoderService,
+    private readonly history: CheckHistoryService,
   ) {}
+
+  @Get('checks')
+  @RequirePermission('viability:manage')
+  @ApiOperation({
+    summary: "The tenant's recorded checks, newest first, filtered by outcome, how they came and time; cursor-paginated",
+    description: 'Every check is recorded, from HTTP, a chat location or a FindME link. `status=not_viable` or `not_found` lists where customers '
+      + 'asked and the network does not serve yet. `nextCursor`, when not null, is the `cursor` of the next page (it keeps the filters).',
+  })
+  list(@CurrentPrincipal() p: Principal, @Query() q: ChecksQuery): Promise<ChecksPage> {
+    return this.history.list(tenantIdOf(p), q);
+  }
 
   @Post()
   @HttpCode(200)

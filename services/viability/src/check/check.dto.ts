@@ -1,6 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { validationPipe } from '@elo/platform';
-import { IsLatitude, IsLongitude, IsNotEmpty, IsString, MaxLength, ValidateIf } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsLatitude, IsLongitude, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import type { Outcome } from './viability.service';
+import type { CheckRequest } from './checks.service';
 
 /** Coordinates are checked when given (they win over an address), or when there is no address. */
 const coordinatesAsked = (d: CheckDto) => d.address === undefined || d.lat !== undefined || d.lng !== undefined;
@@ -53,4 +56,21 @@ export async function checkBody(body: unknown): Promise<CheckDto> {
   const dto = (await pipe.transform(body, { type: 'body', metatype: CheckDto })) as CheckDto;
   if (dto.lat === undefined || dto.lng === undefined) return dto;
   return toCoordinates({ lat: dto.lat, lng: dto.lng });
+}
+
+export const CHECK_OUTCOMES = ['viable', 'not_viable', 'not_found'] as const satisfies readonly Outcome[];
+export const CHECK_VIAS = ['coordinates', 'address', 'chat_location', 'findme'] as const satisfies readonly CheckRequest['via'][];
+
+/** `GET /viability/checks`: the filters of the first page; later pages pass the cursor (which keeps them). */
+export class ChecksQuery {
+  @ApiPropertyOptional({ enum: CHECK_OUTCOMES, description: 'not_viable and not_found: where customers asked and the network does not serve yet' })
+  @IsOptional() @IsIn(CHECK_OUTCOMES) status?: (typeof CHECK_OUTCOMES)[number];
+  @ApiPropertyOptional({ enum: CHECK_VIAS, description: 'How the check came: HTTP with coordinates or an address, a chat location, a FindME link' })
+  @IsOptional() @IsIn(CHECK_VIAS) via?: (typeof CHECK_VIAS)[number];
+  @ApiPropertyOptional({ description: 'Checked at or after (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) from?: string;
+  @ApiPropertyOptional({ description: 'Checked before (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) to?: string;
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @ApiPropertyOptional({ description: "The previous page's nextCursor (opaque); it keeps that listing's filters" })
+  @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
 }

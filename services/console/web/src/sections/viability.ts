@@ -1,6 +1,6 @@
 import { ApiError } from '../api';
 import type { Section, SectionContext } from '../section';
-import { field, h, table } from '../dom';
+import { field, h, table, when } from '../dom';
 import { formError, submitting } from '../forms';
 import { uploadInventory, importType, type ImportOutcome } from './viability-import';
 import type { MapBox, PointMap } from './viability-map';
@@ -224,6 +224,58 @@ function checkCard(ctx: SectionContext): HTMLElement {
   return h('section', { class: 'card' }, form, mapBox, legend, result);
 }
 
+/** A recorded check (viability `GET /viability/checks`): what the row keeps of the answer. */
+interface RecordedCheck {
+  id: string;
+  checkedAt: string;
+  via: string;
+  location: { lat: number; lng: number } | null;
+  status: CheckAnswer['status'];
+  result: { box?: { externalId?: string; name: string; distanceMeters: number }; refused?: Array<{ refusedBecause?: string }>; reason?: string };
+}
+
+const VIA: Record<string, string> = { coordinates: 'Coordinates', address: 'Address', chat_location: 'Chat location', findme: 'FindME link' };
+
+/** Where customers asked, newest first; filtered to the unserved ones, that is where the network could grow. */
+function historyCard(ctx: SectionContext): HTMLElement {
+  const status = h('select', { name: 'historyStatus' },
+    h('option', { value: '' }, 'Any outcome'), h('option', { value: 'not_viable' }, 'Not viable'), h('option', { value: 'not_found' }, 'Not found'), h('option', { value: 'viable' }, 'Viable'),
+  ) as HTMLSelectElement;
+  const list = h('div', { 'data-check-history': '' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'More checks');
+  let shown: RecordedCheck[] = [];
+  let next: string | null = null;
+  const outcome = (c: RecordedCheck) => {
+    if (c.result.box) return `${OUTCOME.viable}: ${c.result.box.name} at ${metres(c.result.box.distanceMeters)}`;
+    const why = [...new Set((c.result.refused ?? []).map((r) => REFUSED[r.refusedBecause ?? ''] ?? r.refusedBecause))].join(', ');
+    return `${OUTCOME[c.status] ?? c.status}${why ? ` (${why})` : ''}${c.result.reason ? ` · ${c.result.reason}` : ''}`;
+  };
+  const point = (c: RecordedCheck) => (c.location ? `${c.location.lat.toFixed(5)}, ${c.location.lng.toFixed(5)}` : '—');
+  async function load(again: boolean): Promise<void> {
+    const page = await ctx.api.get<{ items: RecordedCheck[]; nextCursor: string | null }>('viability', '/viability/checks',
+      again && next ? { cursor: next } : { status: status.value, limit: 50 });
+    shown = again ? [...shown, ...page.items] : page.items;
+    next = page.nextCursor;
+    more.hidden = !next;
+    list.replaceChildren(table(['When', 'How', 'Point', 'Outcome'], shown, (c) => [when(c.checkedAt), VIA[c.via] ?? c.via, point(c), outcome(c)], 'No checks recorded yet.'));
+  }
+  const show = (again: boolean) => {
+    void load(again).catch((err: unknown) => list.replaceChildren(h('p', { class: 'status-bad' }, err instanceof Error ? err.message : String(err))));
+  };
+  status.addEventListener('change', () => show(false));
+  more.addEventListener('click', () => show(true));
+  show(false);
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'history-title' },
+    h('h2', { id: 'history-title' }, 'Recent checks'),
+    h('p', { class: 'muted' }, 'Every check, from the API, the chat and FindME links, newest first. “Not viable” and “Not found” show where customers asked and the network does not serve yet.'),
+    h('div', { class: 'row' }, field('Outcome', status, 'historyStatus')),
+    list,
+    h('div', { class: 'actions' }, more),
+  );
+}
+
 const num = (v: string): number | undefined => (v.trim() === '' ? undefined : Number(v));
 
 function boxesOf(a: CheckAnswer): MapBox[] {
@@ -277,6 +329,6 @@ export const viability: Section = {
     root.append(h('section', { class: 'card' }, h('h1', {}, 'Viability'), h('p', { class: 'muted' }, 'The fibre inventory, and “can we serve this point?”.')));
     if (ctx.can('viability:manage')) root.append(importCard(ctx));
     if (ctx.can('viability:check')) root.append(checkCard(ctx));
-    if (ctx.can('viability:manage')) root.append(settingsCard(ctx));
+    if (ctx.can('viability:manage')) root.append(historyCard(ctx), settingsCard(ctx));
   },
 };
