@@ -64,6 +64,24 @@ describe('telephony-bridge: screen pop', () => {
     expect(otherRamal.events.filter((e) => e.event === 'ended')).toHaveLength(0);
   });
 
+  it('an answered callback arriving after the call ended does not pop the call as in progress', async () => {
+    const c = await sse(`${h.url}/operators/8001/events`, t.headers);
+    await ready(c);
+    const cid = h.pbx.nextCallId();
+    // The PBX's callbacks crossed: the end reached Elo first.
+    expect((await h.pbx.pushEnded(profile.callbackBase, { cid, ramal: '8001', duration: 4, disposition: 'ANSWERED' })).status).toBe(200);
+    expect((await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '8001', num: '41988445566' })).status).toBe(200);
+    const marker = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(profile.callbackBase, { cid: marker, ramal: '8001', num: '41988445567' });
+    // Pops go out in commit order: once the next call's pop is here, a pop of the late callback would be too.
+    await expectEventually(() => expect(answered(c).map((e) => e.data.callId)).toContain(marker));
+    expect(answered(c).map((e) => e.data.callId)).toEqual([marker]);
+    // The call is still recorded as answered, and is over.
+    const [row] = await h.ds.query('SELECT answered_at, ended_at FROM "telephony".calls WHERE call_id = $1', [cid]);
+    expect(row.answered_at).not.toBeNull();
+    expect(row.ended_at).not.toBeNull();
+  });
+
   it('a callback refused by the allow-list pops nothing', async () => {
     const remote = await h.profile(t, { allowedCidrs: ['203.0.113.0/24'] });
     const c = await sse(`${h.url}/operators/2001/events`, t.headers);

@@ -89,6 +89,19 @@ describe('viability: chat location checks switched per channel', () => {
     expect((await call('PUT', '/settings', key, { chatLocationChannels: [a] })).status).toBe(400);
   });
 
+  it('settings changed at the same time by several callers keep every channel switch (none overwrites another)', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-concurrent' })).body;
+    const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;
+    const channels = Array.from({ length: 12 }, () => randomUUID());
+    // Twice: once before the tenant has a settings row, once when it has one.
+    for (const round of [0, 1]) {
+      const puts = await Promise.all(channels.map((c) => call('PUT', '/settings', key, { chatLocationChannels: { [c]: round === 0 } })));
+      expect(puts.map((r) => r.status)).toEqual(channels.map(() => 200));
+      const got = await call<{ chatLocationChannels: Record<string, boolean> }>('GET', '/settings', key);
+      expect(got.body.chatLocationChannels).toEqual(Object.fromEntries(channels.map((c) => [c, round === 0])));
+    }
+  });
+
   it('a location the bot flow waits for (flowAwaitsLocation) is left to the flow: no check, no reply; an unflagged one after it is answered', async () => {
     const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-flow' })).body;
     const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;

@@ -70,7 +70,14 @@ export class CallbacksService {
       { onlyIfChanged: true },
     );
     if (!fresh) return { callId: p.cid, duplicate: true };
-    this.pops.announce(m, pop);
+    // PBXs do not promise the order of their callbacks: when `ended` came first, the screen was already
+    // sent the end, and an `answered` pop now would show a call that is over as in progress until the next
+    // call. Read after the commit above, so an `ended` committing meanwhile is seen too (its own pop follows).
+    const [now]: Array<{ ended: boolean }> = await m.query(
+      'SELECT ended_at IS NOT NULL AS ended FROM "telephony".calls WHERE profile_id = $1 AND call_id = $2',
+      [profile.id, p.cid],
+    );
+    if (!now?.ended) this.pops.announce(m, pop);
     return { callId: p.cid, duplicate: false };
   }
 

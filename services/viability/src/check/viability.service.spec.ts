@@ -1,4 +1,4 @@
-import { inOrder } from './viability.service';
+import { fillReply, inOrder } from './viability.service';
 
 type Row = { part: 'in' | 'more' | 'pole'; n: number };
 const rows = (...xs: Array<[Row['part'], number]>): Row[] => xs.map(([part, n]) => ({ part, n }));
@@ -15,5 +15,12 @@ describe('inOrder', () => {
       rows(['in', 1], ['in', 2], ['more', 1], ['more', 2], ['pole', 1]),
     );
     expect(inOrder([])).toEqual([]);
+  });
+});
+
+describe('fillReply', () => {
+  it('fills {box} and {distance} with the values as they are, $ patterns included', () => {
+    expect(fillReply('Caixa {box} a {distance} m ({box})', { name: "CTO $& R$' 1$$", distanceMeters: 42.6 })).toBe("Caixa CTO $& R$' 1$$ a 43 m (CTO $& R$' 1$$)");
+    expect(fillReply('Sem caixa: {box}{distance}.', undefined)).toBe('Sem caixa: .');
   });
 });

@@ -336,9 +336,16 @@ export class ViabilityService implements OnModuleDestroy {
   }
 
   reply(result: CheckResult, settings: TenantSettings): string {
-    const template = settings.replies[result.status] ?? DEFAULT_REPLIES[result.status];
-    return template
-      .replace(/\{box\}/g, result.box?.name ?? '')
-      .replace(/\{distance\}/g, result.box ? String(Math.round(result.box.distanceMeters)) : '');
+    return fillReply(settings.replies[result.status] ?? DEFAULT_REPLIES[result.status], result.box);
   }
+}
+
+/**
+ * A reply template with `{box}` (the box's name) and `{distance}` (metres to it) filled in. The values go
+ * in as they are: a string replacement would read `$&`, `$'` or `$$` in a box's name as patterns.
+ */
+export function fillReply(template: string, box: { name: string; distanceMeters: number } | undefined): string {
+  return template
+    .replace(/\{box\}/g, () => box?.name ?? '')
+    .replace(/\{distance\}/g, () => (box ? String(Math.round(box.distanceMeters)) : ''));
 }

@@ -1,4 +1,4 @@
-import { toRow } from './inventory-parser';
+import { featureToRow, toRow } from './inventory-parser';
 
 describe('inventory rows', () => {
   const box = (props: Record<string, unknown>) =>
@@ -15,5 +15,17 @@ describe('inventory rows', () => {
     expect(box({ port_capacity: true })).toMatch(/^port_capacity must be a whole number/);
     expect(box({ ports_in_use: false })).toMatch(/^ports_in_use must be a whole number/);
     expect(box({ pole_external_id: { id: 1 } })).toBe('pole_external_id must be text or a number');
+  });
+
+  it('refuses a coordinate that is not a number or decimal text (null, a boolean, blank text, an array) instead of reading it as 0 or as the number inside', () => {
+    const pole = (coordinates: unknown[]) => featureToRow('poles', { type: 'Feature', geometry: { type: 'Point', coordinates }, properties: { external_id: 'P-1' } }, 1);
+    expect(pole([-49.27, -25.43])).toMatchObject({ lat: -25.43, lng: -49.27 });
+    expect(pole(['-49,27', '-25.43'])).toMatchObject({ lat: -25.43, lng: -49.27 });
+    expect(pole([-49.27, null])).toMatch(/^lat must be a number/);
+    expect(pole([null, -25.43])).toMatch(/^lng must be a number/);
+    expect(pole([false, -25.43])).toMatch(/^lng must be a number/);
+    expect(pole([-49.27, ' '])).toMatch(/^lat must be a number/);
+    expect(pole([-49.27, [-25.43]])).toMatch(/^lat must be a number/);
+    expect(toRow('poles', { external_id: 'P-2' }, 2, null, null)).toMatch(/^lat must be a number/);
   });
 });

@@ -36,9 +36,14 @@ const pick = (r: Raw, ...names: string[]) => {
 /**
  * A coordinate as sent: a number, or text in either decimal notation. Spreadsheets set to Portuguese
  * (as most of Elo's users' are) write `-25,4284`; that text cannot mean anything else, so it is read
- * as -25.4284 rather than refused.
+ * as -25.4284 rather than refused. Anything but a number or such text is not a coordinate.
  */
-const coordinate = (v: unknown): number => (typeof v === 'string' && /^\s*[-+]?\d+,\d+\s*$/.test(v) ? Number(v.replace(',', '.')) : Number(v));
+const coordinate = (v: unknown): number => {
+  // Number() reads null, false, blank text and [x] as 0 or x: a feature with no position would land at 0,0.
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string' || !v.trim()) return NaN;
+  return /^\s*[-+]?\d+,\d+\s*$/.test(v) ? Number(v.replace(',', '.')) : Number(v);
+};
 
 /** Validates one record; returns the row or the reason it is refused. */
 export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, lng: unknown): InventoryRow | string {

@@ -27,6 +27,10 @@ export class SettingsController {
   async put(@CurrentPrincipal() p: Principal, @Body() dto: SettingsDto) {
     const tenantId = tenantIdOf(p);
     const saved = await this.ds.transaction(async (m) => {
+      // The stored settings are read, merged with the fields given and written back: two changes at once
+      // (each switching another channel) would each write what it read, and one would be lost. One change
+      // of a tenant's settings at a time (the row may not exist yet, so it cannot be locked instead).
+      await m.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`viability:settings:${tenantId}`]);
       const before = await this.viability.settings(m, tenantId);
       const after = {
         maxDropMeters: dto.maxDropMeters ?? before.maxDropMeters,
