@@ -454,6 +454,66 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect(await scheduler.tick()).toMatchObject({ reminded: 0, closed: 0 });
   });
 
+  it('a silent conversation on a disabled channel does not stop the tick: the other tenants\' customers are still reminded and closed', async () => {
+    // A tenant whose channel was disabled while a bot conversation sat silent (nothing may go out on it).
+    const off = await h.tenantKey();
+    const offCh = (await h.api<{ id: string }>('POST', '/channels', off.headers, {
+      provider: 'whatsapp', name: 'desligado', phoneNumberId: 'PNOFF', credentials: { accessToken: 't', appSecret: 'off-secret' },
+      settings: { closingMessage: 'Encerrado.' },
+    })).body;
+    expect((await h.api('PUT', '/flow', off.headers, { start: 'menu', steps: { menu: { type: 'menu', text: 'Oi', options: [{ id: 'x', title: 'Sair', next: 'bye' }] }, bye: { type: 'close' } } })).status).toBe(200);
+    const offBody = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: {},
+      contacts: [{ wa_id: '5541999990031', profile: { name: 'Off' } }], messages: [{ from: '5541999990031', id: 'wamid.OFF.1', timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'oi' } }] } }] }] };
+    expect((await h.postMeta('whatsapp', offCh.id, JSON.stringify(offBody), 'off-secret')).status).toBe(200);
+    await expectEventually(() => expect(h.fakes.sent('/graph/PNOFF/messages')).toHaveLength(1));
+    const offConv = await expectEventually(async () => {
+      const c = await conversationOf('5541999990031');
+      expect(c?.flow_state).toMatchObject({ stepId: 'menu', waiting: 'input' });
+      return c;
+    });
+    expect((await h.api('POST', `/channels/${offCh.id}/disable`, off.headers)).status).toBe(200);
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '30 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [offConv.id]);
+
+    // A customer of the first tenant, silent too, on a channel that works.
+    const tom = customer('5541999990032');
+    await tom.text('oi');
+    await expectEventually(() => expect(tom.got()).toHaveLength(1));
+    const tomConv = await conversationOf('5541999990032');
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '30 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [tomConv.id]);
+
+    const scheduler = h.app.get(FlowScheduler);
+    await scheduler.tick();
+    expect((await conversationOf('5541999990032')).reminder_sent_at).not.toBeNull();
+    await expectEventually(() => expect(tom.got().at(-1)).toBe('Ainda está aí?'));
+    // The disabled channel's conversation waits, untouched, and nothing is queued for it.
+    expect(await conversationOf('5541999990031')).toMatchObject({ status: 'open', reminder_sent_at: null });
+    expect(await h.ds.query(`SELECT id FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out' AND status = 'queued'`, [offConv.id])).toEqual([]);
+
+    // Reminded and silent since, on a channel that is then disabled: the close is left for when it is enabled again.
+    await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [offConv.id]);
+    await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [tomConv.id]);
+    await scheduler.tick();
+    expect(await conversationOf('5541999990032')).toMatchObject({ status: 'closed', close_reason: 'inactivity' });
+    expect((await conversationOf('5541999990031')).status).toBe('open');
+
+    // An agent's move that would send a notice on the disabled channel is refused as such (not a 500), and changes nothing.
+    for (const [path, body] of [['close', {}], ['assign', { agentId: 'ana' }], ['transfer', { queue: 'vendas' }]] as const) {
+      const refused = await callApi<{ status: number; reason: string }>(h.url, 'POST', `/conversations/${offConv.id}/${path}`, undefined, body, off.headers);
+      expect({ path, status: refused.status, reason: refused.body.reason }).toEqual({ path, status: 409, reason: 'channel_disabled' });
+      expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    }
+    expect(await conversationOf('5541999990031')).toMatchObject({ status: 'open', queue: 'bot', agent_id: null });
+  });
+
+  it('contact attributes and name with U+0000 or a lone surrogate are stored with U+FFFD in their place (PostgreSQL refuses them), not a 500', async () => {
+    const una = customer('5541999990041');
+    await una.text('oi');
+    await expectEventually(() => expect(una.got()).toHaveLength(1));
+    const conv = await conversationOf('5541999990041');
+    const res = await h.api<{ name: string; attributes: Record<string, string> }>('PATCH', `/contacts/${conv.contact_id}`, headers, { name: 'Una\u0000', attributes: { nota: 'a\u0000b', ['c\u0000']: '\ud800' } });
+    expect(res).toMatchObject({ status: 200, body: { name: 'Una\uFFFD', attributes: { nota: 'a\uFFFDb', ['c\uFFFD']: '\uFFFD' } } });
+  });
+
   it('a tick reminds at most 200 silent customers (the longest silent first; the next tick the rest), and a backlog of reminders does not hold back closes', async () => {
     const t = await h.tenantKey();
     const ch = (await h.api<{ id: string }>('POST', '/channels', t.headers, {

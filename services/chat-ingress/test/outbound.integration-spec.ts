@@ -151,6 +151,20 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(h.fakes.requests.map(textOf).filter((t) => typeof t === 'string' && t.startsWith('ordem '))).toEqual(['ordem A', 'ordem A', 'ordem B', 'ordem C']);
   });
 
+  it('a message queued before its channel was disabled is not sent: it fails for good with channel_disabled', async () => {
+    const off = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'whatsapp', name: 'wa-off', phoneNumberId: 'PNOFF', credentials: { accessToken: 'off-token', appSecret: 's' } })).body;
+    let unavailable = 0;
+    h.fakes.respond((r) => (r.path.includes('/PNOFF/') && unavailable++ < 1 ? { status: 503, body: { error: { code: 2, message: 'Service temporarily unavailable' } }, headers: { 'retry-after': '1' } } : undefined));
+    const r = await send({ channelId: off.id, contact: { phone: '+5541977001199' }, message: { kind: 'text', text: 'antes de desligar' } });
+    expect(r.status).toBe(202);
+    // The first try meets a provider outage; the channel is disabled while the retry waits.
+    await expectEventually(() => expect(h.fakes.sent('/PNOFF/messages')).toHaveLength(1));
+    expect((await h.api('POST', `/channels/${off.id}/disable`, headers)).status).toBe(200);
+    await expectEventually(() => expect(failedOf(r.body.messageId)?.reason).toBe('channel_disabled'), { timeoutMs: 15_000 });
+    expect(h.fakes.sent('/PNOFF/messages')).toHaveLength(1);
+    expect((await h.ds.query('SELECT status, reason FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0]).toEqual({ status: 'failed', reason: 'channel_disabled' });
+  });
+
   it('refuses attachments over the channel limit, templates on Messenger, unknown conversations', async () => {
     const big = await send({ channelId: wa.id, contact: { phone: '+5541988445566' }, message: { kind: 'media', media: { kind: 'video', url: 'https://cdn.example.com/v.mp4', sizeBytes: 2 * 1024 * 1024 } } });
     expect(big.status).toBe(422);

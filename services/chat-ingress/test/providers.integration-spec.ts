@@ -144,6 +144,22 @@ describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () 
     expect(Object.keys(doc.body.components.schemas)).toEqual(expect.arrayContaining(['GenericWebhookDto', 'GenericEventDto']));
   });
 
+  it('generic: a location outside the event contract (name over 500 characters, coordinates as strings) is stored invalid; its neighbours are stored and published', async () => {
+    const ch = channels.generic;
+    const raw = JSON.stringify({ events: [
+      { type: 'message', id: 'g-l1', timestamp: '2026-11-22T10:00:00Z', contact: { id: 'cust-l' }, message: { kind: 'text', text: 'segue' } },
+      { type: 'message', id: 'g-l2', timestamp: '2026-11-22T10:00:01Z', contact: { id: 'cust-l' }, message: { kind: 'location', location: { lat: -25.43, lng: -49.27, name: 'x'.repeat(600) } } },
+      { type: 'message', id: 'g-l3', timestamp: '2026-11-22T10:00:02Z', contact: { id: 'cust-l' }, message: { kind: 'location', location: { lat: '-25.43', lng: '-49.27' } } },
+    ] });
+    const now = new Date();
+    const signed = { 'content-type': 'application/json', 'webhook-id': 'msg_l', 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': new Webhook(ch.secrets.signingSecret).sign('msg_l', now, raw) };
+    expect(await h.api('POST', `/webhooks/generic/${ch.id}`, signed, raw)).toEqual({ status: 200, body: { stored: 3, duplicates: 0, statuses: 0 } });
+    const rows: Array<{ pmid: string; status: string }> = await h.ds.query(
+      `SELECT provider_message_id AS pmid, status FROM chat_ingress.messages WHERE channel_id = $1 AND provider_message_id LIKE 'g-l%' ORDER BY 1`, [ch.id]);
+    expect(rows).toEqual([{ pmid: 'g-l1', status: 'received' }, { pmid: 'g-l2', status: 'invalid' }, { pmid: 'g-l3', status: 'invalid' }]);
+    await expectEventually(() => expect(received().find((r) => r.data.providerMessageId === 'g-l1')?.data.message).toEqual({ kind: 'text', text: 'segue' }));
+  });
+
   describe('a timestamp out of range: 200, the item and its neighbours stored', () => {
     const at = async (channelId: string, pmid: string) => (await h.ds.query(
       `SELECT status, provider_timestamp AS at FROM chat_ingress.messages WHERE channel_id = $1 AND provider_message_id = $2`, [channelId, pmid]))[0] as { status: string; at: Date };

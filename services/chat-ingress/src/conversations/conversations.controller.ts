@@ -2,8 +2,10 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { Outbox, type PublishSpecLike } from '@elo/messaging';
+import { ProblemException } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AssignDto, CloseDto, ContactAttributesDto, ListConversationsQuery, QueueAgentDto, TransferDto } from './dto/conversation.dto';
+import { OutboundRefused } from '../outbound/outbound.service';
 import { ConversationsService } from './conversations.service';
 
 type Principal = AuthPrincipal;
@@ -18,13 +20,22 @@ export class ConversationsController {
     private readonly conversations: ConversationsService,
   ) {}
 
-  private tx<T>(fn: (m: EntityManager, publish: (...s: PublishSpecLike[]) => Promise<void>) => Promise<T>): Promise<T> {
-    return this.ds.transaction(async (m) => {
-      const publish = async (...specs: PublishSpecLike[]) => {
-        if (specs.length) await this.outbox.publish(m, ...(specs as Parameters<Outbox['publish']>[1][]));
-      };
-      return fn(m, publish);
-    });
+  /**
+   * The move and its notices in one transaction. A notice the channel refuses (disabled since) undoes the
+   * move and is answered as POST /messages answers it (409 channel_disabled …), not as a 500.
+   */
+  private async tx<T>(fn: (m: EntityManager, publish: (...s: PublishSpecLike[]) => Promise<void>) => Promise<T>): Promise<T> {
+    try {
+      return await this.ds.transaction(async (m) => {
+        const publish = async (...specs: PublishSpecLike[]) => {
+          if (specs.length) await this.outbox.publish(m, ...(specs as Parameters<Outbox['publish']>[1][]));
+        };
+        return fn(m, publish);
+      });
+    } catch (err) {
+      if (err instanceof OutboundRefused) throw new ProblemException(err.httpStatus, err.message, { reason: err.reason });
+      throw err;
+    }
   }
 
   @Get('conversations')

@@ -6,6 +6,7 @@ import { ChannelsService, isUuid } from '../channels/channels.service';
 import { OutboundService } from '../outbound/outbound.service';
 import { updatedRows } from '../outbound/sender.service';
 import { contactIdentity } from '../webhooks/ingest.service';
+import { storable } from '../webhooks/normalised';
 
 const S = '"chat_ingress"';
 
@@ -129,8 +130,11 @@ export class ConversationsService {
     await publish({ type: 'chat.conversation.closed', tenantId: c.tenant_id, subject: c.id, data: { conversationId: c.id, channelId: c.channel_id, reason } });
   }
 
-  async setAttributes(m: EntityManager, tenantId: string, contactId: string, name: string | undefined, attrs: Record<string, string | null>) {
+  async setAttributes(m: EntityManager, tenantId: string, contactId: string, givenName: string | undefined, givenAttrs: Record<string, string | null>) {
     if (!isUuid(contactId)) throw new ProblemException(404, `contact ${contactId} not found`);
+    // U+0000 and lone surrogates (JSON carries them, PostgreSQL text and jsonb refuse them) become U+FFFD, as on the webhook path.
+    const name = storable(givenName);
+    const attrs = storable(givenAttrs);
     const set: Record<string, string> = {};
     const remove: string[] = [];
     for (const [k, v] of Object.entries(attrs)) {

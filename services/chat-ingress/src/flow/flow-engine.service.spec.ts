@@ -31,6 +31,12 @@ describe('matchOption', () => {
     expect(pick('quero pizza')).toBeUndefined();
     expect(matchOption(OPTIONS, { kind: 'reply', reply: { id: 'humano', title: 'x' } } as InboundMessage)?.id).toBe('humano');
   });
+
+  it('an option saved without an id (flows saved before ids were required) does not make a typed answer throw', () => {
+    const legacy = [{ title: 'Suporte', next: 'x' }] as unknown as typeof OPTIONS;
+    expect(matchOption(legacy, { kind: 'text', text: 'quero pizza' } as InboundMessage)).toBeUndefined();
+    expect(matchOption(legacy, { kind: 'text', text: 'suporte' } as InboundMessage)?.title).toBe('Suporte');
+  });
 });
 
 describe('waitTimeoutMs', () => {

@@ -48,7 +48,8 @@ export function matchOption(options: Option[], msg: InboundMessage): Option | un
     const byNumber = options[Number(text) - 1];
     if (byNumber) return byNumber;
   }
-  const exact = options.find((o) => fold(o.title) === text) ?? options.find((o) => fold(o.id) === text)
+  // An option id may be missing in a flow saved before ids were required.
+  const exact = options.find((o) => fold(o.title) === text) ?? options.find((o) => typeof o.id === 'string' && fold(o.id) === text)
     ?? options.find((o) => fold(o.title).length > 3 && ` ${text} `.includes(` ${fold(o.title)} `));
   if (exact || text.length < 4) return exact;
   const partial = options.filter((o) => ` ${fold(o.title)} `.includes(` ${text} `));

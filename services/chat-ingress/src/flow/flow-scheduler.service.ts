@@ -17,6 +17,8 @@ const BOT_QUEUE = `COALESCE(ch.settings->>'botQueue', '${DEFAULT_SETTINGS.botQue
  * (its timeout branch), a reminder after the customer's configured silence, then closing the
  * conversation when silence goes on. Silence is measured from the last inbound message (the webhook
  * path never locks conversation rows to record it). Works from the database (any replica may run it; rows are locked).
+ * Conversations of a disabled channel wait until it is enabled again: each of these sends a message, which
+ * such a channel refuses, and one refusal would fail the whole tick (every tenant's timers) every time.
  */
 @Injectable()
 export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -53,7 +55,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       const waits: ConversationRow[] = await m.query(
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND c.flow_state->>'waiting' IN ('integration', 'viability')
-           AND c.queue = ${BOT_QUEUE}
+           AND c.queue = ${BOT_QUEUE} AND ch.status = 'active'
            AND (c.flow_state->>'waitUntil')::timestamptz < now()
          ORDER BY c.id LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
       );
@@ -65,7 +67,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
         `SELECT c.*, ch.settings->>'reminderMessage' AS reminder_message FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
          WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND (c.reminder_sent_at IS NULL OR c.reminder_sent_at < li.last_in)
-           AND c.queue = ${BOT_QUEUE}
+           AND c.queue = ${BOT_QUEUE} AND ch.status = 'active'
            AND COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10) > 0
            AND li.last_in < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
          ORDER BY li.last_in LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
@@ -78,7 +80,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
          WHERE c.status = 'open' AND c.reminder_sent_at IS NOT NULL AND c.reminder_sent_at > COALESCE(li.last_in, '-infinity')
-           AND c.queue = ${BOT_QUEUE}
+           AND c.queue = ${BOT_QUEUE} AND ch.status = 'active'
            AND COALESCE((ch.settings->>'closeAfterMinutes')::int, 10) > 0
            AND c.reminder_sent_at < now() - make_interval(mins => COALESCE((ch.settings->>'closeAfterMinutes')::int, 10))
          ORDER BY c.reminder_sent_at LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,

@@ -24,6 +24,17 @@ describe('flowProblems', () => {
     expect(flowProblems(null)).toEqual([{ message: 'definition must be an object' }]);
   });
 
+  it('menu options and message buttons need an id (the reply button carries it, and a typed answer is matched against it)', () => {
+    const problems = flowProblems({
+      start: 'menu',
+      steps: {
+        menu: { type: 'menu', text: 'Escolha', options: [{ title: 'Suporte', next: 'hi' }, { id: 7, title: 'Vendas', next: 'hi' }] },
+        hi: { type: 'message', text: 'Olá', buttons: [{ title: 'Ok' }, { id: 'ok' }] },
+      },
+    });
+    expect(problems.map((p) => p.field)).toEqual(['steps.menu.options.0.id', 'steps.menu.options.1.id', 'steps.hi.buttons.0.id', 'steps.hi.buttons.1.title']);
+  });
+
   it('checks the wait limit of integration and viability steps: onTimeout names a step, timeoutSeconds is 1 to 86400', () => {
     const def = (extra: Record<string, unknown>) => ({ start: 'i', steps: { i: { type: 'integration', integration: 'billing', onSuccess: 'bye', onFailure: 'bye', ...extra }, bye: { type: 'close' } } });
     expect(flowProblems(def({ timeoutSeconds: 120, timeoutText: 'Demorou.', onTimeout: 'bye' }))).toEqual([]);

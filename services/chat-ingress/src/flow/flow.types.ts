@@ -87,11 +87,14 @@ export function flowProblems(def: unknown): FlowProblem[] {
       case 'message':
         text(id, 'text', s.text);
         if (s.next !== undefined) ref(id, 'next', s.next);
+        // A reply button's id comes back as the answer: one without it cannot be sent or matched.
+        if (s.buttons !== undefined && !Array.isArray(s.buttons)) add(path(id, 'buttons'), `steps.${id}.buttons must be a list`);
+        else s.buttons?.forEach((b, i) => { text(id, `buttons[${i}].id`, b?.id); text(id, `buttons[${i}].title`, b?.title); });
         break;
       case 'menu':
         text(id, 'text', s.text);
         if (!Array.isArray(s.options) || !s.options.length) add(path(id, 'options'), `steps.${id}.options must list at least one option`);
-        else s.options.forEach((o, i) => { text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
+        else s.options.forEach((o, i) => { text(id, `options[${i}].id`, o?.id); text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
         break;
       case 'question':
         text(id, 'text', s.text);

@@ -107,7 +107,10 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
     let outcome: SendOutcome;
     const channel = await this.channels.get(row.tenant_id, row.channel_id);
     try {
-      outcome = channel ? await this.call(channel, row) : { kind: 'failed', reason: 'channel_not_found' };
+      // A channel disabled after the message was queued (or while its retry waited) sends nothing more.
+      outcome = !channel ? { kind: 'failed', reason: 'channel_not_found' }
+        : channel.status !== 'active' ? { kind: 'failed', reason: 'channel_disabled', error: { code: 'channel_disabled', title: 'the channel is disabled' } }
+        : await this.call(channel, row);
     } catch (err) {
       outcome = err instanceof EgressError && ['timeout', 'connect', 'dns'].includes(err.kind)
         ? { kind: 'retry', reason: 'provider_unreachable', afterMs: 10_000, error: { code: err.kind, title: err.message } }

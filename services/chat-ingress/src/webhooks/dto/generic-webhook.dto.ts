@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, IsArray, IsIn, isISO8601, IsLatitude, IsLongitude, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength,
+  ArrayMaxSize, IsArray, IsIn, isISO8601, IsLatitude, IsLongitude, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, MaxLength,
   ValidateBy, ValidateNested,
 } from 'class-validator';
 import { storableTime } from '../normalised';
@@ -33,11 +33,15 @@ export class GenericMediaDto {
   @ApiPropertyOptional() @IsOptional() @IsString() filename?: string;
 }
 
+/**
+ * As the event contract's GeoPoint takes it (a location it refuses would fail the whole webhook, not just
+ * this event): numbers (IsLatitude alone also passes "-25.4"), name and address within its lengths.
+ */
 export class GenericLocationDto {
-  @ApiProperty() @IsLatitude() lat!: number;
-  @ApiProperty() @IsLongitude() lng!: number;
-  @ApiPropertyOptional() @IsOptional() @IsString() name?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() address?: string;
+  @ApiProperty() @IsNumber() @IsLatitude() lat!: number;
+  @ApiProperty() @IsNumber() @IsLongitude() lng!: number;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(500) name?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) address?: string;
 }
 
 export class GenericReplyDto {
