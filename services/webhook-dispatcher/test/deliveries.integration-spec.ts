@@ -292,6 +292,35 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
     }
   });
 
+  it('410 answers to several deliveries in flight at once disable the integration once: one integration.disabled event, one audit entry', async () => {
+    // Every request is held until four are in flight, then all four are answered 410 together.
+    const held: Array<() => void> = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      held.push(() => {
+        res.writeHead(410);
+        res.end();
+      });
+      if (held.length === 4) held.forEach((answer) => answer());
+    });
+    const port = await listen(server);
+    try {
+      const gone = await call('POST', '/integrations', {
+        name: 'Gone together', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${port}/gone` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'GONE4' }] },
+      });
+      const events = Array.from({ length: 4 }, () => messageReceived(a.tenantId, 'GONE4'));
+      await probe.publish(...events);
+      const ids = new Set(events.map((e) => e.id));
+      await expectEventually(() => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((e) => ids.has(e.data.eventId))).toHaveLength(4), { timeoutMs: 15_000 });
+      expect(probe.ofType<IntegrationDisabled>('integration.disabled').filter((e) => e.data.integrationId === gone.body.id)).toHaveLength(1);
+      const audited = await withDb(infra, (db) => db.query(`SELECT 1 FROM auth.audit_log WHERE target_id = $1 AND action = 'integration.auto_disabled'`, [gone.body.id]));
+      expect(audited.rowCount).toBe(1);
+    } finally {
+      await closeServer(server);
+    }
+  });
+
   it('an integration failing past its configured period is disabled with the reason; an unknown named integration fails at once', async () => {
     const down = await new FakeEndpoint().start();
     down.handler = () => ({ status: 503 });
@@ -438,6 +467,58 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       expect(at[9] - at[0]).toBeGreaterThanOrEqual(1_200);
     } finally {
       await limited.close();
+    }
+  });
+
+  it('an endpoint answering bytes PostgreSQL cannot keep in JSON (a NUL, e.g. a PDF) still has its attempts logged and the delivery closed, once', async () => {
+    const pdf = await new FakeEndpoint().start();
+    pdf.handler = (r) => (r.url === '/json'
+      // JSON whose string holds an escaped NUL: the parsed response carries it into the outcome event.
+      ? { status: 200, body: '{"note":"boleto 42\\u0000"}' }
+      : { status: r.url === '/ok' ? 200 : 500, headers: { 'content-type': 'application/pdf' }, body: '%PDF-1.4\u0000\u0001 boleto 42' });
+    try {
+      const make = (name: string, path: string) => call('POST', '/integrations', {
+        name, kind: 'http', request: { method: 'POST', url: `${pdf.url}${path}` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: name }] },
+        delivery: { retryScheduleSeconds: [] },
+      });
+      expect((await make('PDF-OK', '/ok')).status).toBe(201);
+      expect((await make('PDF-FAIL', '/fail')).status).toBe(201);
+      expect((await make('JSON-NUL', '/json')).status).toBe(201);
+      const ok = messageReceived(a.tenantId, 'PDF-OK');
+      const fail = messageReceived(a.tenantId, 'PDF-FAIL');
+      const json = messageReceived(a.tenantId, 'JSON-NUL');
+      await probe.publish(ok, fail, json);
+      const succeeded = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === ok.id, 15_000);
+      const failed = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === fail.id, 15_000);
+      expect(failed.data).toMatchObject({ httpStatus: 500, attempts: 1 });
+      const parsed = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === json.id, 15_000);
+      expect(parsed.data.response).toEqual({ note: 'boleto 42\uFFFD' });
+      for (const outcome of [succeeded, failed, parsed]) {
+        const attempts = await call('GET', `/deliveries/${outcome.data.deliveryId}/attempts`);
+        expect(attempts.body).toHaveLength(1);
+        expect(attempts.body[0].response.body).toContain('boleto 42');
+      }
+      expect(pdf.received).toHaveLength(3);
+    } finally {
+      await pdf.close();
+    }
+  });
+
+  it('a filter naming a field no event has, such as constructor, matches nothing and holds back none of the other integrations', async () => {
+    const hook = await new FakeEndpoint().start();
+    try {
+      const make = (name: string, filter: unknown[]) => call('POST', '/integrations', {
+        name, kind: 'http', request: { method: 'POST', url: `${hook.url}/${name}` }, trigger: { eventTypes: ['chat.message.received'], filter },
+      });
+      expect((await make('Odd filter', [{ field: 'constructor', op: 'contains', value: 'x' }])).status).toBe(201);
+      const plain = await make('Plain filter', [{ field: 'message.text', op: 'equals', value: 'PROTO' }]);
+      const ev = messageReceived(a.tenantId, 'PROTO');
+      await probe.publish(ev);
+      await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === ev.id && o.integrationId === plain.body.id, 15_000);
+      expect(hook.received.map((r) => r.url)).toEqual(['/Plain filter'.replace(' ', '%20')]);
+    } finally {
+      await hook.close();
     }
   });
 });

@@ -223,6 +223,24 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
     });
   });
 
+  it('refuses text PostgreSQL cannot store (U+0000) anywhere in a definition with a 400, never a 500', async () => {
+    const call = api(svc.url, a.key);
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['name', { name: 'nul\u0000name' }],
+      ['description', { name: 'nul-description', description: 'a\u0000b' }],
+      ['body', { name: 'nul-body', request: { ...definition.request, body: { kind: 'raw', contentType: 'text/plain', template: 'a\u0000b' } } }],
+      ['secret', { name: 'nul-secret', secrets: { apiKey: 'sk\u0000live' } }],
+      ['filter', { name: 'nul-filter', trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: '\u0000' }] } }],
+    ];
+    for (const [what, change] of cases) {
+      const res = await call('POST', '/integrations', { ...definition, ...change });
+      expect([what, res.status]).toEqual([what, 400]);
+      expect(res.body.detail).toContain('U+0000');
+    }
+    const created = await call('POST', '/integrations', { ...definition, name: 'nul-patch' });
+    expect((await call('PATCH', `/integrations/${created.body.id}`, { description: 'a\u0000b' })).status).toBe(400);
+  });
+
   it('needs integrations:manage to change and integrations:read to view; tenants see only their own', async () => {
     const readOnly = await keyFor(svc.url, a.tenantId, ['integrations:read']);
     const none = await keyFor(svc.url, a.tenantId, ['dashboard:read']);

@@ -80,6 +80,23 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
     }
   });
 
+  it('answers 400 naming from or to for an ISO 8601 form PostgreSQL cannot read (a bare year, a week date), never a 500', async () => {
+    const created = await call('POST', '/integrations', {
+      name: 'Dated', kind: 'http', request: { method: 'POST', url: `${sink.url}/d` }, trigger: { eventTypes: ['chat.message.received'] },
+    });
+    for (const [k, v] of [['from', '2026'], ['to', '2026-W01'], ['from', '2026-W01-1'], ['to', '2026-01-01T10']]) {
+      const res = await call('GET', `/integrations/${created.body.id}/deliveries?${k}=${v}`);
+      expect([k, v, res.status]).toEqual([k, v, 400]);
+      expect(res.body.detail).toContain(k);
+    }
+    const forged = Buffer.from('{"k":"1","id":"00000000-0000-4000-8000-000000000000","f":{"from":"2026"}}').toString('base64url');
+    expect((await call('GET', `/integrations/${created.body.id}/deliveries?cursor=${forged}`)).status).toBe(400);
+    // Forms PostgreSQL reads stay accepted.
+    for (const v of ['2026-01-01', '2026-01-01T10:00:00Z', '2026-01-01T10:00:00.123456+03:00']) {
+      expect((await call('GET', `/integrations/${created.body.id}/deliveries?from=${encodeURIComponent(v)}`)).status).toBe(200);
+    }
+  });
+
   it('pages the attempts of a delivery, first to last', async () => {
     sink.handler = () => ({ status: 503 });
     const created = await call('POST', '/integrations', {

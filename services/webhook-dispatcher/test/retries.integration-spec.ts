@@ -85,6 +85,28 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     answers = [];
   });
 
+  it('resends sent at once put a finished delivery back once: it is sent once more, not once per resend', async () => {
+    let fail = true;
+    const sends: number[] = [];
+    endpoint.handler = (r) => {
+      if (r.url !== '/twice') return { status: 404 };
+      sends.push(Date.now());
+      return { status: fail ? 500 : 200 };
+    };
+    await integration('Twice', '/twice', [], 'TWICE');
+    const ev = messageReceived(a.tenantId, 'TWICE');
+    await probe.publish(ev);
+    const { deliveryId } = (await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 10_000)).data;
+    fail = false;
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => call('POST', `/deliveries/${deliveryId}/resend`).then((r) => r.status)));
+    await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.deliveryId === deliveryId, 10_000);
+    // The first attempt, and one for the resend.
+    expect(sends).toHaveLength(2);
+    // One resend put it back; the others found it pending again.
+    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+    expect(statuses.filter((s) => s !== 202).every((s) => s === 409)).toBe(true);
+  });
+
   it('honours Retry-After: the next attempt comes when the response said, not on the schedule', async () => {
     const at: number[] = [];
     endpoint.handler = (r) => {

@@ -4,7 +4,7 @@ import { createEvent, type CloudEvent } from '@elo/contracts';
 import { cursorKey, cursorTime, decodeCursor, encodeCursor, pageFilters, ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { isISO8601 } from 'class-validator';
-import { DELIVERY_OUTCOMES, type DeliveriesQuery, type PageQuery, type SampleEventDto } from '../integrations/dto/integration.dto';
+import { DELIVERY_OUTCOMES, TIMESTAMP, type DeliveriesQuery, type PageQuery, type SampleEventDto } from '../integrations/dto/integration.dto';
 import { IntegrationsService } from '../integrations/integrations.service';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
@@ -43,7 +43,7 @@ export class DeliveriesService {
       httpStatus: q.httpStatus === undefined ? undefined : String(q.httpStatus),
     }, after);
     if (f['outcome'] !== undefined && !(DELIVERY_OUTCOMES as readonly string[]).includes(f['outcome'])) throw badCursor();
-    for (const k of ['from', 'to']) if (f[k] !== undefined && !isISO8601(f[k], { strict: true })) throw badCursor();
+    for (const k of ['from', 'to']) if (f[k] !== undefined && !(isISO8601(f[k], { strict: true }) && TIMESTAMP.test(f[k]))) throw badCursor();
     if (f['httpStatus'] !== undefined && !/^[1-5]\d\d$/.test(f['httpStatus'])) throw badCursor();
     const limit = q.limit ?? 100;
     const rows = (await this.ds.query(
@@ -103,10 +103,14 @@ export class DeliveriesService {
     if (!integration.enabled) throw new ProblemException(409, `integration ${integration.id} is disabled; enable it first`);
     if (d.status === 'pending') throw new ProblemException(409, `delivery ${deliveryId} is still pending`);
     await this.ds.transaction(async (m) => {
-      await m.query(
-        `UPDATE ${S}.deliveries SET status = 'pending', schedule_step = 0, next_attempt_at = now(), completed_at = NULL WHERE id = $1`,
+      // Only a finished delivery of an enabled integration, checked by the update itself: two resends at once both
+      // passed the checks above, and the second put back (lease and all) a delivery a worker was already sending.
+      const [, changed] = (await m.query(
+        `UPDATE ${S}.deliveries d SET status = 'pending', schedule_step = 0, next_attempt_at = now(), completed_at = NULL
+         FROM ${S}.integrations i WHERE d.id = $1 AND d.status <> 'pending' AND i.id = d.integration_id AND i.enabled`,
         [deliveryId],
-      );
+      )) as [unknown, number];
+      if (!changed) throw new ProblemException(409, `delivery ${deliveryId} is still pending, or its integration was disabled meanwhile`);
       this.signal.dueAfterCommit(m);
     });
     return { id: deliveryId, outcome: 'pending' };

@@ -8,7 +8,7 @@ import { buildEnvelope, parseSoapResponse, soapHeaders } from '../soap/soap-enve
 import { paramQualified, WsdlService, WsdlUnavailableError } from '../soap/wsdl.service';
 import type { IntegrationRow } from '../integrations/integration.model';
 import {
-  apiKeyHeader, maskDeep, maskHeaders, masker, withCredentials, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
+  apiKeyHeader, maskDeep, maskHeaders, masker, withCredentials, withoutNul, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
 } from './request-builder';
 
 export type ErrorClass = 'timeout' | 'dns' | 'connection' | 'tls' | 'http_status' | 'blocked' | 'template' | 'invalid';
@@ -117,6 +117,9 @@ export class DeliverySender {
       });
       let ok = res.status >= 200 && res.status < 300;
       let parsed = parseBody(res.body, res.headers['content-type']);
+      // What the endpoint answered is kept (attempt log, outcome event) in PostgreSQL, whose text and jsonb refuse
+      // U+0000: a PDF or any binary answer made the write fail, so the delivery was never closed and went again.
+      const keep = (t: string) => mask(withoutNul(t));
       let error = ok ? undefined : `HTTP ${res.status}`;
       if (integration.kind === 'soap' && res.body.length) {
         try {
@@ -133,9 +136,9 @@ export class DeliverySender {
       }
       return {
         request,
-        response: { status: res.status, headers: maskHeaders(res.headers, mask), body: truncate(mask(res.body.toString('utf8'))) },
+        response: { status: res.status, headers: maskHeaders(res.headers, mask), body: truncate(keep(res.body.toString('utf8'))) },
         // Reply templates, outcome events and the Test answer see the response with our secrets masked.
-        parsed: maskDeep(parsed, mask),
+        parsed: maskDeep(parsed, keep),
         httpStatus: res.status,
         ok,
         errorClass: ok ? undefined : 'http_status',

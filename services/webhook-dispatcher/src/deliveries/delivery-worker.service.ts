@@ -403,10 +403,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
    * (once: concurrent failing deliveries of the same integration find it already disabled).
    */
   private async autoDisable(m: EntityManager, d: DeliveryRow, integration: IntegrationRow, cause: 'failing' | 'gone', reason: string, failingSince?: string): Promise<void> {
-    const changed = (await m.query(
+    // An UPDATE answers [rows, row count] through TypeORM: its length was always 2, so every one of them went on.
+    const [changed] = (await m.query(
       `UPDATE ${S}.integrations SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1 AND enabled RETURNING id`,
       [integration.id, reason],
-    )) as unknown[];
+    )) as [unknown[], number];
     if (!changed.length) return;
     await this.audit.record(m, {
       tenantId: d.tenant_id, actorKeyId: 'system', service: SERVICE, action: 'integration.auto_disabled',

@@ -39,10 +39,15 @@ export function matchesTrigger(trigger: TriggerDto, type: string, data: unknown)
   return true;
 }
 
+/**
+ * The field's value in the event's data (JSON: own properties only). Following the prototype chain, a field such
+ * as `constructor` read a function, which has no JSON text: `contains` then threw and failed the consumer's whole
+ * batch, so the tenant's events of that type triggered none of its integrations.
+ */
 function lookup(data: unknown, field: string): unknown {
   let cur: unknown = data;
   for (const part of field.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur;

@@ -40,6 +40,7 @@ export class IntegrationsService {
   ) {}
 
   async create(p: Principal, tenantId: string, dto: CreateIntegrationDto): Promise<IntegrationView & { signingSecret: string }> {
+    refuseNul(dto);
     const id = randomUUID();
     const signingSecret = `whsec_${randomBytes(32).toString('base64')}`;
     const secrets = cleanSecrets(dto.secrets ?? {});
@@ -84,6 +85,7 @@ export class IntegrationsService {
   }
 
   async update(p: Principal, tenantId: string, id: string, dto: UpdateIntegrationDto): Promise<IntegrationView> {
+    refuseNul(dto);
     return this.change(p, tenantId, id, 'integration.updated', async (m, before) => {
       let secretsSealed = before.secrets_sealed;
       let names = before.secret_names;
@@ -369,6 +371,31 @@ function secretTemplates(kind: string, request: HttpRequestDto | SoapRequestDto)
   else request.headers?.forEach((h, i) => add(`headers[${i}].value`, h.value));
   for (const f of ['token', 'username', 'password', 'value'] as const) add(`auth.${f}`, request.auth?.[f]);
   return out;
+}
+
+/** Where `value` holds U+0000 (in a string or a key), or undefined: PostgreSQL's text and jsonb cannot store it. */
+function nulAt(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const at = nulAt(v, `${path}[${i}]`);
+      if (at) return at;
+    }
+    return undefined;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const at = k.includes('\u0000') ? `${path}.${k}` : nulAt(v, path ? `${path}.${k}` : k);
+      if (at) return at;
+    }
+  }
+  return undefined;
+}
+
+/** A definition holding U+0000 is a 400 naming the field: stored, PostgreSQL refused it and the answer was a 500. */
+function refuseNul(dto: object): void {
+  const at = nulAt(dto, '');
+  if (at) throw new ProblemException(400, `${at}: text cannot hold the NUL character (U+0000)`);
 }
 
 function cleanSecrets(input: Record<string, unknown>): Record<string, string> {

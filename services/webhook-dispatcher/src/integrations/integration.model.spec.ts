@@ -1,0 +1,20 @@
+import { matchesTrigger } from './integration.model';
+
+describe('matchesTrigger', () => {
+  const trigger = (field: string, op: 'equals' | 'contains', value: string) => ({ eventTypes: ['chat.message.received'], filter: [{ field, op, value }] });
+  const data = { message: { kind: 'text', text: 'Quero meu BOLETO' }, contact: { name: 'Ana' } };
+
+  it('matches equals exactly and contains case-insensitively on a dotted field of data', () => {
+    expect(matchesTrigger(trigger('message.text', 'contains', 'boleto'), 'chat.message.received', data)).toBe(true);
+    expect(matchesTrigger(trigger('message.text', 'equals', 'quero meu boleto'), 'chat.message.received', data)).toBe(false);
+    expect(matchesTrigger(trigger('contact.name', 'equals', 'Ana'), 'chat.message.received', data)).toBe(true);
+    expect(matchesTrigger(trigger('contact.name', 'equals', 'Ana'), 'chat.message.sent', data)).toBe(false);
+  });
+
+  it('reads only fields the event data has: a name of an object\'s prototype (constructor, toString) is a missing field, not a crash of the consumer', () => {
+    for (const field of ['constructor', 'message.toString', 'contact.hasOwnProperty', '__proto__', 'message.__proto__.constructor']) {
+      expect(matchesTrigger(trigger(field, 'contains', 'function'), 'chat.message.received', data)).toBe(false);
+      expect(matchesTrigger(trigger(field, 'equals', '{}'), 'chat.message.received', data)).toBe(false);
+    }
+  });
+});
