@@ -57,6 +57,9 @@ export class BaseServiceConfig {
   /** Batches handled at once (overrides the service's default). */
   @IsOptional() @IsInt() @Min(1) BUS_CONCURRENCY?: number;
 
+  /** How often rows past their retention are looked for and deleted (ms; default 1 hour; 0 = never). */
+  @IsOptional() @IsInt() @Min(0) RETENTION_INTERVAL_MS?: number;
+
   /** Largest request body accepted, in bytes (default 3 MB, Meta's maximum webhook size). */
   @IsOptional() @IsInt() @Min(1024) BODY_LIMIT_BYTES?: number;
 }

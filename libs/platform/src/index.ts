@@ -9,3 +9,4 @@ export { RateLimiter, type RateLimitOptions } from './rate-limit';
 export { staticPageController, type StaticPageOptions } from './static-page.controller';
 export { periodic, type Periodic } from './periodic';
 export { cursorKey, cursorTime, decodeCursor, encodeCursor, pageFilters, type CursorOrder, type PageCursor } from './page-cursor';
+export { RetentionSweeper, retentionIndex, type RetentionRule } from './retention';

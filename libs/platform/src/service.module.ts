@@ -6,6 +6,7 @@ import { ObservabilityModule } from '@elo/observability';
 import { DatabaseReadinessCheck, PersistenceModule } from '@elo/persistence';
 import type { BaseServiceConfig } from './config';
 import { ParkedEventsController } from './parked-events.controller';
+import { RETENTION, RetentionSweeper, type RetentionRule } from './retention';
 
 export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
 
@@ -27,6 +28,8 @@ export interface EloServiceOptions<C extends BaseServiceConfig> {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   migrations: Function[];
   messaging?: Partial<Omit<MessagingModuleOptions, 'service' | 'schema' | 'amqpUrl' | 'databaseUrl'>>;
+  /** Tables whose rows are deleted once past their retention (RetentionSweeper). */
+  retention?: RetentionRule[];
 }
 
 /**
@@ -76,7 +79,10 @@ export class EloServiceModule {
         SealedColumns.forRoot(),
       ],
       controllers: [ParkedEventsController],
-      providers: [configProvider, egress, EgressCloser],
+      providers: [
+        configProvider, egress, EgressCloser, RetentionSweeper,
+        { provide: RETENTION, useValue: { rules: o.retention ?? [], intervalMs: o.config.RETENTION_INTERVAL_MS ?? 3_600_000 } },
+      ],
       exports: [configProvider, egress],
     };
   }

@@ -5,3 +5,4 @@ export { expectKeyRotation, type KeyRotationScenario, type ReencryptionJob, type
 export { callApi } from './http';
 export { seededRandom } from './random';
 export { TEST_REQUEST_PRIVATE_RANGES } from './egress';
+export { expectRetained, type RetainedTable } from './retention';

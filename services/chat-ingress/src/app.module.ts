@@ -12,7 +12,10 @@ export class AppModule {
   static register(config: ChatIngressConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [EloServiceModule.forRoot({ service: SERVICE, schema: SCHEMA, config, entities: [], migrations }), ChatModule],
+      imports: [EloServiceModule.forRoot({
+        service: SERVICE, schema: SCHEMA, config, entities: [], migrations,
+        retention: [{ table: `"${SCHEMA}".webhook_receipts`, column: 'received_at', days: config.WEBHOOK_RECEIPT_RETENTION_DAYS }],
+      }), ChatModule],
     };
   }
 }

@@ -1,4 +1,5 @@
-import { expectEventually } from '@elo/testing';
+import { RetentionSweeper } from '@elo/platform';
+import { expectEventually, expectRetained } from '@elo/testing';
 import { metaSignature } from '../src/webhooks/signatures';
 import { fixture, startHarness, type Harness } from './support/harness';
 
@@ -223,5 +224,13 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
       const e = h.probe.ofType<{ providerMessageId: string; contact: { name?: string }; message: { text?: string } }>('chat.message.received').find((x) => x.data.providerMessageId === 'wamid.SURR.2');
       expect(e?.data).toMatchObject({ contact: { name: 'Lu\uFFFD' }, message: { text: 'a\uFFFDb' } });
     });
+  });
+
+  it('deletes raw webhook bodies past WEBHOOK_RECEIPT_RETENTION_DAYS (30 by default) and keeps the younger ones and the messages', async () => {
+    const raw = fixture('whatsapp-text-message.json');
+    for (let i = 0; i < 2; i++) expect((await h.postMeta('whatsapp', channel.id, raw, APP_SECRET)).status).toBe(200);
+    const messages = await count('messages');
+    await expectRetained(h.ds, () => h.app.get(RetentionSweeper).sweep(), { table: '"chat_ingress".webhook_receipts', column: 'received_at', days: 30 });
+    expect(await count('messages')).toBe(messages);
   });
 });

@@ -16,7 +16,10 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        EloServiceModule.forRoot({ service: SERVICE, schema: SCHEMA, config, entities: [], migrations }),
+        EloServiceModule.forRoot({
+          service: SERVICE, schema: SCHEMA, config, entities: [], migrations,
+          retention: [{ table: '"telephony".callbacks', column: 'received_at', days: config.CALLBACK_RETENTION_DAYS }],
+        }),
         ProfilesModule,
         ScreenPopModule,
         CallbacksModule,

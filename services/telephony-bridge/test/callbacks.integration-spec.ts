@@ -1,4 +1,5 @@
-import { expectEventually } from '@elo/testing';
+import { RetentionSweeper } from '@elo/platform';
+import { expectEventually, expectRetained } from '@elo/testing';
 import type { CallAnswered, CallEnded } from '@elo/contracts';
 import { startHarness, type Harness, type Tenant } from './support/harness';
 
@@ -179,6 +180,14 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect((await answered({ id: '00000000-0000-4000-8000-000000000000' }, { cid: '1' })).status).toBe(404);
       expect((await answered({ id: 'not-a-uuid' }, { cid: '1' })).status).toBe(404);
     });
+  });
+
+  it('deletes callbacks past CALLBACK_RETENTION_DAYS (30 by default), keeps the younger ones and the calls', async () => {
+    for (const cid of ['1537276999.1', '1537276999.2']) expect((await answered(profile, { cid, ramal: '1001', num: '41988445566' })).status).toBe(200);
+    const calls = async () => (await h.ds.query('SELECT count(*)::int AS n FROM "telephony".calls'))[0].n as number;
+    const before = await calls();
+    await expectRetained(h.ds, () => h.app.get(RetentionSweeper).sweep(), { table: '"telephony".callbacks', column: 'received_at', days: 30 });
+    expect(await calls()).toBe(before);
   });
 
   describe('call ended', () => {

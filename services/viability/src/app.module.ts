@@ -13,7 +13,10 @@ export class AppModule {
   static register(config: ViabilityConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [EloServiceModule.forRoot({ service: SERVICE, schema: SCHEMA, config, entities: [], migrations }), ViabilityModule, SyncModule],
+      imports: [EloServiceModule.forRoot({
+        service: SERVICE, schema: SCHEMA, config, entities: [], migrations,
+        retention: [{ table: 'viability.checks', column: 'checked_at', days: config.CHECK_RETENTION_DAYS }],
+      }), ViabilityModule, SyncModule],
     };
   }
 }

@@ -1,8 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { createEvent } from '@elo/contracts';
 import { BusConnection, BusProbe } from '@elo/messaging';
-import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { buildServiceApp, loadConfig, RetentionSweeper } from '@elo/platform';
+import { createTestInfra, expectEventually, expectRetained, type TestInfra } from '@elo/testing';
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -322,6 +322,12 @@ describe('viability: the check, the inventory and the chat path', () => {
     }
     const checker = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'bot', permissions: ['viability:check'] })).body.key;
     expect((await call('GET', '/viability/checks', checker)).status).toBe(403);
+  });
+
+  it('deletes check records past CHECK_RETENTION_DAYS (365 by default) and keeps the younger ones', async () => {
+    const t = await tenant();
+    for (const point of [HOME, HOME]) expect((await call('POST', '/viability', t.key, point)).status).toBe(200);
+    await expectRetained(ds, () => app.get(RetentionSweeper).sweep(), { table: 'viability.checks', column: 'checked_at', days: 365 });
   });
 
   it('streams a CSV import over HTTP far past the body size limit', async () => {

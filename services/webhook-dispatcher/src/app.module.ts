@@ -21,6 +21,7 @@ export class AppModule {
           entities: [],
           migrations,
           messaging: { batchSize: 500, prefetch: 200, retiredBindings: ['#'] },
+          retention: [{ table: '"dispatcher".attempts', column: 'created_at', days: config.ATTEMPT_RETENTION_DAYS }],
         }),
         IntegrationsModule,
         DeliveriesModule,

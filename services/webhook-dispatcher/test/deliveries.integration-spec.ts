@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createEvent, type ChatMessageSendRequested, type IntegrationDeliveryOutcome, type IntegrationDisabled } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { createTestInfra, expectEventually, expectRetained, type TestInfra } from '@elo/testing';
+import { RetentionSweeper } from '@elo/platform';
+import { DataSource } from 'typeorm';
 import { Webhook } from 'standardwebhooks';
 import { SecretBox } from '@elo/auth';
 import { closeAll, closeServer, expectOneOutcome, FakeEndpoint, listen, messageReceived, startApp, tenantApi, withDb, type Api, type Body, type RunningApp, type Tenant } from './app.fixture';
@@ -520,5 +522,14 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
     } finally {
       await hook.close();
     }
+  });
+
+  it('deletes delivery attempts past ATTEMPT_RETENTION_DAYS (90 by default), keeps the younger ones and the deliveries', async () => {
+    // The attempts logged by the tests above (a retried delivery has several).
+    const ds = svc.app.get(DataSource);
+    const deliveries = async () => (await ds.query('SELECT count(*)::int AS n FROM "dispatcher".deliveries'))[0].n as number;
+    const before = await deliveries();
+    await expectRetained(ds, () => svc.app.get(RetentionSweeper).sweep(), { table: '"dispatcher".attempts', column: 'created_at', days: 90 });
+    expect(await deliveries()).toBe(before);
   });
 });

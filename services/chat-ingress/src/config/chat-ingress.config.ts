@@ -53,4 +53,7 @@ export class ChatIngressConfig extends BaseServiceConfig {
 
   /** Disable the background workers (tests drive them by hand). */
   @IsOptional() @IsString() CHAT_WORKERS?: string;
+
+  /** Days the raw body of each webhook is kept (what the provider sent, as sent); 0 = for ever. */
+  @IsOptional() @IsInt() @Min(0) WEBHOOK_RECEIPT_RETENTION_DAYS: number = 30;
 }

@@ -20,4 +20,7 @@ export class TelephonyBridgeConfig extends BaseServiceConfig {
 
   /** Lifetime of a screen-pop stream token (seconds): only the connection must start within it. */
   @IsOptional() @IsInt() @Min(5) @Max(3600) TELEPHONY_STREAM_TOKEN_TTL_SECONDS: number = 60;
+
+  /** Days each PBX callback (its parameters and source address) is kept; the calls themselves stay. 0 = for ever. */
+  @IsOptional() @IsInt() @Min(0) CALLBACK_RETENTION_DAYS: number = 30;
 }

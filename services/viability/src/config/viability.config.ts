@@ -41,4 +41,7 @@ export class ViabilityConfig extends BaseServiceConfig {
 
   /** How often each replica looks for upstream syncs that are due, in ms (default 60000; 0 turns the schedule off). */
   @IsOptional() @IsInt() @Min(0) UPSTREAM_SYNC_TICK_MS?: number;
+
+  /** Days each check's record (the point asked, the answer) is kept; 0 = for ever. */
+  @IsOptional() @IsInt() @Min(0) CHECK_RETENTION_DAYS: number = 365;
 }

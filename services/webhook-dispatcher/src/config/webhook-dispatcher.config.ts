@@ -28,4 +28,7 @@ export class WebhookDispatcherConfig extends BaseServiceConfig {
    * published instead (a Retry-After, a timeout's or a 429's minute wait included).
    */
   @IsOptional() @IsNumber() @Min(1) @Max(3_600) DISPATCHER_REQUESTED_DEADLINE_SECONDS: number = 90;
+
+  /** Days each delivery attempt's log (request and response) is kept; the deliveries themselves stay. 0 = for ever. */
+  @IsOptional() @IsInt() @Min(0) ATTEMPT_RETENTION_DAYS: number = 90;
 }

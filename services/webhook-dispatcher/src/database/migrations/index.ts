@@ -1,3 +1,4 @@
+import { retentionIndex } from '@elo/platform';
 import { leanerMessagingIndexes, outboxKeepsOnlyPending } from '@elo/messaging';
 import { Init1763800000000 } from './1763800000000-Init';
 import { Dispatcher1764000000000 } from './1764000000000-Dispatcher';
@@ -13,4 +14,5 @@ export const migrations = [
   Init1763800000000, Dispatcher1764000000000, RotationAndHealth1764000100000, PendingByIntegration1764000200000,
   DeliveriesPageOrder1764000300000,
   leanerMessagingIndexes('dispatcher'), ScheduleStep1765200000000, AuthSealed1765200100000,
-  Replicas1765300000000, outboxKeepsOnlyPending('dispatcher')];
+  Replicas1765300000000, outboxKeepsOnlyPending('dispatcher'),
+  retentionIndex('"dispatcher".attempts', 'created_at', 'attempts_created_brin')];
