@@ -6,3 +6,4 @@ export { DatabaseReadinessCheck } from './database-readiness';
 export { afterCommit, NOTIFY_MAX_BYTES, PostCommitNotifier } from './after-commit';
 export { Groups, type GroupOptions } from './groups';
 export { PgListener, type PgListenerOptions } from './listener';
+export { mayNeedStorable, returnedRows, storable, storableString } from './storable';

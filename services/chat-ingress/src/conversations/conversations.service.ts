@@ -4,9 +4,8 @@ import { ProblemException } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
 import { ChannelsService, isUuid } from '../channels/channels.service';
 import { OutboundService } from '../outbound/outbound.service';
-import { updatedRows } from '../outbound/sender.service';
 import { contactIdentity } from '../webhooks/ingest.service';
-import { storable } from '../webhooks/normalised';
+import { returnedRows, storable } from '@elo/persistence';
 
 const S = '"chat_ingress"';
 
@@ -141,7 +140,7 @@ export class ConversationsService {
       if (v === null) remove.push(k);
       else set[k] = v;
     }
-    const rows = updatedRows<{ id: string; phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> }>(await m.query(
+    const rows = returnedRows<{ id: string; phone: string | null; provider_user_id: string | null; name: string | null; attributes: Record<string, string> }>(await m.query(
       `UPDATE ${S}.contacts SET attributes = (attributes || $3::jsonb) - $4::text[], name = COALESCE($5, name), updated_at = now()
        WHERE id = $1 AND tenant_id = $2 RETURNING id, phone, provider_user_id, name, attributes`,
       [contactId, tenantId, JSON.stringify(set), remove, name ?? null],

@@ -6,7 +6,7 @@ import type { EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService, isUuid } from '../channels/channels.service';
 import { normalisePhone } from '../webhooks/phone';
-import { mayNeedStorable, storable } from '../webhooks/normalised';
+import { mayNeedStorable, storable } from '@elo/persistence';
 
 const S = '"chat_ingress"';
 

@@ -11,6 +11,7 @@ import { ChannelsService } from '../channels/channels.service';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { buildCall, classify, type SendOutcome } from './provider-api';
 import { OutboundService } from './outbound.service';
+import { returnedRows } from '@elo/persistence';
 
 const S = '"chat_ingress"';
 const MAX_ATTEMPTS = 8;
@@ -95,7 +96,7 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
                       ORDER BY m.next_attempt_at, m.created_at LIMIT ${CLAIM} FOR UPDATE SKIP LOCKED)
          RETURNING id, tenant_id, channel_id, conversation_id, attempts, body`,
       );
-      const batch = updatedRows(claimed);
+      const batch = returnedRows(claimed);
       if (!batch.length) return total;
       total += batch.length;
       await Promise.all(batch.map((row) => this.sendOne(row)));
@@ -213,9 +214,4 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
       });
     });
   }
-}
-
-/** TypeORM answers UPDATE … RETURNING with [rows, affected] on PostgreSQL. */
-export function updatedRows<T>(res: T[] | [T[], number]): T[] {
-  return Array.isArray(res[0]) ? (res[0] as T[]) : (res as T[]);
 }

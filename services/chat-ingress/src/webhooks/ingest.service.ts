@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
-import { Groups } from '@elo/persistence';
+import { Groups, mayNeedStorable, storable } from '@elo/persistence';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
-import { STATUS_RANK, mayNeedStorable, storable, type InboundItem, type Normalised, type StatusItem } from './normalised';
+import { STATUS_RANK, type InboundItem, type Normalised, type StatusItem } from './normalised';
 
 const S = '"chat_ingress"';
 /** Events per outbox statement (Outbox.addWith takes at most 1,000). */

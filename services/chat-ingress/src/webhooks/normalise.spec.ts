@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { normaliseGeneric } from './normalise-generic';
 import { normaliseMessaging, normaliseWhatsApp } from './normalise-meta';
 import { normaliseTelegram } from './normalise-telegram';
-import { mayNeedStorable, storable } from './normalised';
 
 const FIXTURES = join(__dirname, '../../test/fixtures/providers');
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
@@ -97,19 +96,6 @@ describe('provider normalisers', () => {
     const g = normaliseGeneric({ events: [{ type: 'message', id: 'g0', timestamp: '0000-01-01T00:00:00Z', contact: { id: 'c1' }, message: { kind: 'text', text: 'a' } }] });
     if ('error' in g) throw new Error(g.error);
     expect(g.messages[0]).toMatchObject({ providerMessageId: 'g0', state: 'invalid', problem: expect.stringContaining('between the years 0001 and 9999') });
-  });
-
-  it('U+0000 becomes U+FFFD in every string and key; dates and numbers stay', () => {
-    const at = new Date(1763800000000);
-    expect(storable({ text: 'a\u0000b', list: ['\u0000', 1, null], ['k\u0000']: { at } })).toEqual({ text: 'a\uFFFDb', list: ['\uFFFD', 1, null], ['k\uFFFD']: { at } });
-  });
-
-  it('lone surrogates become U+FFFD (PostgreSQL jsonb refuses them); pairs (emoji) stay', () => {
-    expect(storable({ text: 'a\ud800b', tail: 'x\udfff', pair: '\ud83d\ude00', ['k\udc00']: 1 })).toEqual({ text: 'a\uFFFDb', tail: 'x\uFFFD', pair: '😀', ['k\uFFFD']: 1 });
-    expect(mayNeedStorable(JSON.stringify({ t: 'a\ud800' }))).toBe(true);
-    expect(mayNeedStorable('{"t":"\\uDBFF"}')).toBe(true);
-    expect(mayNeedStorable('{"t":"\\u0000"}')).toBe(true);
-    expect(mayNeedStorable(JSON.stringify({ t: 'olá 😀 \u00e9' }))).toBe(false);
   });
 
   it('generic: valid events normalised, invalid ones marked', () => {

@@ -10,6 +10,7 @@ import type {
   CreatePbxProfileDto, PbxProfileView, RequestTemplateDto, UpdatePbxProfileDto,
 } from './dto/pbx-profile.dto';
 import { presetTemplates, type Click2CallSpec, type Preset, type RecordingSpec } from './pbx-presets';
+import { returnedRows } from '@elo/persistence';
 
 /** A stored PBX profile; secrets still sealed. */
 export interface PbxProfile {
@@ -70,13 +71,6 @@ export function toRequestTemplate(t: RequestTemplateDto | RequestTemplate): Requ
   if (body.kind === 'form') return { ...base, body: { kind: 'form', pairs: body.pairs ?? [] } };
   if (body.kind === 'keyvalue') return { ...base, body: { kind: 'keyvalue', pairs: body.pairs ?? [] } };
   return base;
-}
-
-/** TypeORM answers UPDATE/DELETE … RETURNING with [rows, affected]; INSERT/SELECT with rows. */
-function returned<T>(result: unknown): T[] {
-  return Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number'
-    ? (result[0] as T[])
-    : (result as T[]);
 }
 
 const secretAad = (tenantId: string, id: string, field: string) => `${tenantId}:pbx-profile:${id}:${field}`;
@@ -160,7 +154,7 @@ export class ProfilesService {
           if (err.code === '23505') throw new ProblemException(409, `a PBX profile named "${next.name}" already exists`);
           throw err;
         });
-      const after = fromRow(returned<ProfileRow>(saved)[0]);
+      const after = fromRow(returnedRows<ProfileRow>(saved)[0]);
       await this.record(m, tenantId, actorKeyId, 'pbx_profile.updated', id, this.view(before), this.view(after));
       return this.view(after);
     });
@@ -168,7 +162,7 @@ export class ProfilesService {
 
   async remove(tenantId: string, actorKeyId: string, id: string): Promise<void> {
     await this.ds.transaction(async (m) => {
-      const rows = returned<ProfileRow>(
+      const rows = returnedRows<ProfileRow>(
         await m.query('DELETE FROM "telephony".pbx_profiles WHERE id = $1 AND tenant_id = $2 RETURNING *', [id, tenantId]),
       );
       if (!rows[0]) throw new ProblemException(404, 'no such PBX profile');

@@ -8,8 +8,9 @@ import { buildEnvelope, parseSoapResponse, soapHeaders } from '../soap/soap-enve
 import { paramQualified, WsdlService, WsdlUnavailableError } from '../soap/wsdl.service';
 import type { IntegrationRow } from '../integrations/integration.model';
 import {
-  apiKeyHeader, maskDeep, maskHeaders, masker, withCredentials, withoutNul, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
+  apiKeyHeader, maskDeep, maskHeaders, masker, withCredentials, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
 } from './request-builder';
+import { storableString } from '@elo/persistence';
 
 export type ErrorClass = 'timeout' | 'dns' | 'connection' | 'tls' | 'http_status' | 'blocked' | 'template' | 'invalid';
 
@@ -118,8 +119,9 @@ export class DeliverySender {
       let ok = res.status >= 200 && res.status < 300;
       let parsed = parseBody(res.body, res.headers['content-type']);
       // What the endpoint answered is kept (attempt log, outcome event) in PostgreSQL, whose text and jsonb refuse
-      // U+0000: a PDF or any binary answer made the write fail, so the delivery was never closed and went again.
-      const keep = (t: string) => mask(withoutNul(t));
+      // U+0000 and lone surrogates: a PDF or any binary answer made the write fail, so the delivery was never closed
+      // and went again.
+      const keep = (t: string) => mask(storableString(t));
       let error = ok ? undefined : `HTTP ${res.status}`;
       if (integration.kind === 'soap' && res.body.length) {
         try {

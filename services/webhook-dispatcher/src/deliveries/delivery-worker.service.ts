@@ -6,7 +6,7 @@ import { Outbox } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { renderTemplate } from '@elo/templating';
-import { PgListener } from '@elo/persistence';
+import { PgListener, returnedRows } from '@elo/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DEFAULT_DISABLE_AFTER_SECONDS } from '../integrations/dto/integration.dto';
 import type { IntegrationRow } from '../integrations/integration.model';
@@ -403,11 +403,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
    * (once: concurrent failing deliveries of the same integration find it already disabled).
    */
   private async autoDisable(m: EntityManager, d: DeliveryRow, integration: IntegrationRow, cause: 'failing' | 'gone', reason: string, failingSince?: string): Promise<void> {
-    // An UPDATE answers [rows, row count] through TypeORM: its length was always 2, so every one of them went on.
-    const [changed] = (await m.query(
+    // Rows of an UPDATE … RETURNING (taken as they came, its answer's length was always 2: every one went on).
+    const changed = returnedRows(await m.query(
       `UPDATE ${S}.integrations SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1 AND enabled RETURNING id`,
       [integration.id, reason],
-    )) as [unknown[], number];
+    ));
     if (!changed.length) return;
     await this.audit.record(m, {
       tenantId: d.tenant_id, actorKeyId: 'system', service: SERVICE, action: 'integration.auto_disabled',

@@ -128,11 +128,6 @@ export function maskHeaders(headers: Record<string, string>, mask: (t: string) =
   return out;
 }
 
-/** `text` with each U+0000 (which PostgreSQL's text and jsonb cannot hold) replaced by U+FFFD. */
-export function withoutNul(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
-}
-
 export function truncate(text: string, max = 4096): string {
   return text.length <= max ? text : `${text.slice(0, max)}…[truncated ${text.length - max} chars]`;
 }
