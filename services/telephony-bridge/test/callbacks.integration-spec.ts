@@ -119,6 +119,16 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       );
     });
 
+    it('POST JSON: a call id sent as a JSON number keeps every digit it was written with (1537276453.10 is not 1537276453.1)', async () => {
+      const raw = '{"cid": 1537276453.10, "ramal": 2004, "num": 41988445566, "note": "1.50 \\" 7"}';
+      const answered = await h.api('POST', `/telephony/${profile.id}/answered`, { 'content-type': 'application/json' }, raw);
+      expect(answered).toMatchObject({ status: 200, body: { callId: '1537276453.10' } });
+      // The same call's end, with the id as text: it matches the answered call (its ramal comes from it).
+      expect((await h.api('POST', `/telephony/${profile.id}/ended`, { 'content-type': 'application/json' }, '{"cid": "1537276453.10", "duration": 30}')).status).toBe(200);
+      const rows = await h.ds.query('SELECT call_id, ramal, duration_seconds FROM "telephony".calls WHERE call_id LIKE $1', ['1537276453.1%']);
+      expect(rows).toEqual([{ call_id: '1537276453.10', ramal: '2004', duration_seconds: 30 }]);
+    });
+
     it('a repeated cid is idempotent: 200 again, nothing new stored or published', async () => {
       const id = cid();
       const q = { pid: '1', num: '41988445566', cid: id, ramal: '1001' };

@@ -224,6 +224,9 @@ describe('viability: input at the edges', () => {
     const located = await call<{ detail: string }>('POST', `/findme/${link.split('/findme/')[1]}/locate`, undefined, { address: 'Rua Quebrada 95' });
     expect(located.status).toBe(502);
     expect(JSON.stringify(located.body)).not.toMatch(/95/);
+    // Blank or missing coordinates are as broken (not a point at 0,0).
+    places['Rua Vazia 1'] = [{ lat: '', lon: ' ', display_name: 'Rua Vazia, 1' }];
+    expect((await call('POST', '/viability', t.key, { address: 'Rua Vazia 1' })).status).toBe(502);
 
     // A bad answer cached before this check existed is asked again, and replaced once the geocoder is right.
     places['Rua Quebrada 95'] = [{ lat: String(HOME.lat), lon: String(HOME.lng), display_name: 'Rua Quebrada, 95' }];

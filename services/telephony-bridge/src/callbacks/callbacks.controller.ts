@@ -4,6 +4,7 @@ import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger'
 import { createLogger, Public } from '@elo/observability';
 import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
 import type { Request } from 'express';
+import type { RawBodyRequest } from '@elo/platform';
 import type { TelephonyBridgeConfig } from '../config/telephony-bridge.config';
 import { ProfilesService, type PbxProfile } from '../profiles/profiles.service';
 import { parseAnswered, parseEnded, type FieldError } from './callback-params';
@@ -57,7 +58,7 @@ export class CallbacksController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Call answered, as a JSON (or form) body with the same fields' })
   answeredPost(@Param('profile') id: string, @Body() body: Record<string, unknown>, @Req() req: Request): Promise<CallbackOutcome> {
-    return this.answered(id, { ...(req.query as Record<string, unknown>), ...asObject(body) }, req);
+    return this.answered(id, { ...(req.query as Record<string, unknown>), ...asObject(body, req) }, req);
   }
 
   @Get(':profile/ended')
@@ -74,7 +75,7 @@ export class CallbacksController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Call ended, as a JSON (or form) body' })
   endedPost(@Param('profile') id: string, @Body() body: Record<string, unknown>, @Req() req: Request): Promise<CallbackOutcome> {
-    return this.ended(id, { ...(req.query as Record<string, unknown>), ...asObject(body) }, req);
+    return this.ended(id, { ...(req.query as Record<string, unknown>), ...asObject(body, req) }, req);
   }
 
   private async answered(id: string, q: Record<string, unknown>, req: Request): Promise<CallbackOutcome> {
@@ -114,6 +115,18 @@ export class CallbacksController {
   }
 }
 
-function asObject(body: unknown): Record<string, unknown> {
-  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+/**
+ * The callback's fields. A JSON body is read again from its bytes with every number as the text it was written
+ * as: some PBXs send call ids as JSON numbers, and a number loses digits (1537276453.47245539 reads as
+ * 1537276453.4724555, 1537276453.10 as 1537276453.1), so the answered and ended callbacks of one call, or its
+ * recording's name, would not match. Every field is read as text anyway (callback-params.ts).
+ */
+function asObject(body: unknown, req: RawBodyRequest): Record<string, unknown> {
+  const json = req.is('json') && req.rawBody ? numbersAsWritten(req.rawBody.toString('utf8')) : body;
+  return json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+}
+
+/** JSON text parsed with each number as its literal text (strings, with their escapes, left as they are). */
+function numbersAsWritten(json: string): unknown {
+  return JSON.parse(json.replace(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g, (t) => (t.startsWith('"') ? t : `"${t}"`)));
 }

@@ -101,7 +101,9 @@ export class GeocoderService {
         throw new GeocoderError(err instanceof EgressError ? `the geocoder could not be reached: ${err.reason}` : 'the geocoder answered something that is not JSON', { cause: err });
       }
     });
-    const points = (Array.isArray(results) ? results : []).map((r) => ({ lat: Number(r?.lat), lng: Number(r?.lon), name: typeof r?.display_name === 'string' ? r.display_name : '' }));
+    // Nominatim sends coordinates as decimal text; Number() would read a missing or blank one as 0 (a point off Africa).
+    const coordinate = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN);
+    const points = (Array.isArray(results) ? results : []).map((r) => ({ lat: coordinate(r?.lat), lng: coordinate(r?.lon), name: typeof r?.display_name === 'string' ? r.display_name : '' }));
     // A result that is not a place on Earth means the geocoder is broken, not that the address is unknown:
     // a failure (nothing cached), never a point passed on to a check or to the FindME page.
     if (points.some((p) => !validPoint(p.lat, p.lng))) throw new GeocoderError('the geocoder answered coordinates that are not valid');
