@@ -82,6 +82,20 @@ describe('telephony-bridge: screen pop', () => {
     expect(row.ended_at).not.toBeNull();
   });
 
+  it('a call transferred before it ended: its end reaches the extension that answered it and the one that had it last', async () => {
+    const [first, second] = [await sse(`${h.url}/operators/8101/events`, t.headers), await sse(`${h.url}/operators/8102/events`, t.headers)];
+    await Promise.all([ready(first), ready(second)]);
+    const cid = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '8101', num: '41988445566' });
+    await expectEventually(() => expect(answered(first).map((e) => e.data.callId)).toEqual([cid]));
+    await h.pbx.pushEnded(profile.callbackBase, { cid, ramal: '8102', duration: 40 });
+    const endedOn = (c: SseClient) => c.events.filter((e) => e.event === 'ended').map((e) => e.data.callId);
+    await expectEventually(() => {
+      expect(endedOn(first)).toEqual([cid]);
+      expect(endedOn(second)).toEqual([cid]);
+    });
+  });
+
   it('a callback refused by the allow-list pops nothing', async () => {
     const remote = await h.profile(t, { allowedCidrs: ['203.0.113.0/24'] });
     const c = await sse(`${h.url}/operators/2001/events`, t.headers);

@@ -118,6 +118,10 @@ export class CallbacksService {
         endedAt: new Date().toISOString(),
       };
       this.pops.announce(m, pop);
+      // A call transferred before it ended names the extension that had it last; the one that answered it still
+      // shows it in progress until told it is over.
+      const answeredBy = known[0]?.ramal;
+      if (answeredBy && answeredBy !== ramal) this.pops.announce(m, { ...pop, ramal: answeredBy });
       await this.outbox.publish(m, {
         type: 'telephony.call.ended',
         tenantId: profile.tenantId,
