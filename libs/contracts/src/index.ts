@@ -8,3 +8,4 @@ export * from './events/telephony.events';
 export * from './events/message-status.events';
 export * from './events/catalogue';
 export { EVENTS_EXCHANGE_NAME } from './names';
+export { normaliseBrPhone, normalisePhone, type NormalisedPhone } from './phone';

@@ -93,6 +93,16 @@ describe('viability: FindME SMS through provider presets', () => {
     // The credentials are stored sealed.
     const [s] = await ds.query('SELECT sms_template_sealed FROM viability.settings WHERE tenant_id = $1', [t.id]);
     expect(s.sms_template_sealed).not.toContain('tw-secret-token');
+
+    // A chatbot with the national form (or an old eight-digit mobile): Twilio still gets E.164.
+    for (const national of ['41988886666', '(41) 8888-6666']) {
+      const before = got.length;
+      expect((await call<{ sms: string }>('POST', '/findme', t.key, { phone: national })).body.sms).toBe('sent');
+      expect(new URLSearchParams(got.slice(before).find((g) => g.path.startsWith('/twilio'))!.body).get('To')).toBe('+5541988886666');
+    }
+    const notAPhone = await call<{ detail: string }>('POST', '/findme', t.key, { phone: '12345678' });
+    expect(notAPhone.status).toBe(400);
+    expect(notAPhone.body.detail).toMatch(/^phone: /);
   });
 
   it('Zenvia-style: JSON with X-API-TOKEN, digits-only recipient and a custom text', async () => {

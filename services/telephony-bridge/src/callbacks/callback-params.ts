@@ -1,5 +1,5 @@
 import { isValidCallId, RAMAL_RE } from '../calls/call-id';
-import { normaliseBrPhone } from '../calls/phone';
+import { normaliseBrPhone } from '@elo/contracts';
 
 export interface AnsweredParams {
   cid: string;

@@ -11,7 +11,7 @@ import { ProfilesService } from '../profiles/profiles.service';
 import { isValidCallId } from './call-id';
 import type { CallStartedView, Click2CallDto } from './dto/click2call.dto';
 import { EgressError, egressProblem, excerpt, pbxEgressRequest, renderPbxRequest } from './pbx-request';
-import { normaliseBrPhone } from './phone';
+import { normaliseBrPhone } from '@elo/contracts';
 
 const MAX_ANSWER_BYTES = 64 * 1024;
 

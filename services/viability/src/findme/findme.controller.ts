@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
+import { normalisePhone } from '@elo/contracts';
 import { Public } from '@elo/observability';
 import { ProblemException } from '@elo/platform';
 import type { RequestTemplate } from '@elo/templating';
@@ -25,7 +26,10 @@ export class FindmeController {
   @RequirePermission('viability:check')
   @ApiOperation({ summary: 'Send the customer a single-use, expiring link (by SMS) to a map page where they mark their location' })
   create(@CurrentPrincipal() p: Principal, @Body() dto: CreateFindmeDto) {
-    return this.findme.create(tenantIdOf(p), dto);
+    // SMS providers want E.164 (Twilio's To, the presets' {phone}); a chatbot often has the national form.
+    const phone = normalisePhone(dto.phone, 'BR')?.e164;
+    if (!phone) throw new ProblemException(400, 'phone: not a phone number (E.164, or a Brazilian number with its area code)');
+    return this.findme.create(tenantIdOf(p), { ...dto, phone });
   }
 
   // Under links/: GET /findme/<one segment> is the customer's public map page.

@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsArray, IsIn, IsLatitude, IsLongitude, IsNotEmpty, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateNested } from 'class-validator';
 
 export class CreateFindmeDto {
-  @ApiProperty({ example: '+5541988445566' }) @Matches(/^\+?[0-9]{8,15}$/, { message: 'phone must be 8 to 15 digits, optionally after a +' }) phone!: string;
+  @ApiProperty({ example: '+5541988445566' }) @Matches(/^\+?[0-9\s().-]{8,25}$/, { message: 'phone must be a phone number: 8 to 15 digits, optionally after a +' }) phone!: string;
   @ApiPropertyOptional() @IsOptional() @IsUUID() conversationId?: string;
   @ApiPropertyOptional() @IsOptional() @IsUUID() channelId?: string;
   @ApiPropertyOptional() @IsOptional() @IsUUID() requestId?: string;
