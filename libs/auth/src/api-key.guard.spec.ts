@@ -163,6 +163,35 @@ describe('ApiKeyGuard', () => {
     expect(() => tenantIdOf(undefined)).toThrow(ForbiddenException);
   });
 
+  it('does not cache a key looked up before a revocation it heard of while the lookup ran', async () => {
+    const key = newApiKey();
+    const table = [{ prefix: key.prefix, hash: key.hash, permissions: ['channels:manage'], revoked: false }];
+    let inFlight: (() => void) | undefined;
+    const ds = {
+      query: async (sql: string, params: unknown[]) => {
+        if (sql.startsWith('UPDATE')) return [];
+        // The SELECT's snapshot is taken now; the revocation commits (and is announced) before it answers.
+        const rows = table
+          .filter((r) => r.prefix === params[0] && !r.revoked)
+          .map((r) => ({ id: 'k1', tenant_id: TENANT, hash: r.hash, permissions: r.permissions, revoked_at: null, stale: false }));
+        await new Promise<void>((resolve) => (inFlight = resolve));
+        return rows;
+      },
+    } as unknown as DataSource;
+    const g = new ApiKeyGuard(new Reflector(), ds, ADMIN, 60_000);
+    (g as unknown as { listener: { connected: boolean } }).listener = { connected: true };
+    const first = g.authenticate(key.key);
+    await new Promise((r) => setImmediate(r));
+    table[0]!.revoked = true;
+    g.forget(); // the NOTIFY of the revoking transaction
+    inFlight!();
+    await expect(first).resolves.toMatchObject({ keyId: 'k1' });
+    const second = g.authenticate(key.key);
+    await new Promise((r) => setImmediate(r));
+    inFlight?.();
+    await expect(second).resolves.toBeUndefined();
+  });
+
   it('presentedKey reads only the supported headers', () => {
     expect(presentedKey({ headers: { authorization: 'Basic abc' } })).toBeUndefined();
     expect(presentedKey({ headers: { authorization: 'Bearer  k1 ' } })).toBe('k1');

@@ -79,6 +79,8 @@ export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnAppli
   private readonly adminHash?: string;
   private readonly cache = new Map<string, CachedKey>();
   private readonly cacheMs: number;
+  /** Bumped by every forget(): a lookup that started before one may have read a key since revoked. */
+  private generation = 0;
   private listener?: PgListener;
 
   constructor(
@@ -114,6 +116,7 @@ export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnAppli
 
   /** Drops every remembered key (a key was revoked or rotated, here or on another replica). */
   forget(): void {
+    this.generation++;
     this.cache.clear();
   }
 
@@ -159,6 +162,7 @@ export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnAppli
     if (hit) this.cache.delete(hash);
     const parsed = parseApiKey(key);
     if (!parsed) return undefined;
+    const generation = this.generation;
     // revoked_at in the future: a rotated key still inside its grace period.
     const rows: KeyRow[] = await this.ds.query(
       `SELECT id, tenant_id, hash, permissions, revoked_at,
@@ -172,7 +176,8 @@ export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnAppli
     // last_used_at to the minute: one write a minute per key, not one per request.
     if (row.stale) this.touch(row.id);
     const principal: Principal = { tenantId: row.tenant_id, keyId: row.id, permissions: row.permissions, isAdmin: false };
-    if (this.listener?.connected) {
+    // Not cached when a change was announced while the SELECT ran: its snapshot may predate the revocation.
+    if (this.listener?.connected && generation === this.generation) {
       if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
       const until = Math.min(now + this.cacheMs, row.revoked_at ? new Date(row.revoked_at).getTime() : Infinity);
       this.cache.set(hash, { principal, until, touched: now });

@@ -2,14 +2,22 @@ const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&
 
 /**
  * Every form in which an outbound request can carry a secret value: as is, URL-encoded (path, query),
- * form-encoded, JSON-string and XML escaped (bodies), base64 (hand-made auth headers).
+ * form-encoded, JSON-string and XML escaped (bodies), base64 (hand-made auth headers), and JSON as
+ * other encoders escape it when an endpoint echoes it back.
  */
 function encodedForms(v: string): string[] {
+  const json = JSON.stringify(v).slice(1, -1);
+  // What another JSON encoder echoes back: PHP's json_encode writes `/` as `\/` and non-ASCII as
+  // `\u00e7` by default, Python's json.dumps the latter.
+  const asciiJson = json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   const forms = [
     v,
     encodeURIComponent(v),
     new URLSearchParams([['', v]]).toString().slice(1),
-    JSON.stringify(v).slice(1, -1),
+    json,
+    json.replace(/\//g, '\\/'),
+    asciiJson,
+    asciiJson.replace(/\//g, '\\/'),
     v.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]!),
     Buffer.from(v).toString('base64'),
     Buffer.from(v).toString('base64').replace(/=+$/, ''),

@@ -46,12 +46,21 @@ function write(container: Container, seg: Segment, value: unknown, key: string):
   Object.defineProperty(container, seg.key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-function fillHoles(value: unknown): unknown {
+/** A shallow copy of a value's object or array, so keys added under it never change the caller's data. */
+function copyOf(value: Container): Container {
+  if (Array.isArray(value)) return value.slice();
+  const copy: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) write(copy, { kind: 'key', key: k }, value[k], k);
+  return copy;
+}
+
+/** Fills the gaps of the containers built here; values (often the event's own objects) are left alone. */
+function fillHoles(value: unknown, built: WeakSet<object>): unknown {
+  if (!isContainer(value) || !built.has(value)) return value;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = i in value ? fillHoles(value[i]) : null;
-  } else if (isContainer(value)) {
-    for (const k of Object.keys(value))
-      (value as Record<string, unknown>)[k] = fillHoles((value as Record<string, unknown>)[k]);
+    for (let i = 0; i < value.length; i++) value[i] = i in value ? fillHoles(value[i], built) : null;
+  } else {
+    for (const k of Object.keys(value)) value[k] = fillHoles(value[k], built);
   }
   return value;
 }
@@ -63,24 +72,33 @@ function fillHoles(value: unknown): unknown {
  */
 export function buildFromBracketKeys(pairs: Array<{ key: string; value: unknown }>): Record<string, unknown> {
   const root: Record<string, unknown> = {};
+  // Containers made here; a value's object or array (`deal` = {deal}, then `deal[source]`) is copied
+  // before a key is added under it, as it belongs to the context (shared by every later render).
+  const built = new WeakSet<object>([root]);
   for (const { key, value } of pairs) {
     const segments = parseKey(key);
     let container: Container = root;
     for (let i = 0; i < segments.length - 1; i++) {
       const seg = segments[i];
       const wantArray = segments[i + 1].kind !== 'key';
-      let child = read(container, seg);
-      if (child === undefined) {
+      const found = read(container, seg);
+      let child: Container;
+      if (found === undefined) {
         child = wantArray ? [] : {};
+        built.add(child);
         write(container, seg, child, key);
-      } else if (!isContainer(child) || Array.isArray(child) !== wantArray) {
+      } else if (!isContainer(found) || Array.isArray(found) !== wantArray) {
         throw new TemplateError(`"${key}" conflicts with an earlier key`, key);
-      }
-      container = child as Container;
+      } else if (!built.has(found)) {
+        child = copyOf(found);
+        built.add(child);
+        write(container, seg, child, key);
+      } else child = found;
+      container = child;
     }
     const last = segments[segments.length - 1];
     if (read(container, last) !== undefined) throw new TemplateError(`"${key}" is set twice`, key);
     write(container, last, value, key);
   }
-  return fillHoles(root) as Record<string, unknown>;
+  return fillHoles(root, built) as Record<string, unknown>;
 }

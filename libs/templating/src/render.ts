@@ -39,6 +39,8 @@ export function scan(template: string, mode: 'text' | 'json' | 'xml' = 'text'): 
   };
   let inString = false;
   let inCdata = false;
+  // The end of the comment or processing instruction being read: `<![CDATA[` inside one opens nothing.
+  let markupEnd: '-->' | '?>' | undefined;
   for (let i = 0; i < template.length;) {
     const ch = template[i];
     if (mode === 'json' && !inString) {
@@ -63,7 +65,11 @@ export function scan(template: string, mode: 'text' | 'json' | 'xml' = 'text'): 
       if (ch === '"') inString = false;
     }
     if (mode === 'xml') {
-      if (!inCdata && template.startsWith('<![CDATA[', i)) inCdata = true;
+      if (markupEnd) {
+        if (template.startsWith(markupEnd, i)) markupEnd = undefined;
+      } else if (!inCdata && template.startsWith('<!--', i)) markupEnd = '-->';
+      else if (!inCdata && template.startsWith('<?', i)) markupEnd = '?>';
+      else if (!inCdata && template.startsWith('<![CDATA[', i)) inCdata = true;
       else if (inCdata && template.startsWith(']]>', i)) inCdata = false;
     }
     if (template.startsWith('{{', i) || template.startsWith('}}', i)) {

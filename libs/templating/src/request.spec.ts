@@ -118,6 +118,28 @@ describe('renderRequest', () => {
     );
   });
 
+  it('adds keys under a token\'s object or array without changing the context it came from', () => {
+    const context = { deal: { name: 'Fibra' }, tags: ['vip'] };
+    const t = {
+      method: 'POST',
+      url: 'https://x.example/',
+      body: {
+        kind: 'keyvalue' as const,
+        pairs: [
+          { key: 'deal', value: '{deal}' },
+          { key: 'deal[source]', value: 'elo' },
+          { key: 'tags', value: '{tags}' },
+          { key: 'tags[]', value: 'whatsapp' },
+        ],
+      },
+    };
+    const expected = { deal: { name: 'Fibra', source: 'elo' }, tags: ['vip', 'whatsapp'] };
+    expect(renderRequest(t, context).builtJson).toEqual(expected);
+    expect(context).toEqual({ deal: { name: 'Fibra' }, tags: ['vip'] });
+    // The same event rendered again (a retry, the next integration) gives the same body.
+    expect(renderRequest(t, context).builtJson).toEqual(expected);
+  });
+
   it('applies the missing rule everywhere', () => {
     const t = {
       method: 'POST',

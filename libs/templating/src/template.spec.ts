@@ -94,6 +94,14 @@ describe('renderTemplate', () => {
       expect(parser.parse(out).r).toBe(v);
     });
 
+    it('escapes text after a comment or processing instruction that mentions a CDATA start', () => {
+      const v = '</x><admin>1</admin>';
+      for (const lead of ['<!-- wrap markup in <![CDATA[ -->', '<?note <![CDATA[ ?>']) {
+        const out = renderTemplate(`<r>${lead}<x>{v}</x></r>`, { v }, { escape: 'xml' });
+        expect(out).toBe(`<r>${lead}<x>&lt;/x&gt;&lt;admin&gt;1&lt;/admin&gt;</x></r>`);
+      }
+    });
+
     it('refuses characters XML cannot carry', () => {
       expect(() => renderTemplate('<r>{v}</r>', { v: 'a\u0000b' }, { escape: 'xml' })).toThrow(TemplateError);
       expect(() => renderTemplate('<r>{v}</r>', { v: '\ud800' }, { escape: 'xml' })).toThrow(TemplateError);
