@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
+import { MessageQueryService } from '../src/api/message-query.service';
 import { startApp, tenantWithKey, type RunningApp } from './app.fixture';
 import { at, ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
 
@@ -107,6 +108,35 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect(r.body.buckets.length).toBeGreaterThan(0);
   });
 
+  it('GET /stats: buckets are UTC days and hours whatever the database session\'s time zone', async () => {
+    // The dashboard's chart puts a bucket in the slot of its UTC day (epoch multiples); date_trunc on a
+    // timestamptz truncates in the session's TimeZone, a server setting (America/Sao_Paulo on a Brazilian server).
+    const tenant = randomUUID();
+    const id = randomUUID();
+    const main = svc.app.get(DataSource);
+    await main.query(
+      `INSERT INTO message_status.messages (id, tenant_id, channel_id, provider, status, status_rank, status_at, created_at)
+       VALUES ($1, $2, $3, 'whatsapp', 'read', 3, '2026-01-05T12:00:00Z', '2026-01-05T01:00:00Z')`,
+      [id, tenant, randomUUID()],
+    );
+    await main.query(
+      `INSERT INTO message_status.message_events (message_id, tenant_id, raw_status, source, provider_timestamp, reportable, applied)
+       VALUES ($1, $2, 'sent', 'sent', '2026-01-05T01:00:00Z', true, true), ($1, $2, 'read', 'status', '2026-01-05T12:00:00Z', true, true)`,
+      [id, tenant],
+    );
+    const local = new DataSource({ type: 'postgres', url: infra.databaseUrl, extra: { options: '-c timezone=America/Sao_Paulo' } });
+    await local.initialize();
+    try {
+      const stats = await new MessageQueryService(local).stats(tenant, { from: '2026-01-04T00:00:00Z', to: '2026-01-06T00:00:00Z', bucket: 'day' });
+      expect(stats.buckets).toEqual([
+        { bucket: '2026-01-05T00:00:00.000Z', status: 'read', count: 1 },
+        { bucket: '2026-01-05T00:00:00.000Z', status: 'sent', count: 1 },
+      ]);
+    } finally {
+      await local.destroy();
+    }
+  });
+
   it('GET /failures: grouped by reason with the latest examples, integration failures included', async () => {
     const r = await get('/failures', a.key);
     const reasons = Object.fromEntries(r.body.groups.map((g: { reason: string; count: number }) => [g.reason, g.count]));
@@ -176,6 +206,17 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect((await get('/messages', noPerm.key)).status).toBe(403);
   });
 
+  it('refuses from/to in ISO 8601 forms PostgreSQL cannot read with a 400, not a 500', async () => {
+    // class-validator's IsISO8601 takes a year, a week date, an hour alone, a comma fraction, 30 February, year 0…
+    for (const t of ['2026', '2026-01', '2026-W01-1', '2026-01-05T10', '2026-01-05T10:00:00,5Z', '2026-02-30', '0000-01-01']) {
+      for (const path of [`/messages?from=${t}`, `/messages?to=${t}`, `/stats?from=${t}`, `/stats?to=${t}`, `/failures?from=${t}`, `/failures?to=${t}`]) {
+        const r = await get(path, a.key);
+        expect({ path, status: r.status }).toEqual({ path, status: 400 });
+      }
+    }
+    expect((await get(`/messages?from=${encodeURIComponent('2026-01-05T10:00:00.123456+05:30')}`, a.key)).status).toBe(200);
+  });
+
   /** Reads an SSE response, keeping what came so far; `until` waits for `pred` up to a deadline. */
   const sse = (res: Response) => {
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -211,6 +252,27 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
       // Back: changes stream again.
       await probe.publish(status(a.tenantId, { ...msgs[4], provider: 'whatsapp', status: 'delivered', t: 41 }));
       await s.until((t) => t.includes(msgs[4].messageId));
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('GET /stream: a change whose text is short in characters but long in bytes still streams, and so do the changes announced with it', async () => {
+    // NOTIFY's limit is in bytes: 2,400 euro signs are 2,400 characters of UTF-16 but 7,200 bytes of UTF-8.
+    const ch = randomUUID();
+    const wordy = { ...ids(), channelId: ch };
+    const plain = { ...ids(), channelId: ch };
+    const ac = new AbortController();
+    const res = await fetch(`${svc.url}/stream`, { headers: { authorization: `Bearer ${a.key}` }, signal: ac.signal });
+    const s = sse(res);
+    try {
+      await s.until((t) => t.includes('event: ready'));
+      await probe.publish(
+        status(a.tenantId, { eloMessageId: wordy.messageId, channelId: ch, provider: 'whatsapp', status: 'failed', t: 50, code: '131047', title: '€'.repeat(2_400) }),
+        status(a.tenantId, { eloMessageId: plain.messageId, channelId: ch, provider: 'whatsapp', status: 'failed', t: 50, code: '131047', title: 'Re-engagement message' }),
+      );
+      await expectEventually(async () => expect((await get(`/messages/${plain.messageId}`, a.key)).body.status).toBe('failed'));
+      await s.until((t) => t.includes(wordy.messageId) && t.includes(plain.messageId));
     } finally {
       ac.abort();
     }

@@ -1,5 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { CloudEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, outboxEmpty, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
@@ -323,6 +324,33 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     await expectEventually(async () => {
       const board = await queries.failures(tenant, {});
       expect(board.groups.find((g) => g.reason === 'integration:timeout')).toMatchObject({ kind: 'integration', count: 2 });
+    });
+  });
+
+  it('stores a provider\'s error text with U+0000 or a lone surrogate (as U+FFFD) instead of losing the status', async () => {
+    // A provider's raw error text can carry anything (a PDF's bytes, half an emoji): PostgreSQL text refuses
+    // U+0000 and lone surrogates, which failed the batch and, after the retries, parked the status.
+    const known = ids();
+    const waits = ids();
+    const details = 'PDF\u0000bytes \ud83d half';
+    await probe.publish(sent(tenant, { ...known, provider: 'whatsapp', t: 1 }));
+    await expectEventually(async () => expect(await statusOf(known.messageId)).toBe('sent'));
+    await probe.publish(
+      status(tenant, { ...known, provider: 'whatsapp', status: 'failed', t: 2, code: '131026', title: 'Undeliverable\u0000', details }),
+      status(tenant, { ...waits, pmid: `${waits.pmid}\u0000`, provider: 'whatsapp', status: 'failed', t: 2, code: '131026', details }),
+    );
+    const failure = integrationFailed(tenant, { errorClass: 'http_status', name: 'crm\u0000' }) as CloudEvent<{ error: string }>;
+    failure.data.error = details;
+    await probe.publish(failure);
+    await expectEventually(async () => expect((await message(known.messageId))?.failure).toMatchObject({
+      reason: 'recipient_unreachable', title: 'Undeliverable\ufffd', details: 'PDF\ufffdbytes \ufffd half' }));
+    await expectEventually(async () => {
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM message_status.pending_statuses WHERE provider_message_id = $1`, [`${waits.pmid}\ufffd`]);
+      expect(n).toBe(1);
+    });
+    await expectEventually(async () => {
+      const board = await queries.failures(tenant, {});
+      expect(board.groups.find((g) => g.reason === 'integration:http_status')?.latest[0]).toMatchObject({ title: 'crm\ufffd: PDF\ufffdbytes \ufffd half' });
     });
   });
 

@@ -148,8 +148,9 @@ export class MessageQueryService {
       .add((p) => `e.provider_timestamp < ${p}`, to)
       .add((p) => `x.channel_id = ${p}`, q.channelId)
       .add((p) => `x.provider = ${p}`, q.provider);
+    // UTC buckets, as the dashboard slots them: date_trunc alone truncates in the session's TimeZone (a server setting).
     const buckets: Array<{ bucket: Date; status: string; count: string }> = await this.ds.query(
-      `SELECT date_trunc('${bucket}', e.provider_timestamp) AS bucket, e.raw_status AS status, count(*) AS count
+      `SELECT date_trunc('${bucket}', e.provider_timestamp, 'UTC') AS bucket, e.raw_status AS status, count(*) AS count
          FROM ${S}.message_events e JOIN ${S}.messages x ON x.id = e.message_id
         WHERE e.tenant_id = $1 AND e.applied${bw.sql}
         GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 20000`,

@@ -69,4 +69,14 @@ describe('classifyFailure', () => {
     expect(classifyFailure('whatsapp', undefined, 'rate_limited')).toEqual({ reason: 'rate_limited', retryable: true });
     expect(classifyFailure('whatsapp', 'x', 'bogus')).toEqual({ reason: 'unknown', retryable: false });
   });
+
+  it('a code named like an Object property (constructor, __proto__, toString) is unknown, not a reason-less class', () => {
+    // A lookup through the prototype chain gave Object itself: the message was stored with no reason, a group
+    // of its own on the failures board (shown as a second `unknown`) that `reason=unknown` did not find.
+    for (const provider of ['whatsapp', 'telegram']) {
+      for (const code of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+        expect(classifyFailure(provider, code)).toEqual({ reason: 'unknown', retryable: false });
+      }
+    }
+  });
 });

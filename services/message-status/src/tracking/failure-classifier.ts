@@ -95,9 +95,10 @@ const SEND_TIME_REASONS = new Map<string, Classification>(Object.entries({
  * and callbacks (no reason) are classified from the code; what the code does not know is `unknown`.
  */
 function fromCode(provider: Provider | string | null | undefined, code: string): Classification | undefined {
-  if (provider === 'telegram') return TELEGRAM_CODES[code];
+  // Own properties only: a code like `constructor` would find Object itself (no reason, no retryable).
+  if (provider === 'telegram') return Object.hasOwn(TELEGRAM_CODES, code) ? TELEGRAM_CODES[code] : undefined;
   if (!code) return undefined;
-  const meta = META_CODES[code];
+  const meta = Object.hasOwn(META_CODES, code) ? META_CODES[code] : undefined;
   if (meta) return meta;
   const n = Number(code);
   if (Number.isInteger(n) && n >= 132000 && n <= 132016) return FAIL('template');

@@ -3,6 +3,7 @@ import type {
   ChatMessageSendRequested, ChatMessageSent, ChatMessageStatus, CloudEvent, IntegrationDeliveryFailed,
 } from '@elo/contracts';
 import { EventHandler, type HandlerContext, type PublishSpecLike } from '@elo/messaging';
+import { storableString } from '@elo/persistence';
 import { TrackingService, type ProviderStatusInput, type StatusChange, type StatusInput } from './tracking.service';
 
 /**
@@ -48,12 +49,12 @@ export class StatusConsumer {
         tenantId: e.tenantid,
         deliveryId: e.data.deliveryId,
         integrationId: e.data.integrationId,
-        integrationName: e.data.integrationName,
-        eventType: e.data.eventType,
+        integrationName: storableString(e.data.integrationName),
+        eventType: storableString(e.data.eventType),
         conversationId: e.data.conversationId ?? null,
         httpStatus: e.data.httpStatus ?? null,
-        errorClass: e.data.errorClass ?? null,
-        error: e.data.error ?? null,
+        errorClass: text(e.data.errorClass),
+        error: text(e.data.error),
         attempts: e.data.attempts,
         at: new Date(e.time ?? Date.now()),
       })),
@@ -67,6 +68,13 @@ export class StatusConsumer {
     await ctx.publish(...toEvents(changes));
   }
 }
+
+/**
+ * Free text from outside (a provider's ids and error texts, an endpoint's error) as PostgreSQL text can hold
+ * it: U+0000 and lone surrogates as U+FFFD. Either one failed the batch's write, and after the retries the
+ * event was parked: the status, or the failure, lost.
+ */
+const text = (s: string | null | undefined): string | null => (s === undefined || s === null ? null : storableString(s));
 
 function fromSendRequested(e: CloudEvent<ChatMessageSendRequested>): StatusInput {
   return {
@@ -88,7 +96,7 @@ function fromSent(e: CloudEvent<ChatMessageSent>): StatusInput {
     channelId: e.data.channelId,
     provider: e.data.provider,
     conversationId: e.data.conversationId ?? null,
-    providerMessageId: e.data.providerMessageId,
+    providerMessageId: storableString(e.data.providerMessageId),
     status: 'sent',
     at: new Date(e.data.sentAt),
     source: 'sent',
@@ -105,14 +113,14 @@ function fromStatus(e: CloudEvent<ChatMessageStatus>): { status: Omit<StatusInpu
       tenantId: e.tenantid,
       channelId: d.channelId,
       provider: d.provider,
-      providerMessageId: d.providerMessageId ?? null,
+      providerMessageId: text(d.providerMessageId),
       status: d.status,
       at: new Date(d.providerTimestamp),
       source: 'status',
-      errorCode: d.error?.code ?? null,
-      errorTitle: d.error?.title ?? null,
-      errorDetails: d.error?.details ?? null,
-      reason: d.reason ?? null,
+      errorCode: text(d.error?.code),
+      errorTitle: text(d.error?.title),
+      errorDetails: text(d.error?.details),
+      reason: text(d.reason),
       eventId: e.id,
     },
   };

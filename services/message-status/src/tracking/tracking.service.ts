@@ -189,21 +189,33 @@ const first = <T>(xs: T[], f: (x: T) => string | null | undefined): string | nul
   return null;
 };
 
-/** Changes as JSON arrays, as few as fit under the NOTIFY payload limit. */
+/**
+ * Changes as JSON arrays, as few as fit under the NOTIFY payload limit. The limit is in bytes of UTF-8, not
+ * in characters: a payload over it fails the whole pg_notify statement, and with it every payload flushed
+ * alongside (other batches', other tenants').
+ */
 function livePayloads(changes: LiveChange[]): string[] {
   const payloads: string[] = [];
   let chunk: string[] = [];
   let size = 2;
   for (const c of changes) {
     // The provider's free text could take a payload past NOTIFY's limit; streams do not show it.
-    const s = JSON.stringify(c.kind === 'status' && c.errorDetails ? { ...c, errorDetails: undefined } : c);
-    if (chunk.length > 0 && size + s.length + 1 > NOTIFY_MAX_BYTES) {
+    let s = JSON.stringify(c.kind === 'status' && c.errorDetails ? { ...c, errorDetails: undefined } : c);
+    let bytes = Buffer.byteLength(s);
+    // A title or an integration's error long enough to fill a payload alone goes too (`GET /messages/{id}` has it).
+    if (bytes + 2 > NOTIFY_MAX_BYTES) {
+      s = JSON.stringify(c.kind === 'status' ? { ...c, errorDetails: undefined, errorTitle: undefined } : { ...c, error: null });
+      bytes = Buffer.byteLength(s);
+      // Still too long (a code or a name of kilobytes): this one change is not streamed, the others are.
+      if (bytes + 2 > NOTIFY_MAX_BYTES) continue;
+    }
+    if (chunk.length > 0 && size + bytes + 1 > NOTIFY_MAX_BYTES) {
       payloads.push(`[${chunk.join(',')}]`);
       chunk = [];
       size = 2;
     }
     chunk.push(s);
-    size += s.length + 1;
+    size += bytes + 1;
   }
   if (chunk.length) payloads.push(`[${chunk.join(',')}]`);
   return payloads;
