@@ -1,4 +1,5 @@
 import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { IsISO8601, isISO8601, Matches } from 'class-validator';
 import { problem } from './problem-details.filter';
 
 function flatten(errors: ValidationError[], prefix = ''): Array<{ field: string; message: string }> {
@@ -23,3 +24,20 @@ export function validationPipe(): ValidationPipe {
     },
   });
 }
+
+/**
+ * The ISO 8601 times PostgreSQL reads as timestamptz: a calendar date (year 1 on), optionally with a time (hours
+ * and minutes at least; a fraction after a dot) and an offset. Other forms ISO 8601 allows (`2026`, `2026-W01`,
+ * `2026-01-05T10`, a comma fraction, year 0) made a query that took them fail: a 500 instead of a 400.
+ */
+const TIMESTAMP = /^(?!0000)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+const TIMESTAMP_MESSAGE = '$property must be a date (YYYY-MM-DD), optionally with a time (THH:MM[:SS[.ffffff]]) and an offset (Z or ±HH:MM)';
+
+/** Whether `v` is an instant PostgreSQL reads as given (strict ISO 8601: no 30 February). */
+export const isTimestamp = (v: string): boolean => isISO8601(v, { strict: true }) && TIMESTAMP.test(v);
+
+/** A query's instant (a range's from or to): see isTimestamp. */
+export const IsTimestamp = (): PropertyDecorator => (target, key) => {
+  IsISO8601({ strict: true }, { message: TIMESTAMP_MESSAGE })(target, key);
+  Matches(TIMESTAMP, { message: TIMESTAMP_MESSAGE })(target, key);
+};

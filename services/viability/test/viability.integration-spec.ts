@@ -315,7 +315,7 @@ describe('viability: the check, the inventory and the chat path', () => {
 
     const first = await call<Page>('GET', '/viability/checks?status=not_found&limit=1', t.key);
     expect((await call('GET', `/viability/checks?status=viable&cursor=${first.body.nextCursor}`, t.key)).status).toBe(400);
-    for (const bad of ['status=maybe', 'via=carrier_pigeon', 'from=yesterday', 'limit=0', 'cursor=nope']) {
+    for (const bad of ['status=maybe', 'via=carrier_pigeon', 'from=yesterday', 'to=2026', 'from=2026-W01', 'limit=0', 'cursor=nope']) {
       const r = await call<{ detail: string }>('GET', `/viability/checks?${bad}`, t.key);
       expect(r.status).toBe(400);
       expect(r.body.detail).toMatch(new RegExp(bad.split('=')[0]));

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { cursorKey, cursorTime, decodeCursor, encodeCursor, pageFilters, ProblemException } from '@elo/platform';
-import { isISO8601 } from 'class-validator';
+import { cursorKey, cursorTime, decodeCursor, encodeCursor, isTimestamp, pageFilters, ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { CHECK_OUTCOMES, CHECK_VIAS, type ChecksQuery } from './check.dto';
 
@@ -39,7 +38,7 @@ export class CheckHistoryService {
     // A cursor's filters were valid when it was handed out; one edited by hand is refused, never run.
     if (f['status'] !== undefined && !(CHECK_OUTCOMES as readonly string[]).includes(f['status'])) throw badCursor();
     if (f['via'] !== undefined && !(CHECK_VIAS as readonly string[]).includes(f['via'])) throw badCursor();
-    for (const k of ['from', 'to']) if (f[k] !== undefined && !isISO8601(f[k], { strict: true })) throw badCursor();
+    for (const k of ['from', 'to']) if (f[k] !== undefined && !isTimestamp(f[k])) throw badCursor();
     const limit = q.limit ?? 100;
     const rows = (await this.ds.query(
       `SELECT id, via, lat, lng, status, result, checked_at, ${cursorKey('checked_at')} AS k

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { validationPipe } from '@elo/platform';
+import { IsTimestamp, validationPipe } from '@elo/platform';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsLatitude, IsLongitude, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsLatitude, IsLongitude, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import type { Outcome } from './viability.service';
 import type { CheckRequest } from './checks.service';
 
@@ -67,8 +67,8 @@ export class ChecksQuery {
   @IsOptional() @IsIn(CHECK_OUTCOMES) status?: (typeof CHECK_OUTCOMES)[number];
   @ApiPropertyOptional({ enum: CHECK_VIAS, description: 'How the check came: HTTP with coordinates or an address, a chat location, a FindME link' })
   @IsOptional() @IsIn(CHECK_VIAS) via?: (typeof CHECK_VIAS)[number];
-  @ApiPropertyOptional({ description: 'Checked at or after (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) from?: string;
-  @ApiPropertyOptional({ description: 'Checked before (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) to?: string;
+  @ApiPropertyOptional({ description: 'Checked at or after (ISO 8601)' }) @IsOptional() @IsTimestamp() from?: string;
+  @ApiPropertyOptional({ description: 'Checked before (ISO 8601)' }) @IsOptional() @IsTimestamp() to?: string;
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
   @ApiPropertyOptional({ description: "The previous page's nextCursor (opaque); it keeps that listing's filters" })

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { createEvent, type CloudEvent } from '@elo/contracts';
-import { cursorKey, cursorTime, decodeCursor, encodeCursor, pageFilters, ProblemException } from '@elo/platform';
+import { cursorKey, cursorTime, decodeCursor, encodeCursor, isTimestamp, pageFilters, ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
-import { isISO8601 } from 'class-validator';
-import { DELIVERY_OUTCOMES, TIMESTAMP, type DeliveriesQuery, type PageQuery, type SampleEventDto } from '../integrations/dto/integration.dto';
+import { DELIVERY_OUTCOMES, type DeliveriesQuery, type PageQuery, type SampleEventDto } from '../integrations/dto/integration.dto';
 import { IntegrationsService } from '../integrations/integrations.service';
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
@@ -43,7 +42,7 @@ export class DeliveriesService {
       httpStatus: q.httpStatus === undefined ? undefined : String(q.httpStatus),
     }, after);
     if (f['outcome'] !== undefined && !(DELIVERY_OUTCOMES as readonly string[]).includes(f['outcome'])) throw badCursor();
-    for (const k of ['from', 'to']) if (f[k] !== undefined && !(isISO8601(f[k], { strict: true }) && TIMESTAMP.test(f[k]))) throw badCursor();
+    for (const k of ['from', 'to']) if (f[k] !== undefined && !isTimestamp(f[k])) throw badCursor();
     if (f['httpStatus'] !== undefined && !/^[1-5]\d\d$/.test(f['httpStatus'])) throw badCursor();
     const limit = q.limit ?? 100;
     const rows = (await this.ds.query(

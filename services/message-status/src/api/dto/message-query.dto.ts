@@ -1,20 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { MESSAGE_STATES, PROVIDERS, type MessageState } from '@elo/contracts';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsTimestamp } from '@elo/platform';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 
-/**
- * The ISO 8601 times PostgreSQL reads as timestamptz: a calendar date (year 1 on), optionally with a time (hours
- * and minutes at least; a fraction after a dot) and an offset. Other forms IsISO8601 allows (`2026`, `2026-W01`,
- * `2026-01-05T10`, a comma fraction, year 0) made the query fail: a 500 instead of a 400.
- */
-const TIMESTAMP = /^(?!0000)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
-const TIMESTAMP_MESSAGE = '$property must be a date (YYYY-MM-DD), optionally with a time (THH:MM[:SS[.ffffff]]) and an offset (Z or ±HH:MM)';
-/** An instant a range is given by (strict: no 30 February). */
-const IsTimestamp = (): PropertyDecorator => (target, key) => {
-  IsISO8601({ strict: true })(target, key);
-  Matches(TIMESTAMP, { message: TIMESTAMP_MESSAGE })(target, key);
-};
 
 /** Time range and channel filter shared by every read. */
 export class RangeQuery {

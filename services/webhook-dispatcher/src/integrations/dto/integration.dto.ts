@@ -1,10 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString,
+  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString,
   IsUUID, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, ValidateNested,
 } from 'class-validator';
 import { isEventType } from '@elo/contracts';
+import { IsTimestamp } from '@elo/platform';
 import { listTokens, renderUrl, TemplateError } from '@elo/templating';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -345,13 +346,6 @@ export class SampleEventDto {
 
 export const DELIVERY_OUTCOMES = ['pending', 'succeeded', 'failed'] as const;
 
-/**
- * The ISO 8601 times PostgreSQL reads as timestamptz: a calendar date, optionally with a time (at least hours and
- * minutes; a fraction after a dot) and an offset. Other forms ISO 8601 allows (`2026`, `2026-W01`, `2026-01-01T10`, a
- * comma fraction) made the query fail: a 500 instead of a 400.
- */
-export const TIMESTAMP = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
-const TIMESTAMP_MESSAGE = '$property must be a date (YYYY-MM-DD), optionally with a time (THH:MM[:SS[.ffffff]]) and an offset (Z or ±HH:MM)';
 
 export class PageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
@@ -364,8 +358,8 @@ export class PageQuery {
 export class DeliveriesQuery extends PageQuery {
   @ApiPropertyOptional({ enum: DELIVERY_OUTCOMES })
   @IsOptional() @IsIn(DELIVERY_OUTCOMES) outcome?: (typeof DELIVERY_OUTCOMES)[number];
-  @ApiPropertyOptional({ description: 'Created at or after (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) @Matches(TIMESTAMP, { message: TIMESTAMP_MESSAGE }) from?: string;
-  @ApiPropertyOptional({ description: 'Created before (ISO 8601)' }) @IsOptional() @IsISO8601({ strict: true }) @Matches(TIMESTAMP, { message: TIMESTAMP_MESSAGE }) to?: string;
+  @ApiPropertyOptional({ description: 'Created at or after (ISO 8601)' }) @IsOptional() @IsTimestamp() from?: string;
+  @ApiPropertyOptional({ description: 'Created before (ISO 8601)' }) @IsOptional() @IsTimestamp() to?: string;
   @ApiPropertyOptional({ description: 'The triggering event type, exactly (e.g. telephony.call.ended)' })
   @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200) eventType?: string;
   @ApiPropertyOptional({ description: 'The last attempt\'s error class (timeout, dns, connection, tls, http_status, blocked, template, invalid)' })
