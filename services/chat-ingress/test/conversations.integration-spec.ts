@@ -505,6 +505,70 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect(await conversationOf('5541999990031')).toMatchObject({ status: 'open', queue: 'bot', agent_id: null });
   });
 
+  it('an integration step\'s lastMessage is the customer\'s latest message, also when several came in one webhook', async () => {
+    const t = await h.tenantKey();
+    const ch = (await h.api<{ id: string }>('POST', '/channels', t.headers, {
+      provider: 'whatsapp', name: 'ultima', phoneNumberId: 'PNLAST', credentials: { accessToken: 't', appSecret: 'last-secret' }, settings: { botQueue: 'bot', humanQueue: 'atendimento' },
+    })).body;
+    expect((await h.api('PUT', '/flow', t.headers, FLOW)).status).toBe(200);
+    const phone = '5541999990051';
+    const say = async (...messages: Array<{ id: string; ts: number; text: string }>) => {
+      const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: 'PNLAST' },
+        contacts: [{ wa_id: phone, profile: { name: 'Lia' } }], messages: messages.map((m) => ({ from: phone, id: m.id, timestamp: String(m.ts), type: 'text', text: { body: m.text } })) } }] }] };
+      expect((await h.postMeta('whatsapp', ch.id, JSON.stringify(body), 'last-secret')).status).toBe(200);
+    };
+    const got = () => h.fakes.sent('/graph/PNLAST/messages').map((r) => {
+      const b = r.body as { text?: { body: string }; interactive?: { body: { text: string } } };
+      return b.text?.body ?? b.interactive?.body.text;
+    });
+    const now = Math.floor(Date.now() / 1000);
+    await say({ id: 'wamid.LAST.1', ts: now - 10, text: 'oi' });
+    await expectEventually(() => expect(got()).toHaveLength(1));
+    await say({ id: 'wamid.LAST.2', ts: now - 5, text: '1' });
+    await expectEventually(() => expect(got().at(-1)).toBe('Informe seu CPF ou CNPJ'));
+    // Two answers in one webhook (stored by one statement: one created_at): a wrong one, then the CPF a second later.
+    await say({ id: 'wamid.LAST.b', ts: now, text: 'não sei' }, { id: 'wamid.LAST.a', ts: now + 1, text: '529.982.247-25' });
+    const request = await expectEventually(() => {
+      const e = h.probe.ofType<{ channelId: string; context: { lastMessage: { text?: string } | null } }>('integration.requested').find((x) => x.data.channelId === ch.id);
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    expect(request.context.lastMessage).toEqual({ kind: 'text', text: '529.982.247-25' });
+  });
+
+  it('bus events for a conversation on a disabled channel (transfer requested, integration outcome) are handled once and skipped, not retried until parked', async () => {
+    const t = await h.tenantKey();
+    const ch = (await h.api<{ id: string }>('POST', '/channels', t.headers, {
+      provider: 'whatsapp', name: 'desligado 2', phoneNumberId: 'PNOFF2', credentials: { accessToken: 't', appSecret: 'off2-secret' }, settings: { botQueue: 'bot', humanQueue: 'atendimento' },
+    })).body;
+    expect((await h.api('PUT', '/flow', t.headers, { start: 'boleto', steps: {
+      boleto: { type: 'integration', integration: 'billing', successText: 'Seu boleto: {reply}', onSuccess: 'bye', onFailure: 'bye' }, bye: { type: 'close', text: 'Tchau' } } })).status).toBe(200);
+    const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: {},
+      contacts: [{ wa_id: '5541999990061', profile: { name: 'Off2' } }], messages: [{ from: '5541999990061', id: 'wamid.OFF2.1', timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'oi' } }] } }] }] };
+    expect((await h.postMeta('whatsapp', ch.id, JSON.stringify(body), 'off2-secret')).status).toBe(200);
+    const request = await expectEventually(() => {
+      const e = h.probe.ofType<{ requestId: string; conversationId: string; channelId: string }>('integration.requested').find((x) => x.data.channelId === ch.id);
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    await expectEventually(async () => expect((await conversationOf('5541999990061')).flow_state).toMatchObject({ waiting: 'integration', requestId: request.requestId }));
+    expect((await h.api('POST', `/channels/${ch.id}/disable`, t.headers)).status).toBe(200);
+
+    const outcome = createEvent({ type: 'integration.delivery.succeeded', source: 'elo://webhook-dispatcher', tenantId: t.tenantId,
+      data: { deliveryId: randomUUID(), integrationId: randomUUID(), integrationName: 'billing', eventId: randomUUID(), eventType: 'integration.requested', requestId: request.requestId, conversationId: request.conversationId, outcome: 'succeeded', httpStatus: 200, attempts: 1, reply: 'https://erp.example.com/b.pdf' } });
+    const transfer = createEvent({ type: 'chat.conversation.transfer.requested', source: 'elo://test', tenantId: t.tenantId, data: { conversationId: request.conversationId, toQueue: 'vendas' } });
+    await h.probe.publish(outcome);
+    await h.probe.publish(transfer);
+    // Handled (the inbox has them) at the first delivery, not sent to the retry queues (1 s, 10 s, …) and then parked.
+    await expectEventually(async () => {
+      const rows: Array<{ event_id: string }> = await h.ds.query('SELECT event_id FROM chat_ingress.inbox WHERE event_id = ANY($1::text[])', [[outcome.id, transfer.id]]);
+      expect(rows.map((r) => r.event_id).sort()).toEqual([outcome.id, transfer.id].sort());
+    }, { timeoutMs: 5_000 });
+    // Nothing changed or queued on the disabled channel: the wait is left to its timeout once the channel is enabled again.
+    expect(await conversationOf('5541999990061')).toMatchObject({ status: 'open', queue: 'bot', flow_state: { waiting: 'integration', requestId: request.requestId } });
+    expect(await h.ds.query(`SELECT id FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out' AND status = 'queued'`, [request.conversationId])).toEqual([]);
+  });
+
   it('contact attributes and name with U+0000 or a lone surrogate are stored with U+FFFD in their place (PostgreSQL refuses them), not a 500', async () => {
     const una = customer('5541999990041');
     await una.text('oi');

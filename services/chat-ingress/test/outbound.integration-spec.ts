@@ -151,6 +151,16 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(h.fakes.requests.map(textOf).filter((t) => typeof t === 'string' && t.startsWith('ordem '))).toEqual(['ordem A', 'ordem A', 'ordem B', 'ordem C']);
   });
 
+  it('a message sent after a retry keeps no failure: the first try\'s reason and error are cleared', async () => {
+    let unavailable = 0;
+    h.fakes.respond((r) => (textOf(r) === 'depois da falha' && unavailable++ < 1 ? { status: 503, body: { error: { code: 2, message: 'Service temporarily unavailable' } }, headers: { 'retry-after': '1' } } : undefined));
+    const r = await send({ channelId: wa.id, contact: { phone: '+5541977003344' }, message: { kind: 'text', text: 'depois da falha' } });
+    expect(r.status).toBe(202);
+    await expectEventually(() => expect(sentOf(r.body.messageId)).toBeDefined(), { timeoutMs: 15_000 });
+    expect((await h.ds.query('SELECT status, attempts, reason, error FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0])
+      .toEqual({ status: 'sent', attempts: 2, reason: null, error: null });
+  });
+
   it('a message queued before its channel was disabled is not sent: it fails for good with channel_disabled', async () => {
     const off = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'whatsapp', name: 'wa-off', phoneNumberId: 'PNOFF', credentials: { accessToken: 'off-token', appSecret: 's' } })).body;
     let unavailable = 0;

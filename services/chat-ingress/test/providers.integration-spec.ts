@@ -74,6 +74,26 @@ describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () 
     expect((await h.postMeta('messenger', ch.id, raw, 'instagram-secret')).status).toBe(401);
   });
 
+  it('Messenger: a delivery watermark just after Meta\'s time of our last message covers it, however long Meta took to answer the send', async () => {
+    const ch = channels.messenger;
+    const psid = '7100000000000009';
+    // Meta stamps the message when it takes it; its answer reaches us later (here 300 ms).
+    let metaTime = 0;
+    h.fakes.respond((r) => {
+      if (!r.path.endsWith('/me/messages') || (r.body.recipient as { id?: string }).id !== psid) return undefined;
+      metaTime = Date.now();
+      return { status: 200, body: { recipient_id: psid, message_id: 'm_WMARK1' }, delayMs: 300 };
+    });
+    const r = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: ch.id, contact: { providerUserId: psid }, message: { kind: 'text', text: 'chegou?' } });
+    expect(r.status).toBe(202);
+    await expectEventually(() => expect(h.probe.ofType<{ messageId: string }>('chat.message.sent').some((e) => e.data.messageId === r.body.messageId)).toBe(true));
+    // As in Meta's reference: the watermark a few ms after the message's own time, no mids.
+    const raw = JSON.stringify({ object: 'page', entry: [{ id: '1200000000000001', time: metaTime + 40, messaging: [
+      { sender: { id: psid }, recipient: { id: '1200000000000001' }, delivery: { watermark: metaTime + 35 } }] }] });
+    expect(await h.postMeta('messenger', ch.id, raw, 'messenger-secret')).toEqual({ status: 200, body: { stored: 0, duplicates: 0, statuses: 1 } });
+    await expectEventually(() => expect(statuses().find((e) => e.data.messageId === r.body.messageId)?.data.status).toBe('delivered'));
+  });
+
   it('Instagram: message and per-message read receipt with millisecond timestamps', async () => {
     const ch = channels.instagram;
     const res = await h.postMeta('instagram', ch.id, fixture('instagram-message-seen.json'), 'instagram-secret');

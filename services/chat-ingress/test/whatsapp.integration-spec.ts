@@ -226,6 +226,25 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     });
   });
 
+
+  it('a location beyond the event contract (name over 500, address over 1,000 characters, latitude past 90) does not fail its webhook: cut to the contract\'s lengths, or stored unsupported', async () => {
+    const loc = (id: string, location: Record<string, unknown>) => ({ from: '5541988441133', id, timestamp: '1763800300', type: 'location', location });
+    const raw = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp', metadata: {}, contacts: [{ wa_id: '5541988441133', profile: { name: 'Loc' } }],
+      messages: [
+        { from: '5541988441133', id: 'wamid.LOC.1', timestamp: '1763800300', type: 'text', text: { body: 'segue' } },
+        loc('wamid.LOC.2', { latitude: -25.43, longitude: -49.27, name: 'n'.repeat(600), address: 'a'.repeat(1200) }),
+        loc('wamid.LOC.3', { latitude: 91, longitude: -49.27 }),
+      ] } }] }] });
+    expect(await h.postMeta('whatsapp', channel.id, raw, APP_SECRET)).toEqual({ status: 200, body: { stored: 3, duplicates: 0, statuses: 0 } });
+    const rows: Array<{ pmid: string; status: string }> = await h.ds.query(
+      `SELECT provider_message_id AS pmid, status FROM chat_ingress.messages WHERE provider_message_id LIKE 'wamid.LOC.%' ORDER BY 1`);
+    expect(rows).toEqual([{ pmid: 'wamid.LOC.1', status: 'received' }, { pmid: 'wamid.LOC.2', status: 'received' }, { pmid: 'wamid.LOC.3', status: 'unsupported' }]);
+    await expectEventually(() => {
+      const e = h.probe.ofType<{ providerMessageId: string; message: { location?: { lat: number; name?: string; address?: string } } }>('chat.message.received').find((x) => x.data.providerMessageId === 'wamid.LOC.2');
+      expect(e?.data.message.location).toEqual({ lat: -25.43, lng: -49.27, name: 'n'.repeat(500), address: 'a'.repeat(1000) });
+    });
+  });
   it('deletes raw webhook bodies past WEBHOOK_RECEIPT_RETENTION_DAYS (30 by default) and keeps the younger ones and the messages', async () => {
     const raw = fixture('whatsapp-text-message.json');
     for (let i = 0; i < 2; i++) expect((await h.postMeta('whatsapp', channel.id, raw, APP_SECRET)).status).toBe(200);

@@ -25,6 +25,8 @@ interface Run {
   def: FlowDefinition;
   publish: Publish;
   chain: number;
+  /** The customer's message this run answers (none for outcomes and timeouts). */
+  trigger?: InboundMessage;
 }
 
 const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9ª°º ]/g, ' ').replace(/\s+/g, ' ').trim();
@@ -89,7 +91,9 @@ export class FlowEngine {
     const c = rows[0];
     if (!c || c.status !== 'open') return;
     const channel = await this.channels.resolve(c.channel_id);
-    if (!channel || channel.tenantId !== tenantId || c.queue !== channel.settings.botQueue) return;
+    // A disabled channel refuses every answer: the message is left unanswered (as the scheduler leaves its timers),
+    // not retried until parked.
+    if (!channel || channel.tenantId !== tenantId || channel.status !== 'active' || c.queue !== channel.settings.botQueue) return;
     let state = c.flow_state as FlowState | null;
     if (!c.flow_id) {
       await m.query(`UPDATE ${S}.conversations SET flow_id = $2, flow_version = $3 WHERE id = $1`, [c.id, latest.id, latest.version]);
@@ -99,7 +103,7 @@ export class FlowEngine {
     }
     const flow = await this.flows.byVersionId(m, c.flow_id);
     if (!flow) return;
-    const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
+    const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0, trigger: e.message };
     if (!state || state.done) return this.enter(run, flow.definition.start);
     const step = flow.definition.steps[state.stepId];
     // A FindME link is out, but the customer shared a location in the chat: that one is checked instead
@@ -179,9 +183,11 @@ export class FlowEngine {
     const c = rows[0];
     const state = c?.flow_state as FlowState | null;
     if (!c || c.status !== 'open' || !c.flow_id || !state || state.waiting !== kind || state.requestId !== requestId) return undefined;
-    // Moved to people (transfer, assign) while waiting: the late outcome is not the bot's to act on.
+    // Moved to people (transfer, assign) while waiting: the late outcome is not the bot's to act on. On a disabled
+    // channel (which refuses every answer) it is ignored too, not retried until parked: the wait stays, and its
+    // timeout runs once the channel is enabled again (the scheduler leaves disabled channels alone).
     const channel = await this.channels.resolve(c.channel_id);
-    if (!channel || c.queue !== channel.settings.botQueue) return undefined;
+    if (!channel || channel.status !== 'active' || c.queue !== channel.settings.botQueue) return undefined;
     const flow = await this.flows.byVersionId(m, c.flow_id);
     if (!flow) return undefined;
     return { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
@@ -245,7 +251,10 @@ export class FlowEngine {
       case 'integration': {
         const requestId = randomUUID();
         const contact = (await run.m.query(`SELECT phone, provider_user_id, name, attributes FROM ${S}.contacts WHERE id = $1`, [run.c.contact_id]))[0] ?? {};
-        const last = (await run.m.query(`SELECT body FROM ${S}.messages WHERE conversation_id = $1 AND direction = 'in' ORDER BY created_at DESC LIMIT 1`, [run.c.id]))[0];
+        // The message being answered when there is one: the messages of one webhook share created_at (one statement),
+        // so the latest stored one is ambiguous; else the latest by storage, then provider time.
+        const last = run.trigger ? { body: run.trigger } : (await run.m.query(
+          `SELECT body FROM ${S}.messages WHERE conversation_id = $1 AND direction = 'in' ORDER BY created_at DESC, provider_timestamp DESC LIMIT 1`, [run.c.id]))[0];
         if (step.waitText) await this.send(run, { kind: 'text', text: step.waitText });
         await run.publish({
           type: 'integration.requested', tenantId: run.c.tenant_id, subject: run.c.id,

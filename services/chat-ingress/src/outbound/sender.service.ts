@@ -107,6 +107,10 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
   private async sendOne(row: Claimed): Promise<void> {
     let outcome: SendOutcome;
     const channel = await this.channels.get(row.tenant_id, row.channel_id);
+    // Recorded as sent_at: the provider stamps the message between this moment and its answer, and Messenger's
+    // delivery and read watermarks ("every message sent before this time") are in the provider's time. The time
+    // the answer came would leave the last message outside a watermark taken right after the provider's stamp.
+    const began = new Date();
     try {
       // A channel disabled after the message was queued (or while its retry waited) sends nothing more.
       outcome = !channel ? { kind: 'failed', reason: 'channel_not_found' }
@@ -118,7 +122,7 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
         : { kind: 'failed', reason: err instanceof EgressError ? 'provider_unreachable' : 'internal_error', error: { code: err instanceof EgressError ? err.kind : 'error', title: (err as Error).message } };
     }
     if (outcome.kind === 'retry' && row.attempts >= MAX_ATTEMPTS) outcome = { kind: 'failed', reason: outcome.reason, error: outcome.error };
-    await this.record(row, channel, outcome);
+    await this.record(row, channel, outcome, began);
   }
 
   private async call(channel: ChannelRecord, row: Claimed): Promise<SendOutcome> {
@@ -175,15 +179,16 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
-  private async record(row: Claimed, channel: ChannelRecord | undefined, outcome: SendOutcome): Promise<void> {
+  private async record(row: Claimed, channel: ChannelRecord | undefined, outcome: SendOutcome, began: Date): Promise<void> {
     const provider = channel?.provider ?? 'generic';
     await this.ds.transaction(async (m) => {
       if (outcome.kind === 'sent') {
+        // An earlier try's reason and error (a retry) no longer describe the message.
         await m.query(
-          `UPDATE ${S}.messages SET provider_message_id = $2, sent_at = now(), next_attempt_at = NULL,
+          `UPDATE ${S}.messages SET provider_message_id = $2, sent_at = $3, next_attempt_at = NULL, reason = NULL, error = NULL,
              status = CASE WHEN status_rank < 1 THEN 'sent' ELSE status END, status_rank = GREATEST(status_rank, 1)
            WHERE id = $1`,
-          [row.id, outcome.providerMessageId],
+          [row.id, outcome.providerMessageId, began.toISOString()],
         );
         // Statuses the provider reported before we stored its id.
         await m.query(

@@ -27,7 +27,9 @@ export function normaliseGeneric(body: unknown): Normalised | { error: string } 
       out.statuses.push({ providerMessageId: ev.id, status: ev.status as StatusItem['status'], providerTimestamp: new Date(ev.timestamp), error: ev.error ? strip({ ...ev.error }) : undefined });
       continue;
     }
-    const phone = normalisePhone(ev.contact!.phone);
+    // A platform's own format may be national (41 98844-5566): read as POST /messages reads a phone, Brazilian
+    // unless it carries a country code, so both paths name the same customer by the same number.
+    const phone = normalisePhone(ev.contact!.phone, 'BR');
     const m = ev.message!;
     const message = strip({
       kind: m.kind, text: m.text, media: m.media ? strip({ ...m.media }) : undefined,

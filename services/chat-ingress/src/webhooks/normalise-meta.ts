@@ -1,7 +1,7 @@
 import type { InboundMessage, MediaRef } from '@elo/contracts';
 import { normalisePhone } from './phone';
 import {
-  arr, epochToDate, invalidItem, isObj, str, type InboundContact, type Normalised, type StatusItem,
+  arr, epochToDate, geoPoint, invalidItem, isObj, str, type InboundContact, type Normalised, type StatusItem,
 } from './normalised';
 
 const MEDIA = new Set(['image', 'audio', 'video', 'document', 'sticker']);
@@ -22,9 +22,9 @@ function waMessage(m: Record<string, unknown>): { message: InboundMessage; suppo
     return { message: { kind: 'media', media: strip(media), text: str(body.caption) }, supported: true };
   }
   if (type === 'location') {
-    const lat = Number(body.latitude), lng = Number(body.longitude);
-    if (!Number.isFinite(lat) || !Number.isFinite(lng)) return { message: { kind: 'unsupported', providerType: type }, supported: false };
-    return { message: { kind: 'location', location: strip({ lat, lng, name: str(body.name), address: str(body.address) }) }, supported: true };
+    const location = geoPoint(body.latitude, body.longitude, str(body.name), str(body.address));
+    if (!location) return { message: { kind: 'unsupported', providerType: type }, supported: false };
+    return { message: { kind: 'location', location }, supported: true };
   }
   if (type === 'interactive') {
     const reply = (isObj(body.button_reply) ? body.button_reply : isObj(body.list_reply) ? body.list_reply : undefined) as Record<string, unknown> | undefined;
@@ -103,8 +103,8 @@ function metaAttachment(a: Record<string, unknown>, text: string | undefined): P
   const type = str(a.type) ?? 'file';
   const payload = isObj(a.payload) ? a.payload : {};
   if (type === 'location' && isObj(payload.coordinates)) {
-    const lat = Number(payload.coordinates.lat), lng = Number(payload.coordinates.long);
-    if (Number.isFinite(lat) && Number.isFinite(lng)) return { message: { kind: 'location', location: { lat, lng } }, supported: true };
+    const location = geoPoint(payload.coordinates.lat, payload.coordinates.long);
+    if (location) return { message: { kind: 'location', location }, supported: true };
   }
   const kind = type === 'file' ? 'document' : type;
   if (MEDIA.has(kind)) return { message: { kind: 'media', media: strip({ kind, url: str(payload.url) }), text }, supported: true };

@@ -1,13 +1,13 @@
 import type { InboundMessage } from '@elo/contracts';
 import { strip } from './normalise-meta';
 import { normalisePhone } from './phone';
-import { arr, epochToDate, invalidItem, isObj, str, type InboundItem, type Normalised } from './normalised';
+import { arr, epochToDate, geoPoint, invalidItem, isObj, str, type InboundItem, type Normalised } from './normalised';
 
 function tgMessage(m: Record<string, unknown>): { message: InboundMessage; supported: boolean } {
   if (typeof m.text === 'string') return { message: { kind: 'text', text: m.text }, supported: true };
   if (isObj(m.location)) {
-    const lat = Number(m.location.latitude), lng = Number(m.location.longitude);
-    if (Number.isFinite(lat) && Number.isFinite(lng)) return { message: { kind: 'location', location: { lat, lng } }, supported: true };
+    const location = geoPoint(m.location.latitude, m.location.longitude);
+    if (location) return { message: { kind: 'location', location }, supported: true };
   }
   const photos = arr(m.photo).filter(isObj);
   if (photos.length) {

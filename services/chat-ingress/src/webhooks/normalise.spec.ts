@@ -110,4 +110,11 @@ describe('provider normalisers', () => {
     expect(n.statuses).toHaveLength(1);
     expect(normaliseGeneric({ nope: 1 })).toEqual({ error: expect.any(String) });
   });
+
+  it('generic: a phone without country code is Brazilian, as POST /messages reads it (not +41, Switzerland); one with a code keeps it', () => {
+    const ev = (id: string, phone: string) => ({ type: 'message', id, timestamp: '2026-01-01T00:00:00Z', contact: { id: `c-${id}`, phone }, message: { kind: 'text', text: 'oi' } });
+    const n = normaliseGeneric({ events: [ev('p1', '41988445566'), ev('p2', '(41) 98844-5566'), ev('p3', '5541988445566'), ev('p4', '+1 415 555 0123')] });
+    if ('error' in n) throw new Error(n.error);
+    expect(n.messages.map((m) => m.contact?.phone)).toEqual(['+5541988445566', '+5541988445566', '+5541988445566', '+14155550123']);
+  });
 });

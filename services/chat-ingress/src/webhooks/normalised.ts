@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { InboundMessage, ProviderError } from '@elo/contracts';
+import type { GeoPoint, InboundMessage, ProviderError } from '@elo/contracts';
 
 export interface InboundContact {
   /** Unique per channel: canonical E.164 phone, or the provider's user id. */
@@ -74,6 +74,22 @@ export function epochToDate(v: unknown, unit: 's' | 'ms'): Date {
   if (!Number.isFinite(n) || n <= 0) return new Date();
   const d = new Date(unit === 's' ? n * 1000 : n);
   return storableTime(d) ? d : new Date();
+}
+
+/**
+ * A provider's location as the event contract's GeoPoint takes it: one the contract refuses would fail the
+ * whole webhook (the outbox refuses the event), which the provider then retries for days. Coordinates out of
+ * range are no location (undefined: stored unsupported); a name or address over the contract's lengths
+ * (500, 1,000) is cut to them (the raw receipt keeps it whole).
+ */
+export function geoPoint(latitude: unknown, longitude: unknown, name?: string, address?: string): GeoPoint | undefined {
+  const lat = typeof latitude === 'string' && latitude.trim() ? Number(latitude) : latitude;
+  const lng = typeof longitude === 'string' && longitude.trim() ? Number(longitude) : longitude;
+  if (typeof lat !== 'number' || typeof lng !== 'number' || !(Math.abs(lat) <= 90) || !(Math.abs(lng) <= 180)) return undefined;
+  const p: GeoPoint = { lat, lng };
+  if (name) p.name = [...name].length > 500 ? [...name].slice(0, 500).join('') : name;
+  if (address) p.address = [...address].length > 1000 ? [...address].slice(0, 1000).join('') : address;
+  return p;
 }
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
