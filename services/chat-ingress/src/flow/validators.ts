@@ -1,4 +1,4 @@
-import { normalisePhone } from '../webhooks/phone';
+import { normalisePhone } from '@elo/contracts';
 
 /** Answers a bot-flow question accepts; each returns the value to store or undefined when invalid. */
 export type AnswerKind = 'text' | 'email' | 'cpf' | 'cnpj' | 'cpf_cnpj' | 'phone' | 'date';

@@ -5,7 +5,7 @@ import type { PublishSpecLike } from '@elo/messaging';
 import type { EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService, isUuid } from '../channels/channels.service';
-import { normalisePhone } from '../webhooks/phone';
+import { normalisePhone } from '@elo/contracts';
 import { mayNeedStorable, storable } from '@elo/persistence';
 
 const S = '"chat_ingress"';

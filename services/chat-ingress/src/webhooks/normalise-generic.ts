@@ -3,7 +3,7 @@ import { validateSync, type ValidationError } from 'class-validator';
 import type { InboundMessage } from '@elo/contracts';
 import { GenericEventDto } from './dto/generic-webhook.dto';
 import { strip } from './normalise-meta';
-import { normalisePhone } from './phone';
+import { normalisePhone } from '@elo/contracts';
 import { arr, invalidItem, isObj, type Normalised, type StatusItem } from './normalised';
 
 const flat = (errs: ValidationError[], p = ''): string[] =>

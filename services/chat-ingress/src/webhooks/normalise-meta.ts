@@ -1,5 +1,5 @@
 import type { InboundMessage, MediaRef } from '@elo/contracts';
-import { normalisePhone } from './phone';
+import { normalisePhone } from '@elo/contracts';
 import {
   arr, epochToDate, geoPoint, invalidItem, isObj, str, type InboundContact, type Normalised, type StatusItem,
 } from './normalised';

@@ -1,6 +1,6 @@
 import type { InboundMessage } from '@elo/contracts';
 import { strip } from './normalise-meta';
-import { normalisePhone } from './phone';
+import { normalisePhone } from '@elo/contracts';
 import { arr, epochToDate, geoPoint, invalidItem, isObj, str, type InboundItem, type Normalised } from './normalised';
 
 function tgMessage(m: Record<string, unknown>): { message: InboundMessage; supported: boolean } {
