@@ -186,6 +186,12 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     await expectEventually(() => expect(failedOf(huge.body.messageId)?.reason).toBe('attachment_too_large'));
     const tpl = await send({ channelId: ms.id, contact: { providerUserId: '1' }, message: { kind: 'template', template: { name: 'x', language: 'pt_BR' } } });
     expect(tpl).toMatchObject({ status: 422, body: { reason: 'template_not_supported' } });
+    // What a provider would refuse as a bare invalid request is refused here, with the limit.
+    const long = await send({ channelId: ms.id, contact: { providerUserId: '1' }, message: { kind: 'text', text: 'a'.repeat(2_001) } });
+    expect(long).toMatchObject({ status: 422, body: { reason: 'message_invalid', detail: expect.stringContaining('at most 2000 characters') } });
+    const accented = 'opção'.repeat(13); // 65 characters, 91 bytes
+    const tgButton = await send({ channelId: tg.id, contact: { providerUserId: '5' }, message: { kind: 'text', text: 'Escolha', buttons: [{ id: accented, title: 'Opção' }] } });
+    expect(tgButton).toMatchObject({ status: 422, body: { reason: 'message_invalid', detail: expect.stringContaining('64 bytes') } });
     expect((await send({ conversationId: randomUUID(), message: { kind: 'text', text: 'x' } })).status).toBe(404);
     expect((await send({ channelId: wa.id, message: { kind: 'text', text: 'x' } })).status).toBe(400);
     expect((await send({ channelId: wa.id, contact: { phone: '1' }, message: { kind: 'text' } })).status).toBe(400);

@@ -33,6 +33,9 @@ describe('flowProblems', () => {
       },
     });
     expect(problems.map((p) => p.field)).toEqual(['steps.menu.options.0.id', 'steps.menu.options.1.id', 'steps.hi.buttons.0.id', 'steps.hi.buttons.1.title']);
+    // At most 64 bytes (Telegram gives no more of a button's data back): 13 'ção' are 65 bytes, 12 are 60.
+    const long = flowProblems({ start: 'menu', steps: { menu: { type: 'menu', text: 'Escolha', options: [{ id: 'ção'.repeat(13), title: 'Longa', next: 'menu' }, { id: 'ção'.repeat(12), title: 'Curta', next: 'menu' }] } } });
+    expect(long).toEqual([{ field: 'steps.menu.options.0.id', message: expect.stringContaining('64 bytes') }]);
   });
 
   it('checks the wait limit of integration and viability steps: onTimeout names a step, timeoutSeconds is 1 to 86400', () => {

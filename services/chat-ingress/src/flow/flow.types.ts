@@ -75,6 +75,11 @@ export function flowProblems(def: unknown): FlowProblem[] {
   const text = (from: string, field: string, v: unknown, required = true) => {
     if ((required || v !== undefined) && (typeof v !== 'string' || !v.trim())) add(path(from, field), `steps.${from}.${field} must be non-empty text`);
   };
+  // A button's id comes back as the answer; Telegram gives back at most 64 bytes of it.
+  const answerId = (from: string, field: string, v: unknown) => {
+    text(from, field, v);
+    if (typeof v === 'string' && new TextEncoder().encode(v).length > 64) add(path(from, field), `steps.${from}.${field} must be at most 64 bytes (Telegram gives no more of a button's id back)`);
+  };
   const waitLimit = (from: string, s: WaitLimit) => {
     if (s.onTimeout !== undefined) ref(from, 'onTimeout', s.onTimeout);
     text(from, 'timeoutText', s.timeoutText, false);
@@ -89,12 +94,12 @@ export function flowProblems(def: unknown): FlowProblem[] {
         if (s.next !== undefined) ref(id, 'next', s.next);
         // A reply button's id comes back as the answer: one without it cannot be sent or matched.
         if (s.buttons !== undefined && !Array.isArray(s.buttons)) add(path(id, 'buttons'), `steps.${id}.buttons must be a list`);
-        else s.buttons?.forEach((b, i) => { text(id, `buttons[${i}].id`, b?.id); text(id, `buttons[${i}].title`, b?.title); });
+        else s.buttons?.forEach((b, i) => { answerId(id, `buttons[${i}].id`, b?.id); text(id, `buttons[${i}].title`, b?.title); });
         break;
       case 'menu':
         text(id, 'text', s.text);
         if (!Array.isArray(s.options) || !s.options.length) add(path(id, 'options'), `steps.${id}.options must list at least one option`);
-        else s.options.forEach((o, i) => { text(id, `options[${i}].id`, o?.id); text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
+        else s.options.forEach((o, i) => { answerId(id, `options[${i}].id`, o?.id); text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
         break;
       case 'question':
         text(id, 'text', s.text);

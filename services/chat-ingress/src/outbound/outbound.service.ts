@@ -8,6 +8,11 @@ import { ChannelsService, isUuid } from '../channels/channels.service';
 import { normalisePhone } from '@elo/contracts';
 import { mayNeedStorable, storable } from '@elo/persistence';
 
+/** The longest text a provider's send API takes, where it is under the event contract's 4,096 (WhatsApp's and Telegram's). */
+const TEXT_LIMIT: Record<string, number> = { messenger: 2_000, instagram: 1_000 };
+/** Telegram gives a button's callback data back as at most 64 bytes: a longer id would come back cut and match nothing. */
+const BUTTON_ID_MAX_BYTES = 64;
+
 const S = '"chat_ingress"';
 
 /**
@@ -180,6 +185,13 @@ export class OutboundService {
     if (msg.kind === 'template' && channel.provider !== 'whatsapp') {
       throw new OutboundRefused('template_not_supported', 422, `${channel.provider} channels do not send templates`, channel);
     }
+    // Refused here with the reason, not by the provider as a bare invalid request after the message was queued.
+    const max = TEXT_LIMIT[channel.provider];
+    if (max !== undefined && msg.text !== undefined && msg.text.length > max) {
+      throw new OutboundRefused('message_invalid', 422, `${channel.provider} takes texts of at most ${max} characters; this one has ${msg.text.length}`, channel);
+    }
+    const longId = channel.provider === 'telegram' ? msg.buttons?.find((b) => Buffer.byteLength(b.id) > BUTTON_ID_MAX_BYTES) : undefined;
+    if (longId) throw new OutboundRefused('message_invalid', 422, `button id "${longId.id}" is over ${BUTTON_ID_MAX_BYTES} bytes, the most Telegram gives back`, channel);
   }
 
   private async findOrCreateContact(m: EntityManager, channel: ChannelRecord, c: ContactIdentity): Promise<{ id: string; phone: string | null; provider_user_id: string | null; contact_key: string }> {

@@ -71,7 +71,7 @@ export function buildCall(channel: ChannelRecord, to: string, msg: OutboundMessa
     }
     case 'telegram': {
       const api = (method: string) => `${bases.telegram}/bot${token}/${method}`;
-      const markup = msg.buttons?.length ? { reply_markup: { inline_keyboard: msg.buttons.map((b) => [{ text: b.title, callback_data: b.id.slice(0, 64) }]) } } : {};
+      const markup = msg.buttons?.length ? { reply_markup: { inline_keyboard: msg.buttons.map((b) => [{ text: b.title, callback_data: b.id }]) } } : {};
       if (msg.kind === 'text') return json(api('sendMessage'), { chat_id: to, text: msg.text ?? '', ...markup }, false);
       if (msg.kind === 'location' && msg.location) return json(api('sendLocation'), { chat_id: to, latitude: msg.location.lat, longitude: msg.location.lng }, false);
       if (msg.kind === 'media' && msg.media) {
