@@ -100,6 +100,15 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect(seen).toEqual([...made].sort().reverse());
   });
 
+  it('GET /stats: a range of more than a week of minute buckets is a 400 that says so (it was cut short silently)', async () => {
+    const twoWeeks = 'from=2026-01-01T00:00:00Z&to=2026-01-15T00:00:00Z';
+    const minutes = await get(`/stats?${twoWeeks}&bucket=minute`, a.key);
+    expect(minutes.status).toBe(400);
+    expect(minutes.body.detail).toBe('from..to holds 20160 minute buckets; at most 10080: ask for larger buckets or a shorter range');
+    expect((await get('/stats?from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z&bucket=minute', a.key)).status).toBe(200);
+    expect((await get(`/stats?${twoWeeks}&bucket=hour`, a.key)).status).toBe(200);
+  });
+
   it('GET /stats: counts per status and channel, and moves per bucket', async () => {
     const r = await get(`/stats?from=2020-01-01T00:00:00Z&bucket=day`, a.key);
     const byStatus = Object.fromEntries(r.body.totals.map((t: { status: string; count: number }) => [t.status, t.count]));

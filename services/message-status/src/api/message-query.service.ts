@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { cursorKey, cursorTime, decodeCursor, encodeCursor } from '@elo/platform';
+import { cursorKey, cursorTime, decodeCursor, encodeCursor, ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { SCHEMA } from '../tracking/tracking.service';
 import type { FailuresQuery, ListMessagesQuery, RangeQuery, StatsQuery } from './dto/message-query.dto';
@@ -9,6 +9,9 @@ import type {
 
 const S = `"${SCHEMA}"`;
 const DEFAULT_SPAN_MS = { minute: 3_600_000, hour: 86_400_000, day: 30 * 86_400_000 } as const;
+const BUCKET_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+/** Buckets one /stats answer covers at most (a week of minutes, decades of days); the query's row limit holds every status of each. */
+const MAX_BUCKETS = 10_080;
 
 interface MessageRow {
   id: string;
@@ -143,6 +146,11 @@ export class MessageQueryService {
     );
     const to = q.to ? new Date(q.to) : new Date();
     const from = q.from ? new Date(q.from) : new Date(to.getTime() - DEFAULT_SPAN_MS[bucket]);
+    // A range of more buckets than that was cut short without a word (the newest dropped by the row limit).
+    const spans = Math.ceil((to.getTime() - from.getTime()) / BUCKET_MS[bucket]);
+    if (spans > MAX_BUCKETS) {
+      throw new ProblemException(400, `from..to holds ${spans} ${bucket} buckets; at most ${MAX_BUCKETS}: ask for larger buckets or a shorter range`);
+    }
     const bw = new Where(tenantId)
       .add((p) => `e.provider_timestamp >= ${p}`, from)
       .add((p) => `e.provider_timestamp < ${p}`, to)
@@ -153,7 +161,7 @@ export class MessageQueryService {
       `SELECT date_trunc('${bucket}', e.provider_timestamp, 'UTC') AS bucket, e.raw_status AS status, count(*) AS count
          FROM ${S}.message_events e JOIN ${S}.messages x ON x.id = e.message_id
         WHERE e.tenant_id = $1 AND e.applied${bw.sql}
-        GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 20000`,
+        GROUP BY 1, 2 ORDER BY 1, 2 LIMIT ${MAX_BUCKETS * 10}`,
       bw.params,
     );
     return {
