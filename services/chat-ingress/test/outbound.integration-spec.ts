@@ -65,6 +65,13 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(calls[2].body.document).toEqual({ link: `${h.fakes.origin}/files/boleto.pdf`, caption: 'Seu boleto', filename: 'boleto.pdf' });
     // message-status can track each from `queued`: POST /messages also announces the request.
     await expectEventually(() => expect(h.probe.ofType<{ messageId: string }>('chat.message.send.requested').filter((e) => ids.includes(e.data.messageId))).toHaveLength(4));
+
+    // A customer who shares no phone (a username), known by the business-scoped user id: it goes in `recipient`.
+    const bsuid = await send({ channelId: wa.id, contact: { providerUserId: 'BR.13491208655302741918' }, message: { kind: 'text', text: 'Oi' } });
+    await expectEventually(() => expect(sentOf(bsuid.body.messageId)).toBeDefined());
+    const toUser = h.fakes.sent('/graph/PN1/messages').find((c) => c.body.recipient === 'BR.13491208655302741918');
+    expect(toUser?.body).toMatchObject({ messaging_product: 'whatsapp', recipient_type: 'individual', text: { body: 'Oi' } });
+    expect(toUser?.body).not.toHaveProperty('to');
   });
 
   it('Telegram: sendMessage with buttons, sendLocation, sendPhoto; blocked by the user fails for good', async () => {

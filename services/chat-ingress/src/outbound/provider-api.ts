@@ -27,7 +27,10 @@ export function buildCall(channel: ChannelRecord, to: string, msg: OutboundMessa
   });
   switch (channel.provider) {
     case 'whatsapp': {
-      const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to: to.replace(/^\+/, '') };
+      // A phone goes in `to`; a contact known only by its business-scoped user id (`BR.1349…`, no phone shared)
+      // in `recipient`, which the Cloud API reads for those ids.
+      const who = /^\+?\d+$/.test(to) ? { to: to.replace(/^\+/, '') } : { recipient: to };
+      const base = { messaging_product: 'whatsapp', recipient_type: 'individual', ...who };
       const url = `${bases.graph}/${channel.phoneNumberId}/messages`;
       if (msg.kind === 'text' && msg.buttons?.length) {
         const body = msg.buttons.length <= 3
