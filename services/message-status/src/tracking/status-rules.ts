@@ -39,7 +39,8 @@ export function nextState<C extends Candidate>(current: CurrentState, candidates
   for (const c of candidates) {
     if (!canReport(current.provider, c.status)) continue;
     if (c.status === 'failed') {
-      // The earliest failure report decides the failure details.
+      // Of the failures known at once, the earliest decides the details. One reported after the message
+      // failed is kept in the timeline only: failed is terminal, and its details and time stay those first applied.
       if (best?.status !== 'failed' || c.at < best.at) best = c;
       continue;
     }
