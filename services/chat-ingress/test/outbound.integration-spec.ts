@@ -74,13 +74,16 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(toUser?.body).not.toHaveProperty('to');
   });
 
-  it('Telegram: sendMessage with buttons, sendLocation, sendPhoto; blocked by the user fails for good', async () => {
+  it('Telegram: sendMessage with buttons, sendLocation, sendVenue, sendPhoto; blocked by the user fails for good', async () => {
     const a = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'text', text: 'Menu', buttons: [{ id: 'b1', title: 'Boleto' }] } });
     const b = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'location', location: { lat: 1, lng: 2 } } });
+    const v = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'location', location: { lat: -25.43, lng: -49.27, name: 'Loja Centro', address: 'Rua XV, 700' } } });
     const c = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'media', media: { kind: 'image', id: 'file-1', caption: 'foto' } } });
-    await expectEventually(() => [a, b, c].forEach((r) => expect(sentOf(r.body.messageId)).toBeDefined()));
+    await expectEventually(() => [a, b, v, c].forEach((r) => expect(sentOf(r.body.messageId)).toBeDefined()));
     // setWebhook: the channel's creation registered its webhook first.
-    expect(h.fakes.sent('/tg/bot42:tg-token/').map((r) => r.path.split('/').pop())).toEqual(['setWebhook', 'sendMessage', 'sendLocation', 'sendPhoto']);
+    expect(h.fakes.sent('/tg/bot42:tg-token/').map((r) => r.path.split('/').pop())).toEqual(['setWebhook', 'sendMessage', 'sendLocation', 'sendVenue', 'sendPhoto']);
+    // A named place keeps its name and address.
+    expect(h.fakes.sent('/sendVenue')[0].body).toEqual({ chat_id: '880000001', latitude: -25.43, longitude: -49.27, title: 'Loja Centro', address: 'Rua XV, 700' });
     expect(h.fakes.sent('/sendMessage')[0].body).toEqual({ chat_id: '880000001', text: 'Menu', reply_markup: { inline_keyboard: [[{ text: 'Boleto', callback_data: 'b1' }]] } });
     h.fakes.respond((r) => (r.path.endsWith('/sendMessage') && r.body.text === 'bloqueado' ? { status: 403, body: { ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' } } : undefined));
     const d = await send({ channelId: tg.id, contact: { providerUserId: '880000001' }, message: { kind: 'text', text: 'bloqueado' } });

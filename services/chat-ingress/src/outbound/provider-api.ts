@@ -76,7 +76,12 @@ export function buildCall(channel: ChannelRecord, to: string, msg: OutboundMessa
       const api = (method: string) => `${bases.telegram}/bot${token}/${method}`;
       const markup = msg.buttons?.length ? { reply_markup: { inline_keyboard: msg.buttons.map((b) => [{ text: b.title, callback_data: b.id }]) } } : {};
       if (msg.kind === 'text') return json(api('sendMessage'), { chat_id: to, text: msg.text ?? '', ...markup }, false);
-      if (msg.kind === 'location' && msg.location) return json(api('sendLocation'), { chat_id: to, latitude: msg.location.lat, longitude: msg.location.lng }, false);
+      if (msg.kind === 'location' && msg.location) {
+        const { lat, lng, name, address } = msg.location;
+        // A named place is a venue (title and address both required); sendLocation would drop the name.
+        if (name || address) return json(api('sendVenue'), { chat_id: to, latitude: lat, longitude: lng, title: name ?? address, address: address ?? name }, false);
+        return json(api('sendLocation'), { chat_id: to, latitude: lat, longitude: lng }, false);
+      }
       if (msg.kind === 'media' && msg.media) {
         const [method, field] = ({ image: ['sendPhoto', 'photo'], audio: ['sendAudio', 'audio'], video: ['sendVideo', 'video'], sticker: ['sendSticker', 'sticker'] } as Record<string, [string, string]>)[msg.media.kind] ?? ['sendDocument', 'document'];
         return json(api(method), { chat_id: to, [field]: msg.media.id ?? msg.media.url, ...(msg.media.caption ? { caption: msg.media.caption } : {}) }, false);

@@ -50,7 +50,8 @@ export function normaliseTelegram(body: unknown): Normalised {
     let item: InboundItem;
     if (cb) {
       const data = str(cb.data) ?? '';
-      item = { providerMessageId: updateId, contact, message: { kind: 'reply', reply: { id: data }, text: data }, providerTimestamp: m ? epochToDate(m.date, 's') : new Date(), state: 'received' };
+      // A button press carries no time of its own (its message's date is when the menu was sent): now, when it came.
+      item = { providerMessageId: updateId, contact, message: { kind: 'reply', reply: { id: data }, text: data }, providerTimestamp: new Date(), state: 'received' };
     } else {
       const { message, supported } = tgMessage(m!);
       item = { providerMessageId: updateId, contact, message, providerTimestamp: epochToDate(m!.date, 's'), state: supported ? 'received' : 'unsupported', raw: supported ? undefined : body };

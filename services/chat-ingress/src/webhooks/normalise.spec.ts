@@ -85,6 +85,13 @@ describe('provider normalisers', () => {
     expect(n.messages[0]).toMatchObject({ providerMessageId: '730000001', contact: { key: '880000001', name: 'Renata Lopes' }, message: { kind: 'text', text: '/start' } });
   });
 
+  it('Telegram: a button press is a reply timed when it came, not when its menu was sent', () => {
+    const before = Date.now();
+    const n = normaliseTelegram({ update_id: 7, callback_query: { id: 'q1', from: { id: 880000001, first_name: 'Renata' }, data: 'boleto', message: { message_id: 5, date: 1763800000, chat: { id: 880000001 }, text: 'Menu' } } });
+    expect(n.messages[0]).toMatchObject({ providerMessageId: '7', contact: { key: '880000001' }, message: { kind: 'reply', reply: { id: 'boleto' } } });
+    expect(n.messages[0].providerTimestamp.getTime()).toBeGreaterThanOrEqual(before);
+  });
+
   it('timestamps outside the years 1–9999 (what PostgreSQL stores): the time received for providers, invalid for generic', () => {
     const before = Date.now();
     const wa = normaliseWhatsApp({ entry: [{ changes: [{ value: { messages: [{ id: 'w1', from: '5511987654321', timestamp: '99999999999999', type: 'text', text: { body: 'a' } }], statuses: [{ id: 'o1', status: 'read', timestamp: '99999999999999' }] } }] }] });
