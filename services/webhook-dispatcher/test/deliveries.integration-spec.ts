@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { createEvent, type ChatMessageSendRequested, type IntegrationDeliveryOutcome, type IntegrationDisabled } from '@elo/contracts';
+import { createEvent, type ChatMessageSendRequested, type CloudEvent, type IntegrationDeliveryOutcome, type IntegrationDisabled } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, expectRetained, type TestInfra } from '@elo/testing';
 import { RetentionSweeper } from '@elo/platform';
@@ -521,6 +521,98 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       expect(hook.received.map((r) => r.url)).toEqual(['/Plain filter'.replace(' ', '%20')]);
     } finally {
       await hook.close();
+    }
+  });
+
+  it('a reply rendered longer than a chat message may be (4,096 characters) goes out cut to the limit; the delivery is closed once', async () => {
+    const long = 'ó'.repeat(5000);
+    const hook = await new FakeEndpoint().start();
+    hook.handler = (r) => (r.url === '/ok' ? { status: 200, body: { text: long } } : { status: 500, body: { text: long } });
+    try {
+      const make = (name: string, path: string) => call('POST', '/integrations', {
+        name, kind: 'http', request: { method: 'POST', url: `${hook.url}${path}` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: name }] },
+        delivery: { retryScheduleSeconds: [] },
+        reply: { success: 'OK: {text}', failure: 'FAIL: {text}' },
+      });
+      expect((await make('LONG-OK', '/ok')).status).toBe(201);
+      expect((await make('LONG-FAIL', '/fail')).status).toBe(201);
+      const ok = messageReceived(a.tenantId, 'LONG-OK');
+      const fail = messageReceived(a.tenantId, 'LONG-FAIL');
+      await probe.publish(ok, fail);
+      await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === ok.id, 15_000);
+      await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === fail.id, 15_000);
+      for (const [ev, prefix] of [[ok, 'OK: '], [fail, 'FAIL: ']] as const) {
+        const conversationId = (ev.data as Body).conversationId as string;
+        await expectEventually(() => expect(probe.ofType<ChatMessageSendRequested>('chat.message.send.requested').filter((e) => e.data.conversationId === conversationId)).toHaveLength(1), { timeoutMs: 10_000 });
+        const text = probe.ofType<ChatMessageSendRequested>('chat.message.send.requested').find((e) => e.data.conversationId === conversationId)!.data.message.text!;
+        expect(text.length).toBe(4096);
+        expect(text.startsWith(`${prefix}óóó`)).toBe(true);
+      }
+      expect(hook.received).toHaveLength(2);
+    } finally {
+      await hook.close();
+    }
+  });
+
+  it('a run a bot flow requested is answered once when its integration is deleted meanwhile, waiting for a retry or in flight', async () => {
+    const held: Array<() => void> = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/retry') {
+        // Due again in 30 s (within the requested deadline): pending when the integration is deleted.
+        res.writeHead(503, { 'retry-after': '30' });
+        res.end();
+      } else if (req.url === '/held') {
+        held.push(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"ok":true}');
+        });
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      }
+    });
+    const base = `http://127.0.0.1:${await listen(server)}`;
+    try {
+      const make = (name: string, path: string) => call('POST', '/integrations', {
+        name, kind: 'http', request: { method: 'POST', url: `${base}${path}` }, trigger: { eventTypes: [] },
+      });
+      const waiting = await make('Deleted while waiting', '/retry');
+      const inFlight = await make('Deleted in flight', '/held');
+      const other = await make('Still there', '/ok');
+      const requested = (integration: string) => createEvent({
+        type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress',
+        data: { requestId: randomUUID(), integration, conversationId: randomUUID(), context: {} },
+      });
+      const outcomes = (e: CloudEvent) => probe.events.filter((o) => o.type.startsWith('integration.delivery.')
+        && (o.data as IntegrationDeliveryOutcome).requestId === (e.data as Body).requestId);
+      const w = requested(waiting.body.id);
+      const f = requested(inFlight.body.id);
+      await probe.publish(w, f);
+      const pending = async (id: string) => (await call('GET', `/integrations/${id}/deliveries?outcome=pending`)).body;
+      await expectEventually(async () => expect(await pending(waiting.body.id)).toMatchObject([{ attempts: 1 }]), { timeoutMs: 15_000 });
+      await expectEventually(() => expect(held).toHaveLength(1), { timeoutMs: 15_000 });
+
+      expect((await call('DELETE', `/integrations/${waiting.body.id}`)).status).toBe(204);
+      expect((await call('DELETE', `/integrations/${inFlight.body.id}`)).status).toBe(204);
+      held.splice(0).forEach((answer) => answer());
+      await expectEventually(() => {
+        expect(outcomes(w)).toHaveLength(1);
+        expect(outcomes(f)).toHaveLength(1);
+      }, { timeoutMs: 15_000 });
+      expect(outcomes(w)[0]).toMatchObject({ type: 'integration.delivery.failed', data: { integrationId: waiting.body.id, outcome: 'failed', attempts: 1 } });
+      expect(outcomes(f)[0]).toMatchObject({ type: 'integration.delivery.failed', data: { integrationId: inFlight.body.id, outcome: 'failed' } });
+      // Successes sent meanwhile are written as ever (a run of a deleted integration does not fail their group),
+      // and nothing more comes for the deleted integrations' runs.
+      const later = requested(other.body.id);
+      await probe.publish(later);
+      await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.requestId === (later.data as Body).requestId, 15_000);
+      expect(outcomes(w)).toHaveLength(1);
+      expect(outcomes(f)).toHaveLength(1);
+    } finally {
+      held.splice(0).forEach((answer) => answer());
+      await closeServer(server);
     }
   });
 

@@ -27,6 +27,8 @@ const MAX_GROUP = 400;
 const MAX_WRITERS = 2;
 /** Successes sent and not yet written past which the worker stops claiming (the database is slow or away). */
 const MAX_UNWRITTEN = 4_000;
+/** A chat message's text at most (`OutboundMessage.text` of @elo/contracts): a longer reply is cut to it. */
+const MAX_REPLY = 4096;
 
 type PublishSpecs = Array<Parameters<Outbox['publish']>[1]>;
 
@@ -53,6 +55,18 @@ type Claimed = DeliveryRow & { integration: IntegrationRow; share: Share };
  */
 function burstOf(rate: number): number {
   return Math.max(1, rate);
+}
+
+/**
+ * The reply cut to what a chat message may hold. Rendered from a long response (`{response}`, a long field) it was
+ * longer: the outbox refused its `chat.message.send.requested`, so the delivery was never closed (its whole group of
+ * successes with it) and it was sent again after every lease.
+ */
+function cutReply(text: string): string {
+  if (text.length <= MAX_REPLY) return text;
+  // Not between the two halves of a surrogate pair: a lone surrogate is no text PostgreSQL keeps.
+  const end = /[\uD800-\uDBFF]/.test(text[MAX_REPLY - 2]!) ? MAX_REPLY - 2 : MAX_REPLY - 1;
+  return `${text.slice(0, end)}…`;
 }
 
 export interface DeliveryRow {
@@ -328,10 +342,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async process(d: DeliveryRow & { integration: IntegrationRow }): Promise<void> {
     const integration = d.integration;
     if (!integration.enabled) {
-      await this.ds.transaction((m) => this.finish(m, d, integration, {
-        request: { method: 'method' in integration.request ? integration.request.method : 'POST', url: '', headers: {}, body: null }, ok: false,
-        errorClass: 'invalid', error: `integration disabled: ${integration.disabled_reason ?? ''}`, durationMs: 0, context: {},
-      }, 'failed'));
+      await this.ds.transaction(async (m) => {
+        if (!(await this.stillThere(m, integration.id))) return;
+        await this.finish(m, d, integration, {
+          request: { method: 'method' in integration.request ? integration.request.method : 'POST', url: '', headers: {}, body: null }, ok: false,
+          errorClass: 'invalid', error: `integration disabled: ${integration.disabled_reason ?? ''}`, durationMs: 0, context: {},
+        }, 'failed');
+      });
       return;
     }
     const result = await this.sender.send(integration, d.event, d.id);
@@ -340,6 +357,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     await this.ds.transaction(async (m) => {
+      if (!(await this.stillThere(m, integration.id))) return;
       const attempts = d.attempts + 1;
       const step = d.schedule_step + 1;
       if (await this.failingTooLong(m, d, integration)) return this.finish(m, d, integration, result, 'failed');
@@ -356,6 +374,15 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         [d.id, attempts, delay, result.httpStatus ?? null, result.errorClass ?? null, result.error ?? null, step],
       );
     });
+  }
+
+  /**
+   * Whether the integration still exists, kept so until the transaction ends (its deletion waits for it). A deleted
+   * integration's deliveries went with it, and the deletion answered the runs a bot flow requested: an attempt
+   * sent meanwhile is recorded nowhere (its attempt row had no delivery to belong to, and the write failed).
+   */
+  private async stillThere(m: EntityManager, integrationId: string): Promise<boolean> {
+    return ((await m.query(`SELECT 1 FROM ${S}.integrations WHERE id = $1 FOR KEY SHARE`, [integrationId])) as unknown[]).length > 0;
   }
 
   /**
@@ -501,17 +528,25 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       durations.push(Math.round(r.durationMs));
     }
     const healthy = [...new Set(items.map((i) => i.integration.id))];
-    await m.query(
-      `WITH healthy AS (
-         UPDATE ${S}.integrations SET failing_since = NULL WHERE id = ANY($8::uuid[]) AND failing_since IS NOT NULL
+    // Only the deliveries of integrations still there (kept so until the commit): a deleted integration's deliveries
+    // went with it, and one of them among a group failed the whole group (foreign key), sending every one again.
+    const written = returnedRows(await m.query(
+      `WITH live AS (
+         SELECT id FROM ${S}.integrations WHERE id = ANY($8::uuid[]) FOR KEY SHARE
+       ), healthy AS (
+         UPDATE ${S}.integrations SET failing_since = NULL WHERE id IN (SELECT id FROM live) AND failing_since IS NOT NULL
        )
        INSERT INTO ${S}.attempts (delivery_id, tenant_id, attempt, request, response, http_status, duration_ms)
        SELECT delivery_id, tenant_id, attempt, request::jsonb, nullif(response::jsonb, 'null'), http_status, duration_ms
-       FROM unnest($1::uuid[], $2::text[], $3::int[], string_to_array($4::text, E'\\n'), string_to_array($5::text, E'\\n'), $6::int[], $7::int[])
-         AS x(delivery_id, tenant_id, attempt, request, response, http_status, duration_ms)`,
-      [ids, tenants, attempts, requests.join('\n'), responses.join('\n'), statuses, durations, healthy],
-    );
-    const events = items.flatMap(({ d, integration, r }) => this.outcomeEvents(d, integration, r, 'succeeded')).map((spec) => this.outbox.event(spec));
+       FROM unnest($1::uuid[], $2::text[], $3::int[], string_to_array($4::text, E'\\n'), string_to_array($5::text, E'\\n'), $6::int[], $7::int[], $9::uuid[])
+         AS x(delivery_id, tenant_id, attempt, request, response, http_status, duration_ms, integration_id)
+       WHERE x.integration_id IN (SELECT id FROM live)
+       RETURNING delivery_id`,
+      [ids, tenants, attempts, requests.join('\n'), responses.join('\n'), statuses, durations, healthy, items.map((i) => i.integration.id)],
+    ) as Array<{ delivery_id: string }> | [Array<{ delivery_id: string }>, number]);
+    const kept = written.length < items.length ? new Set(written.map((w) => w.delivery_id)) : undefined;
+    const events = (kept ? items.filter((i) => kept.has(i.d.id)) : items)
+      .flatMap(({ d, integration, r }) => this.outcomeEvents(d, integration, r, 'succeeded')).map((spec) => this.outbox.event(spec));
     await this.outbox.addWith(m, {
       sql: `UPDATE ${S}.deliveries d SET status = 'succeeded', attempts = x.attempts, completed_at = now(), last_http_status = x.http_status,
               last_error_class = NULL, last_error = NULL
@@ -537,7 +572,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (template) {
       const responseCtx = r.parsed && typeof r.parsed === 'object' && !Array.isArray(r.parsed) ? (r.parsed as Record<string, unknown>) : {};
       try {
-        reply = renderTemplate(template, { ...r.context, response: r.parsed, httpStatus: r.httpStatus, ...responseCtx }, { missing: 'empty' });
+        reply = cutReply(renderTemplate(template, { ...r.context, response: r.parsed, httpStatus: r.httpStatus, ...responseCtx }, { missing: 'empty' }));
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, integrationId: integration.id }, 'reply template failed');
       }

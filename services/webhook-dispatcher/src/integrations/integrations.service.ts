@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditService, SecretBox, type Principal } from '@elo/auth';
+import type { CloudEvent, IntegrationRequested } from '@elo/contracts';
+import { Outbox } from '@elo/messaging';
 import { ProblemException } from '@elo/platform';
 import { listTokens, lookupPath, renderTemplate } from '@elo/templating';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -37,6 +39,7 @@ export class IntegrationsService {
     private readonly ds: DataSource,
     private readonly box: SecretBox,
     private readonly audit: AuditService,
+    private readonly outbox: Outbox,
   ) {}
 
   async create(p: Principal, tenantId: string, dto: CreateIntegrationDto): Promise<IntegrationView & { signingSecret: string }> {
@@ -133,6 +136,15 @@ export class IntegrationsService {
   async remove(p: Principal, tenantId: string, id: string): Promise<void> {
     await this.ds.transaction(async (m) => {
       const before = await this.row(m, tenantId, id, true);
+      // Its deliveries go with it. The runs a bot flow requested that are still waiting (for a retry, or in flight:
+      // a worker then records nothing) are answered now, as a name matching no integration is: the flow step waits
+      // for an outcome, and none would ever come.
+      const waiting = (await m.query(
+        `SELECT id, event_id, event, attempts FROM "dispatcher".deliveries
+         WHERE integration_id = $1 AND status = 'pending' AND event_type = 'integration.requested' ORDER BY created_at FOR UPDATE`,
+        [id],
+      )) as Array<{ id: string; event_id: string; event: CloudEvent; attempts: number }>;
+      await this.outbox.publish(m, ...waiting.map((d) => deletedOutcome(before, d)));
       await m.query(`DELETE FROM ${T} WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
       await this.audit.record(m, {
         tenantId, actorKeyId: p.keyId, service: SERVICE, action: 'integration.deleted', targetType: 'integration',
@@ -292,6 +304,31 @@ export class IntegrationsService {
   private sealSecrets(id: string, secrets: Record<string, string>): string | null {
     return Object.keys(secrets).length ? this.box.encrypt(JSON.stringify(secrets), `${id}:secrets`) : null;
   }
+}
+
+/** The failed outcome of a run a bot flow requested whose integration was deleted before it ended. */
+function deletedOutcome(integration: IntegrationRow, d: { id: string; event_id: string; event: CloudEvent; attempts: number }) {
+  const data = (d.event.data ?? {}) as Partial<IntegrationRequested>;
+  let reply: string | undefined;
+  if (integration.reply?.failure) {
+    // Nothing more is sent: as for other failures before a request went out, no event fields.
+    try {
+      reply = renderTemplate(integration.reply.failure, {}, { missing: 'empty' });
+    } catch {
+      reply = undefined;
+    }
+  }
+  return {
+    type: 'integration.delivery.failed' as const,
+    tenantId: integration.tenant_id,
+    subject: d.id,
+    data: {
+      deliveryId: d.id, integrationId: integration.id, integrationName: integration.name, eventId: d.event_id,
+      eventType: 'integration.requested', ...(data.requestId ? { requestId: data.requestId } : {}),
+      ...(data.conversationId ? { conversationId: data.conversationId } : {}), outcome: 'failed' as const,
+      errorClass: 'not_found', error: `integration ${integration.id} was deleted`, attempts: d.attempts, ...(reply ? { reply } : {}),
+    },
+  };
 }
 
 /** A credential with text of its own besides tokens: a secret written out, which is sealed and never shown. */
