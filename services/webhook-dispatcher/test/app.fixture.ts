@@ -175,10 +175,13 @@ export interface Received {
   body: string;
 }
 
+type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
+
 /** A local HTTP endpoint standing in for a CRM: records requests, answers with `handler`. */
 export class FakeEndpoint {
   readonly received: Received[] = [];
-  handler: (r: Received) => { status: number; body?: unknown; headers?: Record<string, string> } = () => ({ status: 200, body: { ok: true } });
+  /** The answer to a request; a promise holds the request open until it settles. */
+  handler: (r: Received) => Reply | Promise<Reply> = () => ({ status: 200, body: { ok: true } });
   private server!: Server;
   url = '';
 
@@ -189,10 +192,11 @@ export class FakeEndpoint {
       req.on('end', () => {
         const r: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
         this.received.push(r);
-        const out = this.handler(r);
-        const payload = out.body === undefined ? '' : typeof out.body === 'string' ? out.body : JSON.stringify(out.body);
-        res.writeHead(out.status, { 'content-type': 'application/json', ...(out.headers ?? {}) });
-        res.end(payload);
+        void Promise.resolve(this.handler(r)).then((out) => {
+          const payload = out.body === undefined ? '' : typeof out.body === 'string' ? out.body : JSON.stringify(out.body);
+          res.writeHead(out.status, { 'content-type': 'application/json', ...(out.headers ?? {}) });
+          res.end(payload);
+        });
       });
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));

@@ -88,10 +88,16 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
   it('resends sent at once put a finished delivery back once: it is sent once more, not once per resend', async () => {
     let fail = true;
     const sends: number[] = [];
-    endpoint.handler = (r) => {
+    // The resend's attempt is held open until every resend has been answered: a resend that came after it
+    // finished would rightly put the delivery back again, which a slow machine made happen now and then.
+    let answered!: () => void;
+    const allAnswered = new Promise<void>((resolve) => (answered = resolve));
+    endpoint.handler = async (r) => {
       if (r.url !== '/twice') return { status: 404 };
       sends.push(Date.now());
-      return { status: fail ? 500 : 200 };
+      if (fail) return { status: 500 };
+      await allAnswered;
+      return { status: 200 };
     };
     await integration('Twice', '/twice', [], 'TWICE');
     const ev = messageReceived(a.tenantId, 'TWICE');
@@ -99,6 +105,7 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     const { deliveryId } = (await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 10_000)).data;
     fail = false;
     const statuses = await Promise.all(Array.from({ length: 20 }, () => call('POST', `/deliveries/${deliveryId}/resend`).then((r) => r.status)));
+    answered();
     await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.deliveryId === deliveryId, 10_000);
     // The first attempt, and one for the resend.
     expect(sends).toHaveLength(2);
