@@ -310,7 +310,9 @@ describe('viability: the check, the inventory and the chat path', () => {
     expect(unserved.map((c) => c.status)).toEqual(['not_found', 'not_found', 'not_found']);
     expect(unserved.map((c) => c.via).sort()).toEqual(['address', 'coordinates', 'coordinates']);
     expect(await all('status=not_found&via=coordinates')).toHaveLength(2);
-    expect(await all(`from=${encodeURIComponent(every[0].checkedAt)}`)).toEqual([every[0]]);
+    expect(await all('from=2000-01-01T00:00:00Z')).toHaveLength(6);
+    expect(await all('from=2999-01-01T00:00:00Z')).toEqual([]);
+    expect(await all('to=2000-01-01')).toEqual([]);
     expect(await all('limit=10', other.key)).toHaveLength(1);
 
     const first = await call<Page>('GET', '/viability/checks?status=not_found&limit=1', t.key);
