@@ -143,6 +143,27 @@ describe('viability: edges of the check', () => {
     expect(beyond.fromSql.status).toBe('not_viable');
   });
 
+  it('boxes (and poles) at the same point: the same one is chosen, and listed in the same order, by the statement and the index (by external id)', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
+    // A splitter cabinet: several boxes documented at one spot, and two poles on one spot, written in
+    // reverse order of their external ids (the order the table holds them in is not the ids').
+    const spot = await at(40, 60);
+    const poleSpot = await at(20, 300);
+    const ids = Array.from({ length: 8 }, (_, i) => `TIE-${String.fromCharCode(72 - i)}`); // TIE-H … TIE-A
+    await call('POST', '/inventory/import?kind=poles', key, ['external_id,name,lat,lng', ...['PT-2', 'PT-1'].map((p) => `${p},${p},${poleSpot.lat},${poleSpot.lng}`)].join('\n'), 'text/csv');
+    for (const id of ids) await call('POST', '/inventory/import?kind=boxes', key, [BOX_HEADER, boxRow(id, spot, 'deployed', 1, 'PT-1')].join('\n'), 'text/csv');
+    await app.get(InventoryIndexes).ready(t.id);
+    for (const mode of ['radius', 'pole'] as const) {
+      const s = { mode, maxDropMeters: 150 };
+      const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
+      const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, mode === 'pole')!, HOME);
+      expect(fromSql).toMatchObject({ status: 'viable', box: { externalId: 'TIE-A' } });
+      expect(fromIndex).toEqual(fromSql);
+      if (mode === 'pole') expect(fromSql.pole).toMatchObject({ externalId: 'PT-1' });
+    }
+  });
+
   it('records each check: the outcome, the chosen box, the other boxes in range by id and the refused ones with the reason', async () => {
     const key = await tenant();
     await call('POST', '/inventory/import?kind=boxes', key, [

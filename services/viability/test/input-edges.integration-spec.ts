@@ -159,6 +159,27 @@ describe('viability: input at the edges', () => {
     }
   });
 
+  it('CSV with Windows line breaks and a name over two lines (a quoted CRLF): later errors are reported at their own line', async () => {
+    const t = await tenant();
+    const lines = [
+      HEADER, // line 1
+      'ML-2,"Caixa da esquina\r\nRua XV",-25.52,-49.32,deployed,8,0', // lines 2-3: one record
+      'ML-4,Caixa 4,-25.54,-49.34,deployed,8,9', // 4: more ports in use than it has
+      'ML-5,Caixa 5,-25.55,-49.35,exploded,8,0', // 5: no such status
+    ];
+    const r = await call<{ inserted: number; errors: Array<{ line: number; reason: string }> }>(
+      'POST', '/inventory/import?kind=boxes', t.key, `${lines.join('\r\n')}\r\n`, 'text/csv',
+    );
+    expect(r.status).toBe(200);
+    expect(r.body.inserted).toBe(1);
+    expect(r.body.errors).toEqual([
+      { line: 4, reason: expect.stringMatching(/ports_in_use/) },
+      { line: 5, reason: expect.stringMatching(/status/) },
+    ]);
+    const [row] = await ds.query(`SELECT name FROM viability.boxes WHERE tenant_id = $1 AND external_id = 'ML-2'`, [t.id]);
+    expect(row.name).toMatch(/^Caixa da esquina\r?\nRua XV$/);
+  });
+
   it('CSV: a stray quote, ports beyond int4, a NUL and a quote left open are row errors; the other rows go in', async () => {
     const t = await tenant();
     const good = (i: number) => `G-${i},Caixa ${i},-25.5${i},-49.3,deployed,8,0`;

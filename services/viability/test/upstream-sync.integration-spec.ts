@@ -21,6 +21,8 @@ interface FakeNetwork {
   poleLinks?: boolean;
   /** the next link of the poles points elsewhere */
   evilNext?: boolean;
+  /** the next link of the poles points back to the first page, whatever page was asked */
+  loopNext?: boolean;
 }
 
 describe('viability: inventory synced from an upstream network-documentation system', () => {
@@ -53,7 +55,7 @@ describe('viability: inventory synced from an upstream network-documentation sys
       setTimeout(() => {
         if (kind === 'poles' && net.poleLinks) {
           const more = page * per < net.poles.length;
-          const next = net.evilNext ? 'http://169.254.169.254/latest/poles?page=2' : `/api/poles?page=${page + 1}&per_page=${per}`;
+          const next = net.evilNext ? 'http://169.254.169.254/latest/poles?page=2' : net.loopNext ? `/api/poles?page=1&per_page=${per}` : `/api/poles?page=${page + 1}&per_page=${per}`;
           return send(200, { items, next: more ? next : null });
         }
         send(200, items);
@@ -235,6 +237,26 @@ describe('viability: inventory synced from an upstream network-documentation sys
     expect((await call('POST', '/inventory/sync', t.key)).status).toBe(502);
     expect(await ds.query('SELECT 1 FROM viability.boxes WHERE tenant_id = $1', [t.id])).toHaveLength(2);
   });
+
+  it('a next link that leads back to a page already read fails the sync (no prune) before asking for it again', async () => {
+    const t = await tenant();
+    const token = 'loop-network-token-0001';
+    const poles = [0, 1, 2].map((i) => ({ id: `LOOP-P${i}`, lat: HOME.lat + i / 111_320, lng: HOME.lng }));
+    networks.set(`Bearer ${token}`, { boxes: [], poles, poleLinks: true });
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, enabled: false, prune: true, pageSize: 1 });
+    expect((await call<{ poles: { inserted: number } }>('POST', '/inventory/sync', t.key)).body.poles).toMatchObject({ inserted: 3 });
+
+    // The upstream's paging breaks: every page's next link is the first page again.
+    networks.set(`Bearer ${token}`, { boxes: [], poles, poleLinks: true, loopNext: true });
+    const before = requests.length;
+    const r = await call<{ detail: string }>('POST', '/inventory/sync', t.key);
+    expect(r.status).toBe(502);
+    expect(r.body.detail).toMatch(/poles page 2: the next link leads back to page 1/);
+    expect(requests.length - before).toBe(1);
+    // Not a complete sync: the poles on the pages it never reached are still there.
+    const left = await ds.query('SELECT external_id FROM viability.poles WHERE tenant_id = $1 ORDER BY 1', [t.id]);
+    expect(left.map((x: { external_id: string }) => x.external_id)).toEqual(['LOOP-P0', 'LOOP-P1', 'LOOP-P2']);
+  }, 300_000);
 
   it('syncs on the schedule when the interval is due', async () => {
     const t = await tenant();

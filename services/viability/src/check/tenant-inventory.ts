@@ -157,7 +157,8 @@ interface Found {
   s: number;
 }
 
-const nearestFirst = (a: Found, b: Found) => a.s - b.s;
+/** Nearest first; at equal distances (points at one spot) by external id, as the check statement (points are read in that order). */
+const nearestFirst = (a: Found, b: Found) => a.s - b.s || a.i - b.i;
 
 /**
  * One tenant's boxes and poles as of one inventory version, held in the process: answers what the check

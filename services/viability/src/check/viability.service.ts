@@ -84,11 +84,26 @@ const ELIGIBLE = `status IN ('deployed', 'certified') AND ports_in_use < port_ca
 /** What a row of the check statement returns (radius mode has no pole columns). */
 const OUT_COLUMNS = 'g.k::int AS k, c.part, c.n::int AS n, c.id, c.external_id, c.name, c.status, c.free_ports, c.pole_external_id, c.lat, c.lng, c.d';
 
+/** The columns of a box row (BOX_COLUMNS and its distance `d`) as a subquery's output names them. */
+const BOX_OUT = 'id, external_id, name, status, free_ports, pole_external_id, lat, lng, d';
+
+/**
+ * `SELECT columns FROM table WHERE …`, the `limit` nearest to `to` first (`location` the table's column).
+ * Equal distances (boxes or poles documented at one spot) come by external id, as in the in-process index
+ * (which reads the inventory in that order): `<->` alone leaves them in whatever order the GiST index
+ * yields, so the box chosen differed between the statement and the index, and could change from one run
+ * to the next. `ORDER BY location <-> to, external_id` alone made PostgreSQL read and sort every point
+ * within the drop distance (the KNN scan orders by the distance only): the KNN scan takes the first
+ * `limit` and any tied with the last of them (WITH TIES), and only those are sorted again.
+ */
+const nearest = (out: string, columns: string, from: string, location: string, to: string, limit: number) => `
+  SELECT ${out} FROM (SELECT ${columns}, ${location} <-> ${to} AS knn FROM ${from} ORDER BY ${location} <-> ${to} FETCH FIRST ${limit} ROWS WITH TIES) o
+   ORDER BY o.knn, o.external_id LIMIT ${limit}`;
+
 /** The nearest eligible box within the drop distance of pole `p` (pole mode). */
-const POLE_BOX = (p: string) => `
-      SELECT ${BOX_COLUMNS}, ST_Distance(location, ${p}.location) AS d FROM viability.boxes
-       WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, ${p}.location, g.drop_m)
-       ORDER BY location <-> ${p}.location LIMIT 1`;
+const POLE_BOX = (p: string) =>
+  nearest(BOX_OUT, `${BOX_COLUMNS}, ST_Distance(location, ${p}.location) AS d`, `viability.boxes
+       WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, ${p}.location, g.drop_m)`, 'location', `${p}.location`, 1);
 
 /**
  * Checks a group of points in one statement: $1 tenants, $2 longitudes, $3 latitudes, $4 drop
@@ -102,22 +117,17 @@ const checkSql = (pole: boolean) => `
   SELECT ${OUT_COLUMNS}${pole ? ', c.pole_id, c.pole_external, c.pole_name, c.pole_d' : ''} FROM unnest($1::uuid[], $2::float8[], $3::float8[], $4::float8[]) WITH ORDINALITY AS g(tenant_id, lng, lat, drop_m, k)
   CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(g.lng, g.lat), 4326)::geography AS point OFFSET 0) pt
   CROSS JOIN LATERAL (
-  WITH in_range AS (
-    SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
-     WHERE tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m)
-     ORDER BY location <-> ${POINT} LIMIT ${IN_RANGE_LIMIT}
+  WITH in_range AS (${nearest(BOX_OUT, `${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d`, `viability.boxes
+     WHERE tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m)`, 'location', POINT, IN_RANGE_LIMIT)}
   ), more AS (
     -- A dense cluster of refused boxes (a building in project, a full street) can hide an eligible box
     -- farther out but still within the drop distance: look for eligible ones alone.
-    SELECT ${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d FROM viability.boxes
+    ${nearest(BOX_OUT, `${BOX_COLUMNS}, ST_Distance(location, ${POINT}) AS d`, `viability.boxes
      WHERE (SELECT count(*) FROM in_range) = ${IN_RANGE_LIMIT}
        AND NOT EXISTS (SELECT 1 FROM in_range WHERE status IN ('deployed', 'certified') AND free_ports > 0)
-       AND tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m) AND ${ELIGIBLE}
-     ORDER BY location <-> ${POINT} LIMIT ${MORE_LIMIT}
-  )${pole ? `, near_poles AS (
-    SELECT id, external_id, name, location, ST_Distance(location, ${POINT}) AS d FROM viability.poles
-     WHERE tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m)
-     ORDER BY location <-> ${POINT} LIMIT ${POLES_LIMIT}
+       AND tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m) AND ${ELIGIBLE}`, 'location', POINT, MORE_LIMIT)}
+  )${pole ? `, near_poles AS (${nearest('id, external_id, name, location, d', `id, external_id, name, location, ST_Distance(location, ${POINT}) AS d`, `viability.poles
+     WHERE tenant_id = g.tenant_id AND ST_DWithin(location, ${POINT}, g.drop_m)`, 'location', POINT, POLES_LIMIT)}
   ), pole_rows AS (
     SELECT b.*, p.id AS pole_id, p.external_id AS pole_external, p.name AS pole_name, p.d AS pole_d
       FROM near_poles p LEFT JOIN LATERAL (${POLE_BOX('p')}) b ON true
@@ -125,13 +135,12 @@ const checkSql = (pole: boolean) => `
     -- Like more: when the first POLES_LIMIT poles have no eligible box, the nearest pole behind them that has one.
     -- The chosen pole's boxes are searched again below (POLE_BOX) on purpose: for the many poles passed over, EXISTS
     -- (a plain index scan that stops at the first eligible box) costs less than POLE_BOX's KNN search would.
-    SELECT p.id, p.external_id, p.name, p.location, ST_Distance(p.location, ${POINT}) AS d FROM viability.poles p
+    ${nearest('id, external_id, name, location, d', `p.id, p.external_id, p.name, p.location, ST_Distance(p.location, ${POINT}) AS d`, `viability.poles p
      WHERE (SELECT count(*) FROM near_poles) = ${POLES_LIMIT}
        AND NOT EXISTS (SELECT 1 FROM pole_rows WHERE id IS NOT NULL)
        AND p.tenant_id = g.tenant_id AND ST_DWithin(p.location, ${POINT}, g.drop_m)
        AND p.id NOT IN (SELECT id FROM near_poles)
-       AND EXISTS (SELECT 1 FROM viability.boxes WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, p.location, g.drop_m))
-     ORDER BY p.location <-> ${POINT} LIMIT 1
+       AND EXISTS (SELECT 1 FROM viability.boxes WHERE tenant_id = g.tenant_id AND ${ELIGIBLE} AND ST_DWithin(location, p.location, g.drop_m))`, 'p.location', POINT, 1)}
   )` : ''}
   SELECT 'in' AS part, row_number() OVER () AS n, i.*, NULL::uuid AS pole_id, NULL AS pole_external, NULL AS pole_name, NULL::float8 AS pole_d
     FROM in_range i

@@ -52,7 +52,8 @@ export class InventoryService {
    */
   async importCsv(tenantId: string, kind: InventoryKind, input: Readable, charset = 'utf-8', onProgress?: Progress): Promise<ImportOutcome> {
     const run = this.importRun(tenantId, kind, onProgress);
-    const { delimiter, text } = await sniffDelimiter(charset === 'utf-8' ? input : input.pipe(decoding(charset)));
+    const decoded = charset === 'utf-8' ? input : input.pipe(decoding(charset));
+    const { delimiter, text } = await sniffDelimiter(Readable.from(lineFeeds(decoded), { objectMode: false }));
     const parser = text.pipe(
       parse({
         delimiter,
@@ -240,6 +241,33 @@ async function sniffDelimiter(input: Readable): Promise<{ delimiter: string; tex
     for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
   }
   return { delimiter, text: Readable.from(whole(), { objectMode: false }) };
+}
+
+const CR = Buffer.from('\r');
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * The text with each CRLF as a bare LF. csv-parse counts a CRLF inside a quoted field (a name typed over
+ * two lines in a Windows program) as two lines, so every row after it was reported a line further down
+ * than it is; between records either is one line break. Byte by byte: in UTF-8 neither byte is ever part
+ * of another character.
+ */
+async function* lineFeeds(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  let heldCr = false; // the previous chunk ended with a CR: whether an LF follows is in this one
+  for await (const chunk of input) {
+    let b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (heldCr) b = Buffer.concat([CR, b]);
+    heldCr = b.length > 0 && b[b.length - 1] === 0x0d;
+    if (heldCr) b = b.subarray(0, -1);
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let at = b.indexOf(CRLF); at >= 0; at = b.indexOf(CRLF, from)) {
+      parts.push(b.subarray(from, at));
+      from = at + 1;
+    }
+    yield parts.length ? Buffer.concat([...parts, b.subarray(from)]) : b;
+  }
+  if (heldCr) yield CR;
 }
 
 /** The WHATWG name of the charset `label` names (`latin1` → `windows-1252`), or undefined when no decoder knows it. */

@@ -230,7 +230,15 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
     let url: string | undefined = `${r.base_url}/${kind}?page=1&per_page=${r.page_size}`;
     // One run for every page: an external id the upstream lists twice is imported once (see InventoryService.upsert).
     const run = randomUUID();
-    for (let page = 1; url && page <= MAX_PAGES; page++) {
+    // Pages read, by address: a next link back to one of them would go round until MAX_PAGES, and what
+    // came out of it looked like a complete sync (prune then deleted every page never reached).
+    const read = new Map<string, number>();
+    for (let page = 1; url; page++) {
+      const again = read.get(new URL(url).toString());
+      if (again !== undefined) throw new Error(`${kind} page ${page}: the next link leads back to page ${again} (${url})`);
+      // Not a complete sync either: nothing is pruned after it.
+      if (page > MAX_PAGES) throw new Error(`${kind}: more than ${MAX_PAGES} pages; the sync stopped there`);
+      read.set(new URL(url).toString(), page);
       const doc = await this.fetchPage(url, token, kind, page);
       const items = itemsOf(doc, kind);
       if (!items) throw new Error(`${kind} page ${page}: expected a JSON array of items (or {items: […]})`);
