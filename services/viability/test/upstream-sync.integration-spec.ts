@@ -231,8 +231,13 @@ describe('viability: inventory synced from an upstream network-documentation sys
     const left = await ds.query('SELECT external_id FROM viability.boxes WHERE tenant_id = $1 ORDER BY 1', [t.id]);
     expect(left.map((x: { external_id: string }) => x.external_id)).toEqual(['PR-0', 'PR-1']);
 
-    // A failed sync deletes nothing.
+    // An upstream that suddenly lists no boxes at all (a wrong path, a token without the scope) prunes none: it says so.
     networks.set(`Bearer ${token}`, { ...networks.get(`Bearer ${token}`)!, boxes: [] });
+    const empty = await call<{ boxes: { deleted: number }; notes: string[] }>('POST', '/inventory/sync', t.key);
+    expect(empty.body).toMatchObject({ boxes: { deleted: 0 }, notes: ['boxes: the upstream listed none, so none were pruned'] });
+    expect(await ds.query('SELECT 1 FROM viability.boxes WHERE tenant_id = $1', [t.id])).toHaveLength(2);
+
+    // A failed sync deletes nothing.
     networks.get(`Bearer ${token}`)!.poles = 'not a list' as unknown as unknown[];
     expect((await call('POST', '/inventory/sync', t.key)).status).toBe(502);
     expect(await ds.query('SELECT 1 FROM viability.boxes WHERE tenant_id = $1', [t.id])).toHaveLength(2);

@@ -30,6 +30,8 @@ export interface SyncResult {
   boxes: { inserted: number; updated: number; pages: number; errors: number; deleted: number };
   poles: { inserted: number; updated: number; pages: number; errors: number; deleted: number };
   errors: Array<{ kind: InventoryKind; page: number; position: number; externalId?: string; reason: string }>;
+  /** What the sync chose not to do, and why (a kind it did not prune). */
+  notes: string[];
   durationMs: number;
 }
 
@@ -179,6 +181,7 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
       poles: { inserted: 0, updated: 0, pages: 0, errors: 0, deleted: 0 },
       boxes: { inserted: 0, updated: 0, pages: 0, errors: 0, deleted: 0 },
       errors: [],
+      notes: [],
       durationMs: 0,
     };
     try {
@@ -189,7 +192,15 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
       // Poles first, so the boxes' pole references land on existing poles.
       for (const kind of ['poles', 'boxes'] as const) await this.pageThrough(r, token, kind, result, seen[kind]);
       // Only after a complete sync: a failed page would otherwise delete what it did not get to.
-      if (r.prune) for (const kind of ['poles', 'boxes'] as const) result[kind].deleted = await this.prune(r.tenant_id, kind, t0, seen[kind]);
+      if (r.prune) {
+        for (const kind of ['poles', 'boxes'] as const) {
+          // An upstream that lists nothing at all of a kind has far more often lost its path or its token's scope
+          // than the network its boxes: pruning then would delete the tenant's whole inventory of that kind.
+          const listed = result[kind].inserted + result[kind].updated + result[kind].errors;
+          if (listed === 0) result.notes.push(`${kind}: the upstream listed none, so none were pruned`);
+          else result[kind].deleted = await this.prune(r.tenant_id, kind, t0, seen[kind]);
+        }
+      }
       result.durationMs = Date.now() - started;
       await this.finish(r.tenant_id, 'ok', result);
       log.info({ tenantId: r.tenant_id, boxes: result.boxes, poles: result.poles, durationMs: result.durationMs }, 'upstream sync done');
