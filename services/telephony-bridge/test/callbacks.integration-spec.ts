@@ -65,6 +65,23 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect(empty.body.detail).toMatch(/allowedCidrs/);
     });
 
+    it('a name or template holding U+0000 or a lone surrogate is stored with U+FFFD in its place, not answered with a 500', async () => {
+      const created = await h.api<{ id: string; name: string; recording: { request: { query: Array<{ value: string }> } } }>('POST', '/pbx-profiles', t.headers, {
+        name: 'nul\u0000name', allowedCidrs: [],
+        recording: { request: { method: 'GET', url: 'http://pbx/x', query: [{ key: 'a', value: 'b\u0000' }], headers: [{ name: 'X-A', value: 'c\ud800' }] } },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.name).toBe('nul\ufffdname');
+      expect(created.body.recording.request.query[0].value).toBe('b\ufffd');
+      const ari = await h.api('POST', '/pbx-profiles', t.headers, {
+        name: 'ari nul', allowedCidrs: [], preset: 'asterisk-ari', baseUrl: 'http://pbx', ariContext: 'ctx\u0000',
+      });
+      expect(ari.status).toBe(201);
+      const patched = await h.api<{ name: string }>('PATCH', `/pbx-profiles/${created.body.id}`, t.headers, { name: 'lone \udc00 and \u0000' });
+      expect(patched.status).toBe(200);
+      expect(patched.body.name).toBe('lone \ufffd and \ufffd');
+    });
+
     it('GET /telephony/presets lists generic-http and asterisk-ari with what they fill in (telephony:manage)', async () => {
       const r = await h.api<Array<{ id: string; example: { click2call: { request: { method: string; url: string; headers?: unknown[] }; callId: unknown } } }>>(
         'GET', '/telephony/presets', t.headers,
@@ -127,6 +144,18 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect((await h.api('POST', `/telephony/${profile.id}/ended`, { 'content-type': 'application/json' }, '{"cid": "1537276453.10", "duration": 30}')).status).toBe(200);
       const rows = await h.ds.query('SELECT call_id, ramal, duration_seconds FROM "telephony".calls WHERE call_id LIKE $1', ['1537276453.1%']);
       expect(rows).toEqual([{ call_id: '1537276453.10', ramal: '2004', duration_seconds: 30 }]);
+    });
+
+    it('POST JSON: a contact id holding a lone surrogate (a JSON escape) is stored and published with U+FFFD, not answered with a 500', async () => {
+      const id = cid();
+      const raw = `{"cid": "${id}", "ramal": "2005", "num": "41988445566", "pid": "crm\\ud800-1"}`;
+      const r = await h.api('POST', `/telephony/${profile.id}/answered`, { 'content-type': 'application/json' }, raw);
+      expect(r).toMatchObject({ status: 200, body: { callId: id, duplicate: false } });
+      const rows = await h.ds.query('SELECT contact_id FROM "telephony".calls WHERE call_id = $1', [id]);
+      expect(rows).toEqual([{ contact_id: 'crm\ufffd-1' }]);
+      await expectEventually(() =>
+        expect(h.probe.ofType<CallAnswered>('telephony.call.answered').find((x) => x.data.callId === id)?.data.contactId).toBe('crm\ufffd-1'),
+      );
     });
 
     it('a repeated cid is idempotent: 200 again, nothing new stored or published', async () => {

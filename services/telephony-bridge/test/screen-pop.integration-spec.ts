@@ -1,7 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { ApiKeyGuard } from '@elo/auth';
 import { expectEventually } from '@elo/testing';
+import { PopHub } from '../src/screen-pop/pop-hub.service';
 import { openSse, startHarness, type Harness, type SseClient, type Tenant } from './support/harness';
 
 const ARTIFACTS = join(__dirname, '../../../test-artifacts');
@@ -125,6 +129,39 @@ describe('telephony-bridge: screen pop', () => {
     expect((await sse(`${h.url}/operators/3001/events`, manager.headers)).status).toBe(403);
     expect((await h.api('POST', '/operators/3001/stream-tokens', manager.headers)).status).toBe(403);
     expect((await h.api('POST', '/operators/bad%20ramal/stream-tokens', t.headers)).status).toBe(400);
+  });
+
+  it('a stream whose client went away while its key was looked up leaves no subscription behind', async () => {
+    const hub = h.app.get(PopHub);
+    const guard = h.app.get(ApiKeyGuard);
+    // Streams of earlier tests are closed by now: every subscription left is a leak.
+    await expectEventually(() => expect(hub.subscriberCount()).toBe(0));
+    const server = h.app.getHttpServer() as { once(event: 'connection', fn: (s: Socket) => void): void };
+    const socketClosed = new Promise<void>((resolve) => server.once('connection', (s) => s.once('close', () => resolve())));
+    let looking!: () => void;
+    const lookingUp = new Promise<void>((resolve) => (looking = resolve));
+    const authenticate = guard.authenticate.bind(guard);
+    // The key lookup (a PostgreSQL round trip when the key is not cached) answers only once the client is gone.
+    const lookup = jest.spyOn(guard, 'authenticate').mockImplementationOnce(async (key) => {
+      looking();
+      await socketClosed;
+      return authenticate(key);
+    });
+    const subscribe = jest.spyOn(hub, 'subscribe');
+    try {
+      const u = new URL(h.url);
+      const req = httpRequest({ host: u.hostname, port: u.port, path: '/operators/7001/events', headers: t.headers, agent: false });
+      req.on('error', () => undefined);
+      req.end();
+      await lookingUp;
+      req.destroy();
+      await socketClosed;
+      await expectEventually(() => expect(subscribe).toHaveBeenCalledWith(t.tenantId, '7001', expect.any(Function)));
+      await expectEventually(() => expect(hub.subscriberCount()).toBe(0), { timeoutMs: 3_000 });
+    } finally {
+      lookup.mockRestore();
+      subscribe.mockRestore();
+    }
   });
 
   it("a screen that connects is sent its extension's latest call first: in progress, or its end; another extension's, nothing", async () => {

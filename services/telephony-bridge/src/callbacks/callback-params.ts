@@ -1,5 +1,6 @@
 import { isValidCallId, RAMAL_RE } from '../calls/call-id';
 import { normaliseBrPhone } from '@elo/contracts';
+import { storableString } from '@elo/persistence';
 
 export interface AnsweredParams {
   cid: string;
@@ -88,7 +89,9 @@ export function parseAnswered(q: Record<string, unknown>): { params?: AnsweredPa
   else num = phone(q.num, errors, 'num');
   let pid: string | undefined;
   if (present(q.pid)) {
+    // A JSON body can carry a lone surrogate (`"\\ud800"`), which PostgreSQL's jsonb refuses: U+FFFD in its place.
     pid = text(q.pid);
+    if (pid !== undefined) pid = storableString(pid);
     if (!pid || !PRINTABLE.test(pid)) errors.push({ field: 'pid', message: 'must be 1-128 printable characters' });
   }
   if (errors.length) return { errors };

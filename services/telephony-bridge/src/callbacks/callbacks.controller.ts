@@ -9,6 +9,7 @@ import type { TelephonyBridgeConfig } from '../config/telephony-bridge.config';
 import { ProfilesService, type PbxProfile } from '../profiles/profiles.service';
 import { parseAnswered, parseEnded, type FieldError } from './callback-params';
 import { CallbacksService, type CallbackOutcome } from './callbacks.service';
+import { numbersAsWritten } from '../calls/call-id';
 import { CidrList, sourceAddress } from './source-address';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -124,9 +125,4 @@ export class CallbacksController {
 function asObject(body: unknown, req: RawBodyRequest): Record<string, unknown> {
   const json = req.is('json') && req.rawBody ? numbersAsWritten(req.rawBody.toString('utf8')) : body;
   return json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
-}
-
-/** JSON text parsed with each number as its literal text (strings, with their escapes, left as they are). */
-function numbersAsWritten(json: string): unknown {
-  return JSON.parse(json.replace(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g, (t) => (t.startsWith('"') ? t : `"${t}"`)));
 }

@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 import type { TelephonyBridgeConfig } from '../config/telephony-bridge.config';
 import type { CallIdSource } from '../profiles/pbx-presets';
 import { ProfilesService } from '../profiles/profiles.service';
-import { isValidCallId } from './call-id';
+import { isValidCallId, numbersAsWritten } from './call-id';
 import type { CallStartedView, Click2CallDto } from './dto/click2call.dto';
 import { EgressError, egressProblem, excerpt, pbxEgressRequest, renderPbxRequest } from './pbx-request';
 import { normaliseBrPhone } from '@elo/contracts';
@@ -21,12 +21,14 @@ export function readCallId(body: Buffer, source: CallIdSource): string | undefin
   if (source.from === 'text') return isValidCallId(text) ? text : undefined;
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    // Numbers as written: a call id sent as a JSON number keeps every digit (1537276453.10 is not 1537276453.1),
+    // so it matches the PBX's callbacks and its recording.
+    doc = numbersAsWritten(text);
   } catch {
     return undefined;
   }
   const v = lookupPath(doc, source.path);
-  const id = typeof v === 'string' ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+  const id = typeof v === 'string' ? v.trim() : undefined;
   return isValidCallId(id) ? id : undefined;
 }
 

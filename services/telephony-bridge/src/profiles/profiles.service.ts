@@ -10,7 +10,7 @@ import type {
   CreatePbxProfileDto, PbxProfileView, RequestTemplateDto, UpdatePbxProfileDto,
 } from './dto/pbx-profile.dto';
 import { presetTemplates, type Click2CallSpec, type Preset, type RecordingSpec } from './pbx-presets';
-import { returnedRows } from '@elo/persistence';
+import { returnedRows, storable, storableString } from '@elo/persistence';
 
 /** A stored PBX profile; secrets still sealed. */
 export interface PbxProfile {
@@ -92,8 +92,11 @@ export class ProfilesService {
     if (preset !== 'custom') ({ click2call, recording } = presetTemplates(preset, dto.baseUrl!, dto));
     if (dto.click2call) click2call = dto.click2call as Click2CallSpec;
     if (dto.recording) recording = dto.recording as RecordingSpec;
+    // U+0000 and lone surrogates (JSON escapes) would make PostgreSQL refuse the row: U+FFFD in their place.
+    click2call = storable(click2call);
+    recording = storable(recording);
     const row = {
-      name: dto.name,
+      name: storableString(dto.name),
       preset,
       allowedCidrs: this.checkCidrs(dto.allowedCidrs),
       callbackToken: dto.callbackToken ? this.box.encrypt(dto.callbackToken, secretAad(tenantId, id, 'callback_token')) : null,
@@ -132,15 +135,16 @@ export class ProfilesService {
       if (!rows[0]) throw new ProblemException(404, 'no such PBX profile');
       const before = fromRow(rows[0]);
       const next: PbxProfile = { ...before };
-      if (dto.name !== undefined) next.name = dto.name;
+      // U+0000 and lone surrogates (JSON escapes) would make PostgreSQL refuse the row: U+FFFD in their place.
+      if (dto.name !== undefined) next.name = storableString(dto.name);
       if (dto.allowedCidrs !== undefined) next.allowedCidrs = this.checkCidrs(dto.allowedCidrs);
       if (dto.callbackToken !== undefined) {
         next.callbackToken = dto.callbackToken === null ? null : this.box.encrypt(dto.callbackToken, secretAad(tenantId, id, 'callback_token'));
       }
       if (dto.chave !== undefined) next.chave = dto.chave === null ? null : this.box.encrypt(dto.chave, secretAad(tenantId, id, 'chave'));
       if (dto.pbxHost !== undefined) next.pbxHost = dto.pbxHost === null ? null : dto.pbxHost.toLowerCase();
-      if (dto.click2call !== undefined) next.click2call = dto.click2call as Click2CallSpec;
-      if (dto.recording !== undefined) next.recording = dto.recording as RecordingSpec;
+      if (dto.click2call !== undefined) next.click2call = storable(dto.click2call as Click2CallSpec);
+      if (dto.recording !== undefined) next.recording = storable(dto.recording as RecordingSpec);
       this.checkTemplates(next.click2call, next.recording);
       const saved = await m
         .query(

@@ -80,6 +80,9 @@ export class OperatorEventsController {
     };
     req.on('close', close);
     res.on('close', close);
+    // A client that left while the key was looked up closed before these listeners were attached, and
+    // `close` is not emitted twice: without this its subscription and keepalive timer would stay for good.
+    if (req.socket.destroyed) return close();
     const latest = await this.hub.latest(tenantId, r).catch((err: Error) => {
       log.warn({ err: err.message, ramal: r }, "could not look up the extension's latest call; the stream goes on with live pops only");
       return undefined;
