@@ -81,6 +81,10 @@ export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnAppli
   private readonly cacheMs: number;
   /** Bumped by every forget(): a lookup that started before one may have read a key since revoked. */
   private generation = 0;
+  /** Long-lived streams (SSE) per key id, ended when their key can no longer be used (watchKey). */
+  private readonly watched = new Map<string, Set<() => void>>();
+  /** When each watched key's rotation grace ends (a timer ends its streams then). */
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private listener?: PgListener;
 
   constructor(
@@ -111,6 +115,7 @@ export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnAppli
   }
 
   async onApplicationShutdown(): Promise<void> {
+    for (const t of this.graceTimers.values()) clearTimeout(t);
     await this.listener?.stop();
   }
 
@@ -118,6 +123,59 @@ export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnAppli
   forget(): void {
     this.generation++;
     this.cache.clear();
+    if (this.watched.size) void this.checkWatched();
+  }
+
+  /**
+   * Calls `end` once the key `keyId` can no longer be used: revoked or rotated through the admin API (heard at
+   * once, as the cache is), or at the end of its rotation's grace period. For streams that stay open long
+   * after the request that opened them was authenticated (screen pop, live dashboards): a key taken from
+   * someone must stop what it is already receiving. Returns the function that stops watching.
+   */
+  watchKey(keyId: string, end: () => void): () => void {
+    if (keyId === 'admin') return () => undefined;
+    let ends = this.watched.get(keyId);
+    if (!ends) {
+      this.watched.set(keyId, (ends = new Set()));
+      void this.checkWatched([keyId]);
+    }
+    ends.add(end);
+    return () => {
+      ends.delete(end);
+      if (ends.size === 0 && this.watched.get(keyId) === ends) {
+        this.watched.delete(keyId);
+        clearTimeout(this.graceTimers.get(keyId));
+        this.graceTimers.delete(keyId);
+      }
+    };
+  }
+
+  /** Ends the streams of watched keys that are revoked; a key in its grace period ends them when it is over. */
+  private async checkWatched(ids = [...this.watched.keys()]): Promise<void> {
+    const rows = (await this.ds
+      .query('SELECT id, revoked_at FROM auth.api_keys WHERE id = ANY($1::uuid[])', [ids])
+      .catch((err: Error) => {
+        this.logger.warn({ err: err.message }, 'could not check the keys of open streams; they are checked again at the next key change');
+        return undefined;
+      })) as Array<{ id: string; revoked_at: Date | null }> | undefined;
+    if (!rows) return;
+    const revokedAt = new Map(rows.map((r) => [r.id, r.revoked_at ? new Date(r.revoked_at).getTime() : null]));
+    const now = Date.now();
+    for (const id of ids) {
+      const at = revokedAt.has(id) ? revokedAt.get(id)! : now;
+      if (at === null) continue;
+      clearTimeout(this.graceTimers.get(id));
+      this.graceTimers.delete(id);
+      if (at <= now) this.endStreams(id);
+      else this.graceTimers.set(id, setTimeout(() => this.endStreams(id), at - now).unref());
+    }
+  }
+
+  private endStreams(keyId: string): void {
+    const ends = this.watched.get(keyId);
+    this.watched.delete(keyId);
+    this.graceTimers.delete(keyId);
+    for (const end of ends ?? []) end();
   }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {

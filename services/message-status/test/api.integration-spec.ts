@@ -3,7 +3,7 @@ import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { MessageQueryService } from '../src/api/message-query.service';
-import { startApp, tenantWithKey, type RunningApp } from './app.fixture';
+import { ADMIN_KEY, startApp, tenantWithKey, type RunningApp } from './app.fixture';
 import { at, ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked field by field
@@ -176,6 +176,28 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     ac.abort();
     expect(text).toContain('"status":"delivered"');
     expect(text).not.toContain(other.messageId);
+  });
+
+  it('GET /stream: a key revoked while its stream is open ends the stream (it says why) and gets nothing more', async () => {
+    const c = await tenantWithKey(svc.url);
+    const res = await fetch(`${svc.url}/stream`, { headers: { authorization: `Bearer ${c.key}` } });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    let ended = false;
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return void (ended = true);
+        text += value;
+      }
+    })();
+    await expectEventually(() => expect(text).toContain('event: ready'));
+    const me = await get('/auth/me', c.key);
+    const revoke = await fetch(`${svc.url}/tenants/${c.tenantId}/keys/${me.body.keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    expect(revoke.status).toBe(204);
+    await expectEventually(() => expect(ended).toBe(true));
+    await reading;
+    expect(text).toContain('event: revoked');
   });
 
   it('scopes every read to the key\'s tenant: a second tenant sees none of the first one\'s messages', async () => {

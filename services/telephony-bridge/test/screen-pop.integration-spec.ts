@@ -6,7 +6,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { ApiKeyGuard } from '@elo/auth';
 import { expectEventually } from '@elo/testing';
 import { PopHub } from '../src/screen-pop/pop-hub.service';
-import { openSse, startHarness, type Harness, type SseClient, type Tenant } from './support/harness';
+import { ADMIN_KEY, openSse, startHarness, type Harness, type SseClient, type Tenant } from './support/harness';
 
 const ARTIFACTS = join(__dirname, '../../../test-artifacts');
 
@@ -98,6 +98,31 @@ describe('telephony-bridge: screen pop', () => {
       expect(endedOn(first)).toEqual([cid]);
       expect(endedOn(second)).toEqual([cid]);
     });
+  });
+
+  it('a key revoked while its screens are open ends them, by key and by stream token; the next call pops on neither', async () => {
+    const staff = await h.tenant();
+    const own = await h.profile(staff);
+    const byKey = await sse(`${h.url}/operators/8301/events`, staff.headers);
+    const issued = await h.api<{ url: string }>('POST', '/operators/8301/stream-tokens', staff.headers);
+    const byToken = await sse(`${h.url}${issued.body.url}`);
+    await Promise.all([ready(byKey), ready(byToken)]);
+    const me = await h.api<{ keyId: string }>('GET', '/auth/me', staff.headers);
+    expect((await h.api('DELETE', `/tenants/${staff.tenantId}/keys/${me.body.keyId}`, { authorization: `Bearer ${ADMIN_KEY}` })).status).toBe(204);
+    const revoked = (c: SseClient) => c.events.some((e) => e.event === 'revoked');
+    await expectEventually(() => {
+      expect(revoked(byKey)).toBe(true);
+      expect(revoked(byToken)).toBe(true);
+    });
+    // A colleague's screen on the same extension, with a key of their own, still gets the next call; the ended ones do not.
+    const colleague = await h.api<{ key: string }>('POST', `/tenants/${staff.tenantId}/keys`, { authorization: `Bearer ${ADMIN_KEY}` }, { name: 'colleague', permissions: ['telephony:call'] });
+    const stays = await sse(`${h.url}/operators/8301/events`, { authorization: `Bearer ${colleague.body.key}` });
+    await ready(stays);
+    const cid = h.pbx.nextCallId();
+    await h.pbx.pushAnswered(own.callbackBase, { cid, ramal: '8301', num: '41988445566' });
+    await expectEventually(() => expect(answered(stays).map((e) => e.data.callId)).toContain(cid));
+    expect(answered(byKey)).toEqual([]);
+    expect(answered(byToken)).toEqual([]);
   });
 
   it('a callback refused by the allow-list pops nothing', async () => {

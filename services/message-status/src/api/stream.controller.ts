@@ -1,6 +1,6 @@
 import { Controller, Get, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
+import { ApiKeyGuard, CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
 import type { Request, Response } from 'express';
 import { LiveFeed } from '../live/live-feed.service';
 
@@ -14,7 +14,10 @@ const KEEPALIVE_MS = 15_000;
 @ApiBearerAuth()
 @Controller()
 export class StreamController {
-  constructor(private readonly live: LiveFeed) {}
+  constructor(
+    private readonly live: LiveFeed,
+    private readonly keys: ApiKeyGuard,
+  ) {}
 
   @Get('stream')
   @RequirePermission('dashboard:read')
@@ -40,9 +43,12 @@ export class StreamController {
       end: () => res.end(),
     });
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    // A key revoked (or past its rotation's grace) stops what it is already receiving.
+    const unwatch = this.keys.watchKey(p.keyId, () => res.end(`event: revoked\ndata: ${JSON.stringify({ reason: 'the API key was revoked' })}\n\n`));
     const close = () => {
       clearInterval(keepalive);
       unsubscribe();
+      unwatch();
     };
     req.on('close', close);
     res.on('close', close);

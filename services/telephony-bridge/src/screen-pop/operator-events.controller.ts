@@ -52,7 +52,7 @@ export class OperatorEventsController {
   @ApiProduces('text/event-stream')
   async events(@Param('ramal') ramal: string, @Query('token') token: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
     const r = checkRamal(ramal);
-    const tenantId = await this.authenticate(req, res, r, token);
+    const { tenantId, keyId } = await this.authenticate(req, res, r, token);
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -74,9 +74,12 @@ export class OperatorEventsController {
     let looking = true;
     const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => (looking ? arrived.push(pop) : send(pop)));
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    // The key (or the key a stream token was issued to) revoked: the screen stops getting this extension's calls.
+    const unwatch = this.guard.watchKey(keyId, () => res.end(`event: revoked\ndata: ${JSON.stringify({ reason: 'the API key was revoked' })}\n\n`));
     const close = () => {
       clearInterval(keepalive);
       unsubscribe();
+      unwatch();
     };
     req.on('close', close);
     res.on('close', close);
@@ -92,7 +95,7 @@ export class OperatorEventsController {
     for (const pop of arrived) send(pop);
   }
 
-  private async authenticate(req: Request, res: Response, ramal: string, token: string | undefined): Promise<string> {
+  private async authenticate(req: Request, res: Response, ramal: string, token: string | undefined): Promise<{ tenantId: string; keyId: string }> {
     const key = presentedKey(req);
     if (key) {
       const p = await this.guard.authenticate(key);
@@ -101,12 +104,12 @@ export class OperatorEventsController {
         throw new ProblemException(401, 'the API key is not valid or was revoked');
       }
       if (!p.permissions.includes(PERMISSION)) throw new ProblemException(403, `the API key lacks the permission ${PERMISSION}`);
-      return tenantIdOf(p);
+      return { tenantId: tenantIdOf(p), keyId: p.keyId };
     }
     if (token) {
       const claims = this.tokens.verify(token, ramal);
       if (!claims) throw new ProblemException(401, 'the stream token is not valid, expired, or for another extension');
-      return claims.tenantId;
+      return claims;
     }
     res.setHeader('WWW-Authenticate', 'Bearer');
     throw new ProblemException(401, 'an API key (Authorization: Bearer <key>) or a stream token (?token=) is required');
