@@ -321,34 +321,45 @@ export class ConsumerHost {
         );
       },
     });
-    // Batch handlers: one call per handler with every event it matches; on failure, one by one.
-    for (const h of this.handlers.filter((x) => x.batch)) {
-      const mine = todo.filter((d) => !failures.has(d) && this.handlersOf(d.event!.type).includes(h));
-      if (mine.length === 0) continue;
-      const err = await attempt(async () => {
-        await (h.fn as BatchHandler)(mine.map((d) => d.event!), ctxFor(undefined));
-      });
-      if (!err) continue;
-      for (const d of mine) {
-        const e = await attempt(() =>
+    // An event's handlers succeed or fail together: its retry runs all of them again, so effects another
+    // handler left for a failed event would be doubled. When a handler fails an event that has others,
+    // the pass is rolled back and redone without the failed events (failures only grow, so this ends).
+    const shared = todo.some((d) => this.handlersOf(d.event!.type).length > 1);
+    for (;;) {
+      const known = failures.size;
+      if (shared) await m.query('SAVEPOINT handlers');
+      // Batch handlers: one call per handler with every event it matches; on failure, one by one.
+      for (const h of this.handlers.filter((x) => x.batch)) {
+        const mine = todo.filter((d) => !failures.has(d) && this.handlersOf(d.event!.type).includes(h));
+        if (mine.length === 0) continue;
+        const err = await attempt(async () => {
+          await (h.fn as BatchHandler)(mine.map((d) => d.event!), ctxFor(undefined));
+        });
+        if (!err) continue;
+        for (const d of mine) {
+          const e = await attempt(() =>
+            runWithCorrelationId(d.event!.correlationid, async () => {
+              await (h.fn as BatchHandler)([d.event!], ctxFor(d));
+            }),
+          );
+          if (e) failures.set(d, e);
+        }
+      }
+      // Single handlers: each event in its own savepoint with every handler matching its type.
+      for (const d of todo) {
+        if (failures.has(d)) continue;
+        const singles = this.handlersOf(d.event!.type).filter((h) => !h.batch);
+        if (singles.length === 0) continue;
+        const err = await attempt(() =>
           runWithCorrelationId(d.event!.correlationid, async () => {
-            await (h.fn as BatchHandler)([d.event!], ctxFor(d));
+            for (const h of singles) await (h.fn as SingleHandler)(d.event!, ctxFor(d));
           }),
         );
-        if (e) failures.set(d, e);
+        if (err) failures.set(d, err);
       }
-    }
-    // Single handlers: each event in its own savepoint with every handler matching its type.
-    for (const d of todo) {
-      if (failures.has(d)) continue;
-      const singles = this.handlersOf(d.event!.type).filter((h) => !h.batch);
-      if (singles.length === 0) continue;
-      const err = await attempt(() =>
-        runWithCorrelationId(d.event!.correlationid, async () => {
-          for (const h of singles) await (h.fn as SingleHandler)(d.event!, ctxFor(d));
-        }),
-      );
-      if (err) failures.set(d, err);
+      const redo = shared && [...failures.keys()].slice(known).some((d) => this.handlersOf(d.event!.type).length > 1);
+      if (!redo) break;
+      await m.query('ROLLBACK TO SAVEPOINT handlers');
     }
     const failed = [...failures.keys()].filter((d) => this.inboxed(d.event!.type)).map((d) => d.event!.id);
     if (failed.length > 0) {
