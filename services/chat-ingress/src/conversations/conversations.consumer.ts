@@ -39,8 +39,8 @@ export class ConversationsConsumer {
         return;
       }
       if (status === 422) {
-        // No queue named and none configured: retrying cannot help.
-        this.logger.warn({ conversationId: event.data.conversationId, err: (err as Error).message }, 'transfer requested without a queue; skipped');
+        // No queue named and none configured, or an agent the queue does not list: retrying cannot help.
+        this.logger.warn({ conversationId: event.data.conversationId, err: (err as Error).message }, 'transfer requested that cannot be made; skipped');
         return;
       }
       throw err;

@@ -78,6 +78,9 @@ export class ConversationsService {
     const queue = to.queue || channel.settings.humanQueue;
     if (!queue) throw new ProblemException(422, 'no queue given and the conversation\'s channel has no human queue (settings.humanQueue): give queue');
     const agentId = to.agentId ?? null;
+    // Already there with the same agent: nothing moves, so no event and no notice (a repeated request).
+    if (queue === c.queue && agentId === c.agent_id) return;
+    if (agentId) await this.requireQueueAgent(m, c.tenant_id, queue, agentId);
     await m.query(`UPDATE ${S}.conversations SET queue = $2, agent_id = $3, agent_name = $4 WHERE id = $1`, [c.id, queue, agentId, to.agentName ?? null]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
@@ -99,10 +102,9 @@ export class ConversationsService {
     const s = (await this.channels.require(c.tenant_id, c.channel_id, m)).settings;
     const queue = c.queue === s.botQueue ? s.humanQueue : c.queue;
     if (!queue) throw new ProblemException(422, 'the conversation is in the bot queue and its channel has no human queue (settings.humanQueue) to move it to: transfer it to a queue first');
-    const agents: Array<{ agent_id: string }> = await m.query(`SELECT agent_id FROM ${S}.queue_agents WHERE tenant_id = $1 AND queue = $2`, [c.tenant_id, queue]);
-    if (agents.length && !agents.some((a) => a.agent_id === agentId)) {
-      throw new ProblemException(422, `agent ${agentId} is not an agent of queue ${queue} (PUT /queues/${queue}/agents)`);
-    }
+    // The agent already has it (a repeated click): a second pickup notice and event would be for nothing.
+    if (queue === c.queue && agentId === c.agent_id) return;
+    await this.requireQueueAgent(m, c.tenant_id, queue, agentId);
     await m.query(`UPDATE ${S}.conversations SET queue = $2, agent_id = $3, agent_name = $4 WHERE id = $1`, [c.id, queue, agentId, agentName ?? null]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
@@ -111,12 +113,20 @@ export class ConversationsService {
     await this.pickupNotice(m, c, agentName, publish);
   }
 
+  /** A queue with agents listed takes only those (assign and a transfer naming an agent alike); one without a list takes anyone. */
+  private async requireQueueAgent(m: EntityManager, tenantId: string, queue: string, agentId: string): Promise<void> {
+    const agents: Array<{ agent_id: string }> = await m.query(`SELECT agent_id FROM ${S}.queue_agents WHERE tenant_id = $1 AND queue = $2`, [tenantId, queue]);
+    if (agents.length && !agents.some((a) => a.agent_id === agentId)) {
+      throw new ProblemException(422, `agent ${agentId} is not an agent of queue ${queue} (PUT /queues/${queue}/agents)`);
+    }
+  }
+
   private async pickupNotice(m: EntityManager, c: ConversationRow, agentName: string | undefined, publish: Publish): Promise<void> {
     const s = (await this.channels.require(c.tenant_id, c.channel_id, m)).settings;
     if (s.pickupNotice === 'none') return;
     const named = s.pickupNotice === 'with_agent_name' && agentName;
     const text = named
-      ? (s.pickupMessage ?? 'Olá! Você está falando com {agent}.').replace(/\{agent\}/g, agentName)
+      ? (s.pickupMessage ?? 'Olá! Você está falando com {agent}.').replace(/\{agent\}/g, () => agentName) // a function: `$&` or `$'` in a name is not a replacement pattern
       : (s.pickupMessage?.includes('{agent}') ? undefined : s.pickupMessage) ?? 'Um atendente vai falar com você agora.';
     await this.notify(m, c, text, publish);
   }

@@ -52,6 +52,9 @@ const GROUP_SQL = `WITH rec AS (
   SELECT v.id, v.contact_id, v.queue,
     (v.flow_id IS NOT NULL AND (v.flow_state @> '{"location": true}' OR v.flow_state @> '{"findme": true}')) AS flow_location
   FROM ${S}.conversations v JOIN call ON v.contact_id = call.id WHERE v.status = 'open'
+  -- Waits for a close in progress (its row lock) and then skips the closed row: the message opens a new
+  -- conversation instead of landing, unanswered, in the one just closed.
+  FOR SHARE OF v
 ), vins AS (
   INSERT INTO ${S}.conversations (id, tenant_id, channel_id, contact_id, queue, last_inbound_at)
   SELECT cx.conv_id, cx.tenant_id, cx.channel_id, call.id, cx.queue, now()

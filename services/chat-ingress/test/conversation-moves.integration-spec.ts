@@ -1,0 +1,102 @@
+import { expectEventually } from '@elo/testing';
+import { startHarness, type Harness } from './support/harness';
+
+const SECRET = 'moves-app-secret';
+
+describe('chat-ingress: conversation moves (notices, events, agents, a message racing a close)', () => {
+  let h: Harness;
+  let headers: Record<string, string>;
+  let channel: { id: string };
+  let seq = 0;
+
+  beforeAll(async () => {
+    h = await startHarness('chat_ingress_moves', { CHAT_WORKERS: 'on', FLOW_TICK_MS: '3600000' });
+    ({ headers } = await h.tenantKey());
+    channel = (await h.api<{ id: string }>('POST', '/channels', headers, {
+      provider: 'whatsapp', name: 'Moves', phoneNumberId: 'PNMOVES',
+      credentials: { accessToken: 'tok', appSecret: SECRET },
+      settings: { botQueue: 'bot', humanQueue: 'atendimento', pickupNotice: 'with_agent_name', closingMessage: 'Atendimento encerrado.' },
+    })).body;
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const say = async (phone: string, text: string) => {
+    const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp', metadata: { phone_number_id: 'PNMOVES' }, contacts: [{ wa_id: phone, profile: { name: 'Cliente' } }],
+      messages: [{ from: phone, id: `wamid.MV.${phone}.${++seq}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }] } }] }] };
+    expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), SECRET)).status).toBe(200);
+  };
+  /** The notices queued for a conversation (outbound texts), in order. */
+  const notices = async (conversationId: string): Promise<string[]> => (await h.ds.query(
+    `SELECT body->'message'->>'text' AS text FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out' ORDER BY created_at, id`, [conversationId])).map((r: { text: string }) => r.text);
+  const open = async (phone: string) => {
+    await say(phone, 'oi');
+    return expectEventually(async () => {
+      const c = (await h.ds.query(`SELECT c.* FROM chat_ingress.conversations c JOIN chat_ingress.contacts ct ON ct.id = c.contact_id WHERE ct.phone = $1 AND c.status = 'open'`, [`+${phone}`]))[0];
+      expect(c).toBeDefined();
+      return c as { id: string; contact_id: string; queue: string };
+    });
+  };
+  const transferred = (conversationId: string) => h.probe.ofType<{ conversationId: string; toQueue: string; agentId?: string }>('chat.conversation.transferred').filter((e) => e.data.conversationId === conversationId);
+
+  it('the pickup notice shows the agent\'s name as given, also one with $& or $\' (replacement patterns)', async () => {
+    const conv = await open('5541988880001');
+    const assigned = await h.api('POST', `/conversations/${conv.id}/assign`, headers, { agentId: 'rs', agentName: 'Ana $& Cia $\'' });
+    expect(assigned.status).toBe(200);
+    expect((await notices(conv.id)).at(-1)).toBe('Olá! Você está falando com Ana $& Cia $\'.');
+  });
+
+  it('a transfer naming an agent who is not in the target queue\'s list is a 422 (as assign is), and nothing moves', async () => {
+    expect((await h.api('PUT', '/queues/financeiro/agents', headers, { agentId: 'carla', agentName: 'Carla' })).status).toBe(200);
+    const conv = await open('5541988880002');
+    const refused = await h.api('POST', `/conversations/${conv.id}/transfer`, headers, { queue: 'financeiro', agentId: 'zeca', agentName: 'Zeca' });
+    expect(refused).toMatchObject({ status: 422, body: { detail: expect.stringContaining('not an agent of queue financeiro') } });
+    expect((await h.api<{ queue: string }>('GET', `/conversations/${conv.id}`, headers)).body.queue).toBe('bot');
+    expect(transferred(conv.id)).toEqual([]);
+  });
+
+  it('a transfer to the queue the conversation is already in (no agent change) sends no notice and publishes no event', async () => {
+    const conv = await open('5541988880003');
+    expect((await h.api('POST', `/conversations/${conv.id}/transfer`, headers, {})).status).toBe(200);
+    await expectEventually(() => expect(transferred(conv.id)).toHaveLength(1));
+    const before = await notices(conv.id);
+    const again = await h.api<{ queue: string }>('POST', `/conversations/${conv.id}/transfer`, headers, { queue: 'atendimento' });
+    expect(again).toMatchObject({ status: 200, body: { queue: 'atendimento' } });
+    await h.settled();
+    expect(await notices(conv.id)).toEqual(before);
+    expect(transferred(conv.id)).toHaveLength(1);
+  });
+
+  it('assigning the agent who already has the conversation again (a double click) sends one pickup notice and one event', async () => {
+    const conv = await open('5541988880004');
+    expect((await h.api('POST', `/conversations/${conv.id}/assign`, headers, { agentId: 'dani', agentName: 'Dani' })).status).toBe(200);
+    expect((await h.api('POST', `/conversations/${conv.id}/assign`, headers, { agentId: 'dani', agentName: 'Dani' })).status).toBe(200);
+    await h.settled();
+    expect((await notices(conv.id)).filter((t) => t.includes('Dani'))).toHaveLength(1);
+    expect(transferred(conv.id)).toHaveLength(1);
+  });
+
+  it('a customer message stored while the conversation is being closed opens a new conversation in the bot queue (not lost in the closed one)', async () => {
+    const conv = await open('5541988880006');
+    const closer = h.ds.createQueryRunner();
+    await closer.connect();
+    await closer.startTransaction();
+    try {
+      await closer.query(`SELECT 1 FROM chat_ingress.conversations WHERE id = $1 FOR UPDATE`, [conv.id]);
+      await closer.query(`UPDATE chat_ingress.conversations SET status = 'closed', closed_at = now(), close_reason = 'agent' WHERE id = $1`, [conv.id]);
+      const posted = say('5541988880006', 'mais uma coisa');
+      // Commit the close once the webhook is waiting or stored, whichever comes first.
+      await Promise.race([posted, new Promise((r) => setTimeout(r, 300))]);
+      await closer.commitTransaction();
+      await posted;
+    } finally {
+      await closer.release();
+    }
+    const row = (await h.ds.query(`SELECT m.conversation_id, c.status, c.queue FROM chat_ingress.messages m JOIN chat_ingress.conversations c ON c.id = m.conversation_id WHERE m.direction = 'in' AND m.body->>'text' = 'mais uma coisa'`))[0];
+    expect(row).toMatchObject({ status: 'open', queue: 'bot' });
+    expect(row.conversation_id).not.toBe(conv.id);
+  });
+});
