@@ -125,7 +125,7 @@ export class FlowEngine {
     const step = run.def.steps[state.stepId] as Extract<Step, { type: 'integration' }>;
     const ok = o.outcome === 'succeeded';
     await this.step(run, state.stepId, step.type, ok ? 'succeeded' : 'failed', ok ? step.onSuccess : step.onFailure);
-    const reply = ok ? (step.successText ?? o.reply)?.replace(/\{reply\}/g, o.reply ?? '') : step.failureText;
+    const reply = ok ? (step.successText ?? o.reply)?.replace(/\{reply\}/g, () => o.reply ?? '') : step.failureText;
     if (reply) await this.send(run, { kind: 'text', text: reply });
     await this.enter(run, ok ? step.onSuccess : step.onFailure);
   }

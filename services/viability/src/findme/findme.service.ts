@@ -231,7 +231,7 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
     );
     if (!s?.sms_template_sealed) return 'not_configured';
     const template = JSON.parse(this.box.decrypt(s.sms_template_sealed, `${tenantId}:sms`)) as RequestTemplate & { text?: string };
-    const text = (template.text ?? DEFAULT_SMS_TEXT).replace(/\{link\}/g, link);
+    const text = (template.text ?? DEFAULT_SMS_TEXT).replace(/\{link\}/g, () => link);
     try {
       const r = renderRequest(template, { phone, phoneDigits: phone.replace(/\D/g, ''), link, text });
       const res = await this.egress.request({
