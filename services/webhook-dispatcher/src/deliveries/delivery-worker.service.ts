@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { AuditService } from '@elo/auth';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { SERVICE_CONFIG } from '@elo/platform';
-import { renderTemplate } from '@elo/templating';
 import { PgListener, returnedRows } from '@elo/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DEFAULT_DISABLE_AFTER_SECONDS } from '../integrations/dto/integration.dto';
@@ -14,6 +12,7 @@ import type { WebhookDispatcherConfig } from '../config/webhook-dispatcher.confi
 import { SERVICE } from '../service-name';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 import { ReplicaMembership } from './replicas';
+import { outcomeEvents, type PublishSpecs } from './outcome';
 import { nextDelaySeconds } from './retry-policy';
 
 export const DELIVERIES_CHANNEL = 'dispatcher_deliveries';
@@ -27,10 +26,7 @@ const MAX_GROUP = 400;
 const MAX_WRITERS = 2;
 /** Successes sent and not yet written past which the worker stops claiming (the database is slow or away). */
 const MAX_UNWRITTEN = 4_000;
-/** A chat message's text at most (`OutboundMessage.text` of @elo/contracts): a longer reply is cut to it. */
-const MAX_REPLY = 4096;
 
-type PublishSpecs = Array<Parameters<Outbox['publish']>[1]>;
 
 interface Finished {
   d: DeliveryRow;
@@ -55,18 +51,6 @@ type Claimed = DeliveryRow & { integration: IntegrationRow; share: Share };
  */
 function burstOf(rate: number): number {
   return Math.max(1, rate);
-}
-
-/**
- * The reply cut to what a chat message may hold. Rendered from a long response (`{response}`, a long field) it was
- * longer: the outbox refused its `chat.message.send.requested`, so the delivery was never closed (its whole group of
- * successes with it) and it was sent again after every lease.
- */
-function cutReply(text: string): string {
-  if (text.length <= MAX_REPLY) return text;
-  // Not between the two halves of a surrogate pair: a lone surrogate is no text PostgreSQL keeps.
-  const end = /[\uD800-\uDBFF]/.test(text[MAX_REPLY - 2]!) ? MAX_REPLY - 2 : MAX_REPLY - 1;
-  return `${text.slice(0, end)}…`;
 }
 
 export interface DeliveryRow {
@@ -555,63 +539,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }, events, { synchronousCommit: false });
   }
 
-  /**
-   * The outcome event (with the rendered reply), and the reply into the conversation when the integration maps one
-   * and an event triggered the run. A run a bot flow requested is answered by its outcome alone: the flow owns what
-   * the customer is sent and builds it from the outcome, so a reply of ours would reach the customer twice.
-   */
+  /** The outcome of this attempt (see outcomeEvents): counts it, and logs a reply template that fails. */
   private outcomeEvents(d: DeliveryRow, integration: IntegrationRow, r: SendResult, outcome: 'succeeded' | 'failed'): PublishSpecs {
-    const attempts = d.attempts + 1;
-    const data = (d.event.data ?? {}) as Record<string, unknown>;
-    const conversationId = typeof data['conversationId'] === 'string' ? data['conversationId'] : undefined;
-    const channelId = typeof data['channelId'] === 'string' ? data['channelId'] : undefined;
-    const requested = d.event.type === 'integration.requested';
-    const requestId = requested && typeof data['requestId'] === 'string' ? data['requestId'] : undefined;
-    const template = outcome === 'succeeded' ? integration.reply?.success : integration.reply?.failure;
-    let reply: string | undefined;
-    if (template) {
-      const responseCtx = r.parsed && typeof r.parsed === 'object' && !Array.isArray(r.parsed) ? (r.parsed as Record<string, unknown>) : {};
-      try {
-        reply = cutReply(renderTemplate(template, { ...r.context, response: r.parsed, httpStatus: r.httpStatus, ...responseCtx }, { missing: 'empty' }));
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message, integrationId: integration.id }, 'reply template failed');
-      }
-    }
-    const specs: PublishSpecs = [{
-      type: outcome === 'succeeded' ? 'integration.delivery.succeeded' : 'integration.delivery.failed',
-      tenantId: d.tenant_id,
-      subject: d.id,
-      data: {
-        deliveryId: d.id,
-        integrationId: integration.id,
-        integrationName: integration.name,
-        eventId: d.event_id,
-        eventType: d.event_type,
-        ...(requestId ? { requestId } : {}),
-        ...(conversationId ? { conversationId } : {}),
-        outcome,
-        ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
-        ...(r.parsed !== undefined ? { response: r.parsed } : {}),
-        ...(r.errorClass ? { errorClass: r.errorClass } : {}),
-        ...(r.error ? { error: r.error } : {}),
-        attempts,
-        ...(reply !== undefined ? { reply } : {}),
-      },
-    }];
-    if (reply && conversationId && !requested) {
-      specs.push({
-        type: 'chat.message.send.requested',
-        tenantId: d.tenant_id,
-        subject: conversationId,
-        data: {
-          messageId: randomUUID(),
-          conversationId,
-          ...(channelId ? { channelId } : {}),
-          message: { kind: 'text', text: reply },
-          origin: `integration:${integration.id}`,
-        },
-      });
-    }
-    return specs;
+    return outcomeEvents(d, integration, r, outcome, d.attempts + 1, (err) => this.logger.warn({ err: err.message, integrationId: integration.id }, 'reply template failed'));
   }
 }

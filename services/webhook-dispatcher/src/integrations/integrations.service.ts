@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditService, SecretBox, type Principal } from '@elo/auth';
-import type { CloudEvent, IntegrationRequested } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
 import { ProblemException } from '@elo/platform';
 import { listTokens, lookupPath, renderTemplate } from '@elo/templating';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { DeliveryRow } from '../deliveries/delivery-worker.service';
+import { outcomeEvents } from '../deliveries/outcome';
 import { SERVICE } from '../service-name';
 import {
   DEFAULT_DISABLE_AFTER_SECONDS, type HttpRequestDto, type SoapRequestDto, DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, ROTATION_GRACE_SECONDS, type CreateIntegrationDto, type DeliverySettings, type IntegrationView, type UpdateIntegrationDto,
@@ -140,11 +141,13 @@ export class IntegrationsService {
       // a worker then records nothing) are answered now, as a name matching no integration is: the flow step waits
       // for an outcome, and none would ever come.
       const waiting = (await m.query(
-        `SELECT id, event_id, event, attempts FROM "dispatcher".deliveries
+        `SELECT id, tenant_id, event_id, event_type, event, attempts FROM "dispatcher".deliveries
          WHERE integration_id = $1 AND status = 'pending' AND event_type = 'integration.requested' ORDER BY created_at FOR UPDATE`,
         [id],
-      )) as Array<{ id: string; event_id: string; event: CloudEvent; attempts: number }>;
-      await this.outbox.publish(m, ...waiting.map((d) => deletedOutcome(before, d)));
+      )) as DeliveryRow[];
+      // No request goes out: the failure reply renders without event fields, as for other failures before one did.
+      const failed = { errorClass: 'not_found', error: `integration ${id} was deleted`, context: {} };
+      await this.outbox.publish(m, ...waiting.flatMap((d) => outcomeEvents(d, before, failed, 'failed', d.attempts, () => undefined)));
       await m.query(`DELETE FROM ${T} WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
       await this.audit.record(m, {
         tenantId, actorKeyId: p.keyId, service: SERVICE, action: 'integration.deleted', targetType: 'integration',
@@ -304,31 +307,6 @@ export class IntegrationsService {
   private sealSecrets(id: string, secrets: Record<string, string>): string | null {
     return Object.keys(secrets).length ? this.box.encrypt(JSON.stringify(secrets), `${id}:secrets`) : null;
   }
-}
-
-/** The failed outcome of a run a bot flow requested whose integration was deleted before it ended. */
-function deletedOutcome(integration: IntegrationRow, d: { id: string; event_id: string; event: CloudEvent; attempts: number }) {
-  const data = (d.event.data ?? {}) as Partial<IntegrationRequested>;
-  let reply: string | undefined;
-  if (integration.reply?.failure) {
-    // Nothing more is sent: as for other failures before a request went out, no event fields.
-    try {
-      reply = renderTemplate(integration.reply.failure, {}, { missing: 'empty' });
-    } catch {
-      reply = undefined;
-    }
-  }
-  return {
-    type: 'integration.delivery.failed' as const,
-    tenantId: integration.tenant_id,
-    subject: d.id,
-    data: {
-      deliveryId: d.id, integrationId: integration.id, integrationName: integration.name, eventId: d.event_id,
-      eventType: 'integration.requested', ...(data.requestId ? { requestId: data.requestId } : {}),
-      ...(data.conversationId ? { conversationId: data.conversationId } : {}), outcome: 'failed' as const,
-      errorClass: 'not_found', error: `integration ${integration.id} was deleted`, attempts: d.attempts, ...(reply ? { reply } : {}),
-    },
-  };
 }
 
 /** A credential with text of its own besides tokens: a secret written out, which is sealed and never shown. */

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { Outbox } from '@elo/messaging';
+import { renderTemplate } from '@elo/templating';
+import type { IntegrationRow } from '../integrations/integration.model';
+import type { DeliveryRow } from './delivery-worker.service';
+
+export type PublishSpecs = Array<Parameters<Outbox['publish']>[1]>;
+
+/** A chat message's text at most (`OutboundMessage.text` of @elo/contracts): a longer reply is cut to it. */
+const MAX_REPLY = 4096;
+
+/**
+ * The reply cut to what a chat message may hold. Rendered from a long response (`{response}`, a long field) it was
+ * longer: the outbox refused its `chat.message.send.requested`, so the delivery was never closed (its whole group of
+ * successes with it) and it was sent again after every lease.
+ */
+function cutReply(text: string): string {
+  if (text.length <= MAX_REPLY) return text;
+  // Not between the two halves of a surrogate pair: a lone surrogate is no text PostgreSQL keeps.
+  const end = /[\uD800-\uDBFF]/.test(text[MAX_REPLY - 2]!) ? MAX_REPLY - 2 : MAX_REPLY - 1;
+  return `${text.slice(0, end)}…`;
+}
+
+/** What an outcome says of the run: the answer (when one came), the error, and the reply template's context. */
+export interface RunResult {
+  parsed?: unknown;
+  httpStatus?: number;
+  errorClass?: string;
+  error?: string;
+  /** Template context for the reply template: the event's fields, never the integration's secrets (replies go to customers). */
+  context: Record<string, unknown>;
+}
+
+/**
+ * The outcome event of a delivery after `attempts` attempts (with the rendered reply), and the reply into the
+ * conversation when the integration maps one and an event triggered the run. A run a bot flow requested is answered
+ * by its outcome alone: the flow owns what the customer is sent and builds it from the outcome, so a reply of ours
+ * would reach the customer twice. `onTemplateError` hears a reply template that cannot be rendered (no reply then).
+ */
+export function outcomeEvents(
+  d: Pick<DeliveryRow, 'id' | 'tenant_id' | 'event_id' | 'event_type' | 'event'>, integration: IntegrationRow, r: RunResult,
+  outcome: 'succeeded' | 'failed', attempts: number, onTemplateError: (err: Error) => void,
+): PublishSpecs {
+  const data = (d.event.data ?? {}) as Record<string, unknown>;
+  const conversationId = typeof data['conversationId'] === 'string' ? data['conversationId'] : undefined;
+  const channelId = typeof data['channelId'] === 'string' ? data['channelId'] : undefined;
+  const requested = d.event.type === 'integration.requested';
+  const requestId = requested && typeof data['requestId'] === 'string' ? data['requestId'] : undefined;
+  const template = outcome === 'succeeded' ? integration.reply?.success : integration.reply?.failure;
+  let reply: string | undefined;
+  if (template) {
+    const responseCtx = r.parsed && typeof r.parsed === 'object' && !Array.isArray(r.parsed) ? (r.parsed as Record<string, unknown>) : {};
+    try {
+      reply = cutReply(renderTemplate(template, { ...r.context, response: r.parsed, httpStatus: r.httpStatus, ...responseCtx }, { missing: 'empty' }));
+    } catch (err) {
+      onTemplateError(err as Error);
+    }
+  }
+  const specs: PublishSpecs = [{
+    type: outcome === 'succeeded' ? 'integration.delivery.succeeded' : 'integration.delivery.failed',
+    tenantId: d.tenant_id,
+    subject: d.id,
+    data: {
+      deliveryId: d.id,
+      integrationId: integration.id,
+      integrationName: integration.name,
+      eventId: d.event_id,
+      eventType: d.event_type,
+      ...(requestId ? { requestId } : {}),
+      ...(conversationId ? { conversationId } : {}),
+      outcome,
+      ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
+      ...(r.parsed !== undefined ? { response: r.parsed } : {}),
+      ...(r.errorClass ? { errorClass: r.errorClass } : {}),
+      ...(r.error ? { error: r.error } : {}),
+      attempts,
+      ...(reply !== undefined ? { reply } : {}),
+    },
+  }];
+  if (reply && conversationId && !requested) {
+    specs.push({
+      type: 'chat.message.send.requested',
+      tenantId: d.tenant_id,
+      subject: conversationId,
+      data: {
+        messageId: randomUUID(),
+        conversationId,
+        ...(channelId ? { channelId } : {}),
+        message: { kind: 'text', text: reply },
+        origin: `integration:${integration.id}`,
+      },
+    });
+  }
+  return specs;
+}
