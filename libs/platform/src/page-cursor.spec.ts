@@ -34,9 +34,13 @@ describe('page cursors', () => {
 
   it('keeps the filters of the cursor, accepts the same ones repeated, refuses different ones', () => {
     const c = { k: '1', id, f: { outcome: 'failed', from: '2026-01-01T00:00:00Z' } };
-    expect(pageFilters({ outcome: undefined, from: undefined, to: undefined }, c)).toEqual(c.f);
-    expect(pageFilters({ outcome: 'failed', to: '2026-02-01T00:00:00Z' }, c)).toEqual({ ...c.f, to: '2026-02-01T00:00:00Z' });
-    expect(problemOf(() => pageFilters({ outcome: 'succeeded' }, c))).toMatch(/^outcome:/);
-    expect(pageFilters({ outcome: 'pending', from: undefined }, undefined)).toEqual({ outcome: 'pending' });
+    const valid = { outcome: (v: string) => ['pending', 'succeeded', 'failed'].includes(v), from: (v: string) => v.startsWith('20'), to: (v: string) => v.startsWith('20') };
+    expect(pageFilters({ outcome: undefined, from: undefined, to: undefined }, c, valid)).toEqual(c.f);
+    expect(pageFilters({ outcome: 'failed', to: '2026-02-01T00:00:00Z' }, c, valid)).toEqual({ ...c.f, to: '2026-02-01T00:00:00Z' });
+    expect(problemOf(() => pageFilters({ outcome: 'succeeded' }, c, valid))).toMatch(/^outcome:/);
+    expect(pageFilters({ outcome: 'pending', from: undefined }, undefined, valid)).toEqual({ outcome: 'pending' });
+    // A filter the cursor carries that its listing would not take (edited by hand) is no cursor of this API.
+    expect(problemOf(() => pageFilters({}, { ...c, f: { outcome: 'exploded' } }, valid))).toMatch(/^cursor:/);
+    expect(problemOf(() => pageFilters({}, { ...c, f: { unknown: 'x' } }, valid))).toMatch(/^cursor:/);
   });
 });

@@ -48,15 +48,21 @@ export function decodeCursor(cursor: string, order: CursorOrder): PageCursor {
   const ok =
     typeof v === 'object' && v !== null && typeof v.k === 'string' && filtersOk &&
     DIGITS.test(v.k) && (order === 'time' ? typeof v.id === 'string' && UUID.test(v.id) : v.id === undefined);
-  if (!ok) throw new ProblemException(400, 'cursor: not a cursor this API returned for this listing');
+  if (!ok) throw notACursor();
   return v as PageCursor;
 }
+
+const notACursor = () => new ProblemException(400, 'cursor: not a cursor this API returned for this listing');
 
 /**
  * The filters of a page: those in the cursor, and those in the query, which must agree with them
  * (a cursor continues the listing it came from; a different filter starts a new one without a cursor).
+ * `valid` checks each filter the cursor carries as the query's validation checked it when the cursor was handed
+ * out: one edited by hand is refused (400), never run.
  */
-export function pageFilters(query: Record<string, string | undefined>, cursor: PageCursor | undefined): Record<string, string> {
+export function pageFilters(
+  query: Record<string, string | undefined>, cursor: PageCursor | undefined, valid: Record<string, (v: string) => boolean>,
+): Record<string, string> {
   const given = Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
   if (!cursor) return given;
   const kept = cursor.f ?? {};
@@ -64,6 +70,7 @@ export function pageFilters(query: Record<string, string | undefined>, cursor: P
     if (name in given && name in kept && given[name] !== kept[name]) {
       throw new ProblemException(400, `${name}: differs from the filter of the cursor's listing; start again without a cursor`);
     }
+    if (name in kept && !(valid[name]?.(kept[name]!) ?? false)) throw notACursor();
   }
   return { ...kept, ...given };
 }

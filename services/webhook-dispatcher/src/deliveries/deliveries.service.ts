@@ -18,7 +18,11 @@ export interface Page {
   nextCursor: string | null;
 }
 
-const badCursor = () => new ProblemException(400, 'cursor: not a cursor this API returned for this listing');
+/** What each filter a cursor carries may be (DeliveriesQuery's rules). */
+const DELIVERY_FILTERS: Record<string, (v: string) => boolean> = {
+  outcome: (v) => (DELIVERY_OUTCOMES as readonly string[]).includes(v), from: isTimestamp, to: isTimestamp,
+  eventType: (v) => v.length > 0 && v.length <= 200, errorClass: (v) => /^[a-z_]{1,40}$/.test(v), httpStatus: (v) => /^[1-5]\d\d$/.test(v),
+};
 
 /** Reads of deliveries and attempts, manual resend, preview and test sends. */
 @Injectable()
@@ -40,10 +44,7 @@ export class DeliveriesService {
     const f = pageFilters({
       outcome: q.outcome, from: q.from, to: q.to, eventType: q.eventType, errorClass: q.errorClass,
       httpStatus: q.httpStatus === undefined ? undefined : String(q.httpStatus),
-    }, after);
-    if (f['outcome'] !== undefined && !(DELIVERY_OUTCOMES as readonly string[]).includes(f['outcome'])) throw badCursor();
-    for (const k of ['from', 'to']) if (f[k] !== undefined && !isTimestamp(f[k])) throw badCursor();
-    if (f['httpStatus'] !== undefined && !/^[1-5]\d\d$/.test(f['httpStatus'])) throw badCursor();
+    }, after, DELIVERY_FILTERS);
     const limit = q.limit ?? 100;
     const rows = (await this.ds.query(
       `SELECT id, integration_id, event_id, event_type, status, attempts, next_attempt_at, last_http_status,
