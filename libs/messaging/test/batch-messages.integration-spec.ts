@@ -5,7 +5,7 @@ import { BusProbe } from '../src/bus-probe';
 import { ParkedEvents } from '../src/parked-events';
 import { EVENTS_EXCHANGE, queueNames } from '../src/topology';
 import { BATCH_CONTENT_TYPE, EVENT_CONTENT_TYPE, MAX_BATCH_EVENTS } from '../src/wire';
-import { closedEvent, counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, startRetryingNode, type BusNode } from './harness';
+import { closedEvent, counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, startRecordingNode, startRetryingNode, type BusNode } from './harness';
 
 describe('bus: several events in one broker message (CloudEvents batch format)', () => {
   let infra: TestInfra;
@@ -47,14 +47,8 @@ describe('bus: several events in one broker message (CloudEvents batch format)',
 
   /** A node without a relay that records closed events, with its parking lot; effects emptied. */
   const startParkingNode = async () => {
-    const node = await startNode({
-      databaseUrl: infra.databaseUrl,
-      amqpUrl: infra.amqpUrl,
-      relay: false,
-      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
-    });
+    const node = await startRecordingNode(infra);
     nodes.push(node);
-    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
     return { node, parked: new ParkedEvents(node.bus, SERVICE) };
   };
 

@@ -5,7 +5,7 @@ import { connect } from 'amqplib';
 import { BusProbe } from '../src/bus-probe';
 import { ParkedEvents } from '../src/parked-events';
 import { queueNames, UNROUTABLE_QUEUE } from '../src/topology';
-import { counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, startRetryingNode, type BusNode } from './harness';
+import { counts, migrate, produce, recordEffects, SCHEMA, SERVICE, startNode, startRecordingNode, startRetryingNode, type BusNode } from './harness';
 
 describe('bus: outbox → RabbitMQ → inbox', () => {
   let infra: TestInfra;
@@ -87,14 +87,8 @@ describe('bus: outbox → RabbitMQ → inbox', () => {
   }, 30_000);
 
   it('acknowledges a redelivered event and skips it', async () => {
-    const node = await startNode({
-      databaseUrl: infra.databaseUrl,
-      amqpUrl: infra.amqpUrl,
-      relay: false,
-      handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects },
-    });
+    const node = await startRecordingNode(infra);
     nodes.push(node);
-    await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
     const probe = await BusProbe.connect(infra.amqpUrl, []);
     try {
       const e = node.outbox.event({

@@ -113,6 +113,13 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
   };
 }
 
+/** A node without a relay that records the closed events it takes (a batch handler), its effects emptied first. */
+export async function startRecordingNode(infra: { databaseUrl: string; amqpUrl: string }): Promise<BusNode> {
+  const node = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relay: false, handler: { type: 'chat.conversation.closed', batch: true, fn: recordEffects } });
+  await node.ds.query(`TRUNCATE "${SCHEMA}".effects`);
+  return node;
+}
+
 /**
  * A node without a relay whose handler takes closed events one by one: runs `before` (which fails the
  * handling when it throws), then records the effect; retries after 100 and 200 ms.
