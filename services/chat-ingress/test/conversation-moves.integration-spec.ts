@@ -88,8 +88,8 @@ describe('chat-ingress: conversation moves (notices, events, agents, a message r
       await closer.query(`SELECT 1 FROM chat_ingress.conversations WHERE id = $1 FOR UPDATE`, [conv.id]);
       await closer.query(`UPDATE chat_ingress.conversations SET status = 'closed', closed_at = now(), close_reason = 'agent' WHERE id = $1`, [conv.id]);
       const posted = say('5541988880006', 'mais uma coisa');
-      // Commit the close once the webhook is waiting or stored, whichever comes first.
-      await Promise.race([posted, new Promise((r) => setTimeout(r, 300))]);
+      // Commit the close once the webhook's write waits for it (its FOR SHARE on the conversation blocks on the close's lock).
+      await expectEventually(async () => expect(await h.ds.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).not.toHaveLength(0));
       await closer.commitTransaction();
       await posted;
     } finally {

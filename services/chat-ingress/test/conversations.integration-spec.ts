@@ -116,9 +116,17 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect(conv.queue).toBe('atendimento');
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; fromQueue: string; toQueue: string }>('chat.conversation.transferred').find((e) => e.data.conversationId === conv.id)?.data).toMatchObject({ fromQueue: 'bot', toQueue: 'atendimento' }));
 
+    const outbound = async () => (await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out'`, [conv.id]))[0].n;
+    const sentBefore = await outbound();
     await bia.text('alô?');
-    await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; message: { text: string } }>('chat.message.received').some((e) => e.data.conversationId === conv.id && e.data.message.text === 'alô?')).toBe(true));
-    await new Promise((r) => setTimeout(r, 300)); // the bot must stay quiet: give a wrong answer time to show
+    const alo = await expectEventually(() => {
+      const e = h.probe.ofType<{ conversationId: string; message: { text: string } }>('chat.message.received').find((x) => x.data.conversationId === conv.id && x.data.message.text === 'alô?');
+      expect(e).toBeDefined();
+      return e!;
+    });
+    // The bot stays quiet: once the flow has handled the message (its inbox row commits with anything it would send), nothing more is queued.
+    await expectEventually(async () => expect(await h.ds.query('SELECT 1 FROM chat_ingress.inbox WHERE event_id = $1', [alo.id])).not.toHaveLength(0));
+    expect(await outbound()).toBe(sentBefore);
     expect(bia.got()).toHaveLength(4);
 
     const agent = await h.api('PUT', '/queues/atendimento/agents', headers, { agentId: 'carla', agentName: 'Carla' });
@@ -150,6 +158,39 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect((await h.api('PATCH', `/contacts/${conv.contact_id}`, other.headers, { attributes: { x: '1' } })).status).toBe(404);
     expect((await h.api('PATCH', '/contacts/not-a-uuid', headers, { attributes: {} })).status).toBe(400);
     expect((await h.api('GET', '/conversations/not-a-uuid', headers)).status).toBe(400);
+  });
+
+  it('an edited Telegram message answers nothing (the step it edits already had its answer); the next message is answered', async () => {
+    const tg = (await h.api<{ id: string; secrets: Record<string, string> }>('POST', '/channels', headers, {
+      provider: 'telegram', name: 'tg', botName: 'elo_bot', credentials: { accessToken: '77:tg-flow' }, settings: { botQueue: 'bot', humanQueue: 'atendimento' },
+    })).body;
+    const chat = 880000777;
+    const now = Math.floor(Date.now() / 1000);
+    let update = 990000;
+    const post = async (kind: 'message' | 'edited_message', messageId: number, text: string) => {
+      const body = { update_id: ++update, [kind]: { message_id: messageId, date: now, ...(kind === 'edited_message' ? { edit_date: now + 1 } : {}), chat: { id: chat, type: 'private' }, from: { id: chat, first_name: 'Rui' }, text } };
+      const res = await h.api('POST', `/webhooks/telegram/${tg.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': tg.secrets.telegramSecretToken }, body);
+      expect(res).toMatchObject({ status: 200, body: { stored: 1 } });
+      return String(update);
+    };
+    const got = () => h.fakes.sent('/tg/bot77:tg-flow/sendMessage').map((r) => (r.body as { text: string }).text);
+    await post('message', 1, 'oi');
+    await expectEventually(() => expect(got()).toEqual([expect.stringContaining('Olá! Como podemos ajudar?')]));
+    // The customer corrects the greeting to "1": an edit, not an answer to the menu.
+    const edit = await post('edited_message', 1, '1');
+    const edited = await expectEventually(() => {
+      const e = h.probe.ofType<{ providerMessageId: string; conversationId: string; message: { edited?: boolean } }>('chat.message.received').find((x) => x.data.providerMessageId === edit);
+      expect(e?.data.message.edited).toBe(true);
+      return e!;
+    });
+    // Handled by the flow (its inbox row commits with anything it would send): nothing queued for the customer.
+    await expectEventually(async () => expect(await h.ds.query('SELECT 1 FROM chat_ingress.inbox WHERE event_id = $1', [edited.id])).not.toHaveLength(0));
+    expect(await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out'`, [edited.data.conversationId])).toEqual([{ n: 1 }]);
+    const steps = () => h.probe.ofType<{ conversationId: string; stepId: string; outcome: string }>('chat.flow.step').filter((e) => e.data.conversationId === edited.data.conversationId).map((e) => `${e.data.stepId}:${e.data.outcome}`);
+    expect(steps()).toEqual(['menu:entered']);
+    await post('message', 2, '2');
+    await expectEventually(() => expect(got()).toContain('Vou te passar para um atendente.'));
+    await expectEventually(() => expect(steps()).toEqual(expect.arrayContaining(['menu:answered'])));
   });
 
   it('viability step: asks for the location, requests a check, branches on the outcome', async () => {

@@ -1,5 +1,5 @@
 import { RetentionSweeper } from '@elo/platform';
-import { expectEventually, expectRetained } from '@elo/testing';
+import { expectEventually, expectRetained, outboxEmpty } from '@elo/testing';
 import { metaSignature } from '../src/webhooks/signatures';
 import { fixture, startHarness, type Harness } from './support/harness';
 
@@ -85,7 +85,7 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     const res = await h.postMeta('whatsapp', channel.id, fixture('whatsapp-text-message.json'), APP_SECRET);
     expect(res).toEqual({ status: 200, body: { stored: 0, duplicates: 1, statuses: 0 } });
     expect(await count('messages')).toBe(before);
-    await new Promise((r) => setTimeout(r, 300)); // give a wrongly published duplicate the chance to arrive
+    await h.probe.settled(outboxEmpty(h.ds, 'chat_ingress')); // a wrongly published duplicate would have arrived by now
     expect(received().filter((x) => x.data.providerMessageId.startsWith('wamid.HBgMNTU0MTk4'))).toHaveLength(1);
   });
 

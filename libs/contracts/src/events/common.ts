@@ -57,6 +57,11 @@ export class InboundMessage {
   @IsOptional() @IsArray() contacts?: Array<Record<string, unknown>>;
   /** The provider's own type name for unsupported messages. */
   @IsOptional() @IsString() providerType?: string;
+  /**
+   * The customer edited a message sent earlier (Telegram's edited messages, and each move of a live location):
+   * this carries its new content. It answers nothing: the bot flow and viability's chat check leave it.
+   */
+  @IsOptional() @IsBoolean() edited?: boolean;
 }
 
 export const OUTBOUND_KINDS = ['text', 'template', 'media', 'location'] as const;

@@ -22,6 +22,7 @@ export class FlowConsumer {
     const sorted = [...events].sort((a, b) => a.data.providerTimestamp.localeCompare(b.data.providerTimestamp));
     for (const event of sorted) {
       if (event.data.message.kind === 'unsupported' && event.data.message.providerType === 'invalid') continue;
+      if (event.data.message.edited) continue; // an edit of an earlier message answers nothing (the step already took the original)
       await this.engine.onMessage(ctx.manager, event.tenantid, event.data, (...s) => ctx.publish(...s));
     }
   }

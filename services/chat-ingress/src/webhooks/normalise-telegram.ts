@@ -21,7 +21,7 @@ function tgMessage(m: Record<string, unknown>): { message: InboundMessage; suppo
     }
   }
   if (isObj(m.contact)) return { message: { kind: 'contacts', contacts: [m.contact] }, supported: true };
-  const type = Object.keys(m).find((k) => !['message_id', 'from', 'chat', 'date', 'message_thread_id', 'reply_to_message', 'entities'].includes(k)) ?? 'unknown';
+  const type = Object.keys(m).find((k) => !['message_id', 'from', 'chat', 'date', 'edit_date', 'message_thread_id', 'reply_to_message', 'entities'].includes(k)) ?? 'unknown';
   return { message: { kind: 'unsupported', providerType: type }, supported: false };
 }
 
@@ -36,7 +36,8 @@ export function normaliseTelegram(body: unknown): Normalised {
   }
   try {
     const cb = isObj(body.callback_query) ? body.callback_query : undefined;
-    const m = (isObj(body.message) ? body.message : isObj(body.edited_message) ? body.edited_message : isObj(body.business_message) ? body.business_message : cb && isObj(cb.message) ? cb.message : undefined) as Record<string, unknown> | undefined;
+    const edited = isObj(body.edited_message) ? body.edited_message : undefined;
+    const m = (isObj(body.message) ? body.message : edited ?? (isObj(body.business_message) ? body.business_message : cb && isObj(cb.message) ? cb.message : undefined)) as Record<string, unknown> | undefined;
     const chat = m && isObj(m.chat) ? m.chat : undefined;
     const chatId = str(chat?.id) ?? (cb && isObj(cb.from) ? str(cb.from.id) : undefined);
     if (!chatId) {
@@ -54,7 +55,11 @@ export function normaliseTelegram(body: unknown): Normalised {
       item = { providerMessageId: updateId, contact, message: { kind: 'reply', reply: { id: data }, text: data }, providerTimestamp: new Date(), state: 'received' };
     } else {
       const { message, supported } = tgMessage(m!);
-      item = { providerMessageId: updateId, contact, message, providerTimestamp: epochToDate(m!.date, 's'), state: supported ? 'received' : 'unsupported', raw: supported ? undefined : body };
+      // An edit (a corrected text, each move of a live location) is timed when it was made; its message's date is the original's.
+      item = {
+        providerMessageId: updateId, contact, message: edited ? { ...message, edited: true } : message, providerTimestamp: epochToDate(edited?.edit_date ?? m!.date, 's'),
+        state: supported ? 'received' : 'unsupported', raw: supported ? undefined : body,
+      };
     }
     out.messages.push(item);
   } catch (err) {

@@ -92,6 +92,15 @@ describe('provider normalisers', () => {
     expect(n.messages[0].providerTimestamp.getTime()).toBeGreaterThanOrEqual(before);
   });
 
+  it('Telegram: an edited message (a corrected text, a live location moving) is marked edited and timed when it was edited', () => {
+    const text = normaliseTelegram({ update_id: 8, edited_message: { message_id: 5, date: 1763800000, edit_date: 1763800090, chat: { id: 880000001 }, from: { id: 880000001, first_name: 'Renata' }, text: '123.456.789-09' } });
+    expect(text.messages[0]).toMatchObject({ providerMessageId: '8', state: 'received', message: { kind: 'text', text: '123.456.789-09', edited: true } });
+    expect(text.messages[0].providerTimestamp).toEqual(new Date(1763800090000));
+    const live = normaliseTelegram({ update_id: 9, edited_message: { message_id: 6, date: 1763800000, edit_date: 1763800120, chat: { id: 880000001 }, location: { latitude: -25.43, longitude: -49.27, live_period: 900 } } });
+    expect(live.messages[0]).toMatchObject({ state: 'received', message: { kind: 'location', location: { lat: -25.43, lng: -49.27 }, edited: true } });
+    expect(normaliseTelegram({ update_id: 10, message: { message_id: 7, date: 1763800000, chat: { id: 880000001 }, text: 'oi' } }).messages[0].message.edited).toBeUndefined();
+  });
+
   it('timestamps outside the years 1–9999 (what PostgreSQL stores): the time received for providers, invalid for generic', () => {
     const before = Date.now();
     const wa = normaliseWhatsApp({ entry: [{ changes: [{ value: { messages: [{ id: 'w1', from: '5511987654321', timestamp: '99999999999999', type: 'text', text: { body: 'a' } }], statuses: [{ id: 'o1', status: 'read', timestamp: '99999999999999' }] } }] }] });
