@@ -79,6 +79,37 @@ describe('chat-ingress: conversation moves (notices, events, agents, a message r
     expect(transferred(conv.id)).toHaveLength(1);
   });
 
+  it('GET /conversations pages newest first with a cursor that keeps its filters; conversations opened by one webhook (one instant) are neither skipped nor repeated', async () => {
+    const t = await h.tenantKey();
+    const ch = (await h.api<{ id: string }>('POST', '/channels', t.headers, { provider: 'whatsapp', name: 'Paging', phoneNumberId: 'PNPAGE', credentials: { accessToken: 'tok', appSecret: 'page-secret' } })).body;
+    const phones = ['5541977770001', '5541977770002', '5541977770003', '5541977770004', '5541977770005'];
+    const at = String(Math.floor(Date.now() / 1000));
+    const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp', metadata: { phone_number_id: 'PNPAGE' }, contacts: phones.map((p) => ({ wa_id: p, profile: { name: p } })),
+      messages: phones.map((p) => ({ from: p, id: `wamid.PG.${p}`, timestamp: at, type: 'text', text: { body: 'oi' } })) } }] }] };
+    expect((await h.postMeta('whatsapp', ch.id, JSON.stringify(body), 'page-secret')).body).toMatchObject({ stored: 5 });
+    type Page = { items: Array<{ id: string; status: string; contact: { phone: string } }>; nextCursor: string | null };
+    const pages: Page[] = [];
+    for (let cursor: string | null = ''; cursor !== null && pages.length < 10; ) {
+      const res: { status: number; body: Page } = await h.api<Page>('GET', `/conversations?status=open&limit=2${cursor ? `&cursor=${cursor}` : ''}`, t.headers);
+      expect(res.status).toBe(200);
+      pages.push(res.body);
+      cursor = res.body.nextCursor;
+    }
+    expect(pages.map((p) => p.items.length)).toEqual([2, 2, 1]);
+    const listed = pages.flatMap((p) => p.items);
+    expect(listed.map((c) => c.contact.phone).sort()).toEqual(phones.map((p) => `+${p}`));
+    expect(new Set(listed.map((c) => c.id)).size).toBe(5);
+    // The cursor keeps status=open: a different filter with it is a 400, as is a cursor not of this API, and nothing else is listed.
+    const cursor = pages[0].nextCursor!;
+    expect((await h.api('GET', `/conversations?status=closed&cursor=${cursor}`, t.headers)).body).toMatchObject({ status: 400, detail: expect.stringContaining('status: differs from the filter') });
+    expect((await h.api('GET', '/conversations?cursor=bm9wZQ', t.headers)).status).toBe(400);
+    expect((await h.api('GET', '/conversations?limit=0', t.headers)).status).toBe(400);
+    expect((await h.api<Page>('GET', '/conversations?status=closed', t.headers)).body).toEqual({ items: [], nextCursor: null });
+    // Another tenant's conversations are not listed.
+    expect((await h.api<Page>('GET', '/conversations', headers)).body.items.map((c) => c.id)).not.toEqual(expect.arrayContaining([listed[0].id]));
+  });
+
   it('a customer message stored while the conversation is being closed opens a new conversation in the bot queue (not lost in the closed one)', async () => {
     const conv = await open('5541988880006');
     const closer = h.ds.createQueryRunner();

@@ -141,6 +141,9 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect(bad).toMatchObject({ status: 400, body: { status: 400, detail: 'attributes: attributes.x, attributes.arr, attributes.age must be a string or null' } });
     expect(bad.headers.get('content-type')).toContain('application/problem+json');
     expect((await h.api('PATCH', `/contacts/${conv.contact_id}`, headers, { attributes: [1, 2] })).body).toMatchObject({ status: 400, detail: 'attributes: attributes must be an object of strings or nulls' });
+    // A key named __proto__ (JSON makes it an own key) is refused by name, not dropped with a 200.
+    expect((await h.api('PATCH', `/contacts/${conv.contact_id}`, headers, { attributes: JSON.parse('{"__proto__":"x","plano":"novo"}') })).body)
+      .toMatchObject({ status: 400, detail: 'attributes.__proto__: __proto__ is not a field name this API takes' });
     expect((await h.api<{ contact: unknown }>('GET', `/conversations/${conv.id}`, headers)).body.contact).toMatchObject({ name: 'Cliente', attributes: { email: 'bia@example.com', plano: '500 mega' } });
     await bia.text('obrigada');
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; message: { text: string }; contact: { attributes?: Record<string, string> } }>('chat.message.received').find((e) => e.data.conversationId === conv.id && e.data.message.text === 'obrigada')?.data.contact.attributes).toEqual({ email: 'bia@example.com', plano: '500 mega' }));

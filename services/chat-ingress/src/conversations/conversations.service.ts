@@ -1,13 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import type { PublishSpecLike } from '@elo/messaging';
-import { ProblemException } from '@elo/platform';
+import { cursorKey, cursorTime, decodeCursor, encodeCursor, pageFilters, ProblemException } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
 import { ChannelsService, isUuid } from '../channels/channels.service';
 import { OutboundService } from '../outbound/outbound.service';
 import { contactIdentity } from '../webhooks/ingest.service';
 import { returnedRows, storable } from '@elo/persistence';
+import { CONVERSATION_STATUSES, type ListConversationsQuery } from './dto/conversation.dto';
 
 const S = '"chat_ingress"';
+
+/** What each filter a cursor carries may be (ListConversationsQuery's rules). */
+const CONVERSATION_FILTERS: Record<string, (v: string) => boolean> = {
+  status: (v) => (CONVERSATION_STATUSES as readonly string[]).includes(v), queue: (v) => v.length > 0 && v.length <= 100,
+};
 
 export interface ConversationRow {
   id: string;
@@ -55,12 +61,24 @@ export class ConversationsService {
     return toView(rows[0]);
   }
 
-  async list(m: EntityManager, tenantId: string, q: { status?: string; queue?: string }) {
+  /** The tenant's conversations, newest first, by status and queue; cursor pages keep the filters they began with. */
+  async list(m: EntityManager, tenantId: string, q: ListConversationsQuery) {
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'time');
+    const f = pageFilters({ status: q.status, queue: q.queue }, after, CONVERSATION_FILTERS);
+    const limit = q.limit ?? 100;
     const rows = await m.query(
-      `SELECT c.*, ct.phone, ct.provider_user_id, ct.name, ct.attributes FROM ${S}.conversations c JOIN ${S}.contacts ct ON ct.id = c.contact_id
-       WHERE c.tenant_id = $1 AND ($2::text IS NULL OR c.status = $2) AND ($3::text IS NULL OR c.queue = $3)
-       ORDER BY c.opened_at DESC LIMIT 500`, [tenantId, q.status ?? null, q.queue ?? null]);
-    return rows.map(toView);
+      `SELECT c.*, ct.phone, ct.provider_user_id, ct.name, ct.attributes, ${cursorKey('c.opened_at')} AS k
+         FROM ${S}.conversations c JOIN ${S}.contacts ct ON ct.id = c.contact_id
+        WHERE c.tenant_id = $1 AND ($2::text IS NULL OR c.status = $2) AND ($3::text IS NULL OR c.queue = $3)
+          AND ($4::bigint IS NULL OR (c.opened_at, c.id) < (${cursorTime('$4')}, $5::uuid))
+        ORDER BY c.opened_at DESC, c.id DESC LIMIT $6`,
+      [tenantId, f['status'] ?? null, f['queue'] ?? null, after?.k ?? null, after?.id ?? null, limit + 1]);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toView),
+      nextCursor: rows.length > limit ? encodeCursor({ k: last.k, id: last.id, ...(Object.keys(f).length ? { f } : {}) }) : null,
+    };
   }
 
   /** Sends a notice into the conversation (queued like any outbound message). */

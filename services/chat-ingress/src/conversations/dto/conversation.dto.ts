@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsNotEmpty, IsOptional, IsString, MaxLength, ValidateBy } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateBy } from 'class-validator';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** Keys whose value is neither a string nor null: anything else would be stored as its String() form. */
@@ -47,7 +48,14 @@ export class QueueAgentDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) agentName?: string;
 }
 
+export const CONVERSATION_STATUSES = ['open', 'closed'] as const;
+
+/** `GET /conversations`: the filters of the first page; later pages pass the cursor (which keeps them). */
 export class ListConversationsQuery {
-  @ApiPropertyOptional({ enum: ['open', 'closed'] }) @IsOptional() @IsIn(['open', 'closed']) status?: 'open' | 'closed';
-  @ApiPropertyOptional() @IsOptional() @IsString() queue?: string;
+  @ApiPropertyOptional({ enum: CONVERSATION_STATUSES }) @IsOptional() @IsIn(CONVERSATION_STATUSES) status?: 'open' | 'closed';
+  @ApiPropertyOptional() @IsOptional() @IsString() @IsNotEmpty() @MaxLength(100) queue?: string;
+  @ApiPropertyOptional({ default: 100, minimum: 1, maximum: 500 })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @ApiPropertyOptional({ description: "The previous page's nextCursor (opaque); it keeps that listing's filters" })
+  @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
 }

@@ -1,0 +1,34 @@
+import { BadRequestException } from '@nestjs/common';
+import { IsObject, IsOptional, IsString } from 'class-validator';
+import { validationPipe } from './validation';
+
+class Body {
+  @IsOptional() @IsString() name?: string;
+  @IsOptional() @IsObject() attributes?: Record<string, unknown>;
+}
+
+const run = (raw: string) => validationPipe().transform(JSON.parse(raw), { type: 'body', metatype: Body });
+const refusal = async (raw: string) => {
+  try {
+    await run(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(BadRequestException);
+    return (err as BadRequestException).getResponse();
+  }
+  throw new Error('not refused');
+};
+
+describe('validationPipe', () => {
+  it('refuses a key Nest would delete unseen (__proto__, prototype, constructor), naming where it is', async () => {
+    expect(await refusal('{"attributes":{"__proto__":"x","plano":"novo"}}')).toMatchObject({
+      status: 400, detail: 'attributes.__proto__: __proto__ is not a field name this API takes',
+      errors: [{ field: 'attributes.__proto__', message: '__proto__ is not a field name this API takes' }],
+    });
+    expect(await refusal('{"attributes":{"list":[{"ok":1},{"constructor":"y"}]}}')).toMatchObject({ detail: 'attributes.list[1].constructor: constructor is not a field name this API takes' });
+    expect(await refusal('{"prototype":{}}')).toMatchObject({ detail: 'prototype: prototype is not a field name this API takes' });
+  });
+
+  it('takes a body without such keys, nested objects and arrays included', async () => {
+    await expect(run('{"name":"Bia","attributes":{"plano":"novo","list":[{"a":"constructor"}]}}')).resolves.toEqual({ name: 'Bia', attributes: { plano: 'novo', list: [{ a: 'constructor' }] } });
+  });
+});
