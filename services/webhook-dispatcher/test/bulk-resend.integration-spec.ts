@@ -63,6 +63,9 @@ describe('webhook-dispatcher bulk resend CLI (real PostgreSQL, RabbitMQ, the CLI
 
     const dry = await resendCli(['--tenant', a.tenantId, '--dry-run']);
     expect(dry.stdout).toContain('7 deliveries to resend; 7 skipped (integration disabled: enable it first)');
+    // --limit counts what will be resent: the disabled integration's deliveries (as old as these) take none of it.
+    const dryLimited = await resendCli(['--tenant', a.tenantId, '--dry-run', '--limit', '3']);
+    expect(dryLimited.stdout).toContain('3 deliveries to resend; 7 skipped (integration disabled: enable it first)');
     const stillFailed = await callA('GET', `/integrations/${main.body.id}/deliveries?outcome=failed`);
     expect(stillFailed.body).toHaveLength(7);
 

@@ -507,6 +507,41 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
     }
   });
 
+  it('a request or response whose 4,096-character cut falls inside an emoji still has its attempt logged and the delivery closed', async () => {
+    // The emoji's two UTF-16 halves sit on both sides of the cut: half of one is no text PostgreSQL's jsonb keeps.
+    const answer = `${'a'.repeat(4095)}😀 tail`;
+    const hook = await new FakeEndpoint().start();
+    hook.handler = (r) => ({ status: r.url === '/fail' ? 500 : 200, headers: { 'content-type': 'text/plain' }, body: r.url === '/short' ? 'ok' : answer });
+    try {
+      const make = (name: string, path: string) => call('POST', '/integrations', {
+        name, kind: 'http',
+        // The body sent is {"t":"<text>"}: 6 characters before the message's text.
+        request: { method: 'POST', url: `${hook.url}${path}`, body: { kind: 'keyvalue', pairs: [{ key: 't', value: '{message.text}' }] } },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'contains', value: name }] },
+        delivery: { retryScheduleSeconds: [] },
+      });
+      expect((await make('CUT-OK', '/ok')).status).toBe(201);
+      expect((await make('CUT-FAIL', '/fail')).status).toBe(201);
+      expect((await make('CUT-REQUEST', '/short')).status).toBe(201);
+      const ok = messageReceived(a.tenantId, 'CUT-OK');
+      const fail = messageReceived(a.tenantId, 'CUT-FAIL');
+      const request = messageReceived(a.tenantId, `CUT-REQUEST${'b'.repeat(4089 - 'CUT-REQUEST'.length)}😀 tail`);
+      await probe.publish(ok, fail, request);
+      const outcomes = [
+        await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === ok.id, 15_000),
+        await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === fail.id, 15_000),
+        await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === request.id, 15_000),
+      ];
+      for (const outcome of outcomes) {
+        const attempts = await call('GET', `/deliveries/${outcome.data.deliveryId}/attempts`);
+        expect(attempts.body).toHaveLength(1);
+      }
+      expect(hook.received).toHaveLength(3);
+    } finally {
+      await hook.close();
+    }
+  });
+
   it('a filter naming a field no event has, such as constructor, matches nothing and holds back none of the other integrations', async () => {
     const hook = await new FakeEndpoint().start();
     try {

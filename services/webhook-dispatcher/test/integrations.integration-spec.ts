@@ -78,6 +78,17 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
     expect((await call('GET', `/integrations/${i.id}`)).status).toBe(404);
   });
 
+  it('a PATCH of some delivery settings keeps the others as they were', async () => {
+    const call = api(svc.url, a.key);
+    const delivery = { retryScheduleSeconds: [7, 70], timeoutMs: 3000, rateLimitPerSecond: 5, maxConcurrency: 2, disableAfterFailingSeconds: 3600 };
+    const { body: i } = await call('POST', '/integrations', { ...definition, name: 'partial-delivery', delivery });
+    expect(i.delivery).toEqual(delivery);
+    const upd = await call('PATCH', `/integrations/${i.id}`, { delivery: { timeoutMs: 4000 } });
+    expect(upd.status).toBe(200);
+    expect(upd.body.delivery).toEqual({ ...delivery, timeoutMs: 4000 });
+    expect((await call('GET', `/integrations/${i.id}`)).body.delivery).toEqual({ ...delivery, timeoutMs: 4000 });
+  });
+
   it('refuses bad definitions with a 400 problem', async () => {
     const call = api(svc.url, a.key);
     const bad = await call('POST', '/integrations', { ...definition, name: 'bad', request: { ...definition.request, method: 'TRACE' } });

@@ -62,16 +62,14 @@ export class BulkResend {
     if (f.httpStatuses?.length) add((n) => `d.last_http_status = ANY(${n}::int[])`, f.httpStatuses);
     if (f.from) add((n) => `d.created_at >= ${n}`, f.from);
     if (f.to) add((n) => `d.created_at < ${n}`, f.to);
-    params.push(f.limit ?? null);
+    const from = `FROM ${S}.deliveries d JOIN ${S}.integrations i ON i.id = d.integration_id WHERE ${where.join(' AND ')}`;
+    // The limit counts what will be resent: taken over every match, the disabled integrations' deliveries used it up.
     const { rows } = await this.db.query(
-      `SELECT d.id, i.enabled FROM ${S}.deliveries d JOIN ${S}.integrations i ON i.id = d.integration_id
-       WHERE ${where.join(' AND ')} ORDER BY d.created_at, d.id LIMIT $${params.length}`,
-      params,
+      `SELECT d.id ${from} AND i.enabled ORDER BY d.created_at, d.id LIMIT $${params.length + 1}`,
+      [...params, f.limit ?? null],
     );
-    return {
-      ids: rows.filter((r) => r['enabled'] === true).map((r) => r['id'] as string),
-      skippedDisabled: rows.filter((r) => r['enabled'] !== true).length,
-    };
+    const { rows: skipped } = await this.db.query(`SELECT count(*)::int AS n ${from} AND NOT i.enabled`, params);
+    return { ids: rows.map((r) => r['id'] as string), skippedDisabled: Number(skipped[0]?.['n'] ?? 0) };
   }
 
   /** Puts `ids` back to pending in chunks of `chunk`; `progress` gets the running count after each chunk. */

@@ -1,6 +1,6 @@
 import { createEvent } from '@elo/contracts';
 import { Webhook } from 'standardwebhooks';
-import { maskHeaders, masker, renderHttp, signatureHeaders, templateContext } from './request-builder';
+import { maskHeaders, masker, renderHttp, signatureHeaders, templateContext, truncate } from './request-builder';
 
 describe('request builder', () => {
   const event = createEvent({
@@ -88,5 +88,11 @@ describe('request builder', () => {
     const secret = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
     const headers = signatureHeaders([secret], 'msg_1', '{"a":1}');
     expect(new Webhook(secret).verify('{"a":1}', headers)).toEqual({ a: 1 });
+  });
+
+  it('cuts a long text for the attempt log, never between the two halves of an emoji', () => {
+    expect(truncate('abcdef', 4)).toBe('abcd…[truncated 2 chars]');
+    expect(truncate(`abc😀def`, 4)).toBe('abc…[truncated 5 chars]');
+    expect(truncate(`ab😀def`, 4)).toBe('ab😀…[truncated 3 chars]');
   });
 });

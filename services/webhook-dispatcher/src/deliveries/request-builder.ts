@@ -129,7 +129,11 @@ export function maskHeaders(headers: Record<string, string>, mask: (t: string) =
 }
 
 export function truncate(text: string, max = 4096): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…[truncated ${text.length - max} chars]`;
+  if (text.length <= max) return text;
+  // Not between the two halves of a surrogate pair (an emoji): a lone surrogate is no text PostgreSQL's jsonb keeps,
+  // and the attempt's write failed (a success's whole group with it), so the delivery was sent again after its lease.
+  const end = /[\uD800-\uDBFF]/.test(text[max - 1]!) ? max - 1 : max;
+  return `${text.slice(0, end)}…[truncated ${text.length - end} chars]`;
 }
 
 /** JSON when it parses, else text. */

@@ -115,7 +115,7 @@ export class IntegrationsService {
              secrets_sealed = $9, secret_names = $10, auth_sealed = $11, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
           [
             tenantId, id, dto.name ?? before.name, dto.description ?? before.description, sealed.request,
-            dto.trigger ?? before.trigger, dto.delivery ? deliverySettings({ ...before.delivery, ...dto.delivery }) : before.delivery,
+            dto.trigger ?? before.trigger, dto.delivery ? deliverySettings({ ...before.delivery, ...given(dto.delivery) }) : before.delivery,
             dto.reply ?? before.reply, secretsSealed, names, sealed.authSealed,
           ],
         );
@@ -333,6 +333,14 @@ function withCredentials(request: HttpRequestDto | SoapRequestDto, stored: Crede
   const auth = { ...request.auth };
   for (const f of CREDENTIAL_FIELDS) if (auth[f] === MASKED && stored?.[f] !== undefined) auth[f] = stored[f];
   return { ...request, auth };
+}
+
+/**
+ * The settings a PATCH names. Its DTO is a class instance whose absent fields are own `undefined` properties: spread
+ * over the stored settings, they reset every setting the PATCH left out to its default.
+ */
+function given<T extends object>(dto: T): Partial<T> {
+  return Object.fromEntries(Object.entries(dto).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function deliverySettings(d: Partial<DeliverySettings> | undefined): DeliverySettings {

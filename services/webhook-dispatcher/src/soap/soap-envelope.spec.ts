@@ -42,6 +42,13 @@ describe('SOAP envelopes', () => {
     expect(fault.fault).toEqual({ Reason: 'bad' });
   });
 
+  it('refuses an answer that is not a SOAP envelope: a 2xx HTML or JSON page is no successful call', () => {
+    for (const xml of ['<html><body>Service Unavailable</body></html>', '<Res><ok>true</ok></Res>', '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>']) {
+      expect(() => parseSoapResponse(xml)).toThrow(/not a SOAP envelope/);
+    }
+    expect(parseSoapResponse('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>').fault).toBeUndefined();
+  });
+
   it('keeps what the system sent: leading zeros, amounts, long ids as strings; entities and character references decoded', () => {
     const { body } = parseSoapResponse(
       '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><r:Res xmlns:r="urn:x" r:code="007">' +

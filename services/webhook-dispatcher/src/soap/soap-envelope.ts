@@ -109,11 +109,15 @@ export function soapHeaders(version: SoapVersion, action: string): Record<string
     : { 'Content-Type': `application/soap+xml; charset=utf-8${action ? `; action="${action}"` : ''}` };
 }
 
-/** The SOAP Body's content as JSON, and the Fault when there is one. */
+/**
+ * The SOAP Body's content as JSON, and the Fault when there is one. An answer with no Envelope and Body (an HTML
+ * error page or a proxy's JSON, often with a 200) throws: taken as an empty Body, it counted as a successful call.
+ */
 export function parseSoapResponse(xml: string): { body: unknown; fault?: unknown } {
   const doc = parseXml(xml);
-  const envelope = doc['Envelope'] as Record<string, unknown> | undefined;
-  const body = (envelope?.['Body'] ?? null) as Record<string, unknown> | null;
+  const envelope = doc['Envelope'];
+  if (!envelope || typeof envelope !== 'object' || !('Body' in envelope)) throw new Error('the answer is not a SOAP envelope');
+  const body = ((envelope as Record<string, unknown>)['Body'] ?? null) as Record<string, unknown> | null;
   const fault = body && typeof body === 'object' ? body['Fault'] : undefined;
   return { body, ...(fault !== undefined ? { fault } : {}) };
 }
