@@ -32,11 +32,13 @@ describe('page cursors', () => {
     expect(problemOf(() => decodeCursor(encodeCursor({ k: '1', id }), 'serial'))).toMatch(/^cursor:/);
   });
 
-  it('keeps the filters of the cursor, accepts the same ones repeated, refuses different ones', () => {
+  it('keeps the filters of the cursor, accepts the same ones repeated, refuses different or added ones', () => {
     const c = { k: '1', id, f: { outcome: 'failed', from: '2026-01-01T00:00:00Z' } };
     const valid = { outcome: (v: string) => ['pending', 'succeeded', 'failed'].includes(v), from: (v: string) => v.startsWith('20'), to: (v: string) => v.startsWith('20') };
     expect(pageFilters({ outcome: undefined, from: undefined, to: undefined }, c, valid)).toEqual(c.f);
-    expect(pageFilters({ outcome: 'failed', to: '2026-02-01T00:00:00Z' }, c, valid)).toEqual({ ...c.f, to: '2026-02-01T00:00:00Z' });
+    expect(pageFilters({ outcome: 'failed', from: '2026-01-01T00:00:00Z' }, c, valid)).toEqual(c.f);
+    // A filter the first page did not have would change the listing halfway through.
+    expect(problemOf(() => pageFilters({ outcome: 'failed', to: '2026-02-01T00:00:00Z' }, c, valid))).toMatch(/^to: differs/);
     expect(problemOf(() => pageFilters({ outcome: 'succeeded' }, c, valid))).toMatch(/^outcome:/);
     expect(pageFilters({ outcome: 'pending', from: undefined }, undefined, valid)).toEqual({ outcome: 'pending' });
     // A filter the cursor carries that its listing would not take (edited by hand) is no cursor of this API.

@@ -55,8 +55,8 @@ export function decodeCursor(cursor: string, order: CursorOrder): PageCursor {
 const notACursor = () => new ProblemException(400, 'cursor: not a cursor this API returned for this listing');
 
 /**
- * The filters of a page: those in the cursor, and those in the query, which must agree with them
- * (a cursor continues the listing it came from; a different filter starts a new one without a cursor).
+ * The filters of a page: those in the cursor, and those in the query, which must be the same ones
+ * (a cursor continues the listing it came from; a different or an added filter starts a new one without a cursor).
  * `valid` checks each filter the cursor carries as the query's validation checked it when the cursor was handed
  * out: one edited by hand is refused (400), never run.
  */
@@ -67,7 +67,8 @@ export function pageFilters(
   if (!cursor) return given;
   const kept = cursor.f ?? {};
   for (const name of new Set([...Object.keys(given), ...Object.keys(kept)])) {
-    if (name in given && name in kept && given[name] !== kept[name]) {
+    // A filter added on a later page would change the listing halfway through, as a changed one would.
+    if (name in given && given[name] !== kept[name]) {
       throw new ProblemException(400, `${name}: differs from the filter of the cursor's listing; start again without a cursor`);
     }
     if (name in kept && !(valid[name]?.(kept[name]!) ?? false)) throw notACursor();

@@ -71,6 +71,10 @@ describe('webhook-dispatcher listings paged by cursor (real PostgreSQL, RabbitMQ
     const conflicting = await call('GET', `/integrations/${id}/deliveries?outcome=failed&cursor=${encodeURIComponent(cursor)}`);
     expect(conflicting.status).toBe(400);
     expect(conflicting.body.detail).toContain('outcome');
+    // A filter the first page did not have would change the listing halfway through: a 400 too.
+    const added = await call('GET', `/integrations/${id}/deliveries?outcome=succeeded&errorClass=timeout&cursor=${encodeURIComponent(cursor)}`);
+    expect(added.status).toBe(400);
+    expect(added.body.detail).toContain('errorClass');
 
     for (const bad of ['x', 'eyJrIjoiMSJ9', Buffer.from('{"k":"99999999999999999999","id":"00000000-0000-4000-8000-000000000000"}').toString('base64url'),
       Buffer.from('{"k":"1","id":"00000000-0000-4000-8000-000000000000","f":{"from":"2026-02-30T00:00:00Z"}}').toString('base64url')]) {
