@@ -127,6 +127,19 @@ export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnAppli
   }
 
   /**
+   * Whether the key `keyId` can still be used (not revoked, or inside a rotated key's grace period). For credentials
+   * derived from a key and checked later without it (a stream token): the key may have been taken away meanwhile.
+   */
+  async keyUsable(keyId: string): Promise<boolean> {
+    if (keyId === 'admin') return Boolean(this.adminHash);
+    const rows: unknown[] = await this.ds.query(
+      'SELECT 1 FROM auth.api_keys WHERE id = $1::uuid AND (revoked_at IS NULL OR revoked_at > now())',
+      [keyId],
+    );
+    return rows.length > 0;
+  }
+
+  /**
    * Calls `end` once the key `keyId` can no longer be used: revoked or rotated through the admin API (heard at
    * once, as the cache is), or at the end of its rotation's grace period. For streams that stay open long
    * after the request that opened them was authenticated (screen pop, live dashboards): a key taken from

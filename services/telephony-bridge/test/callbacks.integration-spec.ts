@@ -146,6 +146,18 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect(rows).toEqual([{ call_id: '1537276453.10', ramal: '2004', duration_seconds: 30 }]);
     });
 
+    it('POST with a JSON content type and the fields in the query (empty body), or a JSON body after a byte-order mark: accepted, not a 500', async () => {
+      const json = { 'content-type': 'application/json' };
+      const inQuery = cid();
+      const empty = await h.api('POST', `/telephony/${profile.id}/answered?cid=${inQuery}&ramal=2006&num=41988445566`, json, '');
+      expect(empty).toMatchObject({ status: 200, body: { callId: inQuery, duplicate: false } });
+      const withBom = cid();
+      const bom = await h.api('POST', `/telephony/${profile.id}/answered`, json, `\ufeff{"cid": "${withBom}", "ramal": 2007, "num": "41988445566"}`);
+      expect(bom).toMatchObject({ status: 200, body: { callId: withBom, duplicate: false } });
+      const rows = await h.ds.query('SELECT call_id, ramal FROM "telephony".calls WHERE call_id = ANY($1) ORDER BY ramal', [[inQuery, withBom]]);
+      expect(rows).toEqual([{ call_id: inQuery, ramal: '2006' }, { call_id: withBom, ramal: '2007' }]);
+    });
+
     it('POST JSON: a contact id holding a lone surrogate (a JSON escape) is stored and published with U+FFFD, not answered with a 500', async () => {
       const id = cid();
       const raw = `{"cid": "${id}", "ramal": "2005", "num": "41988445566", "pid": "crm\\ud800-1"}`;

@@ -86,6 +86,18 @@ describe('telephony-bridge: screen pop', () => {
     expect(row.ended_at).not.toBeNull();
   });
 
+  it('a late answered callback of a call that ended before the next call does not replace the call in progress for a screen that connects', async () => {
+    const over = h.pbx.nextCallId();
+    expect((await h.pbx.pushEnded(profile.callbackBase, { cid: over, ramal: '8201', duration: 4 })).status).toBe(200);
+    const current = h.pbx.nextCallId();
+    expect((await h.pbx.pushAnswered(profile.callbackBase, { cid: current, ramal: '8201', num: '41988445567' })).status).toBe(200);
+    // The first call's answered callback, retried by the PBX, reaches Elo only now.
+    expect((await h.pbx.pushAnswered(profile.callbackBase, { cid: over, ramal: '8201', num: '41988445566' })).status).toBe(200);
+    const c = await sse(`${h.url}/operators/8201/events`, t.headers);
+    await expectEventually(() => expect(c.events.map((e) => e.event)).toEqual(['ready', 'answered']));
+    expect(answered(c)[0].data.callId).toBe(current);
+  });
+
   it('a call transferred before it ended: its end reaches the extension that answered it and the one that had it last', async () => {
     const [first, second] = [await sse(`${h.url}/operators/8101/events`, t.headers), await sse(`${h.url}/operators/8102/events`, t.headers)];
     await Promise.all([ready(first), ready(second)]);
@@ -123,6 +135,19 @@ describe('telephony-bridge: screen pop', () => {
     await expectEventually(() => expect(answered(stays).map((e) => e.data.callId)).toContain(cid));
     expect(answered(byKey)).toEqual([]);
     expect(answered(byToken)).toEqual([]);
+  });
+
+  it("a stream token whose key was revoked before the stream opened is refused (401), not sent the extension's latest call", async () => {
+    const staff = await h.tenant();
+    const own = await h.profile(staff);
+    const cid = h.pbx.nextCallId();
+    expect((await h.pbx.pushAnswered(own.callbackBase, { cid, ramal: '8302', num: '41988445566', pid: 'CRM-1' })).status).toBe(200);
+    const issued = await h.api<{ url: string }>('POST', '/operators/8302/stream-tokens', staff.headers);
+    const me = await h.api<{ keyId: string }>('GET', '/auth/me', staff.headers);
+    expect((await h.api('DELETE', `/tenants/${staff.tenantId}/keys/${me.body.keyId}`, { authorization: `Bearer ${ADMIN_KEY}` })).status).toBe(204);
+    const c = await sse(`${h.url}${issued.body.url}`);
+    expect(c.status).toBe(401);
+    expect(c.events).toEqual([]);
   });
 
   it('a callback refused by the allow-list pops nothing', async () => {

@@ -39,6 +39,8 @@ export class CallbacksService {
     const pop: ScreenPop = { tenantId: profile.tenantId, ...call, answeredAt: new Date().toISOString() };
     // One statement, one round trip, its own commit: record the callback once, upsert the call, write the
     // event. A repeated cid inserts no callback row, so the call step sees no row and no event is written.
+    // A call that has already ended was answered no later than its end: stamped now, a late callback would make it
+    // the extension's latest call, shown to a screen that connects instead of the one in progress (PopHub.latest).
     const m = this.ds.manager;
     const fresh = await this.outbox.addWith(
       m,
@@ -54,7 +56,7 @@ export class CallbacksService {
              telefone = COALESCE(EXCLUDED.telefone, calls.telefone),
              contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
              empresa_id = COALESCE(EXCLUDED.empresa_id, calls.empresa_id),
-             answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at)
+             answered_at = COALESCE(calls.answered_at, LEAST(EXCLUDED.answered_at, calls.ended_at))
            RETURNING 1`,
         params: [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source, randomUUID(), p.ramal, p.num ?? null, p.pid ?? null,
           p.empresaId ?? null],

@@ -109,6 +109,9 @@ export class OperatorEventsController {
     if (token) {
       const claims = this.tokens.verify(token, ramal);
       if (!claims) throw new ProblemException(401, 'the stream token is not valid, expired, or for another extension');
+      // The key it was issued to, revoked since: watching it (below) would end the stream only after the
+      // extension's latest call had gone out.
+      if (!(await this.guard.keyUsable(claims.keyId))) throw new ProblemException(401, 'the API key the stream token was issued to was revoked');
       return claims;
     }
     res.setHeader('WWW-Authenticate', 'Bearer');
