@@ -144,6 +144,9 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect((await h.api('POST', `/telephony/${profile.id}/ended`, { 'content-type': 'application/json' }, '{"cid": "1537276453.10", "duration": 30}')).status).toBe(200);
       const rows = await h.ds.query('SELECT call_id, ramal, duration_seconds FROM "telephony".calls WHERE call_id LIKE $1', ['1537276453.1%']);
       expect(rows).toEqual([{ call_id: '1537276453.10', ramal: '2004', duration_seconds: 30 }]);
+      // The same with a JSON media type of the PBX's own (application/*+json, which the body parser reads as JSON too).
+      const vendor = await h.api('POST', `/telephony/${profile.id}/answered`, { 'content-type': 'application/vnd.pbx+json' }, '{"cid": 1537276454.20, "ramal": 2008, "num": 41988445566}');
+      expect(vendor).toMatchObject({ status: 200, body: { callId: '1537276454.20' } });
     });
 
     it('POST with a JSON content type and the fields in the query (empty body), or a JSON body after a byte-order mark: accepted, not a 500', async () => {

@@ -123,8 +123,9 @@ export class CallbacksController {
  * recording's name, would not match. Every field is read as text anyway (callback-params.ts).
  */
 function asObject(body: unknown, req: RawBodyRequest): Record<string, unknown> {
-  // An empty body (fields in the query) and a leading byte-order mark are JSON to the body parser too.
-  const raw = req.is('json') && req.rawBody ? req.rawBody.toString('utf8').replace(/^\uFEFF/, '') : '';
+  // What the body parser reads as JSON (application/json and application/*+json), an empty body (fields in the
+  // query) and a leading byte-order mark included.
+  const raw = req.is(['json', '+json']) && req.rawBody ? req.rawBody.toString('utf8').replace(/^\uFEFF/, '') : '';
   const json = raw.trim() ? numbersAsWritten(raw) : body;
   return json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
 }
