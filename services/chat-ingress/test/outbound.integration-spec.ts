@@ -124,6 +124,38 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(() => new Webhook(`whsec_${Buffer.alloc(24, 1).toString('base64')}`).verify(call.raw, { 'webhook-id': hdr('webhook-id'), 'webhook-timestamp': hdr('webhook-timestamp'), 'webhook-signature': hdr('webhook-signature') })).toThrow();
   });
 
+  it('generic: a 429 or 5xx from the platform is retried no sooner than its Retry-After asks (seconds or an HTTP date)', async () => {
+    const gen = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'generic', name: 'plataforma lenta', callbackUrl: `${h.fakes.origin}/platform/busy` })).body;
+    h.fakes.respond((x) => {
+      if (x.path !== '/platform/busy') return undefined;
+      return (x.body.message as { text?: string }).text === 'ocupada'
+        ? { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '120' } }
+        : { status: 503, body: { error: 'maintenance' }, headers: { 'retry-after': new Date(Date.now() + 300_000).toUTCString() } };
+    });
+    const busy = await send({ channelId: gen.id, contact: { providerUserId: 'cliente-ra-1' }, message: { kind: 'text', text: 'ocupada' } });
+    const down = await send({ channelId: gen.id, contact: { providerUserId: 'cliente-ra-2' }, message: { kind: 'text', text: 'em manutenção' } });
+    const waits = await expectEventually(async () => {
+      const rows: Array<{ id: string; status: string; reason: string; wait_s: number }> = await h.ds.query(
+        `SELECT id, status, reason, extract(epoch FROM next_attempt_at - now())::float8 AS wait_s FROM chat_ingress.messages WHERE id = ANY($1) ORDER BY created_at`,
+        [[busy.body.messageId, down.body.messageId]],
+      );
+      expect(rows.map((r) => [r.status, r.reason])).toEqual([['queued', 'rate_limited'], ['queued', 'provider_unavailable']]);
+      return rows.map((r) => r.wait_s);
+    });
+    expect(waits[0]).toBeGreaterThan(100);
+    expect(waits[1]).toBeGreaterThan(280);
+    expect(h.fakes.sent('/platform/busy')).toHaveLength(2);
+  });
+
+  it('generic: a platform answering an empty id is sent once, with Elo\'s id as the provider id (not resent every lease)', async () => {
+    const gen = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'generic', name: 'plataforma sem id', callbackUrl: `${h.fakes.origin}/platform/noid` })).body;
+    h.fakes.respond((x) => (x.path === '/platform/noid' ? { status: 200, body: { id: '' } } : undefined));
+    const r = await send({ channelId: gen.id, contact: { providerUserId: 'cliente-sem-id' }, message: { kind: 'text', text: 'sem id' } });
+    await expectEventually(() => expect(sentOf(r.body.messageId)?.providerMessageId).toBe(r.body.messageId));
+    expect((await h.ds.query('SELECT status, provider_message_id FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0]).toEqual({ status: 'sent', provider_message_id: r.body.messageId });
+    expect(h.fakes.sent('/platform/noid')).toHaveLength(1);
+  });
+
   it('rate limits are retried later; permanent failures are classified and not retried', async () => {
     let limited = 0;
     h.fakes.respond((r) => {

@@ -127,6 +127,32 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
     expect(invalidEvents().find((e) => e.data.channelId === ch.ms.id)?.data.reason).toContain('Session has expired');
   });
 
+  it('a token replaced while the old one is being checked is kept: the old token\'s refresh and verdict are not recorded over it', async () => {
+    const c = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'whatsapp', name: 'wa-swap', phoneNumberId: 'PNSWAP', credentials: { accessToken: 'old-swap-token', appSecret: 's', refreshAppId: 'app1' } })).body;
+    let answer!: () => void;
+    const held = new Promise<void>((r) => (answer = r));
+    // Meta answers the old token's exchange only once the admin has saved a new token; debug_token then calls the old one invalid.
+    h.fakes.respond((r) => (r.path.startsWith('/graph/oauth/access_token') && r.path.includes('old-swap-token') ? { status: 200, body: { access_token: 'refreshed-old-swap-token', expires_in: 60 * 86400 }, until: held } : undefined));
+    h.fakes.respond((r) => (r.path.startsWith('/graph/debug_token') && r.path.includes('old-swap-token') ? { status: 200, body: { data: { is_valid: false, error: { message: 'The session was invalidated' } } } } : undefined));
+    try {
+      const svc = h.app.get(TokenCheckService);
+      const checking = svc.checkChannel((await h.app.get(ChannelsService).resolve(c.id))!, { refresh: true });
+      await expectEventually(() => expect(h.fakes.sent('old-swap-token')).toHaveLength(1));
+      expect((await h.api('PATCH', `/channels/${c.id}`, headers, { credentials: { accessToken: 'new-swap-token' } })).status).toBe(200);
+      answer();
+      await checking;
+      const stored = (await h.app.get(ChannelsService).resolve(c.id))!;
+      expect(stored.credentials.accessToken).toBe('new-swap-token');
+      // The verdict was about a token no longer in use: not shown for the new one, and not raised.
+      expect((await token(c.id)).status).not.toBe('invalid');
+      expect(await tokenEventsByChannel(['chat.channel.token.invalid'])).not.toHaveProperty(c.id);
+    } finally {
+      h.fakes.reset();
+      // Out of the next test's count of the channels checked.
+      await h.api('POST', `/channels/${c.id}/disable`, headers);
+    }
+  });
+
   it('two replicas checking at once check each channel once: one token refresh, one event', async () => {
     const replica = await h.replica({ TOKEN_CHECK_FIRST_DELAY_MS: '3600000' });
     try {

@@ -114,9 +114,13 @@ export class ChannelsService {
       const before = await this.toRecord(rows[0]);
       const credentials = { ...before.credentials, ...clean(dto.credentials) };
       const settings = { ...before.settings, ...clean(dto.settings), ...(before.callbackUrl ? { callbackUrl: before.callbackUrl } : {}), ...(dto.callbackUrl ? { callbackUrl: dto.callbackUrl } : {}) };
+      // A new access token has not been checked: what was recorded of the old one does not describe it, and the
+      // next tick checks it.
+      const newToken = credentials.accessToken !== before.credentials.accessToken;
       await m.query(
         `UPDATE ${T} SET name = $3, phone_number_id = $4, display_phone = $5, account_id = $6, bot_name = $7, status = $8,
-           credentials = $9, settings = $10, updated_at = now() WHERE id = $1 AND tenant_id = $2`,
+           credentials = $9, settings = $10, updated_at = now()${newToken ? ', token_status = NULL, token_checked_at = NULL, token_expires_at = NULL, token_error = NULL' : ''}
+         WHERE id = $1 AND tenant_id = $2`,
         [id, tenantId, dto.name ?? before.name, dto.phoneNumberId ?? before.phoneNumberId ?? null, dto.displayPhone ?? before.displayPhone ?? null,
           dto.accountId ?? before.accountId ?? null, dto.botName ?? before.botName ?? null, dto.status ?? before.status,
           await this.seal(credentials, id), JSON.stringify(settings)],
@@ -156,10 +160,18 @@ export class ChannelsService {
     return { ...view, verifyToken, secrets: { verifyToken } };
   }
 
-  async setTokenState(m: EntityManager, id: string, s: { status: string; expiresAt?: Date | null; error?: string | null; accessToken?: string }): Promise<void> {
+  /**
+   * Records a token check of `checked` (the access token the check was about) and its refreshed token, if any.
+   * Records nothing and answers false when the channel's token was replaced meanwhile (a PATCH while the
+   * provider answered): the old token's refresh and verdict must not land on the new one.
+   */
+  async setTokenState(
+    m: EntityManager, id: string, s: { checked: string | undefined; status: string; expiresAt?: Date | null; error?: string | null; accessToken?: string },
+  ): Promise<boolean> {
+    const rows: ChannelRow[] = await m.query(`SELECT * FROM ${T} WHERE id = $1 FOR UPDATE`, [id]);
+    const rec = rows[0] ? await this.toRecord(rows[0]) : undefined;
+    if (!rec || rec.credentials.accessToken !== s.checked) return false;
     if (s.accessToken) {
-      const rows: ChannelRow[] = await m.query(`SELECT * FROM ${T} WHERE id = $1 FOR UPDATE`, [id]);
-      const rec = await this.toRecord(rows[0]);
       await m.query(`UPDATE ${T} SET credentials = $2 WHERE id = $1`, [id, await this.seal({ ...rec.credentials, accessToken: s.accessToken }, id)]);
     }
     await m.query(
@@ -167,6 +179,7 @@ export class ChannelsService {
       [id, s.status, s.expiresAt ?? null, s.error ?? null],
     );
     this.cache.delete(id);
+    return true;
   }
 
   /**

@@ -93,6 +93,18 @@ export function buildCall(channel: ChannelRecord, to: string, msg: OutboundMessa
   }
 }
 
+/**
+ * How long the provider asks us to wait (ms) by its Retry-After header, in seconds or as an HTTP date
+ * (RFC 9110 allows both); 0 when absent or unreadable.
+ */
+export function retryAfterMs(headers: Record<string, string>, now = Date.now()): number {
+  const value = headers['retry-after']?.trim();
+  if (!value) return 0;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(at - now, 0) : 0;
+}
+
 const RATE = new Set([4, 17, 32, 613, 80007, 130429, 131048, 131056]);
 const TEMPLATE = (code: number) => code >= 132000 && code < 133000;
 
@@ -131,10 +143,11 @@ export function classify(provider: ChannelRecord['provider'], status: number, bo
   const error = { code: String(e.code ?? status), title: e.message, details: e.error_data?.details };
   if (!error.title) delete error.title;
   if (!error.details) delete error.details;
-  const retryAfter = Number(headers['retry-after'] ?? 0) * 1000;
+  const retryAfter = retryAfterMs(headers);
   if (status === 429 || RATE.has(code)) return { kind: 'retry', reason: 'rate_limited', afterMs: retryAfter || 30_000, error };
   if (code === 190 || status === 401) return { kind: 'failed', reason: 'authentication', error };
-  if (code === 10 && e.error_subcode === 2018278) return { kind: 'failed', reason: 'outside_window', error };
+  // Messenger's and Instagram's answers to a send after the 24-hour window (the same code 10 as a missing permission).
+  if (code === 10 && (e.error_subcode === 2018278 || e.error_subcode === 2534022)) return { kind: 'failed', reason: 'outside_window', error };
   if (code === 131047) return { kind: 'failed', reason: 'outside_window', error };
   if (code === 10 || (code >= 200 && code < 300) || status === 403) return { kind: 'failed', reason: 'no_access', error };
   if (TEMPLATE(code)) return { kind: 'failed', reason: 'template_not_supported', error };

@@ -9,7 +9,7 @@ import { DataSource } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService } from '../channels/channels.service';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
-import { buildCall, classify, type SendOutcome } from './provider-api';
+import { buildCall, classify, retryAfterMs, type SendOutcome } from './provider-api';
 import { OutboundService } from './outbound.service';
 import { returnedRows } from '@elo/persistence';
 
@@ -153,13 +153,14 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
     if (res.status >= 200 && res.status < 300) {
       let id = row.id;
       try {
-        id = String((JSON.parse(res.body.toString('utf8')) as { id?: string }).id ?? row.id);
+        // An empty id would fail the sent event after the platform took the message, which would then be sent again.
+        id = String((JSON.parse(res.body.toString('utf8')) as { id?: string }).id ?? '') || row.id;
       } catch {
         /* the platform may answer without a body */
       }
       return { kind: 'sent', providerMessageId: id };
     }
-    if (res.status === 429 || res.status >= 500) return { kind: 'retry', reason: res.status === 429 ? 'rate_limited' : 'provider_unavailable', afterMs: 10_000, error: { code: String(res.status) } };
+    if (res.status === 429 || res.status >= 500) return { kind: 'retry', reason: res.status === 429 ? 'rate_limited' : 'provider_unavailable', afterMs: retryAfterMs(res.headers) || 10_000, error: { code: String(res.status) } };
     return { kind: 'failed', reason: res.status === 401 || res.status === 403 ? 'authentication' : 'invalid_request', error: { code: String(res.status) } };
   }
 

@@ -164,15 +164,20 @@ export class TokenCheckService implements OnApplicationBootstrap, OnApplicationS
     }
     if (status === 'valid' && expiresAt && expiresAt.getTime() - Date.now() < this.config.TOKEN_EXPIRY_WARN_DAYS * 86_400_000) status = 'expiring';
     const checkedAt = new Date().toISOString();
-    await this.ds.transaction(async (m) => {
-      await this.channels.setTokenState(m, c.id, { status, expiresAt: expiresAt ?? null, error: error ?? null, accessToken: refreshed });
+    const recorded = await this.ds.transaction(async (m) => {
+      if (!(await this.channels.setTokenState(m, c.id, { checked: token, status, expiresAt: expiresAt ?? null, error: error ?? null, accessToken: refreshed }))) return false;
       if (status === 'invalid' || status === 'expiring') {
         await this.outbox.publish(m, {
           type: status === 'invalid' ? 'chat.channel.token.invalid' : 'chat.channel.token.expiring', tenantId: c.tenantId, subject: c.id,
           data: { channelId: c.id, provider: c.provider, checkedAt, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(error ? { reason: error } : {}) },
         });
       }
+      return true;
     });
+    if (!recorded) {
+      this.logger.info({ channelId: c.id }, 'token replaced during its check; the check of the old token is not recorded');
+      return { channelId: c.id, status: 'unchecked', refreshed: false, error: 'the token was replaced while it was checked' };
+    }
     return { channelId: c.id, status, refreshed: !!refreshed, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(error ? { error } : {}) };
   }
 }

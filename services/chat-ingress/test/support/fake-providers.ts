@@ -10,8 +10,11 @@ export interface Recorded {
   raw: string;
 }
 
-/** An answer; `delayMs` holds it back that long (a provider that takes its time to answer). */
-export type Responder = (r: Recorded) => { status: number; body: unknown; headers?: Record<string, string>; delayMs?: number } | undefined;
+/**
+ * An answer; `delayMs` holds it back that long (a provider that takes its time to answer), `until` until the
+ * promise settles (the test decides when the provider answers).
+ */
+export type Responder = (r: Recorded) => { status: number; body: unknown; headers?: Record<string, string>; delayMs?: number; until?: Promise<unknown> } | undefined;
 
 /**
  * One local HTTP server faking the providers' send APIs: Graph (`/graph/...`: WhatsApp Cloud
@@ -66,11 +69,12 @@ export class FakeProviders {
     this.requests.push(rec);
     const answer = this.responders.map((f) => f(rec)).find(Boolean) ?? this.default(rec);
     if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+    if (answer.until) await answer.until;
     res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
     res.end(JSON.stringify(answer.body));
   }
 
-  private default(r: Recorded): { status: number; body: unknown; headers?: Record<string, string>; delayMs?: number } {
+  private default(r: Recorded): ReturnType<Responder> & object {
     const n = ++this.seq;
     if (r.path.startsWith('/graph/') && r.path.endsWith('/me/messages')) return { status: 200, body: { recipient_id: (r.body.recipient as { id?: string })?.id, message_id: `m_OUT${n}` } };
     if (r.path.startsWith('/graph/') && r.path.endsWith('/messages')) return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: r.body.to, wa_id: r.body.to }], messages: [{ id: `wamid.OUT${n}` }] } };
