@@ -12,3 +12,4 @@ export {
 } from './http-egress.service';
 export { HttpEgressModule, egressFromEnv } from './http-egress.module';
 export { SSRF_CASES, type SsrfCase } from './ssrf-cases';
+export { parseRetryAfter } from './retry-after';

@@ -1,4 +1,5 @@
 import type { OutboundMessage } from '@elo/contracts';
+import { parseRetryAfter } from '@elo/http-egress';
 import type { ChannelRecord } from '../channels/channel.types';
 
 export interface ProviderCall {
@@ -93,17 +94,8 @@ export function buildCall(channel: ChannelRecord, to: string, msg: OutboundMessa
   }
 }
 
-/**
- * How long the provider asks us to wait (ms) by its Retry-After header, in seconds or as an HTTP date
- * (RFC 9110 allows both); 0 when absent or unreadable.
- */
-export function retryAfterMs(headers: Record<string, string>, now = Date.now()): number {
-  const value = headers['retry-after']?.trim();
-  if (!value) return 0;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isFinite(at) ? Math.max(at - now, 0) : 0;
-}
+/** How long the provider asks us to wait (ms) by its Retry-After header; 0 when absent or unreadable. */
+export const retryAfterMs = (headers: Record<string, string>): number => (parseRetryAfter(headers['retry-after']) ?? 0) * 1000;
 
 const RATE = new Set([4, 17, 32, 613, 80007, 130429, 131048, 131056]);
 const TEMPLATE = (code: number) => code >= 132000 && code < 133000;

@@ -1,4 +1,4 @@
-import { nextDelaySeconds, parseRetryAfter } from './retry-policy';
+import { nextDelaySeconds } from './retry-policy';
 
 describe('retry policy', () => {
   const schedule = [5, 300, 1800];
@@ -15,12 +15,5 @@ describe('retry policy', () => {
     expect(nextDelaySeconds({ schedule, attempts: 1, errorClass: 'timeout', random: mid })).toBe(60);
     expect(nextDelaySeconds({ schedule, attempts: 1, errorClass: 'http_status', httpStatus: 429, random: mid })).toBe(60);
     expect(nextDelaySeconds({ schedule, attempts: 1, errorClass: 'http_status', httpStatus: 503, retryAfter: '120', random: mid })).toBe(120);
-  });
-
-  it('parses Retry-After as seconds or an HTTP date', () => {
-    const now = new Date('2026-01-01T00:00:00Z');
-    expect(parseRetryAfter('30', now)).toBe(30);
-    expect(parseRetryAfter('Thu, 01 Jan 2026 00:01:00 GMT', now)).toBe(60);
-    expect(parseRetryAfter('soon', now)).toBeUndefined();
   });
 });

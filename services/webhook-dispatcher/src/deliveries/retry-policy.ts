@@ -1,3 +1,5 @@
+import { parseRetryAfter } from '@elo/http-egress';
+
 /** When to try again, or undefined when the schedule is exhausted. */
 export function nextDelaySeconds(opts: {
   schedule: number[];
@@ -18,13 +20,4 @@ export function nextDelaySeconds(opts: {
   if (after !== undefined) delay = Math.max(delay, after);
   if (opts.errorClass === 'timeout' || opts.httpStatus === 429) delay = Math.max(delay, 60);
   return delay;
-}
-
-export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Math.min(Number(v), 86_400);
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.min(Math.max(0, (at - now.getTime()) / 1000), 86_400);
 }
