@@ -52,6 +52,20 @@ describe('RateLimiter', () => {
         expect(answer(tight, '198.51.100.9', {}, '/metrics').passed).toBe(true);
       }
     });
+
+    it('limits the key the guard reads, however the request spells its headers', () => {
+      // The guard takes `Bearer` in any case with any spacing, and `x-api-key` when Authorization is not a
+      // Bearer: keyed by the raw header, each spelling (or a junk Authorization beside x-api-key) was a fresh bucket.
+      const rl = new RateLimiter({ perKeyPerMinute: 5, perSourcePerMinute: 0, now: () => 0 });
+      const key = 'elo_AAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+      const spellings: Array<Record<string, string>> = [
+        { authorization: `Bearer ${key}` }, { authorization: `bearer ${key}` }, { authorization: `BEARER  ${key} ` },
+        { 'x-api-key': key }, { 'x-api-key': ` ${key}` },
+        ...Array.from({ length: 5 }, (_, i) => ({ authorization: `Basic junk-${i}`, 'x-api-key': key })),
+      ];
+      const passed = spellings.map((h, i) => answer(rl, `198.51.100.${i}`, h, '/messages').passed);
+      expect(passed.filter(Boolean)).toHaveLength(5);
+    });
   });
 
   it('does not limit when the limit is 0', () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { presentedKey } from '@elo/auth';
 import type { NextFunction, Request, Response } from 'express';
 import { problem } from './problem-details.filter';
 
@@ -53,10 +54,12 @@ export class RateLimiter {
   middleware() {
     return (req: Request, res: Response, next: NextFunction): void => {
       if (req.path.startsWith('/health/') || req.path === '/metrics') return next();
-      const auth = req.headers.authorization ?? req.headers['x-api-key'];
+      // The key as the guard reads it: keyed by a raw header, every spelling of it (`bearer`, spacing, a
+      // junk Authorization beside x-api-key) was a fresh, full bucket for the same key.
+      const key = presentedKey(req);
       let wait = this.take(`s:${req.socket.remoteAddress ?? 'unknown'}`, this.o.perSourcePerMinute);
-      if (wait === 0 && this.o.perKeyPerMinute > 0 && typeof auth === 'string' && auth.length > 0) {
-        wait = this.take(`k:${createHash('sha256').update(auth).digest('base64url')}`, this.o.perKeyPerMinute);
+      if (wait === 0 && this.o.perKeyPerMinute > 0 && key) {
+        wait = this.take(`k:${createHash('sha256').update(key).digest('base64url')}`, this.o.perKeyPerMinute);
       }
       if (wait === 0) return next();
       res.setHeader('Retry-After', String(wait));

@@ -146,6 +146,37 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     }
   });
 
+  it('GET /stats and GET /messages: a from/to without an offset is UTC, for the counts as for the buckets', async () => {
+    // `from=2026-01-05` (no offset; the query accepts it) was read by PostgreSQL in the session's TimeZone (a server
+    // setting) for the counts and the list, and as UTC for the buckets: one answer counted two different ranges.
+    const tenant = randomUUID();
+    const id = randomUUID();
+    const main = svc.app.get(DataSource);
+    await main.query(
+      `INSERT INTO message_status.messages (id, tenant_id, channel_id, provider, status, status_rank, status_at, created_at)
+       VALUES ($1, $2, $3, 'whatsapp', 'read', 3, '2026-01-05T12:00:00Z', '2026-01-05T01:00:00Z')`,
+      [id, tenant, randomUUID()],
+    );
+    await main.query(
+      `INSERT INTO message_status.message_events (message_id, tenant_id, raw_status, source, provider_timestamp, reportable, applied)
+       VALUES ($1, $2, 'sent', 'sent', '2026-01-05T01:00:00Z', true, true), ($1, $2, 'read', 'status', '2026-01-05T12:00:00Z', true, true)`,
+      [id, tenant],
+    );
+    const local = new DataSource({ type: 'postgres', url: infra.databaseUrl, extra: { options: '-c timezone=America/Sao_Paulo' } });
+    await local.initialize();
+    try {
+      const q = new MessageQueryService(local);
+      for (const range of [{ from: '2026-01-05', to: '2026-01-06' }, { from: '2026-01-05T00:00', to: '2026-01-05T23:59:59.999999' }]) {
+        const stats = await q.stats(tenant, { ...range, bucket: 'day' });
+        expect({ range, totals: stats.totals.map((t) => [t.status, t.count]) }).toEqual({ range, totals: [['read', 1]] });
+        expect(stats.buckets.map((b) => [b.bucket, b.status])).toEqual([['2026-01-05T00:00:00.000Z', 'read'], ['2026-01-05T00:00:00.000Z', 'sent']]);
+        expect((await q.list(tenant, range)).items.map((m) => m.id)).toEqual([id]);
+      }
+    } finally {
+      await local.destroy();
+    }
+  });
+
   it('GET /failures: grouped by reason with the latest examples, integration failures included', async () => {
     const r = await get('/failures', a.key);
     const reasons = Object.fromEntries(r.body.groups.map((g: { reason: string; count: number }) => [g.reason, g.count]));
@@ -246,6 +277,16 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
       }
     }
     expect((await get(`/messages?from=${encodeURIComponent('2026-01-05T10:00:00.123456+05:30')}`, a.key)).status).toBe(200);
+  });
+
+  it('takes every from/to it accepts: an offset in hours alone (-03) is a 200 on /stats too, not a 500', async () => {
+    // PostgreSQL reads `-03`; /stats also read the bounds with `new Date`, which does not (Invalid Date).
+    for (const t of ['2026-01-05T10:00-03', '2026-01-05T10:00:00.5+05']) {
+      for (const path of [`/stats?from=${t}&bucket=hour`, `/stats?to=${t}&bucket=day`, `/messages?from=${t}`, `/failures?to=${t}`]) {
+        const r = await get(path.replace(/[+]/g, '%2B'), a.key);
+        expect({ path, status: r.status }).toEqual({ path, status: 200 });
+      }
+    }
   });
 
   /** Reads an SSE response, keeping what came so far; `until` waits for `pred` up to a deadline. */

@@ -70,6 +70,21 @@ class Where {
   }
 }
 
+/**
+ * A range's bounds as instants PostgreSQL and `new Date` read alike. The query takes a bound without an offset
+ * (`2026-01-05`, `2026-01-05T10:00`), which PostgreSQL read in the session's TimeZone (a server setting) and /stats
+ * in the process's: one answer counted two different ranges; it is UTC, as the buckets are. And an offset in
+ * hours alone (`-03`) is an Invalid Date to JavaScript: /stats answered 500. Kept as text (a Date drops microseconds).
+ */
+function utc(v: string | undefined): string | undefined {
+  if (v === undefined) return v;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return `${v}T00:00:00Z`;
+  if (/[T ].*[+-]\d{2}$/.test(v)) return `${v}:00`;
+  return /(?:z|[+-]\d{2}:?\d{2})$/i.test(v) ? v : `${v}Z`;
+}
+
+const inUtc = <Q extends RangeQuery>(q: Q): Q => ({ ...q, from: utc(q.from), to: utc(q.to) });
+
 function view(r: MessageRow): MessageView {
   return {
     id: r.id,
@@ -115,7 +130,8 @@ export class MessageQueryService {
     return { ...view(row), timeline };
   }
 
-  async list(tenantId: string, q: ListMessagesQuery): Promise<MessagePageView> {
+  async list(tenantId: string, query: ListMessagesQuery): Promise<MessagePageView> {
+    const q = inUtc(query);
     const limit = q.limit ?? 50;
     const w = new Where(tenantId)
       .range(q, 'created_at')
@@ -136,7 +152,8 @@ export class MessageQueryService {
     return { items: page.map(view), nextCursor: rows.length > limit ? encodeCursor({ k: last.k, id: last.id }) : null };
   }
 
-  async stats(tenantId: string, q: StatsQuery): Promise<StatsView> {
+  async stats(tenantId: string, query: StatsQuery): Promise<StatsView> {
+    const q = inUtc(query);
     const bucket = q.bucket ?? 'minute';
     const totalsWhere = new Where(tenantId).range(q, 'created_at');
     const totals: Array<{ channel_id: string | null; provider: string | null; status: string; count: string }> = await this.ds.query(
@@ -171,7 +188,8 @@ export class MessageQueryService {
     };
   }
 
-  async failures(tenantId: string, q: FailuresQuery): Promise<FailuresView> {
+  async failures(tenantId: string, query: FailuresQuery): Promise<FailuresView> {
+    const q = inUtc(query);
     const n = q.examples ?? 5;
     // By when the message failed (status_at of a failed message), not when it was created. status_at has
     // no index (a status move must touch none), so a range is looked up through the timeline: the entry

@@ -40,15 +40,21 @@ export class StreamController {
       change: (c) => res.write(`event: ${c.kind}\ndata: ${JSON.stringify(c)}\n\n`),
       // Changes made while the replica's feed is down are never streamed: the client re-reads on `live: true`.
       state: (live) => res.write(`event: state\ndata: ${JSON.stringify({ live })}\n\n`),
-      end: () => res.end(),
+      end: () => finish(),
     });
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     // A key revoked (or past its rotation's grace) stops what it is already receiving.
-    const unwatch = this.keys.watchKey(p.keyId, () => res.end(`event: revoked\ndata: ${JSON.stringify({ reason: 'the API key was revoked' })}\n\n`));
+    const unwatch = this.keys.watchKey(p.keyId, () => finish(`event: revoked\ndata: ${JSON.stringify({ reason: 'the API key was revoked' })}\n\n`));
     const close = () => {
       clearInterval(keepalive);
       unsubscribe();
       unwatch();
+    };
+    // Ending stops what writes to the stream at once: the response closes only once its end is flushed, and
+    // a change or keepalive written in between (after the end) was an uncaught error that took the process down.
+    const finish = (last?: string) => {
+      close();
+      if (!res.writableEnded) res.end(last);
     };
     req.on('close', close);
     res.on('close', close);
