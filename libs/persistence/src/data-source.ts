@@ -32,7 +32,9 @@ export function createServiceDataSource(opts: ServiceDataSourceOptions): DataSou
     logging: false,
     poolSize: opts.poolSize ?? 10,
     applicationName: opts.applicationName ?? opts.schema,
-    extra: { connectionTimeoutMillis: 5000 },
+    // Every session reads and writes times in UTC, whatever the server's or the database's TimeZone setting: a time
+    // without an offset (a range's `from=2026-01-05`) means the same instant here as in the process and in the docs.
+    extra: { connectionTimeoutMillis: 5000, options: '-c TimeZone=UTC' },
   };
   return new DataSource(options);
 }
