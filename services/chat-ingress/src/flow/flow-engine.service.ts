@@ -58,6 +58,26 @@ export function matchOption(options: Option[], msg: InboundMessage): Option | un
   return partial.length === 1 ? partial[0] : undefined;
 }
 
+/** A chat message's text at most (`OutboundMessage.text` of @elo/contracts). */
+const MAX_TEXT = 4096;
+
+/**
+ * A text cut to what a chat message may hold. A step's text around an integration's reply (itself up to that much)
+ * was longer: the send was refused, so the handler failed until parked and the customer got no answer.
+ */
+function cutText(text: string): string {
+  if (text.length <= MAX_TEXT) return text;
+  // Not between the two halves of a surrogate pair: a lone surrogate is no text PostgreSQL keeps.
+  const end = /[\uD800-\uDBFF]/.test(text[MAX_TEXT - 2]!) ? MAX_TEXT - 2 : MAX_TEXT - 1;
+  return `${text.slice(0, end)}…`;
+}
+
+/**
+ * Reply buttons as a message carries them: a title of at most 20 characters (what WhatsApp and Messenger take, and the
+ * event contract holds; a longer one failed the step's every send), cut between characters, never inside one.
+ */
+const buttonsOf = (list: Array<{ id: string; title: string }>) => list.map((b) => ({ id: b.id, title: Array.from(b.title).slice(0, 20).join('') }));
+
 /**
  * How long a wait for an outcome event lasts (ms): the step's `timeoutSeconds`, else for a FindME link
  * FLOW_FINDME_WAIT_TIMEOUT_MS (the customer has the link's whole life to answer it), else
@@ -125,7 +145,8 @@ export class FlowEngine {
     const step = run.def.steps[state.stepId] as Extract<Step, { type: 'integration' }>;
     const ok = o.outcome === 'succeeded';
     await this.step(run, state.stepId, step.type, ok ? 'succeeded' : 'failed', ok ? step.onSuccess : step.onFailure);
-    const reply = ok ? (step.successText ?? o.reply)?.replace(/\{reply\}/g, () => o.reply ?? '') : step.failureText;
+    // The step's text (with the outcome's reply in it), else the reply the integration rendered: on failure as on success.
+    const reply = ((ok ? step.successText : step.failureText) ?? o.reply)?.replace(/\{reply\}/g, () => o.reply ?? '');
     if (reply) await this.send(run, { kind: 'text', text: reply });
     await this.enter(run, ok ? step.onSuccess : step.onFailure);
   }
@@ -219,13 +240,18 @@ export class FlowEngine {
         return this.enter(run, step.next);
       }
       case 'viability': {
-        if (msg.kind === 'location' && msg.location) return this.requestViability(run, state.stepId, step, msg.location);
+        if (msg.kind === 'location' && msg.location) {
+          await this.step(run, state.stepId, 'viability', 'answered');
+          return this.requestViability(run, state.stepId, step, msg.location);
+        }
         await this.step(run, state.stepId, 'viability', 'invalid');
         return this.send(run, { kind: 'text', text: step.text });
       }
       case 'message': {
         const b = step.buttons?.length ? matchOption(step.buttons.map((x) => ({ ...x, next: step.next ?? '' })), msg) : undefined;
-        return this.enter(run, b?.next || step.next || run.def.start);
+        const next = b?.next || step.next || run.def.start;
+        await this.step(run, state.stepId, 'message', 'answered', next);
+        return this.enter(run, next);
       }
       default:
         return this.enter(run, run.def.start);
@@ -239,7 +265,7 @@ export class FlowEngine {
     await this.step(run, stepId, step.type, 'entered');
     switch (step.type) {
       case 'message':
-        await this.send(run, { kind: 'text', text: step.text, ...(step.buttons?.length ? { buttons: step.buttons } : {}) });
+        await this.send(run, { kind: 'text', text: step.text, ...(step.buttons?.length ? { buttons: buttonsOf(step.buttons) } : {}) });
         if (step.next && !step.buttons?.length) return this.enter(run, step.next);
         return this.save(run, { stepId, waiting: step.buttons?.length ? 'input' : undefined, done: !step.buttons?.length });
       case 'menu':
@@ -301,12 +327,13 @@ export class FlowEngine {
 
   private sendMenu(run: Run, step: Extract<Step, { type: 'menu' }>): Promise<void> {
     const lines = step.options.map((o, i) => `${i + 1} - ${o.title}`).join('\n');
-    const buttons = step.buttons !== false && step.options.length <= 10 ? step.options.map((o) => ({ id: o.id, title: o.title.slice(0, 20) })) : undefined;
+    const buttons = step.buttons !== false && step.options.length <= 10 ? buttonsOf(step.options) : undefined;
     return this.send(run, { kind: 'text', text: `${step.text}\n${lines}`, ...(buttons ? { buttons } : {}) });
   }
 
   private async send(run: Run, message: OutboundMessage): Promise<void> {
-    const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message, origin: 'bot' }, true);
+    const text = message.text === undefined ? {} : { text: cutText(message.text) };
+    const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: { ...message, ...text }, origin: 'bot' }, true);
     await run.publish(...q.events);
     this.outbound.nudge();
   }

@@ -11,12 +11,18 @@ import { FlowEngine } from './flow-engine.service';
 const S = '"chat_ingress"';
 /** A channel's bot queue (settings.botQueue, else the default), as SQL over the joined channel `ch`. */
 const BOT_QUEUE = `COALESCE(ch.settings->>'botQueue', '${DEFAULT_SETTINGS.botQueue.replace(/'/g, "''")}')`;
+/**
+ * The conversation `c` is not waiting for an outcome event (integration, viability): such a customer is not silent but
+ * waiting for us (or on a FindME link's map), and the wait has a limit of its own, which may be longer than the silence.
+ */
+const NO_OUTCOME_WAIT = `COALESCE(c.flow_state->>'waiting', '') NOT IN ('integration', 'viability')`;
 
 /**
  * Timers of bot conversations: a step waiting for an integration or viability outcome that timed out
  * (its timeout branch), a reminder after the customer's configured silence, then closing the
  * conversation when silence goes on. Silence is measured from the last inbound message (the webhook
- * path never locks conversation rows to record it). Works from the database (any replica may run it; rows are locked).
+ * path never locks conversation rows to record it); a conversation waiting for an outcome is not silent.
+ * Works from the database (any replica may run it; rows are locked).
  * Conversations of a disabled channel wait until it is enabled again: each of these sends a message, which
  * such a channel refuses, and one refusal would fail the whole tick (every tenant's timers) every time.
  */
@@ -67,7 +73,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
         `SELECT c.*, ch.settings->>'reminderMessage' AS reminder_message FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
          WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND (c.reminder_sent_at IS NULL OR c.reminder_sent_at < li.last_in)
-           AND c.queue = ${BOT_QUEUE} AND ch.status = 'active'
+           AND c.queue = ${BOT_QUEUE} AND ch.status = 'active' AND ${NO_OUTCOME_WAIT}
            AND COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10) > 0
            AND li.last_in < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
          ORDER BY li.last_in LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
@@ -80,7 +86,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
          CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
          WHERE c.status = 'open' AND c.reminder_sent_at IS NOT NULL AND c.reminder_sent_at > COALESCE(li.last_in, '-infinity')
-           AND c.queue = ${BOT_QUEUE} AND ch.status = 'active'
+           AND c.queue = ${BOT_QUEUE} AND ch.status = 'active' AND ${NO_OUTCOME_WAIT}
            AND COALESCE((ch.settings->>'closeAfterMinutes')::int, 10) > 0
            AND c.reminder_sent_at < now() - make_interval(mins => COALESCE((ch.settings->>'closeAfterMinutes')::int, 10))
          ORDER BY c.reminder_sent_at LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,

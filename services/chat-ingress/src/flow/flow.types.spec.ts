@@ -44,3 +44,64 @@ describe('flowProblems', () => {
     expect(flowProblems(def({ timeoutSeconds: 0, onTimeout: 'nowhere', timeoutText: ' ' })).map((p) => p.field)).toEqual(['steps.i.onTimeout', 'steps.i.timeoutText', 'steps.i.timeoutSeconds']);
   });
 });
+
+describe('flowProblems: flows that cannot run as drawn', () => {
+  it('refuses message steps that lead back to themselves without waiting for the customer (the bot would send them over and over)', () => {
+    const looping = flowProblems({
+      start: 'hi',
+      steps: {
+        hi: { type: 'message', text: 'Olá', next: 'info' },
+        info: { type: 'message', text: 'Horário: 8h às 18h', next: 'hi' },
+        self: { type: 'message', text: 'De novo', next: 'self' },
+      },
+    });
+    expect(looping).toEqual([
+      { field: 'steps.info.next', message: expect.stringContaining('steps.info.next leads back to steps.hi') },
+      { field: 'steps.self.next', message: expect.stringContaining('steps.self.next leads back to steps.self') },
+    ]);
+    // A loop that waits for the customer somewhere (a menu, message buttons) is a flow, not a spin.
+    expect(flowProblems({
+      start: 'hi',
+      steps: {
+        hi: { type: 'message', text: 'Olá', next: 'menu' },
+        menu: { type: 'menu', text: 'Escolha', options: [{ id: 'again', title: 'De novo', next: 'hi' }] },
+        ok: { type: 'message', text: 'Tudo certo?', buttons: [{ id: 'sim', title: 'Sim' }], next: 'ok' },
+      },
+    })).toEqual([]);
+  });
+
+  it('refuses two options (or buttons) of one step with the same id: the reply carries the id, so the second could never be picked', () => {
+    const problems = flowProblems({
+      start: 'menu',
+      steps: {
+        menu: { type: 'menu', text: 'Escolha', options: [{ id: 'a', title: 'Boleto', next: 'bye' }, { id: 'a', title: 'Suporte', next: 'bye' }] },
+        hi: { type: 'message', text: 'Olá', buttons: [{ id: 'ok', title: 'Sim' }, { id: 'ok', title: 'Não' }] },
+        bye: { type: 'close' },
+      },
+    });
+    expect(problems).toEqual([
+      { field: 'steps.menu.options.1.id', message: expect.stringContaining('steps.menu.options[1].id repeats') },
+      { field: 'steps.hi.buttons.1.id', message: expect.stringContaining('steps.hi.buttons[1].id repeats') },
+    ]);
+  });
+});
+
+describe('flowProblems: the texts a step may send', () => {
+  it('an optional text, when given, is non-empty text (the bot could not send it, and the customer\'s message would fail each time)', () => {
+    const problems = flowProblems({
+      start: 'menu',
+      steps: {
+        menu: { type: 'menu', text: 'Escolha', invalidText: '', options: [{ id: 'a', title: 'CPF', next: 'ask' }] },
+        ask: { type: 'question', text: 'Seu CPF?', validate: 'cpf', attribute: 'cpf', invalidText: 5, next: 'billing' },
+        billing: { type: 'integration', integration: 'billing', waitText: ' ', successText: { text: 'ok' }, failureText: '', onSuccess: 'where', onFailure: 'where' },
+        where: { type: 'viability', text: 'Sua localização?', viableText: '', notViableText: 7, onViable: 'bye', onNotViable: 'bye' },
+        bye: { type: 'close' },
+      },
+    });
+    expect(problems.map((x) => x.field)).toEqual([
+      'steps.menu.invalidText', 'steps.ask.invalidText', 'steps.billing.waitText', 'steps.billing.successText', 'steps.billing.failureText',
+      'steps.where.viableText', 'steps.where.notViableText',
+    ]);
+    expect(problems[0].message).toBe('steps.menu.invalidText must be non-empty text');
+  });
+});

@@ -75,10 +75,12 @@ export function flowProblems(def: unknown): FlowProblem[] {
   const text = (from: string, field: string, v: unknown, required = true) => {
     if ((required || v !== undefined) && (typeof v !== 'string' || !v.trim())) add(path(from, field), `steps.${from}.${field} must be non-empty text`);
   };
-  // A button's id comes back as the answer; Telegram gives back at most 64 bytes of it.
-  const answerId = (from: string, field: string, v: unknown) => {
+  // A button's id comes back as the answer; Telegram gives back at most 64 bytes of it. The ids of one step differ:
+  // a reply carries only the id (and WhatsApp refuses buttons with the same id).
+  const answerId = (from: string, field: string, v: unknown, earlier: unknown[] = []) => {
     text(from, field, v);
     if (typeof v === 'string' && new TextEncoder().encode(v).length > 64) add(path(from, field), `steps.${from}.${field} must be at most 64 bytes (Telegram gives no more of a button's id back)`);
+    if (typeof v === 'string' && earlier.includes(v)) add(path(from, field), `steps.${from}.${field} repeats an id of the same step (${v}): a reply carries only the id, so the two could not be told apart`);
   };
   const waitLimit = (from: string, s: WaitLimit) => {
     if (s.onTimeout !== undefined) ref(from, 'onTimeout', s.onTimeout);
@@ -94,27 +96,31 @@ export function flowProblems(def: unknown): FlowProblem[] {
         if (s.next !== undefined) ref(id, 'next', s.next);
         // A reply button's id comes back as the answer: one without it cannot be sent or matched.
         if (s.buttons !== undefined && !Array.isArray(s.buttons)) add(path(id, 'buttons'), `steps.${id}.buttons must be a list`);
-        else s.buttons?.forEach((b, i) => { answerId(id, `buttons[${i}].id`, b?.id); text(id, `buttons[${i}].title`, b?.title); });
+        else s.buttons?.forEach((b, i, all) => { answerId(id, `buttons[${i}].id`, b?.id, all.slice(0, i).map((x) => x?.id)); text(id, `buttons[${i}].title`, b?.title); });
         break;
       case 'menu':
         text(id, 'text', s.text);
+        text(id, 'invalidText', s.invalidText, false);
         if (!Array.isArray(s.options) || !s.options.length) add(path(id, 'options'), `steps.${id}.options must list at least one option`);
-        else s.options.forEach((o, i) => { answerId(id, `options[${i}].id`, o?.id); text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
+        else s.options.forEach((o, i, all) => { answerId(id, `options[${i}].id`, o?.id, all.slice(0, i).map((x) => x?.id)); text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
         break;
       case 'question':
         text(id, 'text', s.text);
         if (!ANSWERS.includes(s.validate)) add(path(id, 'validate'), `steps.${id}.validate must be one of ${ANSWERS.join(', ')}`);
         text(id, 'attribute', s.attribute);
+        text(id, 'invalidText', s.invalidText, false);
         ref(id, 'next', s.next);
         break;
       case 'integration':
         text(id, 'integration', s.integration);
+        for (const f of ['waitText', 'successText', 'failureText'] as const) text(id, f, s[f], false);
         ref(id, 'onSuccess', s.onSuccess);
         ref(id, 'onFailure', s.onFailure);
         waitLimit(id, s);
         break;
       case 'viability':
         text(id, 'text', s.text);
+        for (const f of ['viableText', 'notViableText'] as const) text(id, f, s[f], false);
         ref(id, 'onViable', s.onViable);
         ref(id, 'onNotViable', s.onNotViable);
         if (s.onNotFound !== undefined) ref(id, 'onNotFound', s.onNotFound);
@@ -129,6 +135,22 @@ export function flowProblems(def: unknown): FlowProblem[] {
         break;
       default:
         add(path(id, 'type'), `steps.${id}.type must be message, menu, question, integration, viability, transfer or close`);
+    }
+  }
+  // A message step without buttons goes straight on to its next: a loop of such steps never waits for the customer,
+  // and the bot would send its messages over and over. Each loop is named once, at the `next` that closes it.
+  const goesOn = (id: string): string | undefined => {
+    const s = d.steps[id];
+    return s?.type === 'message' && !s.buttons?.length && typeof s.next === 'string' && ids.has(s.next) ? s.next : undefined;
+  };
+  const walked = new Set<string>();
+  for (const from of ids) {
+    const trail: string[] = [];
+    for (let at: string | undefined = from; at !== undefined && !walked.has(at); at = goesOn(at)) {
+      walked.add(at);
+      trail.push(at);
+      const next = goesOn(at);
+      if (next !== undefined && trail.includes(next)) add(path(at, 'next'), `steps.${at}.next leads back to steps.${next} through message steps only: the customer would get them over and over (wait for an answer somewhere in the loop: buttons, a menu or a question)`);
     }
   }
   return p;

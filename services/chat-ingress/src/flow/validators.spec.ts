@@ -34,6 +34,9 @@ describe('answer validators', () => {
   it('validates by kind', () => {
     expect(validateAnswer('email', ' Ana@Example.com ')).toBe('ana@example.com');
     expect(validateAnswer('email', 'ana@')).toBeUndefined();
+    // A domain with an empty label (a trailing dot, two dots) is no address mail can reach.
+    for (const bad of ['ana@gmail.com.', 'ana@gmail..com', 'ana@.gmail.com']) expect([bad, validateAnswer('email', bad)]).toEqual([bad, undefined]);
+    expect(validateAnswer('email', 'ana.maria@mail.provedor.com.br')).toBe('ana.maria@mail.provedor.com.br');
     expect(validateAnswer('cpf_cnpj', '12.ABC.345/01DE-35')).toBe('12ABC34501DE35');
     expect(validateAnswer('cpf', '529.982.247-25')).toBe('52998224725');
     expect(validateAnswer('phone', '(41) 98844-5566')).toBe('+5541988445566');

@@ -3,7 +3,8 @@ import { normalisePhone } from '@elo/contracts';
 /** Answers a bot-flow question accepts; each returns the value to store or undefined when invalid. */
 export type AnswerKind = 'text' | 'email' | 'cpf' | 'cnpj' | 'cpf_cnpj' | 'phone' | 'date';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
+/** A local part, then a domain of dot-separated labels (none empty: no trailing dot) ending in one of two or more characters. */
+const EMAIL = /^[^\s@]+@(?:[^\s@.]+\.)+[^\s@.]{2,}$/;
 
 export function isValidCpf(input: string): boolean {
   const d = input.replace(/[.\-\s]/g, '');

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent } from '@elo/contracts';
+import { expectEventually } from '@elo/testing';
+import { FlowScheduler } from '../src/flow/flow-scheduler.service';
+import { startHarness, type Harness } from './support/harness';
+
+/** Bot flows each on a tenant and WhatsApp channel of their own (the scheduler's timers run by hand). */
+describe('chat-ingress: bot flow steps and timers', () => {
+  let h: Harness;
+  let seq = 0;
+
+  beforeAll(async () => {
+    h = await startHarness('chat_ingress_bot_flow', { CHAT_WORKERS: 'on', FLOW_TICK_MS: '3600000' });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** A tenant with a WhatsApp channel running `flow`, and one customer of it. */
+  const tenantWith = async (flow: unknown, settings: Record<string, unknown> = {}) => {
+    const n = ++seq;
+    const pn = `PNBOT${n}`;
+    const phone = `55419988800${String(n).padStart(2, '0')}`;
+    const t = await h.tenantKey();
+    const channel = (await h.api<{ id: string }>('POST', '/channels', t.headers, {
+      provider: 'whatsapp', name: `bot ${n}`, phoneNumberId: pn, credentials: { accessToken: 'tok', appSecret: 'bot-secret' }, settings,
+    })).body;
+    expect((await h.api('PUT', '/flow', t.headers, flow)).status).toBe(200);
+    const say = async (m: Record<string, unknown>) => {
+      const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: {
+        messaging_product: 'whatsapp', metadata: { phone_number_id: pn }, contacts: [{ wa_id: phone, profile: { name: 'Cliente' } }],
+        messages: [{ from: phone, id: `wamid.BOT.${n}.${++seq}`, timestamp: String(Math.floor(Date.now() / 1000)), ...m }] } }] }] };
+      expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), 'bot-secret')).status).toBe(200);
+    };
+    const conversation = async () => (await h.ds.query(
+      `SELECT c.* FROM chat_ingress.conversations c JOIN chat_ingress.contacts ct ON ct.id = c.contact_id WHERE ct.phone = $1 ORDER BY c.opened_at DESC LIMIT 1`, [`+${phone}`]))[0];
+    return {
+      ...t, channel, phone, say, conversation,
+      /** The bodies the fake WhatsApp API got for this customer. */
+      requests: () => h.fakes.sent(`/graph/${pn}/messages`).map((r) => r.body),
+      text: (body: string) => say({ type: 'text', text: { body } }),
+      /** What the fake WhatsApp API got for this customer, as text. */
+      got: () => h.fakes.sent(`/graph/${pn}/messages`).map((r) => {
+        const b = r.body as { text?: { body: string }; interactive?: { body: { text: string } } };
+        return b.text?.body ?? b.interactive?.body.text ?? '';
+      }),
+    };
+  };
+
+  /** The dispatcher's outcome of the run the flow requested (simulated). */
+  const outcome = async (c: { tenantId: string; channel: { id: string } }, outcome: 'succeeded' | 'failed', reply?: string) => {
+    const request = await expectEventually(() => {
+      const e = h.probe.ofType<{ requestId: string; conversationId: string; channelId: string }>('integration.requested').filter((x) => x.data.channelId === c.channel.id).at(-1);
+      expect(e).toBeDefined();
+      return e!;
+    });
+    await h.probe.publish(createEvent({
+      type: `integration.delivery.${outcome}`, source: 'elo://webhook-dispatcher', tenantId: c.tenantId,
+      data: { deliveryId: randomUUID(), integrationId: randomUUID(), integrationName: 'billing', eventId: request.id, eventType: 'integration.requested', requestId: request.data.requestId, conversationId: request.data.conversationId, outcome, attempts: 1, ...(reply ? { reply } : {}) },
+    }));
+  };
+
+  it('an integration\'s failure reply reaches the customer as its success reply does (the step\'s text, or the outcome\'s reply)', async () => {
+    const flow = (texts: Record<string, string>) => ({ start: 'billing', steps: {
+      billing: { type: 'integration', integration: 'billing', ...texts, onSuccess: 'bye', onFailure: 'bye' },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    // No texts on the step: the integration's own reply templates answer.
+    const plain = await tenantWith(flow({}));
+    await plain.text('meu boleto');
+    await outcome(plain, 'failed', 'Sistema indisponível, tente mais tarde.');
+    await expectEventually(() => expect(plain.got()).toEqual(['Sistema indisponível, tente mais tarde.', 'Até logo!']));
+    // The step's texts, with the reply in them.
+    const framed = await tenantWith(flow({ successText: 'Seu boleto: {reply}', failureText: 'Não deu: {reply}' }));
+    await framed.text('meu boleto');
+    await outcome(framed, 'failed', 'CPF sem débitos.');
+    await expectEventually(() => expect(framed.got()).toEqual(['Não deu: CPF sem débitos.', 'Até logo!']));
+  });
+
+  it('every step the customer answers publishes chat.flow.step answered: message buttons and a location at a viability step too', async () => {
+    const c = await tenantWith({ start: 'hi', steps: {
+      hi: { type: 'message', text: 'Quer checar a cobertura?', buttons: [{ id: 'sim', title: 'Sim' }], next: 'where' },
+      where: { type: 'viability', text: 'Envie sua localização', onViable: 'bye', onNotViable: 'bye' },
+      bye: { type: 'close' },
+    } });
+    await c.text('oi');
+    await expectEventually(() => expect(c.got()).toEqual(['Quer checar a cobertura?']));
+    await c.say({ type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'sim', title: 'Sim' } } });
+    await expectEventually(() => expect(c.got().at(-1)).toBe('Envie sua localização'));
+    await c.say({ type: 'location', location: { latitude: -25.43, longitude: -49.27 } });
+    const conv = await expectEventually(async () => {
+      const x = await c.conversation();
+      expect(x.flow_state).toMatchObject({ stepId: 'where', waiting: 'viability' });
+      return x;
+    });
+    await h.settled();
+    const steps = h.published<{ conversationId: string; stepId: string; outcome: string; nextStepId?: string }>('chat.flow.step')
+      .filter((e) => e.data.conversationId === conv.id).map((e) => `${e.data.stepId}:${e.data.outcome}${e.data.nextStepId ? `→${e.data.nextStepId}` : ''}`);
+    expect(steps).toEqual(['hi:entered', 'hi:answered→where', 'where:entered', 'where:answered', 'where:waiting']);
+  });
+
+  it('a message step\'s buttons go out with titles of at most 20 characters, as a menu\'s do (a longer one was refused: the customer got nothing)', async () => {
+    const c = await tenantWith({ start: 'hi', steps: {
+      hi: { type: 'message', text: 'Podemos ajudar?', buttons: [{ id: 'cobertura', title: 'Quero checar a cobertura' }, { id: 'nao', title: 'Não' }], next: 'bye' },
+      bye: { type: 'close' },
+    } });
+    await c.text('oi');
+    const sent = await expectEventually(() => {
+      expect(c.requests()).toHaveLength(1);
+      return c.requests()[0] as { interactive: { action: { buttons: Array<{ reply: { id: string; title: string } }> } } };
+    });
+    expect(sent.interactive.action.buttons.map((b) => b.reply)).toEqual([{ id: 'cobertura', title: 'Quero checar a cober' }, { id: 'nao', title: 'Não' }]);
+  });
+
+  it('an integration\'s reply too long for a chat message with the step\'s text around it goes out cut, and the flow goes on', async () => {
+    const c = await tenantWith({ start: 'billing', steps: {
+      billing: { type: 'integration', integration: 'billing', successText: 'Seu boleto: {reply}', onSuccess: 'bye', onFailure: 'bye' },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    await c.text('meu boleto');
+    // The most the dispatcher sends (a chat message's 4,096 characters); with the step's text around it, more.
+    await outcome(c, 'succeeded', 'x'.repeat(4096));
+    await expectEventually(() => expect(c.got().map((t) => [t.slice(0, 14), t.length])).toEqual([['Seu boleto: xx', 4096], ['Até logo!', 9]]));
+    expect(c.got()[0].endsWith('x…')).toBe(true);
+  });
+
+  it('a customer with a FindME link out is not reminded nor closed for silence: the link has its own, longer wait', async () => {
+    const c = await tenantWith({ start: 'where', steps: {
+      where: { type: 'viability', text: 'Marque seu endereço no link', findme: true, viableText: 'Atendemos!', onViable: 'bye', onNotViable: 'bye' },
+      bye: { type: 'close', text: 'Até logo!' },
+    } }, { reminderMessage: 'Ainda está aí?' });
+    await c.text('tem fibra aqui?');
+    const waiting = await expectEventually(async () => {
+      const conv = await c.conversation();
+      expect(conv.flow_state).toMatchObject({ stepId: 'where', waiting: 'viability', findme: true });
+      return conv;
+    });
+    // 25 minutes later the link (30 minutes of life, waited for 35) is still out and the customer still on the map:
+    // past the channel's 10 minutes of silence before a reminder, and 10 more before a close.
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '25 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [waiting.id]);
+    const scheduler = h.app.get(FlowScheduler);
+    await scheduler.tick();
+    expect(await c.conversation()).toMatchObject({ id: waiting.id, status: 'open', reminder_sent_at: null });
+    // A reminder sent while waiting by an earlier release does not close the conversation under the link either.
+    await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [waiting.id]);
+    await scheduler.tick();
+    expect(await c.conversation()).toMatchObject({ id: waiting.id, status: 'open' });
+
+    // The customer picks the spot: the flow answers it.
+    await h.probe.publish(createEvent({ type: 'viability.checked', source: 'elo://viability', tenantId: c.tenantId, data: { requestId: waiting.flow_state.requestId, conversationId: waiting.id, status: 'viable', via: 'findme' } }));
+    await expectEventually(() => expect(c.got()).toEqual(['Marque seu endereço no link', 'Atendemos!', 'Até logo!']));
+  });
+});
