@@ -77,9 +77,23 @@ export class OutboundButton {
   @IsString() @MaxLength(20) title!: string;
 }
 
+/** A chat message's text at most (OutboundMessage.text). */
+export const MAX_CHAT_TEXT = 4096;
+
+/**
+ * A text cut to what a chat message may hold, ending in `…`; never between the two halves of a surrogate pair (an
+ * emoji), as a lone surrogate is no text PostgreSQL keeps. For texts built from parts (a reply rendered from a long
+ * answer, a step's text around it): a longer one would be refused as an event, and its handler would fail until parked.
+ */
+export function fitChatText(text: string): string {
+  if (text.length <= MAX_CHAT_TEXT) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[MAX_CHAT_TEXT - 2]!) ? MAX_CHAT_TEXT - 2 : MAX_CHAT_TEXT - 1;
+  return `${text.slice(0, end)}…`;
+}
+
 export class OutboundMessage {
   @IsIn(OUTBOUND_KINDS) kind!: (typeof OUTBOUND_KINDS)[number];
-  @IsOptional() @IsString() @MaxLength(4096) text?: string;
+  @IsOptional() @IsString() @MaxLength(MAX_CHAT_TEXT) text?: string;
   @IsOptional() @ValidateNested() @Type(() => TemplateRef) template?: TemplateRef;
   @IsOptional() @ValidateNested() @Type(() => MediaRef) media?: MediaRef;
   @IsOptional() @ValidateNested() @Type(() => GeoPoint) location?: GeoPoint;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { ChatMessageReceived, InboundMessage, IntegrationDeliveryOutcome, OutboundMessage, ViabilityChecked } from '@elo/contracts';
+import { fitChatText, type ChatMessageReceived, type InboundMessage, type IntegrationDeliveryOutcome, type OutboundMessage, type ViabilityChecked } from '@elo/contracts';
 import type { PublishSpecLike } from '@elo/messaging';
 import { SERVICE_CONFIG } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
@@ -56,20 +56,6 @@ export function matchOption(options: Option[], msg: InboundMessage): Option | un
   if (exact || text.length < 4) return exact;
   const partial = options.filter((o) => ` ${fold(o.title)} `.includes(` ${text} `));
   return partial.length === 1 ? partial[0] : undefined;
-}
-
-/** A chat message's text at most (`OutboundMessage.text` of @elo/contracts). */
-const MAX_TEXT = 4096;
-
-/**
- * A text cut to what a chat message may hold. A step's text around an integration's reply (itself up to that much)
- * was longer: the send was refused, so the handler failed until parked and the customer got no answer.
- */
-function cutText(text: string): string {
-  if (text.length <= MAX_TEXT) return text;
-  // Not between the two halves of a surrogate pair: a lone surrogate is no text PostgreSQL keeps.
-  const end = /[\uD800-\uDBFF]/.test(text[MAX_TEXT - 2]!) ? MAX_TEXT - 2 : MAX_TEXT - 1;
-  return `${text.slice(0, end)}…`;
 }
 
 /**
@@ -332,7 +318,7 @@ export class FlowEngine {
   }
 
   private async send(run: Run, message: OutboundMessage): Promise<void> {
-    const text = message.text === undefined ? {} : { text: cutText(message.text) };
+    const text = message.text === undefined ? {} : { text: fitChatText(message.text) };
     const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: { ...message, ...text }, origin: 'bot' }, true);
     await run.publish(...q.events);
     this.outbound.nudge();

@@ -1,25 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Outbox } from '@elo/messaging';
+import { fitChatText } from '@elo/contracts';
 import { renderTemplate } from '@elo/templating';
 import type { IntegrationRow } from '../integrations/integration.model';
 import type { DeliveryRow } from './delivery-worker.service';
 
 export type PublishSpecs = Array<Parameters<Outbox['publish']>[1]>;
-
-/** A chat message's text at most (`OutboundMessage.text` of @elo/contracts): a longer reply is cut to it. */
-const MAX_REPLY = 4096;
-
-/**
- * The reply cut to what a chat message may hold. Rendered from a long response (`{response}`, a long field) it was
- * longer: the outbox refused its `chat.message.send.requested`, so the delivery was never closed (its whole group of
- * successes with it) and it was sent again after every lease.
- */
-function cutReply(text: string): string {
-  if (text.length <= MAX_REPLY) return text;
-  // Not between the two halves of a surrogate pair: a lone surrogate is no text PostgreSQL keeps.
-  const end = /[\uD800-\uDBFF]/.test(text[MAX_REPLY - 2]!) ? MAX_REPLY - 2 : MAX_REPLY - 1;
-  return `${text.slice(0, end)}…`;
-}
 
 /** What an outcome says of the run: the answer (when one came), the error, and the reply template's context. */
 export interface RunResult {
@@ -51,7 +37,7 @@ export function outcomeEvents(
   if (template) {
     const responseCtx = r.parsed && typeof r.parsed === 'object' && !Array.isArray(r.parsed) ? (r.parsed as Record<string, unknown>) : {};
     try {
-      reply = cutReply(renderTemplate(template, { ...r.context, response: r.parsed, httpStatus: r.httpStatus, ...responseCtx }, { missing: 'empty' }));
+      reply = fitChatText(renderTemplate(template, { ...r.context, response: r.parsed, httpStatus: r.httpStatus, ...responseCtx }, { missing: 'empty' }));
     } catch (err) {
       onTemplateError(err as Error);
     }
