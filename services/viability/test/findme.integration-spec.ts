@@ -145,6 +145,8 @@ describe('viability: FindME links', () => {
     // The page can look an address up for an open link.
     expect((await call('POST', `/findme/${token}/locate`, undefined, { address: 'Rua das Flores 10' })).body).toMatchObject({ found: true, displayName: 'Rua das Flores, 10, Curitiba' });
     expect((await call('POST', `/findme/${token}/locate`, undefined, { address: 'Rua Nenhuma 1' })).body).toMatchObject({ found: false });
+    // Blanks are no address: a 400, not a lookup of nothing (nor one of the link's 20).
+    expect((await call<{ detail: string }>('POST', `/findme/${token}/locate`, undefined, { address: ' \t ' })).body).toMatchObject({ status: 400, detail: expect.stringMatching(/address/) });
     const confirmed = await call<{ status: string; box: { name: string } }>('POST', `/findme/${token}/confirm`, undefined, HOME);
     expect(confirmed.status).toBe(200);
     expect(confirmed.body).toMatchObject({ status: 'viable', box: { name: 'CTO Jardim' } });

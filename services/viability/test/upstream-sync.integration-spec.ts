@@ -243,6 +243,32 @@ describe('viability: inventory synced from an upstream network-documentation sys
     expect(await ds.query('SELECT 1 FROM viability.boxes WHERE tenant_id = $1', [t.id])).toHaveLength(2);
   });
 
+  it('prune keeps an item sent invalid whatever field names its id (externalId, a feature\'s properties), as the import reads it', async () => {
+    const t = await tenant();
+    const token = 'prune-ids-network-token-01';
+    const at = (i: number) => [HOME.lng, HOME.lat + (i * 10) / 111_320];
+    const boxes: Array<Record<string, unknown>> = [
+      { externalId: 'CAMEL-1', lat: HOME.lat, lng: HOME.lng, status: 'deployed', portCapacity: 8 },
+      { type: 'Feature', id: 7, geometry: { type: 'Point', coordinates: at(1) }, properties: { external_id: 'PROP-1', status: 'deployed', port_capacity: 8 } },
+      { type: 'Feature', geometry: { type: 'Point', coordinates: at(2) }, properties: { id: 'PROPID-1', status: 'deployed', port_capacity: 8 } },
+      { external_id: 'PLAIN-1', lat: HOME.lat, lng: HOME.lng, status: 'deployed', port_capacity: 8 },
+    ];
+    networks.set(`Bearer ${token}`, { boxes, poles: [] });
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, enabled: false, prune: true });
+    expect((await call<{ boxes: { inserted: number } }>('POST', '/inventory/sync', t.key)).body.boxes).toMatchObject({ inserted: 4 });
+
+    // The upstream now sends the first three broken (a status it made up): they are refused, not taken away.
+    for (const b of boxes.slice(0, 3)) {
+      if (b.properties) b.properties = { ...(b.properties as object), status: 'exploded' };
+      else b.status = 'exploded';
+    }
+    const r = await call<{ boxes: { updated: number; errors: number; deleted: number }; errors: Array<{ externalId?: string }> }>('POST', '/inventory/sync', t.key);
+    expect(r.body.boxes).toMatchObject({ updated: 1, errors: 3, deleted: 0 });
+    expect(r.body.errors.map((e) => e.externalId)).toEqual(['CAMEL-1', 'PROP-1', 'PROPID-1']);
+    const left = await ds.query('SELECT external_id FROM viability.boxes WHERE tenant_id = $1 ORDER BY 1', [t.id]);
+    expect(left.map((x: { external_id: string }) => x.external_id)).toEqual(['CAMEL-1', 'PLAIN-1', 'PROP-1', 'PROPID-1']);
+  });
+
   it('a next link that leads back to a page already read fails the sync (no prune) before asking for it again', async () => {
     const t = await tenant();
     const token = 'loop-network-token-0001';

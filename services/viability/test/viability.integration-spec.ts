@@ -270,6 +270,26 @@ describe('viability: the check, the inventory and the chat path', () => {
     });
   });
 
+  it('an address of blanks is no address: 400 over HTTP, nothing asked of the geocoder or recorded; not_found on the bus without a lookup', async () => {
+    const t = await tenant();
+    const calls = geocoderCalls.length;
+    for (const address of ['   ', '\t\n', ' \u00a0 ']) {
+      const r = await call<{ detail: string }>('POST', '/viability', t.key, { address });
+      expect(r.status).toBe(400);
+      expect(r.body.detail).toMatch(/address/);
+    }
+    expect(geocoderCalls.length).toBe(calls);
+    expect(await ds.query('SELECT 1 FROM viability.checks WHERE tenant_id = $1', [t.id])).toEqual([]);
+
+    const requestId = randomUUID();
+    await probe.publish(createEvent({ type: 'viability.requested', tenantId: t.id, source: 'elo://test', data: { requestId, address: '   ' } }));
+    await expectEventually(() => {
+      const e = probe.ofType<{ requestId: string; status: string; reason: string }>('viability.checked').find((x) => x.data.requestId === requestId);
+      expect(e?.data).toMatchObject({ status: 'not_found', reason: 'no location or address given' });
+    });
+    expect(geocoderCalls.length).toBe(calls);
+  });
+
   it('lists the tenant\'s recorded checks newest first, filtered by outcome and how they came, in cursor pages that keep the filter', async () => {
     const t = await tenant();
     const other = await tenant();

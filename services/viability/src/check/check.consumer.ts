@@ -39,7 +39,8 @@ export class CheckConsumer {
       });
       return;
     }
-    if (d.address && !d.findme) {
+    // An address of blanks is none: the geocoder would be asked for nothing (and Nominatim refuses an empty query).
+    if (d.address?.trim() && !d.findme) {
       try {
         await this.checks.runAddress(ctx.manager, event.tenantid, d.address, {
           requestId: d.requestId,

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsTimestamp, validationPipe } from '@elo/platform';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsLatitude, IsLongitude, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsLatitude, IsLongitude, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import type { Outcome } from './viability.service';
 import type { CheckRequest } from './checks.service';
 
@@ -14,7 +14,7 @@ export class CheckDto {
   @ApiPropertyOptional({ example: -49.2733 }) @ValidateIf(coordinatesAsked) @IsLongitude() lng?: number;
   @ApiPropertyOptional({ example: 'Rua XV de Novembro, 700, Curitiba', description: 'Ignored when lat and lng are sent' })
   @ValidateIf((d: CheckDto) => d.lat === undefined && d.lng === undefined)
-  @IsString() @IsNotEmpty() @MaxLength(500)
+  @IsString() @IsNotEmpty() @MaxLength(500) @Matches(/\S/, { message: 'address must not be blank' })
   address?: string;
 }
 

@@ -44,5 +44,5 @@ export class SmsTemplateDto {
 }
 
 export class LocateDto {
-  @ApiProperty({ example: 'Rua das Flores, 10, Curitiba' }) @IsString() @IsNotEmpty() @MaxLength(500) address!: string;
+  @ApiProperty({ example: 'Rua das Flores, 10, Curitiba' }) @IsString() @IsNotEmpty() @MaxLength(500) @Matches(/\S/, { message: 'address must not be blank' }) address!: string;
 }

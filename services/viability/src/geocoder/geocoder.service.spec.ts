@@ -32,3 +32,21 @@ describe('GeocoderService: the rate-limit queue', () => {
     await expect(again).resolves.toMatchObject({ found: false });
   });
 });
+
+describe('GeocoderService: the cache key', () => {
+  it('is the same for one address however its accents are encoded (composed or decomposed), its case and its spacing', async () => {
+    const keys: unknown[] = [];
+    const ds = {
+      query: async (sql: string, params: unknown[]) => {
+        if (sql.startsWith('SELECT')) keys.push(params[0]);
+        return [];
+      },
+    } as unknown as DataSource;
+    const egress = { request: async () => ({ status: 200, headers: {}, body: Buffer.from('[]') }) } as unknown as HttpEgress;
+    const config = { GEOCODER_BASE_URL: 'http://geocoder.test', GEOCODER_MIN_INTERVAL_MS: 0 } as ViabilityConfig;
+    const geocoder = new GeocoderService(ds, egress, config);
+    // "São João" as most keyboards compose it, and as macOS and iOS often send it (a + combining tilde).
+    for (const address of ['Rua São João, 10', 'Rua Sa\u0303o Joa\u0303o, 10', '  RUA SÃO  JOÃO, 10 ']) await geocoder.locate(address);
+    expect(new Set(keys)).toEqual(new Set(['rua são joão, 10']));
+  });
+});

@@ -71,7 +71,9 @@ export class GeocoderService {
 
   async locate(address: string): Promise<Located> {
     if (!this.config.GEOCODER_BASE_URL) return { found: false, reason: 'address lookup is not configured' };
-    const query = address.trim().replace(/\s+/g, ' ').toLowerCase();
+    // One key for one address: an accent typed on macOS or iOS often arrives decomposed (a + U+0303), which
+    // missed the cache of the same address composed and spent another lookup of the rate limit.
+    const query = address.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
     // "Not found" and "ambiguous" are kept only GEOCODER_NEGATIVE_TTL_SECONDS: the geocoder's data grows
     // (a new street), so they are asked again after that. Places found are kept.
     const cached: Array<{ result: Located; stale: boolean }> = await this.ds.query(

@@ -45,9 +45,17 @@ const coordinate = (v: unknown): number => {
   return /^\s*[-+]?\d+,\d+\s*$/.test(v) ? Number(v.replace(',', '.')) : Number(v);
 };
 
+/** The external id a record names, as toRow reads it (undefined when it names none). */
+export const externalIdOf = (r: Raw): unknown => pick(r, 'external_id', 'externalId', 'id');
+
+/** A GeoJSON feature's properties, with the feature's own id as the external id when they name none. */
+export function featureProperties(f: { properties?: Raw | null; id?: unknown }): Raw {
+  return { ...(f.properties ?? {}), ...(f.id !== undefined && !f.properties?.external_id ? { external_id: f.id } : {}) };
+}
+
 /** Validates one record; returns the row or the reason it is refused. */
 export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, lng: unknown): InventoryRow | string {
-  const externalId = pick(r, 'external_id', 'externalId', 'id');
+  const externalId = externalIdOf(r);
   if (externalId === undefined || String(externalId).length > 200) return 'external_id is required (at most 200 characters)';
   const rawName = pick(r, 'name');
   if (!scalar(externalId) || (rawName !== undefined && !scalar(rawName))) return 'external_id and name must be text or a number';
@@ -78,6 +86,5 @@ export function featureToRow(kind: InventoryKind, f: unknown, line: number): Inv
   const feature = f as { geometry?: { type?: string; coordinates?: unknown[] }; properties?: Raw; id?: unknown } | null;
   if (feature?.geometry?.type !== 'Point' || !Array.isArray(feature.geometry.coordinates)) return 'geometry must be a Point';
   const [lng, lat] = feature.geometry.coordinates;
-  const props = { ...(feature.properties ?? {}), ...(feature.id !== undefined && !feature.properties?.external_id ? { external_id: feature.id } : {}) };
-  return toRow(kind, props, line, lat, lng);
+  return toRow(kind, featureProperties(feature), line, lat, lng);
 }

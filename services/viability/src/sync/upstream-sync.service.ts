@@ -6,7 +6,7 @@ import { createLogger } from '@elo/observability';
 import { periodic, ProblemException, SERVICE_CONFIG, type Periodic } from '@elo/platform';
 import { DataSource, type QueryRunner } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
-import { toRow, type InventoryKind, type InventoryRow } from '../inventory/inventory-parser';
+import { externalIdOf, featureProperties, toRow, type InventoryKind, type InventoryRow } from '../inventory/inventory-parser';
 import { InventoryIndexes } from '../check/inventory-indexes.service';
 import { InventoryService } from '../inventory/inventory.service';
 
@@ -66,10 +66,19 @@ function rowOf(kind: InventoryKind, item: unknown, position: number): InventoryR
   const it = item as Raw & { geometry?: { type?: string; coordinates?: unknown[] }; properties?: Raw };
   if (it.geometry) {
     if (it.geometry.type !== 'Point' || !Array.isArray(it.geometry.coordinates)) return 'geometry must be a Point';
-    const props = { ...(it.properties ?? {}), ...(it.id !== undefined && !it.properties?.external_id ? { external_id: it.id } : {}) };
-    return toRow(kind, props, position, it.geometry.coordinates[1], it.geometry.coordinates[0]);
+    return toRow(kind, featureProperties(it), position, it.geometry.coordinates[1], it.geometry.coordinates[0]);
   }
   return toRow(kind, it, position, it.lat ?? it.latitude, it.lng ?? it.lon ?? it.longitude);
+}
+
+/**
+ * The external id an item names, read as rowOf reads it: an item refused is kept from pruning by it (a
+ * name of its own, such as `externalId` or a feature's `properties.id`, left the box to be deleted).
+ */
+function itemExternalId(item: unknown): unknown {
+  if (!item || typeof item !== 'object') return undefined;
+  const it = item as Raw & { geometry?: unknown; properties?: Raw };
+  return externalIdOf(it.geometry ? featureProperties(it) : it);
 }
 
 /** The Authorization header: the token as a bearer token, or verbatim when it names its own scheme. */
@@ -259,7 +268,7 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
         const row = rowOf(kind, item, i + 1);
         if (typeof row !== 'string') return void rows.push(row);
         result[kind].errors++;
-        const id = (item as Raw | null)?.external_id ?? (item as Raw | null)?.id ?? (item as { properties?: Raw } | null)?.properties?.external_id;
+        const id = itemExternalId(item);
         if (id !== undefined && id !== null) invalidIds.add(String(id));
         if (result.errors.length < MAX_ERRORS_KEPT) {
           result.errors.push({ kind, page, position: i + 1, ...(id !== undefined ? { externalId: String(id) } : {}), reason: row });
