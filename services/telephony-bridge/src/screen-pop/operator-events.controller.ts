@@ -62,7 +62,7 @@ export class OperatorEventsController {
     req.socket.setNoDelay(true);
     res.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ ramal: r, live: this.hub.connected })}\n\n`);
     const send = (pop: OperatorEvent) => {
-      if (res.destroyed) return;
+      if (res.destroyed || res.writableEnded) return;
       const { tenantId: _t, event = 'answered', ...data } = pop;
       res.write(`id: ${pop.callId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
@@ -75,7 +75,12 @@ export class OperatorEventsController {
     const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => (looking ? arrived.push(pop) : send(pop)));
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     // The key (or the key a stream token was issued to) revoked: the screen stops getting this extension's calls.
-    const unwatch = this.guard.watchKey(keyId, () => res.end(`event: revoked\ndata: ${JSON.stringify({ reason: 'the API key was revoked' })}\n\n`));
+    const unwatch = this.guard.watchKey(keyId, () => {
+      // What writes to the stream stops first: the response closes only once its end is flushed, and a pop or
+      // keepalive written in between (after the end) was an uncaught error that took the process down.
+      close();
+      if (!res.writableEnded) res.end(`event: revoked\ndata: ${JSON.stringify({ reason: 'the API key was revoked' })}\n\n`);
+    });
     const close = () => {
       clearInterval(keepalive);
       unsubscribe();
