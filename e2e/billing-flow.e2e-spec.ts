@@ -183,9 +183,9 @@ describe('billing flow: menu → 2ª via do boleto → CPF → ERP → boleto li
     expect(deliveries.body).toEqual([expect.objectContaining({ outcome: 'succeeded', eventType: 'integration.requested' })]);
 
     // 6. message-status knows the boleto message as sent, under the id the provider gave it.
-    const conversations = await callApi<Array<{ id: string }>>(chat.url, 'GET', '/conversations', key);
-    expect(conversations.body).toHaveLength(1);
-    const conversationId = conversations.body[0]!.id;
+    const conversations = await callApi<{ items: Array<{ id: string }> }>(chat.url, 'GET', '/conversations', key);
+    expect(conversations.body.items).toHaveLength(1);
+    const conversationId = conversations.body.items[0]!.id;
     type Tracked = { id: string; status: string; providerMessageId: string | null; conversationId: string | null };
     const boleto = await expectEventually(async () => {
       const r = await callApi<{ items: Tracked[] }>(status.url, 'GET', `/messages?conversationId=${conversationId}&limit=200`, key);

@@ -83,9 +83,9 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
     const hook = await callApi(chat.url, 'POST', `/webhooks/whatsapp/${channel.body.id}`, undefined, inbound, signed(inbound));
     expect(hook.status).toBe(200);
     const conversations = await expectEventually(async () => {
-      const r = await callApi<Array<{ id: string }>>(chat.url, 'GET', '/conversations', k);
-      expect(r.body.length).toBeGreaterThan(0);
-      return r.body;
+      const r = await callApi<{ items: Array<{ id: string }> }>(chat.url, 'GET', '/conversations', k);
+      expect(r.body.items.length).toBeGreaterThan(0);
+      return r.body.items;
     });
 
     // 2. An agent answers through Elo; the provider accepts it.
