@@ -244,6 +244,24 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
     expect(await calls()).toBe(before);
   });
 
+  it('a callback replayed after its record was swept is still a duplicate: the call row stops a second event', async () => {
+    const id = cid();
+    expect((await answered(profile, { cid: id, ramal: '1001', num: '41988445566' })).body).toEqual({ callId: id, duplicate: false });
+    expect((await h.pbx.pushEnded(profile.callbackBase, { cid: id, duration: 20 })).status).toBe(200);
+    const counts = async () => [await h.publishedCount('telephony.call.answered', t.tenantId), await h.publishedCount('telephony.call.ended', t.tenantId)];
+    const before = await counts();
+    await h.ds.query(`UPDATE "telephony".callbacks SET received_at = now() - interval '31 days' WHERE call_id = $1`, [id]);
+    await h.app.get(RetentionSweeper).sweep();
+    expect(await h.ds.query('SELECT id FROM "telephony".callbacks WHERE call_id = $1', [id])).toEqual([]);
+    // The PBX retries both callbacks of the old call.
+    expect((await answered(profile, { cid: id, ramal: '1001', num: '41988445566' })).body).toEqual({ callId: id, duplicate: true });
+    const ended = await h.pbx.pushEnded(profile.callbackBase, { cid: id, duration: 99 });
+    expect(JSON.parse(ended.body)).toEqual({ callId: id, duplicate: true });
+    expect(await counts()).toEqual(before);
+    const rows = await h.ds.query('SELECT duration_seconds FROM "telephony".calls WHERE call_id = $1', [id]);
+    expect(rows).toEqual([{ duration_seconds: 20 }]);
+  });
+
   describe('call ended', () => {
     it('publishes telephony.call.ended with duration and disposition, ramal from the answered call', async () => {
       const id = cid();

@@ -28,7 +28,7 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
     profile = await h.profile(t, { chave: 'pbx-chave-1' });
     h.pbx.configure({ chave: 'pbx-chave-1' });
   });
-  afterEach(() => h.pbx.configure({ answer: 'text', click2call: 'ok', recording: 'wav', errorStatus: 500, wavBytes: 64 * 1024 }));
+  afterEach(() => h.pbx.configure({ answer: 'text', click2call: 'ok', recording: 'wav', errorStatus: 500, wavBytes: 64 * 1024, chunked: false }));
   afterAll(async () => h?.close());
 
   describe('POST /calls', () => {
@@ -210,6 +210,46 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       // Without backpressure all the 45 MB left would be read while paused; the loopback sockets' buffers on the
       // two hops (PBX → service → client, each autotuned to several MB under load) hold well under half of it.
       expect(aheadWhilePaused).toBeLessThan(size / 2);
+    });
+
+    it('a single byte range is answered 206 with Content-Range (an audio player can seek); an unsatisfiable one 416; others the whole WAV', async () => {
+      const size = 64 * 1024;
+      const get = (range: string, extra: Record<string, string> = {}) =>
+        fetch(`${h.url}/calls/1537276453.6/recording`, { headers: { ...t.headers, range, ...extra } });
+      const whole = await fetch(`${h.url}/calls/1537276453.6/recording`, { headers: t.headers });
+      expect(whole.headers.get('accept-ranges')).toBe('bytes');
+      const wav = Buffer.from(await whole.arrayBuffer());
+
+      const mid = await get('bytes=1000-1999');
+      expect(mid.status).toBe(206);
+      expect(mid.headers.get('content-range')).toBe(`bytes 1000-1999/${size}`);
+      expect(mid.headers.get('content-length')).toBe('1000');
+      expect(Buffer.from(await mid.arrayBuffer()).equals(wav.subarray(1000, 2000))).toBe(true);
+
+      for (const [range, start, end] of [['bytes=60000-', 60000, size - 1], ['bytes=-100', size - 100, size - 1], ['bytes=65000-999999', 65000, size - 1]] as const) {
+        const r = await get(range);
+        expect([range, r.status, r.headers.get('content-range')]).toEqual([range, 206, `bytes ${start}-${end}/${size}`]);
+        expect(Buffer.from(await r.arrayBuffer()).equals(wav.subarray(start, end + 1))).toBe(true);
+      }
+
+      const beyond = await get(`bytes=${size}-`);
+      expect(beyond.status).toBe(416);
+      expect(beyond.headers.get('content-range')).toBe(`bytes */${size}`);
+      await beyond.arrayBuffer();
+
+      // Several ranges, a malformed one, or an If-Range the service cannot check: the whole WAV, 200.
+      for (const [range, extra] of [['bytes=0-1,5-9', {}], ['bytes=abc', {}], ['bytes=0-99', { 'if-range': '"v1"' }]] as const) {
+        const r = await get(range, extra);
+        expect([range, r.status, (await r.arrayBuffer()).byteLength]).toEqual([range, 200, size]);
+      }
+    });
+
+    it('a recording of unknown length (chunked) does not offer ranges: a Range request gets the whole WAV', async () => {
+      h.pbx.configure({ chunked: true });
+      const r = await fetch(`${h.url}/calls/1537276453.7/recording`, { headers: { ...t.headers, range: 'bytes=100-199' } });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('accept-ranges')).toBe('none');
+      expect((await r.arrayBuffer()).byteLength).toBe(64 * 1024);
     });
 
     it('anything but a WAV, or an HTTP error, is a 502 with the reason', async () => {

@@ -112,6 +112,55 @@ describe('telephony-bridge: screen pop', () => {
     });
   });
 
+  it('a call from a withheld number (num empty, "anonymous" or "private") pops without a phone, and its end reaches the screen', async () => {
+    const c = await sse(`${h.url}/operators/8401/events`, t.headers);
+    await ready(c);
+    const cids = [h.pbx.nextCallId(), h.pbx.nextCallId(), h.pbx.nextCallId()];
+    for (const [i, num] of ['', 'anonymous', 'Private'].entries()) {
+      const r = await h.pbx.pushAnswered(profile.callbackBase, { cid: cids[i], ramal: '8401', num });
+      expect([num, r.status]).toEqual([num, 200]);
+    }
+    await expectEventually(() => expect(answered(c).map((e) => e.data.callId)).toEqual(cids));
+    expect(answered(c)[1].data).toEqual({ ramal: '8401', callId: cids[1], profileId: profile.id, answeredAt: expect.any(String) });
+    expect((await h.pbx.pushEnded(profile.callbackBase, { cid: cids[1], num: 'anonymous', duration: 5 })).status).toBe(200);
+    await expectEventually(() => expect(c.events.filter((e) => e.event === 'ended').map((e) => e.data.callId)).toEqual([cids[1]]));
+    const rows = await h.ds.query('SELECT telefone FROM "telephony".calls WHERE call_id = ANY($1)', [cids]);
+    expect(rows).toEqual([{ telefone: null }, { telefone: null }, { telefone: null }]);
+  });
+
+  it('an answered and an ended callback of a transferred call that cross: the end still reaches the extension that answered', async () => {
+    const [first, second] = [await sse(`${h.url}/operators/8501/events`, t.headers), await sse(`${h.url}/operators/8502/events`, t.headers)];
+    await Promise.all([ready(first), ready(second)]);
+    const cid = h.pbx.nextCallId();
+    // Hold the ended callback between its look-up of the call and its write: an uncommitted row on the callbacks'
+    // unique key makes its insert wait, after it has read the call (not there yet).
+    const holder = h.ds.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    try {
+      await holder.query(`INSERT INTO "telephony".callbacks (tenant_id, profile_id, kind, call_id, params, source_address) VALUES ($1, $2, 'ended', $3, '{}', 'test')`,
+        [t.tenantId, profile.id, cid]);
+      const ended = h.pbx.pushEnded(profile.callbackBase, { cid, ramal: '8502', duration: 40 });
+      await expectEventually(async () => {
+        const waiting = await h.ds.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO "telephony".callbacks%''ended''%'`);
+        expect(waiting).toHaveLength(1);
+      });
+      // Meanwhile the answered callback commits and pops on the extension that answered.
+      expect((await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '8501', num: '41988445566' })).status).toBe(200);
+      await expectEventually(() => expect(answered(first).map((e) => e.data.callId)).toEqual([cid]));
+      await holder.rollbackTransaction();
+      expect((await ended).status).toBe(200);
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+    }
+    const endedOn = (c: SseClient) => c.events.filter((e) => e.event === 'ended').map((e) => e.data.callId);
+    await expectEventually(() => {
+      expect(endedOn(second)).toEqual([cid]);
+      expect(endedOn(first)).toEqual([cid]);
+    });
+  });
+
   it('a key revoked while its screens are open ends them, by key and by stream token; the next call pops on neither', async () => {
     const staff = await h.tenant();
     const own = await h.profile(staff);

@@ -39,6 +39,15 @@ function present(v: unknown): boolean {
   return v !== undefined && v !== null && v !== '';
 }
 
+/** What PBXs send as the caller's number when the caller withheld it (besides an empty value). */
+const WITHHELD = new Set(['anonymous', 'private', 'restricted', 'unavailable', 'unknown']);
+
+/** A caller id the caller withheld: sent empty or as one of the PBXs' words for it. */
+function withheld(v: unknown): boolean {
+  const s = text(v);
+  return s === '' || v === null || (s !== undefined && WITHHELD.has(s.toLowerCase()));
+}
+
 /**
  * The phone as stored: a valid Brazilian number normalised (area code + number, ninth digit),
  * otherwise any 3–20 digit number (extensions, international) as digits.
@@ -85,8 +94,9 @@ export function parseAnswered(q: Record<string, unknown>): { params?: AnsweredPa
   const errors: FieldError[] = [];
   const { cid, ramal, empresaId } = common(q, errors, true);
   let num: string | undefined;
-  if (!present(q.num)) errors.push({ field: 'num', message: 'required (the customer phone)' });
-  else num = phone(q.num, errors, 'num');
+  // Absent is a PBX that does not send it; a withheld caller id is sent empty (or `anonymous`…) and pops without a phone.
+  if (q.num === undefined) errors.push({ field: 'num', message: 'required (the customer phone; empty or "anonymous" when withheld)' });
+  else if (!withheld(q.num)) num = phone(q.num, errors, 'num');
   let pid: string | undefined;
   if (present(q.pid)) {
     // A JSON body can carry a lone surrogate (`"\\ud800"`), which PostgreSQL's jsonb refuses: U+FFFD in its place.
@@ -114,7 +124,7 @@ export function parseEnded(q: Record<string, unknown>): { params?: EndedParams; 
     disposition = text(q.disposition);
     if (!disposition || !DISPOSITION_RE.test(disposition)) errors.push({ field: 'disposition', message: 'must be 1-64 letters, digits, spaces, ".", "_" or "-"' });
   }
-  const num = present(q.num) ? phone(q.num, errors, 'num') : undefined;
+  const num = present(q.num) && !withheld(q.num) ? phone(q.num, errors, 'num') : undefined;
   if (errors.length) return { errors };
   return {
     params: {

@@ -47,7 +47,7 @@ export class CallbacksController {
   @ApiOperation({ summary: 'Call answered (dialer delivered a call to an operator): pops the customer, publishes telephony.call.answered' })
   @ApiQuery({ name: 'cid', description: 'PBX call id, e.g. 1537276453.47245539' })
   @ApiQuery({ name: 'ramal', description: 'operator extension' })
-  @ApiQuery({ name: 'num', description: 'customer phone' })
+  @ApiQuery({ name: 'num', description: 'customer phone; empty, or anonymous, private, restricted, unavailable or unknown, when the caller withheld it' })
   @ApiQuery({ name: 'pid', required: false, description: 'contact id in the CRM' })
   @ApiQuery({ name: 'empresaId', required: false })
   @ApiOkResponse({ schema: { properties: { callId: { type: 'string' }, duplicate: { type: 'boolean' } } } })

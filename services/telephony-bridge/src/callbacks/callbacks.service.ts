@@ -38,7 +38,8 @@ export class CallbacksService {
     };
     const pop: ScreenPop = { tenantId: profile.tenantId, ...call, answeredAt: new Date().toISOString() };
     // One statement, one round trip, its own commit: record the callback once, upsert the call, write the
-    // event. A repeated cid inserts no callback row, so the call step sees no row and no event is written.
+    // event. A repeated cid inserts no callback row, so the call step sees no row and no event is written; nor
+    // does a call already answered (a callback replayed after its row passed CALLBACK_RETENTION_DAYS).
     // A call that has already ended was answered no later than its end: stamped now, a late callback would make it
     // the extension's latest call, shown to a screen that connects instead of the one in progress (PopHub.latest).
     const m = this.ds.manager;
@@ -56,7 +57,8 @@ export class CallbacksService {
              telefone = COALESCE(EXCLUDED.telefone, calls.telefone),
              contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
              empresa_id = COALESCE(EXCLUDED.empresa_id, calls.empresa_id),
-             answered_at = COALESCE(calls.answered_at, LEAST(EXCLUDED.answered_at, calls.ended_at))
+             answered_at = LEAST(EXCLUDED.answered_at, calls.ended_at)
+           WHERE calls.answered_at IS NULL
            RETURNING 1`,
         params: [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source, randomUUID(), p.ramal, p.num ?? null, p.pid ?? null,
           p.empresaId ?? null],
@@ -85,8 +87,8 @@ export class CallbacksService {
 
   async ended(profile: PbxProfile, source: string, p: EndedParams): Promise<CallbackOutcome> {
     return this.ds.transaction(async (m) => {
-      const known: Array<{ ramal: string | null; telefone: string | null; empresa_id: string | null }> = await m.query(
-        'SELECT ramal, telefone, empresa_id FROM "telephony".calls WHERE profile_id = $1 AND call_id = $2',
+      const known: Array<{ ramal: string | null }> = await m.query(
+        'SELECT ramal FROM "telephony".calls WHERE profile_id = $1 AND call_id = $2',
         [profile.id, p.cid],
       );
       const ramal = p.ramal ?? known[0]?.ramal ?? undefined;
@@ -101,18 +103,23 @@ export class CallbacksService {
         [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source],
       );
       if (fresh.length === 0) return { callId: p.cid, duplicate: true };
-      await m.query(
+      // The call as it is now, not as read above: an `answered` that committed meanwhile (its extension is kept).
+      // A call already over is a callback replayed after its row passed CALLBACK_RETENTION_DAYS: nothing changes.
+      const [call]: Array<{ ramal: string; telefone: string | null; empresa_id: string | null }> = await m.query(
         `INSERT INTO "telephony".calls (id, tenant_id, profile_id, call_id, origin, ramal, telefone, empresa_id, ended_at, duration_seconds, disposition)
          VALUES ($1, $2, $3, $4, 'callback', $5, $6, $7, now(), $8, $9)
          ON CONFLICT ON CONSTRAINT calls_call_uq DO UPDATE SET
            ramal = COALESCE(calls.ramal, EXCLUDED.ramal),
            telefone = COALESCE(calls.telefone, EXCLUDED.telefone),
            empresa_id = COALESCE(calls.empresa_id, EXCLUDED.empresa_id),
-           ended_at = now(), duration_seconds = EXCLUDED.duration_seconds, disposition = EXCLUDED.disposition`,
+           ended_at = now(), duration_seconds = EXCLUDED.duration_seconds, disposition = EXCLUDED.disposition
+         WHERE calls.ended_at IS NULL
+         RETURNING ramal, telefone, empresa_id`,
         [randomUUID(), profile.tenantId, profile.id, p.cid, ramal, p.num ?? null, p.empresaId ?? null, p.duration ?? null, p.disposition ?? null],
       );
-      const telefone = p.num ?? known[0]?.telefone ?? undefined;
-      const empresaId = p.empresaId ?? known[0]?.empresa_id ?? undefined;
+      if (!call) return { callId: p.cid, duplicate: true };
+      const telefone = p.num ?? call.telefone ?? undefined;
+      const empresaId = p.empresaId ?? call.empresa_id ?? undefined;
       const pop: CallEndedPop = {
         event: 'ended', tenantId: profile.tenantId, ramal, callId: p.cid, profileId: profile.id,
         ...(p.duration !== undefined ? { durationSeconds: p.duration } : {}),
@@ -122,8 +129,8 @@ export class CallbacksService {
       this.pops.announce(m, pop);
       // A call transferred before it ended names the extension that had it last; the one that answered it still
       // shows it in progress until told it is over.
-      const answeredBy = known[0]?.ramal;
-      if (answeredBy && answeredBy !== ramal) this.pops.announce(m, { ...pop, ramal: answeredBy });
+      const answeredBy = call.ramal;
+      if (answeredBy !== ramal) this.pops.announce(m, { ...pop, ramal: answeredBy });
       await this.outbox.publish(m, {
         type: 'telephony.call.ended',
         tenantId: profile.tenantId,

@@ -5,6 +5,7 @@ import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from 
 import { createLogger } from '@elo/observability';
 import { ProblemException } from '@elo/platform';
 import type { Request, Response } from 'express';
+import { parseByteRange, sliceBytes } from './byte-range';
 import { isValidCallId } from './call-id';
 import { Click2CallService } from './click2call.service';
 import { CallStartedView, Click2CallDto } from './dto/click2call.dto';
@@ -33,7 +34,7 @@ export class CallsController {
 
   @Get(':callId/recording')
   @RequirePermission('telephony:recordings')
-  @ApiOperation({ summary: 'The call recording (audio/wav), streamed from the PBX as it arrives' })
+  @ApiOperation({ summary: 'The call recording (audio/wav), streamed from the PBX as it arrives; one byte range (Range) answered 206' })
   @ApiQuery({ name: 'profileId', required: false })
   @ApiProduces('audio/wav')
   async recording(
@@ -49,20 +50,37 @@ export class CallsController {
     }
     if (profileId !== undefined && !UUID_RE.test(profileId)) throw new ProblemException(400, 'profileId: must be a UUID');
     const rec = await this.recordings.open(tenantId, callId, profileId);
-    res.status(200);
+    const size = rec.contentLength;
+    // Ranges only of a recording whose size the PBX declared (the end of an open or suffix range is counted
+    // from it); with no validator to compare, an If-Range never matches and the whole WAV goes out.
+    const range = size === undefined || req.headers['if-range'] !== undefined ? undefined : parseByteRange(req.headers.range, size);
+    res.setHeader('Accept-Ranges', size === undefined ? 'none' : 'bytes');
+    if (range === 'unsatisfiable') {
+      rec.abort();
+      res.setHeader('Content-Range', `bytes */${size}`);
+      throw new ProblemException(416, `range not satisfiable: the recording is ${size} bytes`);
+    }
+    res.status(range ? 206 : 200);
     res.setHeader('Content-Type', 'audio/wav');
     res.setHeader('Content-Disposition', `attachment; filename="${callId}.wav"`);
     res.setHeader('Cache-Control', 'private, no-store');
-    if (rec.contentLength !== undefined) res.setHeader('Content-Length', String(rec.contentLength));
+    if (range) {
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else if (size !== undefined) res.setHeader('Content-Length', String(size));
     req.on('close', () => {
       if (!res.writableFinished) rec.abort();
     });
     try {
-      await pipeline(rec.body, res);
+      // The PBX is read from the start (the RIFF/WAVE check needs it) up to the range's end, bytes before it dropped.
+      await (range ? pipeline(rec.body, (source: AsyncIterable<Buffer>) => sliceBytes(source, range), res) : pipeline(rec.body, res));
     } catch (err) {
       // Headers are gone: the only honest signal left is a cut connection (no chunked terminator / short body).
       this.logger.warn({ callId, err: (err as Error).message }, 'recording stream broke off');
       res.destroy();
+    } finally {
+      // A range that ends before the recording does leaves the rest unread: release the PBX connection.
+      rec.abort();
     }
   }
 }
