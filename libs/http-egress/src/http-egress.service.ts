@@ -33,6 +33,11 @@ export interface EgressRequest {
   timeoutMs?: number;
   /** Response body cap, default 5 MiB; enforced while reading. */
   maxResponseBytes?: number;
+  /**
+   * `request()` only: a body over `maxResponseBytes` is cut there (the rest unread, `truncated` set on the
+   * response) instead of failing `too_large`, for callers to whom the status matters more than the whole body.
+   */
+  truncateResponse?: boolean;
   /** Redirect hops to follow, default 0 (a 3xx is returned as the response). Each hop is re-checked. */
   followRedirects?: number;
   policy?: EgressPolicy;
@@ -44,6 +49,8 @@ export interface EgressResponse {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
+  /** Set when the body went past `maxResponseBytes` and `truncateResponse` cut it: `body` holds its first bytes. */
+  truncated?: true;
   durationMs: number;
   /** final URL (after followed redirects), without credentials */
   url: string;
@@ -175,11 +182,12 @@ export class HttpEgress {
     let hop: Hop | undefined;
     try {
       hop = await this.send(req, ex);
-      const body = await readCapped(hop, maxBytes);
+      const { body, truncated } = await readCapped(hop, maxBytes, req.truncateResponse === true);
       return {
         status: hop.status,
         headers: hop.headers,
         body,
+        ...(truncated ? { truncated } : {}),
         durationMs: Math.round(performance.now() - started),
         url: hop.target.url.href,
         remoteAddress: hop.target.address,
@@ -572,21 +580,26 @@ function assertDeclaredLength(hop: Hop, maxBytes: number): void {
   }
 }
 
-async function readCapped(hop: Hop, maxBytes: number): Promise<Buffer> {
-  assertDeclaredLength(hop, maxBytes);
+/** The body up to `maxBytes`; past it, `too_large`, or with `truncate` the first `maxBytes` (the rest left unread). */
+async function readCapped(hop: Hop, maxBytes: number, truncate: boolean): Promise<{ body: Buffer; truncated?: true }> {
+  if (!truncate) assertDeclaredLength(hop, maxBytes);
   const chunks: Buffer[] = [];
   let received = 0;
   for await (const chunk of hop.body as AsyncIterable<Buffer>) {
     received += chunk.length;
     if (received > maxBytes) {
       discard(hop.body);
+      if (truncate) {
+        chunks.push(chunk.subarray(0, chunk.length - (received - maxBytes)));
+        return { body: Buffer.concat(chunks, maxBytes), truncated: true };
+      }
       throw new EgressError('too_large', `response body exceeds ${maxBytes} bytes`, {
         origin: hop.target.url.origin,
       });
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks, received);
+  return { body: Buffer.concat(chunks, received) };
 }
 
 /** Drops an unread body; undici emits an abort error on destroy, which nobody is listening for any more. */

@@ -390,6 +390,19 @@ describe('HttpEgress against real local servers', () => {
       const exact = await local.request({ method: 'GET', url: `${app.base}/exact`, maxResponseBytes: 1000 });
       expect(exact.body.length).toBe(1000);
     });
+
+    it('with truncateResponse keeps the first maxResponseBytes and says the body was cut, declared length or not', async () => {
+      const cap = 1024 * 1024;
+      for (const path of ['/big', '/big-chunked']) {
+        const res = await local.request({ method: 'GET', url: `${app.base}${path}`, maxResponseBytes: cap, truncateResponse: true });
+        expect(res.status).toBe(200);
+        expect(res.body.length).toBe(cap);
+        expect(res.truncated).toBe(true);
+      }
+      const whole = await local.request({ method: 'GET', url: `${app.base}/exact`, maxResponseBytes: 1000, truncateResponse: true });
+      expect(whole.body.length).toBe(1000);
+      expect(whole.truncated).toBeUndefined();
+    });
   });
 
   describe('stream', () => {

@@ -542,6 +542,71 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
     }
   });
 
+  it('a 2xx answer over the 1 MB response cap is a success, sent once: the attempt log keeps what was read and says it was cut; the reply sees it', async () => {
+    const hook = await new FakeEndpoint().start();
+    hook.handler = () => ({ status: 200, headers: { 'content-type': 'text/plain' }, body: `ticket 42 ${'x'.repeat(1536 * 1024)}` });
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'BIG-OK', kind: 'http', request: { method: 'POST', url: `${hook.url}/big` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'BIG-OK' }] },
+        delivery: { retryScheduleSeconds: [1, 1] },
+        reply: { success: 'Recebido: {response}', failure: 'falhou' },
+      });
+      expect(created.status).toBe(201);
+      const ev = messageReceived(a.tenantId, 'BIG-OK');
+      await probe.publish(ev);
+      const ok = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === ev.id, 15_000);
+      expect(ok.data).toMatchObject({ httpStatus: 200, attempts: 1 });
+      expect(ok.data.reply?.startsWith('Recebido: ticket 42 xxx')).toBe(true);
+      const attempts = await call('GET', `/deliveries/${ok.data.deliveryId}/attempts`);
+      expect(attempts.body).toHaveLength(1);
+      expect(attempts.body[0]).toMatchObject({ attempt: 1, httpStatus: 200, errorClass: null, response: { status: 200, truncated: true } });
+      expect((attempts.body[0].response.body as string).startsWith('ticket 42 xxx')).toBe(true);
+      expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.failed').filter((o) => o.data.eventId === ev.id)).toHaveLength(0);
+      expect(hook.received).toHaveLength(1);
+    } finally {
+      await hook.close();
+    }
+  });
+
+  it("an integration's own Content-Type and webhook-* headers, whatever their case, are sent once: its Content-Type, our signature headers", async () => {
+    const hook = await new FakeEndpoint().start();
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'OWN-HEADERS', kind: 'http',
+        request: {
+          method: 'POST', url: `${hook.url}/own`,
+          headers: 'content-type: application/vnd.crm+json\nWebhook-Id: mine\nWebhook-Timestamp: 1\nWebhook-Signature: v1,forged\nX-Trace: 7',
+          body: { kind: 'keyvalue', pairs: [{ key: 't', value: '{message.text}' }] },
+        },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'OWN-HEADERS' }] },
+        delivery: { retryScheduleSeconds: [] },
+      });
+      expect(created.status).toBe(201);
+      const ev = messageReceived(a.tenantId, 'OWN-HEADERS');
+      await probe.publish(ev);
+      const ok = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === ev.id, 15_000);
+      expect(hook.received).toHaveLength(1);
+      const req = hook.received[0];
+      expect(req.headers['content-type']).toBe('application/vnd.crm+json');
+      expect(req.headers['x-trace']).toBe('7');
+      expect(req.headers['webhook-id']).toBe(ok.data.deliveryId);
+      expect(String(req.headers['webhook-signature']).split(' ')).toHaveLength(1);
+      const verified = new Webhook(created.body.signingSecret as string).verify(req.body, {
+        'webhook-id': String(req.headers['webhook-id']),
+        'webhook-timestamp': String(req.headers['webhook-timestamp']),
+        'webhook-signature': String(req.headers['webhook-signature']),
+      });
+      expect(verified).toEqual({ t: 'OWN-HEADERS' });
+      // The attempt log shows the headers as sent: one of each.
+      const attempts = await call('GET', `/deliveries/${ok.data.deliveryId}/attempts`);
+      const names = Object.keys(attempts.body[0].request.headers as Body).map((n) => n.toLowerCase());
+      expect(names.filter((n) => n === 'webhook-signature' || n === 'webhook-id' || n === 'webhook-timestamp')).toHaveLength(3);
+    } finally {
+      await hook.close();
+    }
+  });
+
   it('a filter naming a field no event has, such as constructor, matches nothing and holds back none of the other integrations', async () => {
     const hook = await new FakeEndpoint().start();
     try {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { listen } from 'soap';
 
 const NS = 'http://pbx.example/calls';
@@ -56,6 +56,8 @@ export function callStatusWsdl(base: string): string {
 export interface SoapFake {
   url: string;
   calls: Array<Record<string, unknown>>;
+  /** The headers of every POST (SOAP call) received. */
+  posted: Array<IncomingHttpHeaders>;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,11 @@ export async function startSoapServer(): Promise<SoapFake> {
       },
     },
   };
-  listen(server, '/calls', service, callStatusWsdl(url), () => undefined);
-  return { url, calls, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  await new Promise<void>((resolve) => listen(server, '/calls', service, callStatusWsdl(url), () => resolve()));
+  // Once listening: the soap package takes over the server's request listeners then.
+  const posted: IncomingHttpHeaders[] = [];
+  server.prependListener('request', (req: IncomingMessage) => {
+    if (req.method === 'POST') posted.push(req.headers);
+  });
+  return { url, calls, posted, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }

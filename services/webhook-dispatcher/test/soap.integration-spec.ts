@@ -82,6 +82,27 @@ describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, Rabbi
     expect(test.body.request.headers['Content-Type']).toContain('application/soap+xml');
   });
 
+  it("an integration's own content-type and soapaction headers, whatever their case, give way to the SOAP version's: one of each", async () => {
+    const created = await call('POST', '/integrations', {
+      name: 'SOAP own headers', kind: 'soap',
+      soap: {
+        wsdlUrl: `${pbxSoap.url}/calls?wsdl`, operation: 'UpdateCallStatus', version: '1.1',
+        params: [{ name: 'callId', value: '{callId}' }, { name: 'ramal', value: '{ramal}' }, { name: 'status', value: 'done' }, { name: 'duration', value: '1' }],
+        headers: 'content-type: application/xml\nsoapaction: "urn:other"\nX-Tenant: 9',
+      },
+      trigger: { eventTypes: ['telephony.call.ended'] },
+    });
+    expect(created.status).toBe(201);
+    const before = pbxSoap.posted.length;
+    const test = await call('POST', `/integrations/${created.body.id}/test`, { data: { callId: 'own1', ramal: '7' } });
+    expect(test.body).toMatchObject({ ok: true, httpStatus: 200 });
+    expect(pbxSoap.posted).toHaveLength(before + 1);
+    expect(pbxSoap.posted[before]).toMatchObject({
+      'content-type': 'text/xml; charset=utf-8', soapaction: '"http://pbx.example/calls/UpdateCallStatus"', 'x-tenant': '9',
+    });
+    expect(Object.keys(test.body.request.headers as Record<string, string>).filter((n) => /^(content-type|soapaction)$/i.test(n))).toHaveLength(2);
+  });
+
   it('refuses a WSDL with a DOCTYPE (no external entities): the delivery fails without retrying', async () => {
     const evil = await new FakeEndpoint().start();
     evil.handler = () => ({

@@ -8,7 +8,7 @@ import { buildEnvelope, parseSoapResponse, soapHeaders } from '../soap/soap-enve
 import { paramQualified, WsdlService, WsdlUnavailableError } from '../soap/wsdl.service';
 import type { IntegrationRow } from '../integrations/integration.model';
 import {
-  apiKeyHeader, maskDeep, maskHeaders, masker, withCredentials, parseBody, renderHttp, signatureHeaders, templateContext, truncate,
+  apiKeyHeader, maskDeep, maskHeaders, masker, withCredentials, parseBody, renderHttp, signatureHeaders, templateContext, truncate, withHeaders,
 } from './request-builder';
 import { storableString } from '@elo/persistence';
 
@@ -29,7 +29,8 @@ export interface SentRequestView {
 
 export interface SendResult {
   request: SentRequestView;
-  response?: { status: number; headers: Record<string, string>; body: string };
+  /** `truncated`: the body was over MAX_RESPONSE_BYTES; what was read of it is all anything sees. */
+  response?: { status: number; headers: Record<string, string>; body: string; truncated?: true };
   /** The response body as JSON when it parses, else text. */
   parsed?: unknown;
   httpStatus?: number;
@@ -40,6 +41,9 @@ export interface SendResult {
   /** Template context for the reply template: the event's fields, never the integration's secrets (replies go to customers). */
   context: Record<string, unknown>;
 }
+
+/** Response bytes read at most; past them the body is cut (`response.truncated`), the status still counts. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 const EGRESS_CLASS: Record<string, ErrorClass> = {
   timeout: 'timeout', dns: 'dns', connect: 'connection', tls: 'tls', blocked: 'blocked', redirect: 'http_status',
@@ -72,7 +76,7 @@ export class DeliverySender {
       version, namespace: op.namespace, element: op.element, params: cfg.params, context, qualified: (name) => paramQualified(op, name),
     });
     return {
-      rendered: { method: 'POST', url: base.url, headers: { ...base.headers, ...soapHeaders(version, op.soapAction) }, body },
+      rendered: { method: 'POST', url: base.url, headers: withHeaders(base.headers, soapHeaders(version, op.soapAction)), body },
       context,
       mask: withCredentials(masker(secrets), base.headers, apiKeyHeader(cfg)),
     };
@@ -99,7 +103,7 @@ export class DeliverySender {
     const { rendered, mask } = prepared;
     const { secret: _secret, ...context } = prepared.context;
     const body = rendered.body ?? '';
-    const headers = { ...rendered.headers, ...signatureHeaders(this.integrations.signingSecrets(integration), webhookId, body) };
+    const headers = withHeaders(rendered.headers, signatureHeaders(this.integrations.signingSecrets(integration), webhookId, body));
     const request: SentRequestView = {
       method: rendered.method,
       url: mask(rendered.url),
@@ -114,7 +118,9 @@ export class DeliverySender {
         body: rendered.body,
         timeoutMs: integration.delivery.timeoutMs,
         followRedirects: 0,
-        maxResponseBytes: 1024 * 1024,
+        maxResponseBytes: MAX_RESPONSE_BYTES,
+        // The status says whether it worked: a 2xx with a large body is a success, not a failure sent again.
+        truncateResponse: true,
       });
       let ok = res.status >= 200 && res.status < 300;
       let parsed = parseBody(res.body, res.headers['content-type']);
@@ -133,12 +139,15 @@ export class DeliverySender {
           }
         } catch (err) {
           ok = false;
-          error = `SOAP response does not parse: ${(err as Error).message}`;
+          error = `SOAP response does not parse${res.truncated ? ` (cut at ${MAX_RESPONSE_BYTES} bytes)` : ''}: ${(err as Error).message}`;
         }
       }
       return {
         request,
-        response: { status: res.status, headers: maskHeaders(res.headers, mask), body: truncate(keep(res.body.toString('utf8'))) },
+        response: {
+          status: res.status, headers: maskHeaders(res.headers, mask), body: truncate(keep(res.body.toString('utf8'))),
+          ...(res.truncated ? { truncated: res.truncated } : {}),
+        },
         // Reply templates, outcome events and the Test answer see the response with our secrets masked.
         parsed: maskDeep(parsed, keep),
         httpStatus: res.status,

@@ -61,6 +61,18 @@ export function signatureHeaders(secrets: string[], id: string, body: string, no
   return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
 }
 
+/**
+ * `theirs` (the integration's headers) with `ours` (signature, SOAP content type and action) over them. Header names
+ * are case-insensitive: one of theirs named like one of ours in another case (`Webhook-Signature`, `content-type`)
+ * is dropped, where it was sent joined with ours into one value (a broken signature, a malformed Content-Type).
+ */
+export function withHeaders(theirs: Record<string, string>, ours: Record<string, string>): Record<string, string> {
+  const names = new Set(Object.keys(ours).map((n) => n.toLowerCase()));
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(theirs)) if (!names.has(name.toLowerCase())) out[name] = value;
+  return Object.assign(out, ours);
+}
+
 /** Decoded whsec_ keys (decoded once, not per delivery), bounded. */
 const signingKeys = new Map<string, Buffer>();
 
