@@ -367,4 +367,38 @@ describe('viability: FindME links', () => {
       await browser.close();
     }
   }, 45_000);
+
+  it('a point picked on a copy of the world beyond the antimeridian is confirmed with its longitude within ±180 (browser)', async () => {
+    const t = await tenantWithBox();
+    const token = tokenOf((await call<{ link: string }>('POST', '/findme', t.key, { phone: '+5541955557777' })).body.link);
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 390, height: 760 } })).newPage();
+      const sent: Array<{ lat: number; lng: number }> = [];
+      page.on('request', (r) => {
+        if (r.url().endsWith('/confirm')) sent.push(JSON.parse(r.postData() ?? '{}') as { lat: number; lng: number });
+      });
+      await page.goto(`${url}/findme/${token}`);
+      await page.waitForSelector('.leaflet-container');
+      // Zoomed out to the whole world, the map shows its copies side by side: the left edge is west of -180°.
+      while (!(await page.$('.leaflet-control-zoom-out.leaflet-disabled'))) {
+        await page.click('.leaflet-control-zoom-out');
+        await page.waitForTimeout(300);
+      }
+      const box = (await page.locator('#map').boundingBox())!;
+      await page.mouse.click(box.x + 4, box.y + box.height / 2);
+      await page.waitForSelector('.pin');
+      await page.click('#confirm');
+      await page.waitForSelector('#result:is([data-status="not_found"], [data-status="error"])');
+      expect(sent).toHaveLength(1);
+      expect(Math.abs(sent[0]!.lng)).toBeLessThanOrEqual(180);
+      expect(await page.getAttribute('#result', 'data-status')).toBe('not_found');
+    } finally {
+      await browser.close();
+    }
+  }, 45_000);
 });

@@ -44,9 +44,12 @@ function place(lat: number, lng: number, zoom?: number, label?: string): void {
   describe(label);
 }
 
+/** Where the pin stands, on the first copy of the world: one dropped on a copy beside it has a longitude beyond ±180. */
+const picked = (marker: L.Marker): L.LatLng => marker.getLatLng().wrap();
+
 function describe(label?: string): void {
   if (!pin) return;
-  const p = pin.getLatLng();
+  const p = picked(pin);
   coords.textContent = `${label ? `${label} — ` : ''}Ponto marcado: ${p.lat.toFixed(6)}, ${p.lng.toFixed(6)}`;
   confirmBtn.disabled = false;
 }
@@ -96,7 +99,7 @@ addressForm.addEventListener('submit', (e) => {
 
 confirmBtn.addEventListener('click', () => {
   if (!pin) return;
-  const { lat, lng } = pin.getLatLng();
+  const { lat, lng } = picked(pin);
   confirmBtn.disabled = true;
   show('', 'Verificando…');
   void fetch(`/findme/${encodeURIComponent(token)}/confirm`, {

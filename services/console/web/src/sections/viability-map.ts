@@ -33,7 +33,11 @@ export function createPointMap(el: HTMLElement, onPick: (lat: number, lng: numbe
   if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
   const layer = L.layerGroup().addTo(map);
-  map.on('click', (e: L.LeafletMouseEvent) => onPick(Number(e.latlng.lat.toFixed(6)), Number(e.latlng.lng.toFixed(6))));
+  map.on('click', (e: L.LeafletMouseEvent) => {
+    // A click on a copy of the world beside the first one has a longitude beyond ±180, which the check refuses.
+    const at = e.latlng.wrap();
+    onPick(Number(at.lat.toFixed(6)), Number(at.lng.toFixed(6)));
+  });
   return {
     show(point, radiusMeters, boxes) {
       layer.clearLayers();
