@@ -125,6 +125,133 @@ describe('chat-ingress: bot flow steps and timers', () => {
     expect(c.got()[0].endsWith('x…')).toBe(true);
   });
 
+  /** The wait the scheduler gives up on has run out (its waitUntil passed). */
+  const waitRunOut = (conversationId: string) => h.ds.query(
+    `UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitUntil', (now() - interval '1 second')::text) WHERE id = $1`, [conversationId]);
+
+  it('a conversation moved to people while the flow waits for an outcome leaves the wait: back with the bot, the customer\'s next message starts the flow again (no stale timeout into the failure branch)', async () => {
+    const c = await tenantWith({ start: 'menu', steps: {
+      menu: { type: 'menu', text: 'Olá! Escolha:', options: [{ id: 'boleto', title: 'Boleto', next: 'billing' }] },
+      billing: { type: 'integration', integration: 'billing', failureText: 'Não encontrei seu boleto.', onSuccess: 'bye', onFailure: 'human' },
+      human: { type: 'transfer', queue: 'human', text: 'Vou te passar para um atendente.' },
+      bye: { type: 'close' },
+    } });
+    await c.text('oi');
+    await expectEventually(() => expect(c.got()).toEqual(['Olá! Escolha:\n1 - Boleto']));
+    await c.text('1');
+    const waiting = await expectEventually(async () => {
+      const conv = await c.conversation();
+      expect(conv.flow_state).toMatchObject({ stepId: 'billing', waiting: 'integration' });
+      return conv;
+    });
+    // An agent takes the customer over; longer than the wait's limit goes by; the agent hands back to the bot.
+    expect((await h.api('POST', `/conversations/${waiting.id}/transfer`, c.headers, {})).status).toBe(200);
+    await waitRunOut(waiting.id);
+    expect((await h.api('POST', `/conversations/${waiting.id}/transfer`, c.headers, { queue: 'bot' })).status).toBe(200);
+    expect(await h.app.get(FlowScheduler).tick()).toMatchObject({ timedOut: 0 });
+
+    await c.text('oi de novo');
+    await expectEventually(() => expect(c.got().at(-1)).toBe('Olá! Escolha:\n1 - Boleto'));
+    expect(c.got()).not.toContain('Não encontrei seu boleto.');
+    expect(await c.conversation()).toMatchObject({ id: waiting.id, queue: 'bot', flow_state: { stepId: 'menu', waiting: 'input' } });
+  });
+
+  it('a conversation whose flow is done starts again on the tenant\'s latest version when the customer writes again', async () => {
+    const c = await tenantWith({ start: 'hi', steps: { hi: { type: 'message', text: 'Versão 1' } } });
+    await c.text('oi');
+    await expectEventually(() => expect(c.got()).toEqual(['Versão 1']));
+    const done = await expectEventually(async () => {
+      const conv = await c.conversation();
+      expect(conv).toMatchObject({ flow_version: 1, flow_state: { stepId: 'hi', done: true } });
+      return conv;
+    });
+    expect((await h.api('PUT', '/flow', c.headers, { start: 'hi', steps: { hi: { type: 'message', text: 'Versão 2' } } })).status).toBe(200);
+    await c.text('oi de novo');
+    await expectEventually(() => expect(c.got()).toEqual(['Versão 1', 'Versão 2']));
+    expect(await c.conversation()).toMatchObject({ id: done.id, status: 'open', flow_version: 2 });
+  });
+
+  it('a timed-out integration step\'s failureText has no reply to show: {reply} in it becomes empty, as on the failure path without one', async () => {
+    const c = await tenantWith({ start: 'billing', steps: {
+      billing: { type: 'integration', integration: 'billing', failureText: 'Não deu: {reply}', onSuccess: 'bye', onFailure: 'bye' },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    await c.text('meu boleto');
+    const waiting = await expectEventually(async () => {
+      const conv = await c.conversation();
+      expect(conv.flow_state).toMatchObject({ stepId: 'billing', waiting: 'integration' });
+      return conv;
+    });
+    await waitRunOut(waiting.id);
+    expect(await h.app.get(FlowScheduler).tick()).toMatchObject({ timedOut: 1 });
+    await expectEventually(() => expect(c.got()).toEqual(['Não deu: ', 'Até logo!']));
+  });
+
+  it('silence after a long wait counts from when the wait ended (the bot just spoke), not from the customer\'s message before it', async () => {
+    const c = await tenantWith({ start: 'billing', steps: {
+      billing: { type: 'integration', integration: 'billing', timeoutSeconds: 3600, successText: 'Seu boleto: {reply}', onSuccess: 'more', onFailure: 'more' },
+      more: { type: 'menu', text: 'Algo mais?', options: [{ id: 'nao', title: 'Não', next: 'bye' }] },
+      bye: { type: 'close' },
+    } }, { reminderMessage: 'Ainda está aí?' });
+    await c.text('meu boleto');
+    const waiting = await expectEventually(async () => {
+      const conv = await c.conversation();
+      expect(conv.flow_state).toMatchObject({ stepId: 'billing', waiting: 'integration' });
+      return conv;
+    });
+    // The outcome comes 25 minutes later (the channel reminds after 10 minutes of silence).
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '25 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [waiting.id]);
+    await outcome(c, 'succeeded', 'https://erp.example.com/b/1.pdf');
+    await expectEventually(async () => expect((await c.conversation()).flow_state).toMatchObject({ stepId: 'more', waiting: 'input' }));
+    const scheduler = h.app.get(FlowScheduler);
+    expect(await scheduler.tick()).toMatchObject({ reminded: 0 });
+    await expectEventually(() => expect(c.got()).toEqual(['Seu boleto: https://erp.example.com/b/1.pdf', 'Algo mais?\n1 - Não']));
+    // Ten minutes after the wait ended the customer is silent: reminded.
+    await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitEndedAt', now() - interval '11 minutes') WHERE id = $1`, [waiting.id]);
+    expect(await scheduler.tick()).toMatchObject({ reminded: 1 });
+    await expectEventually(() => expect(c.got().at(-1)).toBe('Ainda está aí?'));
+  });
+
+  it('a reply stored by a transaction begun before the reminder went out still answers the reminder: the conversation is not closed for silence', async () => {
+    const c = await tenantWith({ start: 'menu', steps: {
+      menu: { type: 'menu', text: 'Olá! Escolha:', options: [{ id: 'cpf', title: 'Boleto', next: 'ask' }] },
+      ask: { type: 'question', text: 'Seu CPF?', validate: 'cpf_cnpj', attribute: 'cpf', next: 'bye' },
+      bye: { type: 'close' },
+    } }, { reminderMessage: 'Ainda está aí?' });
+    await c.text('oi');
+    await expectEventually(() => expect(c.got()).toEqual(['Olá! Escolha:\n1 - Boleto']));
+    const conv = await c.conversation();
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
+
+    // The customer's answer: its webhook's transaction begins (its messages' created_at), then waits on a lock.
+    const blocker = h.ds.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    await blocker.query('LOCK TABLE chat_ingress.webhook_receipts IN SHARE MODE');
+    const answered = c.text('1');
+    await expectEventually(async () => {
+      const [w] = await h.ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%webhook_receipts%' AND pid <> pg_backend_pid()`);
+      expect(w.n).toBe(1);
+    });
+    // Meanwhile the reminder goes out (its transaction begins after the answer's), then the answer is stored.
+    const scheduler = h.app.get(FlowScheduler);
+    expect(await scheduler.tick()).toMatchObject({ reminded: 1 });
+    const { reminder_sent_at: remindedAt } = await c.conversation();
+    await blocker.commitTransaction();
+    await blocker.release();
+    await answered;
+    // The answer's time is its transaction's start: before the reminder's, though it came after.
+    const [last] = await h.ds.query(`SELECT max(created_at) AS at FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
+    expect(last.at.getTime()).toBeLessThan(remindedAt.getTime());
+    await expectEventually(() => expect(c.got()).toEqual(['Olá! Escolha:\n1 - Boleto', 'Ainda está aí?', 'Seu CPF?']));
+
+    // The time to close after a reminder passes: the customer answered it, so the conversation stays open.
+    await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = reminder_sent_at - interval '11 minutes' WHERE id = $1`, [conv.id]);
+    await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
+    expect(await scheduler.tick()).toMatchObject({ closed: 0 });
+    expect(await c.conversation()).toMatchObject({ id: conv.id, status: 'open' });
+  });
+
   it('a customer with a FindME link out is not reminded nor closed for silence: the link has its own, longer wait', async () => {
     const c = await tenantWith({ start: 'where', steps: {
       where: { type: 'viability', text: 'Marque seu endereço no link', findme: true, viableText: 'Atendemos!', onViable: 'bye', onNotViable: 'bye' },

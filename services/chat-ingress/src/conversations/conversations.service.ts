@@ -36,6 +36,15 @@ export interface ConversationRow {
 
 type Publish = (...specs: PublishSpecLike[]) => Promise<void>;
 
+/**
+ * SET of a move to queue $2: a move to another queue ends the bot flow's wait for an outcome (integration, viability).
+ * The outcome is no longer the bot's to act on; kept, the wait would run out with people and time out into its failure
+ * branch the moment the conversation came back to the bot, the customer's messages ignored until then. Back in the bot
+ * queue, the customer's next message starts the flow again.
+ */
+const MOVE = `queue = $2, agent_id = $3, agent_name = $4,
+  flow_state = CASE WHEN queue <> $2 AND flow_state->>'waiting' IN ('integration', 'viability') THEN jsonb_build_object('stepId', flow_state->'stepId', 'done', true) ELSE flow_state END`;
+
 /** Conversation moves (queues, agents, closing) with their notices and events; callers own the transaction. */
 @Injectable()
 export class ConversationsService {
@@ -99,7 +108,7 @@ export class ConversationsService {
     // Already there with the same agent: nothing moves, so no event and no notice (a repeated request).
     if (queue === c.queue && agentId === c.agent_id) return;
     if (agentId) await this.requireQueueAgent(m, c.tenant_id, queue, agentId);
-    await m.query(`UPDATE ${S}.conversations SET queue = $2, agent_id = $3, agent_name = $4 WHERE id = $1`, [c.id, queue, agentId, to.agentName ?? null]);
+    await m.query(`UPDATE ${S}.conversations SET ${MOVE} WHERE id = $1`, [c.id, queue, agentId, to.agentName ?? null]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
       data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, ...(agentId ? { agentId } : {}), ...(to.reason ? { reason: to.reason } : {}) },
@@ -123,7 +132,7 @@ export class ConversationsService {
     // The agent already has it (a repeated click): a second pickup notice and event would be for nothing.
     if (queue === c.queue && agentId === c.agent_id) return;
     await this.requireQueueAgent(m, c.tenant_id, queue, agentId);
-    await m.query(`UPDATE ${S}.conversations SET queue = $2, agent_id = $3, agent_name = $4 WHERE id = $1`, [c.id, queue, agentId, agentName ?? null]);
+    await m.query(`UPDATE ${S}.conversations SET ${MOVE} WHERE id = $1`, [c.id, queue, agentId, agentName ?? null]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
       data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, agentId, reason: 'assigned' },

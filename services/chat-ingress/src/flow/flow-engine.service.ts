@@ -100,17 +100,23 @@ export class FlowEngine {
     // A disabled channel refuses every answer: the message is left unanswered (as the scheduler leaves its timers),
     // not retried until parked.
     if (!channel || channel.tenantId !== tenantId || channel.status !== 'active' || c.queue !== channel.settings.botQueue) return;
+    // The customer wrote: a reminder sent before is answered, also by a message whose transaction (its created_at) began
+    // before the reminder's (silence compares those times, so it would close the conversation though the customer answered).
+    if (c.reminder_sent_at) await m.query(`UPDATE ${S}.conversations SET reminder_sent_at = NULL WHERE id = $1`, [c.id]);
     let state = c.flow_state as FlowState | null;
-    if (!c.flow_id) {
-      await m.query(`UPDATE ${S}.conversations SET flow_id = $2, flow_version = $3 WHERE id = $1`, [c.id, latest.id, latest.version]);
-      c.flow_id = latest.id;
-      c.flow_version = latest.version;
+    // Starting the flow (the first message, or the next one after the flow finished): the tenant's latest version.
+    if (!c.flow_id || !state || state.done) {
+      if (c.flow_id !== latest.id) {
+        await m.query(`UPDATE ${S}.conversations SET flow_id = $2, flow_version = $3 WHERE id = $1`, [c.id, latest.id, latest.version]);
+        c.flow_id = latest.id;
+        c.flow_version = latest.version;
+      }
       state = null;
     }
     const flow = await this.flows.byVersionId(m, c.flow_id);
     if (!flow) return;
     const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0, trigger: e.message };
-    if (!state || state.done) return this.enter(run, flow.definition.start);
+    if (!state) return this.enter(run, flow.definition.start);
     const step = flow.definition.steps[state.stepId];
     // A FindME link is out, but the customer shared a location in the chat: that one is checked instead
     // (a new request; the FindME answer, if it still comes, names the old one and is ignored).
@@ -135,6 +141,7 @@ export class FlowEngine {
     const reply = ((ok ? step.successText : step.failureText) ?? o.reply)?.replace(/\{reply\}/g, () => o.reply ?? '');
     if (reply) await this.send(run, { kind: 'text', text: reply });
     await this.enter(run, ok ? step.onSuccess : step.onFailure);
+    await this.waitEnded(run);
   }
 
   async onViability(m: EntityManager, tenantId: string, v: ViabilityChecked, publish: Publish): Promise<void> {
@@ -147,6 +154,7 @@ export class FlowEngine {
     const text = v.status === 'viable' ? step.viableText : step.notViableText;
     if (text) await this.send(run, { kind: 'text', text });
     await this.enter(run, next);
+    await this.waitEnded(run);
   }
 
   /**
@@ -164,8 +172,10 @@ export class FlowEngine {
     const next = step.onTimeout ?? (step.type === 'integration' ? step.onFailure : (step.onNotFound ?? step.onNotViable));
     await this.step(run, state.stepId, step.type, 'timed_out', next);
     const text = step.timeoutText ?? (step.type === 'integration' ? step.failureText : step.notViableText);
-    if (text) await this.send(run, { kind: 'text', text });
+    // No outcome, so no reply: `{reply}` in an integration step's text is left empty, as on its failure path without one.
+    if (text) await this.send(run, { kind: 'text', text: step.type === 'integration' ? text.replace(/\{reply\}/g, '') : text });
     await this.enter(run, next);
+    await this.waitEnded(run);
   }
 
   /** How long the wait a conversation is in lasts (waitTimeoutMs of its step; the generic limit if the step is gone). */
@@ -322,6 +332,14 @@ export class FlowEngine {
     const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: { ...message, ...text }, origin: 'bot' }, true);
     await run.publish(...q.events);
     this.outbound.nudge();
+  }
+
+  /**
+   * An outcome wait ended and the bot spoke: the customer's silence (reminders) counts from now, not from their message
+   * before the wait, which may be older than the silence allowed (a FindME link is waited for 35 minutes).
+   */
+  private async waitEnded(run: Run): Promise<void> {
+    await run.m.query(`UPDATE ${S}.conversations SET flow_state = flow_state || jsonb_build_object('waitEndedAt', now()) WHERE id = $1 AND flow_state IS NOT NULL`, [run.c.id]);
   }
 
   private async save(run: Run, state: FlowState): Promise<void> {

@@ -16,12 +16,18 @@ const BOT_QUEUE = `COALESCE(ch.settings->>'botQueue', '${DEFAULT_SETTINGS.botQue
  * waiting for us (or on a FindME link's map), and the wait has a limit of its own, which may be longer than the silence.
  */
 const NO_OUTCOME_WAIT = `COALESCE(c.flow_state->>'waiting', '') NOT IN ('integration', 'viability')`;
+/**
+ * Since when the customer of `c` (last inbound message `li.last_in`) is silent: their last message, or the end of an
+ * outcome wait after it, when the bot spoke again (the message before a long wait is no measure of silence).
+ */
+const QUIET_SINCE = `GREATEST(li.last_in, (c.flow_state->>'waitEndedAt')::timestamptz)`;
 
 /**
  * Timers of bot conversations: a step waiting for an integration or viability outcome that timed out
  * (its timeout branch), a reminder after the customer's configured silence, then closing the
  * conversation when silence goes on. Silence is measured from the last inbound message (the webhook
- * path never locks conversation rows to record it); a conversation waiting for an outcome is not silent.
+ * path never locks conversation rows to record it), or from the end of an outcome wait after it; a conversation
+ * waiting for an outcome is not silent. The flow clears a reminder when it takes the customer's next message.
  * Works from the database (any replica may run it; rows are locked).
  * Conversations of a disabled channel wait until it is enabled again: each of these sends a message, which
  * such a channel refuses, and one refusal would fail the whole tick (every tenant's timers) every time.
@@ -75,8 +81,8 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
          WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND (c.reminder_sent_at IS NULL OR c.reminder_sent_at < li.last_in)
            AND c.queue = ${BOT_QUEUE} AND ch.status = 'active' AND ${NO_OUTCOME_WAIT}
            AND COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10) > 0
-           AND li.last_in < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
-         ORDER BY li.last_in LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
+           AND ${QUIET_SINCE} < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
+         ORDER BY ${QUIET_SINCE} LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
       );
       for (const c of remind) {
         await this.engine.remind(m, c, c.reminder_message ?? 'Ainda está aí? Responda para continuarmos o atendimento.', publish);

@@ -48,6 +48,8 @@ export interface FlowState {
   location?: boolean;
   invalidCount?: number;
   done?: boolean;
+  /** When the last wait for an outcome event ended (ISO 8601): the customer's silence counts from then if that is later than their last message. */
+  waitEndedAt?: string;
 }
 
 const ANSWERS = ['text', 'email', 'cpf', 'cnpj', 'cpf_cnpj', 'phone', 'date'];
