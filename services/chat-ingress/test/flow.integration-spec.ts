@@ -252,6 +252,59 @@ describe('chat-ingress: bot flow steps and timers', () => {
     expect(await c.conversation()).toMatchObject({ id: conv.id, status: 'open' });
   });
 
+  it('a WhatsApp menu too long for reply buttons (1,024 characters) goes out as numbered text without them; a number still picks', async () => {
+    const intro = `${'Leia com atenção. '.repeat(62)}Escolha:`; // over 1,024 characters with the option lines
+    const c = await tenantWith({ start: 'menu', steps: {
+      menu: { type: 'menu', text: intro, options: [{ id: 'boleto', title: 'Boleto', next: 'bye' }, { id: 'humano', title: 'Atendente', next: 'human' }] },
+      human: { type: 'transfer', queue: 'atendimento', text: 'Um momento.' },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    await c.text('oi');
+    const menu = await expectEventually(() => {
+      expect(c.requests()).toHaveLength(1);
+      return c.requests()[0] as { type: string; text?: { body: string } };
+    });
+    expect(menu.type).toBe('text');
+    expect(menu.text?.body).toBe(`${intro}\n1 - Boleto\n2 - Atendente`);
+    await c.text('2');
+    await expectEventually(() => expect(c.got().at(-1)).toBe('Um momento.'));
+  });
+
+  it('a message step with more buttons than WhatsApp shows (ten) lists them all as numbered lines instead of dropping some', async () => {
+    const buttons = Array.from({ length: 12 }, (_, i) => ({ id: `op${i + 1}`, title: `Opção ${i + 1}` }));
+    const c = await tenantWith({ start: 'hi', steps: {
+      hi: { type: 'message', text: 'Escolha uma opção', buttons, next: 'bye' },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    await c.text('oi');
+    const sent = await expectEventually(() => {
+      expect(c.requests()).toHaveLength(1);
+      return c.requests()[0] as { type: string; text?: { body: string } };
+    });
+    expect(sent.type).toBe('text');
+    expect(sent.text?.body).toBe(['Escolha uma opção', ...buttons.map((b, i) => `${i + 1} - ${b.title}`)].join('\n'));
+    await c.text('12');
+    await expectEventually(() => expect(c.got().at(-1)).toBe('Até logo!'));
+  });
+
+  it('on Messenger (2,000 characters) the bot\'s long texts go out cut, not refused in its consumer until parked', async () => {
+    const t = await h.tenantKey();
+    const page = `1300000000${String(++seq).padStart(6, '0')}`;
+    const psid = `7200000000${String(seq).padStart(6, '0')}`;
+    const channel = (await h.api<{ id: string }>('POST', '/channels', t.headers, {
+      provider: 'messenger', name: 'bot messenger', accountId: page, credentials: { accessToken: 'page-tok', appSecret: 'ms-secret' },
+    })).body;
+    expect((await h.api('PUT', '/flow', t.headers, { start: 'hi', steps: {
+      hi: { type: 'message', text: 'h'.repeat(2_500), next: 'bye' },
+      bye: { type: 'close', text: 'z'.repeat(2_100) },
+    } })).status).toBe(200);
+    const body = { object: 'page', entry: [{ id: page, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: page }, timestamp: Date.now(), message: { mid: `m_BOT${seq}`, text: 'oi' } }] }] };
+    expect((await h.postMeta('messenger', channel.id, JSON.stringify(body), 'ms-secret')).status).toBe(200);
+    const texts = () => h.fakes.sent('/me/messages').filter((r) => (r.body.recipient as { id: string }).id === psid).map((r) => (r.body.message as { text: string }).text);
+    await expectEventually(() => expect(texts().map((x) => [x[0], x.length])).toEqual([['h', 2_000], ['z', 2_000]]), { timeoutMs: 10_000 });
+    expect(texts().every((x) => x.endsWith('…'))).toBe(true);
+  });
+
   it('a customer with a FindME link out is not reminded nor closed for silence: the link has its own, longer wait', async () => {
     const c = await tenantWith({ start: 'where', steps: {
       where: { type: 'viability', text: 'Marque seu endereço no link', findme: true, viableText: 'Atendemos!', onViable: 'bye', onNotViable: 'bye' },

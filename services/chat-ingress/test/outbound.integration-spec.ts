@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { createEvent } from '@elo/contracts';
+import { Outbox } from '@elo/messaging';
 import { expectEventually } from '@elo/testing';
 import { SenderService } from '../src/outbound/sender.service';
 import { TokenCheckService } from '../src/tokens/token-check.service';
@@ -250,6 +251,63 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     }
     expect(await h.ds.query(`SELECT 1 FROM chat_ingress.contacts WHERE phone = '+5541999990001'`)).toEqual([]);
     expect(h.fakes.requests.length).toBe(sentBefore);
+  });
+
+  it('refuses up front what a provider would refuse or cut after queueing: a long text over reply buttons, more buttons than the channel shows, a caption on Messenger', async () => {
+    const buttons = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `op${i + 1}`, title: `Opção ${i + 1}` }));
+    const before = h.fakes.requests.length;
+    // WhatsApp's reply buttons (one to three) take a body of at most 1,024 characters; its list (four to ten rows) 4,096.
+    const longOverButtons = await send({ channelId: wa.id, contact: { phone: '+5541988440081' }, message: { kind: 'text', text: 'a'.repeat(1_025), buttons: buttons(2) } });
+    expect(longOverButtons).toMatchObject({ status: 422, body: { reason: 'message_invalid', detail: expect.stringContaining('at most 1024 characters') } });
+    const manyRows = await send({ channelId: wa.id, contact: { phone: '+5541988440081' }, message: { kind: 'text', text: 'Escolha', buttons: buttons(11) } });
+    expect(manyRows).toMatchObject({ status: 422, body: { reason: 'message_invalid', detail: expect.stringContaining('at most 10 buttons') } });
+    const manyQuickReplies = await send({ channelId: ms.id, contact: { providerUserId: '1' }, message: { kind: 'text', text: 'Escolha', buttons: buttons(14) } });
+    expect(manyQuickReplies).toMatchObject({ status: 422, body: { reason: 'message_invalid', detail: expect.stringContaining('at most 13 buttons') } });
+    const caption = await send({ channelId: ms.id, contact: { providerUserId: '1' }, message: { kind: 'media', media: { kind: 'image', url: 'https://cdn.example.com/a.png', caption: 'Seu boleto' } } });
+    expect(caption).toMatchObject({ status: 422, body: { reason: 'message_invalid', detail: expect.stringContaining('caption') } });
+    expect(h.fakes.requests.length).toBe(before);
+    // What the providers take still goes: a list of ten rows under a long text, three buttons under 1,024 characters.
+    for (const message of [{ kind: 'text', text: 'b'.repeat(4_000), buttons: buttons(10) }, { kind: 'text', text: 'c'.repeat(1_024), buttons: buttons(3) }]) {
+      const ok = await send({ channelId: wa.id, contact: { phone: '+5541988440081' }, message });
+      expect(ok.status).toBe(202);
+      await expectEventually(() => expect(sentOf(ok.body.messageId)).toBeDefined());
+    }
+  });
+
+  it('a send the provider took is recorded even when the first try to record it fails (a database blip): it is not sent again', async () => {
+    const messageId = randomUUID();
+    const outbox = h.app.get(Outbox);
+    const publish = outbox.publish.bind(outbox);
+    let blips = 0;
+    const spy = jest.spyOn(outbox, 'publish').mockImplementation(async (m, ...specs) => {
+      if (blips === 0 && specs.some((s) => s.type === 'chat.message.sent' && (s.data as { messageId?: string }).messageId === messageId)) {
+        blips++;
+        throw new Error('Connection terminated unexpectedly');
+      }
+      return publish(m, ...specs);
+    });
+    try {
+      expect((await send({ messageId, channelId: wa.id, contact: { phone: '+5541988440082' }, message: { kind: 'text', text: 'uma só vez' } })).status).toBe(202);
+      await expectEventually(() => expect(sentOf(messageId)).toBeDefined(), { timeoutMs: 10_000 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(blips).toBe(1);
+    // The lease of a message still `sending` runs out: it would be taken again. This one is sent.
+    await h.ds.query(`UPDATE chat_ingress.messages SET next_attempt_at = now() WHERE id = $1 AND status = 'sending'`, [messageId]);
+    await h.app.get(SenderService).drain();
+    expect(h.fakes.requests.filter((r) => textOf(r) === 'uma só vez')).toHaveLength(1);
+  });
+
+  it('a message taken again after its lease more often than a send is tried fails for good instead of going out again', async () => {
+    // The provider asks for an hour: the message waits queued, then looks claimed by a sender that never recorded an outcome.
+    let unavailable = 0;
+    h.fakes.respond((r) => (textOf(r) === 'sem fim' && unavailable++ < 1 ? { status: 503, body: { error: { code: 2, message: 'Service temporarily unavailable' } }, headers: { 'retry-after': '3600' } } : undefined));
+    const r = await send({ channelId: wa.id, contact: { phone: '+5541988440083' }, message: { kind: 'text', text: 'sem fim' } });
+    await expectEventually(async () => expect((await h.ds.query('SELECT status, attempts FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0]).toEqual({ status: 'queued', attempts: 1 }));
+    await h.ds.query(`UPDATE chat_ingress.messages SET status = 'sending', attempts = 8, next_attempt_at = now() WHERE id = $1`, [r.body.messageId]);
+    await expectEventually(() => expect(failedOf(r.body.messageId)?.reason).toBe('internal_error'));
+    expect(h.fakes.requests.filter((x) => textOf(x) === 'sem fim')).toHaveLength(1);
   });
 
   it('handles chat.message.send.requested from the bus, once per messageId', async () => {

@@ -12,4 +12,10 @@ describe('fitChatText', () => {
     expect(emoji).toBe(`${'c'.repeat(MAX_CHAT_TEXT - 2)}…`);
     expect(emoji.length).toBeLessThanOrEqual(MAX_CHAT_TEXT);
   });
+
+  it('cuts to a channel\'s own, smaller limit when given one', () => {
+    expect(fitChatText('e'.repeat(2_000), 2_000)).toHaveLength(2_000);
+    expect(fitChatText('e'.repeat(2_500), 2_000)).toBe(`${'e'.repeat(1_999)}…`);
+    expect(fitChatText(`${'f'.repeat(998)}😀g`, 1_000)).toBe(`${'f'.repeat(998)}…`);
+  });
 });

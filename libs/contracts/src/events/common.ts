@@ -84,10 +84,11 @@ export const MAX_CHAT_TEXT = 4096;
  * A text cut to what a chat message may hold, ending in `…`; never between the two halves of a surrogate pair (an
  * emoji), as a lone surrogate is no text PostgreSQL keeps. For texts built from parts (a reply rendered from a long
  * answer, a step's text around it): a longer one would be refused as an event, and its handler would fail until parked.
+ * `max`: a channel's own, smaller limit (Messenger's, Instagram's).
  */
-export function fitChatText(text: string): string {
-  if (text.length <= MAX_CHAT_TEXT) return text;
-  const end = /[\uD800-\uDBFF]/.test(text[MAX_CHAT_TEXT - 2]!) ? MAX_CHAT_TEXT - 2 : MAX_CHAT_TEXT - 1;
+export function fitChatText(text: string, max = MAX_CHAT_TEXT): string {
+  if (text.length <= max) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[max - 2]!) ? max - 2 : max - 1;
   return `${text.slice(0, end)}…`;
 }
 

@@ -3,7 +3,7 @@ import type { PublishSpecLike } from '@elo/messaging';
 import { cursorKey, cursorTime, decodeCursor, encodeCursor, pageFilters, ProblemException } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
 import { ChannelsService, isUuid } from '../channels/channels.service';
-import { OutboundService } from '../outbound/outbound.service';
+import { fitMessage, OutboundService } from '../outbound/outbound.service';
 import { contactIdentity } from '../webhooks/ingest.service';
 import { returnedRows, storable } from '@elo/persistence';
 import { CONVERSATION_STATUSES, type ListConversationsQuery } from './dto/conversation.dto';
@@ -93,7 +93,9 @@ export class ConversationsService {
   /** Sends a notice into the conversation (queued like any outbound message). */
   async notify(m: EntityManager, c: ConversationRow, text: string | undefined, publish: Publish, origin = 'system'): Promise<void> {
     if (!text) return;
-    const q = await this.outbound.enqueue(m, c.tenant_id, { conversationId: c.id, message: { kind: 'text', text }, origin }, true);
+    // Fitted to the channel (a flow's closing text has no limit of its own): a refusal here would fail the caller's transaction.
+    const provider = (await this.channels.resolve(c.channel_id))?.provider ?? 'generic';
+    const q = await this.outbound.enqueue(m, c.tenant_id, { conversationId: c.id, message: fitMessage(provider, { kind: 'text', text }, ''), origin }, true);
     await publish(...q.events);
     this.outbound.nudge();
   }

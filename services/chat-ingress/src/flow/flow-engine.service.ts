@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { fitChatText, type ChatMessageReceived, type InboundMessage, type IntegrationDeliveryOutcome, type OutboundMessage, type ViabilityChecked } from '@elo/contracts';
+import { type ChatMessageReceived, type InboundMessage, type IntegrationDeliveryOutcome, type OutboundMessage, type ViabilityChecked } from '@elo/contracts';
 import type { PublishSpecLike } from '@elo/messaging';
 import { SERVICE_CONFIG } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
 import { ChannelsService } from '../channels/channels.service';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
-import { OutboundService } from '../outbound/outbound.service';
+import { fitMessage, OutboundService } from '../outbound/outbound.service';
 import type { FlowDefinition, FlowState, Option, Step, WaitLimit } from './flow.types';
 import { FlowsService } from './flows.service';
 import { validateAnswer } from './validators';
@@ -63,6 +63,9 @@ export function matchOption(options: Option[], msg: InboundMessage): Option | un
  * event contract holds; a longer one failed the step's every send), cut between characters, never inside one.
  */
 const buttonsOf = (list: Array<{ id: string; title: string }>) => list.map((b) => ({ id: b.id, title: Array.from(b.title).slice(0, 20).join('') }));
+
+/** Options as numbered lines ("1 - Boleto"), which a typed number or title answers. */
+const numbered = (list: Array<{ title: string }>) => list.map((o, i) => `${i + 1} - ${o.title}`).join('\n');
 
 /**
  * How long a wait for an outcome event lasts (ms): the step's `timeoutSeconds`, else for a FindME link
@@ -261,7 +264,7 @@ export class FlowEngine {
     await this.step(run, stepId, step.type, 'entered');
     switch (step.type) {
       case 'message':
-        await this.send(run, { kind: 'text', text: step.text, ...(step.buttons?.length ? { buttons: buttonsOf(step.buttons) } : {}) });
+        await this.send(run, { kind: 'text', text: step.text, ...(step.buttons?.length ? { buttons: buttonsOf(step.buttons) } : {}) }, numbered(step.buttons ?? []));
         if (step.next && !step.buttons?.length) return this.enter(run, step.next);
         return this.save(run, { stepId, waiting: step.buttons?.length ? 'input' : undefined, done: !step.buttons?.length });
       case 'menu':
@@ -322,14 +325,15 @@ export class FlowEngine {
   }
 
   private sendMenu(run: Run, step: Extract<Step, { type: 'menu' }>): Promise<void> {
-    const lines = step.options.map((o, i) => `${i + 1} - ${o.title}`).join('\n');
     const buttons = step.buttons !== false && step.options.length <= 10 ? buttonsOf(step.options) : undefined;
-    return this.send(run, { kind: 'text', text: `${step.text}\n${lines}`, ...(buttons ? { buttons } : {}) });
+    // The text lists the options already: buttons the channel cannot show are simply left off.
+    return this.send(run, { kind: 'text', text: `${step.text}\n${numbered(step.options)}`, ...(buttons ? { buttons } : {}) }, '');
   }
 
-  private async send(run: Run, message: OutboundMessage): Promise<void> {
-    const text = message.text === undefined ? {} : { text: fitChatText(message.text) };
-    const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: { ...message, ...text }, origin: 'bot' }, true);
+  /** Sends a message fitted to the channel (fitMessage: `listing` goes under the text if its buttons are left off). */
+  private async send(run: Run, message: OutboundMessage, listing = ''): Promise<void> {
+    const provider = (await this.channels.resolve(run.c.channel_id))?.provider ?? 'generic';
+    const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: fitMessage(provider, message, listing), origin: 'bot' }, true);
     await run.publish(...q.events);
     this.outbound.nudge();
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { ContactIdentity, OutboundMessage } from '@elo/contracts';
+import { fitChatText, MAX_CHAT_TEXT, type ContactIdentity, type OutboundMessage } from '@elo/contracts';
 import type { PublishSpecLike } from '@elo/messaging';
 import type { EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
@@ -10,6 +10,34 @@ import { mayNeedStorable, storable } from '@elo/persistence';
 
 /** The longest text a provider's send API takes, where it is under the event contract's 4,096 (WhatsApp's and Telegram's). */
 const TEXT_LIMIT: Record<string, number> = { messenger: 2_000, instagram: 1_000 };
+/** WhatsApp's reply buttons (one to three, buildCall) take a body of at most 1,024 characters; its list (four to ten rows) 4,096. */
+const WHATSAPP_BUTTONS_TEXT = 1_024;
+/** The most buttons a provider shows under a text: WhatsApp's list has ten rows, Messenger's and Instagram's quick replies are thirteen. */
+const BUTTON_LIMIT: Record<string, number> = { whatsapp: 10, messenger: 13, instagram: 13 };
+
+/** What a provider takes in one text message: its longest text with `buttons` reply buttons under it, and the most buttons. */
+export function channelLimits(provider: string, buttons = 0): { text: number; buttons: number } {
+  const text = provider === 'whatsapp' && buttons > 0 && buttons <= 3 ? WHATSAPP_BUTTONS_TEXT : (TEXT_LIMIT[provider] ?? MAX_CHAT_TEXT);
+  return { text, buttons: BUTTON_LIMIT[provider] ?? Infinity };
+}
+
+/**
+ * A message of the bot (or a notice) made to fit its channel, since a refusal inside a consumer is retried until
+ * parked and the customer gets nothing. Buttons the channel cannot show (too many, or WhatsApp's reply buttons under
+ * a text over 1,024 characters) are left off and `listing` (their numbered titles; empty when the text lists them
+ * already) goes under the text, so an answer by number or title still picks them; a text over the limit goes out cut.
+ */
+export function fitMessage(provider: string, message: OutboundMessage, listing: string): OutboundMessage {
+  if (message.text === undefined) return message;
+  const n = message.buttons?.length ?? 0;
+  const limits = channelLimits(provider, n);
+  const plain = channelLimits(provider).text;
+  if (n > limits.buttons || (message.text.length > limits.text && plain > limits.text)) {
+    const { buttons: _left, ...rest } = message;
+    return { ...rest, text: fitChatText(listing ? `${message.text}\n${listing}` : message.text, plain) };
+  }
+  return { ...message, text: fitChatText(message.text, limits.text) };
+}
 /** Telegram gives a button's callback data back as at most 64 bytes: a longer id would come back cut and match nothing. */
 const BUTTON_ID_MAX_BYTES = 64;
 
@@ -185,10 +213,19 @@ export class OutboundService {
     if (msg.kind === 'template' && channel.provider !== 'whatsapp') {
       throw new OutboundRefused('template_not_supported', 422, `${channel.provider} channels do not send templates`, channel);
     }
-    // Refused here with the reason, not by the provider as a bare invalid request after the message was queued.
-    const max = TEXT_LIMIT[channel.provider];
-    if (max !== undefined && msg.text !== undefined && msg.text.length > max) {
-      throw new OutboundRefused('message_invalid', 422, `${channel.provider} takes texts of at most ${max} characters; this one has ${msg.text.length}`, channel);
+    // Refused here with the reason, not by the provider as a bare invalid request (or cut short) after the message was queued.
+    const buttons = msg.kind === 'text' ? (msg.buttons?.length ?? 0) : 0;
+    const limits = channelLimits(channel.provider, buttons);
+    if (msg.text !== undefined && msg.text.length > limits.text) {
+      const under = limits.text < channelLimits(channel.provider).text ? ` with ${buttons} reply button${buttons > 1 ? 's' : ''}` : '';
+      throw new OutboundRefused('message_invalid', 422, `${channel.provider} takes texts of at most ${limits.text} characters${under}; this one has ${msg.text.length}`, channel);
+    }
+    if (buttons > limits.buttons) {
+      throw new OutboundRefused('message_invalid', 422, `${channel.provider} shows at most ${limits.buttons} buttons under a text; this one has ${buttons}`, channel);
+    }
+    // Messenger's and Instagram's attachments carry no caption: refused rather than sent without it.
+    if (msg.kind === 'media' && msg.media?.caption && (channel.provider === 'messenger' || channel.provider === 'instagram')) {
+      throw new OutboundRefused('message_invalid', 422, `${channel.provider} sends attachments without a caption: send the caption as a text message of its own`, channel);
     }
     const longId = channel.provider === 'telegram' ? msg.buttons?.find((b) => Buffer.byteLength(b.id) > BUTTON_ID_MAX_BYTES) : undefined;
     if (longId) throw new OutboundRefused('message_invalid', 422, `button id "${longId.id}" is over ${BUTTON_ID_MAX_BYTES} bytes, the most Telegram gives back`, channel);

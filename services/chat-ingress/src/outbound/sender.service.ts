@@ -18,6 +18,8 @@ const MAX_ATTEMPTS = 8;
 /** A claimed message not finished within this lease is taken again (the process died mid-send). */
 const LEASE = '2 minutes';
 const CLAIM = 20;
+/** Tries at recording a send's outcome before the message is left to its lease. */
+const RECORD_ATTEMPTS = 4;
 
 interface Claimed {
   id: string;
@@ -113,8 +115,11 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
     const began = new Date();
     try {
       // A channel disabled after the message was queued (or while its retry waited) sends nothing more.
+      // Taken again after its lease more often than a send is tried (each take after a provider call whose outcome was
+      // never recorded may have reached the customer): failed for good, not sent once more every lease.
       outcome = !channel ? { kind: 'failed', reason: 'channel_not_found' }
         : channel.status !== 'active' ? { kind: 'failed', reason: 'channel_disabled', error: { code: 'channel_disabled', title: 'the channel is disabled' } }
+        : row.attempts > MAX_ATTEMPTS ? { kind: 'failed', reason: 'internal_error', error: { code: 'outcome_unrecorded', title: `taken ${MAX_ATTEMPTS} times without an outcome recorded; not sent again` } }
         : await this.call(channel, row);
     } catch (err) {
       outcome = err instanceof EgressError && ['timeout', 'connect', 'dns'].includes(err.kind)
@@ -122,7 +127,17 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
         : { kind: 'failed', reason: err instanceof EgressError ? 'provider_unreachable' : 'internal_error', error: { code: err instanceof EgressError ? err.kind : 'error', title: (err as Error).message } };
     }
     if (outcome.kind === 'retry' && row.attempts >= MAX_ATTEMPTS) outcome = { kind: 'failed', reason: outcome.reason, error: outcome.error };
-    await this.record(row, channel, outcome, began);
+    // The provider may have taken the message: a database blip while recording that would leave it `sending`, and
+    // its lease would send it to the customer again. The record (one transaction) is tried again a few times first.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.record(row, channel, outcome, began);
+      } catch (err) {
+        if (attempt >= RECORD_ATTEMPTS || this.stopped) throw err;
+        this.logger.warn({ messageId: row.id, err: (err as Error).message, attempt }, 'recording the send outcome failed; trying again');
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      }
+    }
   }
 
   private async call(channel: ChannelRecord, row: Claimed): Promise<SendOutcome> {

@@ -19,7 +19,7 @@ const MESSAGE_SCHEMA = {
   required: ['kind'],
   properties: {
     kind: { type: 'string' as const, enum: [...OUTBOUND_KINDS] },
-    text: text(4096, 'kind text (and the caption-less body of buttons).'),
+    text: text(4096, 'kind text (and the body of its buttons). Messenger takes at most 2,000 characters, Instagram 1,000, WhatsApp 1,024 under one to three buttons.'),
     template: {
       type: 'object' as const, required: ['name', 'language'], description: 'kind template (WhatsApp).',
       properties: { name: text(), language: text(), components: { type: 'array' as const, items: { type: 'object' as const } } },
@@ -28,7 +28,7 @@ const MESSAGE_SCHEMA = {
       type: 'object' as const, required: ['kind'], description: 'kind media: a provider media id or a URL.',
       properties: {
         kind: { type: 'string' as const, enum: ['image', 'audio', 'video', 'document', 'sticker'] },
-        id: text(), url: text(), mimeType: text(), caption: text(), filename: text(), sizeBytes: { type: 'number' as const },
+        id: text(), url: text(), mimeType: text(), caption: text(undefined, 'Not on Messenger or Instagram (422): send it as a text.'), filename: text(), sizeBytes: { type: 'number' as const },
       },
     },
     location: {
@@ -36,7 +36,7 @@ const MESSAGE_SCHEMA = {
       properties: { lat: { type: 'number' as const, minimum: -90, maximum: 90 }, lng: { type: 'number' as const, minimum: -180, maximum: 180 }, name: text(500), address: text(1000) },
     },
     buttons: {
-      type: 'array' as const, description: 'Reply buttons under a text.',
+      type: 'array' as const, description: 'Reply buttons under a text: WhatsApp at most 10 (more than 3 go as a list), Messenger and Instagram 13.',
       items: { type: 'object' as const, required: ['id', 'title'], properties: { id: text(), title: text(20) } },
     },
   },
