@@ -117,9 +117,8 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect(r.body.buckets.length).toBeGreaterThan(0);
   });
 
-  it('GET /stats: buckets are UTC days and hours whatever the database session\'s time zone', async () => {
-    // The dashboard's chart puts a bucket in the slot of its UTC day (epoch multiples); date_trunc on a
-    // timestamptz truncates in the session's TimeZone, a server setting (America/Sao_Paulo on a Brazilian server).
+  /** A new tenant's one message, created (sent) at 01:00 UTC on 5 January 2026 and read at noon: 22:00 the day before in São Paulo. */
+  const messageSentAt1amReadAtNoon = async (): Promise<{ tenant: string; id: string }> => {
     const tenant = randomUUID();
     const id = randomUUID();
     const main = svc.app.get(DataSource);
@@ -133,6 +132,13 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
        VALUES ($1, $2, 'sent', 'sent', '2026-01-05T01:00:00Z', true, true), ($1, $2, 'read', 'status', '2026-01-05T12:00:00Z', true, true)`,
       [id, tenant],
     );
+    return { tenant, id };
+  };
+
+  it('GET /stats: buckets are UTC days and hours whatever the database session\'s time zone', async () => {
+    // The dashboard's chart puts a bucket in the slot of its UTC day (epoch multiples); date_trunc on a
+    // timestamptz truncates in the session's TimeZone, a server setting (America/Sao_Paulo on a Brazilian server).
+    const { tenant } = await messageSentAt1amReadAtNoon();
     const local = new DataSource({ type: 'postgres', url: infra.databaseUrl, extra: { options: '-c timezone=America/Sao_Paulo' } });
     await local.initialize();
     try {
@@ -149,19 +155,7 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
   it('GET /stats and GET /messages: a from/to without an offset is UTC, for the counts as for the buckets', async () => {
     // `from=2026-01-05` (no offset; the query accepts it) was read by PostgreSQL in the session's TimeZone (a server
     // setting) for the counts and the list, and as UTC for the buckets: one answer counted two different ranges.
-    const tenant = randomUUID();
-    const id = randomUUID();
-    const main = svc.app.get(DataSource);
-    await main.query(
-      `INSERT INTO message_status.messages (id, tenant_id, channel_id, provider, status, status_rank, status_at, created_at)
-       VALUES ($1, $2, $3, 'whatsapp', 'read', 3, '2026-01-05T12:00:00Z', '2026-01-05T01:00:00Z')`,
-      [id, tenant, randomUUID()],
-    );
-    await main.query(
-      `INSERT INTO message_status.message_events (message_id, tenant_id, raw_status, source, provider_timestamp, reportable, applied)
-       VALUES ($1, $2, 'sent', 'sent', '2026-01-05T01:00:00Z', true, true), ($1, $2, 'read', 'status', '2026-01-05T12:00:00Z', true, true)`,
-      [id, tenant],
-    );
+    const { tenant, id } = await messageSentAt1amReadAtNoon();
     const local = new DataSource({ type: 'postgres', url: infra.databaseUrl, extra: { options: '-c timezone=America/Sao_Paulo' } });
     await local.initialize();
     try {
