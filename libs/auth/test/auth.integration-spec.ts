@@ -334,4 +334,13 @@ describe('@elo/auth against PostgreSQL', () => {
     const foreign = (await as(other.key).get('/audit').expect(200)).body as { items: Array<{ action: string }> };
     expect(foreign.items.map((i) => i.action)).toEqual(['key.created', 'tenant.created']);
   });
+
+  it('audit: a cursor that is no audit row id (beyond bigint, or in exponent form) is a 400, never a 500', async () => {
+    const key = await createKey(await createTenant('Cursor'), ['audit:read']);
+    for (const before of ['99999999999999999999', '1e30', '9223372036854775808']) {
+      const res = await as(key.key).get(`/audit?before=${before}`);
+      expect(`${before}: ${res.status}`).toBe(`${before}: 400`);
+    }
+    await as(key.key).get('/audit?before=9007199254740991').expect(200);
+  });
 });

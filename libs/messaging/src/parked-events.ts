@@ -30,17 +30,30 @@ export class ParkedEvents {
     private readonly service: string,
   ) {}
 
-  async list(limit = 100): Promise<ParkedEvent[]> {
-    return this.scan(limit, async () => false);
+  /**
+   * Up to `limit` parked messages' events; with `tenantId`, that tenant's events only (up to `limit` of
+   * them): the lot is shared by every tenant, and an event carries its tenant's customers' data.
+   */
+  async list(limit = 100, tenantId?: string): Promise<ParkedEvent[]> {
+    if (tenantId === undefined) return this.scan(limit, async () => false);
+    const out: ParkedEvent[] = [];
+    await this.scan(MAX_SCAN, async (parked) => {
+      out.push(...parked.filter((p) => p.tenantId === tenantId));
+      return false;
+    }, () => out.length >= limit);
+    return out.slice(0, limit);
   }
 
-  /** Replays the parked events with these ids (all of them when `eventIds` is undefined). */
-  async replay(eventIds?: string[]): Promise<number> {
+  /**
+   * Replays the parked events with these ids (all of them when `eventIds` is undefined); with `tenantId`,
+   * only that tenant's (another tenant's events stay in the lot, even when named).
+   */
+  async replay(eventIds?: string[], tenantId?: string): Promise<number> {
     const wanted = eventIds ? new Set(eventIds) : undefined;
     const q = queueNames(this.service);
     let replayed = 0;
     await this.scan(MAX_SCAN, async (parked, msg, ch) => {
-      const chosen = wanted ? parked.filter((p) => wanted.has(p.eventId)) : parked;
+      const chosen = parked.filter((p) => (!wanted || wanted.has(p.eventId)) && (tenantId === undefined || p.tenantId === tenantId));
       if (chosen.length === 0) return false;
       const headers = { ...(msg.properties.headers ?? {}) };
       delete headers[ATTEMPT_HEADER];
@@ -61,16 +74,20 @@ export class ParkedEvents {
     return replayed;
   }
 
-  /** Walks the lot: `visit` gets each message's events and returns whether it took the message (acked it). */
+  /**
+   * Walks the lot: `visit` gets each message's events and returns whether it took the message (acked it);
+   * the walk ends after `limit` messages, at the end of the lot, or once `done()`.
+   */
   private async scan(
     limit: number,
     visit: (parked: ParkedEvent[], msg: GetMessage, ch: Channel) => Promise<boolean>,
+    done: () => boolean = () => false,
   ): Promise<ParkedEvent[]> {
     const ch = await this.bus.createConfirmChannel();
     const out: ParkedEvent[] = [];
     try {
       // Messages taken with get() and not acked go back to the queue when the channel closes.
-      for (let i = 0; i < limit; i++) {
+      for (let i = 0; i < limit && !done(); i++) {
         const msg = await ch.get(queueNames(this.service).dead, { noAck: false });
         if (!msg) break;
         const parked = parkedIn(msg);

@@ -1,6 +1,7 @@
 import { Body, Controller, Module, Param, Post, type INestApplication } from '@nestjs/common';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
-import { BusProbe, leanerMessagingIndexes, messagingTablesSql, Outbox, outboxKeepsOnlyPending } from '@elo/messaging';
+import { createEvent } from '@elo/contracts';
+import { BusConnection, BusProbe, leanerMessagingIndexes, messagingTablesSql, Outbox, outboxKeepsOnlyPending, queueNames } from '@elo/messaging';
 import { Public } from '@elo/observability';
 import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TcpProxy, type TestInfra } from '@elo/testing';
 import { IsString, MaxLength } from 'class-validator';
@@ -195,6 +196,43 @@ describe('a service on the platform', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(limited.headers.get('content-type')).toContain('application/problem+json');
     expect((await call('/notes', { method: 'POST', key: b.key, json: { text: 'b still works' } })).status).toBe(201);
+  });
+
+  it("shows and replays a tenant's own parked events only, never another tenant's", async () => {
+    const a = await tenantWithKey(['ops:manage']);
+    const b = await tenantWithKey(['ops:manage']);
+    const parkedOf = (tenantId: string, reason: string) =>
+      createEvent({
+        source: 'elo://platform-test', type: 'chat.conversation.closed', tenantId,
+        data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason },
+      });
+    const ofA = parkedOf(a.tenantId, 'parked of A');
+    const ofB = parkedOf(b.tenantId, 'parked of B');
+    const ch = await app.get(BusConnection).createConfirmChannel();
+    try {
+      for (const e of [ofA, ofB]) {
+        ch.sendToQueue(queueNames('platform-test').dead, Buffer.from(JSON.stringify(e)), {
+          contentType: 'application/cloudevents+json', messageId: e.id, persistent: true,
+        });
+      }
+      await ch.waitForConfirms();
+    } finally {
+      await ch.close();
+    }
+    const ids = async (key: string) =>
+      ((await (await call('/ops/parked-events', { key })).json()) as Array<{ eventId: string }>).map((p) => p.eventId);
+    // confirmed by the broker: in the lot now
+    expect(await ids(b.key)).toEqual([ofB.id]);
+    expect(await ids(a.key)).toEqual([ofA.id]);
+    // A names B's event, then replays "everything": only its own goes back to the queue.
+    const named = await call('/ops/parked-events/replay', { method: 'POST', key: a.key, json: { eventIds: [ofB.id] } });
+    expect(await named.json()).toEqual({ replayed: 0 });
+    const all = await call('/ops/parked-events/replay', { method: 'POST', key: a.key, json: {} });
+    expect(await all.json()).toEqual({ replayed: 1 });
+    expect(await ids(a.key)).toEqual([]);
+    expect(await ids(b.key)).toEqual([ofB.id]);
+    // the bootstrap admin reads no tenant's data
+    expect((await call('/ops/parked-events', { key: ADMIN })).status).toBe(403);
   });
 
   it('answers 503 when PostgreSQL is unreachable, publishes nothing, and recovers', async () => {

@@ -36,8 +36,9 @@ export class RotateKeyDto {
 }
 
 export class AuditQueryDto {
-  @ApiPropertyOptional({ description: 'Cursor: `nextBefore` of the previous page' })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  @ApiPropertyOptional({ description: 'Cursor: `nextBefore` of the previous page', minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
+  // Bounded: a larger number reached PostgreSQL as a bigint out of range (or `1e+30`) and failed the query (500).
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
   before?: number;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
