@@ -139,6 +139,23 @@ describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () 
     expect(row[0].status).toBe('unsupported');
   });
 
+  it('Telegram: a customer who shares their own contact after writing gets that phone (on the event and the contact); another\'s contact does not', async () => {
+    const ch = channels.telegram;
+    const post = (update: unknown) => h.api('POST', `/webhooks/telegram/${ch.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': ch.secrets.telegramSecretToken }, JSON.stringify(update));
+    const from = { id: 880000021, first_name: 'Bia' };
+    const msg = (update_id: number, more: Record<string, unknown>) => ({ update_id, message: { message_id: update_id, date: 1763800000, chat: { id: 880000021, type: 'private' }, from, ...more } });
+    expect((await post(msg(730000021, { text: '/start' }))).body).toEqual({ stored: 1, duplicates: 0, statuses: 0 });
+    // Someone else's card first: not the customer's phone.
+    expect((await post(msg(730000022, { contact: { phone_number: '+55 41 98844-0000', first_name: 'Outra', user_id: 880000099 } }))).status).toBe(200);
+    // Then their own (the reply to a request_contact button).
+    expect((await post(msg(730000023, { contact: { phone_number: '5541988442121', first_name: 'Bia', user_id: 880000021 } }))).status).toBe(200);
+    const phoneOf = (id: string) => received().find((r) => r.data.providerMessageId === id)?.data.contact.phone;
+    await expectEventually(() => expect(phoneOf('730000023')).toBe('+5541988442121'));
+    expect(phoneOf('730000022')).toBeUndefined();
+    const [c] = await h.ds.query(`SELECT phone, phone_alt FROM chat_ingress.contacts WHERE channel_id = $1 AND contact_key = '880000021'`, [ch.id]);
+    expect(c).toEqual({ phone: '+5541988442121', phone_alt: '+554188442121' });
+  });
+
   it('generic: Standard Webhooks signature, documented schema, stale timestamps refused', async () => {
     const ch = channels.generic;
     const wh = new Webhook(ch.secrets.signingSecret);

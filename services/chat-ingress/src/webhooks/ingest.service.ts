@@ -42,11 +42,11 @@ const GROUP_SQL = `WITH rec AS (
   INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
   SELECT contact_id, tenant_id, channel_id, ckey, phone, phone_alt, puid, name FROM cx ORDER BY channel_id, ckey
   ON CONFLICT (channel_id, contact_key) DO NOTHING
-  RETURNING id, channel_id, contact_key, phone, provider_user_id, name, attributes
+  RETURNING id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, attributes
 ), call AS (
-  SELECT id, channel_id, contact_key, phone, provider_user_id, name, attributes FROM cins
+  SELECT id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, attributes FROM cins
   UNION ALL
-  SELECT c.id, c.channel_id, c.contact_key, c.phone, c.provider_user_id, c.name, c.attributes
+  SELECT c.id, c.channel_id, c.contact_key, c.phone, c.phone_alt, c.provider_user_id, c.name, c.attributes
   FROM ${S}.contacts c JOIN cx ON c.channel_id = cx.channel_id AND c.contact_key = cx.ckey
 ), vopen AS (
   SELECT v.id, v.contact_id, v.queue,
@@ -86,14 +86,14 @@ const GROUP_SQL = `WITH rec AS (
   ) best
   WHERE o.channel_id = best.channel_id AND o.provider_message_id = best.provider_message_id AND o.direction = 'out' AND o.status_rank < best.rank
 )
-SELECT 'm' AS t, f.k, (mins.id IS NOT NULL) AS stored, mins.conversation_id, call.id AS contact_id, call.phone, call.provider_user_id, call.name,
+SELECT 'm' AS t, f.k, (mins.id IS NOT NULL) AS stored, mins.conversation_id, call.id AS contact_id, call.phone, call.phone_alt, call.provider_user_id, call.name,
   call.attributes, vall.created, COALESCE(vall.flow_location AND vall.queue = f.queue, false) AS flow_location, NULL::uuid AS s_channel, NULL::text AS s_pmid, NULL::text AS s_status, NULL::uuid AS s_message
 FROM fresh f
 LEFT JOIN mins ON mins.channel_id = f.channel_id AND mins.provider_message_id = f.pmid
 LEFT JOIN call ON call.channel_id = f.channel_id AND call.contact_key = f.ckey
 LEFT JOIN vall ON vall.contact_id = call.id
 UNION ALL
-SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, sins.channel_id, sins.provider_message_id, sins.status, o.id
+SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, sins.channel_id, sins.provider_message_id, sins.status, o.id
 FROM sins LEFT JOIN ${S}.messages o ON o.channel_id = sins.channel_id AND o.provider_message_id = sins.provider_message_id AND o.direction = 'out'`;
 
 /** A row another transaction committed after this statement's snapshot was needed; the group is redone. */
@@ -120,9 +120,11 @@ export interface IngestResult {
 }
 
 type MessageItem = { job: number; ch: ChannelRecord; it: InboundItem };
+/** A contact as this group leaves it, and as it was read (`was`). */
+type ContactChange = { id: string; name: string | null; phone: string | null; phoneAlt: string | null; was: { name: string | null; phone: string | null } };
 type StatusRow = { job: number; ch: ChannelRecord; s: StatusItem & { providerMessageId: string } };
 type GroupRow = {
-  t: 'm' | 's'; k: number | null; stored: boolean | null; conversation_id: string | null; contact_id: string | null; phone: string | null;
+  t: 'm' | 's'; k: number | null; stored: boolean | null; conversation_id: string | null; contact_id: string | null; phone: string | null; phone_alt: string | null;
   provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null; created: boolean | null;
   /** The open conversation's bot flow takes a location now (FlowState `location` or `findme`, in the bot queue). */
   flow_location: boolean | null;
@@ -196,11 +198,20 @@ export class IngestService {
       if (r.t === 'm') messageRows.set(r.k!, r);
       else this.statusEvent(statusByKey.get(`${r.s_channel}|${r.s_pmid}|${r.s_status}`)!, r, results, events);
     }
-    const renamed = this.messageEvents(items, messageRows, results, events);
-    // The events and any contact renames in one more statement, then the commit.
-    if (!events.length && !renamed.length) return results;
-    const rename = renamed.length
-      ? { sql: `UPDATE ${S}.contacts c SET name = x.name, updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS x(id, name) WHERE c.id = x.id`, params: [renamed.map((x) => x.id), renamed.map((x) => x.name)] }
+    const changed = this.messageEvents(items, messageRows, results, events);
+    // The events and any contact changes (a new name, a phone the customer shared) in one more statement, then the commit.
+    if (!events.length && !changed.length) return results;
+    const rename = changed.length
+      ? {
+          // Only what changed is written (null keeps the stored value), so an agent's edit made meanwhile stays.
+          sql: `UPDATE ${S}.contacts c SET name = COALESCE(x.name, c.name), phone = COALESCE(x.phone, c.phone),
+              phone_alt = CASE WHEN x.phone IS NULL THEN c.phone_alt ELSE x.phone_alt END, updated_at = now()
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(id, name, phone, phone_alt) WHERE c.id = x.id`,
+          params: [
+            changed.map((x) => x.id), changed.map((x) => (x.name !== x.was.name ? x.name : null)),
+            changed.map((x) => (x.phone !== x.was.phone ? x.phone : null)), changed.map((x) => (x.phone !== x.was.phone ? x.phoneAlt : null)),
+          ],
+        }
       : NO_CHANGE;
     for (let i = 0; i < Math.max(events.length, 1); i += OUTBOX_CHUNK) {
       await this.outbox.addWith(m, i === 0 ? rename : NO_CHANGE, events.slice(i, i + OUTBOX_CHUNK));
@@ -208,9 +219,13 @@ export class IngestService {
     return results;
   }
 
-  /** Results and events of a group's message items (repeats are the rows SQL did not store); returns contacts to rename. */
-  private messageEvents(items: MessageItem[], byK: Map<number, GroupRow>, results: IngestResult[], events: CloudEvent[]): Array<{ id: string; name: string }> {
-    const renamed = new Map<string, { id: string; name: string }>();
+  /**
+   * Results and events of a group's message items (repeats are the rows SQL did not store); returns the contacts
+   * to change: a new name, or a phone a message carries that the contact lacks or had otherwise (a Telegram
+   * customer sharing their own contact, who is known by then: contacts are only inserted in GROUP_SQL).
+   */
+  private messageEvents(items: MessageItem[], byK: Map<number, GroupRow>, results: IngestResult[], events: CloudEvent[]): ContactChange[] {
+    const changed = new Map<string, ContactChange>();
     const opened = new Set<string>();
     items.forEach(({ job, ch, it }, k) => {
       const r = byK.get(k);
@@ -219,10 +234,13 @@ export class IngestService {
       if (it.state === 'invalid' || !it.contact) return;
       // A contact or conversation another transaction created after this statement's snapshot: redo.
       if (!r.contact_id || !r.conversation_id) throw new SnapshotRace();
-      if (it.contact.name && it.contact.name !== r.name) {
-        renamed.set(r.contact_id, { id: r.contact_id, name: it.contact.name });
-        r.name = it.contact.name;
-      }
+      // What earlier items of the group changed on this contact holds for the later ones too.
+      const prior = changed.get(r.contact_id);
+      const now: ContactChange = prior ?? { id: r.contact_id, name: r.name, phone: r.phone, phoneAlt: r.phone_alt, was: { name: r.name, phone: r.phone } };
+      if (it.contact.name && it.contact.name !== now.name) now.name = it.contact.name;
+      if (it.contact.phone && it.contact.phone !== now.phone) Object.assign(now, { phone: it.contact.phone, phoneAlt: it.contact.phoneAlt ?? null });
+      if (prior || now.name !== r.name || now.phone !== r.phone) changed.set(r.contact_id, now);
+      Object.assign(r, { name: now.name, phone: now.phone });
       const contact = contactIdentity(r);
       if (r.created && !opened.has(r.conversation_id)) {
         opened.add(r.conversation_id);
@@ -237,7 +255,7 @@ export class IngestService {
           ...(it.message.kind === 'location' && r.flow_location ? { flowAwaitsLocation: true } : {}) },
       }));
     });
-    return [...renamed.values()];
+    return [...changed.values()];
   }
 
   private statusEvent(d: StatusRow, r: GroupRow, results: IngestResult[], events: CloudEvent[]): void {

@@ -108,13 +108,16 @@ function metaAttachment(a: Record<string, unknown>, text: string | undefined): P
   }
   const kind = type === 'file' ? 'document' : type;
   if (MEDIA.has(kind)) return { message: { kind: 'media', media: strip({ kind, url: str(payload.url) }), text }, supported: true };
+  // A shared link arrives as its text (the URL, or what the customer wrote) plus a `fallback` attachment: the
+  // text is the message, not something unsupported (the raw receipt keeps the attachment).
+  if (text !== undefined) return { message: { kind: 'text', text }, supported: true };
   return { message: { kind: 'unsupported', providerType: type }, supported: false };
 }
 
 /**
  * The parts of a Messenger/Instagram message: one per attachment (a message carries up to ten; the
  * contract's message holds one media or location, so each becomes its own chat.message.received; the
- * text, if any, rides on the first), else the quick reply or the text.
+ * text, if any, rides on the first, as a text if that attachment is one we cannot carry), else the quick reply or the text.
  */
 function metaMessages(msg: Record<string, unknown>): Part[] {
   const qr = isObj(msg.quick_reply) ? str(msg.quick_reply.payload) : undefined;

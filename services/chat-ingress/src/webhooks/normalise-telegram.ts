@@ -39,6 +39,9 @@ export function normaliseTelegram(body: unknown): Normalised {
     const edited = isObj(body.edited_message) ? body.edited_message : undefined;
     const m = (isObj(body.message) ? body.message : edited ?? (isObj(body.business_message) ? body.business_message : cb && isObj(cb.message) ? cb.message : undefined)) as Record<string, unknown> | undefined;
     const chat = m && isObj(m.chat) ? m.chat : undefined;
+    // A business chat's updates carry both sides: what the business account sent (its owner by hand, or a bot for
+    // it: `sender_business_bot`) comes from someone other than the chat's customer. An echo, not a customer message.
+    if (m && m === body.business_message && (isObj(m.sender_business_bot) || (isObj(m.from) && str(m.from.id) !== str(chat?.id)))) return out;
     const chatId = str(chat?.id) ?? (cb && isObj(cb.from) ? str(cb.from.id) : undefined);
     if (!chatId) {
       out.messages.push({ ...invalidItem(body, 'update carries no chat', updateId), state: 'unsupported', message: { kind: 'unsupported', providerType: Object.keys(body).find((k) => k !== 'update_id') ?? 'unknown' } });

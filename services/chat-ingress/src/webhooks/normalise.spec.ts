@@ -73,6 +73,18 @@ describe('provider normalisers', () => {
     ]);
   });
 
+  it('Messenger: a shared link (text with a `fallback` attachment) keeps its text as a text message; an attachment with no text stays unsupported', () => {
+    const ev = (mid: string, message: Record<string, unknown>) => ({ sender: { id: '1' }, recipient: { id: '2' }, timestamp: 1763800000000, message: { mid, ...message } });
+    const n = normaliseMessaging({ object: 'page', entry: [{ messaging: [
+      ev('m_LINK', { text: 'https://www.example.com/fatura', attachments: [{ type: 'fallback', payload: { url: 'https://l.facebook.com/l.php?u=x', title: 'Fatura' } }] }),
+      ev('m_TPL', { attachments: [{ type: 'template', payload: { product: { elements: [] } } }] }),
+    ] }] }, 'messenger');
+    expect(n.messages.map((m) => [m.providerMessageId, m.state, m.message])).toEqual([
+      ['m_LINK', 'received', { kind: 'text', text: 'https://www.example.com/fatura' }],
+      ['m_TPL', 'unsupported', { kind: 'unsupported', providerType: 'template' }],
+    ]);
+  });
+
   it('Instagram: message and per-message read (ms timestamps)', () => {
     const n = normaliseMessaging(fixture('instagram-message-seen.json'), 'instagram');
     expect(n.messages[0]).toMatchObject({ providerMessageId: 'ig_IN0001', contact: { key: '6200000000000001' } });
@@ -99,6 +111,14 @@ describe('provider normalisers', () => {
     const live = normaliseTelegram({ update_id: 9, edited_message: { message_id: 6, date: 1763800000, edit_date: 1763800120, chat: { id: 880000001 }, location: { latitude: -25.43, longitude: -49.27, live_period: 900 } } });
     expect(live.messages[0]).toMatchObject({ state: 'received', message: { kind: 'location', location: { lat: -25.43, lng: -49.27 }, edited: true } });
     expect(normaliseTelegram({ update_id: 10, message: { message_id: 7, date: 1763800000, chat: { id: 880000001 }, text: 'oi' } }).messages[0].message.edited).toBeUndefined();
+  });
+
+  it('Telegram Business: the customer\'s business_message is theirs; the business\'s own (the owner by hand, or its bot) is an echo, skipped', () => {
+    const biz = (update_id: number, from: Record<string, unknown>, more: Record<string, unknown> = {}) => ({ update_id, business_message: {
+      business_connection_id: 'bc1', message_id: update_id, date: 1763800000, chat: { id: 880000031, type: 'private', first_name: 'Caio' }, from, text: 'oi', ...more } });
+    expect(normaliseTelegram(biz(11, { id: 880000031, first_name: 'Caio' })).messages[0]).toMatchObject({ providerMessageId: '11', contact: { key: '880000031', name: 'Caio' }, message: { kind: 'text', text: 'oi' } });
+    expect(normaliseTelegram(biz(12, { id: 990000001, first_name: 'Loja' })).messages).toEqual([]);
+    expect(normaliseTelegram(biz(13, { id: 990000001, first_name: 'Loja' }, { sender_business_bot: { id: 700100, is_bot: true } })).messages).toEqual([]);
   });
 
   it('timestamps outside the years 1–9999 (what PostgreSQL stores): the time received for providers, invalid for generic', () => {
