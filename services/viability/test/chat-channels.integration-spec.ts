@@ -102,6 +102,34 @@ describe('viability: chat location checks switched per channel', () => {
     }
   });
 
+  it('a reply template changed alone keeps the other outcomes\' templates', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-replies' })).body;
+    const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;
+    expect((await call('PUT', '/settings', key, { replies: { not_found: 'Sem cobertura aqui.', not_viable: 'Sem porta livre.' } })).status).toBe(200);
+    const put = await call<{ replies: Record<string, string> }>('PUT', '/settings', key, { replies: { viable: 'Atendemos pela {box}.' } });
+    expect(put.status).toBe(200);
+    const replies = { viable: 'Atendemos pela {box}.', not_viable: 'Sem porta livre.', not_found: 'Sem cobertura aqui.' };
+    expect(put.body.replies).toEqual(replies);
+    expect((await call<{ replies: Record<string, string> }>('GET', '/settings', key)).body.replies).toEqual(replies);
+    // null takes an outcome back to its Portuguese default and leaves the others alone.
+    expect((await call('PUT', '/settings', key, { replies: { not_viable: null } })).status).toBe(200);
+    expect((await call<{ replies: Record<string, string> }>('GET', '/settings', key)).body.replies).toEqual({ viable: 'Atendemos pela {box}.', not_found: 'Sem cobertura aqui.' });
+  });
+
+  it('a reply template naming a placeholder other than {box} and {distance} is a 400 naming it, and nothing is stored', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-placeholders' })).body;
+    const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;
+    const bad = await call<{ status: number; detail: string; errors: Array<{ field: string; message: string }> }>('PUT', '/settings', key, {
+      maxDropMeters: 90, replies: { viable: 'Atendemos você pela {caixa}, a {distancia} m!' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toMatch(/\{caixa\}/);
+    expect(bad.body.errors).toEqual([expect.objectContaining({ field: 'replies.viable' })]);
+    expect((await call<{ maxDropMeters: number; replies: object }>('GET', '/settings', key)).body).toMatchObject({ maxDropMeters: 150, replies: {} });
+    // The two it fills in, and braces that name nothing, are fine.
+    expect((await call('PUT', '/settings', key, { replies: { viable: 'Caixa {box} a {distance} m {}', not_found: 'Sem cobertura :-{' } })).status).toBe(200);
+  });
+
   it('a location the bot flow waits for (flowAwaitsLocation) is left to the flow, and a live location moving (edited) to its first share: no check, no reply; an unflagged one after them is answered', async () => {
     const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-flow' })).body;
     const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;

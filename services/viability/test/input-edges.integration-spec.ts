@@ -315,6 +315,15 @@ describe('viability: input at the edges', () => {
     expect(rows).toEqual([{ external_id: 'CLI-1', name: 'Caixa Conceição' }]);
   });
 
+  it('CSV rows with nothing in them (a spreadsheet\'s emptied rows, saved as separators alone) are skipped like blank lines, not refused', async () => {
+    const t = await tenant();
+    const csv = `${HEADER.replaceAll(',', ';')}\r\nCTO-E1;Caixa 1;-25,4321;-49,2765;deployed;8;2\r\n;;;;;;\r\n ; ;;;;; \r\nCTO-E2;Caixa 2;-25,4322;-49,2766;deployed;8;0\r\n;;;;;;\r\n;;;;;;\r\n`;
+    expect((await call('POST', '/inventory/import?kind=boxes', t.key, csv, 'text/csv')).body).toEqual({ inserted: 2, updated: 0, errors: [], errorCount: 0 });
+    // A row with something in it is still a row: refused by its line.
+    const partial = `${HEADER}\nCTO-E3,Caixa 3,-25.43,-49.27,deployed,8,0\n,,,,,,\n,Caixa sem id,,,,,\n`;
+    expect((await call('POST', '/inventory/import?kind=boxes', t.key, partial, 'text/csv')).body).toMatchObject({ inserted: 1, errors: [{ line: 4, reason: expect.stringMatching(/^external_id is required/) }], errorCount: 1 });
+  });
+
   it('CSV as spreadsheets in Portuguese save it: semicolons and decimal commas (UTF-8 with a BOM, or Latin-1), tabs; a comma file keeps its semicolons as text', async () => {
     const t = await tenant();
     const send = async (body: Buffer | string, type: string) => {

@@ -267,4 +267,22 @@ describe('viability: the in-process inventory index', () => {
     // Replica 1 keeps settings for 5 s without a notification.
     await expectEventually(async () => expect((await call<{ maxDropMeters: number }>(1, 'POST', '/viability', t.key, HOME)).body.maxDropMeters).toBe(80), { timeoutMs: 3_000 });
   });
+
+  // Last: it empties the tables of every tenant in this database.
+  it('a TRUNCATE of the boxes or the poles (an operator in psql) reaches every replica too: no copy keeps answering with what is gone', async () => {
+    const t = await tenant();
+    const near = await at(40, 30);
+    await call(0, 'POST', '/inventory/import?kind=boxes', t.key, [header, boxRow('T', near, 'deployed', 8, 0)].join('\n'), 'text/csv');
+    await call(0, 'POST', '/inventory/import?kind=poles', t.key, `external_id,name,lat,lng\nP-T,Poste T,${near.lat},${near.lng}`, 'text/csv');
+    const onReplica1 = (withPoles: boolean) => indexes(1).get(t.id)?.near(HOME.lat, HOME.lng, 150, withPoles);
+    await indexes(1).ready(t.id);
+    expect(onReplica1(false)?.inRange).toMatchObject([{ externalId: 'T' }]);
+    await ds.query('TRUNCATE viability.boxes');
+    // Well within the 5 s a copy lives unconfirmed: the version poll confirms it every second while its version stays.
+    await expectEventually(() => expect(onReplica1(false)?.inRange ?? []).toEqual([]), { timeoutMs: 4_000 });
+    await indexes(1).ready(t.id);
+    expect(onReplica1(true)?.poles).toMatchObject([{ externalId: 'P-T' }]);
+    await ds.query('TRUNCATE viability.poles');
+    await expectEventually(() => expect(onReplica1(true)?.poles ?? []).toEqual([]), { timeoutMs: 4_000 });
+  });
 });

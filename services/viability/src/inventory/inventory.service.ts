@@ -59,6 +59,9 @@ export class InventoryService {
         delimiter,
         columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()),
         skip_empty_lines: true,
+        // A spreadsheet saves the rows it once used and that were emptied as separators alone (`;;;;;;`):
+        // no record, as a blank line is none (each was refused as "external_id is required").
+        skip_records_with_empty_values: true,
         trim: true,
         relax_column_count: true,
         // A quote inside an unquoted field (`Caixa 5" poste`) is text, as a person typing it meant.

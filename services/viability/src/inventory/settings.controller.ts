@@ -5,6 +5,10 @@ import { DataSource } from 'typeorm';
 import { ViabilityService } from '../check/viability.service';
 import { SettingsDto } from './settings.dto';
 
+/** The fields of a DTO that the body gave (null included): class-transformer sets the others to undefined. */
+const given = <T extends object>(dto: T | undefined): Partial<T> =>
+  Object.fromEntries(Object.entries(dto ?? {}).filter((e) => e[1] !== undefined)) as Partial<T>;
+
 @ApiTags('viability settings')
 @Controller('settings')
 export class SettingsController {
@@ -40,7 +44,11 @@ export class SettingsController {
         chatLocationChannels: Object.fromEntries(
           Object.entries({ ...before.chatLocationChannels, ...(dto.chatLocationChannels ?? {}) }).filter((e): e is [string, boolean] => typeof e[1] === 'boolean'),
         ),
-        replies: { ...before.replies, ...(dto.replies ?? {}) },
+        // A template not given keeps the stored one (the DTO holds every outcome, those not sent as
+        // undefined, which a spread would write over it); null takes an outcome back to its default.
+        replies: Object.fromEntries(
+          Object.entries({ ...before.replies, ...given(dto.replies) }).filter((e): e is [string, string] => typeof e[1] === 'string'),
+        ),
       };
       await m.query(
         `INSERT INTO viability.settings (tenant_id, max_drop_m, mode, chat_location_checks, chat_location_channels, replies) VALUES ($1, $2, $3, $4, $5, $6)

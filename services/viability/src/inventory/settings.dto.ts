@@ -14,10 +14,24 @@ const IsChannelSwitches = () =>
     },
   });
 
+/** What a reply template may name; any other `{…}` would reach the customer as typed. */
+const PLACEHOLDERS = ['{box}', '{distance}'];
+const unknownPlaceholders = (v: unknown) => (typeof v === 'string' ? (v.match(/\{[^{}]+\}/g) ?? []).filter((p) => !PLACEHOLDERS.includes(p)) : []);
+
+/** A reply template whose `{…}` are all placeholders the reply fills in (`{caixa}` was sent to customers as it was). */
+const IsReplyTemplate = () =>
+  ValidateBy({
+    name: 'isReplyTemplate',
+    validator: {
+      validate: (v: unknown) => unknownPlaceholders(v).length === 0,
+      defaultMessage: (a) => `$property names ${[...new Set(unknownPlaceholders(a?.value))].join(', ')}, which the reply does not fill in: the placeholders are ${PLACEHOLDERS.join(' and ')}`,
+    },
+  });
+
 export class RepliesDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) viable?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) not_viable?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) not_found?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) @IsReplyTemplate() viable?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) @IsReplyTemplate() not_viable?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1000) @IsReplyTemplate() not_found?: string;
 }
 
 export class SettingsDto {
