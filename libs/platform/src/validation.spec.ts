@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { IsObject, IsOptional, IsString } from 'class-validator';
-import { validationPipe } from './validation';
+import { givenFields, validationPipe } from './validation';
 
 class Body {
   @IsOptional() @IsString() name?: string;
@@ -30,5 +30,20 @@ describe('validationPipe', () => {
 
   it('takes a body without such keys, nested objects and arrays included', async () => {
     await expect(run('{"name":"Bia","attributes":{"plano":"novo","list":[{"a":"constructor"}]}}')).resolves.toEqual({ name: 'Bia', attributes: { plano: 'novo', list: [{ a: 'constructor' }] } });
+  });
+});
+
+describe('givenFields', () => {
+  class Patch {
+    a?: string;
+    b?: number | null;
+    c?: boolean;
+  }
+  it('keeps what the body gave (null included), not the fields a DTO holds as undefined', () => {
+    const dto = Object.assign(new Patch(), { a: 'x', b: null });
+    expect(Object.keys(dto)).toEqual(expect.arrayContaining(['a', 'b']));
+    expect(givenFields(dto)).toEqual({ a: 'x', b: null });
+    expect({ a: 'old', b: 1, c: true, ...givenFields(dto) }).toEqual({ a: 'x', b: null, c: true });
+    expect(givenFields(undefined)).toEqual({});
   });
 });

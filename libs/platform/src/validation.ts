@@ -72,3 +72,12 @@ export const IsTimestamp = (): PropertyDecorator => (target, key) => {
   IsISO8601({ strict: true }, { message: TIMESTAMP_MESSAGE })(target, key);
   Matches(TIMESTAMP, { message: TIMESTAMP_MESSAGE })(target, key);
 };
+
+/**
+ * The fields of a DTO its body gave (null included). A DTO has every declared field as an own property (ES2022
+ * class fields), those the body did not send as undefined: spread over stored values they reset them, so a PATCH of
+ * one setting wrote every other one back to its default.
+ */
+export function givenFields<T extends object>(dto: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(dto ?? {}).filter((e) => e[1] !== undefined)) as Partial<T>;
+}

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService, SecretBox } from '@elo/auth';
-import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
+import { givenFields, ProblemException, SERVICE_CONFIG } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { DEFAULT_SETTINGS, VERIFY_TOKEN_PROVIDERS, type ChannelRecord, type ChannelRow, type Credentials, type WebhookRegistration } from './channel.types';
@@ -68,7 +68,7 @@ export class ChannelsService {
 
   async create(tenantId: string, actorKeyId: string | undefined, dto: CreateChannelDto): Promise<ChannelView> {
     const id = randomUUID();
-    const credentials: Credentials = { ...clean(dto.credentials) };
+    const credentials: Credentials = { ...givenFields(dto.credentials) };
     const generated: Record<string, string> = {};
     if (dto.provider === 'telegram' && !credentials.telegramSecretToken) {
       credentials.telegramSecretToken = generated.telegramSecretToken = randomToken();
@@ -77,7 +77,7 @@ export class ChannelsService {
       credentials.signingSecret = generated.signingSecret = `whsec_${randomBytes(24).toString('base64')}`;
     }
     const verifyToken = randomToken();
-    const settings = { ...DEFAULT_SETTINGS, ...clean(dto.settings), ...(dto.callbackUrl ? { callbackUrl: dto.callbackUrl } : {}) };
+    const settings = { ...DEFAULT_SETTINGS, ...givenFields(dto.settings), ...(dto.callbackUrl ? { callbackUrl: dto.callbackUrl } : {}) };
     await this.ds.transaction(async (m) => {
       await m.query(
         `INSERT INTO ${T} (id, tenant_id, provider, name, phone_number_id, display_phone, account_id, bot_name, credentials, verify_token, settings)
@@ -112,8 +112,8 @@ export class ChannelsService {
       const rows: ChannelRow[] = await m.query(`SELECT * FROM ${T} WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, tenantId]);
       if (!isUuid(id) || !rows[0]) throw new ProblemException(404, `channel ${id} not found`);
       const before = await this.toRecord(rows[0]);
-      const credentials = { ...before.credentials, ...clean(dto.credentials) };
-      const settings = { ...before.settings, ...clean(dto.settings), ...(before.callbackUrl ? { callbackUrl: before.callbackUrl } : {}), ...(dto.callbackUrl ? { callbackUrl: dto.callbackUrl } : {}) };
+      const credentials = { ...before.credentials, ...givenFields(dto.credentials) };
+      const settings = { ...before.settings, ...givenFields(dto.settings), ...(before.callbackUrl ? { callbackUrl: before.callbackUrl } : {}), ...(dto.callbackUrl ? { callbackUrl: dto.callbackUrl } : {}) };
       // A new access token has not been checked: what was recorded of the old one does not describe it, and the
       // next tick checks it.
       const newToken = credentials.accessToken !== before.credentials.accessToken;
@@ -274,12 +274,6 @@ export class ChannelsService {
 
 export const isUuid = (s: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
-function clean<T extends object>(o: T | undefined): Partial<T> {
-  const out: Partial<T> = {};
-  if (!o) return out;
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
-}
 
 function strip<T extends object>(o: T): T {
   for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];

@@ -1,13 +1,10 @@
 import { Body, Controller, Get, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuditService, CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
+import { givenFields } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { ViabilityService } from '../check/viability.service';
 import { SettingsDto } from './settings.dto';
-
-/** The fields of a DTO that the body gave (null included): class-transformer sets the others to undefined. */
-const given = <T extends object>(dto: T | undefined): Partial<T> =>
-  Object.fromEntries(Object.entries(dto ?? {}).filter((e) => e[1] !== undefined)) as Partial<T>;
 
 @ApiTags('viability settings')
 @Controller('settings')
@@ -47,7 +44,7 @@ export class SettingsController {
         // A template not given keeps the stored one (the DTO holds every outcome, those not sent as
         // undefined, which a spread would write over it); null takes an outcome back to its default.
         replies: Object.fromEntries(
-          Object.entries({ ...before.replies, ...given(dto.replies) }).filter((e): e is [string, string] => typeof e[1] === 'string'),
+          Object.entries({ ...before.replies, ...givenFields(dto.replies) }).filter((e): e is [string, string] => typeof e[1] === 'string'),
         ),
       };
       await m.query(

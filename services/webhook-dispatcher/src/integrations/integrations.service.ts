@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditService, SecretBox, type Principal } from '@elo/auth';
 import { Outbox } from '@elo/messaging';
-import { ProblemException } from '@elo/platform';
+import { givenFields, ProblemException } from '@elo/platform';
 import { listTokens, lookupPath, renderTemplate } from '@elo/templating';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { DeliveryRow } from '../deliveries/delivery-worker.service';
@@ -115,7 +115,7 @@ export class IntegrationsService {
              secrets_sealed = $9, secret_names = $10, auth_sealed = $11, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
           [
             tenantId, id, dto.name ?? before.name, dto.description ?? before.description, sealed.request,
-            dto.trigger ?? before.trigger, dto.delivery ? deliverySettings({ ...before.delivery, ...given(dto.delivery) }) : before.delivery,
+            dto.trigger ?? before.trigger, dto.delivery ? deliverySettings({ ...before.delivery, ...givenFields(dto.delivery) }) : before.delivery,
             dto.reply ?? before.reply, secretsSealed, names, sealed.authSealed,
           ],
         );
@@ -333,14 +333,6 @@ function withCredentials(request: HttpRequestDto | SoapRequestDto, stored: Crede
   const auth = { ...request.auth };
   for (const f of CREDENTIAL_FIELDS) if (auth[f] === MASKED && stored?.[f] !== undefined) auth[f] = stored[f];
   return { ...request, auth };
-}
-
-/**
- * The settings a PATCH names. Its DTO is a class instance whose absent fields are own `undefined` properties: spread
- * over the stored settings, they reset every setting the PATCH left out to its default.
- */
-function given<T extends object>(dto: T): Partial<T> {
-  return Object.fromEntries(Object.entries(dto).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function deliverySettings(d: Partial<DeliverySettings> | undefined): DeliverySettings {
