@@ -76,6 +76,14 @@ describe('buildFromBracketKeys', () => {
     expect(() => buildFromBracketKeys(pairs)).toThrow(TemplateError);
   });
 
+  it('bounds the array items a body builds in all, not only each index: many or nested large indexes are refused', () => {
+    // Each index is allowed; together they built millions of nulls (20 such keys: a 70 MB body, seconds of CPU).
+    const many = Array.from({ length: 11 }, (_, i) => ({ key: `k${i}[10000]`, value: 1 }));
+    expect(() => buildFromBracketKeys(many)).toThrow(TemplateError);
+    expect(() => buildFromBracketKeys([{ key: `k${'[10000]'.repeat(70)}`, value: 1 }])).toThrow(TemplateError);
+    expect(buildFromBracketKeys([{ key: 'a[10000]', value: 1 }, { key: 'b[0][5000]', value: 2 }])['a']).toHaveLength(10_001);
+  });
+
   it.each(['', '[a]', 'a[b', 'a]b', 'a[b]c', 'a[[b]]', 'a[100001]'])(
     'refuses the malformed key %j',
     (key) => {

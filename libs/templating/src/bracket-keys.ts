@@ -2,6 +2,11 @@ import { TemplateError } from './template-error';
 
 /** Largest array index a bracket key may name; stops `a[999999999]` from allocating a huge array. */
 export const MAX_BRACKET_INDEX = 10_000;
+/**
+ * Array items the keys of one body may make in all (gaps included): each index within MAX_BRACKET_INDEX, many keys
+ * or nested ones (`k[10000][10000]…`) still built millions of nulls, a body of many megabytes.
+ */
+export const MAX_BRACKET_ITEMS = 100_000;
 
 type Segment = { kind: 'key'; key: string } | { kind: 'index'; index: number } | { kind: 'append' };
 type Container = Record<string, unknown> | unknown[];
@@ -75,6 +80,13 @@ export function buildFromBracketKeys(pairs: Array<{ key: string; value: unknown 
   // Containers made here; a value's object or array (`deal` = {deal}, then `deal[source]`) is copied
   // before a key is added under it, as it belongs to the context (shared by every later render).
   const built = new WeakSet<object>([root]);
+  let items = 0;
+  /** Counts the items a write into an array adds (the gap before an index included). */
+  const grow = (container: Container, seg: Segment, key: string) => {
+    if (!Array.isArray(container) || seg.kind === 'key') return;
+    items += seg.kind === 'append' ? 1 : Math.max(0, seg.index + 1 - container.length);
+    if (items > MAX_BRACKET_ITEMS) throw new TemplateError(`"${key}" makes the arrays of the body over ${MAX_BRACKET_ITEMS} items`, key);
+  };
   for (const { key, value } of pairs) {
     const segments = parseKey(key);
     let container: Container = root;
@@ -86,6 +98,7 @@ export function buildFromBracketKeys(pairs: Array<{ key: string; value: unknown 
       if (found === undefined) {
         child = wantArray ? [] : {};
         built.add(child);
+        grow(container, seg, key);
         write(container, seg, child, key);
       } else if (!isContainer(found) || Array.isArray(found) !== wantArray) {
         throw new TemplateError(`"${key}" conflicts with an earlier key`, key);
@@ -98,6 +111,7 @@ export function buildFromBracketKeys(pairs: Array<{ key: string; value: unknown 
     }
     const last = segments[segments.length - 1];
     if (read(container, last) !== undefined) throw new TemplateError(`"${key}" is set twice`, key);
+    grow(container, last, key);
     write(container, last, value, key);
   }
   return fillHoles(root, built) as Record<string, unknown>;

@@ -167,8 +167,14 @@ export function escapeXml(text: string, token: string): string {
 function escapeCdata(text: string, token: string): string {
   if (XML_INVALID.test(text))
     throw new TemplateError(`value for {${token}} holds characters XML cannot carry`, token);
-  // `]]>` would end the section; CR would be normalised away: step outside CDATA for both.
-  return text.replace(/]]>/g, ']]]]><![CDATA[>').replace(/\r/g, ']]>&#13;<![CDATA[');
+  // `]]>` would end the section; CR would be normalised away: step outside CDATA for both. A `]` ending the value
+  // or a `>` starting it would make `]]>` with what stands beside it (the template's text, another token's value):
+  // the section is closed after the one and reopened before the other.
+  return text
+    .replace(/]]>/g, ']]]]><![CDATA[>')
+    .replace(/\r/g, ']]>&#13;<![CDATA[')
+    .replace(/^>/, ']]><![CDATA[>')
+    .replace(/]$/, ']]]><![CDATA[');
 }
 
 export function escapeHeader(text: string, token: string): string {

@@ -91,6 +91,18 @@ describe('renderRequest', () => {
     expect(soap.body).toBe('<n>&lt;/n&gt;&lt;admin&gt;1&lt;/admin&gt;</n>');
   });
 
+  it('escapes a raw body for JSON under the older text/json media type too', () => {
+    const r = renderRequest(
+      {
+        method: 'POST',
+        url: 'https://x.example/',
+        body: { kind: 'raw', contentType: 'text/json', template: '{"n":"{v}"}' },
+      },
+      { v: 'x","admin":true,"y":"' },
+    );
+    expect(r.builtJson).toEqual({ n: 'x","admin":true,"y":"' });
+  });
+
   it('refuses a raw JSON template that does not render to JSON', () => {
     expect(() =>
       renderRequest(
@@ -112,6 +124,10 @@ describe('renderRequest', () => {
     [{ method: 'GET', url: 'https://x.example/', headers: [{ name: 'X-A', value: '{evil}' }] }],
     [{ method: 'GET', url: 'https://x.example/', headers: [{ name: 'X-A\r\nX-B', value: 'v' }] }],
     [{ method: 'GET', url: 'https://x.example/', headers: 'no colon here' }],
+    // CR, LF or another control character written in the header value itself (not only in a token's value).
+    [{ method: 'GET', url: 'https://x.example/', headers: [{ name: 'X-A', value: 'a\r\nX-Injected: 1' }] }],
+    [{ method: 'GET', url: 'https://x.example/', headers: 'X-A: a\rX-Injected: 1' }],
+    [{ method: 'GET', url: 'https://x.example/', headers: [{ name: 'X-A', value: 'a\u0001b' }] }],
   ])('refuses %j', (t) => {
     expect(() => renderRequest(t, { ...ctx, host: 'evil.example', evil: 'a\r\nX-Injected: 1' })).toThrow(
       TemplateError,

@@ -28,6 +28,8 @@ export interface RenderedRequest {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A header field value: visible ASCII, space, tab, obs-text. No CR, LF, NUL or other controls. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const WHOLE_TOKEN = new RegExp(`^\\{(${PATH_SOURCE})\\}$`, 'u');
 
 /** Parses `Name: value` lines (blank lines skipped, values trimmed). */
@@ -47,7 +49,8 @@ export function parseHeaderLines(text: string): Array<{ name: string; value: str
 /** Escaping for a raw body, chosen from its media type. */
 export function escapingForContentType(contentType: string): Escaping {
   const type = contentType.split(';')[0].trim().toLowerCase();
-  if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  // text/json: an older name for JSON some systems still ask for; left as text, its values went in unescaped.
+  if (type === 'application/json' || type === 'text/json' || type.endsWith('+json')) return 'json';
   if (type === 'application/xml' || type === 'text/xml' || type.endsWith('+xml')) return 'xml';
   if (type === 'application/x-www-form-urlencoded') return 'form';
   return 'none';
@@ -78,6 +81,8 @@ export function renderRequest(
     const name = h.name.trim();
     if (!TOKEN.test(name)) throw new TemplateError('invalid header name');
     const value = renderTemplate(h.value, context, { escape: 'header', missing }).trim();
+    // Token values are checked by the 'header' escaping; this catches what the template itself holds.
+    if (!FIELD_VALUE.test(value)) throw new TemplateError(`header ${name} contains CR, LF or characters not allowed in a header`);
     const existing = lower.get(name.toLowerCase());
     if (existing) headers[existing] = `${headers[existing]}, ${value}`;
     else {

@@ -94,6 +94,21 @@ describe('renderTemplate', () => {
       expect(parser.parse(out).r).toBe(v);
     });
 
+    it('keeps CDATA content inside its section when a value ends in ] or starts with > beside the template\'s text or another token', () => {
+      // A `]]>` made of a value and what follows it (the template's `>`, the next token) ended the section early.
+      const cases: Array<[string, Record<string, string>]> = [
+        ['<r><![CDATA[{a}>{b}]]></r>', { a: ']]', b: '<evil/>' }],
+        ['<r><![CDATA[{a}{b}]]></r>', { a: ']]', b: '><evil/><![CDATA[' }],
+        ['<r><![CDATA[{a}{b}]]></r>', { a: ']', b: ']><evil/><![CDATA[' }],
+        ['<r><![CDATA[]]{b}]]></r>', { b: '><evil/><![CDATA[' }],
+      ];
+      for (const [template, values] of cases) {
+        const out = renderTemplate(template, values, { escape: 'xml' });
+        const literal = template.replace(/^<r><!\[CDATA\[|\]\]><\/r>$/g, '').replace(/\{(\w)\}/g, (_m, k: string) => values[k]);
+        expect({ template, r: parser.parse(out).r as unknown }).toEqual({ template, r: literal });
+      }
+    });
+
     it('escapes text after a comment or processing instruction that mentions a CDATA start', () => {
       const v = '</x><admin>1</admin>';
       for (const lead of ['<!-- wrap markup in <![CDATA[ -->', '<?note <![CDATA[ ?>']) {

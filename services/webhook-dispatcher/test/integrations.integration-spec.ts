@@ -96,7 +96,9 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
     expect((await call('POST', '/integrations', { ...definition, name: 'bad2', secrets: { 'bad name': 'x' } })).status).toBe(400);
     expect((await call('POST', '/integrations', { ...definition, name: 'bad3', trigger: {} })).status).toBe(400);
     // Headers are checked when saved (a bad one is a 400 now, not a delivery that can never be sent).
-    for (const [i, headers] of [42, { 'X-A': 'b' }, [{ key: 'X-A', value: 'b' }], [{ name: 'Bad Name', value: 'x' }], 'X-Ok: 1\nno colon here', 'Bad Name: x'].entries()) {
+    for (const [i, headers] of [42, { 'X-A': 'b' }, [{ key: 'X-A', value: 'b' }], [{ name: 'Bad Name', value: 'x' }], 'X-Ok: 1\nno colon here', 'Bad Name: x',
+      // CR, LF or another control character in a value: no request can carry it (the render and HttpEgress refuse it).
+      [{ name: 'X-A', value: 'a\r\nX-Injected: 1' }], 'X-A: a\rX-Injected: 1', [{ name: 'X-A', value: 'a\u0001b' }]].entries()) {
       const res = await call('POST', '/integrations', { ...definition, name: `bad-headers-${i}`, request: { ...definition.request, headers } });
       expect({ headers, status: res.status }).toEqual({ headers, status: 400 });
       expect(res.body.detail ?? JSON.stringify(res.body)).toMatch(/header/i);

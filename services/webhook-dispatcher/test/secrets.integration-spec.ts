@@ -160,6 +160,16 @@ describe('webhook-dispatcher keeps integration secrets to the wire (real Postgre
       }
       expect(literal(JSON.stringify(await call('GET', '/integrations')))).toEqual([]);
       expect(literal(JSON.stringify(probe.events))).toEqual([]);
+      // A short literal key (under the 8 characters the echo masking looks for) is masked in the request shown all the same.
+      const short = await call('POST', '/integrations', {
+        name: 'Short key', kind: 'http', request: { method: 'POST', url: `${echo.url}/short`, auth: { type: 'apiKey', header: 'X-Api-Key', value: 'k-7777' } },
+        trigger: { eventTypes: [] },
+      });
+      const tested = await call('POST', `/integrations/${short.body.id}/test`, {});
+      expect(tested.body.ok).toBe(true);
+      expect(tested.body.request.headers['X-Api-Key']).toBe('••••');
+      const previewed = await call('POST', `/integrations/${short.body.id}/preview`, {});
+      expect(previewed.body.request.headers['X-Api-Key']).toBe('••••');
       // The legacy row is sealed on its next change.
       expect((await call('PATCH', `/integrations/${legacy.body.id}`, { description: 'touched' })).status).toBe(200);
       const { rows: after } = await db.query('SELECT request, auth_sealed FROM dispatcher.integrations WHERE id = $1', [legacy.body.id]);

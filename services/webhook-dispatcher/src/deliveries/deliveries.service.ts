@@ -120,10 +120,10 @@ export class DeliveriesService {
     const integration = await this.integrations.row(this.ds.manager, tenantId, integrationId);
     const event = await this.sampleEvent(tenantId, integration.id, integration.trigger.eventTypes, sample);
     try {
-      const { rendered, mask } = await this.sender.prepare(integration, event);
+      const { rendered, mask, credentialHeader } = await this.sender.prepare(integration, event);
       return {
         request: {
-          method: rendered.method, url: mask(rendered.url), headers: maskHeaders(rendered.headers, mask),
+          method: rendered.method, url: mask(rendered.url), headers: maskHeaders(rendered.headers, mask, credentialHeader),
           body: rendered.body === undefined ? null : mask(rendered.body),
         },
         builtJson: rendered.builtJson === undefined ? null : maskDeep(rendered.builtJson, mask),

@@ -18,6 +18,8 @@ export interface Prepared {
   rendered: RenderedRequest;
   context: Record<string, unknown>;
   mask: (t: string) => string;
+  /** The API-key helper's header, if the request uses it: shown as •••• whole (see maskHeaders). */
+  credentialHeader?: string;
 }
 
 export interface SentRequestView {
@@ -66,7 +68,8 @@ export class DeliverySender {
     const request = this.integrations.request(integration);
     if (integration.kind !== 'soap') {
       const rendered = renderHttp(request as HttpRequestDto, context);
-      return { rendered, context, mask: withCredentials(masker(secrets), rendered.headers, apiKeyHeader(request)) };
+      const credentialHeader = apiKeyHeader(request);
+      return { rendered, context, mask: withCredentials(masker(secrets), rendered.headers, credentialHeader), credentialHeader };
     }
     const cfg = request as SoapRequestDto;
     const version = cfg.version ?? '1.1';
@@ -79,6 +82,7 @@ export class DeliverySender {
       rendered: { method: 'POST', url: base.url, headers: withHeaders(base.headers, soapHeaders(version, op.soapAction)), body },
       context,
       mask: withCredentials(masker(secrets), base.headers, apiKeyHeader(cfg)),
+      credentialHeader: apiKeyHeader(cfg),
     };
   }
 
@@ -100,14 +104,14 @@ export class DeliverySender {
       const errorClass = err instanceof TemplateError ? 'template' : 'invalid';
       return { request, ok: false, errorClass, error: (err as Error).message, durationMs: Date.now() - started, context: {} };
     }
-    const { rendered, mask } = prepared;
+    const { rendered, mask, credentialHeader } = prepared;
     const { secret: _secret, ...context } = prepared.context;
     const body = rendered.body ?? '';
     const headers = withHeaders(rendered.headers, signatureHeaders(this.integrations.signingSecrets(integration), webhookId, body));
     const request: SentRequestView = {
       method: rendered.method,
       url: mask(rendered.url),
-      headers: maskHeaders(headers, mask),
+      headers: maskHeaders(headers, mask, credentialHeader),
       body: rendered.body === undefined ? null : truncate(mask(rendered.body)),
     };
     try {

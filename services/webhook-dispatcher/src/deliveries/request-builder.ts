@@ -128,11 +128,17 @@ export function maskDeep(value: unknown, mask: (t: string) => string): unknown {
   return value;
 }
 
-export function maskHeaders(headers: Record<string, string>, mask: (t: string) => string): Record<string, string> {
+/**
+ * `mask` applied to each header value; credentials shown as `••••` whole: Authorization-like headers (their scheme kept)
+ * and the API-key helper's header (`credentialHeader`), whose literal key `mask` misses when it is short.
+ */
+export function maskHeaders(headers: Record<string, string>, mask: (t: string) => string, credentialHeader?: string): Record<string, string> {
   const out: Record<string, string> = {};
+  const credential = credentialHeader?.toLowerCase();
   for (const [k, v] of Object.entries(headers)) {
     const lower = k.toLowerCase();
-    if (lower === 'authorization' || lower === 'proxy-authorization' || lower === 'cookie') {
+    if (lower === credential) out[k] = '••••';
+    else if (lower === 'authorization' || lower === 'proxy-authorization' || lower === 'cookie') {
       const scheme = /^(\w+)\s/.exec(v)?.[1];
       out[k] = scheme ? `${scheme} ••••` : '••••';
     } else out[k] = mask(v);

@@ -17,6 +17,8 @@ export const DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86_400;
 export const ROTATION_GRACE_SECONDS = 24 * 3600;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A header field value: visible ASCII, space, tab, obs-text; no CR, LF or other control characters (no request could carry them). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const MAX_HEADERS = 100;
 
 export class HeaderPairDto {
@@ -35,6 +37,7 @@ export function headersProblem(v: unknown): string | undefined {
       const i = line.indexOf(':');
       if (i <= 0 || !HEADER_NAME.test(line.slice(0, i).trim())) return `headers line "${line.slice(0, 60)}" is not "Name: value"`;
       if (line.length > 4200) return `headers line "${line.slice(0, 60)}…" is too long`;
+      if (!HEADER_VALUE.test(line.slice(i + 1).trim())) return `headers line "${line.slice(0, i).trim()}" holds CR, LF or characters not allowed in a header`;
     }
     return undefined;
   }
@@ -45,6 +48,7 @@ export function headersProblem(v: unknown): string | undefined {
       if (!pair || typeof pair !== 'object' || typeof pair.name !== 'string' || !HEADER_NAME.test(pair.name) || typeof pair.value !== 'string' || pair.value.length > 4000) {
         return 'each header is {"name": a header name, "value": a string of at most 4000 characters}';
       }
+      if (!HEADER_VALUE.test(pair.value.trim())) return `header ${pair.name} holds CR, LF or characters not allowed in a header`;
     }
     return undefined;
   }
