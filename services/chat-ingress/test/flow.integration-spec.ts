@@ -252,6 +252,27 @@ describe('chat-ingress: bot flow steps and timers', () => {
     expect(await c.conversation()).toMatchObject({ id: conv.id, status: 'open' });
   });
 
+  it('a reaction (a 👍 on the bot\'s menu) answers nothing: the menu is not asked again, the next text is taken', async () => {
+    const c = await tenantWith({ start: 'menu', steps: {
+      menu: { type: 'menu', text: 'Escolha:', invalidText: 'Não entendi.', options: [{ id: 'boleto', title: 'Boleto', next: 'bye' }] },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    await c.text('oi');
+    await expectEventually(() => expect(c.got()).toEqual(['Escolha:\n1 - Boleto']));
+    const conv = await c.conversation();
+    await c.say({ type: 'reaction', reaction: { message_id: 'wamid.OUT', emoji: '👍' } });
+    const reaction = await expectEventually(() => {
+      const e = h.probe.ofType<{ conversationId: string; message: { kind: string; providerType?: string } }>('chat.message.received').find((x) => x.data.conversationId === conv.id && x.data.message.providerType === 'reaction');
+      expect(e).toBeDefined();
+      return e!;
+    });
+    // Handled by the flow (its inbox row commits with anything it would send): nothing queued for the customer.
+    await expectEventually(async () => expect(await h.ds.query('SELECT 1 FROM chat_ingress.inbox WHERE event_id = $1', [reaction.id])).not.toHaveLength(0));
+    expect(await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out'`, [conv.id])).toEqual([{ n: 1 }]);
+    await c.text('1');
+    await expectEventually(() => expect(c.got()).toEqual(['Escolha:\n1 - Boleto', 'Até logo!']));
+  });
+
   it('a WhatsApp menu too long for reply buttons (1,024 characters) goes out as numbered text without them; a number still picks', async () => {
     const intro = `${'Leia com atenção. '.repeat(62)}Escolha:`; // over 1,024 characters with the option lines
     const c = await tenantWith({ start: 'menu', steps: {
