@@ -72,6 +72,17 @@ export class BusConnection {
     if (model) await model.close().catch(() => undefined);
   }
 
+  /**
+   * Starts over as if `model` had dropped: for a channel the broker closed or a consumer it cancelled while
+   * the connection stayed up (a deleted exchange or queue). Every `onConnect` step then runs again, so
+   * what went missing is declared again and the channels come back; nothing is done once `model` is gone.
+   */
+  restart(model: ChannelModel, reason: string): void {
+    if (this.closing || this.model !== model) return;
+    this.opts.logger.warn({ reason }, 'rabbitmq channel lost; reconnecting');
+    void model.close().catch(() => undefined);
+  }
+
   /** Forces the connection closed as a network failure would (used by fault tests). */
   async dropForTest(): Promise<void> {
     const model = this.model;

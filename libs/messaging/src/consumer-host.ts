@@ -51,6 +51,17 @@ interface Delivery {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const patternsOf = (h: RegisteredHandler): readonly string[] => (typeof h.type === 'string' ? [h.type] : h.type);
 
+/**
+ * Whether the database refused a value rather than being away: SQLSTATE classes 22 (data exception, such
+ * as a NUL in a text) and 54 (program limit exceeded, such as a key too long for its index).
+ */
+const refusesData = (err: unknown): boolean => /^(22|54)/.test(String((err as { code?: unknown }).code ?? ''));
+
+/** An event id as a message id, which AMQP bounds to 255 bytes (the event's own id stays in its body). */
+const messageIdOf = (id: string | undefined): string | undefined => (id !== undefined && Buffer.byteLength(id) <= 255 ? id : undefined);
+
+const returnKey = (queue: string, messageId: unknown) => `${queue}\u0000${String(messageId)}`;
+
 /** Events of one subject (a conversation, a message, a call) of one tenant. */
 const subjectOf = (e: CloudEvent): string | undefined => (e.subject ? `${e.tenantid}\u0000${e.subject}` : undefined);
 
@@ -81,6 +92,8 @@ export class ConsumerHost {
   private readonly acks = new WeakMap<ConfirmChannel, AckTracker>();
   private readonly byType = new Map<string, RegisteredHandler[]>();
   private readonly inboxByType = new Map<string, boolean>();
+  /** Forwarded copies the broker returned (no such queue), by `returnKey`. */
+  private readonly returned = new Set<string>();
 
   constructor(
     private readonly ds: DataSource,
@@ -121,7 +134,12 @@ export class ConsumerHost {
     bus.onConnect(async (model) => {
       if (this.handlers.length === 0 || this.stopping) return;
       const ch = await model.createConfirmChannel();
-      ch.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'consumer channel error'));
+      // The broker closed the channel or cancelled the consumer (its queue deleted) while the connection is
+      // up: nothing would be consumed again until a reconnect, which also declares the queue again.
+      ch.on('error', (err: Error) => {
+        if (!this.stopping) bus.restart(model, `consumer channel: ${err.message}`);
+      });
+      ch.on('return', (msg: ConsumeMessage) => this.returned.add(returnKey(msg.fields.routingKey, msg.properties.messageId)));
       ch.on('close', () => {
         if (this.channel === ch) this.channel = undefined;
         // Deliveries of a closed channel will be redelivered; drop them from the buffer.
@@ -139,7 +157,10 @@ export class ConsumerHost {
         }),
       );
       this.channel = ch;
-      const ok = await ch.consume(queueNames(this.opts.service).main, (msg) => msg && this.receive(ch, msg));
+      const ok = await ch.consume(queueNames(this.opts.service).main, (msg) => {
+        if (msg) this.receive(ch, msg);
+        else if (!this.stopping) bus.restart(model, 'consumer cancelled by the broker');
+      });
       this.consumerTag = ok.consumerTag;
     });
   }
@@ -257,6 +278,13 @@ export class ConsumerHost {
         outcome = await this.ds.transaction((m) => this.applyBatch(m, valid));
         break;
       } catch (err) {
+        if (refusesData(err)) {
+          // The database is there and refuses a value of an event (an id it cannot store in the inbox): the
+          // same batch would fail for ever. Each event then goes alone, and the one refused alone is parked.
+          if (valid.length === 1) await this.park(valid[0]!, `refused by the database: ${(err as Error).message}`);
+          else for (const d of valid) await this.handleBatch([d]);
+          return;
+        }
         this.logger.warn({ err: (err as Error).message, waitMs: wait }, 'consumer transaction failed; retrying');
         await sleep(wait);
       }
@@ -427,10 +455,14 @@ export class ConsumerHost {
     // An event of a batch goes on alone; a single event's message goes as it came.
     const { msg, ch } = d.message;
     const alone = d.raw !== undefined;
+    const messageId = (alone ? messageIdOf(d.event?.id) : undefined) ?? (msg.properties.messageId as string | undefined);
     try {
+      // Mandatory: a copy sent to a queue that is gone would otherwise be confirmed and dropped.
       ch.sendToQueue(queue, alone ? Buffer.from(JSON.stringify(d.raw)) : msg.content, {
         ...msg.properties,
-        ...(alone ? { contentType: EVENT_CONTENT_TYPE, messageId: d.event?.id ?? msg.properties.messageId } : {}),
+        ...(alone ? { contentType: EVENT_CONTENT_TYPE } : {}),
+        messageId,
+        mandatory: true,
         persistent: true,
         headers: {
           ...(msg.properties.headers ?? {}),
@@ -440,6 +472,7 @@ export class ConsumerHost {
         },
       });
       await ch.waitForConfirms();
+      if (this.returned.delete(returnKey(queue, messageId))) throw new Error(`no queue ${queue} took it`);
       this.settle([d]);
       return true;
     } catch (err) {

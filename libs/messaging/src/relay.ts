@@ -69,7 +69,8 @@ export class OutboxRelay {
   attach(): void {
     this.bus.onConnect(async (model) => {
       const ch = await model.createConfirmChannel();
-      ch.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'relay channel error'));
+      // The broker closed the channel (the connection is up): without a channel the relay would stop for good.
+      ch.on('error', (err: Error) => this.bus.restart(model, `relay channel: ${err.message}`));
       ch.on('close', () => {
         if (this.channel === ch) this.channel = undefined;
       });
