@@ -45,6 +45,8 @@ export interface NodeOptions {
   retryDelaysMs?: number[];
   batchSize?: number;
   relayBatchSize?: number;
+  /** The relay's batches in flight at once (its default: 2). */
+  relayConcurrency?: number;
   /** The relay's polling fallback (default 200 ms). */
   relayPollMs?: number;
   /** How often the relay's cleanup (of inbox rows past 30 days) runs. */
@@ -76,6 +78,7 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
       databaseUrl: o.databaseUrl,
       pollIntervalMs: o.relayPollMs ?? 200,
       batchSize: o.relayBatchSize,
+      concurrency: o.relayConcurrency,
       cleanupIntervalMs: o.relayCleanupMs,
     },
     logger,

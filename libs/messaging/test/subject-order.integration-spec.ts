@@ -71,3 +71,49 @@ describe('consumer: events of one subject are never in two concurrent batches', 
     });
   }, 60_000);
 });
+
+describe('relay: batches claimed at once are published in the order their events were written', () => {
+  let infra: TestInfra;
+  let node: BusNode;
+  const got: number[] = [];
+
+  beforeAll(async () => {
+    infra = await createTestInfra('relay-order');
+    await migrate(infra.databaseUrl);
+    // Batches of three, four in flight: claims overlap all the time.
+    node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      handler: {
+        type: 'chat.conversation.closed', batch: true,
+        fn: async (events, ctx) => {
+          for (const e of events) got.push(Number((e.data as { reason: string }).reason));
+          await recordEffects(events, ctx);
+        },
+      },
+      relayBatchSize: 3,
+      relayConcurrency: 4,
+      concurrency: 1,
+    });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await infra?.cleanup();
+  });
+
+  it("one subject's events reach the consumer in the order they were written, across the relay's concurrent batches", async () => {
+    const total = 600;
+    // Many small commits, each waking the relay's loops together.
+    for (let i = 0; i < total; i += 6) {
+      await node.ds.transaction((m) =>
+        node.outbox.add(m, Array.from({ length: 6 }, (_, j) => node.outbox.event({
+          type: 'chat.conversation.closed', tenantId: 'tenant-a', subject: 'conv-1',
+          data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: String(i + j) },
+        }))),
+      );
+    }
+    await expectEventually(async () => expect((await counts(node.ds)).total).toBe(total), { timeoutMs: 30_000 });
+    expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
+  }, 60_000);
+});
