@@ -86,10 +86,10 @@ describe('relay: batches claimed at once are published in the order their events
       amqpUrl: infra.amqpUrl,
       handler: {
         type: 'chat.conversation.closed', batch: true,
-        fn: async (events, ctx) => {
+        fn: (async (events: CloudEvent[], ctx) => {
           for (const e of events) got.push(Number((e.data as { reason: string }).reason));
           await recordEffects(events, ctx);
-        },
+        }) satisfies BatchHandler,
       },
       relayBatchSize: 3,
       relayConcurrency: 4,
