@@ -108,6 +108,15 @@ const FORBIDDEN_HEADERS = new Set([
   'expect',
   'proxy-connection',
 ]);
+
+/**
+ * Is `name` (any case) a header this client sets itself and refuses from a caller? For callers that check a
+ * configured header when it is saved rather than let every request fail as `invalid_request`.
+ */
+export function isReservedHeader(name: string): boolean {
+  return FORBIDDEN_HEADERS.has(name.toLowerCase());
+}
+
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
 const TLS_CODES = new Set([
   'CERT_HAS_EXPIRED',

@@ -3,6 +3,7 @@ export { EgressError, type EgressErrorKind } from './egress-error';
 export {
   EGRESS_DEFAULTS,
   HttpEgress,
+  isReservedHeader,
   type EgressPolicy,
   type EgressRequest,
   type EgressResolver,

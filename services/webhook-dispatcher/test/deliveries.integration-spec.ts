@@ -167,6 +167,21 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       expect(probe.ofType<IntegrationDisabled>('integration.disabled').find((e) => e.data.integrationId === g.body.id)!.data)
         .toMatchObject({ cause: 'gone', reason: 'the endpoint answered 410 Gone', integrationName: expect.any(String) });
 
+      // Asked for by a bot flow (its name in any case), the disabled integration is not run: it fails at once, saying why.
+      const sentBefore = gone.received.length;
+      const disabledRequest = randomUUID();
+      await probe.publish(createEvent({
+        type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress', data: { requestId: disabledRequest, integration: 'GONE', context: {} },
+      }));
+      const refused = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.requestId === disabledRequest, 5_000);
+      expect(refused.data).toMatchObject({ integrationId: g.body.id, errorClass: 'invalid', error: 'integration disabled: the endpoint answered 410 Gone' });
+      expect(gone.received).toHaveLength(sentBefore);
+      // An admin's Test still sends it (trying it before enabling it again is the point) and changes nothing.
+      const tested = await call('POST', `/integrations/${g.body.id}/test`, { data: {} });
+      expect(tested.body).toMatchObject({ ok: false, httpStatus: 410 });
+      expect(gone.received).toHaveLength(sentBefore + 1);
+      expect((await call('GET', `/integrations/${g.body.id}`)).body).toMatchObject({ enabled: false, disabledReason: 'the endpoint answered 410 Gone' });
+
       const named = await call('POST', '/integrations', {
         name: 'Viabilidade', kind: 'http',
         request: { method: 'GET', url: `${gone.url}/check?cep={cep}`, auth: { type: 'basic', username: 'elo', password: '{secret.pw}' } },

@@ -166,6 +166,23 @@ describe('webhook-dispatcher integrations API (real PostgreSQL, RabbitMQ and API
       await refusedPatch(good.body.id as string, { request: { ...definition.request, url: '{event.data.url}' } }, 'must start with a literal http:// or https:// and host', 'request.url');
     });
 
+    it('a header HttpEgress sets itself (Host, Content-Length, Transfer-Encoding, Connection, …), as a header or as the API-key header', async () => {
+      const soap = { wsdlUrl: 'https://pbx.example/calls?wsdl', operation: 'UpdateCallStatus', params: [] };
+      const reserved = [
+        ['request.headers', { request: { ...definition.request, headers: 'X-Ok: 1\nHost: evil.example' } }, 'Host'],
+        ['request.headers', { request: { ...definition.request, headers: [{ name: 'content-length', value: '0' }] } }, 'content-length'],
+        ['request.auth.header', { request: { ...definition.request, auth: { type: 'apiKey', header: 'Transfer-Encoding', value: '{secret.apiKey}' } } }, 'Transfer-Encoding'],
+        ['soap.headers', { kind: 'soap', request: undefined, soap: { ...soap, headers: 'Connection: close' } }, 'Connection'],
+        ['soap.auth.header', { kind: 'soap', request: undefined, soap: { ...soap, auth: { type: 'apiKey', header: 'Expect', value: 'k' } } }, 'Expect'],
+      ] as const;
+      for (const [i, [field, change, name]] of reserved.entries()) {
+        await refused({ ...definition, name: `reserved-header-${i}`, ...change }, field, name);
+      }
+      const good = await call('POST', '/integrations', { ...definition, name: 'unreserved-headers', request: { ...definition.request, headers: 'X-Host: a\nContent-Language: pt' } });
+      expect(good.status).toBe(201);
+      await refusedPatch(good.body.id as string, { request: { ...definition.request, headers: 'Keep-Alive: 5' } }, 'Keep-Alive', 'request.headers');
+    });
+
     it('a SOAP wsdlUrl that is not an absolute http or https URL (it is fetched as written, never rendered)', async () => {
       const soap = { wsdlUrl: 'https://pbx.example/calls?wsdl', operation: 'UpdateCallStatus', params: [] };
       for (const [i, wsdlUrl] of ['file:///etc/passwd', 'ftp://x/y.wsdl', 'not a url', '/calls?wsdl', 'http:pbx.example/calls?wsdl', 'gopher://pbx.example/'].entries()) {

@@ -84,6 +84,18 @@ describe('request builder', () => {
     }
   });
 
+  it('masks a secret with surrounding spaces as a header sends it: trimmed', () => {
+    const secrets = { key: ' abc123 ', tail: 'xyz789\t' };
+    const ctx = templateContext(event, secrets);
+    const mask = masker(secrets);
+    const sent = renderHttp({ method: 'GET', url: 'https://x.example/', headers: 'X-Key: {secret.key}\nX-Tail: t={secret.tail}', query: [{ key: 'k', value: '{secret.key}' }] }, ctx);
+    expect(sent.headers).toMatchObject({ 'X-Key': 'abc123', 'X-Tail': 't=xyz789' });
+    expect(maskHeaders(sent.headers, mask)).toMatchObject({ 'X-Key': '••••', 'X-Tail': 't=••••' });
+    // An endpoint echoing the header back, and the untrimmed forms as before.
+    expect(mask('{"x-key":"abc123","x-tail":"t=xyz789"}')).toBe('{"x-key":"••••","x-tail":"t=••••"}');
+    expect(mask(sent.url)).toBe('https://x.example/?k=••••');
+  });
+
   it('signs with Standard Webhooks headers that the standardwebhooks package verifies', () => {
     const secret = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
     const headers = signatureHeaders([secret], 'msg_1', '{"a":1}');

@@ -86,11 +86,15 @@ function signingKey(secret: string): Buffer {
   return key;
 }
 
-/** Replaces every secret value (in each of its encoded forms) with a mask; authorization-like headers are always masked. */
+/**
+ * Replaces every secret value (in each of its encoded forms) with a mask; authorization-like headers are always masked.
+ * A value with surrounding whitespace is looked for trimmed too: a header's value is sent trimmed (`" abc123 "` as
+ * `abc123`), and the untrimmed form missed it in attempt logs and Test answers.
+ */
 export function masker(secrets: Readonly<Record<string, string>>): (text: string) => string {
   let mask = maskers.get(secrets);
   if (!mask) {
-    mask = secretMasker(Object.values(secrets));
+    mask = secretMasker(Object.values(secrets).flatMap((v) => (v.trim() === v ? [v] : [v, v.trim()])));
     maskers.set(secrets, mask);
   }
   return mask;

@@ -5,6 +5,7 @@ import {
   IsUUID, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, ValidateNested,
 } from 'class-validator';
 import { isEventType } from '@elo/contracts';
+import { isReservedHeader } from '@elo/http-egress';
 import { IsTimestamp } from '@elo/platform';
 import { listTokens, renderUrl, TemplateError } from '@elo/templating';
 
@@ -21,6 +22,11 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const MAX_HEADERS = 100;
 
+/** HttpEgress sets these itself and refuses them from us: saved, every delivery would fail as `invalid`. */
+function reservedHeaderProblem(name: string): string {
+  return `header ${name} is set by the HTTP client and cannot be sent by an integration`;
+}
+
 export class HeaderPairDto {
   @ApiProperty()
   @IsString() @Matches(HEADER_NAME) name!: string;
@@ -36,6 +42,7 @@ export function headersProblem(v: unknown): string | undefined {
     for (const line of lines) {
       const i = line.indexOf(':');
       if (i <= 0 || !HEADER_NAME.test(line.slice(0, i).trim())) return `headers line "${line.slice(0, 60)}" is not "Name: value"`;
+      if (isReservedHeader(line.slice(0, i).trim())) return reservedHeaderProblem(line.slice(0, i).trim());
       if (line.length > 4200) return `headers line "${line.slice(0, 60)}…" is too long`;
       if (!HEADER_VALUE.test(line.slice(i + 1).trim())) return `headers line "${line.slice(0, i).trim()}" holds CR, LF or characters not allowed in a header`;
     }
@@ -48,6 +55,7 @@ export function headersProblem(v: unknown): string | undefined {
       if (!pair || typeof pair !== 'object' || typeof pair.name !== 'string' || !HEADER_NAME.test(pair.name) || typeof pair.value !== 'string' || pair.value.length > 4000) {
         return 'each header is {"name": a header name, "value": a string of at most 4000 characters}';
       }
+      if (isReservedHeader(pair.name)) return reservedHeaderProblem(pair.name);
       if (!HEADER_VALUE.test(pair.value.trim())) return `header ${pair.name} holds CR, LF or characters not allowed in a header`;
     }
     return undefined;
@@ -62,6 +70,17 @@ function IsHeaders(): PropertyDecorator {
     validator: {
       validate: (v: unknown) => headersProblem(v) === undefined,
       defaultMessage: (args) => `${args?.property ?? 'headers'}: ${headersProblem(args?.value) ?? 'invalid'}`,
+    },
+  });
+}
+
+/** The API-key helper's header name, checked when saved like the headers. */
+function IsApiKeyHeader(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isApiKeyHeader',
+    validator: {
+      validate: (v: unknown) => typeof v !== 'string' || !isReservedHeader(v),
+      defaultMessage: (args) => reservedHeaderProblem(String(args?.value)),
     },
   });
 }
@@ -195,7 +214,7 @@ export class AuthDto {
   @IsOptional() @IsString() password?: string;
   /** apiKey: header name (default X-API-Key) and value. */
   @ApiPropertyOptional({ description: 'apiKey: header name (default X-API-Key) and value.' })
-  @IsOptional() @IsString() @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/) header?: string;
+  @IsOptional() @IsString() @Matches(HEADER_NAME) @IsApiKeyHeader() header?: string;
   @ApiPropertyOptional()
   @IsOptional() @IsString() value?: string;
 }
