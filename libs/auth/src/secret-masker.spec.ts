@@ -22,4 +22,10 @@ describe('secretMasker', () => {
     expect(mask('{"token":"tok\\/en+Ab9\\/Zz=="}')).toBe('{"token":"••••"}');
     expect(mask('{"password":"senha-\\u00e7\\u00e3o-123"}')).toBe('{"password":"••••"}');
   });
+
+  it('masks a secret with surrounding whitespace trimmed too (as a header carries it), and as given', () => {
+    const mask = secretMasker([' abc123 ', 'xyz789\t']);
+    expect(mask('X-Key: abc123; t=xyz789')).toBe('X-Key: ••••; t=••••');
+    expect(mask('[ abc123 ]')).toBe('[••••]');
+  });
 });

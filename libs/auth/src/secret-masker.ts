@@ -28,9 +28,12 @@ function encodedForms(v: string): string[] {
 /**
  * A function that replaces each secret value, in each of its encoded forms, with `••••`: for what an
  * outside system answered (an endpoint or a PBX echoing the request it got) before it is shown or logged.
- * Values shorter than 3 characters are left alone (they would mask ordinary text).
+ * Values shorter than 3 characters are left alone (they would mask ordinary text); a value with surrounding
+ * whitespace is looked for trimmed as well.
  */
 export function secretMasker(values: readonly string[]): (text: string) => string {
-  const forms = [...new Set(values.filter((v) => v.length >= 3).flatMap(encodedForms))].sort((a, b) => b.length - a.length);
+  // A value with surrounding whitespace is looked for trimmed too: a header carries it trimmed (`" abc123 "` as `abc123`).
+  const trimmedToo = values.flatMap((v) => (v.trim() === v ? [v] : [v, v.trim()]));
+  const forms = [...new Set(trimmedToo.filter((v) => v.length >= 3).flatMap(encodedForms))].sort((a, b) => b.length - a.length);
   return forms.length ? (text) => forms.reduce((t, f) => (t.includes(f) ? t.split(f).join('••••') : t), text) : (text) => text;
 }
