@@ -1,3 +1,4 @@
+import { MAX_CHAT_TEXT } from '@elo/contracts';
 import { fillReply, inOrder } from './viability.service';
 
 type Row = { part: 'in' | 'more' | 'pole'; n: number };
@@ -22,5 +23,10 @@ describe('fillReply', () => {
   it('fills {box} and {distance} with the values as they are, $ patterns included', () => {
     expect(fillReply('Caixa {box} a {distance} m ({box})', { name: "CTO $& R$' 1$$", distanceMeters: 42.6 })).toBe("Caixa CTO $& R$' 1$$ a 43 m (CTO $& R$' 1$$)");
     expect(fillReply('Sem caixa: {box}{distance}.', undefined)).toBe('Sem caixa: .');
+  });
+
+  it('cuts a reply longer than a chat message holds (a 1,000-character template of {box} and a long box name), which the send event would refuse', () => {
+    const reply = fillReply('{box}'.repeat(200), { name: 'Caixa '.repeat(50), distanceMeters: 10 });
+    expect([reply.length, reply.endsWith('…')]).toEqual([MAX_CHAT_TEXT, true]);
   });
 });

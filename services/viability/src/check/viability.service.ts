@@ -1,3 +1,4 @@
+import { fitChatText } from '@elo/contracts';
 import { Groups } from '@elo/persistence';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { metricsRegistry } from '@elo/observability';
@@ -351,10 +352,12 @@ export class ViabilityService implements OnModuleDestroy {
 
 /**
  * A reply template with `{box}` (the box's name) and `{distance}` (metres to it) filled in. The values go
- * in as they are: a string replacement would read `$&`, `$'` or `$$` in a box's name as patterns.
+ * in as they are: a string replacement would read `$&`, `$'` or `$$` in a box's name as patterns. Cut to
+ * what a chat message holds: a 1,000-character template of `{box}` and a long box name can exceed it,
+ * and the send event would be refused (its handler retried until parked).
  */
 export function fillReply(template: string, box: { name: string; distanceMeters: number } | undefined): string {
-  return template
-    .replace(/\{box\}/g, () => box?.name ?? '')
-    .replace(/\{distance\}/g, () => (box ? String(Math.round(box.distanceMeters)) : ''));
+  return fitChatText(
+    template.replace(/\{box\}/g, () => box?.name ?? '').replace(/\{distance\}/g, () => (box ? String(Math.round(box.distanceMeters)) : '')),
+  );
 }

@@ -28,4 +28,16 @@ describe('inventory rows', () => {
     expect(pole([-49.27, [-25.43]])).toMatch(/^lat must be a number/);
     expect(toRow('poles', { external_id: 'P-2' }, 2, null, null)).toMatch(/^lat must be a number/);
   });
+
+  it('reads coordinates and port counts written as decimals only: hexadecimal, binary, exponents, Infinity and blank text are refused, not read as numbers', () => {
+    const pole = (lat: unknown) => toRow('poles', { external_id: 'P-1' }, 2, lat, -49.27);
+    expect(pole('-25.43')).toMatchObject({ lat: -25.43 });
+    expect(pole(' +25,43 ')).toMatchObject({ lat: 25.43 });
+    for (const lat of ['0x10', '0b1', '0o7', '1e1', 'Infinity', '-Infinity', '1_0', '.', '-']) expect([lat, pole(lat)]).toEqual([lat, expect.stringMatching(/^lat must be a number/)]);
+    expect(box({ port_capacity: '0x10' })).toMatch(/^port_capacity must be a whole number/);
+    expect(box({ port_capacity: '1e1' })).toMatch(/^port_capacity must be a whole number/);
+    expect(box({ port_capacity: ' ' })).toMatch(/^port_capacity must be a whole number/);
+    expect(box({ ports_in_use: '0b1' })).toMatch(/^ports_in_use must be a whole number/);
+    expect(box({ port_capacity: ' 16 ', ports_in_use: '+2' })).toMatchObject({ portCapacity: 16, portsInUse: 2 });
+  });
 });

@@ -25,7 +25,7 @@ const MAX_PORTS = 2_147_483_647;
  */
 const hasNul = (...values: Array<string | undefined>) => values.some((v) => v !== undefined && v.includes('\u0000'));
 
-/** A text or a number (what a CSV cell or a GeoJSON property holding an id, a name or a count may be); anything else is refused, never turned into "[object Object]" or true → 1. */
+/** A text or a number (what a CSV cell or a GeoJSON property holding an id or a name may be); anything else is refused, never turned into "[object Object]". */
 const scalar = (v: unknown): v is string | number => typeof v === 'string' || typeof v === 'number';
 
 const pick = (r: Raw, ...names: string[]) => {
@@ -34,16 +34,25 @@ const pick = (r: Raw, ...names: string[]) => {
 };
 
 /**
+ * A number as sent: a number, or text in decimal notation (`-25.4284`, `16`). Number() alone reads
+ * `0x10` as 16, `1e1` as 10, ` ` as 0 and `Infinity`: no spreadsheet writes a coordinate or a port
+ * count so, and such text is refused rather than read as something the network does not say.
+ */
+const decimal = (v: unknown, comma = false): number => {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return NaN;
+  const text = v.trim();
+  if (/^[-+]?(\d+(\.\d*)?|\.\d+)$/.test(text)) return Number(text);
+  return comma && /^[-+]?\d+,\d+$/.test(text) ? Number(text.replace(',', '.')) : NaN;
+};
+
+/**
  * A coordinate as sent: a number, or text in either decimal notation. Spreadsheets set to Portuguese
  * (as most of Elo's users' are) write `-25,4284`; that text cannot mean anything else, so it is read
- * as -25.4284 rather than refused. Anything but a number or such text is not a coordinate.
+ * as -25.4284 rather than refused. Anything but a number or such text is not a coordinate (Number()
+ * reads null, false, blank text and [x] as 0 or x: a feature with no position would land at 0,0).
  */
-const coordinate = (v: unknown): number => {
-  // Number() reads null, false, blank text and [x] as 0 or x: a feature with no position would land at 0,0.
-  if (typeof v === 'number') return v;
-  if (typeof v !== 'string' || !v.trim()) return NaN;
-  return /^\s*[-+]?\d+,\d+\s*$/.test(v) ? Number(v.replace(',', '.')) : Number(v);
-};
+const coordinate = (v: unknown): number => decimal(v, true);
 
 /** The external id a record names, as toRow reads it (undefined when it names none). */
 export const externalIdOf = (r: Raw): unknown => pick(r, 'external_id', 'externalId', 'id');
@@ -71,8 +80,8 @@ export function toRow(kind: InventoryKind, r: Raw, line: number, lat: unknown, l
   if (!(STATUSES as readonly string[]).includes(status)) return `status must be one of ${STATUSES.join(', ')}`;
   const rawCap = pick(r, 'port_capacity', 'portCapacity');
   const rawUsed = pick(r, 'ports_in_use', 'portsInUse') ?? 0;
-  const cap = scalar(rawCap) ? Number(rawCap) : NaN;
-  const used = scalar(rawUsed) ? Number(rawUsed) : NaN;
+  const cap = decimal(rawCap);
+  const used = decimal(rawUsed);
   if (!Number.isInteger(cap) || cap < 0 || cap > MAX_PORTS) return `port_capacity must be a whole number between 0 and ${MAX_PORTS}`;
   if (!Number.isInteger(used) || used < 0 || used > cap) return 'ports_in_use must be a whole number between 0 and port_capacity';
   const pole = pick(r, 'pole_external_id', 'pole');

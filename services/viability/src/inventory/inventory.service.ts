@@ -2,6 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { CsvError, parse } from 'csv-parse';
 import { Readable, Transform } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { DataSource } from 'typeorm';
 import { InventoryIndexes } from '../check/inventory-indexes.service';
 import { GeoJsonStreamError, geojsonFeatures } from './geojson-stream';
@@ -19,6 +20,9 @@ export interface ImportOutcome {
 
 /** Told the rows handed to the database so far, after each batch of a streamed import (the command line's progress bar). */
 export type Progress = (rows: number) => void;
+
+/** A CSV record at most, as GeoJSON has its limit per feature. */
+const MAX_RECORD_BYTES = 1_000_000;
 
 /** Rows a statement (and a streamed import's batch). */
 const CHUNK = 5_000;
@@ -70,24 +74,35 @@ export class InventoryService {
         // line and skipped; the records before and after it still go in. Thrown, it would end the
         // stream and lose the records already parsed but not yet read from it.
         skip_records_with_error: true,
-        on_skip: (err: CsvError | undefined) => {
-          run.refuse(typeof err?.lines === 'number' ? err.lines : 0, `not valid CSV: ${err?.message ?? 'unreadable record'}`);
+        on_skip: (err: CsvError | undefined, raw: string | undefined) => {
+          const line = typeof err?.lines === 'number' ? firstLine(err.lines, raw) : 0;
+          // The parser would go on dropping the rest of each chunk it is given, each time with this error:
+          // end the parse here (see the catch below).
+          if (err?.code === 'CSV_MAX_RECORD_SIZE') throw new CsvError(err.code, `a record over ${MAX_RECORD_BYTES.toLocaleString('en')} bytes (a quote left open?)`, undefined, { lines: line });
+          run.refuse(line, `not valid CSV: ${err?.message ?? 'unreadable record'}`);
           return undefined;
         },
+        // A quote left open would otherwise have the parser hold the rest of the file as one field.
+        max_record_size: MAX_RECORD_BYTES,
         info: true,
+        // The record's text, for the line it starts on (info.lines is the line it ends on).
+        raw: true,
       }),
     );
     let lastLine = 1;
     try {
-      for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, unknown>; info: { lines: number } }>) {
+      for await (const { record, info, raw } of parser as AsyncIterable<{ record: Record<string, unknown>; info: { lines: number }; raw: string }>) {
         lastLine = info.lines;
-        await run.take(toRow(kind, record, info.lines, record.lat ?? record.latitude, record.lng ?? record.lon ?? record.longitude), info.lines);
+        const line = firstLine(info.lines, raw);
+        await run.take(toRow(kind, record, line, record.lat ?? record.latitude, record.lng ?? record.lon ?? record.longitude), line);
       }
     } catch (err) {
       // Only the parser's own errors are the file's fault; a database failure is not "bad CSV".
       if (!(err instanceof CsvError) && !String((err as { code?: string }).code ?? '').startsWith('CSV_')) throw err;
       // Errors that end the parse (not a record's): say plainly that nothing after the last row read went in.
       run.refuse((err as { lines?: number }).lines ?? 0, `not valid CSV: ${(err as Error).message}; nothing after line ${lastLine} was imported`);
+      // The rest of the upload is read and let go: left unread, it would stall the connection the answer goes back on.
+      await finished(text.resume()).catch(() => undefined);
     }
     return run.finish();
   }
@@ -244,6 +259,19 @@ async function sniffDelimiter(input: Readable): Promise<{ delimiter: string; tex
     for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
   }
   return { delimiter, text: Readable.from(whole(), { objectMode: false }) };
+}
+
+/**
+ * The line a record starts on, from the line the parser was on at its last character and the record's
+ * text: csv-parse counts each CR and each LF (lineFeeds leaves no CRLF) but reports the line a record
+ * ends on, and a record's text begins with the blank lines skipped before it.
+ */
+function firstLine(lines: number, raw: string | undefined): number {
+  if (!raw) return lines;
+  const text = raw.replace(/^[\r\n]+/, '');
+  let breaks = 0;
+  for (let i = 0; i < text.length - 1; i++) if (text[i] === '\n' || text[i] === '\r') breaks++;
+  return lines - breaks;
 }
 
 const CR = Buffer.from('\r');
