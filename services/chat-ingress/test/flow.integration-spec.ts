@@ -327,6 +327,69 @@ describe('chat-ingress: bot flow steps and timers', () => {
     expect(texts().every((x) => x.endsWith('…'))).toBe(true);
   });
 
+  /** A tenant with a Messenger channel running `flow`, one customer (PSID) of it, and what the fake Send API got for them. */
+  const messengerWith = async (flow: unknown) => {
+    const t = await h.tenantKey();
+    const page = `1300000000${String(++seq).padStart(6, '0')}`;
+    const psid = `7200000000${String(seq).padStart(6, '0')}`;
+    const channel = (await h.api<{ id: string }>('POST', '/channels', t.headers, {
+      provider: 'messenger', name: 'bot messenger', accountId: page, credentials: { accessToken: 'page-tok', appSecret: 'ms-secret' },
+    })).body;
+    expect((await h.api('PUT', '/flow', t.headers, flow)).status).toBe(200);
+    /** Posts `items` on the page's primary channel (`messaging`) or its standby channel (the thread is another app's). */
+    const post = async (field: 'messaging' | 'standby', ...items: Array<Record<string, unknown>>) => {
+      const body = { object: 'page', entry: [{ id: page, time: Date.now(), [field]: items.map((x) => ({ sender: { id: psid }, recipient: { id: page }, timestamp: Date.now(), ...x })) }] };
+      expect((await h.postMeta('messenger', channel.id, JSON.stringify(body), 'ms-secret')).status).toBe(200);
+    };
+    const got = () => h.fakes.sent('/me/messages').filter((r) => (r.body.recipient as { id: string }).id === psid).map((r) => (r.body.message as { text: string }).text);
+    /** The chat.message.received of `providerMessageId`, once the bot flow has handled it (its inbox row commits with anything it sends). */
+    const handled = async (providerMessageId: string) => {
+      const e = await expectEventually(() => {
+        const x = h.probe.ofType<{ conversationId: string; providerMessageId: string; message: Record<string, unknown> }>('chat.message.received').find((y) => y.data.providerMessageId === providerMessageId);
+        expect(x).toBeDefined();
+        return x!;
+      });
+      await expectEventually(async () => expect(await h.ds.query('SELECT 1 FROM chat_ingress.inbox WHERE event_id = $1', [e.id])).not.toHaveLength(0));
+      return e;
+    };
+    return { post, got, handled };
+  };
+
+  it('Messenger standby (the Page Inbox owns the thread, Handover Protocol): stored and published marked standby, the bot does not answer', async () => {
+    const c = await messengerWith({ start: 'menu', steps: {
+      menu: { type: 'menu', text: 'Escolha:', invalidText: 'Não entendi.', options: [{ id: 'boleto', title: 'Boleto', next: 'bye' }] },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    const mid = `m_STANDBY${seq}`;
+    await c.post('standby', { message: { mid, text: 'oi, ainda estou esperando o atendente' } });
+    const e = await c.handled(mid);
+    expect(await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out'`, [e.data.conversationId])).toEqual([{ n: 0 }]);
+    expect(e.data.message).toEqual({ kind: 'text', text: 'oi, ainda estou esperando o atendente', standby: true });
+    expect(await h.ds.query(`SELECT body->>'standby' AS standby FROM chat_ingress.messages WHERE provider_message_id = $1 AND direction = 'in'`, [mid])).toEqual([{ standby: 'true' }]);
+    // The thread is passed back to the bot (primary channel): its messages are answered.
+    await c.post('messaging', { message: { mid: `m_PRIMARY${seq}`, text: 'oi' } });
+    await expectEventually(() => expect(c.got()).toEqual(['Escolha:\n1 - Boleto']));
+  });
+
+  it('Messenger: a reaction is stored unsupported (reaction) and an edit as its new text, edited; neither answers the menu', async () => {
+    const c = await messengerWith({ start: 'menu', steps: {
+      menu: { type: 'menu', text: 'Escolha:', invalidText: 'Não entendi.', options: [{ id: 'boleto', title: 'Boleto', next: 'bye' }] },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    await c.post('messaging', { message: { mid: `m_HI${seq}`, text: 'oi' } });
+    await expectEventually(() => expect(c.got()).toEqual(['Escolha:\n1 - Boleto']));
+    const at = Date.now();
+    await c.post('messaging', { timestamp: at, reaction: { mid: 'm_OUT_MENU', action: 'react', reaction: 'like', emoji: '\u{1F44D}' } }, { message_edit: { mid: `m_HI${seq}`, text: '1', num_edit: 1 } });
+    const reaction = await c.handled(`reaction:m_OUT_MENU:${at}`);
+    expect(reaction.data.message).toEqual({ kind: 'unsupported', providerType: 'reaction' });
+    const edit = await c.handled(`edit:m_HI${seq}:1`);
+    expect(edit.data.message).toEqual({ kind: 'text', text: '1', edited: true });
+    expect(edit.data.conversationId).toBe(reaction.data.conversationId);
+    expect(c.got()).toEqual(['Escolha:\n1 - Boleto']);
+    await c.post('messaging', { message: { mid: `m_ONE${seq}`, text: '1' } });
+    await expectEventually(() => expect(c.got()).toEqual(['Escolha:\n1 - Boleto', 'Até logo!']));
+  });
+
   it('a customer with a FindME link out is not reminded nor closed for silence: the link has its own, longer wait', async () => {
     const c = await tenantWith({ start: 'where', steps: {
       where: { type: 'viability', text: 'Marque seu endereço no link', findme: true, viableText: 'Atendemos!', onViable: 'bye', onNotViable: 'bye' },

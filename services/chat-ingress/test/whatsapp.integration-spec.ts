@@ -100,6 +100,28 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     expect(rows[0]).toEqual({ c: 1, k: 1 });
   });
 
+  it('a customer known by phone and business-scoped user id who later writes with the user id alone (a username, the phone withheld) stays one contact and conversation', async () => {
+    const say = async (id: string, text: string, phone?: string) => {
+      const body = { object: 'whatsapp_business_account', entry: [{ id: '210987654321098', changes: [{ field: 'messages', value: {
+        messaging_product: 'whatsapp', metadata: { phone_number_id: '109876543210987' },
+        contacts: [{ profile: { name: 'Lia', ...(phone ? {} : { username: '@lia' }) }, user_id: 'BR.7700112233', ...(phone ? { wa_id: phone } : {}) }],
+        messages: [{ ...(phone ? { from: phone } : {}), from_user_id: 'BR.7700112233', id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }] } }] }] };
+      expect(await h.postMeta('whatsapp', channel.id, JSON.stringify(body), APP_SECRET)).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
+    };
+    await say('wamid.USERID1', 'oi', '5541977001122');
+    await say('wamid.USERID2', 'sou eu de novo');
+    const rows = await h.ds.query(`SELECT m.provider_message_id, m.conversation_id, m.contact_id, ct.phone, ct.provider_user_id FROM chat_ingress.messages m
+      JOIN chat_ingress.contacts ct ON ct.id = m.contact_id WHERE m.provider_message_id IN ('wamid.USERID1', 'wamid.USERID2') ORDER BY 1`);
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toMatchObject({ contact_id: rows[0].contact_id, conversation_id: rows[0].conversation_id, phone: '+5541977001122', provider_user_id: 'BR.7700112233' });
+    const e = await expectEventually(() => {
+      const found = received().find((x) => x.data.providerMessageId === 'wamid.USERID2');
+      expect(found).toBeDefined();
+      return found!;
+    });
+    expect(e.data.contact).toMatchObject({ phone: '+5541977001122', name: 'Lia' });
+  });
+
   it('refuses bad signatures with 401 and stores nothing', async () => {
     const before = [await count('webhook_receipts'), await count('messages')];
     const raw = fixture('whatsapp-location-message.json');

@@ -62,6 +62,11 @@ export class InboundMessage {
    * this carries its new content. It answers nothing: the bot flow and viability's chat check leave it.
    */
   @IsOptional() @IsBoolean() edited?: boolean;
+  /**
+   * Messenger's Handover Protocol: the thread is another app's (a person in the Page Inbox, or another bot) and this
+   * came on the standby channel. Stored and published for agents and integrations; the bot flow does not answer it.
+   */
+  @IsOptional() @IsBoolean() standby?: boolean;
 }
 
 export const OUTBOUND_KINDS = ['text', 'template', 'media', 'location'] as const;

@@ -23,6 +23,8 @@ export class FlowConsumer {
     for (const event of sorted) {
       if (event.data.message.kind === 'unsupported' && event.data.message.providerType === 'invalid') continue;
       if (event.data.message.edited) continue; // an edit of an earlier message answers nothing (the step already took the original)
+      // Messenger's standby channel: another app (a person in the Page Inbox) owns the thread; the bot would talk over them.
+      if (event.data.message.standby) continue;
       // A reaction (a 👍 on the bot's message) is no answer: "didn't understand" and the question again would be.
       if (event.data.message.kind === 'unsupported' && event.data.message.providerType === 'reaction') continue;
       await this.engine.onMessage(ctx.manager, event.tenantid, event.data, (...s) => ctx.publish(...s));

@@ -188,6 +188,7 @@ export class IngestService {
         items.push({ job, ch: j.channel, it });
       }
     });
+    await this.knownByUserId(m, items);
     const statuses = await this.statusRows(m, jobs);
 
     const rows: GroupRow[] = await m.query(GROUP_SQL, [...receiptColumns(jobs), ...messageColumns(items), ...statusColumns(statuses)]);
@@ -256,6 +257,29 @@ export class IngestService {
       }));
     });
     return [...changed.values()];
+  }
+
+  /**
+   * A WhatsApp customer writing with their business-scoped user id alone (a username, the phone withheld: contact key
+   * `uid:<id>`) who is known already under another key (first by phone, the user id beside it) is that contact: their
+   * items take its key, so GROUP_SQL finds it and its open conversation instead of creating a second pair. One query,
+   * only when such an item came.
+   */
+  private async knownByUserId(m: EntityManager, items: MessageItem[]): Promise<void> {
+    const uid = items.filter(({ it }) => it.state !== 'invalid' && it.contact?.providerUserId && it.contact.key === `uid:${it.contact.providerUserId}`);
+    if (!uid.length) return;
+    const known: Array<{ channel_id: string; puid: string; contact_key: string }> = await m.query(
+      `SELECT DISTINCT ON (x.channel_id, x.puid) x.channel_id, x.puid, c.contact_key
+       FROM unnest($1::uuid[], $2::text[]) AS x(channel_id, puid)
+       JOIN ${S}.contacts c ON c.channel_id = x.channel_id AND c.provider_user_id = x.puid
+       ORDER BY x.channel_id, x.puid, c.created_at, c.id`,
+      [uid.map(({ ch }) => ch.id), uid.map(({ it }) => it.contact!.providerUserId)],
+    );
+    const keys = new Map(known.map((k) => [`${k.channel_id}|${k.puid}`, k.contact_key]));
+    for (const x of uid) {
+      const key = keys.get(`${x.ch.id}|${x.it.contact!.providerUserId}`);
+      if (key && key !== x.it.contact!.key) x.it = { ...x.it, contact: { ...x.it.contact!, key } };
+    }
   }
 
   private statusEvent(d: StatusRow, r: GroupRow, results: IngestResult[], events: CloudEvent[]): void {

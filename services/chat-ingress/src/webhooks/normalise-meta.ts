@@ -133,14 +133,18 @@ const partId = (mid: string, n: number): string => (n === 0 ? mid : `${mid}#${n}
 
 /**
  * Messenger (`object: page`) and Instagram (`object: instagram`): every entry, every messaging item —
- * messages, postbacks, delivery and read watermarks (Messenger) and per-message reads (Instagram).
- * Timestamps are milliseconds. Echoes of our own sends are skipped.
+ * messages, postbacks, reactions, edits, delivery and read watermarks (Messenger) and per-message reads (Instagram).
+ * Timestamps are milliseconds. Echoes of our own sends are skipped. Standby items (the thread is another app's by
+ * the Handover Protocol) are messages like the others, marked `standby` so the bot flow leaves them.
  */
-export function normaliseMessaging(body: unknown, provider: 'messenger' | 'instagram'): Normalised {
+export function normaliseMessaging(body: unknown, _provider: 'messenger' | 'instagram'): Normalised {
   const out: Normalised = { messages: [], statuses: [] };
   for (const entry of arr(isObj(body) ? body.entry : undefined)) {
     if (!isObj(entry)) continue;
-    for (const ev of [...arr(entry.messaging), ...arr(entry.standby)]) {
+    // Standby items (Handover Protocol): the thread is another app's, e.g. a person answering in the Page Inbox.
+    const items = [...arr(entry.messaging).map((ev) => [ev, false] as const), ...arr(entry.standby).map((ev) => [ev, true] as const)];
+    for (const [ev, standby] of items) {
+      const mark = (message: InboundMessage): InboundMessage => (standby ? { ...message, standby } : message);
       try {
         if (!isObj(ev)) { out.messages.push(invalidItem(ev, 'messaging item is not an object')); continue; }
         const senderId = isObj(ev.sender) ? str(ev.sender.id) : undefined;
@@ -152,13 +156,13 @@ export function normaliseMessaging(body: unknown, provider: 'messenger' | 'insta
           if (!mid) { out.messages.push(invalidItem(ev, 'message has no mid')); continue; }
           if (!contact) { out.messages.push(invalidItem(ev, 'message has no sender', mid)); continue; }
           metaMessages(ev.message).forEach(({ message, supported }, n) => {
-            out.messages.push({ providerMessageId: partId(mid, n), contact, message, providerTimestamp: ts, state: supported ? 'received' : 'unsupported', raw: supported ? undefined : ev });
+            out.messages.push({ providerMessageId: partId(mid, n), contact, message: mark(message), providerTimestamp: ts, state: supported ? 'received' : 'unsupported', raw: supported ? undefined : ev });
           });
         } else if (isObj(ev.postback)) {
           const mid = str(ev.postback.mid) ?? `postback:${senderId}:${String(ev.timestamp)}`;
           if (!contact) { out.messages.push(invalidItem(ev, 'postback has no sender', mid)); continue; }
           const id = str(ev.postback.payload) ?? str(ev.postback.title) ?? '';
-          out.messages.push({ providerMessageId: mid, contact, message: { kind: 'reply', reply: strip({ id, title: str(ev.postback.title) }), text: str(ev.postback.title) }, providerTimestamp: ts, state: 'received' });
+          out.messages.push({ providerMessageId: mid, contact, message: mark({ kind: 'reply', reply: strip({ id, title: str(ev.postback.title) }), text: str(ev.postback.title) }), providerTimestamp: ts, state: 'received' });
         } else if (isObj(ev.delivery) || isObj(ev.read)) {
           const status = isObj(ev.delivery) ? 'delivered' : 'read';
           const r = (ev.delivery ?? ev.read) as Record<string, unknown>;
@@ -169,9 +173,18 @@ export function normaliseMessaging(body: unknown, provider: 'messenger' | 'insta
             const upTo = epochToDate(r.watermark, 'ms');
             out.statuses.push({ status, providerTimestamp: upTo, watermark: { contactKey: senderId, upTo } });
           }
-        } else if (provider === 'instagram' && isObj(ev.reaction)) {
+        } else if (isObj(ev.reaction)) {
           const mid = str(ev.reaction.mid);
-          if (mid && contact) out.messages.push({ providerMessageId: `reaction:${mid}:${String(ev.timestamp)}`, contact, message: { kind: 'unsupported', providerType: 'reaction' }, providerTimestamp: ts, state: 'unsupported', raw: ev });
+          if (mid && contact) out.messages.push({ providerMessageId: `reaction:${mid}:${String(ev.timestamp)}`, contact, message: mark({ kind: 'unsupported', providerType: 'reaction' }), providerTimestamp: ts, state: 'unsupported', raw: ev });
+        } else if (isObj(ev.message_edit)) {
+          // The edited message's new text (`message_edits`): like Telegram's edited_message, it answers nothing. Its id is
+          // the original's mid (stored already) and edit count, so each edit is stored once.
+          const mid = str(ev.message_edit.mid);
+          if (!mid) { out.messages.push(invalidItem(ev, 'message edit has no mid')); continue; }
+          const id = `edit:${mid}:${str(ev.message_edit.num_edit) ?? String(ev.timestamp)}`;
+          if (!contact) { out.messages.push(invalidItem(ev, 'message edit has no sender', id)); continue; }
+          const text = typeof ev.message_edit.text === 'string' ? ev.message_edit.text : '';
+          out.messages.push({ providerMessageId: id, contact, message: mark({ kind: 'text', text, edited: true }), providerTimestamp: ts, state: 'received' });
         }
       } catch (err) {
         out.messages.push(invalidItem(ev, (err as Error).message));

@@ -85,6 +85,28 @@ describe('provider normalisers', () => {
     ]);
   });
 
+  it('Messenger: a standby item (the thread is another app\'s, e.g. the Page Inbox\'s, by the Handover Protocol) is marked standby; a primary one is not', () => {
+    const ev = (mid: string, text: string) => ({ sender: { id: '1' }, recipient: { id: '2' }, timestamp: 1763800000000, message: { mid, text } });
+    const n = normaliseMessaging({ object: 'page', entry: [{ id: '2', time: 1763800000000, messaging: [ev('m_PRIMARY', 'oi')], standby: [ev('m_STANDBY', 'ainda aí?')] }] }, 'messenger');
+    expect(n.messages.map((m) => [m.providerMessageId, m.state, m.message])).toEqual([
+      ['m_PRIMARY', 'received', { kind: 'text', text: 'oi' }],
+      ['m_STANDBY', 'received', { kind: 'text', text: 'ainda aí?', standby: true }],
+    ]);
+  });
+
+  it('Messenger: a reaction is stored unsupported (providerType reaction), as on Instagram; an edit (message_edit) is its new text, edited', () => {
+    const base = { sender: { id: '1' }, recipient: { id: '2' }, timestamp: 1763800000000 };
+    const n = normaliseMessaging({ object: 'page', entry: [{ id: '2', time: 1763800000000, messaging: [
+      { ...base, reaction: { mid: 'm_OUT1', action: 'react', reaction: 'like', emoji: '\u{1F44D}' } },
+      { ...base, timestamp: 1763800060000, message_edit: { mid: 'm_IN1', text: '123.456.789-09', num_edit: 1 } },
+    ] }] }, 'messenger');
+    expect(n.messages.map((m) => [m.providerMessageId, m.state, m.message])).toEqual([
+      ['reaction:m_OUT1:1763800000000', 'unsupported', { kind: 'unsupported', providerType: 'reaction' }],
+      ['edit:m_IN1:1', 'received', { kind: 'text', text: '123.456.789-09', edited: true }],
+    ]);
+    expect(n.messages[1]).toMatchObject({ contact: { key: '1' }, providerTimestamp: new Date(1763800060000) });
+  });
+
   it('Instagram: message and per-message read (ms timestamps)', () => {
     const n = normaliseMessaging(fixture('instagram-message-seen.json'), 'instagram');
     expect(n.messages[0]).toMatchObject({ providerMessageId: 'ig_IN0001', contact: { key: '6200000000000001' } });
