@@ -130,7 +130,7 @@ describe('viability: chat location checks switched per channel', () => {
     expect((await call('PUT', '/settings', key, { replies: { viable: 'Caixa {box} a {distance} m {}', not_found: 'Sem cobertura :-{' } })).status).toBe(200);
   });
 
-  it('a location the bot flow waits for (flowAwaitsLocation) is left to the flow, and a live location moving (edited) to its first share: no check, no reply; an unflagged one after them is answered', async () => {
+  it('a location the bot flow waits for (flowAwaitsLocation) is left to the flow, a live location moving (edited) to its first share and a standby one (another app owns the thread) to a person: no check, no reply; an unflagged one after them is answered', async () => {
     const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-flow' })).body;
     const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;
     await call('POST', '/inventory/import?kind=boxes', key, `external_id,name,lat,lng,status,port_capacity,ports_in_use\nCTO-F,CTO Fluxo,${HOME.lat + 0.0003},${HOME.lng},deployed,8,0`, 'text/csv');
@@ -138,22 +138,25 @@ describe('viability: chat location checks switched per channel', () => {
     expect((await call('PUT', '/settings', key, { chatLocationChecks: true })).status).toBe(200);
     const flaggedAt = { lat: HOME.lat + 0.0001, lng: HOME.lng };
     const movedTo = { lat: HOME.lat + 0.0002, lng: HOME.lng };
-    const location = (conversationId: string, at: { lat: number; lng: number }, flowAwaitsLocation?: boolean, edited?: boolean) => createEvent({
+    const standbyAt = { lat: HOME.lat + 0.0004, lng: HOME.lng };
+    const location = (conversationId: string, at: { lat: number; lng: number }, flowAwaitsLocation?: boolean, flag?: { edited?: true; standby?: true }) => createEvent({
       type: 'chat.message.received', tenantId: t.id, source: 'elo://test',
       data: {
         channelId, provider: 'whatsapp', conversationId, providerMessageId: `wamid.${randomUUID()}`, contact: { phone: '+5541988447788' },
-        message: { kind: 'location', location: at, ...(edited ? { edited } : {}) }, providerTimestamp: new Date().toISOString(), ...(flowAwaitsLocation === undefined ? {} : { flowAwaitsLocation }),
+        message: { kind: 'location', location: at, ...flag }, providerTimestamp: new Date().toISOString(), ...(flowAwaitsLocation === undefined ? {} : { flowAwaitsLocation }),
       },
     });
-    const [flaggedConv, movedConv, controlConv] = [randomUUID(), randomUUID(), randomUUID()];
+    const [flaggedConv, movedConv, standbyConv, controlConv] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const flagged = location(flaggedConv, flaggedAt, true);
-    const moved = location(movedConv, movedTo, undefined, true);
+    const moved = location(movedConv, movedTo, undefined, { edited: true });
+    const standby = location(standbyConv, standbyAt, undefined, { standby: true });
     const control = location(controlConv, HOME);
     await probe.publish(flagged);
     await probe.publish(moved);
+    await probe.publish(standby);
     await probe.publish(control);
     // All handled (the inbox row commits with any reply and check), the control answered over the bus.
-    await expectEventually(async () => expect(await ds.query('SELECT 1 FROM viability.inbox WHERE event_id = ANY($1::text[])', [[flagged.id, moved.id, control.id]])).toHaveLength(3));
+    await expectEventually(async () => expect(await ds.query('SELECT 1 FROM viability.inbox WHERE event_id = ANY($1::text[])', [[flagged.id, moved.id, standby.id, control.id]])).toHaveLength(4));
     await expectEventually(() => expect(probe.ofType<{ conversationId: string }>('chat.message.send.requested').some((e) => e.data.conversationId === controlConv)).toBe(true));
     expect(await ds.query('SELECT 1 FROM viability.checks WHERE tenant_id = $1 AND lat = $2 AND lng = $3', [t.id, HOME.lat, HOME.lng])).toHaveLength(1);
     // Whatever either handler published has reached the probe now: the control's check and reply, and
@@ -165,5 +168,7 @@ describe('viability: chat location checks switched per channel', () => {
     expect(about(flaggedConv)).toEqual([]);
     expect(await ds.query('SELECT 1 FROM viability.checks WHERE tenant_id = $1 AND lat = $2', [t.id, movedTo.lat])).toHaveLength(0);
     expect(about(movedConv)).toEqual([]);
+    expect(await ds.query('SELECT 1 FROM viability.checks WHERE tenant_id = $1 AND lat = $2', [t.id, standbyAt.lat])).toHaveLength(0);
+    expect(about(standbyConv)).toEqual([]);
   });
 });

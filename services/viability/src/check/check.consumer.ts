@@ -88,8 +88,9 @@ export class CheckConsumer {
   @EventHandler('chat.message.received')
   async onChatMessage(event: CloudEvent<ChatMessageReceived>, ctx: HandlerContext): Promise<void> {
     const loc = event.data.message.location;
-    // An edited location is a live location moving: its first share was checked and answered.
-    if (event.data.message.kind !== 'location' || !loc || event.data.message.edited) return;
+    // An edited location is a live location moving: its first share was checked and answered. A standby one is in a
+    // thread another app owns (Messenger's Page Inbox): a person answers there, not an automatic reply.
+    if (event.data.message.kind !== 'location' || !loc || event.data.message.edited || event.data.message.standby) return;
     // The channel's bot flow was waiting for this location (a viability step or a FindME link): the flow
     // requests the check and answers the customer itself; a reply here would be a second answer.
     if (event.data.flowAwaitsLocation === true) return;
