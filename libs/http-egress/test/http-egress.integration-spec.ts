@@ -457,7 +457,8 @@ describe('HttpEgress against real local servers', () => {
         },
       });
       try {
-        const res = await local.stream({ method: 'GET', url: `${stalled.base}/`, timeoutMs: 150 });
+        // Long enough for the headers to arrive on a busy machine (a shorter one fired before stream() answered).
+        const res = await local.stream({ method: 'GET', url: `${stalled.base}/`, timeoutMs: 1_000 });
         await aborted; // the total timeout fired and the connection was torn down before anyone read
         const err = await refusal(
           (async () => {
