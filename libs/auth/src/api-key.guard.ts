@@ -69,8 +69,9 @@ const MINUTE_MS = 60_000;
  * API_KEYS_CHANNEL in the same transaction, and every replica drops its cache when it hears that; the
  * replica that made the change drops it at once. The cache is used only while this replica is listening
  * (and emptied when the connection comes back, as notifications may have been missed), so a revocation
- * through the API reaches every replica within the notification's delivery (milliseconds); a change
- * made straight in the database, within KEY_CACHE_MS.
+ * through the API reaches every replica within the notification's delivery (milliseconds; up to ~10 s on a
+ * replica whose connection died silently, until PgListener's check finds it); a change made straight in the
+ * database, within KEY_CACHE_MS.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate, OnApplicationBootstrap, OnApplicationShutdown {

@@ -254,6 +254,17 @@ describe('@elo/auth against PostgreSQL', () => {
     expect(list.find((k) => k.id === r2.body.id)?.rotatedFrom).toBe(r1.body.id);
   });
 
+  it('400 for a blank tenant or key name, and for a graceSeconds that is not an integer (no conversion)', async () => {
+    await admin().post('/tenants', { name: '   ' }).expect(400);
+    const tenantId = await createTenant('Bad input');
+    await admin().post(`/tenants/${tenantId}/keys`, { name: ' \t ', permissions: ['channels:manage'] }).expect(400);
+    const k = await createKey(tenantId, ['channels:manage']);
+    for (const graceSeconds of [true, '300', [300], '']) {
+      await admin().post(`/tenants/${tenantId}/keys/${k.id}/rotate`, { graceSeconds }).expect(400);
+    }
+    await as(k.key).get('/things').expect(200); // not rotated
+  });
+
   describe('with a second replica', () => {
     let b: INestApplication;
     // Long enough that only a notification (or a lost connection) can end a remembered key here.

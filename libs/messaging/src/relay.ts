@@ -1,4 +1,4 @@
-import type { ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { busMetrics } from '@elo/observability';
 import { PgListener, PostCommitNotifier } from '@elo/persistence';
 import type { Logger } from 'pino';
@@ -24,7 +24,16 @@ export interface OutboxRelayOptions {
    * bus 13,847 events/s with 4, 16,209 with 2, 15,384 with 1).
    */
   concurrency?: number;
+  /**
+   * How long a batch waits for the broker's confirms (default 30 s). Past it the batch fails: its claim rolls
+   * back, so its rows are unlocked and pending again (other replicas publish them), and the channel is dropped
+   * for a new connection. Without it a link gone silently dead held the claim's transaction and row locks
+   * open until the connection's heartbeat (the broker's, 60 s by default) missed twice.
+   */
+  confirmTimeoutMs?: number;
 }
+
+const DEFAULT_CONFIRM_TIMEOUT_MS = 30_000;
 
 /** A claimed row, whole (an event the broker returns is written back from it). */
 interface OutboxRow {
@@ -47,6 +56,8 @@ interface OutboxRow {
  */
 export class OutboxRelay {
   private channel?: ConfirmChannel;
+  /** The connection `channel` is on. */
+  private model?: ChannelModel;
   private listener?: PgListener;
   private running = false;
   private loop?: Promise<void>;
@@ -78,6 +89,7 @@ export class OutboxRelay {
       });
       ch.on('return', (msg) => this.returned.add(String(msg.properties.messageId)));
       this.channel = ch;
+      this.model = model;
       this.kick();
     });
   }
@@ -205,7 +217,7 @@ export class OutboxRelay {
         release();
       }
       if (rows.length === 0) return 0;
-      await ch.waitForConfirms();
+      await this.confirmed(ch);
       // The alternate exchange catches unroutable events; a return means even that failed: keep the rows pending.
       const failed = new Set<OutboxRow>();
       for (const m of messages) if (this.returned.delete(m.messageId)) for (const r of m.items) failed.add(r);
@@ -222,6 +234,26 @@ export class OutboxRelay {
       for (const r of rows) if (!failed.has(r)) busMetrics.published.inc({ type: r.type });
       return rows.length - failed.size;
     });
+  }
+
+  /** Resolves once the broker confirmed everything published on `ch`; throws after confirmTimeoutMs (see there). */
+  private async confirmed(ch: ConfirmChannel): Promise<void> {
+    const ms = this.opts.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS;
+    const confirms = ch.waitForConfirms();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+    try {
+      if ((await Promise.race([confirms, timedOut])) !== 'timeout') return;
+    } finally {
+      clearTimeout(timer);
+    }
+    confirms.catch(() => undefined); // settles when the channel closes, if ever
+    // Its confirms still owed, the channel is of no use: no more batches on it, and a new connection.
+    if (this.channel === ch) {
+      this.channel = undefined;
+      if (this.model) this.bus.restart(this.model, `relay: no publisher confirms within ${ms} ms`);
+    }
+    throw new Error(`no publisher confirms within ${ms} ms`);
   }
 
   private async cleanup(): Promise<void> {

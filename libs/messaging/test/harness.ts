@@ -49,6 +49,8 @@ export interface NodeOptions {
   relayConcurrency?: number;
   /** The relay's polling fallback (default 200 ms). */
   relayPollMs?: number;
+  /** How long the relay waits for a batch's publisher confirms. */
+  relayConfirmTimeoutMs?: number;
   /** How often the relay's cleanup (of inbox rows past 30 days) runs. */
   relayCleanupMs?: number;
   prefetch?: number;
@@ -80,6 +82,7 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
       batchSize: o.relayBatchSize,
       concurrency: o.relayConcurrency,
       cleanupIntervalMs: o.relayCleanupMs,
+      confirmTimeoutMs: o.relayConfirmTimeoutMs,
     },
     logger,
   );

@@ -1,4 +1,4 @@
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TestInfra } from '@elo/testing';
 import { connect } from 'amqplib';
 import { Client } from 'pg';
 import { outboxChannel } from '../src/outbox';
@@ -191,6 +191,38 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
         await model.close();
       }
     });
+  }, 30_000);
+
+  it('a batch whose confirms never come (the broker link gone silently dead) fails after confirmTimeoutMs: its rows are unlocked and another replica publishes them', async () => {
+    const amqp = new URL(infra.amqpUrl);
+    const proxy = await startTcpProxy(amqp.hostname, Number(amqp.port || 5672));
+    const stuck = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: viaProxy(infra.amqpUrl, proxy), relayPollMs: 60_000, relayConfirmTimeoutMs: 3_000 });
+    let other: BusNode | undefined;
+    const claimable = async () => {
+      const [r] = await node.ds.query(
+        `SELECT (SELECT count(*)::int FROM "${SCHEMA}".outbox) AS pending,
+                (SELECT count(*)::int FROM (SELECT 1 FROM "${SCHEMA}".outbox FOR UPDATE SKIP LOCKED) l) AS unlocked`,
+      );
+      return r as { pending: number; unlocked: number };
+    };
+    try {
+      const before = (await counts(node.ds)).total;
+      proxy.freeze();
+      const e = closedEvent(stuck, 'never confirmed');
+      await stuck.ds.transaction((m) => stuck.outbox.add(m, [e]));
+      // Claimed and published into the dead link: the row is locked by the claim's open transaction.
+      await expectEventually(async () => {
+        stuck.relay.kick();
+        expect(await claimable()).toEqual({ pending: 1, unlocked: 0 });
+      }, { timeoutMs: 2_000, intervalMs: 20 });
+      // Another replica, polling every 200 ms (the heartbeat would take minutes to notice the dead link).
+      other = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl });
+      await expectEventually(async () => expect((await counts(node.ds)).total).toBe(before + 1), { timeoutMs: 8_000 });
+    } finally {
+      await proxy.close();
+      await stuck.stop();
+      await other?.stop();
+    }
   }, 30_000);
 
   it('cleans up on its schedule: inbox rows past 30 days go, recent ones stay', async () => {

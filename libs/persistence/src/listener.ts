@@ -15,6 +15,22 @@ export interface PgListenerOptions {
   /** The connection failed or broke; it is retried every `retryMs`. */
   onLost?: (err: Error) => void;
   retryMs?: number;
+  /**
+   * How often a query checks the connection, and how long it may take to answer (default 5 s). A connection
+   * gone silently dead (a peer or a NAT that vanished: no error, no end) would otherwise look up for good
+   * while no notification reaches it; it is treated as broken once a check goes unanswered.
+   */
+  checkMs?: number;
+}
+
+const DEFAULT_CHECK_MS = 5_000;
+
+/** Ends `client`, dropping its socket if the server does not answer within `timeoutMs` (a dead one never would). */
+async function close(client: Client, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.end().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+  clearTimeout(timer);
+  client.connection.stream.destroy();
 }
 
 /**
@@ -42,7 +58,7 @@ export class PgListener {
     this.running = false;
     const clients = [this.client, this.opening];
     this.client = this.opening = undefined;
-    await Promise.all(clients.map((c) => c?.end().catch(() => undefined)));
+    await Promise.all(clients.map((c) => c && close(c, this.checkMs)));
   }
 
   /** True while the connection is up and listening. */
@@ -63,17 +79,23 @@ export class PgListener {
     return this.connected;
   }
 
+  private get checkMs(): number {
+    return this.opts.checkMs ?? DEFAULT_CHECK_MS;
+  }
+
   private async connect(): Promise<void> {
     if (!this.running) return;
     const client = new Client({ connectionString: this.opts.databaseUrl, application_name: this.opts.applicationName });
     this.opening = client;
     client.on('notification', (n) => this.opts.onNotification(n.channel, n.payload ?? ''));
     let failed = false;
+    let checkTimer: NodeJS.Timeout | undefined;
     const fail = (err: Error) => {
       if (failed) return;
       failed = true;
+      clearTimeout(checkTimer);
       if (this.client === client) this.client = undefined;
-      void client.end().catch(() => undefined);
+      void close(client, this.checkMs);
       if (!this.running) return; // stopped: the end was ours
       this.opts.onLost?.(err);
       setTimeout(() => void this.connect(), this.opts.retryMs ?? 1_000).unref();
@@ -95,6 +117,16 @@ export class PgListener {
       return;
     }
     this.client = client;
+    const check = () => {
+      checkTimer = setTimeout(() => {
+        checkTimer = setTimeout(() => fail(new Error(`no answer to a check within ${this.checkMs} ms`)), this.checkMs).unref();
+        client.query('SELECT 1').then(() => {
+          clearTimeout(checkTimer);
+          if (!failed) check();
+        }, fail);
+      }, this.checkMs).unref();
+    };
+    check();
     this.opts.onConnected?.();
     for (const w of this.waiters.splice(0)) w();
   }

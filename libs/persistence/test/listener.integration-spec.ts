@@ -1,4 +1,4 @@
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TestInfra } from '@elo/testing';
 import { Client } from 'pg';
 import { PgListener } from '../src';
 
@@ -46,6 +46,50 @@ describe('PgListener', () => {
     expect(l.connected).toBe(false);
     const [{ n }] = (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'it-listener'`)).rows;
     expect(n).toBe(0);
+  });
+
+  it('notices a connection gone silently dead (no error, no end) by its check, and listens again on a new one', async () => {
+    const pg = new URL(infra.databaseUrl);
+    const proxy = await startTcpProxy(pg.hostname, Number(pg.port || 5432));
+    const got: string[] = [];
+    const lost: Error[] = [];
+    let connected = 0;
+    const l = new PgListener({
+      databaseUrl: viaProxy(infra.databaseUrl, proxy), channels: ['it_dead'], retryMs: 50, checkMs: 200,
+      onNotification: (_ch, payload) => got.push(payload),
+      onConnected: () => connected++,
+      onLost: (err) => lost.push(err),
+    });
+    try {
+      await l.start();
+      expect(l.connected).toBe(true);
+      proxy.freeze();
+      await admin.query(`SELECT pg_notify('it_dead', 'missed')`);
+      // Found within two checks (one sent, unanswered for as long): a test deadline well below any TCP timeout.
+      await expectEventually(() => expect(lost.map((e) => e.message)).toEqual([expect.stringMatching(/no answer/)]), { timeoutMs: 2_000 });
+      await expectEventually(() => expect(connected).toBe(2), { timeoutMs: 2_000 });
+      await admin.query(`SELECT pg_notify('it_dead', 'heard')`);
+      await expectEventually(() => expect(got).toEqual(['heard']));
+    } finally {
+      await l.stop();
+      await proxy.close();
+    }
+  });
+
+  it('stop() returns on a connection gone silently dead (its goodbye is never answered)', async () => {
+    const pg = new URL(infra.databaseUrl);
+    const proxy = await startTcpProxy(pg.hostname, Number(pg.port || 5432));
+    const l = new PgListener({ databaseUrl: viaProxy(infra.databaseUrl, proxy), channels: ['it_dead'], checkMs: 300, onNotification: () => undefined });
+    try {
+      await l.start();
+      proxy.freeze();
+      let stopped = false;
+      void l.stop().then(() => (stopped = true));
+      await expectEventually(() => expect(stopped).toBe(true), { timeoutMs: 2_000 });
+      expect(l.connected).toBe(false);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('keeps retrying while the database cannot be reached, and ready() says false meanwhile', async () => {

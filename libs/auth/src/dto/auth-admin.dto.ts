@@ -1,19 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min,
+  ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min,
 } from 'class-validator';
 import { TENANT_PERMISSIONS } from '../permissions';
 
 export class CreateTenantDto {
   @ApiProperty({ example: 'Acme Telecom' })
-  @IsString() @IsNotEmpty() @MaxLength(200)
+  @IsString() @IsNotEmpty() @MaxLength(200) @Matches(/\S/, { message: 'name must not be blank' })
   name!: string;
 }
 
 export class CreateKeyDto {
   @ApiProperty({ example: 'crm integration' })
-  @IsString() @IsNotEmpty() @MaxLength(200)
+  @IsString() @IsNotEmpty() @MaxLength(200) @Matches(/\S/, { message: 'name must not be blank' })
   name!: string;
 
   @ApiProperty({ enum: TENANT_PERMISSIONS, isArray: true })
@@ -31,7 +31,8 @@ export class RotateKeyDto {
     minimum: 0,
     maximum: MAX_ROTATION_GRACE_SECONDS,
   })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(MAX_ROTATION_GRACE_SECONDS)
+  // A JSON number, not converted: `true`, `[300]` or `""` became 1, 300 or 0 seconds.
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_ROTATION_GRACE_SECONDS)
   graceSeconds?: number;
 }
 
