@@ -37,8 +37,12 @@ describe('chat-ingress: bot flow steps and timers', () => {
       `SELECT c.* FROM chat_ingress.conversations c JOIN chat_ingress.contacts ct ON ct.id = c.contact_id WHERE ct.phone = $1 ORDER BY c.opened_at DESC LIMIT 1`, [`+${phone}`]))[0];
     return {
       ...t, channel, phone, say, conversation,
-      /** The bodies the fake WhatsApp API got for this customer. */
-      requests: () => h.fakes.sent(`/graph/${pn}/messages`).map((r) => r.body),
+      /** The one message the customer has been sent, once it is there. */
+      onlyRequest: () => expectEventually(() => {
+        const sent = h.fakes.sent(`/graph/${pn}/messages`);
+        expect(sent).toHaveLength(1);
+        return sent[0]!.body as { type: string; text?: { body: string } };
+      }),
       text: (body: string) => say({ type: 'text', text: { body } }),
       /** What the fake WhatsApp API got for this customer, as text. */
       got: () => h.fakes.sent(`/graph/${pn}/messages`).map((r) => {
@@ -106,10 +110,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
       bye: { type: 'close' },
     } });
     await c.text('oi');
-    const sent = await expectEventually(() => {
-      expect(c.requests()).toHaveLength(1);
-      return c.requests()[0] as { interactive: { action: { buttons: Array<{ reply: { id: string; title: string } }> } } };
-    });
+    const sent = (await c.onlyRequest()) as unknown as { interactive: { action: { buttons: Array<{ reply: { id: string; title: string } }> } } };
     expect(sent.interactive.action.buttons.map((b) => b.reply)).toEqual([{ id: 'cobertura', title: 'Quero checar a cober' }, { id: 'nao', title: 'Não' }]);
   });
 
@@ -281,10 +282,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
       bye: { type: 'close', text: 'Até logo!' },
     } });
     await c.text('oi');
-    const menu = await expectEventually(() => {
-      expect(c.requests()).toHaveLength(1);
-      return c.requests()[0] as { type: string; text?: { body: string } };
-    });
+    const menu = await c.onlyRequest();
     expect(menu.type).toBe('text');
     expect(menu.text?.body).toBe(`${intro}\n1 - Boleto\n2 - Atendente`);
     await c.text('2');
@@ -299,10 +297,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
       bye: { type: 'close', text: 'Até logo!' },
     } });
     await c.text('oi');
-    const sent = await expectEventually(() => {
-      expect(c.requests()).toHaveLength(1);
-      return c.requests()[0] as { type: string; text?: { body: string } };
-    });
+    const sent = await c.onlyRequest();
     expect(sent.type).toBe('text');
     expect(sent.text?.body).toBe(['Escolha uma opção', ...buttons.map((b, i) => `${i + 1} - ${b.title}`)].join('\n'));
     await c.text('12');
