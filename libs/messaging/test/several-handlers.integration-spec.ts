@@ -1,8 +1,7 @@
-import { createEvent } from '@elo/contracts';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { BusProbe } from '../src/bus-probe';
 import type { SingleHandler } from '../src/types';
-import { counts, migrate, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
+import { closedEvent, counts, migrate, recordEffects, SCHEMA, SERVICE, startNode, type BusNode } from './harness';
 
 describe('bus: several handlers of one event type in one service', () => {
   let infra: TestInfra;
@@ -35,10 +34,7 @@ describe('bus: several handlers of one event type in one service', () => {
     node.consumers.register({ type: 'chat.conversation.closed', batch: false, name: 'flaky', fn: flaky });
     const ds = node.ds;
     await ds.query(`TRUNCATE "${SCHEMA}".effects`);
-    const event = createEvent({
-      type: 'chat.conversation.closed', tenantId: 'tenant-a', source: 'elo://test',
-      data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: 'r' },
-    });
+    const event = closedEvent(node, 'r');
     const probe = await BusProbe.connect(infra.amqpUrl, []);
     try {
       await probe.publish(event);

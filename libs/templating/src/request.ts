@@ -1,6 +1,6 @@
 import { buildFromBracketKeys } from './bracket-keys';
 import { PATH_SOURCE, lookupPath } from './path';
-import { escapeUrlComponent, type Escaping, type MissingTokenRule } from './render';
+import { escapeUrlComponent, HEADER_INVALID, type Escaping, type MissingTokenRule } from './render';
 import { renderTemplate } from './template';
 import { TemplateError } from './template-error';
 import { renderUrl } from './url-template';
@@ -28,8 +28,6 @@ export interface RenderedRequest {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A header field value: visible ASCII, space, tab, obs-text. No CR, LF, NUL or other controls. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const WHOLE_TOKEN = new RegExp(`^\\{(${PATH_SOURCE})\\}$`, 'u');
 
 /** Parses `Name: value` lines (blank lines skipped, values trimmed). */
@@ -82,7 +80,7 @@ export function renderRequest(
     if (!TOKEN.test(name)) throw new TemplateError('invalid header name');
     const value = renderTemplate(h.value, context, { escape: 'header', missing }).trim();
     // Token values are checked by the 'header' escaping; this catches what the template itself holds.
-    if (!FIELD_VALUE.test(value)) throw new TemplateError(`header ${name} contains CR, LF or characters not allowed in a header`);
+    if (HEADER_INVALID.test(value)) throw new TemplateError(`header ${name} contains CR, LF or characters not allowed in a header`);
     const existing = lower.get(name.toLowerCase());
     if (existing) headers[existing] = `${headers[existing]}, ${value}`;
     else {
