@@ -304,24 +304,6 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await expectEventually(() => expect(c.got().at(-1)).toBe('Até logo!'));
   });
 
-  it('on Messenger (2,000 characters) the bot\'s long texts go out cut, not refused in its consumer until parked', async () => {
-    const t = await h.tenantKey();
-    const page = `1300000000${String(++seq).padStart(6, '0')}`;
-    const psid = `7200000000${String(seq).padStart(6, '0')}`;
-    const channel = (await h.api<{ id: string }>('POST', '/channels', t.headers, {
-      provider: 'messenger', name: 'bot messenger', accountId: page, credentials: { accessToken: 'page-tok', appSecret: 'ms-secret' },
-    })).body;
-    expect((await h.api('PUT', '/flow', t.headers, { start: 'hi', steps: {
-      hi: { type: 'message', text: 'h'.repeat(2_500), next: 'bye' },
-      bye: { type: 'close', text: 'z'.repeat(2_100) },
-    } })).status).toBe(200);
-    const body = { object: 'page', entry: [{ id: page, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: page }, timestamp: Date.now(), message: { mid: `m_BOT${seq}`, text: 'oi' } }] }] };
-    expect((await h.postMeta('messenger', channel.id, JSON.stringify(body), 'ms-secret')).status).toBe(200);
-    const texts = () => h.fakes.sent('/me/messages').filter((r) => (r.body.recipient as { id: string }).id === psid).map((r) => (r.body.message as { text: string }).text);
-    await expectEventually(() => expect(texts().map((x) => [x[0], x.length])).toEqual([['h', 2_000], ['z', 2_000]]), { timeoutMs: 10_000 });
-    expect(texts().every((x) => x.endsWith('…'))).toBe(true);
-  });
-
   /** A tenant with a Messenger channel running `flow`, one customer (PSID) of it, and what the fake Send API got for them. */
   const messengerWith = async (flow: unknown) => {
     const t = await h.tenantKey();
@@ -349,6 +331,16 @@ describe('chat-ingress: bot flow steps and timers', () => {
     };
     return { post, got, handled };
   };
+
+  it('on Messenger (2,000 characters) the bot\'s long texts go out cut, not refused in its consumer until parked', async () => {
+    const c = await messengerWith({ start: 'hi', steps: {
+      hi: { type: 'message', text: 'h'.repeat(2_500), next: 'bye' },
+      bye: { type: 'close', text: 'z'.repeat(2_100) },
+    } });
+    await c.post('messaging', { message: { mid: `m_BOT${seq}`, text: 'oi' } });
+    await expectEventually(() => expect(c.got().map((x) => [x[0], x.length])).toEqual([['h', 2_000], ['z', 2_000]]), { timeoutMs: 10_000 });
+    expect(c.got().every((x) => x.endsWith('…'))).toBe(true);
+  });
 
   it('Messenger standby (the Page Inbox owns the thread, Handover Protocol): stored and published marked standby, the bot does not answer', async () => {
     const c = await messengerWith({ start: 'menu', steps: {

@@ -90,11 +90,10 @@ export class ConversationsService {
     };
   }
 
-  /** Sends a notice into the conversation (queued like any outbound message). */
-  async notify(m: EntityManager, c: ConversationRow, text: string | undefined, publish: Publish, origin = 'system'): Promise<void> {
+  /** Sends a notice into the conversation (queued like any outbound message); `provider` is its channel's. */
+  async notify(m: EntityManager, c: ConversationRow, provider: string, text: string | undefined, publish: Publish, origin = 'system'): Promise<void> {
     if (!text) return;
     // Fitted to the channel (a flow's closing text has no limit of its own): a refusal here would fail the caller's transaction.
-    const provider = (await this.channels.resolve(c.channel_id))?.provider ?? 'generic';
     const q = await this.outbound.enqueue(m, c.tenant_id, { conversationId: c.id, message: fitMessage(provider, { kind: 'text', text }, ''), origin }, true);
     await publish(...q.events);
     this.outbound.nudge();
@@ -116,9 +115,9 @@ export class ConversationsService {
       data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, ...(agentId ? { agentId } : {}), ...(to.reason ? { reason: to.reason } : {}) },
     });
     const s = channel.settings;
-    if (s.notifyOnTransfer && queue !== c.queue) await this.notify(m, c, s.transferMessage ?? 'Estamos transferindo seu atendimento.', publish);
+    if (s.notifyOnTransfer && queue !== c.queue) await this.notify(m, c, channel.provider, s.transferMessage ?? 'Estamos transferindo seu atendimento.', publish);
     if (agentId) await this.pickupNotice(m, c, to.agentName, publish);
-    else if (s.notifyOnWaiting && queue !== s.botQueue) await this.notify(m, c, s.waitingMessage ?? 'Aguarde um momento: em breve um atendente vai falar com você.', publish);
+    else if (s.notifyOnWaiting && queue !== s.botQueue) await this.notify(m, c, channel.provider, s.waitingMessage ?? 'Aguarde um momento: em breve um atendente vai falar com você.', publish);
   }
 
   /**
@@ -151,19 +150,20 @@ export class ConversationsService {
   }
 
   private async pickupNotice(m: EntityManager, c: ConversationRow, agentName: string | undefined, publish: Publish): Promise<void> {
-    const s = (await this.channels.require(c.tenant_id, c.channel_id, m)).settings;
+    const channel = await this.channels.require(c.tenant_id, c.channel_id, m);
+    const s = channel.settings;
     if (s.pickupNotice === 'none') return;
     const named = s.pickupNotice === 'with_agent_name' && agentName;
     const text = named
       ? (s.pickupMessage ?? 'Olá! Você está falando com {agent}.').replace(/\{agent\}/g, () => agentName) // a function: `$&` or `$'` in a name is not a replacement pattern
       : (s.pickupMessage?.includes('{agent}') ? undefined : s.pickupMessage) ?? 'Um atendente vai falar com você agora.';
-    await this.notify(m, c, text, publish);
+    await this.notify(m, c, channel.provider, text, publish);
   }
 
   async close(m: EntityManager, c: ConversationRow, reason: string, publish: Publish, closingMessage?: string): Promise<void> {
     if (c.status !== 'open') return;
     const channel = await this.channels.require(c.tenant_id, c.channel_id, m);
-    await this.notify(m, c, closingMessage ?? channel.settings.closingMessage, publish);
+    await this.notify(m, c, channel.provider, closingMessage ?? channel.settings.closingMessage, publish);
     await m.query(`UPDATE ${S}.conversations SET status = 'closed', closed_at = now(), close_reason = $2 WHERE id = $1`, [c.id, reason]);
     await publish({ type: 'chat.conversation.closed', tenantId: c.tenant_id, subject: c.id, data: { conversationId: c.id, channelId: c.channel_id, reason } });
   }

@@ -25,6 +25,8 @@ interface Run {
   def: FlowDefinition;
   publish: Publish;
   chain: number;
+  /** The conversation's channel's provider, which its messages are fitted to (fitMessage). */
+  provider: string;
   /** The customer's message this run answers (none for outcomes and timeouts). */
   trigger?: InboundMessage;
 }
@@ -118,7 +120,7 @@ export class FlowEngine {
     }
     const flow = await this.flows.byVersionId(m, c.flow_id);
     if (!flow) return;
-    const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0, trigger: e.message };
+    const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0, provider: channel.provider, trigger: e.message };
     if (!state) return this.enter(run, flow.definition.start);
     const step = flow.definition.steps[state.stepId];
     // A FindME link is out, but the customer shared a location in the chat: that one is checked instead
@@ -169,7 +171,7 @@ export class FlowEngine {
     if (c.status !== 'open' || !c.flow_id || !state || (state.waiting !== 'integration' && state.waiting !== 'viability')) return;
     const flow = await this.flows.byVersionId(m, c.flow_id);
     if (!flow) return;
-    const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
+    const run: Run = { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0, provider: await this.providerOf(c) };
     const step = flow.definition.steps[state.stepId];
     if (step?.type !== 'integration' && step?.type !== 'viability') return this.save(run, { stepId: state.stepId, done: true });
     const next = step.onTimeout ?? (step.type === 'integration' ? step.onFailure : (step.onNotFound ?? step.onNotViable));
@@ -191,7 +193,7 @@ export class FlowEngine {
 
   /** Reminder after silence (scheduler). */
   async remind(m: EntityManager, c: ConversationRow, text: string, publish: Publish): Promise<void> {
-    const run: Run = { m, c, flowId: c.flow_id ?? randomUUID(), def: { start: '', steps: {} }, publish, chain: 0 };
+    const run: Run = { m, c, flowId: c.flow_id ?? randomUUID(), def: { start: '', steps: {} }, publish, chain: 0, provider: await this.providerOf(c) };
     await this.send(run, { kind: 'text', text });
     await m.query(`UPDATE ${S}.conversations SET reminder_sent_at = now() WHERE id = $1`, [c.id]);
     if (c.flow_id) await this.step(run, (c.flow_state as FlowState | null)?.stepId ?? 'reminder', 'reminder', 'timed_out');
@@ -210,7 +212,7 @@ export class FlowEngine {
     if (!channel || channel.status !== 'active' || c.queue !== channel.settings.botQueue) return undefined;
     const flow = await this.flows.byVersionId(m, c.flow_id);
     if (!flow) return undefined;
-    return { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0 };
+    return { m, c, flowId: flow.id, def: flow.definition, publish, chain: 0, provider: channel.provider };
   }
 
   private async answer(run: Run, state: FlowState, step: Step, e: ChatMessageReceived): Promise<void> {
@@ -330,10 +332,14 @@ export class FlowEngine {
     return this.send(run, { kind: 'text', text: `${step.text}\n${numbered(step.options)}`, ...(buttons ? { buttons } : {}) }, '');
   }
 
+  /** The provider of a conversation's channel, for a run that has not resolved the channel already. */
+  private async providerOf(c: ConversationRow): Promise<string> {
+    return (await this.channels.resolve(c.channel_id))?.provider ?? 'generic';
+  }
+
   /** Sends a message fitted to the channel (fitMessage: `listing` goes under the text if its buttons are left off). */
   private async send(run: Run, message: OutboundMessage, listing = ''): Promise<void> {
-    const provider = (await this.channels.resolve(run.c.channel_id))?.provider ?? 'generic';
-    const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: fitMessage(provider, message, listing), origin: 'bot' }, true);
+    const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: fitMessage(run.provider, message, listing), origin: 'bot' }, true);
     await run.publish(...q.events);
     this.outbound.nudge();
   }

@@ -137,7 +137,7 @@ const partId = (mid: string, n: number): string => (n === 0 ? mid : `${mid}#${n}
  * Timestamps are milliseconds. Echoes of our own sends are skipped. Standby items (the thread is another app's by
  * the Handover Protocol) are messages like the others, marked `standby` so the bot flow leaves them.
  */
-export function normaliseMessaging(body: unknown, _provider: 'messenger' | 'instagram'): Normalised {
+export function normaliseMessaging(body: unknown): Normalised {
   const out: Normalised = { messages: [], statuses: [] };
   for (const entry of arr(isObj(body) ? body.entry : undefined)) {
     if (!isObj(entry)) continue;

@@ -49,7 +49,7 @@ describe('provider normalisers', () => {
   });
 
   it('Messenger: message, delivery with mids and watermark, read watermark', () => {
-    const n = normaliseMessaging(fixture('messenger-message-delivery-read.json'), 'messenger');
+    const n = normaliseMessaging(fixture('messenger-message-delivery-read.json'));
     expect(n.messages).toHaveLength(1);
     expect(n.messages[0]).toMatchObject({ providerMessageId: 'm_IN0001', contact: { key: '7100000000000001' }, message: { kind: 'text' } });
     expect(n.statuses).toEqual([
@@ -60,14 +60,14 @@ describe('provider normalisers', () => {
   });
 
   it('Messenger/Instagram: every attachment of a message is its own item (mid, then mid#1, mid#2), the text on the first', () => {
-    const n = normaliseMessaging(fixture('messenger-message-attachments.json'), 'messenger');
+    const n = normaliseMessaging(fixture('messenger-message-attachments.json'));
     expect(n.messages.map((m) => [m.providerMessageId, m.state, m.message])).toEqual([
       ['m_ATT0001', 'received', { kind: 'media', media: { kind: 'image', url: 'https://scontent.example.com/foto-1.jpg' } }],
       ['m_ATT0001#1', 'received', { kind: 'media', media: { kind: 'document', url: 'https://cdn.example.com/contrato.pdf' } }],
       ['m_ATT0001#2', 'received', { kind: 'location', location: { lat: -25.43, lng: -49.27 } }],
     ]);
     const ig = normaliseMessaging({ entry: [{ messaging: [{ sender: { id: '1' }, timestamp: 1763800000000, message: { mid: 'ig1', text: 'veja', attachments: [
-      { type: 'image', payload: { url: 'https://x/1.jpg' } }, { type: 'ig_reel', payload: { reel_video_id: '9' } }, { type: 'video', payload: { url: 'https://x/2.mp4' } }] } }] }] }, 'instagram');
+      { type: 'image', payload: { url: 'https://x/1.jpg' } }, { type: 'ig_reel', payload: { reel_video_id: '9' } }, { type: 'video', payload: { url: 'https://x/2.mp4' } }] } }] }] });
     expect(ig.messages.map((m) => [m.providerMessageId, m.state, m.message.kind, m.message.text])).toEqual([
       ['ig1', 'received', 'media', 'veja'], ['ig1#1', 'unsupported', 'unsupported', undefined], ['ig1#2', 'received', 'media', undefined],
     ]);
@@ -78,7 +78,7 @@ describe('provider normalisers', () => {
     const n = normaliseMessaging({ object: 'page', entry: [{ messaging: [
       ev('m_LINK', { text: 'https://www.example.com/fatura', attachments: [{ type: 'fallback', payload: { url: 'https://l.facebook.com/l.php?u=x', title: 'Fatura' } }] }),
       ev('m_TPL', { attachments: [{ type: 'template', payload: { product: { elements: [] } } }] }),
-    ] }] }, 'messenger');
+    ] }] });
     expect(n.messages.map((m) => [m.providerMessageId, m.state, m.message])).toEqual([
       ['m_LINK', 'received', { kind: 'text', text: 'https://www.example.com/fatura' }],
       ['m_TPL', 'unsupported', { kind: 'unsupported', providerType: 'template' }],
@@ -87,7 +87,7 @@ describe('provider normalisers', () => {
 
   it('Messenger: a standby item (the thread is another app\'s, e.g. the Page Inbox\'s, by the Handover Protocol) is marked standby; a primary one is not', () => {
     const ev = (mid: string, text: string) => ({ sender: { id: '1' }, recipient: { id: '2' }, timestamp: 1763800000000, message: { mid, text } });
-    const n = normaliseMessaging({ object: 'page', entry: [{ id: '2', time: 1763800000000, messaging: [ev('m_PRIMARY', 'oi')], standby: [ev('m_STANDBY', 'ainda aí?')] }] }, 'messenger');
+    const n = normaliseMessaging({ object: 'page', entry: [{ id: '2', time: 1763800000000, messaging: [ev('m_PRIMARY', 'oi')], standby: [ev('m_STANDBY', 'ainda aí?')] }] });
     expect(n.messages.map((m) => [m.providerMessageId, m.state, m.message])).toEqual([
       ['m_PRIMARY', 'received', { kind: 'text', text: 'oi' }],
       ['m_STANDBY', 'received', { kind: 'text', text: 'ainda aí?', standby: true }],
@@ -99,7 +99,7 @@ describe('provider normalisers', () => {
     const n = normaliseMessaging({ object: 'page', entry: [{ id: '2', time: 1763800000000, messaging: [
       { ...base, reaction: { mid: 'm_OUT1', action: 'react', reaction: 'like', emoji: '\u{1F44D}' } },
       { ...base, timestamp: 1763800060000, message_edit: { mid: 'm_IN1', text: '123.456.789-09', num_edit: 1 } },
-    ] }] }, 'messenger');
+    ] }] });
     expect(n.messages.map((m) => [m.providerMessageId, m.state, m.message])).toEqual([
       ['reaction:m_OUT1:1763800000000', 'unsupported', { kind: 'unsupported', providerType: 'reaction' }],
       ['edit:m_IN1:1', 'received', { kind: 'text', text: '123.456.789-09', edited: true }],
@@ -108,7 +108,7 @@ describe('provider normalisers', () => {
   });
 
   it('Instagram: message and per-message read (ms timestamps)', () => {
-    const n = normaliseMessaging(fixture('instagram-message-seen.json'), 'instagram');
+    const n = normaliseMessaging(fixture('instagram-message-seen.json'));
     expect(n.messages[0]).toMatchObject({ providerMessageId: 'ig_IN0001', contact: { key: '6200000000000001' } });
     expect(n.messages[0].providerTimestamp.toISOString()).toBe(new Date(1763800499000).toISOString());
     expect(n.statuses).toEqual([{ providerMessageId: 'ig_OUT0001', status: 'read', providerTimestamp: new Date(1763800599000) }]);
@@ -146,7 +146,7 @@ describe('provider normalisers', () => {
   it('timestamps outside the years 1–9999 (what PostgreSQL stores): the time received for providers, invalid for generic', () => {
     const before = Date.now();
     const wa = normaliseWhatsApp({ entry: [{ changes: [{ value: { messages: [{ id: 'w1', from: '5511987654321', timestamp: '99999999999999', type: 'text', text: { body: 'a' } }], statuses: [{ id: 'o1', status: 'read', timestamp: '99999999999999' }] } }] }] });
-    const ms = normaliseMessaging({ entry: [{ messaging: [{ sender: { id: '1' }, timestamp: 1e20, message: { mid: 'm1', text: 'a' } }] }] }, 'messenger');
+    const ms = normaliseMessaging({ entry: [{ messaging: [{ sender: { id: '1' }, timestamp: 1e20, message: { mid: 'm1', text: 'a' } }] }] });
     const tg = normaliseTelegram({ update_id: 1, message: { date: 99999999999999, chat: { id: 2 }, text: 'a' } });
     for (const at of [wa.messages[0].providerTimestamp, wa.statuses[0].providerTimestamp, ms.messages[0].providerTimestamp, tg.messages[0].providerTimestamp]) {
       expect(at.getTime()).toBeGreaterThanOrEqual(before);

@@ -87,7 +87,7 @@ export class WebhooksController {
         return normaliseWhatsApp(body);
       case 'messenger':
       case 'instagram':
-        return normaliseMessaging(body, provider);
+        return normaliseMessaging(body);
       case 'telegram':
         return normaliseTelegram(body);
       case 'generic': {
