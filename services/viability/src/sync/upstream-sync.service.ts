@@ -254,11 +254,12 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
     // came out of it looked like a complete sync (prune then deleted every page never reached).
     const read = new Map<string, number>();
     for (let page = 1; url; page++) {
-      const again = read.get(new URL(url).toString());
+      const address = new URL(url).toString();
+      const again = read.get(address);
       if (again !== undefined) throw new Error(`${kind} page ${page}: the next link leads back to page ${again} (${url})`);
       // Not a complete sync either: nothing is pruned after it.
       if (page > MAX_PAGES) throw new Error(`${kind}: more than ${MAX_PAGES} pages; the sync stopped there`);
-      read.set(new URL(url).toString(), page);
+      read.set(address, page);
       const doc = await this.fetchPage(url, token, kind, page);
       const items = itemsOf(doc, kind);
       if (!items) throw new Error(`${kind} page ${page}: expected a JSON array of items (or {items: […]})`);

@@ -78,11 +78,12 @@ export class DeliverySender {
     const body = buildEnvelope({
       version, namespace: op.namespace, element: op.element, params: cfg.params, context, qualified: (name) => paramQualified(op, name),
     });
+    const credentialHeader = apiKeyHeader(cfg);
     return {
       rendered: { method: 'POST', url: base.url, headers: withHeaders(base.headers, soapHeaders(version, op.soapAction)), body },
       context,
-      mask: withCredentials(masker(secrets), base.headers, apiKeyHeader(cfg)),
-      credentialHeader: apiKeyHeader(cfg),
+      mask: withCredentials(masker(secrets), base.headers, credentialHeader),
+      credentialHeader,
     };
   }
 

@@ -27,7 +27,6 @@ const MAX_WRITERS = 2;
 /** Successes sent and not yet written past which the worker stops claiming (the database is slow or away). */
 const MAX_UNWRITTEN = 4_000;
 
-
 interface Finished {
   d: DeliveryRow;
   integration: IntegrationRow;

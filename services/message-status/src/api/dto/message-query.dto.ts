@@ -4,7 +4,6 @@ import { Type } from 'class-transformer';
 import { IsTimestamp } from '@elo/platform';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 
-
 /** Time range and channel filter shared by every read. */
 export class RangeQuery {
   @ApiPropertyOptional({ description: 'Only messages created at or after this instant (RFC 3339).' })

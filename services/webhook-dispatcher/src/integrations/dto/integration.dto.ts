@@ -41,10 +41,11 @@ export function headersProblem(v: unknown): string | undefined {
     if (lines.length > MAX_HEADERS) return `at most ${MAX_HEADERS} headers`;
     for (const line of lines) {
       const i = line.indexOf(':');
-      if (i <= 0 || !HEADER_NAME.test(line.slice(0, i).trim())) return `headers line "${line.slice(0, 60)}" is not "Name: value"`;
-      if (isReservedHeader(line.slice(0, i).trim())) return reservedHeaderProblem(line.slice(0, i).trim());
+      const name = line.slice(0, i).trim();
+      if (i <= 0 || !HEADER_NAME.test(name)) return `headers line "${line.slice(0, 60)}" is not "Name: value"`;
+      if (isReservedHeader(name)) return reservedHeaderProblem(name);
       if (line.length > 4200) return `headers line "${line.slice(0, 60)}…" is too long`;
-      if (!HEADER_VALUE.test(line.slice(i + 1).trim())) return `headers line "${line.slice(0, i).trim()}" holds CR, LF or characters not allowed in a header`;
+      if (!HEADER_VALUE.test(line.slice(i + 1).trim())) return `headers line "${name}" holds CR, LF or characters not allowed in a header`;
     }
     return undefined;
   }
@@ -368,7 +369,6 @@ export class SampleEventDto {
 }
 
 export const DELIVERY_OUTCOMES = ['pending', 'succeeded', 'failed'] as const;
-
 
 export class PageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
