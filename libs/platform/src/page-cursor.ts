@@ -19,8 +19,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** At most 16 digits: microseconds up to the year 2286 and ids far past any table, never out of range in SQL. */
 const DIGITS = /^\d{1,16}$/;
 
-export function encodeCursor(c: PageCursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
+/** The cursor as the opaque string handed to clients; filters only when the listing has some. */
+export function encodeCursor({ f, ...c }: PageCursor): string {
+  return Buffer.from(JSON.stringify(f && Object.keys(f).length ? { ...c, f } : c)).toString('base64url');
 }
 
 /** The two orders a listing pages in (see PageCursor). */

@@ -1,7 +1,7 @@
 export { TemplateError } from './template-error';
 export { lookupPath } from './path';
 export { buildFromBracketKeys } from './bracket-keys';
-export { listTokens, type Escaping, type MissingTokenRule, type RenderOptions } from './render';
+export { HEADER_INVALID, listTokens, type Escaping, type MissingTokenRule, type RenderOptions } from './render';
 export { renderTemplate } from './template';
 export { renderUrl } from './url-template';
 export {

@@ -129,7 +129,7 @@ function toJson(value: unknown, token: string): string {
 const LONE_SURROGATE = /\p{Cs}/u;
 // XML 1.0 Char production; everything else (NUL, most C0 controls, U+FFFE/FFFF, lone surrogates) cannot appear at all.
 const XML_INVALID = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
-// Field values: visible ASCII, space, tab, obs-text. No CR, LF, NUL or other controls.
+/** A character no header field value may hold (values: visible ASCII, space, tab, obs-text; no CR, LF, NUL or other controls). */
 export const HEADER_INVALID = /[^\t\x20-\x7e\x80-\xff]/;
 
 const XML_ESCAPES: Record<string, string> = {

@@ -86,7 +86,7 @@ export class ConversationsService {
     const last = page[page.length - 1];
     return {
       items: page.map(toView),
-      nextCursor: rows.length > limit ? encodeCursor({ k: last.k, id: last.id, ...(Object.keys(f).length ? { f } : {}) }) : null,
+      nextCursor: rows.length > limit ? encodeCursor({ k: last.k, id: last.id, f }) : null,
     };
   }
 

@@ -62,7 +62,7 @@ export class CheckHistoryService {
           result,
         };
       }),
-      nextCursor: rows.length > limit ? encodeCursor({ k: last!.k, id: last!.id, ...(Object.keys(f).length ? { f } : {}) }) : null,
+      nextCursor: rows.length > limit ? encodeCursor({ k: last!.k, id: last!.id, f }) : null,
     };
   }
 }

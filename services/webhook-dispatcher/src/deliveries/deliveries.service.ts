@@ -71,7 +71,7 @@ export class DeliveriesService {
         lastHttpStatus: r['last_http_status'], lastErrorClass: r['last_error_class'], lastError: r['last_error'],
         createdAt: r['created_at'], completedAt: r['completed_at'],
       })),
-      nextCursor: rows.length > limit ? encodeCursor({ k: last['k'] as string, id: last['id'] as string, ...(Object.keys(f).length ? { f } : {}) }) : null,
+      nextCursor: rows.length > limit ? encodeCursor({ k: last['k'] as string, id: last['id'] as string, f }) : null,
     };
   }
 

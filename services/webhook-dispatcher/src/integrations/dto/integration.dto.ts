@@ -7,7 +7,7 @@ import {
 import { isEventType } from '@elo/contracts';
 import { isReservedHeader } from '@elo/http-egress';
 import { IsTimestamp } from '@elo/platform';
-import { listTokens, renderUrl, TemplateError } from '@elo/templating';
+import { HEADER_INVALID, listTokens, renderUrl, TemplateError } from '@elo/templating';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -18,8 +18,6 @@ export const DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86_400;
 export const ROTATION_GRACE_SECONDS = 24 * 3600;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A header field value: visible ASCII, space, tab, obs-text; no CR, LF or other control characters (no request could carry them). */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const MAX_HEADERS = 100;
 
 /** HttpEgress sets these itself and refuses them from us: saved, every delivery would fail as `invalid`. */
@@ -45,7 +43,7 @@ export function headersProblem(v: unknown): string | undefined {
       if (i <= 0 || !HEADER_NAME.test(name)) return `headers line "${line.slice(0, 60)}" is not "Name: value"`;
       if (isReservedHeader(name)) return reservedHeaderProblem(name);
       if (line.length > 4200) return `headers line "${line.slice(0, 60)}…" is too long`;
-      if (!HEADER_VALUE.test(line.slice(i + 1).trim())) return `headers line "${name}" holds CR, LF or characters not allowed in a header`;
+      if (HEADER_INVALID.test(line.slice(i + 1).trim())) return `headers line "${name}" holds CR, LF or characters not allowed in a header`;
     }
     return undefined;
   }
@@ -57,7 +55,7 @@ export function headersProblem(v: unknown): string | undefined {
         return 'each header is {"name": a header name, "value": a string of at most 4000 characters}';
       }
       if (isReservedHeader(pair.name)) return reservedHeaderProblem(pair.name);
-      if (!HEADER_VALUE.test(pair.value.trim())) return `header ${pair.name} holds CR, LF or characters not allowed in a header`;
+      if (HEADER_INVALID.test(pair.value.trim())) return `header ${pair.name} holds CR, LF or characters not allowed in a header`;
     }
     return undefined;
   }
