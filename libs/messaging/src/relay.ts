@@ -47,12 +47,19 @@ interface OutboxRow {
 }
 
 /**
- * Publishes outbox rows with publisher confirms. Rows are claimed with FOR UPDATE SKIP LOCKED (so
- * replicas share the work) and deleted by the same statement, published in batches, and the deletes
- * commit once the broker confirmed every message; a crash before commit leaves them in place and they
- * are published again (the inbox drops the duplicates). The outbox holds only what is still to publish.
- * Woken in-process when a writer's transaction commits (`committed`), by LISTEN/NOTIFY when another
- * replica could not publish its own rows, and by a polling fallback.
+ * Publishes outbox rows with publisher confirms. Rows are claimed with FOR UPDATE SKIP LOCKED and deleted
+ * by the same statement, published in batches, and the deletes commit once the broker confirmed every
+ * message; a crash before commit leaves them in place and they are published again (the inbox drops the
+ * duplicates). The outbox holds only what is still to publish.
+ *
+ * One replica publishes a schema's outbox at a time: the one holding the relay's lease, a session-level
+ * advisory lock on its LISTEN connection, taken only while it has a broker channel. Its claims take turns
+ * on one channel, so events leave in the order they were written, across replicas too (two replicas
+ * publishing at once could each send a batch, on two connections, in either order). The others stand by
+ * and try for the lease at every poll; a leader that dies, or loses its database or broker connection,
+ * frees it (the server drops a dead client's session within about 15 s: keepalives below).
+ * Woken in-process when a writer's transaction commits (`committed`), by LISTEN/NOTIFY when a replica
+ * that does not lead wrote rows, and by a polling fallback.
  */
 export class OutboxRelay {
   private channel?: ConfirmChannel;
@@ -68,6 +75,9 @@ export class OutboxRelay {
   private readonly notifier: PostCommitNotifier;
   /** The batch whose claim and publish go before the next one's (see publishBatch). */
   private turn: Promise<void> = Promise.resolve();
+  /** Whether this replica holds the lease (see the class). */
+  private leading = false;
+  private leasing?: Promise<void>;
 
   constructor(
     private readonly ds: DataSource,
@@ -85,11 +95,15 @@ export class OutboxRelay {
       // The broker closed the channel (the connection is up): without a channel the relay would stop for good.
       ch.on('error', (err: Error) => this.bus.restart(model, `relay channel: ${err.message}`));
       ch.on('close', () => {
-        if (this.channel === ch) this.channel = undefined;
+        if (this.channel !== ch && this.channel !== undefined) return;
+        this.channel = undefined;
+        // No broker here: a replica that has one takes over.
+        void this.release();
       });
       ch.on('return', (msg) => this.returned.add(String(msg.properties.messageId)));
       this.channel = ch;
       this.model = model;
+      await this.lease();
       this.kick();
     });
   }
@@ -102,11 +116,21 @@ export class OutboxRelay {
       channels: [outboxChannel(this.opts.schema)],
       onNotification: () => this.kick(),
       // Rows announced while it was down are found now (and by polling meanwhile).
-      onConnected: () => this.kick(),
-      onLost: (err) => this.logger.warn({ err: err.message }, 'outbox LISTEN connection lost; polling until it is back'),
+      onConnected: () => void this.lease().then(() => this.kick()),
+      onLost: (err) => {
+        // The lease went with the connection (the server frees the lock when the session ends).
+        if (this.leading) this.logger.warn('outbox relay lease lost with its connection');
+        this.leading = false;
+        this.logger.warn({ err: err.message }, 'outbox LISTEN connection lost; another replica publishes, or this one once it is back');
+      },
     });
     await this.listener.start();
-    this.timers.push(setInterval(() => this.kick(), this.opts.pollIntervalMs ?? 1_000));
+    this.timers.push(
+      setInterval(() => {
+        if (!this.leading) void this.lease();
+        this.kick();
+      }, this.opts.pollIntervalMs ?? 1_000),
+    );
     this.timers.push(setInterval(() => void this.cleanup(), this.opts.cleanupIntervalMs ?? 60_000));
     this.timers.push(setInterval(() => void this.measureBacklog(), 5_000));
     for (const t of this.timers) t.unref();
@@ -117,7 +141,7 @@ export class OutboxRelay {
   async stop(timeoutMs = 5_000): Promise<void> {
     if (!this.running) return;
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && this.channel && (await this.backlog()) > 0) {
+    while (Date.now() < deadline && this.leading && this.channel && (await this.backlog()) > 0) {
       this.kick();
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -125,17 +149,62 @@ export class OutboxRelay {
     this.kick();
     for (const t of this.timers.splice(0)) clearInterval(t);
     await this.loop;
+    // Closing the connection frees the lease.
+    this.leading = false;
     await this.listener?.stop();
     this.listener = undefined;
   }
 
+  /** Whether this replica publishes the outbox now (holds the lease). */
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  private get leaseKey(): string {
+    return `elo.outbox-relay:${this.opts.schema}`;
+  }
+
+  /** Tries for the lease once (see the class); a no-op while leading, without a broker channel or without the connection. */
+  private lease(): Promise<void> {
+    this.leasing ??= (async () => {
+      const listener = this.listener;
+      if (this.leading || !this.running || !this.channel || !listener?.connected) return;
+      try {
+        // A client gone without a word (its host died) would otherwise keep the lock until the operating
+        // system's keepalive, two hours by default: the server probes an idle session after 5 s, every 3 s, 3 times.
+        await listener.query("SELECT set_config('tcp_keepalives_idle', '5', false), set_config('tcp_keepalives_interval', '3', false), set_config('tcp_keepalives_count', '3', false)");
+        const [row] = await listener.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [this.leaseKey]);
+        if (!row?.ok) return;
+        if (this.listener !== listener || !listener.connected || !this.channel || !this.running) {
+          await listener.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.leaseKey]).catch(() => undefined);
+          return;
+        }
+        this.leading = true;
+        this.logger.info('outbox relay lease taken: this replica publishes');
+      } catch (err) {
+        // The connection broke: onLost reports it and the next connection tries again.
+        this.logger.debug({ err: (err as Error).message }, 'outbox relay lease not taken');
+      }
+    })().finally(() => (this.leasing = undefined));
+    return this.leasing;
+  }
+
+  /** Gives the lease up (this replica lost its broker channel), so a replica that has one publishes. */
+  private async release(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    this.logger.warn('outbox relay lease given up: no broker channel');
+    await this.listener?.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.leaseKey]).catch(() => undefined);
+    // Writers here now ask the leader by NOTIFY; rows already written are found by its poll.
+  }
+
   /**
-   * A transaction that wrote outbox rows has committed in this process: publish them now. Without a
-   * broker channel here, NOTIFY asks the other replicas to (after the commit, never inside the writer's
+   * A transaction that wrote outbox rows has committed in this process: publish them now. When this
+   * replica does not lead (see the class), NOTIFY asks the leader to (after the commit, never inside the writer's
    * transaction: see afterCommit).
    */
   committed(): void {
-    if (this.running && this.channel) this.kick();
+    if (this.running && this.channel && this.leading) this.kick();
     else this.notifier.notify(outboxChannel(this.opts.schema));
   }
 
@@ -177,7 +246,7 @@ export class OutboxRelay {
    */
   private async publishBatch(): Promise<number> {
     const ch = this.channel;
-    if (!ch) return 0;
+    if (!ch || !this.leading) return 0;
     const schema = this.opts.schema;
     const limit = this.opts.batchSize ?? 1_000;
     return this.ds.transaction(async (m) => {
@@ -251,6 +320,8 @@ export class OutboxRelay {
     // Its confirms still owed, the channel is of no use: no more batches on it, and a new connection.
     if (this.channel === ch) {
       this.channel = undefined;
+      // Now, not when the channel closes: its close cannot complete over a dead link.
+      void this.release();
       if (this.model) this.bus.restart(this.model, `relay: no publisher confirms within ${ms} ms`);
     }
     throw new Error(`no publisher confirms within ${ms} ms`);

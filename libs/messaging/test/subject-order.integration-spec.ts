@@ -117,3 +117,66 @@ describe('relay: batches claimed at once are published in the order their events
     expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
   }, 60_000);
 });
+
+describe('relay: two replicas publish one outbox in the order its events were written', () => {
+  let infra: TestInfra;
+  let a: BusNode;
+  let b: BusNode;
+  const got: number[] = [];
+
+  beforeAll(async () => {
+    infra = await createTestInfra('relay-replicas');
+    await migrate(infra.databaseUrl);
+    const relay = { relayBatchSize: 3, relayConcurrency: 2, relayPollMs: 100 };
+    // Replica a consumes (one batch at a time, so what it sees is the queue's order); both relay.
+    a = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      handler: {
+        type: 'chat.conversation.closed', batch: true,
+        fn: (async (events: CloudEvent[], ctx) => {
+          for (const e of events) got.push(Number((e.data as { reason: string }).reason));
+          await recordEffects(events, ctx);
+        }) satisfies BatchHandler,
+      },
+      concurrency: 1,
+      ...relay,
+    });
+    b = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, ...relay });
+  });
+
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await infra?.cleanup();
+  });
+
+  const write = (node: BusNode, from: number, n: number) =>
+    node.ds.transaction((m) =>
+      node.outbox.add(m, Array.from({ length: n }, (_, j) => node.outbox.event({
+        type: 'chat.conversation.closed', tenantId: 'tenant-a', subject: 'conv-1',
+        data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: String(from + j) },
+      }))),
+    );
+
+  it("one subject's events written through both replicas reach the consumer in the order they were written", async () => {
+    await expectEventually(async () => expect([a.relay.isLeading, b.relay.isLeading].filter(Boolean)).toHaveLength(1));
+    const total = 600;
+    // Small commits, one replica then the other, each waking its own relay (or, not leading, the leader).
+    for (let i = 0; i < total; i += 6) await write(i % 12 === 0 ? a : b, i, 6);
+    await expectEventually(async () => expect((await counts(a.ds)).total).toBe(total), { timeoutMs: 30_000 });
+    expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
+  }, 60_000);
+
+  it('when the leading replica stops, the other takes the lease and publishes', async () => {
+    const leader = a.relay.isLeading ? a : b;
+    const other = leader === a ? b : a;
+    await leader.relay.stop();
+    await expectEventually(async () => expect(other.relay.isLeading).toBe(true), { timeoutMs: 10_000 });
+    const before = (await counts(a.ds)).total;
+    await write(other, 10_000, 6);
+    await expectEventually(async () => expect((await counts(a.ds)).total).toBe(before + 6), { timeoutMs: 10_000 });
+    await leader.relay.start();
+    expect(leader.relay.isLeading).toBe(false);
+  }, 30_000);
+});

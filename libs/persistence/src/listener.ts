@@ -79,13 +79,29 @@ export class PgListener {
     return this.connected;
   }
 
+  /**
+   * Runs a statement on the listening connection itself: what it takes for the session (an advisory lock)
+   * lasts until the connection breaks, which `onLost` reports. Throws while not connected.
+   */
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    if (!this.client) throw new Error('not connected');
+    return (await this.client.query(sql, params)).rows as T[];
+  }
+
   private get checkMs(): number {
     return this.opts.checkMs ?? DEFAULT_CHECK_MS;
   }
 
   private async connect(): Promise<void> {
     if (!this.running) return;
-    const client = new Client({ connectionString: this.opts.databaseUrl, application_name: this.opts.applicationName });
+    // A server that accepts the socket and never answers would otherwise hold the first attempt for good;
+    // keepalive lets the server's side find a client gone dead too (its session locks released).
+    const client = new Client({
+      connectionString: this.opts.databaseUrl,
+      application_name: this.opts.applicationName,
+      connectionTimeoutMillis: this.checkMs,
+      keepAlive: true,
+    });
     this.opening = client;
     client.on('notification', (n) => this.opts.onNotification(n.channel, n.payload ?? ''));
     let failed = false;

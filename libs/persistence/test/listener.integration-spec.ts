@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TestInfra } from '@elo/testing';
 import { Client } from 'pg';
 import { PgListener } from '../src';
@@ -89,6 +90,28 @@ describe('PgListener', () => {
       expect(l.connected).toBe(false);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('gives a connection attempt up after checkMs when the server accepts and never answers, and tries again', async () => {
+    const sockets: net.Socket[] = [];
+    const mute = net.createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const lost: Error[] = [];
+    const l = new PgListener({
+      databaseUrl: `postgres://postgres@127.0.0.1:${(mute.address() as net.AddressInfo).port}/x`,
+      channels: ['it_a'], retryMs: 50, checkMs: 300, onNotification: () => undefined, onLost: (err) => lost.push(err),
+    });
+    try {
+      const started = await Promise.race([l.start().then(() => 'returned'), new Promise((r) => setTimeout(() => r('still waiting'), 3_000))]);
+      expect(started).toBe('returned');
+      expect(l.connected).toBe(false);
+      await expectEventually(() => expect(lost.length).toBeGreaterThanOrEqual(2));
+      expect(lost[0]!.message).toMatch(/timeout/i);
+    } finally {
+      await l.stop();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => mute.close(() => r()));
     }
   });
 
