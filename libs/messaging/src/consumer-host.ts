@@ -25,11 +25,14 @@ export interface ConsumerOptions {
 
 export const ATTEMPT_HEADER = 'x-elo-attempt';
 export const ERROR_HEADER = 'x-elo-error';
+export const QUEUE_HEADER = 'x-elo-queue';
 
 /** A broker message: one event, or a batch of them (wire.ts), acknowledged once all of its events are settled. */
 interface Message {
   msg: ConsumeMessage;
   ch: ConfirmChannel;
+  /** The queue it came from (the service queue or its ordered queue): a retry goes back to it. */
+  queue: string;
   /** Its events not settled yet. */
   open: number;
   /** Whether it went back to the queue whole (nacked); it is then never acknowledged. */
@@ -81,7 +84,7 @@ const subjectOf = (e: CloudEvent): string | undefined => (e.subject ? `${e.tenan
 export class ConsumerHost {
   private readonly handlers: RegisteredHandler[] = [];
   private channel?: ConfirmChannel;
-  private consumerTag?: string;
+  private consumerTags: string[] = [];
   private buffer: Delivery[] = [];
   private pumpScheduled = false;
   /** Subjects with an event in a batch being handled, and how many batches hold them. */
@@ -125,9 +128,15 @@ export class ConsumerHost {
     return yes;
   }
 
-  /** Routing keys the service queue must be bound to. */
+  /** Routing keys the service queue must be bound to (those of handlers that need no order). */
   bindings(): string[] {
-    return [...new Set(this.handlers.flatMap(patternsOf))];
+    const ordered = new Set(this.orderedBindings());
+    return [...new Set(this.handlers.filter((h) => !h.ordered).flatMap(patternsOf))].filter((k) => !ordered.has(k));
+  }
+
+  /** Routing keys the service's ordered queue must be bound to (see EventHandlerOptions.ordered). */
+  orderedBindings(): string[] {
+    return [...new Set(this.handlers.filter((h) => h.ordered).flatMap(patternsOf))];
   }
 
   attach(bus: BusConnection): void {
@@ -157,11 +166,16 @@ export class ConsumerHost {
         }),
       );
       this.channel = ch;
-      const ok = await ch.consume(queueNames(this.opts.service).main, (msg) => {
-        if (msg) this.receive(ch, msg);
-        else if (!this.stopping) bus.restart(model, 'consumer cancelled by the broker');
-      });
-      this.consumerTag = ok.consumerTag;
+      // The ordered queue has a single active consumer: on every replica but one this consumer stands by.
+      const q = queueNames(this.opts.service);
+      this.consumerTags = [];
+      for (const queue of [q.main, q.ordered]) {
+        const ok = await ch.consume(queue, (msg) => {
+          if (msg) this.receive(ch, queue, msg);
+          else if (!this.stopping) bus.restart(model, 'consumer cancelled by the broker');
+        });
+        this.consumerTags.push(ok.consumerTag);
+      }
     });
   }
 
@@ -169,7 +183,7 @@ export class ConsumerHost {
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopping = true;
     const ch = this.channel;
-    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
+    if (ch) for (const tag of this.consumerTags) await ch.cancel(tag).catch(() => undefined);
     const deadline = Date.now() + timeoutMs;
     while ((this.active > 0 || this.buffer.length > 0) && Date.now() < deadline) {
       this.pump();
@@ -181,9 +195,9 @@ export class ConsumerHost {
     await ch?.close().catch(() => undefined);
   }
 
-  private receive(ch: ConfirmChannel, msg: ConsumeMessage): void {
+  private receive(ch: ConfirmChannel, queue: string, msg: ConsumeMessage): void {
     const attempt = Number(msg.properties.headers?.[ATTEMPT_HEADER] ?? 0) + 1;
-    const message: Message = { msg, ch, open: 1, requeued: false };
+    const message: Message = { msg, ch, queue, open: 1, requeued: false };
     this.acks.get(ch)?.track(msg.fields.deliveryTag);
     try {
       const { bodies, batch } = decodeMessage(msg.content, msg.properties.contentType);
@@ -425,7 +439,9 @@ export class ConsumerHost {
       return;
     }
     this.logger.warn({ type, eventId: d.event?.id, attempt: d.attempt, err: err.message }, 'handler failed; retrying later');
-    const ok = await this.forward(d, queueNames(this.opts.service).retry(delays[d.attempt - 1]), err.message);
+    const q = queueNames(this.opts.service);
+    const retry = d.message.queue === q.ordered ? q.orderedRetry : q.retry;
+    const ok = await this.forward(d, retry(delays[d.attempt - 1]), err.message);
     if (ok) {
       busMetrics.retried.inc({ type });
       busMetrics.consumed.inc({ type, outcome: 'retried' });
@@ -469,6 +485,8 @@ export class ConsumerHost {
           [ATTEMPT_HEADER]: d.attempt,
           [ERROR_HEADER]: reason.slice(0, 1_000),
           'x-elo-routing-key': msg.fields.routingKey,
+          // A parked event is replayed into the queue it came from (ParkedEvents.replay).
+          [QUEUE_HEADER]: d.message.queue,
         },
       });
       await ch.waitForConfirms();

@@ -16,6 +16,16 @@ export interface EventHandlerOptions {
    * (a redelivery is simply handled again), unless another handler of the same type is not idempotent.
    */
   idempotent?: boolean;
+  /**
+   * The handler needs each subject's events in the order they were published, with several replicas
+   * running too. Its types are consumed from the service's ordered queue (`<svc>.ordered`), which one
+   * replica at a time consumes (RabbitMQ's single active consumer); the others stand by and take over
+   * when it goes. Within that replica a subject's events are handled in order, as on the service queue.
+   * The price: these types are handled by one replica at a time. Name the types exactly: an event that
+   * also matches another handler's pattern of the service reaches both queues (the inbox handles it once,
+   * from whichever queue comes first, so its order is then not kept).
+   */
+  ordered?: boolean;
 }
 
 export interface EventHandlerMetadata extends EventHandlerOptions {

@@ -66,6 +66,7 @@ class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplicationShu
           type: meta.type,
           batch: meta.batch ?? false,
           idempotent: meta.idempotent ?? false,
+          ordered: meta.ordered ?? false,
           name: `${proto.constructor.name}.${name}`,
           fn: method.bind(instance) as SingleHandler | BatchHandler,
         });
@@ -78,6 +79,7 @@ class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplicationShu
         await declareTopology(ch, {
           service: this.opts.service,
           bindings: this.consumers.bindings(),
+          orderedBindings: this.consumers.orderedBindings(),
           retiredBindings: this.opts.retiredBindings,
           retryDelaysMs,
         });

@@ -1,6 +1,6 @@
 import type { GetMessage } from 'amqplib';
 import type { BusConnection } from './connection';
-import { ATTEMPT_HEADER, ERROR_HEADER } from './consumer-host';
+import { ATTEMPT_HEADER, ERROR_HEADER, QUEUE_HEADER } from './consumer-host';
 import { queueNames } from './topology';
 import { decodeMessage, EVENT_CONTENT_TYPE } from './wire';
 
@@ -58,12 +58,14 @@ export class ParkedEvents {
       const headers = { ...(msg.properties.headers ?? {}) };
       delete headers[ATTEMPT_HEADER];
       delete headers[ERROR_HEADER];
+      // Back into the queue it was parked from: the service queue, or its ordered queue.
+      const back = headers[QUEUE_HEADER] === q.ordered ? q.ordered : q.main;
       if (chosen.length === parked.length) {
-        ch.sendToQueue(q.main, msg.content, { ...msg.properties, headers, persistent: true });
+        ch.sendToQueue(back, msg.content, { ...msg.properties, headers, persistent: true });
       } else {
         // Part of a batch: the chosen events go alone, the others back to the lot as they were parked.
         const alone = (p: ParkedEvent) => ({ ...msg.properties, contentType: EVENT_CONTENT_TYPE, messageId: p.eventId, persistent: true });
-        for (const p of chosen) ch.sendToQueue(q.main, Buffer.from(JSON.stringify(p.event)), { ...alone(p), headers });
+        for (const p of chosen) ch.sendToQueue(back, Buffer.from(JSON.stringify(p.event)), { ...alone(p), headers });
         for (const p of parked) if (!chosen.includes(p)) ch.sendToQueue(q.dead, Buffer.from(JSON.stringify(p.event)), { ...alone(p), headers: msg.properties.headers });
       }
       await ch.waitForConfirms();

@@ -31,6 +31,8 @@ export interface RegisteredHandler {
   batch: boolean;
   /** Its effects are keyed, so its events need no inbox row (see EventHandlerOptions.idempotent). */
   idempotent?: boolean;
+  /** Consumed from the service's ordered queue (see EventHandlerOptions.ordered). */
+  ordered?: boolean;
   name: string;
   fn: SingleHandler | BatchHandler;
 }

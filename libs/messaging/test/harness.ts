@@ -41,7 +41,7 @@ export interface NodeOptions {
   databaseUrl: string;
   amqpUrl: string;
   relay?: boolean;
-  handler?: { type: string | readonly string[]; batch: boolean; idempotent?: boolean; fn: SingleHandler | BatchHandler };
+  handler?: { type: string | readonly string[]; batch: boolean; idempotent?: boolean; ordered?: boolean; fn: SingleHandler | BatchHandler };
   retryDelaysMs?: number[];
   batchSize?: number;
   relayBatchSize?: number;
@@ -97,7 +97,7 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
   if (o.handler) consumers.register({ ...o.handler, name: 'test' });
   bus.onConnect(async (model) => {
     const ch = await model.createChannel();
-    await declareTopology(ch, { service: SERVICE, bindings: consumers.bindings(), retiredBindings: o.retiredBindings, retryDelaysMs });
+    await declareTopology(ch, { service: SERVICE, bindings: consumers.bindings(), orderedBindings: consumers.orderedBindings(), retiredBindings: o.retiredBindings, retryDelaysMs });
     await ch.close();
   });
   if (o.relay !== false) relay.attach();

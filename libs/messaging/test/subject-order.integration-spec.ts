@@ -1,7 +1,9 @@
 import type { CloudEvent } from '@elo/contracts';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import type { BatchHandler } from '../src/types';
-import { counts, migrate, recordEffects, startNode, type BusNode } from './harness';
+import { ParkedEvents } from '../src/parked-events';
+import { queueNames } from '../src/topology';
+import type { BatchHandler, SingleHandler } from '../src/types';
+import { closedEvent, counts, migrate, recordEffects, SERVICE, startNode, type BusNode } from './harness';
 
 describe('consumer: events of one subject are never in two concurrent batches', () => {
   let infra: TestInfra;
@@ -178,5 +180,123 @@ describe('relay: two replicas publish one outbox in the order its events were wr
     await expectEventually(async () => expect((await counts(a.ds)).total).toBe(before + 6), { timeoutMs: 10_000 });
     await leader.relay.start();
     expect(leader.relay.isLeading).toBe(false);
+  }, 30_000);
+});
+
+describe('ordered handlers: one subject\'s events keep their order with two replicas consuming', () => {
+  let infra: TestInfra;
+  const nodes = new Map<string, BusNode>();
+  const subjects = ['conv-a', 'conv-b', 'conv-c'];
+  /** Each handling as it starts: which replica, which subject, which event. */
+  const handled: Array<{ node: string; subject: string; seq: number }> = [];
+
+  const handlerOf = (node: string): BatchHandler => async (events: CloudEvent[], ctx) => {
+    for (const e of events) handled.push({ node, subject: e.subject!, seq: Number((e.data as { reason: string }).reason) });
+    // Long enough for the other replica's batches to overtake, were it consuming too.
+    await ctx.manager.query('SELECT pg_sleep(0.005)');
+    await recordEffects(events, ctx);
+  };
+
+  const produceOrdered = async (node: BusNode, from: number, n: number) => {
+    for (let i = from; i < from + n; i += 10) {
+      await node.ds.transaction((m) => node.outbox.add(m, Array.from({ length: 10 }, (_, j) => node.outbox.event({
+        type: 'chat.conversation.closed', tenantId: 'tenant-a', subject: subjects[(i + j) % subjects.length],
+        data: { conversationId: '00000000-0000-4000-8000-000000000001', channelId: '00000000-0000-4000-8000-000000000002', reason: String(i + j) },
+      }))));
+    }
+  };
+
+  const inOrder = (seqs: number[]) => expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+
+  beforeAll(async () => {
+    infra = await createTestInfra('ordered-replicas');
+    await migrate(infra.databaseUrl);
+    for (const name of ['a', 'b']) {
+      nodes.set(name, await startNode({
+        databaseUrl: infra.databaseUrl,
+        amqpUrl: infra.amqpUrl,
+        handler: { type: 'chat.conversation.closed', batch: true, ordered: true, fn: handlerOf(name) },
+        // Small batches, two at once, a small prefetch: without the ordered queue both replicas take turns at it.
+        batchSize: 5,
+        concurrency: 2,
+        prefetch: 4,
+      }));
+    }
+  });
+
+  afterAll(async () => {
+    for (const node of nodes.values()) await node.stop();
+    await infra?.cleanup();
+  });
+
+  it("handles each subject's events once each, in the order they were published, on one replica at a time", async () => {
+    const total = 300;
+    await produceOrdered(nodes.get('a')!, 0, total);
+    await expectEventually(async () => expect((await counts(nodes.get('a')!.ds)).total).toBe(total), { timeoutMs: 30_000 });
+    for (const s of subjects) inOrder(handled.filter((h) => h.subject === s).map((h) => h.seq));
+    expect(new Set(handled.map((h) => h.node)).size).toBe(1);
+  }, 60_000);
+
+  it('when the consuming replica stops, the other takes the ordered queue over', async () => {
+    const active = handled[0]!.node;
+    const standby = active === 'a' ? 'b' : 'a';
+    await nodes.get(active)!.stop();
+    nodes.delete(active);
+    const before = (await counts(nodes.get(standby)!.ds)).total;
+    await produceOrdered(nodes.get(standby)!, 1_000, 30);
+    await expectEventually(async () => expect((await counts(nodes.get(standby)!.ds)).total).toBe(before + 30), { timeoutMs: 15_000 });
+    const after = handled.filter((h) => h.seq >= 1_000);
+    expect(new Set(after.map((h) => h.node))).toEqual(new Set([standby]));
+    for (const s of subjects) inOrder(after.filter((h) => h.subject === s).map((h) => h.seq));
+  }, 30_000);
+});
+
+describe("ordered handlers: a failed event is retried through the ordered queue's own retry queue, parked and replayed", () => {
+  let infra: TestInfra;
+  let node: BusNode;
+  let failuresLeft = 0;
+
+  beforeAll(async () => {
+    infra = await createTestInfra('ordered-retry');
+    await migrate(infra.databaseUrl);
+    node = await startNode({
+      databaseUrl: infra.databaseUrl,
+      amqpUrl: infra.amqpUrl,
+      retryDelaysMs: [1_500],
+      handler: {
+        type: 'chat.conversation.closed', batch: false, ordered: true,
+        fn: (async (event: CloudEvent, ctx) => {
+          if (failuresLeft-- > 0) throw new Error('CRM is down');
+          await recordEffects([event], ctx);
+        }) satisfies SingleHandler,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await infra?.cleanup();
+  });
+
+  it('a failed event waits in the ordered queue\'s retry queue, is handled from there, and once parked is replayed', async () => {
+    const q = queueNames(SERVICE);
+    const ch = await node.bus.createConfirmChannel();
+    try {
+      failuresLeft = 1;
+      await node.ds.transaction((m) => node.outbox.add(m, [closedEvent(node, 'retried')]));
+      await expectEventually(async () => expect((await ch.checkQueue(q.orderedRetry(1_500))).messageCount).toBe(1), { intervalMs: 50 });
+      expect((await ch.checkQueue(q.retry(1_500))).messageCount).toBe(0);
+      await expectEventually(async () => expect((await counts(node.ds)).total).toBe(1), { timeoutMs: 10_000 });
+
+      failuresLeft = 2;
+      const e = closedEvent(node, 'parked');
+      await node.ds.transaction((m) => node.outbox.add(m, [e]));
+      const parked = new ParkedEvents(node.bus, SERVICE);
+      await expectEventually(async () => expect((await parked.list()).map((p) => p.eventId)).toEqual([e.id]), { timeoutMs: 10_000 });
+      expect(await parked.replay([e.id])).toBe(1);
+      await expectEventually(async () => expect((await counts(node.ds)).total).toBe(2), { timeoutMs: 10_000 });
+    } finally {
+      await ch.close();
+    }
   }, 30_000);
 });

@@ -15,9 +15,10 @@ export class FlowConsumer {
    * Batch handler: every received message on the service's queue arrives here, and most belong to
    * tenants without a flow or to conversations with humans — one savepoint for the whole batch keeps
    * that cheap. Messages are handled in provider-time order; if the batch throws, the host retries the
-   * events one by one.
+   * events one by one. Ordered: a conversation's messages reach the bot in the order they were received,
+   * with several replicas running too (one replica at a time consumes them, see EventHandlerOptions.ordered).
    */
-  @EventHandler('chat.message.received', { batch: true })
+  @EventHandler('chat.message.received', { batch: true, ordered: true })
   async onReceived(events: CloudEvent<ChatMessageReceived>[], ctx: HandlerContext): Promise<void> {
     const sorted = [...events].sort((a, b) => a.data.providerTimestamp.localeCompare(b.data.providerTimestamp));
     for (const event of sorted) {
