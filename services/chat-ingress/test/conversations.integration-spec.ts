@@ -196,6 +196,41 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     await expectEventually(() => expect(steps()).toEqual(expect.arrayContaining(['menu:answered'])));
   });
 
+  it('Telegram Business: every reply into a business chat (the bot\'s, POST /messages, agent notices, the closing message) carries its business_connection_id; a chat with the bot itself none', async () => {
+    const tg = (await h.api<{ id: string; secrets: Record<string, string> }>('POST', '/channels', headers, {
+      provider: 'telegram', name: 'tg business', botName: 'elo_bot', credentials: { accessToken: '78:tg-business' },
+      settings: { botQueue: 'bot', humanQueue: 'atendimento', pickupNotice: 'with_agent_name', closingMessage: 'Atendimento encerrado.' },
+    })).body;
+    const chat = 880000888;
+    let update = 991000;
+    const post = async (kind: 'message' | 'business_message', text: string) => {
+      const m = { message_id: update, date: Math.floor(Date.now() / 1000), chat: { id: chat, type: 'private', first_name: 'Lia' }, from: { id: chat, first_name: 'Lia' }, text };
+      const body = { update_id: ++update, [kind]: kind === 'business_message' ? { business_connection_id: 'bc-loja-1', ...m } : m };
+      const res = await h.api('POST', `/webhooks/telegram/${tg.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': tg.secrets.telegramSecretToken }, body);
+      expect(res).toMatchObject({ status: 200, body: { stored: 1 } });
+    };
+    const sends = () => h.fakes.sent('/tg/bot78:tg-business/sendMessage').filter((r) => r.body.chat_id === String(chat));
+    const texts = () => sends().map((r) => String(r.body.text));
+    await post('business_message', 'oi');
+    await expectEventually(() => expect(texts()).toEqual([expect.stringContaining('Olá! Como podemos ajudar?')]));
+    await post('business_message', '2');
+    await expectEventually(() => expect(texts()).toContain('Vou te passar para um atendente.'));
+    const conv = (await h.ds.query(
+      `SELECT c.id FROM chat_ingress.conversations c JOIN chat_ingress.contacts ct ON ct.id = c.contact_id WHERE ct.channel_id = $1 AND ct.contact_key = $2`, [tg.id, String(chat)]))[0] as { id: string };
+    expect((await h.api('POST', `/conversations/${conv.id}/assign`, headers, { agentId: 'carla', agentName: 'Carla' })).status).toBe(200);
+    expect((await h.api('POST', '/messages', headers, { conversationId: conv.id, message: { kind: 'text', text: 'Em que posso ajudar?' } })).status).toBe(202);
+    expect((await h.api('POST', `/conversations/${conv.id}/close`, headers, { reason: 'resolved' })).status).toBe(200);
+    await expectEventually(() => expect(texts()).toEqual(expect.arrayContaining(['Olá! Você está falando com Carla.', 'Em que posso ajudar?', 'Atendimento encerrado.'])));
+    expect(sends().length).toBeGreaterThanOrEqual(5);
+    for (const r of sends()) expect({ text: r.body.text, business_connection_id: r.body.business_connection_id }).toEqual({ text: r.body.text, business_connection_id: 'bc-loja-1' });
+
+    // The same customer then writes to the bot itself: answered in that chat, on the bot's own behalf.
+    const before = sends().length;
+    await post('message', 'oi de novo');
+    await expectEventually(() => expect(sends().length).toBe(before + 1));
+    expect(sends().at(-1)!.body).not.toHaveProperty('business_connection_id');
+  });
+
   it('viability step: asks for the location, requests a check, branches on the outcome', async () => {
     const t2 = await h.tenantKey();
     const ch2 = (await h.api<{ id: string }>('POST', '/channels', t2.headers, { provider: 'whatsapp', name: 'vendas', phoneNumberId: 'PNVIAB', credentials: { accessToken: 't', appSecret: 'viab-secret' } })).body;

@@ -304,6 +304,32 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await expectEventually(() => expect(c.got().at(-1)).toBe('Até logo!'));
   });
 
+  it('a Telegram message step with more buttons than an inline keyboard takes (100) goes out without the keyboard (Telegram would refuse it), its buttons as numbered lines; the flow goes on', async () => {
+    const t = await h.tenantKey();
+    const token = `79${++seq}:tg-bot-flow`;
+    const tg = (await h.api<{ id: string; secrets: Record<string, string> }>('POST', '/channels', t.headers, { provider: 'telegram', name: 'tg bot', botName: 'elo_bot', credentials: { accessToken: token } })).body;
+    const buttons = Array.from({ length: 101 }, (_, i) => ({ id: `op${i + 1}`, title: `Opção ${i + 1}` }));
+    expect((await h.api('PUT', '/flow', t.headers, { start: 'hi', steps: {
+      hi: { type: 'message', text: 'Escolha uma opção', buttons, next: 'bye' },
+      bye: { type: 'close', text: 'Até logo!' },
+    } })).status).toBe(200);
+    const chat = 880000999;
+    const say = async (text: string) => {
+      const body = { update_id: ++seq, message: { message_id: seq, date: Math.floor(Date.now() / 1000), chat: { id: chat, type: 'private' }, from: { id: chat, first_name: 'Ana' }, text } };
+      expect((await h.api('POST', `/webhooks/telegram/${tg.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': tg.secrets.telegramSecretToken }, body)).status).toBe(200);
+    };
+    const got = () => h.fakes.sent(`/tg/bot${token}/sendMessage`).map((r) => r.body);
+    await say('oi');
+    const sent = await expectEventually(() => {
+      expect(got()).toHaveLength(1);
+      return got()[0]!;
+    });
+    expect(sent).not.toHaveProperty('reply_markup');
+    expect(sent.text).toBe(['Escolha uma opção', ...buttons.map((b, i) => `${i + 1} - ${b.title}`)].join('\n'));
+    await say('Opção 101');
+    await expectEventually(() => expect(got().at(-1)?.text).toBe('Até logo!'));
+  });
+
   /** A tenant with a Messenger channel running `flow`, one customer (PSID) of it, and what the fake Send API got for them. */
   const messengerWith = async (flow: unknown) => {
     const t = await h.tenantKey();

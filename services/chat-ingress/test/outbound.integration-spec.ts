@@ -274,6 +274,27 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     }
   });
 
+  it('Telegram: refuses up front an inline keyboard Telegram refuses (more than 100 buttons, a button id empty or over 64 bytes); what it takes goes', async () => {
+    const buttons = (n: number, id = (i: number) => `op${i + 1}`) => Array.from({ length: n }, (_, i) => ({ id: id(i), title: `Opção ${i + 1}` }));
+    const to = { channelId: tg.id, contact: { providerUserId: '880000101' } };
+    const before = h.fakes.requests.length;
+    const many = await send({ ...to, message: { kind: 'text', text: 'Escolha', buttons: buttons(101) } });
+    expect(many).toMatchObject({ status: 422, body: { status: 422, reason: 'message_invalid', detail: 'telegram shows at most 100 buttons under a text; this one has 101' } });
+    const empty = await send({ ...to, message: { kind: 'text', text: 'Escolha', buttons: [{ id: 'ok', title: 'Sim' }, { id: '', title: 'Não' }] } });
+    expect(empty).toMatchObject({ status: 422, body: { reason: 'message_invalid', detail: 'button id "" is not 1 to 64 bytes, what Telegram takes as callback_data' } });
+    const long = await send({ ...to, message: { kind: 'text', text: 'Escolha', buttons: buttons(1, () => `${'ç'.repeat(30)}00001`) } });
+    expect(long).toMatchObject({ status: 422, body: { reason: 'message_invalid', detail: expect.stringContaining('is not 1 to 64 bytes') } });
+    expect(h.fakes.requests.length).toBe(before);
+    // A hundred buttons, and an id of 64 bytes (30 two-byte characters and 4 digits), are what Telegram takes.
+    const most = await send({ ...to, message: { kind: 'text', text: 'Escolha', buttons: buttons(100) } });
+    const longest = await send({ ...to, message: { kind: 'text', text: 'Confirma?', buttons: buttons(1, () => `${'ç'.repeat(30)}0001`) } });
+    expect([most.status, longest.status]).toEqual([202, 202]);
+    await expectEventually(() => [most, longest].forEach((r) => expect(sentOf(r.body.messageId)).toBeDefined()));
+    const keyboards = h.fakes.sent('/sendMessage').filter((r) => r.body.chat_id === '880000101').map((r) => (r.body.reply_markup as { inline_keyboard: Array<Array<{ callback_data: string }>> }).inline_keyboard);
+    expect(keyboards.map((k) => k.length)).toEqual([100, 1]);
+    expect(Buffer.byteLength(keyboards[1]![0]![0]!.callback_data)).toBe(64);
+  });
+
   it('a send the provider took is recorded even when the first try to record it fails (a database blip): it is not sent again', async () => {
     const messageId = randomUUID();
     const outbox = h.app.get(Outbox);

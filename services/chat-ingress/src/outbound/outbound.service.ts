@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { fitChatText, MAX_CHAT_TEXT, type ContactIdentity, type OutboundMessage } from '@elo/contracts';
+import { fitChatText, MAX_CHAT_TEXT, type ContactIdentity, type OutboundButton, type OutboundMessage } from '@elo/contracts';
 import type { PublishSpecLike } from '@elo/messaging';
 import type { EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
@@ -12,8 +12,14 @@ import { mayNeedStorable, storable } from '@elo/persistence';
 const TEXT_LIMIT: Record<string, number> = { messenger: 2_000, instagram: 1_000 };
 /** WhatsApp's reply buttons (one to three, buildCall) take a body of at most 1,024 characters; its list (four to ten rows) 4,096. */
 const WHATSAPP_BUTTONS_TEXT = 1_024;
-/** The most buttons a provider shows under a text: WhatsApp's list has ten rows, Messenger's and Instagram's quick replies are thirteen. */
-const BUTTON_LIMIT: Record<string, number> = { whatsapp: 10, messenger: 13, instagram: 13 };
+/**
+ * The most buttons a provider shows under a text: WhatsApp's list has ten rows, Messenger's and Instagram's quick replies are
+ * thirteen, Telegram's inline keyboard (one button a row, buildCall) a hundred: the Bot API reference names no number, Telegram
+ * answers more with "reply markup is too long"; 100 is the keyboard's limit as https://limits.tginfo.me lists it.
+ */
+const BUTTON_LIMIT: Record<string, number> = { whatsapp: 10, messenger: 13, instagram: 13, telegram: 100 };
+/** Telegram's callback_data (a button's id, what comes back when it is pressed) is 1 to 64 bytes (Bot API, InlineKeyboardButton). */
+const TELEGRAM_BUTTON_ID_BYTES = 64;
 
 /** What a provider takes in one text message: its longest text with `buttons` reply buttons under it, and the most buttons. */
 export function channelLimits(provider: string, buttons = 0): { text: number; buttons: number } {
@@ -21,25 +27,30 @@ export function channelLimits(provider: string, buttons = 0): { text: number; bu
   return { text, buttons: BUTTON_LIMIT[provider] ?? Infinity };
 }
 
+/** A button whose id the provider refuses: Telegram's callback_data is 1 to 64 bytes. */
+export function unsendableButton(provider: string, buttons: OutboundMessage['buttons']): OutboundButton | undefined {
+  if (provider !== 'telegram') return undefined;
+  return buttons?.find((b) => !b.id || Buffer.byteLength(b.id) > TELEGRAM_BUTTON_ID_BYTES);
+}
+
 /**
  * A message of the bot (or a notice) made to fit its channel, since a refusal inside a consumer is retried until
- * parked and the customer gets nothing. Buttons the channel cannot show (too many, or WhatsApp's reply buttons under
- * a text over 1,024 characters) are left off and `listing` (their numbered titles; empty when the text lists them
- * already) goes under the text, so an answer by number or title still picks them; a text over the limit goes out cut.
+ * parked and the customer gets nothing. Buttons the channel cannot show (too many, an id Telegram refuses, or
+ * WhatsApp's reply buttons under a text over 1,024 characters) are left off and `listing` (their numbered titles; empty
+ * when the text lists them already) goes under the text, so an answer by number or title still picks them; a text over
+ * the limit goes out cut.
  */
 export function fitMessage(provider: string, message: OutboundMessage, listing: string): OutboundMessage {
   if (message.text === undefined) return message;
   const n = message.buttons?.length ?? 0;
   const limits = channelLimits(provider, n);
   const plain = channelLimits(provider).text;
-  if (n > limits.buttons || (message.text.length > limits.text && plain > limits.text)) {
+  if (n > limits.buttons || unsendableButton(provider, message.buttons) || (message.text.length > limits.text && plain > limits.text)) {
     const { buttons: _left, ...rest } = message;
     return { ...rest, text: fitChatText(listing ? `${message.text}\n${listing}` : message.text, plain) };
   }
   return { ...message, text: fitChatText(message.text, limits.text) };
 }
-/** Telegram gives a button's callback data back as at most 64 bytes: a longer id would come back cut and match nothing. */
-const BUTTON_ID_MAX_BYTES = 64;
 
 const S = '"chat_ingress"';
 
@@ -72,6 +83,10 @@ const asRepeat = (messageId: string, row: StoredMessage): Enqueued =>
  */
 const idTaken = (messageId: string, channel: ChannelRecord) =>
   new OutboundRefused('message_id_taken', 409, `messageId ${messageId} is already used; give another`, channel);
+
+/** A contact as a send reaches it; `business_connection_id`: the Telegram Business connection its chat is answered through. */
+type Recipient = { id: string; phone: string | null; provider_user_id: string | null; contact_key: string; business_connection_id: string | null };
+const RECIPIENT = 'id, phone, provider_user_id, contact_key, business_connection_id';
 
 /** Providers that address a customer by their own user id only (PSID, IGSID, Telegram chat id). */
 const PROVIDER_ID_ONLY = ['messenger', 'instagram', 'telegram'] as const;
@@ -128,7 +143,7 @@ export class OutboundService {
 
     let channelId = spec.channelId;
     let conversationId: string | undefined;
-    let contact: { id: string; phone: string | null; provider_user_id: string | null; contact_key: string } | undefined;
+    let contact: Recipient | undefined;
     if (spec.conversationId) {
       const rows: Array<{ channel_id: string; contact_id: string; status: string }> = isUuid(spec.conversationId)
         ? await m.query(`SELECT channel_id, contact_id, status FROM ${S}.conversations WHERE id = $1 AND tenant_id = $2`, [spec.conversationId, tenantId])
@@ -136,7 +151,7 @@ export class OutboundService {
       if (!rows[0]) throw new OutboundRefused('conversation_not_found', 404, `conversation ${spec.conversationId} not found`);
       channelId = rows[0].channel_id;
       conversationId = spec.conversationId;
-      contact = (await m.query(`SELECT id, phone, provider_user_id, contact_key FROM ${S}.contacts WHERE id = $1`, [rows[0].contact_id]))[0];
+      contact = (await m.query(`SELECT ${RECIPIENT} FROM ${S}.contacts WHERE id = $1`, [rows[0].contact_id]))[0];
     }
     if (!channelId) throw new OutboundRefused('channel_required', 400, 'give conversationId, or channelId with contact');
     const channel = isUuid(channelId) ? await this.channels.get(tenantId, channelId, m) : undefined;
@@ -162,12 +177,14 @@ export class OutboundService {
     }
     const to = channel.provider === 'whatsapp' ? (contact.phone ?? contact.provider_user_id ?? contact.contact_key) : (contact.provider_user_id ?? contact.contact_key);
     this.checkMessage(channel, spec.message);
+    // Telegram refuses a send into a business chat that does not name its connection: it goes with the message.
+    const via = contact.business_connection_id ? { businessConnectionId: contact.business_connection_id } : {};
 
     const inserted: unknown[] = await m.query(
       `INSERT INTO ${S}.messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, kind, status, body, next_attempt_at, origin, created_at)
        VALUES ($1,$2,$3,$4,$5,'out',$6,'queued',$7,now(),$8,clock_timestamp())
        ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [messageId, tenantId, channel.id, conversationId ?? null, contact.id, spec.message.kind, JSON.stringify({ message: spec.message, to }), spec.origin ?? null],
+      [messageId, tenantId, channel.id, conversationId ?? null, contact.id, spec.message.kind, JSON.stringify({ message: spec.message, to, ...via }), spec.origin ?? null],
     );
     if (!inserted.length) {
       // A request with the same id committed while this one ran (a client retrying before its first try
@@ -227,15 +244,15 @@ export class OutboundService {
     if (msg.kind === 'media' && msg.media?.caption && (channel.provider === 'messenger' || channel.provider === 'instagram')) {
       throw new OutboundRefused('message_invalid', 422, `${channel.provider} sends attachments without a caption: send the caption as a text message of its own`, channel);
     }
-    const longId = channel.provider === 'telegram' ? msg.buttons?.find((b) => Buffer.byteLength(b.id) > BUTTON_ID_MAX_BYTES) : undefined;
-    if (longId) throw new OutboundRefused('message_invalid', 422, `button id "${longId.id}" is over ${BUTTON_ID_MAX_BYTES} bytes, the most Telegram gives back`, channel);
+    const badId = msg.kind === 'text' ? unsendableButton(channel.provider, msg.buttons) : undefined;
+    if (badId) throw new OutboundRefused('message_invalid', 422, `button id "${badId.id}" is not 1 to ${TELEGRAM_BUTTON_ID_BYTES} bytes, what Telegram takes as callback_data`, channel);
   }
 
-  private async findOrCreateContact(m: EntityManager, channel: ChannelRecord, c: ContactIdentity): Promise<{ id: string; phone: string | null; provider_user_id: string | null; contact_key: string }> {
+  private async findOrCreateContact(m: EntityManager, channel: ChannelRecord, c: ContactIdentity): Promise<Recipient> {
     const phone = normalisePhone(c.phone, 'BR');
     if (c.phone && !phone) throw new OutboundRefused('recipient_invalid', 400, `phone ${c.phone} is not a valid number`, channel);
-    const found: Array<{ id: string; phone: string | null; provider_user_id: string | null; contact_key: string }> = await m.query(
-      `SELECT id, phone, provider_user_id, contact_key FROM ${S}.contacts
+    const found: Recipient[] = await m.query(
+      `SELECT ${RECIPIENT} FROM ${S}.contacts
        WHERE channel_id = $1 AND (($2::text IS NOT NULL AND (phone = ANY($3::text[]) OR phone_alt = ANY($3::text[]))) OR ($4::text IS NOT NULL AND (provider_user_id = $4 OR contact_key = $4)))
        LIMIT 1`,
       [channel.id, phone?.e164 ?? null, [phone?.e164, phone?.alt].filter(Boolean), c.providerUserId ?? null],
@@ -246,7 +263,7 @@ export class OutboundService {
       `INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
        ON CONFLICT (channel_id, contact_key) DO UPDATE SET updated_at = now()
-       RETURNING id, phone, provider_user_id, contact_key`,
+       RETURNING ${RECIPIENT}`,
       [randomUUID(), channel.tenantId, channel.id, key, phone?.e164 ?? null, phone?.alt ?? null, c.providerUserId ?? null, c.name ?? null],
     );
     return rows[0];

@@ -19,8 +19,11 @@ export interface ApiBases {
   telegram: string;
 }
 
-/** Builds the provider's send call; returns a failure reason when the message kind cannot go to this provider. */
-export function buildCall(channel: ChannelRecord, to: string, msg: OutboundMessage, bases: ApiBases): ProviderCall | { unsupported: string } {
+/**
+ * Builds the provider's send call; returns a failure reason when the message kind cannot go to this provider.
+ * `businessConnectionId`: a Telegram Business chat's connection, which every send into that chat names.
+ */
+export function buildCall(channel: ChannelRecord, to: string, msg: OutboundMessage, bases: ApiBases, businessConnectionId?: string): ProviderCall | { unsupported: string } {
   const token = channel.credentials.accessToken ?? '';
   const json = (url: string, body: unknown, auth = true): ProviderCall => ({
     method: 'POST', url, body: JSON.stringify(body),
@@ -75,17 +78,20 @@ export function buildCall(channel: ChannelRecord, to: string, msg: OutboundMessa
     }
     case 'telegram': {
       const api = (method: string) => `${bases.telegram}/bot${token}/${method}`;
+      // A business chat is written on behalf of the business account: sendMessage, sendLocation, sendVenue and the media
+      // methods all take the connection (Bot API 7.2), and Telegram refuses a send into that chat without it.
+      const chat = { chat_id: to, ...(businessConnectionId ? { business_connection_id: businessConnectionId } : {}) };
       const markup = msg.buttons?.length ? { reply_markup: { inline_keyboard: msg.buttons.map((b) => [{ text: b.title, callback_data: b.id }]) } } : {};
-      if (msg.kind === 'text') return json(api('sendMessage'), { chat_id: to, text: msg.text ?? '', ...markup }, false);
+      if (msg.kind === 'text') return json(api('sendMessage'), { ...chat, text: msg.text ?? '', ...markup }, false);
       if (msg.kind === 'location' && msg.location) {
         const { lat, lng, name, address } = msg.location;
         // A named place is a venue (title and address both required); sendLocation would drop the name.
-        if (name || address) return json(api('sendVenue'), { chat_id: to, latitude: lat, longitude: lng, title: name ?? address, address: address ?? name }, false);
-        return json(api('sendLocation'), { chat_id: to, latitude: lat, longitude: lng }, false);
+        if (name || address) return json(api('sendVenue'), { ...chat, latitude: lat, longitude: lng, title: name ?? address, address: address ?? name }, false);
+        return json(api('sendLocation'), { ...chat, latitude: lat, longitude: lng }, false);
       }
       if (msg.kind === 'media' && msg.media) {
         const [method, field] = ({ image: ['sendPhoto', 'photo'], audio: ['sendAudio', 'audio'], video: ['sendVideo', 'video'], sticker: ['sendSticker', 'sticker'] } as Record<string, [string, string]>)[msg.media.kind] ?? ['sendDocument', 'document'];
-        return json(api(method), { chat_id: to, [field]: msg.media.id ?? msg.media.url, ...(msg.media.caption ? { caption: msg.media.caption } : {}) }, false);
+        return json(api(method), { ...chat, [field]: msg.media.id ?? msg.media.url, ...(msg.media.caption ? { caption: msg.media.caption } : {}) }, false);
       }
       return { unsupported: msg.kind === 'template' ? 'template_not_supported' : 'message_invalid' };
     }

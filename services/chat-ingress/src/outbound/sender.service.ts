@@ -27,7 +27,7 @@ interface Claimed {
   channel_id: string;
   conversation_id: string | null;
   attempts: number;
-  body: { message: OutboundMessage; to: string };
+  body: { message: OutboundMessage; to: string; businessConnectionId?: string };
 }
 
 /**
@@ -150,7 +150,8 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
       }
     }
     if (channel.provider === 'generic') return this.callGeneric(channel, row);
-    const call = buildCall(channel, row.body.to, msg, { graph: this.config.GRAPH_API_BASE_URL.replace(/\/+$/, ''), telegram: this.config.TELEGRAM_API_BASE_URL.replace(/\/+$/, '') });
+    const bases = { graph: this.config.GRAPH_API_BASE_URL.replace(/\/+$/, ''), telegram: this.config.TELEGRAM_API_BASE_URL.replace(/\/+$/, '') };
+    const call = buildCall(channel, row.body.to, msg, bases, row.body.businessConnectionId);
     if ('unsupported' in call) return { kind: 'failed', reason: call.unsupported };
     const res = await this.egress.request({ ...call, timeoutMs: 15_000, requestId: row.id });
     return classify(channel.provider, res.status, res.body, res.headers, row.body.to);

@@ -31,22 +31,22 @@ const GROUP_SQL = `WITH rec AS (
   SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[])
 ), it AS (
   SELECT * FROM unnest($6::int[], $7::uuid[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[],
-    $15::text[], $16::uuid[], $17::text[], $18::text[], $19::text[], $20::text[], $21::uuid[], $22::text[])
-    AS x(k, id, tenant_id, channel_id, pmid, kind, status, body, ts, ckey, contact_id, phone, phone_alt, puid, name, conv_id, queue)
+    $15::text[], $16::uuid[], $17::text[], $18::text[], $19::text[], $20::text[], $21::uuid[], $22::text[], $23::text[])
+    AS x(k, id, tenant_id, channel_id, pmid, kind, status, body, ts, ckey, contact_id, phone, phone_alt, puid, name, conv_id, queue, bc)
 ), fresh AS (
   SELECT it.* FROM it WHERE NOT EXISTS (
     SELECT 1 FROM ${S}.messages m WHERE m.channel_id = it.channel_id AND m.direction = 'in' AND m.provider_message_id = it.pmid)
 ), cx AS (
   SELECT DISTINCT ON (channel_id, ckey) * FROM fresh WHERE ckey IS NOT NULL ORDER BY channel_id, ckey, k
 ), cins AS (
-  INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
-  SELECT contact_id, tenant_id, channel_id, ckey, phone, phone_alt, puid, name FROM cx ORDER BY channel_id, ckey
+  INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, business_connection_id)
+  SELECT contact_id, tenant_id, channel_id, ckey, phone, phone_alt, puid, name, NULLIF(bc, '') FROM cx ORDER BY channel_id, ckey
   ON CONFLICT (channel_id, contact_key) DO NOTHING
-  RETURNING id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, attributes
+  RETURNING id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, attributes, business_connection_id
 ), call AS (
-  SELECT id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, attributes FROM cins
+  SELECT id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, attributes, business_connection_id FROM cins
   UNION ALL
-  SELECT c.id, c.channel_id, c.contact_key, c.phone, c.phone_alt, c.provider_user_id, c.name, c.attributes
+  SELECT c.id, c.channel_id, c.contact_key, c.phone, c.phone_alt, c.provider_user_id, c.name, c.attributes, c.business_connection_id
   FROM ${S}.contacts c JOIN cx ON c.channel_id = cx.channel_id AND c.contact_key = cx.ckey
 ), vopen AS (
   SELECT v.id, v.contact_id, v.queue,
@@ -74,7 +74,7 @@ const GROUP_SQL = `WITH rec AS (
   RETURNING id, channel_id, provider_message_id, conversation_id
 ), sins AS (
   INSERT INTO ${S}.status_receipts (channel_id, provider_message_id, status, provider_timestamp)
-  SELECT * FROM unnest($23::uuid[], $24::text[], $25::text[], $26::timestamptz[]) AS x(channel_id, pmid, status, ts) ORDER BY 1, 2, 3
+  SELECT * FROM unnest($24::uuid[], $25::text[], $26::text[], $27::timestamptz[]) AS x(channel_id, pmid, status, ts) ORDER BY 1, 2, 3
   ON CONFLICT DO NOTHING
   RETURNING channel_id, provider_message_id, status
 ), supd AS (
@@ -87,13 +87,13 @@ const GROUP_SQL = `WITH rec AS (
   WHERE o.channel_id = best.channel_id AND o.provider_message_id = best.provider_message_id AND o.direction = 'out' AND o.status_rank < best.rank
 )
 SELECT 'm' AS t, f.k, (mins.id IS NOT NULL) AS stored, mins.conversation_id, call.id AS contact_id, call.phone, call.phone_alt, call.provider_user_id, call.name,
-  call.attributes, vall.created, COALESCE(vall.flow_location AND vall.queue = f.queue, false) AS flow_location, NULL::uuid AS s_channel, NULL::text AS s_pmid, NULL::text AS s_status, NULL::uuid AS s_message
+  call.attributes, call.business_connection_id, vall.created, COALESCE(vall.flow_location AND vall.queue = f.queue, false) AS flow_location, NULL::uuid AS s_channel, NULL::text AS s_pmid, NULL::text AS s_status, NULL::uuid AS s_message
 FROM fresh f
 LEFT JOIN mins ON mins.channel_id = f.channel_id AND mins.provider_message_id = f.pmid
 LEFT JOIN call ON call.channel_id = f.channel_id AND call.contact_key = f.ckey
 LEFT JOIN vall ON vall.contact_id = call.id
 UNION ALL
-SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, sins.channel_id, sins.provider_message_id, sins.status, o.id
+SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, sins.channel_id, sins.provider_message_id, sins.status, o.id
 FROM sins LEFT JOIN ${S}.messages o ON o.channel_id = sins.channel_id AND o.provider_message_id = sins.provider_message_id AND o.direction = 'out'`;
 
 /** A row another transaction committed after this statement's snapshot was needed; the group is redone. */
@@ -120,12 +120,15 @@ export interface IngestResult {
 }
 
 type MessageItem = { job: number; ch: ChannelRecord; it: InboundItem };
-/** A contact as this group leaves it, and as it was read (`was`). */
-type ContactChange = { id: string; name: string | null; phone: string | null; phoneAlt: string | null; was: { name: string | null; phone: string | null } };
+/** A contact as this group leaves it, and as it was read (`was`); `bc` is its Telegram business connection. */
+type ContactChange = {
+  id: string; name: string | null; phone: string | null; phoneAlt: string | null; bc: string | null;
+  was: { name: string | null; phone: string | null; bc: string | null };
+};
 type StatusRow = { job: number; ch: ChannelRecord; s: StatusItem & { providerMessageId: string } };
 type GroupRow = {
   t: 'm' | 's'; k: number | null; stored: boolean | null; conversation_id: string | null; contact_id: string | null; phone: string | null; phone_alt: string | null;
-  provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null; created: boolean | null;
+  provider_user_id: string | null; name: string | null; attributes: Record<string, string> | null; business_connection_id: string | null; created: boolean | null;
   /** The open conversation's bot flow takes a location now (FlowState `location` or `findme`, in the bot queue). */
   flow_location: boolean | null;
   s_channel: string | null; s_pmid: string | null; s_status: string | null; s_message: string | null;
@@ -200,17 +203,21 @@ export class IngestService {
       else this.statusEvent(statusByKey.get(`${r.s_channel}|${r.s_pmid}|${r.s_status}`)!, r, results, events);
     }
     const changed = this.messageEvents(items, messageRows, results, events);
-    // The events and any contact changes (a new name, a phone the customer shared) in one more statement, then the commit.
+    // The events and any contact changes (a new name, a phone the customer shared, a Telegram business connection) in one
+    // more statement, then the commit.
     if (!events.length && !changed.length) return results;
     const rename = changed.length
       ? {
           // Only what changed is written (null keeps the stored value), so an agent's edit made meanwhile stays.
+          // A business connection that ends (the customer now writes to the bot itself) travels as '' (null keeps it).
           sql: `UPDATE ${S}.contacts c SET name = COALESCE(x.name, c.name), phone = COALESCE(x.phone, c.phone),
-              phone_alt = CASE WHEN x.phone IS NULL THEN c.phone_alt ELSE x.phone_alt END, updated_at = now()
-            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(id, name, phone, phone_alt) WHERE c.id = x.id`,
+              phone_alt = CASE WHEN x.phone IS NULL THEN c.phone_alt ELSE x.phone_alt END,
+              business_connection_id = CASE WHEN x.bc IS NULL THEN c.business_connection_id ELSE NULLIF(x.bc, '') END, updated_at = now()
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(id, name, phone, phone_alt, bc) WHERE c.id = x.id`,
           params: [
             changed.map((x) => x.id), changed.map((x) => (x.name !== x.was.name ? x.name : null)),
             changed.map((x) => (x.phone !== x.was.phone ? x.phone : null)), changed.map((x) => (x.phone !== x.was.phone ? x.phoneAlt : null)),
+            changed.map((x) => (x.bc !== x.was.bc ? (x.bc ?? '') : null)),
           ],
         }
       : NO_CHANGE;
@@ -222,8 +229,9 @@ export class IngestService {
 
   /**
    * Results and events of a group's message items (repeats are the rows SQL did not store); returns the contacts
-   * to change: a new name, or a phone a message carries that the contact lacks or had otherwise (a Telegram
-   * customer sharing their own contact, who is known by then: contacts are only inserted in GROUP_SQL).
+   * to change: a new name, a phone a message carries that the contact lacks or had otherwise (a Telegram
+   * customer sharing their own contact, who is known by then: contacts are only inserted in GROUP_SQL), or the
+   * Telegram business connection the customer now writes through (or none: to the bot itself).
    */
   private messageEvents(items: MessageItem[], byK: Map<number, GroupRow>, results: IngestResult[], events: CloudEvent[]): ContactChange[] {
     const changed = new Map<string, ContactChange>();
@@ -237,11 +245,13 @@ export class IngestService {
       if (!r.contact_id || !r.conversation_id) throw new SnapshotRace();
       // What earlier items of the group changed on this contact holds for the later ones too.
       const prior = changed.get(r.contact_id);
-      const now: ContactChange = prior ?? { id: r.contact_id, name: r.name, phone: r.phone, phoneAlt: r.phone_alt, was: { name: r.name, phone: r.phone } };
+      const bc = r.business_connection_id;
+      const now: ContactChange = prior ?? { id: r.contact_id, name: r.name, phone: r.phone, phoneAlt: r.phone_alt, bc, was: { name: r.name, phone: r.phone, bc } };
       if (it.contact.name && it.contact.name !== now.name) now.name = it.contact.name;
       if (it.contact.phone && it.contact.phone !== now.phone) Object.assign(now, { phone: it.contact.phone, phoneAlt: it.contact.phoneAlt ?? null });
-      if (prior || now.name !== r.name || now.phone !== r.phone) changed.set(r.contact_id, now);
-      Object.assign(r, { name: now.name, phone: now.phone });
+      if (it.contact.businessConnectionId !== undefined) now.bc = it.contact.businessConnectionId;
+      if (prior || now.name !== r.name || now.phone !== r.phone || now.bc !== bc) changed.set(r.contact_id, now);
+      Object.assign(r, { name: now.name, phone: now.phone, business_connection_id: now.bc });
       const contact = contactIdentity(r);
       if (r.created && !opened.has(r.conversation_id)) {
         opened.add(r.conversation_id);
@@ -335,7 +345,7 @@ function receiptColumns(jobs: IngestJob[]): unknown[] {
 }
 
 function messageColumns(items: MessageItem[]): unknown[] {
-  const cols: unknown[][] = Array.from({ length: 17 }, () => []);
+  const cols: unknown[][] = Array.from({ length: 18 }, () => []);
   const contactIds = new Map<string, string>();
   items.forEach(({ ch, it }, k) => {
     const c = it.state !== 'invalid' ? it.contact : undefined;
@@ -346,6 +356,8 @@ function messageColumns(items: MessageItem[]): unknown[] {
     const row = [
       k, randomUUID(), ch.tenantId, ch.id, it.providerMessageId, it.message.kind, it.state, JSON.stringify(body), it.providerTimestamp.toISOString(),
       c?.key ?? null, contactId ?? null, c?.phone ?? null, c?.phoneAlt ?? null, c?.providerUserId ?? null, c?.name ?? null, c ? randomUUID() : null, ch.settings.botQueue,
+      // Telegram business connection: null when the item does not tell, '' for none (the bot itself).
+      c?.businessConnectionId === undefined ? null : (c.businessConnectionId ?? ''),
     ];
     row.forEach((v, i) => cols[i].push(v));
   });

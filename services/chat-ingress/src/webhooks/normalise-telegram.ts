@@ -50,7 +50,10 @@ export function normaliseTelegram(body: unknown): Normalised {
     const from = (cb && isObj(cb.from) ? cb.from : m && isObj(m.from) ? m.from : chat) as Record<string, unknown> | undefined;
     const name = [str(from?.first_name), str(from?.last_name)].filter(Boolean).join(' ') || str(from?.username);
     const phone = m && isObj(m.contact) && str(m.contact.user_id) === str(from?.id) ? normalisePhone(str(m.contact.phone_number)) : undefined;
-    const contact = strip({ key: chatId, providerUserId: chatId, name, phone: phone?.e164, phoneAlt: phone?.alt });
+    // A business chat is answered through the business account's connection (Telegram refuses a send into it without its
+    // id); a chat with the bot itself without one. A button press tells only when its message names a connection.
+    const businessConnectionId = m && m === body.business_message ? str(m.business_connection_id) : cb ? str(isObj(cb.message) ? cb.message.business_connection_id : undefined) : null;
+    const contact = strip({ key: chatId, providerUserId: chatId, name, phone: phone?.e164, phoneAlt: phone?.alt, businessConnectionId });
     let item: InboundItem;
     if (cb) {
       const data = str(cb.data) ?? '';

@@ -119,6 +119,15 @@ describe('provider normalisers', () => {
     expect(n.messages[0]).toMatchObject({ providerMessageId: '730000001', contact: { key: '880000001', name: 'Renata Lopes' }, message: { kind: 'text', text: '/start' } });
   });
 
+  it('Telegram Business: the connection an item came through, none for a chat with the bot itself, unknown for a button press that does not say', () => {
+    const chat = { id: 880000031, type: 'private' };
+    const connection = (update: Record<string, unknown>) => normaliseTelegram({ update_id: 21, ...update }).messages[0].contact;
+    expect(connection({ business_message: { business_connection_id: 'bc1', message_id: 1, date: 1763800000, chat, from: chat, text: 'oi' } })).toMatchObject({ businessConnectionId: 'bc1' });
+    expect(connection({ message: { message_id: 2, date: 1763800000, chat, from: chat, text: 'oi' } })).toMatchObject({ businessConnectionId: null });
+    expect(connection({ callback_query: { id: 'q', from: chat, data: 'b', message: { business_connection_id: 'bc2', message_id: 3, date: 1763800000, chat, text: 'Menu' } } })).toMatchObject({ businessConnectionId: 'bc2' });
+    expect(connection({ callback_query: { id: 'q', from: chat, data: 'b', message: { message_id: 4, date: 0, chat } } })).not.toHaveProperty('businessConnectionId');
+  });
+
   it('Telegram: a button press is a reply timed when it came, not when its menu was sent', () => {
     const before = Date.now();
     const n = normaliseTelegram({ update_id: 7, callback_query: { id: 'q1', from: { id: 880000001, first_name: 'Renata' }, data: 'boleto', message: { message_id: 5, date: 1763800000, chat: { id: 880000001 }, text: 'Menu' } } });
@@ -138,7 +147,7 @@ describe('provider normalisers', () => {
   it('Telegram Business: the customer\'s business_message is theirs; the business\'s own (the owner by hand, or its bot) is an echo, skipped', () => {
     const biz = (update_id: number, from: Record<string, unknown>, more: Record<string, unknown> = {}) => ({ update_id, business_message: {
       business_connection_id: 'bc1', message_id: update_id, date: 1763800000, chat: { id: 880000031, type: 'private', first_name: 'Caio' }, from, text: 'oi', ...more } });
-    expect(normaliseTelegram(biz(11, { id: 880000031, first_name: 'Caio' })).messages[0]).toMatchObject({ providerMessageId: '11', contact: { key: '880000031', name: 'Caio' }, message: { kind: 'text', text: 'oi' } });
+    expect(normaliseTelegram(biz(11, { id: 880000031, first_name: 'Caio' })).messages[0]).toMatchObject({ providerMessageId: '11', contact: { key: '880000031', name: 'Caio', businessConnectionId: 'bc1' }, message: { kind: 'text', text: 'oi' } });
     expect(normaliseTelegram(biz(12, { id: 990000001, first_name: 'Loja' })).messages).toEqual([]);
     expect(normaliseTelegram(biz(13, { id: 990000001, first_name: 'Loja' }, { sender_business_bot: { id: 700100, is_bot: true } })).messages).toEqual([]);
   });

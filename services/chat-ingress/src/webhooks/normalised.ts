@@ -8,6 +8,11 @@ export interface InboundContact {
   phoneAlt?: string;
   providerUserId?: string;
   name?: string;
+  /**
+   * Telegram Business: the business connection the customer wrote through, which every send into their chat must name
+   * (`business_connection_id`); null when they wrote to the bot itself; absent when the item does not tell.
+   */
+  businessConnectionId?: string | null;
 }
 
 /** One customer message, normalised; `state` says whether it is usable. */

@@ -36,7 +36,7 @@ const MESSAGE_SCHEMA = {
       properties: { lat: { type: 'number' as const, minimum: -90, maximum: 90 }, lng: { type: 'number' as const, minimum: -180, maximum: 180 }, name: text(500), address: text(1000) },
     },
     buttons: {
-      type: 'array' as const, description: 'Reply buttons under a text: WhatsApp at most 10 (more than 3 go as a list), Messenger and Instagram 13.',
+      type: 'array' as const, description: 'Reply buttons under a text: WhatsApp at most 10 (more than 3 go as a list), Messenger and Instagram 13, Telegram 100 with ids of 1 to 64 bytes.',
       items: { type: 'object' as const, required: ['id', 'title'], properties: { id: text(), title: text(20) } },
     },
   },
