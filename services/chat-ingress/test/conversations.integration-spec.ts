@@ -352,7 +352,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect((await conversationOf('5541999990012')).flow_state).toMatchObject({ stepId: 'menu', waiting: 'input' });
   });
 
-  it('an integration outcome that does not come in time takes the failure branch (FLOW_WAIT_TIMEOUT_MS, 3 min by default)', async () => {
+  it('an integration outcome that does not come in time takes the failure branch (FLOW_WAIT_TIMEOUT_MS, 3 min by default); the request says when the wait ends', async () => {
     const ivo = customer('5541999990013');
     await ivo.text('oi');
     await expectEventually(() => expect(ivo.got()).toHaveLength(1));
@@ -368,6 +368,13 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     const left = Date.parse(conv.flow_state.waitUntil) - Date.now();
     expect(left).toBeGreaterThan(170_000);
     expect(left).toBeLessThanOrEqual(180_000);
+    // The dispatcher does not start the run after it (see the webhook-dispatcher README, Delivery).
+    const request = await expectEventually(() => {
+      const e = h.probe.ofType<{ conversationId: string; deadline?: string }>('integration.requested').find((x) => x.data.conversationId === conv.id);
+      expect(e).toBeDefined();
+      return e!;
+    });
+    expect(request.data.deadline).toBe(conv.flow_state.waitUntil);
 
     const scheduler = h.app.get(FlowScheduler);
     expect((await scheduler.tick()).timedOut).toBe(0);

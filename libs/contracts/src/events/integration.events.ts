@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID } from 'class-validator';
 
 export class IntegrationRequested {
   /** Correlates the outcome event with the bot flow step that asked. */
@@ -9,6 +9,8 @@ export class IntegrationRequested {
   @IsOptional() @IsUUID() channelId?: string;
   /** Values the templates can use: contact attributes, collected answers, the last message. */
   @IsObject() context!: Record<string, unknown>;
+  /** When the requester stops waiting for the outcome (ISO 8601): a run not started by then is not sent. */
+  @IsOptional() @IsISO8601() deadline?: string;
 }
 
 export class IntegrationDeliveryOutcome {

@@ -283,15 +283,17 @@ export class FlowEngine {
         const last = run.trigger ? { body: run.trigger } : (await run.m.query(
           `SELECT body FROM ${S}.messages WHERE conversation_id = $1 AND direction = 'in' ORDER BY created_at DESC, provider_timestamp DESC LIMIT 1`, [run.c.id]))[0];
         if (step.waitText) await this.send(run, { kind: 'text', text: step.waitText });
+        // The dispatcher does not start the run once the wait is over (the customer has had the timeout branch).
+        const waitUntil = this.waitUntil(step, false);
         await run.publish({
           type: 'integration.requested', tenantId: run.c.tenant_id, subject: run.c.id,
           data: {
-            requestId, integration: step.integration, conversationId: run.c.id, channelId: run.c.channel_id,
+            requestId, integration: step.integration, conversationId: run.c.id, channelId: run.c.channel_id, deadline: waitUntil,
             context: { ...(contact.attributes ?? {}), contact: { phone: contact.phone ?? undefined, providerUserId: contact.provider_user_id ?? undefined, name: contact.name ?? undefined, attributes: contact.attributes ?? {} }, conversationId: run.c.id, channelId: run.c.channel_id, lastMessage: last?.body ?? null },
           },
         });
         await this.step(run, stepId, 'integration', 'waiting');
-        return this.save(run, { stepId, waiting: 'integration', requestId, waitUntil: this.waitUntil(step, false) });
+        return this.save(run, { stepId, waiting: 'integration', requestId, waitUntil });
       }
       case 'viability': {
         await this.send(run, { kind: 'text', text: step.text });

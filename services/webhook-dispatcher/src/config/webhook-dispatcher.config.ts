@@ -24,8 +24,9 @@ export class WebhookDispatcherConfig extends BaseServiceConfig {
   DISPATCHER_REQUESTED_RETRY_SECONDS: string = '2,5,10';
 
   /**
-   * A requested run is not retried past this many seconds after it was requested: its failed outcome is
-   * published instead (a Retry-After, a timeout's or a 429's minute wait included).
+   * A requested run is not retried past this many seconds after it was requested (nor past the request's own
+   * `deadline`, when earlier): its failed outcome is published instead (a Retry-After, a timeout's or a 429's
+   * minute wait included). One claimed after the request's own `deadline` is not sent at all.
    */
   @IsOptional() @IsNumber() @Min(1) @Max(3_600) DISPATCHER_REQUESTED_DEADLINE_SECONDS: number = 90;
 

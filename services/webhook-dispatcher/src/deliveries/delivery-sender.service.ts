@@ -12,7 +12,8 @@ import {
 } from './request-builder';
 import { storableString } from '@elo/persistence';
 
-export type ErrorClass = 'timeout' | 'dns' | 'connection' | 'tls' | 'http_status' | 'blocked' | 'template' | 'invalid';
+/** Why an attempt failed; `expired` is the worker's own: a run a bot flow requested, claimed after its deadline, not sent. */
+export type ErrorClass = 'timeout' | 'dns' | 'connection' | 'tls' | 'http_status' | 'blocked' | 'template' | 'invalid' | 'expired';
 
 export interface Prepared {
   rendered: RenderedRequest;

@@ -10,7 +10,7 @@ import { DEFAULT_DISABLE_AFTER_SECONDS } from '../integrations/dto/integration.d
 import type { IntegrationRow } from '../integrations/integration.model';
 import type { WebhookDispatcherConfig } from '../config/webhook-dispatcher.config';
 import { SERVICE } from '../service-name';
-import { DeliverySender, type SendResult } from './delivery-sender.service';
+import { DeliverySender, type ErrorClass, type SendResult } from './delivery-sender.service';
 import { ReplicaMembership } from './replicas';
 import { outcomeEvents, type PublishSpecs } from './outcome';
 import { nextDelaySeconds } from './retry-policy';
@@ -246,8 +246,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * Claims up to `limit` due deliveries, oldest first, but never more of one integration than its free
    * slots (this replica's share of its limit minus what this replica has in flight for it) and its rate-limit
-   * tokens: a slow integration with a backlog cannot fill the claim and hold the others back. The integrations
-   * with pending deliveries are found by a skip scan of the pending index, then each one's due rows by index.
+   * tokens: a slow integration with a backlog cannot fill the claim and hold the others back. Runs a bot flow
+   * requested (`integration.requested`) come before the other deliveries, of their integration and of the claim,
+   * and are started first: a flow is waiting for each, so they do not wait behind the backlog the integration's
+   * limits hold back (or its retries), while still taking its slots and tokens. The integrations with pending
+   * deliveries are found by a skip scan of the pending index, then each one's due rows by index.
    *
    * The shares are computed here, and only here: of a limit L between N live replicas, each replica gets
    * floor(L / N) slots, and L % N of them one more, which ones rotating with the integration (the shares
@@ -294,11 +297,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
          LEFT JOIN unnest($4::uuid[], $5::int[]) AS busy(id, n) ON busy.id = s.id
          LEFT JOIN unnest($6::uuid[], $7::int[]) AS tok(id, n) ON tok.id = s.id
        ), cand AS (
+         -- Runs a bot flow requested first (a flow waits for each; their own index), then the rest, oldest first.
          SELECT l.id FROM caps CROSS JOIN LATERAL (
-           SELECT d.id, d.next_attempt_at FROM ${S}.deliveries d
-           WHERE d.status = 'pending' AND d.integration_id = caps.id AND d.next_attempt_at <= now()
-           ORDER BY d.next_attempt_at LIMIT greatest(caps.n, 0)
-         ) l ORDER BY l.next_attempt_at LIMIT $1
+           SELECT x.* FROM (
+             (SELECT d.id, d.next_attempt_at, true AS requested FROM ${S}.deliveries d
+              WHERE d.status = 'pending' AND d.event_type = 'integration.requested' AND d.integration_id = caps.id AND d.next_attempt_at <= now()
+              ORDER BY d.next_attempt_at LIMIT greatest(caps.n, 0))
+             UNION ALL
+             (SELECT d.id, d.next_attempt_at, false FROM ${S}.deliveries d
+              WHERE d.status = 'pending' AND d.event_type <> 'integration.requested' AND d.integration_id = caps.id AND d.next_attempt_at <= now()
+              ORDER BY d.next_attempt_at LIMIT greatest(caps.n, 0))
+           ) x ORDER BY x.requested DESC, x.next_attempt_at LIMIT greatest(caps.n, 0)
+         ) l ORDER BY l.requested DESC, l.next_attempt_at LIMIT $1
        ), c AS (
          SELECT d.id FROM ${S}.deliveries d
          WHERE d.id IN (SELECT id FROM cand) AND d.status = 'pending' AND d.next_attempt_at <= now()
@@ -311,7 +321,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
        FROM u JOIN ${S}.integrations i ON i.id = u.integration_id
        JOIN caps ON caps.id = u.integration_id
        CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait
-       ORDER BY u.created_at`,
+       ORDER BY u.event_type = 'integration.requested' DESC, u.created_at`,
       [limit, LEASE_SECONDS, this.perIntegration, busyIds, busy, tokenIds, tokens, this.replicas.count, this.replicas.rank],
     )) as Array<DeliveryRow & { integration: IntegrationRow | null; share_slots: number; share_rate: number | null }>;
     // Each integration's row comes once (on its first delivery); the others share it.
@@ -324,15 +334,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async process(d: DeliveryRow & { integration: IntegrationRow }): Promise<void> {
     const integration = d.integration;
-    if (!integration.enabled) {
-      await this.ds.transaction(async (m) => {
-        if (!(await this.stillThere(m, integration.id))) return;
-        await this.finish(m, d, integration, {
-          request: { method: 'method' in integration.request ? integration.request.method : 'POST', url: '', headers: {}, body: null }, ok: false,
-          errorClass: 'invalid', error: `integration disabled: ${integration.disabled_reason ?? ''}`, durationMs: 0, context: {},
-        }, 'failed');
-      });
-      return;
+    if (!integration.enabled) return this.failUnsent(d, integration, 'invalid', `integration disabled: ${integration.disabled_reason ?? ''}`);
+    if (this.expired(d)) {
+      return this.failUnsent(d, integration, 'expired', `not sent: its requester stopped waiting at ${new Date(this.askedDeadline(d)!).toISOString()}`);
     }
     const result = await this.sender.send(integration, d.event, d.id);
     if (result.ok) {
@@ -359,6 +363,42 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
+  /** Closes the delivery failed without sending anything (the attempt logs the reason), and publishes its outcome. */
+  private async failUnsent(d: DeliveryRow, integration: IntegrationRow, errorClass: ErrorClass, error: string): Promise<void> {
+    await this.ds.transaction(async (m) => {
+      if (!(await this.stillThere(m, integration.id))) return;
+      await this.finish(m, d, integration, {
+        request: { method: 'method' in integration.request ? integration.request.method : 'POST', url: '', headers: {}, body: null }, ok: false,
+        errorClass, error, durationMs: 0, context: {},
+      }, 'failed');
+    });
+  }
+
+  /** When the requester of a run a bot flow requested stops waiting for it: the request's own `deadline` (ms since the epoch), if it names one. */
+  private askedDeadline(d: DeliveryRow): number | undefined {
+    const asked = Date.parse(String((d.event.data as { deadline?: unknown } | undefined)?.deadline ?? ''));
+    return Number.isNaN(asked) ? undefined : asked;
+  }
+
+  /** The last moment a retry of a requested run may be due: DISPATCHER_REQUESTED_DEADLINE_SECONDS after the request, or its own deadline when earlier. */
+  private requestedDeadline(d: DeliveryRow): number {
+    const own = new Date(d.created_at).getTime() + this.requestedDeadlineSeconds * 1000;
+    return Math.min(own, this.askedDeadline(d) ?? own);
+  }
+
+  /**
+   * A run a bot flow requested that is claimed only once its requester stopped waiting (the request's `deadline`:
+   * behind the integration's other requested runs, or a retry claimed late) is not sent: the flow took its timeout
+   * branch and told the customer so, it drops a late outcome, and the call would act for no one (a boleto issued, a
+   * visit booked). A request without a deadline is sent whenever claimed. A run resent by hand (attempts made, its
+   * schedule started again) is sent all the same: someone asked for it.
+   */
+  private expired(d: DeliveryRow): boolean {
+    if (d.event_type !== 'integration.requested' || (d.attempts > 0 && d.schedule_step === 0)) return false;
+    const asked = this.askedDeadline(d);
+    return asked !== undefined && Date.now() >= asked;
+  }
+
   /**
    * Whether the integration still exists, kept so until the transaction ends (its deletion waits for it). A deleted
    * integration's deliveries went with it, and the deletion answered the runs a bot flow requested: an attempt
@@ -371,8 +411,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * Seconds until the next attempt, or undefined when there is none. A run a bot flow requested
    * (`integration.requested`) is waited for: it takes the short requested schedule (never more retries than
-   * the integration's own schedule allows) and gets no retry due past the requested deadline, so its failed
-   * outcome comes within about a minute and a half, not after the integration's day-long schedule.
+   * the integration's own schedule allows) and gets no retry due past its deadline (requestedDeadline), so its
+   * failed outcome comes within about a minute and a half, not after the integration's day-long schedule.
    */
   private retryDelay(d: DeliveryRow, integration: IntegrationRow, step: number, result: SendResult): number | undefined {
     const own = integration.delivery.retryScheduleSeconds;
@@ -385,8 +425,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       retryAfter: result.response?.headers['retry-after'],
     });
     if (delay === undefined || !requested) return delay;
-    const ageSeconds = (Date.now() - new Date(d.created_at).getTime()) / 1000;
-    return ageSeconds + delay > this.requestedDeadlineSeconds ? undefined : delay;
+    return Date.now() + delay * 1000 > this.requestedDeadline(d) ? undefined : delay;
   }
 
   /**
