@@ -4,12 +4,16 @@ import { startHarness, type Harness } from './support/harness';
 const APP_SECRET = 'group-commit-app-secret';
 type Counts = { stored: number; duplicates: number; statuses: number };
 
-/** A signed-ready WhatsApp webhook: one text message, or statuses of one message we sent. */
-const text = (id: string, from: string, body: string) => JSON.stringify({
+/**
+ * A signed-ready WhatsApp webhook: one text message (from a phone, a business-scoped user id, or both), or statuses of
+ * one message we sent.
+ */
+const text = (id: string, from: string | undefined, body: string, userId?: string) => JSON.stringify({
   object: 'whatsapp_business_account',
   entry: [{ id: 'WABA', changes: [{ field: 'messages', value: {
     messaging_product: 'whatsapp', metadata: { display_phone_number: '554130001000', phone_number_id: '109876543210999' },
-    contacts: [{ wa_id: from, profile: { name: 'Cliente' } }], messages: [{ from, id, timestamp: '1763800000', type: 'text', text: { body } }],
+    contacts: [{ ...(from ? { wa_id: from } : {}), ...(userId ? { user_id: userId } : {}), profile: { name: 'Cliente' } }],
+    messages: [{ ...(from ? { from } : {}), ...(userId ? { from_user_id: userId } : {}), id, timestamp: '1763800000', type: 'text', text: { body } }],
   } }] }],
 });
 const statuses = (id: string) => JSON.stringify({
@@ -73,6 +77,18 @@ describe('chat-ingress: group commit of concurrent webhooks', () => {
     const statusKeys = () => h.probe.ofType<{ providerMessageId: string; channelId: string; status: string }>('chat.message.status')
       .filter((e) => e.data.channelId === channelId).map((e) => `${e.data.providerMessageId}:${e.data.status}`).sort();
     await expectEventually(() => expect(statusKeys()).toEqual(Array.from({ length: 5 }, (_, i) => [`wamid.GC.OUT.${i}:delivered`, `wamid.GC.OUT.${i}:sent`]).flat().sort()));
+  });
+
+  it('a customer\'s message with the user id alone and one with phone and user id, in one group, make one contact (with the phone) and one conversation', async () => {
+    const answers = await Promise.all([text('wamid.GC.UID.1', undefined, 'oi', 'BR.5500112233'), text('wamid.GC.UID.2', '5541980001122', 'meu número', 'BR.5500112233')].map(post));
+    expect(answers).toEqual([0, 1].map(() => ({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } })));
+    const rows = await h.ds.query(`SELECT m.xmin::text AS tx, m.contact_id, m.conversation_id, c.phone, c.provider_user_id FROM chat_ingress.messages m
+      JOIN chat_ingress.contacts c ON c.id = m.contact_id WHERE m.channel_id = $1 AND m.provider_message_id LIKE 'wamid.GC.UID.%' ORDER BY m.provider_message_id`, [channelId]);
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toEqual(rows[0]);
+    expect(rows[0]).toMatchObject({ phone: '+5541980001122', provider_user_id: 'BR.5500112233' });
+    const [contacts] = await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.contacts WHERE channel_id = $1 AND (provider_user_id = 'BR.5500112233' OR phone = '+5541980001122')`, [channelId]);
+    expect(contacts.n).toBe(1);
   });
 
   it('a webhook whose write fails fails alone: its neighbours in the group are stored and answered 200', async () => {

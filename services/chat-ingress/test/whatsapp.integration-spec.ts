@@ -30,6 +30,42 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
 
   const count = async (table: string) => Number((await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.${table}`))[0].n);
   const received = () => h.probe.ofType<{ providerMessageId: string; contact: { phone?: string; name?: string }; message: { kind: string } }>('chat.message.received');
+  /** A signed text of a customer with a business-scoped user id, with their phone or without it (a username, the phone withheld). */
+  const userText = (userId: string, name: string, id: string, text: string, phone?: string) => JSON.stringify({
+    object: 'whatsapp_business_account', entry: [{ id: '210987654321098', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp', metadata: { phone_number_id: '109876543210987' },
+      contacts: [{ profile: { name, ...(phone ? {} : { username: `@${name.toLowerCase()}` }) }, user_id: userId, ...(phone ? { wa_id: phone } : {}) }],
+      messages: [{ ...(phone ? { from: phone } : {}), from_user_id: userId, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }] } }] }],
+  });
+  const sayAsUser = async (userId: string, name: string, id: string, text: string, phone?: string) =>
+    expect(await h.postMeta('whatsapp', channel.id, userText(userId, name, id, text, phone), APP_SECRET)).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
+  /** Runs `during` while the outbox is locked, so every write (a webhook's, a send's) waits before its commit; then lets them go. */
+  const whileOutboxHeld = async <T>(during: () => Promise<T>): Promise<T> => {
+    // Earlier sends are out (their outcomes recorded): the only writes waiting are the caller's.
+    await expectEventually(async () => expect(await h.ds.query(`SELECT 1 FROM chat_ingress.messages WHERE direction = 'out' AND status IN ('queued', 'sending')`)).toHaveLength(0));
+    const blocker = h.ds.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    try {
+      await blocker.query('LOCK TABLE chat_ingress.outbox IN SHARE MODE');
+      const result = await during();
+      await blocker.commitTransaction();
+      return result;
+    } finally {
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+    }
+  };
+  /** Waits until `n` writes wait on a lock: at their outbox rows (a webhook's, a send's), or on a customer's user-id lock. */
+  const waitingOnLocks = (n: number) => expectEventually(async () => {
+    const [w] = await h.ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+      AND (query LIKE 'WITH change AS%' OR query LIKE 'INSERT INTO "chat_ingress".outbox (event_id%' OR wait_event = 'advisory') AND pid <> pg_backend_pid()`);
+    expect(w.n).toBe(n);
+  });
+  /** Each message's contact and conversation, with the contact's phone and user id, in the order of `ids`. */
+  const stored = (ids: string[]): Promise<Array<{ provider_message_id: string; conversation_id: string; contact_id: string; phone: string | null; phone_alt: string | null; provider_user_id: string | null }>> =>
+    h.ds.query(`SELECT m.provider_message_id, m.conversation_id, m.contact_id, ct.phone, ct.phone_alt, ct.provider_user_id FROM chat_ingress.messages m
+      JOIN chat_ingress.contacts ct ON ct.id = m.contact_id WHERE m.provider_message_id = ANY($1) ORDER BY array_position($1, m.provider_message_id)`, [ids]);
 
   it('creates a channel with masked credentials, a generated verify token and the webhook URL to paste', async () => {
     expect(channel.webhookUrl).toBe(`https://elo.example.com/webhooks/whatsapp/${channel.id}`);
@@ -101,13 +137,7 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
   });
 
   it('a customer known by phone and business-scoped user id who later writes with the user id alone (a username, the phone withheld) stays one contact and conversation', async () => {
-    const say = async (id: string, text: string, phone?: string) => {
-      const body = { object: 'whatsapp_business_account', entry: [{ id: '210987654321098', changes: [{ field: 'messages', value: {
-        messaging_product: 'whatsapp', metadata: { phone_number_id: '109876543210987' },
-        contacts: [{ profile: { name: 'Lia', ...(phone ? {} : { username: '@lia' }) }, user_id: 'BR.7700112233', ...(phone ? { wa_id: phone } : {}) }],
-        messages: [{ ...(phone ? { from: phone } : {}), from_user_id: 'BR.7700112233', id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }] } }] }] };
-      expect(await h.postMeta('whatsapp', channel.id, JSON.stringify(body), APP_SECRET)).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
-    };
+    const say = (id: string, text: string, phone?: string) => sayAsUser('BR.7700112233', 'Lia', id, text, phone);
     await say('wamid.USERID1', 'oi', '5541977001122');
     await say('wamid.USERID2', 'sou eu de novo');
     const rows = await h.ds.query(`SELECT m.provider_message_id, m.conversation_id, m.contact_id, ct.phone, ct.provider_user_id FROM chat_ingress.messages m
@@ -120,6 +150,69 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
       return found!;
     });
     expect(e.data.contact).toMatchObject({ phone: '+5541977001122', name: 'Lia' });
+  });
+
+  it('a customer first known by the business-scoped user id alone who later writes with phone and user id stays one contact and conversation, which records the phone', async () => {
+    await sayAsUser('BR.7700445566', 'Rui', 'wamid.UIDFIRST1', 'oi');
+    const [first] = await stored(['wamid.UIDFIRST1']);
+    expect((await h.api('PATCH', `/contacts/${first.contact_id}`, headers, { attributes: { cpf: '52998224725' } })).status).toBe(200);
+    await sayAsUser('BR.7700445566', 'Rui', 'wamid.UIDFIRST2', 'meu número', '5541977004455');
+    const rows = await stored(['wamid.UIDFIRST1', 'wamid.UIDFIRST2']);
+    expect(rows[1]).toMatchObject({ contact_id: first.contact_id, conversation_id: first.conversation_id, phone: '+5541977004455', phone_alt: '+554177004455', provider_user_id: 'BR.7700445566' });
+    const [contacts] = await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.contacts WHERE channel_id = $1 AND (provider_user_id = 'BR.7700445566' OR phone = '+5541977004455')`, [channel.id]);
+    expect(contacts.n).toBe(1);
+    const identity = { phone: '+5541977004455', providerUserId: 'BR.7700445566', name: 'Rui', attributes: { cpf: '52998224725' } };
+    const e = await expectEventually(() => {
+      const found = received().find((x) => x.data.providerMessageId === 'wamid.UIDFIRST2');
+      expect(found).toBeDefined();
+      return found!;
+    });
+    expect(e.data).toMatchObject({ conversationId: first.conversation_id, contact: identity });
+    const list = await h.api<{ items: Array<{ id: string; contact: Record<string, unknown> }> }>('GET', '/conversations', headers);
+    expect(list.body.items.find((c) => c.id === first.conversation_id)?.contact).toEqual({ id: first.contact_id, ...identity });
+  });
+
+  it('a send to the phone of a customer first known by the user id alone goes to that contact and its open conversation', async () => {
+    const [known] = await stored(['wamid.UIDFIRST1']);
+    for (const phone of ['+55 41 97700-4455', '5541977004455', '554177004455']) {
+      const send = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: channel.id, contact: { phone }, message: { kind: 'text', text: 'Anotamos seu número' } });
+      expect(send.status).toBe(202);
+      const [out] = await h.ds.query(`SELECT contact_id, conversation_id, body->>'to' AS to FROM chat_ingress.messages WHERE id = $1`, [send.body.messageId]);
+      expect(out).toEqual({ contact_id: known.contact_id, conversation_id: known.conversation_id, to: '+5541977004455' });
+    }
+  });
+
+  it('a customer\'s user-id-only message and their phone-and-user-id message written at the same moment in two lanes make one contact and conversation', async () => {
+    // The first webhook's write stops before its commit, so the second, in the other lane, is written while the first one's
+    // contact is not committed yet.
+    const [first, second] = await whileOutboxHeld(async () => {
+      const first = sayAsUser('BR.7700556677', 'Teo', 'wamid.LANES1', 'oi');
+      await waitingOnLocks(1);
+      const second = sayAsUser('BR.7700556677', 'Teo', 'wamid.LANES2', 'meu número', '5541977005566');
+      await waitingOnLocks(2);
+      return [first, second];
+    });
+    await Promise.all([first, second]);
+    const rows = await stored(['wamid.LANES1', 'wamid.LANES2']);
+    expect(rows[1]).toMatchObject({ contact_id: rows[0].contact_id, conversation_id: rows[0].conversation_id, phone: '+5541977005566', provider_user_id: 'BR.7700556677' });
+    const [contacts] = await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.contacts WHERE channel_id = $1 AND (provider_user_id = 'BR.7700556677' OR phone = '+5541977005566')`, [channel.id]);
+    expect(contacts.n).toBe(1);
+  });
+
+  it('a send to a user id while the customer\'s first message (phone and that user id) is being written goes to the contact that message creates', async () => {
+    const [inbound, send] = await whileOutboxHeld(async () => {
+      const inbound = sayAsUser('BR.7700667788', 'Bia', 'wamid.SENDRACE1', 'oi', '5541977006677');
+      await waitingOnLocks(1);
+      const send = h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: channel.id, contact: { providerUserId: 'BR.7700667788' }, message: { kind: 'text', text: 'Olá, Bia' } });
+      await waitingOnLocks(2);
+      return [inbound, send];
+    });
+    await inbound;
+    const sent = await send;
+    expect(sent.status).toBe(202);
+    const [message] = await stored(['wamid.SENDRACE1']);
+    const [out] = await h.ds.query(`SELECT contact_id, conversation_id, body->>'to' AS to FROM chat_ingress.messages WHERE id = $1`, [sent.body.messageId]);
+    expect(out).toEqual({ contact_id: message.contact_id, conversation_id: message.conversation_id, to: '+5541977006677' });
   });
 
   it('refuses bad signatures with 401 and stores nothing', async () => {

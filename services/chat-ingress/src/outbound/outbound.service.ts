@@ -5,6 +5,7 @@ import type { PublishSpecLike } from '@elo/messaging';
 import type { EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService, isUuid } from '../channels/channels.service';
+import { userIdLock } from '../webhooks/ingest.service';
 import { normalisePhone } from '@elo/contracts';
 import { mayNeedStorable, storable } from '@elo/persistence';
 
@@ -251,6 +252,10 @@ export class OutboundService {
   private async findOrCreateContact(m: EntityManager, channel: ChannelRecord, c: ContactIdentity): Promise<Recipient> {
     const phone = normalisePhone(c.phone, 'BR');
     if (c.phone && !phone) throw new OutboundRefused('recipient_invalid', 400, `phone ${c.phone} is not a valid number`, channel);
+    // A webhook creating this WhatsApp customer's contact under their phone (the user id beside it) commits before the read below.
+    if (channel.provider === 'whatsapp' && c.providerUserId) {
+      await m.query(`SELECT pg_advisory_xact_lock(${userIdLock('$1::text', '$2::text')})`, [channel.id, c.providerUserId]);
+    }
     const found: Recipient[] = await m.query(
       `SELECT ${RECIPIENT} FROM ${S}.contacts
        WHERE channel_id = $1 AND (($2::text IS NOT NULL AND (phone = ANY($3::text[]) OR phone_alt = ANY($3::text[]))) OR ($4::text IS NOT NULL AND (provider_user_id = $4 OR contact_key = $4)))

@@ -31,16 +31,21 @@ const GROUP_SQL = `WITH rec AS (
   SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[])
 ), it AS (
   SELECT * FROM unnest($6::int[], $7::uuid[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[],
-    $15::text[], $16::uuid[], $17::text[], $18::text[], $19::text[], $20::text[], $21::uuid[], $22::text[], $23::text[])
-    AS x(k, id, tenant_id, channel_id, pmid, kind, status, body, ts, ckey, contact_id, phone, phone_alt, puid, name, conv_id, queue, bc)
+    $15::text[], $16::uuid[], $17::text[], $18::text[], $19::text[], $20::text[], $21::uuid[], $22::text[], $23::text[], $24::text[])
+    AS x(k, id, tenant_id, channel_id, pmid, kind, status, body, ts, ckey, contact_id, phone, phone_alt, puid, name, conv_id, queue, bc, uid)
 ), fresh AS (
   SELECT it.* FROM it WHERE NOT EXISTS (
     SELECT 1 FROM ${S}.messages m WHERE m.channel_id = it.channel_id AND m.direction = 'in' AND m.provider_message_id = it.pmid)
 ), cx AS (
-  SELECT DISTINCT ON (channel_id, ckey) * FROM fresh WHERE ckey IS NOT NULL ORDER BY channel_id, ckey, k
+  -- A new contact takes its phone from the first item that has one (a customer's items may come with it and without).
+  SELECT DISTINCT ON (channel_id, ckey) * FROM fresh WHERE ckey IS NOT NULL ORDER BY channel_id, ckey, phone IS NULL, k
 ), cins AS (
   INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, business_connection_id)
-  SELECT contact_id, tenant_id, channel_id, ckey, phone, phone_alt, puid, name, NULLIF(bc, '') FROM cx ORDER BY channel_id, ckey
+  SELECT contact_id, tenant_id, channel_id, ckey, phone, phone_alt, puid, name, NULLIF(bc, '') FROM cx
+  -- A contact with this WhatsApp user id committed after knownByUserId read (it waited for the id's lock meanwhile): no
+  -- second contact; the item finds none under its key and the group is redone (SnapshotRace), finding that one.
+  WHERE cx.uid IS NULL OR NOT EXISTS (SELECT 1 FROM ${S}.contacts c WHERE c.channel_id = cx.channel_id AND c.provider_user_id = cx.uid)
+  ORDER BY channel_id, ckey
   ON CONFLICT (channel_id, contact_key) DO NOTHING
   RETURNING id, channel_id, contact_key, phone, phone_alt, provider_user_id, name, attributes, business_connection_id
 ), call AS (
@@ -74,7 +79,7 @@ const GROUP_SQL = `WITH rec AS (
   RETURNING id, channel_id, provider_message_id, conversation_id
 ), sins AS (
   INSERT INTO ${S}.status_receipts (channel_id, provider_message_id, status, provider_timestamp)
-  SELECT * FROM unnest($24::uuid[], $25::text[], $26::text[], $27::timestamptz[]) AS x(channel_id, pmid, status, ts) ORDER BY 1, 2, 3
+  SELECT * FROM unnest($25::uuid[], $26::text[], $27::text[], $28::timestamptz[]) AS x(channel_id, pmid, status, ts) ORDER BY 1, 2, 3
   ON CONFLICT DO NOTHING
   RETURNING channel_id, provider_message_id, status
 ), supd AS (
@@ -102,6 +107,13 @@ class SnapshotRace extends Error {
     super('contact or conversation created concurrently; retrying');
   }
 }
+
+/**
+ * The advisory lock (key) of a WhatsApp customer's business-scoped user id on a channel, as SQL over two text expressions.
+ * Whoever may create a contact for a user id holds it to the commit (IngestService.knownByUserId, OutboundService), so
+ * the customer's messages with it alone and with phone and user id do not make two contacts.
+ */
+export const userIdLock = (channelId: string, userId: string): string => `hashtextextended('chat-contact:' || ${channelId} || ':' || ${userId}, 0)`;
 
 /** Deadlock or serialization failure between concurrent groups: the whole group is simply redone. */
 const retryable = (err: unknown): boolean =>
@@ -270,25 +282,38 @@ export class IngestService {
   }
 
   /**
-   * A WhatsApp customer writing with their business-scoped user id alone (a username, the phone withheld: contact key
-   * `uid:<id>`) who is known already under another key (first by phone, the user id beside it) is that contact: their
-   * items take its key, so GROUP_SQL finds it and its open conversation instead of creating a second pair. One query,
-   * only when such an item came.
+   * One WhatsApp customer is one contact whichever way they write: with their business-scoped user id alone (a username, the
+   * phone withheld: key `uid:<id>`) or with phone and user id (key: the phone), in either order. An item with a user id takes
+   * the key of the contact stored under its own key, else of the first contact with that user id (known first by phone with
+   * the id beside it, or by the id alone: that one then records the phone, see messageEvents); else the group's items of one
+   * user id share the key of the first of them that has a phone. One query, only when such an item came; it also takes the
+   * user ids' advisory locks (userIdLock, held to the commit), so a transaction that creates a contact for a user id is
+   * committed before another one reads for it, and GROUP_SQL redoes a group that read before that commit.
    */
   private async knownByUserId(m: EntityManager, items: MessageItem[]): Promise<void> {
-    const uid = items.filter(({ it }) => it.state !== 'invalid' && it.contact?.providerUserId && it.contact.key === `uid:${it.contact.providerUserId}`);
+    const uid = items.filter(({ it }) => it.state !== 'invalid' && it.contact?.userId);
     if (!uid.length) return;
-    const known: Array<{ channel_id: string; puid: string; contact_key: string }> = await m.query(
-      `SELECT DISTINCT ON (x.channel_id, x.puid) x.channel_id, x.puid, c.contact_key
-       FROM unnest($1::uuid[], $2::text[]) AS x(channel_id, puid)
-       JOIN ${S}.contacts c ON c.channel_id = x.channel_id AND c.provider_user_id = x.puid
-       ORDER BY x.channel_id, x.puid, c.created_at, c.id`,
-      [uid.map(({ ch }) => ch.id), uid.map(({ it }) => it.contact!.providerUserId)],
+    const known: Array<{ channel_id: string; uid: string; key: string; contact_key: string }> = await m.query(
+      `WITH x AS (SELECT DISTINCT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(channel_id, uid, key)),
+       locked AS (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT ${userIdLock('x.channel_id', 'x.uid')} AS k FROM x ORDER BY k) l)
+       SELECT x.channel_id, x.uid, x.key, COALESCE(own.contact_key, byid.contact_key) AS contact_key
+       FROM x CROSS JOIN locked
+       LEFT JOIN ${S}.contacts own ON own.channel_id = x.channel_id AND own.contact_key = x.key
+       LEFT JOIN LATERAL (
+         SELECT c.contact_key FROM ${S}.contacts c WHERE c.channel_id = x.channel_id AND c.provider_user_id = x.uid ORDER BY c.created_at, c.id LIMIT 1
+       ) byid ON true`,
+      [uid.map(({ ch }) => ch.id), uid.map(({ it }) => it.contact!.userId), uid.map(({ it }) => it.contact!.key)],
     );
-    const keys = new Map(known.map((k) => [`${k.channel_id}|${k.puid}`, k.contact_key]));
+    const keys = new Map(known.filter((k) => k.contact_key).map((k) => [`${k.channel_id}|${k.uid}|${k.key}`, k.contact_key]));
+    const phoneKeys = new Map<string, string>();
+    for (const { ch, it } of uid) {
+      const k = `${ch.id}|${it.contact!.userId}`;
+      if (it.contact!.phone && !phoneKeys.has(k)) phoneKeys.set(k, it.contact!.key);
+    }
     for (const x of uid) {
-      const key = keys.get(`${x.ch.id}|${x.it.contact!.providerUserId}`);
-      if (key && key !== x.it.contact!.key) x.it = { ...x.it, contact: { ...x.it.contact!, key } };
+      const c = x.it.contact!;
+      const key = keys.get(`${x.ch.id}|${c.userId}|${c.key}`) ?? phoneKeys.get(`${x.ch.id}|${c.userId}`) ?? c.key;
+      if (key !== c.key) x.it = { ...x.it, contact: { ...c, key } };
     }
   }
 
@@ -345,7 +370,7 @@ function receiptColumns(jobs: IngestJob[]): unknown[] {
 }
 
 function messageColumns(items: MessageItem[]): unknown[] {
-  const cols: unknown[][] = Array.from({ length: 18 }, () => []);
+  const cols: unknown[][] = Array.from({ length: 19 }, () => []);
   const contactIds = new Map<string, string>();
   items.forEach(({ ch, it }, k) => {
     const c = it.state !== 'invalid' ? it.contact : undefined;
@@ -358,6 +383,7 @@ function messageColumns(items: MessageItem[]): unknown[] {
       c?.key ?? null, contactId ?? null, c?.phone ?? null, c?.phoneAlt ?? null, c?.providerUserId ?? null, c?.name ?? null, c ? randomUUID() : null, ch.settings.botQueue,
       // Telegram business connection: null when the item does not tell, '' for none (the bot itself).
       c?.businessConnectionId === undefined ? null : (c.businessConnectionId ?? ''),
+      c?.userId ?? null,
     ];
     row.forEach((v, i) => cols[i].push(v));
   });

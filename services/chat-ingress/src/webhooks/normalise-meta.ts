@@ -8,8 +8,8 @@ const MEDIA = new Set(['image', 'audio', 'video', 'document', 'sticker']);
 
 function waContact(phoneOrNull: string | undefined, userId: string | undefined, name: string | undefined): InboundContact | undefined {
   const phone = normalisePhone(phoneOrNull);
-  if (phone) return { key: phone.e164, phone: phone.e164, phoneAlt: phone.alt, providerUserId: userId ?? phoneOrNull, name };
-  if (userId) return { key: `uid:${userId}`, providerUserId: userId, name };
+  if (phone) return { key: phone.e164, phone: phone.e164, phoneAlt: phone.alt, providerUserId: userId ?? phoneOrNull, ...(userId ? { userId } : {}), name };
+  if (userId) return { key: `uid:${userId}`, providerUserId: userId, userId, name };
   return undefined;
 }
 

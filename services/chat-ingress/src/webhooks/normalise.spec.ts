@@ -45,7 +45,8 @@ describe('provider normalisers', () => {
       ['w1', 'received', 'text'], [expect.stringMatching(/^invalid:/), 'invalid', 'unsupported'],
       ['w2', 'received', 'reply'], ['w3', 'unsupported', 'unsupported'], ['w4', 'received', 'media'],
     ]);
-    expect(n.messages[4].contact).toEqual({ key: 'uid:BR.9', providerUserId: 'BR.9', name: undefined });
+    expect(n.messages[0].contact).toEqual({ key: '+5511987654321', phone: '+5511987654321', phoneAlt: '+551187654321', providerUserId: 'BR.1', userId: 'BR.1', name: 'A' });
+    expect(n.messages[4].contact).toEqual({ key: 'uid:BR.9', providerUserId: 'BR.9', userId: 'BR.9', name: undefined });
   });
 
   it('Messenger: message, delivery with mids and watermark, read watermark', () => {

@@ -7,6 +7,11 @@ export interface InboundContact {
   phone?: string;
   phoneAlt?: string;
   providerUserId?: string;
+  /**
+   * WhatsApp: the business-scoped user id (`user_id`), beside the phone or alone (key `uid:<id>`). The customer's contact
+   * is found by it whichever way they wrote first (IngestService.knownByUserId).
+   */
+  userId?: string;
   name?: string;
   /**
    * Telegram Business: the business connection the customer wrote through, which every send into their chat must name
