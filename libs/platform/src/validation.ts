@@ -58,11 +58,12 @@ export function validationPipe(): ValidationPipe {
 
 /**
  * The ISO 8601 times PostgreSQL reads as timestamptz: a calendar date (year 1 on), optionally with a time (hours
- * and minutes at least; a fraction after a dot) and an offset. Other forms ISO 8601 allows (`2026`, `2026-W01`,
- * `2026-01-05T10`, a comma fraction, year 0) made a query that took them fail: a 500 instead of a 400.
+ * and minutes at least; a fraction after a dot) and an offset (up to ±15:59, PostgreSQL's limit). Other forms ISO
+ * 8601 allows (`2026`, `2026-W01`, `2026-01-05T10`, a comma fraction, year 0, an offset of +16:00 or more) made a
+ * query that took them fail: a 500 instead of a 400.
  */
-const TIMESTAMP = /^(?!0000)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
-const TIMESTAMP_MESSAGE = '$property must be a date (YYYY-MM-DD), optionally with a time (THH:MM[:SS[.ffffff]]) and an offset (Z or ±HH:MM)';
+const TIMESTAMP = /^(?!0000)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-](?:0\d|1[0-5])(?::?\d{2})?)?)?$/i;
+const TIMESTAMP_MESSAGE = '$property must be a date (YYYY-MM-DD), optionally with a time (THH:MM[:SS[.ffffff]]) and an offset (Z or ±HH:MM, at most ±15:59)';
 
 /** Whether `v` is an instant PostgreSQL reads as given (strict ISO 8601: no 30 February). */
 export const isTimestamp = (v: string): boolean => isISO8601(v, { strict: true }) && TIMESTAMP.test(v);

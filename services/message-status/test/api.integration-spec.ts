@@ -100,6 +100,34 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect(seen).toEqual([...made].sort().reverse());
   });
 
+  it('GET /messages: a later page asked with its cursor alone keeps the first page\'s filters; a changed filter is a 400', async () => {
+    // The cursor carried only where the page ended: the next page, asked with the cursor (as the other listings take
+    // it), listed every message of the tenant from there on, whatever the first page was filtered by.
+    const tenant = await tenantWithKey(svc.url);
+    const conversation = randomUUID();
+    const mine = Array.from({ length: 3 }, () => randomUUID());
+    const others = Array.from({ length: 3 }, () => randomUUID());
+    // Created one after the other, a message of the conversation then one of another, newest last.
+    await svc.app.get(DataSource).query(
+      `INSERT INTO message_status.messages (id, tenant_id, channel_id, provider, conversation_id, status, status_rank, status_at, created_at)
+       SELECT id, $3, $4, 'whatsapp', CASE WHEN n % 2 = 1 THEN $5::uuid ELSE $6::uuid END, 'sent', 1, now(),
+              '2026-05-01T12:00:00Z'::timestamptz + n * interval '1 second'
+         FROM unnest($1::uuid[], $2::int[]) AS u(id, n)`,
+      [[mine[0], others[0], mine[1], others[1], mine[2], others[2]], [1, 2, 3, 4, 5, 6], tenant.tenantId, channelId, conversation, randomUUID()],
+    );
+    const first = await get(`/messages?conversationId=${conversation}&limit=2`, tenant.key);
+    expect(first.body.items.map((m: { id: string }) => m.id)).toEqual([mine[2], mine[1]]);
+    const next = await get(`/messages?limit=2&cursor=${first.body.nextCursor}`, tenant.key);
+    expect(next.status).toBe(200);
+    expect({ items: next.body.items.map((m: { id: string }) => m.id), nextCursor: next.body.nextCursor }).toEqual({ items: [mine[0]], nextCursor: null });
+    // The same filter again is the same listing; another one, or one added, starts a new listing (without a cursor).
+    expect((await get(`/messages?conversationId=${conversation}&limit=2&cursor=${first.body.nextCursor}`, tenant.key)).body.items.map((m: { id: string }) => m.id)).toEqual([mine[0]]);
+    for (const changed of [`conversationId=${randomUUID()}`, 'status=failed']) {
+      const r = await get(`/messages?${changed}&cursor=${first.body.nextCursor}`, tenant.key);
+      expect({ changed, status: r.status, type: r.type }).toEqual({ changed, status: 400, type: expect.stringContaining('application/problem+json') });
+    }
+  });
+
   it('GET /stats: a range of more than a week of minute buckets is a 400 that says so (it was cut short silently)', async () => {
     const twoWeeks = 'from=2026-01-01T00:00:00Z&to=2026-01-15T00:00:00Z';
     const minutes = await get(`/stats?${twoWeeks}&bucket=minute`, a.key);
@@ -264,8 +292,11 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
 
   it('refuses from/to in ISO 8601 forms PostgreSQL cannot read with a 400, not a 500', async () => {
     // class-validator's IsISO8601 takes a year, a week date, an hour alone, a comma fraction, 30 February, year 0…
-    for (const t of ['2026', '2026-01', '2026-W01-1', '2026-01-05T10', '2026-01-05T10:00:00,5Z', '2026-02-30', '0000-01-01']) {
-      for (const path of [`/messages?from=${t}`, `/messages?to=${t}`, `/stats?from=${t}`, `/stats?to=${t}`, `/failures?from=${t}`, `/failures?to=${t}`]) {
+    // … and offsets beyond ±15:59, which PostgreSQL refuses ("time zone displacement out of range").
+    for (const t of ['2026', '2026-01', '2026-W01-1', '2026-01-05T10', '2026-01-05T10:00:00,5Z', '2026-02-30', '0000-01-01',
+      '2026-01-05T10:00+16:00', '2026-01-05T10:00-23:59', '2026-01-05T10:00:00+1600', '2026-01-05T10:00+20']) {
+      const v = encodeURIComponent(t);
+      for (const path of [`/messages?from=${v}`, `/messages?to=${v}`, `/stats?from=${v}`, `/stats?to=${v}`, `/failures?from=${v}`, `/failures?to=${v}`]) {
         const r = await get(path, a.key);
         expect({ path, status: r.status }).toEqual({ path, status: 400 });
       }
@@ -275,7 +306,7 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
 
   it('takes every from/to it accepts: an offset in hours alone (-03) is a 200 on /stats too, not a 500', async () => {
     // PostgreSQL reads `-03`; /stats also read the bounds with `new Date`, which does not (Invalid Date).
-    for (const t of ['2026-01-05T10:00-03', '2026-01-05T10:00:00.5+05']) {
+    for (const t of ['2026-01-05T10:00-03', '2026-01-05T10:00:00.5+05', '2026-01-05T10:00+14:00']) {
       for (const path of [`/stats?from=${t}&bucket=hour`, `/stats?to=${t}&bucket=day`, `/messages?from=${t}`, `/failures?to=${t}`]) {
         const r = await get(path.replace(/[+]/g, '%2B'), a.key);
         expect({ path, status: r.status }).toEqual({ path, status: 200 });

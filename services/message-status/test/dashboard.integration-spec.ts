@@ -90,6 +90,68 @@ describe('message-status dashboard in a real browser', () => {
     expect(await text(`[data-testid="count-${tg.channelId}-failed"]`)).toBe('0');
   });
 
+  it('a read that answers after a later one does not show its older counts over the newer ones', async () => {
+    // Each filter change (and each change streamed) started a read at once, whatever was still in flight: one that
+    // answered late was drawn over the later one's answer, and stayed so (the channel chosen before, the counts of then).
+    const x = ids();
+    const y = ids();
+    const now = () => Math.round((Date.now() - Date.parse('2026-01-05T12:00:00Z')) / 1000);
+    await probe.publish(sent(tenant.tenantId, { ...x, provider: 'whatsapp', t: now() }), sent(tenant.tenantId, { ...y, provider: 'whatsapp', t: now() }));
+    const p = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+    try {
+      // Signed in as the first test left the tab; the page's reads of the board, counted once their answer is read.
+      // (Page code as text: this file is not compiled with the DOM's types.)
+      await p.addInitScript(`(() => {
+        sessionStorage.setItem('elo.message-status.apiKey', ${JSON.stringify(tenant.key)});
+        const reads = (window.boardReads = { started: 0, done: 0 });
+        const f = window.fetch.bind(window);
+        window.fetch = async (input, init) => {
+          if (!['/stats', '/failures'].includes(new URL(String(input), location.href).pathname)) return f(input, init);
+          reads.started++;
+          const res = await f(input, init);
+          const json = res.json.bind(res);
+          res.json = () => json().finally(() => reads.done++);
+          return res;
+        };
+      })()`);
+      /** How many reads of the board are in flight (started, their answer not read yet). */
+      const inFlight = async () => {
+        const r = (await p.evaluate('window.boardReads')) as { started: number; done: number };
+        return r.started - r.done;
+      };
+      const cell = (id: string) => p.locator(`[data-testid="${id}"]`).first().textContent({ timeout: 1_000 }).catch(() => null);
+      await p.goto(`${svc.url}/dashboard`);
+      await expectEventually(async () => {
+        expect(await cell(`count-${y.channelId}-sent`)).toBe('1');
+        expect(await p.locator(`#f-channel option[value="${x.channelId}"]`).count()).toBe(1);
+      });
+      await expectEventually(async () => expect(await inFlight()).toBe(0));
+      // The read of channel x answers only once the read of all channels, chosen after it, could have answered.
+      let held = false;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      await p.route((u) => u.pathname === '/stats' && u.searchParams.get('channelId') === x.channelId, async (route) => {
+        held = true;
+        await gate;
+        await route.continue();
+      });
+      await p.selectOption('#f-channel', x.channelId);
+      await expectEventually(() => expect(held).toBe(true));
+      await p.selectOption('#f-channel', '');
+      // Only the held one is left in flight: the other read of the board, if one started, has answered and was drawn.
+      await expectEventually(async () => expect(await inFlight()).toBe(1));
+      release();
+      await expectEventually(async () => expect(await inFlight()).toBe(0));
+      expect(await p.inputValue('#f-channel')).toBe('');
+      await expectEventually(async () => {
+        expect(await cell(`count-${y.channelId}-sent`)).toBe('1');
+        expect(await cell(`count-${x.channelId}-sent`)).toBe('1');
+      });
+    } finally {
+      await p.close();
+    }
+  });
+
   it('says when the server stops hearing changes, and is live again (and up to date) when it hears them again', async () => {
     await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
     const m = ids();

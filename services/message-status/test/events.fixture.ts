@@ -65,13 +65,17 @@ export function status(
   });
 }
 
-export function integrationFailed(tenantId: string, o: { errorClass: string; name?: string; httpStatus?: number }): CloudEvent {
+/** A delivery's failure; `deliveryId` and `time` (seconds after T0) to report the same delivery failing again after a resend. */
+export function integrationFailed(
+  tenantId: string, o: { errorClass: string; name?: string; httpStatus?: number; deliveryId?: string; time?: number; attempts?: number },
+): CloudEvent {
   return createEvent({
     type: 'integration.delivery.failed',
     tenantId,
     source: 'elo://webhook-dispatcher',
+    time: o.time === undefined ? undefined : new Date(at(o.time)),
     data: {
-      deliveryId: randomUUID(),
+      deliveryId: o.deliveryId ?? randomUUID(),
       integrationId: randomUUID(),
       integrationName: o.name ?? 'crm',
       eventId: randomUUID(),
@@ -80,7 +84,7 @@ export function integrationFailed(tenantId: string, o: { errorClass: string; nam
       errorClass: o.errorClass,
       error: 'connect ECONNREFUSED',
       ...(o.httpStatus ? { httpStatus: o.httpStatus } : {}),
-      attempts: 5,
+      attempts: o.attempts ?? 5,
     },
   });
 }

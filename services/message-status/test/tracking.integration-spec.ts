@@ -5,8 +5,9 @@ import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, outboxEmpty, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { MessageQueryService } from '../src/api/message-query.service';
+import { LiveFeed } from '../src/live/live-feed.service';
 import { PendingSweeper } from '../src/tracking/pending-sweeper.service';
-import { TrackingService, type StatusInput } from '../src/tracking/tracking.service';
+import { TrackingService, type LiveChange, type StatusInput } from '../src/tracking/tracking.service';
 import { at, ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
 import { startTrackingCore } from './tracking-core.module';
 
@@ -325,6 +326,41 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
       const board = await queries.failures(tenant, {});
       expect(board.groups.find((g) => g.reason === 'integration:timeout')).toMatchObject({ kind: 'integration', count: 2 });
     });
+  });
+
+  it('a delivery that fails again after a resend is on the board at its latest failure and streamed again; an older report changes nothing', async () => {
+    // The dispatcher's resend keeps the delivery's id: its next failure was dropped as a duplicate, so the board kept
+    // the first failure's time and error, and the live dashboard heard nothing.
+    const t = randomUUID();
+    const deliveryId = randomUUID();
+    const first = integrationFailed(t, { errorClass: 'timeout', deliveryId, time: 0, attempts: 5 });
+    await probe.publish(first);
+    await expectEventually(async () => expect((await queries.failures(t, {})).groups.map((g) => g.reason)).toEqual(['integration:timeout']));
+    const streamed: LiveChange[] = [];
+    const unsubscribe = app.get(LiveFeed).subscribe(t, { change: (c) => streamed.push(c) });
+    try {
+      await probe.publish(integrationFailed(t, { errorClass: 'http_status', httpStatus: 500, deliveryId, time: 3_600, attempts: 6 }));
+      await expectEventually(() => expect(streamed).toMatchObject([{ kind: 'integration_failure', deliveryId, errorClass: 'http_status', at: at(3_600) }]));
+      const since = { from: at(1_800) };
+      expect((await queries.failures(t, since)).groups).toMatchObject([
+        { kind: 'integration', reason: 'integration:http_status', count: 1, latest: [{ id: deliveryId, code: '500', at: at(3_600) }] },
+      ]);
+      // The first report again (a new event id: a replay), older than what is known: nothing moves back.
+      const replay = { ...first, id: randomUUID() };
+      await probe.publish(replay);
+      await expectEventually(async () => expect(await ds.query(`SELECT 1 FROM message_status.inbox WHERE event_id = $1`, [replay.id])).toHaveLength(1));
+      expect((await queries.failures(t, {})).groups).toMatchObject([{ reason: 'integration:http_status', count: 1, latest: [{ at: at(3_600) }] }]);
+      // Another tenant's report naming the same delivery, later: neither tenant's board changes.
+      const other = randomUUID();
+      const foreign = integrationFailed(other, { errorClass: 'dns', deliveryId, time: 7_200 });
+      await probe.publish(foreign);
+      await expectEventually(async () => expect(await ds.query(`SELECT 1 FROM message_status.inbox WHERE event_id = $1`, [foreign.id])).toHaveLength(1));
+      expect((await queries.failures(t, {})).groups).toMatchObject([{ reason: 'integration:http_status', count: 1, latest: [{ at: at(3_600) }] }]);
+      expect((await queries.failures(other, {})).groups).toEqual([]);
+      expect(streamed).toHaveLength(1);
+    } finally {
+      unsubscribe();
+    }
   });
 
   it('stores a provider\'s error text with U+0000 or a lone surrogate (as U+FFFD) instead of losing the status', async () => {

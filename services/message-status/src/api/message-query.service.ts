@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { cursorKey, cursorTime, decodeCursor, encodeCursor, ProblemException } from '@elo/platform';
+import { MESSAGE_STATES, PROVIDERS } from '@elo/contracts';
+import { cursorKey, cursorTime, decodeCursor, encodeCursor, isTimestamp, pageFilters, ProblemException } from '@elo/platform';
+import { isUUID } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { SCHEMA } from '../tracking/tracking.service';
 import type { FailuresQuery, ListMessagesQuery, RangeQuery, StatsQuery } from './dto/message-query.dto';
@@ -31,6 +33,12 @@ interface MessageRow {
 
 const COLUMNS = `id, channel_id, provider, conversation_id, provider_message_id, status, status_at, failure_reason,
   failure_code, failure_title, failure_details, retryable, created_at`;
+
+/** What each filter a `GET /messages` cursor carries may be (ListMessagesQuery's rules). */
+const LIST_FILTERS: Record<string, (v: string) => boolean> = {
+  status: (v) => (MESSAGE_STATES as readonly string[]).includes(v), conversationId: (v) => isUUID(v), channelId: (v) => isUUID(v),
+  provider: (v) => (PROVIDERS as readonly string[]).includes(v), reason: (v) => v.length <= 64, from: isTimestamp, to: isTimestamp,
+};
 
 /** Builds `AND …` clauses with numbered parameters; the tenant is always `$1`. */
 class Where {
@@ -131,17 +139,18 @@ export class MessageQueryService {
   }
 
   async list(tenantId: string, query: ListMessagesQuery): Promise<MessagePageView> {
-    const q = inUtc(query);
-    const limit = q.limit ?? 50;
+    // A later page keeps the filters of the first (its cursor carries them).
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 'time');
+    const f = pageFilters({ status: query.status, conversationId: query.conversationId, channelId: query.channelId, provider: query.provider,
+      reason: query.reason, from: query.from, to: query.to }, after, LIST_FILTERS);
+    const q = inUtc<ListMessagesQuery>(f);
+    const limit = query.limit ?? 50;
     const w = new Where(tenantId)
       .range(q, 'created_at')
       .add((p) => `status = ${p}`, q.status)
       .add((p) => `conversation_id = ${p}`, q.conversationId)
       .add((p) => `failure_reason = ${p}`, q.reason);
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor, 'time');
-      w.many(([k, id]) => `(created_at, id) < (${cursorTime(k)}, ${id}::uuid)`, [c.k, c.id]);
-    }
+    if (after) w.many(([k, id]) => `(created_at, id) < (${cursorTime(k)}, ${id}::uuid)`, [after.k, after.id]);
     const rows = (await this.ds.query(
       `SELECT ${COLUMNS}, ${cursorKey('created_at')} AS k FROM ${S}.messages WHERE tenant_id = $1${w.sql}
         ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`,
@@ -149,7 +158,7 @@ export class MessageQueryService {
     )) as Array<MessageRow & { k: string }>;
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return { items: page.map(view), nextCursor: rows.length > limit ? encodeCursor({ k: last.k, id: last.id }) : null };
+    return { items: page.map(view), nextCursor: rows.length > limit ? encodeCursor({ k: last.k, id: last.id, f }) : null };
   }
 
   async stats(tenantId: string, query: StatsQuery): Promise<StatsView> {

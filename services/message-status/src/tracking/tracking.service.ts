@@ -551,14 +551,29 @@ export class TrackingService {
     }
   }
 
-  async recordIntegrationFailures(m: EntityManager, inputs: IntegrationFailureInput[]): Promise<IntegrationFailureChange[]> {
-    if (inputs.length === 0) return [];
+  /**
+   * Keeps each delivery's latest failure: a resent delivery keeps its id, and its next failure replaces the one on the
+   * board (time, error, attempts) and is announced; a report no later than the one kept (a replay) changes nothing.
+   */
+  async recordIntegrationFailures(m: EntityManager, all: IntegrationFailureInput[]): Promise<IntegrationFailureChange[]> {
+    if (all.length === 0) return [];
+    // One row per delivery in the statement (ON CONFLICT DO UPDATE cannot touch a row twice): its latest failure.
+    const latest = new Map<string, IntegrationFailureInput>();
+    for (const i of all) {
+      const seen = latest.get(i.deliveryId);
+      if (!seen || i.at > seen.at) latest.set(i.deliveryId, i);
+    }
+    const inputs = [...latest.values()];
     const rows: Array<{ delivery_id: string }> = await m.query(
-      `INSERT INTO ${S}.integration_failures (tenant_id, delivery_id, integration_id, integration_name, event_type,
+      `INSERT INTO ${S}.integration_failures AS f (tenant_id, delivery_id, integration_id, integration_name, event_type,
          conversation_id, http_status, error_class, error, attempts, failed_at)
        SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[],
          $8::text[], $9::text[], $10::int[], $11::timestamptz[])
-       ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id`,
+       ON CONFLICT (delivery_id) DO UPDATE SET integration_name = EXCLUDED.integration_name, event_type = EXCLUDED.event_type,
+         conversation_id = EXCLUDED.conversation_id, http_status = EXCLUDED.http_status, error_class = EXCLUDED.error_class,
+         error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at
+         WHERE f.tenant_id = EXCLUDED.tenant_id AND f.failed_at < EXCLUDED.failed_at
+       RETURNING delivery_id`,
       [
         inputs.map((i) => i.tenantId), inputs.map((i) => i.deliveryId), inputs.map((i) => i.integrationId),
         inputs.map((i) => i.integrationName), inputs.map((i) => i.eventType), inputs.map((i) => i.conversationId ?? null),

@@ -179,11 +179,33 @@ async function refresh(): Promise<void> {
   $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
 
+let reading = false;
+let readAgain = false;
+/**
+ * Reads the board, one read at a time: reads started while one was in flight answered in any order, and one that
+ * answered late was drawn over the newer answer and stayed (counts of before, a channel no longer chosen). Asked
+ * for meanwhile, the board is read once more when the read in flight is done.
+ */
+function reread(): void {
+  if (reading) {
+    readAgain = true;
+    return;
+  }
+  reading = true;
+  refresh().catch(onError).finally(() => {
+    reading = false;
+    if (readAgain) {
+      readAgain = false;
+      reread();
+    }
+  });
+}
+
 let pending: ReturnType<typeof setTimeout> | undefined;
 function refreshSoon(): void {
   pending ??= setTimeout(() => {
     pending = undefined;
-    refresh().catch(onError);
+    reread();
   }, 250);
 }
 
@@ -248,7 +270,7 @@ function start(): void {
   $('app').hidden = false;
   $('sign-out').hidden = false;
   setState('reconnecting', 'connecting…');
-  refresh().catch(onError);
+  reread();
   void stream();
 }
 
@@ -260,7 +282,7 @@ $('login-form').addEventListener('submit', (e) => {
   start();
 });
 $('sign-out').addEventListener('click', () => signOut());
-$('f-channel').addEventListener('change', () => refresh().catch(onError));
-$('f-range').addEventListener('change', () => refresh().catch(onError));
+$('f-channel').addEventListener('change', reread);
+$('f-range').addEventListener('change', reread);
 if (apiKey()) start();
 else signOut();

@@ -32,8 +32,8 @@ export class ListMessagesQuery extends RangeQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200) limit?: number;
 
-  @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page.' })
-  @IsOptional() @IsString() @MaxLength(200) cursor?: string;
+  @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page; it keeps the filters of the first page (the same ones may be given again, others not).' })
+  @IsOptional() @IsString() @MaxLength(1000) cursor?: string;
 }
 
 export const BUCKETS = ['minute', 'hour', 'day'] as const;
