@@ -48,7 +48,7 @@ export class BaseServiceConfig {
   /** Requests a minute one source address may make, keyed or not, e.g. webhooks (default 600000, i.e. 10,000/s; 0 = unlimited). */
   @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_SOURCE_PER_MINUTE?: number;
 
-  /** Unacknowledged events RabbitMQ may push to this replica's consumer (overrides the service's default). */
+  /** Unacknowledged messages (each one event or a relay's batch) RabbitMQ may push to this replica's consumer (overrides the service's default). */
   @IsOptional() @IsInt() @Min(1) BUS_PREFETCH?: number;
 
   /** Events handled in one database transaction (overrides the service's default). */
