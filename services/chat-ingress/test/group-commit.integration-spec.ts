@@ -91,6 +91,19 @@ describe('chat-ingress: group commit of concurrent webhooks', () => {
     expect(contacts.n).toBe(1);
   });
 
+  it('a customer first known by the user id alone: their phone-and-user-id message and one with the phone alone, in one group, are that contact and conversation', async () => {
+    expect((await post(text('wamid.GC.REKEY.1', undefined, 'oi', 'BR.5500223344'))).body).toEqual({ stored: 1, duplicates: 0, statuses: 0 });
+    const answers = await Promise.all([text('wamid.GC.REKEY.2', '5541980002233', 'meu número', 'BR.5500223344'), text('wamid.GC.REKEY.3', '5541980002233', 'sem user id')].map(post));
+    expect(answers).toEqual([0, 1].map(() => ({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } })));
+    const rows = await h.ds.query(`SELECT m.xmin::text AS tx, m.contact_id, m.conversation_id, c.phone, c.provider_user_id FROM chat_ingress.messages m
+      JOIN chat_ingress.contacts c ON c.id = m.contact_id WHERE m.channel_id = $1 AND m.provider_message_id LIKE 'wamid.GC.REKEY.%' ORDER BY m.provider_message_id`, [channelId]);
+    expect(rows).toHaveLength(3);
+    expect(rows[2]).toEqual(rows[1]);
+    expect(rows[1]).toMatchObject({ contact_id: rows[0].contact_id, conversation_id: rows[0].conversation_id, phone: '+5541980002233', provider_user_id: 'BR.5500223344' });
+    const [contacts] = await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.contacts WHERE channel_id = $1 AND (provider_user_id = 'BR.5500223344' OR phone = '+5541980002233')`, [channelId]);
+    expect(contacts.n).toBe(1);
+  });
+
   it('a webhook whose write fails fails alone: its neighbours in the group are stored and answered 200', async () => {
     await h.ds.query(`CREATE FUNCTION chat_ingress.poison() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.provider_message_id = 'wamid.GC.POISON' THEN RAISE EXCEPTION 'poisoned row'; END IF; RETURN NEW; END $$`);

@@ -30,14 +30,17 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
 
   const count = async (table: string) => Number((await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.${table}`))[0].n);
   const received = () => h.probe.ofType<{ providerMessageId: string; contact: { phone?: string; name?: string }; message: { kind: string } }>('chat.message.received');
-  /** A signed text of a customer with a business-scoped user id, with their phone or without it (a username, the phone withheld). */
-  const userText = (userId: string, name: string, id: string, text: string, phone?: string) => JSON.stringify({
+  /**
+   * A signed text of a customer with a business-scoped user id, with their phone or without it (a username, the phone withheld);
+   * without a user id (`undefined`), one with the phone alone (as webhooks came before user ids).
+   */
+  const userText = (userId: string | undefined, name: string, id: string, text: string, phone?: string) => JSON.stringify({
     object: 'whatsapp_business_account', entry: [{ id: '210987654321098', changes: [{ field: 'messages', value: {
       messaging_product: 'whatsapp', metadata: { phone_number_id: '109876543210987' },
-      contacts: [{ profile: { name, ...(phone ? {} : { username: `@${name.toLowerCase()}` }) }, user_id: userId, ...(phone ? { wa_id: phone } : {}) }],
-      messages: [{ ...(phone ? { from: phone } : {}), from_user_id: userId, id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }] } }] }],
+      contacts: [{ profile: { name, ...(phone ? {} : { username: `@${name.toLowerCase()}` }) }, ...(userId ? { user_id: userId } : {}), ...(phone ? { wa_id: phone } : {}) }],
+      messages: [{ ...(phone ? { from: phone } : {}), ...(userId ? { from_user_id: userId } : {}), id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }] } }] }],
   });
-  const sayAsUser = async (userId: string, name: string, id: string, text: string, phone?: string) =>
+  const sayAsUser = async (userId: string | undefined, name: string, id: string, text: string, phone?: string) =>
     expect(await h.postMeta('whatsapp', channel.id, userText(userId, name, id, text, phone), APP_SECRET)).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
   /** Runs `during` while the outbox is locked, so every write (a webhook's, a send's) waits before its commit; then lets them go. */
   const whileOutboxHeld = async <T>(during: () => Promise<T>): Promise<T> => {
@@ -180,6 +183,69 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
       const [out] = await h.ds.query(`SELECT contact_id, conversation_id, body->>'to' AS to FROM chat_ingress.messages WHERE id = $1`, [send.body.messageId]);
       expect(out).toEqual({ contact_id: known.contact_id, conversation_id: known.conversation_id, to: '+5541977004455' });
     }
+  });
+
+  it('a customer first known by the user id alone, who then wrote with phone and user id, is that contact when writing with the phone alone', async () => {
+    await sayAsUser('BR.7700778899', 'Gil', 'wamid.UIDPHONE1', 'oi');
+    await sayAsUser('BR.7700778899', 'Gil', 'wamid.UIDPHONE2', 'meu número', '5541977007788');
+    await sayAsUser(undefined, 'Gil', 'wamid.UIDPHONE3', 'sem user id', '5541977007788');
+    await sayAsUser('BR.7700778899', 'Gil', 'wamid.UIDPHONE4', 'só o user id de novo');
+    const rows = await stored(['wamid.UIDPHONE1', 'wamid.UIDPHONE2', 'wamid.UIDPHONE3', 'wamid.UIDPHONE4']);
+    expect(rows.map((r) => [r.contact_id, r.conversation_id, r.phone, r.provider_user_id])).toEqual(rows.map(() => [rows[0].contact_id, rows[0].conversation_id, '+5541977007788', 'BR.7700778899']));
+    const [contacts] = await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.contacts WHERE channel_id = $1 AND (provider_user_id = 'BR.7700778899' OR phone = '+5541977007788')`, [channel.id]);
+    expect(contacts.n).toBe(1);
+  });
+
+  it('a phone-and-user-id message whose contact would move to the phone while another write creates a contact under that phone is redone (joins that one), not failed', async () => {
+    await sayAsUser('BR.7701112233', 'Edu', 'wamid.KEYRACE1', 'oi');
+    // The phone-alone message's write creates its contact, then waits on an uncommitted row with its message id; the other
+    // write, which read before that contact existed, moves the user-id contact to the same phone key and waits on it.
+    const blocker = h.ds.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    try {
+      await blocker.query(`INSERT INTO chat_ingress.messages (id, tenant_id, channel_id, direction, provider_message_id, kind, status, body)
+        VALUES (gen_random_uuid(), $1, $2, 'in', 'wamid.KEYRACE2', 'text', 'received', '{}')`, [tenantId, channel.id]);
+      const waiting = (n: number) => expectEventually(async () => {
+        const [w] = await h.ds.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'transactionid'`);
+        expect(w.n).toBe(n);
+      });
+      const phoneAlone = sayAsUser(undefined, 'Edu', 'wamid.KEYRACE2', 'sem user id', '5541977011122');
+      await waiting(1);
+      const both = sayAsUser('BR.7701112233', 'Edu', 'wamid.KEYRACE3', 'com user id', '5541977011122');
+      await waiting(2);
+      await blocker.rollbackTransaction();
+      await Promise.all([phoneAlone, both]);
+    } finally {
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+    }
+    const rows = await stored(['wamid.KEYRACE2', 'wamid.KEYRACE3']);
+    expect(rows[1]).toMatchObject({ contact_id: rows[0].contact_id, conversation_id: rows[0].conversation_id, phone: '+5541977011122', provider_user_id: 'BR.7701112233' });
+  });
+
+  it('a customer first known by phone alone who later writes with phone and user id records the user id: their user-id-only message is that contact', async () => {
+    await sayAsUser(undefined, 'Ivo', 'wamid.PHONEUID1', 'oi', '5541977009900');
+    await sayAsUser('BR.7700990011', 'Ivo', 'wamid.PHONEUID2', 'agora com user id', '5541977009900');
+    await sayAsUser('BR.7700990011', 'Ivo', 'wamid.PHONEUID3', 'só o user id');
+    const rows = await stored(['wamid.PHONEUID1', 'wamid.PHONEUID2', 'wamid.PHONEUID3']);
+    expect(rows.map((r) => [r.contact_id, r.conversation_id, r.phone, r.provider_user_id])).toEqual(rows.map(() => [rows[0].contact_id, rows[0].conversation_id, '+5541977009900', 'BR.7700990011']));
+    const e = await expectEventually(() => {
+      const found = received().find((x) => x.data.providerMessageId === 'wamid.PHONEUID3');
+      expect(found).toBeDefined();
+      return found!;
+    });
+    expect(e.data).toMatchObject({ conversationId: rows[0].conversation_id, contact: { phone: '+5541977009900', providerUserId: 'BR.7700990011', name: 'Ivo' } });
+  });
+
+  it('a customer first sent to by phone (POST /messages) who then writes with phone and user id records the user id: their user-id-only message is that contact', async () => {
+    const send = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: channel.id, contact: { phone: '+55 41 97701-0011' }, message: { kind: 'text', text: 'Olá!' } });
+    expect(send.status).toBe(202);
+    const [out] = await h.ds.query(`SELECT contact_id FROM chat_ingress.messages WHERE id = $1`, [send.body.messageId]);
+    await sayAsUser('BR.7701001122', 'Ana', 'wamid.SENDUID1', 'oi', '5541977010011');
+    await sayAsUser('BR.7701001122', 'Ana', 'wamid.SENDUID2', 'só o user id');
+    const rows = await stored(['wamid.SENDUID1', 'wamid.SENDUID2']);
+    expect(rows.map((r) => [r.contact_id, r.conversation_id, r.phone, r.provider_user_id])).toEqual(rows.map(() => [out.contact_id, rows[0].conversation_id, '+5541977010011', 'BR.7701001122']));
   });
 
   it('a customer\'s user-id-only message and their phone-and-user-id message written at the same moment in two lanes make one contact and conversation', async () => {

@@ -115,9 +115,14 @@ class SnapshotRace extends Error {
  */
 export const userIdLock = (channelId: string, userId: string): string => `hashtextextended('chat-contact:' || ${channelId} || ':' || ${userId}, 0)`;
 
-/** Deadlock or serialization failure between concurrent groups: the whole group is simply redone. */
-const retryable = (err: unknown): boolean =>
-  err instanceof SnapshotRace || ['40P01', '40001'].includes((err as { code?: string } | null)?.code ?? '');
+/**
+ * Deadlock or serialization failure between concurrent groups, or a contact created under the key a contact of the group
+ * moves to (see messageEvents) after this group's snapshot: the whole group is simply redone.
+ */
+const retryable = (err: unknown): boolean => {
+  const { code, constraint } = (err ?? {}) as { code?: string; constraint?: string };
+  return err instanceof SnapshotRace || ['40P01', '40001'].includes(code ?? '') || (code === '23505' && constraint === 'contacts_channel_id_contact_key_key');
+};
 
 export interface IngestJob {
   channel: ChannelRecord;
@@ -132,10 +137,13 @@ export interface IngestResult {
 }
 
 type MessageItem = { job: number; ch: ChannelRecord; it: InboundItem };
-/** A contact as this group leaves it, and as it was read (`was`); `bc` is its Telegram business connection. */
+/**
+ * A contact as this group leaves it, and as it was read (`was`); `bc` is its Telegram business connection, `puid` its provider
+ * user id, `key` the key it moves to (a WhatsApp contact found by user id moves to its phone's key), else null.
+ */
 type ContactChange = {
-  id: string; name: string | null; phone: string | null; phoneAlt: string | null; bc: string | null;
-  was: { name: string | null; phone: string | null; bc: string | null };
+  id: string; name: string | null; phone: string | null; phoneAlt: string | null; bc: string | null; puid: string | null; key: string | null;
+  was: { name: string | null; phone: string | null; bc: string | null; puid: string | null };
 };
 type StatusRow = { job: number; ch: ChannelRecord; s: StatusItem & { providerMessageId: string } };
 type GroupRow = {
@@ -215,21 +223,28 @@ export class IngestService {
       else this.statusEvent(statusByKey.get(`${r.s_channel}|${r.s_pmid}|${r.s_status}`)!, r, results, events);
     }
     const changed = this.messageEvents(items, messageRows, results, events);
-    // The events and any contact changes (a new name, a phone the customer shared, a Telegram business connection) in one
-    // more statement, then the commit.
+    // The events and any contact changes (a new name, a phone the customer shared, a Telegram business connection, a WhatsApp
+    // user id and the phone key) in one more statement, then the commit.
     if (!events.length && !changed.length) return results;
     const rename = changed.length
       ? {
           // Only what changed is written (null keeps the stored value), so an agent's edit made meanwhile stays.
           // A business connection that ends (the customer now writes to the bot itself) travels as '' (null keeps it).
+          // A contact moves to its phone's key unless another contact holds it (one created after this snapshot: the unique
+          // key fails the statement and the group is redone, see retryable).
           sql: `UPDATE ${S}.contacts c SET name = COALESCE(x.name, c.name), phone = COALESCE(x.phone, c.phone),
               phone_alt = CASE WHEN x.phone IS NULL THEN c.phone_alt ELSE x.phone_alt END,
-              business_connection_id = CASE WHEN x.bc IS NULL THEN c.business_connection_id ELSE NULLIF(x.bc, '') END, updated_at = now()
-            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(id, name, phone, phone_alt, bc) WHERE c.id = x.id`,
+              business_connection_id = CASE WHEN x.bc IS NULL THEN c.business_connection_id ELSE NULLIF(x.bc, '') END,
+              provider_user_id = COALESCE(x.puid, c.provider_user_id),
+              contact_key = CASE WHEN x.key IS NULL OR EXISTS (SELECT 1 FROM ${S}.contacts o WHERE o.channel_id = c.channel_id AND o.contact_key = x.key)
+                THEN c.contact_key ELSE x.key END, updated_at = now()
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(id, name, phone, phone_alt, bc, puid, key)
+            WHERE c.id = x.id`,
           params: [
             changed.map((x) => x.id), changed.map((x) => (x.name !== x.was.name ? x.name : null)),
             changed.map((x) => (x.phone !== x.was.phone ? x.phone : null)), changed.map((x) => (x.phone !== x.was.phone ? x.phoneAlt : null)),
-            changed.map((x) => (x.bc !== x.was.bc ? (x.bc ?? '') : null)),
+            changed.map((x) => (x.bc !== x.was.bc ? (x.bc ?? '') : null)), changed.map((x) => (x.puid !== x.was.puid ? x.puid : null)),
+            changed.map((x) => x.key),
           ],
         }
       : NO_CHANGE;
@@ -242,8 +257,11 @@ export class IngestService {
   /**
    * Results and events of a group's message items (repeats are the rows SQL did not store); returns the contacts
    * to change: a new name, a phone a message carries that the contact lacks or had otherwise (a Telegram
-   * customer sharing their own contact, who is known by then: contacts are only inserted in GROUP_SQL), or the
-   * Telegram business connection the customer now writes through (or none: to the bot itself).
+   * customer sharing their own contact, who is known by then: contacts are only inserted in GROUP_SQL), the
+   * Telegram business connection the customer now writes through (or none: to the bot itself), or the WhatsApp user id
+   * a message carries beside the phone (a contact first known by phone alone records it, so the customer's messages with
+   * the user id alone find it) and that phone's key (a contact found by the user id under another key, `uid:<id>`, moves
+   * to it, so their messages with the phone alone find it).
    */
   private messageEvents(items: MessageItem[], byK: Map<number, GroupRow>, results: IngestResult[], events: CloudEvent[]): ContactChange[] {
     const changed = new Map<string, ContactChange>();
@@ -258,12 +276,19 @@ export class IngestService {
       // What earlier items of the group changed on this contact holds for the later ones too.
       const prior = changed.get(r.contact_id);
       const bc = r.business_connection_id;
-      const now: ContactChange = prior ?? { id: r.contact_id, name: r.name, phone: r.phone, phoneAlt: r.phone_alt, bc, was: { name: r.name, phone: r.phone, bc } };
+      const puid = r.provider_user_id;
+      const now: ContactChange = prior
+        ?? { id: r.contact_id, name: r.name, phone: r.phone, phoneAlt: r.phone_alt, bc, puid, key: null, was: { name: r.name, phone: r.phone, bc, puid } };
       if (it.contact.name && it.contact.name !== now.name) now.name = it.contact.name;
       if (it.contact.phone && it.contact.phone !== now.phone) Object.assign(now, { phone: it.contact.phone, phoneAlt: it.contact.phoneAlt ?? null });
       if (it.contact.businessConnectionId !== undefined) now.bc = it.contact.businessConnectionId;
-      if (prior || now.name !== r.name || now.phone !== r.phone || now.bc !== bc) changed.set(r.contact_id, now);
-      Object.assign(r, { name: now.name, phone: now.phone, business_connection_id: now.bc });
+      if (it.contact.userId) {
+        now.puid = it.contact.userId;
+        // A WhatsApp phone is its contact's key; the item's key is the contact's (knownByUserId).
+        if (it.contact.phone && it.contact.key !== it.contact.phone) now.key = it.contact.phone;
+      }
+      if (prior || now.name !== r.name || now.phone !== r.phone || now.bc !== bc || now.puid !== puid || now.key) changed.set(r.contact_id, now);
+      Object.assign(r, { name: now.name, phone: now.phone, business_connection_id: now.bc, provider_user_id: now.puid });
       const contact = contactIdentity(r);
       if (r.created && !opened.has(r.conversation_id)) {
         opened.add(r.conversation_id);
@@ -286,7 +311,8 @@ export class IngestService {
    * phone withheld: key `uid:<id>`) or with phone and user id (key: the phone), in either order. An item with a user id takes
    * the key of the contact stored under its own key, else of the first contact with that user id (known first by phone with
    * the id beside it, or by the id alone: that one then records the phone, see messageEvents); else the group's items of one
-   * user id share the key of the first of them that has a phone. One query, only when such an item came; it also takes the
+   * user id share the key of the first of them that has a phone, and the group's items with such a phone alone take the key
+   * of its user id's contact. One query, only when an item with a user id came; it also takes the
    * user ids' advisory locks (userIdLock, held to the commit), so a transaction that creates a contact for a user id is
    * committed before another one reads for it, and GROUP_SQL redoes a group that read before that commit.
    */
@@ -310,10 +336,20 @@ export class IngestService {
       const k = `${ch.id}|${it.contact!.userId}`;
       if (it.contact!.phone && !phoneKeys.has(k)) phoneKeys.set(k, it.contact!.key);
     }
+    const byPhone = new Map<string, string>();
     for (const x of uid) {
       const c = x.it.contact!;
       const key = keys.get(`${x.ch.id}|${c.userId}|${c.key}`) ?? phoneKeys.get(`${x.ch.id}|${c.userId}`) ?? c.key;
       if (key !== c.key) x.it = { ...x.it, contact: { ...c, key } };
+      if (c.phone && key !== c.phone) byPhone.set(`${x.ch.id}|${c.phone}`, key);
+    }
+    // The group's items with that phone alone (no user id) go to that contact too, which moves to the phone's key only
+    // with this group's commit (messageEvents).
+    if (!byPhone.size) return;
+    for (const x of items) {
+      const c = x.it.state !== 'invalid' && !x.it.contact?.userId ? x.it.contact : undefined;
+      const key = c && byPhone.get(`${x.ch.id}|${c.key}`);
+      if (key) x.it = { ...x.it, contact: { ...c, key } };
     }
   }
 
