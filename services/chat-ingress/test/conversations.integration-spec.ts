@@ -3,6 +3,7 @@ import { createEvent } from '@elo/contracts';
 import { callApi, expectEventually } from '@elo/testing';
 import { FlowEngine } from '../src/flow/flow-engine.service';
 import { FlowScheduler } from '../src/flow/flow-scheduler.service';
+import { keepFlowDue } from '../src/flow/flow-due';
 import { startHarness, type Harness } from './support/harness';
 
 const SECRET = 'flow-app-secret';
@@ -21,6 +22,10 @@ const FLOW = {
   },
 };
 
+/**
+ * A test that moves a conversation's stored times back (time passing), or writes conversations itself, gives them the due
+ * time the service would (keepFlowDue): the flow scheduler's tick reads only conversations whose due time has come.
+ */
 describe('chat-ingress: bot flow and conversation moves', () => {
   let h: Harness;
   let headers: Record<string, string>;
@@ -379,6 +384,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     const scheduler = h.app.get(FlowScheduler);
     expect((await scheduler.tick()).timedOut).toBe(0);
     await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitUntil', (now() - interval '1 second')::text) WHERE id = $1`, [conv.id]);
+    await keepFlowDue(h.ds.manager, [conv.id]);
     expect((await scheduler.tick()).timedOut).toBe(1);
     await expectEventually(() => expect(ivo.got().slice(-4)).toEqual(['Não encontrei seu boleto.', 'Vou te passar para um atendente.', 'Estamos transferindo seu atendimento.', 'Aguarde um momento: em breve um atendente vai falar com você.']));
     expect((await conversationOf('5541999990013')).queue).toBe('atendimento');
@@ -401,6 +407,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     });
     // The shape the previous release saved: waiting for the integration, no waitUntil; begun long ago.
     await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state - 'waitUntil', opened_at = opened_at - interval '1 hour' WHERE id = $1`, [conv.id]);
+    await keepFlowDue(h.ds.manager, [conv.id]);
     expect((await conversationOf('5541999990015')).flow_state.waitUntil).toBeUndefined();
 
     const scheduler = h.app.get(FlowScheduler);
@@ -452,6 +459,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect(await stateOf()).toMatchObject({ waiting: 'viability', findme: true, requestId: linkOut.requestId });
     // The same wait as the previous release saved it (no waitUntil): it gets the link's whole wait from now.
     await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state - 'waitUntil' WHERE flow_state->>'requestId' = $1`, [linkOut.requestId]);
+    await keepFlowDue(h.ds.manager, [(await conversationOf('5541999990014')).id]);
     const seenAt = Date.now();
     await h.app.get(FlowScheduler).tick();
     const restamped = await stateOf();
@@ -500,10 +508,12 @@ describe('chat-ingress: bot flow and conversation moves', () => {
 
     const scheduler = h.app.get(FlowScheduler);
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
+    await keepFlowDue(h.ds.manager, [conv.id]);
     expect((await scheduler.tick()).reminded).toBeGreaterThanOrEqual(1);
     await expectEventually(() => expect(caio.got().at(-1)).toBe('Ainda está aí?'));
     expect((await scheduler.tick()).reminded).toBe(0);
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [conv.id]);
+    await keepFlowDue(h.ds.manager, [conv.id]);
     expect((await scheduler.tick()).closed).toBeGreaterThanOrEqual(1);
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === conv.id)?.data.reason).toBe('inactivity'));
   });
@@ -520,11 +530,13 @@ describe('chat-ingress: bot flow and conversation moves', () => {
 
     // Saulo went silent first and got his reminder.
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '30 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [sauloConv.id]);
+    await keepFlowDue(h.ds.manager, [sauloConv.id]);
     expect(await scheduler.tick()).toMatchObject({ reminded: 1, closed: 0 });
     await expectEventually(() => expect(saulo.got().at(-1)).toBe('Ainda está aí?'));
     // Later, in one tick: Rita is due her reminder and Saulo, silent since his, is due to close.
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [sauloConv.id]);
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [ritaConv.id]);
+    await keepFlowDue(h.ds.manager, [sauloConv.id, ritaConv.id]);
     expect(await scheduler.tick()).toMatchObject({ reminded: 1, closed: 1 });
 
     const [rita2, saulo2] = await Promise.all([conversationOf('5541999990021'), conversationOf('5541999990022')]);
@@ -559,6 +571,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     });
     expect((await h.api('POST', `/channels/${offCh.id}/disable`, off.headers)).status).toBe(200);
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '30 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [offConv.id]);
+    await keepFlowDue(h.ds.manager, [offConv.id]);
 
     // A customer of the first tenant, silent too, on a channel that works.
     const tom = customer('5541999990032');
@@ -566,6 +579,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     await expectEventually(() => expect(tom.got()).toHaveLength(1));
     const tomConv = await conversationOf('5541999990032');
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '30 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [tomConv.id]);
+    await keepFlowDue(h.ds.manager, [tomConv.id]);
 
     const scheduler = h.app.get(FlowScheduler);
     await scheduler.tick();
@@ -578,6 +592,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     // Reminded and silent since, on a channel that is then disabled: the close is left for when it is enabled again.
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [offConv.id]);
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [tomConv.id]);
+    await keepFlowDue(h.ds.manager, [offConv.id, tomConv.id]);
     await scheduler.tick();
     expect(await conversationOf('5541999990032')).toMatchObject({ status: 'closed', close_reason: 'inactivity' });
     expect((await conversationOf('5541999990031')).status).toBe('open');
@@ -692,12 +707,14 @@ describe('chat-ingress: bot flow and conversation moves', () => {
         [t.tenantId, `+55419800${String(first + 1).padStart(5, '0')}`, `+55419800${String(first + count).padStart(5, '0')}`],
       );
       expect(rows).toHaveLength(count);
+      await keepFlowDue(h.ds.manager, rows.map((r) => r.id));
       return rows.map((r) => r.id);
     };
     const silent = await seed(0, 250);
     // One reminded long ago and silent since: due to close.
     const [closing] = await seed(1000, 1);
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [closing]);
+    await keepFlowDue(h.ds.manager, [closing]);
 
     const reminded = async () => (await h.ds.query(
       `SELECT id FROM chat_ingress.conversations WHERE tenant_id = $1 AND id <> $2 AND reminder_sent_at IS NOT NULL`, [t.tenantId, closing],

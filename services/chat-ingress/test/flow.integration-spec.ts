@@ -2,9 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createEvent } from '@elo/contracts';
 import { expectEventually } from '@elo/testing';
 import { FlowScheduler } from '../src/flow/flow-scheduler.service';
+import { keepFlowDue } from '../src/flow/flow-due';
 import { startHarness, type Harness } from './support/harness';
 
-/** Bot flows each on a tenant and WhatsApp channel of their own (the scheduler's timers run by hand). */
+/**
+ * Bot flows each on a tenant and WhatsApp channel of their own (the scheduler's timers run by hand). A test that moves a
+ * conversation's stored times back (time passing) gives it the due time the service would (keepFlowDue): the tick reads
+ * only conversations whose due time has come.
+ */
 describe('chat-ingress: bot flow steps and timers', () => {
   let h: Harness;
   let seq = 0;
@@ -126,9 +131,12 @@ describe('chat-ingress: bot flow steps and timers', () => {
     expect(c.got()[0].endsWith('x…')).toBe(true);
   });
 
-  /** The wait the scheduler gives up on has run out (its waitUntil passed). */
-  const waitRunOut = (conversationId: string) => h.ds.query(
-    `UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitUntil', (now() - interval '1 second')::text) WHERE id = $1`, [conversationId]);
+  /** The wait the scheduler gives up on has run out (its waitUntil passed, and with it its due time). */
+  const waitRunOut = async (conversationId: string) => {
+    await h.ds.query(
+      `UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitUntil', (now() - interval '1 second')::text) WHERE id = $1`, [conversationId]);
+    await keepFlowDue(h.ds.manager, [conversationId]);
+  };
 
   it('a conversation moved to people while the flow waits for an outcome leaves the wait: back with the bot, the customer\'s next message starts the flow again (no stale timeout into the failure branch)', async () => {
     const c = await tenantWith({ start: 'menu', steps: {
@@ -202,6 +210,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
     });
     // The outcome comes 25 minutes later (the channel reminds after 10 minutes of silence).
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '25 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [waiting.id]);
+    await keepFlowDue(h.ds.manager, [waiting.id]);
     await outcome(c, 'succeeded', 'https://erp.example.com/b/1.pdf');
     await expectEventually(async () => expect((await c.conversation()).flow_state).toMatchObject({ stepId: 'more', waiting: 'input' }));
     const scheduler = h.app.get(FlowScheduler);
@@ -209,6 +218,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await expectEventually(() => expect(c.got()).toEqual(['Seu boleto: https://erp.example.com/b/1.pdf', 'Algo mais?\n1 - Não']));
     // Ten minutes after the wait ended the customer is silent: reminded.
     await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitEndedAt', now() - interval '11 minutes') WHERE id = $1`, [waiting.id]);
+    await keepFlowDue(h.ds.manager, [waiting.id]);
     expect(await scheduler.tick()).toMatchObject({ reminded: 1 });
     await expectEventually(() => expect(c.got().at(-1)).toBe('Ainda está aí?'));
   });
@@ -223,6 +233,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await expectEventually(() => expect(c.got()).toEqual(['Olá! Escolha:\n1 - Boleto']));
     const conv = await c.conversation();
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
+    await keepFlowDue(h.ds.manager, [conv.id]);
 
     // The customer's answer: its webhook's transaction begins (its messages' created_at), then waits on a lock.
     const blocker = h.ds.createQueryRunner();
@@ -249,6 +260,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
     // The time to close after a reminder passes: the customer answered it, so the conversation stays open.
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = reminder_sent_at - interval '11 minutes' WHERE id = $1`, [conv.id]);
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
+    await keepFlowDue(h.ds.manager, [conv.id]);
     expect(await scheduler.tick()).toMatchObject({ closed: 0 });
     expect(await c.conversation()).toMatchObject({ id: conv.id, status: 'open' });
   });
@@ -417,11 +429,13 @@ describe('chat-ingress: bot flow steps and timers', () => {
     // 25 minutes later the link (30 minutes of life, waited for 35) is still out and the customer still on the map:
     // past the channel's 10 minutes of silence before a reminder, and 10 more before a close.
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '25 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [waiting.id]);
+    await keepFlowDue(h.ds.manager, [waiting.id]);
     const scheduler = h.app.get(FlowScheduler);
     await scheduler.tick();
     expect(await c.conversation()).toMatchObject({ id: waiting.id, status: 'open', reminder_sent_at: null });
     // A reminder sent while waiting by an earlier release does not close the conversation under the link either.
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [waiting.id]);
+    await keepFlowDue(h.ds.manager, [waiting.id]);
     await scheduler.tick();
     expect(await c.conversation()).toMatchObject({ id: waiting.id, status: 'open' });
 

@@ -6,6 +6,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { DEFAULT_SETTINGS, VERIFY_TOKEN_PROVIDERS, type ChannelRecord, type ChannelRow, type Credentials, type WebhookRegistration } from './channel.types';
 import type { CreateChannelDto, CredentialsDto, UpdateChannelDto } from './dto/channel.dto';
+import { keepChannelFlowDue } from '../flow/flow-due';
 
 const T = '"chat_ingress".channels';
 const CACHE_TTL_MS = 5_000;
@@ -125,6 +126,8 @@ export class ChannelsService {
           dto.accountId ?? before.accountId ?? null, dto.botName ?? before.botName ?? null, dto.status ?? before.status,
           await this.seal(credentials, id), JSON.stringify(settings)],
       );
+      // Enabled again, or a shorter silence or another bot queue: its conversations' flow timers may fall due sooner.
+      if (dto.status === 'active' || dto.settings) await keepChannelFlowDue(m, tenantId, id);
       await this.audit.record(m, {
         tenantId, actorKeyId: actorKeyId ?? 'unknown', service: SERVICE, action: dto.status === 'disabled' ? 'channel.disabled' : 'channel.updated',
         targetType: 'channel', targetId: id,

@@ -3,6 +3,7 @@ import type { PublishSpecLike } from '@elo/messaging';
 import { cursorKey, cursorTime, decodeCursor, encodeCursor, pageFilters, ProblemException } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
 import { ChannelsService, isUuid } from '../channels/channels.service';
+import { keepFlowDue } from '../flow/flow-due';
 import { fitMessage, OutboundService } from '../outbound/outbound.service';
 import { contactIdentity } from '../webhooks/ingest.service';
 import { returnedRows, storable } from '@elo/persistence';
@@ -29,6 +30,8 @@ export interface ConversationRow {
   flow_state: Record<string, unknown> | null;
   last_inbound_at: Date | null;
   reminder_sent_at: Date | null;
+  /** When the bot flow's scheduler next looks at it (flow/flow-due.ts). */
+  flow_due_at: Date | null;
   close_reason: string | null;
   opened_at: Date;
   closed_at: Date | null;
@@ -40,7 +43,8 @@ type Publish = (...specs: PublishSpecLike[]) => Promise<void>;
  * SET of a move to queue $2: a move to another queue ends the bot flow's wait for an outcome (integration, viability).
  * The outcome is no longer the bot's to act on; kept, the wait would run out with people and time out into its failure
  * branch the moment the conversation came back to the bot, the customer's messages ignored until then. Back in the bot
- * queue, the customer's next message starts the flow again.
+ * queue, the customer's next message starts the flow again. Its flow timers' due time follows the move (keepFlowDue):
+ * none with people, silence counted again back with the bot.
  */
 const MOVE = `queue = $2, agent_id = $3, agent_name = $4,
   flow_state = CASE WHEN queue <> $2 AND flow_state->>'waiting' IN ('integration', 'viability') THEN jsonb_build_object('stepId', flow_state->'stepId', 'done', true) ELSE flow_state END`;
@@ -110,6 +114,7 @@ export class ConversationsService {
     if (queue === c.queue && agentId === c.agent_id) return;
     if (agentId) await this.requireQueueAgent(m, c.tenant_id, queue, agentId);
     await m.query(`UPDATE ${S}.conversations SET ${MOVE} WHERE id = $1`, [c.id, queue, agentId, to.agentName ?? null]);
+    await keepFlowDue(m, [c.id]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
       data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, ...(agentId ? { agentId } : {}), ...(to.reason ? { reason: to.reason } : {}) },
@@ -134,6 +139,7 @@ export class ConversationsService {
     if (queue === c.queue && agentId === c.agent_id) return;
     await this.requireQueueAgent(m, c.tenant_id, queue, agentId);
     await m.query(`UPDATE ${S}.conversations SET ${MOVE} WHERE id = $1`, [c.id, queue, agentId, agentName ?? null]);
+    await keepFlowDue(m, [c.id]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
       data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, agentId, reason: 'assigned' },

@@ -8,6 +8,7 @@ import { ChannelsService } from '../channels/channels.service';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
 import { fitMessage, OutboundService } from '../outbound/outbound.service';
+import { keepFlowDue } from './flow-due';
 import type { FlowDefinition, FlowState, Option, Step, WaitLimit } from './flow.types';
 import { FlowsService } from './flows.service';
 import { validateAnswer } from './validators';
@@ -107,7 +108,10 @@ export class FlowEngine {
     if (!channel || channel.tenantId !== tenantId || channel.status !== 'active' || c.queue !== channel.settings.botQueue) return;
     // The customer wrote: a reminder sent before is answered, also by a message whose transaction (its created_at) began
     // before the reminder's (silence compares those times, so it would close the conversation though the customer answered).
-    if (c.reminder_sent_at) await m.query(`UPDATE ${S}.conversations SET reminder_sent_at = NULL WHERE id = $1`, [c.id]);
+    if (c.reminder_sent_at) {
+      await m.query(`UPDATE ${S}.conversations SET reminder_sent_at = NULL WHERE id = $1`, [c.id]);
+      await keepFlowDue(m, [c.id]);
+    }
     let state = c.flow_state as FlowState | null;
     // Starting the flow (the first message, or the next one after the flow finished): the tenant's latest version.
     if (!c.flow_id || !state || state.done) {
@@ -196,6 +200,7 @@ export class FlowEngine {
     const run: Run = { m, c, flowId: c.flow_id ?? randomUUID(), def: { start: '', steps: {} }, publish, chain: 0, provider: await this.providerOf(c) };
     await this.send(run, { kind: 'text', text });
     await m.query(`UPDATE ${S}.conversations SET reminder_sent_at = now() WHERE id = $1`, [c.id]);
+    await keepFlowDue(m, [c.id]);
     if (c.flow_id) await this.step(run, (c.flow_state as FlowState | null)?.stepId ?? 'reminder', 'reminder', 'timed_out');
   }
 
@@ -352,11 +357,13 @@ export class FlowEngine {
    */
   private async waitEnded(run: Run): Promise<void> {
     await run.m.query(`UPDATE ${S}.conversations SET flow_state = flow_state || jsonb_build_object('waitEndedAt', now()) WHERE id = $1 AND flow_state IS NOT NULL`, [run.c.id]);
+    await keepFlowDue(run.m, [run.c.id]);
   }
 
   private async save(run: Run, state: FlowState): Promise<void> {
     run.c.flow_state = state as unknown as Record<string, unknown>;
     await run.m.query(`UPDATE ${S}.conversations SET flow_state = $2 WHERE id = $1`, [run.c.id, JSON.stringify(state)]);
+    await keepFlowDue(run.m, [run.c.id]);
   }
 
   private step(run: Run, stepId: string, stepType: string, outcome: string, nextStepId?: string): Promise<void> {

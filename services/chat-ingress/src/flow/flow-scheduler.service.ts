@@ -3,24 +3,14 @@ import { Outbox, type PublishSpecLike } from '@elo/messaging';
 import { createLogger } from '@elo/observability';
 import { periodic, SERVICE_CONFIG, type Periodic } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
-import { DEFAULT_SETTINGS } from '../channels/channel.types';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
 import { FlowEngine } from './flow-engine.service';
+import { BOT_QUEUE, CLOSE_AFTER, dueOf, keepFlowDue, LAST_IN, NO_OUTCOME_WAIT, QUIET_SINCE, REMINDER_AFTER } from './flow-due';
 
 const S = '"chat_ingress"';
-/** A channel's bot queue (settings.botQueue, else the default), as SQL over the joined channel `ch`. */
-const BOT_QUEUE = `COALESCE(ch.settings->>'botQueue', '${DEFAULT_SETTINGS.botQueue.replace(/'/g, "''")}')`;
-/**
- * The conversation `c` is not waiting for an outcome event (integration, viability): such a customer is not silent but
- * waiting for us (or on a FindME link's map), and the wait has a limit of its own, which may be longer than the silence.
- */
-const NO_OUTCOME_WAIT = `COALESCE(c.flow_state->>'waiting', '') NOT IN ('integration', 'viability')`;
-/**
- * Since when the customer of `c` (last inbound message `li.last_in`) is silent: their last message, or the end of an
- * outcome wait after it, when the bot spoke again (the message before a long wait is no measure of silence).
- */
-const QUIET_SINCE = `GREATEST(li.last_in, (c.flow_state->>'waitEndedAt')::timestamptz)`;
+/** Conversations `c` whose due time (flow_due_at, FLOW_DUE in flow-due.ts) has come: read through its partial index. */
+const DUE = `c.status = 'open' AND c.flow_due_at <= now()`;
 
 /**
  * Timers of bot conversations: a step waiting for an integration or viability outcome that timed out
@@ -28,7 +18,9 @@ const QUIET_SINCE = `GREATEST(li.last_in, (c.flow_state->>'waitEndedAt')::timest
  * conversation when silence goes on. Silence is measured from the last inbound message (the webhook
  * path never locks conversation rows to record it), or from the end of an outcome wait after it; a conversation
  * waiting for an outcome is not silent. The flow clears a reminder when it takes the customer's next message.
- * Works from the database (any replica may run it; rows are locked).
+ * Works from the database (any replica may run it; rows are locked). A tick reads only conversations whose due time
+ * (flow_due_at, kept whenever their timers change: flow-due.ts) has come, through its partial index, whatever the
+ * number of open conversations; it then weighs each by the rules below and stores when it is next due.
  * Conversations of a disabled channel wait until it is enabled again: each of these sends a message, which
  * such a channel refuses, and one refusal would fail the whole tick (every tenant's timers) every time.
  */
@@ -66,7 +58,7 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       await this.limitOpenWaits(m);
       const waits: ConversationRow[] = await m.query(
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
-         WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND c.flow_state->>'waiting' IN ('integration', 'viability')
+         WHERE ${DUE} AND c.flow_id IS NOT NULL AND c.flow_state->>'waiting' IN ('integration', 'viability')
            AND c.queue = ${BOT_QUEUE} AND ch.status = 'active'
            AND (c.flow_state->>'waitUntil')::timestamptz < now()
          ORDER BY c.id LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
@@ -77,11 +69,10 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       }
       const remind: Array<ConversationRow & { reminder_message: string | null }> = await m.query(
         `SELECT c.*, ch.settings->>'reminderMessage' AS reminder_message FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
-         CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
-         WHERE c.status = 'open' AND c.flow_id IS NOT NULL AND (c.reminder_sent_at IS NULL OR c.reminder_sent_at < li.last_in)
+         CROSS JOIN LATERAL ${LAST_IN}
+         WHERE ${DUE} AND c.flow_id IS NOT NULL AND (c.reminder_sent_at IS NULL OR c.reminder_sent_at < li.last_in)
            AND c.queue = ${BOT_QUEUE} AND ch.status = 'active' AND ${NO_OUTCOME_WAIT}
-           AND COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10) > 0
-           AND ${QUIET_SINCE} < now() - make_interval(mins => COALESCE((ch.settings->>'reminderAfterMinutes')::int, 10))
+           AND ${REMINDER_AFTER} > 0 AND ${QUIET_SINCE} < now() - make_interval(mins => ${REMINDER_AFTER})
          ORDER BY ${QUIET_SINCE} LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
       );
       for (const c of remind) {
@@ -90,17 +81,22 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
       }
       const close: ConversationRow[] = await m.query(
         `SELECT c.* FROM ${S}.conversations c JOIN ${S}.channels ch ON ch.id = c.channel_id
-         CROSS JOIN LATERAL (SELECT max(mi.created_at) AS last_in FROM ${S}.messages mi WHERE mi.conversation_id = c.id AND mi.direction = 'in') li
-         WHERE c.status = 'open' AND c.reminder_sent_at IS NOT NULL AND c.reminder_sent_at > COALESCE(li.last_in, '-infinity')
+         CROSS JOIN LATERAL ${LAST_IN}
+         WHERE ${DUE} AND c.reminder_sent_at IS NOT NULL AND c.reminder_sent_at > COALESCE(li.last_in, '-infinity')
            AND c.queue = ${BOT_QUEUE} AND ch.status = 'active' AND ${NO_OUTCOME_WAIT}
-           AND COALESCE((ch.settings->>'closeAfterMinutes')::int, 10) > 0
-           AND c.reminder_sent_at < now() - make_interval(mins => COALESCE((ch.settings->>'closeAfterMinutes')::int, 10))
+           AND ${CLOSE_AFTER} > 0 AND c.reminder_sent_at < now() - make_interval(mins => ${CLOSE_AFTER})
          ORDER BY c.reminder_sent_at LIMIT 200 FOR UPDATE OF c SKIP LOCKED`,
       );
       for (const c of close) {
         await this.conversations.close(m, c, 'inactivity', publish);
         closed++;
       }
+      // What was due and is handled now, or was not due after all (its due time is a lower bound: a customer wrote, the
+      // channel changed), or is no longer (moved to people): when it is next due. What waits beyond this tick's limits
+      // is still due, and goes on being so.
+      await m.query(
+        `UPDATE ${S}.conversations u SET flow_due_at = d.due FROM (${dueOf(DUE)} ORDER BY c.flow_due_at LIMIT 200 FOR UPDATE OF c SKIP LOCKED) d WHERE u.id = d.id`,
+      );
     });
     return { timedOut, reminded, closed };
   }
@@ -112,9 +108,9 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
    */
   private async limitOpenWaits(m: EntityManager): Promise<void> {
     const open: ConversationRow[] = await m.query(
-      `SELECT * FROM ${S}.conversations
-        WHERE status = 'open' AND flow_id IS NOT NULL AND flow_state->>'waiting' IN ('integration', 'viability') AND flow_state->>'waitUntil' IS NULL
-        ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED`,
+      `SELECT * FROM ${S}.conversations c
+        WHERE ${DUE} AND c.flow_id IS NOT NULL AND c.flow_state->>'waiting' IN ('integration', 'viability') AND c.flow_state->>'waitUntil' IS NULL
+        ORDER BY c.id LIMIT 200 FOR UPDATE SKIP LOCKED`,
     );
     if (!open.length) return;
     const now = Date.now();
@@ -125,5 +121,6 @@ export class FlowScheduler implements OnApplicationBootstrap, OnApplicationShutd
          FROM unnest($1::uuid[], $2::text[]) AS u(id, until) WHERE c.id = u.id`,
       [open.map((c) => c.id), until],
     );
+    await keepFlowDue(m, open.map((c) => c.id));
   }
 }
