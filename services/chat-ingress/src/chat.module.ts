@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { SealedColumns } from '@elo/auth';
 import { ChannelsController } from './channels/channels.controller';
 import { ChannelsService } from './channels/channels.service';
+import { TelegramBusinessService } from './channels/telegram-business.service';
 import { TelegramWebhookService } from './channels/telegram-webhook.service';
 import { ConversationsConsumer } from './conversations/conversations.consumer';
 import { ConversationsController } from './conversations/conversations.controller';
@@ -25,7 +26,7 @@ import { WebhooksController } from './webhooks/webhooks.controller';
   controllers: [ChannelsController, WebhooksController, OutboundController, ConversationsController, FlowsController],
   providers: [
     ChannelsService, IngestService, OutboundService, SenderService, OutboundConsumer, ConversationsService, ConversationsConsumer,
-    FlowsService, FlowEngine, FlowConsumer, FlowScheduler, TokenCheckService, TelegramWebhookService,
+    FlowsService, FlowEngine, FlowConsumer, FlowScheduler, TokenCheckService, TelegramWebhookService, TelegramBusinessService,
   ],
 })
 export class ChatModule {}

@@ -236,6 +236,72 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect(sends().at(-1)!.body).not.toHaveProperty('business_connection_id');
   });
 
+  /** A Telegram channel of the tenant (bot token `token`), and a customer (chat `chat`) who writes to it through the business connection `bc`. */
+  const telegramBusiness = async (token: string, chat: number, bc: string) => {
+    const tg = (await h.api<{ id: string; secrets: Record<string, string> }>('POST', '/channels', headers, {
+      provider: 'telegram', name: 'tg business', botName: 'elo_bot', credentials: { accessToken: token }, settings: { botQueue: 'bot', humanQueue: 'atendimento' },
+    })).body;
+    const customer = { id: chat, type: 'private', first_name: 'Lia' };
+    const post = async (update: Record<string, unknown>, stored: number) => {
+      const res = await h.api('POST', `/webhooks/telegram/${tg.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': tg.secrets.telegramSecretToken }, { update_id: ++seq, ...update });
+      expect(res).toMatchObject({ status: 200, body: { stored } });
+      return String(seq);
+    };
+    const message = (message_id: number, text: string, more: Record<string, unknown> = {}) =>
+      ({ business_connection_id: bc, message_id, date: Math.floor(Date.now() / 1000), chat: customer, from: { id: chat, first_name: 'Lia' }, text, ...more });
+    const sends = () => h.fakes.sent(`/tg/bot${token}/sendMessage`).filter((r) => r.body.chat_id === String(chat));
+    const conversation = async () => ((await h.ds.query(
+      `SELECT c.id FROM chat_ingress.conversations c JOIN chat_ingress.contacts ct ON ct.id = c.contact_id WHERE ct.channel_id = $1 AND ct.contact_key = $2`, [tg.id, String(chat)]))[0] as { id: string }).id;
+    return { tg, post, message, sends, conversation };
+  };
+
+  it('Telegram Business: a customer\'s edited business message (edited_business_message) is stored and published as an edit timed by its edit_date, answers nothing, and keeps their chat on its connection; the business\'s own edit is skipped', async () => {
+    const { post, message, sends, conversation } = await telegramBusiness('80:tg-business-edit', 880000901, 'bc-loja-edit');
+    await post({ business_message: message(1, 'oi') }, 1);
+    await expectEventually(() => expect(sends().map((r) => r.body.text)).toEqual([expect.stringContaining('Olá! Como podemos ajudar?')]));
+    // The customer then writes to the bot itself (their chat leaves the connection) and corrects their business message to "1".
+    const direct = await post({ message: { ...message(2, 'oi de novo'), business_connection_id: undefined } }, 1);
+    const handled = async (providerMessageId: string) => {
+      const e = await expectEventually(() => {
+        const x = h.probe.ofType<{ providerMessageId: string }>('chat.message.received').find((r) => r.data.providerMessageId === providerMessageId);
+        expect(x).toBeDefined();
+        return x!;
+      });
+      await expectEventually(async () => expect(await h.ds.query('SELECT 1 FROM chat_ingress.inbox WHERE event_id = $1', [e.id])).not.toHaveLength(0));
+    };
+    await handled(direct);
+    const outbound = async () => (await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'out'`, [await conversation()]))[0] as { n: number };
+    const before = await outbound();
+    const editDate = Math.floor(Date.now() / 1000) + 5;
+    const edit = await post({ edited_business_message: message(1, '1', { edit_date: editDate }) }, 1);
+    const edited = await expectEventually(() => {
+      const e = h.probe.ofType<{ providerMessageId: string; conversationId: string; providerTimestamp: string; message: Record<string, unknown> }>('chat.message.received').find((x) => x.data.providerMessageId === edit);
+      expect(e?.data.message).toEqual({ kind: 'text', text: '1', edited: true });
+      return e!;
+    });
+    expect(new Date(edited.data.providerTimestamp).getTime()).toBe(editDate * 1000);
+    // The flow took it (its inbox row commits with anything it would send) and answered nothing.
+    await handled(edit);
+    expect(await outbound()).toEqual(before);
+    // The business account's own edit (its owner correcting a reply) is an echo.
+    await post({ edited_business_message: message(3, 'Olá!', { edit_date: editDate, from: { id: 990000901, first_name: 'Loja' } }) }, 0);
+    // The edit came through the connection: an agent's reply goes there.
+    expect((await h.api('POST', '/messages', headers, { conversationId: await conversation(), message: { kind: 'text', text: 'Anotado.' } })).status).toBe(202);
+    await expectEventually(() => expect(sends().at(-1)?.body).toMatchObject({ text: 'Anotado.', business_connection_id: 'bc-loja-edit' }));
+  });
+
+  it('Telegram Business: a button pressed in the bot\'s own chat (its message names no connection) is answered there, though the customer last wrote through the business', async () => {
+    const { post, message, sends } = await telegramBusiness('81:tg-business-button', 880000902, 'bc-loja-button');
+    await post({ business_message: message(1, 'oi') }, 1);
+    await expectEventually(() => expect(sends()).toHaveLength(1));
+    expect(sends()[0]!.body.business_connection_id).toBe('bc-loja-button');
+    // The menu of an earlier visit in the bot's chat: Telegram sends its message without business_connection_id.
+    const menu = { message_id: 7, date: Math.floor(Date.now() / 1000) - 60, chat: { id: 880000902, type: 'private' }, from: { id: 700081, is_bot: true, first_name: 'elo_bot' }, text: 'Olá!' };
+    await post({ callback_query: { id: 'q-902', from: { id: 880000902, first_name: 'Lia' }, chat_instance: '1', data: 'humano', message: menu } }, 1);
+    await expectEventually(() => expect(sends().map((r) => r.body.text)).toContain('Vou te passar para um atendente.'));
+    expect(sends().find((r) => r.body.text === 'Vou te passar para um atendente.')!.body).not.toHaveProperty('business_connection_id');
+  });
+
   it('viability step: asks for the location, requests a check, branches on the outcome', async () => {
     const t2 = await h.tenantKey();
     const ch2 = (await h.api<{ id: string }>('POST', '/channels', t2.headers, { provider: 'whatsapp', name: 'vendas', phoneNumberId: 'PNVIAB', credentials: { accessToken: 't', appSecret: 'viab-secret' } })).body;

@@ -295,6 +295,37 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(Buffer.byteLength(keyboards[1]![0]![0]!.callback_data)).toBe(64);
   });
 
+  it('Telegram Business: a connection the business disabled, or through which the bot may no longer reply, fails sends into its chats with a clear reason and calls nothing; enabled again with the right to reply, they go', async () => {
+    const biz = (await h.api<{ id: string; secrets: Record<string, string> }>('POST', '/channels', headers, { provider: 'telegram', name: 'tg business', credentials: { accessToken: '44:tg-business' } })).body;
+    const post = async (update: Record<string, unknown>) => {
+      const res = await h.api('POST', `/webhooks/telegram/${biz.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': biz.secrets.telegramSecretToken }, update);
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    const chat = { id: 880000401, type: 'private', first_name: 'Lia' };
+    expect(await post({ update_id: 501, business_message: { business_connection_id: 'bc-401', message_id: 1, date: Math.floor(Date.now() / 1000), chat, from: chat, text: 'oi' } })).toMatchObject({ stored: 1 });
+    const connection = (update_id: number, more: Record<string, unknown>) =>
+      post({ update_id, business_connection: { id: 'bc-401', user: { id: 990000401, first_name: 'Loja' }, user_chat_id: 990000401, date: 1763800000, ...more } });
+    const to = { channelId: biz.id, contact: { providerUserId: '880000401' } };
+    const calls = () => h.fakes.sent('/tg/bot44:tg-business/sendMessage');
+
+    // The business disconnects the bot: the update is accepted (no message), and a send into that chat is not tried.
+    expect(await connection(502, { is_enabled: false, rights: { can_reply: true } })).toEqual({ stored: 0, duplicates: 0, statuses: 0 });
+    const off = await send({ ...to, message: { kind: 'text', text: 'Olá?' } });
+    expect(off.status).toBe(202);
+    await expectEventually(() => expect(failedOf(off.body.messageId)).toMatchObject({ reason: 'no_access', error: { code: 'business_connection_disabled' } }));
+    // Connected again, but without the right to reply.
+    await connection(503, { is_enabled: true, rights: { can_read_messages: true } });
+    const mute = await send({ ...to, message: { kind: 'text', text: 'Olá?' } });
+    await expectEventually(() => expect(failedOf(mute.body.messageId)).toMatchObject({ reason: 'no_access', error: { code: 'business_connection_cannot_reply' } }));
+    expect(calls()).toHaveLength(0);
+
+    await connection(504, { is_enabled: true, rights: { can_reply: true, can_read_messages: true } });
+    const on = await send({ ...to, message: { kind: 'text', text: 'Olá!' } });
+    await expectEventually(() => expect(sentOf(on.body.messageId)).toBeDefined());
+    expect(calls().map((r) => r.body)).toEqual([expect.objectContaining({ chat_id: '880000401', business_connection_id: 'bc-401', text: 'Olá!' })]);
+  });
+
   it('a send the provider took is recorded even when the first try to record it fails (a database blip): it is not sent again', async () => {
     const messageId = randomUUID();
     const outbox = h.app.get(Outbox);

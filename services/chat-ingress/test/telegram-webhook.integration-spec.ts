@@ -35,6 +35,8 @@ describe('chat-ingress: Telegram webhook registration (setWebhook)', () => {
     expect(calls[0].method).toBe('POST');
     expect(calls[0].path).toBe(`/tg/bot${BOT_TOKEN}/setWebhook`);
     expect(calls[0].body).toMatchObject({ url: `https://elo.example.com/webhooks/telegram/${res.body.id}`, secret_token: res.body.secrets!.telegramSecretToken });
+    // The update types the normaliser understands, Telegram Business's edits and connection changes among them.
+    expect([...(calls[0].body.allowed_updates as string[])].sort()).toEqual(['business_connection', 'business_message', 'callback_query', 'edited_business_message', 'edited_message', 'message']);
     expect(res.body.webhookUrl).toBe(`https://elo.example.com/webhooks/telegram/${res.body.id}`);
     expect(res.body.webhookRegistration).toMatchObject({ status: 'registered', url: res.body.webhookUrl });
     expect(res.body.webhookRegistration!.error).toBeUndefined();
@@ -91,6 +93,15 @@ describe('chat-ingress: Telegram webhook registration (setWebhook)', () => {
     const n = setWebhookCalls().length;
     expect((await h.api('PATCH', `/channels/${res.body.id}`, headers, { name: 'renamed' })).status).toBe(200);
     expect(setWebhookCalls()).toHaveLength(n);
+  });
+
+  it('deleted_business_messages (a Telegram Business chat deleted messages) is accepted and ignored: 200, no message stored', async () => {
+    const res = await create();
+    const update = { update_id: 730000901, deleted_business_messages: { business_connection_id: 'bc-1', chat: { id: 880000501, type: 'private', first_name: 'Lia' }, message_ids: [4, 5] } };
+    const answer = await h.api('POST', `/webhooks/telegram/${res.body.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': res.body.secrets!.telegramSecretToken }, update);
+    expect(answer).toEqual({ status: 200, body: { stored: 0, duplicates: 0, statuses: 0 } });
+    expect(await h.ds.query('SELECT id FROM chat_ingress.messages WHERE channel_id = $1', [res.body.id])).toEqual([]);
+    expect(await h.ds.query('SELECT id FROM chat_ingress.contacts WHERE channel_id = $1', [res.body.id])).toEqual([]);
   });
 
   it('other providers: no setWebhook on create, and the manual action answers 422', async () => {

@@ -6,8 +6,8 @@ import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import type { ChannelRecord, WebhookRegistration } from './channel.types';
 import { ChannelsService } from './channels.service';
 
-/** The update types the Telegram normaliser understands. */
-const ALLOWED_UPDATES = ['message', 'edited_message', 'business_message', 'callback_query'];
+/** The update types the Telegram normaliser understands (Telegram Business: a connection's changes, its chats' messages and edits). */
+const ALLOWED_UPDATES = ['message', 'edited_message', 'business_connection', 'business_message', 'edited_business_message', 'callback_query'];
 
 /**
  * Registers a Telegram channel's webhook with the Bot API (`setWebhook` with the channel's webhook URL

@@ -8,6 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService } from '../channels/channels.service';
+import { TelegramBusinessService } from '../channels/telegram-business.service';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { buildCall, classify, retryAfterMs, type SendOutcome } from './provider-api';
 import { OutboundService } from './outbound.service';
@@ -48,6 +49,7 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly outbox: Outbox,
     private readonly egress: HttpEgress,
     private readonly channels: ChannelsService,
+    private readonly business: TelegramBusinessService,
     outbound: OutboundService,
     @Inject(SERVICE_CONFIG) private readonly config: ChatIngressConfig,
   ) {
@@ -142,6 +144,10 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
 
   private async call(channel: ChannelRecord, row: Claimed): Promise<SendOutcome> {
     const msg = row.body.message;
+    // Into a Telegram Business chat whose connection the business account disabled, or through which it no longer lets
+    // the bot reply: Telegram would refuse it, so it is not tried.
+    const refused = row.body.businessConnectionId ? await this.business.refusal(row.tenant_id, channel.id, row.body.businessConnectionId) : undefined;
+    if (refused) return { kind: 'failed', reason: 'no_access', error: refused };
     if (msg.kind === 'media' && msg.media?.url && msg.media.sizeBytes === undefined) {
       const limit = channel.settings.maxAttachmentMb * 1024 * 1024;
       const size = await this.remoteSize(msg.media.url, limit);

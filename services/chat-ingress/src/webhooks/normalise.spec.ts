@@ -120,13 +120,38 @@ describe('provider normalisers', () => {
     expect(n.messages[0]).toMatchObject({ providerMessageId: '730000001', contact: { key: '880000001', name: 'Renata Lopes' }, message: { kind: 'text', text: '/start' } });
   });
 
-  it('Telegram Business: the connection an item came through, none for a chat with the bot itself, unknown for a button press that does not say', () => {
+  it('Telegram Business: the connection an item came through, none for a chat with the bot itself (also a button pressed there), unknown for a button on an inline message', () => {
     const chat = { id: 880000031, type: 'private' };
     const connection = (update: Record<string, unknown>) => normaliseTelegram({ update_id: 21, ...update }).messages[0].contact;
     expect(connection({ business_message: { business_connection_id: 'bc1', message_id: 1, date: 1763800000, chat, from: chat, text: 'oi' } })).toMatchObject({ businessConnectionId: 'bc1' });
     expect(connection({ message: { message_id: 2, date: 1763800000, chat, from: chat, text: 'oi' } })).toMatchObject({ businessConnectionId: null });
     expect(connection({ callback_query: { id: 'q', from: chat, data: 'b', message: { business_connection_id: 'bc2', message_id: 3, date: 1763800000, chat, text: 'Menu' } } })).toMatchObject({ businessConnectionId: 'bc2' });
-    expect(connection({ callback_query: { id: 'q', from: chat, data: 'b', message: { message_id: 4, date: 0, chat } } })).not.toHaveProperty('businessConnectionId');
+    // A message without a connection is in the bot's own chat, also one too old to be shown (date 0).
+    expect(connection({ callback_query: { id: 'q', from: chat, data: 'b', message: { message_id: 4, date: 1763800000, chat, text: 'Menu' } } })).toMatchObject({ businessConnectionId: null });
+    expect(connection({ callback_query: { id: 'q', from: chat, data: 'b', message: { message_id: 4, date: 0, chat } } })).toMatchObject({ businessConnectionId: null });
+    expect(connection({ callback_query: { id: 'q', from: chat, data: 'b', inline_message_id: 'AAQ1' } })).not.toHaveProperty('businessConnectionId');
+  });
+
+  it('Telegram Business: a customer\'s edited business message is an edit (edited, timed by edit_date) through its connection; the business\'s own edit is an echo, skipped', () => {
+    const edit = (update_id: number, from: Record<string, unknown>) => normaliseTelegram({ update_id, edited_business_message: {
+      business_connection_id: 'bc1', message_id: 5, date: 1763800000, edit_date: 1763800090, chat: { id: 880000031, type: 'private', first_name: 'Caio' }, from, text: '1' } });
+    const n = edit(14, { id: 880000031, first_name: 'Caio' });
+    expect(n.messages[0]).toMatchObject({ providerMessageId: '14', state: 'received', contact: { key: '880000031', businessConnectionId: 'bc1' }, message: { kind: 'text', text: '1', edited: true } });
+    expect(n.messages[0].providerTimestamp).toEqual(new Date(1763800090000));
+    expect(edit(15, { id: 990000001, first_name: 'Loja' }).messages).toEqual([]);
+  });
+
+  it('Telegram Business: a business_connection update is no message; it says whether sends through it may go. deleted_business_messages is no message', () => {
+    const update = (connection: Record<string, unknown>) => normaliseTelegram({ update_id: 31, business_connection: {
+      id: 'bc1', user: { id: 990000001, first_name: 'Loja' }, user_chat_id: 990000001, date: 1763800000, ...connection } });
+    expect(update({ is_enabled: true, rights: { can_reply: true, can_read_messages: true } })).toEqual({ messages: [], statuses: [], businessConnection: { id: 'bc1', enabled: true, canReply: true } });
+    expect(update({ is_enabled: false, rights: { can_reply: true } }).businessConnection).toEqual({ id: 'bc1', enabled: false, canReply: true });
+    expect(update({ is_enabled: true, rights: { can_read_messages: true } }).businessConnection).toEqual({ id: 'bc1', enabled: true, canReply: false });
+    // Before Bot API 9.0 the right to reply was can_reply on the connection itself.
+    expect(update({ is_enabled: true, can_reply: true }).businessConnection).toEqual({ id: 'bc1', enabled: true, canReply: true });
+    expect(update({ is_enabled: true, can_reply: false }).businessConnection).toEqual({ id: 'bc1', enabled: true, canReply: false });
+    expect(normaliseTelegram({ update_id: 32, deleted_business_messages: { business_connection_id: 'bc1', chat: { id: 880000031, type: 'private' }, message_ids: [5, 6] } }))
+      .toEqual({ messages: [], statuses: [] });
   });
 
   it('Telegram: a button press is a reply timed when it came, not when its menu was sent', () => {

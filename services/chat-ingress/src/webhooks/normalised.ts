@@ -43,9 +43,19 @@ export interface StatusItem {
   watermark?: { contactKey: string; upTo: Date };
 }
 
+/** Telegram Business: a `business_connection` update, whether sends through the connection may go. */
+export interface BusinessConnectionState {
+  id: string;
+  /** The business account has the bot connected (`is_enabled`). */
+  enabled: boolean;
+  /** The bot may send into the account's chats (`rights.can_reply`). */
+  canReply: boolean;
+}
+
 export interface Normalised {
   messages: InboundItem[];
   statuses: StatusItem[];
+  businessConnection?: BusinessConnectionState;
 }
 
 export const STATUS_RANK: Record<string, number> = { queued: 0, sending: 0, sent: 1, delivered: 2, read: 3, failed: 4 };

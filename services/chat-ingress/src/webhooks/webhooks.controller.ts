@@ -5,6 +5,7 @@ import { Public } from '@elo/observability';
 import { ProblemException, type RawBodyRequest } from '@elo/platform';
 import { VERIFY_TOKEN_PROVIDERS, type ChannelRecord } from '../channels/channel.types';
 import { ChannelsService } from '../channels/channels.service';
+import { TelegramBusinessService } from '../channels/telegram-business.service';
 import { GenericWebhookDto } from './dto/generic-webhook.dto';
 import { IngestService, type IngestResult } from './ingest.service';
 import { normaliseGeneric } from './normalise-generic';
@@ -24,6 +25,7 @@ export class WebhooksController {
   constructor(
     private readonly channels: ChannelsService,
     private readonly ingest: IngestService,
+    private readonly business: TelegramBusinessService,
   ) {}
 
   @Get(':provider/:channelId')
@@ -62,6 +64,8 @@ export class WebhooksController {
     if (!raw || raw.length === 0) throw new ProblemException(400, 'the request body is empty');
     const body = typeof req.body === 'object' && req.body !== null && !Buffer.isBuffer(req.body) ? (req.body as unknown) : parse(raw);
     const normalised = this.normalise(channel.provider, body);
+    // A Telegram Business connection's change (no message) is kept before the answer, like everything a webhook brings.
+    if (normalised.businessConnection) await this.business.record(channel, normalised.businessConnection);
     return this.ingest.ingest({ channel, raw: raw.toString('utf8'), normalised });
   }
 
