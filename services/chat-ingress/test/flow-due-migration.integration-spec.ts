@@ -1,28 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { createServiceDataSource, runMigrations } from '@elo/persistence';
-import { createTestInfra, type TestInfra } from '@elo/testing';
 import type { DataSource } from 'typeorm';
-import { migrations } from '../src/database/migrations';
+import { migratedSchema } from './support/migrated-schema';
 import { FlowDueAt1766300000000 } from '../src/database/migrations/1766300000000-FlowDueAt';
 import { keepFlowDue } from '../src/flow/flow-due';
 
 const S = '"chat_ingress"';
 
 describe('migration FlowDueAt: conversations open at the time get their flow timers\' due time', () => {
-  let infra: TestInfra;
+  const schema = migratedSchema('chat_flow_due_at');
   let ds: DataSource;
-
-  beforeAll(async () => {
-    infra = await createTestInfra('chat_flow_due_at');
-    ds = createServiceDataSource({ url: infra.databaseUrl, schema: 'chat_ingress', migrations });
-    await ds.initialize();
-    await runMigrations(ds);
-  });
-
-  afterAll(async () => {
-    await ds?.destroy();
-    await infra?.cleanup();
-  });
+  beforeAll(() => (ds = schema.ds()));
 
   it('gives each open bot conversation the time the service would and none to others (run after reverting to the release before it)', async () => {
     const runner = ds.createQueryRunner();

@@ -1,27 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createServiceDataSource, runMigrations } from '@elo/persistence';
-import { createTestInfra, type TestInfra } from '@elo/testing';
 import type { DataSource } from 'typeorm';
-import { migrations } from '../src/database/migrations';
+import { migratedSchema } from './support/migrated-schema';
 import { FlowLocationMark1765300000000 } from '../src/database/migrations/1765300000000-FlowLocationMark';
 
 const S = '"chat_ingress"';
 
 describe('migration FlowLocationMark: conversations already waiting at a viability step', () => {
-  let infra: TestInfra;
+  const schema = migratedSchema('chat_flow_location_mark');
   let ds: DataSource;
-
-  beforeAll(async () => {
-    infra = await createTestInfra('chat_flow_location_mark');
-    ds = createServiceDataSource({ url: infra.databaseUrl, schema: 'chat_ingress', migrations });
-    await ds.initialize();
-    await runMigrations(ds);
-  });
-
-  afterAll(async () => {
-    await ds?.destroy();
-    await infra?.cleanup();
-  });
+  beforeAll(() => (ds = schema.ds()));
 
   it('marks the open ones waiting for input at a viability step, and only those', async () => {
     const flowId = randomUUID();

@@ -56,6 +56,21 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
     return { ...t, channel, customer };
   };
 
+  /** A new tenant's customer who chose "Boleto": their conversation waits for the billing integration's outcome. */
+  const waitingForBilling = async () => {
+    const t = await tenant();
+    const c = t.customer(1);
+    await c.text('oi');
+    await expectEventually(() => expect(c.got()).toHaveLength(1));
+    await c.text('1');
+    const waiting = await expectEventually(async () => {
+      const conv = await c.conversation();
+      expect(conv.flow_state).toMatchObject({ stepId: 'billing', waiting: 'integration' });
+      return conv;
+    });
+    return { t, c, waiting };
+  };
+
   /** The customer's last message's time (what silence counts from). */
   const lastIn = async (conversationId: string): Promise<Date> =>
     (await h.ds.query(`SELECT max(created_at) AS at FROM chat_ingress.messages WHERE conversation_id = $1 AND direction = 'in'`, [conversationId]))[0].at;
@@ -106,16 +121,7 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
   });
 
   it('a wait is due at its limit; moved to a human queue it is due no more, back in the bot queue it is due for silence again', async () => {
-    const t = await tenant();
-    const c = t.customer(1);
-    await c.text('oi');
-    await expectEventually(() => expect(c.got()).toHaveLength(1));
-    await c.text('1');
-    const waiting = await expectEventually(async () => {
-      const conv = await c.conversation();
-      expect(conv.flow_state).toMatchObject({ stepId: 'billing', waiting: 'integration' });
-      return conv;
-    });
+    const { t, c, waiting } = await waitingForBilling();
     expect(waiting.flow_due_at.getTime()).toBe(Date.parse(waiting.flow_state.waitUntil));
 
     expect((await h.api('POST', `/conversations/${waiting.id}/transfer`, t.headers, { queue: 'human' })).status).toBe(200);
@@ -131,16 +137,7 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
   });
 
   it('a timed-out wait is handled once its limit passes, not before', async () => {
-    const t = await tenant();
-    const c = t.customer(1);
-    await c.text('oi');
-    await expectEventually(() => expect(c.got()).toHaveLength(1));
-    await c.text('1');
-    const waiting = await expectEventually(async () => {
-      const conv = await c.conversation();
-      expect(conv.flow_state).toMatchObject({ stepId: 'billing', waiting: 'integration' });
-      return conv;
-    });
+    const { c, waiting } = await waitingForBilling();
     const scheduler = h.app.get(FlowScheduler);
     expect(await scheduler.tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
     await travel(waiting.id, 2);
