@@ -47,6 +47,12 @@ export class AppModule {
           entities: [MessageEntity, MessageEventEntity, PendingStatusEntity, IntegrationFailureEntity],
           migrations,
           messaging: BUS_TUNING,
+          // Indexed for the sweeper by RetentionIndexes1766500000000.
+          retention: [
+            { table: `"${SCHEMA}".messages`, column: 'created_at', days: config.MESSAGE_RETENTION_DAYS },
+            { table: `"${SCHEMA}".message_events`, column: 'received_at', days: config.MESSAGE_RETENTION_DAYS },
+            { table: `"${SCHEMA}".integration_failures`, column: 'failed_at', days: config.MESSAGE_RETENTION_DAYS },
+          ],
         }),
         LiveModule.forRoot({ databaseUrl: config.DATABASE_URL }),
         TrackingModule.register(pendingExpiry(config)),

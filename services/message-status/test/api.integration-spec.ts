@@ -253,6 +253,32 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
     expect(text).toContain('event: revoked');
   });
 
+  it('GET /stream: one API key holds at most STREAM_MAX_PER_KEY (10 by default) streams at once; one more is a 429 problem', async () => {
+    const c = await tenantWithKey(svc.url);
+    const d = await tenantWithKey(svc.url);
+    const open = (key: string) => {
+      const ac = new AbortController();
+      return fetch(`${svc.url}/stream`, { headers: { authorization: `Bearer ${key}` }, signal: ac.signal }).then((res) => ({ res, ac }));
+    };
+    const streams = await Promise.all(Array.from({ length: 10 }, () => open(c.key)));
+    expect(streams.map((s) => s.res.status)).toEqual(Array(10).fill(200));
+    const refused = await open(c.key);
+    expect({ status: refused.res.status, type: refused.res.headers.get('content-type') }).toEqual({ status: 429, type: expect.stringContaining('application/problem+json') });
+    expect(((await refused.res.json()) as Body).detail).toBe('this API key already has 10 streams open (at most 10); close one first');
+    // Another key is counted apart; a stream closed makes room for the next.
+    const other = await open(d.key);
+    expect(other.res.status).toBe(200);
+    other.ac.abort();
+    streams[0].ac.abort();
+    const again = await expectEventually(async () => {
+      const s = await open(c.key);
+      if (s.res.status !== 200) s.ac.abort();
+      expect(s.res.status).toBe(200);
+      return s;
+    });
+    for (const s of [...streams.slice(1), again]) s.ac.abort();
+  });
+
   it('scopes every read to the key\'s tenant: a second tenant sees none of the first one\'s messages', async () => {
     expect((await get(`/messages/${msgs[0].messageId}`, b.key)).status).toBe(404);
     const mine = new Set<string>(msgs.map((m) => m.messageId));

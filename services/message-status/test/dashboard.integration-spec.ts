@@ -152,6 +152,64 @@ describe('message-status dashboard in a real browser', () => {
     }
   });
 
+  it('a failure group clicked after another shows its own examples, even when the first one\'s answer comes last', async () => {
+    // Each click read the group's examples and drew them when they came: the first group's, answering late, were
+    // drawn under the second group's title, and stayed.
+    const t = await tenantWithKey(svc.url);
+    const [window131047, rate130429] = [ids(), ids()];
+    const now = () => Math.round((Date.now() - Date.parse('2026-01-05T12:00:00Z')) / 1000);
+    await probe.publish(
+      sent(t.tenantId, { ...window131047, provider: 'whatsapp', t: now() }), sent(t.tenantId, { ...rate130429, provider: 'whatsapp', t: now() }),
+      status(t.tenantId, { ...window131047, provider: 'whatsapp', status: 'failed', t: now() + 1, code: '131047', title: 'Re-engagement message' }),
+      status(t.tenantId, { ...rate130429, provider: 'whatsapp', status: 'failed', t: now() + 1, code: '130429', title: 'Rate limit hit' }),
+    );
+    const p = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+    try {
+      // Signed in with the new tenant's key; the page's reads of a group's examples, counted once their answer is read.
+      await p.addInitScript(`(() => {
+        sessionStorage.setItem('elo.message-status.apiKey', ${JSON.stringify(t.key)});
+        const reads = (window.exampleReads = { started: 0, done: 0 });
+        const f = window.fetch.bind(window);
+        window.fetch = async (input, init) => {
+          if (new URL(String(input), location.href).searchParams.get('examples') !== '20') return f(input, init);
+          reads.started++;
+          const res = await f(input, init);
+          const json = res.json.bind(res);
+          res.json = () => json().finally(() => reads.done++);
+          return res;
+        };
+      })()`);
+      const reads = async () => (await p.evaluate('window.exampleReads')) as { started: number; done: number };
+      const drillText = (sel: string) => p.locator(sel).first().textContent({ timeout: 1_000 }).catch(() => null);
+      await p.goto(`${svc.url}/dashboard`);
+      await expectEventually(async () => {
+        expect(await p.locator('.failure[data-reason="outside_window"]').count()).toBe(1);
+        expect(await p.locator('.failure[data-reason="rate_limited"]').count()).toBe(1);
+      });
+      // The first group's examples answer only once the second group's have been drawn.
+      let held = false;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      await p.route((u) => u.pathname === '/failures' && u.searchParams.get('examples') === '20', async (route) => {
+        if (held) return route.continue();
+        held = true;
+        await gate;
+        await route.continue();
+      });
+      await p.click('.failure[data-reason="outside_window"]');
+      await expectEventually(() => expect(held).toBe(true));
+      await p.click('.failure[data-reason="rate_limited"]');
+      await expectEventually(async () => expect(await drillText('#drill-list')).toContain('130429'));
+      release();
+      await expectEventually(async () => expect(await reads()).toEqual({ started: 2, done: 2 }));
+      expect(await drillText('#drill-title')).toBe('rate_limited (1)');
+      expect(await drillText('#drill-list')).toContain('130429');
+      expect(await drillText('#drill-list')).not.toContain('131047');
+    } finally {
+      await p.close();
+    }
+  });
+
   it('says when the server stops hearing changes, and is live again (and up to date) when it hears them again', async () => {
     await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
     const m = ids();

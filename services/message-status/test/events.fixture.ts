@@ -89,4 +89,25 @@ export function integrationFailed(
   });
 }
 
+/** A delivery's success (a resend of a failed one keeps its id), `time` seconds after T0. */
+export function integrationSucceeded(tenantId: string, o: { deliveryId: string; time: number; name?: string }): CloudEvent {
+  return createEvent({
+    type: 'integration.delivery.succeeded',
+    tenantId,
+    source: 'elo://webhook-dispatcher',
+    subject: o.deliveryId,
+    time: new Date(at(o.time)),
+    data: {
+      deliveryId: o.deliveryId,
+      integrationId: randomUUID(),
+      integrationName: o.name ?? 'crm',
+      eventId: randomUUID(),
+      eventType: 'chat.message.received',
+      outcome: 'succeeded',
+      httpStatus: 200,
+      attempts: 1,
+    },
+  });
+}
+
 export const ids = () => ({ messageId: randomUUID(), channelId: randomUUID(), pmid: `wamid.${randomUUID()}` });

@@ -8,7 +8,7 @@ import { MessageQueryService } from '../src/api/message-query.service';
 import { LiveFeed } from '../src/live/live-feed.service';
 import { PendingSweeper } from '../src/tracking/pending-sweeper.service';
 import { TrackingService, type LiveChange, type StatusInput } from '../src/tracking/tracking.service';
-import { at, ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
+import { at, ids, integrationFailed, integrationSucceeded, sendRequested, sent, status } from './events.fixture';
 import { startTrackingCore } from './tracking-core.module';
 
 describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
@@ -123,6 +123,30 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     expect(n).toBe(0);
   });
 
+  it('a provider status with a bogus early timestamp (epoch 0) does not move a message\'s creation earlier, applied at once or after waiting', async () => {
+    // created_at took the earliest timestamp of every fact, a provider's too: a status stamped 1970 put the message
+    // out of every time range of the dashboard and the API (and, past the retention, up for deletion).
+    const epoch = -Date.parse(at(0)) / 1000;
+    const known = ids();
+    await probe.publish(sendRequested(tenant, { messageId: known.messageId, channelId: known.channelId, time: 0 }), sent(tenant, { ...known, provider: 'whatsapp', t: 1 }));
+    await expectEventually(async () => expect(await statusOf(known.messageId)).toBe('sent'));
+    await probe.publish(status(tenant, { ...known, provider: 'whatsapp', status: 'delivered', t: epoch }));
+    await expectEventually(async () => expect((await message(known.messageId))!.timeline).toHaveLength(3));
+    // The status waits for its message, and is applied with the `sent` that makes it known.
+    const waited = ids();
+    await probe.publish(status(tenant, { ...waited, provider: 'whatsapp', status: 'read', t: epoch }));
+    await expectEventually(async () => {
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM message_status.pending_statuses WHERE provider_message_id = $1`, [waited.pmid]);
+      expect(n).toBe(1);
+    });
+    await probe.publish(sent(tenant, { ...waited, provider: 'whatsapp', t: 7 }));
+    await expectEventually(async () => expect(await statusOf(waited.messageId)).toBe('read'));
+    expect([(await message(known.messageId))!.createdAt, (await message(waited.messageId))!.createdAt]).toEqual([at(0), at(7)]);
+    // Still in the time ranges they were created in.
+    const listed = (await queries.list(tenant, { from: at(0), to: at(8) })).items.map((x) => x.id);
+    expect(listed).toEqual(expect.arrayContaining([known.messageId, waited.messageId]));
+  });
+
   it('deletes, on schedule, statuses whose message never appeared once older than the configured age; younger ones still wait', async () => {
     const orphan = ids();
     const young = ids();
@@ -199,6 +223,8 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
   it('ignores duplicates: a redelivered event and a provider repeat are one timeline entry and one change', async () => {
     const m = ids();
     await probe.publish(sent(tenant, { ...m, provider: 'whatsapp', t: 1 }));
+    // Applied before the statuses: handled in one batch with them, the message would move to delivered at once (no `sent` change).
+    await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('sent'));
     const delivered = status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 2 });
     await probe.publish(delivered, delivered, status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 2 }));
     await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('delivered'));
@@ -361,6 +387,39 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     } finally {
       unsubscribe();
     }
+  });
+
+  it('a later success of the same delivery (a resend) resolves its failure: off the board unless asked for, streamed; a new failure puts it back', async () => {
+    // ARCHITECTURE.md had message-status consume integration.delivery.succeeded for the board; it did not, so a
+    // failure fixed by a successful resend stayed on the board for good.
+    const t = randomUUID();
+    const [fixed, standing] = [randomUUID(), randomUUID()];
+    await probe.publish(
+      integrationFailed(t, { errorClass: 'timeout', deliveryId: fixed, time: 0 }),
+      integrationFailed(t, { errorClass: 'timeout', deliveryId: standing, time: 0 }),
+    );
+    await expectEventually(async () => expect((await queries.failures(t, {})).groups).toMatchObject([{ reason: 'integration:timeout', count: 2 }]));
+    // A success older than the failure (a replay of one before it) resolves nothing; nor does another tenant's.
+    const noEffect = [integrationSucceeded(t, { deliveryId: standing, time: -60 }), integrationSucceeded(randomUUID(), { deliveryId: standing, time: 60 })];
+    const streamed: LiveChange[] = [];
+    const unsubscribe = app.get(LiveFeed).subscribe(t, { change: (c) => streamed.push(c) });
+    try {
+      // One broker message: its events are handled in one batch (the handler is idempotent, so no inbox row tells when),
+      // so once the resolved one is streamed the other two have been handled too.
+      await probe.publishBatched(...noEffect, integrationSucceeded(t, { deliveryId: fixed, time: 60 }));
+      await expectEventually(() => expect(streamed).toMatchObject([{ kind: 'integration_failure', deliveryId: fixed, at: at(0), resolvedAt: at(60) }]));
+    } finally {
+      unsubscribe();
+    }
+    expect((await queries.failures(t, {})).groups).toMatchObject([{ reason: 'integration:timeout', count: 1, latest: [{ id: standing }] }]);
+    const all = await queries.failures(t, { resolved: 'include' });
+    expect(all.groups).toMatchObject([{ reason: 'integration:timeout', count: 2 }]);
+    expect(Object.fromEntries(all.groups[0].latest.map((l) => [l.id, l.resolvedAt]))).toEqual({ [fixed]: at(60), [standing]: null });
+    // It fails again after that: back on the board.
+    await probe.publish(integrationFailed(t, { errorClass: 'http_status', httpStatus: 502, deliveryId: fixed, time: 120 }));
+    await expectEventually(async () => expect((await queries.failures(t, {})).groups.map((g) => [g.reason, g.count])).toEqual([
+      ['integration:http_status', 1], ['integration:timeout', 1],
+    ]));
   });
 
   it('stores a provider\'s error text with U+0000 or a lone surrogate (as U+FFFD) instead of losing the status', async () => {

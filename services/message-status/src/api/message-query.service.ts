@@ -235,10 +235,13 @@ export class MessageQueryService {
       }
       g.latest.push({ id: r.id, channelId: r.channel_id, provider: r.provider, code: r.failure_code, title: r.failure_title, at: new Date(r.status_at).toISOString() });
     }
+    const withResolved = q.resolved === 'include';
     const iw = new Where(tenantId).add((p) => `failed_at >= ${p}`, q.from).add((p) => `failed_at < ${p}`, q.to);
+    // A failure a later success of the delivery resolved is off the board, unless asked for.
+    if (!withResolved) iw.and('resolved_at IS NULL');
     const ints: Array<Record<string, unknown>> = q.channelId || q.provider ? [] : await this.ds.query(
       `SELECT * FROM (
-         SELECT delivery_id, integration_name, error_class, error, http_status, failed_at,
+         SELECT delivery_id, integration_name, error_class, error, http_status, failed_at, resolved_at,
                 count(*) OVER (PARTITION BY error_class) AS cnt,
                 row_number() OVER (PARTITION BY error_class ORDER BY failed_at DESC, delivery_id DESC) AS rn
            FROM ${S}.integration_failures WHERE tenant_id = $1${iw.sql}) f
@@ -256,6 +259,7 @@ export class MessageQueryService {
         code: r.http_status === null || r.http_status === undefined ? null : String(r.http_status),
         title: `${r.integration_name as string}: ${(r.error as string | null) ?? ''}`.trim(),
         at: new Date(r.failed_at as Date).toISOString(),
+        ...(withResolved ? { resolvedAt: r.resolved_at ? new Date(r.resolved_at as Date).toISOString() : null } : {}),
       });
     }
     return { groups: [...groups.values()].sort((a, b) => b.count - a.count) };

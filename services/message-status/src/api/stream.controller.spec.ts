@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { get, type ClientRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApiKeyGuard, Principal } from '@elo/auth';
 import { expectEventually } from '@elo/testing';
@@ -35,7 +35,7 @@ describe('StreamController', () => {
     responseErrors = [];
     unsubscribed.mockClear();
     unwatched.mockClear();
-    const controller = new StreamController(live, keys);
+    const controller = new StreamController(live, keys, { STREAM_MAX_PER_KEY: 10, STREAM_MAX_BUFFERED_BYTES: 65_536 });
     const app = express().get('/stream', (req, res) => {
       // A write after the end is emitted as an error on the response; nobody listens in the app, so it was
       // an uncaught exception there: the whole process went down.
@@ -76,6 +76,37 @@ describe('StreamController', () => {
     feed?.change(change);
     expect(await text).not.toContain('"messageId":"m1"');
     expect(unwatched).toHaveBeenCalled();
+    expect(responseErrors).toEqual([]);
+  });
+
+  it('a client that does not read is dropped once more than STREAM_MAX_BUFFERED_BYTES wait for it; one that reads is not', async () => {
+    // About 16 kB a change: the socket's buffers fill first, then the response's, in this process's memory.
+    const big: LiveChange = { ...change, errorTitle: 'x'.repeat(16_384) };
+    const reading = await open();
+    // Fed one change a turn, as the feed does: 4 MB, far past the limit, which a reading client keeps up with.
+    for (let i = 0; i < 256; i++) {
+      feed!.change(big);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(unsubscribed).not.toHaveBeenCalled();
+    feed!.end!();
+    expect((await reading.text).length).toBeGreaterThan(4_000_000);
+
+    unsubscribed.mockClear();
+    const stalled = await new Promise<ClientRequest>((resolve) => {
+      const req = get(`${url}/stream`, (res) => {
+        res.pause();
+        resolve(req);
+      });
+    });
+    await expectEventually(() => expect(feed).toBeDefined());
+    await expectEventually(() => {
+      feed?.change(big);
+      expect(unsubscribed).toHaveBeenCalled();
+    }, { intervalMs: 1 });
+    // Its connection is gone from the server (the client sees the end once it reads again).
+    await expectEventually(async () => expect(await new Promise((r) => server.getConnections((_e, n) => r(n)))).toBe(0));
+    stalled.destroy();
     expect(responseErrors).toEqual([]);
   });
 });

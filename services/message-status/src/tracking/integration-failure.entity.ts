@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** An integration delivery the dispatcher gave up on, shown on the same failures board. */
+/** An integration delivery the dispatcher gave up on, shown on the same failures board until a resend succeeds. */
 @Entity({ name: 'integration_failures' })
 export class IntegrationFailureEntity {
   @PrimaryColumn('uuid', { name: 'delivery_id' }) deliveryId!: string;
@@ -14,4 +14,6 @@ export class IntegrationFailureEntity {
   @Column('text', { nullable: true }) error!: string | null;
   @Column('int') attempts!: number;
   @Column('timestamptz', { name: 'failed_at' }) failedAt!: Date;
+  /** When a later success of the delivery (a resend) resolved this failure; null while it stands. */
+  @Column('timestamptz', { name: 'resolved_at', nullable: true }) resolvedAt!: Date | null;
 }

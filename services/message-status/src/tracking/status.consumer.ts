@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type {
-  ChatMessageSendRequested, ChatMessageSent, ChatMessageStatus, CloudEvent, IntegrationDeliveryFailed,
+  ChatMessageSendRequested, ChatMessageSent, ChatMessageStatus, CloudEvent, IntegrationDeliveryFailed, IntegrationDeliverySucceeded,
 } from '@elo/contracts';
 import { EventHandler, type HandlerContext, type PublishSpecLike } from '@elo/messaging';
 import { storableString } from '@elo/persistence';
@@ -58,6 +58,16 @@ export class StatusConsumer {
         attempts: e.data.attempts,
         at: new Date(e.time ?? Date.now()),
       })),
+    );
+    this.tracking.notify(ctx.manager, changes);
+  }
+
+  /** A resend that succeeded resolves the delivery's failure (the dispatcher keeps the delivery's id across resends). Idempotent: a success resolves a failure once, and one no later than it changes nothing. */
+  @EventHandler('integration.delivery.succeeded', { batch: true, idempotent: true })
+  async onIntegrationSucceeded(events: CloudEvent<IntegrationDeliverySucceeded>[], ctx: HandlerContext): Promise<void> {
+    const changes = await this.tracking.resolveIntegrationFailures(
+      ctx.manager,
+      events.map((e) => ({ tenantId: e.tenantid, deliveryId: e.data.deliveryId, at: new Date(e.time ?? Date.now()) })),
     );
     this.tracking.notify(ctx.manager, changes);
   }

@@ -79,6 +79,15 @@ export interface IntegrationFailureChange {
   error: string | null;
   httpStatus: number | null;
   at: string;
+  /** Set when a later success of the delivery resolved this failure (it leaves the board). */
+  resolvedAt?: string;
+}
+
+/** A delivery that succeeded (`integration.delivery.succeeded`), at the time of that success. */
+export interface IntegrationSuccessInput {
+  tenantId: string;
+  deliveryId: string;
+  at: Date;
 }
 
 export type LiveChange = StatusChange | IntegrationFailureChange;
@@ -122,11 +131,19 @@ interface PendingRow {
   message_id: string;
 }
 
-/** The earliest provider timestamp of `xs`, in ms. */
-function earliestMs(xs: StatusInput[]): number {
+/**
+ * When `xs` say their message was created, in ms: the earliest send request or send among them (Elo's own clocks);
+ * a provider's status timestamp only for a message nothing else has told of yet (`statusesToo`, when it is created),
+ * never to move it earlier: a bogus one (epoch 0) took the message out of every time range. Infinity: no say.
+ */
+function createdMs(xs: StatusInput[], statusesToo: boolean): number {
   let min = Infinity;
-  for (const i of xs) min = Math.min(min, i.at.getTime());
-  return min;
+  let status = Infinity;
+  for (const i of xs) {
+    if (i.source === 'status') status = Math.min(status, i.at.getTime());
+    else min = Math.min(min, i.at.getTime());
+  }
+  return min === Infinity && statusesToo ? status : min;
 }
 
 /**
@@ -276,7 +293,7 @@ export class TrackingService {
         ids.map((id) => first(groups.get(id)!, (i) => i.provider)),
         ids.map((id) => first(groups.get(id)!, (i) => i.conversationId)),
         ids.map((id) => first(groups.get(id)!, (i) => i.providerMessageId)),
-        plainArray(ids.map((id) => new Date(earliestMs(groups.get(id)!)).toISOString())),
+        plainArray(ids.map((id) => new Date(createdMs(groups.get(id)!, true)).toISOString())),
       ],
     );
     return new Set(inserted.map((r) => r.id));
@@ -313,7 +330,7 @@ export class TrackingService {
         conversation: row.conversation_id ? null : first(group, (i) => i.conversationId),
         pmid: row.provider_message_id ? null : first(group, (i) => i.providerMessageId),
       };
-      const created = earliestMs(group);
+      const created = createdMs(group, false);
       const earlier = created < new Date(row.created_at).getTime() ? new Date(created).toISOString() : null;
       const provider = row.provider ?? fill.provider;
       const chosen = nextState({ status: row.status, provider }, group);
@@ -571,7 +588,7 @@ export class TrackingService {
          $8::text[], $9::text[], $10::int[], $11::timestamptz[])
        ON CONFLICT (delivery_id) DO UPDATE SET integration_name = EXCLUDED.integration_name, event_type = EXCLUDED.event_type,
          conversation_id = EXCLUDED.conversation_id, http_status = EXCLUDED.http_status, error_class = EXCLUDED.error_class,
-         error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at
+         error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at, resolved_at = NULL
          WHERE f.tenant_id = EXCLUDED.tenant_id AND f.failed_at < EXCLUDED.failed_at
        RETURNING delivery_id`,
       [
@@ -594,6 +611,41 @@ export class TrackingService {
         httpStatus: i.httpStatus ?? null,
         at: i.at.toISOString(),
       }));
+  }
+
+  /**
+   * A delivery that succeeded after it had failed (a resend keeps its id): its failure is resolved, off the board,
+   * and announced. A success no later than the failure kept (an older one, replayed) changes nothing, nor does a
+   * later success of a failure already resolved.
+   */
+  async resolveIntegrationFailures(m: EntityManager, all: IntegrationSuccessInput[]): Promise<IntegrationFailureChange[]> {
+    if (all.length === 0) return [];
+    const rows: Array<{ tenant_id: string; delivery_id: string; integration_name: string; error_class: string | null; error: string | null;
+      http_status: number | null; failed_at: Date; resolved_at: Date }> = await m.query(
+      // Wrapped in a SELECT: TypeORM answers a bare UPDATE with [rows, count].
+      `WITH resolved AS (
+         UPDATE ${S}.integration_failures AS f SET resolved_at = u.at
+           -- The delivery's first success after its failure (a batch can hold several successes of it).
+           FROM (SELECT s.tenant_id, s.delivery_id, min(s.at) AS at
+                   FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS s(tenant_id, delivery_id, at)
+                   JOIN ${S}.integration_failures x ON x.delivery_id = s.delivery_id AND x.tenant_id = s.tenant_id AND x.failed_at < s.at
+                  GROUP BY 1, 2) AS u
+          WHERE f.delivery_id = u.delivery_id AND f.tenant_id = u.tenant_id AND f.resolved_at IS NULL
+         RETURNING f.tenant_id, f.delivery_id, f.integration_name, f.error_class, f.error, f.http_status, f.failed_at, f.resolved_at)
+       SELECT * FROM resolved`,
+      [all.map((i) => i.tenantId), all.map((i) => i.deliveryId), all.map((i) => i.at)],
+    );
+    return rows.map((r) => ({
+      kind: 'integration_failure' as const,
+      tenantId: r.tenant_id,
+      deliveryId: r.delivery_id,
+      integrationName: r.integration_name,
+      errorClass: r.error_class,
+      error: r.error,
+      httpStatus: r.http_status,
+      at: new Date(r.failed_at).toISOString(),
+      resolvedAt: new Date(r.resolved_at).toISOString(),
+    }));
   }
 
   /**

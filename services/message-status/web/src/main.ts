@@ -126,7 +126,16 @@ function renderFailures(groups: FailureGroup[]): void {
   );
 }
 
+/**
+ * Clicks on a failure group and on one of its messages, counted: an answer is drawn only if no later click of the
+ * same kind came meanwhile. Two groups clicked quickly answered in any order, and the first group's examples could be
+ * drawn under the second one's title (and a timeline asked for before under the group clicked after).
+ */
+let drillClicks = 0;
+let timelineClicks = 0;
+
 async function drill(g: FailureGroup): Promise<void> {
+  const click = ++drillClicks;
   $('drill').hidden = false;
   $('drill-title').textContent = `${g.reason} (${g.count})`;
   $('timeline').replaceChildren();
@@ -135,6 +144,7 @@ async function drill(g: FailureGroup): Promise<void> {
     // More of the group's latest failures, by when they failed (as the board counts them).
     const f = filters();
     const more = await api<{ groups: FailureGroup[] }>('/failures', { channelId: f.channelId, from: f.from.toISOString(), examples: '20' });
+    if (click !== drillClicks) return;
     latest = more.groups.find((x) => x.kind === g.kind && x.reason === g.reason)?.latest ?? latest;
   }
   const items = latest.map((l) => ({ id: l.id, label: `${l.id.slice(0, 8)} ${l.provider ?? ''} ${l.code ?? ''} ${l.title ?? ''}` }));
@@ -148,7 +158,10 @@ async function drill(g: FailureGroup): Promise<void> {
 }
 
 async function showTimeline(id: string): Promise<void> {
+  const click = ++timelineClicks;
+  const group = drillClicks;
   const m = await api<MessageDetail>(`/messages/${id}`);
+  if (click !== timelineClicks || group !== drillClicks) return;
   const fail = m.failure ? ` — ${m.failure.reason} (code ${m.failure.code ?? '?'}: ${m.failure.title ?? ''})` : '';
   $('timeline').replaceChildren(
     el('p', {}, el('strong', { textContent: m.id }), ` is ${m.status}${fail}`),

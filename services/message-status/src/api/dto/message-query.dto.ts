@@ -52,6 +52,12 @@ export class FailuresQuery extends RangeQuery {
 
   @ApiPropertyOptional({ minimum: 1, maximum: 20, default: 5, description: 'Latest examples per reason.' })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(20) examples?: number;
+
+  @ApiPropertyOptional({
+    enum: ['exclude', 'include'], default: 'exclude',
+    description: 'Integration failures a later success of the same delivery resolved: left off the board unless `include` (then each example says when, `resolvedAt`).',
+  })
+  @IsOptional() @IsIn(['exclude', 'include']) resolved?: 'exclude' | 'include';
 }
 
 export class MessageIdParam {

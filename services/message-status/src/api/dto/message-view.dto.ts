@@ -72,6 +72,8 @@ export class FailureExampleView {
   @ApiPropertyOptional({ nullable: true }) code!: string | null;
   @ApiPropertyOptional({ nullable: true }) title!: string | null;
   @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiPropertyOptional({ format: 'date-time', nullable: true, description: 'Integration failures asked for with `resolved=include`: when a later success of the delivery resolved it (null: it stands).' })
+  resolvedAt?: string | null;
 }
 
 export class FailureGroupView {
