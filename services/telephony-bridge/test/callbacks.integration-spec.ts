@@ -88,6 +88,25 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect(patched.body.name).toBe('lone \ufffd and \ufffd');
     });
 
+    it('a header the HTTP client sets itself (Host, Content-Length…) is a 400 naming it when a profile is created or patched, nothing stored', async () => {
+      const created = await h.api<{ detail: string }>('POST', '/pbx-profiles', t.headers, {
+        name: 'reserved header', allowedCidrs: [],
+        click2call: { request: { method: 'GET', url: 'http://pbx/c2c', headers: [{ name: 'Host', value: 'pbx.example' }] }, callId: { from: 'text' } },
+      });
+      expect(created.status).toBe(400);
+      expect(created.body.detail).toContain('Host');
+      const listed = await h.api<Array<{ name: string }>>('GET', '/pbx-profiles', t.headers);
+      expect(listed.body.map((p) => p.name)).not.toContain('reserved header');
+      const { id } = await h.profile(t);
+      const patched = await h.api<{ detail: string }>('PATCH', `/pbx-profiles/${id}`, t.headers, {
+        recording: { request: { method: 'GET', url: 'http://pbx/rec/{callid}', headers: [{ name: 'content-length', value: '0' }] } },
+      });
+      expect(patched.status).toBe(400);
+      expect(patched.body.detail).toContain('content-length');
+      const after = await h.api<{ recording: { request: { headers?: unknown[] } } }>('GET', `/pbx-profiles/${id}`, t.headers);
+      expect(after.body.recording.request.headers).toBeUndefined();
+    });
+
     it('GET /telephony/presets lists generic-http and asterisk-ari with what they fill in (telephony:manage)', async () => {
       const r = await h.api<Array<{ id: string; example: { click2call: { request: { method: string; url: string; headers?: unknown[] }; callId: unknown } } }>>(
         'GET', '/telephony/presets', t.headers,
@@ -286,6 +305,22 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect(JSON.parse(again.body)).toEqual({ callId: id, duplicate: true });
       const rows = await h.ds.query('SELECT duration_seconds, disposition, ended_at FROM "telephony".calls WHERE call_id = $1', [id]);
       expect(rows[0]).toMatchObject({ duration_seconds: 125, disposition: 'ANSWERED' });
+    });
+
+    it('a disposition in Portuguese (accented letters, composed or not) is stored and published as sent, not refused', async () => {
+      const dispositions = ['NÃO ATENDIDA', 'Não atendida'.normalize('NFD'), 'Ligação concluída'];
+      for (const disposition of dispositions) {
+        const id = cid();
+        await h.pbx.pushAnswered(profile.callbackBase, { cid: id, ramal: '3004', num: '41988445566' });
+        const r = await h.pbx.pushEnded(profile.callbackBase, { cid: id, duration: 0, disposition });
+        expect([disposition, r.status]).toEqual([disposition, 200]);
+        const ev = await expectEventually(() => {
+          const e = h.probe.ofType<CallEnded>('telephony.call.ended').find((x) => x.data.callId === id);
+          expect(e).toBeDefined();
+          return e!;
+        });
+        expect(ev.data.disposition).toBe(disposition);
+      }
     });
 
     it('400 for a bad duration or an unknown call without ramal; 403 outside the allow-list', async () => {

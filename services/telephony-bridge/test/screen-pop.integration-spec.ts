@@ -308,6 +308,20 @@ describe('telephony-bridge: screen pop', () => {
     process.stdout.write(`cross-replica pop: ${(answered(c)[0].at - sent).toFixed(1)} ms after the callback was sent\n`);
   });
 
+  it("a replica whose LISTEN connection dropped sends its open screens their extension's latest call once it is back", async () => {
+    const other = await h.replica();
+    const hub = other.app.get(PopHub);
+    const c = await sse(`${other.url}/operators/4101/events`, t.headers);
+    await ready(c);
+    await h.ds.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'telephony-pop' AND datname = current_database()`);
+    await expectEventually(() => expect(hub.connected).toBe(false));
+    // Answered through the first replica while the other one hears no NOTIFY: its pop never reaches the other.
+    const cid = h.pbx.nextCallId();
+    expect((await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '4101', num: '41988445566' })).status).toBe(200);
+    await expectEventually(() => expect(hub.connected).toBe(true));
+    await expectEventually(() => expect(answered(c).map((e) => e.data.callId)).toEqual([cid]));
+  });
+
   describe('operator page in a real browser', () => {
     let browser: Browser;
     beforeAll(async () => {

@@ -24,7 +24,8 @@ export type FieldError = { field: string; message: string };
 // eslint-disable-next-line no-control-regex -- control characters are what it refuses
 const PRINTABLE = /^[^\u0000-\u001f\u007f]{1,128}$/;
 const EMPRESA_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-const DISPOSITION_RE = /^[A-Za-z0-9_ .-]{1,64}$/;
+// Letters of any language, accents composed or not: dialers send dispositions in Portuguese (`NÃO ATENDIDA`).
+const DISPOSITION_RE = /^[\p{L}\p{M}\p{N}_ .-]{1,64}$/u;
 const MAX_DURATION = 7 * 86_400;
 
 /** A query or JSON value as text: strings, and numbers (some PBXs send ids as JSON numbers). */

@@ -64,6 +64,10 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   private readonly replica = randomUUID();
   private readonly notifier: PostCommitNotifier;
   private readonly listener: PgListener;
+  /** Whether the LISTEN connection was lost since it last listened (other replicas' pops were missed meanwhile). */
+  private down = false;
+  /** Extensions popped while a catch-up looks their latest call up, one set per catch-up running. */
+  private readonly catchingUp = new Set<Set<string>>();
 
   constructor(
     @Inject(SERVICE_CONFIG) config: TelephonyBridgeConfig,
@@ -75,8 +79,17 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
     this.listener = new PgListener({
       databaseUrl: config.DATABASE_URL,
       channels: [POP_CHANNEL],
+      applicationName: 'telephony-pop',
       onNotification: (_channel, payload) => this.received(payload),
-      onLost: (err) => this.logger.warn({ err: err.message }, 'screen-pop LISTEN connection lost; reconnecting'),
+      onLost: (err) => {
+        this.down = true;
+        this.logger.warn({ err: err.message }, 'screen-pop LISTEN connection lost; reconnecting');
+      },
+      onConnected: () => {
+        if (!this.down) return;
+        this.down = false;
+        void this.catchUp();
+      },
     });
   }
 
@@ -166,6 +179,27 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
     return n;
   }
 
+  /**
+   * Pops other replicas announced while the LISTEN connection was down never reached this replica's streams:
+   * each extension with a stream here is sent its latest call again, as a stream that connects is. A pop that
+   * arrives for it during the lookup is newer and has gone out instead.
+   */
+  private async catchUp(): Promise<void> {
+    const popped = new Set<string>();
+    this.catchingUp.add(popped);
+    try {
+      for (const key of [...this.listeners.keys()]) {
+        const [tenantId, ramal] = key.split('\u0000');
+        const latest = await this.latest(tenantId, ramal);
+        if (latest && !popped.has(key)) this.deliver(latest);
+      }
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, "could not send open screens their extension's latest call after the LISTEN connection came back");
+    } finally {
+      this.catchingUp.delete(popped);
+    }
+  }
+
   private received(payload: string): void {
     let a: Announcement;
     try {
@@ -177,7 +211,9 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   private deliver(pop: OperatorEvent): void {
-    const set = this.listeners.get(`${pop.tenantId}\u0000${pop.ramal}`);
+    const key = `${pop.tenantId}\u0000${pop.ramal}`;
+    for (const popped of this.catchingUp) popped.add(key);
+    const set = this.listeners.get(key);
     if (!set) return;
     for (const fn of [...set]) {
       try {

@@ -1,12 +1,24 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf, ValidateNested,
+  ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateBy, ValidateIf, ValidateNested,
 } from 'class-validator';
+import { isReservedHeader } from '@elo/http-egress';
 import { PRESETS, type Preset } from '../pbx-presets';
 
+/** HttpEgress sets these itself and refuses them from us: saved, every Click2Call or recording request failed (502). */
+function IsNotReservedHeader(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isNotReservedHeader',
+    validator: {
+      validate: (v: unknown) => typeof v !== 'string' || !isReservedHeader(v),
+      defaultMessage: (args) => `header ${String(args?.value)} is set by the HTTP client and cannot be sent to the PBX`,
+    },
+  });
+}
+
 export class HeaderDto {
-  @IsString() @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/) @MaxLength(100) name!: string;
+  @IsString() @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/) @MaxLength(100) @IsNotReservedHeader() name!: string;
   @IsString() @MaxLength(2000) value!: string;
 }
 
