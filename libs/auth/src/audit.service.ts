@@ -5,20 +5,25 @@ import { SecretBox } from './secret-box';
 
 const MAX_DEPTH = 10;
 
+/** What JSON carries and jsonb refuses (the audit row failed, and the change with it): U+0000 and lone surrogates. */
+// eslint-disable-next-line no-control-regex -- U+0000 is what it replaces
+const UNSTORABLE = /\u0000|\p{Cs}/gu;
+const storable = (s: string) => s.replace(UNSTORABLE, '\uFFFD');
+
 /**
  * A copy with every secret-looking value masked: fields named like secrets (token, password,
  * credentials, apiKey, … in any spelling, at any depth), sealed SecretBox values, and secrets inside
- * strings (Bearer …, elo_ keys, URL credentials).
+ * strings (Bearer …, elo_ keys, URL credentials). U+0000 and lone surrogates, in values and names, become U+FFFD.
  */
 export function maskSecrets(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return SecretBox.isSealed(value) ? REDACTED : redactString(value);
+  if (typeof value === 'string') return SecretBox.isSealed(value) ? REDACTED : storable(redactString(value));
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) return '[too deep]';
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, depth + 1));
   if (value instanceof Date) return value;
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>).map(([k, v]) => [
-      k,
+      storable(k),
       isSecretKey(k) && v !== null && v !== undefined ? REDACTED : maskSecrets(v, depth + 1),
     ]),
   );

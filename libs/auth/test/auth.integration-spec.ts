@@ -265,6 +265,21 @@ describe('@elo/auth against PostgreSQL', () => {
     await as(k.key).get('/things').expect(200); // not rotated
   });
 
+  it('400 for a NUL or a lone surrogate in a tenant or key name (PostgreSQL text or the audit jsonb refused it: a 500), nothing stored', async () => {
+    const tenants = async () => ((await ds.query('SELECT count(*)::int AS n FROM auth.tenants')) as Array<{ n: number }>)[0]!.n;
+    const before = await tenants();
+    for (const name of ['Nul\u0000Telecom', 'Lone \ud800 Telecom']) {
+      const res = await admin().post('/tenants', { name }).expect(400);
+      expect(JSON.stringify(res.body)).toContain('name must not contain NUL characters (U+0000) or lone surrogates');
+    }
+    expect(await tenants()).toBe(before);
+    const tenantId = await createTenant('Names');
+    for (const name of ['key\u0000', '\udc00key']) {
+      await admin().post(`/tenants/${tenantId}/keys`, { name, permissions: ['channels:manage'] }).expect(400);
+    }
+    expect((await admin().get(`/tenants/${tenantId}/keys`).expect(200)).body).toEqual([]);
+  });
+
   describe('with a second replica', () => {
     let b: INestApplication;
     // Long enough that only a notification (or a lost connection) can end a remembered key here.
@@ -344,6 +359,16 @@ describe('@elo/auth against PostgreSQL', () => {
 
     const foreign = (await as(other.key).get('/audit').expect(200)).body as { items: Array<{ action: string }> };
     expect(foreign.items.map((i) => i.action)).toEqual(['key.created', 'tenant.created']);
+  });
+
+  it('audit: a value holding U+0000 or a lone surrogate is recorded with U+FFFD in its place, not a failed write', async () => {
+    // JSON carries both and a text column keeps the lone surrogate (as U+FFFD), but jsonb refuses either: the audit
+    // row failed, and with it the change it recorded (a 500; a channel named with a lone surrogate, for one).
+    const tenantId = await createTenant('Audit text');
+    const after = { name: 'a\u0000b \ud800', list: ['\udc00'], ['k\u0000']: 'v' };
+    await ds.transaction((m) => app.get(AuditService).record(m, { tenantId, actorKeyId: 'it', service: 'auth-it', action: 'thing.renamed', targetType: 'thing', after }));
+    const [row] = (await ds.query(`SELECT changes FROM auth.audit_log WHERE tenant_id = $1 AND action = 'thing.renamed'`, [tenantId])) as Array<{ changes: { after: unknown } }>;
+    expect(row!.changes.after).toEqual({ name: 'a\uFFFDb \uFFFD', list: ['\uFFFD'], ['k\uFFFD']: 'v' });
   });
 
   it('audit: a cursor that is no audit row id (beyond bigint, or in exponent form) is a 400, never a 500', async () => {

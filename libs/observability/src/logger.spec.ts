@@ -130,6 +130,16 @@ describe('redactString', () => {
     const s = 'task_12345678 design=blue author=me https://example.com/a?page=2';
     expect(redactString(s)).toBe(s);
   });
+
+  it('takes time linear in the text: 200 KB of scheme-like characters (a template, a response body) is masked at once', () => {
+    // Every word boundary of `a.a.a.…` began a URL scheme that ran to the end of the text: quadratic, so
+    // 200 KB held the event loop (of a service auditing or logging it) for many seconds.
+    const text = `${'a.'.repeat(100_000)} amqp://guest:guestpass@rabbit`;
+    const started = Date.now();
+    const out = redactString(text);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(out).toContain('amqp://guest:[redacted]@rabbit');
+  });
 });
 
 describe('redactValue', () => {

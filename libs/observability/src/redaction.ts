@@ -57,8 +57,9 @@ const STRING_SECRETS: Array<[RegExp, string]> = [
   [/\b(elo_[A-Za-z0-9]{4,})_[A-Za-z0-9]{8,}\b/g, `$1_${REDACTED}`],
   // Provider-style secret keys: sk_live_…, sk_test_…, sk-proj-…, rk_…
   [/\b(sk|rk)[-_][A-Za-z0-9_-]{8,}/g, `$1_${REDACTED}`],
-  // Credentials inside URLs: scheme://user:password@host
-  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+@/gi, `$1${REDACTED}@`],
+  // Credentials inside URLs: scheme://user:password@host. The scheme is bounded: unbounded, every word boundary of
+  // `a.a.a.…` began one that ran to the end of the text (quadratic: 200 KB took seconds).
+  [/(\b[a-z][a-z0-9+.-]{0,63}:\/\/[^\s:/@]+:)[^\s@/]+@/gi, `$1${REDACTED}@`],
   // key=value secrets in query strings and form bodies.
   [new RegExp(`([?&;](?:${SECRETISH_PARAM})=)[^&\\s#"']+`, 'gi'), `$1${REDACTED}`],
   // "password":"…" inside JSON that ended up in a message.

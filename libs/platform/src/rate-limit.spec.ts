@@ -41,6 +41,20 @@ describe('RateLimiter', () => {
       expect(passed.filter(Boolean)).toHaveLength(10);
     });
 
+    it('a made-up key on every request does not escape the source limit once the limiter holds 100,000 buckets', () => {
+      // Past 100,000 buckets a new one sweeps the full ones, but judged every bucket by the rate of the new one: a key's
+      // bucket (6,000 a minute) found a source's with 50,000 tokens left full, and deleted it, so the source began again.
+      let t = 0;
+      const rl = new RateLimiter({ perKeyPerMinute: 6_000, perSourcePerMinute: 150_000, now: () => t });
+      let passed = 0;
+      for (let i = 0; i < 300_000; i++) {
+        t += 0.01; // 300,000 requests in 3 s: the source refills 7,500 tokens meanwhile
+        if (answer(rl, '198.51.100.10', { authorization: `Bearer made-up-${i}` }).passed) passed++;
+      }
+      expect(passed).toBeGreaterThanOrEqual(150_000);
+      expect(passed).toBeLessThanOrEqual(157_500 + 1);
+    });
+
     it('limits a key across sources, and never limits health or metrics', () => {
       const rl = new RateLimiter({ perKeyPerMinute: 5, perSourcePerMinute: 0, now: () => 0 });
       const key = { authorization: 'Bearer elo_AAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB' };

@@ -14,6 +14,8 @@ export interface RateLimitOptions {
 interface Bucket {
   tokens: number;
   updated: number;
+  /** The bucket's own limit: a key's and a source's refill at different rates. */
+  perMinute: number;
 }
 
 /**
@@ -38,9 +40,9 @@ export class RateLimiter {
     const rate = perMinute / 60_000;
     let b = this.buckets.get(bucketKey);
     if (!b) {
-      b = { tokens: perMinute, updated: now };
+      b = { tokens: perMinute, updated: now, perMinute };
       this.buckets.set(bucketKey, b);
-      if (this.buckets.size > 100_000) this.sweep(now, rate, perMinute);
+      if (this.buckets.size > 100_000) this.sweep(now);
     }
     b.tokens = Math.min(perMinute, b.tokens + (now - b.updated) * rate);
     b.updated = now;
@@ -70,7 +72,12 @@ export class RateLimiter {
     };
   }
 
-  private sweep(now: number, rate: number, perMinute: number): void {
-    for (const [k, b] of this.buckets) if (b.tokens + (now - b.updated) * rate >= perMinute) this.buckets.delete(k);
+  /**
+   * Forgets the buckets that are full again (a new one would be the same), each judged by its own limit: judged by
+   * the new bucket's, a key's (6,000 a minute) found a source's with 50,000 tokens left full, and the source began
+   * again, so made-up keys escaped the source limit after all.
+   */
+  private sweep(now: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.updated) * b.perMinute) / 60_000 >= b.perMinute) this.buckets.delete(k);
   }
 }

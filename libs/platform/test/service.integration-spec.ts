@@ -76,7 +76,7 @@ describe('a service on the platform', () => {
       ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
       ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
       LOG_LEVEL: process.env.ELO_TEST_LOG ?? 'silent',
-      BODY_LIMIT_BYTES: '2048',
+      BODY_LIMIT_BYTES: '16384',
       RATE_LIMIT_PER_KEY_PER_MINUTE: '100',
     });
     @Module({
@@ -176,8 +176,21 @@ describe('a service on the platform', () => {
     const malformed = await call('/notes', { method: 'POST', key, headers: { 'content-type': 'application/json' }, body: '{"text":' });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { detail: string }).detail).toMatch(/not valid JSON/);
-    const big = await call('/notes', { method: 'POST', key, json: { text: 'x'.repeat(5000) } });
+    const big = await call('/notes', { method: 'POST', key, json: { text: 'x'.repeat(20_000) } });
     expect(big.status).toBe(413);
+    const afterRows = await ds.query('SELECT count(*)::int AS n FROM platform_test.notes');
+    expect(afterRows[0].n).toBe(before[0].n);
+  });
+
+  it('answers a body nested too deep with a 400 problem, behind no key too, and stores nothing', async () => {
+    const ds = app.get(DataSource);
+    const before = await ds.query('SELECT count(*)::int AS n FROM platform_test.notes');
+    // 5 KB of `[`: walking it recursively ran out of stack, a 500 logged as a bug on every such request.
+    const body = `{"text":"x","extra":${'['.repeat(2_500)}${']'.repeat(2_500)}}`;
+    const res = await call('/notes/inbound/00000000-0000-4000-8000-000000000009', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/^extra(\[0\])+: nested deeper than 64 levels$/);
     const afterRows = await ds.query('SELECT count(*)::int AS n FROM platform_test.notes');
     expect(afterRows[0].n).toBe(before[0].n);
   });

@@ -5,15 +5,23 @@ import {
 } from 'class-validator';
 import { TENANT_PERMISSIONS } from '../permissions';
 
+/**
+ * Text PostgreSQL can keep: JSON carries U+0000 and lone surrogates, which a text column (NUL) or the audit row's
+ * jsonb (both) refuse, so such a name failed the request with a 500.
+ */
+// eslint-disable-next-line no-control-regex -- U+0000 is what it refuses
+const STORABLE = /^[^\u0000\p{Cs}]*$/u;
+const STORABLE_MESSAGE = { message: '$property must not contain NUL characters (U+0000) or lone surrogates' };
+
 export class CreateTenantDto {
   @ApiProperty({ example: 'Acme Telecom' })
-  @IsString() @IsNotEmpty() @MaxLength(200) @Matches(/\S/, { message: 'name must not be blank' })
+  @IsString() @IsNotEmpty() @MaxLength(200) @Matches(/\S/, { message: 'name must not be blank' }) @Matches(STORABLE, STORABLE_MESSAGE)
   name!: string;
 }
 
 export class CreateKeyDto {
   @ApiProperty({ example: 'crm integration' })
-  @IsString() @IsNotEmpty() @MaxLength(200) @Matches(/\S/, { message: 'name must not be blank' })
+  @IsString() @IsNotEmpty() @MaxLength(200) @Matches(/\S/, { message: 'name must not be blank' }) @Matches(STORABLE, STORABLE_MESSAGE)
   name!: string;
 
   @ApiProperty({ enum: TENANT_PERMISSIONS, isArray: true })
