@@ -96,6 +96,17 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     expect((await h.api('POST', '/channels', headers, { provider: 'sms', name: 'x' })).status).toBe(400);
   });
 
+  it('a channel name or setting text with U+0000 or a lone surrogate is kept with U+FFFD in its place (PostgreSQL refuses them), not a 500', async () => {
+    const created = await h.api<{ id: string; name: string; settings: { closingMessage: string } }>('POST', '/channels', headers, {
+      provider: 'generic', name: 'Bot\u0000 \ud800', callbackUrl: 'https://platform.example.com/inbox', settings: { closingMessage: 'Tchau\u0000' },
+    });
+    expect(created).toMatchObject({ status: 201, body: { name: 'Bot\uFFFD \uFFFD', settings: { closingMessage: 'Tchau\uFFFD' } } });
+    const patched = await h.api<{ name: string; settings: { reminderMessage: string } }>('PATCH', `/channels/${created.body.id}`, headers, {
+      name: 'B\u0000', settings: { reminderMessage: '\udfffoi' },
+    });
+    expect(patched).toMatchObject({ status: 200, body: { name: 'B\uFFFD', settings: { reminderMessage: '\uFFFDoi' } } });
+  });
+
   it('answers the Meta verification handshake only with the right verify token', async () => {
     const ok = await h.api('GET', `/webhooks/whatsapp/${channel.id}?hub.mode=subscribe&hub.verify_token=${channel.secrets.verifyToken}&hub.challenge=1158201444`, {});
     expect(ok).toEqual({ status: 200, body: 1158201444 });
