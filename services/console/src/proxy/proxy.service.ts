@@ -57,8 +57,8 @@ export interface ProxyOptions {
 
 /**
  * Forwards `/api/<service>/…` to that service: method, path, query, headers (Authorization included,
- * hop-by-hop ones dropped) and the body, capped at bodyLimitBytes. Unknown service → 404, body over the
- * cap → 413, upstream down → 502, upstream silent → 504, all problem+json.
+ * hop-by-hop ones dropped) and the body, capped at bodyLimitBytes. Unknown service → 404, no Authorization → 401,
+ * body over the cap → 413, upstream down → 502, upstream silent → 504, all problem+json.
  *
  * A 413 must change nothing, so no byte of a body over the cap reaches the service: a body that declares
  * its length is refused up front when too long and otherwise streamed; one that does not (chunked) is
@@ -71,6 +71,13 @@ export function createProxy(o: ProxyOptions): (req: IncomingMessage & { original
     // Own properties only: `constructor` or `toString` are not services.
     const base = target && Object.hasOwn(o.upstreams, target.service) ? o.upstreams[target.service] : undefined;
     if (!target || !base) return sendProblem(res, 404, 'no such service: use /api/<service>/<path>');
+    // Only what a person signed in with a key does goes through: a keyless call (a provider's webhook, a PBX callback)
+    // would reach the service from the console's address, sharing one per-source rate limit with every console user
+    // and passing a PBX profile's address allow-list that admits the console. Those are sent to the services themselves.
+    if (!req.headers.authorization) {
+      req.resume();
+      return sendProblem(res, 401, 'the console forwards only calls made with an API key (Authorization: Bearer …); webhooks and PBX callbacks go to the services themselves');
+    }
     const tooLarge = () => sendProblem(res, 413, 'the request body is larger than the console forwards');
     const declared = req.headers['content-length'];
     if (Number(declared ?? 0) > o.bodyLimitBytes) {

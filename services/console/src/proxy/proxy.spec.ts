@@ -80,13 +80,23 @@ describe('console server', () => {
   });
 
   it('answers 502 problem+json when the upstream is down, 404 for an unknown service, 413 over the body limit', async () => {
-    const down = await fetch(`${base}/api/viability/check`);
+    const down = await fetch(`${base}/api/viability/check`, { headers: { authorization: 'Bearer k1' } });
     expect(down.status).toBe(502);
     expect(down.headers.get('content-type')).toContain('application/problem+json');
     expect(((await down.json()) as { detail: string }).detail).toContain('viability');
     expect((await fetch(`${base}/api/nope/x`)).status).toBe(404);
-    const big = await fetch(`${base}/api/chat-ingress/channels`, { method: 'POST', body: 'x'.repeat(5000) });
+    const big = await fetch(`${base}/api/chat-ingress/channels`, { method: 'POST', headers: { authorization: 'Bearer k1' }, body: 'x'.repeat(5000) });
     expect(big.status).toBe(413);
+  });
+
+  it('forwards nothing without an API key (a webhook or PBX callback through it would come from its address): 401 problem+json', async () => {
+    const before = upstreamRequests;
+    for (const path of ['/api/chat-ingress/webhooks/whatsapp/x', '/api/webhook-dispatcher/metrics']) {
+      const r = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(`${path} ${r.status}`).toBe(`${path} 401`);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+    }
+    expect(upstreamRequests).toBe(before);
   });
 
   it('answers 404 for names that are not services, whatever the object they could be mistaken for', async () => {
@@ -102,7 +112,7 @@ describe('console server', () => {
     const chunked = (parts: string[]) =>
       fetch(`${base}/api/chat-ingress/channels`, {
         method: 'POST',
-        headers: { 'content-type': 'text/csv' },
+        headers: { 'content-type': 'text/csv', authorization: 'Bearer k1' },
         body: new ReadableStream({
           start(c) {
             for (const p of parts) c.enqueue(new TextEncoder().encode(p));
