@@ -5,7 +5,6 @@ export const PERMISSIONS = [
   'audit:read',
   'ops:manage',
   'channels:manage',
-  'conversations:manage',
   'messages:send',
   'integrations:manage',
   'integrations:read',
