@@ -13,7 +13,7 @@ const S = '"chat_ingress"';
 
 /** What each filter a cursor carries may be (ListConversationsQuery's rules). */
 const CONVERSATION_FILTERS: Record<string, (v: string) => boolean> = {
-  status: (v) => (CONVERSATION_STATUSES as readonly string[]).includes(v), queue: (v) => v.length > 0 && v.length <= 100,
+  status: (v) => (CONVERSATION_STATUSES as readonly string[]).includes(v), queue: (v) => v.length > 0 && v.length <= 100 && !v.includes('\u0000'),
 };
 
 export interface ConversationRow {

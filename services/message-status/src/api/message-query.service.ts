@@ -37,7 +37,7 @@ const COLUMNS = `id, channel_id, provider, conversation_id, provider_message_id,
 /** What each filter a `GET /messages` cursor carries may be (ListMessagesQuery's rules). */
 const LIST_FILTERS: Record<string, (v: string) => boolean> = {
   status: (v) => (MESSAGE_STATES as readonly string[]).includes(v), conversationId: (v) => isUUID(v), channelId: (v) => isUUID(v),
-  provider: (v) => (PROVIDERS as readonly string[]).includes(v), reason: (v) => v.length <= 64, from: isTimestamp, to: isTimestamp,
+  provider: (v) => (PROVIDERS as readonly string[]).includes(v), reason: (v) => v.length <= 64 && !v.includes('\u0000'), from: isTimestamp, to: isTimestamp,
 };
 
 /** Builds `AND …` clauses with numbered parameters; the tenant is always `$1`. */

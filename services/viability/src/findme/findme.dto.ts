@@ -8,7 +8,9 @@ export class CreateFindmeDto {
   @ApiPropertyOptional() @IsOptional() @IsUUID() channelId?: string;
   @ApiPropertyOptional() @IsOptional() @IsUUID() requestId?: string;
   @ApiPropertyOptional({ description: 'An outside chatbot receives the result here (POST, JSON)' })
-  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'callbackUrl must be an http(s) URL' }) @MaxLength(2000) callbackUrl?: string;
+  // No U+0000: PostgreSQL text refuses it (a 500 otherwise).
+  // eslint-disable-next-line no-control-regex -- U+0000 is what it refuses
+  @IsOptional() @Matches(/^https?:\/\/[^\s\u0000]+$/, { message: 'callbackUrl must be an http(s) URL' }) @MaxLength(2000) callbackUrl?: string;
 }
 
 export class ConfirmDto {

@@ -84,8 +84,10 @@ export function templateFromPreset(
   for (const name of p.fields) {
     const v = fields[name];
     if (typeof v !== 'string' || !v.trim()) return `${name} is required for the ${preset} preset`;
-    // Account fields are literal text inside the template: braces would read as tokens.
+    // Account fields are literal text inside the template: braces would read as tokens. A lone surrogate
+    // cannot be put in a URL or a form (encodeURIComponent throws: a 500).
     if (/[{}\r\n]/.test(v)) return `${name} must not contain braces or line breaks`;
+    if (/\p{Cs}/u.test(v)) return `${name} must not contain a lone surrogate (\\ud800 to \\udfff)`;
     f[name] = v.trim();
   }
   return p.build(f, (baseUrl ?? p.defaultBaseUrl).replace(/\/+$/, ''));

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EgressError, HttpEgress } from '@elo/http-egress';
+import { storableString } from '@elo/persistence';
 import { ProblemException, SERVICE_CONFIG } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import type { ViabilityConfig } from '../config/viability.config';
@@ -69,8 +70,11 @@ export class GeocoderService {
     return Boolean(this.config.GEOCODER_BASE_URL);
   }
 
-  async locate(address: string): Promise<Located> {
+  async locate(typed: string): Promise<Located> {
     if (!this.config.GEOCODER_BASE_URL) return { found: false, reason: 'address lookup is not configured' };
+    // U+0000 and lone surrogates (JSON escapes) as U+FFFD: PostgreSQL refuses them in the cache's key, and
+    // encodeURIComponent throws on a lone surrogate (both were a 500).
+    const address = storableString(typed);
     // One key for one address: an accent typed on macOS or iOS often arrives decomposed (a + U+0303), which
     // missed the cache of the same address composed and spent another lookup of the rate limit.
     const query = address.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();

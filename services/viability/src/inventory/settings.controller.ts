@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuditService, CurrentPrincipal, RequirePermission, tenantIdOf, type Principal } from '@elo/auth';
+import { storable } from '@elo/persistence';
 import { givenFields } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { ViabilityService } from '../check/viability.service';
@@ -43,8 +44,9 @@ export class SettingsController {
         ),
         // A template not given keeps the stored one (the DTO holds every outcome, those not sent as
         // undefined, which a spread would write over it); null takes an outcome back to its default.
+        // U+0000 and lone surrogates in a template become U+FFFD (PostgreSQL's jsonb refuses them: a 500).
         replies: Object.fromEntries(
-          Object.entries({ ...before.replies, ...givenFields(dto.replies) }).filter((e): e is [string, string] => typeof e[1] === 'string'),
+          Object.entries({ ...before.replies, ...givenFields(storable(dto.replies)) }).filter((e): e is [string, string] => typeof e[1] === 'string'),
         ),
       };
       await m.query(

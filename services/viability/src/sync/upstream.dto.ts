@@ -4,7 +4,9 @@ import { IsBoolean, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLe
 /** The tenant's network-documentation system. */
 export class UpstreamDto {
   @ApiProperty({ example: 'https://ozmap.example.com/api/v2', description: 'Boxes are paged from <baseUrl>/boxes, poles from <baseUrl>/poles' })
-  @Matches(/^https?:\/\/[^\s?#]+$/, { message: 'baseUrl must be an http(s) URL without query or fragment' })
+  // No U+0000: PostgreSQL text refuses it (a 500 otherwise).
+  // eslint-disable-next-line no-control-regex -- U+0000 is what it refuses
+  @Matches(/^https?:\/\/[^\s?#\u0000]+$/, { message: 'baseUrl must be an http(s) URL without query or fragment' })
   @MaxLength(2000)
   baseUrl!: string;
 

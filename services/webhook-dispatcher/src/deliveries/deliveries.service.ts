@@ -21,7 +21,7 @@ export interface Page {
 /** What each filter a cursor carries may be (DeliveriesQuery's rules). */
 const DELIVERY_FILTERS: Record<string, (v: string) => boolean> = {
   outcome: (v) => (DELIVERY_OUTCOMES as readonly string[]).includes(v), from: isTimestamp, to: isTimestamp,
-  eventType: (v) => v.length > 0 && v.length <= 200, errorClass: (v) => /^[a-z_]{1,40}$/.test(v), httpStatus: (v) => /^[1-5]\d\d$/.test(v),
+  eventType: (v) => v.length > 0 && v.length <= 200 && !v.includes('\u0000'), errorClass: (v) => /^[a-z_]{1,40}$/.test(v), httpStatus: (v) => /^[1-5]\d\d$/.test(v),
 };
 
 /** Reads of deliveries and attempts, manual resend, preview and test sends. */

@@ -388,9 +388,13 @@ function secretTemplates(kind: string, request: HttpRequestDto | SoapRequestDto)
   return out;
 }
 
-/** Where `value` holds U+0000 (in a string or a key), or undefined: PostgreSQL's text and jsonb cannot store it. */
+/** U+0000, or a lone UTF-16 surrogate (a JSON escape such as `"\ud800"`): what PostgreSQL's jsonb cannot store. */
+// eslint-disable-next-line no-control-regex -- U+0000 is what it refuses
+const UNSTORABLE = /\u0000|\p{Cs}/u;
+
+/** Where `value` holds U+0000 or a lone surrogate (in a string or a key), or undefined. */
 function nulAt(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : undefined;
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) {
       const at = nulAt(v, `${path}[${i}]`);
@@ -400,17 +404,17 @@ function nulAt(value: unknown, path: string): string | undefined {
   }
   if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      const at = k.includes('\u0000') ? `${path}.${k}` : nulAt(v, path ? `${path}.${k}` : k);
+      const at = UNSTORABLE.test(k) ? `${path}.${k}` : nulAt(v, path ? `${path}.${k}` : k);
       if (at) return at;
     }
   }
   return undefined;
 }
 
-/** A definition holding U+0000 is a 400 naming the field: stored, PostgreSQL refused it and the answer was a 500. */
+/** A definition holding U+0000 or a lone surrogate is a 400 naming the field: stored, PostgreSQL refused it and the answer was a 500. */
 function refuseNul(dto: object): void {
   const at = nulAt(dto, '');
-  if (at) throw new ProblemException(400, `${at}: text cannot hold the NUL character (U+0000)`);
+  if (at) throw new ProblemException(400, `${at}: text cannot hold the NUL character (U+0000) or a lone surrogate (\\ud800 to \\udfff)`);
 }
 
 function cleanSecrets(input: Record<string, unknown>): Record<string, string> {
