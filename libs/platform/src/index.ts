@@ -4,7 +4,7 @@ export { ExpressPlatform } from './express-platform';
 export { configureHttp, securityHeaders, type RawBodyRequest } from './http-setup';
 export { problem, ProblemDetailsFilter, ProblemException, type ProblemBody } from './problem-details.filter';
 export { EloServiceModule, SERVICE_CONFIG, type EloServiceOptions } from './service.module';
-export { givenFields, IsTimestamp, isTimestamp, validationPipe } from './validation';
+export { givenFields, IsTimestamp, isTimestamp, StorableInput, validationPipe } from './validation';
 export { RateLimiter, type RateLimitOptions } from './rate-limit';
 export { staticPageController, type StaticPageOptions } from './static-page.controller';
 export { periodic, type Periodic } from './periodic';

@@ -1,4 +1,5 @@
-import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { BadRequestException, Injectable, ValidationPipe, type ArgumentMetadata, type PipeTransform, type ValidationError } from '@nestjs/common';
+import { storable } from '@elo/persistence';
 import { IsISO8601, isISO8601, Matches } from 'class-validator';
 import { problem } from './problem-details.filter';
 
@@ -43,6 +44,18 @@ class RefusingValidationPipe extends ValidationPipe {
   protected override stripProtoKeys(value: unknown): void {
     refuseUnsafe(value, '', 0);
     super.stripProtoKeys(value);
+  }
+}
+
+/**
+ * For a controller whose text people type is kept as given, as far as PostgreSQL can (`@UsePipes(StorableInput)`): its
+ * body, query and route parameters with U+0000 and lone surrogates as U+FFFD (`storable`), after validation. Text
+ * columns refuse U+0000 and jsonb refuses both: a 500 otherwise.
+ */
+@Injectable()
+export class StorableInput implements PipeTransform {
+  transform(value: unknown, meta: ArgumentMetadata): unknown {
+    return meta.type === 'custom' ? value : storable(value);
   }
 }
 

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, ParseUUIDPipe } from '@nestjs/common';
-import { ProblemException } from '@elo/platform';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, ParseUUIDPipe, UsePipes } from '@nestjs/common';
+import { ProblemException, StorableInput } from '@elo/platform';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { ChannelsService, type ChannelView } from './channels.service';
@@ -11,6 +11,8 @@ type Principal = AuthPrincipal;
 
 @ApiTags('channels')
 @Controller('channels')
+// Text with U+0000 or a lone surrogate is kept with U+FFFD in its place (PostgreSQL refuses them: a 500), as in conversations.
+@UsePipes(StorableInput)
 export class ChannelsController {
   constructor(
     private readonly channels: ChannelsService,

@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService, SecretBox } from '@elo/auth';
 import { givenFields, ProblemException, SERVICE_CONFIG } from '@elo/platform';
-import { storable } from '@elo/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { DEFAULT_SETTINGS, VERIFY_TOKEN_PROVIDERS, type ChannelRecord, type ChannelRow, type Credentials, type WebhookRegistration } from './channel.types';
@@ -68,9 +67,7 @@ export class ChannelsService {
     return `${this.config.PUBLIC_BASE_URL.replace(/\/+$/, '')}/webhooks/${c.provider}/${c.id}`;
   }
 
-  async create(tenantId: string, actorKeyId: string | undefined, given: CreateChannelDto): Promise<ChannelView> {
-    // U+0000 and lone surrogates in a name or a setting's text become U+FFFD (PostgreSQL refuses them: a 500), as in contacts.
-    const dto = storable(given);
+  async create(tenantId: string, actorKeyId: string | undefined, dto: CreateChannelDto): Promise<ChannelView> {
     const id = randomUUID();
     const credentials: Credentials = { ...givenFields(dto.credentials) };
     const generated: Record<string, string> = {};
@@ -111,8 +108,7 @@ export class ChannelsService {
     return c;
   }
 
-  async update(tenantId: string, actorKeyId: string | undefined, id: string, given: UpdateChannelDto): Promise<ChannelView> {
-    const dto = storable(given);
+  async update(tenantId: string, actorKeyId: string | undefined, id: string, dto: UpdateChannelDto): Promise<ChannelView> {
     await this.ds.transaction(async (m) => {
       const rows: ChannelRow[] = await m.query(`SELECT * FROM ${T} WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, tenantId]);
       if (!isUuid(id) || !rows[0]) throw new ProblemException(404, `channel ${id} not found`);

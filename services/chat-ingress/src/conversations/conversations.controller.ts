@@ -1,9 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, ParseUUIDPipe } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, UsePipes, ParseUUIDPipe } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
 import { Outbox, type PublishSpecLike } from '@elo/messaging';
-import { storable, storableString } from '@elo/persistence';
-import { ProblemException } from '@elo/platform';
+import { ProblemException, StorableInput } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AssignDto, CloseDto, ContactAttributesDto, ListConversationsQuery, QueueAgentDto, TransferDto } from './dto/conversation.dto';
 import { OutboundRefused } from '../outbound/outbound.service';
@@ -11,11 +10,12 @@ import { ConversationsService } from './conversations.service';
 
 type Principal = AuthPrincipal;
 const S = '"chat_ingress"';
-// Queue names, agent ids and names, and reasons with U+0000 or a lone surrogate are kept (and looked up) with U+FFFD in
-// their place, as channel settings keep a queue name (PostgreSQL refuses them: a 500).
 
 @ApiTags('conversations')
 @Controller()
+// Queue names, agent ids and names, reasons, contact names and attributes with U+0000 or a lone surrogate are kept (and
+// looked up) with U+FFFD in their place, as channel settings keep a queue name (PostgreSQL refuses them: a 500).
+@UsePipes(StorableInput)
 export class ConversationsController {
   constructor(
     private readonly ds: DataSource,
@@ -44,7 +44,7 @@ export class ConversationsController {
   @Get('conversations')
   @RequirePermission('messages:send')
   list(@CurrentPrincipal() p: Principal, @Query() q: ListConversationsQuery) {
-    return this.conversations.list(this.ds.manager, tenantIdOf(p), storable(q));
+    return this.conversations.list(this.ds.manager, tenantIdOf(p), q);
   }
 
   @Get('conversations/:id')
@@ -59,7 +59,7 @@ export class ConversationsController {
   @ApiOperation({ summary: 'Move the conversation to a queue (human attendance or another department); notices as the channel is configured.' })
   async transfer(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: TransferDto) {
     const tenantId = tenantIdOf(p);
-    await this.tx(async (m, publish) => this.conversations.transfer(m, await this.conversations.lock(m, tenantId, id), storable(dto), publish));
+    await this.tx(async (m, publish) => this.conversations.transfer(m, await this.conversations.lock(m, tenantId, id), dto, publish));
     return this.conversations.view(this.ds.manager, tenantId, id);
   }
 
@@ -69,7 +69,7 @@ export class ConversationsController {
   @ApiOperation({ summary: 'An agent picks the conversation up; sends the pickup notice as configured.' })
   async assign(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: AssignDto) {
     const tenantId = tenantIdOf(p);
-    await this.tx(async (m, publish) => this.conversations.assign(m, await this.conversations.lock(m, tenantId, id), storableString(dto.agentId), dto.agentName && storableString(dto.agentName), publish));
+    await this.tx(async (m, publish) => this.conversations.assign(m, await this.conversations.lock(m, tenantId, id), dto.agentId, dto.agentName, publish));
     return this.conversations.view(this.ds.manager, tenantId, id);
   }
 
@@ -79,7 +79,7 @@ export class ConversationsController {
   @ApiOperation({ summary: 'Close the conversation; sends the channel\'s closing message.' })
   async close(@CurrentPrincipal() p: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: CloseDto) {
     const tenantId = tenantIdOf(p);
-    await this.tx(async (m, publish) => this.conversations.close(m, await this.conversations.lock(m, tenantId, id), storableString(dto.reason ?? 'agent'), publish));
+    await this.tx(async (m, publish) => this.conversations.close(m, await this.conversations.lock(m, tenantId, id), dto.reason ?? 'agent', publish));
     return this.conversations.view(this.ds.manager, tenantId, id);
   }
 
@@ -93,7 +93,7 @@ export class ConversationsController {
   @Get('queues/:queue/agents')
   @RequirePermission('messages:send')
   async agents(@CurrentPrincipal() p: Principal, @Param('queue') queue: string) {
-    const rows = await this.ds.query(`SELECT agent_id, agent_name FROM ${S}.queue_agents WHERE tenant_id = $1 AND queue = $2 ORDER BY agent_id`, [tenantIdOf(p), storableString(queue)]);
+    const rows = await this.ds.query(`SELECT agent_id, agent_name FROM ${S}.queue_agents WHERE tenant_id = $1 AND queue = $2 ORDER BY agent_id`, [tenantIdOf(p), queue]);
     return rows.map((r: { agent_id: string; agent_name: string | null }) => ({ agentId: r.agent_id, agentName: r.agent_name ?? undefined }));
   }
 
@@ -103,14 +103,14 @@ export class ConversationsController {
   async addAgent(@CurrentPrincipal() p: Principal, @Param('queue') queue: string, @Body() dto: QueueAgentDto) {
     await this.ds.query(
       `INSERT INTO ${S}.queue_agents (tenant_id, queue, agent_id, agent_name) VALUES ($1,$2,$3,$4)
-       ON CONFLICT (tenant_id, queue, agent_id) DO UPDATE SET agent_name = EXCLUDED.agent_name`, [tenantIdOf(p), storableString(queue), storableString(dto.agentId), dto.agentName === undefined ? null : storableString(dto.agentName)]);
+       ON CONFLICT (tenant_id, queue, agent_id) DO UPDATE SET agent_name = EXCLUDED.agent_name`, [tenantIdOf(p), queue, dto.agentId, dto.agentName ?? null]);
     return this.agents(p, queue);
   }
 
   @Delete('queues/:queue/agents/:agentId')
   @RequirePermission('channels:manage')
   async removeAgent(@CurrentPrincipal() p: Principal, @Param('queue') queue: string, @Param('agentId') agentId: string) {
-    await this.ds.query(`DELETE FROM ${S}.queue_agents WHERE tenant_id = $1 AND queue = $2 AND agent_id = $3`, [tenantIdOf(p), storableString(queue), storableString(agentId)]);
+    await this.ds.query(`DELETE FROM ${S}.queue_agents WHERE tenant_id = $1 AND queue = $2 AND agent_id = $3`, [tenantIdOf(p), queue, agentId]);
     return this.agents(p, queue);
   }
 }

@@ -6,7 +6,7 @@ import { ChannelsService, isUuid } from '../channels/channels.service';
 import { keepFlowDue } from '../flow/flow-due';
 import { fitMessage, OutboundService } from '../outbound/outbound.service';
 import { contactIdentity } from '../webhooks/ingest.service';
-import { returnedRows, storable } from '@elo/persistence';
+import { returnedRows } from '@elo/persistence';
 import { CONVERSATION_STATUSES, type ListConversationsQuery } from './dto/conversation.dto';
 
 const S = '"chat_ingress"';
@@ -174,11 +174,9 @@ export class ConversationsService {
     await publish({ type: 'chat.conversation.closed', tenantId: c.tenant_id, subject: c.id, data: { conversationId: c.id, channelId: c.channel_id, reason } });
   }
 
-  async setAttributes(m: EntityManager, tenantId: string, contactId: string, givenName: string | undefined, givenAttrs: Record<string, string | null>) {
+  /** `name` and `attrs` as the controller's StorableInput left them (U+0000 and lone surrogates as U+FFFD). */
+  async setAttributes(m: EntityManager, tenantId: string, contactId: string, name: string | undefined, attrs: Record<string, string | null>) {
     if (!isUuid(contactId)) throw new ProblemException(404, `contact ${contactId} not found`);
-    // U+0000 and lone surrogates (JSON carries them, PostgreSQL text and jsonb refuse them) become U+FFFD, as on the webhook path.
-    const name = storable(givenName);
-    const attrs = storable(givenAttrs);
     const set: Record<string, string> = {};
     const remove: string[] = [];
     for (const [k, v] of Object.entries(attrs)) {

@@ -1,13 +1,15 @@
-import { Body, Controller, Get, Param, ParseIntPipe, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, ParseIntPipe, Put, UsePipes } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission, tenantIdOf, type Principal as AuthPrincipal } from '@elo/auth';
-import { ProblemException } from '@elo/platform';
+import { ProblemException, StorableInput } from '@elo/platform';
 import { FlowsService } from './flows.service';
 
 type Principal = AuthPrincipal;
 
 @ApiTags('bot flow')
 @Controller('flow')
+// Text with U+0000 or a lone surrogate is kept with U+FFFD in its place (PostgreSQL refuses them: a 500), as in conversations.
+@UsePipes(StorableInput)
 export class FlowsController {
   constructor(private readonly flows: FlowsService) {}
 

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { storable } from '@elo/persistence';
 import { ProblemException } from '@elo/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { flowProblems, type FlowDefinition } from './flow.types';
@@ -22,9 +21,7 @@ export class FlowsService {
 
   constructor(private readonly ds: DataSource) {}
 
-  async save(tenantId: string, given: unknown): Promise<FlowVersion> {
-    // U+0000 and lone surrogates in a text or a step id become U+FFFD (PostgreSQL refuses them: a 500), as in channels.
-    const definition = storable(given);
+  async save(tenantId: string, definition: unknown): Promise<FlowVersion> {
     const problems = flowProblems(definition);
     if (problems.length) throw new ProblemException(400, 'the flow definition is not valid', { errors: problems });
     const id = randomUUID();
