@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { ApiKeyGuard } from '@elo/auth';
+import type { CallAnswered } from '@elo/contracts';
 import { expectEventually } from '@elo/testing';
 import { PopHub } from '../src/screen-pop/pop-hub.service';
 import { ADMIN_KEY, openSse, startHarness, type Harness, type SseClient, type Tenant } from './support/harness';
@@ -110,6 +111,41 @@ describe('telephony-bridge: screen pop', () => {
       expect(endedOn(first)).toEqual([cid]);
       expect(endedOn(second)).toEqual([cid]);
     });
+  });
+
+  it('a call answered by a second extension (transfer): pops that screen and publishes its answer; the first screen is told the call moved, also when it reconnects', async () => {
+    const [first, second] = [await sse(`${h.url}/operators/8601/events`, t.headers), await sse(`${h.url}/operators/8602/events`, t.headers)];
+    await Promise.all([ready(first), ready(second)]);
+    const cid = h.pbx.nextCallId();
+    const q = { cid, num: '41988445566', pid: 'CRM-5', empresaId: 'acme' };
+    expect((await h.pbx.pushAnswered(profile.callbackBase, { ...q, ramal: '8601' })).status).toBe(200);
+    await expectEventually(() => expect(answered(first).map((e) => e.data.callId)).toEqual([cid]));
+    const transfer = await h.api('GET', `/telephony/${profile.id}/answered?${new URLSearchParams({ ...q, ramal: '8602' }).toString()}`);
+    expect(transfer.body).toEqual({ callId: cid, duplicate: false });
+    await expectEventually(() => expect(answered(second).map((e) => e.data)).toEqual([{
+      ramal: '8602', callId: cid, profileId: profile.id, telefone: '41988445566', contactId: 'CRM-5', empresaId: 'acme', answeredAt: expect.any(String),
+    }]));
+    const endedOn = (c: SseClient) => c.events.filter((e) => e.event === 'ended').map((e) => e.data);
+    await expectEventually(() => expect(endedOn(first)).toEqual([
+      { ramal: '8601', callId: cid, profileId: profile.id, transferredTo: '8602', endedAt: expect.any(String) },
+    ]));
+    // Each extension's callback replayed: nothing more is published or popped.
+    for (const ramal of ['8602', '8601']) {
+      expect((await h.api('GET', `/telephony/${profile.id}/answered?${new URLSearchParams({ ...q, ramal }).toString()}`)).body).toEqual({ callId: cid, duplicate: true });
+    }
+    await h.settled();
+    expect(h.probe.ofType<CallAnswered>('telephony.call.answered').filter((e) => e.data.callId === cid).map((e) => e.data.ramal)).toEqual(['8601', '8602']);
+    // Screens that (re)connect: the second shows the call in progress, the first that it moved.
+    const [again1, again2] = [await sse(`${h.url}/operators/8601/events`, t.headers), await sse(`${h.url}/operators/8602/events`, t.headers)];
+    await expectEventually(() => {
+      expect(again1.events.map((e) => [e.event, e.data.callId, e.data.transferredTo])).toEqual([['ready', undefined, undefined], ['ended', cid, '8602']]);
+      expect(again2.events.map((e) => [e.event, e.data.callId])).toEqual([['ready', undefined], ['answered', cid]]);
+    });
+    // Its end reaches the screen that has it, once.
+    expect((await h.pbx.pushEnded(profile.callbackBase, { cid, duration: 30 })).status).toBe(200);
+    await expectEventually(() => expect(endedOn(second).map((e) => e.callId)).toEqual([cid]));
+    expect(answered(second)).toHaveLength(1);
+    expect(endedOn(first)).toHaveLength(1);
   });
 
   it('a call from a withheld number (num empty, "anonymous" or "private") pops without a phone, and its end reaches the screen', async () => {
@@ -376,5 +412,46 @@ describe('telephony-bridge: screen pop', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'telephony-operator-pop.png'), fullPage: true });
       await page.close();
     });
+  });
+});
+
+describe('telephony-bridge: a screen-pop stream opened with a stream token', () => {
+  let h: Harness;
+  let t: Tenant;
+  let profile: { id: string; callbackBase: string };
+
+  beforeAll(async () => {
+    h = await startHarness('telephony_pop_resume', { TELEPHONY_STREAM_TOKEN_TTL_SECONDS: '5' });
+    t = await h.tenant();
+    profile = await h.profile(t);
+  });
+  afterAll(async () => h?.close());
+
+  it('reconnects as an EventSource does (same URL, Last-Event-ID) after a drop that outlasted its token, and is sent the call it missed', async () => {
+    const issued = await h.api<{ url: string }>('POST', '/operators/9001/stream-tokens', t.headers);
+    const first = await openSse(`${h.url}${issued.body.url}`);
+    await expectEventually(() => expect(first.events.map((e) => e.event)).toEqual(['ready']));
+    const lastEventId = first.lastEventId;
+    first.close(); // the network drops
+    // The drop outlasts the token: the URL alone is refused by now.
+    await expectEventually(async () => {
+      const c = await openSse(`${h.url}${issued.body.url}`);
+      c.close();
+      expect(c.status).toBe(401);
+    }, { timeoutMs: 15_000, intervalMs: 500 });
+    const cid = h.pbx.nextCallId();
+    expect((await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '9001', num: '41988445566' })).status).toBe(200);
+    const back = await openSse(`${h.url}${issued.body.url}`, lastEventId ? { 'last-event-id': lastEventId } : {});
+    try {
+      expect(back.status).toBe(200);
+      await expectEventually(() => expect(back.events.filter((e) => e.event === 'answered').map((e) => e.data.callId)).toEqual([cid]));
+      expect(back.lastEventId).toEqual(expect.any(String));
+    } finally {
+      back.close();
+    }
+    // What it sends back opens only its own extension's stream, and is no stream token.
+    expect((await openSse(`${h.url}/operators/9002/events`, { 'last-event-id': lastEventId! })).status).toBe(401);
+    expect((await openSse(`${h.url}/operators/9001/events?token=${encodeURIComponent(lastEventId!)}`)).status).toBe(401);
+    expect((await openSse(`${h.url}${issued.body.url}`, { 'last-event-id': `${lastEventId!.slice(0, -2)}xx` })).status).toBe(401);
   });
 });

@@ -4,7 +4,7 @@ import { Outbox } from '@elo/messaging';
 import { ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import type { PbxProfile } from '../profiles/profiles.service';
-import { PopHub, type CallEndedPop, type ScreenPop } from '../screen-pop/pop-hub.service';
+import { LATEST_CALL_MAX_AGE_HOURS, PopHub, type CallEndedPop, type ScreenPop } from '../screen-pop/pop-hub.service';
 import type { AnsweredParams, EndedParams } from './callback-params';
 
 export interface CallbackOutcome {
@@ -13,10 +13,11 @@ export interface CallbackOutcome {
 }
 
 /**
- * Stores PBX callbacks. The callbacks table holds one row per (profile, kind, call id): a repeated
- * callback inserts nothing, publishes nothing and pops nothing. Otherwise the call row and the event
- * commit together, and the screen pop (`ended` too, so the operator's screen shows the call is over)
- * goes out once they have committed.
+ * Stores PBX callbacks. The callbacks table holds one row per (profile, kind, call id), and for `answered` per
+ * extension too: a repeated callback inserts nothing, publishes nothing and pops nothing, while the same call
+ * answered by another extension (a transfer) is that extension's answer. Otherwise the call row and the event
+ * commit together, and the screen pop (`ended` too, so the operator's screen shows the call is over) goes out
+ * once they have committed.
  */
 @Injectable()
 export class CallbacksService {
@@ -37,9 +38,12 @@ export class CallbacksService {
       ...(p.empresaId ? { empresaId: p.empresaId } : {}),
     };
     const pop: ScreenPop = { tenantId: profile.tenantId, ...call, answeredAt: new Date().toISOString() };
-    // One statement, one round trip, its own commit: record the callback once, upsert the call, write the
-    // event. A repeated cid inserts no callback row, so the call step sees no row and no event is written; nor
-    // does a call already answered (a callback replayed after its row passed CALLBACK_RETENTION_DAYS).
+    // One statement, one round trip, its own commit: record the callback once per extension, upsert the call, write
+    // the event. A repeated callback inserts no callback row, so the call step sees no row and no event is written;
+    // nor does a call its extension has already answered (a callback replayed after its row passed
+    // CALLBACK_RETENTION_DAYS). Another extension answering a call in progress takes it over (a transfer): it
+    // becomes the call's extension, answered now, and the one it came from is kept. Not a call answered more than
+    // LATEST_CALL_MAX_AGE_HOURS ago: that is a replay of an old call whose end never came, not a transfer.
     // A call that has already ended was answered no later than its end: stamped now, a late callback would make it
     // the extension's latest call, shown to a screen that connects instead of the one in progress (PopHub.latest).
     const m = this.ds.manager;
@@ -47,21 +51,24 @@ export class CallbacksService {
       m,
       {
         ctes: `cb AS (
-           INSERT INTO "telephony".callbacks (tenant_id, profile_id, kind, call_id, params, source_address)
-           VALUES ($1, $2, 'answered', $3, $4, $5) ON CONFLICT ON CONSTRAINT callbacks_once_uq DO NOTHING RETURNING id
+           INSERT INTO "telephony".callbacks (tenant_id, profile_id, kind, call_id, ramal, params, source_address)
+           VALUES ($1, $2, 'answered', $3, $7, $4, $5) ON CONFLICT ON CONSTRAINT callbacks_once_uq DO NOTHING RETURNING id
          )`,
         sql: `INSERT INTO "telephony".calls (id, tenant_id, profile_id, call_id, origin, ramal, telefone, contact_id, empresa_id, answered_at)
            SELECT $6, $1, $2, $3, 'callback', $7, $8, $9, $10, now() WHERE EXISTS (SELECT 1 FROM cb)
            ON CONFLICT ON CONSTRAINT calls_call_uq DO UPDATE SET
              ramal = EXCLUDED.ramal,
+             transferred_from = CASE WHEN calls.answered_at IS NULL THEN calls.transferred_from ELSE calls.ramal END,
              telefone = COALESCE(EXCLUDED.telefone, calls.telefone),
              contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
              empresa_id = COALESCE(EXCLUDED.empresa_id, calls.empresa_id),
-             answered_at = LEAST(EXCLUDED.answered_at, calls.ended_at)
+             answered_at = CASE WHEN calls.answered_at IS NULL THEN LEAST(EXCLUDED.answered_at, calls.ended_at) ELSE EXCLUDED.answered_at END
            WHERE calls.answered_at IS NULL
+              OR (calls.ended_at IS NULL AND calls.ramal IS DISTINCT FROM EXCLUDED.ramal
+                  AND calls.answered_at > now() - make_interval(hours => $11))
            RETURNING 1`,
         params: [profile.tenantId, profile.id, p.cid, JSON.stringify(p), source, randomUUID(), p.ramal, p.num ?? null, p.pid ?? null,
-          p.empresaId ?? null],
+          p.empresaId ?? null, LATEST_CALL_MAX_AGE_HOURS],
       },
       [
         this.outbox.event({
@@ -77,11 +84,20 @@ export class CallbacksService {
     // PBXs do not promise the order of their callbacks: when `ended` came first, the screen was already
     // sent the end, and an `answered` pop now would show a call that is over as in progress until the next
     // call. Read after the commit above, so an `ended` committing meanwhile is seen too (its own pop follows).
-    const [now]: Array<{ ended: boolean }> = await m.query(
-      'SELECT ended_at IS NOT NULL AS ended FROM "telephony".calls WHERE profile_id = $1 AND call_id = $2',
+    const [now]: Array<{ ended: boolean; ramal: string; transferred_from: string | null }> = await m.query(
+      'SELECT ended_at IS NOT NULL AS ended, ramal, transferred_from FROM "telephony".calls WHERE profile_id = $1 AND call_id = $2',
       [profile.id, p.cid],
     );
-    if (!now?.ended) this.pops.announce(m, pop);
+    if (now && !now.ended && now.ramal === p.ramal) {
+      this.pops.announce(m, pop);
+      // Transferred: the screen it came from stops showing it as its call in progress.
+      if (now.transferred_from) {
+        this.pops.announce(m, {
+          event: 'ended', tenantId: profile.tenantId, ramal: now.transferred_from, callId: p.cid, profileId: profile.id,
+          transferredTo: p.ramal, endedAt: pop.answeredAt,
+        });
+      }
+    }
     return { callId: p.cid, duplicate: false };
   }
 

@@ -21,6 +21,12 @@ export class TelephonyBridgeConfig extends BaseServiceConfig {
   /** Lifetime of a screen-pop stream token (seconds): only the connection must start within it. */
   @IsOptional() @IsInt() @Min(5) @Max(3600) TELEPHONY_STREAM_TOKEN_TTL_SECONDS: number = 60;
 
+  /**
+   * How long after its last event or keepalive a stream opened with a stream token may reconnect (hours): the
+   * resume token it sent as the events' id comes back in Last-Event-ID (see StreamTokens).
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(168) TELEPHONY_STREAM_RESUME_HOURS: number = 12;
+
   /** Days each PBX callback (its parameters and source address) is kept; the calls themselves stay. 0 = for ever. */
   @IsOptional() @IsInt() @Min(0) CALLBACK_RETENTION_DAYS: number = 30;
 }

@@ -40,7 +40,7 @@ export class OperatorEventsController {
 
   /**
    * Public as far as the global guard goes: it authenticates itself, with an API key in a header
-   * (permission telephony:call) or a stream token in the query.
+   * (permission telephony:call) or a stream token in the query (or, reconnecting, the resume token in Last-Event-ID).
    */
   @Get(':ramal/events')
   @Public()
@@ -52,7 +52,10 @@ export class OperatorEventsController {
   @ApiProduces('text/event-stream')
   async events(@Param('ramal') ramal: string, @Query('token') token: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
     const r = checkRamal(ramal);
-    const { tenantId, keyId } = await this.authenticate(req, res, r, token);
+    const { tenantId, keyId, byToken } = await this.authenticate(req, res, r, token);
+    // A stream opened with a token sends a fresh resume token as the id of each event and keepalive (instead of the
+    // call id): the EventSource sends the last one back in Last-Event-ID when it reconnects, its token expired by then.
+    const resumeId = () => (byToken ? `id: ${this.tokens.resumeToken(tenantId, r, keyId)}\n` : '');
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -60,11 +63,11 @@ export class OperatorEventsController {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     req.socket.setNoDelay(true);
-    res.write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ ramal: r, live: this.hub.connected })}\n\n`);
+    res.write(`retry: 2000\n${resumeId()}event: ready\ndata: ${JSON.stringify({ ramal: r, live: this.hub.connected })}\n\n`);
     const send = (pop: OperatorEvent) => {
       if (res.destroyed || res.writableEnded) return;
       const { tenantId: _t, event = 'answered', ...data } = pop;
-      res.write(`id: ${pop.callId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      res.write(`${resumeId() || `id: ${pop.callId}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     // The extension's latest call comes first: `answered` if it is in progress, `ended` if it is over.
     // Pops that arrive while it is looked up wait; when there are some, they are newer than what the
@@ -73,7 +76,8 @@ export class OperatorEventsController {
     const arrived: OperatorEvent[] = [];
     let looking = true;
     const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => (looking ? arrived.push(pop) : send(pop)));
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    // An id without data dispatches no event: the EventSource only keeps the id.
+    const keepalive = setInterval(() => res.write(byToken ? `${resumeId()}\n` : ': keepalive\n\n'), KEEPALIVE_MS);
     // The key (or the key a stream token was issued to) revoked: the screen stops getting this extension's calls.
     const unwatch = this.guard.watchKey(keyId, () => {
       // What writes to the stream stops first: the response closes only once its end is flushed, and a pop or
@@ -100,7 +104,12 @@ export class OperatorEventsController {
     for (const pop of arrived) send(pop);
   }
 
-  private async authenticate(req: Request, res: Response, ramal: string, token: string | undefined): Promise<{ tenantId: string; keyId: string }> {
+  private async authenticate(
+    req: Request,
+    res: Response,
+    ramal: string,
+    token: string | undefined,
+  ): Promise<{ tenantId: string; keyId: string; byToken: boolean }> {
     const key = presentedKey(req);
     if (key) {
       const p = await this.guard.authenticate(key);
@@ -109,15 +118,17 @@ export class OperatorEventsController {
         throw new ProblemException(401, 'the API key is not valid or was revoked');
       }
       if (!p.permissions.includes(PERMISSION)) throw new ProblemException(403, `the API key lacks the permission ${PERMISSION}`);
-      return { tenantId: tenantIdOf(p), keyId: p.keyId };
+      return { tenantId: tenantIdOf(p), keyId: p.keyId, byToken: false };
     }
-    if (token) {
-      const claims = this.tokens.verify(token, ramal);
-      if (!claims) throw new ProblemException(401, 'the stream token is not valid, expired, or for another extension');
+    const resume = req.header('last-event-id');
+    if (token || resume) {
+      // An EventSource reconnecting presents its URL's token again, expired by then, and the resume token it was sent.
+      const claims = (token && this.tokens.verify(token, ramal)) || (resume && this.tokens.verifyResume(resume, ramal)) || undefined;
+      if (!claims) throw new ProblemException(401, 'the stream token (or the resume token in Last-Event-ID) is not valid, expired, or for another extension');
       // The key it was issued to, revoked since: watching it (below) would end the stream only after the
       // extension's latest call had gone out.
       if (!(await this.guard.keyUsable(claims.keyId))) throw new ProblemException(401, 'the API key the stream token was issued to was revoked');
-      return claims;
+      return { ...claims, byToken: true };
     }
     res.setHeader('WWW-Authenticate', 'Bearer');
     throw new ProblemException(401, 'an API key (Authorization: Bearer <key>) or a stream token (?token=) is required');

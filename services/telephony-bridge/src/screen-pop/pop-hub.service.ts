@@ -28,7 +28,10 @@ export interface ScreenPop {
   answeredAt: string;
 }
 
-/** What it receives when that call ends (SSE event `ended`). */
+/**
+ * What it receives when that call ends (SSE event `ended`), or when another extension answers it (a transfer): then
+ * `transferredTo` names that extension, and `endedAt` is when the call left this one.
+ */
 export interface CallEndedPop {
   event: 'ended';
   tenantId: string;
@@ -37,6 +40,7 @@ export interface CallEndedPop {
   profileId: string;
   durationSeconds?: number;
   disposition?: string;
+  transferredTo?: string;
   endedAt: string;
 }
 
@@ -133,12 +137,14 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
   /**
    * The extension's latest call (answered within {@link LATEST_CALL_MAX_AGE_HOURS}) as a screen that
    * connects is sent it: its `answered` pop while it is in progress, its `ended` once it has ended (a
-   * screen that showed it before a drop learns it is over). Undefined when there is none.
+   * screen that showed it before a drop learns it is over), or once another extension has answered it (a
+   * transfer; its answered_at is then when that one did). Undefined when there is none.
    */
   async latest(tenantId: string, ramal: string): Promise<OperatorEvent | undefined> {
     const rows: Array<{
       call_id: string;
       profile_id: string;
+      ramal: string;
       telefone: string | null;
       contact_id: string | null;
       empresa_id: string | null;
@@ -147,14 +153,15 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
       duration_seconds: number | null;
       disposition: string | null;
     }> = await this.ds.query(
-      `SELECT call_id, profile_id, telefone, contact_id, empresa_id, answered_at, ended_at, duration_seconds, disposition FROM "telephony".calls
-        WHERE tenant_id = $1 AND ramal = $2 AND answered_at IS NOT NULL AND answered_at > now() - make_interval(hours => $3)
+      `SELECT call_id, profile_id, ramal, telefone, contact_id, empresa_id, answered_at, ended_at, duration_seconds, disposition FROM "telephony".calls
+        WHERE tenant_id = $1 AND (ramal = $2 OR transferred_from = $2) AND answered_at IS NOT NULL AND answered_at > now() - make_interval(hours => $3)
         ORDER BY answered_at DESC LIMIT 1`,
       [tenantId, ramal, LATEST_CALL_MAX_AGE_HOURS],
     );
     const c = rows[0];
     if (!c) return undefined;
     const call = { tenantId, ramal, callId: c.call_id, profileId: c.profile_id };
+    if (c.ramal !== ramal) return { event: 'ended', ...call, transferredTo: c.ramal, endedAt: c.answered_at.toISOString() };
     if (c.ended_at) {
       return {
         event: 'ended',

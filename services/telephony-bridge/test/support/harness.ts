@@ -127,6 +127,8 @@ export async function startHarness(label: string, env: Record<string, string> = 
 export interface SseClient {
   status: number;
   events: Array<{ event: string; data: Record<string, unknown>; at: number }>;
+  /** The last `id:` received, as an EventSource would send it back in Last-Event-ID when it reconnects. */
+  lastEventId?: string;
   close(): void;
 }
 
@@ -156,6 +158,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
           for (const line of block.split('\n')) {
             if (line.startsWith('event: ')) event = line.slice(7);
             else if (line.startsWith('data: ')) data += line.slice(6);
+            else if (line.startsWith('id: ')) client.lastEventId = line.slice(4);
           }
           if (data) client.events.push({ event, data: JSON.parse(data) as Record<string, unknown>, at: performance.now() });
         }

@@ -17,6 +17,8 @@ interface Ended {
   callId: string;
   durationSeconds?: number;
   disposition?: string;
+  /** Set when another extension answered the call (a transfer): it is no longer this screen's. */
+  transferredTo?: string;
   endedAt: string;
 }
 
@@ -78,7 +80,9 @@ function showEnded(e: Ended): void {
   $('pop').dataset.state = 'ended';
   const d = e.durationSeconds;
   const duration = d === undefined ? '' : ` after ${Math.floor(d / 60)}:${String(d % 60).padStart(2, '0')}`;
-  $('pop-status').textContent = `ended${duration}${e.disposition ? ` (${e.disposition})` : ''}`;
+  $('pop-status').textContent = e.transferredTo
+    ? `transferred to ${e.transferredTo}`
+    : `ended${duration}${e.disposition ? ` (${e.disposition})` : ''}`;
 }
 
 function signOut(message = ''): void {
