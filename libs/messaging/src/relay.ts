@@ -31,6 +31,12 @@ export interface OutboxRelayOptions {
    * open until the connection's heartbeat (the broker's, 60 s by default) missed twice.
    */
   confirmTimeoutMs?: number;
+  /**
+   * How long this replica goes on without its lease connection (the LISTEN connection cannot be opened: the server's
+   * connection limit, a pooler that keeps no sessions) before it publishes without the lease (default 10 s): its events
+   * are then neither lost nor held, only their order across replicas is not kept until the connection is back.
+   */
+  leaseGraceMs?: number;
 }
 
 const DEFAULT_CONFIRM_TIMEOUT_MS = 30_000;
@@ -78,6 +84,9 @@ export class OutboxRelay {
   /** Whether this replica holds the lease (see the class). */
   private leading = false;
   private leasing?: Promise<void>;
+  /** Since when the lease connection is down (see leaseGraceMs); undefined while it is up. */
+  private leaseDownSince?: number;
+  private leaseless = false;
 
   constructor(
     private readonly ds: DataSource,
@@ -111,16 +120,21 @@ export class OutboxRelay {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.leaseDownSince = Date.now();
     this.listener = new PgListener({
       databaseUrl: this.opts.databaseUrl,
       channels: [outboxChannel(this.opts.schema)],
       onNotification: () => this.kick(),
       // Rows announced while it was down are found now (and by polling meanwhile).
-      onConnected: () => void this.lease().then(() => this.kick()),
+      onConnected: () => {
+        this.leaseDownSince = undefined;
+        void this.lease().then(() => this.kick());
+      },
       onLost: (err) => {
         // The lease went with the connection (the server frees the lock when the session ends).
         if (this.leading) this.logger.warn('outbox relay lease lost with its connection');
         this.leading = false;
+        this.leaseDownSince ??= Date.now();
         this.logger.warn({ err: err.message }, 'outbox LISTEN connection lost; another replica publishes, or this one once it is back');
       },
     });
@@ -141,7 +155,7 @@ export class OutboxRelay {
   async stop(timeoutMs = 5_000): Promise<void> {
     if (!this.running) return;
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && this.leading && this.channel && (await this.backlog()) > 0) {
+    while (Date.now() < deadline && this.mayPublish() && this.channel && (await this.backlog()) > 0) {
       this.kick();
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -158,6 +172,17 @@ export class OutboxRelay {
   /** Whether this replica publishes the outbox now (holds the lease). */
   get isLeading(): boolean {
     return this.leading;
+  }
+
+  /** Whether this replica publishes now: it holds the lease, or its lease connection has been down past leaseGraceMs. */
+  private mayPublish(): boolean {
+    if (this.leading) return true;
+    const down = this.leaseDownSince !== undefined && Date.now() - this.leaseDownSince >= (this.opts.leaseGraceMs ?? 10_000);
+    if (down !== this.leaseless) {
+      this.leaseless = down;
+      if (down) this.logger.warn('outbox relay publishing without the lease: its connection cannot be opened (order across replicas is not kept meanwhile)');
+    }
+    return down;
   }
 
   private get leaseKey(): string {
@@ -204,7 +229,7 @@ export class OutboxRelay {
    * transaction: see afterCommit).
    */
   committed(): void {
-    if (this.running && this.channel && this.leading) this.kick();
+    if (this.running && this.channel && this.mayPublish()) this.kick();
     else this.notifier.notify(outboxChannel(this.opts.schema));
   }
 
@@ -246,7 +271,7 @@ export class OutboxRelay {
    */
   private async publishBatch(): Promise<number> {
     const ch = this.channel;
-    if (!ch || !this.leading) return 0;
+    if (!ch || !this.mayPublish()) return 0;
     const schema = this.opts.schema;
     const limit = this.opts.batchSize ?? 1_000;
     return this.ds.transaction(async (m) => {

@@ -49,6 +49,10 @@ export interface NodeOptions {
   relayConcurrency?: number;
   /** The relay's polling fallback (default 200 ms). */
   relayPollMs?: number;
+  /** The relay's own database URL (its LISTEN and lease connection); the node's by default. */
+  relayDatabaseUrl?: string;
+  /** How long the relay goes on without its lease connection before it publishes without it. */
+  relayLeaseGraceMs?: number;
   /** How long the relay waits for a batch's publisher confirms. */
   relayConfirmTimeoutMs?: number;
   /** How often the relay's cleanup (of inbox rows past 30 days) runs. */
@@ -77,7 +81,8 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
     bus,
     {
       schema: SCHEMA,
-      databaseUrl: o.databaseUrl,
+      databaseUrl: o.relayDatabaseUrl ?? o.databaseUrl,
+      leaseGraceMs: o.relayLeaseGraceMs,
       pollIntervalMs: o.relayPollMs ?? 200,
       batchSize: o.relayBatchSize,
       concurrency: o.relayConcurrency,

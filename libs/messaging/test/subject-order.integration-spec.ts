@@ -1,5 +1,5 @@
 import type { CloudEvent } from '@elo/contracts';
-import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
+import { createTestInfra, expectEventually, startTcpProxy, viaProxy, type TestInfra } from '@elo/testing';
 import { ParkedEvents } from '../src/parked-events';
 import { queueNames } from '../src/topology';
 import type { BatchHandler, SingleHandler } from '../src/types';
@@ -169,6 +169,25 @@ describe('relay: two replicas publish one outbox in the order its events were wr
     await expectEventually(async () => expect((await counts(a.ds)).total).toBe(total), { timeoutMs: 30_000 });
     expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
   }, 60_000);
+
+  it('a replica whose lease connection cannot be opened publishes without the lease once leaseGraceMs passed, so nothing waits for it', async () => {
+    const pg = new URL(infra.databaseUrl);
+    const proxy = await startTcpProxy(pg.hostname, Number(pg.port || 5432));
+    proxy.pause();
+    // No other relay: the only one left has no lease connection (its URL refuses every connection).
+    for (const n of [a, b]) await n.relay.stop();
+    const alone = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relayDatabaseUrl: viaProxy(infra.databaseUrl, proxy), relayLeaseGraceMs: 1_000 });
+    try {
+      const before = (await counts(a.ds)).total;
+      await write(alone, 20_000, 6);
+      await expectEventually(async () => expect((await counts(a.ds)).total).toBe(before + 6), { timeoutMs: 10_000 });
+      expect(alone.relay.isLeading).toBe(false);
+    } finally {
+      await alone.stop();
+      await proxy.close();
+      for (const n of [a, b]) await n.relay.start();
+    }
+  }, 30_000);
 
   it('when the leading replica stops, the other takes the lease and publishes', async () => {
     const leader = a.relay.isLeading ? a : b;
