@@ -323,6 +323,55 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       }
     });
 
+    // PBX panels and CDRs send the duration as decimal seconds or as [hh:]mm:ss; the event carries whole seconds.
+    it.each([
+      { sent: '125', stored: 125, how: 'GET' },
+      { sent: '0', stored: 0, how: 'GET' },
+      { sent: '604800', stored: 604800, how: 'GET' },
+      { sent: '12.5', stored: 13, how: 'GET' },
+      { sent: '12.4', stored: 12, how: 'GET' },
+      { sent: '0.4', stored: 0, how: 'GET' },
+      { sent: '604799.9', stored: 604800, how: 'GET' },
+      { sent: '00:02:05', stored: 125, how: 'GET' },
+      { sent: '1:00:00', stored: 3600, how: 'GET' },
+      { sent: '168:00:00', stored: 604800, how: 'GET' },
+      { sent: '02:05', stored: 125, how: 'GET' },
+      { sent: '2:05', stored: 125, how: 'GET' },
+      { sent: '90:00', stored: 5400, how: 'GET' },
+      { sent: 12.5, stored: 13, how: 'JSON number' },
+      { sent: '00:02:05', stored: 125, how: 'JSON' },
+    ])('duration $sent ($how) is stored and published as $stored seconds', async ({ sent, stored, how }) => {
+      const id = cid();
+      await h.pbx.pushAnswered(profile.callbackBase, { cid: id, ramal: '3005', num: '41988445566' });
+      const r = how === 'GET'
+        ? await h.api('GET', `/telephony/${profile.id}/ended?${new URLSearchParams({ cid: id, duration: String(sent) }).toString()}`)
+        : await h.api('POST', `/telephony/${profile.id}/ended`, { 'content-type': 'application/json' }, { cid: id, duration: sent });
+      expect([r.status, r.body]).toEqual([200, { callId: id, duplicate: false }]);
+      const ev = await expectEventually(() => {
+        const e = h.probe.ofType<CallEnded>('telephony.call.ended').find((x) => x.data.callId === id);
+        expect(e).toBeDefined();
+        return e!;
+      });
+      expect(ev.data.durationSeconds).toBe(stored);
+      const rows = await h.ds.query('SELECT duration_seconds FROM "telephony".calls WHERE call_id = $1', [id]);
+      expect(rows).toEqual([{ duration_seconds: stored }]);
+    });
+
+    it.each([
+      '-3', '-0.5', '-00:02:05', '+5', 'abc', '12s', '1e3', '0x10', '12.', '.5', '12,5', 'Infinity',
+      '604801', '604800.4', '168:00:01', '10081:00', '00:60:00', '00:02:60', '02:60', '1:2:3', '1:02:3', '00:00:02:05', ':05', '02:', '::',
+    ])('duration %j is a 400 naming the field; nothing stored or published', async (sent) => {
+      const id = cid();
+      const before = await h.publishedCount('telephony.call.ended', t.tenantId);
+      const r = await h.api('GET', `/telephony/${profile.id}/ended?${new URLSearchParams({ cid: id, ramal: '3006', duration: sent }).toString()}`);
+      expect(r.status).toBe(400);
+      expect(r.headers.get('content-type')).toContain('application/problem+json');
+      expect((r.body.errors as Array<{ field: string }>).map((e) => e.field)).toEqual(['duration']);
+      expect(r.body.detail).toMatch(/^duration: /);
+      expect(await h.ds.query('SELECT 1 FROM "telephony".calls WHERE call_id = $1', [id])).toEqual([]);
+      expect(await h.publishedCount('telephony.call.ended', t.tenantId)).toBe(before);
+    });
+
     it('400 for a bad duration or an unknown call without ramal; 403 outside the allow-list', async () => {
       const bad = await h.api('GET', `/telephony/${profile.id}/ended?cid=${cid()}&duration=-3&disposition=%0a`);
       expect(bad.status).toBe(400);

@@ -27,6 +27,10 @@ const EMPRESA_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 // Letters of any language, accents composed or not: dialers send dispositions in Portuguese (`NÃO ATENDIDA`).
 const DISPOSITION_RE = /^[\p{L}\p{M}\p{N}_ .-]{1,64}$/u;
 const MAX_DURATION = 7 * 86_400;
+// PBX panels and CDRs (Brazilian ones especially) send the duration as decimal seconds or as a clock.
+const SECONDS_RE = /^\d{1,7}(?:\.\d{1,9})?$/;
+// `hh:mm:ss` (minutes and seconds under 60) or `mm:ss` (seconds under 60); the leading field may run past 59.
+const CLOCK_RE = /^(?:(\d{1,3}):([0-5]\d)|(\d{1,5})):([0-5]\d)$/;
 
 /** A query or JSON value as text: strings, and numbers (some PBXs send ids as JSON numbers). */
 function text(v: unknown): string | undefined {
@@ -34,6 +38,25 @@ function text(v: unknown): string | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'string') return v.trim();
   return undefined;
+}
+
+/**
+ * The duration in whole seconds, as the contract carries it: seconds, whole or decimal (`125`, `12.5`,
+ * rounded), or `[hh:]mm:ss` (`00:02:05`, `2:05`); undefined when it is none of these or over MAX_DURATION.
+ */
+function durationSeconds(s: string): number | undefined {
+  let seconds: number;
+  const clock = CLOCK_RE.exec(s);
+  if (clock) {
+    const [, h, mm, m, ss] = clock;
+    seconds = h !== undefined ? Number(h) * 3600 + Number(mm) * 60 + Number(ss) : Number(m) * 60 + Number(ss);
+  } else if (SECONDS_RE.test(s)) {
+    seconds = Number(s);
+  } else {
+    return undefined;
+  }
+  // The bound applies to what was sent: 604800.4 is over it even though it rounds to 604800.
+  return seconds <= MAX_DURATION ? Math.round(seconds) : undefined;
 }
 
 function present(v: unknown): boolean {
@@ -115,9 +138,9 @@ export function parseEnded(q: Record<string, unknown>): { params?: EndedParams; 
   let duration: number | undefined;
   if (present(q.duration)) {
     const s = text(q.duration);
-    duration = s !== undefined && /^\d{1,7}$/.test(s) ? Number(s) : NaN;
-    if (!Number.isInteger(duration) || duration > MAX_DURATION) {
-      errors.push({ field: 'duration', message: `must be whole seconds between 0 and ${MAX_DURATION}` });
+    duration = s !== undefined ? durationSeconds(s) : undefined;
+    if (duration === undefined) {
+      errors.push({ field: 'duration', message: `must be seconds (125 or 12.5) or [hh:]mm:ss (00:02:05), from 0 to ${MAX_DURATION} seconds (7 days)` });
     }
   }
   let disposition: string | undefined;

@@ -65,7 +65,7 @@ export class CallbacksController {
   @Get(':profile/ended')
   @ApiOperation({ summary: 'Call ended: publishes telephony.call.ended (cid, duration seconds, disposition)' })
   @ApiQuery({ name: 'cid' })
-  @ApiQuery({ name: 'duration', required: false })
+  @ApiQuery({ name: 'duration', required: false, description: 'seconds, whole or decimal (125, 12.5; rounded), or [hh:]mm:ss (00:02:05, 2:05); at most 7 days' })
   @ApiQuery({ name: 'disposition', required: false })
   @ApiQuery({ name: 'ramal', required: false })
   endedGet(@Param('profile') id: string, @Query() q: Record<string, unknown>, @Req() req: Request): Promise<CallbackOutcome> {
