@@ -295,7 +295,7 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(Buffer.byteLength(keyboards[1]![0]![0]!.callback_data)).toBe(64);
   });
 
-  it('Telegram Business: a connection the business disabled, or through which the bot may no longer reply, fails sends into its chats with a clear reason and calls nothing; enabled again with the right to reply, they go', async () => {
+  it('Telegram Business: a connection the business disabled, or through which the bot may no longer reply: POST /messages into its chats is refused (422 no_access, nothing queued), a send from the bus fails with a clear reason and calls nothing; enabled again with the right to reply, they go', async () => {
     const biz = (await h.api<{ id: string; secrets: Record<string, string> }>('POST', '/channels', headers, { provider: 'telegram', name: 'tg business', credentials: { accessToken: '44:tg-business' } })).body;
     const post = async (update: Record<string, unknown>) => {
       const res = await h.api('POST', `/webhooks/telegram/${biz.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': biz.secrets.telegramSecretToken }, update);
@@ -304,24 +304,38 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     };
     const chat = { id: 880000401, type: 'private', first_name: 'Lia' };
     expect(await post({ update_id: 501, business_message: { business_connection_id: 'bc-401', message_id: 1, date: Math.floor(Date.now() / 1000), chat, from: chat, text: 'oi' } })).toMatchObject({ stored: 1 });
+    const [{ conversation_id: conversationId }] = await h.ds.query(`SELECT conversation_id FROM chat_ingress.messages WHERE channel_id = $1 AND direction = 'in'`, [biz.id]);
     const connection = (update_id: number, more: Record<string, unknown>) =>
       post({ update_id, business_connection: { id: 'bc-401', user: { id: 990000401, first_name: 'Loja' }, user_chat_id: 990000401, date: 1763800000, ...more } });
     const to = { channelId: biz.id, contact: { providerUserId: '880000401' } };
     const calls = () => h.fakes.sent('/tg/bot44:tg-business/sendMessage');
+    const queued = async (ids: string[]) => (await h.ds.query(`SELECT id FROM chat_ingress.messages WHERE id = ANY($1::uuid[])`, [ids])).length;
+    /** POST /messages to the chat (by contact and by conversation) and the same send from the bus; the bus's message ids. */
+    const sendAllWays = async (refused: { detail: string }): Promise<string> => {
+      const ids = [randomUUID(), randomUUID()];
+      for (const [messageId, target] of [[ids[0], to], [ids[1], { conversationId }]] as const) {
+        const r = await send({ messageId, ...target, message: { kind: 'text', text: 'Olá?' } });
+        expect(r).toMatchObject({ status: 422, body: { status: 422, reason: 'no_access', detail: refused.detail } });
+      }
+      expect(await queued(ids)).toBe(0);
+      const viaBus = randomUUID();
+      await h.probe.publish(createEvent({ type: 'chat.message.send.requested', source: 'elo://test', tenantId, data: { messageId: viaBus, ...to, message: { kind: 'text', text: 'Olá?' } } }));
+      return viaBus;
+    };
 
     // The business disconnects the bot: the update is accepted (no message), and a send into that chat is not tried.
     expect(await connection(502, { is_enabled: false, rights: { can_reply: true } })).toEqual({ stored: 0, duplicates: 0, statuses: 0 });
-    const off = await send({ ...to, message: { kind: 'text', text: 'Olá?' } });
-    expect(off.status).toBe(202);
-    await expectEventually(() => expect(failedOf(off.body.messageId)).toMatchObject({ reason: 'no_access', error: { code: 'business_connection_disabled' } }));
+    const off = await sendAllWays({ detail: 'the business account disconnected the bot (Telegram Business connection bc-401)' });
+    await expectEventually(() => expect(failedOf(off)).toMatchObject({ reason: 'no_access', error: { code: 'business_connection_disabled' } }));
     // Connected again, but without the right to reply.
     await connection(503, { is_enabled: true, rights: { can_read_messages: true } });
-    const mute = await send({ ...to, message: { kind: 'text', text: 'Olá?' } });
-    await expectEventually(() => expect(failedOf(mute.body.messageId)).toMatchObject({ reason: 'no_access', error: { code: 'business_connection_cannot_reply' } }));
+    const mute = await sendAllWays({ detail: 'the business account does not let the bot reply (Telegram Business connection bc-401)' });
+    await expectEventually(() => expect(failedOf(mute)).toMatchObject({ reason: 'no_access', error: { code: 'business_connection_cannot_reply' } }));
     expect(calls()).toHaveLength(0);
 
     await connection(504, { is_enabled: true, rights: { can_reply: true, can_read_messages: true } });
     const on = await send({ ...to, message: { kind: 'text', text: 'Olá!' } });
+    expect(on.status).toBe(202);
     await expectEventually(() => expect(sentOf(on.body.messageId)).toBeDefined());
     expect(calls().map((r) => r.body)).toEqual([expect.objectContaining({ chat_id: '880000401', business_connection_id: 'bc-401', text: 'Olá!' })]);
   });

@@ -259,6 +259,31 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     expect(rows.map((r) => [r.contact_id, r.conversation_id, r.phone, r.provider_user_id])).toEqual(rows.map(() => [out.contact_id, rows[0].conversation_id, '+5541977010011', 'BR.7701001122']));
   });
 
+  it('a send naming phone and user id to a contact known by the phone alone records the user id on it: the customer\'s user-id-only message is that contact and conversation', async () => {
+    // Known from a message with the phone alone (its wa_id stands as the contact's user id).
+    await sayAsUser(undefined, 'Rui', 'wamid.SENDBOTH1', 'oi', '5541977012233');
+    const [first] = await stored(['wamid.SENDBOTH1']);
+    const send = await h.api<{ messageId: string; conversationId?: string }>('POST', '/messages', headers, { channelId: channel.id, contact: { phone: '+55 41 97701-2233', providerUserId: 'BR.7701223344' }, message: { kind: 'text', text: 'Olá, Rui' } });
+    expect(send.status).toBe(202);
+    const [out] = await h.ds.query(`SELECT contact_id, conversation_id, body->>'to' AS to FROM chat_ingress.messages WHERE id = $1`, [send.body.messageId]);
+    expect(out).toEqual({ contact_id: first.contact_id, conversation_id: first.conversation_id, to: '+5541977012233' });
+    await sayAsUser('BR.7701223344', 'Rui', 'wamid.SENDBOTH2', 'só o user id');
+    const [later] = await stored(['wamid.SENDBOTH2']);
+    expect(later).toMatchObject({ contact_id: first.contact_id, conversation_id: first.conversation_id, phone: '+5541977012233', provider_user_id: 'BR.7701223344' });
+
+    // Known from a send to the phone alone (no user id at all): the first message with the user id alone is that contact.
+    const byPhone = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: channel.id, contact: { phone: '+55 41 97701-3344' }, message: { kind: 'text', text: 'Olá, Teo' } });
+    const both = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: channel.id, contact: { phone: '5541977013344', providerUserId: 'BR.7701334455' }, message: { kind: 'text', text: 'Seu boleto' } });
+    expect([byPhone.status, both.status]).toEqual([202, 202]);
+    const outs: Array<{ contact_id: string }> = await h.ds.query(`SELECT contact_id FROM chat_ingress.messages WHERE id = ANY($1::uuid[])`, [[byPhone.body.messageId, both.body.messageId]]);
+    expect(outs.map((o) => o.contact_id)).toEqual([outs[0].contact_id, outs[0].contact_id]);
+    await sayAsUser('BR.7701334455', 'Teo', 'wamid.SENDBOTH3', 'só o user id');
+    const [teo] = await stored(['wamid.SENDBOTH3']);
+    expect(teo).toMatchObject({ contact_id: outs[0].contact_id, phone: '+5541977013344', provider_user_id: 'BR.7701334455' });
+    const [contacts] = await h.ds.query(`SELECT count(*)::int AS n FROM chat_ingress.contacts WHERE channel_id = $1 AND (provider_user_id IN ('BR.7701223344', 'BR.7701334455') OR phone IN ('+5541977012233', '+5541977013344'))`, [channel.id]);
+    expect(contacts.n).toBe(2);
+  });
+
   it('a customer\'s user-id-only message and their phone-and-user-id message written at the same moment in two lanes make one contact and conversation', async () => {
     // The first webhook's write stops before its commit, so the second, in the other lane, is written while the first one's
     // contact is not committed yet.

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { createLogger } from '@elo/observability';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { BusinessConnectionState } from '../webhooks/normalised';
 import type { ChannelRecord } from './channel.types';
 
@@ -32,9 +32,12 @@ export class TelegramBusinessService {
     this.logger.info({ channelId: channel.id, businessConnectionId: c.id, enabled: c.enabled, canReply: c.canReply }, 'Telegram Business connection changed');
   }
 
-  /** Why Telegram would refuse a send through the connection; undefined when it may go (also for one never reported). */
-  async refusal(tenantId: string, channelId: string, connectionId: string): Promise<{ code: string; title: string } | undefined> {
-    const rows: Array<{ enabled: boolean; can_reply: boolean }> = await this.ds.query(
+  /**
+   * Why Telegram would refuse a send through the connection; undefined when it may go (also for one never reported).
+   * `m`: the caller's transaction, if any.
+   */
+  async refusal(tenantId: string, channelId: string, connectionId: string, m: EntityManager = this.ds.manager): Promise<{ code: string; title: string } | undefined> {
+    const rows: Array<{ enabled: boolean; can_reply: boolean }> = await m.query(
       `SELECT enabled, can_reply FROM ${S}.telegram_business_connections WHERE tenant_id = $1 AND channel_id = $2 AND connection_id = $3`,
       [tenantId, channelId, connectionId],
     );

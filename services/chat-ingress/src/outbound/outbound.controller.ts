@@ -26,7 +26,7 @@ export class OutboundController {
     const tenantId = tenantIdOf(p);
     try {
       const r = await this.ds.transaction(async (m) => {
-        const q = await this.outbound.enqueue(m, tenantId, { ...dto }, true);
+        const q = await this.outbound.enqueue(m, tenantId, { ...dto }, true, { refuseClosedBusinessChat: true });
         await this.outbox.publish(m, ...(q.events as Parameters<Outbox['publish']>[1][]));
         return q;
       });

@@ -5,6 +5,7 @@ import type { PublishSpecLike } from '@elo/messaging';
 import type { EntityManager } from 'typeorm';
 import type { ChannelRecord } from '../channels/channel.types';
 import { ChannelsService, isUuid } from '../channels/channels.service';
+import { TelegramBusinessService } from '../channels/telegram-business.service';
 import { userIdLock } from '../webhooks/ingest.service';
 import { normalisePhone } from '@elo/contracts';
 import { mayNeedStorable, storable } from '@elo/persistence';
@@ -107,6 +108,15 @@ export class OutboundRefused extends Error {
   }
 }
 
+export interface EnqueueOptions {
+  /**
+   * Refuse (`no_access`) a send into a Telegram Business chat whose connection, as last reported, Telegram would refuse
+   * it through (disabled, or without the right to reply): POST /messages answers it. Elsewhere (the bus, the bot, notices)
+   * it is queued and the sender fails it with that reason, so a consumer or an agent's action is not held up by it.
+   */
+  refuseClosedBusinessChat?: boolean;
+}
+
 export interface Enqueued {
   messageId: string;
   channelId: string;
@@ -120,7 +130,10 @@ export interface Enqueued {
 export class OutboundService {
   private readonly listeners: Array<() => void> = [];
 
-  constructor(private readonly channels: ChannelsService) {}
+  constructor(
+    private readonly channels: ChannelsService,
+    private readonly business: TelegramBusinessService,
+  ) {}
 
   onQueued(fn: () => void): void {
     this.listeners.push(fn);
@@ -134,9 +147,9 @@ export class OutboundService {
   /**
    * Validates and queues one message inside the caller's transaction. `announce` adds a
    * chat.message.send.requested (so message-status tracks it from `queued`) for sends that did not
-   * arrive as that event. Throws OutboundRefused for requests that can never be sent.
+   * arrive as that event. Throws OutboundRefused for requests that can never be sent, and for those `opts` asks to refuse.
    */
-  async enqueue(m: EntityManager, tenantId: string, given: SendSpec, announce: boolean): Promise<Enqueued> {
+  async enqueue(m: EntityManager, tenantId: string, given: SendSpec, announce: boolean, opts: EnqueueOptions = {}): Promise<Enqueued> {
     const spec = storableSpec(given);
     const messageId = spec.messageId ?? randomUUID();
     const existing = await storedMessage(m, messageId);
@@ -178,6 +191,10 @@ export class OutboundService {
     }
     const to = channel.provider === 'whatsapp' ? (contact.phone ?? contact.provider_user_id ?? contact.contact_key) : (contact.provider_user_id ?? contact.contact_key);
     this.checkMessage(channel, spec.message);
+    if (opts.refuseClosedBusinessChat && contact.business_connection_id) {
+      const refused = await this.business.refusal(tenantId, channel.id, contact.business_connection_id, m);
+      if (refused) throw new OutboundRefused('no_access', 422, refused.title, channel);
+    }
     // Telegram refuses a send into a business chat that does not name its connection: it goes with the message.
     const via = contact.business_connection_id ? { businessConnectionId: contact.business_connection_id } : {};
 
@@ -262,7 +279,13 @@ export class OutboundService {
        LIMIT 1`,
       [channel.id, phone?.e164 ?? null, [phone?.e164, phone?.alt].filter(Boolean), c.providerUserId ?? null],
     );
-    if (found[0]) return found[0];
+    if (found[0]) {
+      if (channel.provider !== 'whatsapp' || !c.providerUserId || found[0].provider_user_id === c.providerUserId) return found[0];
+      // A contact known by the phone alone records the user id (under its lock, taken above), as a message with both does
+      // (IngestService.messageEvents): the customer's messages with the user id alone then find it.
+      await m.query(`UPDATE ${S}.contacts SET provider_user_id = $2, updated_at = now() WHERE id = $1`, [found[0].id, c.providerUserId]);
+      return { ...found[0], provider_user_id: c.providerUserId };
+    }
     const key = phone?.e164 ?? (channel.provider === 'whatsapp' ? `uid:${c.providerUserId}` : c.providerUserId!);
     const rows = await m.query(
       `INSERT INTO ${S}.contacts (id, tenant_id, channel_id, contact_key, phone, phone_alt, provider_user_id, name)
