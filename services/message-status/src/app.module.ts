@@ -6,6 +6,7 @@ import { DashboardModule } from './dashboard/dashboard.module';
 import { migrations } from './database/migrations';
 import { LiveModule } from './live/live.module';
 import { IntegrationFailureEntity } from './tracking/integration-failure.entity';
+import { IntegrationSuccessEntity } from './tracking/integration-success.entity';
 import { MessageEventEntity } from './tracking/message-event.entity';
 import { MessageEntity } from './tracking/message.entity';
 import { PendingStatusEntity } from './tracking/pending-status.entity';
@@ -44,7 +45,7 @@ export class AppModule {
           service: SERVICE,
           schema: SCHEMA,
           config,
-          entities: [MessageEntity, MessageEventEntity, PendingStatusEntity, IntegrationFailureEntity],
+          entities: [MessageEntity, MessageEventEntity, PendingStatusEntity, IntegrationFailureEntity, IntegrationSuccessEntity],
           migrations,
           messaging: BUS_TUNING,
           // Indexed for the sweeper by RetentionIndexes1766500000000.
@@ -52,6 +53,8 @@ export class AppModule {
             { table: `"${SCHEMA}".messages`, column: 'created_at', days: config.MESSAGE_RETENTION_DAYS },
             { table: `"${SCHEMA}".message_events`, column: 'received_at', days: config.MESSAGE_RETENTION_DAYS },
             { table: `"${SCHEMA}".integration_failures`, column: 'failed_at', days: config.MESSAGE_RETENTION_DAYS },
+            // Indexed by IntegrationSuccesses1767100000000; a success only resolves an older failure, deleted no later.
+            { table: `"${SCHEMA}".integration_successes`, column: 'succeeded_at', days: config.MESSAGE_RETENTION_DAYS },
           ],
         }),
         LiveModule.forRoot({ databaseUrl: config.DATABASE_URL }),

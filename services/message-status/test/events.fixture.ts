@@ -89,8 +89,8 @@ export function integrationFailed(
   });
 }
 
-/** A delivery's success (a resend of a failed one keeps its id), `time` seconds after T0. */
-export function integrationSucceeded(tenantId: string, o: { deliveryId: string; time: number; name?: string }): CloudEvent {
+/** A delivery's success (a resend of a failed one keeps its id and counts attempts on), `time` seconds after T0. */
+export function integrationSucceeded(tenantId: string, o: { deliveryId: string; time: number; name?: string; attempts?: number }): CloudEvent {
   return createEvent({
     type: 'integration.delivery.succeeded',
     tenantId,
@@ -105,7 +105,7 @@ export function integrationSucceeded(tenantId: string, o: { deliveryId: string; 
       eventType: 'chat.message.received',
       outcome: 'succeeded',
       httpStatus: 200,
-      attempts: 1,
+      attempts: o.attempts ?? 1,
     },
   });
 }

@@ -4,7 +4,7 @@ import { RetentionSweeper } from '@elo/platform';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { startApp, tenantWithKey, type RunningApp } from './app.fixture';
-import { at, ids, integrationFailed, sendRequested, sent, status } from './events.fixture';
+import { at, ids, integrationFailed, integrationSucceeded, sendRequested, sent, status } from './events.fixture';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked field by field
 type Body = Record<string, any>;
@@ -29,7 +29,7 @@ describe('message-status retention (real PostgreSQL and RabbitMQ)', () => {
     await infra?.cleanup();
   });
 
-  it('deletes messages, their timelines and integration failures past MESSAGE_RETENTION_DAYS (90 by default); recent ones and the dashboard\'s recent ranges stay as they were', async () => {
+  it('deletes messages, their timelines, integration failures and the successes kept for them past MESSAGE_RETENTION_DAYS (90 by default); recent ones and the dashboard\'s recent ranges stay as they were', async () => {
     const t = await tenantWithKey(svc.url);
     const get = async (path: string) => {
       const res = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${t.key}` } });
@@ -54,7 +54,14 @@ describe('message-status retention (real PostgreSQL and RabbitMQ)', () => {
       integrationFailed(t.tenantId, { errorClass: 'timeout', deliveryId: recentDelivery, time: ago(0.01) }),
       integrationFailed(t.tenantId, { errorClass: 'timeout', deliveryId: oldDelivery, time: ago(91) }),
     );
+    // Successes after failed attempts, kept for failures that come after them: the old one goes with the old failures.
+    const [recentSuccess, oldSuccess] = [randomUUID(), randomUUID()];
+    await probe.publish(
+      integrationSucceeded(t.tenantId, { deliveryId: recentSuccess, time: ago(0.01), attempts: 3 }),
+      integrationSucceeded(t.tenantId, { deliveryId: oldSuccess, time: ago(91), attempts: 3 }),
+    );
     await expectEventually(async () => {
+      expect(await svc.app.get(DataSource).query('SELECT 1 FROM message_status.integration_successes WHERE tenant_id = $1', [t.tenantId])).toHaveLength(2);
       const states = await Promise.all([recent, failing, old].map(async (m) => (await get(`/messages/${m.messageId}`)).body.status));
       expect(states).toEqual(['read', 'failed', 'failed']);
       expect((await get('/failures')).body.groups.find((g: Body) => g.reason === 'integration:timeout')?.count).toBe(2);
@@ -69,7 +76,9 @@ describe('message-status retention (real PostgreSQL and RabbitMQ)', () => {
 
     expect(await svc.app.get(RetentionSweeper).sweep()).toEqual({
       '"message_status".messages': 1, '"message_status".message_events': 3, '"message_status".integration_failures': 1,
+      '"message_status".integration_successes': 1,
     });
+    expect(await ds.query('SELECT delivery_id FROM message_status.integration_successes WHERE tenant_id = $1', [t.tenantId])).toEqual([{ delivery_id: recentSuccess }]);
     expect((await get(`/messages/${old.messageId}`)).status).toBe(404);
     expect(await ds.query('SELECT 1 FROM message_status.message_events WHERE message_id = $1', [old.messageId])).toEqual([]);
     expect(await ds.query('SELECT delivery_id FROM message_status.integration_failures WHERE tenant_id = $1', [t.tenantId])).toEqual([{ delivery_id: recentDelivery }]);

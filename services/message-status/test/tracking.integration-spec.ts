@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { CloudEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, outboxEmpty, type TestInfra } from '@elo/testing';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { MessageQueryService } from '../src/api/message-query.service';
 import { LiveFeed } from '../src/live/live-feed.service';
 import { PendingSweeper } from '../src/tracking/pending-sweeper.service';
@@ -420,6 +420,94 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     await expectEventually(async () => expect((await queries.failures(t, {})).groups.map((g) => [g.reason, g.count])).toEqual([
       ['integration:http_status', 1], ['integration:timeout', 1],
     ]));
+  });
+
+  it('a success handled before the failure it came after resolves that failure when it arrives; a failure later than the success stays', async () => {
+    // The bus keeps no order between a delivery's failure and the success of its resend: a success handled first was
+    // not remembered, and the failure it had fixed stayed on the board for good.
+    const t = randomUUID();
+    const [early, late, foreign, firstTry, marker] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await probe.publish(integrationFailed(t, { errorClass: 'timeout', deliveryId: marker, time: 0 }));
+    await expectEventually(async () => expect((await queries.failures(t, {})).groups).toMatchObject([{ count: 1 }]));
+    const successes = [
+      integrationSucceeded(t, { deliveryId: early, time: 60, attempts: 6 }),
+      integrationSucceeded(t, { deliveryId: late, time: 60, attempts: 6 }),
+      // Another tenant's success naming the delivery resolves nothing of this tenant's.
+      integrationSucceeded(randomUUID(), { deliveryId: foreign, time: 60, attempts: 6 }),
+      // A success at the first attempt cannot follow a failure of its delivery (attempts count on across resends): not kept.
+      integrationSucceeded(t, { deliveryId: firstTry, time: 60, attempts: 1 }),
+    ];
+    const streamed: LiveChange[] = [];
+    const unsubscribe = app.get(LiveFeed).subscribe(t, { change: (c) => streamed.push(c) });
+    try {
+      // One broker message, one batch: once the marker's resolution is streamed the other successes have been handled.
+      await probe.publishBatched(...successes, integrationSucceeded(t, { deliveryId: marker, time: 60, attempts: 6 }));
+      await expectEventually(() => expect(streamed).toMatchObject([{ deliveryId: marker, resolvedAt: at(60) }]));
+      // The same successes again (the handler is idempotent: no inbox row), then the failures they came after or before.
+      await probe.publishBatched(...successes);
+      const failures = [
+        integrationFailed(t, { errorClass: 'timeout', deliveryId: early, time: 0 }),
+        integrationFailed(t, { errorClass: 'timeout', deliveryId: late, time: 120 }),
+        integrationFailed(t, { errorClass: 'timeout', deliveryId: foreign, time: 0 }),
+        integrationFailed(t, { errorClass: 'timeout', deliveryId: firstTry, time: 0 }),
+      ];
+      await probe.publish(...failures);
+      await expectEventually(async () =>
+        expect(await ds.query(`SELECT 1 FROM message_status.inbox WHERE event_id = ANY($1)`, [failures.map((f) => f.id)])).toHaveLength(failures.length));
+      await expectEventually(() => expect(streamed.filter((c) => c.kind === 'integration_failure' && c.deliveryId === early)).toMatchObject([
+        { at: at(0), resolvedAt: at(60) },
+      ]));
+      expect(streamed.filter((c) => c.kind === 'integration_failure' && c.deliveryId !== early && c.deliveryId !== marker).map((c) => (c as { resolvedAt?: string }).resolvedAt))
+        .toEqual([undefined, undefined, undefined]);
+    } finally {
+      unsubscribe();
+    }
+    const board = await queries.failures(t, {});
+    expect(board.groups).toMatchObject([{ reason: 'integration:timeout', count: 3 }]);
+    expect(board.groups[0].latest.map((l) => l.id).sort()).toEqual([late, foreign, firstTry].sort());
+    const all = await queries.failures(t, { resolved: 'include' });
+    expect(Object.fromEntries(all.groups[0].latest.map((l) => [l.id, l.resolvedAt]))).toEqual({
+      [early]: at(60), [marker]: at(60), [late]: null, [foreign]: null, [firstTry]: null,
+    });
+    expect(await ds.query(`SELECT 1 FROM message_status.inbox WHERE event_id = ANY($1)`, [successes.map((e) => e.id)])).toEqual([]);
+  });
+
+  it.each(['success', 'failure'] as const)('a failure and a later success of one delivery in concurrent transactions: the %s handled first is seen by the other', async (first) => {
+    // Each statement saw only what had committed when it began: the failure missed the success kept in a batch still
+    // in flight, the success missed the failure, and the failure stayed on the board once both had committed.
+    const tracking = app.get(TrackingService);
+    const t = randomUUID();
+    const deliveryId = randomUUID();
+    const success = (m: EntityManager) => tracking.resolveIntegrationFailures(m, [{ tenantId: t, deliveryId, at: new Date(at(60)), attempts: 6 }]);
+    const failure = (m: EntityManager) => tracking.recordIntegrationFailures(m, [{
+      tenantId: t, deliveryId, integrationId: randomUUID(), integrationName: 'crm', eventType: 'chat.message.received', errorClass: 'timeout', attempts: 5,
+      at: new Date(at(0)),
+    }]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const begun = new Promise<void>((r) => (started = r));
+    const firstTx = ds.transaction(async (m) => {
+      await (first === 'success' ? success(m) : failure(m));
+      started();
+      await held;
+    });
+    try {
+      await begun;
+      const secondTx = ds.transaction((m) => (first === 'success' ? failure(m) : success(m)));
+      // The second waits for the first to commit.
+      await expectEventually(async () => expect(await ds.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory' AND pid <> pg_backend_pid()`,
+      )).toHaveLength(1));
+      release();
+      await Promise.all([firstTx, secondTx]);
+    } finally {
+      release();
+      await firstTx;
+    }
+    expect(await ds.query(`SELECT resolved_at FROM message_status.integration_failures WHERE delivery_id = $1`, [deliveryId])).toEqual([
+      { resolved_at: new Date(at(60)) },
+    ]);
   });
 
   it('stores a provider\'s error text with U+0000 or a lone surrogate (as U+FFFD) instead of losing the status', async () => {

@@ -62,12 +62,16 @@ export class StatusConsumer {
     this.tracking.notify(ctx.manager, changes);
   }
 
-  /** A resend that succeeded resolves the delivery's failure (the dispatcher keeps the delivery's id across resends). Idempotent: a success resolves a failure once, and one no later than it changes nothing. */
+  /**
+   * A resend that succeeded resolves the delivery's failure (the dispatcher keeps the delivery's id across resends), and
+   * one with failed attempts before it is kept for a failure handled after it. Idempotent: a success resolves a failure
+   * once, one no later than it changes nothing, and the kept success is the delivery's latest.
+   */
   @EventHandler('integration.delivery.succeeded', { batch: true, idempotent: true })
   async onIntegrationSucceeded(events: CloudEvent<IntegrationDeliverySucceeded>[], ctx: HandlerContext): Promise<void> {
     const changes = await this.tracking.resolveIntegrationFailures(
       ctx.manager,
-      events.map((e) => ({ tenantId: e.tenantid, deliveryId: e.data.deliveryId, at: new Date(e.time ?? Date.now()) })),
+      events.map((e) => ({ tenantId: e.tenantid, deliveryId: e.data.deliveryId, at: new Date(e.time ?? Date.now()), attempts: e.data.attempts })),
     );
     this.tracking.notify(ctx.manager, changes);
   }

@@ -88,6 +88,8 @@ export interface IntegrationSuccessInput {
   tenantId: string;
   deliveryId: string;
   at: Date;
+  /** Attempts made, counted across resends: 1 means no attempt of the delivery failed before, so no failure came before it. */
+  attempts: number;
 }
 
 export type LiveChange = StatusChange | IntegrationFailureChange;
@@ -571,6 +573,7 @@ export class TrackingService {
   /**
    * Keeps each delivery's latest failure: a resent delivery keeps its id, and its next failure replaces the one on the
    * board (time, error, attempts) and is announced; a report no later than the one kept (a replay) changes nothing.
+   * A success of the delivery later than the failure, handled before it (integration_successes), resolves it at once.
    */
   async recordIntegrationFailures(m: EntityManager, all: IntegrationFailureInput[]): Promise<IntegrationFailureChange[]> {
     if (all.length === 0) return [];
@@ -581,16 +584,21 @@ export class TrackingService {
       if (!seen || i.at > seen.at) latest.set(i.deliveryId, i);
     }
     const inputs = [...latest.values()];
-    const rows: Array<{ delivery_id: string }> = await m.query(
+    await this.lockDeliveries(m, inputs.map((i) => i.deliveryId));
+    const rows: Array<{ delivery_id: string; resolved_at: Date | null }> = await m.query(
       `INSERT INTO ${S}.integration_failures AS f (tenant_id, delivery_id, integration_id, integration_name, event_type,
-         conversation_id, http_status, error_class, error, attempts, failed_at)
-       SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[],
-         $8::text[], $9::text[], $10::int[], $11::timestamptz[])
+         conversation_id, http_status, error_class, error, attempts, failed_at, resolved_at)
+       SELECT i.*, (SELECT s.succeeded_at FROM ${S}.integration_successes s
+                     WHERE s.delivery_id = i.delivery_id AND s.tenant_id = i.tenant_id AND s.succeeded_at > i.failed_at)
+         FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::int[],
+           $8::text[], $9::text[], $10::int[], $11::timestamptz[])
+           AS i(tenant_id, delivery_id, integration_id, integration_name, event_type, conversation_id, http_status, error_class,
+             error, attempts, failed_at)
        ON CONFLICT (delivery_id) DO UPDATE SET integration_name = EXCLUDED.integration_name, event_type = EXCLUDED.event_type,
          conversation_id = EXCLUDED.conversation_id, http_status = EXCLUDED.http_status, error_class = EXCLUDED.error_class,
-         error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at, resolved_at = NULL
+         error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at, resolved_at = EXCLUDED.resolved_at
          WHERE f.tenant_id = EXCLUDED.tenant_id AND f.failed_at < EXCLUDED.failed_at
-       RETURNING delivery_id`,
+       RETURNING delivery_id, resolved_at`,
       [
         inputs.map((i) => i.tenantId), inputs.map((i) => i.deliveryId), inputs.map((i) => i.integrationId),
         inputs.map((i) => i.integrationName), inputs.map((i) => i.eventType), inputs.map((i) => i.conversationId ?? null),
@@ -598,32 +606,52 @@ export class TrackingService {
         inputs.map((i) => i.attempts), inputs.map((i) => i.at),
       ],
     );
-    const fresh = new Set(rows.map((r) => r.delivery_id));
+    const fresh = new Map(rows.map((r) => [r.delivery_id, r.resolved_at]));
     return inputs
       .filter((i) => fresh.has(i.deliveryId))
-      .map((i) => ({
-        kind: 'integration_failure' as const,
-        tenantId: i.tenantId,
-        deliveryId: i.deliveryId,
-        integrationName: i.integrationName,
-        errorClass: i.errorClass ?? null,
-        error: i.error ?? null,
-        httpStatus: i.httpStatus ?? null,
-        at: i.at.toISOString(),
-      }));
+      .map((i) => {
+        const resolvedAt = fresh.get(i.deliveryId);
+        return {
+          kind: 'integration_failure' as const,
+          tenantId: i.tenantId,
+          deliveryId: i.deliveryId,
+          integrationName: i.integrationName,
+          errorClass: i.errorClass ?? null,
+          error: i.error ?? null,
+          httpStatus: i.httpStatus ?? null,
+          at: i.at.toISOString(),
+          ...(resolvedAt ? { resolvedAt: new Date(resolvedAt).toISOString() } : {}),
+        };
+      });
   }
 
   /**
    * A delivery that succeeded after it had failed (a resend keeps its id): its failure is resolved, off the board,
    * and announced. A success no later than the failure kept (an older one, replayed) changes nothing, nor does a
-   * later success of a failure already resolved.
+   * later success of a failure already resolved. The latest success of a delivery that had failed attempts before it
+   * is kept (integration_successes) for a failure handled after it; a success at the first attempt, the common case,
+   * cannot come after a failure of its delivery (attempts count on across resends), so it is not kept.
    */
   async resolveIntegrationFailures(m: EntityManager, all: IntegrationSuccessInput[]): Promise<IntegrationFailureChange[]> {
     if (all.length === 0) return [];
+    // One row per delivery (ON CONFLICT DO UPDATE cannot touch a row twice): its latest success.
+    const kept = new Map<string, IntegrationSuccessInput>();
+    for (const i of all) {
+      if (i.attempts <= 1) continue;
+      const seen = kept.get(i.deliveryId);
+      if (!seen || i.at > seen.at) kept.set(i.deliveryId, i);
+    }
+    const keep = [...kept.values()];
+    if (keep.length) await this.lockDeliveries(m, keep.map((i) => i.deliveryId));
     const rows: Array<{ tenant_id: string; delivery_id: string; integration_name: string; error_class: string | null; error: string | null;
       http_status: number | null; failed_at: Date; resolved_at: Date }> = await m.query(
-      // Wrapped in a SELECT: TypeORM answers a bare UPDATE with [rows, count].
-      `WITH resolved AS (
+      // Wrapped in a SELECT: TypeORM answers a bare UPDATE with [rows, count]. `kept` runs though nothing reads it.
+      `WITH kept AS (
+         INSERT INTO ${S}.integration_successes AS s (tenant_id, delivery_id, succeeded_at)
+         SELECT * FROM unnest($4::text[], $5::uuid[], $6::timestamptz[])
+         ON CONFLICT (delivery_id) DO UPDATE SET succeeded_at = EXCLUDED.succeeded_at
+           WHERE s.tenant_id = EXCLUDED.tenant_id AND s.succeeded_at < EXCLUDED.succeeded_at),
+       resolved AS (
          UPDATE ${S}.integration_failures AS f SET resolved_at = u.at
            -- The delivery's first success after its failure (a batch can hold several successes of it).
            FROM (SELECT s.tenant_id, s.delivery_id, min(s.at) AS at
@@ -633,7 +661,10 @@ export class TrackingService {
           WHERE f.delivery_id = u.delivery_id AND f.tenant_id = u.tenant_id AND f.resolved_at IS NULL
          RETURNING f.tenant_id, f.delivery_id, f.integration_name, f.error_class, f.error, f.http_status, f.failed_at, f.resolved_at)
        SELECT * FROM resolved`,
-      [all.map((i) => i.tenantId), all.map((i) => i.deliveryId), all.map((i) => i.at)],
+      [
+        all.map((i) => i.tenantId), all.map((i) => i.deliveryId), all.map((i) => i.at),
+        keep.map((i) => i.tenantId), keep.map((i) => i.deliveryId), keep.map((i) => i.at),
+      ],
     );
     return rows.map((r) => ({
       kind: 'integration_failure' as const,
@@ -646,6 +677,20 @@ export class TrackingService {
       at: new Date(r.failed_at).toISOString(),
       resolvedAt: new Date(r.resolved_at).toISOString(),
     }));
+  }
+
+  /**
+   * Makes a delivery's failure and its kept successes wait for each other's transactions (until commit), so the one
+   * handled second sees the other: without it, a failure and a success of one delivery in concurrent batches each
+   * missed the other, and the failure stayed on the board. Taken in key order, all in one statement before anything
+   * is written, by both handlers, so two batches never wait on each other in a cycle.
+   */
+  private async lockDeliveries(m: EntityManager, deliveryIds: string[]): Promise<void> {
+    await m.query(
+      `SELECT pg_advisory_xact_lock(k)
+         FROM (SELECT DISTINCT hashtextextended('elo:message-status:delivery:' || d, 0) AS k FROM unnest($1::text[]) AS d ORDER BY k) AS x`,
+      [deliveryIds],
+    );
   }
 
   /**
