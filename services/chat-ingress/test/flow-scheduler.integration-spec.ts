@@ -176,11 +176,12 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
     try {
       const [x, y] = await Promise.all([h.app.get(FlowScheduler).tick(), replica.get(FlowScheduler).tick()]);
       expect(x.reminded + y.reminded).toBe(6);
+      expect(await h.app.get(FlowScheduler).tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
+      // Each replica sends what it queued: both stay up until every reminder has gone out.
+      await expectEventually(() => expect(customers.map((c) => c.got())).toEqual(customers.map(() => ['Olá! Escolha:\n1 - Boleto', 'Ainda está aí?'])));
     } finally {
       await replica.close();
     }
-    expect(await h.app.get(FlowScheduler).tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
-    await expectEventually(() => expect(customers.map((c) => c.got())).toEqual(customers.map(() => ['Olá! Escolha:\n1 - Boleto', 'Ainda está aí?'])));
   });
 
   /** A plan's nodes, depth first. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { OutboundMessage } from '@elo/contracts';
 import { EgressError, HttpEgress } from '@elo/http-egress';
 import { Outbox } from '@elo/messaging';
@@ -37,12 +37,14 @@ interface Claimed {
  * then records sent / retry-later / failed with its event in one transaction.
  */
 @Injectable()
-export class SenderService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SenderService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = createLogger('chat-ingress').child({ component: 'sender' });
   private timer?: NodeJS.Timeout;
   private running = false;
   private again = false;
   private stopped = false;
+  /** The round in hand (wake), which shutdown lets finish. */
+  private round?: Promise<void>;
 
   constructor(
     private readonly ds: DataSource,
@@ -62,9 +64,14 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  /**
+   * Stops claiming and lets the round in hand finish its sends and record them, while the database is still there: a
+   * send cut off by the shutdown was left 'sending' until its lease (2 minutes) let another replica take it.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    await this.round;
   }
 
   wake(): void {
@@ -74,7 +81,7 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
       return;
     }
     this.running = true;
-    void this.drain()
+    this.round = this.drain()
       .catch((err: Error) => this.logger.error({ err: err.message }, 'sender round failed'))
       .finally(() => {
         this.running = false;
@@ -82,7 +89,8 @@ export class SenderService implements OnApplicationBootstrap, OnApplicationShutd
           this.again = false;
           this.wake();
         }
-      });
+      })
+      .then(() => undefined);
   }
 
   /** Sends everything due now; returns how many messages it handled. */
