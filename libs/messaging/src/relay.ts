@@ -195,15 +195,15 @@ export class OutboxRelay {
       const listener = this.listener;
       if (this.leading || !this.running || !this.channel || !listener?.connected) return;
       try {
-        // A client gone without a word (its host died) would otherwise keep the lock until the operating
+        // One round trip. A client gone without a word (its host died) would otherwise keep the lock until the operating
         // system's keepalive, two hours by default: the server probes an idle session after 5 s, every 3 s, 3 times.
-        await listener.query("SELECT set_config('tcp_keepalives_idle', '5', false), set_config('tcp_keepalives_interval', '3', false), set_config('tcp_keepalives_count', '3', false)");
-        const [row] = await listener.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [this.leaseKey]);
+        const [row] = await listener.query<{ ok: boolean }>(
+          `SELECT set_config('tcp_keepalives_idle', '5', false), set_config('tcp_keepalives_interval', '3', false),
+                  set_config('tcp_keepalives_count', '3', false), pg_try_advisory_lock(hashtextextended($1, 0)) AS ok`,
+          [this.leaseKey],
+        );
         if (!row?.ok) return;
-        if (this.listener !== listener || !listener.connected || !this.channel || !this.running) {
-          await listener.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.leaseKey]).catch(() => undefined);
-          return;
-        }
+        if (this.listener !== listener || !listener.connected || !this.channel || !this.running) return this.unlock(listener);
         this.leading = true;
         this.logger.info('outbox relay lease taken: this replica publishes');
       } catch (err) {
@@ -219,8 +219,12 @@ export class OutboxRelay {
     if (!this.leading) return;
     this.leading = false;
     this.logger.warn('outbox relay lease given up: no broker channel');
-    await this.listener?.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.leaseKey]).catch(() => undefined);
     // Writers here now ask the leader by NOTIFY; rows already written are found by its poll.
+    if (this.listener) await this.unlock(this.listener);
+  }
+
+  private async unlock(listener: PgListener): Promise<void> {
+    await listener.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.leaseKey]).catch(() => undefined);
   }
 
   /**
