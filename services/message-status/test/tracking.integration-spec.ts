@@ -38,6 +38,19 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
   const statusOf = async (id: string) => (await message(id))?.status;
   /** Waits until every event the service had written is on the probe (BusProbe.settled): absence and exact counts are then final. */
   const settled = () => probe.settled(outboxEmpty(ds, 'message_status'), 15_000);
+  /**
+   * Streams tenant `t`'s live changes into `streamed`. A change reaches the feed by NOTIFY some time after its commit,
+   * so one made before a step can arrive during it: `settle(n)` waits for the first n changes and forgets them.
+   */
+  const watch = (t: string) => {
+    const streamed: LiveChange[] = [];
+    const unsubscribe = app.get(LiveFeed).subscribe(t, { change: (c) => streamed.push(c) });
+    const settle = async (n: number) => {
+      await expectEventually(() => expect(streamed).toHaveLength(n));
+      streamed.length = 0;
+    };
+    return { streamed, unsubscribe, settle };
+  };
   const changesOf = (id: string) =>
     probe.ofType<{ messageId: string; status: string; previousStatus?: string }>('message.status.changed').filter((e) => e.data.messageId === id);
 
@@ -360,11 +373,11 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     const t = randomUUID();
     const deliveryId = randomUUID();
     const first = integrationFailed(t, { errorClass: 'timeout', deliveryId, time: 0, attempts: 5 });
-    await probe.publish(first);
-    await expectEventually(async () => expect((await queries.failures(t, {})).groups.map((g) => g.reason)).toEqual(['integration:timeout']));
-    const streamed: LiveChange[] = [];
-    const unsubscribe = app.get(LiveFeed).subscribe(t, { change: (c) => streamed.push(c) });
+    const { streamed, unsubscribe, settle } = watch(t);
     try {
+      await probe.publish(first);
+      await expectEventually(async () => expect((await queries.failures(t, {})).groups.map((g) => g.reason)).toEqual(['integration:timeout']));
+      await settle(1);
       await probe.publish(integrationFailed(t, { errorClass: 'http_status', httpStatus: 500, deliveryId, time: 3_600, attempts: 6 }));
       await expectEventually(() => expect(streamed).toMatchObject([{ kind: 'integration_failure', deliveryId, errorClass: 'http_status', at: at(3_600) }]));
       const since = { from: at(1_800) };
@@ -394,6 +407,7 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     // failure fixed by a successful resend stayed on the board for good.
     const t = randomUUID();
     const [fixed, standing] = [randomUUID(), randomUUID()];
+    const { streamed, unsubscribe, settle } = watch(t);
     await probe.publish(
       integrationFailed(t, { errorClass: 'timeout', deliveryId: fixed, time: 0 }),
       integrationFailed(t, { errorClass: 'timeout', deliveryId: standing, time: 0 }),
@@ -401,9 +415,8 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     await expectEventually(async () => expect((await queries.failures(t, {})).groups).toMatchObject([{ reason: 'integration:timeout', count: 2 }]));
     // A success older than the failure (a replay of one before it) resolves nothing; nor does another tenant's.
     const noEffect = [integrationSucceeded(t, { deliveryId: standing, time: -60 }), integrationSucceeded(randomUUID(), { deliveryId: standing, time: 60 })];
-    const streamed: LiveChange[] = [];
-    const unsubscribe = app.get(LiveFeed).subscribe(t, { change: (c) => streamed.push(c) });
     try {
+      await settle(2);
       // One broker message: its events are handled in one batch (the handler is idempotent, so no inbox row tells when),
       // so once the resolved one is streamed the other two have been handled too.
       await probe.publishBatched(...noEffect, integrationSucceeded(t, { deliveryId: fixed, time: 60 }));
@@ -427,6 +440,7 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     // not remembered, and the failure it had fixed stayed on the board for good.
     const t = randomUUID();
     const [early, late, foreign, firstTry, marker] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const { streamed, unsubscribe, settle } = watch(t);
     await probe.publish(integrationFailed(t, { errorClass: 'timeout', deliveryId: marker, time: 0 }));
     await expectEventually(async () => expect((await queries.failures(t, {})).groups).toMatchObject([{ count: 1 }]));
     const successes = [
@@ -437,9 +451,8 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
       // A success at the first attempt cannot follow a failure of its delivery (attempts count on across resends): not kept.
       integrationSucceeded(t, { deliveryId: firstTry, time: 60, attempts: 1 }),
     ];
-    const streamed: LiveChange[] = [];
-    const unsubscribe = app.get(LiveFeed).subscribe(t, { change: (c) => streamed.push(c) });
     try {
+      await settle(1);
       // One broker message, one batch: once the marker's resolution is streamed the other successes have been handled.
       await probe.publishBatched(...successes, integrationSucceeded(t, { deliveryId: marker, time: 60, attempts: 6 }));
       await expectEventually(() => expect(streamed).toMatchObject([{ deliveryId: marker, resolvedAt: at(60) }]));
