@@ -55,6 +55,7 @@ describe('chat-ingress: conversation moves (notices, events, agents, a message r
     const refused = await h.api('POST', `/conversations/${conv.id}/transfer`, headers, { queue: 'financeiro', agentId: 'zeca', agentName: 'Zeca' });
     expect(refused).toMatchObject({ status: 422, body: { detail: expect.stringContaining('not an agent of queue financeiro') } });
     expect((await h.api<{ queue: string }>('GET', `/conversations/${conv.id}`, headers)).body.queue).toBe('bot');
+    await h.settled();
     expect(transferred(conv.id)).toEqual([]);
   });
 

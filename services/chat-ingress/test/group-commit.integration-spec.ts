@@ -1,4 +1,5 @@
 import { expectEventually } from '@elo/testing';
+import { IngestService } from '../src/webhooks/ingest.service';
 import { startHarness, type Harness } from './support/harness';
 
 const APP_SECRET = 'group-commit-app-secret';
@@ -42,6 +43,35 @@ describe('chat-ingress: group commit of concurrent webhooks', () => {
   });
 
   const post = (raw: string) => h.postMeta('whatsapp', channelId, raw, APP_SECRET) as Promise<{ status: number; body: Counts }>;
+  let pacers = 0;
+  /**
+   * Posts `raws` so that they are written in one group whatever the machine's pace (two requests a moment apart could miss
+   * each other's 30 ms linger): a pacer webhook takes the one lane and its write waits on the locked receipts table until
+   * every one of `raws` is queued behind it; the lane then takes them together.
+   */
+  const postInOneGroup = async (raws: string[]): Promise<Array<{ status: number; body: Counts }>> => {
+    const ingest = h.app.get(IngestService);
+    const queued = jest.spyOn(ingest, 'ingest');
+    const written = jest.spyOn(ingest, 'store');
+    const blocker = h.ds.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    try {
+      await blocker.query('LOCK TABLE chat_ingress.webhook_receipts IN SHARE MODE');
+      const pacer = post(statuses(`wamid.GC.PACER.${++pacers}`));
+      await expectEventually(() => expect(written).toHaveBeenCalledTimes(1));
+      const answers = Promise.all(raws.map(post));
+      await expectEventually(() => expect(queued).toHaveBeenCalledTimes(1 + raws.length));
+      await blocker.commitTransaction();
+      expect((await pacer).status).toBe(200);
+      return await answers;
+    } finally {
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+      queued.mockRestore();
+      written.mockRestore();
+    }
+  };
   const receivedIds = () => h.probe.ofType<{ providerMessageId: string; channelId: string }>('chat.message.received').filter((e) => e.data.channelId === channelId).map((e) => e.data.providerMessageId);
 
   it('shares transactions between concurrent webhooks and answers each with its own counts once committed', async () => {
@@ -80,7 +110,7 @@ describe('chat-ingress: group commit of concurrent webhooks', () => {
   });
 
   it('a customer\'s message with the user id alone and one with phone and user id, in one group, make one contact (with the phone) and one conversation', async () => {
-    const answers = await Promise.all([text('wamid.GC.UID.1', undefined, 'oi', 'BR.5500112233'), text('wamid.GC.UID.2', '5541980001122', 'meu número', 'BR.5500112233')].map(post));
+    const answers = await postInOneGroup([text('wamid.GC.UID.1', undefined, 'oi', 'BR.5500112233'), text('wamid.GC.UID.2', '5541980001122', 'meu número', 'BR.5500112233')]);
     expect(answers).toEqual([0, 1].map(() => ({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } })));
     const rows = await h.ds.query(`SELECT m.xmin::text AS tx, m.contact_id, m.conversation_id, c.phone, c.provider_user_id FROM chat_ingress.messages m
       JOIN chat_ingress.contacts c ON c.id = m.contact_id WHERE m.channel_id = $1 AND m.provider_message_id LIKE 'wamid.GC.UID.%' ORDER BY m.provider_message_id`, [channelId]);
@@ -93,7 +123,7 @@ describe('chat-ingress: group commit of concurrent webhooks', () => {
 
   it('a customer first known by the user id alone: their phone-and-user-id message and one with the phone alone, in one group, are that contact and conversation', async () => {
     expect((await post(text('wamid.GC.REKEY.1', undefined, 'oi', 'BR.5500223344'))).body).toEqual({ stored: 1, duplicates: 0, statuses: 0 });
-    const answers = await Promise.all([text('wamid.GC.REKEY.2', '5541980002233', 'meu número', 'BR.5500223344'), text('wamid.GC.REKEY.3', '5541980002233', 'sem user id')].map(post));
+    const answers = await postInOneGroup([text('wamid.GC.REKEY.2', '5541980002233', 'meu número', 'BR.5500223344'), text('wamid.GC.REKEY.3', '5541980002233', 'sem user id')]);
     expect(answers).toEqual([0, 1].map(() => ({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } })));
     const rows = await h.ds.query(`SELECT m.xmin::text AS tx, m.contact_id, m.conversation_id, c.phone, c.provider_user_id FROM chat_ingress.messages m
       JOIN chat_ingress.contacts c ON c.id = m.contact_id WHERE m.channel_id = $1 AND m.provider_message_id LIKE 'wamid.GC.REKEY.%' ORDER BY m.provider_message_id`, [channelId]);

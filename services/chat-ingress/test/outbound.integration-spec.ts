@@ -207,12 +207,15 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
   it('a message queued before its channel was disabled is not sent: it fails for good with channel_disabled', async () => {
     const off = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'whatsapp', name: 'wa-off', phoneNumberId: 'PNOFF', credentials: { accessToken: 'off-token', appSecret: 's' } })).body;
     let unavailable = 0;
-    h.fakes.respond((r) => (r.path.includes('/PNOFF/') && unavailable++ < 1 ? { status: 503, body: { error: { code: 2, message: 'Service temporarily unavailable' } }, headers: { 'retry-after': '1' } } : undefined));
+    h.fakes.respond((r) => (r.path.includes('/PNOFF/') && unavailable++ < 1 ? { status: 503, body: { error: { code: 2, message: 'Service temporarily unavailable' } }, headers: { 'retry-after': '3600' } } : undefined));
     const r = await send({ channelId: off.id, contact: { phone: '+5541977001199' }, message: { kind: 'text', text: 'antes de desligar' } });
     expect(r.status).toBe(202);
-    // The first try meets a provider outage; the channel is disabled while the retry waits.
-    await expectEventually(() => expect(h.fakes.sent('/PNOFF/messages')).toHaveLength(1));
+    // The first try meets a provider outage; the channel is disabled while the retry waits (an hour: a retry due in a
+    // second or two went out before a slow disable landed), then the retry's time comes.
+    await expectEventually(async () => expect((await h.ds.query('SELECT status, attempts FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0]).toEqual({ status: 'queued', attempts: 1 }));
+    expect(h.fakes.sent('/PNOFF/messages')).toHaveLength(1);
     expect((await h.api('POST', `/channels/${off.id}/disable`, headers)).status).toBe(200);
+    await h.ds.query(`UPDATE chat_ingress.messages SET next_attempt_at = now() WHERE id = $1 AND status = 'queued'`, [r.body.messageId]);
     await expectEventually(() => expect(failedOf(r.body.messageId)?.reason).toBe('channel_disabled'), { timeoutMs: 15_000 });
     expect(h.fakes.sent('/PNOFF/messages')).toHaveLength(1);
     expect((await h.ds.query('SELECT status, reason FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0]).toEqual({ status: 'failed', reason: 'channel_disabled' });

@@ -18,11 +18,17 @@ describe('classify: Retry-After', () => {
   it('a rate limit waits as long as Retry-After asks, given in seconds or as an HTTP date', () => {
     const limited = answer({ error: { code: 130429, message: 'Rate limit hit' } });
     expect(classify('whatsapp', 429, limited, { 'retry-after': '120' }, '55')).toMatchObject({ kind: 'retry', reason: 'rate_limited', afterMs: 120_000 });
-    const at = new Date(Date.now() + 600_000).toUTCString();
-    const outcome = classify('whatsapp', 429, limited, { 'retry-after': at }, '55');
-    expect(outcome).toMatchObject({ kind: 'retry', reason: 'rate_limited' });
-    // An HTTP date has whole seconds: within a second of ten minutes.
-    expect((outcome as { afterMs: number }).afterMs).toBeGreaterThan(598_000);
-    expect((outcome as { afterMs: number }).afterMs).toBeLessThanOrEqual(600_000);
+    // The clock stands still between writing the date and reading it (a stalled run would eat into the margin).
+    jest.useFakeTimers({ now: Date.parse('2026-11-22T10:00:00.750Z') });
+    try {
+      const at = new Date(Date.now() + 600_000).toUTCString();
+      const outcome = classify('whatsapp', 429, limited, { 'retry-after': at }, '55');
+      expect(outcome).toMatchObject({ kind: 'retry', reason: 'rate_limited' });
+      // An HTTP date has whole seconds: within a second of ten minutes.
+      expect((outcome as { afterMs: number }).afterMs).toBeGreaterThan(598_000);
+      expect((outcome as { afterMs: number }).afterMs).toBeLessThanOrEqual(600_000);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -42,7 +42,10 @@ export async function startHarness(label: string, env: Record<string, string> = 
   process.env.EGRESS_ALLOW_PRIVATE = '127.0.0.1/32';
   const infra = await createTestInfra(label);
   const fakes = await FakeProviders.start();
+  // The scheduled token check's first run (a minute after boot by default) calls the fake providers, refreshes tokens
+  // and may race a test's own check when a slow run reaches that minute: a test that wants it sets a short delay itself.
   const settings = {
+    TOKEN_CHECK_FIRST_DELAY_MS: '3600000',
     DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, PORT: '1', ELO_ADMIN_KEY: ADMIN_KEY,
     ELO_ENCRYPTION_KEYS: 'k1:' + Buffer.alloc(32, 7).toString('base64'), ELO_ENCRYPTION_ACTIVE_KEY: 'k1',
     EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'https://elo.example.com',
