@@ -39,6 +39,27 @@ describe('message-status dashboard in a real browser', () => {
   });
 
   const text = (sel: string) => page.locator(sel).first().textContent({ timeout: 1_000 }).catch(() => null);
+  /**
+   * From now on the page itself writes down, in order, each text #stream-state shows and each read of the counters
+   * (/stats): a state shown for about a second (the page retries its stream, the server its LISTEN, after one) is
+   * seen however late this test looks, and a read is known to come after it. `log()` answers what was written.
+   * (Page code as text: this file is not compiled with the DOM's types.)
+   */
+  const recordStates = async () => {
+    await page.evaluate(`(() => {
+      if (window.streamLog) return void (window.streamLog.length = 0);
+      const log = (window.streamLog = []);
+      const state = document.getElementById('stream-state');
+      // Each text set is a text node added: read from the records, two set in one task are both written down.
+      new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => log.push(n.textContent)))).observe(state, { childList: true });
+      const f = window.fetch.bind(window);
+      window.fetch = (input, init) => {
+        if (new URL(String(input), location.href).pathname === '/stats') log.push('read /stats');
+        return f(input, init);
+      };
+    })()`);
+    return { log: async () => (await page.evaluate('window.streamLog.slice()')) as string[] };
+  };
 
   // The tests below go on with the page this one signed in.
   it('signs in with a key, updates counters and the failures board live, drills into a timeline, and shows reconnecting', async () => {
@@ -73,8 +94,9 @@ describe('message-status dashboard in a real browser', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'message-status-dashboard.png'), fullPage: true });
 
     // The stream drops (the server ends it): the page says so, then comes back by itself.
+    const states = await recordStates();
     svc.app.get(LiveFeed).endStreams();
-    await expectEventually(async () => expect(await text('#stream-state')).toBe('reconnecting…'), { intervalMs: 20 });
+    await expectEventually(async () => expect(await states.log()).toContain('reconnecting…'));
     await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
     await probe.publish(status(tenant.tenantId, { ...m, provider: 'whatsapp', status: 'read', t: now() + 2 }));
     await expectEventually(async () => expect(await text(`[data-testid="count-${m.channelId}-read"]`)).toBe('1'));
@@ -214,22 +236,19 @@ describe('message-status dashboard in a real browser', () => {
     await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
     const m = ids();
     const now = () => Math.round((Date.now() - Date.parse('2026-01-05T12:00:00Z')) / 1000);
+    const states = await recordStates();
     // The service's LISTEN connection breaks; the page's own stream stays open.
     await svc.app.get(DataSource).query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'message-status-live' AND datname = current_database()`,
     );
-    await expectEventually(async () => expect(await text('#stream-state')).toContain('not live'), { intervalMs: 20 });
-    // Nothing is published meanwhile, so only the feed's return can make the page read the counters again:
-    // what changed while it was away would otherwise stay unseen.
-    const reads: number[] = [];
-    const onRequest = (r: { url(): string }) => void (new URL(r.url()).pathname === '/stats' && reads.push(Date.now()));
-    page.on('request', onRequest);
-    try {
-      await expectEventually(async () => expect(await text('#stream-state')).toBe('live'));
-      await expectEventually(async () => expect(reads.length).toBeGreaterThan(0));
-    } finally {
-      page.off('request', onRequest);
-    }
+    // The page says so, then is live again. Nothing is published meanwhile, so only the feed's return can make the
+    // page read the counters again after that: what changed while it was away would otherwise stay unseen.
+    await expectEventually(async () => {
+      const log = await states.log();
+      const down = log.findIndex((e) => e.startsWith('not live'));
+      const back = log.indexOf('live', down);
+      expect({ down: down >= 0, back: back > down, readAfter: log.indexOf('read /stats', back) > back }).toEqual({ down: true, back: true, readAfter: true });
+    });
     // And what is sent once it is back streams as before, without a reload.
     await probe.publish(sent(tenant.tenantId, { ...m, provider: 'whatsapp', t: now() }));
     await expectEventually(async () => expect(await text(`[data-testid="count-${m.channelId}-sent"]`)).toBe('1'));

@@ -85,6 +85,8 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     const msg = await message(m.messageId);
     expect(msg!.status).toBe('read');
     expect(msg!.timeline.map((e) => [e.status, e.applied])).toEqual([['sent', true], ['delivered', false], ['read', true]]);
+    // The changes reach the bus through the outbox relay, after their commit: an exact list only once it has published them.
+    await settled();
     expect(changesOf(m.messageId).map((e) => e.data.status)).toEqual(['sent', 'read']);
   });
 
@@ -470,8 +472,9 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
       await expectEventually(() => expect(streamed.filter((c) => c.kind === 'integration_failure' && c.deliveryId === early)).toMatchObject([
         { at: at(0), resolvedAt: at(60) },
       ]));
-      expect(streamed.filter((c) => c.kind === 'integration_failure' && c.deliveryId !== early && c.deliveryId !== marker).map((c) => (c as { resolvedAt?: string }).resolvedAt))
-        .toEqual([undefined, undefined, undefined]);
+      // Each failure's change comes by its own NOTIFY, after its own commit: the others may still be on their way.
+      await expectEventually(() => expect(streamed.filter((c) => c.kind === 'integration_failure' && c.deliveryId !== early && c.deliveryId !== marker)
+        .map((c) => (c as { resolvedAt?: string }).resolvedAt)).toEqual([undefined, undefined, undefined]));
     } finally {
       unsubscribe();
     }

@@ -178,7 +178,7 @@ describe('telephony-bridge: screen pop', () => {
         [t.tenantId, profile.id, cid]);
       const ended = h.pbx.pushEnded(profile.callbackBase, { cid, ramal: '8502', duration: 40 });
       await expectEventually(async () => {
-        const waiting = await h.ds.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO "telephony".callbacks%''ended''%'`);
+        const waiting = await h.ds.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO "telephony".callbacks%''ended''%'`);
         expect(waiting).toHaveLength(1);
       });
       // Meanwhile the answered callback commits and pops on the extension that answered.

@@ -20,7 +20,7 @@ describe('OperatorEventsController: the stream', () => {
   const hub = {
     connected: true,
     subscribe: (_tenant: string, _ramal: string, fn: (e: OperatorEvent) => void) => ((pop = fn), unsubscribed),
-    latest: async () => undefined,
+    latest: jest.fn(async (): Promise<OperatorEvent | undefined> => undefined),
   } as unknown as PopHub;
   const principal: Principal = { tenantId: 't1', keyId: 'k1', permissions: ['telephony:call'], isAdmin: false };
   const guard = {
@@ -34,6 +34,7 @@ describe('OperatorEventsController: the stream', () => {
     revoked = undefined;
     responseErrors = [];
     unsubscribed.mockClear();
+    (hub.latest as jest.Mock).mockReset().mockResolvedValue(undefined);
     const controller = new OperatorEventsController(hub, {} as StreamTokens, guard);
     const app = express().get('/operators/:ramal/events', (req, res, next) => {
       // A write after the end is emitted as an error on the response; nobody listens in the app, so it was an
@@ -62,5 +63,65 @@ describe('OperatorEventsController: the stream', () => {
     expect(body).not.toContain('1537276453.10');
     expect(unsubscribed).toHaveBeenCalled();
     expect(responseErrors).toEqual([]);
+  });
+
+  /** Opens a stream and reads it as it comes: `text()` is what came so far; `end()` ends it (a revoked key) and answers all of it. */
+  const reading = async () => {
+    const res = await fetch(`${url}/operators/2004/events`, { headers: { authorization: 'Bearer k' } });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const done = (async () => {
+      for (;;) {
+        const { value, done: over } = await reader.read();
+        if (over) return text;
+        text += value;
+      }
+    })();
+    return { text: () => text, end: async () => (revoked!(), done) };
+  };
+  const events = (text: string) => [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map(([, event, data]) => `${event} ${(JSON.parse(data) as { callId?: string }).callId ?? ''}`.trim());
+  const next: OperatorEvent = { ...call, callId: '1537276460.11' } as OperatorEvent;
+  const over: OperatorEvent = { event: 'ended', tenantId: 't1', callId: call.callId, ramal: '2004', profileId: 'p1', endedAt: '2026-01-05T12:05:00.000Z' };
+
+  it('a pop the look-up already sent, arriving after it (another replica\'s NOTIFY, later than its commit), is not sent again', async () => {
+    (hub.latest as jest.Mock).mockResolvedValue(call);
+    const s = await reading();
+    await expectEventually(() => expect(events(s.text())).toEqual(['ready', `answered ${call.callId}`]));
+    pop!(call);
+    pop!(next);
+    await expectEventually(() => expect(s.text()).toContain(next.callId));
+    expect(events(await s.end())).toEqual(['ready', `answered ${call.callId}`, `answered ${next.callId}`, 'revoked']);
+  });
+
+  it('the answer of a call whose end the look-up sent, arriving after it, does not show the call in progress again', async () => {
+    (hub.latest as jest.Mock).mockResolvedValue(over);
+    const s = await reading();
+    await expectEventually(() => expect(events(s.text())).toEqual(['ready', `ended ${call.callId}`]));
+    pop!(call);
+    pop!(over);
+    pop!(next);
+    await expectEventually(() => expect(s.text()).toContain(next.callId));
+    expect(events(await s.end())).toEqual(['ready', `ended ${call.callId}`, `answered ${next.callId}`, 'revoked']);
+  });
+
+  it('a call handed back after a transfer pops again; its answer from before the transfer, arriving late, does not', async () => {
+    const away: OperatorEvent = { ...over, transferredTo: '2005', endedAt: '2026-01-05T12:02:00.000Z' };
+    (hub.latest as jest.Mock).mockResolvedValue(away);
+    const s = await reading();
+    await expectEventually(() => expect(events(s.text())).toEqual(['ready', `ended ${call.callId}`]));
+    pop!(call);
+    pop!({ ...call, answeredAt: '2026-01-05T12:04:00.000Z' } as OperatorEvent);
+    await expectEventually(() => expect(events(s.text())).toHaveLength(3));
+    expect(events(await s.end())).toEqual(['ready', `ended ${call.callId}`, `answered ${call.callId}`, 'revoked']);
+    expect(s.text()).toContain('12:04:00');
+  });
+
+  it('sends every pop that shows something new: a call, the next one, the end of the first, its own end', async () => {
+    const s = await reading();
+    await expectEventually(() => expect(pop).toBeDefined());
+    await expectEventually(() => expect(events(s.text())).toEqual(['ready']));
+    for (const p of [call, next, over, { ...over, callId: next.callId }] as OperatorEvent[]) pop!(p);
+    await expectEventually(() => expect(events(s.text())).toHaveLength(5));
+    expect(events(await s.end())).toEqual(['ready', `answered ${call.callId}`, `answered ${next.callId}`, `ended ${call.callId}`, `ended ${next.callId}`, 'revoked']);
   });
 });

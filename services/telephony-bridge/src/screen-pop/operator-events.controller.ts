@@ -64,9 +64,18 @@ export class OperatorEventsController {
     res.flushHeaders();
     req.socket.setNoDelay(true);
     res.write(`retry: 2000\n${resumeId()}event: ready\ndata: ${JSON.stringify({ ramal: r, live: this.hub.connected })}\n\n`);
+    // A pop that shows nothing new against the last one sent (the same call in the same state, or an answer of the call
+    // from before its end went out) is not sent: one a replica's look-up (this stream's, or its catch-up) found committed
+    // reaches it again by the NOTIFY of the replica that took the callback, which comes some time after the commit. It
+    // went out twice, or the answer after the end and the screen showed an ended call as in progress. An answer after
+    // the end is a call handed back to this extension after a transfer: it goes out.
+    let last: { callId: string; event: string; at: number } | undefined;
     const send = (pop: OperatorEvent) => {
       if (res.destroyed || res.writableEnded) return;
       const { tenantId: _t, event = 'answered', ...data } = pop;
+      const at = Date.parse(pop.event === 'ended' ? pop.endedAt : pop.answeredAt);
+      if (last?.callId === pop.callId && (last.event === event || (last.event === 'ended' && !(at > last.at)))) return;
+      last = { callId: pop.callId, event, at };
       res.write(`${resumeId() || `id: ${pop.callId}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     // The extension's latest call comes first: `answered` if it is in progress, `ended` if it is over.
