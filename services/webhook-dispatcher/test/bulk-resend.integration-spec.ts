@@ -9,6 +9,11 @@ import { callEnded, closeAll, FakeEndpoint, startApp, tenantApi, type Body, type
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(__dirname, '..', 'src', 'cli', 'resend.ts');
+/**
+ * Each CLI run is a node process compiling the CLI's TypeScript as it loads (@swc-node/register): a few seconds
+ * on a loaded machine, and a test runs up to four of them besides the deliveries it waits for.
+ */
+const CLI_TEST_TIMEOUT_MS = 150_000;
 
 describe('webhook-dispatcher bulk resend CLI (real PostgreSQL, RabbitMQ, the CLI as a child process)', () => {
   let infra: TestInfra;
@@ -93,12 +98,12 @@ describe('webhook-dispatcher bulk resend CLI (real PostgreSQL, RabbitMQ, the CLI
     expect((await callA('GET', `/integrations/${main.body.id}/deliveries?outcome=failed`)).body).toHaveLength(0);
     expect((await callA('GET', `/integrations/${paused.body.id}/deliveries?outcome=failed`)).body).toHaveLength(7);
     expect((await callB('GET', `/integrations/${other.body.id}/deliveries?outcome=failed`)).body as Body[]).toHaveLength(1);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('says what is wrong on bad arguments (exit code 2) and prints usage', async () => {
     await expect(resendCli(['--integration', 'x'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('uuid') });
     await expect(resendCli(['--dry-run'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--all-tenants') });
     const help = await resendCli(['--help']);
     expect(help.stdout).toContain('Usage: resend');
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 });

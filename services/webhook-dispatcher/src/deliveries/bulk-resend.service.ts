@@ -1,5 +1,4 @@
-import { SCHEMA } from '../service-name';
-import { DELIVERIES_CHANNEL } from './delivery-worker.service';
+import { DELIVERIES_CHANNEL, SCHEMA } from '../service-name';
 
 const S = `"${SCHEMA}"`;
 

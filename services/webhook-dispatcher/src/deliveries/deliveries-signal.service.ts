@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createLogger } from '@elo/observability';
 import { PostCommitNotifier } from '@elo/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
-import { SERVICE } from '../service-name';
-import { DELIVERIES_CHANNEL } from './delivery-worker.service';
+import { DELIVERIES_CHANNEL, SERVICE } from '../service-name';
 
 /**
  * Wakes every replica's delivery workers (LISTEN on DELIVERIES_CHANNEL) once the transaction that made

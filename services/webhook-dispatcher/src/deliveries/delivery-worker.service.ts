@@ -9,13 +9,12 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { DEFAULT_DISABLE_AFTER_SECONDS } from '../integrations/dto/integration.dto';
 import type { IntegrationRow } from '../integrations/integration.model';
 import type { WebhookDispatcherConfig } from '../config/webhook-dispatcher.config';
-import { SERVICE } from '../service-name';
+import { DELIVERIES_CHANNEL, SERVICE } from '../service-name';
 import { DeliverySender, type ErrorClass, type SendResult } from './delivery-sender.service';
 import { ReplicaMembership } from './replicas';
 import { outcomeEvents, type PublishSpecs } from './outcome';
 import { nextDelaySeconds } from './retry-policy';
 
-export const DELIVERIES_CHANNEL = 'dispatcher_deliveries';
 const S = '"dispatcher"';
 /** A claimed delivery is not claimed again before this lease runs out (a crashed worker's deliveries come back). */
 const LEASE_SECONDS = 300;
