@@ -267,7 +267,7 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
     });
 
     it('size cap: a declared oversize recording is refused before anything is sent, an undeclared one cut at the cap; a hanging PBX is a 504', async () => {
-      const small = await startHarness('telephony_calls_cap', { TELEPHONY_RECORDING_MAX_BYTES: '100000', TELEPHONY_RECORDING_TIMEOUT_MS: '1000' });
+      const small = await startHarness('telephony_calls_cap', { TELEPHONY_RECORDING_MAX_BYTES: '100000', TELEPHONY_RECORDING_TIMEOUT_MS: '3000' });
       try {
         const st = await small.tenant();
         await small.profile(st);

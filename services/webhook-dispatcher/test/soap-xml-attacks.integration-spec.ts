@@ -47,6 +47,11 @@ describe('webhook-dispatcher SOAP: external entities and entity bombs in WSDLs a
   });
 
   const refusal = /DOCTYPE or ENTITY declarations is refused|NUL characters/;
+  /**
+   * An answer this late means something was expanded or fetched (a billion laughs runs for minutes or exhausts the
+   * heap); a refusal takes milliseconds, and up to a few seconds on a loaded machine, so the bound leaves room for that.
+   */
+  const QUICK_MS = 15_000;
 
   it('refuses every hostile WSDL in the operation picker (422 with the reason), quickly and without fetching anything', async () => {
     for (const [i, attack] of attacks().entries()) {
@@ -55,7 +60,7 @@ describe('webhook-dispatcher SOAP: external entities and entity bombs in WSDLs a
       expect({ attack: attack.id, status: r.status }).toEqual({ attack: attack.id, status: 422 });
       expect(r.body.detail).toMatch(refusal);
       expect(JSON.stringify(r.body)).not.toMatch(/lollol|AAAAAAAA|root:/);
-      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(Date.now() - started).toBeLessThan(QUICK_MS);
     }
     expect(canaryHits).toEqual([]);
   });
@@ -90,7 +95,7 @@ describe('webhook-dispatcher SOAP: external entities and entity bombs in WSDLs a
       // The raw answer may be echoed (truncated), but never an expansion of it.
       expect(JSON.stringify(test.body).length).toBeLessThan(2 * 1024 * 1024);
       expect(JSON.stringify(test.body)).not.toMatch(/(lol){11}|root:x:0/);
-      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(Date.now() - started).toBeLessThan(QUICK_MS);
     }
     expect(canaryHits).toEqual([]);
   });

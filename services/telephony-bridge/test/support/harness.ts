@@ -51,7 +51,7 @@ export function testConfig(infra: TestInfra, env: Record<string, string> = {}): 
     LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'https://elo.example.com',
     // Only the TCP peer 127.0.0.1 is a trusted proxy: tests can speak "through a proxy" with X-Forwarded-For.
     TELEPHONY_TRUSTED_PROXIES: '127.0.0.1/32',
-    TELEPHONY_PBX_TIMEOUT_MS: '1500', TELEPHONY_RECORDING_TIMEOUT_MS: '20000',
+    TELEPHONY_PBX_TIMEOUT_MS: '3000', TELEPHONY_RECORDING_TIMEOUT_MS: '20000',
     // The PBX simulator on 127.0.0.1, named as a profile's pbxHost, stands in for a PBX on the ISP's LAN; the
     // deployment's own allow-list (EGRESS_ALLOW_PRIVATE) stays empty, so a profile that does not name it cannot
     // reach it. Pass `EGRESS_REQUEST_PRIVATE_RANGES: ''` for the production default.
