@@ -300,7 +300,7 @@ describe('@elo/auth against PostgreSQL', () => {
       await onB(key.key).expect(200);
       // Revoked through replica A's admin API: B hears it.
       await admin().del(`/tenants/${tenantId}/keys/${key.id}`).expect(204);
-      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401), { timeoutMs: 2_000 });
+      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401));
     });
 
     it('a rotation through the admin API ends the old key on every replica', async () => {
@@ -308,7 +308,7 @@ describe('@elo/auth against PostgreSQL', () => {
       const key = await createKey(tenantId, ['channels:manage']);
       await onB(key.key).expect(200);
       const rotated = await admin().post(`/tenants/${tenantId}/keys/${key.id}/rotate`).expect(201);
-      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401), { timeoutMs: 2_000 });
+      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401));
       await onB(rotated.body.key).expect(200);
     });
 
@@ -319,7 +319,7 @@ describe('@elo/auth against PostgreSQL', () => {
       await ds.query(`UPDATE auth.api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
       await onB(key.key).expect(200);
       await ds.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'elo-api-keys' AND datname = current_database()`);
-      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401), { timeoutMs: 5_000 });
+      await expectEventually(async () => expect((await onB(key.key)).status).toBe(401));
     });
   });
 

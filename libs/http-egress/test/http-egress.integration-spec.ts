@@ -457,8 +457,9 @@ describe('HttpEgress against real local servers', () => {
         },
       });
       try {
-        // Long enough for the headers to arrive on a busy machine (a shorter one fired before stream() answered).
-        const res = await local.stream({ method: 'GET', url: `${stalled.base}/`, timeoutMs: 1_000 });
+        // Long enough for the headers to arrive on a busy machine (a shorter one fired before stream() answered; the
+        // test process also serves the fake server, so a loaded machine delays both).
+        const res = await local.stream({ method: 'GET', url: `${stalled.base}/`, timeoutMs: 3_000 });
         await aborted; // the total timeout fired and the connection was torn down before anyone read
         const err = await refusal(
           (async () => {

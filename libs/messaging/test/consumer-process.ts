@@ -14,8 +14,10 @@ async function main(): Promise<void> {
       batch: true,
       fn: (async (events, ctx) => {
         await recordEffects(events, ctx);
-        // Keep each transaction open a moment so the kill lands mid-batch.
-        await ctx.manager.query('SELECT pg_sleep(0.02)');
+        // Keep each transaction open a moment so the kill lands mid-batch, and so the stream lasts seconds: the test
+        // kills once 500 are in, and a test process held up on a loaded machine could otherwise kill a consumer
+        // that had already finished (20 ms a batch: the 3,000 took about a second).
+        await ctx.manager.query('SELECT pg_sleep(0.1)');
       }) as BatchHandler,
     },
   });

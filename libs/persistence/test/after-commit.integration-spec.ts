@@ -77,7 +77,7 @@ describe('afterCommit and PostCommitNotifier', () => {
         notifier.notifyAfterCommit(m, 'after_commit_b', 'x');
         notifier.notifyAfterCommit(m, 'after_commit_b', 'y');
       });
-      await expectEventually(() => expect(heard).toHaveLength(3), { timeoutMs: 5_000 });
+      await expectEventually(() => expect(heard).toHaveLength(3));
       expect(heard).toEqual(
         expect.arrayContaining([
           { channel: 'after_commit_a', payload: '' },
@@ -87,7 +87,7 @@ describe('afterCommit and PostCommitNotifier', () => {
       );
       // A later, separate notification arrives on its own: the rolled-back one never does.
       notifier.notify('after_commit_a', 'last');
-      await expectEventually(() => expect(heard.map((h) => h.payload)).toContain('last'), { timeoutMs: 5_000 });
+      await expectEventually(() => expect(heard.map((h) => h.payload)).toContain('last'));
       expect(heard.map((h) => h.payload)).not.toContain('rolled back');
     } finally {
       await listener.end();

@@ -53,6 +53,11 @@ interface Slot {
    * not served until a version poll that started later finds it current.
    */
   heldBack?: number;
+  /**
+   * Set by a version poll that found the copy behind (see {@link InventoryIndexes.poll}): the copy is kept,
+   * not served, for the change's notification to patch; the next poll that still finds it behind drops it.
+   */
+  behind?: boolean;
 }
 
 export interface LoadStats {
@@ -147,7 +152,7 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     slot.usedAt = now;
     if (slot.index && slot.heldBack !== undefined && now - slot.heldBack > MAX_STALE_MS) this.changed(tenantId); // never confirmed: read it again
     if (slot.index) {
-      if (slot.heldBack !== undefined) return undefined;
+      if (slot.heldBack !== undefined || slot.index.version < slot.latest) return undefined;
       return this.listener.connected && now - slot.confirmedAt <= MAX_STALE_MS ? slot.index : undefined; // the poll confirms it again
     }
     if (!slot.loading && this.listener.connected && now - slot.changedAt >= QUIET_MS) void this.load(tenantId, slot);
@@ -177,6 +182,7 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     } else slot.generation++;
     slot.index = undefined;
     slot.heldBack = undefined;
+    slot.behind = undefined;
     slot.changedAt = Date.now();
   }
 
@@ -220,6 +226,7 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     if (!index.patch(version, patches)) return false;
     // A read in flight from before this change is older than the copy now.
     slot.latest = Math.max(slot.latest, version);
+    if (index.version >= slot.latest) slot.behind = undefined;
     patchesApplied.inc();
     return true;
   }
@@ -345,8 +352,18 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
         const index = slot.index;
         if (!index) continue;
         const version = versions.get(tenantId) ?? 0;
-        if (version > index.version) this.changed(tenantId, version);
-        else {
+        if (version > index.version) {
+          // The change's notification is usually on its way: it leaves when the change commits, and this poll may
+          // have read the new version before this process read the notification. Dropping the copy here threw away
+          // the copy the notification would have patched (and a tenant's whole inventory was read again). It is not
+          // served from now on, but kept for the notification; still behind at the next poll, one was missed: dropped.
+          if (slot.behind) this.changed(tenantId, version);
+          else {
+            slot.behind = true;
+            slot.latest = Math.max(slot.latest, version);
+          }
+        } else {
+          slot.behind = undefined;
           slot.confirmedAt = Math.max(slot.confirmedAt, now);
           if (slot.heldBack !== undefined && startedAfter(slot.heldBack)) slot.heldBack = undefined;
         }
