@@ -89,7 +89,7 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
   const minutes = (n: number) => n * 60_000;
 
   it('a silent customer is due reminderAfterMinutes after their last message: the tick reminds them, leaves a customer not yet due, and the reminded one is due to close closeAfterMinutes after the reminder', async () => {
-    const t = await tenant({ reminderAfterMinutes: 10, closeAfterMinutes: 5 });
+    const t = await tenant({ reminderAfterMinutes: 60, closeAfterMinutes: 30 });
     const silent = t.customer(1);
     const recent = t.customer(2);
     await silent.text('oi');
@@ -97,24 +97,25 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
     await expectEventually(() => expect([silent.got(), recent.got()]).toEqual([['Olá! Escolha:\n1 - Boleto'], ['Olá! Escolha:\n1 - Boleto']]));
     const a = await silent.conversation();
     const b = await recent.conversation();
-    expect(a.flow_due_at.getTime()).toBe((await lastIn(a.id)).getTime() + minutes(10));
-    expect(b.flow_due_at.getTime()).toBe((await lastIn(b.id)).getTime() + minutes(10));
+    expect(a.flow_due_at.getTime()).toBe((await lastIn(a.id)).getTime() + minutes(60));
+    expect(b.flow_due_at.getTime()).toBe((await lastIn(b.id)).getTime() + minutes(60));
 
-    await travel(a.id, 11);
-    await travel(b.id, 9);
+    // Each one not yet due has half an hour to go, so a slow run (minutes) does not make it due.
+    await travel(a.id, 61);
+    await travel(b.id, 30);
     const scheduler = h.app.get(FlowScheduler);
     expect(await scheduler.tick()).toEqual({ timedOut: 0, reminded: 1, closed: 0 });
     await expectEventually(() => expect(silent.got()).toEqual(['Olá! Escolha:\n1 - Boleto', 'Ainda está aí?']));
     const reminded = await silent.conversation();
-    expect(reminded.flow_due_at.getTime()).toBe(reminded.reminder_sent_at.getTime() + minutes(5));
+    expect(reminded.flow_due_at.getTime()).toBe(reminded.reminder_sent_at.getTime() + minutes(30));
     const left = await recent.conversation();
     expect(left).toMatchObject({ status: 'open', reminder_sent_at: null });
-    expect(left.flow_due_at.getTime()).toBe(b.flow_due_at.getTime() - minutes(9));
+    expect(left.flow_due_at.getTime()).toBe(b.flow_due_at.getTime() - minutes(30));
 
-    await travel(a.id, 4);
+    await travel(a.id, 15);
     expect(await scheduler.tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
-    await travel(a.id, 2);
-    await travel(b.id, 2);
+    await travel(a.id, 16);
+    await travel(b.id, 31);
     expect(await scheduler.tick()).toEqual({ timedOut: 0, reminded: 1, closed: 1 });
     expect(await silent.conversation()).toMatchObject({ id: a.id, status: 'closed', close_reason: 'inactivity' });
     await expectEventually(() => expect(recent.got()).toEqual(['Olá! Escolha:\n1 - Boleto', 'Ainda está aí?']));

@@ -222,8 +222,14 @@ describe('message-status HTTP API (real PostgreSQL, RabbitMQ and API keys)', () 
       }
     };
     await readUntil((t) => t.includes('event: ready'));
+    // Tenant b's own stream: once b's change is on it, the feed has handed it to every stream of this replica (a's too,
+    // at once), so a's change published after it comes after anything of b's on a's stream.
+    const theirs = await fetch(`${svc.url}/stream`, { headers: { authorization: `Bearer ${b.key}` }, signal: ac.signal });
+    const bStream = sse(theirs);
+    await bStream.until((t) => t.includes('event: ready'));
     const other = ids();
     await probe.publish(sent(b.tenantId, { ...other, provider: 'whatsapp', t: 1 }));
+    await bStream.until((t) => t.includes(other.messageId));
     await probe.publish(status(a.tenantId, { ...msgs[3], provider: 'whatsapp', status: 'delivered', t: 40 }));
     await readUntil((t) => t.includes(msgs[3].messageId));
     ac.abort();

@@ -387,7 +387,8 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
         { kind: 'integration', reason: 'integration:http_status', count: 1, latest: [{ id: deliveryId, code: '500', at: at(3_600) }] },
       ]);
       // The first report again (a new event id: a replay), older than what is known: nothing moves back.
-      const replay = { ...first, id: randomUUID() };
+      // As the dispatcher publishes it, its subject the delivery (a subject's events are handled one batch after another).
+      const replay = { ...first, id: randomUUID(), subject: deliveryId };
       await probe.publish(replay);
       await expectEventually(async () => expect(await ds.query(`SELECT 1 FROM message_status.inbox WHERE event_id = $1`, [replay.id])).toHaveLength(1));
       expect((await queries.failures(t, {})).groups).toMatchObject([{ reason: 'integration:http_status', count: 1, latest: [{ at: at(3_600) }] }]);
@@ -398,7 +399,12 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
       await expectEventually(async () => expect(await ds.query(`SELECT 1 FROM message_status.inbox WHERE event_id = $1`, [foreign.id])).toHaveLength(1));
       expect((await queries.failures(t, {})).groups).toMatchObject([{ reason: 'integration:http_status', count: 1, latest: [{ at: at(3_600) }] }]);
       expect((await queries.failures(other, {})).groups).toEqual([]);
-      expect(streamed).toHaveLength(1);
+      // The delivery fails once more, later: a change of ours handled after the replay (same subject) and committed after
+      // the other tenant's report (its inbox row is there), so its NOTIFY comes after any they had sent (one notifier, in
+      // commit order). Once it is streamed, nothing else was.
+      await probe.publish({ ...integrationFailed(t, { errorClass: 'dns', deliveryId, time: 10_800, attempts: 7 }), subject: deliveryId });
+      await expectEventually(() => expect(streamed.map((c) => (c as { errorClass?: string }).errorClass)).toContain('dns'));
+      expect(streamed).toMatchObject([{ deliveryId, errorClass: 'http_status', at: at(3_600) }, { deliveryId, errorClass: 'dns', at: at(10_800) }]);
     } finally {
       unsubscribe();
     }
@@ -558,12 +564,15 @@ describe('message-status tracking (real PostgreSQL and RabbitMQ)', () => {
     const other = randomUUID();
     await probe.publish(sent(tenant, { ...m, provider: 'whatsapp', t: 1 }));
     await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('sent'));
-    await probe.publish(
+    // One broker message, one batch (one transaction): once our status is applied, the other tenant's were handled too
+    // (they leave no trace of their own to wait for), so the status and the timeline read then are final.
+    await probe.publishBatched(
       status(other, { ...m, provider: 'whatsapp', status: 'read', t: 5 }),
       status(other, { ...m, eloMessageId: m.messageId, provider: 'whatsapp', status: 'failed', t: 5, code: '4' }),
+      status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 6 }),
     );
-    await probe.publish(status(tenant, { ...m, provider: 'whatsapp', status: 'delivered', t: 6 }));
     await expectEventually(async () => expect(await statusOf(m.messageId)).toBe('delivered'));
+    expect((await message(m.messageId))!.timeline.map((e) => e.status)).toEqual(['sent', 'delivered']);
     expect(await message(m.messageId, other)).toBeUndefined();
   });
 });
