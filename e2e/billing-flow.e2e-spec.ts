@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
 
 interface Recorded {
   path: string;
@@ -79,7 +79,7 @@ describe('billing flow: menu → 2ª via do boleto → CPF → ERP → boleto li
       startService('webhook-dispatcher', { ...env, DISPATCHER_POLL_MS: '100' }),
       startService('message-status', env),
     ]);
-  }, 240_000);
+  }, STACK_START_MS);
 
   afterAll(async () => {
     await Promise.all([chat?.stop(), dispatcher?.stop(), status?.stop()]);

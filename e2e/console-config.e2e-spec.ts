@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callApi, createTestInfra, expectEventually, TEST_REQUEST_PRIVATE_RANGES, type TestInfra } from '@elo/testing';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN_KEY, buildOnce, launchChromium, root, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, launchChromium, root, STACK_START_MS, startService, type RunningService } from './stack';
+
+/**
+ * One journey's budget: a real browser against several service processes takes ~20 s at most with the
+ * CPU saturated (seconds when idle); CI runs it on a shared 2-core machine beside another jest worker.
+ */
+const JOURNEY_MS = 90_000;
 
 /**
  * The console's configuration journeys in a real browser (Debian's chromium), against chat-ingress
@@ -64,7 +70,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     key = created.body.key;
     browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
-  }, 240_000);
+  }, STACK_START_MS);
 
   afterAll(async () => {
     await browser?.close();
@@ -138,7 +144,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.screenshot({ path: join(artifacts, 'console-flow-published.png'), fullPage: true });
     expect(await unlabelled(page)).toEqual([]);
     expect(outside).toEqual([]);
-  }, 30_000);
+  }, JOURNEY_MS);
 
   it('imports an inventory file with a bad line, then checks a point at 360 px: chosen box and a refused one', async () => {
     const { page, outside } = await signIn({ width: 360, height: 740 });
@@ -181,7 +187,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.screenshot({ path: join(artifacts, 'console-viability-360.png'), fullPage: true });
     expect(await unlabelled(page)).toEqual([]);
     expect(outside).toEqual([]);
-  }, 30_000);
+  }, JOURNEY_MS);
 
   it('creates a WhatsApp channel and copies its webhook URL', async () => {
     const { page } = await signIn({ width: 1280, height: 900 });
@@ -206,7 +212,7 @@ describe('console: channels, bot flow and viability in the browser', () => {
     await page.setViewportSize({ width: 360, height: 740 });
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
     await page.screenshot({ path: join(artifacts, 'console-channels-360.png'), fullPage: true });
-  }, 30_000);
+  }, JOURNEY_MS);
 
   it('creates a PBX profile from a preset (a bad allow-list entry shown beside it) and sends a test Click2Call', async () => {
     const { page } = await signIn({ width: 1280, height: 900 });
@@ -242,5 +248,5 @@ describe('console: channels, bot flow and viability in the browser', () => {
     expect(await unlabelled(page)).toEqual([]);
     await page.setViewportSize({ width: 360, height: 740 });
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
-  }, 30_000);
+  }, JOURNEY_MS);
 });

@@ -3,7 +3,7 @@ import { BusProbe } from '@elo/messaging';
 import { callApi, createTestInfra, outboxEmpty, type TestInfra } from '@elo/testing';
 import fc from 'fast-check';
 import { Client } from 'pg';
-import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
 
 const SERVICES = ['chat-ingress', 'viability', 'telephony-bridge', 'webhook-dispatcher', 'message-status'];
 const RUNS = Number(process.env.ELO_FUZZ_RUNS ?? 15);
@@ -17,9 +17,13 @@ const body = fc.oneof(
 const headerValue = fc.string({ maxLength: 60 }).filter((s) => /^[\x20-\x7e]*$/.test(s));
 const query = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }).filter((s) => /^[\w.-]+$/.test(s)), fc.string({ maxLength: 30 }), { maxKeys: 4 });
 
+/**
+ * Aborts a request that gets no answer in 30 s: a hang detector (a stream that wrongly opened), not a
+ * latency bound, so it leaves room for five services on a loaded CI machine.
+ */
 async function send(url: string, method: string, b: string | undefined, headers: Record<string, string>): Promise<number> {
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), 5_000);
+  const timer = setTimeout(() => ctl.abort(), 30_000);
   try {
     const res = await fetch(url, { method, body: method === 'GET' ? undefined : b, headers, signal: ctl.signal });
     if (res.headers.get('content-type')?.includes('event-stream')) await res.body?.cancel();
@@ -58,7 +62,7 @@ describe('fuzzing the HTTP surface', () => {
     db = new Client({ connectionString: infra.databaseUrl });
     await db.connect();
     probe = await BusProbe.connect(infra.amqpUrl, ['chat.message.#', 'chat.conversation.#']);
-  }, 240_000);
+  }, STACK_START_MS);
 
   afterAll(async () => {
     await db?.end();

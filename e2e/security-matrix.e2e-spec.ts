@@ -1,6 +1,6 @@
 import { TENANT_PERMISSIONS } from '@elo/auth';
 import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
-import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
 
 const SERVICES = ['chat-ingress', 'viability', 'telephony-bridge', 'webhook-dispatcher', 'message-status'];
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
@@ -40,10 +40,13 @@ async function operations(services: RunningService[]): Promise<Operation[]> {
 
 const fill = (path: string, value: string) => path.replace(/\{[^}]+\}/g, encodeURIComponent(value));
 
-/** Calls with a deadline, so a stream that wrongly opened fails the test instead of hanging it. */
+/**
+ * Calls with a deadline, so a stream that wrongly opened fails the test instead of hanging it. The
+ * deadline detects a hang, not a slow answer: 30 s leaves room for five services on a loaded CI machine.
+ */
 async function probe(base: string, method: string, path: string, key: string): Promise<{ status: number; text: string }> {
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), 5_000);
+  const timer = setTimeout(() => ctl.abort(), 30_000);
   try {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -73,7 +76,7 @@ describe('security matrix: permissions and tenants, from the OpenAPI documents',
     infra = await createTestInfra('matrix');
     const env = { DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0' };
     services = await Promise.all(SERVICES.map((s) => startService(s, env)));
-  }, 240_000);
+  }, STACK_START_MS);
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop()));

@@ -4,7 +4,7 @@ import { BusProbe } from '@elo/messaging';
 import { callApi, createTestInfra, expectEventually, withAdminClient, type TestInfra } from '@elo/testing';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
 
 /**
  * The table's IP-literal cases (hostname cases need a fake resolver), plus real names and spellings
@@ -109,7 +109,7 @@ describe('SSRF through every user-given URL', () => {
       ...fakeDns(['rebind-integration', 'rebind-wsdl', 'rebind-pbx']),
     };
     [dispatcher, telephony] = await Promise.all([startService('webhook-dispatcher', env), startService('telephony-bridge', env)]);
-  }, 240_000);
+  }, STACK_START_MS);
 
   afterAll(async () => {
     await Promise.all([dispatcher?.stop(), telephony?.stop()]);
@@ -260,7 +260,7 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
       // The geocoder's one host name: each lookup the next blocked address, then the decoy (302 to the canary).
       ...fakeDns(['rebind-sms', 'rebind-upstream', 'rebind-findme'], { 'geocoder.ssrf.test': [...answerCases(port).map((c) => c.answers), ['127.0.0.2']] }),
     });
-  }, 240_000);
+  }, STACK_START_MS);
 
   afterAll(async () => {
     await viability?.stop();
@@ -409,7 +409,7 @@ describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
       DATABASE_URL: infra.databaseUrl, AMQP_URL: infra.amqpUrl, RATE_LIMIT_PER_KEY_PER_MINUTE: '0', ...fakeDns(['rebind-callback']),
     });
     probe = await BusProbe.connect(infra.amqpUrl, ['chat.message.status', 'chat.message.sent']);
-  }, 240_000);
+  }, STACK_START_MS);
 
   afterAll(async () => {
     await probe?.close();

@@ -9,6 +9,13 @@ export const root = join(__dirname, '..');
 export const ADMIN_KEY = 'e2e-admin-key-0123456789-abcdefghijklmnop';
 
 /**
+ * The budget of a beforeAll that builds (or waits for the build, up to 300 s) and then starts services
+ * (each up to 90 s to be ready). A fresh checkout's type-checked build took ~65 s here beside a CPU hog;
+ * on a shared CI machine beside another jest worker it can take minutes.
+ */
+export const STACK_START_MS = 420_000;
+
+/**
  * Builds dist/ the way `npm start` does, once per test run even with several e2e files in parallel
  * workers: the first to create the lock directory builds, the others wait for its marker.
  */

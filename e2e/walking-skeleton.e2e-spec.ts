@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { ADMIN_KEY, buildOnce, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
 
 /**
  * The walking skeleton, as a user runs it: chat-ingress and message-status started as their own
@@ -39,7 +39,7 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
       startService('chat-ingress', { ...env, GRAPH_API_BASE_URL: graphUrl, SENDER_POLL_MS: '100' }),
       startService('message-status', env),
     ]);
-  }, 240_000);
+  }, STACK_START_MS);
 
   afterAll(async () => {
     await Promise.all([chat?.stop(), status?.stop()]);
@@ -86,7 +86,7 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
       const r = await callApi<{ items: Array<{ id: string }> }>(chat.url, 'GET', '/conversations', k);
       expect(r.body.items.length).toBeGreaterThan(0);
       return r.body.items;
-    });
+    }, { timeoutMs: 20_000 });
 
     // 2. An agent answers through Elo; the provider accepts it.
     const reply = await callApi<{ messageId: string }>(chat.url, 'POST', '/messages', k, {
@@ -95,7 +95,7 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
     });
     expect(reply.status).toBe(202);
     const messageId = reply.body.messageId;
-    await expectEventually(() => expect(sent.some((s) => (s.body.text as { body?: string })?.body?.startsWith('Oi Joana'))).toBe(true));
+    await expectEventually(() => expect(sent.some((s) => (s.body.text as { body?: string })?.body?.startsWith('Oi Joana'))).toBe(true), { timeoutMs: 20_000 });
 
     // 3. message-status learned of it over the bus: queued, then sent with the provider's id.
     const tracked = await expectEventually(async () => {
