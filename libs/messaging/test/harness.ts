@@ -143,6 +143,12 @@ export function startRetryingNode(infra: { databaseUrl: string; amqpUrl: string 
   return startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relay: false, retryDelaysMs: [100, 200], handler: { type: 'chat.conversation.closed', batch: false, fn } });
 }
 
+/** How many times the test handler recorded the event `id` (a count over all events counts earlier tests' too). */
+export async function effectsOf(ds: DataSource, id: string): Promise<number> {
+  const [r] = (await ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".effects WHERE event_id = $1`, [id])) as Array<{ n: number }>;
+  return r.n;
+}
+
 export async function counts(ds: DataSource): Promise<{ total: number; distinct: number }> {
   const [r] = (await ds.query(
     `SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM "${SCHEMA}".effects`,

@@ -2,7 +2,7 @@ import { createEvent, type CloudEvent } from '@elo/contracts';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { BusProbe } from '../src/bus-probe';
 import type { BatchHandler } from '../src/types';
-import { migrate, recordEffects, SCHEMA, startNode, type BusNode } from './harness';
+import { effectsOf, migrate, recordEffects, SCHEMA, startNode, type BusNode } from './harness';
 
 /** Events handled by an `idempotent` handler skip the inbox; everything else keeps it. */
 describe('bus: idempotent handlers skip the inbox', () => {
@@ -17,8 +17,6 @@ describe('bus: idempotent handlers skip the inbox', () => {
     });
   const inboxRows = async (id: string): Promise<number> =>
     ((await node!.ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".inbox WHERE event_id = $1`, [id])) as Array<{ n: number }>)[0].n;
-  const effectsOf = async (id: string): Promise<number> =>
-    ((await node!.ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".effects WHERE event_id = $1`, [id])) as Array<{ n: number }>)[0].n;
 
   beforeAll(async () => {
     infra = await createTestInfra('bus_idempotent');
@@ -43,11 +41,11 @@ describe('bus: idempotent handlers skip the inbox', () => {
     });
     const e = closed('idempotent');
     await probe.publish(e);
-    await expectEventually(async () => expect(await effectsOf(e.id)).toBe(1));
+    await expectEventually(async () => expect(await effectsOf(node!.ds, e.id)).toBe(1));
     // The effects table has no unique key: a second handling shows as a second row (a real idempotent
     // handler's keyed rows would absorb it).
     await probe.publish(e);
-    await expectEventually(async () => expect(await effectsOf(e.id)).toBe(2));
+    await expectEventually(async () => expect(await effectsOf(node!.ds, e.id)).toBe(2));
     expect(await inboxRows(e.id)).toBe(0);
   });
 
@@ -62,7 +60,7 @@ describe('bus: idempotent handlers skip the inbox', () => {
     });
     const e = closed('retried');
     await probe.publish(e);
-    await expectEventually(async () => expect(await effectsOf(e.id)).toBe(1));
+    await expectEventually(async () => expect(await effectsOf(node!.ds, e.id)).toBe(1));
     expect(await inboxRows(e.id)).toBe(0);
   });
 
@@ -78,7 +76,7 @@ describe('bus: idempotent handlers skip the inbox', () => {
     // One batch at a time: a later event handled means the redelivery before it was handled too.
     const after = closed('after');
     await probe.publish(after);
-    await expectEventually(async () => expect(await effectsOf(after.id)).toBe(1));
-    expect(await effectsOf(e.id)).toBe(1);
+    await expectEventually(async () => expect(await effectsOf(node!.ds, after.id)).toBe(1));
+    expect(await effectsOf(node!.ds, e.id)).toBe(1);
   });
 });

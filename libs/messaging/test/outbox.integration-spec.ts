@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { outboxChannel } from '../src/outbox';
 import { UNROUTABLE_EXCHANGE, UNROUTABLE_QUEUE } from '../src/topology';
 import { BATCH_CONTENT_TYPE } from '../src/wire';
-import { closedEvent, counts, migrate, recordEffects, SCHEMA, startNode, type BusNode } from './harness';
+import { closedEvent, counts, effectsOf, migrate, recordEffects, SCHEMA, startNode, type BusNode } from './harness';
 
 describe('outbox: addWith (domain change and events in one statement)', () => {
   let infra: TestInfra;
@@ -48,10 +48,6 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
     await infra?.cleanup();
   });
 
-  /** How many times the consumer handled the event `id` (a count over all events counts earlier tests' too). */
-  const effectsOf = async (id: string) =>
-    ((await node.ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".effects WHERE event_id = $1`, [id])) as Array<{ n: number }>)[0]!.n;
-
   it('writes the change and the outbox row without a transaction, wakes the relay at once, and the event is delivered and leaves the outbox', async () => {
     await withRelay(async (relayed) => {
       // The relay polls once a minute here: delivery within seconds means the commit woke it.
@@ -76,7 +72,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
         const e = closedEvent(node, 'from the replica without a relay');
         await node.ds.transaction((m) => node.outbox.add(m, [e]));
         await expectEventually(() => expect(heard).toContain(outboxChannel(SCHEMA)));
-        await expectEventually(async () => expect(await effectsOf(e.id)).toBe(1), { timeoutMs: 10_000 });
+        await expectEventually(async () => expect(await effectsOf(node.ds, e.id)).toBe(1), { timeoutMs: 10_000 });
       } finally {
         await listener.end();
       }
@@ -222,7 +218,7 @@ describe('outbox: addWith (domain change and events in one statement)', () => {
       // Another replica, polling every 200 ms (the heartbeat would take minutes to notice the dead link): it publishes
       // once the claim gave up after confirmTimeoutMs.
       other = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl });
-      await expectEventually(async () => expect(await effectsOf(e.id)).toBe(1), { timeoutMs: 15_000 });
+      await expectEventually(async () => expect(await effectsOf(node.ds, e.id)).toBe(1), { timeoutMs: 15_000 });
     } finally {
       await proxy.close();
       await stuck.stop();

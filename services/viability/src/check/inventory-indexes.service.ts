@@ -53,11 +53,6 @@ interface Slot {
    * not served until a version poll that started later finds it current.
    */
   heldBack?: number;
-  /**
-   * Set by a version poll that found the copy behind (see {@link InventoryIndexes.poll}): the copy is kept,
-   * not served, for the change's notification to patch; the next poll that still finds it behind drops it.
-   */
-  behind?: boolean;
 }
 
 export interface LoadStats {
@@ -182,7 +177,6 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     } else slot.generation++;
     slot.index = undefined;
     slot.heldBack = undefined;
-    slot.behind = undefined;
     slot.changedAt = Date.now();
   }
 
@@ -226,7 +220,6 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
     if (!index.patch(version, patches)) return false;
     // A read in flight from before this change is older than the copy now.
     slot.latest = Math.max(slot.latest, version);
-    if (index.version >= slot.latest) slot.behind = undefined;
     patchesApplied.inc();
     return true;
   }
@@ -356,14 +349,11 @@ export class InventoryIndexes implements OnApplicationBootstrap, OnApplicationSh
           // The change's notification is usually on its way: it leaves when the change commits, and this poll may
           // have read the new version before this process read the notification. Dropping the copy here threw away
           // the copy the notification would have patched (and a tenant's whole inventory was read again). It is not
-          // served from now on, but kept for the notification; still behind at the next poll, one was missed: dropped.
-          if (slot.behind) this.changed(tenantId, version);
-          else {
-            slot.behind = true;
-            slot.latest = Math.max(slot.latest, version);
-          }
+          // served from now on (a copy older than `latest` never is), but kept for the notification; still behind what
+          // an earlier poll saw, one was missed: dropped.
+          if (index.version < slot.latest) this.changed(tenantId, version);
+          else slot.latest = version;
         } else {
-          slot.behind = undefined;
           slot.confirmedAt = Math.max(slot.confirmedAt, now);
           if (slot.heldBack !== undefined && startedAfter(slot.heldBack)) slot.heldBack = undefined;
         }
