@@ -170,6 +170,10 @@ describe('billing flow: menu → 2ª via do boleto → CPF → ERP → boleto li
     expect(call.body).toEqual({ cpf: VALID_CPF, cliente: { telefone: `+${CUSTOMER}` } });
 
     // 5. The boleto link reaches the customer's number as a WhatsApp text, then the flow closes.
+    // In this order, which chat-ingress keeps (README, Outbound): the sender claims only a recipient's oldest unfinished
+    // message (by created_at, clock_timestamp() at its insert), so the next is not sent before the previous one's outcome is
+    // recorded. The wait text is queued with integration.requested, whose outbox commits with it; the link and the closing
+    // text after it, one after the other, by the consumer of the dispatcher's answer to that request.
     await expectEventually(() => expect(toCustomer().slice(-3)).toEqual([
       'Um momento, buscando seu boleto…', `Aqui está seu boleto: ${BOLETO_URL}`, 'Obrigado pelo contato!',
     ]), { timeoutMs: 20_000 });

@@ -4,7 +4,7 @@ import { callApi, expectEventually } from '@elo/testing';
 import { FlowEngine } from '../src/flow/flow-engine.service';
 import { FlowScheduler } from '../src/flow/flow-scheduler.service';
 import { keepFlowDue } from '../src/flow/flow-due';
-import { startHarness, type Harness } from './support/harness';
+import { startHarness, tickFor, type Harness } from './support/harness';
 
 const SECRET = 'flow-app-secret';
 
@@ -455,16 +455,16 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     });
     expect(request.data.deadline).toBe(conv.flow_state.waitUntil);
 
-    const scheduler = h.app.get(FlowScheduler);
-    expect((await scheduler.tick()).timedOut).toBe(0);
+    const tick = () => tickFor(h.app, { conversations: [conv.id] });
+    expect((await tick()).timedOut).toBe(0);
     await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitUntil', (now() - interval '1 second')::text) WHERE id = $1`, [conv.id]);
     await keepFlowDue(h.ds.manager, [conv.id]);
-    expect((await scheduler.tick()).timedOut).toBe(1);
+    expect((await tick()).timedOut).toBe(1);
     await expectEventually(() => expect(ivo.got().slice(-4)).toEqual(['Não encontrei seu boleto.', 'Vou te passar para um atendente.', 'Estamos transferindo seu atendimento.', 'Aguarde um momento: em breve um atendente vai falar com você.']));
     expect((await conversationOf('5541999990013')).queue).toBe('atendimento');
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; stepId: string; outcome: string; nextStepId?: string }>('chat.flow.step')
       .find((e) => e.data.conversationId === conv.id && e.data.outcome === 'timed_out')?.data).toMatchObject({ stepId: 'boleto', nextStepId: 'to_human' }));
-    expect((await scheduler.tick()).timedOut).toBe(0);
+    expect((await tick()).timedOut).toBe(0);
   });
 
   it('a wait saved before waits had a limit (no waitUntil) gets its whole limit from when the scheduler first sees it, and its outcome still counts', async () => {
@@ -484,16 +484,16 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     await keepFlowDue(h.ds.manager, [conv.id]);
     expect((await conversationOf('5541999990015')).flow_state.waitUntil).toBeUndefined();
 
-    const scheduler = h.app.get(FlowScheduler);
+    const tick = () => tickFor(h.app, { conversations: [conv.id] });
     const seenAt = Date.now();
-    expect((await scheduler.tick()).timedOut).toBe(0);
+    expect((await tick()).timedOut).toBe(0);
     const ticked = Date.now();
     const stamped = (await conversationOf('5541999990015')).flow_state;
     expect(stamped).toMatchObject({ stepId: 'boleto', waiting: 'integration', requestId: conv.flow_state.requestId });
     // Its whole limit (3 min) from the tick, however long the tick took.
     expect(Date.parse(stamped.waitUntil)).toBeGreaterThanOrEqual(seenAt + 180_000);
     expect(Date.parse(stamped.waitUntil)).toBeLessThanOrEqual(ticked + 180_000);
-    expect((await scheduler.tick()).timedOut).toBe(0);
+    expect((await tick()).timedOut).toBe(0);
     expect((await conversationOf('5541999990015')).flow_state.waitUntil).toBe(stamped.waitUntil);
 
     await h.probe.publish(createEvent({
@@ -583,15 +583,15 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     await dani.text('oi');
     await expectEventually(() => expect(dani.got()).toEqual([expect.stringContaining('Versão 2')]));
 
-    const scheduler = h.app.get(FlowScheduler);
+    const tick = () => tickFor(h.app, { conversations: [conv.id] });
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
     await keepFlowDue(h.ds.manager, [conv.id]);
-    expect((await scheduler.tick()).reminded).toBeGreaterThanOrEqual(1);
+    expect((await tick()).reminded).toBe(1);
     await expectEventually(() => expect(caio.got().at(-1)).toBe('Ainda está aí?'));
-    expect((await scheduler.tick()).reminded).toBe(0);
+    expect((await tick()).reminded).toBe(0);
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [conv.id]);
     await keepFlowDue(h.ds.manager, [conv.id]);
-    expect((await scheduler.tick()).closed).toBeGreaterThanOrEqual(1);
+    expect((await tick()).closed).toBe(1);
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === conv.id)?.data.reason).toBe('inactivity'));
   });
 
@@ -603,18 +603,18 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     await expectEventually(() => expect([rita.got().length, saulo.got().length]).toEqual([1, 1]));
     const ritaConv = await conversationOf('5541999990021');
     const sauloConv = await conversationOf('5541999990022');
-    const scheduler = h.app.get(FlowScheduler);
+    const tick = () => tickFor(h.app, { conversations: [ritaConv.id, sauloConv.id] });
 
     // Saulo went silent first and got his reminder.
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '30 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [sauloConv.id]);
     await keepFlowDue(h.ds.manager, [sauloConv.id]);
-    expect(await scheduler.tick()).toMatchObject({ reminded: 1, closed: 0 });
+    expect(await tick()).toMatchObject({ reminded: 1, closed: 0 });
     await expectEventually(() => expect(saulo.got().at(-1)).toBe('Ainda está aí?'));
     // Later, in one tick: Rita is due her reminder and Saulo, silent since his, is due to close.
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = now() - interval '11 minutes' WHERE id = $1`, [sauloConv.id]);
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [ritaConv.id]);
     await keepFlowDue(h.ds.manager, [sauloConv.id, ritaConv.id]);
-    expect(await scheduler.tick()).toMatchObject({ reminded: 1, closed: 1 });
+    expect(await tick()).toMatchObject({ reminded: 1, closed: 1 });
 
     const [rita2, saulo2] = await Promise.all([conversationOf('5541999990021'), conversationOf('5541999990022')]);
     expect(rita2).toMatchObject({ id: ritaConv.id, status: 'open', close_reason: null });
@@ -626,7 +626,7 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     await h.settled();
     expect(h.probe.ofType<{ conversationId: string }>('chat.conversation.closed').filter((e) => e.data.conversationId === ritaConv.id)).toEqual([]);
     // Rita's reminder is fresh: nothing more is due.
-    expect(await scheduler.tick()).toMatchObject({ reminded: 0, closed: 0 });
+    expect(await tick()).toMatchObject({ reminded: 0, closed: 0 });
   });
 
   it('a silent conversation on a disabled channel does not stop the tick: the other tenants\' customers are still reminded and closed', async () => {
@@ -801,8 +801,8 @@ describe('chat-ingress: bot flow and conversation moves', () => {
       `SELECT conversation_id FROM chat_ingress.messages WHERE tenant_id = $1 AND direction = 'out' AND body->'message'->>'text' = 'Ainda por aí?'`, [t.tenantId],
     ) as Array<{ conversation_id: string }>).map((r) => r.conversation_id).sort();
 
-    const scheduler = h.app.get(FlowScheduler);
-    expect(await scheduler.tick()).toMatchObject({ reminded: 200, closed: 1 });
+    const tick = () => tickFor(h.app, { tenantId: t.tenantId });
+    expect(await tick()).toMatchObject({ reminded: 200, closed: 1 });
     expect(await reminded()).toEqual(silent.slice(0, 200).sort());
     expect(await reminders()).toEqual(silent.slice(0, 200).sort());
     const [closed] = await h.ds.query(`SELECT status, close_reason FROM chat_ingress.conversations WHERE id = $1`, [closing]);
@@ -811,9 +811,9 @@ describe('chat-ingress: bot flow and conversation moves', () => {
     expect(farewell).toEqual([{ text: 'Encerrado por inatividade.' }]);
     await expectEventually(() => expect(h.probe.ofType<{ conversationId: string; reason: string }>('chat.conversation.closed').find((e) => e.data.conversationId === closing)?.data.reason).toBe('inactivity'));
 
-    expect(await scheduler.tick()).toMatchObject({ reminded: 50, closed: 0 });
+    expect(await tick()).toMatchObject({ reminded: 50, closed: 0 });
     expect(await reminded()).toEqual([...silent].sort());
     expect(await reminders()).toEqual([...silent].sort());
-    expect(await scheduler.tick()).toMatchObject({ reminded: 0, closed: 0 });
+    expect(await tick()).toMatchObject({ reminded: 0, closed: 0 });
   });
 });

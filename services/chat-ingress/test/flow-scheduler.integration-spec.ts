@@ -1,8 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { expectEventually } from '@elo/testing';
 import type { EntityManager } from 'typeorm';
-import { FlowScheduler } from '../src/flow/flow-scheduler.service';
-import { startHarness, type Harness } from './support/harness';
+import { startHarness, tickFor, type Harness } from './support/harness';
 
 /**
  * The flow scheduler's tick finds what is due through `conversations.flow_due_at` (kept by the service whenever a
@@ -103,8 +102,8 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
     // Each one not yet due has half an hour to go, so a slow run (minutes) does not make it due.
     await travel(a.id, 61);
     await travel(b.id, 30);
-    const scheduler = h.app.get(FlowScheduler);
-    expect(await scheduler.tick()).toEqual({ timedOut: 0, reminded: 1, closed: 0 });
+    const tick = () => tickFor(h.app, { tenantId: t.tenantId });
+    expect(await tick()).toEqual({ timedOut: 0, reminded: 1, closed: 0 });
     await expectEventually(() => expect(silent.got()).toEqual(['Olá! Escolha:\n1 - Boleto', 'Ainda está aí?']));
     const reminded = await silent.conversation();
     expect(reminded.flow_due_at.getTime()).toBe(reminded.reminder_sent_at.getTime() + minutes(30));
@@ -113,10 +112,10 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
     expect(left.flow_due_at.getTime()).toBe(b.flow_due_at.getTime() - minutes(30));
 
     await travel(a.id, 15);
-    expect(await scheduler.tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
+    expect(await tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
     await travel(a.id, 16);
     await travel(b.id, 31);
-    expect(await scheduler.tick()).toEqual({ timedOut: 0, reminded: 1, closed: 1 });
+    expect(await tick()).toEqual({ timedOut: 0, reminded: 1, closed: 1 });
     expect(await silent.conversation()).toMatchObject({ id: a.id, status: 'closed', close_reason: 'inactivity' });
     await expectEventually(() => expect(recent.got()).toEqual(['Olá! Escolha:\n1 - Boleto', 'Ainda está aí?']));
   });
@@ -128,21 +127,21 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
     expect((await h.api('POST', `/conversations/${waiting.id}/transfer`, t.headers, { queue: 'human' })).status).toBe(200);
     expect(await c.conversation()).toMatchObject({ queue: 'human', flow_due_at: null });
     await travel(waiting.id, 30);
-    expect(await h.app.get(FlowScheduler).tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
+    expect(await tickFor(h.app, { tenantId: t.tenantId })).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
 
     expect((await h.api('POST', `/conversations/${waiting.id}/transfer`, t.headers, { queue: 'bot' })).status).toBe(200);
     const back = await c.conversation();
     expect(back.queue).toBe('bot');
     expect(back.flow_due_at.getTime()).toBe((await lastIn(back.id)).getTime() + minutes(10));
-    expect(await h.app.get(FlowScheduler).tick()).toEqual({ timedOut: 0, reminded: 1, closed: 0 });
+    expect(await tickFor(h.app, { tenantId: t.tenantId })).toEqual({ timedOut: 0, reminded: 1, closed: 0 });
   });
 
   it('a timed-out wait is handled once its limit passes, not before', async () => {
-    const { c, waiting } = await waitingForBilling();
-    const scheduler = h.app.get(FlowScheduler);
-    expect(await scheduler.tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
+    const { t, c, waiting } = await waitingForBilling();
+    const tick = () => tickFor(h.app, { tenantId: t.tenantId });
+    expect(await tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
     await travel(waiting.id, 2);
-    expect(await scheduler.tick()).toEqual({ timedOut: 1, reminded: 0, closed: 0 });
+    expect(await tick()).toEqual({ timedOut: 1, reminded: 0, closed: 0 });
     await expectEventually(() => expect(c.got().at(-1)).toBe('Até logo!'));
     expect(await c.conversation()).toMatchObject({ id: waiting.id, status: 'closed', close_reason: 'bot' });
   });
@@ -160,11 +159,11 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
 
     expect((await h.api('POST', `/channels/${t.channel.id}/disable`, t.headers)).status).toBe(200);
     await travel(conv.id, 4);
-    expect(await h.app.get(FlowScheduler).tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
+    expect(await tickFor(h.app, { tenantId: t.tenantId })).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
     expect((await c.conversation()).flow_due_at).toBeNull();
     expect((await h.api('POST', `/channels/${t.channel.id}/enable`, t.headers)).status).toBe(200);
     expect((await c.conversation()).flow_due_at.getTime()).toBe(last - minutes(4) + minutes(3));
-    expect(await h.app.get(FlowScheduler).tick()).toEqual({ timedOut: 0, reminded: 1, closed: 0 });
+    expect(await tickFor(h.app, { tenantId: t.tenantId })).toEqual({ timedOut: 0, reminded: 1, closed: 0 });
   });
 
   it('replicas ticking at once remind each due customer once', async () => {
@@ -175,9 +174,10 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
     for (const c of customers) await travel((await c.conversation()).id, 11);
     const replica: INestApplication = await h.replica();
     try {
-      const [x, y] = await Promise.all([h.app.get(FlowScheduler).tick(), replica.get(FlowScheduler).tick()]);
+      const own = { tenantId: t.tenantId };
+      const [x, y] = await Promise.all([tickFor(h.app, own), tickFor(replica, own)]);
       expect(x.reminded + y.reminded).toBe(6);
-      expect(await h.app.get(FlowScheduler).tick()).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
+      expect(await tickFor(h.app, own)).toEqual({ timedOut: 0, reminded: 0, closed: 0 });
       // Each replica sends what it queued: both stay up until every reminder has gone out.
       await expectEventually(() => expect(customers.map((c) => c.got())).toEqual(customers.map(() => ['Olá! Escolha:\n1 - Boleto', 'Ainda está aí?'])));
     } finally {
@@ -223,7 +223,7 @@ describe('chat-ingress: the flow scheduler finds due conversations through their
       return work(m);
     })) as unknown as typeof h.ds.transaction);
     try {
-      expect(await h.app.get(FlowScheduler).tick()).toEqual({ timedOut: 0, reminded: 3, closed: 0 });
+      expect(await tickFor(h.app, { tenantId: t.tenantId })).toEqual({ timedOut: 0, reminded: 3, closed: 0 });
     } finally {
       spy.mockRestore();
     }

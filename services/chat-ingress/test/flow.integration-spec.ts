@@ -3,7 +3,7 @@ import { createEvent } from '@elo/contracts';
 import { expectEventually } from '@elo/testing';
 import { FlowScheduler } from '../src/flow/flow-scheduler.service';
 import { keepFlowDue } from '../src/flow/flow-due';
-import { startHarness, type Harness } from './support/harness';
+import { startHarness, tickFor, type Harness } from './support/harness';
 
 /**
  * Bot flows each on a tenant and WhatsApp channel of their own (the scheduler's timers run by hand). A test that moves a
@@ -160,7 +160,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
     expect((await h.api('POST', `/conversations/${waiting.id}/transfer`, c.headers, {})).status).toBe(200);
     await waitRunOut(waiting.id);
     expect((await h.api('POST', `/conversations/${waiting.id}/transfer`, c.headers, { queue: 'bot' })).status).toBe(200);
-    expect(await h.app.get(FlowScheduler).tick()).toMatchObject({ timedOut: 0 });
+    expect(await tickFor(h.app, { tenantId: c.tenantId })).toMatchObject({ timedOut: 0 });
 
     await c.text('oi de novo');
     await expectEventually(() => expect(c.got().at(-1)).toBe('Olá! Escolha:\n1 - Boleto'));
@@ -195,7 +195,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
       return conv;
     });
     await waitRunOut(waiting.id);
-    expect(await h.app.get(FlowScheduler).tick()).toMatchObject({ timedOut: 1 });
+    expect(await tickFor(h.app, { tenantId: c.tenantId })).toMatchObject({ timedOut: 1 });
     await expectEventually(() => expect(c.got()).toEqual(['Não deu: ', 'Até logo!']));
   });
 
@@ -216,13 +216,13 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await keepFlowDue(h.ds.manager, [waiting.id]);
     await outcome(c, 'succeeded', 'https://erp.example.com/b/1.pdf');
     await expectEventually(async () => expect((await c.conversation()).flow_state).toMatchObject({ stepId: 'more', waiting: 'input' }));
-    const scheduler = h.app.get(FlowScheduler);
-    expect(await scheduler.tick()).toMatchObject({ reminded: 0 });
+    const tick = () => tickFor(h.app, { tenantId: c.tenantId });
+    expect(await tick()).toMatchObject({ reminded: 0 });
     await expectEventually(() => expect(c.got()).toEqual(['Seu boleto: https://erp.example.com/b/1.pdf', 'Algo mais?\n1 - Não']));
     // Ten minutes after the wait ended the customer is silent: reminded.
     await h.ds.query(`UPDATE chat_ingress.conversations SET flow_state = flow_state || jsonb_build_object('waitEndedAt', now() - interval '11 minutes') WHERE id = $1`, [waiting.id]);
     await keepFlowDue(h.ds.manager, [waiting.id]);
-    expect(await scheduler.tick()).toMatchObject({ reminded: 1 });
+    expect(await tick()).toMatchObject({ reminded: 1 });
     await expectEventually(() => expect(c.got().at(-1)).toBe('Ainda está aí?'));
   });
 
@@ -249,8 +249,8 @@ describe('chat-ingress: bot flow steps and timers', () => {
       expect(w.n).toBe(1);
     });
     // Meanwhile the reminder goes out (its transaction begins after the answer's), then the answer is stored.
-    const scheduler = h.app.get(FlowScheduler);
-    expect(await scheduler.tick()).toMatchObject({ reminded: 1 });
+    const tick = () => tickFor(h.app, { tenantId: c.tenantId });
+    expect(await tick()).toMatchObject({ reminded: 1 });
     const { reminder_sent_at: remindedAt } = await c.conversation();
     await blocker.commitTransaction();
     await blocker.release();
@@ -264,7 +264,7 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await h.ds.query(`UPDATE chat_ingress.conversations SET reminder_sent_at = reminder_sent_at - interval '11 minutes' WHERE id = $1`, [conv.id]);
     await h.ds.query(`UPDATE chat_ingress.messages SET created_at = created_at - interval '11 minutes' WHERE conversation_id = $1 AND direction = 'in'`, [conv.id]);
     await keepFlowDue(h.ds.manager, [conv.id]);
-    expect(await scheduler.tick()).toMatchObject({ closed: 0 });
+    expect(await tick()).toMatchObject({ closed: 0 });
     expect(await c.conversation()).toMatchObject({ id: conv.id, status: 'open' });
   });
 

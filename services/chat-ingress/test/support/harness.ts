@@ -8,6 +8,9 @@ import { callApi, createTestInfra, outboxEmpty, type TestInfra } from '@elo/test
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../../src/app.module';
 import { ChatIngressConfig } from '../../src/config/chat-ingress.config';
+import { ConversationsService, type ConversationRow } from '../../src/conversations/conversations.service';
+import { FlowEngine } from '../../src/flow/flow-engine.service';
+import { FlowScheduler } from '../../src/flow/flow-scheduler.service';
 import { metaSignature } from '../../src/webhooks/signatures';
 import { FakeProviders } from './fake-providers';
 
@@ -33,6 +36,33 @@ export interface Harness {
   /** Boots a second instance on the same database and vhost (another replica); the caller closes it. */
   replica(env?: Record<string, string>): Promise<INestApplication>;
   close(): Promise<void>;
+}
+
+/**
+ * One flow-scheduler tick on `app` (FlowScheduler.tick), counting only what it did to the test's own conversations: those
+ * of `tenantId`, or the `conversations` named. The tick's own counts cover every tenant in the database, so a conversation
+ * another test of the file left due would change them. What it did is what the tick calls for each conversation it takes:
+ * a wait's timeout (FlowEngine.onWaitTimeout), a reminder (FlowEngine.remind), a close for silence (ConversationsService.close
+ * with `inactivity`; a flow's close step, which a timeout may reach, says `bot`).
+ */
+export async function tickFor(app: INestApplication, own: { tenantId: string } | { conversations: string[] }): Promise<{ timedOut: number; reminded: number; closed: number }> {
+  const mine = (c: ConversationRow) => ('tenantId' in own ? c.tenant_id === own.tenantId : own.conversations.includes(c.id));
+  const engine = app.get(FlowEngine);
+  const timeouts = jest.spyOn(engine, 'onWaitTimeout');
+  const reminders = jest.spyOn(engine, 'remind');
+  const closes = jest.spyOn(app.get(ConversationsService), 'close');
+  try {
+    await app.get(FlowScheduler).tick();
+    return {
+      timedOut: timeouts.mock.calls.filter(([, c]) => mine(c)).length,
+      reminded: reminders.mock.calls.filter(([, c]) => mine(c)).length,
+      closed: closes.mock.calls.filter(([, c, reason]) => reason === 'inactivity' && mine(c)).length,
+    };
+  } finally {
+    timeouts.mockRestore();
+    reminders.mockRestore();
+    closes.mockRestore();
+  }
 }
 
 let tenantSeq = 0;
