@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, STACK_STOP_MS, startService, stopAll, type RunningService } from './stack';
 
 interface Recorded {
   path: string;
@@ -82,10 +82,13 @@ describe('billing flow: menu → 2ª via do boleto → CPF → ERP → boleto li
   }, STACK_START_MS);
 
   afterAll(async () => {
-    await Promise.all([chat?.stop(), dispatcher?.stop(), status?.stop()]);
-    await Promise.all([graph, erp].map((f) => f && new Promise((r) => f.server.close(r))));
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll([chat, dispatcher, status]);
+    } finally {
+      await Promise.all([graph, erp].map((f) => f && new Promise((r) => f.server.close(r))));
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   const webhook = async (value: Record<string, unknown>, channelId: string) => {
     const raw = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '210987654321555', changes: [{ field: 'messages', value: {

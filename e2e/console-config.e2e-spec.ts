@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callApi, createTestInfra, expectEventually, TEST_REQUEST_PRIVATE_RANGES, type TestInfra } from '@elo/testing';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN_KEY, buildOnce, launchChromium, root, STACK_START_MS, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, launchChromium, root, STACK_START_MS, STACK_STOP_MS, startService, stopAll, type RunningService } from './stack';
 
 /**
  * One journey's budget: a real browser against several service processes takes ~20 s at most with the
@@ -74,10 +74,13 @@ describe('console: channels, bot flow and viability in the browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all([consoleApp?.stop(), chat?.stop(), viability?.stop(), telephony?.stop()]);
-    await new Promise((r) => pbx?.close(r));
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll([consoleApp, chat, viability, telephony]);
+    } finally {
+      await new Promise((r) => pbx?.close(r));
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   /** A signed-in page; every request it makes is recorded, to show nothing leaves the console's origin. */
   async function signIn(viewport: { width: number; height: number }): Promise<{ page: Page; outside: string[] }> {

@@ -6,7 +6,7 @@ import { BusProbe } from '@elo/messaging';
 import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import type { Browser, Page } from 'playwright-core';
 import { listen } from 'soap';
-import { ADMIN_KEY, buildOnce, launchChromium, root, STACK_START_MS, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, launchChromium, root, STACK_START_MS, STACK_STOP_MS, startService, stopAll, type RunningService } from './stack';
 
 /** A CRM the integration calls: records what it got, answers 201 with a ticket and a header of its own. */
 async function fakeCrm(): Promise<{ url: string; got: Array<{ method: string; url: string; headers: IncomingHttpHeaders; body: string }>; close(): Promise<void> }> {
@@ -119,10 +119,13 @@ describe('console: integrations, keys and access in the browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all([consoleApp?.stop(), chat?.stop(), dispatcher?.stop()]);
-    await Promise.all([crm?.close(), erp?.close()]);
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll([consoleApp, chat, dispatcher]);
+    } finally {
+      await Promise.all([crm?.close(), erp?.close()]);
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   async function signIn(key: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
     const page = await (await browser.newContext({ viewport })).newPage();

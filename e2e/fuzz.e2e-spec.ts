@@ -3,7 +3,7 @@ import { BusProbe } from '@elo/messaging';
 import { callApi, createTestInfra, outboxEmpty, type TestInfra } from '@elo/testing';
 import fc from 'fast-check';
 import { Client } from 'pg';
-import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, STACK_STOP_MS, startService, stopAll, type RunningService } from './stack';
 
 const SERVICES = ['chat-ingress', 'viability', 'telephony-bridge', 'webhook-dispatcher', 'message-status'];
 const RUNS = Number(process.env.ELO_FUZZ_RUNS ?? 15);
@@ -67,9 +67,12 @@ describe('fuzzing the HTTP surface', () => {
   afterAll(async () => {
     await db?.end();
     await probe?.close();
-    await Promise.all(services.map((s) => s.stop()));
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll(services);
+    } finally {
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   it('webhooks: random bodies, signatures and headers are refused without a 5xx, storing and publishing nothing', async () => {
     const chat = services.find((s) => s.name === 'chat-ingress')!;

@@ -1,6 +1,6 @@
 import { TENANT_PERMISSIONS } from '@elo/auth';
 import { callApi, createTestInfra, type TestInfra } from '@elo/testing';
-import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, STACK_STOP_MS, startService, stopAll, type RunningService } from './stack';
 
 const SERVICES = ['chat-ingress', 'viability', 'telephony-bridge', 'webhook-dispatcher', 'message-status'];
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
@@ -79,9 +79,12 @@ describe('security matrix: permissions and tenants, from the OpenAPI documents',
   }, STACK_START_MS);
 
   afterAll(async () => {
-    await Promise.all(services.map((s) => s.stop()));
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll(services);
+    } finally {
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   it('refuses every operation to a key lacking its permission, and every cross-tenant access', async () => {
     const base = services[0]!.url;

@@ -4,7 +4,7 @@ import { BusProbe } from '@elo/messaging';
 import { callApi, createTestInfra, expectEventually, withAdminClient, type TestInfra } from '@elo/testing';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, STACK_STOP_MS, startService, stopAll, type RunningService } from './stack';
 
 /**
  * The table's IP-literal cases (hostname cases need a fake resolver), plus real names and spellings
@@ -112,10 +112,13 @@ describe('SSRF through every user-given URL', () => {
   }, STACK_START_MS);
 
   afterAll(async () => {
-    await Promise.all([dispatcher?.stop(), telephony?.stop()]);
-    await traps?.close();
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll([dispatcher, telephony]);
+    } finally {
+      await traps?.close();
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   // The literal table and the canary, plus the table's host names (answered privately by the fake DNS).
   const cases = () => [
@@ -263,10 +266,13 @@ describe('SSRF through viability: SMS provider, geocoder, upstream inventory', (
   }, STACK_START_MS);
 
   afterAll(async () => {
-    await viability?.stop();
-    await traps?.close();
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll([viability]);
+    } finally {
+      await traps?.close();
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   it('refuses every address with a clear reason, follows no redirect, stays on the checked address, and reaches nothing', async () => {
     const base = viability.url;
@@ -413,10 +419,13 @@ describe('SSRF through chat-ingress: a generic channel\'s callback URL', () => {
 
   afterAll(async () => {
     await probe?.close();
-    await chat?.stop();
-    await traps?.close();
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll([chat]);
+    } finally {
+      await traps?.close();
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   it('fails every reply to a refused callback URL with the reason, follows no redirect, and reaches nothing', async () => {
     const base = chat.url;

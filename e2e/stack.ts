@@ -16,6 +16,17 @@ export const ADMIN_KEY = 'e2e-admin-key-0123456789-abcdefghijklmnop';
 export const STACK_START_MS = 420_000;
 
 /**
+ * How long a service may take to exit after SIGTERM before it is killed. It closes its HTTP server, consumers and
+ * database pool in a second or two; a stream or request left open, or a shutdown hook that waits on something that
+ * never comes, would keep it up for good (and the afterAll waiting for it until jest gave up, the process left behind). The bound
+ * is far above the usual second or two: on a loaded CI machine a slow but finite shutdown is not a failure.
+ */
+export const SERVICE_STOP_MS = 45_000;
+
+/** The budget of an afterAll that stops its services (together: SERVICE_STOP_MS, then killed) and cleans up after them. */
+export const STACK_STOP_MS = 90_000;
+
+/**
  * Builds dist/ the way `npm start` does, once per test run even with several e2e files in parallel
  * workers: the first to create the lock directory builds, the others wait for its marker.
  */
@@ -104,12 +115,50 @@ export async function startService(name: string, env: Record<string, string>): P
     url,
     output: () => chunks.join(''),
     stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+      stopProcess(child, name).catch((err: Error) => {
+        throw new Error(`${err.message}; its last output:\n${chunks.join('').slice(-3_000)}`);
       }),
   };
+}
+
+/** Whether `exit` settles within `ms`. */
+async function exitsWithin(exit: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([exit.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Stops a child process: SIGTERM, then SIGKILL if it has not exited within `graceMs`. Resolves once it has exited
+ * by itself; when it had to be killed, fails naming it once it is gone, so a service that no longer shuts down is
+ * seen instead of waited for. Services are spawned as `node main.js`, with nothing of their own below them, so the
+ * process is the whole service; it stays in the test run's process group, where a Ctrl-C (or CI's cancel) reaches it.
+ */
+export async function stopProcess(child: ChildProcess, name: string, graceMs = SERVICE_STOP_MS): Promise<void> {
+  // Killed by a signal (the OOM killer, a crash), a process has a signalCode and no exitCode, and emits no more 'exit'.
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  if (await exitsWithin(exit, graceMs)) return;
+  child.kill('SIGKILL');
+  const killed = await exitsWithin(exit, 5_000);
+  throw new Error(
+    `${name} (pid ${child.pid}) did not exit within ${graceMs} ms of SIGTERM: ${killed ? 'killed with SIGKILL' : 'sent SIGKILL, and still not gone 5 s later'}`,
+  );
+}
+
+/**
+ * Stops services together, as every e2e spec's afterAll does. Waits for all of them even when one had to be
+ * killed, then fails naming each one that was (the hook's cleanup after it belongs in a `finally`).
+ */
+export async function stopAll(services: ReadonlyArray<RunningService | undefined>): Promise<void> {
+  const results = await Promise.allSettled(services.map((s) => s?.stop()));
+  const killed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+  if (killed.length > 0) throw new Error(killed.join('\n\n'));
 }
 
 /** Debian's chromium, headless, with nothing of its own going out (updates, sync, background fetches). */

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { callApi, createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { ADMIN_KEY, buildOnce, STACK_START_MS, startService, type RunningService } from './stack';
+import { ADMIN_KEY, buildOnce, STACK_START_MS, STACK_STOP_MS, startService, stopAll, type RunningService } from './stack';
 
 /**
  * The walking skeleton, as a user runs it: chat-ingress and message-status started as their own
@@ -42,10 +42,13 @@ describe('walking skeleton: WhatsApp in, reply out, status tracked', () => {
   }, STACK_START_MS);
 
   afterAll(async () => {
-    await Promise.all([chat?.stop(), status?.stop()]);
-    await new Promise((r) => fakeGraph?.close(r));
-    await infra?.cleanup();
-  });
+    try {
+      await stopAll([chat, status]);
+    } finally {
+      await new Promise((r) => fakeGraph?.close(r));
+      await infra?.cleanup();
+    }
+  }, STACK_STOP_MS);
 
   const signed = (raw: string) => ({
     'content-type': 'application/json',

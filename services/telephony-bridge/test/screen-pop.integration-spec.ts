@@ -344,6 +344,34 @@ describe('telephony-bridge: screen pop', () => {
     process.stdout.write(`cross-replica pop: ${(answered(c)[0].at - sent).toFixed(1)} ms after the callback was sent\n`);
   });
 
+  it("another replica's NOTIFY of an older call, arriving after a screen that connects was sent the newer one, does not replace it", async () => {
+    const other = await h.replica();
+    // The other replica's LISTEN handler, wrapped: the older call's NOTIFY waits until the test lets it through.
+    const hub = other.app.get(PopHub) as unknown as { received(payload: string): void };
+    const received = hub.received.bind(hub);
+    const older = h.pbx.nextCallId();
+    const held: string[] = [];
+    const hold = jest.spyOn(hub, 'received').mockImplementation((payload) => {
+      if ((JSON.parse(payload) as { pop: { callId: string } }).pop.callId === older) held.push(payload);
+      else received(payload);
+    });
+    try {
+      expect((await h.pbx.pushAnswered(profile.callbackBase, { cid: older, ramal: '4201', num: '41988445566' })).status).toBe(200);
+      await expectEventually(() => expect(held).toHaveLength(1));
+      const newer = h.pbx.nextCallId();
+      expect((await h.pbx.pushAnswered(profile.callbackBase, { cid: newer, ramal: '4201', num: '41988445567' })).status).toBe(200);
+      const c = await sse(`${other.url}/operators/4201/events`, t.headers);
+      await expectEventually(() => expect(c.events.map((e) => [e.event, e.data.callId])).toEqual([['ready', undefined], ['answered', newer]]));
+      held.splice(0).forEach(received);
+      // The newer call's end comes the same way after the older call's NOTIFY was handled: a pop of that one would be before it.
+      expect((await h.pbx.pushEnded(profile.callbackBase, { cid: newer, duration: 7 })).status).toBe(200);
+      await expectEventually(() => expect(c.events.map((e) => e.event)).toContain('ended'));
+      expect(c.events.map((e) => [e.event, e.data.callId])).toEqual([['ready', undefined], ['answered', newer], ['ended', newer]]);
+    } finally {
+      hold.mockRestore();
+    }
+  });
+
   it("a replica whose LISTEN connection dropped sends its open screens their extension's latest call once it is back", async () => {
     const other = await h.replica();
     const hub = other.app.get(PopHub);

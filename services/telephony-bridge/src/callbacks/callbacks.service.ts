@@ -28,7 +28,7 @@ export class CallbacksService {
   ) {}
 
   async answered(profile: PbxProfile, source: string, p: AnsweredParams): Promise<CallbackOutcome> {
-    // The call as the event carries it; the pop adds the tenant and the time.
+    // The call as the event carries it; the pop adds the tenant and the time it was answered.
     const call = {
       callId: p.cid,
       profileId: profile.id,
@@ -37,7 +37,6 @@ export class CallbacksService {
       ...(p.pid ? { contactId: p.pid } : {}),
       ...(p.empresaId ? { empresaId: p.empresaId } : {}),
     };
-    const pop: ScreenPop = { tenantId: profile.tenantId, ...call, answeredAt: new Date().toISOString() };
     // One statement, one round trip, its own commit: record the callback once per extension, upsert the call, write
     // the event. A repeated callback inserts no callback row, so the call step sees no row and no event is written;
     // nor does a call its extension has already answered (a callback replayed after its row passed
@@ -84,17 +83,21 @@ export class CallbacksService {
     // PBXs do not promise the order of their callbacks: when `ended` came first, the screen was already
     // sent the end, and an `answered` pop now would show a call that is over as in progress until the next
     // call. Read after the commit above, so an `ended` committing meanwhile is seen too (its own pop follows).
-    const [now]: Array<{ ended: boolean; ramal: string; transferred_from: string | null }> = await m.query(
-      'SELECT ended_at IS NOT NULL AS ended, ramal, transferred_from FROM "telephony".calls WHERE profile_id = $1 AND call_id = $2',
+    const [now]: Array<{ ended: boolean; ramal: string; transferred_from: string | null; answered_at: Date }> = await m.query(
+      'SELECT ended_at IS NOT NULL AS ended, ramal, transferred_from, answered_at FROM "telephony".calls WHERE profile_id = $1 AND call_id = $2',
       [profile.id, p.cid],
     );
     if (now && !now.ended && now.ramal === p.ramal) {
+      // Stamped with the answer time the database recorded, not this replica's clock: a stream orders the extension's
+      // calls by it against those PopHub.latest reads from the calls table.
+      const answeredAt = now.answered_at.toISOString();
+      const pop: ScreenPop = { tenantId: profile.tenantId, ...call, answeredAt };
       this.pops.announce(m, pop);
       // Transferred: the screen it came from stops showing it as its call in progress.
       if (now.transferred_from) {
         this.pops.announce(m, {
           event: 'ended', tenantId: profile.tenantId, ramal: now.transferred_from, callId: p.cid, profileId: profile.id,
-          transferredTo: p.ramal, endedAt: pop.answeredAt,
+          transferredTo: p.ramal, endedAt: answeredAt, answeredAt,
         });
       }
     }

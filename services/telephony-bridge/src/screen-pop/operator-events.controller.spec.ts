@@ -116,6 +116,51 @@ describe('OperatorEventsController: the stream', () => {
     expect(s.text()).toContain('12:04:00');
   });
 
+  /** A call the extension answered before `call` (another replica's NOTIFY of it can come after `call`'s pop). */
+  const earlier: OperatorEvent = { ...call, callId: '1537276440.09', answeredAt: '2026-01-05T11:58:00.000Z' } as OperatorEvent;
+
+  it('an older call\'s answer arriving after the look-up sent a newer call, in progress or over, is not sent; the next call is', async () => {
+    for (const found of [call, { ...over, answeredAt: call.answeredAt } as OperatorEvent]) {
+      const first = `${found.event ?? 'answered'} ${call.callId}`;
+      (hub.latest as jest.Mock).mockResolvedValue(found);
+      const s = await reading();
+      await expectEventually(() => expect(events(s.text())).toEqual(['ready', first]));
+      pop!(earlier);
+      pop!({ ...earlier, event: 'ended', profileId: 'p1', endedAt: '2026-01-05T11:59:00.000Z' } as OperatorEvent);
+      pop!({ ...next, answeredAt: '2026-01-05T12:06:00.000Z' } as OperatorEvent);
+      await expectEventually(() => expect(s.text()).toContain(next.callId));
+      const body = await s.end();
+      expect(events(body)).toEqual(['ready', first, `ended ${earlier.callId}`, `answered ${next.callId}`, 'revoked']);
+      // An end's answer time only orders calls here: the screen is not sent it.
+      for (const [, data] of body.matchAll(/event: ended\ndata: (.*)\n/g)) expect(JSON.parse(data)).not.toHaveProperty('answeredAt');
+    }
+  });
+
+  /** A stream whose look-up answers only when `found` is called. */
+  const lookingUp = async () => {
+    let found!: (e: OperatorEvent) => void;
+    (hub.latest as jest.Mock).mockImplementation(() => new Promise((r) => (found = r)));
+    const s = await reading();
+    await expectEventually(() => expect(hub.latest).toHaveBeenCalled());
+    return { ...s, found: (e: OperatorEvent) => found(e) };
+  };
+
+  it('an older call\'s answer arriving while the look-up runs does not replace the newer call it finds', async () => {
+    const s = await lookingUp();
+    pop!(earlier);
+    s.found(call);
+    await expectEventually(() => expect(events(s.text())).toHaveLength(2));
+    expect(events(await s.end())).toEqual(['ready', `answered ${call.callId}`, 'revoked']);
+  });
+
+  it('a call answered while the look-up runs goes out after the call it finds: the screen ends on the newer one', async () => {
+    const s = await lookingUp();
+    pop!({ ...next, answeredAt: '2026-01-05T12:06:00.000Z' } as OperatorEvent);
+    s.found(call);
+    await expectEventually(() => expect(s.text()).toContain(next.callId));
+    expect(events(await s.end())).toEqual(['ready', `answered ${call.callId}`, `answered ${next.callId}`, 'revoked']);
+  });
+
   it('sends every pop that shows something new: a call, the next one, the end of the first, its own end', async () => {
     const s = await reading();
     await expectEventually(() => expect(pop).toBeDefined());

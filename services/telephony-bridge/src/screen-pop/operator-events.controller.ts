@@ -17,6 +17,16 @@ function checkRamal(ramal: string): string {
   return ramal;
 }
 
+/** What a screen is sent of a pop: not the tenant, nor an end's answer time (it only tells older calls from newer). */
+function screenData(pop: OperatorEvent): Record<string, unknown> {
+  if (pop.event === 'ended') {
+    const { tenantId: _t, event: _e, answeredAt: _a, ...data } = pop;
+    return data;
+  }
+  const { tenantId: _t, event: _e, ...data } = pop;
+  return data;
+}
+
 @ApiTags('screen-pop')
 @Controller('operators')
 export class OperatorEventsController {
@@ -69,19 +79,27 @@ export class OperatorEventsController {
     // reaches it again by the NOTIFY of the replica that took the callback, which comes some time after the commit. It
     // went out twice, or the answer after the end and the screen showed an ended call as in progress. An answer after
     // the end is a call handed back to this extension after a transfer: it goes out.
+    // Nor is the answer of a call answered before one the stream has sent (the extension's calls in the order
+    // PopHub.latest takes them, by their recorded answer time): another replica's NOTIFY of an older call, arriving
+    // after the newer call went out (by the look-up, or its own pop), replaced the newer call on the screen. Ends of
+    // other calls still go out: a screen that does not show that call keeps the one it shows.
     let last: { callId: string; event: string; at: number } | undefined;
+    let newestAnswer = -Infinity;
     const send = (pop: OperatorEvent) => {
       if (res.destroyed || res.writableEnded) return;
-      const { tenantId: _t, event = 'answered', ...data } = pop;
+      const event = pop.event ?? 'answered';
       const at = Date.parse(pop.event === 'ended' ? pop.endedAt : pop.answeredAt);
+      const answeredAt = pop.answeredAt === undefined ? undefined : Date.parse(pop.answeredAt);
+      if (event === 'answered' && answeredAt !== undefined && answeredAt < newestAnswer) return;
       if (last?.callId === pop.callId && (last.event === event || (last.event === 'ended' && !(at > last.at)))) return;
       last = { callId: pop.callId, event, at };
-      res.write(`${resumeId() || `id: ${pop.callId}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (answeredAt !== undefined && answeredAt > newestAnswer) newestAnswer = answeredAt;
+      res.write(`${resumeId() || `id: ${pop.callId}\n`}event: ${event}\ndata: ${JSON.stringify(screenData(pop))}\n\n`);
     };
     // The extension's latest call comes first: `answered` if it is in progress, `ended` if it is over.
-    // Pops that arrive while it is looked up wait; when there are some, they are newer than what the
-    // lookup saw (an `ended`, a next call), so they go out and the looked-up state does not: a screen
-    // never ends on a stale call.
+    // Pops that arrive while it is looked up wait and follow it, through the same checks: a later state of
+    // that call or a call answered since goes out after it, and a pop of what the look-up found, or of an
+    // older call, does not. A screen never ends on a stale call.
     const arrived: OperatorEvent[] = [];
     let looking = true;
     const unsubscribe = this.hub.subscribe(tenantId, r, (pop) => (looking ? arrived.push(pop) : send(pop)));
@@ -109,7 +127,7 @@ export class OperatorEventsController {
       return undefined;
     });
     looking = false;
-    if (arrived.length === 0 && latest) send(latest);
+    if (latest) send(latest);
     for (const pop of arrived) send(pop);
   }
 

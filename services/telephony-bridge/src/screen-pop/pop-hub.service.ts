@@ -42,6 +42,12 @@ export interface CallEndedPop {
   disposition?: string;
   transferredTo?: string;
   endedAt: string;
+  /**
+   * When the call was answered, as recorded (for a transfer, when the extension that took it answered: the time
+   * {@link PopHub.latest} orders the extension's calls by), where known. Not sent to the screen: a stream compares
+   * it with a later answer to tell an older call from a newer one.
+   */
+  answeredAt?: string;
 }
 
 export type OperatorEvent = ScreenPop | CallEndedPop;
@@ -161,7 +167,8 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
     const c = rows[0];
     if (!c) return undefined;
     const call = { tenantId, ramal, callId: c.call_id, profileId: c.profile_id };
-    if (c.ramal !== ramal) return { event: 'ended', ...call, transferredTo: c.ramal, endedAt: c.answered_at.toISOString() };
+    const answeredAt = c.answered_at.toISOString();
+    if (c.ramal !== ramal) return { event: 'ended', ...call, transferredTo: c.ramal, endedAt: answeredAt, answeredAt };
     if (c.ended_at) {
       return {
         event: 'ended',
@@ -169,6 +176,7 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
         ...(c.duration_seconds !== null ? { durationSeconds: c.duration_seconds } : {}),
         ...(c.disposition ? { disposition: c.disposition } : {}),
         endedAt: c.ended_at.toISOString(),
+        answeredAt,
       };
     }
     return {
@@ -176,7 +184,7 @@ export class PopHub implements OnModuleInit, OnApplicationShutdown {
       ...(c.telefone ? { telefone: c.telefone } : {}),
       ...(c.contact_id ? { contactId: c.contact_id } : {}),
       ...(c.empresa_id ? { empresaId: c.empresa_id } : {}),
-      answeredAt: c.answered_at.toISOString(),
+      answeredAt,
     };
   }
 
