@@ -2,12 +2,12 @@
  * Writes services/console/web/src/generated/event-fields.json: for every event type of the catalogue
  * (docs/asyncapi.json, generated from @elo/contracts by `npm run asyncapi`), the dotted paths of its
  * data fields, so the token picker lists what a trigger's event carries. Run by
- * `npx nx run console:build-web`.
+ * `npx nx run console:build-web`. Given a file, writes that instead (the test that the committed one is current).
  *
- *   node -r @swc-node/register services/console/web/scripts/event-fields.ts
+ *   node -r @swc-node/register services/console/web/scripts/event-fields.ts [file]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 interface Schema {
   $ref?: string;
@@ -38,7 +38,7 @@ for (const m of Object.values(doc.components.messages)) {
   events[m.name] = { summary: m.summary ?? '', fields };
 }
 const sorted = Object.fromEntries(Object.entries(events).sort(([a], [b]) => a.localeCompare(b)));
-const dir = join(__dirname, '..', 'src', 'generated');
-mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'event-fields.json'), `${JSON.stringify(sorted, null, 1)}\n`);
-process.stdout.write(`event-fields.json: ${Object.keys(sorted).length} event types\n`);
+const file = process.argv[2] ?? join(__dirname, '..', 'src', 'generated', 'event-fields.json');
+mkdirSync(dirname(file), { recursive: true });
+writeFileSync(file, `${JSON.stringify(sorted, null, 1)}\n`);
+process.stdout.write(`${file}: ${Object.keys(sorted).length} event types\n`);
