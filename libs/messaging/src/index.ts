@@ -1,6 +1,6 @@
 export { BusConnection, type BusConnectionOptions } from './connection';
 export { ConsumerHost, type ConsumerOptions, ATTEMPT_HEADER, ERROR_HEADER } from './consumer-host';
-export { EventHandler, type EventHandlerOptions } from './event-handler.decorator';
+export { EVENT_HANDLER_METADATA, EventHandler, type EventHandlerMetadata, type EventHandlerOptions } from './event-handler.decorator';
 export { BusReadinessCheck, MessagingModule, type MessagingModuleOptions } from './messaging.module';
 export { Outbox, leanerMessagingIndexes, messagingTablesSql, outboxKeepsOnlyPending, outboxChannel, type PublishSpec } from './outbox';
 export { ParkedEvents, type ParkedEvent } from './parked-events';

@@ -17,7 +17,7 @@ import { findWebDist } from './spa/spa.service';
 export async function createConsoleApp(config: ConsoleConfig): Promise<NestExpressApplication> {
   const logger = createLogger(SERVICE, { level: config.LOG_LEVEL });
   const webDist = findWebDist(config.WEB_DIST_DIR);
-  if (!webDist) logger.warn('the web app is not built: npx vite build --config services/console/web/vite.config.ts');
+  if (!webDist) logger.warn('the web app is not built: npx nx run console:build-web');
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config, webDist), new ExpressPlatform(), {
     bodyParser: false,
     logger: new PinoNestLogger(logger),
