@@ -41,6 +41,20 @@ export interface OutboxRelayOptions {
 
 const DEFAULT_CONFIRM_TIMEOUT_MS = 30_000;
 
+/**
+ * How long past confirmTimeoutMs the server lets a claim's transaction sit idle before it ends the session, and so the
+ * claim (see publishBatch). A claim whose client went without a word (its host died; a pool connection has no keepalive
+ * of its own) otherwise held its rows until the operating system's keepalive, two hours by default: every other claim
+ * skipped them, and a new leader waits for them (see lease).
+ */
+const CLAIM_IDLE_MARGIN_MS = 10_000;
+
+/** How often a replica that took the lease looks whether the claims other sessions hold have ended (see lease). */
+const CLAIMS_CHECK_MS = 100;
+
+/** A claim made as this replica lost the lease: rolled back, its rows left to the new leader. */
+class LeaseLost extends Error {}
+
 /** A claimed row, whole (an event the broker returns is written back from it). */
 interface OutboxRow {
   id: string;
@@ -66,6 +80,17 @@ interface OutboxRow {
  * frees it (the server drops a dead client's session within about 15 s: keepalives below).
  * Woken in-process when a writer's transaction commits (`committed`), by LISTEN/NOTIFY when a replica
  * that does not lead wrote rows, and by a polling fallback.
+ *
+ * A handover can find the old leader's claims still open: its lease connection died and the server freed the lock,
+ * but the pool connection holding a claim's transaction lives on. The new leader would skip those locked rows and
+ * publish later ones, and if that claim then rolled back (a failed publish, no confirms, a return) its events went
+ * out after theirs. So a replica that takes the lease publishes only once no other session holds a claim on the
+ * outbox (a claim's transaction holds ROW SHARE on the table; writers take only ROW EXCLUSIVE): one look at pg_locks
+ * at acquisition, repeated while a claim is open, nothing on the hot path. The server ends every claim's transaction
+ * once it has been idle for confirmTimeoutMs and a margin, so a dead client's claim holds that wait (and its rows)
+ * that long, not until the operating system's keepalive; past that bound the new leader publishes anyway and says
+ * so. The old leader, once it knows it lost the lease, claims nothing more: a claim waiting for its turn gives up,
+ * and one whose statement was under way rolls back instead of publishing.
  */
 export class OutboxRelay {
   private channel?: ConfirmChannel;
@@ -87,6 +112,8 @@ export class OutboxRelay {
   /** Since when the lease connection is down (see leaseGraceMs); undefined while it is up. */
   private leaseDownSince?: number;
   private leaseless = false;
+  /** The settings of every claim's transaction (see publishBatch). */
+  private readonly claimSettings: string;
 
   constructor(
     private readonly ds: DataSource,
@@ -94,6 +121,10 @@ export class OutboxRelay {
     private readonly opts: OutboxRelayOptions,
     private readonly logger: Logger,
   ) {
+    // Whole milliseconds in the statement (the option is a number: nothing else can reach the SQL).
+    this.claimSettings =
+      'SET LOCAL synchronous_commit = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; ' +
+      `SET LOCAL idle_in_transaction_session_timeout = ${Math.ceil(this.claimIdleLimitMs)}`;
     this.notifier = new PostCommitNotifier(ds, (err) => this.logger.warn({ err: err.message }, 'outbox NOTIFY failed; replicas poll'));
   }
 
@@ -189,6 +220,11 @@ export class OutboxRelay {
     return `elo.outbox-relay:${this.opts.schema}`;
   }
 
+  /** How long a claim's transaction may sit idle before the server ends it (see CLAIM_IDLE_MARGIN_MS). */
+  private get claimIdleLimitMs(): number {
+    return (this.opts.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS) + CLAIM_IDLE_MARGIN_MS;
+  }
+
   /** Tries for the lease once (see the class); a no-op while leading, without a broker channel or without the connection. */
   private lease(): Promise<void> {
     this.leasing ??= (async () => {
@@ -203,15 +239,47 @@ export class OutboxRelay {
           [this.leaseKey],
         );
         if (!row?.ok) return;
-        if (this.listener !== listener || !listener.connected || !this.channel || !this.running) return this.unlock(listener);
+        const current = () => this.listener === listener && listener.connected && this.channel !== undefined && this.running;
+        if (!current() || !(await this.othersClaimsEnded(listener, current)) || !current()) return this.unlock(listener);
         this.leading = true;
         this.logger.info('outbox relay lease taken: this replica publishes');
+        // The wait may have outlasted the kicks that came with it.
+        this.kick();
       } catch (err) {
         // The connection broke: onLost reports it and the next connection tries again.
         this.logger.debug({ err: (err as Error).message }, 'outbox relay lease not taken');
       }
     })().finally(() => (this.leasing = undefined));
     return this.leasing;
+  }
+
+  /**
+   * Having just taken the lease: resolves once no other session holds a claim on this schema's outbox (see the class), or
+   * past the longest a claim of a replica configured like this one can last (it then publishes anyway: the order across
+   * this handover is not kept). Resolves false when `current` says the lease went meanwhile.
+   */
+  private async othersClaimsEnded(listener: PgListener, current: () => boolean): Promise<boolean> {
+    // A claim's statement takes ROW SHARE on the table (its FOR UPDATE) and holds it until its transaction ends.
+    const sql = `SELECT EXISTS (SELECT 1 FROM pg_locks
+                  WHERE locktype = 'relation' AND mode = 'RowShareLock' AND pid <> pg_backend_pid()
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND relation = to_regclass($1)) AS held`;
+    const outbox = `"${this.opts.schema}".outbox`;
+    const deadline = Date.now() + this.claimIdleLimitMs + CLAIM_IDLE_MARGIN_MS;
+    for (let waited = false; ; waited = true) {
+      const [row] = await listener.query<{ held: boolean }>(sql, [outbox]);
+      if (!row?.held) {
+        if (waited) this.logger.info('outbox relay: the claims other sessions held have ended');
+        return true;
+      }
+      if (!waited) this.logger.info('outbox relay lease taken; waiting for the claims other sessions still hold to end, so their events go out first');
+      if (Date.now() >= deadline) {
+        this.logger.warn('outbox relay: a claim of another session is still open past its bound; publishing anyway (its events may go out after later ones)');
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, CLAIMS_CHECK_MS));
+      if (!current()) return false;
+    }
   }
 
   /** Gives the lease up (this replica lost its broker channel), so a replica that has one publishes. */
@@ -278,14 +346,16 @@ export class OutboxRelay {
     if (!ch || !this.mayPublish()) return 0;
     const schema = this.opts.schema;
     const limit = this.opts.batchSize ?? 1_000;
-    return this.ds.transaction(async (m) => {
+    const claim = this.ds.transaction(async (m) => {
       // The claim need not wait for the WAL flush: if a crash loses it, the rows are published again and
       // the consumers' inboxes drop the copies. The commit that matters (the writer's) is already durable.
       // The claim walks the primary key in id order and stops at the limit (the planner is kept off a
       // table scan and sort, which it chose with statistics a growing backlog had made stale).
       // Deleting a published row instead of marking it costs PostgreSQL a third of the mark (no new row
       // version, no index entries; 4-5 µs a row against 9-26 µs on this machine) and keeps the table small.
-      await m.query('SET LOCAL synchronous_commit = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off');
+      // The server ends the claim if its client stops answering (see CLAIM_IDLE_MARGIN_MS): its rows unlocked, its events
+      // published by another replica. In the same round trip; the server arms a timer while the transaction is idle.
+      await m.query(this.claimSettings);
       // Claims take turns, each published before the next claim: the next one then skips these rows (locked) and
       // takes later ids, so the channel carries the events in the order they were written (a subject's events
       // included). Claimed at once, the later claim could lock the earlier ids and publish them second. The waits
@@ -297,6 +367,8 @@ export class OutboxRelay {
       let messages: Array<OutgoingMessage<OutboxRow>>;
       let rows: OutboxRow[];
       try {
+        // The lease may have gone while this claim waited for its turn: the new leader publishes from here on.
+        if (!this.mayPublish()) return 0;
         rows = await m.query(
           `WITH claimed AS (
              DELETE FROM "${schema}".outbox AS o
@@ -306,6 +378,9 @@ export class OutboxRelay {
            SELECT * FROM claimed ORDER BY id`,
           [limit],
         );
+        // Or while its statement ran: the rows go back in their place, unpublished, and the new leader (which waits for
+        // this claim to end) publishes them before the later ones.
+        if (!this.mayPublish()) throw new LeaseLost();
         // Consecutive events of one type travel in one message (see wire.ts); a return fails the whole run.
         messages = messagesOf(rows, (r) => r.event_id, (r) => r.type, (r) => r.body);
         for (const { type, content, contentType, messageId } of messages) {
@@ -331,6 +406,11 @@ export class OutboxRelay {
       }
       for (const r of rows) if (!failed.has(r)) busMetrics.published.inc({ type: r.type });
       return rows.length - failed.size;
+    });
+    return claim.catch((err: unknown) => {
+      if (!(err instanceof LeaseLost)) throw err;
+      this.logger.info('outbox relay: a claim made as the lease went was rolled back; the new leader publishes its rows');
+      return 0;
     });
   }
 

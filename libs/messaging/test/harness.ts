@@ -1,5 +1,5 @@
 import { createServiceDataSource, runMigrations } from '@elo/persistence';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { BusConnection } from '../src/connection';
 import { ConsumerHost } from '../src/consumer-host';
@@ -60,6 +60,8 @@ export interface NodeOptions {
   prefetch?: number;
   concurrency?: number;
   retiredBindings?: string[];
+  /** The relay's logger (silent by default), for a test that waits for what the relay says. */
+  relayLogger?: Logger;
 }
 
 export interface BusNode {
@@ -89,7 +91,7 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
       cleanupIntervalMs: o.relayCleanupMs,
       confirmTimeoutMs: o.relayConfirmTimeoutMs,
     },
-    logger,
+    o.relayLogger ?? logger,
   );
   const outbox = new Outbox(SCHEMA, `elo://${SERVICE}`, () => relay.committed());
   const retryDelaysMs = o.retryDelaysMs ?? [200, 400];
