@@ -27,7 +27,7 @@
  */
 import 'reflect-metadata';
 import { Body, Controller, HttpCode, Injectable, Module, Post, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { buildServiceApp } from '@elo/platform';
+import { BaseServiceConfig, buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra } from '@elo/testing';
 import { IsLatitude, IsLongitude } from 'class-validator';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -125,11 +125,11 @@ async function serve(mode: Mode, databaseUrl: string, amqpUrl: string): Promise<
     port = (server.address() as AddressInfo).port;
     close = () => new Promise((resolve) => server.close(resolve));
   } else {
-    const config = {
-      DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, PORT: 0, ELO_ADMIN_KEY: 'f'.repeat(40),
+    const config = loadConfig(BaseServiceConfig, {
+      DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, PORT: '0', ELO_ADMIN_KEY: 'f'.repeat(40),
       ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_KEY_PER_MINUTE: 0,
-    };
+      RATE_LIMIT_PER_KEY_PER_MINUTE: '0',
+    });
     const app = await buildServiceApp(FloorModule, { service: 'http-floor', title: 'http floor', config });
     await app.listen(0, '127.0.0.1');
     port = (app.getHttpServer().address() as AddressInfo).port;

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getMetadataStorage } from 'class-validator';
+import { BaseServiceConfig } from '@elo/platform';
 import { root } from './stack';
 
 /**
@@ -8,8 +9,7 @@ import { root } from './stack';
  * default. A service's settings are its config class (`services/<service>/src/config/*.config.ts`, validated at boot,
  * the one place it reads its environment), the shared ones included; they are documented in its `.env.example` or
  * README, or the root ones (the shared settings). Where a class gives a default, a value an .env.example sets must be it;
- * a default written where the setting is used (`?? value`, as viability's) is not seen here, and the root .env.example's
- * values differ by service (each its own PORT), so only their names are checked.
+ * a setting's default lives in its class, not where it is used.
  */
 const SERVICES = readdirSync(join(root, 'services'));
 const read = (...path: string[]) => readFileSync(join(root, ...path), 'utf8');
@@ -65,8 +65,13 @@ describe('settings', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('the root .env.example sets only settings some service reads', () => {
-    const unread = valuesIn(read('.env.example')).map(([name]) => name).filter((name) => !SERVICES.some((s) => settings.get(s)!.has(name)));
-    expect(unread).toEqual([]);
+  it("the root .env.example sets only the shared settings (BaseServiceConfig), each to its default where it has one", () => {
+    const shared = new BaseServiceConfig() as unknown as Record<string, unknown>;
+    const names = new Set(getMetadataStorage().getTargetValidationMetadatas(BaseServiceConfig, '', true, false).map((m) => m.propertyName));
+    const wrong = valuesIn(read('.env.example')).flatMap(([name, value]) => {
+      if (!names.has(name)) return [`${name}: not a shared setting`];
+      return shared[name] === undefined || String(shared[name]) === value ? [] : [`${name}=${value}, default ${String(shared[name])}`];
+    });
+    expect(wrong).toEqual([]);
   });
 });

@@ -29,9 +29,9 @@ export async function buildServiceApp(module: Type<unknown> | ReturnType<typeof 
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
-  configureHttp(app, o.config.BODY_LIMIT_BYTES ?? 3 * 1024 * 1024, {
-    perKeyPerMinute: o.config.RATE_LIMIT_PER_KEY_PER_MINUTE ?? 6_000,
-    perSourcePerMinute: o.config.RATE_LIMIT_PER_SOURCE_PER_MINUTE ?? 600_000,
+  configureHttp(app, o.config.BODY_LIMIT_BYTES, {
+    perKeyPerMinute: o.config.RATE_LIMIT_PER_KEY_PER_MINUTE,
+    perSourcePerMinute: o.config.RATE_LIMIT_PER_SOURCE_PER_MINUTE,
   });
   app.use(correlationMiddleware);
   app.useGlobalPipes(validationPipe());

@@ -42,11 +42,11 @@ export class BaseServiceConfig {
   /** Base URL the outside world reaches this service at (webhook URLs, links). */
   @IsOptional() @Matches(/^https?:\/\//, { message: 'PUBLIC_BASE_URL must be an http(s) URL' }) PUBLIC_BASE_URL?: string;
 
-  /** Requests a minute one API key may make on one replica (default 6000; 0 = unlimited). */
-  @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_KEY_PER_MINUTE?: number;
+  /** Requests a minute one API key may make on one replica (0 = unlimited). */
+  @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_KEY_PER_MINUTE: number = 6_000;
 
-  /** Requests a minute one source address may make, keyed or not, e.g. webhooks (default 600000, i.e. 10,000/s; 0 = unlimited). */
-  @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_SOURCE_PER_MINUTE?: number;
+  /** Requests a minute one source address may make, keyed or not, e.g. webhooks (10,000/s; 0 = unlimited). */
+  @IsOptional() @IsInt() @Min(0) RATE_LIMIT_PER_SOURCE_PER_MINUTE: number = 600_000;
 
   /** Unacknowledged messages (each one event or a relay's batch) RabbitMQ may push to this replica's consumer (overrides the service's default). */
   @IsOptional() @IsInt() @Min(1) BUS_PREFETCH?: number;
@@ -57,11 +57,11 @@ export class BaseServiceConfig {
   /** Batches handled at once (overrides the service's default). */
   @IsOptional() @IsInt() @Min(1) BUS_CONCURRENCY?: number;
 
-  /** How often rows past their retention are looked for and deleted (ms; default 1 hour; 0 = never). */
-  @IsOptional() @IsInt() @Min(0) RETENTION_INTERVAL_MS?: number;
+  /** How often rows past their retention are looked for and deleted (ms; an hour; 0 = never). */
+  @IsOptional() @IsInt() @Min(0) RETENTION_INTERVAL_MS: number = 3_600_000;
 
-  /** Largest request body accepted, in bytes (default 3 MB, Meta's maximum webhook size). */
-  @IsOptional() @IsInt() @Min(1024) BODY_LIMIT_BYTES?: number;
+  /** Largest request body accepted, in bytes (3 MB, Meta's maximum webhook size). */
+  @IsOptional() @IsInt() @Min(1024) BODY_LIMIT_BYTES: number = 3 * 1024 * 1024;
 }
 
 export class ConfigError extends Error {}

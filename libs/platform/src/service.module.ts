@@ -81,7 +81,7 @@ export class EloServiceModule {
       controllers: [ParkedEventsController],
       providers: [
         configProvider, egress, EgressCloser, RetentionSweeper,
-        { provide: RETENTION, useValue: { rules: o.retention ?? [], intervalMs: o.config.RETENTION_INTERVAL_MS ?? 3_600_000 } },
+        { provide: RETENTION, useValue: { rules: o.retention ?? [], intervalMs: o.config.RETENTION_INTERVAL_MS } },
       ],
       exports: [configProvider, egress],
     };

@@ -6,7 +6,7 @@ import { createConsoleApp } from './console-app';
 async function main(): Promise<void> {
   const config = loadConfig(ConsoleConfig);
   const app = await createConsoleApp(config);
-  await app.listen(config.PORT, process.env.HOST ?? '0.0.0.0');
+  await app.listen(config.PORT, config.HOST);
 }
 
 main().catch((err: unknown) => {

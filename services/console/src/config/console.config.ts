@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 const BASE_URL = /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
 const MESSAGE = { message: '$property must be an http(s) base URL without query or fragment' };
@@ -7,6 +7,8 @@ const MESSAGE = { message: '$property must be an http(s) base URL without query 
 /** The console's settings: where the five services answer, and where it listens. No database, no bus. */
 export class ConsoleConfig {
   @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT: number = 3000;
+  /** The address it listens on (every interface by default). */
+  @IsString() @MinLength(1) HOST = '0.0.0.0';
 
   @IsString() @Matches(BASE_URL, MESSAGE) CHAT_INGRESS_URL = 'http://127.0.0.1:3001';
   @IsString() @Matches(BASE_URL, MESSAGE) VIABILITY_URL = 'http://127.0.0.1:3002';

@@ -50,7 +50,7 @@ export class CheckConsumer {
       } catch (err) {
         // A geocoder outage is retried by the bus a few times; then the flow gets its answer instead of
         // waiting while the event goes on to the parking lot.
-        if (!(err instanceof GeocoderError) || ctx.attempt < (this.config.GEOCODER_EVENT_ATTEMPTS ?? 3)) throw err;
+        if (!(err instanceof GeocoderError) || ctx.attempt < this.config.GEOCODER_EVENT_ATTEMPTS) throw err;
         await this.notFound(ctx, event, 'address', `the address could not be looked up: ${err.message}`);
       }
       return;

@@ -90,7 +90,7 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly lookups = new Map<string, number>();
 
   onApplicationBootstrap(): void {
-    const every = this.config.FINDME_SWEEP_MS ?? 30_000;
+    const every = this.config.FINDME_SWEEP_MS;
     if (every === 0) return;
     this.schedule = periodic(every, () => this.sweep(), (err) => log.error({ err: err.message }, 'FindME sweep failed'));
   }
@@ -134,7 +134,7 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
     if (!this.config.FINDME_PUBLIC_URL) throw new ProblemException(422, 'FindME is not configured here (FINDME_PUBLIC_URL)');
     const token = randomBytes(24).toString('base64url');
     const id = randomUUID();
-    const ttl = this.config.FINDME_TTL_MINUTES ?? 30;
+    const ttl = this.config.FINDME_TTL_MINUTES;
     const [row]: Array<{ expires_at: Date }> = await (m ?? this.ds.manager).query(
       `INSERT INTO viability.findme_links (id, tenant_id, token_hash, phone, request_id, conversation_id, channel_id, callback_url, expires_at, sms_status)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(mins => $9), 'pending') RETURNING expires_at`,
@@ -419,10 +419,10 @@ export class FindmeService implements OnApplicationBootstrap, OnApplicationShutd
     } catch (err) {
       status = `failed: ${err instanceof EgressError ? `${err.kind}: ${err.reason}` : (err as Error).message}`;
     }
-    const max = this.config.FINDME_CALLBACK_ATTEMPTS ?? 8;
+    const max = this.config.FINDME_CALLBACK_ATTEMPTS;
     const last = !ok && attempt >= max;
     if (!ok) log.warn({ tenantId: link.tenant_id, findmeId: link.id, status, attempt, gaveUp: last }, 'FindME callback failed');
-    const backoffMs = Math.min((this.config.FINDME_CALLBACK_BACKOFF_MS ?? 10_000) * 2 ** (attempt - 1), 3_600_000);
+    const backoffMs = Math.min(this.config.FINDME_CALLBACK_BACKOFF_MS * 2 ** (attempt - 1), 3_600_000);
     await this.ds
       .query(
         `UPDATE viability.findme_links SET callback_status = $2,

@@ -1,7 +1,7 @@
 import type { HttpEgress } from '@elo/http-egress';
 import { expectEventually } from '@elo/testing';
 import type { DataSource } from 'typeorm';
-import type { ViabilityConfig } from '../config/viability.config';
+import { ViabilityConfig } from '../config/viability.config';
 import { GeocoderBusyError, GeocoderService } from './geocoder.service';
 
 describe('GeocoderService: the rate-limit queue', () => {
@@ -12,7 +12,7 @@ describe('GeocoderService: the rate-limit queue', () => {
         new Promise((resolve) => answers.push(() => resolve({ status: 200, headers: {}, body: Buffer.from('[]') }))),
     } as unknown as HttpEgress;
     const ds = { query: async () => [] } as unknown as DataSource;
-    const config = { GEOCODER_BASE_URL: 'http://geocoder.test', GEOCODER_MIN_INTERVAL_MS: 0, GEOCODER_MAX_QUEUE: 2 } as ViabilityConfig;
+    const config = Object.assign(new ViabilityConfig(), { GEOCODER_BASE_URL: 'http://geocoder.test', GEOCODER_MIN_INTERVAL_MS: 0, GEOCODER_MAX_QUEUE: 2 });
     const geocoder = new GeocoderService(ds, egress, config);
     const waiting = [geocoder.locate('a'), geocoder.locate('b')];
     await expect(geocoder.locate('c')).rejects.toBeInstanceOf(GeocoderBusyError);
@@ -43,7 +43,7 @@ describe('GeocoderService: the cache key', () => {
       },
     } as unknown as DataSource;
     const egress = { request: async () => ({ status: 200, headers: {}, body: Buffer.from('[]') }) } as unknown as HttpEgress;
-    const config = { GEOCODER_BASE_URL: 'http://geocoder.test', GEOCODER_MIN_INTERVAL_MS: 0 } as ViabilityConfig;
+    const config = Object.assign(new ViabilityConfig(), { GEOCODER_BASE_URL: 'http://geocoder.test', GEOCODER_MIN_INTERVAL_MS: 0 });
     const geocoder = new GeocoderService(ds, egress, config);
     // "São João" as most keyboards compose it, and as macOS and iOS often send it (a + combining tilde).
     for (const address of ['Rua São João, 10', 'Rua Sa\u0303o Joa\u0303o, 10', '  RUA SÃO  JOÃO, 10 ']) await geocoder.locate(address);

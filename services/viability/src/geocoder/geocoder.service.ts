@@ -83,7 +83,7 @@ export class GeocoderService {
     const cached: Array<{ result: Located; stale: boolean }> = await this.ds.query(
       `SELECT result, (result->>'found')::boolean IS NOT TRUE AND created_at <= now() - make_interval(secs => $2) AS stale
          FROM viability.geocode_cache WHERE query = $1`,
-      [query, this.config.GEOCODER_NEGATIVE_TTL_SECONDS ?? 86_400],
+      [query, this.config.GEOCODER_NEGATIVE_TTL_SECONDS],
     );
     // A bad answer cached before geocoder answers were checked is asked again (and replaced below).
     if (cached[0] && !cached[0].stale && validLocated(cached[0].result)) return cached[0].result;
@@ -130,10 +130,10 @@ export class GeocoderService {
    * wait: beyond that a lookup is refused at once (GeocoderBusyError) rather than answered minutes later.
    */
   private throttled<T>(fn: () => Promise<T>): Promise<T> {
-    const max = this.config.GEOCODER_MAX_QUEUE ?? 100;
+    const max = this.config.GEOCODER_MAX_QUEUE;
     if (this.waiting >= max) return Promise.reject(new GeocoderBusyError(`too many address lookups are waiting (${max}); try again shortly`));
     this.waiting++;
-    const interval = this.config.GEOCODER_MIN_INTERVAL_MS ?? 1_000;
+    const interval = this.config.GEOCODER_MIN_INTERVAL_MS;
     const run = this.next.then(async () => {
       // Timers may fire a millisecond early: wait until the interval has really passed.
       for (let wait = this.lastCall + interval - Date.now(); wait > 0; wait = this.lastCall + interval - Date.now()) {

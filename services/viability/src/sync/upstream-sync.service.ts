@@ -104,7 +104,7 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
   ) {}
 
   onApplicationBootstrap(): void {
-    const every = this.config.UPSTREAM_SYNC_TICK_MS ?? 60_000;
+    const every = this.config.UPSTREAM_SYNC_TICK_MS;
     if (every === 0) return;
     this.schedule = periodic(every, () => this.tick(), (err) => log.error({ err: err.message }, 'scheduled upstream sync failed'));
   }

@@ -101,12 +101,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly audit: AuditService,
     @Inject(SERVICE_CONFIG) private readonly config: WebhookDispatcherConfig,
   ) {
-    this.concurrency = config.DISPATCHER_CONCURRENCY ?? 64;
-    this.perIntegration = config.DISPATCHER_PER_INTEGRATION_CONCURRENCY ?? 16;
-    this.pollMs = config.DISPATCHER_POLL_MS ?? 500;
-    const requested = config.DISPATCHER_REQUESTED_RETRY_SECONDS ?? '2,5,10';
+    this.concurrency = config.DISPATCHER_CONCURRENCY;
+    this.perIntegration = config.DISPATCHER_PER_INTEGRATION_CONCURRENCY;
+    this.pollMs = config.DISPATCHER_POLL_MS;
+    const requested = config.DISPATCHER_REQUESTED_RETRY_SECONDS;
     this.requestedSchedule = requested ? requested.split(',').map(Number) : [];
-    this.requestedDeadlineSeconds = config.DISPATCHER_REQUESTED_DEADLINE_SECONDS ?? 90;
+    this.requestedDeadlineSeconds = config.DISPATCHER_REQUESTED_DEADLINE_SECONDS;
     this.replicas = new ReplicaMembership(ds, this.logger);
   }
 
