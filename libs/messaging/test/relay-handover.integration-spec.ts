@@ -60,25 +60,28 @@ function recordingLogger(lines: string[]) {
 /** Logged by a relay that took the lease while another session's claim is still open. */
 const WAITING = 'waiting for the claims other sessions still hold';
 
-describe('relay: a new leader publishes nothing past an event the old leader still held', () => {
-  let infra: TestInfra;
-  let consumer: BusNode;
-  const got: number[] = [];
-
+/** A database and vhost of the describe's own, its events consumed into `got`, for the describe's tests. */
+function ownBus(name: string, got: number[]): { infra: TestInfra; consumer: BusNode } {
+  const own = {} as { infra: TestInfra; consumer: BusNode };
   beforeAll(async () => {
-    infra = await createTestInfra('relay-handover');
-    await migrate(infra.databaseUrl);
-    consumer = await startConsumer(infra, got);
+    own.infra = await createTestInfra(name);
+    await migrate(own.infra.databaseUrl);
+    own.consumer = await startConsumer(own.infra, got);
   });
-
   afterAll(async () => {
-    await consumer?.stop();
-    await infra?.cleanup();
+    await own.consumer?.stop();
+    await own.infra?.cleanup();
   });
+  return own;
+}
+
+describe('relay: a new leader publishes nothing past an event the old leader still held', () => {
+  const got: number[] = [];
+  const own = ownBus('relay-handover', got);
 
   it("the old leader's claim rolls back after the lease changed hands: its events still go out before the later ones", async () => {
-    const pgProxy = await proxyFor(infra.databaseUrl, 5432);
-    const amqpProxy = await proxyFor(infra.amqpUrl, 5672);
+    const pgProxy = await proxyFor(own.infra.databaseUrl, 5432);
+    const amqpProxy = await proxyFor(own.infra.amqpUrl, 5672);
     const lines: string[] = [];
     let old: BusNode | undefined;
     let next: BusNode | undefined;
@@ -86,9 +89,9 @@ describe('relay: a new leader publishes nothing past an event the old leader sti
       // The old leader: its claims' pool connection direct (it stays up), its lease connection and its broker link through
       // proxies. Its confirms are awaited for two minutes: the test, not a timer, decides when its batch fails.
       old = await startNode({
-        databaseUrl: infra.databaseUrl,
-        relayDatabaseUrl: viaProxy(infra.databaseUrl, pgProxy),
-        amqpUrl: viaProxy(infra.amqpUrl, amqpProxy),
+        databaseUrl: own.infra.databaseUrl,
+        relayDatabaseUrl: viaProxy(own.infra.databaseUrl, pgProxy),
+        amqpUrl: viaProxy(own.infra.amqpUrl, amqpProxy),
         relayBatchSize: 3,
         relayConcurrency: 1,
         relayPollMs: 100,
@@ -97,17 +100,17 @@ describe('relay: a new leader publishes nothing past an event the old leader sti
       });
       await expectEventually(() => expect(old!.relay.isLeading).toBe(true), { timeoutMs: 15_000 });
       amqpProxy.freeze();
-      await write(consumer, 0, 3);
+      await write(own.consumer, 0, 3);
       // Claimed and published into the dead link: the rows are locked by the claim's open transaction.
       await expectEventually(async () => {
         old!.relay.kick();
-        expect(await claimable(consumer)).toEqual({ pending: 3, unlocked: 0 });
+        expect(await claimable(own.consumer)).toEqual({ pending: 3, unlocked: 0 });
       }, { timeoutMs: 15_000, intervalMs: 20 });
       // Its lease connection breaks: the server frees the lease; the claim's connection lives on.
       pgProxy.pause();
       await expectEventually(() => expect(old!.relay.isLeading).toBe(false), { timeoutMs: 15_000 });
-      await write(consumer, 3, 3);
-      next = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relayPollMs: 100, relayLogger: recordingLogger(lines) });
+      await write(own.consumer, 3, 3);
+      next = await startNode({ databaseUrl: own.infra.databaseUrl, amqpUrl: own.infra.amqpUrl, relayPollMs: 100, relayLogger: recordingLogger(lines) });
       // The new leader has had its chance: it published the later events (skipping the locked ones), or it says it waits.
       await expectEventually(() => expect(got.length > 0 || lines.some((l) => l.includes(WAITING))).toBe(true), { timeoutMs: 20_000 });
       // The old leader's batch fails (its broker link cut): the claim rolls back, its three events are pending again.
@@ -124,24 +127,12 @@ describe('relay: a new leader publishes nothing past an event the old leader sti
 });
 
 describe('relay: a replica that lost its lease publishes nothing more', () => {
-  let infra: TestInfra;
-  let consumer: BusNode;
   const got: number[] = [];
-
-  beforeAll(async () => {
-    infra = await createTestInfra('relay-lease-lost');
-    await migrate(infra.databaseUrl);
-    consumer = await startConsumer(infra, got);
-  });
-
-  afterAll(async () => {
-    await consumer?.stop();
-    await infra?.cleanup();
-  });
+  const own = ownBus('relay-lease-lost', got);
 
   it("neither a claim whose statement was under way when the lease went, nor one waiting for its turn", async () => {
-    const pgProxy = await proxyFor(infra.databaseUrl, 5432);
-    const blocker = new Client({ connectionString: infra.databaseUrl });
+    const pgProxy = await proxyFor(own.infra.databaseUrl, 5432);
+    const blocker = new Client({ connectionString: own.infra.databaseUrl });
     await blocker.connect();
     const [{ pid: blockerPid }] = (await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
     let old: BusNode | undefined;
@@ -150,20 +141,20 @@ describe('relay: a replica that lost its lease publishes nothing more', () => {
      * blocker and the asking session aside. Not asked on the blocker: in a transaction, pg_stat_activity stays as it was first read.
      */
     const activity = async () =>
-      (await consumer.ds.query(
+      (await own.consumer.ds.query(
         `SELECT state, wait_event_type AS wait, query FROM pg_stat_activity
           WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), $1) AND backend_type = 'client backend' AND state <> 'idle'`,
         [blockerPid],
       )) as Array<{ state: string; wait: string | null; query: string }>;
     try {
-      await write(consumer, 0, 6);
+      await write(own.consumer, 0, 6);
       // The table locked (reads still go), so the relay's first claim waits in its statement, holding the turn.
       await blocker.query('BEGIN');
       await blocker.query(`LOCK TABLE "${SCHEMA}".outbox IN EXCLUSIVE MODE`);
       old = await startNode({
-        databaseUrl: infra.databaseUrl,
-        relayDatabaseUrl: viaProxy(infra.databaseUrl, pgProxy),
-        amqpUrl: infra.amqpUrl,
+        databaseUrl: own.infra.databaseUrl,
+        relayDatabaseUrl: viaProxy(own.infra.databaseUrl, pgProxy),
+        amqpUrl: own.infra.amqpUrl,
         relayBatchSize: 3,
         relayConcurrency: 2,
         relayPollMs: 100,
@@ -182,7 +173,7 @@ describe('relay: a replica that lost its lease publishes nothing more', () => {
       // Both claims have ended (published, or rolled back and given up) ...
       await expectEventually(async () => expect(await activity()).toEqual([]), { timeoutMs: 15_000 });
       // ... and every event is still there, unpublished, for whichever replica takes the lease next.
-      expect(await claimable(consumer)).toEqual({ pending: 6, unlocked: 6 });
+      expect(await claimable(own.consumer)).toEqual({ pending: 6, unlocked: 6 });
     } finally {
       await blocker.end().catch(() => undefined);
       await pgProxy.close();
@@ -192,32 +183,20 @@ describe('relay: a replica that lost its lease publishes nothing more', () => {
 });
 
 describe("relay: a claim whose client is gone does not hold its events for the operating system's keepalive", () => {
-  let infra: TestInfra;
-  let consumer: BusNode;
   const got: number[] = [];
-
-  beforeAll(async () => {
-    infra = await createTestInfra('relay-dead-claim');
-    await migrate(infra.databaseUrl);
-    consumer = await startConsumer(infra, got);
-  });
-
-  afterAll(async () => {
-    await consumer?.stop();
-    await infra?.cleanup();
-  });
+  const own = ownBus('relay-dead-claim', got);
 
   it("the server ends it once confirmTimeoutMs and a margin passed: the new leader then publishes its events first", async () => {
-    const leaseProxy = await proxyFor(infra.databaseUrl, 5432);
-    const poolProxy = await proxyFor(infra.databaseUrl, 5432);
-    const amqpProxy = await proxyFor(infra.amqpUrl, 5672);
+    const leaseProxy = await proxyFor(own.infra.databaseUrl, 5432);
+    const poolProxy = await proxyFor(own.infra.databaseUrl, 5432);
+    const amqpProxy = await proxyFor(own.infra.amqpUrl, 5672);
     let old: BusNode | undefined;
     let next: BusNode | undefined;
     try {
       old = await startNode({
-        databaseUrl: viaProxy(infra.databaseUrl, poolProxy),
-        relayDatabaseUrl: viaProxy(infra.databaseUrl, leaseProxy),
-        amqpUrl: viaProxy(infra.amqpUrl, amqpProxy),
+        databaseUrl: viaProxy(own.infra.databaseUrl, poolProxy),
+        relayDatabaseUrl: viaProxy(own.infra.databaseUrl, leaseProxy),
+        amqpUrl: viaProxy(own.infra.amqpUrl, amqpProxy),
         relayBatchSize: 3,
         relayConcurrency: 1,
         relayPollMs: 100,
@@ -226,18 +205,18 @@ describe("relay: a claim whose client is gone does not hold its events for the o
       });
       await expectEventually(() => expect(old!.relay.isLeading).toBe(true), { timeoutMs: 15_000 });
       amqpProxy.freeze();
-      await write(consumer, 0, 3);
+      await write(own.consumer, 0, 3);
       await expectEventually(async () => {
         old!.relay.kick();
-        expect(await claimable(consumer)).toEqual({ pending: 3, unlocked: 0 });
+        expect(await claimable(own.consumer)).toEqual({ pending: 3, unlocked: 0 });
       }, { timeoutMs: 15_000, intervalMs: 20 });
       // The old leader's host is gone: its pool's links go silent (the server still sees the claim's session, idle in its
       // transaction, and nothing asks that session's client for a sign of life) and its lease is freed (the lease's
       // session has keepalives).
       poolProxy.freeze();
       leaseProxy.pause();
-      await write(consumer, 3, 3);
-      next = await startNode({ databaseUrl: infra.databaseUrl, amqpUrl: infra.amqpUrl, relayPollMs: 100 });
+      await write(own.consumer, 3, 3);
+      next = await startNode({ databaseUrl: own.infra.databaseUrl, amqpUrl: own.infra.amqpUrl, relayPollMs: 100 });
       // The claim's session ends 2 s + the margin after it went idle; without that, its rows stayed locked for hours.
       await expectEventually(() => expect(got).toHaveLength(6), { timeoutMs: 45_000 });
       expect(got).toEqual([0, 1, 2, 3, 4, 5]);
