@@ -49,6 +49,55 @@ describe('chat-ingress: conversation moves (notices, events, agents, a message r
     expect((await notices(conv.id)).at(-1)).toBe('Olá! Você está falando com Ana $& Cia $\'.');
   });
 
+  it('each channel sends the notices its settings ask for: pickup none, simple (no name) or with the name in its own words; transfer and waiting notices off or in its own words', async () => {
+    const t = await h.tenantKey();
+    let n = 0;
+    /** A conversation of a new customer on a new channel of `t` with `settings`, in the channel's bot queue. */
+    const conversationOn = async (settings: Record<string, unknown>) => {
+      const pn = `PNNOTICE${++n}`;
+      const phone = `55419888810${String(n).padStart(2, '0')}`;
+      const ch = await h.api<{ id: string }>('POST', '/channels', t.headers, {
+        provider: 'whatsapp', name: pn, phoneNumberId: pn, credentials: { accessToken: 'tok', appSecret: SECRET }, settings: { botQueue: 'bot', humanQueue: 'atendimento', ...settings },
+      });
+      expect(ch.status).toBe(201);
+      const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: {
+        messaging_product: 'whatsapp', metadata: { phone_number_id: pn }, contacts: [{ wa_id: phone, profile: { name: 'Cliente' } }],
+        messages: [{ from: phone, id: `wamid.NOTICE.${n}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'oi' } }] } }] }] };
+      expect((await h.postMeta('whatsapp', ch.body.id, JSON.stringify(body), SECRET)).status).toBe(200);
+      const [c] = await h.ds.query(`SELECT c.id, c.queue FROM chat_ingress.conversations c JOIN chat_ingress.messages m ON m.conversation_id = c.id WHERE m.provider_message_id = $1`, [`wamid.NOTICE.${n}`]);
+      expect(c.queue).toBe('bot');
+      return c.id as string;
+    };
+    // The notices are queued in the move's own transaction: what is queued when the API answers is all there is.
+    const moveAndAssign = async (conversationId: string) => {
+      expect((await h.api('POST', `/conversations/${conversationId}/transfer`, t.headers, {})).status).toBe(200);
+      const afterTransfer = await notices(conversationId);
+      expect((await h.api('POST', `/conversations/${conversationId}/assign`, t.headers, { agentId: 'carla', agentName: 'Carla' })).status).toBe(200);
+      return { afterTransfer, afterAssign: (await notices(conversationId)).slice(afterTransfer.length) };
+    };
+
+    // Nothing said: no pickup notice, no transfer notice, no waiting notice.
+    const quiet = await conversationOn({ pickupNotice: 'none', notifyOnTransfer: false, notifyOnWaiting: false });
+    expect(await moveAndAssign(quiet)).toEqual({ afterTransfer: [], afterAssign: [] });
+    // The moves themselves are still published.
+    await expectEventually(() => expect(transferred(quiet).map((e) => `${e.data.toQueue}:${e.data.agentId ?? '-'}`).sort()).toEqual(['atendimento:-', 'atendimento:carla']));
+
+    // Simple pickup (no name), the waiting notice alone, in the channel's words.
+    const simple = await conversationOn({ pickupNotice: 'simple', notifyOnTransfer: false, waitingMessage: 'Já já te atendemos.' });
+    expect(await moveAndAssign(simple)).toEqual({ afterTransfer: ['Já já te atendemos.'], afterAssign: ['Um atendente vai falar com você agora.'] });
+
+    // The agent's name in the channel's own pickup text; the transfer notice alone, in its words.
+    const named = await conversationOn({ pickupNotice: 'with_agent_name', pickupMessage: 'Oi! Aqui é {agent}, do suporte.', transferMessage: 'Passando você para o time.', notifyOnWaiting: false });
+    expect(await moveAndAssign(named)).toEqual({ afterTransfer: ['Passando você para o time.'], afterAssign: ['Oi! Aqui é Carla, do suporte.'] });
+
+    // A channel with no closing message closes without a word; one with it says it.
+    expect((await h.api('POST', `/conversations/${quiet}/close`, t.headers, { reason: 'resolved' })).status).toBe(200);
+    expect(await notices(quiet)).toEqual([]);
+    expect((await h.api('PATCH', `/channels/${(await h.ds.query('SELECT channel_id FROM chat_ingress.conversations WHERE id = $1', [named]))[0].channel_id}`, t.headers, { settings: { closingMessage: 'Até a próxima!' } })).status).toBe(200);
+    expect((await h.api('POST', `/conversations/${named}/close`, t.headers, { reason: 'resolved' })).status).toBe(200);
+    expect((await notices(named)).at(-1)).toBe('Até a próxima!');
+  });
+
   it('a transfer naming an agent who is not in the target queue\'s list is a 422 (as assign is), and nothing moves', async () => {
     expect((await h.api('PUT', '/queues/financeiro/agents', headers, { agentId: 'carla', agentName: 'Carla' })).status).toBe(200);
     const conv = await open('5541988880002');

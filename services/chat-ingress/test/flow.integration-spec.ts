@@ -305,6 +305,22 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await expectEventually(() => expect(c.got()).toContain('Um momento.'));
   });
 
+  it('a WhatsApp menu of four to ten options goes out as a list (one row each, id and title); the row the customer picks leads to its step', async () => {
+    const options = ['Boleto', 'Planos', 'Suporte técnico', 'Mudança de endereço', 'Cancelamento'].map((title, i) => ({ id: `op${i + 1}`, title, next: i === 3 ? 'moving' : 'bye' }));
+    const c = await tenantWith({ start: 'menu', steps: {
+      menu: { type: 'menu', text: 'Como podemos ajudar?', options },
+      moving: { type: 'close', text: 'Vamos agendar sua mudança.' },
+      bye: { type: 'close', text: 'Até logo!' },
+    } });
+    await c.text('oi');
+    const sent = (await c.onlyRequest()) as unknown as { type: string; interactive: { type: string; body: { text: string }; action: { button: string; sections: Array<{ rows: Array<{ id: string; title: string }> }> } } };
+    expect(sent.type).toBe('interactive');
+    expect(sent.interactive).toMatchObject({ type: 'list', body: { text: expect.stringMatching(/^Como podemos ajudar\?/) }, action: { button: expect.any(String) } });
+    expect(sent.interactive.action.sections.flatMap((s) => s.rows)).toEqual(options.map((o) => ({ id: o.id, title: o.title })));
+    await c.say({ type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'op4', title: 'Mudança de endereço' } } });
+    await expectEventually(() => expect(c.got().at(-1)).toBe('Vamos agendar sua mudança.'));
+  });
+
   it('a message step with more buttons than WhatsApp shows (ten) lists them all as numbered lines instead of dropping some', async () => {
     const buttons = Array.from({ length: 12 }, (_, i) => ({ id: `op${i + 1}`, title: `Opção ${i + 1}` }));
     const c = await tenantWith({ start: 'hi', steps: {

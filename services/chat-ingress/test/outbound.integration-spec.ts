@@ -125,6 +125,35 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(() => new Webhook(`whsec_${Buffer.alloc(24, 1).toString('base64')}`).verify(call.raw, { 'webhook-id': hdr('webhook-id'), 'webhook-timestamp': hdr('webhook-timestamp'), 'webhook-signature': hdr('webhook-signature') })).toThrow();
   });
 
+  it('generic: the platform\'s status events (the documented schema) become the statuses of the messages Elo sent, forward only; a failure carries its error', async () => {
+    const gen = (await h.api<{ id: string; secrets: { signingSecret: string } }>('POST', '/channels', headers, { provider: 'generic', name: 'plataforma com status', callbackUrl: `${h.fakes.origin}/platform/status` })).body;
+    let n = 0;
+    h.fakes.respond((x) => (x.path === '/platform/status' ? { status: 200, body: { id: `plat-st-${++n}` } } : undefined));
+    const read = await send({ channelId: gen.id, contact: { providerUserId: 'cliente-st' }, message: { kind: 'text', text: 'lido?' } });
+    await expectEventually(() => expect(sentOf(read.body.messageId)?.providerMessageId).toBe('plat-st-1'));
+    const lost = await send({ channelId: gen.id, contact: { providerUserId: 'cliente-st' }, message: { kind: 'text', text: 'perdido' } });
+    await expectEventually(() => expect(sentOf(lost.body.messageId)?.providerMessageId).toBe('plat-st-2'));
+    const post = (events: unknown[]) => {
+      const raw = JSON.stringify({ events });
+      const at = new Date();
+      const id = `msg_${randomUUID()}`;
+      return h.api('POST', `/webhooks/generic/${gen.id}`, { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(gen.secrets.signingSecret).sign(id, at, raw) }, raw);
+    };
+    // Read, then a late "delivered" from before it: the message stays read.
+    expect(await post([
+      { type: 'status', id: 'plat-st-1', timestamp: new Date(Date.now() - 1000).toISOString(), status: 'read' },
+      { type: 'status', id: 'plat-st-2', timestamp: new Date().toISOString(), status: 'failed', error: { code: 'blocked', title: 'o cliente bloqueou a plataforma' } },
+    ])).toEqual({ status: 200, body: { stored: 0, duplicates: 0, statuses: 2 } });
+    expect(await post([{ type: 'status', id: 'plat-st-1', timestamp: new Date(Date.now() - 5000).toISOString(), status: 'delivered' }])).toMatchObject({ status: 200, body: { statuses: 1 } });
+    const mine = (id: string) => h.probe.ofType<Failed & { providerMessageId: string; error?: { code: string; title?: string } }>('chat.message.status').filter((e) => e.data.messageId === id).map((e) => e.data);
+    await expectEventually(() => {
+      expect(mine(read.body.messageId).map((s) => s.status).sort()).toEqual(['delivered', 'read']);
+      expect(mine(lost.body.messageId)).toEqual([expect.objectContaining({ status: 'failed', providerMessageId: 'plat-st-2', error: { code: 'blocked', title: 'o cliente bloqueou a plataforma' } })]);
+    });
+    const rows = await h.ds.query('SELECT id, status FROM chat_ingress.messages WHERE id = ANY($1::uuid[])', [[read.body.messageId, lost.body.messageId]]);
+    expect(Object.fromEntries(rows.map((r: { id: string; status: string }) => [r.id, r.status]))).toEqual({ [read.body.messageId]: 'read', [lost.body.messageId]: 'failed' });
+  });
+
   it('generic: a 429 or 5xx from the platform is retried no sooner than its Retry-After asks (seconds or an HTTP date)', async () => {
     const gen = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'generic', name: 'plataforma lenta', callbackUrl: `${h.fakes.origin}/platform/busy` })).body;
     h.fakes.respond((x) => {
@@ -179,6 +208,72 @@ describe('chat-ingress: outbound through fake provider APIs, and the token check
     expect(h.fakes.requests.filter((r) => textOf(r) === 'limitado')).toHaveLength(2);
     await h.app.get(SenderService).drain();
     expect(h.fakes.requests.filter((r) => textOf(r) === 'janela')).toHaveLength(1);
+  });
+
+  it('the provider\'s refusals a tenant must act on fail for good with their own reason: no access, recipient unreachable (WhatsApp and Telegram)', async () => {
+    h.fakes.respond((r) => {
+      const text = textOf(r);
+      if (text === 'sem permissão') return { status: 403, body: { error: { code: 200, message: '(#200) Permissions error', type: 'OAuthException' } } };
+      if (text === 'acesso negado') return { status: 403, body: { error: { code: 131005, message: 'Access denied' } } };
+      if (text === 'inalcançável') return { status: 400, body: { error: { code: 131026, message: 'Message undeliverable' } } };
+      if (text === 'chat sumiu') return { status: 400, body: { ok: false, error_code: 400, description: 'Bad Request: chat not found' } };
+      if (text === 'conta desativada') return { status: 403, body: { ok: false, error_code: 403, description: 'Forbidden: user is deactivated' } };
+      return undefined;
+    });
+    const cases: Array<[unknown, string, string]> = [
+      [{ channelId: wa.id, contact: { phone: '+5541977120001' }, message: { kind: 'text', text: 'sem permissão' } }, 'no_access', '200'],
+      [{ channelId: wa.id, contact: { phone: '+5541977120002' }, message: { kind: 'text', text: 'acesso negado' } }, 'no_access', '131005'],
+      [{ channelId: wa.id, contact: { phone: '+5541977120003' }, message: { kind: 'text', text: 'inalcançável' } }, 'recipient_unreachable', '131026'],
+      [{ channelId: tg.id, contact: { providerUserId: '880000121' }, message: { kind: 'text', text: 'chat sumiu' } }, 'recipient_unreachable', '400'],
+      [{ channelId: tg.id, contact: { providerUserId: '880000122' }, message: { kind: 'text', text: 'conta desativada' } }, 'recipient_unreachable', '403'],
+    ];
+    const ids: string[] = [];
+    for (const [body] of cases) {
+      const r = await send(body);
+      expect(r.status).toBe(202);
+      ids.push(r.body.messageId);
+    }
+    await expectEventually(() => expect(ids.map((id) => failedOf(id))).toEqual(cases.map(([, reason, code]) => expect.objectContaining({ status: 'failed', reason, error: expect.objectContaining({ code }) }))));
+    await h.app.get(SenderService).drain();
+    for (const [body] of cases) expect(h.fakes.requests.filter((r) => textOf(r) === (body as { message: { text: string } }).message.text)).toHaveLength(1);
+  });
+
+  it('a rate limit is retried, not failed, until the last attempt; still limited then, it fails with rate_limited', async () => {
+    h.fakes.respond((r) => (textOf(r) === 'sempre limitado' ? { status: 429, body: { error: { code: 130429, message: 'Rate limit hit' } }, headers: { 'retry-after': '3600' } } : undefined));
+    const r = await send({ channelId: wa.id, contact: { phone: '+5541977120011' }, message: { kind: 'text', text: 'sempre limitado' } });
+    await expectEventually(async () => expect((await h.ds.query('SELECT status, attempts, reason FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0]).toEqual({ status: 'queued', attempts: 1, reason: 'rate_limited' }));
+    expect(failedOf(r.body.messageId)).toBeUndefined();
+    // Seven tries later (each limited), the retry's time comes: the eighth and last.
+    await h.ds.query(`UPDATE chat_ingress.messages SET attempts = 7, next_attempt_at = now() WHERE id = $1 AND status = 'queued'`, [r.body.messageId]);
+    await expectEventually(() => expect(failedOf(r.body.messageId)).toMatchObject({ reason: 'rate_limited', error: { code: '130429' } }));
+    expect(h.fakes.requests.filter((x) => textOf(x) === 'sempre limitado')).toHaveLength(2);
+  });
+
+  it('Telegram: a 429 is retried no sooner than its retry_after asks', async () => {
+    h.fakes.respond((r) => (r.path.endsWith('/sendMessage') && r.body.text === 'devagar' ? { status: 429, body: { ok: false, error_code: 429, description: 'Too Many Requests: retry after 120', parameters: { retry_after: 120 } } } : undefined));
+    const r = await send({ channelId: tg.id, contact: { providerUserId: '880000131' }, message: { kind: 'text', text: 'devagar' } });
+    const row = await expectEventually(async () => {
+      const [m] = await h.ds.query(`SELECT status, reason, extract(epoch FROM next_attempt_at - now())::float8 AS wait_s FROM chat_ingress.messages WHERE id = $1`, [r.body.messageId]);
+      expect(m).toMatchObject({ status: 'queued', reason: 'rate_limited' });
+      return m as { wait_s: number };
+    });
+    expect(row.wait_s).toBeGreaterThan(100);
+    expect(failedOf(r.body.messageId)).toBeUndefined();
+    expect(h.fakes.requests.filter((x) => x.body.text === 'devagar')).toHaveLength(1);
+  });
+
+  it('Messenger: media goes as an attachment by URL and a location as a text with its map link, through the Send API', async () => {
+    const psid = '7100000000000141';
+    const media = await send({ channelId: ms.id, contact: { providerUserId: psid }, message: { kind: 'media', media: { kind: 'document', url: `${h.fakes.origin}/files/contrato.pdf` } } });
+    const place = await send({ channelId: ms.id, contact: { providerUserId: psid }, message: { kind: 'location', location: { lat: -25.43, lng: -49.27, name: 'Loja Centro' } } });
+    expect([media.status, place.status]).toEqual([202, 202]);
+    await expectEventually(() => [media, place].forEach((r) => expect(sentOf(r.body.messageId)?.providerMessageId).toMatch(/^m_OUT/)));
+    const calls = h.fakes.sent('/graph/me/messages').filter((c) => (c.body.recipient as { id?: string }).id === psid);
+    expect(calls.map((c) => c.body)).toEqual([
+      { recipient: { id: psid }, messaging_type: 'RESPONSE', message: { attachment: { type: 'file', payload: { url: `${h.fakes.origin}/files/contrato.pdf`, is_reusable: true } } } },
+      { recipient: { id: psid }, messaging_type: 'RESPONSE', message: { text: 'Loja Centro: https://maps.google.com/?q=-25.43,-49.27' } },
+    ]);
+    expect(calls[0]!.headers.authorization).toBe('Bearer page');
   });
 
   it('one recipient\'s messages go out in order: a message the provider answered 503 holds the later ones back until it is sent', async () => {

@@ -104,6 +104,25 @@ describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () 
     });
   });
 
+  it('Instagram: a seen receipt of a message we sent marks that message read (its status event names it); a repeat changes nothing', async () => {
+    const ch = channels.instagram;
+    const igsid = '6200000000000031';
+    const r = await h.api<{ messageId: string }>('POST', '/messages', headers, { channelId: ch.id, contact: { providerUserId: igsid }, message: { kind: 'text', text: 'Seu plano foi ativado' } });
+    expect(r.status).toBe(202);
+    const sent = await expectEventually(() => {
+      const e = h.probe.ofType<{ messageId: string; providerMessageId: string }>('chat.message.sent').find((x) => x.data.messageId === r.body.messageId);
+      expect(e).toBeDefined();
+      return e!.data;
+    });
+    const seenAt = Date.now();
+    const raw = JSON.stringify({ object: 'instagram', entry: [{ id: '17840000000000001', time: seenAt, messaging: [
+      { sender: { id: igsid }, recipient: { id: '17840000000000001' }, timestamp: seenAt, read: { mid: sent.providerMessageId } }] }] });
+    expect(await h.postMeta('instagram', ch.id, raw, 'instagram-secret')).toEqual({ status: 200, body: { stored: 0, duplicates: 0, statuses: 1 } });
+    await expectEventually(() => expect(statuses().find((e) => e.data.messageId === r.body.messageId)?.data).toMatchObject({ status: 'read', providerMessageId: sent.providerMessageId, providerTimestamp: new Date(seenAt).toISOString() }));
+    expect((await h.ds.query('SELECT status FROM chat_ingress.messages WHERE id = $1', [r.body.messageId]))[0].status).toBe('read');
+    expect(await h.postMeta('instagram', ch.id, raw, 'instagram-secret')).toEqual({ status: 200, body: { stored: 0, duplicates: 0, statuses: 0 } });
+  });
+
   it('Messenger: every attachment of a message reaches chat.message.received (one event each); a repeat changes nothing', async () => {
     const ch = channels.messenger;
     const raw = fixture('messenger-message-attachments.json');
@@ -132,6 +151,11 @@ describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () 
       return x!.data;
     });
     expect(e).toMatchObject({ contact: { providerUserId: '880000001', name: 'Renata Lopes' }, message: { kind: 'text', text: '/start' } });
+    // update_id is unique per bot, not across bots: another channel's update with the same id is its own message.
+    const other = (await h.api<{ id: string; secrets: Record<string, string> }>('POST', '/channels', headers, { provider: 'telegram', name: 'outro bot', credentials: { accessToken: '654321:other-bot-token' } })).body;
+    expect(await h.api('POST', `/webhooks/telegram/${other.id}`, { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': other.secrets.telegramSecretToken }, raw))
+      .toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
+    await expectEventually(() => expect(received().filter((r) => r.data.providerMessageId === '730000001').map((r) => (r.data as Received & { channelId: string }).channelId).sort()).toEqual([ch.id, other.id].sort()));
     // An update kind we do not handle is stored and marked, never a crash.
     const poll = JSON.stringify({ update_id: 730000002, poll: { id: 'p1', question: '?' } });
     expect((await post(ch.secrets.telegramSecretToken, poll)).body).toEqual({ stored: 1, duplicates: 0, statuses: 0 });

@@ -153,6 +153,23 @@ describe('chat-ingress: the provider-token check (schedule, outages against auth
     }
   });
 
+  it('debug_token answering that the token is not valid (a 200) marks it invalid and raises chat.channel.token.invalid with Meta\'s reason', async () => {
+    const c = (await h.api<{ id: string }>('POST', '/channels', headers, { provider: 'whatsapp', name: 'wa-dead', phoneNumberId: 'PNDEAD', credentials: { accessToken: 'dead-token', appSecret: 's', refreshAppId: 'app1' } })).body;
+    // The exchange is refused, and debug_token says why: the user took the app's permission away.
+    h.fakes.respond((r) => (r.path.startsWith('/graph/oauth/access_token') && r.path.includes('dead-token') ? { status: 400, body: { error: { message: 'Error validating access token', type: 'OAuthException', code: 190 } } } : undefined));
+    h.fakes.respond((r) => (r.path.startsWith('/graph/debug_token') && r.path.includes('dead-token') ? { status: 200, body: { data: { is_valid: false, error: { code: 190, message: 'The user has not authorized application app1.' } } } } : undefined));
+    try {
+      const result = await h.app.get(TokenCheckService).checkChannel((await h.app.get(ChannelsService).resolve(c.id))!, { refresh: true });
+      expect(result).toMatchObject({ status: 'invalid', refreshed: false });
+      expect(await token(c.id)).toMatchObject({ status: 'invalid', checkedAt: expect.any(String), error: 'The user has not authorized application app1.' });
+      await expectEventually(() => expect(invalidEvents().find((e) => e.data.channelId === c.id)?.data.reason).toBe('The user has not authorized application app1.'));
+    } finally {
+      h.fakes.reset();
+      // Out of the next test's count of the channels checked.
+      await h.api('POST', `/channels/${c.id}/disable`, headers);
+    }
+  });
+
   it('two replicas checking at once check each channel once: one token refresh, one event', async () => {
     const replica = await h.replica({ TOKEN_CHECK_FIRST_DELAY_MS: '3600000' });
     try {

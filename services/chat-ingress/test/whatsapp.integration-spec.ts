@@ -112,6 +112,33 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     expect(ok).toEqual({ status: 200, body: 1158201444 });
     const bad = await h.api('GET', `/webhooks/whatsapp/${channel.id}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1`, {});
     expect(bad.status).toBe(403);
+    // The right token is not enough without hub.mode=subscribe, nor without a token at all.
+    expect((await h.api('GET', `/webhooks/whatsapp/${channel.id}?hub.mode=unsubscribe&hub.verify_token=${channel.secrets.verifyToken}&hub.challenge=1`, {})).status).toBe(403);
+    expect((await h.api('GET', `/webhooks/whatsapp/${channel.id}?hub.mode=subscribe&hub.challenge=1`, {})).status).toBe(403);
+  });
+
+  it('a disabled channel takes no webhook (404: nothing stored or published) and fails the handshake; enabled again, it takes them', async () => {
+    const created = await h.api<typeof channel>('POST', '/channels', headers, {
+      provider: 'whatsapp', name: 'Desligado', phoneNumberId: '109876543210555', credentials: { accessToken: 'EAAG-off', appSecret: 'off-app-secret' },
+    });
+    expect(created.status).toBe(201);
+    const off = created.body;
+    const text = (id: string) => JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp', metadata: { phone_number_id: '109876543210555' }, contacts: [{ wa_id: '5541977550001', profile: { name: 'Off' } }],
+      messages: [{ from: '5541977550001', id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'oi' } }] } }] }] });
+    const handshake = () => h.api('GET', `/webhooks/whatsapp/${off.id}?hub.mode=subscribe&hub.verify_token=${off.secrets.verifyToken}&hub.challenge=42`, {});
+    const stored = async () => Number((await h.ds.query(`SELECT (SELECT count(*) FROM chat_ingress.webhook_receipts WHERE channel_id = $1) + (SELECT count(*) FROM chat_ingress.messages WHERE channel_id = $1) AS n`, [off.id]))[0].n);
+
+    expect((await h.api('POST', `/channels/${off.id}/disable`, headers)).status).toBe(200);
+    expect((await h.postMeta('whatsapp', off.id, text('wamid.OFFCH.1'), 'off-app-secret')).status).toBe(404);
+    expect((await handshake()).status).toBe(404);
+    expect(await stored()).toBe(0);
+
+    expect((await h.api('POST', `/channels/${off.id}/enable`, headers)).status).toBe(200);
+    expect(await handshake()).toEqual({ status: 200, body: 42 });
+    expect(await h.postMeta('whatsapp', off.id, text('wamid.OFFCH.2'), 'off-app-secret')).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
+    await h.settled();
+    expect(received().filter((e) => e.data.providerMessageId.startsWith('wamid.OFFCH.')).map((e) => e.data.providerMessageId)).toEqual(['wamid.OFFCH.2']);
   });
 
   it('stores a signed text message and publishes chat.message.received and chat.conversation.opened', async () => {
@@ -368,6 +395,16 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     ]);
     await expectEventually(() => expect(received().filter((e) => e.data.providerMessageId.startsWith('wamid.B')).map((e) => e.data.message.kind).sort())
       .toEqual(['contacts', 'location', 'media', 'reply', 'text', 'unsupported']));
+    // What each carries for integrations: the list reply's id and title, the media reference, the point, the shared contacts.
+    const published = Object.fromEntries(received().filter((e) => e.data.providerMessageId.startsWith('wamid.B')).map((e) => [e.data.providerMessageId, e.data.message]));
+    expect(published).toEqual({
+      'wamid.B1': { kind: 'text', text: 'um' },
+      'wamid.B2': { kind: 'reply', reply: { id: 'opt-2', title: '2ª via' }, text: '2ª via' },
+      'wamid.B3': { kind: 'location', location: { lat: -23.5, lng: -46.6 } },
+      'wamid.B4': { kind: 'unsupported', providerType: 'reaction' },
+      'wamid.B5': { kind: 'media', media: { kind: 'image', id: 'media-1', mimeType: 'image/jpeg', caption: 'foto' }, text: 'foto' },
+      'wamid.B6': { kind: 'contacts', contacts: [{ name: { formatted_name: 'Ana' }, phones: [{ phone: '+55 11 99999-0000' }] }] },
+    });
     // The same batch again: all duplicates.
     expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), APP_SECRET)).body).toEqual({ stored: 0, duplicates: 7, statuses: 0 });
   });
