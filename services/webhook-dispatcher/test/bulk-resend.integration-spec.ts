@@ -92,6 +92,8 @@ describe('webhook-dispatcher bulk resend CLI (real PostgreSQL, RabbitMQ, the CLI
     expect(resent).toHaveLength(7);
     expect(new Set(resent.map((r) => r.headers['webhook-id']))).toEqual(new Set(failedMain));
     expect(new Set(succeededOf(ours).map((e) => e.data.deliveryId))).toEqual(new Set(failedMain));
+    // Attempt numbers go on: each was sent once before (attempt 1), and once by the resend (attempt 2).
+    expect(succeededOf(ours).map((e) => e.data.attempts)).toEqual(Array(7).fill(2));
     expect(JSON.parse(resent[0].body)).toMatchObject({ call: { status: 'ANSWERED' } });
 
     // Nothing left to resend for A's enabled integration; the disabled one and tenant B keep their failures.

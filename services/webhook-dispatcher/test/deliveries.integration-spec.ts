@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createEvent, type ChatMessageSendRequested, type CloudEvent, type IntegrationDeliveryOutcome, type IntegrationDisabled } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
@@ -100,9 +100,19 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
     });
     expect(test.status).toBe(200);
     expect(test.body).toMatchObject({ ok: true, httpStatus: 200, request: { method: 'POST', headers: { 'X-Api-Key': '••••' } }, response: { status: 200 } });
+    // The request as sent (the sample's values in URL and body) and the response's headers and body as the CRM answered them.
+    expect(test.body.request.url).toBe(`${crm.url}/boleto/1?src=elo`);
+    expect(JSON.parse(test.body.request.body as string)).toEqual({ customer: { name: 'Bia', docs: [{ cpf: '1' }], email: 'b@x.io' } });
+    expect(test.body.response.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(test.body.response.body as string)).toEqual({ data: { url: 'https://pay.example/b/42' } });
     expect(typeof test.body.durationMs).toBe('number');
     expect(JSON.stringify(test.body)).not.toContain('sk_live');
     expect(crm.received).toHaveLength(2);
+    expect(JSON.parse(crm.received[1].body)).toEqual({ customer: { name: 'Bia', docs: [{ cpf: '1' }], email: 'b@x.io' } });
+    // A test send is no delivery: nothing is listed or logged for it.
+    const after = await call('GET', `/integrations/${created.body.id}/deliveries`);
+    expect(after.body.map((d: Body) => d.id)).toEqual([deliveries.body[0].id]);
+    expect((await call('GET', `/deliveries/${deliveries.body[0].id}/attempts`)).body).toHaveLength(1);
   });
 
   it('a failing endpoint is retried on schedule with a stable webhook-id, ends failed, and a manual resend succeeds', async () => {
@@ -178,11 +188,13 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       const refused = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.requestId === disabledRequest, 15_000);
       expect(refused.data).toMatchObject({ integrationId: g.body.id, errorClass: 'invalid', error: 'integration disabled: the endpoint answered 410 Gone' });
       expect(gone.received).toHaveLength(sentBefore);
-      // An admin's Test still sends it (trying it before enabling it again is the point) and changes nothing.
+      // An admin's Test still sends it (trying it before enabling it again is the point) and changes nothing: no delivery, no attempt.
+      const listedBefore = (await call('GET', `/integrations/${g.body.id}/deliveries`)).body as Body[];
       const tested = await call('POST', `/integrations/${g.body.id}/test`, { data: {} });
       expect(tested.body).toMatchObject({ ok: false, httpStatus: 410 });
       expect(gone.received).toHaveLength(sentBefore + 1);
       expect((await call('GET', `/integrations/${g.body.id}`)).body).toMatchObject({ enabled: false, disabledReason: 'the endpoint answered 410 Gone' });
+      expect((await call('GET', `/integrations/${g.body.id}/deliveries`)).body).toEqual(listedBefore);
 
       const named = await call('POST', '/integrations', {
         name: 'Viabilidade', kind: 'http',
@@ -306,6 +318,16 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
           id, box.encrypt(second, `${id}:signing`),
         ]));
       await verifyAll(2, [third, second]);
+
+      // 24 h after its rotation a previous secret stops signing, in either form of the row.
+      await withDb(infra, (db) => db.query(`UPDATE dispatcher.integrations SET previous_signing_expires_at = now() - interval '1 minute' WHERE id = $1`, [id]));
+      await verifyAll(3, [third]);
+      const previous = [{ secret: second, expiresAt: Date.now() - 60_000 }, { secret: first, expiresAt: Date.now() + 3_600_000 }];
+      await withDb(infra, (db) =>
+        db.query(`UPDATE dispatcher.integrations SET previous_signing_secret_sealed = $2, previous_signing_expires_at = now() + interval '1 hour' WHERE id = $1`, [
+          id, box.encrypt(JSON.stringify(previous), `${id}:signing`),
+        ]));
+      await verifyAll(4, [third, first]);
     } finally {
       await sink.close();
     }
@@ -371,6 +393,33 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       await down.close();
     }
   });
+  it('a success ends the failing period: an integration that failed and then succeeded is no longer failing (GET shows it)', async () => {
+    const flaky = await new FakeEndpoint().start();
+    flaky.handler = (r) => ({ status: r.body.includes('DOWN') ? 503 : 200 });
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'Failing then fine', kind: 'http',
+        request: { method: 'POST', url: `${flaky.url}/x`, body: { kind: 'keyvalue', pairs: [{ key: 't', value: '{message.text}' }] } },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'contains', value: 'FAILING-PERIOD' }] },
+        delivery: { retryScheduleSeconds: [], disableAfterFailingSeconds: 3600 },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ failingSince: null });
+      const down = messageReceived(a.tenantId, 'FAILING-PERIOD DOWN');
+      await probe.publish(down);
+      await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === down.id, 15_000);
+      const failing = (await call('GET', `/integrations/${created.body.id}`)).body;
+      expect(failing).toMatchObject({ enabled: true, failingSince: expect.any(String) });
+
+      const up = messageReceived(a.tenantId, 'FAILING-PERIOD UP');
+      await probe.publish(up);
+      await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === up.id, 15_000);
+      await expectEventually(async () => expect((await call('GET', `/integrations/${created.body.id}`)).body).toMatchObject({ enabled: true, failingSince: null }), { timeoutMs: 10_000 });
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('keeps at most the per-integration limit (4 here) in flight against one slow endpoint, and delivers everything', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
@@ -556,6 +605,17 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
         expect(attempts.body).toHaveLength(1);
       }
       expect(hook.received).toHaveLength(3);
+      // The log keeps the first 4,096 characters (4,095 here: not half an emoji) and says how much was cut.
+      const logged = async (outcome: (typeof outcomes)[number]) => (await call('GET', `/deliveries/${outcome.data.deliveryId}/attempts`)).body[0] as Body;
+      /** Whether `text` is `whole` cut after 4,095 characters, and what follows the cut (short, where the whole text would not be). */
+      const cut = (text: string, whole: string) => ({ kept: text.slice(0, 4095) === whole.slice(0, 4095), after: text.slice(4095) });
+      expect(cut((await logged(outcomes[0])).response.body as string, answer)).toEqual({ kept: true, after: '…[truncated 7 chars]' });
+      expect(cut((await logged(outcomes[1])).response.body as string, answer)).toEqual({ kept: true, after: '…[truncated 7 chars]' });
+      const sent = hook.received.find((r) => r.url === '/short')!.body;
+      expect(sent.length).toBeGreaterThan(4096);
+      const requestLogged = await logged(outcomes[2]);
+      expect(cut(requestLogged.request.body as string, sent)).toEqual({ kept: true, after: `…[truncated ${sent.length - 4095} chars]` });
+      expect(requestLogged.response.body).toBe('ok');
     } finally {
       await hook.close();
     }
@@ -732,6 +792,82 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
     } finally {
       held.splice(0).forEach((answer) => answer());
       await closeServer(server);
+    }
+  });
+
+  it('sends each method as configured (GET, POST, PUT, PATCH, DELETE), each body form with its content type; the attempt log shows the method', async () => {
+    const hook = await new FakeEndpoint().start();
+    try {
+      const cases = [
+        { method: 'GET', path: '/get', body: undefined, contentType: undefined, sent: '' },
+        { method: 'POST', path: '/post', body: { kind: 'keyvalue', pairs: [{ key: 'deal[contacts][0][name]', value: '{contact.name}' }] },
+          contentType: 'application/json', sent: '{"deal":{"contacts":[{"name":"Ana Souza"}]}}' },
+        { method: 'PUT', path: '/put', body: { kind: 'raw', contentType: 'application/xml', template: '<deal><name>{contact.name}</name></deal>' },
+          contentType: 'application/xml', sent: '<deal><name>Ana Souza</name></deal>' },
+        { method: 'PATCH', path: '/patch', body: { kind: 'form', pairs: [{ key: 'name', value: '{contact.name}' }, { key: 'cpf', value: '{attributes.cpf}' }] },
+          contentType: 'application/x-www-form-urlencoded', sent: 'name=Ana+Souza&cpf=12345678909' },
+        { method: 'DELETE', path: '/delete', body: { kind: 'raw', contentType: 'text/plain', template: 'tchau {contact.name}, até ção ✓' }, contentType: 'text/plain', sent: 'tchau Ana Souza, até ção ✓' },
+      ];
+      const ids = new Map<string, string>();
+      const secrets = new Map<string, string>();
+      for (const c of cases) {
+        const created = await call('POST', '/integrations', {
+          name: `Method ${c.method}`, kind: 'http', request: { method: c.method, url: `${hook.url}${c.path}`, ...(c.body ? { body: c.body } : {}) },
+          trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'METHODS' }] },
+          delivery: { retryScheduleSeconds: [] },
+        });
+        expect(created.status).toBe(201);
+        ids.set(c.method, created.body.id as string);
+        secrets.set(c.method, created.body.signingSecret as string);
+      }
+      const ev = messageReceived(a.tenantId, 'METHODS');
+      await probe.publish(ev);
+      // One event, five matching integrations: each gets it (fan-out).
+      await expectEventually(() => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((o) => o.data.eventId === ev.id)).toHaveLength(5), { timeoutMs: 15_000 });
+      for (const c of cases) {
+        const got = hook.received.filter((r) => r.url === c.path);
+        expect({ path: c.path, n: got.length }).toEqual({ path: c.path, n: 1 });
+        expect({ path: c.path, method: got[0].method, contentType: got[0].headers['content-type'], body: got[0].body })
+          .toEqual({ path: c.path, method: c.method, contentType: c.contentType, body: c.sent });
+        // Signed over the bytes sent, whatever the body (none, XML, form, non-ASCII text): what a receiver recomputes.
+        const h = got[0].headers;
+        const key = Buffer.from(secrets.get(c.method)!.slice('whsec_'.length), 'base64');
+        const expected = createHmac('sha256', key).update(Buffer.from(`${String(h['webhook-id'])}.${String(h['webhook-timestamp'])}.${got[0].body}`, 'utf8')).digest('base64');
+        expect({ path: c.path, signature: h['webhook-signature'] }).toEqual({ path: c.path, signature: `v1,${expected}` });
+        const [delivery] = (await call('GET', `/integrations/${ids.get(c.method)}/deliveries`)).body as Body[];
+        const attempts = await call('GET', `/deliveries/${delivery.id}/attempts`);
+        expect(attempts.body[0].request).toMatchObject({ method: c.method, url: `${hook.url}${c.path}` });
+      }
+    } finally {
+      await hook.close();
+    }
+  });
+
+  it('a disabled integration is not triggered by events; enabled again, it is', async () => {
+    const hook = await new FakeEndpoint().start();
+    try {
+      const make = (name: string, path: string) => call('POST', '/integrations', {
+        name, kind: 'http', request: { method: 'POST', url: `${hook.url}${path}` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'PAUSED' }] },
+      });
+      const paused = await make('Paused by an admin', '/paused');
+      const beside = await make('Enabled beside it', '/beside');
+      expect((await call('POST', `/integrations/${paused.body.id}/disable`)).status).toBe(200);
+      const ev = messageReceived(a.tenantId, 'PAUSED');
+      await probe.publish(ev);
+      // The enabled one's delivery is written in the same transaction as a delivery of the disabled one would be.
+      await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === ev.id && o.integrationId === beside.body.id, 15_000);
+      expect((await call('GET', `/integrations/${paused.body.id}/deliveries`)).body).toEqual([]);
+      expect(hook.received.map((r) => r.url)).toEqual(['/beside']);
+
+      expect((await call('POST', `/integrations/${paused.body.id}/enable`)).status).toBe(200);
+      const again = messageReceived(a.tenantId, 'PAUSED');
+      await probe.publish(again);
+      await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === again.id && o.integrationId === paused.body.id, 15_000);
+      expect(hook.received.filter((r) => r.url === '/paused')).toHaveLength(1);
+      expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((o) => o.data.integrationId === paused.body.id).map((o) => o.data.eventId)).toEqual([again.id]);
+    } finally {
+      await hook.close();
     }
   });
 

@@ -132,6 +132,22 @@ describe('webhook-dispatcher error classes of failed attempts (real PostgreSQL, 
     });
   });
 
+  it('an address the egress policy forbids (cloud metadata, a private network) is blocked: failed at once, no retry, the reason logged', async () => {
+    const metadataId = await integration('METADATA', 'http://169.254.169.254/latest/meta-data/', { retryScheduleSeconds: [1, 1] });
+    const privateId = await integration('PRIVATE', 'http://10.11.12.13:8080/hook', { retryScheduleSeconds: [1, 1] });
+    await probe.publish(messageReceived(a.tenantId, 'METADATA'), messageReceived(a.tenantId, 'PRIVATE'));
+    for (const id of [metadataId, privateId]) {
+      const { delivery, attempts } = await attemptsOf(id, 1);
+      expect(attempts[0]).toMatchObject({ attempt: 1, errorClass: 'blocked', httpStatus: null, response: null });
+      expect(attempts[0].error).toMatch(/block|not allowed|refused|private|metadata/i);
+      // Not retried: a blocked address stays blocked.
+      await expectEventually(async () => {
+        const list = await call('GET', `/integrations/${id}/deliveries`);
+        expect(list.body).toMatchObject([{ id: delivery.id, outcome: 'failed', attempts: 1, lastErrorClass: 'blocked' }]);
+      }, { timeoutMs: 10_000 });
+    }
+  });
+
   it('a host that does not resolve is dns; a port nobody listens on is connection; both retried on the schedule', async () => {
     const closed = createTcpServer();
     const port = await listen(closed);

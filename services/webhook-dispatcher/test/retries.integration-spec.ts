@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createEvent } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
-import { callEnded, closeAll, expectOneOutcome, FakeEndpoint, messageReceived, startApp, tenantApi, type Api, type Body, type RunningApp, type Tenant } from './app.fixture';
+import { callEnded, closeAll, expectOneOutcome, FakeEndpoint, messageReceived, startApp, tenantApi, withDb, type Api, type Body, type RunningApp, type Tenant } from './app.fixture';
 
 describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redirects (real PostgreSQL, RabbitMQ, local HTTP endpoints)', () => {
   let infra: TestInfra;
@@ -114,6 +114,52 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     expect(statuses.filter((s) => s !== 202).every((s) => s === 409)).toBe(true);
   });
 
+  it('a resend is refused (409) while the integration is disabled, and nothing is sent; enabled again, the resend goes out', async () => {
+    endpoint.handler = (r) => (r.url === '/paused-resend' ? { status: 500 } : { status: 404 });
+    const created = await integration('Paused resend', '/paused-resend', [], 'PAUSED-RESEND');
+    const ev = messageReceived(a.tenantId, 'PAUSED-RESEND');
+    await probe.publish(ev);
+    const { deliveryId } = (await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 10_000)).data;
+    expect((await call('POST', `/integrations/${created.body.id}/disable`)).status).toBe(200);
+    const refused = await call('POST', `/deliveries/${deliveryId}/resend`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toContain('disabled');
+    expect((await call('GET', `/integrations/${created.body.id}/deliveries`)).body).toMatchObject([{ id: deliveryId, outcome: 'failed', attempts: 1 }]);
+
+    endpoint.handler = (r) => (r.url === '/paused-resend' ? { status: 200 } : { status: 404 });
+    expect((await call('POST', `/integrations/${created.body.id}/enable`)).status).toBe(200);
+    expect((await call('POST', `/deliveries/${deliveryId}/resend`)).status).toBe(202);
+    await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.deliveryId === deliveryId, 10_000);
+    // The first attempt and the resend: the refused resend sent nothing.
+    expect(endpoint.received.filter((r) => r.url === '/paused-resend')).toHaveLength(2);
+  });
+
+  it('spreads retries with ±10 % jitter around the schedule: deliveries failed together are not all due at the same moment', async () => {
+    endpoint.handler = (r) => (r.url === '/jitter' ? { status: 500 } : { status: 404 });
+    const created = await integration('Jittered', '/jitter', [100], 'JITTER');
+    const n = 6;
+    await probe.publish(...Array.from({ length: n }, () => messageReceived(a.tenantId, 'JITTER')));
+    const waits: number[] = [];
+    await expectEventually(async () => {
+      const list = (await call('GET', `/integrations/${created.body.id}/deliveries`)).body as Body[];
+      expect(list.filter((d) => d.outcome === 'pending' && d.attempts === 1)).toHaveLength(n);
+      waits.length = 0;
+      for (const d of list) {
+        const [attempt] = (await call('GET', `/deliveries/${d.id}/attempts`)).body as Body[];
+        waits.push(Date.parse(d.nextAttemptAt as string) - Date.parse(attempt.at as string));
+      }
+    }, { timeoutMs: 15_000 });
+    // 100 s ± 10 % from when the attempt's outcome was recorded, which is after the attempt began (its `at`): at least
+    // 90 s after it, and at most 110 s plus however long the attempt took (room for a loaded machine).
+    for (const wait of waits) {
+      expect(wait).toBeGreaterThanOrEqual(89_000);
+      expect(wait).toBeLessThanOrEqual(125_000);
+    }
+    // Without jitter all six would be due 100 s after their attempt, within a few ms of each other; with it, six draws of
+    // ±10 s all falling within one second of each other is a chance of about two in a million.
+    expect(Math.max(...waits) - Math.min(...waits)).toBeGreaterThan(1_000);
+  });
+
   it('honours Retry-After: the next attempt comes when the response said, not on the schedule', async () => {
     const at: number[] = [];
     endpoint.handler = (r) => {
@@ -173,6 +219,17 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     expect((await q('httpStatus=404&eventType=chat.message.received')).map((d) => d.lastHttpStatus)).toEqual([404]);
     expect(await q('httpStatus=200&outcome=succeeded')).toHaveLength(1);
     expect(await q('eventType=chat.message.sent')).toEqual([]);
+    // from (inclusive) and to (exclusive) bound created_at: the call's delivery a day before the messages'.
+    await withDb(infra, (db) => db.query(
+      `UPDATE dispatcher.deliveries SET created_at = CASE WHEN event_type = 'telephony.call.ended' THEN timestamptz '2026-01-01T10:00:00Z'
+         ELSE timestamptz '2026-01-02T10:00:00Z' END WHERE integration_id = $1`, [id]));
+    const types = async (query: string) => (await q(query)).map((d) => d.eventType as string);
+    expect(await types('from=2026-01-02T10:00:00Z')).toEqual(Array(4).fill('chat.message.received'));
+    expect(await types('to=2026-01-02T10:00:00Z')).toEqual(['telephony.call.ended']);
+    expect(await types('from=2026-01-01T10:00:00Z&to=2026-01-01T10:00:00.001Z')).toEqual(['telephony.call.ended']);
+    expect(await types('from=2026-01-01T10:00:00.001Z&to=2026-01-02T10:00:00Z')).toEqual([]);
+    expect(await types('from=2026-01-03')).toEqual([]);
+    expect(await types('to=2026-01-03&errorClass=http_status')).toHaveLength(3);
     for (const bad of ['httpStatus=abc', 'httpStatus=99', 'errorClass=DROP%20TABLE']) {
       expect({ bad, status: (await callT('GET', `/integrations/${id}/deliveries?${bad}`)).status }).toEqual({ bad, status: 400 });
     }

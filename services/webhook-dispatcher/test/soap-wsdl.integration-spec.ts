@@ -1,3 +1,4 @@
+import type { IntegrationDeliveryOutcome } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { callEnded, closeAll, expectOneOutcome, FakeEndpoint, startApp, tenantApi, type Body, type RunningApp } from './app.fixture';
@@ -52,5 +53,13 @@ describe('webhook-dispatcher SOAP: a WSDL server that is down for a moment (real
     const attempts = await call('GET', `/deliveries/${ok.data.deliveryId}/attempts`);
     expect(attempts.body[0]).toMatchObject({ errorClass: 'http_status', error: 'WSDL fetch answered HTTP 503' });
     expect((attempts.body as Body[]).at(-1)).toMatchObject({ httpStatus: 200 });
+
+    // The WSDL is cached (10 minutes): the next call is made without fetching it again.
+    const fetched = wsdlHost.received.length;
+    const next = callEnded(a.tenantId, { callId: '1537276453.2', durationSeconds: 9 });
+    await probe.publish(next);
+    await expectEventually(() => expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((o) => o.data.eventId === next.id)).toHaveLength(1), { timeoutMs: 15_000 });
+    expect(pbxSoap.calls).toHaveLength(2);
+    expect(wsdlHost.received).toHaveLength(fetched);
   });
 });

@@ -1,7 +1,8 @@
+import type { IntegrationDeliveryOutcome } from '@elo/contracts';
 import { BusProbe } from '@elo/messaging';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { callEnded, closeAll, expectOneOutcome, FakeEndpoint, startApp, tenantApi, type Api, type RunningApp, type Tenant } from './app.fixture';
-import { startSoapServer, type SoapFake } from './fakes.soap-server';
+import { callStatusWsdl, startSoapServer, type SoapFake } from './fakes.soap-server';
 
 describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, RabbitMQ, a soap-package server)', () => {
   let infra: TestInfra;
@@ -101,6 +102,42 @@ describe('webhook-dispatcher SOAP and call status pushes (real PostgreSQL, Rabbi
       'content-type': 'text/xml; charset=utf-8', soapaction: '"http://pbx.example/calls/UpdateCallStatus"', 'x-tenant': '9',
     });
     expect(Object.keys(test.body.request.headers as Record<string, string>).filter((n) => /^(content-type|soapaction)$/i.test(n))).toHaveLength(2);
+  });
+
+  it('a SOAP Fault, or a page that is no SOAP envelope, answered with a 200 is a failed call, not a success', async () => {
+    // Serves the call-status WSDL at /<case>.wsdl, its operation at /<case>/calls answering as the case says.
+    const remote = await new FakeEndpoint().start();
+    const fault = '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>'
+      + '<faultcode>soap:Server</faultcode><faultstring>call not found</faultstring></soap:Fault></soap:Body></soap:Envelope>';
+    remote.handler = (r) => {
+      const [, kind, wsdl] = /^\/(fault|html)(\.wsdl)?/.exec(r.url) ?? [];
+      if (!kind) return { status: 404 };
+      if (wsdl) return { status: 200, body: callStatusWsdl(`${remote.url}/${kind}`), headers: { 'content-type': 'text/xml' } };
+      return kind === 'fault'
+        ? { status: 200, body: fault, headers: { 'content-type': 'text/xml; charset=utf-8' } }
+        : { status: 200, body: '<html><body>Service Unavailable</body></html>', headers: { 'content-type': 'text/html' } };
+    };
+    try {
+      const make = (kind: string) => call('POST', '/integrations', {
+        name: `SOAP ${kind} answer`, kind: 'soap',
+        soap: { wsdlUrl: `${remote.url}/${kind}.wsdl`, operation: 'UpdateCallStatus', version: '1.1', params: [{ name: 'callId', value: '{callId}' }] },
+        trigger: { eventTypes: ['telephony.call.ended'] }, delivery: { retryScheduleSeconds: [] },
+      });
+      const faulty = await make('fault');
+      const html = await make('html');
+      expect([faulty.status, html.status]).toEqual([201, 201]);
+      await probe.publish(callEnded(a.tenantId, { callId: '1537277001.3' }));
+      const failedFault = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.integrationId === faulty.body.id, 15_000);
+      expect(failedFault.data).toMatchObject({ outcome: 'failed', httpStatus: 200, errorClass: 'http_status', attempts: 1 });
+      expect(failedFault.data.error).toContain('SOAP fault');
+      const failedHtml = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.integrationId === html.body.id, 15_000);
+      expect(failedHtml.data).toMatchObject({ outcome: 'failed', httpStatus: 200, attempts: 1 });
+      expect(failedHtml.data.error).toContain('not a SOAP envelope');
+      expect(probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((o) => [faulty.body.id, html.body.id].includes(o.data.integrationId))).toEqual([]);
+      expect(remote.received.filter((r) => r.method === 'POST').map((r) => r.url).sort()).toEqual(['/fault/calls', '/html/calls']);
+    } finally {
+      await remote.close();
+    }
   });
 
   it('refuses a WSDL with a DOCTYPE (no external entities): the delivery fails without retrying', async () => {

@@ -11,6 +11,17 @@ describe('matchesTrigger', () => {
     expect(matchesTrigger(trigger('contact.name', 'equals', 'Ana'), 'chat.message.sent', data)).toBe(false);
   });
 
+  it('needs every filter to match: one that does not holds the event back', () => {
+    const both = (text: string, name: string) => ({ eventTypes: ['chat.message.received'], filter: [
+      { field: 'message.text', op: 'contains' as const, value: text }, { field: 'contact.name', op: 'equals' as const, value: name },
+    ] });
+    expect(matchesTrigger(both('boleto', 'Ana'), 'chat.message.received', data)).toBe(true);
+    expect(matchesTrigger(both('boleto', 'Bia'), 'chat.message.received', data)).toBe(false);
+    expect(matchesTrigger(both('fatura', 'Ana'), 'chat.message.received', data)).toBe(false);
+    // No filter: every event of the types matches; a type among several matches.
+    expect(matchesTrigger({ eventTypes: ['telephony.call.ended', 'chat.message.received'] }, 'chat.message.received', data)).toBe(true);
+  });
+
   it('reads only fields the event data has: a name of an object\'s prototype (constructor, toString) is a missing field, not a crash of the consumer', () => {
     for (const field of ['constructor', 'message.toString', 'contact.hasOwnProperty', '__proto__', 'message.__proto__.constructor']) {
       expect(matchesTrigger(trigger(field, 'contains', 'function'), 'chat.message.received', data)).toBe(false);
