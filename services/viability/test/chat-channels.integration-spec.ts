@@ -89,6 +89,54 @@ describe('viability: chat location checks switched per channel', () => {
     expect((await call('PUT', '/settings', key, { chatLocationChannels: [a] })).status).toBe(400);
   });
 
+  it('each outcome is answered in the chat with its Portuguese default, the box and its distance filled in, on the channel it came from', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-defaults' })).body;
+    const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;
+    // An eligible box about 33 m north of HOME; 2 km north, only a full one; 5 km south, nothing.
+    const fullArea = { lat: HOME.lat + 0.02, lng: HOME.lng };
+    const nowhere = { lat: HOME.lat - 0.05, lng: HOME.lng };
+    expect((await call('POST', '/inventory/import?kind=boxes', key, [
+      'external_id,name,lat,lng,status,port_capacity,ports_in_use',
+      `CTO-OK,CTO Praça,${HOME.lat + 0.0003},${HOME.lng},deployed,8,0`,
+      `CTO-CHEIA,CTO Cheia,${fullArea.lat + 0.0003},${fullArea.lng},deployed,8,8`,
+    ].join('\n'), 'text/csv')).body).toMatchObject({ inserted: 2 });
+    expect((await call('PUT', '/settings', key, { chatLocationChecks: true })).status).toBe(200);
+    const channelId = randomUUID();
+    const ask = async (at: { lat: number; lng: number }) => {
+      const conversationId = randomUUID();
+      await probe.publish(createEvent({
+        type: 'chat.message.received', tenantId: t.id, source: 'elo://test',
+        data: {
+          channelId, provider: 'whatsapp', conversationId, providerMessageId: `wamid.${randomUUID()}`, contact: { phone: '+5541988445566' },
+          message: { kind: 'location', location: at }, providerTimestamp: new Date().toISOString(),
+        },
+      }));
+      return conversationId;
+    };
+    const [viable, notViable, notFound] = [await ask(HOME), await ask(fullArea), await ask(nowhere)];
+    const replyTo = (conversationId: string) => expectEventually(() => {
+      const r = probe.ofType<{ conversationId: string; channelId: string; message: { kind: string; text: string } }>('chat.message.send.requested').filter((e) => e.data.conversationId === conversationId);
+      expect(r).toHaveLength(1);
+      expect(r[0]!.data).toMatchObject({ channelId, message: { kind: 'text' } });
+      return r[0]!.data.message.text;
+    });
+    const checked = (conversationId: string) => expectEventually(() => {
+      const e = probe.ofType<{ conversationId: string; via: string; status: string; box?: { distanceMeters: number } }>('viability.checked').find((x) => x.data.conversationId === conversationId);
+      expect(e?.data.via).toBe('chat_location');
+      return e!.data;
+    });
+    const viableCheck = await checked(viable);
+    expect(viableCheck.status).toBe('viable');
+    const metres = Math.round(viableCheck.box!.distanceMeters);
+    expect(metres).toBeGreaterThanOrEqual(32);
+    expect(metres).toBeLessThanOrEqual(35);
+    expect(await replyTo(viable)).toBe(`Boa notícia! Temos cobertura no seu endereço (caixa CTO Praça, a ${metres} m). Vamos seguir com a contratação?`);
+    expect((await checked(notViable)).status).toBe('not_viable');
+    expect(await replyTo(notViable)).toBe('Há rede perto de você, mas no momento não temos porta disponível. Podemos avisar quando liberar?');
+    expect((await checked(notFound)).status).toBe('not_found');
+    expect(await replyTo(notFound)).toBe('Ainda não temos cobertura nesse local.');
+  });
+
   it('settings changed at the same time by several callers keep every channel switch (none overwrites another)', async () => {
     const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp-concurrent' })).body;
     const { key } = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:manage'] })).body;

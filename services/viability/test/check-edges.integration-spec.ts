@@ -120,6 +120,33 @@ describe('viability: edges of the check', () => {
     expect((await call('POST', '/viability', key, HOME)).body).toMatchObject({ status: 'not_viable' });
   });
 
+  it('pole mode: the box chosen is the eligible one nearest the pole, not the one nearest the customer, which is listed beside it (statement and index alike)', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
+    expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+    // One pole 60 m north; on it a box 20 m farther north (80 m from the customer) and one 50 m back
+    // south (10 m from the customer): the drop is run from the pole, so the first.
+    const pole = await at(60, 0);
+    await call('POST', '/inventory/import?kind=poles', key, `external_id,name,lat,lng\nP-1,Poste 1,${pole.lat},${pole.lng}`, 'text/csv');
+    await call('POST', '/inventory/import?kind=boxes', key, [
+      BOX_HEADER,
+      boxRow('BY-POLE', await at(20, 0, pole), 'deployed', 1, 'P-1'),
+      boxRow('BY-HOME', await at(50, 180, pole), 'certified', 1, 'P-1'),
+    ].join('\n'), 'text/csv');
+    const s = { mode: 'pole' as const, maxDropMeters: 150 };
+    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
+    await app.get(InventoryIndexes).ready(t.id);
+    const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
+    for (const r of [fromSql, fromIndex]) {
+      expect(r).toMatchObject({ status: 'viable', pole: { externalId: 'P-1' }, box: { externalId: 'BY-POLE', freePorts: 7 } });
+      expect(r.box!.dropMeters).toBeCloseTo(20, 0);
+      expect(r.box!.distanceMeters).toBeCloseTo(80, 0);
+      expect(r.alternatives.map((b) => b.externalId)).toEqual(['BY-HOME']);
+    }
+    expect(fromIndex).toEqual(fromSql);
+    expect((await call('POST', '/viability', key, HOME)).body).toMatchObject({ status: 'viable', box: { externalId: 'BY-POLE' }, alternatives: [{ externalId: 'BY-HOME' }] });
+  });
+
   it('pole mode, the drop-distance edge: a box exactly the drop distance from its pole is in, a centimetre beyond is out (statement and index alike)', async () => {
     const pole = await at(30, 0);
     const answers = async (dropM: number) => {

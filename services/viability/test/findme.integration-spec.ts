@@ -127,10 +127,15 @@ describe('viability: FindME links', () => {
 
   it('sends the link by SMS; the confirmed point is checked once, to the callback and the bus; used and expired links say so', async () => {
     const t = await tenantWithBox();
+    const asked = Date.now();
     const created = await call<{ id: string; link: string; sms: string; expiresAt: string }>('POST', '/findme', t.key, {
       phone: '+5541988445566', callbackUrl: `${fakeUrl}/bot/callback`,
     });
     expect(created.status).toBe(201);
+    // It expires after FINDME_TTL_MINUTES, 30 by default (give or take the clocks of this machine and the database's).
+    const ttl = Date.parse(created.body.expiresAt) - asked;
+    expect(ttl).toBeGreaterThan(29 * 60_000);
+    expect(ttl).toBeLessThan(31 * 60_000);
     expect(created.body.sms).toBe('sent');
     expect(created.body.link).toMatch(/^https:\/\/elo\.example\.net\/findme\/[\w-]{30,}$/);
     const sent = sms.find((s) => s.body.to === '+5541988445566')!;
@@ -163,12 +168,34 @@ describe('viability: FindME links', () => {
 
     const old = await call<{ link: string }>('POST', '/findme', t.key, { phone: '+5541911112222' });
     await ds.query(`UPDATE viability.findme_links SET expires_at = now() - interval '1 minute' WHERE phone = '+5541911112222'`);
-    const expired = await call<{ detail: string }>('POST', `/findme/${tokenOf(old.body.link)}/confirm`, undefined, HOME);
+    const expired = await call<{ detail: string; state: string }>('POST', `/findme/${tokenOf(old.body.link)}/confirm`, undefined, HOME);
     expect(expired.status).toBe(410);
-    expect(expired.body.detail).toMatch(/expired/);
+    expect(expired.body).toMatchObject({ state: 'expired', detail: expect.stringMatching(/expired/) });
+    // What the page asks when it opens: the link has expired (not open, not used).
+    const expiredState = await call('GET', `/findme/${tokenOf(old.body.link)}/state`, undefined);
+    expect(expiredState).toMatchObject({ status: 200, body: { state: 'expired' } });
+    expect((await call('POST', `/findme/${tokenOf(old.body.link)}/locate`, undefined, { address: 'Rua das Flores 10' })).body).toMatchObject({ status: 410, state: 'expired' });
+    // The refused confirm did not spend it.
+    expect(await ds.query(`SELECT used_at FROM viability.findme_links WHERE phone = '+5541911112222'`)).toEqual([{ used_at: null }]);
     expect((await call('GET', `/findme/${'x'.repeat(32)}/state`, undefined)).status).toBe(404);
     expect((await call('POST', '/findme', t.key, { phone: 'call me' })).status).toBe(400);
     expect((await call('POST', '/findme', undefined, { phone: '+5541911112222' })).status).toBe(401);
+  });
+
+  it('a link confirmed several times at once (a double tap, a retried request) is used once: one answer, one check, one callback', async () => {
+    const t = await tenantWithBox();
+    const created = await call<{ id: string; link: string }>('POST', '/findme', t.key, { phone: '+5541988440000', callbackUrl: `${fakeUrl}/bot/once` });
+    const token = tokenOf(created.body.link);
+    const tries = await Promise.all(Array.from({ length: 6 }, () => call<{ status: string; state?: string }>('POST', `/findme/${token}/confirm`, undefined, HOME)));
+    expect(tries.map((r) => r.status).sort()).toEqual([200, 410, 410, 410, 410, 410]);
+    expect(tries.filter((r) => r.status === 410).every((r) => r.body.state === 'used')).toBe(true);
+    expect(await ds.query(`SELECT count(*)::int AS n FROM viability.checks WHERE tenant_id = $1 AND via = 'findme'`, [t.id])).toEqual([{ n: 1 }]);
+    await expectEventually(() => expect(callbacks.filter((c) => c.findmeId === created.body.id)).toHaveLength(1));
+    await probe.settled(outboxEmpty(ds, 'viability'));
+    expect(probe.ofType<{ via: string }>('viability.checked').filter((e) => e.tenantid === t.id && e.data.via === 'findme')).toHaveLength(1);
+    // The sweep finds nothing more to deliver for it.
+    await app.get(FindmeService).sweep();
+    expect(callbacks.filter((c) => c.findmeId === created.body.id)).toHaveLength(1);
   });
 
   it("a bot flow's FindME step: link by SMS, then viability.checked (the flow replies to the customer itself)", async () => {
@@ -202,6 +229,9 @@ describe('viability: FindME links', () => {
 
   const checkedFor = (requestId: string) =>
     probe.ofType<{ requestId: string; status: string; via: string; reason?: string }>('viability.checked').filter((x) => x.data.requestId === requestId);
+
+  const checkedInConversation = (conversationId: string) =>
+    probe.ofType<{ conversationId: string; via: string; status: string; channelId?: string }>('viability.checked').find((x) => x.data.conversationId === conversationId)?.data;
 
   const requestFindme = (tenantId: string, data: Record<string, unknown>) =>
     createEvent({ type: 'viability.requested', tenantId, source: 'elo://test', data: data as never });
@@ -284,6 +314,20 @@ describe('viability: FindME links', () => {
     });
   });
 
+  it('a FindME link of a conversation on a channel, with a callback too: the answer goes to both, and to the bus', async () => {
+    const t = await tenantWithBox();
+    const [conversationId, channelId] = [randomUUID(), randomUUID()];
+    const created = await call<{ id: string; link: string }>('POST', '/findme', t.key, { phone: '+5541944441111', conversationId, channelId, callbackUrl: `${fakeUrl}/bot/both` });
+    expect((await call('POST', `/findme/${tokenOf(created.body.link)}/confirm`, undefined, HOME)).body).toMatchObject({ status: 'viable' });
+    await expectEventually(() => {
+      const reply = probe.ofType<{ conversationId: string; channelId?: string; message: { text: string } }>('chat.message.send.requested').filter((x) => x.data.conversationId === conversationId);
+      expect(reply).toHaveLength(1);
+      expect(reply[0]!.data).toMatchObject({ channelId, message: { text: expect.stringMatching(/^Boa notícia!.*CTO Jardim/) } });
+    });
+    await expectEventually(() => expect(callbacks.find((c) => c.findmeId === created.body.id)).toMatchObject({ conversationId, status: 'viable', box: { name: 'CTO Jardim' } }));
+    await expectEventually(() => expect(checkedInConversation(conversationId)).toMatchObject({ via: 'findme', status: 'viable', channelId }));
+  });
+
   it("the callback is retried with backoff until the chatbot takes it; GET /findme/links/:id shows the link's state and answer", async () => {
     const t = await tenantWithBox();
     const created = await call<{ id: string; link: string }>('POST', '/findme', t.key, { phone: '+5541922220000', callbackUrl: `${fakeUrl}/flaky` });
@@ -332,8 +376,10 @@ describe('viability: FindME links', () => {
       });
       const page = await context.newPage();
       const outside: string[] = [];
+      const confirmed: Array<{ lat: number; lng: number }> = [];
       page.on('request', (r) => {
         if (!r.url().startsWith(url)) outside.push(r.url());
+        if (r.url().endsWith('/confirm')) confirmed.push(JSON.parse(r.postData() ?? '{}') as { lat: number; lng: number });
       });
       await page.goto(`${url}/findme/${token}`);
       await page.waitForSelector('.leaflet-container');
@@ -348,9 +394,20 @@ describe('viability: FindME links', () => {
       await page.click('#locate');
       await page.waitForSelector('.pin');
       await expectEventually(async () => expect(await page.textContent('#coords')).toContain(HOME.lat.toFixed(4)));
+      // The pin can be dragged: 40 px south (at zoom 17 here, some 40 m), and the point follows it.
+      const pin = (await page.locator('.leaflet-marker-icon').boundingBox())!;
+      const [x, y] = [pin.x + pin.width / 2, pin.y + pin.height / 2];
+      await page.mouse.move(x, y);
+      await page.mouse.down();
+      await page.mouse.move(x, y + 40, { steps: 10 });
+      await page.mouse.up();
+      await expectEventually(async () => expect(await page.textContent('#coords')).not.toContain(HOME.lat.toFixed(4)));
       await page.click('#confirm');
       await page.waitForSelector('#result[data-status="viable"]');
       expect(await page.textContent('#result')).toMatch(/Temos cobertura/);
+      expect(confirmed).toHaveLength(1);
+      expect(HOME.lat - confirmed[0]!.lat).toBeGreaterThan(0.0002);
+      expect(Math.abs(confirmed[0]!.lng - HOME.lng)).toBeLessThan(0.0002);
       mkdirSync(join(__dirname, '..', '..', '..', 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: join(__dirname, '..', '..', '..', 'test-artifacts', 'viability-findme.png') });
       // No CDN, no tiles configured: nothing leaves this service.
@@ -363,6 +420,14 @@ describe('viability: FindME links', () => {
       await page.waitForSelector('#result[data-status="error"]');
       expect(await page.textContent('#result')).toMatch(/já foi usado/);
       expect(await page.isDisabled('#confirm')).toBe(true);
+
+      // An expired link's page says so, and nothing on it can be sent.
+      const late = await call<{ id: string; link: string }>('POST', '/findme', t.key, { phone: '+5541955558888' });
+      await ds.query(`UPDATE viability.findme_links SET expires_at = now() - interval '1 minute' WHERE id = $1`, [late.body.id]);
+      await page.goto(`${url}/findme/${tokenOf(late.body.link)}`);
+      await page.waitForSelector('#result[data-status="error"]');
+      expect(await page.textContent('#result')).toMatch(/expirou/);
+      for (const control of ['#confirm', '#locate', '#find', '#address']) expect(await page.isDisabled(control)).toBe(true);
     } finally {
       await browser.close();
     }

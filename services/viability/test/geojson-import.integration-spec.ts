@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { createTestInfra, type TestInfra } from '@elo/testing';
+import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,6 +93,36 @@ describe('viability: GeoJSON inventory streamed (API and command line)', () => {
     const [c] = await ds.query('SELECT count(*)::int AS n FROM viability.boxes WHERE tenant_id = $1', [t.id]);
     expect(c.n).toBe(n - 2);
   });
+
+  it('features are imported while the collection arrives: the first 5,000 are in before the body has ended', async () => {
+    const t = await tenant();
+    const enc = new TextEncoder();
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode(`{"type":"FeatureCollection","features":[${Array.from({ length: 5_200 }, (_, i) => JSON.stringify(feature(i))).join(',')}`));
+      },
+      // The end waits until the test lets it go: an import that read the whole document first would write nothing meanwhile.
+      async pull(c) {
+        await released;
+        c.enqueue(enc.encode(`,${JSON.stringify(feature(5_200))}]}`));
+        c.close();
+      },
+    });
+    const answered = importGeo(t.key, body);
+    try {
+      await expectEventually(async () => {
+        const [c] = await ds.query('SELECT count(*)::int AS n FROM viability.boxes WHERE tenant_id = $1', [t.id]);
+        expect(c.n).toBeGreaterThanOrEqual(5_000);
+      }, { timeoutMs: 20_000 });
+    } finally {
+      release();
+    }
+    const r = await answered;
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ inserted: 5_201, updated: 0, errorCount: 0 });
+  }, 40_000);
 
   it('not a FeatureCollection, or not JSON: 400 with the reason; a broken end keeps what came before', async () => {
     const t = await tenant();

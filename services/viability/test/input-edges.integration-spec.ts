@@ -21,6 +21,8 @@ import { projectPoint } from './project-point';
 const ADMIN = 'x'.repeat(40);
 const HOME = { lat: -25.4284, lng: -49.2733 };
 const HEADER = 'external_id,name,lat,lng,status,port_capacity,ports_in_use';
+/** The tile server configured for the FindME page (FINDME_TILE_URL). */
+const TILES = 'https://tiles.example.net/osm/{z}/{x}/{y}.png';
 
 /** What reaches the check from outside: coordinates as strings, the drop-distance edge, bad import rows, a bad geocoder. */
 describe('viability: input at the edges', () => {
@@ -48,6 +50,7 @@ describe('viability: input at the edges', () => {
       ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`, ELO_ENCRYPTION_ACTIVE_KEY: 'k1', LOG_LEVEL: 'warn',
       GEOCODER_BASE_URL: `http://127.0.0.1:${(fake.address() as { port: number }).port}`, GEOCODER_MIN_INTERVAL_MS: '0',
       EGRESS_ALLOW_PRIVATE: '127.0.0.1/32', FINDME_PUBLIC_URL: 'https://elo.example.net', UPSTREAM_SYNC_TICK_MS: '0',
+      FINDME_TILE_URL: TILES,
     });
     app = await buildServiceApp(AppModule.register(config), { service: SERVICE, title: 'viability', config });
     await app.listen(0, '127.0.0.1');
@@ -293,6 +296,24 @@ describe('viability: input at the edges', () => {
     const [cached] = await ds.query('SELECT result FROM viability.geocode_cache WHERE query = $1', ['rua quebrada 95']);
     expect(cached.result).toMatchObject({ found: true, lat: HOME.lat });
   });
+  it('the FindME page: a mobile page with its own bundled assets, told the tile server configured (FINDME_TILE_URL)', async () => {
+    const t = await tenant();
+    const token = (await call<{ link: string }>('POST', '/findme', t.key, { phone: '+5541988445566' })).body.link.split('/findme/')[1]!;
+    const page = await fetch(`${url}/findme/${token}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toMatch(/<meta name="viewport" content="width=device-width/);
+    // Its script and styles are served here (Leaflet bundled in), not from a CDN.
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const a of assets) {
+      expect(a).toMatch(/^\/findme\/assets\//);
+      expect((await fetch(`${url}${a}`)).status).toBe(200);
+    }
+    expect((await call('GET', `/findme/${token}/state`, undefined)).body).toEqual({ state: 'open', expiresAt: expect.any(String), tileUrl: TILES });
+  });
+
   it('CSV in the charset it declares: Latin-1 names read right, an unknown charset 415 and nothing stored', async () => {
     const t = await tenant();
     const latin1 = Buffer.from(`${HEADER}\nCTO-L1,Caixa São João,-25.43,-49.27,deployed,8,0\n`, 'latin1');

@@ -119,6 +119,28 @@ describe('viability: FindME SMS through provider presets', () => {
     expect(JSON.parse(req.body)).toEqual({ from: 'elo-isp', to: '5541977776666', contents: [{ type: 'text', text: `Marque sua casa no mapa: ${created.body.link}` }] });
   });
 
+  it('Vonage-style: form POST to /sms/json with the key and secret in the form, digits-only recipient, the link in the text', async () => {
+    const t = await tenant();
+    expect((await call('PUT', '/findme/sms/preset', t.key, {
+      preset: 'vonage', baseUrl: `${fakeUrl}/vonage`, apiKey: 'vg-key', apiSecret: 'vg-secret', from: 'EloISP',
+    })).status).toBe(204);
+    const before = got.length;
+    const created = await call<{ link: string; sms: string }>('POST', '/findme', t.key, { phone: '+5541966665555' });
+    expect(created.body.sms).toBe('sent');
+    const sent = got.slice(before).filter((g) => g.path.startsWith('/vonage'));
+    expect(sent).toHaveLength(1);
+    const req = sent[0]!;
+    expect(req.method).toBe('POST');
+    expect(req.path).toBe('/vonage/sms/json');
+    expect(req.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    const form = new URLSearchParams(req.body);
+    expect(Object.fromEntries([...form.keys()].map((k) => [k, form.getAll(k)]))).toEqual({
+      api_key: ['vg-key'], api_secret: ['vg-secret'], from: ['EloISP'], to: ['5541966665555'], text: [expect.stringContaining(created.body.link)],
+    });
+    const [s] = await ds.query('SELECT sms_template_sealed FROM viability.settings WHERE tenant_id = $1', [t.id]);
+    expect(s.sms_template_sealed).not.toContain('vg-secret');
+  });
+
   it('refuses an unknown preset, missing fields and braces in account fields', async () => {
     const t = await tenant();
     const unknown = await call<{ detail: string }>('PUT', '/findme/sms/preset', t.key, { preset: 'pigeon' });

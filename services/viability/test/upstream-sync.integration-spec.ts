@@ -23,6 +23,11 @@ interface FakeNetwork {
   evilNext?: boolean;
   /** the next link of the poles points back to the first page, whatever page was asked */
   loopNext?: boolean;
+  /**
+   * boxes in another API's shape: `{data, links: {next}}` with absolute next links, or `{results, has_more}` from an
+   * API that serves at most 4 a page whatever per_page asks (so its pages never look full)
+   */
+  boxShape?: 'data-links' | 'results-has-more';
 }
 
 describe('viability: inventory synced from an upstream network-documentation system', () => {
@@ -50,9 +55,14 @@ describe('viability: inventory synced from an upstream network-documentation sys
       const kind = u.pathname.split('/').pop() as 'boxes' | 'poles';
       if (kind !== 'boxes' && kind !== 'poles') return send(404, { error: 'no such resource' });
       const page = Number(u.searchParams.get('page') ?? '1');
-      const per = Number(u.searchParams.get('per_page') ?? '100');
+      const per = kind === 'boxes' && net.boxShape === 'results-has-more' ? 4 : Number(u.searchParams.get('per_page') ?? '100');
       const items = net[kind].slice((page - 1) * per, page * per);
       setTimeout(() => {
+        const more = page * per < net[kind].length;
+        if (kind === 'boxes' && net.boxShape === 'data-links') {
+          return send(200, { data: items, links: { next: more ? `http://${req.headers.host}/api/boxes?page=${page + 1}&per_page=${per}&via=link` : null } });
+        }
+        if (kind === 'boxes' && net.boxShape === 'results-has-more') return send(200, { results: items, has_more: more });
         if (kind === 'poles' && net.poleLinks) {
           const more = page * per < net.poles.length;
           const next = net.evilNext ? 'http://169.254.169.254/latest/poles?page=2' : net.loopNext ? `/api/poles?page=1&per_page=${per}` : `/api/poles?page=${page + 1}&per_page=${per}`;
@@ -148,6 +158,28 @@ describe('viability: inventory synced from an upstream network-documentation sys
     const view = await call<{ lastStatus: string; token: string; lastResult: { boxes: { updated: number } } }>('GET', '/inventory/upstream', t.key);
     expect(view.body).toMatchObject({ lastStatus: 'ok', lastResult: { boxes: { updated: 24 } } });
     expect(JSON.stringify(view.body)).not.toContain(token);
+  });
+
+  it('pages other APIs\' shapes: {data, links.next} with absolute links, and {results, has_more} from one that serves fewer than asked', async () => {
+    for (const boxShape of ['data-links', 'results-has-more'] as const) {
+      const t = await tenant();
+      const token = `shape-${boxShape}-token-0001`;
+      networks.set(`Bearer ${token}`, { boxes: boxesNorth(`SH-${boxShape}`, 11), poles: [], boxShape });
+      await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, enabled: false, pageSize: 5 });
+      const before = requests.length;
+      const r = await call<{ boxes: { inserted: number; pages: number; errors: number } }>('POST', '/inventory/sync', t.key);
+      expect(r.status).toBe(200);
+      // 11 boxes: pages of 5 (5, 5, 1) by the links, or of 4 (4, 4, 3) while has_more says so.
+      expect({ boxShape, boxes: r.body.boxes }).toEqual({ boxShape, boxes: expect.objectContaining({ inserted: 11, pages: 3, errors: 0 }) });
+      const boxPages = requests.slice(before).filter((q) => q.path.startsWith('/api/boxes'));
+      expect(boxPages.every((q) => q.auth === `Bearer ${token}`)).toBe(true);
+      expect(boxPages.map((q) => q.path)).toEqual(boxShape === 'data-links'
+        // The links are followed as given (they carry what the upstream needs), not rebuilt from page numbers.
+        ? ['/api/boxes?page=1&per_page=5', '/api/boxes?page=2&per_page=5&via=link', '/api/boxes?page=3&per_page=5&via=link']
+        : ['/api/boxes?page=1&per_page=5', '/api/boxes?page=2&per_page=5', '/api/boxes?page=3&per_page=5']);
+      const [n] = await ds.query('SELECT count(*)::int AS n FROM viability.boxes WHERE tenant_id = $1', [t.id]);
+      expect(n.n).toBe(11);
+    }
   });
 
   it('an upstream listing an external id on two pages: the first is kept, the repeat reported with its page and position', async () => {

@@ -25,15 +25,16 @@ describe('viability: the check, the inventory and the chat path', () => {
   let probe: BusProbe;
   let ds: DataSource;
   let geocoder: Server;
-  const geocoderCalls: Array<{ q: string; at: number }> = [];
+  const geocoderCalls: Array<{ q: string; at: number; path: string; format: string | null }> = [];
   /** What the fake Nominatim answers, by query. */
   const places: Record<string, Array<{ lat: string; lon: string; display_name: string }>> = {};
 
   beforeAll(async () => {
     infra = await createTestInfra('viability');
     geocoder = createServer((req, res) => {
-      const q = new URL(req.url ?? '/', 'http://x').searchParams.get('q') ?? '';
-      geocoderCalls.push({ q, at: Date.now() });
+      const u = new URL(req.url ?? '/', 'http://x');
+      const q = u.searchParams.get('q') ?? '';
+      geocoderCalls.push({ q, at: Date.now(), path: u.pathname, format: u.searchParams.get('format') });
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(places[q] ?? []));
     });
@@ -101,7 +102,37 @@ describe('viability: the check, the inventory and the chat path', () => {
       ['CTO-1', 'CTO 1 renamed', String(a.lat), String(a.lng), 'deployed', '16', '4'],
     ]), 'text/csv');
     expect(again.body).toMatchObject({ inserted: 0, updated: 1, errors: [] });
+    // The update took: one row, with the new name and ports.
+    const mine = () => ds.query('SELECT external_id, name, ports_in_use FROM viability.boxes WHERE tenant_id = $1', [t.id]);
+    expect(await mine()).toEqual([{ external_id: 'CTO-1', name: 'CTO 1 renamed', ports_in_use: 4 }]);
+    // The external id is the tenant's own: another tenant's CTO-1 is a box of its own, and leaves this one alone.
+    const other = await tenant();
+    expect((await call('POST', '/inventory/import?kind=boxes', other.key, csv([
+      ['external_id', 'name', 'lat', 'lng', 'status', 'port_capacity', 'ports_in_use'],
+      ['CTO-1', 'CTO de outro provedor', String(a.lat), String(a.lng), 'deployed', '8', '8'],
+    ]), 'text/csv')).body).toMatchObject({ inserted: 1, updated: 0 });
+    expect(await mine()).toEqual([{ external_id: 'CTO-1', name: 'CTO 1 renamed', ports_in_use: 4 }]);
     expect((await call('POST', '/inventory/import?kind=boxes', t.key, 'x', 'application/xml')).status).toBe(415);
+  });
+
+  it('keeps poles and boxes as geography(Point) with GiST indexes on their location', async () => {
+    for (const table of ['poles', 'boxes']) {
+      const [col] = await ds.query(
+        `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+          WHERE a.attrelid = ('viability.' || $1)::regclass AND a.attname = 'location' AND NOT a.attisdropped`,
+        [table],
+      );
+      expect({ table, type: col?.type }).toEqual({ table, type: 'geography(Point,4326)' });
+      // An index on the location column alone, by GiST: what the KNN (<->) and ST_DWithin of the check use.
+      const gist: Array<{ name: string }> = await ds.query(
+        `SELECT i.relname AS name FROM pg_index x
+           JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
+           JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+          WHERE x.indrelid = ('viability.' || $1)::regclass AND am.amname = 'gist' AND a.attname = 'location' AND x.indnatts = 1`,
+        [table],
+      );
+      expect({ table, gist: gist.length }).toEqual({ table, gist: 1 });
+    }
   });
 
   it('radius mode: viable, not_viable with the refusals, not_found, and the drop-distance edge', async () => {
@@ -236,14 +267,20 @@ describe('viability: the check, the inventory and the chat path', () => {
       { lat: String(HOME.lat), lon: String(HOME.lng), display_name: 'Rua Principal, Curitiba' },
       { lat: String(far.lat), lon: String(far.lng), display_name: 'Rua Principal, São José dos Pinhais' },
     ];
+    const asked = geocoderCalls.length;
     const found = await call<{ status: string; address: string; box: { name: string } }>('POST', '/viability', t.key, { address: 'Rua das Flores 10' });
     expect(found.status).toBe(200);
+    // Asked as Nominatim is: its search endpoint, in its JSON format.
+    expect(geocoderCalls.slice(asked)).toEqual([expect.objectContaining({ q: 'Rua das Flores 10', path: '/search', format: 'jsonv2' })]);
     expect(found.body).toMatchObject({ status: 'viable', address: 'Rua das Flores, 10, Curitiba', box: { name: 'CTO Flores' } });
     const unknown = await call<{ status: string; reason: string }>('POST', '/viability', t.key, { address: 'Lugar Nenhum 999' });
     expect(unknown.body).toMatchObject({ status: 'not_found', reason: expect.stringMatching(/not found/) });
     const ambiguous = await call<{ status: string; reason: string; candidates: string[] }>('POST', '/viability', t.key, { address: 'Rua Principal' });
     expect(ambiguous.body).toMatchObject({ status: 'not_found', reason: expect.stringMatching(/ambiguous/) });
     expect(ambiguous.body.candidates).toHaveLength(2);
+    // Lookups asked at the same time wait their turn too (spaced below with the rest).
+    const together = await Promise.all(['Rua Um 1', 'Rua Dois 2', 'Rua Três 3'].map((address) => call<{ status: string }>('POST', '/viability', t.key, { address })));
+    expect(together.map((r) => r.body.status)).toEqual(['not_found', 'not_found', 'not_found']);
     // Cached: asking again does not call the geocoder; distinct calls were spaced by the interval (seen by the fake, give or take network jitter).
     const calls = geocoderCalls.length;
     expect((await call<{ status: string }>('POST', '/viability', t.key, { address: '  rua das flores   10 ' })).body.status).toBe('viable');
@@ -344,6 +381,8 @@ describe('viability: the check, the inventory and the chat path', () => {
     }
     const checker = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'bot', permissions: ['viability:check'] })).body.key;
     expect((await call('GET', '/viability/checks', checker)).status).toBe(403);
+    // ...while the check itself is what such a key (an outside chatbot's) is for.
+    expect((await call<{ status: string; box: { externalId: string } }>('POST', '/viability', checker, HOME)).body).toMatchObject({ status: 'viable', box: { externalId: 'HIST' } });
   });
 
   it('deletes check records past CHECK_RETENTION_DAYS (365 by default) and keeps the younger ones', async () => {
@@ -366,19 +405,55 @@ describe('viability: the check, the inventory and the chat path', () => {
     expect((await call('POST', '/viability', t.key, { address: 'x'.repeat(70 * 1024) })).status).toBe(413);
   });
 
-  it('imports a file from the command line in chunks, reporting bad lines', async () => {
+  it('a CSV upload is imported while it arrives: the first 5,000 rows are in before the body has ended', async () => {
+    const t = await tenant();
+    const row = (i: number) => `ARR-${i},Caixa ${i},${(-25.3 - i / 1e5).toFixed(6)},-49.1,deployed,16,1\n`;
+    const enc = new TextEncoder();
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode(`external_id,name,lat,lng,status,port_capacity,ports_in_use\n${Array.from({ length: 5_200 }, (_, i) => row(i)).join('')}`));
+      },
+      // The rest waits until the test lets it go: an import that buffered the whole body would see no end, and write nothing.
+      async pull(c) {
+        await released;
+        c.enqueue(enc.encode(row(5_200)));
+        c.close();
+      },
+    });
+    const answered = fetch(`${url}/inventory/import?kind=boxes`, {
+      method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'text/csv' }, body, duplex: 'half',
+    } as RequestInit);
+    try {
+      await expectEventually(async () => {
+        const [c] = await ds.query('SELECT count(*)::int AS n FROM viability.boxes WHERE tenant_id = $1', [t.id]);
+        expect(c.n).toBeGreaterThanOrEqual(5_000);
+      }, { timeoutMs: 20_000 });
+    } finally {
+      release();
+    }
+    const res = await answered;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ inserted: 5_201, updated: 0, errorCount: 0 });
+  }, 40_000);
+
+  it('imports a file from the command line in chunks with a progress bar, reporting bad lines', async () => {
     const t = await tenant();
     const lines = ['external_id,name,lat,lng,status,port_capacity,ports_in_use'];
     for (let i = 0; i < 2_500; i++) lines.push(`CLI-${i},Box ${i},${(-25.4 - i / 1e5).toFixed(6)},-49.27,deployed,16,${i % 17 === 0 ? 20 : 1}`);
     const file = join(mkdtempSync(join(tmpdir(), 'elo-import-')), 'boxes.csv');
     writeFileSync(file, lines.join('\n'));
-    const r = spawnSync(process.execPath, ['-r', '@swc-node/register', join(__dirname, '..', 'src', 'cli', 'import.ts'), '--tenant', t.id, '--kind', 'boxes', '--file', file, '--quiet'], {
+    const r = spawnSync(process.execPath, ['-r', '@swc-node/register', join(__dirname, '..', 'src', 'cli', 'import.ts'), '--tenant', t.id, '--kind', 'boxes', '--file', file], {
       cwd: join(__dirname, '..', '..', '..'),
       env: { ...process.env, DATABASE_URL: infra.databaseUrl },
       encoding: 'utf8',
     });
     expect(r.status).toBe(0);
     const bad = Array.from({ length: 2_500 }, (_, i) => i).filter((i) => i % 17 === 0);
+    // The progress bar (on stderr, so the report on stdout stays clean) ends full: every byte read, the rows written.
+    const size = Buffer.byteLength(lines.join('\n'));
+    expect(r.stderr).toContain(`| 100% ${size}/${size} bytes, ${2_500 - bad.length} rows`);
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { inserted: number; updated: number; errors: number };
     expect(summary).toEqual({ inserted: 2_500 - bad.length, updated: 0, errors: bad.length });
     expect(r.stdout).toContain(`line ${bad[1]! + 2}: ports_in_use`);
