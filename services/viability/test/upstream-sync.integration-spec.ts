@@ -28,6 +28,10 @@ interface FakeNetwork {
    * API that serves at most 4 a page whatever per_page asks (so its pages never look full)
    */
   boxShape?: 'data-links' | 'results-has-more';
+  /** bare arrays of at most this many items a page whatever per_page asks, and nothing said of what follows */
+  capPerPage?: number;
+  /** the same first page whatever page is asked (an API that does not page) */
+  noPaging?: boolean;
 }
 
 describe('viability: inventory synced from an upstream network-documentation system', () => {
@@ -54,8 +58,9 @@ describe('viability: inventory synced from an upstream network-documentation sys
       if (!net) return send(401, { error: 'bad token' });
       const kind = u.pathname.split('/').pop() as 'boxes' | 'poles';
       if (kind !== 'boxes' && kind !== 'poles') return send(404, { error: 'no such resource' });
-      const page = Number(u.searchParams.get('page') ?? '1');
-      const per = kind === 'boxes' && net.boxShape === 'results-has-more' ? 4 : Number(u.searchParams.get('per_page') ?? '100');
+      const page = net.noPaging ? 1 : Number(u.searchParams.get('page') ?? '1');
+      const asked = Number(u.searchParams.get('per_page') ?? '100');
+      const per = kind === 'boxes' && net.boxShape === 'results-has-more' ? 4 : Math.min(asked, net.capPerPage ?? asked);
       const items = net[kind].slice((page - 1) * per, page * per);
       setTimeout(() => {
         const more = page * per < net[kind].length;
@@ -137,9 +142,11 @@ describe('viability: inventory synced from an upstream network-documentation sys
     expect(r.body.errors).toEqual([{ kind: 'boxes', page: 3, position: 4, externalId: 'BAD-1', reason: expect.stringMatching(/status/) }]);
     const mine = requests.slice(before);
     expect(mine.every((q) => q.auth === `Bearer ${token}`)).toBe(true);
+    // The poles' `next: null` ends them; the boxes' short third page is followed by a fourth, empty, that tells it was the
+    // last (an upstream that says nothing of what follows may serve fewer a page than asked).
     expect(mine.map((q) => q.path)).toEqual([
       '/api/poles?page=1&per_page=10',
-      '/api/boxes?page=1&per_page=10', '/api/boxes?page=2&per_page=10', '/api/boxes?page=3&per_page=10',
+      '/api/boxes?page=1&per_page=10', '/api/boxes?page=2&per_page=10', '/api/boxes?page=3&per_page=10', '/api/boxes?page=4&per_page=10',
     ]);
 
     // The synced network answers checks.
@@ -273,6 +280,27 @@ describe('viability: inventory synced from an upstream network-documentation sys
     networks.get(`Bearer ${token}`)!.poles = 'not a list' as unknown as unknown[];
     expect((await call('POST', '/inventory/sync', t.key)).status).toBe(502);
     expect(await ds.query('SELECT 1 FROM viability.boxes WHERE tenant_id = $1', [t.id])).toHaveLength(2);
+  });
+
+  it('an upstream serving fewer a page than asked, saying nothing of what follows, is read to its end: prune deletes nothing it lists', async () => {
+    const t = await tenant();
+    const token = 'capped-network-token-0001';
+    const boxes = boxesNorth('CAP', 11);
+    networks.set(`Bearer ${token}`, { boxes, poles: [{ id: 'CAP-P0', lat: HOME.lat, lng: HOME.lng }], capPerPage: 4 });
+    await call('PUT', '/inventory/upstream', t.key, { baseUrl: upstreamUrl, token, enabled: false, prune: true, pageSize: 10 });
+    const first = await call<{ boxes: { inserted: number; pages: number; deleted: number } }>('POST', '/inventory/sync', t.key);
+    // Pages of 4, 4, 3 where 10 were asked for: each short page is followed by the next, until one comes back empty.
+    expect(first.body.boxes).toMatchObject({ inserted: 11, pages: 3, deleted: 0 });
+    const again = await call<{ boxes: { updated: number; deleted: number } }>('POST', '/inventory/sync', t.key);
+    expect(again.body.boxes).toMatchObject({ updated: 11, deleted: 0 });
+    expect(await ds.query('SELECT 1 FROM viability.boxes WHERE tenant_id = $1', [t.id])).toHaveLength(11);
+
+    // One that does not page at all (the same items whatever page is asked) ends at the repeat, with nothing reported.
+    networks.set(`Bearer ${token}`, { boxes: boxes.slice(0, 3), poles: [{ id: 'CAP-P0', lat: HOME.lat, lng: HOME.lng }], noPaging: true });
+    const before = requests.length;
+    const flat = await call<{ boxes: { updated: number; pages: number; errors: number; deleted: number } }>('POST', '/inventory/sync', t.key);
+    expect(flat.body.boxes).toMatchObject({ updated: 3, pages: 1, errors: 0, deleted: 8 });
+    expect(requests.slice(before).map((q) => q.path).filter((p) => p.startsWith('/api/boxes'))).toEqual(['/api/boxes?page=1&per_page=10', '/api/boxes?page=2&per_page=10']);
   });
 
   it('prune keeps an item sent invalid whatever field names its id (externalId, a feature\'s properties), as the import reads it', async () => {

@@ -253,6 +253,10 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
     // Pages read, by address: a next link back to one of them would go round until MAX_PAGES, and what
     // came out of it looked like a complete sync (prune then deleted every page never reached).
     const read = new Map<string, number>();
+    // Whether this page is asked only to tell whether the short page before it was the last (see nextUrl), and the
+    // external ids of the page before it.
+    let confirming = false;
+    let previous = new Set<string>();
     for (let page = 1; url; page++) {
       const address = new URL(url).toString();
       const again = read.get(address);
@@ -260,9 +264,13 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
       // Not a complete sync either: nothing is pruned after it.
       if (page > MAX_PAGES) throw new Error(`${kind}: more than ${MAX_PAGES} pages; the sync stopped there`);
       read.set(address, page);
-      const doc = await this.fetchPage(url, token, kind, page);
-      const items = itemsOf(doc, kind);
+      const doc = await this.fetchPage(url, token, kind, page, confirming);
+      const items = doc === undefined ? [] : itemsOf(doc, kind);
       if (!items) throw new Error(`${kind} page ${page}: expected a JSON array of items (or {items: […]})`);
+      const ids = new Set(items.map(itemExternalId).filter((id) => id !== undefined && id !== null).map(String));
+      // The short page was the last: nothing follows it (an empty page, or none at all), or the same items come again
+      // (an upstream that does not page).
+      if (confirming && (items.length === 0 || (ids.size > 0 && [...ids].every((id) => previous.has(id))))) return;
       result[kind].pages++;
       const rows: InventoryRow[] = [];
       items.forEach((item, i) => {
@@ -284,29 +292,36 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
           if (result.errors.length < MAX_ERRORS_KEPT) result.errors.push({ kind, page, position: row.line, externalId: row.externalId, reason });
         }
       }
-      url = this.nextUrl(doc, r, kind, page, items.length, origin);
+      previous = ids;
+      ({ url, confirming } = this.nextUrl(doc, r, kind, page, items.length, origin));
     }
   }
 
   /**
    * The next page: the `next` link the upstream gives (same origin only: the token must not travel
-   * elsewhere), else page + 1 while pages come back full.
+   * elsewhere), else page + 1 until a page comes back empty. A page shorter than the size asked for, from an upstream
+   * that says nothing of what follows (no next link, no `has_more`), is the last one or the most that upstream serves
+   * a page (many cap their page size below ours): the next page is asked to tell (`confirming`). Taken for the last,
+   * the first page of a capped upstream ended the sync as complete, and a prune deleted every box past it.
    */
-  private nextUrl(doc: unknown, r: UpstreamRow, kind: InventoryKind, page: number, count: number, origin: string): string | undefined {
+  private nextUrl(doc: unknown, r: UpstreamRow, kind: InventoryKind, page: number, count: number, origin: string): { url?: string; confirming: boolean } {
     const o = doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Raw) : {};
     const links = o.links && typeof o.links === 'object' ? (o.links as Raw) : {};
-    const next = o.next ?? links.next;
-    if (next === null || o.has_more === false || o.hasMore === false) return undefined;
+    // `next: null` is an answer (no more pages), not an absence: `??` would look past it to `links.next`.
+    const next = o.next !== undefined ? o.next : links.next;
+    if (next === null || o.has_more === false || o.hasMore === false) return { confirming: false };
     if (typeof next === 'string' && next) {
       const u = new URL(next, `${r.base_url}/`);
       if (u.origin !== origin) throw new Error(`${kind} page ${page}: the next link leaves the upstream (${u.origin})`);
-      return u.toString();
+      return { url: u.toString(), confirming: false };
     }
-    if (count === 0 || (count < r.page_size && o.has_more !== true && o.hasMore !== true)) return undefined;
-    return `${r.base_url}/${kind}?page=${page + 1}&per_page=${r.page_size}`;
+    if (count === 0) return { confirming: false };
+    const url = `${r.base_url}/${kind}?page=${page + 1}&per_page=${r.page_size}`;
+    return { url, confirming: count < r.page_size && o.has_more !== true && o.hasMore !== true };
   }
 
-  private async fetchPage(url: string, token: string, kind: InventoryKind, page: number): Promise<unknown> {
+  /** A page's JSON; undefined when `missingIsEnd` and the upstream has no such page (404: past the last one). */
+  private async fetchPage(url: string, token: string, kind: InventoryKind, page: number, missingIsEnd: boolean): Promise<unknown> {
     let res;
     try {
       res = await this.egress.request({
@@ -319,6 +334,7 @@ export class UpstreamSyncService implements OnApplicationBootstrap, OnApplicatio
     } catch (err) {
       throw new Error(err instanceof EgressError ? `${kind} page ${page}: ${err.kind}: ${err.reason}` : (err as Error).message, { cause: err });
     }
+    if (res.status === 404 && missingIsEnd) return undefined;
     if (res.status === 401 || res.status === 403) throw new Error(`${kind} page ${page}: the upstream refused the token (${res.status})`);
     if (res.status < 200 || res.status > 299) throw new Error(`${kind} page ${page}: the upstream answered ${res.status}`);
     try {
