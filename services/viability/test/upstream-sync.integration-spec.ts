@@ -32,6 +32,8 @@ interface FakeNetwork {
   capPerPage?: number;
   /** the same first page whatever page is asked (an API that does not page) */
   noPaging?: boolean;
+  /** 404 for a page past the last */
+  missingPastEnd?: boolean;
 }
 
 describe('viability: inventory synced from an upstream network-documentation system', () => {
@@ -62,6 +64,7 @@ describe('viability: inventory synced from an upstream network-documentation sys
       const asked = Number(u.searchParams.get('per_page') ?? '100');
       const per = kind === 'boxes' && net.boxShape === 'results-has-more' ? 4 : Math.min(asked, net.capPerPage ?? asked);
       const items = net[kind].slice((page - 1) * per, page * per);
+      if (net.missingPastEnd && page > 1 && items.length === 0) return send(404, { error: 'no such page' });
       setTimeout(() => {
         const more = page * per < net[kind].length;
         if (kind === 'boxes' && net.boxShape === 'data-links') {
@@ -291,7 +294,10 @@ describe('viability: inventory synced from an upstream network-documentation sys
     const first = await call<{ boxes: { inserted: number; pages: number; deleted: number } }>('POST', '/inventory/sync', t.key);
     // Pages of 4, 4, 3 where 10 were asked for: each short page is followed by the next, until one comes back empty.
     expect(first.body.boxes).toMatchObject({ inserted: 11, pages: 3, deleted: 0 });
+    // The same from one that answers 404 past its last page: the end, not a failure.
+    networks.set(`Bearer ${token}`, { ...networks.get(`Bearer ${token}`)!, missingPastEnd: true });
     const again = await call<{ boxes: { updated: number; deleted: number } }>('POST', '/inventory/sync', t.key);
+    expect(again.status).toBe(200);
     expect(again.body.boxes).toMatchObject({ updated: 11, deleted: 0 });
     expect(await ds.query('SELECT 1 FROM viability.boxes WHERE tenant_id = $1', [t.id])).toHaveLength(11);
 
