@@ -157,6 +157,23 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     await expectEventually(() => expect(h.probe.ofType<{ queue: string; conversationId: string }>('chat.conversation.opened').find((o) => o.data.conversationId === (e.data as { conversationId?: string }).conversationId)?.data.queue).toBe('triagem'));
   });
 
+  it('answers a webhook only once what it carries is committed: while its write waits, the provider has no answer', async () => {
+    let answered = false;
+    const { post } = await whileOutboxHeld(async () => {
+      const post = h.postMeta('whatsapp', channel.id, userText(undefined, 'Lia', 'wamid.DURABLE1', 'oi', '5541977330001'), APP_SECRET).then((r) => {
+        answered = true;
+        return r;
+      });
+      // Its write has begun and waits at the outbox, before its commit: nothing is stored yet, so nothing may be answered.
+      await waitingOnLocks(1);
+      expect(await stored(['wamid.DURABLE1'])).toEqual([]);
+      expect(answered).toBe(false);
+      return { post };
+    });
+    expect(await post).toEqual({ status: 200, body: { stored: 1, duplicates: 0, statuses: 0 } });
+    expect(await stored(['wamid.DURABLE1'])).toHaveLength(1);
+  });
+
   it('acknowledges a repeated message without storing or publishing anything again', async () => {
     const before = await count('messages');
     const res = await h.postMeta('whatsapp', channel.id, fixture('whatsapp-text-message.json'), APP_SECRET);
