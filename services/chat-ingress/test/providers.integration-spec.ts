@@ -32,6 +32,19 @@ describe('chat-ingress: Messenger, Instagram, Telegram and generic inbound', () 
   const received = () => h.probe.ofType<Received>('chat.message.received');
   const statuses = () => h.probe.ofType<Status>('chat.message.status');
 
+  it.each(['messenger', 'instagram'])('%s: answers the Meta verification handshake with its own verify token only', async (provider) => {
+    const ch = channels[provider]!;
+    const other = channels[provider === 'messenger' ? 'instagram' : 'messenger']!;
+    const handshake = (token: string | undefined, mode = 'subscribe') =>
+      h.api('GET', `/webhooks/${provider}/${ch.id}?hub.mode=${mode}${token === undefined ? '' : `&hub.verify_token=${encodeURIComponent(token)}`}&hub.challenge=8675309`, {});
+    expect(ch.secrets.verifyToken).not.toBe(other.secrets.verifyToken);
+    expect(await handshake(ch.secrets.verifyToken)).toEqual({ status: 200, body: 8675309 });
+    // Another channel's token, no token, or its own token without `subscribe`: refused.
+    for (const [label, token, mode] of [['other', other.secrets.verifyToken, 'subscribe'], ['none', undefined, 'subscribe'], ['own', ch.secrets.verifyToken, 'unsubscribe']] as const) {
+      expect({ label, status: (await handshake(token, mode)).status }).toEqual({ label, status: 403 });
+    }
+  });
+
   it('Messenger: message stored, delivery and read watermarks expanded to the messages we sent before them', async () => {
     const ch = channels.messenger;
     // Three messages sent to the customer first, so the watermarks have something to cover.
