@@ -189,9 +189,11 @@ describe('chat-ingress: channels API and WhatsApp inbound (real PostgreSQL and R
     v.contacts[0].wa_id = '554188445566';
     v.messages[0] = { ...v.messages[0], from: '554188445566', id: 'wamid.OLDFORM1', text: { body: 'de novo' } };
     expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), APP_SECRET)).status).toBe(200);
-    const rows = await h.ds.query(`SELECT count(DISTINCT conversation_id)::int AS c, count(DISTINCT ct.id)::int AS k FROM chat_ingress.messages m
-      JOIN chat_ingress.conversations cv ON cv.id = m.conversation_id JOIN chat_ingress.contacts ct ON ct.id = cv.contact_id WHERE m.channel_id = $1`, [channel.id]);
-    expect(rows[0]).toEqual({ c: 1, k: 1 });
+    // This message and the fixture's first one (the same customer in the nine-digit form): one contact, one conversation.
+    const rows = await h.ds.query(`SELECT count(*)::int AS n, count(DISTINCT conversation_id)::int AS c, count(DISTINCT ct.id)::int AS k FROM chat_ingress.messages m
+      JOIN chat_ingress.conversations cv ON cv.id = m.conversation_id JOIN chat_ingress.contacts ct ON ct.id = cv.contact_id
+      WHERE m.channel_id = $1 AND (m.provider_message_id = 'wamid.OLDFORM1' OR m.provider_message_id LIKE 'wamid.HBgMNTU0MTk4%')`, [channel.id]);
+    expect(rows[0]).toEqual({ n: 2, c: 1, k: 1 });
   });
 
   it('a customer known by phone and business-scoped user id who later writes with the user id alone (a username, the phone withheld) stays one contact and conversation', async () => {
