@@ -1,7 +1,7 @@
 import { RetentionSweeper } from '@elo/platform';
 import { expectEventually, expectRetained } from '@elo/testing';
 import type { CallAnswered, CallEnded } from '@elo/contracts';
-import { startHarness, type Harness, type Tenant } from './support/harness';
+import { holdWrites, startHarness, waitingOnLock, type ApiAnswer, type Harness, type Tenant } from './support/harness';
 
 describe('telephony-bridge: PBX profiles and callbacks', () => {
   let h: Harness;
@@ -186,6 +186,21 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect(rows).toEqual([{ call_id: inQuery, ramal: '2006' }, { call_id: withBom, ramal: '2007' }]);
     });
 
+    it('POST as a form (application/x-www-form-urlencoded): answered and ended read their fields from the body', async () => {
+      const id = cid();
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const a = await h.api('POST', `/telephony/${profile.id}/answered`, form,
+        new URLSearchParams({ cid: id, ramal: '2009', num: '(41) 98844-5566', pid: 'CRM-7', empresaId: 'acme-2' }).toString());
+      expect(a).toMatchObject({ status: 200, body: { callId: id, duplicate: false } });
+      const e = await h.api('POST', `/telephony/${profile.id}/ended`, form, new URLSearchParams({ cid: id, duration: '1:05', disposition: 'ANSWERED' }).toString());
+      expect(e).toMatchObject({ status: 200, body: { callId: id, duplicate: false } });
+      const rows = await h.ds.query('SELECT ramal, telefone, contact_id, empresa_id, duration_seconds, disposition FROM "telephony".calls WHERE call_id = $1', [id]);
+      expect(rows).toEqual([{ ramal: '2009', telefone: '41988445566', contact_id: 'CRM-7', empresa_id: 'acme-2', duration_seconds: 65, disposition: 'ANSWERED' }]);
+      await expectEventually(() => expect(h.probe.ofType<CallEnded>('telephony.call.ended').find((x) => x.data.callId === id)?.data).toEqual({
+        callId: id, profileId: profile.id, ramal: '2009', telefone: '41988445566', durationSeconds: 65, disposition: 'ANSWERED', empresaId: 'acme-2',
+      }));
+    });
+
     it('POST JSON: a contact id holding a lone surrogate (a JSON escape) is stored and published with U+FFFD, not answered with a 500', async () => {
       const id = cid();
       const raw = `{"cid": "${id}", "ramal": "2005", "num": "41988445566", "pid": "crm\\ud800-1"}`;
@@ -210,6 +225,20 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       // Published once: a second event would be on the bus by now.
       await h.settled();
       expect(h.probe.ofType<CallAnswered>('telephony.call.answered').filter((e) => e.data.callId === id)).toHaveLength(1);
+    });
+
+    it('the same answered and ended callbacks sent several times at once (a PBX retrying a slow answer): one of each is new, one event of each', async () => {
+      const id = cid();
+      const q = { cid: id, ramal: '1004', num: '41988445566' };
+      const answers = await Promise.all(Array.from({ length: 8 }, () => answered(profile, q)));
+      expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200));
+      expect(answers.filter((r) => r.body.duplicate === false)).toHaveLength(1);
+      const ends = await Promise.all(Array.from({ length: 8 }, () => h.api('GET', `/telephony/${profile.id}/ended?cid=${id}&duration=9`)));
+      expect(ends.map((r) => r.status)).toEqual(Array(8).fill(200));
+      expect(ends.filter((r) => r.body.duplicate === false)).toHaveLength(1);
+      await h.settled();
+      expect(h.probe.ofType<CallAnswered>('telephony.call.answered').filter((e) => e.data.callId === id)).toHaveLength(1);
+      expect(h.probe.ofType<CallEnded>('telephony.call.ended').filter((e) => e.data.callId === id)).toHaveLength(1);
     });
 
     it('400 names every bad parameter and stores nothing', async () => {
@@ -253,6 +282,16 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect(JSON.stringify(stored[0].params)).not.toContain(secret);
       const pushed = await h.pbx.pushAnswered(guarded.callbackBase, { ...q, cid: cid() }, { token: secret, method: 'POST' });
       expect(pushed.status).toBe(200);
+      // The end of a call is guarded the same way: without the token, or with a wrong one, nothing changes.
+      const call = viaQuery.body.callId as string;
+      const end = (headers: Record<string, string>, extra: Record<string, string> = {}) =>
+        h.api('GET', `/telephony/${guarded.id}/ended?${new URLSearchParams({ cid: call, duration: '7', ...extra }).toString()}`, headers);
+      expect((await end({})).status).toBe(403);
+      expect((await end({ 'x-callback-token': 'wrong-token-0123456789' })).status).toBe(403);
+      expect((await end({}, { token: 'wrong-token-0123456789' })).status).toBe(403);
+      expect(await h.ds.query('SELECT ended_at FROM "telephony".calls WHERE call_id = $1', [call])).toEqual([{ ended_at: null }]);
+      expect((await end({}, { token: secret })).body).toEqual({ callId: call, duplicate: false });
+      expect(await h.ds.query('SELECT duration_seconds FROM "telephony".calls WHERE call_id = $1', [call])).toEqual([{ duration_seconds: 7 }]);
     });
 
     it('404 for an unknown or malformed profile', async () => {
@@ -285,6 +324,30 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
     expect(await counts()).toEqual(before);
     const rows = await h.ds.query('SELECT duration_seconds FROM "telephony".calls WHERE call_id = $1', [id]);
     expect(rows).toEqual([{ duration_seconds: 20 }]);
+  });
+
+  it('an answer from another extension for a call that has ended, or was answered more than 4 hours ago, is no transfer: nothing published, the call keeps its extension', async () => {
+    const over = cid();
+    expect((await answered(profile, { cid: over, ramal: '5101', num: '41988445566' })).status).toBe(200);
+    expect((await h.pbx.pushEnded(profile.callbackBase, { cid: over, duration: 5 })).status).toBe(200);
+    const stale = cid();
+    expect((await answered(profile, { cid: stale, ramal: '5101', num: '41988445566' })).status).toBe(200);
+    await h.ds.query(`UPDATE "telephony".calls SET answered_at = answered_at - interval '5 hours' WHERE call_id = $1`, [stale]);
+    // The control: a call in progress, answered just now, is transferred.
+    const live = cid();
+    expect((await answered(profile, { cid: live, ramal: '5101', num: '41988445566' })).status).toBe(200);
+    const before = await h.publishedCount('telephony.call.answered', t.tenantId);
+    for (const id of [over, stale]) expect([id, (await answered(profile, { cid: id, ramal: '5102', num: '41988445566' })).status]).toEqual([id, 200]);
+    expect((await answered(profile, { cid: live, ramal: '5102', num: '41988445566' })).body).toEqual({ callId: live, duplicate: false });
+    expect(await h.publishedCount('telephony.call.answered', t.tenantId)).toBe(before + 1);
+    expect(h.probe.ofType<CallAnswered>('telephony.call.answered').filter((e) => [over, stale, live].includes(e.data.callId)).map((e) => [e.data.callId, e.data.ramal]))
+      .toEqual([[over, '5101'], [stale, '5101'], [live, '5101'], [live, '5102']]);
+    const rows = await h.ds.query('SELECT call_id, ramal, transferred_from FROM "telephony".calls WHERE call_id = ANY($1) ORDER BY call_id', [[over, stale, live]]);
+    expect(rows).toEqual([
+      { call_id: over, ramal: '5101', transferred_from: null },
+      { call_id: stale, ramal: '5101', transferred_from: null },
+      { call_id: live, ramal: '5102', transferred_from: '5101' },
+    ]);
   });
 
   describe('call ended', () => {
@@ -383,6 +446,65 @@ describe('telephony-bridge: PBX profiles and callbacks', () => {
       expect(withRamal.status).toBe(200);
       const remote = await h.profile(t, { allowedCidrs: ['203.0.113.0/24'] });
       expect((await h.api('GET', `/telephony/${remote.id}/ended?cid=${cid()}&ramal=1`)).status).toBe(403);
+    });
+  });
+  describe('a callback is answered only once what it carries has committed', () => {
+    const holdOutbox = () => holdWrites(h.ds, '"telephony".outbox');
+    const waitingFor = (pattern: string) => waitingOnLock(h.ds, pattern);
+    const stored = (id: string) => h.ds.query(
+      `SELECT 'call' AS what, ramal, answered_at IS NOT NULL AS answered, ended_at IS NOT NULL AS ended, duration_seconds
+         FROM "telephony".calls WHERE call_id = $1
+       UNION ALL SELECT 'callback:' || kind, ramal, NULL, NULL, NULL FROM "telephony".callbacks WHERE call_id = $1 ORDER BY 1, 2`, [id]);
+    const published = (type: string, id: string) => h.probe.ofType(type).filter((e) => e.subject === id);
+
+    it('answered: no response while its write waits, nothing stored; once it commits, 200 with the call, its record and the event', async () => {
+      const id = cid();
+      const hold = await holdOutbox();
+      let answer: ApiAnswer<Record<string, unknown>> | undefined;
+      try {
+        const pending = answered(profile, { cid: id, ramal: '4401', num: '41988445566' }).then((r) => (answer = r));
+        // The callback's one statement (callback record, call, event) is waiting for the outbox.
+        await waitingFor(`%INSERT INTO "telephony".callbacks%'answered'%`);
+        expect(answer).toBeUndefined();
+        expect(await stored(id)).toEqual([]);
+        await hold.release();
+        expect(await pending).toMatchObject({ status: 200, body: { callId: id, duplicate: false } });
+      } finally {
+        await hold.release();
+      }
+      expect(await stored(id)).toEqual([
+        { what: 'call', ramal: '4401', answered: true, ended: false, duration_seconds: null },
+        { what: 'callback:answered', ramal: '4401', answered: null, ended: null, duration_seconds: null },
+      ]);
+      await expectEventually(() => expect(published('telephony.call.answered', id)).toHaveLength(1));
+    });
+
+    it('ended: no response while its write waits, the call not yet over; once it commits, 200 with the end, its record and the event', async () => {
+      const id = cid();
+      expect((await answered(profile, { cid: id, ramal: '4402', num: '41988445566' })).status).toBe(200);
+      const hold = await holdOutbox();
+      let answer: { status: number; body: string } | undefined;
+      try {
+        const pending = h.pbx.pushEnded(profile.callbackBase, { cid: id, duration: 42 }).then((r) => (answer = r));
+        // Its transaction has written the callback record and the call's end, and waits to write the event.
+        await waitingFor('INSERT INTO "telephony".outbox (event_id,%');
+        expect(answer).toBeUndefined();
+        expect(await stored(id)).toEqual([
+          { what: 'call', ramal: '4402', answered: true, ended: false, duration_seconds: null },
+          { what: 'callback:answered', ramal: '4402', answered: null, ended: null, duration_seconds: null },
+        ]);
+        await hold.release();
+        const done = await pending;
+        expect([done.status, JSON.parse(done.body)]).toEqual([200, { callId: id, duplicate: false }]);
+      } finally {
+        await hold.release();
+      }
+      expect(await stored(id)).toEqual([
+        { what: 'call', ramal: '4402', answered: true, ended: true, duration_seconds: 42 },
+        { what: 'callback:answered', ramal: '4402', answered: null, ended: null, duration_seconds: null },
+        { what: 'callback:ended', ramal: '', answered: null, ended: null, duration_seconds: null },
+      ]);
+      await expectEventually(() => expect(published('telephony.call.ended', id)).toHaveLength(1));
     });
   });
 });

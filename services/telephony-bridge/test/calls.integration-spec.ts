@@ -72,6 +72,25 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       expect(r.body.callId).toMatch(/^\d+\.\d+$/);
     });
 
+    it('form body template: a POST form body rendered with ramal, telefone and chave (escaped as form fields)', async () => {
+      const p = await h.profile(t, {
+        preset: 'custom', chave: 'pbx-chave-1',
+        click2call: {
+          request: {
+            method: 'POST', url: `${h.pbx.url}/click2call`,
+            body: { kind: 'form', pairs: [{ key: 'ramal', value: '{ramal}' }, { key: 'telefone', value: '{telefone}' }, { key: 'chave', value: '{chave}' }, { key: 'note', value: 'a&b={ramal}' }] },
+          },
+          callId: { from: 'text' },
+        },
+      });
+      const r = await h.api<{ callId: string }>('POST', '/calls', t.headers, { ramal: '2003', telefone: '41 98844-5566', profileId: p.id });
+      expect(r.status).toBe(201);
+      const sent = h.pbx.requests.at(-1)!;
+      expect([sent.method, sent.path, sent.headers['content-type']]).toEqual(['POST', '/click2call', 'application/x-www-form-urlencoded']);
+      expect(Object.fromEntries(new URLSearchParams(sent.body))).toEqual({ ramal: '2003', telefone: '41988445566', chave: 'pbx-chave-1', note: 'a&b=2003' });
+      expect(r.body.callId).toMatch(/^\d+\.\d+$/);
+    });
+
     it('Asterisk ARI preset: POST /ari/channels with basic auth, call id = channel id', async () => {
       const ari = await h.api<{ id: string }>('POST', '/pbx-profiles', t.headers, {
         name: 'ari', preset: 'asterisk-ari', baseUrl: h.pbx.url, pbxHost: '127.0.0.1', allowedCidrs: ['127.0.0.1/32'], chave: 'elo:pbx-chave-1',
@@ -303,6 +322,30 @@ describe('telephony-bridge: Click2Call and recordings against the PBX simulator'
       } finally {
         await small.close();
       }
+    });
+
+    it("the recording comes through the profile of the call's latest record; a named profile without a recording request is a 409; another tenant's profile a 404, nothing sent", async () => {
+      // Started through a second profile (Asterisk ARI, its recordings under /ari/recordings/stored/): not the tenant's first.
+      const ari = await h.profile(t, { preset: 'asterisk-ari', chave: 'elo:pbx-chave-1' });
+      const started = await h.api<{ callId: string }>('POST', '/calls', t.headers, { ramal: '1001', telefone: '41988445566', profileId: ari.id });
+      expect(started.status).toBe(201);
+      const res = await fetch(`${h.url}/calls/${started.body.callId}/recording`, { headers: t.headers });
+      expect(res.status).toBe(200);
+      expect((await res.arrayBuffer()).byteLength).toBe(64 * 1024);
+      expect(h.pbx.requests.at(-1)!.path).toBe(`/ari/recordings/stored/${started.body.callId}/file`);
+
+      const sent = h.pbx.requests.length;
+      const noRecording = await h.profile(t, { preset: 'custom', click2call: { request: { method: 'GET', url: `${h.pbx.url}/click2call` }, callId: { from: 'text' } } });
+      const conflict = await h.api<{ detail: string }>('GET', `/calls/${started.body.callId}/recording?profileId=${noRecording.id}`, t.headers);
+      expect(conflict.status).toBe(409);
+      expect(conflict.body.detail).toContain('no recording request');
+
+      const other = await h.tenant();
+      const foreign = await h.api('GET', `/calls/${started.body.callId}/recording?profileId=${ari.id}`, other.headers);
+      expect(foreign.status).toBe(404);
+      const call = await h.api('POST', '/calls', other.headers, { ramal: '1001', telefone: '41988445566', profileId: ari.id });
+      expect(call.status).toBe(404);
+      expect(h.pbx.requests.length).toBe(sent);
     });
 
     it('refuses call ids that could reach elsewhere on the PBX, sending nothing', async () => {

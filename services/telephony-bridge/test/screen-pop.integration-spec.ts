@@ -7,7 +7,7 @@ import { ApiKeyGuard } from '@elo/auth';
 import type { CallAnswered } from '@elo/contracts';
 import { expectEventually } from '@elo/testing';
 import { PopHub } from '../src/screen-pop/pop-hub.service';
-import { ADMIN_KEY, openSse, startHarness, type Harness, type SseClient, type Tenant } from './support/harness';
+import { ADMIN_KEY, holdWrites, openSse, startHarness, waitingOnLock, type Harness, type SseClient, type Tenant } from './support/harness';
 
 const ARTIFACTS = join(__dirname, '../../../test-artifacts');
 
@@ -97,6 +97,34 @@ describe('telephony-bridge: screen pop', () => {
     const c = await sse(`${h.url}/operators/8201/events`, t.headers);
     await expectEventually(() => expect(c.events.map((e) => e.event)).toEqual(['ready', 'answered']));
     expect(answered(c)[0].data.callId).toBe(current);
+  });
+
+  it('an end pops only once its callback has committed: nothing while its write waits, nothing when it fails; the retry pops it', async () => {
+    const c = await sse(`${h.url}/operators/8701/events`, t.headers);
+    await ready(c);
+    const cid = h.pbx.nextCallId();
+    expect((await h.pbx.pushAnswered(profile.callbackBase, { cid, ramal: '8701', num: '41988445566' })).status).toBe(200);
+    await expectEventually(() => expect(answered(c).map((e) => e.data.callId)).toEqual([cid]));
+    const shown = () => c.events.map((e) => [e.event, e.data.callId]);
+    const hold = await holdWrites(h.ds, '"telephony".outbox');
+    try {
+      // The end's transaction has stored the end and waits to write its event; then it fails (its statement cancelled).
+      const failing = h.pbx.pushEnded(profile.callbackBase, { cid, duration: 12 });
+      const pid = await waitingOnLock(h.ds, 'INSERT INTO "telephony".outbox (event_id,%');
+      expect(shown()).toEqual([['ready', undefined], ['answered', cid]]);
+      await h.ds.query('SELECT pg_cancel_backend($1)', [pid]);
+      expect(Math.floor((await failing).status / 100)).toBe(5); // an outage, not the PBX's fault: it retries
+      // The PBX retries while the outbox is still held: it waits too, and pops nothing meanwhile.
+      const retry = h.pbx.pushEnded(profile.callbackBase, { cid, duration: 12 });
+      await waitingOnLock(h.ds, 'INSERT INTO "telephony".outbox (event_id,%');
+      expect(shown()).toEqual([['ready', undefined], ['answered', cid]]);
+      expect(await h.ds.query('SELECT ended_at FROM "telephony".calls WHERE call_id = $1', [cid])).toEqual([{ ended_at: null }]);
+      await hold.release();
+      expect((await retry).status).toBe(200);
+    } finally {
+      await hold.release();
+    }
+    await expectEventually(() => expect(shown()).toEqual([['ready', undefined], ['answered', cid], ['ended', cid]]));
   });
 
   it('a call transferred before it ended: its end reaches the extension that answered it and the one that had it last', async () => {

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { BusConnection, BusProbe } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
-import { callApi, createTestInfra, outboxEmpty, TEST_REQUEST_PRIVATE_RANGES, type TestInfra } from '@elo/testing';
+import { callApi, createTestInfra, expectEventually, outboxEmpty, TEST_REQUEST_PRIVATE_RANGES, type TestInfra } from '@elo/testing';
 import { DataSource } from 'typeorm';
 import { startPbxSimulator, type PbxSimulator } from './pbx-simulator';
 import { AppModule, SERVICE } from '../../src/app.module';
@@ -168,4 +168,34 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     }
   })();
   return client;
+}
+
+/**
+ * Holds every write to `table` (LOCK … IN SHARE MODE, in a transaction of its own) until released: a statement that
+ * writes to it waits, visibly in pg_stat_activity, with nothing of its transaction committed.
+ */
+export async function holdWrites(ds: DataSource, table: string): Promise<{ release(): Promise<void> }> {
+  const holder = ds.createQueryRunner();
+  await holder.connect();
+  await holder.startTransaction();
+  await holder.query(`LOCK TABLE ${table} IN SHARE MODE`);
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await holder.rollbackTransaction();
+      await holder.release();
+    },
+  };
+}
+
+/** The backend of the one session waiting for a lock with a statement LIKE `pattern`, once there is one. */
+export function waitingOnLock(ds: DataSource, pattern: string): Promise<number> {
+  return expectEventually(async () => {
+    const rows: Array<{ pid: number }> = await ds.query(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`, [pattern]);
+    expect(rows).toHaveLength(1);
+    return rows[0].pid;
+  }, { timeoutMs: 30_000 });
 }
