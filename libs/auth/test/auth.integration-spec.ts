@@ -254,6 +254,26 @@ describe('@elo/auth against PostgreSQL', () => {
     expect(list.find((k) => k.id === r2.body.id)?.rotatedFrom).toBe(r1.body.id);
   });
 
+  it("rotation by a tenant key: only of a key whose permissions it holds itself (no escalation through rotate), its own tenant's", async () => {
+    const tenantId = await createTenant('Rotate escalation');
+    const manager = await createKey(tenantId, ['keys:manage', 'channels:manage']);
+    const stronger = await createKey(tenantId, ['channels:manage', 'telephony:call']);
+    const weaker = await createKey(tenantId, ['channels:manage']);
+    const keysBefore = ((await admin().get(`/tenants/${tenantId}/keys`).expect(200)).body as unknown[]).length;
+    // A new key holding telephony:call, which the caller lacks, would be the caller's to use.
+    const refused = await as(manager.key).post(`/tenants/${tenantId}/keys/${stronger.id}/rotate`).expect(403);
+    expect(refused.body.key).toBeUndefined();
+    expect(((await admin().get(`/tenants/${tenantId}/keys`).expect(200)).body as unknown[]).length).toBe(keysBefore);
+    await as(stronger.key).get('/things').expect(200); // not revoked either
+    // A key whose permissions it holds: rotated.
+    const rotated = await as(manager.key).post(`/tenants/${tenantId}/keys/${weaker.id}/rotate`).expect(201);
+    expect(rotated.body).toMatchObject({ permissions: ['channels:manage'], rotatedFrom: weaker.id });
+    await as(weaker.key).get('/things').expect(401);
+    await as(rotated.body.key).get('/things').expect(200);
+    // The admin key rotates any key of any tenant, whatever it holds.
+    await admin().post(`/tenants/${tenantId}/keys/${stronger.id}/rotate`).expect(201);
+  });
+
   it('400 for a blank tenant or key name, and for a graceSeconds that is not an integer (no conversion)', async () => {
     await admin().post('/tenants', { name: '   ' }).expect(400);
     const tenantId = await createTenant('Bad input');

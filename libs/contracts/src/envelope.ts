@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EVENT_CATALOGUE, isEventType } from './events/catalogue';
 
 /** CloudEvents 1.0, structured JSON mode, with Elo's extension attributes. */
 export interface CloudEvent<T = unknown> {
@@ -45,7 +46,8 @@ export function createEvent<T>(e: NewEvent<T>): CloudEvent<T> {
     type: e.type,
     time: (e.time ?? new Date()).toISOString(),
     datacontenttype: 'application/json',
-    dataschema: dataschemaFor(e.type, e.version),
+    // The catalogue's version by default: it is the one consumers check (validateEvent), so raising it changes what is sent too.
+    dataschema: dataschemaFor(e.type, e.version ?? (isEventType(e.type) ? EVENT_CATALOGUE[e.type].version : 1)),
     tenantid: e.tenantId,
     data: e.data,
   };

@@ -374,8 +374,13 @@ export class ConsumerHost {
       for (const h of this.handlers.filter((x) => x.batch)) {
         const mine = todo.filter((d) => !failures.has(d) && this.handlersOf(d.event!.type).includes(h));
         if (mine.length === 0) continue;
+        // A call for events of one request runs in its correlation id, so the handler's logs and follow-up
+        // events carry it on; a call for several requests' events runs in none (its handler can pass each
+        // event's id to ctx.publish itself).
+        const oneId = mine.every((d) => d.event!.correlationid === mine[0]!.event!.correlationid) ? mine[0]!.event!.correlationid : undefined;
+        const call = () => (h.fn as BatchHandler)(mine.map((d) => d.event!), ctxFor(undefined));
         const err = await attempt(async () => {
-          await (h.fn as BatchHandler)(mine.map((d) => d.event!), ctxFor(undefined));
+          await (oneId === undefined ? call() : runWithCorrelationId(oneId, call));
         });
         if (!err) continue;
         for (const d of mine) {

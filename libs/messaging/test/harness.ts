@@ -62,6 +62,8 @@ export interface NodeOptions {
   retiredBindings?: string[];
   /** The relay's logger (silent by default), for a test that waits for what the relay says. */
   relayLogger?: Logger;
+  /** The consumer's logger (silent by default), for a test that waits for what the consumer says. */
+  consumerLogger?: Logger;
 }
 
 export interface BusNode {
@@ -99,7 +101,7 @@ export async function startNode(o: NodeOptions): Promise<BusNode> {
     ds,
     outbox,
     { service: SERVICE, schema: SCHEMA, prefetch: o.prefetch ?? 1_000, batchSize: o.batchSize ?? 500, concurrency: o.concurrency ?? 2, retryDelaysMs },
-    logger,
+    o.consumerLogger ?? logger,
   );
   if (o.handler) consumers.register({ ...o.handler, name: 'test' });
   bus.onConnect(async (model) => {

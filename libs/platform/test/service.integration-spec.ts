@@ -60,6 +60,7 @@ const ADMIN = 'admin-key-for-tests-0123456789-abcdefghij';
 describe('a service on the platform', () => {
   let infra: TestInfra;
   let pgProxy: TcpProxy;
+  let amqpProxy: TcpProxy;
   let app: INestApplication;
   let base: string;
   let probe: BusProbe;
@@ -68,9 +69,11 @@ describe('a service on the platform', () => {
     infra = await createTestInfra('platform');
     const pg = new URL(infra.databaseUrl);
     pgProxy = await startTcpProxy(pg.hostname, Number(pg.port || 5432));
+    const amqp = new URL(infra.amqpUrl);
+    amqpProxy = await startTcpProxy(amqp.hostname, Number(amqp.port || 5672));
     const config = loadConfig(BaseServiceConfig, {
       DATABASE_URL: viaProxy(infra.databaseUrl, pgProxy),
-      AMQP_URL: infra.amqpUrl,
+      AMQP_URL: viaProxy(infra.amqpUrl, amqpProxy),
       PORT: '0',
       ELO_ADMIN_KEY: ADMIN,
       ELO_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
@@ -96,6 +99,7 @@ describe('a service on the platform', () => {
     await probe?.close();
     await app?.close();
     await pgProxy?.close();
+    await amqpProxy?.close();
     await infra?.cleanup();
   });
 
@@ -127,6 +131,23 @@ describe('a service on the platform', () => {
     expect(await (await call('/metrics')).text()).toContain('elo_events_published_total');
     const doc = (await (await call('/docs/openapi.json')).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/notes', '/tenants', '/ops/parked-events']));
+  });
+
+  it("carries the request's correlation id onto the event it stores, a given one or the one it made and answered", async () => {
+    const given = `corr-${Date.now()}`;
+    const r1 = await call('/notes/inbound/tenant-corr', { method: 'POST', json: { text: 'corr given' }, headers: { 'x-correlation-id': given } });
+    expect(r1.status).toBe(201);
+    expect(r1.headers.get('x-correlation-id')).toBe(given);
+    const r2 = await call('/notes/inbound/tenant-corr', { method: 'POST', json: { text: 'corr made' } });
+    expect(r2.status).toBe(201);
+    const made = r2.headers.get('x-correlation-id');
+    expect(made).toBeTruthy();
+    expect(made).not.toBe(given);
+    const byReason = (reason: string) => probe.events.find((e) => e.tenantid === 'tenant-corr' && (e.data as { reason: string }).reason === reason);
+    await expectEventually(() => {
+      expect(byReason('corr given')?.correlationid).toBe(given);
+      expect(byReason('corr made')?.correlationid).toBe(made);
+    }, { timeoutMs: 20_000 });
   });
 
   it("creates each request and response with Express's prototypes, so Express never has to swap them", async () => {
@@ -279,4 +300,29 @@ describe('a service on the platform', () => {
       expect(probe.events.some((e) => (e.data as { reason: string }).reason === 'after')).toBe(true),
     );
   });
+
+  it('while RabbitMQ is unreachable: not ready (naming rabbitmq), yet a write is stored and answered, and its event goes out once the broker is back', async () => {
+    const { key } = await tenantWithKey(['channels:manage']);
+    await expectEventually(async () => expect((await call('/health/ready')).status).toBe(200), { timeoutMs: 20_000 });
+    amqpProxy.pause();
+    try {
+      await expectEventually(async () => {
+        const ready = await call('/health/ready');
+        expect(ready.status).toBe(503);
+        expect(((await ready.json()) as { detail: string }).detail).toMatch(/rabbitmq/);
+      }, { timeoutMs: 20_000 });
+      // The outbox takes the event in the write's transaction: the broker's outage neither fails the request nor loses the event.
+      expect((await call('/notes', { method: 'POST', key, json: { text: 'during broker outage' } })).status).toBe(201);
+      const ds = app.get(DataSource);
+      expect(await ds.query(`SELECT count(*)::int AS n FROM platform_test.notes WHERE text = 'during broker outage'`)).toEqual([{ n: 1 }]);
+      expect(await ds.query(`SELECT count(*)::int AS n FROM platform_test.outbox WHERE body LIKE '%during broker outage%'`)).toEqual([{ n: 1 }]);
+    } finally {
+      amqpProxy.resume();
+    }
+    await expectEventually(async () => expect((await call('/health/ready')).status).toBe(200), { timeoutMs: 30_000 });
+    await expectEventually(
+      () => expect(probe.events.filter((e) => (e.data as { reason: string }).reason === 'during broker outage')).toHaveLength(1),
+      { timeoutMs: 30_000 },
+    );
+  }, 90_000);
 });

@@ -32,11 +32,11 @@ describe('chat-ingress: bot flow steps and timers', () => {
       provider: 'whatsapp', name: `bot ${n}`, phoneNumberId: pn, credentials: { accessToken: 'tok', appSecret: 'bot-secret' }, settings,
     })).body;
     expect((await h.api('PUT', '/flow', t.headers, flow)).status).toBe(200);
-    const say = async (m: Record<string, unknown>) => {
+    const say = async (m: Record<string, unknown>, headers?: Record<string, string>) => {
       const body = { object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'messages', value: {
         messaging_product: 'whatsapp', metadata: { phone_number_id: pn }, contacts: [{ wa_id: phone, profile: { name: 'Cliente' } }],
         messages: [{ from: phone, id: `wamid.BOT.${n}.${++seq}`, timestamp: String(Math.floor(Date.now() / 1000)), ...m }] } }] }] };
-      expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), 'bot-secret')).status).toBe(200);
+      expect((await h.postMeta('whatsapp', channel.id, JSON.stringify(body), 'bot-secret', headers)).status).toBe(200);
     };
     const conversation = async () => (await h.ds.query(
       `SELECT c.* FROM chat_ingress.conversations c JOIN chat_ingress.contacts ct ON ct.id = c.contact_id WHERE ct.phone = $1 ORDER BY c.opened_at DESC LIMIT 1`, [`+${phone}`]))[0];
@@ -266,6 +266,55 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await keepFlowDue(h.ds.manager, [conv.id]);
     expect(await tick()).toMatchObject({ closed: 0 });
     expect(await c.conversation()).toMatchObject({ id: conv.id, status: 'open' });
+  });
+
+  it("the bot's steps carry the correlation id of the webhook the customer's message came in (one webhook's events in a call of their own, or several webhooks' in one)", async () => {
+    const menu = { start: 'menu', steps: {
+      menu: { type: 'menu', text: 'Escolha:', invalidText: 'Não entendi.', options: [{ id: 'boleto', title: 'Boleto', next: 'bye' }] },
+      bye: { type: 'close', text: 'Até logo!' },
+    } };
+    type Step = { conversationId: string; stepId: string; outcome: string };
+    const stepsOf = (conversationId: string) => h.probe.ofType<Step>('chat.flow.step').filter((e) => e.data.conversationId === conversationId);
+    const a = await tenantWith(menu);
+    const b = await tenantWith(menu);
+    const corrA = `corr-flow-a-${randomUUID()}`;
+    const corrB = `corr-flow-b-${randomUUID()}`;
+    await a.text('oi');
+    await b.text('oi');
+    await expectEventually(() => {
+      expect(a.got()).toEqual(['Escolha:\n1 - Boleto']);
+      expect(b.got()).toEqual(['Escolha:\n1 - Boleto']);
+    });
+    const [convA, convB] = [await a.conversation(), await b.conversation()];
+    // A webhook of its own: its message's events and the bot's step answering it carry the webhook's id.
+    await a.say({ type: 'text', text: { body: 'nada' } }, { 'x-correlation-id': corrA });
+    await expectEventually(() => {
+      const received = h.probe.ofType<{ conversationId: string; message: { text?: string } }>('chat.message.received').filter((e) => e.data.conversationId === convA.id);
+      expect(received.find((e) => e.data.message.text === 'nada')?.correlationid).toBe(corrA);
+      expect(stepsOf(convA.id).filter((e) => e.correlationid === corrA)).not.toHaveLength(0);
+    }, { timeoutMs: 20_000 });
+    // Two customers' messages, of two requests, reach the flow in one call (one broker message): each step keeps its own id.
+    const again = (conversationId: string, correlationId: string) => {
+      const earlier = h.probe.ofType<Record<string, unknown> & { conversationId: string; message: Record<string, unknown>; providerTimestamp: string }>('chat.message.received')
+        .filter((e) => e.data.conversationId === conversationId).at(-1)!;
+      return createEvent({
+        type: 'chat.message.received', source: 'elo://chat-ingress', tenantId: earlier.tenantid, subject: earlier.subject, correlationId,
+        data: { ...earlier.data, providerMessageId: `wamid.MIXED.${randomUUID()}`, providerTimestamp: new Date().toISOString(), message: { ...earlier.data.message, text: 'outra coisa' } },
+      });
+    };
+    const stepsBefore = { a: stepsOf(convA.id).length, b: stepsOf(convB.id).length };
+    const corrA2 = `corr-flow-a2-${randomUUID()}`;
+    await h.probe.publishBatched(again(convA.id, corrA2), again(convB.id, corrB));
+    const [newA, newB] = await expectEventually(() => {
+      // (a late step of the webhook before, its own id, is not one of these)
+      const x = stepsOf(convA.id).slice(stepsBefore.a).filter((e) => e.correlationid !== corrA);
+      const y = stepsOf(convB.id).slice(stepsBefore.b);
+      expect(x).not.toHaveLength(0);
+      expect(y).not.toHaveLength(0);
+      return [x, y];
+    }, { timeoutMs: 20_000 });
+    expect(newA!.map((e) => e.correlationid)).toEqual(newA!.map(() => corrA2));
+    expect(newB!.map((e) => e.correlationid)).toEqual(newB!.map(() => corrB));
   });
 
   it('a reaction (a 👍 on the bot\'s menu) answers nothing: the menu is not asked again, the next text is taken', async () => {

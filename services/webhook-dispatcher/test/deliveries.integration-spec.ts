@@ -393,6 +393,21 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       await down.close();
     }
   });
+  it("an unknown integration's failed outcome carries its request's correlation id, also when two requests arrive in one broker message", async () => {
+    const requested = (requestId: string, correlationId: string) =>
+      createEvent({
+        type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress', correlationId,
+        data: { requestId, integration: 'nowhere-to-be-found', context: {} },
+      });
+    const [r1, r2] = [randomUUID(), randomUUID()];
+    await probe.publishBatched(requested(r1, `corr-${r1}`), requested(r2, `corr-${r2}`));
+    const [o1, o2] = await Promise.all([
+      expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.requestId === r1, 15_000),
+      expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.requestId === r2, 15_000),
+    ]);
+    expect([o1.correlationid, o2.correlationid]).toEqual([`corr-${r1}`, `corr-${r2}`]);
+  });
+
   it('a success ends the failing period: an integration that failed and then succeeded is no longer failing (GET shows it)', async () => {
     const flaky = await new FakeEndpoint().start();
     flaky.handler = (r) => ({ status: r.body.includes('DOWN') ? 503 : 200 });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ChatMessageReceived, CloudEvent, IntegrationDeliveryOutcome, ViabilityChecked } from '@elo/contracts';
 import { EventHandler, type HandlerContext } from '@elo/messaging';
+import { runWithCorrelationId } from '@elo/observability';
 import { FlowEngine } from './flow-engine.service';
 
 /**
@@ -28,7 +29,10 @@ export class FlowConsumer {
       if (event.data.message.standby) continue;
       // A reaction (a 👍 on the bot's message) is no answer: "didn't understand" and the question again would be.
       if (event.data.message.kind === 'unsupported' && event.data.message.providerType === 'reaction') continue;
-      await this.engine.onMessage(ctx.manager, event.tenantid, event.data, (...s) => ctx.publish(...s));
+      // A call may hold several webhooks' messages: each is answered in its own request's correlation id, so the
+      // engine's logs and the events it publishes carry that one on.
+      const answer = () => this.engine.onMessage(ctx.manager, event.tenantid, event.data, (...s) => ctx.publish(...s));
+      await (event.correlationid ? runWithCorrelationId(event.correlationid, answer) : answer());
     }
   }
 

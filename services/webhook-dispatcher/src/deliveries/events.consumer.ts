@@ -86,6 +86,8 @@ export class EventsConsumer {
       await ctx.publish({
         type: 'integration.delivery.failed',
         tenantId: e.tenantid,
+        // Its own request's, not the call's: a call may hold several requests' events.
+        correlationId: e.correlationid,
         subject: data.requestId,
         data: {
           deliveryId: randomUUID(), integrationId: NO_INTEGRATION, integrationName: data.integration, eventId: e.id,
