@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,12 +158,14 @@ describe('console: channels, bot flow and viability in the browser', () => {
       `CTO-FULL,CTO Praça,${(HOME.lat - 0.0002).toFixed(6)},${HOME.lng},deployed,8,8`,
       `CTO-BAD,CTO Torta,${HOME.lat},${HOME.lng},flying,8,0`,
     ].join('\n');
-    const file = join(mkdtempSync(join(tmpdir(), 'elo-console-')), 'network.csv');
+    const dir = mkdtempSync(join(tmpdir(), 'elo-console-'));
+    const file = join(dir, 'network.csv');
     writeFileSync(file, csv);
     await page.click('#nav a[href="#/viability"]');
     await page.setInputFiles('input[name="file"]', file);
     await page.click('button:has-text("Import")');
     await page.waitForSelector('[data-import-summary]');
+    rmSync(dir, { recursive: true, force: true }); // read by the browser by now: the import is answered
     expect(await page.textContent('[data-import-summary]')).toBe('2 inserted, 0 updated, 1 refused.');
     const badRow = page.locator('[data-import-result] tbody tr');
     expect(await badRow.count()).toBe(1);

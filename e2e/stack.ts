@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { runScratchPath } from '@elo/testing';
 
 export const root = join(__dirname, '..');
 export const ADMIN_KEY = 'e2e-admin-key-0123456789-abcdefghijklmnop';
@@ -32,8 +32,7 @@ export const STACK_STOP_MS = 90_000;
  */
 export async function buildOnce(): Promise<void> {
   if (process.env.ELO_E2E_BUILT === '1' && existsSync(join(root, 'dist', 'services'))) return;
-  const run = process.env.ELO_TEST_RUN_ID ?? 'local';
-  const lock = join(tmpdir(), `elo-e2e-build-${run}`);
+  const lock = runScratchPath('e2e-build');
   const marker = join(lock, 'done');
   try {
     mkdirSync(lock);

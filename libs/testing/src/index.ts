@@ -1,4 +1,4 @@
-export { createTestInfra, outboxEmpty, requireInfra, withAdminClient, type TestInfra, type InfraServers } from './infra';
+export { createTestInfra, outboxEmpty, requireInfra, runScratchPath, withAdminClient, type TestInfra, type InfraServers } from './infra';
 export { expectEventually, type EventuallyOptions } from './expect-eventually';
 export { startTcpProxy, viaProxy, type TcpProxy } from './tcp-proxy';
 export { expectKeyRotation, type KeyRotationScenario, type ReencryptionJob, type RotatingApp } from './key-rotation';

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
 
 /**
@@ -65,6 +67,12 @@ export interface TestInfra {
 function runId(): string {
   return process.env.ELO_TEST_RUN_ID ?? 'local';
 }
+
+/** Where this test run's scratch paths begin: the global teardown removes every one (see runScratchPath). */
+export const runScratchPrefix = () => join(tmpdir(), `elo-run-${runId()}-`);
+
+/** A path under the system's temp directory of this test run's own, shared by its workers and removed when the run ends. */
+export const runScratchPath = (name: string) => `${runScratchPrefix()}${name}`;
 
 function managementRequest(managementUrl: string, method: string, path: string, body?: unknown): Promise<Response> {
   const u = new URL(managementUrl);

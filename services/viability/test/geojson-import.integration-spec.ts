@@ -3,7 +3,7 @@ import { BusConnection } from '@elo/messaging';
 import { buildServiceApp, loadConfig } from '@elo/platform';
 import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -138,13 +138,15 @@ describe('viability: GeoJSON inventory streamed (API and command line)', () => {
   it('the command line streams a GeoJSON file too', async () => {
     const t = await tenant();
     const features = Array.from({ length: 2_100 }, (_, i) => (i === 1_500 ? feature(i, { ports_in_use: 99 }) : feature(i)));
-    const file = join(mkdtempSync(join(tmpdir(), 'elo-geojson-')), 'boxes.geojson');
+    const dir = mkdtempSync(join(tmpdir(), 'elo-geojson-'));
+    const file = join(dir, 'boxes.geojson');
     writeFileSync(file, JSON.stringify({ type: 'FeatureCollection', features }, null, 1));
     const r = spawnSync(process.execPath, ['-r', '@swc-node/register', join(__dirname, '..', 'src', 'cli', 'import.ts'), '--tenant', t.id, '--kind', 'boxes', '--file', file, '--quiet'], {
       cwd: join(__dirname, '..', '..', '..'),
       env: { ...process.env, DATABASE_URL: infra.databaseUrl },
       encoding: 'utf8',
     });
+    rmSync(dir, { recursive: true, force: true });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('line 1501: ports_in_use');
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual({ inserted: 2_099, updated: 0, errors: 1 });

@@ -5,7 +5,7 @@ import { buildServiceApp, loadConfig, RetentionSweeper } from '@elo/platform';
 import { createTestInfra, expectEventually, expectRetained, type TestInfra } from '@elo/testing';
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -442,13 +442,15 @@ describe('viability: the check, the inventory and the chat path', () => {
     const t = await tenant();
     const lines = ['external_id,name,lat,lng,status,port_capacity,ports_in_use'];
     for (let i = 0; i < 2_500; i++) lines.push(`CLI-${i},Box ${i},${(-25.4 - i / 1e5).toFixed(6)},-49.27,deployed,16,${i % 17 === 0 ? 20 : 1}`);
-    const file = join(mkdtempSync(join(tmpdir(), 'elo-import-')), 'boxes.csv');
+    const dir = mkdtempSync(join(tmpdir(), 'elo-import-'));
+    const file = join(dir, 'boxes.csv');
     writeFileSync(file, lines.join('\n'));
     const r = spawnSync(process.execPath, ['-r', '@swc-node/register', join(__dirname, '..', 'src', 'cli', 'import.ts'), '--tenant', t.id, '--kind', 'boxes', '--file', file], {
       cwd: join(__dirname, '..', '..', '..'),
       env: { ...process.env, DATABASE_URL: infra.databaseUrl },
       encoding: 'utf8',
     });
+    rmSync(dir, { recursive: true, force: true });
     expect(r.status).toBe(0);
     const bad = Array.from({ length: 2_500 }, (_, i) => i).filter((i) => i % 17 === 0);
     // The progress bar (on stderr, so the report on stdout stays clean) ends full: every byte read, the rows written.

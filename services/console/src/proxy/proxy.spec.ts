@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +33,7 @@ describe('console server', () => {
   let upstream: Server;
   let app: NestExpressApplication;
   let base: string;
+  let web: string | undefined;
   let seen: { method?: string; url?: string; headers?: IncomingMessage['headers']; body?: string } = {};
   let upstreamRequests = 0;
 
@@ -49,7 +50,7 @@ describe('console server', () => {
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const up = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const web = mkdtempSync(join(tmpdir(), 'console-web-'));
+    web = mkdtempSync(join(tmpdir(), 'console-web-'));
     mkdirSync(join(web, 'assets'));
     writeFileSync(join(web, 'index.html'), '<!doctype html><title>Elo console</title>');
     writeFileSync(join(web, 'assets', 'app.js'), 'void 0;');
@@ -64,6 +65,7 @@ describe('console server', () => {
   afterAll(async () => {
     await app.close();
     await new Promise((r) => upstream.close(r));
+    if (web) rmSync(web, { recursive: true, force: true });
   });
 
   it('forwards method, path, query, Authorization and the body; answers with the upstream status and headers', async () => {

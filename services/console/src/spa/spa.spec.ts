@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +34,11 @@ describe('the built web app', () => {
   });
 
   it('ready is 503 while the app is not built', async () => {
-    expect((await readyStatus(mkdtempSync(join(tmpdir(), 'console-empty-')))).ready).toBe(503);
+    const empty = mkdtempSync(join(tmpdir(), 'console-empty-'));
+    try {
+      expect((await readyStatus(empty)).ready).toBe(503);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
