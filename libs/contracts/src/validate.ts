@@ -1,7 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { envelopeProblems, type CloudEvent } from './envelope';
-import { EVENT_CATALOGUE, isEventType, type EventPayload, type EventType } from './events/catalogue';
+import { dataschemaFor, envelopeProblems, type CloudEvent } from './envelope';
+import { EVENT_CATALOGUE, isEventType, type CatalogueEntry, type EventPayload, type EventType } from './events/catalogue';
 import { payloadChecker } from './payload-checker';
 import { memoiseValidationMetadata } from './validation-cache';
 
@@ -23,24 +23,58 @@ export class InvalidEventError extends Error {
   }
 }
 
-/** Validates an event's envelope and, for catalogue types, its payload; returns the typed payload instance. */
+/**
+ * An event of a version newer than this code's catalogue knows: its producer runs a later release than this
+ * consumer (a rolling deploy). It is not invalid; a consumer tries it again later, by when an upgraded
+ * replica (or this one, upgraded) reads it.
+ */
+export class NewerEventVersionError extends Error {
+  constructor(readonly eventType: string, readonly eventId: string, readonly version: number, readonly known: number) {
+    super(`${eventType} v${version} is newer than this release reads (v${known})`);
+  }
+}
+
+/** The version `dataschema` names for `type` (`urn:elo:<type>:v<n>`), or undefined when it names none. */
+function schemaVersion(type: string, dataschema: string): number | undefined {
+  const prefix = `urn:elo:${type}:v`;
+  if (!dataschema.startsWith(prefix)) return undefined;
+  const v = dataschema.slice(prefix.length);
+  return /^[1-9][0-9]{0,8}$/.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * Validates an event's envelope and, for catalogue types, its payload; returns the typed payload instance.
+ * An event of an older version (written before its type's version was raised, and still in an outbox or a
+ * queue) is read through the catalogue's `upgrades` and returned as the current version; a newer one throws
+ * NewerEventVersionError.
+ */
 export function validateEvent<T extends EventType>(raw: unknown): CloudEvent<EventPayload<T>> {
   const problems = envelopeProblems(raw);
   if (problems.length) throw new InvalidEventError(problems);
   const event = raw as CloudEvent<unknown>;
   if (!isEventType(event.type)) throw new InvalidEventError([`unknown event type ${event.type}`]);
-  const entry = EVENT_CATALOGUE[event.type];
-  const expectedSchema = `urn:elo:${event.type}:v${entry.version}`;
-  if (event.dataschema !== expectedSchema) {
-    throw new InvalidEventError([`dataschema ${event.dataschema} is not ${expectedSchema}`]);
+  const entry: CatalogueEntry = EVENT_CATALOGUE[event.type];
+  const version = schemaVersion(event.type, event.dataschema);
+  if (version === undefined) throw new InvalidEventError([`dataschema ${event.dataschema} is not urn:elo:${event.type}:v<version>`]);
+  if (version > entry.version) throw new NewerEventVersionError(event.type, event.id, version, entry.version);
+  let data = event.data;
+  for (let v = version; v < entry.version; v++) {
+    const upgrade = entry.upgrades?.[v];
+    if (!upgrade) throw new InvalidEventError([`dataschema ${event.dataschema} is no longer read: ${event.type} has no upgrade from v${v}`]);
+    try {
+      data = upgrade(data);
+    } catch (err) {
+      throw new InvalidEventError([`${event.type} v${v} data could not be upgraded: ${(err as Error).message}`]);
+    }
   }
+  const current = version === entry.version ? event : { ...event, dataschema: dataschemaFor(event.type, entry.version) };
   // A valid payload skips class-validator; anything else gets its verdict and messages.
   const checker = payloadChecker(entry.payload as new () => object);
-  if (checker?.check(event.data)) return { ...event, data: checker.build(event.data) as EventPayload<T> };
-  const payload = plainToInstance(entry.payload as new () => object, event.data) as object;
+  if (checker?.check(data)) return { ...current, data: checker.build(data) as EventPayload<T> };
+  const payload = plainToInstance(entry.payload as new () => object, data) as object;
   const errors = validateSync(payload, { whitelist: false, forbidUnknownValues: true });
   if (errors.length) throw new InvalidEventError(flattenValidationErrors(errors, 'data'));
-  return { ...event, data: payload as EventPayload<T> };
+  return { ...current, data: payload as EventPayload<T> };
 }
 
 /** Checks a payload against its type's class before it is written to the outbox. */

@@ -1,5 +1,5 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { validateEvent, type CloudEvent } from '@elo/contracts';
+import { NewerEventVersionError, validateEvent, type CloudEvent } from '@elo/contracts';
 import { busMetrics, runWithCorrelationId } from '@elo/observability';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -47,6 +47,8 @@ interface Delivery {
   raw?: unknown;
   attempt: number;
   invalid?: string;
+  /** Of a version this release does not read yet: tried again later, like a failing handler. */
+  newer?: NewerEventVersionError;
   /** Tenant and subject of the event, when it has a subject. */
   subject?: string;
 }
@@ -64,6 +66,9 @@ const refusesData = (err: unknown): boolean => /^(22|54)/.test(String((err as { 
 const messageIdOf = (id: string | undefined): string | undefined => (id !== undefined && Buffer.byteLength(id) <= 255 ? id : undefined);
 
 const returnKey = (queue: string, messageId: unknown) => `${queue}\u0000${String(messageId)}`;
+
+const idOf = (d: Delivery): string | undefined => d.event?.id ?? d.newer?.eventId;
+const typeOf = (d: Delivery): string => d.event?.type ?? d.newer?.eventType ?? String(d.message.msg.fields.routingKey);
 
 /** Events of one subject (a conversation, a message, a call) of one tenant. */
 const subjectOf = (e: CloudEvent): string | undefined => (e.subject ? `${e.tenantid}\u0000${e.subject}` : undefined);
@@ -225,7 +230,10 @@ export class ConsumerHost {
       d.event = validateEvent(body);
       d.subject = subjectOf(d.event);
     } catch (err) {
-      d.invalid = (err as Error).message;
+      if (err instanceof NewerEventVersionError) {
+        d.newer = err;
+        d.subject = subjectOf(body as CloudEvent);
+      } else d.invalid = (err as Error).message;
     }
     return d;
   }
@@ -283,6 +291,7 @@ export class ConsumerHost {
   private async handleBatch(batch: Delivery[]): Promise<void> {
     const invalid = batch.filter((d) => d.invalid);
     for (const d of invalid) await this.park(d, `invalid event: ${d.invalid}`);
+    for (const d of batch.filter((x) => x.newer)) await this.retryOrPark(d, d.newer!);
     const valid = batch.filter((d) => d.event);
     if (valid.length === 0) return;
     let outcome: { failures: Map<Delivery, Error>; duplicates: Set<Delivery> };
@@ -437,13 +446,13 @@ export class ConsumerHost {
   }
 
   private async retryOrPark(d: Delivery, err: Error): Promise<void> {
-    const type = d.event?.type ?? 'unknown';
+    const type = typeOf(d);
     const delays = this.opts.retryDelaysMs;
     if (d.attempt > delays.length) {
       await this.park(d, err.message);
       return;
     }
-    this.logger.warn({ type, eventId: d.event?.id, attempt: d.attempt, err: err.message }, 'handler failed; retrying later');
+    this.logger.warn({ type, eventId: idOf(d), attempt: d.attempt, err: err.message }, d.newer ? 'event of a newer version; retrying later' : 'handler failed; retrying later');
     const q = queueNames(this.opts.service);
     const retry = d.message.queue === q.ordered ? q.orderedRetry : q.retry;
     const ok = await this.forward(d, retry(delays[d.attempt - 1]), err.message);
@@ -454,8 +463,8 @@ export class ConsumerHost {
   }
 
   private async park(d: Delivery, reason: string): Promise<void> {
-    const type = d.event?.type ?? String(d.message.msg.fields.routingKey);
-    this.logger.error({ type, eventId: d.event?.id ?? d.message.msg.properties.messageId, reason }, 'event parked');
+    const type = typeOf(d);
+    this.logger.error({ type, eventId: idOf(d) ?? d.message.msg.properties.messageId, reason }, 'event parked');
     const ok = await this.forward(d, queueNames(this.opts.service).dead, reason);
     if (ok) {
       busMetrics.parked.inc({ type });
@@ -476,7 +485,7 @@ export class ConsumerHost {
     // An event of a batch goes on alone; a single event's message goes as it came.
     const { msg, ch } = d.message;
     const alone = d.raw !== undefined;
-    const messageId = (alone ? messageIdOf(d.event?.id) : undefined) ?? (msg.properties.messageId as string | undefined);
+    const messageId = (alone ? messageIdOf(idOf(d)) : undefined) ?? (msg.properties.messageId as string | undefined);
     try {
       // Mandatory: a copy sent to a queue that is gone would otherwise be confirmed and dropped.
       ch.sendToQueue(queue, alone ? Buffer.from(JSON.stringify(d.raw)) : msg.content, {

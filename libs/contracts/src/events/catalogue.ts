@@ -9,6 +9,13 @@ export interface CatalogueEntry {
   version: number;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   payload: new () => any;
+  /**
+   * How consumers read the older versions still in flight once `version` is raised (events in an outbox,
+   * a queue, a retry queue or the parking lot): `upgrades[n]` turns a version n payload into a version n + 1
+   * one. Raising `version` without the upgrade from the version before leaves those events unreadable: parked.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  upgrades?: Readonly<Record<number, (data: any) => unknown>>;
   producer: string;
   consumers: string[];
   description: string;
@@ -16,7 +23,8 @@ export interface CatalogueEntry {
 
 /**
  * Every event type on `elo.events`. The type is the routing key. Types are never renamed once shipped;
- * a breaking payload change ships as a new version (and `dataschema` says which).
+ * a breaking payload change ships as a new version (and `dataschema` says which), with the upgrade from
+ * the version before it (`upgrades`).
  */
 export const EVENT_CATALOGUE = {
   'chat.message.received': { version: 1, payload: ChatMessageReceived, producer: 'chat-ingress', consumers: ['chat-ingress', 'webhook-dispatcher', 'viability'], description: 'A customer sent a message on a channel.' },
