@@ -368,7 +368,7 @@ export class ConsumerHost {
         const correlationId = d?.event?.correlationid;
         await this.outbox.add(
           m,
-          specs.map((s) => this.outbox.event({ correlationId, ...s, data: s.data as Record<string, unknown> })),
+          specs.map((s) => this.outbox.event({ ...s, correlationId: s.correlationId ?? correlationId, data: s.data as Record<string, unknown> })),
         );
       },
     });

@@ -38,7 +38,7 @@ export class StatusConsumer {
         // Neither id: nothing to attach it to (the contract allows it; chat-ingress never sends it).
       }
     }
-    await this.finish(ctx, await this.tracking.applyBatch(ctx.manager, byId, byProviderId));
+    await this.finish(ctx, events, await this.tracking.applyBatch(ctx.manager, byId, byProviderId));
   }
 
   @EventHandler('integration.delivery.failed', { batch: true })
@@ -76,10 +76,15 @@ export class StatusConsumer {
     this.tracking.notify(ctx.manager, changes);
   }
 
-  /** The changes are already announced to live streams (by the statement that made them); publishes them. */
-  private async finish(ctx: HandlerContext, changes: StatusChange[]): Promise<void> {
+  /**
+   * The changes are already announced to live streams (by the statement that made them); publishes them, each in the
+   * correlation id of the event behind it (a batch mixes requests' events).
+   */
+  private async finish(ctx: HandlerContext, events: CloudEvent[], changes: StatusChange[]): Promise<void> {
     if (changes.length === 0) return;
-    await ctx.publish(...toEvents(changes));
+    const correlation = new Map<string, string>();
+    for (const e of events) if (e.correlationid) correlation.set(e.id, e.correlationid);
+    await ctx.publish(...toEvents(changes, correlation));
   }
 }
 
@@ -140,10 +145,14 @@ function fromStatus(e: CloudEvent<ChatMessageStatus>): { status: Omit<StatusInpu
   };
 }
 
-/** `message.status.changed` for every move, plus `message.failed` for failures. */
-export function toEvents(changes: StatusChange[]): PublishSpecLike[] {
+/**
+ * `message.status.changed` for every move, plus `message.failed` for failures; each in the correlation id of the first
+ * event behind it that `correlation` (event id → correlation id) knows, or the caller's.
+ */
+export function toEvents(changes: StatusChange[], correlation?: ReadonlyMap<string, string>): PublishSpecLike[] {
   const specs: PublishSpecLike[] = [];
   for (const c of changes) {
+    const correlationId = correlation && c.causes?.map((id) => correlation.get(id)).find((x) => x !== undefined);
     // Built field by field (absent optional fields left out), in the order the payloads list them.
     const data: Record<string, unknown> = { messageId: c.messageId };
     if (c.channelId) data.channelId = c.channelId;
@@ -153,7 +162,7 @@ export function toEvents(changes: StatusChange[]): PublishSpecLike[] {
     if (c.previousStatus) data.previousStatus = c.previousStatus;
     data.status = c.status;
     data.at = c.at;
-    specs.push({ type: 'message.status.changed', tenantId: c.tenantId, subject: c.messageId, data });
+    specs.push({ type: 'message.status.changed', tenantId: c.tenantId, subject: c.messageId, data, correlationId });
     if (failed) {
       failed.reason = c.reason ?? 'unknown';
       failed.retryable = c.retryable ?? false;
@@ -164,7 +173,7 @@ export function toEvents(changes: StatusChange[]): PublishSpecLike[] {
         failed.error = error;
       }
       failed.at = c.at;
-      specs.push({ type: 'message.failed', tenantId: c.tenantId, subject: c.messageId, data: failed });
+      specs.push({ type: 'message.failed', tenantId: c.tenantId, subject: c.messageId, data: failed, correlationId });
     }
   }
   return specs;

@@ -54,6 +54,11 @@ export interface StatusChange {
   errorTitle?: string | null;
   /** The provider's raw error text; published in `message.failed`, left out of live payloads (size). */
   errorDetails?: string | null;
+  /**
+   * The events behind the move: first the one whose fact it took, then the message's other facts of the batch.
+   * Its published events carry the first one's correlation id the consumer knows; left out of live payloads.
+   */
+  causes?: string[];
 }
 
 export interface IntegrationFailureInput {
@@ -213,17 +218,24 @@ const first = <T>(xs: T[], f: (x: T) => string | null | undefined): string | nul
  * in characters: a payload over it fails the whole pg_notify statement, and with it every payload flushed
  * alongside (other batches', other tenants').
  */
+/** The event ids behind a move: the fact it took first, then the message's other facts. */
+function causes(taken: StatusInput, group: StatusInput[]): string[] {
+  const ids: string[] = [];
+  for (const i of [taken, ...group]) if (i.eventId && !ids.includes(i.eventId)) ids.push(i.eventId);
+  return ids;
+}
+
 function livePayloads(changes: LiveChange[]): string[] {
   const payloads: string[] = [];
   let chunk: string[] = [];
   let size = 2;
   for (const c of changes) {
     // The provider's free text could take a payload past NOTIFY's limit; streams do not show it.
-    let s = JSON.stringify(c.kind === 'status' && c.errorDetails ? { ...c, errorDetails: undefined } : c);
+    let s = JSON.stringify(c.kind === 'status' ? { ...c, errorDetails: undefined, causes: undefined } : c);
     let bytes = Buffer.byteLength(s);
     // A title or an integration's error long enough to fill a payload alone goes too (`GET /messages/{id}` has it).
     if (bytes + 2 > NOTIFY_MAX_BYTES) {
-      s = JSON.stringify(c.kind === 'status' ? { ...c, errorDetails: undefined, errorTitle: undefined } : { ...c, error: null });
+      s = JSON.stringify(c.kind === 'status' ? { ...c, errorDetails: undefined, errorTitle: undefined, causes: undefined } : { ...c, error: null });
       bytes = Buffer.byteLength(s);
       // Still too long (a code or a name of kilobytes): this one change is not streamed, the others are.
       if (bytes + 2 > NOTIFY_MAX_BYTES) continue;
@@ -339,7 +351,7 @@ export class TrackingService {
       const view: ChangeSubject = { id: row.id, tenantId: row.tenant_id, channelId: row.channel_id ?? fill.channel, provider,
         conversationId: row.conversation_id ?? fill.conversation };
       const queued = isNew ? group.find((i) => i.source === 'send.requested') : undefined;
-      if (queued) changes.push(this.change(view, null, 'queued', queued.at.toISOString()));
+      if (queued) changes.push(this.change(view, null, 'queued', queued.at.toISOString(), causes(queued, group)));
       let chosenAt = '';
       for (const i of group) {
         const at = i.at.toISOString();
@@ -376,7 +388,7 @@ export class TrackingService {
       upd.pmid.push(fill.pmid);
       upd.created.push(earlier);
       if (!chosen) continue;
-      const ch = this.change(view, row.status, chosen.status, chosenAt);
+      const ch = this.change(view, row.status, chosen.status, chosenAt, causes(chosen, group));
       if (cls) {
         Object.assign(ch, { reason: cls.reason, retryable: cls.retryable, errorCode: chosen.errorCode ?? null, errorTitle: chosen.errorTitle ?? null,
           errorDetails: chosen.errorDetails ?? null });
@@ -720,7 +732,7 @@ export class TrackingService {
     };
   }
 
-  private change(m: ChangeSubject, previous: MessageState | null, status: MessageState, at: string): StatusChange {
+  private change(m: ChangeSubject, previous: MessageState | null, status: MessageState, at: string, causes: string[]): StatusChange {
     return {
       kind: 'status',
       tenantId: m.tenantId,
@@ -731,6 +743,7 @@ export class TrackingService {
       previousStatus: previous,
       status,
       at,
+      causes,
     };
   }
 }
