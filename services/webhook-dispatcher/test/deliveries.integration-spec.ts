@@ -7,6 +7,9 @@ import { RetentionSweeper } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { Webhook } from 'standardwebhooks';
 import { SecretBox } from '@elo/auth';
+import { createLogger } from '@elo/observability';
+import type { Logger } from 'pino';
+import { DeliveryWorker } from '../src/deliveries/delivery-worker.service';
 import { closeAll, closeServer, expectOneOutcome, FakeEndpoint, listen, messageReceived, startApp, tenantApi, withDb, type Api, type Body, type RunningApp, type Tenant } from './app.fixture';
 
 describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP endpoints)', () => {
@@ -408,6 +411,86 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
     expect([o1.correlationid, o2.correlationid]).toEqual([`corr-${r1}`, `corr-${r2}`]);
   });
 
+  it("a delivery runs in the correlation id of the event that caused it: its outcome and reply carry it, each event's its own, a resend too", async () => {
+    const crmApi = await new FakeEndpoint().start();
+    crmApi.handler = () => ({ status: 200, body: { protocolo: 'P-7' } });
+    try {
+      const created = await call('POST', '/integrations', {
+        name: 'Correlated', kind: 'http', request: { method: 'POST', url: `${crmApi.url}/c` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'CORRELATED' }] },
+        reply: { success: 'Protocolo {protocolo}' },
+      });
+      expect(created.status).toBe(201);
+      // Two requests' events in one broker message: the consumer's call runs in neither's id, each delivery in its own.
+      const events = [randomUUID(), randomUUID()].map((c) => ({ ...messageReceived(a.tenantId, 'CORRELATED'), correlationid: `corr-${c}` }));
+      // An event without one: its delivery gets one of its own, shared by its outcome and its reply.
+      const bare = messageReceived(a.tenantId, 'CORRELATED');
+      await probe.publishBatched(...events);
+      await probe.publish(bare);
+      const replyTo = (e: CloudEvent) => probe.ofType<ChatMessageSendRequested>('chat.message.send.requested')
+        .filter((r) => r.data.conversationId === (e.data as Body).conversationId);
+      for (const e of [...events, bare]) {
+        const ok = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === e.id, 15_000);
+        await expectEventually(() => expect(replyTo(e)).toHaveLength(1), { timeoutMs: 10_000 });
+        expect(replyTo(e)[0].data.message).toMatchObject({ text: 'Protocolo P-7' });
+        const expected = e === bare ? expect.any(String) : e.correlationid;
+        expect({ outcome: ok.correlationid, reply: replyTo(e)[0].correlationid }).toEqual({ outcome: expected, reply: ok.correlationid });
+        const kept = await withDb(infra, (db) => db.query(`SELECT correlation_id FROM dispatcher.deliveries WHERE id = $1`, [ok.data.deliveryId]));
+        expect(kept.rows[0].correlation_id).toEqual(ok.correlationid);
+      }
+
+      // A resend, asked for in a request of its own correlation id, runs in the delivery's: it answers the same event.
+      const [first] = events;
+      const { deliveryId } = (await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.eventId === first.id, 1_000)).data;
+      const adminId = `admin-${randomUUID()}`;
+      const resent = await fetch(`${svc.url}/deliveries/${deliveryId}/resend`, {
+        method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'x-correlation-id': adminId },
+      });
+      expect(resent.status).toBe(202);
+      expect(resent.headers.get('x-correlation-id')).toBe(adminId);
+      const outcomes = () => probe.ofType<IntegrationDeliveryOutcome>('integration.delivery.succeeded').filter((o) => o.data.deliveryId === deliveryId);
+      await expectEventually(() => expect(outcomes()).toHaveLength(2), { timeoutMs: 15_000 });
+      await expectEventually(() => expect(replyTo(first)).toHaveLength(2), { timeoutMs: 10_000 });
+      expect([...outcomes(), ...replyTo(first)].map((e) => e.correlationid)).toEqual(Array(4).fill(first.correlationid));
+    } finally {
+      await crmApi.close();
+    }
+  });
+
+  it("integration.disabled carries the correlation id of the delivery that disabled it, and so does the worker's log line", async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(410);
+      res.end();
+    });
+    const port = await listen(server);
+    // The worker's log lines, read from a logger of ours put in its place (at warn, as the service runs in these tests).
+    const worker = svc.app.get(DeliveryWorker) as unknown as { logger: Logger };
+    const original = worker.logger;
+    const lines: Array<Record<string, unknown>> = [];
+    worker.logger = createLogger('webhook-dispatcher', { level: 'warn', destination: { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) } });
+    try {
+      const gone = await call('POST', '/integrations', {
+        name: 'Gone correlated', kind: 'http', request: { method: 'POST', url: `http://127.0.0.1:${port}/gone` },
+        trigger: { eventTypes: ['chat.message.received'], filter: [{ field: 'message.text', op: 'equals', value: 'GONE-CORRELATED' }] },
+      });
+      expect(gone.status).toBe(201);
+      const ev = { ...messageReceived(a.tenantId, 'GONE-CORRELATED'), correlationid: `corr-${randomUUID()}` };
+      await probe.publish(ev);
+      const disabled = () => probe.ofType<IntegrationDisabled>('integration.disabled').filter((e) => e.data.integrationId === gone.body.id);
+      await expectEventually(() => expect(disabled()).toHaveLength(1), { timeoutMs: 15_000 });
+      // Logged in the transaction that raised the event, so written by the time the event is seen.
+      const logged = lines.filter((l) => l['msg'] === 'integration disabled automatically' && l['integrationId'] === gone.body.id);
+      expect(logged).toEqual([expect.objectContaining({ correlationId: ev.correlationid })]);
+      expect(disabled()[0].correlationid).toBe(ev.correlationid);
+      const failed = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 10_000);
+      expect(failed.correlationid).toBe(ev.correlationid);
+    } finally {
+      worker.logger = original;
+      await closeServer(server);
+    }
+  });
+
   it('a success ends the failing period: an integration that failed and then succeeded is no longer failing (GET shows it)', async () => {
     const flaky = await new FakeEndpoint().start();
     flaky.handler = (r) => ({ status: r.body.includes('DOWN') ? 503 : 200 });
@@ -776,7 +859,7 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       const inFlight = await make('Deleted in flight', '/held');
       const other = await make('Still there', '/ok');
       const requested = (integration: string) => createEvent({
-        type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress',
+        type: 'integration.requested', tenantId: a.tenantId, source: 'elo://chat-ingress', correlationId: `corr-${randomUUID()}`,
         data: { requestId: randomUUID(), integration, conversationId: randomUUID(), context: {} },
       });
       const outcomes = (e: CloudEvent) => probe.events.filter((o) => o.type.startsWith('integration.delivery.')
@@ -797,6 +880,8 @@ describe('webhook-dispatcher deliveries (real PostgreSQL, RabbitMQ, local HTTP e
       }, { timeoutMs: 15_000 });
       expect(outcomes(w)[0]).toMatchObject({ type: 'integration.delivery.failed', data: { integrationId: waiting.body.id, outcome: 'failed', attempts: 1 } });
       expect(outcomes(f)[0]).toMatchObject({ type: 'integration.delivery.failed', data: { integrationId: inFlight.body.id, outcome: 'failed' } });
+      // Answered by the admin's deletion, each in its own request's correlation id, not the admin's.
+      expect([outcomes(w)[0].correlationid, outcomes(f)[0].correlationid]).toEqual([w.correlationid, f.correlationid]);
       // Successes sent meanwhile are written as ever (a run of a deleted integration does not fail their group),
       // and nothing more comes for the deleted integrations' runs.
       const later = requested(other.body.id);

@@ -52,6 +52,22 @@ describe('webhook-dispatcher runs a bot flow requested (real PostgreSQL, RabbitM
 
   afterAll(() => closeAll(probe, svc, infra));
 
+  it("answers in its request's correlation id: the outcome of a run a bot flow requested carries the request's", async () => {
+    const endpoint = await new FakeEndpoint().start();
+    endpoint.handler = () => ({ status: 200, body: { protocolo: 'P-9' } });
+    try {
+      const created = await integration('Correlated run', `${endpoint.url}/r`, {});
+      expect(created.status).toBe(201);
+      const ev = { ...requested('Correlated run'), correlationid: `corr-${randomUUID()}` };
+      await probe.publish(ev);
+      const outcome = await expectOneOutcome(probe, 'integration.delivery.succeeded', (o) => o.requestId === (ev.data as { requestId: string }).requestId, 10_000);
+      expect(outcome.data).toMatchObject({ integrationId: created.body.id, response: { protocolo: 'P-9' } });
+      expect(outcome.correlationid).toBe(ev.correlationid);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
   it('goes ahead of a backlog its rate limit holds back, and still takes one of its tokens', async () => {
     const endpoint = await new FakeEndpoint().start();
     const at: number[] = [];

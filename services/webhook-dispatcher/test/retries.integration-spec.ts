@@ -55,6 +55,19 @@ describe('webhook-dispatcher retries: requested runs, resends, Retry-After, redi
     expect(failed2.data).toMatchObject({ integrationId: once.body.id, attempts: 1 });
   });
 
+  it('a delivery the worker retries later and that finally fails carries the correlation id of the event that caused it', async () => {
+    endpoint.handler = (r) => (r.url === '/down-correlated' ? { status: 500 } : { status: 404 });
+    const created = await integration('Retried correlated', '/down-correlated', [1], 'RETRIED-CORRELATED');
+    expect(created.status).toBe(201);
+    const ev = { ...messageReceived(a.tenantId, 'RETRIED-CORRELATED'), correlationid: `corr-${randomUUID()}` };
+    await probe.publish(ev);
+    const failed = await expectOneOutcome(probe, 'integration.delivery.failed', (o) => o.eventId === ev.id, 15_000);
+    // The first attempt, and the retry a second later, sent and closed by the worker long after the event was handled.
+    expect(failed.data).toMatchObject({ integrationId: created.body.id, outcome: 'failed', attempts: 2, httpStatus: 500 });
+    expect(endpoint.received.filter((r) => r.url === '/down-correlated')).toHaveLength(2);
+    expect(failed.correlationid).toBe(ev.correlationid);
+  });
+
   it('a requested run gets no retry due after its deadline: a long Retry-After ends it failed at once', async () => {
     endpoint.handler = (r) => (r.url === '/busy' ? { status: 503, headers: { 'retry-after': '120' }, body: { error: 'busy' } } : { status: 404 });
     const created = await integration('Busy', '/busy', [1, 1, 1]);

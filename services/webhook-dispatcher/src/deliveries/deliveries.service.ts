@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { createEvent, type CloudEvent } from '@elo/contracts';
+import { createLogger } from '@elo/observability';
 import { cursorKey, cursorTime, decodeCursor, encodeCursor, isTimestamp, pageFilters, ProblemException } from '@elo/platform';
 import { DataSource } from 'typeorm';
 import { DELIVERY_OUTCOMES, type DeliveriesQuery, type PageQuery, type SampleEventDto } from '../integrations/dto/integration.dto';
@@ -27,6 +28,8 @@ const DELIVERY_FILTERS: Record<string, (v: string) => boolean> = {
 /** Reads of deliveries and attempts, manual resend, preview and test sends. */
 @Injectable()
 export class DeliveriesService {
+  private readonly logger = createLogger(SERVICE).child({ component: 'deliveries' });
+
   constructor(
     private readonly ds: DataSource,
     private readonly integrations: IntegrationsService,
@@ -97,6 +100,10 @@ export class DeliveriesService {
     };
   }
 
+  /**
+   * Puts a finished delivery back to pending. It is sent again in its own correlation id (its causing event's), not
+   * in this request's: its outcome and reply answer that event. This request's log line names it, linking the two.
+   */
   async resend(tenantId: string, deliveryId: string): Promise<{ id: string; outcome: string }> {
     const d = await this.delivery(tenantId, deliveryId);
     const integration = await this.integrations.row(this.ds.manager, tenantId, d.integration_id);
@@ -113,6 +120,7 @@ export class DeliveriesService {
       if (!changed) throw new ProblemException(409, `delivery ${deliveryId} is still pending, or its integration was disabled meanwhile`);
       this.signal.dueAfterCommit(m);
     });
+    this.logger.info({ deliveryId, deliveryCorrelationId: d.correlation_id }, 'delivery resent');
     return { id: deliveryId, outcome: 'pending' };
   }
 
@@ -141,10 +149,12 @@ export class DeliveriesService {
     return result;
   }
 
-  private async delivery(tenantId: string, id: string): Promise<{ id: string; status: string; integration_id: string }> {
-    const rows = (await this.ds.query(`SELECT id, status, integration_id FROM ${S}.deliveries WHERE tenant_id = $1 AND id = $2`, [tenantId, id])) as Array<{
-      id: string; status: string; integration_id: string;
-    }>;
+  private async delivery(tenantId: string, id: string): Promise<{ id: string; status: string; integration_id: string; correlation_id: string | null }> {
+    const rows = (await this.ds.query(
+      `SELECT id, status, integration_id, coalesce(correlation_id, event->>'correlationid') AS correlation_id FROM ${S}.deliveries
+       WHERE tenant_id = $1 AND id = $2`,
+      [tenantId, id],
+    )) as Array<{ id: string; status: string; integration_id: string; correlation_id: string | null }>;
     if (!rows.length) throw new ProblemException(404, `no delivery ${id}`);
     return rows[0];
   }

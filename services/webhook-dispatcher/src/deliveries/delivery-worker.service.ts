@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { AuditService } from '@elo/auth';
 import type { CloudEvent } from '@elo/contracts';
 import { Outbox } from '@elo/messaging';
-import { createLogger } from '@elo/observability';
+import { createLogger, runWithCorrelationId } from '@elo/observability';
 import { SERVICE_CONFIG } from '@elo/platform';
 import { PgListener, returnedRows } from '@elo/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -12,7 +13,7 @@ import type { WebhookDispatcherConfig } from '../config/webhook-dispatcher.confi
 import { DELIVERIES_CHANNEL, SERVICE } from '../service-name';
 import { DeliverySender, type ErrorClass, type SendResult } from './delivery-sender.service';
 import { ReplicaMembership } from './replicas';
-import { outcomeEvents, type PublishSpecs } from './outcome';
+import { correlationOf, outcomeEvents, type PublishSpecs } from './outcome';
 import { nextDelaySeconds } from './retry-policy';
 
 const S = '"dispatcher"';
@@ -58,6 +59,11 @@ export interface DeliveryRow {
   event_id: string;
   event_type: string;
   event: CloudEvent;
+  /**
+   * The correlation id its send, outcome events and log lines run in: the causing event's, kept for its whole life
+   * (a resend runs in it too). Null on rows written before it was kept (correlationOf falls back to their event's).
+   */
+  correlation_id: string | null;
   status: string;
   /** Attempts made so far, across resends: the next attempt's number is attempts + 1. */
   attempts: number;
@@ -229,8 +235,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.inFlight++;
     const key = d.integration_id;
     this.inFlightByIntegration.set(key, (this.inFlightByIntegration.get(key) ?? 0) + 1);
-    const p = this.process(d)
-      .catch((err: Error) => this.logger.error({ err: err.message, deliveryId: d.id }, 'delivery attempt failed to record'))
+    // Sent and recorded in its causing event's correlation id: the worker runs outside the context the delivery was
+    // written in, so its log lines and the events it publishes would carry none.
+    const p = runWithCorrelationId(d.correlation_id ?? undefined, () => this.process(d)
+      .catch((err: Error) => this.logger.error({ err: err.message, deliveryId: d.id }, 'delivery attempt failed to record')))
       .finally(() => {
         this.inFlight--;
         const left = (this.inFlightByIntegration.get(key) ?? 1) - 1;
@@ -327,7 +335,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const integrations = new Map<string, IntegrationRow>();
     for (const r of rows) if (r.integration) integrations.set(r.integration_id, r.integration);
     return rows.map(({ share_slots: slots, share_rate: rate, ...r }) => ({
-      ...r, integration: integrations.get(r.integration_id)!, share: { slots, rate },
+      // A row that has no correlation id (written before they were kept, from an event without one) gets one for
+      // this run, so its log lines and its outcome's events share one.
+      ...r, correlation_id: correlationOf(r) ?? randomUUID(), integration: integrations.get(r.integration_id)!, share: { slots, rate },
     }));
   }
 
@@ -464,6 +474,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     await this.outbox.publish(m, {
       type: 'integration.disabled',
       tenantId: d.tenant_id,
+      // The delivery that caused it: its correlation id.
+      ...(d.correlation_id ? { correlationId: d.correlation_id } : {}),
       subject: integration.id,
       data: { integrationId: integration.id, integrationName: integration.name, cause, reason, ...(failingSince ? { failingSince } : {}) },
     });
@@ -567,7 +579,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     ) as Array<{ delivery_id: string }> | [Array<{ delivery_id: string }>, number]);
     const kept = written.length < items.length ? new Set(written.map((w) => w.delivery_id)) : undefined;
     const events = (kept ? items.filter((i) => kept.has(i.d.id)) : items)
-      .flatMap(({ d, integration, r }) => this.outcomeEvents(d, integration, r, 'succeeded')).map((spec) => this.outbox.event(spec));
+      // Each in its delivery's correlation id (a group runs in the context of whichever success started its write).
+      .flatMap(({ d, integration, r }) => runWithCorrelationId(d.correlation_id ?? undefined, () => this.outcomeEvents(d, integration, r, 'succeeded')))
+      .map((spec) => this.outbox.event(spec));
     await this.outbox.addWith(m, {
       sql: `UPDATE ${S}.deliveries d SET status = 'succeeded', attempts = x.attempts, completed_at = now(), last_http_status = x.http_status,
               last_error_class = NULL, last_error = NULL

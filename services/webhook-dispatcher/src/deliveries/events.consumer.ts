@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { EVENT_TYPES, type CloudEvent, type IntegrationRequested } from '@elo/contracts';
 import { EventHandler, type HandlerContext } from '@elo/messaging';
-import { createLogger } from '@elo/observability';
+import { createLogger, isValidCorrelationId } from '@elo/observability';
 import { matchesTrigger, type IntegrationRow } from '../integrations/integration.model';
 import { SERVICE } from '../service-name';
 import { DeliveriesSignal } from './deliveries-signal.service';
@@ -18,6 +18,7 @@ interface NewDelivery {
   event_id: string;
   event_type: string;
   event: CloudEvent;
+  correlation_id: string;
 }
 
 /**
@@ -33,7 +34,8 @@ const TRIGGER_TYPES = CONSUMED_TYPES.filter((t) => t !== 'integration.requested'
 
 /**
  * Every event on the bus: one durable delivery per (event, matching integration), written in the
- * consumer's transaction, so an event is either fully fanned out or retried. The worker sends them.
+ * consumer's transaction, so an event is either fully fanned out or retried. The worker sends them later, each in
+ * its event's correlation id (kept on the row: the worker runs outside this handler's context).
  */
 @Injectable()
 export class EventsConsumer {
@@ -57,8 +59,9 @@ export class EventsConsumer {
     )) as Array<Pick<IntegrationRow, 'id' | 'tenant_id' | 'trigger'>>;
     const rows: NewDelivery[] = [];
     for (const e of events) {
+      const correlationId = eventCorrelationId(e);
       for (const i of integrations) {
-        if (i.tenant_id === e.tenantid && matchesTrigger(i.trigger, e.type, e.data)) rows.push(delivery(e, i.id));
+        if (i.tenant_id === e.tenantid && matchesTrigger(i.trigger, e.type, e.data)) rows.push(delivery(e, i.id, correlationId));
       }
     }
     await this.write(rows, ctx);
@@ -78,7 +81,7 @@ export class EventsConsumer {
         [e.tenantid, data.integration],
       )) as Array<{ id: string }>;
       if (found.length) {
-        rows.push(delivery(e, found[0].id));
+        rows.push(delivery(e, found[0].id, eventCorrelationId(e)));
         continue;
       }
       // The flow step waits for an outcome: answer at once rather than let it time out.
@@ -104,9 +107,10 @@ export class EventsConsumer {
     if (!rows.length) return;
     for (let i = 0; i < rows.length; i += 1000) {
       await ctx.manager.query(
-        `INSERT INTO ${S}.deliveries (id, tenant_id, integration_id, event_id, event_type, event)
-         SELECT id, tenant_id, integration_id, event_id, event_type, event
-         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, tenant_id text, integration_id uuid, event_id text, event_type text, event jsonb)
+        `INSERT INTO ${S}.deliveries (id, tenant_id, integration_id, event_id, event_type, event, correlation_id)
+         SELECT id, tenant_id, integration_id, event_id, event_type, event, correlation_id
+         FROM jsonb_to_recordset($1::jsonb)
+           AS x(id uuid, tenant_id text, integration_id uuid, event_id text, event_type text, event jsonb, correlation_id text)
          ON CONFLICT (event_id, integration_id) DO NOTHING`,
         [JSON.stringify(rows.slice(i, i + 1000))],
       );
@@ -115,6 +119,17 @@ export class EventsConsumer {
   }
 }
 
-function delivery(e: CloudEvent, integrationId: string): NewDelivery {
-  return { id: randomUUID(), tenant_id: e.tenantid, integration_id: integrationId, event_id: e.id, event_type: e.type, event: e };
+/**
+ * The correlation id the event's deliveries run in: the event's own, or (none, or one we would not accept from
+ * outside) a fresh one, shared by the event's deliveries, so every attempt and outcome of each carries the same.
+ */
+function eventCorrelationId(e: CloudEvent): string {
+  return isValidCorrelationId(e.correlationid) ? e.correlationid : randomUUID();
+}
+
+function delivery(e: CloudEvent, integrationId: string, correlationId: string): NewDelivery {
+  return {
+    id: randomUUID(), tenant_id: e.tenantid, integration_id: integrationId, event_id: e.id, event_type: e.type, event: e,
+    correlation_id: correlationId,
+  };
 }

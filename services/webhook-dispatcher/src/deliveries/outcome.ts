@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Outbox } from '@elo/messaging';
 import { fitChatText } from '@elo/contracts';
+import { isValidCorrelationId } from '@elo/observability';
 import { renderTemplate } from '@elo/templating';
 import type { IntegrationRow } from '../integrations/integration.model';
 import type { DeliveryRow } from './delivery-worker.service';
@@ -18,13 +19,23 @@ export interface RunResult {
 }
 
 /**
+ * The correlation id a delivery runs in: the one kept on it (its event's, see EventsConsumer), else, for a row
+ * written before deliveries kept one, the id its stored event carries (undefined when neither is one).
+ */
+export function correlationOf(d: Pick<DeliveryRow, 'correlation_id' | 'event'>): string | undefined {
+  if (d.correlation_id) return d.correlation_id;
+  return isValidCorrelationId(d.event.correlationid) ? d.event.correlationid : undefined;
+}
+
+/**
  * The outcome event of a delivery after `attempts` attempts (with the rendered reply), and the reply into the
  * conversation when the integration maps one and an event triggered the run. A run a bot flow requested is answered
  * by its outcome alone: the flow owns what the customer is sent and builds it from the outcome, so a reply of ours
  * would reach the customer twice. `onTemplateError` hears a reply template that cannot be rendered (no reply then).
+ * Both carry the delivery's correlation id, whatever context they are built in (successes are written in groups).
  */
 export function outcomeEvents(
-  d: Pick<DeliveryRow, 'id' | 'tenant_id' | 'event_id' | 'event_type' | 'event'>, integration: IntegrationRow, r: RunResult,
+  d: Pick<DeliveryRow, 'id' | 'tenant_id' | 'event_id' | 'event_type' | 'event' | 'correlation_id'>, integration: IntegrationRow, r: RunResult,
   outcome: 'succeeded' | 'failed', attempts: number, onTemplateError: (err: Error) => void,
 ): PublishSpecs {
   const data = (d.event.data ?? {}) as Record<string, unknown>;
@@ -32,6 +43,7 @@ export function outcomeEvents(
   const channelId = typeof data['channelId'] === 'string' ? data['channelId'] : undefined;
   const requested = d.event.type === 'integration.requested';
   const requestId = requested && typeof data['requestId'] === 'string' ? data['requestId'] : undefined;
+  const correlationId = correlationOf(d);
   const template = outcome === 'succeeded' ? integration.reply?.success : integration.reply?.failure;
   let reply: string | undefined;
   if (template) {
@@ -45,6 +57,7 @@ export function outcomeEvents(
   const specs: PublishSpecs = [{
     type: outcome === 'succeeded' ? 'integration.delivery.succeeded' : 'integration.delivery.failed',
     tenantId: d.tenant_id,
+    ...(correlationId ? { correlationId } : {}),
     subject: d.id,
     data: {
       deliveryId: d.id,
@@ -67,6 +80,7 @@ export function outcomeEvents(
     specs.push({
       type: 'chat.message.send.requested',
       tenantId: d.tenant_id,
+      ...(correlationId ? { correlationId } : {}),
       subject: conversationId,
       data: {
         messageId: randomUUID(),

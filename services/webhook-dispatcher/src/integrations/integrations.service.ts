@@ -141,11 +141,12 @@ export class IntegrationsService {
       // a worker then records nothing) are answered now, as a name matching no integration is: the flow step waits
       // for an outcome, and none would ever come.
       const waiting = (await m.query(
-        `SELECT id, tenant_id, event_id, event_type, event, attempts FROM "dispatcher".deliveries
+        `SELECT id, tenant_id, event_id, event_type, event, attempts, correlation_id FROM "dispatcher".deliveries
          WHERE integration_id = $1 AND status = 'pending' AND event_type = 'integration.requested' ORDER BY created_at FOR UPDATE`,
         [id],
       )) as DeliveryRow[];
       // No request goes out: the failure reply renders without event fields, as for other failures before one did.
+      // Each answer carries its run's correlation id (the request's), not the admin's.
       const failed = { errorClass: 'not_found', error: `integration ${id} was deleted`, context: {} };
       await this.outbox.publish(m, ...waiting.flatMap((d) => outcomeEvents(d, before, failed, 'failed', d.attempts, () => undefined)));
       await m.query(`DELETE FROM ${T} WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);

@@ -9,6 +9,7 @@ import { ScheduleStep1765200000000 } from './1765200000000-ScheduleStep';
 import { AuthSealed1765200100000 } from './1765200100000-AuthSealed';
 import { Replicas1765300000000 } from './1765300000000-Replicas';
 import { RequestedPending1766200000000 } from './1766200000000-RequestedPending';
+import { DeliveryCorrelation1768000000000 } from './1768000000000-DeliveryCorrelation';
 
 /** Every migration of the `dispatcher` schema, in order. */
 export const migrations = [
@@ -16,4 +17,5 @@ export const migrations = [
   DeliveriesPageOrder1764000300000,
   leanerMessagingIndexes('dispatcher'), ScheduleStep1765200000000, AuthSealed1765200100000,
   Replicas1765300000000, outboxKeepsOnlyPending('dispatcher'),
-  retentionIndex('"dispatcher".attempts', 'created_at', 'attempts_created_brin'), RequestedPending1766200000000];
+  retentionIndex('"dispatcher".attempts', 'created_at', 'attempts_created_brin'), RequestedPending1766200000000,
+  DeliveryCorrelation1768000000000];
