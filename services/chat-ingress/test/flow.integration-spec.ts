@@ -87,6 +87,68 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await expectEventually(() => expect(framed.got()).toEqual(['Não deu: CPF sem débitos.', 'Até logo!']));
   });
 
+  /**
+   * A question step of each answer kind, then an integration step: what the stored answer is for (its
+   * `integration.requested` context, which the dispatcher's templates read). `invalid` are answers the step refuses (a
+   * text, or a WhatsApp message of another type), each answered with `invalidText` (none: "Resposta inválida." and the
+   * question); `valid` is taken and stored normalised, as `stored`.
+   */
+  const QUESTIONS: Array<{ validate: string; text: string; invalidText?: string; invalid: Array<string | Record<string, unknown>>; valid: string; stored: string }> = [
+    { validate: 'email', text: 'Seu e-mail?', invalidText: 'E-mail inválido, digite de novo.', invalid: ['ana.maria', 'ana@gmail.com.'], valid: ' Ana.Maria@Provedor.COM.br ', stored: 'ana.maria@provedor.com.br' },
+    // Check digits, not the shape: one digit off is refused, and so is a valid CNPJ at a CPF step (and the other way round).
+    { validate: 'cpf', text: 'Seu CPF?', invalidText: 'CPF inválido.', invalid: ['529.982.247-24', '111.111.111-11', '11.222.333/0001-81'], valid: '529.982.247-25', stored: '52998224725' },
+    { validate: 'cnpj', text: 'Seu CNPJ?', invalidText: 'CNPJ inválido.', invalid: ['11.222.333/0001-82', '529.982.247-25'], valid: '11.222.333/0001-81', stored: '11222333000181' },
+    // Either; the alphanumeric CNPJ (issued from July 2026) too, typed in lower case.
+    { validate: 'cpf_cnpj', text: 'Seu CPF ou CNPJ?', invalidText: 'Documento inválido.', invalid: ['529.982.247-24', '12.ABC.345/01DE-36'], valid: '12.abc.345/01de-35', stored: '12ABC34501DE35' },
+    // Brazilian unless it says otherwise, stored in E.164; an old eight-digit mobile gets its ninth digit. Enough digits
+    // are no phone: a CPF typed here (area code 52 does not exist) and a number no line has (none starts with 1) are refused.
+    { validate: 'phone', text: 'Seu telefone?', invalidText: 'Telefone inválido.', invalid: ['(41) 8844-55', 'não tenho', '529.982.247-25', '(11) 1234-5678'], valid: '(41) 8844-5566', stored: '+5541988445566' },
+    // A real calendar day, stored as yyyy-mm-dd.
+    { validate: 'date', text: 'Data de nascimento?', invalidText: 'Data inválida.', invalid: ['30/02/2025', 'ontem'], valid: '31/12/1990', stored: '1990-12-31' },
+    { validate: 'text', text: 'Seu endereço?', invalid: ['   ', { type: 'location', location: { latitude: -25.43, longitude: -49.27 } }], valid: '  Rua das Flores, 123  ', stored: 'Rua das Flores, 123' },
+  ];
+
+  it.each(QUESTIONS)('a question validating $validate re-asks on an invalid answer (the flow stays, nothing stored) and stores a valid one normalised, which the next step uses', async (q) => {
+    const c = await tenantWith({ start: 'ask', steps: {
+      ask: { type: 'question', text: q.text, validate: q.validate, attribute: 'answer', ...(q.invalidText ? { invalidText: q.invalidText } : {}), next: 'use' },
+      use: { type: 'integration', integration: 'billing', successText: 'Obrigado!', onSuccess: 'bye', onFailure: 'bye' },
+      bye: { type: 'close' },
+    } });
+    const reasked = q.invalidText ?? `Resposta inválida. ${q.text}`;
+    await c.text('oi');
+    await expectEventually(() => expect(c.got()).toEqual([q.text]));
+    const conv = await c.conversation();
+    const attributes = async () => (await h.ds.query('SELECT attributes FROM chat_ingress.contacts WHERE id = $1', [conv.contact_id]))[0].attributes;
+    const requests = () => h.probe.ofType<{ channelId: string; context: Record<string, unknown> }>('integration.requested').filter((e) => e.data.channelId === c.channel.id);
+    const steps = () => h.probe.ofType<{ conversationId: string; stepId: string; outcome: string; nextStepId?: string }>('chat.flow.step')
+      .filter((e) => e.data.conversationId === conv.id).map((e) => `${e.data.stepId}:${e.data.outcome}${e.data.nextStepId ? `→${e.data.nextStepId}` : ''}`);
+
+    for (const [i, answer] of q.invalid.entries()) {
+      await (typeof answer === 'string' ? c.text(answer) : c.say(answer));
+      // The reply goes out with the state its transaction saved: once it is sent, the step's state is final.
+      await expectEventually(() => expect(c.got()).toEqual([q.text, ...Array(i + 1).fill(reasked)]));
+      expect((await c.conversation()).flow_state).toEqual({ stepId: 'ask', waiting: 'input', invalidCount: i + 1 });
+      expect(await attributes()).toEqual({});
+    }
+    await h.settled();
+    expect(steps()).toEqual(['ask:entered', ...q.invalid.map(() => 'ask:invalid')]);
+    expect(requests()).toEqual([]);
+
+    await c.text(q.valid);
+    const request = await expectEventually(() => {
+      expect(requests()).toHaveLength(1);
+      return requests()[0]!;
+    });
+    expect(request.data.context).toMatchObject({ answer: q.stored, contact: { attributes: { answer: q.stored } } });
+    expect(await attributes()).toEqual({ answer: q.stored });
+    expect((await c.conversation()).flow_state).toMatchObject({ stepId: 'use', waiting: 'integration' });
+    await h.settled();
+    expect(steps()).toEqual(['ask:entered', ...q.invalid.map(() => 'ask:invalid'), 'ask:answered→use', 'use:entered', 'use:waiting']);
+    // The wait ends (the conversation closes) instead of being left to a later test's scheduler tick.
+    await outcome(c, 'succeeded');
+    await expectEventually(() => expect(c.got().at(-1)).toBe('Obrigado!'));
+  });
+
   it('every step the customer answers publishes chat.flow.step answered: message buttons and a location at a viability step too', async () => {
     const c = await tenantWith({ start: 'hi', steps: {
       hi: { type: 'message', text: 'Quer checar a cobertura?', buttons: [{ id: 'sim', title: 'Sim' }], next: 'where' },

@@ -40,6 +40,11 @@ describe('answer validators', () => {
     expect(validateAnswer('cpf_cnpj', '12.ABC.345/01DE-35')).toBe('12ABC34501DE35');
     expect(validateAnswer('cpf', '529.982.247-25')).toBe('52998224725');
     expect(validateAnswer('phone', '(41) 98844-5566')).toBe('+5541988445566');
+    expect(validateAnswer('phone', '(41) 8844-5566')).toBe('+5541988445566');
+    expect(validateAnswer('phone', '41 3333-4444')).toBe('+554133334444');
+    expect(validateAnswer('phone', '+1 202 555 0123')).toBe('+12025550123');
+    // Ten or eleven digits that no line has: a CPF (area code 52 does not exist), a number starting with 1, all zeros.
+    for (const bad of ['529.982.247-25', '(11) 1234-5678', '11111111111', '00000000000']) expect([bad, validateAnswer('phone', bad)]).toEqual([bad, undefined]);
     expect(validateAnswer('text', '  ')).toBeUndefined();
   });
 });

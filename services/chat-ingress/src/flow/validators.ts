@@ -1,4 +1,5 @@
 import { normalisePhone } from '@elo/contracts';
+import { isValidPhoneNumber } from 'libphonenumber-js/max';
 
 /** Answers a bot-flow question accepts; each returns the value to store or undefined when invalid. */
 export type AnswerKind = 'text' | 'email' | 'cpf' | 'cnpj' | 'cpf_cnpj' | 'phone' | 'date';
@@ -63,8 +64,12 @@ export function validateAnswer(kind: AnswerKind, raw: string): string | undefine
       return isValidCnpj(t) ? t.toUpperCase().replace(/[.\-/\s]/g, '') : undefined;
     case 'cpf_cnpj':
       return validateAnswer('cpf', t) ?? validateAnswer('cnpj', t);
-    case 'phone':
-      return normalisePhone(t, 'BR')?.e164;
+    case 'phone': {
+      // normalisePhone takes what providers send as they send it, so any ten or eleven digits pass it: a customer's answer
+      // must also be a number some line can have (full metadata: area codes that exist, the ranges numbers start with).
+      const e164 = normalisePhone(t, 'BR')?.e164;
+      return e164 && isValidPhoneNumber(e164) ? e164 : undefined;
+    }
     case 'date':
       return parseDate(t);
   }
