@@ -149,6 +149,29 @@ describe('chat-ingress: bot flow steps and timers', () => {
     await expectEventually(() => expect(c.got().at(-1)).toBe('Obrigado!'));
   });
 
+  it('later steps show the answers stored so far and the contact\'s name and phone; a flow naming a field that does not exist is refused', async () => {
+    const c = await tenantWith({ start: 'name', steps: {
+      name: { type: 'question', text: 'Seu nome?', validate: 'text', attribute: 'nome', next: 'mail' },
+      mail: { type: 'question', text: '{contact.attributes.nome}, seu e-mail?', validate: 'email', attribute: 'email', next: 'done' },
+      done: { type: 'message', text: 'Obrigado, {contact.attributes.nome} ({contact.name}, {contact.phone}): enviaremos para {contact.attributes.email}. {contact.attributes.cidade}Fim.', next: 'bye' },
+      bye: { type: 'close', text: 'Até logo, {contact.attributes.nome}!' },
+    } });
+    await c.text('oi');
+    await expectEventually(() => expect(c.got()).toEqual(['Seu nome?']));
+    await c.text(' Ana Maria ');
+    // Shown in the very run that stored it, and then in later ones; an attribute never asked shows as nothing.
+    await expectEventually(() => expect(c.got()).toEqual(['Seu nome?', 'Ana Maria, seu e-mail?']));
+    await c.text('Ana@Provedor.com.br');
+    await expectEventually(() => expect(c.got()).toEqual([
+      'Seu nome?', 'Ana Maria, seu e-mail?',
+      `Obrigado, Ana Maria (Cliente, +${c.phone}): enviaremos para ana@provedor.com.br. Fim.`,
+      'Até logo, Ana Maria!',
+    ]));
+    const refused = await h.api('PUT', '/flow', c.headers, { start: 'hi', steps: { hi: { type: 'message', text: 'Oi {contact.nome}', next: 'bye' }, bye: { type: 'close' } } });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('steps.hi.text names no contact field ({contact.nome})');
+  });
+
   it('every step the customer answers publishes chat.flow.step answered: message buttons and a location at a viability step too', async () => {
     const c = await tenantWith({ start: 'hi', steps: {
       hi: { type: 'message', text: 'Quer checar a cobertura?', buttons: [{ id: 'sim', title: 'Sim' }], next: 'where' },

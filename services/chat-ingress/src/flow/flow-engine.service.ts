@@ -8,6 +8,7 @@ import { ChannelsService } from '../channels/channels.service';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
 import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
 import { fitMessage, OutboundService } from '../outbound/outbound.service';
+import { namesContact, withContact, type ContactFields } from './contact-tokens';
 import { keepFlowDue } from './flow-due';
 import type { FlowDefinition, FlowState, Option, Step, WaitLimit } from './flow.types';
 import { FlowsService } from './flows.service';
@@ -314,7 +315,7 @@ export class FlowEngine {
         return this.conversations.transfer(run.m, run.c, { queue: step.queue, reason: 'bot' }, run.publish);
       case 'close':
         await this.save(run, { stepId, done: true });
-        return this.conversations.close(run.m, run.c, 'bot', run.publish, step.text);
+        return this.conversations.close(run.m, run.c, 'bot', run.publish, step.text && (await this.withContact(run, step.text)));
     }
   }
 
@@ -345,7 +346,15 @@ export class FlowEngine {
   }
 
   /** Sends a message fitted to the channel (fitMessage: `listing` goes under the text if its buttons are left off). */
+  /** A bot text with the contact's fields in it (contact-tokens.ts), as stored now in this transaction: an answer this run stored too. */
+  private async withContact(run: Run, text: string): Promise<string> {
+    if (!namesContact(text)) return text;
+    const [c] = (await run.m.query(`SELECT name, phone, attributes FROM ${S}.contacts WHERE id = $1`, [run.c.contact_id])) as ContactFields[];
+    return withContact(text, c ?? { name: null, phone: null, attributes: null });
+  }
+
   private async send(run: Run, message: OutboundMessage, listing = ''): Promise<void> {
+    if (message.kind === 'text' && message.text) message = { ...message, text: await this.withContact(run, message.text) };
     const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: fitMessage(run.provider, message, listing), origin: 'bot' }, true);
     await run.publish(...q.events);
     this.outbound.nudge();

@@ -18,6 +18,18 @@ describe('flowProblems', () => {
     ]);
   });
 
+  it('refuses a text naming a contact field that does not exist, and takes the ones that do', () => {
+    const flow = (text: string) => ({ start: 'hi', steps: { hi: { type: 'message', text, next: 'bye' }, bye: { type: 'close', text } } });
+    expect(flowProblems(flow('Oi {contact.name}, {contact.phone}, {contact.attributes.cpf} {reply} {outra}'))).toEqual([]);
+    const hint = 'use {contact.name}, {contact.phone} or {contact.attributes.<attribute>}';
+    expect(flowProblems(flow('Oi {contact.nome} {contact.attributes.}'))).toEqual([
+      { field: 'steps.hi.text', message: `steps.hi.text names no contact field ({contact.nome}): ${hint}` },
+      { field: 'steps.hi.text', message: `steps.hi.text names no contact field ({contact.attributes.}): ${hint}` },
+      { field: 'steps.bye.text', message: `steps.bye.text names no contact field ({contact.nome}): ${hint}` },
+      { field: 'steps.bye.text', message: `steps.bye.text names no contact field ({contact.attributes.}): ${hint}` },
+    ]);
+  });
+
   it('names start when it points nowhere, and nothing when the flow can run', () => {
     expect(flowProblems({ start: 'x', steps: { bye: { type: 'close' } } })).toEqual([{ field: 'start', message: 'start names no step (x)' }]);
     expect(flowProblems({ start: 'bye', steps: { bye: { type: 'close' } } })).toEqual([]);

@@ -1,4 +1,5 @@
 import type { AnswerKind } from './validators';
+import { unknownContactTokens } from './contact-tokens';
 
 export interface Option {
   id: string;
@@ -77,6 +78,13 @@ export function flowProblems(def: unknown): FlowProblem[] {
   const text = (from: string, field: string, v: unknown, required = true) => {
     if ((required || v !== undefined) && (typeof v !== 'string' || !v.trim())) add(path(from, field), `steps.${from}.${field} must be non-empty text`);
   };
+  // What the customer is sent: it may show the contact's fields (contact-tokens.ts), named as they exist.
+  const say = (from: string, field: string, v: unknown, required = true) => {
+    text(from, field, v, required);
+    for (const t of typeof v === 'string' ? unknownContactTokens(v) : []) {
+      add(path(from, field), `steps.${from}.${field} names no contact field (${t}): use {contact.name}, {contact.phone} or {contact.attributes.<attribute>}`);
+    }
+  };
   // A button's id comes back as the answer; Telegram gives back at most 64 bytes of it. The ids of one step differ:
   // a reply carries only the id (and WhatsApp refuses buttons with the same id).
   const answerId = (from: string, field: string, v: unknown, earlier: unknown[] = []) => {
@@ -86,7 +94,7 @@ export function flowProblems(def: unknown): FlowProblem[] {
   };
   const waitLimit = (from: string, s: WaitLimit) => {
     if (s.onTimeout !== undefined) ref(from, 'onTimeout', s.onTimeout);
-    text(from, 'timeoutText', s.timeoutText, false);
+    say(from, 'timeoutText', s.timeoutText, false);
     const t = s.timeoutSeconds;
     if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 86_400)) add(path(from, 'timeoutSeconds'), `steps.${from}.timeoutSeconds must be a whole number of seconds from 1 to 86400`);
   };
@@ -94,35 +102,35 @@ export function flowProblems(def: unknown): FlowProblem[] {
     if (typeof s !== 'object' || s === null) { add(`steps.${id}`, `steps.${id} must be an object`); continue; }
     switch (s.type) {
       case 'message':
-        text(id, 'text', s.text);
+        say(id, 'text', s.text);
         if (s.next !== undefined) ref(id, 'next', s.next);
         // A reply button's id comes back as the answer: one without it cannot be sent or matched.
         if (s.buttons !== undefined && !Array.isArray(s.buttons)) add(path(id, 'buttons'), `steps.${id}.buttons must be a list`);
         else s.buttons?.forEach((b, i, all) => { answerId(id, `buttons[${i}].id`, b?.id, all.slice(0, i).map((x) => x?.id)); text(id, `buttons[${i}].title`, b?.title); });
         break;
       case 'menu':
-        text(id, 'text', s.text);
-        text(id, 'invalidText', s.invalidText, false);
+        say(id, 'text', s.text);
+        say(id, 'invalidText', s.invalidText, false);
         if (!Array.isArray(s.options) || !s.options.length) add(path(id, 'options'), `steps.${id}.options must list at least one option`);
         else s.options.forEach((o, i, all) => { answerId(id, `options[${i}].id`, o?.id, all.slice(0, i).map((x) => x?.id)); text(id, `options[${i}].title`, o?.title); ref(id, `options[${i}].next`, o?.next); });
         break;
       case 'question':
-        text(id, 'text', s.text);
+        say(id, 'text', s.text);
         if (!ANSWERS.includes(s.validate)) add(path(id, 'validate'), `steps.${id}.validate must be one of ${ANSWERS.join(', ')}`);
         text(id, 'attribute', s.attribute);
-        text(id, 'invalidText', s.invalidText, false);
+        say(id, 'invalidText', s.invalidText, false);
         ref(id, 'next', s.next);
         break;
       case 'integration':
         text(id, 'integration', s.integration);
-        for (const f of ['waitText', 'successText', 'failureText'] as const) text(id, f, s[f], false);
+        for (const f of ['waitText', 'successText', 'failureText'] as const) say(id, f, s[f], false);
         ref(id, 'onSuccess', s.onSuccess);
         ref(id, 'onFailure', s.onFailure);
         waitLimit(id, s);
         break;
       case 'viability':
-        text(id, 'text', s.text);
-        for (const f of ['viableText', 'notViableText'] as const) text(id, f, s[f], false);
+        say(id, 'text', s.text);
+        for (const f of ['viableText', 'notViableText'] as const) say(id, f, s[f], false);
         ref(id, 'onViable', s.onViable);
         ref(id, 'onNotViable', s.onNotViable);
         if (s.onNotFound !== undefined) ref(id, 'onNotFound', s.onNotFound);
@@ -130,10 +138,10 @@ export function flowProblems(def: unknown): FlowProblem[] {
         break;
       case 'transfer':
         text(id, 'queue', s.queue);
-        text(id, 'text', s.text, false);
+        say(id, 'text', s.text, false);
         break;
       case 'close':
-        text(id, 'text', s.text, false);
+        say(id, 'text', s.text, false);
         break;
       default:
         add(path(id, 'type'), `steps.${id}.type must be message, menu, question, integration, viability, transfer or close`);

@@ -50,7 +50,7 @@ const FIELDS: Record<StepType, Array<[string, string, Kind]>> = {
   message: [['text', 'Text', 'long'], ['next', 'Then go to', 'branch?']],
   menu: [['text', 'Text', 'long'], ['invalidText', 'When the answer is not an option', 'text?'], ['buttons', 'Show the options as buttons (up to 10)', 'bool+']],
   question: [
-    ['text', 'Question', 'long'], ['validate', 'Answer must be', 'answer'], ['attribute', 'Store the answer as contact attribute', 'text'],
+    ['text', 'Question', 'long'], ['validate', 'Answer must be', 'answer'], ['attribute', 'Store the answer as contact attribute (later texts show it as {contact.attributes.<name>})', 'text'],
     ['invalidText', 'When the answer is not valid', 'text?'], ['next', 'Then go to', 'branch'],
   ],
   integration: [
