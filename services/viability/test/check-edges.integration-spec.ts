@@ -86,6 +86,31 @@ describe('viability: edges of the check', () => {
     expect((await call<{ status: string }>('POST', '/viability', key, far)).body.status).toBe('not_found');
   });
 
+  it('pole mode, not_viable: an eligible box in range that no usable pole reaches is still listed among the other eligible boxes (statement and index alike)', async () => {
+    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
+    const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
+    expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+    // The only pole near has a full box; a deployed box with free ports stands 130 m south of the customer,
+    // 160 m from the pole: in the customer's range, out of the pole's.
+    const pole = await at(30, 0);
+    await call('POST', '/inventory/import?kind=poles', key, `external_id,name,lat,lng\nP-1,Poste 1,${pole.lat},${pole.lng}`, 'text/csv');
+    await call('POST', '/inventory/import?kind=boxes', key, [
+      BOX_HEADER,
+      boxRow('FULL', await at(20, 90, pole), 'deployed', 8, 'P-1'),
+      boxRow('FREE', await at(130, 180), 'deployed', 2),
+    ].join('\n'), 'text/csv');
+    const s = { mode: 'pole' as const, maxDropMeters: 150 };
+    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
+    await app.get(InventoryIndexes).ready(t.id);
+    const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
+    for (const r of [fromSql, fromIndex]) {
+      expect(r).toMatchObject({ status: 'not_viable', refused: [{ externalId: 'FULL', refusedBecause: 'full' }] });
+      expect(r.alternatives.map((b) => [b.externalId, b.freePorts])).toEqual([['FREE', 6]]);
+    }
+    const http = await call<{ status: string; alternatives: Array<{ externalId: string }> }>('POST', '/viability', key, HOME);
+    expect(http.body).toMatchObject({ status: 'not_viable', alternatives: [{ externalId: 'FREE' }] });
+  });
+
   it('pole mode: when the 10 nearest poles have no eligible box, the nearest pole behind them within reach that has one answers (statement and index alike)', async () => {
     const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
     const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;

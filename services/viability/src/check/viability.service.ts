@@ -219,7 +219,9 @@ export function answer(s: Pick<TenantSettings, 'mode' | 'maxDropMeters'>, near: 
         alternatives: eligible.filter((b) => b.id !== box.id),
       };
     }
-    return { ...base, status: near.inRange.length || near.poles.length ? 'not_viable' : 'not_found', alternatives: [] };
+    // No usable pole: an eligible box in the customer's range that no such pole reaches is still one of the
+    // eligible boxes in range the answer lists (it was in neither list).
+    return { ...base, status: near.inRange.length || near.poles.length ? 'not_viable' : 'not_found', alternatives: eligible };
   }
   if (eligible[0]) return { ...base, status: 'viable', box: eligible[0], alternatives: eligible.slice(1) };
   return { ...base, status: near.inRange.length ? 'not_viable' : 'not_found', alternatives: [] };
