@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { createEvent } from '@elo/contracts';
 import { BusConnection, BusProbe } from '@elo/messaging';
-import { buildServiceApp, loadConfig, RetentionSweeper } from '@elo/platform';
+import { buildServiceApp, loadConfig, RetentionSweeper, SERVICE_CONFIG } from '@elo/platform';
+import { HttpEgress } from '@elo/http-egress';
 import { createTestInfra, expectEventually, expectRetained, type TestInfra } from '@elo/testing';
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { ViabilityService, type CheckResult } from '../src/check/viability.service';
 import { ViabilityConfig } from '../src/config/viability.config';
+import { GeocoderService } from '../src/geocoder/geocoder.service';
 import { projectPoint } from './project-point';
 
 const ADMIN = 'v'.repeat(40);
@@ -305,6 +307,19 @@ describe('viability: the check, the inventory and the chat path', () => {
       const e = probe.ofType<{ requestId: string; status: string; via: string }>('viability.checked').find((x) => x.data.requestId === requestId);
       expect(e?.data).toMatchObject({ status: 'viable', via: 'address' });
     });
+  });
+
+  it('the geocoder rate limit holds across replicas: lookups from two replicas at once reach the geocoder spaced by the interval', async () => {
+    // A second replica: its own GeocoderService (its own queue) on the same database.
+    const other = new GeocoderService(ds, app.get(HttpEgress), app.get<ViabilityConfig>(SERVICE_CONFIG));
+    const mine = app.get(GeocoderService);
+    const from = geocoderCalls.length;
+    const addresses = ['Rua Réplica 1', 'Rua Réplica 2', 'Rua Réplica 3', 'Rua Réplica 4'];
+    const answers = await Promise.all(addresses.map((a, i) => (i % 2 ? other : mine).locate(a)));
+    expect(answers.map((a) => a.found)).toEqual([false, false, false, false]);
+    const calls = geocoderCalls.slice(from).map((c) => c.at).sort((a, b) => a - b);
+    expect(calls).toHaveLength(4);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]! - calls[i - 1]!).toBeGreaterThanOrEqual(280);
   });
 
   it('an address of blanks is no address: 400 over HTTP, nothing asked of the geocoder or recorded; not_found on the bus without a lookup', async () => {

@@ -53,7 +53,7 @@ function meters(a: { lat: number; lng: number }, b: { lat: number; lng: number }
 /**
  * Addresses to coordinates through a Nominatim-compatible search API (base URL configured, called
  * through HttpEgress). Answers are cached in the database, and calls are spaced by at least the
- * configured interval (one a second by default), across all requests of this replica.
+ * configured interval (one a second by default), across all requests of every replica (see sharedTurn).
  */
 @Injectable()
 export class GeocoderService {
@@ -122,6 +122,24 @@ export class GeocoderService {
     return { found: true, lat: first.lat, lng: first.lng, displayName: first.name };
   }
 
+  /**
+   * Waits for this call's turn among every replica's: each call takes the next slot from a row all of them
+   * share (the provider's rate limit is the service's, not each process's; spaced in one process only, N
+   * replicas asked N times as often). Slots are handed out by the database's clock, one interval apart.
+   */
+  private async sharedTurn(interval: number): Promise<void> {
+    if (interval <= 0) return;
+    const [slot]: Array<{ wait_ms: number }> = await this.ds.query(
+      `INSERT INTO viability.geocoder_pace AS p (id, next_at) VALUES (1, clock_timestamp() + make_interval(secs => $1::float8 / 1000))
+       ON CONFLICT (id) DO UPDATE SET next_at = greatest(p.next_at, clock_timestamp()) + make_interval(secs => $1::float8 / 1000)
+       RETURNING greatest(0, extract(epoch FROM p.next_at - clock_timestamp()) * 1000 - $1::float8)::float8 AS wait_ms`,
+      [interval],
+    );
+    const wait = Number(slot?.wait_ms ?? 0);
+    // A millisecond more: timers may fire a little early.
+    if (wait > 0) await new Promise((r) => setTimeout(r, Math.ceil(wait) + 1));
+  }
+
   /** Lookups queued or running (see throttled). */
   private waiting = 0;
 
@@ -139,6 +157,7 @@ export class GeocoderService {
       for (let wait = this.lastCall + interval - Date.now(); wait > 0; wait = this.lastCall + interval - Date.now()) {
         await new Promise((r) => setTimeout(r, wait + 1));
       }
+      await this.sharedTurn(interval);
       this.lastCall = Date.now();
       try {
         return await fn();
