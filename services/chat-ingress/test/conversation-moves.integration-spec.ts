@@ -160,6 +160,24 @@ describe('chat-ingress: conversation moves (notices, events, agents, a message r
     expect((await h.api<Page>('GET', '/conversations', headers)).body.items.map((c) => c.id)).not.toEqual(expect.arrayContaining([listed[0].id]));
   });
 
+  it('transferred and closed events carry the contact with its attributes, so an integration they trigger can use them as template values', async () => {
+    const conv = await open('5541988880091');
+    expect((await h.api('PATCH', `/contacts/${conv.contact_id}`, headers, { attributes: { cpf: '52998224725' } })).status).toBe(200);
+    expect((await h.api('POST', `/conversations/${conv.id}/transfer`, headers, {})).status).toBe(200);
+    expect((await h.api('POST', `/conversations/${conv.id}/assign`, headers, { agentId: 'ana', agentName: 'Ana' })).status).toBe(200);
+    expect((await h.api('POST', `/conversations/${conv.id}/close`, headers, {})).status).toBe(200);
+    const contact = { phone: '+5541988880091', name: 'Cliente', attributes: { cpf: '52998224725' } };
+    await expectEventually(() => {
+      const moves = transferred(conv.id);
+      expect(moves.map((e) => e.data)).toEqual([
+        expect.objectContaining({ toQueue: 'atendimento', contact: expect.objectContaining(contact) }),
+        expect.objectContaining({ agentId: 'ana', contact: expect.objectContaining(contact) }),
+      ]);
+      const closed = h.probe.ofType<{ conversationId: string }>('chat.conversation.closed').filter((e) => e.data.conversationId === conv.id);
+      expect(closed.map((e) => e.data)).toEqual([expect.objectContaining({ contact: expect.objectContaining(contact) })]);
+    });
+  });
+
   it('a customer message stored while the conversation is being closed opens a new conversation in the bot queue (not lost in the closed one)', async () => {
     const conv = await open('5541988880006');
     const closer = h.ds.createQueryRunner();

@@ -68,12 +68,16 @@ export class ConversationTransferred {
   @IsString() @IsNotEmpty() toQueue!: string;
   @IsOptional() @IsString() agentId?: string;
   @IsOptional() @IsString() reason?: string;
+  /** The conversation's contact as it is now, with its attributes: an integration this event triggers can use them. */
+  @IsOptional() @ValidateNested() @Type(() => ContactIdentity) contact?: ContactIdentity;
 }
 
 export class ConversationClosed {
   @IsUUID() conversationId!: string;
   @IsUUID() channelId!: string;
   @IsString() @IsNotEmpty() reason!: string;
+  /** The conversation's contact as it is now, with its attributes: an integration this event triggers can use them. */
+  @IsOptional() @ValidateNested() @Type(() => ContactIdentity) contact?: ContactIdentity;
 }
 
 /** Asks the conversation's channel to transfer it (published by any service; handled by chat-ingress). */

@@ -117,7 +117,7 @@ export class ConversationsService {
     await keepFlowDue(m, [c.id]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
-      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, ...(agentId ? { agentId } : {}), ...(to.reason ? { reason: to.reason } : {}) },
+      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, ...(agentId ? { agentId } : {}), ...(to.reason ? { reason: to.reason } : {}), contact: await this.contactOf(m, c) },
     });
     const s = channel.settings;
     if (s.notifyOnTransfer && queue !== c.queue) await this.notify(m, c, channel.provider, s.transferMessage ?? 'Estamos transferindo seu atendimento.', publish);
@@ -142,7 +142,7 @@ export class ConversationsService {
     await keepFlowDue(m, [c.id]);
     await publish({
       type: 'chat.conversation.transferred', tenantId: c.tenant_id, subject: c.id,
-      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, agentId, reason: 'assigned' },
+      data: { conversationId: c.id, channelId: c.channel_id, fromQueue: c.queue, toQueue: queue, agentId, reason: 'assigned', contact: await this.contactOf(m, c) },
     });
     await this.pickupNotice(m, c, agentName, publish);
   }
@@ -171,7 +171,16 @@ export class ConversationsService {
     const channel = await this.channels.require(c.tenant_id, c.channel_id, m);
     await this.notify(m, c, channel.provider, closingMessage ?? channel.settings.closingMessage, publish);
     await m.query(`UPDATE ${S}.conversations SET status = 'closed', closed_at = now(), close_reason = $2 WHERE id = $1`, [c.id, reason]);
-    await publish({ type: 'chat.conversation.closed', tenantId: c.tenant_id, subject: c.id, data: { conversationId: c.id, channelId: c.channel_id, reason } });
+    await publish({ type: 'chat.conversation.closed', tenantId: c.tenant_id, subject: c.id, data: { conversationId: c.id, channelId: c.channel_id, reason, contact: await this.contactOf(m, c) } });
+  }
+
+  /**
+   * The conversation's contact as its move and close events carry it (as chat.message.received does): an integration
+   * triggered by them, e.g. a ticket opened when people take over, uses its attributes (a CPF the bot asked) as template values.
+   */
+  private async contactOf(m: EntityManager, c: ConversationRow) {
+    const [row] = await m.query(`SELECT phone, provider_user_id, name, attributes FROM ${S}.contacts WHERE id = $1`, [c.contact_id]);
+    return row ? contactIdentity(row) : {};
   }
 
   /** `name` and `attrs` as the controller's StorableInput left them (U+0000 and lone surrogates as U+FFFD). */
