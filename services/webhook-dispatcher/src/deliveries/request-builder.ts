@@ -3,16 +3,7 @@ import { secretMasker } from '@elo/auth';
 import type { CloudEvent } from '@elo/contracts';
 import { renderRequest, renderTemplate, type RenderedRequest, type RequestTemplate } from '@elo/templating';
 import type { HttpRequestDto } from '../integrations/dto/integration.dto';
-
-/**
- * The name an event's data also goes by in templates: the entity its type names, the segment before the
- * action (`telephony.call.ended` → `call`, `viability.checked` → `viability`, `chat.message.received` →
- * `message`), so `{call.ramal}` and `{ramal}` are the same token. A field of the data by that name wins.
- */
-function entityOf(type: string): string {
-  const parts = type.split('.');
-  return parts.length > 1 ? parts[parts.length - 2]! : parts[0]!;
-}
+import { entityOf } from '../integrations/integration.model';
 
 /** What a template sees: the event's data at the top (and under its entity's name), `event`, `attributes` (contact's), `secret`. */
 export function templateContext(event: Pick<CloudEvent, 'id' | 'type' | 'time' | 'subject' | 'tenantid' | 'data'>, secrets: Record<string, string>): Record<string, unknown> {

@@ -22,6 +22,14 @@ describe('matchesTrigger', () => {
     expect(matchesTrigger({ eventTypes: ['telephony.call.ended', 'chat.message.received'] }, 'chat.message.received', data)).toBe(true);
   });
 
+  it('names a field as its token does: under the entity the type names too (call.ramal is ramal), unless the data has a field of that name', () => {
+    const call = { eventTypes: ['telephony.call.ended'], filter: [{ field: 'call.ramal', op: 'equals' as const, value: '2001' }] };
+    expect(matchesTrigger(call, 'telephony.call.ended', { ramal: '2001' })).toBe(true);
+    expect(matchesTrigger(call, 'telephony.call.ended', { ramal: '2002' })).toBe(false);
+    expect(matchesTrigger(call, 'telephony.call.ended', { ramal: '2002', call: { ramal: '2001' } })).toBe(true);
+    expect(matchesTrigger(call, 'telephony.call.ended', { ramal: '2001', call: { id: 'x' } })).toBe(false);
+  });
+
   it('reads only fields the event data has: a name of an object\'s prototype (constructor, toString) is a missing field, not a crash of the consumer', () => {
     for (const field of ['constructor', 'message.toString', 'contact.hasOwnProperty', '__proto__', 'message.__proto__.constructor']) {
       expect(matchesTrigger(trigger(field, 'contains', 'function'), 'chat.message.received', data)).toBe(false);

@@ -26,11 +26,29 @@ export interface IntegrationRow {
   updated_at: Date;
 }
 
-/** Does the event match the integration's trigger (type and every filter)? */
+/**
+ * The name an event's data also goes by in templates and filters: the entity its type names, the segment before the
+ * action (`telephony.call.ended` → `call`, `viability.checked` → `viability`, `chat.message.received` →
+ * `message`), so `{call.ramal}` and `{ramal}` are the same field. A field of the data by that name wins.
+ */
+export function entityOf(type: string): string {
+  const parts = type.split('.');
+  return parts.length > 1 ? parts[parts.length - 2]! : parts[0]!;
+}
+
+/**
+ * Does the event match the integration's trigger (type and every filter)? A filter names a field as a token does:
+ * by its path inside `data`, or under the entity's name (`call.ramal`, `viability.status`).
+ */
 export function matchesTrigger(trigger: TriggerDto, type: string, data: unknown): boolean {
   if (!trigger.eventTypes.includes(type)) return false;
+  const entity = entityOf(type);
   for (const f of trigger.filter ?? []) {
-    const value = lookup(data, f.field);
+    let value = lookup(data, f.field);
+    // `call.ramal` is `ramal` when the data has no field of the entity's name (as templateContext shows it).
+    if (value === undefined && f.field.startsWith(`${entity}.`) && lookup(data, entity) === undefined) {
+      value = lookup(data, f.field.slice(entity.length + 1));
+    }
     if (value === undefined || value === null) return false;
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     if (f.op === 'equals' && text !== f.value) return false;

@@ -259,7 +259,8 @@ export class SoapRequestDto {
 }
 
 export class FilterDto {
-  @ApiProperty()
+  /** A dotted field of the event's data (`message.text`, `ramal`), or the same under the entity's name (`call.ramal`). */
+  @ApiProperty({ description: "A dotted field of the event's data (`message.text`, `ramal`), or the same under the entity's name (`call.ramal`, `viability.status`), as its token names it." })
   @IsString() @IsNotEmpty() field!: string;
   @ApiProperty({ enum: ['equals', 'contains'] }) @IsIn(['equals', 'contains']) op!: 'equals' | 'contains';
   @ApiProperty()
