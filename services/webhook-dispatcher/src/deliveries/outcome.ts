@@ -3,7 +3,7 @@ import type { Outbox } from '@elo/messaging';
 import { fitChatText } from '@elo/contracts';
 import { isValidCorrelationId } from '@elo/observability';
 import { renderTemplate } from '@elo/templating';
-import type { IntegrationRow } from '../integrations/integration.model';
+import { REPLY_CONSEQUENCES, type IntegrationRow } from '../integrations/integration.model';
 import type { DeliveryRow } from './delivery-worker.service';
 
 export type PublishSpecs = Array<Parameters<Outbox['publish']>[1]>;
@@ -76,7 +76,8 @@ export function outcomeEvents(
       ...(reply !== undefined ? { reply } : {}),
     },
   }];
-  if (reply && conversationId && !requested) {
+  // An integration its own reply would trigger again is refused when saved; one saved before that does not reply.
+  if (reply && conversationId && !requested && !REPLY_CONSEQUENCES.includes(d.event_type)) {
     specs.push({
       type: 'chat.message.send.requested',
       tenantId: d.tenant_id,

@@ -37,6 +37,19 @@ export function entityOf(type: string): string {
 }
 
 /**
+ * What an integration's reply into the chat sets off: the message it asks for (`chat.message.send.requested`), then
+ * its sending, provider statuses and tracked moves. An integration triggered by one of these that replied would
+ * trigger itself again with each reply, for ever.
+ */
+export const REPLY_CONSEQUENCES: readonly string[] = ['chat.message.send.requested', 'chat.message.sent', 'chat.message.status', 'message.status.changed', 'message.failed'];
+
+/** The trigger's types a reply of the integration would set off again (empty when it may reply). */
+export function replyLoopTypes(trigger: Pick<TriggerDto, 'eventTypes'>, reply: ReplyDto | null | undefined): string[] {
+  if (!reply?.success && !reply?.failure) return [];
+  return trigger.eventTypes.filter((t) => REPLY_CONSEQUENCES.includes(t));
+}
+
+/**
  * Does the event match the integration's trigger (type and every filter)? A filter names a field as a token does:
  * by its path inside `data`, or under the entity's name (`call.ramal`, `viability.status`).
  */

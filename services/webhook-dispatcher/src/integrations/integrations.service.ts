@@ -9,9 +9,9 @@ import type { DeliveryRow } from '../deliveries/delivery-worker.service';
 import { outcomeEvents } from '../deliveries/outcome';
 import { SERVICE } from '../service-name';
 import {
-  DEFAULT_DISABLE_AFTER_SECONDS, type HttpRequestDto, type SoapRequestDto, DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, ROTATION_GRACE_SECONDS, type CreateIntegrationDto, type DeliverySettings, type IntegrationView, type UpdateIntegrationDto,
+  DEFAULT_DISABLE_AFTER_SECONDS, type HttpRequestDto, type SoapRequestDto, DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_MS, ROTATION_GRACE_SECONDS, type CreateIntegrationDto, type DeliverySettings, type IntegrationView, type UpdateIntegrationDto, type ReplyDto, type TriggerDto,
 } from './dto/integration.dto';
-import type { IntegrationRow } from './integration.model';
+import { replyLoopTypes, type IntegrationRow } from './integration.model';
 
 const T = '"dispatcher".integrations';
 /** Opened secrets kept at most (a few per integration). */
@@ -50,6 +50,7 @@ export class IntegrationsService {
     const secrets = cleanSecrets(dto.secrets ?? {});
     const request = requestOf(dto.kind, dto);
     checkSecretReferences(dto.kind, request, Object.keys(secrets));
+    checkReplyLoop(dto.trigger, dto.reply);
     const sealed = this.sealAuth(id, request, {});
     const row = await this.ds.transaction(async (m) => {
       const rows = (await m.query(
@@ -104,6 +105,7 @@ export class IntegrationsService {
         names = Object.keys(clean);
       }
       // A request sent back as read (credentials shown as ••••) keeps the stored credentials.
+      checkReplyLoop(dto.trigger ?? before.trigger, dto.reply ?? before.reply);
       const request = dto.request || dto.soap ? requestOf(before.kind, dto) : before.request;
       const stored = this.request(before).auth;
       checkSecretReferences(before.kind, withCredentials(request, stored), names);
@@ -362,6 +364,15 @@ function checkSecretReferences(kind: string, request: HttpRequestDto | SoapReque
     .filter((token) => /^secret[.[]/.test(token) && lookupPath(context, token) === undefined)
     .map((token) => ({ field, message: `{${token}} names no secret of this integration` })));
   if (errors.length) throw new ProblemException(400, errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+}
+
+/** Refuses a reply into the chat on an integration that its own reply would trigger again (replyLoopTypes). */
+function checkReplyLoop(trigger: TriggerDto, reply: ReplyDto | null | undefined): void {
+  const loop = replyLoopTypes(trigger, reply);
+  if (loop.length) {
+    const message = `an integration triggered by ${loop.join(', ')} cannot reply into the chat: each reply would trigger it again`;
+    throw new ProblemException(400, `reply: ${message}`, { errors: [{ field: 'reply', message }] });
+  }
 }
 
 /** Every template of a request that is rendered with the secrets, and the field it stands in. */
