@@ -5,7 +5,7 @@ import { createTestInfra, expectEventually, type TestInfra } from '@elo/testing'
 import { DataSource } from 'typeorm';
 import { AppModule, SERVICE } from '../src/app.module';
 import { InventoryIndexes } from '../src/check/inventory-indexes.service';
-import { answer, ViabilityService } from '../src/check/viability.service';
+import { answer, ViabilityService, type CheckResult } from '../src/check/viability.service';
 import { ViabilityConfig } from '../src/config/viability.config';
 import { projectPoint } from './project-point';
 
@@ -48,9 +48,30 @@ describe('viability: edges of the check', () => {
     return { status: res.status, body: (await res.json()) as T };
   };
 
-  async function tenant(): Promise<string> {
+  /** A tenant and a key that checks and manages its inventory. */
+  async function tenantWithKey(): Promise<{ t: { id: string }; key: string }> {
     const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
-    return (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
+    return { t, key: (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key };
+  }
+
+  async function tenant(): Promise<string> {
+    return (await tenantWithKey()).key;
+  }
+
+  /** A tenant that checks by pole. */
+  async function poleTenant(): Promise<{ t: { id: string }; key: string }> {
+    const r = await tenantWithKey();
+    expect((await call('PUT', '/settings', r.key, { mode: 'pole' })).status).toBe(200);
+    return r;
+  }
+
+  /** A pole-mode check at HOME (150 m drop distance) by the statement and by the in-process index. */
+  async function poleAnswers(tenantId: string): Promise<{ fromSql: CheckResult; fromIndex: CheckResult }> {
+    const s = { mode: 'pole' as const, maxDropMeters: 150 };
+    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, tenantId, HOME.lat, HOME.lng, s), HOME);
+    await app.get(InventoryIndexes).ready(tenantId);
+    const fromIndex = answer(s, app.get(InventoryIndexes).get(tenantId)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
+    return { fromSql, fromIndex };
   }
 
   const at = (meters: number, azimuthDeg: number, from = HOME) => projectPoint(ds, from, meters, azimuthDeg);
@@ -87,9 +108,7 @@ describe('viability: edges of the check', () => {
   });
 
   it('pole mode, not_viable: an eligible box in range that no usable pole reaches is still listed among the other eligible boxes (statement and index alike)', async () => {
-    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
-    const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
-    expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+    const { t, key } = await poleTenant();
     // The only pole near has a full box; a deployed box with free ports stands 130 m south of the customer,
     // 160 m from the pole: in the customer's range, out of the pole's.
     const pole = await at(30, 0);
@@ -99,10 +118,7 @@ describe('viability: edges of the check', () => {
       boxRow('FULL', await at(20, 90, pole), 'deployed', 8, 'P-1'),
       boxRow('FREE', await at(130, 180), 'deployed', 2),
     ].join('\n'), 'text/csv');
-    const s = { mode: 'pole' as const, maxDropMeters: 150 };
-    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
-    await app.get(InventoryIndexes).ready(t.id);
-    const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
+    const { fromSql, fromIndex } = await poleAnswers(t.id);
     for (const r of [fromSql, fromIndex]) {
       expect(r).toMatchObject({ status: 'not_viable', refused: [{ externalId: 'FULL', refusedBecause: 'full' }] });
       expect(r.alternatives.map((b) => [b.externalId, b.freePorts])).toEqual([['FREE', 6]]);
@@ -112,9 +128,7 @@ describe('viability: edges of the check', () => {
   });
 
   it('pole mode: when the 10 nearest poles have no eligible box, the nearest pole behind them within reach that has one answers (statement and index alike)', async () => {
-    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
-    const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
-    expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+    const { t, key } = await poleTenant();
     // Ten poles 10 to 55 m north of the customer, with only a full box among them; behind them one 60 m
     // north (no eligible box in its reach either: passed over) and one 120 m south, with an eligible box
     // 130 m farther south (out of every northern pole's reach).
@@ -128,10 +142,7 @@ describe('viability: edges of the check', () => {
       boxRow('FULL', await at(30, 90), 'deployed', 8, 'N-0'),
       boxRow('FAR-OK', await at(130, 180, south), 'certified', 2, 'S-11'),
     ].join('\n'), 'text/csv');
-    const s = { mode: 'pole' as const, maxDropMeters: 150 };
-    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
-    await app.get(InventoryIndexes).ready(t.id);
-    const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
+    const { fromSql, fromIndex } = await poleAnswers(t.id);
     for (const r of [fromSql, fromIndex]) {
       expect(r).toMatchObject({ status: 'viable', pole: { externalId: 'S-11' }, box: { externalId: 'FAR-OK' } });
       // The box's distance is the customer's (120 + 130 m south), the drop its pole's.
@@ -146,9 +157,7 @@ describe('viability: edges of the check', () => {
   });
 
   it('pole mode: the box chosen is the eligible one nearest the pole, not the one nearest the customer, which is listed beside it (statement and index alike)', async () => {
-    const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
-    const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
-    expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+    const { t, key } = await poleTenant();
     // One pole 60 m north; on it a box 20 m farther north (80 m from the customer) and one 50 m back
     // south (10 m from the customer): the drop is run from the pole, so the first.
     const pole = await at(60, 0);
@@ -158,10 +167,7 @@ describe('viability: edges of the check', () => {
       boxRow('BY-POLE', await at(20, 0, pole), 'deployed', 1, 'P-1'),
       boxRow('BY-HOME', await at(50, 180, pole), 'certified', 1, 'P-1'),
     ].join('\n'), 'text/csv');
-    const s = { mode: 'pole' as const, maxDropMeters: 150 };
-    const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
-    await app.get(InventoryIndexes).ready(t.id);
-    const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
+    const { fromSql, fromIndex } = await poleAnswers(t.id);
     for (const r of [fromSql, fromIndex]) {
       expect(r).toMatchObject({ status: 'viable', pole: { externalId: 'P-1' }, box: { externalId: 'BY-POLE', freePorts: 7 } });
       expect(r.box!.dropMeters).toBeCloseTo(20, 0);
@@ -175,15 +181,10 @@ describe('viability: edges of the check', () => {
   it('pole mode, the drop-distance edge: a box exactly the drop distance from its pole is in, a centimetre beyond is out (statement and index alike)', async () => {
     const pole = await at(30, 0);
     const answers = async (dropM: number) => {
-      const t = (await call<{ id: string }>('POST', '/tenants', ADMIN, { name: 'isp' })).body;
-      const key = (await call<{ key: string }>('POST', `/tenants/${t.id}/keys`, ADMIN, { name: 'k', permissions: ['viability:check', 'viability:manage'] })).body.key;
-      expect((await call('PUT', '/settings', key, { mode: 'pole' })).status).toBe(200);
+      const { t, key } = await poleTenant();
       await call('POST', '/inventory/import?kind=poles', key, `external_id,name,lat,lng\nP-1,Poste 1,${pole.lat},${pole.lng}`, 'text/csv');
       await call('POST', '/inventory/import?kind=boxes', key, [BOX_HEADER, boxRow('EDGE', await at(dropM, 90, pole), 'deployed', 1, 'P-1')].join('\n'), 'text/csv');
-      const s = { mode: 'pole' as const, maxDropMeters: 150 };
-      const fromSql = answer(s, await app.get(ViabilityService).nearBySql(ds.manager, t.id, HOME.lat, HOME.lng, s), HOME);
-      await app.get(InventoryIndexes).ready(t.id);
-      const fromIndex = answer(s, app.get(InventoryIndexes).get(t.id)!.near(HOME.lat, HOME.lng, 150, true)!, HOME);
+      const { fromSql, fromIndex } = await poleAnswers(t.id);
       expect(fromIndex).toEqual(fromSql);
       return { fromSql, http: (await call<Record<string, unknown>>('POST', '/viability', key, HOME)).body };
     };
