@@ -11,6 +11,20 @@ import { CONVERSATION_STATUSES, type ListConversationsQuery } from './dto/conver
 
 const S = '"chat_ingress"';
 
+/** A contact's identity and attributes, as events carry them (contactIdentity) and bot texts show them. */
+export interface ContactRow {
+  phone: string | null;
+  provider_user_id: string | null;
+  name: string | null;
+  attributes: Record<string, string> | null;
+}
+
+/** The contact as stored now, in `m`'s transaction (an answer stored earlier in it included). */
+export async function readContact(m: EntityManager, contactId: string): Promise<ContactRow | undefined> {
+  const [row] = (await m.query(`SELECT phone, provider_user_id, name, attributes FROM ${S}.contacts WHERE id = $1`, [contactId])) as ContactRow[];
+  return row;
+}
+
 /** What each filter a cursor carries may be (ListConversationsQuery's rules). */
 const CONVERSATION_FILTERS: Record<string, (v: string) => boolean> = {
   status: (v) => (CONVERSATION_STATUSES as readonly string[]).includes(v), queue: (v) => v.length > 0 && v.length <= 100 && !v.includes('\u0000'),
@@ -179,7 +193,7 @@ export class ConversationsService {
    * triggered by them, e.g. a ticket opened when people take over, uses its attributes (a CPF the bot asked) as template values.
    */
   private async contactOf(m: EntityManager, c: ConversationRow) {
-    const [row] = await m.query(`SELECT phone, provider_user_id, name, attributes FROM ${S}.contacts WHERE id = $1`, [c.contact_id]);
+    const row = await readContact(m, c.contact_id);
     return row ? contactIdentity(row) : {};
   }
 

@@ -6,9 +6,9 @@ import { SERVICE_CONFIG } from '@elo/platform';
 import type { EntityManager } from 'typeorm';
 import { ChannelsService } from '../channels/channels.service';
 import type { ChatIngressConfig } from '../config/chat-ingress.config';
-import { ConversationsService, type ConversationRow } from '../conversations/conversations.service';
+import { ConversationsService, readContact, type ContactRow, type ConversationRow } from '../conversations/conversations.service';
 import { fitMessage, OutboundService } from '../outbound/outbound.service';
-import { namesContact, withContact, type ContactFields } from './contact-tokens';
+import { namesContact, withContact } from './contact-tokens';
 import { keepFlowDue } from './flow-due';
 import type { FlowDefinition, FlowState, Option, Step, WaitLimit } from './flow.types';
 import { FlowsService } from './flows.service';
@@ -283,7 +283,7 @@ export class FlowEngine {
         return this.save(run, { stepId, waiting: 'input' });
       case 'integration': {
         const requestId = randomUUID();
-        const contact = (await run.m.query(`SELECT phone, provider_user_id, name, attributes FROM ${S}.contacts WHERE id = $1`, [run.c.contact_id]))[0] ?? {};
+        const contact: Partial<ContactRow> = (await readContact(run.m, run.c.contact_id)) ?? {};
         // The message being answered when there is one: the messages of one webhook share created_at (one statement),
         // so the latest stored one is ambiguous; else the latest by storage, then provider time.
         const last = run.trigger ? { body: run.trigger } : (await run.m.query(
@@ -303,7 +303,7 @@ export class FlowEngine {
       }
       case 'viability': {
         await this.send(run, { kind: 'text', text: step.text });
-        const contact = (await run.m.query(`SELECT phone FROM ${S}.contacts WHERE id = $1`, [run.c.contact_id]))[0];
+        const contact = await readContact(run.m, run.c.contact_id);
         // FindME: the viability service sends the customer a link to pick the spot on a map.
         if (step.findme && contact?.phone) return this.requestViability(run, stepId, step, undefined, contact.phone);
         // `location`: a location shared in the chat is now the flow's (ingest flags it for viability).
@@ -345,14 +345,13 @@ export class FlowEngine {
     return (await this.channels.resolve(c.channel_id))?.provider ?? 'generic';
   }
 
-  /** Sends a message fitted to the channel (fitMessage: `listing` goes under the text if its buttons are left off). */
   /** A bot text with the contact's fields in it (contact-tokens.ts), as stored now in this transaction: an answer this run stored too. */
   private async withContact(run: Run, text: string): Promise<string> {
     if (!namesContact(text)) return text;
-    const [c] = (await run.m.query(`SELECT name, phone, attributes FROM ${S}.contacts WHERE id = $1`, [run.c.contact_id])) as ContactFields[];
-    return withContact(text, c ?? { name: null, phone: null, attributes: null });
+    return withContact(text, (await readContact(run.m, run.c.contact_id)) ?? { name: null, phone: null, attributes: null });
   }
 
+  /** Sends a message fitted to the channel (fitMessage: `listing` goes under the text if its buttons are left off). */
   private async send(run: Run, message: OutboundMessage, listing = ''): Promise<void> {
     if (message.kind === 'text' && message.text) message = { ...message, text: await this.withContact(run, message.text) };
     const q = await this.outbound.enqueue(run.m, run.c.tenant_id, { conversationId: run.c.id, message: fitMessage(run.provider, message, listing), origin: 'bot' }, true);

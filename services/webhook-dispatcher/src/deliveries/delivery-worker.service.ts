@@ -474,8 +474,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     await this.outbox.publish(m, {
       type: 'integration.disabled',
       tenantId: d.tenant_id,
-      // The delivery that caused it: its correlation id.
-      ...(d.correlation_id ? { correlationId: d.correlation_id } : {}),
       subject: integration.id,
       data: { integrationId: integration.id, integrationName: integration.name, cause, reason, ...(failingSince ? { failingSince } : {}) },
     });
